@@ -1,0 +1,87 @@
+package loam_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/loamdb/loam"
+)
+
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "loam-example")
+	defer os.RemoveAll(dir)
+
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+	b := sp.Batch()
+	b.Put([]byte("tools/ladder"), []byte("3 m, aluminium"))
+	b.Put([]byte("tools/saw"), []byte("hand saw"))
+	b.Delete([]byte("tools/ladder"))
+	if err := b.Commit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	v, err := sp.Get(ctx, []byte("tools/drill"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("drill: %s\n", v)
+	for kv, err := range sp.Range(ctx, loam.Prefix("tools/")) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s = %s\n", kv.Key, kv.Value)
+	}
+	report, err := sp.Verify(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("verified %d commits by %d authors\n", report.Commits, report.Authors)
+	// Output:
+	// drill: cordless, 18V
+	// tools/drill = cordless, 18V
+	// tools/saw = hand saw
+	// verified 3 commits by 2 authors
+}
+
+func ExampleSpace_Watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "loam-example")
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "chat", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	changes := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	sp.Put(ctx, []byte("chat/general/0001"), []byte("hello"))
+	sp.Put(ctx, []byte("chat/random/0001"), []byte("not watched"))
+	sp.Delete(ctx, []byte("chat/general/0001"))
+
+	for range 2 {
+		c := <-changes
+		fmt.Printf("%s deleted=%v value=%q\n", c.Key, c.Deleted, c.Value)
+	}
+	// Output:
+	// chat/general/0001 deleted=false value="hello"
+	// chat/general/0001 deleted=true value=""
+}

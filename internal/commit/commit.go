@@ -1,0 +1,359 @@
+package commit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Errors returned by Decode and Verify. Wrapped errors say what is wrong.
+var (
+	ErrMalformed    = errors.New("malformed commit")
+	ErrBadSignature = errors.New("bad commit signature")
+)
+
+// Header is the signed part of a commit.
+type Header struct {
+	Space   keys.SpaceID
+	Author  keys.AuthorID
+	Seq     uint64        // 1-based, contiguous per author and space
+	Prev    keys.CommitID // ID of the author's commit Seq-1; zero for Seq 1
+	Time    HLC
+	Epoch   uint64          // key epoch of a private space; 0 for public spaces
+	Deps    []keys.CommitID // other authors' heads seen since Prev, sorted
+	OpsRoot keys.Digest
+	NumOps  int
+}
+
+// Commit is a decoded, structurally valid commit. It is immutable: the
+// methods that change it (Erase) return a new Commit.
+type Commit struct {
+	Header
+	ID  keys.CommitID
+	Sig [keys.SigSize]byte
+	Ops []Op
+
+	raw       []byte // the exact encoded commit
+	headerRaw []byte // the exact header bytes inside raw
+}
+
+// Bytes returns the encoded commit, exactly as received or built. The caller
+// must not modify it.
+func (c *Commit) Bytes() []byte { return c.raw }
+
+// HeaderBytes returns the signed header bytes.
+func (c *Commit) HeaderBytes() []byte { return c.headerRaw }
+
+func (c *Commit) String() string {
+	return fmt.Sprintf("%s (%s seq %d)", c.ID.Short(), c.Author.Short(), c.Seq)
+}
+
+// Signer signs commits as one author.
+type Signer interface {
+	Author() keys.AuthorID
+	Sign(ctx string, d keys.Digest) [keys.SigSize]byte
+}
+
+type wireHeader struct {
+	Space   []byte   `cbor:"1,keyasint"`
+	Author  []byte   `cbor:"2,keyasint"`
+	Seq     uint64   `cbor:"3,keyasint"`
+	Prev    []byte   `cbor:"4,keyasint,omitempty"`
+	Time    []uint64 `cbor:"5,keyasint"`
+	Epoch   uint64   `cbor:"6,keyasint,omitempty"`
+	Deps    [][]byte `cbor:"7,keyasint,omitempty"`
+	OpsRoot []byte   `cbor:"8,keyasint"`
+	NumOps  uint64   `cbor:"9,keyasint"`
+}
+
+type wireOp struct {
+	Kind    uint64 `cbor:"1,keyasint"`
+	Key     []byte `cbor:"2,keyasint,omitempty"`
+	Payload []byte `cbor:"3,keyasint,omitempty"`
+	Digest  []byte `cbor:"4,keyasint,omitempty"`
+	Len     uint64 `cbor:"5,keyasint,omitempty"`
+}
+
+type wireCommit struct {
+	Header []byte   `cbor:"1,keyasint"`
+	Sig    []byte   `cbor:"2,keyasint"`
+	Ops    []wireOp `cbor:"3,keyasint"`
+}
+
+// Build validates ops, fills in the header's ops root, op count and sorted
+// deps, and signs the commit as s. h.Author must be s's author.
+func Build(h Header, ops []Op, s Signer) (*Commit, error) {
+	if h.Author != s.Author() {
+		return nil, fmt.Errorf("commit: build: header author %s is not the signer %s", h.Author.Short(), s.Author().Short())
+	}
+	if len(ops) == 0 || len(ops) > MaxOps {
+		return nil, fmt.Errorf("commit: build: %d ops, want 1..%d", len(ops), MaxOps)
+	}
+	for i := range ops {
+		if err := ops[i].validate(); err != nil {
+			return nil, fmt.Errorf("commit: build: op %d: %w", i, err)
+		}
+	}
+	h.Deps = sortDeps(h.Deps)
+	h.OpsRoot = opsRoot(ops)
+	h.NumOps = len(ops)
+	if err := checkHeader(&h); err != nil {
+		return nil, fmt.Errorf("commit: build: %w", err)
+	}
+	hb := marshal(toWireHeader(&h))
+	c := &Commit{Header: h, Ops: ops, headerRaw: hb}
+	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(hb))
+	c.Sig = s.Sign(keys.CtxCommitSig, keys.Digest(c.ID))
+	c.raw = encodeCommit(hb, c.Sig[:], ops)
+	c.headerRaw = headerSlice(c.raw, hb)
+	return c, nil
+}
+
+func sortDeps(deps []keys.CommitID) []keys.CommitID {
+	if len(deps) == 0 {
+		return nil
+	}
+	d := slices.Clone(deps)
+	slices.SortFunc(d, func(a, b keys.CommitID) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(d)
+}
+
+func toWireHeader(h *Header) wireHeader {
+	w := wireHeader{
+		Space:   h.Space[:],
+		Author:  h.Author[:],
+		Seq:     h.Seq,
+		Time:    []uint64{h.Time.Wall, uint64(h.Time.Logical)},
+		Epoch:   h.Epoch,
+		OpsRoot: h.OpsRoot[:],
+		NumOps:  uint64(h.NumOps),
+	}
+	if h.Seq > 1 {
+		w.Prev = h.Prev[:]
+	}
+	for i := range h.Deps {
+		w.Deps = append(w.Deps, h.Deps[i][:])
+	}
+	return w
+}
+
+func encodeCommit(header, sig []byte, ops []Op) []byte {
+	w := wireCommit{Header: header, Sig: sig, Ops: make([]wireOp, len(ops))}
+	for i := range ops {
+		o := &ops[i]
+		w.Ops[i] = wireOp{Kind: uint64(o.Kind), Key: o.Key, Payload: o.Payload}
+		if o.Erased {
+			w.Ops[i].Payload = nil
+			w.Ops[i].Digest = o.PayloadDigest[:]
+			w.Ops[i].Len = uint64(o.PayloadLen)
+		}
+	}
+	return marshal(w)
+}
+
+// headerSlice returns the sub-slice of raw holding header, so a Commit keeps
+// one buffer alive rather than two.
+func headerSlice(raw, header []byte) []byte {
+	if i := bytes.Index(raw, header); i >= 0 {
+		return raw[i : i+len(header) : i+len(header)]
+	}
+	return header
+}
+
+// checkHeader enforces the header rules shared by Build and Decode.
+func checkHeader(h *Header) error {
+	switch {
+	case h.Seq == 0:
+		return errors.New("seq is 0, seqs start at 1")
+	case h.Seq == 1 && !h.Prev.IsZero():
+		return errors.New("seq 1 has a prev")
+	case h.Seq > 1 && h.Prev.IsZero():
+		return fmt.Errorf("seq %d has no prev", h.Seq)
+	case h.NumOps == 0 || h.NumOps > MaxOps:
+		return fmt.Errorf("op count %d, want 1..%d", h.NumOps, MaxOps)
+	case len(h.Deps) > MaxDeps:
+		return fmt.Errorf("%d deps, the limit is %d", len(h.Deps), MaxDeps)
+	case h.Time.Wall == 0:
+		return errors.New("time is zero")
+	}
+	return nil
+}
+
+// Decode parses and structurally validates an encoded commit: strict CBOR,
+// limits, field shapes, op rules, and the ops root against the ops. It does
+// not check the signature (see VerifySig) nor anything that needs other
+// commits. Decode keeps b: the caller must not modify it afterwards.
+func Decode(b []byte) (*Commit, error) {
+	c, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return c, nil
+}
+
+func decode(b []byte) (*Commit, error) {
+	if len(b) > MaxCommitSize {
+		return nil, fmt.Errorf("%d bytes, the limit is %d", len(b), MaxCommitSize)
+	}
+	var w wireCommit
+	if err := closedDec.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if len(w.Header) == 0 || len(w.Header) > MaxHeaderSize {
+		return nil, fmt.Errorf("header is %d bytes, want 1..%d", len(w.Header), MaxHeaderSize)
+	}
+	if len(w.Sig) != keys.SigSize {
+		return nil, fmt.Errorf("signature is %d bytes, want %d", len(w.Sig), keys.SigSize)
+	}
+	var wh wireHeader
+	if err := openDec.Unmarshal(w.Header, &wh); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	c := &Commit{raw: b}
+	c.headerRaw = headerSlice(b, w.Header)
+	if err := fromWireHeader(&wh, &c.Header); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if err := checkHeader(&c.Header); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if len(w.Ops) != c.NumOps {
+		return nil, fmt.Errorf("header says %d ops, body has %d", c.NumOps, len(w.Ops))
+	}
+	c.Ops = make([]Op, len(w.Ops))
+	for i := range w.Ops {
+		if err := fromWireOp(&w.Ops[i], &c.Ops[i]); err != nil {
+			return nil, fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	if opsRoot(c.Ops) != c.OpsRoot {
+		return nil, errors.New("ops do not match the signed ops root")
+	}
+	copy(c.Sig[:], w.Sig)
+	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(w.Header))
+	return c, nil
+}
+
+func id32(dst *[keys.Size]byte, b []byte, field string) error {
+	if len(b) != keys.Size {
+		return fmt.Errorf("%s is %d bytes, want %d", field, len(b), keys.Size)
+	}
+	copy(dst[:], b)
+	return nil
+}
+
+func fromWireHeader(w *wireHeader, h *Header) error {
+	if err := id32((*[32]byte)(&h.Space), w.Space, "space"); err != nil {
+		return err
+	}
+	if err := id32((*[32]byte)(&h.Author), w.Author, "author"); err != nil {
+		return err
+	}
+	h.Seq = w.Seq
+	if w.Prev != nil {
+		if err := id32((*[32]byte)(&h.Prev), w.Prev, "prev"); err != nil {
+			return err
+		}
+		if h.Prev.IsZero() {
+			return errors.New("prev is present but zero")
+		}
+	}
+	if len(w.Time) != 2 || w.Time[1] > math.MaxUint32 {
+		return errors.New("time must be [wall µs, logical] with a 32-bit logical part")
+	}
+	h.Time = HLC{Wall: w.Time[0], Logical: uint32(w.Time[1])}
+	h.Epoch = w.Epoch
+	if len(w.Deps) > MaxDeps {
+		return fmt.Errorf("%d deps, the limit is %d", len(w.Deps), MaxDeps)
+	}
+	if len(w.Deps) > 0 {
+		h.Deps = make([]keys.CommitID, len(w.Deps))
+		for i, d := range w.Deps {
+			if err := id32((*[32]byte)(&h.Deps[i]), d, "dep"); err != nil {
+				return err
+			}
+			if i > 0 && bytes.Compare(h.Deps[i-1][:], h.Deps[i][:]) >= 0 {
+				return errors.New("deps are not sorted and unique")
+			}
+		}
+	}
+	if err := id32((*[32]byte)(&h.OpsRoot), w.OpsRoot, "ops root"); err != nil {
+		return err
+	}
+	if w.NumOps > MaxOps {
+		return fmt.Errorf("op count %d, the limit is %d", w.NumOps, MaxOps)
+	}
+	h.NumOps = int(w.NumOps)
+	return nil
+}
+
+func fromWireOp(w *wireOp, o *Op) error {
+	if w.Kind == 0 || w.Kind > math.MaxUint8 {
+		return fmt.Errorf("kind %d is not valid", w.Kind)
+	}
+	o.Kind = Kind(w.Kind)
+	o.Key = w.Key
+	if w.Digest != nil {
+		if w.Payload != nil {
+			return errors.New("op has both a payload and an erased-payload digest")
+		}
+		o.Erased = true
+		if err := id32((*[32]byte)(&o.PayloadDigest), w.Digest, "payload digest"); err != nil {
+			return err
+		}
+		if w.Len > MaxCommitSize {
+			return fmt.Errorf("erased payload length %d is too large", w.Len)
+		}
+		o.PayloadLen = int(w.Len)
+	} else {
+		if w.Len != 0 {
+			return errors.New("op has a payload length but no erased-payload digest")
+		}
+		o.Payload = w.Payload
+	}
+	return o.validate()
+}
+
+// VerifySig checks the author's signature over the commit ID.
+func (c *Commit) VerifySig() error {
+	if !keys.Verify(c.Author, keys.CtxCommitSig, keys.Digest(c.ID), c.Sig[:]) {
+		return fmt.Errorf("%w: %s", ErrBadSignature, c)
+	}
+	return nil
+}
+
+// Verify decodes b and checks its signature: what a receiver does with
+// untrusted bytes before anything that needs state.
+func Verify(b []byte) (*Commit, error) {
+	c, err := Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.VerifySig(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Erase returns a copy of c with the payload of op i replaced by its digest
+// and length. The ID and signature are unchanged and still verify.
+func (c *Commit) Erase(i int) (*Commit, error) {
+	if i < 0 || i >= len(c.Ops) {
+		return nil, fmt.Errorf("commit: erase: op %d out of range (%d ops)", i, len(c.Ops))
+	}
+	n := *c
+	n.Ops = slices.Clone(c.Ops)
+	o := &n.Ops[i]
+	if !o.Erased {
+		o.PayloadDigest, o.PayloadLen = o.payloadDigest()
+		o.Erased, o.Payload = true, nil
+	}
+	hb := slices.Clone(c.headerRaw)
+	n.raw = encodeCommit(hb, c.Sig[:], n.Ops)
+	n.headerRaw = headerSlice(n.raw, hb)
+	return &n, nil
+}

@@ -1,0 +1,218 @@
+package commit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Role is a capability in a space. Read < Write < Admin; Seed is separate:
+// store and serve, never read or write.
+type Role uint8
+
+// Roles.
+const (
+	RoleRead  Role = 1
+	RoleWrite Role = 2
+	RoleAdmin Role = 3
+	RoleSeed  Role = 4
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleRead:
+		return "read"
+	case RoleWrite:
+		return "write"
+	case RoleAdmin:
+		return "admin"
+	case RoleSeed:
+		return "seed"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	for r := RoleRead; r <= RoleSeed; r++ {
+		if r.String() == s {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown role %q: use read, write, admin or seed", s)
+}
+
+// Grant gives Subject a role, optionally restricted to a key prefix, until
+// Expires (unix µs; 0: never), for Uses joins (invite keys only; 0: unlimited).
+type Grant struct {
+	Subject keys.AuthorID
+	Role    Role
+	Prefix  []byte
+	Expires uint64
+	Uses    uint32
+}
+
+// Revoke invalidates Author's commits with seq > LastSeq.
+type Revoke struct {
+	Author  keys.AuthorID
+	LastSeq uint64
+}
+
+// Rotate starts key epoch Epoch; Keys holds the new read key sealed to each
+// remaining reader.
+type Rotate struct {
+	Epoch uint64
+	Keys  []SealedKey
+}
+
+// SealedKey is a read key sealed to one reader.
+type SealedKey struct {
+	Reader keys.AuthorID
+	Sealed []byte
+}
+
+// Schema declares an app's key layout.
+type Schema struct {
+	App     string
+	Version uint64
+	Body    []byte
+}
+
+type wireGrant struct {
+	Subject []byte `cbor:"1,keyasint"`
+	Role    uint64 `cbor:"2,keyasint"`
+	Prefix  []byte `cbor:"3,keyasint,omitempty"`
+	Expires uint64 `cbor:"4,keyasint,omitempty"`
+	Uses    uint64 `cbor:"5,keyasint,omitempty"`
+}
+
+type wireRevoke struct {
+	Author  []byte `cbor:"1,keyasint"`
+	LastSeq uint64 `cbor:"2,keyasint"`
+}
+
+type wireSealedKey struct {
+	Reader []byte `cbor:"1,keyasint"`
+	Sealed []byte `cbor:"2,keyasint"`
+}
+
+type wireRotate struct {
+	Epoch uint64          `cbor:"1,keyasint"`
+	Keys  []wireSealedKey `cbor:"2,keyasint"`
+}
+
+type wireSchema struct {
+	App     string `cbor:"1,keyasint"`
+	Version uint64 `cbor:"2,keyasint"`
+	Body    []byte `cbor:"3,keyasint,omitempty"`
+}
+
+// GrantOp returns the op granting g.
+func GrantOp(g Grant) Op {
+	return Op{Kind: KindGrant, Payload: marshal(wireGrant{
+		Subject: g.Subject[:], Role: uint64(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: uint64(g.Uses),
+	})}
+}
+
+// RevokeOp returns the op revoking r.
+func RevokeOp(r Revoke) Op {
+	return Op{Kind: KindRevoke, Payload: marshal(wireRevoke{Author: r.Author[:], LastSeq: r.LastSeq})}
+}
+
+// RotateOp returns the op starting r.Epoch.
+func RotateOp(r Rotate) Op {
+	w := wireRotate{Epoch: r.Epoch, Keys: make([]wireSealedKey, len(r.Keys))}
+	for i, k := range r.Keys {
+		w.Keys[i] = wireSealedKey{Reader: k.Reader[:], Sealed: k.Sealed}
+	}
+	return Op{Kind: KindRotate, Payload: marshal(w)}
+}
+
+// SchemaOp returns the op declaring s.
+func SchemaOp(s Schema) Op {
+	return Op{Kind: KindSchema, Payload: marshal(wireSchema{App: s.App, Version: s.Version, Body: s.Body})}
+}
+
+var errErased = errors.New("payload is erased")
+
+// DecodeGrant parses a grant op's payload.
+func DecodeGrant(o Op) (Grant, error) {
+	var w wireGrant
+	if err := decodeControl(o, KindGrant, &w); err != nil {
+		return Grant{}, err
+	}
+	var g Grant
+	if err := id32((*[32]byte)(&g.Subject), w.Subject, "grant subject"); err != nil {
+		return Grant{}, err
+	}
+	if w.Role < uint64(RoleRead) || w.Role > uint64(RoleSeed) {
+		return Grant{}, fmt.Errorf("grant role %d is not valid", w.Role)
+	}
+	if len(w.Prefix) > MaxKeySize {
+		return Grant{}, errors.New("grant prefix is too long")
+	}
+	if w.Uses > 1<<32-1 {
+		return Grant{}, errors.New("grant uses out of range")
+	}
+	g.Role, g.Prefix, g.Expires, g.Uses = Role(w.Role), w.Prefix, w.Expires, uint32(w.Uses)
+	return g, nil
+}
+
+// DecodeRevoke parses a revoke op's payload.
+func DecodeRevoke(o Op) (Revoke, error) {
+	var w wireRevoke
+	if err := decodeControl(o, KindRevoke, &w); err != nil {
+		return Revoke{}, err
+	}
+	var r Revoke
+	if err := id32((*[32]byte)(&r.Author), w.Author, "revoked author"); err != nil {
+		return Revoke{}, err
+	}
+	r.LastSeq = w.LastSeq
+	return r, nil
+}
+
+// DecodeRotate parses a rotate op's payload.
+func DecodeRotate(o Op) (Rotate, error) {
+	var w wireRotate
+	if err := decodeControl(o, KindRotate, &w); err != nil {
+		return Rotate{}, err
+	}
+	r := Rotate{Epoch: w.Epoch, Keys: make([]SealedKey, len(w.Keys))}
+	for i, k := range w.Keys {
+		if err := id32((*[32]byte)(&r.Keys[i].Reader), k.Reader, "rotate reader"); err != nil {
+			return Rotate{}, err
+		}
+		if len(k.Sealed) == 0 || len(k.Sealed) > 1024 {
+			return Rotate{}, fmt.Errorf("sealed key %d is %d bytes, want 1..1024", i, len(k.Sealed))
+		}
+		r.Keys[i].Sealed = k.Sealed
+	}
+	return r, nil
+}
+
+// DecodeSchema parses a schema op's payload.
+func DecodeSchema(o Op) (Schema, error) {
+	var w wireSchema
+	if err := decodeControl(o, KindSchema, &w); err != nil {
+		return Schema{}, err
+	}
+	if w.App == "" || len(w.App) > 256 {
+		return Schema{}, errors.New("schema app name must be 1..256 bytes")
+	}
+	return Schema{App: w.App, Version: w.Version, Body: w.Body}, nil
+}
+
+func decodeControl(o Op, want Kind, v any) error {
+	if o.Kind != want {
+		return fmt.Errorf("op is %s, not %s", o.Kind, want)
+	}
+	if o.Erased {
+		return fmt.Errorf("%s op: %w", want, errErased)
+	}
+	if err := closedDec.Unmarshal(o.Payload, v); err != nil {
+		return fmt.Errorf("%w: %s payload: %v", ErrMalformed, want, err)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package commit
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Kind is the type of an op.
+type Kind uint8
+
+// Op kinds. Data ops name a key; control ops carry a CBOR body in the payload.
+const (
+	KindPut     Kind = 1  // put(key, value): payload is the value
+	KindDel     Kind = 2  // del(key): empty payload, writes a tombstone
+	KindPutBlob Kind = 3  // put(key, blobref): payload is an encoded blob reference
+	KindGrant   Kind = 16 // grant a role: payload is a Grant
+	KindRevoke  Kind = 17 // revoke an author from a seq on: payload is a Revoke
+	KindRotate  Kind = 18 // rotate the read key: payload is a Rotate
+	KindSchema  Kind = 19 // declare an app schema: payload is a Schema
+	KindSealed  Kind = 32 // private space: payload is the AEAD ciphertext of an op
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindPut:
+		return "put"
+	case KindDel:
+		return "del"
+	case KindPutBlob:
+		return "putblob"
+	case KindGrant:
+		return "grant"
+	case KindRevoke:
+		return "revoke"
+	case KindRotate:
+		return "rotate"
+	case KindSchema:
+		return "schema"
+	case KindSealed:
+		return "sealed"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// IsData reports whether k writes a key of the view.
+func (k Kind) IsData() bool { return k == KindPut || k == KindDel || k == KindPutBlob }
+
+// IsControl reports whether k is an access-control or schema op.
+func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindSchema }
+
+// Op is one operation in a commit.
+//
+// A payload may be erased: then Erased is true, Payload is nil, and
+// PayloadDigest and PayloadLen keep what the signature covers.
+type Op struct {
+	Kind    Kind
+	Key     []byte
+	Payload []byte
+
+	Erased        bool
+	PayloadDigest keys.Digest // valid when Erased
+	PayloadLen    int         // valid when Erased
+}
+
+// Put returns a put op.
+func Put(key, value []byte) Op { return Op{Kind: KindPut, Key: key, Payload: value} }
+
+// Del returns a delete op.
+func Del(key []byte) Op { return Op{Kind: KindDel, Key: key} }
+
+// payloadDigest returns the digest and length of the op's payload.
+func (o *Op) payloadDigest() (keys.Digest, int) {
+	if o.Erased {
+		return o.PayloadDigest, o.PayloadLen
+	}
+	return keys.PayloadHash.Sum(o.Payload), len(o.Payload)
+}
+
+// Digest returns the op digest covered by the commit's ops root:
+// BLAKE3-keyed("loam/op/v1", uvarint(kind) ‖ uvarint(len key) ‖ key ‖
+// uvarint(len payload) ‖ payload digest).
+func (o *Op) Digest() keys.Digest {
+	pd, plen := o.payloadDigest()
+	var buf [3 * binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(buf[:], uint64(o.Kind))
+	n += binary.PutUvarint(buf[n:], uint64(len(o.Key)))
+	var tail [binary.MaxVarintLen64]byte
+	m := binary.PutUvarint(tail[:], uint64(plen))
+	return keys.OpHash.Sum(buf[:n], o.Key, tail[:m], pd[:])
+}
+
+// validate checks the op's limits and the rules of its kind.
+func (o *Op) validate() error {
+	if o.Kind == 0 {
+		return fmt.Errorf("op kind 0 is not valid")
+	}
+	if len(o.Key) > MaxKeySize {
+		return fmt.Errorf("%s key is %d bytes, the limit is %d", o.Kind, len(o.Key), MaxKeySize)
+	}
+	plen := len(o.Payload)
+	if o.Erased {
+		plen = o.PayloadLen
+	}
+	if plen > MaxValueSize && o.Kind != KindSealed && o.Kind != KindRotate {
+		return fmt.Errorf("%s payload is %d bytes, the inline limit is %d (store larger values as blobs)", o.Kind, plen, MaxValueSize)
+	}
+	switch {
+	case o.Kind.IsData():
+		if len(o.Key) == 0 {
+			return fmt.Errorf("%s op has an empty key", o.Kind)
+		}
+		if o.Kind == KindDel && plen != 0 {
+			return fmt.Errorf("del op carries a %d-byte payload, want none", plen)
+		}
+	case o.Kind.IsControl() || o.Kind == KindSealed:
+		if len(o.Key) != 0 {
+			return fmt.Errorf("%s op has a key, want none", o.Kind)
+		}
+	}
+	return nil
+}
+
+// opsRoot returns BLAKE3-keyed("loam/ops/v1", uvarint(n) ‖ d1 ‖ … ‖ dn).
+func opsRoot(ops []Op) keys.Digest {
+	buf := make([]byte, 0, binary.MaxVarintLen64+len(ops)*keys.Size)
+	buf = binary.AppendUvarint(buf, uint64(len(ops)))
+	for i := range ops {
+		d := ops[i].Digest()
+		buf = append(buf, d[:]...)
+	}
+	return keys.OpsRootHash.Sum(buf)
+}

@@ -1,0 +1,55 @@
+package keys
+
+import (
+	"sync"
+
+	"lukechampine.com/blake3"
+)
+
+// Hash contexts. Each names the single purpose of a digest or signature.
+const (
+	CtxCommitHeader = "loam/commit/v1" // commit ID = hash of the signed header bytes
+	CtxCommitSig    = "loam/commit-sig/v1"
+	CtxOp           = "loam/op/v1"      // digest of one op's kind, key and payload digest
+	CtxOpsRoot      = "loam/ops/v1"     // digest over a commit's op digests
+	CtxPayload      = "loam/payload/v1" // digest of one op payload
+	CtxViewEntry    = "loam/view-entry/v1"
+)
+
+// Hasher is a keyed BLAKE3 hasher for one context. The key is derived from
+// the context string with BLAKE3's derive-key mode, so hashes under different
+// contexts are unrelated.
+type Hasher struct {
+	key  [32]byte
+	pool sync.Pool
+}
+
+// NewHasher returns the hasher for ctx.
+func NewHasher(ctx string) *Hasher {
+	h := &Hasher{}
+	blake3.DeriveKey(h.key[:], ctx, nil)
+	h.pool.New = func() any { return blake3.New(32, h.key[:]) }
+	return h
+}
+
+// Sum returns the keyed hash of the concatenation of parts.
+func (h *Hasher) Sum(parts ...[]byte) Digest {
+	b := h.pool.Get().(*blake3.Hasher)
+	b.Reset()
+	for _, p := range parts {
+		b.Write(p)
+	}
+	var d Digest
+	b.Sum(d[:0])
+	h.pool.Put(b)
+	return d
+}
+
+// Package-level hashers for the fixed contexts.
+var (
+	CommitHeaderHash = NewHasher(CtxCommitHeader)
+	OpHash           = NewHasher(CtxOp)
+	OpsRootHash      = NewHasher(CtxOpsRoot)
+	PayloadHash      = NewHasher(CtxPayload)
+	ViewEntryHash    = NewHasher(CtxViewEntry)
+)

@@ -1,0 +1,113 @@
+package keys
+
+import (
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Size is the byte length of every identifier and public key.
+const Size = 32
+
+// ErrMalformed is returned by every Parse function for text that is not an
+// identifier of the expected kind.
+var ErrMalformed = errors.New("malformed identifier")
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// encodedLen is the length of the base32 part of an identifier's text.
+var encodedLen = b32.EncodedLen(Size)
+
+// Text prefixes, one per identifier kind.
+const (
+	SpacePrefix  = "spc_"
+	AuthorPrefix = "aut_"
+	CommitPrefix = "cmt_"
+)
+
+func format(prefix string, b [Size]byte) string {
+	return prefix + strings.ToLower(b32.EncodeToString(b[:]))
+}
+
+func parse(kind, prefix, s string) ([Size]byte, error) {
+	var out [Size]byte
+	if !strings.HasPrefix(s, prefix) {
+		return out, fmt.Errorf("%w: %s must start with %q (got %q)", ErrMalformed, kind, prefix, clip(s))
+	}
+	body := s[len(prefix):]
+	if len(body) != encodedLen {
+		return out, fmt.Errorf("%w: %s %q has %d characters after the prefix, want %d", ErrMalformed, kind, clip(s), len(body), encodedLen)
+	}
+	if strings.ToLower(body) != body {
+		return out, fmt.Errorf("%w: %s %q must be lowercase", ErrMalformed, kind, clip(s))
+	}
+	n, err := b32.Decode(out[:], []byte(strings.ToUpper(body)))
+	if err != nil || n != Size {
+		return out, fmt.Errorf("%w: %s %q is not valid base32", ErrMalformed, kind, clip(s))
+	}
+	// Reject non-canonical trailing bits so each ID has exactly one text form.
+	if format(prefix, out) != s {
+		return out, fmt.Errorf("%w: %s %q is not in canonical form", ErrMalformed, kind, clip(s))
+	}
+	return out, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// SpaceID identifies a space: the Ed25519 public key of the space key.
+type SpaceID [Size]byte
+
+func (id SpaceID) String() string { return format(SpacePrefix, id) }
+
+// IsZero reports whether id is the zero value.
+func (id SpaceID) IsZero() bool { return id == SpaceID{} }
+
+// ParseSpaceID parses the text form produced by SpaceID.String.
+func ParseSpaceID(s string) (SpaceID, error) {
+	b, err := parse("space ID", SpacePrefix, s)
+	return SpaceID(b), err
+}
+
+// AuthorID identifies the writer of commits: the Ed25519 public key of a
+// device key (or of a space key, for a space's genesis commit).
+type AuthorID [Size]byte
+
+func (id AuthorID) String() string { return format(AuthorPrefix, id) }
+
+// IsZero reports whether id is the zero value.
+func (id AuthorID) IsZero() bool { return id == AuthorID{} }
+
+// Short returns an abbreviated form for humans (not parseable).
+func (id AuthorID) Short() string { return id.String()[:len(AuthorPrefix)+8] }
+
+// ParseAuthorID parses the text form produced by AuthorID.String.
+func ParseAuthorID(s string) (AuthorID, error) {
+	b, err := parse("author ID", AuthorPrefix, s)
+	return AuthorID(b), err
+}
+
+// CommitID identifies a commit: the BLAKE3 hash of its signed header.
+type CommitID [Size]byte
+
+func (id CommitID) String() string { return format(CommitPrefix, id) }
+
+// IsZero reports whether id is the zero value.
+func (id CommitID) IsZero() bool { return id == CommitID{} }
+
+// Short returns an abbreviated form for humans (not parseable).
+func (id CommitID) Short() string { return id.String()[:len(CommitPrefix)+8] }
+
+// ParseCommitID parses the text form produced by CommitID.String.
+func ParseCommitID(s string) (CommitID, error) {
+	b, err := parse("commit ID", CommitPrefix, s)
+	return CommitID(b), err
+}
+
+// Digest is a 32-byte BLAKE3 output made under some context.
+type Digest [Size]byte

@@ -1,0 +1,208 @@
+package keys
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// SigSize is the byte length of a signature.
+const SigSize = ed25519.SignatureSize
+
+// Text prefixes of secret keys.
+const (
+	DeviceSecretPrefix = "devsec_"
+	SpaceSecretPrefix  = "spcsec_"
+)
+
+// signer is the Ed25519 private key shared by the typed secret keys.
+type signer struct{ priv ed25519.PrivateKey }
+
+func newSigner(r io.Reader) (signer, error) {
+	_, priv, err := ed25519.GenerateKey(r)
+	if err != nil {
+		return signer{}, fmt.Errorf("keys: generate: %w", err)
+	}
+	return signer{priv}, nil
+}
+
+func (s signer) public() [Size]byte {
+	var p [Size]byte
+	copy(p[:], s.priv.Public().(ed25519.PublicKey))
+	return p
+}
+
+// message is what is actually signed: the context, a zero byte, the digest.
+func message(ctx string, d Digest) []byte {
+	m := make([]byte, 0, len(ctx)+1+Size)
+	m = append(m, ctx...)
+	m = append(m, 0)
+	return append(m, d[:]...)
+}
+
+func (s signer) sign(ctx string, d Digest) [SigSize]byte {
+	var sig [SigSize]byte
+	copy(sig[:], ed25519.Sign(s.priv, message(ctx, d)))
+	return sig
+}
+
+// Verify reports whether sig is pub's signature of digest d under ctx.
+func Verify(pub [Size]byte, ctx string, d Digest, sig []byte) bool {
+	if len(sig) != SigSize {
+		return false
+	}
+	return ed25519.Verify(ed25519.PublicKey(pub[:]), message(ctx, d), sig)
+}
+
+// DeviceKey is a node's secret key: its author identity.
+type DeviceKey struct{ s signer }
+
+// NewDeviceKey generates a device key from crypto/rand.
+func NewDeviceKey() (DeviceKey, error) {
+	s, err := newSigner(rand.Reader)
+	return DeviceKey{s}, err
+}
+
+// DeviceKeyFromSeed derives a device key from a 32-byte seed (tests, golden files).
+func DeviceKeyFromSeed(seed [32]byte) DeviceKey {
+	return DeviceKey{signer{ed25519.NewKeyFromSeed(seed[:])}}
+}
+
+// Author returns the public identity of the key.
+func (k DeviceKey) Author() AuthorID { return AuthorID(k.s.public()) }
+
+// Sign signs digest d under ctx.
+func (k DeviceKey) Sign(ctx string, d Digest) [SigSize]byte { return k.s.sign(ctx, d) }
+
+// IsZero reports whether k holds no key.
+func (k DeviceKey) IsZero() bool { return k.s.priv == nil }
+
+// String returns the secret's text form. Handle with care.
+func (k DeviceKey) String() string {
+	var seed [32]byte
+	copy(seed[:], k.s.priv.Seed())
+	return format(DeviceSecretPrefix, seed)
+}
+
+// ParseDeviceKey parses the text form produced by DeviceKey.String.
+func ParseDeviceKey(s string) (DeviceKey, error) {
+	b, err := parse("device secret key", DeviceSecretPrefix, strings.TrimSpace(s))
+	if err != nil {
+		return DeviceKey{}, err
+	}
+	return DeviceKeyFromSeed(b), nil
+}
+
+// SpaceKey is the secret key of a space. It signs the space's genesis commit
+// and can afterwards be kept offline.
+type SpaceKey struct{ s signer }
+
+// NewSpaceKey generates a space key from crypto/rand.
+func NewSpaceKey() (SpaceKey, error) {
+	s, err := newSigner(rand.Reader)
+	return SpaceKey{s}, err
+}
+
+// SpaceKeyFromSeed derives a space key from a 32-byte seed (tests, golden files).
+func SpaceKeyFromSeed(seed [32]byte) SpaceKey {
+	return SpaceKey{signer{ed25519.NewKeyFromSeed(seed[:])}}
+}
+
+// Space returns the space's public identifier.
+func (k SpaceKey) Space() SpaceID { return SpaceID(k.s.public()) }
+
+// Author returns the space key in its role as the author of the genesis commit.
+func (k SpaceKey) Author() AuthorID { return AuthorID(k.s.public()) }
+
+// Sign signs digest d under ctx.
+func (k SpaceKey) Sign(ctx string, d Digest) [SigSize]byte { return k.s.sign(ctx, d) }
+
+// String returns the secret's text form. Handle with care.
+func (k SpaceKey) String() string {
+	var seed [32]byte
+	copy(seed[:], k.s.priv.Seed())
+	return format(SpaceSecretPrefix, seed)
+}
+
+// ParseSpaceKey parses the text form produced by SpaceKey.String.
+func ParseSpaceKey(s string) (SpaceKey, error) {
+	b, err := parse("space secret key", SpaceSecretPrefix, strings.TrimSpace(s))
+	if err != nil {
+		return SpaceKey{}, err
+	}
+	return SpaceKeyFromSeed(b), nil
+}
+
+// DeviceKeyFile is the name of the device key file inside a Loam home.
+const DeviceKeyFile = "device.key"
+
+// LoadDeviceKey reads the device key from home. It refuses a key file that
+// other users can read.
+func LoadDeviceKey(home string) (DeviceKey, error) {
+	path := filepath.Join(home, DeviceKeyFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return DeviceKey{}, fmt.Errorf("keys: load device key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return DeviceKey{}, fmt.Errorf("keys: %s has mode %v; it must be readable by its owner only (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return DeviceKey{}, fmt.Errorf("keys: load device key: %w", err)
+	}
+	k, err := ParseDeviceKey(string(b))
+	if err != nil {
+		return DeviceKey{}, fmt.Errorf("keys: %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadOrCreateDeviceKey returns home's device key, creating it (mode 0600,
+// written atomically) when there is none yet.
+func LoadOrCreateDeviceKey(home string) (DeviceKey, error) {
+	k, err := LoadDeviceKey(home)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return k, err
+	}
+	if k, err = NewDeviceKey(); err != nil {
+		return DeviceKey{}, err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return DeviceKey{}, fmt.Errorf("keys: create home: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(home, DeviceKeyFile), []byte(k.String()+"\n")); err != nil {
+		return DeviceKey{}, err
+	}
+	return k, nil
+}
+
+// writeFileAtomic writes data to path with mode 0600 through a synced temp file.
+// It fails if path already exists, so two racing creators keep the first key.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-key-*")
+	if err != nil {
+		return fmt.Errorf("keys: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		if _, err = tmp.Write(data); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("keys: write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return fmt.Errorf("keys: write %s: %w", path, err)
+	}
+	return nil
+}

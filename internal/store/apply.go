@@ -1,0 +1,808 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Status is what happened to one commit given to Apply.
+type Status uint8
+
+// Statuses of applied commits.
+const (
+	// Applied: stored, and its ops are in the view.
+	Applied Status = iota + 1
+	// Duplicate: this exact commit was already stored; nothing changed.
+	Duplicate
+	// Pending: not stored, because part of its causal past (its author's
+	// previous commit, a dep, the genesis) is missing, or its time is in
+	// the future. Give it again later.
+	Pending
+	// Forked: stored as fork evidence or on a forked branch; it does not
+	// count in the view.
+	Forked
+	// Rejected: invalid; nothing was stored.
+	Rejected
+)
+
+func (s Status) String() string {
+	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected"}[min(int(s), 5)]
+}
+
+// ErrPending wraps the reason a commit is Pending.
+var ErrPending = errors.New("commit waits for its causal past")
+
+// MaxFuture is how far ahead of the local clock a commit's time may be
+// before it is held back as Pending.
+const MaxFuture = 10 * time.Minute
+
+// Outcome is the result for one commit.
+type Outcome struct {
+	Status Status
+	Err    error // why, for Pending and Rejected
+}
+
+// Change is a change of a key's visible state caused by an Apply.
+type Change struct {
+	Key   []byte
+	Entry view.Entry // the new winner; Entry.Tombstone() when deleted
+}
+
+// Result is the answer to one Apply.
+type Result struct {
+	Outcomes []Outcome // one per commit, in the order given
+	Changes  []Change  // visible changes, in the order applied
+}
+
+type request struct {
+	space   keys.SpaceID
+	commits []*commit.Commit
+	create  *SpaceInfo // CreateSpace: the space to create with commits[0] as genesis
+	reply   chan reply // buffered, 1
+}
+
+type reply struct {
+	res Result
+	err error
+}
+
+// Ticket is a submitted request; Wait returns its result.
+type Ticket struct {
+	s *Store
+	r *request
+}
+
+// Submit queues commits for the applier and returns at once. Requests are
+// applied in the order they were submitted. The caller must have checked
+// each commit's signature (commit.Verify); the store checks everything that
+// needs state: chain, seq, forks, deps, authorization.
+func (s *Store) Submit(sp keys.SpaceID, cs []*commit.Commit) Ticket {
+	return s.submit(&request{space: sp, commits: cs, reply: make(chan reply, 1)})
+}
+
+func (s *Store) submit(r *request) Ticket {
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		r.reply <- reply{err: ErrClosed}
+	}
+	return Ticket{s, r}
+}
+
+// Wait blocks until the commits are durable (or rejected). If ctx ends
+// first, Wait returns ctx's error and the commits may still be applied.
+func (t Ticket) Wait(ctx context.Context) (Result, error) {
+	select {
+	case rp := <-t.r.reply:
+		return rp.res, rp.err
+	case <-t.s.done:
+		select {
+		case rp := <-t.r.reply:
+			return rp.res, rp.err
+		default:
+			return Result{}, ErrClosed
+		}
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Apply stores commits durably and updates the view: Submit then Wait.
+func (s *Store) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (Result, error) {
+	return s.Submit(sp, cs).Wait(ctx)
+}
+
+// CreateSpace stores a new space under a local name with its genesis
+// commit, which must be signed by the space key and grant admin to someone.
+func (s *Store) CreateSpace(ctx context.Context, name string, genesis *commit.Commit) error {
+	if name == "" || len(name) > 128 {
+		return fmt.Errorf("store: space name must be 1..128 bytes")
+	}
+	info := &SpaceInfo{ID: genesis.Space, Name: name, Created: time.Now().UTC().Truncate(time.Second)}
+	res, err := s.submit(&request{space: genesis.Space, commits: []*commit.Commit{genesis}, create: info, reply: make(chan reply, 1)}).Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if o := res.Outcomes[0]; o.Status != Applied {
+		return fmt.Errorf("store: create space: genesis %s: %w", o.Status, o.Err)
+	}
+	return nil
+}
+
+// AddSpace stores a space known from elsewhere (joined) under a local name,
+// without commits yet: its genesis arrives by sync.
+func (s *Store) AddSpace(ctx context.Context, name string, id keys.SpaceID) error {
+	info := &SpaceInfo{ID: id, Name: name, Created: time.Now().UTC().Truncate(time.Second)}
+	_, err := s.submit(&request{space: id, create: info, reply: make(chan reply, 1)}).Wait(ctx)
+	return err
+}
+
+const (
+	maxGroupRequests = 1024
+	maxGroupOps      = 64 << 10
+)
+
+// applier is the single goroutine that writes. It owns applyState.
+func (s *Store) applier() {
+	defer close(s.done)
+	a := &applier{s: s, spaces: map[keys.SpaceID]*spaceState{}}
+	for {
+		var first *request
+		select {
+		case <-s.quit:
+			for {
+				select {
+				case r := <-s.reqs:
+					r.reply <- reply{err: ErrClosed}
+				default:
+					return
+				}
+			}
+		case first = <-s.reqs:
+		}
+		group := []*request{first}
+		ops := len(first.commits)
+	gather:
+		for len(group) < maxGroupRequests && ops < maxGroupOps {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+				ops += len(r.commits)
+			default:
+				break gather
+			}
+		}
+		a.run(group)
+	}
+}
+
+// applier holds the applier goroutine's caches. Only that goroutine uses it.
+type applier struct {
+	s      *Store
+	spaces map[keys.SpaceID]*spaceState
+}
+
+// spaceState caches what validation needs about one space.
+type spaceState struct {
+	id      keys.SpaceID
+	heads   map[keys.AuthorID]head
+	grants  map[keys.AuthorID]commit.Role
+	forked  map[keys.AuthorID]uint64 // author → lowest forked seq
+	view    ViewState
+	lastVV  map[keys.AuthorID]vvAt // latest stored VV per author, when known
+	genesis bool
+}
+
+type vvAt struct {
+	seq uint64
+	vv  view.VV
+}
+
+// batch is the work of one group commit.
+type batch struct {
+	b       *pebble.Batch
+	cells   map[string]*cellState
+	ids     map[keys.CommitID]loc // commits stored in this batch
+	atSeq   map[authorSeq]keys.CommitID
+	vvs     map[authorSeq]view.VV
+	offIDs  map[keys.CommitID]loc
+	names   map[string]bool
+	dirty   map[keys.SpaceID]*spaceState
+	rebuild map[keys.SpaceID]bool
+	fresh   map[keys.SpaceID]bool // cells of this space are all new (rebuild)
+	changes []Change              // of the request being processed
+}
+
+type loc struct {
+	author keys.AuthorID
+	seq    uint64
+}
+
+type authorSeq struct {
+	sp     keys.SpaceID
+	author keys.AuthorID
+	seq    uint64
+}
+
+type cellState struct {
+	key   []byte
+	cell  view.Cell
+	dirty bool
+}
+
+func (a *applier) newBatch() *batch {
+	return &batch{
+		b:       a.s.db.NewBatch(),
+		cells:   map[string]*cellState{},
+		ids:     map[keys.CommitID]loc{},
+		atSeq:   map[authorSeq]keys.CommitID{},
+		vvs:     map[authorSeq]view.VV{},
+		offIDs:  map[keys.CommitID]loc{},
+		names:   map[string]bool{},
+		dirty:   map[keys.SpaceID]*spaceState{},
+		rebuild: map[keys.SpaceID]bool{},
+		fresh:   map[keys.SpaceID]bool{},
+	}
+}
+
+func (a *applier) run(group []*request) {
+	bc := a.newBatch()
+	replies := make([]reply, len(group))
+	for i, r := range group {
+		bc.changes = nil
+		res, err := a.process(bc, r)
+		res.Changes = bc.changes
+		replies[i] = reply{res: res, err: err}
+	}
+	if err := a.commit(bc); err != nil {
+		a.spaces = map[keys.SpaceID]*spaceState{} // caches may hold uncommitted state
+		for i := range replies {
+			replies[i] = reply{err: fmt.Errorf("store: commit: %w", err)}
+		}
+	} else {
+		for sp := range bc.rebuild {
+			changes, err := a.rebuild(sp)
+			for i, r := range group {
+				if r.space == sp && replies[i].err == nil {
+					if err != nil {
+						replies[i].err = err
+					}
+					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
+					break
+				}
+			}
+		}
+	}
+	for i, r := range group {
+		if a.s.notify != nil && replies[i].err == nil && len(replies[i].res.Changes) > 0 {
+			a.s.notify(r.space, replies[i].res.Changes)
+		}
+		r.reply <- replies[i]
+	}
+}
+
+func (a *applier) commit(bc *batch) error {
+	defer bc.b.Close()
+	for _, cs := range bc.cells {
+		if !cs.dirty {
+			continue
+		}
+		if err := bc.b.Set(cs.key, view.AppendCell(nil, &cs.cell), nil); err != nil {
+			return err
+		}
+	}
+	for _, st := range bc.dirty {
+		if err := bc.b.Set(spaceKey(tagViewState, st.id), st.view.encode(), nil); err != nil {
+			return err
+		}
+	}
+	if bc.b.Empty() {
+		return nil
+	}
+	return bc.b.Commit(a.s.sync)
+}
+
+func (a *applier) process(bc *batch, r *request) (Result, error) {
+	if r.create != nil {
+		if err := a.create(bc, r); err != nil {
+			return Result{}, err
+		}
+	}
+	st, err := a.load(r.space)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Outcomes: make([]Outcome, len(r.commits))}
+	todo := make([]int, len(r.commits))
+	for i := range todo {
+		todo[i] = i
+	}
+	// Apply what can be applied; retry the pending ones while that makes
+	// progress, so a batch in any order applies in causal order.
+	for len(todo) > 0 {
+		var next []int
+		for _, i := range todo {
+			o, err := a.applyOne(bc, st, r.commits[i])
+			if err != nil {
+				return Result{}, err
+			}
+			res.Outcomes[i] = o
+			if o.Status == Pending {
+				next = append(next, i)
+			}
+		}
+		if len(next) == len(todo) {
+			break
+		}
+		todo = next
+	}
+	return res, nil
+}
+
+func (a *applier) create(bc *batch, r *request) error {
+	info := r.create
+	if _, err := a.s.get(spaceKey(tagMeta, info.ID)); err == nil {
+		return fmt.Errorf("store: space %s is already held", info.ID)
+	}
+	if _, err := a.s.get(nameKey(info.Name)); err == nil || bc.names[info.Name] {
+		return fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, info.Name)
+	}
+	if len(r.commits) > 0 {
+		if err := checkGenesis(r.commits[0]); err != nil {
+			return err
+		}
+	}
+	m, _ := json.Marshal(metaJSON{Name: info.Name, Created: info.Created})
+	bc.names[info.Name] = true
+	if err := bc.b.Set(spaceKey(tagMeta, info.ID), m, nil); err != nil {
+		return err
+	}
+	if err := bc.b.Set(nameKey(info.Name), info.ID[:], nil); err != nil {
+		return err
+	}
+	st := newSpaceState(info.ID)
+	a.spaces[info.ID] = st
+	bc.dirty[info.ID] = st
+	return nil
+}
+
+func newSpaceState(id keys.SpaceID) *spaceState {
+	return &spaceState{
+		id:     id,
+		heads:  map[keys.AuthorID]head{},
+		grants: map[keys.AuthorID]commit.Role{},
+		forked: map[keys.AuthorID]uint64{},
+		lastVV: map[keys.AuthorID]vvAt{},
+	}
+}
+
+// load returns the cached state of a space, reading it on first use.
+func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
+	if st, ok := a.spaces[sp]; ok {
+		return st, nil
+	}
+	ctx := context.Background()
+	vs, err := a.s.View(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	st := newSpaceState(sp)
+	st.view = vs
+	heads, err := a.s.Heads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range heads {
+		st.heads[h.Author] = head{Seq: h.Seq, ID: h.ID, Wall: h.Time.Wall, Lgc: h.Time.Logical}
+	}
+	_, st.genesis = st.heads[keys.AuthorID(sp)]
+	if st.grants, err = a.s.Grants(ctx, sp); err != nil {
+		return nil, err
+	}
+	var e err0
+	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
+		au := keys.AuthorID(k[1+keys.Size : 1+2*keys.Size])
+		seq := binary.BigEndian.Uint64(k[1+2*keys.Size:])
+		if cur, ok := st.forked[au]; !ok || seq < cur {
+			st.forked[au] = seq
+		}
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	a.spaces[sp] = st
+	if vs.rebuild { // a crash came between finding a fork and rebuilding
+		if _, err := a.rebuild(sp); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func isGenesis(c *commit.Commit) bool {
+	return c.Author == keys.AuthorID(c.Space) && c.Seq == 1
+}
+
+func checkGenesis(c *commit.Commit) error {
+	if !isGenesis(c) {
+		return fmt.Errorf("%w: %s is not seq 1 of the space key", ErrGenesis, c)
+	}
+	admin := false
+	for _, o := range c.Ops {
+		if o.Kind == commit.KindGrant {
+			g, err := commit.DecodeGrant(o)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrGenesis, err)
+			}
+			admin = admin || g.Role == commit.RoleAdmin
+		}
+	}
+	if !admin {
+		return fmt.Errorf("%w: it grants admin to nobody", ErrGenesis)
+	}
+	return nil
+}
+
+func pending(format string, args ...any) Outcome {
+	return Outcome{Status: Pending, Err: fmt.Errorf("%w: "+format, append([]any{ErrPending}, args...)...)}
+}
+
+func rejected(err error, format string, args ...any) Outcome {
+	return Outcome{Status: Rejected, Err: fmt.Errorf("%w: "+format, append([]any{err}, args...)...)}
+}
+
+// applyOne validates c against the space's state and, if valid, adds its
+// writes to the batch. A non-nil error is a storage failure.
+func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	if c.Space != st.id {
+		return rejected(ErrWrongSpace, "%s", c), nil
+	}
+	h := st.heads[c.Author]
+	if c.Seq <= h.Seq {
+		id, err := a.idAt(bc, st.id, c.Author, c.Seq)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if id == c.ID {
+			return Outcome{Status: Duplicate}, nil
+		}
+		return a.fork(bc, st, c)
+	}
+	if c.Seq > h.Seq+1 {
+		return pending("%s follows seq %d", c, h.Seq), nil
+	}
+	if !st.genesis && !isGenesis(c) {
+		return pending("%s: the space's genesis commit has not arrived", c), nil
+	}
+	if isGenesis(c) {
+		if err := checkGenesis(c); err != nil {
+			return Outcome{Status: Rejected, Err: err}, nil
+		}
+	}
+	if c.Prev != h.ID {
+		if fs, ok := st.forked[c.Author]; ok && c.Seq > fs {
+			return a.offchain(bc, st, c)
+		}
+		return rejected(ErrChain, "%s has prev %s, the stored seq %d is %s", c, c.Prev.Short(), h.Seq, h.ID.Short()), nil
+	}
+	if c.Seq > 1 && !(commit.HLC{Wall: h.Wall, Logical: h.Lgc}).Less(c.Time) {
+		return rejected(ErrClock, "%s at %s", c, c.Time), nil
+	}
+	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
+		return pending("%s is dated %s, in the future", c, c.Time), nil
+	}
+	if c.Author != keys.AuthorID(st.id) {
+		if r := st.grants[c.Author]; r != commit.RoleWrite && r != commit.RoleAdmin {
+			return rejected(ErrUnauthorized, "%s in space %s", c.Author, st.id), nil
+		}
+	}
+	for _, d := range c.Deps {
+		ok, err := a.known(bc, st.id, d)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !ok {
+			return pending("%s depends on %s", c, d.Short()), nil
+		}
+	}
+
+	// Valid: store it.
+	raw := c.Bytes()
+	row := make([]byte, 0, keys.Size+len(raw))
+	row = append(append(row, c.ID[:]...), raw...)
+	if err := bc.b.Set(commitKey(st.id, c.Author, c.Seq), row, nil); err != nil {
+		return Outcome{}, err
+	}
+	if err := bc.b.Set(spaceKey(tagCommitID, st.id, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {
+		return Outcome{}, err
+	}
+	nh := head{Seq: c.Seq, ID: c.ID, Wall: c.Time.Wall, Lgc: c.Time.Logical}
+	if err := bc.b.Set(spaceKey(tagHead, st.id, c.Author[:]), nh.encode(), nil); err != nil {
+		return Outcome{}, err
+	}
+	st.heads[c.Author] = nh
+	bc.ids[c.ID] = loc{c.Author, c.Seq}
+	bc.atSeq[authorSeq{st.id, c.Author, c.Seq}] = c.ID
+	if isGenesis(c) {
+		st.genesis = true
+	}
+	if st.view.MaxTime.Less(c.Time) {
+		st.view.MaxTime = c.Time
+	}
+	bc.dirty[st.id] = st
+
+	var vv view.VV
+	if len(c.Deps) > 0 {
+		var err error
+		if vv, err = a.commitVV(bc, st, c); err != nil {
+			return Outcome{}, err
+		}
+		if err := bc.b.Set(vvKey(st.id, c.Author, c.Seq), view.AppendVV(nil, vv), nil); err != nil {
+			return Outcome{}, err
+		}
+		bc.vvs[authorSeq{st.id, c.Author, c.Seq}] = vv
+		st.lastVV[c.Author] = vvAt{c.Seq, vv}
+	}
+	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
+		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
+	}
+	if err := a.applyOps(bc, st, c, vv); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Status: Applied}, nil
+}
+
+// applyOps adds c's ops to the view. vv is c's version vector if already
+// computed, else nil (computed on first need).
+func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.VV) error {
+	var vvErr error
+	seenBy := func(i int) view.SeenFunc {
+		return func(e *view.Entry) bool {
+			if e.Author == c.Author {
+				return e.Seq < c.Seq || (e.Seq == c.Seq && int(e.Op) < i)
+			}
+			if vv == nil {
+				vv, vvErr = a.commitVV(bc, st, c)
+			}
+			return vv.Saw(e.Author, e.Seq)
+		}
+	}
+	spaceAuthor := keys.AuthorID(st.id)
+	for i := range c.Ops {
+		o := &c.Ops[i]
+		switch {
+		case o.Kind.IsData():
+			if err := a.applyData(bc, st, o, view.Entry{
+				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
+				Kind:    o.Kind,
+				Value:   o.Payload,
+			}, seenBy(i)); err != nil {
+				return err
+			}
+			if vvErr != nil {
+				return vvErr
+			}
+		case o.Kind == commit.KindGrant && c.Author == spaceAuthor:
+			g, err := commit.DecodeGrant(*o)
+			if err != nil {
+				continue // a malformed control body is ignored, as an unknown kind is
+			}
+			if g.Role > st.grants[g.Subject] || st.grants[g.Subject] == commit.RoleSeed {
+				st.grants[g.Subject] = g.Role
+				if err := bc.b.Set(spaceKey(tagGrant, st.id, g.Subject[:]), []byte{byte(g.Role)}, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entry, seen view.SeenFunc) error {
+	cs, err := a.cell(bc, st.id, o.Key)
+	if err != nil {
+		return err
+	}
+	old, hadOld := cs.cell.Winner()
+	if !cs.cell.Apply(e, seen) {
+		return nil
+	}
+	cs.dirty = true
+	nw, _ := cs.cell.Winner()
+	if hadOld && old.Version == nw.Version {
+		return nil // a concurrent write lost: visible state unchanged
+	}
+	if hadOld && !old.Tombstone() {
+		st.view.Hash.Toggle(view.EntryDigest(o.Key, &old))
+		st.view.Visible--
+	}
+	if !nw.Tombstone() {
+		st.view.Hash.Toggle(view.EntryDigest(o.Key, &nw))
+		st.view.Visible++
+	}
+	bc.changes = append(bc.changes, Change{Key: o.Key, Entry: nw})
+	return nil
+}
+
+func (a *applier) cell(bc *batch, sp keys.SpaceID, key []byte) (*cellState, error) {
+	k := cellKey(sp, key)
+	if cs, ok := bc.cells[string(k)]; ok {
+		return cs, nil
+	}
+	cs := &cellState{key: k}
+	if !bc.fresh[sp] {
+		v, err := a.s.get(k)
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			if cs.cell, err = view.DecodeCell(v); err != nil {
+				return nil, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, key, err)
+			}
+		}
+	}
+	bc.cells[string(k)] = cs
+	return cs, nil
+}
+
+// idAt returns the ID of the main-chain commit (author, seq).
+func (a *applier) idAt(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64) (keys.CommitID, error) {
+	if id, ok := bc.atSeq[authorSeq{sp, au, seq}]; ok {
+		return id, nil
+	}
+	v, err := a.s.get(commitKey(sp, au, seq))
+	if err != nil {
+		return keys.CommitID{}, fmt.Errorf("%w: commit %s/%d below head: %v", ErrCorrupt, au.Short(), seq, err)
+	}
+	return keys.CommitID(v[:keys.Size]), nil
+}
+
+// locate finds where a known commit sits: main chain or off-chain.
+func (a *applier) locate(bc *batch, sp keys.SpaceID, id keys.CommitID) (loc, bool, error) {
+	if l, ok := bc.ids[id]; ok {
+		return l, true, nil
+	}
+	if l, ok := bc.offIDs[id]; ok {
+		return l, true, nil
+	}
+	for _, tag := range []byte{tagCommitID, tagOffchain} {
+		v, err := a.s.get(spaceKey(tag, sp, id[:]))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return loc{}, false, err
+		}
+		if len(v) < keys.Size+8 {
+			return loc{}, false, fmt.Errorf("%w: commit index row", ErrCorrupt)
+		}
+		return loc{keys.AuthorID(v[:keys.Size]), binary.BigEndian.Uint64(v[keys.Size:])}, true, nil
+	}
+	return loc{}, false, nil
+}
+
+func (a *applier) known(bc *batch, sp keys.SpaceID, id keys.CommitID) (bool, error) {
+	_, ok, err := a.locate(bc, sp, id)
+	return ok, err
+}
+
+// commitVV computes c's version vector from its prev's and its deps'.
+func (a *applier) commitVV(bc *batch, st *spaceState, c *commit.Commit) (view.VV, error) {
+	vv := view.VV{}
+	if c.Seq > 1 {
+		p, err := a.vvOf(bc, st, c.Author, c.Seq-1)
+		if err != nil {
+			return nil, err
+		}
+		vv.Merge(p)
+	}
+	for _, d := range c.Deps {
+		l, ok, err := a.locate(bc, st.id, d)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		dv, err := a.vvOf(bc, st, l.author, l.seq)
+		if err != nil {
+			return nil, err
+		}
+		vv.Merge(dv)
+	}
+	vv[c.Author] = c.Seq
+	return vv, nil
+}
+
+// vvOf returns the version vector of the commit (au, seq): the latest stored
+// vector of au at or below seq, raised to seq.
+func (a *applier) vvOf(bc *batch, st *spaceState, au keys.AuthorID, seq uint64) (view.VV, error) {
+	if v, ok := bc.vvs[authorSeq{st.id, au, seq}]; ok {
+		return v, nil
+	}
+	var base view.VV
+	if l, ok := st.lastVV[au]; ok && l.seq <= seq {
+		base = l.vv
+	} else {
+		// Rows of this batch are the newest of their author: look there first.
+		best := uint64(0)
+		for k, v := range bc.vvs {
+			if k.sp == st.id && k.author == au && k.seq <= seq && k.seq > best {
+				best, base = k.seq, v
+			}
+		}
+		if best == 0 {
+			var err error
+			if base, err = a.storedVV(st.id, au, seq); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := maps.Clone(base)
+	if out == nil {
+		out = view.VV{}
+	}
+	if out[au] < seq {
+		out[au] = seq
+	}
+	return out, nil
+}
+
+func (a *applier) storedVV(sp keys.SpaceID, au keys.AuthorID, seq uint64) (view.VV, error) {
+	lower := spaceKey(tagVV, sp, au[:])
+	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: vvKey(sp, au, seq+1)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return nil, it.Error()
+	}
+	return view.DecodeVV(bytes.Clone(it.Value()))
+}
+
+// fork records c as evidence against its author: it has the seq of a
+// stored commit and a different ID.
+func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	k := spaceKey(tagFork, st.id, c.Author[:], be64(c.Seq), c.ID[:])
+	if _, err := a.s.get(k); err == nil {
+		return Outcome{Status: Duplicate}, nil
+	}
+	if err := bc.b.Set(k, c.Bytes(), nil); err != nil {
+		return Outcome{}, err
+	}
+	if fs, ok := st.forked[c.Author]; !ok || c.Seq < fs {
+		st.forked[c.Author] = c.Seq
+		st.view.rebuild = true
+		bc.rebuild[st.id] = true
+		bc.dirty[st.id] = st
+	}
+	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, c.Seq)}, nil
+}
+
+// offchain keeps a forked author's commit that continues the other branch:
+// known (it may be another commit's dep) but never in the view.
+func (a *applier) offchain(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	if ok, err := a.known(bc, st.id, c.ID); err != nil || ok {
+		return Outcome{Status: Duplicate}, err
+	}
+	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
+	if err := bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil); err != nil {
+		return Outcome{}, err
+	}
+	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
+	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, st.forked[c.Author])}, nil
+}

@@ -1,0 +1,31 @@
+// Package store keeps spaces durably in Pebble: the commits of every author
+// as the exact bytes received, per-author heads, fork evidence, and the
+// materialized view with its incremental hash.
+//
+// All writes go through one applier goroutine owned by the Store. It takes
+// every request waiting in its queue, validates and applies them into one
+// Pebble batch, and commits that batch with a single fsync before answering
+// any of them (group commit). A write is acknowledged only when its commit
+// and the view update it causes are durable together, so a crash at any
+// moment loses no acknowledged write and leaves nothing to repair.
+//
+// Reads (Get, Range, Heads, Commits, …) go straight to Pebble and see the
+// state as of the last committed batch.
+//
+// # Key layout
+//
+// Every row key starts with a one-byte table tag, then the 32-byte space ID
+// (except the name index), then the row's own key:
+//
+//	0x01 space                      → space metadata (JSON)
+//	0x02 name                       → space ID (local name index)
+//	0x10 space author seq(8 BE)     → commit ID (32) ‖ encoded commit
+//	0x11 space commitID             → author (32) ‖ seq (8 BE)
+//	0x12 space author               → head: seq (8) ‖ ID (32) ‖ wall (8) ‖ logical (4)
+//	0x13 space author seq(8 BE)     → version vector of a commit that has deps
+//	0x14 space author seq(8) ID     → the second commit of fork evidence
+//	0x16 space commitID             → a known commit off the main chain (forked branch)
+//	0x17 space author               → role granted by the space key (1 byte)
+//	0x20 space key                  → view cell (see view.AppendCell)
+//	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
+package store

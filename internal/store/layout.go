@@ -1,0 +1,90 @@
+package store
+
+import (
+	"encoding/binary"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Table tags.
+const (
+	tagMeta      byte = 0x01
+	tagName      byte = 0x02
+	tagCommit    byte = 0x10
+	tagCommitID  byte = 0x11
+	tagHead      byte = 0x12
+	tagVV        byte = 0x13
+	tagFork      byte = 0x14
+	tagOffchain  byte = 0x16
+	tagGrant     byte = 0x17
+	tagCell      byte = 0x20
+	tagViewState byte = 0x21
+)
+
+func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {
+	n := 1 + keys.Size
+	for _, r := range rest {
+		n += len(r)
+	}
+	k := make([]byte, 0, n)
+	k = append(k, tag)
+	k = append(k, sp[:]...)
+	for _, r := range rest {
+		k = append(k, r...)
+	}
+	return k
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func commitKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
+	return spaceKey(tagCommit, sp, a[:], be64(seq))
+}
+
+func vvKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
+	return spaceKey(tagVV, sp, a[:], be64(seq))
+}
+
+func cellKey(sp keys.SpaceID, key []byte) []byte { return spaceKey(tagCell, sp, key) }
+
+func nameKey(name string) []byte { return append([]byte{tagName}, name...) }
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil if there is none (p is all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+type head struct {
+	Seq  uint64
+	ID   keys.CommitID
+	Wall uint64
+	Lgc  uint32
+}
+
+func (h head) encode() []byte {
+	b := make([]byte, 0, 8+32+8+4)
+	b = binary.BigEndian.AppendUint64(b, h.Seq)
+	b = append(b, h.ID[:]...)
+	b = binary.BigEndian.AppendUint64(b, h.Wall)
+	return binary.BigEndian.AppendUint32(b, h.Lgc)
+}
+
+func decodeHead(b []byte) (head, bool) {
+	if len(b) != 52 {
+		return head{}, false
+	}
+	var h head
+	h.Seq = binary.BigEndian.Uint64(b)
+	copy(h.ID[:], b[8:40])
+	h.Wall = binary.BigEndian.Uint64(b[40:])
+	h.Lgc = binary.BigEndian.Uint32(b[48:])
+	return h, true
+}

@@ -1,0 +1,523 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Errors of the store. Wrapped errors say what to do.
+var (
+	ErrClosed       = errors.New("store is closed")
+	ErrUnknownSpace = errors.New("unknown space")
+	ErrNameTaken    = errors.New("space name already in use")
+	ErrNotFound     = errors.New("key not found")
+	ErrUnauthorized = errors.New("author has no write grant")
+	ErrChain        = errors.New("commit does not chain onto its author's log")
+	ErrClock        = errors.New("commit time is not after its author's previous commit")
+	ErrWrongSpace   = errors.New("commit belongs to another space")
+	ErrGenesis      = errors.New("invalid genesis commit")
+	ErrCorrupt      = errors.New("store: corrupt data")
+)
+
+// Options configure a Store.
+type Options struct {
+	// FS is the file system; nil means the operating system's. Tests use
+	// vfs.NewMem() to run the same store in memory.
+	FS vfs.FS
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
+	CacheSize int64
+	// NoSync skips fsync on commit. Only for benchmarks that measure
+	// everything but the disk; never in production.
+	NoSync bool
+	// Notify, if set, is called on the applier goroutine after each durable
+	// group commit, once per request that changed the view, in apply order.
+	// It MUST NOT block or call back into the Store.
+	Notify func(sp keys.SpaceID, changes []Change)
+}
+
+// Store is the durable state of all spaces of one node.
+type Store struct {
+	db     *pebble.DB
+	sync   *pebble.WriteOptions
+	notify func(keys.SpaceID, []Change)
+
+	reqs chan *request // to the applier
+	quit chan struct{} // closed by Close
+	done chan struct{} // closed when the applier has exited
+
+	closeOnce sync.Once
+}
+
+// Open opens or creates the store in dir.
+func Open(dir string, o Options) (*Store, error) {
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
+	cache := pebble.NewCache(o.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:           o.FS,
+		Cache:        cache,
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{},
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	po.EnsureDefaults()
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:     db,
+		sync:   pebble.Sync,
+		notify: o.Notify,
+		reqs:   make(chan *request, 256),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if o.NoSync {
+		s.sync = pebble.NoSync
+	}
+	go s.applier()
+	return s, nil
+}
+
+// Close stops the applier after the requests it is working on and closes
+// Pebble. Requests still queued fail with ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		err = s.db.Close()
+	})
+	return err
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)      {}
+func (quietLogger) Errorf(f string, a ...any) {}
+func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// SpaceInfo describes a space held by this node.
+type SpaceInfo struct {
+	ID      keys.SpaceID
+	Name    string    // local name, unique on this node
+	Created time.Time // when this node first stored the space
+}
+
+type metaJSON struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// Spaces lists the spaces held, in ID order.
+func (s *Store) Spaces(ctx context.Context) ([]SpaceInfo, error) {
+	var out []SpaceInfo
+	for k, v := range s.scan(ctx, []byte{tagMeta}, false, &err0{}) {
+		info, err := decodeMeta(k, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// err0 collects the error of a scan.
+type err0 struct{ err error }
+
+func decodeMeta(k, v []byte) (SpaceInfo, error) {
+	var m metaJSON
+	if len(k) != 1+keys.Size || json.Unmarshal(v, &m) != nil {
+		return SpaceInfo{}, fmt.Errorf("%w: space metadata row", ErrCorrupt)
+	}
+	var info SpaceInfo
+	copy(info.ID[:], k[1:])
+	info.Name, info.Created = m.Name, m.Created
+	return info, nil
+}
+
+// Space returns the description of one space.
+func (s *Store) Space(ctx context.Context, id keys.SpaceID) (SpaceInfo, error) {
+	k := spaceKey(tagMeta, id)
+	v, err := s.get(k)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return SpaceInfo{}, fmt.Errorf("%w %s", ErrUnknownSpace, id)
+		}
+		return SpaceInfo{}, err
+	}
+	return decodeMeta(k, v)
+}
+
+// SpaceByName resolves a local name.
+func (s *Store) SpaceByName(ctx context.Context, name string) (keys.SpaceID, error) {
+	v, err := s.get(nameKey(name))
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return keys.SpaceID{}, fmt.Errorf("%w %q", ErrUnknownSpace, name)
+		}
+		return keys.SpaceID{}, err
+	}
+	if len(v) != keys.Size {
+		return keys.SpaceID{}, fmt.Errorf("%w: name row", ErrCorrupt)
+	}
+	return keys.SpaceID(v), nil
+}
+
+// get returns a copy of the value of k.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// scan yields the rows with the given prefix; keys and values are only valid
+// during the iteration step. Errors land in e.
+func (s *Store) scan(ctx context.Context, prefix []byte, reverse bool, e *err0) iter.Seq2[[]byte, []byte] {
+	return s.scanRange(ctx, prefix, prefixEnd(prefix), reverse, e)
+}
+
+func (s *Store) scanRange(ctx context.Context, lower, upper []byte, reverse bool, e *err0) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			e.err = err
+			return
+		}
+		defer it.Close()
+		valid := it.First
+		step := it.Next
+		if reverse {
+			valid, step = it.Last, it.Prev
+		}
+		for ok := valid(); ok; ok = step() {
+			if err := ctx.Err(); err != nil {
+				e.err = err
+				return
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				e.err = err
+				return
+			}
+			if !yield(it.Key(), v) {
+				return
+			}
+		}
+		e.err = it.Error()
+	}
+}
+
+// Get returns the visible entry of key. A key that was never written or
+// whose winner is a tombstone is ErrNotFound.
+func (s *Store) Get(ctx context.Context, sp keys.SpaceID, key []byte) (view.Entry, error) {
+	c, err := s.cell(sp, key)
+	if err != nil {
+		return view.Entry{}, err
+	}
+	w, ok := c.Winner()
+	if !ok || w.Tombstone() {
+		return view.Entry{}, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	return w, nil
+}
+
+// Conflicts returns the concurrent writes to key that lost to the winner.
+func (s *Store) Conflicts(ctx context.Context, sp keys.SpaceID, key []byte) ([]view.Entry, error) {
+	c, err := s.cell(sp, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return c.Conflicts(), err
+}
+
+func (s *Store) cell(sp keys.SpaceID, key []byte) (view.Cell, error) {
+	v, err := s.get(cellKey(sp, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return view.Cell{}, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	if err != nil {
+		return view.Cell{}, fmt.Errorf("store: get: %w", err)
+	}
+	c, err := view.DecodeCell(v)
+	if err != nil {
+		return view.Cell{}, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, key, err)
+	}
+	return c, nil
+}
+
+// Query selects a key range of a view. Empty fields do not restrict.
+type Query struct {
+	Prefix  []byte
+	Start   []byte // inclusive
+	End     []byte // exclusive
+	Limit   int    // 0: no limit
+	Reverse bool
+}
+
+// KV is one visible key with its winning write.
+type KV struct {
+	Key   []byte
+	Entry view.Entry
+}
+
+// Range yields the visible keys of q in key order (reversed with Reverse).
+// Keys and values are copies the caller may keep. Deleted keys are skipped.
+func (s *Store) Range(ctx context.Context, sp keys.SpaceID, q Query) iter.Seq2[KV, error] {
+	lower := cellKey(sp, q.Prefix)
+	upper := prefixEnd(lower)
+	if q.Start != nil {
+		if k := cellKey(sp, q.Start); bytes.Compare(k, lower) > 0 {
+			lower = k
+		}
+	}
+	if q.End != nil {
+		if k := cellKey(sp, q.End); bytes.Compare(k, upper) < 0 {
+			upper = k
+		}
+	}
+	skip := 1 + keys.Size
+	return func(yield func(KV, error) bool) {
+		if bytes.Compare(lower, upper) >= 0 {
+			return
+		}
+		var e err0
+		n := 0
+		for k, v := range s.scanRange(ctx, lower, upper, q.Reverse, &e) {
+			c, err := view.DecodeCell(v)
+			if err != nil {
+				yield(KV{}, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, k[skip:], err))
+				return
+			}
+			w, _ := c.Winner()
+			if w.Tombstone() {
+				continue
+			}
+			w.Value = bytes.Clone(w.Value)
+			if !yield(KV{Key: bytes.Clone(k[skip:]), Entry: w}, nil) {
+				return
+			}
+			if n++; q.Limit > 0 && n >= q.Limit {
+				return
+			}
+		}
+		if e.err != nil {
+			yield(KV{}, fmt.Errorf("store: range: %w", e.err))
+		}
+	}
+}
+
+// ViewState summarizes a space's view.
+type ViewState struct {
+	Hash    view.Hash
+	Visible int64      // number of visible keys
+	MaxTime commit.HLC // the latest commit time applied
+	rebuild bool       // a fork was found; the view must be rebuilt
+}
+
+func (v ViewState) encode() []byte {
+	b := make([]byte, 0, 32+8+8+4+1)
+	b = append(b, v.Hash[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(v.Visible))
+	b = binary.BigEndian.AppendUint64(b, v.MaxTime.Wall)
+	b = binary.BigEndian.AppendUint32(b, v.MaxTime.Logical)
+	var f byte
+	if v.rebuild {
+		f = 1
+	}
+	return append(b, f)
+}
+
+func decodeViewState(b []byte) (ViewState, error) {
+	if len(b) != 53 {
+		return ViewState{}, fmt.Errorf("%w: view state row", ErrCorrupt)
+	}
+	var v ViewState
+	copy(v.Hash[:], b)
+	v.Visible = int64(binary.BigEndian.Uint64(b[32:]))
+	v.MaxTime.Wall = binary.BigEndian.Uint64(b[40:])
+	v.MaxTime.Logical = binary.BigEndian.Uint32(b[48:])
+	v.rebuild = b[52] == 1
+	return v, nil
+}
+
+// View returns the space's view hash, visible key count and latest time.
+func (s *Store) View(ctx context.Context, sp keys.SpaceID) (ViewState, error) {
+	v, err := s.get(spaceKey(tagViewState, sp))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ViewState{}, fmt.Errorf("%w %s", ErrUnknownSpace, sp)
+	}
+	if err != nil {
+		return ViewState{}, err
+	}
+	return decodeViewState(v)
+}
+
+// Head is the latest commit of one author in a space.
+type Head struct {
+	Author keys.AuthorID
+	Seq    uint64
+	ID     keys.CommitID
+	Time   commit.HLC
+}
+
+// Heads returns every author's head in a space, in author order.
+func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	var e err0
+	var out []Head
+	for k, v := range s.scan(ctx, spaceKey(tagHead, sp), false, &e) {
+		h, ok := decodeHead(v)
+		if !ok || len(k) != 1+2*keys.Size {
+			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
+		}
+		var a keys.AuthorID
+		copy(a[:], k[1+keys.Size:])
+		out = append(out, Head{Author: a, Seq: h.Seq, ID: h.ID, Time: commit.HLC{Wall: h.Wall, Logical: h.Lgc}})
+	}
+	return out, e.err
+}
+
+// StoredCommit is a commit as kept on disk: the ID recorded when it was
+// stored and its exact bytes.
+type StoredCommit struct {
+	Author keys.AuthorID
+	Seq    uint64
+	ID     keys.CommitID
+	Bytes  []byte
+}
+
+// Commits yields the stored commits of author in a space from seq from on,
+// in seq order, as raw bytes; callers decode and verify them.
+func (s *Store) Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[StoredCommit, error] {
+	lower := commitKey(sp, author, from)
+	upper := prefixEnd(spaceKey(tagCommit, sp, author[:]))
+	return s.commitRows(ctx, lower, upper)
+}
+
+// AllCommits yields every stored main-chain commit of a space, by author
+// then seq.
+func (s *Store) AllCommits(ctx context.Context, sp keys.SpaceID) iter.Seq2[StoredCommit, error] {
+	p := spaceKey(tagCommit, sp)
+	return s.commitRows(ctx, p, prefixEnd(p))
+}
+
+func (s *Store) commitRows(ctx context.Context, lower, upper []byte) iter.Seq2[StoredCommit, error] {
+	return func(yield func(StoredCommit, error) bool) {
+		var e err0
+		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
+			sc, err := decodeCommitRow(k, v)
+			if !yield(sc, err) || err != nil {
+				return
+			}
+		}
+		if e.err != nil {
+			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", e.err))
+		}
+	}
+}
+
+func decodeCommitRow(k, v []byte) (StoredCommit, error) {
+	if len(k) != 1+2*keys.Size+8 || len(v) < keys.Size {
+		return StoredCommit{}, fmt.Errorf("%w: commit row", ErrCorrupt)
+	}
+	var sc StoredCommit
+	copy(sc.Author[:], k[1+keys.Size:])
+	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
+	copy(sc.ID[:], v)
+	sc.Bytes = bytes.Clone(v[keys.Size:])
+	return sc, nil
+}
+
+// CommitByID returns a stored commit by ID (main chain or off-chain).
+func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
+	loc, err := s.get(spaceKey(tagCommitID, sp, id[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		b, err := s.get(spaceKey(tagOffchain, sp, id[:]))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, fmt.Errorf("%w: commit %s", ErrNotFound, id)
+		}
+		if err != nil || len(b) < keys.Size+8 {
+			return nil, fmt.Errorf("store: off-chain commit %s: %w", id, errors.Join(err, ErrCorrupt))
+		}
+		return b[keys.Size+8:], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(loc) != keys.Size+8 {
+		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
+	}
+	v, err := s.get(commitKey(sp, keys.AuthorID(loc[:keys.Size]), binary.BigEndian.Uint64(loc[keys.Size:])))
+	if err != nil {
+		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
+	}
+	return v[keys.Size:], nil
+}
+
+// Forks returns the fork evidence held for a space.
+func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	var e err0
+	var out []commit.Fork
+	for k, v := range s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
+		if len(k) != 1+2*keys.Size+8+keys.Size {
+			return nil, fmt.Errorf("%w: fork row", ErrCorrupt)
+		}
+		b, err := commit.Decode(bytes.Clone(v))
+		if err != nil {
+			return nil, fmt.Errorf("%w: fork row: %v", ErrCorrupt, err)
+		}
+		first, err := s.get(commitKey(sp, b.Author, b.Seq))
+		if err != nil {
+			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
+		}
+		a, err := commit.Decode(first[keys.Size:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		f, err := commit.NewFork(a, b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, f)
+	}
+	return out, e.err
+}
+
+// Grants returns the roles the space key granted, by author.
+func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]commit.Role, error) {
+	var e err0
+	out := map[keys.AuthorID]commit.Role{}
+	for k, v := range s.scan(ctx, spaceKey(tagGrant, sp), false, &e) {
+		if len(k) != 1+2*keys.Size || len(v) != 1 {
+			return nil, fmt.Errorf("%w: grant row", ErrCorrupt)
+		}
+		out[keys.AuthorID(k[1+keys.Size:])] = commit.Role(v[0])
+	}
+	return out, e.err
+}
+
+var _ io.Closer = (*Store)(nil)

@@ -1,0 +1,264 @@
+package loam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Limits on what one write may carry.
+const (
+	MaxKeySize   = commit.MaxKeySize
+	MaxValueSize = commit.MaxValueSize
+	MaxBatchOps  = commit.MaxOps
+)
+
+// Space is a shared key-value database held by the node.
+type Space struct {
+	n  *Node
+	sp *space.Space
+}
+
+// ID returns the space ID ("spc_…").
+func (s *Space) ID() string { return s.sp.ID().String() }
+
+// Name returns the local name.
+func (s *Space) Name() string { return s.sp.Info().Name }
+
+// KV is a visible key with its value and who wrote it when.
+type KV struct {
+	Key    []byte
+	Value  []byte
+	Author string
+	Time   time.Time
+}
+
+func toKV(key []byte, e view.Entry) KV {
+	return KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time()}
+}
+
+// Put writes value under key as one commit, durable on return.
+func (s *Space) Put(ctx context.Context, key, value []byte) error {
+	b := s.Batch()
+	b.Put(key, value)
+	return b.Commit(ctx)
+}
+
+// Delete deletes key as one commit, durable on return. Deleting a key that
+// does not exist still writes a tombstone.
+func (s *Space) Delete(ctx context.Context, key []byte) error {
+	b := s.Batch()
+	b.Delete(key)
+	return b.Commit(ctx)
+}
+
+// Get returns key's value, or an error wrapping ErrNotFound.
+func (s *Space) Get(ctx context.Context, key []byte) ([]byte, error) {
+	e, err := s.sp.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return e.Value, nil
+}
+
+// Lookup returns key's value with its author and time.
+func (s *Space) Lookup(ctx context.Context, key []byte) (KV, error) {
+	e, err := s.sp.Get(ctx, key)
+	if err != nil {
+		return KV{}, err
+	}
+	return toKV(key, e), nil
+}
+
+// Batch collects writes committed together: atomically, in one signed
+// commit. A Batch is not safe for concurrent use.
+type Batch struct {
+	s   *Space
+	ops []commit.Op
+	err error
+}
+
+// Batch starts a batch of writes.
+func (s *Space) Batch() *Batch { return &Batch{s: s} }
+
+// Put adds a put to the batch. Invalid input is reported by Commit.
+func (b *Batch) Put(key, value []byte) {
+	b.add(commit.Put(key, value))
+}
+
+// Delete adds a delete to the batch.
+func (b *Batch) Delete(key []byte) { b.add(commit.Del(key)) }
+
+// Len returns the number of writes in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+func (b *Batch) add(o commit.Op) {
+	if b.err != nil {
+		return
+	}
+	switch {
+	case len(o.Key) == 0:
+		b.err = fmt.Errorf("loam: write %d: empty key", len(b.ops)+1)
+	case len(o.Key) > MaxKeySize:
+		b.err = fmt.Errorf("loam: write %d: key is %d bytes, the limit is %d", len(b.ops)+1, len(o.Key), MaxKeySize)
+	case len(o.Payload) > MaxValueSize:
+		b.err = fmt.Errorf("loam: write %d (key %q): value is %d bytes, the inline limit is %d (large files become blobs in a later version)", len(b.ops)+1, clip(o.Key), len(o.Payload), MaxValueSize)
+	case len(b.ops) == MaxBatchOps:
+		b.err = fmt.Errorf("loam: batch has more than %d writes; commit it and start another", MaxBatchOps)
+	}
+	b.ops = append(b.ops, o)
+}
+
+func clip(k []byte) string {
+	if len(k) > 40 {
+		return string(k[:40]) + "…"
+	}
+	return string(k)
+}
+
+// Commit writes the batch as one signed commit, durable on return. An empty
+// batch commits nothing. On error nothing of the batch was written.
+func (b *Batch) Commit(ctx context.Context) error {
+	if b.err != nil {
+		return b.err
+	}
+	if len(b.ops) == 0 {
+		return nil
+	}
+	_, err := b.s.sp.Commit(ctx, b.ops)
+	return err
+}
+
+// RangeOption narrows a Range or Watch.
+type RangeOption func(*store.Query)
+
+// Prefix selects the keys starting with p.
+func Prefix(p string) RangeOption { return func(q *store.Query) { q.Prefix = []byte(p) } }
+
+// Start selects keys ≥ k.
+func Start(k string) RangeOption { return func(q *store.Query) { q.Start = []byte(k) } }
+
+// End selects keys < k.
+func End(k string) RangeOption { return func(q *store.Query) { q.End = []byte(k) } }
+
+// Limit stops after n keys.
+func Limit(n int) RangeOption { return func(q *store.Query) { q.Limit = n } }
+
+// Reverse iterates from the last key to the first.
+func Reverse() RangeOption { return func(q *store.Query) { q.Reverse = true } }
+
+func query(opts []RangeOption) store.Query {
+	var q store.Query
+	for _, o := range opts {
+		o(&q)
+	}
+	return q
+}
+
+// Range yields the visible keys selected by opts, in key order.
+func (s *Space) Range(ctx context.Context, opts ...RangeOption) iter.Seq2[KV, error] {
+	q := query(opts)
+	return func(yield func(KV, error) bool) {
+		for kv, err := range s.sp.Range(ctx, q) {
+			if err != nil {
+				yield(KV{}, err)
+				return
+			}
+			if !yield(toKV(kv.Key, kv.Entry), nil) {
+				return
+			}
+		}
+	}
+}
+
+// Change is one change of a key's visible value.
+type Change struct {
+	Key     []byte
+	Value   []byte // nil when Deleted
+	Deleted bool
+	Author  string
+	Time    time.Time
+}
+
+// Watch returns the changes to keys under Prefix (other options are
+// ignored) from now on, in the order they were applied, whoever wrote
+// them. The channel is closed when ctx ends.
+func (s *Space) Watch(ctx context.Context, opts ...RangeOption) <-chan Change {
+	q := query(opts)
+	in := s.n.hub.Watch(ctx, s.sp.ID(), q.Prefix)
+	out := make(chan Change)
+	go func() {
+		defer close(out)
+		for c := range in {
+			ch := Change{Key: c.Key, Deleted: c.Entry.Tombstone()}
+			if !c.Entry.Author.IsZero() {
+				ch.Author, ch.Time = c.Entry.Author.String(), c.Entry.Time.Time()
+			}
+			if !ch.Deleted {
+				ch.Value = c.Entry.Value
+			}
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				for range in { // let the hub's goroutine finish
+				}
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// Conflicts returns the concurrent writes to key that lost to the visible
+// one: values written by members who had not seen each other's write.
+func (s *Space) Conflicts(ctx context.Context, key []byte) ([]KV, error) {
+	es, err := s.sp.Conflicts(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KV, 0, len(es))
+	for _, e := range es {
+		kv := toKV(key, e)
+		if e.Tombstone() {
+			kv.Value = nil
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
+// State summarizes the space's view.
+type State struct {
+	Hash string // view hash, equal on replicas with equal visible state
+	Keys int64  // visible keys
+}
+
+// State returns the view hash and key count.
+func (s *Space) State(ctx context.Context) (State, error) {
+	v, err := s.sp.View(ctx)
+	if err != nil {
+		return State{}, err
+	}
+	return State{Hash: v.Hash.String(), Keys: v.Visible}, nil
+}
+
+// VerifyReport summarizes a verified history.
+type VerifyReport = space.Report
+
+// Verify re-checks every stored commit: signature, hash chain, seq, time
+// order and the author's grant. The error names the first bad commit and
+// wraps ErrInvalidLog.
+func (s *Space) Verify(ctx context.Context) (VerifyReport, error) {
+	r, err := space.VerifyLog(ctx, s.n.st, s.sp.ID())
+	if err != nil && !errors.Is(err, ErrInvalidLog) {
+		return r, fmt.Errorf("loam: verify: %w", err)
+	}
+	return r, err
+}
