@@ -478,10 +478,28 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		if id == c.ID {
 			return Outcome{Status: Duplicate}, nil
 		}
+		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
+			return a.offchain(bc, st, c) // the author is known forked below: one evidence pair is enough
+		}
 		return a.fork(bc, st, c)
 	}
-	if c.Seq > h.Seq+1 {
-		return pending("%s follows seq %d", c, h.Seq), nil
+	if c.Seq > h.Seq+1 || c.Prev != h.ID {
+		// Not the next link of the stored chain. A forked author's other
+		// branch is kept off-chain once its prev is known; anything else
+		// waits for the rest of its chain.
+		if fs, ok := st.forked[c.Author]; ok && c.Seq > fs {
+			known, err := a.known(bc, st.id, c.Prev)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if known {
+				return a.offchain(bc, st, c)
+			}
+		}
+		if c.Seq > h.Seq+1 {
+			return pending("%s follows seq %d", c, h.Seq), nil
+		}
+		return pending("%s has prev %s, but the stored seq %d is %s (waiting for its chain; its author may have forked)", c, c.Prev.Short(), h.Seq, h.ID.Short()), nil
 	}
 	if !st.genesis && !isGenesis(c) {
 		return pending("%s: the space's genesis commit has not arrived", c), nil
@@ -490,12 +508,6 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		if err := checkGenesis(c); err != nil {
 			return Outcome{Status: Rejected, Err: err}, nil
 		}
-	}
-	if c.Prev != h.ID {
-		if fs, ok := st.forked[c.Author]; ok && c.Seq > fs {
-			return a.offchain(bc, st, c)
-		}
-		return rejected(ErrChain, "%s has prev %s, the stored seq %d is %s", c, c.Prev.Short(), h.Seq, h.ID.Short()), nil
 	}
 	if c.Seq > 1 && !(commit.HLC{Wall: h.Wall, Logical: h.Lgc}).Less(c.Time) {
 		return rejected(ErrClock, "%s at %s", c, c.Time), nil
@@ -784,6 +796,10 @@ func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, er
 	if err := bc.b.Set(k, c.Bytes(), nil); err != nil {
 		return Outcome{}, err
 	}
+	// Index it as known too: other authors may have seen it and name it in deps.
+	if err := a.setOffchain(bc, st, c); err != nil {
+		return Outcome{}, err
+	}
 	if fs, ok := st.forked[c.Author]; !ok || c.Seq < fs {
 		st.forked[c.Author] = c.Seq
 		st.view.rebuild = true
@@ -799,10 +815,14 @@ func (a *applier) offchain(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if ok, err := a.known(bc, st.id, c.ID); err != nil || ok {
 		return Outcome{Status: Duplicate}, err
 	}
-	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
-	if err := bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil); err != nil {
+	if err := a.setOffchain(bc, st, c); err != nil {
 		return Outcome{}, err
 	}
-	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
 	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, st.forked[c.Author])}, nil
+}
+
+func (a *applier) setOffchain(bc *batch, st *spaceState, c *commit.Commit) error {
+	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
+	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
+	return bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil)
 }

@@ -24,7 +24,8 @@
 //	0x12 space author               → head: seq (8) ‖ ID (32) ‖ wall (8) ‖ logical (4)
 //	0x13 space author seq(8 BE)     → version vector of a commit that has deps
 //	0x14 space author seq(8) ID     → the second commit of fork evidence
-//	0x16 space commitID             → a known commit off the main chain (forked branch)
+//	0x16 space commitID             → author ‖ seq ‖ a known commit off the main chain
+//	                                  (fork evidence or a forked branch)
 //	0x17 space author               → role granted by the space key (1 byte)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags

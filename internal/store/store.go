@@ -28,7 +28,6 @@ var (
 	ErrNameTaken    = errors.New("space name already in use")
 	ErrNotFound     = errors.New("key not found")
 	ErrUnauthorized = errors.New("author has no write grant")
-	ErrChain        = errors.New("commit does not chain onto its author's log")
 	ErrClock        = errors.New("commit time is not after its author's previous commit")
 	ErrWrongSpace   = errors.New("commit belongs to another space")
 	ErrGenesis      = errors.New("invalid genesis commit")

@@ -1,0 +1,226 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// History is a generated history of one space: a genesis commit by the
+// space key, then commits by several authors who write, delete and
+// occasionally learn each other's commits (gossip), so some writes are
+// causally ordered and some concurrent.
+type History struct {
+	SpaceKey keys.SpaceKey
+	Authors  []keys.DeviceKey
+	Commits  []*commit.Commit // a causal order: genesis first
+	VVs      map[keys.CommitID]view.VV
+}
+
+// Space returns the space ID.
+func (h *History) Space() keys.SpaceID { return h.SpaceKey.Space() }
+
+// Gen configures GenHistory.
+type Gen struct {
+	Authors  int // writing authors (besides the space key)
+	Ops      int // data ops to write in total (at least)
+	Keys     int // size of the key pool: smaller means more conflicts
+	MaxBatch int // ops per commit: 1..MaxBatch
+}
+
+type author struct {
+	key      keys.DeviceKey
+	seq      uint64
+	head     keys.CommitID
+	last     commit.HLC
+	skew     int64                            // µs added to the shared physical clock
+	known    map[keys.AuthorID]*commit.Commit // latest known commit per author
+	newSince map[keys.AuthorID]keys.CommitID  // deps for the next commit
+}
+
+// GenHistory generates a history from r.
+func GenHistory(r *rand.Rand, g Gen) *History {
+	seed := func() (s [32]byte) {
+		for i := range s {
+			s[i] = byte(r.UintN(256))
+		}
+		return
+	}
+	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	phys := base // the shared physical clock, advanced in coarse steps to make ties
+
+	var grants []commit.Op
+	as := make([]*author, g.Authors)
+	for i := range as {
+		k := keys.DeviceKeyFromSeed(seed())
+		h.Authors = append(h.Authors, k)
+		role := commit.RoleWrite
+		if i == 0 {
+			role = commit.RoleAdmin
+		}
+		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
+		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+	}
+	genesis := must(commit.Build(commit.Header{Space: h.Space(), Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, h.SpaceKey))
+	h.add(genesis)
+	for _, a := range as { // everyone starts from the genesis
+		a.known[genesis.Author] = genesis
+		a.newSince[genesis.Author] = genesis.ID
+	}
+
+	for ops := 0; ops < g.Ops; {
+		phys += uint64(r.IntN(3)) * 1000
+		a := as[r.IntN(len(as))]
+		if r.IntN(10) < 3 { // gossip: a learns everything b knows
+			b := as[r.IntN(len(as))]
+			if b == a {
+				continue
+			}
+			for au, c := range b.known {
+				if cur, ok := a.known[au]; (!ok || cur.Seq < c.Seq) && au != a.key.Author() {
+					a.known[au] = c
+					a.newSince[au] = c.ID
+				}
+			}
+			continue
+		}
+		n := 1 + r.IntN(g.MaxBatch)
+		batch := make([]commit.Op, n)
+		for i := range batch {
+			key := fmt.Appendf(nil, "k/%02d", r.IntN(g.Keys))
+			if r.IntN(5) == 0 {
+				batch[i] = commit.Del(key)
+			} else {
+				batch[i] = commit.Put(key, fmt.Appendf(nil, "%s:%d:%d", a.key.Author().Short(), a.seq+1, i))
+			}
+		}
+		ops += n
+		// HLC: after the author's last time and after everything it knows.
+		t := commit.HLC{Wall: uint64(int64(phys) + a.skew)}
+		after := a.last
+		for _, c := range a.known {
+			if after.Less(c.Time) {
+				after = c.Time
+			}
+		}
+		if !after.Less(t) {
+			t = commit.HLC{Wall: after.Wall, Logical: after.Logical + 1}
+		}
+		deps := make([]keys.CommitID, 0, len(a.newSince))
+		for _, id := range a.newSince {
+			deps = append(deps, id)
+		}
+		c := must(commit.Build(commit.Header{Space: h.Space(), Author: a.key.Author(), Seq: a.seq + 1, Prev: a.head, Time: t, Deps: deps}, batch, a.key))
+		h.add(c)
+		a.seq, a.head, a.last = c.Seq, c.ID, c.Time
+		a.known[a.key.Author()] = c
+		clear(a.newSince)
+	}
+	return h
+}
+
+// add appends c and computes its version vector from its prev and deps.
+func (h *History) add(c *commit.Commit) {
+	vv := view.VV{}
+	if c.Seq > 1 {
+		vv.Merge(h.VVs[c.Prev])
+	}
+	for _, d := range c.Deps {
+		vv.Merge(h.VVs[d])
+	}
+	vv[c.Author] = c.Seq
+	h.VVs[c.ID] = vv
+	h.Commits = append(h.Commits, c)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Model is the expected view of a set of commits.
+type Model struct {
+	Cells map[string]view.Cell // key → live writes, greatest version first
+	Hash  view.Hash
+	Keys  int64 // visible keys
+}
+
+// Expect computes the view of the history's commits from first principles,
+// leaving out authors' commits from forked[author] on.
+func (h *History) Expect(forked map[keys.AuthorID]uint64) Model {
+	type write struct {
+		e  view.Entry
+		vv view.VV
+	}
+	byKey := map[string][]write{}
+	for _, c := range h.Commits {
+		if fs, ok := forked[c.Author]; ok && c.Seq >= fs {
+			continue
+		}
+		for i, o := range c.Ops {
+			if !o.Kind.IsData() {
+				continue
+			}
+			byKey[string(o.Key)] = append(byKey[string(o.Key)], write{
+				e:  view.Entry{Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)}, Kind: o.Kind, Value: o.Payload},
+				vv: h.VVs[c.ID],
+			})
+		}
+	}
+	m := Model{Cells: map[string]view.Cell{}}
+	for k, ws := range byKey {
+		var live []view.Entry
+		for _, w := range ws {
+			superseded := false
+			for _, o := range ws {
+				if o.e.Version == w.e.Version {
+					continue
+				}
+				sameCommitLater := o.e.Author == w.e.Author && o.e.Seq == w.e.Seq && o.e.Op > w.e.Op
+				if sameCommitLater || (o.e.Author == w.e.Author && o.e.Seq > w.e.Seq) || (o.e.Author != w.e.Author && o.vv.Saw(w.e.Author, w.e.Seq)) {
+					superseded = true
+					break
+				}
+			}
+			if !superseded {
+				live = append(live, w.e)
+			}
+		}
+		slices.SortFunc(live, func(a, b view.Entry) int { return b.Version.Compare(a.Version) })
+		c := view.Cell{Live: live}
+		m.Cells[k] = c
+		if d, ok := c.VisibleDigest([]byte(k)); ok {
+			m.Hash.Toggle(d)
+			m.Keys++
+		}
+	}
+	return m
+}
+
+// SortedKeys returns the model's visible keys in order.
+func (m Model) SortedKeys() []string {
+	var out []string
+	for k, c := range m.Cells {
+		if w, ok := c.Winner(); ok && !w.Tombstone() {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// EqualEntries reports whether two entry lists are the same writes.
+func EqualEntries(a, b []view.Entry) bool {
+	return slices.EqualFunc(a, b, func(x, y view.Entry) bool {
+		return x.Version == y.Version && x.Kind == y.Kind && bytes.Equal(x.Value, y.Value)
+	})
+}
