@@ -109,6 +109,9 @@ func Build(h Header, ops []Op, s Signer) (*Commit, error) {
 	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(hb))
 	c.Sig = s.Sign(keys.CtxCommitSig, keys.Digest(c.ID))
 	c.raw = encodeCommit(hb, c.Sig[:], ops)
+	if size := len(c.raw) + eraseReserve*len(ops); size > MaxCommitSize {
+		return nil, fmt.Errorf("commit: build: %d ops make %d bytes with room to erase payloads, the limit is %d (split the batch)", len(ops), size, MaxCommitSize)
+	}
 	c.headerRaw = headerSlice(c.raw, hb)
 	return c, nil
 }
@@ -232,6 +235,11 @@ func decode(b []byte) (*Commit, error) {
 	}
 	if opsRoot(c.Ops) != c.OpsRoot {
 		return nil, errors.New("ops do not match the signed ops root")
+	}
+	// One commit, one encoding: the envelope and ops must be canonical, so
+	// no relay can change a commit's bytes without changing its ID.
+	if !bytes.Equal(encodeCommit(w.Header, w.Sig, c.Ops), b) {
+		return nil, errors.New("not in canonical CBOR encoding")
 	}
 	copy(c.Sig[:], w.Sig)
 	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(w.Header))

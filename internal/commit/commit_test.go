@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -205,5 +207,40 @@ func TestClockMonotonic(t *testing.T) {
 			t.Fatalf("clock went backwards: %v then %v", next, n)
 		}
 		next = n
+	}
+}
+
+func TestNonCanonicalRejected(t *testing.T) {
+	c := build(t, 1, keys.CommitID{}, Del([]byte("k")))
+	type loose struct {
+		Kind    uint64 `cbor:"1,keyasint"`
+		Key     []byte `cbor:"2,keyasint"`
+		Payload []byte `cbor:"3,keyasint"` // explicit empty payload: 03 40
+	}
+	type env struct {
+		Header []byte  `cbor:"1,keyasint"`
+		Sig    []byte  `cbor:"2,keyasint"`
+		Ops    []loose `cbor:"3,keyasint"`
+	}
+	b, err := cbor.Marshal(env{Header: c.HeaderBytes(), Sig: c.Sig[:], Ops: []loose{{Kind: uint64(KindDel), Key: []byte("k"), Payload: []byte{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(b, c.Bytes()) {
+		t.Fatal("test encoding is canonical; it must differ")
+	}
+	if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("non-canonical encoding of a valid commit: err = %v, want ErrMalformed", err)
+	}
+}
+
+func TestBuildKeepsRoomToErase(t *testing.T) {
+	big := make([]byte, MaxValueSize)
+	var ops []Op
+	for i := range 64 {
+		ops = append(ops, Put([]byte{byte(i + 1)}, big))
+	}
+	if _, err := Build(Header{Space: testSpace.Space(), Author: testDevice.Author(), Seq: 1, Time: HLC{Wall: 1}}, ops, testDevice); err == nil {
+		t.Fatal("Build made a commit over the size limit")
 	}
 }

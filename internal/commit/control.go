@@ -1,8 +1,10 @@
 package commit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -213,6 +215,11 @@ func decodeControl(o Op, want Kind, v any) error {
 	}
 	if err := closedDec.Unmarshal(o.Payload, v); err != nil {
 		return fmt.Errorf("%w: %s payload: %v", ErrMalformed, want, err)
+	}
+	// Canonical only: a missing required field or a non-minimal encoding
+	// re-encodes differently.
+	if !bytes.Equal(marshal(reflect.ValueOf(v).Elem().Interface()), o.Payload) {
+		return fmt.Errorf("%w: %s payload is not canonical CBOR with every required field", ErrMalformed, want)
 	}
 	return nil
 }

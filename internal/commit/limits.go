@@ -15,4 +15,8 @@ const (
 	MaxDeps = 1024
 	// MaxHeaderSize bounds the encoded header.
 	MaxHeaderSize = 64 << 10
+	// eraseReserve is the room Build keeps per op so that erasing any
+	// payloads (which replaces each by a 32-byte digest and a length) never
+	// takes a commit over MaxCommitSize.
+	eraseReserve = 48
 )

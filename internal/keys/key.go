@@ -177,6 +177,9 @@ func LoadOrCreateDeviceKey(home string) (DeviceKey, error) {
 		return DeviceKey{}, fmt.Errorf("keys: create home: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(home, DeviceKeyFile), []byte(k.String()+"\n")); err != nil {
+		if errors.Is(err, os.ErrExist) { // another process created it first: use its key
+			return LoadDeviceKey(home)
+		}
 		return DeviceKey{}, err
 	}
 	return k, nil
@@ -190,10 +193,12 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("keys: write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		if _, err = tmp.Write(data); err == nil {
-			err = tmp.Sync()
-		}
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -203,6 +208,10 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		return fmt.Errorf("keys: write %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }
