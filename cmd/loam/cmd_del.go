@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+)
+
+func newDelCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "del SPACE KEY",
+		Short: "Delete a key",
+		Long: `Delete KEY from SPACE, as one signed commit (a tombstone), durable when the
+command returns. A key that is not there is an error, and nothing is
+written.`,
+		Example: `  loam del garden-club tools/ladder`,
+		Args:    exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			key := []byte(args[1])
+			if err := checkKey(key); err != nil {
+				return err
+			}
+			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
+				if _, err := sp.Get(ctx, key); err != nil {
+					return notFound(err, args[0], key)
+				}
+				return sp.Delete(ctx, key)
+			})
+		},
+	}
+	return cmd
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/commit"
+)
+
+const (
+	// maxLine bounds one line of import input. The largest line export
+	// writes is a 4 KiB key and a 64 KiB value of control characters, each
+	// escaped to 6 bytes: about 420 KB.
+	maxLine = 1 << 20
+
+	// commitBudget bounds the keys and values of one import commit, so the
+	// encoded commit stays under the size peers accept (MaxCommitSize),
+	// with room for the header and signature.
+	commitBudget = commit.MaxCommitSize - commit.MaxHeaderSize - 4096
+	// opOverhead is an upper bound on the encoding of one put besides its
+	// key and value.
+	opOverhead = 32
+)
+
+func newImportCmd(g *globalOptions) *cobra.Command {
+	var (
+		batch   int
+		jsonOut bool
+	)
+	cmd := &cobra.Command{
+		Use:   "import SPACE",
+		Short: "Write keys and values from JSON Lines on stdin",
+		Long: `Read JSON Lines from stdin, one object per line, and write each into SPACE:
+  {"key": "...", "value": "..."}
+with "key_b64" and "value_b64" (standard base64) for bytes that are not UTF-8
+text: exactly one of key and key_b64, exactly one of value and value_b64,
+and no other fields. Blank lines are skipped. This is the format of
+'loam export'.
+
+Lines are written in commits of --batch lines (fewer when their values are
+large). Each batch is checked whole before it is written: at a bad line,
+import stops, writes nothing of that batch, and says which lines were
+imported. A summary goes to stderr (and, with --json, to stdout).`,
+		Example: `  loam import garden-club < garden-club.jsonl
+  loam export garden-club | loam import garden-club-copy
+  echo '{"key": "tools/saw", "value": "hand saw"}' | loam import garden-club`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if batch < 1 || batch > loam.MaxBatchOps {
+				return usageErrorf(cmd, "--batch must be between 1 and %d, not %d", loam.MaxBatchOps, batch)
+			}
+			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
+				imp := &importer{sp: sp, batchMax: batch}
+				if err := imp.run(ctx, cmd.InOrStdin()); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "imported %s in %s\n", plural(imp.keys, "key"), plural(imp.commits, "commit"))
+				if jsonOut {
+					return writeJSON(cmd.OutOrStdout(), struct {
+						Keys    int `json:"keys"`
+						Commits int `json:"commits"`
+					}{imp.keys, imp.commits})
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVar(&batch, "batch", 1000, "write at most `N` lines per commit")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `also print {"keys", "commits"} as JSON on stdout`)
+	return cmd
+}
+
+// importer writes JSON Lines into a space in batches.
+type importer struct {
+	sp       *loam.Space
+	batchMax int
+
+	line    int // number of the last line read
+	keys    int // lines written
+	commits int
+
+	b     *loam.Batch // the batch being filled, nil when none
+	first int         // its first line
+	last  int         // its last line
+	size  int         // its keys, values and overhead, in bytes
+}
+
+// run reads in to its end and writes it in batches.
+func (imp *importer) run(ctx context.Context, in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		imp.line++
+		if err := ctx.Err(); err != nil {
+			return &interruptedError{msg: imp.fail(imp.line, errors.New("interrupted")).Error(), err: err}
+		}
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		key, value, err := parseRecord(text)
+		if err != nil {
+			return imp.fail(imp.line, err)
+		}
+		size := len(key) + len(value) + opOverhead
+		if imp.b != nil && imp.size+size > commitBudget {
+			if err := imp.commit(ctx); err != nil {
+				return err
+			}
+		}
+		if imp.b == nil {
+			imp.b, imp.first, imp.size = imp.sp.Batch(), imp.line, 0
+		}
+		imp.b.Put(key, value)
+		imp.last = imp.line
+		imp.size += size
+		if imp.b.Len() == imp.batchMax {
+			if err := imp.commit(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return imp.fail(imp.line+1, fmt.Errorf("the line is longer than %d bytes (1 MiB), the limit: keys are at most %d bytes and values %d", maxLine, loam.MaxKeySize, loam.MaxValueSize))
+		}
+		return imp.fail(imp.line+1, fmt.Errorf("read stdin: %w", err))
+	}
+	if imp.b != nil {
+		return imp.commit(ctx)
+	}
+	return nil
+}
+
+// commit writes the current batch.
+func (imp *importer) commit(ctx context.Context) error {
+	n := imp.b.Len()
+	if err := imp.b.Commit(ctx); err != nil {
+		if ctx.Err() != nil {
+			// The commit may still be applied after Commit gave up waiting.
+			msg := fmt.Sprintf("import: interrupted; lines %d-%d may or may not have been imported", imp.first, imp.last)
+			if imp.first > 1 {
+				msg += fmt.Sprintf(", lines 1-%d were", imp.first-1)
+			}
+			return &interruptedError{msg: msg, err: err}
+		}
+		return imp.fail(imp.last, fmt.Errorf("write lines %d-%d: %w", imp.first, imp.last, err))
+	}
+	imp.keys += n
+	imp.commits++
+	imp.b = nil
+	return nil
+}
+
+// fail reports a bad line n: what is wrong, and what was imported.
+func (imp *importer) fail(n int, err error) error {
+	what := strings.TrimPrefix(err.Error(), "loam: ")
+	first := n // the first line not imported
+	if imp.b != nil {
+		first = imp.first
+	}
+	were := fmt.Sprintf("(lines 1-%d were)", first-1)
+	if first == 2 {
+		were = "(line 1 was)"
+	}
+	var done string
+	switch {
+	case first <= 1:
+		done = "nothing was imported"
+	case first == n:
+		done = fmt.Sprintf("nothing from line %d on was imported %s", n, were)
+	default:
+		done = fmt.Sprintf("nothing of lines %d-%d was imported %s", first, n, were)
+	}
+	return fmt.Errorf("import: line %d: %s; %s", n, what, done)
+}
+
+// parseRecord decodes one line of import input and checks its key and value
+// against the limits.
+func parseRecord(line []byte) (key, value []byte, err error) {
+	if !utf8.Valid(line) {
+		return nil, nil, errors.New(`the line is not UTF-8 text: put bytes in "key_b64" or "value_b64" as base64`)
+	}
+	if line[0] != '{' {
+		return nil, nil, errors.New(`not a JSON object: write {"key": "...", "value": "..."}`)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var r record
+	if err := dec.Decode(&r); err != nil {
+		return nil, nil, jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("unexpected text after the JSON object: write one object per line")
+	}
+	if key, err = oneOf(r.Key, r.KeyB64, "key"); err != nil {
+		return nil, nil, err
+	}
+	if value, err = oneOf(r.Value, r.ValueB64, "value"); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case len(key) == 0:
+		return nil, nil, errors.New(`the key is empty: give every line a non-empty "key"`)
+	case len(key) > loam.MaxKeySize:
+		return nil, nil, fmt.Errorf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), loam.MaxKeySize)
+	}
+	return key, value, checkValue(len(value))
+}
+
+// oneOf returns the bytes of a field given as text or as base64, checking
+// that exactly one of the two is there.
+func oneOf(text, b64 *string, name string) ([]byte, error) {
+	switch {
+	case text != nil && b64 != nil:
+		return nil, fmt.Errorf("both %q and %q: give exactly one", name, name+"_b64")
+	case text != nil:
+		return []byte(*text), nil
+	case b64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*b64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not valid base64 (%v): use the standard alphabet with '=' padding", name+"_b64", err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("no %q (or %q): every line needs one", name, name+"_b64")
+}
+
+// jsonProblem says what is wrong with a line encoding/json refused.
+func jsonProblem(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("invalid JSON at column %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return errors.New(`not a JSON object: write {"key": "...", "value": "..."}`)
+		}
+		return fmt.Errorf("%q is a JSON %s: it must be a string", typ.Field, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("invalid JSON: the object is not closed")
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("unknown field %s: the fields are key or key_b64, and value or value_b64", f)
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+)
+
+func newSpaceCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "space",
+		Short: "Create and list spaces",
+		Long: `Create and list the spaces held in the Loam home. A space is one shared
+key-value database, identified by its ID (spc_…) and, on this device, by a
+local name.`,
+		Example: `  loam space create garden-club
+  loam space ls`,
+		Args: noSubcommand,
+		RunE: showHelp,
+	}
+	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g))
+	return cmd
+}
+
+func newSpaceCreateCmd(g *globalOptions) *cobra.Command {
+	var private, jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a space and print its ID",
+		Long: `Create a space with a new space key, with this device as its admin, and print
+its ID on stdout. NAME is the local name: 1 to 64 letters, digits, '-', '_'
+and '.'.
+
+--private (an encrypted space) is not supported yet: private spaces arrive
+with access control.`,
+		Example: `  loam space create garden-club
+  id=$(loam space create garden-club) && echo "$id"
+  loam space create garden-club --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			vis := loam.Public
+			if private {
+				vis = loam.Private
+			}
+			return withNode(ctx, g, func(n *loam.Node) error {
+				sp, err := n.CreateSpace(ctx, args[0], vis)
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					return writeJSON(cmd.OutOrStdout(), struct {
+						ID   string `json:"id"`
+						Name string `json:"name"`
+					}{sp.ID(), sp.Name()})
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), sp.ID())
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&private, "private", false, "create an encrypted space (not supported yet)")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
+	return cmd
+}
+
+func newSpaceLsCmd(g *globalOptions) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List the spaces held here",
+		Long: `List the spaces held in the Loam home, by name: NAME, ID and CREATED (local
+time). With --json, an array of {"id", "name", "created"} (RFC 3339, UTC).`,
+		Example: `  loam space ls
+  loam space ls --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return withNode(ctx, g, func(n *loam.Node) error {
+				spaces, err := n.Spaces(ctx)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if jsonOut {
+					a := newJSONArray(out)
+					for _, s := range spaces {
+						err := a.Add(struct {
+							ID      string `json:"id"`
+							Name    string `json:"name"`
+							Created string `json:"created"`
+						}{s.ID, s.Name, jsonTime(s.Created)})
+						if err != nil {
+							return err
+						}
+					}
+					return a.Close()
+				}
+				if len(spaces) == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), "no spaces yet: create one with 'loam space create NAME'")
+					return nil
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tID\tCREATED")
+				for _, s := range spaces {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.ID, s.Created.Local().Format(time.DateTime))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the spaces as a JSON array")
+	return cmd
+}

@@ -1,0 +1,220 @@
+// Command loam is the command-line tool of Loam, a peer-to-peer database for
+// local-first community apps.
+//
+// Each subcommand lives in its own file, cmd_<verb>.go. This package holds
+// flags, wiring and signals only: the work is done by the public API of
+// package loam. Data commands open the store in the Loam home (--home,
+// $LOAM_HOME, or ~/.loam) directly, so only one loam process at a time may
+// use a home; until the daemon exists there is no way to share one.
+//
+// Output meant for programs goes to stdout (with --json wherever the output
+// is data); messages for people go to stderr. An error is one line on stderr
+// starting "loam: ". Exit codes: 0 success, 1 error, 2 usage error (wrong
+// arguments or flags), 130 interrupted (SIGINT or SIGTERM).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the exit code. SIGINT and
+// SIGTERM cancel the command's context; a second signal kills the process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default handlers: a second Ctrl-C kills
+	}()
+
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		var ie *interruptedError
+		if errors.As(err, &ie) {
+			fmt.Fprintln(stderr, errorLine(ie))
+		} else {
+			fmt.Fprintln(stderr, "loam: interrupted")
+		}
+		return exitInterrupted
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "%s; run '%s --help'\n", errorLine(ue.err), ue.cmd.CommandPath())
+		return exitUsage
+	}
+	if cmd != nil && isCobraUsage(err) {
+		fmt.Fprintf(stderr, "%s; run '%s --help'\n", errorLine(err), cmd.CommandPath())
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, errorLine(err))
+	return exitError
+}
+
+// errorLine formats err as the one line printed for it: "loam: " and the
+// message, without the "loam: " the API puts in front of some of its
+// errors, and without line breaks.
+func errorLine(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "loam: ")
+	msg = strings.ReplaceAll(msg, ": loam: ", ": ")
+	msg = strings.Join(strings.Fields(msg), " ")
+	return "loam: " + msg
+}
+
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	home string // --home; empty means loam.DefaultHome()
+}
+
+// homeDir returns the Loam home the command works on.
+func (g *globalOptions) homeDir() string {
+	if g.home == "" {
+		return loam.DefaultHome()
+	}
+	return g.home
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "loam",
+		Short: "Loam is a peer-to-peer database for local-first community apps",
+		Long: `Loam is a peer-to-peer database for local-first community apps.
+
+Every device keeps its own full copy of the spaces it belongs to: shared
+key-value databases in which every write is a signed, hash-chained commit.
+This tool creates spaces, reads and writes keys, streams changes and checks
+history, working on the store in the Loam home directly.
+
+SPACE, wherever a command takes one, is a space ID (spc_…) or the space's
+local name. Commands whose output is data take --json.`,
+		Example: `  loam demo                                  # a guided tour in a temporary home
+  loam init
+  loam space create garden-club
+  loam put garden-club tools/drill 'cordless, 18V'
+  loam get garden-club tools/drill`,
+		Args:          noSubcommand,
+		RunE:          showHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().StringVar(&g.home, "home", "",
+		"the Loam home `DIR` (default: $LOAM_HOME, or ~/.loam)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{cmd: cmd, err: err}
+	})
+
+	root.AddCommand(
+		newInitCmd(g),
+		newSpaceCmd(g),
+		newPutCmd(g),
+		newGetCmd(g),
+		newDelCmd(g),
+		newLsCmd(g),
+		newWatchCmd(g),
+		newImportCmd(g),
+		newExportCmd(g),
+		newLogCmd(g),
+		newDemoCmd(),
+	)
+	return root
+}
+
+// usageError is a mistake in the command line: exit code 2 and a pointer
+// to the command's help.
+type usageError struct {
+	cmd *cobra.Command
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
+	return &usageError{cmd: cmd, err: fmt.Errorf(format, args...)}
+}
+
+// interruptedError is a command stopped by a signal that has more to say
+// than "interrupted", such as how far it got.
+type interruptedError struct {
+	msg string
+	err error // wraps context.Canceled
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// isCobraUsage reports whether err is one of the few usage errors cobra
+// makes itself, outside the hooks this package installs.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag")
+}
+
+// noSubcommand is the Args of a command that only groups subcommands: an
+// argument there is a subcommand name that does not exist.
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	hint := ""
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usageErrorf(cmd, "unknown command %q for %q%s", args[0], cmd.CommandPath(), hint)
+}
+
+// showHelp is the RunE of a command that only groups subcommands.
+func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
+// argsBetween accepts min to max positional arguments (max < 0: no upper
+// bound), and otherwise names what the command wants.
+func argsBetween(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		want := strings.TrimSpace(strings.TrimPrefix(cmd.Use, cmd.Name()))
+		switch {
+		case len(args) < min:
+			return usageErrorf(cmd, "missing arguments: %s wants %s", cmd.CommandPath(), want)
+		case max >= 0 && len(args) > max:
+			if max == 0 {
+				return usageErrorf(cmd, "unexpected argument %q: %s takes none", args[max], cmd.CommandPath())
+			}
+			return usageErrorf(cmd, "unexpected argument %q: %s wants %s", args[max], cmd.CommandPath(), want)
+		}
+		return nil
+	}
+}
+
+func exactArgs(n int) cobra.PositionalArgs { return argsBetween(n, n) }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// homeExists reports whether home holds a device key, i.e. whether 'loam
+// init' (or any loam.Open) has run there.
+func homeExists(home string) (bool, error) {
+	_, err := os.Stat(filepath.Join(home, keys.DeviceKeyFile))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("read the Loam home: %w", err)
+}
+
+// openNode opens the node in the home chosen by --home. Unlike loam.Open it
+// does not create a home: a mistyped --home or LOAM_HOME should not quietly
+// start a new, empty one. The caller closes the node.
+func openNode(ctx context.Context, g *globalOptions) (*loam.Node, error) {
+	home := g.homeDir()
+	ok, err := homeExists(home)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no Loam home in %s: run 'loam init' to create one, or choose another with --home or LOAM_HOME", home)
+	}
+	return openHome(ctx, home)
+}
+
+// openHome opens the node in home, creating it if needed.
+func openHome(ctx context.Context, home string) (*loam.Node, error) {
+	n, err := loam.Open(ctx, loam.Options{Home: home})
+	if err != nil {
+		return nil, inUse(err, home)
+	}
+	return n, nil
+}
+
+// inUse makes the store's lock conflict an error wrapping loam.ErrInUse,
+// which loam.Open does not yet recognize itself: Pebble reports the
+// conflict as the fcntl errno (EAGAIN, or EACCES on some systems), with no
+// "lock" in the message.
+func inUse(err error, home string) error {
+	if errors.Is(err, loam.ErrInUse) {
+		return err
+	}
+	var pe *fs.PathError // EACCES on a path is a permission problem instead
+	locked := errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &pe)
+	if !locked {
+		return err
+	}
+	return fmt.Errorf("%w: %s (stop the other loam process, or set LOAM_HOME to another directory)", loam.ErrInUse, home)
+}
+
+// withNode runs fn with the node open, and closes it after.
+func withNode(ctx context.Context, g *globalOptions, fn func(*loam.Node) error) (err error) {
+	n, err := openNode(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the store: %w", cerr)
+		}
+	}()
+	return fn(n)
+}
+
+// withSpace runs fn with the space ref (an ID or a local name) open.
+func withSpace(ctx context.Context, g *globalOptions, ref string, fn func(*loam.Space) error) error {
+	return withNode(ctx, g, func(n *loam.Node) error {
+		sp, err := n.Space(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return fn(sp)
+	})
+}
+
+// checkKey says what is wrong with a key the API would refuse.
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return errors.New("the key is empty: give a non-empty KEY")
+	case len(key) > loam.MaxKeySize:
+		return fmt.Errorf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), loam.MaxKeySize)
+	}
+	return nil
+}
+
+// checkValue says what is wrong with a value of n bytes the API would refuse.
+func checkValue(n int) error {
+	if n > loam.MaxValueSize {
+		return fmt.Errorf("the value is %d bytes, more than the limit of %d (64 KiB): store a smaller value (large files become blobs in a later version)", n, loam.MaxValueSize)
+	}
+	return nil
+}
+
+// notFound turns the API's ErrNotFound for key in space ref into a message
+// that says where to look.
+func notFound(err error, ref string, key []byte) error {
+	if errors.Is(err, loam.ErrNotFound) {
+		return fmt.Errorf("key %q not found in space %s (list its keys with 'loam ls %s')", key, ref, ref)
+	}
+	return err
+}
