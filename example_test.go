@@ -2,9 +2,11 @@ package loam_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
+	"testing"
 
 	"github.com/loamdb/loam"
 )
@@ -84,4 +86,17 @@ func ExampleSpace_Watch() {
 	// Output:
 	// chat/general/0001 deleted=false value="hello"
 	// chat/general/0001 deleted=true value=""
+}
+
+func TestOpenTwiceIsInUse(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	n, err := loam.Open(ctx, loam.Options{Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := loam.Open(ctx, loam.Options{Home: home}); !errors.Is(err, loam.ErrInUse) {
+		t.Fatalf("second Open of a home in use: err = %v, want ErrInUse", err)
+	}
 }

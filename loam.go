@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -77,7 +79,12 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	n := &Node{home: home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(), spaces: map[keys.SpaceID]*Space{}}
 	st, err := store.Open(filepath.Join(home, "store"), store.Options{NoSync: o.noSync, Notify: n.hub.Publish})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
+		// Pebble reports a lock held by another process as the fcntl errno:
+		// EAGAIN, or EACCES (not on a path: that is a permission problem) on
+		// some systems; a lock held by this process by its message.
+		var pe *fs.PathError
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &pe) ||
+			strings.Contains(err.Error(), "lock held by current process") {
 			return nil, fmt.Errorf("%w: %s (stop the other loam process, or set LOAM_HOME to another directory)", ErrInUse, home)
 		}
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/keys"
@@ -45,25 +44,9 @@ func openNode(ctx context.Context, g *globalOptions) (*loam.Node, error) {
 func openHome(ctx context.Context, home string) (*loam.Node, error) {
 	n, err := loam.Open(ctx, loam.Options{Home: home})
 	if err != nil {
-		return nil, inUse(err, home)
+		return nil, err
 	}
 	return n, nil
-}
-
-// inUse makes the store's lock conflict an error wrapping loam.ErrInUse,
-// which loam.Open does not yet recognize itself: Pebble reports the
-// conflict as the fcntl errno (EAGAIN, or EACCES on some systems), with no
-// "lock" in the message.
-func inUse(err error, home string) error {
-	if errors.Is(err, loam.ErrInUse) {
-		return err
-	}
-	var pe *fs.PathError // EACCES on a path is a permission problem instead
-	locked := errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &pe)
-	if !locked {
-		return err
-	}
-	return fmt.Errorf("%w: %s (stop the other loam process, or set LOAM_HOME to another directory)", loam.ErrInUse, home)
 }
 
 // withNode runs fn with the node open, and closes it after.

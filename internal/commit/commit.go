@@ -39,7 +39,12 @@ type Commit struct {
 
 	raw       []byte // the exact encoded commit
 	headerRaw []byte // the exact header bytes inside raw
+	digests   []byte // op digests, 32 bytes each, in op order
 }
+
+// OpDigest returns the digest of op i (see Op.Digest), computed once when
+// the commit was built or decoded.
+func (c *Commit) OpDigest(i int) keys.Digest { return keys.Digest(c.digests[i*keys.Size:]) }
 
 // Bytes returns the encoded commit, exactly as received or built. The caller
 // must not modify it.
@@ -99,13 +104,14 @@ func Build(h Header, ops []Op, s Signer) (*Commit, error) {
 		}
 	}
 	h.Deps = sortDeps(h.Deps)
-	h.OpsRoot = opsRoot(ops)
+	var digests []byte
+	h.OpsRoot, digests = opsRoot(ops)
 	h.NumOps = len(ops)
 	if err := checkHeader(&h); err != nil {
 		return nil, fmt.Errorf("commit: build: %w", err)
 	}
 	hb := marshal(toWireHeader(&h))
-	c := &Commit{Header: h, Ops: ops, headerRaw: hb}
+	c := &Commit{Header: h, Ops: ops, headerRaw: hb, digests: digests}
 	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(hb))
 	c.Sig = s.Sign(keys.CtxCommitSig, keys.Digest(c.ID))
 	c.raw = encodeCommit(hb, c.Sig[:], ops)
@@ -233,7 +239,8 @@ func decode(b []byte) (*Commit, error) {
 			return nil, fmt.Errorf("op %d: %w", i, err)
 		}
 	}
-	if opsRoot(c.Ops) != c.OpsRoot {
+	var root keys.Digest
+	if root, c.digests = opsRoot(c.Ops); root != c.OpsRoot {
 		return nil, errors.New("ops do not match the signed ops root")
 	}
 	// One commit, one encoding: the envelope and ops must be canonical, so

@@ -122,13 +122,15 @@ func (o *Op) validate() error {
 	return nil
 }
 
-// opsRoot returns BLAKE3-keyed("loam/ops/v1", uvarint(n) ‖ d1 ‖ … ‖ dn).
-func opsRoot(ops []Op) keys.Digest {
+// opsRoot returns BLAKE3-keyed("loam/ops/v1", uvarint(n) ‖ d1 ‖ … ‖ dn)
+// and the op digests d1…dn, concatenated.
+func opsRoot(ops []Op) (keys.Digest, []byte) {
 	buf := make([]byte, 0, binary.MaxVarintLen64+len(ops)*keys.Size)
 	buf = binary.AppendUvarint(buf, uint64(len(ops)))
+	start := len(buf)
 	for i := range ops {
 		d := ops[i].Digest()
 		buf = append(buf, d[:]...)
 	}
-	return keys.OpsRootHash.Sum(buf)
+	return keys.OpsRootHash.Sum(buf), buf[start:]
 }

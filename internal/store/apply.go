@@ -203,6 +203,13 @@ type spaceState struct {
 	view    ViewState
 	lastVV  map[keys.AuthorID]vvAt // latest stored VV per author, when known
 	genesis bool
+
+	// maxKey is the greatest key with a cell (stored or in the batch), once
+	// maxLoaded; a write to a greater key needs no read: its cell cannot
+	// exist. This makes appends in key order and fresh replicas fast.
+	maxKey    []byte
+	hasMax    bool
+	maxLoaded bool
 }
 
 type vvAt struct {
@@ -600,7 +607,7 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
 				Kind:    o.Kind,
 				Value:   o.Payload,
-			}, seenBy(i)); err != nil {
+			}, c.OpDigest(i), seenBy(i)); err != nil {
 				return err
 			}
 			if vvErr != nil {
@@ -622,8 +629,9 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 	return nil
 }
 
-func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entry, seen view.SeenFunc) error {
-	cs, err := a.cell(bc, st.id, o.Key)
+// applyData applies one write; digest is its op digest (view.EntryDigest).
+func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entry, digest keys.Digest, seen view.SeenFunc) error {
+	cs, err := a.cell(bc, st, o.Key)
 	if err != nil {
 		return err
 	}
@@ -641,20 +649,33 @@ func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entr
 		st.view.Visible--
 	}
 	if !nw.Tombstone() {
-		st.view.Hash.Toggle(view.EntryDigest(o.Key, &nw))
+		if nw.Version != e.Version { // an older live write won again (not reachable in causal order)
+			digest = view.EntryDigest(o.Key, &nw)
+		}
+		st.view.Hash.Toggle(digest)
 		st.view.Visible++
 	}
 	bc.changes = append(bc.changes, Change{Key: o.Key, Entry: nw})
 	return nil
 }
 
-func (a *applier) cell(bc *batch, sp keys.SpaceID, key []byte) (*cellState, error) {
+func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error) {
+	sp := st.id
 	k := cellKey(sp, key)
 	if cs, ok := bc.cells[string(k)]; ok {
 		return cs, nil
 	}
 	cs := &cellState{key: k}
-	if !bc.fresh[sp] {
+	if !st.maxLoaded {
+		if err := a.loadMaxKey(st); err != nil {
+			return nil, err
+		}
+	}
+	beyond := !st.hasMax || bytes.Compare(key, st.maxKey) > 0
+	if beyond {
+		st.maxKey, st.hasMax = key, true // aliases the commit, which outlives the batch
+	}
+	if !bc.fresh[sp] && !beyond {
 		v, err := a.s.get(k)
 		switch {
 		case errors.Is(err, pebble.ErrNotFound):
@@ -825,4 +846,18 @@ func (a *applier) setOffchain(bc *batch, st *spaceState, c *commit.Commit) error
 	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
 	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
 	return bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil)
+}
+
+func (a *applier) loadMaxKey(st *spaceState) error {
+	p := spaceKey(tagCell, st.id)
+	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.Last() {
+		st.maxKey, st.hasMax = bytes.Clone(it.Key()[len(p):]), true
+	}
+	st.maxLoaded = true
+	return it.Error()
 }

@@ -61,6 +61,7 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 		return nil, err
 	}
 	st.grants = map[keys.AuthorID]commit.Role{}
+	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0
 
 	// Apply in causal order: an author's next commit once its deps are done.

@@ -116,14 +116,13 @@ func (h *Hash) Toggle(d keys.Digest) {
 	}
 }
 
-// EntryDigest is the contribution of a visible key to the view hash:
-// BLAKE3-keyed("loam/view-entry/v1", uvarint(len key) ‖ key ‖ kind ‖
-// payload digest).
+// EntryDigest is the contribution of a visible key to the view hash: the
+// digest of the op that wrote it (commit.Op.Digest), which covers the kind,
+// the key and the payload's digest. The writer of an entry already has it
+// (commit.Commit.OpDigest), so applying a write costs no hashing.
 func EntryDigest(key []byte, e *Entry) keys.Digest {
-	var hdr [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(len(key)))
-	pd := keys.PayloadHash.Sum(e.Value)
-	return keys.ViewEntryHash.Sum(hdr[:n], key, []byte{byte(e.Kind)}, pd[:])
+	o := commit.Op{Kind: e.Kind, Key: key, Payload: e.Value}
+	return o.Digest()
 }
 
 // VisibleDigest returns the cell's contribution to the view hash and

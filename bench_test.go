@@ -1,0 +1,152 @@
+package loam_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/loamdb/loam"
+)
+
+func benchSpace(b *testing.B) (*loam.Node, *loam.Space) {
+	b.Helper()
+	ctx := context.Background()
+	n, err := loam.Open(ctx, loam.Options{Home: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp, err := n.CreateSpace(ctx, "bench", loam.Public)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, sp
+}
+
+var value100 = make([]byte, 100)
+
+// BenchmarkPutBatched writes 100,000 puts of 100-byte values in durable
+// commits of 1,000 ops, into a fresh space per iteration.
+func BenchmarkPutBatched(b *testing.B) {
+	for _, order := range []string{"sequential", "random"} {
+		b.Run("keys="+order, func(b *testing.B) {
+			const total, per = 100_000, 1_000
+			r := rand.New(rand.NewPCG(1, 2))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				n, sp := benchSpace(b)
+				perm := r.Perm(total)
+				b.StartTimer()
+				for c := 0; c < total; c += per {
+					bt := sp.Batch()
+					for i := c; i < c+per; i++ {
+						k := i
+						if order == "random" {
+							k = perm[i]
+						}
+						bt.Put(fmt.Appendf(nil, "key/%08d", k), value100)
+					}
+					if err := bt.Commit(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				n.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkPutDurable: single-op commits, each acknowledged only once
+// durable, from 1 and from 64 concurrent writers sharing fsyncs.
+func BenchmarkPutDurable(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			n, sp := benchSpace(b)
+			defer n.Close()
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						if err := sp.Put(ctx, fmt.Appendf(nil, "key/%08d", i), value100); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
+func filledSpace(b *testing.B, keys int) (*loam.Node, *loam.Space) {
+	n, sp := benchSpace(b)
+	ctx := context.Background()
+	for c := 0; c < keys; c += 1000 {
+		bt := sp.Batch()
+		for i := c; i < c+1000 && i < keys; i++ {
+			bt.Put(fmt.Appendf(nil, "key/%08d", i), value100)
+		}
+		if err := bt.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n, sp
+}
+
+// BenchmarkGet reads random keys of a 100,000-key space.
+func BenchmarkGet(b *testing.B) {
+	n, sp := filledSpace(b, 100_000)
+	defer n.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := sp.Get(ctx, fmt.Appendf(nil, "key/%08d", r.IntN(100_000))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// BenchmarkRange reads 100 consecutive keys from a random start in a
+// 100,000-key space; the metric counts keys.
+func BenchmarkRange(b *testing.B) {
+	n, sp := filledSpace(b, 100_000)
+	defer n.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 6))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		got := 0
+		for _, err := range sp.Range(ctx, loam.Start(fmt.Sprintf("key/%08d", r.IntN(99_900))), loam.Limit(100)) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+		}
+		if got != 100 {
+			b.Fatalf("range returned %d keys", got)
+		}
+	}
+	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
+}
