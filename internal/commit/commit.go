@@ -40,6 +40,7 @@ type Commit struct {
 	raw       []byte // the exact encoded commit
 	headerRaw []byte // the exact header bytes inside raw
 	digests   []byte // op digests, 32 bytes each, in op order
+	sigOff    int    // offset of the signature in raw (prepared commits)
 }
 
 // OpDigest returns the digest of op i (see Op.Digest), computed once when
@@ -95,13 +96,24 @@ func Build(h Header, ops []Op, s Signer) (*Commit, error) {
 	if h.Author != s.Author() {
 		return nil, fmt.Errorf("commit: build: header author %s is not the signer %s", h.Author.Short(), s.Author().Short())
 	}
+	c, err := Prepare(h, ops)
+	if err != nil {
+		return nil, err
+	}
+	c.Sign(s)
+	return c, nil
+}
+
+// Prepare is Build without the signature: it validates and encodes the
+// commit and computes its ID, leaving a zero signature for Sign to fill in.
+// Writers prepare under a lock (seq and prev must be assigned in order) and
+// sign outside it, in parallel.
+func Prepare(h Header, ops []Op) (*Commit, error) {
 	if len(ops) == 0 || len(ops) > MaxOps {
 		return nil, fmt.Errorf("commit: build: %d ops, want 1..%d", len(ops), MaxOps)
 	}
-	for i := range ops {
-		if err := ops[i].validate(); err != nil {
-			return nil, fmt.Errorf("commit: build: op %d: %w", i, err)
-		}
+	if err := ValidateOps(ops); err != nil {
+		return nil, fmt.Errorf("commit: build: %w", err)
 	}
 	h.Deps = sortDeps(h.Deps)
 	var digests []byte
@@ -113,13 +125,26 @@ func Build(h Header, ops []Op, s Signer) (*Commit, error) {
 	hb := marshal(toWireHeader(&h))
 	c := &Commit{Header: h, Ops: ops, headerRaw: hb, digests: digests}
 	c.ID = keys.CommitID(keys.CommitHeaderHash.Sum(hb))
-	c.Sig = s.Sign(keys.CtxCommitSig, keys.Digest(c.ID))
 	c.raw = encodeCommit(hb, c.Sig[:], ops)
 	if size := len(c.raw) + eraseReserve*len(ops); size > MaxCommitSize {
 		return nil, fmt.Errorf("commit: build: %d ops make %d bytes with room to erase payloads, the limit is %d (split the batch)", len(ops), size, MaxCommitSize)
 	}
 	c.headerRaw = headerSlice(c.raw, hb)
+	// After the header: key 2 (0x02), then the byte string head 0x58 0x40.
+	c.sigOff = bytes.Index(c.raw, hb) + len(hb) + 3
 	return c, nil
+}
+
+// Sign signs a prepared commit as s, whose author must be the header's.
+// The signature is written in place: it has a fixed size and position (the
+// 64-byte string under key 2, right after the header), so nothing is
+// re-encoded.
+func (c *Commit) Sign(s Signer) {
+	if s.Author() != c.Author {
+		panic(fmt.Sprintf("commit: sign: signer %s is not the author %s", s.Author().Short(), c.Author.Short()))
+	}
+	c.Sig = s.Sign(keys.CtxCommitSig, keys.Digest(c.ID))
+	copy(c.raw[c.sigOff:c.sigOff+keys.SigSize], c.Sig[:])
 }
 
 func sortDeps(deps []keys.CommitID) []keys.CommitID {
@@ -331,6 +356,16 @@ func fromWireOp(w *wireOp, o *Op) error {
 		o.Payload = w.Payload
 	}
 	return o.validate()
+}
+
+// ValidateOps checks each op's limits and the rules of its kind.
+func ValidateOps(ops []Op) error {
+	for i := range ops {
+		if err := ops[i].validate(); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // VerifySig checks the author's signature over the commit ID.

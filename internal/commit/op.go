@@ -75,20 +75,24 @@ func (o *Op) payloadDigest() (keys.Digest, int) {
 	if o.Erased {
 		return o.PayloadDigest, o.PayloadLen
 	}
-	return keys.PayloadHash.Sum(o.Payload), len(o.Payload)
+	return keys.PayloadHash.Sum1(o.Payload), len(o.Payload)
 }
 
 // Digest returns the op digest covered by the commit's ops root:
 // BLAKE3-keyed("loam/op/v1", uvarint(kind) ‖ uvarint(len key) ‖ key ‖
 // uvarint(len payload) ‖ payload digest).
 func (o *Op) Digest() keys.Digest {
+	return keys.OpHash.Sum1(o.appendDigestInput(nil))
+}
+
+// appendDigestInput appends what Digest hashes to buf.
+func (o *Op) appendDigestInput(buf []byte) []byte {
 	pd, plen := o.payloadDigest()
-	var buf [3 * binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(buf[:], uint64(o.Kind))
-	n += binary.PutUvarint(buf[n:], uint64(len(o.Key)))
-	var tail [binary.MaxVarintLen64]byte
-	m := binary.PutUvarint(tail[:], uint64(plen))
-	return keys.OpHash.Sum(buf[:n], o.Key, tail[:m], pd[:])
+	buf = binary.AppendUvarint(buf, uint64(o.Kind))
+	buf = binary.AppendUvarint(buf, uint64(len(o.Key)))
+	buf = append(buf, o.Key...)
+	buf = binary.AppendUvarint(buf, uint64(plen))
+	return append(buf, pd[:]...)
 }
 
 // validate checks the op's limits and the rules of its kind.
@@ -128,9 +132,11 @@ func opsRoot(ops []Op) (keys.Digest, []byte) {
 	buf := make([]byte, 0, binary.MaxVarintLen64+len(ops)*keys.Size)
 	buf = binary.AppendUvarint(buf, uint64(len(ops)))
 	start := len(buf)
+	var scratch []byte
 	for i := range ops {
-		d := ops[i].Digest()
+		scratch = ops[i].appendDigestInput(scratch[:0])
+		d := keys.OpHash.Sum1(scratch)
 		buf = append(buf, d[:]...)
 	}
-	return keys.OpsRootHash.Sum(buf), buf[start:]
+	return keys.OpsRootHash.Sum1(buf), buf[start:]
 }

@@ -45,6 +45,18 @@ func (h *Hasher) Sum(parts ...[]byte) Digest {
 	return d
 }
 
+// Sum1 returns the keyed hash of b (Sum without the variadic slice, for
+// hot paths).
+func (h *Hasher) Sum1(b []byte) Digest {
+	x := h.pool.Get().(*blake3.Hasher)
+	x.Reset()
+	x.Write(b)
+	var d Digest
+	x.Sum(d[:0])
+	h.pool.Put(x)
+	return d
+}
+
 // Package-level hashers for the fixed contexts.
 var (
 	CommitHeaderHash = NewHasher(CtxCommitHeader)

@@ -23,10 +23,21 @@ type Space struct {
 	dev   keys.DeviceKey
 	clock *commit.Clock
 
-	mu    sync.Mutex                      // serializes building and submitting own commits
+	mu    sync.Mutex                      // serializes preparing own commits
 	head  store.Head                      // the device's latest commit; guarded by mu
 	heads map[keys.AuthorID]store.Head    // latest known head per author; guarded by mu
 	deps  map[keys.AuthorID]keys.CommitID // heads seen since our previous commit; guarded by mu
+	// submitted is closed once the latest prepared commit has been handed
+	// to the store; the next one waits for it, so commits reach the store
+	// in seq order although they are signed in parallel. Guarded by mu.
+	submitted chan struct{}
+
+	inflight chan struct{} // a slot per commit being signed or synced (maxInFlight)
+	role     commit.Role   // this device's role, as of the last reload; guarded by mu
+
+	wmu     sync.Mutex // guards queue and leading
+	queue   []*write   // writes waiting to be merged into a commit
+	leading bool       // some goroutine is leading a group
 }
 
 // Open returns the space with ID id held in st, written as dev.
@@ -35,7 +46,9 @@ func Open(ctx context.Context, st *store.Store, id keys.SpaceID, dev keys.Device
 	if err != nil {
 		return nil, err
 	}
-	s := &Space{st: st, info: info, dev: dev, clock: clock}
+	done := make(chan struct{})
+	close(done)
+	s := &Space{st: st, info: info, dev: dev, clock: clock, submitted: done, inflight: make(chan struct{}, maxInFlight)}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -55,6 +68,9 @@ func (s *Space) reload(ctx context.Context) error {
 		return err
 	}
 	s.clock.Observe(vs.MaxTime)
+	if s.role, err = s.st.Role(ctx, s.info.ID, s.dev.Author()); err != nil {
+		return err
+	}
 	s.head = store.Head{Author: s.dev.Author()}
 	s.heads = map[keys.AuthorID]store.Head{}
 	s.deps = map[keys.AuthorID]keys.CommitID{}
@@ -85,6 +101,11 @@ func (s *Space) Observe(cs []*commit.Commit) {
 	defer s.mu.Unlock()
 	for _, c := range cs {
 		s.clock.Observe(c.Time)
+		if c.Author == keys.AuthorID(s.info.ID) { // the space key may have changed grants
+			if r, err := s.st.Role(context.Background(), s.info.ID, s.dev.Author()); err == nil {
+				s.role = r
+			}
+		}
 		if h, ok := s.heads[c.Author]; ok && h.Seq >= c.Seq {
 			continue
 		}
@@ -95,63 +116,12 @@ func (s *Space) Observe(cs []*commit.Commit) {
 	}
 }
 
-// Commit writes ops as the device's next commit and returns once it is
-// durable. It returns the commit and the store's result.
-func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, error) {
-	if err := s.canWrite(ctx); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	deps := make([]keys.CommitID, 0, len(s.deps))
-	for _, id := range s.deps {
-		if len(deps) == commit.MaxDeps {
-			break
-		}
-		deps = append(deps, id)
-	}
-	h := commit.Header{
-		Space:  s.info.ID,
-		Author: s.dev.Author(),
-		Seq:    s.head.Seq + 1,
-		Prev:   s.head.ID,
-		Time:   s.clock.Now(),
-		Deps:   deps,
-	}
-	c, err := commit.Build(h, ops, s.dev)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	t := s.st.Submit(s.info.ID, []*commit.Commit{c})
-	s.head = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
-	s.heads[c.Author] = s.head
-	clear(s.deps)
-	s.mu.Unlock()
-
-	res, err := t.Wait(ctx)
-	if err == nil && res.Outcomes[0].Status != store.Applied {
-		err = fmt.Errorf("space: commit %s: %s: %w", c, res.Outcomes[0].Status, res.Outcomes[0].Err)
-	}
-	if err != nil {
-		// Later commits built on this one will fail too; start again from
-		// what the store holds.
-		s.mu.Lock()
-		if rerr := s.reload(context.Background()); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		s.mu.Unlock()
-		return nil, err
-	}
-	return c, nil
-}
-
 // canWrite checks the device's grant before anything is built.
 func (s *Space) canWrite(ctx context.Context) error {
-	grants, err := s.st.Grants(ctx, s.info.ID)
-	if err != nil {
-		return err
-	}
-	if r := grants[s.dev.Author()]; r != commit.RoleWrite && r != commit.RoleAdmin {
+	s.mu.Lock()
+	r := s.role
+	s.mu.Unlock()
+	if r != commit.RoleWrite && r != commit.RoleAdmin {
 		if r == 0 {
 			return fmt.Errorf("%w: %s has no grant in %s (ask an admin for a write invite)", ErrReadOnly, s.dev.Author(), s.info.Name)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -229,6 +230,8 @@ type batch struct {
 	dirty   map[keys.SpaceID]*spaceState
 	rebuild map[keys.SpaceID]bool
 	fresh   map[keys.SpaceID]bool // cells of this space are all new (rebuild)
+	kbuf    []byte                // scratch for cell keys
+	slab    []cellState           // preallocated cell states
 	changes []Change              // of the request being processed
 }
 
@@ -247,11 +250,14 @@ type cellState struct {
 	key   []byte
 	cell  view.Cell
 	dirty bool
+	one   [1]view.Entry // backs cell.Live for a new key, saving an allocation
 }
 
-func (a *applier) newBatch() *batch {
+func (a *applier) newBatch() *batch { return a.newBatchSized(0) }
+
+func (a *applier) newBatchSized(size int) *batch {
 	return &batch{
-		b:       a.s.db.NewBatch(),
+		b:       a.s.db.NewBatchWithSize(size),
 		cells:   map[string]*cellState{},
 		ids:     map[keys.CommitID]loc{},
 		atSeq:   map[authorSeq]keys.CommitID{},
@@ -265,10 +271,20 @@ func (a *applier) newBatch() *batch {
 }
 
 func (a *applier) run(group []*request) {
-	bc := a.newBatch()
+	size := 0
+	for _, r := range group {
+		for _, c := range r.commits {
+			size += 3 * len(c.Bytes()) // the commit row, cells and indexes
+		}
+	}
+	bc := a.newBatchSized(size)
 	replies := make([]reply, len(group))
 	for i, r := range group {
-		bc.changes = nil
+		nops := 0
+		for _, c := range r.commits {
+			nops += len(c.Ops)
+		}
+		bc.changes = make([]Change, 0, nops)
 		res, err := a.process(bc, r)
 		res.Changes = bc.changes
 		replies[i] = reply{res: res, err: err}
@@ -302,11 +318,13 @@ func (a *applier) run(group []*request) {
 
 func (a *applier) commit(bc *batch) error {
 	defer bc.b.Close()
+	var buf []byte // Set copies: one buffer serves every cell
 	for _, cs := range bc.cells {
 		if !cs.dirty {
 			continue
 		}
-		if err := bc.b.Set(cs.key, view.AppendCell(nil, &cs.cell), nil); err != nil {
+		buf = view.AppendCell(buf[:0], &cs.cell)
+		if err := bc.b.Set(cs.key, buf, nil); err != nil {
 			return err
 		}
 	}
@@ -661,11 +679,18 @@ func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entr
 
 func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error) {
 	sp := st.id
-	k := cellKey(sp, key)
-	if cs, ok := bc.cells[string(k)]; ok {
+	bc.kbuf = append(append(append(bc.kbuf[:0], tagCell), sp[:]...), key...)
+	if cs, ok := bc.cells[string(bc.kbuf)]; ok { // no allocation for a map lookup
 		return cs, nil
 	}
-	cs := &cellState{key: k}
+	ks := string(bc.kbuf)
+	if len(bc.slab) == 0 {
+		bc.slab = make([]cellState, 256)
+	}
+	cs := &bc.slab[0]
+	bc.slab = bc.slab[1:]
+	cs.key = unsafe.Slice(unsafe.StringData(ks), len(ks)) // read-only view of the map key
+	cs.cell.Live = cs.one[:0]
 	if !st.maxLoaded {
 		if err := a.loadMaxKey(st); err != nil {
 			return nil, err
@@ -676,7 +701,7 @@ func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error
 		st.maxKey, st.hasMax = key, true // aliases the commit, which outlives the batch
 	}
 	if !bc.fresh[sp] && !beyond {
-		v, err := a.s.get(k)
+		v, err := a.s.get(cs.key)
 		switch {
 		case errors.Is(err, pebble.ErrNotFound):
 		case err != nil:
@@ -687,7 +712,7 @@ func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error
 			}
 		}
 	}
-	bc.cells[string(k)] = cs
+	bc.cells[ks] = cs
 	return cs, nil
 }
 

@@ -506,6 +506,18 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 	return out, e.err
 }
 
+// Role returns the role the space key granted author (0 if none).
+func (s *Store) Role(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (commit.Role, error) {
+	v, err := s.get(spaceKey(tagGrant, sp, author[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(v) != 1 {
+		return 0, fmt.Errorf("store: role: %w", errors.Join(err, ErrCorrupt))
+	}
+	return commit.Role(v[0]), nil
+}
+
 // Grants returns the roles the space key granted, by author.
 func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]commit.Role, error) {
 	var e err0

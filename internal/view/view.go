@@ -82,13 +82,14 @@ type SeenFunc func(e *Entry) bool
 // Apply must be called in causal order: w's commit after every commit it
 // has seen. Then w can never be in the causal past of a write already live.
 func (c *Cell) Apply(w Entry, seen SeenFunc) bool {
-	out := c.Live[:0:0]
 	for i := range c.Live {
-		e := &c.Live[i]
-		if e.Version == w.Version {
+		if c.Live[i].Version == w.Version {
 			return false
 		}
-		if !seen(e) {
+	}
+	out := c.Live[:0] // filter in place: the write index never passes the read index
+	for i := range c.Live {
+		if e := &c.Live[i]; !seen(e) {
 			out = append(out, *e)
 		}
 	}

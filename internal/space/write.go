@@ -1,0 +1,174 @@
+package space
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Limits of a merged commit: concurrent writes are merged up to these.
+const (
+	mergeMaxOps   = 1024
+	mergeMaxBytes = 1 << 20
+)
+
+// write is one caller's ops waiting to be committed.
+type write struct {
+	ops   []commit.Op
+	bytes int
+	done  chan writeResult // buffered 1
+	lead  chan struct{}    // buffered 1: this write's goroutine leads the next group
+}
+
+type writeResult struct {
+	c   *commit.Commit
+	err error
+}
+
+// Commit writes ops as part of the device's next commit and returns once
+// it is durable.
+//
+// Concurrent calls are merged, as LevelDB merges concurrent write batches:
+// callers queue, and the caller at the head of the queue leads. It takes
+// the queue (up to mergeMaxOps ops and mergeMaxBytes) into one commit,
+// assigns its seq, hands leadership to the next waiter, and only then signs
+// and submits, so the next group is prepared while this one is signed and
+// synced. The ops of one call always stay together in one commit, so each
+// call is atomic; one signature and one fsync serve many writers.
+func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, error) {
+	if err := commit.ValidateOps(ops); err != nil {
+		return nil, fmt.Errorf("space: %w", err)
+	}
+	if err := s.canWrite(ctx); err != nil {
+		return nil, err
+	}
+	w := &write{ops: ops, done: make(chan writeResult, 1), lead: make(chan struct{}, 1)}
+	for i := range ops {
+		w.bytes += len(ops[i].Key) + len(ops[i].Payload) + 16
+	}
+	s.wmu.Lock()
+	s.queue = append(s.queue, w)
+	leader := !s.leading
+	s.leading = true
+	s.wmu.Unlock()
+	if !leader {
+		select {
+		case r := <-w.done:
+			return r.c, r.err
+		case <-w.lead:
+		}
+	}
+	s.leadGroup()
+	r := <-w.done
+	return r.c, r.err
+}
+
+// maxInFlight bounds the commits being signed or synced at once. While the
+// leader waits for a slot the queue grows, so under load groups get large
+// and signatures and fsyncs are shared; with few writers nothing waits.
+const maxInFlight = 2
+
+// leadGroup commits the writes at the head of the queue. The caller's own
+// write is the first of them.
+func (s *Space) leadGroup() {
+	s.inflight <- struct{}{}
+	defer func() { <-s.inflight }()
+	s.wmu.Lock()
+	n, ops, bytes := 0, 0, 0
+	for n < len(s.queue) {
+		w := s.queue[n]
+		if n > 0 && (ops+len(w.ops) > mergeMaxOps || bytes+w.bytes > mergeMaxBytes) {
+			break
+		}
+		ops += len(w.ops)
+		bytes += w.bytes
+		n++
+	}
+	group := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	s.wmu.Unlock()
+
+	merged := group[0].ops
+	if len(group) > 1 {
+		merged = make([]commit.Op, 0, ops)
+		for _, w := range group {
+			merged = append(merged, w.ops...)
+		}
+	}
+	c, prev, mine, err := s.prepare(merged)
+
+	// Hand leadership on before signing and syncing.
+	s.wmu.Lock()
+	if len(s.queue) > 0 {
+		s.queue[0].lead <- struct{}{}
+	} else {
+		s.leading = false
+	}
+	s.wmu.Unlock()
+
+	if err == nil {
+		err = s.signAndApply(c, prev, mine)
+	}
+	for _, w := range group {
+		w.done <- writeResult{c, err}
+	}
+}
+
+// prepare assigns the next seq, prev, time and deps and encodes the commit.
+// It returns the channel closed when the previous commit was submitted and
+// the one to close when this one is.
+func (s *Space) prepare(ops []commit.Op) (*commit.Commit, chan struct{}, chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	deps := make([]keys.CommitID, 0, len(s.deps))
+	for _, id := range s.deps {
+		if len(deps) == commit.MaxDeps {
+			break
+		}
+		deps = append(deps, id)
+	}
+	c, err := commit.Prepare(commit.Header{
+		Space:  s.info.ID,
+		Author: s.dev.Author(),
+		Seq:    s.head.Seq + 1,
+		Prev:   s.head.ID,
+		Time:   s.clock.Now(),
+		Deps:   deps,
+	}, ops)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("space: %w", err)
+	}
+	s.head = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
+	s.heads[c.Author] = s.head
+	clear(s.deps)
+	prev, mine := s.submitted, make(chan struct{})
+	s.submitted = mine
+	return c, prev, mine, nil
+}
+
+// signAndApply signs c, submits it after the previous commit and waits
+// until it is durable.
+func (s *Space) signAndApply(c *commit.Commit, prev, mine chan struct{}) error {
+	c.Sign(s.dev)
+	<-prev
+	t := s.st.Submit(s.info.ID, []*commit.Commit{c})
+	close(mine)
+	res, err := t.Wait(context.Background())
+	if err == nil && res.Outcomes[0].Status != store.Applied {
+		err = fmt.Errorf("space: commit %s: %s: %w", c, res.Outcomes[0].Status, res.Outcomes[0].Err)
+	}
+	if err != nil {
+		// Commits prepared after this one will fail too; start again from
+		// what the store holds.
+		s.mu.Lock()
+		if rerr := s.reload(context.Background()); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
