@@ -82,6 +82,10 @@ func (k DeviceKey) Sign(ctx string, d Digest) [SigSize]byte { return k.s.sign(ct
 // IsZero reports whether k holds no key.
 func (k DeviceKey) IsZero() bool { return k.s.priv == nil }
 
+// Ed25519 returns the key as a crypto/ed25519 private key: the device's
+// transport identity is the same key as its author identity.
+func (k DeviceKey) Ed25519() ed25519.PrivateKey { return k.s.priv }
+
 // String returns the secret's text form. Handle with care.
 func (k DeviceKey) String() string {
 	var seed [32]byte
