@@ -77,7 +77,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{home: home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(), spaces: map[keys.SpaceID]*Space{}}
-	st, err := store.Open(filepath.Join(home, "store"), store.Options{NoSync: o.noSync, Notify: n.hub.Publish})
+	st, err := store.Open(filepath.Join(home, "store"), store.Options{NoSync: o.noSync, Notify: func(ev store.Event) { n.hub.Publish(ev.Space, ev.Changes) }})
 	if err != nil {
 		// Pebble reports a lock held by another process as the fcntl errno:
 		// EAGAIN, or EACCES (not on a path: that is a permission problem) on

@@ -407,3 +407,43 @@ func (c *Commit) Erase(i int) (*Commit, error) {
 	n.headerRaw = headerSlice(n.raw, hb)
 	return &n, nil
 }
+
+// DecodeHeader reads only the header of an encoded commit, for callers that
+// need a stored commit's seq, time or deps without its ops. It checks the
+// header strictly but not the ops or the signature: use it on bytes that
+// were verified when stored.
+func DecodeHeader(b []byte) (Header, keys.CommitID, error) {
+	// The envelope starts: a3 (map of 3) 01 (key 1) then the header byte string.
+	if len(b) < 3 || b[0] != 0xa3 || b[1] != 0x01 {
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: not a commit envelope", ErrMalformed)
+	}
+	n, off := uint64(0), 0
+	switch ai := b[2]; {
+	case ai >= 0x40 && ai < 0x58:
+		n, off = uint64(ai-0x40), 3
+	case ai == 0x58 && len(b) >= 4:
+		n, off = uint64(b[3]), 4
+	case ai == 0x59 && len(b) >= 5:
+		n, off = uint64(b[3])<<8|uint64(b[4]), 5
+	case ai == 0x5a && len(b) >= 7:
+		n, off = uint64(b[3])<<24|uint64(b[4])<<16|uint64(b[5])<<8|uint64(b[6]), 7
+	default:
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: bad header length", ErrMalformed)
+	}
+	if n > MaxHeaderSize || uint64(len(b)-off) < n {
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: truncated header", ErrMalformed)
+	}
+	hb := b[off : off+int(n)]
+	var wh wireHeader
+	if err := openDec.Unmarshal(hb, &wh); err != nil {
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	var h Header
+	if err := fromWireHeader(&wh, &h); err != nil {
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	if err := checkHeader(&h); err != nil {
+		return Header{}, keys.CommitID{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	return h, keys.CommitID(keys.CommitHeaderHash.Sum1(hb)), nil
+}

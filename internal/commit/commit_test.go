@@ -244,3 +244,16 @@ func TestBuildKeepsRoomToErase(t *testing.T) {
 		t.Fatal("Build made a commit over the size limit")
 	}
 }
+
+func TestDecodeHeader(t *testing.T) {
+	c := build(t, 2, keys.CommitID{7}, Put([]byte("k"), bytes.Repeat([]byte("v"), 300)))
+	h, id, err := DecodeHeader(c.Bytes())
+	if err != nil || id != c.ID || h.Seq != 2 || h.Time != c.Time || h.Prev != c.Prev {
+		t.Fatalf("DecodeHeader = %+v %s %v", h, id, err)
+	}
+	for _, b := range [][]byte{nil, {0xa3}, {0xa3, 0x01, 0x59, 0xff}, c.Bytes()[:10]} {
+		if _, _, err := DecodeHeader(b); err == nil {
+			t.Fatalf("DecodeHeader(%x) succeeded", b)
+		}
+	}
+}

@@ -65,3 +65,30 @@ var (
 	PayloadHash      = NewHasher(CtxPayload)
 	ViewEntryHash    = NewHasher(CtxViewEntry)
 )
+
+// Sync contexts.
+const (
+	CtxDiscovery = "loam/discovery/v1"
+	CtxSyncProof = "loam/sync-proof/v1"
+)
+
+var discoveryHash = NewHasher(CtxDiscovery)
+
+// DiscoveryID is the public name of a space on the network (in sync hellos
+// and, later, the DHT): a keyed hash of the space ID, so the ID itself is
+// never revealed to those who do not already know it.
+func DiscoveryID(sp SpaceID) Digest { return discoveryHash.Sum1(sp[:]) }
+
+// SyncProof proves to peer to that peer from knows the space ID: a BLAKE3
+// hash keyed by a key derived from the space ID over both peers' IDs, in
+// order, so a proof cannot be replayed to another peer or reflected back.
+func SyncProof(sp SpaceID, from, to AuthorID) Digest {
+	var k [32]byte
+	blake3.DeriveKey(k[:], CtxSyncProof, sp[:])
+	h := blake3.New(32, k[:])
+	h.Write(from[:])
+	h.Write(to[:])
+	var d Digest
+	h.Sum(d[:0])
+	return d
+}

@@ -63,8 +63,10 @@ type Change struct {
 
 // Result is the answer to one Apply.
 type Result struct {
-	Outcomes []Outcome // one per commit, in the order given
-	Changes  []Change  // visible changes, in the order applied
+	Outcomes []Outcome        // one per commit, in the order given
+	Changes  []Change         // visible changes, in the order applied
+	Stored   []*commit.Commit // commits newly stored (Applied or Forked), in the order stored
+	Forks    []commit.Fork    // fork evidence newly found
 }
 
 type request struct {
@@ -224,6 +226,7 @@ type batch struct {
 	cells   map[string]*cellState
 	ids     map[keys.CommitID]loc // commits stored in this batch
 	atSeq   map[authorSeq]keys.CommitID
+	byLoc   map[authorSeq]*commit.Commit // main-chain commits stored in this batch
 	vvs     map[authorSeq]view.VV
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
@@ -233,6 +236,8 @@ type batch struct {
 	kbuf    []byte                // scratch for cell keys
 	slab    []cellState           // preallocated cell states
 	changes []Change              // of the request being processed
+	stored  []*commit.Commit      // of the request being processed
+	forks   []commit.Fork         // of the request being processed
 }
 
 type loc struct {
@@ -261,6 +266,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		cells:   map[string]*cellState{},
 		ids:     map[keys.CommitID]loc{},
 		atSeq:   map[authorSeq]keys.CommitID{},
+		byLoc:   map[authorSeq]*commit.Commit{},
 		vvs:     map[authorSeq]view.VV{},
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},
@@ -285,8 +291,9 @@ func (a *applier) run(group []*request) {
 			nops += len(c.Ops)
 		}
 		bc.changes = make([]Change, 0, nops)
+		bc.stored, bc.forks = nil, nil
 		res, err := a.process(bc, r)
-		res.Changes = bc.changes
+		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
 		replies[i] = reply{res: res, err: err}
 	}
 	if err := a.commit(bc); err != nil {
@@ -309,8 +316,8 @@ func (a *applier) run(group []*request) {
 		}
 	}
 	for i, r := range group {
-		if a.s.notify != nil && replies[i].err == nil && len(replies[i].res.Changes) > 0 {
-			a.s.notify(r.space, replies[i].res.Changes)
+		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0) {
+			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks})
 		}
 		r.reply <- replies[i]
 	}
@@ -572,6 +579,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	st.heads[c.Author] = nh
 	bc.ids[c.ID] = loc{c.Author, c.Seq}
 	bc.atSeq[authorSeq{st.id, c.Author, c.Seq}] = c.ID
+	bc.byLoc[authorSeq{st.id, c.Author, c.Seq}] = c
 	if isGenesis(c) {
 		st.genesis = true
 	}
@@ -592,6 +600,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		bc.vvs[authorSeq{st.id, c.Author, c.Seq}] = vv
 		st.lastVV[c.Author] = vvAt{c.Seq, vv}
 	}
+	bc.stored = append(bc.stored, c)
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
 		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
 	}
@@ -846,6 +855,11 @@ func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, er
 	if err := a.setOffchain(bc, st, c); err != nil {
 		return Outcome{}, err
 	}
+	if main, err := a.mainCommit(bc, st.id, c.Author, c.Seq); err == nil {
+		if f, err := commit.NewFork(main, c); err == nil {
+			bc.forks = append(bc.forks, f)
+		}
+	}
 	if fs, ok := st.forked[c.Author]; !ok || c.Seq < fs {
 		st.forked[c.Author] = c.Seq
 		st.view.rebuild = true
@@ -870,6 +884,7 @@ func (a *applier) offchain(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 func (a *applier) setOffchain(bc *batch, st *spaceState, c *commit.Commit) error {
 	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
 	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
+	bc.stored = append(bc.stored, c)
 	return bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil)
 }
 
@@ -885,4 +900,17 @@ func (a *applier) loadMaxKey(st *spaceState) error {
 	}
 	st.maxLoaded = true
 	return it.Error()
+}
+
+// mainCommit returns the main-chain commit (author, seq), from this batch or
+// the store.
+func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64) (*commit.Commit, error) {
+	if c, ok := bc.byLoc[authorSeq{sp, au, seq}]; ok {
+		return c, nil
+	}
+	v, err := a.s.get(commitKey(sp, au, seq))
+	if err != nil {
+		return nil, err
+	}
+	return commit.Decode(v[keys.Size:])
 }

@@ -45,16 +45,24 @@ type Options struct {
 	// everything but the disk; never in production.
 	NoSync bool
 	// Notify, if set, is called on the applier goroutine after each durable
-	// group commit, once per request that changed the view, in apply order.
+	// group commit, once per request that stored anything, in apply order.
 	// It MUST NOT block or call back into the Store.
-	Notify func(sp keys.SpaceID, changes []Change)
+	Notify func(Event)
+}
+
+// Event tells Notify what one request changed, once it is durable.
+type Event struct {
+	Space   keys.SpaceID
+	Changes []Change         // visible changes, in apply order
+	Stored  []*commit.Commit // commits newly stored (applied, or kept as forked)
+	Forks   []commit.Fork    // fork evidence newly found
 }
 
 // Store is the durable state of all spaces of one node.
 type Store struct {
 	db     *pebble.DB
 	sync   *pebble.WriteOptions
-	notify func(keys.SpaceID, []Change)
+	notify func(Event)
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close

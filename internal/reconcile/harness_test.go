@@ -1,0 +1,328 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// chaos configures the in-memory connector's misbehaviour.
+type chaos struct {
+	dup     float64 // probability a frame is delivered twice
+	reorder float64 // probability a Commits frame is held back behind the next one
+	cut     float64 // probability the link is cut after a frame
+}
+
+// memConn is one end of an in-memory frame pipe.
+type memConn struct {
+	in     chan []byte
+	peer   *memConn
+	done   chan struct{}
+	once   *sync.Once
+	chaos  chaos
+	mu     sync.Mutex
+	r      *rand.Rand
+	held   []byte // a Commits frame held back (reorder)
+	closed func()
+}
+
+func memPipe(c chaos, seed uint64) (*memConn, *memConn) {
+	done := make(chan struct{})
+	once := &sync.Once{}
+	a := &memConn{in: make(chan []byte, 1024), done: done, once: once, chaos: c, r: rand.New(rand.NewPCG(seed, 1))}
+	b := &memConn{in: make(chan []byte, 1024), done: done, once: once, chaos: c, r: rand.New(rand.NewPCG(seed, 2))}
+	a.peer, b.peer = b, a
+	return a, b
+}
+
+func (c *memConn) ReadFrame() ([]byte, error) {
+	select {
+	case f := <-c.in:
+		return f, nil
+	case <-c.done:
+		return nil, io.EOF
+	}
+}
+
+func (c *memConn) deliver(f []byte) error {
+	select {
+	case c.peer.in <- f:
+		return nil
+	case <-c.done:
+		return io.ErrClosedPipe
+	}
+}
+
+func (c *memConn) WriteFrame(f []byte) error {
+	c.mu.Lock()
+	r := c.r.Float64()
+	dup := c.r.Float64() < c.chaos.dup
+	cut := c.r.Float64() < c.chaos.cut
+	c.mu.Unlock()
+	m, _ := DecodeMsg(f)
+	var send [][]byte
+	if m != nil && m.Type == msgCommits && c.held == nil && r < c.chaos.reorder {
+		c.held = f // deliver after the next frame
+	} else {
+		send = append(send, f)
+		if c.held != nil {
+			send = append(send, c.held)
+			c.held = nil
+		}
+	}
+	if dup {
+		send = append(send, f)
+	}
+	for _, x := range send {
+		if err := c.deliver(x); err != nil {
+			return err
+		}
+	}
+	if cut {
+		c.Close()
+		return io.ErrClosedPipe
+	}
+	return nil
+}
+
+func (c *memConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
+}
+
+// tnode is a node for tests: a real store, the space's write path, and the
+// sessions it runs.
+type tnode struct {
+	t   *testing.T
+	dev keys.DeviceKey
+	st  *store.Store
+	sp  *space.Space // nil until the genesis arrived
+	id  keys.SpaceID
+
+	mu       sync.Mutex
+	sessions map[*Session]bool
+	spaceMu  sync.Mutex
+}
+
+func (n *tnode) Spaces() []keys.SpaceID { return []keys.SpaceID{n.id} }
+func (n *tnode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
+	return n.st.Heads(ctx, sp)
+}
+func (n *tnode) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
+	return n.st.Commits(ctx, sp, a, from)
+}
+func (n *tnode) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
+	return n.st.CommitByID(ctx, sp, id)
+}
+func (n *tnode) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
+	return n.st.Apply(ctx, sp, cs)
+}
+
+// onEvent is the store's Notify: tell the write path, wake the sessions.
+func (n *tnode) onEvent(ev store.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for s := range n.sessions {
+		s.Notify(ev.Space)
+		for _, f := range ev.Forks {
+			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
+		}
+	}
+	if sp := n.space(); sp != nil {
+		sp.Observe(ev.Stored)
+	}
+}
+
+func (n *tnode) space() *space.Space {
+	n.spaceMu.Lock()
+	defer n.spaceMu.Unlock()
+	return n.sp
+}
+
+// cluster is a set of test nodes sharing one space.
+type cluster struct {
+	t     *testing.T
+	sk    keys.SpaceKey
+	nodes []*tnode
+	ctx   context.Context
+	wg    sync.WaitGroup
+	errs  chan error
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &cluster{t: t, sk: keys.SpaceKeyFromSeed([32]byte{42}), ctx: ctx, errs: make(chan error, 1024)}
+	t.Cleanup(func() {
+		cancel()
+		c.wg.Wait()
+		for _, nd := range c.nodes {
+			nd.st.Close()
+		}
+	})
+	var grants []commit.Op
+	for i := range n {
+		var seed [32]byte
+		seed[0] = byte(i + 1)
+		dev := keys.DeviceKeyFromSeed(seed)
+		role := commit.RoleWrite
+		if i == 0 {
+			role = commit.RoleAdmin
+		}
+		grants = append(grants, commit.GrantOp(commit.Grant{Subject: dev.Author(), Role: role}))
+		nd := &tnode{t: t, dev: dev, id: c.sk.Space(), sessions: map[*Session]bool{}}
+		st, err := store.Open(fmt.Sprintf("node%d", i), store.Options{FS: vfs.NewMem(), NoSync: true, Notify: func(ev store.Event) { nd.onEvent(ev) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.st = st
+		c.nodes = append(c.nodes, nd)
+	}
+	genesis, err := commit.Build(commit.Header{Space: c.sk.Space(), Author: c.sk.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().Add(-time.Minute).UnixMicro())}}, grants, c.sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, nd := range c.nodes {
+		if i == 0 {
+			err = nd.st.CreateSpace(ctx, "s", genesis)
+		} else {
+			err = nd.st.AddSpace(ctx, "s", c.sk.Space())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// link runs a session pair between nodes a and b until the link is cut or
+// the test ends; reconnect makes it reconnect after every cut.
+func (c *cluster) link(a, b int, ch chaos, seed uint64, reconnect bool) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for round := uint64(0); ; round++ {
+			ca, cb := memPipe(ch, seed+round)
+			na, nb := c.nodes[a], c.nodes[b]
+			sa := NewSession(Config{Self: na.dev.Author(), Peer: nb.dev.Author()}, na, ca)
+			sb := NewSession(Config{Self: nb.dev.Author(), Peer: na.dev.Author()}, nb, cb)
+			na.addSession(sa)
+			nb.addSession(sb)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			for _, s := range []*Session{sa, sb} {
+				go func() {
+					defer wg.Done()
+					err := s.Run(c.ctx)
+					if err != nil && (ch.cut == 0 || errors.Is(err, ErrMisbehaving)) {
+						c.errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			na.removeSession(sa)
+			nb.removeSession(sb)
+			if !reconnect || c.ctx.Err() != nil {
+				return
+			}
+		}
+	}()
+}
+
+func (n *tnode) addSession(s *Session) {
+	n.mu.Lock()
+	n.sessions[s] = true
+	n.mu.Unlock()
+}
+
+func (n *tnode) removeSession(s *Session) {
+	n.mu.Lock()
+	delete(n.sessions, s)
+	n.mu.Unlock()
+}
+
+// write makes node i write k random puts as its device, once it has the
+// genesis (its grant).
+func (c *cluster) write(i int, r *rand.Rand, k int) {
+	c.t.Helper()
+	nd := c.nodes[i]
+	c.waitFor(10*time.Second, fmt.Sprintf("node %d to receive the genesis", i), func() bool {
+		hs, _ := nd.st.Heads(c.ctx, nd.id)
+		return len(hs) > 0
+	})
+	if nd.space() == nil {
+		sp, err := space.Open(c.ctx, nd.st, nd.id, nd.dev, commit.NewClock())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		nd.spaceMu.Lock()
+		nd.sp = sp
+		nd.spaceMu.Unlock()
+	}
+	for range k {
+		key := fmt.Appendf(nil, "k/%02d", r.IntN(30))
+		if _, err := nd.space().Commit(c.ctx, []commit.Op{commit.Put(key, fmt.Appendf(nil, "node %d", i))}); err != nil {
+			c.t.Fatalf("node %d write: %v", i, err)
+		}
+	}
+}
+
+// waitFor waits until cond holds, checking every few milliseconds, or
+// fails the test at the deadline.
+func (c *cluster) waitFor(d time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		select {
+		case err := <-c.errs:
+			c.t.Fatalf("session error while waiting for %s: %v", what, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// converged reports whether every node holds the same heads and view hash.
+func (c *cluster) converged(nodes ...int) bool {
+	if len(nodes) == 0 {
+		for i := range c.nodes {
+			nodes = append(nodes, i)
+		}
+	}
+	var ref string
+	for k, i := range nodes {
+		nd := c.nodes[i]
+		hs, err := nd.st.Heads(c.ctx, nd.id)
+		if err != nil {
+			return false
+		}
+		v, err := nd.st.View(c.ctx, nd.id)
+		if err != nil {
+			return false
+		}
+		s := fmt.Sprint(hs, v.Hash)
+		if k == 0 {
+			ref = s
+		} else if s != ref {
+			return false
+		}
+	}
+	return true
+}

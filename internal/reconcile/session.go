@@ -1,0 +1,278 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"sync"
+	"sync/atomic"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Local is what a Session needs of its node. Its methods are called from
+// the session's two goroutines, concurrently.
+type Local interface {
+	// Spaces returns the spaces this node syncs.
+	Spaces() []keys.SpaceID
+	Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error)
+	// Commits yields the stored commits of author from seq from on.
+	Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error]
+	// CommitByID returns a stored commit's bytes, or an error wrapping
+	// store.ErrNotFound.
+	CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error)
+	// Apply stores verified commits (see store.Store.Apply).
+	Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error)
+}
+
+// Config configures a Session.
+type Config struct {
+	Self, Peer keys.AuthorID
+	// MaxPending bounds the commits held waiting for their causal past
+	// (default 65,536). Beyond it the oldest are dropped; the peer sends
+	// them again after the next Have.
+	MaxPending int
+}
+
+// Stats are a session's counters.
+type Stats struct {
+	CommitsIn, CommitsOut atomic.Uint64
+	FramesIn, FramesOut   atomic.Uint64
+	BytesIn, BytesOut     atomic.Uint64
+}
+
+// Session runs the sync protocol with one peer. Create it with NewSession
+// and call Run; Notify may be called from any goroutine.
+type Session struct {
+	cfg   Config
+	local Local
+	conn  Conn
+	Stats Stats
+
+	out  chan []byte   // frames queued by the reader and Notify for the writer
+	wake chan struct{} // buffered 1: some space is dirty
+
+	mu      sync.Mutex
+	byDisc  map[keys.Digest]*peerSpace  // spaces we hold, by discovery ID; guarded by mu
+	offered map[keys.SpaceID]bool       // spaces we sent a proof for; guarded by mu
+	dirty   map[keys.SpaceID]*peerSpace // shared spaces with something to send; guarded by mu
+	forward []forwarded                 // commits to send as they are (fork evidence); guarded by mu
+}
+
+type forwarded struct {
+	sp      keys.SpaceID
+	commits [][]byte
+}
+
+// peerSpace is one space as seen in this session.
+type peerSpace struct {
+	id     keys.SpaceID
+	disc   keys.Digest
+	proved bool // the peer proved it knows the space
+
+	// Guarded by Session.mu:
+	has       map[keys.AuthorID]Head // what the peer has, as far as we know
+	haveKnown bool                   // we have the peer's Have
+	needHave  bool                   // send our Have (after our Hello) at the next flush
+
+	pending []*commit.Commit // reader goroutine only: waiting for their causal past
+}
+
+// NewSession returns a session over conn.
+func NewSession(cfg Config, local Local, conn Conn) *Session {
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 1 << 16
+	}
+	return &Session{
+		cfg: cfg, local: local, conn: conn,
+		out:     make(chan []byte, 64),
+		wake:    make(chan struct{}, 1),
+		byDisc:  map[keys.Digest]*peerSpace{},
+		offered: map[keys.SpaceID]bool{},
+		dirty:   map[keys.SpaceID]*peerSpace{},
+	}
+}
+
+// Peer returns the peer's ID.
+func (s *Session) Peer() keys.AuthorID { return s.cfg.Peer }
+
+// Shared returns the spaces both sides proved.
+func (s *Session) Shared() []keys.SpaceID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []keys.SpaceID
+	for _, ps := range s.byDisc {
+		if ps.proved && s.offered[ps.id] {
+			out = append(out, ps.id)
+		}
+	}
+	return out
+}
+
+// Run runs the session until the peer leaves, ctx ends, or an error. An
+// error wrapping ErrMisbehaving means the peer broke the protocol. Run
+// closes the Conn before returning.
+func (s *Session) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- s.readLoop(ctx) }()
+	go func() { errc <- s.writeLoop(ctx) }()
+	err := <-errc
+	cancel()
+	s.conn.Close()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// Notify tells the session that sp has new commits. It never blocks.
+func (s *Session) Notify(sp keys.SpaceID) {
+	s.mu.Lock()
+	ps, ok := s.byDisc[keys.DiscoveryID(sp)]
+	if !ok { // a space the node started holding after the session began
+		ps = &peerSpace{id: sp, disc: keys.DiscoveryID(sp), has: map[keys.AuthorID]Head{}}
+		s.byDisc[ps.disc] = ps
+	}
+	s.dirty[sp] = ps
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Forward sends encoded commits of sp to the peer as they are, if sp is
+// shared: for fork evidence, which is not on the main chain and so is
+// never part of what a Have says the peer lacks. It never blocks.
+func (s *Session) Forward(sp keys.SpaceID, commits [][]byte) {
+	s.mu.Lock()
+	s.forward = append(s.forward, forwarded{sp, commits})
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *Session) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) send(ctx context.Context, m *Msg) error {
+	select {
+	case s.out <- m.Encode():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Session) write(b []byte) error {
+	s.Stats.FramesOut.Add(1)
+	s.Stats.BytesOut.Add(uint64(len(b)))
+	return s.conn.WriteFrame(b)
+}
+
+// writeLoop owns the Conn's write side.
+func (s *Session) writeLoop(ctx context.Context) error {
+	for _, sp := range s.local.Spaces() {
+		s.Notify(sp)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-s.out:
+			if err := s.write(b); err != nil {
+				return err
+			}
+		case <-s.wake:
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// flush handles every dirty space: offers it if the peer has not been sent
+// a proof yet, and streams what the peer lacks once its Have is known.
+func (s *Session) flush(ctx context.Context) error {
+	s.mu.Lock()
+	work := s.dirty
+	s.dirty = map[keys.SpaceID]*peerSpace{}
+	fwd := s.forward
+	s.forward = nil
+	var fwdFrames [][]byte
+	for _, f := range fwd {
+		if ps := s.byDisc[keys.DiscoveryID(f.sp)]; ps != nil && ps.proved && s.offered[ps.id] {
+			fwdFrames = append(fwdFrames, (&Msg{Type: msgCommits, Disc: ps.disc, Commits: f.commits}).Encode())
+		}
+	}
+	var offer []SpaceProof
+	for _, ps := range work {
+		if !s.offered[ps.id] {
+			s.offered[ps.id] = true
+			offer = append(offer, SpaceProof{Disc: ps.disc, Proof: keys.SyncProof(ps.id, s.cfg.Self, s.cfg.Peer)})
+		}
+	}
+	s.mu.Unlock()
+	if len(offer) > 0 {
+		if err := s.write((&Msg{Type: msgHello, Version: Version, Spaces: offer}).Encode()); err != nil {
+			return err
+		}
+	}
+	for _, f := range fwdFrames {
+		if err := s.write(f); err != nil {
+			return err
+		}
+	}
+	for _, ps := range work {
+		s.mu.Lock()
+		needHave := ps.needHave && ps.proved
+		ps.needHave = ps.needHave && !needHave
+		s.mu.Unlock()
+		if needHave {
+			if err := s.writeHave(ctx, ps); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ps := range work {
+		s.mu.Lock()
+		ready := ps.proved && ps.haveKnown
+		s.mu.Unlock()
+		if ready {
+			if err := s.sendMissing(ctx, ps); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// requestHave asks the writer to send our heads of ps, after our Hello.
+func (s *Session) requestHave(ps *peerSpace) {
+	s.mu.Lock()
+	ps.needHave = true
+	s.dirty[ps.id] = ps
+	s.mu.Unlock()
+	s.poke()
+}
+
+// writeHave sends our heads of ps (writer goroutine).
+func (s *Session) writeHave(ctx context.Context, ps *peerSpace) error {
+	heads, err := s.local.Heads(ctx, ps.id)
+	if err != nil {
+		return err
+	}
+	m := &Msg{Type: msgHave, Disc: ps.disc, Heads: make([]Head, len(heads))}
+	for i, h := range heads {
+		m.Heads[i] = Head{Author: h.Author, Seq: h.Seq, ID: h.ID}
+	}
+	return s.write(m.Encode())
+}

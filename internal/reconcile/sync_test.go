@@ -1,0 +1,255 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+func TestMsgRoundTrip(t *testing.T) {
+	msgs := []*Msg{
+		{Type: msgHello, Version: Version, Spaces: []SpaceProof{{Disc: keys.Digest{1}, Proof: keys.Digest{2}}}},
+		{Type: msgHave, Disc: keys.Digest{3}, Heads: []Head{{Author: keys.AuthorID{4}, Seq: 9, ID: keys.CommitID{5}}}},
+		{Type: msgCommits, Disc: keys.Digest{6}, Commits: [][]byte{{1, 2, 3}}},
+		{Type: msgWant, Disc: keys.Digest{7}, IDs: []keys.CommitID{{8}}},
+		{Type: msgBye, Reason: "bye"},
+	}
+	for _, m := range msgs {
+		got, err := DecodeMsg(m.Encode())
+		if err != nil {
+			t.Fatalf("type %d: %v", m.Type, err)
+		}
+		if !bytes.Equal(got.Encode(), m.Encode()) {
+			t.Fatalf("type %d: round trip changed the message", m.Type)
+		}
+	}
+	for _, bad := range [][]byte{nil, {0xa0}, {0xa1, 0x01, 0x09}, (&Msg{Type: msgCommits, Disc: keys.Digest{1}}).Encode(), (&Msg{Type: msgHello}).Encode()} {
+		if _, err := DecodeMsg(bad); !errors.Is(err, ErrMisbehaving) {
+			t.Fatalf("DecodeMsg(%x) = %v, want a misbehaviour error", bad, err)
+		}
+	}
+}
+
+// TestLineConvergence: five nodes in a line, every node writing while the
+// links run, end with identical heads and view hashes.
+func TestLineConvergence(t *testing.T) {
+	c := newCluster(t, 5)
+	for i := range 4 {
+		c.link(i, i+1, chaos{}, uint64(i), false)
+	}
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.write(i, rand.New(rand.NewPCG(uint64(i), 7)), 40)
+		}()
+	}
+	wg.Wait()
+	c.waitFor(20*time.Second, "convergence", func() bool { return c.converged() })
+}
+
+// TestChaosConvergence: links that duplicate frames, reorder commit frames
+// and are cut and reconnected at random still converge.
+func TestChaosConvergence(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	c := newCluster(t, 4)
+	ch := chaos{dup: 0.1, reorder: 0.2, cut: 0.05}
+	c.link(0, 1, ch, seed, true)
+	c.link(1, 2, ch, seed+100, true)
+	c.link(2, 3, ch, seed+200, true)
+	c.link(3, 0, ch, seed+300, true)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.write(i, rand.New(rand.NewPCG(seed, uint64(i))), 50)
+		}()
+	}
+	wg.Wait()
+	c.waitFor(30*time.Second, "convergence under chaos", func() bool { return c.converged() })
+}
+
+// TestPartitionHeals: two halves write apart, then one link joins them.
+func TestPartitionHeals(t *testing.T) {
+	c := newCluster(t, 4)
+	c.link(0, 1, chaos{}, 1, false)
+	c.link(2, 3, chaos{}, 2, false)
+	// Node 2 and 3 need the genesis: give it through a short-lived link.
+	c.link(1, 2, chaos{cut: 1}, 3, false) // cut after the first frame
+	// Let node 2 receive the genesis over a proper link before partitioning.
+	c.link(0, 2, chaos{}, 4, false)
+	c.waitFor(10*time.Second, "genesis everywhere", func() bool {
+		for _, nd := range c.nodes {
+			if hs, _ := nd.st.Heads(c.ctx, nd.id); len(hs) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.write(i, rand.New(rand.NewPCG(9, uint64(i))), 30)
+		}()
+	}
+	wg.Wait()
+	c.waitFor(20*time.Second, "convergence after the partition heals", func() bool { return c.converged() })
+}
+
+// TestEquivocation: an author signs two different commits with one seq and
+// gives one to each half. Every node ends with the fork evidence and the
+// same view.
+func TestEquivocation(t *testing.T) {
+	c := newCluster(t, 4)
+	// Genesis everywhere first, through a line.
+	for i := range 3 {
+		c.link(i, i+1, chaos{}, uint64(i), false)
+	}
+	c.waitFor(10*time.Second, "genesis everywhere", func() bool { return c.converged() })
+	c.write(1, rand.New(rand.NewPCG(1, 1)), 5)
+	c.waitFor(10*time.Second, "first writes everywhere", func() bool { return c.converged() })
+
+	// Node 0's device equivocates: two commits with its next seq.
+	liar := c.nodes[0].dev
+	heads, _ := c.nodes[0].st.Heads(c.ctx, c.nodes[0].id)
+	var h commit.Header
+	h.Space, h.Author, h.Seq = c.sk.Space(), liar.Author(), 1
+	for _, hd := range heads {
+		if hd.Author == liar.Author() {
+			h.Seq, h.Prev = hd.Seq+1, hd.ID
+		}
+	}
+	h.Time = commit.HLC{Wall: uint64(time.Now().UnixMicro())}
+	a, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the left"))}, liar)
+	b, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the right"))}, liar)
+	if _, err := c.nodes[0].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{a}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.nodes[3].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{b}); err != nil {
+		t.Fatal(err)
+	}
+	c.write(2, rand.New(rand.NewPCG(2, 2)), 5)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, nd := range c.nodes {
+				fs, _ := nd.st.Forks(context.Background(), nd.id)
+				hs, _ := nd.st.Heads(context.Background(), nd.id)
+				t.Logf("node %d: %d forks, heads %v", i, len(fs), hs)
+			}
+		}
+	})
+	c.waitFor(20*time.Second, "fork evidence on every node", func() bool {
+		for _, nd := range c.nodes {
+			if fs, _ := nd.st.Forks(c.ctx, nd.id); len(fs) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	c.waitFor(20*time.Second, "identical views", func() bool {
+		var ref string
+		for i, nd := range c.nodes {
+			v, _ := nd.st.View(c.ctx, nd.id)
+			if i == 0 {
+				ref = v.Hash.String()
+			} else if v.Hash.String() != ref {
+				return false
+			}
+		}
+		return true
+	})
+	for _, nd := range c.nodes {
+		if _, err := nd.st.Get(c.ctx, nd.id, []byte("k/liar")); err == nil {
+			t.Fatal("the equivocated write counts on some node")
+		}
+	}
+}
+
+// TestMisbehavingPeers: a session ends with a misbehaviour error, and the
+// store is unchanged, for each kind of bad input.
+func TestMisbehavingPeers(t *testing.T) {
+	c := newCluster(t, 1)
+	nd := c.nodes[0]
+	sp := c.sk.Space()
+	evil := keys.DeviceKeyFromSeed([32]byte{99})
+	disc := keys.DiscoveryID(sp)
+	hello := &Msg{Type: msgHello, Version: Version, Spaces: []SpaceProof{{Disc: disc, Proof: keys.SyncProof(sp, evil.Author(), nd.dev.Author())}}}
+	stranger, _ := commit.Build(commit.Header{Space: sp, Author: evil.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}, []commit.Op{commit.Put([]byte("k"), []byte("v"))}, evil)
+	bad := bytes.Clone(stranger.Bytes())
+	bad[len(bad)-1] ^= 1
+	cases := []struct {
+		name   string
+		frames [][]byte
+		want   error
+	}{
+		{"bad proof", [][]byte{(&Msg{Type: msgHello, Version: Version, Spaces: []SpaceProof{{Disc: disc, Proof: keys.Digest{1}}}}).Encode()}, ErrBadProof},
+		{"malformed CBOR", [][]byte{{0xff, 0x00}}, ErrBadMessage},
+		{"have before hello", [][]byte{(&Msg{Type: msgHave, Disc: disc}).Encode()}, ErrBadMessage},
+		{"bad signature", [][]byte{hello.Encode(), (&Msg{Type: msgCommits, Disc: disc, Commits: [][]byte{bad}}).Encode()}, ErrBadCommit},
+		{"unauthorized author", [][]byte{hello.Encode(), (&Msg{Type: msgCommits, Disc: disc, Commits: [][]byte{stranger.Bytes()}}).Encode()}, ErrUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := nd.st.Heads(c.ctx, sp)
+			ours, theirs := memPipe(chaos{}, 1)
+			s := NewSession(Config{Self: nd.dev.Author(), Peer: evil.Author()}, nd, ours)
+			go func() {
+				for _, f := range tc.frames {
+					if theirs.deliver(f) != nil {
+						return
+					}
+				}
+			}()
+			go func() { // drain what the session sends
+				for {
+					if _, err := theirs.ReadFrame(); err != nil {
+						return
+					}
+				}
+			}()
+			ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+			defer cancel()
+			err := s.Run(ctx)
+			if !errors.Is(err, tc.want) || !errors.Is(err, ErrMisbehaving) {
+				t.Fatalf("Run = %v, want %v", err, tc.want)
+			}
+			after, _ := nd.st.Heads(c.ctx, sp)
+			if len(after) != len(before) {
+				t.Fatalf("store changed: heads %v -> %v", before, after)
+			}
+		})
+	}
+}
+
+func TestOversizedFrame(t *testing.T) {
+	var buf bytes.Buffer
+	buf.Write([]byte{0xff, 0xff, 0xff, 0x7f}) // a uvarint far over MaxFrame
+	sc := NewStreamConn(&buf, nopCloser{})
+	if _, err := sc.ReadFrame(); !errors.Is(err, ErrBadFrame) {
+		t.Fatalf("oversized frame: %v", err)
+	}
+	buf.Reset()
+	sc = NewStreamConn(&buf, nopCloser{})
+	if err := sc.WriteFrame([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := sc.ReadFrame(); err != nil || string(f) != "hello" {
+		t.Fatalf("frame round trip: %q %v", f, err)
+	}
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

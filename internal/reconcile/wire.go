@@ -1,0 +1,286 @@
+package reconcile
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// ProtocolID names the sync protocol on the wire.
+const ProtocolID = "/loam/sync/1"
+
+// Version is the protocol version carried in Hello.
+//
+// Changelog:
+//   - 1 (2026-11-21): Hello, Have, Commits, Want, Bye.
+const Version = 1
+
+// Limits of the protocol.
+const (
+	// MaxFrame bounds one frame: one commit of the largest size plus the
+	// message around it.
+	MaxFrame = commit.MaxCommitSize + 64<<10
+	// BatchBytes is the size a sender fills a Commits frame up to.
+	BatchBytes = 1 << 20
+	// MaxSpaces bounds the spaces in one Hello.
+	MaxSpaces = 4096
+	// MaxHeads bounds the heads in one Have.
+	MaxHeads = 1 << 16
+	// MaxWant bounds the IDs in one Want.
+	MaxWant = 1024
+)
+
+// Message types.
+const (
+	msgHello   = 1
+	msgHave    = 2
+	msgCommits = 3
+	msgWant    = 4
+	msgBye     = 5
+)
+
+// ErrMisbehaving wraps every error that means the peer broke the protocol.
+var ErrMisbehaving = errors.New("peer misbehaved")
+
+// Errors of the misbehaviour kinds, each wrapping ErrMisbehaving.
+var (
+	ErrBadFrame     = fmt.Errorf("%w: bad frame", ErrMisbehaving)
+	ErrBadMessage   = fmt.Errorf("%w: malformed message", ErrMisbehaving)
+	ErrBadProof     = fmt.Errorf("%w: proof for a space it does not know", ErrMisbehaving)
+	ErrBadCommit    = fmt.Errorf("%w: invalid commit", ErrMisbehaving)
+	ErrUnauthorized = fmt.Errorf("%w: unauthorized commit", ErrMisbehaving)
+)
+
+type wireProof struct {
+	_     struct{} `cbor:",toarray"`
+	Disc  []byte
+	Proof []byte
+}
+
+type wireHead struct {
+	_      struct{} `cbor:",toarray"`
+	Author []byte
+	Seq    uint64
+	ID     []byte
+}
+
+// wireMsg is every message: Type says which fields it carries.
+type wireMsg struct {
+	Type    uint64      `cbor:"1,keyasint"`
+	Version uint64      `cbor:"2,keyasint,omitempty"` // Hello
+	Spaces  []wireProof `cbor:"3,keyasint,omitempty"` // Hello
+	Disc    []byte      `cbor:"4,keyasint,omitempty"` // Have, Commits, Want
+	Heads   []wireHead  `cbor:"5,keyasint,omitempty"` // Have
+	Commits [][]byte    `cbor:"6,keyasint,omitempty"` // Commits
+	IDs     [][]byte    `cbor:"7,keyasint,omitempty"` // Want
+	Reason  string      `cbor:"8,keyasint,omitempty"` // Bye
+}
+
+var (
+	encMode = func() cbor.EncMode {
+		em, err := cbor.CoreDetEncOptions().EncMode()
+		if err != nil {
+			panic(err)
+		}
+		return em
+	}()
+	decMode = func() cbor.DecMode {
+		dm, err := cbor.DecOptions{
+			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+			IndefLength:       cbor.IndefLengthForbidden,
+			TagsMd:            cbor.TagsForbidden,
+			MaxNestedLevels:   6,
+			MaxArrayElements:  MaxHeads,
+			MaxMapPairs:       16,
+			UTF8:              cbor.UTF8RejectInvalid,
+			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return dm
+	}()
+)
+
+// Head is one author's latest commit as announced in Have.
+type Head struct {
+	Author keys.AuthorID
+	Seq    uint64
+	ID     keys.CommitID
+}
+
+// SpaceProof is one entry of Hello.
+type SpaceProof struct {
+	Disc  keys.Digest
+	Proof keys.Digest
+}
+
+// Msg is a decoded message.
+type Msg struct {
+	Type    int
+	Version uint64
+	Spaces  []SpaceProof    // Hello
+	Disc    keys.Digest     // Have, Commits, Want
+	Heads   []Head          // Have
+	Commits [][]byte        // Commits: encoded commits, not yet verified
+	IDs     []keys.CommitID // Want
+	Reason  string          // Bye
+}
+
+// Encode returns the message's canonical CBOR encoding.
+func (m *Msg) Encode() []byte {
+	w := wireMsg{Type: uint64(m.Type), Version: m.Version, Commits: m.Commits, Reason: m.Reason}
+	if m.Type == msgHave || m.Type == msgCommits || m.Type == msgWant {
+		w.Disc = m.Disc[:]
+	}
+	for _, s := range m.Spaces {
+		w.Spaces = append(w.Spaces, wireProof{Disc: s.Disc[:], Proof: s.Proof[:]})
+	}
+	for _, h := range m.Heads {
+		w.Heads = append(w.Heads, wireHead{Author: h.Author[:], Seq: h.Seq, ID: h.ID[:]})
+	}
+	for _, id := range m.IDs {
+		w.IDs = append(w.IDs, id[:])
+	}
+	b, err := encMode.Marshal(w)
+	if err != nil {
+		panic(fmt.Sprintf("reconcile: encode: %v", err))
+	}
+	return b
+}
+
+func fixed32(dst *[32]byte, b []byte, what string) error {
+	if len(b) != 32 {
+		return fmt.Errorf("%w: %s is %d bytes, want 32", ErrBadMessage, what, len(b))
+	}
+	copy(dst[:], b)
+	return nil
+}
+
+// DecodeMsg parses a frame's payload strictly.
+func DecodeMsg(b []byte) (*Msg, error) {
+	var w wireMsg
+	if err := decMode.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	m := &Msg{Type: int(w.Type), Version: w.Version, Commits: w.Commits, Reason: w.Reason}
+	needDisc := false
+	switch w.Type {
+	case msgHello:
+		if w.Version == 0 || len(w.Spaces) > MaxSpaces {
+			return nil, fmt.Errorf("%w: hello needs a version and at most %d spaces", ErrBadMessage, MaxSpaces)
+		}
+		m.Spaces = make([]SpaceProof, len(w.Spaces))
+		for i, s := range w.Spaces {
+			if err := fixed32((*[32]byte)(&m.Spaces[i].Disc), s.Disc, "discovery ID"); err != nil {
+				return nil, err
+			}
+			if err := fixed32((*[32]byte)(&m.Spaces[i].Proof), s.Proof, "proof"); err != nil {
+				return nil, err
+			}
+		}
+	case msgHave:
+		needDisc = true
+		m.Heads = make([]Head, len(w.Heads))
+		for i, h := range w.Heads {
+			if err := fixed32((*[32]byte)(&m.Heads[i].Author), h.Author, "head author"); err != nil {
+				return nil, err
+			}
+			if err := fixed32((*[32]byte)(&m.Heads[i].ID), h.ID, "head ID"); err != nil {
+				return nil, err
+			}
+			if h.Seq == 0 {
+				return nil, fmt.Errorf("%w: head with seq 0", ErrBadMessage)
+			}
+			m.Heads[i].Seq = h.Seq
+		}
+	case msgCommits:
+		needDisc = true
+		if len(w.Commits) == 0 {
+			return nil, fmt.Errorf("%w: empty commits message", ErrBadMessage)
+		}
+	case msgWant:
+		needDisc = true
+		if len(w.IDs) == 0 || len(w.IDs) > MaxWant {
+			return nil, fmt.Errorf("%w: want needs 1..%d IDs", ErrBadMessage, MaxWant)
+		}
+		m.IDs = make([]keys.CommitID, len(w.IDs))
+		for i, id := range w.IDs {
+			if err := fixed32((*[32]byte)(&m.IDs[i]), id, "wanted ID"); err != nil {
+				return nil, err
+			}
+		}
+	case msgBye:
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrBadMessage, w.Type)
+	}
+	if needDisc {
+		if err := fixed32((*[32]byte)(&m.Disc), w.Disc, "discovery ID"); err != nil {
+			return nil, err
+		}
+	} else if w.Disc != nil {
+		return nil, fmt.Errorf("%w: unexpected discovery ID", ErrBadMessage)
+	}
+	return m, nil
+}
+
+// Conn moves frames between two peers. ReadFrame is called by one
+// goroutine and WriteFrame by another; Close may be called from any and
+// must make both return.
+type Conn interface {
+	ReadFrame() ([]byte, error)
+	WriteFrame([]byte) error
+	Close() error
+}
+
+// StreamConn frames a byte stream: each frame is a uvarint length and that
+// many bytes, at most MaxFrame.
+type StreamConn struct {
+	r *bufio.Reader
+	w io.Writer
+	c io.Closer
+}
+
+// NewStreamConn frames rw; closing the Conn closes c.
+func NewStreamConn(rw io.ReadWriter, c io.Closer) *StreamConn {
+	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c}
+}
+
+// ReadFrame reads one frame.
+func (s *StreamConn) ReadFrame() ([]byte, error) {
+	n, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("%w: length: %v", ErrBadFrame, err)
+	}
+	if n == 0 || n > MaxFrame {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadFrame, n, MaxFrame)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		return nil, fmt.Errorf("reconcile: read frame: %w", err)
+	}
+	return b, nil
+}
+
+// WriteFrame writes one frame.
+func (s *StreamConn) WriteFrame(b []byte) error {
+	var hdr [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if _, err := s.w.Write(append(hdr[:n:n], b...)); err != nil {
+		return fmt.Errorf("reconcile: write frame: %w", err)
+	}
+	return nil
+}
+
+// Close closes the underlying stream.
+func (s *StreamConn) Close() error { return s.c.Close() }
