@@ -53,6 +53,34 @@ type Grant struct {
 	Prefix  []byte
 	Expires uint64
 	Uses    uint32
+
+	// Invite, if set, makes this a self-grant through an invite: Subject is
+	// the commit's own author, and InviteSig is the invite key's signature
+	// of InviteDigest(space, Subject, Role), delegating the invite key's
+	// grant to the joiner's device.
+	Invite    keys.AuthorID
+	InviteSig []byte
+}
+
+// CtxInvite is the signing context of invite delegations.
+const CtxInvite = "loam/invite/v1"
+
+var inviteHash = keys.NewHasher(CtxInvite)
+
+// InviteDigest is what an invite key signs to let subject use it.
+func InviteDigest(sp keys.SpaceID, subject keys.AuthorID, role Role) keys.Digest {
+	return inviteHash.Sum(sp[:], subject[:], []byte{byte(role)})
+}
+
+// InviteGrant returns the self-grant a joiner commits with an invite key.
+func InviteGrant(sp keys.SpaceID, subject keys.AuthorID, role Role, invite keys.DeviceKey) Grant {
+	sig := invite.Sign(CtxInvite, InviteDigest(sp, subject, role))
+	return Grant{Subject: subject, Role: role, Invite: invite.Author(), InviteSig: sig[:]}
+}
+
+// VerifyInvite checks an invite self-grant's delegation signature.
+func (g Grant) VerifyInvite(sp keys.SpaceID) bool {
+	return !g.Invite.IsZero() && keys.Verify(g.Invite, CtxInvite, InviteDigest(sp, g.Subject, g.Role), g.InviteSig)
 }
 
 // Revoke invalidates Author's commits with seq > LastSeq.
@@ -82,11 +110,13 @@ type Schema struct {
 }
 
 type wireGrant struct {
-	Subject []byte `cbor:"1,keyasint"`
-	Role    uint64 `cbor:"2,keyasint"`
-	Prefix  []byte `cbor:"3,keyasint,omitempty"`
-	Expires uint64 `cbor:"4,keyasint,omitempty"`
-	Uses    uint64 `cbor:"5,keyasint,omitempty"`
+	Subject   []byte `cbor:"1,keyasint"`
+	Role      uint64 `cbor:"2,keyasint"`
+	Prefix    []byte `cbor:"3,keyasint,omitempty"`
+	Expires   uint64 `cbor:"4,keyasint,omitempty"`
+	Uses      uint64 `cbor:"5,keyasint,omitempty"`
+	Invite    []byte `cbor:"6,keyasint,omitempty"`
+	InviteSig []byte `cbor:"7,keyasint,omitempty"`
 }
 
 type wireRevoke struct {
@@ -112,9 +142,11 @@ type wireSchema struct {
 
 // GrantOp returns the op granting g.
 func GrantOp(g Grant) Op {
-	return Op{Kind: KindGrant, Payload: marshal(wireGrant{
-		Subject: g.Subject[:], Role: uint64(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: uint64(g.Uses),
-	})}
+	w := wireGrant{Subject: g.Subject[:], Role: uint64(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: uint64(g.Uses)}
+	if !g.Invite.IsZero() {
+		w.Invite, w.InviteSig = g.Invite[:], g.InviteSig
+	}
+	return Op{Kind: KindGrant, Payload: marshal(w)}
 }
 
 // RevokeOp returns the op revoking r.
@@ -158,6 +190,15 @@ func DecodeGrant(o Op) (Grant, error) {
 		return Grant{}, errors.New("grant uses out of range")
 	}
 	g.Role, g.Prefix, g.Expires, g.Uses = Role(w.Role), w.Prefix, w.Expires, uint32(w.Uses)
+	if w.Invite != nil || w.InviteSig != nil {
+		if err := id32((*[32]byte)(&g.Invite), w.Invite, "grant invite key"); err != nil {
+			return Grant{}, err
+		}
+		if len(w.InviteSig) != keys.SigSize {
+			return Grant{}, fmt.Errorf("grant invite signature is %d bytes, want %d", len(w.InviteSig), keys.SigSize)
+		}
+		g.InviteSig = w.InviteSig
+	}
 	return g, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
 )
 
 func TestMsgRoundTrip(t *testing.T) {
@@ -129,16 +130,18 @@ func TestEquivocation(t *testing.T) {
 	for _, hd := range heads {
 		if hd.Author == liar.Author() {
 			h.Seq, h.Prev = hd.Seq+1, hd.ID
+		} else {
+			h.Deps = append(h.Deps, hd.ID) // its grant must be in its causal past
 		}
 	}
 	h.Time = commit.HLC{Wall: uint64(time.Now().UnixMicro())}
 	a, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the left"))}, liar)
 	b, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the right"))}, liar)
-	if _, err := c.nodes[0].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{a}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.nodes[3].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{b}); err != nil {
-		t.Fatal(err)
+	for i, x := range map[int]*commit.Commit{0: a, 3: b} {
+		res, err := c.nodes[i].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
+		if err != nil || res.Outcomes[0].Status != store.Applied {
+			t.Fatalf("node %d: %+v %v", i, res.Outcomes, err)
+		}
 	}
 	c.write(2, rand.New(rand.NewPCG(2, 2)), 5)
 	t.Cleanup(func() {

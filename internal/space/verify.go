@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
 )
 
 // ErrInvalidLog is wrapped by VerifyLog's error for a bad stored commit.
@@ -23,20 +25,21 @@ type Report struct {
 
 // VerifyLog re-checks every stored commit of a space: that its bytes decode
 // strictly, that its ID is the one it was stored under, its signature, its
-// seq and prev link, its time against its predecessor, that its author had a
-// grant from the space key, and that each author's head is its last commit.
-// The error names the first bad commit.
+// seq and prev link, its time against its predecessor, that each author's
+// head is its last commit, and, replaying the commits in causal order, that
+// every commit's author held a write grant in its causal past (package acl,
+// the rule the store applied). The error names the first bad commit.
+//
+// It holds the space's commit headers in memory.
 func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, error) {
 	var r Report
-	grants := map[keys.AuthorID]commit.Role{}
 	type tip struct {
 		seq  uint64
 		id   keys.CommitID
 		time commit.HLC
 	}
 	tips := map[keys.AuthorID]tip{}
-	var pending []*commit.Commit // non-space-key commits, checked once all grants are known
-
+	byAuthor := map[keys.AuthorID][]*commit.Commit{}
 	bad := func(sc store.StoredCommit, format string, args ...any) error {
 		return fmt.Errorf("%w: %s seq %d (%s): %s", ErrInvalidLog, sc.Author, sc.Seq, sc.ID, fmt.Sprintf(format, args...))
 	}
@@ -65,27 +68,15 @@ func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 			return r, bad(sc, "time %s is not after its predecessor's %s", c.Time, t.time)
 		}
 		tips[c.Author] = tip{c.Seq, c.ID, c.Time}
+		byAuthor[c.Author] = append(byAuthor[c.Author], c)
 		r.Commits++
 		r.Ops += len(c.Ops)
-		if c.Author == keys.AuthorID(sp) {
-			for _, o := range c.Ops {
-				if o.Kind == commit.KindGrant {
-					if g, err := commit.DecodeGrant(o); err == nil && g.Role > grants[g.Subject] {
-						grants[g.Subject] = g.Role
-					}
-				}
-			}
-		} else {
-			pending = append(pending, c)
-		}
 	}
 	if _, ok := tips[keys.AuthorID(sp)]; !ok && r.Commits > 0 {
 		return r, fmt.Errorf("%w: the space's genesis commit is missing", ErrInvalidLog)
 	}
-	for _, c := range pending {
-		if g := grants[c.Author]; g != commit.RoleWrite && g != commit.RoleAdmin {
-			return r, fmt.Errorf("%w: %s seq %d (%s): author has no write grant from the space key", ErrInvalidLog, c.Author, c.Seq, c.ID)
-		}
+	if err := verifyGrants(ctx, st, sp, byAuthor); err != nil {
+		return r, err
 	}
 	heads, err := st.Heads(ctx, sp)
 	if err != nil {
@@ -103,4 +94,82 @@ func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 	}
 	r.Forks = len(forks)
 	return r, nil
+}
+
+// verifyGrants replays the commits in causal order, computing each one's
+// version vector from its prev and deps, and checks its author's grant.
+// Commits of forked authors from their fork on do not count, as in the view.
+func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit) error {
+	forked := map[keys.AuthorID]uint64{}
+	forks, err := st.Forks(ctx, sp)
+	if err != nil {
+		return fmt.Errorf("%w: fork evidence: %v", ErrInvalidLog, err)
+	}
+	for _, f := range forks {
+		if s, ok := forked[f.A.Author]; !ok || f.A.Seq < s {
+			forked[f.A.Author] = f.A.Seq
+		}
+	}
+	locs := map[keys.CommitID]*commit.Commit{}
+	for _, cs := range byAuthor {
+		for _, c := range cs {
+			locs[c.ID] = c
+		}
+	}
+	vvs := map[keys.CommitID]view.VV{}
+	state := acl.New(sp)
+	next := map[keys.AuthorID]int{}
+	done := 0
+	total := len(locs)
+	for progress := true; progress; {
+		progress = false
+		for au, cs := range byAuthor {
+			for next[au] < len(cs) {
+				c := cs[next[au]]
+				vv := view.VV{}
+				ready := true
+				if c.Seq > 1 {
+					vv.Merge(vvs[c.Prev])
+				}
+				for _, d := range c.Deps {
+					dc, ok := locs[d]
+					if !ok {
+						continue // off the main chain: known elsewhere, adds no grant
+					}
+					dv, ok := vvs[dc.ID]
+					if !ok {
+						ready = false
+						break
+					}
+					vv.Merge(dv)
+				}
+				if !ready {
+					break
+				}
+				vv[c.Author] = c.Seq
+				vvs[c.ID] = vv
+				if fs, isForked := forked[au]; !isForked || c.Seq < fs {
+					ok, eff := state.Check(c, func(a keys.AuthorID, seq uint64) bool {
+						if a == c.Author {
+							return seq < c.Seq
+						}
+						return vv.Saw(a, seq)
+					})
+					if !ok {
+						return fmt.Errorf("%w: %s seq %d (%s): its author has no write grant in its causal past", ErrInvalidLog, c.Author, c.Seq, c.ID)
+					}
+					for _, g := range eff {
+						state.Add(g)
+					}
+				}
+				next[au]++
+				done++
+				progress = true
+			}
+		}
+	}
+	if done != total {
+		return fmt.Errorf("%w: %d commits depend on commits the log does not hold", ErrInvalidLog, total-done)
+	}
+	return nil
 }

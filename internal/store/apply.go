@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -199,13 +200,17 @@ type applier struct {
 
 // spaceState caches what validation needs about one space.
 type spaceState struct {
-	id      keys.SpaceID
-	heads   map[keys.AuthorID]head
-	grants  map[keys.AuthorID]commit.Role
-	forked  map[keys.AuthorID]uint64 // author → lowest forked seq
-	view    ViewState
-	lastVV  map[keys.AuthorID]vvAt // latest stored VV per author, when known
-	genesis bool
+	id    keys.SpaceID
+	heads map[keys.AuthorID]head
+	acl   *acl.State
+	// authedFrom[a] is a seq from which a's commits are known to be
+	// authorized: grants only accumulate, so a later commit of a, whose
+	// causal past contains the earlier one's, is authorized too.
+	authedFrom map[keys.AuthorID]uint64
+	forked     map[keys.AuthorID]uint64 // author → lowest forked seq
+	view       ViewState
+	lastVV     map[keys.AuthorID]vvAt // latest stored VV per author, when known
+	genesis    bool
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -412,11 +417,12 @@ func (a *applier) create(bc *batch, r *request) error {
 
 func newSpaceState(id keys.SpaceID) *spaceState {
 	return &spaceState{
-		id:     id,
-		heads:  map[keys.AuthorID]head{},
-		grants: map[keys.AuthorID]commit.Role{},
-		forked: map[keys.AuthorID]uint64{},
-		lastVV: map[keys.AuthorID]vvAt{},
+		id:         id,
+		heads:      map[keys.AuthorID]head{},
+		acl:        acl.New(id),
+		authedFrom: map[keys.AuthorID]uint64{},
+		forked:     map[keys.AuthorID]uint64{},
+		lastVV:     map[keys.AuthorID]vvAt{},
 	}
 }
 
@@ -440,8 +446,12 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 		st.heads[h.Author] = head{Seq: h.Seq, ID: h.ID, Wall: h.Time.Wall, Lgc: h.Time.Logical}
 	}
 	_, st.genesis = st.heads[keys.AuthorID(sp)]
-	if st.grants, err = a.s.Grants(ctx, sp); err != nil {
+	grants, err := a.s.Grants(ctx, sp)
+	if err != nil {
 		return nil, err
+	}
+	for _, g := range grants {
+		st.acl.Add(g)
 	}
 	var e err0
 	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
@@ -547,11 +557,6 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
 		return pending("%s is dated %s, in the future", c, c.Time), nil
 	}
-	if c.Author != keys.AuthorID(st.id) {
-		if r := st.grants[c.Author]; r != commit.RoleWrite && r != commit.RoleAdmin {
-			return rejected(ErrUnauthorized, "%s in space %s", c.Author, st.id), nil
-		}
-	}
 	for _, d := range c.Deps {
 		ok, err := a.known(bc, st.id, d)
 		if err != nil {
@@ -560,6 +565,13 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		if !ok {
 			return pending("%s depends on %s", c, d.Short()), nil
 		}
+	}
+	grants, err := a.authorize(bc, st, c)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if grants == nil {
+		return rejected(ErrUnauthorized, "%s has no write grant in its causal past in space %s", c.Author, st.id), nil
 	}
 
 	// Valid: store it.
@@ -604,6 +616,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
 		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
 	}
+	if err := a.addGrants(bc, st, grants.effective); err != nil {
+		return Outcome{}, err
+	}
 	if err := a.applyOps(bc, st, c, vv); err != nil {
 		return Outcome{}, err
 	}
@@ -625,7 +640,6 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			return vv.Saw(e.Author, e.Seq)
 		}
 	}
-	spaceAuthor := keys.AuthorID(st.id)
 	for i := range c.Ops {
 		o := &c.Ops[i]
 		switch {
@@ -639,17 +653,6 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			}
 			if vvErr != nil {
 				return vvErr
-			}
-		case o.Kind == commit.KindGrant && c.Author == spaceAuthor:
-			g, err := commit.DecodeGrant(*o)
-			if err != nil {
-				continue // a malformed control body is ignored, as an unknown kind is
-			}
-			if g.Role > st.grants[g.Subject] || st.grants[g.Subject] == commit.RoleSeed {
-				st.grants[g.Subject] = g.Role
-				if err := bc.b.Set(spaceKey(tagGrant, st.id, g.Subject[:]), []byte{byte(g.Role)}, nil); err != nil {
-					return err
-				}
 			}
 		}
 	}
@@ -913,4 +916,54 @@ func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq u
 		return nil, err
 	}
 	return commit.Decode(v[keys.Size:])
+}
+
+// authorization is the decision on one commit.
+type authorization struct {
+	effective []acl.Grant // the commit's grant ops that take effect
+}
+
+// authorize decides whether c's author may write c, in c's causal past.
+// It returns nil if not.
+func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (*authorization, error) {
+	hasGrants := false
+	for i := range c.Ops {
+		hasGrants = hasGrants || c.Ops[i].Kind == commit.KindGrant
+	}
+	if from, ok := st.authedFrom[c.Author]; ok && c.Seq >= from && !hasGrants {
+		return &authorization{}, nil
+	}
+	var vv view.VV
+	var vvErr error
+	seen := func(au keys.AuthorID, seq uint64) bool {
+		if au == c.Author {
+			return seq < c.Seq
+		}
+		if vv == nil && vvErr == nil {
+			vv, vvErr = a.commitVV(bc, st, c)
+		}
+		return vv.Saw(au, seq)
+	}
+	ok, eff := st.acl.Check(c, seen)
+	if vvErr != nil {
+		return nil, vvErr
+	}
+	if !ok {
+		return nil, nil
+	}
+	if from, known := st.authedFrom[c.Author]; !known || c.Seq < from {
+		st.authedFrom[c.Author] = c.Seq
+	}
+	return &authorization{effective: eff}, nil
+}
+
+// addGrants records effective grants durably and in the decision state.
+func (a *applier) addGrants(bc *batch, st *spaceState, gs []acl.Grant) error {
+	for _, g := range gs {
+		st.acl.Add(g)
+		if err := bc.b.Set(grantKey(st.id, g), []byte{byte(g.Role)}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

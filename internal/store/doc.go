@@ -26,7 +26,7 @@
 //	0x14 space author seq(8) ID     → the second commit of fork evidence
 //	0x16 space commitID             → author ‖ seq ‖ a known commit off the main chain
 //	                                  (fork evidence or a forked branch)
-//	0x17 space author               → role granted by the space key (1 byte)
+//	0x17 space subject granter seq  → role of an effective grant (1 byte)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
 package store

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -60,7 +61,8 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 	if err := bc.b.DeleteRange(gp, prefixEnd(gp), nil); err != nil {
 		return nil, err
 	}
-	st.grants = map[keys.AuthorID]commit.Role{}
+	st.acl = acl.New(sp)
+	st.authedFrom = map[keys.AuthorID]uint64{}
 	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0
 
@@ -83,6 +85,15 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 					break
 				}
 				if fs, forked := st.forked[au]; !forked || c.Seq < fs {
+					auth, err := a.authorize(bc, st, c)
+					if err != nil {
+						return nil, err
+					}
+					if auth != nil {
+						if err := a.addGrants(bc, st, auth.effective); err != nil {
+							return nil, err
+						}
+					}
 					if err := a.applyOps(bc, st, c, nil); err != nil {
 						return nil, err
 					}

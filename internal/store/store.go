@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -514,27 +515,43 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 	return out, e.err
 }
 
-// Role returns the role the space key granted author (0 if none).
+// Role returns the highest role granted to author in a space, wherever in
+// the history (0 if none). Decisions use the role in a commit's causal
+// past (package acl); this is for messages and status.
 func (s *Store) Role(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (commit.Role, error) {
-	v, err := s.get(spaceKey(tagGrant, sp, author[:]))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
+	gs, err := s.grantRows(ctx, spaceKey(tagGrant, sp, author[:]))
+	if err != nil {
+		return 0, err
 	}
-	if err != nil || len(v) != 1 {
-		return 0, fmt.Errorf("store: role: %w", errors.Join(err, ErrCorrupt))
+	st := acl.New(sp)
+	for _, g := range gs {
+		st.Add(g)
 	}
-	return commit.Role(v[0]), nil
+	return st.Role(author), nil
 }
 
-// Grants returns the roles the space key granted, by author.
-func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]commit.Role, error) {
+// Grants returns every effective grant of a space.
+func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) ([]acl.Grant, error) {
+	return s.grantRows(ctx, spaceKey(tagGrant, sp))
+}
+
+func grantKey(sp keys.SpaceID, g acl.Grant) []byte {
+	return spaceKey(tagGrant, sp, g.Subject[:], g.Granter[:], be64(g.Seq))
+}
+
+func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, error) {
 	var e err0
-	out := map[keys.AuthorID]commit.Role{}
-	for k, v := range s.scan(ctx, spaceKey(tagGrant, sp), false, &e) {
-		if len(k) != 1+2*keys.Size || len(v) != 1 {
+	var out []acl.Grant
+	for k, v := range s.scan(ctx, prefix, false, &e) {
+		if len(k) != 1+3*keys.Size+8 || len(v) != 1 {
 			return nil, fmt.Errorf("%w: grant row", ErrCorrupt)
 		}
-		out[keys.AuthorID(k[1+keys.Size:])] = commit.Role(v[0])
+		out = append(out, acl.Grant{
+			Subject: keys.AuthorID(k[1+keys.Size:]),
+			Granter: keys.AuthorID(k[1+2*keys.Size:]),
+			Seq:     binary.BigEndian.Uint64(k[1+3*keys.Size:]),
+			Role:    commit.Role(v[0]),
+		})
 	}
 	return out, e.err
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"BadChainAndClock", testBadChainAndClock},
 		{"Unauthorized", testUnauthorized},
 		{"Conflicts", testConflicts},
+		{"GrantsAndInvites", testGrantsAndInvites},
 		{"Fork", testFork},
 		{"FutureHeldBack", testFutureHeldBack},
 		{"Reopen", testReopen},
@@ -611,4 +612,63 @@ func CheckModel(t TB, st Store, sp keys.SpaceID, m Model) {
 	if v.Hash != m.Hash || v.Visible != m.Keys {
 		t.Fatalf("view hash %s (%d keys), model %s (%d keys)", v.Hash, v.Visible, m.Hash, m.Keys)
 	}
+}
+
+func testGrantsAndInvites(t *testing.T, e *env) {
+	f := newFixture(t, 2) // dev 0 admin, dev 1 writer
+	sp := e.create(f)
+	admin, wr := f.writer(t, 0), f.writer(t, 1)
+	g := []keys.CommitID{f.genesis.ID}
+	stranger := func(b byte) *writer {
+		return &writer{t: t, sp: sp, key: keys.DeviceKeyFromSeed(seed(b)), clock: now() + 100}
+	}
+	x, y, z := stranger(50), stranger(51), stranger(52)
+
+	// An admin grants x: x may write once the grant is in its causal past.
+	cx := admin.next(g, commit.GrantOp(commit.Grant{Subject: x.key.Author(), Role: commit.RoleWrite}))
+	e.mustApply(sp, cx)
+	e.mustApply(sp, x.next([]keys.CommitID{cx.ID}, put("x", "1")))
+	// The grant exists, but not in y's causal past: rejected. (y is granted
+	// by the admin, but y's commit does not depend on that grant.)
+	cy := admin.next(nil, commit.GrantOp(commit.Grant{Subject: y.key.Author(), Role: commit.RoleWrite}))
+	e.mustApply(sp, cy)
+	if o := e.apply(sp, y.next(g, put("y", "1"))); o[0].Status != store.Rejected || !errors.Is(o[0].Err, store.ErrUnauthorized) {
+		t.Fatalf("grant outside the causal past: %v", o)
+	}
+	// A writer cannot grant: z's grant from the writer does not take effect.
+	cz := wr.next(g, commit.GrantOp(commit.Grant{Subject: z.key.Author(), Role: commit.RoleWrite}))
+	e.mustApply(sp, cz)
+	if o := e.apply(sp, z.next([]keys.CommitID{cz.ID}, put("z", "1"))); o[0].Status != store.Rejected {
+		t.Fatalf("grant by a non-admin took effect: %v", o)
+	}
+
+	// Invites: the admin grants an invite key write; joiners grant
+	// themselves with the invite key's signature, in their own commit.
+	inv := keys.DeviceKeyFromSeed(seed(60))
+	ci := admin.next(nil, commit.GrantOp(commit.Grant{Subject: inv.Author(), Role: commit.RoleWrite}))
+	e.mustApply(sp, ci)
+	for i, b := range []byte{61, 62} {
+		j := stranger(b)
+		join := commit.GrantOp(commit.InviteGrant(sp, j.key.Author(), commit.RoleWrite, inv))
+		e.mustApply(sp, j.next([]keys.CommitID{ci.ID}, join, put(fmt.Sprintf("joiner/%d", i), "hi")))
+		e.mustApply(sp, j.next(nil, put(fmt.Sprintf("joiner/%d", i), "again")))
+	}
+	// An invite cannot raise the role it was given, and a forged delegation fails.
+	j := stranger(63)
+	up := commit.GrantOp(commit.InviteGrant(sp, j.key.Author(), commit.RoleAdmin, inv))
+	if o := e.apply(sp, j.next([]keys.CommitID{ci.ID}, up, put("j", "x"))); o[0].Status != store.Rejected {
+		t.Fatalf("invite raised to admin: %v", o)
+	}
+	forged := commit.InviteGrant(sp, j.key.Author(), commit.RoleWrite, keys.DeviceKeyFromSeed(seed(64)))
+	forged.Invite = inv.Author()
+	j2 := stranger(63)
+	if o := e.apply(sp, j2.next([]keys.CommitID{ci.ID}, commit.GrantOp(forged), put("j", "x"))); o[0].Status != store.Rejected {
+		t.Fatalf("forged invite delegation accepted: %v", o)
+	}
+	if got := e.get(sp, "joiner/1"); got != "again" {
+		t.Fatalf("joiner/1 = %q", got)
+	}
+	// The decisions survive a reopen.
+	e.reopen()
+	e.mustApply(sp, x.next(nil, put("x", "2")))
 }
