@@ -64,6 +64,7 @@ type Store struct {
 	db     *pebble.DB
 	sync   *pebble.WriteOptions
 	notify func(Event)
+	health io.Closer // the disk-health checker's goroutine
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
@@ -79,6 +80,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
+	// Wrap the OS file system with disk-health checks ourselves (Pebble
+	// would otherwise), so we can stop their goroutine when Open fails.
+	var healthCloser io.Closer = io.NopCloser(nil)
+	if o.FS == nil {
+		o.FS, healthCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(vfs.DiskSlowInfo) {})
+	}
 	po := &pebble.Options{
 		FS:           o.FS,
 		Cache:        cache,
@@ -91,10 +98,12 @@ func Open(dir string, o Options) (*Store, error) {
 	po.EnsureDefaults()
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		healthCloser.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	s := &Store{
 		db:     db,
+		health: healthCloser,
 		sync:   pebble.Sync,
 		notify: o.Notify,
 		reqs:   make(chan *request, 256),
@@ -115,7 +124,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
-		err = s.db.Close()
+		err = errors.Join(s.db.Close(), s.health.Close())
 	})
 	return err
 }

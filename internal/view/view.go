@@ -142,6 +142,10 @@ var ErrCorrupt = errors.New("view: corrupt cell")
 // maxLive bounds the live writes of one key that DecodeCell accepts.
 const maxLive = 1 << 16
 
+// minEntrySize is the smallest encoded entry: times, author, four
+// one-byte fields.
+const minEntrySize = 8 + 4 + 32 + 4
+
 // AppendCell appends the cell's binary encoding to dst:
 // uvarint(n), then per entry: wall (8, big endian), logical (4), author (32),
 // uvarint seq, uvarint op, kind (1), uvarint len, value.
@@ -166,7 +170,7 @@ func AppendCell(dst []byte, c *Cell) []byte {
 func DecodeCell(b []byte) (Cell, error) {
 	r := reader{b: b}
 	n := r.uvarint()
-	if r.err != nil || n == 0 || n > maxLive {
+	if r.err != nil || n == 0 || n > maxLive || n > uint64(len(b))/minEntrySize {
 		return Cell{}, fmt.Errorf("%w: bad entry count", ErrCorrupt)
 	}
 	c := Cell{Live: make([]Entry, n)}
@@ -182,7 +186,7 @@ func DecodeCell(b []byte) (Cell, error) {
 		if r.err != nil {
 			break
 		}
-		if op > commit.MaxOps || vlen > commit.MaxValueSize || !e.Kind.IsData() || e.Seq == 0 {
+		if op >= commit.MaxOps || vlen > commit.MaxValueSize || !e.Kind.IsData() || e.Seq == 0 || e.Kind == commit.KindDel && vlen != 0 {
 			return Cell{}, fmt.Errorf("%w: entry %d out of range", ErrCorrupt, i)
 		}
 		e.Op = uint32(op)
@@ -228,10 +232,19 @@ func (r *reader) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) { // minimal encodings only: one value, one encoding
 		r.err = ErrCorrupt
 		return 0
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }

@@ -49,9 +49,14 @@ func DecodeVV(b []byte) (VV, error) {
 		return nil, fmt.Errorf("%w: bad version vector length", ErrCorrupt)
 	}
 	v := make(VV, n)
-	for range n {
+	var prev keys.AuthorID
+	for i := range n {
 		var a keys.AuthorID
 		copy(a[:], r.take(keys.Size))
+		if i > 0 && bytes.Compare(prev[:], a[:]) >= 0 {
+			return nil, fmt.Errorf("%w: version vector authors out of order", ErrCorrupt)
+		}
+		prev = a
 		v[a] = r.uvarint()
 	}
 	if r.err != nil || len(r.b) != 0 || len(v) != int(n) {

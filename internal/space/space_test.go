@@ -1,0 +1,442 @@
+package space_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
+)
+
+var tamperSeed = flag.Uint64("tamper.seed", 0, "seed of TestVerifyLogDetectsTampering's positions (0: random)")
+
+// tagCommit is the first byte of a commit row's key in the store's layout
+// (internal/store/layout.go); its value is the commit ID ‖ the commit.
+const tagCommit = 0x10
+
+// fixture is a space held in an on-disk store, written by one device.
+type fixture struct {
+	dir string
+	sk  keys.SpaceKey
+	dev keys.DeviceKey
+	st  *store.Store
+	sp  *space.Space
+}
+
+// newFixture creates a store in a temporary directory holding a new space
+// whose genesis grants admin to a new device key, and opens the space.
+func newFixture(t *testing.T, o store.Options) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{dir: t.TempDir()}
+	var err error
+	if f.sk, err = keys.NewSpaceKey(); err != nil {
+		t.Fatal(err)
+	}
+	if f.dev, err = keys.NewDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	clock := commit.NewClock()
+	genesis, err := commit.Build(commit.Header{
+		Space: f.sk.Space(), Author: f.sk.Author(), Seq: 1, Time: clock.Now(),
+	}, []commit.Op{commit.GrantOp(commit.Grant{Subject: f.dev.Author(), Role: commit.RoleAdmin})}, f.sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.open(t, o)
+	if err := f.st.CreateSpace(ctx, "test", genesis); err != nil {
+		t.Fatal(err)
+	}
+	if f.sp, err = space.Open(ctx, f.st, f.sk.Space(), f.dev, clock); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// open opens the store in f.dir; it is closed when the test ends.
+func (f *fixture) open(t *testing.T, o store.Options) {
+	t.Helper()
+	st, err := store.Open(f.dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.st = st
+}
+
+// verify runs VerifyLog on a freshly opened store and closes it.
+func (f *fixture) verify(t *testing.T) (space.Report, error) {
+	t.Helper()
+	st, err := store.Open(f.dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	return space.VerifyLog(context.Background(), st, f.sk.Space())
+}
+
+// quietLogger keeps Pebble's informational output out of the test log.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)         {}
+func (quietLogger) Errorf(string, ...any)        {}
+func (quietLogger) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// withPebble opens the closed store's Pebble database directly, runs fn on
+// it and closes it.
+func withPebble(t *testing.T, dir string, fn func(db *pebble.DB)) {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// row is one stored commit row.
+type row struct {
+	key, value []byte
+	author     keys.AuthorID
+	seq        uint64
+}
+
+// commitRows returns every commit row of the database.
+func commitRows(t *testing.T, db *pebble.DB) []row {
+	t.Helper()
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagCommit}, UpperBound: []byte{tagCommit + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var rows []row
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 1+2*keys.Size+8 {
+			t.Fatalf("commit row key of %d bytes", len(k))
+		}
+		r := row{key: bytes.Clone(k), value: bytes.Clone(it.Value())}
+		copy(r.author[:], k[1+keys.Size:])
+		for _, b := range k[1+2*keys.Size:] {
+			r.seq = r.seq<<8 | uint64(b)
+		}
+		rows = append(rows, r)
+	}
+	if err := it.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestVerifyLogDetectsTampering flips one bit at random positions of the
+// stored commit rows, in the encoded commit or in the ID stored with it:
+// VerifyLog names the tampered commit, and verifies again once the bit is
+// restored. Replay a failure with -tamper.seed=N.
+func TestVerifyLogDetectsTampering(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	for i := range 20 {
+		ops := []commit.Op{commit.Put(fmt.Appendf(nil, "k/%02d", i), fmt.Appendf(nil, "value %d", i))}
+		switch i % 4 {
+		case 1:
+			ops = append(ops, commit.Put(fmt.Appendf(nil, "k/%02d/b", i), bytes.Repeat([]byte{byte(i)}, 100)))
+		case 2:
+			ops = append(ops, commit.Del(fmt.Appendf(nil, "k/%02d", i-1)), commit.Put(fmt.Appendf(nil, "k/%02d/c", i), nil))
+		}
+		if _, err := f.sp.Commit(ctx, ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := space.VerifyLog(ctx, f.st, f.sk.Space())
+	if err != nil {
+		t.Fatalf("intact log: %v", err)
+	}
+	if r.Commits != 21 || r.Authors != 2 {
+		t.Fatalf("intact log: %+v, want 21 commits by 2 authors", r)
+	}
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var rows []row
+	withPebble(t, f.dir, func(db *pebble.DB) { rows = commitRows(t, db) })
+	if len(rows) != 21 {
+		t.Fatalf("%d commit rows, want 21", len(rows))
+	}
+
+	seed := *tamperSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -tamper.seed=%d)", seed, seed)
+	rnd := rand.New(rand.NewPCG(seed, 0))
+	for trial := range 40 {
+		rw := rows[rnd.IntN(len(rows))]
+		pos := keys.Size + rnd.IntN(len(rw.value)-keys.Size) // in the encoded commit
+		if trial%5 == 0 {
+			pos = rnd.IntN(keys.Size) // in the stored ID
+		}
+		bit := byte(1) << rnd.IntN(8)
+		where := fmt.Sprintf("trial %d: %s seq %d, byte %d of %d, bit %#02x", trial, rw.author, rw.seq, pos, len(rw.value), bit)
+
+		bad := bytes.Clone(rw.value)
+		bad[pos] ^= bit
+		withPebble(t, f.dir, func(db *pebble.DB) {
+			if err := db.Set(rw.key, bad, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		})
+		_, err := f.verify(t)
+		if !errors.Is(err, space.ErrInvalidLog) {
+			t.Fatalf("%s: VerifyLog = %v, want an error wrapping ErrInvalidLog", where, err)
+		}
+		if name := fmt.Sprintf("%s seq %d", rw.author, rw.seq); !strings.Contains(err.Error(), name) {
+			t.Fatalf("%s: error %q does not name %q", where, err, name)
+		}
+
+		withPebble(t, f.dir, func(db *pebble.DB) {
+			if err := db.Set(rw.key, rw.value, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if r, err := f.verify(t); err != nil || r.Commits != 21 {
+			t.Fatalf("%s: restored log: %+v, %v", where, r, err)
+		}
+	}
+}
+
+// TestConcurrentCommitsMerged: concurrent single-op writers are all
+// committed, their log verifies (contiguous seqs, intact chain), and under
+// load some of their writes share commits.
+func TestConcurrentCommitsMerged(t *testing.T) {
+	const writers, writes = 32, 50
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range writes {
+				key := fmt.Appendf(nil, "w%02d/%02d", w, i)
+				c, err := f.sp.Commit(ctx, []commit.Op{commit.Put(key, key)})
+				if err != nil {
+					errs <- fmt.Errorf("writer %d, write %d: %w", w, i, err)
+					return
+				}
+				if !containsKey(c, key) {
+					errs <- fmt.Errorf("writer %d, write %d: commit %s does not hold key %s", w, i, c, key)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	for w := range writers {
+		for i := range writes {
+			key := fmt.Appendf(nil, "w%02d/%02d", w, i)
+			e, err := f.sp.Get(ctx, key)
+			if err != nil || !bytes.Equal(e.Value, key) || e.Author != f.dev.Author() {
+				t.Errorf("Get(%s) = %q by %s, %v; want its own key by %s", key, e.Value, e.Author, err, f.dev.Author())
+			}
+		}
+	}
+	vs, err := f.sp.View(ctx)
+	if err != nil || vs.Visible != writers*writes {
+		t.Errorf("View: %d visible keys, %v; want %d", vs.Visible, err, writers*writes)
+	}
+	r, err := space.VerifyLog(ctx, f.st, f.sk.Space())
+	if err != nil {
+		t.Fatalf("VerifyLog: %v", err)
+	}
+	if r.Ops != 1+writers*writes {
+		t.Errorf("log holds %d ops, want %d (the grant and every write)", r.Ops, 1+writers*writes)
+	}
+	if r.Commits < 2 || r.Commits > 1+writers*writes {
+		t.Errorf("log holds %d commits for %d writes", r.Commits, writers*writes)
+	}
+	t.Logf("%d writes in %d commits", writers*writes, r.Commits-1)
+}
+
+func containsKey(c *commit.Commit, key []byte) bool {
+	for _, o := range c.Ops {
+		if bytes.Equal(o.Key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// change returns a change of key written by author a at seq.
+func change(key string, a byte, seq uint64) store.Change {
+	return store.Change{Key: []byte(key), Entry: view.Entry{
+		Version: view.Version{Author: keys.AuthorID{a}, Seq: seq},
+		Kind:    commit.KindPut,
+		Value:   []byte(key),
+	}}
+}
+
+// receive reads n changes from ch, failing the test if they do not arrive
+// within a few seconds or the channel closes first.
+func receive(t *testing.T, ch <-chan store.Change, n int) []store.Change {
+	t.Helper()
+	out := make([]store.Change, 0, n)
+	timeout := time.After(10 * time.Second)
+	for len(out) < n {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed after %d of %d changes", len(out), n)
+			}
+			out = append(out, c)
+		case <-timeout:
+			t.Fatalf("received %d of %d changes", len(out), n)
+		}
+	}
+	return out
+}
+
+// waitClosed fails the test unless ch is closed within a few seconds,
+// discarding anything still in it.
+func waitClosed(t *testing.T, ch <-chan store.Change) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("channel not closed after its context ended")
+		}
+	}
+}
+
+func changeKeys(cs []store.Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c.Key)
+	}
+	return out
+}
+
+func TestWatchHub(t *testing.T) {
+	spA, spB := keys.SpaceID{0xa}, keys.SpaceID{0xb}
+
+	t.Run("each watcher gets its changes in order", func(t *testing.T) {
+		h := space.NewHub()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tools := h.Watch(ctx, spA, []byte("tools/"))
+		seeds := h.Watch(ctx, spA, []byte("seeds/"))
+		other := h.Watch(ctx, spB, []byte("tools/"))
+
+		h.Publish(spA, []store.Change{change("tools/drill", 1, 1), change("seeds/kale", 1, 2), change("notes", 1, 3), change("tools/saw", 2, 1)})
+		h.Publish(spB, []store.Change{change("tools/hammer", 3, 1), change("seeds/bean", 3, 2)})
+		h.Publish(spA, nil)
+		h.Publish(spA, []store.Change{change("seeds/bean", 2, 2), change("tool", 2, 3), change("tools/drill", 1, 4)})
+		// A last change under each prefix shows nothing else was queued before it.
+		h.Publish(spA, []store.Change{change("tools/~end", 9, 1), change("seeds/~end", 9, 2)})
+		h.Publish(spB, []store.Change{change("tools/~end", 9, 3)})
+
+		for _, tt := range []struct {
+			name string
+			ch   <-chan store.Change
+			want []string
+		}{
+			{"tools/ in A", tools, []string{"tools/drill", "tools/saw", "tools/drill", "tools/~end"}},
+			{"seeds/ in A", seeds, []string{"seeds/kale", "seeds/bean", "seeds/~end"}},
+			{"tools/ in B", other, []string{"tools/hammer", "tools/~end"}},
+		} {
+			got := changeKeys(receive(t, tt.ch, len(tt.want)))
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+			}
+		}
+		cancel()
+		for _, ch := range []<-chan store.Change{tools, seeds, other} {
+			waitClosed(t, ch)
+		}
+	})
+
+	t.Run("cancelling a watcher closes only its channel", func(t *testing.T) {
+		h := space.NewHub()
+		ctx1, cancel1 := context.WithCancel(context.Background())
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		defer cancel2()
+		w1 := h.Watch(ctx1, spA, nil)
+		w2 := h.Watch(ctx2, spA, nil)
+		h.Publish(spA, []store.Change{change("a", 1, 1)})
+		cancel1() // with a change not yet read
+		waitClosed(t, w1)
+		h.Publish(spA, []store.Change{change("b", 1, 2)}) // must not block or panic
+		if got := changeKeys(receive(t, w2, 2)); strings.Join(got, " ") != "a b" {
+			t.Errorf("the other watcher got %q, want [a b]", got)
+		}
+		cancel2()
+		waitClosed(t, w2)
+		h.Publish(spA, []store.Change{change("c", 1, 3)})
+	})
+
+	t.Run("Publish never blocks on a watcher nobody reads", func(t *testing.T) {
+		const n = 10_000
+		h := space.NewHub()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		unread := h.Watch(ctx, spA, nil)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range n {
+				h.Publish(spA, []store.Change{change(fmt.Sprintf("k/%05d", i), 1, uint64(i+1))})
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Publish blocked on a watcher that does not read")
+		}
+		got := receive(t, unread, n)
+		for i, c := range got {
+			if want := fmt.Sprintf("k/%05d", i); string(c.Key) != want || c.Entry.Seq != uint64(i+1) {
+				t.Fatalf("change %d is %s seq %d, want %s seq %d", i, c.Key, c.Entry.Seq, want, i+1)
+			}
+		}
+		select {
+		case c := <-unread:
+			t.Errorf("extra change %s after %d", c.Key, n)
+		case <-time.After(50 * time.Millisecond):
+		}
+		cancel()
+		waitClosed(t, unread)
+	})
+}
