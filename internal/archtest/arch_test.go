@@ -65,6 +65,7 @@ var restricted = []struct {
 	why    string
 }{
 	{"github.com/libp2p/", []string{"internal/p2p"}, "internal/p2p is the only go-libp2p importer"},
+	{"github.com/multiformats/", []string{"internal/p2p"}, "multiaddrs stay inside internal/p2p; the rest of Loam uses strings"},
 }
 
 func TestLayering(t *testing.T) {

@@ -86,6 +86,9 @@ func (id AuthorID) IsZero() bool { return id == AuthorID{} }
 // Short returns an abbreviated form for humans (not parseable).
 func (id AuthorID) Short() string { return id.String()[:len(AuthorPrefix)+8] }
 
+// Bytes returns the ID as a byte slice.
+func (id AuthorID) Bytes() []byte { return id[:] }
+
 // ParseAuthorID parses the text form produced by AuthorID.String.
 func ParseAuthorID(s string) (AuthorID, error) {
 	b, err := parse("author ID", AuthorPrefix, s)

@@ -74,8 +74,12 @@ func (c *memConn) WriteFrame(f []byte) error {
 	c.mu.Unlock()
 	m, _ := DecodeMsg(f)
 	var send [][]byte
+	c.mu.Lock()
 	if m != nil && m.Type == msgCommits && c.held == nil && r < c.chaos.reorder {
-		c.held = f // deliver after the next frame
+		// Deliver after the next frame, or after a moment if none comes:
+		// a stream delays, it does not lose.
+		c.held = f
+		time.AfterFunc(2*time.Millisecond, c.flushHeld)
 	} else {
 		send = append(send, f)
 		if c.held != nil {
@@ -83,6 +87,7 @@ func (c *memConn) WriteFrame(f []byte) error {
 			c.held = nil
 		}
 	}
+	c.mu.Unlock()
 	if dup {
 		send = append(send, f)
 	}
@@ -96,6 +101,16 @@ func (c *memConn) WriteFrame(f []byte) error {
 		return io.ErrClosedPipe
 	}
 	return nil
+}
+
+func (c *memConn) flushHeld() {
+	c.mu.Lock()
+	f := c.held
+	c.held = nil
+	c.mu.Unlock()
+	if f != nil {
+		c.deliver(f)
+	}
 }
 
 func (c *memConn) Close() error {

@@ -33,7 +33,13 @@ func (s *Session) readLoop(ctx context.Context) error {
 		case msgWant:
 			var ps *peerSpace
 			if ps, err = s.shared(m.Disc); err == nil {
-				err = s.sendByID(ctx, ps, m.IDs)
+				s.mu.Lock()
+				if len(ps.wanted) < 4*MaxWant {
+					ps.wanted = append(ps.wanted, m.IDs...)
+				}
+				s.dirty[ps.id] = ps
+				s.mu.Unlock()
+				s.poke()
 			}
 		case msgBye:
 			return fmt.Errorf("reconcile: peer said goodbye: %s", m.Reason)
@@ -48,7 +54,7 @@ func (s *Session) readLoop(ctx context.Context) error {
 // it proved; we offer it back if we have not yet, and send our Have.
 func (s *Session) onHello(ctx context.Context, m *Msg) error {
 	if m.Version != Version {
-		s.send(ctx, &Msg{Type: msgBye, Reason: fmt.Sprintf("protocol version %d, I speak %d", m.Version, Version)})
+		s.sendBye(fmt.Sprintf("protocol version %d, I speak %d", m.Version, Version))
 		return fmt.Errorf("reconcile: peer speaks protocol version %d, we speak %d", m.Version, Version)
 	}
 	local := map[keys.Digest]keys.SpaceID{}
@@ -72,6 +78,11 @@ func (s *Session) onHello(ctx context.Context, m *Msg) error {
 		first := !ps.proved
 		ps.proved = true
 		ps.needHave = ps.needHave || first
+		if first {
+			// The peer may have ignored our earlier proof (it did not hold
+			// the space yet): offer it again, before our Have.
+			s.offered[sp] = false
+		}
 		s.dirty[sp] = ps // offers it back if needed, then sends our Have
 		s.mu.Unlock()
 	}
@@ -182,5 +193,10 @@ func (s *Session) wantDeps(ctx context.Context, ps *peerSpace, pending []*commit
 	if len(want) == 0 {
 		return nil
 	}
-	return s.send(ctx, &Msg{Type: msgWant, Disc: ps.disc, IDs: want})
+	s.mu.Lock()
+	ps.want = want
+	s.dirty[ps.id] = ps
+	s.mu.Unlock()
+	s.poke()
+	return nil
 }

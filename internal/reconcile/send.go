@@ -140,7 +140,8 @@ func (s *Session) raise(ps *peerSpace, h Head) {
 	s.mu.Unlock()
 }
 
-// sendByID answers a Want with the commits we hold among ids.
+// sendByID answers a Want with the commits we hold among ids (writer
+// goroutine).
 func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.CommitID) error {
 	var batch [][]byte
 	size := 0
@@ -150,7 +151,7 @@ func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.Commit
 			continue // we do not have it either
 		}
 		if size+len(b) > BatchBytes && len(batch) > 0 {
-			if err := s.send(ctx, &Msg{Type: msgCommits, Disc: ps.disc, Commits: batch}); err != nil {
+			if err := s.write((&Msg{Type: msgCommits, Disc: ps.disc, Commits: batch}).Encode()); err != nil {
 				return err
 			}
 			batch, size = nil, 0
@@ -161,5 +162,5 @@ func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.Commit
 	if len(batch) == 0 {
 		return nil
 	}
-	return s.send(ctx, &Msg{Type: msgCommits, Disc: ps.disc, Commits: batch})
+	return s.write((&Msg{Type: msgCommits, Disc: ps.disc, Commits: batch}).Encode())
 }

@@ -77,6 +77,8 @@ type peerSpace struct {
 	has       map[keys.AuthorID]Head // what the peer has, as far as we know
 	haveKnown bool                   // we have the peer's Have
 	needHave  bool                   // send our Have (after our Hello) at the next flush
+	want      []keys.CommitID        // deps to ask the peer for, at the next flush
+	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
 
 	pending []*commit.Commit // reader goroutine only: waiting for their causal past
 }
@@ -163,12 +165,13 @@ func (s *Session) poke() {
 	}
 }
 
-func (s *Session) send(ctx context.Context, m *Msg) error {
+// sendBye queues a goodbye for the writer without waiting: the reader
+// must never wait for the writer, or two peers whose writers are both
+// blocked on full connections would wait for each other forever.
+func (s *Session) sendBye(reason string) {
 	select {
-	case s.out <- m.Encode():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case s.out <- (&Msg{Type: msgBye, Reason: reason}).Encode():
+	default:
 	}
 }
 
@@ -235,11 +238,21 @@ func (s *Session) flush(ctx context.Context) error {
 		s.mu.Lock()
 		needHave := ps.needHave && ps.proved
 		ps.needHave = ps.needHave && !needHave
+		want, wanted := ps.want, ps.wanted
+		ps.want, ps.wanted = nil, nil
 		s.mu.Unlock()
 		if needHave {
 			if err := s.writeHave(ctx, ps); err != nil {
 				return err
 			}
+		}
+		if len(want) > 0 {
+			if err := s.write((&Msg{Type: msgWant, Disc: ps.disc, IDs: want}).Encode()); err != nil {
+				return err
+			}
+		}
+		if err := s.sendByID(ctx, ps, wanted); err != nil {
+			return err
 		}
 	}
 	for _, ps := range work {

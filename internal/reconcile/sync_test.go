@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
+
+var chaosSeed = flag.Uint64("chaos.seed", 0, "seed for TestChaosConvergence (0: random)")
 
 func TestMsgRoundTrip(t *testing.T) {
 	msgs := []*Msg{
@@ -60,9 +65,33 @@ func TestLineConvergence(t *testing.T) {
 // TestChaosConvergence: links that duplicate frames, reorder commit frames
 // and are cut and reconnected at random still converge.
 func TestChaosConvergence(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := *chaosSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -chaos.seed=%d)", seed, seed)
 	c := newCluster(t, 4)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, nd := range c.nodes {
+				hs, _ := nd.st.Heads(context.Background(), nd.id)
+				var b strings.Builder
+				for _, h := range hs {
+					fmt.Fprintf(&b, "%s:%d ", h.Author.Short()[4:8], h.Seq)
+				}
+				nd.mu.Lock()
+				ns := len(nd.sessions)
+				var pend []int
+				for s := range nd.sessions {
+					for _, ps := range s.byDisc {
+						pend = append(pend, len(ps.pending))
+					}
+				}
+				nd.mu.Unlock()
+				t.Logf("node %d: %s sessions=%d pending=%v", i, b.String(), ns, pend)
+			}
+		}
+	})
 	ch := chaos{dup: 0.1, reorder: 0.2, cut: 0.05}
 	c.link(0, 1, ch, seed, true)
 	c.link(1, 2, ch, seed+100, true)
@@ -256,3 +285,21 @@ func TestOversizedFrame(t *testing.T) {
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// TestLateSpace: a peer that starts holding a space after the session began
+// (a join) still gets it synced: proofs are offered again when the other
+// side proves the space for the first time.
+func TestLateSpace(t *testing.T) {
+	c := newCluster(t, 2)
+	late := c.nodes[1]
+	late.id = keys.SpaceID{} // holds nothing at first
+	c.link(0, 1, chaos{}, 1, false)
+	c.write(0, rand.New(rand.NewPCG(1, 1)), 3)
+	late.id = c.sk.Space()
+	late.mu.Lock()
+	for s := range late.sessions {
+		s.Notify(late.id)
+	}
+	late.mu.Unlock()
+	c.waitFor(10*time.Second, "the late space to sync", func() bool { return c.converged() })
+}

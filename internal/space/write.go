@@ -46,6 +46,12 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	if err := s.canWrite(ctx); err != nil {
 		return nil, err
 	}
+	return s.enqueue(ops)
+}
+
+// enqueue queues ops for the next merged commit and waits for the result,
+// leading a group if this write is at the head of the queue.
+func (s *Space) enqueue(ops []commit.Op) (*commit.Commit, error) {
 	w := &write{ops: ops, done: make(chan writeResult, 1), lead: make(chan struct{}, 1)}
 	for i := range ops {
 		w.bytes += len(ops[i].Key) + len(ops[i].Payload) + 16
@@ -71,6 +77,22 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 // leader waits for a slot the queue grows, so under load groups get large
 // and signatures and fsyncs are shared; with few writers nothing waits.
 const maxInFlight = 2
+
+// Join commits this device's self-grant through an invite (g, from
+// commit.InviteGrant): the one commit a device may make before it holds a
+// role. The store decides whether the invite is valid.
+func (s *Space) Join(ctx context.Context, g commit.Grant) (*commit.Commit, error) {
+	if g.Subject != s.dev.Author() || g.Invite.IsZero() {
+		return nil, fmt.Errorf("space: join: not an invite self-grant for this device")
+	}
+	c, err := s.enqueue([]commit.Op{commit.GrantOp(g)})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c, s.reload(ctx) // picks up the new role
+}
 
 // leadGroup commits the writes at the head of the queue. The caller's own
 // write is the first of them.

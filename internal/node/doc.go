@@ -1,0 +1,16 @@
+// Package node is one running Loam node: it owns the store, the write paths
+// of its spaces, the p2p host and one sync session per connected peer, and
+// every goroutine among them.
+//
+// Commits reach the store from local writes and from sessions; after each
+// durable group commit the store calls the node's event hook on its applier
+// goroutine, which publishes visible changes to watchers, tells each space's
+// write path what arrived (its next commit depends on it), and marks the
+// space dirty in every session that shares it, so the session sends what its
+// peer lacks. That is the whole live path: nothing polls.
+//
+// Between two connected peers exactly one sync stream runs: the peer with
+// the smaller ID opens it. A peer whose session ends with a misbehaviour
+// error is disconnected and blocked, for a time that doubles with each
+// offence.
+package node

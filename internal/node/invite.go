@@ -1,0 +1,185 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Invite makes a ticket for a held space: a new invite key is granted role
+// (until expires from now, 0: no expiry) in a commit by this device, which
+// must be an admin, and the ticket carries that key and this node's
+// addresses. Whoever holds the ticket can join with that role.
+func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires time.Duration) (keys.Ticket, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return keys.Ticket{}, err
+	}
+	info, err := n.st.Space(ctx, id)
+	if err != nil {
+		return keys.Ticket{}, err
+	}
+	mine, err := n.st.Role(ctx, id, n.dev.Author())
+	if err != nil {
+		return keys.Ticket{}, err
+	}
+	if mine != commit.RoleAdmin {
+		return keys.Ticket{}, fmt.Errorf("node: inviting to %s needs the admin role; this device has %s (ask an admin for an invite)", info.Name, roleName(mine))
+	}
+	inv, err := keys.NewDeviceKey()
+	if err != nil {
+		return keys.Ticket{}, err
+	}
+	g := commit.Grant{Subject: inv.Author(), Role: role}
+	if expires > 0 {
+		g.Expires = uint64(time.Now().Add(expires).UnixMicro())
+	}
+	sp, err := n.openSpace(ctx, id)
+	if err != nil {
+		return keys.Ticket{}, err
+	}
+	if _, err := sp.Commit(ctx, []commit.Op{commit.GrantOp(g)}); err != nil {
+		return keys.Ticket{}, fmt.Errorf("node: invite: %w", err)
+	}
+	return keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: n.Addrs()}, nil
+}
+
+func roleName(r commit.Role) string {
+	if r == 0 {
+		return "no role"
+	}
+	return "the " + r.String() + " role"
+}
+
+// Join joins the space of a ticket: it connects to the ticket's peers,
+// starts holding the space, waits until the invite key's grant has arrived
+// by sync, and commits this device's self-grant through the invite. It
+// returns once the space is writable (or readable, for a read invite), or
+// when ctx ends.
+func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
+	if n.host == nil {
+		return nil, ErrOffline
+	}
+	if len(t.Addrs) == 0 {
+		return nil, errors.New("node: join: the ticket names no peer to reach")
+	}
+	var reached int
+	var errs []error
+	for _, a := range t.Addrs {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := n.host.Connect(cctx, a)
+		cancel()
+		if err == nil {
+			reached++
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if reached == 0 {
+		return nil, fmt.Errorf("node: join: no peer in the ticket could be reached (is the inviting node running?): %w", errors.Join(errs...))
+	}
+	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {
+		name, err := n.freeName(ctx, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.st.AddSpace(ctx, name, t.Space); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	n.addHeld(t.Space)
+	if t.Invite.IsZero() {
+		return n.waitGenesis(ctx, t.Space)
+	}
+	inv := t.Invite.Author()
+	var granted commit.Role
+	err := n.waitStored(ctx, t.Space, func() bool {
+		granted, _ = n.st.Role(ctx, t.Space, inv)
+		return granted != 0
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: join: waiting for the invite's grant to arrive: %w", err)
+	}
+	sp, err := n.openSpace(ctx, t.Space)
+	if err != nil {
+		return nil, err
+	}
+	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); acl.CanWrite(mine) || mine == granted {
+		return sp, nil // joined before
+	}
+	if _, err := sp.Join(ctx, commit.InviteGrant(t.Space, n.dev.Author(), granted, t.Invite)); err != nil {
+		return nil, fmt.Errorf("node: join: %w", err)
+	}
+	return sp, nil
+}
+
+func (n *Node) waitGenesis(ctx context.Context, id keys.SpaceID) (*space.Space, error) {
+	err := n.waitStored(ctx, id, func() bool {
+		hs, _ := n.st.Heads(ctx, id)
+		return len(hs) > 0
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: join: waiting for the space to arrive: %w", err)
+	}
+	return n.openSpace(ctx, id)
+}
+
+// freeName returns name, or name-2, name-3… if it is taken.
+func (n *Node) freeName(ctx context.Context, name string) (string, error) {
+	if CheckName(name) != nil {
+		name = "space"
+	}
+	for i := 1; i < 1000; i++ {
+		try := name
+		if i > 1 {
+			try = fmt.Sprintf("%s-%d", name, i)
+		}
+		if _, err := n.st.SpaceByName(ctx, try); errors.Is(err, store.ErrUnknownSpace) {
+			return try, nil
+		}
+	}
+	return "", fmt.Errorf("node: no free local name like %q", name)
+}
+
+// waitStored waits until cond holds, re-checking whenever the store stores
+// something in space id, or until ctx ends.
+func (n *Node) waitStored(ctx context.Context, id keys.SpaceID, cond func() bool) error {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	n.waiters = append(n.waiters, waiter{id, ch})
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		for i, w := range n.waiters {
+			if w.ch == ch {
+				n.waiters = append(n.waiters[:i], n.waiters[i+1:]...)
+				break
+			}
+		}
+		n.mu.Unlock()
+	}()
+	for !cond() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.ctx.Done():
+			return n.ctx.Err()
+		}
+	}
+	return nil
+}
+
+type waiter struct {
+	space keys.SpaceID
+	ch    chan struct{} // buffered 1
+}

@@ -1,0 +1,204 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Backoff for misbehaving peers: the first block lasts minBlock, each
+// further one twice the last, up to maxBlock.
+const (
+	minBlock = time.Minute
+	maxBlock = 24 * time.Hour
+)
+
+func (n *Node) startNetwork(ctx context.Context, o Options) error {
+	h, err := p2p.New(ctx, p2p.Config{
+		Key:    n.dev,
+		Listen: o.Listen,
+		MDNS:   o.MDNS,
+		OnPeerFound: func(pi p2p.PeerInfo) {
+			n.wg.Add(1)
+			go func() { // connect to LAN peers found by mDNS
+				defer n.wg.Done()
+				ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+				defer cancel()
+				n.host.ConnectPeer(ctx, pi)
+			}()
+		},
+	})
+	if err != nil {
+		return err
+	}
+	n.host = h
+	h.Handle(reconcile.ProtocolID, func(s p2p.Stream) { n.runSession(s) })
+	h.Notify(func(peer keys.AuthorID, connected bool) {
+		if connected && bytes.Compare(n.dev.Author().Bytes(), peer.Bytes()) < 0 {
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				n.dialSession(peer)
+			}()
+		}
+	})
+	return nil
+}
+
+// dialSession opens the sync stream to a newly connected peer.
+func (n *Node) dialSession(peer keys.AuthorID) {
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	s, err := n.host.Open(ctx, peer, reconcile.ProtocolID)
+	cancel()
+	if err != nil {
+		return // the peer left or does not speak sync; nothing to do
+	}
+	n.runSession(s)
+}
+
+// runSession runs the sync protocol on a stream until it ends. It runs on
+// the stream handler's goroutine or on dialSession's.
+func (n *Node) runSession(st p2p.Stream) {
+	peer := st.Peer()
+	s := reconcile.NewSession(reconcile.Config{Self: n.dev.Author(), Peer: peer}, n.reconcileLocal(), reconcile.NewStreamConn(st, st))
+	n.mu.Lock()
+	if old := n.sessions[peer]; old != nil {
+		n.mu.Unlock()
+		st.Reset() // one sync stream per peer
+		return
+	}
+	n.sessions[peer] = s
+	n.counters.Sessions++
+	n.mu.Unlock()
+
+	err := s.Run(n.ctx)
+
+	n.mu.Lock()
+	delete(n.sessions, peer)
+	if errors.Is(err, reconcile.ErrMisbehaving) {
+		n.counters.Misbehaving[misbehaviourKind(err)]++
+		d := min(max(2*n.blocked[peer], minBlock), maxBlock)
+		n.blocked[peer] = d
+		n.mu.Unlock()
+		n.host.Block(peer, d)
+		return
+	}
+	n.mu.Unlock()
+}
+
+func misbehaviourKind(err error) string {
+	for _, k := range []struct {
+		err  error
+		name string
+	}{
+		{reconcile.ErrBadProof, "bad_proof"},
+		{reconcile.ErrUnauthorized, "unauthorized_commit"},
+		{reconcile.ErrBadCommit, "invalid_commit"},
+		{reconcile.ErrBadFrame, "bad_frame"},
+		{reconcile.ErrBadMessage, "malformed_message"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return "other"
+}
+
+// Connect dials a peer by multiaddr (with /p2p/).
+func (n *Node) Connect(ctx context.Context, addr string) (keys.AuthorID, error) {
+	if n.host == nil {
+		return keys.AuthorID{}, ErrOffline
+	}
+	return n.host.Connect(ctx, addr)
+}
+
+// Addrs returns the node's p2p multiaddrs (nil when offline).
+func (n *Node) Addrs() []string {
+	if n.host == nil {
+		return nil
+	}
+	return n.host.Addrs()
+}
+
+// PeerID returns the node's peer ID in libp2p's text form.
+func (n *Node) PeerID() string { return p2p.PeerIDString(n.dev.Author()) }
+
+// Peer is a connected (or recently seen) peer.
+type Peer struct {
+	p2p.PeerInfo
+	PeerID string         // libp2p text form
+	Spaces []keys.SpaceID // spaces synced with it
+}
+
+// Peers lists the peers the host knows, with the spaces synced with each.
+func (n *Node) Peers() []Peer {
+	if n.host == nil {
+		return nil
+	}
+	infos := n.host.Peers()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Peer, 0, len(infos))
+	for _, pi := range infos {
+		p := Peer{PeerInfo: pi, PeerID: p2p.PeerIDString(pi.ID)}
+		if s := n.sessions[pi.ID]; s != nil {
+			p.Spaces = s.Shared()
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Counters returns a copy of the node's refusal counters.
+func (n *Node) Counters() Counters {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := Counters{Misbehaving: map[string]uint64{}, Sessions: n.counters.Sessions}
+	for k, v := range n.counters.Misbehaving {
+		c.Misbehaving[k] = v
+	}
+	return c
+}
+
+// The node is the sessions' reconcile.Local.
+
+// Spaces returns the spaces to sync (reconcile.Local).
+func (n *Node) syncSpaces() []keys.SpaceID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]keys.SpaceID(nil), n.held...)
+}
+
+// local adapts the node to reconcile.Local.
+type local struct{ n *Node }
+
+func (n *Node) reconcileLocal() reconcile.Local { return local{n} }
+
+func (l local) Spaces() []keys.SpaceID { return l.n.syncSpaces() }
+func (l local) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
+	return l.n.st.Heads(ctx, sp)
+}
+func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
+	return l.n.st.Commits(ctx, sp, a, from)
+}
+func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
+	return l.n.st.CommitByID(ctx, sp, id)
+}
+func (l local) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
+	return l.n.st.Apply(ctx, sp, cs)
+}
+
+// String describes the node for logs.
+func (n *Node) String() string {
+	return fmt.Sprintf("node %s at %s (%s)", n.dev.Author().Short(), n.home, strings.Join(n.Addrs(), ", "))
+}

@@ -1,0 +1,310 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Errors of the node.
+var (
+	ErrInUse   = errors.New("the Loam home is in use by another process")
+	ErrBadName = errors.New("invalid space name")
+	ErrOffline = errors.New("this node runs without network")
+)
+
+// Options configure a node.
+type Options struct {
+	Home string
+	// Offline runs without a p2p host: the CLI's direct mode.
+	Offline bool
+	// Listen lists p2p multiaddrs; nil means all interfaces, random ports.
+	Listen []string
+	// MDNS finds peers on the local network.
+	MDNS bool
+	// NoSync skips fsync (benchmarks only).
+	NoSync bool
+}
+
+// Node is a running node. It is safe for concurrent use.
+type Node struct {
+	home  string
+	dev   keys.DeviceKey
+	st    *store.Store
+	clock *commit.Clock
+	hub   *space.Hub
+	host  *p2p.Host // nil when offline
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the node starts
+
+	mu       sync.Mutex
+	spaces   map[keys.SpaceID]*space.Space        // opened write paths; guarded by mu
+	held     []keys.SpaceID                       // spaces in the store; guarded by mu
+	sessions map[keys.AuthorID]*reconcile.Session // one per connected peer; guarded by mu
+	blocked  map[keys.AuthorID]time.Duration      // last block duration per peer; guarded by mu
+	counters Counters                             // guarded by mu
+	waiters  []waiter                             // woken when their space stores something; guarded by mu
+
+	closeOnce sync.Once
+}
+
+// Counters count what the node refused.
+type Counters struct {
+	Misbehaving map[string]uint64 // by kind of misbehaviour
+	Sessions    uint64            // sessions run
+}
+
+// Open opens the node in o.Home, creating its key and store on first use,
+// and starts networking unless o.Offline.
+func Open(ctx context.Context, o Options) (*Node, error) {
+	if err := os.MkdirAll(o.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("node: create home: %w", err)
+	}
+	dev, err := keys.LoadOrCreateDeviceKey(o.Home)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		home: o.Home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(),
+		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
+		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent})
+	if err != nil {
+		n.cancel()
+		var pe *fs.PathError
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &pe) ||
+			strings.Contains(err.Error(), "lock held by current process") {
+			return nil, fmt.Errorf("%w: %s (stop the other loam process, or set LOAM_HOME to another directory)", ErrInUse, o.Home)
+		}
+		return nil, err
+	}
+	n.st = st
+	if err := n.loadHeld(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if !o.Offline {
+		if err := n.startNetwork(ctx, o); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) loadHeld(ctx context.Context) error {
+	infos, err := n.st.Spaces(ctx)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.held = n.held[:0]
+	for _, in := range infos {
+		n.held = append(n.held, in.ID)
+	}
+	return nil
+}
+
+// Close stops networking and every goroutine, then closes the store.
+// Writes in flight fail; nothing acknowledged is lost. Close is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		n.cancel()
+		if n.host != nil {
+			err = n.host.Close()
+		}
+		n.wg.Wait()
+		if n.st != nil {
+			err = errors.Join(err, n.st.Close())
+		}
+	})
+	return err
+}
+
+// Home returns the data directory.
+func (n *Node) Home() string { return n.home }
+
+// Author returns the device's author ID.
+func (n *Node) Author() keys.AuthorID { return n.dev.Author() }
+
+// Store returns the node's store (for reads and verification).
+func (n *Node) Store() *store.Store { return n.st }
+
+// Hub returns the watch hub.
+func (n *Node) Hub() *space.Hub { return n.hub }
+
+// onEvent is the store's Notify hook, on the applier goroutine: it must
+// not block.
+func (n *Node) onEvent(ev store.Event) {
+	n.hub.Publish(ev.Space, ev.Changes)
+	n.mu.Lock()
+	sp := n.spaces[ev.Space]
+	sessions := make([]*reconcile.Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		sessions = append(sessions, s)
+	}
+	for _, w := range n.waiters {
+		if w.space == ev.Space {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	n.mu.Unlock()
+	if sp != nil {
+		sp.Observe(ev.Stored)
+	}
+	for _, s := range sessions {
+		s.Notify(ev.Space)
+		for _, f := range ev.Forks {
+			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
+		}
+	}
+}
+
+// CheckName validates a local space name: 1..64 characters of letters,
+// digits, '-', '_' and '.', not starting with "spc_".
+func CheckName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("%w %q: use 1 to 64 characters", ErrBadName, name)
+	}
+	if strings.HasPrefix(name, keys.SpacePrefix) {
+		return fmt.Errorf("%w %q: names must not start with %q, which marks a space ID", ErrBadName, name, keys.SpacePrefix)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("%w %q: use letters, digits, '-', '_' and '.'", ErrBadName, name)
+		}
+	}
+	return nil
+}
+
+// CreateSpace creates a space with a new space key whose genesis makes this
+// device admin. The space secret is kept in the home's spaces/ directory.
+func (n *Node) CreateSpace(ctx context.Context, name string) (*space.Space, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	if _, err := n.st.SpaceByName(ctx, name); err == nil {
+		return nil, fmt.Errorf("%w: %q (choose another name)", store.ErrNameTaken, name)
+	}
+	sk, err := keys.NewSpaceKey()
+	if err != nil {
+		return nil, err
+	}
+	genesis, err := commit.Build(commit.Header{
+		Space: sk.Space(), Author: sk.Author(), Seq: 1, Time: n.clock.Now(),
+	}, []commit.Op{commit.GrantOp(commit.Grant{Subject: n.dev.Author(), Role: commit.RoleAdmin})}, sk)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(n.home, "spaces")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: create space: %w", err)
+	}
+	secret := filepath.Join(dir, sk.Space().String()+".key")
+	if err := os.WriteFile(secret, []byte(sk.String()+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("node: save space secret: %w", err)
+	}
+	if err := n.st.CreateSpace(ctx, name, genesis); err != nil {
+		os.Remove(secret)
+		return nil, err
+	}
+	n.addHeld(sk.Space())
+	return n.openSpace(ctx, sk.Space())
+}
+
+func (n *Node) addHeld(id keys.SpaceID) {
+	n.mu.Lock()
+	if !slices.Contains(n.held, id) {
+		n.held = append(n.held, id)
+	}
+	sessions := make([]*reconcile.Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		sessions = append(sessions, s)
+	}
+	n.mu.Unlock()
+	for _, s := range sessions {
+		s.Notify(id) // offers it to peers already connected
+	}
+}
+
+// Resolve returns the ID of a held space by ID text or local name.
+func (n *Node) Resolve(ctx context.Context, ref string) (keys.SpaceID, error) {
+	if strings.HasPrefix(ref, keys.SpacePrefix) {
+		id, err := keys.ParseSpaceID(ref)
+		if err != nil {
+			return id, fmt.Errorf("%w (copy the whole ID from 'loam space ls')", err)
+		}
+		if _, err := n.st.Space(ctx, id); err != nil {
+			return id, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
+		}
+		return id, nil
+	}
+	id, err := n.st.SpaceByName(ctx, ref)
+	if err != nil {
+		return id, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
+	}
+	return id, nil
+}
+
+// Space returns the write path of a held space by ID text or local name.
+func (n *Node) Space(ctx context.Context, ref string) (*space.Space, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return n.openSpace(ctx, id)
+}
+
+func (n *Node) openSpace(ctx context.Context, id keys.SpaceID) (*space.Space, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if sp, ok := n.spaces[id]; ok {
+		return sp, nil
+	}
+	sp, err := space.Open(ctx, n.st, id, n.dev, n.clock)
+	if err != nil {
+		return nil, err
+	}
+	n.spaces[id] = sp
+	return sp, nil
+}
+
+// Spaces lists the spaces held, by name.
+func (n *Node) Spaces(ctx context.Context) ([]store.SpaceInfo, error) {
+	infos, err := n.st.Spaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(infos, func(a, b store.SpaceInfo) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return infos, nil
+}

@@ -1,0 +1,217 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
+
+func openNode(t *testing.T, home string) *Node {
+	t.Helper()
+	n, err := Open(context.Background(), Options{Home: home, Listen: loopback, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor waits for cond, re-checking every few milliseconds, until d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond) // re-check interval, not synchronization
+	}
+}
+
+func viewHash(n *Node, id keys.SpaceID) string {
+	v, err := n.st.View(context.Background(), id)
+	if err != nil {
+		return "err:" + err.Error()
+	}
+	hs, _ := n.st.Heads(context.Background(), id)
+	return fmt.Sprint(v.Hash, hs)
+}
+
+func converged(nodes []*Node, id keys.SpaceID) bool {
+	ref := viewHash(nodes[0], id)
+	for _, n := range nodes[1:] {
+		if viewHash(n, id) != ref {
+			return false
+		}
+	}
+	return true
+}
+
+func put(t *testing.T, n *Node, id keys.SpaceID, k, v string) {
+	t.Helper()
+	sp, err := n.openSpace(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Commit(context.Background(), []commit.Op{commit.Put([]byte(k), []byte(v))}); err != nil {
+		t.Fatalf("%s: put %s: %v", n.dev.Author().Short(), k, err)
+	}
+}
+
+// TestJoinByTicket: a second node joins with a ticket, both write, both see.
+func TestJoinByTicket(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	sp, err := a.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, sp.ID(), "tools/drill", "cordless")
+	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := keys.ParseTicket(tk.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, parsed); err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, sp.ID(), "tools/saw", "hand saw")
+	waitFor(t, 10*time.Second, "both writes on both nodes", func() bool {
+		for _, n := range []*Node{a, b} {
+			for _, k := range []string{"tools/drill", "tools/saw"} {
+				if _, err := n.st.Get(ctx, sp.ID(), []byte(k)); err != nil {
+					return false
+				}
+			}
+		}
+		return converged([]*Node{a, b}, sp.ID())
+	})
+	peers := b.Peers()
+	if len(peers) != 1 || !peers[0].Direct || len(peers[0].Spaces) != 1 || peers[0].BytesIn == 0 {
+		t.Fatalf("b's peers: %+v", peers)
+	}
+}
+
+// line builds n nodes joined in a line: node i joins through node i-1 only.
+func line(t *testing.T, count int) ([]*Node, keys.SpaceID, []string) {
+	ctx := ctxT(t)
+	var nodes []*Node
+	var homes []string
+	for range count {
+		h := t.TempDir()
+		homes = append(homes, h)
+		nodes = append(nodes, openNode(t, h))
+	}
+	sp, err := nodes[0].CreateSpace(ctx, "line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < count; i++ {
+		tk, err := nodes[0].Invite(ctx, "line", commit.RoleWrite, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Addrs = nodes[i-1].Addrs() // reach the space through the previous node only
+		if _, err := nodes[i].Join(ctx, tk); err != nil {
+			t.Fatalf("node %d join: %v", i, err)
+		}
+	}
+	return nodes, sp.ID(), homes
+}
+
+// TestFiveNodesInALine: random writes on all five converge through the line.
+func TestFiveNodesInALine(t *testing.T) {
+	nodes, id, _ := line(t, 5)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			for j := range 30 {
+				put(t, n, id, fmt.Sprintf("k/%02d", r.IntN(20)), fmt.Sprintf("node %d write %d", i, j))
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 30*time.Second, "five nodes to converge", func() bool { return converged(nodes, id) })
+	// The ends are not connected to each other: the writes went through the line.
+	for _, p := range nodes[0].Peers() {
+		if p.ID == nodes[4].Author() && p.Connected {
+			t.Fatal("the ends of the line are connected directly")
+		}
+	}
+}
+
+// TestCatchUpAfterRestart: a node that was offline catches up on restart.
+func TestCatchUpAfterRestart(t *testing.T) {
+	ctx := ctxT(t)
+	nodes, id, homes := line(t, 2)
+	a, b := nodes[0], nodes[1]
+	put(t, a, id, "before", "1")
+	waitFor(t, 10*time.Second, "first sync", func() bool { return converged(nodes, id) })
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		put(t, a, id, fmt.Sprintf("while-away/%02d", i), "x")
+	}
+	b2 := openNode(t, homes[1])
+	if _, err := b2.Connect(ctx, a.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the restarted node to catch up", func() bool { return converged([]*Node{a, b2}, id) })
+	put(t, b2, id, "after", "2") // and it can still write
+	waitFor(t, 10*time.Second, "the restarted node's write", func() bool { return converged([]*Node{a, b2}, id) })
+}
+
+// TestPartitionHeals: two halves write apart, then one connection joins them.
+func TestPartitionHeals(t *testing.T) {
+	ctx := ctxT(t)
+	nodes, id, homes := line(t, 4)
+	// Partition: restart node 2 so the line is cut between 1 and 2, and
+	// connect 2 and 3 again on their own.
+	nodes[2].Close()
+	n2 := openNode(t, homes[2])
+	if _, err := n2.Connect(ctx, nodes[3].Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	left, right := []*Node{nodes[0], nodes[1]}, []*Node{n2, nodes[3]}
+	for i, n := range append(append([]*Node{}, left...), right...) {
+		for j := range 15 {
+			put(t, n, id, fmt.Sprintf("k/%d-%d", i, j%5), fmt.Sprintf("%d", j))
+		}
+	}
+	waitFor(t, 20*time.Second, "each half to converge", func() bool { return converged(left, id) && converged(right, id) })
+	if converged([]*Node{nodes[0], nodes[3]}, id) {
+		t.Fatal("the halves agree while partitioned")
+	}
+	if _, err := n2.Connect(ctx, nodes[1].Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the healed network to converge", func() bool {
+		return converged([]*Node{nodes[0], nodes[1], n2, nodes[3]}, id)
+	})
+}

@@ -1,0 +1,48 @@
+// Package p2p is Loam's networking layer: the only package of the project
+// that imports go-libp2p (and multiaddr). Everything above it sees peers as
+// keys.AuthorID and addresses as multiaddr strings.
+//
+// # What it owns
+//
+// A Host owns one go-libp2p host and everything hung on it:
+//
+//   - transports TCP and QUIC; security TLS (offered first) and Noise; the
+//     yamux stream multiplexer;
+//   - the resource manager, always on, with explicit per-peer caps on
+//     connections, streams and memory (limits.go), and a connection manager
+//     with low/high water marks;
+//   - a connection gater that refuses non-Ed25519 peers and peers backed off
+//     with Block;
+//   - the peer table behind Peers (per-peer byte counters, last seen);
+//   - mDNS discovery on the LAN when Config.MDNS is set.
+//
+// NAT port mapping is off unless Config.NATPortMap is set. The DHT, circuit
+// relays and hole punching are not built yet; they will be switched on by
+// new Config fields.
+//
+// # Identity
+//
+// A node's libp2p identity is its device key: the peer ID ("12D3Koo…") is
+// derived from the Ed25519 public key, which is the keys.AuthorID of the
+// device. Peers whose identity is not an Ed25519 key are refused at the
+// handshake, so every peer a Host talks to has an AuthorID. PeerIDString and
+// ParsePeerID convert between the two text forms.
+//
+// # Concurrency
+//
+// Every method of Host is safe for concurrent use. Callbacks never run while
+// this package holds a lock, and none runs after Close returns:
+//
+//   - Notify callbacks run one at a time, in order, on the Host's single
+//     event goroutine; for each peer, connected and disconnected alternate,
+//     starting with connected. They must not block: the goroutine also keeps
+//     the peer table up to date.
+//   - Config.OnPeerFound runs on a goroutine of the mDNS service, possibly
+//     concurrently with itself; it must not block.
+//   - A stream handler registered with Handle runs on its own goroutine per
+//     incoming stream and owns the stream: it must Close or Reset it. Close
+//     resets every open stream and then waits for running handlers to
+//     return, so a handler must return once its stream fails.
+//
+// Close must not be called from a callback or a handler: it waits for them.
+package p2p

@@ -1,0 +1,72 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// ErrNotEd25519 is returned for a libp2p peer ID that does not embed an
+// Ed25519 public key. Loam peers are identified by their Ed25519 device
+// keys, so such a peer cannot be a Loam node.
+var ErrNotEd25519 = errors.New("p2p: peer ID is not an Ed25519 key")
+
+// PeerIDString returns the libp2p text form of a's peer ID ("12D3KooW…").
+func PeerIDString(a keys.AuthorID) string {
+	return peerIDOf(a).String()
+}
+
+// ParsePeerID parses a libp2p peer ID (the form PeerIDString produces, or a
+// libp2p-key CID) and returns the author ID it embeds. It fails with
+// ErrNotEd25519 for peer IDs of other key types.
+func ParsePeerID(s string) (keys.AuthorID, error) {
+	id, err := peer.Decode(s)
+	if err != nil {
+		return keys.AuthorID{}, fmt.Errorf("p2p: parse peer ID %q: %w", s, err)
+	}
+	a, err := authorOf(id)
+	if err != nil {
+		return keys.AuthorID{}, fmt.Errorf("p2p: parse peer ID %q: %w", s, err)
+	}
+	return a, nil
+}
+
+// peerIDOf returns the libp2p peer ID of an Ed25519 public key.
+func peerIDOf(a keys.AuthorID) peer.ID {
+	pub, err := crypto.UnmarshalEd25519PublicKey(a[:])
+	if err != nil {
+		panic("p2p: " + err.Error()) // unreachable: a is always 32 bytes
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		panic("p2p: " + err.Error()) // unreachable: Ed25519 keys always marshal
+	}
+	return id
+}
+
+// authorOf returns the Ed25519 public key embedded in id. It accepts only
+// the canonical encoding (the one peerIDOf produces), so each author has
+// exactly one peer ID.
+func authorOf(id peer.ID) (keys.AuthorID, error) {
+	var a keys.AuthorID
+	pub, err := id.ExtractPublicKey()
+	if err != nil {
+		return a, fmt.Errorf("%w: %v", ErrNotEd25519, err)
+	}
+	if pub.Type() != crypto.Ed25519 {
+		return a, fmt.Errorf("%w (key type %s)", ErrNotEd25519, pub.Type())
+	}
+	raw, err := pub.Raw()
+	if err != nil || len(raw) != keys.Size {
+		return a, fmt.Errorf("%w: bad key bytes", ErrNotEd25519)
+	}
+	copy(a[:], raw)
+	if peerIDOf(a) != id {
+		return keys.AuthorID{}, fmt.Errorf("%w: non-canonical encoding", ErrNotEd25519)
+	}
+	return a, nil
+}

@@ -1,0 +1,150 @@
+package p2p
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+func TestPeerIDRoundTrip(t *testing.T) {
+	for i := range 20 {
+		var seed [32]byte
+		seed[0] = byte(i)
+		k := keys.DeviceKeyFromSeed(seed)
+		a := k.Author()
+
+		s := PeerIDString(a)
+		if !strings.HasPrefix(s, "12D3KooW") {
+			t.Errorf("PeerIDString(%s) = %q, want the 12D3KooW… form", a.Short(), s)
+		}
+		got, err := ParsePeerID(s)
+		if err != nil || got != a {
+			t.Fatalf("ParsePeerID(%q) = %s, %v; want %s", s, got, err, a)
+		}
+		// The libp2p identity made from the private key has the same ID.
+		priv, err := crypto.UnmarshalEd25519PrivateKey(k.Ed25519())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pid.String() != s {
+			t.Errorf("peer ID of the private key = %s, PeerIDString = %s", pid, s)
+		}
+		// The CID text form parses to the same author.
+		if got, err := ParsePeerID(peer.ToCid(pid).String()); err != nil || got != a {
+			t.Errorf("ParsePeerID(CID of %s) = %s, %v", s, got, err)
+		}
+	}
+}
+
+func TestParsePeerIDRejects(t *testing.T) {
+	secp, _, err := crypto.GenerateSecp256k1Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secpID, err := peer.IDFromPrivateKey(secp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, s string
+		notEd   bool
+	}{
+		{"secp256k1", secpID.String(), true},
+		{"sha256 (RSA-style)", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", true},
+		{"empty", "", false},
+		{"garbage", "hello", false},
+		{"author text form", keys.AuthorID{1}.String(), false},
+	} {
+		_, err := ParsePeerID(tc.s)
+		if err == nil {
+			t.Errorf("%s: ParsePeerID(%q) succeeded", tc.name, tc.s)
+			continue
+		}
+		if errors.Is(err, ErrNotEd25519) != tc.notEd {
+			t.Errorf("%s: ParsePeerID(%q) = %v; errors.Is(ErrNotEd25519) = %v, want %v",
+				tc.name, tc.s, err, !tc.notEd, tc.notEd)
+		}
+	}
+}
+
+// TestRefuseNonEd25519 checks that a libp2p node whose identity is not an
+// Ed25519 key can neither connect to a Host nor be dialed by it.
+func TestRefuseNonEd25519(t *testing.T) {
+	h := newTestHost(t, Config{}, tcpLoopback)
+	serveEcho(h)
+	eh := notifications(h)
+
+	secp, _, err := crypto.GenerateSecp256k1Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A bare libp2p host: TCP on loopback only, nothing else.
+	other, err := libp2p.New(
+		libp2p.Identity(secp),
+		libp2p.ListenAddrStrings(tcpLoopback),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	// Inbound: h refuses it after the handshake.
+	ours, err := ma.NewMultiaddr(addrWith(t, h, "/tcp/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := peer.AddrInfoFromP2pAddr(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// other may complete its side of the handshake (TLS negotiates the
+	// muxer too) before h refuses the connection; h never serves it.
+	_ = other.Connect(testContext(t), *info)
+	if s, err := other.NewStream(testContext(t), info.ID, echoProto); err == nil {
+		s.SetDeadline(time.Now().Add(testTimeout))
+		_, werr := s.Write([]byte("x"))
+		_ = s.CloseWrite()
+		got, rerr := io.ReadAll(s)
+		s.Reset()
+		if werr == nil && rerr == nil && len(got) > 0 {
+			t.Error("a secp256k1 peer got an echo")
+		}
+	}
+	if n := len(h.h.Network().ConnsToPeer(other.ID())); n != 0 {
+		t.Errorf("h kept %d connections from a secp256k1 peer", n)
+	}
+	if got := h.Peers(); len(got) != 0 {
+		t.Errorf("Peers() = %+v, want none", got)
+	}
+	select {
+	case e := <-eh:
+		t.Errorf("notification for a refused peer: %+v", e)
+	default:
+	}
+
+	// Outbound: h will not dial it.
+	addr := other.Addrs()[0].String() + "/p2p/" + other.ID().String()
+	if _, err := h.Connect(testContext(t), addr); !errors.Is(err, ErrNotEd25519) {
+		t.Errorf("Connect to a secp256k1 peer: %v, want ErrNotEd25519", err)
+	}
+}
