@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -25,15 +22,24 @@ var (
 	ErrNameTaken    = store.ErrNameTaken
 	ErrReadOnly     = space.ErrReadOnly
 	ErrInvalidLog   = space.ErrInvalidLog
+	ErrInUse        = node.ErrInUse
+	ErrBadName      = node.ErrBadName
+	ErrOffline      = node.ErrOffline
+	ErrBadTicket    = keys.ErrBadTicket
 	ErrNotSupported = errors.New("not supported yet")
-	ErrInUse        = errors.New("the Loam home is in use by another process")
-	ErrBadName      = errors.New("invalid space name")
 )
 
 // Options configure a Node.
 type Options struct {
 	// Home is the data directory. Empty means $LOAM_HOME, or ~/.loam.
 	Home string
+	// Network starts the p2p host: the node syncs its spaces with peers.
+	// Without it the node works offline on its store alone.
+	Network bool
+	// Listen lists p2p multiaddrs (default: all interfaces, random ports).
+	Listen []string
+	// MDNS finds peers on the local network.
+	MDNS bool
 
 	noSync bool // benchmarks only: skip fsync
 }
@@ -49,17 +55,10 @@ func DefaultHome() string {
 	return ".loam"
 }
 
-// Node is one device's Loam: its key and its store of spaces. It is safe for
-// concurrent use.
+// Node is one device's Loam: its key, its store of spaces and, with
+// Options.Network, its connections to peers. It is safe for concurrent use.
 type Node struct {
-	home  string
-	dev   keys.DeviceKey
-	st    *store.Store
-	clock *commit.Clock
-	hub   *space.Hub
-
-	mu     sync.Mutex
-	spaces map[keys.SpaceID]*Space // guarded by mu
+	n *node.Node
 }
 
 // Open opens the node in o.Home, creating its device key and store on first
@@ -69,38 +68,28 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if home == "" {
 		home = DefaultHome()
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, fmt.Errorf("loam: create home: %w", err)
-	}
-	dev, err := keys.LoadOrCreateDeviceKey(home)
+	n, err := node.Open(ctx, node.Options{Home: home, Offline: !o.Network, Listen: o.Listen, MDNS: o.MDNS, NoSync: o.noSync})
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{home: home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(), spaces: map[keys.SpaceID]*Space{}}
-	st, err := store.Open(filepath.Join(home, "store"), store.Options{NoSync: o.noSync, Notify: func(ev store.Event) { n.hub.Publish(ev.Space, ev.Changes) }})
-	if err != nil {
-		// Pebble reports a lock held by another process as the fcntl errno:
-		// EAGAIN, or EACCES (not on a path: that is a permission problem) on
-		// some systems; a lock held by this process by its message.
-		var pe *fs.PathError
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &pe) ||
-			strings.Contains(err.Error(), "lock held by current process") {
-			return nil, fmt.Errorf("%w: %s (stop the other loam process, or set LOAM_HOME to another directory)", ErrInUse, home)
-		}
-		return nil, err
-	}
-	n.st = st
-	return n, nil
+	return &Node{n: n}, nil
 }
 
-// Close closes the store. Writes in flight fail; nothing acknowledged is lost.
-func (n *Node) Close() error { return n.st.Close() }
+// Close stops networking and closes the store. Writes in flight fail;
+// nothing acknowledged is lost.
+func (n *Node) Close() error { return n.n.Close() }
 
 // Home returns the node's data directory.
-func (n *Node) Home() string { return n.home }
+func (n *Node) Home() string { return n.n.Home() }
 
-// Author returns the device's author ID.
-func (n *Node) Author() string { return n.dev.Author().String() }
+// Author returns the device's author ID ("aut_…").
+func (n *Node) Author() string { return n.n.Author().String() }
+
+// PeerID returns the device's peer ID in libp2p's form ("12D3Koo…").
+func (n *Node) PeerID() string { return n.n.PeerID() }
+
+// Addrs returns the node's p2p multiaddrs (none offline).
+func (n *Node) Addrs() []string { return n.n.Addrs() }
 
 // Visibility says whether a space is encrypted.
 type Visibility int
@@ -118,22 +107,8 @@ type SpaceInfo struct {
 	Created time.Time
 }
 
-// CheckName validates a local space name: 1..64 characters of letters,
-// digits, '-', '_' and '.', not starting with "spc_".
-func CheckName(name string) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("%w %q: use 1 to 64 characters", ErrBadName, name)
-	}
-	if strings.HasPrefix(name, keys.SpacePrefix) {
-		return fmt.Errorf("%w %q: names must not start with %q, which marks a space ID", ErrBadName, name, keys.SpacePrefix)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("%w %q: use letters, digits, '-', '_' and '.'", ErrBadName, name)
-		}
-	}
-	return nil
-}
+// CheckName validates a local space name.
+func CheckName(name string) error { return node.CheckName(name) }
 
 // CreateSpace creates a space with a new space key, whose genesis commit
 // makes this device its admin. The space secret is kept in the home's
@@ -142,68 +117,25 @@ func (n *Node) CreateSpace(ctx context.Context, name string, vis Visibility) (*S
 	if vis == Private {
 		return nil, fmt.Errorf("loam: create %q: private spaces: %w (they arrive with access control; create a public space for now)", name, ErrNotSupported)
 	}
-	if err := CheckName(name); err != nil {
-		return nil, err
-	}
-	if _, err := n.st.SpaceByName(ctx, name); err == nil {
-		return nil, fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, name)
-	}
-	sk, err := keys.NewSpaceKey()
+	sp, err := n.n.CreateSpace(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	genesis, err := commit.Build(commit.Header{
-		Space: sk.Space(), Author: sk.Author(), Seq: 1, Time: n.clock.Now(),
-	}, []commit.Op{commit.GrantOp(commit.Grant{Subject: n.dev.Author(), Role: commit.RoleAdmin})}, sk)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(n.home, "spaces")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("loam: create space: %w", err)
-	}
-	secret := filepath.Join(dir, sk.Space().String()+".key")
-	if err := os.WriteFile(secret, []byte(sk.String()+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("loam: save space secret: %w", err)
-	}
-	if err := n.st.CreateSpace(ctx, name, genesis); err != nil {
-		os.Remove(secret)
-		return nil, err
-	}
-	return n.Space(ctx, sk.Space().String())
+	return &Space{n: n, sp: sp}, nil
 }
 
 // Space returns a held space by ID ("spc_…") or local name.
 func (n *Node) Space(ctx context.Context, ref string) (*Space, error) {
-	var id keys.SpaceID
-	var err error
-	if strings.HasPrefix(ref, keys.SpacePrefix) {
-		if id, err = keys.ParseSpaceID(ref); err != nil {
-			return nil, fmt.Errorf("loam: %w (copy the whole ID from 'loam space ls')", err)
-		}
-	} else if id, err = n.st.SpaceByName(ctx, ref); err != nil {
-		return nil, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if sp, ok := n.spaces[id]; ok {
-		return sp, nil
-	}
-	inner, err := space.Open(ctx, n.st, id, n.dev, n.clock)
+	sp, err := n.n.Space(ctx, ref)
 	if err != nil {
-		if errors.Is(err, store.ErrUnknownSpace) {
-			return nil, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
-		}
 		return nil, err
 	}
-	sp := &Space{n: n, sp: inner}
-	n.spaces[id] = sp
-	return sp, nil
+	return &Space{n: n, sp: sp}, nil
 }
 
 // Spaces lists the spaces held, by name.
 func (n *Node) Spaces(ctx context.Context) ([]SpaceInfo, error) {
-	infos, err := n.st.Spaces(ctx)
+	infos, err := n.n.Spaces(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -211,14 +143,80 @@ func (n *Node) Spaces(ctx context.Context) ([]SpaceInfo, error) {
 	for i, in := range infos {
 		out[i] = SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: in.Created}
 	}
-	sortSpaces(out)
 	return out, nil
 }
 
-func sortSpaces(s []SpaceInfo) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+// Role is a member's capability in a space.
+type Role string
+
+// Roles.
+const (
+	Read  Role = "read"
+	Write Role = "write"
+	Admin Role = "admin"
+)
+
+// Invite returns a ticket ("loam1…") with which one device can join the
+// space with role, valid for expires (0: no expiry, not yet enforced).
+// This device must be an admin of the space.
+func (n *Node) Invite(ctx context.Context, ref string, role Role, expires time.Duration) (string, error) {
+	r, err := commit.ParseRole(string(role))
+	if err != nil {
+		return "", err
 	}
+	t, err := n.n.Invite(ctx, ref, r, expires)
+	if err != nil {
+		return "", err
+	}
+	return t.String(), nil
 }
+
+// Join joins the space of a ticket: it connects to the peers the ticket
+// names, syncs the space and keeps it. It needs Options.Network.
+func (n *Node) Join(ctx context.Context, ticket string) (*Space, error) {
+	t, err := keys.ParseTicket(ticket)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := n.n.Join(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &Space{n: n, sp: sp}, nil
+}
+
+// Connect dials a peer by multiaddr (with /p2p/…).
+func (n *Node) Connect(ctx context.Context, addr string) error {
+	_, err := n.n.Connect(ctx, addr)
+	return err
+}
+
+// PeerInfo describes a peer.
+type PeerInfo struct {
+	Peer      string    // libp2p peer ID
+	Author    string    // its device's author ID
+	Addrs     []string  // connection addresses
+	Direct    bool      // false if relayed
+	Connected bool      //
+	Spaces    []string  // IDs of the spaces synced with it
+	BytesIn   uint64    //
+	BytesOut  uint64    //
+	LastSeen  time.Time //
+}
+
+// Peers lists the peers the node knows.
+func (n *Node) Peers() []PeerInfo {
+	var out []PeerInfo
+	for _, p := range n.n.Peers() {
+		pi := PeerInfo{Peer: p.PeerID, Author: p.ID.String(), Addrs: p.Addrs, Direct: p.Direct, Connected: p.Connected,
+			BytesIn: p.BytesIn, BytesOut: p.BytesOut, LastSeen: p.LastSeen}
+		for _, s := range p.Spaces {
+			pi.Spaces = append(pi.Spaces, s.String())
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// Refusals counts peers the node disconnected for misbehaving, by kind.
+func (n *Node) Refusals() map[string]uint64 { return n.n.Counters().Misbehaving }

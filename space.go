@@ -192,7 +192,7 @@ type Change struct {
 // them. The channel is closed when ctx ends.
 func (s *Space) Watch(ctx context.Context, opts ...RangeOption) <-chan Change {
 	q := query(opts)
-	in := s.n.hub.Watch(ctx, s.sp.ID(), q.Prefix)
+	in := s.n.n.Hub().Watch(ctx, s.sp.ID(), q.Prefix)
 	out := make(chan Change)
 	go func() {
 		defer close(out)
@@ -256,9 +256,39 @@ type VerifyReport = space.Report
 // order and the author's grant. The error names the first bad commit and
 // wraps ErrInvalidLog.
 func (s *Space) Verify(ctx context.Context) (VerifyReport, error) {
-	r, err := space.VerifyLog(ctx, s.n.st, s.sp.ID())
+	r, err := space.VerifyLog(ctx, s.n.n.Store(), s.sp.ID())
 	if err != nil && !errors.Is(err, ErrInvalidLog) {
 		return r, fmt.Errorf("loam: verify: %w", err)
 	}
 	return r, err
+}
+
+// Head is one author's latest commit in a space.
+type Head struct {
+	Author string
+	Seq    uint64
+	Commit string
+	Time   time.Time
+}
+
+// Heads returns every author's latest commit: the space's version vector.
+func (s *Space) Heads(ctx context.Context) ([]Head, error) {
+	hs, err := s.n.n.Store().Heads(ctx, s.sp.ID())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Head, len(hs))
+	for i, h := range hs {
+		out[i] = Head{Author: h.Author.String(), Seq: h.Seq, Commit: h.ID.String(), Time: h.Time.Time()}
+	}
+	return out, nil
+}
+
+// Role returns this device's role in the space ("" if none).
+func (s *Space) Role(ctx context.Context) (Role, error) {
+	r, err := s.n.n.Store().Role(ctx, s.sp.ID(), s.sp.Author())
+	if err != nil || r == 0 {
+		return "", err
+	}
+	return Role(r.String()), nil
 }
