@@ -159,6 +159,33 @@ func (n *Node) Peers() []Peer {
 	return out
 }
 
+// SyncStats sums the counters of the running sessions.
+type SyncStats struct {
+	Sessions              int
+	FramesIn, FramesOut   uint64
+	CommitsIn, CommitsOut uint64
+	BytesIn, BytesOut     uint64
+	Wakeups               uint64
+}
+
+// SyncStats returns the running sessions' counters, summed.
+func (n *Node) SyncStats() SyncStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var t SyncStats
+	for _, s := range n.sessions {
+		t.Sessions++
+		t.FramesIn += s.Stats.FramesIn.Load()
+		t.FramesOut += s.Stats.FramesOut.Load()
+		t.CommitsIn += s.Stats.CommitsIn.Load()
+		t.CommitsOut += s.Stats.CommitsOut.Load()
+		t.BytesIn += s.Stats.BytesIn.Load()
+		t.BytesOut += s.Stats.BytesOut.Load()
+		t.Wakeups += s.Stats.Wakeups.Load()
+	}
+	return t
+}
+
 // Counters returns a copy of the node's refusal counters.
 func (n *Node) Counters() Counters {
 	n.mu.Lock()

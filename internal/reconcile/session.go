@@ -42,6 +42,7 @@ type Stats struct {
 	CommitsIn, CommitsOut atomic.Uint64
 	FramesIn, FramesOut   atomic.Uint64
 	BytesIn, BytesOut     atomic.Uint64
+	Wakeups               atomic.Uint64 // times the writer woke to look for work
 }
 
 // Session runs the sync protocol with one peer. Create it with NewSession
@@ -195,6 +196,7 @@ func (s *Session) writeLoop(ctx context.Context) error {
 				return err
 			}
 		case <-s.wake:
+			s.Stats.Wakeups.Add(1)
 			if err := s.flush(ctx); err != nil {
 				return err
 			}
