@@ -4,14 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
+	"sync"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
 
-// readLoop owns the Conn's read side and applies what the peer sends.
-func (s *Session) readLoop(ctx context.Context) error {
+// applyJob is a verified Commits frame waiting to be applied.
+type applyJob struct {
+	ps *peerSpace
+	cs []*commit.Commit
+}
+
+// readLoop owns the Conn's read side. Commits frames are verified here and
+// applied by an apply goroutine it owns, so the next frame is read and
+// verified while the previous one is stored.
+func (s *Session) readLoop(ctx context.Context) (err error) {
+	jobs := make(chan applyJob, 1)
+	applyDone := make(chan error, 1)
+	go func() { applyDone <- s.applyLoop(ctx, jobs) }()
+	defer func() {
+		close(jobs)
+		if aerr := <-applyDone; aerr != nil && (err == nil || errors.Is(err, io.EOF) || s.applyFailed.Load()) {
+			err = aerr
+		}
+	}()
 	for {
 		f, err := s.conn.ReadFrame()
 		if err != nil {
@@ -29,7 +49,14 @@ func (s *Session) readLoop(ctx context.Context) error {
 		case msgHave:
 			err = s.onHave(m)
 		case msgCommits:
-			err = s.onCommits(ctx, m)
+			var job applyJob
+			if job, err = s.verifyCommits(m); err == nil {
+				select {
+				case jobs <- job:
+				case <-ctx.Done():
+					return nil
+				}
+			}
 		case msgWant:
 			var ps *peerSpace
 			if ps, err = s.shared(m.Disc); err == nil {
@@ -118,28 +145,72 @@ func (s *Session) onHave(m *Msg) error {
 	return nil
 }
 
-// onCommits verifies every commit of the frame before storing any, then
-// applies them with the ones still waiting for their causal past.
-func (s *Session) onCommits(ctx context.Context, m *Msg) error {
+// verifyCommits decodes and verifies every commit of a frame, on all
+// cores, before any is stored.
+func (s *Session) verifyCommits(m *Msg) (applyJob, error) {
 	ps, err := s.shared(m.Disc)
 	if err != nil {
-		return err
+		return applyJob{}, err
 	}
 	cs := make([]*commit.Commit, len(m.Commits))
-	for i, b := range m.Commits {
-		c, err := commit.Verify(b)
+	workers := min(runtime.GOMAXPROCS(0), (len(cs)+15)/16)
+	errs := make([]error, max(workers, 1))
+	verify := func(w int) {
+		for i := w; i < len(cs); i += max(workers, 1) {
+			c, err := commit.Verify(m.Commits[i])
+			if err == nil && c.Space != ps.id {
+				err = fmt.Errorf("%s belongs to another space", c)
+			}
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			cs[i] = c
+		}
+	}
+	if workers <= 1 {
+		verify(0)
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				verify(w)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadCommit, err)
+			return applyJob{}, fmt.Errorf("%w: %v", ErrBadCommit, err)
 		}
-		if c.Space != ps.id {
-			return fmt.Errorf("%w: %s belongs to another space", ErrBadCommit, c)
-		}
-		cs[i] = c
 	}
 	s.Stats.CommitsIn.Add(uint64(len(cs)))
 	for _, c := range cs { // the peer has what it sent
 		s.raise(ps, Head{Author: c.Author, Seq: c.Seq, ID: c.ID})
 	}
+	return applyJob{ps: ps, cs: cs}, nil
+}
+
+// applyLoop applies verified frames in order. A misbehaviour it finds ends
+// the session: it closes the Conn, so the reader stops too.
+func (s *Session) applyLoop(ctx context.Context, jobs <-chan applyJob) error {
+	for job := range jobs {
+		if err := s.onCommits(ctx, job.ps, job.cs); err != nil {
+			s.applyFailed.Store(true)
+			s.conn.Close()
+			for range jobs { // let the reader finish
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// onCommits applies verified commits with the ones still waiting for their
+// causal past (apply goroutine).
+func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Commit) error {
 	batch := append(ps.pending, cs...)
 	res, err := s.local.Apply(ctx, ps.id, batch)
 	if err != nil {

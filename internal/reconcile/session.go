@@ -56,6 +56,8 @@ type Session struct {
 	out  chan []byte   // frames queued by the reader and Notify for the writer
 	wake chan struct{} // buffered 1: some space is dirty
 
+	applyFailed atomic.Bool // the apply goroutine ended the session
+
 	mu      sync.Mutex
 	byDisc  map[keys.Digest]*peerSpace  // spaces we hold, by discovery ID; guarded by mu
 	offered map[keys.SpaceID]bool       // spaces we sent a proof for; guarded by mu
@@ -81,7 +83,7 @@ type peerSpace struct {
 	want      []keys.CommitID        // deps to ask the peer for, at the next flush
 	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
 
-	pending []*commit.Commit // reader goroutine only: waiting for their causal past
+	pending []*commit.Commit // apply goroutine only: waiting for their causal past
 }
 
 // NewSession returns a session over conn.

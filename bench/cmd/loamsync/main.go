@@ -1,0 +1,130 @@
+// Command loamsync is Loam's side of the sync benchmark: two processes, a
+// writer that fills a space and a reader that joins it over loopback TCP
+// and measures how long the whole history takes to arrive, verified and
+// durably stored.
+//
+//	loamsync write --blocks N --size S --batch B --home DIR
+//	    writes N values of S bytes in commits of B ops, prints
+//	    {"ticket", "append_seconds"} and serves until stdin closes
+//	loamsync read --ticket T --blocks N --home DIR
+//	    joins, waits until all N keys are stored, prints the result
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loamsync write|read [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	blocks := fs.Int("blocks", 100_000, "values to write or expect")
+	size := fs.Int("size", 100, "value size in bytes")
+	batch := fs.Int("batch", 1000, "ops per commit")
+	home := fs.String("home", "", "data directory")
+	ticket := fs.String("ticket", "", "ticket to join (read)")
+	fs.Parse(os.Args[2:])
+	var err error
+	switch os.Args[1] {
+	case "write":
+		err = write(*home, *blocks, *size, *batch)
+	case "read":
+		err = read(*home, *ticket, *blocks)
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loamsync:", err)
+		os.Exit(1)
+	}
+}
+
+var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
+
+func write(home string, blocks, size, batch int) error {
+	ctx := context.Background()
+	// Filling the space is set-up, not measured: skip fsync here. The
+	// reader, which is measured, syncs every batch it stores.
+	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback, NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	val := make([]byte, size)
+	for i := 0; i < blocks; i += batch {
+		ops := make([]commit.Op, 0, batch)
+		for j := i; j < i+batch && j < blocks; j++ {
+			v := make([]byte, size)
+			rand.Read(val)
+			copy(v, val)
+			ops = append(ops, commit.Put(fmt.Appendf(nil, "k/%08d", j), v))
+		}
+		if _, err := sp.Commit(ctx, ops); err != nil {
+			return err
+		}
+	}
+	appendSecs := time.Since(start).Seconds()
+	t, err := n.Invite(ctx, "bench", commit.RoleWrite, 0)
+	if err != nil {
+		return err
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"ticket": t.String(), "append_seconds": appendSecs})
+	io.Copy(io.Discard, os.Stdin) // serve until the harness closes stdin
+	return nil
+}
+
+func read(home, ticket string, blocks int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	t, err := keys.ParseTicket(ticket)
+	if err != nil {
+		return err
+	}
+	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	start := time.Now()
+	sp, err := n.Join(ctx, t) // connects; returns once the invite's grant (the last commit) is stored
+	if err != nil {
+		return err
+	}
+	for {
+		v, err := sp.View(ctx)
+		if err != nil {
+			return err
+		}
+		if v.Visible >= int64(blocks) {
+			break
+		}
+		select { // sampling interval of the measurement, 1 ms
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("timed out with %d of %d keys", v.Visible, blocks)
+		}
+	}
+	secs := time.Since(start).Seconds()
+	st := n.SyncStats()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"blocks": blocks, "seconds": secs, "commits_in": st.CommitsIn, "bytes_in": st.BytesIn,
+	})
+}

@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var (
+	loamsyncOnce sync.Once
+	loamsyncBin  string
+	loamsyncErr  error
+)
+
+// buildLoamsync builds bench/cmd/loamsync once per process.
+func buildLoamsync() (string, error) {
+	loamsyncOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "loam-bench-bin-")
+		if err != nil {
+			loamsyncErr = err
+			return
+		}
+		loamsyncBin = filepath.Join(dir, "loamsync")
+		out, err := exec.Command("go", "build", "-o", loamsyncBin, "github.com/loamdb/loam/bench/cmd/loamsync").CombinedOutput()
+		if err != nil {
+			loamsyncErr = fmt.Errorf("bench: building loamsync: %v\n%s", err, out)
+		}
+	})
+	return loamsyncBin, loamsyncErr
+}
+
+type loamHello struct {
+	Ticket        string  `json:"ticket"`
+	AppendSeconds float64 `json:"append_seconds"`
+}
+
+type loamReadResult struct {
+	Blocks  int     `json:"blocks"`
+	Seconds float64 `json:"seconds"`
+	BytesIn int64   `json:"bytes_in"`
+}
+
+// RunLoam runs w between two Loam processes as [RunHypercore] does between
+// two Hypercore processes: the writer fills a space with w.Blocks values of
+// w.BlockSize bytes in commits of w.Batch ops (not timed), the reader
+// joins it by ticket over 127.0.0.1, and Seconds runs from the join's
+// connect until every value is verified (signature, chain, grant) and
+// durably stored: each batch the reader applies is fsynced before it
+// counts, which Hypercore's store does not do.
+func RunLoam(ctx context.Context, w Workload) (res Result, err error) {
+	if err := w.Validate(); err != nil {
+		return Result{}, err
+	}
+	bin, err := buildLoamsync()
+	if err != nil {
+		return Result{}, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRunTimeout)
+		defer cancel()
+	}
+	tmp, err := os.MkdirTemp("", "loam-bench-loam-")
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	n, s, b := strconv.Itoa(w.Blocks), strconv.Itoa(w.BlockSize), strconv.Itoa(w.Batch)
+
+	wr := exec.CommandContext(ctx, bin, "write", "--blocks", n, "--size", s, "--batch", b, "--home", filepath.Join(tmp, "writer"))
+	wr.WaitDelay = 5 * time.Second
+	wrStderr := &tailBuffer{max: 16 << 10}
+	wr.Stderr = wrStderr
+	hello := &lineWriter{line: make(chan []byte, 1)}
+	wr.Stdout = hello
+	wrStdin, err := wr.StdinPipe()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := wr.Start(); err != nil {
+		return Result{}, fmt.Errorf("bench: starting loamsync writer: %v", err)
+	}
+	exited := make(chan struct{})
+	var wrErr error
+	go func() { wrErr = wr.Wait(); close(exited) }()
+	defer func() {
+		wrStdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			wr.Process.Kill()
+			<-exited
+		}
+	}()
+	var h loamHello
+	select {
+	case line := <-hello.line:
+		if err := json.Unmarshal(line, &h); err != nil || h.Ticket == "" {
+			return Result{}, fmt.Errorf("bench: loamsync writer: unexpected output %q", line)
+		}
+	case <-exited:
+		return Result{}, fmt.Errorf("bench: loamsync writer exited early (%v)\n%s", wrErr, wrStderr)
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("bench: loam %v: writer: %w", w, context.Cause(ctx))
+	}
+
+	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", n, "--home", filepath.Join(tmp, "reader"))
+	rd.WaitDelay = 5 * time.Second
+	rdStderr := &tailBuffer{max: 16 << 10}
+	rd.Stderr = rdStderr
+	out, err := rd.Output()
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: loamsync reader: %v\n%s", err, rdStderr)
+	}
+	var r loamReadResult
+	if err := json.Unmarshal(out, &r); err != nil || r.Blocks != w.Blocks || r.Seconds <= 0 {
+		return Result{}, fmt.Errorf("bench: loamsync reader: unexpected output %q", out)
+	}
+	return Result{System: "loam", Blocks: r.Blocks, Bytes: w.Bytes(), Seconds: r.Seconds}.withRates(), nil
+}
