@@ -254,3 +254,18 @@ func TestLoamHarness(t *testing.T) {
 	}
 	t.Logf("loam %v: %.3fs, %.0f blocks/s", w, r.Seconds, r.BlocksPerSec)
 }
+
+// TestLoamLatency measures write-to-visible latency between two processes
+// (LOAM_BENCH=1 only; a figure, not a pass/fail timing).
+func TestLoamLatency(t *testing.T) {
+	if os.Getenv("LOAM_BENCH") != "1" {
+		t.Skip("set LOAM_BENCH=1 to measure latency")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	l, err := RunLoamLatency(ctx, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("write-to-visible latency over %d writes: p50 %.2f ms, p99 %.2f ms, max %.2f ms", l.Writes, l.P50, l.P99, l.Max)
+}

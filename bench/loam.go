@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,4 +125,80 @@ func RunLoam(ctx context.Context, w Workload) (res Result, err error) {
 		return Result{}, fmt.Errorf("bench: loamsync reader: unexpected output %q", out)
 	}
 	return Result{System: "loam", Blocks: r.Blocks, Bytes: w.Bytes(), Seconds: r.Seconds}.withRates(), nil
+}
+
+// Latency is write-to-visible latency between two processes.
+type Latency struct {
+	Writes        int
+	P50, P99, Max float64 // milliseconds
+}
+
+// RunLoamLatency syncs a small space between two Loam processes, then has
+// the writer make writes single durable puts, a few milliseconds apart,
+// and the reader time each from the moment it was written (the value holds
+// the write's time; both processes share this machine's clock) until its
+// watch delivers it.
+func RunLoamLatency(ctx context.Context, writes int) (Latency, error) {
+	bin, err := buildLoamsync()
+	if err != nil {
+		return Latency{}, err
+	}
+	tmp, err := os.MkdirTemp("", "loam-bench-lat-")
+	if err != nil {
+		return Latency{}, err
+	}
+	defer os.RemoveAll(tmp)
+	lw := strconv.Itoa(writes)
+	wr := exec.CommandContext(ctx, bin, "write", "--blocks", "100", "--batch", "100", "--latency", lw, "--home", filepath.Join(tmp, "w"))
+	wr.WaitDelay = 5 * time.Second
+	hello := &lineWriter{line: make(chan []byte, 1)}
+	wr.Stdout = hello
+	wrStderr := &tailBuffer{max: 16 << 10}
+	wr.Stderr = wrStderr
+	wrStdin, err := wr.StdinPipe()
+	if err != nil {
+		return Latency{}, err
+	}
+	if err := wr.Start(); err != nil {
+		return Latency{}, err
+	}
+	defer func() { wrStdin.Close(); wr.Wait() }()
+	var h loamHello
+	select {
+	case line := <-hello.line:
+		if err := json.Unmarshal(line, &h); err != nil {
+			return Latency{}, fmt.Errorf("bench: writer said %q", line)
+		}
+	case <-ctx.Done():
+		return Latency{}, fmt.Errorf("bench: latency writer: %w\n%s", ctx.Err(), wrStderr)
+	}
+	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", "100", "--latency", lw, "--home", filepath.Join(tmp, "r"))
+	rd.WaitDelay = 5 * time.Second
+	ready := &lineWriter{line: make(chan []byte, 1)}
+	rd.Stderr = ready
+	var out bytes.Buffer
+	rd.Stdout = &out
+	if err := rd.Start(); err != nil {
+		return Latency{}, err
+	}
+	select {
+	case <-ready.line:
+		io.WriteString(wrStdin, "go\n")
+	case <-ctx.Done():
+		rd.Process.Kill()
+		rd.Wait()
+		return Latency{}, ctx.Err()
+	}
+	if err := rd.Wait(); err != nil {
+		return Latency{}, fmt.Errorf("bench: latency reader: %v", err)
+	}
+	var r struct {
+		P50 float64 `json:"latency_ms_p50"`
+		P99 float64 `json:"latency_ms_p99"`
+		Max float64 `json:"latency_ms_max"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return Latency{}, fmt.Errorf("bench: latency reader said %q", out.String())
+	}
+	return Latency{Writes: writes, P50: r.P50, P99: r.P99, Max: r.Max}, nil
 }

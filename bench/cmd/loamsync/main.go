@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -18,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -36,13 +39,14 @@ func main() {
 	batch := fs.Int("batch", 1000, "ops per commit")
 	home := fs.String("home", "", "data directory")
 	ticket := fs.String("ticket", "", "ticket to join (read)")
+	latency := fs.Int("latency", 0, "after the sync: single writes to time from write to visible")
 	fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
 	case "write":
-		err = write(*home, *blocks, *size, *batch)
+		err = write(*home, *blocks, *size, *batch, *latency)
 	case "read":
-		err = read(*home, *ticket, *blocks)
+		err = read(*home, *ticket, *blocks, *latency)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -54,7 +58,7 @@ func main() {
 
 var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
 
-func write(home string, blocks, size, batch int) error {
+func write(home string, blocks, size, batch, latency int) error {
 	ctx := context.Background()
 	// Filling the space is set-up, not measured: skip fsync here. The
 	// reader, which is measured, syncs every batch it stores.
@@ -87,11 +91,26 @@ func write(home string, blocks, size, batch int) error {
 		return err
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"ticket": t.String(), "append_seconds": appendSecs})
-	io.Copy(io.Discard, os.Stdin) // serve until the harness closes stdin
+	in := bufio.NewReader(os.Stdin)
+	if latency > 0 {
+		// On "go", write single durable puts whose value is the time of the
+		// write; the reader (same machine, same clock) times their arrival.
+		if _, err := in.ReadString('\n'); err != nil {
+			return nil
+		}
+		for i := range latency {
+			v := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
+			if _, err := sp.Commit(ctx, []commit.Op{commit.Put(fmt.Appendf(nil, "lat/%06d", i), v)}); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Millisecond) // spacing between writes, as a person's
+		}
+	}
+	io.Copy(io.Discard, in) // serve until the harness closes stdin
 	return nil
 }
 
-func read(home, ticket string, blocks int) error {
+func read(home, ticket string, blocks, latency int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	t, err := keys.ParseTicket(ticket)
@@ -124,7 +143,29 @@ func read(home, ticket string, blocks int) error {
 	}
 	secs := time.Since(start).Seconds()
 	st := n.SyncStats()
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"blocks": blocks, "seconds": secs, "commits_in": st.CommitsIn, "bytes_in": st.BytesIn,
-	})
+	res := map[string]any{"blocks": blocks, "seconds": secs, "commits_in": st.CommitsIn, "bytes_in": st.BytesIn}
+	if latency > 0 {
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		changes := n.Hub().Watch(wctx, sp.ID(), []byte("lat/"))
+		fmt.Fprintln(os.Stderr, "ready") // the harness tells the writer to go
+		var lat []float64
+		for len(lat) < latency {
+			select {
+			case c := <-changes:
+				sent, err := strconv.ParseInt(string(c.Entry.Value), 10, 64)
+				if err != nil {
+					return err
+				}
+				lat = append(lat, float64(time.Now().UnixNano()-sent)/1e6)
+			case <-ctx.Done():
+				return fmt.Errorf("timed out after %d of %d latency writes", len(lat), latency)
+			}
+		}
+		sort.Float64s(lat)
+		res["latency_ms_p50"] = lat[len(lat)/2]
+		res["latency_ms_p99"] = lat[len(lat)*99/100]
+		res["latency_ms_max"] = lat[len(lat)-1]
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
 }
