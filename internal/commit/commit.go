@@ -376,6 +376,24 @@ func (c *Commit) VerifySig() error {
 	return nil
 }
 
+// VerifySigs checks the signatures of many commits as one batch, and names
+// the first bad one if the batch fails.
+func VerifySigs(cs []*Commit) error {
+	bv := keys.NewBatchVerifier(len(cs))
+	for _, c := range cs {
+		bv.Add(keys.AuthorID(c.Author), keys.CtxCommitSig, keys.Digest(c.ID), c.Sig[:])
+	}
+	if bv.Verify() {
+		return nil
+	}
+	for _, c := range cs {
+		if err := c.VerifySig(); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: batch failed but every commit verifies alone", ErrBadSignature)
+}
+
 // Verify decodes b and checks its signature: what a receiver does with
 // untrusted bytes before anything that needs state.
 func Verify(b []byte) (*Commit, error) {

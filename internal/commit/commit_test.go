@@ -3,6 +3,7 @@ package commit
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -255,5 +256,25 @@ func TestDecodeHeader(t *testing.T) {
 		if _, _, err := DecodeHeader(b); err == nil {
 			t.Fatalf("DecodeHeader(%x) succeeded", b)
 		}
+	}
+}
+
+func TestVerifySigsNamesTheBadOne(t *testing.T) {
+	var cs []*Commit
+	prev := keys.CommitID{}
+	for i := range 20 {
+		c := build(t, uint64(i+1), prev, Put([]byte("k"), []byte{byte(i)}))
+		cs = append(cs, c)
+		prev = c.ID
+	}
+	if err := VerifySigs(cs); err != nil {
+		t.Fatalf("valid batch: %v", err)
+	}
+	bad := *cs[13]
+	bad.Sig[5] ^= 1
+	cs[13] = &bad
+	err := VerifySigs(cs)
+	if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "seq 14") {
+		t.Fatalf("batch with a bad signature: %v, want ErrBadSignature naming seq 14", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hdevalence/ed25519consensus"
 )
 
 // SigSize is the byte length of a signature.
@@ -52,12 +54,41 @@ func (s signer) sign(ctx string, d Digest) [SigSize]byte {
 }
 
 // Verify reports whether sig is pub's signature of digest d under ctx.
+//
+// Every Loam signature is verified by the rules of ZIP-215 (the
+// ed25519consensus package), alone or in a batch: the two always agree, so
+// no two peers can disagree about an edge-case signature.
 func Verify(pub [Size]byte, ctx string, d Digest, sig []byte) bool {
 	if len(sig) != SigSize {
 		return false
 	}
-	return ed25519.Verify(ed25519.PublicKey(pub[:]), message(ctx, d), sig)
+	return ed25519consensus.Verify(ed25519.PublicKey(pub[:]), message(ctx, d), sig)
 }
+
+// BatchVerifier checks many signatures at once, about twice as fast as one
+// by one (more when they share a key). It is not safe for concurrent use.
+type BatchVerifier struct {
+	v ed25519consensus.BatchVerifier
+	n int
+}
+
+// NewBatchVerifier returns a verifier with room for n signatures.
+func NewBatchVerifier(n int) *BatchVerifier {
+	return &BatchVerifier{v: ed25519consensus.NewPreallocatedBatchVerifier(n)}
+}
+
+// Add queues one signature; a signature of the wrong size fails the batch.
+func (b *BatchVerifier) Add(pub [Size]byte, ctx string, d Digest, sig []byte) {
+	if len(sig) != SigSize {
+		sig = make([]byte, SigSize) // never valid
+	}
+	b.v.Add(ed25519.PublicKey(pub[:]), message(ctx, d), sig)
+	b.n++
+}
+
+// Verify reports whether every queued signature is valid (true for none).
+// If not, check them one by one with Verify to find which.
+func (b *BatchVerifier) Verify() bool { return b.n == 0 || b.v.Verify() }
 
 // DeviceKey is a node's secret key: its author identity.
 type DeviceKey struct{ s signer }

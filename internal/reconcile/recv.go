@@ -153,11 +153,14 @@ func (s *Session) verifyCommits(m *Msg) (applyJob, error) {
 		return applyJob{}, err
 	}
 	cs := make([]*commit.Commit, len(m.Commits))
-	workers := min(runtime.GOMAXPROCS(0), (len(cs)+15)/16)
-	errs := make([]error, max(workers, 1))
+	workers := max(1, min(runtime.GOMAXPROCS(0), (len(cs)+15)/16))
+	errs := make([]error, workers)
+	// Each worker decodes a contiguous chunk and checks its signatures as
+	// one batch.
 	verify := func(w int) {
-		for i := w; i < len(cs); i += max(workers, 1) {
-			c, err := commit.Verify(m.Commits[i])
+		lo, hi := w*len(cs)/workers, (w+1)*len(cs)/workers
+		for i := lo; i < hi; i++ {
+			c, err := commit.Decode(m.Commits[i])
 			if err == nil && c.Space != ps.id {
 				err = fmt.Errorf("%s belongs to another space", c)
 			}
@@ -167,6 +170,7 @@ func (s *Session) verifyCommits(m *Msg) (applyJob, error) {
 			}
 			cs[i] = c
 		}
+		errs[w] = commit.VerifySigs(cs[lo:hi])
 	}
 	if workers <= 1 {
 		verify(0)

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"time"
@@ -40,7 +41,15 @@ func main() {
 	home := fs.String("home", "", "data directory")
 	ticket := fs.String("ticket", "", "ticket to join (read)")
 	latency := fs.Int("latency", 0, "after the sync: single writes to time from write to visible")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Parse(os.Args[2:])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "write":
@@ -51,6 +60,7 @@ func main() {
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loamsync:", err)
 		os.Exit(1)
 	}
@@ -143,7 +153,7 @@ func read(home, ticket string, blocks, latency int) error {
 	}
 	secs := time.Since(start).Seconds()
 	st := n.SyncStats()
-	res := map[string]any{"blocks": blocks, "seconds": secs, "commits_in": st.CommitsIn, "bytes_in": st.BytesIn}
+	res := map[string]any{"blocks": blocks, "seconds": secs, "commits_in": st.CommitsIn, "bytes_in": st.BytesIn, "frames_in": st.FramesIn}
 	if latency > 0 {
 		wctx, wcancel := context.WithCancel(ctx)
 		defer wcancel()
