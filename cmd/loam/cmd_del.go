@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/loamdb/loam"
 )
 
 func newDelCmd(g *globalOptions) *cobra.Command {
@@ -21,11 +19,8 @@ written.`,
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				if _, err := sp.Get(ctx, key); err != nil {
-					return notFound(err, args[0], key)
-				}
-				return sp.Delete(ctx, key)
+			return withBackend(cmd, g, func(b backend) error {
+				return notFound(b.Delete(ctx, args[0], key), args[0], key)
 			})
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,12 +21,11 @@ func newDemoCmd() *cobra.Command {
 		Short: "Take a guided tour of Loam in a temporary home",
 		Long: `Take a guided tour of Loam: open a node in a new temporary home, create the
 space "garden-club", lend tools and chat in it, read, list, delete and watch
-keys, and verify the history, printing each step with its results. It takes
-a second or two and leaves your own Loam home alone. The temporary home is
-removed at the end unless --keep is given.
-
-This demo runs one node; the tour with several nodes syncing live arrives
-with networking.`,
+keys, and verify the history, printing each step with its results. Then three
+more nodes on this machine (on loopback) join a space by tickets and chat,
+each message printed on every node as it arrives. It takes a few seconds and
+leaves your own Loam home alone. The temporary home is removed at the end
+unless --keep is given.`,
 		Example: `  loam demo
   go run ./cmd/loam demo --keep`,
 		Args: exactArgs(0),
@@ -44,7 +44,10 @@ with networking.`,
 					err = fmt.Errorf("remove the temporary home: %w", rerr)
 				}
 			}()
-			return runDemo(cmd.Context(), out, home)
+			if err := runDemo(cmd.Context(), out, filepath.Join(home, "solo")); err != nil {
+				return err
+			}
+			return runSyncDemo(cmd.Context(), out, home)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary home instead of removing it")

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 )
 
 func newExportCmd(g *globalOptions) *cobra.Command {
@@ -21,17 +21,17 @@ export | import copies a space's current keys exactly (not its history).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var opts []loam.RangeOption
+			var q api.Query
 			if cmd.Flags().Changed("prefix") {
-				opts = append(opts, loam.Prefix(prefix))
+				q.Prefix = []byte(prefix)
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
+			return withBackend(cmd, g, func(b backend) error {
 				j := newJSONWriter(cmd.OutOrStdout())
-				for kv, err := range sp.Range(ctx, opts...) {
+				for kv, err := range b.Range(ctx, args[0], q) {
 					if err != nil {
 						return err
 					}
-					if err := j.Write(newRecord(kv.Key, kv.Value)); err != nil {
+					if err := j.Write(api.NewRecord(kv.Key, kv.Value)); err != nil {
 						return err
 					}
 				}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/loamdb/loam"
 )
 
 func newGetCmd(g *globalOptions) *cobra.Command {
@@ -24,13 +22,13 @@ With --json, print {"key", "value", "author", "time"}, with "value_b64"
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				kv, err := sp.Lookup(ctx, key)
+			return withBackend(cmd, g, func(b backend) error {
+				kv, err := b.Lookup(ctx, args[0], key)
 				if err != nil {
 					return notFound(err, args[0], key)
 				}
 				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), newEntry(kv))
+					return writeJSON(cmd.OutOrStdout(), entryOf(kv))
 				}
 				_, err = cmd.OutOrStdout().Write(kv.Value)
 				return err

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/commit"
 )
 
@@ -61,8 +61,12 @@ imported. A summary goes to stderr (and, with --json, to stdout).`,
 			if batch < 1 || batch > loam.MaxBatchOps {
 				return usageErrorf(cmd, "--batch must be between 1 and %d, not %d", loam.MaxBatchOps, batch)
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				imp := &importer{sp: sp, batchMax: batch}
+			return withBackend(cmd, g, func(b backend) error {
+				// Resolve the space first: an unknown one is not a bad line.
+				if _, err := b.Space(ctx, args[0]); err != nil {
+					return err
+				}
+				imp := &importer{b: b, space: args[0], batchMax: batch}
 				if err := imp.run(ctx, cmd.InOrStdin()); err != nil {
 					return err
 				}
@@ -82,19 +86,20 @@ imported. A summary goes to stderr (and, with --json, to stdout).`,
 	return cmd
 }
 
-// importer writes JSON Lines into a space in batches.
+// importer writes JSON Lines into a space in batches, each one commit.
 type importer struct {
-	sp       *loam.Space
+	b        backend
+	space    string
 	batchMax int
 
 	line    int // number of the last line read
 	keys    int // lines written
 	commits int
 
-	b     *loam.Batch // the batch being filled, nil when none
-	first int         // its first line
-	last  int         // its last line
-	size  int         // its keys, values and overhead, in bytes
+	batch []write // the batch being filled, empty when none
+	first int     // its first line
+	last  int     // its last line
+	size  int     // its keys, values and overhead, in bytes
 }
 
 // run reads in to its end and writes it in batches.
@@ -115,18 +120,18 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 			return imp.fail(imp.line, err)
 		}
 		size := len(key) + len(value) + opOverhead
-		if imp.b != nil && imp.size+size > commitBudget {
+		if len(imp.batch) > 0 && imp.size+size > commitBudget {
 			if err := imp.commit(ctx); err != nil {
 				return err
 			}
 		}
-		if imp.b == nil {
-			imp.b, imp.first, imp.size = imp.sp.Batch(), imp.line, 0
+		if len(imp.batch) == 0 {
+			imp.first, imp.size = imp.line, 0
 		}
-		imp.b.Put(key, value)
+		imp.batch = append(imp.batch, write{key: key, value: value})
 		imp.last = imp.line
 		imp.size += size
-		if imp.b.Len() == imp.batchMax {
+		if len(imp.batch) == imp.batchMax {
 			if err := imp.commit(ctx); err != nil {
 				return err
 			}
@@ -138,7 +143,7 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 		}
 		return imp.fail(imp.line+1, fmt.Errorf("read stdin: %w", err))
 	}
-	if imp.b != nil {
+	if len(imp.batch) > 0 {
 		return imp.commit(ctx)
 	}
 	return nil
@@ -146,8 +151,8 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 
 // commit writes the current batch.
 func (imp *importer) commit(ctx context.Context) error {
-	n := imp.b.Len()
-	if err := imp.b.Commit(ctx); err != nil {
+	n := len(imp.batch)
+	if err := imp.b.Write(ctx, imp.space, imp.batch); err != nil {
 		if ctx.Err() != nil {
 			// The commit may still be applied after Commit gave up waiting.
 			msg := fmt.Sprintf("import: interrupted; lines %d-%d may or may not have been imported", imp.first, imp.last)
@@ -160,7 +165,7 @@ func (imp *importer) commit(ctx context.Context) error {
 	}
 	imp.keys += n
 	imp.commits++
-	imp.b = nil
+	imp.batch = imp.batch[:0]
 	return nil
 }
 
@@ -168,7 +173,7 @@ func (imp *importer) commit(ctx context.Context) error {
 func (imp *importer) fail(n int, err error) error {
 	what := strings.TrimPrefix(err.Error(), "loam: ")
 	first := n // the first line not imported
-	if imp.b != nil {
+	if len(imp.batch) > 0 {
 		first = imp.first
 	}
 	were := fmt.Sprintf("(lines 1-%d were)", first-1)
@@ -198,17 +203,17 @@ func parseRecord(line []byte) (key, value []byte, err error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
-	var r record
+	var r api.Record
 	if err := dec.Decode(&r); err != nil {
 		return nil, nil, jsonProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, nil, errors.New("unexpected text after the JSON object: write one object per line")
 	}
-	if key, err = oneOf(r.Key, r.KeyB64, "key"); err != nil {
+	if key, err = r.KeyBytes(); err != nil {
 		return nil, nil, err
 	}
-	if value, err = oneOf(r.Value, r.ValueB64, "value"); err != nil {
+	if value, err = r.ValueBytes(); err != nil {
 		return nil, nil, err
 	}
 	switch {
@@ -218,24 +223,6 @@ func parseRecord(line []byte) (key, value []byte, err error) {
 		return nil, nil, fmt.Errorf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), loam.MaxKeySize)
 	}
 	return key, value, checkValue(len(value))
-}
-
-// oneOf returns the bytes of a field given as text or as base64, checking
-// that exactly one of the two is there.
-func oneOf(text, b64 *string, name string) ([]byte, error) {
-	switch {
-	case text != nil && b64 != nil:
-		return nil, fmt.Errorf("both %q and %q: give exactly one", name, name+"_b64")
-	case text != nil:
-		return []byte(*text), nil
-	case b64 != nil:
-		b, err := base64.StdEncoding.DecodeString(*b64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not valid base64 (%v): use the standard alphabet with '=' padding", name+"_b64", err)
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("no %q (or %q): every line needs one", name, name+"_b64")
 }
 
 // jsonProblem says what is wrong with a line encoding/json refused.

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/loamdb/loam"
 )
 
 func newLogCmd(g *globalOptions) *cobra.Command {
@@ -36,8 +34,8 @@ failure, print the first bad commit and exit 1.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				r, err := sp.Verify(ctx)
+			return withBackend(cmd, g, func(b backend) error {
+				r, err := b.Verify(ctx, args[0])
 				if err != nil {
 					return err
 				}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 )
 
 // rangeFlags select a key range, as ls and export take them.
@@ -16,29 +16,27 @@ type rangeFlags struct {
 	reverse            bool
 }
 
-// options returns the range options for the flags set on cmd.
-func (f *rangeFlags) options(cmd *cobra.Command) ([]loam.RangeOption, error) {
-	var opts []loam.RangeOption
+// query returns the query of the flags set on cmd.
+func (f *rangeFlags) query(cmd *cobra.Command) (api.Query, error) {
+	var q api.Query
 	fl := cmd.Flags()
 	if fl.Changed("prefix") {
-		opts = append(opts, loam.Prefix(f.prefix))
+		q.Prefix = []byte(f.prefix)
 	}
 	if fl.Changed("start") {
-		opts = append(opts, loam.Start(f.start))
+		q.Start = []byte(f.start)
 	}
 	if fl.Changed("end") {
-		opts = append(opts, loam.End(f.end))
+		q.End = []byte(f.end)
 	}
 	if fl.Changed("limit") {
 		if f.limit < 1 {
-			return nil, usageErrorf(cmd, "--limit must be at least 1, not %d", f.limit)
+			return q, usageErrorf(cmd, "--limit must be at least 1, not %d", f.limit)
 		}
-		opts = append(opts, loam.Limit(f.limit))
+		q.Limit = f.limit
 	}
-	if f.reverse {
-		opts = append(opts, loam.Reverse())
-	}
-	return opts, nil
+	q.Reverse = f.reverse
+	return q, nil
 }
 
 func newLsCmd(g *globalOptions) *cobra.Command {
@@ -63,25 +61,25 @@ that are not UTF-8 text).
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			opts, err := rf.options(cmd)
+			q, err := rf.query(cmd)
 			if err != nil {
 				return err
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
+			return withBackend(cmd, g, func(b backend) error {
 				if jsonOut {
 					a := newJSONArray(cmd.OutOrStdout())
-					for kv, err := range sp.Range(ctx, opts...) {
+					for kv, err := range b.Range(ctx, args[0], q) {
 						if err != nil {
 							return err
 						}
-						if err := a.Add(newEntry(kv)); err != nil {
+						if err := a.Add(entryOf(kv)); err != nil {
 							return err
 						}
 					}
 					return a.Close()
 				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
-				for kv, err := range sp.Range(ctx, opts...) {
+				for kv, err := range b.Range(ctx, args[0], q) {
 					if err != nil {
 						return err
 					}

@@ -34,8 +34,8 @@ A value starting with '-' goes after "--": loam put SPACE KEY -- -5.`,
 			if err != nil {
 				return err
 			}
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				return sp.Put(ctx, key, value)
+			return withBackend(cmd, g, func(b backend) error {
+				return b.Put(ctx, args[0], key, value)
 			})
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 )
 
 func newSpaceCmd(g *globalOptions) *cobra.Command {
@@ -47,8 +48,8 @@ with access control.`,
 			if private {
 				vis = loam.Private
 			}
-			return withNode(ctx, g, func(n *loam.Node) error {
-				sp, err := n.CreateSpace(ctx, args[0], vis)
+			return withBackend(cmd, g, func(b backend) error {
+				sp, err := b.CreateSpace(ctx, args[0], vis)
 				if err != nil {
 					return err
 				}
@@ -56,9 +57,9 @@ with access control.`,
 					return writeJSON(cmd.OutOrStdout(), struct {
 						ID   string `json:"id"`
 						Name string `json:"name"`
-					}{sp.ID(), sp.Name()})
+					}{sp.ID, sp.Name})
 				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), sp.ID())
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), sp.ID)
 				return err
 			})
 		},
@@ -80,8 +81,8 @@ time). With --json, an array of {"id", "name", "created"} (RFC 3339, UTC).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return withNode(ctx, g, func(n *loam.Node) error {
-				spaces, err := n.Spaces(ctx)
+			return withBackend(cmd, g, func(b backend) error {
+				spaces, err := b.Spaces(ctx)
 				if err != nil {
 					return err
 				}
@@ -89,11 +90,7 @@ time). With --json, an array of {"id", "name", "created"} (RFC 3339, UTC).`,
 				if jsonOut {
 					a := newJSONArray(out)
 					for _, s := range spaces {
-						err := a.Add(struct {
-							ID      string `json:"id"`
-							Name    string `json:"name"`
-							Created string `json:"created"`
-						}{s.ID, s.Name, jsonTime(s.Created)})
+						err := a.Add(api.SpaceInfo{ID: s.ID, Name: s.Name, Created: api.FormatTime(s.Created)})
 						if err != nil {
 							return err
 						}

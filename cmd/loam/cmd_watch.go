@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 )
 
 func newWatchCmd(g *globalOptions) *cobra.Command {
@@ -21,29 +21,35 @@ one line each, until Ctrl-C (SIGINT) or SIGTERM: "put KEY VALUE" or
 "del KEY", values shown as by 'loam ls'. With --json, one JSON object per
 line: {"op": "put" or "del", "key", "value" or "value_b64", "author", "time"}.
 
-Until the daemon exists, watch shows only the writes made by this process's
-own node, which has the home open: other loam processes cannot open the
-same home at the same time, so their writes fail with "in use" rather than
-showing up here. Use the Go API's Space.Watch in the process that writes.`,
+With a daemon running for the Loam home ('loam daemon'), watch shows every
+change the daemon applies: writes by other loam commands and by peers.
+Without one, watch holds the home itself, so it sees only its own
+process's writes: other loam commands cannot open the home meanwhile and
+fail with "in use".`,
 		Example: `  loam watch garden-club --prefix chat/
   loam watch garden-club --json | jq .key`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withSpace(ctx, g, args[0], func(sp *loam.Space) error {
-				changes := sp.Watch(ctx, loam.Prefix(prefix))
+			return withBackend(cmd, g, func(b backend) error {
+				changes, err := b.Watch(ctx, args[0], []byte(prefix))
+				if err != nil {
+					return err
+				}
+				defer changes.Close()
 				fmt.Fprintf(cmd.ErrOrStderr(), "watching %s for changes (Ctrl-C to stop)\n", args[0])
 				out := cmd.OutOrStdout()
-				for c := range changes {
-					var err error
+				for {
+					c, err := changes.Next()
+					if err != nil {
+						if ctx.Err() != nil {
+							return nil // interrupted: the normal way to stop
+						}
+						return err
+					}
 					switch {
 					case jsonOut:
-						e := newEntry(loam.KV{Key: c.Key, Value: c.Value, Author: c.Author, Time: c.Time})
-						e.Op = "put"
-						if c.Deleted {
-							e.Op, e.Value, e.ValueB64 = "del", nil, nil
-						}
-						err = writeJSON(out, e)
+						err = writeJSON(out, api.NewChange(c.Key, c.Value, c.Deleted, c.Author, c.Time))
 					case c.Deleted:
 						_, err = fmt.Fprintf(out, "del %s\n", showKey(c.Key))
 					default:
@@ -53,7 +59,6 @@ showing up here. Use the Go API's Space.Watch in the process that writes.`,
 						return err
 					}
 				}
-				return nil // interrupted: the normal way to stop
 			})
 		},
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 )
 
 // maxShown is how many characters of a value plain output shows.
@@ -68,52 +69,9 @@ func showValue(v []byte) string {
 	return b.String()
 }
 
-// record is one line of the JSON Lines format of import and export: a key
-// and a value, each as text when it is valid UTF-8 and in base64 (standard
-// alphabet, padded) otherwise.
-type record struct {
-	Key      *string `json:"key,omitempty"`
-	KeyB64   *string `json:"key_b64,omitempty"`
-	Value    *string `json:"value,omitempty"`
-	ValueB64 *string `json:"value_b64,omitempty"`
-}
-
-// textOrBase64 returns b as text when it is valid UTF-8, else as base64.
-func textOrBase64(b []byte) (text, b64 *string) {
-	if utf8.Valid(b) {
-		s := string(b)
-		return &s, nil
-	}
-	s := base64.StdEncoding.EncodeToString(b)
-	return nil, &s
-}
-
-func newRecord(key, value []byte) record {
-	var r record
-	r.Key, r.KeyB64 = textOrBase64(key)
-	r.Value, r.ValueB64 = textOrBase64(value)
-	return r
-}
-
-// entry is a key with its value (unless deleted) and its writer, as get,
-// ls and watch print it with --json.
-type entry struct {
-	Op string `json:"op,omitempty"` // watch only: "put" or "del"
-	record
-	Author string `json:"author,omitempty"`
-	Time   string `json:"time,omitempty"`
-}
-
-func newEntry(kv loam.KV) entry {
-	return entry{record: newRecord(kv.Key, kv.Value), Author: kv.Author, Time: jsonTime(kv.Time)}
-}
-
-func jsonTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
+// entryOf returns the JSON object get, ls and watch print for kv with
+// --json: the API's entry, so the CLI and the API show keys alike.
+func entryOf(kv loam.KV) api.Entry { return api.NewEntry(kv.Key, kv.Value, kv.Author, kv.Time) }
 
 // jsonWriter writes JSON values without HTML escaping, one per line.
 type jsonWriter struct {
@@ -198,4 +156,66 @@ func plural(n int, word string) string {
 func verifiedLine(r loam.VerifyReport) string {
 	return fmt.Sprintf("verified %s (%s) by %s; %s",
 		plural(r.Commits, "commit"), plural(r.Ops, "op"), plural(r.Authors, "author"), plural(r.Forks, "fork"))
+}
+
+// spaceNames maps space IDs to local names.
+type spaceNames map[string]string
+
+// spaceNamesOf returns the local names of the spaces the daemon holds.
+func spaceNamesOf(ctx context.Context, c *api.Client) (spaceNames, error) {
+	infos, err := c.Spaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := spaceNames{}
+	for _, in := range infos {
+		names[in.ID] = in.Name
+	}
+	return names, nil
+}
+
+// of returns the local name of space id, or the ID if it has none.
+func (n spaceNames) of(id string) string {
+	if name, ok := n[id]; ok {
+		return name
+	}
+	return id
+}
+
+// byteSize returns n bytes for people: "512 B", "1.5 kB", "12.3 MB".
+func byteSize(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// ago returns how long before now t was, for people: "5s ago", "3m ago".
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Second:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Local().Format(time.DateOnly)
+}
+
+// orDash returns s, or "-" if it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -3,9 +3,15 @@
 //
 // Each subcommand lives in its own file, cmd_<verb>.go. This package holds
 // flags, wiring and signals only: the work is done by the public API of
-// package loam. Data commands open the store in the Loam home (--home,
-// $LOAM_HOME, or ~/.loam) directly, so only one loam process at a time may
-// use a home; until the daemon exists there is no way to share one.
+// package loam, by internal/node and by internal/api.
+//
+// Only one process at a time may open the store of a Loam home (--home,
+// $LOAM_HOME, or ~/.loam). 'loam daemon' holds it while it runs and serves
+// the local HTTP API (internal/api); it writes daemon.json in the home to
+// say where. Every data command goes through a backend (backend.go): the
+// daemon's API when daemon.json names a daemon that answers, else the store
+// opened directly, which works offline. peers, status and invite need the
+// daemon.
 //
 // Output meant for programs goes to stdout (with --json wherever the output
 // is data); messages for people go to stderr. An error is one line on stderr
@@ -114,7 +120,9 @@ func newRootCmd() *cobra.Command {
 Every device keeps its own full copy of the spaces it belongs to: shared
 key-value databases in which every write is a signed, hash-chained commit.
 This tool creates spaces, reads and writes keys, streams changes and checks
-history, working on the store in the Loam home directly.
+history. 'loam daemon' runs the node that syncs spaces with peers; while
+it runs, the other commands work through it, and otherwise on the store in
+the Loam home directly.
 
 SPACE, wherever a command takes one, is a space ID (spc_…) or the space's
 local name. Commands whose output is data take --json.`,
@@ -122,7 +130,9 @@ local name. Commands whose output is data take --json.`,
   loam init
   loam space create garden-club
   loam put garden-club tools/drill 'cordless, 18V'
-  loam get garden-club tools/drill`,
+  loam get garden-club tools/drill
+  loam daemon &                              # sync with peers
+  loam invite garden-club                    # a ticket for another device's 'loam join'`,
 		Args:          noSubcommand,
 		RunE:          showHelp,
 		SilenceUsage:  true,
@@ -146,6 +156,11 @@ local name. Commands whose output is data take --json.`,
 		newImportCmd(g),
 		newExportCmd(g),
 		newLogCmd(g),
+		newDaemonCmd(g),
+		newInviteCmd(g),
+		newJoinCmd(g),
+		newPeersCmd(g),
+		newStatusCmd(g),
 		newDemoCmd(),
 	)
 	return root

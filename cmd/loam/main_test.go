@@ -46,8 +46,9 @@ type result struct {
 
 // home is a Loam home for one test.
 type home struct {
-	t   *testing.T
-	dir string
+	t       *testing.T
+	dir     string
+	timeout time.Duration // of one run; 0: 30 s
 }
 
 // newHome returns a fresh, initialized home.
@@ -69,7 +70,11 @@ func env(dir string) []string {
 // run runs loam with args and stdin in the home.
 func (h *home) run(stdin string, args ...string) result {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := h.timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, loamBin, args...)
 	cmd.Env = env(h.dir)

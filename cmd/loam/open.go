@@ -49,31 +49,6 @@ func openHome(ctx context.Context, home string) (*loam.Node, error) {
 	return n, nil
 }
 
-// withNode runs fn with the node open, and closes it after.
-func withNode(ctx context.Context, g *globalOptions, fn func(*loam.Node) error) (err error) {
-	n, err := openNode(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := n.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close the store: %w", cerr)
-		}
-	}()
-	return fn(n)
-}
-
-// withSpace runs fn with the space ref (an ID or a local name) open.
-func withSpace(ctx context.Context, g *globalOptions, ref string, fn func(*loam.Space) error) error {
-	return withNode(ctx, g, func(n *loam.Node) error {
-		sp, err := n.Space(ctx, ref)
-		if err != nil {
-			return err
-		}
-		return fn(sp)
-	})
-}
-
 // checkKey says what is wrong with a key the API would refuse.
 func checkKey(key []byte) error {
 	switch {

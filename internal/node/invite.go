@@ -31,7 +31,7 @@ func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires
 		return keys.Ticket{}, err
 	}
 	if mine != commit.RoleAdmin {
-		return keys.Ticket{}, fmt.Errorf("node: inviting to %s needs the admin role; this device has %s (ask an admin for an invite)", info.Name, roleName(mine))
+		return keys.Ticket{}, fmt.Errorf("%w: inviting to %s needs the admin role; this device has %s (ask an admin for an invite)", ErrNotAdmin, info.Name, roleName(mine))
 	}
 	inv, err := keys.NewDeviceKey()
 	if err != nil {
@@ -83,7 +83,7 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 		}
 	}
 	if reached == 0 {
-		return nil, fmt.Errorf("node: join: no peer in the ticket could be reached (is the inviting node running?): %w", errors.Join(errs...))
+		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, errors.Join(errs...))
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {
 		name, err := n.freeName(ctx, t.Name)

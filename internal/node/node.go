@@ -24,9 +24,11 @@ import (
 
 // Errors of the node.
 var (
-	ErrInUse   = errors.New("the Loam home is in use by another process")
-	ErrBadName = errors.New("invalid space name")
-	ErrOffline = errors.New("this node runs without network")
+	ErrInUse       = errors.New("the Loam home is in use by another process")
+	ErrBadName     = errors.New("invalid space name")
+	ErrOffline     = errors.New("this node runs without network")
+	ErrNotAdmin    = errors.New("this device is not an admin of the space")
+	ErrUnreachable = errors.New("no peer could be reached")
 )
 
 // Options configure a node.

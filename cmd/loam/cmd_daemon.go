@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/node"
+)
+
+// defaultAPI is where the daemon serves its API unless --api says otherwise.
+const defaultAPI = "127.0.0.1:7777"
+
+// shutdownTimeout bounds the wait for API requests in flight on exit.
+const shutdownTimeout = 5 * time.Second
+
+func newDaemonCmd(g *globalOptions) *cobra.Command {
+	var (
+		listen  []string
+		apiAddr string
+		mdns    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the node: sync with peers and serve the local API",
+		Long: `Run this device's node until Ctrl-C (SIGINT) or SIGTERM: connect to peers,
+keep the spaces held here in sync with theirs (new commits are pushed live
+both ways), and serve the local HTTP API that the other loam commands use
+while the daemon runs.
+
+Peers are reached on the --listen addresses (multiaddrs, repeatable; the
+default is every interface, on random TCP and QUIC ports) and, with --mdns
+(on by default), found on the local network. The API listens on --api, a
+loopback address only (port 0 picks a free port); every request needs the
+token in the Loam home's api.token file, created on first start (mode
+0600).
+
+Once it serves, the daemon writes daemon.json in the Loam home with its
+API address, peer ID, p2p addresses and process ID: that is how the other
+commands find it. It removes the file when it stops. Only one process may
+use a Loam home: a second daemon for the same home fails with "in use".
+The daemon creates the Loam home if there is none.`,
+		Example: `  loam daemon
+  loam daemon --api 127.0.0.1:0 --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
+  LOAM_HOME=/srv/loam loam daemon --mdns=false`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, _, err := net.SplitHostPort(apiAddr)
+			if err != nil || !api.LoopbackHost(host) {
+				return usageErrorf(cmd, "--api %s is not a loopback HOST:PORT: the API listens only on 127.0.0.1, [::1] or localhost (e.g. --api 127.0.0.1:7777)", apiAddr)
+			}
+			home, err := filepath.Abs(g.homeDir())
+			if err != nil {
+				return err
+			}
+			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, out: cmd.OutOrStdout()}
+			return d.run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&listen, "listen", nil, "listen for peers on `MULTIADDR` (repeatable; default: all interfaces, random ports)")
+	f.StringVar(&apiAddr, "api", defaultAPI, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
+	f.BoolVar(&mdns, "mdns", true, "find peers on the local network with mDNS")
+	return cmd
+}
+
+// daemon is one run of 'loam daemon'.
+type daemon struct {
+	home   string
+	listen []string
+	api    string
+	mdns   bool
+	out    io.Writer
+}
+
+// run serves until ctx ends (a signal), then stops cleanly: daemon.json
+// goes first, so no command finds a daemon that is stopping, then the API,
+// then the node.
+func (d *daemon) run(ctx context.Context) (err error) {
+	n, err := node.Open(ctx, node.Options{Home: d.home, Listen: d.listen, MDNS: d.mdns})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the node: %w", cerr)
+		}
+	}()
+	token, err := api.LoadOrCreateToken(d.home)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", d.api)
+	if err != nil {
+		return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", err)
+	}
+	s := api.NewServer(n, token)
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	srv.RegisterOnShutdown(s.CloseStreams)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if serr := srv.Shutdown(sctx); serr != nil {
+			srv.Close()
+		}
+		<-served
+	}()
+
+	info := api.DaemonInfo{API: ln.Addr().String(), Peer: n.PeerID(), Addrs: n.Addrs(), PID: os.Getpid()}
+	if err := api.WriteDaemonInfo(d.home, info); err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := api.RemoveDaemonInfo(d.home); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
+	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
+	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
+	fmt.Fprintln(d.out, "p2p addresses:")
+	for _, a := range info.Addrs {
+		fmt.Fprintf(d.out, "  %s\n", a)
+	}
+	fmt.Fprintln(d.out, "ready; stop with Ctrl-C")
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(d.out, "stopping")
+		return nil
+	case err := <-served:
+		served <- err // for the deferred shutdown
+		return fmt.Errorf("the API server stopped: %w", err)
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Without a daemon, join runs a node until the space has synced: until its
+// heads and the bytes exchanged with peers have not changed for settleQuiet,
+// checked every settleEvery.
+const (
+	settleQuiet = time.Second
+	settleEvery = 100 * time.Millisecond
+)
+
+func newJoinCmd(g *globalOptions) *cobra.Command {
+	var (
+		timeout time.Duration
+		jsonOut bool
+	)
+	cmd := &cobra.Command{
+		Use:   "join TICKET",
+		Short: "Join a space with a ticket from 'loam invite'",
+		Long: `Join the space of TICKET, a ticket printed by 'loam invite' on a device that
+holds the space: connect to the peers it names, receive the space, and keep
+it here under its name (with -2, -3… added if that name is taken). Print
+the space's local name and ID.
+
+With a daemon running for the Loam home, the daemon joins and keeps the
+space in sync from then on. Without one, join runs a node in this process
+just long enough to join and receive what the peers have (until nothing
+new has arrived for a second), then stops: run 'loam daemon' to keep
+syncing. Either way join gives up after --timeout.`,
+		Example: `  loam join loam1…
+  loam join "$(cat ticket.txt)" --timeout 5m --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return usageErrorf(cmd, "--timeout must be positive, not %s", timeout)
+			}
+			ticket := strings.TrimSpace(args[0])
+			if _, err := keys.ParseTicket(ticket); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			info, viaDaemon, err := join(ctx, cmd, g, ticket)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+					return fmt.Errorf("join: gave up after %s: the space did not arrive (is the inviting daemon running and reachable? retry, or raise --timeout)", timeout)
+				}
+				return err
+			}
+			if !viaDaemon {
+				fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to keep %s in sync\n", info.Name)
+			}
+			if jsonOut {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				}{info.ID, info.Name})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "joined %s (%s)\n", info.Name, info.ID)
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
+	return cmd
+}
+
+// join joins through the daemon if one runs, else with a node of its own.
+func join(ctx context.Context, cmd *cobra.Command, g *globalOptions, ticket string) (info loam.SpaceInfo, viaDaemon bool, err error) {
+	c, stale := findDaemon(ctx, g.homeDir())
+	if c != nil {
+		in, err := c.Join(ctx, ticket)
+		if err != nil {
+			return info, true, err
+		}
+		info, err = spaceInfo(in)
+		return info, true, err
+	}
+	if stale != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loam: note: %s; joining with a node of this process\n", stale)
+	}
+	home := g.homeDir()
+	ok, err := homeExists(home)
+	if err != nil {
+		return info, false, err
+	}
+	if !ok {
+		return info, false, fmt.Errorf("no Loam home in %s: run 'loam init' to create one, or choose another with --home or LOAM_HOME", home)
+	}
+	n, err := loam.Open(ctx, loam.Options{Home: home, Network: true})
+	if err != nil {
+		return info, false, err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the node: %w", cerr)
+		}
+	}()
+	sp, err := n.Join(ctx, ticket)
+	if err != nil {
+		return info, false, err
+	}
+	if err := settle(ctx, n, sp); err != nil {
+		return info, false, err
+	}
+	return loam.SpaceInfo{ID: sp.ID(), Name: sp.Name()}, false, nil
+}
+
+// settle waits until sp's heads and the bytes exchanged with peers have
+// not changed for settleQuiet: the first sync is over, and this node's
+// own commits (its join) have gone out.
+//
+// It polls: the node tells no one when a sync is complete.
+func settle(ctx context.Context, n *loam.Node, sp *loam.Space) error {
+	state := func() (string, error) {
+		hs, err := sp.Heads(ctx)
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, h := range hs {
+			fmt.Fprintf(&b, "%s:%d ", h.Author, h.Seq)
+		}
+		ps := n.Peers()
+		slices.SortFunc(ps, func(a, b loam.PeerInfo) int { return strings.Compare(a.Peer, b.Peer) })
+		for _, p := range ps {
+			fmt.Fprintf(&b, "%s:%d/%d ", p.Peer, p.BytesIn, p.BytesOut)
+		}
+		return b.String(), nil
+	}
+	last, err := state()
+	if err != nil {
+		return err
+	}
+	since := time.Now()
+	t := time.NewTicker(settleEvery)
+	defer t.Stop()
+	for time.Since(since) < settleQuiet {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		now, err := state()
+		if err != nil {
+			return err
+		}
+		if now != last {
+			last, since = now, time.Now()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TokenFile is the file in the Loam home that holds the API token.
+const TokenFile = "api.token"
+
+// tokenBytes is the size of a token before hex encoding.
+const tokenBytes = 32
+
+// check enforces the API's access rules, in this order: the Host header
+// names a loopback host (DNS rebinding protection), no token rides in the
+// query string, the Authorization header carries the token, and a request
+// that is not a GET or HEAD comes from no browser origin but the API's own.
+func (s *Server) check(r *http.Request) error {
+	if !LoopbackHost(r.Host) {
+		return &kindError{kind: ErrForbidden,
+			msg: fmt.Sprintf("the Host header %q is not a loopback name: the API answers only to localhost, 127.0.0.1 and [::1]", r.Host)}
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"token", "access_token", "api_token", "auth"} {
+		if q.Has(name) {
+			return &kindError{kind: ErrUnauthorized,
+				msg: "a token in the URL is never accepted: send it in the header 'Authorization: Bearer TOKEN'"}
+		}
+	}
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if auth == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+		return &kindError{kind: ErrUnauthorized,
+			msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home"}
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.token)) != 1 {
+		return &kindError{kind: ErrForbidden,
+			msg: "the API token is wrong: use the one in the api.token file of the daemon's Loam home"}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			return &kindError{kind: ErrForbidden,
+				msg: fmt.Sprintf("cross-origin %s from %q refused: the API takes writes only from its own origin", r.Method, o)}
+		}
+	}
+	return nil
+}
+
+// LoopbackHost reports whether hostport (a Host header or a listen
+// address, with or without a port) names a loopback host: localhost,
+// 127.0.0.1 or ::1.
+func LoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// LoadOrCreateToken returns the API token of the Loam home, creating it on
+// first use: 32 random bytes in hex, in home/api.token with mode 0600 (an
+// existing file readable by others is made 0600). The file is created
+// atomically and never replaced, so concurrent callers get the same token.
+func LoadOrCreateToken(home string) (string, error) {
+	tok, err := LoadToken(home)
+	if err == nil {
+		// Tighten a file made readable by others since.
+		path := filepath.Join(home, TokenFile)
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return "", fmt.Errorf("api: make the token private: %w", err)
+			}
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	b := make([]byte, tokenBytes)
+	rand.Read(b)
+	tok = hex.EncodeToString(b)
+	path := filepath.Join(home, TokenFile)
+	tmp, err := writeTemp(home, TokenFile, []byte(tok+"\n"))
+	if err != nil {
+		return "", fmt.Errorf("api: create the token: %w", err)
+	}
+	defer os.Remove(tmp)
+	// Link, unlike Rename, fails if the file exists: a token another
+	// process created first wins.
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return LoadToken(home)
+		}
+		return "", fmt.Errorf("api: create the token: %w", err)
+	}
+	if err := syncDir(home); err != nil {
+		return "", fmt.Errorf("api: create the token: %w", err)
+	}
+	return tok, nil
+}
+
+// LoadToken reads the API token of the Loam home. The error wraps
+// fs.ErrNotExist when there is none.
+func LoadToken(home string) (string, error) {
+	path := filepath.Join(home, TokenFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("api: read the token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) != 2*tokenBytes {
+		return "", fmt.Errorf("api: the token in %s is not %d hex digits: delete the file and restart 'loam daemon' to make a new one", path, 2*tokenBytes)
+	}
+	if _, err := hex.DecodeString(tok); err != nil {
+		return "", fmt.Errorf("api: the token in %s is not hex: delete the file and restart 'loam daemon' to make a new one", path)
+	}
+	return tok, nil
+}
+
+// writeTemp writes data to a new file of mode 0600 in dir, synced, and
+// returns its path.
+func writeTemp(dir, name string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// writeFileAtomic replaces dir/name with data (mode 0600): readers see the
+// old file or the new one, never a part.
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp, err := writeTemp(dir, name, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,443 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls the API of a daemon. Its methods are safe for concurrent
+// use. Errors the API answers are *Error: their text is the server's one
+// sentence, and errors.Is matches the kind their code names.
+type Client struct {
+	BaseURL string       // e.g. "http://127.0.0.1:7777"
+	Token   string       // the API token
+	HTTP    *http.Client // nil: a client that never uses a proxy
+}
+
+// defaultHTTP talks to the loopback API directly, whatever HTTP_PROXY says.
+var defaultHTTP = &http.Client{Transport: &http.Transport{
+	Proxy:               nil,
+	MaxIdleConnsPerHost: 8,
+	IdleConnTimeout:     90 * time.Second,
+}}
+
+// NewClient returns a client of the API at addr (host:port).
+func NewClient(addr, token string) *Client {
+	return &Client{BaseURL: "http://" + addr, Token: token}
+}
+
+// ClientForHome returns a client of the daemon that daemon.json in home
+// names, with the token of home. The error wraps fs.ErrNotExist when no
+// daemon.json is there. It does not check that the daemon answers (see
+// Hello).
+func ClientForHome(home string) (*Client, DaemonInfo, error) {
+	info, err := ReadDaemonInfo(home)
+	if err != nil {
+		return nil, info, err
+	}
+	tok, err := LoadToken(home)
+	if err != nil {
+		return nil, info, err
+	}
+	return NewClient(info.API, tok), info, nil
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+// Query selects keys for Range. Nil fields do not restrict.
+type Query struct {
+	Prefix  []byte
+	Start   []byte // inclusive
+	End     []byte // exclusive
+	Limit   int    // 0: no limit
+	Reverse bool
+}
+
+func (q Query) values() url.Values {
+	v := url.Values{}
+	if q.Prefix != nil {
+		v.Set("prefix", string(q.Prefix))
+	}
+	if q.Start != nil {
+		v.Set("start", string(q.Start))
+	}
+	if q.End != nil {
+		v.Set("end", string(q.End))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Reverse {
+		v.Set("reverse", "true")
+	}
+	return v
+}
+
+// escapeSegment escapes s as one path segment: every byte but letters,
+// digits, '-', '_', '~' and '.' as %XX, and '.' too when s is "." or "..",
+// which the server's path cleaning would otherwise remove.
+func escapeSegment(s string) string { return escapePath(s, false) }
+
+// escapeKey escapes a key as the tail of a path. '/' stays as is, unless
+// the key has an empty, "." or ".." segment: then every '/' and '.' is
+// escaped, since the server would clean the path.
+func escapeKey(key []byte) string { return escapePath(string(key), true) }
+
+func escapePath(s string, slashes bool) string {
+	keepSlash, keepDot := slashes, true
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			keepSlash, keepDot = false, false
+		}
+	}
+	if !slashes && (s == "." || s == "..") {
+		keepDot = false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9', ch == '-', ch == '_', ch == '~',
+			ch == '.' && keepDot, ch == '/' && keepSlash:
+			b.WriteByte(ch)
+		default:
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return b.String()
+}
+
+func spacePath(sp string, rest string) string {
+	return "/" + Version + "/spaces/" + escapeSegment(sp) + rest
+}
+
+// do sends a request and returns the response of a success; an error
+// status becomes an *Error. The caller closes the body.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	u := strings.TrimSuffix(c.BaseURL, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("the daemon's API at %s does not answer: %w", c.BaseURL, unwrapURL(err))
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp, nil
+}
+
+// unwrapURL drops the *url.Error around err, whose text repeats the URL.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// readError turns an error response into an *Error.
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body ErrorBody
+	if json.Unmarshal(b, &body) != nil || body.Error == "" {
+		msg := strings.Join(strings.Fields(string(b)), " ")
+		if msg == "" {
+			msg = resp.Status
+		}
+		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("the API answered %s: %s", resp.Status, msg)}
+	}
+	return &Error{Status: resp.StatusCode, Code: body.Code, Message: body.Error}
+}
+
+// call sends in (if not nil) as JSON and decodes the answer into out (if
+// not nil).
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	ct := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	resp, err := c.do(ctx, method, path, nil, body, ct)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("api: %s %s: read the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Hello asks which node serves the API: GET /v1/.
+func (c *Client) Hello(ctx context.Context) (Hello, error) {
+	var h Hello
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/", nil, &h)
+	return h, err
+}
+
+// Spaces lists the spaces held: GET /v1/spaces.
+func (c *Client) Spaces(ctx context.Context) ([]SpaceInfo, error) {
+	var out []SpaceInfo
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/spaces", nil, &out)
+	return out, err
+}
+
+// CreateSpace creates a space: POST /v1/spaces.
+func (c *Client) CreateSpace(ctx context.Context, name string) (SpaceInfo, error) {
+	var out SpaceInfo
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/spaces", CreateSpaceRequest{Name: name}, &out)
+	return out, err
+}
+
+// Space describes one space, by ID or local name: GET /v1/spaces/{space}.
+func (c *Client) Space(ctx context.Context, sp string) (SpaceInfo, error) {
+	var out SpaceInfo
+	err := c.call(ctx, http.MethodGet, spacePath(sp, ""), nil, &out)
+	return out, err
+}
+
+// Range yields the keys of sp that q selects, in order, as the server
+// streams them: GET /v1/spaces/{space}/keys.
+func (c *Client) Range(ctx context.Context, sp string, q Query) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		resp, err := c.do(ctx, http.MethodGet, spacePath(sp, "/keys"), q.values(), nil, "")
+		if err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		defer resp.Body.Close()
+		dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
+		broken := func(err error) {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			yield(Entry{}, fmt.Errorf("the daemon's list of keys broke off: %w", err))
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			broken(fmt.Errorf("not a JSON array (%v)", err))
+			return
+		}
+		for dec.More() {
+			var e Entry
+			if err := dec.Decode(&e); err != nil {
+				broken(err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			broken(err)
+		}
+	}
+}
+
+// Get returns key's entry: GET /v1/spaces/{space}/keys/{key}.
+func (c *Client) Get(ctx context.Context, sp string, key []byte) (Entry, error) {
+	var e Entry
+	err := c.call(ctx, http.MethodGet, spacePath(sp, "/keys/"+escapeKey(key)), nil, &e)
+	return e, err
+}
+
+// Put writes value under key: PUT /v1/spaces/{space}/keys/{key}.
+func (c *Client) Put(ctx context.Context, sp string, key, value []byte) error {
+	resp, err := c.do(ctx, http.MethodPut, spacePath(sp, "/keys/"+escapeKey(key)), nil, bytes.NewReader(value), "application/octet-stream")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Delete deletes key, which must be there: DELETE
+// /v1/spaces/{space}/keys/{key}.
+func (c *Client) Delete(ctx context.Context, sp string, key []byte) error {
+	return c.call(ctx, http.MethodDelete, spacePath(sp, "/keys/"+escapeKey(key)), nil, nil)
+}
+
+// Batch writes ops as one commit, all or nothing: POST
+// /v1/spaces/{space}/batch.
+func (c *Client) Batch(ctx context.Context, sp string, ops []BatchOp) (BatchResult, error) {
+	var out BatchResult
+	if ops == nil {
+		ops = []BatchOp{}
+	}
+	err := c.call(ctx, http.MethodPost, spacePath(sp, "/batch"), ops, &out)
+	return out, err
+}
+
+// Verify re-verifies the space's history: GET /v1/spaces/{space}/verify.
+// For a bad history the error names the first bad commit.
+func (c *Client) Verify(ctx context.Context, sp string) (VerifyReport, error) {
+	var out VerifyReport
+	err := c.call(ctx, http.MethodGet, spacePath(sp, "/verify"), nil, &out)
+	return out, err
+}
+
+// Heads returns every author's latest commit: GET /v1/spaces/{space}/heads.
+func (c *Client) Heads(ctx context.Context, sp string) ([]Head, error) {
+	var out []Head
+	err := c.call(ctx, http.MethodGet, spacePath(sp, "/heads"), nil, &out)
+	return out, err
+}
+
+// Invite returns a ticket to join sp with role, valid for expires (0: no
+// expiry): POST /v1/spaces/{space}/invites.
+func (c *Client) Invite(ctx context.Context, sp, role string, expires time.Duration) (string, error) {
+	req := InviteRequest{Role: role}
+	if expires > 0 {
+		req.Expires = expires.String()
+	}
+	var out InviteResponse
+	err := c.call(ctx, http.MethodPost, spacePath(sp, "/invites"), req, &out)
+	return out.Ticket, err
+}
+
+// Join joins the space of a ticket; it may take a while, and gives up
+// when ctx ends: POST /v1/join.
+func (c *Client) Join(ctx context.Context, ticket string) (SpaceInfo, error) {
+	var out SpaceInfo
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/join", JoinRequest{Ticket: ticket}, &out)
+	return out, err
+}
+
+// Peers lists the peers the node knows: GET /v1/peers.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/peers", nil, &out)
+	return out, err
+}
+
+// Connect dials a peer by multiaddr and returns its peer ID: POST
+// /v1/connect.
+func (c *Client) Connect(ctx context.Context, addr string) (string, error) {
+	var out ConnectResponse
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/connect", ConnectRequest{Addr: addr}, &out)
+	return out.Peer, err
+}
+
+// Status returns the node's status: GET /v1/status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/status", nil, &out)
+	return out, err
+}
+
+// Watch subscribes to the changes to sp's keys under prefix: GET
+// /v1/spaces/{space}/watch. It returns once the daemon has registered the
+// watch: every change applied after that arrives. The stream ends when ctx
+// ends or Close is called.
+func (c *Client) Watch(ctx context.Context, sp string, prefix []byte) (*Watcher, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	q := url.Values{}
+	if len(prefix) > 0 {
+		q.Set("prefix", string(prefix))
+	}
+	resp, err := c.do(ctx, http.MethodGet, spacePath(sp, "/watch"), q, nil, "")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("api: watch answered %q, not an event stream", ct)
+	}
+	return &Watcher{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 64<<10)}, nil
+}
+
+// Watcher reads a watch's server-sent events. It is not safe for
+// concurrent use, except Close.
+type Watcher struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	body   io.ReadCloser
+	r      *bufio.Reader
+}
+
+// Next returns the next change: an entry with Op "put" or "del". When
+// the stream ends it returns the context's error if the context ended,
+// else an error saying the daemon ended the stream.
+func (w *Watcher) Next() (Entry, error) {
+	var data []byte
+	for {
+		line, err := w.r.ReadBytes('\n')
+		if err != nil {
+			if w.ctx.Err() != nil {
+				return Entry{}, w.ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return Entry{}, errors.New("the daemon ended the watch (did it stop?)")
+			}
+			return Entry{}, fmt.Errorf("the watch broke off: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			if data == nil {
+				continue
+			}
+			var e Entry
+			if err := json.Unmarshal(data, &e); err != nil {
+				return Entry{}, fmt.Errorf("api: a watch event is not the JSON expected: %w", err)
+			}
+			return e, nil
+		case line[0] == ':':
+			// a comment
+		default:
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			if string(field) == "data" {
+				if data != nil {
+					data = append(data, '\n')
+				}
+				data = append(data, value...)
+			}
+		}
+	}
+}
+
+// Close ends the watch. It is idempotent.
+func (w *Watcher) Close() error {
+	w.cancel()
+	return w.body.Close()
+}

@@ -1,0 +1,99 @@
+// Package api is the local HTTP API of a Loam daemon, and its client.
+//
+// The daemon ('loam daemon') serves it on a loopback address, by default
+// 127.0.0.1:7777, and writes that address in daemon.json in its Loam home
+// (see DaemonInfo); the CLI's data commands use it whenever a daemon runs
+// for their home. Requests and answers are JSON unless said otherwise;
+// every path starts with the version, /v1/.
+//
+// # Access
+//
+// Every request carries the API token of the Loam home (api.token, see
+// LoadOrCreateToken) in a header:
+//
+//	Authorization: Bearer 6f1c…(64 hex digits)
+//
+// A request without it is refused with 401; with a wrong one, 403. A token
+// in the query string is never accepted (401): URLs end up in logs and
+// browser history. The Host header must name a loopback host (localhost,
+// 127.0.0.1 or [::1], any port), else 403 even with the right token: this
+// defeats DNS rebinding, where a web page's own host name is made to point
+// at 127.0.0.1. The API sends no CORS headers at all, so browsers keep
+// other origins' pages from reading its answers, and it refuses (403) any
+// request other than GET and HEAD whose Origin header is not the API's own
+// origin (http:// and the Host).
+//
+// # Errors
+//
+// An error is answered with its HTTP status and a body of one sentence
+// and a code naming its kind:
+//
+//	HTTP/1.1 404 Not Found
+//	{"error":"key not found","code":"not_found"}
+//
+// Statuses: 400 bad input (bad_request, bad_ticket, malformed_id,
+// bad_name), 401 no token, 403 wrong token, foreign Host or Origin
+// (forbidden), no write grant (read_only), not an admin (not_admin); 404
+// unknown key (not_found), space (unknown_space) or endpoint (no_route);
+// 409 space name taken (name_taken); 502 peer unreachable; 503 no network;
+// 500 anything else, such as a bad commit found by verify (invalid_log).
+// The one table that maps kinds to statuses and codes is kinds, in
+// errors.go.
+//
+// # Endpoints
+//
+// SPACE is a space ID (spc_…) or the space's local name. KEY is the key,
+// percent-escaped byte by byte; it may contain '/', which may stay as is
+// unless the key has an empty, "." or ".." segment (the server would clean
+// the path), in which case '/' and '.' are escaped as %2F and %2E.
+// Keys and values appear in JSON as text ("key", "value") when they are
+// UTF-8, and in standard base64 ("key_b64", "value_b64") otherwise; times
+// are RFC 3339 in UTC.
+//
+//	GET    /v1/                      which node serves: {"api":"v1","peer":"12D3Koo…","author":"aut_…"}
+//
+//	GET    /v1/spaces                [{"id":"spc_…","name":"garden-club","created":"2025-05-01T10:00:00.123Z"}]
+//	POST   /v1/spaces                {"name":"garden-club"} → 201 {"id","name","created"}
+//	GET    /v1/spaces/SPACE          {"id","name","created"}
+//
+//	GET    /v1/spaces/SPACE/keys?prefix=tools/&start=&end=&limit=20&reverse=true
+//	       → [{"key":"tools/drill","value":"cordless","author":"aut_…","time":"…"}, …]
+//	       streamed in key order; a response cut short means an error
+//	GET    /v1/spaces/SPACE/keys/KEY  → {"key","value" or "value_b64","author","time"}
+//	PUT    /v1/spaces/SPACE/keys/KEY  body: the value's raw bytes (≤ 64 KiB) → 204
+//	DELETE /v1/spaces/SPACE/keys/KEY  → 204; 404 if the key is not there
+//	POST   /v1/spaces/SPACE/batch
+//	       [{"key":"a","value":"1"},{"key_b64":"/wA=","value_b64":"AAE="},{"key":"b","delete":true}]
+//	       → {"ops":3,"commit":"cmt_…"}: one commit, all or nothing; a bad
+//	       entry is 400, naming it ("entry 2: …"), and nothing is written
+//
+//	GET    /v1/spaces/SPACE/watch?prefix=chat/
+//	       text/event-stream: a comment once the watch is registered, then
+//	       one event per change from then on, until the client leaves:
+//
+//	       : watching
+//
+//	       data: {"op":"put","key":"chat/1","value":"hi","author":"aut_…","time":"…"}
+//
+//	       data: {"op":"del","key":"chat/0","author":"aut_…","time":"…"}
+//
+//	GET    /v1/spaces/SPACE/verify   {"commits":12,"ops":40,"authors":2,"forks":0};
+//	       a bad history is an error (invalid_log) naming the first bad commit
+//	GET    /v1/spaces/SPACE/heads    [{"author":"aut_…","seq":12,"commit":"cmt_…","time":"…"}]
+//	POST   /v1/spaces/SPACE/invites  {"role":"write","expires":"24h"} → {"ticket":"loam1…"}
+//	       (role read, write (the default), admin or seed; expires a Go
+//	       duration, "" or "0" for none; this device must be an admin)
+//	POST   /v1/join                  {"ticket":"loam1…"} → {"id","name","created"} once
+//	       joined; it waits for the space to arrive, until the client gives up
+//
+//	GET    /v1/peers                 [{"peer":"12D3Koo…","author":"aut_…","addrs":["/ip4/…/tcp/…"],
+//	                                   "direct":true,"connected":true,"spaces":["spc_…"],
+//	                                   "bytes_in":1234,"bytes_out":567,"last_seen":"…"}]
+//	POST   /v1/connect               {"addr":"/ip4/…/tcp/…/p2p/12D3Koo…"} → {"peer":"12D3Koo…"}
+//	GET    /v1/status                {"peer","author","addrs",
+//	                                  "spaces":[{"name","id","commits","heads":[…],"keys","view_hash"}],
+//	                                  "peers":1,"refusals":{"bad_proof":1}}
+//
+// "commits" in status is the number of commits held: the sum of the
+// heads' seqs.
+package api

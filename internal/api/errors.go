@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Errors of the API itself, besides those of the packages below it.
+var (
+	// ErrBadRequest is wrapped by errors in what a request sent.
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnauthorized is returned for a request without the API token.
+	ErrUnauthorized = errors.New("no API token")
+	// ErrForbidden is returned for a request with a wrong token, a
+	// foreign Host, or a cross-origin write.
+	ErrForbidden = errors.New("forbidden")
+	// ErrNoRoute is returned for a path or method the API does not have.
+	ErrNoRoute = errors.New("no such endpoint")
+)
+
+// errorKind ties an error kind to its HTTP status and to the code that
+// names it in error bodies, so the client can turn the code back into the
+// same kind.
+type errorKind struct {
+	err    error
+	status int
+	code   string
+}
+
+// kinds is the one place that maps error kinds to HTTP statuses, for the
+// server, and codes back to error kinds, for the client. The first kind
+// that matches wins.
+var kinds = []errorKind{
+	{store.ErrNotFound, http.StatusNotFound, "not_found"},
+	{store.ErrUnknownSpace, http.StatusNotFound, "unknown_space"},
+	{ErrNoRoute, http.StatusNotFound, "no_route"},
+	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
+	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket"},
+	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id"},
+	{node.ErrBadName, http.StatusBadRequest, "bad_name"},
+	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit"},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{space.ErrReadOnly, http.StatusForbidden, "read_only"},
+	{node.ErrNotAdmin, http.StatusForbidden, "not_admin"},
+	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{store.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{node.ErrUnreachable, http.StatusBadGateway, "unreachable"},
+	{node.ErrOffline, http.StatusServiceUnavailable, "offline"},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
+	{space.ErrInvalidLog, http.StatusInternalServerError, "invalid_log"},
+}
+
+// kindOf returns the kind of err: its status and code.
+func kindOf(err error) (status int, code string) {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.status, k.code
+		}
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`          // one clear sentence
+	Code  string `json:"code,omitempty"` // the kind of error, e.g. "not_found"
+}
+
+// Error is an error answered by the API. Its text is the server's one
+// sentence, and it wraps the error kind its code names, so callers check
+// it with errors.Is(err, store.ErrNotFound) and the like.
+type Error struct {
+	Status  int    // HTTP status
+	Code    string // as in ErrorBody
+	Message string // as in ErrorBody
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the error kind of e's code, if it names one.
+func (e *Error) Unwrap() error {
+	for _, k := range kinds {
+		if k.code == e.Code {
+			return k.err
+		}
+	}
+	return nil
+}
+
+// badRequestf returns an error in a request, wrapping ErrBadRequest but
+// saying only what is wrong.
+func badRequestf(format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kind: ErrBadRequest}
+}
+
+// kindError is an error of a kind with its own message.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }

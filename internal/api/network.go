@@ -1,0 +1,158 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
+)
+
+// invite makes a ticket for the space; this device must be its admin.
+func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
+	var req InviteRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Role == "" {
+		req.Role = commit.RoleWrite.String()
+	}
+	role, err := commit.ParseRole(req.Role)
+	if err != nil {
+		writeError(w, badRequestf("%v", err))
+		return
+	}
+	var expires time.Duration
+	if req.Expires != "" && req.Expires != "0" {
+		if expires, err = time.ParseDuration(req.Expires); err != nil || expires < 0 {
+			writeError(w, badRequestf("expires must be a duration such as 24h or 90m (or 0 for none), not %q", req.Expires))
+			return
+		}
+	}
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	t, err := s.n.Invite(r.Context(), sp.ID().String(), role, expires)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, InviteResponse{Ticket: t.String()})
+}
+
+// join joins the space of a ticket. It returns when the space is joined,
+// or fails when the client gives up (the request's context ends).
+func (s *Server) join(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	t, err := keys.ParseTicket(strings.TrimSpace(req.Ticket))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sp, err := s.n.Join(r.Context(), t)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, spaceInfo(sp.Info()))
+}
+
+func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
+	ps := s.n.Peers()
+	out := make([]Peer, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, peerOf(p))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func peerOf(p node.Peer) Peer {
+	out := Peer{
+		Peer: p.PeerID, Author: p.ID.String(), Addrs: p.Addrs, Direct: p.Direct, Connected: p.Connected,
+		Spaces: make([]string, 0, len(p.Spaces)), BytesIn: p.BytesIn, BytesOut: p.BytesOut, LastSeen: FormatTime(p.LastSeen),
+	}
+	if out.Addrs == nil {
+		out.Addrs = []string{}
+	}
+	for _, sp := range p.Spaces {
+		out.Spaces = append(out.Spaces, sp.String())
+	}
+	return out
+}
+
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	var req ConnectRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Addr == "" {
+		writeError(w, badRequestf(`no "addr": give a multiaddr with /p2p/, as 'loam status' prints them`))
+		return
+	}
+	id, err := s.n.Connect(r.Context(), req.Addr)
+	if err != nil {
+		if !errors.Is(err, node.ErrOffline) {
+			err = &kindError{msg: fmt.Sprintf("connect to %s: %v", req.Addr, err), kind: node.ErrUnreachable}
+		}
+		writeError(w, err)
+		return
+	}
+	res := ConnectResponse{Peer: id.String()}
+	for _, p := range s.n.Peers() {
+		if p.ID == id {
+			res.Peer = p.PeerID
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	st := Status{
+		Peer: s.n.PeerID(), Author: s.n.Author().String(), Addrs: s.n.Addrs(),
+		Spaces: []SpaceStatus{}, Refusals: s.n.Counters().Misbehaving,
+	}
+	if st.Addrs == nil {
+		st.Addrs = []string{}
+	}
+	infos, err := s.n.Spaces(ctx)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for _, in := range infos {
+		hs, err := s.n.Store().Heads(ctx, in.ID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := s.n.Store().View(ctx, in.ID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		ss := SpaceStatus{Name: in.Name, ID: in.ID.String(), Heads: heads(hs), Keys: v.Visible, ViewHash: v.Hash.String()}
+		for _, h := range hs {
+			ss.Commits += h.Seq
+		}
+		st.Spaces = append(st.Spaces, ss)
+	}
+	for _, p := range s.n.Peers() {
+		if p.Connected {
+			st.Peers++
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}

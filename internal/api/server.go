@@ -1,0 +1,299 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Version is the API version, the first segment of every path.
+const Version = "v1"
+
+// Limits on request bodies.
+const (
+	maxJSONBody = 64 << 10 // small JSON requests
+	// maxBatchBody bounds a batch: a commit's worth of keys and values,
+	// with room for JSON escaping and base64.
+	maxBatchBody = 8 * commit.MaxCommitSize
+	// batchBudget bounds the keys and values of one batch, so its commit
+	// stays under MaxCommitSize with room for the header and signature.
+	batchBudget = commit.MaxCommitSize - commit.MaxHeaderSize - 4096
+	// opOverhead is an upper bound on the encoding of one op besides its
+	// key and value.
+	opOverhead = 32
+)
+
+// Server serves the API of one node. Create it with NewServer.
+type Server struct {
+	n     *node.Node
+	token string
+	mux   *http.ServeMux
+
+	// streams is cancelled by CloseStreams, ending every watch stream.
+	streams     context.Context
+	closeStream context.CancelFunc
+}
+
+// NewServer returns the API of n, guarded by token (see LoadOrCreateToken).
+// The node stays the caller's to close.
+func NewServer(n *node.Node, token string) *Server {
+	s := &Server{n: n, token: token, mux: http.NewServeMux()}
+	s.streams, s.closeStream = context.WithCancel(context.Background())
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /v1/{$}":                             s.hello,
+		"GET /v1/spaces":                          s.listSpaces,
+		"POST /v1/spaces":                         s.createSpace,
+		"GET /v1/spaces/{space}":                  s.getSpace,
+		"GET /v1/spaces/{space}/keys":             s.listKeys,
+		"GET /v1/spaces/{space}/keys/{key...}":    s.getKey,
+		"PUT /v1/spaces/{space}/keys/{key...}":    s.putKey,
+		"DELETE /v1/spaces/{space}/keys/{key...}": s.deleteKey,
+		"POST /v1/spaces/{space}/batch":           s.batch,
+		"GET /v1/spaces/{space}/watch":            s.watch,
+		"GET /v1/spaces/{space}/verify":           s.verify,
+		"GET /v1/spaces/{space}/heads":            s.heads,
+		"POST /v1/spaces/{space}/invites":         s.invite,
+		"POST /v1/join":                           s.join,
+		"GET /v1/peers":                           s.peers,
+		"POST /v1/connect":                        s.connect,
+		"GET /v1/status":                          s.status,
+	} {
+		s.mux.HandleFunc(pattern, h)
+	}
+	return s
+}
+
+// CloseStreams ends every open watch stream, so that http.Server.Shutdown,
+// which waits for requests to finish, returns. Register it with
+// http.Server.RegisterOnShutdown. Streams opened later end at once.
+func (s *Server) CloseStreams() { s.closeStream() }
+
+// ServeHTTP checks the request's Host, token and Origin (see the package
+// doc), then serves it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if err := s.check(r); err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			h.Set("WWW-Authenticate", `Bearer realm="loam"`)
+		}
+		writeError(w, err)
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		noRoute(w, r, s.mux)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers a request no pattern matches: 404, or 405 for a path
+// that exists with another method, in the API's JSON form.
+func noRoute(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	rec := &statusRecorder{header: http.Header{}}
+	h, _ := mux.Handler(r)
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	msg := fmt.Sprintf("no endpoint %s %s: the API's paths start with /%s/ (see the documentation of package api)", r.Method, r.URL.Path, Version)
+	if rec.status == http.StatusMethodNotAllowed {
+		writeErrorStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s %s is not allowed: use %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
+		return
+	}
+	if loc := rec.header.Get("Location"); loc != "" && rec.status/100 == 3 {
+		msg = fmt.Sprintf("no endpoint %s %s: the path is not in canonical form (escape '/' and '.' in keys as %%2F and %%2E)", r.Method, r.URL.Path)
+	}
+	writeError(w, &kindError{msg: msg, kind: ErrNoRoute})
+}
+
+// statusRecorder records a handler's status and headers and drops its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeError(w, fmt.Errorf("api: encode the answer: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// writeError answers with err's status and {"error", "code"}.
+func writeError(w http.ResponseWriter, err error) {
+	status, code := kindOf(err)
+	writeErrorStatus(w, status, code, sentence(err))
+}
+
+func writeErrorStatus(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(ErrorBody{Error: msg, Code: code})
+	w.Write(append(b, '\n'))
+}
+
+// sentence returns err's text on one line.
+func sentence(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// decodeJSON decodes a small JSON request body into v, strictly: unknown
+// fields and trailing data are errors.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return badRequestf("the request has no JSON body")
+		}
+		return badRequestf("the request body is not the JSON expected: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequestf("the request body has data after its JSON object")
+	}
+	return nil
+}
+
+// pathKey returns the {key...} of the path, checked against the limits.
+func pathKey(r *http.Request) ([]byte, error) {
+	key := []byte(r.PathValue("key"))
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return badRequestf("the key is empty: give a non-empty key")
+	case len(key) > commit.MaxKeySize:
+		return badRequestf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), commit.MaxKeySize)
+	}
+	return nil
+}
+
+func checkValue(n int) error {
+	if n > commit.MaxValueSize {
+		return badRequestf("the value is more than %d bytes (64 KiB), the limit: store a smaller value (large files become blobs in a later version)", commit.MaxValueSize)
+	}
+	return nil
+}
+
+// space returns the write path of the {space} of the path.
+func (s *Server) space(r *http.Request) (*space.Space, error) {
+	return s.n.Space(r.Context(), r.PathValue("space"))
+}
+
+func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Hello{API: Version, Peer: s.n.PeerID(), Author: s.n.Author().String()})
+}
+
+func spaceInfo(in store.SpaceInfo) SpaceInfo {
+	return SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: FormatTime(in.Created)}
+}
+
+func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) {
+	infos, err := s.n.Spaces(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]SpaceInfo, len(infos))
+	for i, in := range infos {
+		out[i] = spaceInfo(in)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createSpace(w http.ResponseWriter, r *http.Request) {
+	var req CreateSpaceRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	sp, err := s.n.CreateSpace(r.Context(), req.Name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, spaceInfo(sp.Info()))
+}
+
+func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, spaceInfo(sp.Info()))
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rep, err := space.VerifyLog(r.Context(), s.n.Store(), sp.ID())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks})
+}
+
+func heads(hs []store.Head) []Head {
+	out := make([]Head, len(hs))
+	for i, h := range hs {
+		out[i] = Head{Author: h.Author.String(), Seq: h.Seq, Commit: h.ID.String(), Time: FormatTime(h.Time.Time())}
+	}
+	return out
+}
+
+func (s *Server) heads(w http.ResponseWriter, r *http.Request) {
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	hs, err := s.n.Store().Heads(r.Context(), sp.ID())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, heads(hs))
+}

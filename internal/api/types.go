@@ -1,0 +1,263 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is a key and a value, each as text when it is valid UTF-8 and in
+// base64 (standard alphabet, padded) otherwise. It is one line of the JSON
+// Lines format of 'loam import' and 'loam export', and the body of the
+// API's key objects.
+type Record struct {
+	Key      *string `json:"key,omitempty"`
+	KeyB64   *string `json:"key_b64,omitempty"`
+	Value    *string `json:"value,omitempty"`
+	ValueB64 *string `json:"value_b64,omitempty"`
+}
+
+// textOrBase64 returns b as text when it is valid UTF-8, else as base64.
+func textOrBase64(b []byte) (text, b64 *string) {
+	if utf8.Valid(b) {
+		s := string(b)
+		return &s, nil
+	}
+	s := base64.StdEncoding.EncodeToString(b)
+	return nil, &s
+}
+
+// NewRecord returns the record of key and value.
+func NewRecord(key, value []byte) Record {
+	var r Record
+	r.Key, r.KeyB64 = textOrBase64(key)
+	r.Value, r.ValueB64 = textOrBase64(value)
+	return r
+}
+
+// KeyBytes returns the record's key, checking that exactly one of "key"
+// and "key_b64" is there.
+func (r *Record) KeyBytes() ([]byte, error) { return oneOf(r.Key, r.KeyB64, "key") }
+
+// ValueBytes returns the record's value, checking that exactly one of
+// "value" and "value_b64" is there.
+func (r *Record) ValueBytes() ([]byte, error) { return oneOf(r.Value, r.ValueB64, "value") }
+
+// oneOf returns the bytes of a field given as text or as base64, checking
+// that exactly one of the two is there.
+func oneOf(text, b64 *string, name string) ([]byte, error) {
+	switch {
+	case text != nil && b64 != nil:
+		return nil, fmt.Errorf("both %q and %q: give exactly one", name, name+"_b64")
+	case text != nil:
+		return []byte(*text), nil
+	case b64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*b64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not valid base64 (%v): use the standard alphabet with '=' padding", name+"_b64", err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("no %q (or %q): each record needs one", name, name+"_b64")
+}
+
+// Entry is a key with its value (unless deleted) and who wrote it when: an
+// element of GET /v1/spaces/{space}/keys, the answer of GET on one key, and
+// (with Op) one event of a watch. The CLI prints the same objects with
+// --json.
+type Entry struct {
+	Op string `json:"op,omitempty"` // watch only: "put" or "del"
+	Record
+	Author string `json:"author,omitempty"`
+	Time   string `json:"time,omitempty"` // RFC 3339, UTC
+}
+
+// NewEntry returns the entry of a key, its value, author and time.
+func NewEntry(key, value []byte, author string, t time.Time) Entry {
+	return Entry{Record: NewRecord(key, value), Author: author, Time: FormatTime(t)}
+}
+
+// Watch operations.
+const (
+	OpPut = "put"
+	OpDel = "del"
+)
+
+// NewChange returns the watch event of a change: a put of value, or a
+// delete (with no value).
+func NewChange(key, value []byte, deleted bool, author string, t time.Time) Entry {
+	e := NewEntry(key, value, author, t)
+	e.Op = OpPut
+	if deleted {
+		e.Op, e.Value, e.ValueB64 = OpDel, nil, nil
+	}
+	return e
+}
+
+// Bytes returns the entry's key and value.
+func (e *Entry) Bytes() (key, value []byte, err error) {
+	if key, err = e.KeyBytes(); err != nil {
+		return nil, nil, err
+	}
+	if e.Op == OpDel {
+		return key, nil, nil
+	}
+	value, err = e.ValueBytes()
+	return key, value, err
+}
+
+// ParsedTime returns the entry's time (zero if it has none).
+func (e *Entry) ParsedTime() (time.Time, error) { return ParseTime(e.Time) }
+
+// FormatTime formats t as the API writes times: RFC 3339 with fractional
+// seconds, in UTC; "" for the zero time.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ParseTime parses a time written by FormatTime ("" is the zero time).
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// BatchOp is one element of the body of POST /v1/spaces/{space}/batch: a
+// put of the record's value under its key, or, with Delete, a delete of the
+// key (and no value).
+type BatchOp struct {
+	Record
+	Delete bool `json:"delete,omitempty"`
+}
+
+// PutOp returns the batch op that puts value under key.
+func PutOp(key, value []byte) BatchOp { return BatchOp{Record: NewRecord(key, value)} }
+
+// DeleteOp returns the batch op that deletes key.
+func DeleteOp(key []byte) BatchOp {
+	op := BatchOp{Delete: true}
+	op.Key, op.KeyB64 = textOrBase64(key)
+	return op
+}
+
+// Bytes returns the op's key and, for a put, its value.
+func (o *BatchOp) Bytes() (key, value []byte, err error) {
+	if key, err = o.KeyBytes(); err != nil {
+		return nil, nil, err
+	}
+	if o.Delete {
+		if o.Value != nil || o.ValueB64 != nil {
+			return nil, nil, errors.New(`a delete has no "value": give "delete": true or a value, not both`)
+		}
+		return key, nil, nil
+	}
+	value, err = o.ValueBytes()
+	return key, value, err
+}
+
+// BatchResult answers POST /v1/spaces/{space}/batch.
+type BatchResult struct {
+	Ops    int    `json:"ops"`    // ops written
+	Commit string `json:"commit"` // the commit that holds them ("" for an empty batch)
+}
+
+// SpaceInfo describes a space held by the node.
+type SpaceInfo struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Created string `json:"created"` // RFC 3339, UTC: when this node first stored it
+}
+
+// CreateSpaceRequest is the body of POST /v1/spaces.
+type CreateSpaceRequest struct {
+	Name string `json:"name"`
+}
+
+// Head is one author's latest commit in a space.
+type Head struct {
+	Author string `json:"author"`
+	Seq    uint64 `json:"seq"`
+	Commit string `json:"commit"`
+	Time   string `json:"time"`
+}
+
+// VerifyReport answers GET /v1/spaces/{space}/verify for a good history.
+type VerifyReport struct {
+	Commits int `json:"commits"`
+	Ops     int `json:"ops"`
+	Authors int `json:"authors"`
+	Forks   int `json:"forks"`
+}
+
+// InviteRequest is the body of POST /v1/spaces/{space}/invites. Expires is
+// a Go duration ("24h", "90m"); "" or "0" means no expiry.
+type InviteRequest struct {
+	Role    string `json:"role"`
+	Expires string `json:"expires,omitempty"`
+}
+
+// InviteResponse answers POST /v1/spaces/{space}/invites.
+type InviteResponse struct {
+	Ticket string `json:"ticket"`
+}
+
+// JoinRequest is the body of POST /v1/join.
+type JoinRequest struct {
+	Ticket string `json:"ticket"`
+}
+
+// ConnectRequest is the body of POST /v1/connect.
+type ConnectRequest struct {
+	Addr string `json:"addr"` // a multiaddr with /p2p/
+}
+
+// ConnectResponse answers POST /v1/connect.
+type ConnectResponse struct {
+	Peer string `json:"peer"` // the peer ID reached
+}
+
+// Peer is an element of GET /v1/peers.
+type Peer struct {
+	Peer      string   `json:"peer"`   // libp2p peer ID
+	Author    string   `json:"author"` // its device's author ID
+	Addrs     []string `json:"addrs"`
+	Direct    bool     `json:"direct"` // false if relayed, or not connected
+	Connected bool     `json:"connected"`
+	Spaces    []string `json:"spaces"` // IDs of the spaces synced with it
+	BytesIn   uint64   `json:"bytes_in"`
+	BytesOut  uint64   `json:"bytes_out"`
+	LastSeen  string   `json:"last_seen,omitempty"` // RFC 3339, UTC
+}
+
+// Status answers GET /v1/status.
+type Status struct {
+	Peer     string            `json:"peer"`
+	Author   string            `json:"author"`
+	Addrs    []string          `json:"addrs"`
+	Spaces   []SpaceStatus     `json:"spaces"`
+	Peers    int               `json:"peers"`    // connected peers
+	Refusals map[string]uint64 `json:"refusals"` // peers disconnected for misbehaving, by kind
+}
+
+// SpaceStatus is one space in Status.
+type SpaceStatus struct {
+	Name     string `json:"name"`
+	ID       string `json:"id"`
+	Commits  uint64 `json:"commits"` // commits held: the sum of the heads' seqs
+	Heads    []Head `json:"heads"`
+	Keys     int64  `json:"keys"` // visible keys
+	ViewHash string `json:"view_hash"`
+}
+
+// Hello answers GET /v1/: which node serves the API.
+type Hello struct {
+	API    string `json:"api"` // "v1"
+	Peer   string `json:"peer"`
+	Author string `json:"author"`
+}
