@@ -63,6 +63,14 @@ view_hash have the same keys and values.`,
 				fmt.Fprintf(&b, "\n%s  %s\n", sp.Name, sp.ID)
 				fmt.Fprintf(&b, "  %s by %s, %s; view hash %s\n",
 					plural(int(sp.Commits), "commit"), plural(len(sp.Heads), "author"), plural(int(sp.Keys), "key"), shortHash(sp.ViewHash))
+				switch {
+				case sp.Peers == 0:
+					b.WriteString("  sync: no connected peer shares it\n")
+				case sp.InSync == sp.Peers:
+					fmt.Fprintf(&b, "  sync: in sync with %s\n", plural(sp.Peers, "peer"))
+				default:
+					fmt.Fprintf(&b, "  sync: in sync with %d of %s (catching up)\n", sp.InSync, plural(sp.Peers, "peer"))
+				}
 				for _, h := range sp.Heads {
 					fmt.Fprintf(&b, "  %s  seq %-8d %s\n", h.Author, h.Seq, headTime(h))
 				}

@@ -147,6 +147,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		for _, h := range hs {
 			ss.Commits += h.Seq
 		}
+		if ss.Peers, ss.InSync, err = s.n.SpaceSync(ctx, in.ID); err != nil {
+			writeError(w, err)
+			return
+		}
 		st.Spaces = append(st.Spaces, ss)
 	}
 	for _, p := range s.n.Peers() {

@@ -253,6 +253,8 @@ type SpaceStatus struct {
 	Heads    []Head `json:"heads"`
 	Keys     int64  `json:"keys"` // visible keys
 	ViewHash string `json:"view_hash"`
+	Peers    int    `json:"peers"`   // connected peers sharing the space
+	InSync   int    `json:"in_sync"` // of those, how many hold the same commits
 }
 
 // Hello answers GET /v1/: which node serves the API.

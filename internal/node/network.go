@@ -186,6 +186,31 @@ func (n *Node) SyncStats() SyncStats {
 	return t
 }
 
+// SpaceSync says how many connected peers share a space and how many of
+// them are in sync with this node on it.
+func (n *Node) SpaceSync(ctx context.Context, id keys.SpaceID) (peers, inSync int, err error) {
+	heads, err := n.st.Heads(ctx, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.sessions {
+		shared := false
+		for _, sp := range s.Shared() {
+			shared = shared || sp == id
+		}
+		if !shared {
+			continue
+		}
+		peers++
+		if s.InSync(id, heads) {
+			inSync++
+		}
+	}
+	return peers, inSync, nil
+}
+
 // Counters returns a copy of the node's refusal counters.
 func (n *Node) Counters() Counters {
 	n.mu.Lock()

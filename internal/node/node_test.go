@@ -12,6 +12,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -214,4 +215,48 @@ func TestPartitionHeals(t *testing.T) {
 	waitFor(t, 20*time.Second, "the healed network to converge", func() bool {
 		return converged([]*Node{nodes[0], nodes[1], n2, nodes[3]}, id)
 	})
+}
+
+// TestSpaceSyncState: status's sync state says in sync once both hold the
+// same commits, and not while one lacks some.
+func TestSpaceSyncState(t *testing.T) {
+	ctx := ctxT(t)
+	nodes, id, homes := line(t, 2)
+	inSync := func(n *Node) bool {
+		p, in, err := n.SpaceSync(ctx, id)
+		return err == nil && p == 1 && in == 1
+	}
+	put(t, nodes[0], id, "k", "v")
+	waitFor(t, 10*time.Second, "both to report in sync", func() bool { return inSync(nodes[0]) && inSync(nodes[1]) })
+	// Take node 1 away, write on node 0, and bring node 1 back: until it
+	// has caught up, node 0 must not call it in sync.
+	nodes[1].Close()
+	for i := range 200 {
+		put(t, nodes[0], id, fmt.Sprintf("while-away/%03d", i), "x")
+	}
+	if p, _, _ := nodes[0].SpaceSync(ctx, id); p != 0 {
+		waitFor(t, 10*time.Second, "the session to end", func() bool { p, _, _ := nodes[0].SpaceSync(ctx, id); return p == 0 })
+	}
+	back := openNode(t, homes[1])
+	if _, err := back.Connect(ctx, nodes[0].Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the returning node to catch up and report in sync", func() bool {
+		return converged([]*Node{nodes[0], back}, id) && inSync(nodes[0]) && inSync(back)
+	})
+	hs, _ := back.st.Heads(ctx, id)
+	var fewer []store.Head
+	for _, h := range hs {
+		if h.Seq > 1 {
+			h.Seq--
+		}
+		fewer = append(fewer, h)
+	}
+	back.mu.Lock()
+	for _, s := range back.sessions {
+		if s.InSync(id, fewer) {
+			t.Fatal("a session reports in sync against heads behind the peer's")
+		}
+	}
+	back.mu.Unlock()
 }

@@ -132,7 +132,18 @@ type tnode struct {
 	spaceMu  sync.Mutex
 }
 
-func (n *tnode) Spaces() []keys.SpaceID { return []keys.SpaceID{n.id} }
+func (n *tnode) Spaces() []keys.SpaceID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return []keys.SpaceID{n.id}
+}
+
+// setSpace changes the space the node holds (TestLateSpace).
+func (n *tnode) setSpace(id keys.SpaceID) {
+	n.mu.Lock()
+	n.id = id
+	n.mu.Unlock()
+}
 func (n *tnode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
 	return n.st.Heads(ctx, sp)
 }

@@ -240,6 +240,7 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 		pending = pending[over:]
 	}
 	ps.pending = pending
+	ps.nPending.Store(int64(len(pending)))
 	if len(pending) > 0 && (progress || newPending) {
 		// Something is missing: tell the peer what we have, and ask for the
 		// deps we do not know by ID (they may be off the main chain).

@@ -83,7 +83,8 @@ type peerSpace struct {
 	want      []keys.CommitID        // deps to ask the peer for, at the next flush
 	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
 
-	pending []*commit.Commit // apply goroutine only: waiting for their causal past
+	pending  []*commit.Commit // apply goroutine only: waiting for their causal past
+	nPending atomic.Int64     // len(pending), for InSync
 }
 
 // NewSession returns a session over conn.
@@ -115,6 +116,32 @@ func (s *Session) Shared() []keys.SpaceID {
 		}
 	}
 	return out
+}
+
+// InSync reports whether sp is shared and, as far as this session knows,
+// both sides hold the same commits of it: the peer's announced heads are
+// all held here, it has every head held here, and nothing waits for its
+// causal past. ours are this node's current heads of sp.
+func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.byDisc[keys.DiscoveryID(sp)]
+	if ps == nil || !ps.proved || !ps.haveKnown || ps.nPending.Load() != 0 {
+		return false
+	}
+	mine := make(map[keys.AuthorID]uint64, len(ours))
+	for _, h := range ours {
+		mine[h.Author] = h.Seq
+		if ps.has[h.Author].Seq < h.Seq {
+			return false
+		}
+	}
+	for a, h := range ps.has {
+		if mine[a] < h.Seq {
+			return false
+		}
+	}
+	return true
 }
 
 // Run runs the session until the peer leaves, ctx ends, or an error. An

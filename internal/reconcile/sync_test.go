@@ -292,10 +292,10 @@ func (nopCloser) Close() error { return nil }
 func TestLateSpace(t *testing.T) {
 	c := newCluster(t, 2)
 	late := c.nodes[1]
-	late.id = keys.SpaceID{} // holds nothing at first
+	late.setSpace(keys.SpaceID{}) // holds nothing at first
 	c.link(0, 1, chaos{}, 1, false)
 	c.write(0, rand.New(rand.NewPCG(1, 1)), 3)
-	late.id = c.sk.Space()
+	late.setSpace(c.sk.Space())
 	late.mu.Lock()
 	for s := range late.sessions {
 		s.Notify(late.id)
