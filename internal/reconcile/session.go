@@ -156,7 +156,9 @@ func (s *Session) Run(ctx context.Context) error {
 	err := <-errc
 	cancel()
 	s.conn.Close()
-	if err2 := <-errc; err == nil {
+	// A misbehaviour found by one side closes the Conn, which can make the
+	// other side fail first on the closed stream: report the misbehaviour.
+	if err2 := <-errc; err == nil || errors.Is(err2, ErrMisbehaving) && !errors.Is(err, ErrMisbehaving) {
 		err = err2
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
