@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -199,39 +200,79 @@ func (s *Session) verifyCommits(m *Msg) (applyJob, error) {
 
 // applyLoop applies verified frames in order. A misbehaviour it finds ends
 // the session: it closes the Conn, so the reader stops too.
+//
+// Commits held back for being dated in the future are offered again when
+// the earliest of them stops being so: one timer, set only while such
+// commits are held.
 func (s *Session) applyLoop(ctx context.Context, jobs <-chan applyJob) error {
-	for job := range jobs {
-		if err := s.onCommits(ctx, job.ps, job.cs); err != nil {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		var job applyJob
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return nil
+			}
+			job = j
+		case <-retry.C:
+			s.mu.Lock()
+			for _, ps := range s.byDisc {
+				if ps.nPending.Load() > 0 {
+					job = applyJob{ps: ps}
+					break
+				}
+			}
+			s.mu.Unlock()
+			if job.ps == nil {
+				continue
+			}
+		}
+		wait, err := s.onCommits(ctx, job.ps, job.cs)
+		if err != nil {
 			s.applyFailed.Store(true)
 			s.conn.Close()
 			for range jobs { // let the reader finish
 			}
 			return err
 		}
+		if wait > 0 {
+			retry.Reset(wait)
+		}
 	}
-	return nil
 }
 
 // onCommits applies verified commits with the ones still waiting for their
-// causal past (apply goroutine).
-func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Commit) error {
+// causal past (apply goroutine). If some are held back for being dated in
+// the future, it returns how long until the earliest may be offered again.
+func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Commit) (time.Duration, error) {
 	batch := append(ps.pending, cs...)
+	if len(batch) == 0 {
+		return 0, nil
+	}
 	res, err := s.local.Apply(ctx, ps.id, batch)
 	if err != nil {
-		return fmt.Errorf("reconcile: apply: %w", err)
+		return 0, fmt.Errorf("reconcile: apply: %w", err)
 	}
 	var pending []*commit.Commit
+	var earliest time.Time // of the commits held for being dated in the future
 	progress, newPending := false, false
 	for i, o := range res.Outcomes {
 		switch o.Status {
 		case store.Rejected:
 			if errors.Is(o.Err, store.ErrUnauthorized) {
-				return fmt.Errorf("%w: %v", ErrUnauthorized, o.Err)
+				return 0, fmt.Errorf("%w: %v", ErrUnauthorized, o.Err)
 			}
-			return fmt.Errorf("%w: %v", ErrBadCommit, o.Err)
+			return 0, fmt.Errorf("%w: %v", ErrBadCommit, o.Err)
 		case store.Pending:
 			pending = append(pending, batch[i])
 			newPending = newPending || i >= len(ps.pending)
+			if errors.Is(o.Err, store.ErrFuture) {
+				if t := batch[i].Time.Time().Add(-store.MaxFuture); earliest.IsZero() || t.Before(earliest) {
+					earliest = t
+				}
+			}
 		case store.Applied, store.Forked:
 			progress = true
 		}
@@ -246,10 +287,13 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 		// deps we do not know by ID (they may be off the main chain).
 		s.requestHave(ps)
 		if err := s.wantDeps(ctx, ps, pending); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	if earliest.IsZero() {
+		return 0, nil
+	}
+	return max(time.Until(earliest), time.Millisecond), nil
 }
 
 func (s *Session) wantDeps(ctx context.Context, ps *peerSpace, pending []*commit.Commit) error {

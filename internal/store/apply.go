@@ -46,6 +46,11 @@ func (s Status) String() string {
 // ErrPending wraps the reason a commit is Pending.
 var ErrPending = errors.New("commit waits for its causal past")
 
+// ErrFuture is wrapped by the error of a commit held back because its time
+// is more than MaxFuture ahead of the local clock: offer it again once
+// that is no longer so.
+var ErrFuture = errors.New("commit dated in the future")
+
 // MaxFuture is how far ahead of the local clock a commit's time may be
 // before it is held back as Pending.
 const MaxFuture = 10 * time.Minute
@@ -555,7 +560,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		return rejected(ErrClock, "%s at %s", c, c.Time), nil
 	}
 	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
-		return pending("%s is dated %s, in the future", c, c.Time), nil
+		return Outcome{Status: Pending, Err: fmt.Errorf("%w: %w: %s is dated %s", ErrPending, ErrFuture, c, c.Time)}, nil
 	}
 	for _, d := range c.Deps {
 		ok, err := a.known(bc, st.id, d)
