@@ -72,19 +72,20 @@ func (n *Node) runSession(st p2p.Stream) {
 	peer := st.Peer()
 	s := reconcile.NewSession(reconcile.Config{Self: n.dev.Author(), Peer: peer}, n.reconcileLocal(), reconcile.NewStreamConn(st, st))
 	n.mu.Lock()
-	if old := n.sessions[peer]; old != nil {
-		n.mu.Unlock()
-		st.Reset() // one sync stream per peer
-		return
-	}
-	n.sessions[peer] = s
+	old := n.sessions[peer]
+	n.sessions[peer] = s // one sync stream per peer: the newest wins
 	n.counters.Sessions++
 	n.mu.Unlock()
+	if old != nil {
+		old.Close() // a stale stream, e.g. from before a reconnect
+	}
 
 	err := s.Run(n.ctx)
 
 	n.mu.Lock()
-	delete(n.sessions, peer)
+	if n.sessions[peer] == s {
+		delete(n.sessions, peer)
+	}
 	if errors.Is(err, reconcile.ErrMisbehaving) {
 		n.counters.Misbehaving[misbehaviourKind(err)]++
 		d := min(max(2*n.blocked[peer], minBlock), maxBlock)

@@ -200,6 +200,22 @@ func TestPartitionHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	left, right := []*Node{nodes[0], nodes[1]}, []*Node{n2, nodes[3]}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range []*Node{nodes[0], nodes[1], n2, nodes[3]} {
+				hs, _ := n.st.Heads(context.Background(), id)
+				var b []string
+				for _, h := range hs {
+					b = append(b, fmt.Sprintf("%s:%d", h.Author.Short()[4:8], h.Seq))
+				}
+				var ps []string
+				for _, p := range n.Peers() {
+					ps = append(ps, fmt.Sprintf("%s connected=%v spaces=%d", p.ID.Short(), p.Connected, len(p.Spaces)))
+				}
+				t.Logf("node %d (%s): heads %v; peers %v; sessions %d", i, n.Author().Short(), b, ps, n.SyncStats().Sessions)
+			}
+		}
+	})
 	for i, n := range append(append([]*Node{}, left...), right...) {
 		for j := range 15 {
 			put(t, n, id, fmt.Sprintf("k/%d-%d", i, j%5), fmt.Sprintf("%d", j))

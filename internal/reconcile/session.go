@@ -167,6 +167,10 @@ func (s *Session) Run(ctx context.Context) error {
 	return err
 }
 
+// Close ends the session: Run returns soon after. It may be called from
+// any goroutine, more than once.
+func (s *Session) Close() error { return s.conn.Close() }
+
 // Notify tells the session that sp has new commits. It never blocks.
 func (s *Session) Notify(sp keys.SpaceID) {
 	s.mu.Lock()

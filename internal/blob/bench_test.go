@@ -1,0 +1,78 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/loamdb/loam/internal/blob"
+)
+
+// BenchmarkAdd adds 256 MiB of random data to an empty store: chunking,
+// hashing and durable writes (each chunk fsynced, as is its directory).
+//
+//	go test -run='^$' -bench=. -benchtime=3x ./internal/blob
+func BenchmarkAdd(b *testing.B) {
+	data := randBytes(1, 256*MiB)
+	b.SetBytes(int64(len(data)))
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		s := openStore(b, dir)
+		b.StartTimer()
+		if _, _, err := s.Add(context.Background(), bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkSplit is the chunking and hashing of BenchmarkAdd alone.
+func BenchmarkSplit(b *testing.B) {
+	data := randBytes(1, 256*MiB)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := blob.Split(bytes.NewReader(data), func(int, []byte) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGet reads and verifies one 1 MiB chunk (from the page cache).
+func BenchmarkGet(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	data := randBytes(2, MiB)
+	id := blob.ChunkIDOf(data)
+	if err := s.Put(id, data); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(MiB)
+	for b.Loop() {
+		if _, err := s.Get(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead reads a 64 MiB blob sequentially through a Reader.
+func BenchmarkRead(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	id, _ := addBytes(b, s, randBytes(3, 64*MiB))
+	b.SetBytes(64 * MiB)
+	for b.Loop() {
+		r, err := s.Open(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+}

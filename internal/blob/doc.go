@@ -1,0 +1,47 @@
+// Package blob stores large values as content-addressed, verifiable blobs:
+// the local foundation of Loam's blob transfer (DESIGN.md §7).
+//
+// # Blobs, chunks and manifests
+//
+// A blob is cut into chunks of ChunkSize (1 MiB); the last is shorter, and an
+// empty blob has none. A chunk's ID (ChunkID, "chk_…") is the BLAKE3 hash of
+// its bytes under the context "loam/chunk/v1", so any chunk can be verified
+// alone. A Manifest lists a blob's size and its chunk IDs in order; the blob
+// ID (BlobID, "blb_…") is the BLAKE3 hash of the encoded manifest under
+// "loam/blob/v1". Identifiers print as a prefix and lowercase unpadded
+// base32, as in package keys, and Parse accepts only that form.
+//
+// The manifest encoding is a fixed binary layout, not CBOR: a version byte
+// (1), the size as a big-endian uint64, then the 32-byte chunk IDs. Its
+// length follows from the size, so the encoding is canonical by construction
+// and a decoder has nothing to normalize (see Manifest.Encode). Limits: a
+// blob has at most MaxBlobSize (1 TiB) bytes, so a manifest has at most 2^20
+// chunk IDs (32 MiB).
+//
+// # The store
+//
+// A Store keeps chunks and manifests as files in a directory:
+//
+//	chunks/ab/cdef…       a chunk, named by its ID in hex: 2 digits of shard
+//	                      directory, 62 of file name; the file holds the
+//	                      chunk's bytes
+//	manifests/ab/cdef…    a manifest, named by its blob ID in hex; the file
+//	                      holds the encoded manifest
+//	pins                  pinned blob IDs in text form, one per line, sorted
+//	tmp/                  files being written; emptied by OpenStore
+//
+// Every file is written to tmp/, fsynced, renamed into place and its
+// directory fsynced, so a file is either absent or complete: a write killed
+// half-way leaves only a temporary file, which OpenStore removes. Files are
+// verified on every read, and one damaged on disk is removed so that it can
+// be fetched again.
+//
+// # Retention
+//
+// GC keeps a blob while its owner's keep function says so (a key of a space
+// references it), while it is pinned (Pin, persisted), and while it is leased
+// (Lease, in memory: a download, an Add or a Reader in progress); it deletes
+// the other manifests and every chunk that no kept manifest lists. GC never
+// deletes a chunk that a lease or an Add in progress holds, even one written
+// while GC runs.
+package blob
