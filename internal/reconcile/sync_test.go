@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -342,4 +343,33 @@ func TestFutureCommitReoffered(t *testing.T) {
 		_, err := nd.st.Get(c.ctx, sp, []byte("k/future"))
 		return err == nil
 	})
+}
+
+// TestStreamErrorsAreNotMisbehaviour: a stream that ends or fails while a
+// frame length is read is the transport's fault, not the peer's.
+func TestStreamErrorsAreNotMisbehaviour(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		bad  bool
+	}{
+		{"empty", nil, false},
+		{"cut in the length", []byte{0x80}, false},
+		{"cut in the body", []byte{0x05, 'a'}, false},
+		{"length over 64 bits", bytes.Repeat([]byte{0xff}, 11), true},
+		{"length over the limit", []byte{0xff, 0xff, 0xff, 0x7f}, true},
+	} {
+		_, err := NewStreamConn(bytes.NewBuffer(tc.in), nopCloser{}).ReadFrame()
+		if err == nil || errors.Is(err, ErrMisbehaving) != tc.bad {
+			t.Errorf("%s: err = %v, misbehaviour = %v, want %v", tc.name, err, errors.Is(err, ErrMisbehaving), tc.bad)
+		}
+	}
+	// Every length round-trips through the reader.
+	for _, n := range []uint64{0, 1, 127, 128, 300, 1 << 21, 1<<63 + 5} {
+		var b [binary.MaxVarintLen64]byte
+		got, err := readLength(bytes.NewReader(b[:binary.PutUvarint(b[:], n)]))
+		if err != nil || got != n {
+			t.Errorf("readLength(%d) = %d, %v", n, got, err)
+		}
+	}
 }

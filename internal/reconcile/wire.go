@@ -255,12 +255,9 @@ func NewStreamConn(rw io.ReadWriter, c io.Closer) *StreamConn {
 
 // ReadFrame reads one frame.
 func (s *StreamConn) ReadFrame() ([]byte, error) {
-	n, err := binary.ReadUvarint(s.r)
+	n, err := readLength(s.r)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		return nil, fmt.Errorf("%w: length: %v", ErrBadFrame, err)
+		return nil, err
 	}
 	if n == 0 || n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadFrame, n, MaxFrame)
@@ -270,6 +267,30 @@ func (s *StreamConn) ReadFrame() ([]byte, error) {
 		return nil, fmt.Errorf("reconcile: read frame: %w", err)
 	}
 	return b, nil
+}
+
+// readLength reads a frame's uvarint length. A length that does not fit in
+// 64 bits is the peer's fault (ErrBadFrame); a failing stream is not: a
+// reset or a connection closed mid-frame is returned as the transport's
+// error (io.EOF before the first byte), never as misbehaviour.
+func readLength(r io.ByteReader) (uint64, error) {
+	var n uint64
+	for i := 0; ; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if i == binary.MaxVarintLen64-1 && b > 1 || i == binary.MaxVarintLen64 {
+			return 0, fmt.Errorf("%w: length does not fit in 64 bits", ErrBadFrame)
+		}
+		n |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			return n, nil
+		}
+	}
 }
 
 // WriteFrame writes one frame.
