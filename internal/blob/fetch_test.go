@@ -1,0 +1,408 @@
+package blob_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/blob"
+)
+
+// memSource serves a blob from another Store, in memory.
+type memSource struct {
+	name string
+	st   *blob.Store
+	m    blob.Manifest
+
+	delay     time.Duration // slept before each chunk: a rate limit
+	corrupt   bool          // flip a byte of every chunk
+	badMan    bool          // send a manifest that does not match the ID
+	noBlob    bool          // say it has nothing
+	failAfter int           // if > 0, Get fails after this many chunks served
+	haveErr   error         // Have fails with it
+
+	served    atomic.Int64
+	mu        sync.Mutex
+	requested []int
+}
+
+func newSource(t testing.TB, name string, st *blob.Store, id blob.BlobID) *memSource {
+	t.Helper()
+	m, err := st.Manifest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &memSource{name: name, st: st, m: m}
+}
+
+func (s *memSource) Peer() string { return s.name }
+
+func (s *memSource) Have(ctx context.Context, id blob.BlobID) ([]byte, blob.Bitmap, error) {
+	if s.haveErr != nil {
+		return nil, nil, s.haveErr
+	}
+	if s.noBlob || s.m.ID() != id {
+		return nil, nil, nil
+	}
+	man := s.m.Encode()
+	if s.badMan {
+		man[len(man)-1] ^= 1
+	}
+	return man, s.st.Bitmap(s.m), nil
+}
+
+func (s *memSource) Get(ctx context.Context, id blob.BlobID, i int) ([]byte, error) {
+	s.mu.Lock()
+	s.requested = append(s.requested, i)
+	s.mu.Unlock()
+	if s.delay > 0 {
+		t := time.NewTimer(s.delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	if s.failAfter > 0 && s.served.Add(1) > int64(s.failAfter) {
+		return nil, errors.New("connection reset")
+	}
+	data, err := s.st.Get(s.m.Chunks[i])
+	if err != nil {
+		return nil, err
+	}
+	if s.corrupt {
+		data[len(data)/2] ^= 0xff
+	}
+	return data, nil
+}
+
+func (s *memSource) gets() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requested)
+}
+
+// seed stores data in a fresh store and returns it with the blob ID.
+func seed(t testing.TB, data []byte) (*blob.Store, blob.BlobID) {
+	t.Helper()
+	st := openStore(t, t.TempDir())
+	id, _ := addBytes(t, st, data)
+	return st, id
+}
+
+func fetch(t *testing.T, st *blob.Store, id blob.BlobID, opts blob.FetchOptions, srcs ...*memSource) (blob.Stats, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var ss []blob.Source
+	for _, s := range srcs {
+		ss = append(ss, s)
+	}
+	return blob.Fetch(ctx, st, id, ss, opts)
+}
+
+// checkStored fails unless st holds exactly the chunks of m (in files that
+// verify) and reads back as data.
+func checkStored(t *testing.T, st *blob.Store, id blob.BlobID, data []byte) {
+	t.Helper()
+	m, err := st.Manifest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, st, id); string(got) != string(data) {
+		t.Fatal("the fetched blob differs from the original")
+	}
+	want := map[blob.ChunkID]bool{}
+	for _, c := range m.Chunks {
+		want[c] = true
+	}
+	checkChunkFiles(t, st, want)
+}
+
+// checkChunkFiles fails unless every chunk file in st hashes to its name and
+// is one of allowed.
+func checkChunkFiles(t *testing.T, st *blob.Store, allowed map[blob.ChunkID]bool) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(filepath.Join(st.Dir(), "chunks"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		id := blob.ChunkIDOf(b)
+		if p != chunkPath(st.Dir(), id) {
+			return fmt.Errorf("%s holds bytes that hash to %s", p, id)
+		}
+		if !allowed[id] {
+			return fmt.Errorf("unexpected chunk %s", id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(allowed) {
+		t.Fatalf("%d chunk files, want %d", n, len(allowed))
+	}
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func TestFetchMultiSource(t *testing.T) {
+	data := randBytes(40, 20*MiB+12345)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+
+	var mu sync.Mutex
+	var reports []blob.Progress
+	opts := blob.FetchOptions{Progress: func(p blob.Progress) {
+		mu.Lock()
+		reports = append(reports, p)
+		mu.Unlock()
+	}}
+	stats, err := fetch(t, dst, id, opts, newSource(t, "a", src, id), newSource(t, "b", src, id), newSource(t, "c", src, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	if got := sum(stats.Bytes); got != int64(len(data)) || stats.Chunks != 21 {
+		t.Fatalf("stats: %d bytes in %d chunks, want %d in 21", got, stats.Chunks, len(data))
+	}
+	if len(stats.Corrupt) != 0 || len(stats.Failed) != 0 {
+		t.Fatalf("stats: corrupt %v, failed %v", stats.Corrupt, stats.Failed)
+	}
+	t.Logf("bytes per peer %v, %d requests, %d re-requests, %v", stats.Bytes, stats.Requests, stats.Rerequests, stats.Duration)
+
+	if len(reports) != 22 {
+		t.Fatalf("%d progress reports, want 22", len(reports))
+	}
+	for i, p := range reports {
+		if p.Total != int64(len(data)) || i > 0 && p.Done <= reports[i-1].Done || p.Done != sum(p.Peers) {
+			t.Fatalf("progress report %d: %+v", i, p)
+		}
+	}
+	if last := reports[len(reports)-1]; last.Done != last.Total || !maps.Equal(last.Peers, stats.Bytes) {
+		t.Fatalf("last progress report %+v, stats %v", last, stats.Bytes)
+	}
+
+	// Everything is held now: a second Fetch asks for nothing.
+	s := newSource(t, "a", src, id)
+	if stats, err := fetch(t, dst, id, blob.FetchOptions{}, s); err != nil || stats.Requests != 0 || len(s.gets()) != 0 {
+		t.Fatalf("fetch of a held blob: %v, %d requests", err, stats.Requests)
+	}
+}
+
+func TestFetchEmptyBlob(t *testing.T) {
+	src, id := seed(t, nil)
+	dst := openStore(t, t.TempDir())
+	if _, err := fetch(t, dst, id, blob.FetchOptions{}, newSource(t, "a", src, id)); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, nil)
+}
+
+func TestFetchThrottledShare(t *testing.T) {
+	data := randBytes(41, 24*MiB)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+	var srcs []*memSource
+	for _, name := range []string{"a", "b", "c"} {
+		s := newSource(t, name, src, id)
+		s.delay = 20 * time.Millisecond
+		srcs = append(srcs, s)
+	}
+	stats, err := fetch(t, dst, id, blob.FetchOptions{}, srcs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	t.Logf("bytes per peer %v, %d re-requests, %v", stats.Bytes, stats.Rerequests, stats.Duration)
+	for _, s := range srcs {
+		// A third each if equal; ask for at least a sixth.
+		if got := stats.Bytes[s.name]; got < int64(len(data))/6 {
+			t.Errorf("%s served %d of %d bytes", s.name, got, len(data))
+		}
+	}
+}
+
+func TestFetchSlowSourceEndgame(t *testing.T) {
+	data := randBytes(42, 16*MiB)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+	slow := newSource(t, "slow", src, id)
+	slow.delay = time.Hour // never answers before it is canceled
+	fast1, fast2 := newSource(t, "fast1", src, id), newSource(t, "fast2", src, id)
+	stats, err := fetch(t, dst, id, blob.FetchOptions{}, slow, fast1, fast2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	t.Logf("bytes per peer %v, %d requests, %d re-requests", stats.Bytes, stats.Requests, stats.Rerequests)
+	if stats.Rerequests == 0 {
+		t.Fatal("no re-requests, yet the slow source never answered")
+	}
+	if stats.Bytes["slow"] != 0 || len(slow.gets()) == 0 {
+		t.Fatalf("the slow source served %d bytes after %d requests", stats.Bytes["slow"], len(slow.gets()))
+	}
+}
+
+func TestFetchCorruptSource(t *testing.T) {
+	data := randBytes(43, 12*MiB+1)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+	bad := newSource(t, "bad", src, id)
+	bad.corrupt = true
+	badMan := newSource(t, "badman", src, id)
+	badMan.badMan = true
+	stats, err := fetch(t, dst, id, blob.FetchOptions{}, badMan, bad, newSource(t, "good1", src, id), newSource(t, "good2", src, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	t.Logf("bytes per peer %v, corrupt %v", stats.Bytes, stats.Corrupt)
+	if stats.Corrupt["bad"] != 1 || stats.Bytes["bad"] != 0 {
+		t.Fatalf("the corrupt source: counted %d, served %d bytes", stats.Corrupt["bad"], stats.Bytes["bad"])
+	}
+	if n := len(bad.gets()); n > blob.DefaultPerSource {
+		t.Fatalf("the corrupt source was asked %d times after it was dropped", n)
+	}
+	if stats.Corrupt["badman"] != 1 || len(badMan.gets()) != 0 {
+		t.Fatalf("the source with a bad manifest: counted %d, asked for %d chunks", stats.Corrupt["badman"], len(badMan.gets()))
+	}
+
+	// With only corrupt sources, nothing is written and the error says so.
+	dst = openStore(t, t.TempDir())
+	bad = newSource(t, "bad", src, id)
+	bad.corrupt = true
+	_, err = fetch(t, dst, id, blob.FetchOptions{}, bad)
+	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "13 of 13 chunks missing (chunks 0-12)") ||
+		!strings.Contains(err.Error(), "bad sent 1 that did not verify") {
+		t.Fatalf("fetch from a corrupt source: %v", err)
+	}
+	t.Log(err)
+	checkChunkFiles(t, dst, nil)
+}
+
+func TestFetchResume(t *testing.T) {
+	data := randBytes(44, 20*MiB)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+
+	flaky := newSource(t, "flaky", src, id)
+	flaky.failAfter = 10
+	stats, err := fetch(t, dst, id, blob.FetchOptions{}, flaky)
+	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("fetch from a source that fails: %v", err)
+	}
+	t.Log(err)
+	m, err := dst.Manifest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := dst.Missing(m)
+	if stats.Chunks == 0 || stats.Chunks > 10 || len(missing) != 20-stats.Chunks {
+		t.Fatalf("first fetch stored %d chunks, %d missing", stats.Chunks, len(missing))
+	}
+
+	a, b := newSource(t, "a", src, id), newSource(t, "b", src, id)
+	stats, err = fetch(t, dst, id, blob.FetchOptions{}, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	requested := map[int]bool{}
+	for _, i := range append(a.gets(), b.gets()...) {
+		requested[i] = true
+	}
+	if got := slices.Sorted(maps.Keys(requested)); !slices.Equal(got, missing) {
+		t.Fatalf("second fetch requested chunks %v, want the missing %v", got, missing)
+	}
+	if stats.Chunks != len(missing) || sum(stats.Bytes) != int64(len(missing))*MiB {
+		t.Fatalf("second fetch stored %d chunks, %d bytes; %d were missing", stats.Chunks, sum(stats.Bytes), len(missing))
+	}
+}
+
+func TestFetchNoSource(t *testing.T) {
+	src, id := seed(t, randBytes(45, 3*MiB))
+	dst := openStore(t, t.TempDir())
+	none := newSource(t, "none", src, id)
+	none.noBlob = true
+	broken := newSource(t, "broken", src, id)
+	broken.haveErr = errors.New("stream reset")
+	for _, srcs := range [][]*memSource{nil, {none, broken}} {
+		_, err := fetch(t, dst, id, blob.FetchOptions{}, srcs...)
+		if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "no source has its manifest") {
+			t.Fatalf("fetch with no source: %v", err)
+		}
+		t.Log(err)
+	}
+	if dst.HasManifest(id) || dst.Leased(id) {
+		t.Fatal("a failed fetch left a manifest or a lease")
+	}
+
+	// A source with the manifest but none of the chunks.
+	other, _ := seed(t, nil)
+	m, _ := src.Manifest(id)
+	if _, err := other.PutManifest(m); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fetch(t, dst, id, blob.FetchOptions{}, newSource(t, "manifest-only", other, id))
+	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "3 of 3 chunks missing") {
+		t.Fatalf("fetch from a source without chunks: %v", err)
+	}
+}
+
+func TestFetchCanceled(t *testing.T) {
+	src, id := seed(t, randBytes(46, 8*MiB))
+	dst := openStore(t, t.TempDir())
+	s := newSource(t, "slow", src, id)
+	s.delay = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := blob.Fetch(ctx, dst, id, []blob.Source{s}, blob.FetchOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("canceled fetch: %v", err)
+	}
+}
+
+func BenchmarkFetch(b *testing.B) {
+	data := randBytes(47, 64*MiB)
+	src, id := seed(b, data)
+	var srcs []blob.Source
+	for _, name := range []string{"a", "b", "c"} {
+		srcs = append(srcs, newSource(b, name, src, id))
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		dst := openStore(b, dir)
+		b.StartTimer()
+		if _, err := blob.Fetch(context.Background(), dst, id, srcs, blob.FetchOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
+}
