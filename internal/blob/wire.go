@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/loamdb/loam/internal/keys"
 )
 
 // BlobProtocolID names the blob transfer protocol on the wire.
@@ -78,29 +78,8 @@ type wireBlobMsg struct {
 }
 
 var (
-	blobEncMode = func() cbor.EncMode {
-		em, err := cbor.CoreDetEncOptions().EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return em
-	}()
-	blobDecMode = func() cbor.DecMode {
-		dm, err := cbor.DecOptions{
-			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-			IndefLength:       cbor.IndefLengthForbidden,
-			TagsMd:            cbor.TagsForbidden,
-			MaxNestedLevels:   4,
-			MaxArrayElements:  16,
-			MaxMapPairs:       16,
-			UTF8:              cbor.UTF8RejectInvalid,
-			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		}.DecMode()
-		if err != nil {
-			panic(err)
-		}
-		return dm
-	}()
+	blobEncMode = keys.CanonicalCBOR
+	blobDecMode = keys.StrictCBOR(keys.CBORLimits{Nesting: 4, ArrayElems: 16, MapPairs: 16, Closed: true})
 )
 
 // BlobMsg is a message of the blob protocol. Fields a type does not carry

@@ -3,53 +3,19 @@ package commit
 import (
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/loamdb/loam/internal/keys"
 )
 
 // encMode is canonical CBOR (RFC 8949 Core Deterministic Encoding).
-var encMode = func() cbor.EncMode {
-	em, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return em
-}()
-
-// strictDecOptions reject duplicate keys, indefinite lengths and tags, and
-// bound nesting and collection sizes.
-func strictDecOptions() cbor.DecOptions {
-	return cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  MaxOps,
-		MaxMapPairs:       64,
-		IntDec:            cbor.IntDecConvertNone,
-		UTF8:              cbor.UTF8RejectInvalid,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-	}
-}
-
-func mustDecMode(o cbor.DecOptions) cbor.DecMode {
-	dm, err := o.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}
+var encMode = keys.CanonicalCBOR
 
 var (
 	// closedDec rejects unknown map keys: for maps whose every field is signed
 	// through a digest computed from known fields only.
-	closedDec = func() cbor.DecMode {
-		o := strictDecOptions()
-		o.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
-		return mustDecMode(o)
-	}()
+	closedDec = keys.StrictCBOR(keys.CBORLimits{Nesting: 8, ArrayElems: MaxOps, MapPairs: 64, Closed: true})
 	// openDec keeps unknown keys legal: for the header, which is hashed as
 	// received, so unknown fields are signed too.
-	openDec = mustDecMode(strictDecOptions())
+	openDec = keys.StrictCBOR(keys.CBORLimits{Nesting: 8, ArrayElems: MaxOps, MapPairs: 64})
 )
 
 func marshal(v any) []byte {

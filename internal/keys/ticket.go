@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // TicketPrefix starts every ticket's text form.
@@ -40,29 +38,8 @@ type wireTicket struct {
 }
 
 var (
-	ticketEnc = func() cbor.EncMode {
-		em, err := cbor.CoreDetEncOptions().EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return em
-	}()
-	ticketDec = func() cbor.DecMode {
-		dm, err := cbor.DecOptions{
-			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-			IndefLength:       cbor.IndefLengthForbidden,
-			TagsMd:            cbor.TagsForbidden,
-			MaxNestedLevels:   4,
-			MaxArrayElements:  maxTicketAddrs,
-			MaxMapPairs:       16,
-			UTF8:              cbor.UTF8RejectInvalid,
-			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		}.DecMode()
-		if err != nil {
-			panic(err)
-		}
-		return dm
-	}()
+	ticketEnc = CanonicalCBOR
+	ticketDec = StrictCBOR(CBORLimits{Nesting: 4, ArrayElems: maxTicketAddrs, MapPairs: 16, Closed: true})
 	ticketB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 )
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -84,29 +82,8 @@ type wireMsg struct {
 }
 
 var (
-	encMode = func() cbor.EncMode {
-		em, err := cbor.CoreDetEncOptions().EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return em
-	}()
-	decMode = func() cbor.DecMode {
-		dm, err := cbor.DecOptions{
-			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-			IndefLength:       cbor.IndefLengthForbidden,
-			TagsMd:            cbor.TagsForbidden,
-			MaxNestedLevels:   6,
-			MaxArrayElements:  MaxHeads,
-			MaxMapPairs:       16,
-			UTF8:              cbor.UTF8RejectInvalid,
-			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		}.DecMode()
-		if err != nil {
-			panic(err)
-		}
-		return dm
-	}()
+	encMode = keys.CanonicalCBOR
+	decMode = keys.StrictCBOR(keys.CBORLimits{Nesting: 6, ArrayElems: MaxHeads, MapPairs: 16, Closed: true})
 )
 
 // Head is one author's latest commit as announced in Have.
