@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,6 +205,11 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		}
 	} else if w.Disc != nil {
 		return nil, fmt.Errorf("%w: unexpected discovery ID", ErrBadMessage)
+	}
+	// One message, one encoding: fields of other types, zero values written
+	// out and non-minimal heads are all rejected by re-encoding.
+	if !bytes.Equal(m.Encode(), b) {
+		return nil, fmt.Errorf("%w: not in canonical form", ErrBadMessage)
 	}
 	return m, nil
 }
