@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
@@ -43,6 +44,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	}
 	n.host = h
 	h.Handle(reconcile.ProtocolID, func(s p2p.Stream) { n.runSession(s) })
+	h.Handle(blob.BlobProtocolID, n.serveBlobs)
 	h.Notify(func(peer keys.AuthorID, connected bool) {
 		if connected && bytes.Compare(n.dev.Author().Bytes(), peer.Bytes()) < 0 {
 			n.wg.Add(1)

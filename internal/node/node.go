@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
@@ -52,6 +53,7 @@ type Node struct {
 	clock *commit.Clock
 	hub   *space.Hub
 	host  *p2p.Host // nil when offline
+	blobs *blob.Store
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -101,6 +103,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
+	if n.blobs, err = blob.OpenStore(filepath.Join(o.Home, "blobs")); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.loadHeld(ctx); err != nil {
 		n.Close()
 		return nil, err
