@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -71,10 +70,6 @@ func Systems() []System {
 		{Name: "hypercore", Run: RunHypercore},
 	}
 }
-
-// ErrNotImplemented is returned by a Runner whose side of the harness is not
-// written yet; a comparison skips such a system.
-var ErrNotImplemented = errors.New("bench: not implemented")
 
 // Median returns the run with the median Seconds (the lower middle one for
 // an even count). Since every run of a workload moves the same blocks and

@@ -177,7 +177,6 @@ func TestHypercoreFigures(t *testing.T) {
 		runs   []Result
 	}
 	var rows []row
-	skipped := map[string]bool{}
 	for _, w := range FigureWorkloads {
 		if w.BlockSize > 64<<10-1 && os.Getenv("LOAM_BENCH_LARGE") != "1" {
 			// Large values are blobs in Loam (the blob issue); run them with
@@ -189,17 +188,9 @@ func TestHypercoreFigures(t *testing.T) {
 		var order []string
 		for i := 0; i < runs; i++ {
 			for _, sys := range Systems() {
-				if skipped[sys.Name] {
-					continue
-				}
 				ctx, cancel := context.WithTimeout(context.Background(), DefaultRunTimeout)
 				r, err := sys.Run(ctx, w)
 				cancel()
-				if errors.Is(err, ErrNotImplemented) {
-					t.Logf("%s: not implemented yet, skipped", sys.Name)
-					skipped[sys.Name] = true
-					continue
-				}
 				if err != nil {
 					t.Fatalf("%s %v run %d: %v", sys.Name, w, i+1, err)
 				}

@@ -166,43 +166,18 @@ func RunHypercore(ctx context.Context, w Workload) (res Result, err error) {
 		"--blocks", n, "--size", s, "--batch", b, "--port", "0",
 		"--dir", filepath.Join(tmp, "writer"), "--stdin-lifeline", "1")
 	wr.Dir, wr.Env = dir, env
-	wr.WaitDelay = 5 * time.Second
-	wrStderr := &tailBuffer{max: 16 << 10}
-	wr.Stderr = wrStderr
-	hello := &lineWriter{line: make(chan []byte, 1)}
-	wr.Stdout = hello
-	wrStdin, err := wr.StdinPipe()
+	wp, err := startWriter("writer.js", wr)
 	if err != nil {
-		return Result{}, fmt.Errorf("bench: %v", err)
+		return Result{}, err
 	}
-	if err := wr.Start(); err != nil {
-		return Result{}, fmt.Errorf("bench: starting writer.js: %v", err)
+	defer wp.Stop()
+	line, err := wp.Hello(ctx)
+	if err != nil {
+		return Result{}, err
 	}
-	writerExited := make(chan struct{})
-	var writerErr error
-	go func() { writerErr = wr.Wait(); close(writerExited) }()
-	defer func() {
-		// Ask it to stop (stdin EOF), then insist; either way wait until
-		// it is gone.
-		wrStdin.Close()
-		select {
-		case <-writerExited:
-		case <-time.After(5 * time.Second):
-			wr.Process.Kill()
-			<-writerExited
-		}
-	}()
-
 	var h writerHello
-	select {
-	case line := <-hello.line:
-		if err := json.Unmarshal(line, &h); err != nil || h.Key == "" || h.Port == 0 {
-			return Result{}, fmt.Errorf("bench: writer.js: unexpected output %q", line)
-		}
-	case <-writerExited:
-		return Result{}, fmt.Errorf("bench: writer.js exited before it was ready (%v)\n%s", writerErr, wrStderr)
-	case <-ctx.Done():
-		return Result{}, fmt.Errorf("bench: hypercore %v: writer: %w", w, context.Cause(ctx))
+	if err := json.Unmarshal(line, &h); err != nil || h.Key == "" || h.Port == 0 {
+		return Result{}, fmt.Errorf("bench: writer.js: unexpected output %q", line)
 	}
 	if h.Blocks != w.Blocks || h.Bytes != w.Bytes() {
 		return Result{}, fmt.Errorf("bench: writer.js wrote %d blocks / %d bytes, want %d / %d", h.Blocks, h.Bytes, w.Blocks, w.Bytes())

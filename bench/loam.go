@@ -76,40 +76,18 @@ func RunLoam(ctx context.Context, w Workload) (res Result, err error) {
 	n, s, b := strconv.Itoa(w.Blocks), strconv.Itoa(w.BlockSize), strconv.Itoa(w.Batch)
 
 	wr := exec.CommandContext(ctx, bin, "write", "--blocks", n, "--size", s, "--batch", b, "--home", filepath.Join(tmp, "writer"))
-	wr.WaitDelay = 5 * time.Second
-	wrStderr := &tailBuffer{max: 16 << 10}
-	wr.Stderr = wrStderr
-	hello := &lineWriter{line: make(chan []byte, 1)}
-	wr.Stdout = hello
-	wrStdin, err := wr.StdinPipe()
+	wp, err := startWriter("loamsync writer", wr)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := wr.Start(); err != nil {
-		return Result{}, fmt.Errorf("bench: starting loamsync writer: %v", err)
+	defer wp.Stop()
+	line, err := wp.Hello(ctx)
+	if err != nil {
+		return Result{}, err
 	}
-	exited := make(chan struct{})
-	var wrErr error
-	go func() { wrErr = wr.Wait(); close(exited) }()
-	defer func() {
-		wrStdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			wr.Process.Kill()
-			<-exited
-		}
-	}()
 	var h loamHello
-	select {
-	case line := <-hello.line:
-		if err := json.Unmarshal(line, &h); err != nil || h.Ticket == "" {
-			return Result{}, fmt.Errorf("bench: loamsync writer: unexpected output %q", line)
-		}
-	case <-exited:
-		return Result{}, fmt.Errorf("bench: loamsync writer exited early (%v)\n%s", wrErr, wrStderr)
-	case <-ctx.Done():
-		return Result{}, fmt.Errorf("bench: loam %v: writer: %w", w, context.Cause(ctx))
+	if err := json.Unmarshal(line, &h); err != nil || h.Ticket == "" {
+		return Result{}, fmt.Errorf("bench: loamsync writer: unexpected output %q", line)
 	}
 
 	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", n, "--home", filepath.Join(tmp, "reader"))
@@ -150,27 +128,18 @@ func RunLoamLatency(ctx context.Context, writes int) (Latency, error) {
 	defer os.RemoveAll(tmp)
 	lw := strconv.Itoa(writes)
 	wr := exec.CommandContext(ctx, bin, "write", "--blocks", "100", "--batch", "100", "--latency", lw, "--home", filepath.Join(tmp, "w"))
-	wr.WaitDelay = 5 * time.Second
-	hello := &lineWriter{line: make(chan []byte, 1)}
-	wr.Stdout = hello
-	wrStderr := &tailBuffer{max: 16 << 10}
-	wr.Stderr = wrStderr
-	wrStdin, err := wr.StdinPipe()
+	wp, err := startWriter("latency writer", wr)
 	if err != nil {
 		return Latency{}, err
 	}
-	if err := wr.Start(); err != nil {
+	defer wp.Stop()
+	line, err := wp.Hello(ctx)
+	if err != nil {
 		return Latency{}, err
 	}
-	defer func() { wrStdin.Close(); wr.Wait() }()
 	var h loamHello
-	select {
-	case line := <-hello.line:
-		if err := json.Unmarshal(line, &h); err != nil {
-			return Latency{}, fmt.Errorf("bench: writer said %q", line)
-		}
-	case <-ctx.Done():
-		return Latency{}, fmt.Errorf("bench: latency writer: %w\n%s", ctx.Err(), wrStderr)
+	if err := json.Unmarshal(line, &h); err != nil {
+		return Latency{}, fmt.Errorf("bench: writer said %q", line)
 	}
 	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", "100", "--latency", lw, "--home", filepath.Join(tmp, "r"))
 	rd.WaitDelay = 5 * time.Second
@@ -183,7 +152,7 @@ func RunLoamLatency(ctx context.Context, writes int) (Latency, error) {
 	}
 	select {
 	case <-ready.line:
-		io.WriteString(wrStdin, "go\n")
+		io.WriteString(wp.stdin, "go\n")
 	case <-ctx.Done():
 		rd.Process.Kill()
 		rd.Wait()

@@ -13,7 +13,6 @@ const (
 	CtxOp           = "loam/op/v1"      // digest of one op's kind, key and payload digest
 	CtxOpsRoot      = "loam/ops/v1"     // digest over a commit's op digests
 	CtxPayload      = "loam/payload/v1" // digest of one op payload
-	CtxViewEntry    = "loam/view-entry/v1"
 )
 
 // Hasher is a keyed BLAKE3 hasher for one context. The key is derived from
@@ -63,7 +62,6 @@ var (
 	OpHash           = NewHasher(CtxOp)
 	OpsRootHash      = NewHasher(CtxOpsRoot)
 	PayloadHash      = NewHasher(CtxPayload)
-	ViewEntryHash    = NewHasher(CtxViewEntry)
 )
 
 // Sync contexts.

@@ -71,7 +71,6 @@ func TestGoldenHashes(t *testing.T) {
 		{keys.OpHash, "18090e4b127defa384f7c04fe93b52c7f8a4b76c7e88c86dd1ecf551ae3a3aea"},
 		{keys.OpsRootHash, "5c8e236668f2417b843fb3f417f8c10fcad98e764fd5cc4d42a5f036a2f541b8"},
 		{keys.PayloadHash, "db349d042056ad8d95bf0bbe7df224d74ac6a21ae049b3fd018b0b142fd4001b"},
-		{keys.ViewEntryHash, "eef826121b6cb08f985850e753fc7feb913e1c8cc7bdc7662968131c1fe04073"},
 	}
 	for i, tc := range cases {
 		d := tc.h.Sum([]byte("lo"), []byte("am"))

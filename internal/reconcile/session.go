@@ -53,7 +53,7 @@ type Session struct {
 	conn  Conn
 	Stats Stats
 
-	out  chan []byte   // frames queued by the reader and Notify for the writer
+	out  chan []byte   // goodbyes queued by the reader for the writer (never blocks the reader)
 	wake chan struct{} // buffered 1: some space is dirty
 
 	applyFailed atomic.Bool // the apply goroutine ended the session
