@@ -46,7 +46,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	h.Handle(reconcile.ProtocolID, func(s p2p.Stream) { n.runSession(s) })
 	h.Handle(blob.BlobProtocolID, n.serveBlobs)
 	h.Notify(func(peer keys.AuthorID, connected bool) {
-		if connected && bytes.Compare(n.dev.Author().Bytes(), peer.Bytes()) < 0 {
+		if connected && n.dialsTo(peer) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
@@ -96,7 +96,52 @@ func (n *Node) runSession(st p2p.Stream) {
 		n.host.Block(peer, d)
 		return
 	}
+	stillNone := n.sessions[peer] == nil
 	n.mu.Unlock()
+	// Streams can cross while connections churn (a join dialling several
+	// addresses): a session may end while the peer stays connected. The
+	// dialling side opens a new one, so two connected peers always sync.
+	if stillNone && n.dialsTo(peer) && n.ctx.Err() == nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			t := time.NewTimer(redialPause)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-n.ctx.Done():
+				return
+			}
+			if n.connected(peer) && n.sessionFor(peer) == nil {
+				n.dialSession(peer)
+			}
+		}()
+	}
+}
+
+// redialPause spaces out reopening a sync stream to a connected peer, so a
+// peer whose sessions keep ending cannot make a tight loop.
+const redialPause = 200 * time.Millisecond
+
+// dialsTo reports whether this node opens the sync stream to peer: the
+// smaller ID does.
+func (n *Node) dialsTo(peer keys.AuthorID) bool {
+	return bytes.Compare(n.dev.Author().Bytes(), peer.Bytes()) < 0
+}
+
+func (n *Node) connected(peer keys.AuthorID) bool {
+	for _, p := range n.host.Peers() {
+		if p.ID == peer {
+			return p.Connected
+		}
+	}
+	return false
+}
+
+func (n *Node) sessionFor(peer keys.AuthorID) *reconcile.Session {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sessions[peer]
 }
 
 func misbehaviourKind(err error) string {

@@ -276,3 +276,26 @@ func TestSpaceSyncState(t *testing.T) {
 	}
 	back.mu.Unlock()
 }
+
+// TestSessionReopens: when the sync stream between two connected peers
+// ends without misbehaviour, the dialling side opens a new one, and sync
+// goes on.
+func TestSessionReopens(t *testing.T) {
+	nodes, id, _ := line(t, 2)
+	waitFor(t, 10*time.Second, "the first sync", func() bool { return converged(nodes, id) })
+	for _, n := range nodes { // end the sessions; the connection stays
+		for _, p := range n.Peers() {
+			if s := n.sessionFor(p.ID); s != nil {
+				s.Close()
+			}
+		}
+	}
+	waitFor(t, 10*time.Second, "a new session", func() bool {
+		return nodes[0].SyncStats().Sessions == 1 && nodes[1].SyncStats().Sessions == 1
+	})
+	put(t, nodes[1], id, "after", "reopen")
+	waitFor(t, 10*time.Second, "the write to sync over the new session", func() bool { return converged(nodes, id) })
+	if c := nodes[0].Counters(); c.Sessions < 2 {
+		t.Fatalf("sessions run: %d, want a second one", c.Sessions)
+	}
+}
