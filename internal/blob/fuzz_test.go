@@ -83,3 +83,25 @@ func FuzzParseIDs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRef feeds arbitrary bytes to the blob reference decoder: what
+// it accepts must be valid and re-encode to the same bytes. Run it with:
+//
+//	go test -run='^$' -fuzz=FuzzDecodeRef -fuzztime=15s ./internal/blob
+func FuzzDecodeRef(f *testing.F) {
+	f.Add([]byte(nil))
+	f.Add(blob.Ref{ID: blob.BlobID{1}, Size: 5, Type: "image/jpeg; q=1"}.Encode())
+	f.Add(blob.Ref{Size: blob.MaxBlobSize}.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := blob.DecodeRef(b)
+		if err != nil {
+			return
+		}
+		if err := r.Validate(); err != nil {
+			t.Fatalf("decoded an invalid ref: %v", err)
+		}
+		if !bytes.Equal(r.Encode(), b) {
+			t.Fatalf("%x re-encodes as %x", b, r.Encode())
+		}
+	})
+}

@@ -141,9 +141,19 @@ func (n *Node) serveGet(c *blobConn, g *blob.BlobMsg) error {
 		if err != nil {
 			return fail("chunk %d of blob %s not held", i, g.Blob)
 		}
+		if err := n.upload.wait(n.ctx, len(data)); err != nil {
+			return err
+		}
+		if n.corruptServe { // tests only: a peer serving bad bytes
+			data = append([]byte(nil), data...)
+			data[0] ^= 1
+		}
 		if err := c.write(&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: g.Blob, Index: i, Data: data}); err != nil {
 			return err
 		}
+		n.mu.Lock()
+		n.counters.BlobBytesOut += uint64(len(data))
+		n.mu.Unlock()
 	}
 	return nil
 }
@@ -192,27 +202,37 @@ func ctxErr(ctx context.Context, err error) error {
 
 func (s streamSource) Have(ctx context.Context, id blob.BlobID) ([]byte, blob.Bitmap, error) {
 	resp, err := s.exchange(ctx, &blob.BlobMsg{Type: blob.BlobMsgWant, Blob: id})
-	if err != nil {
-		return nil, nil, err
+	if err == nil && (resp.Type != blob.BlobMsgHave || resp.Blob != id) {
+		err = fmt.Errorf("%w: answer to want is type %d for %s", blob.ErrBadBlobMsg, resp.Type, resp.Blob.Short())
 	}
-	if resp.Type != blob.BlobMsgHave || resp.Blob != id {
-		return nil, nil, fmt.Errorf("%w: answer to want is type %d for %s", blob.ErrBadBlobMsg, resp.Type, resp.Blob.Short())
+	if err != nil {
+		return nil, nil, s.check(err)
 	}
 	return resp.Manifest, resp.Have, nil
 }
 
 func (s streamSource) Get(ctx context.Context, id blob.BlobID, index int) ([]byte, error) {
 	resp, err := s.exchange(ctx, &blob.BlobMsg{Type: blob.BlobMsgGet, Blob: id, Index: index, Count: 1})
-	if err != nil {
-		return nil, err
-	}
 	switch {
+	case err != nil:
 	case resp.Type == blob.BlobMsgErr:
 		return nil, fmt.Errorf("node: %s: %s", s.peer.Short(), resp.Reason)
 	case resp.Type != blob.BlobMsgChunk || resp.Blob != id || resp.Index != index:
-		return nil, fmt.Errorf("%w: answer to get of chunk %d is type %d, chunk %d", blob.ErrBadBlobMsg, index, resp.Type, resp.Index)
+		err = fmt.Errorf("%w: answer to get of chunk %d is type %d, chunk %d", blob.ErrBadBlobMsg, index, resp.Type, resp.Index)
+	}
+	if err != nil {
+		return nil, s.check(err)
 	}
 	return resp.Data, nil
+}
+
+// check punishes the peer for an answer that breaks the protocol, as a
+// malformed sync message is punished, and returns err.
+func (s streamSource) check(err error) error {
+	if errors.Is(err, blob.ErrBadBlobMsg) || errors.Is(err, errBlobFrame) {
+		s.n.punish(s.peer, "malformed_blob_message")
+	}
+	return err
 }
 
 // AddBlob stores r as a blob, pinned so that GC keeps it.
@@ -231,7 +251,13 @@ func (n *Node) AddBlob(ctx context.Context, r io.Reader) (blob.BlobID, blob.Mani
 // FetchBlob downloads blob id from peers, or from every connected peer if
 // peers is empty, and pins it once complete. See blob.Fetch; an error wraps
 // blob.ErrUnavailable if the peers together do not have the whole blob.
+// A peer that serves bytes that do not verify is punished as a misbehaving
+// sync peer is: disconnected and blocked for a while.
 func (n *Node) FetchBlob(ctx context.Context, id blob.BlobID, peers []keys.AuthorID, opts blob.FetchOptions) (blob.Stats, error) {
+	return n.fetchBlob(ctx, id, peers, opts, true)
+}
+
+func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.AuthorID, opts blob.FetchOptions, pin bool) (blob.Stats, error) {
 	if n.host == nil {
 		return blob.Stats{}, ErrOffline
 	}
@@ -248,14 +274,28 @@ func (n *Node) FetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 			sources = append(sources, streamSource{n: n, peer: p})
 		}
 	}
-	release := n.blobs.Lease(id) // until pinned
-	defer release()
+	release := n.blobs.Lease(id) // until pinned or referenced
+	defer n.releaseBlob(release)
+	n.countBlobFetch(1)
 	stats, err := blob.Fetch(ctx, n.blobs, id, sources, opts)
+	n.countBlobFetch(-1)
+	for peer := range stats.Corrupt {
+		if a, perr := keys.ParseAuthorID(peer); perr == nil {
+			n.punish(a, "corrupt_blob")
+		}
+	}
+	n.mu.Lock()
+	for _, b := range stats.Bytes {
+		n.counters.BlobBytesIn += uint64(b)
+	}
+	n.mu.Unlock()
 	if err != nil {
 		return stats, err
 	}
-	if err := n.blobs.Pin(id); err != nil {
-		return stats, err
+	if pin {
+		if err := n.blobs.Pin(id); err != nil {
+			return stats, err
+		}
 	}
 	return stats, nil
 }

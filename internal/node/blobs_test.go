@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -108,4 +110,175 @@ func TestBlobServeMalformed(t *testing.T) {
 	if _, err := io.ReadAll(s); err == nil {
 		t.Fatal("the stream was closed cleanly, want reset")
 	}
+}
+
+// joinAll makes every node join a's space sp by a ticket of a.
+func joinAll(t *testing.T, a *Node, name string, nodes ...*Node) {
+	t.Helper()
+	ctx := ctxT(t)
+	for _, n := range nodes {
+		tk, err := a.Invite(ctx, name, commit.RoleWrite, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Join(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSpaceBlobs: a blob put under a key of a space reaches the other
+// members eagerly, or when read on a node that fetches none eagerly; GC
+// keeps it while a key references it and frees it after the key is deleted.
+func TestSpaceBlobs(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	lazy, err := Open(ctx, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, FetchBlobs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lazy.Close() })
+	sp, err := a.CreateSpace(ctx, "tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joinAll(t, a, "tools", b, lazy)
+
+	photo := make([]byte, 3<<20+77)
+	crand.Read(photo)
+	ref, _, err := a.PutBlob(ctx, sp, []byte("tools/drill/photo"), bytes.NewReader(photo), "image/jpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Size != int64(len(photo)) || ref.Type != "image/jpeg" || a.blobs.IsPinned(ref.ID) {
+		t.Fatalf("ref %+v, pinned %v", ref, a.blobs.IsPinned(ref.ID))
+	}
+	waitFor(t, 20*time.Second, "b to fetch the photo eagerly", func() bool { return b.BlobComplete(ref.ID) })
+	if !bytes.Equal(readBlob(t, b, ref.ID), photo) {
+		t.Fatal("b's copy differs")
+	}
+	waitFor(t, 10*time.Second, "the key to reach lazy", func() bool {
+		e, err := lazy.st.Get(ctx, sp.ID(), []byte("tools/drill/photo"))
+		return err == nil && e.Kind == commit.KindPutBlob
+	})
+	if lazy.BlobComplete(ref.ID) || lazy.blobs.HasManifest(ref.ID) {
+		t.Fatal("lazy fetched the blob eagerly")
+	}
+	if _, err := lazy.EnsureBlob(ctx, ref.ID, blob.FetchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readBlob(t, lazy, ref.ID), photo) || lazy.blobs.IsPinned(ref.ID) {
+		t.Fatal("lazy's copy differs or is pinned")
+	}
+
+	// Referenced: kept.
+	for _, n := range []*Node{a, b, lazy} {
+		if freed, err := n.GCBlobs(ctx); err != nil || freed != 0 || !n.BlobComplete(ref.ID) {
+			t.Fatalf("GC of a referenced blob: freed %d, %v", freed, err)
+		}
+	}
+	// The key deleted on a: every node frees the blob.
+	if _, err := sp.Commit(ctx, []commit.Op{commit.Del([]byte("tools/drill/photo"))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{a, b, lazy} {
+		waitFor(t, 10*time.Second, "the delete to arrive", func() bool {
+			_, err := n.st.Get(ctx, sp.ID(), []byte("tools/drill/photo"))
+			return err != nil
+		})
+		if freed, err := n.GCBlobs(ctx); err != nil || freed < int64(len(photo)) || n.blobs.HasManifest(ref.ID) {
+			t.Fatalf("GC of an unreferenced blob: freed %d bytes of its %d, %v", freed, len(photo), err)
+		}
+	}
+}
+
+// TestThrottledSeeders: three seeders, each serving at most 2 MiB/s; a
+// node that fetches from all three is at least 2.5 times as fast as one
+// that fetches from one. (The rate is low so that the download is bound by
+// it, not by the CPU, even under the race detector on a busy machine.)
+func TestThrottledSeeders(t *testing.T) {
+	ctx := ctxT(t)
+	const rate = 2 << 20
+	data := make([]byte, 12<<20)
+	crand.Read(data)
+	var seeders []*Node
+	var ids []keys.AuthorID
+	var id blob.BlobID
+	for i := range 3 {
+		n, err := Open(ctx, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, UploadRate: rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		if id, _, err = n.AddBlob(ctx, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		seeders = append(seeders, n)
+		ids = append(ids, n.Author())
+		t.Logf("seeder %d: %s", i, n.Author().Short())
+	}
+	download := func(from []*Node) time.Duration {
+		d := openNode(t, t.TempDir())
+		for _, s := range from {
+			if _, err := d.Connect(ctx, s.Addrs()[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := time.Now()
+		st, err := d.FetchBlob(ctx, id, nil, blob.FetchOptions{})
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(readBlob(t, d, id), data) {
+			t.Fatal("the copy differs")
+		}
+		t.Logf("from %d seeders: %v, bytes per peer %v, %d re-requests", len(from), took, st.Bytes, st.Rerequests)
+		return took
+	}
+	one := download(seeders[:1])
+	three := download(seeders)
+	ratio := float64(one) / float64(three)
+	t.Logf("one seeder %v, three %v: %.2fx", one, three, ratio)
+	if ratio < 2.5 {
+		t.Fatalf("three seeders are %.2fx as fast as one, want at least 2.5x", ratio)
+	}
+}
+
+// TestCorruptSeeder: a seeder whose chunks do not verify is dropped and
+// punished; the download completes from the honest one and nothing
+// corrupt is stored.
+func TestCorruptSeeder(t *testing.T) {
+	ctx := ctxT(t)
+	honest := openNode(t, t.TempDir())
+	liar := openNode(t, t.TempDir())
+	d := openNode(t, t.TempDir())
+	data := make([]byte, 12<<20)
+	crand.Read(data)
+	var id blob.BlobID
+	for _, n := range []*Node{honest, liar} {
+		var err error
+		if id, _, err = n.AddBlob(ctx, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Connect(ctx, n.Addrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	liar.corruptServe = true
+	st, err := d.FetchBlob(ctx, id, nil, blob.FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Corrupt[liar.Author().String()] != 1 || st.Bytes[liar.Author().String()] != 0 {
+		t.Fatalf("stats %+v: want the liar dropped after one corrupt chunk", st)
+	}
+	if got := d.Counters().Misbehaving["corrupt_blob"]; got != 1 {
+		t.Fatalf("corrupt_blob counted %d times, want 1", got)
+	}
+	if !bytes.Equal(readBlob(t, d, id), data) {
+		t.Fatal("the copy differs")
+	}
+	waitFor(t, 10*time.Second, "the liar to be disconnected", func() bool { return !d.connected(liar.Author()) })
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"strings"
 	"time"
 
@@ -88,16 +89,12 @@ func (n *Node) runSession(st p2p.Stream) {
 	if n.sessions[peer] == s {
 		delete(n.sessions, peer)
 	}
-	if errors.Is(err, reconcile.ErrMisbehaving) {
-		n.counters.Misbehaving[misbehaviourKind(err)]++
-		d := min(max(2*n.blocked[peer], minBlock), maxBlock)
-		n.blocked[peer] = d
-		n.mu.Unlock()
-		n.host.Block(peer, d)
-		return
-	}
 	stillNone := n.sessions[peer] == nil
 	n.mu.Unlock()
+	if errors.Is(err, reconcile.ErrMisbehaving) {
+		n.punish(peer, misbehaviourKind(err))
+		return
+	}
 	// Streams can cross while connections churn (a join dialling several
 	// addresses): a session may end while the peer stays connected. The
 	// dialling side opens a new one, so two connected peers always sync.
@@ -117,6 +114,17 @@ func (n *Node) runSession(st p2p.Stream) {
 			}
 		}()
 	}
+}
+
+// punish counts a peer's misbehaviour of kind, disconnects it and blocks
+// it: for minBlock the first time, twice as long each further time.
+func (n *Node) punish(peer keys.AuthorID, kind string) {
+	n.mu.Lock()
+	n.counters.Misbehaving[kind]++
+	d := min(max(2*n.blocked[peer], minBlock), maxBlock)
+	n.blocked[peer] = d
+	n.mu.Unlock()
+	n.host.Block(peer, d)
 }
 
 // redialPause spaces out reopening a sync stream to a connected peer, so a
@@ -263,10 +271,8 @@ func (n *Node) SpaceSync(ctx context.Context, id keys.SpaceID) (peers, inSync in
 func (n *Node) Counters() Counters {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	c := Counters{Misbehaving: map[string]uint64{}, Sessions: n.counters.Sessions}
-	for k, v := range n.counters.Misbehaving {
-		c.Misbehaving[k] = v
-	}
+	c := n.counters
+	c.Misbehaving = maps.Clone(n.counters.Misbehaving)
 	return c
 }
 

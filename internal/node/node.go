@@ -43,6 +43,14 @@ type Options struct {
 	MDNS bool
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
+	// UploadRate bounds the bytes per second this node serves blob chunks
+	// at, over all peers; 0 means no bound.
+	UploadRate int64
+	// FetchBlobs is the size up to which blobs referenced by the keys of
+	// held spaces are fetched as soon as they are seen (eagerly); larger
+	// ones are fetched when read. 0 means DefaultFetchBlobs, a negative
+	// value none, and NoBlobLimit all.
+	FetchBlobs int64
 }
 
 // Node is a running node. It is safe for concurrent use.
@@ -67,13 +75,22 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
+	upload       *pacer     // bounds blob upload; nil if unbounded
+	fetchBlobs   int64      // see Options.FetchBlobs, resolved
+	wanted       wantedSet  // blobs to fetch eagerly
+	gcMu         sync.Mutex // held by GC while it decides; see releaseBlob
+	corruptServe bool       // tests only: serve chunks with a bit flipped
+
 	closeOnce sync.Once
 }
 
-// Counters count what the node refused.
+// Counters count what the node refused and transferred.
 type Counters struct {
-	Misbehaving map[string]uint64 // by kind of misbehaviour
-	Sessions    uint64            // sessions run
+	Misbehaving  map[string]uint64 // by kind of misbehaviour
+	Sessions     uint64            // sessions run
+	BlobBytesIn  uint64            // verified blob bytes fetched from peers
+	BlobBytesOut uint64            // blob bytes served to peers
+	BlobFetches  int               // blob downloads in progress
 }
 
 // Open opens the node in o.Home, creating its key and store on first use,
@@ -92,6 +109,12 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.upload = newPacer(o.UploadRate)
+	n.fetchBlobs = o.FetchBlobs
+	if n.fetchBlobs == 0 {
+		n.fetchBlobs = DefaultFetchBlobs
+	}
+	n.wanted = newWantedSet()
 	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent})
 	if err != nil {
 		n.cancel()
@@ -116,6 +139,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 			n.Close()
 			return nil, err
 		}
+		n.startBlobFetcher()
 	}
 	return n, nil
 }
@@ -167,6 +191,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
+	n.wantBlobs(ev.Changes)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

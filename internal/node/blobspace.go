@@ -1,0 +1,328 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Blobs in spaces.
+//
+// A key holds a blob through a putblob op whose payload is a blob.Ref. The
+// node keeps every blob that a visible key of a held space references (GC
+// asks ReferencedBlobs), fetches those up to Options.FetchBlobs bytes as soon
+// as it sees them (the eager fetcher below), and fetches larger ones when
+// they are read (EnsureBlob).
+
+const (
+	// DefaultFetchBlobs is the default Options.FetchBlobs: blobs up to
+	// 64 MiB (photos, documents, short recordings) are fetched eagerly, so
+	// they can be read offline later; larger ones when read.
+	DefaultFetchBlobs = 64 << 20
+	// NoBlobLimit as Options.FetchBlobs fetches every referenced blob.
+	NoBlobLimit = math.MaxInt64
+)
+
+// Retry pacing of the eager fetcher for a blob no peer could supply.
+const (
+	minBlobRetry = 2 * time.Second
+	maxBlobRetry = time.Minute
+)
+
+// RefOf returns the blob reference that e holds, if e is a putblob whose
+// payload decodes.
+func RefOf(e view.Entry) (blob.Ref, bool) {
+	if e.Kind != commit.KindPutBlob {
+		return blob.Ref{}, false
+	}
+	r, err := blob.DecodeRef(e.Value)
+	return r, err == nil
+}
+
+// PutBlob stores r as a blob and writes a reference to it under key in sp,
+// in one commit. mediaType may be empty. The blob is kept while a key
+// references it; a write that fails leaves it to GC.
+func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Reader, mediaType string) (blob.Ref, *commit.Commit, error) {
+	if err := (blob.Ref{Type: mediaType}).Validate(); err != nil {
+		return blob.Ref{}, nil, err
+	}
+	id, m, release, err := n.blobs.AddLeased(ctx, r)
+	if err != nil {
+		return blob.Ref{}, nil, err
+	}
+	defer n.releaseBlob(release) // once the key references it
+	ref := blob.Ref{ID: id, Size: m.Size, Type: mediaType}
+	c, err := sp.Commit(ctx, []commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()}})
+	if err != nil {
+		return ref, nil, err
+	}
+	return ref, c, nil
+}
+
+// releaseBlob releases a lease on a blob. GC decides with gcMu held, from
+// the references it read at its start: a lease held until a reference is
+// durable, and released under gcMu, thus leaves no moment where GC sees
+// neither the lease nor the reference.
+func (n *Node) releaseBlob(release func()) {
+	n.gcMu.Lock()
+	release()
+	n.gcMu.Unlock()
+}
+
+// ReferencedBlobs returns the blobs that visible keys of held spaces
+// reference. It reads every visible key.
+func (n *Node) ReferencedBlobs(ctx context.Context) (map[blob.BlobID]blob.Ref, error) {
+	infos, err := n.st.Spaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[blob.BlobID]blob.Ref{}
+	for _, in := range infos {
+		for kv, err := range n.st.Range(ctx, in.ID, store.Query{}) {
+			if err != nil {
+				return nil, err
+			}
+			if r, ok := RefOf(kv.Entry); ok {
+				refs[r.ID] = r
+			}
+		}
+	}
+	return refs, nil
+}
+
+// GCBlobs deletes the blobs that no visible key references, that are not
+// pinned and that no download, write or reader uses, and returns the bytes
+// freed.
+func (n *Node) GCBlobs(ctx context.Context) (int64, error) {
+	n.gcMu.Lock()
+	defer n.gcMu.Unlock()
+	refs, err := n.ReferencedBlobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return n.blobs.GC(ctx, func(id blob.BlobID) bool { _, ok := refs[id]; return ok })
+}
+
+// BlobComplete reports whether every chunk of blob id is held.
+func (n *Node) BlobComplete(id blob.BlobID) bool {
+	m, err := n.blobs.Manifest(id)
+	return err == nil && len(n.blobs.Missing(m)) == 0
+}
+
+// EnsureBlob makes sure blob id is held whole, fetching what is missing
+// from the connected peers (without pinning: a key references it). It is
+// how a blob too large to be fetched eagerly is fetched when read.
+func (n *Node) EnsureBlob(ctx context.Context, id blob.BlobID, opts blob.FetchOptions) (blob.Stats, error) {
+	if n.BlobComplete(id) {
+		return blob.Stats{}, nil
+	}
+	if n.host == nil {
+		return blob.Stats{}, fmt.Errorf("%w: blob %s is not all here (start 'loam daemon' to fetch it from peers)", ErrOffline, id)
+	}
+	return n.fetchBlob(ctx, id, nil, opts, false)
+}
+
+// countBlobFetch tracks downloads in progress.
+func (n *Node) countBlobFetch(d int) {
+	n.mu.Lock()
+	n.counters.BlobFetches += d
+	n.mu.Unlock()
+}
+
+// wantedSet is the eager fetcher's queue: blobs to fetch, each with the
+// earliest time of its next attempt.
+type wantedSet struct {
+	mu   sync.Mutex
+	ids  map[blob.BlobID]*wanted
+	kick chan struct{} // a blob was added
+}
+
+type wanted struct {
+	next  time.Time     // no attempt before
+	delay time.Duration // the last retry delay
+}
+
+func newWantedSet() wantedSet {
+	return wantedSet{ids: map[blob.BlobID]*wanted{}, kick: make(chan struct{}, 1)}
+}
+
+// add queues id if it is not queued yet; it never blocks.
+func (w *wantedSet) add(id blob.BlobID) {
+	w.mu.Lock()
+	_, ok := w.ids[id]
+	if !ok {
+		w.ids[id] = &wanted{}
+	}
+	w.mu.Unlock()
+	if !ok {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// due returns the queued blobs whose next attempt is due, and when the
+// next one after those is.
+func (w *wantedSet) due(now time.Time) (ids []blob.BlobID, next time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, x := range w.ids {
+		if !x.next.After(now) {
+			ids = append(ids, id)
+		} else if next.IsZero() || x.next.Before(next) {
+			next = x.next
+		}
+	}
+	slices.SortFunc(ids, func(a, b blob.BlobID) int { return slices.Compare(a[:], b[:]) })
+	return ids, next
+}
+
+// done removes id; failed backs it off.
+func (w *wantedSet) done(id blob.BlobID) {
+	w.mu.Lock()
+	delete(w.ids, id)
+	w.mu.Unlock()
+}
+
+func (w *wantedSet) failed(id blob.BlobID, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if x := w.ids[id]; x != nil {
+		x.delay = min(max(2*x.delay, minBlobRetry), maxBlobRetry)
+		x.next = now.Add(x.delay)
+	}
+}
+
+// Len returns how many blobs are queued.
+func (w *wantedSet) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.ids)
+}
+
+// wantBlobs queues the blobs that changes newly reference, if they are
+// small enough to fetch eagerly. It runs on the store's applier goroutine
+// and never blocks.
+func (n *Node) wantBlobs(changes []store.Change) {
+	if n.host == nil {
+		return
+	}
+	for _, c := range changes {
+		if r, ok := RefOf(c.Entry); ok && r.Size <= n.fetchBlobs {
+			n.wanted.add(r.ID)
+		}
+	}
+}
+
+// startBlobFetcher starts the goroutine that fetches wanted blobs, one at a
+// time, from the connected peers: first every blob the held spaces
+// reference that is small enough and not all here, then each one that a
+// change references. A blob no peer can supply yet is retried with backoff.
+func (n *Node) startBlobFetcher() {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if n.fetchBlobs >= 0 {
+			if refs, err := n.ReferencedBlobs(n.ctx); err == nil {
+				for id, r := range refs {
+					if r.Size <= n.fetchBlobs {
+						n.wanted.add(id)
+					}
+				}
+			}
+		}
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for {
+			ids, next := n.wanted.due(time.Now())
+			for _, id := range ids {
+				if n.ctx.Err() != nil {
+					return
+				}
+				if n.BlobComplete(id) {
+					n.wanted.done(id)
+					continue
+				}
+				_, err := n.fetchBlob(n.ctx, id, nil, blob.FetchOptions{}, false)
+				switch {
+				case err == nil:
+					n.wanted.done(id)
+				case errors.Is(err, context.Canceled):
+					return
+				default:
+					n.wanted.failed(id, time.Now())
+				}
+			}
+			if len(ids) > 0 {
+				continue // attempts may have made others due
+			}
+			wait := time.Hour
+			if !next.IsZero() {
+				wait = time.Until(next)
+			}
+			timer.Reset(wait)
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-n.wanted.kick:
+			case <-timer.C:
+			}
+		}
+	}()
+}
+
+// pacer bounds a rate in bytes per second by delaying each send until the
+// bytes before it have had their time.
+type pacer struct {
+	mu   sync.Mutex
+	rate float64   // bytes per second
+	next time.Time // when the next send may start
+}
+
+// newPacer returns a pacer of rate bytes per second, or nil (no bound) if
+// rate is not positive.
+func newPacer(rate int64) *pacer {
+	if rate <= 0 {
+		return nil
+	}
+	return &pacer{rate: float64(rate)}
+}
+
+// wait returns when n bytes may be sent, or ctx's error.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	p.mu.Unlock()
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
