@@ -27,6 +27,7 @@ var (
 	ErrOffline      = node.ErrOffline
 	ErrBadTicket    = keys.ErrBadTicket
 	ErrNotSupported = errors.New("not supported yet")
+	ErrIsBlob       = errors.New("the key holds a blob, not a value")
 )
 
 // Options configure a Node.
@@ -40,6 +41,14 @@ type Options struct {
 	Listen []string
 	// MDNS finds peers on the local network.
 	MDNS bool
+	// FetchBlobs is the size up to which blobs referenced by keys of held
+	// spaces are fetched as soon as they are seen; larger ones are fetched
+	// when read. 0 means 64 MiB, a negative value none (fetch on read
+	// only), and math.MaxInt64 all.
+	FetchBlobs int64
+	// UploadRate bounds the bytes per second of blob data served to
+	// peers; 0 means no bound.
+	UploadRate int64
 
 	noSync bool // benchmarks only: skip fsync
 }
@@ -68,7 +77,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if home == "" {
 		home = DefaultHome()
 	}
-	n, err := node.Open(ctx, node.Options{Home: home, Offline: !o.Network, Listen: o.Listen, MDNS: o.MDNS, NoSync: o.noSync})
+	n, err := node.Open(ctx, node.Options{
+		Home: home, Offline: !o.Network, Listen: o.Listen, MDNS: o.MDNS, NoSync: o.noSync,
+		FetchBlobs: o.FetchBlobs, UploadRate: o.UploadRate,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
@@ -32,16 +33,28 @@ func (s *Space) ID() string { return s.sp.ID().String() }
 // Name returns the local name.
 func (s *Space) Name() string { return s.sp.Info().Name }
 
-// KV is a visible key with its value and who wrote it when.
+// KV is a visible key with its value and who wrote it when. When the key
+// holds a blob, Blob says which and Value is nil: read it with
+// Node.OpenBlob.
 type KV struct {
 	Key    []byte
 	Value  []byte
+	Blob   *BlobRef
 	Author string
 	Time   time.Time
 }
 
 func toKV(key []byte, e view.Entry) KV {
-	return KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time()}
+	kv := KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time()}
+	if e.Kind == commit.KindPutBlob {
+		kv.Value = nil
+		if r, ok := node.RefOf(e); ok {
+			kv.Blob = refOf(r)
+		} else {
+			kv.Blob = &BlobRef{} // a reference that does not decode: no blob to read
+		}
+	}
+	return kv
 }
 
 // Put writes value under key as one commit, durable on return.
@@ -59,11 +72,15 @@ func (s *Space) Delete(ctx context.Context, key []byte) error {
 	return b.Commit(ctx)
 }
 
-// Get returns key's value, or an error wrapping ErrNotFound.
+// Get returns key's value, or an error wrapping ErrNotFound. For a key
+// that holds a blob it fails with ErrIsBlob: use Lookup and Node.OpenBlob.
 func (s *Space) Get(ctx context.Context, key []byte) ([]byte, error) {
 	e, err := s.sp.Get(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if e.Kind == commit.KindPutBlob {
+		return nil, fmt.Errorf("%w: %q (read it with Lookup and Node.OpenBlob)", ErrIsBlob, clip(key))
 	}
 	return e.Value, nil
 }

@@ -3,15 +3,19 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
 )
 
 // query parses the range parameters of GET /v1/spaces/{space}/keys.
@@ -60,9 +64,20 @@ func writer(author keys.AuthorID, t commit.HLC) (string, time.Time) {
 	return author.String(), t.Time()
 }
 
-func entryOf(key, value []byte, author keys.AuthorID, t commit.HLC) Entry {
-	a, tm := writer(author, t)
-	return NewEntry(key, value, a, tm)
+// entryOf returns the API's entry for a key's visible write: its value, or
+// the blob it references.
+func entryOf(key []byte, e view.Entry) Entry {
+	a, tm := writer(e.Author, e.Time)
+	if e.Kind != commit.KindPutBlob {
+		return NewEntry(key, e.Value, a, tm)
+	}
+	out := NewEntry(key, nil, a, tm)
+	out.Value, out.ValueB64 = nil, nil
+	out.Blob = &BlobRef{}
+	if r, ok := node.RefOf(e); ok {
+		out.Blob = blobRefOf(r)
+	}
+	return out
 }
 
 // listKeys streams the selected keys as a JSON array, one element per line.
@@ -106,7 +121,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 			buf.WriteString(",")
 		}
 		buf.WriteString("\n")
-		enc.Encode(entryOf(kv.Key, kv.Entry.Value, kv.Entry.Author, kv.Entry.Time))
+		enc.Encode(entryOf(kv.Key, kv.Entry))
 		buf.Truncate(buf.Len() - 1) // the encoder's newline
 		n++
 		if buf.Len() >= 64<<10 {
@@ -131,12 +146,32 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	raw := false
+	if v := r.URL.Query().Get("raw"); v != "" {
+		if raw, err = strconv.ParseBool(v); err != nil {
+			writeError(w, badRequestf("raw must be true or false, not %q", v))
+			return
+		}
+	}
 	e, err := sp.Get(r.Context(), key)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, entryOf(key, e.Value, e.Author, e.Time))
+	if raw {
+		var ref *blob.Ref
+		if e.Kind == commit.KindPutBlob {
+			r, ok := node.RefOf(e)
+			if !ok {
+				writeError(w, fmt.Errorf("%w: the key's blob reference does not decode", store.ErrNotFound))
+				return
+			}
+			ref = &r
+		}
+		s.rawValue(w, r, e.Value, ref)
+		return
+	}
+	writeJSON(w, http.StatusOK, entryOf(key, e))
 }
 
 func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
@@ -145,25 +180,12 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	value, err := io.ReadAll(io.LimitReader(r.Body, commit.MaxValueSize+1))
-	if err != nil {
-		writeError(w, badRequestf("read the value: %v", err))
-		return
-	}
-	if err := checkValue(len(value)); err != nil {
-		writeError(w, err)
-		return
-	}
 	sp, err := s.space(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if _, err := sp.Commit(r.Context(), []commit.Op{commit.Put(key, value)}); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.putValue(w, r, sp, key)
 }
 
 // deleteKey deletes a visible key; a key that is not there is 404, and

@@ -67,6 +67,13 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/peers":                           s.peers,
 		"POST /v1/connect":                        s.connect,
 		"GET /v1/status":                          s.status,
+		"POST /v1/blobs":                          s.addBlob,
+		"GET /v1/blobs":                           s.listBlobs,
+		"GET /v1/blobs/{blob}":                    s.getBlob,
+		"POST /v1/blobs/{blob}/fetch":             s.fetchBlob,
+		"PUT /v1/blobs/{blob}/pin":                s.pinBlob,
+		"DELETE /v1/blobs/{blob}/pin":             s.unpinBlob,
+		"POST /v1/blobs/gc":                       s.gcBlobs,
 	} {
 		s.mux.HandleFunc(pattern, h)
 	}

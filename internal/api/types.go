@@ -70,8 +70,9 @@ func oneOf(text, b64 *string, name string) ([]byte, error) {
 type Entry struct {
 	Op string `json:"op,omitempty"` // watch only: "put" or "del"
 	Record
-	Author string `json:"author,omitempty"`
-	Time   string `json:"time,omitempty"` // RFC 3339, UTC
+	Blob   *BlobRef `json:"blob,omitempty"` // the blob the key holds, instead of a value
+	Author string   `json:"author,omitempty"`
+	Time   string   `json:"time,omitempty"` // RFC 3339, UTC
 }
 
 // NewEntry returns the entry of a key, its value, author and time.

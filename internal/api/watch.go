@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+
+	"github.com/loamdb/loam/internal/store"
 )
 
 // watch streams the changes to the space's keys under prefix as
@@ -51,10 +53,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	for c := range changes {
-		author, t := writer(c.Entry.Author, c.Entry.Time)
 		buf.Reset()
 		buf.WriteString("data: ")
-		enc.Encode(NewChange(c.Key, c.Entry.Value, c.Entry.Tombstone(), author, t))
+		enc.Encode(changeOf(c))
 		buf.WriteString("\n")
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return
@@ -63,4 +64,15 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// changeOf returns the watch event of a change.
+func changeOf(c store.Change) Entry {
+	if c.Entry.Tombstone() {
+		author, t := writer(c.Entry.Author, c.Entry.Time)
+		return NewChange(c.Key, nil, true, author, t)
+	}
+	e := entryOf(c.Key, c.Entry)
+	e.Op = OpPut
+	return e
 }

@@ -326,3 +326,47 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 		return ctx.Err()
 	}
 }
+
+// BlobInfo describes a blob held, wholly or in part.
+type BlobInfo struct {
+	ID     blob.BlobID
+	Size   int64
+	Chunks int  // chunks of the whole blob
+	Held   int  // chunks held here
+	Pinned bool // kept whatever keys reference it
+}
+
+// BlobInfos lists the blobs held, wholly or in part, by ID.
+func (n *Node) BlobInfos(ctx context.Context) ([]BlobInfo, error) {
+	ids, err := n.blobs.Blobs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BlobInfo, 0, len(ids))
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m, err := n.blobs.Manifest(id)
+		if err != nil {
+			continue // removed meanwhile, or damaged and removed
+		}
+		out = append(out, BlobInfo{
+			ID: id, Size: m.Size, Chunks: len(m.Chunks),
+			Held: len(m.Chunks) - len(n.blobs.Missing(m)), Pinned: n.blobs.IsPinned(id),
+		})
+	}
+	return out, nil
+}
+
+// SetPin pins blob id (kept whatever keys reference it) or unpins it. Only
+// a blob whose manifest is held can be pinned.
+func (n *Node) SetPin(id blob.BlobID, on bool) error {
+	if !on {
+		return n.blobs.Unpin(id)
+	}
+	if !n.blobs.HasManifest(id) {
+		return fmt.Errorf("%w: blob %s is not held here (fetch it with 'loam blob get')", store.ErrNotFound, id)
+	}
+	return n.blobs.Pin(id)
+}

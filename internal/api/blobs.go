@@ -1,0 +1,268 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/space"
+)
+
+// BlobThreshold is the value size above which PUT of a key stores the value
+// as a blob and writes a reference to it.
+const BlobThreshold = 64 << 10
+
+// BlobRef is a key's reference to a blob, in Entry.Blob.
+type BlobRef struct {
+	ID   string `json:"id"`
+	Size int64  `json:"size"`
+	Type string `json:"type,omitempty"`
+}
+
+func blobRefOf(r blob.Ref) *BlobRef { return &BlobRef{ID: r.ID.String(), Size: r.Size, Type: r.Type} }
+
+// BlobInfo describes a blob held, wholly or in part: an element of GET
+// /v1/blobs and the answer of POST /v1/blobs.
+type BlobInfo struct {
+	ID     string `json:"id"`
+	Size   int64  `json:"size"`
+	Chunks int    `json:"chunks"`
+	Held   int    `json:"held"` // chunks held here
+	Pinned bool   `json:"pinned"`
+}
+
+func blobInfoOf(b node.BlobInfo) BlobInfo {
+	return BlobInfo{ID: b.ID.String(), Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
+}
+
+// FetchEvent is one line of the answer of POST /v1/blobs/{id}/fetch, a
+// stream of JSON lines: progress lines while chunks arrive, then one last
+// line with Stats, or with Error if the download failed.
+type FetchEvent struct {
+	Done  int64       `json:"done"`
+	Total int64       `json:"total"`
+	Peers int         `json:"peers"`           // peers that sent chunks so far
+	Stats *FetchStats `json:"stats,omitempty"` // last line of a success
+	Error *ErrorBody  `json:"error,omitempty"` // last line of a failure
+}
+
+// FetchStats sums up a finished download.
+type FetchStats struct {
+	Fetched  int64            `json:"fetched"` // bytes fetched (not held before)
+	Peers    map[string]int64 `json:"peers"`   // bytes fetched from each peer
+	Corrupt  []string         `json:"corrupt,omitempty"`
+	Duration float64          `json:"seconds"`
+}
+
+func fetchStatsOf(st blob.Stats) *FetchStats {
+	fs := &FetchStats{Peers: st.Bytes, Duration: st.Duration.Seconds()}
+	if fs.Peers == nil {
+		fs.Peers = map[string]int64{}
+	}
+	for _, b := range st.Bytes {
+		fs.Fetched += b
+	}
+	for p := range st.Corrupt {
+		fs.Corrupt = append(fs.Corrupt, p)
+	}
+	return fs
+}
+
+func pathBlob(r *http.Request) (blob.BlobID, error) {
+	id, err := blob.ParseBlobID(r.PathValue("blob"))
+	if err != nil {
+		return id, badRequestf("%v (blob IDs look like blb_…)", err)
+	}
+	return id, nil
+}
+
+// addBlob stores the request body as a pinned blob: POST /v1/blobs.
+func (s *Server) addBlob(w http.ResponseWriter, r *http.Request) {
+	id, m, err := s.n.AddBlob(r.Context(), io.LimitReader(r.Body, blob.MaxBlobSize+1))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: m.Size, Chunks: len(m.Chunks), Held: len(m.Chunks), Pinned: true})
+}
+
+// listBlobs: GET /v1/blobs.
+func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) {
+	infos, err := s.n.BlobInfos(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]BlobInfo, len(infos))
+	for i, b := range infos {
+		out[i] = blobInfoOf(b)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getBlob serves a blob's bytes, with Range support: GET /v1/blobs/{blob}.
+// Chunks not held are fetched from peers first.
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
+	id, err := pathBlob(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.serveBlob(w, r, id, r.URL.Query().Get("type"))
+}
+
+// serveBlob serves blob id as mediaType (sniffed if empty), fetching what
+// is missing first.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.BlobID, mediaType string) {
+	if _, err := s.n.EnsureBlob(r.Context(), id, blob.FetchOptions{}); err != nil {
+		writeError(w, err)
+		return
+	}
+	br, err := s.n.OpenBlob(id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer br.Close()
+	if mediaType == "" {
+		mediaType = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", mediaType)
+	h.Set("ETag", `"`+id.String()+`"`)
+	h.Set("Cache-Control", "private, max-age=31536000, immutable") // content-addressed
+	http.ServeContent(w, r, "", time.Time{}, br)
+}
+
+// fetchBlob downloads a blob from peers and pins it, streaming progress as
+// JSON lines: POST /v1/blobs/{blob}/fetch.
+func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
+	id, err := pathBlob(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	send := func(ev FetchEvent) {
+		enc.Encode(ev)
+		bw.Flush()
+		rc.Flush()
+	}
+	last := time.Time{}
+	opts := blob.FetchOptions{Progress: func(p blob.Progress) {
+		// At most ten lines a second, and always the last.
+		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || p.Done == p.Total {
+			last = now
+			peers := 0
+			for _, b := range p.Peers {
+				if b > 0 {
+					peers++
+				}
+			}
+			send(FetchEvent{Done: p.Done, Total: p.Total, Peers: peers})
+		}
+	}}
+	st, err := s.n.FetchBlob(r.Context(), id, nil, opts)
+	if err != nil {
+		_, code := kindOf(err)
+		if errors.Is(err, blob.ErrUnavailable) {
+			code = "unavailable"
+		}
+		send(FetchEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
+		return
+	}
+	m, _ := s.n.Blobs().Manifest(id)
+	send(FetchEvent{Done: m.Size, Total: m.Size, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
+}
+
+// pinBlob and unpinBlob: PUT and DELETE /v1/blobs/{blob}/pin.
+func (s *Server) pinBlob(w http.ResponseWriter, r *http.Request)   { s.setPin(w, r, true) }
+func (s *Server) unpinBlob(w http.ResponseWriter, r *http.Request) { s.setPin(w, r, false) }
+
+func (s *Server) setPin(w http.ResponseWriter, r *http.Request, on bool) {
+	id, err := pathBlob(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.n.SetPin(id, on); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// GCResult is the answer of POST /v1/blobs/gc.
+type GCResult struct {
+	Freed int64 `json:"freed"` // bytes
+}
+
+func (s *Server) gcBlobs(w http.ResponseWriter, r *http.Request) {
+	freed, err := s.n.GCBlobs(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, GCResult{Freed: freed})
+}
+
+// putValue writes the body under key: as a plain value up to
+// BlobThreshold bytes, else as a blob with a reference under key (typed
+// by the Content-Type header unless that is application/octet-stream).
+func (s *Server) putValue(w http.ResponseWriter, r *http.Request, sp *space.Space, key []byte) {
+	head, err := io.ReadAll(io.LimitReader(r.Body, BlobThreshold+1))
+	if err != nil {
+		writeError(w, badRequestf("read the value: %v", err))
+		return
+	}
+	if len(head) <= BlobThreshold {
+		if _, err := sp.Commit(r.Context(), []commit.Op{commit.Put(key, head)}); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	mediaType := ""
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "application/octet-stream" {
+			mediaType = ct
+		}
+	}
+	body := io.MultiReader(bytes.NewReader(head), io.LimitReader(r.Body, blob.MaxBlobSize+1-int64(len(head))))
+	ref, _, err := s.n.PutBlob(r.Context(), sp, key, body, mediaType)
+	if err != nil {
+		if errors.Is(err, blob.ErrBadRef) {
+			err = badRequestf("%v", err)
+		}
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, blobRefOf(ref))
+}
+
+// rawValue serves a key's value as bytes, or the blob it references:
+// GET /v1/spaces/{space}/keys/{key}?raw=true.
+func (s *Server) rawValue(w http.ResponseWriter, r *http.Request, value []byte, ref *blob.Ref) {
+	if ref != nil {
+		s.serveBlob(w, r, ref.ID, ref.Type)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(value)
+}
