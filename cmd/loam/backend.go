@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"path/filepath"
@@ -36,6 +37,20 @@ type backend interface {
 	// change applied from then on will be seen.
 	Watch(ctx context.Context, ref string, prefix []byte) (changes, error)
 	Verify(ctx context.Context, ref string) (loam.VerifyReport, error)
+
+	// PutBlob stores r as a blob typed mediaType (may be empty) and writes
+	// a reference to it under key.
+	PutBlob(ctx context.Context, ref string, key []byte, r io.Reader, mediaType string) (loam.BlobRef, error)
+	// AddBlob stores r as a pinned blob.
+	AddBlob(ctx context.Context, r io.Reader) (loam.BlobInfo, error)
+	Blobs(ctx context.Context) ([]loam.BlobInfo, error)
+	// FetchBlob downloads a blob from peers (a daemon's) and pins it.
+	FetchBlob(ctx context.Context, id string, progress func(loam.BlobProgress)) (loam.FetchStats, error)
+	// OpenBlob returns a blob's bytes, fetching what is missing (with a
+	// daemon), and its size.
+	OpenBlob(ctx context.Context, id string) (io.ReadCloser, int64, error)
+	SetPin(ctx context.Context, id string, on bool) error
+	GCBlobs(ctx context.Context) (int64, error)
 }
 
 // write is one put (or, with del, delete) of a Write.
@@ -282,7 +297,11 @@ func kvOf(e api.Entry) (loam.KV, error) {
 	if err != nil {
 		return loam.KV{}, fmt.Errorf("the daemon sent a bad time %q: %v", e.Time, err)
 	}
-	return loam.KV{Key: k, Value: v, Author: e.Author, Time: t}, nil
+	kv := loam.KV{Key: k, Value: v, Author: e.Author, Time: t}
+	if e.Blob != nil {
+		kv.Blob = &loam.BlobRef{ID: e.Blob.ID, Size: e.Blob.Size, Type: e.Blob.Type}
+	}
+	return kv, nil
 }
 
 func (d daemonBackend) Spaces(ctx context.Context) ([]loam.SpaceInfo, error) {

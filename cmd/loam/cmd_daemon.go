@@ -28,6 +28,8 @@ func newDaemonCmd(g *globalOptions) *cobra.Command {
 		listen  []string
 		apiAddr string
 		mdns    bool
+		upload  string
+		fetch   string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -63,6 +65,12 @@ The daemon creates the Loam home if there is none.`,
 				return err
 			}
 			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, out: cmd.OutOrStdout()}
+			if d.uploadRate, err = parseSize(upload); err != nil {
+				return usageErrorf(cmd, "--upload-rate %q: %v", upload, err)
+			}
+			if d.fetchBlobs, err = parseFetchBlobs(fetch); err != nil {
+				return usageErrorf(cmd, "--fetch-blobs %q: %v", fetch, err)
+			}
 			return d.run(cmd.Context())
 		},
 	}
@@ -70,6 +78,8 @@ The daemon creates the Loam home if there is none.`,
 	f.StringArrayVar(&listen, "listen", nil, "listen for peers on `MULTIADDR` (repeatable; default: all interfaces, random ports)")
 	f.StringVar(&apiAddr, "api", defaultAPI, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
 	f.BoolVar(&mdns, "mdns", true, "find peers on the local network with mDNS")
+	f.StringVar(&upload, "upload-rate", "0", "serve blob data to peers at most at `SIZE` per second, e.g. 5MiB (0: no limit)")
+	f.StringVar(&fetch, "fetch-blobs", "64MiB", "fetch blobs referenced by spaces as soon as they are seen up to `SIZE`; larger ones when read (all, none, or a size)")
 	return cmd
 }
 
@@ -80,13 +90,19 @@ type daemon struct {
 	api    string
 	mdns   bool
 	out    io.Writer
+
+	uploadRate int64 // see node.Options
+	fetchBlobs int64
 }
 
 // run serves until ctx ends (a signal), then stops cleanly: daemon.json
 // goes first, so no command finds a daemon that is stopping, then the API,
 // then the node.
 func (d *daemon) run(ctx context.Context) (err error) {
-	n, err := node.Open(ctx, node.Options{Home: d.home, Listen: d.listen, MDNS: d.mdns})
+	n, err := node.Open(ctx, node.Options{
+		Home: d.home, Listen: d.listen, MDNS: d.mdns,
+		UploadRate: d.uploadRate, FetchBlobs: d.fetchBlobs,
+	})
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,14 @@ func showValue(v []byte) string {
 
 // entryOf returns the JSON object get, ls and watch print for kv with
 // --json: the API's entry, so the CLI and the API show keys alike.
-func entryOf(kv loam.KV) api.Entry { return api.NewEntry(kv.Key, kv.Value, kv.Author, kv.Time) }
+func entryOf(kv loam.KV) api.Entry {
+	e := api.NewEntry(kv.Key, kv.Value, kv.Author, kv.Time)
+	if kv.Blob != nil {
+		e.Value, e.ValueB64 = nil, nil
+		e.Blob = &api.BlobRef{ID: kv.Blob.ID, Size: kv.Blob.Size, Type: kv.Blob.Type}
+	}
+	return e
+}
 
 // jsonWriter writes JSON values without HTML escaping, one per line.
 type jsonWriter struct {

@@ -63,7 +63,7 @@ func checkKey(key []byte) error {
 // checkValue says what is wrong with a value of n bytes the API would refuse.
 func checkValue(n int) error {
 	if n > loam.MaxValueSize {
-		return fmt.Errorf("the value is %d bytes, more than the limit of %d (64 KiB): store a smaller value (large files become blobs in a later version)", n, loam.MaxValueSize)
+		return fmt.Errorf("the value is %d bytes, more than the limit of %d (64 KiB): store a smaller value, or give a large value as a file (put -f FILE) to store it as a blob", n, loam.MaxValueSize)
 	}
 	return nil
 }

@@ -259,7 +259,13 @@ func (n *Node) FetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 
 func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.AuthorID, opts blob.FetchOptions, pin bool) (blob.Stats, error) {
 	if n.host == nil {
-		return blob.Stats{}, ErrOffline
+		if !n.BlobComplete(id) {
+			return blob.Stats{}, ErrOffline
+		}
+		if pin {
+			return blob.Stats{}, n.blobs.Pin(id)
+		}
+		return blob.Stats{}, nil
 	}
 	if len(peers) == 0 {
 		for _, p := range n.host.Peers() {
