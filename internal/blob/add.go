@@ -22,7 +22,7 @@ func (s *Store) PutManifest(m Manifest) (BlobID, error) {
 	id := BlobID(blobHash.Sum1(b))
 	p := s.path(manifestsDir, id)
 	if _, err := os.Lstat(p); err != nil {
-		if err := s.writeAtomic(p, b); err != nil {
+		if err := s.writeAtomic(p, b, true); err != nil {
 			return BlobID{}, fmt.Errorf("blob: put manifest %s: %w", id, err)
 		}
 	}
@@ -94,8 +94,11 @@ func (s *Store) AddLeased(ctx context.Context, r io.Reader) (BlobID, Manifest, f
 		}
 		s.hold(c)
 		mine = append(mine, c)
-		return s.putVerified(c, data)
+		return s.putDeferred(c, data)
 	})
+	if err == nil {
+		err = s.Sync() // the chunks are durable before the manifest names them
+	}
 	if err != nil {
 		return BlobID{}, Manifest{}, nil, fmt.Errorf("blob: add: %w", err)
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // BenchmarkAdd adds 256 MiB of random data to an empty store: chunking,
-// hashing and durable writes (each chunk fsynced, as is its directory).
+// hashing and durable writes (chunks written, then one syncfs; the manifest
+// fsynced).
 //
 //	go test -run='^$' -bench=. -benchtime=3x ./internal/blob
 func BenchmarkAdd(b *testing.B) {

@@ -30,11 +30,17 @@
 //	pins                  pinned blob IDs in text form, one per line, sorted
 //	tmp/                  files being written; emptied by OpenStore
 //
-// Every file is written to tmp/, fsynced, renamed into place and its
-// directory fsynced, so a file is either absent or complete: a write killed
-// half-way leaves only a temporary file, which OpenStore removes. Files are
-// verified on every read, and one damaged on disk is removed so that it can
-// be fetched again.
+// Every file is written to tmp/ and renamed into place, so a write killed
+// half-way leaves only a temporary file, which OpenStore removes. Manifests
+// and the pins file are fsynced before the rename and their directory after
+// it. Chunks are not synced one by one: Add and Fetch write them and then
+// flush the file system once (syncfs(2); Store.Sync), which made Add about
+// 2.5 times as fast as an fsync per chunk and its directory. A killed
+// process loses nothing that way (the renamed files are in the page cache);
+// a system crash may leave the chunks of the last unflushed batch short or
+// empty, and Missing counts a chunk file of the wrong length as missing.
+// Files are verified on every read, and one damaged on disk is removed so
+// that it can be fetched again.
 //
 // # Retention
 //

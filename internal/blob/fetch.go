@@ -97,6 +97,13 @@ func Fetch(ctx context.Context, st *Store, id BlobID, sources []Source, opts Fet
 	release := st.Lease(id)
 	defer release()
 	defer func() { stats.Duration = time.Since(start) }()
+	// Chunks are written without waiting for the disk, and made durable
+	// together when Fetch ends, whichever way it ends.
+	defer func() {
+		if serr := st.Sync(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
 
 	srcs, m, err := fetchManifest(ctx, st, id, sources, &stats)
 	if err != nil {
@@ -439,7 +446,7 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 	f.mu.Unlock()
 	// VerifyChunk has checked data against m.Chunks[i], so the store
 	// need not hash it again.
-	perr := f.st.putVerified(f.m.Chunks[i], data)
+	perr := f.st.putDeferred(f.m.Chunks[i], data)
 	f.mu.Lock()
 	f.storing[i] = false
 	if perr != nil {

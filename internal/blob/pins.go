@@ -69,7 +69,7 @@ func (s *Store) setPin(id BlobID, on bool) error {
 		b.WriteString(p.String())
 		b.WriteByte('\n')
 	}
-	if err := s.writeAtomic(filepath.Join(s.dir, pinsFile), []byte(b.String())); err != nil {
+	if err := s.writeAtomic(filepath.Join(s.dir, pinsFile), []byte(b.String()), true); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -40,6 +40,9 @@ type Store struct {
 	pins   map[BlobID]struct{} // pinned blobs, as in the pins file
 	leases map[BlobID]*lease   // blobs in use by a download, a write or a Reader
 	held   map[ChunkID]int     // chunks GC must keep: those of known leased manifests and of Adds in progress, with counts
+
+	unsynced bool       // chunks were stored since the last Sync; guarded by mu
+	syncMu   sync.Mutex // serializes Sync
 }
 
 // lease is the state of one leased blob.
@@ -102,12 +105,47 @@ func (s *Store) Put(id ChunkID, data []byte) error {
 
 // putVerified is Put for data known to hash to id.
 func (s *Store) putVerified(id ChunkID, data []byte) error {
+	if err := s.putDeferred(id, data); err != nil {
+		return err
+	}
+	return s.Sync()
+}
+
+// putDeferred stores a chunk known to hash to id without waiting for it to
+// be durable: Sync makes it so. A crash of the process loses nothing (the
+// file is in place); a crash of the system may leave the file short or
+// empty, which Missing then counts as missing and a read as damaged.
+func (s *Store) putDeferred(id ChunkID, data []byte) error {
 	p := s.path(chunksDir, id)
-	if _, err := os.Lstat(p); err == nil {
+	if fi, err := os.Lstat(p); err == nil && fi.Size() == int64(len(data)) {
 		return nil
 	}
-	if err := s.writeAtomic(p, data); err != nil {
+	if err := s.writeAtomic(p, data, !canSyncFS); err != nil {
 		return fmt.Errorf("blob: put %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.unsynced = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Sync makes every chunk stored so far durable, with one flush of the file
+// system rather than one per chunk.
+func (s *Store) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	pending := s.unsynced
+	s.unsynced = false
+	s.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	if err := syncFS(s.dir); err != nil {
+		s.mu.Lock()
+		s.unsynced = true
+		s.mu.Unlock()
+		return fmt.Errorf("blob: sync: %w", err)
 	}
 	return nil
 }
@@ -145,12 +183,14 @@ func (s *Store) Delete(id ChunkID) error {
 }
 
 // Missing returns the indices of m's chunks that are not stored, in order:
-// what a download still has to fetch. It checks that chunk files exist, not
-// their contents; a damaged chunk is found (and removed) when read.
+// what a download still has to fetch. It checks that chunk files exist
+// with the chunk's length, not their contents; a damaged chunk is found
+// (and removed) when read.
 func (s *Store) Missing(m Manifest) []int {
 	var out []int
 	for i, c := range m.Chunks {
-		if !s.Has(c) {
+		fi, err := os.Lstat(s.path(chunksDir, c))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(m.ChunkLen(i)) {
 			out = append(out, i)
 		}
 	}
@@ -188,10 +228,10 @@ func (s *Store) readVerified(p string, limit int64, ok func([]byte) bool) ([]byt
 	return data, nil
 }
 
-// writeAtomic writes data to p durably: a temporary file in tmp/, fsynced,
-// renamed to p, and p's directory fsynced. The shard directory is created on
-// first use.
-func (s *Store) writeAtomic(p string, data []byte) (err error) {
+// writeAtomic writes data to p: a temporary file in tmp/, renamed to p.
+// With durable, the file is fsynced before the rename and p's directory
+// after it. The shard directory is created on first use.
+func (s *Store) writeAtomic(p string, data []byte, durable bool) (err error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "w-*")
 	if err != nil {
 		return err
@@ -202,7 +242,7 @@ func (s *Store) writeAtomic(p string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err == nil {
+	if _, err = f.Write(data); err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -213,7 +253,9 @@ func (s *Store) writeAtomic(p string, data []byte) (err error) {
 	}
 	dir := filepath.Dir(p)
 	if err = os.Mkdir(dir, 0o700); err == nil {
-		err = syncDir(filepath.Dir(dir))
+		if durable {
+			err = syncDir(filepath.Dir(dir))
+		}
 	} else if errors.Is(err, fs.ErrExist) {
 		err = nil
 	}
@@ -222,6 +264,9 @@ func (s *Store) writeAtomic(p string, data []byte) (err error) {
 	}
 	if err = os.Rename(tmp, p); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
