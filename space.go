@@ -7,6 +7,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
@@ -110,6 +111,21 @@ func (b *Batch) Put(key, value []byte) {
 	b.add(commit.Put(key, value))
 }
 
+// PutBlobRef adds a write of a reference to an existing blob under key (a
+// blob added with Node.AddBlob, or one that peers hold). Invalid input is
+// reported by Commit.
+func (b *Batch) PutBlobRef(key []byte, ref BlobRef) {
+	id, err := blob.ParseBlobID(ref.ID)
+	r := blob.Ref{ID: id, Size: ref.Size, Type: ref.Type}
+	if err == nil {
+		err = r.Validate()
+	}
+	if err != nil && b.err == nil {
+		b.err = fmt.Errorf("loam: write %d (key %q): %w", len(b.ops)+1, clip(key), err)
+	}
+	b.add(commit.Op{Kind: commit.KindPutBlob, Key: key, Payload: r.Encode()})
+}
+
 // Delete adds a delete to the batch.
 func (b *Batch) Delete(key []byte) { b.add(commit.Del(key)) }
 
@@ -126,7 +142,7 @@ func (b *Batch) add(o commit.Op) {
 	case len(o.Key) > MaxKeySize:
 		b.err = fmt.Errorf("loam: write %d: key is %d bytes, the limit is %d", len(b.ops)+1, len(o.Key), MaxKeySize)
 	case len(o.Payload) > MaxValueSize:
-		b.err = fmt.Errorf("loam: write %d (key %q): value is %d bytes, the inline limit is %d (large files become blobs in a later version)", len(b.ops)+1, clip(o.Key), len(o.Payload), MaxValueSize)
+		b.err = fmt.Errorf("loam: write %d (key %q): value is %d bytes, the inline limit is %d (store large values with PutBlob)", len(b.ops)+1, clip(o.Key), len(o.Payload), MaxValueSize)
 	case len(b.ops) == MaxBatchOps:
 		b.err = fmt.Errorf("loam: batch has more than %d writes; commit it and start another", MaxBatchOps)
 	}

@@ -57,6 +57,7 @@ type backend interface {
 type write struct {
 	key, value []byte
 	del        bool
+	blob       *loam.BlobRef // a put of a reference to this blob instead of value
 }
 
 // changes is a stream of changes from Watch.
@@ -185,7 +186,7 @@ func (d directBackend) Delete(ctx context.Context, ref string, key []byte) error
 	if err != nil {
 		return err
 	}
-	if _, err := sp.Get(ctx, key); err != nil {
+	if _, err := sp.Lookup(ctx, key); err != nil {
 		return err
 	}
 	return sp.Delete(ctx, key)
@@ -229,9 +230,12 @@ func (d directBackend) Write(ctx context.Context, ref string, ws []write) error 
 	}
 	b := sp.Batch()
 	for _, w := range ws {
-		if w.del {
+		switch {
+		case w.del:
 			b.Delete(w.key)
-		} else {
+		case w.blob != nil:
+			b.PutBlobRef(w.key, *w.blob)
+		default:
 			b.Put(w.key, w.value)
 		}
 	}
@@ -371,9 +375,14 @@ func (d daemonBackend) Range(ctx context.Context, ref string, q api.Query) iter.
 func (d daemonBackend) Write(ctx context.Context, ref string, ws []write) error {
 	ops := make([]api.BatchOp, len(ws))
 	for i, w := range ws {
-		if w.del {
+		switch {
+		case w.del:
 			ops[i] = api.DeleteOp(w.key)
-		} else {
+		case w.blob != nil:
+			ops[i] = api.PutOp(w.key, nil)
+			ops[i].Value, ops[i].ValueB64 = nil, nil
+			ops[i].Blob = &api.BlobRef{ID: w.blob.ID, Size: w.blob.Size, Type: w.blob.Type}
+		default:
 			ops[i] = api.PutOp(w.key, w.value)
 		}
 	}

@@ -198,3 +198,75 @@ func TestBlobResumeAfterKill(t *testing.T) {
 	db.stop(t)
 	da.stop(t)
 }
+
+// TestBlobKeys: put of a file over 64 KiB stores a blob under the key; ls,
+// get, export and import show and carry the reference; blob ls, pin, unpin
+// and gc manage it. Offline, then through a daemon.
+func TestBlobKeys(t *testing.T) {
+	for _, mode := range []string{"offline", "daemon"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHome(t)
+			if mode == "daemon" {
+				defer startDaemon(t, h, loopbackDaemon...).stop(t)
+			}
+			h.ok("", "space", "create", "shed")
+			h.ok("", "space", "create", "copy")
+			file, want := writeRandomFile(t, t.TempDir(), 3, 200<<10)
+			photo := filepath.Join(filepath.Dir(file), "drill.jpg")
+			os.Rename(file, photo)
+
+			r := h.run("", "put", "shed", "tools/drill/photo", "-f", photo)
+			if r.code != 0 || !strings.Contains(r.stderr, "as blob blb_") {
+				t.Fatalf("put: exit %d, stderr %q", r.code, r.stderr)
+			}
+			h.ok("", "put", "shed", "tools/drill", "cordless")
+			ls := h.ok("", "ls", "shed")
+			if !strings.Contains(ls, "tools/drill/photo\t[blob blb_") || !strings.Contains(ls, "200.0 KiB, image/jpeg]") {
+				t.Fatalf("ls:\n%s", ls)
+			}
+			var e api.Entry
+			if err := json.Unmarshal([]byte(h.ok("", "get", "shed", "tools/drill/photo", "--json")), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Blob == nil || e.Blob.Size != 200<<10 || e.Blob.Type != "image/jpeg" || e.Value != nil {
+				t.Fatalf("get --json: %+v", e)
+			}
+			if got := sha256.Sum256([]byte(h.ok("", "get", "shed", "tools/drill/photo"))); got != want {
+				t.Fatal("get of a blob key: the bytes differ")
+			}
+
+			export := h.ok("", "export", "shed")
+			if !strings.Contains(export, `{"key":"tools/drill/photo","blob":{"id":"`+e.Blob.ID+`","size":204800,"type":"image/jpeg"}}`) {
+				t.Fatalf("export:\n%s", export)
+			}
+			h.ok(export, "import", "copy")
+			if got := sha256.Sum256([]byte(h.ok("", "get", "copy", "tools/drill/photo"))); got != want {
+				t.Fatal("get of an imported blob key: the bytes differ")
+			}
+			if msg := h.fail(1, `{"key":"x","blob":{"id":"blb_nope","size":1}}`+"\n", "import", "copy"); !strings.Contains(msg, "line 1") {
+				t.Fatalf("import of a bad blob ID: %s", msg)
+			}
+
+			var list []api.BlobInfo
+			if err := json.Unmarshal([]byte(h.ok("", "blob", "ls", "--json")), &list); err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 1 || list[0].ID != e.Blob.ID || list[0].Pinned || list[0].Held != list[0].Chunks {
+				t.Fatalf("blob ls: %+v", list)
+			}
+			h.ok("", "blob", "pin", e.Blob.ID)
+			h.ok("", "del", "shed", "tools/drill/photo")
+			h.ok("", "del", "copy", "tools/drill/photo")
+			if out := h.ok("", "blob", "gc"); out != "freed 0 B\n" {
+				t.Fatalf("gc of a pinned blob: %q", out)
+			}
+			h.ok("", "blob", "unpin", e.Blob.ID)
+			if out := h.ok("", "blob", "gc", "--json"); !strings.HasPrefix(out, `{"freed":2048`) {
+				t.Fatalf("gc: %q", out)
+			}
+			if msg := h.fail(1, "", "blob", "get", e.Blob.ID); !strings.Contains(msg, e.Blob.ID) && !strings.Contains(msg, "unavailable") && !strings.Contains(msg, "daemon") {
+				t.Fatalf("get of a blob no longer held: %s", msg)
+			}
+		})
+	}
+}

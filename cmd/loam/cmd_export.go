@@ -14,8 +14,11 @@ func newExportCmd(g *globalOptions) *cobra.Command {
 		Long: `Write the keys and values of SPACE (under --prefix) to stdout as JSON Lines,
 in key order, one object per line: {"key": "...", "value": "..."}. A key or
 value that is not UTF-8 text is written in base64 as "key_b64" or
-"value_b64" instead. 'loam import' reads the same format, so
-export | import copies a space's current keys exactly (not its history).`,
+"value_b64" instead. A key that holds a blob is written with
+"blob": {"id", "size", "type"} instead of a value: the reference, not the
+blob's bytes. 'loam import' reads the same format, so export | import
+copies a space's current keys exactly (not its history; the blobs come
+from the peers that hold them).`,
 		Example: `  loam export garden-club > garden-club.jsonl
   loam export garden-club --prefix tools/ | loam import tool-library`,
 		Args: exactArgs(1),
@@ -31,7 +34,7 @@ export | import copies a space's current keys exactly (not its history).`,
 					if err != nil {
 						return err
 					}
-					if err := j.Write(api.NewRecord(kv.Key, kv.Value)); err != nil {
+					if err := j.Write(entryOf(kv).Record); err != nil {
 						return err
 					}
 				}

@@ -115,7 +115,7 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 		if len(text) == 0 {
 			continue
 		}
-		key, value, err := parseRecord(text)
+		key, value, ref, err := parseRecord(text)
 		if err != nil {
 			return imp.fail(imp.line, err)
 		}
@@ -128,7 +128,7 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 		if len(imp.batch) == 0 {
 			imp.first, imp.size = imp.line, 0
 		}
-		imp.batch = append(imp.batch, write{key: key, value: value})
+		imp.batch = append(imp.batch, write{key: key, value: value, blob: ref})
 		imp.last = imp.line
 		imp.size += size
 		if len(imp.batch) == imp.batchMax {
@@ -193,36 +193,43 @@ func (imp *importer) fail(n int, err error) error {
 }
 
 // parseRecord decodes one line of import input and checks its key and value
-// against the limits.
-func parseRecord(line []byte) (key, value []byte, err error) {
+// (or blob reference) against the limits.
+func parseRecord(line []byte) (key, value []byte, ref *loam.BlobRef, err error) {
 	if !utf8.Valid(line) {
-		return nil, nil, errors.New(`the line is not UTF-8 text: put bytes in "key_b64" or "value_b64" as base64`)
+		return nil, nil, nil, errors.New(`the line is not UTF-8 text: put bytes in "key_b64" or "value_b64" as base64`)
 	}
 	if line[0] != '{' {
-		return nil, nil, errors.New(`not a JSON object: write {"key": "...", "value": "..."}`)
+		return nil, nil, nil, errors.New(`not a JSON object: write {"key": "...", "value": "..."}`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	var r api.Record
 	if err := dec.Decode(&r); err != nil {
-		return nil, nil, jsonProblem(err)
+		return nil, nil, nil, jsonProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, errors.New("unexpected text after the JSON object: write one object per line")
+		return nil, nil, nil, errors.New("unexpected text after the JSON object: write one object per line")
 	}
 	if key, err = r.KeyBytes(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if value, err = r.ValueBytes(); err != nil {
-		return nil, nil, err
+	if r.Blob != nil {
+		br, err := r.Ref()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ref = &loam.BlobRef{ID: br.ID.String(), Size: br.Size, Type: br.Type}
+		value = br.Encode() // for the commit's size budget
+	} else if value, err = r.ValueBytes(); err != nil {
+		return nil, nil, nil, err
 	}
 	switch {
 	case len(key) == 0:
-		return nil, nil, errors.New(`the key is empty: give every line a non-empty "key"`)
+		return nil, nil, nil, errors.New(`the key is empty: give every line a non-empty "key"`)
 	case len(key) > loam.MaxKeySize:
-		return nil, nil, fmt.Errorf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), loam.MaxKeySize)
+		return nil, nil, nil, fmt.Errorf("the key is %d bytes, more than the limit of %d: use a shorter key", len(key), loam.MaxKeySize)
 	}
-	return key, value, checkValue(len(value))
+	return key, value, ref, checkValue(len(value))
 }
 
 // jsonProblem says what is wrong with a line encoding/json refused.

@@ -83,6 +83,10 @@ that are not UTF-8 text).
 					if err != nil {
 						return err
 					}
+					if kv.Blob != nil {
+						fmt.Fprintf(w, "%s\t[blob %s, %s%s]\n", showKey(kv.Key), kv.Blob.ID, humanBytes(kv.Blob.Size), typeSuffix(kv.Blob.Type))
+						continue
+					}
 					fmt.Fprintf(w, "%s\t%s\n", showKey(kv.Key), showValue(kv.Value))
 				}
 				return w.Flush()
@@ -97,4 +101,12 @@ that are not UTF-8 text).
 	f.BoolVar(&rf.reverse, "reverse", false, "list from the last key to the first")
 	f.BoolVar(&jsonOut, "json", false, "print a JSON array of keys with values, authors and times")
 	return cmd
+}
+
+// typeSuffix is ", TYPE" for a blob with a media type.
+func typeSuffix(t string) string {
+	if t == "" {
+		return ""
+	}
+	return ", " + t
 }

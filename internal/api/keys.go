@@ -242,7 +242,7 @@ func decodeBatch(body io.Reader) ([]commit.Op, error) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return nil, badRequestf("the batch must be a JSON array of {\"key\", \"value\"} and {\"key\", \"delete\": true} objects")
+		return nil, badRequestf("the batch must be a JSON array of {\"key\", \"value\"}, {\"key\", \"blob\"} and {\"key\", \"delete\": true} objects")
 	}
 	var ops []commit.Op
 	size := 0
@@ -258,6 +258,13 @@ func decodeBatch(body io.Reader) ([]commit.Op, error) {
 			return nil, badRequestf("entry %d: not the JSON expected: %v", i, err)
 		}
 		key, value, err := op.Bytes()
+		kind := commit.KindPut
+		if err == nil && op.Blob != nil && !op.Delete {
+			var ref blob.Ref
+			if ref, err = op.Ref(); err == nil {
+				value, kind = ref.Encode(), commit.KindPutBlob
+			}
+		}
 		if err == nil {
 			if err = checkKey(key); err == nil {
 				err = checkValue(len(value))
@@ -269,9 +276,12 @@ func decodeBatch(body io.Reader) ([]commit.Op, error) {
 		if size += len(key) + len(value) + opOverhead; size > batchBudget {
 			return nil, badRequestf("entry %d: the batch's keys and values pass %d bytes, more than one commit holds: split it", i, batchBudget)
 		}
-		if op.Delete {
+		switch {
+		case op.Delete:
 			ops = append(ops, commit.Del(key))
-		} else {
+		case kind == commit.KindPutBlob:
+			ops = append(ops, commit.Op{Kind: kind, Key: key, Payload: value})
+		default:
 			ops = append(ops, commit.Put(key, value))
 		}
 	}

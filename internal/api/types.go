@@ -6,17 +6,40 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/loamdb/loam/internal/blob"
 )
 
 // Record is a key and a value, each as text when it is valid UTF-8 and in
 // base64 (standard alphabet, padded) otherwise. It is one line of the JSON
 // Lines format of 'loam import' and 'loam export', and the body of the
 // API's key objects.
+//
+// A key that holds a blob has "blob": {"id", "size", "type"} instead of a
+// value.
 type Record struct {
-	Key      *string `json:"key,omitempty"`
-	KeyB64   *string `json:"key_b64,omitempty"`
-	Value    *string `json:"value,omitempty"`
-	ValueB64 *string `json:"value_b64,omitempty"`
+	Key      *string  `json:"key,omitempty"`
+	KeyB64   *string  `json:"key_b64,omitempty"`
+	Value    *string  `json:"value,omitempty"`
+	ValueB64 *string  `json:"value_b64,omitempty"`
+	Blob     *BlobRef `json:"blob,omitempty"`
+}
+
+// Ref returns the record's blob reference, checked: a blob ID, a size and
+// an optional media type, with no value beside it.
+func (r *Record) Ref() (blob.Ref, error) {
+	if r.Value != nil || r.ValueB64 != nil {
+		return blob.Ref{}, errors.New(`both "blob" and a value: give exactly one`)
+	}
+	id, err := blob.ParseBlobID(r.Blob.ID)
+	if err != nil {
+		return blob.Ref{}, fmt.Errorf(`"blob": %v`, err)
+	}
+	ref := blob.Ref{ID: id, Size: r.Blob.Size, Type: r.Blob.Type}
+	if err := ref.Validate(); err != nil {
+		return blob.Ref{}, fmt.Errorf(`"blob": %v`, err)
+	}
+	return ref, nil
 }
 
 // textOrBase64 returns b as text when it is valid UTF-8, else as base64.
@@ -70,9 +93,8 @@ func oneOf(text, b64 *string, name string) ([]byte, error) {
 type Entry struct {
 	Op string `json:"op,omitempty"` // watch only: "put" or "del"
 	Record
-	Blob   *BlobRef `json:"blob,omitempty"` // the blob the key holds, instead of a value
-	Author string   `json:"author,omitempty"`
-	Time   string   `json:"time,omitempty"` // RFC 3339, UTC
+	Author string `json:"author,omitempty"`
+	Time   string `json:"time,omitempty"` // RFC 3339, UTC
 }
 
 // NewEntry returns the entry of a key, its value, author and time.
@@ -153,10 +175,13 @@ func (o *BatchOp) Bytes() (key, value []byte, err error) {
 		return nil, nil, err
 	}
 	if o.Delete {
-		if o.Value != nil || o.ValueB64 != nil {
-			return nil, nil, errors.New(`a delete has no "value": give "delete": true or a value, not both`)
+		if o.Value != nil || o.ValueB64 != nil || o.Blob != nil {
+			return nil, nil, errors.New(`a delete has no "value" or "blob": give "delete": true or a value, not both`)
 		}
 		return key, nil, nil
+	}
+	if o.Blob != nil {
+		return key, nil, nil // see Ref
 	}
 	value, err = o.ValueBytes()
 	return key, value, err

@@ -206,6 +206,9 @@ func fetchManifest(ctx context.Context, st *Store, id BlobID, sources []Source, 
 			m, known = got, true
 		}
 	}
+	if !known && len(sources) == 0 {
+		return nil, Manifest{}, fmt.Errorf("blob: fetch %s: %w: no peer to ask (connect to a peer that has it, e.g. by joining a space it is in)", id, ErrUnavailable)
+	}
 	if !known {
 		return nil, Manifest{}, fmt.Errorf("blob: fetch %s: %w: no source has its manifest (asked %d: %s)%s",
 			id, ErrUnavailable, len(sources), strings.Join(asked, ", "), dropped(stats))

@@ -357,7 +357,7 @@ func TestFetchNoSource(t *testing.T) {
 	broken.haveErr = errors.New("stream reset")
 	for _, srcs := range [][]*memSource{nil, {none, broken}} {
 		_, err := fetch(t, dst, id, blob.FetchOptions{}, srcs...)
-		if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "no source has its manifest") {
+		if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "no source has its manifest") && !strings.Contains(err.Error(), "no peer to ask") {
 			t.Fatalf("fetch with no source: %v", err)
 		}
 		t.Log(err)
