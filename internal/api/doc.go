@@ -59,8 +59,14 @@
 //	GET    /v1/spaces/SPACE/keys?prefix=tools/&start=&end=&limit=20&reverse=true
 //	       → [{"key":"tools/drill","value":"cordless","author":"aut_…","time":"…"}, …]
 //	       streamed in key order; a response cut short means an error
-//	GET    /v1/spaces/SPACE/keys/KEY  → {"key","value" or "value_b64","author","time"}
-//	PUT    /v1/spaces/SPACE/keys/KEY  body: the value's raw bytes (≤ 64 KiB) → 204
+//	GET    /v1/spaces/SPACE/keys/KEY  → {"key","value" or "value_b64","author","time"};
+//	       a key that holds a blob has "blob":{"id":"blb_…","size":204800,"type":"image/jpeg"}
+//	       instead of a value (also in lists, watch events and batches)
+//	GET    /v1/spaces/SPACE/keys/KEY?raw=true  the value's bytes, or the blob's
+//	       (fetched from peers first if needed; Range requests work)
+//	PUT    /v1/spaces/SPACE/keys/KEY  body: the value's raw bytes → 204 for up to
+//	       64 KiB; a larger body is stored as a blob (typed by Content-Type
+//	       unless application/octet-stream) → 200 {"id","size","type"}
 //	DELETE /v1/spaces/SPACE/keys/KEY  → 204; 404 if the key is not there
 //	POST   /v1/spaces/SPACE/batch
 //	       [{"key":"a","value":"1"},{"key_b64":"/wA=","value_b64":"AAE="},{"key":"b","delete":true}]
@@ -93,6 +99,18 @@
 //	GET    /v1/status                {"peer","author","addrs",
 //	                                  "spaces":[{"name","id","commits","heads":[…],"keys","view_hash"}],
 //	                                  "peers":1,"refusals":{"bad_proof":1}}
+//
+//	POST   /v1/blobs                 body: the bytes → {"id":"blb_…","size","chunks","held","pinned":true}
+//	GET    /v1/blobs                 [{"id","size","chunks","held","pinned"}]
+//	GET    /v1/blobs/BLOB?type=image/png  the bytes, with Range support and an
+//	       ETag; chunks not held are fetched from peers first
+//	POST   /v1/blobs/BLOB/fetch      fetch from every connected peer and pin:
+//	       application/x-ndjson, progress lines {"done","total","peers"} then
+//	       {"done","total","peers","stats":{"fetched","peers":{"aut_…":n},"seconds"}}
+//	       or {"error":{"error","code"}} (code "unavailable": no peer had it all)
+//	PUT    /v1/blobs/BLOB/pin        → 204; DELETE /v1/blobs/BLOB/pin → 204
+//	POST   /v1/blobs/gc              {"freed":1048576}: removes blobs no key references,
+//	                                 not pinned and not in use
 //
 // "commits" in status is the number of commits held: the sum of the
 // heads' seqs.

@@ -147,3 +147,42 @@ func FuzzDecodeBlobMsg(f *testing.F) {
 		}
 	})
 }
+
+// TestBlobMsgGolden pins the examples of docs/protocol/blob.md.
+func TestBlobMsgGolden(t *testing.T) {
+	data := make([]byte, blob.ChunkSize+5)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	m, err := blob.Split(bytes.NewReader(data), func(int, []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.ID()
+	if id.String() != "blb_rcaxuzj6uqdrwbq73m6ajxwpmqpjavkvy3ayotudb6pxuicj2omq" {
+		t.Fatalf("blob ID %s", id)
+	}
+	const idHex = "88817a653ea4071b061fdb3c04decf641e905555c6c1874e830f9f7a2049d399"
+	bm := blob.NewBitmap(2)
+	bm.Set(0)
+	bm.Set(1)
+	for _, c := range []struct {
+		msg  *blob.BlobMsg
+		want string
+	}{
+		{&blob.BlobMsg{Type: blob.BlobMsgWant, Blob: id}, "a2010102" + "5820" + idHex},
+		{&blob.BlobMsg{Type: blob.BlobMsgHave, Blob: id, Manifest: m.Encode(), Chunks: 2, Have: bm},
+			"a5010202" + "5820" + idHex + "035849" + hex.EncodeToString(m.Encode()) + "04020541c0"},
+		{&blob.BlobMsg{Type: blob.BlobMsgGet, Blob: id, Index: 1, Count: 1}, "a4010302" + "5820" + idHex + "06010701"},
+		{&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: id, Index: 1, Data: data[blob.ChunkSize:]}, "a4010402" + "5820" + idHex + "0601084500" + "01020304"},
+		{&blob.BlobMsg{Type: blob.BlobMsgErr, Reason: "chunk 1 not held"}, "a2010509706368756e6b2031206e6f742068656c64"},
+	} {
+		if got := hex.EncodeToString(c.msg.Encode()); got != c.want {
+			t.Errorf("type %d:\n got %s\nwant %s", c.msg.Type, got, c.want)
+		}
+	}
+	ref := blob.Ref{ID: id, Size: m.Size, Type: "application/octet-stream"}
+	if got := hex.EncodeToString(ref.Encode()); got != "a3015820"+idHex+"021a00100005037818"+hex.EncodeToString([]byte("application/octet-stream")) {
+		t.Errorf("ref: %s", got)
+	}
+}
