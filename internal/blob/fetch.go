@@ -427,6 +427,12 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 	defer f.mu.Unlock()
 	defer f.broadcast()
 	switch {
+	case verr != nil && !s.dropped && f.err == nil:
+		// Bytes that do not verify drop s even if the chunk has come
+		// from elsewhere meanwhile: they show s cannot be trusted.
+		f.stats.Corrupt[s.peer]++
+		f.drop(s)
+		return
 	case !r.live || r.ctx.Err() != nil || f.state[i] == chunkDone || f.err != nil:
 		// Canceled (the chunk came from elsewhere, s was dropped, or
 		// Fetch is ending): whatever came back is not used.
@@ -434,10 +440,6 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 		return
 	case err != nil:
 		f.stats.Failed[s.peer] = fmt.Sprintf("chunk %d: %v", i, err)
-		f.drop(s)
-		return
-	case verr != nil:
-		f.stats.Corrupt[s.peer]++
 		f.drop(s)
 		return
 	case f.storing[i]:
