@@ -113,6 +113,13 @@ func TestBlobGigabyte(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	os.Remove(filepath.Join(b.dir, "copy.bin"))
+	var sa, sb api.Status
+	if json.Unmarshal([]byte(a.ok("", "status", "--json")), &sa) != nil || json.Unmarshal([]byte(b.ok("", "status", "--json")), &sb) != nil {
+		t.Fatal("status --json does not parse")
+	}
+	if sa.Blobs.BytesOut < size || sb.Blobs.BytesIn != size || sb.Blobs.Fetching != 0 {
+		t.Fatalf("blob counters: A %+v, B %+v", sa.Blobs, sb.Blobs)
+	}
 	got, n := getBlobHash(t, b, id)
 	if n != size || got != want {
 		t.Fatalf("B's copy: %d bytes, sha256 %x; want %d bytes, %x", n, got, size, want)

@@ -25,7 +25,8 @@ malformed messages…), by kind. It needs the daemon ('loam daemon').
 
 With --json, print {"peer", "author", "addrs", "spaces": [{"name", "id",
 "commits", "heads": [{"author", "seq", "commit", "time"}], "keys",
-"view_hash"}], "peers", "refusals"}. Two replicas of a space with the same
+"view_hash"}], "peers", "refusals", "blobs": {"bytes_in", "bytes_out",
+"fetching", "queued"}}. Two replicas of a space with the same
 view_hash have the same keys and values.`,
 		Example: `  loam status
   loam status --json | jq '.spaces[] | {name, commits}'`,
@@ -56,6 +57,8 @@ view_hash have the same keys and values.`,
 			}
 			fmt.Fprintf(&b, "peers    %d connected\n", st.Peers)
 			fmt.Fprintf(&b, "refused  %s\n", refusals(st.Refusals))
+			fmt.Fprintf(&b, "blobs    %d fetching, %d queued; %s in, %s out\n", st.Blobs.Fetching, st.Blobs.Queued,
+				humanBytes(int64(st.Blobs.BytesIn)), humanBytes(int64(st.Blobs.BytesOut)))
 			if len(st.Spaces) == 0 {
 				b.WriteString("\nno spaces yet: create one with 'loam space create NAME', or join one with 'loam join TICKET'\n")
 			}

@@ -120,9 +120,11 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	c := s.n.Counters()
 	st := Status{
 		Peer: s.n.PeerID(), Author: s.n.Author().String(), Addrs: s.n.Addrs(),
-		Spaces: []SpaceStatus{}, Refusals: s.n.Counters().Misbehaving,
+		Spaces: []SpaceStatus{}, Refusals: c.Misbehaving,
+		Blobs: BlobStatus{BytesIn: c.BlobBytesIn, BytesOut: c.BlobBytesOut, Fetching: c.BlobFetches, Queued: s.n.BlobsQueued()},
 	}
 	if st.Addrs == nil {
 		st.Addrs = []string{}

@@ -269,6 +269,15 @@ type Status struct {
 	Spaces   []SpaceStatus     `json:"spaces"`
 	Peers    int               `json:"peers"`    // connected peers
 	Refusals map[string]uint64 `json:"refusals"` // peers disconnected for misbehaving, by kind
+	Blobs    BlobStatus        `json:"blobs"`
+}
+
+// BlobStatus sums up blob transfers in Status.
+type BlobStatus struct {
+	BytesIn  uint64 `json:"bytes_in"`  // verified bytes fetched from peers
+	BytesOut uint64 `json:"bytes_out"` // bytes served to peers
+	Fetching int    `json:"fetching"`  // downloads in progress
+	Queued   int    `json:"queued"`    // referenced blobs waiting to be fetched eagerly
 }
 
 // SpaceStatus is one space in Status.

@@ -205,6 +205,9 @@ func (w *wantedSet) failed(id blob.BlobID, now time.Time) {
 	}
 }
 
+// BlobsQueued returns how many referenced blobs wait to be fetched eagerly.
+func (n *Node) BlobsQueued() int { return n.wanted.Len() }
+
 // Len returns how many blobs are queued.
 func (w *wantedSet) Len() int {
 	w.mu.Lock()
