@@ -273,7 +273,9 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 					earliest = t
 				}
 			}
-		case store.Applied, store.Forked:
+		case store.Applied, store.Forked, store.Revoked:
+			// Revoked: stored but void (the peer may not have seen the
+			// revocation yet); honest, not misbehaving.
 			progress = true
 		}
 	}

@@ -149,16 +149,16 @@ func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAutho
 				vv[c.Author] = c.Seq
 				vvs[c.ID] = vv
 				if fs, isForked := forked[au]; !isForked || c.Seq < fs {
-					ok, eff := state.Check(c, func(a keys.AuthorID, seq uint64) bool {
+					v, err := state.Check(c, func(a keys.AuthorID, seq uint64) bool {
 						if a == c.Author {
 							return seq < c.Seq
 						}
 						return vv.Saw(a, seq)
 					})
-					if !ok {
-						return fmt.Errorf("%w: %s seq %d (%s): its author has no write grant in its causal past", ErrInvalidLog, c.Author, c.Seq, c.ID)
+					if err != nil {
+						return fmt.Errorf("%w: %s seq %d (%s): no grant for it in its causal past: %v", ErrInvalidLog, c.Author, c.Seq, c.ID, err)
 					}
-					for _, g := range eff {
+					for _, g := range v.Grants {
 						state.Add(g)
 					}
 				}
