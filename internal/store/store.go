@@ -681,6 +681,20 @@ func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, erro
 	return out, e.err
 }
 
+// Voided returns the stored commits of a space that do not count (Status
+// Revoked; forks aside), with the reason recorded when it was decided.
+func (s *Store) Voided(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]string, error) {
+	var e err0
+	out := map[acl.Loc]string{}
+	for k, v := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
+		if len(k) != 1+2*keys.Size+8 {
+			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		}
+		out[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = string(v)
+	}
+	return out, e.err
+}
+
 // decisions reads the stored commits of a space that do not count (forks
 // aside) and the revocation cuts.
 func (s *Store) decisions(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]bool, map[keys.AuthorID]uint64, error) {
