@@ -1,0 +1,205 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// sameView reports whether nodes hold the same view of id (heads may
+// differ: commits that do not count need not be everywhere).
+func sameView(nodes []*Node, id keys.SpaceID) bool {
+	ref, err := nodes[0].st.View(context.Background(), id)
+	if err != nil {
+		return false
+	}
+	for _, n := range nodes[1:] {
+		if v, err := n.st.View(context.Background(), id); err != nil || v.Hash != ref.Hash {
+			return false
+		}
+	}
+	return true
+}
+
+func has(n *Node, id keys.SpaceID, c keys.CommitID) bool {
+	_, err := n.st.CommitByID(context.Background(), id, c)
+	return !errors.Is(err, store.ErrNotFound)
+}
+
+func misbehaving(nodes []*Node) int {
+	total := 0
+	for _, n := range nodes {
+		for _, v := range n.Counters().Misbehaving {
+			total += int(v)
+		}
+	}
+	return total
+}
+
+// TestUnauthorizedCommitNotForwarded: a commit crafted by a key without a
+// grant (validly signed) sent to the middle of a line is rejected there,
+// counted as misbehaviour, and never reaches the other nodes, while an
+// honest write sent after it does.
+func TestUnauthorizedCommitNotForwarded(t *testing.T) {
+	ctx := ctxT(t)
+	nodes, id, _ := line(t, 3)
+	put(t, nodes[0], id, "first", "1")
+	waitFor(t, 15*time.Second, "the line to converge", func() bool { return converged(nodes, id) })
+	mid := nodes[1]
+	h, key := rogue(t, 150)
+	heads, _ := mid.st.Heads(ctx, id)
+	var deps []keys.CommitID
+	for _, hd := range heads {
+		deps = append(deps, hd.ID)
+	}
+	evil, err := commit.Build(commit.Header{Space: id, Author: key.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: sortIDs(deps)},
+		[]commit.Op{commit.Put([]byte("evil"), []byte("x"))}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Connect(ctx, mid.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Open(ctx, mid.Author(), reconcile.ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := reconcile.NewStreamConn(s, s)
+	disc := keys.DiscoveryID(id)
+	conn.WriteFrame((&reconcile.Msg{Type: 1, Version: reconcile.Version, Spaces: []reconcile.SpaceProof{{Disc: disc, Proof: keys.SyncProof(id, key.Author(), mid.Author())}}}).Encode())
+	conn.WriteFrame((&reconcile.Msg{Type: 3, Disc: disc, Commits: [][]byte{evil.Bytes()}}).Encode())
+	waitFor(t, 10*time.Second, "the refusal to be counted", func() bool { return mid.Counters().Misbehaving["unauthorized_commit"] == 1 })
+	put(t, mid, id, "after", "2")
+	waitFor(t, 15*time.Second, "the honest write to reach both ends", func() bool { return converged(nodes, id) })
+	for i, n := range nodes {
+		if has(n, id, evil.ID) {
+			t.Fatalf("node %d holds the unauthorized commit", i)
+		}
+		if _, err := n.st.Get(ctx, id, []byte("evil")); err == nil {
+			t.Fatalf("node %d shows the unauthorized write", i)
+		}
+	}
+}
+
+func sortIDs(ids []keys.CommitID) []keys.CommitID {
+	for i := range ids {
+		for j := i + 1; j < len(ids); j++ {
+			if string(ids[j][:]) < string(ids[i][:]) {
+				ids[i], ids[j] = ids[j], ids[i]
+			}
+		}
+	}
+	return ids
+}
+
+// TestRevokedWriterIgnoredEverywhere: the admin at one end of a partitioned
+// line revokes the writer at the other end while that writer goes on
+// writing. The writer's commits above the cut reached a peer before the
+// revocation did; once the line heals, every node ignores them (its
+// commits up to the cut remain), nobody is counted as misbehaving, and a
+// commit of the writer made after its node learnt of the revocation is
+// never sent on.
+func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
+	ctx := ctxT(t)
+	nodes, id, homes := line(t, 4)
+	admin, writer := nodes[0], nodes[3]
+	put(t, writer, id, "x/before", "kept")
+	waitFor(t, 15*time.Second, "the line to converge", func() bool { return converged(nodes, id) })
+	heads, _ := admin.st.Heads(ctx, id)
+	var cut uint64
+	for _, h := range heads {
+		if h.Author == writer.Author() {
+			cut = h.Seq
+		}
+	}
+	if cut == 0 {
+		t.Fatal("the admin does not know the writer")
+	}
+
+	// Partition between 1 and 2, as in TestPartitionHeals.
+	nodes[2].Close()
+	n2 := openNode(t, homes[2])
+	if _, err := n2.Connect(ctx, writer.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	all := []*Node{admin, nodes[1], n2, writer}
+	put(t, writer, id, "x/after", "void")
+	waitFor(t, 15*time.Second, "the write above the cut to reach node 2", func() bool {
+		_, err := n2.st.Get(ctx, id, []byte("x/after"))
+		return err == nil
+	})
+	sp, err := admin.openSpace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: writer.Author(), LastSeq: cut})}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := n2.Connect(ctx, nodes[1].Addrs()[0]); err != nil { // heal
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "every node to ignore the writer above the cut", func() bool {
+		for _, n := range all {
+			if _, err := n.st.Get(ctx, id, []byte("x/after")); err == nil {
+				return false
+			}
+			if e, err := n.st.Get(ctx, id, []byte("x/before")); err != nil || string(e.Value) != "kept" {
+				return false
+			}
+		}
+		return sameView(all, id)
+	})
+	if m := misbehaving(all); m != 0 {
+		t.Fatalf("%d misbehaviours counted; peers forwarding before they knew are honest", m)
+	}
+
+	// The writer's own node now refuses to write...
+	wsp, err := writer.openSpace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wsp.Commit(ctx, []commit.Op{commit.Put([]byte("x/refused"), []byte("1"))}); err == nil {
+		t.Fatal("a revoked writer's node wrote")
+	}
+	// ...and a commit it makes anyway is stored there as void and never sent.
+	wheads, _ := writer.st.Heads(ctx, id)
+	h := commit.Header{Space: id, Author: writer.Author(), Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}
+	var deps []keys.CommitID
+	for _, hd := range wheads {
+		if hd.Author == writer.Author() {
+			h.Seq, h.Prev = hd.Seq+1, hd.ID
+		} else {
+			deps = append(deps, hd.ID)
+		}
+	}
+	h.Deps = sortIDs(deps)
+	late, err := commit.Build(h, []commit.Op{commit.Put([]byte("x/late"), []byte("1"))}, writer.dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := writer.st.Apply(ctx, id, []*commit.Commit{late})
+	if err != nil || res.Outcomes[0].Status != store.Revoked {
+		t.Fatalf("late commit on the writer's node: %v %v", res.Outcomes, err)
+	}
+	put(t, admin, id, "marker", "1") // an honest write after it, to every node
+	waitFor(t, 15*time.Second, "the marker everywhere", func() bool {
+		for _, n := range all {
+			if _, err := n.st.Get(ctx, id, []byte("marker")); err != nil {
+				return false
+			}
+		}
+		return sameView(all, id)
+	})
+	// The writer's session has had every chance to send it: the marker
+	// went both ways through node 2.
+	if has(n2, id, late.ID) {
+		t.Fatal("a void commit was sent on")
+	}
+}
