@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,97 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 	// went both ways through node 2.
 	if has(n2, id, late.ID) {
 		t.Fatal("a void commit was sent on")
+	}
+}
+
+// TestMembersRevokeAndSecret: members shows who holds which role through
+// whom, an invite limited to one use admits one device, revoke works on a
+// member by author ID and on an invite by its ticket, a non-admin's revoke
+// is refused naming the role, and the space secret can leave the home and
+// come back.
+func TestMembersRevokeAndSecret(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := b.Join(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	put(t, b, id, "hello", "from b")
+	waitFor(t, 10*time.Second, "b's write on a", func() bool {
+		_, err := a.st.Get(ctx, id, []byte("hello"))
+		return err == nil
+	})
+	ms, err := a.Members(ctx, "club")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAuthor := map[keys.AuthorID]int{}
+	for i, m := range ms {
+		byAuthor[m.Author] = i
+	}
+	inv := tk.Invite.Author()
+	if i, ok := byAuthor[a.Author()]; !ok || ms[i].Role != commit.RoleAdmin || ms[i].Grants[0].GrantedBy != keys.AuthorID(id) {
+		t.Fatalf("a in members: %+v", ms)
+	}
+	if i, ok := byAuthor[inv]; !ok || !ms[i].Invite || len(ms[i].Joined) != 1 || ms[i].Joined[0] != b.Author() || ms[i].Grants[0].Uses != 1 {
+		t.Fatalf("the invite in members: %+v", ms)
+	}
+	if i, ok := byAuthor[b.Author()]; !ok || ms[i].Role != commit.RoleWrite || ms[i].Grants[0].Via != inv || ms[i].Grants[0].Since.IsZero() {
+		t.Fatalf("b in members: %+v", ms)
+	}
+
+	// b is not an admin: its revoke is refused before anything is signed.
+	if _, err := b.Revoke(ctx, sp.Info().Name, a.Author().String()); err == nil || !strings.Contains(err.Error(), "needs admin") {
+		t.Fatalf("b's revoke: %v", err)
+	}
+	if _, err := a.Revoke(ctx, "club", keys.AuthorID{9}.String()); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("revoking a stranger: %v", err)
+	}
+	r, err := a.Revoke(ctx, "club", tk.String())
+	if err != nil || !r.Invite || r.Author != inv || r.LastSeq != 1 {
+		t.Fatalf("revoke the invite: %+v %v", r, err)
+	}
+	r, err = a.Revoke(ctx, "club", b.Author().String())
+	if err != nil || r.Invite || r.LastSeq == 0 {
+		t.Fatalf("revoke b: %+v %v", r, err)
+	}
+	ms, _ = a.Members(ctx, "club")
+	for _, m := range ms {
+		if (m.Author == b.Author() || m.Author == inv) && (m.Revoked == nil || m.Revoked.By != a.Author() || m.Role != 0) {
+			t.Fatalf("after revoking: %+v", m)
+		}
+	}
+	if _, err := a.st.Get(ctx, id, []byte("hello")); err != nil {
+		t.Fatalf("b's write up to the cut is gone: %v", err)
+	}
+	waitFor(t, 10*time.Second, "b to learn it was revoked", func() bool {
+		_, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte("more"), []byte("x"))})
+		return err != nil && strings.Contains(err.Error(), "was revoked")
+	})
+
+	secret, err := a.ExportSecret(ctx, "club", true)
+	if err != nil || !strings.HasPrefix(secret, "spcsec_") {
+		t.Fatalf("export: %q %v", secret, err)
+	}
+	if _, err := a.ExportSecret(ctx, "club", false); !errors.Is(err, ErrNoSecret) {
+		t.Fatalf("export after removing: %v", err)
+	}
+	other, _ := keys.NewSpaceKey()
+	if err := a.ImportSecret(ctx, "club", other.String()); err == nil {
+		t.Fatal("imported another space's secret")
+	}
+	if err := a.ImportSecret(ctx, "club", secret); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := a.ExportSecret(ctx, "club", false); err != nil || again != secret {
+		t.Fatalf("export after import: %v", err)
 	}
 }

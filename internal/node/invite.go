@@ -18,6 +18,24 @@ import (
 // must be an admin, and the ticket carries that key and this node's
 // addresses. Whoever holds the ticket can join with that role.
 func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires time.Duration) (keys.Ticket, error) {
+	return n.NewInvite(ctx, ref, InviteOptions{Role: role, Expires: expires})
+}
+
+// InviteOptions describe an invite.
+type InviteOptions struct {
+	Role commit.Role
+	// Expires is how long joining is possible (0: no limit). A member who
+	// joined stays one after the invite expires.
+	Expires time.Duration
+	// Uses is how many devices may join (0: unlimited). If more join
+	// concurrently, the first by (commit time, author, ID) are admitted,
+	// the same on every replica.
+	Uses uint32
+}
+
+// NewInvite makes a ticket as Invite does, with o's limits.
+func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys.Ticket, error) {
+	role, expires := o.Role, o.Expires
 	id, err := n.Resolve(ctx, ref)
 	if err != nil {
 		return keys.Ticket{}, err
@@ -37,7 +55,7 @@ func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires
 	if err != nil {
 		return keys.Ticket{}, err
 	}
-	g := commit.Grant{Subject: inv.Author(), Role: role}
+	g := commit.Grant{Subject: inv.Author(), Role: role, Uses: o.Uses}
 	if expires > 0 {
 		g.Expires = uint64(time.Now().Add(expires).UnixMicro())
 	}
