@@ -42,6 +42,8 @@ var kinds = []errorKind{
 	{store.ErrNotFound, http.StatusNotFound, "not_found"},
 	{store.ErrUnknownSpace, http.StatusNotFound, "unknown_space"},
 	{ErrNoRoute, http.StatusNotFound, "no_route"},
+	{node.ErrNotMember, http.StatusNotFound, "not_member"},
+	{node.ErrNoSecret, http.StatusNotFound, "no_secret"},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket"},
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id"},
