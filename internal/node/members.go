@@ -105,8 +105,8 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	return r, nil
 }
 
-func (n *Node) secretPath(id keys.SpaceID) string {
-	return filepath.Join(n.home, "spaces", id.String()+".key")
+func secretPath(home string, id keys.SpaceID) string {
+	return filepath.Join(home, "spaces", id.String()+".key")
 }
 
 // ExportSecret returns the secret key of a held space (spcsec_…), and with
@@ -117,7 +117,23 @@ func (n *Node) ExportSecret(ctx context.Context, ref string, remove bool) (strin
 	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(n.secretPath(id))
+	return ExportSecret(n.home, id, remove)
+}
+
+// ImportSecret stores the secret key of a held space in this home, after
+// checking it is that space's key.
+func (n *Node) ImportSecret(ctx context.Context, ref, secret string) error {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return ImportSecret(n.home, id, secret)
+}
+
+// ExportSecret is Node.ExportSecret on the files of a home, for use while
+// a daemon holds its store.
+func ExportSecret(home string, id keys.SpaceID, remove bool) (string, error) {
+	b, err := os.ReadFile(secretPath(home, id))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w: %s (it was created elsewhere, or exported with --remove; import it with loam space import-secret)", ErrNoSecret, id)
 	}
@@ -129,20 +145,15 @@ func (n *Node) ExportSecret(ctx context.Context, ref string, remove bool) (strin
 		return "", fmt.Errorf("node: the secret file of %s is damaged: %v", id, err)
 	}
 	if remove {
-		if err := os.Remove(n.secretPath(id)); err != nil {
+		if err := os.Remove(secretPath(home, id)); err != nil {
 			return "", err
 		}
 	}
 	return sk.String(), nil
 }
 
-// ImportSecret stores the secret key of a held space in this home, after
-// checking it is that space's key.
-func (n *Node) ImportSecret(ctx context.Context, ref, secret string) error {
-	id, err := n.Resolve(ctx, ref)
-	if err != nil {
-		return err
-	}
+// ImportSecret is Node.ImportSecret on the files of a home.
+func ImportSecret(home string, id keys.SpaceID, secret string) error {
 	sk, err := keys.ParseSpaceKey(secret)
 	if err != nil {
 		return err
@@ -150,8 +161,9 @@ func (n *Node) ImportSecret(ctx context.Context, ref, secret string) error {
 	if sk.Space() != id {
 		return fmt.Errorf("node: import secret: that is the key of %s, not of %s", sk.Space(), id)
 	}
-	if err := os.MkdirAll(filepath.Dir(n.secretPath(id)), 0o700); err != nil {
+	p := secretPath(home, id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(n.secretPath(id), []byte(sk.String()+"\n"), 0o600)
+	return os.WriteFile(p, []byte(sk.String()+"\n"), 0o600)
 }
