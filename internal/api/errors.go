@@ -44,6 +44,7 @@ var kinds = []errorKind{
 	{ErrNoRoute, http.StatusNotFound, "no_route"},
 	{node.ErrNotMember, http.StatusNotFound, "not_member"},
 	{node.ErrNoSecret, http.StatusNotFound, "no_secret"},
+	{node.ErrInviteVoid, http.StatusGone, "invite_void"},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket"},
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id"},

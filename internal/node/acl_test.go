@@ -296,3 +296,20 @@ func TestMembersRevokeAndSecret(t *testing.T) {
 		t.Fatalf("export after import: %v", err)
 	}
 }
+
+// TestJoinWithAnExpiredInvite fails at once, saying why, instead of
+// waiting for a grant that will never be in force.
+func TestJoinWithAnExpiredInvite(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Expires: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
+		t.Fatalf("join with an expired invite: %v", err)
+	}
+}

@@ -120,12 +120,24 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	}
 	inv := t.Invite.Author()
 	var granted commit.Role
+	dead := false // the invite's grant is here but no longer in force
 	err := n.waitStored(ctx, t.Space, func() bool {
-		granted, _ = n.st.Role(ctx, t.Space, inv)
-		return granted != 0
+		acc, err := n.st.Access(ctx, t.Space)
+		if err != nil {
+			return false
+		}
+		granted = acc.Role(inv)
+		dead = granted == 0 && len(acc.Grants(inv)) > 0
+		return granted != 0 || dead
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: join: waiting for the invite's grant to arrive: %w", err)
+	}
+	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); dead && mine != 0 {
+		return n.openSpace(ctx, t.Space) // joined before
+	}
+	if dead {
+		return nil, fmt.Errorf("%w: the invite to %s has expired or was revoked (ask an admin for a new one)", ErrInviteVoid, t.Name)
 	}
 	sp, err := n.openSpace(ctx, t.Space)
 	if err != nil {

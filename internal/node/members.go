@@ -19,6 +19,8 @@ var (
 	ErrNotMember = errors.New("not a member of the space")
 	// ErrNoSecret: this home does not hold the space's secret key.
 	ErrNoSecret = errors.New("space secret not held here")
+	// ErrInviteVoid: the invite has expired or was revoked.
+	ErrInviteVoid = errors.New("invite no longer valid")
 )
 
 // Members lists the members of a held space (see space.Members).
