@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,13 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 	})
 	if m := misbehaving(all); m != 0 {
 		t.Fatalf("%d misbehaviours counted; peers forwarding before they knew are honest", m)
+	}
+	// Whether or not they hold the voided commits, all announce the same heads.
+	ref, _ := admin.st.SyncHeads(ctx, id)
+	for i, n := range all[1:] {
+		if hs, _ := n.st.SyncHeads(ctx, id); fmt.Sprint(hs) != fmt.Sprint(ref) {
+			t.Fatalf("node %d announces %v, the admin %v", i+1, hs, ref)
+		}
 	}
 
 	// The writer's own node now refuses to write...

@@ -423,6 +423,43 @@ func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 	return out, e.err
 }
 
+// SyncHeads returns the heads sync announces to peers: per author, its
+// latest commit that is not withheld (see StoredCommit.Withheld); an
+// author all of whose commits are withheld is left out. Peers that have
+// applied the same revocations then announce the same heads whether or not
+// they received the voided commits.
+func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	heads, err := s.Heads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	withheld, err := s.withheld(ctx, sp, nil)
+	if err != nil || len(withheld) == 0 {
+		return heads, err
+	}
+	out := heads[:0]
+	for _, h := range heads {
+		first, ok := withheld[h.Author]
+		if !ok {
+			out = append(out, h)
+			continue
+		}
+		if first <= 1 {
+			continue
+		}
+		v, err := s.get(commitKey(sp, h.Author, first-1))
+		if err != nil || len(v) < keys.Size {
+			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
+		}
+		hd, _, err := commit.DecodeHeader(v[keys.Size:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: keys.CommitID(v[:keys.Size]), Time: hd.Time})
+	}
+	return out, nil
+}
+
 // StoredCommit is a commit as kept on disk: the ID recorded when it was
 // stored and its exact bytes. Withheld marks a commit that sync does not
 // send unasked: it does not count (Status Revoked), and no later commit of

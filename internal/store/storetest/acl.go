@@ -65,6 +65,15 @@ func testRevocationCut(t *testing.T, e *env) {
 		if w := e.withheld(sp, x.key.Author()); !w[3] || w[1] || w[2] {
 			t.Fatalf("withheld %v, want only seq 3", w)
 		}
+		hs, err := e.st.SyncHeads(e.ctx, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hs {
+			if h.Author == x.key.Author() && (h.Seq != 2 || h.ID != x2.ID || h.Time != x2.Time) {
+				t.Fatalf("x's announced head %+v, want seq 2 %s", h, x2.ID.Short())
+			}
+		}
 	}
 	check()
 	// x, not knowing, writes on: stored as Revoked, never Rejected.

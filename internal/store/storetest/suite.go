@@ -29,6 +29,7 @@ type Store interface {
 	Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error)
 	Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error)
 	Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error]
+	SyncHeads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error)
 	Spaces(ctx context.Context) ([]store.SpaceInfo, error)
 	SpaceByName(ctx context.Context, name string) (keys.SpaceID, error)
 	Close() error
