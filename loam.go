@@ -97,7 +97,7 @@ type Visibility int
 // Visibilities.
 const (
 	Public  Visibility = iota // signed, not encrypted
-	Private                   // encrypted; arrives with access control
+	Private                   // encrypted; not built yet
 )
 
 // SpaceInfo describes a space held by the node.
@@ -115,7 +115,7 @@ func CheckName(name string) error { return node.CheckName(name) }
 // spaces/ directory (mode 0600).
 func (n *Node) CreateSpace(ctx context.Context, name string, vis Visibility) (*Space, error) {
 	if vis == Private {
-		return nil, fmt.Errorf("loam: create %q: private spaces: %w (they arrive with access control; create a public space for now)", name, ErrNotSupported)
+		return nil, fmt.Errorf("loam: create %q: private spaces: %w (not built yet: create a public space for now)", name, ErrNotSupported)
 	}
 	sp, err := n.n.CreateSpace(ctx, name)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -87,5 +89,46 @@ func TestLocalRefusal(t *testing.T) {
 				t.Fatalf("a refused write reached the store: heads %d → %d", len(before), len(after))
 			}
 		})
+	}
+}
+
+// TestVerifyLogChecksDecisions: log verification decides the log again and
+// finds a store that counts a commit a revocation voided.
+func TestVerifyLogChecksDecisions(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	w, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite})}); err != nil {
+		t.Fatal(err)
+	}
+	wsp, err := space.Open(ctx, f.st, f.sk.Space(), w, commit.NewClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if _, err := wsp.Commit(ctx, []commit.Op{commit.Put([]byte(k), []byte("v"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: w.Author(), LastSeq: 1})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Get(ctx, f.sk.Space(), []byte("b")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("b after the revocation: %v", err)
+	}
+	f.st.Close()
+	if _, err := f.verify(t); err != nil {
+		t.Fatalf("a log with a revocation: %v", err)
+	}
+	withPebble(t, f.dir, func(db *pebble.DB) {
+		if err := db.DeleteRange([]byte{0x18}, []byte{0x19}, nil); err != nil { // the store's voided-commit rows
+			t.Fatal(err)
+		}
+	})
+	if _, err := f.verify(t); !errors.Is(err, space.ErrInvalidLog) || !strings.Contains(err.Error(), "counts in the store, but must not") {
+		t.Fatalf("verify after forgetting a voided commit: %v", err)
 	}
 }
