@@ -321,3 +321,66 @@ func TestJoinWithAnExpiredInvite(t *testing.T) {
 		t.Fatalf("join with an expired invite: %v", err)
 	}
 }
+
+// TestOneTimeInviteUsedTwice: two devices join with the same one-use
+// ticket at the same time. Both may believe they joined for a moment;
+// every node ends admitting the same one, and the other's node refuses
+// its writes.
+func TestOneTimeInviteUsedTwice(t *testing.T) {
+	ctx := ctxT(t)
+	a, b, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, n := range []*Node{b, c} {
+		go func() {
+			_, err := n.Join(ctx, tk)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		<-errs // a join may fail if its node saw the other join first
+	}
+	all := []*Node{a, b, c}
+	joined := func(n *Node) []keys.AuthorID {
+		ms, err := n.Members(ctx, tk.Space.String())
+		if err != nil {
+			return nil
+		}
+		for _, m := range ms {
+			if m.Author == tk.Invite.Author() {
+				return m.Joined
+			}
+		}
+		return nil
+	}
+	waitFor(t, 20*time.Second, "every node to admit the same one joiner", func() bool {
+		ref := joined(a)
+		if len(ref) != 1 {
+			return false
+		}
+		for _, n := range all[1:] {
+			if js := joined(n); len(js) != 1 || js[0] != ref[0] {
+				return false
+			}
+		}
+		return sameView(all, tk.Space)
+	})
+	winner, loser := b, c
+	if joined(a)[0] == c.Author() {
+		winner, loser = c, b
+	}
+	put(t, winner, tk.Space, "winner", "1")
+	lsp, err := loser.openSpace(ctx, tk.Space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lsp.Commit(ctx, []commit.Op{commit.Put([]byte("loser"), []byte("1"))}); err == nil {
+		t.Fatal("the joiner who was not admitted wrote")
+	}
+}
