@@ -25,10 +25,14 @@ addresses, so the joining device can reach it: invite needs the daemon
 device must be an admin of the space (its creator is).
 
 --role read lets the joiner read only; write lets it write; admin lets it
-also invite and revoke. --expires limits how long the ticket can be used to
-join (a device that joined stays a member); --uses limits how many devices
-may join with it: if more join at once, the first by commit time are
-admitted, the same on every device. Share tickets privately: whoever holds
+also invite and revoke; seed is for a device that only keeps and serves the
+space (a home server): it may not write (in a public space it can still
+read everything, like any peer that knows the space ID).
+
+--expires limits how long the ticket can be used to join (a device that
+joined stays a member); --uses limits how many devices may join with it:
+if more join at once, the first by commit time are admitted, the same on
+every device. Share tickets privately: whoever holds
 one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 		Example: `  loam invite garden-club
   loam invite garden-club --role read --expires 1h
@@ -37,9 +41,9 @@ one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			switch role {
-			case "read", "write", "admin":
+			case "read", "write", "admin", "seed":
 			default:
-				return usageErrorf(cmd, "--role must be read, write or admin, not %q", role)
+				return usageErrorf(cmd, "--role must be read, write, admin or seed, not %q", role)
 			}
 			if expires < 0 {
 				return usageErrorf(cmd, "--expires must not be negative (0 means no expiry)")
@@ -62,7 +66,7 @@ one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&role, "role", "write", "the `ROLE` the ticket grants: read, write or admin")
+	f.StringVar(&role, "role", "write", "the `ROLE` the ticket grants: read, write, admin or seed")
 	f.DurationVar(&expires, "expires", 24*time.Hour, "how long the ticket can be used to join (`D`: 1h, 24h, 168h; 0: no limit)")
 	f.Uint32Var(&uses, "uses", 0, "how many devices may join with the ticket (`N`; 0: no limit)")
 	f.BoolVar(&jsonOut, "json", false, `print {"ticket"} as JSON`)

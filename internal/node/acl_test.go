@@ -384,3 +384,26 @@ func TestOneTimeInviteUsedTwice(t *testing.T) {
 		t.Fatal("the joiner who was not admitted wrote")
 	}
 }
+
+// TestSeedJoins: a seed invite admits a device that holds and syncs the
+// space but may not write.
+func TestSeedJoins(t *testing.T) {
+	ctx := ctxT(t)
+	a, s := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := s.Join(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, tk.Space, "k", "v")
+	waitFor(t, 10*time.Second, "the seeder to hold a's write", func() bool { return sameView([]*Node{a, s}, tk.Space) })
+	if _, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))}); err == nil || !strings.Contains(err.Error(), "has role seed") {
+		t.Fatalf("a seeder's write: %v", err)
+	}
+}
