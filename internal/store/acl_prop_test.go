@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/store/storetest"
 	"github.com/loamdb/loam/internal/view"
 )
@@ -55,6 +57,60 @@ func TestPropertyAuthorization(t *testing.T) {
 			}
 			st.Close()
 		}
+	})
+}
+
+// TestPropertyAuthorizationAtEveryStep: after every chunk delivered, not
+// only at the end, the store's decisions and view are those of
+// acl.Evaluate over exactly the commits it holds: the applier's quick
+// decisions are exact, and re-deciding is done when needed.
+func TestPropertyAuthorizationAtEveryStep(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h, r := drawACLHistory(rt)
+		ctx := context.Background()
+		dir, err := os.MkdirTemp("", "loam-prop")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		st, err := store.Open(dir, store.Options{NoSync: true})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if err := st.AddSpace(ctx, "s", h.Space()); err != nil {
+			rt.Fatal(err)
+		}
+		check := func(s storetest.Store) storetest.Store {
+			held := map[keys.CommitID]bool{}
+			for sc, err := range s.(*store.Store).AllCommits(ctx, h.Space()) {
+				if err != nil {
+					rt.Fatal(err)
+				}
+				held[sc.ID] = true
+			}
+			want, d := h.ExpectDecidedOf(held)
+			v, err := s.View(ctx, h.Space())
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if v.Hash != want.Hash || v.Visible != want.Keys {
+				rt.Fatalf("holding %d commits: view hash %s (%d keys), model %s (%d keys)", len(held), v.Hash, v.Visible, want.Hash, want.Keys)
+			}
+			voided, err := s.(*store.Store).Voided(ctx, h.Space())
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if len(voided) != len(d.Invalid) {
+				rt.Fatalf("holding %d commits: store voided %d, model %d", len(held), len(voided), len(d.Invalid))
+			}
+			return s
+		}
+		left := storetest.Deliver(rt, st, h.Space(), shuffledWithDuplicates(r, h.Commits), 1+r.IntN(10), check)
+		if len(left) != 0 {
+			rt.Fatalf("%d commits never applied", len(left))
+		}
+		check(st)
+		st.Close()
 	})
 }
 

@@ -193,3 +193,16 @@ func (h *History) ExpectDecided() (Model, *acl.Decision) {
 	d := acl.Evaluate(h.Space(), h.Commits, nil)
 	return h.expect(func(c *commit.Commit) bool { return d.Valid(c.Author, c.Seq) }), d
 }
+
+// ExpectDecidedOf is ExpectDecided for the subset of the history's
+// commits held (by ID): what a replica holding exactly those must show.
+func (h *History) ExpectDecidedOf(held map[keys.CommitID]bool) (Model, *acl.Decision) {
+	var cs []*commit.Commit
+	for _, c := range h.Commits {
+		if held[c.ID] {
+			cs = append(cs, c)
+		}
+	}
+	d := acl.Evaluate(h.Space(), cs, nil)
+	return h.expect(func(c *commit.Commit) bool { return held[c.ID] && d.Valid(c.Author, c.Seq) }), d
+}
