@@ -161,13 +161,35 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 	if m := misbehaving(all); m != 0 {
 		t.Fatalf("%d misbehaviours counted; peers forwarding before they knew are honest", m)
 	}
-	// Whether or not they hold the voided commits, all announce the same heads.
+	// Whether or not they hold the voided commits, all announce the same
+	// heads, and each says it is in sync with its peers.
 	ref, _ := admin.st.SyncHeads(ctx, id)
 	for i, n := range all[1:] {
 		if hs, _ := n.st.SyncHeads(ctx, id); fmt.Sprint(hs) != fmt.Sprint(ref) {
 			t.Fatalf("node %d announces %v, the admin %v", i+1, hs, ref)
 		}
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range all {
+				p, in, _ := n.SpaceSync(ctx, id)
+				hs, _ := n.st.SyncHeads(ctx, id)
+				var b []string
+				for _, h := range hs {
+					b = append(b, fmt.Sprintf("%s:%d", h.Author.Short()[4:8], h.Seq))
+				}
+				t.Logf("node %d (%s): peers %d in sync %d; announces %v", i, n.Author().Short(), p, in, b)
+			}
+		}
+	})
+	waitFor(t, 10*time.Second, "every node in sync with its peers", func() bool {
+		for _, n := range all {
+			if peers, inSync, err := n.SpaceSync(ctx, id); err != nil || peers == 0 || inSync != peers {
+				return false
+			}
+		}
+		return true
+	})
 
 	// The writer's own node now refuses to write...
 	wsp, err := writer.openSpace(ctx, id)

@@ -27,6 +27,7 @@ const (
 	// Applied: stored, and its ops are in the view.
 	Applied Status = iota + 1
 	// Duplicate: this exact commit was already stored; nothing changed.
+	// Err wraps ErrRevoked if it is held but does not count.
 	Duplicate
 	// Pending: not stored, because part of its causal past (its author's
 	// previous commit, a dep, the genesis) is missing, or its time is in
@@ -79,8 +80,12 @@ type Change struct {
 type Result struct {
 	Outcomes []Outcome        // one per commit, in the order given
 	Changes  []Change         // visible changes, in the order applied
-	Stored   []*commit.Commit // commits newly stored (Applied or Forked), in the order stored
+	Stored   []*commit.Commit // commits newly stored (Applied, Forked or Revoked), in the order stored
 	Forks    []commit.Fork    // fork evidence newly found
+	// Redecided: the space's authorization was decided again after this
+	// request (a revocation, a join through an invite or a fork), so
+	// commits held before may have stopped or started counting.
+	Redecided bool
 }
 
 type request struct {
@@ -346,6 +351,7 @@ func (a *applier) run(group []*request) {
 				}
 				if first {
 					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
+					replies[i].res.Redecided = true
 					first = false
 				}
 				redecided(d, r.commits, replies[i].res.Outcomes)
@@ -353,8 +359,8 @@ func (a *applier) run(group []*request) {
 		}
 	}
 	for i, r := range group {
-		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0) {
-			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks})
+		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided) {
+			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks, Redecided: res.Redecided})
 		}
 		r.reply <- replies[i]
 	}
@@ -587,6 +593,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 			return Outcome{}, err
 		}
 		if id == c.ID {
+			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
+				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
+			}
 			return Outcome{Status: Duplicate}, nil
 		}
 		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {

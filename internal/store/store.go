@@ -56,8 +56,11 @@ type Options struct {
 type Event struct {
 	Space   keys.SpaceID
 	Changes []Change         // visible changes, in apply order
-	Stored  []*commit.Commit // commits newly stored (applied, or kept as forked)
+	Stored  []*commit.Commit // commits newly stored (applied, kept as forked, or revoked)
 	Forks   []commit.Fork    // fork evidence newly found
+	// Redecided: the space's authorization was decided again (see
+	// Result.Redecided); the heads sync announces may have changed.
+	Redecided bool
 }
 
 // Store is the durable state of all spaces of one node.

@@ -76,6 +76,10 @@ func testRevocationCut(t *testing.T, e *env) {
 		}
 	}
 	check()
+	// Given again, a voided commit is a duplicate that says it does not count.
+	if o := e.apply(sp, x3, x1); o[0].Status != store.Duplicate || !errors.Is(o[0].Err, store.ErrRevoked) || o[1].Status != store.Duplicate || o[1].Err != nil {
+		t.Fatalf("x3 and x1 again: %v", o)
+	}
 	// x, not knowing, writes on: stored as Revoked, never Rejected.
 	x4 := x.next(nil, put("c", "x4"))
 	if o := e.apply(sp, x4); o[0].Status != store.Revoked || !errors.Is(o[0].Err, store.ErrRevoked) || !errors.Is(o[0].Err, acl.ErrRevoked) {
