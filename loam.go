@@ -109,7 +109,7 @@ type Visibility int
 // Visibilities.
 const (
 	Public  Visibility = iota // signed, not encrypted
-	Private                   // encrypted; arrives with access control
+	Private                   // encrypted; not built yet
 )
 
 // SpaceInfo describes a space held by the node.
@@ -127,7 +127,7 @@ func CheckName(name string) error { return node.CheckName(name) }
 // spaces/ directory (mode 0600).
 func (n *Node) CreateSpace(ctx context.Context, name string, vis Visibility) (*Space, error) {
 	if vis == Private {
-		return nil, fmt.Errorf("loam: create %q: private spaces: %w (they arrive with access control; create a public space for now)", name, ErrNotSupported)
+		return nil, fmt.Errorf("loam: create %q: private spaces: %w (not built yet: create a public space for now)", name, ErrNotSupported)
 	}
 	sp, err := n.n.CreateSpace(ctx, name)
 	if err != nil {
@@ -169,7 +169,7 @@ const (
 )
 
 // Invite returns a ticket ("loam1…") with which one device can join the
-// space with role, valid for expires (0: no expiry, not yet enforced).
+// space with role; it can be used to join for expires (0: no limit).
 // This device must be an admin of the space.
 func (n *Node) Invite(ctx context.Context, ref string, role Role, expires time.Duration) (string, error) {
 	r, err := commit.ParseRole(string(role))
@@ -232,3 +232,121 @@ func (n *Node) Peers() []PeerInfo {
 
 // Refusals counts peers the node disconnected for misbehaving, by kind.
 func (n *Node) Refusals() map[string]uint64 { return n.n.Counters().Misbehaving }
+
+// InviteUses is Invite for at most uses devices (0: unlimited): if more
+// join concurrently, the first by (commit time, author, ID) are admitted,
+// the same on every replica.
+func (n *Node) InviteUses(ctx context.Context, ref string, role Role, expires time.Duration, uses uint32) (string, error) {
+	r, err := commit.ParseRole(string(role))
+	if err != nil {
+		return "", err
+	}
+	t, err := n.n.NewInvite(ctx, ref, node.InviteOptions{Role: r, Expires: expires, Uses: uses})
+	if err != nil {
+		return "", err
+	}
+	return t.String(), nil
+}
+
+// Member is one author holding (or having held) a grant in a space.
+type Member struct {
+	Author  string        `json:"author"`
+	Invite  bool          `json:"invite,omitempty"` // an invite key, not a device
+	Role    Role          `json:"role"`             // in force now; "" when none (expired or revoked)
+	Grants  []MemberGrant `json:"grants"`
+	Joined  []string      `json:"joined,omitempty"` // for an invite: who joined through it, first first
+	Revoked *Revocation   `json:"revoked,omitempty"`
+}
+
+// MemberGrant is one grant that took effect.
+type MemberGrant struct {
+	Role      Role       `json:"role"`
+	Prefix    string     `json:"prefix,omitempty"`  // the keys it is restricted to ("": all)
+	Expires   *time.Time `json:"expires,omitempty"` // nil: never
+	Uses      uint32     `json:"uses,omitempty"`    // invite keys: joins allowed (0: unlimited)
+	GrantedBy string     `json:"granted_by"`
+	Since     time.Time  `json:"since"`
+	Via       string     `json:"via,omitempty"` // the invite key joined through
+}
+
+// Revocation is a member's revocation: its commits (an invite: its joins)
+// after LastSeq do not count.
+type Revocation struct {
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	LastSeq uint64    `json:"last_seq"`
+}
+
+// Members lists the members of a space, in author order.
+func (n *Node) Members(ctx context.Context, ref string) ([]Member, error) {
+	ms, err := n.n.Members(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Member, len(ms))
+	for i, m := range ms {
+		o := Member{Author: m.Author.String(), Invite: m.Invite, Grants: []MemberGrant{}}
+		if m.Role != 0 {
+			o.Role = Role(m.Role.String())
+		}
+		for _, g := range m.Grants {
+			mg := MemberGrant{Role: Role(g.Role.String()), Prefix: string(g.Prefix), Uses: g.Uses, GrantedBy: g.GrantedBy.String(), Since: g.Since}
+			if !g.Expires.IsZero() {
+				e := g.Expires
+				mg.Expires = &e
+			}
+			if !g.Via.IsZero() {
+				mg.Via = g.Via.String()
+			}
+			o.Grants = append(o.Grants, mg)
+		}
+		for _, j := range m.Joined {
+			o.Joined = append(o.Joined, j.String())
+		}
+		if m.Revoked != nil {
+			o.Revoked = &Revocation{By: m.Revoked.By.String(), At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// Revoked is what Revoke did.
+type Revoked struct {
+	Author  string `json:"author"`
+	Invite  bool   `json:"invite,omitempty"`
+	LastSeq uint64 `json:"last_seq"` // the cut
+}
+
+// Revoke revokes a member of a space by its author ID (aut_…), or an
+// invite by its ticket (loam1…). The member's commits after the latest
+// one held here (an invite's joins after those admitted so far) stop
+// counting on every replica. This device must be an admin.
+func (n *Node) Revoke(ctx context.Context, ref, target string) (Revoked, error) {
+	r, err := n.n.Revoke(ctx, ref, target)
+	if err != nil {
+		return Revoked{}, err
+	}
+	return Revoked{Author: r.Author.String(), Invite: r.Invite, LastSeq: r.LastSeq}, nil
+}
+
+// ExportSecret returns the secret key (spcsec_…) of the space with ID id
+// kept in home, and with remove deletes it there: the space key signs only
+// the genesis, so its owner can keep it offline.
+func ExportSecret(home, id string, remove bool) (string, error) {
+	sp, err := keys.ParseSpaceID(id)
+	if err != nil {
+		return "", err
+	}
+	return node.ExportSecret(home, sp, remove)
+}
+
+// ImportSecret keeps the secret key of the space with ID id in home again,
+// after checking it is that space's key.
+func ImportSecret(home, id, secret string) error {
+	sp, err := keys.ParseSpaceID(id)
+	if err != nil {
+		return err
+	}
+	return node.ImportSecret(home, sp, secret)
+}

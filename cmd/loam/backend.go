@@ -51,6 +51,9 @@ type backend interface {
 	OpenBlob(ctx context.Context, id string) (io.ReadCloser, int64, error)
 	SetPin(ctx context.Context, id string, on bool) error
 	GCBlobs(ctx context.Context) (int64, error)
+	Members(ctx context.Context, ref string) ([]loam.Member, error)
+	// Revoke revokes a member (aut_…) or an invite (its ticket).
+	Revoke(ctx context.Context, ref, target string) (loam.Revoked, error)
 }
 
 // write is one put (or, with del, delete) of a Write.
@@ -259,6 +262,14 @@ func (d directBackend) Verify(ctx context.Context, ref string) (loam.VerifyRepor
 	return sp.Verify(ctx)
 }
 
+func (d directBackend) Members(ctx context.Context, ref string) ([]loam.Member, error) {
+	return d.n.Members(ctx, ref)
+}
+
+func (d directBackend) Revoke(ctx context.Context, ref, target string) (loam.Revoked, error) {
+	return d.n.Revoke(ctx, ref, target)
+}
+
 // chanChanges reads a direct watch's channel.
 type chanChanges struct {
 	ctx    context.Context
@@ -324,7 +335,7 @@ func (d daemonBackend) Spaces(ctx context.Context) ([]loam.SpaceInfo, error) {
 
 func (d daemonBackend) CreateSpace(ctx context.Context, name string, vis loam.Visibility) (loam.SpaceInfo, error) {
 	if vis == loam.Private {
-		return loam.SpaceInfo{}, fmt.Errorf("create %q: private spaces: %w (they arrive with access control; create a public space for now)", name, loam.ErrNotSupported)
+		return loam.SpaceInfo{}, fmt.Errorf("create %q: private spaces: %w (not built yet: create a public space for now)", name, loam.ErrNotSupported)
 	}
 	in, err := d.c.CreateSpace(ctx, name)
 	if err != nil {
@@ -404,6 +415,33 @@ func (d daemonBackend) Verify(ctx context.Context, ref string) (loam.VerifyRepor
 		return loam.VerifyReport{}, err
 	}
 	return loam.VerifyReport{Commits: r.Commits, Ops: r.Ops, Authors: r.Authors, Forks: r.Forks}, nil
+}
+
+func (d daemonBackend) Members(ctx context.Context, ref string) ([]loam.Member, error) {
+	ms, err := d.c.Members(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]loam.Member, len(ms))
+	for i, m := range ms {
+		o := loam.Member{Author: m.Author, Invite: m.Invite, Role: loam.Role(m.Role), Joined: m.Joined, Grants: []loam.MemberGrant{}}
+		for _, g := range m.Grants {
+			o.Grants = append(o.Grants, loam.MemberGrant{Role: loam.Role(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: g.Uses, GrantedBy: g.GrantedBy, Since: g.Since, Via: g.Via})
+		}
+		if m.Revoked != nil {
+			o.Revoked = &loam.Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+func (d daemonBackend) Revoke(ctx context.Context, ref, target string) (loam.Revoked, error) {
+	r, err := d.c.Revoke(ctx, ref, target)
+	if err != nil {
+		return loam.Revoked{}, err
+	}
+	return loam.Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq}, nil
 }
 
 // sseChanges reads a watch from the daemon.

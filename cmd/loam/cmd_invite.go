@@ -11,6 +11,7 @@ func newInviteCmd(g *globalOptions) *cobra.Command {
 	var (
 		role    string
 		expires time.Duration
+		uses    uint32
 		jsonOut bool
 	)
 	cmd := &cobra.Command{
@@ -23,19 +24,26 @@ addresses, so the joining device can reach it: invite needs the daemon
 ('loam daemon') to run, and the joiner reaches the space through it. This
 device must be an admin of the space (its creator is).
 
-Until access control lands, roles other than write are recorded but not
-enforced beyond the grant check, and expiry is not enforced (--expires is
-recorded in the grant only). Share tickets privately: whoever holds one can
-join.`,
+--role read lets the joiner read only; write lets it write; admin lets it
+also invite and revoke; seed is for a device that only keeps and serves the
+space (a home server): it may not write (in a public space it can still
+read everything, like any peer that knows the space ID).
+
+--expires limits how long the ticket can be used to join (a device that
+joined stays a member); --uses limits how many devices may join with it:
+if more join at once, the first by commit time are admitted, the same on
+every device. Share tickets privately: whoever holds
+one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 		Example: `  loam invite garden-club
-  loam invite garden-club --role read --expires 1h`,
+  loam invite garden-club --role read --expires 1h
+  loam invite garden-club --uses 1 --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			switch role {
-			case "read", "write", "admin":
+			case "read", "write", "admin", "seed":
 			default:
-				return usageErrorf(cmd, "--role must be read, write or admin, not %q", role)
+				return usageErrorf(cmd, "--role must be read, write, admin or seed, not %q", role)
 			}
 			if expires < 0 {
 				return usageErrorf(cmd, "--expires must not be negative (0 means no expiry)")
@@ -44,7 +52,7 @@ join.`,
 			if err != nil {
 				return err
 			}
-			ticket, err := c.Invite(ctx, args[0], role, expires)
+			ticket, err := c.InviteUses(ctx, args[0], role, expires, uses)
 			if err != nil {
 				return err
 			}
@@ -58,8 +66,9 @@ join.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&role, "role", "write", "the `ROLE` the ticket grants: read, write or admin")
-	f.DurationVar(&expires, "expires", 24*time.Hour, "how long the ticket is valid (`D`: 1h, 24h, 168h; 0: no expiry; not enforced yet)")
+	f.StringVar(&role, "role", "write", "the `ROLE` the ticket grants: read, write, admin or seed")
+	f.DurationVar(&expires, "expires", 24*time.Hour, "how long the ticket can be used to join (`D`: 1h, 24h, 168h; 0: no limit)")
+	f.Uint32Var(&uses, "uses", 0, "how many devices may join with the ticket (`N`; 0: no limit)")
 	f.BoolVar(&jsonOut, "json", false, `print {"ticket"} as JSON`)
 	return cmd
 }

@@ -23,7 +23,7 @@ local name.`,
 		Args: noSubcommand,
 		RunE: showHelp,
 	}
-	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g))
+	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g))
 	return cmd
 }
 
@@ -36,8 +36,7 @@ func newSpaceCreateCmd(g *globalOptions) *cobra.Command {
 its ID on stdout. NAME is the local name: 1 to 64 letters, digits, '-', '_'
 and '.'.
 
---private (an encrypted space) is not supported yet: private spaces arrive
-with access control.`,
+--private (an encrypted space) is not supported yet (see docs/security.md).`,
 		Example: `  loam space create garden-club
   id=$(loam space create garden-club) && echo "$id"
   loam space create garden-club --json`,

@@ -1,39 +1,80 @@
-// Package acl decides who may write to a space and which grants take
-// effect: a pure, incremental structure the store feeds in causal order.
-//
-// A commit's author may write if a grant of the write or admin role to it
-// lies in the commit's causal past (or the author is the space key, or the
-// commit itself grants its author a role through an invite). A grant op
-// takes effect if its commit's author is the space key or an admin in that
-// commit's causal past, or if it is an invite self-grant: the subject is the
-// commit's author, the invite key signed the delegation, and the invite key
-// holds at least that role in the commit's causal past.
-//
-// Because every decision looks only at a commit's causal past, and commits
-// are applied after their causal past, the decisions are the same on every
-// replica whatever order commits arrive in. Prefix restrictions, expiry,
-// revocation and invite use counts come with the access-control work; the
-// format carries them already.
 package acl
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 )
 
-// Grant is one effective grant: Granter's commit Seq gave Subject Role.
+// Errors wrapped by a decision against a commit.
+var (
+	// ErrDenied: the author's grants in the commit's causal past do not
+	// allow one of its ops. The error is a *DeniedError.
+	ErrDenied = errors.New("not allowed")
+	// ErrRevoked: the commit is above its author's revocation cut.
+	ErrRevoked = errors.New("revoked")
+	// ErrUsedUp: the commit joins through an invite whose uses are taken
+	// by earlier joiners (or that was revoked before this join).
+	ErrUsedUp = errors.New("invite already used")
+	// ErrForked: the commit is at or after its author's fork.
+	ErrForked = errors.New("author forked")
+)
+
+// DeniedError says which role an author lacked for which op.
+type DeniedError struct {
+	Author   keys.AuthorID
+	Space    keys.SpaceID
+	Have     commit.Role // the author's best role in force (0: none)
+	Need     commit.Role
+	What     string   // the op, e.g. `writing "chat/x"`
+	Prefixes [][]byte // prefixes the author holds Need under, if only under some
+	Expired  bool     // the author held a grant that has expired
+}
+
+func (e *DeniedError) Error() string {
+	have := "no role"
+	if e.Have != 0 {
+		have = "role " + e.Have.String()
+	}
+	if len(e.Prefixes) > 0 {
+		have = fmt.Sprintf("role %s only under %q", e.Need, e.Prefixes)
+	}
+	if e.Expired {
+		have += " (a grant it held has expired)"
+	}
+	return fmt.Sprintf("%s has %s in space %s; %s needs %s (ask an admin: loam invite --role %s)", e.Author, have, e.Space, e.What, e.Need, e.Need)
+}
+
+func (e *DeniedError) Unwrap() error { return ErrDenied }
+
+// Grant is a grant that takes effect: Granter's commit Seq gave Subject
+// Role, restricted to Prefix, until Expires (unix µs; 0: never). Uses is
+// the number of joins allowed through Subject when it is an invite key (0:
+// unlimited). Invite is set when the grant is a self-grant through that
+// invite key.
 type Grant struct {
 	Subject keys.AuthorID
 	Granter keys.AuthorID
 	Seq     uint64
 	Role    commit.Role
+	Prefix  []byte
+	Expires uint64
+	Uses    uint32
+	Invite  keys.AuthorID
 }
 
-// SeenFunc reports whether the commit being decided has (author, seq) in
-// its causal past (or is it).
+// InForce reports whether g is in force at time t (not expired).
+func (g *Grant) InForce(t commit.HLC) bool { return g.Expires == 0 || t.Wall < g.Expires }
+
+// SeenFunc reports whether the commit being decided has (author, seq)
+// strictly in its causal past.
 type SeenFunc func(author keys.AuthorID, seq uint64) bool
 
-// State holds a space's effective grants. It is not safe for concurrent use.
+// State holds grants that took effect. It is not safe for concurrent use.
 type State struct {
 	space  keys.SpaceID
 	grants map[keys.AuthorID][]Grant
@@ -44,32 +85,99 @@ func New(sp keys.SpaceID) *State {
 	return &State{space: sp, grants: map[keys.AuthorID][]Grant{}}
 }
 
-// Add records an effective grant (loading stored grants, or after Check).
+// Space returns the space the state is of.
+func (s *State) Space() keys.SpaceID { return s.space }
+
+// Add records a grant that took effect.
 func (s *State) Add(g Grant) { s.grants[g.Subject] = append(s.grants[g.Subject], g) }
 
-// RoleAt returns the highest role granted to subject by a grant in the
-// causal past described by seen. The space key is always admin.
-func (s *State) RoleAt(subject keys.AuthorID, seen SeenFunc) commit.Role {
-	if subject == keys.AuthorID(s.space) {
-		return commit.RoleAdmin
+// Grants returns subject's grants, wherever they were issued.
+func (s *State) Grants(subject keys.AuthorID) []Grant { return s.grants[subject] }
+
+// Subjects returns every author holding a grant, in byte order.
+func (s *State) Subjects() []keys.AuthorID {
+	out := make([]keys.AuthorID, 0, len(s.grants))
+	for a := range s.grants {
+		out = append(out, a)
 	}
-	var best commit.Role
+	slices.SortFunc(out, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+var spaceGrant = Grant{Role: commit.RoleAdmin}
+
+// held returns subject's grants in force at t in the causal past seen.
+func (s *State) held(subject keys.AuthorID, t commit.HLC, seen SeenFunc) []Grant {
+	if subject == keys.AuthorID(s.space) {
+		return []Grant{spaceGrant}
+	}
+	var out []Grant
 	for _, g := range s.grants[subject] {
-		if better(g.Role, best) && seen(g.Granter, g.Seq) {
-			best = g.Role
+		if g.InForce(t) && seen(g.Granter, g.Seq) {
+			out = append(out, g)
 		}
 	}
-	return best
+	return out
 }
 
-// Role returns subject's highest granted role, wherever it was granted
-// (for messages and status, not for decisions).
-func (s *State) Role(subject keys.AuthorID) commit.Role {
-	return s.RoleAt(subject, func(keys.AuthorID, uint64) bool { return true })
+// RoleAt returns subject's highest role in force at t in the causal past
+// seen (seed ranks below read).
+func (s *State) RoleAt(subject keys.AuthorID, t commit.HLC, seen SeenFunc) commit.Role {
+	return best(s.held(subject, t, seen))
 }
 
-// better orders roles for "highest": seed is below read.
-func better(a, b commit.Role) bool { return rank(a) > rank(b) }
+// Role returns subject's highest role in force at t, wherever it was
+// granted: for messages and status, not for decisions.
+func (s *State) Role(subject keys.AuthorID, t commit.HLC) commit.Role {
+	return s.RoleAt(subject, t, func(keys.AuthorID, uint64) bool { return true })
+}
+
+// Unbounded reports whether subject holds, in the causal past seen at t, a
+// write or admin grant for the whole space that never expires: then its
+// later data-only commits need no check but revocation.
+func (s *State) Unbounded(subject keys.AuthorID, t commit.HLC, seen SeenFunc) bool {
+	for _, g := range s.held(subject, t, seen) {
+		if CanWrite(g.Role) && len(g.Prefix) == 0 && g.Expires == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether subject's grants in force at t allow writing key:
+// a local check before signing, with an error naming the missing role.
+func (s *State) Allows(subject keys.AuthorID, t commit.HLC, key []byte) error {
+	all := func(keys.AuthorID, uint64) bool { return true }
+	held := s.held(subject, t, all)
+	if allowed(held, commit.RoleWrite, key) {
+		return nil
+	}
+	return s.denied(subject, t, all, held, commit.RoleWrite, fmt.Sprintf("writing %q", key))
+}
+
+// denied explains why held (subject's grants in force at t) lacks need.
+func (s *State) denied(subject keys.AuthorID, t commit.HLC, seen SeenFunc, held []Grant, need commit.Role, what string) *DeniedError {
+	e := &DeniedError{Author: subject, Space: s.space, Have: best(held), Need: need, What: what}
+	for _, g := range held {
+		if Covers(g.Role, need) && len(g.Prefix) > 0 {
+			e.Prefixes = append(e.Prefixes, g.Prefix)
+		}
+	}
+	for _, g := range s.grants[subject] {
+		e.Expired = e.Expired || (!g.InForce(t) && seen(g.Granter, g.Seq))
+	}
+	return e
+}
+
+func best(gs []Grant) commit.Role {
+	var r commit.Role
+	for _, g := range gs {
+		if rank(g.Role) > rank(r) {
+			r = g.Role
+		}
+	}
+	return r
+}
 
 func rank(r commit.Role) int {
 	switch r {
@@ -85,42 +193,142 @@ func rank(r commit.Role) int {
 	return 0
 }
 
+// Covers reports whether holding role have allows granting or delegating
+// role want: read < write < admin, and seed only from seed or admin.
+func Covers(have, want commit.Role) bool {
+	if want == commit.RoleSeed {
+		return have == commit.RoleSeed || have == commit.RoleAdmin
+	}
+	return have != commit.RoleSeed && rank(have) >= rank(want)
+}
+
 // CanWrite reports whether r allows writing data.
 func CanWrite(r commit.Role) bool { return r == commit.RoleWrite || r == commit.RoleAdmin }
 
-// Check decides commit c: whether its author may write it, and which of its
-// grant ops take effect (to Add once c is stored). seen describes c's
-// causal past.
-func (s *State) Check(c *commit.Commit, seen SeenFunc) (ok bool, effective []Grant) {
-	role := s.RoleAt(c.Author, seen)
-	// An invite self-grant in c itself can authorize c.
-	var grants []commit.Grant
-	for _, o := range c.Ops {
-		if o.Kind != commit.KindGrant {
+// allowed reports whether some grant of gs gives at least role need on
+// every key with prefix p.
+func allowed(gs []Grant, need commit.Role, p []byte) bool {
+	for _, g := range gs {
+		if Covers(g.Role, need) && need != commit.RoleSeed && bytes.HasPrefix(p, g.Prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Use is one join through an invite: the self-grant of Subject through
+// Invite, whose grant allows Limit joins (0: unlimited).
+type Use struct {
+	Invite, Subject keys.AuthorID
+	Limit           uint32
+}
+
+// Verdict is what an allowed commit does.
+type Verdict struct {
+	Grants  []Grant         // its grants that take effect
+	Revokes []commit.Revoke // its revocations (decided by Evaluate)
+	Uses    []Use           // its joins through invites (counted by Evaluate)
+}
+
+// Check decides whether c's author may make every op of c, given the
+// grants in c's causal past (seen) in force at c's time. The error wraps
+// ErrDenied and says which role was missing.
+func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
+	held := s.held(c.Author, c.Time, seen)
+	var v Verdict
+	deny := func(need commit.Role, what string) (Verdict, error) {
+		return Verdict{}, s.denied(c.Author, c.Time, seen, held, need, what)
+	}
+	// Self-grants through invites first: they authorize the rest of c.
+	grants := make([]*commit.Grant, len(c.Ops))
+	for i := range c.Ops {
+		if c.Ops[i].Kind != commit.KindGrant {
 			continue
 		}
-		g, err := commit.DecodeGrant(o)
+		g, err := commit.DecodeGrant(c.Ops[i])
 		if err != nil {
-			continue // a malformed control body is ignored, as an unknown kind is
+			continue // a body that does not decode is ignored, as an unknown kind is
 		}
-		grants = append(grants, g)
-		if g.Subject == c.Author && g.VerifyInvite(s.space) && rank(s.RoleAt(g.Invite, seen)) >= rank(g.Role) && better(g.Role, role) {
-			role = g.Role
+		grants[i] = &g
+		if g.Invite.IsZero() {
+			continue
 		}
+		if g.Subject != c.Author || !g.VerifyInvite(s.space) {
+			return deny(g.Role, "joining through invite "+g.Invite.Short()+" with a delegation it did not sign")
+		}
+		via, ok := s.delegation(g, c.Time, seen)
+		if !ok {
+			return deny(g.Role, fmt.Sprintf("joining through invite %s (which does not hold role %s in force here)", g.Invite.Short(), g.Role))
+		}
+		eg := Grant{Subject: c.Author, Granter: c.Author, Seq: c.Seq, Role: g.Role, Prefix: g.Prefix, Expires: g.Expires, Invite: g.Invite}
+		v.Grants = append(v.Grants, eg)
+		v.Uses = append(v.Uses, Use{Invite: g.Invite, Subject: c.Author, Limit: via.Uses})
+		held = append(held, eg)
 	}
-	if !CanWrite(role) {
-		return false, nil
-	}
-	for _, g := range grants {
+	for i := range c.Ops {
+		o := &c.Ops[i]
 		switch {
-		case !g.Invite.IsZero():
-			if g.Subject != c.Author || !g.VerifyInvite(s.space) || rank(s.RoleAt(g.Invite, seen)) < rank(g.Role) {
+		case o.Kind.IsData():
+			if !allowed(held, commit.RoleWrite, o.Key) {
+				return deny(commit.RoleWrite, fmt.Sprintf("writing %q", o.Key))
+			}
+		case o.Kind == commit.KindGrant:
+			g := grants[i]
+			if g == nil || !g.Invite.IsZero() {
 				continue
 			}
-		case role != commit.RoleAdmin:
-			continue // only admins (and the space key) grant
+			if !allowed(held, commit.RoleAdmin, g.Prefix) {
+				return deny(commit.RoleAdmin, fmt.Sprintf("granting %s on prefix %q", g.Role, g.Prefix))
+			}
+			v.Grants = append(v.Grants, Grant{Subject: g.Subject, Granter: c.Author, Seq: c.Seq, Role: g.Role, Prefix: g.Prefix, Expires: g.Expires, Uses: g.Uses})
+		case o.Kind == commit.KindRevoke:
+			r, err := commit.DecodeRevoke(*o)
+			if err != nil {
+				continue
+			}
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "revoking "+r.Author.Short()+" (for the whole space)")
+			}
+			v.Revokes = append(v.Revokes, r)
+		case o.Kind == commit.KindRotate:
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "rotating the read key (for the whole space)")
+			}
+		case o.Kind == commit.KindSchema:
+			if !hasRole(held, commit.RoleAdmin) {
+				return deny(commit.RoleAdmin, "declaring a schema")
+			}
+		default: // sealed, and kinds this version does not know
+			if !allowed(held, commit.RoleWrite, nil) {
+				return deny(commit.RoleWrite, fmt.Sprintf("a %s op (for the whole space)", o.Kind))
+			}
 		}
-		effective = append(effective, Grant{Subject: g.Subject, Granter: c.Author, Seq: c.Seq, Role: g.Role})
 	}
-	return true, effective
+	return v, nil
+}
+
+func hasRole(gs []Grant, r commit.Role) bool {
+	for _, g := range gs {
+		if g.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// delegation returns the invite key's grant through which g may join: one
+// in force at t in the causal past that covers g's role and prefix. Among
+// several, an unlimited one, else the one allowing most uses.
+func (s *State) delegation(g commit.Grant, t commit.HLC, seen SeenFunc) (Grant, bool) {
+	var out Grant
+	found := false
+	for _, ig := range s.held(g.Invite, t, seen) {
+		if !Covers(ig.Role, g.Role) || !bytes.HasPrefix(g.Prefix, ig.Prefix) {
+			continue
+		}
+		if !found || (out.Uses != 0 && (ig.Uses == 0 || ig.Uses > out.Uses)) {
+			out, found = ig, true
+		}
+	}
+	return out, found
 }

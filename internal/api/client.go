@@ -323,13 +323,33 @@ func (c *Client) Heads(ctx context.Context, sp string) ([]Head, error) {
 // Invite returns a ticket to join sp with role, valid for expires (0: no
 // expiry): POST /v1/spaces/{space}/invites.
 func (c *Client) Invite(ctx context.Context, sp, role string, expires time.Duration) (string, error) {
-	req := InviteRequest{Role: role}
+	return c.InviteUses(ctx, sp, role, expires, 0)
+}
+
+// InviteUses is Invite for at most uses devices (0: unlimited).
+func (c *Client) InviteUses(ctx context.Context, sp, role string, expires time.Duration, uses uint32) (string, error) {
+	req := InviteRequest{Role: role, Uses: uses}
 	if expires > 0 {
 		req.Expires = expires.String()
 	}
 	var out InviteResponse
 	err := c.call(ctx, http.MethodPost, spacePath(sp, "/invites"), req, &out)
 	return out.Ticket, err
+}
+
+// Members lists a space's members: GET /v1/spaces/{space}/members.
+func (c *Client) Members(ctx context.Context, sp string) ([]Member, error) {
+	var out []Member
+	err := c.call(ctx, http.MethodGet, spacePath(sp, "/members"), nil, &out)
+	return out, err
+}
+
+// Revoke revokes a member (aut_…) or an invite (its ticket):
+// POST /v1/spaces/{space}/revoke.
+func (c *Client) Revoke(ctx context.Context, sp, target string) (RevokeResponse, error) {
+	var out RevokeResponse
+	err := c.call(ctx, http.MethodPost, spacePath(sp, "/revoke"), RevokeRequest{Target: target}, &out)
+	return out, err
 }
 
 // Join joins the space of a ticket; it may take a while, and gives up

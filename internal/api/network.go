@@ -39,7 +39,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	t, err := s.n.Invite(r.Context(), sp.ID().String(), role, expires)
+	t, err := s.n.NewInvite(r.Context(), sp.ID().String(), node.InviteOptions{Role: role, Expires: expires, Uses: req.Uses})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -63,6 +63,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/verify":           s.verify,
 		"GET /v1/spaces/{space}/heads":            s.heads,
 		"POST /v1/spaces/{space}/invites":         s.invite,
+		"GET /v1/spaces/{space}/members":          s.members,
+		"POST /v1/spaces/{space}/revoke":          s.revoke,
 		"POST /v1/join":                           s.join,
 		"GET /v1/peers":                           s.peers,
 		"POST /v1/connect":                        s.connect,

@@ -226,6 +226,48 @@ type VerifyReport struct {
 type InviteRequest struct {
 	Role    string `json:"role"`
 	Expires string `json:"expires,omitempty"`
+	Uses    uint32 `json:"uses,omitempty"` // devices that may join (0: unlimited)
+}
+
+// Member is one element of GET /v1/spaces/{space}/members.
+type Member struct {
+	Author  string        `json:"author"`
+	Invite  bool          `json:"invite,omitempty"` // an invite key, not a device
+	Role    string        `json:"role"`             // in force now; "" when none
+	Grants  []MemberGrant `json:"grants"`
+	Joined  []string      `json:"joined,omitempty"` // for an invite: who joined through it
+	Revoked *Revocation   `json:"revoked,omitempty"`
+}
+
+// MemberGrant is one grant of a Member.
+type MemberGrant struct {
+	Role      string     `json:"role"`
+	Prefix    string     `json:"prefix,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
+	Uses      uint32     `json:"uses,omitempty"`
+	GrantedBy string     `json:"granted_by"`
+	Since     time.Time  `json:"since"`
+	Via       string     `json:"via,omitempty"` // the invite key joined through
+}
+
+// Revocation is a Member's accepted revocation.
+type Revocation struct {
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	LastSeq uint64    `json:"last_seq"`
+}
+
+// RevokeRequest is the body of POST /v1/spaces/{space}/revoke: target is
+// an author ID (aut_…) or an invite's ticket (loam1…).
+type RevokeRequest struct {
+	Target string `json:"target"`
+}
+
+// RevokeResponse answers POST /v1/spaces/{space}/revoke.
+type RevokeResponse struct {
+	Author  string `json:"author"`
+	Invite  bool   `json:"invite,omitempty"`
+	LastSeq uint64 `json:"last_seq"`
 }
 
 // InviteResponse answers POST /v1/spaces/{space}/invites.

@@ -18,6 +18,24 @@ import (
 // must be an admin, and the ticket carries that key and this node's
 // addresses. Whoever holds the ticket can join with that role.
 func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires time.Duration) (keys.Ticket, error) {
+	return n.NewInvite(ctx, ref, InviteOptions{Role: role, Expires: expires})
+}
+
+// InviteOptions describe an invite.
+type InviteOptions struct {
+	Role commit.Role
+	// Expires is how long joining is possible (0: no limit). A member who
+	// joined stays one after the invite expires.
+	Expires time.Duration
+	// Uses is how many devices may join (0: unlimited). If more join
+	// concurrently, the first by (commit time, author, ID) are admitted,
+	// the same on every replica.
+	Uses uint32
+}
+
+// NewInvite makes a ticket as Invite does, with o's limits.
+func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys.Ticket, error) {
+	role, expires := o.Role, o.Expires
 	id, err := n.Resolve(ctx, ref)
 	if err != nil {
 		return keys.Ticket{}, err
@@ -37,7 +55,7 @@ func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires
 	if err != nil {
 		return keys.Ticket{}, err
 	}
-	g := commit.Grant{Subject: inv.Author(), Role: role}
+	g := commit.Grant{Subject: inv.Author(), Role: role, Uses: o.Uses}
 	if expires > 0 {
 		g.Expires = uint64(time.Now().Add(expires).UnixMicro())
 	}
@@ -102,12 +120,24 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	}
 	inv := t.Invite.Author()
 	var granted commit.Role
+	dead := false // the invite's grant is here but no longer in force
 	err := n.waitStored(ctx, t.Space, func() bool {
-		granted, _ = n.st.Role(ctx, t.Space, inv)
-		return granted != 0
+		acc, err := n.st.Access(ctx, t.Space)
+		if err != nil {
+			return false
+		}
+		granted = acc.Role(inv)
+		dead = granted == 0 && len(acc.Grants(inv)) > 0
+		return granted != 0 || dead
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: join: waiting for the invite's grant to arrive: %w", err)
+	}
+	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); dead && mine != 0 {
+		return n.openSpace(ctx, t.Space) // joined before
+	}
+	if dead {
+		return nil, fmt.Errorf("%w: the invite to %s has expired or was revoked (ask an admin for a new one)", ErrInviteVoid, t.Name)
 	}
 	sp, err := n.openSpace(ctx, t.Space)
 	if err != nil {

@@ -245,7 +245,7 @@ func (n *Node) SyncStats() SyncStats {
 // SpaceSync says how many connected peers share a space and how many of
 // them are in sync with this node on it.
 func (n *Node) SpaceSync(ctx context.Context, id keys.SpaceID) (peers, inSync int, err error) {
-	heads, err := n.st.Heads(ctx, id)
+	heads, err := n.st.SyncHeads(ctx, id)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -292,7 +292,7 @@ func (n *Node) reconcileLocal() reconcile.Local { return local{n} }
 
 func (l local) Spaces() []keys.SpaceID { return l.n.syncSpaces() }
 func (l local) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
-	return l.n.st.Heads(ctx, sp)
+	return l.n.st.SyncHeads(ctx, sp) // voided tails are not announced: they are never sent
 }
 func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
 	return l.n.st.Commits(ctx, sp, a, from)

@@ -257,8 +257,12 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 	}
 	var pending []*commit.Commit
 	var earliest time.Time // of the commits held for being dated in the future
-	progress, newPending := false, false
+	progress, newPending, announce := false, false, false
 	for i, o := range res.Outcomes {
+		// A commit held but not counted is not in the heads we announce,
+		// yet the peer counted it as ours when it sent it: tell it what we
+		// announce, or it will think we hold more than we say.
+		announce = announce || o.Status == store.Revoked || errors.Is(o.Err, store.ErrRevoked)
 		switch o.Status {
 		case store.Rejected:
 			if errors.Is(o.Err, store.ErrUnauthorized) {
@@ -273,9 +277,14 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 					earliest = t
 				}
 			}
-		case store.Applied, store.Forked:
+		case store.Applied, store.Forked, store.Revoked:
+			// Revoked: stored but void (the peer may not have seen the
+			// revocation yet); honest, not misbehaving.
 			progress = true
 		}
+	}
+	if announce {
+		s.requestHave(ps)
 	}
 	if over := len(pending) - s.cfg.MaxPending; over > 0 {
 		pending = pending[over:]

@@ -38,10 +38,12 @@ func (h *sources) Pop() any {
 	return x
 }
 
-// advance loads the source's next commit; false when it is exhausted.
+// advance loads the source's next commit; false when it is exhausted. A
+// withheld commit (one that does not count, and neither does any later one
+// of its author) ends the source: such commits are never sent unasked.
 func (src *source) advance() (bool, error) {
 	sc, err, ok := src.next()
-	if !ok || (err == nil && sc.Seq > src.last) {
+	if !ok || (err == nil && (sc.Seq > src.last || sc.Withheld)) {
 		return false, nil
 	}
 	if err != nil {

@@ -184,6 +184,19 @@ func (s *Session) Notify(sp keys.SpaceID) {
 	s.poke()
 }
 
+// Announce sends our heads of sp to the peer again (a Have), if sp is
+// shared: after the node decided the space's authorization again, its
+// announced heads may have shrunk, and the peer's record of what we have
+// must follow. It never blocks.
+func (s *Session) Announce(sp keys.SpaceID) {
+	s.mu.Lock()
+	ps, ok := s.byDisc[keys.DiscoveryID(sp)]
+	s.mu.Unlock()
+	if ok {
+		s.requestHave(ps)
+	}
+}
+
 // Forward sends encoded commits of sp to the peer as they are, if sp is
 // shared: for fork evidence, which is not on the main chain and so is
 // never part of what a Have says the peer lacks. It never blocks.

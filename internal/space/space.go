@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -33,7 +34,7 @@ type Space struct {
 	submitted chan struct{}
 
 	inflight chan struct{} // a slot per commit being signed or synced (maxInFlight)
-	role     commit.Role   // this device's role, as of the last reload; guarded by mu
+	access   store.Access  // the space's grants and cuts, as of the last reload; guarded by mu
 
 	wmu     sync.Mutex // guards queue and leading
 	queue   []*write   // writes waiting to be merged into a commit
@@ -68,7 +69,7 @@ func (s *Space) reload(ctx context.Context) error {
 		return err
 	}
 	s.clock.Observe(vs.MaxTime)
-	if s.role, err = s.st.Role(ctx, s.info.ID, s.dev.Author()); err != nil {
+	if s.access, err = s.st.Access(ctx, s.info.ID); err != nil {
 		return err
 	}
 	s.head = store.Head{Author: s.dev.Author()}
@@ -101,9 +102,9 @@ func (s *Space) Observe(cs []*commit.Commit) {
 	defer s.mu.Unlock()
 	for _, c := range cs {
 		s.clock.Observe(c.Time)
-		if c.Author == keys.AuthorID(s.info.ID) { // the space key may have changed grants
-			if r, err := s.st.Role(context.Background(), s.info.ID, s.dev.Author()); err == nil {
-				s.role = r
+		if hasControl(c) { // grants or revocations may have changed
+			if a, err := s.st.Access(context.Background(), s.info.ID); err == nil {
+				s.access = a
 			}
 		}
 		if h, ok := s.heads[c.Author]; ok && h.Seq >= c.Seq {
@@ -116,16 +117,29 @@ func (s *Space) Observe(cs []*commit.Commit) {
 	}
 }
 
-// canWrite checks the device's grant before anything is built.
-func (s *Space) canWrite(ctx context.Context) error {
-	s.mu.Lock()
-	r := s.role
-	s.mu.Unlock()
-	if r != commit.RoleWrite && r != commit.RoleAdmin {
-		if r == 0 {
-			return fmt.Errorf("%w: %s has no grant in %s (ask an admin for a write invite)", ErrReadOnly, s.dev.Author(), s.info.Name)
+func hasControl(c *commit.Commit) bool {
+	for i := range c.Ops {
+		if c.Ops[i].Kind.IsControl() {
+			return true
 		}
-		return fmt.Errorf("%w: %s has the %s role in %s, writing needs write (ask an admin)", ErrReadOnly, s.dev.Author(), r, s.info.Name)
+	}
+	return false
+}
+
+// canWrite checks, before anything is built or signed, that the device's
+// grants allow every op (by the rules every peer applies: package acl), as
+// of the grants this node holds now; the error names the missing role.
+func (s *Space) canWrite(ops []commit.Op) error {
+	s.mu.Lock()
+	a := s.access
+	s.mu.Unlock()
+	me := s.dev.Author()
+	if cut, ok := a.Cuts[me]; ok {
+		return fmt.Errorf("%w: %s was revoked in space %s (its commits after seq %d do not count); ask an admin for a new invite", ErrReadOnly, me, s.info.Name, cut)
+	}
+	c := &commit.Commit{Header: commit.Header{Space: s.info.ID, Author: me, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}, Ops: ops}
+	if _, err := a.State.Check(c, func(keys.AuthorID, uint64) bool { return true }); err != nil {
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	return nil
 }

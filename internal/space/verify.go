@@ -27,8 +27,10 @@ type Report struct {
 // strictly, that its ID is the one it was stored under, its signature, its
 // seq and prev link, its time against its predecessor, that each author's
 // head is its last commit, and, replaying the commits in causal order, that
-// every commit's author held a write grant in its causal past (package acl,
-// the rule the store applied). The error names the first bad commit.
+// every commit was allowed by the grants in its causal past (package acl,
+// the rule the store applied), and, deciding the whole log again with
+// revocations and invite uses (acl.Evaluate), that the store counts
+// exactly the commits that count. The error names the first bad commit.
 //
 // It holds the space's commit headers in memory.
 func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, error) {
@@ -93,7 +95,41 @@ func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 		return r, fmt.Errorf("%w: fork evidence: %v", ErrInvalidLog, err)
 	}
 	r.Forks = len(forks)
+	if err := verifyDecisions(ctx, st, sp, byAuthor, forks); err != nil {
+		return r, err
+	}
 	return r, nil
+}
+
+// verifyDecisions decides the whole log again (acl.Evaluate) and checks
+// that the store counts exactly the commits that decision counts.
+func verifyDecisions(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit, forks []commit.Fork) error {
+	var all []*commit.Commit
+	for _, cs := range byAuthor {
+		all = append(all, cs...)
+	}
+	forked := map[keys.AuthorID]uint64{}
+	for _, f := range forks {
+		if cur, ok := forked[f.A.Author]; !ok || f.A.Seq < cur {
+			forked[f.A.Author] = f.A.Seq
+		}
+	}
+	d := acl.Evaluate(sp, all, forked)
+	voided, err := st.Voided(ctx, sp)
+	if err != nil {
+		return err
+	}
+	for l, why := range d.Invalid {
+		if _, ok := voided[l]; !ok && !errors.Is(why, acl.ErrForked) {
+			return fmt.Errorf("%w: %s seq %d counts in the store, but must not: %v", ErrInvalidLog, l.Author, l.Seq, why)
+		}
+	}
+	for l := range voided {
+		if _, ok := d.Invalid[l]; !ok {
+			return fmt.Errorf("%w: %s seq %d does not count in the store, but must", ErrInvalidLog, l.Author, l.Seq)
+		}
+	}
+	return nil
 }
 
 // verifyGrants replays the commits in causal order, computing each one's
@@ -149,16 +185,16 @@ func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAutho
 				vv[c.Author] = c.Seq
 				vvs[c.ID] = vv
 				if fs, isForked := forked[au]; !isForked || c.Seq < fs {
-					ok, eff := state.Check(c, func(a keys.AuthorID, seq uint64) bool {
+					v, err := state.Check(c, func(a keys.AuthorID, seq uint64) bool {
 						if a == c.Author {
 							return seq < c.Seq
 						}
 						return vv.Saw(a, seq)
 					})
-					if !ok {
-						return fmt.Errorf("%w: %s seq %d (%s): its author has no write grant in its causal past", ErrInvalidLog, c.Author, c.Seq, c.ID)
+					if err != nil {
+						return fmt.Errorf("%w: %s seq %d (%s): no grant for it in its causal past: %v", ErrInvalidLog, c.Author, c.Seq, c.ID, err)
 					}
-					for _, g := range eff {
+					for _, g := range v.Grants {
 						state.Add(g)
 					}
 				}

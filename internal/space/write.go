@@ -43,7 +43,7 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	if err := commit.ValidateOps(ops); err != nil {
 		return nil, fmt.Errorf("space: %w", err)
 	}
-	if err := s.canWrite(ctx); err != nil {
+	if err := s.canWrite(ops); err != nil {
 		return nil, err
 	}
 	return s.enqueue(ops)

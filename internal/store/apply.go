@@ -27,6 +27,7 @@ const (
 	// Applied: stored, and its ops are in the view.
 	Applied Status = iota + 1
 	// Duplicate: this exact commit was already stored; nothing changed.
+	// Err wraps ErrRevoked if it is held but does not count.
 	Duplicate
 	// Pending: not stored, because part of its causal past (its author's
 	// previous commit, a dep, the genesis) is missing, or its time is in
@@ -35,12 +36,20 @@ const (
 	// Forked: stored as fork evidence or on a forked branch; it does not
 	// count in the view.
 	Forked
-	// Rejected: invalid; nothing was stored.
+	// Rejected: invalid; nothing was stored. Its sender broke the rules
+	// (a bad chain or clock, or an author without any grant for it).
 	Rejected
+	// Revoked: stored, but it does not count, and it is not sent to peers
+	// (though answered when asked for by ID, as the dep of another
+	// commit): its author was revoked below its seq, its invite was used
+	// up, or a grant it relied on fell. Its sender is not misbehaving: it
+	// may not have known. Err wraps ErrRevoked. A later commit (an earlier
+	// revocation of the revoker) can make it count again.
+	Revoked
 )
 
 func (s Status) String() string {
-	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected"}[min(int(s), 5)]
+	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected", "revoked"}[min(int(s), 6)]
 }
 
 // ErrPending wraps the reason a commit is Pending.
@@ -71,8 +80,12 @@ type Change struct {
 type Result struct {
 	Outcomes []Outcome        // one per commit, in the order given
 	Changes  []Change         // visible changes, in the order applied
-	Stored   []*commit.Commit // commits newly stored (Applied or Forked), in the order stored
+	Stored   []*commit.Commit // commits newly stored (Applied, Forked or Revoked), in the order stored
 	Forks    []commit.Fork    // fork evidence newly found
+	// Redecided: the space's authorization was decided again after this
+	// request (a revocation, a join through an invite or a fork), so
+	// commits held before may have stopped or started counting.
+	Redecided bool
 }
 
 type request struct {
@@ -207,15 +220,26 @@ type applier struct {
 type spaceState struct {
 	id    keys.SpaceID
 	heads map[keys.AuthorID]head
-	acl   *acl.State
-	// authedFrom[a] is a seq from which a's commits are known to be
-	// authorized: grants only accumulate, so a later commit of a, whose
-	// causal past contains the earlier one's, is authorized too.
-	authedFrom map[keys.AuthorID]uint64
-	forked     map[keys.AuthorID]uint64 // author → lowest forked seq
-	view       ViewState
-	lastVV     map[keys.AuthorID]vvAt // latest stored VV per author, when known
-	genesis    bool
+	// grounded holds the grants of every stored commit: what decides
+	// whether a commit may be stored at all (revocations and invite uses
+	// left aside, so it only grows). valid holds the grants of the commits
+	// that count, invalid the stored commits that do not (forks aside),
+	// and cuts the accepted revocation cuts: together the last
+	// acl.Decision, kept up to date by the fast path of applyOne.
+	grounded *acl.State
+	valid    *acl.State
+	invalid  map[acl.Loc]bool
+	cuts     map[keys.AuthorID]uint64
+	// fastFrom[a] is a seq from which a's data-only commits count without
+	// a check: a holds, in that commit's causal past, a valid write grant
+	// for the whole space that never expires, and later commits of a have
+	// it in their causal past too. Cleared whenever authorization is
+	// decided again.
+	fastFrom map[keys.AuthorID]uint64
+	forked   map[keys.AuthorID]uint64 // author → lowest forked seq
+	view     ViewState
+	lastVV   map[keys.AuthorID]vvAt // latest stored VV per author, when known
+	genesis  bool
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -241,7 +265,8 @@ type batch struct {
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
 	dirty   map[keys.SpaceID]*spaceState
-	rebuild map[keys.SpaceID]bool
+	rebuild map[keys.SpaceID]bool // decide authorization again, after the commit
+	forced  map[keys.SpaceID]bool // and rebuild the view even if no decision changed (a fork)
 	fresh   map[keys.SpaceID]bool // cells of this space are all new (rebuild)
 	kbuf    []byte                // scratch for cell keys
 	slab    []cellState           // preallocated cell states
@@ -282,6 +307,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		names:   map[string]bool{},
 		dirty:   map[keys.SpaceID]*spaceState{},
 		rebuild: map[keys.SpaceID]bool{},
+		forced:  map[keys.SpaceID]bool{},
 		fresh:   map[keys.SpaceID]bool{},
 	}
 }
@@ -313,21 +339,28 @@ func (a *applier) run(group []*request) {
 		}
 	} else {
 		for sp := range bc.rebuild {
-			changes, err := a.rebuild(sp)
+			changes, d, err := a.rebuild(sp, bc.forced[sp])
+			first := true
 			for i, r := range group {
-				if r.space == sp && replies[i].err == nil {
-					if err != nil {
-						replies[i].err = err
-					}
-					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
-					break
+				if r.space != sp || replies[i].err != nil {
+					continue
 				}
+				if err != nil {
+					replies[i].err = err
+					continue
+				}
+				if first {
+					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
+					replies[i].res.Redecided = true
+					first = false
+				}
+				redecided(d, r.commits, replies[i].res.Outcomes)
 			}
 		}
 	}
 	for i, r := range group {
-		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0) {
-			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks})
+		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided) {
+			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks, Redecided: res.Redecided})
 		}
 		r.reply <- replies[i]
 	}
@@ -422,12 +455,15 @@ func (a *applier) create(bc *batch, r *request) error {
 
 func newSpaceState(id keys.SpaceID) *spaceState {
 	return &spaceState{
-		id:         id,
-		heads:      map[keys.AuthorID]head{},
-		acl:        acl.New(id),
-		authedFrom: map[keys.AuthorID]uint64{},
-		forked:     map[keys.AuthorID]uint64{},
-		lastVV:     map[keys.AuthorID]vvAt{},
+		id:       id,
+		heads:    map[keys.AuthorID]head{},
+		grounded: acl.New(id),
+		valid:    acl.New(id),
+		invalid:  map[acl.Loc]bool{},
+		cuts:     map[keys.AuthorID]uint64{},
+		fastFrom: map[keys.AuthorID]uint64{},
+		forked:   map[keys.AuthorID]uint64{},
+		lastVV:   map[keys.AuthorID]vvAt{},
 	}
 }
 
@@ -455,8 +491,8 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range grants {
-		st.acl.Add(g)
+	if st.invalid, st.cuts, err = a.s.decisions(ctx, sp); err != nil {
+		return nil, err
 	}
 	var e err0
 	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
@@ -469,13 +505,47 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
+	for _, g := range grants {
+		st.grounded.Add(g)
+		if st.counts(g.Granter, g.Seq) {
+			st.valid.Add(g)
+		}
+	}
 	a.spaces[sp] = st
-	if vs.rebuild { // a crash came between finding a fork and rebuilding
-		if _, err := a.rebuild(sp); err != nil {
+	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
+		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// counts reports whether the stored commit (author, seq) counts.
+func (st *spaceState) counts(author keys.AuthorID, seq uint64) bool {
+	if fs, ok := st.forked[author]; ok && seq >= fs {
+		return false
+	}
+	return !st.invalid[acl.Loc{Author: author, Seq: seq}]
+}
+
+// redecided corrects the outcomes of a request's commits after its space's
+// authorization was decided again.
+func redecided(d *acl.Decision, cs []*commit.Commit, outs []Outcome) {
+	for j, c := range cs {
+		o := &outs[j]
+		why, invalid := d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}]
+		switch {
+		case errors.Is(why, acl.ErrForked):
+		case o.Status == Applied && invalid:
+			*o = revokedOutcome(c, why)
+		case o.Status == Revoked && !invalid:
+			*o = Outcome{Status: Applied}
+		}
+	}
+}
+
+func revokedOutcome(c *commit.Commit, why error) Outcome {
+	return Outcome{Status: Revoked, Err: fmt.Errorf("%w: %s: %w", ErrRevoked, c, why)}
 }
 
 func isGenesis(c *commit.Commit) bool {
@@ -523,6 +593,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 			return Outcome{}, err
 		}
 		if id == c.ID {
+			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
+				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
+			}
 			return Outcome{Status: Duplicate}, nil
 		}
 		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
@@ -571,12 +644,12 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 			return pending("%s depends on %s", c, d.Short()), nil
 		}
 	}
-	grants, err := a.authorize(bc, st, c)
+	auth, denied, err := a.authorize(bc, st, c)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if grants == nil {
-		return rejected(ErrUnauthorized, "%s has no write grant in its causal past in space %s", c.Author, st.id), nil
+	if denied != nil {
+		return Outcome{Status: Rejected, Err: fmt.Errorf("%w: %s: %w", ErrUnauthorized, c, denied)}, nil
 	}
 
 	// Valid: store it.
@@ -621,8 +694,19 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
 		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
 	}
-	if err := a.addGrants(bc, st, grants.effective); err != nil {
+	if auth.redecide {
+		st.view.redecide = true
+		bc.rebuild[st.id] = true
+	}
+	if err := a.addGrants(bc, st, auth.grants, auth.invalid == nil); err != nil {
 		return Outcome{}, err
+	}
+	if auth.invalid != nil {
+		st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] = true
+		if err := bc.b.Set(invalidKey(st.id, c.Author, c.Seq), []byte(auth.invalid.Error()), nil); err != nil {
+			return Outcome{}, err
+		}
+		return revokedOutcome(c, auth.invalid), nil
 	}
 	if err := a.applyOps(bc, st, c, vv); err != nil {
 		return Outcome{}, err
@@ -872,6 +956,7 @@ func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, er
 		st.forked[c.Author] = c.Seq
 		st.view.rebuild = true
 		bc.rebuild[st.id] = true
+		bc.forced[st.id] = true
 		bc.dirty[st.id] = st
 	}
 	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, c.Seq)}, nil
@@ -923,20 +1008,29 @@ func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq u
 	return commit.Decode(v[keys.Size:])
 }
 
-// authorization is the decision on one commit.
+// authorization is the decision on one grounded commit.
 type authorization struct {
-	effective []acl.Grant // the commit's grant ops that take effect
+	grants   []acl.Grant // its grants that take effect (if it counts)
+	invalid  error       // non-nil: stored, but it does not count, and why
+	redecide bool        // it revokes or joins through an invite: decide the space again
 }
 
-// authorize decides whether c's author may write c, in c's causal past.
-// It returns nil if not.
-func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (*authorization, error) {
-	hasGrants := false
+// authorize decides c in its causal past. A commit is grounded if the
+// grants of every stored commit allow it (acl.State.Check, revocations and
+// invite uses aside): if not, denied says why and c must be rejected. A
+// grounded commit counts if the grants of the commits that count allow it
+// and its author is not cut below its seq; that is the whole decision for
+// a commit that neither revokes nor joins through an invite (see
+// acl.Evaluate), and for those the space is decided again after the batch.
+func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *authorization, denied error, err error) {
+	onlyData := true
 	for i := range c.Ops {
-		hasGrants = hasGrants || c.Ops[i].Kind == commit.KindGrant
+		onlyData = onlyData && c.Ops[i].Kind.IsData()
 	}
-	if from, ok := st.authedFrom[c.Author]; ok && c.Seq >= from && !hasGrants {
-		return &authorization{}, nil
+	cut, isCut := st.cuts[c.Author]
+	above := isCut && c.Seq > cut
+	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above {
+		return &authorization{}, nil, nil
 	}
 	var vv view.VV
 	var vvErr error
@@ -949,24 +1043,43 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (*autho
 		}
 		return vv.Saw(au, seq)
 	}
-	ok, eff := st.acl.Check(c, seen)
+	var why error
+	if above {
+		why = fmt.Errorf("%w: %s is cut after seq %d", acl.ErrRevoked, c.Author, cut)
+	} else {
+		v, err := st.valid.Check(c, seen)
+		if vvErr != nil {
+			return nil, nil, vvErr
+		}
+		if err == nil {
+			if onlyData && st.valid.Unbounded(c.Author, c.Time, seen) {
+				if from, ok := st.fastFrom[c.Author]; !ok || c.Seq < from {
+					st.fastFrom[c.Author] = c.Seq
+				}
+			}
+			return &authorization{grants: v.Grants, redecide: len(v.Revokes) > 0 || len(v.Uses) > 0}, nil, nil
+		}
+		why = err
+	}
+	v, err := st.grounded.Check(c, seen)
 	if vvErr != nil {
-		return nil, vvErr
+		return nil, nil, vvErr
 	}
-	if !ok {
-		return nil, nil
+	if err != nil {
+		return nil, err, nil
 	}
-	if from, known := st.authedFrom[c.Author]; !known || c.Seq < from {
-		st.authedFrom[c.Author] = c.Seq
-	}
-	return &authorization{effective: eff}, nil
+	return &authorization{grants: v.Grants, invalid: why, redecide: len(v.Revokes) > 0 || len(v.Uses) > 0}, nil, nil
 }
 
-// addGrants records effective grants durably and in the decision state.
-func (a *applier) addGrants(bc *batch, st *spaceState, gs []acl.Grant) error {
-	for _, g := range gs {
-		st.acl.Add(g)
-		if err := bc.b.Set(grantKey(st.id, g), []byte{byte(g.Role)}, nil); err != nil {
+// addGrants records grants of a stored commit durably and in the decision
+// state; valid: the commit counts.
+func (a *applier) addGrants(bc *batch, st *spaceState, gs []acl.Grant, valid bool) error {
+	for i, g := range gs {
+		st.grounded.Add(g)
+		if valid {
+			st.valid.Add(g)
+		}
+		if err := bc.b.Set(grantKey(st.id, g, uint32(i)), encodeGrant(g), nil); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,19 @@
 // and the view update it causes are durable together, so a crash at any
 // moment loses no acknowledged write and leaves nothing to repair.
 //
+// # Authorization
+//
+// A commit is stored only if it is grounded: the grants of the stored
+// commits in its causal past allow it (acl.State.Check). Whether it then
+// counts is acl.Evaluate over all stored commits: revocation cuts and
+// invite use counts can void commits held before. The applier decides a
+// commit that neither revokes nor joins through an invite at once (that is
+// exact), and after a batch that stored one that does, or a fork, decides
+// the whole space again (rebuild.go) and rebuilds the view if the set of
+// commits that count changed. Commits that do not count are kept (Status
+// Revoked: their senders are honest, and other commits may depend on them)
+// but not in the view, and not sent by sync unasked.
+//
 // Reads (Get, Range, Heads, Commits, …) go straight to Pebble and see the
 // state as of the last committed batch.
 //
@@ -26,7 +39,10 @@
 //	0x14 space author seq(8) ID     → the second commit of fork evidence
 //	0x16 space commitID             → author ‖ seq ‖ a known commit off the main chain
 //	                                  (fork evidence or a forked branch)
-//	0x17 space subject granter seq  → role of an effective grant (1 byte)
+//	0x17 space subject granter seq i(4) → a grant of a stored commit: role (1) ‖
+//	                                  expires (8) ‖ uses (4) ‖ invite (32) ‖ prefix
+//	0x18 space author seq(8 BE)     → a stored commit that does not count (why, text)
+//	0x19 space author               → accepted revocation cut (8 BE)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
 package store

@@ -17,6 +17,8 @@ const (
 	tagFork      byte = 0x14
 	tagOffchain  byte = 0x16
 	tagGrant     byte = 0x17
+	tagInvalid   byte = 0x18
+	tagCut       byte = 0x19
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
 )
@@ -43,6 +45,10 @@ func commitKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 
 func vvKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 	return spaceKey(tagVV, sp, a[:], be64(seq))
+}
+
+func invalidKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
+	return spaceKey(tagInvalid, sp, a[:], be64(seq))
 }
 
 func cellKey(sp keys.SpaceID, key []byte) []byte { return spaceKey(tagCell, sp, key) }

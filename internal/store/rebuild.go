@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -11,21 +13,88 @@ import (
 	"github.com/loamdb/loam/internal/view"
 )
 
-// rebuild recomputes a space's view from its stored commits, leaving out
-// each forked author's commits from its fork seq on. It runs on the applier
-// goroutine after a fork was found (or on load, if a crash came between),
-// and returns the visible changes it made.
+// rebuild decides a space's authorization again from all its stored
+// commits (acl.Evaluate) and, if that changed which commits count, or if
+// force is set (a fork was found), recomputes the view from the commits
+// that count. It runs on the applier goroutine after a batch stored a
+// fork, a revocation or a join through an invite (or on load, if a crash
+// came between), and returns the visible changes it made and the decision.
 //
-// It holds the space's commits in memory: forks are rare and a sign of a
-// misbehaving author, so simplicity wins over streaming here.
-func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
+// It holds the space's commits in memory: forks and revocations are rare,
+// joins are one per member, so simplicity wins over streaming here.
+func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision, error) {
 	st := a.spaces[sp]
 	ctx := context.Background()
-	cellPrefix := spaceKey(tagCell, sp)
 
+	var all []*commit.Commit
+	byAuthor := map[keys.AuthorID][]*commit.Commit{}
+	main := map[keys.CommitID]bool{}
+	for sc, err := range a.s.AllCommits(ctx, sp) {
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
+		}
+		all = append(all, c)
+		byAuthor[c.Author] = append(byAuthor[c.Author], c)
+		main[c.ID] = true
+	}
+	d := acl.Evaluate(sp, all, st.forked)
+
+	invalid := map[acl.Loc]bool{}
+	for l, why := range d.Invalid {
+		if !errors.Is(why, acl.ErrForked) {
+			invalid[l] = true
+		}
+	}
+	changed := !maps.Equal(invalid, st.invalid)
+
+	bc := a.newBatch()
+	for _, tag := range []byte{tagInvalid, tagCut} {
+		p := spaceKey(tag, sp)
+		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	for l := range invalid {
+		if err := bc.b.Set(invalidKey(sp, l.Author, l.Seq), []byte(d.Invalid[l].Error()), nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	for au, cut := range d.Cuts {
+		if err := bc.b.Set(spaceKey(tagCut, sp, au[:]), be64(cut), nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	st.invalid, st.cuts, st.valid = invalid, d.Cuts, d.State(sp)
+	st.fastFrom = map[keys.AuthorID]uint64{}
+
+	var changes []Change
+	if force || changed {
+		var err error
+		if changes, err = a.rebuildView(bc, st, byAuthor, main, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	st.view.rebuild, st.view.redecide = false, false
+	bc.dirty[sp] = st
+	if err := a.commit(bc); err != nil {
+		a.spaces = map[keys.SpaceID]*spaceState{}
+		return nil, nil, fmt.Errorf("store: rebuild: %w", err)
+	}
+	return changes, d, nil
+}
+
+// rebuildView recomputes the cells of a space into bc from the commits
+// that count, applied in causal order.
+func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.AuthorID][]*commit.Commit, main map[keys.CommitID]bool, d *acl.Decision) ([]Change, error) {
+	sp := st.id
+	cellPrefix := spaceKey(tagCell, sp)
 	old := map[string]view.Entry{}
 	var e err0
-	for k, v := range a.s.scan(ctx, cellPrefix, false, &e) {
+	for k, v := range a.s.scan(context.Background(), cellPrefix, false, &e) {
 		c, err := view.DecodeCell(v)
 		if err != nil {
 			return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
@@ -38,31 +107,10 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 		return nil, e.err
 	}
 
-	byAuthor := map[keys.AuthorID][]*commit.Commit{}
-	main := map[keys.CommitID]bool{}
-	for sc, err := range a.s.AllCommits(ctx, sp) {
-		if err != nil {
-			return nil, err
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		byAuthor[c.Author] = append(byAuthor[c.Author], c)
-		main[c.ID] = true
-	}
-
-	bc := a.newBatch()
 	bc.fresh[sp] = true
 	if err := bc.b.DeleteRange(cellPrefix, prefixEnd(cellPrefix), nil); err != nil {
 		return nil, err
 	}
-	gp := spaceKey(tagGrant, sp)
-	if err := bc.b.DeleteRange(gp, prefixEnd(gp), nil); err != nil {
-		return nil, err
-	}
-	st.acl = acl.New(sp)
-	st.authedFrom = map[keys.AuthorID]uint64{}
 	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0
 
@@ -84,16 +132,7 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 				if !ready {
 					break
 				}
-				if fs, forked := st.forked[au]; !forked || c.Seq < fs {
-					auth, err := a.authorize(bc, st, c)
-					if err != nil {
-						return nil, err
-					}
-					if auth != nil {
-						if err := a.addGrants(bc, st, auth.effective); err != nil {
-							return nil, err
-						}
-					}
+				if d.Valid(au, c.Seq) {
 					if err := a.applyOps(bc, st, c, nil); err != nil {
 						return nil, err
 					}
@@ -103,12 +142,6 @@ func (a *applier) rebuild(sp keys.SpaceID) ([]Change, error) {
 				progress = true
 			}
 		}
-	}
-	st.view.rebuild = false
-	bc.dirty[sp] = st
-	if err := a.commit(bc); err != nil {
-		a.spaces = map[keys.SpaceID]*spaceState{}
-		return nil, fmt.Errorf("store: rebuild: %w", err)
 	}
 
 	var changes []Change

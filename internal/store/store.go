@@ -28,7 +28,8 @@ var (
 	ErrUnknownSpace = errors.New("unknown space")
 	ErrNameTaken    = errors.New("space name already in use")
 	ErrNotFound     = errors.New("key not found")
-	ErrUnauthorized = errors.New("author has no write grant")
+	ErrUnauthorized = errors.New("author has no grant for this commit")
+	ErrRevoked      = errors.New("commit does not count")
 	ErrClock        = errors.New("commit time is not after its author's previous commit")
 	ErrWrongSpace   = errors.New("commit belongs to another space")
 	ErrGenesis      = errors.New("invalid genesis commit")
@@ -55,8 +56,11 @@ type Options struct {
 type Event struct {
 	Space   keys.SpaceID
 	Changes []Change         // visible changes, in apply order
-	Stored  []*commit.Commit // commits newly stored (applied, or kept as forked)
+	Stored  []*commit.Commit // commits newly stored (applied, kept as forked, or revoked)
 	Forks   []commit.Fork    // fork evidence newly found
+	// Redecided: the space's authorization was decided again (see
+	// Result.Redecided); the heads sync announces may have changed.
+	Redecided bool
 }
 
 // Store is the durable state of all spaces of one node.
@@ -350,10 +354,11 @@ func (s *Store) Range(ctx context.Context, sp keys.SpaceID, q Query) iter.Seq2[K
 
 // ViewState summarizes a space's view.
 type ViewState struct {
-	Hash    view.Hash
-	Visible int64      // number of visible keys
-	MaxTime commit.HLC // the latest commit time applied
-	rebuild bool       // a fork was found; the view must be rebuilt
+	Hash     view.Hash
+	Visible  int64      // number of visible keys
+	MaxTime  commit.HLC // the latest commit time applied
+	rebuild  bool       // a fork was found; the view must be rebuilt
+	redecide bool       // a revocation or an invite use arrived: authorization must be decided again
 }
 
 func (v ViewState) encode() []byte {
@@ -364,7 +369,10 @@ func (v ViewState) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, v.MaxTime.Logical)
 	var f byte
 	if v.rebuild {
-		f = 1
+		f |= 1
+	}
+	if v.redecide {
+		f |= 2
 	}
 	return append(b, f)
 }
@@ -378,7 +386,7 @@ func decodeViewState(b []byte) (ViewState, error) {
 	v.Visible = int64(binary.BigEndian.Uint64(b[32:]))
 	v.MaxTime.Wall = binary.BigEndian.Uint64(b[40:])
 	v.MaxTime.Logical = binary.BigEndian.Uint32(b[48:])
-	v.rebuild = b[52] == 1
+	v.rebuild, v.redecide = b[52]&1 != 0, b[52]&2 != 0
 	return v, nil
 }
 
@@ -418,13 +426,54 @@ func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 	return out, e.err
 }
 
+// SyncHeads returns the heads sync announces to peers: per author, its
+// latest commit that is not withheld (see StoredCommit.Withheld); an
+// author all of whose commits are withheld is left out. Peers that have
+// applied the same revocations then announce the same heads whether or not
+// they received the voided commits.
+func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	heads, err := s.Heads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	withheld, err := s.withheld(ctx, sp, nil)
+	if err != nil || len(withheld) == 0 {
+		return heads, err
+	}
+	out := heads[:0]
+	for _, h := range heads {
+		first, ok := withheld[h.Author]
+		if !ok {
+			out = append(out, h)
+			continue
+		}
+		if first <= 1 {
+			continue
+		}
+		v, err := s.get(commitKey(sp, h.Author, first-1))
+		if err != nil || len(v) < keys.Size {
+			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
+		}
+		hd, _, err := commit.DecodeHeader(v[keys.Size:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: keys.CommitID(v[:keys.Size]), Time: hd.Time})
+	}
+	return out, nil
+}
+
 // StoredCommit is a commit as kept on disk: the ID recorded when it was
-// stored and its exact bytes.
+// stored and its exact bytes. Withheld marks a commit that sync does not
+// send unasked: it does not count (Status Revoked), and no later commit of
+// its author held here counts either. (A commit that does not count but
+// precedes one that does is sent: it is a link of that chain.)
 type StoredCommit struct {
-	Author keys.AuthorID
-	Seq    uint64
-	ID     keys.CommitID
-	Bytes  []byte
+	Author   keys.AuthorID
+	Seq      uint64
+	ID       keys.CommitID
+	Bytes    []byte
+	Withheld bool
 }
 
 // Commits yields the stored commits of author in a space from seq from on,
@@ -432,21 +481,31 @@ type StoredCommit struct {
 func (s *Store) Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[StoredCommit, error] {
 	lower := commitKey(sp, author, from)
 	upper := prefixEnd(spaceKey(tagCommit, sp, author[:]))
-	return s.commitRows(ctx, lower, upper)
+	return s.commitRows(ctx, sp, author[:], lower, upper)
 }
 
 // AllCommits yields every stored main-chain commit of a space, by author
 // then seq.
 func (s *Store) AllCommits(ctx context.Context, sp keys.SpaceID) iter.Seq2[StoredCommit, error] {
 	p := spaceKey(tagCommit, sp)
-	return s.commitRows(ctx, p, prefixEnd(p))
+	return s.commitRows(ctx, sp, nil, p, prefixEnd(p))
 }
 
-func (s *Store) commitRows(ctx context.Context, lower, upper []byte) iter.Seq2[StoredCommit, error] {
+// commitRows yields commit rows in [lower, upper), marking the withheld
+// ones among the invalid rows under author (nil: all authors).
+func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, lower, upper []byte) iter.Seq2[StoredCommit, error] {
 	return func(yield func(StoredCommit, error) bool) {
+		withheld, err := s.withheld(ctx, sp, author)
+		if err != nil {
+			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", err))
+			return
+		}
 		var e err0
 		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
 			sc, err := decodeCommitRow(k, v)
+			if err == nil {
+				sc.Withheld = sc.Seq > 0 && withheld[sc.Author] != 0 && sc.Seq >= withheld[sc.Author]
+			}
 			if !yield(sc, err) || err != nil {
 				return
 			}
@@ -455,6 +514,38 @@ func (s *Store) commitRows(ctx context.Context, lower, upper []byte) iter.Seq2[S
 			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", e.err))
 		}
 	}
+}
+
+// withheld returns, per author (under the author prefix, nil: all), the
+// first seq of the tail of its stored commits that do not count.
+func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (map[keys.AuthorID]uint64, error) {
+	var e err0
+	invalid := map[acl.Loc]bool{}
+	for k := range s.scan(ctx, spaceKey(tagInvalid, sp, author), false, &e) {
+		if len(k) != 1+2*keys.Size+8 {
+			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		}
+		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
+	}
+	if e.err != nil || len(invalid) == 0 {
+		return nil, e.err
+	}
+	out := map[keys.AuthorID]uint64{}
+	for k, v := range s.scan(ctx, spaceKey(tagHead, sp, author), false, &e) {
+		h, ok := decodeHead(v)
+		if !ok || len(k) != 1+2*keys.Size {
+			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
+		}
+		au := keys.AuthorID(k[1+keys.Size:])
+		first := h.Seq + 1
+		for first > 1 && invalid[acl.Loc{Author: au, Seq: first - 1}] {
+			first--
+		}
+		if first <= h.Seq {
+			out[au] = first
+		}
+	}
+	return out, e.err
 }
 
 func decodeCommitRow(k, v []byte) (StoredCommit, error) {
@@ -524,45 +615,145 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 	return out, e.err
 }
 
-// Role returns the highest role granted to author in a space, wherever in
-// the history (0 if none). Decisions use the role in a commit's causal
-// past (package acl); this is for messages and status.
-func (s *Store) Role(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (commit.Role, error) {
-	gs, err := s.grantRows(ctx, spaceKey(tagGrant, sp, author[:]))
+// Access is the authorization of a space as of the last durable batch:
+// the grants of the commits that count, and the revocation cuts.
+type Access struct {
+	*acl.State
+	Cuts map[keys.AuthorID]uint64
+}
+
+// Role returns author's highest role in force now (0 if none, or if the
+// author is revoked): for messages and local checks; the store decides
+// commits in their causal past (package acl).
+func (a Access) Role(author keys.AuthorID) commit.Role {
+	if _, cut := a.Cuts[author]; cut {
+		return 0
+	}
+	return a.State.Role(author, commit.HLC{Wall: uint64(time.Now().UnixMicro())})
+}
+
+// Access returns the authorization of a space.
+func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
+	gs, err := s.Grants(ctx, sp)
 	if err != nil {
-		return 0, err
+		return Access{}, err
+	}
+	invalid, cuts, err := s.decisions(ctx, sp)
+	if err != nil {
+		return Access{}, err
+	}
+	forks, err := s.Forks(ctx, sp)
+	if err != nil {
+		return Access{}, err
+	}
+	forked := map[keys.AuthorID]uint64{}
+	for _, f := range forks {
+		if cur, ok := forked[f.A.Author]; !ok || f.A.Seq < cur {
+			forked[f.A.Author] = f.A.Seq
+		}
 	}
 	st := acl.New(sp)
 	for _, g := range gs {
-		st.Add(g)
+		if fs, ok := forked[g.Granter]; (!ok || g.Seq < fs) && !invalid[acl.Loc{Author: g.Granter, Seq: g.Seq}] {
+			st.Add(g)
+		}
 	}
-	return st.Role(author), nil
+	return Access{State: st, Cuts: cuts}, nil
 }
 
-// Grants returns every effective grant of a space.
+// Role returns author's highest role in force now in a space (see
+// Access.Role).
+func (s *Store) Role(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (commit.Role, error) {
+	a, err := s.Access(ctx, sp)
+	if err != nil {
+		return 0, err
+	}
+	return a.Role(author), nil
+}
+
+// Grants returns the grants of every stored commit of a space, whether it
+// counts or not (see Access for those that count).
 func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) ([]acl.Grant, error) {
 	return s.grantRows(ctx, spaceKey(tagGrant, sp))
 }
 
-func grantKey(sp keys.SpaceID, g acl.Grant) []byte {
-	return spaceKey(tagGrant, sp, g.Subject[:], g.Granter[:], be64(g.Seq))
+// grantKey is the row of the i-th grant of a commit.
+func grantKey(sp keys.SpaceID, g acl.Grant, i uint32) []byte {
+	return spaceKey(tagGrant, sp, g.Subject[:], g.Granter[:], be64(g.Seq), binary.BigEndian.AppendUint32(nil, i))
+}
+
+// encodeGrant: role (1) ‖ expires (8 BE) ‖ uses (4 BE) ‖ invite (32) ‖ prefix.
+func encodeGrant(g acl.Grant) []byte {
+	b := make([]byte, 0, 1+8+4+keys.Size+len(g.Prefix))
+	b = append(b, byte(g.Role))
+	b = binary.BigEndian.AppendUint64(b, g.Expires)
+	b = binary.BigEndian.AppendUint32(b, g.Uses)
+	b = append(b, g.Invite[:]...)
+	return append(b, g.Prefix...)
 }
 
 func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, error) {
 	var e err0
 	var out []acl.Grant
 	for k, v := range s.scan(ctx, prefix, false, &e) {
-		if len(k) != 1+3*keys.Size+8 || len(v) != 1 {
+		// Rows written before grants had prefixes and expiry have no
+		// index in the key and only the role as value.
+		short := len(k) == 1+3*keys.Size+8 && len(v) == 1
+		if !short && (len(k) != 1+3*keys.Size+8+4 || len(v) < 1+8+4+keys.Size) {
 			return nil, fmt.Errorf("%w: grant row", ErrCorrupt)
 		}
-		out = append(out, acl.Grant{
+		g := acl.Grant{
 			Subject: keys.AuthorID(k[1+keys.Size:]),
 			Granter: keys.AuthorID(k[1+2*keys.Size:]),
 			Seq:     binary.BigEndian.Uint64(k[1+3*keys.Size:]),
 			Role:    commit.Role(v[0]),
-		})
+		}
+		if !short {
+			g.Expires = binary.BigEndian.Uint64(v[1:])
+			g.Uses = binary.BigEndian.Uint32(v[9:])
+			g.Invite = keys.AuthorID(v[13:])
+			if len(v) > 13+keys.Size {
+				g.Prefix = bytes.Clone(v[13+keys.Size:])
+			}
+		}
+		out = append(out, g)
 	}
 	return out, e.err
+}
+
+// Voided returns the stored commits of a space that do not count (Status
+// Revoked; forks aside), with the reason recorded when it was decided.
+func (s *Store) Voided(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]string, error) {
+	var e err0
+	out := map[acl.Loc]string{}
+	for k, v := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
+		if len(k) != 1+2*keys.Size+8 {
+			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		}
+		out[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = string(v)
+	}
+	return out, e.err
+}
+
+// decisions reads the stored commits of a space that do not count (forks
+// aside) and the revocation cuts.
+func (s *Store) decisions(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]bool, map[keys.AuthorID]uint64, error) {
+	var e err0
+	invalid := map[acl.Loc]bool{}
+	for k := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
+		if len(k) != 1+2*keys.Size+8 {
+			return nil, nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		}
+		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
+	}
+	cuts := map[keys.AuthorID]uint64{}
+	for k, v := range s.scan(ctx, spaceKey(tagCut, sp), false, &e) {
+		if len(k) != 1+2*keys.Size || len(v) != 8 {
+			return nil, nil, fmt.Errorf("%w: cut row", ErrCorrupt)
+		}
+		cuts[keys.AuthorID(k[1+keys.Size:])] = binary.BigEndian.Uint64(v)
+	}
+	return invalid, cuts, e.err
 }
 
 var _ io.Closer = (*Store)(nil)

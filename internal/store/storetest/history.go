@@ -128,15 +128,7 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 
 // add appends c and computes its version vector from its prev and deps.
 func (h *History) add(c *commit.Commit) {
-	vv := view.VV{}
-	if c.Seq > 1 {
-		vv.Merge(h.VVs[c.Prev])
-	}
-	for _, d := range c.Deps {
-		vv.Merge(h.VVs[d])
-	}
-	vv[c.Author] = c.Seq
-	h.VVs[c.ID] = vv
+	h.VVs[c.ID] = h.vvOf(c)
 	h.Commits = append(h.Commits, c)
 }
 
@@ -157,13 +149,21 @@ type Model struct {
 // Expect computes the view of the history's commits from first principles,
 // leaving out authors' commits from forked[author] on.
 func (h *History) Expect(forked map[keys.AuthorID]uint64) Model {
+	return h.expect(func(c *commit.Commit) bool {
+		fs, ok := forked[c.Author]
+		return !ok || c.Seq < fs
+	})
+}
+
+// expect computes the view of the commits that count.
+func (h *History) expect(counts func(*commit.Commit) bool) Model {
 	type write struct {
 		e  view.Entry
 		vv view.VV
 	}
 	byKey := map[string][]write{}
 	for _, c := range h.Commits {
-		if fs, ok := forked[c.Author]; ok && c.Seq >= fs {
+		if !counts(c) {
 			continue
 		}
 		for i, o := range c.Ops {

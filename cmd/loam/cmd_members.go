@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
+)
+
+func newMembersCmd(g *globalOptions) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "members SPACE",
+		Short: "List who holds which role in a space",
+		Long: `List the members of SPACE as this device knows them: every device and invite
+key holding a grant that counts, with its role in force now, the key prefix
+it is restricted to, who granted it and when, when it expires, and when and
+by whom it was revoked. An invite key shows how many devices joined with it
+(uses/limit). Roles: read < write < admin; seed stores and serves only.
+
+Members decides from the commits held here: a grant or revocation made on a
+device this one has not synced with yet is not shown.`,
+		Example: `  loam members garden-club
+  loam members spc_… --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withBackend(cmd, g, func(b backend) error {
+				ms, err := b.Members(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					return writeJSON(cmd.OutOrStdout(), ms)
+				}
+				return writeMembers(cmd, ms)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print [{"author", "invite", "role", "grants", "joined", "revoked"}] as JSON`)
+	return cmd
+}
+
+func writeMembers(cmd *cobra.Command, ms []loam.Member) error {
+	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MEMBER\tROLE\tPREFIX\tGRANTED BY\tSINCE\tEXPIRES\tREVOKED")
+	for _, m := range ms {
+		who := shortID(m.Author)
+		if m.Invite {
+			limit := "∞"
+			for _, g := range m.Grants {
+				if g.Uses != 0 {
+					limit = fmt.Sprint(g.Uses)
+				}
+			}
+			who = fmt.Sprintf("%s (invite %d/%s)", who, len(m.Joined), limit)
+		}
+		role := string(m.Role)
+		if role == "" {
+			role = "-"
+		}
+		prefix, by, since, expires := "-", "-", "-", "never"
+		if len(m.Grants) > 0 {
+			g := m.Grants[len(m.Grants)-1]
+			for _, gg := range m.Grants { // the grant of the role in force, if any
+				if gg.Role == m.Role {
+					g = gg
+				}
+			}
+			if g.Prefix != "" {
+				prefix = fmt.Sprintf("%q", g.Prefix)
+			}
+			by = shortID(g.GrantedBy)
+			if g.Via != "" {
+				by = "invite " + shortID(g.Via)
+			}
+			since = g.Since.Local().Format(time.DateTime)
+			if g.Expires != nil {
+				expires = g.Expires.Local().Format(time.DateTime)
+			}
+		}
+		revoked := "-"
+		if m.Revoked != nil {
+			revoked = fmt.Sprintf("%s by %s after seq %d", m.Revoked.At.Local().Format(time.DateTime), shortID(m.Revoked.By), m.Revoked.LastSeq)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", who, role, prefix, by, since, expires, revoked)
+	}
+	return w.Flush()
+}
+
+// shortID is the human form of an ID: its prefix and 8 digits.
+func shortID(id string) string {
+	if i := strings.IndexByte(id, '_'); i >= 0 && len(id) > i+9 {
+		return id[:i+9]
+	}
+	return id
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newRevokeCmd(g *globalOptions) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "revoke SPACE AUTHOR|TICKET",
+		Short: "Revoke a member or an invite",
+		Long: `Revoke a member of SPACE, named by its author ID (aut_…, see 'loam members'),
+or an invite, named by its ticket (loam1…). This device must be an admin of
+the whole space.
+
+A revocation cuts: the member's commits up to the latest one this device
+holds keep counting (and so do the grants among them); its later commits
+stop counting on every device, including devices that received them
+before the revocation. A revoked invite admits no device after those that
+joined with it so far. Revocation does not take back what the member has
+already read, and a device that never syncs with anyone who saw the
+revocation keeps showing the member's later writes until it does.`,
+		Example: `  loam revoke garden-club aut_…
+  loam revoke garden-club "$(cat ticket.txt)" --json`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withBackend(cmd, g, func(b backend) error {
+				r, err := b.Revoke(ctx, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					return writeJSON(cmd.OutOrStdout(), r)
+				}
+				if r.Invite {
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked invite %s after %d joins\n", r.Author, r.LastSeq)
+				} else {
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s after its commit %d\n", r.Author, r.LastSeq)
+				}
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "invite", "last_seq"} as JSON`)
+	return cmd
+}

@@ -1,0 +1,69 @@
+// Package acl decides who may do what in a space: which commits count and
+// which grants and revocations take effect. It is pure: no I/O, no clock.
+//
+// # Roles and grants
+//
+// Roles are read < write < admin, plus seed (store and serve, never read or
+// write). A grant gives its subject a role, optionally restricted to a key
+// prefix and optionally expiring (unix µs). A grant held by an author is in
+// force for a commit c when the granting commit lies in c's causal past and
+// c's own HLC time is before the expiry: expiry is decided from the
+// commit's time, never the local clock, so every replica decides alike.
+// The space key is admin of the whole space, always; it signs only the
+// genesis commit.
+//
+// Every op of a commit must be allowed by the grants in force (State.Check):
+//   - put, del, putblob of key k: a write or admin grant whose prefix k has;
+//   - grant (direct): an admin grant whose prefix the new grant's prefix has
+//     (an admin restricted to a prefix grants only inside it);
+//   - grant through an invite (a self-grant): the subject is the commit's
+//     author, the invite key signed the delegation, and the invite key holds
+//     a grant in force that covers the role (read < write < admin; seed only
+//     from seed or admin) and whose prefix the self-grant's prefix has;
+//   - revoke and rotate: an admin grant for the whole space (no prefix);
+//   - schema: any admin grant;
+//   - sealed ops and kinds this version does not know: a write grant for the
+//     whole space (their key cannot be checked).
+//
+// Control ops whose body does not decode (or was erased) are ignored, as an
+// unknown kind is. A commit with one op that is not allowed is not allowed
+// at all. Check looks only at a commit's causal past; a store uses it to
+// decide at once whether a commit is *grounded*: allowed when revocations
+// and invite use counts are left aside. A commit that is not grounded was
+// made by a key without any grant for it: it is rejected and its sender is
+// misbehaving.
+//
+// # The fixpoint: revocations and invite uses
+//
+// Two things depend on commits outside a commit's causal past, and so can
+// change the decision on commits already held:
+//   - revoke(author, lastSeq): the author's commits with seq > lastSeq do not
+//     count; those up to the cut still do, with the grants they issued;
+//   - invite uses: a self-grant through an invite whose grant allows N uses
+//     takes effect only for the first N distinct joiners, and a revocation
+//     of an invite key, revoke(invite, n), admits only its first n joiners.
+//
+// Evaluate decides a whole set of commits at once, as a pure function of
+// the set. Commits are put in the decision order: a topological order of
+// the causal graph (prev and deps) that takes, among the commits whose
+// causal past is done, the least by (HLC time, author, commit ID). A pass
+// walks that order with a fixed set of cuts and decides every commit by
+// Check with the grants of the commits decided valid so far, counting
+// invite uses as it goes: "first" joiners are first in the decision order.
+//
+// Revocations are accepted greedily in decision order. A revocation is
+// accepted if, with the cuts accepted so far plus its own, its commit is
+// still valid and so is every revocation already accepted; otherwise it is
+// ignored. Cuts only remove commits, so a revocation ignored once stays
+// ignored: the result does not depend on when a revocation is looked at.
+// Two admins revoking each other concurrently (A cuts B, B cuts A, each
+// revoke above the other's cut) therefore end with the earlier revocation
+// by (time, author, ID) accepted and the later one ignored, on every
+// replica. We take the earliest because the decision order extends
+// causality: a revocation made after seeing another comes later, and an
+// author being cut cannot move its revocation before one it has seen. A
+// revocation of the space key is ignored.
+//
+// Forks are cuts too: a forked author's commits from its fork seq on do
+// not count.
+package acl

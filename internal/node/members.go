@@ -1,0 +1,171 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+)
+
+// Errors of membership commands.
+var (
+	// ErrNotMember: the author named holds no grant in the space.
+	ErrNotMember = errors.New("not a member of the space")
+	// ErrNoSecret: this home does not hold the space's secret key.
+	ErrNoSecret = errors.New("space secret not held here")
+	// ErrInviteVoid: the invite has expired or was revoked.
+	ErrInviteVoid = errors.New("invite no longer valid")
+)
+
+// Members lists the members of a held space (see space.Members).
+func (n *Node) Members(ctx context.Context, ref string) ([]space.Member, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return space.Members(ctx, n.st, id)
+}
+
+// Revocation is what Revoke did.
+type Revocation struct {
+	Author  keys.AuthorID
+	Invite  bool   // an invite key: joins after LastSeq are refused
+	LastSeq uint64 // the cut: the author's commits (an invite's joins) after it do not count
+}
+
+// Revoke revokes a member of a held space: target is its author ID
+// (aut_…), or a ticket (loam1…) to revoke that invite. The cut is what
+// this node holds of the target: its latest commit here, or for an invite
+// the joiners admitted so far. This device must be an admin of the whole
+// space.
+func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return Revocation{}, err
+	}
+	info, err := n.st.Space(ctx, id)
+	if err != nil {
+		return Revocation{}, err
+	}
+	var who keys.AuthorID
+	target = strings.TrimSpace(target)
+	if strings.HasPrefix(target, keys.TicketPrefix) {
+		t, err := keys.ParseTicket(target)
+		if err != nil {
+			return Revocation{}, err
+		}
+		if t.Space != id || t.Invite.IsZero() {
+			return Revocation{}, fmt.Errorf("node: revoke: that ticket is not an invite to %s", info.Name)
+		}
+		who = t.Invite.Author()
+	} else if who, err = keys.ParseAuthorID(target); err != nil {
+		return Revocation{}, fmt.Errorf("node: revoke: name a member by its author ID (aut_…) or an invite by its ticket (loam1…): %w", err)
+	}
+	if who == keys.AuthorID(id) {
+		return Revocation{}, fmt.Errorf("node: revoke: the space key cannot be revoked; keep its secret offline instead (loam space export-secret)")
+	}
+	ms, err := space.Members(ctx, n.st, id)
+	if err != nil {
+		return Revocation{}, err
+	}
+	var m *space.Member
+	for i := range ms {
+		if ms[i].Author == who {
+			m = &ms[i]
+		}
+	}
+	if m == nil {
+		return Revocation{}, fmt.Errorf("%w: %s holds no grant in %s (see loam members %s)", ErrNotMember, who, info.Name, info.Name)
+	}
+	r := Revocation{Author: who, Invite: m.Invite}
+	if m.Invite {
+		r.LastSeq = uint64(len(m.Joined))
+	} else {
+		heads, err := n.st.Heads(ctx, id)
+		if err != nil {
+			return Revocation{}, err
+		}
+		for _, h := range heads {
+			if h.Author == who {
+				r.LastSeq = h.Seq
+			}
+		}
+	}
+	sp, err := n.openSpace(ctx, id)
+	if err != nil {
+		return Revocation{}, err
+	}
+	if _, err := sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: who, LastSeq: r.LastSeq})}); err != nil {
+		return Revocation{}, fmt.Errorf("node: revoke: %w", err)
+	}
+	return r, nil
+}
+
+func secretPath(home string, id keys.SpaceID) string {
+	return filepath.Join(home, "spaces", id.String()+".key")
+}
+
+// ExportSecret returns the secret key of a held space (spcsec_…), and with
+// remove deletes this home's copy, so the owner can keep it offline: daily
+// work never needs it; it signs only the genesis.
+func (n *Node) ExportSecret(ctx context.Context, ref string, remove bool) (string, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return ExportSecret(n.home, id, remove)
+}
+
+// ImportSecret stores the secret key of a held space in this home, after
+// checking it is that space's key.
+func (n *Node) ImportSecret(ctx context.Context, ref, secret string) error {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return ImportSecret(n.home, id, secret)
+}
+
+// ExportSecret is Node.ExportSecret on the files of a home, for use while
+// a daemon holds its store.
+func ExportSecret(home string, id keys.SpaceID, remove bool) (string, error) {
+	b, err := os.ReadFile(secretPath(home, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s (it was created elsewhere, or exported with --remove; import it with loam space import-secret)", ErrNoSecret, id)
+	}
+	if err != nil {
+		return "", err
+	}
+	sk, err := keys.ParseSpaceKey(string(b))
+	if err != nil || sk.Space() != id {
+		return "", fmt.Errorf("node: the secret file of %s is damaged: %v", id, err)
+	}
+	if remove {
+		if err := os.Remove(secretPath(home, id)); err != nil {
+			return "", err
+		}
+	}
+	return sk.String(), nil
+}
+
+// ImportSecret is Node.ImportSecret on the files of a home.
+func ImportSecret(home string, id keys.SpaceID, secret string) error {
+	sk, err := keys.ParseSpaceKey(secret)
+	if err != nil {
+		return err
+	}
+	if sk.Space() != id {
+		return fmt.Errorf("node: import secret: that is the key of %s, not of %s", sk.Space(), id)
+	}
+	p := secretPath(home, id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(sk.String()+"\n"), 0o600)
+}

@@ -1,0 +1,134 @@
+package space_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// TestLocalRefusal: a write the device's grants do not allow is refused
+// before anything is built or signed, with an error that names the
+// missing role and what to do; nothing reaches the store.
+func TestLocalRefusal(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	dev := func() keys.DeviceKey {
+		k, err := keys.NewDeviceKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	reader, chatter, temp, gone, stranger := dev(), dev(), dev(), dev(), dev()
+	past := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	if _, err := f.sp.Commit(ctx, []commit.Op{
+		commit.GrantOp(commit.Grant{Subject: reader.Author(), Role: commit.RoleRead}),
+		commit.GrantOp(commit.Grant{Subject: chatter.Author(), Role: commit.RoleWrite, Prefix: []byte("chat/")}),
+		commit.GrantOp(commit.Grant{Subject: temp.Author(), Role: commit.RoleWrite, Expires: past}),
+		commit.GrantOp(commit.Grant{Subject: gone.Author(), Role: commit.RoleWrite}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: gone.Author(), LastSeq: 0})}); err != nil {
+		t.Fatal(err)
+	}
+	as := func(k keys.DeviceKey) *space.Space {
+		sp, err := space.Open(ctx, f.st, f.sk.Space(), k, commit.NewClock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp
+	}
+	cases := []struct {
+		name string
+		key  keys.DeviceKey
+		op   commit.Op
+		want []string // in the error; nil: allowed
+	}{
+		{"reader writes", reader, commit.Put([]byte("k"), []byte("v")), []string{reader.Author().String(), "has role read", `writing "k" needs write`, "loam invite --role write"}},
+		{"prefix writer inside", chatter, commit.Put([]byte("chat/hi"), []byte("v")), nil},
+		{"prefix writer outside", chatter, commit.Put([]byte("tools/saw"), []byte("v")), []string{`only under ["chat/"]`, `writing "tools/saw" needs write`}},
+		{"expired writer", temp, commit.Put([]byte("k"), []byte("v")), []string{"has no role", "expired"}},
+		{"revoked writer", gone, commit.Put([]byte("k"), []byte("v")), []string{"was revoked", "ask an admin for a new invite"}},
+		{"stranger", stranger, commit.Put([]byte("k"), []byte("v")), []string{"has no role", "needs write"}},
+		{"reader grants", reader, commit.GrantOp(commit.Grant{Subject: stranger.Author(), Role: commit.RoleRead}), []string{"needs admin", "loam invite --role admin"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := as(tc.key)
+			before, _ := f.st.Heads(ctx, f.sk.Space())
+			_, err := sp.Commit(ctx, []commit.Op{tc.op})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, space.ErrReadOnly) {
+				t.Fatalf("err = %v, want ErrReadOnly", err)
+			}
+			if !strings.Contains(tc.name, "revoked") && !errors.Is(err, acl.ErrDenied) {
+				t.Fatalf("err = %v, want it to wrap acl.ErrDenied", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if after, _ := f.st.Heads(ctx, f.sk.Space()); len(after) != len(before) {
+				t.Fatalf("a refused write reached the store: heads %d → %d", len(before), len(after))
+			}
+		})
+	}
+}
+
+// TestVerifyLogChecksDecisions: log verification decides the log again and
+// finds a store that counts a commit a revocation voided.
+func TestVerifyLogChecksDecisions(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	w, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite})}); err != nil {
+		t.Fatal(err)
+	}
+	wsp, err := space.Open(ctx, f.st, f.sk.Space(), w, commit.NewClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if _, err := wsp.Commit(ctx, []commit.Op{commit.Put([]byte(k), []byte("v"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: w.Author(), LastSeq: 1})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Get(ctx, f.sk.Space(), []byte("b")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("b after the revocation: %v", err)
+	}
+	f.st.Close()
+	if _, err := f.verify(t); err != nil {
+		t.Fatalf("a log with a revocation: %v", err)
+	}
+	withPebble(t, f.dir, func(db *pebble.DB) {
+		if err := db.DeleteRange([]byte{0x18}, []byte{0x19}, nil); err != nil { // the store's voided-commit rows
+			t.Fatal(err)
+		}
+	})
+	if _, err := f.verify(t); !errors.Is(err, space.ErrInvalidLog) || !strings.Contains(err.Error(), "counts in the store, but must not") {
+		t.Fatalf("verify after forgetting a voided commit: %v", err)
+	}
+}

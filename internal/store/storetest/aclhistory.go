@@ -1,0 +1,208 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// GenACL generates a history in which authorization changes as it goes:
+// besides writes and gossip, admins grant roles (some restricted to the
+// prefix "p/", some expiring), revoke authors at the seq they know of
+// them, and create invites of one or two uses that strangers join through.
+// Every commit is grounded (allowed when revocations and invite uses are
+// left aside), so a store stores every one; which of them count is
+// acl.Evaluate's decision (see ExpectDecided). g.Authors of the authors
+// start with a grant (the first is admin); as many again start as
+// strangers who can only join through an invite.
+func GenACL(r *rand.Rand, g Gen) *History {
+	seed := func() (s [32]byte) {
+		for i := range s {
+			s[i] = byte(r.UintN(256))
+		}
+		return
+	}
+	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	sp := h.Space()
+	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	phys := base
+	expiry := func() uint64 { // a third of grants expire, some during the history
+		if r.IntN(3) != 0 {
+			return 0
+		}
+		return base + uint64(r.IntN(g.Ops/2+1))*1000
+	}
+
+	var genesisOps []commit.Op
+	as := make([]*author, 2*g.Authors)
+	for i := range as {
+		k := keys.DeviceKeyFromSeed(seed())
+		h.Authors = append(h.Authors, k)
+		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+		switch {
+		case i == 0:
+			genesisOps = append(genesisOps, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: commit.RoleAdmin}))
+		case i == 1:
+			genesisOps = append(genesisOps, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: commit.RoleAdmin, Expires: expiry()}))
+		case i < g.Authors:
+			genesisOps = append(genesisOps, randomGrant(r, k.Author(), expiry()))
+		}
+	}
+	genesis := must(commit.Build(commit.Header{Space: sp, Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, genesisOps, h.SpaceKey))
+	h.add(genesis)
+	for _, a := range as {
+		a.known[genesis.Author] = genesis
+		a.newSince[genesis.Author] = genesis.ID
+	}
+
+	// grounded holds the grants of every commit so far: a candidate is kept
+	// only if they allow it in its causal past.
+	grounded := acl.New(sp)
+	for _, o := range genesisOps {
+		gr := must(commit.DecodeGrant(o))
+		grounded.Add(acl.Grant{Subject: gr.Subject, Granter: genesis.Author, Seq: 1, Role: gr.Role, Prefix: gr.Prefix, Expires: gr.Expires})
+	}
+	var invites []keys.DeviceKey // invite keys granted so far (by any commit)
+
+	for ops, tries := 0, 0; ops < g.Ops && tries < 20*g.Ops; tries++ {
+		phys += uint64(r.IntN(3)) * 1000
+		a := as[r.IntN(len(as))]
+		if r.IntN(10) < 3 { // gossip
+			b := as[r.IntN(len(as))]
+			if b == a {
+				continue
+			}
+			for au, c := range b.known {
+				if cur, ok := a.known[au]; (!ok || cur.Seq < c.Seq) && au != a.key.Author() {
+					a.known[au] = c
+					a.newSince[au] = c.ID
+				}
+			}
+			continue
+		}
+		var batch []commit.Op
+		var newInvite keys.DeviceKey
+		switch x := r.IntN(20); {
+		case x < 2: // grant
+			target := as[r.IntN(len(as))].key.Author()
+			batch = append(batch, randomGrant(r, target, expiry()))
+		case x < 4: // revoke someone at the seq a knows of them
+			t := as[r.IntN(len(as))]
+			var cut uint64
+			if c := a.known[t.key.Author()]; c != nil {
+				cut = c.Seq
+			}
+			if t == a {
+				cut = a.seq
+			}
+			batch = append(batch, commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut}))
+		case x < 5: // a new invite
+			newInvite = keys.DeviceKeyFromSeed(seed())
+			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
+			batch = append(batch, commit.GrantOp(commit.Grant{Subject: newInvite.Author(), Role: role, Uses: uint32(1 + r.IntN(2))}))
+		case x < 7 && len(invites) > 0: // join through an invite
+			inv := invites[r.IntN(len(invites))]
+			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
+			batch = append(batch, commit.GrantOp(commit.InviteGrant(sp, a.key.Author(), role, inv)))
+		}
+		for range r.IntN(g.MaxBatch + 1) {
+			p := "k/"
+			if r.IntN(3) == 0 {
+				p = "p/"
+			}
+			key := fmt.Appendf(nil, "%s%02d", p, r.IntN(g.Keys))
+			if r.IntN(5) == 0 {
+				batch = append(batch, commit.Del(key))
+			} else {
+				batch = append(batch, commit.Put(key, fmt.Appendf(nil, "%s:%d", a.key.Author().Short(), a.seq+1)))
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		t := commit.HLC{Wall: uint64(int64(phys) + a.skew)}
+		after := a.last
+		for _, c := range a.known {
+			if after.Less(c.Time) {
+				after = c.Time
+			}
+		}
+		if !after.Less(t) {
+			t = commit.HLC{Wall: after.Wall, Logical: after.Logical + 1}
+		}
+		deps := make([]keys.CommitID, 0, len(a.newSince))
+		for _, id := range a.newSince {
+			deps = append(deps, id)
+		}
+		c := must(commit.Build(commit.Header{Space: sp, Author: a.key.Author(), Seq: a.seq + 1, Prev: a.head, Time: t, Deps: deps}, batch, a.key))
+		vv := h.vvOf(c)
+		v, err := grounded.Check(c, func(au keys.AuthorID, seq uint64) bool {
+			if au == c.Author {
+				return seq < c.Seq
+			}
+			return vv.Saw(au, seq)
+		})
+		if err != nil {
+			continue // not grounded: a store would reject it; an honest node never makes it
+		}
+		for _, gr := range v.Grants {
+			grounded.Add(gr)
+		}
+		if !newInvite.IsZero() {
+			invites = append(invites, newInvite)
+		}
+		h.add(c)
+		ops += len(batch)
+		a.seq, a.head, a.last = c.Seq, c.ID, c.Time
+		a.known[a.key.Author()] = c
+		clear(a.newSince)
+	}
+	return h
+}
+
+func randomGrant(r *rand.Rand, subject keys.AuthorID, expires uint64) commit.Op {
+	role := []commit.Role{commit.RoleRead, commit.RoleWrite, commit.RoleWrite, commit.RoleAdmin, commit.RoleSeed}[r.IntN(5)]
+	var prefix []byte
+	if r.IntN(3) == 0 {
+		prefix = []byte("p/")
+	}
+	return commit.GrantOp(commit.Grant{Subject: subject, Role: role, Prefix: prefix, Expires: expires})
+}
+
+// vvOf computes c's version vector from its prev and deps (held in h).
+func (h *History) vvOf(c *commit.Commit) view.VV {
+	vv := view.VV{}
+	if c.Seq > 1 {
+		vv.Merge(h.VVs[c.Prev])
+	}
+	for _, d := range c.Deps {
+		vv.Merge(h.VVs[d])
+	}
+	vv[c.Author] = c.Seq
+	return vv
+}
+
+// ExpectDecided computes the view of the history's commits that count by
+// acl.Evaluate, and returns the decision with it.
+func (h *History) ExpectDecided() (Model, *acl.Decision) {
+	d := acl.Evaluate(h.Space(), h.Commits, nil)
+	return h.expect(func(c *commit.Commit) bool { return d.Valid(c.Author, c.Seq) }), d
+}
+
+// ExpectDecidedOf is ExpectDecided for the subset of the history's
+// commits held (by ID): what a replica holding exactly those must show.
+func (h *History) ExpectDecidedOf(held map[keys.CommitID]bool) (Model, *acl.Decision) {
+	var cs []*commit.Commit
+	for _, c := range h.Commits {
+		if held[c.ID] {
+			cs = append(cs, c)
+		}
+	}
+	d := acl.Evaluate(h.Space(), cs, nil)
+	return h.expect(func(c *commit.Commit) bool { return held[c.ID] && d.Valid(c.Author, c.Seq) }), d
+}
