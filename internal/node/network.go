@@ -26,9 +26,11 @@ const (
 
 func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	h, err := p2p.New(ctx, p2p.Config{
-		Key:    n.dev,
-		Listen: o.Listen,
-		MDNS:   o.MDNS,
+		Key:       n.dev,
+		Listen:    o.Listen,
+		MDNS:      o.MDNS,
+		DHT:       o.DHT,
+		Bootstrap: o.Bootstrap,
 		OnPeerFound: func(pi p2p.PeerInfo) {
 			n.wg.Add(1)
 			go func() { // connect to LAN peers found by mDNS
@@ -54,6 +56,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 			}()
 		}
 	})
+	if o.DHT != p2p.DHTOff {
+		n.startDiscovery()
+	}
 	return nil
 }
 

@@ -41,6 +41,14 @@ type Options struct {
 	Listen []string
 	// MDNS finds peers on the local network.
 	MDNS bool
+	// DHT chooses the DHT the node announces and looks up its spaces in
+	// (discovery.go). The zero value, p2p.DHTOff, keeps the node off the
+	// internet: only 'loam daemon' turns on the public DHT by default.
+	DHT p2p.DHTMode
+	// Bootstrap lists bootstrap nodes' multiaddrs (with /p2p/): the DHT's
+	// entry points and the relays used behind a NAT. Empty with
+	// p2p.DHTAmino: the public libp2p bootstrap peers.
+	Bootstrap []string
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
 }
@@ -54,6 +62,7 @@ type Node struct {
 	hub   *space.Hub
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
+	disc  *discovery // nil without a DHT
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -258,6 +267,7 @@ func (n *Node) addHeld(id keys.SpaceID) {
 	for _, s := range sessions {
 		s.Notify(id) // offers it to peers already connected
 	}
+	n.kickDiscovery()
 }
 
 // Resolve returns the ID of a held space by ID text or local name.
