@@ -161,6 +161,8 @@ local name. Commands whose output is data take --json.`,
 		newJoinCmd(g),
 		newPeersCmd(g),
 		newStatusCmd(g),
+		newDoctorCmd(g),
+		newBootstrapCmd(g),
 		newDemoCmd(),
 	)
 	return root

@@ -93,6 +93,12 @@
 //	GET    /v1/status                {"peer","author","addrs",
 //	                                  "spaces":[{"name","id","commits","heads":[…],"keys","view_hash"}],
 //	                                  "peers":1,"refusals":{"bad_proof":1}}
+//	GET    /v1/doctor                {"reachability":"private","dht":"private","routing_table":1,
+//	                                  "bootstrap":["12D3Koo…"],"bootstrap_connected":[…],"relays":[…],
+//	                                  "hole_punching":true,"connections":[{"peer","direct"}],
+//	                                  "spaces":[{"name","id","announced","looked_up","found":[…],
+//	                                  "peers":[{"peer","known","missing","extra"}],"error"}],
+//	                                  "advice":["…one sentence each…"]}
 //
 // "commits" in status is the number of commits held: the sum of the
 // heads' seqs.

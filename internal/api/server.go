@@ -67,6 +67,7 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/peers":                           s.peers,
 		"POST /v1/connect":                        s.connect,
 		"GET /v1/status":                          s.status,
+		"GET /v1/doctor":                          s.doctor,
 	} {
 		s.mux.HandleFunc(pattern, h)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,6 +263,38 @@ func (n *Node) SpaceSync(ctx context.Context, id keys.SpaceID) (peers, inSync in
 		}
 	}
 	return peers, inSync, nil
+}
+
+// PeerGap is how one peer's copy of a space differs from this node's.
+type PeerGap struct {
+	Peer keys.AuthorID
+	// Missing counts the commits the peer holds and this node lacks;
+	// Extra those this node holds and the peer lacks.
+	Missing, Extra uint64
+	// Known is false while the peer has not announced its heads.
+	Known bool
+}
+
+// SpaceGaps compares this node's copy of a space with each peer syncing
+// it, sorted by peer.
+func (n *Node) SpaceGaps(ctx context.Context, id keys.SpaceID) ([]PeerGap, error) {
+	heads, err := n.st.Heads(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []PeerGap
+	for peer, s := range n.sessions {
+		if !slices.Contains(s.Shared(), id) {
+			continue
+		}
+		g := PeerGap{Peer: peer}
+		g.Missing, g.Extra, g.Known = s.Gap(id, heads)
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b PeerGap) int { return bytes.Compare(a.Peer[:], b.Peer[:]) })
+	return out, nil
 }
 
 // Counters returns a copy of the node's refusal counters.
