@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,26 +51,28 @@ func newReach(c Config) (*reach, error) {
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
+	var addrs []ma.Multiaddr
 	for _, s := range c.Bootstrap {
-		info, err := addrInfo(s)
+		m, err := ma.NewMultiaddr(s)
+		if err == nil {
+			_, err = peer.AddrInfoFromP2pAddr(m)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("bootstrap peer %q: %w (give a multiaddr ending in /p2p/<peer ID>)", s, err)
 		}
-		r.bootstrap = append(r.bootstrap, info)
+		addrs = append(addrs, m)
 	}
+	// One entry per peer with all its addresses, so that dials choose
+	// among them (QUIC first) rather than take the first one given: a
+	// hole punch needs both sides to have learnt their public address on
+	// the same transport.
+	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap peers: %w", err)
+	}
+	slices.SortFunc(infos, func(a, b peer.AddrInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	r.bootstrap = infos
 	return r, nil
-}
-
-func addrInfo(s string) (peer.AddrInfo, error) {
-	m, err := ma.NewMultiaddr(s)
-	if err != nil {
-		return peer.AddrInfo{}, err
-	}
-	info, err := peer.AddrInfoFromP2pAddr(m)
-	if err != nil {
-		return peer.AddrInfo{}, err
-	}
-	return *info, nil
 }
 
 // options returns the libp2p options for r.
