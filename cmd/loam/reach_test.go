@@ -20,9 +20,18 @@ import (
 	"github.com/loamdb/loam/internal/netlab"
 )
 
-// reachRunsEnv sets how many runs TestReachAcrossNATs makes (default 10;
-// 1 with -short).
-const reachRunsEnv = "LOAM_REACH_RUNS"
+// Environment variables that vary TestReachAcrossNATs:
+//   - LOAM_REACH_RUNS: how many runs (default 10; 1 with -short);
+//   - LOAM_REACH_LOSS: percent of packets the internet drops at random to
+//     and from each home (default 0);
+//   - LOAM_REACH_COLD=1: join as soon as the daemons serve, without
+//     waiting for them to know they are behind a NAT and hold a relay
+//     reservation; time to direct then includes AutoNAT's ~17 s.
+const (
+	reachRunsEnv = "LOAM_REACH_RUNS"
+	reachLossEnv = "LOAM_REACH_LOSS"
+	reachColdEnv = "LOAM_REACH_COLD"
+)
 
 // directWithin is how soon after the join starts the two homes must be
 // connected directly for a run to count as direct.
@@ -58,10 +67,20 @@ func TestReachAcrossNATs(t *testing.T) {
 		}
 		runs = n
 	}
+	loss := 0
+	if v := os.Getenv(reachLossEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 50 {
+			t.Fatalf("%s=%q: want a percentage from 0 to 50", reachLossEnv, v)
+		}
+		loss = n
+	}
+	cold := os.Getenv(reachColdEnv) == "1"
+	t.Logf("%d runs, %d%% loss, cold=%v", runs, loss, cold)
 	var results []reachRun
 	for i := 1; i <= runs; i++ {
 		t.Run(fmt.Sprintf("run%02d", i), func(t *testing.T) {
-			r := reachOnce(t)
+			r := reachOnce(t, loss, cold)
 			results = append(results, r)
 			t.Logf("run %d: ready after %.1fs, direct %.2fs after the join, synced %v", i, r.ready.Seconds(), r.toDirect.Seconds(), r.synced)
 		})
@@ -87,9 +106,13 @@ func TestReachAcrossNATs(t *testing.T) {
 	}
 }
 
-func reachOnce(t *testing.T) reachRun {
+func reachOnce(t *testing.T, loss int, cold bool) reachRun {
 	var r reachRun
 	lab := netlab.New(t, 2)
+	if loss > 0 {
+		lab.Loss(1, loss)
+		lab.Loss(2, loss)
+	}
 
 	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
 	bootAddrs := boot.startBootstrap("--dht", "private",
@@ -106,6 +129,9 @@ func reachOnce(t *testing.T) reachRun {
 		n.startDaemon(args...)
 	}
 	for _, n := range []*labNode{a, b} {
+		if cold {
+			break
+		}
 		n.waitFor(60*time.Second, "private, with a relay and hole punching ready", func() bool {
 			var d api.Doctor
 			return n.jsonCLI(&d, "doctor", "--json") == nil && d.Reachability == "private" && len(d.Relays) > 0 && d.HolePunching
