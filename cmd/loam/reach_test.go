@@ -53,9 +53,7 @@ type reachRun struct {
 // 30 s of the join and every run synced. It needs root, ip and nft, and
 // skips without them.
 func TestReachAcrossNATs(t *testing.T) {
-	if m := netlab.Missing(); m != "" {
-		t.Skip(m)
-	}
+	netlab.SkipIfMissing(t)
 	runs := 10
 	if testing.Short() {
 		runs = 1

@@ -13,7 +13,9 @@
 // takes the connection-tracking tuple and the punch fails).
 //
 // It needs root, ip (iproute2) and nft (nftables). New calls t.Skip, naming
-// what is missing, when they are not there. Every namespace name carries a
+// what is missing, when they are not there, or t.Fatal when the
+// environment variable LOAM_NETLAB_REQUIRED is 1 (CI sets it, so that the
+// test cannot be skipped there unnoticed). Every namespace name carries a
 // random prefix, so that parallel or leftover labs never collide, and
 // t.Cleanup deletes them even when the test fails; register the cleanup
 // of processes run inside the lab after New, so that they stop first.
@@ -70,13 +72,29 @@ func Missing() string {
 	return "netlab needs " + strings.Join(miss, ", ")
 }
 
+// RequiredEnv names the environment variable that, set to 1, turns the
+// skip of SkipIfMissing into a failure.
+const RequiredEnv = "LOAM_NETLAB_REQUIRED"
+
+// SkipIfMissing skips the test, naming what is missing, if a lab cannot be
+// built here; with RequiredEnv=1 it fails it instead.
+func SkipIfMissing(t testing.TB) {
+	t.Helper()
+	m := Missing()
+	switch {
+	case m == "":
+	case os.Getenv(RequiredEnv) == "1":
+		t.Fatalf("%s (and %s=1 requires it)", m, RequiredEnv)
+	default:
+		t.Skip(m)
+	}
+}
+
 // New builds a lab with the given number of homes (at most 200), or skips
 // the test if Missing says it cannot.
 func New(t testing.TB, homes int) *Lab {
 	t.Helper()
-	if m := Missing(); m != "" {
-		t.Skip(m)
-	}
+	SkipIfMissing(t)
 	var b [3]byte
 	rand.Read(b[:])
 	l := &Lab{t: t, id: hex.EncodeToString(b[:])}

@@ -9,9 +9,7 @@ import (
 // TestBuildAndCleanup: a lab's namespaces exist while its test runs and
 // are gone when it ends.
 func TestBuildAndCleanup(t *testing.T) {
-	if m := Missing(); m != "" {
-		t.Skip(m)
-	}
+	SkipIfMissing(t)
 	var l *Lab
 	t.Run("build", func(t *testing.T) {
 		l = New(t, 2)
