@@ -32,6 +32,11 @@ const (
 	roundTimeout = time.Minute
 	// maxProviders is how many providers of a space a lookup asks for.
 	maxProviders = 20
+	// connectMin and connectMax bound the pause between attempts to
+	// connect to a provider found, for connectPatience in all.
+	connectMin      = 500 * time.Millisecond
+	connectMax      = 8 * time.Second
+	connectPatience = 2 * time.Minute
 	// upgradeMin and upgradeMax bound the pause between hole punch
 	// attempts on a relayed connection to a space peer.
 	upgradeMin = time.Second
@@ -194,30 +199,43 @@ func (n *Node) reachPeer(p p2p.PeerInfo) {
 		d.mu.Unlock()
 	}()
 
-	if !n.host.Relayed(p.ID) && !n.connected(p.ID) {
+	// The peer may not be reachable yet: behind a NAT it is reachable
+	// only once it holds a relay reservation, some 20 s after it starts.
+	// Dialling is cheaper than a DHT lookup, so retry it on its own.
+	pause := connectMin
+	for tried := time.Duration(0); !n.connected(p.ID); tried += pause {
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		err := n.host.ConnectAny(ctx, p)
 		cancel()
-		if err != nil {
+		if err == nil {
+			break
+		}
+		if tried > connectPatience || !n.sleep(pause) {
 			return // the next lookup round tries again
 		}
+		pause = min(2*pause, connectMax)
 	}
-	pause := upgradeMin
+	pause = upgradeMin
 	for n.host.Relayed(p.ID) {
 		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
 		err := n.host.Upgrade(ctx, p.ID)
 		cancel()
-		if err == nil || n.ctx.Err() != nil {
-			return
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-n.ctx.Done():
-			t.Stop()
+		if err == nil || !n.sleep(pause) {
 			return
 		}
 		pause = min(2*pause, upgradeMax)
+	}
+}
+
+// sleep waits for d, or reports false at once when the node closes.
+func (n *Node) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.ctx.Done():
+		return false
 	}
 }
 
