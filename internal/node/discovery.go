@@ -35,7 +35,7 @@ const (
 	// connectMin and connectMax bound the pause between attempts to
 	// connect to a provider found, for connectPatience in all.
 	connectMin      = 500 * time.Millisecond
-	connectMax      = 8 * time.Second
+	connectMax      = 2 * time.Second
 	connectPatience = 2 * time.Minute
 	// upgradeMin and upgradeMax bound the pause between hole punch
 	// attempts on a relayed connection to a space peer.
