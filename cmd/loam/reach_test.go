@@ -190,10 +190,12 @@ func reachOnce(t *testing.T, loss int, cold bool) reachRun {
 
 // labNode is a Loam home whose processes run in a lab namespace.
 type labNode struct {
-	t   *testing.T
-	lab *netlab.Lab
-	ns  string
-	dir string
+	t    *testing.T
+	lab  *netlab.Lab
+	ns   string
+	dir  string
+	proc *exec.Cmd     // the long-running loam process, if started
+	done chan struct{} // closed when proc has exited
 }
 
 // run runs loam with args in the node's namespace and home.
@@ -234,6 +236,15 @@ func (n *labNode) dumpDoctor() {
 	n.t.Logf("loam doctor in %s (%v):\n%s", n.ns, err, out)
 	if log, err := os.ReadFile(filepath.Join(n.dir, "process.log")); err == nil {
 		n.t.Logf("its output:\n%s", log)
+	}
+	if n.proc != nil {
+		select {
+		case <-n.done:
+			// Loam stops cleanly only on SIGINT or SIGTERM: if it says
+			// "stopping" here, something outside the test signalled it.
+			n.t.Logf("the process has exited: %v", n.proc.ProcessState)
+		default:
+		}
 	}
 }
 
@@ -283,6 +294,7 @@ func (n *labNode) start(args ...string) *exec.Cmd {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); log.Close(); close(done) }()
+	n.proc, n.done = cmd, done
 	n.t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
