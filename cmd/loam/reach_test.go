@@ -26,11 +26,16 @@ import (
 //     and from each home (default 0);
 //   - LOAM_REACH_COLD=1: join as soon as the daemons serve, without
 //     waiting for them to know they are behind a NAT and hold a relay
-//     reservation; time to direct then includes AutoNAT's ~17 s.
+//     reservation; time to direct then includes AutoNAT's ~17 s;
+//   - LOAM_REACH_TICKET=1: no DHT (--dht off; the bootstrap node serves
+//     only as relay) and the ticket keeps its addresses, among them the
+//     inviting daemon's relayed address: the join connects through the
+//     relay and the daemon upgrades the connection.
 const (
-	reachRunsEnv = "LOAM_REACH_RUNS"
-	reachLossEnv = "LOAM_REACH_LOSS"
-	reachColdEnv = "LOAM_REACH_COLD"
+	reachRunsEnv   = "LOAM_REACH_RUNS"
+	reachLossEnv   = "LOAM_REACH_LOSS"
+	reachColdEnv   = "LOAM_REACH_COLD"
+	reachTicketEnv = "LOAM_REACH_TICKET"
 )
 
 // directWithin is how soon after the join starts the two homes must be
@@ -74,11 +79,12 @@ func TestReachAcrossNATs(t *testing.T) {
 		loss = n
 	}
 	cold := os.Getenv(reachColdEnv) == "1"
-	t.Logf("%d runs, %d%% loss, cold=%v", runs, loss, cold)
+	byTicket := os.Getenv(reachTicketEnv) == "1"
+	t.Logf("%d runs, %d%% loss, cold=%v, by ticket=%v", runs, loss, cold, byTicket)
 	var results []reachRun
 	for i := 1; i <= runs; i++ {
 		t.Run(fmt.Sprintf("run%02d", i), func(t *testing.T) {
-			r := reachOnce(t, loss, cold)
+			r := reachOnce(t, loss, cold, byTicket)
 			results = append(results, r)
 			t.Logf("run %d: ready after %.1fs, direct %.2fs after the join, synced %v", i, r.ready.Seconds(), r.toDirect.Seconds(), r.synced)
 		})
@@ -104,7 +110,7 @@ func TestReachAcrossNATs(t *testing.T) {
 	}
 }
 
-func reachOnce(t *testing.T, loss int, cold bool) reachRun {
+func reachOnce(t *testing.T, loss int, cold, byTicket bool) reachRun {
 	var r reachRun
 	lab := netlab.New(t, 2)
 	if loss > 0 {
@@ -116,7 +122,11 @@ func reachOnce(t *testing.T, loss int, cold bool) reachRun {
 	bootAddrs := boot.startBootstrap("--dht", "private",
 		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")
 	start := time.Now()
-	args := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}
+	dht := "private"
+	if byTicket {
+		dht = "off"
+	}
+	args := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", dht}
 	for _, a := range bootAddrs {
 		args = append(args, "--bootstrap", a)
 	}
@@ -132,14 +142,18 @@ func reachOnce(t *testing.T, loss int, cold bool) reachRun {
 		}
 		n.waitFor(60*time.Second, "private, with a relay and hole punching ready", func() bool {
 			var d api.Doctor
-			return n.jsonCLI(&d, "doctor", "--json") == nil && d.Reachability == "private" && len(d.Relays) > 0 && d.HolePunching
+			return n.jsonCLI(&d, "doctor", "--json") == nil && d.Reachability == "private" && len(d.Relays) > 0 && d.HolePunching &&
+				(!byTicket || strings.Contains(strings.Join(n.status().Addrs, " "), "/p2p-circuit/"))
 		})
 	}
 	r.ready = time.Since(start)
 
 	a.cli(30*time.Second, "space", "create", "garden")
 	a.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
-	ticket := stripAddrs(t, strings.TrimSpace(a.cli(30*time.Second, "invite", "garden")))
+	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
+	if !byTicket {
+		ticket = stripAddrs(t, ticket)
+	}
 
 	joinStart := time.Now()
 	joined := make(chan error, 1)
@@ -270,11 +284,16 @@ func (n *labNode) waitFor(d time.Duration, what string, cond func() bool) {
 
 func (n *labNode) peerID() string {
 	n.t.Helper()
+	return n.status().Peer
+}
+
+func (n *labNode) status() api.Status {
+	n.t.Helper()
 	var st api.Status
 	if err := n.jsonCLI(&st, "status", "--json"); err != nil {
 		n.t.Fatal(err)
 	}
-	return st.Peer
+	return st
 }
 
 // start starts a long-running loam command in the namespace, its output

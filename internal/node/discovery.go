@@ -48,9 +48,8 @@ const (
 type discovery struct {
 	kick chan struct{} // buffered 1: a space was added, look up now
 
-	mu        sync.Mutex
-	spaces    map[keys.SpaceID]*spaceLookup // guarded by mu
-	upgrading map[keys.AuthorID]bool        // peers with an upgrade loop; guarded by mu
+	mu     sync.Mutex
+	spaces map[keys.SpaceID]*spaceLookup // guarded by mu
 }
 
 // spaceLookup is what the last DHT round found for one space.
@@ -72,9 +71,8 @@ type SpaceDiscovery struct {
 
 func (n *Node) startDiscovery() {
 	n.disc = &discovery{
-		kick:      make(chan struct{}, 1),
-		spaces:    map[keys.SpaceID]*spaceLookup{},
-		upgrading: map[keys.AuthorID]bool{},
+		kick:   make(chan struct{}, 1),
+		spaces: map[keys.SpaceID]*spaceLookup{},
 	}
 	n.wg.Add(1)
 	go func() {
@@ -172,38 +170,51 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 		if n.connected(p.ID) && !n.host.Relayed(p.ID) {
 			continue
 		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.reachPeer(p)
-		}()
+		n.goReach(p, true)
 	}
 }
 
-// reachPeer connects to a space peer found in the DHT and, while the
-// connection is relayed, keeps trying to upgrade it with backoff: the
-// peer's single DCUtR attempt on the relayed connection is not enough
-// (NETLAB.md point 4). One loop runs per peer.
-func (n *Node) reachPeer(p p2p.PeerInfo) {
-	d := n.disc
-	d.mu.Lock()
-	if d.upgrading[p.ID] {
-		d.mu.Unlock()
+// goReach starts reachPeer on a goroutine the node owns, unless one runs
+// for p.ID already.
+func (n *Node) goReach(p p2p.PeerInfo, dial bool) {
+	n.mu.Lock()
+	if n.reaching[p.ID] || n.ctx.Err() != nil {
+		n.mu.Unlock()
 		return
 	}
-	d.upgrading[p.ID] = true
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		delete(d.upgrading, p.ID)
-		d.mu.Unlock()
+	n.reaching[p.ID] = true
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		defer func() {
+			n.mu.Lock()
+			delete(n.reaching, p.ID)
+			n.mu.Unlock()
+		}()
+		n.reachPeer(p, dial)
 	}()
+}
 
+// upgradeIfRelayed starts the upgrade loop of reachPeer if peer is
+// connected only through a relay (after a connect to a ticket's relayed
+// address, say).
+func (n *Node) upgradeIfRelayed(peer keys.AuthorID) {
+	if n.host != nil && n.host.Relayed(peer) {
+		n.goReach(p2p.PeerInfo{ID: peer}, false)
+	}
+}
+
+// reachPeer connects to a space peer (if dial) and, while the connection
+// is relayed, keeps trying to upgrade it with backoff: the peer's single
+// DCUtR attempt on the relayed connection is not enough (NETLAB.md point
+// 4). Run it through goReach: one runs per peer.
+func (n *Node) reachPeer(p p2p.PeerInfo, dial bool) {
 	// The peer may not be reachable yet: behind a NAT it is reachable
 	// only once it holds a relay reservation, some 20 s after it starts.
 	// Dialling is cheaper than a DHT lookup, so retry it on its own.
 	pause := connectMin
-	for tried := time.Duration(0); !n.connected(p.ID); tried += pause {
+	for tried := time.Duration(0); dial && !n.connected(p.ID); tried += pause {
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		err := n.host.ConnectAny(ctx, p)
 		cancel()

@@ -75,10 +75,11 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	var errs []error
 	for _, a := range t.Addrs {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := n.host.Connect(cctx, a)
+		peer, err := n.host.Connect(cctx, a)
 		cancel()
 		if err == nil {
 			reached++
+			n.upgradeIfRelayed(peer)
 		} else {
 			errs = append(errs, err)
 		}

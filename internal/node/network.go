@@ -173,7 +173,11 @@ func (n *Node) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if n.host == nil {
 		return keys.AuthorID{}, ErrOffline
 	}
-	return n.host.Connect(ctx, addr)
+	peer, err := n.host.Connect(ctx, addr)
+	if err == nil {
+		n.upgradeIfRelayed(peer)
+	}
+	return peer, err
 }
 
 // Addrs returns the node's p2p multiaddrs (nil when offline).

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -288,7 +289,9 @@ func (h *Host) Addrs() []string {
 }
 
 // Connect connects to the peer at addr, a multiaddr ending in /p2p/<peer
-// ID>, and returns the peer's author ID.
+// ID>, and returns the peer's author ID. addr may go through a relay
+// (.../p2p-circuit/p2p/<peer ID>): the connection is then limited, and
+// carries no Loam stream until Upgrade replaces it.
 func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) {
 	m, err := ma.NewMultiaddr(addr)
 	if err != nil {
@@ -302,7 +305,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
-	if err := h.h.Connect(ctx, *info); err != nil {
+	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	return a, nil

@@ -43,7 +43,14 @@ type reach struct {
 	reachability atomic.Int32 // network.Reachability, from AutoNAT events
 	sub          event.Subscription
 	loopDone     chan struct{}
+
+	stop     context.CancelFunc // ends keepBootstrap
+	keepDone chan struct{}      // closed when keepBootstrap returns
 }
+
+// bootstrapEvery is how often a Host checks that it is connected to its
+// bootstrap nodes.
+const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
@@ -151,13 +158,45 @@ func (r *reach) start(h host.Host) error {
 			r.reachability.Store(int32(e.(event.EvtLocalReachabilityChanged).Reachability))
 		}
 	}()
+	var ctx context.Context
+	ctx, r.stop = context.WithCancel(context.Background())
+	r.keepDone = make(chan struct{})
+	go r.keepBootstrap(ctx, h)
 	return nil
+}
+
+// keepBootstrap connects to the bootstrap nodes at once and again whenever
+// a connection is lost (checked every bootstrapEvery), DHT or not: they
+// are the AutoNAT servers that tell a Host it is behind a NAT, and its
+// relays.
+func (r *reach) keepBootstrap(ctx context.Context, h host.Host) {
+	defer close(r.keepDone)
+	t := time.NewTicker(bootstrapEvery)
+	defer t.Stop()
+	for {
+		for _, b := range r.bootstrap {
+			if h.Network().Connectedness(b.ID) != network.Connected {
+				cctx, cancel := context.WithTimeout(ctx, bootstrapEvery)
+				h.Connect(cctx, b) // failures are retried on the next tick
+				cancel()
+			}
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // close stops the DHT and the reachability loop. The libp2p host closes
 // the rest.
 func (r *reach) close() error {
 	var err error
+	if r.stop != nil {
+		r.stop()
+		<-r.keepDone
+	}
 	if r.dht != nil {
 		err = r.dht.Close()
 	}
