@@ -50,10 +50,12 @@ $LOAM_DHT when set) is the public libp2p DHT, joined in client mode
 through its usual bootstrap peers; private is a DHT of Loam nodes only,
 for closed networks, reached through --bootstrap; off finds peers only on
 the LAN and through tickets. --bootstrap MULTIADDR (repeatable) names
-bootstrap nodes ('loam bootstrap'): they are the DHT's entry points and,
-behind a home router, the relays through which peers first connect
-before a hole punch makes the connection direct ('loam peers' shows
-which; 'loam doctor' explains).
+bootstrap nodes ('loam bootstrap'): they are the DHT's entry points,
+tell the daemon whether it is reachable, and, behind a home router, are
+the relays through which peers first connect before a hole punch makes
+the connection direct ('loam peers' shows which; 'loam doctor'
+explains). With --dht off they still serve as relays: tickets then carry
+the relayed address.
 
 The API listens on --api, a
 loopback address only (port 0 picks a free port); every request needs the

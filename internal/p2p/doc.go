@@ -26,9 +26,11 @@
 // discovery ID, never the space ID). Every Host runs AutoNAT v2 and the
 // Circuit Relay v2 client; one that is not infrastructure also runs DCUtR
 // hole punching and reserves slots on its bootstrap nodes as static
-// relays once AutoNAT finds it private (reach.go). A relayed connection is
-// limited: Notify does not report it, and it carries no Loam stream until
-// Upgrade (or the peer's own DCUtR attempt) replaces it by a direct one.
+// relays once AutoNAT finds it private (reach.go); every Host stays
+// connected to its bootstrap nodes, with or without a DHT. A relayed
+// connection is limited: Notify does not report it, and it carries no Loam
+// stream until Upgrade (or the peer's own DCUtR attempt) replaces it by a
+// direct one.
 // A Host with Config.Infrastructure is a community bootstrap node: DHT
 // server, relay service with go-libp2p's default limits, AutoNAT service.
 // The zero Config joins no DHT and dials no bootstrap peer: tests stay off
