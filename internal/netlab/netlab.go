@@ -126,7 +126,7 @@ func New(t testing.TB, homes int) *Lab {
 		l.in(h.Host, "ip", "addr", "add", h.LAN+"/24", "dev", "eth0")
 		l.in(h.Host, "ip", "link", "set", "eth0", "up")
 		l.in(h.Host, "ip", "route", "add", "default", "via", fmt.Sprintf("10.%d.0.1", i))
-		l.in(h.Router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		l.in(h.Router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward") // no procps needed
 		l.nft(h.Router, homeRouter)
 		l.Homes = append(l.Homes, h)
 	}
