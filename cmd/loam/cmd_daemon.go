@@ -15,6 +15,7 @@ import (
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/p2p"
 )
 
 // defaultAPI is where the daemon serves its API unless --api says otherwise.
@@ -25,11 +26,13 @@ const shutdownTimeout = 5 * time.Second
 
 func newDaemonCmd(g *globalOptions) *cobra.Command {
 	var (
-		listen  []string
-		apiAddr string
-		mdns    bool
-		upload  string
-		fetch   string
+		listen    []string
+		apiAddr   string
+		mdns      bool
+		dhtName   string
+		bootstrap []string
+		upload    string
+		fetch     string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -41,7 +44,22 @@ while the daemon runs.
 
 Peers are reached on the --listen addresses (multiaddrs, repeatable; the
 default is every interface, on random TCP and QUIC ports) and, with --mdns
-(on by default), found on the local network. The API listens on --api, a
+(on by default), found on the local network. On the internet, each space
+held is announced in a Kademlia DHT under its discovery ID (a keyed hash:
+the space ID never reaches the DHT) and its other holders are looked up
+and connected to. --dht chooses the DHT: amino (the default, or
+$LOAM_DHT when set) is the public libp2p DHT, joined in client mode
+through its usual bootstrap peers; private is a DHT of Loam nodes only,
+for closed networks, reached through --bootstrap; off finds peers only on
+the LAN and through tickets. --bootstrap MULTIADDR (repeatable) names
+bootstrap nodes ('loam bootstrap'): they are the DHT's entry points,
+tell the daemon whether it is reachable, and, behind a home router, are
+the relays through which peers first connect before a hole punch makes
+the connection direct ('loam peers' shows which; 'loam doctor'
+explains). With --dht off they still serve as relays: tickets then carry
+the relayed address.
+
+The API listens on --api, a
 loopback address only (port 0 picks a free port); every request needs the
 token in the Loam home's api.token file, created on first start (mode
 0600).
@@ -53,18 +71,26 @@ use a Loam home: a second daemon for the same home fails with "in use".
 The daemon creates the Loam home if there is none.`,
 		Example: `  loam daemon
   loam daemon --api 127.0.0.1:0 --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
-  LOAM_HOME=/srv/loam loam daemon --mdns=false`,
+  LOAM_HOME=/srv/loam loam daemon --mdns=false
+  loam daemon --dht private --bootstrap /ip4/203.0.113.7/udp/4001/quic-v1/p2p/12D3KooW…`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			host, _, err := net.SplitHostPort(apiAddr)
 			if err != nil || !api.LoopbackHost(host) {
 				return usageErrorf(cmd, "--api %s is not a loopback HOST:PORT: the API listens only on 127.0.0.1, [::1] or localhost (e.g. --api 127.0.0.1:7777)", apiAddr)
 			}
+			mode, err := p2p.ParseDHTMode(dhtName)
+			if err != nil {
+				return usageErrorf(cmd, "--dht: %v", err)
+			}
+			if mode == p2p.DHTPrivate && len(bootstrap) == 0 {
+				return usageErrorf(cmd, "--dht private needs at least one --bootstrap MULTIADDR: a private DHT has no public entry points")
+			}
 			home, err := filepath.Abs(g.homeDir())
 			if err != nil {
 				return err
 			}
-			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, out: cmd.OutOrStdout()}
+			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, out: cmd.OutOrStdout()}
 			if d.uploadRate, err = parseSize(upload); err != nil {
 				return usageErrorf(cmd, "--upload-rate %q: %v", upload, err)
 			}
@@ -78,9 +104,23 @@ The daemon creates the Loam home if there is none.`,
 	f.StringArrayVar(&listen, "listen", nil, "listen for peers on `MULTIADDR` (repeatable; default: all interfaces, random ports)")
 	f.StringVar(&apiAddr, "api", defaultAPI, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
 	f.BoolVar(&mdns, "mdns", true, "find peers on the local network with mDNS")
+	f.StringVar(&dhtName, "dht", defaultDHT(), "find peers on the internet through `DHT`: amino (public), private (Loam only, needs --bootstrap) or off")
+	f.StringArrayVar(&bootstrap, "bootstrap", nil, "use the bootstrap node at `MULTIADDR` (with /p2p/; repeatable) as DHT entry point and relay")
 	f.StringVar(&upload, "upload-rate", "0", "serve blob data to peers at most at `SIZE` per second, e.g. 5MiB (0: no limit)")
 	f.StringVar(&fetch, "fetch-blobs", "64MiB", "fetch blobs referenced by spaces as soon as they are seen up to `SIZE`; larger ones when read (all, none, or a size)")
 	return cmd
+}
+
+// dhtEnv overrides the default of --dht: tests set it to "off" so that no
+// daemon they start reaches the public DHT.
+const dhtEnv = "LOAM_DHT"
+
+// defaultDHT is the default of --dht: $LOAM_DHT, or amino.
+func defaultDHT() string {
+	if v := os.Getenv(dhtEnv); v != "" {
+		return v
+	}
+	return p2p.DHTAmino.String()
 }
 
 // daemon is one run of 'loam daemon'.
@@ -89,7 +129,10 @@ type daemon struct {
 	listen []string
 	api    string
 	mdns   bool
-	out    io.Writer
+	dht    p2p.DHTMode
+	// bootstrap nodes' multiaddrs
+	bootstrap []string
+	out       io.Writer
 
 	uploadRate int64 // see node.Options
 	fetchBlobs int64
@@ -100,7 +143,7 @@ type daemon struct {
 // then the node.
 func (d *daemon) run(ctx context.Context) (err error) {
 	n, err := node.Open(ctx, node.Options{
-		Home: d.home, Listen: d.listen, MDNS: d.mdns,
+		Home: d.home, Listen: d.listen, MDNS: d.mdns, DHT: d.dht, Bootstrap: d.bootstrap,
 		UploadRate: d.uploadRate, FetchBlobs: d.fetchBlobs,
 	})
 	if err != nil {
@@ -151,6 +194,11 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
+	fmt.Fprintf(d.out, "DHT:  %s", d.dht)
+	if len(d.bootstrap) > 0 {
+		fmt.Fprintf(d.out, " through %d bootstrap node(s)", len(d.bootstrap))
+	}
+	fmt.Fprintln(d.out)
 	fmt.Fprintln(d.out, "p2p addresses:")
 	for _, a := range info.Addrs {
 		fmt.Fprintf(d.out, "  %s\n", a)

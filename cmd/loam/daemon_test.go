@@ -21,7 +21,7 @@ import (
 
 // loopbackDaemon are the flags of a test daemon: loopback only, free ports,
 // no mDNS (so test daemons do not find each other, or anything else).
-var loopbackDaemon = []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false"}
+var loopbackDaemon = []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--dht", "off"}
 
 // syncBuffer is a bytes buffer safe for one writer and concurrent readers.
 type syncBuffer struct {

@@ -164,6 +164,8 @@ local name. Commands whose output is data take --json.`,
 		newPeersCmd(g),
 		newStatusCmd(g),
 		newBlobCmd(g),
+		newDoctorCmd(g),
+		newBootstrapCmd(g),
 		newDemoCmd(),
 	)
 	return root

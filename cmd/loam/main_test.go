@@ -59,12 +59,14 @@ func newHome(t *testing.T) *home {
 	return h
 }
 
-// env returns the environment of a run with LOAM_HOME set to dir.
+// env returns the environment of a run with LOAM_HOME set to dir, and
+// LOAM_DHT=off: no daemon a test starts joins the public DHT, even one
+// started without --dht.
 func env(dir string) []string {
 	e := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "LOAM_HOME=") || strings.HasPrefix(kv, "CI=")
+		return strings.HasPrefix(kv, "LOAM_HOME=") || strings.HasPrefix(kv, "CI=") || strings.HasPrefix(kv, dhtEnv+"=")
 	})
-	return append(e, "LOAM_HOME="+dir, "CI=true")
+	return append(e, "LOAM_HOME="+dir, "CI=true", dhtEnv+"=off")
 }
 
 // run runs loam with args and stdin in the home.

@@ -382,6 +382,14 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return out, err
 }
 
+// Doctor returns how the node reaches peers and what each space misses:
+// GET /v1/doctor.
+func (c *Client) Doctor(ctx context.Context) (Doctor, error) {
+	var out Doctor
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/doctor", nil, &out)
+	return out, err
+}
+
 // Watch subscribes to the changes to sp's keys under prefix: GET
 // /v1/spaces/{space}/watch. It returns once the daemon has registered the
 // watch: every change applied after that arrives. The stream ends when ctx

@@ -21,6 +21,9 @@ type DaemonInfo struct {
 	Peer  string   `json:"peer"`  // the node's peer ID
 	Addrs []string `json:"addrs"` // its p2p multiaddrs
 	PID   int      `json:"pid"`   // the daemon's process ID
+	// Bootstrap is true when the process is 'loam bootstrap', a community
+	// bootstrap node: it has no API, so API is empty.
+	Bootstrap bool `json:"bootstrap,omitempty"`
 }
 
 // WriteDaemonInfo writes home/daemon.json atomically, with mode 0600.
@@ -46,6 +49,9 @@ func ReadDaemonInfo(home string) (DaemonInfo, error) {
 	}
 	if err := json.Unmarshal(b, &info); err != nil {
 		return info, fmt.Errorf("api: %s is not valid JSON: %v", path, err)
+	}
+	if info.Bootstrap {
+		return info, fmt.Errorf("api: %s is a bootstrap node's ('loam bootstrap', process %d): it holds no spaces and serves no API; use another Loam home for a daemon", path, info.PID)
 	}
 	if info.API == "" {
 		return info, fmt.Errorf("api: %s has no \"api\" address", path)

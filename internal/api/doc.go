@@ -106,6 +106,12 @@
 //	GET    /v1/status                {"peer","author","addrs",
 //	                                  "spaces":[{"name","id","commits","heads":[…],"keys","view_hash"}],
 //	                                  "peers":1,"refusals":{"bad_proof":1}}
+//	GET    /v1/doctor                {"reachability":"private","dht":"private","routing_table":1,
+//	                                  "bootstrap":["12D3Koo…"],"bootstrap_connected":[…],"relays":[…],
+//	                                  "hole_punching":true,"connections":[{"peer","direct"}],
+//	                                  "spaces":[{"name","id","announced","looked_up","found":[…],
+//	                                  "peers":[{"peer","known","missing","extra"}],"error"}],
+//	                                  "advice":["…one sentence each…"]}
 //
 //	POST   /v1/blobs                 body: the bytes → {"id":"blb_…","size","chunks","held","pinned":true}
 //	GET    /v1/blobs                 [{"id","size","chunks","held","pinned"}]

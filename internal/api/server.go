@@ -76,6 +76,7 @@ func NewServer(n *node.Node, token string) *Server {
 		"PUT /v1/blobs/{blob}/pin":                s.pinBlob,
 		"DELETE /v1/blobs/{blob}/pin":             s.unpinBlob,
 		"POST /v1/blobs/gc":                       s.gcBlobs,
+		"GET /v1/doctor":                          s.doctor,
 	} {
 		s.mux.HandleFunc(pattern, h)
 	}

@@ -12,5 +12,12 @@
 // Between two connected peers exactly one sync stream runs: the peer with
 // the smaller ID opens it. A peer whose session ends with a misbehaviour
 // error is disconnected and blocked, for a time that doubles with each
-// offence.
+// offence. Sync streams run only over direct connections: a peer reached
+// through a relay counts as connected once a hole punch has replaced the
+// relayed connection.
+//
+// With a DHT (Options.DHT), the node announces each held space under its
+// discovery ID, looks up the other holders, connects to them (through a
+// relay if need be) and keeps trying to upgrade relayed connections to
+// direct ones (discovery.go).
 package node

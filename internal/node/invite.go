@@ -77,7 +77,8 @@ func roleName(r commit.Role) string {
 }
 
 // Join joins the space of a ticket: it connects to the ticket's peers,
-// starts holding the space, waits until the invite key's grant has arrived
+// starts holding the space (which, with a DHT, looks up its other holders:
+// the ticket's addresses may then all be unreachable, or absent), waits until the invite key's grant has arrived
 // by sync, and commits this device's self-grant through the invite. It
 // returns once the space is writable (or readable, for a read invite), or
 // when ctx ends.
@@ -85,22 +86,23 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	if n.host == nil {
 		return nil, ErrOffline
 	}
-	if len(t.Addrs) == 0 {
-		return nil, errors.New("node: join: the ticket names no peer to reach")
+	if len(t.Addrs) == 0 && n.disc == nil {
+		return nil, errors.New("node: join: the ticket names no peer to reach, and this node has no DHT to find one (start the daemon with --dht)")
 	}
 	var reached int
 	var errs []error
 	for _, a := range t.Addrs {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := n.host.Connect(cctx, a)
+		peer, err := n.host.Connect(cctx, a)
 		cancel()
 		if err == nil {
 			reached++
+			n.upgradeIfRelayed(peer)
 		} else {
 			errs = append(errs, err)
 		}
 	}
-	if reached == 0 {
+	if reached == 0 && n.disc == nil {
 		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, errors.Join(errs...))
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ const (
 
 func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	h, err := p2p.New(ctx, p2p.Config{
-		Key:    n.dev,
-		Listen: o.Listen,
-		MDNS:   o.MDNS,
+		Key:       n.dev,
+		Listen:    o.Listen,
+		MDNS:      o.MDNS,
+		DHT:       o.DHT,
+		Bootstrap: o.Bootstrap,
 		OnPeerFound: func(pi p2p.PeerInfo) {
 			n.wg.Add(1)
 			go func() { // connect to LAN peers found by mDNS
@@ -55,6 +58,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 			}()
 		}
 	})
+	if o.DHT != p2p.DHTOff {
+		n.startDiscovery()
+	}
 	return nil
 }
 
@@ -175,7 +181,11 @@ func (n *Node) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if n.host == nil {
 		return keys.AuthorID{}, ErrOffline
 	}
-	return n.host.Connect(ctx, addr)
+	peer, err := n.host.Connect(ctx, addr)
+	if err == nil {
+		n.upgradeIfRelayed(peer)
+	}
+	return peer, err
 }
 
 // Addrs returns the node's p2p multiaddrs (nil when offline).
@@ -265,6 +275,38 @@ func (n *Node) SpaceSync(ctx context.Context, id keys.SpaceID) (peers, inSync in
 		}
 	}
 	return peers, inSync, nil
+}
+
+// PeerGap is how one peer's copy of a space differs from this node's.
+type PeerGap struct {
+	Peer keys.AuthorID
+	// Missing counts the commits the peer holds and this node lacks;
+	// Extra those this node holds and the peer lacks.
+	Missing, Extra uint64
+	// Known is false while the peer has not announced its heads.
+	Known bool
+}
+
+// SpaceGaps compares this node's copy of a space with each peer syncing
+// it, sorted by peer.
+func (n *Node) SpaceGaps(ctx context.Context, id keys.SpaceID) ([]PeerGap, error) {
+	heads, err := n.st.Heads(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []PeerGap
+	for peer, s := range n.sessions {
+		if !slices.Contains(s.Shared(), id) {
+			continue
+		}
+		g := PeerGap{Peer: peer}
+		g.Missing, g.Extra, g.Known = s.Gap(id, heads)
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b PeerGap) int { return bytes.Compare(a.Peer[:], b.Peer[:]) })
+	return out, nil
 }
 
 // Counters returns a copy of the node's refusal counters.

@@ -41,6 +41,14 @@ type Options struct {
 	Listen []string
 	// MDNS finds peers on the local network.
 	MDNS bool
+	// DHT chooses the DHT the node announces and looks up its spaces in
+	// (discovery.go). The zero value, p2p.DHTOff, keeps the node off the
+	// internet: only 'loam daemon' turns on the public DHT by default.
+	DHT p2p.DHTMode
+	// Bootstrap lists bootstrap nodes' multiaddrs (with /p2p/): the DHT's
+	// entry points and the relays used behind a NAT. Empty with
+	// p2p.DHTAmino: the public libp2p bootstrap peers.
+	Bootstrap []string
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
 	// UploadRate bounds the bytes per second this node serves blob chunks
@@ -62,6 +70,7 @@ type Node struct {
 	hub   *space.Hub
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
+	disc  *discovery // nil without a DHT
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -72,6 +81,7 @@ type Node struct {
 	held     []keys.SpaceID                       // spaces in the store; guarded by mu
 	sessions map[keys.AuthorID]*reconcile.Session // one per connected peer; guarded by mu
 	blocked  map[keys.AuthorID]time.Duration      // last block duration per peer; guarded by mu
+	reaching map[keys.AuthorID]bool               // peers with a reachPeer loop; guarded by mu
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
@@ -107,6 +117,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		home: o.Home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
+		reaching: map[keys.AuthorID]bool{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = newPacer(o.UploadRate)
@@ -286,6 +297,7 @@ func (n *Node) addHeld(id keys.SpaceID) {
 	for _, s := range sessions {
 		s.Notify(id) // offers it to peers already connected
 	}
+	n.kickDiscovery()
 }
 
 // Resolve returns the ID of a held space by ID text or local name.

@@ -16,9 +16,25 @@
 //   - the peer table behind Peers (per-peer byte counters, last seen);
 //   - mDNS discovery on the LAN when Config.MDNS is set.
 //
-// NAT port mapping is off unless Config.NATPortMap is set. The DHT, circuit
-// relays and hole punching are not built yet; they will be switched on by
-// new Config fields.
+// NAT port mapping is off unless Config.NATPortMap is set.
+//
+// # Beyond the LAN
+//
+// With Config.DHT a Host joins a Kademlia DHT (dht.go): Amino, the public
+// libp2p DHT, in client mode, or a private one of Loam nodes. Provide and
+// FindProviders announce and look up opaque keys (Loam passes a space's
+// discovery ID, never the space ID). Every Host runs AutoNAT v2 and the
+// Circuit Relay v2 client; one that is not infrastructure also runs DCUtR
+// hole punching and reserves slots on its bootstrap nodes as static
+// relays once AutoNAT finds it private (reach.go); every Host stays
+// connected to its bootstrap nodes, with or without a DHT. A relayed
+// connection is limited: Notify does not report it, and it carries no Loam
+// stream until Upgrade (or the peer's own DCUtR attempt) replaces it by a
+// direct one.
+// A Host with Config.Infrastructure is a community bootstrap node: DHT
+// server, relay service with go-libp2p's default limits, AutoNAT service.
+// The zero Config joins no DHT and dials no bootstrap peer: tests stay off
+// the internet.
 //
 // # Identity
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -38,8 +39,7 @@ var DefaultListen = []string{
 const DefaultMDNSTag = "loam"
 
 // Config configures a Host. The zero value of every field but Key is
-// usable. Later options (DHT, relays, hole punching) will be added here as
-// fields whose zero value keeps them off.
+// usable, and keeps the Host off the internet: no DHT, no bootstrap peers.
 type Config struct {
 	// Key is the device key; it is the libp2p identity, so the Host's peer
 	// ID is derived from Key.Author(). Required.
@@ -65,6 +65,21 @@ type Config struct {
 	// (UPnP / NAT-PMP). Off by default: it sends traffic to the gateway.
 	NATPortMap bool
 
+	// DHT chooses the Kademlia DHT the Host joins (dht.go); DHTOff, the
+	// zero value, joins none and sends nothing beyond the peers it is
+	// told to dial.
+	DHT DHTMode
+	// Bootstrap lists multiaddrs (with /p2p/) of bootstrap nodes: the
+	// DHT's entry points and the Host's static relays. Empty with
+	// DHTAmino: the public libp2p bootstrap peers, and relays found in
+	// the DHT.
+	Bootstrap []string
+	// Infrastructure makes the Host a community bootstrap node: a DHT
+	// server, a Circuit Relay v2 service with the limits of relay.go, and
+	// an AutoNAT service; it declares itself publicly reachable instead
+	// of asking AutoNAT, and uses no relay itself.
+	Infrastructure bool
+
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
 	// it.
@@ -78,6 +93,7 @@ type Host struct {
 	self  keys.AuthorID
 	gater *gater
 	peers *peerTable
+	reach *reach // DHT, relays, hole punching
 
 	onPeerFound func(PeerInfo)
 	mdns        interface{ Close() error } // nil unless Config.MDNS
@@ -132,10 +148,16 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
-		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(), // no global Prometheus registry; metrics come later
 		libp2p.UserAgent("loam"),
 	}
+	r, err := newReach(c)
+	if err != nil {
+		rm.Close()
+		cm.Close()
+		return nil, fmt.Errorf("p2p: new: %w", err)
+	}
+	opts = append(opts, r.options()...)
 	security := c.security
 	if security == nil {
 		security = []string{tls.ID, noise.ID} // TLS first: faster here (DESIGN.md §12)
@@ -170,11 +192,18 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		self:        c.Key.Author(),
 		gater:       g,
 		peers:       newPeerTable(),
+		reach:       r,
 		onPeerFound: c.OnPeerFound,
 		loopDone:    make(chan struct{}),
 	}
+	if err := r.start(lh); err != nil {
+		r.close()
+		lh.Close()
+		return nil, fmt.Errorf("p2p: new: %w", err)
+	}
 	h.sub, err = lh.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.BufSize(256))
 	if err != nil {
+		r.close()
 		lh.Close()
 		return nil, fmt.Errorf("p2p: new: subscribe to connection events: %w", err)
 	}
@@ -209,6 +238,9 @@ func (h *Host) Close() error {
 				err = fmt.Errorf("p2p: close: mdns: %w", e)
 			}
 		}
+		if e := h.reach.close(); e != nil && err == nil {
+			err = fmt.Errorf("p2p: close: %w", e)
+		}
 		if e := h.h.Close(); e != nil && err == nil {
 			err = fmt.Errorf("p2p: close: %w", e)
 		}
@@ -242,6 +274,9 @@ func (h *Host) Addrs() []string {
 	var out []string
 	add := func(addrs []ma.Multiaddr) {
 		for _, a := range addrs {
+			if len(a) > 0 && a[0].Code() == ma.P_CIRCUIT {
+				continue // the relay transport's listener, not an address
+			}
 			out = append(out, a.String()+suffix)
 		}
 	}
@@ -254,7 +289,9 @@ func (h *Host) Addrs() []string {
 }
 
 // Connect connects to the peer at addr, a multiaddr ending in /p2p/<peer
-// ID>, and returns the peer's author ID.
+// ID>, and returns the peer's author ID. addr may go through a relay
+// (.../p2p-circuit/p2p/<peer ID>): the connection is then limited, and
+// carries no Loam stream until Upgrade replaces it.
 func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) {
 	m, err := ma.NewMultiaddr(addr)
 	if err != nil {
@@ -268,7 +305,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
-	if err := h.h.Connect(ctx, *info); err != nil {
+	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	return a, nil

@@ -158,8 +158,10 @@ func isRelayed(m ma.Multiaddr) bool {
 	return err == nil
 }
 
-// Notify registers fn to be called when the first connection to a peer
-// opens (connected = true) and when the last one closes (false). For each
+// Notify registers fn to be called when the first direct (unlimited)
+// connection to a peer opens (connected = true) and when the last one
+// closes (false); a peer reached only through a relay counts as not
+// connected here, though Peers lists it as connected and not Direct. For each
 // peer the calls alternate, starting with connected. fn runs on the Host's
 // event goroutine, one call at a time, in order; it must not block. Calls
 // stop when Close begins (a call already under way may finish during
@@ -181,7 +183,9 @@ func (h *Host) loop() {
 		if err != nil {
 			continue // the gater refuses such peers; nothing to report
 		}
-		connected := ev.Connectedness == network.Connected || ev.Connectedness == network.Limited
+		// Only an unlimited connection counts: a relayed one carries no
+		// Loam streams (relays limit them), it waits to be upgraded.
+		connected := ev.Connectedness == network.Connected
 		h.peers.get(ev.Peer, a).touch()
 		if connected && h.gater.isBlocked(ev.Peer) {
 			// Connected in the window between the gater's last check and

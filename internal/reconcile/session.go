@@ -144,6 +144,32 @@ func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	return true
 }
 
+// Gap compares this node's heads of sp (ours) with the heads the peer
+// announced: missing counts the commits the peer holds that are not held
+// here, extra those held here that the peer lacks. known is false while sp
+// is not shared or the peer has not announced its heads yet.
+func (s *Session) Gap(sp keys.SpaceID, ours []store.Head) (missing, extra uint64, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.byDisc[keys.DiscoveryID(sp)]
+	if ps == nil || !ps.proved || !ps.haveKnown {
+		return 0, 0, false
+	}
+	mine := make(map[keys.AuthorID]uint64, len(ours))
+	for _, h := range ours {
+		mine[h.Author] = h.Seq
+		if theirs := ps.has[h.Author].Seq; theirs < h.Seq {
+			extra += h.Seq - theirs
+		}
+	}
+	for a, h := range ps.has {
+		if mine[a] < h.Seq {
+			missing += h.Seq - mine[a]
+		}
+	}
+	return missing, extra, true
+}
+
 // Run runs the session until the peer leaves, ctx ends, or an error. An
 // error wrapping ErrMisbehaving means the peer broke the protocol. Run
 // closes the Conn before returning.

@@ -1,0 +1,97 @@
+package node
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/p2p"
+)
+
+// bootstrapNode starts a community bootstrap host (private DHT, relay) on
+// loopback and returns its TCP multiaddr.
+func bootstrapNode(t *testing.T) string {
+	t.Helper()
+	k, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	for _, a := range h.Addrs() {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
+			return a
+		}
+	}
+	t.Fatalf("no loopback address in %v", h.Addrs())
+	return ""
+}
+
+// TestJoinThroughDHT: given only a bootstrap node and a ticket without
+// addresses, a node finds the inviting one through the private DHT (by the
+// space's discovery ID) and joins.
+func TestJoinThroughDHT(t *testing.T) {
+	ctx := ctxT(t)
+	boot := bootstrapNode(t)
+	open := func() *Node {
+		n, err := Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a, b := open(), open()
+	sp, err := a.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, sp.ID(), "tools/drill", "cordless")
+	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Addrs = nil
+	if _, err := b.Join(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "a's write on b", func() bool {
+		_, err := b.st.Get(ctx, sp.ID(), []byte("tools/drill"))
+		return err == nil
+	})
+	ds := b.Discovery()
+	if len(ds) != 1 || ds[0].Space != sp.ID() || ds[0].Provided.IsZero() || len(ds[0].Found) != 1 || ds[0].Found[0] != a.Author() {
+		t.Errorf("b's discovery: %+v", ds)
+	}
+	if r := b.Reach(); r.DHT != p2p.DHTPrivate || r.RoutingTable != 1 {
+		t.Errorf("b's reach: %+v", r)
+	}
+}
+
+// TestJoinWithoutAddrsNeedsDHT: without a DHT, a ticket without addresses
+// cannot be used, and the error says what to do.
+func TestJoinWithoutAddrsNeedsDHT(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "garden"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Addrs = nil
+	if _, err := b.Join(ctx, tk); err == nil || !strings.Contains(err.Error(), "--dht") {
+		t.Errorf("join without addresses or DHT: %v", err)
+	}
+	if b.Discovery() != nil {
+		t.Errorf("Discovery without DHT: %+v", b.Discovery())
+	}
+}
