@@ -219,7 +219,7 @@ func (n *Node) onEvent(ev store.Event) {
 	}
 	n.mu.Unlock()
 	if sp != nil {
-		sp.Observe(ev.Stored)
+		sp.Observe(ev)
 	}
 	for _, s := range sessions {
 		s.Notify(ev.Space)

@@ -168,7 +168,7 @@ func (n *tnode) onEvent(ev store.Event) {
 		}
 	}
 	if sp := n.space(); sp != nil {
-		sp.Observe(ev.Stored)
+		sp.Observe(ev)
 	}
 }
 

@@ -1,8 +1,10 @@
 package space_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +133,71 @@ func TestVerifyLogChecksDecisions(t *testing.T) {
 	if _, err := f.verify(t); !errors.Is(err, space.ErrInvalidLog) || !strings.Contains(err.Error(), "counts in the store, but must not") {
 		t.Fatalf("verify after forgetting a voided commit: %v", err)
 	}
+}
+
+// TestNoDepsOnVoidedCommits: the write path never makes a commit depend on
+// a commit that does not count, whether it was voided when it arrived or
+// by a later revocation, so peers are never made to fetch it.
+func TestNoDepsOnVoidedCommits(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	w, other := dev(t), dev(t)
+	if _, err := f.sp.Commit(ctx, []commit.Op{
+		commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite}),
+		commit.GrantOp(commit.Grant{Subject: other.Author(), Role: commit.RoleAdmin}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	heads, _ := f.st.Heads(ctx, f.sk.Space())
+	var deps []keys.CommitID
+	for _, h := range heads {
+		deps = append(deps, h.ID)
+	}
+	deps = sortedIDs(deps)
+	apply := func(c *commit.Commit) store.Result {
+		t.Helper()
+		res, err := f.st.Apply(ctx, f.sk.Space(), []*commit.Commit{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.sp.Observe(store.Event{Space: f.sk.Space(), Stored: res.Stored, Voided: res.Voided, Redecided: res.Redecided})
+		return res
+	}
+	now := uint64(time.Now().UnixMicro())
+	w1, _ := commit.Build(commit.Header{Space: f.sk.Space(), Author: w.Author(), Seq: 1, Time: commit.HLC{Wall: now}, Deps: deps}, []commit.Op{commit.Put([]byte("w"), []byte("1"))}, w)
+	apply(w1) // counts, for now: the write path will depend on it
+	rev, _ := commit.Build(commit.Header{Space: f.sk.Space(), Author: other.Author(), Seq: 1, Time: commit.HLC{Wall: now + 1}, Deps: deps}, []commit.Op{commit.RevokeOp(commit.Revoke{Author: w.Author(), LastSeq: 0})}, other)
+	if res := apply(rev); !res.Redecided {
+		t.Fatalf("a revocation did not decide the space again: %+v", res)
+	}
+	w2, _ := commit.Build(commit.Header{Space: f.sk.Space(), Author: w.Author(), Seq: 2, Prev: w1.ID, Time: commit.HLC{Wall: now + 2}}, []commit.Op{commit.Put([]byte("w"), []byte("2"))}, w)
+	if res := apply(w2); res.Outcomes[0].Status != store.Revoked || len(res.Voided) != 1 {
+		t.Fatalf("w2: %+v", res)
+	}
+	c, err := f.sp.Commit(ctx, []commit.Op{commit.Put([]byte("mine"), []byte("1"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Deps {
+		if d == w1.ID || d == w2.ID {
+			t.Fatalf("the admin's commit depends on a voided commit (%s)", d.Short())
+		}
+	}
+	if len(c.Deps) != 1 || c.Deps[0] != rev.ID {
+		t.Fatalf("deps %v, want only the revocation %s", c.Deps, rev.ID.Short())
+	}
+}
+
+func dev(t *testing.T) keys.DeviceKey {
+	t.Helper()
+	k, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func sortedIDs(ids []keys.CommitID) []keys.CommitID {
+	slices.SortFunc(ids, func(a, b keys.CommitID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
 }

@@ -83,6 +83,7 @@ func (s *Space) reload(ctx context.Context) error {
 			s.deps[h.Author] = h.ID
 		}
 	}
+	s.trimDeps(ctx) // depend on no commit that does not count
 	return nil
 }
 
@@ -95,17 +96,26 @@ func (s *Space) Info() store.SpaceInfo { return s.info }
 // Author returns the local device's author ID.
 func (s *Space) Author() keys.AuthorID { return s.dev.Author() }
 
-// Observe tells the write path about commits applied from elsewhere, so the
-// next local commit depends on them and is dated after them.
-func (s *Space) Observe(cs []*commit.Commit) {
+// Observe tells the write path what a store event brought: commits
+// applied from elsewhere, so the next local commit depends on them and is
+// dated after them, except those that do not count (a commit of ours never
+// makes peers fetch a voided commit); and, when the space was decided
+// again, it drops deps on commits that stopped counting and reloads the
+// grants. It runs on the store's applier goroutine (node's hook): it reads
+// the store but never writes.
+func (s *Space) Observe(ev store.Event) {
+	voided := make(map[keys.CommitID]bool, len(ev.Voided))
+	for _, id := range ev.Voided {
+		voided[id] = true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range cs {
+	refresh := ev.Redecided
+	for _, c := range ev.Stored {
 		s.clock.Observe(c.Time)
-		if hasControl(c) { // grants or revocations may have changed
-			if a, err := s.st.Access(context.Background(), s.info.ID); err == nil {
-				s.access = a
-			}
+		refresh = refresh || hasControl(c) // grants or revocations may have changed
+		if voided[c.ID] {
+			continue
 		}
 		if h, ok := s.heads[c.Author]; ok && h.Seq >= c.Seq {
 			continue
@@ -113,6 +123,37 @@ func (s *Space) Observe(cs []*commit.Commit) {
 		s.heads[c.Author] = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
 		if c.Author != s.dev.Author() {
 			s.deps[c.Author] = c.ID
+		}
+	}
+	if refresh {
+		if a, err := s.st.Access(context.Background(), s.info.ID); err == nil {
+			s.access = a
+		}
+	}
+	if ev.Redecided {
+		s.trimDeps(context.Background())
+	}
+}
+
+// trimDeps replaces each dep on a commit that no longer counts by its
+// author's latest commit that does (store.SyncHeads), or drops it.
+// Callers hold s.mu.
+func (s *Space) trimDeps(ctx context.Context) {
+	heads, err := s.st.SyncHeads(ctx, s.info.ID)
+	if err != nil {
+		return // the deps stay: a dep on a voided commit costs peers a fetch, nothing more
+	}
+	announced := make(map[keys.AuthorID]store.Head, len(heads))
+	for _, h := range heads {
+		announced[h.Author] = h
+	}
+	for a := range s.deps {
+		h, ok := announced[a]
+		switch {
+		case !ok:
+			delete(s.deps, a)
+		case h.Seq < s.heads[a].Seq:
+			s.deps[a] = h.ID
 		}
 	}
 }

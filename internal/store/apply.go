@@ -82,6 +82,9 @@ type Result struct {
 	Changes  []Change         // visible changes, in the order applied
 	Stored   []*commit.Commit // commits newly stored (Applied, Forked or Revoked), in the order stored
 	Forks    []commit.Fork    // fork evidence newly found
+	// Voided lists the commits of Stored that do not count (their
+	// Outcome is Revoked).
+	Voided []keys.CommitID
 	// Redecided: the space's authorization was decided again after this
 	// request (a revocation, a join through an invite or a fork), so
 	// commits held before may have stopped or started counting.
@@ -359,8 +362,14 @@ func (a *applier) run(group []*request) {
 		}
 	}
 	for i, r := range group {
-		if res := &replies[i].res; a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided) {
-			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Forks: res.Forks, Redecided: res.Redecided})
+		res := &replies[i].res
+		for j, o := range res.Outcomes {
+			if o.Status == Revoked {
+				res.Voided = append(res.Voided, r.commits[j].ID)
+			}
+		}
+		if a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided) {
+			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Voided: res.Voided, Forks: res.Forks, Redecided: res.Redecided})
 		}
 		r.reply <- replies[i]
 	}

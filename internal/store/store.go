@@ -57,6 +57,7 @@ type Event struct {
 	Space   keys.SpaceID
 	Changes []Change         // visible changes, in apply order
 	Stored  []*commit.Commit // commits newly stored (applied, kept as forked, or revoked)
+	Voided  []keys.CommitID  // those of Stored that do not count
 	Forks   []commit.Fork    // fork evidence newly found
 	// Redecided: the space's authorization was decided again (see
 	// Result.Redecided); the heads sync announces may have changed.
