@@ -5,12 +5,14 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
 )
 
 func readBlob(t *testing.T, n *Node, id blob.BlobID) []byte {
@@ -281,4 +283,30 @@ func TestCorruptSeeder(t *testing.T) {
 		t.Fatal("the copy differs")
 	}
 	waitFor(t, 10*time.Second, "the liar to be disconnected", func() bool { return !d.connected(liar.Author()) })
+}
+
+// TestBlobPutRefusedForReader: a read-only member's blob write is refused
+// before anything is stored.
+func TestBlobPutRefusedForReader(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	r := openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "tools"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.Invite(ctx, "tools", commit.RoleRead, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := r.Join(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.PutBlob(ctx, sp, []byte("photo"), bytes.NewReader(make([]byte, 1<<20)), "")
+	if !errors.Is(err, space.ErrReadOnly) || !strings.Contains(err.Error(), "needs write") {
+		t.Fatalf("a reader's blob put: %v, want ErrReadOnly naming the role", err)
+	}
+	if ids, _ := r.blobs.Blobs(); len(ids) != 0 {
+		t.Fatalf("the refused put stored %d blobs", len(ids))
+	}
 }

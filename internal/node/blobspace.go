@@ -57,6 +57,11 @@ func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Re
 	if err := (blob.Ref{Type: mediaType}).Validate(); err != nil {
 		return blob.Ref{}, nil, err
 	}
+	// Refuse before storing what may be gigabytes for a write that would be.
+	probe := blob.Ref{}.Encode()
+	if err := sp.CheckWrite([]commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: probe}}); err != nil {
+		return blob.Ref{}, nil, err
+	}
 	id, m, release, err := n.blobs.AddLeased(ctx, r)
 	if err != nil {
 		return blob.Ref{}, nil, err

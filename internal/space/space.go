@@ -185,6 +185,12 @@ func (s *Space) canWrite(ops []commit.Op) error {
 	return nil
 }
 
+// CheckWrite says whether this device may write ops now (an error wrapping
+// ErrReadOnly that names the missing role if not), without writing: for
+// work to skip before a write, such as storing a blob the write would
+// reference.
+func (s *Space) CheckWrite(ops []commit.Op) error { return s.canWrite(ops) }
+
 // Get returns the visible entry of key (store.ErrNotFound if none).
 func (s *Space) Get(ctx context.Context, key []byte) (view.Entry, error) {
 	return s.st.Get(ctx, s.info.ID, key)
