@@ -78,8 +78,9 @@ func roleName(r commit.Role) string {
 
 // Join joins the space of a ticket: it connects to the ticket's peers,
 // starts holding the space (which, with a DHT, looks up its other holders:
-// the ticket's addresses may then all be unreachable, or absent), waits until the invite key's grant has arrived
-// by sync, and commits this device's self-grant through the invite. It
+// the ticket's addresses may then all be unreachable, or absent), waits
+// until the invite key's grant has arrived by sync, and commits this
+// device's self-grant through the invite. It
 // returns once the space is writable (or readable, for a read invite), or
 // when ctx ends.
 func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
@@ -89,21 +90,14 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	if len(t.Addrs) == 0 && n.disc == nil {
 		return nil, errors.New("node: join: the ticket names no peer to reach, and this node has no DHT to find one (start the daemon with --dht)")
 	}
-	var reached int
-	var errs []error
-	for _, a := range t.Addrs {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		peer, err := n.host.Connect(cctx, a)
-		cancel()
-		if err == nil {
-			reached++
-			n.upgradeIfRelayed(peer)
-		} else {
-			errs = append(errs, err)
-		}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	reached, dialErr := n.host.ConnectAddrs(cctx, t.Addrs)
+	cancel()
+	for _, peer := range reached {
+		n.upgradeIfRelayed(peer)
 	}
-	if reached == 0 && n.disc == nil {
-		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, errors.Join(errs...))
+	if len(reached) == 0 && n.disc == nil {
+		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, dialErr)
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {
 		name, err := n.freeName(ctx, t.Name)

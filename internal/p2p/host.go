@@ -311,6 +311,46 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	return a, nil
 }
 
+// ConnectAddrs connects to every peer named in addrs (multiaddrs ending
+// in /p2p/<peer ID>), dialling all the addresses of one peer together, so
+// that the swarm tries them in parallel, best first, instead of waiting for
+// each unreachable one in turn (a QUIC dial to an address that drops
+// packets takes seconds to fail). It returns the peers reached, and the
+// errors of the others and of unusable addresses. Relayed addresses are
+// accepted, as by Connect.
+func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorID, error) {
+	var errs []error
+	var ms []ma.Multiaddr
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err == nil {
+			_, err = peer.AddrInfoFromP2pAddr(m)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("p2p: connect %s: %w", s, err))
+			continue
+		}
+		ms = append(ms, m)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(ms...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: connect: %w", err)
+	}
+	var reached []keys.AuthorID
+	for _, info := range infos {
+		a, err := authorOf(info.ID)
+		if err == nil {
+			err = h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), info)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("p2p: connect %s: %w", info.ID, err))
+			continue
+		}
+		reached = append(reached, a)
+	}
+	return reached, errors.Join(errs...)
+}
+
 // ConnectPeer connects to p at p.Addrs (multiaddrs, with or without a
 // /p2p/ suffix, which must then name p.ID). With no addresses it dials the
 // addresses the Host already knows for p.
