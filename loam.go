@@ -11,6 +11,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -49,6 +50,13 @@ type Options struct {
 	// UploadRate bounds the bytes per second of blob data served to
 	// peers; 0 means no bound.
 	UploadRate int64
+	// DHT chooses how peers are found beyond the local network: "" or
+	// "off" (none: tickets and mDNS only), "amino" (the public libp2p DHT)
+	// or "private" (Loam nodes only, reached through Bootstrap).
+	DHT string
+	// Bootstrap lists bootstrap nodes' multiaddrs (with /p2p/), the DHT's
+	// entry points and relays (see 'loam bootstrap').
+	Bootstrap []string
 
 	noSync bool // benchmarks only: skip fsync
 }
@@ -77,9 +85,16 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if home == "" {
 		home = DefaultHome()
 	}
+	dht := p2p.DHTOff
+	if o.DHT != "" {
+		var err error
+		if dht, err = p2p.ParseDHTMode(o.DHT); err != nil {
+			return nil, fmt.Errorf("loam: open: %w", err)
+		}
+	}
 	n, err := node.Open(ctx, node.Options{
 		Home: home, Offline: !o.Network, Listen: o.Listen, MDNS: o.MDNS, NoSync: o.noSync,
-		FetchBlobs: o.FetchBlobs, UploadRate: o.UploadRate,
+		FetchBlobs: o.FetchBlobs, UploadRate: o.UploadRate, DHT: dht, Bootstrap: o.Bootstrap,
 	})
 	if err != nil {
 		return nil, err
