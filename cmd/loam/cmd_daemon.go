@@ -150,6 +150,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
+	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", s.LoginURL(info.API), int(api.LoginTTL.Minutes()))
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
 	fmt.Fprintln(d.out, "p2p addresses:")
 	for _, a := range info.Addrs {

@@ -161,6 +161,7 @@ local name. Commands whose output is data take --json.`,
 		newJoinCmd(g),
 		newPeersCmd(g),
 		newStatusCmd(g),
+		newUICmd(g),
 		newBlobCmd(g),
 		newDemoCmd(),
 	)
