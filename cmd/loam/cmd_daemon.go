@@ -15,6 +15,7 @@ import (
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/ui"
 )
 
 // defaultAPI is where the daemon serves its API unless --api says otherwise.
@@ -120,6 +121,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", err)
 	}
 	s := api.NewServer(n, token)
+	s.ServeUI(ui.Files())
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
