@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -153,6 +154,46 @@ func TestSessionSecurity(t *testing.T) {
 			for k := range resp.Header {
 				if strings.HasPrefix(strings.ToLower(k), "access-control-") {
 					t.Errorf("CORS header %s", k)
+				}
+			}
+		})
+	}
+}
+
+func TestServeUI(t *testing.T) {
+	f := serve(t, false)
+	f.server.ServeUI(fstest.MapFS{
+		"index.html": {Data: []byte("<!doctype html><title>Loam</title>")},
+		"js/app.js":  {Data: []byte("export {};")},
+	})
+	port := f.srv.URL[strings.LastIndex(f.srv.URL, ":")+1:]
+	for _, c := range []struct {
+		name, method, path string
+		hdr                map[string]string
+		want               int
+		body               string
+	}{
+		{"index without a session", "GET", "/", nil, 200, "<title>Loam</title>"},
+		{"a module", "GET", "/js/app.js", nil, 200, "export"},
+		{"a missing file", "GET", "/nope.js", nil, 404, ""},
+		{"a foreign Host", "GET", "/", map[string]string{"Host": "evil.example:" + port}, 403, ""},
+		{"POST to a file", "POST", "/", nil, 405, ""},
+		{"the API still needs a token", "GET", "/v1/spaces", nil, 401, ""},
+		{"and so do the metrics", "GET", "/metrics", nil, 401, ""},
+		{"/v1 itself is the API's", "GET", "/v1", nil, 401, ""},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			resp := request(t, f, c.method, c.path, "", c.hdr)
+			body := readBody(t, resp)
+			if resp.StatusCode != c.want || !strings.Contains(body, c.body) {
+				t.Errorf("%s %s: %s %q", c.method, c.path, resp.Status, body)
+			}
+			if resp.StatusCode == 200 {
+				if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+					t.Errorf("Content-Security-Policy %q", csp)
+				}
+				if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+					t.Errorf("headers %v", resp.Header)
 				}
 			}
 		})
