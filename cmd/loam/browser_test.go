@@ -161,6 +161,12 @@ func (b *browser) screenshots(name string) {
 		b.run("screenshot "+name, emulate,
 			chromedp.Poll(`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, nil, chromedp.WithPollingTimeout(5*time.Second)),
 			chromedp.CaptureScreenshot(&png))
+		// Responsive: nothing makes the page scroll sideways.
+		var width int64
+		b.run("measure "+name, chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+		if width > s.w {
+			b.t.Errorf("%s: %s at %dx%d is %d px wide: it scrolls sideways", b.name, name, s.w, s.h, width)
+		}
 		path := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%dx%d.png", name, s.suffix, s.w, s.h))
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			b.t.Fatal(err)
@@ -276,15 +282,12 @@ func TestBrowserApps(t *testing.T) {
 	}{{ba, "Ada"}, {bb, "Bo"}} {
 		c.b.run("open the chat", goTo("/chat/general"))
 		c.b.until("the live stream", `document.querySelector('#live')?.textContent === 'live'`)
-		c.b.run("set the nickname",
-			chromedp.SetValue(`#nick`, c.nick, chromedp.ByQuery),
-			submit(`#nick`))
+		c.b.run("set the nickname", chromedp.SendKeys(`#nick`, c.nick+"\r", chromedp.ByQuery))
 	}
 	bb.run("mark the page", chromedp.Evaluate(`window.loamNoReload = true`, nil))
 	ba.run("set the topic",
 		chromedp.Evaluate(`document.querySelector('.room-head details').open = true`, nil),
-		chromedp.SetValue(`#topic-input`, "Everything about the street", chromedp.ByQuery),
-		submit(`#topic-input`))
+		chromedp.SendKeys(`#topic-input`, "Everything about the street\r", chromedp.ByQuery))
 	ba.run("send a message", chromedp.SendKeys(`#message`, "Hello from Ada's kitchen\r", chromedp.ByQuery))
 	bb.until("A's message on B", `[...document.querySelectorAll('#messages .msg')].some(m =>
 		m.querySelector('.text').textContent === "Hello from Ada's kitchen" && m.querySelector('strong').textContent === 'Ada')`)

@@ -80,6 +80,8 @@ export function chat(main, [channelArg]) {
     const nickIn = h('input', { name: 'nick', maxlength: 40, autocomplete: 'nickname', id: 'nick' });
     const topicIn = h('input', { name: 'topic', maxlength: 200, autocomplete: 'off', id: 'topic-input' });
 
+    for (const el of [topicIn, nickIn]) el.addEventListener('input', () => { el.dataset.editing = '1'; });
+    const doneEditing = (el) => { delete el.dataset.editing; };
     put(main,
       h('div', { class: 'app-head' }, h('h1', {}, 'Chat'), pick.el, state),
       h('div', { class: 'chat' },
@@ -103,6 +105,7 @@ export function chat(main, [channelArg]) {
               ev.preventDefault();
               try {
                 await api.put(space, 'chat/nick/' + me, { nick: nickIn.value.trim() });
+                doneEditing(nickIn);
                 notice('Nickname saved');
               } catch (e) { notice(errorText(e), 'error'); }
             },
@@ -117,6 +120,7 @@ export function chat(main, [channelArg]) {
                   ev.preventDefault();
                   try {
                     await api.put(space, 'chat/topic/' + channel, { topic: topicIn.value.trim() });
+                    doneEditing(topicIn);
                     ev.target.closest('details').open = false;
                   } catch (e) { notice(errorText(e), 'error'); }
                 },
@@ -150,8 +154,9 @@ export function chat(main, [channelArg]) {
       }));
       const tp = topics.get(channel);
       put(topicEl, tp && tp.topic ? [tp.topic, h('span', { class: 'muted' }, ' — set by ' + name(tp.author))] : h('span', { class: 'muted' }, 'No topic yet.'));
-      if (document.activeElement !== topicIn) topicIn.value = tp ? tp.topic : '';
-      if (document.activeElement !== nickIn) nickIn.value = nicks.get(me) || '';
+      // Fill the forms only while nobody is editing them.
+      if (!topicIn.dataset.editing) topicIn.value = tp ? tp.topic : '';
+      if (!nickIn.dataset.editing) nickIn.value = nicks.get(me) || '';
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
       const all = sorted(channel);
       put(log, all.length ? all.map((e) => {

@@ -265,8 +265,17 @@ export function tools(main, [toolArg]) {
     }
 
     function render() {
-      if (toolArg) renderTool(toolArg);
-      else if (renderList.redraw && body.querySelector('#tool-list')) renderList.redraw();
+      if (toolArg) {
+        // A change arriving while someone types must not wipe the text.
+        const kept = [...body.querySelectorAll('input[id], textarea[id]')].map((el) => [el.id, el.value, el === document.activeElement]);
+        renderTool(toolArg);
+        for (const [id, value, focused] of kept) {
+          const el = body.querySelector('#' + id);
+          if (!el) continue;
+          el.value = value;
+          if (focused) el.focus();
+        }
+      } else if (renderList.redraw && body.querySelector('#tool-list')) renderList.redraw();
       else renderList();
       document.title = 'Loam tool library';
     }
