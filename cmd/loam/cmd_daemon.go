@@ -16,6 +16,7 @@ import (
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/ui"
 )
 
 // defaultAPI is where the daemon serves its API unless --api says otherwise.
@@ -163,6 +164,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", err)
 	}
 	s := api.NewServer(n, token)
+	s.ServeUI(ui.Files())
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,6 +195,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
+	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", s.LoginURL(info.API), int(api.LoginTTL.Minutes()))
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
 	fmt.Fprintf(d.out, "DHT:  %s", d.dht)
 	if len(d.bootstrap) > 0 {

@@ -15,7 +15,7 @@ import (
 )
 
 func newDemoCmd() *cobra.Command {
-	var keep bool
+	var keep, serve bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Take a guided tour of Loam in a temporary home",
@@ -25,9 +25,16 @@ keys, and verify the history, printing each step with its results. Then three
 more nodes on this machine (on loopback) join a space by tickets and chat,
 each message printed on every node as it arrives. It takes a few seconds and
 leaves your own Loam home alone. The temporary home is removed at the end
-unless --keep is given.`,
+unless --keep is given.
+
+With --serve, three more nodes then serve the web UI, as 'loam daemon'
+does, sharing the space "community" with some chat and a tool library; the
+demo prints each node's one-time login URL and keeps running until Ctrl-C,
+so you can open them in browsers, write on one and watch the others update
+live.`,
 		Example: `  loam demo
-  go run ./cmd/loam demo --keep`,
+  go run ./cmd/loam demo --keep
+  loam demo --serve`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			home, err := os.MkdirTemp("", "loam-demo-")
@@ -47,10 +54,19 @@ unless --keep is given.`,
 			if err := runDemo(cmd.Context(), out, filepath.Join(home, "solo")); err != nil {
 				return err
 			}
-			return runSyncDemo(cmd.Context(), out, home)
+			if err := runSyncDemo(cmd.Context(), out, home); err != nil {
+				return err
+			}
+			if !serve {
+				fmt.Fprintln(out, "\nTo see the web UI of three live nodes, with a chat and a tool library, run")
+				fmt.Fprintln(out, "  loam demo --serve")
+				return nil
+			}
+			return runWebDemo(cmd.Context(), out, home)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary home instead of removing it")
+	cmd.Flags().BoolVar(&serve, "serve", false, "then serve the web UI of three nodes until Ctrl-C")
 	return cmd
 }
 

@@ -22,12 +22,15 @@ const tokenBytes = 32
 
 // check enforces the API's access rules, in this order: the Host header
 // names a loopback host (DNS rebinding protection), no token rides in the
-// query string, the Authorization header carries the token, and a request
-// that is not a GET or HEAD comes from no browser origin but the API's own.
+// query string, the request carries the token in the Authorization header
+// or a browser session cookie, and a request that is not a GET or HEAD
+// comes from no browser origin but the API's own. A request with the
+// cookie must moreover not come from another site or origin
+// (Sec-Fetch-Site), and a write with it must carry CSRFHeader or the API's
+// own Origin.
 func (s *Server) check(r *http.Request) error {
-	if !LoopbackHost(r.Host) {
-		return &kindError{kind: ErrForbidden,
-			msg: fmt.Sprintf("the Host header %q is not a loopback name: the API answers only to localhost, 127.0.0.1 and [::1]", r.Host)}
+	if err := checkHost(r); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	for _, name := range []string{"token", "access_token", "api_token", "auth"} {
@@ -36,21 +39,53 @@ func (s *Server) check(r *http.Request) error {
 				msg: "a token in the URL is never accepted: send it in the header 'Authorization: Bearer TOKEN'"}
 		}
 	}
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	own := "http://" + r.Host
+	origin := r.Header.Get("Origin")
 	auth := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(auth, " ")
-	if auth == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
-		return &kindError{kind: ErrUnauthorized,
-			msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home"}
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.token)) != 1 {
-		return &kindError{kind: ErrForbidden,
-			msg: "the API token is wrong: use the one in the api.token file of the daemon's Loam home"}
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
-			return &kindError{kind: ErrForbidden,
-				msg: fmt.Sprintf("cross-origin %s from %q refused: the API takes writes only from its own origin", r.Method, o)}
+	if auth == "" {
+		present, valid := s.sessionOf(r)
+		switch {
+		case !present:
+			return &kindError{kind: ErrUnauthorized,
+				msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home (browsers: open the login URL 'loam ui' prints)"}
+		case !valid:
+			return &kindError{kind: ErrUnauthorized,
+				msg: "the browser session has expired or the daemon restarted: open a new login URL ('loam ui' prints one)"}
 		}
+		switch site := r.Header.Get("Sec-Fetch-Site"); site {
+		case "", "same-origin", "none":
+		default:
+			return &kindError{kind: ErrForbidden,
+				msg: fmt.Sprintf("a %s request with the session cookie refused: the API serves the cookie only to its own pages", site)}
+		}
+		if write && origin != own && r.Header.Get(CSRFHeader) == "" {
+			return &kindError{kind: ErrForbidden,
+				msg: fmt.Sprintf("a %s with the session cookie needs the header %s or the API's own Origin", r.Method, CSRFHeader)}
+		}
+	} else {
+		scheme, tok, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return &kindError{kind: ErrUnauthorized,
+				msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home"}
+		}
+		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.token)) != 1 {
+			return &kindError{kind: ErrForbidden,
+				msg: "the API token is wrong: use the one in the api.token file of the daemon's Loam home"}
+		}
+	}
+	if write && origin != "" && origin != own {
+		return &kindError{kind: ErrForbidden,
+			msg: fmt.Sprintf("cross-origin %s from %q refused: the API takes writes only from its own origin", r.Method, origin)}
+	}
+	return nil
+}
+
+// checkHost refuses a request whose Host header is not a loopback name.
+func checkHost(r *http.Request) error {
+	if !LoopbackHost(r.Host) {
+		return &kindError{kind: ErrForbidden,
+			msg: fmt.Sprintf("the Host header %q is not a loopback name: the API answers only to localhost, 127.0.0.1 and [::1]", r.Host)}
 	}
 	return nil
 }

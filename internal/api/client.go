@@ -469,3 +469,10 @@ func (w *Watcher) Close() error {
 	w.cancel()
 	return w.body.Close()
 }
+
+// LoginURL asks the daemon for a new one-time login URL for a browser.
+func (c *Client) LoginURL(ctx context.Context) (LoginURL, error) {
+	var out LoginURL
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/logins", nil, &out)
+	return out, err
+}

@@ -23,6 +23,27 @@
 // request other than GET and HEAD whose Origin header is not the API's own
 // origin (http:// and the Host).
 //
+// # Browsers
+//
+// A browser gets no token: 'loam daemon' prints a one-time login URL,
+//
+//	http://127.0.0.1:7777/login?t=9c2e…(64 hex digits)
+//
+// valid once, for LoginTTL (15 minutes); 'loam ui' (POST /v1/logins)
+// prints a fresh one. Visiting it sets an HttpOnly, SameSite=Strict session
+// cookie named loam_session_PORT (browsers share cookies between the ports
+// of a host) and redirects to the web UI at /. The cookie then stands for
+// the token, lasts SessionTTL (7 days) and dies with the daemon. A request
+// with the cookie is refused (403) when its Sec-Fetch-Site says another
+// site or origin sent it, and a write with it must carry the header
+// X-Loam-Request (any value; see CSRFHeader) or the API's own Origin: a
+// page of another origin can send neither. A used, expired or unknown
+// login secret is answered 403 with a page saying how to get a new one.
+//
+// Paths outside /v1/, /login and /metrics serve the web UI's files
+// (package ui) when the daemon has it (ServeUI), to anyone who passes the
+// Host check: they hold no data; the data comes from /v1/ with the cookie.
+//
 // # Errors
 //
 // An error is answered with its HTTP status and a body of one sentence
@@ -124,6 +145,14 @@
 //	PUT    /v1/blobs/BLOB/pin        → 204; DELETE /v1/blobs/BLOB/pin → 204
 //	POST   /v1/blobs/gc              {"freed":1048576}: removes blobs no key references,
 //	                                 not pinned and not in use
+//
+//	POST   /v1/logins                → 201 {"url":"http://127.0.0.1:7777/login?t=…","expires":"…"}
+//	                                 a new one-time login URL for a browser, on the Host asked
+//
+//	GET    /metrics                  Prometheus text format (version 0.0.4): loam_sync_commits_applied_total,
+//	                                 loam_commits_rejected_total{reason}, loam_sync_bytes_total{direction},
+//	                                 loam_peers{type="direct"|"relayed"}, loam_blob_bytes_total{direction}, …
+//	                                 (the list and meanings are in docs/api.md); same access rules as /v1/
 //
 // "commits" in status is the number of commits held: the sum of the
 // heads' seqs.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -39,6 +40,9 @@ type Server struct {
 	token string
 	mux   *http.ServeMux
 
+	sess *sessions
+	ui   http.Handler // the web UI's files, or nil; see ServeUI
+
 	// streams is cancelled by CloseStreams, ending every watch stream.
 	streams     context.Context
 	closeStream context.CancelFunc
@@ -47,7 +51,7 @@ type Server struct {
 // NewServer returns the API of n, guarded by token (see LoadOrCreateToken).
 // The node stays the caller's to close.
 func NewServer(n *node.Node, token string) *Server {
-	s := &Server{n: n, token: token, mux: http.NewServeMux()}
+	s := &Server{n: n, token: token, mux: http.NewServeMux(), sess: newSessions()}
 	s.streams, s.closeStream = context.WithCancel(context.Background())
 	for pattern, h := range map[string]http.HandlerFunc{
 		"GET /v1/{$}":                             s.hello,
@@ -77,6 +81,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"DELETE /v1/blobs/{blob}/pin":             s.unpinBlob,
 		"POST /v1/blobs/gc":                       s.gcBlobs,
 		"GET /v1/doctor":                          s.doctor,
+		"POST /v1/logins":                         s.newLoginURL,
+		"GET /metrics":                            s.metrics,
 	} {
 		s.mux.HandleFunc(pattern, h)
 	}
@@ -88,12 +94,44 @@ func NewServer(n *node.Node, token string) *Server {
 // http.Server.RegisterOnShutdown. Streams opened later end at once.
 func (s *Server) CloseStreams() { s.closeStream() }
 
-// ServeHTTP checks the request's Host, token and Origin (see the package
-// doc), then serves it.
+// ServeUI makes the server answer paths outside /v1/, /metrics and
+// /login with files (the web UI; see package ui): GET / serves
+// index.html. Call it before serving.
+func (s *Server) ServeUI(files fs.FS) {
+	s.ui = http.FileServerFS(files)
+}
+
+// uiCSP is the Content-Security-Policy of the web UI: its own scripts,
+// styles and API only; images also from blob: URLs (previews of photos
+// before upload).
+const uiCSP = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// ServeHTTP checks the request's Host, token or session and Origin (see
+// the package doc), then serves it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	if err := checkHost(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch p := r.URL.Path; {
+	case p == "/login":
+		s.login(w, r)
+		return
+	case s.ui != nil && p != "/metrics" && p != "/"+Version && !strings.HasPrefix(p, "/"+Version+"/"):
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeErrorStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", "the web UI's files are read with GET")
+			return
+		}
+		h.Set("Content-Security-Policy", uiCSP)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		s.ui.ServeHTTP(w, r)
+		return
+	}
 	if err := s.check(r); err != nil {
 		if errors.Is(err, ErrUnauthorized) {
 			h.Set("WWW-Authenticate", `Bearer realm="loam"`)

@@ -340,3 +340,10 @@ type Hello struct {
 	Peer   string `json:"peer"`
 	Author string `json:"author"`
 }
+
+// LoginURL is the answer to POST /v1/logins: a one-time login URL for a
+// browser, and when it expires if unused.
+type LoginURL struct {
+	URL     string `json:"url"`
+	Expires string `json:"expires"`
+}

@@ -142,6 +142,9 @@ func (n *Node) EnsureBlob(ctx context.Context, id blob.BlobID, opts blob.FetchOp
 func (n *Node) countBlobFetch(d int) {
 	n.mu.Lock()
 	n.counters.BlobFetches += d
+	if d > 0 {
+		n.counters.BlobsStarted += uint64(d)
+	}
 	n.mu.Unlock()
 }
 

@@ -95,6 +95,7 @@ func (n *Node) runSession(st p2p.Stream) {
 	if n.sessions[peer] == s {
 		delete(n.sessions, peer)
 	}
+	n.counters.Ended.add(&s.Stats)
 	stillNone := n.sessions[peer] == nil
 	n.mu.Unlock()
 	if errors.Is(err, reconcile.ErrMisbehaving) {
@@ -240,16 +241,35 @@ func (n *Node) SyncStats() SyncStats {
 	defer n.mu.Unlock()
 	var t SyncStats
 	for _, s := range n.sessions {
-		t.Sessions++
-		t.FramesIn += s.Stats.FramesIn.Load()
-		t.FramesOut += s.Stats.FramesOut.Load()
-		t.CommitsIn += s.Stats.CommitsIn.Load()
-		t.CommitsOut += s.Stats.CommitsOut.Load()
-		t.BytesIn += s.Stats.BytesIn.Load()
-		t.BytesOut += s.Stats.BytesOut.Load()
-		t.Wakeups += s.Stats.Wakeups.Load()
+		t.add(&s.Stats)
 	}
 	return t
+}
+
+// SyncTotals returns the counters of every sync session this node ran,
+// running or ended, summed: they only grow (for /metrics). Sessions
+// counts the sessions running.
+func (n *Node) SyncTotals() SyncStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t := n.counters.Ended
+	t.Sessions = 0
+	for _, s := range n.sessions {
+		t.add(&s.Stats)
+	}
+	return t
+}
+
+// add adds a session's counters to t and counts it in Sessions.
+func (t *SyncStats) add(st *reconcile.Stats) {
+	t.Sessions++
+	t.FramesIn += st.FramesIn.Load()
+	t.FramesOut += st.FramesOut.Load()
+	t.CommitsIn += st.CommitsIn.Load()
+	t.CommitsOut += st.CommitsOut.Load()
+	t.BytesIn += st.BytesIn.Load()
+	t.BytesOut += st.BytesOut.Load()
+	t.Wakeups += st.Wakeups.Load()
 }
 
 // SpaceSync says how many connected peers share a space and how many of

@@ -101,6 +101,8 @@ type Counters struct {
 	BlobBytesIn  uint64            // verified blob bytes fetched from peers
 	BlobBytesOut uint64            // blob bytes served to peers
 	BlobFetches  int               // blob downloads in progress
+	BlobsStarted uint64            // blob downloads started
+	Ended        SyncStats         // summed counters of the sync sessions that ended
 }
 
 // Open opens the node in o.Home, creating its key and store on first use,

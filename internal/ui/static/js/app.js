@@ -1,0 +1,63 @@
+// app.js: the router. Each view is a function (main, args) that renders
+// into main and returns a cleanup function (closing watch streams and
+// timers) called when the view changes.
+import { api, setOnUnauthorized } from './api.js';
+import { h, put, short } from './dom.js';
+import { dashboard } from './dashboard.js';
+import { spaceList, spaceView } from './spaces.js';
+import { chat } from './chat.js';
+import { tools } from './tools.js';
+
+const main = document.getElementById('main');
+let cleanup = () => {};
+let loggedOut = false;
+
+setOnUnauthorized(() => {
+  if (loggedOut) return;
+  loggedOut = true;
+  cleanup();
+  cleanup = () => {};
+  put(main,
+    h('section', { class: 'card narrow' },
+      h('h1', {}, 'Log in to this Loam node'),
+      h('p', {}, 'This browser has no session with the node, or it expired (sessions end when the daemon restarts).'),
+      h('p', {}, 'Run ', h('code', {}, 'loam ui'), ' on this device and open the link it prints. ',
+        h('code', {}, 'loam daemon'), ' also prints one when it starts. A link works once, for 15 minutes.')));
+});
+
+const routes = [
+  [/^\/?$/, 'dashboard', () => dashboard],
+  [/^\/spaces\/?$/, 'spaces', () => spaceList],
+  [/^\/spaces\/([^/]+)$/, 'spaces', () => spaceView],
+  [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
+  [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
+];
+
+function route() {
+  if (loggedOut) return;
+  const path = decodeURIComponent(location.hash.replace(/^#/, '')) || '/';
+  cleanup();
+  cleanup = () => {};
+  for (const [re, nav, view] of routes) {
+    const m = path.match(re);
+    if (!m) continue;
+    for (const a of document.querySelectorAll('[data-nav]')) {
+      if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    put(main);
+    const c = view()(main, m.slice(1));
+    if (typeof c === 'function') cleanup = c;
+    return;
+  }
+  put(main, h('section', { class: 'card narrow' }, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the dashboard'))));
+}
+
+window.addEventListener('hashchange', route);
+api.hello().then((hello) => {
+  const me = document.getElementById('me');
+  me.textContent = short(hello.author);
+  me.title = "This device's author ID: " + hello.author;
+  sessionStorage.setItem('loam.author', hello.author);
+  route();
+}).catch(() => {});

@@ -1,0 +1,204 @@
+// chat.js: channels, messages, nicknames, topics, live updates and unread
+// counts, in the spirit of Cabal. The key layout is in docs/apps.md:
+//
+//   chat/channel/CHANNEL              {"created":"RFC 3339"}   the channel exists
+//   chat/topic/CHANNEL                {"topic":"…"}            last writer wins
+//   chat/msg/CHANNEL/MS-AUTHOR        {"text":"…"}             one key per message
+//   chat/nick/AUTHOR                  {"nick":"…"}             only AUTHOR's own counts
+//
+// Unread counts are kept in this browser's localStorage: the key of the
+// last message read, per space and channel.
+import { api, listAll, watch, parseJSON } from './api.js';
+import { h, put, field, short, clock, notice, errorText } from './dom.js';
+import { spacePicker, noSpaces } from './pick.js';
+
+const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+let lastMs = 0;
+
+// msgID is a message key's last segment: a time-sortable, per-author
+// unique id (milliseconds, 13 digits, strictly increasing here).
+function msgID(author) {
+  lastMs = Math.max(Date.now(), lastMs + 1);
+  return String(lastMs).padStart(13, '0') + '-' + author;
+}
+
+export function chat(main, [channelArg]) {
+  let closed = false;
+  let stop = () => {};
+  const me = sessionStorage.getItem('loam.author');
+
+  (async () => {
+    const pick = await spacePicker('chat', () => { location.hash = '#/chat'; route(); });
+    if (!pick.space) { put(main, noSpaces()); return; }
+    const space = pick.space.id;
+    const channel = channelRe.test(channelArg || '') ? channelArg : 'general';
+    const readKey = (c) => 'loam.chat.' + space + '.read.' + c;
+
+    // state, filled from the space and kept current by the watch stream
+    const channels = new Set(['general']);
+    const topics = new Map(); // channel → {topic, author, time}
+    const nicks = new Map(); // author → nick
+    const msgs = new Map(); // channel → Map(key → entry)
+
+    function apply(e) {
+      const k = e.key;
+      if (!k) return;
+      const del = e.op === 'del';
+      const [, kind, a, ...rest] = k.split('/');
+      if (kind === 'channel' && channelRe.test(a) && !del) channels.add(a);
+      else if (kind === 'topic' && channelRe.test(a)) {
+        if (del) topics.delete(a);
+        else topics.set(a, { topic: (parseJSON(e) || {}).topic || '', author: e.author, time: e.time });
+      } else if (kind === 'nick' && a === e.author) {
+        const n = (parseJSON(e) || {}).nick;
+        if (del || !n) nicks.delete(a); else nicks.set(a, String(n).slice(0, 40));
+      } else if (kind === 'msg' && channelRe.test(a) && rest.length === 1) {
+        channels.add(a);
+        if (!msgs.has(a)) msgs.set(a, new Map());
+        if (del) msgs.get(a).delete(k); else msgs.get(a).set(k, e);
+      }
+    }
+
+    const name = (author) => nicks.get(author) || short(author);
+    const sorted = (c) => [...(msgs.get(c) || new Map()).values()].sort((x, y) => (x.key < y.key ? -1 : 1));
+    function unread(c) {
+      const last = localStorage.getItem(readKey(c)) || '';
+      return sorted(c).filter((e) => e.key > last && e.author !== me).length;
+    }
+    function markRead() {
+      const all = sorted(channel);
+      if (all.length && document.visibilityState === 'visible') localStorage.setItem(readKey(channel), all[all.length - 1].key);
+    }
+
+    // layout
+    const chanList = h('ul', { class: 'channels', 'aria-label': 'Channels' });
+    const topicEl = h('p', { class: 'topic', id: 'topic' });
+    const log = h('ol', { class: 'messages', 'aria-live': 'polite', 'aria-label': 'Messages in #' + channel, id: 'messages' });
+    const text = h('input', { name: 'message', autocomplete: 'off', maxlength: 4000, placeholder: 'Message #' + channel, id: 'message' });
+    const state = h('span', { class: 'badge off', id: 'live' }, 'connecting');
+    const newChan = h('input', { name: 'channel', placeholder: 'new-channel', pattern: '[a-z0-9][a-z0-9_-]{0,39}', autocomplete: 'off' });
+    const nickIn = h('input', { name: 'nick', maxlength: 40, autocomplete: 'nickname', id: 'nick' });
+    const topicIn = h('input', { name: 'topic', maxlength: 200, autocomplete: 'off', id: 'topic-input' });
+
+    for (const el of [topicIn, nickIn]) el.addEventListener('input', () => { el.dataset.editing = '1'; });
+    const doneEditing = (el) => { delete el.dataset.editing; };
+    put(main,
+      h('div', { class: 'app-head' }, h('h1', {}, 'Chat'), pick.el, state),
+      h('div', { class: 'chat' },
+        h('aside', { class: 'card side' },
+          h('h2', {}, 'Channels'), chanList,
+          h('form', {
+            class: 'compact',
+            onsubmit: async (ev) => {
+              ev.preventDefault();
+              const c = newChan.value.trim().toLowerCase();
+              if (!channelRe.test(c)) { notice('A channel name is 1 to 40 of a-z, 0-9, - and _.', 'error'); return; }
+              try {
+                await api.put(space, 'chat/channel/' + c, { created: new Date().toISOString() });
+                location.hash = '#/chat/' + c;
+              } catch (e) { notice(errorText(e), 'error'); }
+            },
+          }, field('New channel', newChan), h('button', { type: 'submit' }, 'Add')),
+          h('form', {
+            class: 'compact',
+            onsubmit: async (ev) => {
+              ev.preventDefault();
+              try {
+                await api.put(space, 'chat/nick/' + me, { nick: nickIn.value.trim() });
+                doneEditing(nickIn);
+                notice('Nickname saved');
+              } catch (e) { notice(errorText(e), 'error'); }
+            },
+          }, field('Your nickname', nickIn), h('button', { type: 'submit' }, 'Save'))),
+        h('section', { class: 'card room', 'aria-labelledby': 'room-name' },
+          h('header', { class: 'room-head' },
+            h('h2', { id: 'room-name' }, '#' + channel), topicEl,
+            h('details', {}, h('summary', {}, 'Change topic'),
+              h('form', {
+                class: 'compact',
+                onsubmit: async (ev) => {
+                  ev.preventDefault();
+                  try {
+                    await api.put(space, 'chat/topic/' + channel, { topic: topicIn.value.trim() });
+                    doneEditing(topicIn);
+                    ev.target.closest('details').open = false;
+                  } catch (e) { notice(errorText(e), 'error'); }
+                },
+              }, field('Topic of #' + channel, topicIn), h('button', { type: 'submit' }, 'Set')))),
+          log,
+          h('form', {
+            class: 'compose',
+            onsubmit: async (ev) => {
+              ev.preventDefault();
+              const t = text.value.trim();
+              if (!t) return;
+              text.value = '';
+              try {
+                if (!channels.has(channel) || !msgs.has(channel)) {
+                  await api.put(space, 'chat/channel/' + channel, { created: new Date().toISOString() });
+                }
+                await api.put(space, 'chat/msg/' + channel + '/' + msgID(me), { text: t });
+              } catch (e) {
+                text.value = t;
+                notice(errorText(e), 'error');
+              }
+            },
+          }, h('label', { for: 'message', class: 'visually-hidden' }, 'Message'), text, h('button', { type: 'submit' }, 'Send')))));
+
+    function render() {
+      put(chanList, [...channels].sort().map((c) => {
+        const n = c === channel ? 0 : unread(c);
+        return h('li', {}, h('a', { href: '#/chat/' + c, 'aria-current': c === channel ? 'page' : null, dataset: { channel: c } },
+          h('span', {}, '#' + c),
+          n ? h('span', { class: 'count', 'aria-label': n + ' unread' }, String(n)) : null));
+      }));
+      const tp = topics.get(channel);
+      put(topicEl, tp && tp.topic ? [tp.topic, h('span', { class: 'muted' }, ' — set by ' + name(tp.author))] : h('span', { class: 'muted' }, 'No topic yet.'));
+      // Fill the forms only while nobody is editing them.
+      if (!topicIn.dataset.editing) topicIn.value = tp ? tp.topic : '';
+      if (!nickIn.dataset.editing) nickIn.value = nicks.get(me) || '';
+      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
+      const all = sorted(channel);
+      put(log, all.length ? all.map((e) => {
+        const m = parseJSON(e) || {};
+        return h('li', { class: 'msg' + (e.author === me ? ' mine' : ''), dataset: { key: e.key } },
+          h('div', { class: 'meta' }, h('strong', { title: e.author }, name(e.author)), ' ', h('time', { datetime: e.time }, clock(e.time))),
+          h('div', { class: 'text' }, String(m.text ?? '')));
+      }) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet. Say hello!'));
+      if (atBottom) log.scrollTop = log.scrollHeight;
+      markRead();
+      document.title = 'Loam chat: #' + channel;
+    }
+
+    async function loadAll() {
+      // Applying is idempotent, so entries listed and streamed both are fine.
+      for (const e of await listAll(space, 'chat/')) apply(e);
+      render();
+    }
+
+    let wasDown = false;
+    let live;
+    const registered = new Promise((resolve) => { live = resolve; });
+    stop = watch(space, 'chat/', (e) => { apply(e); render(); }, (s) => {
+      if (closed) return;
+      if (s === 'live') live();
+      state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
+      state.textContent = s;
+      if (s === 'live' && wasDown) loadAll().catch(() => {}); // catch up on what the stream missed
+      wasDown = s !== 'live';
+    });
+    channels.add(channel);
+    // List once the stream is registered, so no change falls in between.
+    await Promise.race([registered, new Promise((r) => setTimeout(r, 3000))]);
+    await loadAll();
+    const onVis = () => render();
+    document.addEventListener('visibilitychange', onVis);
+    const prevStop = stop;
+    stop = () => { prevStop(); document.removeEventListener('visibilitychange', onVis); };
+    if (closed) stop();
+    text.focus();
+  })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
+
+  function route() { window.dispatchEvent(new HashChangeEvent('hashchange')); }
+  return () => { closed = true; stop(); };
+}

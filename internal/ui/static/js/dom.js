@@ -1,0 +1,91 @@
+// dom.js: building elements without innerHTML, so text from peers is
+// never parsed as HTML.
+
+// h creates an element: h('p', {class: 'x', onclick: f}, 'text', child…).
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2), v);
+    } else if (k === 'class') {
+      el.className = v;
+    } else if (k === 'value') {
+      el.value = v;
+    } else if (k === 'dataset') {
+      Object.assign(el.dataset, v);
+    } else {
+      el.setAttribute(k, v === true ? '' : v);
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+// clear empties el and appends children.
+export function put(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let ids = 0;
+// field returns a label and its control, tied by a fresh id.
+export function field(label, control, hint) {
+  const id = control.id || 'f' + ++ids;
+  control.id = id;
+  return h('div', { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('small', { class: 'hint' }, hint) : null);
+}
+
+// ago formats an RFC 3339 time relative to now.
+export function ago(t) {
+  if (!t) return '';
+  const s = (Date.now() - Date.parse(t)) / 1000;
+  if (s < 45) return 'just now';
+  if (s < 3600) return Math.round(s / 60) + ' min ago';
+  if (s < 86400) return Math.round(s / 3600) + ' h ago';
+  return new Date(t).toLocaleDateString();
+}
+
+export function clock(t) {
+  const d = new Date(t);
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export function bytes(n) {
+  if (n < 1024) return n + ' B';
+  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let i = -1;
+  do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
+  return n.toFixed(n < 10 ? 1 : 0) + ' ' + u[i];
+}
+
+// short abbreviates an ID: aut_k3j…x9f.
+export function short(id) {
+  if (!id || id.length <= 14) return id || '';
+  return id.slice(0, 8) + '…' + id.slice(-4);
+}
+
+// notice shows a transient message in the page's status region.
+export function notice(msg, kind = 'info') {
+  const box = document.getElementById('notices');
+  const n = h('div', { class: 'notice ' + kind, role: kind === 'error' ? 'alert' : 'status' }, msg);
+  box.append(n);
+  setTimeout(() => n.remove(), kind === 'error' ? 8000 : 3000);
+}
+
+// errorText is an error's message for people.
+export function errorText(e) {
+  return e && e.message ? e.message : String(e);
+}

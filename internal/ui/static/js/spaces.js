@@ -1,0 +1,181 @@
+// spaces.js: the space browser: the list of spaces (create, join) and one
+// space (keys, heads with authors, verification, invites, members).
+import { api } from './api.js';
+import { h, put, field, short, ago, bytes, notice, errorText } from './dom.js';
+
+export function spaceList(main) {
+  const list = h('div', { class: 'table-wrap' });
+  const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off', placeholder: 'garden-club' });
+  const ticket = h('textarea', { name: 'ticket', required: true, rows: 3, placeholder: 'loam1…', spellcheck: 'false' });
+  put(main,
+    h('h1', {}, 'Spaces'),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card wide', 'aria-labelledby': 's-list' }, h('h2', { id: 's-list' }, 'Spaces on this device'), list),
+      h('section', { class: 'card', 'aria-labelledby': 's-new' }, h('h2', { id: 's-new' }, 'New space'),
+        h('form', {
+          onsubmit: async (ev) => {
+            ev.preventDefault();
+            try {
+              const s = await api.createSpace(name.value.trim());
+              location.hash = '#/spaces/' + s.id;
+            } catch (e) { notice(errorText(e), 'error'); }
+          },
+        }, field('Name', name, 'A local name for the space; peers see its ID.'), h('button', { type: 'submit' }, 'Create'))),
+      h('section', { class: 'card', 'aria-labelledby': 's-join' }, h('h2', { id: 's-join' }, 'Join with a ticket'),
+        h('form', {
+          onsubmit: async (ev) => {
+            ev.preventDefault();
+            const btn = ev.target.querySelector('button');
+            btn.disabled = true;
+            btn.textContent = 'Joining…';
+            try {
+              const s = await api.join(ticket.value.trim());
+              location.hash = '#/spaces/' + s.id;
+            } catch (e) {
+              notice(errorText(e), 'error');
+              btn.disabled = false;
+              btn.textContent = 'Join';
+            }
+          },
+        }, field('Invite ticket', ticket, 'Someone with admin rights in the space makes one.'), h('button', { type: 'submit' }, 'Join')))));
+  api.spaces().then((spaces) => {
+    put(list, spaces.length ? h('ul', { class: 'plain' }, spaces.map((s) => h('li', {},
+      h('a', { href: '#/spaces/' + s.id }, s.name || s.id), ' ', h('code', { class: 'muted', title: s.id }, short(s.id)),
+      h('span', { class: 'muted' }, ' · created ' + ago(s.created)))))
+      : h('p', { class: 'muted' }, 'None yet.'));
+  }).catch((e) => put(list, h('p', { class: 'error' }, errorText(e))));
+}
+
+const pageSize = 50;
+
+export function spaceView(main, [id]) {
+  const keysBox = h('div', { class: 'table-wrap' });
+  const headsBox = h('div', { class: 'table-wrap' });
+  const verifyBox = h('div', { role: 'status' });
+  const inviteBox = h('div');
+  const valueBox = h('div');
+  const prefix = h('input', { type: 'search', name: 'prefix', placeholder: 'chat/', autocomplete: 'off' });
+  const title = h('h1', {}, 'Space');
+  let pages = ['']; // start keys of the pages seen
+
+  put(main,
+    h('p', { class: 'crumbs' }, h('a', { href: '#/spaces' }, 'Spaces'), ' / '),
+    title,
+    h('div', { class: 'grid' },
+      h('section', { class: 'card wide', 'aria-labelledby': 'v-keys' },
+        h('h2', { id: 'v-keys' }, 'Keys'),
+        h('form', { class: 'inline', role: 'search', onsubmit: (ev) => { ev.preventDefault(); pages = ['']; loadKeys(); } },
+          field('Prefix', prefix), h('button', { type: 'submit' }, 'Filter')),
+        keysBox, valueBox),
+      h('section', { class: 'card', 'aria-labelledby': 'v-heads' },
+        h('h2', { id: 'v-heads' }, 'History'),
+        h('p', { class: 'muted' }, "Every author's latest commit held here. Each commit is signed by its author and chained to the previous one."),
+        headsBox,
+        h('button', { type: 'button', onclick: verify }, 'Verify every signature'), verifyBox),
+      h('section', { class: 'card', 'aria-labelledby': 'v-members' },
+        h('h2', { id: 'v-members' }, 'Members'),
+        h('div', { id: 'members' },
+          h('p', { class: 'muted' }, 'Authors who wrote to this space are listed under History. Roles and revocation come with access control; this list will show them when the API has /members.'))),
+      h('section', { class: 'card', 'aria-labelledby': 'v-invite' },
+        h('h2', { id: 'v-invite' }, 'Invite'),
+        inviteForm(id, inviteBox), inviteBox)));
+
+  api.space(id).then((s) => { title.textContent = s.name || s.id; title.title = s.id; })
+    .catch((e) => put(keysBox, h('p', { class: 'error' }, errorText(e))));
+
+  async function loadKeys() {
+    try {
+      const start = pages[pages.length - 1];
+      const list = await api.keys(id, { prefix: prefix.value, start, limit: pageSize + 1 });
+      const more = list.length > pageSize;
+      const shown = list.slice(0, pageSize);
+      put(keysBox,
+        shown.length ? h('table', { class: 'keys' },
+          h('thead', {}, h('tr', {}, ['Key', 'Value', 'Author', 'Time'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, shown.map((e) => h('tr', {},
+            h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link', onclick: () => showValue(e) }, e.key ?? ('base64:' + e.key_b64))),
+            h('td', { class: 'value' }, preview(e)),
+            h('td', {}, h('code', { title: e.author }, short(e.author))),
+            h('td', {}, ago(e.time)))))) : h('p', { class: 'muted' }, 'No keys' + (prefix.value ? ' under this prefix.' : '.')),
+        h('div', { class: 'pager' },
+          pages.length > 1 ? h('button', { type: 'button', onclick: () => { pages.pop(); loadKeys(); } }, '← Previous') : null,
+          more ? h('button', { type: 'button', onclick: () => { pages.push(list[pageSize].key); loadKeys(); } }, 'Next →') : null));
+    } catch (e) {
+      put(keysBox, h('p', { class: 'error' }, errorText(e)));
+    }
+  }
+
+  async function showValue(e) {
+    let body;
+    if (e.blob) {
+      body = h('p', {}, 'A blob: ', h('code', {}, short(e.blob.id)), ', ' + bytes(e.blob.size) + (e.blob.type ? ', ' + e.blob.type : ''));
+      if ((e.blob.type || '').startsWith('image/')) {
+        const img = h('img', { class: 'preview', alt: 'The image stored at ' + e.key });
+        api.getRaw(id, e.key, e.blob.type).then((b) => { img.src = URL.createObjectURL(b); });
+        body = [body, img];
+      }
+    } else {
+      let v = e.value ?? ('base64: ' + e.value_b64);
+      try { v = JSON.stringify(JSON.parse(v), null, 2); } catch { /* not JSON */ }
+      body = h('pre', {}, v);
+    }
+    put(valueBox, h('div', { class: 'value-view' },
+      h('h3', {}, e.key),
+      h('p', { class: 'muted' }, 'Written by ', h('code', {}, e.author), ' ' + ago(e.time)),
+      body));
+  }
+
+  async function loadHeads() {
+    try {
+      const heads = await api.heads(id);
+      put(headsBox, h('table', {},
+        h('thead', {}, h('tr', {}, ['Author', 'Commits', 'Latest'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, heads.map((hd) => h('tr', {},
+          h('th', { scope: 'row' }, h('code', { title: hd.author }, short(hd.author)), hd.author === sessionStorage.getItem('loam.author') ? ' (you)' : ''),
+          h('td', {}, String(hd.seq)),
+          h('td', {}, h('span', { title: hd.commit }, ago(hd.time))))))));
+    } catch (e) {
+      put(headsBox, h('p', { class: 'error' }, errorText(e)));
+    }
+  }
+
+  async function verify() {
+    put(verifyBox, h('p', { class: 'muted' }, 'Verifying…'));
+    try {
+      const r = await api.verify(id);
+      put(verifyBox, h('p', { class: 'ok-text' }, '✓ Verified: ' + r.commits + ' commits, ' + r.ops + ' operations by ' + r.authors +
+        ' authors; every signature and chain link checks out' + (r.forks ? '; ' + r.forks + ' forks found' : '') + '.'));
+    } catch (e) {
+      put(verifyBox, h('p', { class: 'error' }, '✗ ' + errorText(e)));
+    }
+  }
+
+  loadKeys();
+  loadHeads();
+  const timer = setInterval(loadHeads, 5000);
+  return () => clearInterval(timer);
+}
+
+function preview(e) {
+  if (e.blob) return h('span', { class: 'badge' }, 'blob · ' + bytes(e.blob.size));
+  const v = e.value ?? '(binary)';
+  return v.length > 80 ? v.slice(0, 80) + '…' : v;
+}
+
+function inviteForm(id, out) {
+  const role = h('select', { name: 'role' }, ['write', 'read', 'admin', 'seed'].map((r) => h('option', { value: r }, r)));
+  const expires = h('select', { name: 'expires' },
+    [['24h', '1 day'], ['168h', '1 week'], ['1h', '1 hour'], ['0', 'never']].map(([v, l]) => h('option', { value: v }, l)));
+  return h('form', {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const { ticket } = await api.invite(id, role.value, expires.value);
+        const ta = h('textarea', { readonly: true, rows: 4, 'aria-label': 'Invite ticket', spellcheck: 'false' }, ticket);
+        put(out, h('p', {}, 'Give this ticket to the person you invite; they join on their Spaces page or with ', h('code', {}, 'loam join'), '.'), ta,
+          h('button', { type: 'button', onclick: () => navigator.clipboard?.writeText(ticket).then(() => notice('Copied')) }, 'Copy'));
+        ta.select();
+      } catch (e) { put(out, h('p', { class: 'error' }, errorText(e))); }
+    },
+  }, field('Role', role), field('Expires', expires), h('button', { type: 'submit' }, 'Make a ticket'));
+}

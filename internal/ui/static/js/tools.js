@@ -1,0 +1,312 @@
+// tools.js: the tool library. Neighbours list tools they lend, with a
+// photo; others request to borrow; the owner accepts or declines and marks
+// the tool returned. Every step is its own key, written once by the one
+// who may take it, so each tool's lending history is a list of signed
+// commits. The key layout is in docs/apps.md:
+//
+//   tools/item/TOOL                 {"name","description","condition","photo_type"}  by the owner
+//   tools/photo/TOOL                the photo's bytes (a blob when over 64 KiB)      by the owner
+//   tools/req/TOOL/REQ              {"note"}                                         by the borrower
+//   tools/answer/TOOL/REQ           {"answer":"accepted"|"declined","note"}          by the owner
+//   tools/returned/TOOL/REQ         {"note"}                                         by the owner
+//
+// TOOL and REQ are MS-AUTHOR: 13 digits of milliseconds and the author ID
+// of the owner (TOOL) or the borrower (REQ). An entry whose signed author
+// is not the one its key names is ignored.
+import { api, listAll, watch, parseJSON } from './api.js';
+import { h, put, field, short, ago, notice, errorText } from './dom.js';
+import { spacePicker, noSpaces } from './pick.js';
+
+const conditions = ['like new', 'good', 'worn', 'needs repair'];
+const idRe = /^\d{13}-(aut_[A-Za-z0-9]+)$/;
+let lastMs = 0;
+
+function newID(author) {
+  lastMs = Math.max(Date.now(), lastMs + 1);
+  return String(lastMs).padStart(13, '0') + '-' + author;
+}
+
+const ownerOf = (id) => (id.match(idRe) || [])[1];
+
+// model builds the library from the entries under tools/.
+class Library {
+  constructor() {
+    this.items = new Map(); // TOOL → {id, owner, name, description, condition, photo_type, time}
+    this.photos = new Map(); // TOOL → entry
+    this.reqs = new Map(); // TOOL → Map(REQ → {id, borrower, note, time, answer, returned})
+  }
+  req(tool, id) {
+    if (!this.reqs.has(tool)) this.reqs.set(tool, new Map());
+    const m = this.reqs.get(tool);
+    if (!m.has(id)) m.set(id, { id, borrower: ownerOf(id) });
+    return m.get(id);
+  }
+  apply(e) {
+    if (!e.key) return;
+    const [, kind, tool, rid, ...rest] = e.key.split('/');
+    const owner = ownerOf(tool || '');
+    if (!owner || rest.length) return;
+    const del = e.op === 'del';
+    const v = parseJSON(e) || {};
+    switch (kind) {
+      case 'item':
+        if (rid !== undefined || e.author !== owner) return;
+        if (del) this.items.delete(tool);
+        else this.items.set(tool, { id: tool, owner, name: String(v.name || 'Unnamed tool'), description: String(v.description || ''),
+          condition: String(v.condition || ''), photo_type: v.photo_type, time: e.time });
+        return;
+      case 'photo':
+        if (rid !== undefined || e.author !== owner) return;
+        if (del) this.photos.delete(tool); else this.photos.set(tool, e);
+        return;
+    }
+    if (!rid || !idRe.test(rid) || del) return;
+    if (kind === 'req' && e.author === ownerOf(rid)) Object.assign(this.req(tool, rid), { note: String(v.note || ''), time: e.time, signed: e.author });
+    else if (kind === 'answer' && e.author === owner && (v.answer === 'accepted' || v.answer === 'declined')) {
+      this.req(tool, rid).answer = { answer: v.answer, note: String(v.note || ''), time: e.time, by: e.author };
+    } else if (kind === 'returned' && e.author === owner) this.req(tool, rid).returned = { note: String(v.note || ''), time: e.time, by: e.author };
+  }
+  requests(tool) {
+    return [...(this.reqs.get(tool) || new Map()).values()].filter((r) => r.time).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+  // lentTo returns the request the tool is out on, if any.
+  lentTo(tool) {
+    return this.requests(tool).find((r) => r.answer?.answer === 'accepted' && !r.returned);
+  }
+}
+
+export function tools(main, [toolArg]) {
+  let stop = () => {};
+  let closed = false;
+  const me = sessionStorage.getItem('loam.author');
+  const urls = []; // object URLs to revoke
+
+  (async () => {
+    const pick = await spacePicker('tools', () => { location.hash = '#/tools'; window.dispatchEvent(new HashChangeEvent('hashchange')); });
+    if (!pick.space) { put(main, noSpaces()); return; }
+    const space = pick.space.id;
+    const lib = new Library();
+    const nicks = new Map();
+    const body = h('div');
+    const state = h('span', { class: 'badge off', id: 'live' }, 'connecting');
+    put(main, h('div', { class: 'app-head' }, h('h1', {}, 'Tool library'), pick.el, state), body);
+    const name = (a) => nicks.get(a) || short(a);
+    const photoCache = new Map(); // TOOL+time → object URL
+
+    function photo(tool, cls) {
+      const item = lib.items.get(tool);
+      const p = lib.photos.get(tool);
+      const img = h('img', { class: cls, alt: item ? 'Photo of ' + item.name : '' });
+      if (!p) return h('div', { class: cls + ' nophoto' }, h('span', { class: 'muted' }, 'No photo'));
+      const k = tool + p.time;
+      if (photoCache.has(k)) img.src = photoCache.get(k);
+      else {
+        api.getRaw(space, 'tools/photo/' + tool, (p.blob && p.blob.type) || item?.photo_type || 'image/jpeg').then((b) => {
+          const u = URL.createObjectURL(b);
+          urls.push(u);
+          photoCache.set(k, u);
+          img.src = u;
+        }).catch(() => { img.alt = 'The photo is not here yet'; });
+      }
+      return img;
+    }
+
+    function statusBadge(tool) {
+      const out = lib.lentTo(tool);
+      if (out) return h('span', { class: 'badge warn' }, 'lent to ' + name(out.borrower));
+      return h('span', { class: 'badge ok' }, 'available');
+    }
+
+    let query = '';
+    function renderList() {
+      const search = h('input', { type: 'search', name: 'q', value: query, placeholder: 'drill, ladder…', autocomplete: 'off', id: 'tool-search',
+        oninput: () => { query = search.value; drawCards(); } });
+      const cards = h('ul', { class: 'tool-grid', id: 'tool-list', 'aria-label': 'Tools' });
+      function drawCards() {
+        const q = query.trim().toLowerCase();
+        const items = [...lib.items.values()].filter((t) => !q || (t.name + ' ' + t.description + ' ' + t.condition).toLowerCase().includes(q))
+          .sort((a, b) => a.name.localeCompare(b.name));
+        put(cards, items.length ? items.map((t) => h('li', { class: 'tool-card', dataset: { tool: t.id } },
+          h('a', { href: '#/tools/' + t.id }, photo(t.id, 'thumb'),
+            h('div', { class: 'tool-info' },
+              h('h3', {}, t.name),
+              h('p', { class: 'muted' }, t.condition + ' · ' + (t.owner === me ? 'yours' : name(t.owner))),
+              statusBadge(t.id))))) : h('li', { class: 'muted empty' }, q ? 'No tool matches.' : 'No tools listed yet. Be the first!'));
+      }
+      drawCards();
+      put(body, h('div', { class: 'tools' },
+        h('section', { class: 'card wide', 'aria-labelledby': 't-browse' },
+          h('h2', { id: 't-browse' }, 'Browse'),
+          h('div', { role: 'search' }, field('Search tools', search)), cards),
+        h('section', { class: 'card', 'aria-labelledby': 't-new' }, h('h2', { id: 't-new' }, 'Lend a tool'), listForm())));
+      renderList.redraw = drawCards;
+    }
+
+    function listForm() {
+      const nm = h('input', { name: 'name', required: true, maxlength: 80, autocomplete: 'off', id: 'tool-name' });
+      const desc = h('textarea', { name: 'description', rows: 3, maxlength: 2000, id: 'tool-description' });
+      const cond = h('select', { name: 'condition', id: 'tool-condition' }, conditions.map((c) => h('option', { value: c }, c)));
+      const file = h('input', { type: 'file', name: 'photo', accept: 'image/*', id: 'tool-photo' });
+      const prev = h('div', { class: 'photo-preview' });
+      file.addEventListener('change', () => {
+        put(prev);
+        if (file.files[0]) {
+          const u = URL.createObjectURL(file.files[0]);
+          urls.push(u);
+          prev.append(h('img', { src: u, alt: 'Preview of the photo', class: 'thumb' }));
+        }
+      });
+      return h('form', {
+        id: 'tool-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const btn = ev.target.querySelector('button[type=submit]');
+          btn.disabled = true;
+          const id = newID(me);
+          try {
+            const f = file.files[0];
+            if (f) await api.put(space, 'tools/photo/' + id, f, f.type || 'application/octet-stream');
+            await api.put(space, 'tools/item/' + id, { name: nm.value.trim(), description: desc.value.trim(), condition: cond.value, photo_type: f ? f.type : undefined });
+            ev.target.reset();
+            put(prev);
+            notice('Listed');
+          } catch (e) { notice(errorText(e), 'error'); }
+          btn.disabled = false;
+        },
+      }, field('Name', nm), field('Description', desc), field('Condition', cond), field('Photo', file, 'Shared with everyone in the space.'), prev,
+      h('button', { type: 'submit' }, 'List the tool'));
+    }
+
+    function renderTool(tool) {
+      const t = lib.items.get(tool);
+      if (!t) {
+        put(body, h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' /'), h('p', { class: 'muted' }, 'This tool is not here (yet).'));
+        return;
+      }
+      const mine = t.owner === me;
+      const reqs = lib.requests(tool);
+      const out = lib.lentTo(tool);
+      const myOpen = reqs.find((r) => r.borrower === me && !r.answer);
+      const verifyBox = h('div', { role: 'status' });
+      put(body,
+        h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' / '),
+        h('div', { class: 'tool-detail' },
+          h('section', { class: 'card' }, photo(tool, 'photo'),
+            h('h2', { id: 'tool-title' }, t.name), statusBadge(tool),
+            h('p', {}, t.description || h('span', { class: 'muted' }, 'No description.')),
+            h('dl', { class: 'facts' },
+              h('dt', {}, 'Condition'), h('dd', {}, t.condition),
+              h('dt', {}, 'Owner'), h('dd', {}, mine ? 'you' : name(t.owner), ' ', h('code', { class: 'muted', title: t.owner }, short(t.owner))),
+              h('dt', {}, 'Listed'), h('dd', {}, ago(t.time)))),
+          h('section', { class: 'card', 'aria-labelledby': 'tool-actions' },
+            h('h2', { id: 'tool-actions' }, mine ? 'Requests' : 'Borrow'),
+            mine ? ownerActions(tool, reqs, out) : borrowForm(tool, myOpen, out)),
+          h('section', { class: 'card wide', 'aria-labelledby': 'tool-history' },
+            h('h2', { id: 'tool-history' }, 'Lending history'),
+            reqs.length ? h('ol', { class: 'history', id: 'history' }, reqs.flatMap((r) => [
+              h('li', {}, h('time', { datetime: r.time }, ago(r.time)), ' ', h('strong', {}, name(r.borrower)), ' asked to borrow it', r.note ? ': “' + r.note + '”' : '', signed(r.signed)),
+              r.answer ? h('li', { class: r.answer.answer }, h('time', { datetime: r.answer.time }, ago(r.answer.time)), ' ', name(t.owner), ' ', r.answer.answer, ' ', name(r.borrower) + "'s request", r.answer.note ? ': “' + r.answer.note + '”' : '', signed(r.answer.by)) : null,
+              r.returned ? h('li', { class: 'returned' }, h('time', { datetime: r.returned.time }, ago(r.returned.time)), ' returned by ', name(r.borrower), signed(r.returned.by)) : null,
+            ])) : h('p', { class: 'muted' }, 'Never lent yet.'),
+            h('p', { class: 'muted' }, 'Each step is a commit signed by the person who took it; entries signed by anyone else are ignored.'),
+            h('button', {
+              type: 'button',
+              onclick: async () => {
+                try {
+                  const r = await api.verify(space);
+                  put(verifyBox, h('p', { class: 'ok-text' }, '✓ All ' + r.commits + ' commits of this space verify: signatures and chains are intact.'));
+                } catch (e) { put(verifyBox, h('p', { class: 'error' }, '✗ ' + errorText(e))); }
+              },
+            }, 'Verify the history'), verifyBox)));
+    }
+
+    function signed(author) {
+      return h('span', { class: 'sig', title: 'Signed by ' + author }, ' ✓ signed');
+    }
+
+    function borrowForm(tool, myOpen, out) {
+      if (myOpen) return h('p', { id: 'request-state' }, 'You asked to borrow it ' + ago(myOpen.time) + '; waiting for the owner.');
+      if (out && out.borrower === me) return h('p', { id: 'request-state' }, 'You have it since ' + ago(out.answer.time) + '. The owner marks it returned.');
+      const note = h('input', { name: 'note', maxlength: 500, autocomplete: 'off', id: 'request-note', placeholder: 'Saturday morning, back on Sunday' });
+      return h('form', {
+        id: 'request-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          try {
+            await api.put(space, 'tools/req/' + tool + '/' + newID(me), { note: note.value.trim() });
+            notice('Request sent');
+          } catch (e) { notice(errorText(e), 'error'); }
+        },
+      }, out ? h('p', { class: 'muted' }, 'It is lent out now; you can still ask for it next.') : null,
+      field('Message to the owner', note), h('button', { type: 'submit' }, 'Request to borrow'));
+    }
+
+    function ownerActions(tool, reqs, out) {
+      const open = reqs.filter((r) => !r.answer);
+      const answer = (r, a) => async () => {
+        try {
+          await api.put(space, 'tools/answer/' + tool + '/' + r.id, { answer: a });
+        } catch (e) { notice(errorText(e), 'error'); }
+      };
+      return h('div', { id: 'owner-actions' },
+        out ? h('div', { class: 'lent' }, h('p', {}, 'Lent to ', h('strong', {}, name(out.borrower)), ' since ' + ago(out.answer.time) + '.'),
+          h('button', {
+            type: 'button', id: 'mark-returned',
+            onclick: async () => {
+              try { await api.put(space, 'tools/returned/' + tool + '/' + out.id, { note: '' }); } catch (e) { notice(errorText(e), 'error'); }
+            },
+          }, 'Mark returned')) : null,
+        open.length ? h('ul', { class: 'plain requests' }, open.map((r) => h('li', { dataset: { req: r.id } },
+          h('p', {}, h('strong', {}, name(r.borrower)), ' asks ' + ago(r.time), r.note ? ': “' + r.note + '”' : ''),
+          h('div', { class: 'buttons' },
+            h('button', { type: 'button', class: 'accept', disabled: !!out, title: out ? 'Mark it returned first' : null, onclick: answer(r, 'accepted') }, 'Accept'),
+            h('button', { type: 'button', class: 'secondary decline', onclick: answer(r, 'declined') }, 'Decline')))))
+          : h('p', { class: 'muted' }, 'No open requests.'));
+    }
+
+    function render() {
+      if (toolArg) {
+        // A change arriving while someone types must not wipe the text.
+        const kept = [...body.querySelectorAll('input[id], textarea[id]')].map((el) => [el.id, el.value, el === document.activeElement]);
+        renderTool(toolArg);
+        for (const [id, value, focused] of kept) {
+          const el = body.querySelector('#' + id);
+          if (!el) continue;
+          el.value = value;
+          if (focused) el.focus();
+        }
+      } else if (renderList.redraw && body.querySelector('#tool-list')) renderList.redraw();
+      else renderList();
+      document.title = 'Loam tool library';
+    }
+
+    let live;
+    let wasDown = false;
+    const registered = new Promise((r) => { live = r; });
+    stop = watch(space, 'tools/', (e) => { lib.apply(e); render(); }, (s) => {
+      if (closed) return;
+      if (s === 'live') live();
+      state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
+      state.textContent = s;
+      if (s === 'live' && wasDown) listAll(space, 'tools/').then((es) => { es.forEach((e) => lib.apply(e)); render(); }).catch(() => {});
+      wasDown = s !== 'live';
+    });
+    const stopNicks = watch(space, 'chat/nick/', (e) => {
+      const n = (parseJSON(e) || {}).nick;
+      if (e.key === 'chat/nick/' + e.author && n) { nicks.set(e.author, String(n).slice(0, 40)); render(); }
+    });
+    const prev = stop;
+    stop = () => { prev(); stopNicks(); };
+    await Promise.race([registered, new Promise((r) => setTimeout(r, 3000))]);
+    const [entries, nickEntries] = await Promise.all([listAll(space, 'tools/'), listAll(space, 'chat/nick/')]);
+    for (const e of nickEntries) {
+      const n = (parseJSON(e) || {}).nick;
+      if (e.key === 'chat/nick/' + e.author && n) nicks.set(e.author, String(n).slice(0, 40));
+    }
+    for (const e of entries) lib.apply(e);
+    if (closed) { stop(); return; }
+    render();
+  })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
+
+  return () => { closed = true; stop(); urls.forEach((u) => URL.revokeObjectURL(u)); };
+}
