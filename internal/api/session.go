@@ -81,16 +81,18 @@ func (ss *sessions) add(m map[[32]byte]time.Time, ttl time.Duration) string {
 // once.
 func (ss *sessions) take(m map[[32]byte]time.Time, sec string, once bool) bool {
 	h := sha256.Sum256([]byte(sec))
+	now := ss.now()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	exp, ok := m[h]
 	if !ok {
 		return false
 	}
-	if once || !ss.now().Before(exp) {
+	valid := now.Before(exp)
+	if once || !valid {
 		delete(m, h)
 	}
-	return ss.now().Before(exp)
+	return valid
 }
 
 // NewLogin returns a new one-time login secret, valid for LoginTTL.
@@ -127,8 +129,9 @@ func (s *Server) sessionOf(r *http.Request) (present, valid bool) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
+	// Only GET spends the secret: not HEAD, which link checkers send.
+	if r.Method != http.MethodGet {
+		h.Set("Allow", "GET")
 		writeErrorStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET /login?t=SECRET, the URL 'loam daemon' printed")
 		return
 	}

@@ -81,9 +81,19 @@ func TestLoginURL(t *testing.T) {
 	if readBody(t, resp); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
 		t.Errorf("login with a foreign Host: %s", resp.Status)
 	}
-	resp = request(t, f, "POST", u2.RequestURI(), "", nil)
-	if readBody(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST /login: %s", resp.Status)
+	for _, m := range []string{"POST", "HEAD"} {
+		resp = request(t, f, m, u2.RequestURI(), "", nil)
+		if readBody(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /login: %s", m, resp.Status)
+		}
+	}
+	// Neither spent the secret.
+	resp, err = c.Get(u2.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readBody(t, resp); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the login URL after a POST and a HEAD: %s", resp.Status)
 	}
 
 	// Expiry: a login URL older than LoginTTL is refused, and so is a

@@ -85,8 +85,9 @@ export function chat(main, [channelArg]) {
     put(main,
       h('div', { class: 'app-head' }, h('h1', {}, 'Chat'), pick.el, state),
       h('div', { class: 'chat' },
-        h('aside', { class: 'card side' },
-          h('h2', {}, 'Channels'), chanList,
+        h('nav', { class: 'card side chans', 'aria-labelledby': 'chan-head' },
+          h('h2', { id: 'chan-head' }, 'Channels'), chanList),
+        h('aside', { class: 'card side settings', 'aria-label': 'Channels and nickname' },
           h('form', {
             class: 'compact',
             onsubmit: async (ev) => {
