@@ -74,6 +74,9 @@ export const api = {
   space: (space) => callJSON('GET', sp(space)),
   verify: (space) => callJSON('GET', sp(space) + '/verify'),
   heads: (space) => callJSON('GET', sp(space) + '/heads'),
+  members: (space) => callJSON('GET', sp(space) + '/members'),
+  // revoke revokes a member (aut_…) or an invite (its loam1… ticket).
+  revoke: (space, target) => callJSON('POST', sp(space) + '/revoke', { json: { target } }),
   invite: (space, role, expires) => callJSON('POST', sp(space) + '/invites', { json: { role, expires } }),
   // keys lists entries: q has prefix, start, end, limit, reverse.
   keys: (space, q = {}) => callJSON('GET', sp(space) + '/keys', { query: q }),

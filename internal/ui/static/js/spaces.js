@@ -53,6 +53,7 @@ export function spaceView(main, [id]) {
   const headsBox = h('div', { class: 'table-wrap' });
   const verifyBox = h('div', { role: 'status' });
   const inviteBox = h('div');
+  const membersBox = h('div', { id: 'members', class: 'table-wrap' });
   const valueBox = h('div');
   const prefix = h('input', { type: 'search', name: 'prefix', placeholder: 'chat/', autocomplete: 'off' });
   const title = h('h1', {}, 'Space');
@@ -74,8 +75,8 @@ export function spaceView(main, [id]) {
         h('button', { type: 'button', onclick: verify }, 'Verify every signature'), verifyBox),
       h('section', { class: 'card', 'aria-labelledby': 'v-members' },
         h('h2', { id: 'v-members' }, 'Members'),
-        h('div', { id: 'members' },
-          h('p', { class: 'muted' }, 'Authors who wrote to this space are listed under History. Roles and revocation come with access control; this list will show them when the API has /members.'))),
+        h('p', { class: 'muted' }, 'Who may read, write or administer the space, and who granted it. Revoking a member makes its later commits count nowhere.'),
+        membersBox),
       h('section', { class: 'card', 'aria-labelledby': 'v-invite' },
         h('h2', { id: 'v-invite' }, 'Invite'),
         inviteForm(id, inviteBox), inviteBox)));
@@ -150,8 +151,35 @@ export function spaceView(main, [id]) {
     }
   }
 
+  async function loadMembers() {
+    try {
+      const members = (await api.members(id)).filter((m) => !m.invite);
+      const me = sessionStorage.getItem('loam.author');
+      put(membersBox, members.length ? h('table', {},
+        h('thead', {}, h('tr', {}, ['Member', 'Role', 'Granted by', 'Since', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, members.map((m) => {
+          const g = m.grants && m.grants.length ? m.grants[m.grants.length - 1] : null;
+          return h('tr', {},
+            h('th', { scope: 'row' }, h('code', { title: m.author }, short(m.author)), m.author === me ? ' (you)' : ''),
+            h('td', {}, m.revoked ? h('span', { class: 'badge' }, 'revoked ' + ago(m.revoked.at)) : (m.role || '–') + (g && g.prefix ? ' under ' + g.prefix : '')),
+            h('td', {}, g ? h('code', { title: g.granted_by }, short(g.granted_by)) : ''),
+            h('td', {}, g ? ago(g.since) : ''),
+            h('td', {}, m.revoked || m.author === me ? '' : h('button', {
+              type: 'button', class: 'link',
+              onclick: async () => {
+                if (!confirm('Revoke ' + m.author + '? Its commits from now on will not count.')) return;
+                try { await api.revoke(id, m.author); notice('Revoked'); loadMembers(); } catch (e) { notice(errorText(e), 'error'); }
+              },
+            }, 'Revoke')));
+        }))) : h('p', { class: 'muted' }, 'No members yet.'));
+    } catch (e) {
+      put(membersBox, h('p', { class: 'error' }, errorText(e)));
+    }
+  }
+
   loadKeys();
   loadHeads();
+  loadMembers();
   const timer = setInterval(loadHeads, 5000);
   return () => clearInterval(timer);
 }
