@@ -256,7 +256,7 @@ func checkKey(key []byte) error {
 
 func checkValue(n int) error {
 	if n > commit.MaxValueSize {
-		return badRequestf("the value is more than %d bytes (64 KiB), the limit: store a smaller value (large files become blobs in a later version)", commit.MaxValueSize)
+		return badRequestf("the value is more than %d bytes (64 KiB), the limit: store a smaller value, or PUT it alone to the key to store it as a blob", commit.MaxValueSize)
 	}
 	return nil
 }
