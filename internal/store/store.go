@@ -50,6 +50,13 @@ type Options struct {
 	// group commit, once per request that stored anything, in apply order.
 	// It MUST NOT block or call back into the Store.
 	Notify func(Event)
+	// Unseal, if set, opens the sealed op payload of a private space's
+	// commit of key epoch epoch, returning the plaintext op (see
+	// commit.DecodeSealedOp) and true, or false if this node holds no read
+	// key for that epoch or the payload does not open. It is called on the
+	// applier goroutine and MUST NOT block or call back into the Store.
+	// Without it (a seeder) sealed ops are ignored by the view.
+	Unseal func(sp keys.SpaceID, epoch uint64, payload []byte) (commit.Op, bool)
 }
 
 // Event tells Notify what one request changed, once it is durable.
@@ -69,7 +76,8 @@ type Store struct {
 	db     *pebble.DB
 	sync   *pebble.WriteOptions
 	notify func(Event)
-	health io.Closer // the disk-health checker's goroutine
+	unseal func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
+	health io.Closer                                            // the disk-health checker's goroutine
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
@@ -111,6 +119,7 @@ func Open(dir string, o Options) (*Store, error) {
 		health: healthCloser,
 		sync:   pebble.Sync,
 		notify: o.Notify,
+		unseal: o.Unseal,
 		reqs:   make(chan *request, 256),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),

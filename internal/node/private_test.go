@@ -1,0 +1,184 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Canaries: plaintext that must never reach a seeder's disk.
+const (
+	canaryKey   = "notes/canary-key-7f3e2a"
+	canaryValue = "canary-value-91ab0c"
+)
+
+func heads(n *Node, id keys.SpaceID) string {
+	hs, err := n.st.Heads(context.Background(), id)
+	if err != nil {
+		return "err:" + err.Error()
+	}
+	return fmt.Sprint(hs)
+}
+
+func sameHeads(nodes []*Node, id keys.SpaceID) bool {
+	for _, n := range nodes[1:] {
+		if heads(n, id) != heads(nodes[0], id) {
+			return false
+		}
+	}
+	return true
+}
+
+func value(n *Node, id keys.SpaceID, k string) string {
+	e, err := n.st.Get(context.Background(), id, []byte(k))
+	if err != nil {
+		return ""
+	}
+	return string(e.Value)
+}
+
+// grepHome returns the files under home whose bytes contain s.
+func grepHome(t *testing.T, home string, s ...string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, x := range s {
+			if bytes.Contains(b, []byte(x)) {
+				found = append(found, p+": "+x)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestPrivateSpaceBlindSeeder: two members of a private space read each
+// other's writes over sync; a seeder stores and serves every commit,
+// verifying them as members do, and its home never holds a plaintext key
+// or value.
+func TestPrivateSpaceBlindSeeder(t *testing.T) {
+	ctx := ctxT(t)
+	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	if !sp.Private() {
+		t.Fatal("a's new private space does not seal")
+	}
+	put(t, a, id, canaryKey, canaryValue)
+	if got := value(a, id, canaryKey); got != canaryValue {
+		t.Fatalf("a reads %q, want %q", got, canaryValue)
+	}
+	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seedT.ReadKeys) != 0 {
+		t.Fatal("a seed ticket carries read keys")
+	}
+	if _, err := s.Join(ctx, seedT); err != nil {
+		t.Fatal(err)
+	}
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(writeT.ReadKeys) != 1 {
+		t.Fatalf("a write ticket carries %d read keys, want 1", len(writeT.ReadKeys))
+	}
+	bsp, err := b.Join(ctx, writeT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bsp.Private() {
+		t.Fatal("b's view of the private space does not seal")
+	}
+	put(t, b, id, canaryKey+"-b", canaryValue+"-b")
+	waitFor(t, 20*time.Second, "every commit on all three nodes, both writes readable by the members", func() bool {
+		return sameHeads([]*Node{a, b, s}, id) &&
+			value(a, id, canaryKey+"-b") == canaryValue+"-b" && value(b, id, canaryKey) == canaryValue
+	})
+	if !converged([]*Node{a, b}, id) {
+		t.Fatal("the members' views differ")
+	}
+	if _, err := s.st.Get(ctx, id, []byte(canaryKey)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the seeder's view has the canary: %v", err)
+	}
+	ssp, err := s.openSpace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ssp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))}); err == nil {
+		t.Fatal("the seeder wrote to the private space")
+	}
+	if n := misbehaving([]*Node{a, b, s}); n != 0 {
+		t.Fatalf("%d misbehaviours counted", n)
+	}
+	// Every commit the seeder holds is verified again from its bytes.
+	vs, err := s.st.View(ctx, id)
+	if err != nil || vs.Visible != 0 {
+		t.Fatalf("the seeder's view: %+v, %v", vs, err)
+	}
+	for _, n := range []*Node{a, b, s} {
+		n.Close() // flush everything to disk before looking
+	}
+	if found := grepHome(t, s.home, canaryKey, canaryValue, "canary"); len(found) != 0 {
+		t.Fatalf("the seeder's home holds plaintext: %v", found)
+	}
+	if found := grepHome(t, a.home, canaryValue); len(found) == 0 {
+		t.Fatal("the member's home does not hold the canary: the grep would not find it anywhere")
+	}
+}
+
+// TestPrivateSeederRestoresDevice: with the admin offline, a member's new
+// device joins through the seeder alone and reads everything.
+func TestPrivateSeederRestoresDevice(t *testing.T) {
+	ctx := ctxT(t)
+	a, s, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	put(t, a, id, canaryKey, canaryValue)
+	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Join(ctx, seedT); err != nil {
+		t.Fatal(err)
+	}
+	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the seeder to hold every commit", func() bool { return sameHeads([]*Node{a, s}, id) })
+	a.Close()
+	readT.Addrs = s.Addrs()
+	if _, err := c.Join(ctx, readT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the new device to read the canary", func() bool { return value(c, id, canaryKey) == canaryValue })
+}

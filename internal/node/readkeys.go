@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/seal"
+)
+
+// ErrNoReadKey is returned for a write to a private space by a device that
+// holds none of its read keys (a seeder, or a node whose key file is gone).
+var ErrNoReadKey = errors.New("this device holds no read key for the private space")
+
+// readKeySuffix names a space's key file: HOME/spaces/<space>.readkeys.
+const readKeySuffix = ".readkeys"
+
+// readKeys holds the read keys of the private spaces this node reads, one
+// key file per space under HOME/spaces (0600), never in the store.
+type readKeys struct {
+	dir string
+	mu  sync.Mutex                       // guards m
+	m   map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
+}
+
+// loadReadKeys reads every key file under home.
+func loadReadKeys(home string) (*readKeys, error) {
+	rk := &readKeys{dir: filepath.Join(home, "spaces"), m: map[keys.SpaceID][]keys.EpochKey{}}
+	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), readKeySuffix))
+		if err != nil {
+			continue // not ours
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("node: read keys: %w", err)
+		}
+		ks, err := keys.DecodeEpochKeys(b)
+		if err != nil {
+			return nil, fmt.Errorf("node: read key file %s: %w (restore it from a backup, or join the space again with a new invite)", f, err)
+		}
+		rk.m[id] = ks
+	}
+	return rk, nil
+}
+
+// all returns the read keys held for sp, ascending (nil if none).
+func (rk *readKeys) all(sp keys.SpaceID) []keys.EpochKey {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	return slices.Clone(rk.m[sp])
+}
+
+// current returns the key of the latest epoch held for sp.
+func (rk *readKeys) current(sp keys.SpaceID) (keys.EpochKey, bool) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	ks := rk.m[sp]
+	if len(ks) == 0 {
+		return keys.EpochKey{}, false
+	}
+	return ks[len(ks)-1], true
+}
+
+// add merges ks into sp's keys and saves the key file durably.
+func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	merged := slices.Clone(rk.m[sp])
+	for _, k := range ks {
+		i, found := slices.BinarySearchFunc(merged, k.Epoch, func(e keys.EpochKey, ep uint64) int {
+			return cmpU64(e.Epoch, ep)
+		})
+		if found {
+			if merged[i].Key != k.Key {
+				return fmt.Errorf("node: read keys of %s: two different keys for epoch %d", sp, k.Epoch)
+			}
+			continue
+		}
+		merged = slices.Insert(merged, i, k)
+	}
+	if err := os.MkdirAll(rk.dir, 0o700); err != nil {
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	path := filepath.Join(rk.dir, sp.String()+readKeySuffix)
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, keys.EncodeEpochKeys(merged)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	rk.m[sp] = merged
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// unseal is the store's Unseal hook (store.Options): it opens a sealed op
+// of space sp and epoch, on the applier goroutine; it must not block.
+func (rk *readKeys) unseal(sp keys.SpaceID, epoch uint64, payload []byte) (commit.Op, bool) {
+	rk.mu.Lock()
+	ks := rk.m[sp]
+	rk.mu.Unlock()
+	i, found := slices.BinarySearchFunc(ks, epoch, func(e keys.EpochKey, ep uint64) int { return cmpU64(e.Epoch, ep) })
+	if !found {
+		return commit.Op{}, false
+	}
+	pt, err := seal.OpenPayload(seal.ReadKey(ks[i].Key), sp, epoch, payload)
+	if err != nil {
+		return commit.Op{}, false
+	}
+	o, err := commit.DecodeSealedOp(pt)
+	if err != nil {
+		return commit.Op{}, false
+	}
+	return o, true
+}
+
+// isPrivate reports whether space id is private: its genesis carries a
+// rotate op (docs/design.md, "Private spaces"). A space whose genesis has
+// not arrived yet counts as private if this node holds a read key for it.
+func (n *Node) isPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
+	if _, ok := n.rk.current(id); ok {
+		return true, nil
+	}
+	for sc, err := range n.st.Commits(ctx, id, keys.AuthorID(id), 1) {
+		if err != nil {
+			return false, err
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			return false, fmt.Errorf("node: genesis of %s: %w", id, err)
+		}
+		for _, o := range c.Ops {
+			if o.Kind == commit.KindRotate {
+				return true, nil
+			}
+		}
+		break
+	}
+	return false, nil
+}
