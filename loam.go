@@ -3,7 +3,6 @@ package loam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -109,7 +108,7 @@ type Visibility int
 // Visibilities.
 const (
 	Public  Visibility = iota // signed, not encrypted
-	Private                   // encrypted; not built yet
+	Private                   // keys and values sealed under a read key only members hold
 )
 
 // SpaceInfo describes a space held by the node.
@@ -124,12 +123,10 @@ func CheckName(name string) error { return node.CheckName(name) }
 
 // CreateSpace creates a space with a new space key, whose genesis commit
 // makes this device its admin. The space secret is kept in the home's
-// spaces/ directory (mode 0600).
+// spaces/ directory (mode 0600), and for a Private space its read keys
+// beside it (docs/design.md, "Private spaces").
 func (n *Node) CreateSpace(ctx context.Context, name string, vis Visibility) (*Space, error) {
-	if vis == Private {
-		return nil, fmt.Errorf("loam: create %q: private spaces: %w (not built yet: create a public space for now)", name, ErrNotSupported)
-	}
-	sp, err := n.n.CreateSpace(ctx, name)
+	sp, err := n.n.NewSpace(ctx, name, node.SpaceOptions{Private: vis == Private})
 	if err != nil {
 		return nil, err
 	}

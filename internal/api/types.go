@@ -202,7 +202,8 @@ type SpaceInfo struct {
 
 // CreateSpaceRequest is the body of POST /v1/spaces.
 type CreateSpaceRequest struct {
-	Name string `json:"name"`
+	Name    string `json:"name"`
+	Private bool   `json:"private,omitempty"` // keys and values sealed; see docs/design.md
 }
 
 // Head is one author's latest commit in a space.

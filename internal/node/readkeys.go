@@ -19,6 +19,11 @@ import (
 // holds none of its read keys (a seeder, or a node whose key file is gone).
 var ErrNoReadKey = errors.New("this device holds no read key for the private space")
 
+// ErrNoPrivateBlobs is returned for a blob write to a private space: its
+// chunks are not sealed yet, so they are refused rather than stored in the
+// clear.
+var ErrNoPrivateBlobs = errors.New("blobs in private spaces are not supported yet")
+
 // readKeySuffix names a space's key file: HOME/spaces/<space>.readkeys.
 const readKeySuffix = ".readkeys"
 
