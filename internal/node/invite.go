@@ -114,6 +114,9 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 		if err := n.rk.add(t.Space, t.ReadKeys); err != nil {
 			return nil, err
 		}
+		if !t.Invite.IsZero() {
+			n.rk.joining(t.Space, t.Invite)
+		}
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {
 		name, err := n.freeName(ctx, t.Name)

@@ -128,11 +128,11 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
-	if n.rk, err = loadReadKeys(o.Home); err != nil {
+	if n.rk, err = loadReadKeys(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal})
+	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal, Rotated: n.rk.rotated})
 	if err != nil {
 		n.cancel()
 		var pe *fs.PathError

@@ -182,3 +182,65 @@ func TestPrivateSeederRestoresDevice(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "the new device to read the canary", func() bool { return value(c, id, canaryKey) == canaryValue })
 }
+
+// TestPrivateRotationOnRevoke: revoking a reader of a private space starts
+// a new epoch whose key the remaining members (and a late joiner holding a
+// ticket made before the rotation) get, and the revoked reader does not:
+// it still receives every commit but cannot read the later writes.
+func TestPrivateRotationOnRevoke(t *testing.T) {
+	ctx := ctxT(t)
+	a, b, c, d := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, writeT); err != nil {
+		t.Fatal(err)
+	}
+	readT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Join(ctx, readT); err != nil {
+		t.Fatal(err)
+	}
+	lateT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour) // d joins after the rotation
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, id, "before", "everyone reads this")
+	waitFor(t, 20*time.Second, "c to read the first write", func() bool { return value(c, id, "before") == "everyone reads this" })
+	waitFor(t, 20*time.Second, "a to hold c's join", func() bool { return sameHeads([]*Node{a, b, c}, id) })
+
+	r, err := a.Revoke(ctx, "club", c.Author().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Epoch != 1 {
+		t.Fatalf("the revocation started epoch %d, want 1", r.Epoch)
+	}
+	put(t, a, id, "after", canaryValue)
+	waitFor(t, 20*time.Second, "b to read the write of epoch 1", func() bool { return value(b, id, "after") == canaryValue })
+	put(t, b, id, "after-b", canaryValue+"-b")
+	waitFor(t, 20*time.Second, "a to read b's write of epoch 1", func() bool { return value(a, id, "after-b") == canaryValue+"-b" })
+	if _, err := d.Join(ctx, lateT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "every commit on c, and d reading epoch 1", func() bool {
+		return sameHeads([]*Node{a, b, c}, id) && value(d, id, "after") == canaryValue && value(d, id, "after-b") == canaryValue+"-b"
+	})
+	if got := value(c, id, "after"); got != "" {
+		t.Fatalf("the revoked reader reads %q", got)
+	}
+	if ks := c.rk.all(id); len(ks) != 1 || ks[0].Epoch != 0 {
+		t.Fatalf("the revoked reader holds keys of epochs %v", ks)
+	}
+	if got := value(c, id, "before"); got != "everyone reads this" {
+		t.Fatalf("the revoked reader lost what it read: %q", got)
+	}
+}

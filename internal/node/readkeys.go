@@ -13,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // ErrNoReadKey is returned for a write to a private space by a device that
@@ -31,13 +32,18 @@ const readKeySuffix = ".readkeys"
 // key file per space under HOME/spaces (0600), never in the store.
 type readKeys struct {
 	dir string
-	mu  sync.Mutex                       // guards m
+	dev keys.DeviceKey                   // opens read keys sealed to this device
+	mu  sync.Mutex                       // guards m and invites
 	m   map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
+	// invites holds the invite keys of tickets this node joined with since
+	// it started: a rotation made before the admin saw the join seals the
+	// new key to the invite key. Guarded by mu.
+	invites map[keys.SpaceID][]keys.DeviceKey
 }
 
 // loadReadKeys reads every key file under home.
-func loadReadKeys(home string) (*readKeys, error) {
-	rk := &readKeys{dir: filepath.Join(home, "spaces"), m: map[keys.SpaceID][]keys.EpochKey{}}
+func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
+	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}}
 	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
 	if err != nil {
 		return nil, err
@@ -137,6 +143,43 @@ func writeFileSync(path string, b []byte) error {
 	return f.Close()
 }
 
+// joining remembers the invite key of a ticket being joined with.
+func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	rk.invites[sp] = append(rk.invites[sp], inv)
+}
+
+// rotated is the store's Rotated hook, on the applier goroutine: it keeps
+// the epoch key of a rotate op if it is sealed to this device or to an
+// invite key this node joined with. Undecodable rotate ops and keys that
+// do not open are ignored: they are someone else's, or garbage.
+func (rk *readKeys) rotated(sp keys.SpaceID, payload []byte) {
+	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
+	if err != nil {
+		return
+	}
+	rk.mu.Lock()
+	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
+	rk.mu.Unlock()
+	for _, sk := range r.Keys {
+		for _, dk := range openers {
+			if sk.Reader != dk.Author() {
+				continue
+			}
+			k, err := seal.OpenKey(dk, sk.Sealed, sp, r.Epoch)
+			if err != nil {
+				continue
+			}
+			// An error leaves the key unsaved: the member then reads up to
+			// the previous epoch, and writes fail until the space is joined
+			// again. Nothing better can be done on the applier goroutine.
+			_ = rk.add(sp, []keys.EpochKey{{Epoch: r.Epoch, Key: k}})
+			return
+		}
+	}
+}
+
 // unseal is the store's Unseal hook (store.Options): it opens a sealed op
 // of space sp and epoch, on the applier goroutine; it must not block.
 func (rk *readKeys) unseal(sp keys.SpaceID, epoch uint64, payload []byte) (commit.Op, bool) {
@@ -181,4 +224,40 @@ func (n *Node) isPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
 		break
 	}
 	return false, nil
+}
+
+// rotation returns a rotate op starting the epoch after the latest one
+// this node holds for space id, with a new read key sealed to every member
+// in ms that reads (read, write or admin in force), and to every live
+// read, write or admin invite key (so a joiner holding an older ticket
+// gets it too), except revoked and the invites revoked joined through
+// (whoever holds that ticket could be the revoked member again).
+func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked keys.AuthorID) (rotateOp, error) {
+	cur, ok := n.rk.current(id)
+	if !ok {
+		return rotateOp{}, fmt.Errorf("%w %s: cannot rotate its key", ErrNoReadKey, id)
+	}
+	k, err := seal.NewReadKey()
+	if err != nil {
+		return rotateOp{}, err
+	}
+	r := commit.Rotate{Epoch: cur.Epoch + 1}
+	for _, m := range ms {
+		if m.Author == revoked || m.Revoked != nil || m.Role == 0 || m.Role == commit.RoleSeed || m.Author == keys.AuthorID(id) ||
+			slices.Contains(m.Joined, revoked) {
+			continue
+		}
+		sealed, err := seal.SealKey(m.Author, k, id, r.Epoch)
+		if err != nil {
+			return rotateOp{}, err
+		}
+		r.Keys = append(r.Keys, commit.SealedKey{Reader: m.Author, Sealed: sealed})
+	}
+	return rotateOp{commit.RotateOp(r), r.Epoch}, nil
+}
+
+// rotateOp is a rotate op and the epoch it starts.
+type rotateOp struct {
+	commit.Op
+	Epoch uint64
 }

@@ -752,6 +752,8 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			if vvErr != nil {
 				return vvErr
 			}
+		case o.Kind == commit.KindRotate && a.s.rotated != nil && !o.Erased:
+			a.s.rotated(st.id, o.Payload)
 		case o.Kind == commit.KindSealed && a.s.unseal != nil && !o.Erased:
 			po, ok := a.s.unseal(st.id, c.Epoch, o.Payload)
 			if !ok {
