@@ -313,6 +313,9 @@ type Revoked struct {
 	Author  string `json:"author"`
 	Invite  bool   `json:"invite,omitempty"`
 	LastSeq uint64 `json:"last_seq"` // the cut
+	// Epoch is the read-key epoch a private space's revocation started:
+	// writes from now on are sealed under a key the revoked member lacks.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // Revoke revokes a member of a space by its author ID (aut_…), or an
@@ -324,7 +327,7 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revoked, error) 
 	if err != nil {
 		return Revoked{}, err
 	}
-	return Revoked{Author: r.Author.String(), Invite: r.Invite, LastSeq: r.LastSeq}, nil
+	return Revoked{Author: r.Author.String(), Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch}, nil
 }
 
 // ExportSecret returns the secret key (spcsec_…) of the space with ID id

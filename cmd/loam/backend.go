@@ -438,7 +438,7 @@ func (d daemonBackend) Revoke(ctx context.Context, ref, target string) (loam.Rev
 	if err != nil {
 		return loam.Revoked{}, err
 	}
-	return loam.Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq}, nil
+	return loam.Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch}, nil
 }
 
 // sseChanges reads a watch from the daemon.

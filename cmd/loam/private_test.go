@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loamdb/loam"
 )
 
 // TestPrivateSpaceCLI: 'space create --private' makes a space whose values
@@ -85,5 +87,18 @@ func TestSeedCLI(t *testing.T) {
 	b.ok("", "join", writeT)
 	if got := b.ok("", "get", "club", "canary-key-5d1e"); got != "canary-value-77c2" {
 		t.Errorf("a member's get: %q", got)
+	}
+	var ms []loam.Member
+	if err := json.Unmarshal([]byte(a.ok("", "members", "club", "--json")), &ms); err != nil {
+		t.Fatal(err)
+	}
+	var bAuthor string
+	for _, m := range ms {
+		if m.Role == loam.Write && !m.Invite {
+			bAuthor = m.Author
+		}
+	}
+	if out := a.ok("", "revoke", "club", bAuthor); !strings.Contains(out, "new read key: epoch 1") {
+		t.Errorf("revoking a member of a private space: %q", out)
 	}
 }

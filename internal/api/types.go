@@ -269,6 +269,7 @@ type RevokeResponse struct {
 	Author  string `json:"author"`
 	Invite  bool   `json:"invite,omitempty"`
 	LastSeq uint64 `json:"last_seq"`
+	Epoch   uint64 `json:"epoch,omitempty"` // private space: the read-key epoch started
 }
 
 // InviteResponse answers POST /v1/spaces/{space}/invites.
