@@ -89,6 +89,7 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 	rk.mu.Lock()
 	defer rk.mu.Unlock()
 	merged := slices.Clone(rk.m[sp])
+	added := false
 	for _, k := range ks {
 		i, found := slices.BinarySearchFunc(merged, k.Epoch, func(e keys.EpochKey, ep uint64) int {
 			return cmpU64(e.Epoch, ep)
@@ -100,6 +101,10 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 			continue
 		}
 		merged = slices.Insert(merged, i, k)
+		added = true
+	}
+	if !added {
+		return nil // a store rebuild applies rotate ops again
 	}
 	if err := os.MkdirAll(rk.dir, 0o700); err != nil {
 		return fmt.Errorf("node: save read keys: %w", err)
