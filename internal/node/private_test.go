@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,5 +243,35 @@ func TestPrivateRotationOnRevoke(t *testing.T) {
 	}
 	if got := value(c, id, "before"); got != "everyone reads this" {
 		t.Fatalf("the revoked reader lost what it read: %q", got)
+	}
+}
+
+// TestPrivateWriteWithoutKey: a member whose key file is gone is told how
+// to get it back, and writes nothing in the clear.
+func TestPrivateWriteWithoutKey(t *testing.T) {
+	ctx := ctxT(t)
+	home := t.TempDir()
+	a := openNode(t, home)
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	a.Close()
+	if err := os.Remove(filepath.Join(home, "spaces", id.String()+readKeySuffix)); err != nil {
+		t.Fatal(err)
+	}
+	a = openNode(t, home)
+	sp2, err := a.openSpace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sp2.Commit(ctx, []commit.Op{commit.Put([]byte(canaryKey), []byte(canaryValue))})
+	if !errors.Is(err, ErrNoReadKey) || !strings.Contains(err.Error(), "join again with a new invite") {
+		t.Fatalf("a write without the read key: %v", err)
+	}
+	a.Close()
+	if found := grepHome(t, home, canaryValue); len(found) != 0 {
+		t.Fatalf("written in the clear: %v", found)
 	}
 }
