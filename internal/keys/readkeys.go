@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,8 +24,9 @@ const epochKeySize = 8 + 32
 // ErrBadEpochKeys is wrapped by DecodeEpochKeys's errors.
 var ErrBadEpochKeys = errors.New("malformed read keys")
 
-// EncodeEpochKeys encodes ks, which must be in strictly ascending epoch
-// order, as concatenated records of epoch (8 bytes, big-endian) ‖ key.
+// EncodeEpochKeys encodes ks, which must be sorted by (epoch, key) without
+// duplicates, as concatenated records of epoch (8 bytes, big-endian) ‖ key.
+// An epoch has two keys when two admins rotated to it concurrently.
 func EncodeEpochKeys(ks []EpochKey) []byte {
 	b := make([]byte, 0, len(ks)*epochKeySize)
 	for _, k := range ks {
@@ -35,7 +37,7 @@ func EncodeEpochKeys(ks []EpochKey) []byte {
 }
 
 // DecodeEpochKeys decodes EncodeEpochKeys's output strictly: whole records,
-// at most MaxEpochKeys, epochs strictly ascending.
+// at most MaxEpochKeys, sorted by (epoch, key) without duplicates.
 func DecodeEpochKeys(b []byte) ([]EpochKey, error) {
 	if len(b)%epochKeySize != 0 {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte records", ErrBadEpochKeys, len(b), epochKeySize)
@@ -49,9 +51,20 @@ func DecodeEpochKeys(b []byte) ([]EpochKey, error) {
 		r := b[i*epochKeySize:]
 		ks[i].Epoch = binary.BigEndian.Uint64(r)
 		copy(ks[i].Key[:], r[8:epochKeySize])
-		if i > 0 && ks[i].Epoch <= ks[i-1].Epoch {
-			return nil, fmt.Errorf("%w: epochs are not strictly ascending", ErrBadEpochKeys)
+		if i > 0 && CompareEpochKeys(ks[i-1], ks[i]) >= 0 {
+			return nil, fmt.Errorf("%w: not sorted by epoch and key, or a duplicate", ErrBadEpochKeys)
 		}
 	}
 	return ks, nil
+}
+
+// CompareEpochKeys orders read keys by epoch, then key bytes.
+func CompareEpochKeys(a, b EpochKey) int {
+	switch {
+	case a.Epoch < b.Epoch:
+		return -1
+	case a.Epoch > b.Epoch:
+		return 1
+	}
+	return bytes.Compare(a.Key[:], b.Key[:])
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -273,5 +274,41 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 	a.Close()
 	if found := grepHome(t, home, canaryValue); len(found) != 0 {
 		t.Fatalf("written in the clear: %v", found)
+	}
+}
+
+// TestReadKeysConcurrentRotation: when two admins rotate to the same epoch
+// concurrently, a member keeps both keys (also across a restart) and opens
+// the epoch's ops under either.
+func TestReadKeysConcurrentRotation(t *testing.T) {
+	home := t.TempDir()
+	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
+	rk, err := loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := [32]byte{9}, [32]byte{4}
+	for _, k := range [][32]byte{k1, k2, k1} {
+		if err := rk.add(sp, []keys.EpochKey{{Epoch: 1, Key: k}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rk, err = loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2})); err != nil {
+		t.Fatal(err)
+	}
+	if ks := rk.all(sp); len(ks) != 2 {
+		t.Fatalf("after a restart: %d keys, want 2", len(ks))
+	}
+	for _, k := range [][32]byte{k1, k2} {
+		ct, err := seal.SealPayload(seal.ReadKey(k), sp, 1, commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := rk.unseal(sp, 1, ct); !ok || string(o.Payload) != "v" {
+			t.Errorf("an op sealed under key %x does not open", k[:1])
+		}
+		if _, ok := rk.unseal(sp, 2, ct); ok {
+			t.Error("opened under another epoch")
+		}
 	}
 }

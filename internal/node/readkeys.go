@@ -91,13 +91,10 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 	merged := slices.Clone(rk.m[sp])
 	added := false
 	for _, k := range ks {
-		i, found := slices.BinarySearchFunc(merged, k.Epoch, func(e keys.EpochKey, ep uint64) int {
-			return cmpU64(e.Epoch, ep)
-		})
+		// Two keys of one epoch: two admins rotated concurrently; both are
+		// kept, and a sealed op of the epoch is opened with either.
+		i, found := slices.BinarySearchFunc(merged, k, keys.CompareEpochKeys)
 		if found {
-			if merged[i].Key != k.Key {
-				return fmt.Errorf("node: read keys of %s: two different keys for epoch %d", sp, k.Epoch)
-			}
 			continue
 		}
 		merged = slices.Insert(merged, i, k)
@@ -191,11 +188,12 @@ func (rk *readKeys) unseal(sp keys.SpaceID, epoch uint64, payload []byte) (commi
 	rk.mu.Lock()
 	ks := rk.m[sp]
 	rk.mu.Unlock()
-	i, found := slices.BinarySearchFunc(ks, epoch, func(e keys.EpochKey, ep uint64) int { return cmpU64(e.Epoch, ep) })
-	if !found {
-		return commit.Op{}, false
+	i, _ := slices.BinarySearchFunc(ks, epoch, func(e keys.EpochKey, ep uint64) int { return cmpU64(e.Epoch, ep) })
+	var pt []byte
+	var err error = seal.ErrDecrypt
+	for ; i < len(ks) && ks[i].Epoch == epoch && err != nil; i++ {
+		pt, err = seal.OpenPayload(seal.ReadKey(ks[i].Key), sp, epoch, payload)
 	}
-	pt, err := seal.OpenPayload(seal.ReadKey(ks[i].Key), sp, epoch, payload)
 	if err != nil {
 		return commit.Op{}, false
 	}
