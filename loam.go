@@ -3,7 +3,6 @@ package loam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -124,7 +123,7 @@ type Visibility int
 // Visibilities.
 const (
 	Public  Visibility = iota // signed, not encrypted
-	Private                   // encrypted; not built yet
+	Private                   // keys and values sealed under a read key only members hold
 )
 
 // SpaceInfo describes a space held by the node.
@@ -139,12 +138,10 @@ func CheckName(name string) error { return node.CheckName(name) }
 
 // CreateSpace creates a space with a new space key, whose genesis commit
 // makes this device its admin. The space secret is kept in the home's
-// spaces/ directory (mode 0600).
+// spaces/ directory (mode 0600), and for a Private space its read keys
+// beside it (docs/design.md, "Private spaces").
 func (n *Node) CreateSpace(ctx context.Context, name string, vis Visibility) (*Space, error) {
-	if vis == Private {
-		return nil, fmt.Errorf("loam: create %q: private spaces: %w (not built yet: create a public space for now)", name, ErrNotSupported)
-	}
-	sp, err := n.n.CreateSpace(ctx, name)
+	sp, err := n.n.NewSpace(ctx, name, node.SpaceOptions{Private: vis == Private})
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +328,9 @@ type Revoked struct {
 	Author  string `json:"author"`
 	Invite  bool   `json:"invite,omitempty"`
 	LastSeq uint64 `json:"last_seq"` // the cut
+	// Epoch is the read-key epoch a private space's revocation started:
+	// writes from now on are sealed under a key the revoked member lacks.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // Revoke revokes a member of a space by its author ID (aut_…), or an
@@ -342,7 +342,7 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revoked, error) 
 	if err != nil {
 		return Revoked{}, err
 	}
-	return Revoked{Author: r.Author.String(), Invite: r.Invite, LastSeq: r.LastSeq}, nil
+	return Revoked{Author: r.Author.String(), Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch}, nil
 }
 
 // ExportSecret returns the secret key (spcsec_…) of the space with ID id

@@ -334,10 +334,7 @@ func (d daemonBackend) Spaces(ctx context.Context) ([]loam.SpaceInfo, error) {
 }
 
 func (d daemonBackend) CreateSpace(ctx context.Context, name string, vis loam.Visibility) (loam.SpaceInfo, error) {
-	if vis == loam.Private {
-		return loam.SpaceInfo{}, fmt.Errorf("create %q: private spaces: %w (not built yet: create a public space for now)", name, loam.ErrNotSupported)
-	}
-	in, err := d.c.CreateSpace(ctx, name)
+	in, err := d.c.NewSpace(ctx, api.CreateSpaceRequest{Name: name, Private: vis == loam.Private})
 	if err != nil {
 		return loam.SpaceInfo{}, err
 	}
@@ -441,7 +438,7 @@ func (d daemonBackend) Revoke(ctx context.Context, ref, target string) (loam.Rev
 	if err != nil {
 		return loam.Revoked{}, err
 	}
-	return loam.Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq}, nil
+	return loam.Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch}, nil
 }
 
 // sseChanges reads a watch from the daemon.

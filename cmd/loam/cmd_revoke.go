@@ -20,7 +20,9 @@ holds keep counting (and so do the grants among them); its later commits
 stop counting on every device, including devices that received them
 before the revocation. A revoked invite admits no device after those that
 joined with it so far. Revocation does not take back what the member has
-already read, and a device that never syncs with anyone who saw the
+already read (in a private space, revoking starts a new read-key epoch,
+sealed to the remaining readers: the revoked cannot read later writes, nor
+can anyone holding the ticket it joined with), and a device that never syncs with anyone who saw the
 revocation keeps showing the member's later writes until it does.`,
 		Example: `  loam revoke garden-club aut_…
   loam revoke garden-club "$(cat ticket.txt)" --json`,
@@ -40,10 +42,13 @@ revocation keeps showing the member's later writes until it does.`,
 				} else {
 					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s after its commit %d\n", r.Author, r.LastSeq)
 				}
+				if err == nil && r.Epoch > 0 {
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "new read key: epoch %d; writes from now on are unreadable to the revoked\n", r.Epoch)
+				}
 				return err
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "invite", "last_seq"} as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "invite", "last_seq", "epoch"} as JSON`)
 	return cmd
 }

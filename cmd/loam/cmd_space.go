@@ -36,10 +36,15 @@ func newSpaceCreateCmd(g *globalOptions) *cobra.Command {
 its ID on stdout. NAME is the local name: 1 to 64 letters, digits, '-', '_'
 and '.'.
 
---private (an encrypted space) is not supported yet (see docs/security.md).`,
+With --private, the keys and values written are sealed (XChaCha20-Poly1305)
+under a read key only members hold: it travels in the tickets of read, write
+and admin invites, and is kept in HOME/spaces/<space>.readkeys (back it up
+with the space secret). Seeders ('loam seed') store and serve the space
+without reading it. Blobs in private spaces are not supported yet.`,
 		Example: `  loam space create garden-club
   id=$(loam space create garden-club) && echo "$id"
-  loam space create garden-club --json`,
+  loam space create garden-club --json
+  loam space create family --private`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -63,7 +68,7 @@ and '.'.
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&private, "private", false, "create an encrypted space (not supported yet)")
+	cmd.Flags().BoolVar(&private, "private", false, "create a private space: keys and values readable only by members")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
 	return cmd
 }

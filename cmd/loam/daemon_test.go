@@ -265,9 +265,6 @@ func TestDaemonLifecycle(t *testing.T) {
 	if line := h.fail(1, "", "space", "create", "garden"); !strings.Contains(line, "choose another name") {
 		t.Errorf("taken name through the daemon: %q", line)
 	}
-	if line := h.fail(1, "", "space", "create", "secret", "--private"); !strings.Contains(line, "not supported yet") {
-		t.Errorf("--private through the daemon: %q", line)
-	}
 	if out := h.ok("", "space", "ls"); !strings.Contains(out, id) {
 		t.Errorf("space ls: %q", out)
 	}

@@ -55,9 +55,6 @@ func TestSpaceCreateAndList(t *testing.T) {
 		t.Errorf("space create --json: %+v", created)
 	}
 
-	if line := h.fail(1, "", "space", "create", "secret", "--private"); !strings.Contains(line, "not supported yet") {
-		t.Errorf("--private: %q", line)
-	}
 	if line := h.fail(1, "", "space", "create", "garden-club"); !strings.Contains(line, "already in use") {
 		t.Errorf("duplicate name: %q", line)
 	}

@@ -171,7 +171,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"import invalid UTF-8", 1, "{\"key\":\"a\",\"value\":\"\xff\"}\n", []string{"import", "garden"}, "not UTF-8"},
 		{"import --batch 0", 2, good, []string{"import", "garden", "--batch", "0"}, "--batch"},
 		{"bad space name", 1, "", []string{"space", "create", "bad name!"}, "use letters, digits"},
-		{"private space", 1, "", []string{"space", "create", "secret", "--private"}, "not supported yet"},
 		{"taken space name", 1, "", []string{"space", "create", "garden"}, "choose another name"},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

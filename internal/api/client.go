@@ -222,8 +222,14 @@ func (c *Client) Spaces(ctx context.Context) ([]SpaceInfo, error) {
 
 // CreateSpace creates a space: POST /v1/spaces.
 func (c *Client) CreateSpace(ctx context.Context, name string) (SpaceInfo, error) {
+	return c.NewSpace(ctx, CreateSpaceRequest{Name: name})
+}
+
+// NewSpace creates a space as req describes (a private one with
+// req.Private): POST /v1/spaces.
+func (c *Client) NewSpace(ctx context.Context, req CreateSpaceRequest) (SpaceInfo, error) {
 	var out SpaceInfo
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/spaces", CreateSpaceRequest{Name: name}, &out)
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/spaces", req, &out)
 	return out, err
 }
 

@@ -71,5 +71,5 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, RevokeResponse{Author: rv.Author.String(), Invite: rv.Invite, LastSeq: rv.LastSeq})
+	writeJSON(w, http.StatusOK, RevokeResponse{Author: rv.Author.String(), Invite: rv.Invite, LastSeq: rv.LastSeq, Epoch: rv.Epoch})
 }

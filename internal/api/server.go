@@ -293,7 +293,7 @@ func (s *Server) createSpace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	sp, err := s.n.CreateSpace(r.Context(), req.Name)
+	sp, err := s.n.NewSpace(r.Context(), req.Name, node.SpaceOptions{Private: req.Private})
 	if err != nil {
 		writeError(w, err)
 		return

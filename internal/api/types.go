@@ -202,7 +202,8 @@ type SpaceInfo struct {
 
 // CreateSpaceRequest is the body of POST /v1/spaces.
 type CreateSpaceRequest struct {
-	Name string `json:"name"`
+	Name    string `json:"name"`
+	Private bool   `json:"private,omitempty"` // keys and values sealed; see docs/design.md
 }
 
 // Head is one author's latest commit in a space.
@@ -268,6 +269,7 @@ type RevokeResponse struct {
 	Author  string `json:"author"`
 	Invite  bool   `json:"invite,omitempty"`
 	LastSeq uint64 `json:"last_seq"`
+	Epoch   uint64 `json:"epoch,omitempty"` // private space: the read-key epoch started
 }
 
 // InviteResponse answers POST /v1/spaces/{space}/invites.

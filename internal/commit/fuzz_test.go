@@ -264,3 +264,39 @@ func FuzzDecodeControl(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeSealedOp checks that an accepted sealed-op plaintext is a valid
+// data op and re-encodes to the same bytes.
+//
+//	go test -run='^$' -fuzz=FuzzDecodeSealedOp -fuzztime=20s ./internal/commit
+func FuzzDecodeSealedOp(f *testing.F) {
+	f.Add(commit.EncodeSealedOp(commit.Put([]byte("tools/drill"), []byte("cordless"))))
+	f.Add(commit.EncodeSealedOp(commit.Del([]byte("k"))))
+	f.Add([]byte{0x80, 0x00, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := commit.DecodeSealedOp(b)
+		if err != nil {
+			return
+		}
+		if err := commit.ValidateOps([]commit.Op{o}); err != nil {
+			t.Fatalf("accepted %x: %v", b, err)
+		}
+		if got := commit.EncodeSealedOp(o); string(got) != string(b) {
+			t.Fatalf("accepted %x but it re-encodes as %x", b, got)
+		}
+	})
+}
+
+func TestSealedOpRoundTrip(t *testing.T) {
+	for _, o := range []commit.Op{commit.Put([]byte("a"), []byte("v")), commit.Del([]byte("b")), commit.Put([]byte("c"), nil)} {
+		got, err := commit.DecodeSealedOp(commit.EncodeSealedOp(o))
+		if err != nil || got.Kind != o.Kind || string(got.Key) != string(o.Key) || string(got.Payload) != string(o.Payload) {
+			t.Fatalf("%v: got %v, %v", o, got, err)
+		}
+	}
+	for _, b := range [][]byte{nil, {1}, {1, 5, 'a'}, {16, 0}, {2, 1, 'k', 'x'}, {1, 0, 'v'}, {0x81, 0x00, 1, 'k'}} {
+		if _, err := commit.DecodeSealedOp(b); !errors.Is(err, commit.ErrBadSealedOp) {
+			t.Errorf("commit.DecodeSealedOp(%x) = %v, want commit.ErrBadSealedOp", b, err)
+		}
+	}
+}

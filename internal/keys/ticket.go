@@ -12,12 +12,16 @@ const TicketPrefix = "loam1"
 
 // Ticket lets someone join a space: the space, a suggested local name, an
 // invite key that holds a grant in the space (so the joiner can grant itself
-// that role), and addresses of peers that hold the space.
+// that role), addresses of peers that hold the space, and for a private
+// space the read keys of its epochs.
 type Ticket struct {
 	Space  SpaceID
 	Name   string
 	Invite DeviceKey // zero: the ticket gives no role, only the way in
 	Addrs  []string  // multiaddrs with /p2p/
+	// ReadKeys are the read keys of a private space's epochs, ascending;
+	// empty for a public space and in a seed invite (a seeder reads nothing).
+	ReadKeys []EpochKey
 }
 
 // Limits on tickets: they are pasted by people and parsed from anywhere.
@@ -35,6 +39,7 @@ type wireTicket struct {
 	Name   string   `cbor:"2,keyasint,omitempty"`
 	Invite []byte   `cbor:"3,keyasint,omitempty"`
 	Addrs  []string `cbor:"4,keyasint,omitempty"`
+	Keys   []byte   `cbor:"5,keyasint,omitempty"` // EncodeEpochKeys
 }
 
 var (
@@ -47,6 +52,9 @@ var (
 // its canonical CBOR encoding.
 func (t Ticket) String() string {
 	w := wireTicket{Space: t.Space[:], Name: t.Name, Addrs: t.Addrs}
+	if len(t.ReadKeys) > 0 {
+		w.Keys = EncodeEpochKeys(t.ReadKeys)
+	}
 	if !t.Invite.IsZero() {
 		w.Invite = t.Invite.s.priv.Seed()
 	}
@@ -99,6 +107,11 @@ func ParseTicket(s string) (Ticket, error) {
 		}
 	}
 	t.Addrs = w.Addrs
+	if w.Keys != nil {
+		if t.ReadKeys, err = DecodeEpochKeys(w.Keys); err != nil || len(t.ReadKeys) == 0 {
+			return Ticket{}, fmt.Errorf("%w: bad read keys: %v", ErrBadTicket, err)
+		}
+	}
 	if t.String() != s {
 		return Ticket{}, fmt.Errorf("%w: not in canonical form", ErrBadTicket)
 	}

@@ -16,7 +16,8 @@ import (
 // Invite makes a ticket for a held space: a new invite key is granted role
 // (until expires from now, 0: no expiry) in a commit by this device, which
 // must be an admin, and the ticket carries that key and this node's
-// addresses. Whoever holds the ticket can join with that role.
+// addresses, and for a private space (unless role is seed) every read key
+// this node holds. Whoever holds the ticket can join with that role.
 func (n *Node) Invite(ctx context.Context, ref string, role commit.Role, expires time.Duration) (keys.Ticket, error) {
 	return n.NewInvite(ctx, ref, InviteOptions{Role: role, Expires: expires})
 }
@@ -66,7 +67,11 @@ func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys
 	if _, err := sp.Commit(ctx, []commit.Op{commit.GrantOp(g)}); err != nil {
 		return keys.Ticket{}, fmt.Errorf("node: invite: %w", err)
 	}
-	return keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: n.Addrs()}, nil
+	t := keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: n.Addrs()}
+	if role != commit.RoleSeed {
+		t.ReadKeys = n.rk.all(id) // a seeder reads nothing
+	}
+	return t, nil
 }
 
 func roleName(r commit.Role) string {
@@ -98,6 +103,14 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	}
 	if len(reached) == 0 && n.disc == nil {
 		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, dialErr)
+	}
+	if len(t.ReadKeys) > 0 { // before the space is held, so the view is built with them
+		if err := n.rk.add(t.Space, t.ReadKeys); err != nil {
+			return nil, err
+		}
+		if !t.Invite.IsZero() {
+			n.rk.joining(t.Space, t.Invite)
+		}
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {
 		name, err := n.freeName(ctx, t.Name)

@@ -37,6 +37,10 @@ type Revocation struct {
 	Author  keys.AuthorID
 	Invite  bool   // an invite key: joins after LastSeq are refused
 	LastSeq uint64 // the cut: the author's commits (an invite's joins) after it do not count
+	// Epoch is the key epoch a private space's revocation started (0 in a
+	// public space): later writes are sealed under a key the revoked
+	// author does not get.
+	Epoch uint64
 }
 
 // Revoke revokes a member of a held space: target is its author ID
@@ -101,7 +105,16 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	if err != nil {
 		return Revocation{}, err
 	}
-	if _, err := sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: who, LastSeq: r.LastSeq})}); err != nil {
+	ops := []commit.Op{commit.RevokeOp(commit.Revoke{Author: who, LastSeq: r.LastSeq})}
+	if sp.Private() {
+		rot, err := n.rotation(id, ms, who)
+		if err != nil {
+			return Revocation{}, fmt.Errorf("node: revoke: %w", err)
+		}
+		ops = append(ops, rot.Op)
+		r.Epoch = rot.Epoch
+	}
+	if _, err := sp.Commit(ctx, ops); err != nil {
 		return Revocation{}, fmt.Errorf("node: revoke: %w", err)
 	}
 	return r, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -71,6 +72,7 @@ type Node struct {
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
 	disc  *discovery // nil without a DHT
+	rk    *readKeys  // read keys of private spaces
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,7 +130,11 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
-	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent})
+	if n.rk, err = loadReadKeys(o.Home, dev); err != nil {
+		n.cancel()
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal, Rotated: n.rk.rotated})
 	if err != nil {
 		n.cancel()
 		var pe *fs.PathError
@@ -254,6 +260,18 @@ func CheckName(name string) error {
 // CreateSpace creates a space with a new space key whose genesis makes this
 // device admin. The space secret is kept in the home's spaces/ directory.
 func (n *Node) CreateSpace(ctx context.Context, name string) (*space.Space, error) {
+	return n.NewSpace(ctx, name, SpaceOptions{})
+}
+
+// SpaceOptions describe a new space.
+type SpaceOptions struct {
+	// Private seals the keys and values of data ops under a read key only
+	// members hold (docs/design.md, "Private spaces").
+	Private bool
+}
+
+// NewSpace creates a space as CreateSpace does, with o's options.
+func (n *Node) NewSpace(ctx context.Context, name string, o SpaceOptions) (*space.Space, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
@@ -264,9 +282,21 @@ func (n *Node) CreateSpace(ctx context.Context, name string) (*space.Space, erro
 	if err != nil {
 		return nil, err
 	}
+	ops := []commit.Op{commit.GrantOp(commit.Grant{Subject: n.dev.Author(), Role: commit.RoleAdmin})}
+	var rk seal.ReadKey
+	if o.Private {
+		if rk, err = seal.NewReadKey(); err != nil {
+			return nil, err
+		}
+		sealed, err := seal.SealKey(n.dev.Author(), rk, sk.Space(), 0)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, commit.RotateOp(commit.Rotate{Epoch: 0, Keys: []commit.SealedKey{{Reader: n.dev.Author(), Sealed: sealed}}}))
+	}
 	genesis, err := commit.Build(commit.Header{
 		Space: sk.Space(), Author: sk.Author(), Seq: 1, Time: n.clock.Now(),
-	}, []commit.Op{commit.GrantOp(commit.Grant{Subject: n.dev.Author(), Role: commit.RoleAdmin})}, sk)
+	}, ops, sk)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +307,12 @@ func (n *Node) CreateSpace(ctx context.Context, name string) (*space.Space, erro
 	secret := filepath.Join(dir, sk.Space().String()+".key")
 	if err := os.WriteFile(secret, []byte(sk.String()+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("node: save space secret: %w", err)
+	}
+	if o.Private {
+		if err := n.rk.add(sk.Space(), []keys.EpochKey{{Epoch: 0, Key: rk}}); err != nil {
+			os.Remove(secret)
+			return nil, err
+		}
 	}
 	if err := n.st.CreateSpace(ctx, name, genesis); err != nil {
 		os.Remove(secret)
@@ -339,6 +375,20 @@ func (n *Node) openSpace(ctx context.Context, id keys.SpaceID) (*space.Space, er
 	sp, err := space.Open(ctx, n.st, id, n.dev, n.clock)
 	if err != nil {
 		return nil, err
+	}
+	private, err := n.isPrivate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if private {
+		name := sp.Info().Name
+		sp.SetPrivate(func() (keys.EpochKey, error) {
+			k, ok := n.rk.current(id)
+			if !ok {
+				return keys.EpochKey{}, fmt.Errorf("%w %s (a seed member never writes; a member needs the key file %s%s from its backup, or to join again with a new invite)", ErrNoReadKey, name, id, readKeySuffix)
+			}
+			return k, nil
+		})
 	}
 	n.spaces[id] = sp
 	return sp, nil

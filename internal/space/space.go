@@ -36,6 +36,11 @@ type Space struct {
 	inflight chan struct{} // a slot per commit being signed or synced (maxInFlight)
 	access   store.Access  // the space's grants and cuts, as of the last reload; guarded by mu
 
+	// readKey, if set, makes this a private space: it returns the key of
+	// the epoch new data ops are sealed under (or an error saying why this
+	// device cannot write sealed ops). Set once by SetPrivate before use.
+	readKey func() (keys.EpochKey, error)
+
 	wmu     sync.Mutex // guards queue and leading
 	queue   []*write   // writes waiting to be merged into a commit
 	leading bool       // some goroutine is leading a group
@@ -175,6 +180,16 @@ func (s *Space) canWrite(ops []commit.Op) error {
 	a := s.access
 	s.mu.Unlock()
 	me := s.dev.Author()
+	if s.readKey != nil { // data ops will be sealed: check what will be written
+		sealed := make([]commit.Op, len(ops))
+		for i, o := range ops {
+			if o.Kind.IsData() {
+				o = commit.Op{Kind: commit.KindSealed}
+			}
+			sealed[i] = o
+		}
+		ops = sealed
+	}
 	if cut, ok := a.Cuts[me]; ok {
 		return fmt.Errorf("%w: %s was revoked in space %s (its commits after seq %d do not count); ask an admin for a new invite", ErrReadOnly, me, s.info.Name, cut)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -19,6 +20,7 @@ const (
 // write is one caller's ops waiting to be committed.
 type write struct {
 	ops   []commit.Op
+	epoch uint64 // key epoch the ops are sealed under (0 in a public space)
 	bytes int
 	done  chan writeResult // buffered 1
 	lead  chan struct{}    // buffered 1: this write's goroutine leads the next group
@@ -46,13 +48,48 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	if err := s.canWrite(ops); err != nil {
 		return nil, err
 	}
-	return s.enqueue(ops)
+	var epoch uint64
+	if s.readKey != nil {
+		var err error
+		if epoch, ops, err = s.seal(ops); err != nil {
+			return nil, err
+		}
+	}
+	return s.enqueue(epoch, ops)
+}
+
+// SetPrivate makes s a private space: from now on its data ops are sealed
+// under the epoch key readKey returns. Call it once, before s is shared.
+func (s *Space) SetPrivate(readKey func() (keys.EpochKey, error)) { s.readKey = readKey }
+
+// Private reports whether s seals its data ops.
+func (s *Space) Private() bool { return s.readKey != nil }
+
+// seal returns ops with every data op replaced by a sealed op at the same
+// position, and the epoch they are sealed under.
+func (s *Space) seal(ops []commit.Op) (uint64, []commit.Op, error) {
+	ek, err := s.readKey()
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]commit.Op, len(ops))
+	for i, o := range ops {
+		if o.Kind.IsData() {
+			ct, err := seal.SealPayload(seal.ReadKey(ek.Key), s.info.ID, ek.Epoch, commit.EncodeSealedOp(o))
+			if err != nil {
+				return 0, nil, fmt.Errorf("space: seal: %w", err)
+			}
+			o = commit.Op{Kind: commit.KindSealed, Payload: ct}
+		}
+		out[i] = o
+	}
+	return ek.Epoch, out, nil
 }
 
 // enqueue queues ops for the next merged commit and waits for the result,
 // leading a group if this write is at the head of the queue.
-func (s *Space) enqueue(ops []commit.Op) (*commit.Commit, error) {
-	w := &write{ops: ops, done: make(chan writeResult, 1), lead: make(chan struct{}, 1)}
+func (s *Space) enqueue(epoch uint64, ops []commit.Op) (*commit.Commit, error) {
+	w := &write{ops: ops, epoch: epoch, done: make(chan writeResult, 1), lead: make(chan struct{}, 1)}
 	for i := range ops {
 		w.bytes += len(ops[i].Key) + len(ops[i].Payload) + 16
 	}
@@ -85,7 +122,7 @@ func (s *Space) Join(ctx context.Context, g commit.Grant) (*commit.Commit, error
 	if g.Subject != s.dev.Author() || g.Invite.IsZero() {
 		return nil, fmt.Errorf("space: join: not an invite self-grant for this device")
 	}
-	c, err := s.enqueue([]commit.Op{commit.GrantOp(g)})
+	c, err := s.enqueue(0, []commit.Op{commit.GrantOp(g)})
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +140,7 @@ func (s *Space) leadGroup() {
 	n, ops, bytes := 0, 0, 0
 	for n < len(s.queue) {
 		w := s.queue[n]
-		if n > 0 && (ops+len(w.ops) > mergeMaxOps || bytes+w.bytes > mergeMaxBytes) {
+		if n > 0 && (ops+len(w.ops) > mergeMaxOps || bytes+w.bytes > mergeMaxBytes || w.epoch != s.queue[0].epoch) {
 			break
 		}
 		ops += len(w.ops)
@@ -121,7 +158,7 @@ func (s *Space) leadGroup() {
 			merged = append(merged, w.ops...)
 		}
 	}
-	c, prev, mine, err := s.prepare(merged)
+	c, prev, mine, err := s.prepare(group[0].epoch, merged)
 
 	// Hand leadership on before signing and syncing.
 	s.wmu.Lock()
@@ -143,7 +180,7 @@ func (s *Space) leadGroup() {
 // prepare assigns the next seq, prev, time and deps and encodes the commit.
 // It returns the channel closed when the previous commit was submitted and
 // the one to close when this one is.
-func (s *Space) prepare(ops []commit.Op) (*commit.Commit, chan struct{}, chan struct{}, error) {
+func (s *Space) prepare(epoch uint64, ops []commit.Op) (*commit.Commit, chan struct{}, chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	deps := make([]keys.CommitID, 0, len(s.deps))
@@ -159,6 +196,7 @@ func (s *Space) prepare(ops []commit.Op) (*commit.Commit, chan struct{}, chan st
 		Seq:    s.head.Seq + 1,
 		Prev:   s.head.ID,
 		Time:   s.clock.Now(),
+		Epoch:  epoch,
 		Deps:   deps,
 	}, ops)
 	if err != nil {

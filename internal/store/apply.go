@@ -752,6 +752,24 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			if vvErr != nil {
 				return vvErr
 			}
+		case o.Kind == commit.KindRotate && a.s.rotated != nil && !o.Erased:
+			a.s.rotated(st.id, o.Payload)
+		case o.Kind == commit.KindSealed && a.s.unseal != nil && !o.Erased:
+			po, ok := a.s.unseal(st.id, c.Epoch, o.Payload)
+			if !ok {
+				continue // no key for the epoch, or garbage: not in the view
+			}
+			e := view.Entry{
+				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
+				Kind:    po.Kind,
+				Value:   po.Payload,
+			}
+			if err := a.applyData(bc, st, &po, e, view.EntryDigest(po.Key, &e), seenBy(i)); err != nil {
+				return err
+			}
+			if vvErr != nil {
+				return vvErr
+			}
 		}
 	}
 	return nil

@@ -50,6 +50,19 @@ type Options struct {
 	// group commit, once per request that stored anything, in apply order.
 	// It MUST NOT block or call back into the Store.
 	Notify func(Event)
+	// Unseal, if set, opens the sealed op payload of a private space's
+	// commit of key epoch epoch, returning the plaintext op (see
+	// commit.DecodeSealedOp) and true, or false if this node holds no read
+	// key for that epoch or the payload does not open. It is called on the
+	// applier goroutine and MUST NOT block or call back into the Store.
+	// Without it (a seeder) sealed ops are ignored by the view.
+	Unseal func(sp keys.SpaceID, epoch uint64, payload []byte) (commit.Op, bool)
+	// Rotated, if set, is given the payload of each rotate op of a commit
+	// that counts, when the commit is applied to the view (so before any
+	// commit that depends on it), on the applier goroutine: a member learns
+	// a new epoch's read key before the epoch's sealed ops need it. It MUST
+	// NOT call back into the Store.
+	Rotated func(sp keys.SpaceID, payload []byte)
 }
 
 // Event tells Notify what one request changed, once it is durable.
@@ -66,10 +79,12 @@ type Event struct {
 
 // Store is the durable state of all spaces of one node.
 type Store struct {
-	db     *pebble.DB
-	sync   *pebble.WriteOptions
-	notify func(Event)
-	health io.Closer // the disk-health checker's goroutine
+	db      *pebble.DB
+	sync    *pebble.WriteOptions
+	notify  func(Event)
+	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
+	rotated func(keys.SpaceID, []byte)                           // Options.Rotated
+	health  io.Closer                                            // the disk-health checker's goroutine
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
@@ -107,13 +122,15 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:     db,
-		health: healthCloser,
-		sync:   pebble.Sync,
-		notify: o.Notify,
-		reqs:   make(chan *request, 256),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		db:      db,
+		health:  healthCloser,
+		sync:    pebble.Sync,
+		notify:  o.Notify,
+		unseal:  o.Unseal,
+		rotated: o.Rotated,
+		reqs:    make(chan *request, 256),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync

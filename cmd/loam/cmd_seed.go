@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam/internal/keys"
+)
+
+func newSeedCmd(g *globalOptions) *cobra.Command {
+	var (
+		timeout time.Duration
+		jsonOut bool
+	)
+	cmd := &cobra.Command{
+		Use:   "seed TICKET",
+		Short: "Keep and serve a space with a seed ticket, without reading it",
+		Long: `Keep and serve the space of TICKET, a ticket printed by
+'loam invite SPACE --role seed': join it as a seeder, which stores, verifies
+(signatures, chains and grants) and serves every commit of the space to its
+members, and writes nothing. For a private space a seeder holds no read key:
+it keeps only ciphertext and can still restore a member's new device on its
+own. Print the space's local name and ID.
+
+Run it on a home server with 'loam daemon' running, so the space stays
+served; without a daemon, seed receives what the peers have and stops, as
+'loam join' does. A ticket carrying read keys (a member's invite to a
+private space) is refused: a seeder must not hold them.`,
+		Example: `  loam seed loam1…
+  loam seed "$(cat seed-ticket.txt)" --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return usageErrorf(cmd, "--timeout must be positive, not %s", timeout)
+			}
+			ticket := strings.TrimSpace(args[0])
+			t, err := keys.ParseTicket(ticket)
+			if err != nil {
+				return err
+			}
+			if len(t.ReadKeys) > 0 {
+				return fmt.Errorf("seed: this ticket carries the read keys of private space %s (it is a member's invite): ask an admin for 'loam invite %s --role seed', or use 'loam join' to become a member", t.Name, t.Name)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			info, viaDaemon, err := join(ctx, cmd, g, ticket)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+					return fmt.Errorf("seed: gave up after %s: the space did not arrive (is the inviting daemon running and reachable? retry, or raise --timeout)", timeout)
+				}
+				return err
+			}
+			if !viaDaemon {
+				fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to keep serving %s\n", info.Name)
+			}
+			if jsonOut {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				}{info.ID, info.Name})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "seeding %s (%s)\n", info.Name, info.ID)
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
+	return cmd
+}

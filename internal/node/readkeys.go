@@ -1,0 +1,266 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/seal"
+	"github.com/loamdb/loam/internal/space"
+)
+
+// ErrNoReadKey is returned for a write to a private space by a device that
+// holds none of its read keys (a seeder, or a node whose key file is gone).
+var ErrNoReadKey = errors.New("this device holds no read key for the private space")
+
+// ErrNoPrivateBlobs is returned for a blob write to a private space: its
+// chunks are not sealed yet, so they are refused rather than stored in the
+// clear.
+var ErrNoPrivateBlobs = errors.New("blobs in private spaces are not supported yet")
+
+// readKeySuffix names a space's key file: HOME/spaces/<space>.readkeys.
+const readKeySuffix = ".readkeys"
+
+// readKeys holds the read keys of the private spaces this node reads, one
+// key file per space under HOME/spaces (0600), never in the store.
+type readKeys struct {
+	dir string
+	dev keys.DeviceKey                   // opens read keys sealed to this device
+	mu  sync.Mutex                       // guards m and invites
+	m   map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
+	// invites holds the invite keys of tickets this node joined with since
+	// it started: a rotation made before the admin saw the join seals the
+	// new key to the invite key. Guarded by mu.
+	invites map[keys.SpaceID][]keys.DeviceKey
+}
+
+// loadReadKeys reads every key file under home.
+func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
+	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}}
+	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), readKeySuffix))
+		if err != nil {
+			continue // not ours
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("node: read keys: %w", err)
+		}
+		ks, err := keys.DecodeEpochKeys(b)
+		if err != nil {
+			return nil, fmt.Errorf("node: read key file %s: %w (restore it from a backup, or join the space again with a new invite)", f, err)
+		}
+		rk.m[id] = ks
+	}
+	return rk, nil
+}
+
+// all returns the read keys held for sp, ascending (nil if none).
+func (rk *readKeys) all(sp keys.SpaceID) []keys.EpochKey {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	return slices.Clone(rk.m[sp])
+}
+
+// current returns the key of the latest epoch held for sp.
+func (rk *readKeys) current(sp keys.SpaceID) (keys.EpochKey, bool) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	ks := rk.m[sp]
+	if len(ks) == 0 {
+		return keys.EpochKey{}, false
+	}
+	return ks[len(ks)-1], true
+}
+
+// add merges ks into sp's keys and saves the key file durably.
+func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	merged := slices.Clone(rk.m[sp])
+	added := false
+	for _, k := range ks {
+		// Two keys of one epoch: two admins rotated concurrently; both are
+		// kept, and a sealed op of the epoch is opened with either.
+		i, found := slices.BinarySearchFunc(merged, k, keys.CompareEpochKeys)
+		if found {
+			continue
+		}
+		merged = slices.Insert(merged, i, k)
+		added = true
+	}
+	if !added {
+		return nil // a store rebuild applies rotate ops again
+	}
+	if err := os.MkdirAll(rk.dir, 0o700); err != nil {
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	path := filepath.Join(rk.dir, sp.String()+readKeySuffix)
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, keys.EncodeEpochKeys(merged)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
+	rk.m[sp] = merged
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// joining remembers the invite key of a ticket being joined with.
+func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	rk.invites[sp] = append(rk.invites[sp], inv)
+}
+
+// rotated is the store's Rotated hook, on the applier goroutine: it keeps
+// the epoch key of a rotate op if it is sealed to this device or to an
+// invite key this node joined with. Undecodable rotate ops and keys that
+// do not open are ignored: they are someone else's, or garbage.
+func (rk *readKeys) rotated(sp keys.SpaceID, payload []byte) {
+	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
+	if err != nil {
+		return
+	}
+	rk.mu.Lock()
+	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
+	rk.mu.Unlock()
+	for _, sk := range r.Keys {
+		for _, dk := range openers {
+			if sk.Reader != dk.Author() {
+				continue
+			}
+			k, err := seal.OpenKey(dk, sk.Sealed, sp, r.Epoch)
+			if err != nil {
+				continue
+			}
+			// An error leaves the key unsaved: the member then reads up to
+			// the previous epoch, and writes fail until the space is joined
+			// again. Nothing better can be done on the applier goroutine.
+			_ = rk.add(sp, []keys.EpochKey{{Epoch: r.Epoch, Key: k}})
+			return
+		}
+	}
+}
+
+// unseal is the store's Unseal hook (store.Options): it opens a sealed op
+// of space sp and epoch, on the applier goroutine; it must not block.
+func (rk *readKeys) unseal(sp keys.SpaceID, epoch uint64, payload []byte) (commit.Op, bool) {
+	rk.mu.Lock()
+	ks := rk.m[sp]
+	rk.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(ks, epoch, func(e keys.EpochKey, ep uint64) int { return cmpU64(e.Epoch, ep) })
+	var pt []byte
+	var err error = seal.ErrDecrypt
+	for ; i < len(ks) && ks[i].Epoch == epoch && err != nil; i++ {
+		pt, err = seal.OpenPayload(seal.ReadKey(ks[i].Key), sp, epoch, payload)
+	}
+	if err != nil {
+		return commit.Op{}, false
+	}
+	o, err := commit.DecodeSealedOp(pt)
+	if err != nil {
+		return commit.Op{}, false
+	}
+	return o, true
+}
+
+// isPrivate reports whether space id is private: its genesis carries a
+// rotate op (docs/design.md, "Private spaces"). A space whose genesis has
+// not arrived yet counts as private if this node holds a read key for it.
+func (n *Node) isPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
+	if _, ok := n.rk.current(id); ok {
+		return true, nil
+	}
+	for sc, err := range n.st.Commits(ctx, id, keys.AuthorID(id), 1) {
+		if err != nil {
+			return false, err
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			return false, fmt.Errorf("node: genesis of %s: %w", id, err)
+		}
+		for _, o := range c.Ops {
+			if o.Kind == commit.KindRotate {
+				return true, nil
+			}
+		}
+		break
+	}
+	return false, nil
+}
+
+// rotation returns a rotate op starting the epoch after the latest one
+// this node holds for space id, with a new read key sealed to every member
+// in ms that reads (read, write or admin in force), and to every live
+// read, write or admin invite key (so a joiner holding an older ticket
+// gets it too), except revoked and the invites revoked joined through
+// (whoever holds that ticket could be the revoked member again).
+func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked keys.AuthorID) (rotateOp, error) {
+	cur, ok := n.rk.current(id)
+	if !ok {
+		return rotateOp{}, fmt.Errorf("%w %s: cannot rotate its key", ErrNoReadKey, id)
+	}
+	k, err := seal.NewReadKey()
+	if err != nil {
+		return rotateOp{}, err
+	}
+	r := commit.Rotate{Epoch: cur.Epoch + 1}
+	for _, m := range ms {
+		if m.Author == revoked || m.Revoked != nil || m.Role == 0 || m.Role == commit.RoleSeed || m.Author == keys.AuthorID(id) ||
+			slices.Contains(m.Joined, revoked) {
+			continue
+		}
+		sealed, err := seal.SealKey(m.Author, k, id, r.Epoch)
+		if err != nil {
+			return rotateOp{}, err
+		}
+		r.Keys = append(r.Keys, commit.SealedKey{Reader: m.Author, Sealed: sealed})
+	}
+	return rotateOp{commit.RotateOp(r), r.Epoch}, nil
+}
+
+// rotateOp is a rotate op and the epoch it starts.
+type rotateOp struct {
+	commit.Op
+	Epoch uint64
+}
