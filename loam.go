@@ -2,6 +2,7 @@ package loam
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"

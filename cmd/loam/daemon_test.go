@@ -246,6 +246,11 @@ func TestDaemonLifecycle(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", f, m)
 		}
 	}
+	// The banner follows daemon.json, through a pipe: wait for its end.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.out.String(), "ready; stop with Ctrl-C") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // re-check interval
+	}
 	out := d.out.String()
 	if !strings.Contains(out, d.info.API) || !strings.Contains(out, d.info.Addrs[0]) {
 		t.Errorf("the daemon did not print its addresses:\n%s", out)
