@@ -197,7 +197,11 @@ export function chat(main, [channelArg]) {
     const prevStop = stop;
     stop = () => { prevStop(); document.removeEventListener('visibilitychange', onVis); };
     if (closed) stop();
-    text.focus();
+    // Focus the message box once loaded, unless the person has meanwhile
+    // started typing elsewhere (a nickname, a topic): taking the focus
+    // then would send the rest of their keystrokes as a message.
+    const active = document.activeElement;
+    if (!active || active === document.body) text.focus();
   })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
 
   function route() { window.dispatchEvent(new HashChangeEvent('hashchange')); }
