@@ -9,6 +9,7 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -67,11 +68,51 @@ func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys
 	if _, err := sp.Commit(ctx, []commit.Op{commit.GrantOp(g)}); err != nil {
 		return keys.Ticket{}, fmt.Errorf("node: invite: %w", err)
 	}
-	t := keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: n.Addrs()}
+	t := keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: append(n.Addrs(), n.seederAddrs(ctx, id)...)}
 	if role != commit.RoleSeed {
 		t.ReadKeys = n.rk.all(id) // a seeder reads nothing
 	}
 	return t, nil
+}
+
+// Bounds on the seeders a ticket names, to keep tickets short.
+const (
+	ticketSeeders     = 3
+	ticketSeederAddrs = 4
+)
+
+// seederAddrs returns the p2p addresses (with /p2p/) of connected peers
+// that seed space id, so that a ticket lets its holder join through them
+// when the inviter is offline.
+func (n *Node) seederAddrs(ctx context.Context, id keys.SpaceID) []string {
+	if n.host == nil {
+		return nil
+	}
+	ms, err := space.Members(ctx, n.st, id)
+	if err != nil {
+		return nil
+	}
+	seeds := map[keys.AuthorID]bool{}
+	for _, m := range ms {
+		if m.Role == commit.RoleSeed && !m.Invite && m.Revoked == nil {
+			seeds[m.Author] = true
+		}
+	}
+	var out []string
+	found := 0
+	for _, p := range n.host.Peers() {
+		if !p.Connected || !p.Direct || !seeds[p.ID] || found == ticketSeeders {
+			continue
+		}
+		found++
+		for i, a := range p.Addrs {
+			if i == ticketSeederAddrs {
+				break
+			}
+			out = append(out, a+"/p2p/"+p2p.PeerIDString(p.ID))
+		}
+	}
+	return out
 }
 
 func roleName(r commit.Role) string {

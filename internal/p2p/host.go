@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -336,18 +337,30 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connect: %w", err)
 	}
-	var reached []keys.AuthorID
+	// Every peer at once: one that is offline (a ticket's inviter, say)
+	// must not use up ctx before the others are tried.
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		reached []keys.AuthorID
+	)
 	for _, info := range infos {
-		a, err := authorOf(info.ID)
-		if err == nil {
-			err = h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), info)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("p2p: connect %s: %w", info.ID, err))
-			continue
-		}
-		reached = append(reached, a)
+		wg.Go(func() {
+			a, err := authorOf(info.ID)
+			if err == nil {
+				err = h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), info)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("p2p: connect %s: %w", info.ID, err))
+				return
+			}
+			reached = append(reached, a)
+		})
 	}
+	wg.Wait()
+	slices.SortFunc(reached, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
 	return reached, errors.Join(errs...)
 }
 
