@@ -44,6 +44,8 @@ func TestTicketNamesSeeders(t *testing.T) {
 	if n == 0 {
 		t.Fatalf("the ticket's addresses %v name no address of the seeder %s", tk.Addrs, seederID)
 	}
+	// The seeder must hold the invite's grant before the inviter goes.
+	waitFor(t, 20*time.Second, "the invite to reach the seeder", func() bool { return sameHeads([]*Node{a, s}, id) })
 	a.Close()
 	if _, err := c.Join(ctx, tk); err != nil {
 		t.Fatalf("join through the seeder with the inviter offline: %v", err)
