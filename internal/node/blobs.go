@@ -79,32 +79,62 @@ func (c *blobConn) write(m *blob.BlobMsg) error {
 
 // serveBlobs answers the blob requests of one incoming stream until the
 // peer closes it, it fails, or a frame is malformed (the stream is reset).
+//
+// A goroutine reads ahead while a request is served, so that the peer
+// resetting the stream (a download cancelling a request it no longer
+// needs) cancels the request at once: a Get waiting for its turn under the
+// upload rate then gives up its place instead of using the upload budget.
 func (n *Node) serveBlobs(s p2p.Stream) {
 	c := newBlobConn(s)
-	for {
-		s.SetDeadline(time.Now().Add(blobIdle))
-		m, err := c.read()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+	ctx, cancel := context.WithCancel(n.ctx)
+	defer cancel()
+	type next struct {
+		m   *blob.BlobMsg
+		err error
+	}
+	reqs := make(chan next)
+	go func() {
+		defer close(reqs)
+		for {
+			s.SetDeadline(time.Now().Add(blobIdle))
+			m, err := c.read()
+			if err != nil && !errors.Is(err, io.EOF) {
+				cancel() // reset or malformed: stop serving at once
+			}
+			select {
+			case reqs <- next{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for r := range reqs {
+		if r.err != nil {
+			if errors.Is(r.err, io.EOF) {
 				s.Close() // the peer is done
 			} else {
 				s.Reset() // malformed, or the stream failed
 			}
 			return
 		}
-		switch m.Type {
+		var err error
+		switch r.m.Type {
 		case blob.BlobMsgWant:
-			err = c.write(n.blobHave(m.Blob))
+			err = c.write(n.blobHave(r.m.Blob))
 		case blob.BlobMsgGet:
-			err = n.serveGet(c, m)
+			err = n.serveGet(ctx, c, r.m)
 		default: // Have, Chunk and Err are answers, not requests
-			err = fmt.Errorf("%w: unexpected message type %d", blob.ErrBadBlobMsg, m.Type)
+			err = fmt.Errorf("%w: unexpected message type %d", blob.ErrBadBlobMsg, r.m.Type)
 		}
 		if err != nil {
 			s.Reset()
 			return
 		}
 	}
+	s.Reset() // the reader gave up (the stream failed) before saying why
 }
 
 // blobHave is the answer to a Want for blob id.
@@ -121,7 +151,7 @@ func (n *Node) blobHave(id blob.BlobID) *blob.BlobMsg {
 
 // serveGet answers a Get with one Chunk per chunk, or an Err at the first
 // chunk that is not held. It returns only write errors.
-func (n *Node) serveGet(c *blobConn, g *blob.BlobMsg) error {
+func (n *Node) serveGet(ctx context.Context, c *blobConn, g *blob.BlobMsg) error {
 	fail := func(format string, args ...any) error {
 		reason := fmt.Sprintf(format, args...)
 		if len(reason) > blob.MaxReasonLen {
@@ -141,7 +171,7 @@ func (n *Node) serveGet(c *blobConn, g *blob.BlobMsg) error {
 		if err != nil {
 			return fail("chunk %d of blob %s not held", i, g.Blob)
 		}
-		if err := n.upload.wait(n.ctx, len(data)); err != nil {
+		if err := n.upload.wait(ctx, len(data)); err != nil {
 			return err
 		}
 		if n.corruptServe { // tests only: a peer serving bad bytes

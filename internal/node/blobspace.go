@@ -299,12 +299,21 @@ func (n *Node) startBlobFetcher() {
 	}()
 }
 
-// pacer bounds a rate in bytes per second by delaying each send until the
-// bytes before it have had their time.
+// pacer bounds a rate in bytes per second: sends start in the order they
+// asked, each once the sends before it have had their time (n / rate
+// each). A waiter that gives up (its request was cancelled) leaves the
+// queue and costs the others nothing.
 type pacer struct {
-	mu   sync.Mutex
-	rate float64   // bytes per second
-	next time.Time // when the next send may start
+	mu    sync.Mutex
+	rate  float64   // bytes per second
+	next  time.Time // when the next send may start
+	queue []*paced  // waiting, first first
+}
+
+// paced is one waiting send.
+type paced struct {
+	n     int
+	ready chan struct{} // closed when the send may start
 }
 
 // newPacer returns a pacer of rate bytes per second, or nil (no bound) if
@@ -321,26 +330,51 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	if p == nil {
 		return nil
 	}
+	w := &paced{n: n, ready: make(chan struct{})}
 	p.mu.Lock()
-	now := time.Now()
-	at := p.next
-	if at.Before(now) {
-		at = now
+	p.queue = append(p.queue, w)
+	if len(p.queue) == 1 {
+		p.schedule()
 	}
-	p.next = at.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	p.mu.Unlock()
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-w.ready:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.queue, w)
+	if i < 0 {
+		return nil // released meanwhile: its time is spent either way
+	}
+	p.queue = slices.Delete(p.queue, i, i+1)
+	if i == 0 && len(p.queue) > 0 {
+		p.schedule()
+	}
+	return ctx.Err()
+}
+
+// schedule releases the head of the queue at its time. p.mu is held.
+func (p *pacer) schedule() {
+	head := p.queue[0]
+	at := p.next
+	if now := time.Now(); at.Before(now) {
+		at = now
+	}
+	time.AfterFunc(time.Until(at), func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.queue) == 0 || p.queue[0] != head {
+			return // it gave up; the new head was scheduled then
+		}
+		p.queue = p.queue[1:]
+		p.next = at.Add(time.Duration(float64(head.n) / p.rate * float64(time.Second)))
+		close(head.ready)
+		if len(p.queue) > 0 {
+			p.schedule()
+		}
+	})
 }
 
 // BlobInfo describes a blob held, wholly or in part.
