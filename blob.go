@@ -51,14 +51,7 @@ type FetchStats struct {
 }
 
 func statsOf(st blob.Stats) FetchStats {
-	fs := FetchStats{Peers: st.Bytes}
-	for _, b := range st.Bytes {
-		fs.Fetched += b
-	}
-	for p := range st.Corrupt {
-		fs.Corrupt = append(fs.Corrupt, p)
-	}
-	return fs
+	return FetchStats{Fetched: st.Fetched(), Peers: st.Bytes, Corrupt: st.CorruptPeers()}
 }
 
 func parseBlobID(id string) (blob.BlobID, error) {
@@ -94,13 +87,7 @@ func fetchOptions(progress func(BlobProgress)) blob.FetchOptions {
 	var o blob.FetchOptions
 	if progress != nil {
 		o.Progress = func(p blob.Progress) {
-			peers := 0
-			for _, b := range p.Peers {
-				if b > 0 {
-					peers++
-				}
-			}
-			progress(BlobProgress{Done: p.Done, Total: p.Total, Peers: peers})
+			progress(BlobProgress{Done: p.Done, Total: p.Total, Peers: p.Sources()})
 		}
 	}
 	return o

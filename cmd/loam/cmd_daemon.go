@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -216,4 +219,43 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		served <- err // for the deferred shutdown
 		return fmt.Errorf("the API server stopped: %w", err)
 	}
+}
+
+// parseSize parses a byte count: a whole number with an optional unit, B,
+// k or KiB (1024), KB (1000), M or MiB, MB, G or GiB, GB; case does not
+// matter for the single letters.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') {
+		i--
+	}
+	num, unit := t[:i], strings.TrimSpace(t[i:])
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as 512KiB, 5MiB or 1GB")
+	}
+	mult := map[string]int64{
+		"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1000,
+		"m": 1 << 20, "mib": 1 << 20, "mb": 1000 * 1000,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1000 * 1000 * 1000,
+	}[strings.ToLower(unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("unknown unit %q: use B, KiB, MiB, GiB, KB, MB or GB", unit)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * mult, nil
+}
+
+// parseFetchBlobs parses --fetch-blobs: "all", "none" or a size.
+func parseFetchBlobs(s string) (int64, error) {
+	switch strings.ToLower(s) {
+	case "all":
+		return node.NoBlobLimit, nil
+	case "none", "0":
+		return -1, nil
+	}
+	return parseSize(s)
 }

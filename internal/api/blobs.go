@@ -64,15 +64,9 @@ type FetchStats struct {
 }
 
 func fetchStatsOf(st blob.Stats) *FetchStats {
-	fs := &FetchStats{Peers: st.Bytes, Duration: st.Duration.Seconds()}
+	fs := &FetchStats{Fetched: st.Fetched(), Peers: st.Bytes, Corrupt: st.CorruptPeers(), Duration: st.Duration.Seconds()}
 	if fs.Peers == nil {
 		fs.Peers = map[string]int64{}
-	}
-	for _, b := range st.Bytes {
-		fs.Fetched += b
-	}
-	for p := range st.Corrupt {
-		fs.Corrupt = append(fs.Corrupt, p)
 	}
 	return fs
 }
@@ -162,17 +156,13 @@ func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
 		rc.Flush()
 	}
 	last := time.Time{}
+	var total int64
 	opts := blob.FetchOptions{Progress: func(p blob.Progress) {
+		total = p.Total
 		// At most ten lines a second, and always the last.
 		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || p.Done == p.Total {
 			last = now
-			peers := 0
-			for _, b := range p.Peers {
-				if b > 0 {
-					peers++
-				}
-			}
-			send(FetchEvent{Done: p.Done, Total: p.Total, Peers: peers})
+			send(FetchEvent{Done: p.Done, Total: p.Total, Peers: p.Sources()})
 		}
 	}}
 	st, err := s.n.FetchBlob(r.Context(), id, nil, opts)
@@ -184,8 +174,7 @@ func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
 		send(FetchEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
 		return
 	}
-	m, _ := s.n.Blobs().Manifest(id)
-	send(FetchEvent{Done: m.Size, Total: m.Size, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
+	send(FetchEvent{Done: total, Total: total, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
 }
 
 // pinBlob and unpinBlob: PUT and DELETE /v1/blobs/{blob}/pin.

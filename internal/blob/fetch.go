@@ -50,6 +50,17 @@ type Progress struct {
 	Peers map[string]int64 // bytes stored from each peer by this Fetch
 }
 
+// Sources returns how many peers have sent chunks so far.
+func (p Progress) Sources() int {
+	n := 0
+	for _, b := range p.Peers {
+		if b > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Stats describes one Fetch.
 type Stats struct {
 	Bytes      map[string]int64  // verified bytes stored, per peer
@@ -60,6 +71,19 @@ type Stats struct {
 	Failed     map[string]string // peers dropped for an error, with it
 	Duration   time.Duration
 }
+
+// Fetched returns the verified bytes stored from all peers.
+func (s Stats) Fetched() int64 {
+	var n int64
+	for _, b := range s.Bytes {
+		n += b
+	}
+	return n
+}
+
+// CorruptPeers returns the peers dropped for bytes that did not verify,
+// sorted.
+func (s Stats) CorruptPeers() []string { return slices.Sorted(maps.Keys(s.Corrupt)) }
 
 // ErrUnavailable reports a blob, or some of its chunks, that no honest
 // source could supply.

@@ -18,18 +18,9 @@ import (
 // its chunks, from the moment PutManifest stores it. Leases live in memory
 // only and may be nested; release may be called more than once.
 func (s *Store) Lease(id BlobID) (release func()) {
-	s.mu.Lock()
-	l := s.leases[id]
-	if l == nil {
-		l = &lease{}
-		s.leases[id] = l
-	}
-	l.n++
-	known := l.known
-	s.mu.Unlock()
 	// The lease is registered before the manifest is read: a concurrent
 	// PutManifest either finds the lease or stored the file read here.
-	if !known {
+	if !s.addLease(id) {
 		if m, err := s.readManifest(id); err == nil {
 			s.holdLeased(id, m)
 		}
@@ -39,16 +30,23 @@ func (s *Store) Lease(id BlobID) (release func()) {
 
 // leaseKnown is Lease for a blob whose manifest m is at hand.
 func (s *Store) leaseKnown(id BlobID, m Manifest) (release func()) {
+	s.addLease(id)
+	s.holdLeased(id, m)
+	return s.releaser(id)
+}
+
+// addLease counts one more holder of blob id's lease and reports whether
+// its manifest's chunks are held already.
+func (s *Store) addLease(id BlobID) (known bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	l := s.leases[id]
 	if l == nil {
 		l = &lease{}
 		s.leases[id] = l
 	}
 	l.n++
-	s.mu.Unlock()
-	s.holdLeased(id, m)
-	return s.releaser(id)
+	return l.known
 }
 
 // holdLeased adds the chunks of m to held if blob id is leased and they are

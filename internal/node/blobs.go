@@ -288,16 +288,12 @@ func (n *Node) FetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 }
 
 func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.AuthorID, opts blob.FetchOptions, pin bool) (blob.Stats, error) {
-	if n.host == nil {
-		if !n.BlobComplete(id) {
-			return blob.Stats{}, ErrOffline
-		}
-		if pin {
-			return blob.Stats{}, n.blobs.Pin(id)
-		}
-		return blob.Stats{}, nil
-	}
-	if len(peers) == 0 {
+	switch {
+	case n.host == nil && !n.BlobComplete(id):
+		return blob.Stats{}, ErrOffline
+	case n.host == nil:
+		peers = nil // held whole: Fetch needs no source, and reports the progress
+	case len(peers) == 0:
 		for _, p := range n.host.Peers() {
 			if p.Connected {
 				peers = append(peers, p.ID)
@@ -321,9 +317,7 @@ func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 		}
 	}
 	n.mu.Lock()
-	for _, b := range stats.Bytes {
-		n.counters.BlobBytesIn += uint64(b)
-	}
+	n.counters.BlobBytesIn += uint64(stats.Fetched())
 	n.mu.Unlock()
 	if err != nil {
 		return stats, err
