@@ -125,21 +125,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		if len(batch) == 0 {
 			continue
 		}
-		t := commit.HLC{Wall: uint64(int64(phys) + a.skew)}
-		after := a.last
-		for _, c := range a.known {
-			if after.Less(c.Time) {
-				after = c.Time
-			}
-		}
-		if !after.Less(t) {
-			t = commit.HLC{Wall: after.Wall, Logical: after.Logical + 1}
-		}
-		deps := make([]keys.CommitID, 0, len(a.newSince))
-		for _, id := range a.newSince {
-			deps = append(deps, id)
-		}
-		c := must(commit.Build(commit.Header{Space: sp, Author: a.key.Author(), Seq: a.seq + 1, Prev: a.head, Time: t, Deps: deps}, batch, a.key))
+		c := a.build(sp, phys, batch)
 		vv := h.vvOf(c)
 		v, err := grounded.Check(c, func(au keys.AuthorID, seq uint64) bool {
 			if au == c.Author {
@@ -158,9 +144,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		}
 		h.add(c)
 		ops += len(batch)
-		a.seq, a.head, a.last = c.Seq, c.ID, c.Time
-		a.known[a.key.Author()] = c
-		clear(a.newSince)
+		a.wrote(c)
 	}
 	return h
 }

@@ -102,28 +102,40 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 			}
 		}
 		ops += n
-		// HLC: after the author's last time and after everything it knows.
-		t := commit.HLC{Wall: uint64(int64(phys) + a.skew)}
-		after := a.last
-		for _, c := range a.known {
-			if after.Less(c.Time) {
-				after = c.Time
-			}
-		}
-		if !after.Less(t) {
-			t = commit.HLC{Wall: after.Wall, Logical: after.Logical + 1}
-		}
-		deps := make([]keys.CommitID, 0, len(a.newSince))
-		for _, id := range a.newSince {
-			deps = append(deps, id)
-		}
-		c := must(commit.Build(commit.Header{Space: h.Space(), Author: a.key.Author(), Seq: a.seq + 1, Prev: a.head, Time: t, Deps: deps}, batch, a.key))
+		c := a.build(h.Space(), phys, batch)
 		h.add(c)
-		a.seq, a.head, a.last = c.Seq, c.ID, c.Time
-		a.known[a.key.Author()] = c
-		clear(a.newSince)
+		a.wrote(c)
 	}
 	return h
+}
+
+// build signs a's next commit of ops in space sp, at the shared physical
+// time phys plus a's skew. Its HLC is after a's last commit and after
+// everything a knows, and it depends on what a learnt since its last
+// commit.
+func (a *author) build(sp keys.SpaceID, phys uint64, ops []commit.Op) *commit.Commit {
+	t := commit.HLC{Wall: uint64(int64(phys) + a.skew)}
+	after := a.last
+	for _, c := range a.known {
+		if after.Less(c.Time) {
+			after = c.Time
+		}
+	}
+	if !after.Less(t) {
+		t = commit.HLC{Wall: after.Wall, Logical: after.Logical + 1}
+	}
+	deps := make([]keys.CommitID, 0, len(a.newSince))
+	for _, id := range a.newSince {
+		deps = append(deps, id)
+	}
+	return must(commit.Build(commit.Header{Space: sp, Author: a.key.Author(), Seq: a.seq + 1, Prev: a.head, Time: t, Deps: deps}, ops, a.key))
+}
+
+// wrote records c, built by build, as a's latest commit.
+func (a *author) wrote(c *commit.Commit) {
+	a.seq, a.head, a.last = c.Seq, c.ID, c.Time
+	a.known[a.key.Author()] = c
+	clear(a.newSince)
 }
 
 // add appends c and computes its version vector from its prev and deps.
