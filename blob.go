@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/node"
 )
 
 // Blobs: large values, content-addressed and fetched from every peer that
@@ -24,9 +26,15 @@ type BlobRef struct {
 	ID   string // "blb_…"
 	Size int64
 	Type string // media type, or ""
+	// Sealed: the blob belongs to a private space and is stored sealed;
+	// ID names the sealed bytes, Size the plaintext. Read it with
+	// Space.OpenBlob, which opens it.
+	Sealed bool
 }
 
-func refOf(r blob.Ref) *BlobRef { return &BlobRef{ID: r.ID.String(), Size: r.Size, Type: r.Type} }
+func refOf(r blob.Ref) *BlobRef {
+	return &BlobRef{ID: r.ID.String(), Size: r.Size, Type: r.Type, Sealed: r.Sealed}
+}
 
 // BlobInfo describes a blob the node holds, wholly or in part.
 type BlobInfo struct {
@@ -94,7 +102,7 @@ func fetchOptions(progress func(BlobProgress)) blob.FetchOptions {
 }
 
 // BlobReader reads a blob; it is an io.ReadSeekCloser.
-type BlobReader struct{ r *blob.Reader }
+type BlobReader struct{ r node.BlobReader }
 
 func (r *BlobReader) Read(p []byte) (int, error)                { return r.r.Read(p) }
 func (r *BlobReader) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
@@ -160,4 +168,27 @@ func (s *Space) PutBlob(ctx context.Context, key []byte, r io.Reader, mediaType 
 		return BlobRef{}, err
 	}
 	return *refOf(ref), nil
+}
+
+// OpenBlob returns a reader of the blob key holds, first fetching from
+// peers what is not held here (which needs Options.Network). In a private
+// space it reads the plaintext: the blob is stored sealed. It fails with
+// ErrNotFound if key holds nothing and with ErrNotBlob if it holds a value.
+func (s *Space) OpenBlob(ctx context.Context, key []byte) (*BlobReader, error) {
+	e, err := s.sp.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := node.RefOf(e)
+	if !ok {
+		if e.Kind == commit.KindPutBlob {
+			return nil, fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", clip(key))
+		}
+		return nil, fmt.Errorf("%w: %q (read it with Get)", ErrNotBlob, clip(key))
+	}
+	br, err := s.n.n.OpenRef(ctx, s.sp.ID(), r)
+	if err != nil {
+		return nil, err
+	}
+	return &BlobReader{br}, nil
 }

@@ -1,9 +1,11 @@
 package loam_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"testing"
@@ -57,6 +59,44 @@ func Example() {
 	// tools/drill = cordless, 18V
 	// tools/saw = hand saw
 	// verified 3 commits by 2 authors
+}
+
+func ExampleSpace_OpenBlob() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "loam-example")
+	defer os.RemoveAll(dir)
+
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+
+	// In a private space a blob is sealed before it is stored or sent.
+	sp, err := n.CreateSpace(ctx, "family", loam.Private)
+	if err != nil {
+		log.Fatal(err)
+	}
+	photo := bytes.Repeat([]byte("pixels "), 100_000)
+	ref, err := sp.PutBlob(ctx, []byte("photos/beach"), bytes.NewReader(photo), "image/jpeg")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("stored %d bytes, sealed: %v\n", ref.Size, ref.Sealed)
+
+	r, err := sp.OpenBlob(ctx, []byte("photos/beach"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("read back the same bytes:", bytes.Equal(got, photo))
+	// Output:
+	// stored 700000 bytes, sealed: true
+	// read back the same bytes: true
 }
 
 func ExampleSpace_Watch() {

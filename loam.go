@@ -29,6 +29,7 @@ var (
 	ErrBadTicket    = keys.ErrBadTicket
 	ErrNotSupported = errors.New("not supported yet")
 	ErrIsBlob       = errors.New("the key holds a blob, not a value")
+	ErrNotBlob      = errors.New("the key holds a value, not a blob")
 )
 
 // Options configure a Node.

@@ -36,7 +36,7 @@ func (s *Space) Name() string { return s.sp.Info().Name }
 
 // KV is a visible key with its value and who wrote it when. When the key
 // holds a blob, Blob says which and Value is nil: read it with
-// Node.OpenBlob.
+// Space.OpenBlob.
 type KV struct {
 	Key    []byte
 	Value  []byte
@@ -74,14 +74,14 @@ func (s *Space) Delete(ctx context.Context, key []byte) error {
 }
 
 // Get returns key's value, or an error wrapping ErrNotFound. For a key
-// that holds a blob it fails with ErrIsBlob: use Lookup and Node.OpenBlob.
+// that holds a blob it fails with ErrIsBlob: use OpenBlob.
 func (s *Space) Get(ctx context.Context, key []byte) ([]byte, error) {
 	e, err := s.sp.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	if e.Kind == commit.KindPutBlob {
-		return nil, fmt.Errorf("%w: %q (read it with Lookup and Node.OpenBlob)", ErrIsBlob, clip(key))
+		return nil, fmt.Errorf("%w: %q (read it with OpenBlob)", ErrIsBlob, clip(key))
 	}
 	return e.Value, nil
 }
@@ -120,11 +120,18 @@ func (b *Batch) PutBlobRef(key []byte, ref BlobRef) {
 	if err == nil {
 		err = r.Validate()
 	}
+	if err == nil && ref.Sealed {
+		err = errSealedRef
+	}
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("loam: write %d (key %q): %w", len(b.ops)+1, clip(key), err)
 	}
 	b.add(commit.Op{Kind: commit.KindPutBlob, Key: key, Payload: r.Encode()})
 }
+
+// errSealedRef refuses to write a reference to a sealed blob: it opens only
+// in its own private space, where it is written with its bytes.
+var errSealedRef = errors.New("the blob is sealed to a private space (read it there with OpenBlob and write its bytes with PutBlob)")
 
 // Delete adds a delete to the batch.
 func (b *Batch) Delete(key []byte) { b.add(commit.Del(key)) }

@@ -49,6 +49,9 @@ type backend interface {
 	// OpenBlob returns a blob's bytes, fetching what is missing (with a
 	// daemon), and its size.
 	OpenBlob(ctx context.Context, id string) (io.ReadCloser, int64, error)
+	// OpenKeyBlob returns the bytes of the blob key holds (the plaintext
+	// of a private space's sealed blob), and its size.
+	OpenKeyBlob(ctx context.Context, ref string, key []byte) (io.ReadCloser, int64, error)
 	SetPin(ctx context.Context, id string, on bool) error
 	GCBlobs(ctx context.Context) (int64, error)
 	Members(ctx context.Context, ref string) ([]loam.Member, error)
@@ -314,7 +317,7 @@ func kvOf(e api.Entry) (loam.KV, error) {
 	}
 	kv := loam.KV{Key: k, Value: v, Author: e.Author, Time: t}
 	if e.Blob != nil {
-		kv.Blob = &loam.BlobRef{ID: e.Blob.ID, Size: e.Blob.Size, Type: e.Blob.Type}
+		kv.Blob = &loam.BlobRef{ID: e.Blob.ID, Size: e.Blob.Size, Type: e.Blob.Type, Sealed: e.Blob.Sealed}
 	}
 	return kv, nil
 }
@@ -389,7 +392,7 @@ func (d daemonBackend) Write(ctx context.Context, ref string, ws []write) error 
 		case w.blob != nil:
 			ops[i] = api.PutOp(w.key, nil)
 			ops[i].Value, ops[i].ValueB64 = nil, nil
-			ops[i].Blob = &api.BlobRef{ID: w.blob.ID, Size: w.blob.Size, Type: w.blob.Type}
+			ops[i].Blob = &api.BlobRef{ID: w.blob.ID, Size: w.blob.Size, Type: w.blob.Type, Sealed: w.blob.Sealed}
 		default:
 			ops[i] = api.PutOp(w.key, w.value)
 		}

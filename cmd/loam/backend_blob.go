@@ -43,6 +43,21 @@ func (d directBackend) OpenBlob(ctx context.Context, id string) (io.ReadCloser, 
 	return r, r.Size(), nil
 }
 
+func (d directBackend) OpenKeyBlob(ctx context.Context, ref string, key []byte) (io.ReadCloser, int64, error) {
+	sp, err := d.n.Space(ctx, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := sp.OpenBlob(ctx, key)
+	if err != nil {
+		if errors.Is(err, loam.ErrOffline) {
+			err = fmt.Errorf("the blob of %q is not all here; start 'loam daemon' for this home to fetch it from peers", key)
+		}
+		return nil, 0, err
+	}
+	return r, r.Size(), nil
+}
+
 func (d directBackend) SetPin(ctx context.Context, id string, on bool) error {
 	if on {
 		return d.n.PinBlob(id)
@@ -96,6 +111,10 @@ func (d daemonBackend) FetchBlob(ctx context.Context, id string, progress func(l
 
 func (d daemonBackend) OpenBlob(ctx context.Context, id string) (io.ReadCloser, int64, error) {
 	return d.c.OpenBlob(ctx, id)
+}
+
+func (d daemonBackend) OpenKeyBlob(ctx context.Context, ref string, key []byte) (io.ReadCloser, int64, error) {
+	return d.c.GetRaw(ctx, ref, key)
 }
 
 func (d daemonBackend) SetPin(ctx context.Context, id string, on bool) error {

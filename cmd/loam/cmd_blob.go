@@ -143,6 +143,22 @@ func writeBlob(cmd *cobra.Command, b backend, id, file string) error {
 	if err != nil {
 		return err
 	}
+	return writeReader(cmd, r, file)
+}
+
+// writeKeyBlob writes the blob that key of space ref holds (opened, in a
+// private space) to stdout, or to file if it is not empty.
+func writeKeyBlob(cmd *cobra.Command, b backend, ref string, key []byte, file string) error {
+	r, _, err := b.OpenKeyBlob(cmd.Context(), ref, key)
+	if err != nil {
+		return err
+	}
+	return writeReader(cmd, r, file)
+}
+
+// writeReader writes r to stdout, or to file if it is not empty, and
+// closes r.
+func writeReader(cmd *cobra.Command, r io.ReadCloser, file string) error {
 	defer r.Close()
 	if file == "" {
 		_, err := io.Copy(cmd.OutOrStdout(), r)

@@ -41,7 +41,7 @@ With --json, print {"key", "value", "author", "time"}, with "value_b64"
 					if kv.Blob.ID == "" {
 						return fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", args[1])
 					}
-					return writeBlob(cmd, b, kv.Blob.ID, out)
+					return writeKeyBlob(cmd, b, args[0], key, out)
 				}
 				if out != "" {
 					return writeFileAtomic(out, kv.Value)

@@ -40,7 +40,8 @@ With --private, the keys and values written are sealed (XChaCha20-Poly1305)
 under a read key only members hold: it travels in the tickets of read, write
 and admin invites, and is kept in HOME/spaces/<space>.readkeys (back it up
 with the space secret). Seeders ('loam seed') store and serve the space
-without reading it. Blobs in private spaces are not supported yet.`,
+without reading it. Blobs (values over 64 KiB, 'put -f FILE') are sealed
+too, one 1 MiB frame at a time, before they are stored or sent.`,
 		Example: `  loam space create garden-club
   id=$(loam space create garden-club) && echo "$id"
   loam space create garden-club --json

@@ -75,7 +75,7 @@ func entryOf(kv loam.KV) api.Entry {
 	e := api.NewEntry(kv.Key, kv.Value, kv.Author, kv.Time)
 	if kv.Blob != nil {
 		e.Value, e.ValueB64 = nil, nil
-		e.Blob = &api.BlobRef{ID: kv.Blob.ID, Size: kv.Blob.Size, Type: kv.Blob.Type}
+		e.Blob = &api.BlobRef{ID: kv.Blob.ID, Size: kv.Blob.Size, Type: kv.Blob.Type, Sealed: kv.Blob.Sealed}
 	}
 	return e
 }

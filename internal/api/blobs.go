@@ -13,6 +13,7 @@ import (
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
 )
@@ -26,9 +27,15 @@ type BlobRef struct {
 	ID   string `json:"id"`
 	Size int64  `json:"size"`
 	Type string `json:"type,omitempty"`
+	// Sealed: a private space's blob, stored sealed. ID names the sealed
+	// bytes, Size the plaintext; read it through the key (?raw=true), not
+	// GET /v1/blobs/ID, which serves the sealed bytes.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
-func blobRefOf(r blob.Ref) *BlobRef { return &BlobRef{ID: r.ID.String(), Size: r.Size, Type: r.Type} }
+func blobRefOf(r blob.Ref) *BlobRef {
+	return &BlobRef{ID: r.ID.String(), Size: r.Size, Type: r.Type, Sealed: r.Sealed}
+}
 
 // BlobInfo describes a blob held, wholly or in part: an element of GET
 // /v1/blobs and the answer of POST /v1/blobs.
@@ -127,6 +134,12 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.BlobI
 		return
 	}
 	defer br.Close()
+	serveBytes(w, r, br, id, mediaType)
+}
+
+// serveBytes serves what br reads, the blob id or the plaintext of sealed
+// blob id, as mediaType, with Range support.
+func serveBytes(w http.ResponseWriter, r *http.Request, br io.ReadSeeker, id blob.BlobID, mediaType string) {
 	if mediaType == "" {
 		mediaType = "application/octet-stream"
 	}
@@ -243,11 +256,17 @@ func (s *Server) putValue(w http.ResponseWriter, r *http.Request, sp *space.Spac
 	writeJSON(w, http.StatusOK, blobRefOf(ref))
 }
 
-// rawValue serves a key's value as bytes, or the blob it references:
-// GET /v1/spaces/{space}/keys/{key}?raw=true.
-func (s *Server) rawValue(w http.ResponseWriter, r *http.Request, value []byte, ref *blob.Ref) {
+// rawValue serves a key's value as bytes, or the blob it references (the
+// plaintext of a sealed one): GET /v1/spaces/{space}/keys/{key}?raw=true.
+func (s *Server) rawValue(w http.ResponseWriter, r *http.Request, sp keys.SpaceID, value []byte, ref *blob.Ref) {
 	if ref != nil {
-		s.serveBlob(w, r, ref.ID, ref.Type)
+		br, err := s.n.OpenRef(r.Context(), sp, *ref)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer br.Close()
+		serveBytes(w, r, br, ref.ID, ref.Type)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

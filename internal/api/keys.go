@@ -168,7 +168,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 			}
 			ref = &r
 		}
-		s.rawValue(w, r, e.Value, ref)
+		s.rawValue(w, r, sp.ID(), e.Value, ref)
 		return
 	}
 	writeJSON(w, http.StatusOK, entryOf(key, e))

@@ -35,6 +35,9 @@ func (r *Record) Ref() (blob.Ref, error) {
 	if err != nil {
 		return blob.Ref{}, fmt.Errorf(`"blob": %v`, err)
 	}
+	if r.Blob.Sealed {
+		return blob.Ref{}, errors.New(`"blob" is sealed to a private space: write the file's bytes instead (loam get the key, then loam put -f)`)
+	}
 	ref := blob.Ref{ID: id, Size: r.Blob.Size, Type: r.Blob.Type}
 	if err := ref.Validate(); err != nil {
 		return blob.Ref{}, fmt.Errorf(`"blob": %v`, err)

@@ -12,13 +12,20 @@ import (
 // optional media type so that a reader can show what the key holds before
 // the blob's bytes arrive.
 //
+// In a private space the blob is sealed (package seal, "Sealed blobs"):
+// Sealed is set, Epoch is the key epoch it is sealed under, ID names the
+// sealed bytes and Size is the plaintext's size.
+//
 // The encoding is a canonical CBOR map with integer keys: 1 the blob ID
 // (32-byte string), 2 the size (unsigned), 3 the media type (text, omitted
-// when empty). DecodeRef accepts only that encoding.
+// when empty), 4 the epoch of a sealed blob (unsigned, present exactly when
+// sealed). DecodeRef accepts only that encoding.
 type Ref struct {
-	ID   BlobID
-	Size int64
-	Type string // a media type such as "image/jpeg", or ""
+	ID     BlobID
+	Size   int64
+	Type   string // a media type such as "image/jpeg", or ""
+	Sealed bool   // the blob is sealed under the read key of Epoch
+	Epoch  uint64
 }
 
 // MaxRefType bounds a Ref's media type.
@@ -28,16 +35,21 @@ const MaxRefType = 127
 var ErrBadRef = errors.New("blob: malformed blob reference")
 
 type wireRef struct {
-	ID   []byte `cbor:"1,keyasint"`
-	Size uint64 `cbor:"2,keyasint"`
-	Type string `cbor:"3,keyasint,omitempty"`
+	ID    []byte  `cbor:"1,keyasint"`
+	Size  uint64  `cbor:"2,keyasint"`
+	Type  string  `cbor:"3,keyasint,omitempty"`
+	Epoch *uint64 `cbor:"4,keyasint,omitempty"`
 }
 
 var refDecMode = blobDecMode
 
 // Encode returns r's canonical encoding.
 func (r Ref) Encode() []byte {
-	b, err := blobEncMode.Marshal(wireRef{ID: r.ID[:], Size: uint64(r.Size), Type: r.Type})
+	w := wireRef{ID: r.ID[:], Size: uint64(r.Size), Type: r.Type}
+	if r.Sealed {
+		w.Epoch = &r.Epoch
+	}
+	b, err := blobEncMode.Marshal(w)
 	if err != nil {
 		panic(fmt.Sprintf("blob: encode ref: %v", err))
 	}
@@ -48,6 +60,9 @@ func (r Ref) Encode() []byte {
 func (r Ref) Validate() error {
 	if r.Size < 0 || r.Size > MaxBlobSize {
 		return fmt.Errorf("%w: size %d, want 0..%d", ErrBadRef, r.Size, int64(MaxBlobSize))
+	}
+	if !r.Sealed && r.Epoch != 0 {
+		return fmt.Errorf("%w: epoch %d given for a blob in the clear", ErrBadRef, r.Epoch)
 	}
 	if len(r.Type) > MaxRefType {
 		return fmt.Errorf("%w: media type of %d bytes, the limit is %d", ErrBadRef, len(r.Type), MaxRefType)
@@ -78,6 +93,9 @@ func DecodeRef(b []byte) (Ref, error) {
 	}
 	copy(r.ID[:], w.ID)
 	r.Size, r.Type = int64(w.Size), w.Type
+	if w.Epoch != nil {
+		r.Sealed, r.Epoch = true, *w.Epoch
+	}
 	if err := r.Validate(); err != nil {
 		return Ref{}, err
 	}

@@ -14,6 +14,8 @@ func TestRefRoundTrip(t *testing.T) {
 		{},
 		{ID: blob.BlobID{1, 2, 3}, Size: 5 << 20, Type: "image/jpeg"},
 		{ID: blob.BlobID{9}, Size: blob.MaxBlobSize},
+		{ID: blob.BlobID{7}, Size: 3, Type: "image/png", Sealed: true, Epoch: 2},
+		{ID: blob.BlobID{7}, Size: 3, Sealed: true}, // epoch 0, the first
 	} {
 		got, err := blob.DecodeRef(r.Encode())
 		if err != nil || got != r {
@@ -29,6 +31,11 @@ func TestRefGolden(t *testing.T) {
 	if got := hexOf(r.Encode()); got != want {
 		t.Fatalf("encoding\n got %s\nwant %s", got, want)
 	}
+	// A sealed blob's: a4 (map of 4), …, 04 00 (epoch 0).
+	r.Sealed = true
+	if got, want := hexOf(r.Encode()), "a4"+want[2:]+"0400"; got != want {
+		t.Fatalf("sealed encoding\n got %s\nwant %s", got, want)
+	}
 }
 
 func TestDecodeRefRejects(t *testing.T) {
@@ -41,12 +48,15 @@ func TestDecodeRefRejects(t *testing.T) {
 		"too large":     blob.Ref{ID: blob.BlobID{1}, Size: blob.MaxBlobSize + 1}.Encode(),
 		"bad type":      blob.Ref{ID: blob.BlobID{1}, Type: "not a type"}.Encode(),
 		"empty type":    mustHex("a3015820" + zeros(32) + "020a0360"),
-		"unknown field": mustHex("a3015820" + zeros(32) + "020a0400"),
+		"unknown field": mustHex("a3015820" + zeros(32) + "020a0500"),
 		"non-canonical": mustHex("a3015820" + zeros(32) + "02180a" + "0369696d6167652f706e67"),
 	} {
 		if _, err := blob.DecodeRef(b); !errors.Is(err, blob.ErrBadRef) {
 			t.Errorf("%s: DecodeRef(%x) = %v, want ErrBadRef", name, b, err)
 		}
+	}
+	if err := (blob.Ref{Epoch: 3}).Validate(); !errors.Is(err, blob.ErrBadRef) {
+		t.Errorf("Validate of an epoch without Sealed: %v, want ErrBadRef", err)
 	}
 }
 

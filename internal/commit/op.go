@@ -20,6 +20,11 @@ const (
 	KindRotate  Kind = 18 // rotate the read key: payload is a Rotate
 	KindSchema  Kind = 19 // declare an app schema: payload is a Schema
 	KindSealed  Kind = 32 // private space: payload is the AEAD ciphertext of an op
+	// KindBlob names, in the clear, a sealed blob that a sealed putblob of
+	// a private space references: its payload is the blob's reference
+	// (blob.Ref: the sealed bytes' ID and size, no epoch), so that seeders,
+	// which cannot open the putblob, keep and serve the blob.
+	KindBlob Kind = 33
 )
 
 func (k Kind) String() string {
@@ -40,6 +45,8 @@ func (k Kind) String() string {
 		return "schema"
 	case KindSealed:
 		return "sealed"
+	case KindBlob:
+		return "blob"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -118,7 +125,7 @@ func (o *Op) validate() error {
 		if o.Kind == KindDel && plen != 0 {
 			return fmt.Errorf("del op carries a %d-byte payload, want none", plen)
 		}
-	case o.Kind.IsControl() || o.Kind == KindSealed:
+	case o.Kind.IsControl() || o.Kind == KindSealed || o.Kind == KindBlob:
 		if len(o.Key) != 0 {
 			return fmt.Errorf("%s op has a key, want none", o.Kind)
 		}

@@ -10,8 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
@@ -53,19 +56,31 @@ func RefOf(e view.Entry) (blob.Ref, bool) {
 // PutBlob stores r as a blob and writes a reference to it under key in sp,
 // in one commit. mediaType may be empty. The blob is kept while a key
 // references it; a write that fails leaves it to GC.
+//
+// In a private space the blob is sealed under the space's current read key
+// before it is stored (seal.Sealer), and the commit also carries a blob op
+// naming the sealed bytes in the clear, so that seeders keep and serve them.
 func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Reader, mediaType string) (blob.Ref, *commit.Commit, error) {
 	if err := (blob.Ref{Type: mediaType}).Validate(); err != nil {
 		return blob.Ref{}, nil, err
 	}
-	if sp.Private() {
-		// Chunks would be stored and served in the clear (sealing them
-		// under the epoch key is not built yet: blob.Split is the seam).
-		return blob.Ref{}, nil, fmt.Errorf("%w: blobs in private space %s are not supported yet (store small values with put, or use a public space)", ErrNoPrivateBlobs, sp.Info().Name)
-	}
 	// Refuse before storing what may be gigabytes for a write that would be.
-	probe := blob.Ref{}.Encode()
-	if err := sp.CheckWrite([]commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: probe}}); err != nil {
+	probe := []commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: blob.Ref{}.Encode()}}
+	if sp.Private() {
+		probe = append(probe, commit.Op{Kind: commit.KindBlob, Payload: blob.Ref{}.Encode()})
+	}
+	if err := sp.CheckWrite(probe); err != nil {
 		return blob.Ref{}, nil, err
+	}
+	var sealer *seal.Sealer
+	var ek keys.EpochKey
+	if sp.Private() {
+		var err error
+		if ek, err = sp.EpochKey(); err != nil {
+			return blob.Ref{}, nil, err
+		}
+		sealer = seal.NewSealer(seal.ReadKey(ek.Key), sp.Info().ID, ek.Epoch, r)
+		r = sealer
 	}
 	id, m, release, err := n.blobs.AddLeased(ctx, r)
 	if err != nil {
@@ -73,12 +88,67 @@ func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Re
 	}
 	defer n.releaseBlob(release) // once the key references it
 	ref := blob.Ref{ID: id, Size: m.Size, Type: mediaType}
-	c, err := sp.Commit(ctx, []commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()}})
+	var extra []commit.Op
+	if sealer != nil {
+		extra = append(extra, commit.Op{Kind: commit.KindBlob, Payload: blob.Ref{ID: id, Size: m.Size}.Encode()})
+		ref.Size, ref.Sealed, ref.Epoch = sealer.N, true, ek.Epoch
+	}
+	ops := append([]commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()}}, extra...)
+	c, err := sp.Commit(ctx, ops)
 	if err != nil {
 		return ref, nil, err
 	}
 	return ref, c, nil
 }
+
+// BlobReader reads the bytes a blob reference names: the blob itself, or
+// the plaintext of a sealed blob.
+type BlobReader interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+	Size() int64
+}
+
+// OpenRef returns a reader of what r, a reference held in space sp, names,
+// first fetching what is missing from peers (as EnsureBlob). A sealed blob
+// is opened with this node's read keys of its epoch.
+func (n *Node) OpenRef(ctx context.Context, sp keys.SpaceID, r blob.Ref) (BlobReader, error) {
+	var ks []seal.ReadKey
+	if r.Sealed {
+		for _, k := range n.rk.all(sp) {
+			if k.Epoch == r.Epoch {
+				ks = append(ks, seal.ReadKey(k.Key))
+			}
+		}
+		if len(ks) == 0 {
+			return nil, fmt.Errorf("%w: the blob is sealed under epoch %d of space %s, whose key this device does not hold", ErrNoReadKey, r.Epoch, sp)
+		}
+	}
+	if _, err := n.EnsureBlob(ctx, r.ID, blob.FetchOptions{}); err != nil {
+		return nil, err
+	}
+	br, err := n.blobs.Open(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Sealed {
+		return br, nil
+	}
+	o, err := seal.NewOpened(ks, sp, r.Epoch, br, br.Size(), r.Size)
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("node: blob %s: %w", r.ID, err)
+	}
+	return openedBlob{o, br}, nil
+}
+
+// openedBlob is the plaintext of a sealed blob, closing the blob's reader.
+type openedBlob struct {
+	*seal.Opened
+	br *blob.Reader
+}
+
+func (o openedBlob) Close() error { return o.br.Close() }
 
 // releaseBlob releases a lease on a blob. GC decides with gcMu held, from
 // the references it read at its start: a lease held until a reference is
@@ -90,25 +160,86 @@ func (n *Node) releaseBlob(release func()) {
 	n.gcMu.Unlock()
 }
 
-// ReferencedBlobs returns the blobs that visible keys of held spaces
-// reference. It reads every visible key.
+// ReferencedBlobs returns the blobs that held spaces reference: through
+// visible keys, and, in a private space this node cannot read (it seeds
+// it), through the blob ops of its commits that count. It reads every
+// visible key, and every commit of such a space.
 func (n *Node) ReferencedBlobs(ctx context.Context) (map[blob.BlobID]blob.Ref, error) {
+	refs, _, err := n.referencedBlobs(ctx)
+	return refs, err
+}
+
+// referencedBlobs is ReferencedBlobs; seeded marks the blobs referenced
+// only through blob ops, which a seeder fetches whatever their size.
+func (n *Node) referencedBlobs(ctx context.Context) (refs map[blob.BlobID]blob.Ref, seeded map[blob.BlobID]bool, err error) {
 	infos, err := n.st.Spaces(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	refs := map[blob.BlobID]blob.Ref{}
+	refs, seeded = map[blob.BlobID]blob.Ref{}, map[blob.BlobID]bool{}
 	for _, in := range infos {
 		for kv, err := range n.st.Range(ctx, in.ID, store.Query{}) {
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if r, ok := RefOf(kv.Entry); ok {
 				refs[r.ID] = r
 			}
 		}
+		blind, err := n.seedsBlind(ctx, in.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !blind {
+			continue
+		}
+		voided, err := n.st.Voided(ctx, in.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for sc, err := range n.st.AllCommits(ctx, in.ID) {
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, ok := voided[acl.Loc{Author: sc.Author, Seq: sc.Seq}]; ok || sc.Withheld {
+				continue
+			}
+			c, err := commit.Decode(sc.Bytes)
+			if err != nil {
+				return nil, nil, fmt.Errorf("node: blob references of %s: %w", in.ID, err)
+			}
+			for _, r := range blobOps(c) {
+				if _, ok := refs[r.ID]; !ok {
+					refs[r.ID], seeded[r.ID] = r, true
+				}
+			}
+		}
 	}
-	return refs, nil
+	return refs, seeded, nil
+}
+
+// seedsBlind reports whether space id is private and this node holds none
+// of its read keys: it keeps and serves the space without reading it.
+func (n *Node) seedsBlind(ctx context.Context, id keys.SpaceID) (bool, error) {
+	if _, ok := n.rk.current(id); ok {
+		return false, nil
+	}
+	return n.isPrivate(ctx, id)
+}
+
+// blobOps returns the sealed blobs c's blob ops name (commit.KindBlob);
+// undecodable ones are skipped: they name nothing anyone can fetch.
+func blobOps(c *commit.Commit) []blob.Ref {
+	var out []blob.Ref
+	for _, o := range c.Ops {
+		if o.Kind != commit.KindBlob || o.Erased {
+			continue
+		}
+		if r, err := blob.DecodeRef(o.Payload); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // GCBlobs deletes the blobs that no visible key references, that are not
@@ -228,15 +359,28 @@ func (w *wantedSet) Len() int {
 	return len(w.ids)
 }
 
-// wantBlobs queues the blobs that changes newly reference, if they are
-// small enough to fetch eagerly. It runs on the store's applier goroutine
-// and never blocks.
-func (n *Node) wantBlobs(changes []store.Change) {
+// wantBlobs queues the blobs that an event's changes newly reference, if
+// they are small enough to fetch eagerly, and, in a private space this node
+// holds no read key for (it seeds it), every blob its new commits name in
+// blob ops: a seeder keeps what members may want, whatever its size. It
+// runs on the store's applier goroutine and never blocks.
+func (n *Node) wantBlobs(ev store.Event) {
 	if n.host == nil {
 		return
 	}
-	for _, c := range changes {
+	for _, c := range ev.Changes {
 		if r, ok := RefOf(c.Entry); ok && r.Size <= n.fetchBlobs {
+			n.wanted.add(r.ID)
+		}
+	}
+	if _, reads := n.rk.current(ev.Space); reads || n.fetchBlobs < 0 || !n.rk.knownPrivate(ev.Space) {
+		return
+	}
+	for _, c := range ev.Stored {
+		if slices.Contains(ev.Voided, c.ID) {
+			continue // it does not count
+		}
+		for _, r := range blobOps(c) {
 			n.wanted.add(r.ID)
 		}
 	}
@@ -251,9 +395,9 @@ func (n *Node) startBlobFetcher() {
 	go func() {
 		defer n.wg.Done()
 		if n.fetchBlobs >= 0 {
-			if refs, err := n.ReferencedBlobs(n.ctx); err == nil {
+			if refs, seeded, err := n.referencedBlobs(n.ctx); err == nil {
 				for id, r := range refs {
-					if r.Size <= n.fetchBlobs {
+					if r.Size <= n.fetchBlobs || seeded[id] {
 						n.wanted.add(id)
 					}
 				}

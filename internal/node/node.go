@@ -210,7 +210,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
-	n.wantBlobs(ev.Changes)
+	n.wantBlobs(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

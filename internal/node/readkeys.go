@@ -20,11 +20,6 @@ import (
 // holds none of its read keys (a seeder, or a node whose key file is gone).
 var ErrNoReadKey = errors.New("this device holds no read key for the private space")
 
-// ErrNoPrivateBlobs is returned for a blob write to a private space: its
-// chunks are not sealed yet, so they are refused rather than stored in the
-// clear.
-var ErrNoPrivateBlobs = errors.New("blobs in private spaces are not supported yet")
-
 // readKeySuffix names a space's key file: HOME/spaces/<space>.readkeys.
 const readKeySuffix = ".readkeys"
 
@@ -39,11 +34,14 @@ type readKeys struct {
 	// it started: a rotation made before the admin saw the join seals the
 	// new key to the invite key. Guarded by mu.
 	invites map[keys.SpaceID][]keys.DeviceKey
+	// private marks the spaces known to be private (a rotate op was
+	// applied, or isPrivate found one), readable or not. Guarded by mu.
+	private map[keys.SpaceID]bool
 }
 
 // loadReadKeys reads every key file under home.
 func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
-	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}}
+	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}, private: map[keys.SpaceID]bool{}}
 	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
 	if err != nil {
 		return nil, err
@@ -145,6 +143,20 @@ func writeFileSync(path string, b []byte) error {
 	return f.Close()
 }
 
+// markPrivate records that sp is private; knownPrivate says whether that
+// was recorded (without reading the store: for the applier goroutine).
+func (rk *readKeys) markPrivate(sp keys.SpaceID) {
+	rk.mu.Lock()
+	rk.private[sp] = true
+	rk.mu.Unlock()
+}
+
+func (rk *readKeys) knownPrivate(sp keys.SpaceID) bool {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	return rk.private[sp] || len(rk.m[sp]) > 0
+}
+
 // joining remembers the invite key of a ticket being joined with.
 func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) {
 	rk.mu.Lock()
@@ -162,6 +174,7 @@ func (rk *readKeys) rotated(sp keys.SpaceID, payload []byte) {
 		return
 	}
 	rk.mu.Lock()
+	rk.private[sp] = true
 	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
 	rk.mu.Unlock()
 	for _, sk := range r.Keys {
@@ -221,6 +234,7 @@ func (n *Node) isPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
 		}
 		for _, o := range c.Ops {
 			if o.Kind == commit.KindRotate {
+				n.rk.markPrivate(id)
 				return true, nil
 			}
 		}

@@ -50,6 +50,9 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	}
 	var epoch uint64
 	if s.readKey != nil {
+		if err := s.checkSealedBlobs(ops); err != nil {
+			return nil, err
+		}
 		var err error
 		if epoch, ops, err = s.seal(ops); err != nil {
 			return nil, err
@@ -64,6 +67,39 @@ func (s *Space) SetPrivate(readKey func() (keys.EpochKey, error)) { s.readKey = 
 
 // Private reports whether s seals its data ops.
 func (s *Space) Private() bool { return s.readKey != nil }
+
+// ErrClearBlob refuses a reference to a blob in the clear in a private
+// space.
+var ErrClearBlob = errors.New("a private space holds only sealed blobs")
+
+// checkSealedBlobs refuses, in a private space, a putblob that no blob op
+// accompanies: every blob there is sealed, and written with its bytes
+// (node.PutBlob seals them and names them in a blob op for seeders), never
+// as a reference to a blob stored in the clear.
+func (s *Space) checkSealedBlobs(ops []commit.Op) error {
+	puts, named := 0, 0
+	for _, o := range ops {
+		switch o.Kind {
+		case commit.KindPutBlob:
+			puts++
+		case commit.KindBlob:
+			named++
+		}
+	}
+	if puts > named {
+		return fmt.Errorf("%w: write the file's bytes to the key in space %s (loam put -f FILE; Space.PutBlob), which seals them, instead of a reference to a blob", ErrClearBlob, s.info.Name)
+	}
+	return nil
+}
+
+// EpochKey returns the read key, and its epoch, that s seals writes under
+// now: for sealing what a write will reference, such as a blob.
+func (s *Space) EpochKey() (keys.EpochKey, error) {
+	if s.readKey == nil {
+		return keys.EpochKey{}, fmt.Errorf("space %s is not private: it seals nothing", s.info.Name)
+	}
+	return s.readKey()
+}
 
 // seal returns ops with every data op replaced by a sealed op at the same
 // position, and the epoch they are sealed under.
