@@ -339,8 +339,31 @@ func TestJoinWithAnExpiredInvite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
+	if _, err := b.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("join with an expired invite: %v", err)
+	}
+}
+
+// TestJoinWithARevokedInvite fails at once, saying the invite was revoked.
+func TestJoinWithARevokedInvite(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Revoke(ctx, "club", tk.String()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Join(ctx, tk)
+	if !errors.Is(err, ErrInviteVoid) || !strings.Contains(err.Error(), "was revoked") {
+		t.Fatalf("join with a revoked invite: %v", err)
+	}
+	if r, err := b.st.Role(ctx, tk.Space, b.Author()); err == nil && r != 0 {
+		t.Fatalf("the joiner holds role %s through a revoked invite", r)
 	}
 }
 

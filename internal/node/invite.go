@@ -170,7 +170,7 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	}
 	inv := t.Invite.Author()
 	var granted commit.Role
-	dead := false // the invite's grant is here but no longer in force
+	dead, revoked := false, false // the invite's grant is here but no longer in force; revoked, not expired
 	err := n.waitStored(ctx, t.Space, func() bool {
 		acc, err := n.st.Access(ctx, t.Space)
 		if err != nil {
@@ -178,6 +178,7 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 		}
 		granted = acc.Role(inv)
 		dead = granted == 0 && len(acc.Grants(inv)) > 0
+		_, revoked = acc.Cuts[inv]
 		return granted != 0 || dead
 	})
 	if err != nil {
@@ -186,8 +187,11 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); dead && mine != 0 {
 		return n.openSpace(ctx, t.Space) // joined before
 	}
+	if dead && revoked {
+		return nil, fmt.Errorf("%w: the invite to %s was revoked by an admin (ask an admin for a new one)", ErrInviteVoid, t.Name)
+	}
 	if dead {
-		return nil, fmt.Errorf("%w: the invite to %s has expired or was revoked (ask an admin for a new one)", ErrInviteVoid, t.Name)
+		return nil, fmt.Errorf("%w: the invite to %s has expired, or its uses are spent (ask an admin for a new one)", ErrInviteVoid, t.Name)
 	}
 	sp, err := n.openSpace(ctx, t.Space)
 	if err != nil {
