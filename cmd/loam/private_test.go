@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
@@ -127,5 +128,68 @@ func TestSeedCLI(t *testing.T) {
 	}
 	if out := a.ok("", "revoke", "club", bAuthor); !strings.Contains(out, "new read key: epoch 1") {
 		t.Errorf("revoking a member of a private space: %q", out)
+	}
+}
+
+// TestSeedDaemonKeepsSealedBlobs: 'loam seed' through a running daemon
+// keeps a private space served: the seeder's daemon fetches the space's
+// sealed blobs, its home holds no plaintext, and with the inviting daemon
+// stopped a new member restores a value and a blob from the seeder alone.
+func TestSeedDaemonKeepsSealedBlobs(t *testing.T) {
+	t.Parallel()
+	a, s, c := newHome(t), newHome(t), newHome(t)
+	da := startDaemon(t, a, loopbackDaemon...)
+	ds := startDaemon(t, s, loopbackDaemon...)
+	a.ok("", "space", "create", "club", "--private")
+	a.ok("", "put", "club", "notes/canary-key-0b7e", "canary-value-3f9a")
+	photo := strings.Repeat("canary-photo-c4d2 ", 200_000) // 3.6 MB: four sealed frames
+	a.ok(photo, "put", "club", "photos/1", "-")
+	var e api.Entry
+	if err := json.Unmarshal([]byte(a.ok("", "get", "club", "photos/1", "--json")), &e); err != nil || e.Blob == nil || !e.Blob.Sealed {
+		t.Fatalf("get --json: %+v %v", e.Blob, err)
+	}
+	seedT := strings.TrimSpace(a.ok("", "invite", "club", "--role", "seed"))
+	if out := s.ok("", "seed", seedT); !strings.HasPrefix(out, "seeding club") {
+		t.Fatalf("seed: %q", out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var list []api.BlobInfo
+		if err := json.Unmarshal([]byte(s.ok("", "blob", "ls", "--json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 1 && list[0].ID == e.Blob.ID && list[0].Held == list[0].Chunks {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the seeder's daemon did not fetch the sealed blob: %+v", list)
+		}
+		time.Sleep(100 * time.Millisecond) // re-check interval, not synchronization
+	}
+	readT := strings.TrimSpace(a.ok("", "invite", "club", "--role", "read")) // names the seeder
+	da.stop(t)
+
+	startDaemon(t, c, loopbackDaemon...)
+	c.ok("", "join", readT)
+	if got := c.ok("", "get", "club", "notes/canary-key-0b7e"); got != "canary-value-3f9a" {
+		t.Errorf("the new member's get: %q", got)
+	}
+	if got := c.ok("", "get", "club", "photos/1"); got != photo {
+		t.Errorf("the new member's get of the blob: %d bytes, want %d", len(got), len(photo))
+	}
+
+	ds.stop(t)
+	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(data, []byte("canary")) {
+			t.Errorf("%s holds plaintext", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
