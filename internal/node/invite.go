@@ -150,7 +150,9 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 			return nil, err
 		}
 		if !t.Invite.IsZero() {
-			n.rk.joining(t.Space, t.Invite)
+			if err := n.rk.joining(t.Space, t.Invite); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if _, err := n.st.Space(ctx, t.Space); errors.Is(err, store.ErrUnknownSpace) {

@@ -23,6 +23,13 @@ var ErrNoReadKey = errors.New("this device holds no read key for the private spa
 // readKeySuffix names a space's key file: HOME/spaces/<space>.readkeys.
 const readKeySuffix = ".readkeys"
 
+// inviteKeySuffix names the file of the invite keys a node joined a space
+// with: HOME/spaces/<space>.invites, one key per line (0600). A rotation
+// made before the admin saw the join seals the new read key to the invite
+// key, so the joiner needs it until that rotate op arrives, across
+// restarts.
+const inviteKeySuffix = ".invites"
+
 // readKeys holds the read keys of the private spaces this node reads, one
 // key file per space under HOME/spaces (0600), never in the store.
 type readKeys struct {
@@ -30,18 +37,21 @@ type readKeys struct {
 	dev keys.DeviceKey                   // opens read keys sealed to this device
 	mu  sync.Mutex                       // guards m and invites
 	m   map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
-	// invites holds the invite keys of tickets this node joined with since
-	// it started: a rotation made before the admin saw the join seals the
-	// new key to the invite key. Guarded by mu.
+	// invites holds the invite keys of tickets this node joined with (the
+	// .invites files): a rotation made before the admin saw the join seals
+	// the new key to the invite key. Guarded by mu.
 	invites map[keys.SpaceID][]keys.DeviceKey
 	// private marks the spaces known to be private (a rotate op was
 	// applied, or isPrivate found one), readable or not. Guarded by mu.
 	private map[keys.SpaceID]bool
+	// unsaved holds why a space's key file could not be written the last
+	// time; its keys are then in m only. Guarded by mu.
+	unsaved map[keys.SpaceID]error
 }
 
 // loadReadKeys reads every key file under home.
 func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
-	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}, private: map[keys.SpaceID]bool{}}
+	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}, private: map[keys.SpaceID]bool{}, unsaved: map[keys.SpaceID]error{}}
 	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
 	if err != nil {
 		return nil, err
@@ -60,6 +70,27 @@ func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
 			return nil, fmt.Errorf("node: read key file %s: %w (restore it from a backup, or join the space again with a new invite)", f, err)
 		}
 		rk.m[id] = ks
+	}
+	files, err = filepath.Glob(filepath.Join(rk.dir, "*"+inviteKeySuffix))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), inviteKeySuffix))
+		if err != nil {
+			continue // not ours
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("node: invite keys: %w", err)
+		}
+		for _, line := range strings.Fields(string(b)) {
+			k, err := keys.ParseDeviceKey(line)
+			if err != nil {
+				return nil, fmt.Errorf("node: invite key file %s: %w (delete it if the space's read keys are in %s%s)", f, err, id, readKeySuffix)
+			}
+			rk.invites[id] = append(rk.invites[id], k)
+		}
 	}
 	return rk, nil
 }
@@ -82,7 +113,9 @@ func (rk *readKeys) current(sp keys.SpaceID) (keys.EpochKey, bool) {
 	return ks[len(ks)-1], true
 }
 
-// add merges ks into sp's keys and saves the key file durably.
+// add merges ks into sp's keys and saves the key file durably. If saving
+// fails the keys are still used until the node stops, and the next add
+// saves them all.
 func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 	rk.mu.Lock()
 	defer rk.mu.Unlock()
@@ -98,23 +131,43 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 		merged = slices.Insert(merged, i, k)
 		added = true
 	}
-	if !added {
+	if !added && rk.unsaved[sp] == nil {
 		return nil // a store rebuild applies rotate ops again
 	}
-	if err := os.MkdirAll(rk.dir, 0o700); err != nil {
-		return fmt.Errorf("node: save read keys: %w", err)
-	}
-	path := filepath.Join(rk.dir, sp.String()+readKeySuffix)
-	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, keys.EncodeEpochKeys(merged)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("node: save read keys: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("node: save read keys: %w", err)
-	}
 	rk.m[sp] = merged
+	err := replaceFile(filepath.Join(rk.dir, sp.String()+readKeySuffix), keys.EncodeEpochKeys(merged))
+	rk.unsaved[sp] = err
+	if err != nil {
+		return fmt.Errorf("node: save read keys: %w", err)
+	}
 	return nil
+}
+
+// replaceFile writes b to path durably (0600): through a temporary file
+// that is synced and renamed into place, in a directory made if missing.
+func replaceFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, b); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadKeysUnsaved returns why the read keys of space id could not be saved
+// to its key file the last time one was learnt, or nil. Such keys are used
+// until the node stops; the next key learnt saves them all.
+func (n *Node) ReadKeysUnsaved(id keys.SpaceID) error { return n.rk.unsavedErr(id) }
+
+// unsavedErr returns why sp's read keys could not be saved the last time,
+// or nil.
+func (rk *readKeys) unsavedErr(sp keys.SpaceID) error {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	return rk.unsaved[sp]
 }
 
 func cmpU64(a, b uint64) int {
@@ -157,11 +210,26 @@ func (rk *readKeys) knownPrivate(sp keys.SpaceID) bool {
 	return rk.private[sp] || len(rk.m[sp]) > 0
 }
 
-// joining remembers the invite key of a ticket being joined with.
-func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) {
+// joining remembers the invite key of a ticket being joined with, durably.
+func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) error {
 	rk.mu.Lock()
 	defer rk.mu.Unlock()
-	rk.invites[sp] = append(rk.invites[sp], inv)
+	list := rk.invites[sp]
+	for _, k := range list {
+		if k.Author() == inv.Author() {
+			return nil
+		}
+	}
+	list = append(slices.Clone(list), inv)
+	var b strings.Builder
+	for _, k := range list {
+		b.WriteString(k.String() + "\n")
+	}
+	if err := replaceFile(filepath.Join(rk.dir, sp.String()+inviteKeySuffix), []byte(b.String())); err != nil {
+		return fmt.Errorf("node: save the invite key: %w", err)
+	}
+	rk.invites[sp] = list
+	return nil
 }
 
 // rotated is the store's Rotated hook, on the applier goroutine: it keeps
@@ -186,9 +254,9 @@ func (rk *readKeys) rotated(sp keys.SpaceID, payload []byte) {
 			if err != nil {
 				continue
 			}
-			// An error leaves the key unsaved: the member then reads up to
-			// the previous epoch, and writes fail until the space is joined
-			// again. Nothing better can be done on the applier goroutine.
+			// An error leaves the key in memory only: it is used until
+			// the node stops, saved again with the next key learnt, and
+			// Node.ReadKeysUnsaved reports it.
 			_ = rk.add(sp, []keys.EpochKey{{Epoch: r.Epoch, Key: k}})
 			return
 		}
