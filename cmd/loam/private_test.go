@@ -46,6 +46,14 @@ func TestPrivateSpaceCLI(t *testing.T) {
 	if e.Blob == nil || !e.Blob.Sealed || e.Blob.Size != int64(len(big)) {
 		t.Fatalf("get --json: %+v", e.Blob)
 	}
+	export := h.ok("", "export", "family")
+	if !strings.Contains(export, `"sealed":true`) {
+		t.Errorf("export of a sealed blob key:\n%s", export)
+	}
+	h.ok("", "space", "create", "copy")
+	if msg := h.fail(1, export, "import", "copy"); !strings.Contains(msg, "sealed to a private space") {
+		t.Errorf("import of a sealed reference: %q", msg)
+	}
 	if got := h.ok("", "blob", "get", e.Blob.ID); got == big || strings.Contains(got, "private photo") {
 		t.Error("blob get by ID returns the plaintext: the blob is stored in the clear")
 	}
