@@ -342,6 +342,9 @@ func fromWireOp(w *wireOp, o *Op) error {
 			return errors.New("op has both a payload and an erased-payload digest")
 		}
 		o.Erased = true
+		if !o.Kind.Erasable() {
+			return fmt.Errorf("a %s op cannot be erased: every replica decides access from its payload", o.Kind)
+		}
 		if err := id32((*[32]byte)(&o.PayloadDigest), w.Digest, "payload digest"); err != nil {
 			return err
 		}
@@ -412,6 +415,9 @@ func Verify(b []byte) (*Commit, error) {
 func (c *Commit) Erase(i int) (*Commit, error) {
 	if i < 0 || i >= len(c.Ops) {
 		return nil, fmt.Errorf("commit: erase: op %d out of range (%d ops)", i, len(c.Ops))
+	}
+	if k := c.Ops[i].Kind; !k.Erasable() {
+		return nil, fmt.Errorf("commit: erase: a %s op cannot be erased: every replica decides access from its payload", k)
 	}
 	n := *c
 	n.Ops = slices.Clone(c.Ops)

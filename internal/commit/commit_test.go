@@ -95,6 +95,33 @@ func TestEraseKeepsSignature(t *testing.T) {
 	}
 }
 
+// TestControlOpsNotErasable: erasing a grant, revoke, rotate, schema or
+// blob op is refused, and a commit carrying one erased (as a peer could
+// forward it, bypassing Erase) does not decode.
+func TestControlOpsNotErasable(t *testing.T) {
+	for _, o := range []Op{
+		GrantOp(Grant{Subject: testDevice.Author(), Role: RoleWrite}),
+		RevokeOp(Revoke{Author: testDevice.Author(), LastSeq: 1}),
+		RotateOp(Rotate{Epoch: 1, Keys: []SealedKey{{Reader: testDevice.Author(), Sealed: []byte{1}}}}),
+		SchemaOp(Schema{App: "chat", Version: 1}),
+		{Kind: KindBlob, Payload: []byte{0xa0}},
+	} {
+		c := build(t, 1, keys.CommitID{}, o)
+		if _, err := c.Erase(0); err == nil {
+			t.Errorf("Erase of a %s op succeeded", o.Kind)
+		}
+		// Erase by hand, as a misbehaving peer would.
+		n := *c
+		n.Ops = []Op{o}
+		n.Ops[0].PayloadDigest, n.Ops[0].PayloadLen = n.Ops[0].payloadDigest()
+		n.Ops[0].Erased, n.Ops[0].Payload = true, nil
+		raw := encodeCommit(bytes.Clone(c.headerRaw), c.Sig[:], n.Ops)
+		if _, err := Decode(raw); err == nil || !strings.Contains(err.Error(), "cannot be erased") {
+			t.Errorf("a commit with an erased %s op: %v", o.Kind, err)
+		}
+	}
+}
+
 func TestBuildRejects(t *testing.T) {
 	h := Header{Space: testSpace.Space(), Author: testDevice.Author(), Seq: 1, Time: HLC{Wall: 1}}
 	big := make([]byte, MaxValueSize+1)

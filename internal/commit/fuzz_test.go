@@ -18,7 +18,8 @@ import (
 // fuzzCommits returns valid encoded commits to seed the fuzzers with.
 func fuzzCommits(f *testing.F) [][]byte {
 	a, b, e := goldenGenesis(f), goldenPutDel(f), goldenErased(f)
-	// A commit with one op of every kind, an epoch, and an erased control op.
+	// A commit with one op of every kind and an epoch, and it with an op
+	// erased.
 	all, err := commit.Build(commit.Header{
 		Space:  goldenSpaceKey.Space(),
 		Author: goldenDeviceKey.Author(),
@@ -36,12 +37,13 @@ func fuzzCommits(f *testing.F) [][]byte {
 		commit.RotateOp(commit.Rotate{Epoch: 2, Keys: []commit.SealedKey{{Reader: goldenDeviceKey.Author(), Sealed: []byte{1, 2, 3}}}}),
 		commit.SchemaOp(commit.Schema{App: "chat", Version: 1, Body: []byte("{}")}),
 		{Kind: commit.KindSealed, Payload: []byte("ciphertext")},
+		{Kind: commit.KindBlob, Payload: []byte{0xa1, 0x01, 0x41, 0x00}},
 		{Kind: 200, Key: []byte("future"), Payload: []byte("op kind")},
 	}, goldenDeviceKey)
 	if err != nil {
 		f.Fatal(err)
 	}
-	allErased, err := all.Erase(3)
+	allErased, err := all.Erase(0)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -93,8 +95,15 @@ func FuzzDecodeCommit(f *testing.F) {
 			t.Fatal("re-decoding Bytes() changed the ID or header")
 		}
 
-		// Erasing op 0 keeps the ID, the header and the signature's validity.
+		// Erasing op 0 keeps the ID, the header and the signature's
+		// validity; control and blob ops cannot be erased.
 		e, err := c.Erase(0)
+		if !c.Ops[0].Kind.Erasable() {
+			if err == nil {
+				t.Fatalf("Erase(0) of a %s op succeeded", c.Ops[0].Kind)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("Erase(0): %v", err)
 		}

@@ -54,6 +54,14 @@ func (k Kind) String() string {
 // IsData reports whether k writes a key of the view.
 func (k Kind) IsData() bool { return k == KindPut || k == KindDel || k == KindPutBlob }
 
+// Erasable reports whether an op of kind k may have its payload erased
+// (format §6): not a control op nor a blob op. Authorization is a function
+// of the commits' bytes (package acl), so a peer that forwarded a grant,
+// revocation or rotation with its payload erased would make the replicas
+// that received that copy decide differently; a blob op is what seeders
+// keep a private space's blobs by.
+func (k Kind) Erasable() bool { return !k.IsControl() && k != KindBlob }
+
 // IsControl reports whether k is an access-control or schema op.
 func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindSchema }
 
