@@ -134,7 +134,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		listen = DefaultListen
 	}
 
-	rm, err := newResourceManager()
+	rm, err := newResourceManager(c.Infrastructure)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}
