@@ -7,10 +7,13 @@ import (
 	"slices"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
+	"google.golang.org/protobuf/proto"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 )
 
 // DHTMode chooses the Kademlia DHT a Host joins.
@@ -69,7 +72,46 @@ func (r *reach) dhtOptions() []dht.Option {
 	if r.mode == DHTPrivate {
 		opts = append(opts, dht.ProtocolPrefix(PrivateDHTPrefix))
 	}
+	if f := r.onDHTRequest; f != nil {
+		opts = append(opts, dht.OnRequestHook(func(_ context.Context, s network.Stream, m *dhtpb.Message) {
+			f(dhtRequestOf(s.Conn().RemotePeer(), m))
+		}))
+	}
 	return opts
+}
+
+// DHTRequest is one request a DHT server received: everything a
+// bootstrap node (or any DHT server) learns from the peers that use it.
+// Config.OnDHTRequest sees each one; tests check with it that no space ID
+// ever reaches the DHT, and a bootstrap node can count them.
+type DHTRequest struct {
+	// Type is the Kademlia message type: "ADD_PROVIDER", "GET_PROVIDERS",
+	// "FIND_NODE", "GET_VALUE", "PUT_VALUE" or "PING".
+	Type string
+	// Key is the key provided or looked up: for providers, the multihash
+	// of the CID (Host.Provide and FindProviders use the SHA-256 of the
+	// caller's key); for FIND_NODE, a peer ID or a key whose closest
+	// peers are wanted.
+	Key []byte
+	// From is the sender's libp2p peer ID, in text.
+	From string
+	// Message is the whole request, protobuf-encoded again after
+	// decoding: what the server knows of it, byte for byte.
+	Message []byte
+}
+
+// dhtRequestOf describes m, received from p.
+func dhtRequestOf(p peer.ID, m *dhtpb.Message) DHTRequest {
+	raw, err := proto.Marshal(m)
+	if err != nil {
+		raw = nil // cannot happen: m was just decoded
+	}
+	return DHTRequest{
+		Type:    m.GetType().String(),
+		Key:     slices.Clone(m.GetKey()),
+		From:    p.String(),
+		Message: raw,
+	}
 }
 
 // keyCID is the DHT key under which key is provided: the SHA-256 of key,

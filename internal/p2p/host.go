@@ -80,6 +80,11 @@ type Config struct {
 	// an AutoNAT service; it declares itself publicly reachable instead
 	// of asking AutoNAT, and uses no relay itself.
 	Infrastructure bool
+	// OnDHTRequest, if set, is called with every request the Host's DHT
+	// server receives (only DHT servers receive any: infrastructure
+	// hosts). It runs on the goroutine that serves the request, before
+	// the answer, so it must be quick and must not block.
+	OnDHTRequest func(DHTRequest)
 
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
@@ -129,7 +134,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		listen = DefaultListen
 	}
 
-	rm, err := newResourceManager()
+	rm, err := newResourceManager(c.Infrastructure)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}

@@ -26,6 +26,30 @@ const (
 	peerMemory          = 128 << 20 // room for 8 streams with full 16 MiB yamux windows
 )
 
+// Limits of infrastructure hosts (bootstrap nodes), measured by
+// TestBootstrapUnderFlood. go-libp2p lets one IPv4 address hold
+// perAddressConns connections at a time (rcmgr's connection limiter; more
+// for IPv6 prefixes), each of them may be another peer ID, so whatever one
+// peer may hold, one address may hold perAddressConns times over. With the
+// per-peer limits above, one address flooding a bootstrap node with
+// streams that never negotiate filled the transient scope (504 inbound
+// streams here; every inbound stream waits there until its protocol is
+// agreed, up to 10 s) and honest peers could not bootstrap for 20 s, and
+// it could take 8 × 128 MiB, the whole stack's memory. A bootstrap node's
+// peers need little: a few DHT requests at a time, a relay reservation,
+// identify and AutoNAT; user data never goes through it. So its per-peer
+// limits are small, and its transient scope holds the streams of
+// infraTransientShares flooding addresses before honest peers are refused.
+const (
+	perAddressConns = 8 // rcmgr's default per IPv4 address (conn_limiter.go), not set here
+
+	infraPeerStreamsInbound  = 32
+	infraPeerStreamsOutbound = 32
+	infraPeerStreams         = 64
+	infraPeerMemory          = 16 << 20
+	infraTransientShares     = 4
+)
+
 // Connection manager water marks: above connHigh connections it closes the
 // least useful down to connLow, sparing connections younger than
 // connGrace.
@@ -37,14 +61,7 @@ const (
 
 // limitConfig returns the resource manager limits described above.
 func limitConfig() rcmgr.ConcreteLimitConfig {
-	scaling := rcmgr.DefaultLimits // a copy; its maps are nil, so the global is not touched
-	libp2p.SetDefaultServiceLimits(&scaling)
-	scaled := scaling.AutoScale()
-
-	sysMem := scaled.ToPartialLimitConfig().System.Memory
-	if sysMem > maxSystemMemory {
-		sysMem = maxSystemMemory
-	}
+	scaled, sysMem := scaledLimits()
 	return rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{Memory: sysMem},
 		PeerDefault: rcmgr.ResourceLimits{
@@ -59,10 +76,45 @@ func limitConfig() rcmgr.ConcreteLimitConfig {
 	}.Build(scaled)
 }
 
-// newResourceManager returns the resource manager; the libp2p host closes
-// it when it closes.
-func newResourceManager() (network.ResourceManager, error) {
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limitConfig()))
+// infraLimitConfig returns the limits of an infrastructure host: those of
+// limitConfig with the per-peer and transient limits described above.
+func infraLimitConfig() rcmgr.ConcreteLimitConfig {
+	scaled, sysMem := scaledLimits()
+	transient := scaled.ToPartialLimitConfig().Transient
+	transient.StreamsInbound = max(transient.StreamsInbound, infraTransientShares*perAddressConns*infraPeerStreamsInbound)
+	transient.Streams = max(transient.Streams, transient.StreamsInbound+transient.StreamsOutbound)
+	return rcmgr.PartialLimitConfig{
+		System:    rcmgr.ResourceLimits{Memory: sysMem},
+		Transient: transient,
+		PeerDefault: rcmgr.ResourceLimits{
+			Conns:           peerConns,
+			ConnsInbound:    peerConns,
+			ConnsOutbound:   peerConns,
+			Streams:         infraPeerStreams,
+			StreamsInbound:  infraPeerStreamsInbound,
+			StreamsOutbound: infraPeerStreamsOutbound,
+			Memory:          infraPeerMemory,
+		},
+	}.Build(scaled)
+}
+
+// scaledLimits returns go-libp2p's default limits scaled to this machine,
+// and the system memory limit, capped at maxSystemMemory.
+func scaledLimits() (rcmgr.ConcreteLimitConfig, rcmgr.LimitVal64) {
+	scaling := rcmgr.DefaultLimits // a copy; its maps are nil, so the global is not touched
+	libp2p.SetDefaultServiceLimits(&scaling)
+	scaled := scaling.AutoScale()
+	return scaled, min(scaled.ToPartialLimitConfig().System.Memory, maxSystemMemory)
+}
+
+// newResourceManager returns the resource manager, with the limits of an
+// infrastructure host if infra; the libp2p host closes it when it closes.
+func newResourceManager(infra bool) (network.ResourceManager, error) {
+	limits := limitConfig()
+	if infra {
+		limits = infraLimitConfig()
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

@@ -36,6 +36,8 @@ type reach struct {
 	infra     bool
 	bootstrap []peer.AddrInfo // DHT entry points and static relays
 
+	onDHTRequest func(DHTRequest) // Config.OnDHTRequest
+
 	// Set while libp2p.New runs, read-only afterwards.
 	dht *dht.IpfsDHT       // nil if mode is DHTOff
 	hps *holepunch.Service // nil on infrastructure nodes
@@ -54,7 +56,7 @@ const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
-	r := &reach{mode: c.DHT, infra: c.Infrastructure}
+	r := &reach{mode: c.DHT, infra: c.Infrastructure, onDHTRequest: c.OnDHTRequest}
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
