@@ -88,20 +88,14 @@ func (n *Node) seederAddrs(ctx context.Context, id keys.SpaceID) []string {
 	if n.host == nil {
 		return nil
 	}
-	ms, err := space.Members(ctx, n.st, id)
+	acc, err := n.st.Access(ctx, id) // not Members: that decides the whole space again
 	if err != nil {
 		return nil
-	}
-	seeds := map[keys.AuthorID]bool{}
-	for _, m := range ms {
-		if m.Role == commit.RoleSeed && !m.Invite && m.Revoked == nil {
-			seeds[m.Author] = true
-		}
 	}
 	var out []string
 	found := 0
 	for _, p := range n.host.Peers() {
-		if !p.Connected || !p.Direct || !seeds[p.ID] || found == ticketSeeders {
+		if !p.Connected || !p.Direct || acc.Role(p.ID) != commit.RoleSeed || found == ticketSeeders {
 			continue
 		}
 		found++
