@@ -30,6 +30,12 @@ var (
 	ErrNotSupported = errors.New("not supported yet")
 	ErrIsBlob       = errors.New("the key holds a blob, not a value")
 	ErrNotBlob      = errors.New("the key holds a value, not a blob")
+	// ErrClearBlob refuses, in a private space, a reference to a blob that
+	// is not sealed there: write the bytes with PutBlob.
+	ErrClearBlob = space.ErrClearBlob
+	// ErrNoReadKey: this device holds no read key for the private space
+	// (a seeder), or none of the epoch a blob is sealed under.
+	ErrNoReadKey = node.ErrNoReadKey
 )
 
 // Options configure a Node.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
@@ -51,10 +52,14 @@ var kinds = []errorKind{
 	{node.ErrBadName, http.StatusBadRequest, "bad_name"},
 	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit"},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob"},
 	{space.ErrReadOnly, http.StatusForbidden, "read_only"},
+	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key"},
 	{node.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
 	{store.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed"},
+	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch"},
 	{node.ErrUnreachable, http.StatusBadGateway, "unreachable"},
 	{node.ErrOffline, http.StatusServiceUnavailable, "offline"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},

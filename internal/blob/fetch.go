@@ -41,7 +41,16 @@ type FetchOptions struct {
 	// each chunk is stored, one call at a time, from Fetch's goroutines.
 	// It must not call Fetch, and should return quickly.
 	Progress func(Progress)
+	// Size, if positive, is the size the blob must have (as its reference
+	// says): a manifest of another size ends the fetch with
+	// ErrSizeMismatch before any chunk is fetched, so that a reference
+	// that lies about its size cannot make a node download more.
+	Size int64
 }
+
+// ErrSizeMismatch reports a blob whose size is not the one its reference
+// says.
+var ErrSizeMismatch = errors.New("blob: the blob's size is not the one its reference says")
 
 // Progress reports how far a download is.
 type Progress struct {
@@ -132,6 +141,9 @@ func Fetch(ctx context.Context, st *Store, id BlobID, sources []Source, opts Fet
 	srcs, m, err := fetchManifest(ctx, st, id, sources, &stats)
 	if err != nil {
 		return stats, err
+	}
+	if opts.Size > 0 && m.Size != opts.Size {
+		return stats, fmt.Errorf("blob: fetch %s: %w: it has %d bytes, the reference says %d", id, ErrSizeMismatch, m.Size, opts.Size)
 	}
 	missing := st.Missing(m)
 	f := &fetcher{

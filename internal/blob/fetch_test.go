@@ -227,6 +227,25 @@ func TestFetchEmptyBlob(t *testing.T) {
 	checkStored(t, dst, id, nil)
 }
 
+// TestFetchSizeMismatch: a fetch told the size the reference says stops
+// at the manifest when the blob is larger, having fetched no chunk.
+func TestFetchSizeMismatch(t *testing.T) {
+	data := randBytes(41, 3*MiB)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+	stats, err := fetch(t, dst, id, blob.FetchOptions{Size: 10}, newSource(t, "a", src, id))
+	if !errors.Is(err, blob.ErrSizeMismatch) {
+		t.Fatalf("fetch of a 3 MiB blob said to be 10 bytes: %v", err)
+	}
+	if stats.Chunks != 0 || sum(stats.Bytes) != 0 {
+		t.Fatalf("fetched %d chunks (%d bytes) before noticing", stats.Chunks, sum(stats.Bytes))
+	}
+	if _, err := fetch(t, dst, id, blob.FetchOptions{Size: int64(len(data))}, newSource(t, "a", src, id)); err != nil {
+		t.Fatalf("fetch with the right size: %v", err)
+	}
+	checkStored(t, dst, id, data)
+}
+
 func TestFetchThrottledShare(t *testing.T) {
 	data := randBytes(41, 24*MiB)
 	src, id := seed(t, data)

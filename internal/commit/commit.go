@@ -264,6 +264,9 @@ func decode(b []byte) (*Commit, error) {
 			return nil, fmt.Errorf("op %d: %w", i, err)
 		}
 	}
+	if err := checkBlobOps(c.Ops); err != nil {
+		return nil, err
+	}
 	var root keys.Digest
 	if root, c.digests = opsRoot(c.Ops); root != c.OpsRoot {
 		return nil, errors.New("ops do not match the signed ops root")
@@ -367,6 +370,26 @@ func ValidateOps(ops []Op) error {
 		if err := ops[i].validate(); err != nil {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
+	}
+	return checkBlobOps(ops)
+}
+
+// checkBlobOps checks that a commit has no more blob ops than sealed ops
+// (or putblobs, before they are sealed): each names the blob of one sealed
+// putblob, so that a writer cannot make seeders fetch and keep blobs by the
+// thousand in one small commit.
+func checkBlobOps(ops []Op) error {
+	blobs, sealed := 0, 0
+	for i := range ops {
+		switch ops[i].Kind {
+		case KindBlob:
+			blobs++
+		case KindSealed, KindPutBlob:
+			sealed++
+		}
+	}
+	if blobs > sealed {
+		return fmt.Errorf("%d blob ops and %d sealed ops: each blob op names the blob of a sealed putblob", blobs, sealed)
 	}
 	return nil
 }

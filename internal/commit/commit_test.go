@@ -3,6 +3,7 @@ package commit
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,18 +107,40 @@ func TestControlOpsNotErasable(t *testing.T) {
 		SchemaOp(Schema{App: "chat", Version: 1}),
 		{Kind: KindBlob, Payload: []byte{0xa0}},
 	} {
-		c := build(t, 1, keys.CommitID{}, o)
-		if _, err := c.Erase(0); err == nil {
+		// A sealed op first: a blob op needs one beside it.
+		c := build(t, 1, keys.CommitID{}, Op{Kind: KindSealed, Payload: []byte("ciphertext")}, o)
+		if _, err := c.Erase(1); err == nil {
 			t.Errorf("Erase of a %s op succeeded", o.Kind)
 		}
 		// Erase by hand, as a misbehaving peer would.
 		n := *c
-		n.Ops = []Op{o}
-		n.Ops[0].PayloadDigest, n.Ops[0].PayloadLen = n.Ops[0].payloadDigest()
-		n.Ops[0].Erased, n.Ops[0].Payload = true, nil
+		n.Ops = slices.Clone(c.Ops)
+		n.Ops[1].PayloadDigest, n.Ops[1].PayloadLen = n.Ops[1].payloadDigest()
+		n.Ops[1].Erased, n.Ops[1].Payload = true, nil
 		raw := encodeCommit(bytes.Clone(c.headerRaw), c.Sig[:], n.Ops)
 		if _, err := Decode(raw); err == nil || !strings.Contains(err.Error(), "cannot be erased") {
 			t.Errorf("a commit with an erased %s op: %v", o.Kind, err)
+		}
+	}
+}
+
+// TestBlobOpRules: a blob op is small, and a commit has no more of them
+// than sealed ops.
+func TestBlobOpRules(t *testing.T) {
+	hdr := Header{Space: testSpace.Space(), Author: testDevice.Author(), Seq: 1, Time: HLC{Wall: 1}}
+	sealed := Op{Kind: KindSealed, Payload: []byte("ciphertext")}
+	ref := Op{Kind: KindBlob, Payload: bytes.Repeat([]byte{1}, MaxBlobOp)}
+	if _, err := Build(hdr, []Op{sealed, ref}, testDevice); err != nil {
+		t.Fatalf("a sealed op and its blob op: %v", err)
+	}
+	for name, ops := range map[string][]Op{
+		"alone":       {ref},
+		"two for one": {sealed, ref, ref},
+		"too large":   {sealed, {Kind: KindBlob, Payload: bytes.Repeat([]byte{1}, MaxBlobOp+1)}},
+		"with a key":  {sealed, {Kind: KindBlob, Key: []byte("k"), Payload: []byte{1}}},
+	} {
+		if _, err := Build(hdr, ops, testDevice); err == nil {
+			t.Errorf("%s: built", name)
 		}
 	}
 }

@@ -54,6 +54,10 @@ func (k Kind) String() string {
 // IsData reports whether k writes a key of the view.
 func (k Kind) IsData() bool { return k == KindPut || k == KindDel || k == KindPutBlob }
 
+// MaxBlobOp bounds a blob op's payload: an encoded blob reference with an
+// ID and a size is at most 46 bytes.
+const MaxBlobOp = 64
+
 // Erasable reports whether an op of kind k may have its payload erased
 // (format §6): not a control op nor a blob op. Authorization is a function
 // of the commits' bytes (package acl), so a peer that forwarded a grant,
@@ -121,6 +125,9 @@ func (o *Op) validate() error {
 	plen := len(o.Payload)
 	if o.Erased {
 		plen = o.PayloadLen
+	}
+	if o.Kind == KindBlob && plen > MaxBlobOp {
+		return fmt.Errorf("blob op payload is %d bytes, the limit is %d (a blob reference: ID and size)", plen, MaxBlobOp)
 	}
 	if plen > MaxValueSize && o.Kind != KindSealed && o.Kind != KindRotate {
 		return fmt.Errorf("%s payload is %d bytes, the inline limit is %d (store larger values as blobs)", o.Kind, plen, MaxValueSize)

@@ -60,6 +60,9 @@ func RefOf(e view.Entry) (blob.Ref, bool) {
 // In a private space the blob is sealed under the space's current read key
 // before it is stored (seal.Sealer), and the commit also carries a blob op
 // naming the sealed bytes in the clear, so that seeders keep and serve them.
+// If the key rotates (a reader was removed) while the blob is sealed, it is
+// sealed again under the new epoch before it is committed: a blob written
+// after a removal never opens with the removed reader's keys.
 func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Reader, mediaType string) (blob.Ref, *commit.Commit, error) {
 	if err := (blob.Ref{Type: mediaType}).Validate(); err != nil {
 		return blob.Ref{}, nil, err
@@ -72,33 +75,81 @@ func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Re
 	if err := sp.CheckWrite(probe); err != nil {
 		return blob.Ref{}, nil, err
 	}
-	var sealer *seal.Sealer
-	var ek keys.EpochKey
-	if sp.Private() {
-		var err error
-		if ek, err = sp.EpochKey(); err != nil {
+	if !sp.Private() {
+		id, m, release, err := n.blobs.AddLeased(ctx, r)
+		if err != nil {
 			return blob.Ref{}, nil, err
 		}
-		sealer = seal.NewSealer(seal.ReadKey(ek.Key), sp.Info().ID, ek.Epoch, r)
-		r = sealer
+		defer n.releaseBlob(release) // once the key references it
+		ref := blob.Ref{ID: id, Size: m.Size, Type: mediaType}
+		c, err := sp.Commit(ctx, []commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()}})
+		if err != nil {
+			return ref, nil, err
+		}
+		return ref, c, nil
 	}
-	id, m, release, err := n.blobs.AddLeased(ctx, r)
+	sb, err := n.addSealed(ctx, sp, r, -1)
 	if err != nil {
 		return blob.Ref{}, nil, err
 	}
-	defer n.releaseBlob(release) // once the key references it
-	ref := blob.Ref{ID: id, Size: m.Size, Type: mediaType}
-	var extra []commit.Op
-	if sealer != nil {
-		extra = append(extra, commit.Op{Kind: commit.KindBlob, Payload: blob.Ref{ID: id, Size: m.Size}.Encode()})
-		ref.Size, ref.Sealed, ref.Epoch = sealer.N, true, ek.Epoch
+	for tries := 1; ; tries++ {
+		ref := blob.Ref{ID: sb.id, Size: sb.plain, Type: mediaType, Sealed: true, Epoch: sb.epoch}
+		ops := []commit.Op{
+			{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()},
+			{Kind: commit.KindBlob, Payload: blob.Ref{ID: sb.id, Size: sb.size}.Encode()},
+		}
+		c, err := sp.Commit(ctx, ops)
+		if !errors.Is(err, space.ErrEpochChanged) || tries == 3 {
+			n.releaseBlob(sb.release) // the key references it, or the write failed
+			if err != nil {
+				return ref, nil, err
+			}
+			return ref, c, nil
+		}
+		// Seal it again, from the sealed copy, under the new epoch.
+		old := sb
+		br, err := n.blobs.Open(old.id)
+		if err == nil {
+			var o *seal.Opened
+			if o, err = seal.NewOpened([]seal.ReadKey{old.key}, sp.ID(), old.epoch, br, br.Size(), old.plain); err == nil {
+				sb, err = n.addSealed(ctx, sp, o, old.plain)
+			}
+			br.Close()
+		}
+		n.releaseBlob(old.release)
+		if err != nil {
+			return blob.Ref{}, nil, fmt.Errorf("node: seal the blob again after the key rotated: %w", err)
+		}
 	}
-	ops := append([]commit.Op{{Kind: commit.KindPutBlob, Key: key, Payload: ref.Encode()}}, extra...)
-	c, err := sp.Commit(ctx, ops)
+}
+
+// sealedBlob is a blob sealed and stored by addSealed, leased.
+type sealedBlob struct {
+	id      blob.BlobID
+	size    int64 // sealed
+	plain   int64
+	epoch   uint64
+	key     seal.ReadKey
+	release func()
+}
+
+// addSealed seals what r reads under sp's current read key and stores it,
+// leased. want, if not negative, is the plaintext size r must yield.
+func (n *Node) addSealed(ctx context.Context, sp *space.Space, r io.Reader, want int64) (sealedBlob, error) {
+	ek, err := sp.EpochKey()
 	if err != nil {
-		return ref, nil, err
+		return sealedBlob{}, err
 	}
-	return ref, c, nil
+	sealer := seal.NewSealer(seal.ReadKey(ek.Key), sp.ID(), ek.Epoch, r)
+	id, m, release, err := n.blobs.AddLeased(ctx, sealer)
+	if err != nil {
+		return sealedBlob{}, err
+	}
+	if want >= 0 && sealer.N != want {
+		n.releaseBlob(release)
+		return sealedBlob{}, fmt.Errorf("node: sealed %d bytes, want %d", sealer.N, want)
+	}
+	return sealedBlob{id: id, size: m.Size, plain: sealer.N, epoch: ek.Epoch, key: seal.ReadKey(ek.Key), release: release}, nil
 }
 
 // BlobReader reads the bytes a blob reference names: the blob itself, or
@@ -124,7 +175,11 @@ func (n *Node) OpenRef(ctx context.Context, sp keys.SpaceID, r blob.Ref) (BlobRe
 			return nil, fmt.Errorf("%w: the blob is sealed under epoch %d of space %s, whose key this device does not hold", ErrNoReadKey, r.Epoch, sp)
 		}
 	}
-	if _, err := n.EnsureBlob(ctx, r.ID, blob.FetchOptions{}); err != nil {
+	size := storedSize(r)
+	if m, err := n.blobs.Manifest(r.ID); err == nil && m.Size != size {
+		return nil, fmt.Errorf("node: blob %s: %w: it has %d bytes, the reference says %d", r.ID, blob.ErrSizeMismatch, m.Size, size)
+	}
+	if _, err := n.EnsureBlob(ctx, r.ID, blob.FetchOptions{Size: size}); err != nil {
 		return nil, err
 	}
 	br, err := n.blobs.Open(r.ID)
@@ -132,6 +187,10 @@ func (n *Node) OpenRef(ctx context.Context, sp keys.SpaceID, r blob.Ref) (BlobRe
 		return nil, err
 	}
 	if !r.Sealed {
+		if br.Size() != r.Size {
+			br.Close()
+			return nil, fmt.Errorf("node: blob %s: %w: it has %d bytes, the reference says %d", r.ID, blob.ErrSizeMismatch, br.Size(), r.Size)
+		}
 		return br, nil
 	}
 	o, err := seal.NewOpened(ks, sp, r.Epoch, br, br.Size(), r.Size)
@@ -235,7 +294,8 @@ func blobOps(c *commit.Commit) []blob.Ref {
 		if o.Kind != commit.KindBlob || o.Erased {
 			continue
 		}
-		if r, err := blob.DecodeRef(o.Payload); err == nil {
+		// It names sealed bytes: no epoch, no media type (format §3).
+		if r, err := blob.DecodeRef(o.Payload); err == nil && !r.Sealed && r.Type == "" {
 			out = append(out, r)
 		}
 	}
@@ -293,20 +353,27 @@ type wantedSet struct {
 }
 
 type wanted struct {
+	size  int64         // the size the blob must have
 	next  time.Time     // no attempt before
 	delay time.Duration // the last retry delay
+	tries int           // failed attempts
 }
+
+// maxBlobTries is how many times the eager fetcher tries a blob before it
+// gives up on it until the node starts again: a writer may name blobs that
+// nobody holds.
+const maxBlobTries = 30
 
 func newWantedSet() wantedSet {
 	return wantedSet{ids: map[blob.BlobID]*wanted{}, kick: make(chan struct{}, 1)}
 }
 
-// add queues id if it is not queued yet; it never blocks.
-func (w *wantedSet) add(id blob.BlobID) {
+// add queues id, of size bytes, if it is not queued yet; it never blocks.
+func (w *wantedSet) add(id blob.BlobID, size int64) {
 	w.mu.Lock()
 	_, ok := w.ids[id]
 	if !ok {
-		w.ids[id] = &wanted{}
+		w.ids[id] = &wanted{size: size}
 	}
 	w.mu.Unlock()
 	if !ok {
@@ -344,6 +411,10 @@ func (w *wantedSet) failed(id blob.BlobID, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if x := w.ids[id]; x != nil {
+		if x.tries++; x.tries == maxBlobTries {
+			delete(w.ids, id)
+			return
+		}
 		x.delay = min(max(2*x.delay, minBlobRetry), maxBlobRetry)
 		x.next = now.Add(x.delay)
 	}
@@ -351,6 +422,25 @@ func (w *wantedSet) failed(id blob.BlobID, now time.Time) {
 
 // BlobsQueued returns how many referenced blobs wait to be fetched eagerly.
 func (n *Node) BlobsQueued() int { return n.wanted.Len() }
+
+// size returns the size queued blob id must have (0 if not queued).
+func (w *wantedSet) size(id blob.BlobID) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if x := w.ids[id]; x != nil {
+		return x.size
+	}
+	return 0
+}
+
+// storedSize returns the size of the bytes r names: the sealed size of a
+// sealed blob's plaintext.
+func storedSize(r blob.Ref) int64 {
+	if r.Sealed {
+		return seal.SealedSize(r.Size)
+	}
+	return r.Size
+}
 
 // Len returns how many blobs are queued.
 func (w *wantedSet) Len() int {
@@ -370,7 +460,7 @@ func (n *Node) wantBlobs(ev store.Event) {
 	}
 	for _, c := range ev.Changes {
 		if r, ok := RefOf(c.Entry); ok && r.Size <= n.fetchBlobs {
-			n.wanted.add(r.ID)
+			n.wanted.add(r.ID, storedSize(r))
 		}
 	}
 	if _, reads := n.rk.current(ev.Space); reads || n.fetchBlobs < 0 || !n.rk.knownPrivate(ev.Space) {
@@ -381,7 +471,7 @@ func (n *Node) wantBlobs(ev store.Event) {
 			continue // it does not count
 		}
 		for _, r := range blobOps(c) {
-			n.wanted.add(r.ID)
+			n.wanted.add(r.ID, r.Size)
 		}
 	}
 }
@@ -398,7 +488,7 @@ func (n *Node) startBlobFetcher() {
 			if refs, seeded, err := n.referencedBlobs(n.ctx); err == nil {
 				for id, r := range refs {
 					if r.Size <= n.fetchBlobs || seeded[id] {
-						n.wanted.add(id)
+						n.wanted.add(id, storedSize(r))
 					}
 				}
 			}
@@ -415,7 +505,7 @@ func (n *Node) startBlobFetcher() {
 					n.wanted.done(id)
 					continue
 				}
-				_, err := n.fetchBlob(n.ctx, id, nil, blob.FetchOptions{}, false)
+				_, err := n.fetchBlob(n.ctx, id, nil, blob.FetchOptions{Size: n.wanted.size(id)}, false)
 				switch {
 				case err == nil:
 					n.wanted.done(id)

@@ -370,3 +370,99 @@ func TestPrivateBlobRules(t *testing.T) {
 		t.Fatalf("reading the sealed blob back: %q, %v", got, err)
 	}
 }
+
+// rotateOnFirstRead runs f before the first Read of r passes through.
+type rotateOnFirstRead struct {
+	r io.Reader
+	f func()
+}
+
+func (h *rotateOnFirstRead) Read(p []byte) (int, error) {
+	if f := h.f; f != nil {
+		h.f = nil
+		f()
+	}
+	return h.r.Read(p)
+}
+
+// TestBlobSealedAcrossRotation: a reader removed while a blob is being
+// sealed cannot open it: the write seals it again under the new epoch.
+func TestBlobSealedAcrossRotation(t *testing.T) {
+	ctx := ctxT(t)
+	a, c := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Join(ctx, readT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "a to see c's join", func() bool {
+		r, err := a.st.Role(ctx, id, c.Author())
+		return err == nil && r == commit.RoleRead
+	})
+	secret := bytes.Repeat([]byte("written after the removal "), 100_000) // 2.6 MB, three frames
+	r := &rotateOnFirstRead{r: bytes.NewReader(secret), f: func() {
+		if _, err := a.Revoke(ctx, "club", c.Author().String()); err != nil {
+			t.Error(err)
+		}
+	}}
+	ref, cm, err := a.PutBlob(ctx, sp, []byte("f"), r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Epoch != cm.Epoch || ref.Epoch == 0 {
+		t.Fatalf("the blob is sealed under epoch %d, its commit under %d; want both the new epoch", ref.Epoch, cm.Epoch)
+	}
+	if got, err := readRef(ctx, a, id, ref); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("the writer reads the blob: %d bytes, %v", len(got), err)
+	}
+	br, err := a.blobs.Open(ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	for _, k := range c.rk.all(id) { // every key the removed reader kept
+		o, err := seal.NewOpened([]seal.ReadKey{seal.ReadKey(k.Key)}, id, k.Epoch, br, br.Size(), ref.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(o); !errors.Is(err, seal.ErrDecrypt) {
+			t.Fatalf("the removed reader's key of epoch %d: %v, want ErrDecrypt", k.Epoch, err)
+		}
+	}
+}
+
+// TestSealedBlobEdges: an empty blob seals and reads back; a reference
+// whose size disagrees with its blob is refused before anything is read.
+func TestSealedBlobEdges(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _, err := a.PutBlob(ctx, sp, []byte("empty"), bytes.NewReader(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readRef(ctx, a, sp.ID(), ref); err != nil || len(got) != 0 {
+		t.Fatalf("the empty blob reads %q, %v", got, err)
+	}
+	ref, _, err = a.PutBlob(ctx, sp, []byte("ten"), bytes.NewReader([]byte("ten bytes!")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lie := range []int64{9, 11, 1 << 30} {
+		bad := ref
+		bad.Size = lie
+		if _, err := a.OpenRef(ctx, sp.ID(), bad); !errors.Is(err, blob.ErrSizeMismatch) {
+			t.Errorf("a reference claiming %d bytes: %v, want ErrSizeMismatch", lie, err)
+		}
+	}
+}

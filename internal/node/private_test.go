@@ -389,7 +389,7 @@ func TestInviteKeysSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: inv.Author(), Sealed: sealed}}})
-	rk.rotated(sp, op.Payload)
+	rk.rotated(sp, false, op.Payload)
 	if cur, ok := rk.current(sp); !ok || cur.Epoch != 3 || cur.Key != k {
 		t.Fatalf("the rotation sealed to the invite key: %+v %v", cur, ok)
 	}

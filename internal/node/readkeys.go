@@ -34,15 +34,18 @@ const inviteKeySuffix = ".invites"
 // key file per space under HOME/spaces (0600), never in the store.
 type readKeys struct {
 	dir string
-	dev keys.DeviceKey                   // opens read keys sealed to this device
-	mu  sync.Mutex                       // guards m and invites
-	m   map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
+	dev keys.DeviceKey // opens read keys sealed to this device
+	// saveMu orders the writers of the key files (add, joining); it is
+	// never held by the applier's hooks except through add.
+	saveMu sync.Mutex
+	mu     sync.Mutex                       // guards m, invites, private and unsaved; never held across I/O
+	m      map[keys.SpaceID][]keys.EpochKey // ascending epochs; guarded by mu
 	// invites holds the invite keys of tickets this node joined with (the
 	// .invites files): a rotation made before the admin saw the join seals
 	// the new key to the invite key. Guarded by mu.
 	invites map[keys.SpaceID][]keys.DeviceKey
-	// private marks the spaces known to be private (a rotate op was
-	// applied, or isPrivate found one), readable or not. Guarded by mu.
+	// private marks the spaces known to be private (the genesis's rotate op
+	// was applied, or isPrivate found it), readable or not. Guarded by mu.
 	private map[keys.SpaceID]bool
 	// unsaved holds why a space's key file could not be written the last
 	// time; its keys are then in m only. Guarded by mu.
@@ -117,8 +120,11 @@ func (rk *readKeys) current(sp keys.SpaceID) (keys.EpochKey, bool) {
 // fails the keys are still used until the node stops, and the next add
 // saves them all.
 func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
+	// saveMu orders the writers of key files; mu is held only to read and
+	// update the maps, so the applier's unseal never waits for a disk.
+	rk.saveMu.Lock()
+	defer rk.saveMu.Unlock()
 	rk.mu.Lock()
-	defer rk.mu.Unlock()
 	merged := slices.Clone(rk.m[sp])
 	added := false
 	for _, k := range ks {
@@ -132,11 +138,15 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 		added = true
 	}
 	if !added && rk.unsaved[sp] == nil {
+		rk.mu.Unlock()
 		return nil // a store rebuild applies rotate ops again
 	}
 	rk.m[sp] = merged
+	rk.mu.Unlock()
 	err := replaceFile(filepath.Join(rk.dir, sp.String()+readKeySuffix), keys.EncodeEpochKeys(merged))
+	rk.mu.Lock()
 	rk.unsaved[sp] = err
+	rk.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("node: save read keys: %w", err)
 	}
@@ -154,7 +164,16 @@ func replaceFile(path string, b []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is durable once the directory is.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // ReadKeysUnsaved returns why the read keys of space id could not be saved
@@ -212,15 +231,17 @@ func (rk *readKeys) knownPrivate(sp keys.SpaceID) bool {
 
 // joining remembers the invite key of a ticket being joined with, durably.
 func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) error {
+	rk.saveMu.Lock()
+	defer rk.saveMu.Unlock()
 	rk.mu.Lock()
-	defer rk.mu.Unlock()
-	list := rk.invites[sp]
+	list := slices.Clone(rk.invites[sp])
+	rk.mu.Unlock()
 	for _, k := range list {
 		if k.Author() == inv.Author() {
 			return nil
 		}
 	}
-	list = append(slices.Clone(list), inv)
+	list = append(list, inv)
 	var b strings.Builder
 	for _, k := range list {
 		b.WriteString(k.String() + "\n")
@@ -228,7 +249,9 @@ func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) error {
 	if err := replaceFile(filepath.Join(rk.dir, sp.String()+inviteKeySuffix), []byte(b.String())); err != nil {
 		return fmt.Errorf("node: save the invite key: %w", err)
 	}
+	rk.mu.Lock()
 	rk.invites[sp] = list
+	rk.mu.Unlock()
 	return nil
 }
 
@@ -236,13 +259,15 @@ func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) error {
 // the epoch key of a rotate op if it is sealed to this device or to an
 // invite key this node joined with. Undecodable rotate ops and keys that
 // do not open are ignored: they are someone else's, or garbage.
-func (rk *readKeys) rotated(sp keys.SpaceID, payload []byte) {
+func (rk *readKeys) rotated(sp keys.SpaceID, genesis bool, payload []byte) {
 	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
 	if err != nil {
 		return
 	}
 	rk.mu.Lock()
-	rk.private[sp] = true
+	if genesis { // as isPrivate decides; a rotate op later is no sign
+		rk.private[sp] = true
+	}
 	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
 	rk.mu.Unlock()
 	for _, sk := range r.Keys {

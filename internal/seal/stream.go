@@ -174,7 +174,12 @@ func (o *Opened) load(fi int64) error {
 		o.ctBuf = make([]byte, MaxChunk)
 	}
 	buf := o.ctBuf[:n]
-	if _, err := o.ct.ReadAt(buf, start); err != nil && !(err == io.EOF && start+n == o.csize) {
+	// io.ReaderAt may return io.EOF with a whole last frame; a short read
+	// is a truncated blob, not a frame that fails to open.
+	if got, err := o.ct.ReadAt(buf, start); got < len(buf) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return fmt.Errorf("seal: read sealed frame %d: %w", fi, err)
 	}
 	var err error

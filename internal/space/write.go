@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
@@ -50,9 +51,6 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	}
 	var epoch uint64
 	if s.readKey != nil {
-		if err := s.checkSealedBlobs(ops); err != nil {
-			return nil, err
-		}
 		var err error
 		if epoch, ops, err = s.seal(ops); err != nil {
 			return nil, err
@@ -68,26 +66,56 @@ func (s *Space) SetPrivate(readKey func() (keys.EpochKey, error)) { s.readKey = 
 // Private reports whether s seals its data ops.
 func (s *Space) Private() bool { return s.readKey != nil }
 
-// ErrClearBlob refuses a reference to a blob in the clear in a private
-// space.
+// ErrClearBlob refuses a blob reference that a private space cannot hold:
+// one to a blob in the clear, or one whose blob op does not match it.
 var ErrClearBlob = errors.New("a private space holds only sealed blobs")
 
-// checkSealedBlobs refuses, in a private space, a putblob that no blob op
-// accompanies: every blob there is sealed, and written with its bytes
-// (node.PutBlob seals them and names them in a blob op for seeders), never
-// as a reference to a blob stored in the clear.
-func (s *Space) checkSealedBlobs(ops []commit.Op) error {
-	puts, named := 0, 0
-	for _, o := range ops {
-		switch o.Kind {
-		case commit.KindPutBlob:
-			puts++
-		case commit.KindBlob:
-			named++
-		}
+// ErrEpochChanged refuses a sealed blob reference of an epoch other than
+// the one the write is sealed under: the key rotated (a reader was
+// removed) since the blob was sealed. Seal the blob again under the new
+// epoch and retry.
+var ErrEpochChanged = errors.New("the space's read key rotated while the blob was sealed")
+
+// checkSealedBlobs checks, in a private space whose write is sealed under
+// epoch, that every putblob references a blob sealed under that epoch and
+// that the op after it is the blob op naming the sealed bytes (their ID
+// and sealed size) for seeders, as node.PutBlob writes them; and that no
+// blob op stands alone. A reference to a blob in the clear would put a
+// private space's file in the clear; one sealed under an older epoch could
+// be opened by a reader removed since.
+func (s *Space) checkSealedBlobs(ops []commit.Op, epoch uint64) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: %s (write the file's bytes to the key in space %s: loam put -f FILE, Space.PutBlob)", ErrClearBlob, why, s.info.Name)
 	}
-	if puts > named {
-		return fmt.Errorf("%w: write the file's bytes to the key in space %s (loam put -f FILE; Space.PutBlob), which seals them, instead of a reference to a blob", ErrClearBlob, s.info.Name)
+	for i := 0; i < len(ops); i++ {
+		switch ops[i].Kind {
+		case commit.KindBlob:
+			return bad("a blob op that follows no blob reference")
+		case commit.KindPutBlob:
+		default:
+			continue
+		}
+		r, err := blob.DecodeRef(ops[i].Payload)
+		if err != nil {
+			return fmt.Errorf("space: %w", err)
+		}
+		if !r.Sealed {
+			return bad("a reference to a blob stored in the clear")
+		}
+		if r.Epoch != epoch {
+			return fmt.Errorf("%w: the blob is sealed under epoch %d, the space is now at epoch %d", ErrEpochChanged, r.Epoch, epoch)
+		}
+		if i+1 == len(ops) || ops[i+1].Kind != commit.KindBlob {
+			return bad("a sealed blob reference without its blob op")
+		}
+		named, err := blob.DecodeRef(ops[i+1].Payload)
+		if err != nil {
+			return fmt.Errorf("space: blob op: %w", err)
+		}
+		if named != (blob.Ref{ID: r.ID, Size: seal.SealedSize(r.Size)}) {
+			return bad("the blob op does not name the referenced blob's sealed bytes")
+		}
+		i++
 	}
 	return nil
 }
@@ -106,6 +134,11 @@ func (s *Space) EpochKey() (keys.EpochKey, error) {
 func (s *Space) seal(ops []commit.Op) (uint64, []commit.Op, error) {
 	ek, err := s.readKey()
 	if err != nil {
+		return 0, nil, err
+	}
+	// Checked against the epoch used here, so that a rotation cannot slip
+	// between the check and the seal.
+	if err := s.checkSealedBlobs(ops, ek.Epoch); err != nil {
 		return 0, nil, err
 	}
 	out := make([]commit.Op, len(ops))

@@ -753,7 +753,7 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 				return vvErr
 			}
 		case o.Kind == commit.KindRotate && a.s.rotated != nil && !o.Erased:
-			a.s.rotated(st.id, o.Payload)
+			a.s.rotated(st.id, c.Author == keys.AuthorID(st.id) && c.Seq == 1, o.Payload)
 		case o.Kind == commit.KindSealed && a.s.unseal != nil && !o.Erased:
 			po, ok := a.s.unseal(st.id, c.Epoch, o.Payload)
 			if !ok {

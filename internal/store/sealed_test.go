@@ -58,7 +58,7 @@ func TestSealedOps(t *testing.T) {
 				op, err := commit.DecodeSealedOp(pt)
 				return op, err == nil
 			}
-			o.Rotated = func(keys.SpaceID, []byte) { rotates++ }
+			o.Rotated = func(keys.SpaceID, bool, []byte) { rotates++ }
 		}
 		st, err := store.Open(t.TempDir(), o)
 		if err != nil {

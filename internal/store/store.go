@@ -60,9 +60,10 @@ type Options struct {
 	// Rotated, if set, is given the payload of each rotate op of a commit
 	// that counts, when the commit is applied to the view (so before any
 	// commit that depends on it), on the applier goroutine: a member learns
-	// a new epoch's read key before the epoch's sealed ops need it. It MUST
-	// NOT call back into the Store.
-	Rotated func(sp keys.SpaceID, payload []byte)
+	// a new epoch's read key before the epoch's sealed ops need it. genesis
+	// says the op is in the space's genesis commit (which makes a space
+	// private). It MUST NOT call back into the Store.
+	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
 }
 
 // Event tells Notify what one request changed, once it is durable.
@@ -83,7 +84,7 @@ type Store struct {
 	sync    *pebble.WriteOptions
 	notify  func(Event)
 	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
-	rotated func(keys.SpaceID, []byte)                           // Options.Rotated
+	rotated func(keys.SpaceID, bool, []byte)                     // Options.Rotated
 	health  io.Closer                                            // the disk-health checker's goroutine
 
 	reqs chan *request // to the applier
