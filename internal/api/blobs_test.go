@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/loamdb/loam/internal/store"
@@ -101,5 +102,64 @@ func TestBlobsAPI(t *testing.T) {
 	}
 	if _, err := f.c.FetchBlob(ctx, info.ID, nil); err == nil {
 		t.Fatal("fetch on an offline node succeeded")
+	}
+}
+
+// TestSealedBlobAPI: in a private space a large value is stored as a
+// sealed blob; the key's raw value is the plaintext, Range requests across
+// a frame boundary included; the blob by ID is the sealed bytes; a sealed
+// reference cannot be written back in a batch, nor a clear one added.
+func TestSealedBlobAPI(t *testing.T) {
+	ctx := ctxT(t)
+	f := serve(t, false)
+	if _, err := f.c.NewSpace(ctx, CreateSpaceRequest{Name: "family", Private: true}); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2<<20+7)
+	crand.Read(data)
+	ref, err := f.c.PutStream(ctx, "family", []byte("photo"), bytes.NewReader(data), "image/png")
+	if err != nil || ref == nil || !ref.Sealed || ref.Size != int64(len(data)) {
+		t.Fatalf("put into a private space: %+v, %v", ref, err)
+	}
+	get := func(path, rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, b
+	}
+	// 1048536 is the first byte of the second sealed frame.
+	resp, part := get("/v1/spaces/family/keys/photo?raw=true", "bytes=1048500-1048599")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, data[1048500:1048600]) ||
+		resp.Header.Get("Content-Range") != "bytes 1048500-1048599/2097159" || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("range of the raw value: %s %q, %d bytes", resp.Status, resp.Header.Get("Content-Range"), len(part))
+	}
+	if resp, whole := get("/v1/spaces/family/keys/photo?raw=true", ""); resp.StatusCode != http.StatusOK || !bytes.Equal(whole, data) {
+		t.Fatalf("raw value: %s, %d bytes", resp.Status, len(whole))
+	}
+	if resp, sealed := get("/v1/blobs/"+ref.ID, ""); resp.StatusCode != http.StatusOK || len(sealed) == len(data) || bytes.Contains(sealed, data[:64]) {
+		t.Fatalf("the blob by ID: %s, %d bytes: want the sealed bytes", resp.Status, len(sealed))
+	}
+
+	op := PutOp([]byte("copy"), nil)
+	op.Value, op.ValueB64, op.Blob = nil, nil, ref
+	if _, err := f.c.Batch(ctx, "family", []BatchOp{op}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("a batch writing a sealed reference: %v", err)
+	}
+	info, err := f.c.AddBlob(ctx, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Blob = &BlobRef{ID: info.ID, Size: info.Size}
+	if _, err := f.c.Batch(ctx, "family", []BatchOp{op}); err == nil || !strings.Contains(err.Error(), "sealed blobs") {
+		t.Fatalf("a batch writing a clear reference into a private space: %v", err)
 	}
 }
