@@ -14,7 +14,8 @@ import (
 // GenACL generates a history in which authorization changes as it goes:
 // besides writes and gossip, admins grant roles (some restricted to the
 // prefix "p/", some expiring), revoke authors at the seq they know of
-// them, and create invites of one or two uses that strangers join through.
+// them, and create invites of one or two uses, or unlimited, that strangers
+// join through.
 // Every commit is grounded (allowed when revocations and invite uses are
 // left aside), so a store stores every one; which of them count is
 // acl.Evaluate's decision (see ExpectDecided). g.Authors of the authors
@@ -104,7 +105,8 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		case x < 5: // a new invite
 			newInvite = keys.DeviceKeyFromSeed(seed())
 			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
-			batch = append(batch, commit.GrantOp(commit.Grant{Subject: newInvite.Author(), Role: role, Uses: uint32(1 + r.IntN(2))}))
+			// 0: unlimited (joins through it never contend), 1 or 2.
+			batch = append(batch, commit.GrantOp(commit.Grant{Subject: newInvite.Author(), Role: role, Uses: uint32(r.IntN(3))}))
 		case x < 7 && len(invites) > 0: // join through an invite
 			inv := invites[r.IntN(len(invites))]
 			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
