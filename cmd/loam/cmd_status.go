@@ -77,6 +77,9 @@ view_hash have the same keys and values.`,
 				for _, h := range sp.Heads {
 					fmt.Fprintf(&b, "  %s  seq %-8d %s\n", h.Author, h.Seq, headTime(h))
 				}
+				for _, w := range sp.Warnings {
+					fmt.Fprintf(&b, "  warning: %s\n", w)
+				}
 			}
 			_, err = fmt.Fprint(out, b.String())
 			return err

@@ -153,6 +153,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
+		if err := s.n.ReadKeysUnsaved(in.ID); err != nil {
+			ss.Warnings = append(ss.Warnings, fmt.Sprintf("A read key learnt for this private space could not be saved to its key file (%v): it is used until the daemon stops, which tries again. Free disk space or fix the permissions of %s/spaces.", err, s.n.Home()))
+		}
 		st.Spaces = append(st.Spaces, ss)
 	}
 	for _, p := range s.n.Peers() {

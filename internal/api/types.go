@@ -337,6 +337,8 @@ type SpaceStatus struct {
 	ViewHash string `json:"view_hash"`
 	Peers    int    `json:"peers"`   // connected peers sharing the space
 	InSync   int    `json:"in_sync"` // of those, how many hold the same commits
+	// Warnings are problems of the space that need the user, in sentences.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Hello answers GET /v1/: which node serves the API.

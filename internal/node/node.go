@@ -190,6 +190,9 @@ func (n *Node) Close() error {
 		if n.st != nil {
 			err = errors.Join(err, n.st.Close())
 		}
+		// Read keys that could not be saved when learnt: a last try
+		// before they would be lost.
+		err = errors.Join(err, n.rk.saveUnsaved())
 	})
 	return err
 }

@@ -336,6 +336,9 @@ func TestReadKeysUnsaved(t *testing.T) {
 	if rk.unsavedErr(sp) == nil {
 		t.Fatal("the failure to save is not reported")
 	}
+	if err := rk.saveUnsaved(); err == nil {
+		t.Fatal("saving again into a file as directory succeeded")
+	}
 	rk.dir = good
 	if err := rk.add(sp, []keys.EpochKey{{Epoch: 2, Key: [32]byte{8}}}); err != nil {
 		t.Fatal(err)

@@ -181,6 +181,26 @@ func replaceFile(path string, b []byte) error {
 // until the node stops; the next key learnt saves them all.
 func (n *Node) ReadKeysUnsaved(id keys.SpaceID) error { return n.rk.unsavedErr(id) }
 
+// saveUnsaved tries again to save the key files that could not be
+// written, and returns the first failure.
+func (rk *readKeys) saveUnsaved() error {
+	rk.mu.Lock()
+	var sps []keys.SpaceID
+	for sp, err := range rk.unsaved {
+		if err != nil {
+			sps = append(sps, sp)
+		}
+	}
+	rk.mu.Unlock()
+	var first error
+	for _, sp := range sps {
+		if err := rk.add(sp, nil); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // unsavedErr returns why sp's read keys could not be saved the last time,
 // or nil.
 func (rk *readKeys) unsavedErr(sp keys.SpaceID) error {
