@@ -62,6 +62,7 @@ func (r *reach) dhtOptions() []dht.Option {
 	opts := []dht.Option{dht.Mode(dht.ModeClient)}
 	if r.infra {
 		opts[0] = dht.Mode(dht.ModeServer)
+		opts = append(opts, dht.ProviderDatastore(newCappedStore(maxProviderRecords)))
 	}
 	switch {
 	case len(r.bootstrap) > 0:
