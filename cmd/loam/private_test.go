@@ -57,18 +57,8 @@ func TestPrivateSpaceCLI(t *testing.T) {
 	if got := h.ok("", "blob", "get", e.Blob.ID); got == big || strings.Contains(got, "private photo") {
 		t.Error("blob get by ID returns the plaintext: the blob is stored in the clear")
 	}
-	err = filepath.WalkDir(filepath.Join(h.dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(data, []byte("private photo")) {
-			t.Errorf("%s holds the plaintext", p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	if found := filesHolding(t, filepath.Join(h.dir, "blobs"), "private photo"); len(found) > 0 {
+		t.Errorf("the blob store holds the plaintext: %v", found)
 	}
 }
 
@@ -103,21 +93,8 @@ func TestSeedCLI(t *testing.T) {
 	if line := s.fail(1, "", "get", "club", "canary-key-5d1e"); !strings.Contains(line, "not found") {
 		t.Errorf("get on the seeder: %q", line)
 	}
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(data, []byte("canary")) {
-			t.Errorf("%s holds plaintext", p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	if found := filesHolding(t, s.dir, "canary"); len(found) > 0 {
+		t.Errorf("the seeder's home holds plaintext: %v", found)
 	}
 
 	b.ok("", "join", writeT)
@@ -187,17 +164,27 @@ func TestSeedDaemonKeepsSealedBlobs(t *testing.T) {
 	}
 
 	ds.stop(t)
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	if found := filesHolding(t, s.dir, "canary"); len(found) > 0 {
+		t.Errorf("the seeder's home holds plaintext: %v", found)
+	}
+}
+
+// filesHolding returns the files under dir whose bytes contain needle.
+func filesHolding(t *testing.T, dir, needle string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		data, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(data, []byte("canary")) {
-			t.Errorf("%s holds plaintext", p)
+		if err == nil && bytes.Contains(data, []byte(needle)) {
+			found = append(found, p)
 		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return found
 }
