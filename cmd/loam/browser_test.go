@@ -367,6 +367,15 @@ func TestBrowserApps(t *testing.T) {
 	ba.until("a ticket", `document.querySelector('textarea[aria-label="Invite ticket"]')?.value.startsWith('loam1')`)
 	ba.screenshots("space")
 
+	// A private space, made from the form.
+	ba.run("open the spaces", goTo("/spaces"))
+	ba.until("the form", `document.querySelector('#new-private') !== null`)
+	ba.run("create a private space",
+		chromedp.SetValue(`input[name="name"]`, "family", chromedp.ByQuery),
+		chromedp.Click(`#new-private`, chromedp.ByQuery),
+		submit(`input[name="name"]`))
+	ba.until("the private space", `document.querySelector('h1')?.textContent.startsWith('family') && document.querySelector('#private-badge') !== null`)
+
 	for _, br := range []*browser{ba, bb} {
 		if errs := br.jsErrors(); len(errs) > 0 {
 			t.Errorf("%s: JavaScript errors: %v", br.name, errs)

@@ -112,8 +112,11 @@ func TestBlobsAPI(t *testing.T) {
 func TestSealedBlobAPI(t *testing.T) {
 	ctx := ctxT(t)
 	f := serve(t, false)
-	if _, err := f.c.NewSpace(ctx, CreateSpaceRequest{Name: "family", Private: true}); err != nil {
-		t.Fatal(err)
+	if in, err := f.c.NewSpace(ctx, CreateSpaceRequest{Name: "family", Private: true}); err != nil || !in.Private {
+		t.Fatalf("a private space: %+v, %v", in, err)
+	}
+	if in, err := f.c.Space(ctx, "family"); err != nil || !in.Private {
+		t.Fatalf("GET of a private space: %+v, %v", in, err)
 	}
 	data := make([]byte, 2<<20+7)
 	crand.Read(data)

@@ -65,7 +65,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, spaceInfo(sp.Info()))
+	writeJSON(w, http.StatusOK, s.spaceInfo(r.Context(), sp.Info()))
 }
 
 func (s *Server) peers(w http.ResponseWriter, r *http.Request) {

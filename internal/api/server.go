@@ -270,8 +270,11 @@ func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Hello{API: Version, Peer: s.n.PeerID(), Author: s.n.Author().String()})
 }
 
-func spaceInfo(in store.SpaceInfo) SpaceInfo {
-	return SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: FormatTime(in.Created)}
+// spaceInfo describes a held space; whether it is private is read from its
+// genesis (an error there leaves it false: the rest still describes it).
+func (s *Server) spaceInfo(ctx context.Context, in store.SpaceInfo) SpaceInfo {
+	private, _ := s.n.IsPrivate(ctx, in.ID)
+	return SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: FormatTime(in.Created), Private: private}
 }
 
 func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +285,7 @@ func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]SpaceInfo, len(infos))
 	for i, in := range infos {
-		out[i] = spaceInfo(in)
+		out[i] = s.spaceInfo(r.Context(), in)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -298,7 +301,7 @@ func (s *Server) createSpace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, spaceInfo(sp.Info()))
+	writeJSON(w, http.StatusCreated, s.spaceInfo(r.Context(), sp.Info()))
 }
 
 func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
@@ -307,7 +310,7 @@ func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, spaceInfo(sp.Info()))
+	writeJSON(w, http.StatusOK, s.spaceInfo(r.Context(), sp.Info()))
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {

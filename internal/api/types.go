@@ -201,6 +201,9 @@ type SpaceInfo struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Created string `json:"created"` // RFC 3339, UTC: when this node first stored it
+	// Private: keys, values and blobs are sealed under a read key only
+	// members hold.
+	Private bool `json:"private,omitempty"`
 }
 
 // CreateSpaceRequest is the body of POST /v1/spaces.

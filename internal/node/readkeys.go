@@ -330,6 +330,12 @@ func (rk *readKeys) unseal(sp keys.SpaceID, epoch uint64, payload []byte) (commi
 	return o, true
 }
 
+// IsPrivate reports whether space id is private: its keys, values and
+// blobs are sealed.
+func (n *Node) IsPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
+	return n.isPrivate(ctx, id)
+}
+
 // isPrivate reports whether space id is private: its genesis carries a
 // rotate op (docs/design.md, "Private spaces"). A space whose genesis has
 // not arrived yet counts as private if this node holds a read key for it.

@@ -6,6 +6,7 @@ import { h, put, field, short, ago, bytes, notice, errorText } from './dom.js';
 export function spaceList(main) {
   const list = h('div', { class: 'table-wrap' });
   const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off', placeholder: 'garden-club' });
+  const priv = h('input', { type: 'checkbox', name: 'private', id: 'new-private' });
   const ticket = h('textarea', { name: 'ticket', required: true, rows: 3, placeholder: 'loam1…', spellcheck: 'false' });
   put(main,
     h('h1', {}, 'Spaces'),
@@ -16,11 +17,14 @@ export function spaceList(main) {
           onsubmit: async (ev) => {
             ev.preventDefault();
             try {
-              const s = await api.createSpace(name.value.trim());
+              const s = await api.createSpace(name.value.trim(), priv.checked);
               location.hash = '#/spaces/' + s.id;
             } catch (e) { notice(errorText(e), 'error'); }
           },
-        }, field('Name', name, 'A local name for the space; peers see its ID.'), h('button', { type: 'submit' }, 'Create'))),
+        }, field('Name', name, 'A local name for the space; peers see its ID.'),
+        h('div', { class: 'field check' }, priv, h('label', { for: 'new-private' }, 'Private'),
+          h('small', { class: 'hint' }, 'Keys, values and photos are encrypted; only members can read them, and a seeder keeps it online without reading it.')),
+        h('button', { type: 'submit' }, 'Create'))),
       h('section', { class: 'card', 'aria-labelledby': 's-join' }, h('h2', { id: 's-join' }, 'Join with a ticket'),
         h('form', {
           onsubmit: async (ev) => {
@@ -40,7 +44,8 @@ export function spaceList(main) {
         }, field('Invite ticket', ticket, 'Someone with admin rights in the space makes one.'), h('button', { type: 'submit' }, 'Join')))));
   api.spaces().then((spaces) => {
     put(list, spaces.length ? h('ul', { class: 'plain' }, spaces.map((s) => h('li', {},
-      h('a', { href: '#/spaces/' + s.id }, s.name || s.id), ' ', h('code', { class: 'muted', title: s.id }, short(s.id)),
+      h('a', { href: '#/spaces/' + s.id }, s.name || s.id), ' ', s.private ? h('span', { class: 'badge' }, 'private') : null, ' ',
+      h('code', { class: 'muted', title: s.id }, short(s.id)),
       h('span', { class: 'muted' }, ' · created ' + ago(s.created)))))
       : h('p', { class: 'muted' }, 'None yet.'));
   }).catch((e) => put(list, h('p', { class: 'error' }, errorText(e))));
@@ -81,7 +86,10 @@ export function spaceView(main, [id]) {
         h('h2', { id: 'v-invite' }, 'Invite'),
         inviteForm(id, inviteBox), inviteBox)));
 
-  api.space(id).then((s) => { title.textContent = s.name || s.id; title.title = s.id; })
+  api.space(id).then((s) => {
+    put(title, s.name || s.id, s.private ? ' ' : null, s.private ? h('span', { class: 'badge', id: 'private-badge', title: 'Keys, values and photos are encrypted for members' }, 'private') : null);
+    title.title = s.id;
+  })
     .catch((e) => put(keysBox, h('p', { class: 'error' }, errorText(e))));
 
   async function loadKeys() {
