@@ -1,9 +1,11 @@
 package netlab
 
 import (
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBuildAndCleanup: a lab's namespaces exist while its test runs and
@@ -37,4 +39,48 @@ func namespaces(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestSymmetricNAT checks that the two kinds of router map ports as they
+// claim: one UDP socket in each home sends to two ports of the internet;
+// behind a cone NAT both see the same source port, behind a symmetric NAT
+// two different ones.
+func TestSymmetricNAT(t *testing.T) {
+	l := NewNATs(t, ConeNAT, SymmetricNAT)
+	var dst [2]*net.UDPConn
+	for i := range dst {
+		c, err := l.ListenUDP(l.Inet, InternetPrefix+"1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		dst[i] = c
+	}
+	for _, h := range l.Homes {
+		src, err := l.ListenUDP(h.Host, h.LAN+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var ports [2]int
+		for i, d := range dst {
+			if _, err := src.WriteTo([]byte("hello"), d.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			d.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var buf [16]byte
+			_, from, err := d.ReadFromUDP(buf[:])
+			if err != nil {
+				t.Fatalf("%s home: %v", h.NAT, err)
+			}
+			if got := from.IP.String(); got != h.WAN {
+				t.Errorf("%s home: packet from %s, want the router's %s", h.NAT, got, h.WAN)
+			}
+			ports[i] = from.Port
+		}
+		t.Logf("%s home: socket %v seen from ports %v", h.NAT, src.LocalAddr(), ports)
+		if same := ports[0] == ports[1]; same != (h.NAT == ConeNAT) {
+			t.Errorf("%s home: one socket seen from ports %d and %d by two destinations", h.NAT, ports[0], ports[1])
+		}
+	}
 }
