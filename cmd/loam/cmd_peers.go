@@ -19,7 +19,8 @@ func newPeersCmd(g *globalOptions) *cobra.Command {
 		Long: `List the peers the daemon knows, connected or recently seen: PEER (the
 libp2p peer ID), LINK (direct, relayed, or disconnected: a relayed
 connection carries no data until a hole punch makes it direct, which the
-daemon keeps trying; 'loam doctor' explains), SPACES (the
+daemon keeps trying; when hole punching keeps failing, spaces sync through
+the relay, end-to-end encrypted; 'loam doctor' explains), SPACES (the
 spaces synced with it, by local name), IN and OUT (bytes received and sent
 since the daemon started) and LAST SEEN. It needs the daemon
 ('loam daemon').

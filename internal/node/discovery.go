@@ -41,6 +41,14 @@ const (
 	// attempts on a relayed connection to a space peer.
 	upgradeMin = time.Second
 	upgradeMax = time.Minute
+	// RelayAfter is how many hole punch attempts on a relayed connection
+	// fail before sync goes through the relay (p2p.Host.UseRelay), some
+	// 5 to 30 s after the relayed connection opens: long enough for the
+	// usual punch (within a second once both sides know their public
+	// address), short enough that two homes that can never punch (a
+	// symmetric NAT) start syncing soon. Upgrade attempts go on, and
+	// sync moves to the direct connection when one appears.
+	RelayAfter = 3
 )
 
 // discovery is the node's DHT state. Its goroutines are counted in the
@@ -208,13 +216,50 @@ func (n *Node) upgradeIfRelayed(peer keys.AuthorID) {
 // reachPeer connects to a space peer (if dial) and, while the connection
 // is relayed, keeps trying to upgrade it with backoff: the peer's single
 // DCUtR attempt on the relayed connection is not enough (NETLAB.md point
-// 4). Run it through goReach: one runs per peer.
+// 4). After RelayAfter failures it lets sync go through the relay, and
+// from then on reconnects (through a relay) when the connection ends: a
+// relay resets relayed connections at its limits. Run it through goReach:
+// one runs per peer.
 func (n *Node) reachPeer(p p2p.PeerInfo, dial bool) {
+	if dial && !n.dial(p) {
+		return // the next lookup round tries again
+	}
+	pause := upgradeMin
+	failed := 0
+	for {
+		if !n.connected(p.ID) {
+			if !n.host.RelaySync(p.ID) || !n.dial(p) {
+				return
+			}
+			continue
+		}
+		if !n.host.Relayed(p.ID) {
+			return // direct
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		err := n.host.Upgrade(ctx, p.ID)
+		cancel()
+		if err == nil {
+			return
+		}
+		if failed++; failed == RelayAfter {
+			n.host.UseRelay(p.ID)
+		}
+		if !n.sleep(pause) {
+			return
+		}
+		pause = min(2*pause, upgradeMax)
+	}
+}
+
+// dial connects to p, through a relay if nothing else works, retrying
+// with backoff for connectPatience. It reports whether p is connected.
+func (n *Node) dial(p p2p.PeerInfo) bool {
 	// The peer may not be reachable yet: behind a NAT it is reachable
 	// only once it holds a relay reservation, some 20 s after it starts.
 	// Dialling is cheaper than a DHT lookup, so retry it on its own.
 	pause := connectMin
-	for tried := time.Duration(0); dial && !n.connected(p.ID); tried += pause {
+	for tried := time.Duration(0); !n.connected(p.ID); tried += pause {
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		err := n.host.ConnectAny(ctx, p)
 		cancel()
@@ -222,20 +267,11 @@ func (n *Node) reachPeer(p p2p.PeerInfo, dial bool) {
 			break
 		}
 		if tried > connectPatience || !n.sleep(pause) {
-			return // the next lookup round tries again
+			return false
 		}
 		pause = min(2*pause, connectMax)
 	}
-	pause = upgradeMin
-	for n.host.Relayed(p.ID) {
-		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
-		err := n.host.Upgrade(ctx, p.ID)
-		cancel()
-		if err == nil || !n.sleep(pause) {
-			return
-		}
-		pause = min(2*pause, upgradeMax)
-	}
+	return true
 }
 
 // sleep waits for d, or reports false at once when the node closes.

@@ -58,6 +58,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 			}()
 		}
 	})
+	// Whichever side dialled, both try to upgrade a relayed connection
+	// and, failing that, sync through the relay.
+	h.NotifyRelayed(func(peer keys.AuthorID) { n.goReach(p2p.PeerInfo{ID: peer}, false) })
 	if o.DHT != p2p.DHTOff {
 		n.startDiscovery()
 	}

@@ -34,6 +34,9 @@ import (
 type reach struct {
 	mode      DHTMode
 	infra     bool
+	relaySvc  bool            // run a relay service (infra implies it)
+	limit     RelayLimit      // of the relay service
+	private   bool            // Config.private
 	bootstrap []peer.AddrInfo // DHT entry points and static relays
 
 	// Set while libp2p.New runs, read-only afterwards.
@@ -41,6 +44,7 @@ type reach struct {
 	hps *holepunch.Service // nil on infrastructure nodes
 
 	reachability atomic.Int32 // network.Reachability, from AutoNAT events
+	nat          natObservations
 	sub          event.Subscription
 	loopDone     chan struct{}
 
@@ -54,10 +58,14 @@ const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
-	r := &reach{mode: c.DHT, infra: c.Infrastructure}
+	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private}
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
+	if err := c.RelayLimit.Check(); err != nil {
+		return nil, err
+	}
+	r.limit = c.RelayLimit.orDefault()
 	var addrs []ma.Multiaddr
 	for _, s := range c.Bootstrap {
 		m, err := ma.NewMultiaddr(s)
@@ -85,13 +93,18 @@ func newReach(c Config) (*reach, error) {
 // options returns the libp2p options for r.
 func (r *reach) options() []libp2p.Option {
 	opts := []libp2p.Option{libp2p.EnableAutoNATv2()}
+	if r.relaySvc {
+		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(relayResources(r.limit))))
+	}
 	if r.infra {
 		opts = append(opts,
-			libp2p.EnableRelayService(relay.WithResources(relayResources())),
 			libp2p.EnableNATService(),
 			libp2p.ForceReachabilityPublic(),
 		)
 	} else {
+		if r.private {
+			opts = append(opts, libp2p.ForceReachabilityPrivate())
+		}
 		capture := func(s *holepunch.Service) error { r.hps = s; return nil }
 		opts = append(opts, libp2p.EnableHolePunching(capture))
 		switch {
@@ -112,15 +125,6 @@ func (r *reach) options() []libp2p.Option {
 		}))
 	}
 	return opts
-}
-
-// relayResources are the limits of a bootstrap node's relay service:
-// go-libp2p's defaults, which let a relayed connection carry 128 KiB for
-// at most 2 minutes. That is enough to coordinate a hole punch and not
-// enough to carry user data, which Loam sends only over direct
-// connections.
-func relayResources() relay.Resources {
-	return relay.DefaultResources()
 }
 
 // relayCandidates offers DHT peers to autorelay when no bootstrap nodes
@@ -146,7 +150,7 @@ func (r *reach) start(h host.Host) error {
 	if r.infra {
 		r.reachability.Store(int32(network.ReachabilityPublic))
 	}
-	sub, err := h.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged), eventbus.BufSize(8))
+	sub, err := h.EventBus().Subscribe([]any{new(event.EvtLocalReachabilityChanged), new(event.EvtPeerIdentificationCompleted)}, eventbus.BufSize(64))
 	if err != nil {
 		return fmt.Errorf("subscribe to reachability events: %w", err)
 	}
@@ -155,7 +159,12 @@ func (r *reach) start(h host.Host) error {
 	go func() {
 		defer close(r.loopDone)
 		for e := range sub.Out() {
-			r.reachability.Store(int32(e.(event.EvtLocalReachabilityChanged).Reachability))
+			switch e := e.(type) {
+			case event.EvtLocalReachabilityChanged:
+				r.reachability.Store(int32(e.Reachability))
+			case event.EvtPeerIdentificationCompleted:
+				r.nat.observe(e)
+			}
 		}
 	}()
 	var ctx context.Context
@@ -232,6 +241,10 @@ type ReachInfo struct {
 	// HolePunching is true once the Host knows a public address of its
 	// own and can take part in hole punches.
 	HolePunching bool
+	// NATMapping is how this Host's router maps ports, as the peers it
+	// dialled saw it; NATEvidence says what they saw.
+	NATMapping  NATMapping
+	NATEvidence string
 }
 
 // Reach reports how the Host reaches peers.
@@ -266,6 +279,7 @@ func (h *Host) Reach() ReachInfo {
 		}
 	}
 	info.HolePunching = r.infra || slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol)
+	info.NATMapping, info.NATEvidence = r.nat.mapping()
 	return info
 }
 
@@ -290,6 +304,7 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 		return nil
 	}
 	if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
+		h.peers.get(id, p).punched(ErrNoHolePunch)
 		return ErrNoHolePunch
 	}
 	if !h.enter() {
@@ -300,17 +315,19 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 	go func() { done <- h.reach.hps.DirectConnect(id) }() // ends by itself, within upgradeTimeout
 	t := time.NewTimer(upgradeTimeout)
 	defer t.Stop()
+	var err error
 	select {
-	case err := <-done:
+	case err = <-done:
 		if err != nil {
-			return fmt.Errorf("p2p: upgrade %s: %w", p.Short(), err)
+			err = fmt.Errorf("p2p: upgrade %s: %w", p.Short(), err)
 		}
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("p2p: upgrade %s: %w", p.Short(), ctx.Err())
 	case <-t.C:
-		return fmt.Errorf("p2p: upgrade %s: no direct connection within %v", p.Short(), upgradeTimeout)
+		err = fmt.Errorf("p2p: upgrade %s: no direct connection within %v", p.Short(), upgradeTimeout)
 	}
+	h.peers.get(id, p).punched(err)
+	return err
 }
 
 // direct reports whether a connection to p goes without relay.
