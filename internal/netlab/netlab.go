@@ -205,6 +205,20 @@ var masquerade = map[NAT]string{
 	SymmetricNAT: "masquerade fully-random",
 }
 
+// AddInternetAddress gives the internet namespace one more address,
+// InternetPrefix+host (host from 210 to 254, above every home's WAN), and
+// returns it: a second bootstrap node there is a second observer at
+// another address, as a daemon needs to tell how its router maps ports.
+func (l *Lab) AddInternetAddress(host int) string {
+	l.t.Helper()
+	if host < 210 || host > 254 {
+		l.t.Fatalf("netlab: internet host %d: want 210 to 254", host)
+	}
+	ip := fmt.Sprintf("%s%d", InternetPrefix, host)
+	l.in(l.Inet, "ip", "addr", "add", ip+"/24", "dev", "br0")
+	return ip
+}
+
 // Loss makes the internet drop percent of the packets it forwards to or
 // from a home's router, at random (nftables numgen: these kernels have no
 // netem).

@@ -42,13 +42,15 @@ const (
 	upgradeMin = time.Second
 	upgradeMax = time.Minute
 	// RelayAfter is how many hole punch attempts on a relayed connection
-	// fail before sync goes through the relay (p2p.Host.UseRelay), some
-	// 5 to 30 s after the relayed connection opens: long enough for the
-	// usual punch (within a second once both sides know their public
-	// address), short enough that two homes that can never punch (a
-	// symmetric NAT) start syncing soon. Upgrade attempts go on, and
-	// sync moves to the direct connection when one appears.
+	// fail before sync goes through the relay (p2p.Host.UseRelay), or
+	// relayGrace after the node started trying if that comes first (one
+	// attempt can take 10 s or more): long enough for the usual punch
+	// (within a second once both sides know their public address), short
+	// enough that two homes that can never punch (a symmetric NAT) start
+	// syncing soon. Upgrade attempts go on, and sync moves to the direct
+	// connection when one appears.
 	RelayAfter = 3
+	relayGrace = 10 * time.Second
 )
 
 // discovery is the node's DHT state. Its goroutines are counted in the
@@ -183,14 +185,19 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 }
 
 // goReach starts reachPeer on a goroutine the node owns, unless one runs
-// for p.ID already.
+// for p.ID already: that one is woken from its pause instead.
 func (n *Node) goReach(p p2p.PeerInfo, dial bool) {
 	n.mu.Lock()
-	if n.reaching[p.ID] || n.ctx.Err() != nil {
+	if wake, ok := n.reaching[p.ID]; ok || n.ctx.Err() != nil {
 		n.mu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 		return
 	}
-	n.reaching[p.ID] = true
+	wake := make(chan struct{}, 1)
+	n.reaching[p.ID] = wake
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
@@ -200,7 +207,7 @@ func (n *Node) goReach(p p2p.PeerInfo, dial bool) {
 			delete(n.reaching, p.ID)
 			n.mu.Unlock()
 		}()
-		n.reachPeer(p, dial)
+		n.reachPeer(p, dial, wake)
 	}()
 }
 
@@ -216,14 +223,21 @@ func (n *Node) upgradeIfRelayed(peer keys.AuthorID) {
 // reachPeer connects to a space peer (if dial) and, while the connection
 // is relayed, keeps trying to upgrade it with backoff: the peer's single
 // DCUtR attempt on the relayed connection is not enough (NETLAB.md point
-// 4). After RelayAfter failures it lets sync go through the relay, and
-// from then on reconnects (through a relay) when the connection ends: a
-// relay resets relayed connections at its limits. Run it through goReach:
-// one runs per peer.
-func (n *Node) reachPeer(p p2p.PeerInfo, dial bool) {
+// 4). After RelayAfter failures or relayGrace, whichever comes first, it
+// lets sync go through the relay, and from then on reconnects (through a
+// relay) as soon as the connection ends (wake: the node's Notify hook
+// tells it): a relay resets relayed connections at its limits. Run it
+// through goReach: one runs per peer.
+func (n *Node) reachPeer(p p2p.PeerInfo, dial bool, wake <-chan struct{}) {
 	if dial && !n.dial(p) {
 		return // the next lookup round tries again
 	}
+	grace := time.AfterFunc(relayGrace, func() {
+		if n.host.Relayed(p.ID) {
+			n.host.UseRelay(p.ID)
+		}
+	})
+	defer grace.Stop()
 	pause := upgradeMin
 	failed := 0
 	for {
@@ -245,7 +259,13 @@ func (n *Node) reachPeer(p p2p.PeerInfo, dial bool) {
 		if failed++; failed == RelayAfter {
 			n.host.UseRelay(p.ID)
 		}
-		if !n.sleep(pause) {
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-wake:
+			t.Stop()
+		case <-n.ctx.Done():
+			t.Stop()
 			return
 		}
 		pause = min(2*pause, upgradeMax)

@@ -57,6 +57,11 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 				n.dialSession(peer)
 			}()
 		}
+		if !connected && h.RelaySync(peer) {
+			// A relay ends relayed connections at its limits: reconnect
+			// at once, and sync resumes.
+			n.goReach(p2p.PeerInfo{ID: peer}, true)
+		}
 	})
 	// Whichever side dialled, both try to upgrade a relayed connection
 	// and, failing that, sync through the relay.

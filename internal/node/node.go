@@ -83,7 +83,7 @@ type Node struct {
 	held     []keys.SpaceID                       // spaces in the store; guarded by mu
 	sessions map[keys.AuthorID]*reconcile.Session // one per connected peer; guarded by mu
 	blocked  map[keys.AuthorID]time.Duration      // last block duration per peer; guarded by mu
-	reaching map[keys.AuthorID]bool               // peers with a reachPeer loop; guarded by mu
+	reaching map[keys.AuthorID]chan struct{}      // peers with a reachPeer loop, and what wakes it (buffered 1); guarded by mu
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
@@ -121,7 +121,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		home: o.Home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
-		reaching: map[keys.AuthorID]bool{},
+		reaching: map[keys.AuthorID]chan struct{}{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = newPacer(o.UploadRate)
