@@ -59,7 +59,8 @@ type Home struct {
 	Host   string // the host namespace
 	// WAN is the router's internet address, LAN the host's address.
 	WAN, LAN string
-	NAT      NAT // how the router maps ports
+	NAT      NAT      // how the router maps ports
+	More     []string // namespaces of the hosts AddHost added
 }
 
 // NAT is how a home router maps the LAN's ports to its internet address.
@@ -158,13 +159,11 @@ func NewNATs(t testing.TB, nats ...NAT) *Lab {
 		l.in(l.Inet, "ip", "link", "set", fmt.Sprintf("home%d", i), "master", "br0", "up")
 		l.in(h.Router, "ip", "addr", "add", h.WAN+"/24", "dev", "wan")
 		l.in(h.Router, "ip", "link", "set", "wan", "up")
-		// router LAN <-> host
-		l.run("ip", "link", "add", "lan", "netns", h.Router, "type", "veth", "peer", "name", "eth0", "netns", h.Host)
+		// router LAN: a bridge, so that more hosts can join it (AddHost)
+		l.in(h.Router, "ip", "link", "add", "lan", "type", "bridge")
 		l.in(h.Router, "ip", "addr", "add", fmt.Sprintf("10.%d.0.1/24", i), "dev", "lan")
 		l.in(h.Router, "ip", "link", "set", "lan", "up")
-		l.in(h.Host, "ip", "addr", "add", h.LAN+"/24", "dev", "eth0")
-		l.in(h.Host, "ip", "link", "set", "eth0", "up")
-		l.in(h.Host, "ip", "route", "add", "default", "via", fmt.Sprintf("10.%d.0.1", i))
+		l.plug(i, h.Host, h.LAN)
 		l.in(h.Router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward") // no procps needed
 		l.nft(h.Router, fmt.Sprintf(homeRouter, masquerade[h.NAT]))
 		l.Homes = append(l.Homes, h)
@@ -203,6 +202,34 @@ table ip filter {
 var masquerade = map[NAT]string{
 	ConeNAT:      "masquerade",
 	SymmetricNAT: "masquerade fully-random",
+}
+
+// plug connects namespace ns to home i's LAN bridge as eth0 with address
+// ip, its default route through the router.
+func (l *Lab) plug(i int, ns, ip string) {
+	l.t.Helper()
+	router := fmt.Sprintf("lab%s-r%d", l.id, i)
+	port := "port" + strings.TrimPrefix(ip, fmt.Sprintf("10.%d.0.", i))
+	l.run("ip", "link", "add", port, "netns", router, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	l.in(router, "ip", "link", "set", port, "master", "lan", "up")
+	l.in(ns, "ip", "addr", "add", ip+"/24", "dev", "eth0")
+	l.in(ns, "ip", "link", "set", "eth0", "up")
+	l.in(ns, "ip", "route", "add", "default", "via", fmt.Sprintf("10.%d.0.1", i))
+}
+
+// AddHost adds another host to home i (1-based) on the same LAN, with the
+// next free address, and returns its namespace and address. Hosts of one
+// home reach each other directly, multicast included (mDNS).
+func (l *Lab) AddHost(i int) (ns, ip string) {
+	l.t.Helper()
+	h := &l.Homes[i-1]
+	n := len(h.More) + 3 // .1 is the router, .2 the first host
+	ns = fmt.Sprintf("lab%s-h%d-%d", l.id, i, n)
+	ip = fmt.Sprintf("10.%d.0.%d", i, n)
+	l.addNS(ns)
+	l.plug(i, ns, ip)
+	h.More = append(h.More, ns)
+	return ns, ip
 }
 
 // AddInternetAddress gives the internet namespace one more address,

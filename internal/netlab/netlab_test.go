@@ -25,6 +25,10 @@ func TestBuildAndCleanup(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "via 10.2.0.1") {
 			t.Errorf("route from home 2 to the internet: %v %s", err, out)
 		}
+		ns, ip := l.AddHost(1)
+		if got := udpFrom(t, l, ns, ip, l.Homes[0].Host, l.Homes[0].LAN); got != ip {
+			t.Errorf("a packet from the second host of home 1 (%s) to the first came from %s", ip, got)
+		}
 		l.Loss(1, 5)
 	})
 	if list := namespaces(t); strings.Contains(list, "lab"+l.id) {
@@ -83,4 +87,30 @@ func TestSymmetricNAT(t *testing.T) {
 			t.Errorf("%s home: one socket seen from ports %d and %d by two destinations", h.NAT, ports[0], ports[1])
 		}
 	}
+}
+
+// udpFrom sends a datagram from namespace fromNS (address fromIP) to
+// toNS (address toIP) and returns the source address it arrived from.
+func udpFrom(t *testing.T, l *Lab, fromNS, fromIP, toNS, toIP string) string {
+	t.Helper()
+	dst, err := l.ListenUDP(toNS, toIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	src, err := l.ListenUDP(fromNS, fromIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := src.WriteTo([]byte("hello"), dst.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	dst.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var buf [16]byte
+	_, from, err := dst.ReadFromUDP(buf[:])
+	if err != nil {
+		t.Fatalf("from %s to %s: %v", fromIP, toIP, err)
+	}
+	return from.IP.String()
 }
