@@ -72,6 +72,7 @@ type Node struct {
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
 	disc  *discovery // nil without a DHT
+	mdns  bool       // Options.MDNS: peers on the LAN find this node
 	rk    *readKeys  // read keys of private spaces
 
 	ctx    context.Context
@@ -154,6 +155,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	if !o.Offline {
+		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
 			n.Close()
 			return nil, err
