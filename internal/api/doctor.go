@@ -222,7 +222,7 @@ func adviseRelayed(d Doctor, c DoctorConn) string {
 		punch = fmt.Sprintf("hole punching failed %d time(s) (last: %s)", c.HolePunchFailures, c.HolePunchError)
 	}
 	if !c.RelaySync {
-		return fmt.Sprintf("%s is reached only through %s and %s; the daemon keeps trying to hole punch a direct connection, and syncs through the relay after %d failures.", c.Peer, relay, punch, node.RelayAfter)
+		return fmt.Sprintf("%s is reached only through %s and %s; the daemon keeps trying to hole punch a direct connection, and syncs through the relay after %d failures or %v, whichever comes first.", c.Peer, relay, punch, node.RelayAfter, node.RelayGrace)
 	}
 	var why string
 	switch d.NATMapping {

@@ -43,14 +43,14 @@ const (
 	upgradeMax = time.Minute
 	// RelayAfter is how many hole punch attempts on a relayed connection
 	// fail before sync goes through the relay (p2p.Host.UseRelay), or
-	// relayGrace after the node started trying if that comes first (one
+	// RelayGrace after the node started trying if that comes first (one
 	// attempt can take 10 s or more): long enough for the usual punch
 	// (within a second once both sides know their public address), short
 	// enough that two homes that can never punch (a symmetric NAT) start
 	// syncing soon. Upgrade attempts go on, and sync moves to the direct
 	// connection when one appears.
 	RelayAfter = 3
-	relayGrace = 10 * time.Second
+	RelayGrace = 10 * time.Second
 )
 
 // discovery is the node's DHT state. Its goroutines are counted in the
@@ -223,7 +223,7 @@ func (n *Node) upgradeIfRelayed(peer keys.AuthorID) {
 // reachPeer connects to a space peer (if dial) and, while the connection
 // is relayed, keeps trying to upgrade it with backoff: the peer's single
 // DCUtR attempt on the relayed connection is not enough (NETLAB.md point
-// 4). After RelayAfter failures or relayGrace, whichever comes first, it
+// 4). After RelayAfter failures or RelayGrace, whichever comes first, it
 // lets sync go through the relay, and from then on reconnects (through a
 // relay) as soon as the connection ends (wake: the node's Notify hook
 // tells it): a relay resets relayed connections at its limits. Run it
@@ -232,7 +232,7 @@ func (n *Node) reachPeer(p p2p.PeerInfo, dial bool, wake <-chan struct{}) {
 	if dial && !n.dial(p) {
 		return // the next lookup round tries again
 	}
-	grace := time.AfterFunc(relayGrace, func() {
+	grace := time.AfterFunc(RelayGrace, func() {
 		if n.host.Relayed(p.ID) {
 			n.host.UseRelay(p.ID)
 		}

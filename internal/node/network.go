@@ -33,6 +33,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 		MDNS:      o.MDNS,
 		DHT:       o.DHT,
 		Bootstrap: o.Bootstrap,
+
+		RelayService: o.RelayService,
+		RelayLimit:   o.RelayLimit,
 		OnPeerFound: func(pi p2p.PeerInfo) {
 			n.wg.Add(1)
 			go func() { // connect to LAN peers found by mDNS

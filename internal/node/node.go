@@ -50,6 +50,12 @@ type Options struct {
 	// entry points and the relays used behind a NAT. Empty with
 	// p2p.DHTAmino: the public libp2p bootstrap peers.
 	Bootstrap []string
+	// RelayService makes the node a relay for peers behind NATs (a
+	// seeder with a public address: peers connected to it reserve a slot
+	// and are reached through it), carrying at most RelayLimit per
+	// relayed connection (zero: p2p.DefaultRelayLimit).
+	RelayService bool
+	RelayLimit   p2p.RelayLimit
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
 	// UploadRate bounds the bytes per second this node serves blob chunks

@@ -80,9 +80,12 @@ type Config struct {
 	// declares itself publicly reachable instead of asking AutoNAT, and
 	// uses no relay itself.
 	Infrastructure bool
-	// RelayService runs a Circuit Relay v2 service (Infrastructure
-	// implies it): peers behind NATs reserve slots on this Host and are
-	// reached through it. Give it only to a Host with a public address.
+	// RelayService runs a Circuit Relay v2 service and an AutoNAT
+	// service (Infrastructure implies them): peers behind NATs that
+	// connect to this Host reserve slots on it and are reached through
+	// it. Like Infrastructure, it declares the Host publicly reachable
+	// instead of asking AutoNAT (which would need other public nodes
+	// first), so give it only to a Host with a public address.
 	RelayService bool
 	// RelayLimit bounds what the relay service carries per relayed
 	// connection; the zero value means DefaultRelayLimit.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,11 +33,15 @@ import (
 // completed while libp2p.New runs (the DHT and the hole punching service
 // are created there), and started once the host exists.
 type reach struct {
-	mode      DHTMode
-	infra     bool
-	relaySvc  bool            // run a relay service (infra implies it)
-	limit     RelayLimit      // of the relay service
-	private   bool            // Config.private
+	mode     DHTMode
+	infra    bool
+	relaySvc bool       // run a relay service (infra implies it)
+	limit    RelayLimit // of the relay service
+	private  bool       // Config.private
+	public   bool       // declare reachability public: infra, or Config.public
+
+	hmu       sync.Mutex
+	h         host.Host       // set by start; guarded by hmu
 	bootstrap []peer.AddrInfo // DHT entry points and static relays
 
 	// Set while libp2p.New runs, read-only afterwards.
@@ -58,7 +63,7 @@ const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
-	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private}
+	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private, public: c.Infrastructure || c.RelayService}
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
@@ -94,25 +99,27 @@ func newReach(c Config) (*reach, error) {
 func (r *reach) options() []libp2p.Option {
 	opts := []libp2p.Option{libp2p.EnableAutoNATv2()}
 	if r.relaySvc {
-		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(relayResources(r.limit))))
-	}
-	if r.infra {
+		// A relay also answers AutoNAT: the peers it relays for need to
+		// learn that they are behind a NAT, with or without bootstrap
+		// nodes.
 		opts = append(opts,
-			libp2p.EnableNATService(),
-			libp2p.ForceReachabilityPublic(),
-		)
-	} else {
+			libp2p.EnableRelayService(relay.WithResources(relayResources(r.limit))),
+			libp2p.EnableNATService())
+	}
+	if r.public {
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	}
+	if !r.infra {
 		if r.private {
 			opts = append(opts, libp2p.ForceReachabilityPrivate())
 		}
 		capture := func(s *holepunch.Service) error { r.hps = s; return nil }
 		opts = append(opts, libp2p.EnableHolePunching(capture))
-		switch {
-		case len(r.bootstrap) > 0:
-			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(r.bootstrap, autorelay.WithBootDelay(0)))
-		case r.mode == DHTAmino:
-			opts = append(opts, libp2p.EnableAutoRelayWithPeerSource(r.relayCandidates, autorelay.WithBootDelay(0)))
-		}
+		opts = append(opts, libp2p.EnableAutoRelayWithPeerSource(r.relayCandidates,
+			autorelay.WithBootDelay(0),
+			autorelay.WithMinCandidates(max(1, len(r.bootstrap))),
+			autorelay.WithNumRelays(len(r.bootstrap)+extraRelays),
+			autorelay.WithMinInterval(relaySourceEvery)))
 	}
 	if r.mode != DHTOff {
 		opts = append(opts, libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
@@ -127,27 +134,96 @@ func (r *reach) options() []libp2p.Option {
 	return opts
 }
 
-// relayCandidates offers DHT peers to autorelay when no bootstrap nodes
-// are configured (the public DHT): autorelay keeps those that offer a
-// relay service.
+// Relay candidates beyond the bootstrap nodes.
+const (
+	// extraRelays is how many relays a Host reserves a slot on besides
+	// its bootstrap nodes: seeders running the relay service, or relays
+	// found in the DHT.
+	extraRelays = 2
+	// relaySourceEvery is how often autorelay may ask relayCandidates
+	// for more candidates (go-libp2p's default: 30 s): a seeder's relay
+	// is found soon after the seeder connects. relayCandidates costs no
+	// network traffic; autorelay backs off from candidates that failed.
+	relaySourceEvery = 10 * time.Second
+)
+
+// relayCandidates offers autorelay its relay candidates: connected peers
+// that run a relay service (seeders with Config.RelayService: a daemon
+// connects to those holding its spaces, and a joiner to those its ticket
+// names), the bootstrap nodes, and without bootstrap nodes, with the
+// public DHT, DHT peers. Autorelay keeps those that offer a relay
+// service, and reserves a slot on them once AutoNAT finds this Host
+// private.
 func (r *reach) relayCandidates(ctx context.Context, num int) <-chan peer.AddrInfo {
 	out := make(chan peer.AddrInfo, num)
 	defer close(out)
-	if r.dht == nil {
+	h := r.hostRef()
+	if h == nil {
 		return out
 	}
-	for _, p := range r.dht.RoutingTable().ListPeers() {
+	offer := func(p peer.ID, addrs []ma.Multiaddr) bool {
 		if len(out) == num {
-			break
+			return false
 		}
-		out <- peer.AddrInfo{ID: p, Addrs: r.dht.Host().Peerstore().Addrs(p)}
+		out <- peer.AddrInfo{ID: p, Addrs: addrs}
+		return true
+	}
+	boot := map[peer.ID]bool{}
+	for _, b := range r.bootstrap {
+		boot[b.ID] = true
+	}
+	for _, p := range h.Network().Peers() {
+		if boot[p] || !r.direct(h, p) {
+			continue
+		}
+		if ok, _ := h.Peerstore().SupportsProtocols(p, relayHop); len(ok) > 0 && !offer(p, h.Peerstore().Addrs(p)) {
+			return out
+		}
+	}
+	for _, b := range r.bootstrap {
+		if !offer(b.ID, b.Addrs) {
+			return out
+		}
+	}
+	if r.dht != nil && len(r.bootstrap) == 0 && r.mode == DHTAmino {
+		for _, p := range r.dht.RoutingTable().ListPeers() {
+			if !offer(p, h.Peerstore().Addrs(p)) {
+				break
+			}
+		}
 	}
 	return out
 }
 
+// direct reports whether h has a direct connection to p.
+func (r *reach) direct(h host.Host, p peer.ID) bool {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !isRelayed(c.RemoteMultiaddr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxRelaysTried bounds the relays ConnectAny goes through.
+const maxRelaysTried = 8
+
+// relayHop is the protocol of a Circuit Relay v2 service.
+const relayHop = "/libp2p/circuit/relay/0.2.0/hop"
+
+// hostRef returns the libp2p host once start has run, else nil.
+func (r *reach) hostRef() host.Host {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	return r.h
+}
+
 // start runs once the libp2p host exists: it follows AutoNAT's verdict.
 func (r *reach) start(h host.Host) error {
-	if r.infra {
+	r.hmu.Lock()
+	r.h = h
+	r.hmu.Unlock()
+	if r.public {
 		r.reachability.Store(int32(network.ReachabilityPublic))
 	}
 	sub, err := h.EventBus().Subscribe([]any{new(event.EvtLocalReachabilityChanged), new(event.EvtPeerIdentificationCompleted)}, eventbus.BufSize(64))
@@ -347,15 +423,23 @@ func (h *Host) Relayed(p keys.AuthorID) bool {
 }
 
 // ConnectAny connects to p at p.Addrs, and failing that through each
-// bootstrap node as a relay (p may hold a reservation there). A relayed
-// connection carries no Loam streams: Upgrade it.
+// relay it knows: the bootstrap nodes, and connected peers that run a
+// relay service (p may hold a reservation there). A relayed connection
+// carries no Loam streams until Upgrade or UseRelay.
 func (h *Host) ConnectAny(ctx context.Context, p PeerInfo) error {
 	err := h.ConnectPeer(ctx, p)
 	if err == nil {
 		return nil
 	}
 	errs := []error{err}
-	for _, b := range h.reach.bootstrap {
+	relays := slices.Clone(h.reach.bootstrap)
+	for info := range h.reach.relayCandidates(ctx, maxRelaysTried) {
+		hop, _ := h.h.Peerstore().SupportsProtocols(info.ID, relayHop)
+		if len(hop) > 0 && !slices.ContainsFunc(relays, func(b peer.AddrInfo) bool { return b.ID == info.ID }) {
+			relays = append(relays, info)
+		}
+	}
+	for _, b := range relays {
 		if b.ID == peerIDOf(p.ID) {
 			continue
 		}

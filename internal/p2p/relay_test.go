@@ -161,3 +161,26 @@ func TestRelayLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestSeederRelay: a Host with Config.RelayService (a seeder) that is
+// not a bootstrap node becomes a relay for the peers connected to it: a
+// private host reserves a slot on it, and another reaches that host
+// through it with ConnectAny, knowing only its ID.
+func TestSeederRelay(t *testing.T) {
+	seeder := newTestHost(t, Config{RelayService: true}, tcpLoopback)
+	a := newTestHost(t, Config{private: true}, tcpLoopback)
+	b := newTestHost(t, Config{private: true}, tcpLoopback)
+	ctx := testContext(t)
+	for _, h := range []*Host{a, b} {
+		if _, err := h.Connect(ctx, addrWith(t, seeder, "/tcp/")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "b reaches a through the seeder", func() bool {
+		return b.ConnectAny(ctx, PeerInfo{ID: a.ID()}) == nil
+	})
+	pi := peerInfo(t, b, a.ID())
+	if !pi.Connected || pi.Direct || pi.Relay != PeerIDString(seeder.ID()) {
+		t.Errorf("b's view of a: %+v; want relayed through the seeder %s", pi, PeerIDString(seeder.ID()))
+	}
+}
