@@ -20,6 +20,11 @@ const (
 	// reprovideEvery renews the node's provider records; the DHT keeps
 	// them for about a day.
 	reprovideEvery = 6 * time.Hour
+	// reannounceMin spaces out the announces made because the node's
+	// addresses changed (provider records carry them): at start they
+	// change several times within a minute (listen, observed, relay
+	// addresses), and a flapping address must not keep the DHT busy.
+	reannounceMin = 30 * time.Second
 	// lookupMin and lookupMax bound the pause between lookup rounds while
 	// some held space has no peer connected: it starts at lookupMin after
 	// a space is added and doubles up to lookupMax.
@@ -56,10 +61,12 @@ const (
 // discovery is the node's DHT state. Its goroutines are counted in the
 // node's wait group and stop with the node's context.
 type discovery struct {
-	kick chan struct{} // buffered 1: a space was added, look up now
+	kick     chan struct{} // buffered 1: a space was added, look up now
+	addrsNew chan struct{} // buffered 1: the node's addresses changed, announce again
 
-	mu     sync.Mutex
-	spaces map[keys.SpaceID]*spaceLookup // guarded by mu
+	mu      sync.Mutex
+	spaces  map[keys.SpaceID]*spaceLookup // guarded by mu
+	addrsAt time.Time                     // when the node's addresses last changed; guarded by mu
 }
 
 // spaceLookup is what the last DHT round found for one space.
@@ -81,14 +88,41 @@ type SpaceDiscovery struct {
 
 func (n *Node) startDiscovery() {
 	n.disc = &discovery{
-		kick:   make(chan struct{}, 1),
-		spaces: map[keys.SpaceID]*spaceLookup{},
+		kick:     make(chan struct{}, 1),
+		addrsNew: make(chan struct{}, 1),
+		spaces:   map[keys.SpaceID]*spaceLookup{},
 	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		n.discoverLoop()
 	}()
+}
+
+// addrsChanged is the host's NotifyAddrs hook: provider records carry
+// the addresses the node had when it announced, so announce again (within
+// reannounceMin of the last announce at the earliest).
+func (n *Node) addrsChanged() {
+	if n.disc == nil {
+		return
+	}
+	n.disc.mu.Lock()
+	n.disc.addrsAt = time.Now()
+	n.disc.mu.Unlock()
+	select {
+	case n.disc.addrsNew <- struct{}{}:
+	default:
+	}
+}
+
+// provideDue reports whether a space last announced at provided should be
+// announced again at now, the node's addresses having last changed at
+// addrsAt.
+func provideDue(provided, addrsAt, now time.Time) bool {
+	if now.Sub(provided) > reprovideEvery {
+		return true
+	}
+	return provided.Before(addrsAt) && now.Sub(provided) >= reannounceMin
 }
 
 // kickDiscovery makes the discovery loop run a round now.
@@ -117,6 +151,11 @@ func (n *Node) discoverLoop() {
 		case <-n.disc.kick:
 			t.Stop()
 			pause = lookupMin
+		case <-n.disc.addrsNew:
+			// A round now, without resetting the pause: addresses
+			// change often at start. provideDue spaces out the
+			// announces.
+			t.Stop()
 		case <-n.ctx.Done():
 			t.Stop()
 			return
@@ -149,12 +188,12 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 		sl = &spaceLookup{}
 		d.spaces[sp] = sl
 	}
-	provided := sl.provided
+	provided, addrsAt := sl.provided, d.addrsAt
 	d.mu.Unlock()
 
 	disc := keys.DiscoveryID(sp)
 	var provideErr error
-	if time.Since(provided) > reprovideEvery {
+	if provideDue(provided, addrsAt, time.Now()) {
 		ctx, cancel := context.WithTimeout(n.ctx, roundTimeout)
 		provideErr = n.host.Provide(ctx, disc[:])
 		cancel()

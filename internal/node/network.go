@@ -71,6 +71,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	h.NotifyRelayed(func(peer keys.AuthorID) { n.goReach(p2p.PeerInfo{ID: peer}, false) })
 	if o.DHT != p2p.DHTOff {
 		n.startDiscovery()
+		h.NotifyAddrs(n.addrsChanged)
 	}
 	return nil
 }

@@ -33,16 +33,17 @@ import (
 // completed while libp2p.New runs (the DHT and the hole punching service
 // are created there), and started once the host exists.
 type reach struct {
-	mode     DHTMode
-	infra    bool
-	relaySvc bool       // run a relay service (infra implies it)
-	limit    RelayLimit // of the relay service
-	private  bool       // Config.private
-	public   bool       // declare reachability public: infra, or Config.public
-
-	hmu       sync.Mutex
-	h         host.Host       // set by start; guarded by hmu
+	mode      DHTMode
+	infra     bool
+	relaySvc  bool            // run a relay service (infra implies it)
+	limit     RelayLimit      // of the relay service
+	private   bool            // Config.private
+	public    bool            // declare reachability public: infra or relaySvc
 	bootstrap []peer.AddrInfo // DHT entry points and static relays
+
+	hmu     sync.Mutex
+	h       host.Host // set by start; guarded by hmu
+	onAddrs []func()  // NotifyAddrs callbacks; guarded by hmu
 
 	// Set while libp2p.New runs, read-only afterwards.
 	dht *dht.IpfsDHT       // nil if mode is DHTOff
@@ -226,7 +227,11 @@ func (r *reach) start(h host.Host) error {
 	if r.public {
 		r.reachability.Store(int32(network.ReachabilityPublic))
 	}
-	sub, err := h.EventBus().Subscribe([]any{new(event.EvtLocalReachabilityChanged), new(event.EvtPeerIdentificationCompleted)}, eventbus.BufSize(64))
+	sub, err := h.EventBus().Subscribe([]any{
+		new(event.EvtLocalReachabilityChanged),
+		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtLocalAddressesUpdated),
+	}, eventbus.BufSize(64))
 	if err != nil {
 		return fmt.Errorf("subscribe to reachability events: %w", err)
 	}
@@ -240,6 +245,15 @@ func (r *reach) start(h host.Host) error {
 				r.reachability.Store(int32(e.Reachability))
 			case event.EvtPeerIdentificationCompleted:
 				r.nat.observe(e)
+			case event.EvtLocalAddressesUpdated:
+				if e.Diffs {
+					r.hmu.Lock()
+					fns := r.onAddrs
+					r.hmu.Unlock()
+					for _, fn := range fns {
+						fn()
+					}
+				}
 			}
 		}
 	}()
@@ -357,6 +371,17 @@ func (h *Host) Reach() ReachInfo {
 	info.HolePunching = r.infra || slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol)
 	info.NATMapping, info.NATEvidence = r.nat.mapping()
 	return info
+}
+
+// NotifyAddrs registers fn to be called when the Host's own addresses
+// change (a new listen or observed address, a relay reservation made or
+// lost): what others were told, in the DHT say, may be stale. fn runs on
+// the Host's reachability goroutine, one call at a time; it must not
+// block. Calls stop when Close returns.
+func (h *Host) NotifyAddrs(fn func()) {
+	h.reach.hmu.Lock()
+	defer h.reach.hmu.Unlock()
+	h.reach.onAddrs = append(h.reach.onAddrs, fn)
 }
 
 // ErrNoHolePunch is returned by Upgrade while the Host cannot take part in

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -182,5 +184,29 @@ func TestSeederRelay(t *testing.T) {
 	pi := peerInfo(t, b, a.ID())
 	if !pi.Connected || pi.Direct || pi.Relay != PeerIDString(seeder.ID()) {
 		t.Errorf("b's view of a: %+v; want relayed through the seeder %s", pi, PeerIDString(seeder.ID()))
+	}
+}
+
+// TestNotifyAddrs: a new listen address is reported.
+func TestNotifyAddrs(t *testing.T) {
+	h := newTestHost(t, Config{}, tcpLoopback)
+	changed := make(chan struct{}, 1)
+	h.NotifyAddrs(func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	m, err := ma.NewMultiaddr(quicLoopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.h.Network().Listen(m); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-testContext(t).Done():
+		t.Fatal("no NotifyAddrs call after a new listen address")
 	}
 }
