@@ -26,7 +26,8 @@ since the daemon started) and LAST SEEN. It needs the daemon
 ('loam daemon').
 
 With --json, print an array of {"peer", "author", "addrs", "direct",
-"connected", "spaces" (IDs), "bytes_in", "bytes_out", "last_seen"}.`,
+"connected", "relay", "relay_sync", "spaces" (IDs), "bytes_in",
+"bytes_out", "last_seen"}.`,
 		Example: `  loam peers
   loam peers --json | jq '.[] | select(.direct | not)'`,
 		Args: exactArgs(0),
@@ -66,6 +67,8 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
 				switch {
 				case p.Connected && p.Direct:
 					link = "direct"
+				case p.Connected && p.RelaySync:
+					link = "relayed, syncing through it"
 				case p.Connected:
 					link = "relayed"
 				}
