@@ -111,6 +111,23 @@ func TestSyncThroughRelay(t *testing.T) {
 		}
 	}
 	t.Logf("%d KiB through relays limited to %s per connection in %.1fs", bigValues*60, relayData, time.Since(start).Seconds())
+	// Only relays connect the two homes and each relayed connection
+	// carries at most relayData each way (TestRelayLimit in internal/p2p
+	// checks that a relay enforces it): more than that sent means more
+	// than one connection, so sync went on after a reset.
+	var peers []api.Peer
+	symID := sym.peerID()
+	if err := cone.jsonCLI(&peers, "peers", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if p.Peer == symID {
+			t.Logf("the cone home sent %d KiB to the symmetric one, relayed: %v", p.BytesOut>>10, !p.Direct)
+			if p.Direct || p.BytesOut <= 256<<10 {
+				t.Errorf("cone home's view of the symmetric one: %+v; want relayed and more than %s sent", p, relayData)
+			}
+		}
+	}
 
 	for _, c := range []struct {
 		n, peer *labNode
