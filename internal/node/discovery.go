@@ -145,20 +145,29 @@ func (n *Node) discoverLoop() {
 			wait = pause
 			pause = min(2*pause, lookupMax)
 		}
-		t := time.NewTimer(wait)
+		if !n.discoverWait(wait, &pause) {
+			return
+		}
+	}
+}
+
+// discoverWait waits for the next lookup round: for d, or until a space
+// is added (which resets *pause). Meanwhile it announces again when the
+// node's addresses change. It reports false when the node closes.
+func (n *Node) discoverWait(d time.Duration, pause *time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
 		select {
 		case <-t.C:
+			return true
 		case <-n.disc.kick:
-			t.Stop()
-			pause = lookupMin
+			*pause = lookupMin
+			return true
 		case <-n.disc.addrsNew:
-			// A round now, without resetting the pause: addresses
-			// change often at start. provideDue spaces out the
-			// announces.
-			t.Stop()
+			n.reannounce()
 		case <-n.ctx.Done():
-			t.Stop()
-			return
+			return false
 		}
 	}
 }
@@ -181,32 +190,15 @@ func (n *Node) discoverRound() (lonely bool) {
 }
 
 func (n *Node) discoverSpace(sp keys.SpaceID) {
+	provideErr := n.announce(sp)
 	d := n.disc
-	d.mu.Lock()
-	sl := d.spaces[sp]
-	if sl == nil {
-		sl = &spaceLookup{}
-		d.spaces[sp] = sl
-	}
-	provided, addrsAt := sl.provided, d.addrsAt
-	d.mu.Unlock()
-
 	disc := keys.DiscoveryID(sp)
-	var provideErr error
-	if provideDue(provided, addrsAt, time.Now()) {
-		ctx, cancel := context.WithTimeout(n.ctx, roundTimeout)
-		provideErr = n.host.Provide(ctx, disc[:])
-		cancel()
-		if provideErr == nil {
-			provided = time.Now()
-		}
-	}
 	ctx, cancel := context.WithTimeout(n.ctx, roundTimeout)
 	found, lookErr := n.host.FindProviders(ctx, disc[:], maxProviders)
 	cancel()
 
 	d.mu.Lock()
-	sl.provided = provided
+	sl := d.spaces[sp]
 	sl.looked = time.Now()
 	sl.found = sl.found[:0]
 	for _, p := range found {
@@ -220,6 +212,49 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 			continue
 		}
 		n.goReach(p, true)
+	}
+}
+
+// announce provides sp in the DHT if provideDue says so, and records
+// when it did. It returns the provide's error.
+func (n *Node) announce(sp keys.SpaceID) error {
+	d := n.disc
+	d.mu.Lock()
+	sl := d.spaces[sp]
+	if sl == nil {
+		sl = &spaceLookup{}
+		d.spaces[sp] = sl
+	}
+	due := provideDue(sl.provided, d.addrsAt, time.Now())
+	d.mu.Unlock()
+	if !due {
+		return nil
+	}
+	disc := keys.DiscoveryID(sp)
+	ctx, cancel := context.WithTimeout(n.ctx, roundTimeout)
+	err := n.host.Provide(ctx, disc[:])
+	cancel()
+	if err == nil {
+		d.mu.Lock()
+		sl.provided = time.Now()
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// reannounce announces again the held spaces whose provider records
+// carry addresses the node no longer has (provideDue), without looking
+// anything up: the lookup rounds keep their own schedule.
+func (n *Node) reannounce() {
+	for _, sp := range n.syncSpaces() {
+		if n.ctx.Err() != nil {
+			return
+		}
+		if err := n.announce(sp); err != nil {
+			n.disc.mu.Lock()
+			n.disc.spaces[sp].err = err
+			n.disc.mu.Unlock()
+		}
 	}
 }
 
