@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,23 +29,31 @@ var bootstrapListen = []string{
 
 func newBootstrapCmd(g *globalOptions) *cobra.Command {
 	var (
-		listen  []string
-		dhtName string
-		peers   []string
+		listen    []string
+		dhtName   string
+		peers     []string
+		relayData string
+		relayTime time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
-		Short: "Run a community bootstrap node: DHT server and relay, no user data",
+		Short: "Run a community bootstrap node: DHT server and relay, holds no user data",
 		Long: `Run a community bootstrap node until Ctrl-C (SIGINT) or SIGTERM: a DHT
 server, through which daemons announce and look up the spaces they hold
 (by discovery ID, never by space ID), and a Circuit Relay v2 service,
 through which daemons behind home routers first reach each other before a
 hole punch makes their connection direct. It also tells daemons whether
-they are reachable (AutoNAT). It holds no space and no user data: relayed
-connections are limited to 128 KiB and 2 minutes, enough to coordinate a
-hole punch, and Loam sends data only over direct connections. Resource
-limits (connections, streams, memory per peer and in total, relay
-reservations and circuits) are always on.
+they are reachable (AutoNAT). It holds no space and stores no user data.
+
+Daemons sync through the relay only when hole punching fails (a router
+that maps ports per destination, a symmetric NAT, on one side): that data
+is end-to-end encrypted between the two daemons (TLS or Noise over the
+relayed connection), so the relay sees only who talks to whom, sizes and
+timing. Each relayed connection carries at most --relay-data bytes in
+each direction for at most --relay-duration; then the relay resets it,
+and the daemons reconnect and resume their sync where it was. Resource
+limits (connections, streams, memory per peer and in total, 128 relay
+reservations, 16 circuits per peer) are always on.
 
 Run it on a machine with a public address. It listens on --listen
 (multiaddrs, repeatable; default: TCP and QUIC port 4001 on every
@@ -72,6 +81,9 @@ with --dht private). --bootstrap names other bootstrap nodes to join.`,
 				return err
 			}
 			b := &bootstrapNode{home: home, listen: listen, dht: mode, peers: peers, out: cmd.OutOrStdout()}
+			if b.limit, err = parseRelayLimit(relayData, relayTime); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
 			return b.run(cmd.Context())
 		},
 	}
@@ -79,7 +91,28 @@ with --dht private). --bootstrap names other bootstrap nodes to join.`,
 	f.StringArrayVar(&listen, "listen", nil, "listen on `MULTIADDR` (repeatable; default: TCP and QUIC port 4001, all interfaces)")
 	f.StringVar(&dhtName, "dht", p2p.DHTAmino.String(), "serve `DHT`: amino (public) or private (Loam nodes only)")
 	f.StringArrayVar(&peers, "bootstrap", nil, "join the other bootstrap node at `MULTIADDR` (with /p2p/; repeatable)")
+	addRelayLimitFlags(cmd, &relayData, &relayTime)
 	return cmd
+}
+
+// addRelayLimitFlags adds the flags that bound a relay service.
+func addRelayLimitFlags(cmd *cobra.Command, data *string, d *time.Duration) {
+	f, def := cmd.Flags(), p2p.DefaultRelayLimit
+	f.StringVar(data, "relay-data", fmt.Sprintf("%dMiB", def.Data>>20), "relay at most `SIZE` per relayed connection and direction, e.g. 16MiB (up to 1GiB); the relay then resets it and the peers reconnect")
+	f.DurationVar(d, "relay-duration", def.Duration, "keep a relayed connection at most `DURATION`, e.g. 10m (up to 24h); the relay then resets it and the peers reconnect")
+}
+
+// parseRelayLimit checks the relay limit flags.
+func parseRelayLimit(data string, d time.Duration) (p2p.RelayLimit, error) {
+	n, err := parseSize(data)
+	if err != nil {
+		return p2p.RelayLimit{}, fmt.Errorf("--relay-data %q: %v", data, err)
+	}
+	l := p2p.RelayLimit{Data: n, Duration: d}
+	if err := l.Check(); err != nil {
+		return p2p.RelayLimit{}, fmt.Errorf("--relay-data %s --relay-duration %v: %v", data, d, err)
+	}
+	return l, nil
 }
 
 // bootstrapNode is one run of 'loam bootstrap'.
@@ -88,6 +121,7 @@ type bootstrapNode struct {
 	listen []string
 	dht    p2p.DHTMode
 	peers  []string
+	limit  p2p.RelayLimit // per relayed connection
 	out    io.Writer
 }
 
@@ -106,7 +140,7 @@ func (b *bootstrapNode) run(ctx context.Context) (err error) {
 	if len(listen) == 0 {
 		listen = bootstrapListen
 	}
-	h, err := p2p.New(ctx, p2p.Config{Key: key, Listen: listen, DHT: b.dht, Bootstrap: b.peers, Infrastructure: true})
+	h, err := p2p.New(ctx, p2p.Config{Key: key, Listen: listen, DHT: b.dht, Bootstrap: b.peers, Infrastructure: true, RelayLimit: b.limit})
 	if err != nil {
 		return err
 	}
@@ -129,7 +163,7 @@ func (b *bootstrapNode) run(ctx context.Context) (err error) {
 
 	fmt.Fprintf(b.out, "loam bootstrap node for %s\n", b.home)
 	fmt.Fprintf(b.out, "peer: %s\n", info.Peer)
-	fmt.Fprintf(b.out, "DHT:  %s (server), relay service on\n", b.dht)
+	fmt.Fprintf(b.out, "DHT:  %s (server), relay service on (at most %d bytes and %v per relayed connection)\n", b.dht, b.limit.Data, b.limit.Duration)
 	fmt.Fprintln(b.out, "give daemons one of these with --bootstrap (reachable ones first):")
 	for _, a := range addrs {
 		fmt.Fprintf(b.out, "  %s\n", a)

@@ -37,6 +37,9 @@ func newDaemonCmd(g *globalOptions) *cobra.Command {
 		bootstrap []string
 		upload    string
 		fetch     string
+		relaySvc  bool
+		relayData string
+		relayTime time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -61,7 +64,17 @@ tell the daemon whether it is reachable, and, behind a home router, are
 the relays through which peers first connect before a hole punch makes
 the connection direct ('loam peers' shows which; 'loam doctor'
 explains). With --dht off they still serve as relays: tickets then carry
-the relayed address.
+the relayed address. When hole punching fails (a router that maps ports
+per destination, a symmetric NAT), spaces sync through the relay,
+end-to-end encrypted.
+
+--relay-service makes this daemon a relay too, for a seeder ('loam seed')
+on a machine with a public address: daemons connected to it (those that
+hold its spaces, and joiners whose ticket names it) reserve a slot on it
+and are reached through it, as through a bootstrap node. Like 'loam
+bootstrap', it then declares itself publicly reachable instead of asking
+AutoNAT. --relay-data and --relay-duration bound what it carries per
+relayed connection.
 
 The API listens on --api, a
 loopback address only (port 0 picks a free port); every request needs the
@@ -94,7 +107,10 @@ The daemon creates the Loam home if there is none.`,
 			if err != nil {
 				return err
 			}
-			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, out: cmd.OutOrStdout()}
+			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, relayService: relaySvc, out: cmd.OutOrStdout()}
+			if d.relayLimit, err = parseRelayLimit(relayData, relayTime); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
 			if d.uploadRate, err = parseSize(upload); err != nil {
 				return usageErrorf(cmd, "--upload-rate %q: %v", upload, err)
 			}
@@ -111,6 +127,8 @@ The daemon creates the Loam home if there is none.`,
 	f.StringVar(&dhtName, "dht", defaultDHT(), "find peers on the internet through `DHT`: amino (public), private (Loam only, needs --bootstrap) or off")
 	f.StringArrayVar(&bootstrap, "bootstrap", nil, "use the bootstrap node at `MULTIADDR` (with /p2p/; repeatable) as DHT entry point and relay")
 	f.StringVar(&upload, "upload-rate", "0", "serve blob data to peers at most at `SIZE` per second, e.g. 5MiB (0: no limit)")
+	f.BoolVar(&relaySvc, "relay-service", false, "relay for daemons behind NATs that connect to this one (give it only on a machine with a public address, e.g. a seeder)")
+	addRelayLimitFlags(cmd, &relayData, &relayTime)
 	f.StringVar(&fetch, "fetch-blobs", "64MiB", "fetch blobs referenced by spaces as soon as they are seen up to `SIZE`; larger ones when read (all, none, or a size)")
 	return cmd
 }
@@ -138,8 +156,10 @@ type daemon struct {
 	bootstrap []string
 	out       io.Writer
 
-	uploadRate int64 // see node.Options
-	fetchBlobs int64
+	uploadRate   int64 // see node.Options
+	fetchBlobs   int64
+	relayService bool
+	relayLimit   p2p.RelayLimit
 }
 
 // run serves until ctx ends (a signal), then stops cleanly: daemon.json
@@ -149,6 +169,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	n, err := node.Open(ctx, node.Options{
 		Home: d.home, Listen: d.listen, MDNS: d.mdns, DHT: d.dht, Bootstrap: d.bootstrap,
 		UploadRate: d.uploadRate, FetchBlobs: d.fetchBlobs,
+		RelayService: d.relayService, RelayLimit: d.relayLimit,
 	})
 	if err != nil {
 		return err

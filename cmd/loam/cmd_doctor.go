@@ -22,7 +22,12 @@ func newDoctorCmd(g *globalOptions) *cobra.Command {
     home router: reached through relays and hole punching) or unknown;
   - the DHT joined, the size of its routing table, the bootstrap nodes
     connected and the relays holding a reservation for this device;
-  - each connection, direct or relayed;
+  - how this device's router maps ports, as the peers it dialled saw it
+    (a router that maps ports per destination, a symmetric NAT, defeats
+    hole punching);
+  - each connection, direct or relayed: through which relay, how many
+    hole punches failed and why, and whether spaces sync through the
+    relay (they do once hole punching has failed a few times);
   - for each space: when it was last announced and looked up in the DHT,
     which other nodes hold it, and for each peer syncing it how many
     commits are missing here or there.
@@ -31,7 +36,9 @@ It ends with advice, one sentence each. It needs the daemon ('loam daemon').
 
 With --json, print an object {"reachability", "dht", "routing_table",
 "bootstrap", "bootstrap_connected", "relays", "hole_punching",
-"connections": [{"peer", "direct"}], "spaces": [{"name", "id",
+"nat_mapping", "nat_evidence", "connections": [{"peer", "direct", "relay",
+"relay_sync", "hole_punch_failures", "hole_punch_error"}], "spaces":
+[{"name", "id",
 "announced", "looked_up", "found", "peers": [{"peer", "known", "missing",
 "extra"}], "error"}], "advice"}.`,
 		Example: `  loam doctor
@@ -67,6 +74,13 @@ var reachabilityText = map[string]string{
 	"unknown": "unknown: not found out yet",
 }
 
+var natText = map[string]string{
+	"endpoint-independent": "keeps ports (hole punching can work)",
+	"endpoint-dependent":   "maps ports per destination, a symmetric NAT (hole punching cannot work)",
+	"none":                 "no NAT seen",
+	"unknown":              "not known (fewer than two peers at different addresses saw this device)",
+}
+
 func printDoctor(w io.Writer, d api.Doctor) {
 	fmt.Fprintf(w, "Reachability:  %s\n", reachabilityText[d.Reachability])
 	if d.DHT == "off" {
@@ -83,6 +97,11 @@ func printDoctor(w io.Writer, d api.Doctor) {
 		punch = "not ready (no public address of this device known yet)"
 	}
 	fmt.Fprintf(w, "Hole punching: %s\n", punch)
+	nat := natText[d.NATMapping]
+	if d.NATEvidence != "" {
+		nat += " (" + d.NATEvidence + ")"
+	}
+	fmt.Fprintf(w, "Router:        %s\n", nat)
 	if len(d.Connections) == 0 {
 		fmt.Fprintln(w, "Connections:   none")
 	} else {
@@ -90,7 +109,13 @@ func printDoctor(w io.Writer, d api.Doctor) {
 		for _, c := range d.Connections {
 			link := "direct"
 			if !c.Direct {
-				link = "relayed"
+				link = "relayed through " + c.Relay
+				if c.RelaySync {
+					link += ", spaces sync through the relay"
+				}
+				if c.HolePunchFailures > 0 {
+					link += fmt.Sprintf("; %d hole punch(es) failed, last: %s", c.HolePunchFailures, c.HolePunchError)
+				}
 			}
 			fmt.Fprintf(w, "  %s  %s\n", c.Peer, link)
 		}

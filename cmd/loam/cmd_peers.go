@@ -19,13 +19,15 @@ func newPeersCmd(g *globalOptions) *cobra.Command {
 		Long: `List the peers the daemon knows, connected or recently seen: PEER (the
 libp2p peer ID), LINK (direct, relayed, or disconnected: a relayed
 connection carries no data until a hole punch makes it direct, which the
-daemon keeps trying; 'loam doctor' explains), SPACES (the
+daemon keeps trying; when hole punching keeps failing, spaces sync through
+the relay, end-to-end encrypted; 'loam doctor' explains), SPACES (the
 spaces synced with it, by local name), IN and OUT (bytes received and sent
 since the daemon started) and LAST SEEN. It needs the daemon
 ('loam daemon').
 
 With --json, print an array of {"peer", "author", "addrs", "direct",
-"connected", "spaces" (IDs), "bytes_in", "bytes_out", "last_seen"}.`,
+"connected", "relay", "relay_sync", "spaces" (IDs), "bytes_in",
+"bytes_out", "last_seen"}.`,
 		Example: `  loam peers
   loam peers --json | jq '.[] | select(.direct | not)'`,
 		Args: exactArgs(0),
@@ -65,6 +67,8 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
 				switch {
 				case p.Connected && p.Direct:
 					link = "direct"
+				case p.Connected && p.RelaySync:
+					link = "relayed, syncing through it"
 				case p.Connected:
 					link = "relayed"
 				}

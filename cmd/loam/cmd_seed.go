@@ -30,7 +30,12 @@ own. Print the space's local name and ID.
 Run it on a home server with 'loam daemon' running, so the space stays
 served; without a daemon, seed receives what the peers have and stops, as
 'loam join' does. A ticket carrying read keys (a member's invite to a
-private space) is refused: a seeder must not hold them.`,
+private space) is refused: a seeder must not hold them.
+
+A seeder on a machine with a public address can also relay for members
+behind home routers: run its daemon with 'loam daemon --relay-service'.
+Tickets name the seeders their inviter is connected to, so joiners use
+them as relays too.`,
 		Example: `  loam seed loam1…
   loam seed "$(cat seed-ticket.txt)" --json`,
 		Args: exactArgs(1),

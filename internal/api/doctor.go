@@ -25,6 +25,14 @@ type Doctor struct {
 	BootstrapConnected []string `json:"bootstrap_connected"`
 	Relays             []string `json:"relays"`        // peer IDs of the relays this node has a reservation on
 	HolePunching       bool     `json:"hole_punching"` // false until the node knows a public address of its own
+	// NATMapping is how this device's router maps ports, as the peers
+	// it dialled saw it: "endpoint-independent" (keeps ports: hole
+	// punching works), "endpoint-dependent" (a new port per
+	// destination, a symmetric NAT: hole punching cannot work), "none"
+	// (no NAT) or "unknown" (fewer than two peers at different addresses
+	// saw it); NATEvidence says what they saw.
+	NATMapping  string `json:"nat_mapping"`
+	NATEvidence string `json:"nat_evidence,omitempty"`
 	// Connections lists the connected peers and how.
 	Connections []DoctorConn  `json:"connections"`
 	Spaces      []DoctorSpace `json:"spaces"`
@@ -35,7 +43,16 @@ type Doctor struct {
 // DoctorConn is one connected peer in Doctor.
 type DoctorConn struct {
 	Peer   string `json:"peer"`
-	Direct bool   `json:"direct"` // false: through a relay only
+	Direct bool   `json:"direct"`          // false: through a relay only
+	Relay  string `json:"relay,omitempty"` // the relay's peer ID when not direct
+	// RelaySync is true when spaces sync through the relay, because
+	// hole punching failed.
+	RelaySync bool `json:"relay_sync"`
+	// HolePunchFailures counts the failed attempts to make the
+	// connection direct since the last success; HolePunchError is the
+	// last one's error.
+	HolePunchFailures int    `json:"hole_punch_failures"`
+	HolePunchError    string `json:"hole_punch_error,omitempty"`
 }
 
 // DoctorSpace is one held space in Doctor.
@@ -66,14 +83,21 @@ func (s *Server) doctor(w http.ResponseWriter, r *http.Request) {
 		Reachability: string(ri.Reachability), DHT: ri.DHT.String(), RoutingTable: ri.RoutingTable,
 		Bootstrap: nonNil(ri.Bootstrap), BootstrapConnected: nonNil(ri.BootstrapConnected),
 		Relays: nonNil(ri.Relays), HolePunching: ri.HolePunching,
+		NATMapping: string(ri.NATMapping), NATEvidence: ri.NATEvidence,
 		Connections: []DoctorConn{}, Spaces: []DoctorSpace{}, Advice: []string{},
 	}
 	if d.Reachability == "" {
 		d.Reachability = string(p2p.ReachUnknown)
 	}
+	if d.NATMapping == "" {
+		d.NATMapping = string(p2p.NATUnknown)
+	}
 	for _, p := range s.n.Peers() {
 		if p.Connected {
-			d.Connections = append(d.Connections, DoctorConn{Peer: p.PeerID, Direct: p.Direct})
+			d.Connections = append(d.Connections, DoctorConn{
+				Peer: p.PeerID, Direct: p.Direct, Relay: p.Relay, RelaySync: p.RelaySync,
+				HolePunchFailures: p.HolePunch.Failures, HolePunchError: p.HolePunch.LastErr,
+			})
 		}
 	}
 	found := map[keys.SpaceID]node.SpaceDiscovery{}
@@ -149,14 +173,10 @@ func advise(d Doctor) []string {
 			say("Reachability is not known yet: AutoNAT asks the bootstrap nodes within a minute of starting; run 'loam doctor' again shortly.")
 		}
 	}
-	relayed := 0
 	for _, c := range d.Connections {
 		if !c.Direct {
-			relayed++
+			out = append(out, adviseRelayed(d, c))
 		}
-	}
-	if relayed > 0 {
-		say("%d peer(s) are connected only through a relay, which carries no data: the daemon keeps trying to hole punch a direct connection; if that never succeeds, one side's router maps ports per destination (symmetric NAT), and forwarding a port to that device (--listen with a fixed port) fixes it.", relayed)
 	}
 	for _, sp := range d.Spaces {
 		if sp.Error != "" {
@@ -187,4 +207,31 @@ func advise(d Doctor) []string {
 		return []string{}
 	}
 	return out
+}
+
+// adviseRelayed explains a connection that goes only through a relay:
+// through which relay, whether spaces sync over it, how hole punching
+// fared, why it fails and what would make the connection direct.
+func adviseRelayed(d Doctor, c DoctorConn) string {
+	relay := "a relay"
+	if c.Relay != "" {
+		relay = "relay " + c.Relay
+	}
+	punch := "no hole punch was tried yet"
+	if c.HolePunchFailures > 0 {
+		punch = fmt.Sprintf("hole punching failed %d time(s) (last: %s)", c.HolePunchFailures, c.HolePunchError)
+	}
+	if !c.RelaySync {
+		return fmt.Sprintf("%s is reached only through %s and %s; the daemon keeps trying to hole punch a direct connection, and syncs through the relay after %d failures or %v, whichever comes first.", c.Peer, relay, punch, node.RelayAfter, node.RelayGrace)
+	}
+	var why string
+	switch d.NATMapping {
+	case string(p2p.NATPerDestination):
+		why = fmt.Sprintf("This device's router maps ports per destination (a symmetric NAT: %s), so the port a peer sees is valid only for that peer and hole punching cannot work.", d.NATEvidence)
+	case string(p2p.NATKeepsPorts), string(p2p.NATNone):
+		why = "This device's router keeps ports, so the other side's router must map ports per destination (a symmetric NAT), where hole punching cannot work: its 'loam doctor' says so."
+	default:
+		why = "Most likely one side's router maps ports per destination (a symmetric NAT), where hole punching cannot work; with two bootstrap nodes 'loam doctor' finds out which side."
+	}
+	return fmt.Sprintf("%s is reached only through %s, and spaces sync through it, end-to-end encrypted (the relay sees only sizes and timing, and resets the connection at its limits; sync then resumes): %s. %s To sync directly, run a seeder ('loam seed') or a daemon on a machine with a public address, or forward a port on the router to one of the two devices (--listen with a fixed port); the daemon keeps trying and switches to a direct connection when one works.", c.Peer, relay, punch, why)
 }

@@ -25,7 +25,21 @@ func TestAdvise(t *testing.T) {
 		{"no relay", func(d *Doctor) { d.Relays = nil }, "holds no relay reservation"},
 		{"no public address", func(d *Doctor) { d.HolePunching = false }, "cannot hole punch"},
 		{"unknown", func(d *Doctor) { d.Reachability = "unknown" }, "not known yet"},
-		{"relayed", func(d *Doctor) { d.Connections[0].Direct = false }, "connected only through a relay"},
+		{"relayed", func(d *Doctor) { d.Connections[0].Direct = false }, "reached only through a relay and no hole punch was tried yet"},
+		{"relayed, punch failed", func(d *Doctor) {
+			d.Connections[0] = DoctorConn{Peer: "P", Relay: "R", HolePunchFailures: 2, HolePunchError: "boom"}
+		}, "P is reached only through relay R and hole punching failed 2 time(s) (last: boom)"},
+		{"relay sync, symmetric here", func(d *Doctor) {
+			d.Connections[0] = DoctorConn{Peer: "P", Relay: "R", RelaySync: true, HolePunchFailures: 3, HolePunchError: "boom"}
+			d.NATMapping, d.NATEvidence = "endpoint-dependent", "seen at 1 and 2"
+		}, "This device's router maps ports per destination (a symmetric NAT: seen at 1 and 2)"},
+		{"relay sync, symmetric there", func(d *Doctor) {
+			d.Connections[0] = DoctorConn{Peer: "P", Relay: "R", RelaySync: true, HolePunchFailures: 3, HolePunchError: "boom"}
+			d.NATMapping = "endpoint-independent"
+		}, "the other side's router must map ports per destination"},
+		{"relay sync, unknown", func(d *Doctor) {
+			d.Connections[0] = DoctorConn{Peer: "P", Relay: "R", RelaySync: true, HolePunchFailures: 3, HolePunchError: "boom"}
+		}, "spaces sync through it, end-to-end encrypted"},
 		{"nobody found", func(d *Doctor) { d.Spaces[0].Found = nil; d.Spaces[0].Peers = nil }, "No other node holding garden"},
 		{"found, not syncing", func(d *Doctor) { d.Spaces[0].Peers = nil }, "held by P, found in the DHT"},
 		{"missing", func(d *Doctor) { d.Spaces[0].Peers[0].Missing = 3 }, "3 commit(s) held by P are still missing here"},

@@ -80,6 +80,7 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
 func peerOf(p node.Peer) Peer {
 	out := Peer{
 		Peer: p.PeerID, Author: p.ID.String(), Addrs: p.Addrs, Direct: p.Direct, Connected: p.Connected,
+		Relay: p.Relay, RelaySync: p.RelaySync,
 		Spaces: make([]string, 0, len(p.Spaces)), BytesIn: p.BytesIn, BytesOut: p.BytesOut, LastSeen: FormatTime(p.LastSeen),
 	}
 	if out.Addrs == nil {

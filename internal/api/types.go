@@ -305,6 +305,11 @@ type Peer struct {
 	Addrs     []string `json:"addrs"`
 	Direct    bool     `json:"direct"` // false if relayed, or not connected
 	Connected bool     `json:"connected"`
+	// Relay is the relay's peer ID when connected only through a relay;
+	// RelaySync is true when spaces sync through it (hole punching
+	// failed: see GET /v1/doctor).
+	Relay     string   `json:"relay,omitempty"`
+	RelaySync bool     `json:"relay_sync"`
 	Spaces    []string `json:"spaces"` // IDs of the spaces synced with it
 	BytesIn   uint64   `json:"bytes_in"`
 	BytesOut  uint64   `json:"bytes_out"`

@@ -10,7 +10,9 @@
 // route out of them; each router masquerades its LAN (nftables), forwards
 // inward only established traffic, and drops new traffic addressed to
 // itself, as home routers do (otherwise the peer's first punch packet
-// takes the connection-tracking tuple and the punch fails).
+// takes the connection-tracking tuple and the punch fails). A router is a
+// cone NAT (keeps ports: hole punching works) or a symmetric NAT (a new
+// random port per destination: hole punching cannot work), see NAT.
 //
 // It needs root, ip (iproute2) and nft (nftables). New calls t.Skip, naming
 // what is missing, when they are not there, or t.Fatal when the
@@ -27,11 +29,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // InternetPrefix is the emulated internet's subnet: public in libp2p's
@@ -53,6 +59,31 @@ type Home struct {
 	Host   string // the host namespace
 	// WAN is the router's internet address, LAN the host's address.
 	WAN, LAN string
+	NAT      NAT      // how the router maps ports
+	More     []string // namespaces of the hosts AddHost added
+}
+
+// NAT is how a home router maps the LAN's ports to its internet address.
+type NAT int
+
+const (
+	// ConeNAT keeps a LAN socket's port for every destination when
+	// nothing clashes (endpoint-independent mapping): what most home
+	// routers do, and what hole punching needs.
+	ConeNAT NAT = iota
+	// SymmetricNAT gives a LAN socket a new random port for every
+	// destination (endpoint-dependent mapping, nftables masquerade
+	// fully-random), as carrier-grade and some office NATs do: the
+	// address others observe is valid only for the observer, so hole
+	// punching cannot work.
+	SymmetricNAT
+)
+
+func (n NAT) String() string {
+	if n == SymmetricNAT {
+		return "symmetric"
+	}
+	return "cone"
 }
 
 // Missing returns why a lab cannot be built here, or "".
@@ -90,9 +121,17 @@ func SkipIfMissing(t testing.TB) {
 	}
 }
 
-// New builds a lab with the given number of homes (at most 200), or skips
-// the test if Missing says it cannot.
+// New builds a lab with the given number of homes (at most 200), all
+// behind cone NATs, or skips the test if Missing says it cannot.
 func New(t testing.TB, homes int) *Lab {
+	t.Helper()
+	return NewNATs(t, make([]NAT, homes)...)
+}
+
+// NewNATs builds a lab with one home per element of nats (at most 200),
+// behind a router of that kind, or skips the test if Missing says it
+// cannot.
+func NewNATs(t testing.TB, nats ...NAT) *Lab {
 	t.Helper()
 	SkipIfMissing(t)
 	var b [3]byte
@@ -105,8 +144,9 @@ func New(t testing.TB, homes int) *Lab {
 	l.in(l.Inet, "ip", "link", "add", "br0", "type", "bridge")
 	l.in(l.Inet, "ip", "addr", "add", InternetPrefix+"1/24", "dev", "br0")
 	l.in(l.Inet, "ip", "link", "set", "br0", "up")
-	for i := 1; i <= homes; i++ {
+	for i := 1; i <= len(nats); i++ {
 		h := Home{
+			NAT:    nats[i-1],
 			Router: fmt.Sprintf("lab%s-r%d", l.id, i),
 			Host:   fmt.Sprintf("lab%s-h%d", l.id, i),
 			WAN:    fmt.Sprintf("%s%d", InternetPrefix, 1+i),
@@ -119,28 +159,27 @@ func New(t testing.TB, homes int) *Lab {
 		l.in(l.Inet, "ip", "link", "set", fmt.Sprintf("home%d", i), "master", "br0", "up")
 		l.in(h.Router, "ip", "addr", "add", h.WAN+"/24", "dev", "wan")
 		l.in(h.Router, "ip", "link", "set", "wan", "up")
-		// router LAN <-> host
-		l.run("ip", "link", "add", "lan", "netns", h.Router, "type", "veth", "peer", "name", "eth0", "netns", h.Host)
+		// router LAN: a bridge, so that more hosts can join it (AddHost)
+		l.in(h.Router, "ip", "link", "add", "lan", "type", "bridge")
 		l.in(h.Router, "ip", "addr", "add", fmt.Sprintf("10.%d.0.1/24", i), "dev", "lan")
 		l.in(h.Router, "ip", "link", "set", "lan", "up")
-		l.in(h.Host, "ip", "addr", "add", h.LAN+"/24", "dev", "eth0")
-		l.in(h.Host, "ip", "link", "set", "eth0", "up")
-		l.in(h.Host, "ip", "route", "add", "default", "via", fmt.Sprintf("10.%d.0.1", i))
+		l.plug(i, h.Host, h.LAN)
 		l.in(h.Router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward") // no procps needed
-		l.nft(h.Router, homeRouter)
+		l.nft(h.Router, fmt.Sprintf(homeRouter, masquerade[h.NAT]))
 		l.Homes = append(l.Homes, h)
 	}
 	return l
 }
 
-// homeRouter is a home router's ruleset: masquerade the LAN, forward
-// inward only what belongs to connections from inside, and drop new
-// connections to the router itself from the internet.
+// homeRouter is a home router's ruleset: masquerade the LAN (with the
+// statement of masquerade), forward inward only what belongs to
+// connections from inside, and drop new connections to the router itself
+// from the internet.
 const homeRouter = `
 table ip nat {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
-		oifname "wan" masquerade
+		oifname "wan" %s
 	}
 }
 table ip filter {
@@ -155,6 +194,57 @@ table ip filter {
 	}
 }
 `
+
+// masquerade is the NAT statement of each kind of router. Plain
+// masquerade keeps source ports unless they clash; fully-random picks a
+// random port for every new connection tracking entry, that is for every
+// destination address and port (TestSymmetricNAT checks both).
+var masquerade = map[NAT]string{
+	ConeNAT:      "masquerade",
+	SymmetricNAT: "masquerade fully-random",
+}
+
+// plug connects namespace ns to home i's LAN bridge as eth0 with address
+// ip, its default route through the router.
+func (l *Lab) plug(i int, ns, ip string) {
+	l.t.Helper()
+	router := fmt.Sprintf("lab%s-r%d", l.id, i)
+	port := "port" + strings.TrimPrefix(ip, fmt.Sprintf("10.%d.0.", i))
+	l.run("ip", "link", "add", port, "netns", router, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	l.in(router, "ip", "link", "set", port, "master", "lan", "up")
+	l.in(ns, "ip", "addr", "add", ip+"/24", "dev", "eth0")
+	l.in(ns, "ip", "link", "set", "eth0", "up")
+	l.in(ns, "ip", "route", "add", "default", "via", fmt.Sprintf("10.%d.0.1", i))
+}
+
+// AddHost adds another host to home i (1-based) on the same LAN, with the
+// next free address, and returns its namespace and address. Hosts of one
+// home reach each other directly, multicast included (mDNS).
+func (l *Lab) AddHost(i int) (ns, ip string) {
+	l.t.Helper()
+	h := &l.Homes[i-1]
+	n := len(h.More) + 3 // .1 is the router, .2 the first host
+	ns = fmt.Sprintf("lab%s-h%d-%d", l.id, i, n)
+	ip = fmt.Sprintf("10.%d.0.%d", i, n)
+	l.addNS(ns)
+	l.plug(i, ns, ip)
+	h.More = append(h.More, ns)
+	return ns, ip
+}
+
+// AddInternetAddress gives the internet namespace one more address,
+// InternetPrefix+host (host from 210 to 254, above every home's WAN), and
+// returns it: a second bootstrap node there is a second observer at
+// another address, as a daemon needs to tell how its router maps ports.
+func (l *Lab) AddInternetAddress(host int) string {
+	l.t.Helper()
+	if host < 210 || host > 254 {
+		l.t.Fatalf("netlab: internet host %d: want 210 to 254", host)
+	}
+	ip := fmt.Sprintf("%s%d", InternetPrefix, host)
+	l.in(l.Inet, "ip", "addr", "add", ip+"/24", "dev", "br0")
+	return ip
+}
 
 // Loss makes the internet drop percent of the packets it forwards to or
 // from a home's router, at random (nftables numgen: these kernels have no
@@ -224,4 +314,44 @@ func (l *Lab) destroy() {
 			l.t.Errorf("ip netns del %s: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// ListenUDP opens a UDP socket in namespace ns, bound to addr
+// ("IP:port"; port 0 picks one). The socket stays in ns for its life and
+// may be used from any goroutine; the caller closes it. It lets a test
+// send and receive packets inside the lab without a helper process.
+func (l *Lab) ListenUDP(ns, addr string) (*net.UDPConn, error) {
+	type result struct {
+		c   *net.UDPConn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread enters ns and is never unlocked: when this
+		// goroutine returns, the runtime ends the thread instead of
+		// reusing it in the wrong namespace.
+		runtime.LockOSThread()
+		f, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{nil, fmt.Errorf("enter namespace %s: %w", ns, err)}
+			return
+		}
+		ua, err := net.ResolveUDPAddr("udp4", addr)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		c, err := net.ListenUDP("udp4", ua)
+		done <- result{c, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return nil, fmt.Errorf("netlab: listen udp %s in %s: %w", addr, ns, r.err)
+	}
+	return r.c, nil
 }

@@ -95,3 +95,27 @@ func TestJoinWithoutAddrsNeedsDHT(t *testing.T) {
 		t.Errorf("Discovery without DHT: %+v", b.Discovery())
 	}
 }
+
+// TestProvideDue: a space is announced again every reprovideEvery, and
+// after the node's addresses change, but not sooner than reannounceMin
+// after the last announce.
+func TestProvideDue(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name              string
+		provided, addrsAt time.Time
+		now               time.Time
+		want              bool
+	}{
+		{"never announced", time.Time{}, time.Time{}, t0, true},
+		{"fresh", t0, time.Time{}, t0.Add(time.Hour), false},
+		{"old", t0, time.Time{}, t0.Add(reprovideEvery + time.Second), true},
+		{"addresses changed before the announce", t0, t0.Add(-time.Second), t0.Add(time.Hour), false},
+		{"addresses changed since", t0, t0.Add(time.Second), t0.Add(reannounceMin), true},
+		{"addresses changed, too soon", t0, t0.Add(time.Second), t0.Add(reannounceMin - time.Second), false},
+	} {
+		if got := provideDue(tc.provided, tc.addrsAt, tc.now); got != tc.want {
+			t.Errorf("%s: provideDue = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -12,9 +12,12 @@
 // Between two connected peers exactly one sync stream runs: the peer with
 // the smaller ID opens it. A peer whose session ends with a misbehaviour
 // error is disconnected and blocked, for a time that doubles with each
-// offence. Sync streams run only over direct connections: a peer reached
-// through a relay counts as connected once a hole punch has replaced the
-// relayed connection.
+// offence. Sync streams run over direct connections, and over a relayed
+// one only when hole punching has failed RelayAfter times
+// (p2p.Host.UseRelay): a symmetric NAT on one side defeats it. The node
+// keeps trying to upgrade, reconnects through the relay when the relay
+// resets the connection at its limits, and sync moves to the direct
+// connection when one appears.
 //
 // With a DHT (Options.DHT), the node announces each held space under its
 // discovery ID, looks up the other holders, connects to them (through a

@@ -117,8 +117,9 @@ func roleName(r commit.Role) string {
 }
 
 // Join joins the space of a ticket: it connects to the ticket's peers,
-// starts holding the space (which, with a DHT, looks up its other holders:
-// the ticket's addresses may then all be unreachable, or absent), waits
+// starts holding the space (which, with a DHT, looks up its other holders,
+// and with mDNS syncs with those on the LAN: the ticket's addresses may
+// then all be unreachable, or absent), waits
 // until the invite key's grant has arrived by sync, and commits this
 // device's self-grant through the invite. It
 // returns once the space is writable (or readable, for a read invite), or
@@ -127,8 +128,11 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	if n.host == nil {
 		return nil, ErrOffline
 	}
-	if len(t.Addrs) == 0 && n.disc == nil {
-		return nil, errors.New("node: join: the ticket names no peer to reach, and this node has no DHT to find one (start the daemon with --dht)")
+	// Without addresses, a peer holding the space is found in the DHT
+	// or, on the LAN, by mDNS.
+	find := n.disc != nil || n.mdns
+	if len(t.Addrs) == 0 && !find {
+		return nil, errors.New("node: join: the ticket names no peer to reach, and this node has no DHT and no mDNS to find one (start the daemon with --dht, or --mdns on the same LAN as a peer)")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	reached, dialErr := n.host.ConnectAddrs(cctx, t.Addrs)
@@ -136,7 +140,7 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	for _, peer := range reached {
 		n.upgradeIfRelayed(peer)
 	}
-	if len(reached) == 0 && n.disc == nil {
+	if len(reached) == 0 && !find {
 		return nil, fmt.Errorf("%w: none of the ticket's peers answered (is the inviting node running?): %w", ErrUnreachable, dialErr)
 	}
 	if len(t.ReadKeys) > 0 { // before the space is held, so the view is built with them

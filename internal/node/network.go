@@ -33,6 +33,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 		MDNS:      o.MDNS,
 		DHT:       o.DHT,
 		Bootstrap: o.Bootstrap,
+
+		RelayService: o.RelayService,
+		RelayLimit:   o.RelayLimit,
 		OnPeerFound: func(pi p2p.PeerInfo) {
 			n.wg.Add(1)
 			go func() { // connect to LAN peers found by mDNS
@@ -57,9 +60,18 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 				n.dialSession(peer)
 			}()
 		}
+		if !connected && h.RelaySync(peer) {
+			// A relay ends relayed connections at its limits: reconnect
+			// at once, and sync resumes.
+			n.goReach(p2p.PeerInfo{ID: peer}, true)
+		}
 	})
+	// Whichever side dialled, both try to upgrade a relayed connection
+	// and, failing that, sync through the relay.
+	h.NotifyRelayed(func(peer keys.AuthorID) { n.goReach(p2p.PeerInfo{ID: peer}, false) })
 	if o.DHT != p2p.DHTOff {
 		n.startDiscovery()
+		h.NotifyAddrs(n.addrsChanged)
 	}
 	return nil
 }

@@ -50,6 +50,12 @@ type Options struct {
 	// entry points and the relays used behind a NAT. Empty with
 	// p2p.DHTAmino: the public libp2p bootstrap peers.
 	Bootstrap []string
+	// RelayService makes the node a relay for peers behind NATs (a
+	// seeder with a public address: peers connected to it reserve a slot
+	// and are reached through it), carrying at most RelayLimit per
+	// relayed connection (zero: p2p.DefaultRelayLimit).
+	RelayService bool
+	RelayLimit   p2p.RelayLimit
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
 	// UploadRate bounds the bytes per second this node serves blob chunks
@@ -72,6 +78,7 @@ type Node struct {
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
 	disc  *discovery // nil without a DHT
+	mdns  bool       // Options.MDNS: peers on the LAN find this node
 	rk    *readKeys  // read keys of private spaces
 
 	ctx    context.Context
@@ -83,7 +90,7 @@ type Node struct {
 	held     []keys.SpaceID                       // spaces in the store; guarded by mu
 	sessions map[keys.AuthorID]*reconcile.Session // one per connected peer; guarded by mu
 	blocked  map[keys.AuthorID]time.Duration      // last block duration per peer; guarded by mu
-	reaching map[keys.AuthorID]bool               // peers with a reachPeer loop; guarded by mu
+	reaching map[keys.AuthorID]chan struct{}      // peers with a reachPeer loop, and what wakes it (buffered 1); guarded by mu
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
@@ -121,7 +128,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		home: o.Home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
-		reaching: map[keys.AuthorID]bool{},
+		reaching: map[keys.AuthorID]chan struct{}{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = newPacer(o.UploadRate)
@@ -154,6 +161,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	if !o.Offline {
+		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
 			n.Close()
 			return nil, err

@@ -83,13 +83,22 @@ func TestPrivateDHTProviders(t *testing.T) {
 // waitFor polls cond until it holds or testTimeout passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("%s: not within %v", what, testTimeout)
+	}
+}
+
+// poll checks cond every 50 ms until it holds, or reports false after
+// testTimeout.
+func poll(cond func() bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s: not within %v", what, testTimeout)
+			return false
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	return true
 }

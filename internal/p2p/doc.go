@@ -30,9 +30,12 @@
 // connected to its bootstrap nodes, with or without a DHT. A relayed
 // connection is limited: Notify does not report it, and it carries no Loam
 // stream until Upgrade (or the peer's own DCUtR attempt) replaces it by a
-// direct one.
+// direct one, or UseRelay lets streams go through the relay (relay.go:
+// when hole punching cannot work); NotifyRelayed reports it. The Host
+// also tells how its router maps ports (natmap.go).
 // A Host with Config.Infrastructure is a community bootstrap node: DHT
-// server, relay service with go-libp2p's default limits, AutoNAT service.
+// server, relay service with RelayLimit per relayed connection, AutoNAT
+// service. Config.RelayService runs the relay service alone.
 // The zero Config joins no DHT and dials no bootstrap peer: tests stay off
 // the internet.
 //

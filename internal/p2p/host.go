@@ -76,20 +76,34 @@ type Config struct {
 	// the DHT.
 	Bootstrap []string
 	// Infrastructure makes the Host a community bootstrap node: a DHT
-	// server, a Circuit Relay v2 service with the limits of relay.go, and
-	// an AutoNAT service; it declares itself publicly reachable instead
-	// of asking AutoNAT, and uses no relay itself.
+	// server, a Circuit Relay v2 service, and an AutoNAT service; it
+	// declares itself publicly reachable instead of asking AutoNAT, and
+	// uses no relay itself.
 	Infrastructure bool
 	// OnDHTRequest, if set, is called with every request the Host's DHT
 	// server receives (only DHT servers receive any: infrastructure
 	// hosts). It runs on the goroutine that serves the request, before
 	// the answer, so it must be quick and must not block.
 	OnDHTRequest func(DHTRequest)
+	// RelayService runs a Circuit Relay v2 service and an AutoNAT
+	// service (Infrastructure implies them): peers behind NATs that
+	// connect to this Host reserve slots on it and are reached through
+	// it. Like Infrastructure, it declares the Host publicly reachable
+	// instead of asking AutoNAT (which would need other public nodes
+	// first), so give it only to a Host with a public address.
+	RelayService bool
+	// RelayLimit bounds what the relay service carries per relayed
+	// connection; the zero value means DefaultRelayLimit.
+	RelayLimit RelayLimit
 
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
 	// it.
 	security []string
+	// private declares the Host behind a NAT instead of asking AutoNAT,
+	// so that it reserves relay slots at once. Only tests set it: on
+	// loopback AutoNAT never decides.
+	private bool
 }
 
 // Host is a Loam node's presence on the network. Create it with New and
@@ -105,14 +119,17 @@ type Host struct {
 	mdns        interface{ Close() error } // nil unless Config.MDNS
 
 	sub      event.Subscription // connectedness events, read by loop
+	recheck  chan peer.ID       // peers whose UseRelay changed, read by loop
 	loopDone chan struct{}      // closed when loop returns
 
 	closeOnce sync.Once
 
-	mu      sync.Mutex                  // guards the fields below
-	closed  bool                        // Close has begun
-	notify  []func(keys.AuthorID, bool) // Notify callbacks, in registration order
-	running sync.WaitGroup              // handlers and mDNS callbacks in progress; Add only under mu while !closed
+	mu     sync.Mutex                  // guards the fields below
+	closed bool                        // Close has begun
+	notify []func(keys.AuthorID, bool) // Notify callbacks, in registration order
+	// NotifyRelayed callbacks, in registration order
+	notifyRelayed []func(keys.AuthorID)
+	running       sync.WaitGroup // handlers and mDNS callbacks in progress; Add only under mu while !closed
 }
 
 // New starts a Host: it listens on c.Listen (it fails only if it can listen
@@ -200,6 +217,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		peers:       newPeerTable(),
 		reach:       r,
 		onPeerFound: c.OnPeerFound,
+		recheck:     make(chan peer.ID, 16),
 		loopDone:    make(chan struct{}),
 	}
 	if err := r.start(lh); err != nil {
@@ -371,7 +389,8 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 
 // ConnectPeer connects to p at p.Addrs (multiaddrs, with or without a
 // /p2p/ suffix, which must then name p.ID). With no addresses it dials the
-// addresses the Host already knows for p.
+// addresses the Host already knows for p. A relayed connection does not
+// count: ConnectPeer then dials for a direct one.
 func (h *Host) ConnectPeer(ctx context.Context, p PeerInfo) error {
 	info := peer.AddrInfo{ID: peerIDOf(p.ID)}
 	for _, s := range p.Addrs {
@@ -386,6 +405,12 @@ func (h *Host) ConnectPeer(ctx context.Context, p PeerInfo) error {
 		if tpt != nil {
 			info.Addrs = append(info.Addrs, tpt)
 		}
+	}
+	if limitedOK, _ := network.GetAllowLimitedConn(ctx); !limitedOK && h.h.Network().Connectedness(info.ID) == network.Limited {
+		// Without this, libp2p would return the relayed connection: a
+		// direct one is what is asked for (mDNS found the peer on the
+		// LAN, say).
+		ctx = network.WithForceDirectDial(ctx, "loam: replace a relayed connection")
 	}
 	if err := h.h.Connect(ctx, info); err != nil {
 		return fmt.Errorf("p2p: connect %s: %w", p.ID.Short(), err)

@@ -33,6 +33,22 @@ type PeerInfo struct {
 	// stream data; zero if never.
 	LastSeen  time.Time
 	Connected bool
+	// Relay is the peer ID of the relay the connection goes through when
+	// the peer is connected, but only through relays; "" otherwise.
+	Relay string
+	// RelaySync is true once UseRelay let Loam streams go through relays
+	// to this peer.
+	RelaySync bool
+	// HolePunch is how Upgrade fared with this peer.
+	HolePunch HolePunchStats
+}
+
+// HolePunchStats counts the failed attempts to replace a relayed
+// connection to a peer by a direct one.
+type HolePunchStats struct {
+	Failures int       // since the last success
+	LastErr  string    // of the last failure; "" if none
+	Last     time.Time // of the last attempt; zero if none
 }
 
 // maxPeerRecords bounds the peer table: past it, the disconnected peers
@@ -45,6 +61,29 @@ type peerStats struct {
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
 	lastSeen atomic.Int64 // Unix nanoseconds; 0 if never
+	relayOK  atomic.Bool  // UseRelay was called
+
+	punchMu sync.Mutex
+	punch   HolePunchStats // guarded by punchMu
+}
+
+// punched records the outcome of an Upgrade.
+func (s *peerStats) punched(err error) {
+	s.punchMu.Lock()
+	defer s.punchMu.Unlock()
+	s.punch.Last = time.Now()
+	if err == nil {
+		s.punch.Failures, s.punch.LastErr = 0, ""
+		return
+	}
+	s.punch.Failures++
+	s.punch.LastErr = err.Error()
+}
+
+func (s *peerStats) punchStats() HolePunchStats {
+	s.punchMu.Lock()
+	defer s.punchMu.Unlock()
+	return s.punch
 }
 
 func (s *peerStats) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
@@ -69,6 +108,13 @@ func (t *peerTable) get(p peer.ID, a keys.AuthorID) *peerStats {
 		t.stats[p] = s
 	}
 	return s
+}
+
+// lookup returns p's stats, or nil.
+func (t *peerTable) lookup(p peer.ID) *peerStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stats[p]
 }
 
 // snapshot returns every peer's stats.
@@ -120,9 +166,11 @@ func (h *Host) Peers() []PeerInfo {
 	out := make([]PeerInfo, 0, len(all))
 	for p, s := range all {
 		info := PeerInfo{
-			ID:       s.id,
-			BytesIn:  s.bytesIn.Load(),
-			BytesOut: s.bytesOut.Load(),
+			ID:        s.id,
+			BytesIn:   s.bytesIn.Load(),
+			BytesOut:  s.bytesOut.Load(),
+			RelaySync: s.relayOK.Load(),
+			HolePunch: s.punchStats(),
 		}
 		if ns := s.lastSeen.Load(); ns != 0 {
 			info.LastSeen = time.Unix(0, ns)
@@ -138,7 +186,12 @@ func (h *Host) Peers() []PeerInfo {
 				info.Addrs = append(info.Addrs, m.String())
 				if !isRelayed(m) {
 					info.Direct = true
+				} else if info.Relay == "" {
+					info.Relay = relayOf(m)
 				}
+			}
+			if info.Direct {
+				info.Relay = ""
 			}
 		} else {
 			for _, m := range h.h.Peerstore().Addrs(p) {
@@ -158,54 +211,97 @@ func isRelayed(m ma.Multiaddr) bool {
 	return err == nil
 }
 
-// Notify registers fn to be called when the first direct (unlimited)
-// connection to a peer opens (connected = true) and when the last one
-// closes (false); a peer reached only through a relay counts as not
-// connected here, though Peers lists it as connected and not Direct. For each
-// peer the calls alternate, starting with connected. fn runs on the Host's
-// event goroutine, one call at a time, in order; it must not block. Calls
-// stop when Close begins (a call already under way may finish during
-// Close); none is made after Close returns.
+// Notify registers fn to be called when a peer becomes usable for Loam
+// streams (connected = true) and when it stops being so (false). A peer is
+// usable while it has a direct (unlimited) connection, or, once UseRelay
+// was called for it, a relayed one; a peer reached only through a relay
+// otherwise counts as not connected here, though Peers lists it as
+// connected and not Direct (NotifyRelayed reports it). For each peer the
+// calls alternate, starting with connected. fn runs on the Host's event
+// goroutine, one call at a time, in order; it must not block. Calls stop
+// when Close begins (a call already under way may finish during Close);
+// none is made after Close returns.
 func (h *Host) Notify(fn func(peer keys.AuthorID, connected bool)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.notify = append(h.notify, fn)
 }
 
-// loop turns libp2p connectedness events into Notify calls and peer table
-// updates. It runs on its own goroutine from New until Close closes h.sub.
+// NotifyRelayed registers fn to be called when a peer becomes reachable
+// only through relays (its first relayed connection opens while it has no
+// direct one), so that the caller can try to Upgrade it or UseRelay. fn
+// runs as Notify callbacks do, on the same goroutine; it must not block.
+func (h *Host) NotifyRelayed(fn func(peer keys.AuthorID)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.notifyRelayed = append(h.notifyRelayed, fn)
+}
+
+// loop turns libp2p connectedness events, and UseRelay's rechecks, into
+// Notify calls and peer table updates. It runs on its own goroutine from
+// New until Close closes h.sub.
 func (h *Host) loop() {
 	defer close(h.loopDone)
-	up := make(map[peer.ID]bool) // peers reported connected to Notify callbacks
-	for e := range h.sub.Out() {
-		ev := e.(event.EvtPeerConnectednessChanged)
-		a, err := authorOf(ev.Peer)
+	up := make(map[peer.ID]bool)       // peers reported connected to Notify callbacks
+	viaRelay := make(map[peer.ID]bool) // of those, the ones reported while only relayed
+	for {
+		var (
+			p       peer.ID
+			conn    network.Connectedness
+			changed bool // an event, not a recheck
+		)
+		select {
+		case e, ok := <-h.sub.Out():
+			if !ok {
+				return
+			}
+			ev := e.(event.EvtPeerConnectednessChanged)
+			p, conn, changed = ev.Peer, ev.Connectedness, true
+		case p = <-h.recheck:
+			conn = h.h.Network().Connectedness(p)
+		}
+		a, err := authorOf(p)
 		if err != nil {
 			continue // the gater refuses such peers; nothing to report
 		}
-		// Only an unlimited connection counts: a relayed one carries no
-		// Loam streams (relays limit them), it waits to be upgraded.
-		connected := ev.Connectedness == network.Connected
-		h.peers.get(ev.Peer, a).touch()
-		if connected && h.gater.isBlocked(ev.Peer) {
+		st := h.peers.get(p, a)
+		st.touch()
+		// An unlimited connection counts, and a relayed one once UseRelay
+		// allowed it: before that it waits to be upgraded.
+		direct := conn == network.Connected
+		connected := direct || (conn == network.Limited && st.relayOK.Load())
+		if conn != network.NotConnected && h.gater.isBlocked(p) {
 			// Connected in the window between the gater's last check and
 			// Block closing connections: close it now.
-			_ = h.h.Network().ClosePeer(ev.Peer)
+			_ = h.h.Network().ClosePeer(p)
 		}
-		if up[ev.Peer] == connected {
-			continue
+		if direct && viaRelay[p] {
+			// Upgraded while streams went through the relay: move them.
+			h.closeRelayed(p)
 		}
-		if connected {
-			up[ev.Peer] = true
-		} else {
-			delete(up, ev.Peer)
+		wasUp := up[p]
+		switch {
+		case connected:
+			up[p] = true
+			viaRelay[p] = !direct
+		default:
+			delete(up, p)
+			delete(viaRelay, p)
 			h.peers.prune(func(p peer.ID) bool { return up[p] })
 		}
 
 		h.mu.Lock()
-		closed, fns := h.closed, h.notify
+		closed, fns, rfns := h.closed, h.notify, h.notifyRelayed
 		h.mu.Unlock()
 		if closed {
+			continue
+		}
+		if changed && conn == network.Limited {
+			for _, fn := range rfns {
+				fn(a)
+			}
+		}
+		if wasUp == connected {
 			continue
 		}
 		for _, fn := range fns {

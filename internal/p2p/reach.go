@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,15 +35,24 @@ import (
 type reach struct {
 	mode      DHTMode
 	infra     bool
+	relaySvc  bool            // run a relay service (infra implies it)
+	limit     RelayLimit      // of the relay service
+	private   bool            // Config.private
+	public    bool            // declare reachability public: infra or relaySvc
 	bootstrap []peer.AddrInfo // DHT entry points and static relays
 
 	onDHTRequest func(DHTRequest) // Config.OnDHTRequest
+
+	hmu     sync.Mutex
+	h       host.Host // set by start; guarded by hmu
+	onAddrs []func()  // NotifyAddrs callbacks; guarded by hmu
 
 	// Set while libp2p.New runs, read-only afterwards.
 	dht *dht.IpfsDHT       // nil if mode is DHTOff
 	hps *holepunch.Service // nil on infrastructure nodes
 
 	reachability atomic.Int32 // network.Reachability, from AutoNAT events
+	nat          natObservations
 	sub          event.Subscription
 	loopDone     chan struct{}
 
@@ -56,10 +66,14 @@ const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
-	r := &reach{mode: c.DHT, infra: c.Infrastructure, onDHTRequest: c.OnDHTRequest}
+	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private, public: c.Infrastructure || c.RelayService, onDHTRequest: c.OnDHTRequest}
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
+	if err := c.RelayLimit.Check(); err != nil {
+		return nil, err
+	}
+	r.limit = c.RelayLimit.orDefault()
 	var addrs []ma.Multiaddr
 	for _, s := range c.Bootstrap {
 		m, err := ma.NewMultiaddr(s)
@@ -87,21 +101,28 @@ func newReach(c Config) (*reach, error) {
 // options returns the libp2p options for r.
 func (r *reach) options() []libp2p.Option {
 	opts := []libp2p.Option{libp2p.EnableAutoNATv2()}
-	if r.infra {
+	if r.relaySvc {
+		// A relay also answers AutoNAT: the peers it relays for need to
+		// learn that they are behind a NAT, with or without bootstrap
+		// nodes.
 		opts = append(opts,
-			libp2p.EnableRelayService(relay.WithResources(relayResources())),
-			libp2p.EnableNATService(),
-			libp2p.ForceReachabilityPublic(),
-		)
-	} else {
+			libp2p.EnableRelayService(relay.WithResources(relayResources(r.limit))),
+			libp2p.EnableNATService())
+	}
+	if r.public {
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	}
+	if !r.infra {
+		if r.private {
+			opts = append(opts, libp2p.ForceReachabilityPrivate())
+		}
 		capture := func(s *holepunch.Service) error { r.hps = s; return nil }
 		opts = append(opts, libp2p.EnableHolePunching(capture))
-		switch {
-		case len(r.bootstrap) > 0:
-			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(r.bootstrap, autorelay.WithBootDelay(0)))
-		case r.mode == DHTAmino:
-			opts = append(opts, libp2p.EnableAutoRelayWithPeerSource(r.relayCandidates, autorelay.WithBootDelay(0)))
-		}
+		opts = append(opts, libp2p.EnableAutoRelayWithPeerSource(r.relayCandidates,
+			autorelay.WithBootDelay(0),
+			autorelay.WithMinCandidates(max(1, len(r.bootstrap))),
+			autorelay.WithNumRelays(len(r.bootstrap)+extraRelays),
+			autorelay.WithMinInterval(relaySourceEvery)))
 	}
 	if r.mode != DHTOff {
 		opts = append(opts, libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
@@ -116,39 +137,103 @@ func (r *reach) options() []libp2p.Option {
 	return opts
 }
 
-// relayResources are the limits of a bootstrap node's relay service:
-// go-libp2p's defaults, which let a relayed connection carry 128 KiB for
-// at most 2 minutes. That is enough to coordinate a hole punch and not
-// enough to carry user data, which Loam sends only over direct
-// connections.
-func relayResources() relay.Resources {
-	return relay.DefaultResources()
-}
+// Relay candidates beyond the bootstrap nodes.
+const (
+	// extraRelays is how many relays a Host reserves a slot on besides
+	// its bootstrap nodes: seeders running the relay service, or relays
+	// found in the DHT.
+	extraRelays = 2
+	// relaySourceEvery is how often autorelay may ask relayCandidates
+	// for more candidates (go-libp2p's default: 30 s): a seeder's relay
+	// is found soon after the seeder connects. relayCandidates costs no
+	// network traffic; autorelay backs off from candidates that failed.
+	relaySourceEvery = 10 * time.Second
+)
 
-// relayCandidates offers DHT peers to autorelay when no bootstrap nodes
-// are configured (the public DHT): autorelay keeps those that offer a
-// relay service.
+// relayCandidates offers autorelay its relay candidates: connected peers
+// that run a relay service (seeders with Config.RelayService: a daemon
+// connects to those holding its spaces, and a joiner to those its ticket
+// names), the bootstrap nodes, and without bootstrap nodes, with the
+// public DHT, DHT peers. Autorelay keeps those that offer a relay
+// service, and reserves a slot on them once AutoNAT finds this Host
+// private.
 func (r *reach) relayCandidates(ctx context.Context, num int) <-chan peer.AddrInfo {
 	out := make(chan peer.AddrInfo, num)
 	defer close(out)
-	if r.dht == nil {
+	h := r.hostRef()
+	if h == nil {
 		return out
 	}
-	for _, p := range r.dht.RoutingTable().ListPeers() {
+	offer := func(p peer.ID, addrs []ma.Multiaddr) bool {
 		if len(out) == num {
-			break
+			return false
 		}
-		out <- peer.AddrInfo{ID: p, Addrs: r.dht.Host().Peerstore().Addrs(p)}
+		out <- peer.AddrInfo{ID: p, Addrs: addrs}
+		return true
+	}
+	boot := map[peer.ID]bool{}
+	for _, b := range r.bootstrap {
+		boot[b.ID] = true
+	}
+	for _, p := range h.Network().Peers() {
+		if boot[p] || !r.direct(h, p) {
+			continue
+		}
+		if ok, _ := h.Peerstore().SupportsProtocols(p, relayHop); len(ok) > 0 && !offer(p, h.Peerstore().Addrs(p)) {
+			return out
+		}
+	}
+	for _, b := range r.bootstrap {
+		if !offer(b.ID, b.Addrs) {
+			return out
+		}
+	}
+	if r.dht != nil && len(r.bootstrap) == 0 && r.mode == DHTAmino {
+		for _, p := range r.dht.RoutingTable().ListPeers() {
+			if !offer(p, h.Peerstore().Addrs(p)) {
+				break
+			}
+		}
 	}
 	return out
 }
 
+// direct reports whether h has a direct connection to p.
+func (r *reach) direct(h host.Host, p peer.ID) bool {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !isRelayed(c.RemoteMultiaddr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxRelaysTried bounds the relays ConnectAny goes through.
+const maxRelaysTried = 8
+
+// relayHop is the protocol of a Circuit Relay v2 service.
+const relayHop = "/libp2p/circuit/relay/0.2.0/hop"
+
+// hostRef returns the libp2p host once start has run, else nil.
+func (r *reach) hostRef() host.Host {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	return r.h
+}
+
 // start runs once the libp2p host exists: it follows AutoNAT's verdict.
 func (r *reach) start(h host.Host) error {
-	if r.infra {
+	r.hmu.Lock()
+	r.h = h
+	r.hmu.Unlock()
+	if r.public {
 		r.reachability.Store(int32(network.ReachabilityPublic))
 	}
-	sub, err := h.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged), eventbus.BufSize(8))
+	sub, err := h.EventBus().Subscribe([]any{
+		new(event.EvtLocalReachabilityChanged),
+		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtLocalAddressesUpdated),
+	}, eventbus.BufSize(64))
 	if err != nil {
 		return fmt.Errorf("subscribe to reachability events: %w", err)
 	}
@@ -157,7 +242,21 @@ func (r *reach) start(h host.Host) error {
 	go func() {
 		defer close(r.loopDone)
 		for e := range sub.Out() {
-			r.reachability.Store(int32(e.(event.EvtLocalReachabilityChanged).Reachability))
+			switch e := e.(type) {
+			case event.EvtLocalReachabilityChanged:
+				r.reachability.Store(int32(e.Reachability))
+			case event.EvtPeerIdentificationCompleted:
+				r.nat.observe(e)
+			case event.EvtLocalAddressesUpdated:
+				if e.Diffs {
+					r.hmu.Lock()
+					fns := r.onAddrs
+					r.hmu.Unlock()
+					for _, fn := range fns {
+						fn()
+					}
+				}
+			}
 		}
 	}()
 	var ctx context.Context
@@ -234,6 +333,10 @@ type ReachInfo struct {
 	// HolePunching is true once the Host knows a public address of its
 	// own and can take part in hole punches.
 	HolePunching bool
+	// NATMapping is how this Host's router maps ports, as the peers it
+	// dialled saw it; NATEvidence says what they saw.
+	NATMapping  NATMapping
+	NATEvidence string
 }
 
 // Reach reports how the Host reaches peers.
@@ -268,7 +371,19 @@ func (h *Host) Reach() ReachInfo {
 		}
 	}
 	info.HolePunching = r.infra || slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol)
+	info.NATMapping, info.NATEvidence = r.nat.mapping()
 	return info
+}
+
+// NotifyAddrs registers fn to be called when the Host's own addresses
+// change (a new listen or observed address, a relay reservation made or
+// lost): what others were told, in the DHT say, may be stale. fn runs on
+// the Host's reachability goroutine, one call at a time; it must not
+// block. Calls stop when Close returns.
+func (h *Host) NotifyAddrs(fn func()) {
+	h.reach.hmu.Lock()
+	defer h.reach.hmu.Unlock()
+	h.reach.onAddrs = append(h.reach.onAddrs, fn)
 }
 
 // ErrNoHolePunch is returned by Upgrade while the Host cannot take part in
@@ -292,6 +407,7 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 		return nil
 	}
 	if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
+		h.peers.get(id, p).punched(ErrNoHolePunch)
 		return ErrNoHolePunch
 	}
 	if !h.enter() {
@@ -302,17 +418,19 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 	go func() { done <- h.reach.hps.DirectConnect(id) }() // ends by itself, within upgradeTimeout
 	t := time.NewTimer(upgradeTimeout)
 	defer t.Stop()
+	var err error
 	select {
-	case err := <-done:
+	case err = <-done:
 		if err != nil {
-			return fmt.Errorf("p2p: upgrade %s: %w", p.Short(), err)
+			err = fmt.Errorf("p2p: upgrade %s: %w", p.Short(), err)
 		}
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("p2p: upgrade %s: %w", p.Short(), ctx.Err())
 	case <-t.C:
-		return fmt.Errorf("p2p: upgrade %s: no direct connection within %v", p.Short(), upgradeTimeout)
+		err = fmt.Errorf("p2p: upgrade %s: no direct connection within %v", p.Short(), upgradeTimeout)
 	}
+	h.peers.get(id, p).punched(err)
+	return err
 }
 
 // direct reports whether a connection to p goes without relay.
@@ -332,15 +450,23 @@ func (h *Host) Relayed(p keys.AuthorID) bool {
 }
 
 // ConnectAny connects to p at p.Addrs, and failing that through each
-// bootstrap node as a relay (p may hold a reservation there). A relayed
-// connection carries no Loam streams: Upgrade it.
+// relay it knows: the bootstrap nodes, and connected peers that run a
+// relay service (p may hold a reservation there). A relayed connection
+// carries no Loam streams until Upgrade or UseRelay.
 func (h *Host) ConnectAny(ctx context.Context, p PeerInfo) error {
 	err := h.ConnectPeer(ctx, p)
 	if err == nil {
 		return nil
 	}
 	errs := []error{err}
-	for _, b := range h.reach.bootstrap {
+	relays := slices.Clone(h.reach.bootstrap)
+	for info := range h.reach.relayCandidates(ctx, maxRelaysTried) {
+		hop, _ := h.h.Peerstore().SupportsProtocols(info.ID, relayHop)
+		if len(hop) > 0 && !slices.ContainsFunc(relays, func(b peer.AddrInfo) bool { return b.ID == info.ID }) {
+			relays = append(relays, info)
+		}
+	}
+	for _, b := range relays {
 		if b.ID == peerIDOf(p.ID) {
 			continue
 		}

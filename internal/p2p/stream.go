@@ -102,10 +102,15 @@ func (h *Host) Handle(proto string, fn func(Stream)) {
 }
 
 // Open opens a stream to peer for protocol proto, connecting first if
-// needed (to addresses the Host already knows for peer). The caller owns
-// the stream.
+// needed (to addresses the Host already knows for peer). The stream goes
+// over a direct connection, or over a relayed one once UseRelay allowed
+// it. The caller owns the stream.
 func (h *Host) Open(ctx context.Context, peer keys.AuthorID, proto string) (Stream, error) {
-	ns, err := h.h.NewStream(ctx, peerIDOf(peer), protocol.ID(proto))
+	id := peerIDOf(peer)
+	if h.relayOK(id) {
+		ctx = network.WithAllowLimitedConn(ctx, "loam: sync through a relay")
+	}
+	ns, err := h.h.NewStream(ctx, id, protocol.ID(proto))
 	if err != nil {
 		return nil, fmt.Errorf("p2p: open %s to %s: %w", proto, peer.Short(), err)
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/netlab"
+)
+
+// TestRelayServiceDaemon: a daemon with a public address run with
+// --relay-service (as a seeder would be) is the relay of the daemons
+// connected to it, with no bootstrap node and no DHT. Node S on the
+// emulated internet creates a space; daemon A, behind a NAT, joins it
+// from S's ticket, reserves a slot on S and so has a relayed address
+// through S, which its own ticket carries; daemon B, behind another NAT,
+// joins from A's ticket through S: B connects to A through S (then hole
+// punches), and writes on A and B arrive on the other (S, which holds the
+// space, may carry them too). It needs root, ip and nft, and skips
+// without them.
+func TestRelayServiceDaemon(t *testing.T) {
+	lab := netlab.New(t, 2)
+	s := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
+	b := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
+	common := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}
+	s.cli(30*time.Second, "init")
+	s.startDaemon(append(common, "--relay-service",
+		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")...)
+	for _, n := range []*labNode{a, b} {
+		n.cli(30*time.Second, "init")
+		n.startDaemon(common...)
+	}
+	relay := s.peerID()
+
+	s.cli(30*time.Second, "space", "create", "garden")
+	s.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
+	a.cli(60*time.Second, "join", strings.TrimSpace(s.cli(30*time.Second, "invite", "garden", "--role", "admin")))
+	a.waitFor(60*time.Second, "holding a relay reservation on S", func() bool {
+		var d api.Doctor
+		return a.jsonCLI(&d, "doctor", "--json") == nil && slices.Contains(d.Relays, relay) &&
+			strings.Contains(strings.Join(a.status().Addrs, " "), "/p2p/"+relay+"/p2p-circuit/")
+	})
+	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
+	start := time.Now()
+	if _, err := b.run(90*time.Second, "join", ticket); err != nil {
+		a.dumpDoctor()
+		b.dumpDoctor()
+		t.Fatalf("join through S: %v", err)
+	}
+	t.Logf("joined %.1fs after the join started", time.Since(start).Seconds())
+
+	peerA := a.peerID()
+	b.waitFor(60*time.Second, "connected to A, directly or through S", func() bool {
+		var peers []api.Peer
+		if b.jsonCLI(&peers, "peers", "--json") != nil {
+			return false
+		}
+		for _, p := range peers {
+			if p.Peer == peerA && p.Connected {
+				return p.Direct || strings.Contains(strings.Join(p.Addrs, " "), "/p2p/"+relay+"/p2p-circuit")
+			}
+		}
+		return false
+	})
+	a.cli(30*time.Second, "put", "garden", "tools/saw", "hand saw")
+	b.cli(30*time.Second, "put", "garden", "tools/rake", "metal")
+	for _, c := range []struct {
+		n    *labNode
+		k, v string
+	}{{b, "tools/saw", "hand saw"}, {a, "tools/rake", "metal"}} {
+		ok := c.n.poll(60*time.Second, func() bool {
+			out, err := c.n.run(10*time.Second, "get", "garden", c.k)
+			return err == nil && strings.TrimSpace(out) == c.v
+		})
+		if !ok {
+			c.n.dumpDoctor()
+			t.Fatalf("%s did not sync %s within 60 s", c.n.ns, c.k)
+		}
+	}
+	text, _ := b.run(20*time.Second, "doctor")
+	t.Logf("loam doctor in B's home:\n%s", text)
+}
