@@ -186,6 +186,9 @@ const (
 	Read  Role = "read"
 	Write Role = "write"
 	Admin Role = "admin"
+	// Seed stores and serves a space, never reads or writes it: a home
+	// server that keeps a private space online without its read key.
+	Seed Role = "seed"
 )
 
 // Invite returns a ticket ("loam1…") with which one device can join the

@@ -57,6 +57,9 @@ live.`,
 			if err := runSyncDemo(cmd.Context(), out, home); err != nil {
 				return err
 			}
+			if err := runPrivateDemo(cmd.Context(), out, home); err != nil {
+				return err
+			}
 			if !serve {
 				fmt.Fprintln(out, "\nTo see the web UI of three live nodes, with a chat and a tool library, run")
 				fmt.Fprintln(out, "  loam demo --serve")

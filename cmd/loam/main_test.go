@@ -205,7 +205,8 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
 	}
-	for _, want := range []string{"garden-club", "spc_", "aut_", "verified ", " forks", "view hash"} {
+	for _, want := range []string{"garden-club", "spc_", "aut_", "verified ", " forks", "view hash",
+		"the server sees 0 keys", "hold the note 0 times and the photo's text 0 times", "the same as Ana's: true"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
