@@ -230,6 +230,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	for _, a := range info.Addrs {
 		fmt.Fprintf(d.out, "  %s\n", a)
 	}
+	if d.relayService && !p2p.HasPublicAddr(info.Addrs) {
+		fmt.Fprintln(d.out, "warning: --relay-service, but none of these addresses is public: peers behind NATs that reserve a slot here cannot be reached through it. Run the relay on a machine with a public address (or forward its port and give --listen that address).")
+	}
 	fmt.Fprintln(d.out, "ready; stop with Ctrl-C")
 
 	select {

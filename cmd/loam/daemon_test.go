@@ -563,3 +563,22 @@ func TestJoinWithoutDaemon(t *testing.T) {
 		t.Errorf("A's status after B's join (want heads of the space key, A and B): %+v", st.Spaces)
 	}
 }
+
+// TestRelayServiceWarnsWithoutPublicAddress: a relay service on a machine
+// without a public address says that NATed peers cannot use it.
+func TestRelayServiceWarnsWithoutPublicAddress(t *testing.T) {
+	t.Parallel()
+	h := newHome(t)
+	d := startDaemon(t, h, append(loopbackDaemon, "--relay-service")...)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(d.out.String(), "ready;") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner within 30 s:\n%s", d.out)
+		}
+		time.Sleep(20 * time.Millisecond) // re-check interval
+	}
+	if !strings.Contains(d.out.String(), "warning: --relay-service, but none of these addresses is public") {
+		t.Errorf("no warning for a relay on loopback:\n%s", d.out)
+	}
+	d.stop(t)
+}

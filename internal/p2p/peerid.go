@@ -6,6 +6,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -69,4 +71,16 @@ func authorOf(id peer.ID) (keys.AuthorID, error) {
 		return keys.AuthorID{}, fmt.Errorf("%w: non-canonical encoding", ErrNotEd25519)
 	}
 	return a, nil
+}
+
+// HasPublicAddr reports whether any of addrs (multiaddrs, as Host.Addrs
+// gives them) is a public IP address: one that peers on the internet can
+// dial, as a relay service needs.
+func HasPublicAddr(addrs []string) bool {
+	for _, s := range addrs {
+		if a, err := ma.NewMultiaddr(s); err == nil && manet.IsPublicAddr(a) {
+			return true
+		}
+	}
+	return false
 }

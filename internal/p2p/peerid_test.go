@@ -148,3 +148,20 @@ func TestRefuseNonEd25519(t *testing.T) {
 		t.Errorf("Connect to a secp256k1 peer: %v, want ErrNotEd25519", err)
 	}
 }
+
+func TestHasPublicAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addrs []string
+		want  bool
+	}{
+		{nil, false},
+		{[]string{"/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.5/udp/4001/quic-v1", "/ip6/::1/tcp/1"}, false},
+		{[]string{"/ip4/10.0.0.2/tcp/4001", "/ip4/11.0.0.3/tcp/4001/p2p/12D3KooWDbxjb55eDgjCFyKmYVutSDNFfpzt4ZUHfXdAFDUZATX8"}, true},
+		{[]string{"not an address", "/ip4/203.0.113.9/tcp/1"}, false}, // 203.0.113.0/24 is documentation space
+		{[]string{"/ip4/198.51.100.1/tcp/1", "/ip4/1.1.1.1/udp/4001/quic-v1"}, true},
+	} {
+		if got := HasPublicAddr(tc.addrs); got != tc.want {
+			t.Errorf("HasPublicAddr(%v) = %v, want %v", tc.addrs, got, tc.want)
+		}
+	}
+}
