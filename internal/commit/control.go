@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/loamdb/loam/internal/keys"
@@ -46,7 +47,8 @@ func ParseRole(s string) (Role, error) {
 }
 
 // Grant gives Subject a role, optionally restricted to a key prefix, until
-// Expires (unix µs; 0: never), for Uses joins (invite keys only; 0: unlimited).
+// Expires (unix µs; 0: never), for Uses joins (invite keys only; 0 and
+// UnlimitedUses: unlimited).
 type Grant struct {
 	Subject keys.AuthorID
 	Role    Role
@@ -61,6 +63,12 @@ type Grant struct {
 	Invite    keys.AuthorID
 	InviteSig []byte
 }
+
+// UnlimitedUses is the Uses of an invite without a limit. Invites are
+// written with it rather than 0, so that every replica can tell an invite
+// key (Uses != 0) from a member that has not written yet; 0 still means
+// unlimited, as earlier invites were written.
+const UnlimitedUses = math.MaxUint32
 
 // CtxInvite is the signing context of invite delegations.
 const CtxInvite = "loam/invite/v1"

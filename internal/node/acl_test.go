@@ -452,3 +452,30 @@ func TestSeedJoins(t *testing.T) {
 		t.Fatalf("a seeder's write: %v", err)
 	}
 }
+
+// TestUnusedInviteIsAnInvite: an invite without a limit that nobody has
+// used yet is listed as an invite, not as a member, with no limit.
+func TestUnusedInviteIsAnInvite(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := a.Members(ctx, "club")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Author == tk.Invite.Author() {
+			if !m.Invite || len(m.Grants) != 1 || m.Grants[0].Uses != 0 {
+				t.Fatalf("the unused invite: %+v", m)
+			}
+			return
+		}
+	}
+	t.Fatal("the invite key is not listed")
+}

@@ -58,6 +58,9 @@ func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys
 		return keys.Ticket{}, err
 	}
 	g := commit.Grant{Subject: inv.Author(), Role: role, Uses: o.Uses}
+	if g.Uses == 0 {
+		g.Uses = commit.UnlimitedUses // marks the subject as an invite key on every replica
+	}
 	if expires > 0 {
 		g.Expires = uint64(time.Now().Add(expires).UnixMicro())
 	}

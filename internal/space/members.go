@@ -91,6 +91,9 @@ func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, e
 	for _, g := range d.Grants {
 		m := get(g.Subject)
 		mg := MemberGrant{Role: g.Role, Prefix: g.Prefix, Uses: g.Uses, GrantedBy: g.Granter, Since: times[acl.Loc{Author: g.Granter, Seq: g.Seq}], Via: g.Invite}
+		if mg.Uses == commit.UnlimitedUses {
+			mg.Uses = 0 // unlimited, as MemberGrant says
+		}
 		if g.Expires != 0 {
 			mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
 		}
