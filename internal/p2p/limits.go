@@ -13,17 +13,24 @@ import (
 // Resource limits. The resource manager starts from go-libp2p's default
 // limits scaled to this machine (1/8 of its memory, half its file
 // descriptors), caps the whole stack's memory, and sets explicit per-peer
-// caps: a Loam peer needs one or two connections and a few streams per
-// space, so these leave ample room while bounding what one misbehaving peer
-// can take.
+// caps: a Loam peer needs one or two connections, one sync stream and a
+// blob request stream per chunk in flight (blob.DefaultPerSource, a few
+// more in a download's endgame), so these leave ample room while bounding
+// what one misbehaving peer can take. As on bootstrap nodes (below), the
+// transient scope holds the inbound streams of transientShares addresses
+// at their limit, so that one address cannot starve a daemon with a public
+// address (a seeder) of new streams: go-libp2p's default per-peer 256
+// streams let 8 connections from one address fill the 504 of its default
+// transient scope.
 const (
 	maxSystemMemory = 1 << 30 // whole libp2p stack
 
 	peerConns           = 8 // per direction and in total: matches the swarm's concurrent dials
-	peerStreamsInbound  = 256
-	peerStreamsOutbound = 256
-	peerStreams         = 512
+	peerStreamsInbound  = 64
+	peerStreamsOutbound = 64
+	peerStreams         = 128
 	peerMemory          = 128 << 20 // room for 8 streams with full 16 MiB yamux windows
+	transientShares     = 4
 )
 
 // Limits of infrastructure hosts (bootstrap nodes), measured by
@@ -63,7 +70,8 @@ const (
 func limitConfig() rcmgr.ConcreteLimitConfig {
 	scaled, sysMem := scaledLimits()
 	return rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{Memory: sysMem},
+		System:    rcmgr.ResourceLimits{Memory: sysMem},
+		Transient: transientFor(scaled, transientShares*perAddressConns*peerStreamsInbound),
 		PeerDefault: rcmgr.ResourceLimits{
 			Conns:           peerConns,
 			ConnsInbound:    peerConns,
@@ -80,12 +88,9 @@ func limitConfig() rcmgr.ConcreteLimitConfig {
 // limitConfig with the per-peer and transient limits described above.
 func infraLimitConfig() rcmgr.ConcreteLimitConfig {
 	scaled, sysMem := scaledLimits()
-	transient := scaled.ToPartialLimitConfig().Transient
-	transient.StreamsInbound = max(transient.StreamsInbound, infraTransientShares*perAddressConns*infraPeerStreamsInbound)
-	transient.Streams = max(transient.Streams, transient.StreamsInbound+transient.StreamsOutbound)
 	return rcmgr.PartialLimitConfig{
 		System:    rcmgr.ResourceLimits{Memory: sysMem},
-		Transient: transient,
+		Transient: transientFor(scaled, infraTransientShares*perAddressConns*infraPeerStreamsInbound),
 		PeerDefault: rcmgr.ResourceLimits{
 			Conns:           peerConns,
 			ConnsInbound:    peerConns,
@@ -96,6 +101,15 @@ func infraLimitConfig() rcmgr.ConcreteLimitConfig {
 			Memory:          infraPeerMemory,
 		},
 	}.Build(scaled)
+}
+
+// transientFor returns scaled's transient limits with room for at least
+// inbound inbound streams.
+func transientFor(scaled rcmgr.ConcreteLimitConfig, inbound rcmgr.LimitVal) rcmgr.ResourceLimits {
+	t := scaled.ToPartialLimitConfig().Transient
+	t.StreamsInbound = max(t.StreamsInbound, inbound)
+	t.Streams = max(t.Streams, t.StreamsInbound+t.StreamsOutbound)
+	return t
 }
 
 // scaledLimits returns go-libp2p's default limits scaled to this machine,

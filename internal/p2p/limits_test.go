@@ -22,6 +22,11 @@ func TestLimits(t *testing.T) {
 	if got != want {
 		t.Errorf("per-peer limits %+v, want %+v", got, want)
 	}
+	perAddress := rcmgr.LimitVal(perAddressConns) * got.StreamsInbound
+	if l.Transient.StreamsInbound < transientShares*perAddress || l.System.StreamsInbound < l.Transient.StreamsInbound {
+		t.Errorf("transient inbound streams %d (system %d): one address can hold %d of them, more than 1/%d",
+			l.Transient.StreamsInbound, l.System.StreamsInbound, perAddress, transientShares)
+	}
 	if m := l.System.Memory; m <= 0 || m > maxSystemMemory {
 		t.Errorf("system memory limit %d, want in (0, %d]", m, maxSystemMemory)
 	}
