@@ -51,31 +51,39 @@ syncing. Either way join gives up after --timeout.`,
 			if _, err := keys.ParseTicket(ticket); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			info, viaDaemon, err := join(ctx, cmd, g, ticket)
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
-					return fmt.Errorf("join: gave up after %s: the space did not arrive (is the inviting daemon running and reachable? retry, or raise --timeout)", timeout)
-				}
-				return err
-			}
-			if !viaDaemon {
-				fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to keep %s in sync\n", info.Name)
-			}
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), struct {
-					ID   string `json:"id"`
-					Name string `json:"name"`
-				}{info.ID, info.Name})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "joined %s (%s)\n", info.Name, info.ID)
-			return err
+			return joinAndReport(cmd, g, ticket, timeout, jsonOut, "joined %s (%s)", "keep %s in sync")
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
 	return cmd
+}
+
+// joinAndReport joins ticket within timeout (see join) for the command cmd
+// (join or seed) and prints what it joined: done, a format of the name and
+// ID, or {"id", "name"} with jsonOut. Without a daemon it says to run one
+// to keep doing what keep says of the space's name.
+func joinAndReport(cmd *cobra.Command, g *globalOptions, ticket string, timeout time.Duration, jsonOut bool, done, keep string) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	info, viaDaemon, err := join(ctx, cmd, g, ticket)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+			return fmt.Errorf("%s: gave up after %s: the space did not arrive (is the inviting daemon running and reachable? retry, or raise --timeout)", cmd.Name(), timeout)
+		}
+		return err
+	}
+	if !viaDaemon {
+		fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to "+keep+"\n", info.Name)
+	}
+	if jsonOut {
+		return writeJSON(cmd.OutOrStdout(), struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}{info.ID, info.Name})
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), done+"\n", info.Name, info.ID)
+	return err
 }
 
 // join joins through the daemon if one runs, else with a node of its own.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -51,26 +49,7 @@ them as relays too.`,
 			if len(t.ReadKeys) > 0 {
 				return fmt.Errorf("seed: this ticket carries the read keys of private space %s (it is a member's invite): ask an admin for 'loam invite %s --role seed', or use 'loam join' to become a member", t.Name, t.Name)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			info, viaDaemon, err := join(ctx, cmd, g, ticket)
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
-					return fmt.Errorf("seed: gave up after %s: the space did not arrive (is the inviting daemon running and reachable? retry, or raise --timeout)", timeout)
-				}
-				return err
-			}
-			if !viaDaemon {
-				fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to keep serving %s\n", info.Name)
-			}
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), struct {
-					ID   string `json:"id"`
-					Name string `json:"name"`
-				}{info.ID, info.Name})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "seeding %s (%s)\n", info.Name, info.ID)
-			return err
+			return joinAndReport(cmd, g, ticket, timeout, jsonOut, "seeding %s (%s)", "keep serving %s")
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")

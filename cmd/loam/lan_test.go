@@ -56,11 +56,7 @@ func TestLANByMDNS(t *testing.T) {
 		n    *labNode
 		k, v string
 	}{{b, "tools/drill", "cordless"}, {a, "tools/saw", "hand saw"}} {
-		ok := c.n.poll(30*time.Second, func() bool {
-			out, err := c.n.run(10*time.Second, "get", "garden", c.k)
-			return err == nil && strings.TrimSpace(out) == c.v
-		})
-		if !ok {
+		if !c.n.hasValue(30*time.Second, c.k, c.v) {
 			c.n.dumpDoctor()
 			t.Fatalf("%s did not sync %s within 30 s", c.n.ns, c.k)
 		}

@@ -190,11 +190,7 @@ func reachOnce(t *testing.T, loss int, cold, byTicket bool) reachRun {
 		n    *labNode
 		k, v string
 	}{{b, "tools/drill", "cordless"}, {a, "tools/saw", "hand saw"}} {
-		ok := c.n.poll(30*time.Second, func() bool {
-			out, err := c.n.run(10*time.Second, "get", "garden", c.k)
-			return err == nil && strings.TrimSpace(out) == c.v
-		})
-		if !ok {
+		if !c.n.hasValue(30*time.Second, c.k, c.v) {
 			t.Errorf("%s did not sync %s within 30 s", c.n.ns, c.k)
 			r.synced = false
 		}
@@ -272,6 +268,15 @@ func (n *labNode) poll(d time.Duration, cond func() bool) bool {
 		time.Sleep(100 * time.Millisecond) // poll interval, not synchronization
 	}
 	return true
+}
+
+// hasValue polls until key of space garden reads v in n's home, for up to
+// d, and says whether it did.
+func (n *labNode) hasValue(d time.Duration, key, v string) bool {
+	return n.poll(d, func() bool {
+		out, err := n.run(10*time.Second, "get", "garden", key)
+		return err == nil && strings.TrimSpace(out) == v
+	})
 }
 
 func (n *labNode) waitFor(d time.Duration, what string, cond func() bool) {

@@ -71,11 +71,7 @@ func TestRelayServiceDaemon(t *testing.T) {
 		n    *labNode
 		k, v string
 	}{{b, "tools/saw", "hand saw"}, {a, "tools/rake", "metal"}} {
-		ok := c.n.poll(60*time.Second, func() bool {
-			out, err := c.n.run(10*time.Second, "get", "garden", c.k)
-			return err == nil && strings.TrimSpace(out) == c.v
-		})
-		if !ok {
+		if !c.n.hasValue(60*time.Second, c.k, c.v) {
 			c.n.dumpDoctor()
 			t.Fatalf("%s did not sync %s within 60 s", c.n.ns, c.k)
 		}

@@ -55,47 +55,54 @@ type readKeys struct {
 // loadReadKeys reads every key file under home.
 func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
 	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}, private: map[keys.SpaceID]bool{}, unsaved: map[keys.SpaceID]error{}}
-	files, err := filepath.Glob(filepath.Join(rk.dir, "*"+readKeySuffix))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), readKeySuffix))
-		if err != nil {
-			continue // not ours
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("node: read keys: %w", err)
-		}
+	err := readSpaceFiles(rk.dir, readKeySuffix, func(id keys.SpaceID, f string, b []byte) error {
 		ks, err := keys.DecodeEpochKeys(b)
 		if err != nil {
-			return nil, fmt.Errorf("node: read key file %s: %w (restore it from a backup, or join the space again with a new invite)", f, err)
+			return fmt.Errorf("node: read key file %s: %w (restore it from a backup, or join the space again with a new invite)", f, err)
 		}
 		rk.m[id] = ks
-	}
-	files, err = filepath.Glob(filepath.Join(rk.dir, "*"+inviteKeySuffix))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), inviteKeySuffix))
-		if err != nil {
-			continue // not ours
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("node: invite keys: %w", err)
-		}
+	err = readSpaceFiles(rk.dir, inviteKeySuffix, func(id keys.SpaceID, f string, b []byte) error {
 		for _, line := range strings.Fields(string(b)) {
 			k, err := keys.ParseDeviceKey(line)
 			if err != nil {
-				return nil, fmt.Errorf("node: invite key file %s: %w (delete it if the space's read keys are in %s%s)", f, err, id, readKeySuffix)
+				return fmt.Errorf("node: invite key file %s: %w (delete it if the space's read keys are in %s%s)", f, err, id, readKeySuffix)
 			}
 			rk.invites[id] = append(rk.invites[id], k)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return rk, nil
+}
+
+// readSpaceFiles calls fn with the contents of each file in dir named
+// <space ID><suffix>; other files are not ours and are skipped.
+func readSpaceFiles(dir, suffix string, fn func(id keys.SpaceID, path string, b []byte) error) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		id, err := keys.ParseSpaceID(strings.TrimSuffix(filepath.Base(f), suffix))
+		if err != nil {
+			continue // not ours
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("node: read %s: %w", f, err)
+		}
+		if err := fn(id, f, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // all returns the read keys held for sp, ascending (nil if none).

@@ -68,48 +68,36 @@ const (
 
 // limitConfig returns the resource manager limits described above.
 func limitConfig() rcmgr.ConcreteLimitConfig {
-	scaled, sysMem := scaledLimits()
-	return rcmgr.PartialLimitConfig{
-		System:    rcmgr.ResourceLimits{Memory: sysMem},
-		Transient: transientFor(scaled, transientShares*perAddressConns*peerStreamsInbound),
-		PeerDefault: rcmgr.ResourceLimits{
-			Conns:           peerConns,
-			ConnsInbound:    peerConns,
-			ConnsOutbound:   peerConns,
-			Streams:         peerStreams,
-			StreamsInbound:  peerStreamsInbound,
-			StreamsOutbound: peerStreamsOutbound,
-			Memory:          peerMemory,
-		},
-	}.Build(scaled)
+	return buildLimits(peerStreamsInbound, peerStreamsOutbound, peerStreams, peerMemory, transientShares)
 }
 
 // infraLimitConfig returns the limits of an infrastructure host: those of
 // limitConfig with the per-peer and transient limits described above.
 func infraLimitConfig() rcmgr.ConcreteLimitConfig {
+	return buildLimits(infraPeerStreamsInbound, infraPeerStreamsOutbound, infraPeerStreams, infraPeerMemory, infraTransientShares)
+}
+
+// buildLimits returns go-libp2p's scaled limits with the system memory cap,
+// these per-peer stream and memory limits, and a transient scope that holds
+// the inbound streams of shares addresses at their limit.
+func buildLimits(in, out, streams rcmgr.LimitVal, memory rcmgr.LimitVal64, shares rcmgr.LimitVal) rcmgr.ConcreteLimitConfig {
 	scaled, sysMem := scaledLimits()
+	transient := scaled.ToPartialLimitConfig().Transient
+	transient.StreamsInbound = max(transient.StreamsInbound, shares*perAddressConns*in)
+	transient.Streams = max(transient.Streams, transient.StreamsInbound+transient.StreamsOutbound)
 	return rcmgr.PartialLimitConfig{
 		System:    rcmgr.ResourceLimits{Memory: sysMem},
-		Transient: transientFor(scaled, infraTransientShares*perAddressConns*infraPeerStreamsInbound),
+		Transient: transient,
 		PeerDefault: rcmgr.ResourceLimits{
 			Conns:           peerConns,
 			ConnsInbound:    peerConns,
 			ConnsOutbound:   peerConns,
-			Streams:         infraPeerStreams,
-			StreamsInbound:  infraPeerStreamsInbound,
-			StreamsOutbound: infraPeerStreamsOutbound,
-			Memory:          infraPeerMemory,
+			Streams:         streams,
+			StreamsInbound:  in,
+			StreamsOutbound: out,
+			Memory:          memory,
 		},
 	}.Build(scaled)
-}
-
-// transientFor returns scaled's transient limits with room for at least
-// inbound inbound streams.
-func transientFor(scaled rcmgr.ConcreteLimitConfig, inbound rcmgr.LimitVal) rcmgr.ResourceLimits {
-	t := scaled.ToPartialLimitConfig().Transient
-	t.StreamsInbound = max(t.StreamsInbound, inbound)
-	t.Streams = max(t.Streams, t.StreamsInbound+t.StreamsOutbound)
-	return t
 }
 
 // scaledLimits returns go-libp2p's default limits scaled to this machine,

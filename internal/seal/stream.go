@@ -102,20 +102,24 @@ func (s *Sealer) Read(p []byte) (int, error) {
 var ErrSealedSize = errors.New("seal: the sealed blob's size does not match its plaintext size")
 
 // Opened reads the plaintext of a sealed blob: an io.ReadSeeker (for
-// http.ServeContent and its Range requests) and an io.ReaderAt. Every
-// frame is authenticated before any of its bytes are returned; a frame that
-// does not open fails the read with an error wrapping ErrDecrypt. It is
-// safe for concurrent use, though concurrent Reads share one offset.
+// http.ServeContent and its Range requests), an io.ReaderAt and its Size,
+// those of an io.SectionReader over its frames. Every frame is
+// authenticated before any of its bytes are returned; a frame that does
+// not open fails the read with an error wrapping ErrDecrypt. ReadAt is
+// safe for concurrent use; Read and Seek share one offset.
 type Opened struct {
+	*io.SectionReader
+}
+
+// frames reads the plaintext of a sealed blob at any offset, opening the
+// frames it covers.
+type frames struct {
 	keys  []ReadKey // the epoch's keys: two admins may have rotated at once
 	space keys.SpaceID
 	epoch uint64
 	ct    io.ReaderAt
 	size  int64 // plaintext
 	csize int64 // sealed
-
-	posMu sync.Mutex // guards off
-	off   int64
 
 	mu    sync.Mutex // guards the last frame opened
 	fi    int64      // its index, -1 for none
@@ -133,14 +137,21 @@ func NewOpened(ks []ReadKey, space keys.SpaceID, epoch uint64, ct io.ReaderAt, s
 	if plainSize < 0 || SealedSize(plainSize) != sealedSize {
 		return nil, fmt.Errorf("%w: %d sealed bytes, want %d for %d bytes of plaintext", ErrSealedSize, sealedSize, SealedSize(max(plainSize, 0)), plainSize)
 	}
-	return &Opened{keys: ks, space: space, epoch: epoch, ct: ct, size: plainSize, csize: sealedSize, fi: -1}, nil
+	f := &frames{keys: ks, space: space, epoch: epoch, ct: ct, size: plainSize, csize: sealedSize, fi: -1}
+	return &Opened{io.NewSectionReader(f, 0, plainSize)}, nil
 }
 
-// Size returns the plaintext size.
-func (o *Opened) Size() int64 { return o.size }
+// ReadAt reads plaintext at off, as io.ReaderAt; a negative offset is an
+// error, not the end.
+func (o *Opened) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("seal: read at negative offset %d", off)
+	}
+	return o.SectionReader.ReadAt(p, off)
+}
 
 // ReadAt reads plaintext at off, as io.ReaderAt.
-func (o *Opened) ReadAt(p []byte, off int64) (int, error) {
+func (o *frames) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("seal: read at negative offset %d", off)
 	}
@@ -163,7 +174,7 @@ func (o *Opened) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // load opens frame fi into o.frame; o.mu is held.
-func (o *Opened) load(fi int64) error {
+func (o *frames) load(fi int64) error {
 	if o.fi == fi {
 		return nil
 	}
@@ -191,36 +202,4 @@ func (o *Opened) load(fi int64) error {
 		}
 	}
 	return fmt.Errorf("frame %d: %w", fi, err)
-}
-
-// Read reads from the current offset, as io.Reader.
-func (o *Opened) Read(p []byte) (int, error) {
-	o.posMu.Lock()
-	defer o.posMu.Unlock()
-	n, err := o.ReadAt(p, o.off)
-	o.off += int64(n)
-	if n > 0 && err == io.EOF {
-		err = nil // the next Read reports the end
-	}
-	return n, err
-}
-
-// Seek sets the offset for the next Read, as io.Seeker.
-func (o *Opened) Seek(offset int64, whence int) (int64, error) {
-	o.posMu.Lock()
-	defer o.posMu.Unlock()
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += o.off
-	case io.SeekEnd:
-		offset += o.size
-	default:
-		return 0, fmt.Errorf("seal: seek: bad whence %d", whence)
-	}
-	if offset < 0 {
-		return 0, fmt.Errorf("seal: seek to negative offset %d", offset)
-	}
-	o.off = offset
-	return offset, nil
 }
