@@ -59,6 +59,22 @@ func TestCheck(t *testing.T) {
 			[]map[string]Entry{{}}, ""},
 		{"unversioned, in-doubt delete may follow", []step{{true, Write{Space: "s", Key: "k", Value: "a"}}, {false, Write{Space: "s", Key: "k", Deleted: true}}},
 			[]map[string]Entry{{}}, ""},
+		{"unversioned, two writers, either wins", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x"}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "y"}}},
+			[]map[string]Entry{{"s/k": {Found: true, Value: "a"}}, {"s/k": {Found: true, Value: "a"}}}, ""},
+		{"unversioned, two writers, both lost", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x"}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "y"}}},
+			[]map[string]Entry{{}}, "the key is absent, and no delete"},
+		{"unversioned, a delete by another writer may win", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x", Order: 1}}, {true, Write{Space: "s", Key: "k", Deleted: true, Writer: "y", Order: 1}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}},
+			[]map[string]Entry{{}}, ""},
+		{"unversioned, a sequential writer's later write wins", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x", Order: 1}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}},
+			[]map[string]Entry{{"s/k": {Found: true, Value: "b"}}}, ""},
+		{"unversioned, a sequential writer's older write shows", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x", Order: 1}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}},
+			[]map[string]Entry{{"s/k": {Found: true, Value: "a"}}}, "which its writer overwrote before"},
+		{"unversioned, an older write in doubt shows", []step{{false, Write{Space: "s", Key: "k", Value: "a", Writer: "x", Order: 1}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}, {true, Write{Space: "s", Key: "k", Value: "c", Writer: "y", Order: 1}}},
+			[]map[string]Entry{{"s/k": {Found: true, Value: "a"}}}, "which its writer overwrote before"},
+		{"unversioned, a delete its writer overwrote cannot win", []step{{true, Write{Space: "s", Key: "k", Deleted: true, Writer: "x", Order: 1}}, {true, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}, {true, Write{Space: "s", Key: "k", Value: "c", Writer: "y", Order: 1}}},
+			[]map[string]Entry{{}}, "no delete can have won"},
+		{"unversioned, a later write in doubt may win", []step{{true, Write{Space: "s", Key: "k", Value: "a", Writer: "x", Order: 1}}, {false, Write{Space: "s", Key: "k", Value: "b", Writer: "x", Order: 2}}},
+			[]map[string]Entry{{"s/k": {Found: true, Value: "b"}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New()
