@@ -104,6 +104,8 @@ type apiWriter struct {
 	check  *ackcheck.Checker
 	shared int // shared keys: shared/00 … shared/<shared-1>
 	r      *rand.Rand
+	limit  uint64 // writes to make; 0: until stopped
+	size   int    // pad values to this many bytes
 
 	order   uint64       // writes made
 	acked   atomic.Int64 // of which acknowledged
@@ -121,6 +123,9 @@ func (w *apiWriter) put(ctx context.Context) bool {
 		key = fmt.Sprintf("shared/%02d", w.r.IntN(w.shared))
 	}
 	rec := ackcheck.Write{Space: w.sp, Key: key, Value: w.check.Unique(w.name), Writer: w.name, Order: w.order}
+	if pad := w.size - len(rec.Value); pad > 0 {
+		rec.Value += " " + strings.Repeat("v", pad-1)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := w.client().Put(ctx, w.sp, []byte(key), []byte(rec.Value)); err != nil {
@@ -133,13 +138,14 @@ func (w *apiWriter) put(ctx context.Context) bool {
 	return true
 }
 
-// runWriters runs the writers until stop is closed, each at most once
-// every pause, and returns once all have stopped.
+// runWriters runs the writers until stop is closed (never, if nil) or
+// each has made its limit of writes, each writing at most once every
+// pause, and returns once all have stopped.
 func runWriters(stop <-chan struct{}, pause time.Duration, ws ...*apiWriter) {
 	var wg sync.WaitGroup
 	for _, w := range ws {
 		wg.Go(func() {
-			for {
+			for w.limit == 0 || w.order < w.limit {
 				select {
 				case <-stop:
 					return
@@ -235,4 +241,19 @@ func rssOf(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// envNumber returns the integer in environment variable name, or def if
+// it is unset; it fails the test if it is not a number in [lo, hi].
+func envNumber(t *testing.T, name string, def, lo, hi int64) int64 {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		t.Fatalf("%s=%q: want a number from %d to %d", name, s, lo, hi)
+	}
+	return v
 }
