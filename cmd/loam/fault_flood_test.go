@@ -231,7 +231,7 @@ func TestFloodNeverReads(t *testing.T) {
 	v := newVictim(t, 20_000)
 	disc := keys.DiscoveryID(v.space)
 	var mu sync.Mutex
-	opened := 0
+	opened, connected := 0, 0
 	v.underAttack(t, floodDuration(t), func(ctx context.Context) {
 		var wg sync.WaitGroup
 		for range floodIdentities {
@@ -241,6 +241,15 @@ func TestFloodNeverReads(t *testing.T) {
 					return
 				}
 				defer h.Close()
+				defer func() { // still connected at the end of the attack?
+					for _, p := range h.Peers() {
+						if p.ID == v.author && p.Connected {
+							mu.Lock()
+							connected++
+							mu.Unlock()
+						}
+					}
+				}()
 				for ctx.Err() == nil {
 					s, conn, err := v.openSync(ctx, h)
 					if err != nil {
@@ -265,7 +274,7 @@ func TestFloodNeverReads(t *testing.T) {
 		}
 		wg.Wait()
 	})
-	t.Logf("%d identities opened %d sync streams that asked for everything and were never read", floodIdentities, opened)
+	t.Logf("%d identities opened %d sync streams that asked for everything and were never read; %d were still connected at the end", floodIdentities, opened, connected)
 	if opened < floodIdentities {
 		t.Errorf("the attackers opened only %d streams: the attack did not run", opened)
 	}
