@@ -69,6 +69,7 @@ func publicAddr(t *testing.T, n *labNode, transport string) string {
 // and tc, and skips without them (fails with LOAM_NETLAB_REQUIRED=1).
 func TestLossySlowLinks(t *testing.T) {
 	netlab.SkipIfMissing(t)
+	netlab.NeedTools(t, "tc")
 	if testing.Short() {
 		t.Skip("skipped with -short: five daemons syncing over slow, lossy links")
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,26 @@ type Public struct {
 	NS   string // its namespace
 	IP   string // its internet address
 	Port string // its link's interface on the internet namespace's bridge
+}
+
+// NeedTools skips the test, naming what is missing, if one of tools (as
+// "tc") is not on PATH; with RequiredEnv=1 it fails it instead. Call it
+// besides SkipIfMissing for tools beyond ip and nft.
+func NeedTools(t testing.TB, tools ...string) {
+	t.Helper()
+	var miss []string
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			miss = append(miss, tool)
+		}
+	}
+	switch {
+	case len(miss) == 0:
+	case os.Getenv(RequiredEnv) == "1":
+		t.Fatalf("netlab needs %s (install iproute2), and %s=1 requires it", strings.Join(miss, ", "), RequiredEnv)
+	default:
+		t.Skipf("netlab needs %s (install iproute2)", strings.Join(miss, ", "))
+	}
 }
 
 // publicTop is the internet address of the first public host; the next

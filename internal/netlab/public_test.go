@@ -14,6 +14,7 @@ import (
 // limit holds a transfer to the rate.
 func TestPublicHosts(t *testing.T) {
 	l := New(t, 1)
+	NeedTools(t, "tc")
 	a, b := l.AddPublic(), l.AddPublic()
 	if a.IP != InternetPrefix+"209" || b.IP != InternetPrefix+"208" {
 		t.Errorf("public addresses %s and %s, want .209 and .208", a.IP, b.IP)
