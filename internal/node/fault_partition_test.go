@@ -37,7 +37,9 @@ const (
 // 20 in-process nodes with real libp2p hosts on loopback hold one space,
 // linked in a random graph (a ring and random chords). For a few hundred
 // steps a nemesis cuts the network into random groups, isolates single
-// nodes or heals everything, while writers on every node put and delete
+// nodes, restarts nodes (a clean close, then the same home opened again:
+// a new host on a new port) or heals everything, while writers on every
+// node put and delete
 // overlapping keys; every write acknowledged to its caller is recorded
 // with the version its commit gave it. A link is cut the way a misbehaving
 // peer is kept out: both ends block each other in their connection gaters
@@ -75,8 +77,10 @@ func TestPartitions(t *testing.T) {
 	start := time.Now()
 
 	nodes := make([]*Node, count)
+	homes := make([]string, count)
 	for i := range nodes {
-		nodes[i] = openNode(t, t.TempDir())
+		homes[i] = t.TempDir()
+		nodes[i] = openNode(t, homes[i])
 	}
 	sp, err := nodes[0].CreateSpace(ctx, "faults")
 	if err != nil {
@@ -106,7 +110,8 @@ func TestPartitions(t *testing.T) {
 	check := ackcheck.New()
 	groups := make([]int, count) // the group of each node; all 0: healed
 	p.probe(ctx, id, spaces, check)
-	var cuts, settles int
+	var cuts, settles, restarts int
+	var restarting time.Duration
 	stepStart := time.Now()
 	lap, settling := stepStart, time.Duration(0)
 	for step := range steps {
@@ -123,6 +128,19 @@ func TestPartitions(t *testing.T) {
 			cuts++
 		case x < 28: // heal everything
 			clear(groups)
+		case x < 31: // restart a node: close it, open its home again
+			i := r.IntN(count)
+			restartStart := time.Now()
+			if err := nodes[i].Close(); err != nil {
+				t.Fatalf("step %d: close node %d: %v", step, i, err)
+			}
+			nodes[i] = openNode(t, homes[i])
+			if spaces[i], err = nodes[i].openSpace(ctx, id); err != nil {
+				t.Fatalf("step %d: node %d after its restart: %v", step, i, err)
+			}
+			p.restarted(ctx, i, groups)
+			restarts++
+			restarting += time.Since(restartStart)
 		}
 		p.apply(ctx, groups)
 
@@ -157,7 +175,7 @@ func TestPartitions(t *testing.T) {
 			lap, settling = time.Now(), 0
 		}
 	}
-	t.Logf("%d steps in %.1fs: %d cuts, %d settles, %d acknowledged writes", steps, time.Since(stepStart).Seconds(), cuts, settles, check.Acknowledged())
+	t.Logf("%d steps in %.1fs: %d cuts, %d restarts (%.1fs), %d settles, %d acknowledged writes", steps, time.Since(stepStart).Seconds(), cuts, restarts, restarting.Seconds(), settles, check.Acknowledged())
 
 	clear(groups)
 	p.apply(ctx, groups)
@@ -282,6 +300,24 @@ func (p *partitioner) apply(ctx context.Context, groups []int) {
 	var wg sync.WaitGroup
 	for _, l := range redial {
 		wg.Go(func() { p.connect(ctx, l) })
+	}
+	wg.Wait()
+}
+
+// restarted brings node i, just reopened (a new host, on a new port, with
+// no blocks), back into the network as groups has it: it blocks the nodes
+// cut from it (they still block it), and dials its links to the others.
+func (p *partitioner) restarted(ctx context.Context, i int, groups []int) {
+	var wg sync.WaitGroup
+	for j := range p.nodes {
+		pair := [2]int{min(i, j), max(i, j)}
+		switch {
+		case i == j:
+		case p.cut[pair]:
+			p.nodes[i].host.Block(p.nodes[j].Author(), time.Hour)
+		case p.links[pair] && groups[i] == groups[j]:
+			wg.Go(func() { p.connect(ctx, pair) })
+		}
 	}
 	wg.Wait()
 }
