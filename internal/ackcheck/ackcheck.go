@@ -77,10 +77,11 @@ type Write struct {
 	// its Writer's writes (1, 2, 3, …) if the writer makes them one at a
 	// time, each acknowledged or given up on before the next starts, on
 	// one device (a daemon through its API, say); 0 when unknown. A
-	// device's clock never runs backwards, so of one such writer's writes
-	// to a key the later one wins: a replica that shows a write of the
-	// writer older than another acknowledged write of it to the key has
-	// lost that write.
+	// device's clock never runs backwards, so of two acknowledged writes
+	// of such a writer to a key the later one wins: a replica that shows
+	// the earlier has lost the later. (A write in doubt may have been
+	// applied after the writer gave up on it, so after its next writes:
+	// it is never judged older than them.)
 	Order uint64
 }
 
@@ -290,12 +291,13 @@ func judge(e Entry, acked, doubt []Write) string {
 
 // judgeUnversioned judges entry e, showing write shown (nil if absent), of
 // a key whose acknowledged writes have no versions. Any write may win
-// except one that its own sequential writer overwrote later with an
-// acknowledged write (Write.Order).
+// except an acknowledged one that its own sequential writer overwrote
+// later with another acknowledged write (Write.Order).
 func judgeUnversioned(e Entry, shown *Write, acked, doubt []Write) string {
-	// later returns an acknowledged write of w's writer made after w.
+	// later returns an acknowledged write of w's writer made after w, if
+	// w was acknowledged.
 	later := func(w Write) (Write, bool) {
-		if w.Order == 0 {
+		if w.Order == 0 || !slices.Contains(acked, w) {
 			return Write{}, false
 		}
 		for _, a := range acked {
