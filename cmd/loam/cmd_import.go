@@ -161,10 +161,11 @@ func (imp *importer) commit(ctx context.Context) error {
 			}
 			return &interruptedError{msg: msg, err: err}
 		}
-		var refused *api.Error
-		if _, viaDaemon := imp.b.(daemonBackend); viaDaemon && !errors.As(err, &refused) {
+		var answer *api.Error
+		if _, viaDaemon := imp.b.(daemonBackend); viaDaemon && (!errors.As(err, &answer) || errors.Is(err, context.DeadlineExceeded)) {
 			// The daemon gave no answer (it died, or the connection
-			// broke): it may have committed the batch before.
+			// broke), or gave up waiting: it may have committed the
+			// batch, or may yet.
 			msg := fmt.Sprintf("import: line %d: write lines %d-%d: %v; lines %d-%d may or may not have been imported", imp.last, imp.first, imp.last, err, imp.first, imp.last)
 			if imp.first > 1 {
 				msg += fmt.Sprintf(" (lines 1-%d were)", imp.first-1)
