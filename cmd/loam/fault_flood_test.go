@@ -25,7 +25,8 @@ const (
 	honestWithin = 10 * time.Second
 )
 
-// floodFor is how long each flood lasts; LOAM_FLOOD_SECONDS changes it.
+// floodForDefault is how long each flood lasts; LOAM_FLOOD_SECONDS changes
+// it.
 const floodForDefault = 15 * time.Second
 
 func floodDuration(t *testing.T) time.Duration {
