@@ -161,6 +161,17 @@ func (imp *importer) commit(ctx context.Context) error {
 			}
 			return &interruptedError{msg: msg, err: err}
 		}
+		var answer *api.Error
+		if _, viaDaemon := imp.b.(daemonBackend); viaDaemon && (!errors.As(err, &answer) || errors.Is(err, context.DeadlineExceeded)) {
+			// The daemon gave no answer (it died, or the connection
+			// broke), or gave up waiting: it may have committed the
+			// batch, or may yet.
+			msg := fmt.Sprintf("import: line %d: write lines %d-%d: %v; lines %d-%d may or may not have been imported", imp.last, imp.first, imp.last, err, imp.first, imp.last)
+			if imp.first > 1 {
+				msg += fmt.Sprintf(" (lines 1-%d were)", imp.first-1)
+			}
+			return fmt.Errorf("%s: once the daemon runs, import again from line %d (a line imported twice keeps its value)", msg, imp.first)
+		}
 		return imp.fail(imp.last, fmt.Errorf("write lines %d-%d: %w", imp.first, imp.last, err))
 	}
 	imp.keys += n

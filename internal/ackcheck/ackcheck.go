@@ -14,7 +14,9 @@
 //     a value nobody wrote and never an older write brought back;
 //   - no acknowledged write is lost: the winner is at least as new as the
 //     newest acknowledged write of the key (by version, when the test knows
-//     versions; a key written once must show that write).
+//     versions; without them, by the order of one sequential writer's
+//     writes, Write.Order, and a key no delete can have won must show a
+//     value).
 //
 // Writes are told apart by value: a test gives every write its own value
 // (Unique makes one). Deletes are writes with Deleted set; a replica shows
@@ -71,6 +73,16 @@ type Write struct {
 	// Version, when known (in-process writers get it from the commit),
 	// lets the checker decide the winner among several writes of a key.
 	Version Version
+	// Order, when Version is unknown, is the place of this write among
+	// its Writer's writes (1, 2, 3, …) if the writer makes them one at a
+	// time, each acknowledged or given up on before the next starts, on
+	// one device (a daemon through its API, say); 0 when unknown. A
+	// device's clock never runs backwards, so of two acknowledged writes
+	// of such a writer to a key the later one wins: a replica that shows
+	// the earlier has lost the later. (A write in doubt may have been
+	// applied after the writer gave up on it, so after its next writes:
+	// it is never judged older than them.)
+	Order uint64
 }
 
 func (w Write) String() string {
@@ -245,19 +257,7 @@ func judge(e Entry, acked, doubt []Write) string {
 		versioned = versioned && w.Version.Known()
 	}
 	if !versioned {
-		if len(acked) > 1 {
-			return "" // no order known: agreement and a known value are all that can be checked
-		}
-		// One acknowledged write: it, or a write in doubt, must show.
-		w := acked[0]
-		doubtDelete := slices.ContainsFunc(doubt, func(d Write) bool { return d.Deleted })
-		switch {
-		case !e.Found && (w.Deleted || doubtDelete):
-			return ""
-		case e.Found:
-			return "" // the acknowledged write, or a write in doubt that may have come after it
-		}
-		return fmt.Sprintf("lost acknowledged %s: shows %s", w, show(e))
+		return judgeUnversioned(e, shown, acked, doubt)
 	}
 	newest := acked[0]
 	for _, w := range acked[1:] {
@@ -287,4 +287,43 @@ func judge(e Entry, acked, doubt []Write) string {
 		return fmt.Sprintf("lost acknowledged %s: shows older %s", newest, show(e))
 	}
 	return ""
+}
+
+// judgeUnversioned judges entry e, showing write shown (nil if absent), of
+// a key whose acknowledged writes have no versions. Any write may win
+// except an acknowledged one that its own sequential writer overwrote
+// later with another acknowledged write (Write.Order).
+func judgeUnversioned(e Entry, shown *Write, acked, doubt []Write) string {
+	// later returns an acknowledged write of w's writer made after w, if
+	// w was acknowledged.
+	later := func(w Write) (Write, bool) {
+		if w.Order == 0 || !slices.Contains(acked, w) {
+			return Write{}, false
+		}
+		for _, a := range acked {
+			if a.Writer == w.Writer && a.Order > w.Order {
+				return a, true
+			}
+		}
+		return Write{}, false
+	}
+	if e.Found {
+		if a, ok := later(*shown); ok {
+			return fmt.Sprintf("lost acknowledged %s: shows %s, which its writer overwrote before", a, show(e))
+		}
+		return ""
+	}
+	// Absent: some delete must be able to win.
+	for _, d := range append(slices.Clone(acked), doubt...) {
+		if _, ok := later(d); d.Deleted && !ok {
+			return ""
+		}
+	}
+	var newest Write
+	for _, a := range acked {
+		if !a.Deleted && a.Order >= newest.Order {
+			newest = a
+		}
+	}
+	return fmt.Sprintf("lost acknowledged %s: the key is absent, and no delete can have won", newest)
 }
