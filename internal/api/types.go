@@ -94,7 +94,7 @@ func oneOf(text, b64 *string, name string) ([]byte, error) {
 // (with Op) one event of a watch. The CLI prints the same objects with
 // --json.
 type Entry struct {
-	Op string `json:"op,omitempty"` // watch only: "put" or "del"
+	Op string `json:"op,omitempty"` // watch only: "put", "del" or "resync"
 	Record
 	Author string `json:"author,omitempty"`
 	Time   string `json:"time,omitempty"` // RFC 3339, UTC
@@ -109,6 +109,10 @@ func NewEntry(key, value []byte, author string, t time.Time) Entry {
 const (
 	OpPut = "put"
 	OpDel = "del"
+	// OpResync is the event of a watch that fell behind: changes were
+	// dropped, so the client should list the keys again; the events after
+	// it are every change applied after the drop. It has no key.
+	OpResync = "resync"
 )
 
 // NewChange returns the watch event of a change: a put of value, or a

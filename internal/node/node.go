@@ -185,8 +185,9 @@ func (n *Node) loadHeld(ctx context.Context) error {
 	return nil
 }
 
-// Close stops networking and every goroutine, then closes the store.
-// Writes in flight fail; nothing acknowledged is lost. Close is idempotent.
+// Close stops networking and every goroutine, ends every watch, then
+// closes the store. Writes in flight fail; nothing acknowledged is lost.
+// Close is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
@@ -195,6 +196,7 @@ func (n *Node) Close() error {
 			err = n.host.Close()
 		}
 		n.wg.Wait()
+		n.hub.Close() // every watch ends: its channel closes
 		if n.st != nil {
 			err = errors.Join(err, n.st.Close())
 		}
