@@ -452,6 +452,9 @@ func (s sseChanges) Next() (loam.Change, error) {
 	if err != nil {
 		return loam.Change{}, err
 	}
+	if e.Op == api.OpResync {
+		return loam.Change{Resync: true}, nil
+	}
 	kv, err := kvOf(e)
 	if err != nil {
 		return loam.Change{}, err
