@@ -431,6 +431,7 @@ func (d daemonBackend) Members(ctx context.Context, ref string) ([]loam.Member, 
 		if m.Revoked != nil {
 			o.Revoked = &loam.Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 		}
+		o.ForkedAt = m.ForkedAt
 		out[i] = o
 	}
 	return out, nil

@@ -248,6 +248,9 @@ type Member struct {
 	Grants  []MemberGrant `json:"grants"`
 	Joined  []string      `json:"joined,omitempty"` // for an invite: who joined through it
 	Revoked *Revocation   `json:"revoked,omitempty"`
+	// ForkedAt is the seq at which the member signed two different
+	// commits: its commits from there on do not count (0: none).
+	ForkedAt uint64 `json:"forked_at,omitempty"`
 }
 
 // MemberGrant is one grant of a Member.
@@ -339,16 +342,25 @@ type BlobStatus struct {
 	Queued   int    `json:"queued"`    // referenced blobs waiting to be fetched eagerly
 }
 
+// ForkedAuthor is an author that forked, in SpaceStatus.
+type ForkedAuthor struct {
+	Author string `json:"author"`
+	Seq    uint64 `json:"seq"` // its commits from this seq on do not count
+}
+
 // SpaceStatus is one space in Status.
 type SpaceStatus struct {
-	Name     string `json:"name"`
-	ID       string `json:"id"`
-	Commits  uint64 `json:"commits"` // commits held: the sum of the heads' seqs
-	Heads    []Head `json:"heads"`
-	Keys     int64  `json:"keys"` // visible keys
-	ViewHash string `json:"view_hash"`
-	Peers    int    `json:"peers"`   // connected peers sharing the space
-	InSync   int    `json:"in_sync"` // of those, how many hold the same commits
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Commits uint64 `json:"commits"` // commits held: the sum of the heads' seqs
+	Heads   []Head `json:"heads"`
+	// Forked lists the authors that signed two different commits with
+	// one seq: their commits from that seq on do not count.
+	Forked   []ForkedAuthor `json:"forked,omitempty"`
+	Keys     int64          `json:"keys"` // visible keys
+	ViewHash string         `json:"view_hash"`
+	Peers    int            `json:"peers"`   // connected peers sharing the space
+	InSync   int            `json:"in_sync"` // of those, how many hold the same commits
 	// Warnings are problems of the space that need the user, in sentences.
 	Warnings []string `json:"warnings,omitempty"`
 }
