@@ -116,6 +116,9 @@ func (c *blobConn) read(limit int) (*blob.BlobMsg, error) {
 func readFrame(r *bufio.Reader, limit int) ([]byte, error) {
 	var n uint64
 	for i := 0; ; i++ {
+		if i == binary.MaxVarintLen32 { // limits are under 4 GiB
+			return nil, fmt.Errorf("%w: a length of over %d bytes", errBlobFrame, i)
+		}
 		c, err := r.ReadByte()
 		if err != nil {
 			if i > 0 && errors.Is(err, io.EOF) {
@@ -184,6 +187,9 @@ func (c *blobConn) write(m *blob.BlobMsg, piece int, timeout time.Duration, pace
 // resetting the stream (a download cancelling a request it no longer
 // needs) cancels the request at once: a Get waiting for its turn under the
 // upload rate then gives up its place instead of using the upload budget.
+// (A peer that closed its side after its request, as streamSource does, is
+// read to its end at once; its reset is then seen at the next write, which
+// costs at most one piece of the budget.)
 // A peer that sends no request, takes too long to send one, or reads
 // nothing of an answer for longer than the node's blobTimeouts allow is
 // dropped.
