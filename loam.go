@@ -279,6 +279,10 @@ type Member struct {
 	Grants  []MemberGrant `json:"grants"`
 	Joined  []string      `json:"joined,omitempty"` // for an invite: who joined through it, first first
 	Revoked *Revocation   `json:"revoked,omitempty"`
+	// ForkedAt is the seq at which the member signed two different
+	// commits (its key is used on two devices, or was stolen): its
+	// commits from there on do not count. 0 if it did not fork.
+	ForkedAt uint64 `json:"forked_at,omitempty"`
 }
 
 // MemberGrant is one grant that took effect.
@@ -329,6 +333,7 @@ func (n *Node) Members(ctx context.Context, ref string) ([]Member, error) {
 		if m.Revoked != nil {
 			o.Revoked = &Revocation{By: m.Revoked.By.String(), At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 		}
+		o.ForkedAt = m.ForkedAt
 		out[i] = o
 	}
 	return out, nil

@@ -218,31 +218,44 @@ func (s *Space) Range(ctx context.Context, opts ...RangeOption) iter.Seq2[KV, er
 	}
 }
 
-// Change is one change of a key's visible value.
+// Change is one change of a key's visible value, or a resync.
 type Change struct {
 	Key     []byte
 	Value   []byte // nil when Deleted
 	Deleted bool
 	Author  string
 	Time    time.Time
+	// Resync says that changes were dropped because the reader fell
+	// behind (the node bounds what it queues for each watch): read the
+	// keys again (Range), then go on with the changes that follow, which
+	// are every change applied after the drop. Its other fields are zero.
+	Resync bool
 }
 
 // Watch returns the changes to keys under Prefix (other options are
 // ignored) from now on, in the order they were applied, whoever wrote
-// them. The channel is closed when ctx ends.
+// them. A reader that falls behind gets a Change with Resync set instead
+// of the changes it missed (see Change.Resync). The channel is closed when
+// ctx ends or the node closes.
 func (s *Space) Watch(ctx context.Context, opts ...RangeOption) <-chan Change {
 	q := query(opts)
 	in := s.n.n.Hub().Watch(ctx, s.sp.ID(), q.Prefix)
 	out := make(chan Change)
 	go func() {
 		defer close(out)
-		for c := range in {
-			ch := Change{Key: c.Key, Deleted: c.Entry.Tombstone()}
-			if !c.Entry.Author.IsZero() {
-				ch.Author, ch.Time = c.Entry.Author.String(), c.Entry.Time.Time()
-			}
-			if !ch.Deleted {
-				ch.Value = c.Entry.Value
+		for ev := range in {
+			var ch Change
+			if ev.Resync {
+				ch.Resync = true
+			} else {
+				c := ev.Change
+				ch = Change{Key: c.Key, Deleted: c.Entry.Tombstone()}
+				if !c.Entry.Author.IsZero() {
+					ch.Author, ch.Time = c.Entry.Author.String(), c.Entry.Time.Time()
+				}
+				if !ch.Deleted {
+					ch.Value = c.Entry.Value
+				}
 			}
 			select {
 			case out <- ch:

@@ -431,6 +431,7 @@ func (d daemonBackend) Members(ctx context.Context, ref string) ([]loam.Member, 
 		if m.Revoked != nil {
 			o.Revoked = &loam.Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 		}
+		o.ForkedAt = m.ForkedAt
 		out[i] = o
 	}
 	return out, nil
@@ -451,6 +452,9 @@ func (s sseChanges) Next() (loam.Change, error) {
 	e, err := s.w.Next()
 	if err != nil {
 		return loam.Change{}, err
+	}
+	if e.Op == api.OpResync {
+		return loam.Change{Resync: true}, nil
 	}
 	kv, err := kvOf(e)
 	if err != nil {

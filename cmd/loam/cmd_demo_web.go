@@ -24,12 +24,26 @@ import (
 // webNode is one of the web demo's nodes with its API and web UI served
 // on loopback, as 'loam daemon' serves them.
 type webNode struct {
-	name string
-	n    *node.Node
-	s    *api.Server
-	srv  *http.Server
-	addr string
-	c    *api.Client
+	name   string
+	n      *node.Node
+	s      *api.Server
+	srv    *http.Server
+	served chan error // srv.Serve's result, once it has returned
+	addr   string
+	c      *api.Client
+}
+
+// stop shuts the node's server down, waits for its Serve goroutine to
+// return, and closes the node.
+func (w *webNode) stop() error {
+	w.s.CloseStreams()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := w.srv.Shutdown(sctx); err != nil {
+		w.srv.Close()
+	}
+	<-w.served
+	return w.n.Close()
 }
 
 // runWebDemo is the demo's third part, with --serve: three nodes, each
@@ -40,13 +54,7 @@ func runWebDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	var nodes []*webNode
 	defer func() {
 		for _, w := range nodes {
-			w.s.CloseStreams()
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			if serr := w.srv.Shutdown(sctx); serr != nil {
-				w.srv.Close()
-			}
-			cancel()
-			if cerr := w.n.Close(); cerr != nil && err == nil {
+			if cerr := w.stop(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}
@@ -109,9 +117,10 @@ func startWebNode(ctx context.Context, name, home string) (*webNode, error) {
 	s.ServeUI(ui.Files())
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	srv.RegisterOnShutdown(s.CloseStreams)
-	go srv.Serve(ln)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ended by stop
 	addr := ln.Addr().String()
-	return &webNode{name: name, n: n, s: s, srv: srv, addr: addr, c: api.NewClient(addr, tok)}, nil
+	return &webNode{name: name, n: n, s: s, srv: srv, served: served, addr: addr, c: api.NewClient(addr, tok)}, nil
 }
 
 // demoAppData writes some chat and tool library data in the key layouts

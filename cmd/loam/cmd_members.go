@@ -18,9 +18,11 @@ func newMembersCmd(g *globalOptions) *cobra.Command {
 		Short: "List who holds which role in a space",
 		Long: `List the members of SPACE as this device knows them: every device and invite
 key holding a grant that counts, with its role in force now, the key prefix
-it is restricted to, who granted it and when, when it expires, and when and
-by whom it was revoked. An invite key shows how many devices joined with it
-(uses/limit). Roles: read < write < admin; seed stores and serves only.
+it is restricted to, who granted it and when, when it expires, when and
+by whom it was revoked, and the seq at which it forked (signed two
+different commits with one seq: its commits from there on do not count).
+An invite key shows how many devices joined with it (uses/limit). Roles:
+read < write < admin; seed stores and serves only.
 
 Members decides from the commits held here: a grant or revocation made on a
 device this one has not synced with yet is not shown.`,
@@ -41,13 +43,13 @@ device this one has not synced with yet is not shown.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print [{"author", "invite", "role", "grants", "joined", "revoked"}] as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print [{"author", "invite", "role", "grants", "joined", "revoked", "forked_at"}] as JSON`)
 	return cmd
 }
 
 func writeMembers(cmd *cobra.Command, ms []loam.Member) error {
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "MEMBER\tROLE\tPREFIX\tGRANTED BY\tSINCE\tEXPIRES\tREVOKED")
+	fmt.Fprintln(w, "MEMBER\tROLE\tPREFIX\tGRANTED BY\tSINCE\tEXPIRES\tREVOKED\tFORKED")
 	for _, m := range ms {
 		who := shortID(m.Author)
 		if m.Invite {
@@ -87,7 +89,11 @@ func writeMembers(cmd *cobra.Command, ms []loam.Member) error {
 		if m.Revoked != nil {
 			revoked = fmt.Sprintf("%s by %s after seq %d", m.Revoked.At.Local().Format(time.DateTime), shortID(m.Revoked.By), m.Revoked.LastSeq)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", who, role, prefix, by, since, expires, revoked)
+		forked := "-"
+		if m.ForkedAt != 0 {
+			forked = fmt.Sprintf("at seq %d", m.ForkedAt)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", who, role, prefix, by, since, expires, revoked, forked)
 	}
 	return w.Flush()
 }

@@ -19,15 +19,17 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 		Long: `Show what the daemon holds and whom it talks to: its peer ID and p2p
 addresses; for each space its name, ID, the number of commits held, the
 number of visible keys and every author's head (the latest commit it
-holds of each author); the number of connected peers; and how many peers
-were disconnected for misbehaving (bad signatures, unauthorized commits,
-malformed messages…), by kind. It needs the daemon ('loam daemon').
+holds of each author) and the authors that forked (signed two different
+commits with one seq: their commits from there on do not count); the
+number of connected peers; and how many peers were disconnected for
+misbehaving (bad signatures, unauthorized commits, malformed messages…),
+by kind. It needs the daemon ('loam daemon').
 
 With --json, print {"peer", "author", "addrs", "spaces": [{"name", "id",
-"commits", "heads": [{"author", "seq", "commit", "time"}], "keys",
-"view_hash"}], "peers", "refusals", "blobs": {"bytes_in", "bytes_out",
-"fetching", "queued"}}. Two replicas of a space with the same
-view_hash have the same keys and values.`,
+"commits", "heads": [{"author", "seq", "commit", "time"}], "forked":
+[{"author", "seq"}], "keys", "view_hash"}], "peers", "refusals", "blobs":
+{"bytes_in", "bytes_out", "fetching", "queued"}}. Two replicas of a space
+with the same view_hash have the same keys and values.`,
 		Example: `  loam status
   loam status --json | jq '.spaces[] | {name, commits}'`,
 		Args: exactArgs(0),
@@ -76,6 +78,9 @@ view_hash have the same keys and values.`,
 				}
 				for _, h := range sp.Heads {
 					fmt.Fprintf(&b, "  %s  seq %-8d %s\n", h.Author, h.Seq, headTime(h))
+				}
+				for _, f := range sp.Forked {
+					fmt.Fprintf(&b, "  forked: %s signed two different commits with seq %d: its commits from seq %d on do not count (a device key used on two devices, or stolen, does this: that member should join again from each device with its own key)\n", f.Author, f.Seq, f.Seq)
 				}
 				for _, w := range sp.Warnings {
 					fmt.Fprintf(&b, "  warning: %s\n", w)

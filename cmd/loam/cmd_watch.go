@@ -21,6 +21,11 @@ one line each, until Ctrl-C (SIGINT) or SIGTERM: "put KEY VALUE" or
 "del KEY", values shown as by 'loam ls'. With --json, one JSON object per
 line: {"op": "put" or "del", "key", "value" or "value_b64", "author", "time"}.
 
+A watch that falls behind (its output is not read as fast as changes
+arrive) loses the changes it could not keep: it prints "resync" (with
+--json, {"op": "resync"}) where they were dropped, and goes on with every
+change after that. List the keys again ('loam ls') to catch up.
+
 With a daemon running for the Loam home ('loam daemon'), watch shows every
 change the daemon applies: writes by other loam commands and by peers.
 Without one, watch holds the home itself, so it sees only its own
@@ -48,6 +53,11 @@ fail with "in use".`,
 						return err
 					}
 					switch {
+					case c.Resync && jsonOut:
+						err = writeJSON(out, api.Entry{Op: api.OpResync})
+					case c.Resync:
+						_, err = fmt.Fprintln(out, "resync")
+						fmt.Fprintln(cmd.ErrOrStderr(), "loam: the watch fell behind and changes were dropped: list the keys again ('loam ls') to catch up")
 					case jsonOut:
 						err = writeJSON(out, api.NewChange(c.Key, c.Value, c.Deleted, c.Author, c.Time))
 					case c.Deleted:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/goleak"
 )
 
 // loamBin is the loam binary built once for all tests.
@@ -35,7 +36,18 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "go build:", err)
 		return 1
 	}
-	return m.Run()
+	if code := m.Run(); code != 0 {
+		return code
+	}
+	// Every goroutine the tests started in this process has ended: the
+	// in-process nodes, API servers and watches of the demos, and the
+	// browser tests' chromedp sessions. Nothing needs ignoring: libp2p,
+	// Pebble and chromedp leave nothing running once closed.
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintf(os.Stderr, "goleak: goroutines left running after the tests:\n%v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // result is what one run of the binary did.

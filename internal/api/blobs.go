@@ -181,9 +181,6 @@ func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
 	st, err := s.n.FetchBlob(r.Context(), id, nil, opts)
 	if err != nil {
 		_, code := kindOf(err)
-		if errors.Is(err, blob.ErrUnavailable) {
-			code = "unavailable"
-		}
 		send(FetchEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
 		return
 	}

@@ -428,11 +428,14 @@ type Watcher struct {
 	r      *bufio.Reader
 }
 
-// Next returns the next change: an entry with Op "put" or "del". When
-// the stream ends it returns the context's error if the context ended,
-// else an error saying the daemon ended the stream.
+// Next returns the next change: an entry with Op "put" or "del", or
+// OpResync when the watch fell behind and changes were dropped (list the
+// keys again; the changes after it are all delivered). When the stream
+// ends it returns the context's error if the context ended, else an error
+// saying the daemon ended the stream.
 func (w *Watcher) Next() (Entry, error) {
 	var data []byte
+	event := ""
 	for {
 		line, err := w.r.ReadBytes('\n')
 		if err != nil {
@@ -447,7 +450,11 @@ func (w *Watcher) Next() (Entry, error) {
 		line = bytes.TrimRight(line, "\r\n")
 		switch {
 		case len(line) == 0:
-			if data == nil {
+			switch {
+			case event == OpResync:
+				return Entry{Op: OpResync}, nil
+			case data == nil, event != "" && event != "message":
+				data, event = nil, "" // nothing, or an event this client does not know
 				continue
 			}
 			var e Entry
@@ -460,11 +467,14 @@ func (w *Watcher) Next() (Entry, error) {
 		default:
 			field, value, _ := bytes.Cut(line, []byte(":"))
 			value = bytes.TrimPrefix(value, []byte(" "))
-			if string(field) == "data" {
+			switch string(field) {
+			case "data":
 				if data != nil {
 					data = append(data, '\n')
 				}
 				data = append(data, value...)
+			case "event":
+				event = string(value)
 			}
 		}
 	}

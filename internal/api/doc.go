@@ -55,11 +55,13 @@
 // Statuses: 400 bad input (bad_request, bad_ticket, malformed_id,
 // bad_name), 401 no token, 403 wrong token, foreign Host or Origin
 // (forbidden), no write grant (read_only), not an admin (not_admin); 404
-// unknown key (not_found), space (unknown_space) or endpoint (no_route);
-// 409 space name taken (name_taken); 502 peer unreachable; 503 no network;
-// 500 anything else, such as a bad commit found by verify (invalid_log).
-// The one table that maps kinds to statuses and codes is kinds, in
-// errors.go.
+// unknown key (not_found), space (unknown_space), endpoint (no_route) or
+// blob (blob_not_found; unavailable: no peer could supply it); 409 space
+// name taken (name_taken); 413 too large; 502 peer unreachable; 503 no
+// network, or the daemon stopping; 500 a bad commit found by verify
+// (invalid_log), damaged data, and anything else (internal). The one table
+// that maps kinds to statuses and codes, both ways, is kinds, in errors.go;
+// docs/api.md lists every code.
 //
 // # Endpoints
 //
@@ -104,6 +106,12 @@
 //
 //	       data: {"op":"del","key":"chat/0","author":"aut_…","time":"…"}
 //
+//	       event: resync
+//	       data: {"op":"resync"}
+//
+//	       (resync: the client fell behind and changes were dropped; list
+//	       the keys again. A client that reads nothing for 30 s is dropped.)
+//
 //	GET    /v1/spaces/SPACE/verify   {"commits":12,"ops":40,"authors":2,"forks":0};
 //	       a bad history is an error (invalid_log) naming the first bad commit
 //	GET    /v1/spaces/SPACE/heads    [{"author":"aut_…","seq":12,"commit":"cmt_…","time":"…"}]
@@ -114,7 +122,8 @@
 //	GET    /v1/spaces/SPACE/members  [{"author":"aut_…","invite":false,"role":"write",
 //	                                   "grants":[{"role":"write","prefix":"chat/","expires":"…","uses":1,
 //	                                              "granted_by":"aut_…","since":"…","via":"aut_…"}],
-//	                                   "joined":["aut_…"],"revoked":{"by":"aut_…","at":"…","last_seq":4}}]
+//	                                   "joined":["aut_…"],"revoked":{"by":"aut_…","at":"…","last_seq":4},
+//	                                   "forked_at":7}]
 //	POST   /v1/spaces/SPACE/revoke   {"target":"aut_…" or "loam1…"} → {"author":"aut_…","invite":false,"last_seq":4}
 //	       (this device must be an admin of the whole space)
 //	POST   /v1/join                  {"ticket":"loam1…"} → {"id","name","created"} once
@@ -125,7 +134,8 @@
 //	                                   "bytes_in":1234,"bytes_out":567,"last_seen":"…"}]
 //	POST   /v1/connect               {"addr":"/ip4/…/tcp/…/p2p/12D3Koo…"} → {"peer":"12D3Koo…"}
 //	GET    /v1/status                {"peer","author","addrs",
-//	                                  "spaces":[{"name","id","commits","heads":[…],"keys","view_hash"}],
+//	                                  "spaces":[{"name","id","commits","heads":[…],"forked":[{"author","seq"}],
+//	                                  "keys","view_hash"}],
 //	                                  "peers":1,"refusals":{"bad_proof":1}}
 //	GET    /v1/doctor                {"reachability":"private","dht":"private","routing_table":1,
 //	                                  "bootstrap":["12D3Koo…"],"bootstrap_connected":[…],"relays":[…],

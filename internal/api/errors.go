@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
 )
 
 // Errors of the API itself, besides those of the packages below it.
@@ -38,32 +42,52 @@ type errorKind struct {
 
 // kinds is the one place that maps error kinds to HTTP statuses, for the
 // server, and codes back to error kinds, for the client. The first kind
-// that matches wins.
+// that matches wins. Every exported sentinel of the packages below that a
+// client may meet is here (TestErrorsRoundTrip checks it); the others
+// answer 500 "internal". docs/api.md lists the codes.
 var kinds = []errorKind{
 	{store.ErrNotFound, http.StatusNotFound, "not_found"},
 	{store.ErrUnknownSpace, http.StatusNotFound, "unknown_space"},
 	{ErrNoRoute, http.StatusNotFound, "no_route"},
 	{node.ErrNotMember, http.StatusNotFound, "not_member"},
 	{node.ErrNoSecret, http.StatusNotFound, "no_secret"},
+	{blob.ErrNotFound, http.StatusNotFound, "blob_not_found"},
+	{blob.ErrUnavailable, http.StatusNotFound, "unavailable"},
 	{node.ErrInviteVoid, http.StatusGone, "invite_void"},
+	{acl.ErrUsedUp, http.StatusGone, "invite_used"},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket"},
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id"},
 	{node.ErrBadName, http.StatusBadRequest, "bad_name"},
 	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit"},
+	{blob.ErrBadRef, http.StatusBadRequest, "bad_ref"},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob"},
 	{space.ErrReadOnly, http.StatusForbidden, "read_only"},
 	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key"},
 	{node.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{store.ErrUnauthorized, http.StatusForbidden, "unauthorized_commit"},
+	{store.ErrRevoked, http.StatusForbidden, "not_counted"},
+	{acl.ErrDenied, http.StatusForbidden, "denied"},
+	{acl.ErrRevoked, http.StatusForbidden, "revoked"},
+	{acl.ErrForked, http.StatusConflict, "forked"},
 	{store.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed"},
 	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch"},
+	{seal.ErrSealedSize, http.StatusConflict, "sealed_size_mismatch"},
+	{blob.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
+	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, "seal_too_large"},
 	{node.ErrUnreachable, http.StatusBadGateway, "unreachable"},
 	{node.ErrOffline, http.StatusServiceUnavailable, "offline"},
+	{p2p.ErrNoDHT, http.StatusServiceUnavailable, "no_dht"},
+	{store.ErrClosed, http.StatusServiceUnavailable, "closed"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
 	{space.ErrInvalidLog, http.StatusInternalServerError, "invalid_log"},
+	{store.ErrCorrupt, http.StatusInternalServerError, "corrupt_store"},
+	{view.ErrCorrupt, http.StatusInternalServerError, "corrupt_view"},
+	{blob.ErrCorrupt, http.StatusInternalServerError, "corrupt_blob"},
+	{seal.ErrDecrypt, http.StatusInternalServerError, "undecryptable"},
 }
 
 // kindOf returns the kind of err: its status and code.

@@ -47,6 +47,7 @@ func memberOf(m space.Member) Member {
 	if m.Revoked != nil {
 		out.Revoked = &Revocation{By: m.Revoked.By.String(), At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 	}
+	out.ForkedAt = m.ForkedAt
 	return out
 }
 

@@ -57,6 +57,10 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	m.counter("loam_blob_fetches_started_total", "Blob downloads started.", sample{v: c.BlobsStarted})
 	m.gauge("loam_blob_fetches", "Blob downloads in progress.", sample{v: uint64(max(c.BlobFetches, 0))})
 	m.gauge("loam_blob_fetches_queued", "Referenced blobs waiting to be fetched eagerly.", sample{v: uint64(s.n.BlobsQueued())})
+	hub := s.n.Hub().Stats()
+	m.gauge("loam_watches", "Watches open (API streams and Go API watchers).", sample{v: uint64(hub.Watchers)})
+	m.gauge("loam_watch_queued_bytes", "Bytes of changes queued for watchers that have not read them yet (bounded: a watcher that falls behind resyncs).", sample{v: uint64(max(hub.Queued, 0))})
+	m.counter("loam_watch_resyncs_total", "Resync events: a watcher fell behind and its queued changes were dropped.", sample{v: hub.Resyncs})
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,6 +149,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ss := SpaceStatus{Name: in.Name, ID: in.ID.String(), Heads: heads(hs), Keys: v.Visible, ViewHash: v.Hash.String()}
+		if ss.Forked, err = s.forked(ctx, in.ID); err != nil {
+			writeError(w, err)
+			return
+		}
 		for _, h := range hs {
 			ss.Commits += h.Seq
 		}
@@ -165,4 +171,25 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// forked lists the authors of space sp that forked, each at its first
+// fork's seq, in author order.
+func (s *Server) forked(ctx context.Context, sp keys.SpaceID) ([]ForkedAuthor, error) {
+	forks, err := s.n.Store().Forks(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	at := map[keys.AuthorID]uint64{}
+	for _, f := range forks {
+		if cur, ok := at[f.A.Author]; !ok || f.A.Seq < cur {
+			at[f.A.Author] = f.A.Seq
+		}
+	}
+	var out []ForkedAuthor
+	for a, seq := range at {
+		out = append(out, ForkedAuthor{Author: a.String(), Seq: seq})
+	}
+	slices.SortFunc(out, func(x, y ForkedAuthor) int { return strings.Compare(x.Author, y.Author) })
+	return out, nil
 }

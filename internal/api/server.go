@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/node"
@@ -46,6 +47,9 @@ type Server struct {
 	// streams is cancelled by CloseStreams, ending every watch stream.
 	streams     context.Context
 	closeStream context.CancelFunc
+	// watchTimeout bounds each write of a watch stream; 0 means
+	// watchWriteTimeout (tests shorten it).
+	watchTimeout time.Duration
 }
 
 // NewServer returns the API of n, guarded by token (see LoadOrCreateToken).

@@ -94,7 +94,7 @@ func oneOf(text, b64 *string, name string) ([]byte, error) {
 // (with Op) one event of a watch. The CLI prints the same objects with
 // --json.
 type Entry struct {
-	Op string `json:"op,omitempty"` // watch only: "put" or "del"
+	Op string `json:"op,omitempty"` // watch only: "put", "del" or "resync"
 	Record
 	Author string `json:"author,omitempty"`
 	Time   string `json:"time,omitempty"` // RFC 3339, UTC
@@ -109,6 +109,10 @@ func NewEntry(key, value []byte, author string, t time.Time) Entry {
 const (
 	OpPut = "put"
 	OpDel = "del"
+	// OpResync is the event of a watch that fell behind: changes were
+	// dropped, so the client should list the keys again; the events after
+	// it are every change applied after the drop. It has no key.
+	OpResync = "resync"
 )
 
 // NewChange returns the watch event of a change: a put of value, or a
@@ -244,6 +248,9 @@ type Member struct {
 	Grants  []MemberGrant `json:"grants"`
 	Joined  []string      `json:"joined,omitempty"` // for an invite: who joined through it
 	Revoked *Revocation   `json:"revoked,omitempty"`
+	// ForkedAt is the seq at which the member signed two different
+	// commits: its commits from there on do not count (0: none).
+	ForkedAt uint64 `json:"forked_at,omitempty"`
 }
 
 // MemberGrant is one grant of a Member.
@@ -335,16 +342,25 @@ type BlobStatus struct {
 	Queued   int    `json:"queued"`    // referenced blobs waiting to be fetched eagerly
 }
 
+// ForkedAuthor is an author that forked, in SpaceStatus.
+type ForkedAuthor struct {
+	Author string `json:"author"`
+	Seq    uint64 `json:"seq"` // its commits from this seq on do not count
+}
+
 // SpaceStatus is one space in Status.
 type SpaceStatus struct {
-	Name     string `json:"name"`
-	ID       string `json:"id"`
-	Commits  uint64 `json:"commits"` // commits held: the sum of the heads' seqs
-	Heads    []Head `json:"heads"`
-	Keys     int64  `json:"keys"` // visible keys
-	ViewHash string `json:"view_hash"`
-	Peers    int    `json:"peers"`   // connected peers sharing the space
-	InSync   int    `json:"in_sync"` // of those, how many hold the same commits
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Commits uint64 `json:"commits"` // commits held: the sum of the heads' seqs
+	Heads   []Head `json:"heads"`
+	// Forked lists the authors that signed two different commits with
+	// one seq: their commits from that seq on do not count.
+	Forked   []ForkedAuthor `json:"forked,omitempty"`
+	Keys     int64          `json:"keys"` // visible keys
+	ViewHash string         `json:"view_hash"`
+	Peers    int            `json:"peers"`   // connected peers sharing the space
+	InSync   int            `json:"in_sync"` // of those, how many hold the same commits
 	// Warnings are problems of the space that need the user, in sentences.
 	Warnings []string `json:"warnings,omitempty"`
 }

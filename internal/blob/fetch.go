@@ -76,6 +76,7 @@ type Stats struct {
 	Chunks     int               // chunks fetched and stored
 	Requests   int               // Get calls made
 	Rerequests int               // of those, endgame duplicates of a chunk already in flight
+	Retries    int               // of those, failed ones whose chunk was asked again
 	Corrupt    map[string]int    // chunks or manifests that did not verify, per peer (each drops the peer)
 	Failed     map[string]string // peers dropped for an error, with it
 	Duration   time.Duration
@@ -115,9 +116,13 @@ var ErrUnavailable = errors.New("no honest source could supply it")
 //
 // Every chunk is checked with Manifest.VerifyChunk before it is written. A
 // source whose manifest or chunk does not verify is dropped for this blob
-// and counted in Stats.Corrupt; one whose Have or Get fails is dropped and
-// listed in Stats.Failed (a transport that can retry does so below Source).
-// Their chunks are fetched from the other sources.
+// and counted in Stats.Corrupt; one whose Have fails, or whose Gets fail
+// maxGetFailures times in a row, is dropped and listed in Stats.Failed. A
+// failed Get's chunk goes back to the others, and to the same source later
+// (a timed-out request does not drop a slow source at once); a Get whose
+// error wraps ErrNotFound (the source says it lacks the chunk) is not
+// asked of that source again and does not count as a failure. Dropped
+// sources' chunks are fetched from the other sources.
 //
 // Fetch returns when every chunk is stored, or when no source left can
 // supply the rest: then the error wraps ErrUnavailable and lists the chunks
@@ -193,13 +198,18 @@ func Fetch(ctx context.Context, st *Store, id BlobID, sources []Source, opts Fet
 	return stats, nil
 }
 
+// maxGetFailures is how many Gets of one source may fail in a row before
+// it is dropped.
+const maxGetFailures = 3
+
 // fetchSource is a source with what it said it has.
 type fetchSource struct {
 	src       Source
 	peer      string
-	have      Bitmap
+	have      Bitmap // what it said it has, less the chunks it then said it lacks
 	dropped   bool
 	remaining int // chunks not yet stored that it has
+	failures  int // Gets failed in a row
 }
 
 // fetchManifest asks every source what it has, in parallel, and returns the
@@ -265,7 +275,7 @@ func fetchManifest(ctx context.Context, st *Store, id BlobID, sources []Source, 
 			stats.Failed[peer] = err.Error()
 			continue
 		}
-		srcs = append(srcs, &fetchSource{src: sources[i], peer: peer, have: a.have})
+		srcs = append(srcs, &fetchSource{src: sources[i], peer: peer, have: slices.Clone(a.have)})
 	}
 	return srcs, m, nil
 }
@@ -474,9 +484,23 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 		// Fetch is ending): whatever came back is not used.
 		f.remove(r)
 		return
+	case err != nil && errors.Is(err, ErrNotFound):
+		// s says it lacks the chunk: the others are asked for it.
+		if s.have.Has(i) {
+			s.have.clear(i)
+			s.remaining--
+		}
+		f.stats.Retries++
+		f.remove(r)
+		return
 	case err != nil:
-		f.stats.Failed[s.peer] = fmt.Sprintf("chunk %d: %v", i, err)
-		f.drop(s)
+		if s.failures++; s.failures >= maxGetFailures {
+			f.stats.Failed[s.peer] = fmt.Sprintf("chunk %d: %v", i, err)
+			f.drop(s)
+			return
+		}
+		f.stats.Retries++
+		f.remove(r) // asked again, of whichever source is free first
 		return
 	case f.storing[i]:
 		f.remove(r) // another answer for the chunk is being written
@@ -499,6 +523,7 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 		return
 	}
 	f.state[i] = chunkDone
+	s.failures = 0
 	for _, x := range slices.Clone(f.inflight[i]) {
 		f.remove(x)
 	}

@@ -29,7 +29,10 @@ type memSource struct {
 	badMan    bool          // send a manifest that does not match the ID
 	noBlob    bool          // say it has nothing
 	failAfter int           // if > 0, Get fails after this many chunks served
+	failFirst int64         // the first failFirst Gets fail, as a timed-out request does
+	lacks     int           // if > 0, it answers chunk lacks-1 with ErrNotFound
 	haveErr   error         // Have fails with it
+	gotCalls  atomic.Int64
 
 	served    atomic.Int64
 	mu        sync.Mutex
@@ -73,6 +76,12 @@ func (s *memSource) Get(ctx context.Context, id blob.BlobID, i int) ([]byte, err
 			t.Stop()
 			return nil, ctx.Err()
 		}
+	}
+	if s.gotCalls.Add(1) <= s.failFirst {
+		return nil, errors.New("node: blob answer from x: nothing came for 1m0s (the peer stopped answering)")
+	}
+	if s.lacks > 0 && i == s.lacks-1 {
+		return nil, fmt.Errorf("does not hold chunk %d: %w", i, blob.ErrNotFound)
 	}
 	if s.failAfter > 0 && s.served.Add(1) > int64(s.failAfter) {
 		return nil, errors.New("connection reset")
@@ -364,6 +373,51 @@ func TestFetchResume(t *testing.T) {
 	}
 	if stats.Chunks != len(missing) || sum(stats.Bytes) != int64(len(missing))*MiB {
 		t.Fatalf("second fetch stored %d chunks, %d bytes; %d were missing", stats.Chunks, sum(stats.Bytes), len(missing))
+	}
+}
+
+// TestFetchRetries: a source whose requests fail now and then (timed out,
+// reset) is asked again rather than dropped at the first failure; one that
+// says it lacks a chunk is not asked for it again but still serves the
+// rest, and the chunk comes from another source.
+func TestFetchRetries(t *testing.T) {
+	data := randBytes(48, 8*MiB)
+	src, id := seed(t, data)
+
+	dst := openStore(t, t.TempDir())
+	flaky := newSource(t, "flaky", src, id)
+	flaky.failFirst = 2 // within the per-source limit, with one slot
+	stats, err := fetch(t, dst, id, blob.FetchOptions{PerSource: 1}, flaky)
+	if err != nil {
+		t.Fatalf("a source that failed twice was dropped: %v", err)
+	}
+	checkStored(t, dst, id, data)
+	if stats.Retries != 2 || len(stats.Failed) != 0 {
+		t.Errorf("stats %+v: want 2 retries and none dropped", stats)
+	}
+
+	dst = openStore(t, t.TempDir())
+	holey, full := newSource(t, "holey", src, id), newSource(t, "full", src, id)
+	holey.lacks = 3 // chunk 2
+	full.delay = 50 * time.Millisecond
+	stats, err = fetch(t, dst, id, blob.FetchOptions{PerSource: 1}, holey, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	if n := slices.Index(holey.gets(), 2); n < 0 || slices.Index(holey.gets()[n+1:], 2) >= 0 {
+		t.Errorf("holey was asked for chunk 2 %v, want once", holey.gets())
+	}
+	if stats.Bytes["holey"] == 0 || len(stats.Failed) != 0 {
+		t.Errorf("stats %+v: want holey kept", stats)
+	}
+
+	// A source that keeps failing is dropped.
+	dst = openStore(t, t.TempDir())
+	dead := newSource(t, "dead", src, id)
+	dead.failFirst = 1 << 30
+	if _, err := fetch(t, dst, id, blob.FetchOptions{}, dead); !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "stopped answering") {
+		t.Fatalf("fetch from a dead source: %v", err)
 	}
 }
 

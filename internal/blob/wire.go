@@ -251,6 +251,9 @@ func (b Bitmap) Has(i int) bool {
 // Set sets chunk i, which must be inside the bitmap.
 func (b Bitmap) Set(i int) { b[i/8] |= 0x80 >> (i % 8) }
 
+// clear clears chunk i, which must be inside the bitmap.
+func (b Bitmap) clear(i int) { b[i/8] &^= 0x80 >> (i % 8) }
+
 // Count returns how many chunks are set.
 func (b Bitmap) Count() int {
 	n := 0

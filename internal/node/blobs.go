@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
@@ -32,49 +34,150 @@ import (
 // pipelined, batched Gets would remove both; it needs request matching and
 // cancellation inside the stream, and is left for later.
 
+// blobTimeouts bound the waits of the blob protocol (defaultBlobTimeouts
+// but in tests).
+type blobTimeouts struct {
+	// idle bounds how long a served stream waits for the next request.
+	idle time.Duration
+	// frame bounds how long the rest of a request frame may take once
+	// its first byte has arrived: a peer that trickles a frame is dropped.
+	frame time.Duration
+	// write bounds each write of an answer: a peer that stops reading is
+	// dropped. The pacer's waits come before the writes and do not count.
+	write time.Duration
+	// request bounds how long a fetch waits for the next byte of an
+	// answer (and for a stream to open, and its request to be written): a
+	// peer that stops answering is dropped, one that answers slowly, as a
+	// throttled seeder does, is not.
+	request time.Duration
+}
+
+var defaultBlobTimeouts = blobTimeouts{idle: 2 * time.Minute, frame: 20 * time.Second, write: time.Minute, request: time.Minute}
+
 const (
-	// blobIdle bounds how long a served stream waits for the next request.
-	blobIdle = 2 * time.Minute
-	// blobRequestTimeout bounds one Have or Get exchange of a fetch, so a
-	// peer that stops answering is dropped rather than holding Fetch.
-	blobRequestTimeout = time.Minute
+	// maxRequestFrame bounds a frame the server reads: Want and Get are
+	// under 100 bytes.
+	maxRequestFrame = 1 << 10
+	// minPiece and maxPiece bound the unit of writing and of pacing: a
+	// frame is written in pieces, each once the upload rate allows, so
+	// that every request a throttled seeder serves makes progress, and the
+	// client's wait for the next byte measures a peer that stopped, not a
+	// queue. A piece is an eighth of a second at the upload rate, within
+	// these bounds: at 64 KiB/s, 240 requests served at once each get a
+	// piece every minute (defaultBlobTimeouts.request).
+	minPiece = 16 << 10
+	maxPiece = 256 << 10
 )
 
-// errBlobFrame reports a frame longer than blob.MaxBlobFrame or empty.
+// errBlobFrame reports a frame longer than its limit, or empty.
 var errBlobFrame = errors.New("node: bad blob frame")
 
-// blobConn frames a blob stream.
+// errBlobStalled reports a peer that sent nothing for the blob timeout.
+var errBlobStalled = errors.New("node: the blob stream stalled")
+
+// blobConn frames a blob stream. Each read and write has a deadline: the
+// stream's only deadline is for both directions, so whoever reads or
+// writes next sets it.
 type blobConn struct {
+	s p2p.Stream
 	r *bufio.Reader
-	w io.Writer
 }
 
-func newBlobConn(s p2p.Stream) *blobConn {
-	return &blobConn{r: bufio.NewReaderSize(s, 64<<10), w: s}
+func newBlobConn(s p2p.Stream, idle time.Duration) *blobConn {
+	return &blobConn{s: s, r: bufio.NewReaderSize(idleReader{s, idle}, 64<<10)}
 }
 
-// read reads and decodes one message.
-func (c *blobConn) read() (*blob.BlobMsg, error) {
-	n, err := binary.ReadUvarint(c.r)
+// idleReader fails a Read that gets no byte within idle.
+type idleReader struct {
+	s    p2p.Stream
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if r.idle > 0 {
+		r.s.SetDeadline(time.Now().Add(r.idle))
+	}
+	return r.s.Read(p)
+}
+
+// read reads and decodes one message of at most limit bytes.
+func (c *blobConn) read(limit int) (*blob.BlobMsg, error) {
+	b, err := readFrame(c.r, limit)
 	if err != nil {
-		return nil, err
-	}
-	if n == 0 || n > blob.MaxBlobFrame {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", errBlobFrame, n, blob.MaxBlobFrame)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, err
 	}
 	return blob.DecodeBlobMsg(b)
 }
 
-// write encodes and writes one message.
-func (c *blobConn) write(m *blob.BlobMsg) error {
+// readFrame reads one frame, a uvarint length in its shortest form and
+// that many bytes, of at most limit bytes. Its buffer grows as the bytes
+// arrive: a peer that announces a large frame and sends little costs only
+// what it sent.
+func readFrame(r *bufio.Reader, limit int) ([]byte, error) {
+	var n uint64
+	for i := 0; ; i++ {
+		if i == binary.MaxVarintLen32 { // limits are under 4 GiB
+			return nil, fmt.Errorf("%w: a length of over %d bytes", errBlobFrame, i)
+		}
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if i > 0 && c == 0 {
+			return nil, fmt.Errorf("%w: a length not in its shortest form", errBlobFrame)
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if n > uint64(limit) {
+			return nil, fmt.Errorf("%w: over %d bytes, the limit", errBlobFrame, limit)
+		}
+		if c < 0x80 {
+			break
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: an empty frame", errBlobFrame)
+	}
+	size := int(n)
+	b := make([]byte, min(size, blob.ChunkSize+1024)) // a chunk's frame at once
+	for read := 0; ; {
+		if _, err := io.ReadFull(r, b[read:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // inside a frame
+			}
+			return nil, err
+		}
+		if read = len(b); read == size {
+			return b, nil
+		}
+		b = slices.Grow(b, min(size-read, read))
+		b = b[:read+min(size-read, read)]
+	}
+}
+
+// write encodes m and writes it in pieces of piece bytes, each within
+// timeout, calling pace(n) before each piece of n bytes if pace is not
+// nil.
+func (c *blobConn) write(m *blob.BlobMsg, piece int, timeout time.Duration, pace func(n int) error) error {
 	b := m.Encode()
-	hdr := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(b)), uint64(len(b)))
-	_, err := c.w.Write(append(hdr, b...))
-	return err
+	frame := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(b)), uint64(len(b)))
+	frame = append(frame, b...)
+	for len(frame) > 0 {
+		p := frame[:min(len(frame), piece)]
+		if pace != nil {
+			if err := pace(len(p)); err != nil {
+				return err
+			}
+		}
+		c.s.SetDeadline(time.Now().Add(timeout))
+		if _, err := c.s.Write(p); err != nil {
+			return err
+		}
+		frame = frame[len(p):]
+	}
+	return nil
 }
 
 // serveBlobs answers the blob requests of one incoming stream until the
@@ -84,8 +187,14 @@ func (c *blobConn) write(m *blob.BlobMsg) error {
 // resetting the stream (a download cancelling a request it no longer
 // needs) cancels the request at once: a Get waiting for its turn under the
 // upload rate then gives up its place instead of using the upload budget.
+// (A peer that closed its side after its request, as streamSource does, is
+// read to its end at once; its reset is then seen at the next write, which
+// costs at most one piece of the budget.)
+// A peer that sends no request, takes too long to send one, or reads
+// nothing of an answer for longer than the node's blobTimeouts allow is
+// dropped.
 func (n *Node) serveBlobs(s p2p.Stream) {
-	c := newBlobConn(s)
+	c := newBlobConn(s, 0)
 	ctx, cancel := context.WithCancel(n.ctx)
 	defer cancel()
 	type next struct {
@@ -96,10 +205,9 @@ func (n *Node) serveBlobs(s p2p.Stream) {
 	go func() {
 		defer close(reqs)
 		for {
-			s.SetDeadline(time.Now().Add(blobIdle))
-			m, err := c.read()
+			m, err := n.readRequest(s, c)
 			if err != nil && !errors.Is(err, io.EOF) {
-				cancel() // reset or malformed: stop serving at once
+				cancel() // reset, malformed or too slow: stop serving at once
 			}
 			select {
 			case reqs <- next{m, err}:
@@ -123,7 +231,7 @@ func (n *Node) serveBlobs(s p2p.Stream) {
 		var err error
 		switch r.m.Type {
 		case blob.BlobMsgWant:
-			err = c.write(n.blobHave(r.m.Blob))
+			err = c.write(n.blobHave(r.m.Blob), maxPiece, n.blobTimeouts.write, nil)
 		case blob.BlobMsgGet:
 			err = n.serveGet(ctx, c, r.m)
 		default: // Have, Chunk and Err are answers, not requests
@@ -135,6 +243,17 @@ func (n *Node) serveBlobs(s p2p.Stream) {
 		}
 	}
 	s.Reset() // the reader gave up (the stream failed) before saying why
+}
+
+// readRequest reads the next request of a served stream: its first byte
+// within the idle timeout, the rest within the frame timeout.
+func (n *Node) readRequest(s p2p.Stream, c *blobConn) (*blob.BlobMsg, error) {
+	s.SetDeadline(time.Now().Add(n.blobTimeouts.idle))
+	if _, err := c.r.Peek(1); err != nil {
+		return nil, err
+	}
+	s.SetDeadline(time.Now().Add(n.blobTimeouts.frame))
+	return c.read(maxRequestFrame)
 }
 
 // blobHave is the answer to a Want for blob id.
@@ -157,7 +276,7 @@ func (n *Node) serveGet(ctx context.Context, c *blobConn, g *blob.BlobMsg) error
 		if len(reason) > blob.MaxReasonLen {
 			reason = reason[:blob.MaxReasonLen]
 		}
-		return c.write(&blob.BlobMsg{Type: blob.BlobMsgErr, Reason: reason})
+		return c.write(&blob.BlobMsg{Type: blob.BlobMsgErr, Reason: reason}, maxPiece, n.blobTimeouts.write, nil)
 	}
 	m, err := n.blobs.Manifest(g.Blob)
 	if err != nil {
@@ -166,19 +285,20 @@ func (n *Node) serveGet(ctx context.Context, c *blobConn, g *blob.BlobMsg) error
 	if g.Index+g.Count > len(m.Chunks) {
 		return fail("chunks %d+%d beyond the %d of blob %s", g.Index, g.Count, len(m.Chunks), g.Blob)
 	}
+	t := n.upload.take() // the answer's place in line under the upload rate
 	for i := g.Index; i < g.Index+g.Count; i++ {
 		data, err := n.blobs.Get(m.Chunks[i])
 		if err != nil {
 			return fail("chunk %d of blob %s not held", i, g.Blob)
 		}
-		if err := n.upload.wait(ctx, len(data)); err != nil {
-			return err
-		}
 		if n.corruptServe { // tests only: a peer serving bad bytes
 			data = append([]byte(nil), data...)
 			data[0] ^= 1
 		}
-		if err := c.write(&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: g.Blob, Index: i, Data: data}); err != nil {
+		// Each piece waits for its turn under the upload rate (the
+		// frame's few bytes besides the data are not counted).
+		pace := func(k int) error { return t.wait(ctx, k) }
+		if err := c.write(&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: g.Blob, Index: i, Data: data}, n.upload.piece(), n.blobTimeouts.write, pace); err != nil {
 			return err
 		}
 		n.mu.Lock()
@@ -197,35 +317,43 @@ type streamSource struct {
 
 func (s streamSource) Peer() string { return s.peer.String() }
 
-// exchange sends req on a new stream and returns the one answer.
+// exchange sends req on a new stream and returns the one answer. Opening
+// the stream and writing the request must each take under the node's blob
+// timeout, and so must the wait for each byte of the answer; the answer as
+// a whole may take longer (a throttled seeder sends it slowly).
 func (s streamSource) exchange(ctx context.Context, req *blob.BlobMsg) (*blob.BlobMsg, error) {
-	ctx, cancel := context.WithTimeout(ctx, blobRequestTimeout)
-	defer cancel()
-	st, err := s.n.host.Open(ctx, s.peer, blob.BlobProtocolID)
+	octx, cancel := context.WithTimeout(ctx, s.n.blobTimeouts.request)
+	st, err := s.n.host.Open(octx, s.peer, blob.BlobProtocolID)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
-	c := newBlobConn(st)
-	if err := c.write(req); err != nil {
+	c := newBlobConn(st, s.n.blobTimeouts.request)
+	if err := c.write(req, maxPiece, s.n.blobTimeouts.request, nil); err != nil {
 		st.Reset()
-		return nil, fmt.Errorf("node: blob request to %s: %w", s.peer.Short(), ctxErr(ctx, err))
+		return nil, fmt.Errorf("node: blob request to %s: %w", s.peer.Short(), s.streamErr(ctx, err))
 	}
 	st.CloseWrite() // one request per stream: the server sees EOF after it
-	resp, err := c.read()
+	resp, err := c.read(blob.MaxBlobFrame)
 	if err != nil {
 		st.Reset()
-		return nil, fmt.Errorf("node: blob answer from %s: %w", s.peer.Short(), ctxErr(ctx, err))
+		return nil, fmt.Errorf("node: blob answer from %s: %w", s.peer.Short(), s.streamErr(ctx, err))
 	}
 	st.Close()
 	return resp, nil
 }
 
-// ctxErr prefers ctx's error to the stream error it caused.
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+// streamErr prefers ctx's error to the stream error it caused, and says
+// what a deadline means.
+func (s streamSource) streamErr(ctx context.Context, err error) error {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: nothing came for %v (the peer stopped answering)", errBlobStalled, s.n.blobTimeouts.request)
 	}
 	return err
 }
@@ -246,7 +374,7 @@ func (s streamSource) Get(ctx context.Context, id blob.BlobID, index int) ([]byt
 	switch {
 	case err != nil:
 	case resp.Type == blob.BlobMsgErr:
-		return nil, fmt.Errorf("node: %s: %s", s.peer.Short(), resp.Reason)
+		return nil, fmt.Errorf("node: %s: %s: %w", s.peer.Short(), resp.Reason, blob.ErrNotFound)
 	case resp.Type != blob.BlobMsgChunk || resp.Blob != id || resp.Index != index:
 		err = fmt.Errorf("%w: answer to get of chunk %d is type %d, chunk %d", blob.ErrBadBlobMsg, index, resp.Type, resp.Index)
 	}

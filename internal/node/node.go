@@ -94,11 +94,12 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
-	upload       *pacer     // bounds blob upload; nil if unbounded
-	fetchBlobs   int64      // see Options.FetchBlobs, resolved
-	wanted       wantedSet  // blobs to fetch eagerly
-	gcMu         sync.Mutex // held by GC while it decides; see releaseBlob
-	corruptServe bool       // tests only: serve chunks with a bit flipped
+	upload       *pacer       // bounds blob upload; nil if unbounded
+	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
+	fetchBlobs   int64        // see Options.FetchBlobs, resolved
+	wanted       wantedSet    // blobs to fetch eagerly
+	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
+	corruptServe bool         // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once
 }
@@ -132,6 +133,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = newPacer(o.UploadRate)
+	n.blobTimeouts = defaultBlobTimeouts
 	n.fetchBlobs = o.FetchBlobs
 	if n.fetchBlobs == 0 {
 		n.fetchBlobs = DefaultFetchBlobs
@@ -185,8 +187,9 @@ func (n *Node) loadHeld(ctx context.Context) error {
 	return nil
 }
 
-// Close stops networking and every goroutine, then closes the store.
-// Writes in flight fail; nothing acknowledged is lost. Close is idempotent.
+// Close stops networking and every goroutine, ends every watch, then
+// closes the store. Writes in flight fail; nothing acknowledged is lost.
+// Close is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
@@ -195,6 +198,7 @@ func (n *Node) Close() error {
 			err = n.host.Close()
 		}
 		n.wg.Wait()
+		n.hub.Close() // every watch ends: its channel closes
 		if n.st != nil {
 			err = errors.Join(err, n.st.Close())
 		}

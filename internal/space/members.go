@@ -28,6 +28,10 @@ type Member struct {
 	Joined []keys.AuthorID
 	// Revoked is set when the author was revoked.
 	Revoked *MemberRevocation
+	// ForkedAt is the seq at which the author signed two different
+	// commits (a fork): its commits from that seq on do not count. 0 if
+	// it did not fork.
+	ForkedAt uint64
 }
 
 // MemberGrant is one grant that took effect.
@@ -116,6 +120,11 @@ func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, e
 		}
 	}
 	out := make([]Member, 0, len(byAuthor))
+	for a, seq := range forked {
+		if m := byAuthor[a]; m != nil {
+			m.ForkedAt = seq
+		}
+	}
 	for a, m := range byAuthor {
 		if m.Revoked == nil {
 			m.Role = state.Role(a, now)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
-	"github.com/loamdb/loam/internal/view"
 )
 
 var tamperSeed = flag.Uint64("tamper.seed", 0, "seed of TestVerifyLogDetectsTampering's positions (0: random)")
@@ -293,150 +291,4 @@ func containsKey(c *commit.Commit, key []byte) bool {
 		}
 	}
 	return false
-}
-
-// change returns a change of key written by author a at seq.
-func change(key string, a byte, seq uint64) store.Change {
-	return store.Change{Key: []byte(key), Entry: view.Entry{
-		Version: view.Version{Author: keys.AuthorID{a}, Seq: seq},
-		Kind:    commit.KindPut,
-		Value:   []byte(key),
-	}}
-}
-
-// receive reads n changes from ch, failing the test if they do not arrive
-// within a few seconds or the channel closes first.
-func receive(t *testing.T, ch <-chan store.Change, n int) []store.Change {
-	t.Helper()
-	out := make([]store.Change, 0, n)
-	timeout := time.After(10 * time.Second)
-	for len(out) < n {
-		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatalf("channel closed after %d of %d changes", len(out), n)
-			}
-			out = append(out, c)
-		case <-timeout:
-			t.Fatalf("received %d of %d changes", len(out), n)
-		}
-	}
-	return out
-}
-
-// waitClosed fails the test unless ch is closed within a few seconds,
-// discarding anything still in it.
-func waitClosed(t *testing.T, ch <-chan store.Change) {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
-			}
-		case <-timeout:
-			t.Fatal("channel not closed after its context ended")
-		}
-	}
-}
-
-func changeKeys(cs []store.Change) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = string(c.Key)
-	}
-	return out
-}
-
-func TestWatchHub(t *testing.T) {
-	spA, spB := keys.SpaceID{0xa}, keys.SpaceID{0xb}
-
-	t.Run("each watcher gets its changes in order", func(t *testing.T) {
-		h := space.NewHub()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		tools := h.Watch(ctx, spA, []byte("tools/"))
-		seeds := h.Watch(ctx, spA, []byte("seeds/"))
-		other := h.Watch(ctx, spB, []byte("tools/"))
-
-		h.Publish(spA, []store.Change{change("tools/drill", 1, 1), change("seeds/kale", 1, 2), change("notes", 1, 3), change("tools/saw", 2, 1)})
-		h.Publish(spB, []store.Change{change("tools/hammer", 3, 1), change("seeds/bean", 3, 2)})
-		h.Publish(spA, nil)
-		h.Publish(spA, []store.Change{change("seeds/bean", 2, 2), change("tool", 2, 3), change("tools/drill", 1, 4)})
-		// A last change under each prefix shows nothing else was queued before it.
-		h.Publish(spA, []store.Change{change("tools/~end", 9, 1), change("seeds/~end", 9, 2)})
-		h.Publish(spB, []store.Change{change("tools/~end", 9, 3)})
-
-		for _, tt := range []struct {
-			name string
-			ch   <-chan store.Change
-			want []string
-		}{
-			{"tools/ in A", tools, []string{"tools/drill", "tools/saw", "tools/drill", "tools/~end"}},
-			{"seeds/ in A", seeds, []string{"seeds/kale", "seeds/bean", "seeds/~end"}},
-			{"tools/ in B", other, []string{"tools/hammer", "tools/~end"}},
-		} {
-			got := changeKeys(receive(t, tt.ch, len(tt.want)))
-			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
-				t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
-			}
-		}
-		cancel()
-		for _, ch := range []<-chan store.Change{tools, seeds, other} {
-			waitClosed(t, ch)
-		}
-	})
-
-	t.Run("cancelling a watcher closes only its channel", func(t *testing.T) {
-		h := space.NewHub()
-		ctx1, cancel1 := context.WithCancel(context.Background())
-		ctx2, cancel2 := context.WithCancel(context.Background())
-		defer cancel2()
-		w1 := h.Watch(ctx1, spA, nil)
-		w2 := h.Watch(ctx2, spA, nil)
-		h.Publish(spA, []store.Change{change("a", 1, 1)})
-		cancel1() // with a change not yet read
-		waitClosed(t, w1)
-		h.Publish(spA, []store.Change{change("b", 1, 2)}) // must not block or panic
-		if got := changeKeys(receive(t, w2, 2)); strings.Join(got, " ") != "a b" {
-			t.Errorf("the other watcher got %q, want [a b]", got)
-		}
-		cancel2()
-		waitClosed(t, w2)
-		h.Publish(spA, []store.Change{change("c", 1, 3)})
-	})
-
-	t.Run("Publish never blocks on a watcher nobody reads", func(t *testing.T) {
-		const n = 10_000
-		h := space.NewHub()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		unread := h.Watch(ctx, spA, nil)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for i := range n {
-				h.Publish(spA, []store.Change{change(fmt.Sprintf("k/%05d", i), 1, uint64(i+1))})
-			}
-		}()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Fatal("Publish blocked on a watcher that does not read")
-		}
-		got := receive(t, unread, n)
-		for i, c := range got {
-			if want := fmt.Sprintf("k/%05d", i); string(c.Key) != want || c.Entry.Seq != uint64(i+1) {
-				t.Fatalf("change %d is %s seq %d, want %s seq %d", i, c.Key, c.Entry.Seq, want, i+1)
-			}
-		}
-		select {
-		case c := <-unread:
-			t.Errorf("extra change %s after %d", c.Key, n)
-		case <-time.After(50 * time.Millisecond):
-		}
-		cancel()
-		waitClosed(t, unread)
-	})
 }

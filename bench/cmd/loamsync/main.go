@@ -162,8 +162,11 @@ func read(home, ticket string, blocks, latency int) error {
 		var lat []float64
 		for len(lat) < latency {
 			select {
-			case c := <-changes:
-				sent, err := strconv.ParseInt(string(c.Entry.Value), 10, 64)
+			case ev := <-changes:
+				if ev.Resync {
+					continue // fell behind: the dropped writes are not measured
+				}
+				sent, err := strconv.ParseInt(string(ev.Change.Entry.Value), 10, 64)
 				if err != nil {
 					return err
 				}

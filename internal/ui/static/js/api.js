@@ -114,15 +114,17 @@ export async function listAll(space, prefix, pageSize = 1000) {
 }
 
 // watch opens the space's watch stream under prefix and calls onEvent
-// with each change; onState gets 'live' or 'reconnecting'. It returns a
-// function that closes the stream. The browser's EventSource reconnects
-// by itself; onState('live') after a reconnection is the caller's cue to
-// reload what it shows, since changes made meanwhile were not streamed.
+// with each change; onState gets 'live', 'reconnecting' or 'resync'. It
+// returns a function that closes the stream. The browser's EventSource
+// reconnects by itself; onState('live') after a reconnection, and
+// 'resync' (the daemon dropped changes this stream fell behind on), are
+// the caller's cue to reload what it shows: see live.
 export function watch(space, prefix, onEvent, onState = () => {}) {
   const url = '/v1' + sp(space) + '/watch' + (prefix ? '?prefix=' + encodeURIComponent(prefix) : '');
   const es = new EventSource(url);
   es.onopen = () => onState('live');
   es.onerror = () => onState('reconnecting');
+  es.addEventListener('resync', () => onState('resync'));
   es.onmessage = (m) => {
     try {
       onEvent(JSON.parse(m.data));
@@ -131,6 +133,66 @@ export function watch(space, prefix, onEvent, onState = () => {}) {
     }
   };
   return () => es.close();
+}
+
+// live keeps a view of the entries under prefix current. It opens the
+// watch, lists the entries once the stream is registered, and lists them
+// again after a reconnection or a resync, when the stream missed changes:
+// the view is then reset and rebuilt from the list, and the events that
+// arrived while the list loaded are applied after it, in order (so a
+// change made meanwhile is not undone by an older listing, and a key
+// deleted meanwhile goes). apply(e) applies one entry or event, reset()
+// empties the view, changed() redraws; onState gets 'live' or
+// 'reconnecting'. It returns {stop, loaded}: a function that closes the
+// stream, and a promise of the first listing.
+export function live(space, prefix, { apply, reset, changed, onState = () => {} }) {
+  let held = []; // events held while a listing loads, in order; null when none loads
+  let again = false; // a resync came while a listing loaded: it is stale
+  let loading = null;
+  function load() {
+    if (loading) {
+      held = [];
+      again = true;
+      return loading;
+    }
+    held = held || [];
+    loading = (async () => {
+      try {
+        for (;;) {
+          again = false;
+          const list = await listAll(space, prefix);
+          if (again) continue;
+          reset();
+          for (const e of list) apply(e);
+          for (const e of held) apply(e);
+          return;
+        }
+      } finally {
+        held = null;
+        loading = null;
+        changed();
+      }
+    })();
+    return loading;
+  }
+  let registered;
+  const ready = new Promise((r) => { registered = r; });
+  let down = false;
+  const stop = watch(space, prefix, (e) => {
+    if (held) held.push(e);
+    else { apply(e); changed(); }
+  }, (s) => {
+    if (s === 'resync') { load().catch(() => {}); return; }
+    if (s === 'live') {
+      registered();
+      if (down) load().catch(() => {}); // catch up on what the stream missed
+    }
+    down = s !== 'live';
+    onState(s);
+  });
+  // List once the stream is registered, so no change falls in between.
+  const loaded = Promise.race([ready, new Promise((r) => setTimeout(r, 3000))]).then(() => load());
+  return { stop, loaded };
 }
 
 // parseJSON returns an entry's value parsed as JSON, or null.

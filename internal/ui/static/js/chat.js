@@ -8,7 +8,7 @@
 //
 // Unread counts are kept in this browser's localStorage: the key of the
 // last message read, per space and channel.
-import { api, listAll, watch, parseJSON } from './api.js';
+import { api, live, parseJSON } from './api.js';
 import { h, put, field, short, clock, notice, errorText } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 
@@ -171,27 +171,26 @@ export function chat(main, [channelArg]) {
       document.title = 'Loam chat: #' + channel;
     }
 
-    async function loadAll() {
-      // Applying is idempotent, so entries listed and streamed both are fine.
-      for (const e of await listAll(space, 'chat/')) apply(e);
-      render();
-    }
-
-    let wasDown = false;
-    let live;
-    const registered = new Promise((resolve) => { live = resolve; });
-    stop = watch(space, 'chat/', (e) => { apply(e); render(); }, (s) => {
-      if (closed) return;
-      if (s === 'live') live();
-      state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
-      state.textContent = s;
-      if (s === 'live' && wasDown) loadAll().catch(() => {}); // catch up on what the stream missed
-      wasDown = s !== 'live';
+    const watching = live(space, 'chat/', {
+      apply,
+      reset: () => {
+        channels.clear();
+        channels.add('general');
+        channels.add(channel);
+        topics.clear();
+        nicks.clear();
+        msgs.clear();
+      },
+      changed: () => { if (!closed) render(); },
+      onState: (s) => {
+        if (closed) return;
+        state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
+        state.textContent = s;
+      },
     });
+    stop = watching.stop;
     channels.add(channel);
-    // List once the stream is registered, so no change falls in between.
-    await Promise.race([registered, new Promise((r) => setTimeout(r, 3000))]);
-    await loadAll();
+    await watching.loaded;
     const onVis = () => render();
     document.addEventListener('visibilitychange', onVis);
     const prevStop = stop;

@@ -13,7 +13,7 @@
 // TOOL and REQ are MS-AUTHOR: 13 digits of milliseconds and the author ID
 // of the owner (TOOL) or the borrower (REQ). An entry whose signed author
 // is not the one its key names is ignored.
-import { api, listAll, watch, parseJSON } from './api.js';
+import { api, live, parseJSON } from './api.js';
 import { h, put, field, short, ago, notice, errorText } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 
@@ -30,7 +30,8 @@ const ownerOf = (id) => (id.match(idRe) || [])[1];
 
 // model builds the library from the entries under tools/.
 class Library {
-  constructor() {
+  constructor() { this.reset(); }
+  reset() {
     this.items = new Map(); // TOOL → {id, owner, name, description, condition, photo_type, time}
     this.photos = new Map(); // TOOL → entry
     this.reqs = new Map(); // TOOL → Map(REQ → {id, borrower, note, time, answer, returned})
@@ -280,32 +281,29 @@ export function tools(main, [toolArg]) {
       document.title = 'Loam tool library';
     }
 
-    let live;
-    let wasDown = false;
-    const registered = new Promise((r) => { live = r; });
-    stop = watch(space, 'tools/', (e) => { lib.apply(e); render(); }, (s) => {
-      if (closed) return;
-      if (s === 'live') live();
-      state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
-      state.textContent = s;
-      if (s === 'live' && wasDown) listAll(space, 'tools/').then((es) => { es.forEach((e) => lib.apply(e)); render(); }).catch(() => {});
-      wasDown = s !== 'live';
+    const redraw = () => { if (!closed) render(); };
+    const toolsLive = live(space, 'tools/', {
+      apply: (e) => lib.apply(e),
+      reset: () => lib.reset(),
+      changed: redraw,
+      onState: (s) => {
+        if (closed) return;
+        state.className = 'badge ' + (s === 'live' ? 'ok' : 'warn');
+        state.textContent = s;
+      },
     });
-    const stopNicks = watch(space, 'chat/nick/', (e) => {
-      const n = (parseJSON(e) || {}).nick;
-      if (e.key === 'chat/nick/' + e.author && n) { nicks.set(e.author, String(n).slice(0, 40)); render(); }
+    const nicksLive = live(space, 'chat/nick/', {
+      apply: (e) => {
+        const n = (parseJSON(e) || {}).nick;
+        if (e.key !== 'chat/nick/' + e.author) return;
+        if (e.op === 'del' || !n) nicks.delete(e.author); else nicks.set(e.author, String(n).slice(0, 40));
+      },
+      reset: () => nicks.clear(),
+      changed: redraw,
     });
-    const prev = stop;
-    stop = () => { prev(); stopNicks(); };
-    await Promise.race([registered, new Promise((r) => setTimeout(r, 3000))]);
-    const [entries, nickEntries] = await Promise.all([listAll(space, 'tools/'), listAll(space, 'chat/nick/')]);
-    for (const e of nickEntries) {
-      const n = (parseJSON(e) || {}).nick;
-      if (e.key === 'chat/nick/' + e.author && n) nicks.set(e.author, String(n).slice(0, 40));
-    }
-    for (const e of entries) lib.apply(e);
-    if (closed) { stop(); return; }
-    render();
+    stop = () => { toolsLive.stop(); nicksLive.stop(); };
+    await Promise.all([toolsLive.loaded, nicksLive.loaded]);
+    if (closed) stop();
   })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
 
   return () => { closed = true; stop(); urls.forEach((u) => URL.revokeObjectURL(u)); };
