@@ -465,8 +465,13 @@ func (f *fetcher) drop(s *fetchSource) {
 func (f *fetcher) finish(r *request, data []byte, err error) {
 	i, s := r.chunk, r.src
 	var verr error
-	if err == nil && r.ctx.Err() == nil {
-		verr = f.m.VerifyChunk(i, data) // outside the lock: it hashes a chunk
+	if err == nil {
+		// Outside the lock: it hashes a chunk. Checked even when r was
+		// canceled meanwhile (the chunk came from elsewhere): bytes that
+		// do not verify show the source cannot be trusted, and a corrupt
+		// source that always answers late would otherwise be asked again
+		// and again.
+		verr = f.m.VerifyChunk(i, data)
 	}
 
 	f.mu.Lock()

@@ -32,6 +32,7 @@ type memSource struct {
 	failFirst int64         // the first failFirst Gets fail, as a timed-out request does
 	lacks     int           // if > 0, it answers chunk lacks-1 with ErrNotFound
 	haveErr   error         // Have fails with it
+	late      bool          // answer only once the request is canceled (the chunk came from elsewhere)
 	gotCalls  atomic.Int64
 
 	served    atomic.Int64
@@ -76,6 +77,9 @@ func (s *memSource) Get(ctx context.Context, id blob.BlobID, i int) ([]byte, err
 			t.Stop()
 			return nil, ctx.Err()
 		}
+	}
+	if s.late {
+		<-ctx.Done()
 	}
 	if s.gotCalls.Add(1) <= s.failFirst {
 		return nil, errors.New("node: blob answer from x: nothing came for 1m0s (the peer stopped answering)")
@@ -297,6 +301,32 @@ func TestFetchSlowSourceEndgame(t *testing.T) {
 	}
 	if stats.Bytes["slow"] != 0 || len(slow.gets()) == 0 {
 		t.Fatalf("the slow source served %d bytes after %d requests", stats.Bytes["slow"], len(slow.gets()))
+	}
+}
+
+// TestFetchCorruptLateAnswer: bytes that do not verify drop their source
+// even when they arrive after the chunk came from elsewhere. Before, a
+// canceled request's answer was not checked, so a corrupt source that
+// always answered late was asked again and again (and under load
+// TestFetchCorruptSource saw a corrupt source asked 5 times).
+func TestFetchCorruptLateAnswer(t *testing.T) {
+	data := randBytes(44, 8*MiB)
+	src, id := seed(t, data)
+	dst := openStore(t, t.TempDir())
+	bad := newSource(t, "bad", src, id)
+	bad.corrupt, bad.late = true, true
+	good := newSource(t, "good", src, id)
+	good.delay = 5 * time.Millisecond
+	stats, err := fetch(t, dst, id, blob.FetchOptions{}, bad, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	if stats.Corrupt["bad"] != 1 || stats.Bytes["bad"] != 0 {
+		t.Fatalf("the late corrupt source: counted %d, served %d bytes", stats.Corrupt["bad"], stats.Bytes["bad"])
+	}
+	if n := len(bad.gets()); n > blob.DefaultPerSource {
+		t.Fatalf("the late corrupt source was asked %d times: it should have been dropped at its first answer", n)
 	}
 }
 
