@@ -162,3 +162,19 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 	}
 	return changes, nil
 }
+
+// redecided corrects the outcomes of a request's commits after its space's
+// authorization was decided again.
+func redecided(d *acl.Decision, cs []*commit.Commit, outs []Outcome) {
+	for j, c := range cs {
+		o := &outs[j]
+		why, invalid := d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}]
+		switch {
+		case errors.Is(why, acl.ErrForked):
+		case o.Status == Applied && invalid:
+			*o = revokedOutcome(c, why)
+		case o.Status == Revoked && !invalid:
+			*o = Outcome{Status: Applied}
+		}
+	}
+}
