@@ -265,51 +265,47 @@ func (a *applier) newBatchSized(size int) *batch {
 	}
 }
 
-func (a *applier) run(group []*request) {
-	size := 0
-	for _, r := range group {
-		for _, c := range r.commits {
-			size += 3 * len(c.Bytes()) // the commit row, cells and indexes
-		}
+// fault returns the error the tests inject at point (for commit c), or nil.
+func (a *applier) fault(point string, c *commit.Commit) error {
+	if a.s.hook == nil {
+		return nil
 	}
-	bc := a.newBatchSized(size)
+	return a.s.hook(point, c)
+}
+
+func (a *applier) run(group []*request) {
+	if err := a.fault("group", nil); err != nil {
+		panic(err)
+	}
 	replies := make([]reply, len(group))
-	for i, r := range group {
-		nops := 0
-		for _, c := range r.commits {
-			nops += len(c.Ops)
+	// answered[i]: request i failed and its reply is final; it is not
+	// applied again.
+	answered := make([]bool, len(group))
+	var bc *batch
+	for {
+		var failed int
+		bc, failed = a.apply(group, answered, replies)
+		if failed < 0 {
+			break
 		}
-		bc.changes = make([]Change, 0, nops)
-		bc.stored, bc.forks = nil, nil
-		res, err := a.process(bc, r)
-		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
-		replies[i] = reply{res: res, err: err}
+		// A storage error part-way through a request: some of its rows may
+		// be in the batch, and the caches may hold them. Drop both, fail
+		// that request alone and apply the others again, so that a failed
+		// request leaves nothing behind and the others are not failed
+		// with it.
+		bc.b.Close()
+		a.spaces = map[keys.SpaceID]*spaceState{}
+		answered[failed] = true
 	}
 	if err := a.commit(bc); err != nil {
 		a.spaces = map[keys.SpaceID]*spaceState{} // caches may hold uncommitted state
 		for i := range replies {
-			replies[i] = reply{err: fmt.Errorf("store: commit: %w", err)}
-		}
-	} else {
-		for sp := range bc.rebuild {
-			changes, d, err := a.rebuild(sp, bc.forced[sp])
-			first := true
-			for i, r := range group {
-				if r.space != sp || replies[i].err != nil {
-					continue
-				}
-				if err != nil {
-					replies[i].err = err
-					continue
-				}
-				if first {
-					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
-					replies[i].res.Redecided = true
-					first = false
-				}
-				redecided(d, r.commits, replies[i].res.Outcomes)
+			if !answered[i] {
+				replies[i] = reply{err: fmt.Errorf("store: commit: %w", err)}
 			}
 		}
+	} else {
+		a.decideAgain(group, bc, replies)
 	}
 	for i, r := range group {
 		res := &replies[i].res
@@ -322,6 +318,81 @@ func (a *applier) run(group []*request) {
 			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Voided: res.Voided, Forks: res.Forks, Redecided: res.Redecided})
 		}
 		r.reply <- replies[i]
+	}
+}
+
+// apply processes the requests of a group not yet answered into a new
+// batch, setting their replies. A request refused before it wrote
+// anything is answered with its error. If a storage error interrupts one,
+// apply answers it with the error and returns its index: the batch may
+// hold part of it and must be dropped. Otherwise it returns -1.
+func (a *applier) apply(group []*request, answered []bool, replies []reply) (*batch, int) {
+	size := 0
+	for i, r := range group {
+		if answered[i] {
+			continue
+		}
+		for _, c := range r.commits {
+			size += 3 * len(c.Bytes()) // the commit row, cells and indexes
+		}
+	}
+	bc := a.newBatchSized(size)
+	for i, r := range group {
+		if answered[i] {
+			continue
+		}
+		nops := 0
+		for _, c := range r.commits {
+			nops += len(c.Ops)
+		}
+		bc.changes = make([]Change, 0, nops)
+		bc.stored, bc.forks = nil, nil
+		res, err := a.process(bc, r)
+		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
+		replies[i] = reply{res: res, err: err}
+		var refused *refusal
+		switch {
+		case errors.As(err, &refused):
+			replies[i].err = refused.err
+			answered[i] = true
+		case err != nil:
+			return bc, i
+		}
+	}
+	return bc, -1
+}
+
+// refusal wraps the error of a request refused before it wrote anything
+// to the batch or the caches.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+// decideAgain decides again the spaces of a durable group commit that
+// stored a revocation, a join through an invite or a fork, and corrects
+// the replies of their requests. If that fails, the commits are durable
+// all the same and their replies say so: the spaces' view states keep the
+// flag that makes the next load decide them again (load), and their
+// caches are dropped so that it does.
+func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
+	for sp := range bc.rebuild {
+		changes, d, err := a.rebuild(sp, bc.forced[sp])
+		if err != nil {
+			delete(a.spaces, sp)
+			continue
+		}
+		first := true
+		for i, r := range group {
+			if r.space != sp || replies[i].err != nil {
+				continue
+			}
+			if first {
+				replies[i].res.Changes = append(replies[i].res.Changes, changes...)
+				replies[i].res.Redecided = true
+				first = false
+			}
+			redecided(d, r.commits, replies[i].res.Outcomes)
+		}
 	}
 }
 
@@ -348,10 +419,18 @@ func (a *applier) commit(bc *batch) error {
 	return bc.b.Commit(a.s.sync)
 }
 
+// process applies one request into the batch. An error wrapped in a
+// refusal means nothing of the request was written; any other error is a
+// storage failure that may have left part of it in the batch.
 func (a *applier) process(bc *batch, r *request) (Result, error) {
 	if r.create != nil {
 		if err := a.create(bc, r); err != nil {
 			return Result{}, err
+		}
+	}
+	if _, cached := a.spaces[r.space]; !cached {
+		if _, err := a.s.get(spaceKey(tagMeta, r.space)); errors.Is(err, pebble.ErrNotFound) {
+			return Result{}, &refusal{fmt.Errorf("%w %s", ErrUnknownSpace, r.space)}
 		}
 	}
 	st, err := a.load(r.space)
@@ -388,14 +467,14 @@ func (a *applier) process(bc *batch, r *request) (Result, error) {
 func (a *applier) create(bc *batch, r *request) error {
 	info := r.create
 	if _, err := a.s.get(spaceKey(tagMeta, info.ID)); err == nil {
-		return fmt.Errorf("store: space %s is already held", info.ID)
+		return &refusal{fmt.Errorf("store: space %s is already held", info.ID)}
 	}
 	if _, err := a.s.get(nameKey(info.Name)); err == nil || bc.names[info.Name] {
-		return fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, info.Name)
+		return &refusal{fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, info.Name)}
 	}
 	if len(r.commits) > 0 {
 		if err := checkGenesis(r.commits[0]); err != nil {
-			return err
+			return &refusal{err}
 		}
 	}
 	m, _ := json.Marshal(metaJSON{Name: info.Name, Created: info.Created})

@@ -25,6 +25,9 @@ import (
 func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision, error) {
 	st := a.spaces[sp]
 	ctx := context.Background()
+	if err := a.fault("rebuild", nil); err != nil {
+		return nil, nil, err
+	}
 
 	var all []*commit.Commit
 	byAuthor := map[keys.AuthorID][]*commit.Commit{}

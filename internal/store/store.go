@@ -87,6 +87,12 @@ type Store struct {
 	rotated func(keys.SpaceID, bool, []byte)                     // Options.Rotated
 	health  io.Closer                                            // the disk-health checker's goroutine
 
+	// hook, if set by this package's tests (export_test.go) before the
+	// requests it concerns are submitted, is called by the applier at
+	// named points (see fault); a non-nil error is injected there as a
+	// storage failure.
+	hook func(point string, c *commit.Commit) error
+
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
 	done chan struct{} // closed when the applier has exited

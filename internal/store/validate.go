@@ -128,6 +128,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := bc.b.Set(spaceKey(tagCommitID, st.id, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {
 		return Outcome{}, err
 	}
+	if err := a.fault("stored", c); err != nil {
+		return Outcome{}, err
+	}
 	nh := head{Seq: c.Seq, ID: c.ID, Wall: c.Time.Wall, Lgc: c.Time.Logical}
 	if err := bc.b.Set(spaceKey(tagHead, st.id, c.Author[:]), nh.encode(), nil); err != nil {
 		return Outcome{}, err
