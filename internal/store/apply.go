@@ -28,8 +28,9 @@ const (
 	// previous commit, a dep, the genesis) is missing, or its time is in
 	// the future. Give it again later.
 	Pending
-	// Forked: stored as fork evidence or on a forked branch; it does not
-	// count in the view.
+	// Forked: stored as fork evidence, on a forked branch, or on the main
+	// chain of an author known to have forked at or below its seq; it does
+	// not count in the view. Err wraps ErrForked.
 	Forked
 	// Rejected: invalid; nothing was stored. Its sender broke the rules
 	// (a bad chain or clock, or an author without any grant for it).
@@ -391,7 +392,7 @@ func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
 				replies[i].res.Redecided = true
 				first = false
 			}
-			redecided(d, r.commits, replies[i].res.Outcomes)
+			redecided(d, a.spaces[sp].forked, r.commits, replies[i].res.Outcomes)
 		}
 	}
 }

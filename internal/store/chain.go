@@ -78,7 +78,7 @@ func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, er
 		bc.forced[st.id] = true
 		bc.dirty[st.id] = st
 	}
-	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, c.Seq)}, nil
+	return forkedOutcome(c, c.Seq), nil
 }
 
 // offchain keeps a forked author's commit that continues the other branch:
@@ -90,7 +90,7 @@ func (a *applier) offchain(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := a.setOffchain(bc, st, c); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, st.forked[c.Author])}, nil
+	return forkedOutcome(c, st.forked[c.Author]), nil
 }
 
 func (a *applier) setOffchain(bc *batch, st *spaceState, c *commit.Commit) error {
@@ -111,4 +111,10 @@ func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq u
 		return nil, err
 	}
 	return commit.Decode(v[keys.Size:])
+}
+
+// forkedOutcome is the outcome of a commit stored that does not count
+// because its author forked at seq at.
+func forkedOutcome(c *commit.Commit, at uint64) Outcome {
+	return Outcome{Status: Forked, Err: fmt.Errorf("%w: %s: %s has two commits at seq %d", ErrForked, c, c.Author, at)}
 }

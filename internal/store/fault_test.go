@@ -253,3 +253,44 @@ func TestRebuildErrorAfterCommitIsTruthful(t *testing.T) {
 		t.Errorf("voided %v, %v; want the revoked writer's commit", voids, err)
 	}
 }
+
+// TestForkedAuthorsCommitsAreNotApplied: once its author is known to have
+// forked, a commit on its main chain is stored but does not count, and
+// the store says so (Forked, ErrForked) instead of Applied; so is a
+// commit applied in the same group as the fork evidence that voids it.
+func TestForkedAuthorsCommitsAreNotApplied(t *testing.T) {
+	ctx := context.Background()
+	f := newFaultSpace(t, 1)
+	w := f.writers[0]
+	c1 := w.next(commit.Put([]byte("a"), []byte("1")))
+	twin := *w
+	twin.seq, twin.prev, twin.deps = 0, keys.CommitID{}, c1.Deps
+	twin.wall += 10
+	c1b := twin.next(commit.Put([]byte("a"), []byte("other")))
+	c2 := w.next(commit.Put([]byte("b"), []byte("2")))
+
+	// c1 and c2 applied with the evidence c1b in one request.
+	res, err := f.st.Apply(ctx, f.sp, []*commit.Commit{c1, c2, c1b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range res.Outcomes {
+		if o.Status != store.Forked || !errors.Is(o.Err, store.ErrForked) {
+			t.Errorf("commit %d: %s (%v); want forked, wrapping ErrForked: it does not count", i, o.Status, o.Err)
+		}
+	}
+	// A later commit on the main chain.
+	c3 := w.next(commit.Put([]byte("c"), []byte("3")))
+	res, err = f.st.Apply(ctx, f.sp, []*commit.Commit{c3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := res.Outcomes[0]; o.Status != store.Forked || !errors.Is(o.Err, store.ErrForked) {
+		t.Errorf("a later commit of the forked author: %s (%v); want forked, wrapping ErrForked", o.Status, o.Err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := f.st.Get(ctx, f.sp, []byte(k)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s is visible (%v): a forked author's writes do not count", k, err)
+		}
+	}
+}

@@ -168,12 +168,15 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 
 // redecided corrects the outcomes of a request's commits after its space's
 // authorization was decided again.
-func redecided(d *acl.Decision, cs []*commit.Commit, outs []Outcome) {
+func redecided(d *acl.Decision, forked map[keys.AuthorID]uint64, cs []*commit.Commit, outs []Outcome) {
 	for j, c := range cs {
 		o := &outs[j]
 		why, invalid := d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}]
 		switch {
 		case errors.Is(why, acl.ErrForked):
+			if o.Status == Applied {
+				*o = forkedOutcome(c, forked[c.Author])
+			}
 		case o.Status == Applied && invalid:
 			*o = revokedOutcome(c, why)
 		case o.Status == Revoked && !invalid:

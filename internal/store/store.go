@@ -30,6 +30,7 @@ var (
 	ErrNotFound     = errors.New("key not found")
 	ErrUnauthorized = errors.New("author has no grant for this commit")
 	ErrRevoked      = errors.New("commit does not count")
+	ErrForked       = errors.New("author forked: its commits from the fork on do not count")
 	ErrClock        = errors.New("commit time is not after its author's previous commit")
 	ErrWrongSpace   = errors.New("commit belongs to another space")
 	ErrGenesis      = errors.New("invalid genesis commit")

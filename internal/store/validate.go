@@ -161,7 +161,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	}
 	bc.stored = append(bc.stored, c)
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
-		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
+		return forkedOutcome(c, fs), nil // stored, but a forked author's later commits do not count
 	}
 	if auth.redecide {
 		st.view.redecide = true
