@@ -213,6 +213,10 @@ func (s *Store) applier() {
 type applier struct {
 	s      *Store
 	spaces map[keys.SpaceID]*spaceState
+	// broken is set once Pebble failed a commit: that Pebble instance
+	// must not be written to again, so every write fails with it until
+	// the store is opened again.
+	broken error
 }
 
 // batch is the work of one group commit.
@@ -279,6 +283,13 @@ func (a *applier) run(group []*request) {
 		panic(err)
 	}
 	replies := make([]reply, len(group))
+	if err := a.admit(group); err != nil {
+		for i, r := range group {
+			replies[i].err = err
+			r.reply <- replies[i]
+		}
+		return
+	}
 	// answered[i]: request i failed and its reply is final; it is not
 	// applied again.
 	answered := make([]bool, len(group))
@@ -397,8 +408,25 @@ func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
 	}
 }
 
-func (a *applier) commit(bc *batch) error {
+func (a *applier) commit(bc *batch) (err error) {
 	defer bc.b.Close()
+	defer func() {
+		// Pebble's logger panics with a fatalError on a failed commit
+		// (see quietLogger): stop writing, keep serving reads.
+		p := recover()
+		if p == nil {
+			return
+		}
+		fe, ok := p.(fatalError)
+		if !ok {
+			panic(p)
+		}
+		err = fmt.Errorf("store: the database failed a write and takes no more until loam restarts (nothing acknowledged is lost): %w", fe)
+		if isNoSpace(fe) {
+			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+		a.broken = err
+	}()
 	var buf []byte // Set copies: one buffer serves every cell
 	for _, cs := range bc.cells {
 		if !cs.dirty {

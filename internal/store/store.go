@@ -37,6 +37,10 @@ var (
 	ErrCorrupt      = errors.New("store: corrupt data")
 )
 
+// errGone is the error of a read after reopening the store failed for
+// good (see reopen).
+var errGone = errors.New("store: the database could not be reopened after the disk was full: restart loam")
+
 // Options configure a Store.
 type Options struct {
 	// FS is the file system; nil means the operating system's. Tests use
@@ -81,7 +85,24 @@ type Event struct {
 
 // Store is the durable state of all spaces of one node.
 type Store struct {
-	db      *pebble.DB
+	// dbMu guards db for readers, which hold it (read) while they use
+	// db, iterations included. The applier, the only one to replace db
+	// (reopening read-write once a full disk has room again: reopen),
+	// reads db without it; it replaces db only through TryLock, never
+	// waiting, so a reader nested in another's iteration cannot deadlock.
+	dbMu    sync.RWMutex
+	db      *pebble.DB // nil once a reopen failed for good
+	dir     string
+	fs      vfs.FS // what Pebble writes through
+	cache   *pebble.Cache
+	lock    *pebble.Lock // the directory lock, held across reopens
+	memSize uint64       // Pebble's memtable size
+	disk    *diskGuard   // nil when the file system does not report its usage
+	// readOnly: Pebble was opened read-only because the disk had no room
+	// to open it read-write; the applier reopens it once there is. Set
+	// by Open, then written only by the applier, holding dbMu.
+	readOnly bool
+
 	sync    *pebble.WriteOptions
 	notify  func(Event)
 	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
@@ -102,35 +123,25 @@ type Store struct {
 }
 
 // Open opens or creates the store in dir.
+//
+// A store whose disk has no room to open it read-write (Pebble replays
+// its log and writes on open) is opened read-only: reads work, writes
+// fail with ErrDiskFull, and the first write once there is room reopens
+// it read-write.
 func Open(dir string, o Options) (*Store, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 64 << 20
 	}
-	cache := pebble.NewCache(o.CacheSize)
-	defer cache.Unref()
 	// Wrap the OS file system with disk-health checks ourselves (Pebble
 	// would otherwise), so we can stop their goroutine when Open fails.
 	var healthCloser io.Closer = io.NopCloser(nil)
 	if o.FS == nil {
 		o.FS, healthCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(vfs.DiskSlowInfo) {})
 	}
-	po := &pebble.Options{
-		FS:           o.FS,
-		Cache:        cache,
-		MemTableSize: 64 << 20,
-		Logger:       quietLogger{},
-	}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	po.EnsureDefaults()
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		healthCloser.Close()
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
-	}
 	s := &Store{
-		db:      db,
+		dir:     dir,
+		fs:      o.FS,
+		memSize: maxMemTable,
 		health:  healthCloser,
 		sync:    pebble.Sync,
 		notify:  o.Notify,
@@ -143,8 +154,64 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.NoSync {
 		s.sync = pebble.NoSync
 	}
+	_, statErr := o.FS.Stat(dir)
+	exists := statErr == nil
+	var u vfs.DiskUsage
+	if s.disk, u = newDiskGuard(o.FS, dir); s.disk != nil {
+		_, _, s.memSize = diskSizes(u.TotalBytes)
+		s.fs = backoffFS{vfs.OnDiskFull(o.FS, s.disk.onDiskFull)}
+		if need := openNeed(o.FS, dir); exists && u.AvailBytes < need {
+			if s.disk.dropBallast() {
+				if u2, err := s.disk.usage(); err == nil {
+					u = u2
+				}
+			}
+			s.readOnly = u.AvailBytes < need
+		}
+	}
+	fail := func(err error) (*Store, error) {
+		if s.lock != nil {
+			s.lock.Close()
+		}
+		healthCloser.Close()
+		if isNoSpace(err) {
+			return nil, fmt.Errorf("store: open %s: %w: %v (free space on that disk, or move the Loam home to a larger one)", dir, ErrDiskFull, err)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if !s.readOnly {
+		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	var err error
+	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
+		return fail(err)
+	}
+	s.cache = pebble.NewCache(o.CacheSize)
+	if s.db, err = pebble.Open(dir, s.pebbleOptions(s.readOnly)); err != nil {
+		s.cache.Unref()
+		return fail(err)
+	}
 	go s.applier()
 	return s, nil
+}
+
+// pebbleOptions returns the options Pebble is opened with.
+func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
+	po := &pebble.Options{
+		FS:           s.fs,
+		Cache:        s.cache,
+		Lock:         s.lock,
+		MemTableSize: s.memSize,
+		Logger:       quietLogger{},
+		ReadOnly:     readOnly,
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	po.EnsureDefaults()
+	return po
 }
 
 // Close stops the applier after the requests it is working on and closes
@@ -154,16 +221,31 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
-		err = errors.Join(s.db.Close(), s.health.Close())
+		if s.db != nil {
+			err = s.db.Close()
+		}
+		s.cache.Unref()
+		err = errors.Join(err, s.lock.Close(), s.health.Close())
 	})
 	return err
 }
 
+// quietLogger keeps Pebble's messages out of the node's output. A fatal
+// error panics with a fatalError: the applier recovers it (see commit)
+// and stops writing; elsewhere it ends the process, as Pebble requires.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...any)      {}
-func (quietLogger) Errorf(f string, a ...any) {}
-func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(f string, a ...any) {
+	var errs []error
+	for _, x := range a {
+		if e, ok := x.(error); ok {
+			errs = append(errs, e)
+		}
+	}
+	panic(fatalError{msg: fmt.Sprintf(f, a...), errs: errs})
+}
 
 // SpaceInfo describes a space held by this node.
 type SpaceInfo struct {
@@ -234,6 +316,11 @@ func (s *Store) SpaceByName(ctx context.Context, name string) (keys.SpaceID, err
 
 // get returns a copy of the value of k.
 func (s *Store) get(k []byte) ([]byte, error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return nil, errGone
+	}
 	v, closer, err := s.db.Get(k)
 	if err != nil {
 		return nil, err
@@ -250,6 +337,12 @@ func (s *Store) scan(ctx context.Context, prefix []byte, reverse bool, e *err0) 
 
 func (s *Store) scanRange(ctx context.Context, lower, upper []byte, reverse bool, e *err0) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
+		s.dbMu.RLock()
+		defer s.dbMu.RUnlock()
+		if s.db == nil {
+			e.err = errGone
+			return
+		}
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			e.err = err
