@@ -72,7 +72,7 @@ func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Re
 	if sp.Private() {
 		probe = append(probe, commit.Op{Kind: commit.KindBlob, Payload: blob.Ref{}.Encode()})
 	}
-	if err := sp.CheckWrite(probe); err != nil {
+	if err := sp.CheckWrite(ctx, probe); err != nil {
 		return blob.Ref{}, nil, err
 	}
 	if !sp.Private() {

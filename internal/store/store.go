@@ -735,10 +735,12 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 }
 
 // Access is the authorization of a space as of the last durable batch:
-// the grants of the commits that count, and the revocation cuts.
+// the grants of the commits that count, the revocation cuts, and the
+// authors known to have forked (at their lowest forked seq).
 type Access struct {
 	*acl.State
-	Cuts map[keys.AuthorID]uint64
+	Cuts   map[keys.AuthorID]uint64
+	Forked map[keys.AuthorID]uint64
 }
 
 // Role returns author's highest role in force now (0 if none, or if the
@@ -777,7 +779,7 @@ func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
 			st.Add(g)
 		}
 	}
-	return Access{State: st, Cuts: cuts}, nil
+	return Access{State: st, Cuts: cuts, Forked: forked}, nil
 }
 
 // Role returns author's highest role in force now in a space (see
