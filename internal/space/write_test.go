@@ -262,3 +262,37 @@ func TestWritesThatDoNotCountAreErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestObserveReadsNothing: Observe runs on the store's applier goroutine
+// and must not read the store (nor hold its lock across a read): given an
+// event that changes grants and a decision, it only records that they
+// must be read again, which the next writer does. Here the store is
+// closed when Observe runs, so a read would fail or panic.
+func TestObserveReadsNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	other, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: other.Author(), Role: commit.RoleWrite})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		f.sp.Observe(store.Event{Space: f.sk.Space(), Stored: []*commit.Commit{c}, Redecided: true})
+	}()
+	select {
+	case p := <-done:
+		if p != nil {
+			t.Fatalf("Observe read the store: %v", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Observe blocked")
+	}
+}

@@ -49,8 +49,13 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			if vvErr != nil {
 				return vvErr
 			}
-		case o.Kind == commit.KindRotate && a.s.rotated != nil && !o.Erased:
-			a.s.rotated(st.id, c.Author == keys.AuthorID(st.id) && c.Seq == 1, o.Payload)
+		case o.Kind == commit.KindRotate && !o.Erased:
+			if err := bc.b.Set(rotationKey(st.id, c.Author, c.Seq, uint32(i)), o.Payload, nil); err != nil {
+				return err
+			}
+			if a.s.rotated != nil {
+				a.s.rotated(st.id, isGenesis(c), o.Payload)
+			}
 		case o.Kind == commit.KindSealed && a.s.unseal != nil && !o.Erased:
 			po, ok := a.s.unseal(st.id, c.Epoch, o.Payload)
 			if !ok {

@@ -43,6 +43,8 @@
 //	                                  expires (8) ‖ uses (4) ‖ invite (32) ‖ prefix
 //	0x18 space author seq(8 BE)     → a stored commit that does not count (why, text)
 //	0x19 space author               → accepted revocation cut (8 BE)
+//	0x1a space author seq(8) op(4)  → the payload of a rotate op of a commit applied
+//	                                  to the view (see Rotations)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
 package store
