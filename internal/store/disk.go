@@ -101,6 +101,22 @@ func (g *diskGuard) full(avail uint64, what string) error {
 		ErrDiskFull, g.dir, human(avail), human(g.reserve), what)
 }
 
+// Room returns an error wrapping ErrDiskFull if the disk holding the
+// store has less free space than the store keeps for itself: for writers
+// of other files on the same disk (blobs), so that they do not take the
+// store's reserve. It is safe for concurrent use.
+func (s *Store) Room() error {
+	g := s.disk
+	if g == nil {
+		return nil
+	}
+	u, err := g.usage()
+	if err != nil || u.AvailBytes >= g.reserve {
+		return nil
+	}
+	return g.full(u.AvailBytes, "nothing more is written to it")
+}
+
 // admit checks, before a group commit of about need bytes, that the disk
 // has room for it and for the reserve, and that the ballast is in place
 // (making it again if there is room for that too). It returns an error
