@@ -445,7 +445,11 @@ func (a *applier) commit(bc *batch) (err error) {
 	if bc.b.Empty() {
 		return nil
 	}
-	return bc.b.Commit(a.s.sync)
+	if err := bc.b.Commit(a.s.sync); err != nil {
+		return err
+	}
+	a.s.publish() // durable now: readers may see it
+	return nil
 }
 
 // process applies one request into the batch. An error wrapped in a

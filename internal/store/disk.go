@@ -344,34 +344,43 @@ func (a *applier) reopen() error {
 			return g.full(u.AvailBytes, fmt.Sprintf("the reserve file could not be made: %v", err))
 		}
 	}
-	// Readers hold dbMu while they use db: wait for a moment without any
-	// (never blocking on the lock, so that nested readers cannot deadlock).
-	locked := false
+	// Wait for a moment without readers (never blocking them while they
+	// read, so that nested readers cannot deadlock).
+	var rwErr error
+	swap := func() {
+		s.retire()
+		if err := s.db.Close(); err != nil {
+			s.db = nil
+			a.broken = fmt.Errorf("store: reopen %s: %w", s.dir, err)
+			return
+		}
+		db, err := pebble.Open(s.dir, s.pebbleOptions(false))
+		if err != nil {
+			// Serve reads again as before.
+			rwErr = err
+			if db, err = pebble.Open(s.dir, s.pebbleOptions(true)); err != nil {
+				s.db = nil
+				a.broken = fmt.Errorf("store: reopen %s: %w", s.dir, errors.Join(rwErr, err))
+				return
+			}
+		}
+		s.db, s.readOnly = db, rwErr != nil
+		s.rs = &readState{snap: s.db.NewSnapshot()}
+	}
+	swapped := false
 	for range 100 {
-		if locked = s.dbMu.TryLock(); locked {
+		if swapped = s.idle(swap); swapped {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !locked {
+	switch {
+	case !swapped:
 		return fmt.Errorf("%w: the store is reopening for writes now that the disk has room again; try again in a moment", ErrDiskFull)
-	}
-	defer s.dbMu.Unlock()
-	if err := s.db.Close(); err != nil {
-		s.db = nil
-		a.broken = fmt.Errorf("store: reopen %s: %w", s.dir, err)
+	case a.broken != nil:
 		return a.broken
-	}
-	db, rwErr := pebble.Open(s.dir, s.pebbleOptions(false))
-	if rwErr == nil {
-		s.db, s.readOnly = db, false
+	case rwErr == nil:
 		return nil
-	}
-	// Serve reads again as before.
-	if s.db, err = pebble.Open(s.dir, s.pebbleOptions(true)); err != nil {
-		s.db = nil
-		a.broken = fmt.Errorf("store: reopen %s: %w", s.dir, errors.Join(rwErr, err))
-		return a.broken
 	}
 	return g.full(u.AvailBytes, fmt.Sprintf("the store could not be reopened for writes: %v", rwErr))
 }

@@ -37,10 +37,6 @@ var (
 	ErrCorrupt      = errors.New("store: corrupt data")
 )
 
-// errGone is the error of a read after reopening the store failed for
-// good (see reopen).
-var errGone = errors.New("store: the database could not be reopened after the disk was full: restart loam")
-
 // Options configure a Store.
 type Options struct {
 	// FS is the file system; nil means the operating system's. Tests use
@@ -85,13 +81,16 @@ type Event struct {
 
 // Store is the durable state of all spaces of one node.
 type Store struct {
-	// dbMu guards db for readers, which hold it (read) while they use
-	// db, iterations included. The applier, the only one to replace db
-	// (reopening read-write once a full disk has room again: reopen),
-	// reads db without it; it replaces db only through TryLock, never
-	// waiting, so a reader nested in another's iteration cannot deadlock.
-	dbMu    sync.RWMutex
-	db      *pebble.DB // nil once a reopen failed for good
+	// db is Pebble: the applier writes and reads it directly; readers
+	// read the snapshot rs, taken after the applier's last commit (see
+	// readstate.go). db is replaced only by the applier (reopen), when no
+	// reader holds a read state.
+	db *pebble.DB
+	// rmu guards rs, retired and the read states' counts; it is never
+	// held across a read.
+	rmu     sync.Mutex
+	rs      *readState // nil once closed, or after a failed reopen
+	retired int        // retired read states still held by readers
 	dir     string
 	fs      vfs.FS // what Pebble writes through
 	cache   *pebble.Cache
@@ -100,7 +99,7 @@ type Store struct {
 	disk    *diskGuard   // nil when the file system does not report its usage
 	// readOnly: Pebble was opened read-only because the disk had no room
 	// to open it read-write; the applier reopens it once there is. Set
-	// by Open, then written only by the applier, holding dbMu.
+	// by Open, then used only by the applier.
 	readOnly bool
 
 	sync    *pebble.WriteOptions
@@ -193,6 +192,7 @@ func Open(dir string, o Options) (*Store, error) {
 		s.cache.Unref()
 		return fail(err)
 	}
+	s.publish()
 	go s.applier()
 	return s, nil
 }
@@ -221,6 +221,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		s.rmu.Lock()
+		s.retire() // readers still reading close theirs
+		s.rmu.Unlock()
 		if s.db != nil {
 			err = s.db.Close()
 		}
@@ -316,12 +319,12 @@ func (s *Store) SpaceByName(ctx context.Context, name string) (keys.SpaceID, err
 
 // get returns a copy of the value of k.
 func (s *Store) get(k []byte) ([]byte, error) {
-	s.dbMu.RLock()
-	defer s.dbMu.RUnlock()
-	if s.db == nil {
-		return nil, errGone
+	r, err := s.acquire()
+	if err != nil {
+		return nil, err
 	}
-	v, closer, err := s.db.Get(k)
+	defer s.release(r)
+	v, closer, err := r.snap.Get(k)
 	if err != nil {
 		return nil, err
 	}
@@ -337,13 +340,13 @@ func (s *Store) scan(ctx context.Context, prefix []byte, reverse bool, e *err0) 
 
 func (s *Store) scanRange(ctx context.Context, lower, upper []byte, reverse bool, e *err0) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		s.dbMu.RLock()
-		defer s.dbMu.RUnlock()
-		if s.db == nil {
-			e.err = errGone
+		r, err := s.acquire()
+		if err != nil {
+			e.err = err
 			return
 		}
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		defer s.release(r)
+		it, err := r.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			e.err = err
 			return
