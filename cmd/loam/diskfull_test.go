@@ -174,12 +174,29 @@ func TestDaemonFullDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := put(d, "after"); err != nil {
-		t.Fatalf("a put once space was freed: %v", err)
-	}
-	if _, err := d.client.PutStream(ctx, "full", []byte("blob"), bytes.NewReader(make([]byte, 256<<10)), "application/octet-stream"); err != nil {
-		t.Fatalf("a blob write once space was freed: %v", err)
-	}
+	eventually(t, "a put once space was freed", func() error { return put(d, "after") })
+	eventually(t, "a blob write once space was freed", func() error {
+		_, err := d.client.PutStream(ctx, "full", []byte("blob"), bytes.NewReader(make([]byte, 256<<10)), "application/octet-stream")
+		return err
+	})
 	checkAcked(d, "after freeing space")
 	d.stop(t)
+}
+
+// eventually retries write until it succeeds, for up to 30 s: once space
+// is freed, a compaction still running may hold some of it for a moment.
+// Every failure must say the disk is full.
+func eventually(t *testing.T, what string, write func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := write()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "disk is full") || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond) // re-check interval
+	}
 }

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/loamdb/loam/internal/acl"
@@ -95,25 +93,9 @@ func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, erro
 	var e err0
 	var out []acl.Grant
 	for k, v := range s.scan(ctx, prefix, false, &e) {
-		// Rows written before grants had prefixes and expiry have no
-		// index in the key and only the role as value.
-		short := len(k) == 1+3*keys.Size+8 && len(v) == 1
-		if !short && (len(k) != 1+3*keys.Size+8+4 || len(v) < 1+8+4+keys.Size) {
-			return nil, fmt.Errorf("%w: grant row", ErrCorrupt)
-		}
-		g := acl.Grant{
-			Subject: keys.AuthorID(k[1+keys.Size:]),
-			Granter: keys.AuthorID(k[1+2*keys.Size:]),
-			Seq:     binary.BigEndian.Uint64(k[1+3*keys.Size:]),
-			Role:    commit.Role(v[0]),
-		}
-		if !short {
-			g.Expires = binary.BigEndian.Uint64(v[1:])
-			g.Uses = binary.BigEndian.Uint32(v[9:])
-			g.Invite = keys.AuthorID(v[13:])
-			if len(v) > 13+keys.Size {
-				g.Prefix = bytes.Clone(v[13+keys.Size:])
-			}
+		g, err := decodeGrantRow(k, v)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, g)
 	}
@@ -126,10 +108,11 @@ func (s *Store) Voided(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]string
 	var e err0
 	out := map[acl.Loc]string{}
 	for k, v := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		l, err := decodeInvalidRow(k)
+		if err != nil {
+			return nil, err
 		}
-		out[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = string(v)
+		out[l] = string(v)
 	}
 	return out, e.err
 }
@@ -140,17 +123,19 @@ func (s *Store) decisions(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]boo
 	var e err0
 	invalid := map[acl.Loc]bool{}
 	for k := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		l, err := decodeInvalidRow(k)
+		if err != nil {
+			return nil, nil, err
 		}
-		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
+		invalid[l] = true
 	}
 	cuts := map[keys.AuthorID]uint64{}
 	for k, v := range s.scan(ctx, spaceKey(tagCut, sp), false, &e) {
-		if len(k) != 1+2*keys.Size || len(v) != 8 {
-			return nil, nil, fmt.Errorf("%w: cut row", ErrCorrupt)
+		au, cut, err := decodeCutRow(k, v)
+		if err != nil {
+			return nil, nil, err
 		}
-		cuts[keys.AuthorID(k[1+keys.Size:])] = binary.BigEndian.Uint64(v)
+		cuts[au] = cut
 	}
 	return invalid, cuts, e.err
 }

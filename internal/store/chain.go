@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -20,7 +19,8 @@ func (a *applier) idAt(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64)
 	if err != nil {
 		return keys.CommitID{}, fmt.Errorf("%w: commit %s/%d below head: %v", ErrCorrupt, au.Short(), seq, err)
 	}
-	return keys.CommitID(v[:keys.Size]), nil
+	id, _, err := splitCommitRow(v)
+	return id, err
 }
 
 // locate finds where a known commit sits: main chain or off-chain.
@@ -39,10 +39,11 @@ func (a *applier) locate(bc *batch, sp keys.SpaceID, id keys.CommitID) (loc, boo
 		if err != nil {
 			return loc{}, false, err
 		}
-		if len(v) < keys.Size+8 {
-			return loc{}, false, fmt.Errorf("%w: commit index row", ErrCorrupt)
+		l, _, err := decodeLocRow(v)
+		if err != nil {
+			return loc{}, false, err
 		}
-		return loc{keys.AuthorID(v[:keys.Size]), binary.BigEndian.Uint64(v[keys.Size:])}, true, nil
+		return l, true, nil
 	}
 	return loc{}, false, nil
 }
@@ -110,7 +111,11 @@ func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq u
 	if err != nil {
 		return nil, err
 	}
-	return commit.Decode(v[keys.Size:])
+	_, b, err := splitCommitRow(v)
+	if err != nil {
+		return nil, err
+	}
+	return commit.Decode(b)
 }
 
 // forkedOutcome is the outcome of a commit stored that does not count

@@ -28,13 +28,11 @@ func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 	var e err0
 	var out []Head
 	for k, v := range s.scan(ctx, spaceKey(tagHead, sp), false, &e) {
-		h, ok := decodeHead(v)
-		if !ok || len(k) != 1+2*keys.Size {
-			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
+		h, err := decodeHeadRow(k, v)
+		if err != nil {
+			return nil, err
 		}
-		var a keys.AuthorID
-		copy(a[:], k[1+keys.Size:])
-		out = append(out, Head{Author: a, Seq: h.Seq, ID: h.ID, Time: commit.HLC{Wall: h.Wall, Logical: h.Lgc}})
+		out = append(out, h)
 	}
 	return out, e.err
 }
@@ -64,14 +62,18 @@ func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 			continue
 		}
 		v, err := s.get(commitKey(sp, h.Author, first-1))
-		if err != nil || len(v) < keys.Size {
+		if err != nil {
 			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
 		}
-		hd, _, err := commit.DecodeHeader(v[keys.Size:])
+		id, b, err := splitCommitRow(v)
+		if err != nil {
+			return nil, err
+		}
+		hd, _, err := commit.DecodeHeader(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: keys.CommitID(v[:keys.Size]), Time: hd.Time})
+		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: id, Time: hd.Time})
 	}
 	return out, nil
 }
@@ -135,21 +137,22 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 	var e err0
 	invalid := map[acl.Loc]bool{}
 	for k := range s.scan(ctx, spaceKey(tagInvalid, sp, author), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
+		l, err := decodeInvalidRow(k)
+		if err != nil {
+			return nil, err
 		}
-		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
+		invalid[l] = true
 	}
 	if e.err != nil || len(invalid) == 0 {
 		return nil, e.err
 	}
 	out := map[keys.AuthorID]uint64{}
 	for k, v := range s.scan(ctx, spaceKey(tagHead, sp, author), false, &e) {
-		h, ok := decodeHead(v)
-		if !ok || len(k) != 1+2*keys.Size {
-			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
+		h, err := decodeHeadRow(k, v)
+		if err != nil {
+			return nil, err
 		}
-		au := keys.AuthorID(k[1+keys.Size:])
+		au := h.Author
 		first := h.Seq + 1
 		for first > 1 && invalid[acl.Loc{Author: au, Seq: first - 1}] {
 			first--
@@ -175,28 +178,30 @@ func decodeCommitRow(k, v []byte) (StoredCommit, error) {
 
 // CommitByID returns a stored commit by ID (main chain or off-chain).
 func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
-	loc, err := s.get(spaceKey(tagCommitID, sp, id[:]))
+	v, err := s.get(spaceKey(tagCommitID, sp, id[:]))
 	if errors.Is(err, pebble.ErrNotFound) {
 		b, err := s.get(spaceKey(tagOffchain, sp, id[:]))
 		if errors.Is(err, pebble.ErrNotFound) {
 			return nil, fmt.Errorf("%w: commit %s", ErrNotFound, id)
 		}
-		if err != nil || len(b) < keys.Size+8 {
-			return nil, fmt.Errorf("store: off-chain commit %s: %w", id, errors.Join(err, ErrCorrupt))
+		if err != nil {
+			return nil, fmt.Errorf("store: off-chain commit %s: %w", id, err)
 		}
-		return b[keys.Size+8:], nil
+		_, c, err := decodeLocRow(b)
+		return c, err
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(loc) != keys.Size+8 {
+	l, rest, err := decodeLocRow(v)
+	if err != nil || len(rest) != 0 {
 		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
 	}
-	v, err := s.get(commitKey(sp, keys.AuthorID(loc[:keys.Size]), binary.BigEndian.Uint64(loc[keys.Size:])))
-	if err != nil {
+	row, err := s.get(commitKey(sp, l.author, l.seq))
+	if err != nil || len(row) < keys.Size {
 		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
 	}
-	return v[keys.Size:], nil
+	return row[keys.Size:], nil
 }
 
 // Forks returns the fork evidence held for a space.
@@ -215,7 +220,11 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 		if err != nil {
 			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
 		}
-		a, err := commit.Decode(first[keys.Size:])
+		_, fb, err := splitCommitRow(first)
+		if err != nil {
+			return nil, err
+		}
+		a, err := commit.Decode(fb)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}

@@ -216,6 +216,24 @@ func (f *quotaFile) Preallocate(off, n int64) error {
 	return nil
 }
 
+// eventually retries write until it succeeds, for up to 10 s: once space
+// is freed, a compaction still running may hold some of it for a moment.
+// Every failure must be ErrDiskFull.
+func eventually(t *testing.T, what string, write func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := write()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, store.ErrDiskFull) || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(10 * time.Millisecond) // re-check interval
+	}
+}
+
 // openWithin opens the store on fs, failing the test if that takes more
 // than 30 seconds (a full disk once made Open spin without end).
 func openWithin(t *testing.T, fs vfs.FS, o store.Options) *store.Store {
@@ -331,9 +349,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := put(st); err != nil {
-		t.Fatalf("after freeing space: %v", err)
-	}
+	eventually(t, "after freeing space", func() error { return put(st) })
 	checkAcked(st, "after freeing space")
 
 	// The disk fills between the store's check and its write: Pebble's
@@ -356,9 +372,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := put(st); err != nil {
-		t.Fatalf("after freeing space again: %v", err)
-	}
+	eventually(t, "after freeing space again", func() error { return put(st) })
 	if _, err := q.Stat("db/loam-reserve"); err != nil {
 		t.Fatalf("the emergency reserve was not made again: %v", err)
 	}
@@ -400,9 +414,9 @@ func TestDiskFullOpensReadOnly(t *testing.T) {
 	if err := q.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddSpace(ctx, "other", keys.SpaceKeyFromSeed([32]byte{9}).Space()); err != nil {
-		t.Fatalf("write once space was freed: %v", err)
-	}
+	eventually(t, "a write once space was freed", func() error {
+		return st.AddSpace(ctx, "other", keys.SpaceKeyFromSeed([32]byte{9}).Space())
+	})
 	if _, err := st.Space(ctx, sk.Space()); err != nil {
 		t.Fatalf("read after reopening: %v", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/keys"
@@ -84,8 +83,10 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	}
 	var e err0
 	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
-		au := keys.AuthorID(k[1+keys.Size : 1+2*keys.Size])
-		seq := binary.BigEndian.Uint64(k[1+2*keys.Size:])
+		au, seq, err := decodeForkKey(k)
+		if err != nil {
+			return nil, err
+		}
 		if cur, ok := st.forked[au]; !ok || seq < cur {
 			st.forked[au] = seq
 		}
