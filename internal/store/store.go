@@ -48,7 +48,8 @@ type Options struct {
 	NoSync bool
 	// Notify, if set, is called on the applier goroutine after each durable
 	// group commit, once per request that stored anything, in apply order.
-	// It MUST NOT block or call back into the Store.
+	// It MUST NOT block, do I/O (read the Store included) or call back into
+	// the Store: the event carries what changed; work on it elsewhere.
 	Notify func(Event)
 	// Unseal, if set, opens the sealed op payload of a private space's
 	// commit of key epoch epoch, returning the plaintext op (see
@@ -62,7 +63,8 @@ type Options struct {
 	// commit that depends on it), on the applier goroutine: a member learns
 	// a new epoch's read key before the epoch's sealed ops need it. genesis
 	// says the op is in the space's genesis commit (which makes a space
-	// private). It MUST NOT call back into the Store.
+	// private). It MUST NOT block, do I/O or call back into the Store; the
+	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
 }
 
