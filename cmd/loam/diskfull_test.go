@@ -165,6 +165,15 @@ func TestDaemonFullDisk(t *testing.T) {
 		t.Fatalf("loam log verify on a full disk: %q", out)
 	}
 	d = startDaemon(t, h, loopbackDaemon...)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(d.out.String(), "ready;"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not say it is ready:\n%s", d.out)
+		}
+		time.Sleep(10 * time.Millisecond) // re-check interval
+	}
+	if out := d.out.String(); !strings.Contains(out, "warning: the disk is full") {
+		t.Errorf("the daemon started on a full disk without saying so:\n%s", out)
+	}
 	checkAcked(d, "restarted on a full disk")
 	wantFull(put(d, "more"), "a put after the restart")
 
