@@ -36,6 +36,14 @@ var (
 	// ErrNoReadKey: this device holds no read key for the private space
 	// (a seeder), or none of the epoch a blob is sealed under.
 	ErrNoReadKey = node.ErrNoReadKey
+	// ErrDiskFull: a write was refused because the disk holding the Loam
+	// home is (nearly) full; nothing was written. Free space and write
+	// again. Reads go on working.
+	ErrDiskFull = store.ErrDiskFull
+	// ErrForked (with ErrReadOnly): this device has two different commits
+	// at one seq (its key is in use in two homes), so none of its writes
+	// from there on count.
+	ErrForked = space.ErrForked
 )
 
 // Options configure a Node.

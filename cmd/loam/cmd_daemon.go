@@ -233,6 +233,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	if d.relayService && !p2p.HasPublicAddr(info.Addrs) {
 		fmt.Fprintln(d.out, "warning: --relay-service, but none of these addresses is public: peers behind NATs that reserve a slot here cannot be reached through it. Run the relay on a machine with a public address (or forward its port and give --listen that address).")
 	}
+	if err := n.Store().Room(); err != nil {
+		fmt.Fprintf(d.out, "warning: %v\n  (reads work; writes fail until there is room)\n", err)
+	}
 	fmt.Fprintln(d.out, "ready; stop with Ctrl-C")
 
 	select {

@@ -395,7 +395,7 @@ func (s streamSource) check(err error) error {
 
 // AddBlob stores r as a blob, pinned so that GC keeps it.
 func (n *Node) AddBlob(ctx context.Context, r io.Reader) (blob.BlobID, blob.Manifest, error) {
-	id, m, release, err := n.blobs.AddLeased(ctx, r)
+	id, m, release, err := n.addLeased(ctx, r)
 	if err != nil {
 		return id, m, err
 	}

@@ -72,11 +72,11 @@ func (n *Node) PutBlob(ctx context.Context, sp *space.Space, key []byte, r io.Re
 	if sp.Private() {
 		probe = append(probe, commit.Op{Kind: commit.KindBlob, Payload: blob.Ref{}.Encode()})
 	}
-	if err := sp.CheckWrite(probe); err != nil {
+	if err := sp.CheckWrite(ctx, probe); err != nil {
 		return blob.Ref{}, nil, err
 	}
 	if !sp.Private() {
-		id, m, release, err := n.blobs.AddLeased(ctx, r)
+		id, m, release, err := n.addLeased(ctx, r)
 		if err != nil {
 			return blob.Ref{}, nil, err
 		}
@@ -141,7 +141,7 @@ func (n *Node) addSealed(ctx context.Context, sp *space.Space, r io.Reader, want
 		return sealedBlob{}, err
 	}
 	sealer := seal.NewSealer(seal.ReadKey(ek.Key), sp.ID(), ek.Epoch, r)
-	id, m, release, err := n.blobs.AddLeased(ctx, sealer)
+	id, m, release, err := n.addLeased(ctx, sealer)
 	if err != nil {
 		return sealedBlob{}, err
 	}

@@ -154,6 +154,15 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.rk.saveLoop(n.ctx)
+	}()
+	if err := n.rk.learnStored(ctx, st); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if n.blobs, err = blob.OpenStore(filepath.Join(o.Home, "blobs")); err != nil {
 		n.Close()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // ErrNoReadKey is returned for a write to a private space by a device that
@@ -50,11 +51,19 @@ type readKeys struct {
 	// unsaved holds why a space's key file could not be written the last
 	// time; its keys are then in m only. Guarded by mu.
 	unsaved map[keys.SpaceID]error
+	// dirty marks the spaces whose keys were learnt by the Rotated hook
+	// and not saved yet: the hook runs on the store's applier and does no
+	// I/O, saveLoop saves them (kick wakes it; buffered 1). Guarded by mu.
+	dirty map[keys.SpaceID]bool
+	kick  chan struct{}
 }
 
 // loadReadKeys reads every key file under home.
 func loadReadKeys(home string, dev keys.DeviceKey) (*readKeys, error) {
-	rk := &readKeys{dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{}, private: map[keys.SpaceID]bool{}, unsaved: map[keys.SpaceID]error{}}
+	rk := &readKeys{
+		dir: filepath.Join(home, "spaces"), dev: dev, m: map[keys.SpaceID][]keys.EpochKey{}, invites: map[keys.SpaceID][]keys.DeviceKey{},
+		private: map[keys.SpaceID]bool{}, unsaved: map[keys.SpaceID]error{}, dirty: map[keys.SpaceID]bool{}, kick: make(chan struct{}, 1),
+	}
 	err := readSpaceFiles(rk.dir, readKeySuffix, func(id keys.SpaceID, f string, b []byte) error {
 		ks, err := keys.DecodeEpochKeys(b)
 		if err != nil {
@@ -131,7 +140,17 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 	// update the maps, so the applier's unseal never waits for a disk.
 	rk.saveMu.Lock()
 	defer rk.saveMu.Unlock()
+	if !rk.merge(sp, ks) && rk.unsavedErr(sp) == nil {
+		return nil // a store rebuild applies rotate ops again
+	}
+	return rk.save(sp)
+}
+
+// merge merges ks into sp's keys in memory, and reports whether that added
+// any.
+func (rk *readKeys) merge(sp keys.SpaceID, ks []keys.EpochKey) bool {
 	rk.mu.Lock()
+	defer rk.mu.Unlock()
 	merged := slices.Clone(rk.m[sp])
 	added := false
 	for _, k := range ks {
@@ -144,13 +163,20 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 		merged = slices.Insert(merged, i, k)
 		added = true
 	}
-	if !added && rk.unsaved[sp] == nil {
-		rk.mu.Unlock()
-		return nil // a store rebuild applies rotate ops again
+	if added {
+		rk.m[sp] = merged
 	}
-	rk.m[sp] = merged
+	return added
+}
+
+// save writes sp's key file from the keys in memory, durably. Callers
+// hold saveMu.
+func (rk *readKeys) save(sp keys.SpaceID) error {
+	rk.mu.Lock()
+	ks := slices.Clone(rk.m[sp])
+	delete(rk.dirty, sp)
 	rk.mu.Unlock()
-	err := replaceFile(filepath.Join(rk.dir, sp.String()+readKeySuffix), keys.EncodeEpochKeys(merged))
+	err := replaceFile(filepath.Join(rk.dir, sp.String()+readKeySuffix), keys.EncodeEpochKeys(ks))
 	rk.mu.Lock()
 	rk.unsaved[sp] = err
 	rk.mu.Unlock()
@@ -158,6 +184,33 @@ func (rk *readKeys) add(sp keys.SpaceID, ks []keys.EpochKey) error {
 		return fmt.Errorf("node: save read keys: %w", err)
 	}
 	return nil
+}
+
+// saveLoop saves the key files of the keys the Rotated hook learnt, off
+// the applier goroutine, until ctx ends. The node owns it.
+func (rk *readKeys) saveLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rk.kick:
+		}
+		rk.mu.Lock()
+		var sps []keys.SpaceID
+		for sp := range rk.dirty {
+			sps = append(sps, sp)
+		}
+		rk.mu.Unlock()
+		rk.saveMu.Lock()
+		for _, sp := range sps {
+			// An error leaves the keys in memory only: they are used until
+			// the node stops, saved with the next key learnt or on Close
+			// (saveUnsaved), learnt again from the store on the next start
+			// (learnStored), and Node.ReadKeysUnsaved reports it.
+			_ = rk.save(sp)
+		}
+		rk.saveMu.Unlock()
+	}
 }
 
 // replaceFile writes b to path durably (0600): through a temporary file
@@ -188,8 +241,8 @@ func replaceFile(path string, b []byte) error {
 // until the node stops; the next key learnt saves them all.
 func (n *Node) ReadKeysUnsaved(id keys.SpaceID) error { return n.rk.unsavedErr(id) }
 
-// saveUnsaved tries again to save the key files that could not be
-// written, and returns the first failure.
+// saveUnsaved saves the key files not saved yet (learnt but not reached
+// by saveLoop, or whose save failed), and returns the first failure.
 func (rk *readKeys) saveUnsaved() error {
 	rk.mu.Lock()
 	var sps []keys.SpaceID
@@ -198,10 +251,17 @@ func (rk *readKeys) saveUnsaved() error {
 			sps = append(sps, sp)
 		}
 	}
+	for sp := range rk.dirty {
+		if rk.unsaved[sp] == nil {
+			sps = append(sps, sp)
+		}
+	}
 	rk.mu.Unlock()
+	rk.saveMu.Lock()
+	defer rk.saveMu.Unlock()
 	var first error
 	for _, sp := range sps {
-		if err := rk.add(sp, nil); err != nil && first == nil {
+		if err := rk.save(sp); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -284,17 +344,35 @@ func (rk *readKeys) joining(sp keys.SpaceID, inv keys.DeviceKey) error {
 
 // rotated is the store's Rotated hook, on the applier goroutine: it keeps
 // the epoch key of a rotate op if it is sealed to this device or to an
-// invite key this node joined with. Undecodable rotate ops and keys that
-// do not open are ignored: they are someone else's, or garbage.
+// invite key this node joined with, in memory at once (so that the sealed
+// ops of the epoch, applied after it, open), and leaves saving it to
+// saveLoop: the hook does no I/O. Undecodable rotate ops and keys that do
+// not open are ignored: they are someone else's, or garbage.
 func (rk *readKeys) rotated(sp keys.SpaceID, genesis bool, payload []byte) {
-	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
-	if err != nil {
+	if genesis { // as isPrivate decides; a rotate op later is no sign
+		rk.markPrivate(sp)
+	}
+	k, ok := rk.open(sp, payload)
+	if !ok || !rk.merge(sp, []keys.EpochKey{k}) {
 		return
 	}
 	rk.mu.Lock()
-	if genesis { // as isPrivate decides; a rotate op later is no sign
-		rk.private[sp] = true
+	rk.dirty[sp] = true
+	rk.mu.Unlock()
+	select {
+	case rk.kick <- struct{}{}:
+	default:
 	}
+}
+
+// open returns the epoch key of a rotate op's payload if it is sealed to
+// this device or to an invite key this node joined with.
+func (rk *readKeys) open(sp keys.SpaceID, payload []byte) (keys.EpochKey, bool) {
+	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
+	if err != nil {
+		return keys.EpochKey{}, false
+	}
+	rk.mu.Lock()
 	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
 	rk.mu.Unlock()
 	for _, sk := range r.Keys {
@@ -302,17 +380,48 @@ func (rk *readKeys) rotated(sp keys.SpaceID, genesis bool, payload []byte) {
 			if sk.Reader != dk.Author() {
 				continue
 			}
-			k, err := seal.OpenKey(dk, sk.Sealed, sp, r.Epoch)
-			if err != nil {
-				continue
+			if k, err := seal.OpenKey(dk, sk.Sealed, sp, r.Epoch); err == nil {
+				return keys.EpochKey{Epoch: r.Epoch, Key: k}, true
 			}
-			// An error leaves the key in memory only: it is used until
-			// the node stops, saved again with the next key learnt, and
-			// Node.ReadKeysUnsaved reports it.
-			_ = rk.add(sp, []keys.EpochKey{{Epoch: r.Epoch, Key: k}})
-			return
 		}
 	}
+	return keys.EpochKey{}, false
+}
+
+// learnStored learns again, from the rotate ops the store applied
+// (store.Rotations), the keys sealed to this node that its key files lack:
+// those learnt just before a crash, before saveLoop saved them. It saves
+// the key files it completes; one that cannot be saved (a full disk) is
+// reported as ReadKeysUnsaved, and its keys are used all the same. Only
+// spaces with a key file or an invite key file are completed: a key file
+// removed stays removed (docs/design.md, "Rotation on removal").
+func (rk *readKeys) learnStored(ctx context.Context, st *store.Store) error {
+	infos, err := st.Spaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range infos {
+		rk.mu.Lock()
+		held := len(rk.m[in.ID]) > 0 || len(rk.invites[in.ID]) > 0
+		rk.mu.Unlock()
+		if !held {
+			continue
+		}
+		var learnt []keys.EpochKey
+		for r, err := range st.Rotations(ctx, in.ID) {
+			if err != nil {
+				return err
+			}
+			if r.Genesis {
+				rk.markPrivate(in.ID)
+			}
+			if k, ok := rk.open(in.ID, r.Payload); ok {
+				learnt = append(learnt, k)
+			}
+		}
+		_ = rk.add(in.ID, learnt)
+	}
+	return nil
 }
 
 // unseal is the store's Unseal hook (store.Options): it opens a sealed op

@@ -24,26 +24,38 @@ type Space struct {
 	dev   keys.DeviceKey
 	clock *commit.Clock
 
-	mu    sync.Mutex                      // serializes preparing own commits
-	head  store.Head                      // the device's latest commit; guarded by mu
-	heads map[keys.AuthorID]store.Head    // latest known head per author; guarded by mu
-	deps  map[keys.AuthorID]keys.CommitID // heads seen since our previous commit; guarded by mu
-	// submitted is closed once the latest prepared commit has been handed
-	// to the store; the next one waits for it, so commits reach the store
-	// in seq order although they are signed in parallel. Guarded by mu.
-	submitted chan struct{}
-
-	inflight chan struct{} // a slot per commit being signed or synced (maxInFlight)
-	access   store.Access  // the space's grants and cuts, as of the last reload; guarded by mu
+	// mu guards what the committer (commit.go) builds commits from and
+	// what Observe, on the store's applier goroutine, updates. It is never
+	// held across I/O.
+	mu sync.Mutex
+	// head is the device's latest prepared commit, the tip its next
+	// commit builds on; gen counts the times it was taken back after a
+	// commit failed. Only the committer writes them.
+	head  store.Head
+	gen   uint64
+	heads map[keys.AuthorID]store.Head    // latest known head per author
+	deps  map[keys.AuthorID]keys.CommitID // heads seen since our previous commit
+	// access is the space's grants and cuts as of accessGen==accessRead;
+	// Observe bumps accessGen when they may have changed, and the next
+	// writer reads them again (currentAccess). trimGen likewise asks the
+	// committer to drop deps on commits that stopped counting.
+	access     store.Access
+	accessGen  uint64
+	accessRead uint64
+	trimGen    uint64
+	trimmed    uint64
 
 	// readKey, if set, makes this a private space: it returns the key of
 	// the epoch new data ops are sealed under (or an error saying why this
 	// device cannot write sealed ops). Set once by SetPrivate before use.
 	readKey func() (keys.EpochKey, error)
 
-	wmu     sync.Mutex // guards queue and leading
-	queue   []*write   // writes waiting to be merged into a commit
-	leading bool       // some goroutine is leading a group
+	wmu   sync.Mutex // guards queue and running
+	queue []*write   // writes waiting to be merged into a commit
+	// running: the committer goroutine runs. The space owns it; it ends
+	// once the queue is empty and every commit in flight was answered
+	// (the store answers every request, with ErrClosed once closed).
+	running bool
 }
 
 // Open returns the space with ID id held in st, written as dev.
@@ -52,30 +64,18 @@ func Open(ctx context.Context, st *store.Store, id keys.SpaceID, dev keys.Device
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
-	close(done)
-	s := &Space{st: st, info: info, dev: dev, clock: clock, submitted: done, inflight: make(chan struct{}, maxInFlight)}
-	if err := s.reload(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// reload reads the device's head and the other authors' heads from the
-// store. After it, the next commit depends on every other author's head.
-// Callers hold s.mu (or own s exclusively).
-func (s *Space) reload(ctx context.Context) error {
+	s := &Space{st: st, info: info, dev: dev, clock: clock}
 	heads, err := s.st.Heads(ctx, s.info.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vs, err := s.st.View(ctx, s.info.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.clock.Observe(vs.MaxTime)
 	if s.access, err = s.st.Access(ctx, s.info.ID); err != nil {
-		return err
+		return nil, err
 	}
 	s.head = store.Head{Author: s.dev.Author()}
 	s.heads = map[keys.AuthorID]store.Head{}
@@ -88,8 +88,8 @@ func (s *Space) reload(ctx context.Context) error {
 			s.deps[h.Author] = h.ID
 		}
 	}
-	s.trimDeps(ctx) // depend on no commit that does not count
-	return nil
+	s.trimGen = 1 // depend on no commit that does not count
+	return s, nil
 }
 
 // ID returns the space's ID.
@@ -104,10 +104,11 @@ func (s *Space) Author() keys.AuthorID { return s.dev.Author() }
 // Observe tells the write path what a store event brought: commits
 // applied from elsewhere, so the next local commit depends on them and is
 // dated after them, except those that do not count (a commit of ours never
-// makes peers fetch a voided commit); and, when the space was decided
-// again, it drops deps on commits that stopped counting and reloads the
-// grants. It runs on the store's applier goroutine (node's hook): it reads
-// the store but never writes.
+// makes peers fetch a voided commit); and, when grants may have changed
+// or the space was decided again, that the grants must be read again and
+// deps on commits that stopped counting dropped, which the next writer
+// does. It runs on the store's applier goroutine (node's hook), so it
+// reads nothing: it only updates what it is given, under mu.
 func (s *Space) Observe(ev store.Event) {
 	voided := make(map[keys.CommitID]bool, len(ev.Voided))
 	for _, id := range ev.Voided {
@@ -115,7 +116,7 @@ func (s *Space) Observe(ev store.Event) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	refresh := ev.Redecided
+	refresh := ev.Redecided || len(ev.Forks) > 0
 	for _, c := range ev.Stored {
 		s.clock.Observe(c.Time)
 		refresh = refresh || hasControl(c) // grants or revocations may have changed
@@ -125,25 +126,52 @@ func (s *Space) Observe(ev store.Event) {
 		if h, ok := s.heads[c.Author]; ok && h.Seq >= c.Seq {
 			continue
 		}
-		s.heads[c.Author] = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
-		if c.Author != s.dev.Author() {
-			s.deps[c.Author] = c.ID
+		if c.Author == s.dev.Author() {
+			continue // the committer keeps the device's own head
 		}
+		s.heads[c.Author] = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
+		s.deps[c.Author] = c.ID
 	}
 	if refresh {
-		if a, err := s.st.Access(context.Background(), s.info.ID); err == nil {
-			s.access = a
-		}
+		s.accessGen++
 	}
 	if ev.Redecided {
-		s.trimDeps(context.Background())
+		s.trimGen++
 	}
 }
 
+// currentAccess returns the space's grants and cuts, read again from the
+// store if Observe saw them change since they were last read.
+func (s *Space) currentAccess(ctx context.Context) (store.Access, error) {
+	s.mu.Lock()
+	a, gen, read := s.access, s.accessGen, s.accessRead
+	s.mu.Unlock()
+	if gen == read {
+		return a, nil
+	}
+	a, err := s.st.Access(ctx, s.info.ID)
+	if err != nil {
+		return store.Access{}, err
+	}
+	s.mu.Lock()
+	if s.accessRead < gen {
+		s.access, s.accessRead = a, gen
+	}
+	s.mu.Unlock()
+	return a, nil
+}
+
 // trimDeps replaces each dep on a commit that no longer counts by its
-// author's latest commit that does (store.SyncHeads), or drops it.
-// Callers hold s.mu.
+// author's latest commit that does (store.SyncHeads), or drops it, if
+// Observe asked for it. The committer calls it before it prepares a
+// commit; it reads the store without holding mu.
 func (s *Space) trimDeps(ctx context.Context) {
+	s.mu.Lock()
+	gen, done := s.trimGen, s.trimmed
+	s.mu.Unlock()
+	if gen == done {
+		return
+	}
 	heads, err := s.st.SyncHeads(ctx, s.info.ID)
 	if err != nil {
 		return // the deps stay: a dep on a voided commit costs peers a fetch, nothing more
@@ -152,6 +180,8 @@ func (s *Space) trimDeps(ctx context.Context) {
 	for _, h := range heads {
 		announced[h.Author] = h
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for a := range s.deps {
 		h, ok := announced[a]
 		switch {
@@ -161,6 +191,7 @@ func (s *Space) trimDeps(ctx context.Context) {
 			s.deps[a] = h.ID
 		}
 	}
+	s.trimmed = max(s.trimmed, gen)
 }
 
 func hasControl(c *commit.Commit) bool {
@@ -174,11 +205,13 @@ func hasControl(c *commit.Commit) bool {
 
 // canWrite checks, before anything is built or signed, that the device's
 // grants allow every op (by the rules every peer applies: package acl), as
-// of the grants this node holds now; the error names the missing role.
-func (s *Space) canWrite(ops []commit.Op) error {
-	s.mu.Lock()
-	a := s.access
-	s.mu.Unlock()
+// of the grants this node holds now, and that the device has not forked;
+// the error names the missing role, or what happened.
+func (s *Space) canWrite(ctx context.Context, ops []commit.Op) error {
+	a, err := s.currentAccess(ctx)
+	if err != nil {
+		return err
+	}
 	me := s.dev.Author()
 	if s.readKey != nil { // data ops will be sealed: check what will be written
 		sealed := make([]commit.Op, len(ops))
@@ -189,6 +222,9 @@ func (s *Space) canWrite(ops []commit.Op) error {
 			sealed[i] = o
 		}
 		ops = sealed
+	}
+	if at, ok := a.Forked[me]; ok {
+		return s.forkedErr(fmt.Errorf("from seq %d", at))
 	}
 	if cut, ok := a.Cuts[me]; ok {
 		return fmt.Errorf("%w: %s was revoked in space %s (its commits after seq %d do not count); ask an admin for a new invite", ErrReadOnly, me, s.info.Name, cut)
@@ -204,7 +240,9 @@ func (s *Space) canWrite(ops []commit.Op) error {
 // ErrReadOnly that names the missing role if not), without writing: for
 // work to skip before a write, such as storing a blob the write would
 // reference.
-func (s *Space) CheckWrite(ops []commit.Op) error { return s.canWrite(ops) }
+func (s *Space) CheckWrite(ctx context.Context, ops []commit.Op) error {
+	return s.canWrite(ctx, ops)
+}
 
 // Get returns the visible entry of key (store.ErrNotFound if none).
 func (s *Space) Get(ctx context.Context, key []byte) (view.Entry, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -32,8 +33,27 @@ type Report struct {
 // revocations and invite uses (acl.Evaluate), that the store counts
 // exactly the commits that count. The error names the first bad commit.
 //
-// It holds the space's commit headers in memory.
+// It holds the space's commit headers in memory. The log may grow while
+// it is read (a running node stores commits); if a check fails and the
+// heads changed meanwhile, it verifies again (at most three times).
 func VerifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, error) {
+	for try := 1; ; try++ {
+		before, err := st.Heads(ctx, sp)
+		if err != nil {
+			return Report{}, err
+		}
+		r, err := verifyLog(ctx, st, sp)
+		if err == nil || !errors.Is(err, ErrInvalidLog) || try == 3 {
+			return r, err
+		}
+		after, herr := st.Heads(ctx, sp)
+		if herr != nil || slices.Equal(before, after) {
+			return r, err
+		}
+	}
+}
+
+func verifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, error) {
 	var r Report
 	type tip struct {
 		seq  uint64

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
-	"github.com/loamdb/loam/internal/store"
 )
 
 // Limits of a merged commit: concurrent writes are merged up to these.
@@ -24,7 +24,6 @@ type write struct {
 	epoch uint64 // key epoch the ops are sealed under (0 in a public space)
 	bytes int
 	done  chan writeResult // buffered 1
-	lead  chan struct{}    // buffered 1: this write's goroutine leads the next group
 }
 
 type writeResult struct {
@@ -33,20 +32,24 @@ type writeResult struct {
 }
 
 // Commit writes ops as part of the device's next commit and returns once
-// it is durable.
+// it is durable and counts.
 //
 // Concurrent calls are merged, as LevelDB merges concurrent write batches:
-// callers queue, and the caller at the head of the queue leads. It takes
-// the queue (up to mergeMaxOps ops and mergeMaxBytes) into one commit,
-// assigns its seq, hands leadership to the next waiter, and only then signs
-// and submits, so the next group is prepared while this one is signed and
-// synced. The ops of one call always stay together in one commit, so each
-// call is atomic; one signature and one fsync serve many writers.
+// callers queue, and the space's committer (commit.go) takes the queue
+// (up to mergeMaxOps ops and mergeMaxBytes) into one commit, so one
+// signature and one fsync serve many writers. The ops of one call always
+// stay together in one commit, so each call is atomic.
+//
+// If ctx ends first, Commit returns an error wrapping ctx's: "nothing was
+// written" if the write had not been taken into a commit yet, else the
+// write may still be committed. A write the store keeps but does not
+// count (the device was revoked, or forked) is an error that says so,
+// wrapping ErrReadOnly.
 func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, error) {
 	if err := commit.ValidateOps(ops); err != nil {
 		return nil, fmt.Errorf("space: %w", err)
 	}
-	if err := s.canWrite(ops); err != nil {
+	if err := s.canWrite(ctx, ops); err != nil {
 		return nil, err
 	}
 	var epoch uint64
@@ -56,7 +59,7 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 			return nil, err
 		}
 	}
-	return s.enqueue(epoch, ops)
+	return s.enqueue(ctx, epoch, ops)
 }
 
 // SetPrivate makes s a private space: from now on its data ops are sealed
@@ -155,34 +158,45 @@ func (s *Space) seal(ops []commit.Op) (uint64, []commit.Op, error) {
 	return ek.Epoch, out, nil
 }
 
-// enqueue queues ops for the next merged commit and waits for the result,
-// leading a group if this write is at the head of the queue.
-func (s *Space) enqueue(epoch uint64, ops []commit.Op) (*commit.Commit, error) {
-	w := &write{ops: ops, epoch: epoch, done: make(chan writeResult, 1), lead: make(chan struct{}, 1)}
+// maxInFlight bounds the commits signed and submitted whose outcome the
+// committer has not seen yet: while it waits for the oldest, the queue
+// grows, so under load groups get large and signatures and fsyncs are
+// shared; with few writers nothing waits.
+const maxInFlight = 2
+
+// enqueue queues ops for the next merged commit and waits for its result,
+// or for ctx to end.
+func (s *Space) enqueue(ctx context.Context, epoch uint64, ops []commit.Op) (*commit.Commit, error) {
+	w := &write{ops: ops, epoch: epoch, done: make(chan writeResult, 1)}
 	for i := range ops {
 		w.bytes += len(ops[i].Key) + len(ops[i].Payload) + 16
 	}
 	s.wmu.Lock()
 	s.queue = append(s.queue, w)
-	leader := !s.leading
-	s.leading = true
-	s.wmu.Unlock()
-	if !leader {
-		select {
-		case r := <-w.done:
-			return r.c, r.err
-		case <-w.lead:
-		}
+	if !s.running {
+		s.running = true
+		go s.commitLoop()
 	}
-	s.leadGroup()
-	r := <-w.done
-	return r.c, r.err
+	s.wmu.Unlock()
+	select {
+	case r := <-w.done:
+		return r.c, r.err
+	case <-ctx.Done():
+	}
+	s.wmu.Lock()
+	if i := slices.Index(s.queue, w); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+		s.wmu.Unlock()
+		return nil, fmt.Errorf("space: %w before the write was committed: nothing was written", ctx.Err())
+	}
+	s.wmu.Unlock()
+	select {
+	case r := <-w.done: // it finished as ctx ended
+		return r.c, r.err
+	default:
+	}
+	return nil, fmt.Errorf("space: %w while the write was being committed: it may still be (read its keys to know)", ctx.Err())
 }
-
-// maxInFlight bounds the commits being signed or synced at once. While the
-// leader waits for a slot the queue grows, so under load groups get large
-// and signatures and fsyncs are shared; with few writers nothing waits.
-const maxInFlight = 2
 
 // Join commits this device's self-grant through an invite (g, from
 // commit.InviteGrant): the one commit a device may make before it holds a
@@ -191,113 +205,12 @@ func (s *Space) Join(ctx context.Context, g commit.Grant) (*commit.Commit, error
 	if g.Subject != s.dev.Author() || g.Invite.IsZero() {
 		return nil, fmt.Errorf("space: join: not an invite self-grant for this device")
 	}
-	c, err := s.enqueue(0, []commit.Op{commit.GrantOp(g)})
+	c, err := s.enqueue(ctx, 0, []commit.Op{commit.GrantOp(g)})
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return c, s.reload(ctx) // picks up the new role
-}
-
-// leadGroup commits the writes at the head of the queue. The caller's own
-// write is the first of them.
-func (s *Space) leadGroup() {
-	s.inflight <- struct{}{}
-	defer func() { <-s.inflight }()
-	s.wmu.Lock()
-	n, ops, bytes := 0, 0, 0
-	for n < len(s.queue) {
-		w := s.queue[n]
-		if n > 0 && (ops+len(w.ops) > mergeMaxOps || bytes+w.bytes > mergeMaxBytes || w.epoch != s.queue[0].epoch) {
-			break
-		}
-		ops += len(w.ops)
-		bytes += w.bytes
-		n++
-	}
-	group := s.queue[:n:n]
-	s.queue = s.queue[n:]
-	s.wmu.Unlock()
-
-	merged := group[0].ops
-	if len(group) > 1 {
-		merged = make([]commit.Op, 0, ops)
-		for _, w := range group {
-			merged = append(merged, w.ops...)
-		}
-	}
-	c, prev, mine, err := s.prepare(group[0].epoch, merged)
-
-	// Hand leadership on before signing and syncing.
-	s.wmu.Lock()
-	if len(s.queue) > 0 {
-		s.queue[0].lead <- struct{}{}
-	} else {
-		s.leading = false
-	}
-	s.wmu.Unlock()
-
-	if err == nil {
-		err = s.signAndApply(c, prev, mine)
-	}
-	for _, w := range group {
-		w.done <- writeResult{c, err}
-	}
-}
-
-// prepare assigns the next seq, prev, time and deps and encodes the commit.
-// It returns the channel closed when the previous commit was submitted and
-// the one to close when this one is.
-func (s *Space) prepare(epoch uint64, ops []commit.Op) (*commit.Commit, chan struct{}, chan struct{}, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deps := make([]keys.CommitID, 0, len(s.deps))
-	for _, id := range s.deps {
-		if len(deps) == commit.MaxDeps {
-			break
-		}
-		deps = append(deps, id)
-	}
-	c, err := commit.Prepare(commit.Header{
-		Space:  s.info.ID,
-		Author: s.dev.Author(),
-		Seq:    s.head.Seq + 1,
-		Prev:   s.head.ID,
-		Time:   s.clock.Now(),
-		Epoch:  epoch,
-		Deps:   deps,
-	}, ops)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("space: %w", err)
-	}
-	s.head = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
-	s.heads[c.Author] = s.head
-	clear(s.deps)
-	prev, mine := s.submitted, make(chan struct{})
-	s.submitted = mine
-	return c, prev, mine, nil
-}
-
-// signAndApply signs c, submits it after the previous commit and waits
-// until it is durable.
-func (s *Space) signAndApply(c *commit.Commit, prev, mine chan struct{}) error {
-	c.Sign(s.dev)
-	<-prev
-	t := s.st.Submit(s.info.ID, []*commit.Commit{c})
-	close(mine)
-	res, err := t.Wait(context.Background())
-	if err == nil && res.Outcomes[0].Status != store.Applied {
-		err = fmt.Errorf("space: commit %s: %s: %w", c, res.Outcomes[0].Status, res.Outcomes[0].Err)
-	}
-	if err != nil {
-		// Commits prepared after this one will fail too; start again from
-		// what the store holds.
-		s.mu.Lock()
-		if rerr := s.reload(context.Background()); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		s.mu.Unlock()
-	}
-	return err
+	s.accessGen++ // picks up the new role
+	s.mu.Unlock()
+	return c, nil
 }

@@ -1,19 +1,14 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
-	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -33,8 +28,9 @@ const (
 	// previous commit, a dep, the genesis) is missing, or its time is in
 	// the future. Give it again later.
 	Pending
-	// Forked: stored as fork evidence or on a forked branch; it does not
-	// count in the view.
+	// Forked: stored as fork evidence, on a forked branch, or on the main
+	// chain of an author known to have forked at or below its seq; it does
+	// not count in the view. Err wraps ErrForked.
 	Forked
 	// Rejected: invalid; nothing was stored. Its sender broke the rules
 	// (a bad chain or clock, or an author without any grant for it).
@@ -217,44 +213,10 @@ func (s *Store) applier() {
 type applier struct {
 	s      *Store
 	spaces map[keys.SpaceID]*spaceState
-}
-
-// spaceState caches what validation needs about one space.
-type spaceState struct {
-	id    keys.SpaceID
-	heads map[keys.AuthorID]head
-	// grounded holds the grants of every stored commit: what decides
-	// whether a commit may be stored at all (revocations and invite uses
-	// left aside, so it only grows). valid holds the grants of the commits
-	// that count, invalid the stored commits that do not (forks aside),
-	// and cuts the accepted revocation cuts: together the last
-	// acl.Decision, kept up to date by the fast path of applyOne.
-	grounded *acl.State
-	valid    *acl.State
-	invalid  map[acl.Loc]bool
-	cuts     map[keys.AuthorID]uint64
-	// fastFrom[a] is a seq from which a's data-only commits count without
-	// a check: a holds, in that commit's causal past, a valid write grant
-	// for the whole space that never expires, and later commits of a have
-	// it in their causal past too. Cleared whenever authorization is
-	// decided again.
-	fastFrom map[keys.AuthorID]uint64
-	forked   map[keys.AuthorID]uint64 // author → lowest forked seq
-	view     ViewState
-	lastVV   map[keys.AuthorID]vvAt // latest stored VV per author, when known
-	genesis  bool
-
-	// maxKey is the greatest key with a cell (stored or in the batch), once
-	// maxLoaded; a write to a greater key needs no read: its cell cannot
-	// exist. This makes appends in key order and fresh replicas fast.
-	maxKey    []byte
-	hasMax    bool
-	maxLoaded bool
-}
-
-type vvAt struct {
-	seq uint64
-	vv  view.VV
+	// broken is set once Pebble failed a commit: that Pebble instance
+	// must not be written to again, so every write fails with it until
+	// the store is opened again.
+	broken error
 }
 
 // batch is the work of one group commit.
@@ -289,13 +251,6 @@ type authorSeq struct {
 	seq    uint64
 }
 
-type cellState struct {
-	key   []byte
-	cell  view.Cell
-	dirty bool
-	one   [1]view.Entry // backs cell.Live for a new key, saving an allocation
-}
-
 func (a *applier) newBatch() *batch { return a.newBatchSized(0) }
 
 func (a *applier) newBatchSized(size int) *batch {
@@ -315,51 +270,54 @@ func (a *applier) newBatchSized(size int) *batch {
 	}
 }
 
-func (a *applier) run(group []*request) {
-	size := 0
-	for _, r := range group {
-		for _, c := range r.commits {
-			size += 3 * len(c.Bytes()) // the commit row, cells and indexes
-		}
+// fault returns the error the tests inject at point (for commit c), or nil.
+func (a *applier) fault(point string, c *commit.Commit) error {
+	if a.s.hook == nil {
+		return nil
 	}
-	bc := a.newBatchSized(size)
+	return a.s.hook(point, c)
+}
+
+func (a *applier) run(group []*request) {
+	if err := a.fault("group", nil); err != nil {
+		panic(err)
+	}
 	replies := make([]reply, len(group))
-	for i, r := range group {
-		nops := 0
-		for _, c := range r.commits {
-			nops += len(c.Ops)
+	if err := a.admit(group); err != nil {
+		for i, r := range group {
+			replies[i].err = err
+			r.reply <- replies[i]
 		}
-		bc.changes = make([]Change, 0, nops)
-		bc.stored, bc.forks = nil, nil
-		res, err := a.process(bc, r)
-		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
-		replies[i] = reply{res: res, err: err}
+		return
+	}
+	// answered[i]: request i failed and its reply is final; it is not
+	// applied again.
+	answered := make([]bool, len(group))
+	var bc *batch
+	for {
+		var failed int
+		bc, failed = a.apply(group, answered, replies)
+		if failed < 0 {
+			break
+		}
+		// A storage error part-way through a request: some of its rows may
+		// be in the batch, and the caches may hold them. Drop both, fail
+		// that request alone and apply the others again, so that a failed
+		// request leaves nothing behind and the others are not failed
+		// with it.
+		bc.b.Close()
+		a.spaces = map[keys.SpaceID]*spaceState{}
+		answered[failed] = true
 	}
 	if err := a.commit(bc); err != nil {
 		a.spaces = map[keys.SpaceID]*spaceState{} // caches may hold uncommitted state
 		for i := range replies {
-			replies[i] = reply{err: fmt.Errorf("store: commit: %w", err)}
-		}
-	} else {
-		for sp := range bc.rebuild {
-			changes, d, err := a.rebuild(sp, bc.forced[sp])
-			first := true
-			for i, r := range group {
-				if r.space != sp || replies[i].err != nil {
-					continue
-				}
-				if err != nil {
-					replies[i].err = err
-					continue
-				}
-				if first {
-					replies[i].res.Changes = append(replies[i].res.Changes, changes...)
-					replies[i].res.Redecided = true
-					first = false
-				}
-				redecided(d, r.commits, replies[i].res.Outcomes)
+			if !answered[i] {
+				replies[i] = reply{err: fmt.Errorf("store: commit: %w", err)}
 			}
 		}
+	} else {
+		a.decideAgain(group, bc, replies)
 	}
 	for i, r := range group {
 		res := &replies[i].res
@@ -375,8 +333,100 @@ func (a *applier) run(group []*request) {
 	}
 }
 
-func (a *applier) commit(bc *batch) error {
+// apply processes the requests of a group not yet answered into a new
+// batch, setting their replies. A request refused before it wrote
+// anything is answered with its error. If a storage error interrupts one,
+// apply answers it with the error and returns its index: the batch may
+// hold part of it and must be dropped. Otherwise it returns -1.
+func (a *applier) apply(group []*request, answered []bool, replies []reply) (*batch, int) {
+	size := 0
+	for i, r := range group {
+		if answered[i] {
+			continue
+		}
+		for _, c := range r.commits {
+			size += 3 * len(c.Bytes()) // the commit row, cells and indexes
+		}
+	}
+	bc := a.newBatchSized(size)
+	for i, r := range group {
+		if answered[i] {
+			continue
+		}
+		nops := 0
+		for _, c := range r.commits {
+			nops += len(c.Ops)
+		}
+		bc.changes = make([]Change, 0, nops)
+		bc.stored, bc.forks = nil, nil
+		res, err := a.process(bc, r)
+		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
+		replies[i] = reply{res: res, err: err}
+		var refused *refusal
+		switch {
+		case errors.As(err, &refused):
+			replies[i].err = refused.err
+			answered[i] = true
+		case err != nil:
+			return bc, i
+		}
+	}
+	return bc, -1
+}
+
+// refusal wraps the error of a request refused before it wrote anything
+// to the batch or the caches.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+// decideAgain decides again the spaces of a durable group commit that
+// stored a revocation, a join through an invite or a fork, and corrects
+// the replies of their requests. If that fails, the commits are durable
+// all the same and their replies say so: the spaces' view states keep the
+// flag that makes the next load decide them again (load), and their
+// caches are dropped so that it does.
+func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
+	for sp := range bc.rebuild {
+		changes, d, err := a.rebuild(sp, bc.forced[sp])
+		if err != nil {
+			delete(a.spaces, sp)
+			continue
+		}
+		first := true
+		for i, r := range group {
+			if r.space != sp || replies[i].err != nil {
+				continue
+			}
+			if first {
+				replies[i].res.Changes = append(replies[i].res.Changes, changes...)
+				replies[i].res.Redecided = true
+				first = false
+			}
+			redecided(d, a.spaces[sp].forked, r.commits, replies[i].res.Outcomes)
+		}
+	}
+}
+
+func (a *applier) commit(bc *batch) (err error) {
 	defer bc.b.Close()
+	defer func() {
+		// Pebble's logger panics with a fatalError on a failed commit
+		// (see quietLogger): stop writing, keep serving reads.
+		p := recover()
+		if p == nil {
+			return
+		}
+		fe, ok := p.(fatalError)
+		if !ok {
+			panic(p)
+		}
+		err = fmt.Errorf("store: the database failed a write and takes no more until loam restarts (nothing acknowledged is lost): %w", fe)
+		if isNoSpace(fe) {
+			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+		a.broken = err
+	}()
 	var buf []byte // Set copies: one buffer serves every cell
 	for _, cs := range bc.cells {
 		if !cs.dirty {
@@ -395,13 +445,25 @@ func (a *applier) commit(bc *batch) error {
 	if bc.b.Empty() {
 		return nil
 	}
-	return bc.b.Commit(a.s.sync)
+	if err := bc.b.Commit(a.s.sync); err != nil {
+		return err
+	}
+	a.s.publish() // durable now: readers may see it
+	return nil
 }
 
+// process applies one request into the batch. An error wrapped in a
+// refusal means nothing of the request was written; any other error is a
+// storage failure that may have left part of it in the batch.
 func (a *applier) process(bc *batch, r *request) (Result, error) {
 	if r.create != nil {
 		if err := a.create(bc, r); err != nil {
 			return Result{}, err
+		}
+	}
+	if _, cached := a.spaces[r.space]; !cached {
+		if _, err := a.s.get(spaceKey(tagMeta, r.space)); errors.Is(err, pebble.ErrNotFound) {
+			return Result{}, &refusal{fmt.Errorf("%w %s", ErrUnknownSpace, r.space)}
 		}
 	}
 	st, err := a.load(r.space)
@@ -438,14 +500,14 @@ func (a *applier) process(bc *batch, r *request) (Result, error) {
 func (a *applier) create(bc *batch, r *request) error {
 	info := r.create
 	if _, err := a.s.get(spaceKey(tagMeta, info.ID)); err == nil {
-		return fmt.Errorf("store: space %s is already held", info.ID)
+		return &refusal{fmt.Errorf("store: space %s is already held", info.ID)}
 	}
 	if _, err := a.s.get(nameKey(info.Name)); err == nil || bc.names[info.Name] {
-		return fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, info.Name)
+		return &refusal{fmt.Errorf("%w: %q (choose another name)", ErrNameTaken, info.Name)}
 	}
 	if len(r.commits) > 0 {
 		if err := checkGenesis(r.commits[0]); err != nil {
-			return err
+			return &refusal{err}
 		}
 	}
 	m, _ := json.Marshal(metaJSON{Name: info.Name, Created: info.Created})
@@ -459,692 +521,5 @@ func (a *applier) create(bc *batch, r *request) error {
 	st := newSpaceState(info.ID)
 	a.spaces[info.ID] = st
 	bc.dirty[info.ID] = st
-	return nil
-}
-
-func newSpaceState(id keys.SpaceID) *spaceState {
-	return &spaceState{
-		id:       id,
-		heads:    map[keys.AuthorID]head{},
-		grounded: acl.New(id),
-		valid:    acl.New(id),
-		invalid:  map[acl.Loc]bool{},
-		cuts:     map[keys.AuthorID]uint64{},
-		fastFrom: map[keys.AuthorID]uint64{},
-		forked:   map[keys.AuthorID]uint64{},
-		lastVV:   map[keys.AuthorID]vvAt{},
-	}
-}
-
-// load returns the cached state of a space, reading it on first use.
-func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
-	if st, ok := a.spaces[sp]; ok {
-		return st, nil
-	}
-	ctx := context.Background()
-	vs, err := a.s.View(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	st := newSpaceState(sp)
-	st.view = vs
-	heads, err := a.s.Heads(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range heads {
-		st.heads[h.Author] = head{Seq: h.Seq, ID: h.ID, Wall: h.Time.Wall, Lgc: h.Time.Logical}
-	}
-	_, st.genesis = st.heads[keys.AuthorID(sp)]
-	grants, err := a.s.Grants(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	if st.invalid, st.cuts, err = a.s.decisions(ctx, sp); err != nil {
-		return nil, err
-	}
-	var e err0
-	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
-		au := keys.AuthorID(k[1+keys.Size : 1+2*keys.Size])
-		seq := binary.BigEndian.Uint64(k[1+2*keys.Size:])
-		if cur, ok := st.forked[au]; !ok || seq < cur {
-			st.forked[au] = seq
-		}
-	}
-	if e.err != nil {
-		return nil, e.err
-	}
-	for _, g := range grants {
-		st.grounded.Add(g)
-		if st.counts(g.Granter, g.Seq) {
-			st.valid.Add(g)
-		}
-	}
-	a.spaces[sp] = st
-	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
-		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {
-			return nil, err
-		}
-	}
-	return st, nil
-}
-
-// counts reports whether the stored commit (author, seq) counts.
-func (st *spaceState) counts(author keys.AuthorID, seq uint64) bool {
-	if fs, ok := st.forked[author]; ok && seq >= fs {
-		return false
-	}
-	return !st.invalid[acl.Loc{Author: author, Seq: seq}]
-}
-
-// redecided corrects the outcomes of a request's commits after its space's
-// authorization was decided again.
-func redecided(d *acl.Decision, cs []*commit.Commit, outs []Outcome) {
-	for j, c := range cs {
-		o := &outs[j]
-		why, invalid := d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}]
-		switch {
-		case errors.Is(why, acl.ErrForked):
-		case o.Status == Applied && invalid:
-			*o = revokedOutcome(c, why)
-		case o.Status == Revoked && !invalid:
-			*o = Outcome{Status: Applied}
-		}
-	}
-}
-
-func revokedOutcome(c *commit.Commit, why error) Outcome {
-	return Outcome{Status: Revoked, Err: fmt.Errorf("%w: %s: %w", ErrRevoked, c, why)}
-}
-
-func isGenesis(c *commit.Commit) bool {
-	return c.Author == keys.AuthorID(c.Space) && c.Seq == 1
-}
-
-func checkGenesis(c *commit.Commit) error {
-	if !isGenesis(c) {
-		return fmt.Errorf("%w: %s is not seq 1 of the space key", ErrGenesis, c)
-	}
-	admin := false
-	for _, o := range c.Ops {
-		if o.Kind == commit.KindGrant {
-			g, err := commit.DecodeGrant(o)
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrGenesis, err)
-			}
-			admin = admin || g.Role == commit.RoleAdmin
-		}
-	}
-	if !admin {
-		return fmt.Errorf("%w: it grants admin to nobody", ErrGenesis)
-	}
-	return nil
-}
-
-func pending(format string, args ...any) Outcome {
-	return Outcome{Status: Pending, Err: fmt.Errorf("%w: "+format, append([]any{ErrPending}, args...)...)}
-}
-
-func rejected(err error, format string, args ...any) Outcome {
-	return Outcome{Status: Rejected, Err: fmt.Errorf("%w: "+format, append([]any{err}, args...)...)}
-}
-
-// applyOne validates c against the space's state and, if valid, adds its
-// writes to the batch. A non-nil error is a storage failure.
-func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
-	if c.Space != st.id {
-		return rejected(ErrWrongSpace, "%s", c), nil
-	}
-	h := st.heads[c.Author]
-	if c.Seq <= h.Seq {
-		id, err := a.idAt(bc, st.id, c.Author, c.Seq)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if id == c.ID {
-			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
-				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
-			}
-			return Outcome{Status: Duplicate}, nil
-		}
-		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
-			return a.offchain(bc, st, c) // the author is known forked below: one evidence pair is enough
-		}
-		return a.fork(bc, st, c)
-	}
-	if c.Seq > h.Seq+1 || c.Prev != h.ID {
-		// Not the next link of the stored chain. A forked author's other
-		// branch is kept off-chain once its prev is known; anything else
-		// waits for the rest of its chain.
-		if fs, ok := st.forked[c.Author]; ok && c.Seq > fs {
-			known, err := a.known(bc, st.id, c.Prev)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if known {
-				return a.offchain(bc, st, c)
-			}
-		}
-		if c.Seq > h.Seq+1 {
-			return pending("%s follows seq %d", c, h.Seq), nil
-		}
-		return pending("%s has prev %s, but the stored seq %d is %s (waiting for its chain; its author may have forked)", c, c.Prev.Short(), h.Seq, h.ID.Short()), nil
-	}
-	if !st.genesis && !isGenesis(c) {
-		return pending("%s: the space's genesis commit has not arrived", c), nil
-	}
-	if isGenesis(c) {
-		if err := checkGenesis(c); err != nil {
-			return Outcome{Status: Rejected, Err: err}, nil
-		}
-	}
-	if c.Seq > 1 && !(commit.HLC{Wall: h.Wall, Logical: h.Lgc}).Less(c.Time) {
-		return rejected(ErrClock, "%s at %s", c, c.Time), nil
-	}
-	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
-		return Outcome{Status: Pending, Err: fmt.Errorf("%w: %w: %s is dated %s", ErrPending, ErrFuture, c, c.Time)}, nil
-	}
-	for _, d := range c.Deps {
-		ok, err := a.known(bc, st.id, d)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if !ok {
-			return pending("%s depends on %s", c, d.Short()), nil
-		}
-	}
-	auth, denied, err := a.authorize(bc, st, c)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if denied != nil {
-		return Outcome{Status: Rejected, Err: fmt.Errorf("%w: %s: %w", ErrUnauthorized, c, denied)}, nil
-	}
-
-	// Valid: store it.
-	raw := c.Bytes()
-	row := make([]byte, 0, keys.Size+len(raw))
-	row = append(append(row, c.ID[:]...), raw...)
-	if err := bc.b.Set(commitKey(st.id, c.Author, c.Seq), row, nil); err != nil {
-		return Outcome{}, err
-	}
-	if err := bc.b.Set(spaceKey(tagCommitID, st.id, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {
-		return Outcome{}, err
-	}
-	nh := head{Seq: c.Seq, ID: c.ID, Wall: c.Time.Wall, Lgc: c.Time.Logical}
-	if err := bc.b.Set(spaceKey(tagHead, st.id, c.Author[:]), nh.encode(), nil); err != nil {
-		return Outcome{}, err
-	}
-	st.heads[c.Author] = nh
-	bc.ids[c.ID] = loc{c.Author, c.Seq}
-	bc.atSeq[authorSeq{st.id, c.Author, c.Seq}] = c.ID
-	bc.byLoc[authorSeq{st.id, c.Author, c.Seq}] = c
-	if isGenesis(c) {
-		st.genesis = true
-	}
-	if st.view.MaxTime.Less(c.Time) {
-		st.view.MaxTime = c.Time
-	}
-	bc.dirty[st.id] = st
-
-	var vv view.VV
-	if len(c.Deps) > 0 {
-		var err error
-		if vv, err = a.commitVV(bc, st, c); err != nil {
-			return Outcome{}, err
-		}
-		if err := bc.b.Set(vvKey(st.id, c.Author, c.Seq), view.AppendVV(nil, vv), nil); err != nil {
-			return Outcome{}, err
-		}
-		bc.vvs[authorSeq{st.id, c.Author, c.Seq}] = vv
-		st.lastVV[c.Author] = vvAt{c.Seq, vv}
-	}
-	bc.stored = append(bc.stored, c)
-	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
-		return Outcome{Status: Applied}, nil // stored, but a forked author's later commits do not count
-	}
-	if auth.redecide {
-		st.view.redecide = true
-		bc.rebuild[st.id] = true
-	}
-	if err := a.addGrants(bc, st, auth.grants, auth.invalid == nil); err != nil {
-		return Outcome{}, err
-	}
-	if auth.invalid != nil {
-		st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] = true
-		if err := bc.b.Set(invalidKey(st.id, c.Author, c.Seq), []byte(auth.invalid.Error()), nil); err != nil {
-			return Outcome{}, err
-		}
-		return revokedOutcome(c, auth.invalid), nil
-	}
-	if err := a.applyOps(bc, st, c, vv); err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{Status: Applied}, nil
-}
-
-// applyOps adds c's ops to the view. vv is c's version vector if already
-// computed, else nil (computed on first need).
-func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.VV) error {
-	var vvErr error
-	seenBy := func(i int) view.SeenFunc {
-		return func(e *view.Entry) bool {
-			if e.Author == c.Author {
-				return e.Seq < c.Seq || (e.Seq == c.Seq && int(e.Op) < i)
-			}
-			if vv == nil {
-				vv, vvErr = a.commitVV(bc, st, c)
-			}
-			return vv.Saw(e.Author, e.Seq)
-		}
-	}
-	for i := range c.Ops {
-		o := &c.Ops[i]
-		switch {
-		case o.Kind.IsData():
-			if err := a.applyData(bc, st, o, view.Entry{
-				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
-				Kind:    o.Kind,
-				Value:   o.Payload,
-			}, c.OpDigest(i), seenBy(i)); err != nil {
-				return err
-			}
-			if vvErr != nil {
-				return vvErr
-			}
-		case o.Kind == commit.KindRotate && a.s.rotated != nil && !o.Erased:
-			a.s.rotated(st.id, c.Author == keys.AuthorID(st.id) && c.Seq == 1, o.Payload)
-		case o.Kind == commit.KindSealed && a.s.unseal != nil && !o.Erased:
-			po, ok := a.s.unseal(st.id, c.Epoch, o.Payload)
-			if !ok {
-				continue // no key for the epoch, or garbage: not in the view
-			}
-			e := view.Entry{
-				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
-				Kind:    po.Kind,
-				Value:   po.Payload,
-			}
-			if err := a.applyData(bc, st, &po, e, view.EntryDigest(po.Key, &e), seenBy(i)); err != nil {
-				return err
-			}
-			if vvErr != nil {
-				return vvErr
-			}
-		}
-	}
-	return nil
-}
-
-// applyData applies one write; digest is its op digest (view.EntryDigest).
-func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entry, digest keys.Digest, seen view.SeenFunc) error {
-	cs, err := a.cell(bc, st, o.Key)
-	if err != nil {
-		return err
-	}
-	old, hadOld := cs.cell.Winner()
-	if !cs.cell.Apply(e, seen) {
-		return nil
-	}
-	cs.dirty = true
-	nw, _ := cs.cell.Winner()
-	if hadOld && old.Version == nw.Version {
-		return nil // a concurrent write lost: visible state unchanged
-	}
-	if hadOld && !old.Tombstone() {
-		st.view.Hash.Toggle(view.EntryDigest(o.Key, &old))
-		st.view.Visible--
-	}
-	if !nw.Tombstone() {
-		if nw.Version != e.Version { // an older live write won again (not reachable in causal order)
-			digest = view.EntryDigest(o.Key, &nw)
-		}
-		st.view.Hash.Toggle(digest)
-		st.view.Visible++
-	}
-	bc.changes = append(bc.changes, Change{Key: o.Key, Entry: nw})
-	return nil
-}
-
-func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error) {
-	sp := st.id
-	bc.kbuf = append(append(append(bc.kbuf[:0], tagCell), sp[:]...), key...)
-	if cs, ok := bc.cells[string(bc.kbuf)]; ok { // no allocation for a map lookup
-		return cs, nil
-	}
-	ks := string(bc.kbuf)
-	if len(bc.slab) == 0 {
-		bc.slab = make([]cellState, 256)
-	}
-	cs := &bc.slab[0]
-	bc.slab = bc.slab[1:]
-	cs.key = unsafe.Slice(unsafe.StringData(ks), len(ks)) // read-only view of the map key
-	cs.cell.Live = cs.one[:0]
-	if !st.maxLoaded {
-		if err := a.loadMaxKey(st); err != nil {
-			return nil, err
-		}
-	}
-	beyond := !st.hasMax || bytes.Compare(key, st.maxKey) > 0
-	if beyond {
-		st.maxKey, st.hasMax = key, true // aliases the commit, which outlives the batch
-	}
-	if !bc.fresh[sp] && !beyond {
-		v, err := a.s.get(cs.key)
-		switch {
-		case errors.Is(err, pebble.ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			if cs.cell, err = view.DecodeCell(v); err != nil {
-				return nil, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, key, err)
-			}
-		}
-	}
-	bc.cells[ks] = cs
-	return cs, nil
-}
-
-// idAt returns the ID of the main-chain commit (author, seq).
-func (a *applier) idAt(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64) (keys.CommitID, error) {
-	if id, ok := bc.atSeq[authorSeq{sp, au, seq}]; ok {
-		return id, nil
-	}
-	v, err := a.s.get(commitKey(sp, au, seq))
-	if err != nil {
-		return keys.CommitID{}, fmt.Errorf("%w: commit %s/%d below head: %v", ErrCorrupt, au.Short(), seq, err)
-	}
-	return keys.CommitID(v[:keys.Size]), nil
-}
-
-// locate finds where a known commit sits: main chain or off-chain.
-func (a *applier) locate(bc *batch, sp keys.SpaceID, id keys.CommitID) (loc, bool, error) {
-	if l, ok := bc.ids[id]; ok {
-		return l, true, nil
-	}
-	if l, ok := bc.offIDs[id]; ok {
-		return l, true, nil
-	}
-	for _, tag := range []byte{tagCommitID, tagOffchain} {
-		v, err := a.s.get(spaceKey(tag, sp, id[:]))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return loc{}, false, err
-		}
-		if len(v) < keys.Size+8 {
-			return loc{}, false, fmt.Errorf("%w: commit index row", ErrCorrupt)
-		}
-		return loc{keys.AuthorID(v[:keys.Size]), binary.BigEndian.Uint64(v[keys.Size:])}, true, nil
-	}
-	return loc{}, false, nil
-}
-
-func (a *applier) known(bc *batch, sp keys.SpaceID, id keys.CommitID) (bool, error) {
-	_, ok, err := a.locate(bc, sp, id)
-	return ok, err
-}
-
-// commitVV computes c's version vector from its prev's and its deps'.
-func (a *applier) commitVV(bc *batch, st *spaceState, c *commit.Commit) (view.VV, error) {
-	vv := view.VV{}
-	if c.Seq > 1 {
-		p, err := a.vvOf(bc, st, c.Author, c.Seq-1)
-		if err != nil {
-			return nil, err
-		}
-		vv.Merge(p)
-	}
-	for _, d := range c.Deps {
-		l, ok, err := a.locate(bc, st.id, d)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		dv, err := a.vvOf(bc, st, l.author, l.seq)
-		if err != nil {
-			return nil, err
-		}
-		vv.Merge(dv)
-	}
-	vv[c.Author] = c.Seq
-	return vv, nil
-}
-
-// vvOf returns the version vector of the commit (au, seq): the latest stored
-// vector of au at or below seq, raised to seq.
-func (a *applier) vvOf(bc *batch, st *spaceState, au keys.AuthorID, seq uint64) (view.VV, error) {
-	if v, ok := bc.vvs[authorSeq{st.id, au, seq}]; ok {
-		return v, nil
-	}
-	var base view.VV
-	if l, ok := st.lastVV[au]; ok && l.seq <= seq {
-		base = l.vv
-	} else {
-		// Rows of this batch are the newest of their author: look there first.
-		best := uint64(0)
-		for k, v := range bc.vvs {
-			if k.sp == st.id && k.author == au && k.seq <= seq && k.seq > best {
-				best, base = k.seq, v
-			}
-		}
-		if best == 0 {
-			var err error
-			if base, err = a.storedVV(st.id, au, seq); err != nil {
-				return nil, err
-			}
-		}
-	}
-	out := maps.Clone(base)
-	if out == nil {
-		out = view.VV{}
-	}
-	if out[au] < seq {
-		out[au] = seq
-	}
-	return out, nil
-}
-
-func (a *applier) storedVV(sp keys.SpaceID, au keys.AuthorID, seq uint64) (view.VV, error) {
-	lower := spaceKey(tagVV, sp, au[:])
-	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: vvKey(sp, au, seq+1)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	if !it.Last() {
-		return nil, it.Error()
-	}
-	return view.DecodeVV(bytes.Clone(it.Value()))
-}
-
-// fork records c as evidence against its author: it has the seq of a
-// stored commit and a different ID.
-func (a *applier) fork(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
-	k := spaceKey(tagFork, st.id, c.Author[:], be64(c.Seq), c.ID[:])
-	if _, err := a.s.get(k); err == nil {
-		return Outcome{Status: Duplicate}, nil
-	}
-	if err := bc.b.Set(k, c.Bytes(), nil); err != nil {
-		return Outcome{}, err
-	}
-	// Index it as known too: other authors may have seen it and name it in deps.
-	if err := a.setOffchain(bc, st, c); err != nil {
-		return Outcome{}, err
-	}
-	if main, err := a.mainCommit(bc, st.id, c.Author, c.Seq); err == nil {
-		if f, err := commit.NewFork(main, c); err == nil {
-			bc.forks = append(bc.forks, f)
-		}
-	}
-	if fs, ok := st.forked[c.Author]; !ok || c.Seq < fs {
-		st.forked[c.Author] = c.Seq
-		st.view.rebuild = true
-		bc.rebuild[st.id] = true
-		bc.forced[st.id] = true
-		bc.dirty[st.id] = st
-	}
-	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, c.Seq)}, nil
-}
-
-// offchain keeps a forked author's commit that continues the other branch:
-// known (it may be another commit's dep) but never in the view.
-func (a *applier) offchain(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
-	if ok, err := a.known(bc, st.id, c.ID); err != nil || ok {
-		return Outcome{Status: Duplicate}, err
-	}
-	if err := a.setOffchain(bc, st, c); err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{Status: Forked, Err: fmt.Errorf("author %s forked at seq %d", c.Author, st.forked[c.Author])}, nil
-}
-
-func (a *applier) setOffchain(bc *batch, st *spaceState, c *commit.Commit) error {
-	v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), c.Bytes()...)
-	bc.offIDs[c.ID] = loc{c.Author, c.Seq}
-	bc.stored = append(bc.stored, c)
-	return bc.b.Set(spaceKey(tagOffchain, st.id, c.ID[:]), v, nil)
-}
-
-func (a *applier) loadMaxKey(st *spaceState) error {
-	p := spaceKey(tagCell, st.id)
-	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	if it.Last() {
-		st.maxKey, st.hasMax = bytes.Clone(it.Key()[len(p):]), true
-	}
-	st.maxLoaded = true
-	return it.Error()
-}
-
-// mainCommit returns the main-chain commit (author, seq), from this batch or
-// the store.
-func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64) (*commit.Commit, error) {
-	if c, ok := bc.byLoc[authorSeq{sp, au, seq}]; ok {
-		return c, nil
-	}
-	v, err := a.s.get(commitKey(sp, au, seq))
-	if err != nil {
-		return nil, err
-	}
-	return commit.Decode(v[keys.Size:])
-}
-
-// authorization is the decision on one grounded commit.
-type authorization struct {
-	grants   []acl.Grant // its grants that take effect (if it counts)
-	invalid  error       // non-nil: stored, but it does not count, and why
-	redecide bool        // it revokes or joins through an invite: decide the space again
-}
-
-// authorize decides c in its causal past. A commit is grounded if the
-// grants of every stored commit allow it (acl.State.Check, revocations and
-// invite uses aside): if not, denied says why and c must be rejected. A
-// grounded commit counts if the grants of the commits that count allow it
-// and its author is not cut below its seq; that is the whole decision for
-// a commit that neither revokes nor joins through an invite (see
-// acl.Evaluate), and for those the space is decided again after the batch.
-func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *authorization, denied error, err error) {
-	onlyData := true
-	for i := range c.Ops {
-		onlyData = onlyData && c.Ops[i].Kind.IsData()
-	}
-	cut, isCut := st.cuts[c.Author]
-	above := isCut && c.Seq > cut
-	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above {
-		return &authorization{}, nil, nil
-	}
-	var vv view.VV
-	var vvErr error
-	seen := func(au keys.AuthorID, seq uint64) bool {
-		if au == c.Author {
-			return seq < c.Seq
-		}
-		if vv == nil && vvErr == nil {
-			vv, vvErr = a.commitVV(bc, st, c)
-		}
-		return vv.Saw(au, seq)
-	}
-	var why error
-	if above {
-		why = fmt.Errorf("%w: %s is cut after seq %d", acl.ErrRevoked, c.Author, cut)
-	} else {
-		v, err := st.valid.Check(c, seen)
-		if vvErr != nil {
-			return nil, nil, vvErr
-		}
-		if err == nil {
-			if onlyData && st.valid.Unbounded(c.Author, c.Time, seen) {
-				if from, ok := st.fastFrom[c.Author]; !ok || c.Seq < from {
-					st.fastFrom[c.Author] = c.Seq
-				}
-			}
-			return &authorization{grants: v.Grants, redecide: st.needsRedecide(v)}, nil, nil
-		}
-		why = err
-	}
-	v, err := st.grounded.Check(c, seen)
-	if vvErr != nil {
-		return nil, nil, vvErr
-	}
-	if err != nil {
-		return nil, err, nil
-	}
-	return &authorization{grants: v.Grants, invalid: why, redecide: st.needsRedecide(v)}, nil, nil
-}
-
-// needsRedecide reports whether a commit with verdict v can change which
-// other commits count, so that the space must be decided again: a
-// revocation can; a join through an invite can only when the invite was
-// revoked or its uses run out with it (which joins count then depends on
-// their order). Any other join only adds its grant: deciding a space again
-// reads every commit (about 30 µs each), and joins through an invite with
-// uses to spare are the common case.
-func (st *spaceState) needsRedecide(v acl.Verdict) bool {
-	if len(v.Revokes) > 0 {
-		return true
-	}
-	for _, u := range v.Uses {
-		if _, cut := st.cuts[u.Invite]; cut {
-			return true
-		}
-		if u.Limit != 0 && st.joinsVia(u.Invite) >= int(u.Limit) {
-			return true
-		}
-	}
-	return false
-}
-
-// joinsVia counts the stored joins through invite inv (its joiners'
-// grants), whether they count or not.
-func (st *spaceState) joinsVia(inv keys.AuthorID) int {
-	n := 0
-	for _, sub := range st.grounded.Subjects() {
-		for _, g := range st.grounded.Grants(sub) {
-			if g.Invite == inv {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// addGrants records grants of a stored commit durably and in the decision
-// state; valid: the commit counts.
-func (a *applier) addGrants(bc *batch, st *spaceState, gs []acl.Grant, valid bool) error {
-	for i, g := range gs {
-		st.grounded.Add(g)
-		if valid {
-			st.valid.Add(g)
-		}
-		if err := bc.b.Set(grantKey(st.id, g, uint32(i)), encodeGrant(g), nil); err != nil {
-			return err
-		}
-	}
 	return nil
 }

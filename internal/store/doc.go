@@ -22,8 +22,16 @@
 // Revoked: their senders are honest, and other commits may depend on them)
 // but not in the view, and not sent by sync unasked.
 //
-// Reads (Get, Range, Heads, Commits, …) go straight to Pebble and see the
-// state as of the last committed batch.
+// Reads (Get, Range, Heads, Commits, …) go to a Pebble snapshot the
+// applier takes after each batch it committed is durable, so they never see
+// what a power loss could take back (readstate.go).
+//
+// # A full disk
+//
+// The store keeps free space for Pebble's own writes and refuses a write
+// that would take it (ErrDiskFull); an emergency reserve file absorbs a
+// disk filled by another program; a store with no room to open read-write
+// opens read-only until there is (disk.go, docs/design.md "Faults (#10)").
 //
 // # Key layout
 //
@@ -43,6 +51,8 @@
 //	                                  expires (8) ‖ uses (4) ‖ invite (32) ‖ prefix
 //	0x18 space author seq(8 BE)     → a stored commit that does not count (why, text)
 //	0x19 space author               → accepted revocation cut (8 BE)
+//	0x1a space author seq(8) op(4)  → the payload of a rotate op of a commit applied
+//	                                  to the view (see Rotations)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
 package store

@@ -19,6 +19,7 @@ const (
 	tagGrant     byte = 0x17
 	tagInvalid   byte = 0x18
 	tagCut       byte = 0x19
+	tagRotation  byte = 0x1a
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
 )
@@ -52,6 +53,10 @@ func invalidKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 }
 
 func cellKey(sp keys.SpaceID, key []byte) []byte { return spaceKey(tagCell, sp, key) }
+
+func rotationKey(sp keys.SpaceID, a keys.AuthorID, seq uint64, op uint32) []byte {
+	return spaceKey(tagRotation, sp, a[:], be64(seq), binary.BigEndian.AppendUint32(nil, op))
+}
 
 func nameKey(name string) []byte { return append([]byte{tagName}, name...) }
 

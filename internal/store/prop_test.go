@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"go.uber.org/goleak"
 	"pgregory.net/rapid"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -134,14 +135,16 @@ func deliverReopening(rt *rapid.T, r *rand.Rand, sp keys.SpaceID, order []*commi
 	return cur
 }
 
-// TestMain keeps the property tests' default run short; pass
-// -rapid.checks=N for a longer search.
+// TestMain keeps the property tests' default run short (pass
+// -rapid.checks=N for a longer search), and fails the package's tests if
+// any goroutine outlives them: an applier, a disk-health checker or a
+// Pebble goroutine of a store left open.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("rapid.checks"); f != nil && !isSet("rapid.checks") {
 		f.Value.Set("25")
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func isSet(name string) (set bool) {

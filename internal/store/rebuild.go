@@ -25,6 +25,9 @@ import (
 func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision, error) {
 	st := a.spaces[sp]
 	ctx := context.Background()
+	if err := a.fault("rebuild", nil); err != nil {
+		return nil, nil, err
+	}
 
 	var all []*commit.Commit
 	byAuthor := map[keys.AuthorID][]*commit.Commit{}
@@ -161,4 +164,23 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 		}
 	}
 	return changes, nil
+}
+
+// redecided corrects the outcomes of a request's commits after its space's
+// authorization was decided again.
+func redecided(d *acl.Decision, forked map[keys.AuthorID]uint64, cs []*commit.Commit, outs []Outcome) {
+	for j, c := range cs {
+		o := &outs[j]
+		why, invalid := d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}]
+		switch {
+		case errors.Is(why, acl.ErrForked):
+			if o.Status == Applied {
+				*o = forkedOutcome(c, forked[c.Author])
+			}
+		case o.Status == Applied && invalid:
+			*o = revokedOutcome(c, why)
+		case o.Status == Revoked && !invalid:
+			*o = Outcome{Status: Applied}
+		}
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -30,6 +29,7 @@ var (
 	ErrNotFound     = errors.New("key not found")
 	ErrUnauthorized = errors.New("author has no grant for this commit")
 	ErrRevoked      = errors.New("commit does not count")
+	ErrForked       = errors.New("author forked: its commits from the fork on do not count")
 	ErrClock        = errors.New("commit time is not after its author's previous commit")
 	ErrWrongSpace   = errors.New("commit belongs to another space")
 	ErrGenesis      = errors.New("invalid genesis commit")
@@ -48,7 +48,8 @@ type Options struct {
 	NoSync bool
 	// Notify, if set, is called on the applier goroutine after each durable
 	// group commit, once per request that stored anything, in apply order.
-	// It MUST NOT block or call back into the Store.
+	// It MUST NOT block, do I/O (read the Store included) or call back into
+	// the Store: the event carries what changed; work on it elsewhere.
 	Notify func(Event)
 	// Unseal, if set, opens the sealed op payload of a private space's
 	// commit of key epoch epoch, returning the plaintext op (see
@@ -62,7 +63,8 @@ type Options struct {
 	// commit that depends on it), on the applier goroutine: a member learns
 	// a new epoch's read key before the epoch's sealed ops need it. genesis
 	// says the op is in the space's genesis commit (which makes a space
-	// private). It MUST NOT call back into the Store.
+	// private). It MUST NOT block, do I/O or call back into the Store; the
+	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
 }
 
@@ -80,12 +82,38 @@ type Event struct {
 
 // Store is the durable state of all spaces of one node.
 type Store struct {
-	db      *pebble.DB
+	// db is Pebble: the applier writes and reads it directly; readers
+	// read the snapshot rs, taken after the applier's last commit (see
+	// readstate.go). db is replaced only by the applier (reopen), when no
+	// reader holds a read state.
+	db *pebble.DB
+	// rmu guards rs, retired and the read states' counts; it is never
+	// held across a read.
+	rmu     sync.Mutex
+	rs      *readState // nil once closed, or after a failed reopen
+	retired int        // retired read states still held by readers
+	dir     string
+	fs      vfs.FS // what Pebble writes through
+	cache   *pebble.Cache
+	lock    *pebble.Lock // the directory lock, held across reopens
+	memSize uint64       // Pebble's memtable size
+	disk    *diskGuard   // nil when the file system does not report its usage
+	// readOnly: Pebble was opened read-only because the disk had no room
+	// to open it read-write; the applier reopens it once there is. Set
+	// by Open, then used only by the applier.
+	readOnly bool
+
 	sync    *pebble.WriteOptions
 	notify  func(Event)
 	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
 	rotated func(keys.SpaceID, bool, []byte)                     // Options.Rotated
 	health  io.Closer                                            // the disk-health checker's goroutine
+
+	// hook, if set by this package's tests (export_test.go) before the
+	// requests it concerns are submitted, is called by the applier at
+	// named points (see fault); a non-nil error is injected there as a
+	// storage failure.
+	hook func(point string, c *commit.Commit) error
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
@@ -95,35 +123,25 @@ type Store struct {
 }
 
 // Open opens or creates the store in dir.
+//
+// A store whose disk has no room to open it read-write (Pebble replays
+// its log and writes on open) is opened read-only: reads work, writes
+// fail with ErrDiskFull, and the first write once there is room reopens
+// it read-write.
 func Open(dir string, o Options) (*Store, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 64 << 20
 	}
-	cache := pebble.NewCache(o.CacheSize)
-	defer cache.Unref()
 	// Wrap the OS file system with disk-health checks ourselves (Pebble
 	// would otherwise), so we can stop their goroutine when Open fails.
 	var healthCloser io.Closer = io.NopCloser(nil)
 	if o.FS == nil {
 		o.FS, healthCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(vfs.DiskSlowInfo) {})
 	}
-	po := &pebble.Options{
-		FS:           o.FS,
-		Cache:        cache,
-		MemTableSize: 64 << 20,
-		Logger:       quietLogger{},
-	}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	po.EnsureDefaults()
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		healthCloser.Close()
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
-	}
 	s := &Store{
-		db:      db,
+		dir:     dir,
+		fs:      o.FS,
+		memSize: maxMemTable,
 		health:  healthCloser,
 		sync:    pebble.Sync,
 		notify:  o.Notify,
@@ -136,8 +154,65 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.NoSync {
 		s.sync = pebble.NoSync
 	}
+	_, statErr := o.FS.Stat(dir)
+	exists := statErr == nil
+	var u vfs.DiskUsage
+	if s.disk, u = newDiskGuard(o.FS, dir); s.disk != nil {
+		_, _, s.memSize = diskSizes(u.TotalBytes)
+		s.fs = backoffFS{vfs.OnDiskFull(o.FS, s.disk.onDiskFull)}
+		if need := openNeed(o.FS, dir); exists && u.AvailBytes < need {
+			if s.disk.dropBallast() {
+				if u2, err := s.disk.usage(); err == nil {
+					u = u2
+				}
+			}
+			s.readOnly = u.AvailBytes < need
+		}
+	}
+	fail := func(err error) (*Store, error) {
+		if s.lock != nil {
+			s.lock.Close()
+		}
+		healthCloser.Close()
+		if isNoSpace(err) {
+			return nil, fmt.Errorf("store: open %s: %w: %v (free space on that disk, or move the Loam home to a larger one)", dir, ErrDiskFull, err)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if !s.readOnly {
+		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	var err error
+	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
+		return fail(err)
+	}
+	s.cache = pebble.NewCache(o.CacheSize)
+	if s.db, err = pebble.Open(dir, s.pebbleOptions(s.readOnly)); err != nil {
+		s.cache.Unref()
+		return fail(err)
+	}
+	s.publish()
 	go s.applier()
 	return s, nil
+}
+
+// pebbleOptions returns the options Pebble is opened with.
+func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
+	po := &pebble.Options{
+		FS:           s.fs,
+		Cache:        s.cache,
+		Lock:         s.lock,
+		MemTableSize: s.memSize,
+		Logger:       quietLogger{},
+		ReadOnly:     readOnly,
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	po.EnsureDefaults()
+	return po
 }
 
 // Close stops the applier after the requests it is working on and closes
@@ -147,16 +222,36 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
-		err = errors.Join(s.db.Close(), s.health.Close())
+		s.rmu.Lock()
+		s.retire() // readers still reading close theirs
+		s.rmu.Unlock()
+		if s.db != nil {
+			err = s.db.Close()
+		}
+		s.cache.Unref()
+		err = errors.Join(err, s.lock.Close(), s.health.Close())
 	})
 	return err
 }
 
+// quietLogger keeps Pebble's messages out of the node's output. A fatal
+// error panics with a fatalError: the applier recovers it (see commit)
+// and stops writing; elsewhere it ends the process, as Pebble requires.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...any)      {}
-func (quietLogger) Errorf(f string, a ...any) {}
-func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+func (quietLogger) Infof(string, ...any) {}
+
+func (quietLogger) Errorf(string, ...any) {}
+
+func (quietLogger) Fatalf(f string, a ...any) {
+	var errs []error
+	for _, x := range a {
+		if e, ok := x.(error); ok {
+			errs = append(errs, e)
+		}
+	}
+	panic(fatalError{msg: fmt.Sprintf(f, a...), errs: errs})
+}
 
 // SpaceInfo describes a space held by this node.
 type SpaceInfo struct {
@@ -227,7 +322,12 @@ func (s *Store) SpaceByName(ctx context.Context, name string) (keys.SpaceID, err
 
 // get returns a copy of the value of k.
 func (s *Store) get(k []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(k)
+	r, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer s.release(r)
+	v, closer, err := r.snap.Get(k)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +343,13 @@ func (s *Store) scan(ctx context.Context, prefix []byte, reverse bool, e *err0) 
 
 func (s *Store) scanRange(ctx context.Context, lower, upper []byte, reverse bool, e *err0) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		r, err := s.acquire()
+		if err != nil {
+			e.err = err
+			return
+		}
+		defer s.release(r)
+		it, err := r.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			e.err = err
 			return
@@ -419,360 +525,6 @@ func (s *Store) View(ctx context.Context, sp keys.SpaceID) (ViewState, error) {
 		return ViewState{}, err
 	}
 	return decodeViewState(v)
-}
-
-// Head is the latest commit of one author in a space.
-type Head struct {
-	Author keys.AuthorID
-	Seq    uint64
-	ID     keys.CommitID
-	Time   commit.HLC
-}
-
-// Heads returns every author's head in a space, in author order.
-func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
-	var e err0
-	var out []Head
-	for k, v := range s.scan(ctx, spaceKey(tagHead, sp), false, &e) {
-		h, ok := decodeHead(v)
-		if !ok || len(k) != 1+2*keys.Size {
-			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
-		}
-		var a keys.AuthorID
-		copy(a[:], k[1+keys.Size:])
-		out = append(out, Head{Author: a, Seq: h.Seq, ID: h.ID, Time: commit.HLC{Wall: h.Wall, Logical: h.Lgc}})
-	}
-	return out, e.err
-}
-
-// SyncHeads returns the heads sync announces to peers: per author, its
-// latest commit that is not withheld (see StoredCommit.Withheld); an
-// author all of whose commits are withheld is left out. Peers that have
-// applied the same revocations then announce the same heads whether or not
-// they received the voided commits.
-func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
-	heads, err := s.Heads(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	withheld, err := s.withheld(ctx, sp, nil)
-	if err != nil || len(withheld) == 0 {
-		return heads, err
-	}
-	out := heads[:0]
-	for _, h := range heads {
-		first, ok := withheld[h.Author]
-		if !ok {
-			out = append(out, h)
-			continue
-		}
-		if first <= 1 {
-			continue
-		}
-		v, err := s.get(commitKey(sp, h.Author, first-1))
-		if err != nil || len(v) < keys.Size {
-			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
-		}
-		hd, _, err := commit.DecodeHeader(v[keys.Size:])
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: keys.CommitID(v[:keys.Size]), Time: hd.Time})
-	}
-	return out, nil
-}
-
-// StoredCommit is a commit as kept on disk: the ID recorded when it was
-// stored and its exact bytes. Withheld marks a commit that sync does not
-// send unasked: it does not count (Status Revoked), and no later commit of
-// its author held here counts either. (A commit that does not count but
-// precedes one that does is sent: it is a link of that chain.)
-type StoredCommit struct {
-	Author   keys.AuthorID
-	Seq      uint64
-	ID       keys.CommitID
-	Bytes    []byte
-	Withheld bool
-}
-
-// Commits yields the stored commits of author in a space from seq from on,
-// in seq order, as raw bytes; callers decode and verify them.
-func (s *Store) Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[StoredCommit, error] {
-	lower := commitKey(sp, author, from)
-	upper := prefixEnd(spaceKey(tagCommit, sp, author[:]))
-	return s.commitRows(ctx, sp, author[:], lower, upper)
-}
-
-// AllCommits yields every stored main-chain commit of a space, by author
-// then seq.
-func (s *Store) AllCommits(ctx context.Context, sp keys.SpaceID) iter.Seq2[StoredCommit, error] {
-	p := spaceKey(tagCommit, sp)
-	return s.commitRows(ctx, sp, nil, p, prefixEnd(p))
-}
-
-// commitRows yields commit rows in [lower, upper), marking the withheld
-// ones among the invalid rows under author (nil: all authors).
-func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, lower, upper []byte) iter.Seq2[StoredCommit, error] {
-	return func(yield func(StoredCommit, error) bool) {
-		withheld, err := s.withheld(ctx, sp, author)
-		if err != nil {
-			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", err))
-			return
-		}
-		var e err0
-		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
-			sc, err := decodeCommitRow(k, v)
-			if err == nil {
-				sc.Withheld = sc.Seq > 0 && withheld[sc.Author] != 0 && sc.Seq >= withheld[sc.Author]
-			}
-			if !yield(sc, err) || err != nil {
-				return
-			}
-		}
-		if e.err != nil {
-			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", e.err))
-		}
-	}
-}
-
-// withheld returns, per author (under the author prefix, nil: all), the
-// first seq of the tail of its stored commits that do not count.
-func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (map[keys.AuthorID]uint64, error) {
-	var e err0
-	invalid := map[acl.Loc]bool{}
-	for k := range s.scan(ctx, spaceKey(tagInvalid, sp, author), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
-		}
-		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
-	}
-	if e.err != nil || len(invalid) == 0 {
-		return nil, e.err
-	}
-	out := map[keys.AuthorID]uint64{}
-	for k, v := range s.scan(ctx, spaceKey(tagHead, sp, author), false, &e) {
-		h, ok := decodeHead(v)
-		if !ok || len(k) != 1+2*keys.Size {
-			return nil, fmt.Errorf("%w: head row", ErrCorrupt)
-		}
-		au := keys.AuthorID(k[1+keys.Size:])
-		first := h.Seq + 1
-		for first > 1 && invalid[acl.Loc{Author: au, Seq: first - 1}] {
-			first--
-		}
-		if first <= h.Seq {
-			out[au] = first
-		}
-	}
-	return out, e.err
-}
-
-func decodeCommitRow(k, v []byte) (StoredCommit, error) {
-	if len(k) != 1+2*keys.Size+8 || len(v) < keys.Size {
-		return StoredCommit{}, fmt.Errorf("%w: commit row", ErrCorrupt)
-	}
-	var sc StoredCommit
-	copy(sc.Author[:], k[1+keys.Size:])
-	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
-	copy(sc.ID[:], v)
-	sc.Bytes = bytes.Clone(v[keys.Size:])
-	return sc, nil
-}
-
-// CommitByID returns a stored commit by ID (main chain or off-chain).
-func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
-	loc, err := s.get(spaceKey(tagCommitID, sp, id[:]))
-	if errors.Is(err, pebble.ErrNotFound) {
-		b, err := s.get(spaceKey(tagOffchain, sp, id[:]))
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, fmt.Errorf("%w: commit %s", ErrNotFound, id)
-		}
-		if err != nil || len(b) < keys.Size+8 {
-			return nil, fmt.Errorf("store: off-chain commit %s: %w", id, errors.Join(err, ErrCorrupt))
-		}
-		return b[keys.Size+8:], nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(loc) != keys.Size+8 {
-		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
-	}
-	v, err := s.get(commitKey(sp, keys.AuthorID(loc[:keys.Size]), binary.BigEndian.Uint64(loc[keys.Size:])))
-	if err != nil {
-		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
-	}
-	return v[keys.Size:], nil
-}
-
-// Forks returns the fork evidence held for a space.
-func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
-	var e err0
-	var out []commit.Fork
-	for k, v := range s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
-		if len(k) != 1+2*keys.Size+8+keys.Size {
-			return nil, fmt.Errorf("%w: fork row", ErrCorrupt)
-		}
-		b, err := commit.Decode(bytes.Clone(v))
-		if err != nil {
-			return nil, fmt.Errorf("%w: fork row: %v", ErrCorrupt, err)
-		}
-		first, err := s.get(commitKey(sp, b.Author, b.Seq))
-		if err != nil {
-			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
-		}
-		a, err := commit.Decode(first[keys.Size:])
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		f, err := commit.NewFork(a, b)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		out = append(out, f)
-	}
-	return out, e.err
-}
-
-// Access is the authorization of a space as of the last durable batch:
-// the grants of the commits that count, and the revocation cuts.
-type Access struct {
-	*acl.State
-	Cuts map[keys.AuthorID]uint64
-}
-
-// Role returns author's highest role in force now (0 if none, or if the
-// author is revoked): for messages and local checks; the store decides
-// commits in their causal past (package acl).
-func (a Access) Role(author keys.AuthorID) commit.Role {
-	if _, cut := a.Cuts[author]; cut {
-		return 0
-	}
-	return a.State.Role(author, commit.HLC{Wall: uint64(time.Now().UnixMicro())})
-}
-
-// Access returns the authorization of a space.
-func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
-	gs, err := s.Grants(ctx, sp)
-	if err != nil {
-		return Access{}, err
-	}
-	invalid, cuts, err := s.decisions(ctx, sp)
-	if err != nil {
-		return Access{}, err
-	}
-	forks, err := s.Forks(ctx, sp)
-	if err != nil {
-		return Access{}, err
-	}
-	forked := map[keys.AuthorID]uint64{}
-	for _, f := range forks {
-		if cur, ok := forked[f.A.Author]; !ok || f.A.Seq < cur {
-			forked[f.A.Author] = f.A.Seq
-		}
-	}
-	st := acl.New(sp)
-	for _, g := range gs {
-		if fs, ok := forked[g.Granter]; (!ok || g.Seq < fs) && !invalid[acl.Loc{Author: g.Granter, Seq: g.Seq}] {
-			st.Add(g)
-		}
-	}
-	return Access{State: st, Cuts: cuts}, nil
-}
-
-// Role returns author's highest role in force now in a space (see
-// Access.Role).
-func (s *Store) Role(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (commit.Role, error) {
-	a, err := s.Access(ctx, sp)
-	if err != nil {
-		return 0, err
-	}
-	return a.Role(author), nil
-}
-
-// Grants returns the grants of every stored commit of a space, whether it
-// counts or not (see Access for those that count).
-func (s *Store) Grants(ctx context.Context, sp keys.SpaceID) ([]acl.Grant, error) {
-	return s.grantRows(ctx, spaceKey(tagGrant, sp))
-}
-
-// grantKey is the row of the i-th grant of a commit.
-func grantKey(sp keys.SpaceID, g acl.Grant, i uint32) []byte {
-	return spaceKey(tagGrant, sp, g.Subject[:], g.Granter[:], be64(g.Seq), binary.BigEndian.AppendUint32(nil, i))
-}
-
-// encodeGrant: role (1) ‖ expires (8 BE) ‖ uses (4 BE) ‖ invite (32) ‖ prefix.
-func encodeGrant(g acl.Grant) []byte {
-	b := make([]byte, 0, 1+8+4+keys.Size+len(g.Prefix))
-	b = append(b, byte(g.Role))
-	b = binary.BigEndian.AppendUint64(b, g.Expires)
-	b = binary.BigEndian.AppendUint32(b, g.Uses)
-	b = append(b, g.Invite[:]...)
-	return append(b, g.Prefix...)
-}
-
-func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, error) {
-	var e err0
-	var out []acl.Grant
-	for k, v := range s.scan(ctx, prefix, false, &e) {
-		// Rows written before grants had prefixes and expiry have no
-		// index in the key and only the role as value.
-		short := len(k) == 1+3*keys.Size+8 && len(v) == 1
-		if !short && (len(k) != 1+3*keys.Size+8+4 || len(v) < 1+8+4+keys.Size) {
-			return nil, fmt.Errorf("%w: grant row", ErrCorrupt)
-		}
-		g := acl.Grant{
-			Subject: keys.AuthorID(k[1+keys.Size:]),
-			Granter: keys.AuthorID(k[1+2*keys.Size:]),
-			Seq:     binary.BigEndian.Uint64(k[1+3*keys.Size:]),
-			Role:    commit.Role(v[0]),
-		}
-		if !short {
-			g.Expires = binary.BigEndian.Uint64(v[1:])
-			g.Uses = binary.BigEndian.Uint32(v[9:])
-			g.Invite = keys.AuthorID(v[13:])
-			if len(v) > 13+keys.Size {
-				g.Prefix = bytes.Clone(v[13+keys.Size:])
-			}
-		}
-		out = append(out, g)
-	}
-	return out, e.err
-}
-
-// Voided returns the stored commits of a space that do not count (Status
-// Revoked; forks aside), with the reason recorded when it was decided.
-func (s *Store) Voided(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]string, error) {
-	var e err0
-	out := map[acl.Loc]string{}
-	for k, v := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
-		}
-		out[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = string(v)
-	}
-	return out, e.err
-}
-
-// decisions reads the stored commits of a space that do not count (forks
-// aside) and the revocation cuts.
-func (s *Store) decisions(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]bool, map[keys.AuthorID]uint64, error) {
-	var e err0
-	invalid := map[acl.Loc]bool{}
-	for k := range s.scan(ctx, spaceKey(tagInvalid, sp), false, &e) {
-		if len(k) != 1+2*keys.Size+8 {
-			return nil, nil, fmt.Errorf("%w: invalid-commit row", ErrCorrupt)
-		}
-		invalid[acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}] = true
-	}
-	cuts := map[keys.AuthorID]uint64{}
-	for k, v := range s.scan(ctx, spaceKey(tagCut, sp), false, &e) {
-		if len(k) != 1+2*keys.Size || len(v) != 8 {
-			return nil, nil, fmt.Errorf("%w: cut row", ErrCorrupt)
-		}
-		cuts[keys.AuthorID(k[1+keys.Size:])] = binary.BigEndian.Uint64(v)
-	}
-	return invalid, cuts, e.err
 }
 
 var _ io.Closer = (*Store)(nil)

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// Head is the latest commit of one author in a space.
+type Head struct {
+	Author keys.AuthorID
+	Seq    uint64
+	ID     keys.CommitID
+	Time   commit.HLC
+}
+
+// Heads returns every author's head in a space, in author order.
+func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	var e err0
+	var out []Head
+	for k, v := range s.scan(ctx, spaceKey(tagHead, sp), false, &e) {
+		h, err := decodeHeadRow(k, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, e.err
+}
+
+// SyncHeads returns the heads sync announces to peers: per author, its
+// latest commit that is not withheld (see StoredCommit.Withheld); an
+// author all of whose commits are withheld is left out. Peers that have
+// applied the same revocations then announce the same heads whether or not
+// they received the voided commits.
+func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	heads, err := s.Heads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	withheld, err := s.withheld(ctx, sp, nil)
+	if err != nil || len(withheld) == 0 {
+		return heads, err
+	}
+	out := heads[:0]
+	for _, h := range heads {
+		first, ok := withheld[h.Author]
+		if !ok {
+			out = append(out, h)
+			continue
+		}
+		if first <= 1 {
+			continue
+		}
+		v, err := s.get(commitKey(sp, h.Author, first-1))
+		if err != nil {
+			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
+		}
+		id, b, err := splitCommitRow(v)
+		if err != nil {
+			return nil, err
+		}
+		hd, _, err := commit.DecodeHeader(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, Head{Author: h.Author, Seq: first - 1, ID: id, Time: hd.Time})
+	}
+	return out, nil
+}
+
+// StoredCommit is a commit as kept on disk: the ID recorded when it was
+// stored and its exact bytes. Withheld marks a commit that sync does not
+// send unasked: it does not count (Status Revoked), and no later commit of
+// its author held here counts either. (A commit that does not count but
+// precedes one that does is sent: it is a link of that chain.)
+type StoredCommit struct {
+	Author   keys.AuthorID
+	Seq      uint64
+	ID       keys.CommitID
+	Bytes    []byte
+	Withheld bool
+}
+
+// Commits yields the stored commits of author in a space from seq from on,
+// in seq order, as raw bytes; callers decode and verify them.
+func (s *Store) Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[StoredCommit, error] {
+	lower := commitKey(sp, author, from)
+	upper := prefixEnd(spaceKey(tagCommit, sp, author[:]))
+	return s.commitRows(ctx, sp, author[:], lower, upper)
+}
+
+// AllCommits yields every stored main-chain commit of a space, by author
+// then seq.
+func (s *Store) AllCommits(ctx context.Context, sp keys.SpaceID) iter.Seq2[StoredCommit, error] {
+	p := spaceKey(tagCommit, sp)
+	return s.commitRows(ctx, sp, nil, p, prefixEnd(p))
+}
+
+// commitRows yields commit rows in [lower, upper), marking the withheld
+// ones among the invalid rows under author (nil: all authors).
+func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, lower, upper []byte) iter.Seq2[StoredCommit, error] {
+	return func(yield func(StoredCommit, error) bool) {
+		withheld, err := s.withheld(ctx, sp, author)
+		if err != nil {
+			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", err))
+			return
+		}
+		var e err0
+		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
+			sc, err := decodeCommitRow(k, v)
+			if err == nil {
+				sc.Withheld = sc.Seq > 0 && withheld[sc.Author] != 0 && sc.Seq >= withheld[sc.Author]
+			}
+			if !yield(sc, err) || err != nil {
+				return
+			}
+		}
+		if e.err != nil {
+			yield(StoredCommit{}, fmt.Errorf("store: commits: %w", e.err))
+		}
+	}
+}
+
+// withheld returns, per author (under the author prefix, nil: all), the
+// first seq of the tail of its stored commits that do not count.
+func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (map[keys.AuthorID]uint64, error) {
+	var e err0
+	invalid := map[acl.Loc]bool{}
+	for k := range s.scan(ctx, spaceKey(tagInvalid, sp, author), false, &e) {
+		l, err := decodeInvalidRow(k)
+		if err != nil {
+			return nil, err
+		}
+		invalid[l] = true
+	}
+	if e.err != nil || len(invalid) == 0 {
+		return nil, e.err
+	}
+	out := map[keys.AuthorID]uint64{}
+	for k, v := range s.scan(ctx, spaceKey(tagHead, sp, author), false, &e) {
+		h, err := decodeHeadRow(k, v)
+		if err != nil {
+			return nil, err
+		}
+		au := h.Author
+		first := h.Seq + 1
+		for first > 1 && invalid[acl.Loc{Author: au, Seq: first - 1}] {
+			first--
+		}
+		if first <= h.Seq {
+			out[au] = first
+		}
+	}
+	return out, e.err
+}
+
+func decodeCommitRow(k, v []byte) (StoredCommit, error) {
+	if len(k) != 1+2*keys.Size+8 || len(v) < keys.Size {
+		return StoredCommit{}, fmt.Errorf("%w: commit row", ErrCorrupt)
+	}
+	var sc StoredCommit
+	copy(sc.Author[:], k[1+keys.Size:])
+	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
+	copy(sc.ID[:], v)
+	sc.Bytes = bytes.Clone(v[keys.Size:])
+	return sc, nil
+}
+
+// CommitByID returns a stored commit by ID (main chain or off-chain).
+func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
+	v, err := s.get(spaceKey(tagCommitID, sp, id[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		b, err := s.get(spaceKey(tagOffchain, sp, id[:]))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, fmt.Errorf("%w: commit %s", ErrNotFound, id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: off-chain commit %s: %w", id, err)
+		}
+		_, c, err := decodeLocRow(b)
+		return c, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	l, rest, err := decodeLocRow(v)
+	if err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
+	}
+	row, err := s.get(commitKey(sp, l.author, l.seq))
+	if err != nil || len(row) < keys.Size {
+		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
+	}
+	return row[keys.Size:], nil
+}
+
+// Forks returns the fork evidence held for a space.
+func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	var e err0
+	var out []commit.Fork
+	for k, v := range s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
+		if len(k) != 1+2*keys.Size+8+keys.Size {
+			return nil, fmt.Errorf("%w: fork row", ErrCorrupt)
+		}
+		b, err := commit.Decode(bytes.Clone(v))
+		if err != nil {
+			return nil, fmt.Errorf("%w: fork row: %v", ErrCorrupt, err)
+		}
+		first, err := s.get(commitKey(sp, b.Author, b.Seq))
+		if err != nil {
+			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
+		}
+		_, fb, err := splitCommitRow(first)
+		if err != nil {
+			return nil, err
+		}
+		a, err := commit.Decode(fb)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		f, err := commit.NewFork(a, b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, f)
+	}
+	return out, e.err
+}

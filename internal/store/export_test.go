@@ -1,0 +1,11 @@
+package store
+
+import "github.com/loamdb/loam/internal/commit"
+
+// SetHook makes the applier call h at named points: "group" before it
+// processes a group of requests (an error there panics: use it to block),
+// "stored" after it wrote commit c's rows into the batch and before its
+// ops, "rebuild" before it decides a space again after a group commit.
+// A non-nil error is injected there as a storage failure. Set it before
+// submitting the requests it concerns.
+func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook = h }

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Reads see only durable state. Pebble makes a committed batch visible
+// before its log is synced, so a reader could see (and sync send to a
+// peer) a commit that a power loss then erases here; the device would
+// then write that seq again and fork. Readers therefore read a Pebble
+// snapshot that the applier takes after each commit returned, that is
+// once it is durable (publish), and the applier itself reads only after
+// its commits returned.
+
+// readState is a snapshot readers share, counted so that the last one
+// closes it once a newer one is published.
+type readState struct {
+	snap    *pebble.Snapshot
+	refs    int  // readers using it; guarded by Store.rmu
+	retired bool // a newer one was published; guarded by Store.rmu
+}
+
+// errGone is the error of a read after reopening the store failed for
+// good (see reopen), or after Close.
+var errGone = errors.New("store: the database is closed (after the disk was full it could not be reopened: restart loam)")
+
+// acquire returns the read state for a read; the caller must release it.
+func (s *Store) acquire() (*readState, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.rs == nil {
+		return nil, errGone
+	}
+	s.rs.refs++
+	return s.rs, nil
+}
+
+func (s *Store) release(r *readState) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	r.refs--
+	if r.refs == 0 && r.retired {
+		r.snap.Close()
+		s.retired--
+	}
+}
+
+// publish makes the state of the last commit, now durable, the one
+// readers see. Only the applier calls it (and Open, before it starts).
+func (s *Store) publish() {
+	snap := s.db.NewSnapshot()
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.retire()
+	s.rs = &readState{snap: snap}
+}
+
+// retire retires the current read state, closing it if no reader holds
+// it. Callers hold rmu.
+func (s *Store) retire() {
+	if s.rs == nil {
+		return
+	}
+	if s.rs.refs == 0 {
+		s.rs.snap.Close()
+	} else {
+		s.rs.retired = true
+		s.retired++
+	}
+	s.rs = nil
+}
+
+// idle runs fn holding rmu if no reader holds any read state (so fn may
+// close the database), and reports whether it ran. Readers that arrive
+// meanwhile wait; none can be nested in another's read, since none holds
+// a read state.
+func (s *Store) idle(fn func()) bool {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.retired > 0 || s.rs != nil && s.rs.refs > 0 {
+		return false
+	}
+	fn()
+	return true
+}

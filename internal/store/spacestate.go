@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// spaceState caches what validation needs about one space.
+type spaceState struct {
+	id    keys.SpaceID
+	heads map[keys.AuthorID]head
+	// grounded holds the grants of every stored commit: what decides
+	// whether a commit may be stored at all (revocations and invite uses
+	// left aside, so it only grows). valid holds the grants of the commits
+	// that count, invalid the stored commits that do not (forks aside),
+	// and cuts the accepted revocation cuts: together the last
+	// acl.Decision, kept up to date by the fast path of applyOne.
+	grounded *acl.State
+	valid    *acl.State
+	invalid  map[acl.Loc]bool
+	cuts     map[keys.AuthorID]uint64
+	// fastFrom[a] is a seq from which a's data-only commits count without
+	// a check: a holds, in that commit's causal past, a valid write grant
+	// for the whole space that never expires, and later commits of a have
+	// it in their causal past too. Cleared whenever authorization is
+	// decided again.
+	fastFrom map[keys.AuthorID]uint64
+	forked   map[keys.AuthorID]uint64 // author → lowest forked seq
+	view     ViewState
+	lastVV   map[keys.AuthorID]vvAt // latest stored VV per author, when known
+	genesis  bool
+
+	// maxKey is the greatest key with a cell (stored or in the batch), once
+	// maxLoaded; a write to a greater key needs no read: its cell cannot
+	// exist. This makes appends in key order and fresh replicas fast.
+	maxKey    []byte
+	hasMax    bool
+	maxLoaded bool
+}
+
+func newSpaceState(id keys.SpaceID) *spaceState {
+	return &spaceState{
+		id:       id,
+		heads:    map[keys.AuthorID]head{},
+		grounded: acl.New(id),
+		valid:    acl.New(id),
+		invalid:  map[acl.Loc]bool{},
+		cuts:     map[keys.AuthorID]uint64{},
+		fastFrom: map[keys.AuthorID]uint64{},
+		forked:   map[keys.AuthorID]uint64{},
+		lastVV:   map[keys.AuthorID]vvAt{},
+	}
+}
+
+// load returns the cached state of a space, reading it on first use.
+func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
+	if st, ok := a.spaces[sp]; ok {
+		return st, nil
+	}
+	ctx := context.Background()
+	vs, err := a.s.View(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	st := newSpaceState(sp)
+	st.view = vs
+	heads, err := a.s.Heads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range heads {
+		st.heads[h.Author] = head{Seq: h.Seq, ID: h.ID, Wall: h.Time.Wall, Lgc: h.Time.Logical}
+	}
+	_, st.genesis = st.heads[keys.AuthorID(sp)]
+	grants, err := a.s.Grants(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	if st.invalid, st.cuts, err = a.s.decisions(ctx, sp); err != nil {
+		return nil, err
+	}
+	var e err0
+	for k := range a.s.scan(ctx, spaceKey(tagFork, sp), false, &e) {
+		au, seq, err := decodeForkKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if cur, ok := st.forked[au]; !ok || seq < cur {
+			st.forked[au] = seq
+		}
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	for _, g := range grants {
+		st.grounded.Add(g)
+		if st.counts(g.Granter, g.Seq) {
+			st.valid.Add(g)
+		}
+	}
+	a.spaces[sp] = st
+	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
+		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// counts reports whether the stored commit (author, seq) counts.
+func (st *spaceState) counts(author keys.AuthorID, seq uint64) bool {
+	if fs, ok := st.forked[author]; ok && seq >= fs {
+		return false
+	}
+	return !st.invalid[acl.Loc{Author: author, Seq: seq}]
+}

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+func revokedOutcome(c *commit.Commit, why error) Outcome {
+	return Outcome{Status: Revoked, Err: fmt.Errorf("%w: %s: %w", ErrRevoked, c, why)}
+}
+
+func isGenesis(c *commit.Commit) bool {
+	return c.Author == keys.AuthorID(c.Space) && c.Seq == 1
+}
+
+func checkGenesis(c *commit.Commit) error {
+	if !isGenesis(c) {
+		return fmt.Errorf("%w: %s is not seq 1 of the space key", ErrGenesis, c)
+	}
+	admin := false
+	for _, o := range c.Ops {
+		if o.Kind == commit.KindGrant {
+			g, err := commit.DecodeGrant(o)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrGenesis, err)
+			}
+			admin = admin || g.Role == commit.RoleAdmin
+		}
+	}
+	if !admin {
+		return fmt.Errorf("%w: it grants admin to nobody", ErrGenesis)
+	}
+	return nil
+}
+
+func pending(format string, args ...any) Outcome {
+	return Outcome{Status: Pending, Err: fmt.Errorf("%w: "+format, append([]any{ErrPending}, args...)...)}
+}
+
+func rejected(err error, format string, args ...any) Outcome {
+	return Outcome{Status: Rejected, Err: fmt.Errorf("%w: "+format, append([]any{err}, args...)...)}
+}
+
+// applyOne validates c against the space's state and, if valid, adds its
+// writes to the batch. A non-nil error is a storage failure.
+func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	if c.Space != st.id {
+		return rejected(ErrWrongSpace, "%s", c), nil
+	}
+	h := st.heads[c.Author]
+	if c.Seq <= h.Seq {
+		id, err := a.idAt(bc, st.id, c.Author, c.Seq)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if id == c.ID {
+			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
+				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
+			}
+			return Outcome{Status: Duplicate}, nil
+		}
+		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
+			return a.offchain(bc, st, c) // the author is known forked below: one evidence pair is enough
+		}
+		return a.fork(bc, st, c)
+	}
+	if c.Seq > h.Seq+1 || c.Prev != h.ID {
+		// Not the next link of the stored chain. A forked author's other
+		// branch is kept off-chain once its prev is known; anything else
+		// waits for the rest of its chain.
+		if fs, ok := st.forked[c.Author]; ok && c.Seq > fs {
+			known, err := a.known(bc, st.id, c.Prev)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if known {
+				return a.offchain(bc, st, c)
+			}
+		}
+		if c.Seq > h.Seq+1 {
+			return pending("%s follows seq %d", c, h.Seq), nil
+		}
+		return pending("%s has prev %s, but the stored seq %d is %s (waiting for its chain; its author may have forked)", c, c.Prev.Short(), h.Seq, h.ID.Short()), nil
+	}
+	if !st.genesis && !isGenesis(c) {
+		return pending("%s: the space's genesis commit has not arrived", c), nil
+	}
+	if isGenesis(c) {
+		if err := checkGenesis(c); err != nil {
+			return Outcome{Status: Rejected, Err: err}, nil
+		}
+	}
+	if c.Seq > 1 && !(commit.HLC{Wall: h.Wall, Logical: h.Lgc}).Less(c.Time) {
+		return rejected(ErrClock, "%s at %s", c, c.Time), nil
+	}
+	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
+		return Outcome{Status: Pending, Err: fmt.Errorf("%w: %w: %s is dated %s", ErrPending, ErrFuture, c, c.Time)}, nil
+	}
+	for _, d := range c.Deps {
+		ok, err := a.known(bc, st.id, d)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !ok {
+			return pending("%s depends on %s", c, d.Short()), nil
+		}
+	}
+	auth, denied, err := a.authorize(bc, st, c)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if denied != nil {
+		return Outcome{Status: Rejected, Err: fmt.Errorf("%w: %s: %w", ErrUnauthorized, c, denied)}, nil
+	}
+
+	// Valid: store it.
+	raw := c.Bytes()
+	row := make([]byte, 0, keys.Size+len(raw))
+	row = append(append(row, c.ID[:]...), raw...)
+	if err := bc.b.Set(commitKey(st.id, c.Author, c.Seq), row, nil); err != nil {
+		return Outcome{}, err
+	}
+	if err := bc.b.Set(spaceKey(tagCommitID, st.id, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {
+		return Outcome{}, err
+	}
+	if err := a.fault("stored", c); err != nil {
+		return Outcome{}, err
+	}
+	nh := head{Seq: c.Seq, ID: c.ID, Wall: c.Time.Wall, Lgc: c.Time.Logical}
+	if err := bc.b.Set(spaceKey(tagHead, st.id, c.Author[:]), nh.encode(), nil); err != nil {
+		return Outcome{}, err
+	}
+	st.heads[c.Author] = nh
+	bc.ids[c.ID] = loc{c.Author, c.Seq}
+	bc.atSeq[authorSeq{st.id, c.Author, c.Seq}] = c.ID
+	bc.byLoc[authorSeq{st.id, c.Author, c.Seq}] = c
+	if isGenesis(c) {
+		st.genesis = true
+	}
+	if st.view.MaxTime.Less(c.Time) {
+		st.view.MaxTime = c.Time
+	}
+	bc.dirty[st.id] = st
+
+	var vv view.VV
+	if len(c.Deps) > 0 {
+		var err error
+		if vv, err = a.commitVV(bc, st, c); err != nil {
+			return Outcome{}, err
+		}
+		if err := bc.b.Set(vvKey(st.id, c.Author, c.Seq), view.AppendVV(nil, vv), nil); err != nil {
+			return Outcome{}, err
+		}
+		bc.vvs[authorSeq{st.id, c.Author, c.Seq}] = vv
+		st.lastVV[c.Author] = vvAt{c.Seq, vv}
+	}
+	bc.stored = append(bc.stored, c)
+	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
+		return forkedOutcome(c, fs), nil // stored, but a forked author's later commits do not count
+	}
+	if auth.redecide {
+		st.view.redecide = true
+		bc.rebuild[st.id] = true
+	}
+	if err := a.addGrants(bc, st, auth.grants, auth.invalid == nil); err != nil {
+		return Outcome{}, err
+	}
+	if auth.invalid != nil {
+		st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] = true
+		if err := bc.b.Set(invalidKey(st.id, c.Author, c.Seq), []byte(auth.invalid.Error()), nil); err != nil {
+			return Outcome{}, err
+		}
+		return revokedOutcome(c, auth.invalid), nil
+	}
+	if err := a.applyOps(bc, st, c, vv); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Status: Applied}, nil
+}
+
+// authorization is the decision on one grounded commit.
+type authorization struct {
+	grants   []acl.Grant // its grants that take effect (if it counts)
+	invalid  error       // non-nil: stored, but it does not count, and why
+	redecide bool        // it revokes or joins through an invite: decide the space again
+}
+
+// authorize decides c in its causal past. A commit is grounded if the
+// grants of every stored commit allow it (acl.State.Check, revocations and
+// invite uses aside): if not, denied says why and c must be rejected. A
+// grounded commit counts if the grants of the commits that count allow it
+// and its author is not cut below its seq; that is the whole decision for
+// a commit that neither revokes nor joins through an invite (see
+// acl.Evaluate), and for those the space is decided again after the batch.
+func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *authorization, denied error, err error) {
+	onlyData := true
+	for i := range c.Ops {
+		onlyData = onlyData && c.Ops[i].Kind.IsData()
+	}
+	cut, isCut := st.cuts[c.Author]
+	above := isCut && c.Seq > cut
+	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above {
+		return &authorization{}, nil, nil
+	}
+	var vv view.VV
+	var vvErr error
+	seen := func(au keys.AuthorID, seq uint64) bool {
+		if au == c.Author {
+			return seq < c.Seq
+		}
+		if vv == nil && vvErr == nil {
+			vv, vvErr = a.commitVV(bc, st, c)
+		}
+		return vv.Saw(au, seq)
+	}
+	var why error
+	if above {
+		why = fmt.Errorf("%w: %s is cut after seq %d", acl.ErrRevoked, c.Author, cut)
+	} else {
+		v, err := st.valid.Check(c, seen)
+		if vvErr != nil {
+			return nil, nil, vvErr
+		}
+		if err == nil {
+			if onlyData && st.valid.Unbounded(c.Author, c.Time, seen) {
+				if from, ok := st.fastFrom[c.Author]; !ok || c.Seq < from {
+					st.fastFrom[c.Author] = c.Seq
+				}
+			}
+			return &authorization{grants: v.Grants, redecide: st.needsRedecide(v)}, nil, nil
+		}
+		why = err
+	}
+	v, err := st.grounded.Check(c, seen)
+	if vvErr != nil {
+		return nil, nil, vvErr
+	}
+	if err != nil {
+		return nil, err, nil
+	}
+	return &authorization{grants: v.Grants, invalid: why, redecide: st.needsRedecide(v)}, nil, nil
+}
+
+// needsRedecide reports whether a commit with verdict v can change which
+// other commits count, so that the space must be decided again: a
+// revocation can; a join through an invite can only when the invite was
+// revoked or its uses run out with it (which joins count then depends on
+// their order). Any other join only adds its grant: deciding a space again
+// reads every commit (about 30 µs each), and joins through an invite with
+// uses to spare are the common case.
+func (st *spaceState) needsRedecide(v acl.Verdict) bool {
+	if len(v.Revokes) > 0 {
+		return true
+	}
+	for _, u := range v.Uses {
+		if _, cut := st.cuts[u.Invite]; cut {
+			return true
+		}
+		if u.Limit != 0 && st.joinsVia(u.Invite) >= int(u.Limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinsVia counts the stored joins through invite inv (its joiners'
+// grants), whether they count or not.
+func (st *spaceState) joinsVia(inv keys.AuthorID) int {
+	n := 0
+	for _, sub := range st.grounded.Subjects() {
+		for _, g := range st.grounded.Grants(sub) {
+			if g.Invite == inv {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// addGrants records grants of a stored commit durably and in the decision
+// state; valid: the commit counts.
+func (a *applier) addGrants(bc *batch, st *spaceState, gs []acl.Grant, valid bool) error {
+	for i, g := range gs {
+		st.grounded.Add(g)
+		if valid {
+			st.valid.Add(g)
+		}
+		if err := bc.b.Set(grantKey(st.id, g, uint32(i)), encodeGrant(g), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
