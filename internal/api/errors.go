@@ -38,6 +38,7 @@ type errorKind struct {
 	err    error
 	status int
 	code   string
+	also   []error // other kinds the server's errors of this kind always wrap, for the client's errors.Is
 }
 
 // kinds is the one place that maps error kinds to HTTP statuses, for the
@@ -46,48 +47,51 @@ type errorKind struct {
 // client may meet is here (TestErrorsRoundTrip checks it); the others
 // answer 500 "internal". docs/api.md lists the codes.
 var kinds = []errorKind{
-	{store.ErrNotFound, http.StatusNotFound, "not_found"},
-	{store.ErrUnknownSpace, http.StatusNotFound, "unknown_space"},
-	{ErrNoRoute, http.StatusNotFound, "no_route"},
-	{node.ErrNotMember, http.StatusNotFound, "not_member"},
-	{node.ErrNoSecret, http.StatusNotFound, "no_secret"},
-	{blob.ErrNotFound, http.StatusNotFound, "blob_not_found"},
-	{blob.ErrUnavailable, http.StatusNotFound, "unavailable"},
-	{node.ErrInviteVoid, http.StatusGone, "invite_void"},
-	{acl.ErrUsedUp, http.StatusGone, "invite_used"},
-	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
-	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket"},
-	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id"},
-	{node.ErrBadName, http.StatusBadRequest, "bad_name"},
-	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit"},
-	{blob.ErrBadRef, http.StatusBadRequest, "bad_ref"},
-	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
-	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob"},
-	{space.ErrReadOnly, http.StatusForbidden, "read_only"},
-	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key"},
-	{node.ErrNotAdmin, http.StatusForbidden, "not_admin"},
-	{ErrForbidden, http.StatusForbidden, "forbidden"},
-	{store.ErrUnauthorized, http.StatusForbidden, "unauthorized_commit"},
-	{store.ErrRevoked, http.StatusForbidden, "not_counted"},
-	{acl.ErrDenied, http.StatusForbidden, "denied"},
-	{acl.ErrRevoked, http.StatusForbidden, "revoked"},
-	{acl.ErrForked, http.StatusConflict, "forked"},
-	{store.ErrNameTaken, http.StatusConflict, "name_taken"},
-	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed"},
-	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch"},
-	{seal.ErrSealedSize, http.StatusConflict, "sealed_size_mismatch"},
-	{blob.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
-	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, "seal_too_large"},
-	{node.ErrUnreachable, http.StatusBadGateway, "unreachable"},
-	{node.ErrOffline, http.StatusServiceUnavailable, "offline"},
-	{p2p.ErrNoDHT, http.StatusServiceUnavailable, "no_dht"},
-	{store.ErrClosed, http.StatusServiceUnavailable, "closed"},
-	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
-	{space.ErrInvalidLog, http.StatusInternalServerError, "invalid_log"},
-	{store.ErrCorrupt, http.StatusInternalServerError, "corrupt_store"},
-	{view.ErrCorrupt, http.StatusInternalServerError, "corrupt_view"},
-	{blob.ErrCorrupt, http.StatusInternalServerError, "corrupt_blob"},
-	{seal.ErrDecrypt, http.StatusInternalServerError, "undecryptable"},
+	{store.ErrNotFound, http.StatusNotFound, "not_found", nil},
+	{store.ErrUnknownSpace, http.StatusNotFound, "unknown_space", nil},
+	{ErrNoRoute, http.StatusNotFound, "no_route", nil},
+	{node.ErrNotMember, http.StatusNotFound, "not_member", nil},
+	{node.ErrNoSecret, http.StatusNotFound, "no_secret", nil},
+	{blob.ErrNotFound, http.StatusNotFound, "blob_not_found", nil},
+	{blob.ErrUnavailable, http.StatusNotFound, "unavailable", nil},
+	{node.ErrInviteVoid, http.StatusGone, "invite_void", nil},
+	{acl.ErrUsedUp, http.StatusGone, "invite_used", nil},
+	{ErrBadRequest, http.StatusBadRequest, "bad_request", nil},
+	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket", nil},
+	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id", nil},
+	{node.ErrBadName, http.StatusBadRequest, "bad_name", nil},
+	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit", nil},
+	{blob.ErrBadRef, http.StatusBadRequest, "bad_ref", nil},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", nil},
+	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob", nil},
+	{space.ErrForked, http.StatusForbidden, "device_forked", []error{space.ErrReadOnly}},
+	{space.ErrReadOnly, http.StatusForbidden, "read_only", nil},
+	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key", nil},
+	{node.ErrNotAdmin, http.StatusForbidden, "not_admin", nil},
+	{ErrForbidden, http.StatusForbidden, "forbidden", nil},
+	{store.ErrUnauthorized, http.StatusForbidden, "unauthorized_commit", nil},
+	{store.ErrRevoked, http.StatusForbidden, "not_counted", nil},
+	{acl.ErrDenied, http.StatusForbidden, "denied", nil},
+	{acl.ErrRevoked, http.StatusForbidden, "revoked", nil},
+	{acl.ErrForked, http.StatusConflict, "forked", nil},
+	{store.ErrForked, http.StatusConflict, "forked_commit", nil},
+	{store.ErrNameTaken, http.StatusConflict, "name_taken", nil},
+	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed", nil},
+	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch", nil},
+	{seal.ErrSealedSize, http.StatusConflict, "sealed_size_mismatch", nil},
+	{blob.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large", nil},
+	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, "seal_too_large", nil},
+	{node.ErrUnreachable, http.StatusBadGateway, "unreachable", nil},
+	{node.ErrOffline, http.StatusServiceUnavailable, "offline", nil},
+	{p2p.ErrNoDHT, http.StatusServiceUnavailable, "no_dht", nil},
+	{store.ErrClosed, http.StatusServiceUnavailable, "closed", nil},
+	{store.ErrDiskFull, http.StatusInsufficientStorage, "disk_full", nil},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", nil},
+	{space.ErrInvalidLog, http.StatusInternalServerError, "invalid_log", nil},
+	{store.ErrCorrupt, http.StatusInternalServerError, "corrupt_store", nil},
+	{view.ErrCorrupt, http.StatusInternalServerError, "corrupt_view", nil},
+	{blob.ErrCorrupt, http.StatusInternalServerError, "corrupt_blob", nil},
+	{seal.ErrDecrypt, http.StatusInternalServerError, "undecryptable", nil},
 }
 
 // kindOf returns the kind of err: its status and code.
@@ -117,11 +121,12 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Unwrap returns the error kind of e's code, if it names one.
-func (e *Error) Unwrap() error {
+// Unwrap returns the error kind of e's code, if it names one, and the
+// kinds that kind always comes with.
+func (e *Error) Unwrap() []error {
 	for _, k := range kinds {
 		if k.code == e.Code {
-			return k.err
+			return append([]error{k.err}, k.also...)
 		}
 	}
 	return nil

@@ -83,6 +83,7 @@ var sentinels = map[string]error{
 	"space.ErrEpochChanged": space.ErrEpochChanged,
 	"space.ErrReadOnly":     space.ErrReadOnly,
 	"space.ErrInvalidLog":   space.ErrInvalidLog,
+	"space.ErrForked":       space.ErrForked,
 	"view.ErrCorrupt":       view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,
@@ -104,6 +105,8 @@ var sentinels = map[string]error{
 	"store.ErrCorrupt":      store.ErrCorrupt,
 	"store.ErrPending":      store.ErrPending,
 	"store.ErrFuture":       store.ErrFuture,
+	"store.ErrForked":       store.ErrForked,
+	"store.ErrDiskFull":     store.ErrDiskFull,
 }
 
 // internalOnly are the sentinels no API client meets: each is caught or
@@ -233,6 +236,21 @@ func TestErrorsRoundTrip(t *testing.T) {
 			t.Errorf("%s and %s share the code %q", name, other, ae.Code)
 		}
 		codes[ae.Code] = name
+	}
+}
+
+// TestErrorWrapsTwoKinds: a write by a device that has forked is refused
+// with an error that is both space.ErrForked and space.ErrReadOnly in
+// process; through the daemon it must stay both.
+func TestErrorWrapsTwoKinds(t *testing.T) {
+	ctx := ctxT(t)
+	current := fmt.Errorf("%w: %w: two commits at one seq (use one home per device key)", space.ErrReadOnly, space.ErrForked)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeError(w, current) }))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, HTTP: srv.Client()}
+	err := c.call(ctx, http.MethodGet, "/v1/x", nil, nil)
+	if !errors.Is(err, space.ErrForked) || !errors.Is(err, space.ErrReadOnly) {
+		t.Fatalf("through the API: %v; want both space.ErrForked and space.ErrReadOnly", err)
 	}
 }
 
