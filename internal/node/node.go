@@ -80,6 +80,7 @@ type Node struct {
 	disc  *discovery // nil without a DHT
 	mdns  bool       // Options.MDNS: peers on the LAN find this node
 	rk    *readKeys  // read keys of private spaces
+	rc    *reconnect // peer book and joins (reconnect.go); nil when offline
 
 	ctx    context.Context
 	cancel context.CancelFunc

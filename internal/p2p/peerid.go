@@ -84,3 +84,26 @@ func HasPublicAddr(addrs []string) bool {
 	}
 	return false
 }
+
+// AddrsByPeer groups multiaddrs ending in /p2p/<peer ID> (as tickets carry
+// them) by peer, each peer's kept whole and in the order given; addresses
+// without a usable peer ID are left out.
+func AddrsByPeer(addrs []string) map[keys.AuthorID][]string {
+	out := map[keys.AuthorID][]string{}
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		_, id := peer.SplitAddr(m)
+		if id == "" {
+			continue
+		}
+		a, err := authorOf(id)
+		if err != nil {
+			continue
+		}
+		out[a] = append(out[a], s)
+	}
+	return out
+}
