@@ -11,7 +11,9 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 )
 
-func bookAuthor(i int) keys.AuthorID { return keys.DeviceKeyFromSeed([32]byte{byte(i), byte(i >> 8), 1}).Author() }
+func bookAuthor(i int) keys.AuthorID {
+	return keys.DeviceKeyFromSeed([32]byte{byte(i), byte(i >> 8), 1}).Author()
+}
 
 // TestPeerBookBounds: the book keeps at most maxBookSpacePeers peers per
 // space (the most recently seen) and maxBookPeers in all, and survives a
@@ -137,4 +139,3 @@ func FuzzDecodePendingJoin(f *testing.F) {
 		}
 	})
 }
-
