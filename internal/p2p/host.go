@@ -130,6 +130,10 @@ type Host struct {
 	// NotifyRelayed callbacks, in registration order
 	notifyRelayed []func(keys.AuthorID)
 	running       sync.WaitGroup // handlers and mDNS callbacks in progress; Add only under mu while !closed
+	// punching counts Upgrade's DirectConnect calls under way; Add only
+	// while holding a running token. Close waits for them once the hole
+	// punching service is closed.
+	punching sync.WaitGroup
 }
 
 // New starts a Host: it listens on c.Listen (it fails only if it can listen
@@ -271,8 +275,27 @@ func (h *Host) Close() error {
 		h.sub.Close() // ends loop
 		<-h.loopDone
 		h.running.Wait()
+		waitPunches(&h.punching)
 	})
 	return err
+}
+
+// punchWait bounds how long Close waits for DirectConnect calls to return
+// once the hole punching service is closed: they return at once then,
+// except one that began in the moment the service learnt a public address
+// of the host and closed before it was ready (go-libp2p's DirectConnect
+// then waits for good). Close must not hang on that.
+const punchWait = upgradeTimeout
+
+func waitPunches(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(punchWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // enter registers a handler or callback about to run, and reports false

@@ -58,6 +58,10 @@ type reach struct {
 
 	stop     context.CancelFunc // ends keepBootstrap
 	keepDone chan struct{}      // closed when keepBootstrap returns
+
+	// punch, if set, replaces the hole punching service's DirectConnect
+	// (tests only).
+	punch func(peer.ID) error
 }
 
 // bootstrapEvery is how often a Host checks that it is connected to its
@@ -406,16 +410,27 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 	if h.direct(id) {
 		return nil
 	}
-	if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
-		h.peers.get(id, p).punched(ErrNoHolePunch)
-		return ErrNoHolePunch
+	punch := h.reach.punch
+	if punch == nil {
+		if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
+			h.peers.get(id, p).punched(ErrNoHolePunch)
+			return ErrNoHolePunch
+		}
+		punch = h.reach.hps.DirectConnect
 	}
 	if !h.enter() {
 		return errors.New("p2p: upgrade: the host is closing")
 	}
 	defer h.running.Done()
 	done := make(chan error, 1)
-	go func() { done <- h.reach.hps.DirectConnect(id) }() // ends by itself, within upgradeTimeout
+	// DirectConnect takes no context: it ends by itself within a few
+	// attempts, or when the hole punching service closes (Close closes
+	// it with the libp2p host, then waits for this goroutine).
+	h.punching.Add(1) // under a running token: before Close waits
+	go func() {
+		defer h.punching.Done()
+		done <- punch(id)
+	}()
 	t := time.NewTimer(upgradeTimeout)
 	defer t.Stop()
 	var err error
