@@ -352,6 +352,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
+	defer h.reach.gate.prioritize()()
 	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
@@ -364,7 +365,8 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 // each unreachable one in turn (a QUIC dial to an address that drops
 // packets takes seconds to fail). It returns the peers reached, and the
 // errors of the others and of unusable addresses. Relayed addresses are
-// accepted, as by Connect.
+// accepted, as by Connect. Its dials, and Connect's, go ahead of
+// discovery dials (ConnectAny): those under way are cancelled.
 func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorID, error) {
 	var errs []error
 	var ms []ma.Multiaddr
@@ -383,8 +385,10 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connect: %w", err)
 	}
-	// Every peer at once: one that is offline (a ticket's inviter, say)
-	// must not use up ctx before the others are tried.
+	// Ahead of discovery dials (dialgate.go). Every peer at once: one that
+	// is offline (a ticket's inviter, say) must not use up ctx before the
+	// others are tried.
+	defer h.reach.gate.prioritize()()
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
