@@ -125,7 +125,7 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 	if len(t.Addrs) == 0 && !n.canFind() {
 		return nil, errors.New("node: join: the ticket names no peer to reach, and this node has no DHT and no mDNS to find one (start the daemon with --dht, or --mdns on the same LAN as a peer)")
 	}
-	unlock, err := n.lockJoin(ctx, t.Space)
+	unlock, err := n.lockJoin(ctx, t.Space, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,27 +141,44 @@ func (n *Node) Join(ctx context.Context, t keys.Ticket) (*space.Space, error) {
 // canFind reports whether the node can find peers without addresses.
 func (n *Node) canFind() bool { return n.disc != nil || n.mdns }
 
+// joinTurn is a join's turn at a space: one join of a space runs at a
+// time.
+type joinTurn struct {
+	done chan struct{} // closed when the join ends
+	// takeOver, for a resumed join, cancels it so that a join its user
+	// started takes its place (and its record); nil otherwise.
+	takeOver context.CancelCauseFunc
+}
+
+// errTakenOver ends a resumed join that a join started by a user replaces.
+var errTakenOver = errors.New("node: join: taken over by a new join of the space")
+
 // lockJoin waits until no other join of sp runs, and returns the function
-// that ends this one's turn.
-func (n *Node) lockJoin(ctx context.Context, sp keys.SpaceID) (func(), error) {
+// that ends this one's turn. A resumed join in the way (resume set for
+// the new join to be one: nothing waits for it) is taken over when the new
+// join is not itself resumed: its user is waiting.
+func (n *Node) lockJoin(ctx context.Context, sp keys.SpaceID, resume context.CancelCauseFunc) (func(), error) {
 	rc := n.rc
 	for {
 		rc.mu.Lock()
 		busy, ok := rc.joining[sp]
 		if !ok {
-			done := make(chan struct{})
-			rc.joining[sp] = done
+			turn := &joinTurn{done: make(chan struct{}), takeOver: resume}
+			rc.joining[sp] = turn
 			rc.mu.Unlock()
 			return func() {
 				rc.mu.Lock()
 				delete(rc.joining, sp)
 				rc.mu.Unlock()
-				close(done)
+				close(turn.done)
 			}, nil
 		}
 		rc.mu.Unlock()
+		if resume == nil && busy.takeOver != nil {
+			busy.takeOver(errTakenOver)
+		}
 		select {
-		case <-busy:
+		case <-busy.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-n.ctx.Done():
@@ -257,7 +274,13 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	// connected: the inviter may come up later, or a connection drop.
 	rctx, stopRedial := context.WithCancel(ctx)
 	defer stopRedial()
+	n.mu.Lock()
+	if err := n.ctx.Err(); err != nil { // Close has begun: no goroutine may start
+		n.mu.Unlock()
+		return nil, err
+	}
 	n.wg.Add(1)
+	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
 		n.redialTicket(rctx, t)
@@ -396,11 +419,15 @@ func (n *Node) resumeJoins() {
 }
 
 // resumeJoin runs a recorded join again, until it succeeds, fails for
-// good, joinPatience has passed since it began, or the node closes.
+// good, joinPatience has passed since it began, or the node closes. A join
+// of the space started meanwhile takes it over: this one then ends and
+// leaves the record to it.
 func (n *Node) resumeJoin(pj pendingJoin) {
-	ctx, cancel := context.WithDeadline(n.ctx, pj.Started.Add(joinPatience))
-	defer cancel()
-	unlock, err := n.lockJoin(ctx, pj.Ticket.Space)
+	dctx, cancelDeadline := context.WithDeadline(n.ctx, pj.Started.Add(joinPatience))
+	defer cancelDeadline()
+	ctx, takeOver := context.WithCancelCause(dctx)
+	defer takeOver(nil)
+	unlock, err := n.lockJoin(ctx, pj.Ticket.Space, takeOver)
 	if err != nil {
 		return
 	}
@@ -409,6 +436,9 @@ func (n *Node) resumeJoin(pj pendingJoin) {
 		return // a join that held the lock before this one ended it
 	}
 	_, err = n.runJoin(ctx, pj, true)
+	if errors.Is(context.Cause(ctx), errTakenOver) {
+		return
+	}
 	n.endJoin(pj, err)
 }
 

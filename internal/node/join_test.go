@@ -270,3 +270,51 @@ func TestReconnectAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinTakesOverResumedJoin: a join its user starts again while the
+// node resumes it (the inviter still away) does not wait behind the
+// resumed one: it takes its place, and when it gives up, nothing is left.
+func TestJoinTakesOverResumedJoin(t *testing.T) {
+	ctx := ctxT(t)
+	boot := bootstrapNode(t)
+	a := openNode(t, t.TempDir())
+	sp, err := a.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bHome := t.TempDir()
+	b := openFinder(t, bHome, boot)
+	joined := make(chan error, 1)
+	go func() {
+		_, err := b.Join(ctx, tk)
+		joined <- err
+	}()
+	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
+		infos, err := b.Spaces(ctx)
+		return err == nil && len(infos) == 1
+	})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-joined
+
+	b = openFinder(t, bHome, boot) // resumes the join, which waits
+	waitFor(t, 10*time.Second, "the resumed join", func() bool {
+		b.rc.mu.Lock()
+		defer b.rc.mu.Unlock()
+		return b.rc.joining[sp.ID()] != nil
+	})
+	jctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := b.Join(jctx, tk); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("join again: %v, want its timeout", err)
+	}
+	holdsNothing(t, b)
+}

@@ -30,9 +30,8 @@ type reconnect struct {
 	book *peerBook
 
 	mu sync.Mutex
-	// joining holds the joins running, per space, each with a channel
-	// closed when it ends (lockJoin). Guarded by mu.
-	joining map[keys.SpaceID]chan struct{}
+	// joining holds the join running per space (lockJoin). Guarded by mu.
+	joining map[keys.SpaceID]*joinTurn
 }
 
 // startReconnect loads the peer book, resumes the joins a previous run did
@@ -42,7 +41,7 @@ type reconnect struct {
 func (n *Node) startReconnect() {
 	book, _ := loadPeerBook(n.home) // a book that cannot be read starts empty, and is rebuilt
 	book.keep(n.syncSpaces())
-	n.rc = &reconnect{book: book, joining: map[keys.SpaceID]chan struct{}{}}
+	n.rc = &reconnect{book: book, joining: map[keys.SpaceID]*joinTurn{}}
 	n.resumeJoins()
 	n.wg.Add(1)
 	go func() {
