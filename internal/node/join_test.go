@@ -136,6 +136,11 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 		if _, err := a.Revoke(ctx, "club", tk2.String()); err != nil {
 			t.Fatal(err)
 		}
+		waitFor(t, 10*time.Second, "c to hold the revocation", func() bool {
+			acc, err := c.st.Access(ctx, sp.ID())
+			_, cut := acc.Cuts[tk2.Invite.Author()]
+			return err == nil && cut
+		})
 		if _, err := c.Join(ctx, tk2); !errors.Is(err, ErrInviteVoid) {
 			t.Fatalf("join with a revoked invite: %v", err)
 		}

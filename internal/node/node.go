@@ -191,6 +191,7 @@ func (n *Node) loadHeld(ctx context.Context) error {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
+		n.closeReconnect() // records the peers synced with, while the sessions last
 		n.cancel()
 		if n.host != nil {
 			err = n.host.Close()

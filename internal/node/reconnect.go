@@ -10,8 +10,8 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 )
 
-// Reconnecting without discovery. Every bookEvery, and when it closes, the
-// node records in its peer book (peerbook.go) the peers it syncs each held
+// Reconnecting without discovery. Every bookEvery, and as it closes (before
+// its sessions end), the node records in its peer book (peerbook.go) the peers it syncs each held
 // space with (a write only when that changes the book). At
 // start, and then with backoff from reconnectMin to reconnectMax while a
 // held space has no peer syncing it, it dials the book's peers of that
@@ -69,7 +69,6 @@ func (n *Node) reconnectLoop() {
 				redial.Reset(reconnectIdle)
 			}
 		case <-n.ctx.Done():
-			n.recordSynced() // the sessions of the last second
 			return
 		}
 	}
@@ -118,6 +117,14 @@ func (n *Node) redialBook() (lonely bool) {
 		}
 	}
 	return lonely
+}
+
+// closeReconnect records the peers synced with a last time; Close calls it
+// before it stops anything.
+func (n *Node) closeReconnect() {
+	if n.rc != nil {
+		n.recordSynced()
+	}
 }
 
 // saveBook writes the peer book if it changed. A failure is retried at the
