@@ -152,3 +152,36 @@ func TestJoinResumesAfterKill(t *testing.T) {
 	db.stop(t)
 	da.stop(t)
 }
+
+// TestDaemonsReconnectAfterRestart is issue 10 E with daemons: two daemons
+// with neither DHT nor mDNS, that know each other from a ticket only, sync
+// again after either restarts, without 'loam connect'.
+func TestDaemonsReconnectAfterRestart(t *testing.T) {
+	t.Parallel()
+	a, b := newHome(t), newHome(t)
+	da := startDaemon(t, a, loopbackDaemon...)
+	db := startDaemon(t, b, loopbackDaemon...)
+	a.ok("", "space", "create", "garden")
+	b.ok("", "join", strings.TrimSpace(a.ok("", "invite", "garden")))
+	arrives := func(on *home, key, value string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for on.run("", "get", "garden", key).stdout != value {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not arrive within 30 s", key)
+			}
+			time.Sleep(50 * time.Millisecond) // re-check interval
+		}
+	}
+	db.stop(t)
+	a.ok("", "put", "garden", "while-b-was-away", "1")
+	db = startDaemon(t, b, loopbackDaemon...)
+	arrives(b, "while-b-was-away", "1")
+
+	da.stop(t)
+	b.ok("", "put", "garden", "while-a-was-away", "2")
+	da = startDaemon(t, a, loopbackDaemon...)
+	arrives(a, "while-a-was-away", "2")
+	db.stop(t)
+	da.stop(t)
+}
