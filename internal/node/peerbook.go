@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/p2p"
 )
 
 // The peer book remembers, per held space, the peers this node synced it
@@ -224,20 +225,19 @@ func (pb *peerBook) record(sp keys.SpaceID, peer keys.AuthorID, addrs []string, 
 // is worth a write.
 const bookRefresh = time.Hour
 
-// bookAddrs returns the addresses of addrs worth keeping: within the
-// bounds, sorted, at most maxBookAddrs.
+// bookAddrs returns the addresses of addrs worth keeping, sorted: within
+// the bounds, at most maxBookAddrs, public ones first (p2p.RankAddrs).
 func bookAddrs(addrs []string) []string {
 	var out []string
-	for _, a := range addrs {
-		if a != "" && len(a) <= maxBookAddr {
+	for _, a := range p2p.RankAddrs(addrs) {
+		if a != "" && len(a) <= maxBookAddr && !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}
-	slices.Sort(out)
-	out = slices.Compact(out)
 	if len(out) > maxBookAddrs {
 		out = out[:maxBookAddrs]
 	}
+	slices.Sort(out)
 	return out
 }
 
