@@ -230,7 +230,10 @@ func (imp *importer) landed(ctx context.Context) (bool, error) {
 // could not be checked (checkErr).
 func (imp *importer) unsure(err, checkErr error) error {
 	were := "nothing before them was imported"
-	if imp.first > 1 {
+	switch {
+	case imp.first == 2:
+		were = "line 1 was imported"
+	case imp.first > 2:
 		were = fmt.Sprintf("lines 1-%d were imported", imp.first-1)
 	}
 	return fmt.Errorf("import: lines %d-%d may or may not have been imported: writing them failed (%s), and what the space holds could not be read to find out (%s); %s. Once loam answers again, import again from line %d: lines imported twice keep their value",
