@@ -199,7 +199,7 @@ const (
 	Seed Role = "seed"
 )
 
-// Invite returns a ticket ("loam1…") with which one device can join the
+// Invite returns a ticket ("loam2…") with which one device can join the
 // space with role; it can be used to join for expires (0: no limit).
 // This device must be an admin of the space.
 func (n *Node) Invite(ctx context.Context, ref string, role Role, expires time.Duration) (string, error) {
@@ -358,7 +358,7 @@ type Revoked struct {
 }
 
 // Revoke revokes a member of a space by its author ID (aut_…), or an
-// invite by its ticket (loam1…). The member's commits after the latest
+// invite by its ticket (loam2…). The member's commits after the latest
 // one held here (an invite's joins after those admitted so far) stop
 // counting on every replica. This device must be an admin.
 func (n *Node) Revoke(ctx context.Context, ref, target string) (Revoked, error) {

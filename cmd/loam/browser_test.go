@@ -364,7 +364,7 @@ func TestBrowserApps(t *testing.T) {
 	ba.run("verify", chromedp.Evaluate(`[...document.querySelectorAll('button')].find(b => b.textContent.startsWith('Verify')).click()`, nil))
 	ba.until("verified", `document.querySelector('.ok-text')?.textContent.includes('Verified')`)
 	ba.run("make an invite", chromedp.Click(`#v-invite ~ form button`, chromedp.ByQuery))
-	ba.until("a ticket", `document.querySelector('textarea[aria-label="Invite ticket"]')?.value.startsWith('loam1')`)
+	ba.until("a ticket", `document.querySelector('textarea[aria-label="Invite ticket"]')?.value.startsWith('loam2')`)
 	ba.screenshots("space")
 
 	// A private space, made from the form.

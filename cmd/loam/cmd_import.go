@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -149,35 +150,94 @@ func (imp *importer) run(ctx context.Context, in io.Reader) error {
 	return nil
 }
 
-// commit writes the current batch.
+// finishTimeout bounds the write of one batch. A batch under way is
+// written to the end even when the import is interrupted, so that what
+// was imported is known exactly; the next line read then stops it.
+const finishTimeout = time.Minute
+
+// checkTimeout bounds the reads that find out whether a batch whose write
+// failed was stored all the same.
+const checkTimeout = 20 * time.Second
+
+// commit writes the current batch. If the write fails, it looks at what
+// the space holds before saying what was imported: a daemon killed after
+// it stored the commit, or a connection cut before the answer, fail a
+// write that did happen.
 func (imp *importer) commit(ctx context.Context) error {
 	n := len(imp.batch)
-	if err := imp.b.Write(ctx, imp.space, imp.batch); err != nil {
-		if ctx.Err() != nil {
-			// The commit may still be applied after Commit gave up waiting.
-			msg := fmt.Sprintf("import: interrupted; lines %d-%d may or may not have been imported", imp.first, imp.last)
-			if imp.first > 1 {
-				msg += fmt.Sprintf(", lines 1-%d were", imp.first-1)
-			}
-			return &interruptedError{msg: msg, err: err}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	err := imp.b.Write(wctx, imp.space, imp.batch)
+	cancel()
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+		landed, checkErr := imp.landed(cctx)
+		cancel()
+		switch {
+		case checkErr != nil:
+			return imp.interrupted(ctx, imp.unsure(err, checkErr))
+		case !landed:
+			return imp.interrupted(ctx, imp.fail(imp.last, fmt.Errorf("write lines %d-%d: %w", imp.first, imp.last, err)))
 		}
-		var answer *api.Error
-		if _, viaDaemon := imp.b.(daemonBackend); viaDaemon && (!errors.As(err, &answer) || errors.Is(err, context.DeadlineExceeded)) {
-			// The daemon gave no answer (it died, or the connection
-			// broke), or gave up waiting: it may have committed the
-			// batch, or may yet.
-			msg := fmt.Sprintf("import: line %d: write lines %d-%d: %v; lines %d-%d may or may not have been imported", imp.last, imp.first, imp.last, err, imp.first, imp.last)
-			if imp.first > 1 {
-				msg += fmt.Sprintf(" (lines 1-%d were)", imp.first-1)
-			}
-			return fmt.Errorf("%s: once the daemon runs, import again from line %d (a line imported twice keeps its value)", msg, imp.first)
-		}
-		return imp.fail(imp.last, fmt.Errorf("write lines %d-%d: %w", imp.first, imp.last, err))
+		// Stored all the same: count it, and stop.
+		imp.keys += n
+		imp.commits++
+		return imp.interrupted(ctx, fmt.Errorf("import: writing lines %d-%d reported an error (%s), but they were stored: lines 1-%d were imported, nothing after; import again from line %d",
+			imp.first, imp.last, strings.TrimPrefix(err.Error(), "loam: "), imp.last, imp.last+1))
 	}
 	imp.keys += n
 	imp.commits++
 	imp.batch = imp.batch[:0]
 	return nil
+}
+
+// interrupted returns err as the error of an interrupted command if ctx
+// ended.
+func (imp *importer) interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &interruptedError{msg: err.Error(), err: ctx.Err()}
+	}
+	return err
+}
+
+// landed reports whether the current batch is in the space: every key of
+// it holds the value its last line gives. A batch is one commit, stored
+// whole or not at all, so a key without its value means it was not
+// stored. It fails when the space cannot be read.
+func (imp *importer) landed(ctx context.Context) (bool, error) {
+	last := map[string]write{}
+	for _, w := range imp.batch {
+		last[string(w.key)] = w
+	}
+	for k, w := range last {
+		kv, err := imp.b.Lookup(ctx, imp.space, []byte(k))
+		switch {
+		case errors.Is(err, loam.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, err
+		case w.blob != nil:
+			if kv.Blob == nil || kv.Blob.ID != w.blob.ID {
+				return false, nil
+			}
+		case kv.Blob != nil || !bytes.Equal(kv.Value, w.value):
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// unsure reports a batch whose write failed with err and whose presence
+// could not be checked (checkErr).
+func (imp *importer) unsure(err, checkErr error) error {
+	were := "nothing before them was imported"
+	switch {
+	case imp.first == 2:
+		were = "line 1 was imported"
+	case imp.first > 2:
+		were = fmt.Sprintf("lines 1-%d were imported", imp.first-1)
+	}
+	return fmt.Errorf("import: lines %d-%d may or may not have been imported: writing them failed (%s), and what the space holds could not be read to find out (%s); %s. Once loam answers again, import again from line %d: lines imported twice keep their value",
+		imp.first, imp.last, strings.TrimPrefix(err.Error(), "loam: "), strings.TrimPrefix(checkErr.Error(), "loam: "), were, imp.first)
 }
 
 // fail reports a bad line n: what is wrong, and what was imported.

@@ -17,7 +17,7 @@ func newInviteCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "invite SPACE",
 		Short: "Print a ticket that lets another device join a space",
-		Long: `Print a ticket ("loam1…") with which another device joins SPACE: give it to
+		Long: `Print a ticket ("loam2…") with which another device joins SPACE: give it to
 them, and they run 'loam join TICKET'. The ticket carries the space ID, a
 new invite key granted --role in the space, and this daemon's p2p
 addresses, so the joining device can reach it: invite needs the daemon

@@ -40,7 +40,7 @@ space in sync from then on. Without one, join runs a node in this process
 just long enough to join and receive what the peers have (until nothing
 new has arrived for a second), then stops: run 'loam daemon' to keep
 syncing. Either way join gives up after --timeout.`,
-		Example: `  loam join loam1…
+		Example: `  loam join loam2…
   loam join "$(cat ticket.txt)" --timeout 5m --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -12,7 +12,7 @@ func newRevokeCmd(g *globalOptions) *cobra.Command {
 		Use:   "revoke SPACE AUTHOR|TICKET",
 		Short: "Revoke a member or an invite",
 		Long: `Revoke a member of SPACE, named by its author ID (aut_…, see 'loam members'),
-or an invite, named by its ticket (loam1…). This device must be an admin of
+or an invite, named by its ticket (loam2…). This device must be an admin of
 the whole space.
 
 A revocation cuts: the member's commits up to the latest one this device

@@ -34,7 +34,7 @@ A seeder on a machine with a public address can also relay for members
 behind home routers: run its daemon with 'loam daemon --relay-service'.
 Tickets name the seeders their inviter is connected to, so joiners use
 them as relays too.`,
-		Example: `  loam seed loam1…
+		Example: `  loam seed loam2…
   loam seed "$(cat seed-ticket.txt)" --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

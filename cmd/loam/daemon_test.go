@@ -329,7 +329,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if out := h.ok("", "log", "verify", "garden"); !verifiedRE.MatchString(out) {
 		t.Errorf("log verify: %q", out)
 	}
-	if ticket := h.ok("", "invite", "garden"); !strings.HasPrefix(ticket, "loam1") {
+	if ticket := h.ok("", "invite", "garden"); !strings.HasPrefix(ticket, "loam2") {
 		t.Errorf("invite: %q", ticket)
 	}
 	if line := h.fail(2, "", "invite", "garden", "--role", "boss"); !strings.Contains(line, "--role") {
@@ -535,7 +535,7 @@ func TestJoinWithoutDaemon(t *testing.T) {
 	a.ok("", "put", "garden", "tools/drill", "cordless")
 	ticket := strings.TrimSpace(a.ok("", "invite", "garden", "--role", "write", "--expires", "1h"))
 
-	if line := b.fail(1, "", "join", "loam1garbage"); !strings.Contains(line, "malformed ticket") {
+	if line := b.fail(1, "", "join", "loam2garbage"); !strings.Contains(line, "the ticket is mistyped: copy it again") {
 		t.Errorf("bad ticket: %q", line)
 	}
 	r := b.run("", "join", ticket, "--json")

@@ -115,7 +115,7 @@
 //	GET    /v1/spaces/SPACE/verify   {"commits":12,"ops":40,"authors":2,"forks":0};
 //	       a bad history is an error (invalid_log) naming the first bad commit
 //	GET    /v1/spaces/SPACE/heads    [{"author":"aut_…","seq":12,"commit":"cmt_…","time":"…"}]
-//	POST   /v1/spaces/SPACE/invites  {"role":"write","expires":"24h","uses":1} → {"ticket":"loam1…"}
+//	POST   /v1/spaces/SPACE/invites  {"role":"write","expires":"24h","uses":1} → {"ticket":"loam2…"}
 //	       (role read, write (the default), admin or seed; expires a Go
 //	       duration, "" or "0" for none; uses 0 or absent for unlimited;
 //	       this device must be an admin)
@@ -124,9 +124,9 @@
 //	                                              "granted_by":"aut_…","since":"…","via":"aut_…"}],
 //	                                   "joined":["aut_…"],"revoked":{"by":"aut_…","at":"…","last_seq":4},
 //	                                   "forked_at":7}]
-//	POST   /v1/spaces/SPACE/revoke   {"target":"aut_…" or "loam1…"} → {"author":"aut_…","invite":false,"last_seq":4}
+//	POST   /v1/spaces/SPACE/revoke   {"target":"aut_…" or "loam2…"} → {"author":"aut_…","invite":false,"last_seq":4}
 //	       (this device must be an admin of the whole space)
-//	POST   /v1/join                  {"ticket":"loam1…"} → {"id","name","created"} once
+//	POST   /v1/join                  {"ticket":"loam2…"} → {"id","name","created"} once
 //	       joined; it waits for the space to arrive, until the client gives up
 //
 //	GET    /v1/peers                 [{"peer":"12D3Koo…","author":"aut_…","addrs":["/ip4/…/tcp/…"],

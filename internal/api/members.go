@@ -59,7 +59,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Target == "" {
-		writeError(w, badRequestf(`target must name a member (aut_…) or an invite (its ticket, loam1…)`))
+		writeError(w, badRequestf(`target must name a member (aut_…) or an invite (its ticket, loam2…)`))
 		return
 	}
 	sp, err := s.space(r)

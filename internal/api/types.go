@@ -272,7 +272,7 @@ type Revocation struct {
 }
 
 // RevokeRequest is the body of POST /v1/spaces/{space}/revoke: target is
-// an author ID (aut_…) or an invite's ticket (loam1…).
+// an author ID (aut_…) or an invite's ticket (loam2…).
 type RevokeRequest struct {
 	Target string `json:"target"`
 }

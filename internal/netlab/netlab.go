@@ -355,3 +355,19 @@ func (l *Lab) ListenUDP(ns, addr string) (*net.UDPConn, error) {
 	}
 	return r.c, nil
 }
+
+// Blackhole makes home i's router (1-based) drop, silently, every packet
+// from its LAN to ip: connections there hang until they time out instead
+// of failing, as behind a firewall that drops packets or on a captive
+// network.
+func (l *Lab) Blackhole(i int, ip string) {
+	l.t.Helper()
+	l.nft(l.Homes[i-1].Router, fmt.Sprintf(`
+table ip blackhole {
+	chain forward {
+		type filter hook forward priority filter - 10; policy accept;
+		iifname "lan" ip daddr %s drop
+	}
+}
+`, ip))
+}

@@ -44,7 +44,7 @@ type Revocation struct {
 }
 
 // Revoke revokes a member of a held space: target is its author ID
-// (aut_…), or a ticket (loam1…) to revoke that invite. The cut is what
+// (aut_…), or a ticket (loam2…) to revoke that invite. The cut is what
 // this node holds of the target: its latest commit here, or for an invite
 // the joiners admitted so far. This device must be an admin of the whole
 // space.
@@ -69,7 +69,7 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 		}
 		who = t.Invite.Author()
 	} else if who, err = keys.ParseAuthorID(target); err != nil {
-		return Revocation{}, fmt.Errorf("node: revoke: name a member by its author ID (aut_…) or an invite by its ticket (loam1…): %w", err)
+		return Revocation{}, fmt.Errorf("node: revoke: name a member by its author ID (aut_…) or an invite by its ticket (loam2…): %w", err)
 	}
 	if who == keys.AuthorID(id) {
 		return Revocation{}, fmt.Errorf("node: revoke: the space key cannot be revoked; keep its secret offline instead (loam space export-secret)")

@@ -73,6 +73,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 		n.startDiscovery()
 		h.NotifyAddrs(n.addrsChanged)
 	}
+	n.startReconnect() // peer book, unfinished joins (reconnect.go)
 	return nil
 }
 

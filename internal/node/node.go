@@ -80,6 +80,7 @@ type Node struct {
 	disc  *discovery // nil without a DHT
 	mdns  bool       // Options.MDNS: peers on the LAN find this node
 	rk    *readKeys  // read keys of private spaces
+	rc    *reconnect // peer book and joins (reconnect.go); nil when offline
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -202,6 +203,7 @@ func (n *Node) loadHeld(ctx context.Context) error {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
+		n.closeReconnect() // records the peers synced with, while the sessions last
 		n.cancel()
 		if n.host != nil {
 			err = n.host.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -192,9 +194,13 @@ func TestCatchUpAfterRestart(t *testing.T) {
 func TestPartitionHeals(t *testing.T) {
 	ctx := ctxT(t)
 	nodes, id, homes := line(t, 4)
-	// Partition: restart node 2 so the line is cut between 1 and 2, and
-	// connect 2 and 3 again on their own.
+	// Partition: restart node 2 without its peer book (which would dial
+	// node 1 again) so the line is cut between 1 and 2, and connect 2 and
+	// 3 again on their own.
 	nodes[2].Close()
+	if err := os.Remove(filepath.Join(homes[2], peerBookFile)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
 	n2 := openNode(t, homes[2])
 	if _, err := n2.Connect(ctx, nodes[3].Addrs()[0]); err != nil {
 		t.Fatal(err)

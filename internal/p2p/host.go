@@ -130,6 +130,10 @@ type Host struct {
 	// NotifyRelayed callbacks, in registration order
 	notifyRelayed []func(keys.AuthorID)
 	running       sync.WaitGroup // handlers and mDNS callbacks in progress; Add only under mu while !closed
+	// punching counts Upgrade's DirectConnect calls under way; Add only
+	// while holding a running token. Close waits for them once the hole
+	// punching service is closed.
+	punching sync.WaitGroup
 }
 
 // New starts a Host: it listens on c.Listen (it fails only if it can listen
@@ -271,8 +275,27 @@ func (h *Host) Close() error {
 		h.sub.Close() // ends loop
 		<-h.loopDone
 		h.running.Wait()
+		waitPunches(&h.punching)
 	})
 	return err
+}
+
+// punchWait bounds how long Close waits for DirectConnect calls to return
+// once the hole punching service is closed: they return at once then,
+// except one that began in the moment the service learnt a public address
+// of the host and closed before it was ready (go-libp2p's DirectConnect
+// then waits for good). Close must not hang on that.
+const punchWait = upgradeTimeout
+
+func waitPunches(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(punchWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // enter registers a handler or callback about to run, and reports false
@@ -329,6 +352,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 	if err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
+	defer h.reach.gate.prioritize()()
 	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
@@ -341,7 +365,8 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 // each unreachable one in turn (a QUIC dial to an address that drops
 // packets takes seconds to fail). It returns the peers reached, and the
 // errors of the others and of unusable addresses. Relayed addresses are
-// accepted, as by Connect.
+// accepted, as by Connect. Its dials, and Connect's, go ahead of
+// discovery dials (ConnectAny): those under way are cancelled.
 func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorID, error) {
 	var errs []error
 	var ms []ma.Multiaddr
@@ -360,8 +385,10 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connect: %w", err)
 	}
-	// Every peer at once: one that is offline (a ticket's inviter, say)
-	// must not use up ctx before the others are tried.
+	// Ahead of discovery dials (dialgate.go). Every peer at once: one that
+	// is offline (a ticket's inviter, say) must not use up ctx before the
+	// others are tried.
+	defer h.reach.gate.prioritize()()
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup

@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -83,4 +84,51 @@ func HasPublicAddr(addrs []string) bool {
 		}
 	}
 	return false
+}
+
+// AddrsByPeer groups multiaddrs ending in /p2p/<peer ID> (as tickets carry
+// them) by peer, each peer's kept whole and in the order given; addresses
+// without a usable peer ID are left out.
+func AddrsByPeer(addrs []string) map[keys.AuthorID][]string {
+	out := map[keys.AuthorID][]string{}
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		_, id := peer.SplitAddr(m)
+		if id == "" {
+			continue
+		}
+		a, err := authorOf(id)
+		if err != nil {
+			continue
+		}
+		out[a] = append(out[a], s)
+	}
+	return out
+}
+
+// RankAddrs returns addrs (multiaddrs, with or without /p2p/) ordered for
+// keeping the few most likely to reach a peer later: public addresses,
+// then private ones, then loopback, then relayed ones and those that do
+// not parse; the order given is kept within each class.
+func RankAddrs(addrs []string) []string {
+	class := func(s string) int {
+		m, err := ma.NewMultiaddr(s)
+		switch {
+		case err != nil:
+			return 4
+		case isRelayed(m):
+			return 3
+		case manet.IsPublicAddr(m):
+			return 0
+		case manet.IsIPLoopback(m):
+			return 2
+		}
+		return 1
+	}
+	out := slices.Clone(addrs)
+	slices.SortStableFunc(out, func(a, b string) int { return class(a) - class(b) })
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,27 @@ func TestHasPublicAddr(t *testing.T) {
 		if got := HasPublicAddr(tc.addrs); got != tc.want {
 			t.Errorf("HasPublicAddr(%v) = %v, want %v", tc.addrs, got, tc.want)
 		}
+	}
+}
+
+func TestRankAddrs(t *testing.T) {
+	got := RankAddrs([]string{
+		"/ip4/127.0.0.1/tcp/1",
+		"/ip4/11.0.0.2/tcp/1/p2p/12D3KooWKxXyQj9BniMERQZNtyLL5vj9EpQQDe49GzmT62UVwUWt/p2p-circuit",
+		"not an address",
+		"/ip4/192.168.1.2/tcp/1",
+		"/ip4/11.0.0.3/udp/1/quic-v1",
+		"/ip6/::1/tcp/1",
+	})
+	want := []string{
+		"/ip4/11.0.0.3/udp/1/quic-v1",
+		"/ip4/192.168.1.2/tcp/1",
+		"/ip4/127.0.0.1/tcp/1",
+		"/ip6/::1/tcp/1",
+		"/ip4/11.0.0.2/tcp/1/p2p/12D3KooWKxXyQj9BniMERQZNtyLL5vj9EpQQDe49GzmT62UVwUWt/p2p-circuit",
+		"not an address",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("RankAddrs:\n got %q\nwant %q", got, want)
 	}
 }

@@ -309,3 +309,18 @@ func (h *Host) loop() {
 		}
 	}
 }
+
+// PeerAddrs returns the addresses the Host knows for p, with the /p2p/
+// suffix, sorted: those p announced (identify) and those it was reached
+// at, relayed ones included. A node keeps them to dial p again after a
+// restart.
+func (h *Host) PeerAddrs(p keys.AuthorID) []string {
+	id := peerIDOf(p)
+	suffix := "/p2p/" + id.String()
+	var out []string
+	for _, m := range h.h.Peerstore().Addrs(id) {
+		out = append(out, m.String()+suffix)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

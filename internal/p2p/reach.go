@@ -58,6 +58,12 @@ type reach struct {
 
 	stop     context.CancelFunc // ends keepBootstrap
 	keepDone chan struct{}      // closed when keepBootstrap returns
+
+	// punch, if set, replaces the hole punching service's DirectConnect
+	// (tests only).
+	punch func(peer.ID) error
+
+	gate *dialGate // discovery dials give way to tickets' (dialgate.go)
 }
 
 // bootstrapEvery is how often a Host checks that it is connected to its
@@ -66,7 +72,7 @@ const bootstrapEvery = 30 * time.Second
 
 // newReach checks the reach part of c.
 func newReach(c Config) (*reach, error) {
-	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private, public: c.Infrastructure || c.RelayService, onDHTRequest: c.OnDHTRequest}
+	r := &reach{mode: c.DHT, infra: c.Infrastructure, relaySvc: c.Infrastructure || c.RelayService, private: c.private, public: c.Infrastructure || c.RelayService, onDHTRequest: c.OnDHTRequest, gate: newDialGate()}
 	if c.DHT < DHTOff || c.DHT > DHTPrivate {
 		return nil, fmt.Errorf("unknown DHT mode %d", c.DHT)
 	}
@@ -278,7 +284,10 @@ func (r *reach) keepBootstrap(ctx context.Context, h host.Host) {
 		for _, b := range r.bootstrap {
 			if h.Network().Connectedness(b.ID) != network.Connected {
 				cctx, cancel := context.WithTimeout(ctx, bootstrapEvery)
-				h.Connect(cctx, b) // failures are retried on the next tick
+				if gctx, done, err := r.gate.discovery(cctx); err == nil {
+					h.Connect(gctx, b) // failures are retried on the next tick
+					done()
+				}
 				cancel()
 			}
 		}
@@ -406,16 +415,27 @@ func (h *Host) Upgrade(ctx context.Context, p keys.AuthorID) error {
 	if h.direct(id) {
 		return nil
 	}
-	if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
-		h.peers.get(id, p).punched(ErrNoHolePunch)
-		return ErrNoHolePunch
+	punch := h.reach.punch
+	if punch == nil {
+		if h.reach.hps == nil || !slices.Contains(h.h.Mux().Protocols(), holepunch.Protocol) {
+			h.peers.get(id, p).punched(ErrNoHolePunch)
+			return ErrNoHolePunch
+		}
+		punch = h.reach.hps.DirectConnect
 	}
 	if !h.enter() {
 		return errors.New("p2p: upgrade: the host is closing")
 	}
 	defer h.running.Done()
 	done := make(chan error, 1)
-	go func() { done <- h.reach.hps.DirectConnect(id) }() // ends by itself, within upgradeTimeout
+	// DirectConnect takes no context: it ends by itself within a few
+	// attempts, or when the hole punching service closes (Close closes
+	// it with the libp2p host, then waits for this goroutine).
+	h.punching.Add(1) // under a running token: before Close waits
+	go func() {
+		defer h.punching.Done()
+		done <- punch(id)
+	}()
 	t := time.NewTimer(upgradeTimeout)
 	defer t.Stop()
 	var err error
@@ -453,8 +473,17 @@ func (h *Host) Relayed(p keys.AuthorID) bool {
 // relay it knows: the bootstrap nodes, and connected peers that run a
 // relay service (p may hold a reservation there). A relayed connection
 // carries no Loam streams until Upgrade or UseRelay.
+//
+// It is a discovery dial: it gives way to the dials of ConnectAddrs and
+// Connect (dialgate.go), and fails with a context error when one cancels
+// it.
 func (h *Host) ConnectAny(ctx context.Context, p PeerInfo) error {
-	err := h.ConnectPeer(ctx, p)
+	ctx, done, err := h.reach.gate.discovery(ctx)
+	if err != nil {
+		return fmt.Errorf("p2p: connect %s: %w", p.ID.Short(), err)
+	}
+	defer done()
+	err = h.ConnectPeer(ctx, p)
 	if err == nil {
 		return nil
 	}

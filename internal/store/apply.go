@@ -91,6 +91,7 @@ type request struct {
 	space   keys.SpaceID
 	commits []*commit.Commit
 	create  *SpaceInfo // CreateSpace: the space to create with commits[0] as genesis
+	forget  bool       // Forget (forget.go): applied alone, outside any group
 	reply   chan reply // buffered, 1
 }
 
@@ -193,12 +194,21 @@ func (s *Store) applier() {
 			}
 		case first = <-s.reqs:
 		}
+		if first.forget {
+			a.forget(first)
+			continue
+		}
 		group := []*request{first}
 		ops := len(first.commits)
+		var forget *request // ends the group
 	gather:
 		for len(group) < maxGroupRequests && ops < maxGroupOps {
 			select {
 			case r := <-s.reqs:
+				if r.forget {
+					forget = r
+					break gather
+				}
 				group = append(group, r)
 				ops += len(r.commits)
 			default:
@@ -206,6 +216,9 @@ func (s *Store) applier() {
 			}
 		}
 		a.run(group)
+		if forget != nil {
+			a.forget(forget)
+		}
 	}
 }
 

@@ -9,3 +9,18 @@ import "github.com/loamdb/loam/internal/commit"
 // A non-nil error is injected there as a storage failure. Set it before
 // submitting the requests it concerns.
 func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook = h }
+
+// RawKeys returns every key in s's database, for tests that check what a
+// space leaves behind.
+func RawKeys(s *Store) ([][]byte, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out [][]byte
+	for it.First(); it.Valid(); it.Next() {
+		out = append(out, append([]byte(nil), it.Key()...))
+	}
+	return out, it.Error()
+}

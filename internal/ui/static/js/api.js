@@ -75,7 +75,7 @@ export const api = {
   verify: (space) => callJSON('GET', sp(space) + '/verify'),
   heads: (space) => callJSON('GET', sp(space) + '/heads'),
   members: (space) => callJSON('GET', sp(space) + '/members'),
-  // revoke revokes a member (aut_…) or an invite (its loam1… ticket).
+  // revoke revokes a member (aut_…) or an invite (its loam2… ticket).
   revoke: (space, target) => callJSON('POST', sp(space) + '/revoke', { json: { target } }),
   invite: (space, role, expires) => callJSON('POST', sp(space) + '/invites', { json: { role, expires } }),
   // keys lists entries: q has prefix, start, end, limit, reverse.

@@ -7,7 +7,7 @@ export function spaceList(main) {
   const list = h('div', { class: 'table-wrap' });
   const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off', placeholder: 'garden-club' });
   const priv = h('input', { type: 'checkbox', name: 'private', id: 'new-private' });
-  const ticket = h('textarea', { name: 'ticket', required: true, rows: 3, placeholder: 'loam1…', spellcheck: 'false' });
+  const ticket = h('textarea', { name: 'ticket', required: true, rows: 3, placeholder: 'loam2…', spellcheck: 'false' });
   put(main,
     h('h1', {}, 'Spaces'),
     h('div', { class: 'grid' },

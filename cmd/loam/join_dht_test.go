@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/netlab"
+)
+
+// TestJoinNotBehindDHT is issue 10 G: two daemons on one host with a DHT
+// whose bootstrap node cannot be reached because the network drops the
+// packets (connections hang instead of failing): a join of a ticket that
+// carries the inviter's addresses dials them at once and completes, and
+// does not wait behind the DHT's dials (the 10 s timeout is far above
+// what it takes, tens of milliseconds, and far below the minute the join
+// waited in the report). It needs root, ip and nft.
+//
+// As reported (a blackholed bootstrap node) it already passed before the
+// fix: what held joins back is go-libp2p's queue of at most 160 TCP dials
+// at a time, which hanging discovery dials fill; TestTicketDialsGoFirst
+// (internal/p2p) fills it and failed before the fix.
+func TestJoinNotBehindDHT(t *testing.T) {
+	lab := netlab.New(t, 1)
+	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	bootAddrs := boot.startBootstrap("--dht", "private",
+		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")
+	lab.Blackhole(1, netlab.InternetPrefix+"1")
+
+	args := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}
+	for _, a := range bootAddrs {
+		args = append(args, "--bootstrap", a)
+	}
+	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
+	b := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
+	for _, n := range []*labNode{a, b} {
+		n.cli(30*time.Second, "init")
+		n.startDaemon(args...)
+	}
+	a.cli(30*time.Second, "space", "create", "garden")
+	a.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
+	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
+
+	start := time.Now()
+	_, err := b.run(30*time.Second, "join", ticket, "--timeout", "10s")
+	took := time.Since(start)
+	t.Logf("join took %s", took.Round(time.Millisecond))
+	if err != nil {
+		a.dumpDoctor()
+		b.dumpDoctor()
+		t.Fatalf("join: %v", err)
+	}
+	if !b.hasValue(10*time.Second, "tools/drill", "cordless") {
+		t.Fatal("the joiner does not have the space's data")
+	}
+}
