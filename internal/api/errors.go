@@ -57,6 +57,7 @@ var kinds = []errorKind{
 	{node.ErrInviteVoid, http.StatusGone, "invite_void", nil},
 	{acl.ErrUsedUp, http.StatusGone, "invite_used", nil},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request", nil},
+	{keys.ErrTicketMistyped, http.StatusBadRequest, "mistyped_ticket", []error{keys.ErrBadTicket}},
 	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket", nil},
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id", nil},
 	{node.ErrBadName, http.StatusBadRequest, "bad_name", nil},

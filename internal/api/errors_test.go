@@ -107,6 +107,10 @@ var sentinels = map[string]error{
 	"store.ErrFuture":       store.ErrFuture,
 	"store.ErrForked":       store.ErrForked,
 	"store.ErrDiskFull":     store.ErrDiskFull,
+
+	"keys.ErrTicketMistyped": keys.ErrTicketMistyped,
+	"node.ErrBadJoinRecord":  node.ErrBadJoinRecord,
+	"node.ErrBadPeerBook":    node.ErrBadPeerBook,
 }
 
 // internalOnly are the sentinels no API client meets: each is caught or
@@ -121,6 +125,8 @@ var internalOnly = map[string]string{
 	"commit.ErrBadSealedOp":     "sealed ops from peers are checked by sync",
 	"keys.ErrBadEpochKeys":      "read key files are read at start",
 	"node.ErrInUse":             "the daemon holds the home",
+	"node.ErrBadJoinRecord":     "join records are read at start; one that does not decode is not resumed",
+	"node.ErrBadPeerBook":       "the peer book is read at start; a bad one is rebuilt as peers connect",
 	"p2p.ErrNoHolePunch":        "the reach loop retries it",
 	"p2p.ErrNotEd25519":         "peer IDs from peers are checked by the p2p layer",
 	"p2p.ErrNotRelayed":         "the reach loop's own state",

@@ -421,8 +421,29 @@ func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
 	}
 }
 
-func (a *applier) commit(bc *batch) (err error) {
+func (a *applier) commit(bc *batch) error {
 	defer bc.b.Close()
+	var buf []byte // Set copies: one buffer serves every cell
+	for _, cs := range bc.cells {
+		if !cs.dirty {
+			continue
+		}
+		buf = view.AppendCell(buf[:0], &cs.cell)
+		if err := bc.b.Set(cs.key, buf, nil); err != nil {
+			return err
+		}
+	}
+	for _, st := range bc.dirty {
+		if err := bc.b.Set(spaceKey(tagViewState, st.id), st.view.encode(), nil); err != nil {
+			return err
+		}
+	}
+	return a.commitBatch(bc.b)
+}
+
+// commitBatch commits b durably and publishes it to readers. A failed
+// commit breaks the applier (see broken). The caller closes b.
+func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 	defer func() {
 		// Pebble's logger panics with a fatalError on a failed commit
 		// (see quietLogger): stop writing, keep serving reads.
@@ -440,25 +461,10 @@ func (a *applier) commit(bc *batch) (err error) {
 		}
 		a.broken = err
 	}()
-	var buf []byte // Set copies: one buffer serves every cell
-	for _, cs := range bc.cells {
-		if !cs.dirty {
-			continue
-		}
-		buf = view.AppendCell(buf[:0], &cs.cell)
-		if err := bc.b.Set(cs.key, buf, nil); err != nil {
-			return err
-		}
-	}
-	for _, st := range bc.dirty {
-		if err := bc.b.Set(spaceKey(tagViewState, st.id), st.view.encode(), nil); err != nil {
-			return err
-		}
-	}
-	if bc.b.Empty() {
+	if b.Empty() {
 		return nil
 	}
-	if err := bc.b.Commit(a.s.sync); err != nil {
+	if err := b.Commit(a.s.sync); err != nil {
 		return err
 	}
 	a.s.publish() // durable now: readers may see it

@@ -15,7 +15,7 @@ import (
 // TestForgetLeavesNothing fails when a table is missing here.
 var spaceTags = []byte{
 	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagOffchain,
-	tagGrant, tagInvalid, tagCut, tagCell, tagViewState,
+	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees
@@ -41,6 +41,9 @@ func (a *applier) forget(r *request) {
 }
 
 func (a *applier) forgetSpace(id keys.SpaceID) error {
+	if a.broken != nil {
+		return a.broken
+	}
 	info, err := a.s.Space(context.Background(), id)
 	if err != nil {
 		return err
@@ -60,7 +63,7 @@ func (a *applier) forgetSpace(id keys.SpaceID) error {
 	} else if err != nil && !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
-	if err := b.Commit(a.s.sync); err != nil {
+	if err := a.commitBatch(b); err != nil {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
 	return nil
