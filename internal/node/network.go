@@ -375,6 +375,12 @@ func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, fr
 func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return l.n.st.CommitByID(ctx, sp, id)
 }
+func (l local) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	return l.n.st.Forks(ctx, sp)
+}
+func (l local) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
+	return l.n.st.Granted(ctx, sp, a)
+}
 func (l local) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
 	return l.n.st.Apply(ctx, sp, cs)
 }

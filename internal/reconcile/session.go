@@ -7,6 +7,7 @@ import (
 	"iter"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -18,24 +19,59 @@ import (
 type Local interface {
 	// Spaces returns the spaces this node syncs.
 	Spaces() []keys.SpaceID
+	// Heads returns the heads to announce (store.Store.SyncHeads).
 	Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error)
 	// Commits yields the stored commits of author from seq from on.
 	Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error]
 	// CommitByID returns a stored commit's bytes, or an error wrapping
 	// store.ErrNotFound.
 	CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error)
+	// Forks returns the fork evidence held for sp.
+	Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error)
+	// Granted reports whether a stored commit grants author anything in
+	// sp (store.Store.Granted).
+	Granted(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (bool, error)
 	// Apply stores verified commits (see store.Store.Apply).
 	Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error)
 }
 
-// Config configures a Session.
+// Config configures a Session. Zero fields take the defaults.
 type Config struct {
 	Self, Peer keys.AuthorID
-	// MaxPending bounds the commits held waiting for their causal past
-	// (default 65,536). Beyond it the oldest are dropped; the peer sends
-	// them again after the next Have.
-	MaxPending int
+	// MaxPendingBytes bounds the commits this session holds waiting for
+	// their causal past (default 32 MiB; see heldSize). Beyond it the
+	// newest are not held: the peer sends them again after the next Have
+	// that shows progress.
+	MaxPendingBytes int64
+	// Budget, if set, bounds the commits held waiting for their causal
+	// past per space, summed over the sessions that share it.
+	Budget *Budget
+	// MaxUngrantedBytes bounds the commits whose causal past is missing
+	// that the peer may send from authors no commit held here could ever
+	// grant anything (default 8 MiB); such commits are never held, and
+	// past the bound the peer is misbehaving (ErrUngranted).
+	MaxUngrantedBytes int64
+	// StallTimeout is how long commits held for the peer may wait for
+	// their causal past, once asked for, with no progress at all, before
+	// the peer is misbehaving (ErrStalled; default 2 minutes). Commits
+	// held for being dated in the future are waiting for the clock, not
+	// the peer: they never stall.
+	StallTimeout time.Duration
+	// Now is the wall clock, as the store's (default time.Now).
+	Now func() time.Time
+	// Recheck bounds how long commits held for being dated in the future
+	// wait before they are offered again (default 1 minute), so that a
+	// wall clock set forward frees them soon.
+	Recheck time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxPendingBytes   = 32 << 20
+	DefaultMaxUngrantedBytes = 8 << 20
+	DefaultStallTimeout      = 2 * time.Minute
+	DefaultRecheck           = time.Minute
+)
 
 // Stats are a session's counters.
 type Stats struct {
@@ -58,11 +94,16 @@ type Session struct {
 
 	applyFailed atomic.Bool // the apply goroutine ended the session
 
+	// Apply goroutine only:
+	pendingBytes int64 // held commits, summed over spaces (Config.MaxPendingBytes)
+	ungranted    int64 // bytes of commits not held for want of a grant (Config.MaxUngrantedBytes)
+
 	mu      sync.Mutex
 	byDisc  map[keys.Digest]*peerSpace  // spaces we hold, by discovery ID; guarded by mu
 	offered map[keys.SpaceID]bool       // spaces we sent a proof for; guarded by mu
 	dirty   map[keys.SpaceID]*peerSpace // shared spaces with something to send; guarded by mu
 	forward []forwarded                 // commits to send as they are (fork evidence); guarded by mu
+	nWanted int                         // spaces whose wanted is not empty (at most); guarded by mu
 }
 
 type forwarded struct {
@@ -78,19 +119,48 @@ type peerSpace struct {
 
 	// Guarded by Session.mu:
 	has       map[keys.AuthorID]Head // what the peer has, as far as we know
+	lastHave  []Head                 // the peer's last Have, as received
 	haveKnown bool                   // we have the peer's Have
 	needHave  bool                   // send our Have (after our Hello) at the next flush
 	want      []keys.CommitID        // deps to ask the peer for, at the next flush
 	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
+	// sent is, per author, the highest seq sent to the peer since its Have
+	// last changed. What the peer did not take up of it (held pending,
+	// kept void, dropped) is not sent again until its Have changes: only
+	// a change of its store can make it take it up (see sendMissing).
+	sent map[keys.AuthorID]uint64
+	// evidence marks authors whose fork evidence was sent (once each).
+	evidence map[keys.AuthorID]bool
+	// forks caches the fork evidence held (writer), until Forward says
+	// there is more.
+	forks       []commit.Fork
+	forksLoaded bool
 
-	pending  []*commit.Commit // apply goroutine only: waiting for their causal past
-	nPending atomic.Int64     // len(pending), for InSync
+	// Apply goroutine only:
+	wait     pendingSet // commits waiting for their causal past
+	nPending atomic.Int64
+}
+
+func newPeerSpace(id keys.SpaceID, disc keys.Digest) *peerSpace {
+	return &peerSpace{id: id, disc: disc, has: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}}
 }
 
 // NewSession returns a session over conn.
 func NewSession(cfg Config, local Local, conn Conn) *Session {
-	if cfg.MaxPending == 0 {
-		cfg.MaxPending = 1 << 16
+	if cfg.MaxPendingBytes == 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.MaxUngrantedBytes == 0 {
+		cfg.MaxUngrantedBytes = DefaultMaxUngrantedBytes
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Recheck == 0 {
+		cfg.Recheck = DefaultRecheck
 	}
 	return &Session{
 		cfg: cfg, local: local, conn: conn,
@@ -202,7 +272,7 @@ func (s *Session) Notify(sp keys.SpaceID) {
 	s.mu.Lock()
 	ps, ok := s.byDisc[keys.DiscoveryID(sp)]
 	if !ok { // a space the node started holding after the session began
-		ps = &peerSpace{id: sp, disc: keys.DiscoveryID(sp), has: map[keys.AuthorID]Head{}}
+		ps = newPeerSpace(sp, keys.DiscoveryID(sp))
 		s.byDisc[ps.disc] = ps
 	}
 	s.dirty[sp] = ps
@@ -228,6 +298,9 @@ func (s *Session) Announce(sp keys.SpaceID) {
 // never part of what a Have says the peer lacks. It never blocks.
 func (s *Session) Forward(sp keys.SpaceID, commits [][]byte) {
 	s.mu.Lock()
+	if ps := s.byDisc[keys.DiscoveryID(sp)]; ps != nil {
+		ps.forksLoaded = false // new evidence is held
+	}
 	s.forward = append(s.forward, forwarded{sp, commits})
 	s.mu.Unlock()
 	s.poke()
@@ -314,8 +387,8 @@ func (s *Session) flush(ctx context.Context) error {
 		s.mu.Lock()
 		needHave := ps.needHave && ps.proved
 		ps.needHave = ps.needHave && !needHave
-		want, wanted := ps.want, ps.wanted
-		ps.want, ps.wanted = nil, nil
+		want := ps.want
+		ps.want = nil
 		s.mu.Unlock()
 		if needHave {
 			if err := s.writeHave(ctx, ps); err != nil {
@@ -327,9 +400,9 @@ func (s *Session) flush(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := s.sendByID(ctx, ps, wanted); err != nil {
-			return err
-		}
+	}
+	if err := s.answerWants(ctx); err != nil {
+		return err
 	}
 	for _, ps := range work {
 		s.mu.Lock()
@@ -339,6 +412,36 @@ func (s *Session) flush(ctx context.Context) error {
 			if err := s.sendMissing(ctx, ps); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// answerWants sends the commits the peer asked for, in every space
+// (writer goroutine). It also runs between the frames of a long send, so
+// the peer gets the causal past it is missing within a frame.
+func (s *Session) answerWants(ctx context.Context) error {
+	s.mu.Lock()
+	if s.nWanted == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	type ask struct {
+		ps  *peerSpace
+		ids []keys.CommitID
+	}
+	var asks []ask
+	for _, ps := range s.byDisc {
+		if len(ps.wanted) > 0 {
+			asks = append(asks, ask{ps, ps.wanted})
+			ps.wanted = nil
+		}
+	}
+	s.nWanted = 0
+	s.mu.Unlock()
+	for _, a := range asks {
+		if err := s.sendByID(ctx, a.ps, a.ids); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -55,7 +57,25 @@ var (
 	ErrBadProof     = fmt.Errorf("%w: proof for a space it does not know", ErrMisbehaving)
 	ErrBadCommit    = fmt.Errorf("%w: invalid commit", ErrMisbehaving)
 	ErrUnauthorized = fmt.Errorf("%w: unauthorized commit", ErrMisbehaving)
+	// ErrEquivocation: the peer sent a second commit of its own at a seq
+	// where it had signed another (fork evidence against itself).
+	ErrEquivocation = fmt.Errorf("%w: it signed two commits with one seq", ErrMisbehaving)
+	// ErrOverCut: the peer sent its own commits past its revocation cut or
+	// fork beyond what a store keeps (store.MaxOverCut).
+	ErrOverCut = fmt.Errorf("%w: its own commits past its cut, over the bound", ErrMisbehaving)
+	// ErrUngranted: the peer sent more than Config.MaxUngrantedBytes of
+	// commits whose causal past is missing and whose authors nothing held
+	// here could ever grant anything.
+	ErrUngranted = fmt.Errorf("%w: commits from authors without a grant", ErrMisbehaving)
+	// ErrStalled: commits the peer sent waited for their causal past for
+	// Config.StallTimeout after it was asked for it, with no progress.
+	ErrStalled = fmt.Errorf("%w: commits whose causal past it never sent", ErrMisbehaving)
 )
+
+// ErrFrameTimeout: a frame took longer to cross than its deadline (see
+// FrameTimeouts). It ends the session but is not misbehaviour: a link can
+// be slow.
+var ErrFrameTimeout = errors.New("reconcile: a frame took too long to cross (the peer stopped reading or sends too slowly)")
 
 type wireProof struct {
 	_     struct{} `cbor:",toarray"`
@@ -223,33 +243,91 @@ type Conn interface {
 	Close() error
 }
 
+// FrameTimeouts bound how long one frame may take to cross a stream once
+// it started: Grace plus its size at MinRate bytes per second. Waiting for
+// a frame to start has no bound, so an idle session costs nothing and is
+// never dropped (the transport's keepalive finds dead connections).
+type FrameTimeouts struct {
+	Grace   time.Duration
+	MinRate int64 // bytes per second
+}
+
+// DefaultFrameTimeouts: a 1 MiB frame has 94 s, a largest frame 4.6 min.
+var DefaultFrameTimeouts = FrameTimeouts{Grace: 30 * time.Second, MinRate: 16 << 10}
+
+func (t FrameTimeouts) deadline(start time.Time, size int) time.Time {
+	return start.Add(t.Grace + time.Duration(int64(size)*int64(time.Second)/max(t.MinRate, 1)))
+}
+
+// Deadliner is a stream whose blocked reads and writes can be made to fail
+// at a time (p2p.Stream is one).
+type Deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
 // StreamConn frames a byte stream: each frame is a uvarint length and that
-// many bytes, at most MaxFrame.
+// many bytes, at most MaxFrame. If the stream is a Deadliner, every frame
+// has a deadline once it started (FrameTimeouts): a peer that stops
+// reading, or trickles a frame, is cut off.
 type StreamConn struct {
-	r *bufio.Reader
-	w io.Writer
-	c io.Closer
+	r  *bufio.Reader
+	w  io.Writer
+	c  io.Closer
+	d  Deadliner // nil: no deadlines
+	to FrameTimeouts
 }
 
-// NewStreamConn frames rw; closing the Conn closes c.
+// NewStreamConn frames rw with DefaultFrameTimeouts; closing the Conn
+// closes c.
 func NewStreamConn(rw io.ReadWriter, c io.Closer) *StreamConn {
-	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c}
+	return NewStreamConnTimeouts(rw, c, DefaultFrameTimeouts)
 }
 
-// ReadFrame reads one frame.
+// NewStreamConnTimeouts frames rw with the given frame timeouts.
+func NewStreamConnTimeouts(rw io.ReadWriter, c io.Closer, to FrameTimeouts) *StreamConn {
+	d, _ := rw.(Deadliner)
+	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c, d: d, to: to}
+}
+
+// ReadFrame reads one frame. It waits for the frame's first byte without a
+// deadline, then for the rest with one.
 func (s *StreamConn) ReadFrame() ([]byte, error) {
+	if _, err := s.r.Peek(1); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if s.d != nil {
+		s.d.SetReadDeadline(s.to.deadline(start, 0))
+		defer s.d.SetReadDeadline(time.Time{})
+	}
 	n, err := readLength(s.r)
 	if err != nil {
-		return nil, err
+		return nil, s.timeout(err)
 	}
 	if n == 0 || n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadFrame, n, MaxFrame)
 	}
+	if s.d != nil {
+		s.d.SetReadDeadline(s.to.deadline(start, int(n)))
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(s.r, b); err != nil {
-		return nil, fmt.Errorf("reconcile: read frame: %w", err)
+		return nil, fmt.Errorf("reconcile: read frame: %w", s.timeout(err))
 	}
 	return b, nil
+}
+
+// timeout turns a deadline error into ErrFrameTimeout.
+func (s *StreamConn) timeout(err error) error {
+	if s.d != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
+	}
+	var ne interface{ Timeout() bool }
+	if s.d != nil && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
+	}
+	return err
 }
 
 // readLength reads a frame's uvarint length. A length that does not fit in
@@ -276,12 +354,16 @@ func readLength(r io.ByteReader) (uint64, error) {
 	}
 }
 
-// WriteFrame writes one frame.
+// WriteFrame writes one frame, within its deadline.
 func (s *StreamConn) WriteFrame(b []byte) error {
 	var hdr [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if s.d != nil {
+		s.d.SetWriteDeadline(s.to.deadline(time.Now(), n+len(b)))
+		defer s.d.SetWriteDeadline(time.Time{})
+	}
 	if _, err := s.w.Write(append(hdr[:n:n], b...)); err != nil {
-		return fmt.Errorf("reconcile: write frame: %w", err)
+		return fmt.Errorf("reconcile: write frame: %w", s.timeout(err))
 	}
 	return nil
 }
