@@ -53,7 +53,7 @@ type Config struct {
 	MaxUngrantedBytes int64
 	// StallTimeout is how long commits held for the peer may wait for
 	// their causal past, once asked for, with no progress at all, before
-	// the peer is misbehaving (ErrStalled; default 2 minutes). Commits
+	// the peer is misbehaving (ErrStalled; default 5 minutes). Commits
 	// held for being dated in the future are waiting for the clock, not
 	// the peer: they never stall.
 	StallTimeout time.Duration
@@ -69,7 +69,7 @@ type Config struct {
 const (
 	DefaultMaxPendingBytes   = 32 << 20
 	DefaultMaxUngrantedBytes = 8 << 20
-	DefaultStallTimeout      = 2 * time.Minute
+	DefaultStallTimeout      = 5 * time.Minute
 	DefaultRecheck           = time.Minute
 )
 

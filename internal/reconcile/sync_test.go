@@ -308,46 +308,6 @@ func TestLateSpace(t *testing.T) {
 	c.waitFor(10*time.Second, "the late space to sync", func() bool { return c.converged() })
 }
 
-// TestFutureCommitReoffered: a commit dated just past the limit is held
-// back, then applied once it is within it, with no further frame from the
-// peer.
-func TestFutureCommitReoffered(t *testing.T) {
-	c := newCluster(t, 2)
-	nd, author := c.nodes[0], c.nodes[1].dev
-	sp := c.sk.Space()
-	heads, _ := nd.st.Heads(c.ctx, sp)
-	fc, err := commit.Build(commit.Header{
-		Space: sp, Author: author.Author(), Seq: 1, Deps: []keys.CommitID{heads[0].ID},
-		Time: commit.HLC{Wall: uint64(time.Now().Add(store.MaxFuture + 400*time.Millisecond).UnixMicro())},
-	}, []commit.Op{commit.Put([]byte("k/future"), []byte("soon"))}, author)
-	if err != nil {
-		t.Fatal(err)
-	}
-	disc := keys.DiscoveryID(sp)
-	ours, theirs := memPipe(chaos{}, 1)
-	s := NewSession(Config{Self: nd.dev.Author(), Peer: author.Author()}, nd, ours)
-	go func() {
-		theirs.deliver((&Msg{Type: msgHello, Version: Version, Spaces: []SpaceProof{{Disc: disc, Proof: keys.SyncProof(sp, author.Author(), nd.dev.Author())}}}).Encode())
-		theirs.deliver((&Msg{Type: msgCommits, Disc: disc, Commits: [][]byte{fc.Bytes()}}).Encode())
-		for { // drain what the session sends
-			if _, err := theirs.ReadFrame(); err != nil {
-				return
-			}
-		}
-	}()
-	ctx, cancel := context.WithCancel(c.ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if _, err := nd.st.Get(c.ctx, sp, []byte("k/future")); err == nil {
-		t.Fatal("a commit dated past the limit was applied at once")
-	}
-	c.waitFor(10*time.Second, "the held commit to be applied once in range", func() bool {
-		_, err := nd.st.Get(c.ctx, sp, []byte("k/future"))
-		return err == nil
-	})
-}
-
 // TestStreamErrorsAreNotMisbehaviour: a stream that ends or fails while a
 // frame length is read is the transport's fault, not the peer's.
 func TestStreamErrorsAreNotMisbehaviour(t *testing.T) {
