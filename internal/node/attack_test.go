@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -308,4 +309,172 @@ func TestFaultRevokedMemberForkFlood(t *testing.T) {
 			rss.check(maxAttackRSS)
 		})
 	}
+}
+
+// hugeCommit builds a commit of about 3.5 MB by key at seq, whose prev
+// nobody holds.
+func hugeCommit(t *testing.T, key keys.DeviceKey, id keys.SpaceID, seq uint64) *commit.Commit {
+	t.Helper()
+	var ops []commit.Op
+	for i := range 55 {
+		ops = append(ops, commit.Put(fmt.Appendf(nil, "flood/%d/%d", seq, i), bytes.Repeat([]byte{byte(seq)}, 64<<10-64)))
+	}
+	c, err := commit.Build(commit.Header{Space: id, Author: key.Author(), Seq: seq, Prev: keys.CommitID{0xde, 0xad, byte(seq)},
+		Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}, ops, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFaultStrangerPendingFlood is attack B: a stranger who knows the space
+// ID sends 250 commits of about 3.5 MB whose prev is missing, from a key
+// no commit grants anything. The node holds none of them, counts the
+// stranger and disconnects it, its RSS stays bounded, the session's memory
+// is freed once it ended, and honest peers still sync.
+func TestFaultStrangerPendingFlood(t *testing.T) {
+	rss := startRSS(t)
+	nodes, id, _ := line(t, 2)
+	admin, member := nodes[0], nodes[1]
+	stranger := keys.DeviceKeyFromSeed([32]byte{201})
+	a := attack(t, admin, stranger, id)
+	a.drain()
+	sent := 0
+	start := time.Now()
+	for i := range 250 {
+		if err := a.sendCommits(id, []*commit.Commit{hugeCommit(t, stranger, id, uint64(2+i))}); err != nil {
+			break
+		}
+		sent++
+	}
+	waitFor(t, 20*time.Second, "the stranger to be counted", func() bool { return admin.Counters().Misbehaving["ungranted_commits"] == 1 })
+	waitFor(t, 10*time.Second, "the stranger to be disconnected", func() bool { return disconnected(admin, stranger.Author()) })
+	t.Logf("figure: the stranger got %d commits of 3.5 MB out before it was cut off, %s after it started; refused: %v", sent, time.Since(start).Round(time.Millisecond), admin.Counters().Misbehaving)
+	if used := admin.sync.budget.Used(id); used != 0 {
+		t.Fatalf("%d bytes still held after the stranger left", used)
+	}
+	waitFor(t, 10*time.Second, "the stranger's session to end", func() bool { return admin.SyncStats().Sessions == 1 })
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("figure: heap after GC once the stranger left %d MB", ms.HeapAlloc>>20)
+	if ms.HeapAlloc > 150<<20 {
+		t.Fatalf("heap %d MB after the attack", ms.HeapAlloc>>20)
+	}
+
+	start = time.Now()
+	put(t, member, id, "after/member", "1")
+	put(t, admin, id, "after/admin", "1")
+	waitFor(t, 10*time.Second, "honest writes on both nodes", func() bool { return converged(nodes, id) })
+	t.Logf("figure: honest writes on every honest peer %s after the attack", time.Since(start).Round(time.Millisecond))
+	rss.check(maxAttackRSS)
+}
+
+// withLimits runs the test with other sync limits for the nodes it opens.
+func withLimits(t *testing.T, l syncLimits) {
+	old := limits
+	limits = l
+	t.Cleanup(func() { limits = old })
+}
+
+// fillSpace writes about mb MB to id on n, in commits of 60 KB.
+func fillSpace(t *testing.T, n *Node, id keys.SpaceID, mb int) {
+	t.Helper()
+	sp, err := n.openSpace(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range mb * 1000 / 60 {
+		if _, err := sp.Commit(context.Background(), []commit.Op{commit.Put(fmt.Appendf(nil, "fill/%05d", i), bytes.Repeat([]byte{1}, 60<<10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFaultPeerStopsReading (issue 10, item 5): a peer opens the sync
+// stream, proves the space, says it has nothing, and never reads, while
+// the node has a lot to send. The node drops the session within the frame
+// deadline and its goroutines end; honest sync goes on.
+func TestFaultPeerStopsReading(t *testing.T) {
+	withLimits(t, syncLimits{frames: reconcile.FrameTimeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
+	nodes, id, _ := line(t, 2)
+	admin := nodes[0]
+	fillSpace(t, admin, id, 30)
+	waitFor(t, 30*time.Second, "the member to catch up", func() bool { return converged(nodes, id) })
+	rogueKey := keys.DeviceKeyFromSeed([32]byte{202})
+	base := sessionGoroutines()
+	a := attack(t, admin, rogueKey, id)
+	a.send(&reconcile.Msg{Type: 2, Disc: keys.DiscoveryID(id)}) // it has nothing, and reads nothing
+	start := time.Now()
+	waitFor(t, 30*time.Second, "the node to send to the rogue", func() bool { return admin.SyncStats().Sessions == 2 })
+	waitFor(t, 30*time.Second, "the session with the rogue to end", func() bool { return admin.SyncStats().Sessions == 1 })
+	t.Logf("figure: a peer that stopped reading was dropped %s after it asked for %d MB", time.Since(start).Round(time.Millisecond), 30)
+	waitFor(t, 10*time.Second, "the session's goroutines to end", func() bool { return sessionGoroutines() <= base })
+	if m := misbehaving([]*Node{admin}); m != 0 {
+		t.Fatalf("a slow reader was counted as misbehaving (%d)", m)
+	}
+	put(t, nodes[1], id, "after", "1")
+	waitFor(t, 10*time.Second, "honest sync after", func() bool { return converged(nodes, id) })
+}
+
+// TestFaultTricklingFrame (issue 10, H): a peer that sends the start of a
+// largest frame and then a byte at a time is cut off within the frame's
+// deadline, without blame; an idle honest session is not.
+func TestFaultTricklingFrame(t *testing.T) {
+	withLimits(t, syncLimits{frames: reconcile.FrameTimeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
+	nodes, id, _ := line(t, 2)
+	admin := nodes[0]
+	a := attack(t, admin, keys.DeviceKeyFromSeed([32]byte{203}), id)
+	a.drain()
+	waitFor(t, 10*time.Second, "the rogue's session", func() bool { return admin.SyncStats().Sessions == 2 })
+	hdr := binary.AppendUvarint(nil, reconcile.MaxFrame)
+	start := time.Now()
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		tick := time.NewTicker(100 * time.Millisecond) // a byte at a time
+		defer tick.Stop()
+		a.st.Write(hdr)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := a.st.Write([]byte{1}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-trickled }()
+	deadline := time.Second + reconcile.MaxFrame*time.Second/(1<<20)
+	waitFor(t, deadline+10*time.Second, "the trickling session to end", func() bool { return admin.SyncStats().Sessions == 1 })
+	t.Logf("figure: a peer trickling a frame was cut off after %s (deadline %s)", time.Since(start).Round(time.Millisecond), deadline)
+	// The honest session, idle all along, is still there and works.
+	put(t, nodes[1], id, "after", "1")
+	waitFor(t, 10*time.Second, "honest sync after", func() bool { return converged(nodes, id) })
+	if c := admin.Counters(); c.Sessions != 2 {
+		t.Fatalf("%d sessions ran: the idle honest one was dropped", c.Sessions)
+	}
+}
+
+// sessionGoroutines counts the goroutines running sync session code.
+func sessionGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("reconcile.(*Session)")) {
+			count++
+		}
+	}
+	return count
 }

@@ -214,6 +214,17 @@ func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	return true
 }
 
+// Held returns how many commits of sp this session holds waiting for
+// their causal past (or for their time, if dated in the future).
+func (s *Session) Held(sp keys.SpaceID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ps := s.byDisc[keys.DiscoveryID(sp)]; ps != nil {
+		return int(ps.nPending.Load())
+	}
+	return 0
+}
+
 // Gap compares this node's heads of sp (ours) with the heads the peer
 // announced: missing counts the commits the peer holds that are not held
 // here, extra those held here that the peer lacks. known is false while sp

@@ -21,6 +21,10 @@ const ProtocolID = "/loam/sync/1"
 //
 // Changelog:
 //   - 1 (2026-11-21): Hello, Have, Commits, Want, Bye.
+//   - 1 (2026-12-06): same messages; sending rules under which every
+//     exchange ends, a Want answered with the wanted commit's chain, and
+//     deadlines per frame (issue 10, docs/protocol/sync.md). Peers on the
+//     older rules interoperate.
 const Version = 1
 
 // Limits of the protocol.
