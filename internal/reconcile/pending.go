@@ -244,7 +244,7 @@ func (s *Session) wantDeps(ctx context.Context, ps *peerSpace) error {
 	w := &ps.wait
 	var want []keys.CommitID
 	ask := func(id keys.CommitID) {
-		if w.ids[id] || w.asked[id] || len(want) == MaxWant || len(w.asked) >= maxAsked {
+		if w.ids[id] || w.asked[id] || len(w.asked) >= maxAsked {
 			return
 		}
 		if _, err := s.local.CommitByID(ctx, ps.id, id); !errors.Is(err, store.ErrNotFound) {
@@ -268,7 +268,7 @@ func (s *Session) wantDeps(ctx context.Context, ps *peerSpace) error {
 		return nil
 	}
 	s.mu.Lock()
-	ps.want = want
+	ps.want = append(ps.want, want...) // the writer may not have sent the last ones yet
 	s.dirty[ps.id] = ps
 	s.mu.Unlock()
 	s.poke()

@@ -252,6 +252,36 @@ func quiesce(t *testing.T, seed uint64) {
 		t.Fatalf("sync did not go quiet: more than %d frames for %d commits", limit, len(h.all))
 	}
 	frames := conns[0].n + conns[1].n
+	// Nothing held waits for ever on an honest peer: past every stall
+	// timeout, both sessions still run.
+	time.Sleep(2 * DefaultStallTimeout)
+	synctest.Wait()
+	// Both say they are in sync (what status shows).
+	for i, nd := range nodes {
+		hs, _ := nd.st.SyncHeads(ctx, nd.id)
+		for s := range nd.sessions {
+			if !s.InSync(nd.id, hs) {
+				t.Errorf("%s does not say it is in sync after quiet", nd.dev.Author().Short())
+				for _, ps := range s.byDisc {
+					t.Logf("held %d; ours:", ps.nPending.Load())
+					for _, h := range hs {
+						t.Logf("  %s:%d has %d", h.Author.Short(), h.Seq, ps.has[h.Author].Seq)
+					}
+					for _, h := range ps.lastHave {
+						t.Logf("  peer announced %s:%d", h.Author.Short(), h.Seq)
+					}
+					for _, c := range ps.wait.cs {
+						t.Logf("  held %s prev %s deps %v asked %v", c, c.Prev.Short(), c.Deps, ps.wait.asked)
+						for _, d := range append([]keys.CommitID{c.Prev}, c.Deps...) {
+							_, err := nd.st.CommitByID(ctx, nd.id, d)
+							_, err2 := nodes[1-i].st.CommitByID(ctx, nd.id, d)
+							t.Logf("    %s here: %v there: %v", d.Short(), err, err2)
+						}
+					}
+				}
+			}
+		}
+	}
 	cancel()
 	wg.Wait()
 	for _, err := range errs {
@@ -276,13 +306,13 @@ func quiesce(t *testing.T, seed uint64) {
 			}
 		}
 		heads[i] = map[keys.AuthorID]uint64{}
-		all, _ := nd.st.Heads(context.Background(), nd.id)
-		for _, h := range all {
+		for _, h := range hs {
 			heads[i][h.Author] = h.Seq
 		}
 	}
-	// A side that holds commits of an author from where the other knows
-	// it forked knows of a fork too.
+	// A side that announces commits of an author from where the other
+	// knows it forked knows of a fork too. (A side that holds them void
+	// for a revocation below the fork need not.)
 	for i := range 2 {
 		for a, f := range forked[i] {
 			if _, ok := forked[1-i][a]; !ok && heads[1-i][a] >= f {

@@ -61,7 +61,7 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 			var ps *peerSpace
 			if ps, err = s.shared(m.Disc); err == nil {
 				s.mu.Lock()
-				if len(ps.wanted) < 4*MaxWant {
+				if len(ps.wanted) < maxAsked { // what a peer asks at most before progress
 					if len(ps.wanted) == 0 {
 						s.nWanted++
 					}

@@ -143,6 +143,10 @@ func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
 			check = append(check, a)
 		}
 	}
+	for a := range ps.byID {
+		check = append(check, a)
+	}
+	clear(ps.byID)
 	s.mu.Unlock()
 	if err := s.sendEvidence(ctx, ps, check); err != nil {
 		return err
@@ -296,10 +300,12 @@ func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.Commit
 			if err := send(chain[i]); err != nil {
 				return err
 			}
-			// The peer has it now: if it is a commit we withhold for a
-			// fork, the peer must learn of the fork (sendMissing).
-			if h, id, err := commit.DecodeHeader(chain[i]); err == nil {
-				s.raise(ps, Head{Author: h.Author, Seq: h.Seq, ID: id})
+			// If it is a commit we withhold for a fork, the peer must
+			// learn of the fork: sendMissing looks.
+			if h, _, err := commit.DecodeHeader(chain[i]); err == nil {
+				s.mu.Lock()
+				ps.byID[h.Author] = true
+				s.mu.Unlock()
 			}
 		}
 	}

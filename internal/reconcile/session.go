@@ -131,6 +131,9 @@ type peerSpace struct {
 	sent map[keys.AuthorID]uint64
 	// evidence marks authors whose fork evidence was sent (once each).
 	evidence map[keys.AuthorID]bool
+	// byID holds authors of commits sent by ID since the last send: the
+	// peer may hold part of a branch we withhold for a fork.
+	byID map[keys.AuthorID]bool
 	// forks caches the fork evidence held (writer), until Forward says
 	// there is more.
 	forks       []commit.Fork
@@ -142,7 +145,7 @@ type peerSpace struct {
 }
 
 func newPeerSpace(id keys.SpaceID, disc keys.Digest) *peerSpace {
-	return &peerSpace{id: id, disc: disc, has: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}}
+	return &peerSpace{id: id, disc: disc, has: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}, byID: map[keys.AuthorID]bool{}}
 }
 
 // NewSession returns a session over conn.
@@ -190,8 +193,11 @@ func (s *Session) Shared() []keys.SpaceID {
 
 // InSync reports whether sp is shared and, as far as this session knows,
 // both sides hold the same commits of it: the peer's announced heads are
-// all held here, it has every head held here, and nothing waits for its
-// causal past. ours are this node's current heads of sp.
+// all held here, it has (or was sent, since its store last changed) every
+// head held here, and nothing waits for its causal past. ours are the
+// heads this node announces of sp (store.Store.SyncHeads). (What the peer
+// sent beyond what it announces, such as fork evidence or void commits,
+// is not something we lack.)
 func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,12 +208,12 @@ func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	mine := make(map[keys.AuthorID]uint64, len(ours))
 	for _, h := range ours {
 		mine[h.Author] = h.Seq
-		if ps.has[h.Author].Seq < h.Seq {
+		if max(ps.has[h.Author].Seq, ps.sent[h.Author]) < h.Seq {
 			return false
 		}
 	}
-	for a, h := range ps.has {
-		if mine[a] < h.Seq {
+	for _, h := range ps.lastHave {
+		if mine[h.Author] < h.Seq {
 			return false
 		}
 	}
@@ -406,10 +412,12 @@ func (s *Session) flush(ctx context.Context) error {
 				return err
 			}
 		}
-		if len(want) > 0 {
-			if err := s.write((&Msg{Type: msgWant, Disc: ps.disc, IDs: want}).Encode()); err != nil {
+		for len(want) > 0 {
+			n := min(len(want), MaxWant)
+			if err := s.write((&Msg{Type: msgWant, Disc: ps.disc, IDs: want[:n]}).Encode()); err != nil {
 				return err
 			}
+			want = want[n:]
 		}
 	}
 	if err := s.answerWants(ctx); err != nil {

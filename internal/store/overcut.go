@@ -46,6 +46,18 @@ func (st *spaceState) lastCounting(au keys.AuthorID) (uint64, bool) {
 	return cut, ok
 }
 
+// sideways reports whether c, if new, would be kept off the main chain:
+// as evidence that its author forked (or a duplicate), or on a forked
+// author's other branch.
+func (st *spaceState) sideways(c *commit.Commit) bool {
+	h := st.heads[c.Author]
+	if c.Seq <= h.Seq {
+		return true
+	}
+	fs, forked := st.forked[c.Author]
+	return forked && c.Seq > fs && (c.Seq > h.Seq+1 || c.Prev != h.ID)
+}
+
 // firstEvidence reports whether c, if new, would be the first (lowest)
 // evidence that its author forked.
 func (st *spaceState) firstEvidence(c *commit.Commit) bool {
@@ -56,10 +68,44 @@ func (st *spaceState) firstEvidence(c *commit.Commit) bool {
 	return !forked || c.Seq < fs
 }
 
-// applyBounded is applyOne with the bound on commits past a cut: a new
-// commit past its author's cut is Dropped once the store keeps MaxOverCut
-// commits or MaxOverCutBytes of that author past it.
+// applyBounded is applyOne with two rules sync needs.
+//
+// A new commit past its author's cut is Dropped once the store keeps
+// MaxOverCut commits or MaxOverCutBytes of that author past it.
+//
+// A commit kept off the main chain (evidence of a fork, or a forked
+// author's other branch) waits, like a main-chain commit, until its prev
+// and deps are known: every commit a store holds then has its causal past
+// held, so a peer can always answer a Want for what a commit it sent
+// misses, and a commit held off-chain here can be applied where its
+// branch is the main chain. (Before, a branch kept off-chain without its
+// deps could take dependents that no store holding it as its main chain
+// ever could; a forked author whose second commit names deps nobody
+// holds now only keeps that commit out of every store, where it is
+// harmless.)
 func (a *applier) applyBounded(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	if c.Space == st.id && st.sideways(c) {
+		known, err := a.known(bc, st.id, c.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		need := c.Deps
+		if c.Seq > 1 {
+			need = append([]keys.CommitID{c.Prev}, need...)
+		}
+		for _, d := range need {
+			if known {
+				break
+			}
+			ok, err := a.known(bc, st.id, d)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if !ok {
+				return pending("%s (off its author's main chain) needs %s", c, d.Short()), nil
+			}
+		}
+	}
 	if c.Space == st.id {
 		if cut, ok := st.lastCounting(c.Author); ok && c.Seq > cut && !st.firstEvidence(c) {
 			oc, err := a.overCounted(bc, st, c.Author, cut)

@@ -189,3 +189,41 @@ func TestForkedTailWithheld(t *testing.T) {
 		}
 	}
 }
+
+// TestSidewaysNeedsItsPast: a commit kept off the main chain (fork
+// evidence, or a forked author's other branch) is stored only once its
+// prev and deps are, like a main-chain commit.
+func TestSidewaysNeedsItsPast(t *testing.T) {
+	ctx := context.Background()
+	st, id, x, x1 := revokedSpace(t, t.TempDir(), nil)
+	missing := keys.CommitID{0xab}
+	build := func(prev *commit.Commit, deps []keys.CommitID, tag string) *commit.Commit {
+		c, err := commit.Build(commit.Header{Space: id, Author: x.Author(), Seq: prev.Seq + 1, Prev: prev.ID, Deps: deps, Time: commit.HLC{Wall: prev.Time.Wall + 1}},
+			[]commit.Op{commit.Put([]byte("x/"+tag), []byte("1"))}, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	main2 := build(x1, nil, "main")
+	evidence := build(x1, []keys.CommitID{missing}, "evidence") // names a dep nobody holds
+	res, err := st.Apply(ctx, id, []*commit.Commit{main2, evidence})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[1].Status != store.Pending {
+		t.Fatalf("evidence without its deps: %v", res.Outcomes[1])
+	}
+	fork := build(x1, nil, "fork") // evidence with its past: kept
+	branch := build(fork, []keys.CommitID{missing}, "branch")
+	res, err = st.Apply(ctx, id, []*commit.Commit{fork, branch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[0].Status != store.Forked || res.Outcomes[1].Status != store.Pending {
+		t.Fatalf("evidence with its past, then the branch without its deps: %v", res.Outcomes)
+	}
+	if _, err := st.CommitByID(ctx, id, branch.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the branch commit without its deps is held: %v", err)
+	}
+}
