@@ -18,6 +18,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // The fault suite's resource-exhaustion attacks (issue 10, A and B): a
@@ -477,4 +478,56 @@ func sessionGoroutines() int {
 		}
 	}
 	return count
+}
+
+// TestFaultRevokedMemberOverCutFlood: a revoked member sends the admin 400
+// commits of 60 KB past its cut (the issue's 5,000 x 60 KB grew a store by
+// 154 MB). The admin keeps at most store.MaxOverCutBytes of them, counts
+// the member (over_cut) and disconnects it; a peer forwarding the same
+// commits afterwards is honest: they are dropped, it is not counted.
+func TestFaultRevokedMemberOverCutFlood(t *testing.T) {
+	ctx := ctxT(t)
+	rss := startRSS(t)
+	admin, member, id, x, cut, xHead := revokedMember(t)
+	flood := chain(t, x, id, cut, xHead, headIDs(t, admin, id, x.Author()), 400, 60<<10, "flood", time.Now())
+	a := attack(t, admin, x, id)
+	a.drain()
+	a.sendCommits(id, flood)
+	waitFor(t, 20*time.Second, "the member to be counted", func() bool { return admin.Counters().Misbehaving["over_cut"] == 1 })
+	waitFor(t, 10*time.Second, "the member to be disconnected", func() bool { return disconnected(admin, x.Author()) })
+	kept := func() (n int, size int) {
+		for sc, err := range admin.st.Commits(ctx, id, x.Author(), cut+1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			size += len(sc.Bytes)
+		}
+		return n, size
+	}
+	n, size := kept()
+	t.Logf("figure: of 400 commits of 60 KB past the cut the admin keeps %d (%d MB)", n, size>>20)
+	if n >= len(flood) || size > store.MaxOverCutBytes {
+		t.Fatalf("kept %d commits, %d bytes past the cut", n, size)
+	}
+
+	before := admin.SyncTotals().CommitsIn
+	fwd := attack(t, admin, keys.DeviceKeyFromSeed([32]byte{204}), id)
+	fwd.drain()
+	fwd.sendCommits(id, flood[n:])
+	put(t, member, id, "after/member", "1")
+	waitFor(t, 10*time.Second, "the honest write after the flood", func() bool {
+		_, err := admin.st.Get(ctx, id, []byte("after/member"))
+		return err == nil
+	})
+	waitFor(t, 10*time.Second, "the forwarded commits to be processed", func() bool {
+		return admin.SyncTotals().CommitsIn >= before+uint64(len(flood)-n)
+	})
+	if m := misbehaving([]*Node{admin}); m != 1 {
+		t.Fatalf("%d misbehaviours counted: %v (a forwarder is honest)", m, admin.Counters().Misbehaving)
+	}
+	if n2, _ := kept(); n2 != n {
+		t.Fatalf("forwarded commits past the bound were kept: %d, then %d", n, n2)
+	}
+	rss.check(maxAttackRSS)
 }
