@@ -51,11 +51,12 @@ type Config struct {
 	// grant anything (default 8 MiB); such commits are never held, and
 	// past the bound the peer is misbehaving (ErrUngranted).
 	MaxUngrantedBytes int64
-	// StallTimeout is how long commits held for the peer may wait for
-	// their causal past, once asked for, with no progress at all, before
-	// the peer is misbehaving (ErrStalled; default 5 minutes). Commits
-	// held for being dated in the future are waiting for the clock, not
-	// the peer: they never stall.
+	// StallTimeout is how long commits held from the peer may wait for
+	// their causal past with no progress at all (we ask for it at once,
+	// and an honest peer holds all it sends the past of) before the peer
+	// is misbehaving (ErrStalled; default 5 minutes). Commits held for
+	// being dated in the future wait for the clock, not the peer: while
+	// any is held, nothing stalls.
 	StallTimeout time.Duration
 	// Now is the wall clock, as the store's (default time.Now).
 	Now func() time.Time
