@@ -116,6 +116,12 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 	if err != nil {
 		return fmt.Errorf("reconcile: apply: %w", err)
 	}
+	// A frame that answers our Want was asked for: what it holds never
+	// counts against the peer as ungranted (its grants may come next).
+	asked := false
+	for _, c := range cs {
+		asked = asked || w.asked[c.ID]
+	}
 	var cands []candidate
 	var future time.Time // the earliest a commit dated in the future may be offered again
 	progress, announce := false, false
@@ -150,7 +156,7 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 			}
 			progress = true
 		case store.Pending:
-			cd := candidate{c: c, fresh: i >= old, future: errors.Is(o.Err, store.ErrFuture)}
+			cd := candidate{c: c, fresh: i >= old && !asked, future: errors.Is(o.Err, store.ErrFuture)}
 			if cd.future {
 				if t := c.Time.Time().Add(-store.MaxFuture); future.IsZero() || t.Before(future) {
 					future = t

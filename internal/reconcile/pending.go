@@ -99,7 +99,7 @@ type pendingSet struct {
 // candidate is a commit the store answered Pending for.
 type candidate struct {
 	c      *commit.Commit
-	fresh  bool // it came in this frame (was not held before)
+	fresh  bool // it came in this frame, unasked (was not held before)
 	future bool // held for being dated in the future
 }
 
