@@ -37,7 +37,27 @@ func TestMsgRoundTrip(t *testing.T) {
 			t.Fatalf("type %d: round trip changed the message", m.Type)
 		}
 	}
-	for _, bad := range [][]byte{nil, {0xa0}, {0xa1, 0x01, 0x09}, (&Msg{Type: msgCommits, Disc: keys.Digest{1}}).Encode(), (&Msg{Type: msgHello}).Encode()} {
+	// A head whose author or ID is not 32 bytes.
+	type looseHead struct {
+		_      struct{} `cbor:",toarray"`
+		Author []byte
+		Seq    uint64
+		ID     []byte
+	}
+	type looseHave struct {
+		Type  uint64      `cbor:"1,keyasint"`
+		Disc  []byte      `cbor:"4,keyasint"`
+		Heads []looseHead `cbor:"5,keyasint"`
+	}
+	var loose [][]byte
+	for _, h := range []looseHead{{Author: make([]byte, 31), Seq: 1, ID: make([]byte, 32)}, {Author: make([]byte, 32), Seq: 1, ID: make([]byte, 33)}} {
+		b, err := encMode.Marshal(looseHave{Type: msgHave, Disc: make([]byte, 32), Heads: []looseHead{h}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		loose = append(loose, b)
+	}
+	for _, bad := range append([][]byte{nil, {0xa0}, {0xa1, 0x01, 0x09}, (&Msg{Type: msgCommits, Disc: keys.Digest{1}}).Encode(), (&Msg{Type: msgHello}).Encode()}, loose...) {
 		if _, err := DecodeMsg(bad); !errors.Is(err, ErrMisbehaving) {
 			t.Fatalf("DecodeMsg(%x) = %v, want a misbehaviour error", bad, err)
 		}

@@ -89,9 +89,9 @@ type wireProof struct {
 
 type wireHead struct {
 	_      struct{} `cbor:",toarray"`
-	Author []byte
+	Author keys.AuthorID
 	Seq    uint64
-	ID     []byte
+	ID     keys.CommitID
 }
 
 // wireMsg is every message: Type says which fields it carries.
@@ -145,8 +145,11 @@ func (m *Msg) Encode() []byte {
 	for _, s := range m.Spaces {
 		w.Spaces = append(w.Spaces, wireProof{Disc: s.Disc[:], Proof: s.Proof[:]})
 	}
-	for _, h := range m.Heads {
-		w.Heads = append(w.Heads, wireHead{Author: h.Author[:], Seq: h.Seq, ID: h.ID[:]})
+	if len(m.Heads) > 0 {
+		w.Heads = make([]wireHead, len(m.Heads))
+		for i, h := range m.Heads {
+			w.Heads[i] = wireHead{Author: h.Author, Seq: h.Seq, ID: h.ID}
+		}
 	}
 	for _, id := range m.IDs {
 		w.IDs = append(w.IDs, id[:])
@@ -190,18 +193,14 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		}
 	case msgHave:
 		needDisc = true
+		// Byte strings of another length than 32 decode into the
+		// arrays too; the canonical check below rejects them.
 		m.Heads = make([]Head, len(w.Heads))
 		for i, h := range w.Heads {
-			if err := fixed32((*[32]byte)(&m.Heads[i].Author), h.Author, "head author"); err != nil {
-				return nil, err
-			}
-			if err := fixed32((*[32]byte)(&m.Heads[i].ID), h.ID, "head ID"); err != nil {
-				return nil, err
-			}
 			if h.Seq == 0 {
 				return nil, fmt.Errorf("%w: head with seq 0", ErrBadMessage)
 			}
-			m.Heads[i].Seq = h.Seq
+			m.Heads[i] = Head{Author: h.Author, Seq: h.Seq, ID: h.ID}
 		}
 	case msgCommits:
 		needDisc = true
