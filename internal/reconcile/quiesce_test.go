@@ -265,7 +265,7 @@ func quiesce(t *testing.T, seed uint64) {
 				for _, ps := range s.byDisc {
 					t.Logf("held %d; ours:", ps.nPending.Load())
 					for _, h := range hs {
-						t.Logf("  %s:%d has %d", h.Author.Short(), h.Seq, ps.has[h.Author].Seq)
+						t.Logf("  %s:%d has %d", h.Author.Short(), h.Seq, ps.peerHas(h.Author).Seq)
 					}
 					for _, h := range ps.lastHave {
 						t.Logf("  peer announced %s:%d", h.Author.Short(), h.Seq)

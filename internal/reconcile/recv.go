@@ -137,10 +137,7 @@ func (s *Session) onHave(m *Msg) error {
 		return err
 	}
 	s.mu.Lock()
-	ps.has = make(map[keys.AuthorID]Head, len(m.Heads))
-	for _, h := range m.Heads {
-		ps.has[h.Author] = h
-	}
+	clear(ps.raised)
 	if !ps.haveKnown || !slices.Equal(ps.lastHave, m.Heads) {
 		// The peer's store changed: what it did not take up before may
 		// be taken up now. An unchanged Have changes nothing of what we

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"slices"
@@ -100,12 +101,9 @@ func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
 		return err
 	}
 	var srcs sources
-	ours := make(map[keys.AuthorID]bool, len(heads))
-	var check []keys.AuthorID // authors the peer has more of than we announce
 	for _, h := range heads {
-		ours[h.Author] = true
 		s.mu.Lock()
-		p := ps.has[h.Author]
+		p := ps.peerHas(h.Author)
 		from := max(p.Seq, ps.sent[h.Author]) + 1
 		evidence := p.Seq == h.Seq && p.ID != h.ID && !ps.evidence[h.Author]
 		if evidence {
@@ -122,9 +120,6 @@ func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
 				}
 			}
 			continue
-		case p.Seq > h.Seq:
-			check = append(check, h.Author)
-			continue
 		case from > h.Seq:
 			continue
 		}
@@ -137,18 +132,7 @@ func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
 			srcs = append(srcs, src)
 		}
 	}
-	s.mu.Lock()
-	for a := range ps.has {
-		if !ours[a] {
-			check = append(check, a)
-		}
-	}
-	for a := range ps.byID {
-		check = append(check, a)
-	}
-	clear(ps.byID)
-	s.mu.Unlock()
-	if err := s.sendEvidence(ctx, ps, check); err != nil {
+	if err := s.sendEvidence(ctx, ps, heads); err != nil {
 		return err
 	}
 	heap.Init(&srcs)
@@ -196,15 +180,15 @@ func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
 	return flush()
 }
 
-// sendEvidence sends the fork evidence held against any of authors (whom
-// the peer announces beyond what we announce: if we withhold them for a
-// fork, the peer must learn of the fork), once per author and session.
-func (s *Session) sendEvidence(ctx context.Context, ps *peerSpace, authors []keys.AuthorID) error {
-	if len(authors) == 0 {
-		return nil
-	}
+// sendEvidence sends the fork evidence held against an author to a peer
+// that may hold part of the branch we withhold for the fork: it announces
+// more of the author than we do (ours are our announced heads), or was
+// sent commits of it by ID. Once per author and session.
+func (s *Session) sendEvidence(ctx context.Context, ps *peerSpace, ours []store.Head) error {
 	s.mu.Lock()
 	loaded, forks := ps.forksLoaded, ps.forks
+	byID := ps.byID
+	ps.byID = map[keys.AuthorID]bool{}
 	s.mu.Unlock()
 	if !loaded {
 		var err error
@@ -216,10 +200,15 @@ func (s *Session) sendEvidence(ctx context.Context, ps *peerSpace, authors []key
 		s.mu.Unlock()
 	}
 	for _, f := range forks {
+		a := f.A.Author
+		var mine uint64
+		if i, ok := slices.BinarySearchFunc(ours, a, func(h store.Head, a keys.AuthorID) int { return bytes.Compare(h.Author[:], a[:]) }); ok {
+			mine = ours[i].Seq
+		}
 		s.mu.Lock()
-		send := slices.Contains(authors, f.A.Author) && !ps.evidence[f.A.Author]
+		send := !ps.evidence[a] && (byID[a] || ps.peerHas(a).Seq > mine)
 		if send {
-			ps.evidence[f.A.Author] = true
+			ps.evidence[a] = true
 		}
 		s.mu.Unlock()
 		if send {
@@ -234,8 +223,8 @@ func (s *Session) sendEvidence(ctx context.Context, ps *peerSpace, authors []key
 // raise records that the peer has h (or later) of its author.
 func (s *Session) raise(ps *peerSpace, h Head) {
 	s.mu.Lock()
-	if cur := ps.has[h.Author]; h.Seq > cur.Seq || (h.Seq == cur.Seq && cur.ID != h.ID) {
-		ps.has[h.Author] = h
+	if cur := ps.peerHas(h.Author); h.Seq > cur.Seq || (h.Seq == cur.Seq && cur.ID != h.ID) {
+		ps.raised[h.Author] = h
 	}
 	s.mu.Unlock()
 }
@@ -283,7 +272,7 @@ func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.Commit
 				break
 			}
 			s.mu.Lock()
-			theirs := ps.has[h.Author].Seq
+			theirs := ps.peerHas(h.Author).Seq
 			s.mu.Unlock()
 			if h.Seq-1 <= theirs {
 				break

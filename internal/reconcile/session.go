@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,12 +121,15 @@ type peerSpace struct {
 	proved bool // the peer proved it knows the space
 
 	// Guarded by Session.mu:
-	has       map[keys.AuthorID]Head // what the peer has, as far as we know
-	lastHave  []Head                 // the peer's last Have, as received
-	haveKnown bool                   // we have the peer's Have
-	needHave  bool                   // send our Have (after our Hello) at the next flush
-	want      []keys.CommitID        // deps to ask the peer for, at the next flush
-	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
+	// What the peer has, as far as we know (peerHas): its last Have, as
+	// received (in author order), raised by what it sent and what it was
+	// sent since.
+	lastHave  []Head
+	raised    map[keys.AuthorID]Head
+	haveKnown bool            // we have the peer's Have
+	needHave  bool            // send our Have (after our Hello) at the next flush
+	want      []keys.CommitID // deps to ask the peer for, at the next flush
+	wanted    []keys.CommitID // commits the peer asked for, to send at the next flush
 	// sent is, per author, the highest seq sent to the peer since its Have
 	// last changed. What the peer did not take up of it (held pending,
 	// kept void, dropped) is not sent again until its Have changes: only
@@ -146,7 +151,18 @@ type peerSpace struct {
 }
 
 func newPeerSpace(id keys.SpaceID, disc keys.Digest) *peerSpace {
-	return &peerSpace{id: id, disc: disc, has: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}, byID: map[keys.AuthorID]bool{}}
+	return &peerSpace{id: id, disc: disc, raised: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}, byID: map[keys.AuthorID]bool{}}
+}
+
+// peerHas returns what we know the peer has of author a (Session.mu held).
+func (ps *peerSpace) peerHas(a keys.AuthorID) Head {
+	if h, ok := ps.raised[a]; ok {
+		return h
+	}
+	if i, ok := slices.BinarySearchFunc(ps.lastHave, a, func(h Head, a keys.AuthorID) int { return bytes.Compare(h.Author[:], a[:]) }); ok {
+		return ps.lastHave[i]
+	}
+	return Head{}
 }
 
 // NewSession returns a session over conn.
@@ -209,7 +225,7 @@ func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	mine := make(map[keys.AuthorID]uint64, len(ours))
 	for _, h := range ours {
 		mine[h.Author] = h.Seq
-		if max(ps.has[h.Author].Seq, ps.sent[h.Author]) < h.Seq {
+		if max(ps.peerHas(h.Author).Seq, ps.sent[h.Author]) < h.Seq {
 			return false
 		}
 	}
@@ -246,13 +262,13 @@ func (s *Session) Gap(sp keys.SpaceID, ours []store.Head) (missing, extra uint64
 	mine := make(map[keys.AuthorID]uint64, len(ours))
 	for _, h := range ours {
 		mine[h.Author] = h.Seq
-		if theirs := ps.has[h.Author].Seq; theirs < h.Seq {
+		if theirs := ps.peerHas(h.Author).Seq; theirs < h.Seq {
 			extra += h.Seq - theirs
 		}
 	}
-	for a, h := range ps.has {
-		if mine[a] < h.Seq {
-			missing += h.Seq - mine[a]
+	for _, h := range ps.lastHave {
+		if mine[h.Author] < h.Seq {
+			missing += h.Seq - mine[h.Author]
 		}
 	}
 	return missing, extra, true

@@ -57,6 +57,11 @@ func TestMsgRoundTrip(t *testing.T) {
 		}
 		loose = append(loose, b)
 	}
+	// Heads out of author order, or an author twice.
+	h1, h2 := Head{Author: keys.AuthorID{1}, Seq: 1}, Head{Author: keys.AuthorID{2}, Seq: 1}
+	loose = append(loose,
+		(&Msg{Type: msgHave, Disc: keys.Digest{1}, Heads: []Head{h2, h1}}).Encode(),
+		(&Msg{Type: msgHave, Disc: keys.Digest{1}, Heads: []Head{h1, h1}}).Encode())
 	for _, bad := range append([][]byte{nil, {0xa0}, {0xa1, 0x01, 0x09}, (&Msg{Type: msgCommits, Disc: keys.Digest{1}}).Encode(), (&Msg{Type: msgHello}).Encode()}, loose...) {
 		if _, err := DecodeMsg(bad); !errors.Is(err, ErrMisbehaving) {
 			t.Fatalf("DecodeMsg(%x) = %v, want a misbehaviour error", bad, err)

@@ -87,20 +87,13 @@ type wireProof struct {
 	Proof []byte
 }
 
-type wireHead struct {
-	_      struct{} `cbor:",toarray"`
-	Author keys.AuthorID
-	Seq    uint64
-	ID     keys.CommitID
-}
-
 // wireMsg is every message: Type says which fields it carries.
 type wireMsg struct {
 	Type    uint64      `cbor:"1,keyasint"`
 	Version uint64      `cbor:"2,keyasint,omitempty"` // Hello
 	Spaces  []wireProof `cbor:"3,keyasint,omitempty"` // Hello
 	Disc    []byte      `cbor:"4,keyasint,omitempty"` // Have, Commits, Want
-	Heads   []wireHead  `cbor:"5,keyasint,omitempty"` // Have
+	Heads   []Head      `cbor:"5,keyasint,omitempty"` // Have
 	Commits [][]byte    `cbor:"6,keyasint,omitempty"` // Commits
 	IDs     [][]byte    `cbor:"7,keyasint,omitempty"` // Want
 	Reason  string      `cbor:"8,keyasint,omitempty"` // Bye
@@ -111,8 +104,10 @@ var (
 	decMode = keys.StrictCBOR(keys.CBORLimits{Nesting: 6, ArrayElems: MaxHeads, MapPairs: 16, Closed: true})
 )
 
-// Head is one author's latest commit as announced in Have.
+// Head is one author's latest commit as announced in Have. On the wire it
+// is the array [author, seq, ID].
 type Head struct {
+	_      struct{} `cbor:",toarray"`
 	Author keys.AuthorID
 	Seq    uint64
 	ID     keys.CommitID
@@ -138,6 +133,15 @@ type Msg struct {
 
 // Encode returns the message's canonical CBOR encoding.
 func (m *Msg) Encode() []byte {
+	b, err := encMode.Marshal(m.wire())
+	if err != nil {
+		panic(fmt.Sprintf("reconcile: encode: %v", err))
+	}
+	return b
+}
+
+// wire returns the message as it is encoded.
+func (m *Msg) wire() wireMsg {
 	w := wireMsg{Type: uint64(m.Type), Version: m.Version, Commits: m.Commits, Reason: m.Reason}
 	if m.Type == msgHave || m.Type == msgCommits || m.Type == msgWant {
 		w.Disc = m.Disc[:]
@@ -145,20 +149,11 @@ func (m *Msg) Encode() []byte {
 	for _, s := range m.Spaces {
 		w.Spaces = append(w.Spaces, wireProof{Disc: s.Disc[:], Proof: s.Proof[:]})
 	}
-	if len(m.Heads) > 0 {
-		w.Heads = make([]wireHead, len(m.Heads))
-		for i, h := range m.Heads {
-			w.Heads[i] = wireHead{Author: h.Author, Seq: h.Seq, ID: h.ID}
-		}
-	}
+	w.Heads = m.Heads
 	for _, id := range m.IDs {
 		w.IDs = append(w.IDs, id[:])
 	}
-	b, err := encMode.Marshal(w)
-	if err != nil {
-		panic(fmt.Sprintf("reconcile: encode: %v", err))
-	}
-	return b
+	return w
 }
 
 func fixed32(dst *[32]byte, b []byte, what string) error {
@@ -195,13 +190,15 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		needDisc = true
 		// Byte strings of another length than 32 decode into the
 		// arrays too; the canonical check below rejects them.
-		m.Heads = make([]Head, len(w.Heads))
 		for i, h := range w.Heads {
 			if h.Seq == 0 {
 				return nil, fmt.Errorf("%w: head with seq 0", ErrBadMessage)
 			}
-			m.Heads[i] = Head{Author: h.Author, Seq: h.Seq, ID: h.ID}
+			if i > 0 && bytes.Compare(w.Heads[i-1].Author[:], h.Author[:]) >= 0 {
+				return nil, fmt.Errorf("%w: heads not in author order", ErrBadMessage)
+			}
 		}
+		m.Heads = w.Heads
 	case msgCommits:
 		needDisc = true
 		if len(w.Commits) == 0 {
@@ -230,11 +227,28 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		return nil, fmt.Errorf("%w: unexpected discovery ID", ErrBadMessage)
 	}
 	// One message, one encoding: fields of other types, zero values written
-	// out and non-minimal heads are all rejected by re-encoding.
-	if !bytes.Equal(m.Encode(), b) {
+	// out and non-minimal heads are all rejected by re-encoding (compared as
+	// it is written: a largest Have is not copied again).
+	cmp := compareWriter{want: b}
+	if err := encMode.NewEncoder(&cmp).Encode(m.wire()); err != nil || cmp.diff || len(cmp.want) > 0 {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrBadMessage)
 	}
 	return m, nil
+}
+
+// compareWriter checks that what is written to it is want, in order.
+type compareWriter struct {
+	want []byte
+	diff bool
+}
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	if c.diff || len(p) > len(c.want) || !bytes.Equal(p, c.want[:len(p)]) {
+		c.diff = true
+		return len(p), nil
+	}
+	c.want = c.want[len(p):]
+	return len(p), nil
 }
 
 // Conn moves frames between two peers. ReadFrame is called by one

@@ -1,14 +1,16 @@
 package reconcile
 
 import (
+	"bytes"
 	"crypto/rand"
+	"slices"
 	"testing"
 
 	"github.com/loamdb/loam/internal/keys"
 )
 
 // maxHave returns a Have of the largest size a frame may have, with heads
-// of random authors.
+// of random authors (in author order, as a Have must be).
 func maxHave(tb testing.TB) []byte {
 	tb.Helper()
 	var heads []Head
@@ -19,6 +21,7 @@ func maxHave(tb testing.TB) []byte {
 		h.Seq = 1 << 40
 		heads = append(heads, h)
 		if len(heads)%1024 == 0 {
+			slices.SortFunc(heads, func(a, b Head) int { return bytes.Compare(a.Author[:], b.Author[:]) })
 			if b := (&Msg{Type: msgHave, Disc: keys.Digest{1}, Heads: heads}).Encode(); len(b) > MaxFrame-80<<10 {
 				for len(b) > MaxFrame {
 					heads = heads[:len(heads)-1]
