@@ -151,9 +151,6 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 				w.dropped[c.ID] = true
 			}
 		case store.Forked:
-			if c.Author == s.cfg.Peer {
-				return fmt.Errorf("%w: %v", ErrEquivocation, o.Err)
-			}
 			progress = true
 		case store.Pending:
 			cd := candidate{c: c, fresh: i >= old && !asked, future: errors.Is(o.Err, store.ErrFuture)}
@@ -167,6 +164,15 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 			// Revoked: stored but void (the peer may not have seen the
 			// revocation yet); honest, not misbehaving.
 			progress = true
+		}
+	}
+	for _, f := range res.Forks {
+		// The peer sent a commit of its own at a seq where we hold
+		// another: it signed both. (Its commits on either branch after
+		// a fork we knew of are not new evidence: a device whose key was
+		// used by someone else goes on like that.)
+		if f.A.Author == s.cfg.Peer {
+			return fmt.Errorf("%w: %s and %s at seq %d", ErrEquivocation, f.A.ID.Short(), f.B.ID.Short(), f.A.Seq)
 		}
 	}
 	if progress {

@@ -235,7 +235,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 
 // TestEquivocatorDisconnected: a peer that sends a commit of its own at a
 // seq where we hold another of its commits signed two commits with one
-// seq: it is misbehaving. A third peer forwarding the same pair is not.
+// seq: it is misbehaving. A third peer forwarding such a pair is not.
 func TestEquivocatorDisconnected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newCluster(t, 3)
@@ -263,12 +263,21 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		if err, ended := self.ended(); ended {
 			t.Fatalf("a duplicate of held evidence ended the session: %v", err)
 		}
+		// Going on with its other branch, known forked, is not new
+		// evidence (a device whose key someone else used does that too).
 		b2 := c.build(liar, liar.Author(), 2, b.ID, nil, time.Now().Add(time.Millisecond), commit.Put([]byte("k"), []byte("b2")))
 		self.commits(b2)
 		synctest.Wait()
+		if err, ended := self.ended(); ended {
+			t.Fatalf("the forked device going on with a branch: %v", err)
+		}
+		// A third commit at the seq: new evidence, signed by the peer.
+		b3 := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("b3")))
+		self.commits(b3)
+		synctest.Wait()
 		err, ended := self.ended()
 		if !ended || !errors.Is(err, ErrEquivocation) {
-			t.Fatalf("the equivocating device going on with its other branch: %v (ended %v)", err, ended)
+			t.Fatalf("the device signing a third commit at one seq: %v (ended %v)", err, ended)
 		}
 	})
 }
