@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +34,7 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 			err = aerr
 		}
 	}()
+	var lastHave [sha256.Size]byte // of the last large Have frame, as received
 	for {
 		f, err := s.conn.ReadFrame()
 		if err != nil {
@@ -39,6 +42,16 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 		}
 		s.Stats.FramesIn.Add(1)
 		s.Stats.BytesIn.Add(uint64(len(f)))
+		// A large Have the same as the last one changes nothing (see
+		// onHave): it is not decoded again, so a peer repeating its
+		// largest Have costs reading it, not decoding and keeping it.
+		if len(f) > repeatHaveSize && bytes.HasPrefix(f, havePrefix) {
+			sum := sha256.Sum256(f)
+			if sum == lastHave {
+				continue
+			}
+			lastHave = sum
+		}
 		m, err := DecodeMsg(f)
 		if err != nil {
 			return err
@@ -79,6 +92,12 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 		}
 	}
 }
+
+// Have frames over repeatHaveSize are checked for repeats; every Have
+// frame starts with havePrefix (map of 3: type 2).
+const repeatHaveSize = 64 << 10
+
+var havePrefix = []byte{0xa3, 0x01, 0x02}
 
 // onHello checks the peer's proofs. A valid proof for a space we hold makes
 // it proved; we offer it back if we have not yet, and send our Have.
