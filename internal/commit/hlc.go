@@ -43,7 +43,7 @@ func (a HLC) String() string {
 // Clock issues HLC readings that never go backwards and that are later than
 // every reading observed. It is safe for concurrent use.
 type Clock struct {
-	now func() time.Time // replaced in tests
+	now func() time.Time // the wall clock
 
 	mu   sync.Mutex
 	last HLC // guarded by mu
@@ -51,6 +51,15 @@ type Clock struct {
 
 // NewClock returns a clock reading the system time.
 func NewClock() *Clock { return &Clock{now: time.Now} }
+
+// NewClockAt returns a clock reading its wall time from now (nil: the
+// system time): a node whose clock is skewed, in tests.
+func NewClockAt(now func() time.Time) *Clock {
+	if now == nil {
+		now = time.Now
+	}
+	return &Clock{now: now}
+}
 
 // Now returns a reading later than every previous reading and observation.
 func (c *Clock) Now() HLC {

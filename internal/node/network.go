@@ -27,6 +27,7 @@ const (
 )
 
 func (n *Node) startNetwork(ctx context.Context, o Options) error {
+	n.sync = newNodeSync(o.Now)
 	h, err := p2p.New(ctx, p2p.Config{
 		Key:       n.dev,
 		Listen:    o.Listen,
@@ -92,7 +93,7 @@ func (n *Node) dialSession(peer keys.AuthorID) {
 // the stream handler's goroutine or on dialSession's.
 func (n *Node) runSession(st p2p.Stream) {
 	peer := st.Peer()
-	s := reconcile.NewSession(reconcile.Config{Self: n.dev.Author(), Peer: peer}, n.reconcileLocal(), reconcile.NewStreamConn(st, st))
+	s := reconcile.NewSession(n.sessionConfig(peer), n.reconcileLocal(), reconcile.NewStreamConnTimeouts(st, st, n.sync.limits.frames))
 	n.mu.Lock()
 	old := n.sessions[peer]
 	n.sessions[peer] = s // one sync stream per peer: the newest wins
@@ -179,6 +180,10 @@ func misbehaviourKind(err error) string {
 	}{
 		{reconcile.ErrBadProof, "bad_proof"},
 		{reconcile.ErrUnauthorized, "unauthorized_commit"},
+		{reconcile.ErrEquivocation, "equivocation"},
+		{reconcile.ErrOverCut, "over_cut"},
+		{reconcile.ErrUngranted, "ungranted_commits"},
+		{reconcile.ErrStalled, "stalled_pending"},
 		{reconcile.ErrBadCommit, "invalid_commit"},
 		{reconcile.ErrBadFrame, "bad_frame"},
 		{reconcile.ErrBadMessage, "malformed_message"},
@@ -374,6 +379,12 @@ func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, fr
 }
 func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return l.n.st.CommitByID(ctx, sp, id)
+}
+func (l local) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	return l.n.st.Forks(ctx, sp)
+}
+func (l local) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
+	return l.n.st.Granted(ctx, sp, a)
 }
 func (l local) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
 	return l.n.st.Apply(ctx, sp, cs)

@@ -66,6 +66,9 @@ type Options struct {
 	// ones are fetched when read. 0 means DefaultFetchBlobs, a negative
 	// value none, and NoBlobLimit all.
 	FetchBlobs int64
+	// Now is the node's wall clock (nil: time.Now): commits are dated by
+	// it and those from the future held back by it. Tests skew it.
+	Now func() time.Time
 }
 
 // Node is a running node. It is safe for concurrent use.
@@ -81,6 +84,7 @@ type Node struct {
 	mdns  bool       // Options.MDNS: peers on the LAN find this node
 	rk    *readKeys  // read keys of private spaces
 	rc    *reconnect // peer book and joins (reconnect.go); nil when offline
+	sync  nodeSync   // sync sessions' limits and shared bounds (syncpolicy.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -127,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		home: o.Home, dev: dev, clock: commit.NewClock(), hub: space.NewHub(),
+		home: o.Home, dev: dev, clock: commit.NewClockAt(o.Now), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
 		reaching: map[keys.AuthorID]chan struct{}{},
@@ -144,7 +148,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.cancel()
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal, Rotated: n.rk.rotated})
+	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal, Rotated: n.rk.rotated, Now: o.Now})
 	if err != nil {
 		n.cancel()
 		var pe *fs.PathError

@@ -32,6 +32,10 @@ type Stream interface {
 	Peer() keys.AuthorID
 	// SetDeadline sets the read and write deadline; the zero time clears it.
 	SetDeadline(time.Time) error
+	// SetReadDeadline and SetWriteDeadline set one direction's deadline
+	// (the zero time clears it): a Read or Write blocked past it fails.
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
 }
 
 // stream wraps a network.Stream and counts its payload bytes into the
@@ -61,11 +65,13 @@ func (s *stream) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *stream) Close() error                  { return s.ns.Close() }
-func (s *stream) CloseWrite() error             { return s.ns.CloseWrite() }
-func (s *stream) Reset() error                  { return s.ns.Reset() }
-func (s *stream) SetDeadline(t time.Time) error { return s.ns.SetDeadline(t) }
-func (s *stream) Peer() keys.AuthorID           { return s.peer }
+func (s *stream) Close() error                       { return s.ns.Close() }
+func (s *stream) CloseWrite() error                  { return s.ns.CloseWrite() }
+func (s *stream) Reset() error                       { return s.ns.Reset() }
+func (s *stream) SetDeadline(t time.Time) error      { return s.ns.SetDeadline(t) }
+func (s *stream) SetReadDeadline(t time.Time) error  { return s.ns.SetReadDeadline(t) }
+func (s *stream) SetWriteDeadline(t time.Time) error { return s.ns.SetWriteDeadline(t) }
+func (s *stream) Peer() keys.AuthorID                { return s.peer }
 
 // wrap returns s as a Stream, or an error if its peer has no author ID
 // (the gater refuses such peers, so it should not happen).

@@ -145,13 +145,19 @@ func (n *tnode) setSpace(id keys.SpaceID) {
 	n.mu.Unlock()
 }
 func (n *tnode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
-	return n.st.Heads(ctx, sp)
+	return n.st.SyncHeads(ctx, sp) // as the node: withheld tails are not announced
 }
 func (n *tnode) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
 	return n.st.Commits(ctx, sp, a, from)
 }
 func (n *tnode) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return n.st.CommitByID(ctx, sp, id)
+}
+func (n *tnode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	return n.st.Forks(ctx, sp)
+}
+func (n *tnode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
+	return n.st.Granted(ctx, sp, a)
 }
 func (n *tnode) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
 	return n.st.Apply(ctx, sp, cs)
@@ -163,6 +169,9 @@ func (n *tnode) onEvent(ev store.Event) {
 	defer n.mu.Unlock()
 	for s := range n.sessions {
 		s.Notify(ev.Space)
+		if ev.Redecided {
+			s.Announce(ev.Space)
+		}
 		for _, f := range ev.Forks {
 			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
 		}

@@ -1,17 +1,18 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/store"
 )
 
 // applyJob is a verified Commits frame waiting to be applied.
@@ -33,6 +34,7 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 			err = aerr
 		}
 	}()
+	var lastHave [sha256.Size]byte // of the last large Have frame, as received
 	for {
 		f, err := s.conn.ReadFrame()
 		if err != nil {
@@ -40,6 +42,16 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 		}
 		s.Stats.FramesIn.Add(1)
 		s.Stats.BytesIn.Add(uint64(len(f)))
+		// A large Have the same as the last one changes nothing (see
+		// onHave): it is not decoded again, so a peer repeating its
+		// largest Have costs reading it, not decoding and keeping it.
+		if len(f) > repeatHaveSize && bytes.HasPrefix(f, havePrefix) {
+			sum := sha256.Sum256(f)
+			if sum == lastHave {
+				continue
+			}
+			lastHave = sum
+		}
 		m, err := DecodeMsg(f)
 		if err != nil {
 			return err
@@ -62,7 +74,10 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 			var ps *peerSpace
 			if ps, err = s.shared(m.Disc); err == nil {
 				s.mu.Lock()
-				if len(ps.wanted) < 4*MaxWant {
+				if len(ps.wanted) < maxAsked { // what a peer asks at most before progress
+					if len(ps.wanted) == 0 {
+						s.nWanted++
+					}
 					ps.wanted = append(ps.wanted, m.IDs...)
 				}
 				s.dirty[ps.id] = ps
@@ -77,6 +92,12 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 		}
 	}
 }
+
+// Have frames over repeatHaveSize are checked for repeats; every Have
+// frame starts with havePrefix (map of 3: type 2).
+const repeatHaveSize = 64 << 10
+
+var havePrefix = []byte{0xa3, 0x01, 0x02}
 
 // onHello checks the peer's proofs. A valid proof for a space we hold makes
 // it proved; we offer it back if we have not yet, and send our Have.
@@ -100,7 +121,7 @@ func (s *Session) onHello(ctx context.Context, m *Msg) error {
 		s.mu.Lock()
 		ps, ok := s.byDisc[p.Disc]
 		if !ok {
-			ps = &peerSpace{id: sp, disc: p.Disc, has: map[keys.AuthorID]Head{}}
+			ps = newPeerSpace(sp, p.Disc)
 			s.byDisc[p.Disc] = ps
 		}
 		first := !ps.proved
@@ -135,10 +156,14 @@ func (s *Session) onHave(m *Msg) error {
 		return err
 	}
 	s.mu.Lock()
-	ps.has = make(map[keys.AuthorID]Head, len(m.Heads))
-	for _, h := range m.Heads {
-		ps.has[h.Author] = h
+	clear(ps.raised)
+	if !ps.haveKnown || !slices.Equal(ps.lastHave, m.Heads) {
+		// The peer's store changed: what it did not take up before may
+		// be taken up now. An unchanged Have changes nothing of what we
+		// send (see sendMissing): that is what ends every exchange.
+		ps.sent = map[keys.AuthorID]uint64{}
 	}
+	ps.lastHave = m.Heads
 	ps.haveKnown = true
 	s.dirty[ps.id] = ps
 	s.mu.Unlock()
@@ -195,137 +220,11 @@ func (s *Session) verifyCommits(m *Msg) (applyJob, error) {
 	for _, c := range cs { // the peer has what it sent
 		s.raise(ps, Head{Author: c.Author, Seq: c.Seq, ID: c.ID})
 	}
-	return applyJob{ps: ps, cs: cs}, nil
-}
-
-// applyLoop applies verified frames in order. A misbehaviour it finds ends
-// the session: it closes the Conn, so the reader stops too.
-//
-// Commits held back for being dated in the future are offered again when
-// the earliest of them stops being so: one timer, set only while such
-// commits are held.
-func (s *Session) applyLoop(ctx context.Context, jobs <-chan applyJob) error {
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	for {
-		var job applyJob
-		select {
-		case j, ok := <-jobs:
-			if !ok {
-				return nil
-			}
-			job = j
-		case <-retry.C:
-			s.mu.Lock()
-			for _, ps := range s.byDisc {
-				if ps.nPending.Load() > 0 {
-					job = applyJob{ps: ps}
-					break
-				}
-			}
-			s.mu.Unlock()
-			if job.ps == nil {
-				continue
-			}
-		}
-		wait, err := s.onCommits(ctx, job.ps, job.cs)
-		if err != nil {
-			s.applyFailed.Store(true)
-			s.conn.Close()
-			for range jobs { // let the reader finish
-			}
-			return err
-		}
-		if wait > 0 {
-			retry.Reset(wait)
-		}
-	}
-}
-
-// onCommits applies verified commits with the ones still waiting for their
-// causal past (apply goroutine). If some are held back for being dated in
-// the future, it returns how long until the earliest may be offered again.
-func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Commit) (time.Duration, error) {
-	batch := append(ps.pending, cs...)
-	if len(batch) == 0 {
-		return 0, nil
-	}
-	res, err := s.local.Apply(ctx, ps.id, batch)
-	if err != nil {
-		return 0, fmt.Errorf("reconcile: apply: %w", err)
-	}
-	var pending []*commit.Commit
-	var earliest time.Time // of the commits held for being dated in the future
-	progress, newPending, announce := false, false, false
-	for i, o := range res.Outcomes {
-		// A commit held but not counted is not in the heads we announce,
-		// yet the peer counted it as ours when it sent it: tell it what we
-		// announce, or it will think we hold more than we say.
-		announce = announce || o.Status == store.Revoked || errors.Is(o.Err, store.ErrRevoked)
-		switch o.Status {
-		case store.Rejected:
-			if errors.Is(o.Err, store.ErrUnauthorized) {
-				return 0, fmt.Errorf("%w: %v", ErrUnauthorized, o.Err)
-			}
-			return 0, fmt.Errorf("%w: %v", ErrBadCommit, o.Err)
-		case store.Pending:
-			pending = append(pending, batch[i])
-			newPending = newPending || i >= len(ps.pending)
-			if errors.Is(o.Err, store.ErrFuture) {
-				if t := batch[i].Time.Time().Add(-store.MaxFuture); earliest.IsZero() || t.Before(earliest) {
-					earliest = t
-				}
-			}
-		case store.Applied, store.Forked, store.Revoked:
-			// Revoked: stored but void (the peer may not have seen the
-			// revocation yet); honest, not misbehaving.
-			progress = true
-		}
-	}
-	if announce {
-		s.requestHave(ps)
-	}
-	if over := len(pending) - s.cfg.MaxPending; over > 0 {
-		pending = pending[over:]
-	}
-	ps.pending = pending
-	ps.nPending.Store(int64(len(pending)))
-	if len(pending) > 0 && (progress || newPending) {
-		// Something is missing: tell the peer what we have, and ask for the
-		// deps we do not know by ID (they may be off the main chain).
-		s.requestHave(ps)
-		if err := s.wantDeps(ctx, ps, pending); err != nil {
-			return 0, err
-		}
-	}
-	if earliest.IsZero() {
-		return 0, nil
-	}
-	return max(time.Until(earliest), time.Millisecond), nil
-}
-
-func (s *Session) wantDeps(ctx context.Context, ps *peerSpace, pending []*commit.Commit) error {
-	seen := map[keys.CommitID]bool{}
-	var want []keys.CommitID
-	for _, c := range pending {
-		for _, d := range c.Deps {
-			if seen[d] || len(want) == MaxWant {
-				continue
-			}
-			seen[d] = true
-			if _, err := s.local.CommitByID(ctx, ps.id, d); errors.Is(err, store.ErrNotFound) {
-				want = append(want, d)
-			}
-		}
-	}
-	if len(want) == 0 {
-		return nil
-	}
+	// What the peer has changed: the writer looks again (it may hold
+	// fork evidence the peer lacks).
 	s.mu.Lock()
-	ps.want = want
 	s.dirty[ps.id] = ps
 	s.mu.Unlock()
 	s.poke()
-	return nil
+	return applyJob{ps: ps, cs: cs}, nil
 }

@@ -1,12 +1,15 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -18,24 +21,60 @@ import (
 type Local interface {
 	// Spaces returns the spaces this node syncs.
 	Spaces() []keys.SpaceID
+	// Heads returns the heads to announce (store.Store.SyncHeads).
 	Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error)
 	// Commits yields the stored commits of author from seq from on.
 	Commits(ctx context.Context, sp keys.SpaceID, author keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error]
 	// CommitByID returns a stored commit's bytes, or an error wrapping
 	// store.ErrNotFound.
 	CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error)
+	// Forks returns the fork evidence held for sp.
+	Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error)
+	// Granted reports whether a stored commit grants author anything in
+	// sp (store.Store.Granted).
+	Granted(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (bool, error)
 	// Apply stores verified commits (see store.Store.Apply).
 	Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error)
 }
 
-// Config configures a Session.
+// Config configures a Session. Zero fields take the defaults.
 type Config struct {
 	Self, Peer keys.AuthorID
-	// MaxPending bounds the commits held waiting for their causal past
-	// (default 65,536). Beyond it the oldest are dropped; the peer sends
-	// them again after the next Have.
-	MaxPending int
+	// MaxPendingBytes bounds the commits this session holds waiting for
+	// their causal past (default 32 MiB; see heldSize). Beyond it the
+	// newest are not held: the peer sends them again after the next Have
+	// that shows progress.
+	MaxPendingBytes int64
+	// Budget, if set, bounds the commits held waiting for their causal
+	// past per space, summed over the sessions that share it.
+	Budget *Budget
+	// MaxUngrantedBytes bounds the commits whose causal past is missing
+	// that the peer may send from authors no commit held here could ever
+	// grant anything (default 8 MiB); such commits are never held, and
+	// past the bound the peer is misbehaving (ErrUngranted).
+	MaxUngrantedBytes int64
+	// StallTimeout is how long commits held from the peer may wait for
+	// their causal past with no progress at all (we ask for it at once,
+	// and an honest peer holds all it sends the past of) before the peer
+	// is misbehaving (ErrStalled; default 5 minutes). Commits held for
+	// being dated in the future wait for the clock, not the peer: while
+	// any is held, nothing stalls.
+	StallTimeout time.Duration
+	// Now is the wall clock, as the store's (default time.Now).
+	Now func() time.Time
+	// Recheck bounds how long commits held for being dated in the future
+	// wait before they are offered again (default 1 minute), so that a
+	// wall clock set forward frees them soon.
+	Recheck time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxPendingBytes   = 32 << 20
+	DefaultMaxUngrantedBytes = 8 << 20
+	DefaultStallTimeout      = 5 * time.Minute
+	DefaultRecheck           = time.Minute
+)
 
 // Stats are a session's counters.
 type Stats struct {
@@ -58,11 +97,16 @@ type Session struct {
 
 	applyFailed atomic.Bool // the apply goroutine ended the session
 
+	// Apply goroutine only:
+	pendingBytes int64 // held commits, summed over spaces (Config.MaxPendingBytes)
+	ungranted    int64 // bytes of commits not held for want of a grant (Config.MaxUngrantedBytes)
+
 	mu      sync.Mutex
 	byDisc  map[keys.Digest]*peerSpace  // spaces we hold, by discovery ID; guarded by mu
 	offered map[keys.SpaceID]bool       // spaces we sent a proof for; guarded by mu
 	dirty   map[keys.SpaceID]*peerSpace // shared spaces with something to send; guarded by mu
 	forward []forwarded                 // commits to send as they are (fork evidence); guarded by mu
+	nWanted int                         // spaces whose wanted is not empty (at most); guarded by mu
 }
 
 type forwarded struct {
@@ -77,20 +121,66 @@ type peerSpace struct {
 	proved bool // the peer proved it knows the space
 
 	// Guarded by Session.mu:
-	has       map[keys.AuthorID]Head // what the peer has, as far as we know
-	haveKnown bool                   // we have the peer's Have
-	needHave  bool                   // send our Have (after our Hello) at the next flush
-	want      []keys.CommitID        // deps to ask the peer for, at the next flush
-	wanted    []keys.CommitID        // commits the peer asked for, to send at the next flush
+	// What the peer has, as far as we know (peerHas): its last Have, as
+	// received (in author order), raised by what it sent and what it was
+	// sent since.
+	lastHave  []Head
+	raised    map[keys.AuthorID]Head
+	haveKnown bool            // we have the peer's Have
+	needHave  bool            // send our Have (after our Hello) at the next flush
+	want      []keys.CommitID // deps to ask the peer for, at the next flush
+	wanted    []keys.CommitID // commits the peer asked for, to send at the next flush
+	// sent is, per author, the highest seq sent to the peer since its Have
+	// last changed. What the peer did not take up of it (held pending,
+	// kept void, dropped) is not sent again until its Have changes: only
+	// a change of its store can make it take it up (see sendMissing).
+	sent map[keys.AuthorID]uint64
+	// evidence marks authors whose fork evidence was sent (once each).
+	evidence map[keys.AuthorID]bool
+	// byID holds authors of commits sent by ID since the last send: the
+	// peer may hold part of a branch we withhold for a fork.
+	byID map[keys.AuthorID]bool
+	// forks caches the fork evidence held (writer), until Forward says
+	// there is more.
+	forks       []commit.Fork
+	forksLoaded bool
 
-	pending  []*commit.Commit // apply goroutine only: waiting for their causal past
-	nPending atomic.Int64     // len(pending), for InSync
+	// Apply goroutine only:
+	wait     pendingSet // commits waiting for their causal past
+	nPending atomic.Int64
+}
+
+func newPeerSpace(id keys.SpaceID, disc keys.Digest) *peerSpace {
+	return &peerSpace{id: id, disc: disc, raised: map[keys.AuthorID]Head{}, sent: map[keys.AuthorID]uint64{}, evidence: map[keys.AuthorID]bool{}, byID: map[keys.AuthorID]bool{}}
+}
+
+// peerHas returns what we know the peer has of author a (Session.mu held).
+func (ps *peerSpace) peerHas(a keys.AuthorID) Head {
+	if h, ok := ps.raised[a]; ok {
+		return h
+	}
+	if i, ok := slices.BinarySearchFunc(ps.lastHave, a, func(h Head, a keys.AuthorID) int { return bytes.Compare(h.Author[:], a[:]) }); ok {
+		return ps.lastHave[i]
+	}
+	return Head{}
 }
 
 // NewSession returns a session over conn.
 func NewSession(cfg Config, local Local, conn Conn) *Session {
-	if cfg.MaxPending == 0 {
-		cfg.MaxPending = 1 << 16
+	if cfg.MaxPendingBytes == 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.MaxUngrantedBytes == 0 {
+		cfg.MaxUngrantedBytes = DefaultMaxUngrantedBytes
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Recheck == 0 {
+		cfg.Recheck = DefaultRecheck
 	}
 	return &Session{
 		cfg: cfg, local: local, conn: conn,
@@ -120,8 +210,11 @@ func (s *Session) Shared() []keys.SpaceID {
 
 // InSync reports whether sp is shared and, as far as this session knows,
 // both sides hold the same commits of it: the peer's announced heads are
-// all held here, it has every head held here, and nothing waits for its
-// causal past. ours are this node's current heads of sp.
+// all held here, it has (or was sent, since its store last changed) every
+// head held here, and nothing waits for its causal past. ours are the
+// heads this node announces of sp (store.Store.SyncHeads). (What the peer
+// sent beyond what it announces, such as fork evidence or void commits,
+// is not something we lack.)
 func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,16 +225,27 @@ func (s *Session) InSync(sp keys.SpaceID, ours []store.Head) bool {
 	mine := make(map[keys.AuthorID]uint64, len(ours))
 	for _, h := range ours {
 		mine[h.Author] = h.Seq
-		if ps.has[h.Author].Seq < h.Seq {
+		if max(ps.peerHas(h.Author).Seq, ps.sent[h.Author]) < h.Seq {
 			return false
 		}
 	}
-	for a, h := range ps.has {
-		if mine[a] < h.Seq {
+	for _, h := range ps.lastHave {
+		if mine[h.Author] < h.Seq {
 			return false
 		}
 	}
 	return true
+}
+
+// Held returns how many commits of sp this session holds waiting for
+// their causal past (or for their time, if dated in the future).
+func (s *Session) Held(sp keys.SpaceID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ps := s.byDisc[keys.DiscoveryID(sp)]; ps != nil {
+		return int(ps.nPending.Load())
+	}
+	return 0
 }
 
 // Gap compares this node's heads of sp (ours) with the heads the peer
@@ -158,13 +262,13 @@ func (s *Session) Gap(sp keys.SpaceID, ours []store.Head) (missing, extra uint64
 	mine := make(map[keys.AuthorID]uint64, len(ours))
 	for _, h := range ours {
 		mine[h.Author] = h.Seq
-		if theirs := ps.has[h.Author].Seq; theirs < h.Seq {
+		if theirs := ps.peerHas(h.Author).Seq; theirs < h.Seq {
 			extra += h.Seq - theirs
 		}
 	}
-	for a, h := range ps.has {
-		if mine[a] < h.Seq {
-			missing += h.Seq - mine[a]
+	for _, h := range ps.lastHave {
+		if mine[h.Author] < h.Seq {
+			missing += h.Seq - mine[h.Author]
 		}
 	}
 	return missing, extra, true
@@ -202,7 +306,7 @@ func (s *Session) Notify(sp keys.SpaceID) {
 	s.mu.Lock()
 	ps, ok := s.byDisc[keys.DiscoveryID(sp)]
 	if !ok { // a space the node started holding after the session began
-		ps = &peerSpace{id: sp, disc: keys.DiscoveryID(sp), has: map[keys.AuthorID]Head{}}
+		ps = newPeerSpace(sp, keys.DiscoveryID(sp))
 		s.byDisc[ps.disc] = ps
 	}
 	s.dirty[sp] = ps
@@ -228,6 +332,9 @@ func (s *Session) Announce(sp keys.SpaceID) {
 // never part of what a Have says the peer lacks. It never blocks.
 func (s *Session) Forward(sp keys.SpaceID, commits [][]byte) {
 	s.mu.Lock()
+	if ps := s.byDisc[keys.DiscoveryID(sp)]; ps != nil {
+		ps.forksLoaded = false // new evidence is held
+	}
 	s.forward = append(s.forward, forwarded{sp, commits})
 	s.mu.Unlock()
 	s.poke()
@@ -314,22 +421,24 @@ func (s *Session) flush(ctx context.Context) error {
 		s.mu.Lock()
 		needHave := ps.needHave && ps.proved
 		ps.needHave = ps.needHave && !needHave
-		want, wanted := ps.want, ps.wanted
-		ps.want, ps.wanted = nil, nil
+		want := ps.want
+		ps.want = nil
 		s.mu.Unlock()
 		if needHave {
 			if err := s.writeHave(ctx, ps); err != nil {
 				return err
 			}
 		}
-		if len(want) > 0 {
-			if err := s.write((&Msg{Type: msgWant, Disc: ps.disc, IDs: want}).Encode()); err != nil {
+		for len(want) > 0 {
+			n := min(len(want), MaxWant)
+			if err := s.write((&Msg{Type: msgWant, Disc: ps.disc, IDs: want[:n]}).Encode()); err != nil {
 				return err
 			}
+			want = want[n:]
 		}
-		if err := s.sendByID(ctx, ps, wanted); err != nil {
-			return err
-		}
+	}
+	if err := s.answerWants(ctx); err != nil {
+		return err
 	}
 	for _, ps := range work {
 		s.mu.Lock()
@@ -339,6 +448,36 @@ func (s *Session) flush(ctx context.Context) error {
 			if err := s.sendMissing(ctx, ps); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// answerWants sends the commits the peer asked for, in every space
+// (writer goroutine). It also runs between the frames of a long send, so
+// the peer gets the causal past it is missing within a frame.
+func (s *Session) answerWants(ctx context.Context) error {
+	s.mu.Lock()
+	if s.nWanted == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	type ask struct {
+		ps  *peerSpace
+		ids []keys.CommitID
+	}
+	var asks []ask
+	for _, ps := range s.byDisc {
+		if len(ps.wanted) > 0 {
+			asks = append(asks, ask{ps, ps.wanted})
+			ps.wanted = nil
+		}
+	}
+	s.nWanted = 0
+	s.mu.Unlock()
+	for _, a := range asks {
+		if err := s.sendByID(ctx, a.ps, a.ids); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -19,6 +21,10 @@ const ProtocolID = "/loam/sync/1"
 //
 // Changelog:
 //   - 1 (2026-11-21): Hello, Have, Commits, Want, Bye.
+//   - 1 (2026-12-06): same messages; sending rules under which every
+//     exchange ends, a Want answered with the wanted commit's chain, and
+//     deadlines per frame (issue 10, docs/protocol/sync.md). Peers on the
+//     older rules interoperate.
 const Version = 1
 
 // Limits of the protocol.
@@ -55,19 +61,30 @@ var (
 	ErrBadProof     = fmt.Errorf("%w: proof for a space it does not know", ErrMisbehaving)
 	ErrBadCommit    = fmt.Errorf("%w: invalid commit", ErrMisbehaving)
 	ErrUnauthorized = fmt.Errorf("%w: unauthorized commit", ErrMisbehaving)
+	// ErrEquivocation: the peer sent a second commit of its own at a seq
+	// where it had signed another (fork evidence against itself).
+	ErrEquivocation = fmt.Errorf("%w: it signed two commits with one seq", ErrMisbehaving)
+	// ErrOverCut: the peer sent its own commits past its revocation cut or
+	// fork beyond what a store keeps (store.MaxOverCut).
+	ErrOverCut = fmt.Errorf("%w: its own commits past its cut, over the bound", ErrMisbehaving)
+	// ErrUngranted: the peer sent more than Config.MaxUngrantedBytes of
+	// commits whose causal past is missing and whose authors nothing held
+	// here could ever grant anything.
+	ErrUngranted = fmt.Errorf("%w: commits from authors without a grant", ErrMisbehaving)
+	// ErrStalled: commits the peer sent waited for their causal past for
+	// Config.StallTimeout after it was asked for it, with no progress.
+	ErrStalled = fmt.Errorf("%w: commits whose causal past it never sent", ErrMisbehaving)
 )
+
+// ErrFrameTimeout: a frame took longer to cross than its deadline (see
+// FrameTimeouts). It ends the session but is not misbehaviour: a link can
+// be slow.
+var ErrFrameTimeout = errors.New("reconcile: a frame took too long to cross (the peer stopped reading or sends too slowly)")
 
 type wireProof struct {
 	_     struct{} `cbor:",toarray"`
 	Disc  []byte
 	Proof []byte
-}
-
-type wireHead struct {
-	_      struct{} `cbor:",toarray"`
-	Author []byte
-	Seq    uint64
-	ID     []byte
 }
 
 // wireMsg is every message: Type says which fields it carries.
@@ -76,7 +93,7 @@ type wireMsg struct {
 	Version uint64      `cbor:"2,keyasint,omitempty"` // Hello
 	Spaces  []wireProof `cbor:"3,keyasint,omitempty"` // Hello
 	Disc    []byte      `cbor:"4,keyasint,omitempty"` // Have, Commits, Want
-	Heads   []wireHead  `cbor:"5,keyasint,omitempty"` // Have
+	Heads   []Head      `cbor:"5,keyasint,omitempty"` // Have
 	Commits [][]byte    `cbor:"6,keyasint,omitempty"` // Commits
 	IDs     [][]byte    `cbor:"7,keyasint,omitempty"` // Want
 	Reason  string      `cbor:"8,keyasint,omitempty"` // Bye
@@ -87,8 +104,10 @@ var (
 	decMode = keys.StrictCBOR(keys.CBORLimits{Nesting: 6, ArrayElems: MaxHeads, MapPairs: 16, Closed: true})
 )
 
-// Head is one author's latest commit as announced in Have.
+// Head is one author's latest commit as announced in Have. On the wire it
+// is the array [author, seq, ID].
 type Head struct {
+	_      struct{} `cbor:",toarray"`
 	Author keys.AuthorID
 	Seq    uint64
 	ID     keys.CommitID
@@ -114,6 +133,15 @@ type Msg struct {
 
 // Encode returns the message's canonical CBOR encoding.
 func (m *Msg) Encode() []byte {
+	b, err := encMode.Marshal(m.wire())
+	if err != nil {
+		panic(fmt.Sprintf("reconcile: encode: %v", err))
+	}
+	return b
+}
+
+// wire returns the message as it is encoded.
+func (m *Msg) wire() wireMsg {
 	w := wireMsg{Type: uint64(m.Type), Version: m.Version, Commits: m.Commits, Reason: m.Reason}
 	if m.Type == msgHave || m.Type == msgCommits || m.Type == msgWant {
 		w.Disc = m.Disc[:]
@@ -121,17 +149,11 @@ func (m *Msg) Encode() []byte {
 	for _, s := range m.Spaces {
 		w.Spaces = append(w.Spaces, wireProof{Disc: s.Disc[:], Proof: s.Proof[:]})
 	}
-	for _, h := range m.Heads {
-		w.Heads = append(w.Heads, wireHead{Author: h.Author[:], Seq: h.Seq, ID: h.ID[:]})
-	}
+	w.Heads = m.Heads
 	for _, id := range m.IDs {
 		w.IDs = append(w.IDs, id[:])
 	}
-	b, err := encMode.Marshal(w)
-	if err != nil {
-		panic(fmt.Sprintf("reconcile: encode: %v", err))
-	}
-	return b
+	return w
 }
 
 func fixed32(dst *[32]byte, b []byte, what string) error {
@@ -166,19 +188,17 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		}
 	case msgHave:
 		needDisc = true
-		m.Heads = make([]Head, len(w.Heads))
+		// Byte strings of another length than 32 decode into the
+		// arrays too; the canonical check below rejects them.
 		for i, h := range w.Heads {
-			if err := fixed32((*[32]byte)(&m.Heads[i].Author), h.Author, "head author"); err != nil {
-				return nil, err
-			}
-			if err := fixed32((*[32]byte)(&m.Heads[i].ID), h.ID, "head ID"); err != nil {
-				return nil, err
-			}
 			if h.Seq == 0 {
 				return nil, fmt.Errorf("%w: head with seq 0", ErrBadMessage)
 			}
-			m.Heads[i].Seq = h.Seq
+			if i > 0 && bytes.Compare(w.Heads[i-1].Author[:], h.Author[:]) >= 0 {
+				return nil, fmt.Errorf("%w: heads not in author order", ErrBadMessage)
+			}
 		}
+		m.Heads = w.Heads
 	case msgCommits:
 		needDisc = true
 		if len(w.Commits) == 0 {
@@ -207,11 +227,28 @@ func DecodeMsg(b []byte) (*Msg, error) {
 		return nil, fmt.Errorf("%w: unexpected discovery ID", ErrBadMessage)
 	}
 	// One message, one encoding: fields of other types, zero values written
-	// out and non-minimal heads are all rejected by re-encoding.
-	if !bytes.Equal(m.Encode(), b) {
+	// out and non-minimal heads are all rejected by re-encoding (compared as
+	// it is written: a largest Have is not copied again).
+	cmp := compareWriter{want: b}
+	if err := encMode.NewEncoder(&cmp).Encode(m.wire()); err != nil || cmp.diff || len(cmp.want) > 0 {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrBadMessage)
 	}
 	return m, nil
+}
+
+// compareWriter checks that what is written to it is want, in order.
+type compareWriter struct {
+	want []byte
+	diff bool
+}
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	if c.diff || len(p) > len(c.want) || !bytes.Equal(p, c.want[:len(p)]) {
+		c.diff = true
+		return len(p), nil
+	}
+	c.want = c.want[len(p):]
+	return len(p), nil
 }
 
 // Conn moves frames between two peers. ReadFrame is called by one
@@ -223,33 +260,91 @@ type Conn interface {
 	Close() error
 }
 
+// FrameTimeouts bound how long one frame may take to cross a stream once
+// it started: Grace plus its size at MinRate bytes per second. Waiting for
+// a frame to start has no bound, so an idle session costs nothing and is
+// never dropped (the transport's keepalive finds dead connections).
+type FrameTimeouts struct {
+	Grace   time.Duration
+	MinRate int64 // bytes per second
+}
+
+// DefaultFrameTimeouts: a 1 MiB frame has 94 s, a largest frame 4.6 min.
+var DefaultFrameTimeouts = FrameTimeouts{Grace: 30 * time.Second, MinRate: 16 << 10}
+
+func (t FrameTimeouts) deadline(start time.Time, size int) time.Time {
+	return start.Add(t.Grace + time.Duration(int64(size)*int64(time.Second)/max(t.MinRate, 1)))
+}
+
+// Deadliner is a stream whose blocked reads and writes can be made to fail
+// at a time (p2p.Stream is one).
+type Deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
 // StreamConn frames a byte stream: each frame is a uvarint length and that
-// many bytes, at most MaxFrame.
+// many bytes, at most MaxFrame. If the stream is a Deadliner, every frame
+// has a deadline once it started (FrameTimeouts): a peer that stops
+// reading, or trickles a frame, is cut off.
 type StreamConn struct {
-	r *bufio.Reader
-	w io.Writer
-	c io.Closer
+	r  *bufio.Reader
+	w  io.Writer
+	c  io.Closer
+	d  Deadliner // nil: no deadlines
+	to FrameTimeouts
 }
 
-// NewStreamConn frames rw; closing the Conn closes c.
+// NewStreamConn frames rw with DefaultFrameTimeouts; closing the Conn
+// closes c.
 func NewStreamConn(rw io.ReadWriter, c io.Closer) *StreamConn {
-	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c}
+	return NewStreamConnTimeouts(rw, c, DefaultFrameTimeouts)
 }
 
-// ReadFrame reads one frame.
+// NewStreamConnTimeouts frames rw with the given frame timeouts.
+func NewStreamConnTimeouts(rw io.ReadWriter, c io.Closer, to FrameTimeouts) *StreamConn {
+	d, _ := rw.(Deadliner)
+	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c, d: d, to: to}
+}
+
+// ReadFrame reads one frame. It waits for the frame's first byte without a
+// deadline, then for the rest with one.
 func (s *StreamConn) ReadFrame() ([]byte, error) {
+	if _, err := s.r.Peek(1); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if s.d != nil {
+		s.d.SetReadDeadline(s.to.deadline(start, 0))
+		defer s.d.SetReadDeadline(time.Time{})
+	}
 	n, err := readLength(s.r)
 	if err != nil {
-		return nil, err
+		return nil, s.timeout(err)
 	}
 	if n == 0 || n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadFrame, n, MaxFrame)
 	}
+	if s.d != nil {
+		s.d.SetReadDeadline(s.to.deadline(start, int(n)))
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(s.r, b); err != nil {
-		return nil, fmt.Errorf("reconcile: read frame: %w", err)
+		return nil, fmt.Errorf("reconcile: read frame: %w", s.timeout(err))
 	}
 	return b, nil
+}
+
+// timeout turns a deadline error into ErrFrameTimeout.
+func (s *StreamConn) timeout(err error) error {
+	if s.d != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
+	}
+	var ne interface{ Timeout() bool }
+	if s.d != nil && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
+	}
+	return err
 }
 
 // readLength reads a frame's uvarint length. A length that does not fit in
@@ -276,12 +371,16 @@ func readLength(r io.ByteReader) (uint64, error) {
 	}
 }
 
-// WriteFrame writes one frame.
+// WriteFrame writes one frame, within its deadline.
 func (s *StreamConn) WriteFrame(b []byte) error {
 	var hdr [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if s.d != nil {
+		s.d.SetWriteDeadline(s.to.deadline(time.Now(), n+len(b)))
+		defer s.d.SetWriteDeadline(time.Time{})
+	}
 	if _, err := s.w.Write(append(hdr[:n:n], b...)); err != nil {
-		return fmt.Errorf("reconcile: write frame: %w", err)
+		return fmt.Errorf("reconcile: write frame: %w", s.timeout(err))
 	}
 	return nil
 }

@@ -267,7 +267,13 @@ func (n *plNode) onEvent(ev store.Event) {
 
 func (n *plNode) Spaces() []keys.SpaceID { return []keys.SpaceID{n.id} }
 func (n *plNode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
-	return n.st.Heads(ctx, sp)
+	return n.st.SyncHeads(ctx, sp) // as node.Node: withheld tails are not announced
+}
+func (n *plNode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
+	return n.st.Forks(ctx, sp)
+}
+func (n *plNode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
+	return n.st.Granted(ctx, sp, a)
 }
 func (n *plNode) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
 	return n.st.Commits(ctx, sp, a, from)

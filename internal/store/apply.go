@@ -42,10 +42,15 @@ const (
 	// may not have known. Err wraps ErrRevoked. A later commit (an earlier
 	// revocation of the revoker) can make it count again.
 	Revoked
+	// Dropped: not stored, because its author is revoked or forked below
+	// it and this store already keeps the most it keeps of the author past
+	// that cut (overcut.go). Err wraps ErrOverCut. Giving it again changes
+	// nothing.
+	Dropped
 )
 
 func (s Status) String() string {
-	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected", "revoked"}[min(int(s), 6)]
+	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected", "revoked", "dropped"}[min(int(s), 7)]
 }
 
 // ErrPending wraps the reason a commit is Pending.
@@ -499,7 +504,7 @@ func (a *applier) process(bc *batch, r *request) (Result, error) {
 	for len(todo) > 0 {
 		var next []int
 		for _, i := range todo {
-			o, err := a.applyOne(bc, st, r.commits[i])
+			o, err := a.applyBounded(bc, st, r.commits[i])
 			if err != nil {
 				return Result{}, err
 			}

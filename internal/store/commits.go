@@ -40,8 +40,9 @@ func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 // SyncHeads returns the heads sync announces to peers: per author, its
 // latest commit that is not withheld (see StoredCommit.Withheld); an
 // author all of whose commits are withheld is left out. Peers that have
-// applied the same revocations then announce the same heads whether or not
-// they received the voided commits.
+// applied the same revocations and hold the same fork evidence then
+// announce the same heads whether or not they received the commits that
+// do not count.
 func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 	heads, err := s.Heads(ctx, sp)
 	if err != nil {
@@ -80,9 +81,10 @@ func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 
 // StoredCommit is a commit as kept on disk: the ID recorded when it was
 // stored and its exact bytes. Withheld marks a commit that sync does not
-// send unasked: it does not count (Status Revoked), and no later commit of
-// its author held here counts either. (A commit that does not count but
-// precedes one that does is sent: it is a link of that chain.)
+// send unasked: it does not count (Status Revoked, or its author forked at
+// or below its seq), and no later commit of its author held here counts
+// either. (A commit that does not count but precedes one that does is
+// sent: it is a link of that chain.)
 type StoredCommit struct {
 	Author   keys.AuthorID
 	Seq      uint64
@@ -132,7 +134,8 @@ func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, 
 }
 
 // withheld returns, per author (under the author prefix, nil: all), the
-// first seq of the tail of its stored commits that do not count.
+// first seq of the tail of its stored commits that do not count: voided
+// (invalid rows) or at and after its fork.
 func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (map[keys.AuthorID]uint64, error) {
 	var e err0
 	invalid := map[acl.Loc]bool{}
@@ -143,8 +146,9 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 		}
 		invalid[l] = true
 	}
-	if e.err != nil || len(invalid) == 0 {
-		return nil, e.err
+	forked, err := s.forkSeqs(ctx, sp, author)
+	if e.err != nil || err != nil || len(invalid) == 0 && len(forked) == 0 {
+		return nil, errors.Join(e.err, err)
 	}
 	out := map[keys.AuthorID]uint64{}
 	for k, v := range s.scan(ctx, spaceKey(tagHead, sp, author), false, &e) {
@@ -154,6 +158,9 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 		}
 		au := h.Author
 		first := h.Seq + 1
+		if fs, ok := forked[au]; ok && fs < first {
+			first = fs // a forked author's commits from the fork on do not count
+		}
 		for first > 1 && invalid[acl.Loc{Author: au, Seq: first - 1}] {
 			first--
 		}

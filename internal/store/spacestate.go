@@ -31,6 +31,7 @@ type spaceState struct {
 	view     ViewState
 	lastVV   map[keys.AuthorID]vvAt // latest stored VV per author, when known
 	genesis  bool
+	over     map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot

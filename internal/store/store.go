@@ -66,6 +66,9 @@ type Options struct {
 	// private). It MUST NOT block, do I/O or call back into the Store; the
 	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
+	// Now is the wall clock that commits dated in the future are held
+	// back against (MaxFuture); nil means time.Now. Tests skew it.
+	Now func() time.Time
 }
 
 // Event tells Notify what one request changed, once it is durable.
@@ -107,6 +110,7 @@ type Store struct {
 	notify  func(Event)
 	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
 	rotated func(keys.SpaceID, bool, []byte)                     // Options.Rotated
+	now     func() time.Time                                     // Options.Now
 	health  io.Closer                                            // the disk-health checker's goroutine
 
 	// hook, if set by this package's tests (export_test.go) before the
@@ -147,12 +151,16 @@ func Open(dir string, o Options) (*Store, error) {
 		notify:  o.Notify,
 		unseal:  o.Unseal,
 		rotated: o.Rotated,
+		now:     o.Now,
 		reqs:    make(chan *request, 256),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	_, statErr := o.FS.Stat(dir)
 	exists := statErr == nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -98,7 +97,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if c.Seq > 1 && !(commit.HLC{Wall: h.Wall, Logical: h.Lgc}).Less(c.Time) {
 		return rejected(ErrClock, "%s at %s", c, c.Time), nil
 	}
-	if c.Time.Wall > uint64(time.Now().Add(MaxFuture).UnixMicro()) {
+	if c.Time.Wall > uint64(a.s.now().Add(MaxFuture).UnixMicro()) {
 		return Outcome{Status: Pending, Err: fmt.Errorf("%w: %w: %s is dated %s", ErrPending, ErrFuture, c, c.Time)}, nil
 	}
 	for _, d := range c.Deps {
