@@ -199,6 +199,10 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 
 	d.mu.Lock()
 	sl := d.spaces[sp]
+	if sl == nil { // forgotten meanwhile (a join that failed)
+		d.mu.Unlock()
+		return
+	}
 	sl.looked = time.Now()
 	sl.found = sl.found[:0]
 	for _, p := range found {
@@ -215,10 +219,20 @@ func (n *Node) discoverSpace(sp keys.SpaceID) {
 	}
 }
 
+// holds reports whether sp is held (not forgotten by a failed join).
+func (n *Node) holds(sp keys.SpaceID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.held, sp)
+}
+
 // announce provides sp in the DHT if provideDue says so, and records
 // when it did. It returns the provide's error.
 func (n *Node) announce(sp keys.SpaceID) error {
 	d := n.disc
+	if !n.holds(sp) {
+		return nil // forgotten since the round began
+	}
 	d.mu.Lock()
 	sl := d.spaces[sp]
 	if sl == nil {
@@ -252,7 +266,9 @@ func (n *Node) reannounce() {
 		}
 		if err := n.announce(sp); err != nil {
 			n.disc.mu.Lock()
-			n.disc.spaces[sp].err = err
+			if sl := n.disc.spaces[sp]; sl != nil {
+				sl.err = err
+			}
 			n.disc.mu.Unlock()
 		}
 	}

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,5 +119,94 @@ func TestProvideDue(t *testing.T) {
 		if got := provideDue(tc.provided, tc.addrsAt, tc.now); got != tc.want {
 			t.Errorf("%s: provideDue = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestDiscoveryOfAForgottenSpace: a space forgotten (a failed join) while
+// its lookup is under way is let go by the lookup round, and not
+// announced again. Before, the round wrote its findings into the space's
+// entry, which the forgetting had removed: a nil pointer, and the daemon
+// crashed.
+func TestDiscoveryOfAForgottenSpace(t *testing.T) {
+	ctx := ctxT(t)
+	var n *Node
+	var target []byte // guarded by mu
+	var mu sync.Mutex
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	k, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true,
+		OnDHTRequest: func(q p2p.DHTRequest) {
+			mu.Lock()
+			hit := target != nil && q.Type == "GET_PROVIDERS" && bytes.Equal(q.Key, target)
+			mu.Unlock()
+			if hit {
+				once.Do(func() {
+					close(arrived)
+					select { // hold the lookup while the space is forgotten
+					case <-release:
+					case <-time.After(20 * time.Second):
+					}
+				})
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	var boot string
+	for _, a := range h.Addrs() {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
+			boot = a
+		}
+	}
+	n, err = Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	id, err := keys.NewSpaceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	target = discoveryKey(id.Space())
+	mu.Unlock()
+	// A join that will fail: the space is held, discovery looks it up.
+	if err := n.st.AddSpace(ctx, "doomed", id.Space()); err != nil {
+		t.Fatal(err)
+	}
+	n.addHeld(id.Space())
+	select {
+	case <-arrived:
+	case <-ctx.Done():
+		t.Fatal("the space was never looked up")
+	}
+	if err := n.forgetJoined(pendingJoin{Ticket: keys.Ticket{Space: id.Space()}}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	// The round goes on (the node would crash here before); the next
+	// lookup of any space shows it did, and the forgotten one stays out.
+	other, err := n.CreateSpace(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the other space to be looked up", func() bool {
+		for _, d := range n.Discovery() {
+			if d.Space == other.ID() && !d.Looked.IsZero() {
+				return true
+			}
+		}
+		return false
+	})
+	n.disc.mu.Lock()
+	_, stale := n.disc.spaces[id.Space()]
+	n.disc.mu.Unlock()
+	if stale {
+		t.Error("the forgotten space is still in discovery")
 	}
 }
