@@ -383,6 +383,7 @@ func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID
 func (l local) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
 	return l.n.st.Forks(ctx, sp)
 }
+func (l local) Writable(need uint64) error { return l.n.st.Writable(need) }
 func (l local) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
 	return l.n.st.Granted(ctx, sp, a)
 }

@@ -31,8 +31,21 @@ func (s *Session) applyLoop(ctx context.Context, jobs <-chan applyJob) (err erro
 			if !ok {
 				return nil
 			}
+			if s.full {
+				s.Stats.CommitsLetGo.Add(uint64(len(j.cs)))
+				continue // the timer is set: see pauseFull
+			}
 			err = s.onCommits(ctx, j.ps, j.cs)
 		case <-timer.C:
+			if s.full {
+				err = s.local.Writable(BatchBytes)
+				if err == nil {
+					err = errRoomAgain
+				} else if errors.Is(err, store.ErrDiskFull) {
+					err = nil
+				}
+				break
+			}
 			err = s.retryDue(ctx)
 		}
 		if err != nil {
@@ -44,6 +57,27 @@ func (s *Session) applyLoop(ctx context.Context, jobs <-chan applyJob) (err erro
 		}
 		s.arm(timer)
 	}
+}
+
+// errRoomAgain ends a session paused by a full disk once there is room
+// again (Run returns nil for it): the next session starts from the heads,
+// so the peer sends again what this one let go.
+var errRoomAgain = errors.New("reconcile: the disk has room again: sync starts over")
+
+// pauseFull pauses applying after Apply failed because the disk is full
+// (apply goroutine). The session goes on serving the peer, which reads
+// from a full disk need; the commits the peer sends meanwhile are let go
+// (they are not stored, and what is held waiting is released), and every
+// DiskRecheck the session asks whether a write would be stored again.
+// Once it would, the session ends without blame and the next one starts
+// from the heads: the peer's record of what this node has, raised by what
+// it sent, is then forgotten. Ending the session at once instead would
+// make the peer reopen it and send everything again every moment, and a
+// Have cannot undo the peer's record (an unchanged Have sends nothing).
+func (s *Session) pauseFull(n int) {
+	s.full = true
+	s.Stats.CommitsLetGo.Add(uint64(n))
+	s.releasePending()
 }
 
 // holding returns the spaces with held commits (apply goroutine).
@@ -80,6 +114,10 @@ func (s *Session) retryDue(ctx context.Context) error {
 // arm sets the timer to the next time something held is due, or stops it.
 func (s *Session) arm(timer *time.Timer) {
 	timer.Stop()
+	if s.full {
+		timer.Reset(s.cfg.DiskRecheck)
+		return
+	}
 	next := time.Duration(-1)
 	soonest := func(d time.Duration) {
 		if next < 0 || d < next {
@@ -113,6 +151,10 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 		return nil
 	}
 	res, err := s.local.Apply(ctx, ps.id, batch)
+	if errors.Is(err, store.ErrDiskFull) {
+		s.pauseFull(len(cs))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reconcile: apply: %w", err)
 	}

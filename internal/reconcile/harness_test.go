@@ -156,6 +156,7 @@ func (n *tnode) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 func (n *tnode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
 	return n.st.Forks(ctx, sp)
 }
+func (n *tnode) Writable(need uint64) error { return n.st.Writable(need) }
 func (n *tnode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
 	return n.st.Granted(ctx, sp, a)
 }

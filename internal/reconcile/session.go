@@ -35,6 +35,10 @@ type Local interface {
 	Granted(ctx context.Context, sp keys.SpaceID, author keys.AuthorID) (bool, error)
 	// Apply stores verified commits (see store.Store.Apply).
 	Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error)
+	// Writable returns nil once a write of about need bytes would be
+	// stored, after Apply failed with store.ErrDiskFull
+	// (store.Store.Writable).
+	Writable(need uint64) error
 }
 
 // Config configures a Session. Zero fields take the defaults.
@@ -66,6 +70,9 @@ type Config struct {
 	// wait before they are offered again (default 1 minute), so that a
 	// wall clock set forward frees them soon.
 	Recheck time.Duration
+	// DiskRecheck is how often a session paused by a full disk asks
+	// whether there is room again (default 10 s).
+	DiskRecheck time.Duration
 }
 
 // Defaults of Config.
@@ -74,6 +81,7 @@ const (
 	DefaultMaxUngrantedBytes = 8 << 20
 	DefaultStallTimeout      = 5 * time.Minute
 	DefaultRecheck           = time.Minute
+	DefaultDiskRecheck       = 10 * time.Second
 )
 
 // Stats are a session's counters.
@@ -82,6 +90,7 @@ type Stats struct {
 	FramesIn, FramesOut   atomic.Uint64
 	BytesIn, BytesOut     atomic.Uint64
 	Wakeups               atomic.Uint64 // times the writer woke to look for work
+	CommitsLetGo          atomic.Uint64 // received but not stored because the disk was full
 }
 
 // Session runs the sync protocol with one peer. Create it with NewSession
@@ -100,6 +109,7 @@ type Session struct {
 	// Apply goroutine only:
 	pendingBytes int64 // held commits, summed over spaces (Config.MaxPendingBytes)
 	ungranted    int64 // bytes of commits not held for want of a grant (Config.MaxUngrantedBytes)
+	full         bool  // Apply failed for lack of disk: received commits are let go (see pauseFull)
 
 	mu      sync.Mutex
 	byDisc  map[keys.Digest]*peerSpace  // spaces we hold, by discovery ID; guarded by mu
@@ -181,6 +191,9 @@ func NewSession(cfg Config, local Local, conn Conn) *Session {
 	}
 	if cfg.Recheck == 0 {
 		cfg.Recheck = DefaultRecheck
+	}
+	if cfg.DiskRecheck == 0 {
+		cfg.DiskRecheck = DefaultDiskRecheck
 	}
 	return &Session{
 		cfg: cfg, local: local, conn: conn,
@@ -291,7 +304,7 @@ func (s *Session) Run(ctx context.Context) error {
 	if err2 := <-errc; err == nil || errors.Is(err2, ErrMisbehaving) && !errors.Is(err, ErrMisbehaving) {
 		err = err2
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) || errors.Is(err, errRoomAgain) {
 		err = nil
 	}
 	return err

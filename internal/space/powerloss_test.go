@@ -272,6 +272,7 @@ func (n *plNode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, erro
 func (n *plNode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
 	return n.st.Forks(ctx, sp)
 }
+func (n *plNode) Writable(need uint64) error { return n.st.Writable(need) }
 func (n *plNode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
 	return n.st.Granted(ctx, sp, a)
 }

@@ -117,6 +117,29 @@ func (s *Store) Room() error {
 	return g.full(u.AvailBytes, "nothing more is written to it")
 }
 
+// Writable returns nil if a write of about need bytes would be admitted
+// now (see admit), or an error wrapping ErrDiskFull if not: for writers
+// that paused because the disk was full (sync sessions) to know when to
+// go on. It makes nothing. It is safe for concurrent use.
+func (s *Store) Writable(need uint64) error {
+	g := s.disk
+	if g == nil {
+		return nil
+	}
+	u, err := g.usage()
+	if err != nil {
+		return nil
+	}
+	want := g.reserve + need
+	if !g.hasBallst.Load() {
+		want += g.ballast
+	}
+	if u.AvailBytes < want {
+		return g.full(u.AvailBytes, "writes resume once there is room for the reserve again")
+	}
+	return nil
+}
+
 // admit checks, before a group commit of about need bytes, that the disk
 // has room for it and for the reserve, and that the ballast is in place
 // (making it again if there is room for that too). It returns an error
