@@ -24,7 +24,7 @@ import (
 // with ENOSPC after writing what fits, as a disk does. lie makes it
 // report plenty of room all the same (another program fills the disk
 // between the store's check and its write), and failLog makes writes to
-// Pebble's log fail with ENOSPC until a file is removed (the log's
+// Pebble's log fail with ENOSPC until the reserve or a filler is removed (the log's
 // preallocated space aside: the disk is full at the moment it writes).
 type quotaFS struct {
 	*vfs.MemFS
@@ -127,7 +127,12 @@ func (q *quotaFS) ReuseForWrite(old, name string, c vfs.DiskWriteCategory) (vfs.
 
 func (q *quotaFS) Remove(name string) error {
 	q.forget(name)
-	q.failLog.Store(false)
+	if base := q.PathBase(name); base == "loam-reserve" || strings.HasPrefix(base, "filler-") {
+		// Room made on purpose. (Pebble removes obsolete files of its
+		// own at any moment: those must not end the test's full disk,
+		// or a write could miss it.)
+		q.failLog.Store(false)
+	}
 	return q.MemFS.Remove(name)
 }
 
