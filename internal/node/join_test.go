@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,4 +323,63 @@ func TestJoinTakesOverResumedJoin(t *testing.T) {
 		t.Fatalf("join again: %v, want its timeout", err)
 	}
 	holdsNothing(t, b)
+}
+
+// TestReconnectAfterBothRestart: two nodes that know each other only from
+// a ticket (no DHT, no mDNS) and listen on ports the system chose find
+// each other again after both restarted: each listens on its ports of the
+// last run, where its peer's book expects it. Before, both came back on
+// new ports, and neither's peer book could reach the other.
+func TestReconnectAfterBothRestart(t *testing.T) {
+	ctx := ctxT(t)
+	open := func(home string) *Node {
+		t.Helper()
+		// No Listen: ports the system chooses (the daemon's default). The
+		// nodes reach each other on loopback, which the addresses include.
+		n, err := Open(context.Background(), Options{Home: home, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	aHome, bHome := t.TempDir(), t.TempDir()
+	a, b := open(aHome), open(bHome)
+	sp, err := a.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lo []string // only loopback addresses: the test's traffic stays on this machine
+	for _, ad := range tk.Addrs {
+		if strings.HasPrefix(ad, "/ip4/127.0.0.1/") {
+			lo = append(lo, ad)
+		}
+	}
+	tk.Addrs = lo
+	if _, err := b.Join(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ n, peer *Node }{{a, b}, {b, a}} {
+		waitFor(t, 30*time.Second, "the peer in the book", func() bool {
+			return slices.Contains(c.n.BookPeers(sp.ID()), c.peer.Author())
+		})
+	}
+	aAddrs := a.Addrs()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = open(aHome)
+	put(t, a, sp.ID(), "after-the-power-cut", "1")
+	b = open(bHome)
+	if got := a.Addrs(); !slices.Equal(got, aAddrs) {
+		t.Logf("a's addresses changed (a port was taken meanwhile?): %v, then %v", aAddrs, got)
+	}
+	waitFor(t, 30*time.Second, "the nodes to find each other again", func() bool { return converged([]*Node{a, b}, sp.ID()) })
 }

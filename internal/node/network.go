@@ -28,9 +28,13 @@ const (
 
 func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	n.sync = newNodeSync(o.Now)
+	listen := o.Listen
+	if len(listen) == 0 { // the ports of the last run, where free (listen.go)
+		listen = p2p.ReuseListen(readListen(n.home))
+	}
 	h, err := p2p.New(ctx, p2p.Config{
 		Key:       n.dev,
-		Listen:    o.Listen,
+		Listen:    listen,
 		MDNS:      o.MDNS,
 		DHT:       o.DHT,
 		Bootstrap: o.Bootstrap,
@@ -51,6 +55,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 		return err
 	}
 	n.host = h
+	if len(o.Listen) == 0 {
+		keepListen(n.home, h.ListenAddrs())
+	}
 	h.Handle(reconcile.ProtocolID, func(s p2p.Stream) { n.runSession(s) })
 	h.Handle(blob.BlobProtocolID, n.serveBlobs)
 	h.Notify(func(peer keys.AuthorID, connected bool) {
