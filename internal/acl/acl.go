@@ -46,6 +46,11 @@ func (e *DeniedError) Error() string {
 	if e.Expired {
 		have += " (a grant it held has expired)"
 	}
+	if e.Have == 0 && !e.Expired && len(e.Prefixes) == 0 {
+		// A device that joined but whose join has not arrived yet (its
+		// node stopped mid-join) is told how to finish it.
+		return fmt.Sprintf("%s has no role in space %s yet; %s needs %s (if this device joined the space, the join has not finished: run loam daemon, or loam join again with the ticket; otherwise ask an admin: loam invite --role %s)", e.Author, e.Space, e.What, e.Need, e.Need)
+	}
 	return fmt.Sprintf("%s has %s in space %s; %s needs %s (ask an admin: loam invite --role %s)", e.Author, have, e.Space, e.What, e.Need, e.Need)
 }
 

@@ -62,7 +62,7 @@ func TestLocalRefusal(t *testing.T) {
 		{"prefix writer outside", chatter, commit.Put([]byte("tools/saw"), []byte("v")), []string{`only under ["chat/"]`, `writing "tools/saw" needs write`}},
 		{"expired writer", temp, commit.Put([]byte("k"), []byte("v")), []string{"has no role", "expired"}},
 		{"revoked writer", gone, commit.Put([]byte("k"), []byte("v")), []string{"was revoked", "ask an admin for a new invite"}},
-		{"stranger", stranger, commit.Put([]byte("k"), []byte("v")), []string{"has no role", "needs write"}},
+		{"stranger", stranger, commit.Put([]byte("k"), []byte("v")), []string{"has no role", "needs write", "the join has not finished: run loam daemon"}},
 		{"reader grants", reader, commit.GrantOp(commit.Grant{Subject: stranger.Author(), Role: commit.RoleRead}), []string{"needs admin", "loam invite --role admin"}},
 	}
 	for _, tc := range cases {
