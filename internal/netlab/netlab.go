@@ -32,12 +32,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // InternetPrefix is the emulated internet's subnet: public in libp2p's
@@ -321,39 +318,17 @@ func (l *Lab) destroy() {
 // may be used from any goroutine; the caller closes it. It lets a test
 // send and receive packets inside the lab without a helper process.
 func (l *Lab) ListenUDP(ns, addr string) (*net.UDPConn, error) {
-	type result struct {
-		c   *net.UDPConn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// The thread enters ns and is never unlocked: when this
-		// goroutine returns, the runtime ends the thread instead of
-		// reusing it in the wrong namespace.
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			done <- result{nil, err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{nil, fmt.Errorf("enter namespace %s: %w", ns, err)}
-			return
-		}
+	c, err := inNS(ns, func() (*net.UDPConn, error) {
 		ua, err := net.ResolveUDPAddr("udp4", addr)
 		if err != nil {
-			done <- result{nil, err}
-			return
+			return nil, err
 		}
-		c, err := net.ListenUDP("udp4", ua)
-		done <- result{c, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("netlab: listen udp %s in %s: %w", addr, ns, r.err)
+		return net.ListenUDP("udp4", ua)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlab: listen udp %s in %s: %w", addr, ns, err)
 	}
-	return r.c, nil
+	return c, nil
 }
 
 // Blackhole makes home i's router (1-based) drop, silently, every packet

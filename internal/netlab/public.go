@@ -118,54 +118,50 @@ table bridge shape {
 // server that listens on a namespace's loopback (a daemon's API) that way.
 func (l *Lab) DialContext(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			// The thread enters ns and is never unlocked: when this
-			// goroutine returns, the runtime ends the thread instead of
-			// reusing it in the wrong namespace. The socket stays in ns.
-			runtime.LockOSThread()
-			if err := enterNS(ns); err != nil {
-				done <- result{nil, err}
-				return
-			}
+		c, err := inNS(ns, func() (net.Conn, error) {
 			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			done <- result{c, err}
-		}()
-		r := <-done
-		if r.err != nil {
-			return nil, fmt.Errorf("netlab: dial %s in %s: %w", addr, ns, r.err)
+			return d.DialContext(ctx, network, addr)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("netlab: dial %s in %s: %w", addr, ns, err)
 		}
-		return r.c, nil
+		return c, nil
 	}
 }
 
 // ListenTCP opens a TCP listener in namespace ns on addr ("IP:port"; port
 // 0 picks one). The listener stays in ns; the caller closes it.
 func (l *Lab) ListenTCP(ns, addr string) (net.Listener, error) {
+	ln, err := inNS(ns, func() (net.Listener, error) { return net.Listen("tcp4", addr) })
+	if err != nil {
+		return nil, fmt.Errorf("netlab: listen tcp %s in %s: %w", addr, ns, err)
+	}
+	return ln, nil
+}
+
+// inNS runs f on a thread inside namespace ns and returns what it made: a
+// socket made there stays in ns for its life and may be used from any
+// goroutine. The thread is never unlocked: when its goroutine returns,
+// the runtime ends the thread instead of reusing it in the wrong
+// namespace.
+func inNS[T any](ns string, f func() (T, error)) (T, error) {
 	type result struct {
-		ln  net.Listener
+		v   T
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: see DialContext
+		runtime.LockOSThread()
 		if err := enterNS(ns); err != nil {
-			done <- result{nil, err}
+			var zero T
+			done <- result{zero, err}
 			return
 		}
-		ln, err := net.Listen("tcp4", addr)
-		done <- result{ln, err}
+		v, err := f()
+		done <- result{v, err}
 	}()
 	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("netlab: listen tcp %s in %s: %w", addr, ns, r.err)
-	}
-	return r.ln, nil
+	return r.v, r.err
 }
 
 // enterNS moves the calling thread, which must be locked, into ns.
