@@ -226,23 +226,30 @@ func (g *diskGuard) dropBallast() bool {
 }
 
 // openNeed returns the free space opening the store in dir read-write
-// needs: Pebble flushes the write-ahead logs it replays (at most their
-// size) and writes an options file and a manifest entry.
-func openNeed(fs vfs.FS, dir string) uint64 {
-	need := uint64(64 << 10)
+// needs: Pebble flushes the write-ahead logs it replays and writes an
+// options file and a manifest entry. The logs it replays hold at most the
+// unflushed memtables, so at most maxLogs of the logs in the directory
+// count: Pebble also keeps obsolete logs there to reuse, and counting
+// them asked for room a small disk never had (a daemon on 20 MB stayed
+// read-only after half the disk was freed). Open, which fails if Pebble
+// finds no room, passes 3 memtables (Pebble stops writes at two full
+// ones, plus the one being filled); reopen passes one, since a read-write
+// open that finds no room goes back to read-only: writes are refused,
+// never lost.
+func openNeed(fs vfs.FS, dir string, maxLogs uint64) uint64 {
+	var logs uint64
 	names, err := fs.List(dir)
-	if err != nil {
-		return need
-	}
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".log") {
-			continue
+	if err == nil {
+		for _, n := range names {
+			if !strings.HasSuffix(n, ".log") {
+				continue
+			}
+			if fi, err := fs.Stat(fs.PathJoin(dir, n)); err == nil {
+				logs += uint64(fi.Size())
+			}
 		}
-		if fi, err := fs.Stat(fs.PathJoin(dir, n)); err == nil {
-			need += uint64(fi.Size())
-		}
 	}
-	return need
+	return 64<<10 + min(logs, maxLogs)
 }
 
 func human(b uint64) string {
@@ -358,7 +365,7 @@ func (a *applier) reopen() error {
 	if err != nil {
 		return g.full(0, "the store is open read-only, and the free space cannot be read")
 	}
-	need := openNeed(g.fs, s.dir)
+	need := openNeed(g.fs, s.dir, s.memSize)
 	if u.AvailBytes < g.reserve+g.ballast+need {
 		return g.full(u.AvailBytes, "the store was opened read-only for lack of space, and writes resume once there is room")
 	}

@@ -168,7 +168,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if s.disk, u = newDiskGuard(o.FS, dir); s.disk != nil {
 		_, _, s.memSize = diskSizes(u.TotalBytes)
 		s.fs = backoffFS{vfs.OnDiskFull(o.FS, s.disk.onDiskFull)}
-		if need := openNeed(o.FS, dir); exists && u.AvailBytes < need {
+		if need := openNeed(o.FS, dir, 3*s.memSize); exists && u.AvailBytes < need {
 			if s.disk.dropBallast() {
 				if u2, err := s.disk.usage(); err == nil {
 					u = u2
