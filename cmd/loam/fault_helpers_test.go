@@ -257,16 +257,3 @@ func envNumber(t *testing.T, name string, def, lo, hi int64) int64 {
 	}
 	return v
 }
-
-// knownDefectsEnv, set to 1, runs the fault tests skipped for a known
-// defect (knownDefect).
-const knownDefectsEnv = "LOAM_KNOWN_DEFECTS"
-
-// knownDefect skips the test, which fails for the defect why names,
-// unless knownDefectsEnv is 1. Remove the call with the fix.
-func knownDefect(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv(knownDefectsEnv) != "1" {
-		t.Skipf("%s (run it anyway with %s=1)", why, knownDefectsEnv)
-	}
-}
