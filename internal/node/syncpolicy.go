@@ -48,13 +48,14 @@ type nodeSync struct {
 	limits syncLimits
 	budget *reconcile.Budget // pending commits per space, over all sessions
 	now    func() time.Time  // Options.Now
+	news   *syncNews         // wakes WaitSynced when a session made progress
 }
 
 func newNodeSync(now func() time.Time) nodeSync {
 	if now == nil {
 		now = time.Now
 	}
-	return nodeSync{limits: limits, budget: reconcile.NewBudget(limits.pendingPerSpace), now: now}
+	return nodeSync{limits: limits, budget: reconcile.NewBudget(limits.pendingPerSpace), now: now, news: newSyncNews()}
 }
 
 // sessionConfig configures a sync session with peer.
@@ -68,5 +69,6 @@ func (n *Node) sessionConfig(peer keys.AuthorID) reconcile.Config {
 		StallTimeout:      l.stall,
 		Now:               n.sync.now,
 		Recheck:           l.recheck,
+		Progress:          n.sync.news.wake,
 	}
 }
