@@ -114,7 +114,10 @@ func ExampleSpace_Watch() {
 		log.Fatal(err)
 	}
 
-	changes := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	changes, err := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	sp.Put(ctx, []byte("chat/general/0001"), []byte("hello"))
 	sp.Put(ctx, []byte("chat/random/0001"), []byte("not watched"))
 	sp.Delete(ctx, []byte("chat/general/0001"))

@@ -142,7 +142,10 @@ func settle(ctx context.Context, n *loam.Node, sp *loam.Space) error {
 		for _, h := range hs {
 			fmt.Fprintf(&b, "%s:%d ", h.Author, h.Seq)
 		}
-		ps := n.Peers()
+		ps, err := n.Peers(ctx)
+		if err != nil {
+			return "", err
+		}
 		slices.SortFunc(ps, func(a, b loam.PeerInfo) int { return strings.Compare(a.Peer, b.Peer) })
 		for _, p := range ps {
 			fmt.Fprintf(&b, "%s:%d/%d ", p.Peer, p.BytesIn, p.BytesOut)
