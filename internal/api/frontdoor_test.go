@@ -61,8 +61,10 @@ func TestPutBlobConflictsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, open := range map[string]func(off, n int64) (io.ReadCloser, int64, error){
-		"by ID":  func(off, n int64) (io.ReadCloser, int64, error) { return f.c.OpenBlobRange(ctx, big.ID, off, n) },
-		"by key": func(off, n int64) (io.ReadCloser, int64, error) { return f.c.GetRawRange(ctx, sp.ID, []byte("big"), off, n) },
+		"by ID": func(off, n int64) (io.ReadCloser, int64, error) { return f.c.OpenBlobRange(ctx, big.ID, off, n) },
+		"by key": func(off, n int64) (io.ReadCloser, int64, error) {
+			return f.c.GetRawRange(ctx, sp.ID, []byte("big"), off, n)
+		},
 	} {
 		for _, r := range [][2]int64{{0, 0}, {5, 0}, {99_990, 0}, {1234, 100}} {
 			rc, size, err := open(r[0], r[1])
