@@ -452,3 +452,71 @@ func TestConnectNetwork(t *testing.T) {
 		t.Error("FetchBlob of a bad ID")
 	}
 }
+
+// TestConnectConflicts: a put and a delete written concurrently on two
+// nodes (neither had seen the other's) show as the same conflicts
+// embedded and through the daemon: the losing delete with no value.
+func TestConnectConflicts(t *testing.T) {
+	ctx := ctxT(t)
+	d := startDaemon(t)
+	n := connect(t, d.home)
+	home := t.TempDir()
+	open := func(network bool) *loam.Node {
+		o := loam.Options{Home: home}
+		if network {
+			o.Network, o.Listen = true, []string{"/ip4/127.0.0.1/tcp/0"}
+		}
+		e, err := loam.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	sp := must(n.CreateSpace(ctx, "c", loam.Public))(t)
+	e := open(true)
+	esp := must(e.Join(ctx, must(sp.Invite(ctx, loam.Write, time.Hour))(t)))(t)
+	if err := esp.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+
+	// Offline, the joiner deletes k; then the daemon puts it: concurrent.
+	e = open(false)
+	if err := must(e.Space(ctx, "c"))(t).Delete(ctx, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if err := sp.Put(ctx, []byte("k"), []byte("daemon's")); err != nil {
+		t.Fatal(err)
+	}
+	e = open(true)
+	defer e.Close()
+	esp = must(e.Space(ctx, "c"))(t)
+	if err := e.Connect(ctx, d.n.Addrs()[0]+"/p2p/"+d.n.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	waitConflict := func(s *loam.Space) []loam.KV {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cs, err := s.Conflicts(ctx, []byte("k"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) > 0 || time.Now().After(deadline) {
+				return cs
+			}
+			if err := s.WaitSynced(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, s := range map[string]*loam.Space{"daemon": sp, "embedded": esp} {
+		cs := waitConflict(s)
+		if len(cs) != 1 || cs[0].Value != nil || cs[0].Author != e.Author() || string(cs[0].Key) != "k" {
+			t.Errorf("%s: conflicts of k: %+v", name, cs)
+		}
+		if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "daemon's" {
+			t.Errorf("%s: k = %q, %v", name, v, err)
+		}
+	}
+}

@@ -85,6 +85,9 @@ func (b *remoteBlob) Seek(off int64, whence int) (int64, error) {
 }
 
 func (b *remoteBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("loam: read the blob at a negative offset")
+	}
 	if off >= b.size {
 		return 0, io.EOF
 	}

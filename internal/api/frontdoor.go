@@ -63,7 +63,8 @@ func (s *Server) putBlobKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // conflicts lists the concurrent writes to key that lost to the visible
-// one: GET /v1/spaces/{space}/conflicts/{key...}.
+// one: GET /v1/spaces/{space}/conflicts/{key...}. A delete among them
+// has "op": "del" and no value.
 func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
@@ -83,8 +84,8 @@ func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
 	out := make([]Entry, 0, len(es))
 	for _, e := range es {
 		en := entryOf(key, e)
-		if e.Tombstone() {
-			en.Value, en.ValueB64 = nil, nil
+		if e.Tombstone() { // a delete: "op": "del" and no value, as in a watch
+			en.Op, en.Value, en.ValueB64 = OpDel, nil, nil
 		}
 		out = append(out, en)
 	}
