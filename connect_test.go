@@ -427,6 +427,9 @@ func TestConnectNetwork(t *testing.T) {
 	if r := must(jsp.Role(ctx))(t); r != loam.Read {
 		t.Errorf("Role after a read invite: %q", r)
 	}
+	if err := jsp.Put(ctx, []byte("x"), []byte("mine")); !errors.Is(err, loam.ErrReadOnly) {
+		t.Errorf("Put of a reader through the daemon: %v", err)
+	}
 
 	if err := n.Connect(ctx, other.Addrs()[0]+"/p2p/"+other.PeerID()); err != nil {
 		t.Fatal(err)
@@ -450,6 +453,12 @@ func TestConnectNetwork(t *testing.T) {
 	}
 	if _, err := n.FetchBlob(ctx, "blb_x", nil); err == nil {
 		t.Error("FetchBlob of a bad ID")
+	}
+
+	// Closed, a Node of Connect refuses as an embedded one does.
+	n.Close()
+	if _, err := n.Spaces(ctx); !errors.Is(err, loam.ErrClosed) {
+		t.Errorf("Spaces after Close: %v", err)
 	}
 }
 

@@ -23,6 +23,7 @@ var (
 	ErrReadOnly     = space.ErrReadOnly
 	ErrInvalidLog   = space.ErrInvalidLog
 	ErrInUse        = node.ErrInUse
+	ErrClosed       = store.ErrClosed // the Node was closed
 	ErrBadName      = node.ErrBadName
 	ErrOffline      = node.ErrOffline
 	ErrBadTicket    = keys.ErrBadTicket

@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/loamdb/loam/internal/api"
@@ -60,6 +62,8 @@ func Connect(ctx context.Context, home string) (*Node, error) {
 		return nil, &noDaemonError{msg: fmt.Sprintf("ignoring %s: %v", file, err), stale: true}
 	}
 	c.HTTP = api.NewHTTPClient() // its own connections, closed by Close
+	rn := &remoteNode{c: c, homeDir: home, addrList: info.Addrs}
+	c.HTTP.Transport = closingTransport{c.HTTP.Transport, &rn.closed}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	h, err := c.Hello(pctx)
@@ -70,7 +74,25 @@ func Connect(ctx context.Context, home string) (*Node, error) {
 		}
 		return nil, &noDaemonError{msg: fmt.Sprintf("ignoring %s: the daemon it names at %s does not answer (%v)", file, info.API, err), stale: true}
 	}
-	return &Node{impl: &remoteNode{c: c, homeDir: home, hello: h, addrList: info.Addrs}}, nil
+	rn.hello = h
+	return &Node{impl: rn}, nil
+}
+
+// closingTransport refuses requests once closed is set, so a closed Node
+// of Connect fails with ErrClosed as a closed embedded one does.
+type closingTransport struct {
+	http.RoundTripper
+	closed *atomic.Bool
+}
+
+func (t closingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.closed.Load() {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("loam: %w", ErrClosed)
+	}
+	return t.RoundTripper.RoundTrip(r)
 }
 
 // remoteNode is a Node that works through a daemon's API.
@@ -79,9 +101,11 @@ type remoteNode struct {
 	homeDir  string
 	hello    api.Hello
 	addrList []string
+	closed   atomic.Bool
 }
 
 func (r *remoteNode) close() error {
+	r.closed.Store(true)
 	r.c.HTTP.CloseIdleConnections()
 	return nil
 }

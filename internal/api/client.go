@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loamdb/loam/internal/store"
 )
 
 // Client calls the API of a daemon. Its methods are safe for concurrent
@@ -162,6 +164,9 @@ func (c *Client) doHeader(ctx context.Context, method, path string, query url.Va
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, store.ErrClosed) { // the caller closed its side (see loam.Connect)
+			return nil, unwrapURL(err)
 		}
 		return nil, fmt.Errorf("the daemon's API at %s does not answer: %w", c.BaseURL, unwrapURL(err))
 	}
