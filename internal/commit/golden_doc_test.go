@@ -2,6 +2,7 @@ package commit_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -175,4 +176,39 @@ func goldenFork(t testing.TB) commit.Fork {
 		t.Fatal(err)
 	}
 	return fk
+}
+
+// TestGoldenDigests checks the digests of §5.2 against commit (b): the
+// documented inputs hash to the code's op digests and ops root, and the
+// documented signature message is what the signature signs.
+func TestGoldenDigests(t *testing.T) {
+	doc := golden.Load(t, commitDoc, "digest")
+	c := goldenPutDel(t)
+	for i, p := range [][]byte{[]byte("cordless"), nil} {
+		n := string(rune('0' + i))
+		pd := keys.PayloadHash.Sum1(p)
+		doc.Check(t, "digest.op"+n+"-payload", pd[:])
+		d := c.OpDigest(i)
+		if op := c.Ops[i]; op.Digest() != d {
+			t.Errorf("op %d: Digest %x, the commit's %x", i, op.Digest(), d)
+		}
+		doc.Check(t, "digest.op"+n, d[:])
+		if in := doc.Bytes(t, "digest.op"+n+"-input"); keys.OpHash.Sum1(in) != d {
+			t.Errorf("digest.op%s-input does not hash to the op digest %x", n, d)
+		}
+	}
+	doc.Check(t, "digest.ops-root", c.OpsRoot[:])
+	if in := doc.Bytes(t, "digest.ops-root-input"); keys.OpsRootHash.Sum1(in) != c.OpsRoot {
+		t.Errorf("digest.ops-root-input does not hash to the ops root %x", c.OpsRoot)
+	}
+	if c.OpsRoot != keys.Digest(golden.Hex(goldenPutDelOpsRoot)) || c.ID.String() != goldenPutDelID {
+		t.Errorf("ops root %x, ID %s: changed", c.OpsRoot, c.ID)
+	}
+	doc.Check(t, "digest.id", c.ID[:])
+	doc.Check(t, "digest.sig", c.Sig[:])
+	msg := doc.Bytes(t, "digest.sig-message")
+	if !bytes.Equal(msg, append([]byte("loam/commit-sig/v1\x00"), c.ID[:]...)) ||
+		!ed25519.Verify(ed25519.PublicKey(c.Author[:]), msg, c.Sig[:]) {
+		t.Error("digest.sig-message is not what the commit's signature signs")
+	}
 }
