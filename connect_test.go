@@ -25,10 +25,14 @@ type daemon struct {
 	n    *node.Node
 }
 
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t testing.TB) *daemon { return startDaemonSync(t, false) }
+
+// startDaemonSync starts a daemon whose store syncs to disk (as a real
+// daemon's does) if durable.
+func startDaemonSync(t testing.TB, durable bool) *daemon {
 	t.Helper()
 	home := t.TempDir()
-	n, err := node.Open(context.Background(), node.Options{Home: home, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoSync: true})
+	n, err := node.Open(context.Background(), node.Options{Home: home, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoSync: !durable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +55,7 @@ func startDaemon(t *testing.T) *daemon {
 	return &daemon{home: home, n: n}
 }
 
-func connect(t *testing.T, home string) *loam.Node {
+func connect(t testing.TB, home string) *loam.Node {
 	t.Helper()
 	n, err := loam.Connect(context.Background(), home)
 	if err != nil {
