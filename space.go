@@ -179,9 +179,9 @@ func (b *Batch) Commit(ctx context.Context) error {
 
 // rangeQuery is what RangeOptions select.
 type rangeQuery struct {
-	prefix, start, end []byte
-	limit              int
-	reverse            bool
+	watchQuery
+	limit   int
+	reverse bool
 }
 
 // watchQuery is what WatchOptions select.
@@ -206,16 +206,7 @@ type KeyOption struct {
 	key   []byte
 }
 
-func (o KeyOption) applyRange(q *rangeQuery) {
-	switch o.which {
-	case 'p':
-		q.prefix = o.key
-	case 's':
-		q.start = o.key
-	case 'e':
-		q.end = o.key
-	}
-}
+func (o KeyOption) applyRange(q *rangeQuery) { o.applyWatch(&q.watchQuery) }
 
 func (o KeyOption) applyWatch(q *watchQuery) {
 	switch o.which {

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // Endpoints the root package's Connect needs besides the CLI's: a blob
@@ -35,43 +35,29 @@ const maxSyncWait = 10 * time.Minute
 // key, whatever its size: PUT /v1/spaces/{space}/blobs/{key...}. The
 // Content-Type is the blob's type unless it is application/octet-stream.
 func (s *Server) putBlobKey(w http.ResponseWriter, r *http.Request) {
+	sp, key, err := s.spaceKey(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.putBlob(w, r, sp, key, io.LimitReader(r.Body, blob.MaxBlobSize+1))
+}
+
+// spaceKey returns the {space} and the {key...} of the path.
+func (s *Server) spaceKey(r *http.Request) (*space.Space, []byte, error) {
 	key, err := pathKey(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, nil, err
 	}
 	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mediaType := ""
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "application/octet-stream" {
-			mediaType = ct
-		}
-	}
-	ref, _, err := s.n.PutBlob(r.Context(), sp, key, io.LimitReader(r.Body, blob.MaxBlobSize+1), mediaType)
-	if err != nil {
-		if errors.Is(err, blob.ErrBadRef) {
-			err = badRequestf("%v", err)
-		}
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, blobRefOf(ref))
+	return sp, key, err
 }
 
 // conflicts lists the concurrent writes to key that lost to the visible
 // one: GET /v1/spaces/{space}/conflicts/{key...}. A delete among them
 // has "op": "del" and no value.
 func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
-	key, err := pathKey(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	sp, err := s.space(r)
+	sp, key, err := s.spaceKey(r)
 	if err != nil {
 		writeError(w, err)
 		return
