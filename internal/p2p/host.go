@@ -24,6 +24,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/version"
 )
 
 // DefaultListen are the addresses a Host listens on when Config.Listen is
@@ -96,6 +97,10 @@ type Config struct {
 	// connection; the zero value means DefaultRelayLimit.
 	RelayLimit RelayLimit
 
+	// AgentVersion is what identify tells peers this Host runs; empty
+	// means version.Agent(), "loam/" and the Loam module's version.
+	AgentVersion string
+
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
 	// it.
@@ -165,6 +170,10 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}
 	g := newGater()
+	agent := c.AgentVersion
+	if agent == "" {
+		agent = version.Agent()
+	}
 
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
@@ -176,7 +185,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
 		libp2p.DisableMetrics(), // no global Prometheus registry; metrics come later
-		libp2p.UserAgent("loam"),
+		libp2p.UserAgent(agent),
 	}
 	r, err := newReach(c)
 	if err != nil {
