@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -40,6 +41,7 @@ func newDaemonCmd(g *globalOptions) *cobra.Command {
 		relaySvc  bool
 		relayData string
 		relayTime time.Duration
+		logs      logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -108,6 +110,9 @@ The daemon creates the Loam home if there is none.`,
 				return err
 			}
 			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, relayService: relaySvc, out: cmd.OutOrStdout()}
+			if d.log, err = logs.logger(cmd.ErrOrStderr()); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
 			if d.relayLimit, err = parseRelayLimit(relayData, relayTime); err != nil {
 				return usageErrorf(cmd, "%v", err)
 			}
@@ -129,6 +134,7 @@ The daemon creates the Loam home if there is none.`,
 	f.StringVar(&upload, "upload-rate", "0", "serve blob data to peers at most at `SIZE` per second, e.g. 5MiB (0: no limit)")
 	f.BoolVar(&relaySvc, "relay-service", false, "relay for daemons behind NATs that connect to this one (give it only on a machine with a public address, e.g. a seeder)")
 	addRelayLimitFlags(cmd, &relayData, &relayTime)
+	addLogFlags(cmd, &logs)
 	f.StringVar(&fetch, "fetch-blobs", "64MiB", "fetch blobs referenced by spaces as soon as they are seen up to `SIZE`; larger ones when read (all, none, or a size)")
 	return cmd
 }
@@ -160,6 +166,7 @@ type daemon struct {
 	fetchBlobs   int64
 	relayService bool
 	relayLimit   p2p.RelayLimit
+	log          *slog.Logger // the node's events, on stderr
 }
 
 // run serves until ctx ends (a signal), then stops cleanly: daemon.json
@@ -169,7 +176,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	n, err := node.Open(ctx, node.Options{
 		Home: d.home, Listen: d.listen, MDNS: d.mdns, DHT: d.dht, Bootstrap: d.bootstrap,
 		UploadRate: d.uploadRate, FetchBlobs: d.fetchBlobs,
-		RelayService: d.relayService, RelayLimit: d.relayLimit,
+		RelayService: d.relayService, RelayLimit: d.relayLimit, Logger: d.log,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -101,6 +102,12 @@ type Config struct {
 	// means version.Agent(), "loam/" and the Loam module's version.
 	AgentVersion string
 
+	// Logger receives one Info line per peer that becomes usable for
+	// Loam streams or stops being so (see Notify), saying whether the
+	// connection is direct or relayed; nil discards them. Nothing secret
+	// is logged: peer IDs and addresses only.
+	Logger *slog.Logger
+
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
 	// it.
@@ -119,6 +126,7 @@ type Host struct {
 	gater *gater
 	peers *peerTable
 	reach *reach // DHT, relays, hole punching
+	log   *slog.Logger
 
 	onPeerFound func(PeerInfo)
 	mdns        interface{ Close() error } // nil unless Config.MDNS
@@ -223,12 +231,16 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}
 
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	h := &Host{
 		h:           lh,
 		self:        c.Key.Author(),
 		gater:       g,
 		peers:       newPeerTable(),
 		reach:       r,
+		log:         c.Logger,
 		onPeerFound: c.OnPeerFound,
 		recheck:     make(chan peer.ID, 16),
 		loopDone:    make(chan struct{}),
