@@ -87,11 +87,20 @@ Once it serves, the daemon writes daemon.json in the Loam home with its
 API address, peer ID, p2p addresses and process ID: that is how the other
 commands find it. It removes the file when it stops. Only one process may
 use a Loam home: a second daemon for the same home fails with "in use".
-The daemon creates the Loam home if there is none.`,
+The daemon creates the Loam home if there is none.
+
+The daemon logs what happens, one line per event, on stderr: peers
+connecting (directly or through a relay) and leaving, joins, invites used,
+revocations, commits and peers refused (with the reason), blob fetches,
+and errors. --log-level chooses the least severe level logged (debug,
+info, warn, error); --log-format text writes key=value lines, json one
+JSON object a line. Logs name peers, members, spaces, commits and blobs
+by ID; they hold no ticket, key, token or data.`,
 		Example: `  loam daemon
   loam daemon --api 127.0.0.1:0 --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
   LOAM_HOME=/srv/loam loam daemon --mdns=false
-  loam daemon --dht private --bootstrap /ip4/203.0.113.7/udp/4001/quic-v1/p2p/12D3KooW…`,
+  loam daemon --dht private --bootstrap /ip4/203.0.113.7/udp/4001/quic-v1/p2p/12D3KooW…
+  loam daemon --log-format json --log-level debug 2>>loam.log`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			host, _, err := net.SplitHostPort(apiAddr)
