@@ -254,6 +254,19 @@ func TestConnectData(t *testing.T) {
 	if rep.Commits != 8 || rep.Authors != 2 || rep.Forks != 0 {
 		t.Errorf("Verify: %+v", rep)
 	}
+
+	// Closing the node ends its watches, as an embedded node's Close does.
+	n.Close()
+	for {
+		select {
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the watch went on after Close")
+		}
+	}
 }
 
 // TestConnectBlobs: blobs through a daemon: PutBlob and OpenBlob by key

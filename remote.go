@@ -62,7 +62,7 @@ func Connect(ctx context.Context, home string) (*Node, error) {
 		return nil, &noDaemonError{msg: fmt.Sprintf("ignoring %s: %v", file, err), stale: true}
 	}
 	c.HTTP = api.NewHTTPClient() // its own connections, closed by Close
-	rn := &remoteNode{c: c, homeDir: home, addrList: info.Addrs}
+	rn := &remoteNode{c: c, homeDir: home, addrList: info.Addrs, done: make(chan struct{})}
 	c.HTTP.Transport = closingTransport{c.HTTP.Transport, &rn.closed}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -102,10 +102,13 @@ type remoteNode struct {
 	hello    api.Hello
 	addrList []string
 	closed   atomic.Bool
+	done     chan struct{} // closed by close: ends the watches
 }
 
 func (r *remoteNode) close() error {
-	r.closed.Store(true)
+	if !r.closed.Swap(true) {
+		close(r.done)
+	}
 	r.c.HTTP.CloseIdleConnections()
 	return nil
 }
@@ -132,7 +135,7 @@ func (r *remoteNode) wrap(in api.SpaceInfo, err error) (spaceImpl, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &remoteSpace{c: r.c, in: info}, nil
+	return &remoteSpace{c: r.c, in: info, done: r.done}, nil
 }
 
 func (r *remoteNode) createSpace(ctx context.Context, name string, vis Visibility) (spaceImpl, error) {
@@ -241,8 +244,9 @@ func (r *remoteNode) gcBlobs(ctx context.Context) (int64, error) { return r.c.GC
 
 // remoteSpace is a Space of a remoteNode. It names the space by ID.
 type remoteSpace struct {
-	c  *api.Client
-	in SpaceInfo
+	c    *api.Client
+	in   SpaceInfo
+	done <-chan struct{} // closed by the node's Close
 }
 
 func (s *remoteSpace) info() SpaceInfo { return s.in }
@@ -312,14 +316,24 @@ func (s *remoteSpace) scan(ctx context.Context, q rangeQuery) iter.Seq2[KV, erro
 }
 
 func (s *remoteSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	w, err := s.c.Watch(ctx, s.in.ID, q.prefix)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	out := make(chan Change)
 	go func() {
 		defer close(out)
+		defer cancel()
 		defer w.Close()
+		go func() { // the node's Close ends the watch, as an embedded node's does
+			select {
+			case <-s.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		for {
 			e, err := w.Next()
 			if err != nil {
