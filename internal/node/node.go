@@ -99,7 +99,7 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
-	upload       *pacer       // bounds blob upload; nil if unbounded
+	upload       *blob.Pacer  // bounds blob upload; nil if unbounded
 	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
 	fetchBlobs   int64        // see Options.FetchBlobs, resolved
 	wanted       wantedSet    // blobs to fetch eagerly
@@ -137,7 +137,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		reaching: map[keys.AuthorID]chan struct{}{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.upload = newPacer(o.UploadRate)
+	n.upload = blob.NewPacer(o.UploadRate, blob.PacerKeep)
 	n.blobTimeouts = defaultBlobTimeouts
 	n.fetchBlobs = o.FetchBlobs
 	if n.fetchBlobs == 0 {
