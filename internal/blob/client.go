@@ -2,7 +2,6 @@ package blob
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -69,9 +68,6 @@ func (c Client) exchange(ctx context.Context, req *BlobMsg) (*BlobMsg, error) {
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
-	}
-	if errors.Is(err, frame.ErrTimeout) {
-		return fmt.Errorf("%w (the peer stopped answering)", err)
 	}
 	return err
 }
