@@ -140,3 +140,44 @@ func TestServerRefusesMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestClientDropsSilentPeer: a peer that takes the request and never
+// answers fails the request with frame.ErrTimeout after the client's
+// Timeout, not the caller's context.
+func TestClientDropsSilentPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{})
+	defer close(done)
+	wg.Go(func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		<-done // silence until the test ends
+	})
+	c := blob.Client{Name: "silent", Timeout: 300 * time.Millisecond, Open: func(ctx context.Context) (blob.Stream, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+		if err != nil {
+			return nil, err
+		}
+		return tcpStream{conn.(*net.TCPConn)}, nil
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Get(ctx, blob.BlobID{1}, 0)
+	if !errors.Is(err, frame.ErrTimeout) || ctx.Err() != nil {
+		t.Fatalf("a silent peer: %v after %v, want frame.ErrTimeout", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("gave up after %v, with a 300 ms timeout", d)
+	}
+}
