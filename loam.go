@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -72,6 +73,10 @@ type Options struct {
 	// Bootstrap lists bootstrap nodes' multiaddrs (with /p2p/), the DHT's
 	// entry points and relays (see 'loam bootstrap').
 	Bootstrap []string
+	// Logger receives the node's events, one line each (peers connecting
+	// and leaving, joins, invites used, revocations, refused commits and
+	// peers, blob fetches, errors); nil discards them.
+	Logger *slog.Logger
 
 	noSync bool // benchmarks only: skip fsync
 }
@@ -109,7 +114,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	n, err := node.Open(ctx, node.Options{
 		Home: home, Offline: !o.Network, Listen: o.Listen, MDNS: o.MDNS, NoSync: o.noSync,
-		FetchBlobs: o.FetchBlobs, UploadRate: o.UploadRate, DHT: dht, Bootstrap: o.Bootstrap,
+		FetchBlobs: o.FetchBlobs, UploadRate: o.UploadRate, DHT: dht, Bootstrap: o.Bootstrap, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ syncing. Either way join gives up after --timeout.`,
 			return joinAndReport(cmd, g, ticket, timeout, jsonOut, "joined %s (%s)", "keep %s in sync")
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
+	durationVar(cmd.Flags(), &timeout, "timeout", 2*time.Minute, "give up after `D` (e.g. 30s, 5m, 1h)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
 	return cmd
 }

@@ -94,7 +94,7 @@ func (s punishingSource) Get(ctx context.Context, id blob.BlobID, index int) ([]
 // check punishes the peer if err is its fault, and returns err.
 func (s punishingSource) check(err error) error {
 	if errors.Is(err, blob.ErrBadBlobMsg) || errors.Is(err, frame.ErrMalformed) {
-		s.n.punish(s.peer, "malformed_blob_message")
+		s.n.punish(s.peer, "malformed_blob_message", err)
 	}
 	return err
 }
@@ -143,11 +143,13 @@ func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 	release := n.blobs.Lease(id) // until pinned or referenced
 	defer n.releaseBlob(release)
 	n.countBlobFetch(1)
+	n.log.Info("blob fetch started", "blob", id.String(), "peers", len(sources))
 	stats, err := blob.Fetch(ctx, n.blobs, id, sources, opts)
+	n.logBlobFetched(id, stats, err)
 	n.countBlobFetch(-1)
 	for peer := range stats.Corrupt {
 		if a, perr := keys.ParseAuthorID(peer); perr == nil {
-			n.punish(a, "corrupt_blob")
+			n.punish(a, "corrupt_blob", errors.New("it served blob bytes that do not verify"))
 		}
 	}
 	n.mu.Lock()

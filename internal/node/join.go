@@ -221,6 +221,7 @@ func (n *Node) beginJoin(ctx context.Context, t keys.Ticket) (pendingJoin, error
 // recorded, to resume at the next start. It returns err.
 func (n *Node) endJoin(pj pendingJoin, err error) error {
 	sp := pj.Ticket.Space
+	n.logJoin(pj.Ticket, err)
 	switch {
 	case err == nil:
 		n.rememberTicket(pj.Ticket)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +71,10 @@ type Options struct {
 	// Now is the node's wall clock (nil: time.Now): commits are dated by
 	// it and those from the future held back by it. Tests skew it.
 	Now func() time.Time
+	// Logger receives the node's operational events (log.go): peers
+	// connecting and leaving, joins, invites used, revocations, refused
+	// commits and peers, blob fetches, and errors. nil discards them.
+	Logger *slog.Logger
 }
 
 // Node is a running node. It is safe for concurrent use.
@@ -86,6 +91,7 @@ type Node struct {
 	rk    *readkey.Custody // read keys of private spaces
 	rc    *reconnect       // peer book and joins (reconnect.go); nil when offline
 	sync  nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
+	log   *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -135,7 +141,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		home: o.Home, dev: dev, clock: commit.NewClockAt(o.Now), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
-		reaching: map[keys.AuthorID]chan struct{}{},
+		reaching: map[keys.AuthorID]chan struct{}{}, log: o.Logger,
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = blob.NewPacer(o.UploadRate, blob.PacerKeep)
@@ -241,6 +250,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
+	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
