@@ -23,7 +23,7 @@ var owners = map[string]string{
 	"blob":          "internal/blob TestGoldenBlobMessages",
 	"blob-manifest": "internal/blob TestGoldenBlobIDs",
 	"blob-ref":      "internal/blob TestGoldenBlobRefs",
-	"blob-frame":    "internal/node TestGoldenBlobFrames",
+	"blob-frame":    "internal/blob TestGoldenBlobFrames",
 }
 
 // TestDocsBlocks parses every golden block of docs/protocol and

@@ -144,7 +144,7 @@ func TestLogNoSecrets(t *testing.T) {
 		secrets = append(secrets, k.String())
 		secrets = append(secrets, encodings(k.Ed25519().Seed())...)
 	}
-	rks := a.rk.all(id)
+	rks := a.rk.All(id)
 	if len(rks) != 2 {
 		t.Fatalf("a holds read keys of %d epochs, want 2", len(rks))
 	}

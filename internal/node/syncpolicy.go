@@ -3,6 +3,7 @@ package node
 import (
 	"time"
 
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/reconcile"
 )
@@ -10,7 +11,7 @@ import (
 // syncLimits is how the node bounds what one sync peer can cost it.
 type syncLimits struct {
 	// frames bounds how long one frame may take to cross a sync stream.
-	frames reconcile.FrameTimeouts
+	frames frame.Timeouts
 	// pendingPerPeer and pendingPerSpace bound the commits held waiting
 	// for their causal past: per session (one per peer), and per space
 	// summed over sessions.
