@@ -46,7 +46,7 @@ With --json, print an object {"reachability", "dht", "routing_table",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := needDaemon(ctx, g, "")
+			c, err := daemonClient(ctx, g)
 			if err != nil {
 				return err
 			}

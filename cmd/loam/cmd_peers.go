@@ -33,7 +33,7 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := needDaemon(ctx, g, "")
+			c, err := daemonClient(ctx, g)
 			if err != nil {
 				return err
 			}

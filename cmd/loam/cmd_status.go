@@ -35,7 +35,7 @@ with the same view_hash have the same keys and values.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := needDaemon(ctx, g, "")
+			c, err := daemonClient(ctx, g)
 			if err != nil {
 				return err
 			}

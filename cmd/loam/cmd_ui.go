@@ -21,7 +21,7 @@ daemon ('loam daemon').`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := needDaemon(ctx, g, "")
+			c, err := daemonClient(ctx, g)
 			if err != nil {
 				return err
 			}
