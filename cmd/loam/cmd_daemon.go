@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,14 +18,10 @@ import (
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
-	"github.com/loamdb/loam/internal/ui"
 )
 
 // defaultAPI is where the daemon serves its API unless --api says otherwise.
 const defaultAPI = "127.0.0.1:7777"
-
-// shutdownTimeout bounds the wait for API requests in flight on exit.
-const shutdownTimeout = 5 * time.Second
 
 func newDaemonCmd(g *globalOptions) *cobra.Command {
 	var (
@@ -195,47 +189,25 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			err = fmt.Errorf("close the node: %w", cerr)
 		}
 	}()
-	token, err := api.LoadOrCreateToken(d.home)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", d.api)
 	if err != nil {
 		return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", err)
 	}
-	s := api.NewServer(n, token)
-	s.ServeUI(ui.Files())
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	srv.RegisterOnShutdown(s.CloseStreams)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if serr := srv.Shutdown(sctx); serr != nil {
-			srv.Close()
-		}
-		<-served
-	}()
-
-	info := api.DaemonInfo{API: ln.Addr().String(), Peer: n.PeerID(), Addrs: n.Addrs(), PID: os.Getpid()}
-	if err := api.WriteDaemonInfo(d.home, info); err != nil {
+	srv, err := serveAPI(n, ln)
+	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer func() {
-		if rerr := api.RemoveDaemonInfo(d.home); rerr != nil && err == nil {
-			err = rerr
+		if serr := srv.stop(); serr != nil && err == nil {
+			err = serr
 		}
 	}()
+	info := srv.info
 
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
-	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", s.LoginURL(info.API), int(api.LoginTTL.Minutes()))
+	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", srv.loginURL(), int(api.LoginTTL.Minutes()))
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
 	fmt.Fprintf(d.out, "DHT:  %s", d.dht)
 	if len(d.bootstrap) > 0 {
@@ -258,9 +230,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	case <-ctx.Done():
 		fmt.Fprintln(d.out, "stopping")
 		return nil
-	case err := <-served:
-		served <- err // for the deferred shutdown
-		return fmt.Errorf("the API server stopped: %w", err)
+	case <-srv.stopped():
+		return srv.stoppedErr()
 	}
 }
 
