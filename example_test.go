@@ -1,22 +1,26 @@
 package loam_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"os"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/loamdb/loam"
 )
 
+// The examples open their node in a temporary home, which they remove; a
+// program passes its own (or "" for DefaultHome).
+
 func Example() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "loam-example")
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
@@ -62,9 +66,15 @@ func Example() {
 	// verified 3 commits by 2 authors
 }
 
-func ExampleSpace_OpenBlob() {
+// A home is opened by one process at a time: while it is open (by a
+// daemon, say), Open fails with ErrInUse, and Connect reaches the process
+// that holds it.
+func ExampleOpen() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "loam-example")
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
@@ -72,38 +82,344 @@ func ExampleSpace_OpenBlob() {
 		log.Fatal(err)
 	}
 	defer n.Close()
+	fmt.Println("opened in this process:", !n.Daemon())
 
-	// In a private space a blob is sealed before it is stored or sent.
+	_, err = loam.Open(ctx, loam.Options{Home: dir})
+	fmt.Println("opened twice:", errors.Is(err, loam.ErrInUse))
+	// Output:
+	// opened in this process: true
+	// opened twice: true
+}
+
+// A program that should work whether or not 'loam daemon' runs for its
+// home Connects, and opens the store itself when no daemon answers. Both
+// Nodes offer the same API. (No daemon runs for this example's new home,
+// and the public API does not start one, so here Connect falls back;
+// Connect to a running daemon is tested in connect_test.go.)
+func ExampleConnect() {
+	ctx := context.Background()
+	home, err := os.MkdirTemp("", "loam-example") // a program: loam.DefaultHome()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+
+	n, err := loam.Connect(ctx, home)
+	if errors.Is(err, loam.ErrNoDaemon) {
+		if errors.Is(err, loam.ErrStaleDaemon) {
+			// daemon.json names a daemon that does not answer: say so.
+			fmt.Fprintln(os.Stderr, "note:", err)
+		}
+		n, err = loam.Open(ctx, loam.Options{Home: home})
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	fmt.Println("through a daemon:", n.Daemon())
+	// Output:
+	// through a daemon: false
+}
+
+func ExampleNode_CreateSpace() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+
+	// A private space's keys, values and blobs are sealed under a read
+	// key that only its members hold.
 	sp, err := n.CreateSpace(ctx, "family", loam.Private)
 	if err != nil {
 		log.Fatal(err)
 	}
-	photo := bytes.Repeat([]byte("pixels "), 100_000)
-	ref, err := sp.PutBlob(ctx, []byte("photos/beach"), bytes.NewReader(photo), "image/jpeg")
+	role, err := sp.Role(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("stored %d bytes, sealed: %v\n", ref.Size, ref.Sealed)
+	fmt.Printf("%s: private %v, my role %s\n", sp.Name(), sp.Info().Private, role)
 
-	r, err := sp.OpenBlob(ctx, []byte("photos/beach"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer r.Close()
-	got, err := io.ReadAll(r)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("read back the same bytes:", bytes.Equal(got, photo))
+	// Names are local to this node, and unique in it.
+	_, err = n.CreateSpace(ctx, "family", loam.Public)
+	fmt.Println("name taken:", errors.Is(err, loam.ErrNameTaken))
 	// Output:
-	// stored 700000 bytes, sealed: true
-	// read back the same bytes: true
+	// family: private true, my role admin
+	// name taken: true
+}
+
+// A space is found again by its local name or by its ID, which is the same
+// on every member's device.
+func ExampleNode_Space() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	created, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	byName, err := n.Space(ctx, "garden-club")
+	if err != nil {
+		log.Fatal(err)
+	}
+	byID, err := n.Space(ctx, created.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(byName.ID() == created.ID(), byID.Name())
+
+	_, err = n.Space(ctx, "chess-club")
+	fmt.Println("chess-club held:", !errors.Is(err, loam.ErrUnknownSpace))
+	// Output:
+	// true garden-club
+	// chess-club held: false
+}
+
+func ExampleNode_Spaces() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	for _, name := range []string{"street", "family"} {
+		vis := loam.Public
+		if name == "family" {
+			vis = loam.Private
+		}
+		if _, err := n.CreateSpace(ctx, name, vis); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	spaces, err := n.Spaces(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range spaces {
+		fmt.Printf("%s private=%v\n", s.Name, s.Private)
+	}
+	// Output:
+	// family private=true
+	// street private=false
+}
+
+func ExampleSpace_Get() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Put returns once the write is signed and durable on disk.
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+	v, err := sp.Get(ctx, []byte("tools/drill"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("drill: %s\n", v)
+
+	_, err = sp.Get(ctx, []byte("tools/mower"))
+	fmt.Println("mower found:", !errors.Is(err, loam.ErrNotFound))
+	// Output:
+	// drill: cordless, 18V
+	// mower found: false
+}
+
+// Lookup tells who wrote a key's value, and when.
+func ExampleSpace_Lookup() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+
+	kv, err := sp.Lookup(ctx, []byte("tools/drill"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s = %s, written by this device: %v, dated: %v\n",
+		kv.Key, kv.Value, kv.Author == n.Author(), !kv.Time.IsZero())
+	// Output:
+	// tools/drill = cordless, 18V, written by this device: true, dated: true
+}
+
+// A delete writes a tombstone, which replicas merge like any write: the
+// key is gone everywhere once they have synced.
+func ExampleSpace_Delete() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := sp.Delete(ctx, []byte("tools/drill")); err != nil {
+		log.Fatal(err)
+	}
+	_, err = sp.Get(ctx, []byte("tools/drill"))
+	fmt.Println("deleted:", errors.Is(err, loam.ErrNotFound))
+	// Output:
+	// deleted: true
+}
+
+// A batch is one signed commit: every write of it lands, on every
+// replica, or none does.
+func ExampleSpace_Batch() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("loans/drill"), []byte("ana")); err != nil {
+		log.Fatal(err)
+	}
+
+	// Hand the drill back and lend the ladder, together.
+	b := sp.Batch()
+	b.Delete([]byte("loans/drill"))
+	b.Put([]byte("loans/ladder"), []byte("ben"))
+	b.Put([]byte("log/0001"), []byte("drill back from ana, ladder to ben"))
+	if err := b.Commit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for kv, err := range sp.Range(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s = %s\n", kv.Key, kv.Value)
+	}
+
+	// Invalid writes are reported by Commit, and nothing of the batch is
+	// written.
+	b = sp.Batch()
+	b.Put([]byte("loans/saw"), []byte("cleo"))
+	b.Put(nil, []byte("no key"))
+	fmt.Println(b.Commit(ctx))
+	// Output:
+	// loans/ladder = ben
+	// log/0001 = drill back from ana, ladder to ben
+	// loam: write 2: empty key
+}
+
+func ExampleSpace_Range() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "chat", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := sp.Batch()
+	for _, k := range []string{"msg/0001", "msg/0002", "msg/0003", "msg/0004", "topic"} {
+		b.Put([]byte(k), []byte("…"))
+	}
+	if err := b.Commit(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	// keys prints the keys a Range yields; a program reads kv.Value too.
+	keys := func(opts ...loam.RangeOption) {
+		var got []string
+		for kv, err := range sp.Range(ctx, opts...) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			got = append(got, string(kv.Key))
+		}
+		fmt.Println(strings.Join(got, " "))
+	}
+	keys(loam.Prefix("msg/"))
+	keys(loam.Start("msg/0002"), loam.End("msg/0004"))       // from Start, up to End
+	keys(loam.Prefix("msg/"), loam.Reverse(), loam.Limit(2)) // the latest two
+	// Output:
+	// msg/0001 msg/0002 msg/0003 msg/0004
+	// msg/0002 msg/0003
+	// msg/0004 msg/0003
 }
 
 func ExampleSpace_Watch() {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir, _ := os.MkdirTemp("", "loam-example")
+	defer cancel() // ends the watch
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
 	if err != nil {
@@ -115,14 +431,24 @@ func ExampleSpace_Watch() {
 		log.Fatal(err)
 	}
 
+	// Every change applied from now on to a key of the prefix arrives,
+	// whether this device or a peer wrote it.
 	changes, err := sp.Watch(ctx, loam.Prefix("chat/general/"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	sp.Put(ctx, []byte("chat/general/0001"), []byte("hello"))
-	sp.Put(ctx, []byte("chat/random/0001"), []byte("not watched"))
-	sp.Delete(ctx, []byte("chat/general/0001"))
+	b := sp.Batch()
+	b.Put([]byte("chat/general/0001"), []byte("hello"))
+	b.Put([]byte("chat/random/0001"), []byte("not watched"))
+	if err := b.Commit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Delete(ctx, []byte("chat/general/0001")); err != nil {
+		log.Fatal(err)
+	}
 
+	// (A reader that falls far behind gets a Change with Resync set
+	// instead of those it missed: see Change.Resync.)
 	for range 2 {
 		c := <-changes
 		fmt.Printf("%s deleted=%v value=%q\n", c.Key, c.Deleted, c.Value)
@@ -130,6 +456,80 @@ func ExampleSpace_Watch() {
 	// Output:
 	// chat/general/0001 deleted=false value="hello"
 	// chat/general/0001 deleted=true value=""
+}
+
+// State's hash is equal on every replica with the same visible keys and
+// values: two members compare it to know they agree.
+func ExampleSpace_State() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+	before, err := sp.State(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	if err := sp.Put(ctx, []byte("tools/saw"), []byte("hand saw")); err != nil {
+		log.Fatal(err)
+	}
+	after, err := sp.State(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("keys %d then %d, hash changed: %v\n", before.Keys, after.Keys, before.Hash != after.Hash)
+	// Output:
+	// keys 1 then 2, hash changed: true
+}
+
+// Verify re-checks the whole signed history held here, as a member who
+// doubts its copy (or a peer's) would.
+func ExampleSpace_Verify() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		log.Fatal(err)
+	}
+
+	report, err := sp.Verify(ctx)
+	if errors.Is(err, loam.ErrInvalidLog) {
+		log.Fatalf("the copy held here is damaged or forged: %v", err)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The genesis, signed by the space key, and this device's write.
+	fmt.Printf("%d commits, %d writes, %d authors, %d forks\n",
+		report.Commits, report.Ops, report.Authors, report.Forks)
+	// Output:
+	// 2 commits, 2 writes, 2 authors, 0 forks
 }
 
 func TestOpenTwiceIsInUse(t *testing.T) {
@@ -142,33 +542,5 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 	defer n.Close()
 	if _, err := loam.Open(ctx, loam.Options{Home: home}); !errors.Is(err, loam.ErrInUse) {
 		t.Fatalf("second Open of a home in use: err = %v, want ErrInUse", err)
-	}
-}
-
-// Connect works through the daemon that runs for a home; where none does,
-// the store is opened in this process. Both give the same API.
-func ExampleConnect() {
-	ctx := context.Background()
-	home := loam.DefaultHome()
-	n, err := loam.Connect(ctx, home)
-	if errors.Is(err, loam.ErrNoDaemon) {
-		if errors.Is(err, loam.ErrStaleDaemon) {
-			fmt.Fprintln(os.Stderr, "note:", err) // daemon.json names a daemon that does not answer
-		}
-		n, err = loam.Open(ctx, loam.Options{Home: home})
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.Space(ctx, "garden-club")
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Join's first sync: wait until the space is in sync with a peer.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := sp.WaitSynced(wctx); err != nil {
-		log.Print(err)
 	}
 }
