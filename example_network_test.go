@@ -16,7 +16,7 @@ import (
 // Two devices in one process, networked on loopback: Alice invites Bob
 // to her space, Bob joins with the ticket and waits for the first sync,
 // and Alice sees what Bob writes.
-func ExampleSpace_Invite() {
+func ExampleNode_Join() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "loam-example")
@@ -160,4 +160,50 @@ func ExampleSpace_Revoke() {
 	// bob: write
 	// revoked bob after his commit 2
 	// bob: role "", revoked by alice: true
+}
+
+// An invite can be limited in time and in uses, and revoked by its ticket
+// until it is used (a device that joined is revoked by its author ID).
+func ExampleSpace_Invite() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	club, err := n.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A ticket for three devices, that can be used for a week.
+	ticket, err := club.InviteUses(ctx, loam.Read, 7*24*time.Hour, 3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	members, err := club.Members(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range members {
+		if m.Invite {
+			g := m.Grants[0]
+			fmt.Printf("an invite for %s, %d uses, expires: %v\n", g.Role, g.Uses, g.Expires != nil)
+		}
+	}
+
+	// It was sent to the wrong group chat.
+	revoked, err := club.Revoke(ctx, ticket)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("revoked an invite:", revoked.Invite)
+	// Output:
+	// an invite for read, 3 uses, expires: true
+	// revoked an invite: true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -542,5 +543,33 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 	defer n.Close()
 	if _, err := loam.Open(ctx, loam.Options{Home: home}); !errors.Is(err, loam.ErrInUse) {
 		t.Fatalf("second Open of a home in use: err = %v, want ErrInUse", err)
+	}
+}
+
+// TestRangeLimitNone: Limit(n) with n ≤ 0 selects no keys, embedded and
+// through a daemon, so a page size computed down to 0 reads nothing
+// rather than the whole space.
+func TestRangeLimitNone(t *testing.T) {
+	ctx := ctxT(t)
+	embedded, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer embedded.Close()
+	for name, n := range map[string]*loam.Node{"embedded": embedded, "daemon": connect(t, startDaemon(t).home)} {
+		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, limit := range []int{0, -1} {
+			if got := keysOf(t, sp, loam.Limit(limit)); len(got) != 0 {
+				t.Errorf("%s: Range with Limit(%d) yields %q, want none", name, limit, got)
+			}
+		}
+		if got := keysOf(t, sp, loam.Limit(1), loam.Reverse()); !slices.Equal(got, []string{"c"}) {
+			t.Errorf("%s: Range with Limit(1), Reverse yields %q", name, got)
+		}
 	}
 }
