@@ -67,7 +67,7 @@ func ExampleNode_Join() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("bob reads %s in %s: %s\n", "tools/drill", bobsClub.Name(), v)
+	fmt.Printf("bob reads tools/drill in %s: %s\n", bobsClub.Name(), v)
 
 	if err := bobsClub.Put(ctx, []byte("tools/ladder"), []byte("3 m, aluminium")); err != nil {
 		log.Fatal(err)
