@@ -207,3 +207,90 @@ func ExampleSpace_Invite() {
 	// an invite for read, 3 uses, expires: true
 	// revoked an invite: true
 }
+
+// Bob edits while offline, and Alice edits the same key before they meet
+// again: once they have synced, both see the same value (the later
+// write), and the other one as a conflict that an app may show.
+func ExampleSpace_Conflicts() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	aliceHome, bobHome := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
+	alice, err := loam.Open(ctx, loam.Options{Home: aliceHome, Network: true, Listen: loopback})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer alice.Close()
+	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ticket, err := club.Invite(ctx, loam.Write, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Bob joins, then goes offline and writes.
+	bob, err := loam.Open(ctx, loam.Options{Home: bobHome, Network: true, Listen: loopback})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, ticket); err != nil {
+		log.Fatal(err)
+	}
+	bob.Close()
+	bob, err = loam.Open(ctx, loam.Options{Home: bobHome}) // no network
+	if err != nil {
+		log.Fatal(err)
+	}
+	bobsClub, err := bob.Space(ctx, "garden-club")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := bobsClub.Put(ctx, []byte("meeting"), []byte("tuesday")); err != nil {
+		log.Fatal(err)
+	}
+	bob.Close()
+
+	// Alice, who has not seen Bob's write, writes later.
+	if err := club.Put(ctx, []byte("meeting"), []byte("thursday")); err != nil {
+		log.Fatal(err)
+	}
+
+	// Bob comes back online and syncs.
+	bob, err = loam.Open(ctx, loam.Options{Home: bobHome, Network: true, Listen: loopback})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer bob.Close()
+	if err := bob.Connect(ctx, alice.Addrs()[0]); err != nil {
+		log.Fatal(err)
+	}
+	bobsClub, err = bob.Space(ctx, "garden-club")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := bobsClub.WaitSynced(ctx); err != nil {
+		log.Fatal(err)
+	}
+	v, err := bobsClub.Get(ctx, []byte("meeting"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("meeting: %s\n", v)
+	conflicts, err := bobsClub.Conflicts(ctx, []byte("meeting"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range conflicts {
+		fmt.Printf("lost: %s, by bob: %v\n", c.Value, c.Author == bob.Author())
+	}
+	// Output:
+	// meeting: thursday
+	// lost: tuesday, by bob: true
+}
