@@ -16,6 +16,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 var chaosSeed = flag.Uint64("chaos.seed", 0, "seed for TestChaosConvergence (0: random)")
@@ -182,19 +183,7 @@ func TestEquivocation(t *testing.T) {
 
 	// Node 4's device equivocates: two commits with its next seq.
 	liar := c.nodes[4].dev
-	heads, _ := c.nodes[0].st.Heads(c.ctx, c.nodes[0].id)
-	var h commit.Header
-	h.Space, h.Author, h.Seq = c.sk.Space(), liar.Author(), 1
-	for _, hd := range heads {
-		if hd.Author == liar.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			h.Deps = append(h.Deps, hd.ID) // its grant must be in its causal past
-		}
-	}
-	h.Time = commit.HLC{Wall: uint64(time.Now().UnixMicro())}
-	a, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the left"))}, liar)
-	b, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the right"))}, liar)
+	a, b := storetest.Equivocate(c.ctx, t, c.nodes[0].st, c.sk.Space(), liar, "k/liar")
 	for i, x := range map[int]*commit.Commit{0: a, 3: b} {
 		res, err := c.nodes[i].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
 		if err != nil || res.Outcomes[0].Status != store.Applied {
