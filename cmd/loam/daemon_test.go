@@ -155,6 +155,15 @@ func startWatch(t *testing.T, h *home, args ...string) *watcher {
 		}
 		close(w.lines)
 	}()
+	awaitWatching(t, stderr, "watching ")
+	return w
+}
+
+// awaitWatching waits up to 20 s for the first line of a 'loam watch'
+// process's stderr, fails the test unless it starts with prefix, and
+// drains the rest.
+func awaitWatching(t *testing.T, stderr io.Reader, prefix string) {
+	t.Helper()
 	first := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stderr).ReadString('\n')
@@ -163,13 +172,12 @@ func startWatch(t *testing.T, h *home, args ...string) *watcher {
 	}()
 	select {
 	case line := <-first:
-		if !strings.HasPrefix(line, "watching ") {
+		if !strings.HasPrefix(line, prefix) {
 			t.Fatalf("watch said %q", line)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("watch did not start")
 	}
-	return w
 }
 
 // next returns the next change the watch printed.

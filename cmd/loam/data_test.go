@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,20 +220,7 @@ func TestWatchHoldsTheHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	first := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stderr).ReadString('\n')
-		first <- line
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case line := <-first:
-		if !strings.HasPrefix(line, "watching garden") {
-			t.Fatalf("watch said %q", line)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("watch did not start")
-	}
+	awaitWatching(t, stderr, "watching garden")
 
 	if line := h.fail(1, "", "put", "garden", "chat/1", "hello"); !strings.Contains(line, "in use by another process") {
 		t.Errorf("put while watch runs: %q", line)
