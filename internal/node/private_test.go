@@ -81,10 +81,7 @@ func grepHome(t *testing.T, home string, s ...string) []string {
 func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	if !sp.Private() {
 		t.Fatal("a's new private space does not seal")
@@ -159,10 +156,7 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 func TestPrivateSeederRestoresDevice(t *testing.T) {
 	ctx := ctxT(t)
 	a, s, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	put(t, a, id, canaryKey, canaryValue)
 	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
@@ -192,10 +186,7 @@ func TestPrivateSeederRestoresDevice(t *testing.T) {
 func TestPrivateRotationOnRevoke(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, c, d := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
 	if err != nil {
@@ -253,10 +244,7 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 	ctx := ctxT(t)
 	home := t.TempDir()
 	a := openNode(t, home)
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	a.Close()
 	if err := os.Remove(filepath.Join(home, "spaces", id.String()+readKeySuffix)); err != nil {
