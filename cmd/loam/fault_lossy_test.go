@@ -12,6 +12,7 @@ import (
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables of TestLossySlowLinks.
@@ -74,8 +75,8 @@ func TestLossySlowLinks(t *testing.T) {
 		t.Skip("skipped with -short: five daemons syncing over slow, lossy links")
 	}
 	r := rand.New(rand.NewPCG(faultSeed(t, lossySeedEnv), 3))
-	writes := int(envNumber(t, lossyWritesEnv, lossyWrites, 1, 100_000))
-	loss := int(envNumber(t, lossyLossEnv, lossyLoss, 0, 50))
+	writes := int(testkit.EnvInt(t, lossyWritesEnv, lossyWrites, 1, 100_000))
+	loss := int(testkit.EnvInt(t, lossyLossEnv, lossyLoss, 0, 50))
 	lab := netlab.New(t, 0)
 	nodes := make([]*labNode, lossyDaemons)
 	clients := map[string]*api.Client{}

@@ -33,7 +33,7 @@ const module = "github.com/loamdb/loam"
 // Packages that do not exist yet may be listed; every package that exists
 // must be. Put a new package on the lowest layer above everything it imports.
 var layers = [][]string{
-	0:  {"internal/keys", "internal/netlab", "internal/ackcheck"}, // leaf vocabulary: IDs, keys, hashing, signing; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker
+	0:  {"internal/keys", "internal/netlab", "internal/ackcheck", "internal/testkit"}, // leaf vocabulary: IDs, keys, hashing, signing; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; testkit: helpers many packages' tests share
 	1:  {"internal/commit"},
 	2:  {"internal/view", "internal/acl", "internal/seal"},
 	3:  {"internal/store", "internal/store/storetest", "internal/blob"},
@@ -54,7 +54,7 @@ var sameRankImports = map[string][]string{
 }
 
 // leaves are packages that import nothing of the project.
-var leaves = []string{"internal/keys", "internal/netlab", "internal/ackcheck"}
+var leaves = []string{"internal/keys", "internal/netlab", "internal/ackcheck", "internal/testkit"}
 
 // restricted lists third-party imports that only some packages may use. An
 // import path matches prefix when it equals it or, for a prefix ending in

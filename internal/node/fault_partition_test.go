@@ -14,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables of TestPartitions.
@@ -56,15 +57,15 @@ const (
 // aside). LOAM_PARTITION_STEPS and LOAM_PARTITION_NODES make longer or
 // larger runs.
 func TestPartitions(t *testing.T) {
-	seed := uint64(envInt(t, partitionSeedEnv, int64(rand.Uint32()), 0, 1<<62))
+	seed := uint64(testkit.EnvInt(t, partitionSeedEnv, int64(rand.Uint32()), 0, 1<<62))
 	steps, count := partitionSteps, partitionNodes
 	if testing.Short() || raceDetector {
 		// -race makes libp2p's handshakes and the sync many times
 		// slower: the race pass checks the same code on a smaller run.
 		steps, count = 60, 8
 	}
-	steps = int(envInt(t, partitionStepsEnv, int64(steps), 1, 1e6))
-	count = int(envInt(t, partitionNodesEnv, int64(count), 3, 200))
+	steps = int(testkit.EnvInt(t, partitionStepsEnv, int64(steps), 1, 1e6))
+	count = int(testkit.EnvInt(t, partitionNodesEnv, int64(count), 3, 200))
 	t.Logf("seed %d, %d nodes, %d steps (replay: %s=%d)", seed, count, steps, partitionSeedEnv, seed)
 	t.Cleanup(func() {
 		if t.Failed() {

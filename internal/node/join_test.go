@@ -3,11 +3,9 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // openFinder opens a node that can look up peers without addresses (a
@@ -25,15 +24,26 @@ func openFinder(t *testing.T, home, boot string) *Node {
 	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
 }
 
-// freePort returns a TCP port on loopback that was free a moment ago.
-func freePort(t *testing.T) string {
+// stopMidJoin opens a node in home (see openFinder) that joins with tk,
+// and closes it once the joining space is held: a node that stops
+// mid-join. It returns the closed node and the join's result.
+func stopMidJoin(t *testing.T, home, boot string, tk keys.Ticket) (*Node, error) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ctx := ctxT(t)
+	b := openFinder(t, home, boot)
+	joined := make(chan error, 1)
+	go func() {
+		_, err := b.Join(ctx, tk)
+		joined <- err
+	}()
+	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
+		infos, err := b.Spaces(ctx)
+		return err == nil && len(infos) == 1
+	})
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return b, <-joined
 }
 
 // homeFiles lists the files under home/spaces.
@@ -153,7 +163,7 @@ func TestJoinResumesAfterRestart(t *testing.T) {
 	ctx := ctxT(t)
 	boot := bootstrapNode(t)
 	aHome, bHome := t.TempDir(), t.TempDir()
-	aListen := []string{"/ip4/127.0.0.1/tcp/" + freePort(t)}
+	aListen := []string{"/ip4/127.0.0.1/tcp/" + testkit.FreePort(t)}
 	openA := func() *Node {
 		return openWith(t, Options{Home: aHome, Listen: aListen, NoSync: true})
 	}
@@ -164,20 +174,8 @@ func TestJoinResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := openFinder(t, bHome, boot)
-	joined := make(chan error, 1)
-	go func() {
-		_, err := b.Join(ctx, tk)
-		joined <- err
-	}()
-	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
-		infos, err := b.Spaces(ctx)
-		return err == nil && len(infos) == 1
-	})
-	if err := b.Close(); err != nil { // stops mid-join
-		t.Fatal(err)
-	}
-	if err := <-joined; err == nil {
+	b, err := stopMidJoin(t, bHome, boot, tk)
+	if err == nil {
 		t.Fatal("the join succeeded without the inviter")
 	}
 	if _, err := os.Stat(b.joinFile(id)); err != nil {
@@ -262,22 +260,9 @@ func TestJoinTakesOverResumedJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	bHome := t.TempDir()
-	b := openFinder(t, bHome, boot)
-	joined := make(chan error, 1)
-	go func() {
-		_, err := b.Join(ctx, tk)
-		joined <- err
-	}()
-	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
-		infos, err := b.Spaces(ctx)
-		return err == nil && len(infos) == 1
-	})
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	<-joined
+	stopMidJoin(t, bHome, boot, tk)
 
-	b = openFinder(t, bHome, boot) // resumes the join, which waits
+	b := openFinder(t, bHome, boot) // resumes the join, which waits
 	waitFor(t, 10*time.Second, "the resumed join", func() bool {
 		b.rc.mu.Lock()
 		defer b.rc.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // canaryPrefix starts every canary string, so that one search for it in a
@@ -172,10 +173,10 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	a.Close()
 	b.Close()
 	s.Close()
-	if found := grepHome(t, s.home, canaryPrefix); len(found) != 0 {
+	if found := testkit.Grep(t, s.home, canaryPrefix); len(found) != 0 {
 		t.Fatalf("the seeder's home holds plaintext: %v", found)
 	}
-	if found := grepHome(t, filepath.Join(s.home, "blobs"), ""); len(found) < 4 {
+	if found := testkit.Grep(t, filepath.Join(s.home, "blobs"), ""); len(found) < 4 {
 		t.Fatalf("the seeder's blob store has %d files: the search above would have missed the blobs", len(found))
 	}
 

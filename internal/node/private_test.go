@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Canaries: plaintext that must never reach a seeder's disk.
@@ -47,31 +46,6 @@ func value(n *Node, id keys.SpaceID, k string) string {
 		return ""
 	}
 	return string(e.Value)
-}
-
-// grepHome returns the files under home whose bytes contain s.
-func grepHome(t *testing.T, home string, s ...string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, x := range s {
-			if bytes.Contains(b, []byte(x)) {
-				found = append(found, p+": "+x)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
 
 // TestPrivateSpaceBlindSeeder: two members of a private space read each
@@ -143,10 +117,10 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	for _, n := range []*Node{a, b, s} {
 		n.Close() // flush everything to disk before looking
 	}
-	if found := grepHome(t, s.home, canaryKey, canaryValue, "canary"); len(found) != 0 {
+	if found := testkit.Grep(t, s.home, canaryKey, canaryValue, "canary"); len(found) != 0 {
 		t.Fatalf("the seeder's home holds plaintext: %v", found)
 	}
-	if found := grepHome(t, a.home, canaryValue); len(found) == 0 {
+	if found := testkit.Grep(t, a.home, canaryValue); len(found) == 0 {
 		t.Fatal("the member's home does not hold the canary: the grep would not find it anywhere")
 	}
 }
@@ -260,7 +234,7 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 		t.Fatalf("a write without the read key: %v", err)
 	}
 	a.Close()
-	if found := grepHome(t, home, canaryValue); len(found) != 0 {
+	if found := testkit.Grep(t, home, canaryValue); len(found) != 0 {
 		t.Fatalf("written in the clear: %v", found)
 	}
 }
@@ -371,15 +345,7 @@ func TestInviteKeysSurviveRestart(t *testing.T) {
 		t.Fatalf("the invite key file: %v %v", fi, err)
 	}
 	// A rotate op sealed to the invite key opens after the restart.
-	k, err := seal.NewReadKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := seal.SealKey(inv.Author(), k, sp, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: inv.Author(), Sealed: sealed}}})
+	k, op := rotateTo(t, inv.Author(), sp, 3)
 	rk.rotated(sp, false, op.Payload)
 	if cur, ok := rk.current(sp); !ok || cur.Epoch != 3 || cur.Key != k {
 		t.Fatalf("the rotation sealed to the invite key: %+v %v", cur, ok)

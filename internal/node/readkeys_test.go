@@ -50,15 +50,7 @@ func TestRotatedHookDoesNoIO(t *testing.T) {
 	}
 	defer unblock()
 
-	k, err := seal.NewReadKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := seal.SealKey(dev.Author(), k, sp, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := commit.RotateOp(commit.Rotate{Epoch: 1, Keys: []commit.SealedKey{{Reader: dev.Author(), Sealed: sealed}}})
+	k, op := rotateTo(t, dev.Author(), sp, 1)
 	returned := make(chan struct{})
 	go func() {
 		rk.rotated(sp, false, op.Payload)
@@ -147,4 +139,19 @@ func TestReadKeysLearntAgainAfterCrash(t *testing.T) {
 	if cur, ok := again.current(id); !ok || cur != want {
 		t.Fatalf("the key file after the restart does not hold the rotated key: epoch %d", cur.Epoch)
 	}
+}
+
+// rotateTo returns a new read key and a rotate op of space sp to epoch
+// that seals it to reader alone.
+func rotateTo(t *testing.T, reader keys.AuthorID, sp keys.SpaceID, epoch uint64) (seal.ReadKey, commit.Op) {
+	t.Helper()
+	k, err := seal.NewReadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := seal.SealKey(reader, k, sp, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, commit.RotateOp(commit.Rotate{Epoch: epoch, Keys: []commit.SealedKey{{Reader: reader, Sealed: sealed}}})
 }

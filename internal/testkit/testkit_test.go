@@ -1,0 +1,40 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestEnvInt(t *testing.T) {
+	t.Setenv("LOAM_TESTKIT_N", "")
+	if got := EnvInt(t, "LOAM_TESTKIT_N", 7, 1, 10); got != 7 {
+		t.Errorf("unset: %d, want the default 7", got)
+	}
+	t.Setenv("LOAM_TESTKIT_N", "3")
+	if got := EnvInt(t, "LOAM_TESTKIT_N", 7, 1, 10); got != 3 {
+		t.Errorf("set to 3: %d", got)
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	if p := FreePort(t); p == "" || p == "0" {
+		t.Errorf("FreePort: %q", p)
+	}
+}
+
+func TestGrep(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o700)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("a secret and a canary"), 0o600)
+	os.WriteFile(filepath.Join(dir, "sub", "b"), []byte("nothing"), 0o600)
+	got := Grep(t, dir, "secret", "canary", "absent")
+	want := []string{filepath.Join(dir, "a") + ": secret", filepath.Join(dir, "a") + ": canary"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Grep: %q, want %q", got, want)
+	}
+	if got := Grep(t, dir, ""); len(got) != 2 {
+		t.Errorf(`Grep "": %q, want both files`, got)
+	}
+}
