@@ -81,11 +81,7 @@ func TestLossySlowLinks(t *testing.T) {
 	nodes := make([]*labNode, lossyDaemons)
 	clients := map[string]*api.Client{}
 	for i := range nodes {
-		p := lab.AddPublic()
-		n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
-		n.cli(30*time.Second, "init")
-		n.startDaemon("--api", "127.0.0.1:0", "--mdns=false", "--dht", "off",
-			"--listen", "/ip4/"+p.IP+"/tcp/4001", "--listen", "/ip4/"+p.IP+"/udp/4001/quic-v1")
+		n, p := publicDaemon(t, lab)
 		lab.Shape(p, loss, lossyRate)
 		nodes[i] = n
 		clients[fmt.Sprintf("daemon %d", i)] = labClient(t, n)

@@ -292,6 +292,16 @@ func startDaemons(args []string, nodes ...*labNode) {
 	}
 }
 
+// publicDaemon starts a daemon, with neither mDNS nor a DHT, on a new host
+// of lab with a public address, and returns it with that host.
+func publicDaemon(t *testing.T, lab *netlab.Lab) (*labNode, netlab.Public) {
+	t.Helper()
+	p := lab.AddPublic()
+	n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
+	startDaemons(append([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}, publicListen(p.IP)...), n)
+	return n, p
+}
+
 // gardenTicket creates the space garden in n's home, puts tools/drill in
 // it and returns a ticket that invites a writer.
 func (n *labNode) gardenTicket() string {
