@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var chaosSeed = flag.Uint64("chaos.seed", 0, "seed for TestChaosConvergence (0: random)")
@@ -92,11 +93,7 @@ func TestLineConvergence(t *testing.T) {
 // TestChaosConvergence: links that duplicate frames, reorder commit frames
 // and are cut and reconnected at random still converge.
 func TestChaosConvergence(t *testing.T) {
-	seed := *chaosSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (replay with -chaos.seed=%d)", seed, seed)
+	seed := testkit.Seed(t, *chaosSeed, "chaos.seed")
 	c := newCluster(t, 4)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -9,6 +9,7 @@ package testkit
 import (
 	"bytes"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,6 +30,17 @@ func EnvInt(t testing.TB, name string, def, lo, hi int64) int64 {
 		t.Fatalf("%s=%q: want a number from %d to %d", name, s, lo, hi)
 	}
 	return v
+}
+
+// Seed returns seed (a test flag's value), or a random one when it is 0,
+// and logs it with the flag that replays the run: -flag=SEED.
+func Seed(t testing.TB, seed uint64, flag string) uint64 {
+	t.Helper()
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -%s=%d)", seed, flag, seed)
+	return seed
 }
 
 // FreePort returns a TCP port on loopback that was free a moment ago.

@@ -38,3 +38,12 @@ func TestGrep(t *testing.T) {
 		t.Errorf(`Grep "": %q, want both files`, got)
 	}
 }
+
+func TestSeed(t *testing.T) {
+	if got := Seed(t, 42, "x.seed"); got != 42 {
+		t.Errorf("Seed(42) = %d", got)
+	}
+	if a, b := Seed(t, 0, "x.seed"), Seed(t, 0, "x.seed"); a == b {
+		t.Errorf("two random seeds are both %d", a)
+	}
+}
