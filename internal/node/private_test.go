@@ -243,21 +243,15 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 // concurrently, a member keeps both keys (also across a restart) and opens
 // the epoch's ops under either.
 func TestReadKeysConcurrentRotation(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	rk, err := loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), rkSpace
+	rk := openReadKeys(t, home)
 	k1, k2 := [32]byte{9}, [32]byte{4}
 	for _, k := range [][32]byte{k1, k2, k1} {
 		if err := rk.add(sp, []keys.EpochKey{{Epoch: 1, Key: k}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if rk, err = loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2})); err != nil {
-		t.Fatal(err)
-	}
+	rk = openReadKeys(t, home)
 	if ks := rk.all(sp); len(ks) != 2 {
 		t.Fatalf("after a restart: %d keys, want 2", len(ks))
 	}
@@ -278,12 +272,8 @@ func TestReadKeysConcurrentRotation(t *testing.T) {
 // TestReadKeysUnsaved: a key that cannot be saved is still used, the
 // failure is reported, and the next key learnt saves both.
 func TestReadKeysUnsaved(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	rk, err := loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), rkSpace
+	rk := openReadKeys(t, home)
 	good := rk.dir
 	rk.dir = filepath.Join(home, "not-a-dir")
 	if err := os.WriteFile(rk.dir, nil, 0o600); err != nil { // MkdirAll fails, also for root
@@ -308,10 +298,7 @@ func TestReadKeysUnsaved(t *testing.T) {
 	if rk.unsavedErr(sp) != nil {
 		t.Fatal("still reported unsaved after a save")
 	}
-	again, err := loadReadKeys(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := openReadKeys(t, home)
 	if ks := again.all(sp); len(ks) != 2 {
 		t.Fatalf("after a restart: %d keys, want both", len(ks))
 	}
@@ -321,22 +308,15 @@ func TestReadKeysUnsaved(t *testing.T) {
 // space with is kept on disk, so that a rotation sealed to it before the
 // admin saw the join still opens after a restart.
 func TestInviteKeysSurviveRestart(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	dev := keys.DeviceKeyFromSeed([32]byte{2})
-	rk, err := loadReadKeys(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), rkSpace
+	rk := openReadKeys(t, home)
 	inv := keys.DeviceKeyFromSeed([32]byte{3})
 	for range 2 {
 		if err := rk.joining(sp, inv); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if rk, err = loadReadKeys(home, dev); err != nil {
-		t.Fatal(err)
-	}
+	rk = openReadKeys(t, home)
 	if got := rk.invites[sp]; len(got) != 1 || got[0].Author() != inv.Author() {
 		t.Fatalf("invite keys after a restart: %d", len(got))
 	}

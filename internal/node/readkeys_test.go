@@ -20,13 +20,9 @@ import (
 // the group commit of every space. The key is saved once the disk lets
 // it.
 func TestRotatedHookDoesNoIO(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	dev := keys.DeviceKeyFromSeed([32]byte{2})
-	rk, err := loadReadKeys(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), rkSpace
+	dev := rkDevice
+	rk := openReadKeys(t, home)
 	ctx, cancel := context.WithCancel(context.Background())
 	saved := make(chan struct{})
 	go func() {
@@ -82,10 +78,7 @@ func TestRotatedHookDoesNoIO(t *testing.T) {
 	if err := rk.saveUnsaved(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := loadReadKeys(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := openReadKeys(t, home)
 	if cur, ok := again.current(sp); !ok || cur.Epoch != 1 || cur.Key != k {
 		t.Fatalf("the key file after saving: %+v %v", cur, ok)
 	}
@@ -154,4 +147,21 @@ func rotateTo(t *testing.T, reader keys.AuthorID, sp keys.SpaceID, epoch uint64)
 		t.Fatal(err)
 	}
 	return k, commit.RotateOp(commit.Rotate{Epoch: epoch, Keys: []commit.SealedKey{{Reader: reader, Sealed: sealed}}})
+}
+
+// rkSpace and rkDevice are the space and the device of the read-key tests
+// that use no node.
+var (
+	rkSpace  = keys.SpaceKeyFromSeed([32]byte{1}).Space()
+	rkDevice = keys.DeviceKeyFromSeed([32]byte{2})
+)
+
+// openReadKeys loads rkDevice's read keys from home.
+func openReadKeys(t *testing.T, home string) *readKeys {
+	t.Helper()
+	rk, err := loadReadKeys(home, rkDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rk
 }
