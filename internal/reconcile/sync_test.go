@@ -254,7 +254,7 @@ func TestMisbehavingPeers(t *testing.T) {
 			s := NewSession(Config{Self: nd.dev.Author(), Peer: evil.Author()}, nd, ours)
 			go func() {
 				for _, f := range tc.frames {
-					if theirs.deliver(f) != nil {
+					if theirs.FrameConn.WriteFrame(f) != nil {
 						return
 					}
 				}

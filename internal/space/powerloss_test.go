@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"iter"
 	"math/rand/v2"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var (
@@ -295,10 +295,10 @@ type plLink struct {
 func startPLLink(a, b *plNode) *plLink {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &plLink{cancel: cancel}
-	ca, cb := plPipe()
+	ca, cb := testkit.FramePipe(256)
 	for _, end := range []struct {
 		n, peer *plNode
-		c       *plConn
+		c       *testkit.FrameConn
 	}{{a, b, ca}, {b, a, cb}} {
 		s := reconcile.NewSession(reconcile.Config{Self: end.n.dev.Author(), Peer: end.peer.dev.Author()}, end.n, end.c)
 		end.n.mu.Lock()
@@ -319,42 +319,6 @@ func startPLLink(a, b *plNode) *plLink {
 func (l *plLink) stop() {
 	l.cancel()
 	l.wg.Wait()
-}
-
-// plConn is one end of an in-memory frame pipe.
-type plConn struct {
-	in, out chan []byte
-	done    chan struct{}
-	once    *sync.Once
-}
-
-func plPipe() (*plConn, *plConn) {
-	ab, ba := make(chan []byte, 256), make(chan []byte, 256)
-	done, once := make(chan struct{}), &sync.Once{}
-	return &plConn{in: ba, out: ab, done: done, once: once}, &plConn{in: ab, out: ba, done: done, once: once}
-}
-
-func (c *plConn) ReadFrame() ([]byte, error) {
-	select {
-	case f := <-c.in:
-		return f, nil
-	case <-c.done:
-		return nil, io.EOF
-	}
-}
-
-func (c *plConn) WriteFrame(f []byte) error {
-	select {
-	case c.out <- f:
-		return nil
-	case <-c.done:
-		return io.ErrClosedPipe
-	}
-}
-
-func (c *plConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
 }
 
 // plConverged reports whether the nodes hold the same heads and view.

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,5 +46,31 @@ func TestSeed(t *testing.T) {
 	}
 	if a, b := Seed(t, 0, "x.seed"), Seed(t, 0, "x.seed"); a == b {
 		t.Errorf("two random seeds are both %d", a)
+	}
+}
+
+func TestFramePipe(t *testing.T) {
+	a, b := FramePipe(2)
+	if err := a.WriteFrame([]byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteFrame([]byte("back"))
+	if f, err := b.ReadFrame(); err != nil || string(f) != "one" {
+		t.Errorf("b read %q, %v", f, err)
+	}
+	if f, err := a.ReadFrame(); err != nil || string(f) != "back" {
+		t.Errorf("a read %q, %v", f, err)
+	}
+	a.WriteFrame([]byte("two"))
+	a.WriteFrame([]byte("three")) // the buffer (2) is full
+	b.Close()
+	if _, err := a.ReadFrame(); err != io.EOF {
+		t.Errorf("read after Close: %v, want io.EOF", err)
+	}
+	if err := a.WriteFrame(nil); err != io.ErrClosedPipe {
+		t.Errorf("write to a full pipe after Close: %v, want io.ErrClosedPipe", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }
