@@ -18,6 +18,7 @@ import (
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables that vary TestReachAcrossNATs:
@@ -250,14 +251,7 @@ func (n *labNode) dumpDoctor() {
 
 // poll checks cond every 100 ms until it holds or d passes.
 func (n *labNode) poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval, not synchronization
-	}
-	return true
+	return testkit.Poll(d, 100*time.Millisecond, cond)
 }
 
 // hasValue polls until key of space garden reads v in n's home, for up to

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/commit"
@@ -59,19 +58,6 @@ func (r nodeReplica) Get(ctx context.Context, _, key string) (ackcheck.Entry, er
 		return ackcheck.Entry{}, err
 	}
 	return ackcheck.Entry{Found: true, Value: string(e.Value), Version: ackVersion(e.Version)}, nil
-}
-
-// waitUntil waits for cond, re-checking every few milliseconds, until d
-// passes, and says whether it held.
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond) // re-check interval, not synchronization
-	}
-	return true
 }
 
 // describe says, for a failure message, what a node holds of space id and

@@ -164,7 +164,7 @@ func TestPartitions(t *testing.T) {
 				for i, n := range comp {
 					members[i] = nodes[n]
 				}
-				if !waitUntil(partitionSettle, func() bool { return converged(members, id) }) {
+				if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(members, id) }) {
 					p.dump(id)
 					t.Fatalf("step %d: nodes %v, connected to each other, did not converge within %v", step, comp, partitionSettle)
 				}
@@ -181,7 +181,7 @@ func TestPartitions(t *testing.T) {
 	clear(groups)
 	p.apply(ctx, groups)
 	healed := time.Now()
-	if !waitUntil(partitionSettle, func() bool { return converged(nodes, id) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(nodes, id) }) {
 		p.dump(id)
 		t.Fatalf("the healed network did not converge within %v", partitionSettle)
 	}
@@ -390,7 +390,7 @@ func (p *partitioner) probe(ctx context.Context, id keys.SpaceID, spaces []*spac
 		return err == nil && string(e.Value) == w.value
 	}
 	rest := p.nodes[1:]
-	if !waitUntil(partitionSettle, func() bool { return converged(rest, id) && has(rest[len(rest)-1], outside) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(rest, id) && has(rest[len(rest)-1], outside) }) {
 		p.dump(id)
 		t.Fatalf("the nodes outside the cut did not converge within %v", partitionSettle)
 	}
@@ -399,7 +399,7 @@ func (p *partitioner) probe(ctx context.Context, id keys.SpaceID, spaces []*spac
 		t.Fatal("a write crossed the cut: cutting a link does not partition the nodes")
 	}
 	p.apply(ctx, make([]int, len(p.nodes)))
-	if !waitUntil(partitionSettle, func() bool { return converged(p.nodes, id) && has(p.nodes[0], outside) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(p.nodes, id) && has(p.nodes[0], outside) }) {
 		p.dump(id)
 		t.Fatalf("the probe's writes did not reach everyone within %v of the heal", partitionSettle)
 	}

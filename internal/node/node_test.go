@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -86,12 +87,8 @@ func ctxT(t *testing.T) context.Context {
 // waitFor waits for cond, re-checking every few milliseconds, until d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond) // re-check interval, not synchronization
+	if !testkit.Poll(d, 5*time.Millisecond, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }
 

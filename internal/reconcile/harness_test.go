@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 	"github.com/loamdb/loam/internal/testkit"
 )
 
@@ -318,16 +319,10 @@ func (c *cluster) converged(nodes ...int) bool {
 	}
 	var ref string
 	for k, i := range nodes {
-		nd := c.nodes[i]
-		hs, err := nd.st.Heads(c.ctx, nd.id)
-		if err != nil {
+		s, ok := storetest.State(c.ctx, c.nodes[i].st, c.nodes[i].id)
+		if !ok {
 			return false
 		}
-		v, err := nd.st.View(c.ctx, nd.id)
-		if err != nil {
-			return false
-		}
-		s := fmt.Sprint(hs, v.Hash)
 		if k == 0 {
 			ref = s
 		} else if s != ref {

@@ -21,6 +21,7 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 	"github.com/loamdb/loam/internal/testkit"
 )
 
@@ -164,7 +165,7 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 			}
 		}
 	}
-	converged := waitPL(10*time.Second, func() bool { return plConverged(ctx, nodes) })
+	converged := testkit.Poll(10*time.Second, 2*time.Millisecond, func() bool { return plConverged(ctx, nodes) })
 	link.stop()
 	if !converged {
 		fail("the nodes did not converge after the crash")
@@ -325,29 +326,15 @@ func (l *plLink) stop() {
 func plConverged(ctx context.Context, nodes []*plNode) bool {
 	var ref string
 	for i, n := range nodes {
-		hs, err := n.st.Heads(ctx, n.id)
-		v, err2 := n.st.View(ctx, n.id)
-		if err != nil || err2 != nil {
+		s, ok := storetest.State(ctx, n.st, n.id)
+		if !ok {
 			return false
 		}
-		s := fmt.Sprint(hs, v.Hash)
 		if i == 0 {
 			ref = s
 		} else if s != ref {
 			return false
 		}
-	}
-	return true
-}
-
-// waitPL waits for cond, re-checking every few milliseconds, until d.
-func waitPL(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond) // re-check interval, not synchronization
 	}
 	return true
 }

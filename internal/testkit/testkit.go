@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // EnvInt returns the integer in environment variable name, or def if it
@@ -41,6 +42,20 @@ func Seed(t testing.TB, seed uint64, flag string) uint64 {
 	}
 	t.Logf("seed %d (replay with -%s=%d)", seed, flag, seed)
 	return seed
+}
+
+// Poll checks cond every interval until it holds, and reports whether it
+// did within d. The interval is a re-check, not synchronization: cond
+// reads the state it waits for.
+func Poll(d, interval time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
 }
 
 // FreePort returns a TCP port on loopback that was free a moment ago.
