@@ -174,3 +174,54 @@ func BenchmarkRange(b *testing.B) {
 	}
 	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// BenchmarkFrontDoor compares one durable Put, and one Get of a
+// 10,000-key space, embedded (Open) and through a daemon on loopback
+// (Connect): what the HTTP round trip costs.
+func BenchmarkFrontDoor(b *testing.B) {
+	ctx := context.Background()
+	for _, via := range []string{"embedded", "daemon"} {
+		var n *loam.Node
+		if via == "embedded" {
+			var err error
+			if n, err = loam.Open(ctx, loam.Options{Home: b.TempDir()}); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			n = connect(b, startDaemonSync(b, true).home)
+		}
+		sp, err := n.CreateSpace(ctx, "bench", loam.Public)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("put/"+via, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if err := sp.Put(ctx, fmt.Appendf(nil, "put/%08d", i), value100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for c := 0; c < 10_000; c += 1000 {
+			bt := sp.Batch()
+			for i := c; i < c+1000; i++ {
+				bt.Put(fmt.Appendf(nil, "key/%08d", i), value100)
+			}
+			if err := bt.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("get/"+via, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(3, 4))
+			for b.Loop() {
+				if _, err := sp.Get(ctx, fmt.Appendf(nil, "key/%08d", r.IntN(10_000))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if via == "embedded" {
+			n.Close()
+		}
+	}
+}

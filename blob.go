@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/loamdb/loam/internal/blob"
-	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/node"
 )
 
 // Blobs: large values, content-addressed and fetched from every peer that
@@ -58,10 +56,6 @@ type FetchStats struct {
 	Corrupt []string         // peers dropped for bytes that did not verify
 }
 
-func statsOf(st blob.Stats) FetchStats {
-	return FetchStats{Fetched: st.Fetched(), Peers: st.Bytes, Corrupt: st.CorruptPeers()}
-}
-
 func parseBlobID(id string) (blob.BlobID, error) {
 	b, err := blob.ParseBlobID(id)
 	if err != nil {
@@ -70,39 +64,41 @@ func parseBlobID(id string) (blob.BlobID, error) {
 	return b, nil
 }
 
+// blobNode is the blob store's part of a nodeImpl.
+type blobNode interface {
+	addBlob(ctx context.Context, r io.Reader) (BlobInfo, error)
+	fetchBlob(ctx context.Context, id string, progress func(BlobProgress)) (FetchStats, error)
+	openBlob(ctx context.Context, id string) (blobReader, error)
+	blobs(ctx context.Context) ([]BlobInfo, error)
+	setPin(ctx context.Context, id string, on bool) error
+	gcBlobs(ctx context.Context) (int64, error)
+}
+
+// blobReader is what a BlobReader reads.
+type blobReader interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+	Size() int64
+}
+
 // AddBlob stores r as a pinned blob and returns what it stored.
 func (n *Node) AddBlob(ctx context.Context, r io.Reader) (BlobInfo, error) {
-	id, m, err := n.n.AddBlob(ctx, r)
-	if err != nil {
-		return BlobInfo{}, err
-	}
-	return BlobInfo{ID: id.String(), Size: m.Size, Chunks: len(m.Chunks), Held: len(m.Chunks), Pinned: true}, nil
+	return n.impl.addBlob(ctx, r)
 }
 
 // FetchBlob downloads blob id from every connected peer that has it, in
 // parallel, keeping chunks already held, and pins it. progress, if not
 // nil, is called as chunks arrive.
 func (n *Node) FetchBlob(ctx context.Context, id string, progress func(BlobProgress)) (FetchStats, error) {
-	b, err := parseBlobID(id)
-	if err != nil {
+	if _, err := parseBlobID(id); err != nil {
 		return FetchStats{}, err
 	}
-	st, err := n.n.FetchBlob(ctx, b, nil, fetchOptions(progress))
-	return statsOf(st), err
+	return n.impl.fetchBlob(ctx, id, progress)
 }
 
-func fetchOptions(progress func(BlobProgress)) blob.FetchOptions {
-	var o blob.FetchOptions
-	if progress != nil {
-		o.Progress = func(p blob.Progress) {
-			progress(BlobProgress{Done: p.Done, Total: p.Total, Peers: p.Sources()})
-		}
-	}
-	return o
-}
-
-// BlobReader reads a blob; it is an io.ReadSeekCloser.
-type BlobReader struct{ r node.BlobReader }
+// BlobReader reads a blob; it is an io.ReadSeekCloser and an io.ReaderAt.
+// Through a daemon, its reads use the context OpenBlob was given.
+type BlobReader struct{ r blobReader }
 
 func (r *BlobReader) Read(p []byte) (int, error)                { return r.r.Read(p) }
 func (r *BlobReader) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
@@ -111,16 +107,13 @@ func (r *BlobReader) Close() error                              { return r.r.Clo
 func (r *BlobReader) Size() int64                               { return r.r.Size() }
 
 // OpenBlob returns a reader of blob id, first fetching from peers what is
-// not held here (which needs Options.Network).
+// not held here (which needs Options.Network). A private space's blob is
+// read sealed this way: read it through its key with Space.OpenBlob.
 func (n *Node) OpenBlob(ctx context.Context, id string) (*BlobReader, error) {
-	b, err := parseBlobID(id)
-	if err != nil {
+	if _, err := parseBlobID(id); err != nil {
 		return nil, err
 	}
-	if _, err := n.n.EnsureBlob(ctx, b, blob.FetchOptions{}); err != nil {
-		return nil, err
-	}
-	r, err := n.n.OpenBlob(b)
+	r, err := n.impl.openBlob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -128,46 +121,31 @@ func (n *Node) OpenBlob(ctx context.Context, id string) (*BlobReader, error) {
 }
 
 // Blobs lists the blobs held here, wholly or in part, by ID.
-func (n *Node) Blobs(ctx context.Context) ([]BlobInfo, error) {
-	infos, err := n.n.BlobInfos(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]BlobInfo, len(infos))
-	for i, b := range infos {
-		out[i] = BlobInfo{ID: b.ID.String(), Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
-	}
-	return out, nil
-}
+func (n *Node) Blobs(ctx context.Context) ([]BlobInfo, error) { return n.impl.blobs(ctx) }
 
 // PinBlob keeps blob id whatever keys reference it.
-func (n *Node) PinBlob(id string) error { return n.setPin(id, true) }
+func (n *Node) PinBlob(ctx context.Context, id string) error { return n.setPin(ctx, id, true) }
 
 // UnpinBlob lets GC remove blob id once no key references it.
-func (n *Node) UnpinBlob(id string) error { return n.setPin(id, false) }
+func (n *Node) UnpinBlob(ctx context.Context, id string) error { return n.setPin(ctx, id, false) }
 
-func (n *Node) setPin(id string, on bool) error {
-	b, err := parseBlobID(id)
-	if err != nil {
+func (n *Node) setPin(ctx context.Context, id string, on bool) error {
+	if _, err := parseBlobID(id); err != nil {
 		return err
 	}
-	return n.n.SetPin(b, on)
+	return n.impl.setPin(ctx, id, on)
 }
 
 // GCBlobs deletes the blobs that no key of a held space references, that
 // are not pinned and that nothing uses, and returns the bytes freed.
-func (n *Node) GCBlobs(ctx context.Context) (int64, error) { return n.n.GCBlobs(ctx) }
+func (n *Node) GCBlobs(ctx context.Context) (int64, error) { return n.impl.gcBlobs(ctx) }
 
 // PutBlob stores r as a blob and writes a reference to it under key, in one
 // commit. mediaType ("image/jpeg", …) may be empty. Members of the space
 // fetch the blob eagerly if it is small enough (see Options.FetchBlobs),
 // else when they read it.
 func (s *Space) PutBlob(ctx context.Context, key []byte, r io.Reader, mediaType string) (BlobRef, error) {
-	ref, _, err := s.n.n.PutBlob(ctx, s.sp, key, r, mediaType)
-	if err != nil {
-		return BlobRef{}, err
-	}
-	return *refOf(ref), nil
+	return s.impl.putBlob(ctx, key, r, mediaType)
 }
 
 // OpenBlob returns a reader of the blob key holds, first fetching from
@@ -175,20 +153,19 @@ func (s *Space) PutBlob(ctx context.Context, key []byte, r io.Reader, mediaType 
 // space it reads the plaintext: the blob is stored sealed. It fails with
 // ErrNotFound if key holds nothing and with ErrNotBlob if it holds a value.
 func (s *Space) OpenBlob(ctx context.Context, key []byte) (*BlobReader, error) {
-	e, err := s.sp.Get(ctx, key)
+	r, err := s.impl.openBlob(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	r, ok := node.RefOf(e)
-	if !ok {
-		if e.Kind == commit.KindPutBlob {
-			return nil, fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", clip(key))
-		}
-		return nil, fmt.Errorf("%w: %q (read it with Get)", ErrNotBlob, clip(key))
-	}
-	br, err := s.n.n.OpenRef(ctx, s.sp.ID(), r)
-	if err != nil {
-		return nil, err
-	}
-	return &BlobReader{br}, nil
+	return &BlobReader{r}, nil
+}
+
+// notBlob is the error of OpenBlob for a key that holds a value.
+func notBlob(key []byte) error {
+	return fmt.Errorf("%w: %q (read it with Get)", ErrNotBlob, clip(key))
+}
+
+// brokenRef is the error of OpenBlob for a reference that does not decode.
+func brokenRef(key []byte) error {
+	return fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", clip(key))
 }

@@ -11,6 +11,15 @@
 //	v, err := sp.Get(ctx, []byte("tools/drill"))
 //	for kv, err := range sp.Range(ctx, loam.Prefix("tools/")) { … }
 //
+// Open opens the store in this process; while a daemon ('loam daemon')
+// holds the home, Connect works through it instead, with the same types,
+// results and errors:
+//
+//	n, err := loam.Connect(ctx, home)
+//	if errors.Is(err, loam.ErrNoDaemon) {
+//		n, err = loam.Open(ctx, loam.Options{Home: home})
+//	}
+//
 // Identifiers (space IDs, author IDs) appear in this API in their text form:
 // "spc_…" and "aut_…". Writes return once they are durable on disk.
 package loam

@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam"
 )
@@ -114,7 +115,10 @@ func ExampleSpace_Watch() {
 		log.Fatal(err)
 	}
 
-	changes := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	changes, err := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	sp.Put(ctx, []byte("chat/general/0001"), []byte("hello"))
 	sp.Put(ctx, []byte("chat/random/0001"), []byte("not watched"))
 	sp.Delete(ctx, []byte("chat/general/0001"))
@@ -138,5 +142,33 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 	defer n.Close()
 	if _, err := loam.Open(ctx, loam.Options{Home: home}); !errors.Is(err, loam.ErrInUse) {
 		t.Fatalf("second Open of a home in use: err = %v, want ErrInUse", err)
+	}
+}
+
+// Connect works through the daemon that runs for a home; where none does,
+// the store is opened in this process. Both give the same API.
+func ExampleConnect() {
+	ctx := context.Background()
+	home := loam.DefaultHome()
+	n, err := loam.Connect(ctx, home)
+	if errors.Is(err, loam.ErrNoDaemon) {
+		if errors.Is(err, loam.ErrStaleDaemon) {
+			fmt.Fprintln(os.Stderr, "note:", err) // daemon.json names a daemon that does not answer
+		}
+		n, err = loam.Open(ctx, loam.Options{Home: home})
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	sp, err := n.Space(ctx, "garden-club")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Join's first sync: wait until the space is in sync with a peer.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := sp.WaitSynced(wctx); err != nil {
+		log.Print(err)
 	}
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/node"
-	"github.com/loamdb/loam/internal/space"
-	"github.com/loamdb/loam/internal/store"
-	"github.com/loamdb/loam/internal/view"
 )
 
 // Limits on what one write may carry.
@@ -24,15 +21,39 @@ const (
 
 // Space is a shared key-value database held by the node.
 type Space struct {
-	n  *Node
-	sp *space.Space
+	n    *Node
+	impl spaceImpl
+}
+
+// spaceImpl is what a Space does, in this process (localSpace) or through
+// a daemon's API (remoteSpace).
+type spaceImpl interface {
+	info() SpaceInfo
+	lookup(ctx context.Context, key []byte) (KV, error)
+	commit(ctx context.Context, ops []commit.Op) error
+	scan(ctx context.Context, q rangeQuery) iter.Seq2[KV, error]
+	watch(ctx context.Context, q watchQuery) (<-chan Change, error)
+	conflicts(ctx context.Context, key []byte) ([]KV, error)
+	state(ctx context.Context) (State, error)
+	verify(ctx context.Context) (VerifyReport, error)
+	heads(ctx context.Context) ([]Head, error)
+	role(ctx context.Context) (Role, error)
+	putBlob(ctx context.Context, key []byte, r io.Reader, mediaType string) (BlobRef, error)
+	openBlob(ctx context.Context, key []byte) (blobReader, error)
+	invite(ctx context.Context, role Role, expires time.Duration, uses uint32) (string, error)
+	members(ctx context.Context) ([]Member, error)
+	revoke(ctx context.Context, target string) (Revoked, error)
+	waitSynced(ctx context.Context) error
 }
 
 // ID returns the space ID ("spc_…").
-func (s *Space) ID() string { return s.sp.ID().String() }
+func (s *Space) ID() string { return s.impl.info().ID }
 
 // Name returns the local name.
-func (s *Space) Name() string { return s.sp.Info().Name }
+func (s *Space) Name() string { return s.impl.info().Name }
+
+// Info describes the space.
+func (s *Space) Info() SpaceInfo { return s.impl.info() }
 
 // KV is a visible key with its value and who wrote it when. When the key
 // holds a blob, Blob says which and Value is nil: read it with
@@ -43,19 +64,6 @@ type KV struct {
 	Blob   *BlobRef
 	Author string
 	Time   time.Time
-}
-
-func toKV(key []byte, e view.Entry) KV {
-	kv := KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time()}
-	if e.Kind == commit.KindPutBlob {
-		kv.Value = nil
-		if r, ok := node.RefOf(e); ok {
-			kv.Blob = refOf(r)
-		} else {
-			kv.Blob = &BlobRef{} // a reference that does not decode: no blob to read
-		}
-	}
-	return kv
 }
 
 // Put writes value under key as one commit, durable on return.
@@ -76,24 +84,18 @@ func (s *Space) Delete(ctx context.Context, key []byte) error {
 // Get returns key's value, or an error wrapping ErrNotFound. For a key
 // that holds a blob it fails with ErrIsBlob: use OpenBlob.
 func (s *Space) Get(ctx context.Context, key []byte) ([]byte, error) {
-	e, err := s.sp.Get(ctx, key)
+	kv, err := s.impl.lookup(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if e.Kind == commit.KindPutBlob {
+	if kv.Blob != nil {
 		return nil, fmt.Errorf("%w: %q (read it with OpenBlob)", ErrIsBlob, clip(key))
 	}
-	return e.Value, nil
+	return kv.Value, nil
 }
 
 // Lookup returns key's value with its author and time.
-func (s *Space) Lookup(ctx context.Context, key []byte) (KV, error) {
-	e, err := s.sp.Get(ctx, key)
-	if err != nil {
-		return KV{}, err
-	}
-	return toKV(key, e), nil
-}
+func (s *Space) Lookup(ctx context.Context, key []byte) (KV, error) { return s.impl.lookup(ctx, key) }
 
 // Batch collects writes committed together: atomically, in one signed
 // commit. A Batch is not safe for concurrent use.
@@ -172,50 +174,77 @@ func (b *Batch) Commit(ctx context.Context) error {
 	if len(b.ops) == 0 {
 		return nil
 	}
-	_, err := b.s.sp.Commit(ctx, b.ops)
-	return err
+	return b.s.impl.commit(ctx, b.ops)
 }
 
-// RangeOption narrows a Range or Watch.
-type RangeOption func(*store.Query)
+// rangeQuery is what RangeOptions select.
+type rangeQuery struct {
+	watchQuery
+	limit   int
+	reverse bool
+}
+
+// watchQuery is what WatchOptions select.
+type watchQuery struct{ prefix, start, end []byte }
+
+// match reports whether key is selected.
+func (q watchQuery) match(key []byte) bool {
+	return (q.start == nil || string(key) >= string(q.start)) && (q.end == nil || string(key) < string(q.end))
+}
+
+// RangeOption narrows a Range: Prefix, Start, End, Limit, Reverse.
+type RangeOption interface{ applyRange(*rangeQuery) }
+
+// WatchOption narrows a Watch: Prefix, Start, End. (A limit or an order
+// means nothing for changes yet to come: Limit and Reverse are
+// RangeOptions only.)
+type WatchOption interface{ applyWatch(*watchQuery) }
+
+// KeyOption selects keys by prefix or bound, in a Range or a Watch.
+type KeyOption struct {
+	which byte // 'p', 's' or 'e'
+	key   []byte
+}
+
+func (o KeyOption) applyRange(q *rangeQuery) { o.applyWatch(&q.watchQuery) }
+
+func (o KeyOption) applyWatch(q *watchQuery) {
+	switch o.which {
+	case 'p':
+		q.prefix = o.key
+	case 's':
+		q.start = o.key
+	case 'e':
+		q.end = o.key
+	}
+}
 
 // Prefix selects the keys starting with p.
-func Prefix(p string) RangeOption { return func(q *store.Query) { q.Prefix = []byte(p) } }
+func Prefix(p string) KeyOption { return KeyOption{'p', []byte(p)} }
 
 // Start selects keys ≥ k.
-func Start(k string) RangeOption { return func(q *store.Query) { q.Start = []byte(k) } }
+func Start(k string) KeyOption { return KeyOption{'s', []byte(k)} }
 
 // End selects keys < k.
-func End(k string) RangeOption { return func(q *store.Query) { q.End = []byte(k) } }
+func End(k string) KeyOption { return KeyOption{'e', []byte(k)} }
+
+type rangeFunc func(*rangeQuery)
+
+func (f rangeFunc) applyRange(q *rangeQuery) { f(q) }
 
 // Limit stops after n keys.
-func Limit(n int) RangeOption { return func(q *store.Query) { q.Limit = n } }
+func Limit(n int) RangeOption { return rangeFunc(func(q *rangeQuery) { q.limit = n }) }
 
 // Reverse iterates from the last key to the first.
-func Reverse() RangeOption { return func(q *store.Query) { q.Reverse = true } }
-
-func query(opts []RangeOption) store.Query {
-	var q store.Query
-	for _, o := range opts {
-		o(&q)
-	}
-	return q
-}
+func Reverse() RangeOption { return rangeFunc(func(q *rangeQuery) { q.reverse = true }) }
 
 // Range yields the visible keys selected by opts, in key order.
 func (s *Space) Range(ctx context.Context, opts ...RangeOption) iter.Seq2[KV, error] {
-	q := query(opts)
-	return func(yield func(KV, error) bool) {
-		for kv, err := range s.sp.Range(ctx, q) {
-			if err != nil {
-				yield(KV{}, err)
-				return
-			}
-			if !yield(toKV(kv.Key, kv.Entry), nil) {
-				return
-			}
-		}
+	var q rangeQuery
+	for _, o := range opts {
+		o.applyRange(&q)
 	}
+	return s.impl.scan(ctx, q)
 }
 
 // Change is one change of a key's visible value, or a resync.
@@ -232,59 +261,24 @@ type Change struct {
 	Resync bool
 }
 
-// Watch returns the changes to keys under Prefix (other options are
-// ignored) from now on, in the order they were applied, whoever wrote
-// them. A reader that falls behind gets a Change with Resync set instead
-// of the changes it missed (see Change.Resync). The channel is closed when
-// ctx ends or the node closes.
-func (s *Space) Watch(ctx context.Context, opts ...RangeOption) <-chan Change {
-	q := query(opts)
-	in := s.n.n.Hub().Watch(ctx, s.sp.ID(), q.Prefix)
-	out := make(chan Change)
-	go func() {
-		defer close(out)
-		for ev := range in {
-			var ch Change
-			if ev.Resync {
-				ch.Resync = true
-			} else {
-				c := ev.Change
-				ch = Change{Key: c.Key, Deleted: c.Entry.Tombstone()}
-				if !c.Entry.Author.IsZero() {
-					ch.Author, ch.Time = c.Entry.Author.String(), c.Entry.Time.Time()
-				}
-				if !ch.Deleted {
-					ch.Value = c.Entry.Value
-				}
-			}
-			select {
-			case out <- ch:
-			case <-ctx.Done():
-				for range in { // let the hub's goroutine finish
-				}
-				return
-			}
-		}
-	}()
-	return out
+// Watch returns the changes to the keys opts select from now on, in the
+// order they were applied, whoever wrote them: every change applied after
+// Watch returns arrives. A reader that falls behind gets a Change with
+// Resync set instead of the changes it missed (see Change.Resync). The
+// channel is closed when ctx ends, the node closes, or the daemon ends
+// the watch.
+func (s *Space) Watch(ctx context.Context, opts ...WatchOption) (<-chan Change, error) {
+	var q watchQuery
+	for _, o := range opts {
+		o.applyWatch(&q)
+	}
+	return s.impl.watch(ctx, q)
 }
 
 // Conflicts returns the concurrent writes to key that lost to the visible
 // one: values written by members who had not seen each other's write.
 func (s *Space) Conflicts(ctx context.Context, key []byte) ([]KV, error) {
-	es, err := s.sp.Conflicts(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]KV, 0, len(es))
-	for _, e := range es {
-		kv := toKV(key, e)
-		if e.Tombstone() {
-			kv.Value = nil
-		}
-		out = append(out, kv)
-	}
-	return out, nil
+	return s.impl.conflicts(ctx, key)
 }
 
 // State summarizes the space's view.
@@ -294,27 +288,20 @@ type State struct {
 }
 
 // State returns the view hash and key count.
-func (s *Space) State(ctx context.Context) (State, error) {
-	v, err := s.sp.View(ctx)
-	if err != nil {
-		return State{}, err
-	}
-	return State{Hash: v.Hash.String(), Keys: v.Visible}, nil
-}
+func (s *Space) State(ctx context.Context) (State, error) { return s.impl.state(ctx) }
 
 // VerifyReport summarizes a verified history.
-type VerifyReport = space.Report
+type VerifyReport struct {
+	Commits int // commits verified
+	Ops     int // writes in them
+	Authors int // authors that signed them
+	Forks   int // authors that signed two commits at one seq
+}
 
 // Verify re-checks every stored commit: signature, hash chain, seq, time
 // order and the author's grant. The error names the first bad commit and
 // wraps ErrInvalidLog.
-func (s *Space) Verify(ctx context.Context) (VerifyReport, error) {
-	r, err := space.VerifyLog(ctx, s.n.n.Store(), s.sp.ID())
-	if err != nil && !errors.Is(err, ErrInvalidLog) {
-		return r, fmt.Errorf("loam: verify: %w", err)
-	}
-	return r, err
-}
+func (s *Space) Verify(ctx context.Context) (VerifyReport, error) { return s.impl.verify(ctx) }
 
 // Head is one author's latest commit in a space.
 type Head struct {
@@ -325,23 +312,7 @@ type Head struct {
 }
 
 // Heads returns every author's latest commit: the space's version vector.
-func (s *Space) Heads(ctx context.Context) ([]Head, error) {
-	hs, err := s.n.n.Store().Heads(ctx, s.sp.ID())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Head, len(hs))
-	for i, h := range hs {
-		out[i] = Head{Author: h.Author.String(), Seq: h.Seq, Commit: h.ID.String(), Time: h.Time.Time()}
-	}
-	return out, nil
-}
+func (s *Space) Heads(ctx context.Context) ([]Head, error) { return s.impl.heads(ctx) }
 
 // Role returns this device's role in the space ("" if none).
-func (s *Space) Role(ctx context.Context) (Role, error) {
-	r, err := s.n.n.Store().Role(ctx, s.sp.ID(), s.sp.Author())
-	if err != nil || r == 0 {
-		return "", err
-	}
-	return Role(r.String()), nil
-}
+func (s *Space) Role(ctx context.Context) (Role, error) { return s.impl.role(ctx) }

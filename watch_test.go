@@ -25,7 +25,10 @@ func TestWatchResync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes := sp.Watch(ctx)
+	changes, err := sp.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	value := bytes.Repeat([]byte("v"), 4<<10)
 	for i := range 24 {
 		b := sp.Batch()

@@ -254,7 +254,12 @@ func (d directBackend) Watch(ctx context.Context, ref string, prefix []byte) (ch
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &chanChanges{ctx: ctx, cancel: cancel, ch: sp.Watch(ctx, loam.Prefix(string(prefix)))}, nil
+	ch, err := sp.Watch(ctx, loam.Prefix(string(prefix)))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &chanChanges{ctx: ctx, cancel: cancel, ch: ch}, nil
 }
 
 func (d directBackend) Verify(ctx context.Context, ref string) (loam.VerifyReport, error) {
@@ -266,11 +271,19 @@ func (d directBackend) Verify(ctx context.Context, ref string) (loam.VerifyRepor
 }
 
 func (d directBackend) Members(ctx context.Context, ref string) ([]loam.Member, error) {
-	return d.n.Members(ctx, ref)
+	sp, err := d.n.Space(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return sp.Members(ctx)
 }
 
 func (d directBackend) Revoke(ctx context.Context, ref, target string) (loam.Revoked, error) {
-	return d.n.Revoke(ctx, ref, target)
+	sp, err := d.n.Space(ctx, ref)
+	if err != nil {
+		return loam.Revoked{}, err
+	}
+	return sp.Revoke(ctx, target)
 }
 
 // chanChanges reads a direct watch's channel.

@@ -60,9 +60,9 @@ func (d directBackend) OpenKeyBlob(ctx context.Context, ref string, key []byte) 
 
 func (d directBackend) SetPin(ctx context.Context, id string, on bool) error {
 	if on {
-		return d.n.PinBlob(id)
+		return d.n.PinBlob(ctx, id)
 	}
-	return d.n.UnpinBlob(id)
+	return d.n.UnpinBlob(ctx, id)
 }
 
 func (d directBackend) GCBlobs(ctx context.Context) (int64, error) { return d.n.GCBlobs(ctx) }

@@ -99,7 +99,7 @@ with --dht private). --bootstrap names other bootstrap nodes to join.`,
 func addRelayLimitFlags(cmd *cobra.Command, data *string, d *time.Duration) {
 	f, def := cmd.Flags(), p2p.DefaultRelayLimit
 	f.StringVar(data, "relay-data", fmt.Sprintf("%dMiB", def.Data>>20), "relay at most `SIZE` per relayed connection and direction, e.g. 16MiB (up to 1GiB); the relay then resets it and the peers reconnect")
-	f.DurationVar(d, "relay-duration", def.Duration, "keep a relayed connection at most `DURATION`, e.g. 10m (up to 24h); the relay then resets it and the peers reconnect")
+	durationVar(f, d, "relay-duration", def.Duration, "keep a relayed connection at most `DURATION`, e.g. 10m (up to 24h); the relay then resets it and the peers reconnect")
 }
 
 // parseRelayLimit checks the relay limit flags.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -33,6 +34,7 @@ func newDaemonCmd(g *globalOptions) *cobra.Command {
 		relaySvc  bool
 		relayData string
 		relayTime time.Duration
+		logs      logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -78,11 +80,20 @@ Once it serves, the daemon writes daemon.json in the Loam home with its
 API address, peer ID, p2p addresses and process ID: that is how the other
 commands find it. It removes the file when it stops. Only one process may
 use a Loam home: a second daemon for the same home fails with "in use".
-The daemon creates the Loam home if there is none.`,
+The daemon creates the Loam home if there is none.
+
+The daemon logs what happens, one line per event, on stderr: peers
+connecting (directly or through a relay) and leaving, joins, invites used,
+revocations, commits and peers refused (with the reason), blob fetches,
+and errors. --log-level chooses the least severe level logged (debug,
+info, warn, error); --log-format text writes key=value lines, json one
+JSON object a line. Logs name peers, members, spaces, commits and blobs
+by ID; they hold no ticket, key, token or data.`,
 		Example: `  loam daemon
   loam daemon --api 127.0.0.1:0 --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
   LOAM_HOME=/srv/loam loam daemon --mdns=false
-  loam daemon --dht private --bootstrap /ip4/203.0.113.7/udp/4001/quic-v1/p2p/12D3KooW…`,
+  loam daemon --dht private --bootstrap /ip4/203.0.113.7/udp/4001/quic-v1/p2p/12D3KooW…
+  loam daemon --log-format json --log-level debug 2>>loam.log`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			host, _, err := net.SplitHostPort(apiAddr)
@@ -101,6 +112,9 @@ The daemon creates the Loam home if there is none.`,
 				return err
 			}
 			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, relayService: relaySvc, out: cmd.OutOrStdout()}
+			if d.log, err = logs.logger(cmd.ErrOrStderr()); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
 			if d.relayLimit, err = parseRelayLimit(relayData, relayTime); err != nil {
 				return usageErrorf(cmd, "%v", err)
 			}
@@ -122,6 +136,7 @@ The daemon creates the Loam home if there is none.`,
 	f.StringVar(&upload, "upload-rate", "0", "serve blob data to peers at most at `SIZE` per second, e.g. 5MiB (0: no limit)")
 	f.BoolVar(&relaySvc, "relay-service", false, "relay for daemons behind NATs that connect to this one (give it only on a machine with a public address, e.g. a seeder)")
 	addRelayLimitFlags(cmd, &relayData, &relayTime)
+	addLogFlags(cmd, &logs)
 	f.StringVar(&fetch, "fetch-blobs", "64MiB", "fetch blobs referenced by spaces as soon as they are seen up to `SIZE`; larger ones when read (all, none, or a size)")
 	return cmd
 }
@@ -153,6 +168,7 @@ type daemon struct {
 	fetchBlobs   int64
 	relayService bool
 	relayLimit   p2p.RelayLimit
+	log          *slog.Logger // the node's events, on stderr
 }
 
 // run serves until ctx ends (a signal), then stops cleanly: daemon.json
@@ -162,7 +178,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	n, err := node.Open(ctx, node.Options{
 		Home: d.home, Listen: d.listen, MDNS: d.mdns, DHT: d.dht, Bootstrap: d.bootstrap,
 		UploadRate: d.uploadRate, FetchBlobs: d.fetchBlobs,
-		RelayService: d.relayService, RelayLimit: d.relayLimit,
+		RelayService: d.relayService, RelayLimit: d.relayLimit, Logger: d.log,
 	})
 	if err != nil {
 		return err
@@ -172,7 +188,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			err = fmt.Errorf("close the node: %w", cerr)
 		}
 	}()
-	dm, err := api.Serve(ctx, n, api.ServeOptions{Addr: d.api, UI: ui.Files()})
+	dm, err := api.Serve(ctx, n, api.ServeOptions{Addr: d.api, UI: ui.Files(), Logger: d.log})
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "listen" {

@@ -174,7 +174,10 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("\nNow a watch on \"chat/\" while a message arrives and another is removed:")
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	changes := sp.Watch(wctx, loam.Prefix("chat/"))
+	changes, err := sp.Watch(wctx, loam.Prefix("chat/"))
+	if err != nil {
+		return err
+	}
 	if err := sp.Put(ctx, []byte("chat/general/0004"), []byte("Ana: thanks Chen, see you Saturday")); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func runPrivateDemo(ctx context.Context, out io.Writer, home string) error {
 	say("%d kB photo. Keys, values and the photo's 1 MiB frames are sealed", ref.Size/1000)
 	say("(XChaCha20-Poly1305) under a read key that only members' tickets carry.")
 
-	seedT, err := ana.Invite(ctx, "family", loam.Seed, time.Hour)
+	seedT, err := sp.Invite(ctx, loam.Seed, time.Hour)
 	if err != nil {
 		return err
 	}
@@ -78,14 +78,14 @@ func runPrivateDemo(ctx context.Context, out io.Writer, home string) error {
 	say("  the server sees %d keys; its %d files (%d kB) hold the note %d times and the photo's text %d times", st.Keys, files, size/1000, found[0], found[1])
 
 	// Bo's new phone restores the space while Ana is offline.
-	readT, err := ana.Invite(ctx, "family", loam.Read, time.Hour) // names the server, a seeder Ana is connected to
+	readT, err := sp.Invite(ctx, loam.Read, time.Hour) // names the server, a seeder Ana is connected to
 	if err != nil {
 		return err
 	}
 	// The invite's grant is a commit of Ana's: the server must hold it
 	// before Ana leaves, or the phone's join could not be admitted.
 	if err := poll(ctx, "the server to hold the read invite", func() (bool, error) {
-		ms, err := server.Members(ctx, "family")
+		ms, err := ssp.Members(ctx)
 		for _, m := range ms {
 			if m.Role == loam.Read { // the invite key: no one has joined through it yet
 				return true, err

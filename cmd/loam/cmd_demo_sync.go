@@ -45,7 +45,7 @@ func runSyncDemo(ctx context.Context, out io.Writer, home string) error {
 	say("the joiner write access through the invite:")
 	spaces := []*loam.Space{sp}
 	for i := 1; i < len(nodes); i++ {
-		t, err := nodes[0].Invite(ctx, "street", loam.Write, time.Hour)
+		t, err := sp.Invite(ctx, loam.Write, time.Hour)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,10 @@ func runSyncDemo(ctx context.Context, out io.Writer, home string) error {
 	want := len(names) * len(names)
 	seen := make(chan struct{}, want)
 	for i, s := range spaces {
-		ch := s.Watch(wctx, loam.Prefix("chat/"))
+		ch, err := s.Watch(wctx, loam.Prefix("chat/"))
+		if err != nil {
+			return err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -100,7 +103,10 @@ func runSyncDemo(ctx context.Context, out io.Writer, home string) error {
 		}
 		say("  %-5s %d keys, view hash %.16s…", names[i], st.Keys, st.Hash)
 	}
-	peers := nodes[1].Peers()
+	peers, err := nodes[1].Peers(ctx)
+	if err != nil {
+		return err
+	}
 	for _, p := range peers {
 		kind := "relayed"
 		if p.Direct {

@@ -67,7 +67,7 @@ one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&role, "role", "write", "the `ROLE` the ticket grants: read, write, admin or seed")
-	f.DurationVar(&expires, "expires", 24*time.Hour, "how long the ticket can be used to join (`D`: 1h, 24h, 168h; 0: no limit)")
+	durationVar(f, &expires, "expires", 24*time.Hour, "how long the ticket can be used to join (`D`: 1h, 12h, 3d, 1d12h; 0: no limit)")
 	f.Uint32Var(&uses, "uses", 0, "how many devices may join with the ticket (`N`; 0: no limit)")
 	f.BoolVar(&jsonOut, "json", false, `print {"ticket"} as JSON`)
 	return cmd

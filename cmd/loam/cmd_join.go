@@ -54,7 +54,7 @@ syncing. Either way join gives up after --timeout.`,
 			return joinAndReport(cmd, g, ticket, timeout, jsonOut, "joined %s (%s)", "keep %s in sync")
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
+	durationVar(cmd.Flags(), &timeout, "timeout", 2*time.Minute, "give up after `D` (e.g. 30s, 5m, 1h)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
 	return cmd
 }
@@ -142,7 +142,10 @@ func settle(ctx context.Context, n *loam.Node, sp *loam.Space) error {
 		for _, h := range hs {
 			fmt.Fprintf(&b, "%s:%d ", h.Author, h.Seq)
 		}
-		ps := n.Peers()
+		ps, err := n.Peers(ctx)
+		if err != nil {
+			return "", err
+		}
 		slices.SortFunc(ps, func(a, b loam.PeerInfo) int { return strings.Compare(a.Peer, b.Peer) })
 		for _, p := range ps {
 			fmt.Fprintf(&b, "%s:%d/%d ", p.Peer, p.BytesIn, p.BytesOut)

@@ -52,7 +52,7 @@ them as relays too.`,
 			return joinAndReport(cmd, g, ticket, timeout, jsonOut, "seeding %s (%s)", "keep serving %s")
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after `D`")
+	durationVar(cmd.Flags(), &timeout, "timeout", 2*time.Minute, "give up after `D` (e.g. 30s, 5m, 1h)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"id", "name"} as JSON`)
 	return cmd
 }

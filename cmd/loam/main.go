@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/version"
 )
 
 // Exit codes.
@@ -138,7 +140,9 @@ local name. Commands whose output is data take --json.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.DisableDefaultCmd = true // newCompletionCmd instead: bash, zsh and fish
+	root.Version = versionLine(version.Get())
+	root.SetVersionTemplate("loam {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.home, "home", "",
 		"the Loam home `DIR` (default: $LOAM_HOME, or ~/.loam)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -169,7 +173,10 @@ local name. Commands whose output is data take --json.`,
 		newDoctorCmd(g),
 		newBootstrapCmd(g),
 		newDemoCmd(),
+		newVersionCmd(),
+		newCompletionCmd(),
 	)
+	suggestSubcommands(root)
 	return root
 }
 
@@ -205,6 +212,19 @@ func isCobraUsage(err error) bool {
 		strings.HasPrefix(msg, "unknown shorthand flag")
 }
 
+// suggestSubcommands makes every command that groups subcommands, c and
+// those below it, refuse an argument as a mistyped subcommand, naming the
+// closest one (cobra's suggestions: within two edits, or a prefix).
+func suggestSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() {
+		c.Args = noSubcommand
+		c.SuggestionsMinimumDistance = 2 // SuggestionsFor's own default is 0: prefixes only
+	}
+	for _, sub := range c.Commands() {
+		suggestSubcommands(sub)
+	}
+}
+
 // noSubcommand is the Args of a command that only groups subcommands: an
 // argument there is a subcommand name that does not exist.
 func noSubcommand(cmd *cobra.Command, args []string) error {
@@ -213,9 +233,54 @@ func noSubcommand(cmd *cobra.Command, args []string) error {
 	}
 	hint := ""
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		hint = fmt.Sprintf(" (did you mean %q?)", s[0])
+		hint = fmt.Sprintf(" (did you mean %q?)", closest(args[0], s))
 	}
 	return usageErrorf(cmd, "unknown command %q for %q%s", args[0], cmd.CommandPath(), hint)
+}
+
+// closest returns the name in names (not empty) the user most likely
+// meant by typed: one it is a prefix of, else the fewest edits away, a
+// swap of two neighbouring letters counting as one edit.
+func closest(typed string, names []string) string {
+	best, bestD := names[0], math.MaxInt
+	for _, name := range names {
+		d := editDistance(typed, name)
+		if strings.HasPrefix(name, typed) {
+			d = -1
+		}
+		if d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// the insertions, deletions, substitutions and swaps of neighbours that
+// turn one into the other.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 // showHelp is the RunE of a command that only groups subcommands.

@@ -235,13 +235,19 @@ func (s *Server) putValue(w http.ResponseWriter, r *http.Request, sp *space.Spac
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	s.putBlob(w, r, sp, key, io.MultiReader(bytes.NewReader(head), io.LimitReader(r.Body, blob.MaxBlobSize+1-int64(len(head)))))
+}
+
+// putBlob stores body as a blob, typed by the request's Content-Type
+// unless that is application/octet-stream, writes a reference to it under
+// key and answers the reference.
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sp *space.Space, key []byte, body io.Reader) {
 	mediaType := ""
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "application/octet-stream" {
 			mediaType = ct
 		}
 	}
-	body := io.MultiReader(bytes.NewReader(head), io.LimitReader(r.Body, blob.MaxBlobSize+1-int64(len(head))))
 	ref, _, err := s.n.PutBlob(r.Context(), sp, key, body, mediaType)
 	if err != nil {
 		if errors.Is(err, blob.ErrBadRef) {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loamdb/loam/internal/store"
 )
 
 // Client calls the API of a daemon. Its methods are safe for concurrent
@@ -26,11 +28,18 @@ type Client struct {
 }
 
 // defaultHTTP talks to the loopback API directly, whatever HTTP_PROXY says.
-var defaultHTTP = &http.Client{Transport: &http.Transport{
-	Proxy:               nil,
-	MaxIdleConnsPerHost: 8,
-	IdleConnTimeout:     90 * time.Second,
-}}
+var defaultHTTP = NewHTTPClient()
+
+// NewHTTPClient returns an HTTP client for Client.HTTP that talks to the
+// loopback API directly, whatever HTTP_PROXY says, with its own
+// connections (close them with CloseIdleConnections).
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}
 
 // NewClient returns a client of the API at addr (host:port).
 func NewClient(addr, token string) *Client {
@@ -130,6 +139,15 @@ func spacePath(sp string, rest string) string {
 // do sends a request and returns the response of a success; an error
 // status becomes an *Error. The caller closes the body.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	var h http.Header
+	if contentType != "" {
+		h = http.Header{"Content-Type": {contentType}}
+	}
+	return c.doHeader(ctx, method, path, query, body, h)
+}
+
+// doHeader is do with the request headers h (besides Authorization).
+func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, body io.Reader, h http.Header) (*http.Response, error) {
 	u := strings.TrimSuffix(c.BaseURL, "/") + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -138,14 +156,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range h {
+		req.Header[k] = v
 	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, store.ErrClosed) { // the caller closed its side (see loam.Connect)
+			return nil, unwrapURL(err)
 		}
 		return nil, fmt.Errorf("the daemon's API at %s does not answer: %w", c.BaseURL, unwrapURL(err))
 	}

@@ -126,6 +126,14 @@
 //	                                   "forked_at":7}]
 //	POST   /v1/spaces/SPACE/revoke   {"target":"aut_…" or "loam2…"} → {"author":"aut_…","invite":false,"last_seq":4}
 //	       (this device must be an admin of the whole space)
+//	GET    /v1/spaces/SPACE/state    {"view_hash":"vh_…","keys":4,"role":"admin","private":false}
+//	GET    /v1/spaces/SPACE/conflicts/KEY  [entries that lost to the visible one; a delete
+//	                                   has "op":"del" and no value]
+//	PUT    /v1/spaces/SPACE/blobs/KEY  the body stored as a blob whatever its size, a
+//	                                   reference to it under KEY → {"id","size","type","sealed"}
+//	POST   /v1/spaces/SPACE/synced?timeout=30s  204 once the space is in sync with a
+//	                                   connected peer (after a join: the first sync is
+//	                                   over); 504 timeout, 503 offline
 //	POST   /v1/join                  {"ticket":"loam2…"} → {"id","name","created"} once
 //	       joined; it waits for the space to arrive, until the client gives up
 //

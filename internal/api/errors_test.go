@@ -21,6 +21,7 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
@@ -98,6 +99,9 @@ var sentinels = map[string]error{
 	"reconcile.ErrStalled":      reconcile.ErrStalled,
 	"reconcile.ErrFrameTimeout": reconcile.ErrFrameTimeout,
 
+	"frame.ErrMalformed": frame.ErrMalformed,
+	"frame.ErrTimeout":   frame.ErrTimeout,
+
 	"store.ErrClosed":       store.ErrClosed,
 	"store.ErrUnknownSpace": store.ErrUnknownSpace,
 	"store.ErrNameTaken":    store.ErrNameTaken,
@@ -148,6 +152,8 @@ var internalOnly = map[string]string{
 	"reconcile.ErrUngranted":    "sync with a peer",
 	"reconcile.ErrStalled":      "sync with a peer",
 	"reconcile.ErrFrameTimeout": "sync with a peer: the session ends, the peer is not counted",
+	"frame.ErrMalformed":        "a peer's bad frame, on a sync or blob stream: the stream ends and the peer is counted",
+	"frame.ErrTimeout":          "a peer too slow on a sync or blob stream: the stream ends, the peer is not counted",
 	"store.ErrOverCut":          "commits from peers past a revoked or forked author's cut; the node refuses its own writes once it is cut",
 	"store.ErrClock":            "the node's clock dates its own commits after their predecessors",
 	"store.ErrWrongSpace":       "the node builds commits for the space it writes to",

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
 )
 
@@ -20,12 +21,14 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]Member, len(ms))
 	for i, m := range ms {
-		out[i] = memberOf(m)
+		out[i] = MemberOf(m)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func memberOf(m space.Member) Member {
+// MemberOf converts a member of package space to the API's form, the one
+// conversion of a member (the root package converts from this form).
+func MemberOf(m space.Member) Member {
 	out := Member{Author: m.Author.String(), Invite: m.Invite, Grants: []MemberGrant{}}
 	if m.Role != 0 {
 		out.Role = m.Role.String()
@@ -72,5 +75,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, RevokeResponse{Author: rv.Author.String(), Invite: rv.Invite, LastSeq: rv.LastSeq, Epoch: rv.Epoch})
+	writeJSON(w, http.StatusOK, RevokedOf(rv))
+}
+
+// RevokedOf converts what node.Revoke did to the API's form.
+func RevokedOf(rv node.Revocation) RevokeResponse {
+	return RevokeResponse{Author: rv.Author.String(), Invite: rv.Invite, LastSeq: rv.LastSeq, Epoch: rv.Epoch}
 }

@@ -50,4 +50,12 @@
 // the other manifests and every chunk that no kept manifest lists. GC never
 // deletes a chunk that a lease or an Add in progress holds, even one written
 // while GC runs.
+//
+// # Transfer
+//
+// Fetch downloads a blob from Sources, verifying every chunk. Over
+// /loam/blob/1 (BlobProtocolID, docs/protocol/blob.md) a Client is the
+// Source for one peer and a Server answers one stream; both take any
+// Stream (a p2p stream, or TCP in tests) and frame it with package frame,
+// the sync protocol's codec. A Pacer bounds what a Server uploads.
 package blob

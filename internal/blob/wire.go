@@ -11,11 +11,10 @@ import (
 // BlobProtocolID names the blob transfer protocol on the wire.
 //
 // Messages are canonical CBOR maps with integer keys (Core Deterministic
-// Encoding), one per frame; the framing is the transport's (the sync
-// protocol's uvarint-length frames fit: see reconcile.StreamConn). A
-// download asks each peer Want and gets Have back, then sends Get for runs of
-// chunks and receives one Chunk message per chunk. Err ends an exchange with
-// a reason. The fields of each type:
+// Encoding), one per frame of package frame, as in the sync protocol (see
+// Server and Client). A download asks each peer Want and gets Have back,
+// then sends Get for runs of chunks and receives one Chunk message per
+// chunk. Err ends an exchange with a reason. The fields of each type:
 //
 //	key  field     Want  Have  Get   Chunk  Err
 //	1    type      1     2     3     4      5

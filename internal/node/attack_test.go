@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
@@ -397,7 +398,7 @@ func fillSpace(t *testing.T, n *Node, id keys.SpaceID, mb int) {
 // the node has a lot to send. The node drops the session within the frame
 // deadline and its goroutines end; honest sync goes on.
 func TestFaultPeerStopsReading(t *testing.T) {
-	withLimits(t, syncLimits{frames: reconcile.FrameTimeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
+	withLimits(t, syncLimits{frames: frame.Timeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
 	nodes, id, _ := line(t, 2)
 	admin := nodes[0]
 	fillSpace(t, admin, id, 30)
@@ -422,7 +423,7 @@ func TestFaultPeerStopsReading(t *testing.T) {
 // largest frame and then a byte at a time is cut off within the frame's
 // deadline, without blame; an idle honest session is not.
 func TestFaultTricklingFrame(t *testing.T) {
-	withLimits(t, syncLimits{frames: reconcile.FrameTimeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
+	withLimits(t, syncLimits{frames: frame.Timeouts{Grace: time.Second, MinRate: 1 << 20}, pendingPerPeer: 32 << 20, pendingPerSpace: 64 << 20, ungranted: 8 << 20, stall: time.Minute, recheck: time.Minute})
 	nodes, id, _ := line(t, 2)
 	admin := nodes[0]
 	a := attack(t, admin, keys.DeviceKeyFromSeed([32]byte{203}), id)

@@ -2,12 +2,8 @@ package node
 
 import (
 	"bytes"
-	"context"
 	crand "crypto/rand"
-	"fmt"
-	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
@@ -26,7 +22,7 @@ func TestThrottledSeederServesToTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { seeder.Close() })
-	seeder.upload.keep = 250 * time.Millisecond
+	seeder.upload = blob.NewPacer(1<<20, 250*time.Millisecond)
 	data := make([]byte, 4<<20)
 	crand.Read(data)
 	id, _, err := seeder.AddBlob(ctx, bytes.NewReader(data))
@@ -50,91 +46,4 @@ func TestThrottledSeederServesToTheEnd(t *testing.T) {
 	if len(st.Failed) > 0 || st.Retries > 0 {
 		t.Errorf("%d requests timed out, sources dropped: %v", st.Retries, st.Failed)
 	}
-}
-
-// paceLog records when each ticket got its slots, relative to start.
-type paceLog struct {
-	mu    sync.Mutex
-	start time.Time
-	got   map[string][]time.Duration
-}
-
-func (l *paceLog) send(t *testing.T, ctx context.Context, tk *ticket, name string, pieces, n int) {
-	for range pieces {
-		if err := tk.wait(ctx, n); err != nil {
-			return
-		}
-		l.mu.Lock()
-		l.got[name] = append(l.got[name], time.Since(l.start))
-		l.mu.Unlock()
-	}
-}
-
-// TestPacer: answers get their slots first come first served, each slot
-// as long as its bytes take at the rate, less a burst of one chunk an idle
-// pacer saves up; an answer that has had no slot for keep goes first; a
-// waiter that gives up costs the others nothing; nothing is left running
-// when the waits end.
-func TestPacer(t *testing.T) {
-	const MiB = 1 << 20
-	ms := func(v ...int) string {
-		var ds []time.Duration
-		for _, x := range v {
-			ds = append(ds, time.Duration(x)*time.Millisecond)
-		}
-		return fmt.Sprint(ds)
-	}
-	synctest.Test(t, func(t *testing.T) {
-		p := newPacer(MiB) // bytes per second: the burst is one second
-		ctx := context.Background()
-		// An idle pacer lets a chunk through at once; the next slot is
-		// then a quarter second on.
-		start := time.Now()
-		p.take().wait(ctx, MiB+MiB/4)
-		if d := time.Since(start); d != 0 {
-			t.Errorf("the burst waited %v", d)
-		}
-		l := &paceLog{start: time.Now(), got: map[string][]time.Duration{}}
-		a, b := p.take(), p.take()
-		cctx, cancel := context.WithCancel(ctx)
-		c := p.take()
-		var wg sync.WaitGroup
-		wg.Go(func() { l.send(t, ctx, b, "b", 2, MiB/4) }) // asks first, but took its ticket after a
-		synctest.Wait()
-		wg.Go(func() { l.send(t, cctx, c, "c", 1, MiB) }) // gives up: costs nothing
-		synctest.Wait()
-		wg.Go(func() { l.send(t, ctx, a, "a", 4, MiB/4) })
-		synctest.Wait()
-		cancel()
-		wg.Wait()
-		if got := fmt.Sprint(l.got["a"]); got != ms(250, 500, 750, 1000) {
-			t.Errorf("a's slots at %s, want %s", got, ms(250, 500, 750, 1000))
-		}
-		if got := fmt.Sprint(l.got["b"]); got != ms(1250, 1500) {
-			t.Errorf("b's slots at %s, want %s (after a's)", got, ms(1250, 1500))
-		}
-		if len(l.got["c"]) != 0 || len(p.waiting) != 0 {
-			t.Errorf("c got %v; %d waiters left", l.got["c"], len(p.waiting))
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		p := newPacer(MiB)
-		p.keep = time.Second
-		ctx := context.Background()
-		p.take().wait(ctx, MiB+MiB/4) // spend the burst: the next slot is at 250 ms
-		l := &paceLog{start: time.Now(), got: map[string][]time.Duration{}}
-		a, b := p.take(), p.take()
-		var wg sync.WaitGroup
-		wg.Go(func() { l.send(t, ctx, a, "a", 12, MiB/4) })
-		wg.Go(func() { l.send(t, ctx, b, "b", 2, MiB/4) })
-		wg.Wait()
-		// b starves after a second: it gets the slot at 1 s, and the next
-		// a second after that one.
-		if got := fmt.Sprint(l.got["b"]); got != ms(1000, 2000) {
-			t.Errorf("b's slots at %s, want %s", got, ms(1000, 2000))
-		}
-		if got, want := fmt.Sprint(l.got["a"]), ms(250, 500, 750, 1250, 1500, 1750, 2250, 2500, 2750, 3000, 3250, 3500); got != want {
-			t.Errorf("a's slots at %s, want %s", got, want)
-		}
-	})
 }

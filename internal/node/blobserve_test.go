@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/p2p"
 )
 
@@ -46,8 +47,7 @@ func TestBlobServeDropsSlowPeers(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
-	a.blobTimeouts.frame = 500 * time.Millisecond
-	a.blobTimeouts.write = 500 * time.Millisecond
+	a.blobTimeouts.serve = frame.Timeouts{Idle: 2 * time.Minute, Grace: 500 * time.Millisecond}
 	if _, err := b.Connect(ctx, a.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ type BlobReader interface {
 func (n *Node) OpenRef(ctx context.Context, sp keys.SpaceID, r blob.Ref) (BlobReader, error) {
 	var ks []seal.ReadKey
 	if r.Sealed {
-		for _, k := range n.rk.all(sp) {
+		for _, k := range n.rk.All(sp) {
 			if k.Epoch == r.Epoch {
 				ks = append(ks, seal.ReadKey(k.Key))
 			}
@@ -280,7 +280,7 @@ func (n *Node) referencedBlobs(ctx context.Context) (refs map[blob.BlobID]blob.R
 // seedsBlind reports whether space id is private and this node holds none
 // of its read keys: it keeps and serves the space without reading it.
 func (n *Node) seedsBlind(ctx context.Context, id keys.SpaceID) (bool, error) {
-	if _, ok := n.rk.current(id); ok {
+	if _, ok := n.rk.Current(id); ok {
 		return false, nil
 	}
 	return n.isPrivate(ctx, id)
@@ -463,7 +463,7 @@ func (n *Node) wantBlobs(ev store.Event) {
 			n.wanted.add(r.ID, storedSize(r))
 		}
 	}
-	if _, reads := n.rk.current(ev.Space); reads || n.fetchBlobs < 0 || !n.rk.knownPrivate(ev.Space) {
+	if _, reads := n.rk.Current(ev.Space); reads || n.fetchBlobs < 0 || !n.rk.KnownPrivate(ev.Space) {
 		return
 	}
 	for _, c := range ev.Stored {

@@ -69,7 +69,7 @@ func (n *Node) NewInvite(ctx context.Context, ref string, o InviteOptions) (keys
 	}
 	t := keys.Ticket{Space: id, Name: info.Name, Invite: inv, Addrs: append(n.Addrs(), n.seederAddrs(ctx, id)...)}
 	if role != commit.RoleSeed {
-		t.ReadKeys = n.rk.all(id) // a seeder reads nothing
+		t.ReadKeys = n.rk.All(id) // a seeder reads nothing
 	}
 	return t, nil
 }

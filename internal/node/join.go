@@ -195,7 +195,7 @@ func (n *Node) beginJoin(ctx context.Context, t keys.Ticket) (pendingJoin, error
 	switch {
 	case errors.Is(err, store.ErrUnknownSpace):
 		pj.Added = true
-		pj.Keys = len(t.ReadKeys) > 0 && len(n.rk.all(t.Space)) == 0
+		pj.Keys = len(t.ReadKeys) > 0 && len(n.rk.All(t.Space)) == 0
 	case err != nil:
 		return pj, err
 	}
@@ -221,6 +221,7 @@ func (n *Node) beginJoin(ctx context.Context, t keys.Ticket) (pendingJoin, error
 // recorded, to resume at the next start. It returns err.
 func (n *Node) endJoin(pj pendingJoin, err error) error {
 	sp := pj.Ticket.Space
+	n.logJoin(pj.Ticket, err)
 	switch {
 	case err == nil:
 		n.rememberTicket(pj.Ticket)
@@ -258,7 +259,7 @@ func (n *Node) forgetJoined(pj pendingJoin) error {
 	if err := n.st.Forget(ctx, id); err != nil && !errors.Is(err, store.ErrUnknownSpace) {
 		return fmt.Errorf("node: join: remove the space the join added: %w", err)
 	}
-	return n.rk.forget(id, pj.Keys)
+	return n.rk.Forget(id, pj.Keys)
 }
 
 // runJoin runs a join recorded as pj. A resumed join (after a restart)
@@ -287,11 +288,11 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	}()
 
 	if len(t.ReadKeys) > 0 { // before the space is held, so the view is built with them
-		if err := n.rk.add(t.Space, t.ReadKeys); err != nil {
+		if err := n.rk.Add(t.Space, t.ReadKeys); err != nil {
 			return nil, err
 		}
 		if !t.Invite.IsZero() {
-			if err := n.rk.joining(t.Space, t.Invite); err != nil {
+			if err := n.rk.Joining(t.Space, t.Invite); err != nil {
 				return nil, err
 			}
 		}
@@ -502,29 +503,4 @@ func (n *Node) waitGenesis(ctx context.Context, id keys.SpaceID) (*space.Space, 
 		return nil, fmt.Errorf("node: join: waiting for the space to arrive: %w", err)
 	}
 	return n.openSpace(ctx, id)
-}
-
-// forget drops what the node holds for space sp: its invite keys and
-// their file, and with keys its read keys and their file.
-func (rk *readKeys) forget(sp keys.SpaceID, withKeys bool) error {
-	rk.saveMu.Lock()
-	defer rk.saveMu.Unlock()
-	rk.mu.Lock()
-	delete(rk.invites, sp)
-	delete(rk.private, sp)
-	if withKeys {
-		delete(rk.m, sp)
-		delete(rk.unsaved, sp)
-	}
-	rk.mu.Unlock()
-	files := []string{sp.String() + inviteKeySuffix}
-	if withKeys {
-		files = append(files, sp.String()+readKeySuffix)
-	}
-	for _, f := range files {
-		if err := os.Remove(filepath.Join(rk.dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("node: join: remove %s: %w", f, err)
-		}
-	}
-	return nil
 }

@@ -150,7 +150,7 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 		if infos, err := c.Spaces(ctx); err != nil || len(infos) != 1 || infos[0].ID != sp.ID() {
 			t.Errorf("a failed join dropped a space held before: %+v %v", infos, err)
 		}
-		if _, ok := c.rk.current(sp.ID()); !ok {
+		if _, ok := c.rk.Current(sp.ID()); !ok {
 			t.Error("a failed join dropped the read keys of a space held before")
 		}
 	})

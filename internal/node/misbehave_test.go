@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,10 +29,11 @@ func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
 
 // TestMisbehavingPeersBlocked: a peer that sends a proof for a space it does
 // not know, or a commit by an author without a grant, is refused: nothing
-// is stored, the refusal is counted, and the peer is blocked.
+// is stored, the refusal is counted and logged with its kind (and the
+// commit refused, with its reason), and the peer is blocked.
 func TestMisbehavingPeersBlocked(t *testing.T) {
 	ctx := ctxT(t)
-	n := openNode(t, t.TempDir())
+	n, log := openLogged(t, false)
 	sp, err := n.CreateSpace(ctx, "guarded")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +74,15 @@ func TestMisbehavingPeersBlocked(t *testing.T) {
 				conn.WriteFrame(f)
 			}
 			waitFor(t, 10*time.Second, "the refusal to be counted", func() bool { return n.Counters().Misbehaving[tc.kind] == 1 })
+			refused := `msg="peer refused" peer=` + p2p.PeerIDString(key.Author()) + " kind=" + tc.kind + " blocked_for=1m0s reason="
+			waitFor(t, 10*time.Second, "the refusal to be logged", func() bool { return strings.Contains(log.String(), refused) })
+			if n := strings.Count(log.String(), refused); n != 1 {
+				t.Errorf("%d log lines with %s, want 1:\n%s", n, refused, log)
+			}
+			commitRefused := `msg="commit refused" space=` + id.String()
+			if n := strings.Count(log.String(), commitRefused); tc.kind == "unauthorized_commit" && n != 1 {
+				t.Errorf("%d log lines with %s, want 1:\n%s", n, commitRefused, log)
+			}
 			if _, err := n.st.Get(ctx, id, []byte("evil")); err == nil {
 				t.Fatal("a refused commit was stored")
 			}

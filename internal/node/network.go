@@ -41,6 +41,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 
 		RelayService: o.RelayService,
 		RelayLimit:   o.RelayLimit,
+		Logger:       n.log,
 		OnPeerFound: func(pi p2p.PeerInfo) {
 			n.wg.Add(1)
 			go func() { // connect to LAN peers found by mDNS
@@ -100,7 +101,7 @@ func (n *Node) dialSession(peer keys.AuthorID) {
 // the stream handler's goroutine or on dialSession's.
 func (n *Node) runSession(st p2p.Stream) {
 	peer := st.Peer()
-	s := reconcile.NewSession(n.sessionConfig(peer), n.reconcileLocal(), reconcile.NewStreamConnTimeouts(st, st, n.sync.limits.frames))
+	s := reconcile.NewSession(n.sessionConfig(peer), n.reconcileLocal(peer), reconcile.NewStreamConnTimeouts(st, st, n.sync.limits.frames))
 	n.mu.Lock()
 	old := n.sessions[peer]
 	n.sessions[peer] = s // one sync stream per peer: the newest wins
@@ -120,9 +121,10 @@ func (n *Node) runSession(st p2p.Stream) {
 	stillNone := n.sessions[peer] == nil
 	n.mu.Unlock()
 	if errors.Is(err, reconcile.ErrMisbehaving) {
-		n.punish(peer, misbehaviourKind(err))
+		n.punish(peer, misbehaviourKind(err), err)
 		return
 	}
+	n.logSessionEnd(peer, err)
 	// Streams can cross while connections churn (a join dialling several
 	// addresses): a session may end while the peer stays connected. The
 	// dialling side opens a new one, so two connected peers always sync.
@@ -146,12 +148,14 @@ func (n *Node) runSession(st p2p.Stream) {
 
 // punish counts a peer's misbehaviour of kind, disconnects it and blocks
 // it: for minBlock the first time, twice as long each further time.
-func (n *Node) punish(peer keys.AuthorID, kind string) {
+// why, if not nil, says what the peer did (it is logged).
+func (n *Node) punish(peer keys.AuthorID, kind string, why error) {
 	n.mu.Lock()
 	n.counters.Misbehaving[kind]++
 	d := min(max(2*n.blocked[peer], minBlock), maxBlock)
 	n.blocked[peer] = d
 	n.mu.Unlock()
+	n.logRefusedPeer(peer, kind, d, why)
 	n.host.Block(peer, d)
 }
 
@@ -372,10 +376,13 @@ func (n *Node) syncSpaces() []keys.SpaceID {
 	return append([]keys.SpaceID(nil), n.held...)
 }
 
-// local adapts the node to reconcile.Local.
-type local struct{ n *Node }
+// local adapts the node to reconcile.Local, for the session with peer.
+type local struct {
+	n    *Node
+	peer keys.AuthorID
+}
 
-func (n *Node) reconcileLocal() reconcile.Local { return local{n} }
+func (n *Node) reconcileLocal(peer keys.AuthorID) reconcile.Local { return local{n, peer} }
 
 func (l local) Spaces() []keys.SpaceID { return l.n.syncSpaces() }
 func (l local) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
@@ -395,7 +402,9 @@ func (l local) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (b
 	return l.n.st.Granted(ctx, sp, a)
 }
 func (l local) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
-	return l.n.st.Apply(ctx, sp, cs)
+	res, err := l.n.st.Apply(ctx, sp, cs)
+	l.n.logRefused(l.peer, sp, cs, res)
+	return res, err
 }
 
 // String describes the node for logs.

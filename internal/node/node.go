@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/readkey"
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
@@ -69,6 +71,10 @@ type Options struct {
 	// Now is the node's wall clock (nil: time.Now): commits are dated by
 	// it and those from the future held back by it. Tests skew it.
 	Now func() time.Time
+	// Logger receives the node's operational events (log.go): peers
+	// connecting and leaving, joins, invites used, revocations, refused
+	// commits and peers, blob fetches, and errors. nil discards them.
+	Logger *slog.Logger
 }
 
 // Node is a running node. It is safe for concurrent use.
@@ -80,11 +86,12 @@ type Node struct {
 	hub   *space.Hub
 	host  *p2p.Host // nil when offline
 	blobs *blob.Store
-	disc  *discovery // nil without a DHT
-	mdns  bool       // Options.MDNS: peers on the LAN find this node
-	rk    *readKeys  // read keys of private spaces
-	rc    *reconnect // peer book and joins (reconnect.go); nil when offline
-	sync  nodeSync   // sync sessions' limits and shared bounds (syncpolicy.go)
+	disc  *discovery       // nil without a DHT
+	mdns  bool             // Options.MDNS: peers on the LAN find this node
+	rk    *readkey.Custody // read keys of private spaces
+	rc    *reconnect       // peer book and joins (reconnect.go); nil when offline
+	sync  nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
+	log   *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -99,7 +106,7 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
-	upload       *pacer       // bounds blob upload; nil if unbounded
+	upload       *blob.Pacer  // bounds blob upload; nil if unbounded
 	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
 	fetchBlobs   int64        // see Options.FetchBlobs, resolved
 	wanted       wantedSet    // blobs to fetch eagerly
@@ -134,21 +141,24 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		home: o.Home, dev: dev, clock: commit.NewClockAt(o.Now), hub: space.NewHub(),
 		spaces: map[keys.SpaceID]*space.Space{}, sessions: map[keys.AuthorID]*reconcile.Session{},
 		blocked: map[keys.AuthorID]time.Duration{}, counters: Counters{Misbehaving: map[string]uint64{}},
-		reaching: map[keys.AuthorID]chan struct{}{},
+		reaching: map[keys.AuthorID]chan struct{}{}, log: o.Logger,
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.upload = newPacer(o.UploadRate)
+	n.upload = blob.NewPacer(o.UploadRate, blob.PacerKeep)
 	n.blobTimeouts = defaultBlobTimeouts
 	n.fetchBlobs = o.FetchBlobs
 	if n.fetchBlobs == 0 {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
-	if n.rk, err = loadReadKeys(o.Home, dev); err != nil {
+	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.unseal, Rotated: n.rk.rotated, Now: o.Now})
+	st, err := store.Open(filepath.Join(o.Home, "store"), store.Options{NoSync: o.NoSync, Notify: n.onEvent, Unseal: n.rk.Unseal, Rotated: n.rk.Rotated, Now: o.Now})
 	if err != nil {
 		n.cancel()
 		var pe *fs.PathError
@@ -162,9 +172,9 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.rk.saveLoop(n.ctx)
+		n.rk.SaveLoop(n.ctx)
 	}()
-	if err := n.rk.learnStored(ctx, st); err != nil {
+	if err := n.rk.LearnStored(ctx, st); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -219,7 +229,7 @@ func (n *Node) Close() error {
 		}
 		// Read keys that could not be saved when learnt: a last try
 		// before they would be lost.
-		err = errors.Join(err, n.rk.saveUnsaved())
+		err = errors.Join(err, n.rk.SaveUnsaved())
 	})
 	return err
 }
@@ -240,6 +250,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
+	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
@@ -339,7 +350,7 @@ func (n *Node) NewSpace(ctx context.Context, name string, o SpaceOptions) (*spac
 		return nil, fmt.Errorf("node: save space secret: %w", err)
 	}
 	if o.Private {
-		if err := n.rk.add(sk.Space(), []keys.EpochKey{{Epoch: 0, Key: rk}}); err != nil {
+		if err := n.rk.Add(sk.Space(), []keys.EpochKey{{Epoch: 0, Key: rk}}); err != nil {
 			os.Remove(secret)
 			return nil, err
 		}
@@ -413,9 +424,9 @@ func (n *Node) openSpace(ctx context.Context, id keys.SpaceID) (*space.Space, er
 	if private {
 		name := sp.Info().Name
 		sp.SetPrivate(func() (keys.EpochKey, error) {
-			k, ok := n.rk.current(id)
+			k, ok := n.rk.Current(id)
 			if !ok {
-				return keys.EpochKey{}, fmt.Errorf("%w %s (a seed member never writes; a member needs the key file %s%s from its backup, or to join again with a new invite)", ErrNoReadKey, name, id, readKeySuffix)
+				return keys.EpochKey{}, fmt.Errorf("%w %s (a seed member never writes; a member needs the key file %s%s from its backup, or to join again with a new invite)", ErrNoReadKey, name, id, readkey.KeySuffix)
 			}
 			return k, nil
 		})

@@ -419,7 +419,7 @@ func TestBlobSealedAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer br.Close()
-	for _, k := range c.rk.all(id) { // every key the removed reader kept
+	for _, k := range c.rk.All(id) { // every key the removed reader kept
 		o, err := seal.NewOpened([]seal.ReadKey{seal.ReadKey(k.Key)}, id, k.Epoch, br, br.Size(), ref.Size)
 		if err != nil {
 			t.Fatal(err)

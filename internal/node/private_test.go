@@ -12,7 +12,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/seal"
+	"github.com/loamdb/loam/internal/readkey"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -204,7 +204,7 @@ func TestPrivateRotationOnRevoke(t *testing.T) {
 	if got := value(c, id, "after"); got != "" {
 		t.Fatalf("the revoked reader reads %q", got)
 	}
-	if ks := c.rk.all(id); len(ks) != 1 || ks[0].Epoch != 0 {
+	if ks := c.rk.All(id); len(ks) != 1 || ks[0].Epoch != 0 {
 		t.Fatalf("the revoked reader holds keys of epochs %v", ks)
 	}
 	if got := value(c, id, "before"); got != "everyone reads this" {
@@ -221,7 +221,7 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	a.Close()
-	if err := os.Remove(filepath.Join(home, "spaces", id.String()+readKeySuffix)); err != nil {
+	if err := os.Remove(filepath.Join(home, "spaces", id.String()+readkey.KeySuffix)); err != nil {
 		t.Fatal(err)
 	}
 	a = openNode(t, home)
@@ -236,98 +236,5 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 	a.Close()
 	if found := testkit.Grep(t, home, canaryValue); len(found) != 0 {
 		t.Fatalf("written in the clear: %v", found)
-	}
-}
-
-// TestReadKeysConcurrentRotation: when two admins rotate to the same epoch
-// concurrently, a member keeps both keys (also across a restart) and opens
-// the epoch's ops under either.
-func TestReadKeysConcurrentRotation(t *testing.T) {
-	home, sp := t.TempDir(), rkSpace
-	rk := openReadKeys(t, home)
-	k1, k2 := [32]byte{9}, [32]byte{4}
-	for _, k := range [][32]byte{k1, k2, k1} {
-		if err := rk.add(sp, []keys.EpochKey{{Epoch: 1, Key: k}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rk = openReadKeys(t, home)
-	if ks := rk.all(sp); len(ks) != 2 {
-		t.Fatalf("after a restart: %d keys, want 2", len(ks))
-	}
-	for _, k := range [][32]byte{k1, k2} {
-		ct, err := seal.SealPayload(seal.ReadKey(k), sp, 1, commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v"))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o, ok := rk.unseal(sp, 1, ct); !ok || string(o.Payload) != "v" {
-			t.Errorf("an op sealed under key %x does not open", k[:1])
-		}
-		if _, ok := rk.unseal(sp, 2, ct); ok {
-			t.Error("opened under another epoch")
-		}
-	}
-}
-
-// TestReadKeysUnsaved: a key that cannot be saved is still used, the
-// failure is reported, and the next key learnt saves both.
-func TestReadKeysUnsaved(t *testing.T) {
-	home, sp := t.TempDir(), rkSpace
-	rk := openReadKeys(t, home)
-	good := rk.dir
-	rk.dir = filepath.Join(home, "not-a-dir")
-	if err := os.WriteFile(rk.dir, nil, 0o600); err != nil { // MkdirAll fails, also for root
-		t.Fatal(err)
-	}
-	if err := rk.add(sp, []keys.EpochKey{{Epoch: 1, Key: [32]byte{7}}}); err == nil {
-		t.Fatal("saving into a file as directory succeeded")
-	}
-	if k, ok := rk.current(sp); !ok || k.Epoch != 1 {
-		t.Fatalf("the unsaved key is not used: %v %v", k, ok)
-	}
-	if rk.unsavedErr(sp) == nil {
-		t.Fatal("the failure to save is not reported")
-	}
-	if err := rk.saveUnsaved(); err == nil {
-		t.Fatal("saving again into a file as directory succeeded")
-	}
-	rk.dir = good
-	if err := rk.add(sp, []keys.EpochKey{{Epoch: 2, Key: [32]byte{8}}}); err != nil {
-		t.Fatal(err)
-	}
-	if rk.unsavedErr(sp) != nil {
-		t.Fatal("still reported unsaved after a save")
-	}
-	again := openReadKeys(t, home)
-	if ks := again.all(sp); len(ks) != 2 {
-		t.Fatalf("after a restart: %d keys, want both", len(ks))
-	}
-}
-
-// TestInviteKeysSurviveRestart: the invite key a node joined a private
-// space with is kept on disk, so that a rotation sealed to it before the
-// admin saw the join still opens after a restart.
-func TestInviteKeysSurviveRestart(t *testing.T) {
-	home, sp := t.TempDir(), rkSpace
-	rk := openReadKeys(t, home)
-	inv := keys.DeviceKeyFromSeed([32]byte{3})
-	for range 2 {
-		if err := rk.joining(sp, inv); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rk = openReadKeys(t, home)
-	if got := rk.invites[sp]; len(got) != 1 || got[0].Author() != inv.Author() {
-		t.Fatalf("invite keys after a restart: %d", len(got))
-	}
-	fi, err := os.Stat(filepath.Join(home, "spaces", sp.String()+inviteKeySuffix))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("the invite key file: %v %v", fi, err)
-	}
-	// A rotate op sealed to the invite key opens after the restart.
-	k, op := rotateTo(t, inv.Author(), sp, 3)
-	rk.rotated(sp, false, op.Payload)
-	if cur, ok := rk.current(sp); !ok || cur.Epoch != 3 || cur.Key != k {
-		t.Fatalf("the rotation sealed to the invite key: %+v %v", cur, ok)
 	}
 }

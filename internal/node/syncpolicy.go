@@ -3,6 +3,7 @@ package node
 import (
 	"time"
 
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/reconcile"
 )
@@ -10,7 +11,7 @@ import (
 // syncLimits is how the node bounds what one sync peer can cost it.
 type syncLimits struct {
 	// frames bounds how long one frame may take to cross a sync stream.
-	frames reconcile.FrameTimeouts
+	frames frame.Timeouts
 	// pendingPerPeer and pendingPerSpace bound the commits held waiting
 	// for their causal past: per session (one per peer), and per space
 	// summed over sessions.
@@ -48,13 +49,14 @@ type nodeSync struct {
 	limits syncLimits
 	budget *reconcile.Budget // pending commits per space, over all sessions
 	now    func() time.Time  // Options.Now
+	news   *syncNews         // wakes WaitSynced when a session made progress
 }
 
 func newNodeSync(now func() time.Time) nodeSync {
 	if now == nil {
 		now = time.Now
 	}
-	return nodeSync{limits: limits, budget: reconcile.NewBudget(limits.pendingPerSpace), now: now}
+	return nodeSync{limits: limits, budget: reconcile.NewBudget(limits.pendingPerSpace), now: now, news: newSyncNews()}
 }
 
 // sessionConfig configures a sync session with peer.
@@ -68,5 +70,6 @@ func (n *Node) sessionConfig(peer keys.AuthorID) reconcile.Config {
 		StallTimeout:      l.stall,
 		Now:               n.sync.now,
 		Recheck:           l.recheck,
+		Progress:          n.sync.news.wake,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/version"
 )
 
 // DefaultListen are the addresses a Host listens on when Config.Listen is
@@ -96,6 +98,16 @@ type Config struct {
 	// connection; the zero value means DefaultRelayLimit.
 	RelayLimit RelayLimit
 
+	// AgentVersion is what identify tells peers this Host runs; empty
+	// means version.Agent(), "loam/" and the Loam module's version.
+	AgentVersion string
+
+	// Logger receives one Info line per peer that becomes usable for
+	// Loam streams or stops being so (see Notify), saying whether the
+	// connection is direct or relayed; nil discards them. Nothing secret
+	// is logged: peer IDs and addresses only.
+	Logger *slog.Logger
+
 	// security lists the security protocols to offer, in order of
 	// preference; nil means TLS then Noise. Only tests and benchmarks set
 	// it.
@@ -114,6 +126,7 @@ type Host struct {
 	gater *gater
 	peers *peerTable
 	reach *reach // DHT, relays, hole punching
+	log   *slog.Logger
 
 	onPeerFound func(PeerInfo)
 	mdns        interface{ Close() error } // nil unless Config.MDNS
@@ -165,6 +178,10 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}
 	g := newGater()
+	agent := c.AgentVersion
+	if agent == "" {
+		agent = version.Agent()
+	}
 
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
@@ -176,7 +193,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
 		libp2p.DisableMetrics(), // no global Prometheus registry; metrics come later
-		libp2p.UserAgent("loam"),
+		libp2p.UserAgent(agent),
 	}
 	r, err := newReach(c)
 	if err != nil {
@@ -214,12 +231,16 @@ func New(ctx context.Context, c Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: new: %w", err)
 	}
 
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	h := &Host{
 		h:           lh,
 		self:        c.Key.Author(),
 		gater:       g,
 		peers:       newPeerTable(),
 		reach:       r,
+		log:         c.Logger,
 		onPeerFound: c.OnPeerFound,
 		recheck:     make(chan peer.ID, 16),
 		loopDone:    make(chan struct{}),

@@ -279,7 +279,7 @@ func (h *Host) loop() {
 			// Upgraded while streams went through the relay: move them.
 			h.closeRelayed(p)
 		}
-		wasUp := up[p]
+		wasUp, wasRelayed := up[p], viaRelay[p]
 		switch {
 		case connected:
 			up[p] = true
@@ -301,6 +301,7 @@ func (h *Host) loop() {
 				fn(a)
 			}
 		}
+		h.logConnectedness(p, wasUp, wasRelayed, connected, direct)
 		if wasUp == connected {
 			continue
 		}
@@ -323,4 +324,39 @@ func (h *Host) PeerAddrs(p keys.AuthorID) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// logConnectedness logs a peer's change of state as loop reports it to
+// Notify callbacks: connected (directly or through a relay), upgraded from
+// a relay to a direct connection, or disconnected. It runs on loop's
+// goroutine.
+func (h *Host) logConnectedness(p peer.ID, wasUp, wasRelayed, connected, direct bool) {
+	path := "direct"
+	if !direct {
+		path = "relayed"
+	}
+	switch {
+	case connected && !wasUp:
+		h.log.Info("peer connected", "peer", p.String(), "path", path, "addr", h.remoteAddr(p))
+	case connected && wasRelayed && direct:
+		h.log.Info("peer connection upgraded", "peer", p.String(), "path", path, "addr", h.remoteAddr(p))
+	case !connected && wasUp:
+		h.log.Info("peer disconnected", "peer", p.String())
+	}
+}
+
+// remoteAddr is the address of p's first connection, direct ones first,
+// or "" if it has none.
+func (h *Host) remoteAddr(p peer.ID) string {
+	addr := ""
+	for _, c := range h.h.Network().ConnsToPeer(p) {
+		m := c.RemoteMultiaddr()
+		if !isRelayed(m) {
+			return m.String()
+		}
+		if addr == "" {
+			addr = m.String()
+		}
+	}
+	return addr
 }

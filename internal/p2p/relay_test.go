@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +19,15 @@ import (
 // they reserve a slot on it at once), and connects a to b through the
 // relay. Loopback addresses are not public, so neither host can hole
 // punch: the connection stays relayed until the test dials directly.
-// before, if not nil, runs before the connection.
+// before, if not nil, runs before the connection. relay.Logger, if set,
+// is a's; the relay logs nothing.
 func relayTrio(t *testing.T, relay Config, before func(a, b *Host)) (r, a, b *Host, circuit string) {
 	t.Helper()
+	aLog := relay.Logger
+	relay.Logger = nil
 	r = newTestHost(t, relay, tcpLoopback)
 	rAddr := addrWith(t, r, "/tcp/")
-	a = newTestHost(t, Config{Bootstrap: []string{rAddr}, private: true}, tcpLoopback)
+	a = newTestHost(t, Config{Bootstrap: []string{rAddr}, private: true, Logger: aLog}, tcpLoopback)
 	b = newTestHost(t, Config{Bootstrap: []string{rAddr}, private: true}, tcpLoopback)
 	if before != nil {
 		before(a, b)
@@ -70,10 +74,12 @@ func (n *notified) relayedCount(p keys.AuthorID) int {
 // TestUseRelay: a relayed connection carries no stream until UseRelay;
 // then Notify reports the peer, streams go through the relay (the relay's
 // limit is set above go-libp2p's 128 KiB), and when a direct connection
-// appears the relayed one is closed.
+// appears the relayed one is closed. a's log says so: connected, relayed,
+// then upgraded to direct, one line each.
 func TestUseRelay(t *testing.T) {
 	var na, nb *notified
-	r, a, b, _ := relayTrio(t, Config{Infrastructure: true, RelayLimit: RelayLimit{Data: 1 << 20, Duration: time.Hour}},
+	alog := &logBuffer{}
+	r, a, b, _ := relayTrio(t, Config{Infrastructure: true, RelayLimit: RelayLimit{Data: 1 << 20, Duration: time.Hour}, Logger: slog.New(slog.NewTextHandler(alog, nil))},
 		func(a, b *Host) { na, nb = watch(a), watch(b) })
 	ctx := testContext(t)
 	const proto = "/loam/test-echo/1"
@@ -129,6 +135,37 @@ func TestUseRelay(t *testing.T) {
 	if !na.isUp(b.ID()) {
 		t.Error("Notify reported b gone while it moved to a direct connection")
 	}
+	bp := PeerIDString(b.ID())
+	waitFor(t, "a to log the upgrade", func() bool { return strings.Contains(alog.String(), `msg="peer connection upgraded" peer=`+bp) })
+	for _, want := range []string{
+		`msg="peer connected" peer=` + bp + ` path=relayed addr=` + addrWith(t, r, "/tcp/") + "/p2p-circuit",
+		`msg="peer connection upgraded" peer=` + bp + ` path=direct addr=/ip4/127.0.0.1/tcp/`,
+	} {
+		if n := strings.Count(alog.String(), want); n != 1 {
+			t.Errorf("a's log has %d lines with %s, want 1:\n%s", n, want, alog)
+		}
+	}
+	if strings.Contains(alog.String(), `msg="peer disconnected" peer=`+bp) {
+		t.Errorf("a's log has b disconnected while it moved to a direct connection:\n%s", alog)
+	}
+}
+
+// logBuffer is a log destination safe for concurrent writers and readers.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestRelayLimit: the relay resets a relayed connection past its data

@@ -73,6 +73,10 @@ type Config struct {
 	// DiskRecheck is how often a session paused by a full disk asks
 	// whether there is room again (default 10 s).
 	DiskRecheck time.Duration
+	// Progress, if not nil, is called on the writer goroutine after it
+	// has handled what was pending (a Have received, commits stored or
+	// sent): InSync may have changed. It must not block.
+	Progress func()
 }
 
 // Defaults of Config.
@@ -393,6 +397,9 @@ func (s *Session) writeLoop(ctx context.Context) error {
 			s.Stats.Wakeups.Add(1)
 			if err := s.flush(ctx); err != nil {
 				return err
+			}
+			if s.cfg.Progress != nil {
+				s.cfg.Progress()
 			}
 		}
 	}

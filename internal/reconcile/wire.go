@@ -1,16 +1,14 @@
 package reconcile
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/frame"
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -77,9 +75,9 @@ var (
 )
 
 // ErrFrameTimeout: a frame took longer to cross than its deadline (see
-// FrameTimeouts). It ends the session but is not misbehaviour: a link can
-// be slow.
-var ErrFrameTimeout = errors.New("reconcile: a frame took too long to cross (the peer stopped reading or sends too slowly)")
+// DefaultFrameTimeouts). It ends the session but is not misbehaviour: a
+// link can be slow. It is frame.ErrTimeout, the framing's own.
+var ErrFrameTimeout = frame.ErrTimeout
 
 type wireProof struct {
 	_     struct{} `cbor:",toarray"`
@@ -260,39 +258,20 @@ type Conn interface {
 	Close() error
 }
 
-// FrameTimeouts bound how long one frame may take to cross a stream once
-// it started: Grace plus its size at MinRate bytes per second. Waiting for
-// a frame to start has no bound, so an idle session costs nothing and is
+// DefaultFrameTimeouts bound the frames of a sync stream once they
+// started: a 1 MiB frame has 94 s, a largest frame 4.6 min. Waiting for a
+// frame to start has no bound, so an idle session costs nothing and is
 // never dropped (the transport's keepalive finds dead connections).
-type FrameTimeouts struct {
-	Grace   time.Duration
-	MinRate int64 // bytes per second
-}
+var DefaultFrameTimeouts = frame.Timeouts{Grace: 30 * time.Second, MinRate: 16 << 10}
 
-// DefaultFrameTimeouts: a 1 MiB frame has 94 s, a largest frame 4.6 min.
-var DefaultFrameTimeouts = FrameTimeouts{Grace: 30 * time.Second, MinRate: 16 << 10}
-
-func (t FrameTimeouts) deadline(start time.Time, size int) time.Time {
-	return start.Add(t.Grace + time.Duration(int64(size)*int64(time.Second)/max(t.MinRate, 1)))
-}
-
-// Deadliner is a stream whose blocked reads and writes can be made to fail
-// at a time (p2p.Stream is one).
-type Deadliner interface {
-	SetReadDeadline(time.Time) error
-	SetWriteDeadline(time.Time) error
-}
-
-// StreamConn frames a byte stream: each frame is a uvarint length and that
-// many bytes, at most MaxFrame. If the stream is a Deadliner, every frame
-// has a deadline once it started (FrameTimeouts): a peer that stops
-// reading, or trickles a frame, is cut off.
+// StreamConn is a Conn over a byte stream, framed by package frame with
+// MaxFrame as the limit. If the stream has deadlines (frame.Deadliner),
+// every frame has one once it started: a peer that stops reading, or
+// trickles a frame, is cut off (ErrFrameTimeout), and a bad frame length
+// is misbehaviour (ErrBadFrame).
 type StreamConn struct {
-	r  *bufio.Reader
-	w  io.Writer
-	c  io.Closer
-	d  Deadliner // nil: no deadlines
-	to FrameTimeouts
+	f *frame.Conn
+	c io.Closer
 }
 
 // NewStreamConn frames rw with DefaultFrameTimeouts; closing the Conn
@@ -302,88 +281,23 @@ func NewStreamConn(rw io.ReadWriter, c io.Closer) *StreamConn {
 }
 
 // NewStreamConnTimeouts frames rw with the given frame timeouts.
-func NewStreamConnTimeouts(rw io.ReadWriter, c io.Closer, to FrameTimeouts) *StreamConn {
-	d, _ := rw.(Deadliner)
-	return &StreamConn{r: bufio.NewReaderSize(rw, 64<<10), w: rw, c: c, d: d, to: to}
+func NewStreamConnTimeouts(rw io.ReadWriter, c io.Closer, to frame.Timeouts) *StreamConn {
+	return &StreamConn{f: frame.NewConn(rw, MaxFrame, to), c: c}
 }
 
 // ReadFrame reads one frame. It waits for the frame's first byte without a
-// deadline, then for the rest with one.
+// deadline, then for the rest with one. The stream's end or failure is not
+// misbehaviour: io.EOF between frames, the transport's error otherwise.
 func (s *StreamConn) ReadFrame() ([]byte, error) {
-	if _, err := s.r.Peek(1); err != nil {
-		return nil, err
+	b, err := s.f.ReadFrame()
+	if errors.Is(err, frame.ErrMalformed) {
+		return nil, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
-	start := time.Now()
-	if s.d != nil {
-		s.d.SetReadDeadline(s.to.deadline(start, 0))
-		defer s.d.SetReadDeadline(time.Time{})
-	}
-	n, err := readLength(s.r)
-	if err != nil {
-		return nil, s.timeout(err)
-	}
-	if n == 0 || n > MaxFrame {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadFrame, n, MaxFrame)
-	}
-	if s.d != nil {
-		s.d.SetReadDeadline(s.to.deadline(start, int(n)))
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(s.r, b); err != nil {
-		return nil, fmt.Errorf("reconcile: read frame: %w", s.timeout(err))
-	}
-	return b, nil
-}
-
-// timeout turns a deadline error into ErrFrameTimeout.
-func (s *StreamConn) timeout(err error) error {
-	if s.d != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
-	}
-	var ne interface{ Timeout() bool }
-	if s.d != nil && errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("%w: %w", ErrFrameTimeout, err)
-	}
-	return err
-}
-
-// readLength reads a frame's uvarint length. A length that does not fit in
-// 64 bits is the peer's fault (ErrBadFrame); a failing stream is not: a
-// reset or a connection closed mid-frame is returned as the transport's
-// error (io.EOF before the first byte), never as misbehaviour.
-func readLength(r io.ByteReader) (uint64, error) {
-	var n uint64
-	for i := 0; ; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			if i > 0 && errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		if i == binary.MaxVarintLen64-1 && b > 1 || i == binary.MaxVarintLen64 {
-			return 0, fmt.Errorf("%w: length does not fit in 64 bits", ErrBadFrame)
-		}
-		n |= uint64(b&0x7f) << (7 * i)
-		if b < 0x80 {
-			return n, nil
-		}
-	}
+	return b, err
 }
 
 // WriteFrame writes one frame, within its deadline.
-func (s *StreamConn) WriteFrame(b []byte) error {
-	var hdr [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(len(b)))
-	if s.d != nil {
-		s.d.SetWriteDeadline(s.to.deadline(time.Now(), n+len(b)))
-		defer s.d.SetWriteDeadline(time.Time{})
-	}
-	if _, err := s.w.Write(append(hdr[:n:n], b...)); err != nil {
-		return fmt.Errorf("reconcile: write frame: %w", s.timeout(err))
-	}
-	return nil
-}
+func (s *StreamConn) WriteFrame(b []byte) error { return s.f.WriteFrame(b) }
 
 // Close closes the underlying stream.
 func (s *StreamConn) Close() error { return s.c.Close() }

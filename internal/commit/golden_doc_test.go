@@ -1,0 +1,214 @@
+package commit_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"testing"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/golden"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// The golden blocks of docs/format/commit.md: the example commits (also
+// testdata/golden), every control op's payload, a sealed op's plaintext
+// and fork evidence, built from the fixed keys of golden_test.go. Each is
+// checked against a literal here and against the document's ```hex block
+// of the same ID, so neither the encoders nor the document can change
+// unnoticed. A change is a new format version (§12), never a fix.
+
+const commitDoc = "../../docs/format/commit.md"
+
+// goldenInviteKey is the invite key of the invite example (seed 04…) and
+// goldenJoiner the device that uses it (seed 03…).
+var (
+	goldenInviteKey = keys.DeviceKeyFromSeed(fill(0x04))
+	goldenJoiner    = keys.DeviceKeyFromSeed(fill(0x03))
+)
+
+// goldenOps are the control-op examples of §7, with their payloads.
+func goldenOps() []struct {
+	id   string
+	op   commit.Op
+	kind commit.Kind
+	want string
+} {
+	dev := goldenDeviceKey.Author()
+	return []struct {
+		id   string
+		op   commit.Op
+		kind commit.Kind
+		want string
+	}{
+		{"op.grant", commit.GrantOp(commit.Grant{Subject: dev, Role: commit.RoleWrite, Prefix: []byte("chat/"), Expires: 1_800_000_000_000_000, Uses: 1}),
+			commit.KindGrant, "a5 01 5820 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394 02 02 03 45 636861742f 04 1b0006651728988000 05 01"},
+		{"op.grant-invite", commit.GrantOp(commit.InviteGrant(goldenSpaceKey.Space(), goldenJoiner.Author(), commit.RoleWrite, goldenInviteKey)),
+			commit.KindGrant, goldenInviteGrant},
+		{"op.revoke", commit.RevokeOp(commit.Revoke{Author: dev, LastSeq: 41}),
+			commit.KindRevoke, "a2 01 5820 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394 02 1829"},
+		{"op.rotate", commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: dev, Sealed: []byte("sealed")}}}),
+			commit.KindRotate, "a2 01 03 02 81 a2 01 5820 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394 02 46 7365616c6564"},
+		{"op.schema", commit.SchemaOp(commit.Schema{App: "chat", Version: 2, Body: []byte("{}")}),
+			commit.KindSchema, "a3 01 64 63686174 02 02 03 42 7b7d"},
+	}
+}
+
+const goldenInviteGrant = `
+a4 01 5820 ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1 02 02
+06 5820 ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c
+07 5840 3f94a745b7d1bcaf725c284dd070f9563f1ef8a5608cd943cafe4302d85b3579
+        fbf6d35ed6b5a5c854396e4d021e9053b0e4484cdc2790e507caa9778242090b`
+
+// TestGoldenControlOps pins the payload of every control-op kind, and
+// checks that each decodes back to what built it.
+func TestGoldenControlOps(t *testing.T) {
+	doc := golden.Load(t, commitDoc, "op")
+	for _, c := range goldenOps() {
+		if c.op.Kind != c.kind {
+			t.Errorf("%s: kind %d, want %d", c.id, c.op.Kind, c.kind)
+		}
+		if !bytes.Equal(c.op.Payload, golden.Hex(c.want)) {
+			t.Errorf("%s: encoding changed; now:\n%s", c.id, golden.Dump(c.op.Payload))
+		}
+		doc.Check(t, c.id, c.op.Payload)
+		var again commit.Op
+		switch c.kind {
+		case commit.KindGrant:
+			g, err := commit.DecodeGrant(c.op)
+			if err != nil {
+				t.Fatalf("%s: %v", c.id, err)
+			}
+			if c.id == "op.grant-invite" && !g.VerifyInvite(goldenSpaceKey.Space()) {
+				t.Errorf("%s: the invite's signature does not verify", c.id)
+			}
+			again = commit.GrantOp(g)
+		case commit.KindRevoke:
+			r, err := commit.DecodeRevoke(c.op)
+			if err != nil {
+				t.Fatalf("%s: %v", c.id, err)
+			}
+			again = commit.RevokeOp(r)
+		case commit.KindRotate:
+			r, err := commit.DecodeRotate(c.op)
+			if err != nil {
+				t.Fatalf("%s: %v", c.id, err)
+			}
+			again = commit.RotateOp(r)
+		case commit.KindSchema:
+			s, err := commit.DecodeSchema(c.op)
+			if err != nil {
+				t.Fatalf("%s: %v", c.id, err)
+			}
+			again = commit.SchemaOp(s)
+		}
+		if !bytes.Equal(again.Payload, c.op.Payload) {
+			t.Errorf("%s: decoded and encoded again as %x", c.id, again.Payload)
+		}
+	}
+
+	// The invite's delegation: what the invite key signs.
+	d := commit.InviteDigest(goldenSpaceKey.Space(), goldenJoiner.Author(), commit.RoleWrite)
+	if !bytes.Equal(d[:], golden.Hex("309a08e1d687e869efe1b4db2cf53a2bcbf23fcd49d7c06f5082ed4fac61909b")) {
+		t.Errorf("invite digest changed: %x", d)
+	}
+	doc.Check(t, "op.invite-digest", d[:])
+
+	// A sealed op's plaintext (§7 Sealed): put("k", "v").
+	pt := commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v")))
+	if !bytes.Equal(pt, golden.Hex("01 01 6b 76")) {
+		t.Errorf("sealed plaintext changed: %x", pt)
+	}
+	doc.Check(t, "op.sealed-plaintext", pt)
+}
+
+// TestGoldenCommitDoc checks the example commits of the document against
+// the code (their literals are testdata/golden, checked by
+// TestGoldenCommits), and the fork evidence of §9.
+func TestGoldenCommitDoc(t *testing.T) {
+	doc := golden.Load(t, commitDoc, "commit")
+	gen, pd, er := goldenGenesis(t), goldenPutDel(t), goldenErased(t)
+	doc.Check(t, "commit.genesis", gen.Bytes())
+	doc.Check(t, "commit.put-del", pd.Bytes())
+	doc.Check(t, "commit.put-del.fields", pd.Bytes())
+	doc.Check(t, "commit.put-del.header", pd.Bytes()[4:4+227])
+	doc.Check(t, "commit.put-del-erased", er.Bytes())
+	doc.Check(t, "commit.put-del-erased.ops", er.Bytes()[0x12a:])
+	if !bytes.Equal(pd.Bytes()[:0x12a], er.Bytes()[:0x12a]) {
+		t.Error("erasure changed bytes before the ops")
+	}
+
+	fk := goldenFork(t)
+	b := fk.Encode()
+	if len(b) != 413 || fk.A.ID.String() != goldenForkA || fk.B.ID.String() != goldenForkB {
+		t.Errorf("fork evidence of %d bytes, A %s, B %s: changed", len(b), fk.A.ID, fk.B.ID)
+	}
+	doc.Check(t, "commit.fork", b)
+	back, err := commit.DecodeFork(b)
+	if err != nil || back.A.ID != fk.A.ID || back.B.ID != fk.B.ID {
+		t.Errorf("the golden evidence decodes to %v, %v", back, err)
+	}
+}
+
+const (
+	goldenForkA = "cmt_ewvm5j3rdic67qvcbhyzjx5zlw34j3xitrar46m6lwrys43g2xrq"
+	goldenForkB = "cmt_t6p7vkgexadn4ap3l6te3j2aghf4iqpjjhcqwquvawhoop744ima"
+)
+
+// goldenFork is the evidence of §9: two seq-1 commits of the device that
+// put "a" and "b" under "k" at the same time.
+func goldenFork(t testing.TB) commit.Fork {
+	t.Helper()
+	h := commit.Header{
+		Space:  goldenSpaceKey.Space(),
+		Author: goldenDeviceKey.Author(),
+		Seq:    1,
+		Time:   commit.HLC{Wall: 1_700_000_000_000_001},
+	}
+	var cs [2]*commit.Commit
+	for i, v := range []string{"a", "b"} {
+		var err error
+		if cs[i], err = commit.Build(h, []commit.Op{commit.Put([]byte("k"), []byte(v))}, goldenDeviceKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fk, err := commit.NewFork(cs[0], cs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fk
+}
+
+// TestGoldenDigests checks the digests of §5.2 against commit (b): the
+// documented inputs hash to the code's op digests and ops root, and the
+// documented signature message is what the signature signs.
+func TestGoldenDigests(t *testing.T) {
+	doc := golden.Load(t, commitDoc, "digest")
+	c := goldenPutDel(t)
+	for i, p := range [][]byte{[]byte("cordless"), nil} {
+		n := string(rune('0' + i))
+		pd := keys.PayloadHash.Sum1(p)
+		doc.Check(t, "digest.op"+n+"-payload", pd[:])
+		d := c.OpDigest(i)
+		if op := c.Ops[i]; op.Digest() != d {
+			t.Errorf("op %d: Digest %x, the commit's %x", i, op.Digest(), d)
+		}
+		doc.Check(t, "digest.op"+n, d[:])
+		if in := doc.Bytes(t, "digest.op"+n+"-input"); keys.OpHash.Sum1(in) != d {
+			t.Errorf("digest.op%s-input does not hash to the op digest %x", n, d)
+		}
+	}
+	doc.Check(t, "digest.ops-root", c.OpsRoot[:])
+	if in := doc.Bytes(t, "digest.ops-root-input"); keys.OpsRootHash.Sum1(in) != c.OpsRoot {
+		t.Errorf("digest.ops-root-input does not hash to the ops root %x", c.OpsRoot)
+	}
+	if c.OpsRoot != keys.Digest(golden.Hex(goldenPutDelOpsRoot)) || c.ID.String() != goldenPutDelID {
+		t.Errorf("ops root %x, ID %s: changed", c.OpsRoot, c.ID)
+	}
+	doc.Check(t, "digest.id", c.ID[:])
+	doc.Check(t, "digest.sig", c.Sig[:])
+	msg := doc.Bytes(t, "digest.sig-message")
+	if !bytes.Equal(msg, append([]byte("loam/commit-sig/v1\x00"), c.ID[:]...)) ||
+		!ed25519.Verify(ed25519.PublicKey(c.Author[:]), msg, c.Sig[:]) {
+		t.Error("digest.sig-message is not what the commit's signature signs")
+	}
+}
