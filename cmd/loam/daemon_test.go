@@ -11,41 +11,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // loopbackDaemon are the flags of a test daemon: loopback only, free ports,
 // no mDNS (so test daemons do not find each other, or anything else).
 var loopbackDaemon = []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--dht", "off"}
 
-// syncBuffer is a bytes buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemonProc is a 'loam daemon' process.
 type daemonProc struct {
 	h      *home
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout and stderr
+	out    *testkit.SyncBuffer // stdout and stderr
 	done   chan struct{}
 	err    error // of Wait, once done is closed
 	info   api.DaemonInfo
@@ -56,10 +38,20 @@ type daemonProc struct {
 // written its daemon.json.
 func startDaemon(t *testing.T, h *home, args ...string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{h: h, out: &syncBuffer{}, done: make(chan struct{})}
+	return startDaemonTo(t, h, nil, args...)
+}
+
+// startDaemonTo is startDaemon with the daemon's stderr (its log) in
+// stderr, apart from its stdout, unless stderr is nil.
+func startDaemonTo(t *testing.T, h *home, stderr *testkit.SyncBuffer, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{h: h, out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(loamBin, append([]string{"daemon"}, args...)...)
 	d.cmd.Env = env(h.dir)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if stderr != nil {
+		d.cmd.Stderr = stderr
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +79,7 @@ func startDaemon(t *testing.T, h *home, args ...string) *daemonProc {
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("loam daemon exited before it was ready: %v\n%s", d.err, d.out)
+			t.Fatalf("loam daemon exited before it was ready: %v\n%s%s", d.err, d.out, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // buildP2PTests builds internal/p2p's test binary, whose
@@ -34,8 +35,8 @@ func buildP2PTests(t *testing.T) string {
 type floodAttacker struct {
 	cmd   *exec.Cmd
 	stdin interface{ Close() error }
-	lines chan string // its "FLOOD what JSON" lines, without the prefix
-	out   syncBuffer  // everything else it printed
+	lines chan string        // its "FLOOD what JSON" lines, without the prefix
+	out   testkit.SyncBuffer // everything else it printed
 	done  chan struct{}
 }
 

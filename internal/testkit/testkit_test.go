@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -72,5 +73,23 @@ func TestFramePipe(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestSyncBuffer(t *testing.T) {
+	var b SyncBuffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			b.Write([]byte("x"))
+		}
+	}()
+	for range 100 {
+		_ = b.String() // concurrently with the writes: -race checks it
+	}
+	<-done
+	if got := b.String(); got != strings.Repeat("x", 100) {
+		t.Errorf("SyncBuffer holds %q", got)
 	}
 }
