@@ -364,8 +364,7 @@ func TestDaemonLifecycle(t *testing.T) {
 // ignored with a note, and the command opens the store directly.
 func TestStaleDaemonFile(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "k", "v")
 	if err := api.WriteDaemonInfo(h.dir, api.DaemonInfo{API: "127.0.0.1:1", Peer: "12D3KooWgone", PID: 1 << 30}); err != nil {
 		t.Fatal(err)

@@ -82,8 +82,7 @@ func TestSpaceCreateAndList(t *testing.T) {
 
 func TestPutGetDel(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 
 	h.ok("", "put", "garden", "arg", "cordless, 18V")
 	h.ok("line one\nline two\n", "put", "garden", "stdin", "-")
@@ -143,8 +142,7 @@ func TestPutGetDel(t *testing.T) {
 
 func TestLs(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	long := strings.Repeat("x", 200)
 	h.ok(`{"key":"a/1","value":"one"}
 {"key":"a/2","value":"two\tcols"}
@@ -184,8 +182,7 @@ func TestLs(t *testing.T) {
 
 func TestLogVerify(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "k", "v")
 	h.ok("", "del", "garden", "k")
 	out := h.ok("", "log", "verify", "garden")
@@ -205,8 +202,7 @@ func TestLogVerify(t *testing.T) {
 // and that meanwhile another loam process reports the home in use.
 func TestWatchHoldsTheHome(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 
 	cmd := exec.Command(loamBin, "watch", "garden", "--prefix", "chat/")
 	cmd.Env = env(h.dir)

@@ -44,8 +44,7 @@ func forkHome(t *testing.T, home, name string) (uint64, string) {
 // --json), not only in 'loam log verify'.
 func TestForkShownByCLI(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "a", "1")
 	seq, me := forkHome(t, h.dir, "garden")
 	atSeq := fmt.Sprintf("at seq %d", seq)
