@@ -1,22 +1,26 @@
 package loam_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"os"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/loamdb/loam"
 )
 
+// The examples open their node in a temporary home, which they remove; a
+// program passes its own (or "" for DefaultHome).
+
 func Example() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "loam-example")
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
@@ -62,9 +66,15 @@ func Example() {
 	// verified 3 commits by 2 authors
 }
 
-func ExampleSpace_OpenBlob() {
+// A home is opened by one process at a time: while it is open (by a
+// daemon, say), Open fails with ErrInUse, and Connect reaches the process
+// that holds it.
+func ExampleOpen() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "loam-example")
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
@@ -72,64 +82,146 @@ func ExampleSpace_OpenBlob() {
 		log.Fatal(err)
 	}
 	defer n.Close()
+	fmt.Println("opened in this process:", !n.Daemon())
 
-	// In a private space a blob is sealed before it is stored or sent.
+	_, err = loam.Open(ctx, loam.Options{Home: dir})
+	fmt.Println("opened twice:", errors.Is(err, loam.ErrInUse))
+	// Output:
+	// opened in this process: true
+	// opened twice: true
+}
+
+// A program that should work whether or not 'loam daemon' runs for its
+// home Connects, and opens the store itself when no daemon answers. Both
+// Nodes offer the same API. (No daemon runs for this example's new home,
+// and the public API does not start one, so here Connect falls back;
+// Connect to a running daemon is tested in connect_test.go.)
+func ExampleConnect() {
+	ctx := context.Background()
+	home, err := os.MkdirTemp("", "loam-example") // a program: loam.DefaultHome()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+
+	n, err := loam.Connect(ctx, home)
+	if errors.Is(err, loam.ErrNoDaemon) {
+		if errors.Is(err, loam.ErrStaleDaemon) {
+			// daemon.json names a daemon that does not answer: say so.
+			fmt.Fprintln(os.Stderr, "note:", err)
+		}
+		n, err = loam.Open(ctx, loam.Options{Home: home})
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	fmt.Println("through a daemon:", n.Daemon())
+	// Output:
+	// through a daemon: false
+}
+
+func ExampleNode_CreateSpace() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+
+	// A private space's keys, values and blobs are sealed under a read
+	// key that only its members hold.
 	sp, err := n.CreateSpace(ctx, "family", loam.Private)
 	if err != nil {
 		log.Fatal(err)
 	}
-	photo := bytes.Repeat([]byte("pixels "), 100_000)
-	ref, err := sp.PutBlob(ctx, []byte("photos/beach"), bytes.NewReader(photo), "image/jpeg")
+	role, err := sp.Role(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("stored %d bytes, sealed: %v\n", ref.Size, ref.Sealed)
+	fmt.Printf("%s: private %v, my role %s\n", sp.Name(), sp.Info().Private, role)
 
-	r, err := sp.OpenBlob(ctx, []byte("photos/beach"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer r.Close()
-	got, err := io.ReadAll(r)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("read back the same bytes:", bytes.Equal(got, photo))
+	// Names are local to this node, and unique in it.
+	_, err = n.CreateSpace(ctx, "family", loam.Public)
+	fmt.Println("name taken:", errors.Is(err, loam.ErrNameTaken))
 	// Output:
-	// stored 700000 bytes, sealed: true
-	// read back the same bytes: true
+	// family: private true, my role admin
+	// name taken: true
 }
 
-func ExampleSpace_Watch() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir, _ := os.MkdirTemp("", "loam-example")
+// A space is found again by its local name or by its ID, which is the same
+// on every member's device.
+func ExampleNode_Space() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "chat", loam.Public)
+	created, err := n.CreateSpace(ctx, "garden-club", loam.Public)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	changes, err := sp.Watch(ctx, loam.Prefix("chat/general/"))
+	byName, err := n.Space(ctx, "garden-club")
 	if err != nil {
 		log.Fatal(err)
 	}
-	sp.Put(ctx, []byte("chat/general/0001"), []byte("hello"))
-	sp.Put(ctx, []byte("chat/random/0001"), []byte("not watched"))
-	sp.Delete(ctx, []byte("chat/general/0001"))
+	byID, err := n.Space(ctx, created.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(byName.ID() == created.ID(), byID.Name())
 
-	for range 2 {
-		c := <-changes
-		fmt.Printf("%s deleted=%v value=%q\n", c.Key, c.Deleted, c.Value)
+	_, err = n.Space(ctx, "chess-club")
+	fmt.Println("chess-club held:", !errors.Is(err, loam.ErrUnknownSpace))
+	// Output:
+	// true garden-club
+	// chess-club held: false
+}
+
+func ExampleNode_Spaces() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "loam-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	for _, name := range []string{"street", "family"} {
+		vis := loam.Public
+		if name == "family" {
+			vis = loam.Private
+		}
+		if _, err := n.CreateSpace(ctx, name, vis); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	spaces, err := n.Spaces(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range spaces {
+		fmt.Printf("%s private=%v\n", s.Name, s.Private)
 	}
 	// Output:
-	// chat/general/0001 deleted=false value="hello"
-	// chat/general/0001 deleted=true value=""
+	// family private=true
+	// street private=false
 }
 
 func TestOpenTwiceIsInUse(t *testing.T) {
@@ -145,30 +237,30 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 	}
 }
 
-// Connect works through the daemon that runs for a home; where none does,
-// the store is opened in this process. Both give the same API.
-func ExampleConnect() {
-	ctx := context.Background()
-	home := loam.DefaultHome()
-	n, err := loam.Connect(ctx, home)
-	if errors.Is(err, loam.ErrNoDaemon) {
-		if errors.Is(err, loam.ErrStaleDaemon) {
-			fmt.Fprintln(os.Stderr, "note:", err) // daemon.json names a daemon that does not answer
+// TestRangeLimitNone: Limit(n) with n ≤ 0 selects no keys, embedded and
+// through a daemon, so a page size computed down to 0 reads nothing
+// rather than the whole space.
+func TestRangeLimitNone(t *testing.T) {
+	ctx := ctxT(t)
+	embedded, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer embedded.Close()
+	for name, n := range map[string]*loam.Node{"embedded": embedded, "daemon": connect(t, startDaemon(t).home)} {
+		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		n, err = loam.Open(ctx, loam.Options{Home: home})
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.Space(ctx, "garden-club")
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Join's first sync: wait until the space is in sync with a peer.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := sp.WaitSynced(wctx); err != nil {
-		log.Print(err)
+		for _, limit := range []int{0, -1} {
+			if got := keysOf(t, sp, loam.Limit(limit)); len(got) != 0 {
+				t.Errorf("%s: Range with Limit(%d) yields %q, want none", name, limit, got)
+			}
+		}
+		if got := keysOf(t, sp, loam.Limit(1), loam.Reverse()); !slices.Equal(got, []string{"c"}) {
+			t.Errorf("%s: Range with Limit(1), Reverse yields %q", name, got)
+		}
 	}
 }

@@ -158,8 +158,9 @@ func (n *Node) Author() string { return n.impl.author() }
 // PeerID returns the device's peer ID in libp2p's form ("12D3Koo…").
 func (n *Node) PeerID() string { return n.impl.peerID() }
 
-// Addrs returns the node's p2p multiaddrs (none offline; for a daemon,
-// those it had when Connect reached it).
+// Addrs returns the node's p2p multiaddrs, each ending in /p2p/ and its
+// peer ID as another node's Connect takes them (none offline; for a
+// daemon, those it had when Connect reached it).
 func (n *Node) Addrs() []string { return n.impl.addrs() }
 
 // Daemon reports whether the node works through a daemon (Connect) rather

@@ -180,7 +180,8 @@ func (b *Batch) Commit(ctx context.Context) error {
 // rangeQuery is what RangeOptions select.
 type rangeQuery struct {
 	watchQuery
-	limit   int
+	limit   int  // yield at most limit keys; the implementations take 0 for no limit
+	limited bool // Limit was given: Range yields nothing for a limit ≤ 0
 	reverse bool
 }
 
@@ -232,8 +233,10 @@ type rangeFunc func(*rangeQuery)
 
 func (f rangeFunc) applyRange(q *rangeQuery) { f(q) }
 
-// Limit stops after n keys.
-func Limit(n int) RangeOption { return rangeFunc(func(q *rangeQuery) { q.limit = n }) }
+// Limit stops after n keys; with n ≤ 0 the Range yields none.
+func Limit(n int) RangeOption {
+	return rangeFunc(func(q *rangeQuery) { q.limit, q.limited = n, true })
+}
 
 // Reverse iterates from the last key to the first.
 func Reverse() RangeOption { return rangeFunc(func(q *rangeQuery) { q.reverse = true }) }
@@ -243,6 +246,9 @@ func (s *Space) Range(ctx context.Context, opts ...RangeOption) iter.Seq2[KV, er
 	var q rangeQuery
 	for _, o := range opts {
 		o.applyRange(&q)
+	}
+	if q.limited && q.limit <= 0 {
+		return func(func(KV, error) bool) {}
 	}
 	return s.impl.scan(ctx, q)
 }
