@@ -10,9 +10,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"log"
-	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -24,26 +21,19 @@ import (
 // webNode is one of the web demo's nodes with its API and web UI served
 // on loopback, as 'loam daemon' serves them.
 type webNode struct {
-	name   string
-	n      *node.Node
-	s      *api.Server
-	srv    *http.Server
-	served chan error // srv.Serve's result, once it has returned
-	addr   string
-	c      *api.Client
+	name string
+	n    *node.Node
+	d    *api.Daemon
+	c    *api.Client
 }
 
-// stop shuts the node's server down, waits for its Serve goroutine to
-// return, and closes the node.
+// stop stops serving the node's API and closes the node.
 func (w *webNode) stop() error {
-	w.s.CloseStreams()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := w.srv.Shutdown(sctx); err != nil {
-		w.srv.Close()
+	err := w.d.Close()
+	if cerr := w.n.Close(); err == nil {
+		err = cerr
 	}
-	<-w.served
-	return w.n.Close()
+	return err
 }
 
 // runWebDemo is the demo's third part, with --serve: three nodes, each
@@ -90,7 +80,7 @@ func runWebDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("logs in once), post in Chat or lend a tool on one, and watch it arrive on the")
 	say("others:")
 	for _, w := range nodes {
-		say("  %-5s %s", w.name, w.s.LoginURL(w.addr))
+		say("  %-5s %s", w.name, w.d.LoginURL())
 	}
 	say("They keep running until Ctrl-C.")
 	<-ctx.Done()
@@ -103,24 +93,12 @@ func startWebNode(ctx context.Context, name, home string) (*webNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := api.LoadOrCreateToken(home)
+	d, err := api.Serve(ctx, n, api.ServeOptions{Addr: "127.0.0.1:0", UI: ui.Files()})
 	if err != nil {
 		n.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		n.Close()
-		return nil, err
-	}
-	s := api.NewServer(n, tok)
-	s.ServeUI(ui.Files())
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	srv.RegisterOnShutdown(s.CloseStreams)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // ended by stop
-	addr := ln.Addr().String()
-	return &webNode{name: name, n: n, s: s, srv: srv, served: served, addr: addr, c: api.NewClient(addr, tok)}, nil
+	return &webNode{name: name, n: n, d: d, c: d.Client()}, nil
 }
 
 // demoAppData writes some chat and tool library data in the key layouts

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // flakyBackend fails the failAt-th Write: after storing it if stored (a
@@ -118,7 +119,7 @@ func TestImportDaemonKilled(t *testing.T) {
 	imp := exec.Command(loamBin, "import", "garden", "--batch", "500")
 	imp.Env = env(h.dir)
 	imp.Stdin = strings.NewReader(in.String())
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	imp.Stderr = &stderr
 	if err := imp.Start(); err != nil {
 		t.Fatal(err)
