@@ -142,11 +142,8 @@ func RunHypercore(ctx context.Context, w Workload) (res Result, err error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrNodeMissing, err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultRunTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withRunTimeout(ctx)
+	defer cancel()
 
 	tmp, err := os.MkdirTemp("", "loam-bench-hypercore-")
 	if err != nil {
@@ -166,19 +163,11 @@ func RunHypercore(ctx context.Context, w Workload) (res Result, err error) {
 		"--blocks", n, "--size", s, "--batch", b, "--port", "0",
 		"--dir", filepath.Join(tmp, "writer"), "--stdin-lifeline", "1")
 	wr.Dir, wr.Env = dir, env
-	wp, err := startWriter("writer.js", wr)
+	wp, h, err := startHello(ctx, "writer.js", wr, func(h writerHello) bool { return h.Key != "" && h.Port != 0 })
 	if err != nil {
 		return Result{}, err
 	}
 	defer wp.Stop()
-	line, err := wp.Hello(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	var h writerHello
-	if err := json.Unmarshal(line, &h); err != nil || h.Key == "" || h.Port == 0 {
-		return Result{}, fmt.Errorf("bench: writer.js: unexpected output %q", line)
-	}
 	if h.Blocks != w.Blocks || h.Bytes != w.Bytes() {
 		return Result{}, fmt.Errorf("bench: writer.js wrote %d blocks / %d bytes, want %d / %d", h.Blocks, h.Bytes, w.Blocks, w.Bytes())
 	}

@@ -42,6 +42,9 @@ type loamHello struct {
 	AppendSeconds float64 `json:"append_seconds"`
 }
 
+// valid says whether the writer's hello names a ticket.
+func (h loamHello) valid() bool { return h.Ticket != "" }
+
 type loamReadResult struct {
 	Blocks  int     `json:"blocks"`
 	Seconds float64 `json:"seconds"`
@@ -63,11 +66,8 @@ func RunLoam(ctx context.Context, w Workload) (res Result, err error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultRunTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withRunTimeout(ctx)
+	defer cancel()
 	tmp, err := os.MkdirTemp("", "loam-bench-loam-")
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: %v", err)
@@ -76,19 +76,11 @@ func RunLoam(ctx context.Context, w Workload) (res Result, err error) {
 	n, s, b := strconv.Itoa(w.Blocks), strconv.Itoa(w.BlockSize), strconv.Itoa(w.Batch)
 
 	wr := exec.CommandContext(ctx, bin, "write", "--blocks", n, "--size", s, "--batch", b, "--home", filepath.Join(tmp, "writer"))
-	wp, err := startWriter("loamsync writer", wr)
+	wp, h, err := startHello(ctx, "loamsync writer", wr, loamHello.valid)
 	if err != nil {
 		return Result{}, err
 	}
 	defer wp.Stop()
-	line, err := wp.Hello(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	var h loamHello
-	if err := json.Unmarshal(line, &h); err != nil || h.Ticket == "" {
-		return Result{}, fmt.Errorf("bench: loamsync writer: unexpected output %q", line)
-	}
 
 	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", n, "--home", filepath.Join(tmp, "reader"))
 	rd.WaitDelay = 5 * time.Second
@@ -128,19 +120,11 @@ func RunLoamLatency(ctx context.Context, writes int) (Latency, error) {
 	defer os.RemoveAll(tmp)
 	lw := strconv.Itoa(writes)
 	wr := exec.CommandContext(ctx, bin, "write", "--blocks", "100", "--batch", "100", "--latency", lw, "--home", filepath.Join(tmp, "w"))
-	wp, err := startWriter("latency writer", wr)
+	wp, h, err := startHello(ctx, "latency writer", wr, loamHello.valid)
 	if err != nil {
 		return Latency{}, err
 	}
 	defer wp.Stop()
-	line, err := wp.Hello(ctx)
-	if err != nil {
-		return Latency{}, err
-	}
-	var h loamHello
-	if err := json.Unmarshal(line, &h); err != nil {
-		return Latency{}, fmt.Errorf("bench: writer said %q", line)
-	}
 	rd := exec.CommandContext(ctx, bin, "read", "--ticket", h.Ticket, "--blocks", "100", "--latency", lw, "--home", filepath.Join(tmp, "r"))
 	rd.WaitDelay = 5 * time.Second
 	ready := &lineWriter{line: make(chan []byte, 1)}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
@@ -35,6 +36,37 @@ func startWriter(name string, cmd *exec.Cmd) (*writerProc, error) {
 	}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	return p, nil
+}
+
+// startHello starts cmd as a writer (see startWriter) and waits for its
+// hello line, a JSON object, decoded into a T; valid says whether the T
+// is complete. The caller stops the writer, once the error is nil.
+func startHello[T any](ctx context.Context, name string, cmd *exec.Cmd, valid func(T) bool) (*writerProc, T, error) {
+	var h T
+	p, err := startWriter(name, cmd)
+	if err != nil {
+		return nil, h, err
+	}
+	line, err := p.Hello(ctx)
+	if err == nil {
+		if jerr := json.Unmarshal(line, &h); jerr != nil || !valid(h) {
+			err = fmt.Errorf("bench: %s: unexpected output %q", name, line)
+		}
+	}
+	if err != nil {
+		p.Stop()
+		return nil, h, err
+	}
+	return p, h, nil
+}
+
+// withRunTimeout returns ctx, with DefaultRunTimeout when it has no
+// deadline.
+func withRunTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DefaultRunTimeout)
 }
 
 // Hello waits for the writer's ready line.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +19,8 @@ import (
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/ui"
 )
-
-// defaultAPI is where the daemon serves its API unless --api says otherwise.
-const defaultAPI = "127.0.0.1:7777"
 
 func newDaemonCmd(g *globalOptions) *cobra.Command {
 	var (
@@ -130,7 +129,7 @@ by ID; they hold no ticket, key, token or data.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&listen, "listen", nil, "listen for peers on `MULTIADDR` (repeatable; default: all interfaces, random ports)")
-	f.StringVar(&apiAddr, "api", defaultAPI, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
+	f.StringVar(&apiAddr, "api", api.DefaultAddr, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
 	f.BoolVar(&mdns, "mdns", true, "find peers on the local network with mDNS")
 	f.StringVar(&dhtName, "dht", defaultDHT(), "find peers on the internet through `DHT`: amino (public), private (Loam only, needs --bootstrap) or off")
 	f.StringArrayVar(&bootstrap, "bootstrap", nil, "use the bootstrap node at `MULTIADDR` (with /p2p/; repeatable) as DHT entry point and relay")
@@ -173,8 +172,8 @@ type daemon struct {
 }
 
 // run serves until ctx ends (a signal), then stops cleanly: daemon.json
-// goes first, so no command finds a daemon that is stopping, then the API,
-// then the node.
+// goes first, so no command finds a daemon that is stopping, then the API
+// (both in api.Daemon.Close), then the node.
 func (d *daemon) run(ctx context.Context) (err error) {
 	n, err := node.Open(ctx, node.Options{
 		Home: d.home, Listen: d.listen, MDNS: d.mdns, DHT: d.dht, Bootstrap: d.bootstrap,
@@ -189,25 +188,24 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			err = fmt.Errorf("close the node: %w", cerr)
 		}
 	}()
-	ln, err := net.Listen("tcp", d.api)
+	dm, err := api.Serve(ctx, n, api.ServeOptions{Addr: d.api, UI: ui.Files(), Logger: d.log})
 	if err != nil {
-		return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", err)
-	}
-	srv, err := serveAPI(n, ln)
-	if err != nil {
-		ln.Close()
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "listen" {
+			return fmt.Errorf("serve the API: %v (if another daemon uses the port, choose another with --api, or --api 127.0.0.1:0 for a free one)", op)
+		}
 		return err
 	}
 	defer func() {
-		if serr := srv.stop(); serr != nil && err == nil {
-			err = serr
+		if cerr := dm.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	info := srv.info
+	info := dm.Info()
 
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
-	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", srv.loginURL(), int(api.LoginTTL.Minutes()))
+	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", dm.LoginURL(), int(api.LoginTTL.Minutes()))
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
 	fmt.Fprintf(d.out, "DHT:  %s", d.dht)
 	if len(d.bootstrap) > 0 {
@@ -230,8 +228,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	case <-ctx.Done():
 		fmt.Fprintln(d.out, "stopping")
 		return nil
-	case <-srv.stopped():
-		return srv.stoppedErr()
+	case <-dm.Done():
+		return fmt.Errorf("the API server stopped: %w", dm.Err())
 	}
 }
 

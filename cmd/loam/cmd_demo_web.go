@@ -10,12 +10,13 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"net"
 	"path/filepath"
 	"time"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/ui"
 )
 
 // webNode is one of the web demo's nodes with its API and web UI served
@@ -24,19 +25,18 @@ import (
 type webNode struct {
 	name string
 	n    *node.Node
-	srv  *apiServer
+	d    *api.Daemon
 	c    *loam.Node
 }
 
-// stop lets go of the API, shuts the node's server down and closes the
-// node.
+// stop lets go of the API, stops serving it and closes the node.
 func (w *webNode) stop() error {
 	w.c.Close()
-	serr := w.srv.stop()
-	if err := w.n.Close(); err != nil {
-		return err
+	err := w.d.Close()
+	if cerr := w.n.Close(); err == nil {
+		err = cerr
 	}
-	return serr
+	return err
 }
 
 // runWebDemo is the demo's third part, with --serve: three nodes, each
@@ -86,7 +86,7 @@ func runWebDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("logs in once), post in Chat or lend a tool on one, and watch it arrive on the")
 	say("others:")
 	for _, w := range nodes {
-		say("  %-5s %s", w.name, w.srv.loginURL())
+		say("  %-5s %s", w.name, w.d.LoginURL())
 	}
 	say("They keep running until Ctrl-C.")
 	<-ctx.Done()
@@ -99,24 +99,18 @@ func startWebNode(ctx context.Context, name, home string) (*webNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	d, err := api.Serve(ctx, n, api.ServeOptions{Addr: "127.0.0.1:0", UI: ui.Files()})
 	if err != nil {
-		n.Close()
-		return nil, err
-	}
-	srv, err := serveAPI(n, ln)
-	if err != nil {
-		ln.Close()
 		n.Close()
 		return nil, err
 	}
 	c, err := loam.Connect(ctx, home)
 	if err != nil {
-		srv.stop()
+		d.Close()
 		n.Close()
 		return nil, err
 	}
-	return &webNode{name: name, n: n, srv: srv, c: c}, nil
+	return &webNode{name: name, n: n, d: d, c: c}, nil
 }
 
 // demoAppData writes some chat and tool library data in the key layouts

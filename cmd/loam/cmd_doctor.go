@@ -45,12 +45,7 @@ With --json, print an object {"reachability", "dht", "routing_table",
   loam doctor --json | jq .reachability`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			c, err := daemonClient(ctx, g)
-			if err != nil {
-				return err
-			}
-			d, err := c.Doctor(ctx)
+			_, d, err := askDaemon(cmd, g, (*api.Client).Doctor)
 			if err != nil {
 				return err
 			}

@@ -32,12 +32,7 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
   loam peers --json | jq '.[] | select(.direct | not)'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			c, err := daemonClient(ctx, g)
-			if err != nil {
-				return err
-			}
-			peers, err := c.Peers(ctx)
+			c, peers, err := askDaemon(cmd, g, (*api.Client).Peers)
 			if err != nil {
 				return err
 			}
@@ -55,7 +50,7 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
 				fmt.Fprintln(cmd.ErrOrStderr(), "no peers yet: share a space with 'loam invite', or join one with 'loam join'")
 				return nil
 			}
-			names, err := spaceNamesOf(ctx, c)
+			names, err := spaceNamesOf(cmd.Context(), c)
 			if err != nil {
 				return err
 			}

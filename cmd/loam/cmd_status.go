@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,12 +35,7 @@ with the same view_hash have the same keys and values.`,
   loam status --json | jq '.spaces[] | {name, commits}'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			c, err := daemonClient(ctx, g)
-			if err != nil {
-				return err
-			}
-			st, err := c.Status(ctx)
+			_, st, err := askDaemon(cmd, g, (*api.Client).Status)
 			if err != nil {
 				return err
 			}
@@ -122,4 +118,18 @@ func headTime(h api.Head) string {
 		return ""
 	}
 	return t.Local().Format(time.DateTime)
+}
+
+// askDaemon asks the daemon that runs for the home one question (ask, a
+// method of api.Client such as (*api.Client).Status) and returns its
+// client with the answer, or an error saying to start a daemon.
+func askDaemon[T any](cmd *cobra.Command, g *globalOptions, ask func(*api.Client, context.Context) (T, error)) (*api.Client, T, error) {
+	ctx := cmd.Context()
+	c, err := daemonClient(ctx, g)
+	if err != nil {
+		var zero T
+		return nil, zero, err
+	}
+	v, err := ask(c, ctx)
+	return c, v, err
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam/internal/api"
 )
 
 func newUICmd(g *globalOptions) *cobra.Command {
@@ -20,12 +22,7 @@ daemon ('loam daemon').`,
   xdg-open "$(loam ui)"`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			c, err := daemonClient(ctx, g)
-			if err != nil {
-				return err
-			}
-			u, err := c.LoginURL(ctx)
+			_, u, err := askDaemon(cmd, g, (*api.Client).LoginURL)
 			if err != nil {
 				return err
 			}

@@ -11,41 +11,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // loopbackDaemon are the flags of a test daemon: loopback only, free ports,
 // no mDNS (so test daemons do not find each other, or anything else).
 var loopbackDaemon = []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--dht", "off"}
 
-// syncBuffer is a bytes buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemonProc is a 'loam daemon' process.
 type daemonProc struct {
 	h      *home
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout and stderr
+	out    *testkit.SyncBuffer // stdout and stderr
 	done   chan struct{}
 	err    error // of Wait, once done is closed
 	info   api.DaemonInfo
@@ -56,10 +38,20 @@ type daemonProc struct {
 // written its daemon.json.
 func startDaemon(t *testing.T, h *home, args ...string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{h: h, out: &syncBuffer{}, done: make(chan struct{})}
+	return startDaemonTo(t, h, nil, args...)
+}
+
+// startDaemonTo is startDaemon with the daemon's stderr (its log) in
+// stderr, apart from its stdout, unless stderr is nil.
+func startDaemonTo(t *testing.T, h *home, stderr *testkit.SyncBuffer, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{h: h, out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(loamBin, append([]string{"daemon"}, args...)...)
 	d.cmd.Env = env(h.dir)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if stderr != nil {
+		d.cmd.Stderr = stderr
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +79,7 @@ func startDaemon(t *testing.T, h *home, args ...string) *daemonProc {
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("loam daemon exited before it was ready: %v\n%s", d.err, d.out)
+			t.Fatalf("loam daemon exited before it was ready: %v\n%s%s", d.err, d.out, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -155,6 +147,15 @@ func startWatch(t *testing.T, h *home, args ...string) *watcher {
 		}
 		close(w.lines)
 	}()
+	awaitWatching(t, stderr, "watching ")
+	return w
+}
+
+// awaitWatching waits up to 20 s for the first line of a 'loam watch'
+// process's stderr, fails the test unless it starts with prefix, and
+// drains the rest.
+func awaitWatching(t *testing.T, stderr io.Reader, prefix string) {
+	t.Helper()
 	first := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stderr).ReadString('\n')
@@ -163,13 +164,12 @@ func startWatch(t *testing.T, h *home, args ...string) *watcher {
 	}()
 	select {
 	case line := <-first:
-		if !strings.HasPrefix(line, "watching ") {
+		if !strings.HasPrefix(line, prefix) {
 			t.Fatalf("watch said %q", line)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("watch did not start")
 	}
-	return w
 }
 
 // next returns the next change the watch printed.
@@ -364,8 +364,7 @@ func TestDaemonLifecycle(t *testing.T) {
 // ignored with a note, and the command opens the store directly.
 func TestStaleDaemonFile(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "k", "v")
 	if err := api.WriteDaemonInfo(h.dir, api.DaemonInfo{API: "127.0.0.1:1", Peer: "12D3KooWgone", PID: 1 << 30}); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,8 +82,7 @@ func TestSpaceCreateAndList(t *testing.T) {
 
 func TestPutGetDel(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 
 	h.ok("", "put", "garden", "arg", "cordless, 18V")
 	h.ok("line one\nline two\n", "put", "garden", "stdin", "-")
@@ -145,8 +142,7 @@ func TestPutGetDel(t *testing.T) {
 
 func TestLs(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	long := strings.Repeat("x", 200)
 	h.ok(`{"key":"a/1","value":"one"}
 {"key":"a/2","value":"two\tcols"}
@@ -186,8 +182,7 @@ func TestLs(t *testing.T) {
 
 func TestLogVerify(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "k", "v")
 	h.ok("", "del", "garden", "k")
 	out := h.ok("", "log", "verify", "garden")
@@ -207,8 +202,7 @@ func TestLogVerify(t *testing.T) {
 // and that meanwhile another loam process reports the home in use.
 func TestWatchHoldsTheHome(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 
 	cmd := exec.Command(loamBin, "watch", "garden", "--prefix", "chat/")
 	cmd.Env = env(h.dir)
@@ -222,20 +216,7 @@ func TestWatchHoldsTheHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	first := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stderr).ReadString('\n')
-		first <- line
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case line := <-first:
-		if !strings.HasPrefix(line, "watching garden") {
-			t.Fatalf("watch said %q", line)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("watch did not start")
-	}
+	awaitWatching(t, stderr, "watching garden")
 
 	if line := h.fail(1, "", "put", "garden", "chat/1", "hello"); !strings.Contains(line, "in use by another process") {
 		t.Errorf("put while watch runs: %q", line)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var demoLoginRE = regexp.MustCompile(`(?m)^  (ana|bo|chen) +(http://127\.0\.0\.1:\d+/login\?t=[0-9a-f]{64})$`)
@@ -24,7 +25,7 @@ func TestDemoServe(t *testing.T) {
 	h := &home{t: t, dir: t.TempDir()}
 	cmd := exec.Command(loamBin, "demo", "--serve")
 	cmd.Env = env(h.dir)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // buildP2PTests builds internal/p2p's test binary, whose
@@ -34,8 +35,8 @@ func buildP2PTests(t *testing.T) string {
 type floodAttacker struct {
 	cmd   *exec.Cmd
 	stdin interface{ Close() error }
-	lines chan string // its "FLOOD what JSON" lines, without the prefix
-	out   syncBuffer  // everything else it printed
+	lines chan string        // its "FLOOD what JSON" lines, without the prefix
+	out   testkit.SyncBuffer // everything else it printed
 	done  chan struct{}
 }
 
@@ -130,11 +131,7 @@ func TestFloodFromOneAddress(t *testing.T) {
 	var nodes [2]*labNode
 	var addrs [2][]string
 	for i := range nodes {
-		p := lab.AddPublic()
-		n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
-		n.cli(30*time.Second, "init")
-		n.startDaemon("--api", "127.0.0.1:0", "--mdns=false", "--dht", "off",
-			"--listen", "/ip4/"+p.IP+"/tcp/4001", "--listen", "/ip4/"+p.IP+"/udp/4001/quic-v1")
+		n, _ := publicDaemon(t, lab)
 		nodes[i] = n
 		for _, tr := range []string{"/tcp/", "/quic-v1"} {
 			addrs[i] = append(addrs[i], publicAddr(t, n, tr))

@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Limits the flood tests hold a daemon to (issue 10, docs/reliability.md).
@@ -32,7 +33,7 @@ const (
 const floodForDefault = 15 * time.Second
 
 func floodDuration(t *testing.T) time.Duration {
-	return time.Duration(envNumber(t, "LOAM_FLOOD_SECONDS", int64(floodForDefault/time.Second), 1, 3600)) * time.Second
+	return time.Duration(testkit.EnvInt(t, "LOAM_FLOOD_SECONDS", int64(floodForDefault/time.Second), 1, 3600)) * time.Second
 }
 
 // victim is a daemon under attack, A, and an honest daemon, B, that syncs

@@ -242,18 +242,3 @@ func rssOf(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
-
-// envNumber returns the integer in environment variable name, or def if
-// it is unset; it fails the test if it is not a number in [lo, hi].
-func envNumber(t *testing.T, name string, def, lo, hi int64) int64 {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < lo || v > hi {
-		t.Fatalf("%s=%q: want a number from %d to %d", name, s, lo, hi)
-	}
-	return v
-}

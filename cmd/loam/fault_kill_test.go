@@ -14,6 +14,7 @@ import (
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // killSeedEnv sets the seed of the kill -9 tests (where to kill); random
@@ -130,7 +131,7 @@ func TestKillDuringImport(t *testing.T) {
 	imp := exec.Command(loamBin, "import", "garden")
 	imp.Env = env(h.dir)
 	imp.Stdin = strings.NewReader(importInput(1, importLines))
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	imp.Stderr = &stderr
 	start := time.Now()
 	if err := imp.Start(); err != nil {

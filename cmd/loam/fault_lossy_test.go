@@ -12,6 +12,7 @@ import (
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables of TestLossySlowLinks.
@@ -74,17 +75,13 @@ func TestLossySlowLinks(t *testing.T) {
 		t.Skip("skipped with -short: five daemons syncing over slow, lossy links")
 	}
 	r := rand.New(rand.NewPCG(faultSeed(t, lossySeedEnv), 3))
-	writes := int(envNumber(t, lossyWritesEnv, lossyWrites, 1, 100_000))
-	loss := int(envNumber(t, lossyLossEnv, lossyLoss, 0, 50))
+	writes := int(testkit.EnvInt(t, lossyWritesEnv, lossyWrites, 1, 100_000))
+	loss := int(testkit.EnvInt(t, lossyLossEnv, lossyLoss, 0, 50))
 	lab := netlab.New(t, 0)
 	nodes := make([]*labNode, lossyDaemons)
 	clients := map[string]*api.Client{}
 	for i := range nodes {
-		p := lab.AddPublic()
-		n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
-		n.cli(30*time.Second, "init")
-		n.startDaemon("--api", "127.0.0.1:0", "--mdns=false", "--dht", "off",
-			"--listen", "/ip4/"+p.IP+"/tcp/4001", "--listen", "/ip4/"+p.IP+"/udp/4001/quic-v1")
+		n, p := publicDaemon(t, lab)
 		lab.Shape(p, loss, lossyRate)
 		nodes[i] = n
 		clients[fmt.Sprintf("daemon %d", i)] = labClient(t, n)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
-	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // forkHome makes the device of home sign two commits with one seq in its
@@ -36,28 +36,7 @@ func forkHome(t *testing.T, home, name string) (uint64, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heads, err := n.Store().Heads(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := commit.Header{Space: id, Author: dev.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}
-	for _, hd := range heads {
-		if hd.Author == dev.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			h.Deps = append(h.Deps, hd.ID)
-		}
-	}
-	for _, v := range []string{"left", "right"} {
-		c, err := commit.Build(h, []commit.Op{commit.Put([]byte("twice"), []byte(v))}, dev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Store().Apply(ctx, id, []*commit.Commit{c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return h.Seq, dev.Author().String()
+	return storetest.Fork(ctx, t, n.Store(), id, dev, "twice"), dev.Author().String()
 }
 
 // TestForkShownByCLI: an author that forked shows in 'loam members' (text
@@ -65,8 +44,7 @@ func forkHome(t *testing.T, home, name string) (uint64, string) {
 // --json), not only in 'loam log verify'.
 func TestForkShownByCLI(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "a", "1")
 	seq, me := forkHome(t, h.dir, "garden")
 	atSeq := fmt.Sprintf("at seq %d", seq)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // TestImportDaemonKilled: a daemon killed with SIGKILL during an import;
@@ -26,7 +28,7 @@ func TestImportDaemonKilled(t *testing.T) {
 	imp := exec.Command(loamBin, "import", "garden", "--batch", "500")
 	imp.Env = env(h.dir)
 	imp.Stdin = strings.NewReader(in.String())
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	imp.Stderr = &stderr
 	if err := imp.Start(); err != nil {
 		t.Fatal(err)

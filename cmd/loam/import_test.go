@@ -81,8 +81,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 func TestImportStopsAtTheFailingBatch(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	var in strings.Builder
 	for i := 1; i <= 2500; i++ {
 		if i == 1700 {
@@ -110,8 +109,7 @@ func TestImportStopsAtTheFailingBatch(t *testing.T) {
 // so each commit stays under the size peers accept.
 func TestImportSplitsLargeBatches(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	value := strings.Repeat("v", 60<<10)
 	var in strings.Builder
 	for i := range 150 { // 9 MB: three commits of at most 4 MiB
@@ -126,8 +124,7 @@ func TestImportSplitsLargeBatches(t *testing.T) {
 
 func TestBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "tools/drill", "cordless, 18V")
 	h.ok("", "put", "garden", "tools/saw", "hand saw")
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -23,23 +22,13 @@ import (
 func TestJoinNotBehindDHT(t *testing.T) {
 	lab := netlab.New(t, 1)
 	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
-	bootAddrs := boot.startBootstrap("--dht", "private",
-		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")
+	bootAddrs := boot.startBootstrap(append([]string{"--dht", "private"}, publicListen(netlab.InternetPrefix+"1")...)...)
 	lab.Blackhole(1, netlab.InternetPrefix+"1")
 
-	args := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}
-	for _, a := range bootAddrs {
-		args = append(args, "--bootstrap", a)
-	}
 	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
 	b := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	for _, n := range []*labNode{a, b} {
-		n.cli(30*time.Second, "init")
-		n.startDaemon(args...)
-	}
-	a.cli(30*time.Second, "space", "create", "garden")
-	a.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
-	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
+	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}, bootAddrs...), a, b)
+	ticket := a.gardenTicket()
 
 	start := time.Now()
 	_, err := b.run(30*time.Second, "join", ticket, "--timeout", "10s")
@@ -50,7 +39,5 @@ func TestJoinNotBehindDHT(t *testing.T) {
 		b.dumpDoctor()
 		t.Fatalf("join: %v", err)
 	}
-	if !b.hasValue(10*time.Second, "tools/drill", "cordless") {
-		t.Fatal("the joiner does not have the space's data")
-	}
+	b.mustHave(10*time.Second, "tools/drill", "cordless")
 }

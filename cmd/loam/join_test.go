@@ -2,15 +2,14 @@ package main
 
 import (
 	"math/rand/v2"
-	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // unreachableBootstrap returns the flags of a daemon with a private DHT
@@ -25,17 +24,6 @@ func unreachableBootstrap(t *testing.T) []string {
 	}
 	return []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false",
 		"--dht", "private", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/" + p2p.PeerIDString(k.Author())}
-}
-
-// freeTCPPort returns a port on loopback that was free a moment ago.
-func freeTCPPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // TestMistypedTicket is issue 10 F through the CLI: a ticket with one
@@ -100,7 +88,7 @@ func TestMistypedTicket(t *testing.T) {
 func TestJoinResumesAfterKill(t *testing.T) {
 	t.Parallel()
 	a, b := newHome(t), newHome(t)
-	aFlags := []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/" + freeTCPPort(t), "--mdns=false", "--dht", "off"}
+	aFlags := []string{"--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/" + testkit.FreePort(t), "--mdns=false", "--dht", "off"}
 	da := startDaemon(t, a, aFlags...)
 	id := strings.TrimSpace(a.ok("", "space", "create", "garden"))
 	a.ok("", "put", "garden", "tools/drill", "cordless")

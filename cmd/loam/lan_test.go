@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -20,20 +19,11 @@ func TestLANByMDNS(t *testing.T) {
 	second, _ := lab.AddHost(1)
 	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
 	b := &labNode{t: t, lab: lab, ns: second, dir: t.TempDir()}
-	for _, n := range []*labNode{a, b} {
-		n.cli(30*time.Second, "init")
-		n.startDaemon("--api", "127.0.0.1:0", "--dht", "off", "--mdns")
-	}
+	startDaemons([]string{"--api", "127.0.0.1:0", "--dht", "off", "--mdns"}, a, b)
 
-	a.cli(30*time.Second, "space", "create", "garden")
-	a.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
-	ticket := stripAddrs(t, strings.TrimSpace(a.cli(30*time.Second, "invite", "garden")))
+	ticket := stripAddrs(t, a.gardenTicket())
 	start := time.Now()
-	if _, err := b.run(60*time.Second, "join", ticket); err != nil {
-		a.dumpDoctor()
-		b.dumpDoctor()
-		t.Fatalf("join by mDNS: %v", err)
-	}
+	b.join(60*time.Second, ticket, "join by mDNS", a)
 	t.Logf("joined %.1fs after the join started", time.Since(start).Seconds())
 
 	for _, c := range []struct{ n, other *labNode }{{a, b}, {b, a}} {
@@ -52,14 +42,7 @@ func TestLANByMDNS(t *testing.T) {
 		})
 	}
 	b.cli(30*time.Second, "put", "garden", "tools/saw", "hand saw")
-	for _, c := range []struct {
-		n    *labNode
-		k, v string
-	}{{b, "tools/drill", "cordless"}, {a, "tools/saw", "hand saw"}} {
-		if !c.n.hasValue(30*time.Second, c.k, c.v) {
-			c.n.dumpDoctor()
-			t.Fatalf("%s did not sync %s within 30 s", c.n.ns, c.k)
-		}
-	}
+	b.mustHave(30*time.Second, "tools/drill", "cordless")
+	a.mustHave(30*time.Second, "tools/saw", "hand saw")
 	t.Logf("synced both ways %.1fs after the join started", time.Since(start).Seconds())
 }

@@ -2,73 +2,36 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // logDaemon is a 'loam daemon' process whose stderr (its log) is kept
 // apart from its stdout.
 type logDaemon struct {
 	*daemonProc
-	log *syncBuffer // stderr
+	log *testkit.SyncBuffer // stderr
 }
 
 // startLogDaemon starts 'loam daemon' in h with args, its stderr in log,
 // and waits until it has written its daemon.json.
 func startLogDaemon(t *testing.T, h *home, args ...string) *logDaemon {
 	t.Helper()
-	d := &logDaemon{daemonProc: &daemonProc{h: h, out: &syncBuffer{}, done: make(chan struct{})}, log: &syncBuffer{}}
-	d.cmd = exec.Command(loamBin, append([]string{"daemon"}, args...)...)
-	d.cmd.Env = env(h.dir)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-		default:
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-	})
-	waitUntil(t, 30*time.Second, "daemon.json", func() bool {
-		info, err := api.ReadDaemonInfo(h.dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-		select {
-		case <-d.done:
-			t.Fatalf("loam daemon exited before it was ready: %v\n%s%s", d.err, d.out, d.log)
-		default:
-		}
-		d.info = info
-		return err == nil && info.PID == d.cmd.Process.Pid
-	})
-	return d
+	log := &testkit.SyncBuffer{}
+	return &logDaemon{daemonProc: startDaemonTo(t, h, log, args...), log: log}
 }
 
 // waitUntil polls cond until it holds, failing the test after within.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(20 * time.Millisecond) // re-check interval
+	if !testkit.Poll(within, 20*time.Millisecond, cond) {
+		t.Fatalf("%s: not within %s", what, within)
 	}
 }
 

@@ -71,6 +71,14 @@ func newHome(t *testing.T) *home {
 	return h
 }
 
+// gardenHome is newHome with the space garden created in it.
+func gardenHome(t *testing.T) *home {
+	t.Helper()
+	h := newHome(t)
+	h.ok("", "space", "create", "garden")
+	return h
+}
+
 // env returns the environment of a run with LOAM_HOME set to dir, and
 // LOAM_DHT=off: no daemon a test starts joins the public DHT, even one
 // started without --dht.
@@ -171,8 +179,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	for _, args := range [][]string{
 		{"put"},
 		{"put", "garden", "k"},

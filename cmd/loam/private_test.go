@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // TestPrivateSpaceCLI: 'space create --private' makes a space whose values
@@ -57,7 +56,7 @@ func TestPrivateSpaceCLI(t *testing.T) {
 	if got := h.ok("", "blob", "get", e.Blob.ID); got == big || strings.Contains(got, "private photo") {
 		t.Error("blob get by ID returns the plaintext: the blob is stored in the clear")
 	}
-	if found := filesHolding(t, filepath.Join(h.dir, "blobs"), "private photo"); len(found) > 0 {
+	if found := testkit.Grep(t, filepath.Join(h.dir, "blobs"), "private photo"); len(found) > 0 {
 		t.Errorf("the blob store holds the plaintext: %v", found)
 	}
 }
@@ -93,7 +92,7 @@ func TestSeedCLI(t *testing.T) {
 	if line := s.fail(1, "", "get", "club", "canary-key-5d1e"); !strings.Contains(line, "not found") {
 		t.Errorf("get on the seeder: %q", line)
 	}
-	if found := filesHolding(t, s.dir, "canary"); len(found) > 0 {
+	if found := testkit.Grep(t, s.dir, "canary"); len(found) > 0 {
 		t.Errorf("the seeder's home holds plaintext: %v", found)
 	}
 
@@ -164,27 +163,7 @@ func TestSeedDaemonKeepsSealedBlobs(t *testing.T) {
 	}
 
 	ds.stop(t)
-	if found := filesHolding(t, s.dir, "canary"); len(found) > 0 {
+	if found := testkit.Grep(t, s.dir, "canary"); len(found) > 0 {
 		t.Errorf("the seeder's home holds plaintext: %v", found)
 	}
-}
-
-// filesHolding returns the files under dir whose bytes contain needle.
-func filesHolding(t *testing.T, dir, needle string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(data, []byte(needle)) {
-			found = append(found, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // startBootstrap starts 'loam bootstrap' in h with args, waits for its
 // daemon.json and returns its addresses.
 func startBootstrap(t *testing.T, h *home, args ...string) []string {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd := exec.Command(loamBin, append([]string{"bootstrap"}, args...)...)
 	cmd.Env = env(h.dir)
 	cmd.Stdout, cmd.Stderr = out, out

@@ -18,6 +18,7 @@ import (
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables that vary TestReachAcrossNATs:
@@ -119,23 +120,15 @@ func reachOnce(t *testing.T, loss int, cold, byTicket bool) reachRun {
 	}
 
 	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
-	bootAddrs := boot.startBootstrap("--dht", "private",
-		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")
+	bootAddrs := boot.startBootstrap(append([]string{"--dht", "private"}, publicListen(netlab.InternetPrefix+"1")...)...)
 	start := time.Now()
 	dht := "private"
 	if byTicket {
 		dht = "off"
 	}
-	args := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", dht}
-	for _, a := range bootAddrs {
-		args = append(args, "--bootstrap", a)
-	}
 	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
 	b := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
-	for _, n := range []*labNode{a, b} {
-		n.cli(30*time.Second, "init")
-		n.startDaemon(args...)
-	}
+	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", dht}, bootAddrs...), a, b)
 	for _, n := range []*labNode{a, b} {
 		if cold {
 			break
@@ -148,9 +141,7 @@ func reachOnce(t *testing.T, loss int, cold, byTicket bool) reachRun {
 	}
 	r.ready = time.Since(start)
 
-	a.cli(30*time.Second, "space", "create", "garden")
-	a.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
-	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
+	ticket := a.gardenTicket()
 	if !byTicket {
 		ticket = stripAddrs(t, ticket)
 	}
@@ -260,14 +251,7 @@ func (n *labNode) dumpDoctor() {
 
 // poll checks cond every 100 ms until it holds or d passes.
 func (n *labNode) poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval, not synchronization
-	}
-	return true
+	return testkit.Poll(d, 100*time.Millisecond, cond)
 }
 
 // hasValue polls until key of space garden reads v in n's home, for up to
@@ -277,6 +261,71 @@ func (n *labNode) hasValue(d time.Duration, key, v string) bool {
 		out, err := n.run(10*time.Second, "get", "garden", key)
 		return err == nil && strings.TrimSpace(out) == v
 	})
+}
+
+// publicListen returns the --listen flags for QUIC and TCP on port 4001 of
+// ip, an address on the lab's emulated internet.
+func publicListen(ip string) []string {
+	return []string{"--listen", "/ip4/" + ip + "/udp/4001/quic-v1", "--listen", "/ip4/" + ip + "/tcp/4001"}
+}
+
+// withBootstrap returns args with a --bootstrap flag for each address.
+func withBootstrap(args []string, addrs ...string) []string {
+	for _, a := range addrs {
+		args = append(args, "--bootstrap", a)
+	}
+	return args
+}
+
+// startDaemons initialises each node's home and starts its daemon with
+// args.
+func startDaemons(args []string, nodes ...*labNode) {
+	for _, n := range nodes {
+		n.cli(30*time.Second, "init")
+		n.startDaemon(args...)
+	}
+}
+
+// publicDaemon starts a daemon, with neither mDNS nor a DHT, on a new host
+// of lab with a public address, and returns it with that host.
+func publicDaemon(t *testing.T, lab *netlab.Lab) (*labNode, netlab.Public) {
+	t.Helper()
+	p := lab.AddPublic()
+	n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
+	startDaemons(append([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}, publicListen(p.IP)...), n)
+	return n, p
+}
+
+// gardenTicket creates the space garden in n's home, puts tools/drill in
+// it and returns a ticket that invites a writer.
+func (n *labNode) gardenTicket() string {
+	n.t.Helper()
+	n.cli(30*time.Second, "space", "create", "garden")
+	n.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
+	return strings.TrimSpace(n.cli(30*time.Second, "invite", "garden"))
+}
+
+// join runs 'loam join ticket' in n's home for up to d; when it fails, it
+// dumps the doctor of n and of others and fails the test, saying what.
+func (n *labNode) join(d time.Duration, ticket, what string, others ...*labNode) {
+	n.t.Helper()
+	if _, err := n.run(d, "join", ticket); err != nil {
+		for _, o := range others {
+			o.dumpDoctor()
+		}
+		n.dumpDoctor()
+		n.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// mustHave fails the test, after a doctor dump, unless key of space garden
+// reads v in n's home within d.
+func (n *labNode) mustHave(d time.Duration, key, v string) {
+	n.t.Helper()
+	if !n.hasValue(d, key, v) {
+		n.dumpDoctor()
+		n.t.Fatalf("%s did not sync %s within %v", n.ns, key, d)
+	}
 }
 
 func (n *labNode) waitFor(d time.Duration, what string, cond func() bool) {

@@ -37,26 +37,14 @@ func TestSyncThroughRelay(t *testing.T) {
 	second := lab.AddInternetAddress(250)
 
 	boot1 := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
-	boot1Addrs := boot1.startBootstrap("--dht", "private", "--relay-data", relayData,
-		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")
+	boot1Addrs := boot1.startBootstrap(append([]string{"--dht", "private", "--relay-data", relayData}, publicListen(netlab.InternetPrefix+"1")...)...)
 	boot2 := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
-	args := []string{"--dht", "private", "--relay-data", relayData, "--listen", "/ip4/" + second + "/udp/4001/quic-v1", "--listen", "/ip4/" + second + "/tcp/4001"}
-	for _, a := range boot1Addrs {
-		args = append(args, "--bootstrap", a)
-	}
-	boot2Addrs := boot2.startBootstrap(args...)
+	boot2Addrs := boot2.startBootstrap(withBootstrap(append([]string{"--dht", "private", "--relay-data", relayData}, publicListen(second)...), boot1Addrs...)...)
 	relays := []string{boot1.peerIDOf(boot1Addrs[0]), boot2.peerIDOf(boot2Addrs[0])}
 
-	args = []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}
-	for _, a := range append(boot1Addrs, boot2Addrs...) {
-		args = append(args, "--bootstrap", a)
-	}
 	cone := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
 	sym := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
-	for _, n := range []*labNode{cone, sym} {
-		n.cli(30*time.Second, "init")
-		n.startDaemon(args...)
-	}
+	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}, append(boot1Addrs, boot2Addrs...)...), cone, sym)
 	for _, n := range []*labNode{cone, sym} {
 		n.waitFor(60*time.Second, "private, with a relay", func() bool {
 			var d api.Doctor
@@ -64,26 +52,13 @@ func TestSyncThroughRelay(t *testing.T) {
 		})
 	}
 
-	cone.cli(30*time.Second, "space", "create", "garden")
-	cone.cli(30*time.Second, "put", "garden", "tools/drill", "cordless")
-	ticket := stripAddrs(t, strings.TrimSpace(cone.cli(30*time.Second, "invite", "garden")))
+	ticket := stripAddrs(t, cone.gardenTicket())
 	start := time.Now()
-	if _, err := sym.run(120*time.Second, "join", ticket); err != nil {
-		cone.dumpDoctor()
-		sym.dumpDoctor()
-		t.Fatalf("join through the relay: %v", err)
-	}
+	sym.join(120*time.Second, ticket, "join through the relay", cone)
 	t.Logf("joined through the relay %.1fs after the join started", time.Since(start).Seconds())
 	sym.cli(30*time.Second, "put", "garden", "tools/saw", "hand saw")
-	for _, c := range []struct {
-		n    *labNode
-		k, v string
-	}{{sym, "tools/drill", "cordless"}, {cone, "tools/saw", "hand saw"}} {
-		if !c.n.hasValue(60*time.Second, c.k, c.v) {
-			c.n.dumpDoctor()
-			t.Fatalf("%s did not sync %s within 60 s", c.n.ns, c.k)
-		}
-	}
+	sym.mustHave(60*time.Second, "tools/drill", "cordless")
+	cone.mustHave(60*time.Second, "tools/saw", "hand saw")
 	t.Logf("synced both ways %.1fs after the join started", time.Since(start).Seconds())
 
 	// More than a relayed connection may carry: the relay resets it on

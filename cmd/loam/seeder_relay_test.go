@@ -27,12 +27,8 @@ func TestRelayServiceDaemon(t *testing.T) {
 	b := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
 	common := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}
 	s.cli(30*time.Second, "init")
-	s.startDaemon(append(common, "--relay-service",
-		"--listen", "/ip4/"+netlab.InternetPrefix+"1/udp/4001/quic-v1", "--listen", "/ip4/"+netlab.InternetPrefix+"1/tcp/4001")...)
-	for _, n := range []*labNode{a, b} {
-		n.cli(30*time.Second, "init")
-		n.startDaemon(common...)
-	}
+	s.startDaemon(append(append(common, "--relay-service"), publicListen(netlab.InternetPrefix+"1")...)...)
+	startDaemons(common, a, b)
 	relay := s.peerID()
 
 	s.cli(30*time.Second, "space", "create", "garden")
@@ -45,11 +41,7 @@ func TestRelayServiceDaemon(t *testing.T) {
 	})
 	ticket := strings.TrimSpace(a.cli(30*time.Second, "invite", "garden"))
 	start := time.Now()
-	if _, err := b.run(90*time.Second, "join", ticket); err != nil {
-		a.dumpDoctor()
-		b.dumpDoctor()
-		t.Fatalf("join through S: %v", err)
-	}
+	b.join(90*time.Second, ticket, "join through S", a)
 	t.Logf("joined %.1fs after the join started", time.Since(start).Seconds())
 
 	peerA := a.peerID()
@@ -67,15 +59,8 @@ func TestRelayServiceDaemon(t *testing.T) {
 	})
 	a.cli(30*time.Second, "put", "garden", "tools/saw", "hand saw")
 	b.cli(30*time.Second, "put", "garden", "tools/rake", "metal")
-	for _, c := range []struct {
-		n    *labNode
-		k, v string
-	}{{b, "tools/saw", "hand saw"}, {a, "tools/rake", "metal"}} {
-		if !c.n.hasValue(60*time.Second, c.k, c.v) {
-			c.n.dumpDoctor()
-			t.Fatalf("%s did not sync %s within 60 s", c.n.ns, c.k)
-		}
-	}
+	b.mustHave(60*time.Second, "tools/saw", "hand saw")
+	a.mustHave(60*time.Second, "tools/rake", "metal")
 	text, _ := b.run(20*time.Second, "doctor")
 	t.Logf("loam doctor in B's home:\n%s", text)
 }

@@ -3,10 +3,9 @@ package api
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // forkSelf makes the node's own device sign two commits with the same seq
@@ -23,28 +22,7 @@ func forkSelf(t *testing.T, f *fixture, name string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heads, err := f.n.Store().Heads(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := commit.Header{Space: id, Author: dev.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}
-	for _, hd := range heads {
-		if hd.Author == dev.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			h.Deps = append(h.Deps, hd.ID)
-		}
-	}
-	for _, v := range []string{"left", "right"} {
-		c, err := commit.Build(h, []commit.Op{commit.Put([]byte("twice"), []byte(v))}, dev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.n.Store().Apply(ctx, id, []*commit.Commit{c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return h.Seq
+	return storetest.Fork(ctx, t, f.n.Store(), id, dev, "twice")
 }
 
 // TestForkShown: an author that forked shows in status and in members,

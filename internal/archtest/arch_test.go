@@ -33,7 +33,7 @@ const module = "github.com/loamdb/loam"
 // Packages that do not exist yet may be listed; every package that exists
 // must be. Put a new package on the lowest layer above everything it imports.
 var layers = [][]string{
-	0:  {"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden"}, // leaf vocabulary: IDs, keys, hashing, signing; frame: the stream protocols' framing; durable: crash-safe small files; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; version: the build's version; golden: the docs' hex dumps for golden tests
+	0:  {"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit"}, // leaf vocabulary: IDs, keys, hashing, signing; frame: the stream protocols' framing; durable: crash-safe small files; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; version: the build's version; golden: the docs' hex dumps for golden tests; testkit: helpers many packages' tests share
 	1:  {"internal/commit"},
 	2:  {"internal/view", "internal/acl", "internal/seal"},
 	3:  {"internal/store", "internal/store/storetest", "internal/blob"},
@@ -54,7 +54,7 @@ var sameRankImports = map[string][]string{
 }
 
 // leaves are packages that import nothing of the project.
-var leaves = []string{"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden"}
+var leaves = []string{"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit"}
 
 // restricted lists third-party imports that only some packages may use. An
 // import path matches prefix when it equals it or, for a prefix ending in

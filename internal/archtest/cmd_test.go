@@ -14,7 +14,7 @@ import (
 // so that no data operation is written twice; its test files may import
 // more, to set up what they check.
 var cmdImports = map[string]string{
-	"internal/api":     "the daemon's HTTP server, token and daemon.json; the JSON shapes --json prints (one shape per concept, the API's); the client of the daemon-only views (peers, status, doctor, ui)",
+	"internal/api":     "the daemon's HTTP server (api.Serve) and daemon.json; the JSON shapes --json prints (one shape per concept, the API's); the client of the daemon-only views (peers, status, doctor, ui)",
 	"internal/node":    "the node the daemon and the web demo serve, with the daemon's options",
 	"internal/ui":      "the web UI's files, served by the daemon",
 	"internal/p2p":     "the daemon's and the bootstrap node's network flags (DHT mode, relay limits), and the bootstrap node's libp2p host",

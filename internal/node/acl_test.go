@@ -13,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // sameView reports whether nodes hold the same view of id (heads may
@@ -201,17 +202,7 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 		t.Fatal("a revoked writer's node wrote")
 	}
 	// ...and a commit it makes anyway is stored there as void and never sent.
-	wheads, _ := writer.st.Heads(ctx, id)
-	h := commit.Header{Space: id, Author: writer.Author(), Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}
-	var deps []keys.CommitID
-	for _, hd := range wheads {
-		if hd.Author == writer.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			deps = append(deps, hd.ID)
-		}
-	}
-	h.Deps = sortIDs(deps)
+	h := storetest.NextHeader(ctx, t, writer.st, id, writer.Author())
 	late, err := commit.Build(h, []commit.Op{commit.Put([]byte("x/late"), []byte("1"))}, writer.dev)
 	if err != nil {
 		t.Fatal(err)

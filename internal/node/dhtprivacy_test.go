@@ -100,21 +100,8 @@ func TestDHTSeesOnlyDiscoveryIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { boot.Close() })
-	var bootAddr string
-	for _, a := range boot.Addrs() {
-		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
-			bootAddr = a
-		}
-	}
-	open := func() *Node {
-		n, err := Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{bootAddr}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
-	}
-	a, b := open(), open()
+	bootAddr := loopbackTCP(boot.Addrs())
+	a, b := openFinder(t, t.TempDir(), bootAddr), openFinder(t, t.TempDir(), bootAddr)
 
 	names := []string{"garden", "workshop", "recipes", "letters"}
 	spaces := map[string]keys.SpaceID{}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 )
@@ -26,10 +25,8 @@ func bootstrapNode(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	for _, a := range h.Addrs() {
-		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
-			return a
-		}
+	if a := loopbackTCP(h.Addrs()); a != "" {
+		return a
 	}
 	t.Fatalf("no loopback address in %v", h.Addrs())
 	return ""
@@ -41,34 +38,19 @@ func bootstrapNode(t *testing.T) string {
 func TestJoinThroughDHT(t *testing.T) {
 	ctx := ctxT(t)
 	boot := bootstrapNode(t)
-	open := func() *Node {
-		n, err := Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
-	}
-	a, b := open(), open()
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, sp.ID(), "tools/drill", "cordless")
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := openFinder(t, t.TempDir(), boot), openFinder(t, t.TempDir(), boot)
+	id, tk := invited(t, a, "garden")
+	put(t, a, id, "tools/drill", "cordless")
 	tk.Addrs = nil
 	if _, err := b.Join(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "a's write on b", func() bool {
-		_, err := b.st.Get(ctx, sp.ID(), []byte("tools/drill"))
+		_, err := b.st.Get(ctx, id, []byte("tools/drill"))
 		return err == nil
 	})
 	ds := b.Discovery()
-	if len(ds) != 1 || ds[0].Space != sp.ID() || ds[0].Provided.IsZero() || len(ds[0].Found) != 1 || ds[0].Found[0] != a.Author() {
+	if len(ds) != 1 || ds[0].Space != id || ds[0].Provided.IsZero() || len(ds[0].Found) != 1 || ds[0].Found[0] != a.Author() {
 		t.Errorf("b's discovery: %+v", ds)
 	}
 	if r := b.Reach(); r.DHT != p2p.DHTPrivate || r.RoutingTable != 1 {
@@ -82,13 +64,7 @@ func TestJoinWithoutAddrsNeedsDHT(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "garden"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tk := invited(t, a, "garden")
 	tk.Addrs = nil
 	if _, err := b.Join(ctx, tk); err == nil || !strings.Contains(err.Error(), "--dht") {
 		t.Errorf("join without addresses or DHT: %v", err)
@@ -157,17 +133,7 @@ func TestDiscoveryOfAForgottenSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	var boot string
-	for _, a := range h.Addrs() {
-		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
-			boot = a
-		}
-	}
-	n, err = Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n = openFinder(t, t.TempDir(), loopbackTCP(h.Addrs()))
 	id, err := keys.NewSpaceKey()
 	if err != nil {
 		t.Fatal(err)

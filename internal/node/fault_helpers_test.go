@@ -5,10 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"testing"
-	"time"
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/commit"
@@ -62,34 +58,6 @@ func (r nodeReplica) Get(ctx context.Context, _, key string) (ackcheck.Entry, er
 		return ackcheck.Entry{}, err
 	}
 	return ackcheck.Entry{Found: true, Value: string(e.Value), Version: ackVersion(e.Version)}, nil
-}
-
-// envInt returns the integer in environment variable name, or def if it is
-// unset; it fails the test if the variable is not a number in [lo, hi].
-func envInt(t *testing.T, name string, def, lo, hi int64) int64 {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < lo || v > hi {
-		t.Fatalf("%s=%q: want a number from %d to %d", name, s, lo, hi)
-	}
-	return v
-}
-
-// waitUntil waits for cond, re-checking every few milliseconds, until d
-// passes, and says whether it held.
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond) // re-check interval, not synchronization
-	}
-	return true
 }
 
 // describe says, for a failure message, what a node holds of space id and

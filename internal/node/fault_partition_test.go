@@ -14,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Environment variables of TestPartitions.
@@ -56,15 +57,15 @@ const (
 // aside). LOAM_PARTITION_STEPS and LOAM_PARTITION_NODES make longer or
 // larger runs.
 func TestPartitions(t *testing.T) {
-	seed := uint64(envInt(t, partitionSeedEnv, int64(rand.Uint32()), 0, 1<<62))
+	seed := uint64(testkit.EnvInt(t, partitionSeedEnv, int64(rand.Uint32()), 0, 1<<62))
 	steps, count := partitionSteps, partitionNodes
 	if testing.Short() || raceDetector {
 		// -race makes libp2p's handshakes and the sync many times
 		// slower: the race pass checks the same code on a smaller run.
 		steps, count = 60, 8
 	}
-	steps = int(envInt(t, partitionStepsEnv, int64(steps), 1, 1e6))
-	count = int(envInt(t, partitionNodesEnv, int64(count), 3, 200))
+	steps = int(testkit.EnvInt(t, partitionStepsEnv, int64(steps), 1, 1e6))
+	count = int(testkit.EnvInt(t, partitionNodesEnv, int64(count), 3, 200))
 	t.Logf("seed %d, %d nodes, %d steps (replay: %s=%d)", seed, count, steps, partitionSeedEnv, seed)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -163,7 +164,7 @@ func TestPartitions(t *testing.T) {
 				for i, n := range comp {
 					members[i] = nodes[n]
 				}
-				if !waitUntil(partitionSettle, func() bool { return converged(members, id) }) {
+				if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(members, id) }) {
 					p.dump(id)
 					t.Fatalf("step %d: nodes %v, connected to each other, did not converge within %v", step, comp, partitionSettle)
 				}
@@ -180,7 +181,7 @@ func TestPartitions(t *testing.T) {
 	clear(groups)
 	p.apply(ctx, groups)
 	healed := time.Now()
-	if !waitUntil(partitionSettle, func() bool { return converged(nodes, id) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(nodes, id) }) {
 		p.dump(id)
 		t.Fatalf("the healed network did not converge within %v", partitionSettle)
 	}
@@ -389,7 +390,7 @@ func (p *partitioner) probe(ctx context.Context, id keys.SpaceID, spaces []*spac
 		return err == nil && string(e.Value) == w.value
 	}
 	rest := p.nodes[1:]
-	if !waitUntil(partitionSettle, func() bool { return converged(rest, id) && has(rest[len(rest)-1], outside) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(rest, id) && has(rest[len(rest)-1], outside) }) {
 		p.dump(id)
 		t.Fatalf("the nodes outside the cut did not converge within %v", partitionSettle)
 	}
@@ -398,7 +399,7 @@ func (p *partitioner) probe(ctx context.Context, id keys.SpaceID, spaces []*spac
 		t.Fatal("a write crossed the cut: cutting a link does not partition the nodes")
 	}
 	p.apply(ctx, make([]int, len(p.nodes)))
-	if !waitUntil(partitionSettle, func() bool { return converged(p.nodes, id) && has(p.nodes[0], outside) }) {
+	if !testkit.Poll(partitionSettle, 5*time.Millisecond, func() bool { return converged(p.nodes, id) && has(p.nodes[0], outside) }) {
 		p.dump(id)
 		t.Fatalf("the probe's writes did not reach everyone within %v of the heal", partitionSettle)
 	}

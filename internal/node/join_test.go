@@ -3,11 +3,9 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // openFinder opens a node that can look up peers without addresses (a
@@ -22,23 +21,29 @@ import (
 // past its first dial even when the ticket's peers are down.
 func openFinder(t *testing.T, home, boot string) *Node {
 	t.Helper()
-	n, err := Open(context.Background(), Options{Home: home, Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
+	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true, DHT: p2p.DHTPrivate, Bootstrap: []string{boot}})
 }
 
-// freePort returns a TCP port on loopback that was free a moment ago.
-func freePort(t *testing.T) string {
+// stopMidJoin opens a node in home (see openFinder) that joins with tk,
+// and closes it once the joining space is held: a node that stops
+// mid-join. It returns the closed node and the join's result.
+func stopMidJoin(t *testing.T, home, boot string, tk keys.Ticket) (*Node, error) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ctx := ctxT(t)
+	b := openFinder(t, home, boot)
+	joined := make(chan error, 1)
+	go func() {
+		_, err := b.Join(ctx, tk)
+		joined <- err
+	}()
+	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
+		infos, err := b.Spaces(ctx)
+		return err == nil && len(infos) == 1
+	})
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return b, <-joined
 }
 
 // homeFiles lists the files under home/spaces.
@@ -79,10 +84,7 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 	boot := bootstrapNode(t)
 	a := openNode(t, t.TempDir())
 	b := openFinder(t, t.TempDir(), boot)
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	put(t, a, sp.ID(), "k", "v")
 
 	t.Run("timed out", func(t *testing.T) {
@@ -161,66 +163,42 @@ func TestJoinResumesAfterRestart(t *testing.T) {
 	ctx := ctxT(t)
 	boot := bootstrapNode(t)
 	aHome, bHome := t.TempDir(), t.TempDir()
-	aListen := []string{"/ip4/127.0.0.1/tcp/" + freePort(t)}
+	aListen := []string{"/ip4/127.0.0.1/tcp/" + testkit.FreePort(t)}
 	openA := func() *Node {
-		n, err := Open(context.Background(), Options{Home: aHome, Listen: aListen, NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
+		return openWith(t, Options{Home: aHome, Listen: aListen, NoSync: true})
 	}
 	a := openA()
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, sp.ID(), "tools/drill", "cordless")
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, tk := invited(t, a, "garden")
+	put(t, a, id, "tools/drill", "cordless")
 	if err := a.Close(); err != nil { // the inviter is away
 		t.Fatal(err)
 	}
 
-	b := openFinder(t, bHome, boot)
-	joined := make(chan error, 1)
-	go func() {
-		_, err := b.Join(ctx, tk)
-		joined <- err
-	}()
-	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
-		infos, err := b.Spaces(ctx)
-		return err == nil && len(infos) == 1
-	})
-	if err := b.Close(); err != nil { // stops mid-join
-		t.Fatal(err)
-	}
-	if err := <-joined; err == nil {
+	b, err := stopMidJoin(t, bHome, boot, tk)
+	if err == nil {
 		t.Fatal("the join succeeded without the inviter")
 	}
-	if _, err := os.Stat(b.joinFile(sp.ID())); err != nil {
+	if _, err := os.Stat(b.joinFile(id)); err != nil {
 		t.Fatalf("the join is not recorded after the node stopped mid-join: %v", err)
 	}
 
 	a = openA()
 	b = openFinder(t, bHome, boot)
 	waitFor(t, 30*time.Second, "the resumed join", func() bool {
-		r, err := b.st.Role(ctx, sp.ID(), b.Author())
+		r, err := b.st.Role(ctx, id, b.Author())
 		return err == nil && r == commit.RoleWrite
 	})
 	waitFor(t, 10*time.Second, "the join record to go", func() bool {
-		_, err := os.Stat(b.joinFile(sp.ID()))
+		_, err := os.Stat(b.joinFile(id))
 		return errors.Is(err, os.ErrNotExist)
 	})
-	put(t, b, sp.ID(), "tools/saw", "hand saw")
+	put(t, b, id, "tools/saw", "hand saw")
 	waitFor(t, 10*time.Second, "b's write on a", func() bool {
-		_, err := a.st.Get(ctx, sp.ID(), []byte("tools/saw"))
+		_, err := a.st.Get(ctx, id, []byte("tools/saw"))
 		return err == nil
 	})
-	if !slices.Contains(b.BookPeers(sp.ID()), a.Author()) {
-		t.Errorf("the peer book does not hold the inviter: %v", b.BookPeers(sp.ID()))
+	if !slices.Contains(b.BookPeers(id), a.Author()) {
+		t.Errorf("the peer book does not hold the inviter: %v", b.BookPeers(id))
 	}
 }
 
@@ -232,32 +210,25 @@ func TestReconnectAfterRestart(t *testing.T) {
 	aHome, bHome := t.TempDir(), t.TempDir()
 	a := openNode(t, aHome)
 	b := openNode(t, bHome)
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, tk := invited(t, a, "garden")
 	if _, err := b.Join(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ n, peer *Node }{{a, b}, {b, a}} {
 		waitFor(t, 30*time.Second, "the peer in the book", func() bool {
-			return slices.Contains(c.n.BookPeers(sp.ID()), c.peer.Author())
+			return slices.Contains(c.n.BookPeers(id), c.peer.Author())
 		})
 	}
 	synced := func(what string, nodes ...*Node) {
 		t.Helper()
-		waitFor(t, 30*time.Second, what, func() bool { return converged(nodes, sp.ID()) })
+		waitFor(t, 30*time.Second, what, func() bool { return converged(nodes, id) })
 	}
 
 	// B restarts (on another port): it dials A, whose address it kept.
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	put(t, a, sp.ID(), "while-b-was-away", "1")
+	put(t, a, id, "while-b-was-away", "1")
 	b = openNode(t, bHome)
 	synced("b to reconnect after its restart", a, b)
 
@@ -265,12 +236,12 @@ func TestReconnectAfterRestart(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	put(t, b, sp.ID(), "while-a-was-away", "2")
+	put(t, b, id, "while-a-was-away", "2")
 	a = openNode(t, aHome)
 	synced("a to reconnect after its restart", a, b)
 	for _, k := range []string{"while-b-was-away", "while-a-was-away"} {
 		for _, n := range []*Node{a, b} {
-			if _, err := n.st.Get(ctx, sp.ID(), []byte(k)); err != nil {
+			if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
 				t.Errorf("%s on %s: %v", k, n.Author().Short(), err)
 			}
 		}
@@ -284,38 +255,18 @@ func TestJoinTakesOverResumedJoin(t *testing.T) {
 	ctx := ctxT(t)
 	boot := bootstrapNode(t)
 	a := openNode(t, t.TempDir())
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, tk := invited(t, a, "garden")
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	bHome := t.TempDir()
-	b := openFinder(t, bHome, boot)
-	joined := make(chan error, 1)
-	go func() {
-		_, err := b.Join(ctx, tk)
-		joined <- err
-	}()
-	waitFor(t, 10*time.Second, "the joining space to be held", func() bool {
-		infos, err := b.Spaces(ctx)
-		return err == nil && len(infos) == 1
-	})
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	<-joined
+	stopMidJoin(t, bHome, boot, tk)
 
-	b = openFinder(t, bHome, boot) // resumes the join, which waits
+	b := openFinder(t, bHome, boot) // resumes the join, which waits
 	waitFor(t, 10*time.Second, "the resumed join", func() bool {
 		b.rc.mu.Lock()
 		defer b.rc.mu.Unlock()
-		return b.rc.joining[sp.ID()] != nil
+		return b.rc.joining[id] != nil
 	})
 	jctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -336,23 +287,11 @@ func TestReconnectAfterBothRestart(t *testing.T) {
 		t.Helper()
 		// No Listen: ports the system chooses (the daemon's default). The
 		// nodes reach each other on loopback, which the addresses include.
-		n, err := Open(context.Background(), Options{Home: home, NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
+		return openWith(t, Options{Home: home, NoSync: true})
 	}
 	aHome, bHome := t.TempDir(), t.TempDir()
 	a, b := open(aHome), open(bHome)
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, tk := invited(t, a, "garden")
 	var lo []string // only loopback addresses: the test's traffic stays on this machine
 	for _, ad := range tk.Addrs {
 		if strings.HasPrefix(ad, "/ip4/127.0.0.1/") {
@@ -365,7 +304,7 @@ func TestReconnectAfterBothRestart(t *testing.T) {
 	}
 	for _, c := range []struct{ n, peer *Node }{{a, b}, {b, a}} {
 		waitFor(t, 30*time.Second, "the peer in the book", func() bool {
-			return slices.Contains(c.n.BookPeers(sp.ID()), c.peer.Author())
+			return slices.Contains(c.n.BookPeers(id), c.peer.Author())
 		})
 	}
 	aAddrs := a.Addrs()
@@ -376,10 +315,10 @@ func TestReconnectAfterBothRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = open(aHome)
-	put(t, a, sp.ID(), "after-the-power-cut", "1")
+	put(t, a, id, "after-the-power-cut", "1")
 	b = open(bHome)
 	if got := a.Addrs(); !slices.Equal(got, aAddrs) {
 		t.Logf("a's addresses changed (a port was taken meanwhile?): %v, then %v", aAddrs, got)
 	}
-	waitFor(t, 30*time.Second, "the nodes to find each other again", func() bool { return converged([]*Node{a, b}, sp.ID()) })
+	waitFor(t, 30*time.Second, "the nodes to find each other again", func() bool { return converged([]*Node{a, b}, id) })
 }

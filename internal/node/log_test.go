@@ -9,37 +9,19 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/testkit"
 )
-
-// logBuffer is a log destination safe for concurrent writers and readers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // openLogged opens a node on loopback whose log, at Debug, goes to a
 // buffer: JSON if json, else text.
-func openLogged(t *testing.T, json bool) (*Node, *logBuffer) {
+func openLogged(t *testing.T, json bool) (*Node, *testkit.SyncBuffer) {
 	t.Helper()
-	buf := &logBuffer{}
+	buf := &testkit.SyncBuffer{}
 	o := &slog.HandlerOptions{Level: slog.LevelDebug}
 	h := slog.Handler(slog.NewTextHandler(buf, o))
 	if json {

@@ -12,6 +12,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // rogue is a bare p2p host that speaks the sync protocol badly on purpose.
@@ -123,17 +124,7 @@ func TestEquivocationAcrossNodes(t *testing.T) {
 	liar := nodes[4].dev
 	nodes[4].Close()
 	nodes = nodes[:4]
-	heads, _ := nodes[0].st.Heads(ctx, id)
-	h := commit.Header{Space: id, Author: liar.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}
-	for _, hd := range heads {
-		if hd.Author == liar.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			h.Deps = append(h.Deps, hd.ID)
-		}
-	}
-	a, _ := commit.Build(h, []commit.Op{commit.Put([]byte("liar"), []byte("left"))}, liar)
-	b, _ := commit.Build(h, []commit.Op{commit.Put([]byte("liar"), []byte("right"))}, liar)
+	a, b := storetest.Equivocate(ctx, t, nodes[0].st, id, liar, "liar")
 	for i, c := range map[int]*commit.Commit{0: a, 3: b} {
 		if _, err := nodes[i].st.Apply(ctx, id, []*commit.Commit{c}); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,21 +15,67 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
 
-func openNode(t *testing.T, home string) *Node {
+// openWith opens a node with o, closed when the test ends.
+func openWith(t *testing.T, o Options) *Node {
 	t.Helper()
-	n, err := Open(context.Background(), Options{Home: home, Listen: loopback, NoSync: true})
+	n, err := Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
 	return n
+}
+
+// openNode opens a node in home that listens on loopback.
+func openNode(t *testing.T, home string) *Node {
+	t.Helper()
+	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true})
+}
+
+// loopbackTCP returns the last /ip4/127.0.0.1/tcp/ address of addrs, or "".
+func loopbackTCP(addrs []string) string {
+	var lo string
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
+			lo = a
+		}
+	}
+	return lo
+}
+
+// privateSpace creates the private space name on n.
+func privateSpace(t *testing.T, n *Node, name string) *space.Space {
+	t.Helper()
+	sp, err := n.NewSpace(ctxT(t), name, SpaceOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// invited creates the space name on n and returns its ID and a ticket that
+// invites a writer for an hour.
+func invited(t *testing.T, n *Node, name string) (keys.SpaceID, keys.Ticket) {
+	t.Helper()
+	ctx := ctxT(t)
+	sp, err := n.CreateSpace(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := n.Invite(ctx, name, commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp.ID(), tk
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -40,12 +87,8 @@ func ctxT(t *testing.T) context.Context {
 // waitFor waits for cond, re-checking every few milliseconds, until d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond) // re-check interval, not synchronization
+	if !testkit.Poll(d, 5*time.Millisecond, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }
 
@@ -84,15 +127,8 @@ func TestJoinByTicket(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, sp.ID(), "tools/drill", "cordless")
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, tk := invited(t, a, "garden")
+	put(t, a, id, "tools/drill", "cordless")
 	parsed, err := keys.ParseTicket(tk.String())
 	if err != nil {
 		t.Fatal(err)
@@ -100,16 +136,16 @@ func TestJoinByTicket(t *testing.T) {
 	if _, err := b.Join(ctx, parsed); err != nil {
 		t.Fatal(err)
 	}
-	put(t, b, sp.ID(), "tools/saw", "hand saw")
+	put(t, b, id, "tools/saw", "hand saw")
 	waitFor(t, 10*time.Second, "both writes on both nodes", func() bool {
 		for _, n := range []*Node{a, b} {
 			for _, k := range []string{"tools/drill", "tools/saw"} {
-				if _, err := n.st.Get(ctx, sp.ID(), []byte(k)); err != nil {
+				if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
 					return false
 				}
 			}
 		}
-		return converged([]*Node{a, b}, sp.ID())
+		return converged([]*Node{a, b}, id)
 	})
 	peers := b.Peers()
 	if len(peers) != 1 || !peers[0].Direct || len(peers[0].Spaces) != 1 || peers[0].BytesIn == 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // canaryPrefix starts every canary string, so that one search for it in a
@@ -71,10 +72,7 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 
 	// 1,000 canaries: 450 keys and their 450 values, and 100 inside four
@@ -175,10 +173,10 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	a.Close()
 	b.Close()
 	s.Close()
-	if found := grepHome(t, s.home, canaryPrefix); len(found) != 0 {
+	if found := testkit.Grep(t, s.home, canaryPrefix); len(found) != 0 {
 		t.Fatalf("the seeder's home holds plaintext: %v", found)
 	}
-	if found := grepHome(t, filepath.Join(s.home, "blobs"), ""); len(found) < 4 {
+	if found := testkit.Grep(t, filepath.Join(s.home, "blobs"), ""); len(found) < 4 {
 		t.Fatalf("the seeder's blob store has %d files: the search above would have missed the blobs", len(found))
 	}
 
@@ -319,10 +317,7 @@ func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)
 func TestPrivateBlobRules(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id, _, err := a.blobs.Add(ctx, bytes.NewReader(make([]byte, 1000)))
 	if err != nil {
 		t.Fatal(err)
@@ -390,10 +385,7 @@ func (h *rotateOnFirstRead) Read(p []byte) (int, error) {
 func TestBlobSealedAcrossRotation(t *testing.T) {
 	ctx := ctxT(t)
 	a, c := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
 	if err != nil {
@@ -443,10 +435,7 @@ func TestBlobSealedAcrossRotation(t *testing.T) {
 func TestSealedBlobEdges(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	ref, _, err := a.PutBlob(ctx, sp, []byte("empty"), bytes.NewReader(nil), "")
 	if err != nil {
 		t.Fatal(err)

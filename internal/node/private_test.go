@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/readkey"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Canaries: plaintext that must never reach a seeder's disk.
@@ -49,31 +48,6 @@ func value(n *Node, id keys.SpaceID, k string) string {
 	return string(e.Value)
 }
 
-// grepHome returns the files under home whose bytes contain s.
-func grepHome(t *testing.T, home string, s ...string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, x := range s {
-			if bytes.Contains(b, []byte(x)) {
-				found = append(found, p+": "+x)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
 // TestPrivateSpaceBlindSeeder: two members of a private space read each
 // other's writes over sync; a seeder stores and serves every commit,
 // verifying them as members do, and its home never holds a plaintext key
@@ -81,10 +55,7 @@ func grepHome(t *testing.T, home string, s ...string) []string {
 func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	if !sp.Private() {
 		t.Fatal("a's new private space does not seal")
@@ -146,10 +117,10 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	for _, n := range []*Node{a, b, s} {
 		n.Close() // flush everything to disk before looking
 	}
-	if found := grepHome(t, s.home, canaryKey, canaryValue, "canary"); len(found) != 0 {
+	if found := testkit.Grep(t, s.home, canaryKey, canaryValue, "canary"); len(found) != 0 {
 		t.Fatalf("the seeder's home holds plaintext: %v", found)
 	}
-	if found := grepHome(t, a.home, canaryValue); len(found) == 0 {
+	if found := testkit.Grep(t, a.home, canaryValue); len(found) == 0 {
 		t.Fatal("the member's home does not hold the canary: the grep would not find it anywhere")
 	}
 }
@@ -159,10 +130,7 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 func TestPrivateSeederRestoresDevice(t *testing.T) {
 	ctx := ctxT(t)
 	a, s, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	put(t, a, id, canaryKey, canaryValue)
 	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
@@ -192,10 +160,7 @@ func TestPrivateSeederRestoresDevice(t *testing.T) {
 func TestPrivateRotationOnRevoke(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, c, d := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
 	if err != nil {
@@ -253,10 +218,7 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 	ctx := ctxT(t)
 	home := t.TempDir()
 	a := openNode(t, home)
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	a.Close()
 	if err := os.Remove(filepath.Join(home, "spaces", id.String()+readkey.KeySuffix)); err != nil {
@@ -272,7 +234,7 @@ func TestPrivateWriteWithoutKey(t *testing.T) {
 		t.Fatalf("a write without the read key: %v", err)
 	}
 	a.Close()
-	if found := grepHome(t, home, canaryValue); len(found) != 0 {
+	if found := testkit.Grep(t, home, canaryValue); len(found) != 0 {
 		t.Fatalf("written in the clear: %v", found)
 	}
 }

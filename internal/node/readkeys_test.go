@@ -18,10 +18,7 @@ func TestReadKeysLearntAgainAfterCrash(t *testing.T) {
 	ctx := ctxT(t)
 	home := t.TempDir()
 	a := openNode(t, home)
-	sp, err := a.NewSpace(ctx, "club", SpaceOptions{Private: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	keyFile := filepath.Join(home, "spaces", id.String()+readkey.KeySuffix)
 	before, err := os.ReadFile(keyFile)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,12 +22,7 @@ func (s skewed) now() time.Time {
 
 func openSkewed(t *testing.T, clock skewed) *Node {
 	t.Helper()
-	n, err := Open(context.Background(), Options{Home: t.TempDir(), Listen: loopback, NoSync: true, Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
+	return openWith(t, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, Now: clock.now})
 }
 
 // held reports whether one of n's sessions holds commits of id waiting.

@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // relayTrio starts a relay and two hosts behind it (declared private, so
@@ -78,7 +79,7 @@ func (n *notified) relayedCount(p keys.AuthorID) int {
 // then upgraded to direct, one line each.
 func TestUseRelay(t *testing.T) {
 	var na, nb *notified
-	alog := &logBuffer{}
+	alog := &testkit.SyncBuffer{}
 	r, a, b, _ := relayTrio(t, Config{Infrastructure: true, RelayLimit: RelayLimit{Data: 1 << 20, Duration: time.Hour}, Logger: slog.New(slog.NewTextHandler(alog, nil))},
 		func(a, b *Host) { na, nb = watch(a), watch(b) })
 	ctx := testContext(t)
@@ -148,24 +149,6 @@ func TestUseRelay(t *testing.T) {
 	if strings.Contains(alog.String(), `msg="peer disconnected" peer=`+bp) {
 		t.Errorf("a's log has b disconnected while it moved to a direct connection:\n%s", alog)
 	}
-}
-
-// logBuffer is a log destination safe for concurrent writers and readers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestRelayLimit: the relay resets a relayed connection past its data

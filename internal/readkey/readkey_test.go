@@ -20,13 +20,9 @@ import (
 // the group commit of every space. The key is saved once the disk lets
 // it.
 func TestRotatedHookDoesNoIO(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	dev := keys.DeviceKeyFromSeed([32]byte{2})
-	rk, err := Load(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), testSpace
+	dev := testDevice
+	rk := load(t, home)
 	ctx, cancel := context.WithCancel(context.Background())
 	saved := make(chan struct{})
 	go func() {
@@ -50,15 +46,7 @@ func TestRotatedHookDoesNoIO(t *testing.T) {
 	}
 	defer unblock()
 
-	k, err := seal.NewReadKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := seal.SealKey(dev.Author(), k, sp, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := commit.RotateOp(commit.Rotate{Epoch: 1, Keys: []commit.SealedKey{{Reader: dev.Author(), Sealed: sealed}}})
+	k, op := rotateTo(t, dev.Author(), sp, 1)
 	returned := make(chan struct{})
 	go func() {
 		rk.Rotated(sp, false, op.Payload)
@@ -90,10 +78,7 @@ func TestRotatedHookDoesNoIO(t *testing.T) {
 	if err := rk.SaveUnsaved(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Load(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := load(t, home)
 	if cur, ok := again.Current(sp); !ok || cur.Epoch != 1 || cur.Key != k {
 		t.Fatalf("the key file after saving: %+v %v", cur, ok)
 	}
@@ -103,21 +88,15 @@ func TestRotatedHookDoesNoIO(t *testing.T) {
 // concurrently, a member keeps both keys (also across a restart) and opens
 // the epoch's ops under either.
 func TestReadKeysConcurrentRotation(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	rk, err := Load(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), testSpace
+	rk := load(t, home)
 	k1, k2 := [32]byte{9}, [32]byte{4}
 	for _, k := range [][32]byte{k1, k2, k1} {
 		if err := rk.Add(sp, []keys.EpochKey{{Epoch: 1, Key: k}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if rk, err = Load(home, keys.DeviceKeyFromSeed([32]byte{2})); err != nil {
-		t.Fatal(err)
-	}
+	rk = load(t, home)
 	if ks := rk.All(sp); len(ks) != 2 {
 		t.Fatalf("after a restart: %d keys, want 2", len(ks))
 	}
@@ -138,12 +117,8 @@ func TestReadKeysConcurrentRotation(t *testing.T) {
 // TestReadKeysUnsaved: a key that cannot be saved is still used, the
 // failure is reported, and the next key learnt saves both.
 func TestReadKeysUnsaved(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	rk, err := Load(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), testSpace
+	rk := load(t, home)
 	good := rk.dir
 	rk.dir = filepath.Join(home, "not-a-dir")
 	if err := os.WriteFile(rk.dir, nil, 0o600); err != nil { // MkdirAll fails, also for root
@@ -168,10 +143,7 @@ func TestReadKeysUnsaved(t *testing.T) {
 	if rk.Unsaved(sp) != nil {
 		t.Fatal("still reported unsaved after a save")
 	}
-	again, err := Load(home, keys.DeviceKeyFromSeed([32]byte{2}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := load(t, home)
 	if ks := again.All(sp); len(ks) != 2 {
 		t.Fatalf("after a restart: %d keys, want both", len(ks))
 	}
@@ -181,22 +153,15 @@ func TestReadKeysUnsaved(t *testing.T) {
 // space with is kept on disk, so that a rotation sealed to it before the
 // admin saw the join still opens after a restart.
 func TestInviteKeysSurviveRestart(t *testing.T) {
-	home := t.TempDir()
-	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
-	dev := keys.DeviceKeyFromSeed([32]byte{2})
-	rk, err := Load(home, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, sp := t.TempDir(), testSpace
+	rk := load(t, home)
 	inv := keys.DeviceKeyFromSeed([32]byte{3})
 	for range 2 {
 		if err := rk.Joining(sp, inv); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if rk, err = Load(home, dev); err != nil {
-		t.Fatal(err)
-	}
+	rk = load(t, home)
 	if got := rk.invites[sp]; len(got) != 1 || got[0].Author() != inv.Author() {
 		t.Fatalf("invite keys after a restart: %d", len(got))
 	}
@@ -205,17 +170,40 @@ func TestInviteKeysSurviveRestart(t *testing.T) {
 		t.Fatalf("the invite key file: %v %v", fi, err)
 	}
 	// A rotate op sealed to the invite key opens after the restart.
-	k, err := seal.NewReadKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := seal.SealKey(inv.Author(), k, sp, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: inv.Author(), Sealed: sealed}}})
+	k, op := rotateTo(t, inv.Author(), sp, 3)
 	rk.Rotated(sp, false, op.Payload)
 	if cur, ok := rk.Current(sp); !ok || cur.Epoch != 3 || cur.Key != k {
 		t.Fatalf("the rotation sealed to the invite key: %+v %v", cur, ok)
 	}
+}
+
+// testSpace and testDevice are the space and the device of these tests.
+var (
+	testSpace  = keys.SpaceKeyFromSeed([32]byte{1}).Space()
+	testDevice = keys.DeviceKeyFromSeed([32]byte{2})
+)
+
+// load loads testDevice's read keys from home.
+func load(t *testing.T, home string) *Custody {
+	t.Helper()
+	rk, err := Load(home, testDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rk
+}
+
+// rotateTo returns a new read key and a rotate op of space sp to epoch
+// that seals it to reader alone.
+func rotateTo(t *testing.T, reader keys.AuthorID, sp keys.SpaceID, epoch uint64) (seal.ReadKey, commit.Op) {
+	t.Helper()
+	k, err := seal.NewReadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := seal.SealKey(reader, k, sp, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, commit.RotateOp(commit.Rotate{Epoch: epoch, Keys: []commit.SealedKey{{Reader: reader, Sealed: sealed}}})
 }

@@ -116,9 +116,9 @@ func TestFutureCommitsEverySpace(t *testing.T) {
 		for _, sp := range nd.spaces {
 			proofs = append(proofs, SpaceProof{Disc: keys.DiscoveryID(sp), Proof: keys.SyncProof(sp, peer, nd.dev.Author())})
 		}
-		theirs.deliver((&Msg{Type: msgHello, Version: Version, Spaces: proofs}).Encode())
+		theirs.FrameConn.WriteFrame((&Msg{Type: msgHello, Version: Version, Spaces: proofs}).Encode())
 		send := func(sp keys.SpaceID, x *commit.Commit) {
-			theirs.deliver((&Msg{Type: msgCommits, Disc: keys.DiscoveryID(sp), Commits: [][]byte{x.Bytes()}}).Encode())
+			theirs.FrameConn.WriteFrame((&Msg{Type: msgCommits, Disc: keys.DiscoveryID(sp), Commits: [][]byte{x.Bytes()}}).Encode())
 		}
 		send(sp1, c.future(1, sp1, 10*time.Minute, "soon"))
 		send(sp2, c.future(1, sp2, 2*time.Hour, "later")) // after the sooner one

@@ -17,6 +17,8 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // chaos configures the in-memory connector's misbehaviour.
@@ -26,12 +28,10 @@ type chaos struct {
 	cut     float64 // probability the link is cut after a frame
 }
 
-// memConn is one end of an in-memory frame pipe.
+// memConn is one end of an in-memory frame pipe that misbehaves as its
+// chaos says when it writes.
 type memConn struct {
-	in     chan []byte
-	peer   *memConn
-	done   chan struct{}
-	once   *sync.Once
+	*testkit.FrameConn
 	chaos  chaos
 	mu     sync.Mutex
 	r      *rand.Rand
@@ -40,30 +40,10 @@ type memConn struct {
 }
 
 func memPipe(c chaos, seed uint64) (*memConn, *memConn) {
-	done := make(chan struct{})
-	once := &sync.Once{}
-	a := &memConn{in: make(chan []byte, 1024), done: done, once: once, chaos: c, r: rand.New(rand.NewPCG(seed, 1))}
-	b := &memConn{in: make(chan []byte, 1024), done: done, once: once, chaos: c, r: rand.New(rand.NewPCG(seed, 2))}
-	a.peer, b.peer = b, a
+	pa, pb := testkit.FramePipe(1024)
+	a := &memConn{FrameConn: pa, chaos: c, r: rand.New(rand.NewPCG(seed, 1))}
+	b := &memConn{FrameConn: pb, chaos: c, r: rand.New(rand.NewPCG(seed, 2))}
 	return a, b
-}
-
-func (c *memConn) ReadFrame() ([]byte, error) {
-	select {
-	case f := <-c.in:
-		return f, nil
-	case <-c.done:
-		return nil, io.EOF
-	}
-}
-
-func (c *memConn) deliver(f []byte) error {
-	select {
-	case c.peer.in <- f:
-		return nil
-	case <-c.done:
-		return io.ErrClosedPipe
-	}
 }
 
 func (c *memConn) WriteFrame(f []byte) error {
@@ -92,7 +72,7 @@ func (c *memConn) WriteFrame(f []byte) error {
 		send = append(send, f)
 	}
 	for _, x := range send {
-		if err := c.deliver(x); err != nil {
+		if err := c.FrameConn.WriteFrame(x); err != nil {
 			return err
 		}
 	}
@@ -109,13 +89,8 @@ func (c *memConn) flushHeld() {
 	c.held = nil
 	c.mu.Unlock()
 	if f != nil {
-		c.deliver(f)
+		c.FrameConn.WriteFrame(f)
 	}
-}
-
-func (c *memConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
 }
 
 // tnode is a node for tests: a real store, the space's write path, and the
@@ -344,16 +319,10 @@ func (c *cluster) converged(nodes ...int) bool {
 	}
 	var ref string
 	for k, i := range nodes {
-		nd := c.nodes[i]
-		hs, err := nd.st.Heads(c.ctx, nd.id)
-		if err != nil {
+		s, ok := storetest.State(c.ctx, c.nodes[i].st, c.nodes[i].id)
+		if !ok {
 			return false
 		}
-		v, err := nd.st.View(c.ctx, nd.id)
-		if err != nil {
-			return false
-		}
-		s := fmt.Sprint(hs, v.Hash)
 		if k == 0 {
 			ref = s
 		} else if s != ref {

@@ -44,7 +44,7 @@ func newRawPeer(t *testing.T, ctx context.Context, nd *tnode, sp keys.SpaceID, w
 	return p
 }
 
-func (p *rawPeer) send(m *Msg) { p.end.deliver(m.Encode()) }
+func (p *rawPeer) send(m *Msg) { p.end.FrameConn.WriteFrame(m.Encode()) }
 
 func (p *rawPeer) commits(cs ...*commit.Commit) {
 	var raw [][]byte

@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var quiesceSeed = flag.Uint64("quiesce.seed", 0, "seed for TestPropertySyncQuiesces (0: random)")
@@ -158,11 +159,7 @@ func (c *countingConn) WriteFrame(b []byte) error {
 // goroutine ends up blocked (synctest), and both hold the same view and
 // announce the same heads. Sync terminates on any set of stored commits.
 func TestPropertySyncQuiesces(t *testing.T) {
-	seed := *quiesceSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (replay with -quiesce.seed=%d)", seed, seed)
+	seed := testkit.Seed(t, *quiesceSeed, "quiesce.seed")
 	runs := 40
 	if testing.Short() {
 		runs = 8

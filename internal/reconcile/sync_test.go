@@ -15,6 +15,8 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var chaosSeed = flag.Uint64("chaos.seed", 0, "seed for TestChaosConvergence (0: random)")
@@ -90,11 +92,7 @@ func TestLineConvergence(t *testing.T) {
 // TestChaosConvergence: links that duplicate frames, reorder commit frames
 // and are cut and reconnected at random still converge.
 func TestChaosConvergence(t *testing.T) {
-	seed := *chaosSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (replay with -chaos.seed=%d)", seed, seed)
+	seed := testkit.Seed(t, *chaosSeed, "chaos.seed")
 	c := newCluster(t, 4)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -181,19 +179,7 @@ func TestEquivocation(t *testing.T) {
 
 	// Node 4's device equivocates: two commits with its next seq.
 	liar := c.nodes[4].dev
-	heads, _ := c.nodes[0].st.Heads(c.ctx, c.nodes[0].id)
-	var h commit.Header
-	h.Space, h.Author, h.Seq = c.sk.Space(), liar.Author(), 1
-	for _, hd := range heads {
-		if hd.Author == liar.Author() {
-			h.Seq, h.Prev = hd.Seq+1, hd.ID
-		} else {
-			h.Deps = append(h.Deps, hd.ID) // its grant must be in its causal past
-		}
-	}
-	h.Time = commit.HLC{Wall: uint64(time.Now().UnixMicro())}
-	a, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the left"))}, liar)
-	b, _ := commit.Build(h, []commit.Op{commit.Put([]byte("k/liar"), []byte("to the right"))}, liar)
+	a, b := storetest.Equivocate(c.ctx, t, c.nodes[0].st, c.sk.Space(), liar, "k/liar")
 	for i, x := range map[int]*commit.Commit{0: a, 3: b} {
 		res, err := c.nodes[i].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
 		if err != nil || res.Outcomes[0].Status != store.Applied {
@@ -267,7 +253,7 @@ func TestMisbehavingPeers(t *testing.T) {
 			s := NewSession(Config{Self: nd.dev.Author(), Peer: evil.Author()}, nd, ours)
 			go func() {
 				for _, f := range tc.frames {
-					if theirs.deliver(f) != nil {
+					if theirs.FrameConn.WriteFrame(f) != nil {
 						return
 					}
 				}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"iter"
 	"math/rand/v2"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var (
@@ -164,7 +165,7 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 			}
 		}
 	}
-	converged := waitPL(10*time.Second, func() bool { return plConverged(ctx, nodes) })
+	converged := testkit.Poll(10*time.Second, 2*time.Millisecond, func() bool { return plConverged(ctx, nodes) })
 	link.stop()
 	if !converged {
 		fail("the nodes did not converge after the crash")
@@ -295,10 +296,10 @@ type plLink struct {
 func startPLLink(a, b *plNode) *plLink {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &plLink{cancel: cancel}
-	ca, cb := plPipe()
+	ca, cb := testkit.FramePipe(256)
 	for _, end := range []struct {
 		n, peer *plNode
-		c       *plConn
+		c       *testkit.FrameConn
 	}{{a, b, ca}, {b, a, cb}} {
 		s := reconcile.NewSession(reconcile.Config{Self: end.n.dev.Author(), Peer: end.peer.dev.Author()}, end.n, end.c)
 		end.n.mu.Lock()
@@ -321,69 +322,19 @@ func (l *plLink) stop() {
 	l.wg.Wait()
 }
 
-// plConn is one end of an in-memory frame pipe.
-type plConn struct {
-	in, out chan []byte
-	done    chan struct{}
-	once    *sync.Once
-}
-
-func plPipe() (*plConn, *plConn) {
-	ab, ba := make(chan []byte, 256), make(chan []byte, 256)
-	done, once := make(chan struct{}), &sync.Once{}
-	return &plConn{in: ba, out: ab, done: done, once: once}, &plConn{in: ab, out: ba, done: done, once: once}
-}
-
-func (c *plConn) ReadFrame() ([]byte, error) {
-	select {
-	case f := <-c.in:
-		return f, nil
-	case <-c.done:
-		return nil, io.EOF
-	}
-}
-
-func (c *plConn) WriteFrame(f []byte) error {
-	select {
-	case c.out <- f:
-		return nil
-	case <-c.done:
-		return io.ErrClosedPipe
-	}
-}
-
-func (c *plConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
-}
-
 // plConverged reports whether the nodes hold the same heads and view.
 func plConverged(ctx context.Context, nodes []*plNode) bool {
 	var ref string
 	for i, n := range nodes {
-		hs, err := n.st.Heads(ctx, n.id)
-		v, err2 := n.st.View(ctx, n.id)
-		if err != nil || err2 != nil {
+		s, ok := storetest.State(ctx, n.st, n.id)
+		if !ok {
 			return false
 		}
-		s := fmt.Sprint(hs, v.Hash)
 		if i == 0 {
 			ref = s
 		} else if s != ref {
 			return false
 		}
-	}
-	return true
-}
-
-// waitPL waits for cond, re-checking every few milliseconds, until d.
-func waitPL(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond) // re-check interval, not synchronization
 	}
 	return true
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var tamperSeed = flag.Uint64("tamper.seed", 0, "seed of TestVerifyLogDetectsTampering's positions (0: random)")
@@ -181,11 +182,7 @@ func TestVerifyLogDetectsTampering(t *testing.T) {
 		t.Fatalf("%d commit rows, want 21", len(rows))
 	}
 
-	seed := *tamperSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (replay with -tamper.seed=%d)", seed, seed)
+	seed := testkit.Seed(t, *tamperSeed, "tamper.seed")
 	rnd := rand.New(rand.NewPCG(seed, 0))
 	for trial := range 40 {
 		rw := rows[rnd.IntN(len(rows))]

@@ -19,6 +19,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var faultSeed = flag.Uint64("fault.seed", 0, "seed of TestNoSelfForkUnderStorageErrors (0: random)")
@@ -31,11 +32,7 @@ var faultSeed = flag.Uint64("fault.seed", 0, "seed of TestNoSelfForkUnderStorage
 // visible, and once the disk has room again the device's writes count.
 // Replay a failure with -fault.seed=N.
 func TestNoSelfForkUnderStorageErrors(t *testing.T) {
-	seed := *faultSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (replay with -fault.seed=%d)", seed, seed)
+	seed := testkit.Seed(t, *faultSeed, "fault.seed")
 	rnd := rand.New(rand.NewPCG(seed, 0))
 
 	ctx := context.Background()

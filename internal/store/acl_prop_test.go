@@ -19,14 +19,7 @@ import (
 )
 
 func drawACLHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
-	seed := rapid.Uint64().Draw(rt, "seed")
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	g := storetest.Gen{
-		Authors:  rapid.IntRange(3, 6).Draw(rt, "authors"),
-		Ops:      rapid.IntRange(100, 250).Draw(rt, "ops"),
-		Keys:     rapid.IntRange(3, 20).Draw(rt, "keys"),
-		MaxBatch: rapid.IntRange(1, 4).Draw(rt, "max batch"),
-	}
+	r, g := drawGen(rt, storetest.Gen{Authors: 3, Ops: 100, Keys: 3, MaxBatch: 1}, storetest.Gen{Authors: 6, Ops: 250, Keys: 20, MaxBatch: 4})
 	return storetest.GenACL(r, g), r
 }
 

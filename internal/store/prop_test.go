@@ -81,15 +81,21 @@ func TestPropertyForkOrderIndependence(t *testing.T) {
 }
 
 func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
+	r, g := drawGen(rt, storetest.Gen{Authors: 5, Ops: 200, Keys: 4, MaxBatch: 1}, storetest.Gen{Authors: 7, Ops: 400, Keys: 40, MaxBatch: 6})
+	return storetest.GenHistory(r, g), r
+}
+
+// drawGen draws a seeded source and the size of a history, each field
+// between lo's and hi's.
+func drawGen(rt *rapid.T, lo, hi storetest.Gen) (*rand.Rand, storetest.Gen) {
 	seed := rapid.Uint64().Draw(rt, "seed")
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	g := storetest.Gen{
-		Authors:  rapid.IntRange(5, 7).Draw(rt, "authors"),
-		Ops:      rapid.IntRange(200, 400).Draw(rt, "ops"),
-		Keys:     rapid.IntRange(4, 40).Draw(rt, "keys"),
-		MaxBatch: rapid.IntRange(1, 6).Draw(rt, "max batch"),
+	return r, storetest.Gen{
+		Authors:  rapid.IntRange(lo.Authors, hi.Authors).Draw(rt, "authors"),
+		Ops:      rapid.IntRange(lo.Ops, hi.Ops).Draw(rt, "ops"),
+		Keys:     rapid.IntRange(lo.Keys, hi.Keys).Draw(rt, "keys"),
+		MaxBatch: rapid.IntRange(lo.MaxBatch, hi.MaxBatch).Draw(rt, "max batch"),
 	}
-	return storetest.GenHistory(r, g), r
 }
 
 func shuffledWithDuplicates(r *rand.Rand, cs []*commit.Commit) []*commit.Commit {

@@ -78,12 +78,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 			if b == a {
 				continue
 			}
-			for au, c := range b.known {
-				if cur, ok := a.known[au]; (!ok || cur.Seq < c.Seq) && au != a.key.Author() {
-					a.known[au] = c
-					a.newSince[au] = c.ID
-				}
-			}
+			a.learn(b)
 			continue
 		}
 		var batch []commit.Op

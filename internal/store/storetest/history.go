@@ -83,12 +83,7 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 			if b == a {
 				continue
 			}
-			for au, c := range b.known {
-				if cur, ok := a.known[au]; (!ok || cur.Seq < c.Seq) && au != a.key.Author() {
-					a.known[au] = c
-					a.newSince[au] = c.ID
-				}
-			}
+			a.learn(b)
 			continue
 		}
 		n := 1 + r.IntN(g.MaxBatch)
@@ -132,6 +127,17 @@ func (a *author) build(sp keys.SpaceID, phys uint64, ops []commit.Op) *commit.Co
 }
 
 // wrote records c, built by build, as a's latest commit.
+// learn is gossip: a learns every commit b knows of that is newer than
+// what a knows of its author (a's own excepted), as deps for its next one.
+func (a *author) learn(b *author) {
+	for au, c := range b.known {
+		if cur, ok := a.known[au]; (!ok || cur.Seq < c.Seq) && au != a.key.Author() {
+			a.known[au] = c
+			a.newSince[au] = c.ID
+		}
+	}
+}
+
 func (a *author) wrote(c *commit.Commit) {
 	a.seq, a.head, a.last = c.Seq, c.ID, c.Time
 	a.known[a.key.Author()] = c
