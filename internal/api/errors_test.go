@@ -40,6 +40,7 @@ var sentinels = map[string]error{
 	"api.ErrUnauthorized": ErrUnauthorized,
 	"api.ErrForbidden":    ErrForbidden,
 	"api.ErrNoRoute":      ErrNoRoute,
+	"api.ErrNotLoopback":  ErrNotLoopback,
 
 	"acl.ErrDenied":  acl.ErrDenied,
 	"acl.ErrRevoked": acl.ErrRevoked,
@@ -134,6 +135,7 @@ var internalOnly = map[string]string{
 	"commit.ErrBadSignature":    "commits from peers are checked by sync; the node signs its own",
 	"commit.ErrBadSealedOp":     "sealed ops from peers are checked by sync",
 	"keys.ErrBadEpochKeys":      "read key files are read at start",
+	"api.ErrNotLoopback":        "Serve refuses to start on an address that is not loopback: no client reaches such a server",
 	"node.ErrInUse":             "the daemon holds the home",
 	"node.ErrBadJoinRecord":     "join records are read at start; one that does not decode is not resumed",
 	"node.ErrBadPeerBook":       "the peer book is read at start; a bad one is rebuilt as peers connect",
