@@ -209,6 +209,9 @@ func (s *localSpace) scan(ctx context.Context, q rangeQuery) iter.Seq2[KV, error
 }
 
 func (s *localSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, error) {
+	if err := s.n.Closed(); err != nil {
+		return nil, err
+	}
 	in := s.n.Hub().Watch(ctx, s.sp.ID(), q.prefix)
 	out := make(chan Change)
 	go func() {

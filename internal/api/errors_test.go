@@ -39,6 +39,7 @@ var sentinels = map[string]error{
 	"api.ErrBadRequest":   ErrBadRequest,
 	"api.ErrUnauthorized": ErrUnauthorized,
 	"api.ErrForbidden":    ErrForbidden,
+	"api.ErrNotLoopback":  ErrNotLoopback,
 	"api.ErrNoRoute":      ErrNoRoute,
 	"api.ErrNotLoopback":  ErrNotLoopback,
 
@@ -137,6 +138,7 @@ var internalOnly = map[string]string{
 	"keys.ErrBadEpochKeys":      "read key files are read at start",
 	"api.ErrNotLoopback":        "Serve refuses to start on an address that is not loopback: no client reaches such a server",
 	"node.ErrInUse":             "the daemon holds the home",
+	"api.ErrNotLoopback":        "Serve refuses it before the API serves anything",
 	"node.ErrBadJoinRecord":     "join records are read at start; one that does not decode is not resumed",
 	"node.ErrBadPeerBook":       "the peer book is read at start; a bad one is rebuilt as peers connect",
 	"p2p.ErrNoHolePunch":        "the reach loop retries it",

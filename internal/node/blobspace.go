@@ -544,6 +544,9 @@ type BlobInfo struct {
 
 // BlobInfos lists the blobs held, wholly or in part, by ID.
 func (n *Node) BlobInfos(ctx context.Context) ([]BlobInfo, error) {
+	if err := n.Closed(); err != nil {
+		return nil, err
+	}
 	ids, err := n.blobs.Blobs()
 	if err != nil {
 		return nil, err

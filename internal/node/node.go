@@ -386,16 +386,28 @@ func (n *Node) Resolve(ctx context.Context, ref string) (keys.SpaceID, error) {
 		if err != nil {
 			return id, fmt.Errorf("%w (copy the whole ID from 'loam space ls')", err)
 		}
-		if _, err := n.st.Space(ctx, id); err != nil {
-			return id, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
-		}
-		return id, nil
+		_, err = n.st.Space(ctx, id)
+		return id, unknownSpaceHint(err)
 	}
 	id, err := n.st.SpaceByName(ctx, ref)
-	if err != nil {
-		return id, fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
+	return id, unknownSpaceHint(err)
+}
+
+// unknownSpaceHint points a space not held here to the list of those held.
+func unknownSpaceHint(err error) error {
+	if errors.Is(err, store.ErrUnknownSpace) {
+		return fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
 	}
-	return id, nil
+	return err
+}
+
+// Closed returns store.ErrClosed once Close has begun, else nil: a check
+// for the calls that would otherwise answer from what is left in memory.
+func (n *Node) Closed() error {
+	if n.ctx.Err() != nil {
+		return fmt.Errorf("node: %w", store.ErrClosed)
+	}
+	return nil
 }
 
 // Space returns the write path of a held space by ID text or local name.

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -23,15 +23,20 @@ type readState struct {
 }
 
 // errGone is the error of a read after reopening the store failed for
-// good (see reopen), or after Close.
-var errGone = errors.New("store: the database is closed (after the disk was full it could not be reopened: restart loam)")
+// good (see reopen). A read after Close fails with ErrClosed itself.
+var errGone = fmt.Errorf("%w: after the disk was full the database could not be reopened: restart loam", ErrClosed)
 
 // acquire returns the read state for a read; the caller must release it.
 func (s *Store) acquire() (*readState, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	if s.rs == nil {
-		return nil, errGone
+		select {
+		case <-s.quit:
+			return nil, ErrClosed
+		default:
+			return nil, errGone
+		}
 	}
 	s.rs.refs++
 	return s.rs, nil

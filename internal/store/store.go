@@ -276,12 +276,16 @@ type metaJSON struct {
 // Spaces lists the spaces held, in ID order.
 func (s *Store) Spaces(ctx context.Context) ([]SpaceInfo, error) {
 	var out []SpaceInfo
-	for k, v := range s.scan(ctx, []byte{tagMeta}, false, &err0{}) {
+	var e err0
+	for k, v := range s.scan(ctx, []byte{tagMeta}, false, &e) {
 		info, err := decodeMeta(k, v)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, info)
+	}
+	if e.err != nil {
+		return nil, fmt.Errorf("store: spaces: %w", e.err)
 	}
 	return out, nil
 }
