@@ -41,7 +41,6 @@ var sentinels = map[string]error{
 	"api.ErrForbidden":    ErrForbidden,
 	"api.ErrNotLoopback":  ErrNotLoopback,
 	"api.ErrNoRoute":      ErrNoRoute,
-	"api.ErrNotLoopback":  ErrNotLoopback,
 
 	"acl.ErrDenied":  acl.ErrDenied,
 	"acl.ErrRevoked": acl.ErrRevoked,
@@ -136,7 +135,6 @@ var internalOnly = map[string]string{
 	"commit.ErrBadSignature":    "commits from peers are checked by sync; the node signs its own",
 	"commit.ErrBadSealedOp":     "sealed ops from peers are checked by sync",
 	"keys.ErrBadEpochKeys":      "read key files are read at start",
-	"api.ErrNotLoopback":        "Serve refuses to start on an address that is not loopback: no client reaches such a server",
 	"node.ErrInUse":             "the daemon holds the home",
 	"api.ErrNotLoopback":        "Serve refuses it before the API serves anything",
 	"node.ErrBadJoinRecord":     "join records are read at start; one that does not decode is not resumed",
