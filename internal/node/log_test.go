@@ -91,7 +91,11 @@ func TestLogNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, a, id, "after", cs[1]+"-after")
-	waitFor(t, 30*time.Second, "b to read the write of epoch 1", func() bool { return value(b, id, "after") == cs[1]+"-after" })
+	// The log lines come from the store's event hook, which runs after the
+	// write is readable: wait for b's revocation line too.
+	waitFor(t, 30*time.Second, "b to read the write of epoch 1 and log the revocation", func() bool {
+		return value(b, id, "after") == cs[1]+"-after" && strings.Contains(blog.String(), `msg="member revoked"`)
+	})
 
 	for _, l := range strings.Split(strings.TrimSpace(alog.String()), "\n") {
 		var m map[string]any
