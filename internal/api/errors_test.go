@@ -39,6 +39,7 @@ var sentinels = map[string]error{
 	"api.ErrBadRequest":   ErrBadRequest,
 	"api.ErrUnauthorized": ErrUnauthorized,
 	"api.ErrForbidden":    ErrForbidden,
+	"api.ErrNotLoopback":  ErrNotLoopback,
 	"api.ErrNoRoute":      ErrNoRoute,
 
 	"acl.ErrDenied":  acl.ErrDenied,
@@ -135,6 +136,7 @@ var internalOnly = map[string]string{
 	"commit.ErrBadSealedOp":     "sealed ops from peers are checked by sync",
 	"keys.ErrBadEpochKeys":      "read key files are read at start",
 	"node.ErrInUse":             "the daemon holds the home",
+	"api.ErrNotLoopback":        "Serve refuses it before the API serves anything",
 	"node.ErrBadJoinRecord":     "join records are read at start; one that does not decode is not resumed",
 	"node.ErrBadPeerBook":       "the peer book is read at start; a bad one is rebuilt as peers connect",
 	"p2p.ErrNoHolePunch":        "the reach loop retries it",
