@@ -301,3 +301,13 @@ func (s *StreamConn) WriteFrame(b []byte) error { return s.f.WriteFrame(b) }
 
 // Close closes the underlying stream.
 func (s *StreamConn) Close() error { return s.c.Close() }
+
+// CloseWrite ends the write side of the underlying stream, if it can
+// (CloseWrite() error), and keeps reading possible: the peer reads every
+// frame written before, then io.EOF. Otherwise it does nothing.
+func (s *StreamConn) CloseWrite() error {
+	if hc, ok := s.c.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}
