@@ -23,6 +23,10 @@ const ProtocolID = "/loam/sync/1"
 //     exchange ends, a Want answered with the wanted commit's chain, and
 //     deadlines per frame (issue 10, docs/protocol/sync.md). Peers on the
 //     older rules interoperate.
+//   - 1 (2026-12-06, issue 11): same messages; a node that closes ends
+//     each session with a Bye "closing" and a half-close, and reads on
+//     until the peer's end of the stream (docs/protocol/sync.md, "Bye").
+//     Peers on the older rules interoperate.
 const Version = 1
 
 // Limits of the protocol.
