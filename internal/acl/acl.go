@@ -99,6 +99,8 @@ type State struct {
 	grants map[keys.AuthorID][]Grant   // grants to devices, by subject
 	people map[keys.IdentityID][]Grant // grants to people, by identity
 	certs  map[keys.AuthorID][]Grant   // device certificates, by device
+
+	verified *verified // certificates and revocations already checked (Evaluate's passes); may be nil
 }
 
 // New returns the state of a space with no grants yet.

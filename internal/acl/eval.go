@@ -100,7 +100,8 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 // rules.
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
 	order := decisionOrder(cs)
-	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs)}
+	vc := newVerified()
+	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs, vc), verified: vc}
 	cuts := map[keys.AuthorID]uint64{}
 	cur := e.pass(cuts)
 	type cand struct {
@@ -158,10 +159,11 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 }
 
 type evaluator struct {
-	space   keys.SpaceID
-	order   []*node
-	forked  map[keys.AuthorID]uint64
-	devices map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
+	space    keys.SpaceID
+	order    []*node
+	forked   map[keys.AuthorID]uint64
+	devices  map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
+	verified *verified                           // shared by the passes
 }
 
 type passResult struct {
@@ -175,6 +177,7 @@ type passResult struct {
 func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 	p := &passResult{invalid: map[int]error{}, revokes: map[int][]Cut{}, joined: map[keys.AuthorID][]keys.AuthorID{}}
 	st := New(e.space)
+	st.verified = e.verified
 	for i, n := range e.order {
 		c := n.c
 		if fs, ok := e.forked[c.Author]; ok && c.Seq >= fs {

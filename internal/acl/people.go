@@ -19,16 +19,64 @@ import (
 // control op, so that a later format never makes this version reject a
 // commit; one that decodes but whose signatures do not verify is a forgery
 // (err, wrapping ErrDenied).
-func decodeCert(o *commit.Op) (ct identity.Cert, ok bool, err error) {
+func (vc *verified) decodeCert(o *commit.Op) (ct identity.Cert, ok bool, err error) {
 	b, err := commit.CertPayload(*o)
 	if err != nil {
 		return identity.Cert{}, false, nil
 	}
-	ct, err = identity.DecodeCert(b)
-	if errors.Is(err, identity.ErrBadSignature) {
-		return identity.Cert{}, false, fmt.Errorf("%w: %w", ErrDenied, err)
+	if vc != nil {
+		if r, hit := vc.certs[string(b)]; hit {
+			return r.cert, r.ok, r.err
+		}
 	}
-	return ct, err == nil, nil
+	ct, err = identity.DecodeCert(b)
+	ok = err == nil
+	if errors.Is(err, identity.ErrBadSignature) {
+		err = fmt.Errorf("%w: %w", ErrDenied, err)
+	} else {
+		err = nil
+	}
+	if vc != nil {
+		vc.certs[string(b)] = certResult{ct, ok, err}
+	}
+	return ct, ok, err
+}
+
+// decodeRevocation is identity.DecodeRevocation, remembered.
+func (vc *verified) decodeRevocation(b []byte) (identity.Revocation, error) {
+	if vc != nil {
+		if r, hit := vc.revs[string(b)]; hit {
+			return r.rev, r.err
+		}
+	}
+	r, err := identity.DecodeRevocation(b)
+	if vc != nil {
+		vc.revs[string(b)] = revResult{r, err}
+	}
+	return r, err
+}
+
+// verified remembers the certificates and revocations decoded (and their
+// signatures verified) by one Evaluate: its passes decide the same commits
+// again and again. A nil *verified remembers nothing.
+type verified struct {
+	certs map[string]certResult
+	revs  map[string]revResult
+}
+
+type certResult struct {
+	cert identity.Cert
+	ok   bool
+	err  error
+}
+
+type revResult struct {
+	rev identity.Revocation
+	err error
+}
+
+func newVerified() *verified {
+	return &verified{certs: map[string]certResult{}, revs: map[string]revResult{}}
 }
 
 // checkCerts decides c's cert ops and returns held with the grants of the
@@ -43,7 +91,7 @@ func (s *State) checkCerts(c *commit.Commit, seen SeenFunc, held []Grant, v *Ver
 		if c.Ops[i].Kind != commit.KindCert {
 			continue
 		}
-		ct, ok, err := decodeCert(&c.Ops[i])
+		ct, ok, err := s.verified.decodeCert(&c.Ops[i])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -83,7 +131,7 @@ func (s *State) checkDevRevoke(c *commit.Commit, o *commit.Op, seen SeenFunc, he
 	if err != nil {
 		return nil
 	}
-	r, err := identity.DecodeRevocation(dr.Revocation)
+	r, err := s.verified.decodeRevocation(dr.Revocation)
 	if errors.Is(err, identity.ErrBadSignature) {
 		return fmt.Errorf("%w: %w", ErrDenied, err) // a forgery, not a newer format
 	}
@@ -118,14 +166,14 @@ func containsID(ids []keys.IdentityID, id keys.IdentityID) bool {
 // any commit of cs (whether the commit counts or not: the signatures of
 // both the identity and the device are the proof), each once, in byte
 // order. A person's revocation cuts every one of them.
-func devicesOf(cs []*commit.Commit) map[keys.IdentityID][]keys.AuthorID {
+func devicesOf(cs []*commit.Commit, vc *verified) map[keys.IdentityID][]keys.AuthorID {
 	out := map[keys.IdentityID][]keys.AuthorID{}
 	for _, c := range cs {
 		for i := range c.Ops {
 			if c.Ops[i].Kind != commit.KindCert {
 				continue
 			}
-			if ct, ok, _ := decodeCert(&c.Ops[i]); ok && !containsAuthor(out[ct.Identity], ct.Device) {
+			if ct, ok, _ := vc.decodeCert(&c.Ops[i]); ok && !containsAuthor(out[ct.Identity], ct.Device) {
 				out[ct.Identity] = append(out[ct.Identity], ct.Device)
 			}
 		}
