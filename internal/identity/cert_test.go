@@ -82,7 +82,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"unknown field", append([]byte{0xa7}, append(good[1:], 0x07, 0x00)...)},
 		{"missing field", append([]byte{0xa5}, good[1:len(good)-67]...)},
 		{"oversized", make([]byte, identity.MaxCertSize+1)},
-		{"non-minimal time", nonMinimalTime(good)},
+		{"non-minimal time", nonMinimalName(good)},
 	} {
 		if _, err := identity.DecodeCert(c.b); !errors.Is(err, identity.ErrMalformed) {
 			t.Errorf("%s: %v", c.name, err)
@@ -90,9 +90,9 @@ func TestDecodeStrict(t *testing.T) {
 	}
 }
 
-// nonMinimalTime re-encodes the time (key 4, an 8-byte uint) as a 9-byte
-// form it already is, so instead widen the name length to 2 bytes.
-func nonMinimalTime(good []byte) []byte {
+// nonMinimalName re-encodes the name's length (key 3, text shorter than
+// 24 bytes) in the two-byte form: valid CBOR, but not canonical.
+func nonMinimalName(good []byte) []byte {
 	// key 3 is followed by text of length < 24: 0x60|n. Rewrite as 0x78 n.
 	for i := 0; i+1 < len(good); i++ {
 		if good[i] == 0x03 && good[i+1]&0xe0 == 0x60 && good[i+1]&0x1f < 24 {

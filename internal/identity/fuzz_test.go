@@ -15,7 +15,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(r)
 	f.Add(c[:len(c)-1])
 	f.Add([]byte{0xa0})
-	f.Add(nonMinimalTime(c))
+	f.Add(nonMinimalName(c))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := identity.DecodeCert(b); err == nil {
 			if !bytes.Equal(c.Encode(), b) || c.Verify() != nil {
