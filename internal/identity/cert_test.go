@@ -82,7 +82,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"unknown field", append([]byte{0xa7}, append(good[1:], 0x07, 0x00)...)},
 		{"missing field", append([]byte{0xa5}, good[1:len(good)-67]...)},
 		{"oversized", make([]byte, identity.MaxCertSize+1)},
-		{"non-minimal time", nonMinimalName(good)},
+		{"non-canonical name length", nonMinimalName(good)},
 	} {
 		if _, err := identity.DecodeCert(c.b); !errors.Is(err, identity.ErrMalformed) {
 			t.Errorf("%s: %v", c.name, err)
