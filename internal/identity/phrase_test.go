@@ -121,3 +121,27 @@ func TestPhraseKey(t *testing.T) {
 		t.Fatal("a non-ASCII passphrase was accepted without NFKD")
 	}
 }
+
+// BenchmarkPhraseKey: parsing a phrase and deriving its identity key
+// (PBKDF2-HMAC-SHA512, 2048 rounds, then HKDF): once per recovery.
+func BenchmarkPhraseKey(b *testing.B) {
+	for range b.N {
+		p, err := identity.ParsePhrase(bip39Vectors[5].phrase)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = p.Key()
+	}
+}
+
+// BenchmarkDecodeCert: decoding a certificate and verifying both its
+// signatures, as a space does for each cert op.
+func BenchmarkDecodeCert(b *testing.B) {
+	enc := goldenCert(b).Encode()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := identity.DecodeCert(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
