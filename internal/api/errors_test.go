@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/archive"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/frame"
@@ -70,6 +71,9 @@ var sentinels = map[string]error{
 	"node.ErrNoReadKey":     node.ErrNoReadKey,
 	"node.ErrInUse":         node.ErrInUse,
 	"node.ErrBadName":       node.ErrBadName,
+	"node.ErrHeld":          node.ErrHeld,
+	"archive.ErrBadArchive": archive.ErrBadArchive,
+	"archive.ErrRefused":    archive.ErrRefused,
 	"node.ErrOffline":       node.ErrOffline,
 	"node.ErrNotAdmin":      node.ErrNotAdmin,
 	"node.ErrUnreachable":   node.ErrUnreachable,
