@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -162,4 +163,39 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("decoded archive encodes differently")
 		}
 	})
+}
+
+// exampleHex is the example of docs/format/archive.md §4: space
+// aabb00…00 "garden" created 2023-11-14T22:13:20Z, public; one commit
+// (the 3 bytes a1 01 02, not a real commit); one blob cc00…00 of 5 bytes.
+const exampleHex = "" +
+	"4c4f414d4152434801" +
+	"5300000030aabb0000000000000000000000000000000000000000000000000000000000000667617264656e000000006553f10000" +
+	"4300000003a10102" +
+	"4200000028cc000000000000000000000000000000000000000000000000000000000000000000000000000005" +
+	"440000000568656c6c6f" +
+	"4500000030000000000000000100000000000000010b16579290983dad882c091c59317fdd129fbd3d4c85ffd53496c50aea13f52e"
+
+// TestGoldenExample pins the bytes of the format document's example.
+func TestGoldenExample(t *testing.T) {
+	var buf bytes.Buffer
+	e, err := NewEncoder(&buf, Header{Space: keys.SpaceID{0xaa, 0xbb}, Name: "garden", Created: time.Unix(1700000000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Commit([]byte{0xa1, 0x01, 0x02}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Blob(blob.BlobID{0xcc}, 5, bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(buf.Bytes()); got != exampleHex {
+		t.Fatalf("the example encodes as\n%s\nwant\n%s", got, exampleHex)
+	}
+	if _, _, _, err := decodeAll(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
 }

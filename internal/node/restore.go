@@ -41,7 +41,7 @@ func (n *Node) BeginRestore(ctx context.Context, id keys.SpaceID, name string, r
 	switch {
 	case err == nil:
 		unlock()
-		return nil, fmt.Errorf("%w: %s (to restore it anyway, remove it first, or restore on another home)", ErrHeld, id)
+		return nil, fmt.Errorf("%w: %s (nothing was changed: a restore adds a space this home does not hold)", ErrHeld, id)
 	case !errors.Is(err, store.ErrUnknownSpace):
 		unlock()
 		return nil, err
