@@ -443,7 +443,11 @@ func (b *blobData) Read(p []byte) (int, error) {
 	b.rec -= n
 	b.left -= int64(n)
 	if err != nil {
-		err = bad("it ends too early (truncated: copy it again)")
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = bad("it ends too early (truncated: copy it again)")
+		} else {
+			err = fmt.Errorf("archive: read: %w", err)
+		}
 		b.d.err = err
 		return n, err
 	}
