@@ -212,6 +212,11 @@ func OpenBackup(r io.Reader, passphrase string, maxLogN int) (*BackupReader, str
 		}
 		return nil, "", badBackup("it is not an encrypted Loam backup, or it was damaged: %v", err)
 	}
+	return readBackup(pr)
+}
+
+// readBackup reads a backup's plaintext up to its device key.
+func readBackup(pr io.Reader) (*BackupReader, string, error) {
 	b := &BackupReader{r: bufio.NewReaderSize(pr, 64<<10)}
 	var pre [len(BackupMagic) + 1]byte
 	if err := b.full(pre[:]); err != nil {
