@@ -296,3 +296,46 @@ func TestArchivePrivateKeys(t *testing.T) {
 		t.Errorf("with the read keys: %q, %v", v, err)
 	}
 }
+
+// TestRestoreDamagedThroughDaemon: through a daemon, a cut-short archive
+// and one with a flipped byte in a commit fail with the same error kinds as
+// embedded (their codes map back), leave the daemon's node without the
+// space, and a restore under a bad name is refused before any byte is
+// read.
+func TestRestoreDamagedThroughDaemon(t *testing.T) {
+	ctx := ctxT(t)
+	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
+	defer src.Close()
+	sp := must(src.CreateSpace(ctx, "street", loam.Public))(t)
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	must(sp.Archive(ctx, &buf, loam.ArchiveOptions{}))(t)
+	good := buf.Bytes()
+	flipped := bytes.Clone(good)
+	flipped[len(good)-60-64] ^= 1 // inside the last commit
+
+	n := connect(t, startDaemon(t).home)
+	for name, c := range map[string]struct {
+		b    []byte
+		want error
+	}{
+		"cut short":    {good[:len(good)-20], loam.ErrBadArchive},
+		"flipped byte": {flipped, loam.ErrArchiveRefused},
+	} {
+		if _, err := n.RestoreSpace(ctx, bytes.NewReader(c.b), loam.RestoreOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+		if ss := must(n.Spaces(ctx))(t); len(ss) != 0 {
+			t.Fatalf("%s: the failed restore left %+v", name, ss)
+		}
+	}
+	if _, err := n.RestoreSpace(ctx, bytes.NewReader(good), loam.RestoreOptions{Name: "no spaces allowed"}); !errors.Is(err, loam.ErrBadName) {
+		t.Errorf("a bad name: %v", err)
+	}
+	must(n.RestoreSpace(ctx, bytes.NewReader(good), loam.RestoreOptions{}))(t)
+	if v := must(must(n.Space(ctx, "street"))(t).Get(ctx, []byte("tools/drill")))(t); string(v) != "cordless" {
+		t.Errorf("tools/drill = %q", v)
+	}
+}
