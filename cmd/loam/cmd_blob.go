@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,8 +64,8 @@ with 'loam blob get ID'. With --json, print {"id", "size", "chunks",
 				defer f.Close()
 				r = f
 			}
-			return withBackend(cmd, g, func(b backend) error {
-				info, err := b.AddBlob(ctx, r)
+			return withNode(cmd, g, func(n *loam.Node) error {
+				info, err := n.AddBlob(ctx, r)
 				if err != nil {
 					return err
 				}
@@ -107,21 +108,24 @@ fetched: {"fetched", "peers", "corrupt"}.`,
 			if jsonOut && out == "" {
 				return usageErrorf(cmd, "--json prints what was fetched, so the blob must go to a file: give -o FILE")
 			}
-			return withBackend(cmd, g, func(b backend) error {
+			return withNode(cmd, g, func(n *loam.Node) error {
 				var bar *progressBar
 				var pf func(loam.BlobProgress)
 				if progress || isTerminal(cmd.ErrOrStderr()) {
 					bar = newProgressBar(cmd.ErrOrStderr())
 					pf = bar.update
 				}
-				st, err := b.FetchBlob(ctx, args[0], pf)
+				st, err := n.FetchBlob(ctx, args[0], pf)
 				if bar != nil {
 					bar.finish()
+				}
+				if errors.Is(err, loam.ErrOffline) {
+					return errors.New("fetching a blob needs the network: start 'loam daemon' for this home, then run this again")
 				}
 				if err != nil {
 					return err
 				}
-				if err := writeBlob(cmd, b, args[0], out); err != nil {
+				if err := writeBlob(cmd, n, args[0], out); err != nil {
 					return err
 				}
 				if jsonOut {
@@ -138,18 +142,24 @@ fetched: {"fetched", "peers", "corrupt"}.`,
 }
 
 // writeBlob copies blob id to file, or to stdout if file is empty.
-func writeBlob(cmd *cobra.Command, b backend, id, file string) error {
-	r, _, err := b.OpenBlob(cmd.Context(), id)
+func writeBlob(cmd *cobra.Command, n *loam.Node, id, file string) error {
+	r, err := n.OpenBlob(cmd.Context(), id)
+	if errors.Is(err, loam.ErrOffline) {
+		return fmt.Errorf("blob %s is not all here; start 'loam daemon' for this home to fetch it from peers", id)
+	}
 	if err != nil {
 		return err
 	}
 	return writeReader(cmd, r, file)
 }
 
-// writeKeyBlob writes the blob that key of space ref holds (opened, in a
-// private space) to stdout, or to file if it is not empty.
-func writeKeyBlob(cmd *cobra.Command, b backend, ref string, key []byte, file string) error {
-	r, _, err := b.OpenKeyBlob(cmd.Context(), ref, key)
+// writeKeyBlob writes the blob that key of sp holds (opened, in a private
+// space) to stdout, or to file if it is not empty.
+func writeKeyBlob(cmd *cobra.Command, sp *loam.Space, key []byte, file string) error {
+	r, err := sp.OpenBlob(cmd.Context(), key)
+	if errors.Is(err, loam.ErrOffline) {
+		return fmt.Errorf("the blob of %q is not all here; start 'loam daemon' for this home to fetch it from peers", key)
+	}
 	if err != nil {
 		return err
 	}
@@ -203,8 +213,8 @@ all) and PINNED. With --json, an array of {"id", "size", "chunks", "held",
   loam blob ls --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withBackend(cmd, g, func(b backend) error {
-				blobs, err := b.Blobs(cmd.Context())
+			return withNode(cmd, g, func(n *loam.Node) error {
+				blobs, err := n.Blobs(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -251,7 +261,12 @@ it. Unpinning a blob that is not pinned does nothing.`
 		Example: "  loam blob " + strings.Fields(use)[0] + " blb_…",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBackend(cmd, g, func(b backend) error { return b.SetPin(cmd.Context(), args[0], on) })
+			return withNode(cmd, g, func(n *loam.Node) error {
+				if on {
+					return n.PinBlob(cmd.Context(), args[0])
+				}
+				return n.UnpinBlob(cmd.Context(), args[0])
+			})
 		},
 	}
 }
@@ -267,8 +282,8 @@ space freed. With --json, print {"freed"} in bytes.`,
 		Example: `  loam blob gc`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withBackend(cmd, g, func(b backend) error {
-				freed, err := b.GCBlobs(cmd.Context())
+			return withNode(cmd, g, func(n *loam.Node) error {
+				freed, err := n.GCBlobs(cmd.Context())
 				if err != nil {
 					return err
 				}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
 )
 
 func newDelCmd(g *globalOptions) *cobra.Command {
@@ -19,8 +21,13 @@ written.`,
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(b backend) error {
-				return notFound(b.Delete(ctx, args[0], key), args[0], key)
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+				// Delete writes a tombstone even for a missing key: a key
+				// that is not there is an error here, and writes nothing.
+				if _, err := sp.Lookup(ctx, key); err != nil {
+					return notFound(err, args[0], key)
+				}
+				return sp.Delete(ctx, key)
 			})
 		},
 	}

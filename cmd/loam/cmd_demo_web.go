@@ -13,22 +13,25 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/ui"
 )
 
 // webNode is one of the web demo's nodes with its API and web UI served
-// on loopback, as 'loam daemon' serves them.
+// on loopback, as 'loam daemon' serves them, and a loam.Node connected to
+// it through that API: the demo writes as any program would.
 type webNode struct {
 	name string
 	n    *node.Node
 	d    *api.Daemon
-	c    *api.Client
+	c    *loam.Node
 }
 
-// stop stops serving the node's API and closes the node.
+// stop lets go of the API, stops serving it and closes the node.
 func (w *webNode) stop() error {
+	w.c.Close()
 	err := w.d.Close()
 	if cerr := w.n.Close(); err == nil {
 		err = cerr
@@ -57,20 +60,23 @@ func runWebDemo(ctx context.Context, out io.Writer, home string) (err error) {
 		nodes = append(nodes, w)
 	}
 
-	ana := nodes[0]
-	if _, err := ana.c.CreateSpace(ctx, "community"); err != nil {
+	sp, err := nodes[0].c.CreateSpace(ctx, "community", loam.Public)
+	if err != nil {
 		return err
 	}
+	spaces := []*loam.Space{sp}
 	for _, w := range nodes[1:] {
-		t, err := ana.c.Invite(ctx, "community", "write", 24*time.Hour)
+		t, err := sp.Invite(ctx, loam.Write, 24*time.Hour)
 		if err != nil {
 			return err
 		}
-		if _, err := w.c.Join(ctx, t); err != nil {
+		s, err := w.c.Join(ctx, t)
+		if err != nil {
 			return fmt.Errorf("%s joins: %w", w.name, err)
 		}
+		spaces = append(spaces, s)
 	}
-	if err := demoAppData(ctx, nodes); err != nil {
+	if err := demoAppData(ctx, nodes, spaces); err != nil {
 		return err
 	}
 
@@ -98,64 +104,74 @@ func startWebNode(ctx context.Context, name, home string) (*webNode, error) {
 		n.Close()
 		return nil, err
 	}
-	return &webNode{name: name, n: n, d: d, c: d.Client()}, nil
+	c, err := loam.Connect(ctx, home)
+	if err != nil {
+		d.Close()
+		n.Close()
+		return nil, err
+	}
+	return &webNode{name: name, n: n, d: d, c: c}, nil
 }
 
 // demoAppData writes some chat and tool library data in the key layouts
-// of docs/apps.md, each node its own, and waits until every node has all
-// of it.
-func demoAppData(ctx context.Context, nodes []*webNode) error {
+// of docs/apps.md, each node its own (spaces[i] is nodes[i]'s), and waits
+// until every node has all of it.
+func demoAppData(ctx context.Context, nodes []*webNode, spaces []*loam.Space) error {
 	now := time.Now().Add(-time.Hour)
 	id := func(i int, w *webNode) string {
-		return fmt.Sprintf("%013d-%s", now.Add(time.Duration(i)*time.Minute).UnixMilli(), w.n.Author())
+		return fmt.Sprintf("%013d-%s", now.Add(time.Duration(i)*time.Minute).UnixMilli(), w.c.Author())
 	}
 	js := func(v any) []byte { b, _ := json.Marshal(v); return b }
 	ana, bo, chen := nodes[0], nodes[1], nodes[2]
 	drill, ladder := id(1, ana), id(2, chen)
 	req := id(20, bo)
-	ops := map[*webNode][]api.BatchOp{
-		ana: {
-			api.PutOp([]byte("chat/nick/"+ana.n.Author().String()), js(map[string]string{"nick": "Ana"})),
-			api.PutOp([]byte("chat/channel/general"), js(map[string]string{"created": now.UTC().Format(time.RFC3339)})),
-			api.PutOp([]byte("chat/topic/general"), js(map[string]string{"topic": "Our street: news, help, things to share"})),
-			api.PutOp([]byte("chat/msg/general/"+id(10, ana)), js(map[string]string{"text": "Street party on Saturday! Who can bring tables?"})),
-			api.PutOp([]byte("tools/item/"+drill), js(map[string]string{"name": "Cordless drill", "description": "18 V, two batteries and a box of bits.", "condition": "good", "photo_type": "image/png"})),
-			api.PutOp([]byte("tools/photo/"+drill), demoPhoto(color.RGBA{0x2e, 0x6b, 0x3a, 255})),
+	type put struct {
+		key   string
+		value []byte
+	}
+	puts := [][]put{
+		{
+			{"chat/nick/" + ana.c.Author(), js(map[string]string{"nick": "Ana"})},
+			{"chat/channel/general", js(map[string]string{"created": now.UTC().Format(time.RFC3339)})},
+			{"chat/topic/general", js(map[string]string{"topic": "Our street: news, help, things to share"})},
+			{"chat/msg/general/" + id(10, ana), js(map[string]string{"text": "Street party on Saturday! Who can bring tables?"})},
+			{"tools/item/" + drill, js(map[string]string{"name": "Cordless drill", "description": "18 V, two batteries and a box of bits.", "condition": "good", "photo_type": "image/png"})},
+			{"tools/photo/" + drill, demoPhoto(color.RGBA{0x2e, 0x6b, 0x3a, 255})},
 		},
-		bo: {
-			api.PutOp([]byte("chat/nick/"+bo.n.Author().String()), js(map[string]string{"nick": "Bo"})),
-			api.PutOp([]byte("chat/msg/general/"+id(11, bo)), js(map[string]string{"text": "I'll bring the long table."})),
-			api.PutOp([]byte("chat/channel/swap"), js(map[string]string{"created": now.UTC().Format(time.RFC3339)})),
-			api.PutOp([]byte("chat/msg/swap/"+id(12, bo)), js(map[string]string{"text": "Giving away tomato seedlings, come by."})),
-			api.PutOp([]byte("tools/req/"+drill+"/"+req), js(map[string]string{"note": "For the shelves, Saturday morning?"})),
+		{
+			{"chat/nick/" + bo.c.Author(), js(map[string]string{"nick": "Bo"})},
+			{"chat/msg/general/" + id(11, bo), js(map[string]string{"text": "I'll bring the long table."})},
+			{"chat/channel/swap", js(map[string]string{"created": now.UTC().Format(time.RFC3339)})},
+			{"chat/msg/swap/" + id(12, bo), js(map[string]string{"text": "Giving away tomato seedlings, come by."})},
+			{"tools/req/" + drill + "/" + req, js(map[string]string{"note": "For the shelves, Saturday morning?"})},
 		},
-		chen: {
-			api.PutOp([]byte("chat/nick/"+chen.n.Author().String()), js(map[string]string{"nick": "Chen"})),
-			api.PutOp([]byte("chat/msg/general/"+id(13, chen)), js(map[string]string{"text": "And I the lights."})),
-			api.PutOp([]byte("tools/item/"+ladder), js(map[string]string{"name": "Ladder", "description": "Aluminium, 3 m.", "condition": "like new", "photo_type": "image/png"})),
-			api.PutOp([]byte("tools/photo/"+ladder), demoPhoto(color.RGBA{0x6b, 0x44, 0x24, 255})),
+		{
+			{"chat/nick/" + chen.c.Author(), js(map[string]string{"nick": "Chen"})},
+			{"chat/msg/general/" + id(13, chen), js(map[string]string{"text": "And I the lights."})},
+			{"tools/item/" + ladder, js(map[string]string{"name": "Ladder", "description": "Aluminium, 3 m.", "condition": "like new", "photo_type": "image/png"})},
+			{"tools/photo/" + ladder, demoPhoto(color.RGBA{0x6b, 0x44, 0x24, 255})},
 		},
 	}
-	for _, w := range nodes {
-		if _, err := w.c.Batch(ctx, "community", ops[w]); err != nil {
+	for i, w := range nodes {
+		b := spaces[i].Batch()
+		for _, p := range puts[i] {
+			b.Put([]byte(p.key), p.value)
+		}
+		if err := b.Commit(ctx); err != nil {
 			return fmt.Errorf("%s writes: %w", w.name, err)
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var hashes []string
-		for _, w := range nodes {
-			st, err := w.c.Status(ctx)
+		for _, sp := range spaces {
+			st, err := sp.State(ctx)
 			if err != nil {
 				return err
 			}
-			for _, s := range st.Spaces {
-				if s.Name == "community" {
-					hashes = append(hashes, s.ViewHash)
-				}
-			}
+			hashes = append(hashes, st.Hash)
 		}
-		if len(hashes) == 3 && hashes[0] == hashes[1] && hashes[1] == hashes[2] {
+		if hashes[0] == hashes[1] && hashes[1] == hashes[2] {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam"
 )
 
 func newExportCmd(g *globalOptions) *cobra.Command {
@@ -24,13 +24,13 @@ from the peers that hold them).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var q api.Query
+			var q []loam.RangeOption
 			if cmd.Flags().Changed("prefix") {
-				q.Prefix = []byte(prefix)
+				q = append(q, loam.Prefix(prefix))
 			}
-			return withBackend(cmd, g, func(b backend) error {
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
 				j := newJSONWriter(cmd.OutOrStdout())
-				for kv, err := range b.Range(ctx, args[0], q) {
+				for kv, err := range sp.Range(ctx, q...) {
 					if err != nil {
 						return err
 					}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
 )
 
 func newGetCmd(g *globalOptions) *cobra.Command {
@@ -29,8 +31,8 @@ With --json, print {"key", "value", "author", "time"}, with "value_b64"
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(b backend) error {
-				kv, err := b.Lookup(ctx, args[0], key)
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+				kv, err := sp.Lookup(ctx, key)
 				if err != nil {
 					return notFound(err, args[0], key)
 				}
@@ -41,7 +43,7 @@ With --json, print {"key", "value", "author", "time"}, with "value_b64"
 					if kv.Blob.ID == "" {
 						return fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", args[1])
 					}
-					return writeKeyBlob(cmd, b, args[0], key, out)
+					return writeKeyBlob(cmd, sp, key, out)
 				}
 				if out != "" {
 					return writeFileAtomic(out, kv.Value)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
 )
 
 func newInviteCmd(g *globalOptions) *cobra.Command {
@@ -48,11 +50,16 @@ one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 			if expires < 0 {
 				return usageErrorf(cmd, "--expires must not be negative (0 means no expiry)")
 			}
-			c, err := needDaemon(ctx, g, "(a ticket carries the daemon's addresses)")
+			n, err := needDaemon(ctx, g, "(a ticket carries the daemon's addresses)")
 			if err != nil {
 				return err
 			}
-			ticket, err := c.InviteUses(ctx, args[0], role, expires, uses)
+			defer n.Close()
+			sp, err := n.Space(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			ticket, err := sp.InviteUses(ctx, loam.Role(role), expires, uses)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,14 +11,6 @@ import (
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/keys"
-)
-
-// Without a daemon, join runs a node until the space has synced: until its
-// heads and the bytes exchanged with peers have not changed for settleQuiet,
-// checked every settleEvery.
-const (
-	settleQuiet = time.Second
-	settleEvery = 100 * time.Millisecond
 )
 
 func newJoinCmd(g *globalOptions) *cobra.Command {
@@ -37,8 +28,8 @@ the space's local name and ID.
 
 With a daemon running for the Loam home, the daemon joins and keeps the
 space in sync from then on. Without one, join runs a node in this process
-just long enough to join and receive what the peers have (until nothing
-new has arrived for a second), then stops: run 'loam daemon' to keep
+just long enough to join and receive what the peers have (until the space
+is in sync with a peer), then stops: run 'loam daemon' to keep
 syncing. Either way join gives up after --timeout.`,
 		Example: `  loam join loam2…
   loam join "$(cat ticket.txt)" --timeout 5m --json`,
@@ -86,29 +77,34 @@ func joinAndReport(cmd *cobra.Command, g *globalOptions, ticket string, timeout 
 	return err
 }
 
-// join joins through the daemon if one runs, else with a node of its own.
+// join joins through the daemon if one runs, else with a node of its own
+// that it closes once the space has synced with a peer: the first sync is
+// over, and the join went out.
 func join(ctx context.Context, cmd *cobra.Command, g *globalOptions, ticket string) (info loam.SpaceInfo, viaDaemon bool, err error) {
-	c, stale := findDaemon(ctx, g.homeDir())
-	if c != nil {
-		in, err := c.Join(ctx, ticket)
+	home := g.homeDir()
+	n, err := loam.Connect(ctx, home)
+	if err == nil {
+		defer n.Close()
+		sp, err := n.Join(ctx, ticket)
 		if err != nil {
 			return info, true, err
 		}
-		info, err = spaceInfo(in)
-		return info, true, err
+		return sp.Info(), true, nil
 	}
-	if stale != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "loam: note: %s; joining with a node of this process\n", stale)
+	if !errors.Is(err, loam.ErrNoDaemon) {
+		return info, false, err
 	}
-	home := g.homeDir()
+	if errors.Is(err, loam.ErrStaleDaemon) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "loam: note: %s; joining with a node of this process\n", err)
+	}
 	ok, err := homeExists(home)
 	if err != nil {
 		return info, false, err
 	}
 	if !ok {
-		return info, false, fmt.Errorf("no Loam home in %s: run 'loam init' to create one, or choose another with --home or LOAM_HOME", home)
+		return info, false, errNoHome(home)
 	}
-	n, err := loam.Open(ctx, loam.Options{Home: home, Network: true})
+	n, err = loam.Open(ctx, loam.Options{Home: home, Network: true})
 	if err != nil {
 		return info, false, err
 	}
@@ -121,57 +117,8 @@ func join(ctx context.Context, cmd *cobra.Command, g *globalOptions, ticket stri
 	if err != nil {
 		return info, false, err
 	}
-	if err := settle(ctx, n, sp); err != nil {
+	if err := sp.WaitSynced(ctx); err != nil {
 		return info, false, err
 	}
-	return loam.SpaceInfo{ID: sp.ID(), Name: sp.Name()}, false, nil
-}
-
-// settle waits until sp's heads and the bytes exchanged with peers have
-// not changed for settleQuiet: the first sync is over, and this node's
-// own commits (its join) have gone out.
-//
-// It polls: the node tells no one when a sync is complete.
-func settle(ctx context.Context, n *loam.Node, sp *loam.Space) error {
-	state := func() (string, error) {
-		hs, err := sp.Heads(ctx)
-		if err != nil {
-			return "", err
-		}
-		var b strings.Builder
-		for _, h := range hs {
-			fmt.Fprintf(&b, "%s:%d ", h.Author, h.Seq)
-		}
-		ps, err := n.Peers(ctx)
-		if err != nil {
-			return "", err
-		}
-		slices.SortFunc(ps, func(a, b loam.PeerInfo) int { return strings.Compare(a.Peer, b.Peer) })
-		for _, p := range ps {
-			fmt.Fprintf(&b, "%s:%d/%d ", p.Peer, p.BytesIn, p.BytesOut)
-		}
-		return b.String(), nil
-	}
-	last, err := state()
-	if err != nil {
-		return err
-	}
-	since := time.Now()
-	t := time.NewTicker(settleEvery)
-	defer t.Stop()
-	for time.Since(since) < settleQuiet {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		now, err := state()
-		if err != nil {
-			return err
-		}
-		if now != last {
-			last, since = now, time.Now()
-		}
-	}
-	return nil
+	return sp.Info(), false, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
 )
 
 func newLogCmd(g *globalOptions) *cobra.Command {
@@ -34,8 +36,8 @@ failure, print the first bad commit and exit 1.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withBackend(cmd, g, func(b backend) error {
-				r, err := b.Verify(ctx, args[0])
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+				r, err := sp.Verify(ctx)
 				if err != nil {
 					return err
 				}

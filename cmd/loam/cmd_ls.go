@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam"
 )
 
 // rangeFlags select a key range, as ls and export take them.
@@ -16,26 +16,28 @@ type rangeFlags struct {
 	reverse            bool
 }
 
-// query returns the query of the flags set on cmd.
-func (f *rangeFlags) query(cmd *cobra.Command) (api.Query, error) {
-	var q api.Query
+// options returns the range options of the flags set on cmd.
+func (f *rangeFlags) options(cmd *cobra.Command) ([]loam.RangeOption, error) {
+	var q []loam.RangeOption
 	fl := cmd.Flags()
 	if fl.Changed("prefix") {
-		q.Prefix = []byte(f.prefix)
+		q = append(q, loam.Prefix(f.prefix))
 	}
 	if fl.Changed("start") {
-		q.Start = []byte(f.start)
+		q = append(q, loam.Start(f.start))
 	}
 	if fl.Changed("end") {
-		q.End = []byte(f.end)
+		q = append(q, loam.End(f.end))
 	}
 	if fl.Changed("limit") {
 		if f.limit < 1 {
-			return q, usageErrorf(cmd, "--limit must be at least 1, not %d", f.limit)
+			return nil, usageErrorf(cmd, "--limit must be at least 1, not %d", f.limit)
 		}
-		q.Limit = f.limit
+		q = append(q, loam.Limit(f.limit))
 	}
-	q.Reverse = f.reverse
+	if f.reverse {
+		q = append(q, loam.Reverse())
+	}
 	return q, nil
 }
 
@@ -61,14 +63,14 @@ that are not UTF-8 text).
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			q, err := rf.query(cmd)
+			q, err := rf.options(cmd)
 			if err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(b backend) error {
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
 				if jsonOut {
 					a := newJSONArray(cmd.OutOrStdout())
-					for kv, err := range b.Range(ctx, args[0], q) {
+					for kv, err := range sp.Range(ctx, q...) {
 						if err != nil {
 							return err
 						}
@@ -79,7 +81,7 @@ that are not UTF-8 text).
 					return a.Close()
 				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
-				for kv, err := range b.Range(ctx, args[0], q) {
+				for kv, err := range sp.Range(ctx, q...) {
 					if err != nil {
 						return err
 					}

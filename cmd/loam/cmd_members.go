@@ -31,8 +31,8 @@ device this one has not synced with yet is not shown.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withBackend(cmd, g, func(b backend) error {
-				ms, err := b.Members(ctx, args[0])
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+				ms, err := sp.Members(ctx)
 				if err != nil {
 					return err
 				}

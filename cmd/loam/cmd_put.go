@@ -48,15 +48,15 @@ A value starting with '-' goes after "--": loam put SPACE KEY -- -5.`,
 			if err != nil {
 				return fmt.Errorf("read the value from %s: %w", name, err)
 			}
-			return withBackend(cmd, g, func(b backend) error {
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
 				if len(head) <= loam.MaxValueSize {
-					return b.Put(ctx, args[0], key, head)
+					return sp.Put(ctx, key, head)
 				}
 				mt := mediaType
 				if mt == "" && file != "" && file != "-" {
 					mt = mime.TypeByExtension(filepath.Ext(file))
 				}
-				ref, err := b.PutBlob(ctx, args[0], key, io.MultiReader(bytes.NewReader(head), src), mt)
+				ref, err := sp.PutBlob(ctx, key, io.MultiReader(bytes.NewReader(head), src), mt)
 				if err != nil {
 					return err
 				}

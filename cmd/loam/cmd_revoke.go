@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/loamdb/loam"
 )
 
 func newRevokeCmd(g *globalOptions) *cobra.Command {
@@ -29,8 +31,8 @@ revocation keeps showing the member's later writes until it does.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withBackend(cmd, g, func(b backend) error {
-				r, err := b.Revoke(ctx, args[0], args[1])
+			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+				r, err := sp.Revoke(ctx, args[1])
 				if err != nil {
 					return err
 				}

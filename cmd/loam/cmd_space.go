@@ -53,11 +53,12 @@ too, one 1 MiB frame at a time, before they are stored or sent.`,
 			if private {
 				vis = loam.Private
 			}
-			return withBackend(cmd, g, func(b backend) error {
-				sp, err := b.CreateSpace(ctx, args[0], vis)
+			return withNode(cmd, g, func(n *loam.Node) error {
+				s, err := n.CreateSpace(ctx, args[0], vis)
 				if err != nil {
 					return err
 				}
+				sp := s.Info()
 				if jsonOut {
 					return writeJSON(cmd.OutOrStdout(), struct {
 						ID   string `json:"id"`
@@ -86,8 +87,8 @@ time). With --json, an array of {"id", "name", "created"} (RFC 3339, UTC).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return withBackend(cmd, g, func(b backend) error {
-				spaces, err := b.Spaces(ctx)
+			return withNode(cmd, g, func(n *loam.Node) error {
+				spaces, err := n.Spaces(ctx)
 				if err != nil {
 					return err
 				}

@@ -8,12 +8,11 @@ import (
 	"github.com/loamdb/loam"
 )
 
-// spaceID resolves a SPACE argument to its ID through the backend.
+// spaceID resolves a SPACE argument to its ID through the node.
 func spaceID(cmd *cobra.Command, g *globalOptions, ref string) (id string, err error) {
-	err = withBackend(cmd, g, func(b backend) error {
-		sp, err := b.Space(cmd.Context(), ref)
-		id = sp.ID
-		return err
+	err = withSpace(cmd, g, ref, func(_ *loam.Node, sp *loam.Space) error {
+		id = sp.ID()
+		return nil
 	})
 	return id, err
 }

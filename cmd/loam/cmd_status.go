@@ -125,7 +125,7 @@ func headTime(h api.Head) string {
 // client with the answer, or an error saying to start a daemon.
 func askDaemon[T any](cmd *cobra.Command, g *globalOptions, ask func(*api.Client, context.Context) (T, error)) (*api.Client, T, error) {
 	ctx := cmd.Context()
-	c, err := needDaemon(ctx, g, "")
+	c, err := daemonClient(ctx, g)
 	if err != nil {
 		var zero T
 		return nil, zero, err

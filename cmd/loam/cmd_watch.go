@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 )
 
@@ -36,21 +39,30 @@ fail with "in use".`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withBackend(cmd, g, func(b backend) error {
-				changes, err := b.Watch(ctx, args[0], []byte(prefix))
+			return withSpace(cmd, g, args[0], func(n *loam.Node, sp *loam.Space) error {
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				changes, err := sp.Watch(ctx, loam.Prefix(prefix))
 				if err != nil {
 					return err
 				}
-				defer changes.Close()
+				defer func() { // end the watch, and let its goroutine finish
+					cancel()
+					for range changes {
+					}
+				}()
 				fmt.Fprintf(cmd.ErrOrStderr(), "watching %s for changes (Ctrl-C to stop)\n", args[0])
 				out := cmd.OutOrStdout()
 				for {
-					c, err := changes.Next()
-					if err != nil {
+					c, ok := <-changes
+					if !ok {
 						if ctx.Err() != nil {
 							return nil // interrupted: the normal way to stop
 						}
-						return err
+						if n.Daemon() {
+							return errors.New("the daemon ended the watch (it stopped?): run 'loam watch' again once 'loam daemon' runs")
+						}
+						return errors.New("the watch ended: the store was closed")
 					}
 					switch {
 					case c.Resync && jsonOut:

@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -35,9 +38,14 @@ func openNode(ctx context.Context, g *globalOptions) (*loam.Node, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("no Loam home in %s: run 'loam init' to create one, or choose another with --home or LOAM_HOME", home)
+		return nil, errNoHome(home)
 	}
 	return openHome(ctx, home)
+}
+
+// errNoHome says that home holds no Loam home.
+func errNoHome(home string) error {
+	return fmt.Errorf("no Loam home in %s: run 'loam init' to create one, or choose another with --home or LOAM_HOME", home)
 }
 
 // openHome opens the node in home, creating it if needed.
@@ -75,4 +83,76 @@ func notFound(err error, ref string, key []byte) error {
 		return fmt.Errorf("key %q not found in space %s (list its keys with 'loam ls %s')", key, ref, ref)
 	}
 	return err
+}
+
+// withNode runs fn with the node of the home chosen by --home: through
+// the daemon if one answers for it (loam.Connect), else on the store
+// opened in this process. A daemon.json whose daemon does not answer is
+// ignored with a note on stderr.
+func withNode(cmd *cobra.Command, g *globalOptions, fn func(*loam.Node) error) (err error) {
+	ctx := cmd.Context()
+	n, err := loam.Connect(ctx, g.homeDir())
+	if err != nil {
+		if !errors.Is(err, loam.ErrNoDaemon) {
+			return err
+		}
+		if errors.Is(err, loam.ErrStaleDaemon) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "loam: note: %s; opening the store directly\n", err)
+		}
+		if n, err = openNode(ctx, g); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the store: %w", cerr)
+		}
+	}()
+	return fn(n)
+}
+
+// withSpace runs fn with space ref of the node withNode chooses.
+func withSpace(cmd *cobra.Command, g *globalOptions, ref string, fn func(*loam.Node, *loam.Space) error) error {
+	return withNode(cmd, g, func(n *loam.Node) error {
+		sp, err := n.Space(cmd.Context(), ref)
+		if err != nil {
+			return err
+		}
+		return fn(n, sp)
+	})
+}
+
+// needDaemon returns a node working through the daemon that runs for the
+// home, or an error saying to start one. The caller closes the node.
+func needDaemon(ctx context.Context, g *globalOptions, why string) (*loam.Node, error) {
+	home := g.homeDir()
+	n, err := loam.Connect(ctx, home)
+	if err == nil {
+		return n, nil
+	}
+	if !errors.Is(err, loam.ErrNoDaemon) {
+		return nil, err
+	}
+	msg := fmt.Sprintf("no daemon runs for %s: start one with 'loam daemon'", home)
+	if why != "" {
+		msg += " " + why
+	}
+	if errors.Is(err, loam.ErrStaleDaemon) {
+		msg += fmt.Sprintf(" (%s)", err)
+	}
+	return nil, errors.New(msg)
+}
+
+// daemonClient returns a client of the daemon's API, for the commands
+// that show what only a daemon knows (peers, status, doctor, ui): the
+// library's Node does not offer them. It checks that the daemon answers as
+// needDaemon does.
+func daemonClient(ctx context.Context, g *globalOptions) (*api.Client, error) {
+	n, err := needDaemon(ctx, g, "")
+	if err != nil {
+		return nil, err
+	}
+	n.Close()
+	c, _, err := api.ClientForHome(g.homeDir())
+	return c, err
 }

@@ -91,7 +91,13 @@ func TestLogNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, a, id, "after", cs[1]+"-after")
-	waitFor(t, 30*time.Second, "b to read the write of epoch 1", func() bool { return value(b, id, "after") == cs[1]+"-after" })
+	// The log lines come from the store's event hook, which runs after the
+	// write is readable, the fetch's after the blob is whole: wait for
+	// b's lines too.
+	waitFor(t, 30*time.Second, "b to read the write of epoch 1 and log the revocation", func() bool {
+		l := blog.String()
+		return value(b, id, "after") == cs[1]+"-after" && strings.Contains(l, `msg="member revoked"`) && strings.Contains(l, `msg="blob fetch done"`)
+	})
 
 	for _, l := range strings.Split(strings.TrimSpace(alog.String()), "\n") {
 		var m map[string]any
