@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/archive"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/frame"
@@ -75,6 +76,11 @@ var sentinels = map[string]error{
 	"node.ErrInviteVoid":         node.ErrInviteVoid,
 	"node.ErrNoReadKey":          node.ErrNoReadKey,
 	"node.ErrInUse":              node.ErrInUse,
+	"node.ErrHeld":               node.ErrHeld,
+	"archive.ErrBadArchive":      archive.ErrBadArchive,
+	"archive.ErrRefused":         archive.ErrRefused,
+	"archive.ErrBadBackup":       archive.ErrBadBackup,
+	"archive.ErrPassphrase":      archive.ErrPassphrase,
 	"node.ErrBadName":            node.ErrBadName,
 	"node.ErrOffline":            node.ErrOffline,
 	"node.ErrNotAdmin":           node.ErrNotAdmin,
@@ -141,6 +147,8 @@ var internalOnly = map[string]string{
 	"commit.ErrBadSignature":     "commits from peers are checked by sync; the node signs its own",
 	"commit.ErrBadSealedOp":      "sealed ops from peers are checked by sync",
 	"keys.ErrBadEpochKeys":       "read key files are read at start",
+	"archive.ErrBadBackup":       "backups are restored onto a fresh home, with no daemon (loam.RestoreBackup)",
+	"archive.ErrPassphrase":      "backups are restored onto a fresh home, with no daemon (loam.RestoreBackup)",
 	"identity.ErrMalformed":      "identity records from peers are checked in the space's history (acl), which refuses the commit",
 	"identity.ErrBadSignature":   "identity records from peers are checked in the space's history (acl), which refuses the commit",
 	"identity.ErrPhraseLength":   "no API call takes a recovery phrase yet: give it a kind when one does",
