@@ -238,12 +238,7 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 // rather than the whole space.
 func TestRangeLimitNone(t *testing.T) {
 	ctx := ctxT(t)
-	embedded, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer embedded.Close()
-	for name, n := range map[string]*loam.Node{"embedded": embedded, "daemon": connect(t, startDaemon(t).home)} {
+	for name, n := range map[string]*loam.Node{"embedded": openEmbedded(t), "daemon": connect(t, startDaemon(t).home)} {
 		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
 		for _, k := range []string{"a", "b", "c"} {
 			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {
