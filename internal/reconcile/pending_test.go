@@ -84,7 +84,7 @@ func (c *cluster) build(key commit.Signer, author keys.AuthorID, seq uint64, pre
 }
 
 func (c *cluster) genesisID() keys.CommitID {
-	hs, err := c.nodes[0].st.Heads(c.ctx, c.sk.Space())
+	hs, err := c.nodes[0].Store.Heads(c.ctx, c.sk.Space())
 	if err != nil || len(hs) == 0 {
 		c.t.Fatalf("no genesis: %v", err)
 	}
@@ -203,7 +203,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		joiner := keys.DeviceKeyFromSeed([32]byte{78})
 		g := c.genesisID()
 		invite := c.build(admin, admin.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.GrantOp(commit.Grant{Subject: inv.Author(), Role: commit.RoleWrite, Uses: commit.UnlimitedUses}))
-		if res, err := nd.st.Apply(c.ctx, sp, []*commit.Commit{invite}); err != nil || res.Outcomes[0].Status != store.Applied {
+		if res, err := nd.Store.Apply(c.ctx, sp, []*commit.Commit{invite}); err != nil || res.Outcomes[0].Status != store.Applied {
 			t.Fatalf("invite: %v %v", res.Outcomes, err)
 		}
 		ahead := time.Now().Add(store.MaxFuture + 30*time.Minute)
@@ -216,7 +216,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		p.commits(cs[0])
 		p.commits(cs[1:]...)
 		synctest.Wait()
-		if _, err := nd.st.Get(c.ctx, sp, []byte("big/4/0")); err == nil {
+		if _, err := nd.Store.Get(c.ctx, sp, []byte("big/4/0")); err == nil {
 			t.Fatal("a commit after a join dated in the future was applied at once")
 		}
 		time.Sleep(30*time.Minute + time.Second) // the join is due; no stall meanwhile
@@ -224,7 +224,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		if err, ended := p.ended(); ended {
 			t.Fatalf("session ended: %v", err)
 		}
-		if _, err := nd.st.Get(c.ctx, sp, []byte("big/4/0")); err != nil {
+		if _, err := nd.Store.Get(c.ctx, sp, []byte("big/4/0")); err != nil {
 			t.Fatalf("the joiner's commits were not applied once its join was due: %v", err)
 		}
 		if err := p.stop(); err != nil {
@@ -243,7 +243,7 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		g := c.genesisID()
 		a := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("a")))
 		b := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("b")))
-		if _, err := nd.st.Apply(c.ctx, sp, []*commit.Commit{a}); err != nil {
+		if _, err := nd.Store.Apply(c.ctx, sp, []*commit.Commit{a}); err != nil {
 			t.Fatal(err)
 		}
 		fwd := newRawPeer(t, c.ctx, nd, sp, c.nodes[2].dev.Author(), Config{})
@@ -252,7 +252,7 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		if err, ended := fwd.ended(); ended {
 			t.Fatalf("a peer forwarding fork evidence was cut off: %v", err)
 		}
-		if fs, _ := nd.st.Forks(c.ctx, sp); len(fs) != 1 {
+		if fs, _ := nd.Store.Forks(c.ctx, sp); len(fs) != 1 {
 			t.Fatalf("%d forks held", len(fs))
 		}
 		fwd.stop()
