@@ -78,9 +78,7 @@ func TestBootstrapAndDoctor(t *testing.T) {
 	startDaemon(t, b, daemonArgs...)
 
 	var d api.Doctor
-	if err := json.Unmarshal([]byte(a.ok("", "doctor", "--json")), &d); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&d, "doctor", "--json")
 	if d.DHT != "private" || len(d.Bootstrap) != 1 {
 		t.Errorf("doctor: %+v", d)
 	}
@@ -98,9 +96,7 @@ func TestBootstrapAndDoctor(t *testing.T) {
 			t.Errorf("doctor does not say %q:\n%s", want, text)
 		}
 	}
-	if err := json.Unmarshal([]byte(b.ok("", "doctor", "--json")), &d); err != nil {
-		t.Fatal(err)
-	}
+	b.okJSON(&d, "doctor", "--json")
 	if len(d.Spaces) != 1 || len(d.Spaces[0].Found) != 1 || len(d.Connections) < 1 {
 		t.Errorf("doctor after join: %+v", d)
 	}
