@@ -71,6 +71,23 @@ func (p *rawPeer) ended() (error, bool) {
 	}
 }
 
+// running fails the test if the session has ended; what says what should
+// not have ended it.
+func (p *rawPeer) running(t *testing.T, what string) {
+	t.Helper()
+	if err, ended := p.ended(); ended {
+		t.Fatalf("%s: the session ended: %v", what, err)
+	}
+}
+
+// endedWith fails the test unless the session has ended with target.
+func (p *rawPeer) endedWith(t *testing.T, target error, what string) {
+	t.Helper()
+	if err, ended := p.ended(); !ended || !errors.Is(err, target) {
+		t.Fatalf("%s: session: %v (ended %v), want %v", what, err, ended, target)
+	}
+}
+
 // build signs a commit of key in the cluster's space.
 func (c *cluster) build(key commit.Signer, author keys.AuthorID, seq uint64, prev keys.CommitID, deps []keys.CommitID, at time.Time, ops ...commit.Op) *commit.Commit {
 	c.t.Helper()
@@ -123,10 +140,7 @@ func TestUngrantedCommitsNotHeld(t *testing.T) {
 				t.Fatalf("%d bytes held of commits nobody granted", used)
 			}
 		}
-		err, ok := p.ended()
-		if !ok || !errors.Is(err, ErrUngranted) {
-			t.Fatalf("session: %v (ended %v), want ErrUngranted", err, ok)
-		}
+		p.endedWith(t, ErrUngranted, "after 6 commits nobody granted")
 	})
 }
 
@@ -178,15 +192,10 @@ func TestStalledPending(t *testing.T) {
 		p := newRawPeer(t, c.ctx, nd, sp, w.Author(), Config{StallTimeout: time.Minute})
 		p.commits(c.build(w, w.Author(), 1, keys.CommitID{}, []keys.CommitID{c.genesisID(), {0xee}}, time.Now(), commit.Put([]byte("k"), []byte("v"))))
 		synctest.Wait()
-		if _, ended := p.ended(); ended {
-			t.Fatal("the session ended at once")
-		}
+		p.running(t, "at once")
 		time.Sleep(time.Minute + time.Second)
 		synctest.Wait()
-		err, ended := p.ended()
-		if !ended || !errors.Is(err, ErrStalled) {
-			t.Fatalf("session: %v (ended %v), want ErrStalled", err, ended)
-		}
+		p.endedWith(t, ErrStalled, "after StallTimeout")
 	})
 }
 
@@ -221,9 +230,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		}
 		time.Sleep(30*time.Minute + time.Second) // the join is due; no stall meanwhile
 		synctest.Wait()
-		if err, ended := p.ended(); ended {
-			t.Fatalf("session ended: %v", err)
-		}
+		p.running(t, "once the join is due")
 		if _, err := nd.Store.Get(c.ctx, sp, []byte("big/4/0")); err != nil {
 			t.Fatalf("the joiner's commits were not applied once its join was due: %v", err)
 		}
@@ -249,9 +256,7 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		fwd := newRawPeer(t, c.ctx, nd, sp, c.nodes[2].dev.Author(), Config{})
 		fwd.commits(a, b)
 		synctest.Wait()
-		if err, ended := fwd.ended(); ended {
-			t.Fatalf("a peer forwarding fork evidence was cut off: %v", err)
-		}
+		fwd.running(t, "a peer forwarding fork evidence")
 		if fs, _ := nd.Store.Forks(c.ctx, sp); len(fs) != 1 {
 			t.Fatalf("%d forks held", len(fs))
 		}
@@ -260,24 +265,17 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		self.commits(b)
 		synctest.Wait()
 		// Already held: a duplicate is not a new offence.
-		if err, ended := self.ended(); ended {
-			t.Fatalf("a duplicate of held evidence ended the session: %v", err)
-		}
+		self.running(t, "a duplicate of held evidence")
 		// Going on with its other branch, known forked, is not new
 		// evidence (a device whose key someone else used does that too).
 		b2 := c.build(liar, liar.Author(), 2, b.ID, nil, time.Now().Add(time.Millisecond), commit.Put([]byte("k"), []byte("b2")))
 		self.commits(b2)
 		synctest.Wait()
-		if err, ended := self.ended(); ended {
-			t.Fatalf("the forked device going on with a branch: %v", err)
-		}
+		self.running(t, "the forked device going on with a branch")
 		// A third commit at the seq: new evidence, signed by the peer.
 		b3 := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("b3")))
 		self.commits(b3)
 		synctest.Wait()
-		err, ended := self.ended()
-		if !ended || !errors.Is(err, ErrEquivocation) {
-			t.Fatalf("the device signing a third commit at one seq: %v (ended %v)", err, ended)
-		}
+		self.endedWith(t, ErrEquivocation, "the device signing a third commit at one seq")
 	})
 }
