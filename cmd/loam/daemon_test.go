@@ -115,6 +115,21 @@ func (d *daemonProc) stop(t *testing.T) {
 	}
 }
 
+// terminate sends cmd SIGTERM and waits up to 20 s for done (closed once
+// cmd has exited), then kills it. It reports whether cmd stopped on
+// SIGTERM.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) bool {
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return true
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return false
+	}
+}
+
 // watcher is a 'loam watch --json' process.
 type watcher struct {
 	cmd   *exec.Cmd

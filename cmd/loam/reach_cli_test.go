@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,12 +28,7 @@ func startBootstrap(t *testing.T, h *home, args ...string) []string {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if !terminate(cmd, done) {
 			t.Errorf("loam bootstrap did not stop on SIGTERM:\n%s", out)
 		}
 		if _, err := os.Stat(filepath.Join(h.dir, api.DaemonFile)); err == nil {
