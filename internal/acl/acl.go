@@ -61,16 +61,30 @@ func (e *DeniedError) Unwrap() error { return ErrDenied }
 // the number of joins allowed through Subject when it is an invite key (0:
 // unlimited). Invite is set when the grant is a self-grant through that
 // invite key.
+//
+// Identity, when set, makes it a record of a person (#12), of one of two
+// kinds: with a Role, a person grant (IsPerson), held by every device
+// Identity certified, with Subject zero; with no Role, a device
+// certificate carried into the space (IsCert): Subject is one of the
+// person's devices, and the record grants nothing by itself. Both are
+// stored and replayed as grants are.
 type Grant struct {
-	Subject keys.AuthorID
-	Granter keys.AuthorID
-	Seq     uint64
-	Role    commit.Role
-	Prefix  []byte
-	Expires uint64
-	Uses    uint32
-	Invite  keys.AuthorID
+	Subject  keys.AuthorID
+	Granter  keys.AuthorID
+	Seq      uint64
+	Role     commit.Role
+	Prefix   []byte
+	Expires  uint64
+	Uses     uint32
+	Invite   keys.AuthorID
+	Identity keys.IdentityID
 }
+
+// IsPerson reports whether g is a grant to the person of g.Identity.
+func (g *Grant) IsPerson() bool { return !g.Identity.IsZero() && g.Role != 0 }
+
+// IsCert reports whether g records that g.Subject is a device of g.Identity.
+func (g *Grant) IsCert() bool { return !g.Identity.IsZero() && g.Role == 0 }
 
 // InForce reports whether g is in force at time t (not expired).
 func (g *Grant) InForce(t commit.HLC) bool { return g.Expires == 0 || t.Wall < g.Expires }
@@ -82,19 +96,33 @@ type SeenFunc func(author keys.AuthorID, seq uint64) bool
 // State holds grants that took effect. It is not safe for concurrent use.
 type State struct {
 	space  keys.SpaceID
-	grants map[keys.AuthorID][]Grant
+	grants map[keys.AuthorID][]Grant   // grants to devices, by subject
+	people map[keys.IdentityID][]Grant // grants to people, by identity
+	certs  map[keys.AuthorID][]Grant   // device certificates, by device
+
+	verified *verified // certificates and revocations already checked (Evaluate's passes); may be nil
 }
 
 // New returns the state of a space with no grants yet.
 func New(sp keys.SpaceID) *State {
-	return &State{space: sp, grants: map[keys.AuthorID][]Grant{}}
+	return &State{space: sp, grants: map[keys.AuthorID][]Grant{}, people: map[keys.IdentityID][]Grant{}, certs: map[keys.AuthorID][]Grant{}}
 }
 
 // Space returns the space the state is of.
 func (s *State) Space() keys.SpaceID { return s.space }
 
-// Add records a grant that took effect.
-func (s *State) Add(g Grant) { s.grants[g.Subject] = append(s.grants[g.Subject], g) }
+// Add records a grant that took effect (a person grant or a certificate
+// too).
+func (s *State) Add(g Grant) {
+	switch {
+	case g.IsPerson():
+		s.people[g.Identity] = append(s.people[g.Identity], g)
+	case g.IsCert():
+		s.certs[g.Subject] = append(s.certs[g.Subject], g)
+	default:
+		s.grants[g.Subject] = append(s.grants[g.Subject], g)
+	}
+}
 
 // Grants returns subject's grants, wherever they were issued.
 func (s *State) Grants(subject keys.AuthorID) []Grant { return s.grants[subject] }
@@ -111,7 +139,8 @@ func (s *State) Subjects() []keys.AuthorID {
 
 var spaceGrant = Grant{Role: commit.RoleAdmin}
 
-// held returns subject's grants in force at t in the causal past seen.
+// held returns subject's grants in force at t in the causal past seen:
+// its own, and those of every person that certified it there.
 func (s *State) held(subject keys.AuthorID, t commit.HLC, seen SeenFunc) []Grant {
 	if subject == keys.AuthorID(s.space) {
 		return []Grant{spaceGrant}
@@ -122,8 +151,43 @@ func (s *State) held(subject keys.AuthorID, t commit.HLC, seen SeenFunc) []Grant
 			out = append(out, g)
 		}
 	}
+	var done []keys.IdentityID
+	for _, c := range s.certs[subject] {
+		if !slices.Contains(done, c.Identity) && seen(c.Granter, c.Seq) {
+			done = append(done, c.Identity)
+			out = s.personHeld(out, c.Identity, t, seen)
+		}
+	}
 	return out
 }
+
+// personHeld appends to out the grants to the person id in force at t in
+// the causal past seen.
+func (s *State) personHeld(out []Grant, id keys.IdentityID, t commit.HLC, seen SeenFunc) []Grant {
+	for _, g := range s.people[id] {
+		if g.InForce(t) && seen(g.Granter, g.Seq) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// certified reports whether a certificate of device dev by identity id is
+// in the causal past seen.
+func (s *State) certified(dev keys.AuthorID, id keys.IdentityID, seen SeenFunc) bool {
+	for _, c := range s.certs[dev] {
+		if c.Identity == id && seen(c.Granter, c.Seq) {
+			return true
+		}
+	}
+	return false
+}
+
+// People returns the grants to the person id, wherever they were issued.
+func (s *State) People(id keys.IdentityID) []Grant { return s.people[id] }
+
+// Certs returns the certificates of device dev carried into the space.
+func (s *State) Certs(dev keys.AuthorID) []Grant { return s.certs[dev] }
 
 // RoleAt returns subject's highest role in force at t in the causal past
 // seen (seed ranks below read).
@@ -228,11 +292,27 @@ type Use struct {
 	Limit           uint32
 }
 
+// Cut is one revocation a commit asks for: Author cut after LastSeq. A
+// device revocation signed by Identity, or a cut of a revoked person's
+// device (Person), says so.
+type Cut struct {
+	commit.Revoke
+	Identity keys.IdentityID
+	Person   bool
+}
+
 // Verdict is what an allowed commit does.
 type Verdict struct {
-	Grants  []Grant         // its grants that take effect
-	Revokes []commit.Revoke // its revocations (decided by Evaluate)
-	Uses    []Use           // its joins through invites (counted by Evaluate)
+	Grants  []Grant // its grants that take effect (person grants and certificates too)
+	Revokes []Cut   // its revocations (decided by Evaluate)
+	Uses    []Use   // its joins through invites (counted by Evaluate)
+	// People are its person revocations: Evaluate cuts, besides the
+	// devices each names (in Revokes), every other device the person
+	// certified in the space, at 0.
+	People []commit.RevokePerson
+	// Certifies: it carries a device certificate, which a person's
+	// revocation may cut: the space must be decided again.
+	Certifies bool
 }
 
 // Check decides whether c's author may make every op of c, given the
@@ -270,6 +350,10 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 		v.Uses = append(v.Uses, Use{Invite: g.Invite, Subject: c.Author, Limit: via.Uses})
 		held = append(held, eg)
 	}
+	held, mine, err := s.checkCerts(c, seen, held, &v)
+	if err != nil {
+		return Verdict{}, err
+	}
 	for i := range c.Ops {
 		o := &c.Ops[i]
 		switch {
@@ -285,6 +369,10 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleAdmin, g.Prefix) {
 				return deny(commit.RoleAdmin, fmt.Sprintf("granting %s on prefix %q", g.Role, g.Prefix))
 			}
+			if g.Person {
+				v.Grants = append(v.Grants, Grant{Identity: keys.IdentityID(g.Subject), Granter: c.Author, Seq: c.Seq, Role: g.Role, Prefix: g.Prefix, Expires: g.Expires})
+				continue
+			}
 			v.Grants = append(v.Grants, Grant{Subject: g.Subject, Granter: c.Author, Seq: c.Seq, Role: g.Role, Prefix: g.Prefix, Expires: g.Expires, Uses: g.Uses})
 		case o.Kind == commit.KindRevoke:
 			r, err := commit.DecodeRevoke(*o)
@@ -294,7 +382,24 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleAdmin, nil) {
 				return deny(commit.RoleAdmin, "revoking "+r.Author.Short()+" (for the whole space)")
 			}
-			v.Revokes = append(v.Revokes, r)
+			v.Revokes = append(v.Revokes, Cut{Revoke: r})
+		case o.Kind == commit.KindCert:
+			if len(held) == 0 {
+				return deny(commit.RoleRead, "carrying a device certificate")
+			}
+		case o.Kind == commit.KindDevRevoke:
+			if err := s.checkDevRevoke(c, o, seen, held, mine, &v); err != nil {
+				return Verdict{}, err
+			}
+		case o.Kind == commit.KindRevokePerson:
+			r, err := commit.DecodeRevokePerson(*o)
+			if err != nil {
+				continue
+			}
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "revoking the person "+r.Identity.Short()+" (for the whole space)")
+			}
+			v.People = append(v.People, r) // cut by Evaluate, which knows every device of the person
 		case o.Kind == commit.KindRotate:
 			if !allowed(held, commit.RoleAdmin, nil) {
 				return deny(commit.RoleAdmin, "rotating the read key (for the whole space)")

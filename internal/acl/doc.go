@@ -66,4 +66,33 @@
 //
 // Forks are cuts too: a forked author's commits from its fork seq on do
 // not count.
+//
+// # People (#12)
+//
+// A person is an identity key (idt_…, package identity) that certifies
+// devices; a certificate is signed by the identity and by the device.
+//   - cert op (a certificate): carried by the certified device itself, or
+//     by another device of the same person (certified in the commit's
+//     causal past or in the same commit); the author must hold some role,
+//     after the certificates it carries of itself. A certificate of the
+//     author carried in a commit gives it its person's grants for the rest
+//     of that commit, as an invite self-grant does.
+//   - grant to a person (a grant with person set): as a direct grant, admin
+//     on a prefix of the granted prefix. Every device with a certificate
+//     of that identity in a commit's causal past holds the person's grants
+//     in force there, besides its own.
+//   - devrevoke op: a revocation signed by the identity, carried by one of
+//     the person's devices holding a role, or by an admin of the whole
+//     space; the revoked device's certificate must be in the commit's
+//     causal past or in the commit. It is a revocation like any other: the
+//     device is cut after the op's last seq, chosen by the carrier, and
+//     the cut is accepted greedily with the others.
+//   - revokeperson op: an admin of the whole space. It cuts each device the
+//     identity certified with a certificate anywhere in the decided set:
+//     at the op's cut for a device it names, at 0 for any other (one the
+//     admin did not know, certified concurrently or later). Each cut is a
+//     revocation accepted greedily.
+//
+// A certificate or revocation that does not decode is ignored; one whose
+// signatures do not verify makes the commit not allowed.
 package acl

@@ -16,9 +16,10 @@ type Loc struct {
 }
 
 // Revocation is a revocation that took effect: By's commit Seq, at Time,
-// cut Author at LastSeq.
+// cut Author at LastSeq (a device revocation or a person's revocation
+// says so in Cut).
 type Revocation struct {
-	commit.Revoke
+	Cut
 	By   keys.AuthorID
 	Seq  uint64
 	Time commit.HLC
@@ -33,8 +34,11 @@ type Decision struct {
 	Cuts map[keys.AuthorID]uint64
 	// Revocations are the accepted revocations, in decision order.
 	Revocations []Revocation
-	// Grants are the grants of valid commits, in decision order.
+	// Grants are the grants to devices of valid commits, in decision order.
 	Grants []Grant
+	// People are the grants to people of valid commits, and Certs the
+	// device certificates they carry, in decision order.
+	People, Certs []Grant
 	// Joined lists, per invite key, the joiners it admitted, first first.
 	Joined map[keys.AuthorID][]keys.AuthorID
 }
@@ -48,8 +52,10 @@ func (d *Decision) Valid(author keys.AuthorID, seq uint64) bool {
 // State returns the grants of d as a State (for deciding new commits).
 func (d *Decision) State(sp keys.SpaceID) *State {
 	s := New(sp)
-	for _, g := range d.Grants {
-		s.Add(g)
+	for _, gs := range [][]Grant{d.Grants, d.People, d.Certs} {
+		for _, g := range gs {
+			s.Add(g)
+		}
 	}
 	return s
 }
@@ -94,12 +100,13 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 // rules.
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
 	order := decisionOrder(cs)
-	e := &evaluator{space: sp, order: order, forked: forked}
+	vc := newVerified()
+	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs, vc), verified: vc}
 	cuts := map[keys.AuthorID]uint64{}
 	cur := e.pass(cuts)
 	type cand struct {
 		i int
-		r commit.Revoke
+		r Cut
 	}
 	var accepted []cand
 	var revs []Revocation
@@ -130,10 +137,20 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 				cuts, cur = trial, next
 			}
 			accepted = append(accepted, cand{i, r})
-			revs = append(revs, Revocation{Revoke: r, By: n.c.Author, Seq: n.c.Seq, Time: n.c.Time})
+			revs = append(revs, Revocation{Cut: r, By: n.c.Author, Seq: n.c.Seq, Time: n.c.Time})
 		}
 	}
-	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Grants: cur.grants, Joined: cur.joined}
+	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined}
+	for _, g := range cur.grants {
+		switch {
+		case g.IsPerson():
+			d.People = append(d.People, g)
+		case g.IsCert():
+			d.Certs = append(d.Certs, g)
+		default:
+			d.Grants = append(d.Grants, g)
+		}
+	}
 	for i, err := range cur.invalid {
 		c := order[i].c
 		d.Invalid[Loc{c.Author, c.Seq}] = err
@@ -142,22 +159,25 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 }
 
 type evaluator struct {
-	space  keys.SpaceID
-	order  []*node
-	forked map[keys.AuthorID]uint64
+	space    keys.SpaceID
+	order    []*node
+	forked   map[keys.AuthorID]uint64
+	devices  map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
+	verified *verified                           // shared by the passes
 }
 
 type passResult struct {
 	invalid map[int]error
-	revokes map[int][]commit.Revoke
+	revokes map[int][]Cut
 	grants  []Grant
 	joined  map[keys.AuthorID][]keys.AuthorID
 }
 
 // pass decides every commit in decision order with fixed cuts.
 func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
-	p := &passResult{invalid: map[int]error{}, revokes: map[int][]commit.Revoke{}, joined: map[keys.AuthorID][]keys.AuthorID{}}
+	p := &passResult{invalid: map[int]error{}, revokes: map[int][]Cut{}, joined: map[keys.AuthorID][]keys.AuthorID{}}
 	st := New(e.space)
+	st.verified = e.verified
 	for i, n := range e.order {
 		c := n.c
 		if fs, ok := e.forked[c.Author]; ok && c.Seq >= fs {
@@ -181,8 +201,12 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 			st.Add(g)
 		}
 		p.grants = append(p.grants, v.Grants...)
-		if len(v.Revokes) > 0 {
-			p.revokes[i] = v.Revokes
+		revokes := v.Revokes
+		for _, r := range v.People {
+			revokes = append(revokes, personCuts(r, e.devices[r.Identity])...)
+		}
+		if len(revokes) > 0 {
+			p.revokes[i] = revokes
 		}
 	}
 	return p

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -62,6 +63,17 @@ type Grant struct {
 	// grant to the joiner's device.
 	Invite    keys.AuthorID
 	InviteSig []byte
+
+	// Person, if set, makes this a grant to a person: Subject holds the
+	// bytes of an identity ID (keys.IdentityID), and the role is held by
+	// every device that identity certified in the space (package acl).
+	// A person grant is never a self-grant through an invite.
+	Person bool
+}
+
+// PersonGrant returns the grant of role to the person of identity id.
+func PersonGrant(id keys.IdentityID, role Role) Grant {
+	return Grant{Subject: keys.AuthorID(id), Role: role, Person: true}
 }
 
 // UnlimitedUses is the Uses of an invite without a limit. Invites are
@@ -97,6 +109,31 @@ type Revoke struct {
 	LastSeq uint64
 }
 
+// DevRevoke carries an identity's device revocation (Revocation, encoded
+// by package identity, which names the identity and the device) into a
+// space, cutting the device after LastSeq here: the writer chooses the
+// cut, as an admin does for Revoke.
+type DevRevoke struct {
+	Revocation []byte
+	LastSeq    uint64
+}
+
+// MaxDevRevocation bounds DevRevoke.Revocation (package identity's records
+// are at most 256 bytes).
+const MaxDevRevocation = 256
+
+// RevokePerson revokes the person of Identity in the space: each device of
+// Cuts is cut after its LastSeq, and every other device the identity
+// certified in the space at 0 (package acl). Cuts are sorted by device,
+// one per device, at most MaxPersonCuts.
+type RevokePerson struct {
+	Identity keys.IdentityID
+	Cuts     []Revoke
+}
+
+// MaxPersonCuts bounds the devices a RevokePerson names.
+const MaxPersonCuts = 256
+
 // Rotate starts key epoch Epoch; Keys holds the new read key sealed to each
 // remaining reader.
 type Rotate struct {
@@ -125,6 +162,17 @@ type wireGrant struct {
 	Uses      uint64 `cbor:"5,keyasint,omitempty"`
 	Invite    []byte `cbor:"6,keyasint,omitempty"`
 	InviteSig []byte `cbor:"7,keyasint,omitempty"`
+	Person    bool   `cbor:"8,keyasint,omitempty"`
+}
+
+type wireDevRevoke struct {
+	Revocation []byte `cbor:"1,keyasint"`
+	LastSeq    uint64 `cbor:"2,keyasint"`
+}
+
+type wireRevokePerson struct {
+	Identity []byte       `cbor:"1,keyasint"`
+	Cuts     []wireRevoke `cbor:"2,keyasint"`
 }
 
 type wireRevoke struct {
@@ -150,7 +198,7 @@ type wireSchema struct {
 
 // GrantOp returns the op granting g.
 func GrantOp(g Grant) Op {
-	w := wireGrant{Subject: g.Subject[:], Role: uint64(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: uint64(g.Uses)}
+	w := wireGrant{Subject: g.Subject[:], Role: uint64(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: uint64(g.Uses), Person: g.Person}
 	if !g.Invite.IsZero() {
 		w.Invite, w.InviteSig = g.Invite[:], g.InviteSig
 	}
@@ -160,6 +208,38 @@ func GrantOp(g Grant) Op {
 // RevokeOp returns the op revoking r.
 func RevokeOp(r Revoke) Op {
 	return Op{Kind: KindRevoke, Payload: marshal(wireRevoke{Author: r.Author[:], LastSeq: r.LastSeq})}
+}
+
+// CertOp returns the op carrying an encoded device certificate.
+func CertOp(cert []byte) Op { return Op{Kind: KindCert, Payload: cert} }
+
+// CertPayload returns a cert op's payload (the certificate, for package
+// identity to decode and verify).
+func CertPayload(o Op) ([]byte, error) {
+	if o.Kind != KindCert {
+		return nil, fmt.Errorf("op is %s, not %s", o.Kind, KindCert)
+	}
+	if o.Erased {
+		return nil, fmt.Errorf("%s op: %w", KindCert, errErased)
+	}
+	return o.Payload, nil
+}
+
+// DevRevokeOp returns the op carrying r.
+func DevRevokeOp(r DevRevoke) Op {
+	return Op{Kind: KindDevRevoke, Payload: marshal(wireDevRevoke{Revocation: r.Revocation, LastSeq: r.LastSeq})}
+}
+
+// RevokePersonOp returns the op revoking the person r.Identity. It sorts
+// r.Cuts by device.
+func RevokePersonOp(r RevokePerson) Op {
+	cuts := slices.Clone(r.Cuts)
+	slices.SortFunc(cuts, func(a, b Revoke) int { return bytes.Compare(a.Author[:], b.Author[:]) })
+	w := wireRevokePerson{Identity: r.Identity[:], Cuts: make([]wireRevoke, len(cuts))}
+	for i, c := range cuts {
+		w.Cuts[i] = wireRevoke{Author: c.Author[:], LastSeq: c.LastSeq}
+	}
+	return Op{Kind: KindRevokePerson, Payload: marshal(w)}
 }
 
 // RotateOp returns the op starting r.Epoch.
@@ -197,7 +277,10 @@ func DecodeGrant(o Op) (Grant, error) {
 	if w.Uses > 1<<32-1 {
 		return Grant{}, errors.New("grant uses out of range")
 	}
-	g.Role, g.Prefix, g.Expires, g.Uses = Role(w.Role), w.Prefix, w.Expires, uint32(w.Uses)
+	g.Role, g.Prefix, g.Expires, g.Uses, g.Person = Role(w.Role), w.Prefix, w.Expires, uint32(w.Uses), w.Person
+	if g.Person && (w.Invite != nil || w.InviteSig != nil || w.Uses != 0) {
+		return Grant{}, errors.New("a grant to a person carries no invite and no uses")
+	}
 	if w.Invite != nil || w.InviteSig != nil {
 		if err := id32((*[32]byte)(&g.Invite), w.Invite, "grant invite key"); err != nil {
 			return Grant{}, err
@@ -221,6 +304,46 @@ func DecodeRevoke(o Op) (Revoke, error) {
 		return Revoke{}, err
 	}
 	r.LastSeq = w.LastSeq
+	return r, nil
+}
+
+// DecodeDevRevoke parses a devrevoke op's payload (the revocation inside
+// is for package identity to decode and verify).
+func DecodeDevRevoke(o Op) (DevRevoke, error) {
+	var w wireDevRevoke
+	if err := decodeControl(o, KindDevRevoke, &w); err != nil {
+		return DevRevoke{}, err
+	}
+	if len(w.Revocation) == 0 || len(w.Revocation) > MaxDevRevocation {
+		return DevRevoke{}, fmt.Errorf("device revocation is %d bytes, want 1..%d", len(w.Revocation), MaxDevRevocation)
+	}
+	return DevRevoke{Revocation: w.Revocation, LastSeq: w.LastSeq}, nil
+}
+
+// DecodeRevokePerson parses a revokeperson op's payload: cuts sorted by
+// device, one per device, at most MaxPersonCuts.
+func DecodeRevokePerson(o Op) (RevokePerson, error) {
+	var w wireRevokePerson
+	if err := decodeControl(o, KindRevokePerson, &w); err != nil {
+		return RevokePerson{}, err
+	}
+	var r RevokePerson
+	if err := id32((*[32]byte)(&r.Identity), w.Identity, "revoked identity"); err != nil {
+		return RevokePerson{}, err
+	}
+	if len(w.Cuts) > MaxPersonCuts {
+		return RevokePerson{}, fmt.Errorf("person revocation names %d devices, the limit is %d", len(w.Cuts), MaxPersonCuts)
+	}
+	r.Cuts = make([]Revoke, len(w.Cuts))
+	for i, c := range w.Cuts {
+		if err := id32((*[32]byte)(&r.Cuts[i].Author), c.Author, "revoked device"); err != nil {
+			return RevokePerson{}, err
+		}
+		if i > 0 && bytes.Compare(r.Cuts[i-1].Author[:], r.Cuts[i].Author[:]) >= 0 {
+			return RevokePerson{}, errors.New("person revocation's devices are not sorted and distinct")
+		}
+		r.Cuts[i].LastSeq = c.LastSeq
+	}
 	return r, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/golden"
 	"github.com/loamdb/loam/internal/keys"
 )
 
@@ -208,6 +209,10 @@ func FuzzDecodeControl(f *testing.F) {
 		commit.RevokeOp(commit.Revoke{Author: subject, LastSeq: 41}),
 		commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: subject, Sealed: []byte("sealed-read-key")}}}),
 		commit.RotateOp(commit.Rotate{Epoch: 1}),
+		commit.GrantOp(commit.PersonGrant(goldenIdentity, commit.RoleWrite)),
+		commit.DevRevokeOp(commit.DevRevoke{Revocation: golden.Hex(goldenRevocation), LastSeq: 7}),
+		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: subject, LastSeq: 41}, {Author: goldenJoiner.Author()}}}),
+		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity}),
 		commit.SchemaOp(commit.Schema{App: "chat", Version: 2, Body: []byte(`{"rooms":"chat/{room}/{ts}"}`)}),
 	} {
 		f.Add(byte(op.Kind), false, op.Payload)
@@ -232,7 +237,7 @@ func FuzzDecodeControl(f *testing.F) {
 		if err == nil {
 			g2, err := commit.DecodeGrant(commit.GrantOp(g))
 			if err != nil || g2.Subject != g.Subject || g2.Role != g.Role || !bytes.Equal(g2.Prefix, g.Prefix) ||
-				g2.Expires != g.Expires || g2.Uses != g.Uses {
+				g2.Expires != g.Expires || g2.Uses != g.Uses || g2.Person != g.Person {
 				t.Fatalf("grant round trip: %+v -> %+v, %v", g, g2, err)
 			}
 			if g.Role < commit.RoleRead || g.Role > commit.RoleSeed || len(g.Prefix) > commit.MaxKeySize {
@@ -260,6 +265,24 @@ func FuzzDecodeControl(f *testing.F) {
 				if rot2.Keys[i].Reader != rot.Keys[i].Reader || !bytes.Equal(rot2.Keys[i].Sealed, rot.Keys[i].Sealed) {
 					t.Fatalf("rotate round trip changed key %d", i)
 				}
+			}
+		}
+
+		dr, err := commit.DecodeDevRevoke(op)
+		wantKind(commit.KindDevRevoke, err)
+		if err == nil {
+			dr2, err := commit.DecodeDevRevoke(commit.DevRevokeOp(dr))
+			if err != nil || dr2.LastSeq != dr.LastSeq || !bytes.Equal(dr2.Revocation, dr.Revocation) || len(dr.Revocation) > commit.MaxDevRevocation {
+				t.Fatalf("devrevoke round trip: %+v -> %+v, %v", dr, dr2, err)
+			}
+		}
+
+		rp, err := commit.DecodeRevokePerson(op)
+		wantKind(commit.KindRevokePerson, err)
+		if err == nil {
+			again := commit.RevokePersonOp(rp)
+			if !bytes.Equal(again.Payload, op.Payload) || len(rp.Cuts) > commit.MaxPersonCuts {
+				t.Fatalf("revokeperson round trip: %+v -> %x", rp, again.Payload)
 			}
 		}
 

@@ -19,7 +19,16 @@ const (
 	KindRevoke  Kind = 17 // revoke an author from a seq on: payload is a Revoke
 	KindRotate  Kind = 18 // rotate the read key: payload is a Rotate
 	KindSchema  Kind = 19 // declare an app schema: payload is a Schema
-	KindSealed  Kind = 32 // private space: payload is the AEAD ciphertext of an op
+	// KindCert carries a person's device certificate into the space: its
+	// payload is the certificate as package identity encodes it.
+	KindCert Kind = 20
+	// KindDevRevoke carries an identity's device revocation into the space,
+	// with where the device is cut here: payload is a DevRevoke.
+	KindDevRevoke Kind = 21
+	// KindRevokePerson revokes a person (every device certified by an
+	// identity): payload is a RevokePerson.
+	KindRevokePerson Kind = 22
+	KindSealed       Kind = 32 // private space: payload is the AEAD ciphertext of an op
 	// KindBlob names, in the clear, a sealed blob that a sealed putblob of
 	// a private space references: its payload is the blob's reference
 	// (blob.Ref: the sealed bytes' ID and size, no epoch), so that seeders,
@@ -43,6 +52,12 @@ func (k Kind) String() string {
 		return "rotate"
 	case KindSchema:
 		return "schema"
+	case KindCert:
+		return "cert"
+	case KindDevRevoke:
+		return "devrevoke"
+	case KindRevokePerson:
+		return "revokeperson"
 	case KindSealed:
 		return "sealed"
 	case KindBlob:
@@ -67,7 +82,7 @@ const MaxBlobOp = 64
 func (k Kind) Erasable() bool { return !k.IsControl() && k != KindBlob }
 
 // IsControl reports whether k is an access-control or schema op.
-func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindSchema }
+func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindRevokePerson }
 
 // Op is one operation in a commit.
 //

@@ -20,6 +20,7 @@ var owners = map[string]string{
 	"op":            "internal/commit TestGoldenControlOps",
 	"digest":        "internal/commit TestGoldenDigests",
 	"ticket":        "internal/keys TestGoldenTickets",
+	"identity":      "internal/identity TestGoldenIdentity",
 	"blob":          "internal/blob TestGoldenBlobMessages",
 	"blob-manifest": "internal/blob TestGoldenBlobIDs",
 	"blob-ref":      "internal/blob TestGoldenBlobRefs",

@@ -42,6 +42,12 @@ func FuzzParseIDs(f *testing.F) {
 				t.Fatalf("ParseCommitID(%q) = %s", s, id)
 			}
 		}
+		if id, err := keys.ParseIdentityID(s); err == nil {
+			accepted++
+			if id.String() != s {
+				t.Fatalf("ParseIdentityID(%q) = %s", s, id)
+			}
+		}
 		// Secret keys are read from files: surrounding white space is
 		// allowed, the rest must be exactly the text form.
 		if k, err := keys.ParseDeviceKey(s); err == nil {

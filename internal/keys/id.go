@@ -24,6 +24,9 @@ const (
 	SpacePrefix  = "spc_"
 	AuthorPrefix = "aut_"
 	CommitPrefix = "cmt_"
+	// IdentityPrefix names a person's identity key (package identity):
+	// the Ed25519 key that certifies and revokes the person's devices.
+	IdentityPrefix = "idt_"
 )
 
 func format(prefix string, b [Size]byte) string {
@@ -93,6 +96,25 @@ func (id AuthorID) Bytes() []byte { return id[:] }
 func ParseAuthorID(s string) (AuthorID, error) {
 	b, err := parse("author ID", AuthorPrefix, s)
 	return AuthorID(b), err
+}
+
+// IdentityID identifies a person: the Ed25519 public key of the identity
+// key that signs the person's device certificates and revocations. It never
+// authors commits.
+type IdentityID [Size]byte
+
+func (id IdentityID) String() string { return format(IdentityPrefix, id) }
+
+// IsZero reports whether id is the zero value.
+func (id IdentityID) IsZero() bool { return id == IdentityID{} }
+
+// Short returns an abbreviated form for humans (not parseable).
+func (id IdentityID) Short() string { return id.String()[:len(IdentityPrefix)+8] }
+
+// ParseIdentityID parses the text form produced by IdentityID.String.
+func ParseIdentityID(s string) (IdentityID, error) {
+	b, err := parse("identity ID", IdentityPrefix, s)
+	return IdentityID(b), err
 }
 
 // CommitID identifies a commit: the BLAKE3 hash of its signed header.

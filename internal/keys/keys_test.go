@@ -162,6 +162,12 @@ func TestParseRoundTrip(t *testing.T) {
 		if id, err := keys.ParseCommitID(keys.CommitID(b).String()); err != nil || id != keys.CommitID(b) {
 			t.Errorf("commit %x: %v", b, err)
 		}
+		if id, err := keys.ParseIdentityID(keys.IdentityID(b).String()); err != nil || id != keys.IdentityID(b) {
+			t.Errorf("identity %x: %v", b, err)
+		}
+		if _, err := keys.ParseIdentityID(keys.AuthorID(b).String()); err == nil {
+			t.Errorf("an author ID %x parsed as an identity ID", b)
+		}
 		dk := keys.DeviceKeyFromSeed(b)
 		if k, err := keys.ParseDeviceKey(dk.String()); err != nil || k.Author() != dk.Author() {
 			t.Errorf("device key %x: %v", b, err)

@@ -79,15 +79,27 @@ func grantKey(sp keys.SpaceID, g acl.Grant, i uint32) []byte {
 	return spaceKey(tagGrant, sp, g.Subject[:], g.Granter[:], be64(g.Seq), binary.BigEndian.AppendUint32(nil, i))
 }
 
-// encodeGrant: role (1) ‖ expires (8 BE) ‖ uses (4 BE) ‖ invite (32) ‖ prefix.
+// encodeGrant: role (1) ‖ expires (8 BE) ‖ uses (4 BE) ‖ invite (32) ‖ prefix;
+// a person's record (a person grant or a device certificate, g.Identity
+// set) has the role's high bit set and the identity (32) after the invite.
 func encodeGrant(g acl.Grant) []byte {
-	b := make([]byte, 0, 1+8+4+keys.Size+len(g.Prefix))
-	b = append(b, byte(g.Role))
+	b := make([]byte, 0, 1+8+4+2*keys.Size+len(g.Prefix))
+	if g.Identity.IsZero() {
+		b = append(b, byte(g.Role))
+	} else {
+		b = append(b, byte(g.Role)|personRow)
+	}
 	b = binary.BigEndian.AppendUint64(b, g.Expires)
 	b = binary.BigEndian.AppendUint32(b, g.Uses)
 	b = append(b, g.Invite[:]...)
+	if !g.Identity.IsZero() {
+		b = append(b, g.Identity[:]...)
+	}
 	return append(b, g.Prefix...)
 }
+
+// personRow marks the role byte of a grant row of a person's record.
+const personRow = 0x80
 
 func (s *Store) grantRows(ctx context.Context, prefix []byte) ([]acl.Grant, error) {
 	var e err0

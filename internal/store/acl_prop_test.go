@@ -180,10 +180,20 @@ func TestPropertyEvaluateIsAFixpoint(t *testing.T) {
 // little.
 func TestGenACLExercisesTheRules(t *testing.T) {
 	var revs, revoked, usedUp, denied, joins int
+	var certs, people, devRevs, personRevs int
 	for s := range uint64(20) {
 		h := storetest.GenACL(rand.New(rand.NewPCG(s, s)), storetest.Gen{Authors: 4, Ops: 200, Keys: 10, MaxBatch: 3})
 		d := acl.Evaluate(h.Space(), h.Commits, nil)
 		revs += len(d.Revocations)
+		certs, people = certs+len(d.Certs), people+len(d.People)
+		for _, rv := range d.Revocations {
+			switch {
+			case rv.Person:
+				personRevs++
+			case !rv.Identity.IsZero():
+				devRevs++
+			}
+		}
 		for _, js := range d.Joined {
 			joins += len(js)
 		}
@@ -199,7 +209,87 @@ func TestGenACLExercisesTheRules(t *testing.T) {
 		}
 	}
 	t.Logf("revocations %d, revoked commits %d, used-up joins %d, denied %d, joins %d", revs, revoked, usedUp, denied, joins)
-	if revs == 0 || revoked == 0 || usedUp == 0 || denied == 0 || joins == 0 {
+	t.Logf("people (#12): certificates %d, person grants %d, device revocations %d, cuts of revoked people %d", certs, people, devRevs, personRevs)
+	if revs == 0 || revoked == 0 || usedUp == 0 || denied == 0 || joins == 0 || certs == 0 || people == 0 || devRevs == 0 || personRevs == 0 {
 		t.Fatalf("the generator does not exercise every rule")
 	}
+}
+
+// TestPropertyPartitions: replicas on either side of a partition each hold
+// what their side's authors wrote and saw (certificates, person grants,
+// device and person revocations included), and decide exactly as
+// acl.Evaluate over that; once the partition heals, in whichever order the
+// rest arrives, every replica decides the same as the model.
+func TestPropertyPartitions(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h, r := drawACLHistory(rt)
+		ctx := context.Background()
+		// A side: a random half of the authors, with the causal past of
+		// everything they wrote.
+		side := func() map[keys.CommitID]bool {
+			seen := view.VV{}
+			for _, c := range h.Commits {
+				if c.Author[0]%2 == byte(r.IntN(2)) || r.IntN(3) == 0 {
+					seen.Merge(h.VVs[c.ID])
+				}
+			}
+			held := map[keys.CommitID]bool{}
+			for _, c := range h.Commits {
+				if seen.Saw(c.Author, c.Seq) {
+					held[c.ID] = true
+				}
+			}
+			return held
+		}
+		want, d := h.ExpectDecided()
+		for range 2 {
+			held := side()
+			var mine, rest []*commit.Commit
+			for _, c := range h.Commits {
+				if held[c.ID] {
+					mine = append(mine, c)
+				} else {
+					rest = append(rest, c)
+				}
+			}
+			dir, err := os.MkdirTemp("", "loam-prop")
+			if err != nil {
+				rt.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			st, err := store.Open(dir, store.Options{NoSync: true})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if err := st.AddSpace(ctx, "s", h.Space()); err != nil {
+				rt.Fatal(err)
+			}
+			same := func(s storetest.Store) storetest.Store { return s }
+			if left := storetest.Deliver(rt, st, h.Space(), shuffledWithDuplicates(r, mine), 1+r.IntN(10), same); len(left) != 0 {
+				rt.Fatalf("%d commits of one side never applied", len(left))
+			}
+			sideWant, sideD := h.ExpectDecidedOf(held)
+			storetest.CheckModel(rt, st, h.Space(), sideWant)
+			if voided, err := st.Voided(ctx, h.Space()); err != nil || len(voided) != len(sideD.Invalid) {
+				rt.Fatalf("during the partition: store voids %d commits, model %d (%v)", len(voided), len(sideD.Invalid), err)
+			}
+			if left := storetest.Deliver(rt, st, h.Space(), shuffledWithDuplicates(r, rest), 1+r.IntN(10), same); len(left) != 0 {
+				rt.Fatalf("%d commits never applied after the partition healed", len(left))
+			}
+			storetest.CheckModel(rt, st, h.Space(), want)
+			voided, err := st.Voided(ctx, h.Space())
+			if err != nil {
+				rt.Fatal(err)
+			}
+			for l := range d.Invalid {
+				if _, ok := voided[l]; !ok {
+					rt.Fatalf("after the partition: store counts %s seq %d; model voids it: %v", l.Author.Short(), l.Seq, d.Invalid[l])
+				}
+			}
+			if len(voided) != len(d.Invalid) {
+				rt.Fatalf("after the partition: store voids %d commits, model %d", len(voided), len(d.Invalid))
+			}
+			st.Close()
+		}
+	})
 }

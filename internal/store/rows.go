@@ -42,8 +42,17 @@ func decodeGrantRow(k, v []byte) (acl.Grant, error) {
 		g.Expires = binary.BigEndian.Uint64(v[1:])
 		g.Uses = binary.BigEndian.Uint32(v[9:])
 		g.Invite = keys.AuthorID(v[13:])
-		if len(v) > 13+keys.Size {
-			g.Prefix = bytes.Clone(v[13+keys.Size:])
+		rest := v[13+keys.Size:]
+		if v[0]&personRow != 0 {
+			if len(rest) < keys.Size {
+				return acl.Grant{}, fmt.Errorf("%w: grant row of a person", ErrCorrupt)
+			}
+			g.Role &^= personRow
+			g.Identity = keys.IdentityID(rest)
+			rest = rest[keys.Size:]
+		}
+		if len(rest) > 0 {
+			g.Prefix = bytes.Clone(rest)
 		}
 	}
 	return g, nil

@@ -247,13 +247,16 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 
 // needsRedecide reports whether a commit with verdict v can change which
 // other commits count, so that the space must be decided again: a
-// revocation can; a join through an invite can only when the invite was
+// revocation can (of a member, a device or a person), and so can a device
+// certificate; a join through an invite can only when the invite was
 // revoked or its uses run out with it (which joins count then depends on
 // their order). Any other join only adds its grant: deciding a space again
 // reads every commit (about 30 µs each), and joins through an invite with
 // uses to spare are the common case.
 func (st *spaceState) needsRedecide(v acl.Verdict) bool {
-	if len(v.Revokes) > 0 {
+	// A device revocation or a person's revocation cuts like a revocation;
+	// a certificate can make a person's revocation cut one more device.
+	if len(v.Revokes) > 0 || len(v.People) > 0 || v.Certifies {
 		return true
 	}
 	for _, u := range v.Uses {

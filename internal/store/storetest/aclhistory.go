@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
 )
@@ -15,7 +17,10 @@ import (
 // besides writes and gossip, admins grant roles (some restricted to the
 // prefix "p/", some expiring), revoke authors at the seq they know of
 // them, and create invites of one or two uses, or unlimited, that strangers
-// join through.
+// join through. Authors also belong to two people (#12): they carry
+// device certificates (their own or a sibling's), admins grant roles to
+// people and revoke people, and devices carry their identity's
+// revocations of siblings.
 // Every commit is grounded (allowed when revocations and invite uses are
 // left aside), so a store stores every one; which of them count is
 // acl.Evaluate's decision (see ExpectDecided). g.Authors of the authors
@@ -70,9 +75,50 @@ func GenACL(r *rand.Rand, g Gen) *History {
 	}
 	var invites []keys.DeviceKey // invite keys granted so far (by any commit)
 
+	// Two people; two thirds of the authors are one person's devices. What
+	// they do is drawn from pr, seeded by the space, so that r's draws (and
+	// the histories of saved failing cases) stay as they were before people.
+	sk := h.Space()
+	pr := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sk[:8]), binary.BigEndian.Uint64(sk[8:16])))
+	pseed := func() (s [32]byte) {
+		for i := range s {
+			s[i] = byte(pr.UintN(256))
+		}
+		return
+	}
+	people := []identity.Key{identity.KeyFromSeed(pseed()), identity.KeyFromSeed(pseed())}
+	personOf := make([]int, len(as)) // index in people, or -1
+	certs := make([]commit.Op, len(as))
+	for i, a := range as {
+		personOf[i] = i%3 - 1
+		if personOf[i] >= 0 {
+			ct := must(identity.NewCert(people[personOf[i]], a.key, fmt.Sprintf("device %d", i), base))
+			certs[i] = commit.CertOp(ct.Encode())
+		}
+	}
+	devicesOf := func(p int) []int {
+		var out []int
+		for i := range as {
+			if personOf[i] == p {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	knownSeq := func(a, t *author) uint64 {
+		if t == a {
+			return a.seq
+		}
+		if c := a.known[t.key.Author()]; c != nil {
+			return c.Seq
+		}
+		return 0
+	}
+
 	for ops, tries := 0, 0; ops < g.Ops && tries < 20*g.Ops; tries++ {
 		phys += uint64(r.IntN(3)) * 1000
-		a := as[r.IntN(len(as))]
+		ai := r.IntN(len(as))
+		a := as[ai]
 		if r.IntN(10) < 3 { // gossip
 			b := as[r.IntN(len(as))]
 			if b == a {
@@ -83,6 +129,30 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		}
 		var batch []commit.Op
 		var newInvite keys.DeviceKey
+		switch x := pr.IntN(10); {
+		case x == 0: // a grant to a person
+			batch = append(batch, commit.GrantOp(commit.PersonGrant(people[pr.IntN(2)].ID(), []commit.Role{commit.RoleRead, commit.RoleWrite, commit.RoleWrite, commit.RoleAdmin}[pr.IntN(4)])))
+		case x == 1 && personOf[ai] >= 0: // carry a certificate: its own, or a sibling's
+			ds := devicesOf(personOf[ai])
+			batch = append(batch, certs[ai], certs[ds[pr.IntN(len(ds))]])
+			if o := certs[(ai+1)%len(as)]; o.Kind != 0 && pr.IntN(4) == 0 { // sometimes another person's, which it may not carry
+				batch = append(batch, o)
+			}
+		case x == 2 && personOf[ai] >= 0 && pr.IntN(2) == 0: // carry its identity's revocation of a sibling, with its certificate
+			ds := devicesOf(personOf[ai])
+			t := ds[pr.IntN(len(ds))]
+			rv := must(identity.NewRevocation(people[personOf[ai]], as[t].key.Author(), phys))
+			batch = append(batch, certs[t], commit.DevRevokeOp(commit.DevRevoke{Revocation: rv.Encode(), LastSeq: knownSeq(a, as[t])}))
+		case x == 3 && pr.IntN(2) == 0: // revoke a person, at the seqs known of some of its devices
+			p := pr.IntN(2)
+			rp := commit.RevokePerson{Identity: people[p].ID()}
+			for _, t := range devicesOf(p) {
+				if pr.IntN(2) == 0 {
+					rp.Cuts = append(rp.Cuts, commit.Revoke{Author: as[t].key.Author(), LastSeq: knownSeq(a, as[t])})
+				}
+			}
+			batch = append(batch, commit.RevokePersonOp(rp))
+		}
 		switch x := r.IntN(20); {
 		case x < 2: // grant
 			target := as[r.IntN(len(as))].key.Author()
