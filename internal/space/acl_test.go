@@ -24,14 +24,7 @@ import (
 func TestLocalRefusal(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	dev := func() keys.DeviceKey {
-		k, err := keys.NewDeviceKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	reader, chatter, temp, gone, stranger := dev(), dev(), dev(), dev(), dev()
+	reader, chatter, temp, gone, stranger := dev(t), dev(t), dev(t), dev(t), dev(t)
 	past := uint64(time.Now().Add(-time.Hour).UnixMicro())
 	if _, err := f.sp.Commit(ctx, []commit.Op{
 		commit.GrantOp(commit.Grant{Subject: reader.Author(), Role: commit.RoleRead}),
@@ -169,15 +162,6 @@ func TestNoDepsOnVoidedCommits(t *testing.T) {
 	if len(c.Deps) != 1 || c.Deps[0] != rev.ID {
 		t.Fatalf("deps %v, want only the revocation %s", c.Deps, rev.ID.Short())
 	}
-}
-
-func dev(t *testing.T) keys.DeviceKey {
-	t.Helper()
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func sortedIDs(ids []keys.CommitID) []keys.CommitID {

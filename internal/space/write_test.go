@@ -16,7 +16,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/testkit"
@@ -253,10 +252,7 @@ func TestWritesThatDoNotCountAreErrors(t *testing.T) {
 func TestObserveReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	other, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := dev(t)
 	c, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: other.Author(), Role: commit.RoleWrite})})
 	if err != nil {
 		t.Fatal(err)
