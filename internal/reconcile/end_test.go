@@ -22,7 +22,7 @@ import (
 func TestEndDelivers(t *testing.T) {
 	c := newCluster(t, 2)
 	a, b := c.nodes[0], c.nodes[1]
-	sp, err := space.Open(c.ctx, a.st, a.id, a.dev, commit.NewClock())
+	sp, err := space.Open(c.ctx, a.Store, a.id, a.dev, commit.NewClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestEndDelivers(t *testing.T) {
 		go func() { errs <- s.Run(c.ctx) }()
 	}
 	c.waitFor(20*time.Second, "a to have sent all", func() bool {
-		heads, err := a.st.SyncHeads(c.ctx, a.id)
+		heads, err := a.Store.SyncHeads(c.ctx, a.id)
 		return err == nil && sa.InSync(a.id, heads)
 	})
 	close(gate)
