@@ -274,13 +274,7 @@ func (n *Node) onEvent(ev store.Event) {
 		sp.Observe(ev)
 	}
 	for _, s := range sessions {
-		s.Notify(ev.Space)
-		if ev.Redecided {
-			s.Announce(ev.Space)
-		}
-		for _, f := range ev.Forks {
-			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
-		}
+		s.Observe(ev)
 	}
 }
 
