@@ -92,6 +92,7 @@ type Node struct {
 	rc    *reconnect       // peer book and joins (reconnect.go); nil when offline
 	sync  nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
 	log   *slog.Logger
+	people people // this device's identity and certificate carrier (identity.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -186,6 +187,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if err := n.loadIdentity(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if !o.Offline {
 		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
@@ -250,6 +255,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
+	n.kickCarrier(ev.Space)
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()
