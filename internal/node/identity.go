@@ -107,8 +107,25 @@ func (n *Node) Identity(ctx context.Context) (Identity, error) {
 // this device may write, and returns the phrase: the caller shows it once
 // to the person, and it is kept nowhere else.
 func (n *Node) CreateIdentity(ctx context.Context, name string, o IdentityOptions) (Identity, identity.Phrase, error) {
-	if err := CheckPersonName(name); err != nil {
+	p, err := identity.NewPhrase(rand.Reader)
+	if err != nil {
 		return Identity{}, identity.Phrase{}, err
+	}
+	id, err := n.RecoverIdentity(ctx, p, name, o)
+	if err != nil {
+		return Identity{}, identity.Phrase{}, err
+	}
+	return id, p, nil
+}
+
+// RecoverIdentity makes this device one of the devices of the identity of
+// phrase p, as CreateIdentity does for a new phrase: it certifies this
+// device with the phrase's key, keeps the identity in HOME/identity and
+// carries the certificate into the spaces held here. (Recovery, issue 12,
+// builds on it; tests give a second device its person's identity with it.)
+func (n *Node) RecoverIdentity(ctx context.Context, p identity.Phrase, name string, o IdentityOptions) (Identity, error) {
+	if err := CheckPersonName(name); err != nil {
+		return Identity{}, err
 	}
 	dev := o.Device
 	if dev == "" {
@@ -117,20 +134,16 @@ func (n *Node) CreateIdentity(ctx context.Context, name string, o IdentityOption
 	n.people.create.Lock()
 	defer n.people.create.Unlock()
 	if cur, err := n.Identity(ctx); err == nil {
-		return Identity{}, identity.Phrase{}, fmt.Errorf("%w: %s (%s); a home is one device of one person: use another home (LOAM_HOME) for another identity", ErrIdentityExists, cur.ID, cur.Name)
+		return Identity{}, fmt.Errorf("%w: %s (%s); a home is one device of one person: use another home (LOAM_HOME) for another identity", ErrIdentityExists, cur.ID, cur.Name)
 	} else if !errors.Is(err, ErrNoIdentity) {
-		return Identity{}, identity.Phrase{}, err
-	}
-	p, err := identity.NewPhrase(rand.Reader)
-	if err != nil {
-		return Identity{}, identity.Phrase{}, err
+		return Identity{}, err
 	}
 	id, err := n.certify(p.Key(), name, dev, o.PhraseOnly)
 	if err != nil {
-		return Identity{}, identity.Phrase{}, err
+		return Identity{}, err
 	}
 	n.carryAll(ctx)
-	return id, p, nil
+	return id, nil
 }
 
 // certify makes this device's certificate under key k, saves the identity

@@ -35,7 +35,7 @@ func TestPersonGrantSecondDevice(t *testing.T) {
 	// Ana's phone (certified by the same identity, handed the identity
 	// key as linking will) follows the space with a ticket without an
 	// invite. Before any person grant it cannot write, and carries nothing.
-	if _, err := phone.certify(phrase.Key(), "Ana", "phone", false); err != nil {
+	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
 		t.Fatal(err)
 	}
 	follow := keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}
