@@ -92,7 +92,6 @@ type Node struct {
 	rc    *reconnect       // peer book and joins (reconnect.go); nil when offline
 	sync  nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
 	log   *slog.Logger
-	people people // this device's identity and certificate carrier (identity.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,6 +114,8 @@ type Node struct {
 	corruptServe bool         // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once
+
+	people people // this device's identity and certificate carrier (identity.go)
 }
 
 // Counters count what the node refused and transferred.
