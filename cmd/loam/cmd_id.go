@@ -19,6 +19,8 @@ words. It certifies each of the person's devices; a device's certificate
 travels into every space the device is in, so that the person shows as one
 member with several devices, and a grant to the person (loam grant SPACE
 idt_… ROLE) holds for all of them.`,
+		Example: `  loam id create --name "Ana"
+  loam id show`,
 		Args: noSubcommand,
 	}
 	cmd.AddCommand(newIDCreateCmd(g), newIDShowCmd(g))
