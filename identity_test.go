@@ -116,4 +116,38 @@ func TestPersonGrantThroughDaemons(t *testing.T) {
 	}) {
 		t.Fatal("Bob does not count the phone's write")
 	}
+
+	// Members: one person, Ana, with her two devices, embedded (Bob) and
+	// through a daemon (the laptop's, once it holds the phone's commits).
+	if err := lsp.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for who, sp := range map[string]*loam.Space{"Bob": club, "the laptop": lsp} {
+		var ms []loam.Member
+		if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
+			ms, err = sp.Members(ctx)
+			return err == nil && len(ms) > 0 && len(ms[len(ms)-1].Devices) == 2
+		}) {
+			t.Fatalf("%s's members: %+v, %v", who, ms, err)
+		}
+		person := ms[len(ms)-1]
+		if person.Identity != ana.ID || person.Author != ana.ID || person.Role != loam.Write || len(person.Grants) != 1 || person.Grants[0].Role != loam.Write || person.Grants[0].GrantedBy != bob.Author() {
+			t.Errorf("%s: person row %+v", who, person)
+		}
+		names := map[string]string{}
+		for _, d := range person.Devices {
+			names[d.Author] = d.Name
+			if d.Identity != ana.ID || d.Since == nil || d.Role != loam.Write {
+				t.Errorf("%s: device row %+v", who, d)
+			}
+		}
+		if names[laptop.Author()] != "laptop" || names[phone.Author()] != "phone" {
+			t.Errorf("%s: devices %v, want the laptop and the phone by name", who, names)
+		}
+		for _, m := range ms[:len(ms)-1] {
+			if m.Author == laptop.Author() || m.Author == phone.Author() || m.Identity != "" {
+				t.Errorf("%s: Ana's device has a row of its own: %+v", who, m)
+			}
+		}
+	}
 }
