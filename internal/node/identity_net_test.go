@@ -71,10 +71,18 @@ func TestPersonGrantSecondDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, m := range ms {
-		if m.Author == phone.Author() && m.Role != 0 {
-			t.Fatalf("the phone holds a grant of its own (%s): it should hold only Ana's", m.Role)
+		if m.Author != phone.Author() {
+			continue
 		}
+		found = true
+		if len(m.Grants) != 0 || m.Identity != ana.ID || m.DeviceName != "phone" || !acl.CanWrite(m.Role) {
+			t.Fatalf("the phone's member row %+v: want Ana's device \"phone\" writing through her grant only", m)
+		}
+	}
+	if !found {
+		t.Fatal("the phone is not a member at Bob's")
 	}
 	acc, err := bob.st.Access(ctx, id)
 	if err != nil {
