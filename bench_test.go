@@ -120,30 +120,37 @@ func BenchmarkPutDurable(b *testing.B) {
 	}
 }
 
-func filledSpace(b *testing.B, keys int) (*loam.Node, *loam.Space) {
-	n, sp := benchSpace(b)
-	ctx := context.Background()
+// fill writes keys keys ("key/00000000" on) of 100-byte values to sp, in
+// commits of 1,000.
+func fill(b *testing.B, sp *loam.Space, keys int) {
+	b.Helper()
 	for c := 0; c < keys; c += 1000 {
 		bt := sp.Batch()
 		for i := c; i < c+1000 && i < keys; i++ {
 			bt.Put(fmt.Appendf(nil, "key/%08d", i), value100)
 		}
-		if err := bt.Commit(ctx); err != nil {
+		if err := bt.Commit(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return n, sp
+}
+
+// filledSpace returns a space of keys keys (see fill), in a node closed
+// when the benchmark ends.
+func filledSpace(b *testing.B, keys int) *loam.Space {
+	n, sp := benchSpace(b)
+	b.Cleanup(func() { n.Close() })
+	fill(b, sp, keys)
+	return sp
 }
 
 // BenchmarkGet reads random keys of a 100,000-key space.
 func BenchmarkGet(b *testing.B) {
-	n, sp := filledSpace(b, 100_000)
-	defer n.Close()
+	sp := filledSpace(b, 100_000)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 4))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
+	for b.Loop() { // the first call resets the timer
 		if _, err := sp.Get(ctx, fmt.Appendf(nil, "key/%08d", r.IntN(100_000))); err != nil {
 			b.Fatal(err)
 		}
@@ -154,13 +161,11 @@ func BenchmarkGet(b *testing.B) {
 // BenchmarkRange reads 100 consecutive keys from a random start in a
 // 100,000-key space; the metric counts keys.
 func BenchmarkRange(b *testing.B) {
-	n, sp := filledSpace(b, 100_000)
-	defer n.Close()
+	sp := filledSpace(b, 100_000)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 6))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
+	for b.Loop() { // the first call resets the timer
 		got := 0
 		for _, err := range sp.Range(ctx, loam.Start(fmt.Sprintf("key/%08d", r.IntN(99_900))), loam.Limit(100)) {
 			if err != nil {
@@ -183,10 +188,7 @@ func BenchmarkFrontDoor(b *testing.B) {
 	for _, via := range []string{"embedded", "daemon"} {
 		var n *loam.Node
 		if via == "embedded" {
-			var err error
-			if n, err = loam.Open(ctx, loam.Options{Home: b.TempDir()}); err != nil {
-				b.Fatal(err)
-			}
+			n = openEmbedded(b)
 		} else {
 			n = connect(b, startDaemonSync(b, true).home)
 		}
@@ -203,15 +205,7 @@ func BenchmarkFrontDoor(b *testing.B) {
 				}
 			}
 		})
-		for c := 0; c < 10_000; c += 1000 {
-			bt := sp.Batch()
-			for i := c; i < c+1000; i++ {
-				bt.Put(fmt.Appendf(nil, "key/%08d", i), value100)
-			}
-			if err := bt.Commit(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
+		fill(b, sp, 10_000)
 		b.Run("get/"+via, func(b *testing.B) {
 			r := rand.New(rand.NewPCG(3, 4))
 			for b.Loop() {

@@ -13,20 +13,8 @@ import (
 func TestClosedNodeSaysClosed(t *testing.T) {
 	ctx := context.Background()
 	open := map[string]func(t *testing.T) *loam.Node{
-		"embedded": func(t *testing.T) *loam.Node {
-			n, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		},
-		"daemon": func(t *testing.T) *loam.Node {
-			n, err := loam.Connect(ctx, startDaemon(t).home)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		},
+		"embedded": func(t *testing.T) *loam.Node { return openEmbedded(t) },
+		"daemon":   func(t *testing.T) *loam.Node { return connect(t, startDaemon(t).home) },
 	}
 	for name, openNode := range open {
 		t.Run(name, func(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -36,23 +34,28 @@ func startDaemonSync(t testing.TB, durable bool) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := api.LoadOrCreateToken(home)
+	d, err := api.Serve(context.Background(), n, api.ServeOptions{Addr: "127.0.0.1:0"})
+	if err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Close()
+		n.Close()
+	})
+	return &daemon{home: home, n: n}
+}
+
+// openEmbedded opens a node in a new home in this process, closed when
+// the test ends.
+func openEmbedded(t testing.TB) *loam.Node {
+	t.Helper()
+	n, err := loam.Open(context.Background(), loam.Options{Home: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := api.NewServer(n, tok)
-	srv := httptest.NewServer(s)
-	srv.Config.RegisterOnShutdown(s.CloseStreams)
-	t.Cleanup(func() {
-		s.CloseStreams()
-		srv.Close()
-		n.Close()
-	})
-	info := api.DaemonInfo{API: srv.Listener.Addr().String(), Peer: n.PeerID(), Addrs: n.Addrs(), PID: os.Getpid()}
-	if err := api.WriteDaemonInfo(home, info); err != nil {
-		t.Fatal(err)
-	}
-	return &daemon{home: home, n: n}
+	t.Cleanup(func() { n.Close() })
+	return n
 }
 
 func connect(t testing.TB, home string) *loam.Node {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"strings"
 
 	"github.com/loamdb/loam"
@@ -17,22 +16,10 @@ import (
 // fetched from every peer that has it. The key holds a reference.
 func ExampleSpace_PutBlob() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
 
 	// In a private space a blob is sealed before it is stored or sent.
-	sp, err := n.CreateSpace(ctx, "family", loam.Private)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "family", loam.Private)
+	defer done()
 	photo := bytes.Repeat([]byte("pixels "), 300_000) // 2.1 MB
 	ref, err := sp.PutBlob(ctx, []byte("photos/beach"), bytes.NewReader(photo), "image/jpeg")
 	if err != nil {
@@ -59,20 +46,8 @@ func ExampleSpace_PutBlob() {
 // here.
 func ExampleSpace_OpenBlob() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "family", loam.Private)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "family", loam.Private)
+	defer done()
 	photo := bytes.Repeat([]byte("pixels "), 300_000)
 	if _, err := sp.PutBlob(ctx, []byte("photos/beach"), bytes.NewReader(photo), "image/jpeg"); err != nil {
 		log.Fatal(err)
@@ -103,20 +78,8 @@ func ExampleSpace_OpenBlob() {
 // are sealed to it, so write them there with PutBlob).
 func ExampleNode_AddBlob() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	n, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 
 	csv := strings.Repeat("date,tool,member\n", 10_000)
 	info, err := n.AddBlob(ctx, strings.NewReader(csv))
@@ -148,16 +111,8 @@ func ExampleNode_AddBlob() {
 // while it is pinned; GCBlobs frees the others.
 func ExampleNode_Blobs() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
+	n, done := exampleNode(ctx)
+	defer done()
 	info, err := n.AddBlob(ctx, strings.NewReader(strings.Repeat("minutes of the meeting\n", 1000)))
 	if err != nil {
 		log.Fatal(err)

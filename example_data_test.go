@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
 	"strings"
 
 	"github.com/loamdb/loam"
@@ -13,20 +12,8 @@ import (
 
 func ExampleSpace_Get() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 
 	// Put returns once the write is signed and durable on disk.
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
@@ -48,20 +35,8 @@ func ExampleSpace_Get() {
 // Lookup tells who wrote a key's value, and when.
 func ExampleSpace_Lookup() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	n, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
 		log.Fatal(err)
 	}
@@ -80,20 +55,8 @@ func ExampleSpace_Lookup() {
 // key is gone everywhere once they have synced.
 func ExampleSpace_Delete() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
 		log.Fatal(err)
 	}
@@ -101,7 +64,7 @@ func ExampleSpace_Delete() {
 	if err := sp.Delete(ctx, []byte("tools/drill")); err != nil {
 		log.Fatal(err)
 	}
-	_, err = sp.Get(ctx, []byte("tools/drill"))
+	_, err := sp.Get(ctx, []byte("tools/drill"))
 	fmt.Println("deleted:", errors.Is(err, loam.ErrNotFound))
 	// Output:
 	// deleted: true
@@ -111,20 +74,8 @@ func ExampleSpace_Delete() {
 // replica, or none does.
 func ExampleSpace_Batch() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 	if err := sp.Put(ctx, []byte("loans/drill"), []byte("ana")); err != nil {
 		log.Fatal(err)
 	}
@@ -158,20 +109,8 @@ func ExampleSpace_Batch() {
 
 func ExampleSpace_Range() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "chat", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "chat", loam.Public)
+	defer done()
 	b := sp.Batch()
 	for _, k := range []string{"msg/0001", "msg/0002", "msg/0003", "msg/0004", "topic"} {
 		b.Put([]byte(k), []byte("…"))
@@ -203,20 +142,8 @@ func ExampleSpace_Range() {
 func ExampleSpace_Watch() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the watch
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "chat", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "chat", loam.Public)
+	defer done()
 
 	// Every change applied from now on to a key of the prefix arrives,
 	// whether this device or a peer wrote it.
@@ -249,20 +176,8 @@ func ExampleSpace_Watch() {
 // values: two members compare it to know they agree.
 func ExampleSpace_State() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
 		log.Fatal(err)
 	}
@@ -287,20 +202,8 @@ func ExampleSpace_State() {
 // doubts its copy (or a peer's) would.
 func ExampleSpace_Verify() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	sp, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
 		log.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -13,28 +12,39 @@ import (
 	"github.com/loamdb/loam"
 )
 
+// networked returns the options of an example's networked node in home,
+// listening on loopback only (a program leaves Listen nil: every
+// interface).
+func networked(home string) loam.Options {
+	return loam.Options{Home: home, Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}}
+}
+
+// twoDevices opens Alice's and Bob's networked nodes in new temporary
+// homes; done closes them and removes the homes.
+func twoDevices(ctx context.Context) (alice, bob *loam.Node, done func()) {
+	dir, remove := tempHome()
+	alice, err := loam.Open(ctx, networked(filepath.Join(dir, "alice")))
+	if err == nil {
+		bob, err = loam.Open(ctx, networked(filepath.Join(dir, "bob")))
+		if err != nil {
+			alice.Close()
+		}
+	}
+	if err != nil {
+		remove()
+		log.Fatal(err)
+	}
+	return alice, bob, func() { bob.Close(); alice.Close(); remove() }
+}
+
 // Two devices in one process, networked on loopback: Alice invites Bob
 // to her space, Bob joins with the ticket and waits for the first sync,
 // and Alice sees what Bob writes.
 func ExampleNode_Join() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"} // a program: nil, every interface
-	alice, err := loam.Open(ctx, loam.Options{Home: filepath.Join(dir, "alice"), Network: true, Listen: loopback})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer alice.Close()
-	bob, err := loam.Open(ctx, loam.Options{Home: filepath.Join(dir, "bob"), Network: true, Listen: loopback})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer bob.Close()
+	alice, bob, done := twoDevices(ctx)
+	defer done()
 
 	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
 	if err != nil {
@@ -85,22 +95,8 @@ func ExampleNode_Join() {
 func ExampleSpace_Revoke() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
-	alice, err := loam.Open(ctx, loam.Options{Home: filepath.Join(dir, "alice"), Network: true, Listen: loopback})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer alice.Close()
-	bob, err := loam.Open(ctx, loam.Options{Home: filepath.Join(dir, "bob"), Network: true, Listen: loopback})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer bob.Close()
+	alice, bob, done := twoDevices(ctx)
+	defer done()
 	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
 	if err != nil {
 		log.Fatal(err)
@@ -166,20 +162,8 @@ func ExampleSpace_Revoke() {
 // until it is used (a device that joined is revoked by its author ID).
 func ExampleSpace_Invite() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	club, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, club, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 
 	// A ticket for three devices, that can be used for a week.
 	ticket, err := club.InviteUses(ctx, loam.Read, 7*24*time.Hour, 3)
@@ -214,14 +198,10 @@ func ExampleSpace_Invite() {
 func ExampleSpace_Conflicts() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	dir, remove := tempHome()
+	defer remove()
 	aliceHome, bobHome := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
-	alice, err := loam.Open(ctx, loam.Options{Home: aliceHome, Network: true, Listen: loopback})
+	alice, err := loam.Open(ctx, networked(aliceHome))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -236,7 +216,7 @@ func ExampleSpace_Conflicts() {
 	}
 
 	// Bob joins, then goes offline and writes.
-	bob, err := loam.Open(ctx, loam.Options{Home: bobHome, Network: true, Listen: loopback})
+	bob, err := loam.Open(ctx, networked(bobHome))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -263,7 +243,7 @@ func ExampleSpace_Conflicts() {
 	}
 
 	// Bob comes back online and syncs.
-	bob, err = loam.Open(ctx, loam.Options{Home: bobHome, Network: true, Listen: loopback})
+	bob, err = loam.Open(ctx, networked(bobHome))
 	if err != nil {
 		log.Fatal(err)
 	}

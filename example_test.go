@@ -15,13 +15,43 @@ import (
 // The examples open their node in a temporary home, which they remove; a
 // program passes its own (or "" for DefaultHome).
 
-func Example() {
-	ctx := context.Background()
+// tempHome returns a new temporary directory for an example's homes, and
+// a func that removes it.
+func tempHome() (dir string, remove func()) {
 	dir, err := os.MkdirTemp("", "loam-example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	return dir, func() { os.RemoveAll(dir) }
+}
+
+// exampleNode opens a node in a new temporary home; done closes it and
+// removes the home.
+func exampleNode(ctx context.Context) (n *loam.Node, done func()) {
+	dir, remove := tempHome()
+	n, err := loam.Open(ctx, loam.Options{Home: dir})
+	if err != nil {
+		remove()
+		log.Fatal(err)
+	}
+	return n, func() { n.Close(); remove() }
+}
+
+// exampleSpace opens a node as exampleNode does and creates a space in it.
+func exampleSpace(ctx context.Context, name string, vis loam.Visibility) (*loam.Node, *loam.Space, func()) {
+	n, done := exampleNode(ctx)
+	sp, err := n.CreateSpace(ctx, name, vis)
+	if err != nil {
+		done()
+		log.Fatal(err)
+	}
+	return n, sp, done
+}
+
+func Example() {
+	ctx := context.Background()
+	dir, remove := tempHome()
+	defer remove()
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
 	if err != nil {
@@ -71,11 +101,8 @@ func Example() {
 // that holds it.
 func ExampleOpen() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir, remove := tempHome()
+	defer remove()
 
 	n, err := loam.Open(ctx, loam.Options{Home: dir})
 	if err != nil {
@@ -98,11 +125,8 @@ func ExampleOpen() {
 // Connect to a running daemon is tested in connect_test.go.)
 func ExampleConnect() {
 	ctx := context.Background()
-	home, err := os.MkdirTemp("", "loam-example") // a program: loam.DefaultHome()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(home)
+	home, remove := tempHome() // a program: loam.DefaultHome()
+	defer remove()
 
 	n, err := loam.Connect(ctx, home)
 	if errors.Is(err, loam.ErrNoDaemon) {
@@ -123,16 +147,8 @@ func ExampleConnect() {
 
 func ExampleNode_CreateSpace() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
+	n, done := exampleNode(ctx)
+	defer done()
 
 	// A private space's keys, values and blobs are sealed under a read
 	// key that only its members hold.
@@ -158,20 +174,8 @@ func ExampleNode_CreateSpace() {
 // on every member's device.
 func ExampleNode_Space() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
-	created, err := n.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
+	n, created, done := exampleSpace(ctx, "garden-club", loam.Public)
+	defer done()
 
 	byName, err := n.Space(ctx, "garden-club")
 	if err != nil {
@@ -192,16 +196,8 @@ func ExampleNode_Space() {
 
 func ExampleNode_Spaces() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loam-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	n, err := loam.Open(ctx, loam.Options{Home: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer n.Close()
+	n, done := exampleNode(ctx)
+	defer done()
 	for _, name := range []string{"street", "family"} {
 		vis := loam.Public
 		if name == "family" {
@@ -242,12 +238,7 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 // rather than the whole space.
 func TestRangeLimitNone(t *testing.T) {
 	ctx := ctxT(t)
-	embedded, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer embedded.Close()
-	for name, n := range map[string]*loam.Node{"embedded": embedded, "daemon": connect(t, startDaemon(t).home)} {
+	for name, n := range map[string]*loam.Node{"embedded": openEmbedded(t), "daemon": connect(t, startDaemon(t).home)} {
 		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
 		for _, k := range []string{"a", "b", "c"} {
 			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {

@@ -302,18 +302,10 @@ var table = []step{
 // same results and the same kinds of error.
 func TestFrontDoor(t *testing.T) {
 	ctx := ctxT(t)
-	embedded, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer embedded.Close()
-	remote := connect(t, startDaemon(t).home)
-	nodes := []*loam.Node{embedded, remote}
+	nodes := []*loam.Node{openEmbedded(t), connect(t, startDaemon(t).home)}
 	spaces := make([]*loam.Space, len(nodes))
 	for i, n := range nodes {
-		if spaces[i], err = n.CreateSpace(ctx, "table", loam.Public); err != nil {
-			t.Fatal(err)
-		}
+		spaces[i] = must(n.CreateSpace(ctx, "table", loam.Public))(t)
 	}
 	for _, s := range table {
 		var got [2]any

@@ -16,8 +16,7 @@ func TestImportFrontDoor(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	d := startDaemon(t)
-	embedded := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	t.Cleanup(func() { embedded.Close() })
+	embedded := openEmbedded(t)
 	photo := must(embedded.AddBlob(ctx, strings.NewReader(strings.Repeat("p", 100<<10))))(t)
 	good := `{"key":"a","value":"1"}` + "\n" + `{"key_b64":"/wBr","value":"binary key"}` + "\n\n" +
 		`{"key":"photo","blob":{"id":"` + photo.ID + `","size":102400,"type":"image/png"}}` + "\n" + `{"key":"c","value":"3"}` + "\n"

@@ -16,11 +16,7 @@ import (
 func TestWatchResync(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := openEmbedded(t)
 	sp, err := n.CreateSpace(ctx, "garden", loam.Public)
 	if err != nil {
 		t.Fatal(err)

@@ -23,13 +23,9 @@ func TestMembersRevokeAndSecretCLI(t *testing.T) {
 	ticket := strings.TrimSpace(a.ok("", "invite", "garden", "--role", "read", "--uses", "1", "--expires", "1h"))
 	b.ok("", "join", ticket)
 	var ast api.Status
-	if err := json.Unmarshal([]byte(a.ok("", "status", "--json")), &ast); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&ast, "status", "--json")
 	var ms []loam.Member
-	if err := json.Unmarshal([]byte(a.ok("", "members", "garden", "--json")), &ms); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&ms, "members", "garden", "--json")
 	var bAuthor string
 	roles := map[string]loam.Role{}
 	for _, m := range ms {
@@ -62,9 +58,7 @@ func TestMembersRevokeAndSecretCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(a.ok("", "revoke", "garden", bAuthor, "--json")), &rv); err != nil || rv.Author != bAuthor || rv.LastSeq != 1 {
 		t.Errorf("revoke b: %+v %v", rv, err)
 	}
-	if err := json.Unmarshal([]byte(a.ok("", "members", "garden", "--json")), &ms); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&ms, "members", "garden", "--json")
 	for _, m := range ms {
 		if m.Author == bAuthor && (m.Revoked == nil || m.Role != "") {
 			t.Errorf("b after revoke: %+v", m)

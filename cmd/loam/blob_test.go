@@ -125,9 +125,7 @@ func TestBlobGigabyte(t *testing.T) {
 		t.Fatalf("B's copy: %d bytes, sha256 %x; want %d bytes, %x", n, got, size, want)
 	}
 	var list []api.BlobInfo
-	if err := json.Unmarshal([]byte(b.ok("", "blob", "ls", "--json")), &list); err != nil {
-		t.Fatal(err)
-	}
+	b.okJSON(&list, "blob", "ls", "--json")
 	if len(list) != 1 || list[0].ID != id || list[0].Held != 1024 || !list[0].Pinned {
 		t.Fatalf("B's blobs: %+v", list)
 	}
@@ -232,9 +230,7 @@ func TestBlobKeys(t *testing.T) {
 				t.Fatalf("ls:\n%s", ls)
 			}
 			var e api.Entry
-			if err := json.Unmarshal([]byte(h.ok("", "get", "shed", "tools/drill/photo", "--json")), &e); err != nil {
-				t.Fatal(err)
-			}
+			h.okJSON(&e, "get", "shed", "tools/drill/photo", "--json")
 			if e.Blob == nil || e.Blob.Size != 200<<10 || e.Blob.Type != "image/jpeg" || e.Value != nil {
 				t.Fatalf("get --json: %+v", e)
 			}
@@ -255,9 +251,7 @@ func TestBlobKeys(t *testing.T) {
 			}
 
 			var list []api.BlobInfo
-			if err := json.Unmarshal([]byte(h.ok("", "blob", "ls", "--json")), &list); err != nil {
-				t.Fatal(err)
-			}
+			h.okJSON(&list, "blob", "ls", "--json")
 			if len(list) != 1 || list[0].ID != e.Blob.ID || list[0].Pinned || list[0].Held != list[0].Chunks {
 				t.Fatalf("blob ls: %+v", list)
 			}

@@ -115,6 +115,21 @@ func (d *daemonProc) stop(t *testing.T) {
 	}
 }
 
+// terminate sends cmd SIGTERM and waits up to 20 s for done (closed once
+// cmd has exited), then kills it. It reports whether cmd stopped on
+// SIGTERM.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) bool {
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return true
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return false
+	}
+}
+
 // watcher is a 'loam watch --json' process.
 type watcher struct {
 	cmd   *exec.Cmd
@@ -339,9 +354,7 @@ func TestDaemonLifecycle(t *testing.T) {
 		t.Errorf("peers --json: %q", out)
 	}
 	var st api.Status
-	if err := json.Unmarshal([]byte(h.ok("", "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&st, "status", "--json")
 	if st.Peer != d.info.Peer || len(st.Spaces) != 1 || st.Spaces[0].Name != "garden" || st.Spaces[0].Keys != 1701 ||
 		st.Spaces[0].Commits < 5 || len(st.Spaces[0].Heads) != 2 {
 		t.Errorf("status --json: %+v", st)
@@ -398,9 +411,7 @@ func TestStaleDaemonFile(t *testing.T) {
 func spaceStatus(t *testing.T, h *home, name string) api.SpaceStatus {
 	t.Helper()
 	var st api.Status
-	if err := json.Unmarshal([]byte(h.ok("", "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&st, "status", "--json")
 	for _, s := range st.Spaces {
 		if s.Name == name {
 			return s
@@ -511,9 +522,7 @@ func TestTwoDaemons(t *testing.T) {
 	wb.stop(t)
 
 	var peers []api.Peer
-	if err := json.Unmarshal([]byte(b.ok("", "peers", "--json")), &peers); err != nil {
-		t.Fatal(err)
-	}
+	b.okJSON(&peers, "peers", "--json")
 	if len(peers) != 1 || peers[0].Peer != da.info.Peer || !peers[0].Direct || len(peers[0].Spaces) != 1 || peers[0].Spaces[0] != id {
 		t.Errorf("B's peers: %+v", peers)
 	}
@@ -555,9 +564,7 @@ func TestJoinWithoutDaemon(t *testing.T) {
 	b.ok("", "put", "garden", "tools/saw", "hand saw")
 	// A has B's join: B is a member, so B's daemon will sync.
 	var st api.Status
-	if err := json.Unmarshal([]byte(a.ok("", "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&st, "status", "--json")
 	if len(st.Spaces) != 1 || len(st.Spaces[0].Heads) != 3 {
 		t.Errorf("A's status after B's join (want heads of the space key, A and B): %+v", st.Spaces)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +25,7 @@ func TestInit(t *testing.T) {
 		Home, Author string
 		Created      bool
 	}
-	if err := json.Unmarshal([]byte(h.ok("", "init", "--json")), &j); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&j, "init", "--json")
 	if j.Created || j.Home != h.dir || !strings.HasPrefix(j.Author, "aut_") || !strings.Contains(out, j.Author) {
 		t.Errorf("second init --json: %+v (first said %q)", j, out)
 	}
@@ -46,9 +43,7 @@ func TestSpaceCreateAndList(t *testing.T) {
 	}
 	id = strings.TrimSpace(id)
 	var created struct{ ID, Name string }
-	if err := json.Unmarshal([]byte(h.ok("", "space", "create", "chat", "--json")), &created); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&created, "space", "create", "chat", "--json")
 	if created.Name != "chat" || !strings.HasPrefix(created.ID, "spc_") {
 		t.Errorf("space create --json: %+v", created)
 	}
@@ -64,9 +59,7 @@ func TestSpaceCreateAndList(t *testing.T) {
 		t.Errorf("space ls:\n%s", out)
 	}
 	var spaces []struct{ ID, Name, Created string }
-	if err := json.Unmarshal([]byte(h.ok("", "space", "ls", "--json")), &spaces); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&spaces, "space", "ls", "--json")
 	if len(spaces) != 2 || spaces[1].Name != "garden-club" || spaces[1].ID != id {
 		t.Fatalf("space ls --json: %+v", spaces)
 	}
@@ -112,9 +105,7 @@ func TestPutGetDel(t *testing.T) {
 		Key, Value, Author, Time string
 		ValueB64                 *string `json:"value_b64"`
 	}
-	if err := json.Unmarshal([]byte(h.ok("", "get", "garden", "binary", "--json")), &e); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&e, "get", "garden", "binary", "--json")
 	if e.Key != "binary" || e.ValueB64 == nil || *e.ValueB64 != base64.StdEncoding.EncodeToString(binary) ||
 		!strings.HasPrefix(e.Author, "aut_") {
 		t.Errorf("get --json binary: %+v", e)
@@ -126,9 +117,7 @@ func TestPutGetDel(t *testing.T) {
 		Key, Value, Author, Time string
 		ValueB64                 *string `json:"value_b64"`
 	}{}
-	if err := json.Unmarshal([]byte(h.ok("", "get", "garden", "stdin", "--json")), &e); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&e, "get", "garden", "stdin", "--json")
 	if e.Value != "line one\nline two\n" || e.ValueB64 != nil {
 		t.Errorf("get --json text: %+v", e)
 	}
@@ -168,9 +157,7 @@ func TestLs(t *testing.T) {
 		Key, Value, Author, Time string
 		ValueB64                 string `json:"value_b64"`
 	}
-	if err := json.Unmarshal([]byte(h.ok("", "ls", "garden", "--prefix", "a/", "--json")), &entries); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&entries, "ls", "garden", "--prefix", "a/", "--json")
 	if len(entries) != 4 || entries[0].Key != "a/1" || entries[0].Value != "one" || entries[2].ValueB64 != "AAH/" ||
 		entries[3].Value != long || !strings.HasPrefix(entries[1].Author, "aut_") || entries[1].Time == "" {
 		t.Errorf("ls --json: %+v", entries)
@@ -190,9 +177,7 @@ func TestLogVerify(t *testing.T) {
 		t.Errorf("log verify: %q", out)
 	}
 	var r struct{ Commits, Ops, Authors, Forks int }
-	if err := json.Unmarshal([]byte(h.ok("", "log", "verify", "garden", "--json")), &r); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&r, "log", "verify", "garden", "--json")
 	if r.Commits != 3 || r.Ops != 3 || r.Authors != 2 {
 		t.Errorf("log verify --json: %+v", r)
 	}

@@ -123,10 +123,9 @@ func TestKillDuringImport(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(faultSeed(t, killSeedEnv), 1))
 	killAt := int64(10_000 + r.IntN(80_000))
-	h := newHome(t)
+	h := gardenHome(t)
 	h.timeout = 3 * time.Minute
 	d := startDaemon(t, h, loopbackDaemon...)
-	h.ok("", "space", "create", "garden")
 
 	imp := exec.Command(loamBin, "import", "garden")
 	imp.Env = env(h.dir)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,9 +54,7 @@ func TestForkShownByCLI(t *testing.T) {
 			t.Errorf("members %s:\n%s", how, out)
 		}
 		var ms []loam.Member
-		if err := json.Unmarshal([]byte(h.ok("", "members", "garden", "--json")), &ms); err != nil {
-			t.Fatal(err)
-		}
+		h.okJSON(&ms, "members", "garden", "--json")
 		for _, m := range ms {
 			if (m.Author == me) != (m.ForkedAt == seq) {
 				t.Errorf("members --json %s: %s forked_at %d, want %d for %s only", how, m.Author, m.ForkedAt, seq, me)
@@ -72,9 +69,7 @@ func TestForkShownByCLI(t *testing.T) {
 		t.Errorf("status:\n%s", out)
 	}
 	var st api.Status
-	if err := json.Unmarshal([]byte(h.ok("", "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&st, "status", "--json")
 	if f := st.Spaces[0].Forked; len(f) != 1 || f[0].Author != me || f[0].Seq != seq {
 		t.Errorf("status --json: forked %+v", f)
 	}

@@ -17,9 +17,8 @@ import (
 // whatever it says was not is not.
 func TestImportDaemonKilled(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
+	h := gardenHome(t)
 	d := startDaemon(t, h, loopbackDaemon...)
-	h.ok("", "space", "create", "garden")
 	var in strings.Builder
 	const lines = 60_000
 	for i := 1; i <= lines; i++ {

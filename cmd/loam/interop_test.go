@@ -52,9 +52,7 @@ func TestJSInterop(t *testing.T) {
 	var v struct {
 		Version string `json:"version"`
 	}
-	if err := json.Unmarshal([]byte(h.ok("", "version", "--json")), &v); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&v, "version", "--json")
 	var addr string
 	for _, a := range d.info.Addrs {
 		if strings.Contains(a, "/tcp/") {

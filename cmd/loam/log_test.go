@@ -171,9 +171,7 @@ func TestDaemonLog(t *testing.T) {
 func mustStatus(t *testing.T, h *home) api.Status {
 	t.Helper()
 	var st api.Status
-	if err := json.Unmarshal([]byte(h.ok("", "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&st, "status", "--json")
 	return st
 }
 

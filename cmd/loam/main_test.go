@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -123,6 +124,16 @@ func (h *home) ok(stdin string, args ...string) string {
 		h.t.Fatalf("loam %s: exit %d\nstderr: %s", strings.Join(args, " "), r.code, r.stderr)
 	}
 	return r.stdout
+}
+
+// okJSON runs loam with no stdin as ok does, and decodes its output into
+// v.
+func (h *home) okJSON(v any, args ...string) {
+	h.t.Helper()
+	out := h.ok("", args...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		h.t.Fatalf("loam %s: %v in %q", strings.Join(args, " "), err, out)
+	}
 }
 
 // fail runs loam, expects exit code want and exactly one stderr line of the

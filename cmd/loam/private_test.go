@@ -20,9 +20,7 @@ func TestPrivateSpaceCLI(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
 	var created struct{ ID, Name string }
-	if err := json.Unmarshal([]byte(h.ok("", "space", "create", "family", "--private", "--json")), &created); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&created, "space", "create", "family", "--private", "--json")
 	h.ok("", "put", "family", "notes/1", "dear diary")
 	if got := h.ok("", "get", "family", "notes/1"); got != "dear diary" {
 		t.Errorf("get: %q", got)
@@ -39,9 +37,7 @@ func TestPrivateSpaceCLI(t *testing.T) {
 		t.Errorf("get of the blob: %d bytes, want %d", len(got), len(big))
 	}
 	var e api.Entry
-	if err := json.Unmarshal([]byte(h.ok("", "get", "family", "photo", "--json")), &e); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&e, "get", "family", "photo", "--json")
 	if e.Blob == nil || !e.Blob.Sealed || e.Blob.Size != int64(len(big)) {
 		t.Fatalf("get --json: %+v", e.Blob)
 	}
@@ -101,9 +97,7 @@ func TestSeedCLI(t *testing.T) {
 		t.Errorf("a member's get: %q", got)
 	}
 	var ms []loam.Member
-	if err := json.Unmarshal([]byte(a.ok("", "members", "club", "--json")), &ms); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&ms, "members", "club", "--json")
 	var bAuthor string
 	for _, m := range ms {
 		if m.Role == loam.Write && !m.Invite {
@@ -139,9 +133,7 @@ func TestSeedDaemonKeepsSealedBlobs(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var list []api.BlobInfo
-		if err := json.Unmarshal([]byte(s.ok("", "blob", "ls", "--json")), &list); err != nil {
-			t.Fatal(err)
-		}
+		s.okJSON(&list, "blob", "ls", "--json")
 		if len(list) == 1 && list[0].ID == e.Blob.ID && list[0].Held == list[0].Chunks {
 			break
 		}

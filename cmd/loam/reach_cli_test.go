@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,12 +28,7 @@ func startBootstrap(t *testing.T, h *home, args ...string) []string {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if !terminate(cmd, done) {
 			t.Errorf("loam bootstrap did not stop on SIGTERM:\n%s", out)
 		}
 		if _, err := os.Stat(filepath.Join(h.dir, api.DaemonFile)); err == nil {
@@ -78,9 +72,7 @@ func TestBootstrapAndDoctor(t *testing.T) {
 	startDaemon(t, b, daemonArgs...)
 
 	var d api.Doctor
-	if err := json.Unmarshal([]byte(a.ok("", "doctor", "--json")), &d); err != nil {
-		t.Fatal(err)
-	}
+	a.okJSON(&d, "doctor", "--json")
 	if d.DHT != "private" || len(d.Bootstrap) != 1 {
 		t.Errorf("doctor: %+v", d)
 	}
@@ -98,9 +90,7 @@ func TestBootstrapAndDoctor(t *testing.T) {
 			t.Errorf("doctor does not say %q:\n%s", want, text)
 		}
 	}
-	if err := json.Unmarshal([]byte(b.ok("", "doctor", "--json")), &d); err != nil {
-		t.Fatal(err)
-	}
+	b.okJSON(&d, "doctor", "--json")
 	if len(d.Spaces) != 1 || len(d.Spaces[0].Found) != 1 || len(d.Connections) < 1 {
 		t.Errorf("doctor after join: %+v", d)
 	}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -369,12 +368,7 @@ func (n *labNode) start(args ...string) *exec.Cmd {
 	go func() { cmd.Wait(); log.Close(); close(done) }()
 	n.proc, n.done = cmd, done
 	n.t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if !terminate(cmd, done) {
 			n.t.Errorf("loam %s did not stop on SIGTERM", args[0])
 		}
 	})

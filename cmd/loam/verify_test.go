@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -76,9 +75,7 @@ func TestLogVerifyTampered(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
 	var me struct{ Author string }
-	if err := json.Unmarshal([]byte(h.ok("", "init", "--json")), &me); err != nil {
-		t.Fatal(err)
-	}
+	h.okJSON(&me, "init", "--json")
 	author, err := keys.ParseAuthorID(me.Author)
 	if err != nil {
 		t.Fatal(err)

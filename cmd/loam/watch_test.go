@@ -15,9 +15,8 @@ import (
 // keep, and the watch prints a resync, then the changes after it.
 func TestWatchResyncCLI(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
+	h := gardenHome(t)
 	d := startDaemon(t, h, loopbackDaemon...)
-	h.ok("", "space", "create", "garden")
 	w := startWatch(t, h, "garden") // its lines are not read until the writes are done
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/archive"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -58,6 +59,8 @@ var kinds = []errorKind{
 	{node.ErrInviteVoid, http.StatusGone, "invite_void", nil},
 	{acl.ErrUsedUp, http.StatusGone, "invite_used", nil},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request", nil},
+	{archive.ErrBadArchive, http.StatusBadRequest, "bad_archive", nil},
+	{archive.ErrRefused, http.StatusBadRequest, "archive_refused", nil},
 	{keys.ErrTicketMistyped, http.StatusBadRequest, "mistyped_ticket", []error{keys.ErrBadTicket}},
 	{keys.ErrBadTicket, http.StatusBadRequest, "bad_ticket", nil},
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id", nil},
@@ -80,6 +83,7 @@ var kinds = []errorKind{
 	{store.ErrForked, http.StatusConflict, "forked_commit", nil},
 	{store.ErrNameTaken, http.StatusConflict, "name_taken", nil},
 	{node.ErrIdentityExists, http.StatusConflict, "identity_exists", nil},
+	{node.ErrHeld, http.StatusConflict, "space_held", nil},
 	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed", nil},
 	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch", nil},
 	{seal.ErrSealedSize, http.StatusConflict, "sealed_size_mismatch", nil},

@@ -136,12 +136,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
-	key, err := pathKey(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	sp, err := s.space(r)
+	sp, key, err := s.spaceKey(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -175,12 +170,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
-	key, err := pathKey(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	sp, err := s.space(r)
+	sp, key, err := s.spaceKey(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -191,12 +181,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 // deleteKey deletes a visible key; a key that is not there is 404, and
 // nothing is written.
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
-	key, err := pathKey(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	sp, err := s.space(r)
+	sp, key, err := s.spaceKey(r)
 	if err != nil {
 		writeError(w, err)
 		return

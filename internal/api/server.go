@@ -81,6 +81,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/state":              s.state,
 		"POST /v1/spaces/{space}/synced":            s.synced,
 		"POST /v1/join":                             s.join,
+		"GET /v1/spaces/{space}/archive":            s.archiveSpace,
+		"POST /v1/restore":                          s.restoreSpace,
 		"GET /v1/peers":                             s.peers,
 		"POST /v1/connect":                          s.connect,
 		"GET /v1/status":                            s.status,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,15 @@ func stalledWatch(t *testing.T, f *fixture, sp string) (net.Conn, *bufio.Reader)
 	return conn, r
 }
 
+// longCtx bounds a test that writes 100 MB: under the race detector on a
+// busy two-core machine that takes most of ctxT's minute (52 s seen), so
+// the bound is five.
+func longCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func liveHeap() uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
@@ -53,7 +63,7 @@ const perBatch = 250
 
 func writeBatches(t *testing.T, f *fixture, n int, before func(b int)) {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx := longCtx(t)
 	value := strings.Repeat("v", 4<<10)
 	for b := range n {
 		before(b)
@@ -73,7 +83,7 @@ func writeBatches(t *testing.T, f *fixture, n int, before func(b int)) {
 // keeps up misses nothing; the one that paused gets a resync and then
 // every later change.
 func TestStalledWatchClients(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := longCtx(t)
 	f := serve(t, false)
 	// Slow here means slower than the writes, not gone: under the race
 	// detector on a busy machine they take more than the default timeout.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loamdb/loam/internal/blob"
@@ -103,6 +104,11 @@ func (n *Node) runSession(st p2p.Stream) {
 	peer := st.Peer()
 	s := reconcile.NewSession(n.sessionConfig(peer), n.reconcileLocal(peer), reconcile.NewStreamConnTimeouts(st, st, n.sync.limits.frames))
 	n.mu.Lock()
+	if n.ending {
+		n.mu.Unlock()
+		st.Close() // the node is closing: no new session
+		return
+	}
 	old := n.sessions[peer]
 	n.sessions[peer] = s // one sync stream per peer: the newest wins
 	n.counters.Sessions++
@@ -144,6 +150,38 @@ func (n *Node) runSession(st p2p.Stream) {
 			}
 		}()
 	}
+}
+
+// closeDrain bounds how long Close waits for the sync sessions to end
+// gracefully, whatever the peers do.
+const closeDrain = 3 * time.Second
+
+// endSessions ends every sync session gracefully, at once and within
+// closeDrain in all (reconcile.Session.End): each sends what it has
+// pending and a Bye, half-closes its stream and reads on until the peer's
+// end of it, which the peer sends once it read (and stored) every frame
+// sent before. So what WaitSynced counted as sent is at the peer when
+// Close returns, for every peer that keeps reading. No session starts
+// after it began.
+func (n *Node) endSessions() {
+	if n.host == nil {
+		return
+	}
+	n.mu.Lock()
+	n.ending = true
+	ss := slices.Collect(maps.Values(n.sessions))
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), closeDrain)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.End(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // punish counts a peer's misbehaviour of kind, disconnects it and blocks

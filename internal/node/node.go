@@ -101,6 +101,7 @@ type Node struct {
 	spaces   map[keys.SpaceID]*space.Space        // opened write paths; guarded by mu
 	held     []keys.SpaceID                       // spaces in the store; guarded by mu
 	sessions map[keys.AuthorID]*reconcile.Session // one per connected peer; guarded by mu
+	ending   bool                                 // Close is ending the sessions: no new one starts; guarded by mu
 	blocked  map[keys.AuthorID]time.Duration      // last block duration per peer; guarded by mu
 	reaching map[keys.AuthorID]chan struct{}      // peers with a reachPeer loop, and what wakes it (buffered 1); guarded by mu
 	counters Counters                             // guarded by mu
@@ -217,13 +218,15 @@ func (n *Node) loadHeld(ctx context.Context) error {
 	return nil
 }
 
-// Close stops networking and every goroutine, ends every watch, then
-// closes the store. Writes in flight fail; nothing acknowledged is lost.
-// Close is idempotent.
+// Close ends the sync sessions gracefully (endSessions: what was sent
+// reaches the peers that still read, within closeDrain), stops networking
+// and every goroutine, ends every watch, then closes the store. Writes in
+// flight fail; nothing acknowledged is lost. Close is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		n.closeReconnect() // records the peers synced with, while the sessions last
+		n.endSessions()
 		n.cancel()
 		if n.host != nil {
 			err = n.host.Close()

@@ -38,9 +38,11 @@ func (s *syncNews) wake() {
 // peer holds or was sent every commit held here, and nothing waits for
 // its causal past. After a join that is the end of the first sync: what
 // the peer had is here, and this device's own commits (its join) went
-// out. It waits on the sessions' progress, not on a timer, and returns
-// ctx's error if ctx ends first, and ErrOffline at once for a node
-// without networking.
+// out. "Sent" means written to the stream, not yet read by the peer:
+// Close delivers it (endSessions), so a caller may close the node right
+// after WaitSynced returns. It waits on the sessions' progress, not on a
+// timer, and returns ctx's error if ctx ends first, and ErrOffline at
+// once for a node without networking.
 func (n *Node) WaitSynced(ctx context.Context, id keys.SpaceID) error {
 	if n.host == nil {
 		return fmt.Errorf("node: wait for sync: %w", ErrOffline)

@@ -101,7 +101,7 @@ func TestDiskFullPausesSync(t *testing.T) {
 	if n := started.Load(); n != 1 {
 		t.Fatalf("%d sessions while the disk was full; want the first to go on", n)
 	}
-	if hs, _ := full.st.Heads(c.ctx, full.id); len(hs) != 0 {
+	if hs, _ := full.Store.Heads(c.ctx, full.id); len(hs) != 0 {
 		t.Fatalf("the full node stored %v", hs)
 	}
 

@@ -32,7 +32,7 @@ func (c *cluster) addSpace(seed byte) keys.SpaceID {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := c.nodes[0].st.CreateSpace(c.ctx, "s2", g); err != nil {
+	if err := c.nodes[0].Store.CreateSpace(c.ctx, "s2", g); err != nil {
 		c.t.Fatal(err)
 	}
 	return sk.Space()
@@ -42,7 +42,7 @@ func (c *cluster) addSpace(seed byte) keys.SpaceID {
 // hold-back limit.
 func (c *cluster) future(i int, sp keys.SpaceID, in time.Duration, key string) *commit.Commit {
 	c.t.Helper()
-	hs, err := c.nodes[0].st.Heads(c.ctx, sp)
+	hs, err := c.nodes[0].Store.Heads(c.ctx, sp)
 	if err != nil || len(hs) == 0 {
 		c.t.Fatalf("heads of %s: %v", sp, err)
 	}
@@ -56,7 +56,7 @@ func (c *cluster) future(i int, sp keys.SpaceID, in time.Duration, key string) *
 }
 
 func (c *cluster) applied(sp keys.SpaceID, key string) bool {
-	_, err := c.nodes[0].st.Get(c.ctx, sp, []byte(key))
+	_, err := c.nodes[0].Store.Get(c.ctx, sp, []byte(key))
 	return err == nil
 }
 

@@ -99,6 +99,7 @@ func (g goldenSync) msgs() []struct {
 			"a3 01 04 04 5820" + goldenDisc + "07 81 5820" + goldenGenesis},
 		{"bye", &Msg{Type: msgBye, Reason: "protocol version 2, I speak 1"},
 			"a2 01 05 08 781d 70726f746f636f6c2076657273696f6e20322c204920737065616b2031"},
+		{"bye-closing", &Msg{Type: msgBye, Reason: ByeClosing}, "a2 01 05 08 67 636c6f73696e67"},
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -94,17 +93,32 @@ func (c *memConn) flushHeld() {
 }
 
 // tnode is a node for tests: a real store, the space's write path, and the
-// sessions it runs.
+// sessions it runs. The store's methods are the Local ones but Spaces and
+// Heads.
 type tnode struct {
+	*store.Store
 	t   *testing.T
 	dev keys.DeviceKey
-	st  *store.Store
 	sp  *space.Space // nil until the genesis arrived
 	id  keys.SpaceID
 
 	mu       sync.Mutex
 	sessions map[*Session]bool
 	spaceMu  sync.Mutex
+}
+
+// newTNode opens a test node of device dev holding space id, on an
+// in-memory store whose events reach the node's sessions. The caller
+// closes the store.
+func newTNode(t *testing.T, dev keys.DeviceKey, id keys.SpaceID) *tnode {
+	t.Helper()
+	n := &tnode{t: t, dev: dev, id: id, sessions: map[*Session]bool{}}
+	st, err := store.Open("node", store.Options{FS: vfs.NewMem(), NoSync: true, Notify: n.onEvent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Store = st
+	return n
 }
 
 func (n *tnode) Spaces() []keys.SpaceID {
@@ -120,23 +134,7 @@ func (n *tnode) setSpace(id keys.SpaceID) {
 	n.mu.Unlock()
 }
 func (n *tnode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
-	return n.st.SyncHeads(ctx, sp) // as the node: withheld tails are not announced
-}
-func (n *tnode) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
-	return n.st.Commits(ctx, sp, a, from)
-}
-func (n *tnode) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
-	return n.st.CommitByID(ctx, sp, id)
-}
-func (n *tnode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
-	return n.st.Forks(ctx, sp)
-}
-func (n *tnode) Writable(need uint64) error { return n.st.Writable(need) }
-func (n *tnode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
-	return n.st.Granted(ctx, sp, a)
-}
-func (n *tnode) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
-	return n.st.Apply(ctx, sp, cs)
+	return n.SyncHeads(ctx, sp) // as the node: withheld tails are not announced
 }
 
 // onEvent is the store's Notify: tell the write path, wake the sessions.
@@ -144,13 +142,7 @@ func (n *tnode) onEvent(ev store.Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for s := range n.sessions {
-		s.Notify(ev.Space)
-		if ev.Redecided {
-			s.Announce(ev.Space)
-		}
-		for _, f := range ev.Forks {
-			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
-		}
+		s.Observe(ev)
 	}
 	if sp := n.space(); sp != nil {
 		sp.Observe(ev)
@@ -181,7 +173,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		cancel()
 		c.wg.Wait()
 		for _, nd := range c.nodes {
-			nd.st.Close()
+			nd.Store.Close()
 		}
 	})
 	var grants []commit.Op
@@ -194,13 +186,7 @@ func newCluster(t *testing.T, n int) *cluster {
 			role = commit.RoleAdmin
 		}
 		grants = append(grants, commit.GrantOp(commit.Grant{Subject: dev.Author(), Role: role}))
-		nd := &tnode{t: t, dev: dev, id: c.sk.Space(), sessions: map[*Session]bool{}}
-		st, err := store.Open(fmt.Sprintf("node%d", i), store.Options{FS: vfs.NewMem(), NoSync: true, Notify: func(ev store.Event) { nd.onEvent(ev) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd.st = st
-		c.nodes = append(c.nodes, nd)
+		c.nodes = append(c.nodes, newTNode(t, dev, c.sk.Space()))
 	}
 	genesis, err := commit.Build(commit.Header{Space: c.sk.Space(), Author: c.sk.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().Add(-time.Minute).UnixMicro())}}, grants, c.sk)
 	if err != nil {
@@ -208,9 +194,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	}
 	for i, nd := range c.nodes {
 		if i == 0 {
-			err = nd.st.CreateSpace(ctx, "s", genesis)
+			err = nd.Store.CreateSpace(ctx, "s", genesis)
 		} else {
-			err = nd.st.AddSpace(ctx, "s", c.sk.Space())
+			err = nd.Store.AddSpace(ctx, "s", c.sk.Space())
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -271,11 +257,11 @@ func (c *cluster) write(i int, r *rand.Rand, k int) {
 	c.t.Helper()
 	nd := c.nodes[i]
 	c.waitFor(10*time.Second, fmt.Sprintf("node %d to receive the genesis", i), func() bool {
-		hs, _ := nd.st.Heads(c.ctx, nd.id)
+		hs, _ := nd.Store.Heads(c.ctx, nd.id)
 		return len(hs) > 0
 	})
 	if nd.space() == nil {
-		sp, err := space.Open(c.ctx, nd.st, nd.id, nd.dev, commit.NewClock())
+		sp, err := space.Open(c.ctx, nd.Store, nd.id, nd.dev, commit.NewClock())
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -319,7 +305,7 @@ func (c *cluster) converged(nodes ...int) bool {
 	}
 	var ref string
 	for k, i := range nodes {
-		s, ok := storetest.State(c.ctx, c.nodes[i].st, c.nodes[i].id)
+		s, ok := storetest.State(c.ctx, c.nodes[i].Store, c.nodes[i].id)
 		if !ok {
 			return false
 		}

@@ -93,7 +93,7 @@ func TestNoIteratorOpenWhileWriting(t *testing.T) {
 	// Over 1 MiB from two authors: several frames.
 	for i := range 2 {
 		dev := c.nodes[i].dev
-		hs, _ := nd.st.Heads(c.ctx, sp)
+		hs, _ := nd.Store.Heads(c.ctx, sp)
 		prev, seq := keys.CommitID{}, uint64(0)
 		for j := range 20 {
 			deps := []keys.CommitID{hs[0].ID}
@@ -105,7 +105,7 @@ func TestNoIteratorOpenWhileWriting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res, err := nd.st.Apply(c.ctx, sp, []*commit.Commit{x}); err != nil || res.Outcomes[0].Status != store.Applied {
+			if res, err := nd.Store.Apply(c.ctx, sp, []*commit.Commit{x}); err != nil || res.Outcomes[0].Status != store.Applied {
 				t.Fatalf("%v %v", res.Outcomes, err)
 			}
 			prev, seq = x.ID, x.Seq

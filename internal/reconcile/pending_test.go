@@ -71,6 +71,23 @@ func (p *rawPeer) ended() (error, bool) {
 	}
 }
 
+// running fails the test if the session has ended; what says what should
+// not have ended it.
+func (p *rawPeer) running(t *testing.T, what string) {
+	t.Helper()
+	if err, ended := p.ended(); ended {
+		t.Fatalf("%s: the session ended: %v", what, err)
+	}
+}
+
+// endedWith fails the test unless the session has ended with target.
+func (p *rawPeer) endedWith(t *testing.T, target error, what string) {
+	t.Helper()
+	if err, ended := p.ended(); !ended || !errors.Is(err, target) {
+		t.Fatalf("%s: session: %v (ended %v), want %v", what, err, ended, target)
+	}
+}
+
 // build signs a commit of key in the cluster's space.
 func (c *cluster) build(key commit.Signer, author keys.AuthorID, seq uint64, prev keys.CommitID, deps []keys.CommitID, at time.Time, ops ...commit.Op) *commit.Commit {
 	c.t.Helper()
@@ -84,7 +101,7 @@ func (c *cluster) build(key commit.Signer, author keys.AuthorID, seq uint64, pre
 }
 
 func (c *cluster) genesisID() keys.CommitID {
-	hs, err := c.nodes[0].st.Heads(c.ctx, c.sk.Space())
+	hs, err := c.nodes[0].Store.Heads(c.ctx, c.sk.Space())
 	if err != nil || len(hs) == 0 {
 		c.t.Fatalf("no genesis: %v", err)
 	}
@@ -123,10 +140,7 @@ func TestUngrantedCommitsNotHeld(t *testing.T) {
 				t.Fatalf("%d bytes held of commits nobody granted", used)
 			}
 		}
-		err, ok := p.ended()
-		if !ok || !errors.Is(err, ErrUngranted) {
-			t.Fatalf("session: %v (ended %v), want ErrUngranted", err, ok)
-		}
+		p.endedWith(t, ErrUngranted, "after 6 commits nobody granted")
 	})
 }
 
@@ -178,15 +192,10 @@ func TestStalledPending(t *testing.T) {
 		p := newRawPeer(t, c.ctx, nd, sp, w.Author(), Config{StallTimeout: time.Minute})
 		p.commits(c.build(w, w.Author(), 1, keys.CommitID{}, []keys.CommitID{c.genesisID(), {0xee}}, time.Now(), commit.Put([]byte("k"), []byte("v"))))
 		synctest.Wait()
-		if _, ended := p.ended(); ended {
-			t.Fatal("the session ended at once")
-		}
+		p.running(t, "at once")
 		time.Sleep(time.Minute + time.Second)
 		synctest.Wait()
-		err, ended := p.ended()
-		if !ended || !errors.Is(err, ErrStalled) {
-			t.Fatalf("session: %v (ended %v), want ErrStalled", err, ended)
-		}
+		p.endedWith(t, ErrStalled, "after StallTimeout")
 	})
 }
 
@@ -203,7 +212,7 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		joiner := keys.DeviceKeyFromSeed([32]byte{78})
 		g := c.genesisID()
 		invite := c.build(admin, admin.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.GrantOp(commit.Grant{Subject: inv.Author(), Role: commit.RoleWrite, Uses: commit.UnlimitedUses}))
-		if res, err := nd.st.Apply(c.ctx, sp, []*commit.Commit{invite}); err != nil || res.Outcomes[0].Status != store.Applied {
+		if res, err := nd.Store.Apply(c.ctx, sp, []*commit.Commit{invite}); err != nil || res.Outcomes[0].Status != store.Applied {
 			t.Fatalf("invite: %v %v", res.Outcomes, err)
 		}
 		ahead := time.Now().Add(store.MaxFuture + 30*time.Minute)
@@ -216,15 +225,13 @@ func TestJoinerCommitsBeforeItsGrant(t *testing.T) {
 		p.commits(cs[0])
 		p.commits(cs[1:]...)
 		synctest.Wait()
-		if _, err := nd.st.Get(c.ctx, sp, []byte("big/4/0")); err == nil {
+		if _, err := nd.Store.Get(c.ctx, sp, []byte("big/4/0")); err == nil {
 			t.Fatal("a commit after a join dated in the future was applied at once")
 		}
 		time.Sleep(30*time.Minute + time.Second) // the join is due; no stall meanwhile
 		synctest.Wait()
-		if err, ended := p.ended(); ended {
-			t.Fatalf("session ended: %v", err)
-		}
-		if _, err := nd.st.Get(c.ctx, sp, []byte("big/4/0")); err != nil {
+		p.running(t, "once the join is due")
+		if _, err := nd.Store.Get(c.ctx, sp, []byte("big/4/0")); err != nil {
 			t.Fatalf("the joiner's commits were not applied once its join was due: %v", err)
 		}
 		if err := p.stop(); err != nil {
@@ -243,16 +250,14 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		g := c.genesisID()
 		a := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("a")))
 		b := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("b")))
-		if _, err := nd.st.Apply(c.ctx, sp, []*commit.Commit{a}); err != nil {
+		if _, err := nd.Store.Apply(c.ctx, sp, []*commit.Commit{a}); err != nil {
 			t.Fatal(err)
 		}
 		fwd := newRawPeer(t, c.ctx, nd, sp, c.nodes[2].dev.Author(), Config{})
 		fwd.commits(a, b)
 		synctest.Wait()
-		if err, ended := fwd.ended(); ended {
-			t.Fatalf("a peer forwarding fork evidence was cut off: %v", err)
-		}
-		if fs, _ := nd.st.Forks(c.ctx, sp); len(fs) != 1 {
+		fwd.running(t, "a peer forwarding fork evidence")
+		if fs, _ := nd.Store.Forks(c.ctx, sp); len(fs) != 1 {
 			t.Fatalf("%d forks held", len(fs))
 		}
 		fwd.stop()
@@ -260,24 +265,17 @@ func TestEquivocatorDisconnected(t *testing.T) {
 		self.commits(b)
 		synctest.Wait()
 		// Already held: a duplicate is not a new offence.
-		if err, ended := self.ended(); ended {
-			t.Fatalf("a duplicate of held evidence ended the session: %v", err)
-		}
+		self.running(t, "a duplicate of held evidence")
 		// Going on with its other branch, known forked, is not new
 		// evidence (a device whose key someone else used does that too).
 		b2 := c.build(liar, liar.Author(), 2, b.ID, nil, time.Now().Add(time.Millisecond), commit.Put([]byte("k"), []byte("b2")))
 		self.commits(b2)
 		synctest.Wait()
-		if err, ended := self.ended(); ended {
-			t.Fatalf("the forked device going on with a branch: %v", err)
-		}
+		self.running(t, "the forked device going on with a branch")
 		// A third commit at the seq: new evidence, signed by the peer.
 		b3 := c.build(liar, liar.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, time.Now(), commit.Put([]byte("k"), []byte("b3")))
 		self.commits(b3)
 		synctest.Wait()
-		err, ended := self.ended()
-		if !ended || !errors.Is(err, ErrEquivocation) {
-			t.Fatalf("the device signing a third commit at one seq: %v (ended %v)", err, ended)
-		}
+		self.endedWith(t, ErrEquivocation, "the device signing a third commit at one seq")
 	})
 }

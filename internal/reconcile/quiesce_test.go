@@ -12,11 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/testkit"
 )
 
@@ -179,14 +176,9 @@ func quiesce(t *testing.T, seed uint64) {
 	defer cancel()
 	var nodes [2]*tnode
 	for i := range nodes {
-		nd := &tnode{t: t, dev: keys.DeviceKeyFromSeed([32]byte{byte(100 + i)}), id: h.sk.Space(), sessions: map[*Session]bool{}}
-		st, err := store.Open("s", store.Options{FS: vfs.NewMem(), NoSync: true, Notify: func(ev store.Event) { nd.onEvent(ev) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		nd.st = st
-		if err := st.CreateSpace(ctx, "s", h.genesis); err != nil {
+		nd := newTNode(t, keys.DeviceKeyFromSeed([32]byte{byte(100 + i)}), h.sk.Space())
+		defer nd.Close()
+		if err := nd.CreateSpace(ctx, "s", h.genesis); err != nil {
 			t.Fatal(err)
 		}
 		nodes[i] = nd
@@ -207,7 +199,7 @@ func quiesce(t *testing.T, seed uint64) {
 	}
 	for i, nd := range nodes {
 		for _, c := range parts[i] {
-			if _, err := nd.st.Apply(ctx, nd.id, []*commit.Commit{c}); err != nil {
+			if _, err := nd.Store.Apply(ctx, nd.id, []*commit.Commit{c}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -255,7 +247,7 @@ func quiesce(t *testing.T, seed uint64) {
 	synctest.Wait()
 	// Both say they are in sync (what status shows).
 	for i, nd := range nodes {
-		hs, _ := nd.st.SyncHeads(ctx, nd.id)
+		hs, _ := nd.Store.SyncHeads(ctx, nd.id)
 		for s := range nd.sessions {
 			if !s.InSync(nd.id, hs) {
 				t.Errorf("%s does not say it is in sync after quiet", nd.dev.Author().Short())
@@ -270,8 +262,8 @@ func quiesce(t *testing.T, seed uint64) {
 					for _, c := range ps.wait.cs {
 						t.Logf("  held %s prev %s deps %v asked %v", c, c.Prev.Short(), c.Deps, ps.wait.asked)
 						for _, d := range append([]keys.CommitID{c.Prev}, c.Deps...) {
-							_, err := nd.st.CommitByID(ctx, nd.id, d)
-							_, err2 := nodes[1-i].st.CommitByID(ctx, nd.id, d)
+							_, err := nd.Store.CommitByID(ctx, nd.id, d)
+							_, err2 := nodes[1-i].Store.CommitByID(ctx, nd.id, d)
 							t.Logf("    %s here: %v there: %v", d.Short(), err, err2)
 						}
 					}
@@ -289,14 +281,14 @@ func quiesce(t *testing.T, seed uint64) {
 	var views [2]string
 	var forked, heads [2]map[keys.AuthorID]uint64
 	for i, nd := range nodes {
-		v, _ := nd.st.View(context.Background(), nd.id)
-		hs, _ := nd.st.SyncHeads(context.Background(), nd.id)
+		v, _ := nd.Store.View(context.Background(), nd.id)
+		hs, _ := nd.Store.SyncHeads(context.Background(), nd.id)
 		views[i] = v.Hash.String()[:8]
 		for _, h := range hs {
 			views[i] += fmt.Sprintf(" %s:%d:%s", h.Author.Short()[4:8], h.Seq, h.ID.Short()[4:8])
 		}
 		forked[i] = map[keys.AuthorID]uint64{}
-		fs, _ := nd.st.Forks(context.Background(), nd.id)
+		fs, _ := nd.Store.Forks(context.Background(), nd.id)
 		for _, f := range fs {
 			if cur, ok := forked[i][f.A.Author]; !ok || f.A.Seq < cur {
 				forked[i][f.A.Author] = f.A.Seq

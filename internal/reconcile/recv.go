@@ -85,6 +85,9 @@ func (s *Session) readLoop(ctx context.Context) (err error) {
 				s.poke()
 			}
 		case msgBye:
+			if m.Reason == ByeClosing {
+				return errPeerClosing // an orderly end: Run returns nil
+			}
 			return fmt.Errorf("reconcile: peer said goodbye: %s", m.Reason)
 		}
 		if err != nil {

@@ -108,6 +108,10 @@ type Session struct {
 	out  chan []byte   // goodbyes queued by the reader for the writer (never blocks the reader)
 	wake chan struct{} // buffered 1: some space is dirty
 
+	ending  chan struct{} // closed by End: the writer says goodbye and half-closes
+	endOnce sync.Once
+	done    chan struct{} // closed when Run returns
+
 	applyFailed atomic.Bool // the apply goroutine ended the session
 
 	// Apply goroutine only:
@@ -203,6 +207,8 @@ func NewSession(cfg Config, local Local, conn Conn) *Session {
 		cfg: cfg, local: local, conn: conn,
 		out:     make(chan []byte, 64),
 		wake:    make(chan struct{}, 1),
+		ending:  make(chan struct{}),
+		done:    make(chan struct{}),
 		byDisc:  map[keys.Digest]*peerSpace{},
 		offered: map[keys.SpaceID]bool{},
 		dirty:   map[keys.SpaceID]*peerSpace{},
@@ -291,16 +297,34 @@ func (s *Session) Gap(sp keys.SpaceID, ours []store.Head) (missing, extra uint64
 	return missing, extra, true
 }
 
-// Run runs the session until the peer leaves, ctx ends, or an error. An
-// error wrapping ErrMisbehaving means the peer broke the protocol. Run
-// closes the Conn before returning.
+// Run runs the session until the peer leaves, ctx ends, End ends it, or
+// an error. An error wrapping ErrMisbehaving means the peer broke the
+// protocol. Run closes the Conn before returning.
 func (s *Session) Run(ctx context.Context) error {
+	defer close(s.done)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- s.readLoop(ctx) }()
 	go func() { errc <- s.writeLoop(ctx) }()
 	err := <-errc
+	if errors.Is(err, errEnded) {
+		// The writer said goodbye and half-closed: the reader reads on
+		// until the peer's end of the stream (its Bye or io.EOF), which
+		// comes after it read every frame we sent. End bounds the wait.
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			s.conn.Close()
+			err = <-errc
+		}
+		cancel()
+		s.conn.Close()
+		if errors.Is(err, ErrMisbehaving) {
+			return err
+		}
+		return nil
+	}
 	cancel()
 	s.conn.Close()
 	// A misbehaviour found by one side closes the Conn, which can make the
@@ -308,15 +332,81 @@ func (s *Session) Run(ctx context.Context) error {
 	if err2 := <-errc; err == nil || errors.Is(err2, ErrMisbehaving) && !errors.Is(err, ErrMisbehaving) {
 		err = err2
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) || errors.Is(err, errRoomAgain) {
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) || errors.Is(err, errRoomAgain) || errors.Is(err, errPeerClosing) || errors.Is(err, errEnded) {
 		err = nil
 	}
 	return err
 }
 
-// Close ends the session: Run returns soon after. It may be called from
-// any goroutine, more than once.
+// Close ends the session at once: Run returns soon after. What was
+// written but not yet read by the peer may be lost (see End). It may be
+// called from any goroutine, more than once.
 func (s *Session) Close() error { return s.conn.Close() }
+
+// End ends the session gracefully, for a node that closes: the writer
+// finishes what it is writing and what is pending (a last flush), sends a
+// Bye ("closing") and half-closes the stream, and the reader reads (and
+// stores) on until the peer's end of the stream, which the peer sends
+// once it read every frame sent before. End returns when Run returned,
+// or when ctx ends: then it closes the Conn (the peer may lack part of
+// what was sent) and returns ctx's error. It may be called from any
+// goroutine, more than once, and before Run.
+func (s *Session) End(ctx context.Context) error {
+	s.endOnce.Do(func() { close(s.ending) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.conn.Close()
+		return ctx.Err()
+	}
+}
+
+// errEnded: the writer ended the session gracefully (End).
+// errPeerClosing: the peer did (its Bye says ByeClosing).
+var (
+	errEnded       = errors.New("reconcile: session ended")
+	errPeerClosing = errors.New("reconcile: peer closing")
+)
+
+// ByeClosing is the reason of the Bye a session sends when End ends it.
+const ByeClosing = "closing"
+
+// halfCloser is a Conn that can end its write side alone (StreamConn).
+type halfCloser interface{ CloseWrite() error }
+
+// goodbye ends the writer's side (writer goroutine): what the reader
+// queued and what is dirty goes out, then a Bye, then the write side
+// closes. It returns errEnded, or the error of a write.
+func (s *Session) goodbye(ctx context.Context) error {
+	for {
+		select {
+		case b := <-s.out:
+			if err := s.write(b); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		break
+	}
+	select {
+	case <-s.wake:
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+	default:
+	}
+	if err := s.write((&Msg{Type: msgBye, Reason: ByeClosing}).Encode()); err != nil {
+		return err
+	}
+	if hc, ok := s.conn.(halfCloser); ok {
+		if err := hc.CloseWrite(); err != nil {
+			return err
+		}
+	}
+	return errEnded
+}
 
 // Notify tells the session that sp has new commits. It never blocks.
 func (s *Session) Notify(sp keys.SpaceID) {
@@ -389,6 +479,8 @@ func (s *Session) writeLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.ending:
+			return s.goodbye(ctx)
 		case b := <-s.out:
 			if err := s.write(b); err != nil {
 				return err

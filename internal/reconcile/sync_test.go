@@ -97,7 +97,7 @@ func TestChaosConvergence(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, nd := range c.nodes {
-				hs, _ := nd.st.Heads(context.Background(), nd.id)
+				hs, _ := nd.Store.Heads(context.Background(), nd.id)
 				var b strings.Builder
 				for _, h := range hs {
 					fmt.Fprintf(&b, "%s:%d ", h.Author.Short()[4:8], h.Seq)
@@ -143,7 +143,7 @@ func TestPartitionHeals(t *testing.T) {
 	c.link(0, 2, chaos{}, 4, false)
 	c.waitFor(10*time.Second, "genesis everywhere", func() bool {
 		for _, nd := range c.nodes {
-			if hs, _ := nd.st.Heads(c.ctx, nd.id); len(hs) == 0 {
+			if hs, _ := nd.Store.Heads(c.ctx, nd.id); len(hs) == 0 {
 				return false
 			}
 		}
@@ -179,9 +179,9 @@ func TestEquivocation(t *testing.T) {
 
 	// Node 4's device equivocates: two commits with its next seq.
 	liar := c.nodes[4].dev
-	a, b := storetest.Equivocate(c.ctx, t, c.nodes[0].st, c.sk.Space(), liar, "k/liar")
+	a, b := storetest.Equivocate(c.ctx, t, c.nodes[0].Store, c.sk.Space(), liar, "k/liar")
 	for i, x := range map[int]*commit.Commit{0: a, 3: b} {
-		res, err := c.nodes[i].st.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
+		res, err := c.nodes[i].Store.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
 		if err != nil || res.Outcomes[0].Status != store.Applied {
 			t.Fatalf("node %d: %+v %v", i, res.Outcomes, err)
 		}
@@ -190,15 +190,15 @@ func TestEquivocation(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, nd := range c.nodes {
-				fs, _ := nd.st.Forks(context.Background(), nd.id)
-				hs, _ := nd.st.Heads(context.Background(), nd.id)
+				fs, _ := nd.Store.Forks(context.Background(), nd.id)
+				hs, _ := nd.Store.Heads(context.Background(), nd.id)
 				t.Logf("node %d: %d forks, heads %v", i, len(fs), hs)
 			}
 		}
 	})
 	c.waitFor(20*time.Second, "fork evidence on every node", func() bool {
 		for _, nd := range c.nodes[:4] {
-			if fs, _ := nd.st.Forks(c.ctx, nd.id); len(fs) != 1 {
+			if fs, _ := nd.Store.Forks(c.ctx, nd.id); len(fs) != 1 {
 				return false
 			}
 		}
@@ -207,7 +207,7 @@ func TestEquivocation(t *testing.T) {
 	c.waitFor(20*time.Second, "identical views", func() bool {
 		var ref string
 		for i, nd := range c.nodes[:4] {
-			v, _ := nd.st.View(c.ctx, nd.id)
+			v, _ := nd.Store.View(c.ctx, nd.id)
 			if i == 0 {
 				ref = v.Hash.String()
 			} else if v.Hash.String() != ref {
@@ -217,7 +217,7 @@ func TestEquivocation(t *testing.T) {
 		return true
 	})
 	for _, nd := range c.nodes[:4] {
-		if _, err := nd.st.Get(c.ctx, nd.id, []byte("k/liar")); err == nil {
+		if _, err := nd.Store.Get(c.ctx, nd.id, []byte("k/liar")); err == nil {
 			t.Fatal("the equivocated write counts on some node")
 		}
 	}
@@ -248,7 +248,7 @@ func TestMisbehavingPeers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before, _ := nd.st.Heads(c.ctx, sp)
+			before, _ := nd.Store.Heads(c.ctx, sp)
 			ours, theirs := memPipe(chaos{}, 1)
 			s := NewSession(Config{Self: nd.dev.Author(), Peer: evil.Author()}, nd, ours)
 			go func() {
@@ -271,7 +271,7 @@ func TestMisbehavingPeers(t *testing.T) {
 			if !errors.Is(err, tc.want) || !errors.Is(err, ErrMisbehaving) {
 				t.Fatalf("Run = %v, want %v", err, tc.want)
 			}
-			after, _ := nd.st.Heads(c.ctx, sp)
+			after, _ := nd.Store.Heads(c.ctx, sp)
 			if len(after) != len(before) {
 				t.Fatalf("store changed: heads %v -> %v", before, after)
 			}

@@ -23,6 +23,10 @@ const ProtocolID = "/loam/sync/1"
 //     exchange ends, a Want answered with the wanted commit's chain, and
 //     deadlines per frame (issue 10, docs/protocol/sync.md). Peers on the
 //     older rules interoperate.
+//   - 1 (2026-12-06, issue 11): same messages; a node that closes ends
+//     each session with a Bye "closing" and a half-close, and reads on
+//     until the peer's end of the stream (docs/protocol/sync.md, "Bye").
+//     Peers on the older rules interoperate.
 const Version = 1
 
 // Limits of the protocol.
@@ -301,3 +305,13 @@ func (s *StreamConn) WriteFrame(b []byte) error { return s.f.WriteFrame(b) }
 
 // Close closes the underlying stream.
 func (s *StreamConn) Close() error { return s.c.Close() }
+
+// CloseWrite ends the write side of the underlying stream, if it can
+// (CloseWrite() error), and keeps reading possible: the peer reads every
+// frame written before, then io.EOF. Otherwise it does nothing.
+func (s *StreamConn) CloseWrite() error {
+	if hc, ok := s.c.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}

@@ -24,14 +24,7 @@ import (
 func TestLocalRefusal(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	dev := func() keys.DeviceKey {
-		k, err := keys.NewDeviceKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	reader, chatter, temp, gone, stranger := dev(), dev(), dev(), dev(), dev()
+	reader, chatter, temp, gone, stranger := dev(t), dev(t), dev(t), dev(t), dev(t)
 	past := uint64(time.Now().Add(-time.Hour).UnixMicro())
 	if _, err := f.sp.Commit(ctx, []commit.Op{
 		commit.GrantOp(commit.Grant{Subject: reader.Author(), Role: commit.RoleRead}),
@@ -43,13 +36,6 @@ func TestLocalRefusal(t *testing.T) {
 	}
 	if _, err := f.sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: gone.Author(), LastSeq: 0})}); err != nil {
 		t.Fatal(err)
-	}
-	as := func(k keys.DeviceKey) *space.Space {
-		sp, err := space.Open(ctx, f.st, f.sk.Space(), k, commit.NewClock())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sp
 	}
 	cases := []struct {
 		name string
@@ -67,7 +53,7 @@ func TestLocalRefusal(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sp := as(tc.key)
+			sp := f.as(t, tc.key)
 			before, _ := f.st.Heads(ctx, f.sk.Space())
 			_, err := sp.Commit(ctx, []commit.Op{tc.op})
 			if tc.want == nil {
@@ -99,17 +85,7 @@ func TestLocalRefusal(t *testing.T) {
 func TestVerifyLogChecksDecisions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	w, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite})}); err != nil {
-		t.Fatal(err)
-	}
-	wsp, err := space.Open(ctx, f.st, f.sk.Space(), w, commit.NewClock())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, wsp := f.writer(t)
 	for _, k := range []string{"a", "b"} {
 		if _, err := wsp.Commit(ctx, []commit.Op{commit.Put([]byte(k), []byte("v"))}); err != nil {
 			t.Fatal(err)
@@ -186,15 +162,6 @@ func TestNoDepsOnVoidedCommits(t *testing.T) {
 	if len(c.Deps) != 1 || c.Deps[0] != rev.ID {
 		t.Fatalf("deps %v, want only the revocation %s", c.Deps, rev.ID.Short())
 	}
-}
-
-func dev(t *testing.T) keys.DeviceKey {
-	t.Helper()
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func sortedIDs(ids []keys.CommitID) []keys.CommitID {

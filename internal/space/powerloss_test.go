@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -94,7 +93,7 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 	var nodes []*plNode
 	for i := range 2 {
 		n := openPLNode(t, fss[i], sk.Space(), devs[i])
-		if err := n.st.CreateSpace(ctx, "s", genesis); err != nil {
+		if err := n.Store.CreateSpace(ctx, "s", genesis); err != nil {
 			t.Fatal(err)
 		}
 		n.openSpace(t)
@@ -135,7 +134,7 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 	writers.Wait()
 	link.stop()
 	for _, n := range nodes {
-		n.st.Close()
+		n.Store.Close()
 	}
 	acked := check.Acknowledged()
 
@@ -148,11 +147,11 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 	}
 	defer func() {
 		for _, n := range nodes {
-			n.st.Close()
+			n.Store.Close()
 		}
 	}()
 	for i, n := range nodes {
-		if _, err := space.VerifyLog(ctx, n.st, sk.Space()); err != nil {
+		if _, err := space.VerifyLog(ctx, n.Store, sk.Space()); err != nil {
 			fail("node %d after the crash: VerifyLog: %v", i, err)
 		}
 	}
@@ -171,10 +170,10 @@ func powerLoss(t *testing.T, seed uint64) (int, bool) {
 		fail("the nodes did not converge after the crash")
 	}
 	for i, n := range nodes {
-		if forks, err := n.st.Forks(ctx, sk.Space()); err != nil || len(forks) > 0 {
+		if forks, err := n.Store.Forks(ctx, sk.Space()); err != nil || len(forks) > 0 {
 			fail("node %d: fork evidence %v (%v): a device forked itself", i, forks, err)
 		}
-		if _, err := space.VerifyLog(ctx, n.st, sk.Space()); err != nil {
+		if _, err := space.VerifyLog(ctx, n.Store, sk.Space()); err != nil {
 			fail("node %d at the end: VerifyLog: %v", i, err)
 		}
 	}
@@ -214,9 +213,10 @@ func plVersion(c *commit.Commit, i int) ackcheck.Version {
 }
 
 // plNode is one node of the power-loss test: a store, the device's write
-// path, and the sync sessions to notify.
+// path, and the sync sessions to notify. The store's methods are the
+// reconcile.Local ones but Spaces and Heads.
 type plNode struct {
-	st  *store.Store
+	*store.Store
 	id  keys.SpaceID
 	dev keys.DeviceKey
 	sp  *space.Space
@@ -232,13 +232,13 @@ func openPLNode(t *testing.T, fs vfs.FS, id keys.SpaceID, dev keys.DeviceKey) *p
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.st = st
+	n.Store = st
 	return n
 }
 
 func (n *plNode) openSpace(t *testing.T) {
 	t.Helper()
-	sp, err := space.Open(context.Background(), n.st, n.id, n.dev, commit.NewClock())
+	sp, err := space.Open(context.Background(), n.Store, n.id, n.dev, commit.NewClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,35 +256,13 @@ func (n *plNode) onEvent(ev store.Event) {
 		n.sp.Observe(ev)
 	}
 	for s := range n.sessions {
-		s.Notify(ev.Space)
-		if ev.Redecided {
-			s.Announce(ev.Space)
-		}
-		for _, f := range ev.Forks {
-			s.Forward(ev.Space, [][]byte{f.A.Bytes(), f.B.Bytes()})
-		}
+		s.Observe(ev)
 	}
 }
 
 func (n *plNode) Spaces() []keys.SpaceID { return []keys.SpaceID{n.id} }
 func (n *plNode) Heads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
-	return n.st.SyncHeads(ctx, sp) // as node.Node: withheld tails are not announced
-}
-func (n *plNode) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
-	return n.st.Forks(ctx, sp)
-}
-func (n *plNode) Writable(need uint64) error { return n.st.Writable(need) }
-func (n *plNode) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (bool, error) {
-	return n.st.Granted(ctx, sp, a)
-}
-func (n *plNode) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, from uint64) iter.Seq2[store.StoredCommit, error] {
-	return n.st.Commits(ctx, sp, a, from)
-}
-func (n *plNode) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
-	return n.st.CommitByID(ctx, sp, id)
-}
-func (n *plNode) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
-	return n.st.Apply(ctx, sp, cs)
+	return n.SyncHeads(ctx, sp) // as node.Node: withheld tails are not announced
 }
 
 // plLink is a session pair between two nodes over an in-memory pipe.
@@ -326,7 +304,7 @@ func (l *plLink) stop() {
 func plConverged(ctx context.Context, nodes []*plNode) bool {
 	var ref string
 	for i, n := range nodes {
-		s, ok := storetest.State(ctx, n.st, n.id)
+		s, ok := storetest.State(ctx, n.Store, n.id)
 		if !ok {
 			return false
 		}
@@ -345,7 +323,7 @@ type plReplica struct{ n *plNode }
 func (r plReplica) Name() string { return r.n.dev.Author().Short() }
 
 func (r plReplica) Get(ctx context.Context, sp, key string) (ackcheck.Entry, error) {
-	e, err := r.n.st.Get(ctx, r.n.id, []byte(key))
+	e, err := r.n.Store.Get(ctx, r.n.id, []byte(key))
 	if errors.Is(err, store.ErrNotFound) {
 		return ackcheck.Entry{}, nil
 	}

@@ -127,7 +127,16 @@ func (s *Space) Observe(ev store.Event) {
 			continue
 		}
 		if c.Author == s.dev.Author() {
-			continue // the committer keeps the device's own head
+			// The committer keeps the device's own head, but a later
+			// commit of its own that arrives from elsewhere is its
+			// history coming back (a home restored from a backup, without
+			// this space's commits): the next commit follows it rather
+			// than signing a second commit at its seq (a fork).
+			if c.Seq > s.head.Seq {
+				s.head = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
+				s.heads[c.Author] = s.head
+			}
+			continue
 		}
 		s.heads[c.Author] = store.Head{Author: c.Author, Seq: c.Seq, ID: c.ID, Time: c.Time}
 		s.deps[c.Author] = c.ID

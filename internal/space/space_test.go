@@ -65,6 +65,36 @@ func newFixture(t *testing.T, o store.Options) *fixture {
 	return f
 }
 
+// dev returns a new device key.
+func dev(t *testing.T) keys.DeviceKey {
+	t.Helper()
+	k, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// as opens f's space on f's store as device dev.
+func (f *fixture) as(t *testing.T, dev keys.DeviceKey) *space.Space {
+	t.Helper()
+	sp, err := space.Open(context.Background(), f.st, f.sk.Space(), dev, commit.NewClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// writer grants write to a new device and opens f's space as it.
+func (f *fixture) writer(t *testing.T) (keys.DeviceKey, *space.Space) {
+	t.Helper()
+	w := dev(t)
+	if _, err := f.sp.Commit(context.Background(), []commit.Op{commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite})}); err != nil {
+		t.Fatal(err)
+	}
+	return w, f.as(t, w)
+}
+
 // open opens the store in f.dir; it is closed when the test ends.
 func (f *fixture) open(t *testing.T, o store.Options) {
 	t.Helper()

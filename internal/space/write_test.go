@@ -16,7 +16,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/testkit"
@@ -202,23 +201,8 @@ func TestCommitHonoursContext(t *testing.T) {
 func TestWritesThatDoNotCountAreErrors(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	newDevice := func() (keys.DeviceKey, *space.Space) {
-		dev, err := keys.NewDeviceKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: dev.Author(), Role: commit.RoleWrite})}); err != nil {
-			t.Fatal(err)
-		}
-		sp, err := space.Open(ctx, f.st, f.sk.Space(), dev, commit.NewClock())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dev, sp
-	}
-
 	t.Run("revoked", func(t *testing.T) {
-		dev, sp := newDevice()
+		dev, sp := f.writer(t)
 		// Revoked by the admin; this device has not heard (nothing feeds
 		// its Observe here), so the store is the first to know.
 		if _, err := f.sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: dev.Author(), LastSeq: 0})}); err != nil {
@@ -234,7 +218,7 @@ func TestWritesThatDoNotCountAreErrors(t *testing.T) {
 	})
 
 	t.Run("forked", func(t *testing.T) {
-		dev, sp := newDevice()
+		dev, sp := f.writer(t)
 		c1, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))})
 		if err != nil {
 			t.Fatal(err)
@@ -268,10 +252,7 @@ func TestWritesThatDoNotCountAreErrors(t *testing.T) {
 func TestObserveReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
-	other, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := dev(t)
 	c, err := f.sp.Commit(ctx, []commit.Op{commit.GrantOp(commit.Grant{Subject: other.Author(), Role: commit.RoleWrite})})
 	if err != nil {
 		t.Fatal(err)

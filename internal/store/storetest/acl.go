@@ -45,23 +45,15 @@ func testRevocationCut(t *testing.T, e *env) {
 	x3 := x.next(nil, put("b", "x3"), put("a", "x3"))
 	y1 := y.next([]keys.CommitID{x2.ID}, put("y", "1"))
 	e.mustApply(sp, x2, x3, y1)
-	if got := e.get(sp, "b"); got != "x3" {
-		t.Fatalf("b = %q before the revocation", got)
-	}
+	e.want(sp, "b", "x3", "before the revocation")
 	// The admin has seen x up to x2 and cuts there.
 	r := admin.next([]keys.CommitID{x2.ID}, commit.RevokeOp(commit.Revoke{Author: x.key.Author(), LastSeq: 2}))
 	e.mustApply(sp, r)
 	check := func() {
 		t.Helper()
-		if got := e.get(sp, "b"); got != "<none>" {
-			t.Fatalf("b = %q, want it gone with x3", got)
-		}
-		if got := e.get(sp, "a"); got != "x1" {
-			t.Fatalf("a = %q, want x1's value back", got)
-		}
-		if got := e.get(sp, "y"); got != "1" {
-			t.Fatalf("y = %q: a grant below the cut must stay", got)
-		}
+		e.want(sp, "b", "<none>", "gone with x3")
+		e.want(sp, "a", "x1", "x1's value back")
+		e.want(sp, "y", "1", "a grant below the cut must stay")
 		if w := e.withheld(sp, x.key.Author()); !w[3] || w[1] || w[2] {
 			t.Fatalf("withheld %v, want only seq 3", w)
 		}
@@ -85,9 +77,7 @@ func testRevocationCut(t *testing.T, e *env) {
 	if o := e.apply(sp, x4); o[0].Status != store.Revoked || !errors.Is(o[0].Err, store.ErrRevoked) || !errors.Is(o[0].Err, acl.ErrRevoked) {
 		t.Fatalf("x4 after the revocation: %v", o)
 	}
-	if got := e.get(sp, "c"); got != "<none>" {
-		t.Fatalf("c = %q", got)
-	}
+	e.want(sp, "c", "<none>", "")
 	e.reopen()
 	check()
 	if w := e.withheld(sp, x.key.Author()); !w[4] {
@@ -171,15 +161,11 @@ func testOneTimeInvite(t *testing.T, e *env) {
 	e.mustApply(sp, late)
 	lateNext := lateW.next(nil, put("late", "again"))
 	e.mustApply(sp, lateNext)
-	if got := e.get(sp, "late"); got != "again" {
-		t.Fatalf("late = %q", got)
-	}
+	e.want(sp, "late", "again", "")
 	if o := e.apply(sp, early); o[0].Status != store.Applied {
 		t.Fatalf("early joiner: %v", o)
 	}
-	if got := e.get(sp, "late"); got != "<none>" {
-		t.Fatalf("late = %q after the earlier joiner took the invite", got)
-	}
+	e.want(sp, "late", "<none>", "after the earlier joiner took the invite")
 	e.reopen()
 	if w := e.withheld(sp, lateW.key.Author()); !w[1] || !w[2] {
 		t.Fatalf("late joiner's commits withheld %v", w)

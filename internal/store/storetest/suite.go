@@ -199,6 +199,20 @@ func (e *env) get(sp keys.SpaceID, key string) string {
 	return string(v.Value)
 }
 
+// want fails the test unless key's visible value in sp is value ("<none>":
+// no value); why, if not "", says what it shows.
+func (e *env) want(sp keys.SpaceID, key, value, why string) {
+	e.t.Helper()
+	got := e.get(sp, key)
+	switch {
+	case got == value:
+	case why == "":
+		e.t.Fatalf("%s = %q, want %q", key, got, value)
+	default:
+		e.t.Fatalf("%s = %q, want %q: %s", key, got, value, why)
+	}
+}
+
 func (e *env) keys(sp keys.SpaceID, q store.Query) string {
 	e.t.Helper()
 	var b bytes.Buffer
@@ -256,12 +270,8 @@ func testPutGetDeleteRange(t *testing.T, e *env) {
 	w := f.writer(t, 0)
 	e.mustApply(sp, w.next([]keys.CommitID{f.genesis.ID}, put("a/1", "x"), put("a/2", "y"), put("b/1", "z"), put("a/1", "x2")))
 	e.mustApply(sp, w.next(nil, del("a/2"), put("c", "w")))
-	if got := e.get(sp, "a/1"); got != "x2" {
-		t.Fatalf("a/1 = %q: the later op of a commit must win", got)
-	}
-	if got := e.get(sp, "a/2"); got != "<none>" {
-		t.Fatalf("deleted key a/2 = %q", got)
-	}
+	e.want(sp, "a/1", "x2", "the later op of a commit must win")
+	e.want(sp, "a/2", "<none>", "a deleted key")
 	for _, tc := range []struct {
 		q    store.Query
 		want string
@@ -310,14 +320,10 @@ func testGapIsPending(t *testing.T, e *env) {
 	if o := e.apply(sp, c3); o[0].Status != store.Pending || !errors.Is(o[0].Err, store.ErrPending) {
 		t.Fatalf("gap: %v", o)
 	}
-	if got := e.get(sp, "k"); got != "<none>" {
-		t.Fatalf("a pending commit changed the view: k = %q", got)
-	}
+	e.want(sp, "k", "<none>", "a pending commit changed the view")
 	// Out of order within one Apply: applied in causal order.
 	e.mustApply(sp, c3, c2, c1)
-	if got := e.get(sp, "k"); got != "3" {
-		t.Fatalf("k = %q, want 3", got)
-	}
+	e.want(sp, "k", "3", "")
 }
 
 func testBadChainAndClock(t *testing.T, e *env) {
@@ -341,9 +347,7 @@ func testBadChainAndClock(t *testing.T, e *env) {
 			t.Fatalf("a rejected commit moved the head to %d", h.Seq)
 		}
 	}
-	if got := e.get(sp, "k"); got != "1" {
-		t.Fatalf("k = %q after rejected commits", got)
-	}
+	e.want(sp, "k", "1", "after rejected commits")
 }
 
 func testUnauthorized(t *testing.T, e *env) {
@@ -358,9 +362,7 @@ func testUnauthorized(t *testing.T, e *env) {
 	if len(heads) != 1 {
 		t.Fatalf("an unauthorized commit was stored: heads %+v", heads)
 	}
-	if got := e.get(sp, "k"); got != "<none>" {
-		t.Fatalf("k = %q", got)
-	}
+	e.want(sp, "k", "<none>", "")
 }
 
 func testConflicts(t *testing.T, e *env) {
@@ -388,9 +390,7 @@ func testConflicts(t *testing.T, e *env) {
 	if conf, _ := e.st.Conflicts(e.ctx, sp, []byte("k")); len(conf) != 0 {
 		t.Fatalf("a write that saw both left conflicts %v", conf)
 	}
-	if got := e.get(sp, "k"); got != "from c" {
-		t.Fatalf("k = %q", got)
-	}
+	e.want(sp, "k", "from c", "")
 }
 
 func testFork(t *testing.T, e *env) {
@@ -405,9 +405,7 @@ func testFork(t *testing.T, e *env) {
 	l2a := liar.next(nil, put("liar/2", "a"))
 	l2b := fork.next(nil, put("liar/2", "b"))
 	e.mustApply(sp, l2a)
-	if got := e.get(sp, "liar/2"); got != "a" {
-		t.Fatalf("before the fork is known: liar/2 = %q", got)
-	}
+	e.want(sp, "liar/2", "a", "before the fork is known")
 	if o := e.apply(sp, l2b); o[0].Status != store.Forked {
 		t.Fatalf("second seq 2: %v, want forked", o)
 	}
@@ -416,20 +414,12 @@ func testFork(t *testing.T, e *env) {
 		t.Fatalf("Forks = %v, %v", forks, err)
 	}
 	// From the fork point on the liar's commits do not count; before it they do.
-	if got := e.get(sp, "liar/2"); got != "<none>" {
-		t.Fatalf("after the fork: liar/2 = %q, want none", got)
-	}
-	if got := e.get(sp, "liar/1"); got != "ok" {
-		t.Fatalf("liar/1 = %q: commits before the fork still count", got)
-	}
+	e.want(sp, "liar/2", "<none>", "after the fork")
+	e.want(sp, "liar/1", "ok", "commits before the fork still count")
 	// Further commits on either branch are kept but do not count.
 	e.apply(sp, liar.next(nil, put("liar/3", "a")), fork.next(nil, put("liar/3", "b")))
-	if got := e.get(sp, "liar/3"); got != "<none>" {
-		t.Fatalf("liar/3 = %q", got)
-	}
-	if got := e.get(sp, "honest"); got != "1" {
-		t.Fatalf("honest = %q", got)
-	}
+	e.want(sp, "liar/3", "<none>", "")
+	e.want(sp, "honest", "1", "")
 	// The evidence survives a reopen, and the view stays as it is.
 	before, _ := e.st.View(e.ctx, sp)
 	e.reopen()
@@ -483,9 +473,7 @@ func testReopen(t *testing.T, e *env) {
 	}
 	// Writing after reopen continues the chain.
 	e.mustApply(sp, a.next(nil, put("y", "3")))
-	if got := e.get(sp, "y"); got != "3" {
-		t.Fatalf("y = %q", got)
-	}
+	e.want(sp, "y", "3", "")
 }
 
 func testConcurrentApply(t *testing.T, e *env) {
@@ -674,9 +662,7 @@ func testGrantsAndInvites(t *testing.T, e *env) {
 	if o := e.apply(sp, j2.next([]keys.CommitID{ci.ID}, commit.GrantOp(forged), put("j", "x"))); o[0].Status != store.Rejected {
 		t.Fatalf("forged invite delegation accepted: %v", o)
 	}
-	if got := e.get(sp, "joiner/1"); got != "again" {
-		t.Fatalf("joiner/1 = %q", got)
-	}
+	e.want(sp, "joiner/1", "again", "")
 	// The decisions survive a reopen.
 	e.reopen()
 	e.mustApply(sp, x.next(nil, put("x", "2")))

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/loamdb/loam"
+)
+
+// passphraseEnv names the variable a backup's passphrase may come from.
+const passphraseEnv = "LOAM_PASSPHRASE"
+
+func newBackupCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Back up this device's key and spaces, encrypted, and restore them",
+		Long: `Write an encrypted backup of this home, and restore one onto a fresh home.
+
+A backup holds the device key (the device is a member of its spaces by it),
+the spaces' secret, read-key and invite-key files, the peers known, the list
+of the spaces held and, with --with-data, chosen spaces' signed histories and
+blobs. It is encrypted with age (scrypt) under a passphrase read from
+` + passphraseEnv + ` or asked on the terminal, never from an argument.
+docs/security.md says what the passphrase protects.`,
+		Example: `  loam backup create --out loam.backup
+  loam backup create --out loam.backup --with-data family garden-club
+  loam --home ~/.loam-new backup restore loam.backup`,
+		Args: noSubcommand,
+		RunE: showHelp,
+	}
+	cmd.AddCommand(newBackupCreateCmd(g), newBackupRestoreCmd(g))
+	return cmd
+}
+
+func newBackupCreateCmd(g *globalOptions) *cobra.Command {
+	var out string
+	var data []string
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "create --out FILE",
+		Short: "Write an encrypted backup of this home",
+		Long: `Write an encrypted backup of this home to FILE: the device key, the spaces'
+key files, the peers known and the list of the spaces held; with --with-data
+SPACE..., those spaces' signed histories and blobs too (as 'loam space
+archive' writes them).
+
+After a restore, a space whose data is in the backup is back at once; the
+others return from their peers once the node runs ('loam daemon'), since the
+device is still their member. Let it sync before writing: a device restored
+from an old backup must learn the commits it wrote since, from its peers,
+before it writes again.
+
+The passphrase is read from ` + passphraseEnv + ` or, on a terminal, asked twice.
+Without it nothing can restore the backup; with it, anyone holding the file
+is this device in every space (keep both apart). FILE is written whole or not
+at all.`,
+		Example: `  loam backup create --out loam.backup
+  LOAM_PASSPHRASE="$(pass show loam)" loam backup create --out /mnt/usb/loam.backup --with-data family`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErrorf(cmd, "say where to write the backup with --out FILE")
+			}
+			pass, err := readPassphrase(cmd, true)
+			if err != nil {
+				return err
+			}
+			return withLoamNode(cmd, g, func(n *loam.Node) error {
+				p := newByteProgress(cmd.ErrOrStderr(), "backed up")
+				var sum loam.BackupSummary
+				err := writeArchiveFile(out, cmd.OutOrStdout(), func(w io.Writer) error {
+					var err error
+					sum, err = n.Backup(cmd.Context(), w, loam.BackupOptions{Passphrase: pass, Spaces: data, Progress: p.update})
+					return err
+				})
+				p.done()
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					return writeJSON(cmd.OutOrStdout(), sum)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "backed up device %s: %d key files, %d spaces held, %d with their data; %s\n",
+					sum.Author, sum.Files, len(sum.Spaces), len(sum.Archives), humanBytes(sum.Bytes))
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "write the backup to `FILE`")
+	cmd.Flags().StringSliceVar(&data, "with-data", nil, "add these spaces' histories and blobs (names or IDs; repeat or separate with commas)")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print what the backup holds as JSON")
+	return cmd
+}
+
+func newBackupRestoreCmd(g *globalOptions) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Restore a backup onto a fresh home",
+		Long: `Restore a backup of 'loam backup create' onto the home (--home or LOAM_HOME),
+which must not have a device key yet: the same device key, the spaces' key
+files and, from the backup or from their peers, the spaces. Every commit of
+the backup is verified as if it came from a peer.
+
+The restore is all or nothing: a wrong passphrase, a damaged or cut-short
+backup, or a home that already has a device key fail with an error and write
+nothing. The passphrase is read from ` + passphraseEnv + ` or asked on the terminal.`,
+		Example: `  loam --home ~/.loam backup restore /mnt/usb/loam.backup
+  LOAM_PASSPHRASE=... loam backup restore loam.backup --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("open the backup: %w", err)
+			}
+			defer f.Close()
+			pass, err := readPassphrase(cmd, false)
+			if err != nil {
+				return err
+			}
+			p := newByteProgress(cmd.ErrOrStderr(), "restored")
+			sum, err := loam.RestoreBackup(cmd.Context(), g.homeDir(), f, loam.RestoreBackupOptions{Passphrase: pass, Progress: p.update})
+			p.done()
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return writeJSON(cmd.OutOrStdout(), sum)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "restored device %s in %s\n", sum.Author, g.homeDir())
+			back := map[string]bool{}
+			for _, a := range sum.Archives {
+				back[a.Space] = true
+			}
+			for _, s := range sum.Spaces {
+				how := "returns from its peers once the node runs ('loam daemon'); let it sync before writing"
+				if back[s.ID] {
+					how = "restored with its data"
+				}
+				fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.ID, how)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print what was restored as JSON")
+	return cmd
+}
+
+// readPassphrase returns the passphrase from LOAM_PASSPHRASE or, on a
+// terminal, asked (twice when confirm).
+func readPassphrase(cmd *cobra.Command, confirm bool) (string, error) {
+	if p, ok := os.LookupEnv(passphraseEnv); ok {
+		if p == "" {
+			return "", fmt.Errorf("%s is empty: set it to the backup's passphrase", passphraseEnv)
+		}
+		return p, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", fmt.Errorf("no passphrase: set %s, or run this on a terminal to be asked for it", passphraseEnv)
+	}
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(cmd.ErrOrStderr(), prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return "", fmt.Errorf("read the passphrase: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	p, err := ask("Backup passphrase: ")
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", errors.New("the passphrase is empty: choose one")
+	}
+	if confirm {
+		again, err := ask("The same passphrase again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", errors.New("the two passphrases differ: nothing was written; try again")
+		}
+	}
+	return p, nil
+}
