@@ -215,3 +215,52 @@ func FuzzIdentityFile(f *testing.F) {
 		}
 	})
 }
+
+// TestIdentityNotLogged: making an identity and carrying its certificate
+// log neither the phrase nor the identity key, in any usual encoding.
+func TestIdentityNotLogged(t *testing.T) {
+	n, buf := openLogged(t, true)
+	ctx := ctxT(t)
+	if _, err := n.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	_, phrase, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := phrase.Entropy()
+	seed := phrase.Key().Secret()
+	secrets := append(encodings(e[:]), phrase.String(), strings.Join(phrase.Words()[:3], " "), seed, strings.TrimPrefix(seed, identity.SecretPrefix))
+	if _, err := n.CreateSpace(ctx, "after"); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	log := buf.String()
+	for _, s := range secrets {
+		if strings.Contains(log, s) {
+			t.Fatalf("the log holds a secret of the identity (%.12s…):\n%s", s, log)
+		}
+	}
+}
+
+// TestIdentityDocExample: the certificate of the identity file's example
+// (docs/format/identity.md §5) is the golden certificate of §3.
+func TestIdentityDocExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "format", "identity.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n    cert ")
+	if !ok {
+		t.Fatal("no cert line in the identity file's example")
+	}
+	line, _, _ := strings.Cut(rest, "\n")
+	raw, err := certText.DecodeString(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := identity.DecodeCert(raw)
+	if err != nil || c.Identity.String() != "idt_blrhtgovhcgn55p7zktmfuzzp5fepuafltc6qprxoswmigm6tqja" || c.Name != "Ana's laptop" {
+		t.Fatalf("the example's certificate: %+v, %v", c, err)
+	}
+}
