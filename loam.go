@@ -117,6 +117,7 @@ type nodeImpl interface {
 	peers(ctx context.Context) ([]PeerInfo, error)
 	refusals(ctx context.Context) (map[string]uint64, error)
 	blobNode
+	identityNode // identity.go
 }
 
 // Open opens the node in o.Home, creating its device key and store on first

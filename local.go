@@ -334,15 +334,11 @@ func (s *localSpace) invite(ctx context.Context, role Role, expires time.Duratio
 }
 
 func (s *localSpace) members(ctx context.Context) ([]Member, error) {
-	ms, err := s.n.Members(ctx, s.in.ID)
+	ms, ps, err := s.n.Roster(ctx, s.in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Member, len(ms))
-	for i, m := range ms {
-		out[i] = memberOf(api.MemberOf(m))
-	}
-	return out, nil
+	return membersOf(api.MembersOf(ms, ps)), nil
 }
 
 func (s *localSpace) revoke(ctx context.Context, target string) (Revoked, error) {

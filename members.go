@@ -19,6 +19,16 @@ type Member struct {
 	// commits (its key is used on two devices, or was stolen): its
 	// commits from there on do not count. 0 if it did not fork.
 	ForkedAt uint64 `json:"forked_at,omitempty"`
+	// A person (an identity, #12) is one member: Author and Identity are
+	// its identity ID (idt_…), Role the highest of its devices', Grants
+	// the grants to the person (Space.Grant), and Devices its certified
+	// devices, each a member with Identity, Name (from its certificate)
+	// and Since (when it was certified). A device without an identity is
+	// a member of its own, as before.
+	Identity string     `json:"identity,omitempty"`
+	Name     string     `json:"name,omitempty"`
+	Since    *time.Time `json:"since,omitempty"`
+	Devices  []Member   `json:"devices,omitempty"`
 }
 
 // MemberGrant is one grant that took effect.
@@ -62,6 +72,10 @@ func memberOf(m api.Member) Member {
 	if m.Revoked != nil {
 		o.Revoked = &Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 	}
+	o.Identity, o.Name, o.Since = m.Identity, m.Name, m.Since
+	if len(m.Devices) > 0 {
+		o.Devices = membersOf(m.Devices)
+	}
 	return o
 }
 
@@ -91,7 +105,9 @@ func (s *Space) InviteUses(ctx context.Context, role Role, expires time.Duration
 	return s.impl.invite(ctx, role, expires, uses)
 }
 
-// Members lists the members of the space, in author order.
+// Members lists the members of the space: one per person (an identity,
+// with its devices), and one per other device or invite key, in the
+// order of their IDs.
 func (s *Space) Members(ctx context.Context) ([]Member, error) { return s.impl.members(ctx) }
 
 // Revoke revokes a member of the space by its author ID (aut_…), or an

@@ -43,6 +43,7 @@ type spaceImpl interface {
 	invite(ctx context.Context, role Role, expires time.Duration, uses uint32) (string, error)
 	members(ctx context.Context) ([]Member, error)
 	revoke(ctx context.Context, target string) (Revoked, error)
+	grant(ctx context.Context, subject string, role Role) error // identity.go
 	waitSynced(ctx context.Context) error
 }
 

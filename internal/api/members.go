@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/space"
 )
@@ -14,16 +16,65 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ms, err := s.n.Members(r.Context(), sp.ID().String())
+	ms, ps, err := s.n.Roster(r.Context(), sp.ID().String())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := make([]Member, len(ms))
-	for i, m := range ms {
-		out[i] = MemberOf(m)
+	writeJSON(w, http.StatusOK, MembersOf(ms, ps))
+}
+
+// MembersOf converts a space's roster to the API's rows: one per person
+// (with its devices), and one per other member, in the order of their
+// IDs (people, whose idt_… sort after aut_…, last).
+func MembersOf(ms []space.Member, ps []space.Person) []Member {
+	out := make([]Member, 0, len(ms)+len(ps))
+	devices := map[keys.IdentityID][]Member{}
+	for _, m := range ms {
+		if m.Identity.IsZero() {
+			out = append(out, MemberOf(m))
+			continue
+		}
+		devices[m.Identity] = append(devices[m.Identity], MemberOf(m))
 	}
-	writeJSON(w, http.StatusOK, out)
+	for _, p := range ps {
+		out = append(out, PersonOf(p, devices[p.Identity]))
+	}
+	return out
+}
+
+// PersonOf converts a person and its devices' rows to the API's row.
+func PersonOf(p space.Person, devices []Member) Member {
+	id := p.Identity.String()
+	out := Member{Author: id, Identity: id, Grants: []MemberGrant{}, Devices: devices}
+	best := p.Role
+	for _, d := range devices {
+		if r, err := commit.ParseRole(d.Role); err == nil && roleRank(r) > roleRank(best) {
+			best = r
+		}
+	}
+	if best != 0 {
+		out.Role = best.String()
+	}
+	for _, g := range p.Grants {
+		out.Grants = append(out.Grants, memberGrantOf(g))
+	}
+	return out
+}
+
+// roleRank orders roles: none < seed < read < write < admin.
+func roleRank(r commit.Role) int {
+	switch r {
+	case commit.RoleSeed:
+		return 1
+	case commit.RoleRead:
+		return 2
+	case commit.RoleWrite:
+		return 3
+	case commit.RoleAdmin:
+		return 4
+	}
+	return 0
 }
 
 // MemberOf converts a member of package space to the API's form, the one
@@ -34,15 +85,12 @@ func MemberOf(m space.Member) Member {
 		out.Role = m.Role.String()
 	}
 	for _, g := range m.Grants {
-		mg := MemberGrant{Role: g.Role.String(), Prefix: string(g.Prefix), Uses: g.Uses, GrantedBy: g.GrantedBy.String(), Since: g.Since}
-		if !g.Expires.IsZero() {
-			e := g.Expires
-			mg.Expires = &e
-		}
-		if !g.Via.IsZero() {
-			mg.Via = g.Via.String()
-		}
-		out.Grants = append(out.Grants, mg)
+		out.Grants = append(out.Grants, memberGrantOf(g))
+	}
+	if !m.Identity.IsZero() {
+		out.Identity, out.Name = m.Identity.String(), m.DeviceName
+		since := m.Certified
+		out.Since = &since
 	}
 	for _, j := range m.Joined {
 		out.Joined = append(out.Joined, j.String())
@@ -52,6 +100,18 @@ func MemberOf(m space.Member) Member {
 	}
 	out.ForkedAt = m.ForkedAt
 	return out
+}
+
+func memberGrantOf(g space.MemberGrant) MemberGrant {
+	mg := MemberGrant{Role: g.Role.String(), Prefix: string(g.Prefix), Uses: g.Uses, GrantedBy: g.GrantedBy.String(), Since: g.Since}
+	if !g.Expires.IsZero() {
+		e := g.Expires
+		mg.Expires = &e
+	}
+	if !g.Via.IsZero() {
+		mg.Via = g.Via.String()
+	}
+	return mg
 }
 
 // revoke revokes a member or an invite; this device must be an admin.

@@ -251,6 +251,14 @@ type Member struct {
 	// ForkedAt is the seq at which the member signed two different
 	// commits: its commits from there on do not count (0: none).
 	ForkedAt uint64 `json:"forked_at,omitempty"`
+	// A person (#12) is one row: Author and Identity are its identity ID
+	// (idt_…), Role the highest of its devices', Grants the grants to the
+	// person, and Devices its certified devices, each a member with its
+	// Identity, Name (from its certificate) and Since (certified at).
+	Identity string     `json:"identity,omitempty"`
+	Name     string     `json:"name,omitempty"`
+	Since    *time.Time `json:"since,omitempty"`
+	Devices  []Member   `json:"devices,omitempty"`
 }
 
 // MemberGrant is one grant of a Member.

@@ -32,6 +32,16 @@ func (n *Node) Members(ctx context.Context, ref string) ([]space.Member, error) 
 	return space.Members(ctx, n.st, id)
 }
 
+// Roster lists the members and the people of a held space (see
+// space.Roster).
+func (n *Node) Roster(ctx context.Context, ref string) ([]space.Member, []space.Person, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return space.Roster(ctx, n.st, id)
+}
+
 // Revocation is what Revoke did.
 type Revocation struct {
 	Author  keys.AuthorID

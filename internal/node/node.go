@@ -115,6 +115,8 @@ type Node struct {
 	corruptServe bool         // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once
+
+	people people // this device's identity and certificate carrier (identity.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -187,6 +189,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if err := n.loadIdentity(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if !o.Offline {
 		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
@@ -253,6 +259,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
+	n.kickCarrier(ev.Space)
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()

@@ -32,6 +32,11 @@ type Member struct {
 	// commits (a fork): its commits from that seq on do not count. 0 if
 	// it did not fork.
 	ForkedAt uint64
+	// Identity is set for a device certified by a person (people.go):
+	// the identity, and the device's name and certification time.
+	Identity   keys.IdentityID
+	DeviceName string
+	Certified  time.Time
 }
 
 // MemberGrant is one grant that took effect.
@@ -56,22 +61,32 @@ type MemberRevocation struct {
 // effect, in author order. It decides the whole space again (it reads
 // every commit), so it is for status and the CLI, not for hot paths.
 func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, error) {
+	ms, _, err := Roster(ctx, st, sp)
+	return ms, err
+}
+
+// Roster lists the members of a space as Members does, and its people:
+// every identity that certified a device there or holds a grant there, in
+// identity order.
+func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []Person, error) {
 	var cs []*commit.Commit
+	certs := map[certKey]certInfo{}
 	times := map[acl.Loc]time.Time{}
 	for sc, err := range st.AllCommits(ctx, sp) {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c, err := commit.Decode(sc.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("space: members: %w", err)
+			return nil, nil, fmt.Errorf("space: members: %w", err)
 		}
 		cs = append(cs, c)
+		certsOf(c, certs)
 		times[acl.Loc{Author: c.Author, Seq: c.Seq}] = c.Time.Time().UTC()
 	}
 	forks, err := st.Forks(ctx, sp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	forked := map[keys.AuthorID]uint64{}
 	for _, f := range forks {
@@ -107,6 +122,7 @@ func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, e
 			get(g.Invite).Invite = true
 		}
 	}
+	people := addPeople(d, certs, times, now, get)
 	for inv, js := range d.Joined {
 		get(inv).Joined = js
 	}
@@ -135,5 +151,5 @@ func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, e
 		out = append(out, *m)
 	}
 	slices.SortFunc(out, func(a, b Member) int { return bytes.Compare(a.Author[:], b.Author[:]) })
-	return out, nil
+	return out, people, nil
 }

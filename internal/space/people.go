@@ -1,0 +1,118 @@
+package space
+
+import (
+	"bytes"
+	"slices"
+	"time"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// People (#12): a person is an identity that certified devices in the
+// space. Members lists each certified device as a member (with the person
+// it belongs to, and the name and time of its certificate); Roster adds
+// the people, with the grants made to them.
+
+// Person is one identity with devices or grants in a space.
+type Person struct {
+	Identity keys.IdentityID
+	// Role is the highest role in force now of the grants to the person
+	// (0: none); each device's own role is on its Member.
+	Role    commit.Role
+	Grants  []MemberGrant   // grants to the person, oldest first
+	Devices []keys.AuthorID // its certified devices, in author order
+}
+
+// certInfo is what a device's certificate says of it.
+type certInfo struct {
+	name string
+	time time.Time
+}
+
+type certKey struct {
+	id  keys.IdentityID
+	dev keys.AuthorID
+}
+
+// certsOf returns the name and time of every valid certificate carried by
+// commit c.
+func certsOf(c *commit.Commit, into map[certKey]certInfo) {
+	for _, o := range c.Ops {
+		if o.Kind != commit.KindCert {
+			continue
+		}
+		b, err := commit.CertPayload(o)
+		if err != nil {
+			continue
+		}
+		ct, err := identity.DecodeCert(b)
+		if err != nil {
+			continue
+		}
+		k := certKey{ct.Identity, ct.Device}
+		if _, ok := into[k]; !ok {
+			into[k] = certInfo{ct.Name, time.UnixMicro(int64(ct.Time)).UTC()}
+		}
+	}
+}
+
+// addPeople marks the members that are certified devices and returns the
+// people of d: certificates that count (d.Certs, first per device) and
+// grants to people (d.People).
+func addPeople(d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]time.Time, now commit.HLC, get func(keys.AuthorID) *Member) []Person {
+	byID := map[keys.IdentityID]*Person{}
+	person := func(id keys.IdentityID) *Person {
+		p := byID[id]
+		if p == nil {
+			p = &Person{Identity: id}
+			byID[id] = p
+		}
+		return p
+	}
+	for _, g := range d.Certs {
+		m := get(g.Subject)
+		if !m.Identity.IsZero() {
+			continue // certified by another identity first
+		}
+		ci := certs[certKey{g.Identity, g.Subject}]
+		m.Identity, m.DeviceName, m.Certified = g.Identity, ci.name, ci.time
+		p := person(g.Identity)
+		p.Devices = append(p.Devices, g.Subject)
+	}
+	for _, g := range d.People {
+		p := person(g.Identity)
+		mg := MemberGrant{Role: g.Role, Prefix: g.Prefix, GrantedBy: g.Granter, Since: times[acl.Loc{Author: g.Granter, Seq: g.Seq}]}
+		if g.Expires != 0 {
+			mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
+		}
+		p.Grants = append(p.Grants, mg)
+		if g.InForce(now) && rank(g.Role) > rank(p.Role) {
+			p.Role = g.Role
+		}
+	}
+	out := make([]Person, 0, len(byID))
+	for _, p := range byID {
+		slices.SortFunc(p.Devices, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Person) int { return bytes.Compare(a.Identity[:], b.Identity[:]) })
+	return out
+}
+
+// rank orders roles: none < seed < read < write < admin.
+func rank(r commit.Role) int {
+	switch r {
+	case commit.RoleSeed:
+		return 1
+	case commit.RoleRead:
+		return 2
+	case commit.RoleWrite:
+		return 3
+	case commit.RoleAdmin:
+		return 4
+	}
+	return 0
+}
