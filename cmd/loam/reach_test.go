@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -368,9 +369,23 @@ func (n *labNode) start(args ...string) *exec.Cmd {
 	go func() { cmd.Wait(); log.Close(); close(done) }()
 	n.proc, n.done = cmd, done
 	n.t.Cleanup(func() {
-		if !terminate(cmd, done) {
-			n.t.Errorf("loam %s did not stop on SIGTERM", args[0])
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+			return
+		case <-time.After(20 * time.Second):
 		}
+		// SIGQUIT makes the Go runtime print every goroutine's stack to
+		// process.log: what the process waits for.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		out, _ := os.ReadFile(filepath.Join(n.dir, "process.log"))
+		n.t.Errorf("loam %s in %s did not stop within 20 s of SIGTERM; its output and goroutines:\n%s", args[0], n.ns, out)
 	})
 	return cmd
 }

@@ -127,3 +127,34 @@ func authorHead(t *testing.T, n *Node, id keys.SpaceID, author keys.AuthorID) st
 	}
 	return store.Head{}
 }
+
+// TestCloseQUICPeerStopsReading: a peer on QUIC that proves the space and
+// then reads nothing, while the node has more to send than the stream's
+// flow-control window: Close still returns within its bound. (A QUIC
+// stream's Close does not wake a Write blocked on the peer's window; only
+// a Reset or the write deadline does, and the deadline of a whole frame is
+// far longer than closeDrain.)
+func TestCloseQUICPeerStopsReading(t *testing.T) {
+	ctx := ctxT(t)
+	n := openWith(t, Options{Home: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/udp/0/quic-v1"}, NoSync: true})
+	sp, err := n.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sp.ID()
+	fillSpace(t, n, id, 40) // beyond the 10 MiB a QUIC stream's window holds
+	stuck := attack(t, n, keys.DeviceKeyFromSeed([32]byte{213}), id)
+	stuck.send(&reconcile.Msg{Type: 2, Disc: keys.DiscoveryID(id)}) // it has nothing, and reads nothing
+	waitFor(t, 20*time.Second, "the session", func() bool { return n.SyncStats().Sessions == 1 })
+	waitFor(t, 20*time.Second, "the node to send a frame of commits", func() bool { return n.SyncStats().FramesOut >= 4 })
+
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { n.Close(); close(done) }()
+	select {
+	case <-done:
+		t.Logf("figure: Close with a QUIC peer that stopped reading took %s (bound %s)", time.Since(start).Round(time.Millisecond), closeDrain)
+	case <-time.After(closeDrain + 10*time.Second):
+		t.Fatalf("Close did not return within %s: a write blocked on the peer's window held it", closeDrain+10*time.Second)
+	}
+}

@@ -303,8 +303,18 @@ func (s *StreamConn) ReadFrame() ([]byte, error) {
 // WriteFrame writes one frame, within its deadline.
 func (s *StreamConn) WriteFrame(b []byte) error { return s.f.WriteFrame(b) }
 
-// Close closes the underlying stream.
-func (s *StreamConn) Close() error { return s.c.Close() }
+// Close ends the underlying stream at once, both ways: a Reset where the
+// stream has one, else Close. A Session closes its Conn only to abort (a
+// graceful end half-closes first, see Session.End), and a QUIC stream's
+// Close does not wake a Write blocked on the peer's flow-control window: a
+// daemon over a lossy link hung in Close on such a write (TestLossySlowLinks,
+// "did not stop on SIGTERM"). A Reset does.
+func (s *StreamConn) Close() error {
+	if r, ok := s.c.(interface{ Reset() error }); ok {
+		return r.Reset()
+	}
+	return s.c.Close()
+}
 
 // CloseWrite ends the write side of the underlying stream, if it can
 // (CloseWrite() error), and keeps reading possible: the peer reads every
