@@ -43,7 +43,7 @@ a running daemon, the daemon writes the archive.`,
 			if out == "" {
 				return usageErrorf(cmd, "say where to write the archive with -o FILE ('-' for standard output)")
 			}
-			return withLoamNode(cmd, g, func(n *loam.Node) error {
+			return withNode(cmd, g, func(n *loam.Node) error {
 				ctx := cmd.Context()
 				sp, err := n.Space(ctx, args[0])
 				if err != nil {
@@ -124,7 +124,7 @@ A space held here already is not restored again.`,
 				defer f.Close()
 				r = f
 			}
-			return withLoamNode(cmd, g, func(n *loam.Node) error {
+			return withNode(cmd, g, func(n *loam.Node) error {
 				p := newByteProgress(cmd.ErrOrStderr(), "restored")
 				sum, err := n.RestoreSpace(cmd.Context(), r, loam.RestoreOptions{Name: name, Progress: p.update})
 				p.done()
@@ -157,31 +157,6 @@ func restoreHint(err error) error {
 
 func describeArchive(s loam.ArchiveSummary) string {
 	return fmt.Sprintf("%d commits, %d blobs (%s), %s in all", s.Commits, s.Blobs, humanBytes(s.BlobBytes), humanBytes(s.Bytes))
-}
-
-// withLoamNode runs fn with the home's node: through its daemon if one
-// answers, else on the store opened in this process.
-func withLoamNode(cmd *cobra.Command, g *globalOptions, fn func(*loam.Node) error) (err error) {
-	ctx := cmd.Context()
-	home := g.homeDir()
-	n, err := loam.Connect(ctx, home)
-	if err != nil {
-		if !errors.Is(err, loam.ErrNoDaemon) {
-			return err
-		}
-		if errors.Is(err, loam.ErrStaleDaemon) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "loam: note: %s; opening the store directly\n", err)
-		}
-		if n, err = openNode(ctx, g); err != nil {
-			return err
-		}
-	}
-	defer func() {
-		if cerr := n.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close the store: %w", cerr)
-		}
-	}()
-	return fn(n)
 }
 
 // writeArchiveFile writes what fn writes to path, whole or not at all: to

@@ -71,7 +71,7 @@ at all.`,
 			if err != nil {
 				return err
 			}
-			return withLoamNode(cmd, g, func(n *loam.Node) error {
+			return withNode(cmd, g, func(n *loam.Node) error {
 				p := newByteProgress(cmd.ErrOrStderr(), "backed up")
 				var sum loam.BackupSummary
 				err := writeArchiveFile(out, cmd.OutOrStdout(), func(w io.Writer) error {

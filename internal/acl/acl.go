@@ -241,14 +241,15 @@ func (s *State) denied(subject keys.AuthorID, t commit.HLC, seen SeenFunc, held 
 func best(gs []Grant) commit.Role {
 	var r commit.Role
 	for _, g := range gs {
-		if rank(g.Role) > rank(r) {
+		if Rank(g.Role) > Rank(r) {
 			r = g.Role
 		}
 	}
 	return r
 }
 
-func rank(r commit.Role) int {
+// Rank orders roles: none < seed < read < write < admin.
+func Rank(r commit.Role) int {
 	switch r {
 	case commit.RoleSeed:
 		return 1
@@ -268,7 +269,7 @@ func Covers(have, want commit.Role) bool {
 	if want == commit.RoleSeed {
 		return have == commit.RoleSeed || have == commit.RoleAdmin
 	}
-	return have != commit.RoleSeed && rank(have) >= rank(want)
+	return have != commit.RoleSeed && Rank(have) >= Rank(want)
 }
 
 // CanWrite reports whether r allows writing data.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/loamdb/loam/internal/acl"
 	"net/http"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -49,7 +50,7 @@ func PersonOf(p space.Person, devices []Member) Member {
 	out := Member{Author: id, Identity: id, Grants: []MemberGrant{}, Devices: devices}
 	best := p.Role
 	for _, d := range devices {
-		if r, err := commit.ParseRole(d.Role); err == nil && roleRank(r) > roleRank(best) {
+		if r, err := commit.ParseRole(d.Role); err == nil && acl.Rank(r) > acl.Rank(best) {
 			best = r
 		}
 	}
@@ -60,21 +61,6 @@ func PersonOf(p space.Person, devices []Member) Member {
 		out.Grants = append(out.Grants, memberGrantOf(g))
 	}
 	return out
-}
-
-// roleRank orders roles: none < seed < read < write < admin.
-func roleRank(r commit.Role) int {
-	switch r {
-	case commit.RoleSeed:
-		return 1
-	case commit.RoleRead:
-		return 2
-	case commit.RoleWrite:
-		return 3
-	case commit.RoleAdmin:
-		return 4
-	}
-	return 0
 }
 
 // MemberOf converts a member of package space to the API's form, the one

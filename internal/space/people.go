@@ -89,7 +89,7 @@ func addPeople(d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]ti
 			mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
 		}
 		p.Grants = append(p.Grants, mg)
-		if g.InForce(now) && rank(g.Role) > rank(p.Role) {
+		if g.InForce(now) && acl.Rank(g.Role) > acl.Rank(p.Role) {
 			p.Role = g.Role
 		}
 	}
@@ -100,19 +100,4 @@ func addPeople(d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]ti
 	}
 	slices.SortFunc(out, func(a, b Person) int { return bytes.Compare(a.Identity[:], b.Identity[:]) })
 	return out
-}
-
-// rank orders roles: none < seed < read < write < admin.
-func rank(r commit.Role) int {
-	switch r {
-	case commit.RoleSeed:
-		return 1
-	case commit.RoleRead:
-		return 2
-	case commit.RoleWrite:
-		return 3
-	case commit.RoleAdmin:
-		return 4
-	}
-	return 0
 }
