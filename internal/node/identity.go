@@ -36,6 +36,9 @@ type Identity struct {
 	ID   keys.IdentityID
 	Name string        // the person's name, as given when the identity was made
 	Cert identity.Cert // this device's certificate
+	// Person is the person's own space (person.go); zero until this
+	// device holds it.
+	Person keys.SpaceID
 	key  identity.Key  // zero when the key lives only in the recovery phrase
 }
 

@@ -20,10 +20,12 @@ import (
 //	loam-identity 1
 //	identity idt_…
 //	name Ana
+//	space spc_…
 //	key idtsec_…
 //	cert <base64url of the certificate's CBOR, unpadded>
 //
-// One field a line, in that order, each once; key may be absent.
+// One field a line, in that order, each once; space (the person's own
+// space) and key may be absent.
 const (
 	identityFile    = "identity"
 	identityVersion = "loam-identity 1"
@@ -42,6 +44,9 @@ var certText = base64.RawURLEncoding
 func encodeIdentity(id Identity) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\nidentity %s\nname %s\n", identityVersion, id.ID, id.Name)
+	if !id.Person.IsZero() {
+		fmt.Fprintf(&b, "space %s\n", id.Person)
+	}
 	if !id.key.IsZero() {
 		fmt.Fprintf(&b, "key %s\n", id.key.Secret())
 	}
@@ -88,6 +93,11 @@ func decodeIdentity(b []byte, dev keys.AuthorID) (Identity, error) {
 	}
 	if err := CheckPersonName(id.Name); err != nil {
 		return bad("%v", err)
+	}
+	if s, ok := field("space"); ok {
+		if id.Person, err = keys.ParseSpaceID(s); err != nil || id.Person.IsZero() {
+			return bad("its space line is not a space ID: %v", err)
+		}
 	}
 	if s, ok := field("key"); ok {
 		if id.key, err = identity.ParseKey(s); err != nil {
