@@ -26,7 +26,9 @@ func TestPersonJoinThenDeviceJoinOneTimeInvite(t *testing.T) {
 	admin, inv, laptop, stranger := keys.DeviceKeyFromSeed([32]byte{22}), keys.DeviceKeyFromSeed([32]byte{23}), keys.DeviceKeyFromSeed([32]byte{24}), keys.DeviceKeyFromSeed([32]byte{25})
 	ana := identity.KeyFromSeed([32]byte{26})
 	at := time.Now().Add(-time.Hour)
-	tm := func(ms int) commit.HLC { return commit.HLC{Wall: uint64(at.Add(time.Duration(ms) * time.Millisecond).UnixMicro())} }
+	tm := func(ms int) commit.HLC {
+		return commit.HLC{Wall: uint64(at.Add(time.Duration(ms) * time.Millisecond).UnixMicro())}
+	}
 	build := func(h commit.Header, s commit.Signer, ops ...commit.Op) *commit.Commit {
 		t.Helper()
 		h.Space, h.Author = sp, s.Author()
