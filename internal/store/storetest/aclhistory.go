@@ -176,10 +176,10 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		case x < 7 && len(invites) > 0: // join through an invite
 			inv := invites[r.IntN(len(invites))]
 			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
-			if p := personOf[ai]; p >= 0 && pr.IntN(2) == 0 {
+			if p := personOf[ai]; p >= 0 && pr.IntN(4) != 0 {
 				// As its person, with its certificate (or without: then
 				// grounded only if the certificate is in its past).
-				if pr.IntN(3) != 0 {
+				if pr.IntN(2) == 0 {
 					batch = append(batch, certs[ai])
 				}
 				batch = append(batch, commit.GrantOp(commit.InvitePersonGrant(sp, people[p].ID(), role, inv)))
