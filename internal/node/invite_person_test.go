@@ -241,3 +241,55 @@ func firstCommit(t *testing.T, n *Node, id keys.SpaceID) *commit.Commit {
 	t.Fatalf("no commit of %s in %s", n.Author().Short(), id)
 	return nil
 }
+
+// Issue 12's case whole: Ana's laptop joins Bob's private space through
+// an invite (as Ana); her server, linked afterwards with a link ticket,
+// gets the space through her own space's directory and writes in it
+// without any invite of Bob's, and Bob counts the write.
+func TestInviteThenLinkedDevice(t *testing.T) {
+	ctx := ctxT(t)
+	bob := openNode(t, t.TempDir())
+	laptop := openNode(t, t.TempDir())
+	server := openNode(t, t.TempDir())
+	club := privateSpace(t, bob, "club")
+	tk, err := bob.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Expires: time.Hour, Uses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.Join(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	link, err := laptop.LinkDevice(ctx, LinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.AddDevice(ctx, link, "server"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the server holding and writing in Bob's club", func() bool {
+		_, err := server.st.Space(ctx, club.ID())
+		return err == nil && canWrite(server, club.ID())
+	})
+	s, err := server.openSpace(ctx, club.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("from"), []byte("server"))}); err != nil {
+		t.Fatalf("the server writes in the club as Ana: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the server's write at Bob's", func() bool {
+		e, err := bob.st.Get(ctx, club.ID(), []byte("from"))
+		return err == nil && string(e.Value) == "server" && e.Author == server.Author()
+	})
+	acc, err := bob.st.Access(ctx, club.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Grants(server.Author())) != 0 || !acl.CanWrite(acc.Role(server.Author())) || !hasCert(bob, club.ID(), server.Author(), ana.ID) {
+		t.Fatalf("at Bob's the server holds %s, own grants %v: want write through Ana only", acc.Role(server.Author()), acc.Grants(server.Author()))
+	}
+}
