@@ -9,6 +9,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // Invites name the person (#12): a device holding an identity joins
@@ -270,10 +271,23 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 	if _, err := server.AddDevice(ctx, link, "server"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the server holding and writing in Bob's club", func() bool {
+	if !testkit.Poll(40*time.Second, 5*time.Millisecond, func() bool {
 		_, err := server.st.Space(ctx, club.ID())
 		return err == nil && canWrite(server, club.ID())
-	})
+	}) {
+		sp, _ := server.openSpace(context.Background(), club.ID())
+		t.Logf("the server's CheckWrite: %v", sp.CheckWrite(context.Background(), []commit.Op{commit.Put([]byte("k"), nil)}))
+		bg := context.Background()
+		_, held := server.st.Space(bg, club.ID())
+		acc, aerr := server.st.Access(bg, club.ID())
+		var pr commit.Role
+		var certs []acl.Grant
+		if aerr == nil {
+			pr, certs = acc.PersonRole(ana.ID, commit.HLC{Wall: uint64(time.Now().UnixMicro())}), acc.Certs(server.Author())
+		}
+		t.Fatalf("the server does not write in Bob's club: holds it: %v; Ana's role there %s, the server's certificates %v (%v); heads %s, Bob's %s",
+			held, pr, certs, aerr, heads(server, club.ID()), heads(bob, club.ID()))
+	}
 	s, err := server.openSpace(ctx, club.ID())
 	if err != nil {
 		t.Fatal(err)
