@@ -89,7 +89,8 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (Backup
 	}
 	var person *Space // the person's own space, when held here
 	if ident != nil && !ident.Person.IsZero() {
-		if i := slices.IndexFunc(held, func(s SpaceInfo) bool { return s.ID == ident.Person.String() }); i >= 0 {
+		// Private, as the node makes it: a restore refuses any other.
+		if i := slices.IndexFunc(held, func(s SpaceInfo) bool { return s.ID == ident.Person.String() && s.Private }); i >= 0 {
 			if person, err = n.Space(ctx, held[i].ID); err != nil {
 				return BackupSummary{}, err
 			}
