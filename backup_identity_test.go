@@ -10,38 +10,41 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
-// markPersonSpace names space as the person's own space in home's
-// identity file (its 'space' line, docs/format/identity.md §5), as the
-// node does once it holds that space: the stand-in for the person's space
-// until the node makes it. The node must be closed.
-func markPersonSpace(t *testing.T, home, space string) {
+// personSpaceOf returns the person's own space that home's identity file
+// names (its 'space' line, docs/format/identity.md §5).
+func personSpaceOf(t *testing.T, home string) string {
 	t.Helper()
-	path := filepath.Join(home, "identity")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	b := must(os.ReadFile(filepath.Join(home, "identity")))(t)
+	for l := range strings.Lines(string(b)) {
+		if id, ok := strings.CutPrefix(l, "space "); ok {
+			return strings.TrimSpace(id)
+		}
 	}
-	lines := strings.SplitAfter(string(b), "\n")
-	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "name ") })
-	if i < 0 || strings.Contains(string(b), "\nspace ") {
-		t.Fatalf("identity file without a name line, or with a space line:\n%s", b)
-	}
-	lines = slices.Insert(lines, i+1, "space "+space+"\n")
-	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600); err != nil {
-		t.Fatal(err)
+	t.Fatalf("the identity file names no person's space:\n%s", b)
+	return ""
+}
+
+// waitKey waits until key is in sp.
+func waitKey(t *testing.T, sp *loam.Space, key string) {
+	t.Helper()
+	if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool { return slices.Contains(keysOf(t, sp), key) }) {
+		t.Fatalf("%s never came into %s: %q", key, sp.ID(), keysOf(t, sp))
 	}
 }
 
-// serveHome runs a daemon on home until the test ends.
+// serveHome runs a daemon on home until the test ends, without a p2p
+// host: a backup needs none.
 func serveHome(t *testing.T, home string) {
 	t.Helper()
-	n, err := node.Open(context.Background(), node.Options{Home: home, NoSync: true})
+	n, err := node.Open(context.Background(), node.Options{Home: home, NoSync: true, Offline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +86,13 @@ func dirState(t *testing.T, dir string) string {
 }
 
 // TestBackupIdentity is issue 12's backup must-show with a person: a
-// device holding an identity (with its key, or phrase-only) and the
-// person's own space (a private space the identity file names, standing
-// in for the one the node will make) is backed up, embedded and through
-// its daemon; the home is wiped and the backup restored: the same device
-// key, the same identity (ID, name, and key or not), the identity file
-// 0600, the person's space back with its data and read keys (the same
-// view hash), the other space held again. A wrong passphrase and one
-// flipped byte fail with their errors and leave the home as it was.
+// device holding an identity (with its key, or phrase-only) and so the
+// person's own space is backed up, embedded and through its daemon; the
+// home is wiped and the backup restored: the same device key, the same
+// identity (ID, name, and key or not), the identity file 0600, the
+// person's space back with its data and read keys (the same view hash),
+// the other space held again. A wrong passphrase and one flipped byte
+// fail with their errors and leave the home as it was.
 func TestBackupIdentity(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -105,23 +107,25 @@ func TestBackupIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			me := must(n.CreateSpace(ctx, "me", loam.Private))(t)
-			if err := me.Put(ctx, []byte("spaces/garden"), []byte("ticket …")); err != nil {
+			person, author := personSpaceOf(t, home), n.Author()
+			me := must(n.Space(ctx, person))(t)
+			if err := me.Put(ctx, []byte("notes/1"), []byte("call Bo")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := me.PutBlob(ctx, []byte("profile/avatar"), bytes.NewReader(bytes.Repeat([]byte("ana"), 1000)), "image/png"); err != nil {
+			if _, err := me.PutBlob(ctx, []byte("notes/avatar"), bytes.NewReader(bytes.Repeat([]byte("ana"), 1000)), "image/png"); err != nil {
 				t.Fatal(err)
 			}
 			garden := must(n.CreateSpace(ctx, "garden", loam.Public))(t)
 			if err := garden.Put(ctx, []byte("beds/1"), []byte("tomatoes")); err != nil {
 				t.Fatal(err)
 			}
+			// The node writes garden into the person's directory: wait
+			// for it, so that the person's space stands still.
+			waitKey(t, me, "spaces/"+garden.ID())
 			wantMe := snap(t, ctx, me)
-			person, author := me.ID(), n.Author()
 			if err := n.Close(); err != nil {
 				t.Fatal(err)
 			}
-			markPersonSpace(t, home, person)
 			devKey := must(os.ReadFile(filepath.Join(home, "device.key")))(t)
 			idFile := must(os.ReadFile(filepath.Join(home, "identity")))(t)
 
@@ -132,7 +136,7 @@ func TestBackupIdentity(t *testing.T) {
 				n = must(loam.Open(ctx, loam.Options{Home: home}))(t)
 			}
 			var buf bytes.Buffer
-			sum, err := n.Backup(ctx, &buf, loam.BackupOptions{Passphrase: "correct horse", Spaces: []string{"me"}})
+			sum, err := n.Backup(ctx, &buf, loam.BackupOptions{Passphrase: "correct horse", Spaces: []string{person}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,14 +212,14 @@ func TestBackupIdentity(t *testing.T) {
 			if n.Author() != author || got.ID != id.ID || got.Name != "Ana" || got.HoldsKey != id.HoldsKey || got.HoldsKey == c.phraseOnly || got.Device != id.Device {
 				t.Errorf("restored identity %+v on %s, want %+v on %s", got, n.Author(), id, author)
 			}
-			me = must(n.Space(ctx, "me"))(t)
+			me = must(n.Space(ctx, person))(t)
 			if err := wantMe.equal(snap(t, ctx, me)); err != nil {
 				t.Errorf("the person's space after the restore: %v", err)
 			}
-			if v, err := me.Get(ctx, []byte("spaces/garden")); err != nil || string(v) != "ticket …" {
+			if v, err := me.Get(ctx, []byte("notes/1")); err != nil || string(v) != "call Bo" {
 				t.Errorf("the person's space reads %q, %v", v, err)
 			}
-			if err := me.Put(ctx, []byte("spaces/street"), []byte("ticket")); err != nil {
+			if err := me.Put(ctx, []byte("notes/2"), []byte("water the beds")); err != nil {
 				t.Errorf("write in the person's space after the restore: %v", err)
 			}
 			if g := must(n.Space(ctx, "garden"))(t); len(keysOf(t, g)) != 0 {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +31,7 @@ func runEnv(t *testing.T, dir string, extra []string, args ...string) result {
 }
 
 // TestBackupCLI: 'loam backup create' of a device holding an identity
-// (and its own space: a private space named in the identity file, as the
-// node will name it) says the backup holds the identity key; then, on a
+// (and so its own space) says the backup holds the identity key; then, on a
 // wiped home, 'loam backup restore' brings back the same device key, the
 // same identity with its key, the person's space and the space with its
 // data; no passphrase, a wrong one and a flipped byte fail with one clear
@@ -47,10 +45,8 @@ func TestBackupCLI(t *testing.T) {
 		HoldsKey bool   `json:"holds_key"`
 	}
 	h.okJSON(&id, "id", "show", "--json")
-	var me struct{ ID string }
-	h.okJSON(&me, "space", "create", "me", "--private", "--json")
-	h.ok("", "put", "me", "spaces/garden", "ticket")
-	markPersonSpace(t, h.dir, me.ID)
+	me := personSpaceOf(t, h.dir)
+	h.ok("", "put", me, "notes/1", "call Bo")
 	devKey, err := os.ReadFile(filepath.Join(h.dir, "device.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +60,7 @@ func TestBackupCLI(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "2 with their data") {
 		t.Fatalf("backup create: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"identity " + id.ID + ", with its key", "your own space " + me.ID, "this backup holds your identity key: anyone with the file and the passphrase can act as you"} {
+	for _, want := range []string{"identity " + id.ID + ", with its key", "your own space " + me, "this backup holds your identity key: anyone with the file and the passphrase can act as you"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("backup create does not say %q:\n%s", want, r.stdout)
 		}
@@ -100,7 +96,7 @@ func TestBackupCLI(t *testing.T) {
 	}
 	r = runEnv(t, fresh, pass, "backup", "restore", file)
 	if r.code != 0 || !strings.Contains(r.stdout, "garden") || !strings.Contains(r.stdout, "restored with its data") ||
-		!strings.Contains(r.stdout, "identity "+id.ID+", with its key") || !strings.Contains(r.stdout, "me ("+me.ID+"): your own space") {
+		!strings.Contains(r.stdout, "identity "+id.ID+", with its key") || !strings.Contains(r.stdout, "("+me+"): your own space") {
 		t.Fatalf("backup restore: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	if got, _ := os.ReadFile(filepath.Join(fresh, "device.key")); !bytes.Equal(got, devKey) {
@@ -119,7 +115,7 @@ func TestBackupCLI(t *testing.T) {
 	if got != id {
 		t.Errorf("id show after the restore: %+v, want %+v", got, id)
 	}
-	if v := h2.ok("", "get", "me", "spaces/garden"); strings.TrimSpace(v) != "ticket" {
+	if v := h2.ok("", "get", me, "notes/1"); strings.TrimSpace(v) != "call Bo" {
 		t.Errorf("get in the person's space after the restore: %q", v)
 	}
 	r = runEnv(t, fresh, pass, "backup", "restore", file)
@@ -128,23 +124,19 @@ func TestBackupCLI(t *testing.T) {
 	}
 }
 
-// markPersonSpace names space as the person's own space in home's
-// identity file (its 'space' line, docs/format/identity.md §5), standing
-// in for the person's space until the node makes it.
-func markPersonSpace(t *testing.T, home, space string) {
+// personSpaceOf returns the person's own space that home's identity file
+// names (its 'space' line, docs/format/identity.md §5).
+func personSpaceOf(t *testing.T, home string) string {
 	t.Helper()
-	path := filepath.Join(home, "identity")
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join(home, "identity"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.SplitAfter(string(b), "\n")
-	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "name ") })
-	if i < 0 || strings.Contains(string(b), "\nspace ") {
-		t.Fatalf("identity file without a name line, or with a space line:\n%s", b)
+	for l := range strings.Lines(string(b)) {
+		if id, ok := strings.CutPrefix(l, "space "); ok {
+			return strings.TrimSpace(id)
+		}
 	}
-	lines = slices.Insert(lines, i+1, "space "+space+"\n")
-	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	t.Fatalf("the identity file names no person's space:\n%s", b)
+	return ""
 }
