@@ -116,7 +116,8 @@ type Node struct {
 
 	closeOnce sync.Once
 
-	people people // this device's identity and certificate carrier (identity.go)
+	people people   // this device's identity and certificate carrier (identity.go)
+	await  awaiting // spaces awaiting their own history after a restore (awaiting.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -193,6 +194,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if err := n.loadAwaiting(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if !o.Offline {
 		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
@@ -200,6 +205,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 			return nil, err
 		}
 		n.startBlobFetcher()
+		n.startAwaiting()
 	}
 	return n, nil
 }
@@ -453,6 +459,7 @@ func (n *Node) openSpace(ctx context.Context, id keys.SpaceID) (*space.Space, er
 			return k, nil
 		})
 	}
+	sp.SetHold(n.holdFor(id, sp.Info().Name))
 	n.spaces[id] = sp
 	return sp, nil
 }

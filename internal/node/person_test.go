@@ -301,3 +301,32 @@ func TestRecoverFromSeeder(t *testing.T) {
 		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
 	})
 }
+
+// FuzzPersonValues: the values of the person space this node decodes
+// (directory entries, link requests and answers) are decoded strictly
+// whatever another device wrote: no panic, bounded, and an answer that is
+// not a certificate of this device by the named identity is refused.
+func FuzzPersonValues(f *testing.F) {
+	sp := keys.SpaceID{1}
+	t := keys.Ticket{Space: sp, Name: "club", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWPjceQrSwdWXPyLLeABRXmuqt69Rg3sBYbU1Nft9HyQ6X"}, ReadKeys: []keys.EpochKey{{Epoch: 0, Key: [32]byte{2}}}}
+	f.Add(mustJSON(dirEntry{Name: "club", Ticket: t.String()}))
+	f.Add(mustJSON(linkRequest{Name: "phone"}))
+	f.Add(mustJSON(linkAnswer{Cert: "AAAA", Person: "Ana", Key: "AAAA"}))
+	f.Add([]byte(`{"name":"club","ticket":"loam2","extra":1}`))
+	f.Add([]byte(`{"name":"a"} {"name":"b"}`))
+	dev := keys.DeviceKeyFromSeed([32]byte{3})
+	n := &Node{dev: dev}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if tk, err := decodeDirEntry(sp, b); err == nil && (tk.Space != sp || !tk.Invite.IsZero()) {
+			t.Fatalf("a directory entry decoded to a ticket of %s with an invite", tk.Space)
+		}
+		var req linkRequest
+		_ = decodePersonValue(b, &req)
+		var ans linkAnswer
+		if decodePersonValue(b, &ans) == nil {
+			if _, err := n.acceptLink(ans, keys.IdentityID{4}, sp, "phone"); err == nil {
+				t.Fatal("a fuzzed answer was accepted")
+			}
+		}
+	})
+}
