@@ -230,7 +230,8 @@ type RestoreBackupOptions struct {
 // the spaces archived (every commit verified, as by RestoreSpace), and
 // the other spaces held, empty:
 // they return from peers once the node runs with the network (the device
-// is still their member). It is all or nothing: a wrong passphrase
+// is still their member), and refuse writes (ErrAwaiting) until they are
+// in sync with one. It is all or nothing: a wrong passphrase
 // (ErrPassphrase), a damaged or cut-short backup (ErrBadBackup) or any
 // other failure leave the home as it was. Nothing may use the home while
 // it runs.
@@ -342,6 +343,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 		return sum, fmt.Errorf("%w: its device key is not the home's", ErrBadBackup)
 	}
 	ln := n.impl.(localNode)
+	var empty []keys.SpaceID // held again without their commits
 	for _, h := range held {
 		if !archived[h.id] {
 			end, err := ln.n.BeginRestore(ctx, h.id, h.name, nil)
@@ -351,6 +353,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 			if err := end(nil); err != nil {
 				return sum, err
 			}
+			empty = append(empty, h.id)
 		}
 	}
 	if sum.Spaces, err = n.Spaces(ctx); err != nil {
@@ -365,6 +368,13 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 		if err := writeNew(filepath.Join(stage, node.IdentityFile), idFile); err != nil {
 			return sum, err
 		}
+	}
+	// The spaces held again empty refuse writes until they are in sync
+	// with a peer: a write before this device's own commits are back
+	// would fork its history (docs/design.md, "Awaiting one's own history
+	// after a restore (#12)").
+	if err := node.WriteAwaiting(stage, empty); err != nil {
+		return sum, err
 	}
 	sum.Bytes = cr.n
 	return sum, moveInto(stage, home)

@@ -54,9 +54,10 @@ histories and blobs too (as 'loam space archive' writes them).
 
 After a restore, a space whose data is in the backup is back at once; the
 others return from their peers once the node runs ('loam daemon'), since the
-device is still their member. Let it sync before writing: a device restored
-from an old backup must learn the commits it wrote since, from its peers,
-before it writes again.
+device is still their member. Those refuse writes until they are in sync
+with a peer: a device restored from an old backup must learn the commits it
+wrote since before it writes again. Let it sync before writing in the
+spaces restored with their data too.
 
 The passphrase is read from ` + passphraseEnv + ` or, on a terminal, asked twice.
 Without it nothing can restore the backup; with it, anyone holding the file
@@ -153,7 +154,7 @@ nothing. The passphrase is read from ` + passphraseEnv + ` or asked on the termi
 				back[a.Space] = true
 			}
 			for _, s := range sum.Spaces {
-				how := "returns from its peers once the node runs ('loam daemon'); let it sync before writing"
+				how := "returns from its peers once the node runs ('loam daemon'); it takes writes once in sync with one"
 				switch {
 				case s.ID == sum.Person:
 					how = "your own space, restored with its data and read keys"
