@@ -118,6 +118,7 @@ type Node struct {
 
 	people people   // this device's identity and certificate carrier (identity.go)
 	await  awaiting // spaces awaiting their own history after a restore (awaiting.go)
+	opened bool     // Open has set everything up (guarded by mu)
 }
 
 // Counters count what the node refused and transferred.
@@ -207,6 +208,16 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.startBlobFetcher()
 		n.startAwaiting()
 	}
+	// The person worker reads what startNetwork set: it starts now, or
+	// when an identity is made later.
+	n.mu.Lock()
+	n.opened = true
+	n.people.mu.Lock()
+	if n.people.id != nil && n.ctx.Err() == nil {
+		n.startPerson()
+	}
+	n.people.mu.Unlock()
+	n.mu.Unlock()
 	return n, nil
 }
 
