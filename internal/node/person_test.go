@@ -330,3 +330,28 @@ func FuzzPersonValues(f *testing.F) {
 		}
 	})
 }
+
+// TestPersonWorkerAfterRestart: a node with an identity reopened with
+// networking starts its person worker once the network is set up (a race
+// under -race before: the worker read the host while Open set it), and
+// the worker runs: a space made after the restart gets its directory
+// entry.
+func TestPersonWorkerAfterRestart(t *testing.T) {
+	ctx := ctxT(t)
+	home := t.TempDir()
+	n := openNode(t, home)
+	ana, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	n = openNode(t, home)
+	s, err := n.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the garden's directory entry", func() bool {
+		_, err := n.st.Get(ctx, ana.Person, []byte(dirPrefix+s.ID().String()))
+		return err == nil
+	})
+}
