@@ -326,7 +326,7 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 	}
 	acc, err := n.st.Access(ctx, sp)
 	if errors.Is(err, store.ErrUnknownSpace) {
-		return true, nil // forgotten meanwhile
+		return false, nil // forgotten meanwhile: a later join kicks again
 	}
 	if err != nil {
 		return false, err
