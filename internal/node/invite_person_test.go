@@ -222,6 +222,16 @@ func TestInviteWithoutIdentityGrantsTheDevice(t *testing.T) {
 			})
 		}
 	}
+	// A seeder is a machine, not its owner: it carries no certificate
+	// (it would tell the members whose machine seeds their space).
+	seeder.carryOne(ctx, id)
+	sam, err := seeder.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasCert(seeder, id, seeder.Author(), sam.ID) {
+		t.Fatal("the seeder carried its certificate into the space it seeds")
+	}
 }
 
 // laptopJoin returns n's first commit in space id: its join.
