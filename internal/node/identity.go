@@ -39,7 +39,7 @@ type Identity struct {
 	// Person is the person's own space (person.go); zero until this
 	// device holds it.
 	Person keys.SpaceID
-	key  identity.Key  // zero when the key lives only in the recovery phrase
+	key    identity.Key // zero when the key lives only in the recovery phrase
 }
 
 // HoldsKey reports whether this device holds the identity key (it can
@@ -190,6 +190,7 @@ func (n *Node) startCarrier(id *Identity) {
 		pp.done, pp.pending = map[keys.SpaceID]bool{}, map[keys.SpaceID]bool{}
 	}
 	pp.mu.Unlock()
+	n.startDevices(id) // the revocation carrier (devcarrier.go)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, sp := range n.held {

@@ -116,7 +116,8 @@ type Node struct {
 
 	closeOnce sync.Once
 
-	people people // this device's identity and certificate carrier (identity.go)
+	people people     // this device's identity and certificate carrier (identity.go)
+	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -260,6 +261,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
 	n.kickCarrier(ev.Space)
+	n.noteDevices(ev)
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()

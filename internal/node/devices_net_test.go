@@ -1,0 +1,325 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+)
+
+// anaSetup is Ana (laptop with the identity key, phone with the phrase
+// only), admin C and member D in C's spaces club and garden, where C
+// granted write to Ana as a person.
+type anaSetup struct {
+	c, laptop, phone, d *Node
+	dHome, phoneHome    string
+	cHome, laptopHome   string
+	ana                 Identity
+	phrase              identity.Phrase
+	club, garden        keys.SpaceID
+	phoneTicket         keys.Ticket
+}
+
+func setupAna(t *testing.T) *anaSetup {
+	t.Helper()
+	ctx := ctxT(t)
+	s := &anaSetup{phoneHome: t.TempDir(), dHome: t.TempDir(), cHome: t.TempDir(), laptopHome: t.TempDir()}
+	s.c = openNode(t, s.cHome)
+	s.laptop = openNode(t, s.laptopHome)
+	s.phone = openNode(t, s.phoneHome)
+	s.d = openNode(t, s.dHome)
+	var tk keys.Ticket
+	s.club, tk = invited(t, s.c, "club")
+	var gtk keys.Ticket
+	s.garden, gtk = invited(t, s.c, "garden")
+	for _, tk := range []keys.Ticket{tk, gtk} {
+		if _, err := s.laptop.Join(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.d.Join(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	s.ana, s.phrase, err = s.laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.phone.RecoverIdentity(ctx, s.phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []keys.SpaceID{s.club, s.garden} {
+		waitFor(t, 20*time.Second, "the laptop's certificate at C's", func() bool { return hasCert(s.c, sp, s.laptop.Author(), s.ana.ID) })
+		if err := s.c.Grant(ctx, sp.String(), s.ana.ID.String(), commit.RoleWrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The phone joins club with its own invite (the old ticket it will
+	// try again), and follows garden through Ana's grant.
+	s.phoneTicket, err = s.c.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.phone.Join(ctx, s.phoneTicket); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.phone.Join(ctx, keys.Ticket{Space: s.garden, Name: "garden", Addrs: s.c.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []keys.SpaceID{s.club, s.garden} {
+		waitFor(t, 20*time.Second, "the phone's certificate at C's", func() bool { return hasCert(s.c, sp, s.phone.Author(), s.ana.ID) })
+		waitFor(t, 20*time.Second, "the phone's certificate at the laptop's", func() bool { return hasCert(s.laptop, sp, s.phone.Author(), s.ana.ID) })
+	}
+	return s
+}
+
+func visible(n *Node, sp keys.SpaceID, key string) bool {
+	_, err := n.st.Get(context.Background(), sp, []byte(key))
+	return err == nil
+}
+
+func isCut(n *Node, sp keys.SpaceID, dev keys.AuthorID) (uint64, bool) {
+	acc, err := n.st.Access(context.Background(), sp)
+	if err != nil {
+		return 0, false
+	}
+	cut, ok := acc.Cuts[dev]
+	return cut, ok
+}
+
+// commitCount counts the commits stored in sp.
+func commitCount(t *testing.T, n *Node, sp keys.SpaceID) int {
+	t.Helper()
+	c := 0
+	for _, err := range n.st.AllCommits(ctxT(t), sp) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		c++
+	}
+	return c
+}
+
+// TestRevokeDevice: Ana's laptop revokes her phone while member D is
+// offline and while the phone, offline too, writes past the cut. Once
+// everyone syncs, the phone's commits after the cut count nowhere (the
+// view is the same on every replica) and its commits before still do;
+// the phone cannot join again with its old ticket. The phone, without
+// the identity key, cannot revoke the laptop: a clear error, nothing
+// written.
+func TestRevokeDevice(t *testing.T) {
+	ctx := ctxT(t)
+	s := setupAna(t)
+	put(t, s.phone, s.club, "before", "phone")
+	for _, n := range []*Node{s.c, s.laptop, s.d} {
+		waitFor(t, 20*time.Second, "the phone's write before the cut", func() bool { return visible(n, s.club, "before") })
+	}
+
+	// The phone holds no identity key: it can revoke nothing.
+	before := commitCount(t, s.phone, s.club)
+	if _, err := s.phone.RevokeDevice(ctx, "laptop"); !errors.Is(err, ErrNoIdentityKey) {
+		t.Fatalf("the phone revoked the laptop: %v, want ErrNoIdentityKey", err)
+	} else {
+		t.Logf("the phone's error: %v", err)
+	}
+	if got := commitCount(t, s.phone, s.club); got != before {
+		t.Fatalf("a failed revocation wrote %d commits", got-before)
+	}
+	// Bad names, and the laptop itself.
+	if _, err := s.laptop.RevokeDevice(ctx, "tablet"); !errors.Is(err, ErrUnknownDevice) {
+		t.Fatalf("revoking an unknown device: %v", err)
+	}
+	if _, err := s.laptop.RevokeDevice(ctx, "laptop"); !errors.Is(err, ErrRevokeThisDevice) {
+		t.Fatalf("the laptop revoked itself: %v", err)
+	}
+
+	// D goes offline; so does the phone, which writes on, offline.
+	s.d.Close()
+	s.phone.Close()
+	offline := openWith(t, Options{Home: s.phoneHome, Offline: true, NoSync: true})
+	put(t, offline, s.club, "after", "phone")
+	put(t, offline, s.garden, "after", "phone")
+	offline.Close()
+
+	devs, err := s.laptop.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 2 || !devs[0].This || devs[0].Name != "laptop" || devs[1].Name != "phone" || devs[1].Spaces != 2 || devs[1].Revoked != nil {
+		t.Fatalf("the laptop's devices before: %+v", devs)
+	}
+	rv, err := s.laptop.RevokeDevice(ctx, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Device != s.phone.Author() || rv.Written != 2 || rv.Pending != 0 {
+		t.Fatalf("revoked %+v, want the phone in 2 spaces", rv)
+	}
+	for _, sp := range []keys.SpaceID{s.club, s.garden} {
+		waitFor(t, 20*time.Second, "the phone cut at C's", func() bool { _, ok := isCut(s.c, sp, s.phone.Author()); return ok })
+	}
+	devs, err = s.laptop.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := devs[1].Revoked; r == nil || r.Spaces != 2 || r.At.IsZero() || devs[1].LastSeen.IsZero() {
+		t.Fatalf("the phone after its revocation: %+v", devs[1])
+	}
+	// Revoking it again writes nothing more.
+	if rv, err := s.laptop.RevokeDevice(ctx, s.phone.Author().String()); err != nil || rv.Written != 0 {
+		t.Fatalf("revoking again: %+v, %v", rv, err)
+	}
+
+	// The phone comes back and syncs with D, while C and the laptop, which
+	// hold the revocation, are away: D takes the phone's write past the
+	// cut, and there it counts, for now.
+	s.c.Close()
+	s.laptop.Close()
+	s.phone = openNode(t, s.phoneHome)
+	s.d = openNode(t, s.dHome)
+	if _, err := s.d.Connect(ctx, loopbackTCP(s.phone.Addrs())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone's write past the cut at D's", func() bool { return visible(s.d, s.club, "after") })
+	// Then everyone syncs.
+	s.c = openNode(t, s.cHome)
+	s.laptop = openNode(t, s.laptopHome)
+	for _, n := range []*Node{s.d, s.phone, s.laptop} {
+		if _, err := n.Connect(ctx, loopbackTCP(s.c.Addrs())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []*Node{s.c, s.laptop, s.phone, s.d}
+	waitFor(t, 30*time.Second, "club's view the same everywhere", func() bool { return sameView(all, s.club) })
+	waitFor(t, 30*time.Second, "garden's view the same everywhere", func() bool { return sameView([]*Node{s.c, s.laptop, s.phone}, s.garden) })
+	for _, n := range all {
+		if !visible(n, s.club, "before") {
+			t.Fatalf("%s lost the phone's write before the cut", n.Author().Short())
+		}
+		if visible(n, s.club, "after") || visible(n, s.garden, "after") && n != s.d {
+			t.Fatalf("the phone's write after the cut counts at %s", n.Author().Short())
+		}
+	}
+
+	// The phone cannot join again with its old ticket.
+	_, err = s.phone.Join(ctx, s.phoneTicket)
+	if err == nil {
+		t.Fatal("the revoked phone joined again with its old ticket")
+	}
+	if !errors.Is(err, space.ErrReadOnly) {
+		t.Fatalf("the phone's join: %v, want an error saying it was revoked", err)
+	}
+	waitFor(t, 20*time.Second, "club's view the same after the join", func() bool { return sameView(all, s.club) })
+	acc, err := s.c.st.Access(ctx, s.club)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := acc.Role(s.phone.Author()); r != 0 {
+		t.Fatalf("the phone has role %s at C's after its join", r)
+	}
+}
+
+// TestRevocationCarried: a revocation made on the laptop reaches garden,
+// a private space only the home server holds (the home server created it
+// and granted Ana write): the home server carries it there from club,
+// and, as garden's admin, rotates its read key to every reader but the
+// phone.
+func TestRevocationCarried(t *testing.T) {
+	ctx := ctxT(t)
+	home := openNode(t, t.TempDir())
+	laptop := openNode(t, t.TempDir())
+	phone := openNode(t, t.TempDir())
+	ana, phrase, err := home.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{laptop, phone} {
+		if _, err := n.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: map[*Node]string{laptop: "laptop", phone: "phone"}[n]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	club, err := home.CreateSpace(ctx, "club")
+	if err != nil {
+		t.Fatal(err)
+	}
+	garden := privateSpace(t, home, "garden")
+	for _, sp := range []keys.SpaceID{club.ID(), garden.ID()} {
+		waitFor(t, 20*time.Second, "the home server's certificate", func() bool { return hasCert(home, sp, home.Author(), ana.ID) })
+		if err := home.Grant(ctx, sp.String(), ana.ID.String(), commit.RoleWrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := laptop.Join(ctx, keys.Ticket{Space: club.ID(), Name: "club", Addrs: home.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	gtk, err := home.Invite(ctx, "garden", commit.RoleRead, time.Hour) // carries the read keys
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.Join(ctx, gtk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone's certificate in garden", func() bool { return hasCert(home, garden.ID(), phone.Author(), ana.ID) })
+	if _, err := phone.Join(ctx, keys.Ticket{Space: club.ID(), Name: "club", Addrs: home.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone's certificate in club at the laptop's", func() bool { return hasCert(laptop, club.ID(), phone.Author(), ana.ID) })
+	waitFor(t, 20*time.Second, "the laptop's certificate in club", func() bool { return hasCert(home, club.ID(), laptop.Author(), ana.ID) })
+	epoch0, _ := home.rk.Current(garden.ID())
+
+	rv, err := laptop.RevokeDevice(ctx, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Written != 1 {
+		t.Fatalf("the laptop wrote the revocation in %d spaces, want 1 (club)", rv.Written)
+	}
+	waitFor(t, 20*time.Second, "the phone cut in garden by the home server", func() bool { _, ok := isCut(home, garden.ID(), phone.Author()); return ok })
+	cur, _ := home.rk.Current(garden.ID())
+	if cur.Epoch <= epoch0.Epoch {
+		t.Fatalf("garden's read key is still at epoch %d after the phone's revocation", cur.Epoch)
+	}
+	waitFor(t, 20*time.Second, "the new epoch at the phone's (as a commit, unreadable)", func() bool { _, ok := isCut(phone, garden.ID(), phone.Author()); return ok })
+	if k, ok := phone.rk.Current(garden.ID()); ok && k.Epoch == cur.Epoch {
+		t.Fatal("the revoked phone holds garden's new read key")
+	}
+}
+
+// TestRevokePerson: an admin revokes Ana as a person in club: every
+// device of hers is cut, the one it knew after its latest commit.
+func TestRevokePerson(t *testing.T) {
+	ctx := ctxT(t)
+	c := openNode(t, t.TempDir())
+	laptop := openNode(t, t.TempDir())
+	club, tk := invited(t, c, "club")
+	if _, err := laptop.Join(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the laptop's certificate at C's", func() bool { return hasCert(c, club, laptop.Author(), ana.ID) })
+	if _, err := laptop.Revoke(ctx, "club", ana.ID.String()); !errors.Is(err, ErrNotAdmin) {
+		t.Fatalf("a writer revoked a person: %v, want ErrNotAdmin", err)
+	}
+	if _, err := c.Revoke(ctx, "club", keys.IdentityID(keys.AuthorID{1}).String()); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("revoking a stranger: %v, want ErrNotMember", err)
+	}
+	rv, err := c.Revoke(ctx, "club", ana.ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Person != ana.ID || len(rv.Devices) != 1 || rv.Devices[0].Author != laptop.Author() {
+		t.Fatalf("revoked %+v", rv)
+	}
+	waitFor(t, 20*time.Second, "the laptop cut at its own replica", func() bool { _, ok := isCut(laptop, club, laptop.Author()); return ok })
+	if cut, _ := isCut(c, club, laptop.Author()); cut != rv.Devices[0].LastSeq {
+		t.Fatalf("cut at %d, want %d", cut, rv.Devices[0].LastSeq)
+	}
+}
