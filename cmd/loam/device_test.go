@@ -25,7 +25,7 @@ func TestDeviceCLI(t *testing.T) {
 		t.Errorf("device ls without an identity: %s", line)
 	}
 	var created struct {
-		Phrase string `json:"phrase"`
+		Phrase string                  `json:"phrase"`
 		Device struct{ Author string } `json:"device"`
 	}
 	h.okJSON(&created, "id", "create", "--name", "Ana", "--device", "laptop", "--json")
