@@ -380,7 +380,7 @@ func (n *Node) revokePerson(ctx context.Context, sp keys.SpaceID, name, target s
 	}
 	ops := []commit.Op{commit.RevokePersonOp(commit.RevokePerson{Identity: who, Cuts: r.Devices})}
 	if err := s.CheckWrite(ctx, ops); err != nil {
-		return Revocation{}, fmt.Errorf("%w: revoking a person in %s needs the admin role for the whole space (ask an admin): %w", ErrNotAdmin, name, err)
+		return Revocation{}, fmt.Errorf("%w: revoking a person in %s needs the admin role for the whole space; ask an admin (%v)", ErrNotAdmin, name, err)
 	}
 	if s.Private() {
 		ms, err := space.Members(ctx, n.st, sp)
