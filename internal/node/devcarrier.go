@@ -332,9 +332,9 @@ type carried struct {
 
 // carryRevocations writes into space sp, in one commit, each revocation
 // of revs whose device is certified there and not cut yet, cut after the
-// device's latest commit held here; this device's certificate goes first
-// in the commit if it is not in the space yet (it makes the device one of
-// the person's there). In a private space where this device may rotate
+// device's latest commit held here; the certificates of this device and
+// of the revoked devices go first in the commit (it makes the device one
+// of the person's there, whatever the commit depends on). In a private space where this device may rotate
 // the read key, the commit rotates it too, to every reader but the
 // revoked. Where this device may not write it writes nothing and counts
 // the revocations pending.
@@ -369,12 +369,14 @@ func (n *Node) carryRevocations(ctx context.Context, sp keys.SpaceID, revs []kno
 	if err != nil {
 		return carried{}, err
 	}
-	var ops []commit.Op
-	if !certifiedBy(acc, me, id.ID) {
-		ops = append(ops, commit.CertOp(id.Cert.Encode()))
-	}
+	// The certificates go first: this device's, then each revoked
+	// device's. They are held here, but the commit's causal past is the
+	// space's write path's, which may not have observed them yet; carried
+	// again, they make the commit allowed whatever it depends on.
+	ops := []commit.Op{commit.CertOp(id.Cert.Encode())}
 	revoked := make([]keys.AuthorID, 0, len(todo))
 	cuts := make([]uint64, 0, len(todo))
+	var rops []commit.Op
 	for _, kr := range todo {
 		last := uint64(0)
 		for _, h := range heads {
@@ -382,9 +384,16 @@ func (n *Node) carryRevocations(ctx context.Context, sp keys.SpaceID, revs []kno
 				last = h.Seq
 			}
 		}
-		ops = append(ops, commit.DevRevokeOp(commit.DevRevoke{Revocation: kr.enc, LastSeq: last}))
+		for _, g := range acc.Certs(kr.rev.Device) {
+			if ct, ok := n.certAt(ctx, sp, g.Granter, g.Seq, kr.rev.Device, kr.rev.Identity); ok && g.Identity == kr.rev.Identity {
+				ops = append(ops, commit.CertOp(ct.Encode()))
+				break
+			}
+		}
+		rops = append(rops, commit.DevRevokeOp(commit.DevRevoke{Revocation: kr.enc, LastSeq: last}))
 		revoked, cuts = append(revoked, kr.rev.Device), append(cuts, last)
 	}
+	ops = append(ops, rops...)
 	s, err := n.openSpace(ctx, sp)
 	if err != nil {
 		return carried{}, err
