@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -38,8 +39,13 @@ type devCarrier struct {
 	all       bool                       // look at every held space, and search them
 	learnKeys bool                       // learn the read keys sealed to the identity (rk.LearnStored)
 	searched  map[keys.SpaceID]bool      // spaces searched for the revocations of their cuts
-	wake      chan struct{}              // buffered 1
-	started   bool
+	// rekey holds, per private space, the devices a devrevoke cut there
+	// (of any identity): an admin rotates the read key if the latest
+	// rotation still seals to one (rekeyAfterCut). At most
+	// maxKnownRevocations devices per space.
+	rekey   map[keys.SpaceID][]keys.AuthorID
+	wake    chan struct{} // buffered 1
+	started bool
 
 	run sync.Mutex // one carry at a time: none races another into a space
 }
@@ -57,6 +63,7 @@ func (dc *devCarrier) init() {
 		dc.known = map[keys.AuthorID]knownRev{}
 		dc.dirty = map[keys.SpaceID]bool{}
 		dc.searched = map[keys.SpaceID]bool{}
+		dc.rekey = map[keys.SpaceID][]keys.AuthorID{}
 	}
 }
 
@@ -134,16 +141,27 @@ func (n *Node) startDevices(id *Identity) {
 		n.rk.SetIdentity(id.key.ReadKeyOpener())
 		dc.learnKeys = true
 	}
+	dc.mu.Unlock()
+	n.startDevicesLoop()
+	dc.kick()
+}
+
+// startDevicesLoop starts the carrier's goroutine, once, owned by the
+// node: when the identity is set, or when a devrevoke arrives (an admin
+// without an identity rotates keys after a cut).
+func (n *Node) startDevicesLoop() {
+	dc := &n.devs
+	dc.mu.Lock()
+	dc.init()
 	start := !dc.started
 	dc.started = true
 	dc.mu.Unlock()
-	dc.kick()
 	if !start {
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ctx.Err() != nil {
+	if n.ctx.Err() != nil { // Close has begun: no goroutine may start
 		return
 	}
 	n.wg.Add(1)
@@ -161,17 +179,19 @@ func (n *Node) noteDevices(ev store.Event) {
 	n.people.mu.Lock()
 	id := n.people.id
 	n.people.mu.Unlock()
-	if id == nil {
-		return
-	}
 	relevant, learnt := ev.Redecided, false
+	var cut []keys.AuthorID
 	for _, c := range ev.Stored {
 		for i := range c.Ops {
 			switch o := &c.Ops[i]; o.Kind {
 			case commit.KindDevRevoke:
 				relevant = true
 				r, ok := revocationOf(o)
-				if ok && r.Identity == id.ID {
+				if !ok {
+					continue
+				}
+				cut = append(cut, r.Device)
+				if id != nil && r.Identity == id.ID {
 					_, isNew := n.devs.learnNew(r)
 					learnt = learnt || isNew
 				}
@@ -180,7 +200,7 @@ func (n *Node) noteDevices(ev store.Event) {
 			}
 		}
 	}
-	if !relevant {
+	if !relevant || (id == nil && len(cut) == 0) {
 		return
 	}
 	dc := &n.devs
@@ -189,10 +209,18 @@ func (n *Node) noteDevices(ev store.Event) {
 	if learnt {
 		dc.all = true
 	}
-	if len(dc.known) > 0 || learnt {
+	if id != nil && (len(dc.known) > 0 || learnt) {
 		dc.dirty[ev.Space] = true
 	}
+	for _, a := range cut {
+		if rk := dc.rekey[ev.Space]; !slices.Contains(rk, a) && len(rk) < maxKnownRevocations {
+			dc.rekey[ev.Space] = append(rk, a)
+		}
+	}
 	dc.mu.Unlock()
+	if len(cut) > 0 {
+		n.startDevicesLoop()
+	}
 	dc.kick()
 }
 
@@ -222,8 +250,13 @@ func (n *Node) devicesLoop() {
 			todo = append(todo, sp)
 		}
 		clear(dc.dirty)
+		rekey := dc.rekey
+		dc.rekey = map[keys.SpaceID][]keys.AuthorID{}
 		dc.all, dc.learnKeys = false, false
 		dc.mu.Unlock()
+		for sp, devs := range rekey {
+			n.rekeySpace(sp, devs)
+		}
 		n.people.mu.Lock()
 		id := n.people.id
 		n.people.mu.Unlock()
@@ -363,7 +396,11 @@ func (n *Node) carryRevocations(ctx context.Context, sp keys.SpaceID, revs []kno
 		todo = append(todo, kr)
 	}
 	if len(todo) == 0 {
-		return carried{}, nil
+		devs := make([]keys.AuthorID, 0, len(revs))
+		for _, kr := range revs {
+			devs = append(devs, kr.rev.Device)
+		}
+		return carried{}, n.rekeyAfterCut(ctx, sp, acc, devs)
 	}
 	heads, err := n.st.Heads(ctx, sp)
 	if err != nil {
@@ -433,4 +470,75 @@ func (n *Node) revokeRotation(ctx context.Context, sp keys.SpaceID, revoked []ke
 		return rotateOp{}, false
 	}
 	return rot, true
+}
+
+// rekeySpace is rekeyAfterCut for the devices devs that a devrevoke
+// arriving in space sp cut, logging a failure.
+func (n *Node) rekeySpace(sp keys.SpaceID, devs []keys.AuthorID) {
+	ctx, cancel := context.WithTimeout(n.ctx, carryTimeout)
+	defer cancel()
+	acc, err := n.st.Access(ctx, sp)
+	if err == nil {
+		err = n.rekeyAfterCut(ctx, sp, acc, devs)
+	}
+	if err != nil && !errors.Is(err, store.ErrUnknownSpace) && n.ctx.Err() == nil {
+		n.log.Warn("read key not rotated after a device revocation", "space", sp.String(), "err", err)
+	}
+}
+
+// rekeyAfterCut rotates private space sp's read key when a device of devs
+// is cut there but the latest rotation still seals the key to it — the
+// revocation was carried by a device that could not rotate — and this
+// device may rotate (an admin holding the current key). Otherwise it does
+// nothing.
+func (n *Node) rekeyAfterCut(ctx context.Context, sp keys.SpaceID, acc store.Access, devs []keys.AuthorID) error {
+	me := n.dev.Author()
+	var cut []keys.AuthorID
+	for _, d := range devs {
+		if _, ok := acc.Cuts[d]; ok && d != me {
+			cut = append(cut, d)
+		}
+	}
+	if len(cut) == 0 {
+		return nil
+	}
+	if _, ok := n.rk.Current(sp); !ok {
+		return nil // not a reader: cannot rotate
+	}
+	if private, err := n.isPrivate(ctx, sp); err != nil || !private {
+		return err
+	}
+	var latest commit.Rotate
+	for r, err := range n.st.Rotations(ctx, sp) {
+		if err != nil {
+			return err
+		}
+		if rot, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: r.Payload}); err == nil && rot.Epoch >= latest.Epoch {
+			latest = rot
+		}
+	}
+	stale := false
+	for _, k := range latest.Keys {
+		stale = stale || slices.Contains(cut, k.Reader)
+	}
+	if !stale {
+		return nil
+	}
+	rot, ok := n.revokeRotation(ctx, sp, cut)
+	if !ok {
+		return nil
+	}
+	s, err := n.openSpace(ctx, sp)
+	if err != nil {
+		return err
+	}
+	ops := []commit.Op{rot.Op}
+	if s.CheckWrite(ctx, ops) != nil {
+		return nil // not an admin here
+	}
+	if _, err := s.Commit(ctx, ops); err != nil {
+		return fmt.Errorf("node: rotate the read key after a device revocation: %w", err)
+	}
+	n.log.Info("read key rotated after a device revocation", "space", sp.String(), "epoch", rot.Epoch, "devices", len(cut))
+	return nil
 }

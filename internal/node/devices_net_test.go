@@ -324,3 +324,59 @@ func TestRevokePerson(t *testing.T) {
 		t.Fatalf("cut at %d, want %d", cut, rv.Devices[0].LastSeq)
 	}
 }
+
+// TestRevocationRekeyedByAdmin: the laptop, a writer in notes (a private
+// space the home server administers), carries the phone's revocation
+// there but cannot rotate its read key; the home server, admin, sees the
+// phone cut while the latest key is still sealed to it, and rotates it.
+func TestRevocationRekeyedByAdmin(t *testing.T) {
+	ctx := ctxT(t)
+	home := openNode(t, t.TempDir())
+	laptop := openNode(t, t.TempDir())
+	phone := openNode(t, t.TempDir())
+	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	notes := privateSpace(t, home, "notes")
+	if err := home.Grant(ctx, "notes", ana.ID.String(), commit.RoleWrite); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{laptop, phone} {
+		tk := keys.Ticket{Space: notes.ID(), Name: "notes", Addrs: home.Addrs(), ReadKeys: home.rk.All(notes.ID())}
+		if _, err := n.Join(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "the phone's certificate at the laptop's", func() bool { return hasCert(laptop, notes.ID(), phone.Author(), ana.ID) })
+	// The home server rotates once the phone's key is sealed to it.
+	if rot, err := home.rotation(notes.ID(), mustMembers(t, home, notes.ID())); err != nil {
+		t.Fatal(err)
+	} else if _, err := notes.Commit(ctx, []commit.Op{rot.Op}); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := home.rk.Current(notes.ID())
+	waitFor(t, 20*time.Second, "the phone reads the current epoch", func() bool { k, ok := phone.rk.Current(notes.ID()); return ok && k.Epoch == cur.Epoch })
+
+	if rv, err := laptop.RevokeDevice(ctx, "phone"); err != nil || rv.Written != 1 {
+		t.Fatalf("revoke: %+v, %v", rv, err)
+	}
+	waitFor(t, 20*time.Second, "a new epoch at the home server's", func() bool { k, _ := home.rk.Current(notes.ID()); return k.Epoch > cur.Epoch })
+	next, _ := home.rk.Current(notes.ID())
+	waitFor(t, 20*time.Second, "the laptop reads the new epoch", func() bool { k, _ := laptop.rk.Current(notes.ID()); return k.Epoch == next.Epoch })
+	if k, _ := phone.rk.Current(notes.ID()); k.Epoch >= next.Epoch {
+		t.Fatal("the revoked phone holds the new read key")
+	}
+}
+
+func mustMembers(t *testing.T, n *Node, sp keys.SpaceID) []space.Member {
+	t.Helper()
+	ms, err := space.Members(ctxT(t), n.st, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
