@@ -122,6 +122,14 @@ func (dc *devCarrier) knownOf(who keys.IdentityID) []knownRev {
 	return out
 }
 
+// knownRevocation returns the revocation of dev by identity who, if kept.
+func (dc *devCarrier) knownRevocation(dev keys.AuthorID, who keys.IdentityID) (knownRev, bool) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	kr, ok := dc.known[dev]
+	return kr, ok && kr.rev.Identity == who
+}
+
 func (dc *devCarrier) isKnown(dev keys.AuthorID) bool {
 	dc.mu.Lock()
 	defer dc.mu.Unlock()

@@ -238,11 +238,14 @@ func (n *Node) RevokeDevice(ctx context.Context, ref string) (RevokedDevice, err
 	if d.This {
 		return RevokedDevice{}, fmt.Errorf("%w: %q (%s) is this device; revoke it from another of %s's devices that holds the identity key, or recover the identity on a new device with 'loam id recover' and revoke this one from there", ErrRevokeThisDevice, d.Name, d.Author, id.Name)
 	}
-	rev, err := identity.NewRevocation(id.key, d.Author, n.clock.Now().Wall)
-	if err != nil {
-		return RevokedDevice{}, err
+	kr, ok := n.devs.knownRevocation(d.Author, id.ID)
+	if !ok { // signed once: a revocation known here is carried again
+		rev, err := identity.NewRevocation(id.key, d.Author, n.clock.Now().Wall)
+		if err != nil {
+			return RevokedDevice{}, err
+		}
+		kr = n.devs.learn(rev)
 	}
-	kr := n.devs.learn(rev)
 	out := RevokedDevice{Device: d.Author, Name: d.Name}
 	for _, sp := range n.heldSpaces() {
 		res, err := n.carryRevocations(ctx, sp, []knownRev{kr})

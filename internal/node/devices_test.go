@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -64,5 +65,29 @@ func TestPersonSpaceRotationSealsToIdentity(t *testing.T) {
 	}
 	if _, err := phraseOnly.RevokeDevice(ctx, "laptop"); !errors.Is(err, ErrNoIdentityKey) {
 		t.Fatalf("a device without the identity key: %v", err)
+	}
+}
+
+// TestPickDevice: a device is named by its name or author ID; an unknown
+// name lists the known ones, an ambiguous one their author IDs.
+func TestPickDevice(t *testing.T) {
+	a, b, c := keys.AuthorID{1}, keys.AuthorID{2}, keys.AuthorID{3}
+	devs := []Device{{Author: a, Name: "laptop", This: true}, {Author: b, Name: "phone"}, {Author: c, Name: "phone"}}
+	if d, err := pickDevice(devs, "laptop"); err != nil || d.Author != a {
+		t.Fatalf("laptop: %+v, %v", d, err)
+	}
+	if d, err := pickDevice(devs, " "+c.String()); err != nil || d.Author != c {
+		t.Fatalf("by author ID: %+v, %v", d, err)
+	}
+	_, err := pickDevice(devs, "phone")
+	if !errors.Is(err, ErrUnknownDevice) || !strings.Contains(err.Error(), b.String()) || !strings.Contains(err.Error(), c.String()) {
+		t.Fatalf("ambiguous: %v", err)
+	}
+	_, err = pickDevice(devs, "tablet")
+	if !errors.Is(err, ErrUnknownDevice) || !strings.Contains(err.Error(), `"laptop", "phone", "phone"`) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := pickDevice(devs, keys.AuthorID{9}.String()); !errors.Is(err, ErrUnknownDevice) {
+		t.Fatalf("unknown author: %v", err)
 	}
 }
