@@ -13,10 +13,6 @@ import (
 
 // Errors of devices.
 var (
-	// ErrNoIdentityKey: this device holds the identity but not its key,
-	// which signs revocations: run the command on a device that holds it,
-	// or recover the identity from its phrase.
-	ErrNoIdentityKey = node.ErrNoIdentityKey
 	// ErrUnknownDevice: no device of the person has that name or author
 	// ID here, or the name is ambiguous.
 	ErrUnknownDevice = node.ErrUnknownDevice

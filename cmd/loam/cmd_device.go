@@ -14,32 +14,6 @@ import (
 	"github.com/loamdb/loam"
 )
 
-// deviceSubcommands makes the subcommands of 'loam device'; others (link,
-// add) are added to the list.
-var deviceSubcommands = []func(g *globalOptions) *cobra.Command{
-	newDeviceLsCmd,
-	newDeviceRevokeCmd,
-}
-
-func newDeviceCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "device",
-		Short: "Your devices: list them, revoke a lost one",
-		Long: `Your devices are the devices your identity (see 'loam id') certified. Each
-carries its certificate into the spaces it is in; 'loam device ls' lists
-them as the spaces held here show them. 'loam device revoke' revokes one,
-from a device that holds the identity key: its later writes stop counting
-in every space, on every replica.`,
-		Example: `  loam device ls
-  loam device revoke phone`,
-		Args: noSubcommand,
-	}
-	for _, sub := range deviceSubcommands {
-		cmd.AddCommand(sub(g))
-	}
-	return cmd
-}
-
 func newDeviceLsCmd(g *globalOptions) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{

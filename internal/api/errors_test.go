@@ -87,6 +87,8 @@ var sentinels = map[string]error{
 	"node.ErrUnreachable":        node.ErrUnreachable,
 	"node.ErrNoIdentity":         node.ErrNoIdentity,
 	"node.ErrIdentityExists":     node.ErrIdentityExists,
+	"node.ErrLinkVoid":           node.ErrLinkVoid,
+	"node.ErrBadPhrase":          node.ErrBadPhrase,
 	"node.ErrBadPersonName":      node.ErrBadPersonName,
 	"node.ErrBadIdentityFile":    node.ErrBadIdentityFile,
 	"node.ErrNoIdentityKey":      node.ErrNoIdentityKey,

@@ -23,9 +23,6 @@ import (
 
 // Errors of devices.
 var (
-	// ErrNoIdentityKey: this device holds the identity but not its key,
-	// which signs revocations.
-	ErrNoIdentityKey = errors.New("identity key not on this device")
 	// ErrUnknownDevice: no device of the person has that name or author
 	// ID, or the name is ambiguous.
 	ErrUnknownDevice = errors.New("no such device of this person")
@@ -225,7 +222,7 @@ func (n *Node) RevokeDevice(ctx context.Context, ref string) (RevokedDevice, err
 		return RevokedDevice{}, err
 	}
 	if !id.HoldsKey() {
-		return RevokedDevice{}, fmt.Errorf("this device does not hold %s's identity key (%w); run it on a device that does, or recover the identity with 'loam id recover'", id.Name, ErrNoIdentityKey)
+		return RevokedDevice{}, fmt.Errorf("%w of %s (%s): revoke the device from one that does, or recover the identity here with 'loam id recover'", ErrNoIdentityKey, id.Name, id.ID.Short())
 	}
 	devs, err := n.Devices(ctx)
 	if err != nil {
