@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -95,8 +96,8 @@ new identity to come back.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return withNode(cmd, g, func(n *loam.Node) error {
-				if !yes && stdinIsTerminal(cmd.InOrStdin()) {
-					ok, err := askYes(cmd, fmt.Sprintf("Revoke your device %q? Its later writes stop counting in every space, and this cannot be undone. [y/N] ", args[0]))
+				if d, ask := revokeTarget(ctx, n, args[0]); ask && !yes && stdinIsTerminal(cmd.InOrStdin()) {
+					ok, err := askYes(cmd, fmt.Sprintf("Revoke your device %q (%s)? Its later writes stop counting in every space, and this cannot be undone. [y/N] ", d.Name, d.Author))
 					if err != nil {
 						return err
 					}
@@ -124,6 +125,27 @@ new identity to come back.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask first")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "name", "written", "pending"} as JSON`)
 	return cmd
+}
+
+// revokeTarget returns the device ref names, and whether to ask before
+// revoking it: only a device that exists and is not this one (for the
+// others, RevokeDevice says what is wrong at once).
+func revokeTarget(ctx context.Context, n *loam.Node, ref string) (loam.Device, bool) {
+	ds, err := n.Devices(ctx)
+	if err != nil {
+		return loam.Device{}, false
+	}
+	ref = strings.TrimSpace(ref)
+	var hit []loam.Device
+	for _, d := range ds {
+		if d.Name == ref || d.Author == ref {
+			hit = append(hit, d)
+		}
+	}
+	if len(hit) != 1 || hit[0].This {
+		return loam.Device{}, false
+	}
+	return hit[0], true
 }
 
 // stdinIsTerminal reports whether r is a terminal.

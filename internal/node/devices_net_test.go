@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -293,6 +294,29 @@ func TestRevocationCarried(t *testing.T) {
 	cur, _ := home.rk.Current(garden.ID())
 	if cur.Epoch <= epoch0.Epoch {
 		t.Fatalf("garden's read key is still at epoch %d after the phone's revocation", cur.Epoch)
+	}
+	// Ana's own space, which the home server and the phone share, too:
+	// cut, and rotated to Ana's devices and her identity without the phone.
+	if ps, ok := home.PersonSpace(); ok && hasCert(home, ps, phone.Author(), ana.ID) {
+		waitFor(t, 20*time.Second, "the phone cut in Ana's space", func() bool { _, ok := isCut(home, ps, phone.Author()); return ok })
+		var readers []keys.AuthorID
+		var latest uint64
+		for r, err := range home.st.Rotations(ctx, ps) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rot, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: r.Payload}); err == nil && rot.Epoch > latest {
+				latest, readers = rot.Epoch, readers[:0]
+				for _, k := range rot.Keys {
+					readers = append(readers, k.Reader)
+				}
+			}
+		}
+		if !slices.Contains(readers, keys.AuthorID(ana.ID)) || slices.Contains(readers, phone.Author()) {
+			t.Fatalf("Ana's space's latest key is sealed to %v: want her identity, not the phone", readers)
+		}
+	} else {
+		t.Log("the phone's certificate is not in Ana's space at the home server's: not checked there")
 	}
 	waitFor(t, 20*time.Second, "the new epoch at the phone's (as a commit, unreadable)", func() bool { _, ok := isCut(phone, garden.ID(), phone.Author()); return ok })
 	if k, ok := phone.rk.Current(garden.ID()); ok && k.Epoch == cur.Epoch {
