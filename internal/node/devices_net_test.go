@@ -315,6 +315,16 @@ func TestRevocationCarried(t *testing.T) {
 		if !slices.Contains(readers, keys.AuthorID(ana.ID)) || slices.Contains(readers, phone.Author()) {
 			t.Fatalf("Ana's space's latest key is sealed to %v: want her identity, not the phone", readers)
 		}
+		// A device recovered from the phrase alone reads that epoch: the
+		// key sealed to the identity opens with the phrase's key.
+		fresh := openNode(t, t.TempDir())
+		if _, err := fresh.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "new", Peers: []string{loopbackTCP(home.Addrs())}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "the recovered device reading Ana's space's latest epoch", func() bool {
+			k, ok := fresh.rk.Current(ps)
+			return ok && k.Epoch == latest
+		})
 	} else {
 		t.Log("the phone's certificate is not in Ana's space at the home server's: not checked there")
 	}
