@@ -105,6 +105,7 @@ var sentinels = map[string]error{
 	"space.ErrClearBlob":         space.ErrClearBlob,
 	"space.ErrEpochChanged":      space.ErrEpochChanged,
 	"space.ErrReadOnly":          space.ErrReadOnly,
+	"space.ErrAwaiting":          space.ErrAwaiting,
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
 	"view.ErrCorrupt":            view.ErrCorrupt,
