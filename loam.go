@@ -118,6 +118,7 @@ type nodeImpl interface {
 	refusals(ctx context.Context) (map[string]uint64, error)
 	blobNode
 	identityNode // identity.go
+	profileNode  // profile.go
 }
 
 // Open opens the node in o.Home, creating its device key and store on first

@@ -102,6 +102,7 @@ var sentinels = map[string]error{
 	"space.ErrReadOnly":          space.ErrReadOnly,
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
+	"space.ErrBadProfile":        space.ErrBadProfile,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,

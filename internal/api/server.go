@@ -76,6 +76,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"POST /v1/spaces/{space}/grants":            s.grant,
 		"GET /v1/identity":                          s.identity,
 		"POST /v1/identity":                         s.createIdentity,
+		"GET /v1/identity/profile":                  s.profile,
+		"PUT /v1/identity/profile":                  s.setProfile,
 		"PUT /v1/spaces/{space}/blobs/{key...}":     s.putBlobKey,
 		"GET /v1/spaces/{space}/conflicts/{key...}": s.conflicts,
 		"GET /v1/spaces/{space}/state":              s.state,
