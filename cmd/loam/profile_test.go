@@ -69,7 +69,7 @@ func TestIDProfile(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--name", ""}, "a name is 1 to 64 bytes"},
+		{[]string{"--name", ""}, "the name is empty"},
 		{[]string{"--name", strings.Repeat("a", 65)}, "a name is 1 to 64 bytes"},
 		{[]string{"--name", "Ana\x07"}, "control character"},
 		{[]string{"--avatar", text}, "not a PNG, JPEG or WebP image"},

@@ -59,7 +59,10 @@ type Profile struct {
 // Check checks the name and the form of the avatar's ID.
 func (p Profile) Check() error {
 	s := p.Name
-	if s == "" || len(s) > MaxProfileName {
+	if s == "" {
+		return fmt.Errorf("%w: the name is empty: a name is 1 to %d bytes", ErrBadProfile, MaxProfileName)
+	}
+	if len(s) > MaxProfileName {
 		return fmt.Errorf("%w: a name is 1 to %d bytes, got %d: choose a shorter name", ErrBadProfile, MaxProfileName, len(s))
 	}
 	if !utf8.ValidString(s) || strings.TrimSpace(s) != s {
