@@ -53,7 +53,7 @@ func (n *Node) SetProfile(ctx context.Context, p space.Profile) (int, error) {
 	written := 0
 	var errs []error
 	for _, sp := range n.heldSpaces() {
-		cur, certified, err := n.profileIn(ctx, sp, id.ID)
+		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -109,7 +109,7 @@ func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 	n.people.carry.Lock()
 	defer n.people.carry.Unlock()
 	err := func() error {
-		cur, certified, err := n.profileIn(ctx, sp, id.ID)
+		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
 		if err != nil || !certified || cur != nil {
 			return err
 		}
@@ -146,13 +146,18 @@ func (n *Node) heldSpaces() []keys.SpaceID {
 }
 
 // profileIn returns the profile of identity id in force in sp (nil if
-// none), and whether this device is certified by id there.
-func (n *Node) profileIn(ctx context.Context, sp keys.SpaceID, id keys.IdentityID) (*space.ProfileEntry, bool, error) {
+// none), and whether this device is certified by id there; with onlyMine,
+// it reads no profile where this device is not.
+func (n *Node) profileIn(ctx context.Context, sp keys.SpaceID, id keys.IdentityID, onlyMine bool) (*space.ProfileEntry, bool, error) {
 	acc, err := n.st.Access(ctx, sp)
 	if err != nil {
 		return nil, false, err
 	}
 	certified := space.CertifiedBy(acc)
+	me := certified(n.dev.Author(), id)
+	if !me && onlyMine {
+		return nil, false, nil // this device is not certified here (yet): nothing to write
+	}
 	ps, err := space.Profiles(ctx, n.st, sp, id, certified)
 	if err != nil {
 		return nil, false, err
@@ -161,7 +166,7 @@ func (n *Node) profileIn(ctx context.Context, sp keys.SpaceID, id keys.IdentityI
 	if e, ok := ps[id]; ok {
 		cur = &e
 	}
-	return cur, certified(n.dev.Author(), id), nil
+	return cur, me, nil
 }
 
 // newestProfile returns the newest valid profile of id in the held spaces
@@ -170,7 +175,7 @@ func (n *Node) newestProfile(ctx context.Context, id keys.IdentityID) (*space.Pr
 	var best *space.ProfileEntry
 	var from keys.SpaceID
 	for _, sp := range n.heldSpaces() {
-		e, _, err := n.profileIn(ctx, sp, id)
+		e, _, err := n.profileIn(ctx, sp, id, false)
 		if errors.Is(err, store.ErrUnknownSpace) {
 			continue
 		}
