@@ -24,9 +24,11 @@ import (
 // TestBrowserProfiles: Ana's laptop and home server, each with a daemon,
 // linked to one identity, and Bob's daemon, in one space. In the browser
 // on the laptop the chat shows "Ana" (with her avatar) for the messages of
-// either device, and the members page shows Ana as one person with her two
-// devices beneath; Bob's person row's Revoke asks to revoke him and all
-// his devices and sends his identity ID.
+// either device, a tool the server lists is Ana's, and the members page
+// shows Ana as one person with her two devices beneath; Bob's person
+// row's Revoke asks to revoke him and all his devices and sends his
+// identity ID; renamed in the chat, both devices' messages show the new
+// name.
 func TestBrowserProfiles(t *testing.T) {
 	exe := chromiumPath(t)
 	if testing.Short() {
@@ -112,6 +114,11 @@ func TestBrowserProfiles(t *testing.T) {
 	b.until("Bob's message by Bob", `[...document.querySelectorAll('#messages .msg')].some(m =>
 		m.querySelector('.text').textContent === 'Hi, Bob here' && m.querySelector('strong.who').textContent === 'Bob' && !m.querySelector('img.avatar'))`)
 	b.screenshots("profile-chat")
+
+	// The tool library: a tool the server lists shows Ana as its owner.
+	server.ok("", "put", "community", fmt.Sprintf("tools/item/%013d-%s", time.Now().UnixMilli(), st.Author), `{"name":"Ladder","description":"3 m","condition":"good"}`)
+	b.run("open the tools", goTo("/tools"))
+	b.until("the ladder by Ana", `[...document.querySelectorAll('.tool-card')].some(c => c.querySelector('h3').textContent === 'Ladder' && c.textContent.includes('good · Ana'))`)
 
 	// The members page: Ana, one person with her two devices beneath.
 	var id struct{ ID string }
