@@ -44,7 +44,15 @@ func (n *Node) SetProfile(ctx context.Context, p space.Profile) (int, error) {
 	}
 	var img []byte
 	if p.Avatar != "" {
-		if img, err = n.localAvatar(p.Avatar); err != nil {
+		img, err = n.localAvatar(p.Avatar)
+		if err != nil {
+			// The avatar in force, learned from a space (sealed there, or not
+			// fetched yet): keep it.
+			if cur, from, err2 := n.newestProfile(ctx, id.ID); err2 == nil && cur != nil && cur.Avatar == p.Avatar {
+				img, err = n.avatarBytes(ctx, *cur, from)
+			}
+		}
+		if err != nil {
 			return 0, err
 		}
 	}

@@ -1,6 +1,10 @@
 package node
 
 import (
+	"bytes"
+	"image"
+	"image/png"
+	"io"
 	"testing"
 	"time"
 
@@ -62,5 +66,80 @@ func TestProfileBlindSeeder(t *testing.T) {
 	}
 	if found := testkit.Grep(t, b.home, name); len(found) == 0 {
 		t.Fatal("the member's home does not hold the name: the grep would not find it anywhere")
+	}
+}
+
+// TestProfileAvatarFromSpace: Ana's second device learns her profile,
+// avatar included, from a private space they share (where the avatar is
+// sealed, so its plain blob is not held there), and renames her keeping
+// the avatar; the first device reads the new name and the avatar from
+// the second's copy.
+func TestProfileAvatarFromSpace(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp := privateSpace(t, a, "club")
+	id := sp.ID()
+	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 6, 6))); err != nil {
+		t.Fatal(err)
+	}
+	av, _, err := a.AddBlob(ctx, bytes.NewReader(img.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := space.Profile{Name: "Ana", Avatar: av.String()}
+	if n, err := a.SetProfile(ctx, want); err != nil || n != 1 {
+		t.Fatalf("SetProfile = %d, %v", n, err)
+	}
+	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, writeT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
+		p, err := b.Profile(ctx)
+		return err == nil && p == want
+	})
+	if _, err := b.blobs.Open(av); err == nil {
+		t.Fatal("the phone holds the plain avatar: the test would not read it from the space")
+	}
+	renamed := space.Profile{Name: "Ana Lima", Avatar: av.String()}
+	if _, err := b.SetProfile(ctx, renamed); err != nil {
+		t.Fatalf("renaming on the phone, keeping the avatar: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the laptop reading the phone's copy", func() bool {
+		_, ps, err := a.Roster(ctx, id.String())
+		return err == nil && len(ps) == 1 && ps[0].Identity == ana.ID && ps[0].Profile.Profile == renamed && ps[0].Profile.Author == b.dev.Author()
+	})
+	_, ps, _ := a.Roster(ctx, id.String())
+	ent, err := a.st.Get(ctx, id, []byte(ps[0].Profile.AvatarKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := RefOf(ent)
+	if !ok {
+		t.Fatalf("the phone's avatar key holds no blob: %+v", ent)
+	}
+	var got []byte
+	waitFor(t, 20*time.Second, "the phone's avatar on the laptop", func() bool {
+		r, err := a.OpenRef(ctx, id, ref)
+		if err != nil {
+			return false
+		}
+		defer r.Close()
+		got, err = io.ReadAll(r)
+		return err == nil
+	})
+	if !bytes.Equal(got, img.Bytes()) {
+		t.Fatalf("the phone's avatar is %d bytes, not the image", len(got))
 	}
 }
