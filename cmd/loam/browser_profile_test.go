@@ -133,6 +133,7 @@ func TestBrowserProfiles(t *testing.T) {
 		const devs = []; for (let d = r.nextElementSibling; d && d.classList.contains('device'); d = d.nextElementSibling) devs.push(d.textContent);
 		return devs.length === 2 && devs.some(d => d.includes('laptop')) && devs.some(d => d.includes('home server')) &&
 			r.querySelector('img.avatar')?.naturalWidth === 24; })()`)
+	b.run("show the members", chromedp.Evaluate(`document.querySelector('#v-members').scrollIntoView()`, nil))
 	b.screenshots("profile-members")
 	b.run("revoke Bob",
 		chromedp.Evaluate(`window.asked = []; window.revokes = [];

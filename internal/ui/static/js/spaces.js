@@ -83,7 +83,7 @@ export function spaceView(main, [id]) {
         h('p', { class: 'muted' }, "Every author's latest commit held here. Each commit is signed by its author and chained to the previous one."),
         headsBox,
         h('button', { type: 'button', onclick: verify }, 'Verify every signature'), verifyBox),
-      h('section', { class: 'card', 'aria-labelledby': 'v-members' },
+      h('section', { class: 'card wide', 'aria-labelledby': 'v-members' },
         h('h2', { id: 'v-members' }, 'Members'),
         h('p', { class: 'muted' }, 'Who may read, write or administer the space, and who granted it. Revoking a member makes its later commits count nowhere.'),
         membersBox),
