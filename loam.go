@@ -119,6 +119,7 @@ type nodeImpl interface {
 	blobNode
 	identityNode // identity.go
 	profileNode  // profile.go
+	linkNode     // link.go
 }
 
 // Open opens the node in o.Home, creating its device key and store on first

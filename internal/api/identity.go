@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/node"
 )
 
@@ -57,8 +58,13 @@ type GrantRequest struct {
 func IdentityOf(id node.Identity) Identity {
 	return Identity{
 		ID: id.ID.String(), Name: id.Name, HoldsKey: id.HoldsKey(),
-		Device: DeviceCert{Author: id.Cert.Device.String(), Name: id.Cert.Name, Since: time.UnixMicro(int64(id.Cert.Time)).UTC()},
+		Device: DeviceCertOf(id.Cert),
 	}
+}
+
+// DeviceCertOf is the API's form of a device certificate.
+func DeviceCertOf(c identity.Cert) DeviceCert {
+	return DeviceCert{Author: c.Device.String(), Name: c.Name, Since: time.UnixMicro(int64(c.Time)).UTC()}
 }
 
 func (s *Server) identity(w http.ResponseWriter, r *http.Request) {

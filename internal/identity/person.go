@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
+	"fmt"
 
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -30,4 +31,38 @@ func (k Key) PersonSpace() (keys.SpaceKey, [32]byte) {
 		return [32]byte(b)
 	}
 	return keys.SpaceKeyFromSeed(derive(CtxPersonSpaceKey)), derive(CtxPersonReadKey)
+}
+
+// Certify returns the certificate of device dev under identity id,
+// signed by the identity only: linking sends it to the device, which
+// accepts it with SignDevice (NewCert does both where both keys are).
+func Certify(id Key, dev keys.AuthorID, name string, t uint64) (Cert, error) {
+	c := Cert{Identity: id.ID(), Device: dev, Name: name, Time: t}
+	if err := c.checkFields(); err != nil {
+		return Cert{}, err
+	}
+	c.SignIdentity(id)
+	return c, nil
+}
+
+// Seed returns the identity key's Ed25519 seed: linking a device with the
+// identity key seals it to that device. Handle as the phrase.
+func (k Key) Seed() [32]byte { return [32]byte(k.k.Ed25519().Seed()) }
+
+// DecodeCertified parses a certificate Certify made: strictly, its fields
+// checked and the identity's signature valid; the device's is not checked
+// (the device has not accepted it yet: it does so with SignDevice, and
+// Verify then checks both).
+func DecodeCertified(b []byte) (Cert, error) {
+	c, err := decodeCert(b)
+	if err != nil {
+		return Cert{}, err
+	}
+	if err := c.checkFields(); err != nil {
+		return Cert{}, err
+	}
+	if !keys.Verify(c.Identity, CtxCertSig, c.Digest(), c.IdentitySig[:]) {
+		return Cert{}, fmt.Errorf("%w: device certificate of %s is not signed by identity %s", ErrBadSignature, c.Device.Short(), c.Identity.Short())
+	}
+	return c, nil
 }

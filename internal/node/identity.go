@@ -39,7 +39,7 @@ type Identity struct {
 	// Person is the person's own space (person.go); zero until this
 	// device holds it.
 	Person keys.SpaceID
-	key  identity.Key  // zero when the key lives only in the recovery phrase
+	key    identity.Key // zero when the key lives only in the recovery phrase
 }
 
 // HoldsKey reports whether this device holds the identity key (it can
@@ -53,6 +53,9 @@ type IdentityOptions struct {
 	// PhraseOnly keeps the identity key out of the home: only the recovery
 	// phrase holds it.
 	PhraseOnly bool
+	// Peers are addresses (multiaddrs with /p2p/) of peers that hold the
+	// person's own space, to recover it from (besides the DHT and mDNS).
+	Peers []string
 }
 
 // people is the node's identity and its certificate carrier. The carrier
@@ -64,6 +67,8 @@ type people struct {
 	done    map[keys.SpaceID]bool // spaces whose certificate is carried and counts
 	pending map[keys.SpaceID]bool // spaces to look at
 	wake    chan struct{}         // buffered 1; nil until the carrier runs
+
+	person personState // the person worker (person.go)
 
 	create sync.Mutex // one CreateIdentity at a time
 	carry  sync.Mutex // one carry at a time: none races another into a space
@@ -114,8 +119,14 @@ func (n *Node) CreateIdentity(ctx context.Context, name string, o IdentityOption
 	if err != nil {
 		return Identity{}, identity.Phrase{}, err
 	}
+	if err := CheckPersonName(name); err != nil {
+		return Identity{}, identity.Phrase{}, err
+	}
 	id, err := n.RecoverIdentity(ctx, p, name, o)
 	if err != nil {
+		return Identity{}, identity.Phrase{}, err
+	}
+	if err := n.writePersonName(ctx, id); err != nil {
 		return Identity{}, identity.Phrase{}, err
 	}
 	return id, p, nil
@@ -123,10 +134,16 @@ func (n *Node) CreateIdentity(ctx context.Context, name string, o IdentityOption
 
 // RecoverIdentity makes this device one of the devices of the identity of
 // phrase p, as CreateIdentity does for a new phrase: it certifies this
-// device with the phrase's key, keeps the identity in HOME/identity and
-// carries the certificate into the spaces held here. (Recovery, issue 12,
-// builds on it; tests give a second device its person's identity with it.)
+// device with the phrase's key, keeps the identity in HOME/identity,
+// starts holding the person's own space (from which the person's other
+// spaces follow, once a peer that holds it is reached: o.Peers, the DHT or
+// mDNS) and carries the certificate into the spaces held here. name may
+// be empty: the person's name then comes from the person's own space.
 func (n *Node) RecoverIdentity(ctx context.Context, p identity.Phrase, name string, o IdentityOptions) (Identity, error) {
+	k := p.Key()
+	if name == "" {
+		name = placeholderName(k.ID())
+	}
 	if err := CheckPersonName(name); err != nil {
 		return Identity{}, err
 	}
@@ -141,31 +158,45 @@ func (n *Node) RecoverIdentity(ctx context.Context, p identity.Phrase, name stri
 	} else if !errors.Is(err, ErrNoIdentity) {
 		return Identity{}, err
 	}
-	id, err := n.certify(p.Key(), name, dev, o.PhraseOnly)
+	pid, err := n.holdPerson(ctx, k)
 	if err != nil {
 		return Identity{}, err
 	}
+	id, err := n.certify(k, name, dev, o.PhraseOnly, pid)
+	if err != nil {
+		return Identity{}, err
+	}
+	n.dialPeers(ctx, pid, o.Peers)
 	n.carryAll(ctx)
 	return id, nil
 }
 
 // certify makes this device's certificate under key k, saves the identity
-// file and starts the carrier.
-func (n *Node) certify(k identity.Key, name, dev string, phraseOnly bool) (Identity, error) {
+// file (naming person, the person's own space) and starts the carrier.
+func (n *Node) certify(k identity.Key, name, dev string, phraseOnly bool, person keys.SpaceID) (Identity, error) {
 	now := n.clock.Now().Wall
 	cert, err := identity.NewCert(k, n.dev, dev, now)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: device name: %w", ErrBadPersonName, err)
 	}
-	id := Identity{ID: k.ID(), Name: name, Cert: cert}
+	id := Identity{ID: k.ID(), Name: name, Cert: cert, Person: person}
 	if !phraseOnly {
 		id.key = k
 	}
+	if err := n.saveIdentity(id); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// saveIdentity writes id to the identity file and makes it the node's,
+// starting the carrier and the person worker if they do not run.
+func (n *Node) saveIdentity(id Identity) error {
 	if err := durable.WriteFile(filepath.Join(n.home, identityFile), encodeIdentity(id)); err != nil {
-		return Identity{}, fmt.Errorf("node: save the identity: %w", err)
+		return fmt.Errorf("node: save the identity: %w", err)
 	}
 	n.startCarrier(&id)
-	return id, nil
+	return nil
 }
 
 // defaultDeviceName is the host name, or "device" when it is not a valid
@@ -194,6 +225,11 @@ func (n *Node) startCarrier(id *Identity) {
 	defer n.mu.Unlock()
 	for _, sp := range n.held {
 		n.kickCarrier(sp)
+	}
+	if n.ctx.Err() == nil { // wg.Add only while Close has not begun
+		pp.mu.Lock()
+		n.startPerson()
+		pp.mu.Unlock()
 	}
 	if !start || n.ctx.Err() != nil {
 		return

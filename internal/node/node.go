@@ -260,6 +260,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
 	n.kickCarrier(ev.Space)
+	n.kickPerson()
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.mu.Lock()
@@ -328,6 +329,11 @@ func (n *Node) NewSpace(ctx context.Context, name string, o SpaceOptions) (*spac
 		return nil, err
 	}
 	ops := []commit.Op{commit.GrantOp(commit.Grant{Subject: n.dev.Author(), Role: commit.RoleAdmin})}
+	if id, err := n.Identity(ctx); err == nil {
+		// The person's other devices are admins too (docs/design.md, "The
+		// person's own space (#12)").
+		ops = append(ops, commit.GrantOp(commit.PersonGrant(id.ID, commit.RoleAdmin)))
+	}
 	var rk seal.ReadKey
 	if o.Private {
 		if rk, err = seal.NewReadKey(); err != nil {

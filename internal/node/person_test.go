@@ -1,0 +1,303 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// genesisOf returns the genesis commit of space sp held by n.
+func genesisOf(t *testing.T, n *Node, sp keys.SpaceID) []byte {
+	t.Helper()
+	for sc, err := range n.st.Commits(ctxT(t), sp, keys.AuthorID(sp), 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc.Bytes
+	}
+	t.Fatalf("no genesis of %s", sp)
+	return nil
+}
+
+// canWrite reports whether n may write a put in space sp.
+func canWrite(n *Node, sp keys.SpaceID) bool {
+	ctx := context.Background()
+	s, err := n.openSpace(ctx, sp)
+	return err == nil && s.CheckWrite(ctx, []commit.Op{commit.Put([]byte("k"), []byte("v"))}) == nil
+}
+
+// TestPersonSpaceSameEverywhere: two homes given one phrase make the same
+// person space, genesis byte for byte, named after the identity, private,
+// and each device may write there; another phrase makes another.
+func TestPersonSpaceSameEverywhere(t *testing.T) {
+	ctx := ctxT(t)
+	a := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	b := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	c := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anaB, err := b.RecoverIdentity(ctx, phrase, "", IdentityOptions{Device: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ana.Person.IsZero() || ana.Person != anaB.Person {
+		t.Fatalf("person spaces %s and %s, want one", ana.Person, anaB.Person)
+	}
+	if !bytes.Equal(genesisOf(t, a, ana.Person), genesisOf(t, b, ana.Person)) {
+		t.Fatal("the two genesis commits differ")
+	}
+	g, err := commit.Decode(genesisOf(t, a, ana.Person))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, ok := personOf(g); !ok || who != ana.ID {
+		t.Fatalf("personOf(genesis) = %s, %v; want %s", who, ok, ana.ID)
+	}
+	if p, _ := a.IsPrivate(ctx, ana.Person); !p {
+		t.Fatal("the person space is not private")
+	}
+	for _, n := range []*Node{a, b} {
+		waitFor(t, 10*time.Second, "the device may write in the person space", func() bool { return canWrite(n, ana.Person) })
+	}
+	if anaB.Name != placeholderName(ana.ID) {
+		t.Fatalf("a device recovered offline is named %q, want the placeholder", anaB.Name)
+	}
+	other, _, err := c.CreateIdentity(ctx, "Bea", IdentityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Person == ana.Person {
+		t.Fatal("two identities share a person space")
+	}
+	// The identity file names the person space: a restart keeps it.
+	home := a.Home()
+	a.Close()
+	a = openWith(t, Options{Home: home, Offline: true, NoSync: true})
+	if got, ok := a.PersonSpace(); !ok || got != ana.Person {
+		t.Fatalf("after a restart the person space is %s, %v", got, ok)
+	}
+	// A space made by a device with an identity is the person's too.
+	s, err := a.CreateSpace(ctx, "garden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := a.st.Access(ctx, s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.People(ana.ID)) == 0 {
+		t.Fatal("the genesis of a space Ana makes grants Ana nothing")
+	}
+}
+
+// TestLinkDevice: Ana's laptop links her home server with a link ticket;
+// the server gets its certificate, Ana's name, every space of hers
+// (public and private) and writes in each as Ana, without any invite;
+// the ticket works once; a device that is not linked cannot use an
+// invite to another space as a link ticket.
+func TestLinkDevice(t *testing.T) {
+	ctx := ctxT(t)
+	laptop := openNode(t, t.TempDir())
+	server := openNode(t, t.TempDir())
+	stranger := openNode(t, t.TempDir())
+	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	club, err := laptop.CreateSpace(ctx, "club")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diary := privateSpace(t, laptop, "diary")
+	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
+		t.Fatal(err)
+	}
+
+	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := server.AddDevice(ctx, tk, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != ana.ID || got.Name != "Ana" || got.Person != ana.Person || got.HoldsKey() || got.Cert.Name != "server" {
+		t.Fatalf("the server's identity: %+v", got)
+	}
+	if err := got.Cert.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := laptop.WaitLinked(ctx, tk)
+	if err != nil || cert.Device != server.Author() {
+		t.Fatalf("WaitLinked: %v, %v", cert.Device, err)
+	}
+	for _, sp := range []keys.SpaceID{club.ID(), diary.ID()} {
+		waitFor(t, 60*time.Second, "the server holds and writes in "+sp.String(), func() bool {
+			_, err := server.st.Space(ctx, sp)
+			return err == nil && canWrite(server, sp)
+		})
+	}
+	waitFor(t, 20*time.Second, "the diary's entry on the server", func() bool {
+		e, err := server.st.Get(ctx, diary.ID(), []byte("day/1"))
+		return err == nil && string(e.Value) == "sunny"
+	})
+	s, err := server.openSpace(ctx, diary.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("rain"))}); err != nil {
+		t.Fatalf("the server writes in Ana's private space: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the server's write at the laptop", func() bool {
+		e, err := laptop.st.Get(ctx, diary.ID(), []byte("day/2"))
+		return err == nil && string(e.Value) == "rain" && e.Author == server.Author()
+	})
+	waitFor(t, 20*time.Second, "the server's certificate in the diary at the laptop", func() bool {
+		return hasCert(laptop, diary.ID(), server.Author(), ana.ID)
+	})
+
+	// The ticket was for one device.
+	if _, err := stranger.AddDevice(ctx, tk, "intruder"); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("a used link ticket: %v, want ErrLinkVoid", err)
+	}
+	if _, err := stranger.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
+		t.Fatal("a failed link left an identity")
+	}
+	if _, err := stranger.st.Space(ctx, ana.Person); err == nil {
+		t.Fatal("a failed link left the person space")
+	}
+	// An invite to another space is not a link ticket.
+	_, inv := invited(t, laptop, "other")
+	if _, err := stranger.AddDevice(ctx, inv, "intruder"); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("an invite used as a link ticket: %v, want ErrLinkVoid", err)
+	}
+	// The server holds no identity key: it cannot link devices.
+	if _, err := server.LinkDevice(ctx, LinkOptions{}); !errors.Is(err, ErrNoIdentityKey) {
+		t.Fatalf("linking from a device without the key: %v", err)
+	}
+}
+
+// TestLinkWithIdentityKey: a device linked with the identity key holds
+// it, and can link a third device itself.
+func TestLinkWithIdentityKey(t *testing.T) {
+	ctx := ctxT(t)
+	laptop := openNode(t, t.TempDir())
+	server := openNode(t, t.TempDir())
+	phone := openNode(t, t.TempDir())
+	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := laptop.LinkDevice(ctx, LinkOptions{WithIdentity: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := server.AddDevice(ctx, tk, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.HoldsKey() {
+		t.Fatal("linked with the identity, the server does not hold the key")
+	}
+	tk2, err := server.LinkDevice(ctx, LinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := phone.AddDevice(ctx, tk2, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != ana.ID {
+		t.Fatalf("the phone is of %s", p.ID)
+	}
+}
+
+// TestRecoverFromSeeder: Ana's laptop is lost; a fresh home given her
+// phrase, with only a blind seeder of her spaces online, gets her person
+// space, her name, and her private space, and writes in it as Ana.
+func TestRecoverFromSeeder(t *testing.T) {
+	ctx := ctxT(t)
+	laptop := openNode(t, t.TempDir())
+	seeder := openNode(t, t.TempDir())
+	fresh := openNode(t, t.TempDir())
+	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diary := privateSpace(t, laptop, "diary")
+	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []keys.SpaceID{ana.Person, diary.ID()} {
+		tk, err := laptop.Invite(ctx, sp.String(), commit.RoleSeed, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seeder.Join(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The seeder holds all of both before the laptop goes.
+	waitFor(t, 30*time.Second, "the diary in the laptop's directory", func() bool {
+		_, err := laptop.st.Get(ctx, ana.Person, []byte(dirPrefix+diary.ID().String()))
+		return err == nil
+	})
+	waitFor(t, 30*time.Second, "the directory and the diary at the seeder", func() bool {
+		return sameHeads([]*Node{laptop, seeder}, ana.Person) && sameHeads([]*Node{laptop, seeder}, diary.ID())
+	})
+	laptop.Close()
+
+	p, err := identity.ParsePhrase(phrase.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fresh.RecoverIdentity(ctx, p, "", IdentityOptions{Device: "new laptop", Peers: seeder.Addrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != ana.ID || !got.HoldsKey() {
+		t.Fatalf("recovered %+v", got)
+	}
+	waitFor(t, 30*time.Second, "the directory back", func() bool {
+		ok := sameHeads([]*Node{seeder, fresh}, ana.Person)
+		if !ok {
+			t.Logf("seeder %s fresh %s", heads(seeder, ana.Person), heads(fresh, ana.Person))
+		}
+		return ok
+	})
+	waitFor(t, 60*time.Second, "the diary back, writable", func() bool {
+		e, err := fresh.st.Get(ctx, diary.ID(), []byte("day/1"))
+		ok := err == nil && string(e.Value) == "sunny" && canWrite(fresh, diary.ID())
+		if !ok {
+			infos, _ := fresh.st.Spaces(ctx)
+			t.Logf("spaces %v err %v", infos, err)
+			for kv, err := range fresh.st.Range(ctx, ana.Person, store.Query{}) {
+				t.Logf("%s %q %v", kv.Key, kv.Entry.Value, err)
+			}
+		}
+		return ok
+	})
+	waitFor(t, 20*time.Second, "Ana's name learned", func() bool {
+		id, err := fresh.Identity(ctx)
+		return err == nil && id.Name == "Ana"
+	})
+	s, err := fresh.openSpace(ctx, diary.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("found it"))}); err != nil {
+		t.Fatalf("the recovered device writes as Ana: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the recovered device's certificate at the seeder", func() bool {
+		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
+	})
+}
