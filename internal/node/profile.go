@@ -22,7 +22,8 @@ import (
 //
 // The source of truth on a device is the newest valid profile of its
 // identity in any held space, so a device linked later learns it from the
-// spaces it receives; without any, the person's name in the identity file.
+// spaces it receives; without any, the person's name in the identity file,
+// written as a default profile that any chosen one beats.
 // SetProfile writes a new profile into every held space where this device
 // may write; the certificate carrier (identity.go) calls carryProfile after
 // each carry, which writes the profile into a space that has none of the
@@ -66,10 +67,10 @@ func (n *Node) SetProfile(ctx context.Context, p space.Profile) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if !certified || (cur != nil && cur.Profile == p) {
+		if !certified || (cur != nil && cur.Profile == p && !cur.Default) {
 			continue
 		}
-		ok, err := n.writeProfile(ctx, sp, id.ID, p, img, cur)
+		ok, err := n.writeProfile(ctx, sp, id.ID, space.Stored{Profile: p}, img)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("space %s: %w", sp, err))
 		}
@@ -125,9 +126,9 @@ func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 		if err != nil {
 			return err
 		}
-		p := space.Profile{Name: id.Name}
+		p := space.Stored{Profile: space.Profile{Name: id.Name}, Default: true}
 		if truth != nil {
-			p = truth.Profile
+			p = space.Stored{Profile: truth.Profile, Default: truth.Default}
 		}
 		if p.Check() != nil {
 			return nil // an identity file's name always passes; be safe
@@ -138,7 +139,7 @@ func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 				return err
 			}
 		}
-		_, err = n.writeProfile(ctx, sp, id.ID, p, img, nil)
+		_, err = n.writeProfile(ctx, sp, id.ID, p, img)
 		return err
 	}()
 	if err != nil && n.ctx.Err() == nil && !errors.Is(err, store.ErrUnknownSpace) {
@@ -190,7 +191,7 @@ func (n *Node) newestProfile(ctx context.Context, id keys.IdentityID) (*space.Pr
 		if err != nil {
 			return nil, keys.SpaceID{}, err
 		}
-		if e != nil && (best == nil || e.Time.Compare(best.Time) > 0) {
+		if e != nil && (best == nil || e.Beats(*best)) {
 			best, from = e, sp
 		}
 	}
@@ -198,10 +199,9 @@ func (n *Node) newestProfile(ctx context.Context, id keys.IdentityID) (*space.Pr
 }
 
 // writeProfile writes p into sp in one commit (with the avatar's bytes
-// img as a blob before it), replacing this device's previous copy cur
-// (nil: none). It writes nothing, and reports false, where this device may
-// not write.
-func (n *Node) writeProfile(ctx context.Context, sp keys.SpaceID, id keys.IdentityID, p space.Profile, img []byte, cur *space.ProfileEntry) (bool, error) {
+// img as a blob before it), replacing this device's previous copy. It
+// writes nothing, and reports false, where this device may not write.
+func (n *Node) writeProfile(ctx context.Context, sp keys.SpaceID, id keys.IdentityID, p space.Stored, img []byte) (bool, error) {
 	s, err := n.openSpace(ctx, sp)
 	if err != nil {
 		return false, err

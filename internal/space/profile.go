@@ -24,7 +24,8 @@ import (
 //
 // and a reader honours profile/IDT/AUT only when AUT signed it and AUT is
 // a device certified by IDT in the space; the person's profile is the
-// newest (by commit time) valid one of their devices'. One key per device
+// newest (by commit time) valid one of their devices', a chosen one
+// before a default ("default":true, made from the identity's name). One key per device
 // rather than one per person: a member of another identity who wrote
 // profile/IDT would otherwise hide Ana's profile by overwriting it, even
 // though readers ignore what it wrote. docs/design.md, "Profiles (#12)".
@@ -82,10 +83,28 @@ func (p Profile) Check() error {
 }
 
 // Encode returns p's canonical encoding: {"name":…,"avatar":…}.
-func (p Profile) Encode() []byte {
-	b, err := json.Marshal(p)
+func (p Profile) Encode() []byte { return Stored{Profile: p}.Encode() }
+
+// Stored is a profile as a device stores it. Default marks a profile made
+// from the identity's name, which the person did not choose: any chosen
+// profile beats it, however old (a device linked later writes its default
+// before the person's chosen profile has synced to it).
+type Stored struct {
+	Profile
+	Default bool
+}
+
+// Encode returns s's canonical encoding: {"name":…,"avatar":…} and, for a
+// default, "default":true.
+func (s Stored) Encode() []byte {
+	w := struct {
+		Name    string `json:"name"`
+		Avatar  string `json:"avatar"`
+		Default bool   `json:"default,omitempty"`
+	}{s.Name, s.Avatar, s.Default}
+	b, err := json.Marshal(w)
 	if err != nil {
-		panic(err) // two strings always marshal
+		panic(err) // strings and a bool always marshal
 	}
 	return b
 }
@@ -93,29 +112,30 @@ func (p Profile) Encode() []byte {
 // DecodeProfile decodes an encoded profile strictly: at most
 // MaxProfileValue bytes, one JSON object, a valid name and avatar.
 // Unknown fields are ignored (the layout may grow, docs/apps.md).
-func DecodeProfile(b []byte) (Profile, error) {
+func DecodeProfile(b []byte) (Stored, error) {
 	if len(b) > MaxProfileValue {
-		return Profile{}, fmt.Errorf("%w: %d bytes, at most %d", ErrBadProfile, len(b), MaxProfileValue)
+		return Stored{}, fmt.Errorf("%w: %d bytes, at most %d", ErrBadProfile, len(b), MaxProfileValue)
 	}
 	var w struct {
-		Name   *string `json:"name"`
-		Avatar *string `json:"avatar"`
+		Name    *string `json:"name"`
+		Avatar  *string `json:"avatar"`
+		Default bool    `json:"default"`
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(&w); err != nil {
-		return Profile{}, fmt.Errorf("%w: %w", ErrBadProfile, err)
+		return Stored{}, fmt.Errorf("%w: %w", ErrBadProfile, err)
 	}
 	if d.More() {
-		return Profile{}, fmt.Errorf("%w: bytes after the object", ErrBadProfile)
+		return Stored{}, fmt.Errorf("%w: bytes after the object", ErrBadProfile)
 	}
 	if w.Name == nil {
-		return Profile{}, fmt.Errorf("%w: no name", ErrBadProfile)
+		return Stored{}, fmt.Errorf("%w: no name", ErrBadProfile)
 	}
-	p := Profile{Name: *w.Name}
+	s := Stored{Profile: Profile{Name: *w.Name}, Default: w.Default}
 	if w.Avatar != nil {
-		p.Avatar = *w.Avatar
+		s.Avatar = *w.Avatar
 	}
-	return p, p.Check()
+	return s, s.Check()
 }
 
 // ProfileKey is the key of dev's copy of identity id's profile.
@@ -131,6 +151,7 @@ func AvatarKey(id keys.IdentityID, dev keys.AuthorID) []byte {
 // ProfileEntry is the profile in force of one person in a space.
 type ProfileEntry struct {
 	Profile
+	Default   bool // made from the identity's name (Stored.Default)
 	Identity  keys.IdentityID
 	Author    keys.AuthorID // the device that wrote it
 	Time      commit.HLC    // of the commit that wrote it
@@ -179,16 +200,25 @@ func Profiles(ctx context.Context, st *store.Store, sp keys.SpaceID, only keys.I
 		if err != nil {
 			continue
 		}
-		if cur, ok := out[id]; ok && newer(cur.Time, cur.Author, kv.Entry.Time, dev) {
+		e := ProfileEntry{Profile: p.Profile, Default: p.Default, Identity: id, Author: dev, Time: kv.Entry.Time}
+		if cur, ok := out[id]; ok && cur.Beats(e) {
 			continue
 		}
-		e := ProfileEntry{Profile: p, Identity: id, Author: dev, Time: kv.Entry.Time}
 		if p.Avatar != "" {
 			e.AvatarKey = string(AvatarKey(id, dev))
 		}
 		out[id] = e
 	}
 	return out, nil
+}
+
+// Beats reports whether e is the person's profile rather than o: a chosen
+// one beats a default; otherwise the newer one.
+func (e ProfileEntry) Beats(o ProfileEntry) bool {
+	if e.Default != o.Default {
+		return !e.Default
+	}
+	return newer(e.Time, e.Author, o.Time, o.Author)
 }
 
 // newer reports whether the write at (t, a) is newer than at (u, b): by

@@ -11,16 +11,20 @@ import (
 func TestDecodeProfile(t *testing.T) {
 	for _, p := range []Profile{{Name: "Ana"}, {Name: "Ana Lima", Avatar: "blb_" + strings.Repeat("a", 52)}, {Name: strings.Repeat("é", 32)}} {
 		got, err := DecodeProfile(p.Encode())
-		if err != nil || got != p {
+		if err != nil || got != (Stored{Profile: p}) {
 			t.Errorf("DecodeProfile(Encode(%+v)) = %+v, %v", p, got, err)
 		}
 	}
-	if got, err := DecodeProfile([]byte(`{"name":"Ana","later":1}`)); err != nil || got.Name != "Ana" {
+	if got, err := DecodeProfile([]byte(`{"name":"Ana","later":1}`)); err != nil || got.Name != "Ana" || got.Default {
 		t.Errorf("unknown fields: %+v, %v", got, err)
+	}
+	d := Stored{Profile: Profile{Name: "Ana"}, Default: true}
+	if got, err := DecodeProfile(d.Encode()); err != nil || got != d || string(d.Encode()) != `{"name":"Ana","avatar":"","default":true}` {
+		t.Errorf("a default %s: %+v, %v", d.Encode(), got, err)
 	}
 	for _, bad := range []string{
 		``, `null`, `[]`, `{}`, `{"name":""}`, `{"name":"Ana"} {}`, `{"name":"` + strings.Repeat("a", MaxProfileName+1) + `"}`,
-		`{"name":"A\u0007na"}`, `{"name":" Ana"}`, `{"name":"Ana","avatar":"aut_x"}`, `{"name":1}`,
+		`{"name":"A\u0007na"}`, `{"name":" Ana"}`, `{"name":"Ana","avatar":"aut_x"}`, `{"name":1}`, `{"name":"Ana","default":"yes"}`,
 		`{"name":"Ana","pad":"` + strings.Repeat("x", MaxProfileValue) + `"}`,
 	} {
 		if p, err := DecodeProfile([]byte(bad)); !errors.Is(err, ErrBadProfile) {
@@ -36,6 +40,7 @@ func FuzzDecodeProfile(f *testing.F) {
 	f.Add([]byte(`{"name":"Ana Lima","avatar":"blb_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`))
 	f.Add([]byte(`{"name":"A\u0000"}`))
 	f.Add([]byte(`{"name":"Ana","name":"Bob"}`))
+	f.Add([]byte(`{"name":"Ana","avatar":"","default":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeProfile(b)
 		if err != nil {
