@@ -44,6 +44,11 @@ var (
 	// at one seq (its key is in use in two homes), so none of its writes
 	// from there on count.
 	ErrForked = space.ErrForked
+	// ErrAwaiting (with ErrReadOnly): this device was restored from a
+	// backup, and its own commits in the space have not come back from a
+	// peer yet; a write would fork its history. Writes work once the space
+	// is in sync with a peer (WaitSynced).
+	ErrAwaiting = space.ErrAwaiting
 )
 
 // Options configure a Node.

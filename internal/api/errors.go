@@ -74,6 +74,7 @@ var kinds = []errorKind{
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", nil},
 	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob", nil},
 	{space.ErrForked, http.StatusForbidden, "device_forked", []error{space.ErrReadOnly}},
+	{space.ErrAwaiting, http.StatusConflict, "awaiting_history", []error{space.ErrReadOnly}},
 	{space.ErrReadOnly, http.StatusForbidden, "read_only", nil},
 	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key", nil},
 	{node.ErrNotAdmin, http.StatusForbidden, "not_admin", nil},

@@ -103,6 +103,7 @@ var sentinels = map[string]error{
 	"space.ErrClearBlob":         space.ErrClearBlob,
 	"space.ErrEpochChanged":      space.ErrEpochChanged,
 	"space.ErrReadOnly":          space.ErrReadOnly,
+	"space.ErrAwaiting":          space.ErrAwaiting,
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
 	"space.ErrBadProfile":        space.ErrBadProfile,

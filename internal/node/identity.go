@@ -226,7 +226,7 @@ func (n *Node) startCarrier(id *Identity) {
 	for _, sp := range n.held {
 		n.kickCarrier(sp)
 	}
-	if n.ctx.Err() == nil { // wg.Add only while Close has not begun
+	if n.ctx.Err() == nil && n.opened { // wg.Add only while Close has not begun
 		pp.mu.Lock()
 		n.startPerson()
 		pp.mu.Unlock()

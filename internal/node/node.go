@@ -116,7 +116,9 @@ type Node struct {
 
 	closeOnce sync.Once
 
-	people people // this device's identity and certificate carrier (identity.go)
+	people people   // this device's identity and certificate carrier (identity.go)
+	await  awaiting // spaces awaiting their own history after a restore (awaiting.go)
+	opened bool     // Open has set everything up (guarded by mu)
 }
 
 // Counters count what the node refused and transferred.
@@ -193,6 +195,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if err := n.loadAwaiting(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if !o.Offline {
 		n.mdns = o.MDNS
 		if err := n.startNetwork(ctx, o); err != nil {
@@ -200,7 +206,18 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 			return nil, err
 		}
 		n.startBlobFetcher()
+		n.startAwaiting()
 	}
+	// The person worker reads what startNetwork set: it starts now, or
+	// when an identity is made later.
+	n.mu.Lock()
+	n.opened = true
+	n.people.mu.Lock()
+	if n.people.id != nil && n.ctx.Err() == nil {
+		n.startPerson()
+	}
+	n.people.mu.Unlock()
+	n.mu.Unlock()
 	return n, nil
 }
 
@@ -453,6 +470,7 @@ func (n *Node) openSpace(ctx context.Context, id keys.SpaceID) (*space.Space, er
 			return k, nil
 		})
 	}
+	sp.SetHold(n.holdFor(id, sp.Info().Name))
 	n.spaces[id] = sp
 	return sp, nil
 }

@@ -17,6 +17,12 @@ import (
 // ErrReadOnly is returned for a write by a device without a write grant.
 var ErrReadOnly = errors.New("this device may not write to the space")
 
+// ErrAwaiting is returned, wrapped with ErrReadOnly, for a write in a space
+// whose hold (SetHold) refuses writes: after a restore, until this
+// device's own history there has come back from a peer, a write would
+// fork it.
+var ErrAwaiting = errors.New("this device's own history in the space has not come back yet")
+
 // Space is one space as seen by the local device. It is safe for concurrent use.
 type Space struct {
 	st    *store.Store
@@ -49,6 +55,8 @@ type Space struct {
 	// the epoch new data ops are sealed under (or an error saying why this
 	// device cannot write sealed ops). Set once by SetPrivate before use.
 	readKey func() (keys.EpochKey, error)
+	// hold, if set, says whether writes must wait (SetHold).
+	hold func() error
 
 	wmu   sync.Mutex // guards queue and running
 	queue []*write   // writes waiting to be merged into a commit
@@ -217,6 +225,11 @@ func hasControl(c *commit.Commit) bool {
 // of the grants this node holds now, and that the device has not forked;
 // the error names the missing role, or what happened.
 func (s *Space) canWrite(ctx context.Context, ops []commit.Op) error {
+	if s.hold != nil {
+		if err := s.hold(); err != nil {
+			return err
+		}
+	}
 	a, err := s.currentAccess(ctx)
 	if err != nil {
 		return err

@@ -62,6 +62,11 @@ func (s *Space) Commit(ctx context.Context, ops []commit.Op) (*commit.Commit, er
 	return s.enqueue(ctx, epoch, ops)
 }
 
+// SetHold makes every write first ask hold, which refuses it with an
+// error (wrapping ErrReadOnly and ErrAwaiting) while writes must wait.
+// Call it before the space is used.
+func (s *Space) SetHold(hold func() error) { s.hold = hold }
+
 // SetPrivate makes s a private space: from now on its data ops are sealed
 // under the epoch key readKey returns. Call it once, before s is shared.
 func (s *Space) SetPrivate(readKey func() (keys.EpochKey, error)) { s.readKey = readKey }

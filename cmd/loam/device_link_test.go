@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/testkit"
+)
+
+// p2pAddr returns the daemon's first loopback address with /p2p/.
+func p2pAddr(t *testing.T, d *daemonProc) string {
+	t.Helper()
+	for _, a := range d.info.Addrs {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/") {
+			if !strings.Contains(a, "/p2p/") {
+				a += "/p2p/" + d.info.Peer
+			}
+			return a
+		}
+	}
+	t.Fatalf("no loopback address in %v", d.info.Addrs)
+	return ""
+}
+
+// TestDeviceLinkCLI: 'loam device link' on Ana's laptop, 'loam device add'
+// on her server: the server holds her private space and writes there; a
+// used ticket, a missing daemon and a bad phrase each fail with a clear
+// error; 'loam id recover' reads the phrase from standard input and gets
+// the spaces back from the laptop.
+func TestDeviceLinkCLI(t *testing.T) {
+	t.Parallel()
+	laptop, server, other, fresh := newHome(t), newHome(t), newHome(t), newHome(t)
+	if r := server.run("", "device", "add", "loam2aaaa"); r.code == 0 || !strings.Contains(r.stderr, "start one with 'loam daemon'") {
+		t.Errorf("device add without a daemon: exit %d, %q", r.code, r.stderr)
+	}
+	dl := startDaemon(t, laptop, loopbackDaemon...)
+	for _, h := range []*home{server, other, fresh} {
+		startDaemon(t, h, loopbackDaemon...)
+	}
+	var created struct{ Phrase string }
+	laptop.okJSON(&created, "id", "create", "--name", "Ana", "--device", "laptop", "--json")
+	laptop.ok("", "space", "create", "diary", "--private")
+	laptop.ok("", "put", "diary", "day/1", "sunny")
+	if r := laptop.run("", "device", "link", "--no-wait", "--no-qr"); r.code != 0 || !strings.Contains(r.stdout, "loam device add loam2") {
+		t.Fatalf("device link: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	out := laptop.ok("", "device", "link", "--no-wait")
+	if !strings.Contains(out, "▀") && !strings.Contains(out, "█") {
+		t.Errorf("device link prints no QR code:\n%s", out)
+	}
+	var lt struct {
+		Ticket  string
+		Expires time.Time
+	}
+	laptop.okJSON(&lt, "device", "link", "--no-wait", "--json")
+	if !strings.HasPrefix(lt.Ticket, "loam2") || time.Until(lt.Expires) < 9*time.Minute {
+		t.Fatalf("device link --json: %+v", lt)
+	}
+	var id struct {
+		ID, Name string
+		Device   struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(server.ok("", "device", "add", lt.Ticket, "--device", "server", "--json")), &id); err != nil || id.Name != "Ana" || id.Device.Name != "server" {
+		t.Fatalf("device add --json: %+v, %v", id, err)
+	}
+	if !testkit.Poll(60*time.Second, 50*time.Millisecond, func() bool {
+		return server.run("", "put", "diary", "day/2", "rain").code == 0
+	}) {
+		t.Fatalf("the server does not write in Ana's diary:\n%s", server.run("", "space", "ls").stdout)
+	}
+	if !testkit.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		return strings.TrimSpace(laptop.run("", "get", "diary", "day/2").stdout) == "rain"
+	}) {
+		t.Fatal("the server's write does not reach the laptop")
+	}
+	if r := other.run("", "device", "add", lt.Ticket); r.code != 1 || !strings.Contains(r.stderr, "link ticket does not work") || !strings.Contains(r.stderr, "loam device link") {
+		t.Errorf("a used link ticket: exit %d, %q", r.code, r.stderr)
+	}
+	if r := server.run("", "device", "link"); r.code != 1 || !strings.Contains(r.stderr, "does not hold the identity key") {
+		t.Errorf("device link without the key: exit %d, %q", r.code, r.stderr)
+	}
+
+	// Recovery: the phrase from standard input, never an argument.
+	if r := fresh.run("", "id", "recover"); r.code != 1 || !strings.Contains(r.stderr, "no phrase on standard input") {
+		t.Errorf("recover with no phrase: exit %d, %q", r.code, r.stderr)
+	}
+	words := strings.Fields(created.Phrase)
+	swapped := strings.Join(append([]string{words[1], words[0]}, words[2:]...), " ")
+	if r := fresh.run(swapped, "id", "recover"); r.code != 1 || !strings.Contains(r.stderr, "recovery phrase") {
+		t.Errorf("recover with two words swapped: exit %d, %q", r.code, r.stderr)
+	}
+	out = fresh.ok(created.Phrase+"\n", "id", "recover", "--device", "new laptop", "--peer", p2pAddr(t, dl))
+	if !strings.Contains(out, "Recovered the identity idt_") {
+		t.Errorf("id recover:\n%s", out)
+	}
+	if !testkit.Poll(60*time.Second, 50*time.Millisecond, func() bool {
+		return strings.TrimSpace(fresh.run("", "get", "diary", "day/1").stdout) == "sunny" && fresh.run("", "put", "diary", "day/3", "found").code == 0
+	}) {
+		t.Fatalf("the recovered device does not hold or write in the diary:\n%s", fresh.run("", "space", "ls").stdout)
+	}
+	if !testkit.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		return strings.Contains(fresh.run("", "id", "show").stdout, "Ana")
+	}) {
+		t.Error("the recovered device does not learn Ana's name")
+	}
+}
