@@ -106,7 +106,10 @@ func (n *Node) Profile(ctx context.Context) (space.Profile, error) {
 // certified there and no profile of the person is in force there: it
 // never overrides one (only SetProfile does). Called by the carrier
 // after each carry; failures are logged, and carried again at the next
-// carry or SetProfile.
+// carry or SetProfile. The avatar's bytes, which may come from a peer,
+// are read before it takes the carrier's lock, so a slow fetch holds up
+// no carry; under the lock it checks again that the profile is still the
+// one to write.
 func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 	n.people.mu.Lock()
 	idp := n.people.id
@@ -115,29 +118,16 @@ func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 		return
 	}
 	id := *idp
-	n.people.carry.Lock()
-	defer n.people.carry.Unlock()
 	err := func() error {
-		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
-		if err != nil || !certified || cur != nil {
+		p, img, ok, err := n.profileToCarry(ctx, sp, id)
+		if err != nil || !ok {
 			return err
 		}
-		truth, from, err := n.newestProfile(ctx, id.ID)
-		if err != nil {
-			return err
-		}
-		p := space.Stored{Profile: space.Profile{Name: id.Name}, Default: true}
-		if truth != nil {
-			p = space.Stored{Profile: truth.Profile, Default: truth.Default}
-		}
-		if p.Check() != nil {
-			return nil // an identity file's name always passes; be safe
-		}
-		var img []byte
-		if p.Avatar != "" {
-			if img, err = n.avatarBytes(ctx, *truth, from); err != nil {
-				return err
-			}
+		n.people.carry.Lock()
+		defer n.people.carry.Unlock()
+		again, _, ok, err := n.profileToCarry(ctx, sp, id)
+		if err != nil || !ok || again.Profile != p.Profile || again.Default != p.Default {
+			return err // written meanwhile, or a newer profile: the next carry writes it
 		}
 		_, err = n.writeProfile(ctx, sp, id.ID, p, img)
 		return err
@@ -145,6 +135,36 @@ func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
 	if err != nil && n.ctx.Err() == nil && !errors.Is(err, store.ErrUnknownSpace) {
 		n.log.Warn("profile not carried", "space", sp.String(), "err", err)
 	}
+}
+
+// profileToCarry returns the profile carryProfile writes into sp, with
+// its avatar's bytes, and whether there is one to write: none where this
+// device is not certified or a profile of the person is in force. An
+// avatar read from a space is kept here (avatarBytes), so a second call
+// reads it locally.
+func (n *Node) profileToCarry(ctx context.Context, sp keys.SpaceID, id Identity) (space.Stored, []byte, bool, error) {
+	cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
+	if err != nil || !certified || cur != nil {
+		return space.Stored{}, nil, false, err
+	}
+	truth, from, err := n.newestProfile(ctx, id.ID)
+	if err != nil {
+		return space.Stored{}, nil, false, err
+	}
+	p := space.Stored{Profile: space.Profile{Name: id.Name}, Default: true}
+	if truth != nil {
+		p = space.Stored{Profile: truth.Profile, Default: truth.Default}
+	}
+	if p.Check() != nil {
+		return space.Stored{}, nil, false, nil // an identity file's name always passes; be safe
+	}
+	var img []byte
+	if p.Avatar != "" {
+		if img, err = n.avatarBytes(ctx, *truth, from); err != nil {
+			return space.Stored{}, nil, false, err
+		}
+	}
+	return p, img, true, nil
 }
 
 // heldSpaces returns the spaces held here.
