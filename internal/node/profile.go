@@ -167,6 +167,53 @@ func (n *Node) profileToCarry(ctx context.Context, sp keys.SpaceID, id Identity)
 	return p, img, true, nil
 }
 
+// refreshProfile writes the person's profile as this device knows it
+// (the newest in any held space) into every held space where this device
+// is certified and a profile it beats is in force, or none: so a profile
+// set on another of the person's devices reaches the spaces only this
+// one holds. It returns the number of spaces written to. Nothing calls it
+// yet: the person's own space's worker is to, when a profile arrives
+// there (docs/design.md, "Profiles (#12)").
+func (n *Node) refreshProfile(ctx context.Context) (int, error) {
+	id, err := n.Identity(ctx)
+	if err != nil {
+		return 0, err
+	}
+	truth, from, err := n.newestProfile(ctx, id.ID)
+	if err != nil || truth == nil {
+		return 0, err
+	}
+	p := space.Stored{Profile: truth.Profile, Default: truth.Default}
+	var img []byte
+	if p.Avatar != "" {
+		if img, err = n.avatarBytes(ctx, *truth, from); err != nil {
+			return 0, err
+		}
+	}
+	n.people.carry.Lock()
+	defer n.people.carry.Unlock()
+	written := 0
+	var errs []error
+	for _, sp := range n.heldSpaces() {
+		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !certified || (cur != nil && (!truth.Beats(*cur) || (cur.Profile == p.Profile && cur.Default == p.Default))) {
+			continue
+		}
+		ok, err := n.writeProfile(ctx, sp, id.ID, p, img)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("space %s: %w", sp, err))
+		}
+		if ok {
+			written++
+		}
+	}
+	return written, errors.Join(errs...)
+}
+
 // heldSpaces returns the spaces held here.
 func (n *Node) heldSpaces() []keys.SpaceID {
 	n.mu.Lock()

@@ -143,3 +143,58 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 		t.Fatalf("the phone's avatar is %d bytes, not the image", len(got))
 	}
 }
+
+// TestRefreshProfile: a profile set on Ana's laptop reaches, through
+// refreshProfile on her phone, a space only the phone holds; run again,
+// it writes nothing.
+func TestRefreshProfile(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	_, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := b.CreateSpace(ctx, "phone-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, writeT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SetProfile(ctx, space.Profile{Name: "Ana Lima"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone learning the new profile", func() bool {
+		p, err := b.Profile(ctx)
+		return err == nil && p.Name == "Ana Lima"
+	})
+	nameIn := func(n *Node) string {
+		_, ps, err := n.Roster(ctx, own.ID().String())
+		if err != nil || len(ps) != 1 {
+			return ""
+		}
+		return ps[0].Profile.Name
+	}
+	if got := nameIn(b); got != "Ana" {
+		t.Fatalf("the phone's own space, before the refresh: %q, want its default %q", got, "Ana")
+	}
+	if w, err := b.refreshProfile(ctx); err != nil || w < 1 {
+		t.Fatalf("refreshProfile = %d, %v", w, err)
+	}
+	if got := nameIn(b); got != "Ana Lima" {
+		t.Fatalf("the phone's own space after the refresh: %q", got)
+	}
+	if w, err := b.refreshProfile(ctx); err != nil || w != 0 {
+		t.Fatalf("refreshProfile again = %d, %v; want 0", w, err)
+	}
+}
