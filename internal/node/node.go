@@ -276,7 +276,6 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
-	n.kickCarrier(ev.Space)
 	n.kickPerson()
 	n.logStored(ev)
 	n.wantBlobs(ev)
@@ -298,6 +297,9 @@ func (n *Node) onEvent(ev store.Event) {
 	if sp != nil {
 		sp.Observe(ev)
 	}
+	// After Observe: the carrier checks the write through the space, which
+	// must know the grants this event brought.
+	n.kickCarrier(ev.Space)
 	for _, s := range sessions {
 		s.Observe(ev)
 	}

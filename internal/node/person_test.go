@@ -355,3 +355,22 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestCarrierForgetsNoSpace: a carry into a space that is not held (a
+// join that failed and dropped it) does not mark the space done, so a
+// later join of it gets the certificate (found by the invperson helper).
+func TestCarrierForgetsNoSpace(t *testing.T) {
+	ctx := ctxT(t)
+	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	if _, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone := keys.SpaceID{7}
+	n.carryOne(ctx, gone)
+	n.people.mu.Lock()
+	done := n.people.done[gone]
+	n.people.mu.Unlock()
+	if done {
+		t.Fatal("a space not held is marked done: a later join of it would never get the certificate")
+	}
+}
