@@ -124,6 +124,7 @@ type nodeImpl interface {
 	blobNode
 	identityNode // identity.go
 	profileNode  // profile.go
+	deviceNode   // devices.go
 	linkNode     // link.go
 }
 

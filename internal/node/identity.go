@@ -221,6 +221,7 @@ func (n *Node) startCarrier(id *Identity) {
 		pp.done, pp.pending = map[keys.SpaceID]bool{}, map[keys.SpaceID]bool{}
 	}
 	pp.mu.Unlock()
+	n.startDevices(id) // the revocation carrier (devcarrier.go)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, sp := range n.held {

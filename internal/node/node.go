@@ -116,9 +116,10 @@ type Node struct {
 
 	closeOnce sync.Once
 
-	people people   // this device's identity and certificate carrier (identity.go)
-	await  awaiting // spaces awaiting their own history after a restore (awaiting.go)
-	opened bool     // Open has set everything up (guarded by mu)
+	people people     // this device's identity and certificate carrier (identity.go)
+	await  awaiting   // spaces awaiting their own history after a restore (awaiting.go)
+	opened bool       // Open has set everything up (guarded by mu)
+	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -300,6 +301,7 @@ func (n *Node) onEvent(ev store.Event) {
 	// After Observe: the carrier checks the write through the space, which
 	// must know the grants this event brought.
 	n.kickCarrier(ev.Space)
+	n.noteDevices(ev)
 	for _, s := range sessions {
 		s.Observe(ev)
 	}

@@ -254,6 +254,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 	waitFor(t, 30*time.Second, "the directory and the diary at the seeder", func() bool {
 		return sameHeads([]*Node{laptop, seeder}, ana.Person) && sameHeads([]*Node{laptop, seeder}, diary.ID())
 	})
+	laptopID := laptop.Author()
 	laptop.Close()
 
 	p, err := identity.ParsePhrase(phrase.String())
@@ -300,6 +301,23 @@ func TestRecoverFromSeeder(t *testing.T) {
 	waitFor(t, 20*time.Second, "the recovered device's certificate at the seeder", func() bool {
 		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
 	})
+
+	// The recovered device revokes the lost laptop: cut in the diary and in
+	// the person's own space, at the seeder too.
+	rd, err := fresh.RevokeDevice(ctx, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd.Device != laptopID || rd.Written < 2 {
+		t.Fatalf("revoked %+v, want the laptop in the diary and the person space", rd)
+	}
+	for _, sp := range []keys.SpaceID{diary.ID(), ana.Person} {
+		waitFor(t, 20*time.Second, "the laptop cut at the seeder", func() bool {
+			acc, err := seeder.st.Access(ctx, sp)
+			_, cut := acc.Cuts[laptopID]
+			return err == nil && cut
+		})
+	}
 }
 
 // FuzzPersonValues: the values of the person space this node decodes

@@ -61,7 +61,7 @@ func (n *Node) SetProfile(ctx context.Context, p space.Profile) (int, error) {
 	defer n.people.carry.Unlock()
 	written := 0
 	var errs []error
-	for _, sp := range n.heldSpaces() {
+	for _, sp := range n.profileSpaces() {
 		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
 		if err != nil {
 			errs = append(errs, err)
@@ -194,7 +194,7 @@ func (n *Node) refreshProfile(ctx context.Context) (int, error) {
 	defer n.people.carry.Unlock()
 	written := 0
 	var errs []error
-	for _, sp := range n.heldSpaces() {
+	for _, sp := range n.profileSpaces() {
 		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
 		if err != nil {
 			errs = append(errs, err)
@@ -214,8 +214,8 @@ func (n *Node) refreshProfile(ctx context.Context) (int, error) {
 	return written, errors.Join(errs...)
 }
 
-// heldSpaces returns the spaces held here.
-func (n *Node) heldSpaces() []keys.SpaceID {
+// profileSpaces returns the spaces held here, which profiles look at.
+func (n *Node) profileSpaces() []keys.SpaceID {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return slices.Clone(n.held)
@@ -250,7 +250,7 @@ func (n *Node) profileIn(ctx context.Context, sp keys.SpaceID, id keys.IdentityI
 func (n *Node) newestProfile(ctx context.Context, id keys.IdentityID) (*space.ProfileEntry, keys.SpaceID, error) {
 	var best *space.ProfileEntry
 	var from keys.SpaceID
-	for _, sp := range n.heldSpaces() {
+	for _, sp := range n.profileSpaces() {
 		e, _, err := n.profileIn(ctx, sp, id, false)
 		if errors.Is(err, store.ErrUnknownSpace) {
 			continue

@@ -92,8 +92,8 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := space.Profile{Name: "Ana", Avatar: av.String()}
-	if n, err := a.SetProfile(ctx, want); err != nil || n != len(a.heldSpaces()) {
-		t.Fatalf("SetProfile = %d, %v; want %d (every space held)", n, err, len(a.heldSpaces()))
+	if n, err := a.SetProfile(ctx, want); err != nil || n != len(a.profileSpaces()) {
+		t.Fatalf("SetProfile = %d, %v; want %d (every space held)", n, err, len(a.profileSpaces()))
 	}
 	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
 		t.Fatal(err)
