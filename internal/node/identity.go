@@ -309,6 +309,7 @@ func (n *Node) carryOne(ctx context.Context, sp keys.SpaceID) {
 		n.people.done[sp] = true
 		n.people.mu.Unlock()
 	}
+	n.carryProfile(ctx, sp) // profile.go
 }
 
 // carryCert writes this device's certificate into space sp, once: it
