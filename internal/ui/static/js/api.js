@@ -14,9 +14,21 @@ export class APIError extends Error {
 export let onUnauthorized = () => {};
 export function setOnUnauthorized(f) { onUnauthorized = f; }
 
+// csrfToken is the session's CSRF token, from the cookie the daemon set
+// with the session (required on the home-network listener); cookies are
+// per host, not per port, hence the port in the name.
+function csrfToken() {
+  const port = location.port || (location.protocol === 'https:' ? '443' : '80');
+  for (const c of document.cookie.split(/;\s*/)) {
+    const [k, v] = c.split('=');
+    if (k === '__Host-loam_csrf_' + port || k === 'loam_csrf_' + port) return v;
+  }
+  return '1';
+}
+
 async function call(method, path, { body, json, type, query } = {}) {
   const headers = {};
-  if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = '1';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = csrfToken();
   if (json !== undefined) {
     body = JSON.stringify(json);
     headers['Content-Type'] = 'application/json';
@@ -40,7 +52,7 @@ async function call(method, path, { body, json, type, query } = {}) {
       code = e.code || code;
       msg = e.error || msg;
     } catch { /* not JSON */ }
-    if (resp.status === 401) onUnauthorized(msg);
+    if (resp.status === 401) onUnauthorized(msg, code);
     throw new APIError(resp.status, code, msg);
   }
   return resp;
@@ -99,6 +111,8 @@ export const api = {
   },
   del: (space, key) => callJSON('DELETE', sp(space) + '/keys/' + keyPath(key)),
   batch: (space, ops) => callJSON('POST', sp(space) + '/batch', { json: ops }),
+  sessions: () => callJSON('GET', '/sessions'),
+  revokeSession: (name) => callJSON('DELETE', '/sessions/' + encodeURIComponent(name)),
 };
 
 // listAll lists every entry under prefix, page by page.
