@@ -106,7 +106,7 @@ func (s *Server) check(r *http.Request, lan bool) error {
 func (s *Server) checkSession(r *http.Request, sec string, lan bool) error {
 	again := "open a new login URL ('loam ui' prints one)"
 	if lan {
-		again = "pair it again: run 'loam pair' on the home node and open the link it prints, or type its code on this page"
+		again = "pair it again: run 'loam pair' on the home node and open the link it prints (or type its code on the pair page, /pair.html)"
 	}
 	if sec == "" {
 		msg := "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home (browsers: open the login URL 'loam ui' prints)"

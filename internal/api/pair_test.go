@@ -365,8 +365,9 @@ func TestUIListenSecurity(t *testing.T) {
 		})
 	}
 	// The request body limit (through the handler: over a connection,
-	// the server lingers on it after the refusal).
-	req := httptest.NewRequest("PUT", l.base+"/v1/spaces/a/keys/big", io.LimitReader(zeros{}, LANMaxBody+1))
+	// the server lingers on it after the refusal), lowered to 1 MiB.
+	l.d.s.phone.maxBody = 1 << 20
+	req := httptest.NewRequest("PUT", l.base+"/v1/spaces/a/keys/big", io.LimitReader(zeros{}, 1<<20+1))
 	for k, v := range w {
 		req.Header.Set(k, v)
 	}

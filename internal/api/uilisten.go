@@ -35,8 +35,9 @@ const lanHostsTTL = 10 * time.Second
 // phoneState is a Server's pairing state and, once Serve starts it, its
 // --ui-listen listener.
 type phoneState struct {
-	pair pairing
-	log  atomic.Pointer[slog.Logger] // the daemon's, set by Serve
+	pair    pairing
+	log     atomic.Pointer[slog.Logger] // the daemon's, set by Serve
+	maxBody int64                       // LANMaxBody but in tests
 
 	mu       sync.Mutex
 	port     string      // the listener's port; "" when there is none; guarded by mu
@@ -48,7 +49,7 @@ type phoneState struct {
 }
 
 func newPhoneState() *phoneState {
-	return &phoneState{pair: pairing{codes: map[[32]byte]pairCode{}, spent: map[[32]byte]time.Time{}, now: time.Now}}
+	return &phoneState{maxBody: LANMaxBody, pair: pairing{codes: map[[32]byte]pairCode{}, spent: map[[32]byte]time.Time{}, now: time.Now}}
 }
 
 // setListener records the listener s serves on addr with cert.
@@ -194,7 +195,7 @@ func (h lanHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &kindError{kind: ErrForbidden, msg: "this listener answers only over HTTPS"})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, LANMaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, h.s.phone.maxBody)
 	h.s.serve(w, r, true)
 }
 

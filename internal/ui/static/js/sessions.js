@@ -45,7 +45,7 @@ export function signedOut(main, msg, code) {
   put(main,
     h('section', { class: 'card narrow', id: 'signed-out', dataset: { code: code || '' } },
       h('h1', {}, code === 'session_revoked' ? 'This browser was signed out' : lan ? 'Pair this browser' : 'Log in to this Loam node'),
-      h('p', { id: 'signed-out-why' }, msg),
+      h('p', { id: 'signed-out-why' }, msg ? msg[0].toUpperCase() + msg.slice(1) + '.' : ''),
       lan
         ? h('p', {}, 'Run ', h('code', {}, 'loam pair'), ' on the node and scan its QR code, or ',
           h('a', { href: '/pair.html' }, 'type the code it prints'), '.')
