@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
@@ -162,18 +165,61 @@ func TestBrowserPhone(t *testing.T) {
 
 	// The daemon restarts; the page, untouched, posts again.
 	phone.run("mark the page", chromedp.Evaluate(`window.loamNoReload = true`, nil))
-	a.proc.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the daemon did not stop within 30 s of SIGTERM")
-	}
+	stopDaemon(t, a)
 	phone.until("the page sees the node gone", `document.querySelector('#live')?.textContent !== 'live'`)
 	a.startDaemon(daemonArgs...)
 	phone.until("live again", `document.querySelector('#live')?.textContent === 'live'`)
 	phone.run("send again", chromedp.SendKeys(`#message`, "Still here after the restart\r", chromedp.ByQuery))
 	b.waitFor(60*time.Second, "the message after the restart", hasMessage("Still here after the restart"))
 	phone.until("the same page, no login", `window.loamNoReload === true && document.querySelector('#signed-out') === null`)
+
+	// Installable: the manifest parses with a name, icons and a start
+	// URL, the service worker is activated and controls the page, and
+	// chromium finds nothing that keeps the app from being installed.
+	var manifest *page.WebAppManifest
+	var manifestErrs []*page.AppManifestError
+	var installErrs []*page.InstallabilityError
+	phone.until("the service worker controls the page", `navigator.serviceWorker.controller !== null`)
+	var swState string
+	phone.run("read the manifest and the service worker",
+		chromedp.ActionFunc(func(ctx context.Context) (err error) {
+			_, manifestErrs, _, manifest, err = page.GetAppManifest().Do(ctx)
+			return err
+		}),
+		chromedp.ActionFunc(func(ctx context.Context) (err error) {
+			installErrs, err = page.GetInstallabilityErrors().Do(ctx)
+			return err
+		}),
+		chromedp.Evaluate(`navigator.serviceWorker.ready.then(r => r.active.state)`, &swState, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+			return p.WithAwaitPromise(true)
+		}))
+	if manifest == nil || len(manifestErrs) > 0 || manifest.Name == "" || len(manifest.Icons) < 2 || manifest.StartURL != base+"/#/" {
+		t.Errorf("the manifest: %+v, errors %v", manifest, manifestErrs)
+	}
+	for _, e := range installErrs {
+		t.Errorf("not installable: %s %v", e.ErrorID, e.ErrorArguments)
+	}
+	if swState != "activated" {
+		t.Errorf("the service worker is %q", swState)
+	}
+
+	// Offline: with the daemon stopped, the app opened again shows the
+	// last messages under the banner; the daemon back, new messages
+	// arrive with no reload.
+	phone.run("open the app again", chromedp.Reload())
+	phone.until("the messages", `[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Still here after the restart') &&
+		document.querySelector('#live')?.textContent === 'live'`)
+	stopDaemon(t, a)
+	phone.run("open the app with the node away", chromedp.Reload())
+	phone.until("the last messages, offline", `[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Still here after the restart') &&
+		!document.querySelector('#offline-banner').hidden && document.body.classList.contains('offline')`)
+	phone.run("mark the page", chromedp.Evaluate(`window.loamNoReload = true`, nil))
+	phoneShot(phone, "offline")
+	a.startDaemon(daemonArgs...)
+	phone.until("back online", `document.querySelector('#offline-banner').hidden && document.querySelector('#live')?.textContent === 'live'`)
+	b.cli(20*time.Second, "put", "community", fmt.Sprintf("chat/msg/general/%013d-b", time.Now().UnixMilli()), `{"text":"Welcome back, phone"}`)
+	phone.until("a new message, no reload", `window.loamNoReload === true &&
+		[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Welcome back, phone')`)
 
 	phone.run("open the tools", goTo("/tools"), chromedp.WaitVisible(`#tool-form`, chromedp.ByQuery))
 	phoneShot(phone, "tools")
@@ -193,6 +239,17 @@ func TestBrowserPhone(t *testing.T) {
 	phoneShot(phone, "revoked")
 	if errs := phone.jsErrors(); len(errs) > 0 {
 		t.Logf("phone: JavaScript errors (the 401s and the restart may log some): %v", errs)
+	}
+}
+
+// stopDaemon stops n's daemon with SIGTERM.
+func stopDaemon(t *testing.T, n *labNode) {
+	t.Helper()
+	n.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not stop within 30 s of SIGTERM")
 	}
 }
 

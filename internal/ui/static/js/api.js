@@ -44,7 +44,14 @@ async function call(method, path, { body, json, type, query } = {}) {
     const s = q.toString();
     if (s) url += '?' + s;
   }
-  const resp = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+  let resp;
+  try {
+    resp = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+  } catch (e) {
+    reach(true);
+    throw new APIError(0, 'offline', 'your home node is not reachable: try again when it is');
+  }
+  reach(resp.headers.has('X-Loam-Offline')); // answered from the service worker's cache
   if (!resp.ok) {
     let code = 'error', msg = resp.status + ' ' + resp.statusText;
     try {
@@ -56,6 +63,11 @@ async function call(method, path, { body, json, type, query } = {}) {
     throw new APIError(resp.status, code, msg);
   }
   return resp;
+}
+
+// reach tells the page (js/offline.js) whether the node answered.
+function reach(offline) {
+  window.dispatchEvent(new CustomEvent('loam-reach', { detail: { offline } }));
 }
 
 async function callJSON(method, path, opts) {

@@ -8,6 +8,7 @@ import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools } from './tools.js';
 import { signedOut } from './sessions.js';
+import './offline.js';
 
 const main = document.getElementById('main');
 let cleanup = () => {};
