@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp/device"
 
 	"github.com/loamdb/loam/internal/netlab"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // connectProxy is an HTTP CONNECT proxy on the test's loopback whose
@@ -128,7 +129,13 @@ func TestBrowserPhone(t *testing.T) {
 	}
 
 	proxy := startConnectProxy(t, lab.DialContext(phoneNS))
-	phone := newBrowser(t, "phone", exe, artifacts,
+	chromeOut := &testkit.SyncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium's output:\n%s", chromeOut)
+		}
+	})
+	phone := newBrowser(t, "phone", exe, artifacts, chromedp.CombinedOutput(chromeOut),
 		chromedp.ProxyServer("http://"+proxy.addr),
 		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
 		chromedp.Flag("ignore-certificate-errors-spki-list", p.SPKI))
@@ -148,6 +155,11 @@ func TestBrowserPhone(t *testing.T) {
 	phone.run("pair", chromedp.Click(`#pair-form button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
 	phone.until("the apps", `location.pathname === '/' && document.querySelector('#me')?.textContent !== ''`)
 	phone.until("no code in the address", `!location.href.includes('code=')`)
+
+	// The dashboard lists this browser's session among the others.
+	phone.until("the sessions card", `[...document.querySelectorAll('#d-sessions ~ .table-wrap tbody tr')].some(r =>
+		r.textContent.includes("Ana's phone") && r.textContent.includes('this browser') && r.textContent.includes('home network'))`)
+	phoneShot(phone, "dashboard")
 
 	// Chat: a message from the phone reaches the second node.
 	phone.run("open the chat", goTo("/chat/general"))
