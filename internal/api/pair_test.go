@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -447,4 +448,61 @@ func TestSessionsDurable(t *testing.T) {
 	l.close()
 	l = serveLAN(t, home, addr)
 	check()
+}
+
+// TestLimitListener: the listener holds at most n connections; the next
+// is accepted once one closes; Close ends a waiting Accept.
+func TestLimitListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLimitListener(ln, 2)
+	var clients []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	a, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.sem) != cap(l.sem) {
+		t.Fatalf("%d tokens taken by 2 connections of 2", len(l.sem))
+	}
+	third := make(chan error, 1)
+	go func() { // ends with the third Accept
+		c, err := l.Accept()
+		if err == nil {
+			c.Close()
+		}
+		third <- err
+	}()
+	a.Close()
+	a.Close() // twice: the token is given back once
+	select {
+	case err := <-third:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the third connection was not accepted when one closed")
+	}
+	waiting := make(chan error, 1)
+	go func() { // ends when Close ends it: the limit is reached again
+		l.sem <- struct{}{}
+		_, err := l.Accept()
+		waiting <- err
+	}()
+	l.Close()
+	if err := <-waiting; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v", err)
+	}
 }

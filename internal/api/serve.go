@@ -170,7 +170,7 @@ func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
 	}
 	d.lan.RegisterOnShutdown(d.s.CloseStreams)
 	d.lanDone = make(chan struct{})
-	tln := tls.NewListener(ln, d.lan.TLSConfig)
+	tln := tls.NewListener(newLimitListener(ln, lanMaxConns), d.lan.TLSConfig)
 	go func() { // ended by shutdown
 		defer close(d.lanDone)
 		d.lan.Serve(tln)

@@ -28,6 +28,10 @@ import (
 // LANMaxBody bounds a request body on the --ui-listen listener.
 const LANMaxBody = 256 << 20
 
+// lanMaxConns bounds the connections the listener holds at once; more
+// wait in the kernel's backlog until one closes.
+const lanMaxConns = 256
+
 // lanHostsTTL is how long the list of the machine's addresses is reused
 // before it is read again (addresses change when a network does).
 const lanHostsTTL = 10 * time.Second
@@ -213,4 +217,49 @@ func (p *phoneState) describe(u *LoginURL) {
 	if _, cert := p.listening(); cert != nil {
 		u.UIListen, u.SPKI = p.lanURLs("/"), cert.SPKI
 	}
+}
+
+// limitListener accepts at most cap(sem) connections at once: Accept waits
+// for one to close. Close ends a waiting Accept.
+type limitListener struct {
+	net.Listener
+	sem  chan struct{} // one token per open connection
+	done chan struct{} // closed by Close
+	once sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its token back when closed, once.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
