@@ -426,8 +426,26 @@ func TestSessionsDurable(t *testing.T) {
 	if err != nil || len(ss) != 2 || ss[0].Via != viaLAN || ss[0].Addr != "127.0.0.1" {
 		t.Fatalf("sessions %+v %v", ss, err)
 	}
+	// A watch stream of the phone, open when it is revoked, ends.
+	req, _ := http.NewRequest("GET", l.base+"/v1/spaces/after/watch", nil)
+	req.Header.Set("Cookie", b.cookie)
+	stream, err := l.hc.Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("watch: %v %v", stream, err)
+	}
+	ended := make(chan struct{})
+	go func() { // ends when the stream does
+		io.Copy(io.Discard, stream.Body)
+		stream.Body.Close()
+		close(ended)
+	}()
 	if err := l.d.Client().RevokeSession(ctx, "Ana's phone"); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the revoked phone's watch stream still runs")
 	}
 	if err := l.d.Client().RevokeSession(ctx, "Ana's phone"); !errors.Is(err, ErrNoSession) {
 		t.Errorf("revoking it again: %v", err)

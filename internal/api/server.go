@@ -167,12 +167,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, lan bool) {
 		s.ui.ServeHTTP(w, r)
 		return
 	}
-	if err := s.check(r, lan); err != nil {
+	session, err := s.check(r, lan)
+	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
 			h.Set("WWW-Authenticate", `Bearer realm="loam"`)
 		}
 		writeError(w, err)
 		return
+	}
+	if session != "" {
+		// Revoking the session ends the request (a watch stream too).
+		ctx, done := s.sess.bind(r.Context(), session)
+		defer done()
+		r = r.WithContext(ctx)
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		noRoute(w, r, s.mux)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -89,10 +90,15 @@ type sessions struct {
 	ended  map[[32]byte]gone      // revoked and expired sessions; guarded by mu
 	now    func() time.Time       // time.Now but in tests
 	dirty  bool                   // a change not yet written; guarded by mu
+	// bound are the requests in flight per session, ended when it is
+	// revoked; guarded by mu.
+	bound  map[[32]byte]map[uint64]context.CancelFunc
+	nextID uint64 // guarded by mu
 }
 
 func newSessions() *sessions {
-	return &sessions{logins: map[[32]byte]time.Time{}, live: map[[32]byte]*session{}, ended: map[[32]byte]gone{}, now: time.Now}
+	return &sessions{logins: map[[32]byte]time.Time{}, live: map[[32]byte]*session{}, ended: map[[32]byte]gone{},
+		bound: map[[32]byte]map[uint64]context.CancelFunc{}, now: time.Now}
 }
 
 // openSessions returns the sessions kept in home (see SessionsFile).
@@ -303,24 +309,56 @@ func (ss *sessions) use(sec, addr string) (sessionState, string, time.Time) {
 	return sessionUnknown, "", time.Time{}
 }
 
-// revoke ends the live session named name; it reports whether there was
-// one.
+// bind returns a context of ctx that revoking the session of secret sec
+// ends, and the function that releases it (call it when the request
+// ends).
+func (ss *sessions) bind(ctx context.Context, sec string) (context.Context, func()) {
+	h := hashOf(sec)
+	ctx, cancel := context.WithCancel(ctx)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.nextID++
+	id := ss.nextID
+	if ss.bound[h] == nil {
+		ss.bound[h] = map[uint64]context.CancelFunc{}
+	}
+	ss.bound[h][id] = cancel
+	return ctx, func() {
+		cancel()
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		delete(ss.bound[h], id)
+		if len(ss.bound[h]) == 0 {
+			delete(ss.bound, h)
+		}
+	}
+}
+
+// revoke ends the live session named name, and the requests in flight
+// with it (watch streams); it reports whether there was one.
 func (ss *sessions) revoke(name string) (bool, error) {
 	ss.fileMu.Lock()
 	defer ss.fileMu.Unlock()
 	ss.mu.Lock()
 	now := ss.now().UTC().Truncate(time.Second)
 	found := false
+	var cancels []context.CancelFunc
 	for h, s := range ss.live {
 		if s.name == name {
 			delete(ss.live, h)
 			ss.ended[h] = gone{name: s.name, at: now, why: goneRevoked}
 			found = true
+			for _, c := range ss.bound[h] {
+				cancels = append(cancels, c)
+			}
 		}
 	}
 	ss.trimEndedLocked()
 	d := ss.docLocked()
 	ss.mu.Unlock()
+	for _, c := range cancels {
+		c()
+	}
 	if !found {
 		return false, nil
 	}
