@@ -12,6 +12,7 @@ import (
 
 	"github.com/loamdb/loam/internal/archive"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
 )
 
 // Errors of backups.
@@ -45,19 +46,30 @@ type BackupOptions struct {
 
 // BackupSummary says what a backup holds, or what a restore restored.
 type BackupSummary struct {
-	Author   string           `json:"author"`   // the device's author ID
-	Files    int              `json:"files"`    // key files and the peer book
-	Spaces   []SpaceInfo      `json:"spaces"`   // the spaces held
-	Archives []ArchiveSummary `json:"archives"` // the spaces with their data
-	Bytes    int64            `json:"bytes"`    // the backup's size
+	Author string `json:"author"` // the device's author ID
+	// Identity is the person's identity ID (idt_…) when the device holds
+	// one, and IdentityKey whether the backup holds its key: then anyone
+	// with the backup and its passphrase can act as the person.
+	Identity    string           `json:"identity,omitempty"`
+	IdentityKey bool             `json:"identity_key,omitempty"`
+	Files       int              `json:"files"`    // key files and the peer book
+	Spaces      []SpaceInfo      `json:"spaces"`   // the spaces held
+	Archives    []ArchiveSummary `json:"archives"` // the spaces with their data
+	// Person is the person's own space (spc_…) when the backup holds it:
+	// its archive, with its read keys, is the first of Archives.
+	Person string `json:"person,omitempty"`
+	Bytes  int64  `json:"bytes"` // the backup's size
 }
 
 // Backup writes a backup of the node's home to w, encrypted under
-// o.Passphrase (docs/format/archive.md §6): the device key, the spaces'
-// secret, read-key and invite-key files, the peer book, the list of the
-// spaces held and, for o.Spaces, their archives. RestoreBackup restores
-// it onto a fresh home. It works through a daemon too: the home's files
-// are read here, the archives made by the daemon.
+// o.Passphrase (docs/format/archive.md §6): the device key, the identity
+// file if the device holds an identity (with the identity key, unless it
+// lives only in the recovery phrase), the spaces' secret, read-key and
+// invite-key files, the peer book, the person's own space with its read
+// keys when the node holds it, the list of the spaces held and, for
+// o.Spaces, their archives. RestoreBackup restores it onto a fresh home.
+// It works through a daemon too: the home's files are read here, the
+// archives made by the daemon.
 func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (BackupSummary, error) {
 	if o.Passphrase == "" {
 		return BackupSummary{}, errors.New("loam: backup: the passphrase is empty: choose one (it is needed to restore)")
@@ -67,17 +79,32 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (Backup
 	if err != nil {
 		return BackupSummary{}, fmt.Errorf("loam: backup: %w", err)
 	}
+	idFile, ident, err := readIdentityFile(home, dev.Author())
+	if err != nil {
+		return BackupSummary{}, err
+	}
+	held, err := n.Spaces(ctx)
+	if err != nil {
+		return BackupSummary{}, err
+	}
+	var person *Space // the person's own space, when held here
+	if ident != nil && !ident.Person.IsZero() {
+		// Private, as the node makes it: a restore refuses any other.
+		if i := slices.IndexFunc(held, func(s SpaceInfo) bool { return s.ID == ident.Person.String() && s.Private }); i >= 0 {
+			if person, err = n.Space(ctx, held[i].ID); err != nil {
+				return BackupSummary{}, err
+			}
+		}
+	}
 	var archived []*Space
 	for _, ref := range o.Spaces {
 		sp, err := n.Space(ctx, ref)
 		if err != nil {
 			return BackupSummary{}, err
 		}
-		archived = append(archived, sp)
-	}
-	held, err := n.Spaces(ctx)
-	if err != nil {
-		return BackupSummary{}, err
+		if person == nil || sp.ID() != person.ID() { // the person's space is in anyway
+			archived = append(archived, sp)
+		}
 	}
 	files, err := backupFiles(home)
 	if err != nil {
@@ -89,6 +116,12 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (Backup
 		return BackupSummary{}, err
 	}
 	sum := BackupSummary{Author: dev.Author().String(), Spaces: held, Archives: []ArchiveSummary{}}
+	if ident != nil {
+		if err := bw.Identity(idFile); err != nil {
+			return BackupSummary{}, err
+		}
+		sum.Identity, sum.IdentityKey = ident.ID.String(), ident.HoldsKey()
+	}
 	for _, name := range files {
 		b, err := os.ReadFile(filepath.Join(home, name))
 		if err != nil {
@@ -98,6 +131,18 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (Backup
 			return BackupSummary{}, err
 		}
 		sum.Files++
+	}
+	if person != nil {
+		aw := bw.Person(ident.Person)
+		as, err := person.Archive(ctx, aw, ArchiveOptions{WithKeys: true})
+		if err != nil {
+			return BackupSummary{}, err
+		}
+		if err := aw.Close(); err != nil {
+			return BackupSummary{}, err
+		}
+		sum.Archives = append(sum.Archives, as)
+		sum.Person = person.ID()
 	}
 	for _, in := range held {
 		id, err := keys.ParseSpaceID(in.ID)
@@ -130,6 +175,28 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, o BackupOptions) (Backup
 	return sum, nil
 }
 
+// readIdentityFile reads the home's identity file, if any, and decodes it
+// as Open does against device dev.
+func readIdentityFile(home string, dev keys.AuthorID) ([]byte, *node.Identity, error) {
+	f, err := os.Open(filepath.Join(home, node.IdentityFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("loam: backup: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, node.MaxIdentityFile+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("loam: backup: %w", err)
+	}
+	id, err := node.DecodeIdentityFile(b, dev)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loam: backup: %s: %w (nothing was written)", f.Name(), err)
+	}
+	return b, &id, nil
+}
+
 // backupFiles lists the home's files a backup carries, sorted.
 func backupFiles(home string) ([]string, error) {
 	var out []string
@@ -158,10 +225,13 @@ type RestoreBackupOptions struct {
 
 // RestoreBackup restores a backup of Node.Backup onto home ("" means
 // DefaultHome), which must not have a device key yet (ErrHomeInUse): the
-// device key, the key files and the peer book, the spaces archived (every
-// commit verified, as by RestoreSpace), and the other spaces held, empty:
+// device key, the identity file (checked against the device key as Open
+// checks it), the key files and the peer book, the person's own space and
+// the spaces archived (every commit verified, as by RestoreSpace), and
+// the other spaces held, empty:
 // they return from peers once the node runs with the network (the device
-// is still their member). It is all or nothing: a wrong passphrase
+// is still their member), and refuse writes (ErrAwaiting) until they are
+// in sync with one. It is all or nothing: a wrong passphrase
 // (ErrPassphrase), a damaged or cut-short backup (ErrBadBackup) or any
 // other failure leave the home as it was. Nothing may use the home while
 // it runs.
@@ -217,6 +287,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 		name string
 	}
 	var held []heldSpace
+	var idFile []byte // written last: no carrier runs in the staging node
 	archived := map[keys.SpaceID]bool{}
 	for {
 		it, err := br.Next()
@@ -227,6 +298,9 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 			return sum, err
 		}
 		switch {
+		case it.Identity != nil:
+			idFile = it.Data
+			sum.Identity, sum.IdentityKey = it.Identity.ID.String(), it.Identity.HoldsKey()
 		case it.File != "":
 			if err := writeNew(filepath.Join(stage, filepath.FromSlash(it.File)), it.Data); err != nil {
 				return sum, err
@@ -250,8 +324,14 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 			if as.Space != it.Archive.String() {
 				return sum, fmt.Errorf("%w: the archive of %s holds %s", ErrBadBackup, it.Archive, as.Space)
 			}
+			if it.Person && !as.Private {
+				return sum, fmt.Errorf("%w: the person's space %s is not private", ErrBadBackup, it.Archive)
+			}
 			archived[*it.Archive] = true
 			sum.Archives = append(sum.Archives, as)
+			if it.Person {
+				sum.Person = as.Space
+			}
 		}
 	}
 	if n == nil {
@@ -263,6 +343,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 		return sum, fmt.Errorf("%w: its device key is not the home's", ErrBadBackup)
 	}
 	ln := n.impl.(localNode)
+	var empty []keys.SpaceID // held again without their commits
 	for _, h := range held {
 		if !archived[h.id] {
 			end, err := ln.n.BeginRestore(ctx, h.id, h.name, nil)
@@ -272,6 +353,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 			if err := end(nil); err != nil {
 				return sum, err
 			}
+			empty = append(empty, h.id)
 		}
 	}
 	if sum.Spaces, err = n.Spaces(ctx); err != nil {
@@ -280,6 +362,18 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 	err = n.Close()
 	n = nil
 	if err != nil {
+		return sum, err
+	}
+	if idFile != nil {
+		if err := writeNew(filepath.Join(stage, node.IdentityFile), idFile); err != nil {
+			return sum, err
+		}
+	}
+	// The spaces held again empty refuse writes until they are in sync
+	// with a peer: a write before this device's own commits are back
+	// would fork its history (docs/design.md, "Awaiting one's own history
+	// after a restore (#12)").
+	if err := node.WriteAwaiting(stage, empty); err != nil {
 		return sum, err
 	}
 	sum.Bytes = cr.n

@@ -58,6 +58,17 @@ type Revoked struct {
 	// Epoch is the read-key epoch a private space's revocation started:
 	// writes from now on are sealed under a key the revoked member lacks.
 	Epoch uint64 `json:"epoch,omitempty"`
+	// Person is set when a person was revoked (idt_…): Author is then
+	// empty, and Devices holds the cuts of the person's devices known
+	// here; every other device of the person is cut at 0.
+	Person  string       `json:"person,omitempty"`
+	Devices []RevokedCut `json:"devices,omitempty"`
+}
+
+// RevokedCut is one device's cut in a person's revocation.
+type RevokedCut struct {
+	Author  string `json:"author"`
+	LastSeq uint64 `json:"last_seq"`
 }
 
 // A member and a revocation take one road to this package, embedded or
@@ -88,7 +99,11 @@ func membersOf(ms []api.Member) []Member {
 }
 
 func revokedOf(r api.RevokeResponse) Revoked {
-	return Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch}
+	out := Revoked{Author: r.Author, Invite: r.Invite, LastSeq: r.LastSeq, Epoch: r.Epoch, Person: r.Person}
+	for _, d := range r.Devices {
+		out.Devices = append(out.Devices, RevokedCut(d))
+	}
+	return out
 }
 
 // Invite returns a ticket ("loam2…") with which one device can join the
@@ -110,10 +125,11 @@ func (s *Space) InviteUses(ctx context.Context, role Role, expires time.Duration
 // order of their IDs.
 func (s *Space) Members(ctx context.Context) ([]Member, error) { return s.impl.members(ctx) }
 
-// Revoke revokes a member of the space by its author ID (aut_…), or an
-// invite by its ticket (loam2…). The member's commits after the latest
-// one held here (an invite's joins after those admitted so far) stop
-// counting on every replica. This device must be an admin.
+// Revoke revokes a member of the space by its author ID (aut_…), a person
+// by identity ID (idt_…: every device of the person, those certified
+// later too), or an invite by its ticket (loam2…). The member's commits
+// after the latest one held here (an invite's joins after those admitted
+// so far) stop counting on every replica. This device must be an admin.
 func (s *Space) Revoke(ctx context.Context, target string) (Revoked, error) {
 	return s.impl.revoke(ctx, target)
 }

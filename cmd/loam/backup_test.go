@@ -30,13 +30,23 @@ func runEnv(t *testing.T, dir string, extra []string, args ...string) result {
 	return r
 }
 
-// TestBackupCLI: 'loam backup create' then, on a wiped home, 'loam backup
-// restore' brings back the same device key and the space with its data;
-// no passphrase, a wrong one and a flipped byte fail with one clear line
-// and write nothing; a home with a device key is refused.
+// TestBackupCLI: 'loam backup create' of a device holding an identity
+// (and so its own space) says the backup holds the identity key; then, on a
+// wiped home, 'loam backup restore' brings back the same device key, the
+// same identity with its key, the person's space and the space with its
+// data; no passphrase, a wrong one and a flipped byte fail with one clear
+// line and write nothing; a home with a device key is refused.
 func TestBackupCLI(t *testing.T) {
 	h := gardenHome(t)
 	h.ok("", "put", "garden", "tools/drill", "cordless, 18V")
+	h.ok("", "id", "create", "--name", "Ana")
+	var id struct {
+		ID       string `json:"id"`
+		HoldsKey bool   `json:"holds_key"`
+	}
+	h.okJSON(&id, "id", "show", "--json")
+	me := personSpaceOf(t, h.dir)
+	h.ok("", "put", me, "notes/1", "call Bo")
 	devKey, err := os.ReadFile(filepath.Join(h.dir, "device.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,8 +56,17 @@ func TestBackupCLI(t *testing.T) {
 	if r := runEnv(t, h.dir, nil, "backup", "create", "--out", file); r.code == 0 || !strings.Contains(r.stderr, "LOAM_PASSPHRASE") {
 		t.Errorf("backup create without a passphrase: exit %d, %q", r.code, r.stderr)
 	}
-	if r := runEnv(t, h.dir, pass, "backup", "create", "--out", file, "--with-data", "garden"); r.code != 0 || !strings.Contains(r.stdout, "1 with their data") {
+	r := runEnv(t, h.dir, pass, "backup", "create", "--out", file, "--with-data", "garden")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 with their data") {
 		t.Fatalf("backup create: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"identity " + id.ID + ", with its key", "your own space " + me, "this backup holds your identity key: anyone with the file and the passphrase can act as you"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("backup create does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if help := h.ok("", "backup", "create", "--help"); !strings.Contains(strings.Join(strings.Fields(help), " "), "anyone with the file and the passphrase can act as you") {
+		t.Errorf("backup create --help does not say the backup holds the identity key:\n%s", help)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil || !bytes.HasPrefix(b, []byte("age-encryption.org/v1")) || bytes.Contains(b, devKey[:20]) {
@@ -75,7 +94,9 @@ func TestBackupCLI(t *testing.T) {
 			t.Errorf("the failed restore wrote the home: %v", err)
 		}
 	}
-	if r := runEnv(t, fresh, pass, "backup", "restore", file); r.code != 0 || !strings.Contains(r.stdout, "garden") || !strings.Contains(r.stdout, "restored with its data") {
+	r = runEnv(t, fresh, pass, "backup", "restore", file)
+	if r.code != 0 || !strings.Contains(r.stdout, "garden") || !strings.Contains(r.stdout, "restored with its data") ||
+		!strings.Contains(r.stdout, "identity "+id.ID+", with its key") || !strings.Contains(r.stdout, "("+me+"): your own space") {
 		t.Fatalf("backup restore: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	if got, _ := os.ReadFile(filepath.Join(fresh, "device.key")); !bytes.Equal(got, devKey) {
@@ -86,8 +107,36 @@ func TestBackupCLI(t *testing.T) {
 		t.Errorf("get after the restore: %q", got)
 	}
 	h2.ok("", "put", "garden", "tools/saw", "hand saw")
-	r := runEnv(t, fresh, pass, "backup", "restore", file)
+	var got struct {
+		ID       string `json:"id"`
+		HoldsKey bool   `json:"holds_key"`
+	}
+	h2.okJSON(&got, "id", "show", "--json")
+	if got != id {
+		t.Errorf("id show after the restore: %+v, want %+v", got, id)
+	}
+	if v := h2.ok("", "get", me, "notes/1"); strings.TrimSpace(v) != "call Bo" {
+		t.Errorf("get in the person's space after the restore: %q", v)
+	}
+	r = runEnv(t, fresh, pass, "backup", "restore", file)
 	if line := errorLineOf(t, r.stderr); r.code == 0 || !strings.Contains(line, "already has a device key") {
 		t.Errorf("restore onto a home with a device key: exit %d, %q", r.code, line)
 	}
+}
+
+// personSpaceOf returns the person's own space that home's identity file
+// names (its 'space' line, docs/format/identity.md §5).
+func personSpaceOf(t *testing.T, home string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, "identity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.Lines(string(b)) {
+		if id, ok := strings.CutPrefix(l, "space "); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	t.Fatalf("the identity file names no person's space:\n%s", b)
+	return ""
 }

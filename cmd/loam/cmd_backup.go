@@ -23,9 +23,10 @@ func newBackupCmd(g *globalOptions) *cobra.Command {
 		Long: `Write an encrypted backup of this home, and restore one onto a fresh home.
 
 A backup holds the device key (the device is a member of its spaces by it),
-the spaces' secret, read-key and invite-key files, the peers known, the list
-of the spaces held and, with --with-data, chosen spaces' signed histories and
-blobs. It is encrypted with age (scrypt) under a passphrase read from
+the identity if this device holds one (with the identity key, unless it was
+made with --phrase-only), the spaces' secret, read-key and invite-key files,
+the peers known, your own space with its read keys, the list of the spaces
+held and, with --with-data, chosen spaces' signed histories and blobs. It is encrypted with age (scrypt) under a passphrase read from
 ` + passphraseEnv + ` or asked on the terminal, never from an argument.
 docs/security.md says what the passphrase protects.`,
 		Example: `  loam backup create --out loam.backup
@@ -45,21 +46,25 @@ func newBackupCreateCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --out FILE",
 		Short: "Write an encrypted backup of this home",
-		Long: `Write an encrypted backup of this home to FILE: the device key, the spaces'
-key files, the peers known and the list of the spaces held; with --with-data
-SPACE..., those spaces' signed histories and blobs too (as 'loam space
-archive' writes them).
+		Long: `Write an encrypted backup of this home to FILE: the device key, the identity
+('loam id show') if this device holds one, the spaces' key files, the peers
+known, your own space with its read keys when this device holds it, and the
+list of the spaces held; with --with-data SPACE..., those spaces' signed
+histories and blobs too (as 'loam space archive' writes them).
 
 After a restore, a space whose data is in the backup is back at once; the
 others return from their peers once the node runs ('loam daemon'), since the
-device is still their member. Let it sync before writing: a device restored
-from an old backup must learn the commits it wrote since, from its peers,
-before it writes again.
+device is still their member. Those refuse writes until they are in sync
+with a peer: a device restored from an old backup must learn the commits it
+wrote since before it writes again. Let it sync before writing in the
+spaces restored with their data too.
 
 The passphrase is read from ` + passphraseEnv + ` or, on a terminal, asked twice.
 Without it nothing can restore the backup; with it, anyone holding the file
-is this device in every space (keep both apart). FILE is written whole or not
-at all.`,
+is this device in every space (keep both apart). If this device holds the
+identity key (as 'loam id create' leaves it, without --phrase-only), this
+backup holds your identity key: anyone with the file and the passphrase can
+act as you. FILE is written whole or not at all.`,
 		Example: `  loam backup create --out loam.backup
   LOAM_PASSPHRASE="$(pass show loam)" loam backup create --out /mnt/usb/loam.backup --with-data family`,
 		Args: exactArgs(0),
@@ -86,9 +91,10 @@ at all.`,
 				if jsonOut {
 					return writeJSON(cmd.OutOrStdout(), sum)
 				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "backed up device %s: %d key files, %d spaces held, %d with their data; %s\n",
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "backed up device %s: %d key files, %d spaces held, %d with their data; %s\n",
 					sum.Author, sum.Files, len(sum.Spaces), len(sum.Archives), humanBytes(sum.Bytes))
-				return err
+				return printBackupIdentity(w, sum)
 			})
 		},
 	}
@@ -105,8 +111,9 @@ func newBackupRestoreCmd(g *globalOptions) *cobra.Command {
 		Short: "Restore a backup onto a fresh home",
 		Long: `Restore a backup of 'loam backup create' onto the home (--home or LOAM_HOME),
 which must not have a device key yet: the same device key, the spaces' key
-files and, from the backup or from their peers, the spaces. Every commit of
-the backup is verified as if it came from a peer.
+files, the identity (checked against the device key) and, from the backup or
+from their peers, the spaces, your own space first. Every commit of the
+backup is verified as if it came from a peer.
 
 The restore is all or nothing: a wrong passphrase, a damaged or cut-short
 backup, or a home that already has a device key fail with an error and write
@@ -135,13 +142,23 @@ nothing. The passphrase is read from ` + passphraseEnv + ` or asked on the termi
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "restored device %s in %s\n", sum.Author, g.homeDir())
+			if sum.Identity != "" {
+				key := "without its key"
+				if sum.IdentityKey {
+					key = "with its key"
+				}
+				fmt.Fprintf(w, "  identity %s, %s\n", sum.Identity, key)
+			}
 			back := map[string]bool{}
 			for _, a := range sum.Archives {
 				back[a.Space] = true
 			}
 			for _, s := range sum.Spaces {
-				how := "returns from its peers once the node runs ('loam daemon'); let it sync before writing"
-				if back[s.ID] {
+				how := "returns from its peers once the node runs ('loam daemon'); it takes writes once in sync with one"
+				switch {
+				case s.ID == sum.Person:
+					how = "your own space, restored with its data and read keys"
+				case back[s.ID]:
 					how = "restored with its data"
 				}
 				fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.ID, how)
@@ -151,6 +168,30 @@ nothing. The passphrase is read from ` + passphraseEnv + ` or asked on the termi
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print what was restored as JSON")
 	return cmd
+}
+
+// identityKeyWarning is what create says of a backup holding the
+// identity key.
+const identityKeyWarning = "this backup holds your identity key: anyone with the file and the passphrase can act as you"
+
+// printBackupIdentity says what a backup holds of the person.
+func printBackupIdentity(w io.Writer, sum loam.BackupSummary) error {
+	var b strings.Builder
+	if sum.Identity != "" {
+		key := "without its key (it is in your recovery phrase only)"
+		if sum.IdentityKey {
+			key = "with its key"
+		}
+		fmt.Fprintf(&b, "identity %s, %s\n", sum.Identity, key)
+	}
+	if sum.Person != "" {
+		fmt.Fprintf(&b, "your own space %s, with its read keys\n", sum.Person)
+	}
+	if sum.IdentityKey {
+		fmt.Fprintf(&b, "note: %s; keep the two apart\n", identityKeyWarning)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // readPassphrase returns the passphrase from LOAM_PASSPHRASE or, on a

@@ -27,10 +27,12 @@ TICKET' on the new device makes it one of yours. Every space you are in
 then comes to the new device, private ones included, and it writes there
 as you, with no new invite.`,
 		Example: `  loam device link                  # on your laptop
-  loam device add loam2…            # on your new device`,
+  loam device add loam2…            # on your new device
+  loam device ls
+  loam device revoke phone`,
 		Args: noSubcommand,
 	}
-	cmd.AddCommand(newDeviceLinkCmd(g), newDeviceAddCmd(g))
+	cmd.AddCommand(newDeviceLinkCmd(g), newDeviceAddCmd(g), newDeviceLsCmd(g), newDeviceRevokeCmd(g)) // ls, revoke: cmd_device.go
 	return cmd
 }
 

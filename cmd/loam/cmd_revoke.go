@@ -11,11 +11,14 @@ import (
 func newRevokeCmd(g *globalOptions) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
-		Use:   "revoke SPACE AUTHOR|TICKET",
-		Short: "Revoke a member or an invite",
+		Use:   "revoke SPACE AUTHOR|IDENTITY|TICKET",
+		Short: "Revoke a member, a person or an invite",
 		Long: `Revoke a member of SPACE, named by its author ID (aut_…, see 'loam members'),
-or an invite, named by its ticket (loam2…). This device must be an admin of
-the whole space.
+a person, named by their identity ID (idt_…: every device of the person,
+also those certified later or not yet seen here, which are cut before their
+first write), or an invite, named by its ticket (loam2…). This device must
+be an admin of the whole space. (To revoke one of your own devices in every
+space, use 'loam device revoke'.)
 
 A revocation cuts: the member's commits up to the latest one this device
 holds keep counting (and so do the grants among them); its later commits
@@ -27,6 +30,7 @@ sealed to the remaining readers: the revoked cannot read later writes, nor
 can anyone holding the ticket it joined with), and a device that never syncs with anyone who saw the
 revocation keeps showing the member's later writes until it does.`,
 		Example: `  loam revoke garden-club aut_…
+  loam revoke garden-club idt_…
   loam revoke garden-club "$(cat ticket.txt)" --json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,7 +43,9 @@ revocation keeps showing the member's later writes until it does.`,
 				if jsonOut {
 					return writeJSON(cmd.OutOrStdout(), r)
 				}
-				if r.Invite {
+				if r.Person != "" {
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked person %s: %s cut after their latest commit held here, any other device of theirs before its first\n", r.Person, plural(len(r.Devices), "device"))
+				} else if r.Invite {
 					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked invite %s after %d joins\n", r.Author, r.LastSeq)
 				} else {
 					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s after its commit %d\n", r.Author, r.LastSeq)
@@ -51,6 +57,6 @@ revocation keeps showing the member's later writes until it does.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "invite", "last_seq", "epoch"} as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"author", "invite", "last_seq", "epoch", "person", "devices"} as JSON`)
 	return cmd
 }

@@ -186,6 +186,34 @@ func (s *State) certified(dev keys.AuthorID, id keys.IdentityID, seen SeenFunc) 
 // People returns the grants to the person id, wherever they were issued.
 func (s *State) People(id keys.IdentityID) []Grant { return s.people[id] }
 
+// PersonRole returns the highest role in force at t of the grants to the
+// person id, wherever they were issued: for messages and local checks (a
+// joining device whose person holds the role already does not join
+// again), not for decisions.
+func (s *State) PersonRole(id keys.IdentityID, t commit.HLC) commit.Role {
+	return best(s.personHeld(nil, id, t, func(keys.AuthorID, uint64) bool { return true }))
+}
+
+// JoinsVia counts the self-grants through invite inv held, to devices and
+// to people.
+func (s *State) JoinsVia(inv keys.AuthorID) int {
+	n := 0
+	count := func(gs []Grant) {
+		for _, g := range gs {
+			if g.Invite == inv {
+				n++
+			}
+		}
+	}
+	for _, gs := range s.grants {
+		count(gs)
+	}
+	for _, gs := range s.people {
+		count(gs)
+	}
+	return n
+}
+
 // Certs returns the certificates of device dev carried into the space.
 func (s *State) Certs(dev keys.AuthorID) []Grant { return s.certs[dev] }
 
@@ -325,7 +353,13 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 	deny := func(need commit.Role, what string) (Verdict, error) {
 		return Verdict{}, s.denied(c.Author, c.Time, seen, held, need, what)
 	}
-	// Self-grants through invites first: they authorize the rest of c.
+	// Certificates of the author first: a self-grant through an invite
+	// may name the person they certify it by. Then self-grants through
+	// invites: they authorize the rest of c.
+	held, mine, err := s.checkCerts(c, seen, held, &v)
+	if err != nil {
+		return Verdict{}, err
+	}
 	grants := make([]*commit.Grant, len(c.Ops))
 	for i := range c.Ops {
 		if c.Ops[i].Kind != commit.KindGrant {
@@ -339,7 +373,14 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 		if g.Invite.IsZero() {
 			continue
 		}
-		if g.Subject != c.Author || !g.VerifyInvite(s.space) {
+		if g.Person {
+			if err := s.checkPersonJoin(c, g, seen, mine); err != nil {
+				return deny(g.Role, err.Error())
+			}
+		} else if g.Subject != c.Author {
+			return deny(g.Role, "joining through invite "+g.Invite.Short()+" with a delegation it did not sign")
+		}
+		if !g.VerifyInvite(s.space) {
 			return deny(g.Role, "joining through invite "+g.Invite.Short()+" with a delegation it did not sign")
 		}
 		via, ok := s.delegation(g, c.Time, seen)
@@ -347,13 +388,12 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			return deny(g.Role, fmt.Sprintf("joining through invite %s (which does not hold role %s in force here)", g.Invite.Short(), g.Role))
 		}
 		eg := Grant{Subject: c.Author, Granter: c.Author, Seq: c.Seq, Role: g.Role, Prefix: g.Prefix, Expires: g.Expires, Invite: g.Invite}
+		if g.Person {
+			eg.Subject, eg.Identity = keys.AuthorID{}, keys.IdentityID(g.Subject)
+		}
 		v.Grants = append(v.Grants, eg)
 		v.Uses = append(v.Uses, Use{Invite: g.Invite, Subject: c.Author, Limit: via.Uses})
 		held = append(held, eg)
-	}
-	held, mine, err := s.checkCerts(c, seen, held, &v)
-	if err != nil {
-		return Verdict{}, err
 	}
 	for i := range c.Ops {
 		o := &c.Ops[i]

@@ -19,7 +19,8 @@
 //   - grant through an invite (a self-grant): the subject is the commit's
 //     author, the invite key signed the delegation, and the invite key holds
 //     a grant in force that covers the role (read < write < admin; seed only
-//     from seed or admin) and whose prefix the self-grant's prefix has;
+//     from seed or admin) and whose prefix the self-grant's prefix has
+//     (a self-grant may name the author's person instead: see People);
 //   - revoke and rotate: an admin grant for the whole space (no prefix);
 //   - schema: any admin grant;
 //   - sealed ops and kinds this version does not know: a write grant for the
@@ -81,6 +82,17 @@
 //     on a prefix of the granted prefix. Every device with a certificate
 //     of that identity in a commit's causal past holds the person's grants
 //     in force there, besides its own.
+//   - grant to a person through an invite (a self-grant with person set,
+//     its delegation signed in the invite key's person context over the
+//     space, the identity and the role): the author is a device that
+//     identity certified, its certificate in the same commit or in the
+//     commit's causal past, and the invite holds the role as for a
+//     device's self-grant. It takes one use of the invite (counted for
+//     the joining device, as a device's join: the same device joining
+//     again takes none), the invite's expiry and revocation apply alike,
+//     and once it counts it is a grant to the person like an admin's,
+//     held by every device of that person, the later ones too. A seed
+//     invite is joined by a device, never a person: a seeder is a machine.
 //   - devrevoke op: a revocation signed by the identity, carried by one of
 //     the person's devices holding a role, or by an admin of the whole
 //     space; the revoked device's certificate must be in the commit's

@@ -23,7 +23,8 @@ func FuzzEvaluate(f *testing.F) {
 	f.Add(uint8(commit.KindPut), []byte("v"), []byte("q/k"), uint64(0))
 	f.Add(uint8(commit.KindSchema), []byte{0xa1, 0x01, 0x61, 0x61}, []byte(nil), uint64(2))
 	// People (#12): a person grant, the admin's own certificate, a device
-	// revocation and a person's revocation.
+	// revocation, a person's self-grant through an invite and a person's
+	// revocation.
 	f.Add(uint8(commit.KindGrant), commit.GrantOp(commit.Grant{Subject: keys.AuthorID(ana.ID()), Role: commit.RoleWrite, Prefix: []byte("p/"), Person: true}).Payload, []byte(nil), uint64(0))
 	if ct, err := identity.NewCert(ana, dev(1), "admin", 1000); err == nil {
 		f.Add(uint8(commit.KindCert), ct.Encode(), []byte(nil), uint64(1))
@@ -31,6 +32,7 @@ func FuzzEvaluate(f *testing.F) {
 	if r, err := identity.NewRevocation(ana, dev(2).Author(), 1000); err == nil {
 		f.Add(uint8(commit.KindDevRevoke), commit.DevRevokeOp(commit.DevRevoke{Revocation: r.Encode(), LastSeq: 1}).Payload, []byte(nil), uint64(1))
 	}
+	f.Add(uint8(commit.KindGrant), commit.GrantOp(commit.InvitePersonGrant(w.sp(), ana.ID(), commit.RoleWrite, dev(6))).Payload, []byte(nil), uint64(1))
 	f.Add(uint8(commit.KindRevokePerson), commit.RevokePersonOp(commit.RevokePerson{Identity: ana.ID(), Cuts: []commit.Revoke{{Author: dev(2).Author()}}}).Payload, []byte(nil), uint64(2))
 	f.Fuzz(func(t *testing.T, kind uint8, payload, key []byte, cut uint64) {
 		if kind == 0 || len(payload) > 4096 || len(key) > 64 {

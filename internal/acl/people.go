@@ -153,6 +153,22 @@ func (s *State) checkDevRevoke(c *commit.Commit, o *commit.Op, seen SeenFunc, he
 	return nil
 }
 
+// checkPersonJoin decides whether c's author may join through an invite
+// as the person g names (a self-grant with person set; its delegation is
+// checked by the caller, as a device's): a device that person certified,
+// in c itself (mine) or in c's causal past, and not through a seed invite,
+// which a device joins (a seeder is a machine, not a person).
+func (s *State) checkPersonJoin(c *commit.Commit, g commit.Grant, seen SeenFunc, mine []keys.IdentityID) error {
+	id := keys.IdentityID(g.Subject)
+	if g.Role == commit.RoleSeed {
+		return fmt.Errorf("joining through invite %s as the person %s: a seed invite is joined by a device, not a person", g.Invite.Short(), id.Short())
+	}
+	if !containsID(mine, id) && !s.certified(c.Author, id, seen) {
+		return fmt.Errorf("joining through invite %s as the person %s, who has not certified this device here (carry the device's certificate by %s in the same commit)", g.Invite.Short(), id.Short(), id.Short())
+	}
+	return nil
+}
+
 func containsID(ids []keys.IdentityID, id keys.IdentityID) bool {
 	for _, x := range ids {
 		if x == id {

@@ -108,7 +108,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Target == "" {
-		writeError(w, badRequestf(`target must name a member (aut_…) or an invite (its ticket, loam2…)`))
+		writeError(w, badRequestf(`target must name a member (aut_…), a person (idt_…) or an invite (its ticket, loam2…)`))
 		return
 	}
 	sp, err := s.space(r)
@@ -126,5 +126,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 
 // RevokedOf converts what node.Revoke did to the API's form.
 func RevokedOf(rv node.Revocation) RevokeResponse {
+	if !rv.Person.IsZero() {
+		out := RevokeResponse{Person: rv.Person.String(), Epoch: rv.Epoch}
+		for _, d := range rv.Devices {
+			out.Devices = append(out.Devices, RevokedDevice{Author: d.Author.String(), LastSeq: d.LastSeq})
+		}
+		return out
+	}
 	return RevokeResponse{Author: rv.Author.String(), Invite: rv.Invite, LastSeq: rv.LastSeq, Epoch: rv.Epoch}
 }

@@ -280,7 +280,8 @@ type Revocation struct {
 }
 
 // RevokeRequest is the body of POST /v1/spaces/{space}/revoke: target is
-// an author ID (aut_…) or an invite's ticket (loam2…).
+// an author ID (aut_…), a person's identity ID (idt_…) or an invite's
+// ticket (loam2…).
 type RevokeRequest struct {
 	Target string `json:"target"`
 }
@@ -291,6 +292,17 @@ type RevokeResponse struct {
 	Invite  bool   `json:"invite,omitempty"`
 	LastSeq uint64 `json:"last_seq"`
 	Epoch   uint64 `json:"epoch,omitempty"` // private space: the read-key epoch started
+	// Person is set when a person was revoked (target idt_…): Author is
+	// then empty, and Devices holds the cuts of the person's devices known
+	// to the revoking device (every other device of the person is cut at 0).
+	Person  string          `json:"person,omitempty"`
+	Devices []RevokedDevice `json:"devices,omitempty"`
+}
+
+// RevokedDevice is one device's cut in a person's revocation.
+type RevokedDevice struct {
+	Author  string `json:"author"`
+	LastSeq uint64 `json:"last_seq"`
 }
 
 // InviteResponse answers POST /v1/spaces/{space}/invites.

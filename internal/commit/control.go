@@ -60,14 +60,16 @@ type Grant struct {
 	// Invite, if set, makes this a self-grant through an invite: Subject is
 	// the commit's own author, and InviteSig is the invite key's signature
 	// of InviteDigest(space, Subject, Role), delegating the invite key's
-	// grant to the joiner's device.
+	// grant to the joiner's device. With Person set, Subject is the
+	// identity that certified the commit's author, and InviteSig signs
+	// InvitePersonDigest(space, identity, Role): the joiner's person.
 	Invite    keys.AuthorID
 	InviteSig []byte
 
 	// Person, if set, makes this a grant to a person: Subject holds the
 	// bytes of an identity ID (keys.IdentityID), and the role is held by
 	// every device that identity certified in the space (package acl).
-	// A person grant is never a self-grant through an invite.
+	// A person grant never carries Uses.
 	Person bool
 }
 
@@ -98,9 +100,40 @@ func InviteGrant(sp keys.SpaceID, subject keys.AuthorID, role Role, invite keys.
 	return Grant{Subject: subject, Role: role, Invite: invite.Author(), InviteSig: sig[:]}
 }
 
-// VerifyInvite checks an invite self-grant's delegation signature.
+// CtxInvitePerson is the signing context of invite delegations to a
+// person: distinct from CtxInvite, so that a delegation signed for a
+// device can never be taken for one to a person, or the reverse, even if
+// an identity ID and a device's author ID were the same bytes.
+const CtxInvitePerson = "loam/invite-person/v1"
+
+var invitePersonHash = keys.NewHasher(CtxInvitePerson)
+
+// InvitePersonDigest is what an invite key signs to let the person of
+// identity id use it.
+func InvitePersonDigest(sp keys.SpaceID, id keys.IdentityID, role Role) keys.Digest {
+	return invitePersonHash.Sum(sp[:], id[:], []byte{byte(role)})
+}
+
+// InvitePersonGrant returns the self-grant a joining device of the person
+// of identity id commits with an invite key: a grant of role to the
+// person, held by every device id certifies in the space. The commit
+// carries the device's certificate by id (package acl).
+func InvitePersonGrant(sp keys.SpaceID, id keys.IdentityID, role Role, invite keys.DeviceKey) Grant {
+	sig := invite.Sign(CtxInvitePerson, InvitePersonDigest(sp, id, role))
+	return Grant{Subject: keys.AuthorID(id), Role: role, Person: true, Invite: invite.Author(), InviteSig: sig[:]}
+}
+
+// VerifyInvite checks an invite self-grant's delegation signature: for a
+// device (InviteGrant) or, with Person set, for a person
+// (InvitePersonGrant).
 func (g Grant) VerifyInvite(sp keys.SpaceID) bool {
-	return !g.Invite.IsZero() && keys.Verify(g.Invite, CtxInvite, InviteDigest(sp, g.Subject, g.Role), g.InviteSig)
+	if g.Invite.IsZero() {
+		return false
+	}
+	if g.Person {
+		return keys.Verify(g.Invite, CtxInvitePerson, InvitePersonDigest(sp, keys.IdentityID(g.Subject), g.Role), g.InviteSig)
+	}
+	return keys.Verify(g.Invite, CtxInvite, InviteDigest(sp, g.Subject, g.Role), g.InviteSig)
 }
 
 // Revoke invalidates Author's commits with seq > LastSeq.
@@ -278,8 +311,8 @@ func DecodeGrant(o Op) (Grant, error) {
 		return Grant{}, errors.New("grant uses out of range")
 	}
 	g.Role, g.Prefix, g.Expires, g.Uses, g.Person = Role(w.Role), w.Prefix, w.Expires, uint32(w.Uses), w.Person
-	if g.Person && (w.Invite != nil || w.InviteSig != nil || w.Uses != 0) {
-		return Grant{}, errors.New("a grant to a person carries no invite and no uses")
+	if g.Person && w.Uses != 0 {
+		return Grant{}, errors.New("a grant to a person carries no uses")
 	}
 	if w.Invite != nil || w.InviteSig != nil {
 		if err := id32((*[32]byte)(&g.Invite), w.Invite, "grant invite key"); err != nil {

@@ -210,6 +210,8 @@ func FuzzDecodeControl(f *testing.F) {
 		commit.RotateOp(commit.Rotate{Epoch: 3, Keys: []commit.SealedKey{{Reader: subject, Sealed: []byte("sealed-read-key")}}}),
 		commit.RotateOp(commit.Rotate{Epoch: 1}),
 		commit.GrantOp(commit.PersonGrant(goldenIdentity, commit.RoleWrite)),
+		commit.GrantOp(commit.InviteGrant(goldenSpaceKey.Space(), goldenJoiner.Author(), commit.RoleWrite, goldenInviteKey)),
+		commit.GrantOp(commit.InvitePersonGrant(goldenSpaceKey.Space(), goldenIdentity, commit.RoleWrite, goldenInviteKey)),
 		commit.DevRevokeOp(commit.DevRevoke{Revocation: golden.Hex(goldenRevocation), LastSeq: 7}),
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: subject, LastSeq: 41}, {Author: goldenJoiner.Author()}}}),
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity}),
@@ -237,10 +239,10 @@ func FuzzDecodeControl(f *testing.F) {
 		if err == nil {
 			g2, err := commit.DecodeGrant(commit.GrantOp(g))
 			if err != nil || g2.Subject != g.Subject || g2.Role != g.Role || !bytes.Equal(g2.Prefix, g.Prefix) ||
-				g2.Expires != g.Expires || g2.Uses != g.Uses || g2.Person != g.Person {
+				g2.Expires != g.Expires || g2.Uses != g.Uses || g2.Person != g.Person || g2.Invite != g.Invite || !bytes.Equal(g2.InviteSig, g.InviteSig) {
 				t.Fatalf("grant round trip: %+v -> %+v, %v", g, g2, err)
 			}
-			if g.Role < commit.RoleRead || g.Role > commit.RoleSeed || len(g.Prefix) > commit.MaxKeySize {
+			if g.Role < commit.RoleRead || g.Role > commit.RoleSeed || len(g.Prefix) > commit.MaxKeySize || (g.Person && g.Uses != 0) {
 				t.Fatalf("invalid grant accepted: %+v", g)
 			}
 		}

@@ -52,6 +52,8 @@ func goldenOps() []struct {
 			commit.KindSchema, "a3 01 64 63686174 02 02 03 42 7b7d"},
 		{"op.grant-person", commit.GrantOp(commit.PersonGrant(goldenIdentity, commit.RoleWrite)),
 			commit.KindGrant, "a3 01 5820 0ae27999d5388cdef5ffcaa6c2d3397f4a47d0055cc5e83e3774acc4199e9c12 02 02 08 f5"},
+		{"op.grant-invite-person", commit.GrantOp(commit.InvitePersonGrant(goldenSpaceKey.Space(), goldenIdentity, commit.RoleWrite, goldenInviteKey)),
+			commit.KindGrant, goldenInvitePersonGrant},
 		{"op.devrevoke", commit.DevRevokeOp(commit.DevRevoke{Revocation: golden.Hex(goldenRevocation), LastSeq: 7}),
 			commit.KindDevRevoke, "a2 01 5894" + goldenRevocation + " 02 07"},
 		{"op.revokeperson", commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: dev, LastSeq: 41}}}),
@@ -71,6 +73,13 @@ a4 01 5820 0ae27999d5388cdef5ffcaa6c2d3397f4a47d0055cc5e83e3774acc4199e9c12
    03 1b00066517ff2c2400
    04 5840 5b39fd669c754a159278392f8ed2d3b6582c2cc3b5d8856b984b7aed80101291
            b3980fbad002facc81cddd4c05b4174f329e994a8087ff8efc006a2c6ebfc60d`
+
+const goldenInvitePersonGrant = `
+a5 01 5820 0ae27999d5388cdef5ffcaa6c2d3397f4a47d0055cc5e83e3774acc4199e9c12 02 02
+06 5820 ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c
+07 5840 30e7bcc92cd5fb9a3cd56c31ed7c505c2cb9186acab2dbd7606b6efd4722359a
+        45f75d08741bd696b60e160d752f09506ca565534489d4d01425403f7f078a07
+08 f5`
 
 const goldenInviteGrant = `
 a4 01 5820 ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1 02 02
@@ -97,7 +106,7 @@ func TestGoldenControlOps(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", c.id, err)
 			}
-			if c.id == "op.grant-invite" && !g.VerifyInvite(goldenSpaceKey.Space()) {
+			if (c.id == "op.grant-invite" || c.id == "op.grant-invite-person") && !g.VerifyInvite(goldenSpaceKey.Space()) {
 				t.Errorf("%s: the invite's signature does not verify", c.id)
 			}
 			again = commit.GrantOp(g)
@@ -143,6 +152,12 @@ func TestGoldenControlOps(t *testing.T) {
 		t.Errorf("invite digest changed: %x", d)
 	}
 	doc.Check(t, "op.invite-digest", d[:])
+	// And what it signs for a person (the identity of §7 People).
+	pd := commit.InvitePersonDigest(goldenSpaceKey.Space(), goldenIdentity, commit.RoleWrite)
+	if !bytes.Equal(pd[:], golden.Hex("2f722eebbde031cc1d030580f8528c4daf4b40e4de46d6db31a65a92ff5f3ea0")) {
+		t.Errorf("person invite digest changed: %x", pd)
+	}
+	doc.Check(t, "op.invite-person-digest", pd[:])
 
 	// A sealed op's plaintext (§7 Sealed): put("k", "v").
 	pt := commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v")))

@@ -221,6 +221,7 @@ func (n *Node) startCarrier(id *Identity) {
 		pp.done, pp.pending = map[keys.SpaceID]bool{}, map[keys.SpaceID]bool{}
 	}
 	pp.mu.Unlock()
+	n.startDevices(id) // the revocation carrier (devcarrier.go)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, sp := range n.held {
@@ -326,7 +327,7 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 	}
 	acc, err := n.st.Access(ctx, sp)
 	if errors.Is(err, store.ErrUnknownSpace) {
-		return true, nil // forgotten meanwhile
+		return false, nil // forgotten meanwhile: a later join kicks again
 	}
 	if err != nil {
 		return false, err
@@ -335,6 +336,10 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 		if g.Identity == id.ID {
 			return true, nil
 		}
+	}
+	now := commit.HLC{Wall: uint64(time.Now().UnixMicro())}
+	if acc.Role(n.dev.Author()) == commit.RoleSeed && acc.PersonRole(id.ID, now) == 0 {
+		return false, nil // a seeder is a machine, not its owner: it says nothing of whose it is
 	}
 	s, err := n.openSpace(ctx, sp)
 	if err != nil {

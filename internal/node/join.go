@@ -112,8 +112,10 @@ func (n *Node) pendingJoins() []pendingJoin {
 // holders, and with mDNS syncs with those on the LAN: the ticket's
 // addresses may then all be unreachable, or absent), waits until the
 // invite key's grant has arrived by sync, and commits this device's
-// self-grant through the invite. It returns once the space is writable
-// (or readable, for a read invite), or when ctx ends.
+// self-grant through the invite: to its person, with its certificate in
+// the same commit, when this device holds an identity (joinAsPerson);
+// else, or for a seed invite, to the device. It returns once the space is
+// writable (or readable, for a read invite), or when ctx ends.
 //
 // The join is recorded first: if the process dies before it ends, the
 // node resumes it at its next start. A join that fails, or that ctx ends,
@@ -331,6 +333,16 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); dead && mine != 0 {
 		return n.openSpace(ctx, t.Space) // joined before
 	}
+	id, idErr := n.Identity(ctx)
+	if dead && idErr == nil {
+		sp, err := n.openSpace(ctx, t.Space)
+		if err != nil {
+			return nil, err
+		}
+		if joined, err := n.joinAsPerson(ctx, sp, t, 0, id); joined || err != nil {
+			return sp, err // the person joined before
+		}
+	}
 	if dead && revoked {
 		return nil, fmt.Errorf("%w: the invite to %s was revoked by an admin (ask an admin for a new one)", ErrInviteVoid, t.Name)
 	}
@@ -344,10 +356,54 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); acl.CanWrite(mine) || mine == granted {
 		return sp, nil // joined before
 	}
-	if _, err := sp.Join(ctx, commit.InviteGrant(t.Space, n.dev.Author(), granted, t.Invite)); err != nil {
+	if idErr == nil && granted != commit.RoleSeed { // a seeder is a machine, not a person
+		if _, err := n.joinAsPerson(ctx, sp, t, granted, id); err != nil {
+			return nil, err
+		}
+		return sp, nil
+	}
+	if _, err := sp.Join(ctx, commit.InviteGrant(t.Space, n.dev.Author(), granted, t.Invite), nil); err != nil {
 		return nil, fmt.Errorf("node: join: %w", err)
 	}
 	return sp, nil
+}
+
+// joinAsPerson joins space sp through the invite of t as this device's
+// person, id (#12): one commit carries the device's certificate (unless
+// the space holds it already) and the self-grant of role granted to the
+// person, so that every device the identity certifies holds it, the
+// devices linked later too. A person that holds granted there already
+// (or write or admin; any role, when granted is 0: the invite is void)
+// does not join again: the device only carries its certificate, and
+// joined reports true. With granted 0 and no role of the person, it does
+// nothing and reports false.
+func (n *Node) joinAsPerson(ctx context.Context, sp *space.Space, t keys.Ticket, granted commit.Role, id Identity) (joined bool, err error) {
+	n.people.carry.Lock() // the carrier would carry the certificate a second time
+	defer n.people.carry.Unlock()
+	acc, err := n.st.Access(ctx, t.Space)
+	if err != nil {
+		return false, err
+	}
+	var cert []byte
+	if !slices.ContainsFunc(acc.Certs(n.dev.Author()), func(g acl.Grant) bool { return g.Identity == id.ID }) {
+		cert = id.Cert.Encode()
+	}
+	had := acc.PersonRole(id.ID, commit.HLC{Wall: uint64(time.Now().UnixMicro())})
+	if had != 0 && (granted == 0 || had == granted || acl.CanWrite(had)) {
+		if cert != nil {
+			if _, err := sp.Commit(ctx, []commit.Op{commit.CertOp(cert)}); err != nil {
+				return false, fmt.Errorf("node: join: carry this device's certificate (%s holds %s here already): %w", id.ID.Short(), had, err)
+			}
+		}
+		return true, nil
+	}
+	if granted == 0 {
+		return false, nil
+	}
+	if _, err := sp.Join(ctx, commit.InvitePersonGrant(t.Space, id.ID, granted, t.Invite), cert); err != nil {
+		return false, fmt.Errorf("node: join: %w", err)
+	}
+	return true, nil
 }
 
 // dialTicket dials every peer of t at once (ticketDialTimeout at most)

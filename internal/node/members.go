@@ -51,10 +51,16 @@ type Revocation struct {
 	// public space): later writes are sealed under a key the revoked
 	// author does not get.
 	Epoch uint64
+	// Person is set when a person was revoked (target idt_…): Author is
+	// then zero, and Devices holds the cuts of the person's devices known
+	// here (every other device of the person is cut at 0).
+	Person  keys.IdentityID
+	Devices []commit.Revoke
 }
 
 // Revoke revokes a member of a held space: target is its author ID
-// (aut_…), or a ticket (loam2…) to revoke that invite. The cut is what
+// (aut_…), a person's identity ID (idt_…: every device of the person,
+// revokePerson), or a ticket (loam2…) to revoke that invite. The cut is what
 // this node holds of the target: its latest commit here, or for an invite
 // the joiners admitted so far. This device must be an admin of the whole
 // space.
@@ -69,6 +75,9 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	}
 	var who keys.AuthorID
 	target = strings.TrimSpace(target)
+	if strings.HasPrefix(target, keys.IdentityPrefix) {
+		return n.revokePerson(ctx, id, info.Name, target)
+	}
 	if strings.HasPrefix(target, keys.TicketPrefix) {
 		t, err := keys.ParseTicket(target)
 		if err != nil {
@@ -79,7 +88,7 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 		}
 		who = t.Invite.Author()
 	} else if who, err = keys.ParseAuthorID(target); err != nil {
-		return Revocation{}, fmt.Errorf("node: revoke: name a member by its author ID (aut_…) or an invite by its ticket (loam2…): %w", err)
+		return Revocation{}, fmt.Errorf("node: revoke: name a member by its author ID (aut_…), a person by identity ID (idt_…) or an invite by its ticket (loam2…): %w", err)
 	}
 	if who == keys.AuthorID(id) {
 		return Revocation{}, fmt.Errorf("node: revoke: the space key cannot be revoked; keep its secret offline instead (loam space export-secret)")

@@ -116,9 +116,10 @@ type Node struct {
 
 	closeOnce sync.Once
 
-	people people   // this device's identity and certificate carrier (identity.go)
-	await  awaiting // spaces awaiting their own history after a restore (awaiting.go)
-	opened bool     // Open has set everything up (guarded by mu)
+	people people     // this device's identity and certificate carrier (identity.go)
+	await  awaiting   // spaces awaiting their own history after a restore (awaiting.go)
+	opened bool       // Open has set everything up (guarded by mu)
+	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -276,7 +277,6 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // not block.
 func (n *Node) onEvent(ev store.Event) {
 	n.hub.Publish(ev.Space, ev.Changes)
-	n.kickCarrier(ev.Space)
 	n.kickPerson()
 	n.logStored(ev)
 	n.wantBlobs(ev)
@@ -298,6 +298,10 @@ func (n *Node) onEvent(ev store.Event) {
 	if sp != nil {
 		sp.Observe(ev)
 	}
+	// After Observe: the carrier checks the write through the space, which
+	// must know the grants this event brought.
+	n.kickCarrier(ev.Space)
+	n.noteDevices(ev)
 	for _, s := range sessions {
 		s.Observe(ev)
 	}

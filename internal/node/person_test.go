@@ -254,6 +254,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 	waitFor(t, 30*time.Second, "the directory and the diary at the seeder", func() bool {
 		return sameHeads([]*Node{laptop, seeder}, ana.Person) && sameHeads([]*Node{laptop, seeder}, diary.ID())
 	})
+	laptopID := laptop.Author()
 	laptop.Close()
 
 	p, err := identity.ParsePhrase(phrase.String())
@@ -300,6 +301,23 @@ func TestRecoverFromSeeder(t *testing.T) {
 	waitFor(t, 20*time.Second, "the recovered device's certificate at the seeder", func() bool {
 		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
 	})
+
+	// The recovered device revokes the lost laptop: cut in the diary and in
+	// the person's own space, at the seeder too.
+	rd, err := fresh.RevokeDevice(ctx, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd.Device != laptopID || rd.Written < 2 {
+		t.Fatalf("revoked %+v, want the laptop in the diary and the person space", rd)
+	}
+	for _, sp := range []keys.SpaceID{diary.ID(), ana.Person} {
+		waitFor(t, 20*time.Second, "the laptop cut at the seeder", func() bool {
+			acc, err := seeder.st.Access(ctx, sp)
+			_, cut := acc.Cuts[laptopID]
+			return err == nil && cut
+		})
+	}
 }
 
 // FuzzPersonValues: the values of the person space this node decodes
@@ -354,4 +372,23 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 		_, err := n.st.Get(ctx, ana.Person, []byte(dirPrefix+s.ID().String()))
 		return err == nil
 	})
+}
+
+// TestCarrierForgetsNoSpace: a carry into a space that is not held (a
+// join that failed and dropped it) does not mark the space done, so a
+// later join of it gets the certificate (found by the invperson helper).
+func TestCarrierForgetsNoSpace(t *testing.T) {
+	ctx := ctxT(t)
+	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	if _, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone := keys.SpaceID{7}
+	n.carryOne(ctx, gone)
+	n.people.mu.Lock()
+	done := n.people.done[gone]
+	n.people.mu.Unlock()
+	if done {
+		t.Fatal("a space not held is marked done: a later join of it would never get the certificate")
+	}
 }

@@ -60,9 +60,12 @@ func (n *Node) isPrivate(ctx context.Context, id keys.SpaceID) (bool, error) {
 // this node holds for space id, with a new read key sealed to every member
 // in ms that reads (read, write or admin in force), and to every live
 // read, write or admin invite key (so a joiner holding an older ticket
-// gets it too), except revoked and the invites revoked joined through
-// (whoever holds that ticket could be the revoked member again).
-func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked keys.AuthorID) (rotateOp, error) {
+// gets it too), except the revoked and the invites a revoked one joined
+// through (whoever holds that ticket could be the revoked member again).
+// In the person's own space, when this device holds the identity key, the
+// key is sealed to the identity too (personReader): a device recovered
+// from the phrase alone reads every epoch.
+func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked ...keys.AuthorID) (rotateOp, error) {
 	cur, ok := n.rk.Current(id)
 	if !ok {
 		return rotateOp{}, fmt.Errorf("%w %s: cannot rotate its key", ErrNoReadKey, id)
@@ -72,9 +75,12 @@ func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked keys.AuthorI
 		return rotateOp{}, err
 	}
 	r := commit.Rotate{Epoch: cur.Epoch + 1}
+	joinedRevoked := func(m space.Member) bool {
+		return slices.ContainsFunc(m.Joined, func(a keys.AuthorID) bool { return slices.Contains(revoked, a) })
+	}
 	for _, m := range ms {
-		if m.Author == revoked || m.Revoked != nil || m.Role == 0 || m.Role == commit.RoleSeed || m.Author == keys.AuthorID(id) ||
-			slices.Contains(m.Joined, revoked) {
+		if slices.Contains(revoked, m.Author) || m.Revoked != nil || m.Role == 0 || m.Role == commit.RoleSeed || m.Author == keys.AuthorID(id) ||
+			joinedRevoked(m) {
 			continue
 		}
 		sealed, err := seal.SealKey(m.Author, k, id, r.Epoch)
@@ -83,7 +89,30 @@ func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked keys.AuthorI
 		}
 		r.Keys = append(r.Keys, commit.SealedKey{Reader: m.Author, Sealed: sealed})
 	}
+	if who, ok := n.personReader(id); ok {
+		sealed, err := seal.SealKey(who, k, id, r.Epoch)
+		if err != nil {
+			return rotateOp{}, err
+		}
+		r.Keys = append(r.Keys, commit.SealedKey{Reader: who, Sealed: sealed})
+	}
 	return rotateOp{commit.RotateOp(r), r.Epoch}, nil
+}
+
+// personReader returns the identity as a reader of space id's read keys
+// when id is the person's own space of the identity this device holds
+// the key of (identity.Key.PersonSpace).
+func (n *Node) personReader(id keys.SpaceID) (keys.AuthorID, bool) {
+	n.people.mu.Lock()
+	pid := n.people.id
+	n.people.mu.Unlock()
+	if pid == nil || !pid.HoldsKey() {
+		return keys.AuthorID{}, false
+	}
+	if sk, _ := pid.key.PersonSpace(); sk.Space() != id {
+		return keys.AuthorID{}, false
+	}
+	return keys.AuthorID(pid.ID), true
 }
 
 // rotateOp is a rotate op and the epoch it starts.

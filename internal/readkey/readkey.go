@@ -55,6 +55,20 @@ type Custody struct {
 	// I/O, SaveLoop saves them (kick wakes it; buffered 1). Guarded by mu.
 	dirty map[keys.SpaceID]bool
 	kick  chan struct{}
+	// ident opens read keys sealed to the person's identity (a rotation
+	// of the person's own space seals to it): set by SetIdentity when the
+	// node holds the identity key; zero otherwise. Guarded by mu.
+	ident keys.DeviceKey
+}
+
+// SetIdentity makes the custody open read keys sealed to the identity
+// whose key opener is k (identity.Key.ReadKeyOpener), in every space, as
+// well as those sealed to this device. Keys of rotations applied before
+// are learnt by LearnStored.
+func (rk *Custody) SetIdentity(k keys.DeviceKey) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	rk.ident = k
 }
 
 // Forget drops what the custody holds for space sp: its invite keys and
@@ -313,7 +327,8 @@ func (rk *Custody) Rotated(sp keys.SpaceID, genesis bool, payload []byte) {
 }
 
 // open returns the epoch key of a rotate op's payload if it is sealed to
-// this device or to an invite key this node joined with.
+// this device, to an invite key this node joined with, or to the identity
+// this node holds the key of (SetIdentity).
 func (rk *Custody) open(sp keys.SpaceID, payload []byte) (keys.EpochKey, bool) {
 	r, err := commit.DecodeRotate(commit.Op{Kind: commit.KindRotate, Payload: payload})
 	if err != nil {
@@ -321,6 +336,9 @@ func (rk *Custody) open(sp keys.SpaceID, payload []byte) (keys.EpochKey, bool) {
 	}
 	rk.mu.Lock()
 	openers := append([]keys.DeviceKey{rk.dev}, rk.invites[sp]...)
+	if !rk.ident.IsZero() {
+		openers = append(openers, rk.ident)
+	}
 	rk.mu.Unlock()
 	for _, sk := range r.Keys {
 		for _, dk := range openers {

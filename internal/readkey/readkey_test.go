@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/seal"
 )
@@ -206,4 +207,24 @@ func rotateTo(t *testing.T, reader keys.AuthorID, sp keys.SpaceID, epoch uint64)
 		t.Fatal(err)
 	}
 	return k, commit.RotateOp(commit.Rotate{Epoch: epoch, Keys: []commit.SealedKey{{Reader: reader, Sealed: sealed}}})
+}
+
+// TestIdentityOpens: a rotation sealed to the person's identity (as the
+// person's own space's are) opens once the custody holds the identity's
+// opener, and not before: a device recovered from the phrase alone reads
+// every epoch.
+func TestIdentityOpens(t *testing.T) {
+	idk := identity.KeyFromSeed([32]byte{7})
+	rk := load(t, t.TempDir())
+	k, op := rotateTo(t, keys.AuthorID(idk.ID()), testSpace, 3)
+	rk.Rotated(testSpace, false, op.Payload)
+	if _, ok := rk.Current(testSpace); ok {
+		t.Fatal("a key sealed to the identity opened without it")
+	}
+	rk.SetIdentity(idk.ReadKeyOpener())
+	rk.Rotated(testSpace, false, op.Payload)
+	got, ok := rk.Current(testSpace)
+	if !ok || got.Epoch != 3 || got.Key != [32]byte(k) {
+		t.Fatalf("the key sealed to the identity: %+v, %v", got, ok)
+	}
 }

@@ -203,14 +203,21 @@ func (s *Space) enqueue(ctx context.Context, epoch uint64, ops []commit.Op) (*co
 	return nil, fmt.Errorf("space: %w while the write was being committed: it may still be (read its keys to know)", ctx.Err())
 }
 
-// Join commits this device's self-grant through an invite (g, from
-// commit.InviteGrant): the one commit a device may make before it holds a
-// role. The store decides whether the invite is valid.
-func (s *Space) Join(ctx context.Context, g commit.Grant) (*commit.Commit, error) {
-	if g.Subject != s.dev.Author() || g.Invite.IsZero() {
-		return nil, fmt.Errorf("space: join: not an invite self-grant for this device")
+// Join commits this device's self-grant through an invite: the one commit
+// a device may make before it holds a role. g is from commit.InviteGrant
+// for this device, or from commit.InvitePersonGrant for its person (#12);
+// then cert, if not nil, is this device's certificate by that identity,
+// carried first in the same commit (package acl). The store decides
+// whether the invite is valid.
+func (s *Space) Join(ctx context.Context, g commit.Grant, cert []byte) (*commit.Commit, error) {
+	if g.Invite.IsZero() || (!g.Person && (g.Subject != s.dev.Author() || cert != nil)) {
+		return nil, fmt.Errorf("space: join: not an invite self-grant for this device or its person")
 	}
-	c, err := s.enqueue(ctx, 0, []commit.Op{commit.GrantOp(g)})
+	ops := []commit.Op{commit.GrantOp(g)}
+	if cert != nil {
+		ops = []commit.Op{commit.CertOp(cert), commit.GrantOp(g)}
+	}
+	c, err := s.enqueue(ctx, 0, ops)
 	if err != nil {
 		return nil, err
 	}

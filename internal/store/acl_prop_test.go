@@ -180,12 +180,17 @@ func TestPropertyEvaluateIsAFixpoint(t *testing.T) {
 // little.
 func TestGenACLExercisesTheRules(t *testing.T) {
 	var revs, revoked, usedUp, denied, joins int
-	var certs, people, devRevs, personRevs int
+	var certs, people, devRevs, personRevs, personJoins int
 	for s := range uint64(20) {
 		h := storetest.GenACL(rand.New(rand.NewPCG(s, s)), storetest.Gen{Authors: 4, Ops: 200, Keys: 10, MaxBatch: 3})
 		d := acl.Evaluate(h.Space(), h.Commits, nil)
 		revs += len(d.Revocations)
 		certs, people = certs+len(d.Certs), people+len(d.People)
+		for _, g := range d.People {
+			if !g.Invite.IsZero() {
+				personJoins++
+			}
+		}
 		for _, rv := range d.Revocations {
 			switch {
 			case rv.Person:
@@ -209,8 +214,8 @@ func TestGenACLExercisesTheRules(t *testing.T) {
 		}
 	}
 	t.Logf("revocations %d, revoked commits %d, used-up joins %d, denied %d, joins %d", revs, revoked, usedUp, denied, joins)
-	t.Logf("people (#12): certificates %d, person grants %d, device revocations %d, cuts of revoked people %d", certs, people, devRevs, personRevs)
-	if revs == 0 || revoked == 0 || usedUp == 0 || denied == 0 || joins == 0 || certs == 0 || people == 0 || devRevs == 0 || personRevs == 0 {
+	t.Logf("people (#12): certificates %d, person grants %d (%d joins through invites), device revocations %d, cuts of revoked people %d", certs, people, personJoins, devRevs, personRevs)
+	if revs == 0 || revoked == 0 || usedUp == 0 || denied == 0 || joins == 0 || certs == 0 || people == 0 || devRevs == 0 || personRevs == 0 || personJoins == 0 {
 		t.Fatalf("the generator does not exercise every rule")
 	}
 }

@@ -271,18 +271,8 @@ func (st *spaceState) needsRedecide(v acl.Verdict) bool {
 }
 
 // joinsVia counts the stored joins through invite inv (its joiners'
-// grants), whether they count or not.
-func (st *spaceState) joinsVia(inv keys.AuthorID) int {
-	n := 0
-	for _, sub := range st.grounded.Subjects() {
-		for _, g := range st.grounded.Grants(sub) {
-			if g.Invite == inv {
-				n++
-			}
-		}
-	}
-	return n
-}
+// grants, to devices and to people), whether they count or not.
+func (st *spaceState) joinsVia(inv keys.AuthorID) int { return st.grounded.JoinsVia(inv) }
 
 // addGrants records grants of a stored commit durably and in the decision
 // state; valid: the commit counts.

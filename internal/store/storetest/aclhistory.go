@@ -19,8 +19,9 @@ import (
 // them, and create invites of one or two uses, or unlimited, that strangers
 // join through. Authors also belong to two people (#12): they carry
 // device certificates (their own or a sibling's), admins grant roles to
-// people and revoke people, and devices carry their identity's
-// revocations of siblings.
+// people and revoke people, devices carry their identity's revocations of
+// siblings, and devices join through invites as their person (the grant
+// then held by every device of that person).
 // Every commit is grounded (allowed when revocations and invite uses are
 // left aside), so a store stores every one; which of them count is
 // acl.Evaluate's decision (see ExpectDecided). g.Authors of the authors
@@ -175,7 +176,16 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		case x < 7 && len(invites) > 0: // join through an invite
 			inv := invites[r.IntN(len(invites))]
 			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]
-			batch = append(batch, commit.GrantOp(commit.InviteGrant(sp, a.key.Author(), role, inv)))
+			if p := personOf[ai]; p >= 0 && pr.IntN(4) != 0 {
+				// As its person, with its certificate (or without: then
+				// grounded only if the certificate is in its past).
+				if pr.IntN(2) == 0 {
+					batch = append(batch, certs[ai])
+				}
+				batch = append(batch, commit.GrantOp(commit.InvitePersonGrant(sp, people[p].ID(), role, inv)))
+			} else {
+				batch = append(batch, commit.GrantOp(commit.InviteGrant(sp, a.key.Author(), role, inv)))
+			}
 		}
 		for range r.IntN(g.MaxBatch + 1) {
 			p := "k/"
