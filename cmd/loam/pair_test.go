@@ -11,6 +11,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // pinnedHTTPS returns a client that trusts only the certificate whose
@@ -71,7 +74,8 @@ func TestPairCLI(t *testing.T) {
 		t.Errorf("pair without --ui-listen: exit %d %q", r.code, r.stderr)
 	}
 	d := startDaemon(t, h, append(loopbackDaemon, "--ui-listen", "127.0.0.1:0")...)
-	if !strings.Contains(d.out.String(), "phones: https://127.0.0.1:") {
+	// The daemon prints its addresses after it wrote daemon.json.
+	if !testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(d.out.String(), "phones: https://127.0.0.1:") }) {
 		t.Errorf("the daemon does not say where phones reach it:\n%s", d.out)
 	}
 	var ui uiInfo
