@@ -244,11 +244,24 @@ func TestBrowserPhone(t *testing.T) {
 		t.Errorf("loam sessions:\n%s", out)
 	}
 	a.cli(20*time.Second, "sessions", "revoke", "Ana's phone")
-	phone.run("send after the revocation", chromedp.SendKeys(`#message`, "Am I still in?\r", chromedp.ByQuery))
+	// The revocation ends the page's watch stream; its reconnection gets
+	// 401, and the page asks why.
 	phone.until("the page says why", `document.querySelector('#signed-out')?.dataset.code === 'session_revoked' &&
 		document.querySelector('#signed-out-why').textContent.includes('revoked') &&
 		document.querySelector('#signed-out').textContent.includes('loam pair')`)
 	phoneShot(phone, "revoked")
+
+	// Pairing again by the link (the QR code's): it pairs at once.
+	var p2 phoneUI
+	if err := a.jsonCLI(&p2, "pair", "--name", "Ana's phone", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	phone.run("open the pairing link", chromedp.Navigate(p2.URLs[0]), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
+	phone.until("paired again, no code in the address", `location.pathname === '/' && !location.href.includes('code=') &&
+		document.querySelector('#signed-out') === null`)
+	if out := a.cli(20*time.Second, "sessions"); !strings.Contains(out, "Ana's phone") {
+		t.Errorf("loam sessions after pairing again:\n%s", out)
+	}
 	if errs := phone.jsErrors(); len(errs) > 0 {
 		t.Logf("phone: JavaScript errors (the 401s and the restart may log some): %v", errs)
 	}

@@ -149,7 +149,12 @@ export function watch(space, prefix, onEvent, onState = () => {}) {
   const url = '/v1' + sp(space) + '/watch' + (prefix ? '?prefix=' + encodeURIComponent(prefix) : '');
   const es = new EventSource(url);
   es.onopen = () => onState('live');
-  es.onerror = () => onState('reconnecting');
+  es.onerror = () => {
+    onState('reconnecting');
+    // Closed for good (an HTTP error, such as a revoked session's 401):
+    // a plain request says why.
+    if (es.readyState === EventSource.CLOSED) api.hello().catch(() => {});
+  };
   es.addEventListener('resync', () => onState('resync'));
   es.onmessage = (m) => {
     try {
