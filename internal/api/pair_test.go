@@ -57,15 +57,20 @@ func (b *syncBuffer) String() string {
 }
 
 // serveLAN opens the node of home and serves it with a --ui-listen
-// listener on lanAddr; the test's end closes both.
-func serveLAN(t *testing.T, home, lanAddr string) *lanNode {
+// listener on lanAddr (and the loopback API on a free port, or on
+// apiAddr[0]); the test's end closes both.
+func serveLAN(t *testing.T, home, lanAddr string, apiAddr ...string) *lanNode {
 	t.Helper()
 	n, err := node.Open(context.Background(), node.Options{Home: home, Offline: true, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	d, err := Serve(ctxT(t), n, ServeOptions{Addr: "127.0.0.1:0", UIListen: lanAddr,
+	addr := "127.0.0.1:0"
+	if len(apiAddr) > 0 {
+		addr = apiAddr[0]
+	}
+	d, err := Serve(ctxT(t), n, ServeOptions{Addr: addr, UIListen: lanAddr,
 		UI:     fstest.MapFS{"index.html": {Data: []byte("<title>Loam</title>")}, "pair.html": {Data: []byte("<title>Pair</title>")}},
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -403,10 +408,28 @@ func TestSessionsDurable(t *testing.T) {
 	if resp, body := l.do("GET", "/v1/sessions", "", map[string]string{"Cookie": b.cookie}); resp.StatusCode != 200 || !strings.Contains(body, `"current":true`) {
 		t.Errorf("GET /v1/sessions from the phone: %s %s", resp.Status, body)
 	}
-	spki, addr := l.d.UICert().SPKI, l.d.UIListenAddr()
+	// A browser on the node's machine, logged in by a login link.
+	nr := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := nr.Get(l.d.LoginURL())
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var local []string
+	for _, c := range resp.Cookies() {
+		local = append(local, c.Name+"="+c.Value)
+	}
+	spki, addr, api := l.d.UICert().SPKI, l.d.UIListenAddr(), l.d.Addr()
 	l.close()
 
-	l = serveLAN(t, home, addr) // the same port: cookies are per port
+	l = serveLAN(t, home, addr, api) // the same ports: cookies are per port
+	req, _ := http.NewRequest("GET", "http://"+api+"/v1/spaces", nil)
+	req.Header.Set("Cookie", strings.Join(local, "; "))
+	if resp, err := nr.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the login link's session after the restart: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	raw, err := os.ReadFile(filepath.Join(home, SessionsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -423,11 +446,11 @@ func TestSessionsDurable(t *testing.T) {
 		t.Fatalf("a write after the restart: %s %s", resp.Status, body)
 	}
 	ss, err := l.d.Client().Sessions(ctx)
-	if err != nil || len(ss) != 2 || ss[0].Via != viaLAN || ss[0].Addr != "127.0.0.1" {
+	if err != nil || len(ss) != 3 || ss[0].Via != viaLAN || ss[0].Addr != "127.0.0.1" {
 		t.Fatalf("sessions %+v %v", ss, err)
 	}
 	// A watch stream of the phone, open when it is revoked, ends.
-	req, _ := http.NewRequest("GET", l.base+"/v1/spaces/after/watch", nil)
+	req, _ = http.NewRequest("GET", l.base+"/v1/spaces/after/watch", nil)
 	req.Header.Set("Cookie", b.cookie)
 	stream, err := l.hc.Do(req)
 	if err != nil || stream.StatusCode != 200 {
@@ -464,7 +487,7 @@ func TestSessionsDurable(t *testing.T) {
 		t.Errorf("the other session after the revocation: %s", resp.Status)
 	}
 	l.close()
-	l = serveLAN(t, home, addr)
+	l = serveLAN(t, home, addr, api)
 	check()
 }
 
