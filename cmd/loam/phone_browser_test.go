@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -160,6 +161,32 @@ func TestBrowserPhone(t *testing.T) {
 	phone.until("the sessions card", `[...document.querySelectorAll('#d-sessions ~ .table-wrap tbody tr')].some(r =>
 		r.textContent.includes("Ana's phone") && r.textContent.includes('this browser') && r.textContent.includes('home network'))`)
 	phoneShot(phone, "dashboard")
+
+	// The dashboard revokes another session: a browser logged in on the
+	// node's machine with a login link.
+	local := &http.Client{
+		Transport:     &http.Transport{DialContext: lab.DialContext(home.Host)},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := local.Get(strings.TrimSpace(a.cli(20*time.Second, "ui")))
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a login link on the node: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	local.CloseIdleConnections()
+	chromedp.ListenTarget(phone.ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go chromedp.Run(phone.ctx, page.HandleJavaScriptDialog(true)) // accept "Revoke …?"; returns at once
+		}
+	})
+	phone.run("reload the dashboard", chromedp.Reload(), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
+	phone.until("the login session listed", `document.querySelector('button[aria-label="Revoke browser"]') !== null`)
+	phone.run("revoke it", chromedp.Click(`button[aria-label="Revoke browser"]`, chromedp.ByQuery))
+	phone.until("the login session gone", `document.querySelector('button[aria-label="Revoke browser"]') === null &&
+		document.querySelector('button[aria-label="Revoke Ana\'s phone"]') !== null`)
+	if out := a.cli(20*time.Second, "sessions"); regexp.MustCompile(`(?m)^browser `).MatchString(out) {
+		t.Errorf("the session revoked from the dashboard is listed:\n%s", out)
+	}
 
 	// Chat: a message from the phone reaches the second node.
 	phone.run("open the chat", goTo("/chat/general"))

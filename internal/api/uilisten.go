@@ -140,7 +140,11 @@ func (p *phoneState) lanURLs(path string) []string {
 		return nil
 	}
 	var v4, v6, lo []string
+	primary := primaryIP()
 	for _, ip := range p.addrsLocked() {
+		if ip == primary {
+			continue // first, below
+		}
 		u := "https://" + net.JoinHostPort(ip.String(), p.port) + path
 		switch {
 		case ip.IsLoopback():
@@ -152,10 +156,31 @@ func (p *phoneState) lanURLs(path string) []string {
 		}
 	}
 	out := append(v4, v6...)
+	if slices.Contains(p.addrsLocked(), primary) && !primary.IsLoopback() {
+		out = append([]string{"https://" + net.JoinHostPort(primary.String(), p.port) + path}, out...)
+	}
 	if len(out) == 0 {
 		out = lo
 	}
 	return out
+}
+
+// primaryIP returns the address this machine's default route leaves from
+// (the one a phone on the home network most likely reaches: not a
+// container bridge's or a VPN's), or the zero Addr. Dialing UDP sends
+// nothing.
+func primaryIP() netip.Addr {
+	c, err := net.Dial("udp4", "192.0.2.1:9") // TEST-NET-1: only the route is looked up
+	if err != nil {
+		return netip.Addr{}
+	}
+	defer c.Close()
+	ua, _ := c.LocalAddr().(*net.UDPAddr)
+	if ua == nil {
+		return netip.Addr{}
+	}
+	ip, _ := netip.AddrFromSlice(ua.IP)
+	return ip.Unmap()
 }
 
 // checkLANHost refuses a request on the --ui-listen listener whose Host is
