@@ -30,8 +30,9 @@ const (
 	// maxPairCodes bounds the unused codes held.
 	maxPairCodes = 16
 	// spentTTL is how long a used or expired code is remembered, to say
-	// so rather than "wrong".
+	// so rather than "wrong"; at most maxSpent are.
 	spentTTL = time.Hour
+	maxSpent = 1024
 )
 
 // pairCode is an unused pairing code.
@@ -116,10 +117,17 @@ func (p *pairing) expireLocked(now time.Time) {
 			p.spent[h] = now
 		}
 	}
+	var oldest [32]byte
+	var oldestAt time.Time
 	for h, at := range p.spent {
 		if now.Sub(at) > spentTTL {
 			delete(p.spent, h)
+		} else if oldestAt.IsZero() || at.Before(oldestAt) {
+			oldest, oldestAt = h, at
 		}
+	}
+	if len(p.spent) > maxSpent {
+		delete(p.spent, oldest)
 	}
 }
 
