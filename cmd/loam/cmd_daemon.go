@@ -108,6 +108,11 @@ by ID; they hold no ticket, key, token or data.`,
 			if err != nil || !api.LoopbackHost(host) {
 				return usageErrorf(cmd, "--api %s is not a loopback HOST:PORT: the API listens only on 127.0.0.1, [::1] or localhost (e.g. --api 127.0.0.1:7777)", apiAddr)
 			}
+			if uiListen != "" {
+				if _, _, err := net.SplitHostPort(uiListen); err != nil {
+					return usageErrorf(cmd, "--ui-listen %s is not a HOST:PORT (e.g. --ui-listen 0.0.0.0:7443)", uiListen)
+				}
+			}
 			mode, err := p2p.ParseDHTMode(dhtName)
 			if err != nil {
 				return usageErrorf(cmd, "--dht: %v", err)

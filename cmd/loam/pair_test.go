@@ -73,6 +73,9 @@ func TestPairCLI(t *testing.T) {
 	if r := plain.run("", "pair"); r.code == 0 || !strings.Contains(r.stderr, "--ui-listen") {
 		t.Errorf("pair without --ui-listen: exit %d %q", r.code, r.stderr)
 	}
+	if r := plain.run("", "daemon", "--ui-listen", "7443"); r.code != 2 || !strings.Contains(r.stderr, "--ui-listen 7443 is not a HOST:PORT") {
+		t.Errorf("daemon --ui-listen 7443: exit %d %q", r.code, r.stderr)
+	}
 	d := startDaemon(t, h, append(loopbackDaemon, "--ui-listen", "127.0.0.1:0")...)
 	// The daemon prints its addresses after it wrote daemon.json.
 	if !testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(d.out.String(), "phones: https://127.0.0.1:") }) {

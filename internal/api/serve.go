@@ -156,7 +156,8 @@ func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("api: serve the UI listener: %w", err)
+		// %v, not %w: the caller's advice for a busy --api port is not for this one.
+		return fmt.Errorf("api: serve the web UI for phones (--ui-listen): %v (if the port is taken or the address is not this machine's, choose another --ui-listen HOST:PORT)", err)
 	}
 	d.s.phone.setListener(ln.Addr(), cert)
 	d.lanAddr = ln.Addr().String()
