@@ -123,6 +123,7 @@ type nodeImpl interface {
 	refusals(ctx context.Context) (map[string]uint64, error)
 	blobNode
 	identityNode // identity.go
+	profileNode  // profile.go
 	deviceNode   // devices.go
 	linkNode     // link.go
 }

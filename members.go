@@ -29,6 +29,13 @@ type Member struct {
 	Name     string     `json:"name,omitempty"`
 	Since    *time.Time `json:"since,omitempty"`
 	Devices  []Member   `json:"devices,omitempty"`
+	// Profiles: a person's Name is their profile's name ("" without a
+	// profile), Avatar its avatar's blob ID and AvatarKey the key in the
+	// space whose value is the avatar image (Space.OpenBlob); a person's
+	// device names the person's profile name in Person.
+	Avatar    string `json:"avatar,omitempty"`
+	AvatarKey string `json:"avatar_key,omitempty"`
+	Person    string `json:"person,omitempty"`
 }
 
 // MemberGrant is one grant that took effect.
@@ -84,6 +91,7 @@ func memberOf(m api.Member) Member {
 		o.Revoked = &Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
 	}
 	o.Identity, o.Name, o.Since = m.Identity, m.Name, m.Since
+	o.Avatar, o.AvatarKey, o.Person = m.Avatar, m.AvatarKey, m.Person
 	if len(m.Devices) > 0 {
 		o.Devices = membersOf(m.Devices)
 	}

@@ -23,7 +23,7 @@ idt_… ROLE) holds for all of them.`,
   loam id show`,
 		Args: noSubcommand,
 	}
-	cmd.AddCommand(newIDCreateCmd(g), newIDShowCmd(g), newIDRecoverCmd(g))
+	cmd.AddCommand(newIDCreateCmd(g), newIDShowCmd(g), newIDRecoverCmd(g), newIDProfileCmd(g))
 	return cmd
 }
 

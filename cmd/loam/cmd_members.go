@@ -17,8 +17,9 @@ func newMembersCmd(g *globalOptions) *cobra.Command {
 		Use:   "members SPACE",
 		Short: "List who holds which role in a space",
 		Long: `List the members of SPACE as this device knows them: every person (an
-identity, idt_…, with their certified devices under them, each by the name
-its certificate gives it), and every other device and invite key holding a
+identity, idt_…, shown by their profile name ('loam id profile'), with
+their certified devices under them, each by the name its certificate gives
+it), and every other device and invite key holding a
 grant that counts, with its role in force now, the key prefix
 it is restricted to, who granted it and when, when it expires, when and
 by whom it was revoked, and the seq at which it forked (signed two
@@ -45,7 +46,7 @@ device this one has not synced with yet is not shown.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print [{"author", "invite", "role", "grants", "joined", "revoked", "forked_at", "identity", "name", "since", "devices"}] as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print [{"author", "invite", "role", "grants", "joined", "revoked", "forked_at", "identity", "name", "since", "devices", "avatar", "avatar_key", "person"}] as JSON; a person's name is their profile's, a device's its certificate's`)
 	return cmd
 }
 
@@ -72,6 +73,9 @@ func writeMember(w *tabwriter.Writer, m loam.Member, indent string) {
 	switch {
 	case len(m.Devices) > 0 || strings.HasPrefix(m.Author, "idt_"):
 		who = fmt.Sprintf("%s (person, %d devices)", who, len(m.Devices))
+		if m.Name != "" { // the person's profile name
+			who = m.Name + " " + who
+		}
 	case m.Name != "":
 		who = fmt.Sprintf("%s%s %q", indent, who, m.Name)
 	}

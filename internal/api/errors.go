@@ -68,6 +68,7 @@ var kinds = []errorKind{
 	{keys.ErrMalformed, http.StatusBadRequest, "malformed_id", nil},
 	{node.ErrBadName, http.StatusBadRequest, "bad_name", nil},
 	{node.ErrBadPersonName, http.StatusBadRequest, "bad_person_name", nil},
+	{space.ErrBadProfile, http.StatusBadRequest, "bad_profile", nil},
 	{node.ErrBadPhrase, http.StatusBadRequest, "bad_phrase", nil},
 	{commit.ErrMalformed, http.StatusBadRequest, "malformed_commit", nil},
 	{blob.ErrBadRef, http.StatusBadRequest, "bad_ref", nil},

@@ -113,6 +113,7 @@ var sentinels = map[string]error{
 	"space.ErrAwaiting":          space.ErrAwaiting,
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
+	"space.ErrBadProfile":        space.ErrBadProfile,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,

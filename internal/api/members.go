@@ -48,6 +48,10 @@ func MembersOf(ms []space.Member, ps []space.Person) []Member {
 func PersonOf(p space.Person, devices []Member) Member {
 	id := p.Identity.String()
 	out := Member{Author: id, Identity: id, Grants: []MemberGrant{}, Devices: devices}
+	out.Name, out.Avatar, out.AvatarKey = p.Profile.Name, p.Profile.Avatar, p.Profile.AvatarKey
+	for i := range devices {
+		devices[i].Person = p.Profile.Name
+	}
 	best := p.Role
 	for _, d := range devices {
 		if r, err := commit.ParseRole(d.Role); err == nil && acl.Rank(r) > acl.Rank(best) {

@@ -81,6 +81,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"POST /v1/spaces/{space}/grants":            s.grant,
 		"GET /v1/identity":                          s.identity,
 		"POST /v1/identity":                         s.createIdentity,
+		"GET /v1/identity/profile":                  s.profile,
+		"PUT /v1/identity/profile":                  s.setProfile,
 		"GET /v1/identity/devices":                  s.devices,
 		"POST /v1/identity/devices/revoke":          s.revokeDevice,
 		"POST /v1/identity/recover":                 s.recoverIdentity,

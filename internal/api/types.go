@@ -259,6 +259,14 @@ type Member struct {
 	Name     string     `json:"name,omitempty"`
 	Since    *time.Time `json:"since,omitempty"`
 	Devices  []Member   `json:"devices,omitempty"`
+	// Profiles (#12): a person's row has Name, the name of their profile
+	// ("" without one), Avatar, its avatar's blob ID ("" without one), and
+	// AvatarKey, the key in the space whose value is the avatar image
+	// (GET /v1/spaces/{space}/keys/{key}?raw=true). A device row of a
+	// person has Person, the person's profile name.
+	Avatar    string `json:"avatar,omitempty"`
+	AvatarKey string `json:"avatar_key,omitempty"`
+	Person    string `json:"person,omitempty"`
 }
 
 // MemberGrant is one grant of a Member.

@@ -309,6 +309,7 @@ func (n *Node) carryOne(ctx context.Context, sp keys.SpaceID) {
 		n.people.done[sp] = true
 		n.people.mu.Unlock()
 	}
+	n.carryProfile(ctx, sp) // profile.go
 }
 
 // carryCert writes this device's certificate into space sp, once: it
@@ -337,10 +338,6 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 			return true, nil
 		}
 	}
-	now := commit.HLC{Wall: uint64(time.Now().UnixMicro())}
-	if acc.Role(n.dev.Author()) == commit.RoleSeed && acc.PersonRole(id.ID, now) == 0 {
-		return false, nil // a seeder is a machine, not its owner: it says nothing of whose it is
-	}
 	s, err := n.openSpace(ctx, sp)
 	if err != nil {
 		return false, err
@@ -348,6 +345,15 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 	ops := []commit.Op{commit.CertOp(id.Cert.Encode())}
 	if s.CheckWrite(ctx, ops) != nil {
 		return false, nil // no role here (yet)
+	}
+	// A seeder is a machine, not its owner: it says nothing of whose it
+	// is. Decided after CheckWrite, on access at least as new as the one
+	// CheckWrite saw (a seed grant arriving in between would pass it).
+	if acc, err = n.st.Access(ctx, sp); err != nil {
+		return false, err
+	}
+	if acc.Role(n.dev.Author()) == commit.RoleSeed && acc.PersonRole(id.ID, commit.HLC{Wall: uint64(time.Now().UnixMicro())}) == 0 {
+		return false, nil
 	}
 	if _, err := s.Commit(ctx, ops); err != nil {
 		return false, fmt.Errorf("node: carry the certificate: %w", err)

@@ -330,6 +330,13 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	if err != nil {
 		return nil, fmt.Errorf("node: join: waiting for the invite's grant to arrive: %w", err)
 	}
+	if acc, err := n.st.Access(ctx, t.Space); err != nil {
+		return nil, err
+	} else if cut, ok := acc.Cuts[n.dev.Author()]; ok {
+		// Revoked here (as a member, a device or a person): no ticket
+		// brings this device back, whatever its person still holds.
+		return nil, fmt.Errorf("%w: this device, %s, was revoked in %s (its commits after seq %d do not count) and cannot join it again: join from another device, or ask an admin", space.ErrReadOnly, n.dev.Author().Short(), t.Name, cut)
+	}
 	if mine, _ := n.st.Role(ctx, t.Space, n.dev.Author()); dead && mine != 0 {
 		return n.openSpace(ctx, t.Space) // joined before
 	}

@@ -123,6 +123,9 @@ func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []
 		}
 	}
 	people := addPeople(d, certs, times, now, get)
+	if err := addProfiles(ctx, st, sp, people, byAuthor); err != nil {
+		return nil, nil, err
+	}
 	for inv, js := range d.Joined {
 		get(inv).Joined = js
 	}

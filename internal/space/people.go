@@ -24,6 +24,9 @@ type Person struct {
 	Role    commit.Role
 	Grants  []MemberGrant   // grants to the person, oldest first
 	Devices []keys.AuthorID // its certified devices, in author order
+	// Profile is the person's profile in force in the space (profile.go);
+	// zero (Name "") when none.
+	Profile ProfileEntry
 }
 
 // certInfo is what a device's certificate says of it.

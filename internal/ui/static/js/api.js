@@ -125,6 +125,12 @@ export const api = {
   batch: (space, ops) => callJSON('POST', sp(space) + '/batch', { json: ops }),
   sessions: () => callJSON('GET', '/sessions'),
   revokeSession: (name) => callJSON('DELETE', '/sessions/' + encodeURIComponent(name)),
+  // identity is this device's person (404 no_identity without one).
+  identity: () => callJSON('GET', '/identity'),
+  // profile is this device's person's profile: {name, avatar}.
+  profile: () => callJSON('GET', '/identity/profile'),
+  // setProfile sets it in every space this device may write to.
+  setProfile: (name, avatar) => callJSON('PUT', '/identity/profile', { json: { name, avatar: avatar || '' } }),
 };
 
 // listAll lists every entry under prefix, page by page.

@@ -57,4 +57,9 @@ api.hello().then((hello) => {
   me.title = "This device's author ID: " + hello.author;
   sessionStorage.setItem('loam.author', hello.author);
   route();
+  // With an identity, the person's profile name (people.js), not the ID.
+  api.profile().then((p) => {
+    me.textContent = p.name;
+    me.title = p.name + " on this device, " + hello.author;
+  }).catch(() => {});
 }).catch(() => {});

@@ -6,11 +6,17 @@
 //   chat/msg/CHANNEL/MS-AUTHOR        {"text":"…"}             one key per message
 //   chat/nick/AUTHOR                  {"nick":"…"}             only AUTHOR's own counts
 //
+// A message's author shows as its person's profile name and avatar
+// (people.js); the old nickname of an author without a profile still
+// shows. "Your name" sets the profile of this device's person, or, on a
+// device without an identity, its nickname as before.
+//
 // Unread counts are kept in this browser's localStorage: the key of the
 // last message read, per space and channel.
 import { api, live, parseJSON } from './api.js';
-import { h, put, field, short, clock, notice, errorText } from './dom.js';
+import { h, put, field, clock, notice, errorText } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
+import { People } from './people.js';
 
 const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 let lastMs = 0;
@@ -59,7 +65,10 @@ export function chat(main, [channelArg]) {
       }
     }
 
-    const name = (author) => nicks.get(author) || short(author);
+    const people = new People(space, () => { if (!closed) render(); });
+    let myProfile = null; // this device's person's profile; null without an identity
+    try { myProfile = await api.profile(); } catch (e) { if (e.code !== 'no_identity') throw e; }
+    const name = (author) => people.name(author, nicks.get(author));
     const sorted = (c) => [...(msgs.get(c) || new Map()).values()].sort((x, y) => (x.key < y.key ? -1 : 1));
     function unread(c) {
       const last = localStorage.getItem(readKey(c)) || '';
@@ -77,7 +86,7 @@ export function chat(main, [channelArg]) {
     const text = h('input', { name: 'message', autocomplete: 'off', maxlength: 4000, placeholder: 'Message #' + channel, id: 'message' });
     const state = h('span', { class: 'badge off', id: 'live' }, 'connecting');
     const newChan = h('input', { name: 'channel', placeholder: 'new-channel', pattern: '[a-z0-9][a-z0-9_-]{0,39}', autocomplete: 'off' });
-    const nickIn = h('input', { name: 'nick', maxlength: 40, autocomplete: 'nickname', id: 'nick' });
+    const nickIn = h('input', { name: 'nick', maxlength: 64, autocomplete: 'nickname', id: 'nick' });
     const topicIn = h('input', { name: 'topic', maxlength: 200, autocomplete: 'off', id: 'topic-input' });
 
     for (const el of [topicIn, nickIn]) el.addEventListener('input', () => { el.dataset.editing = '1'; });
@@ -105,12 +114,18 @@ export function chat(main, [channelArg]) {
             onsubmit: async (ev) => {
               ev.preventDefault();
               try {
-                await api.put(space, 'chat/nick/' + me, { nick: nickIn.value.trim() });
+                const n = nickIn.value.trim();
+                if (myProfile) {
+                  myProfile = await api.setProfile(n, myProfile.avatar);
+                  people.reload();
+                } else {
+                  await api.put(space, 'chat/nick/' + me, { nick: n });
+                }
                 doneEditing(nickIn);
-                notice('Nickname saved');
+                notice('Name saved');
               } catch (e) { notice(errorText(e), 'error'); }
             },
-          }, field('Your nickname', nickIn), h('button', { type: 'submit' }, 'Save'))),
+          }, field('Your name', nickIn), h('button', { type: 'submit' }, 'Save'))),
         h('section', { class: 'card room', 'aria-labelledby': 'room-name' },
           h('header', { class: 'room-head' },
             h('h2', { id: 'room-name' }, '#' + channel), topicEl,
@@ -157,13 +172,13 @@ export function chat(main, [channelArg]) {
       put(topicEl, tp && tp.topic ? [tp.topic, h('span', { class: 'muted' }, ' — set by ' + name(tp.author))] : h('span', { class: 'muted' }, 'No topic yet.'));
       // Fill the forms only while nobody is editing them.
       if (!topicIn.dataset.editing) topicIn.value = tp ? tp.topic : '';
-      if (!nickIn.dataset.editing) nickIn.value = nicks.get(me) || '';
+      if (!nickIn.dataset.editing) nickIn.value = myProfile ? myProfile.name : nicks.get(me) || '';
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
       const all = sorted(channel);
       put(log, all.length ? all.map((e) => {
         const m = parseJSON(e) || {};
         return h('li', { class: 'msg' + (e.author === me ? ' mine' : ''), dataset: { key: e.key } },
-          h('div', { class: 'meta' }, h('strong', { title: e.author }, name(e.author)), ' ', h('time', { datetime: e.time }, clock(e.time))),
+          h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: e.time }, clock(e.time))),
           h('div', { class: 'text' }, String(m.text ?? '')));
       }) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet. Say hello!'));
       if (atBottom) log.scrollTop = log.scrollHeight;
@@ -171,6 +186,9 @@ export function chat(main, [channelArg]) {
       document.title = 'Loam chat: #' + channel;
     }
 
+    await people.start();
+    stop = () => people.stop();
+    if (closed) { stop(); return; }
     const watching = live(space, 'chat/', {
       apply,
       reset: () => {
@@ -188,7 +206,7 @@ export function chat(main, [channelArg]) {
         state.textContent = s;
       },
     });
-    stop = watching.stop;
+    stop = () => { watching.stop(); people.stop(); };
     channels.add(channel);
     await watching.loaded;
     const onVis = () => render();

@@ -2,6 +2,12 @@
 import { api } from './api.js';
 import { h, put, short, bytes, ago, errorText } from './dom.js';
 import { sessionsCard } from './sessions.js';
+import { directory } from './people.js';
+
+// Peers and this node show as their person's profile name where a space's
+// members know it (people.js); the directories are loaded with the first
+// status and again every 10th.
+const maxDirSpaces = 20;
 
 export function dashboard(main) {
   const spacesBox = h('div', { class: 'table-wrap' });
@@ -15,11 +21,25 @@ export function dashboard(main) {
       h('section', { class: 'card wide', 'aria-labelledby': 'd-peers' }, h('h2', { id: 'd-peers' }, 'Peers'), peersBox),
       sessionsCard()));
 
+  let dir = new Map();
+  let ticks = 0;
+  async function loadDir(spaces) {
+    const next = new Map();
+    for (const s of spaces.slice(0, maxDirSpaces)) {
+      try {
+        for (const [a, p] of directory(await api.members(s.id))) if (p.name || !next.has(a)) next.set(a, p);
+      } catch { /* a space forgotten meanwhile */ }
+    }
+    dir = next;
+  }
+  const nameOf = (a) => { const p = dir.get(a); return p && p.name ? p.name + ' · ' + short(a) : short(a); };
+
   async function load() {
     try {
       const [st, peers] = await Promise.all([api.status(), api.peers()]);
+      if (ticks++ % 10 === 0) await loadDir(st.spaces);
       put(nodeBox,
-        h('dt', {}, 'Author'), h('dd', {}, h('code', { title: st.author }, short(st.author))),
+        h('dt', {}, 'Author'), h('dd', { id: 'me-author' }, h('code', { title: st.author }, nameOf(st.author))),
         h('dt', {}, 'Peer ID'), h('dd', {}, h('code', { title: st.peer }, short(st.peer))),
         h('dt', {}, 'Connected peers'), h('dd', { id: 'peer-count' }, String(st.peers)),
         h('dt', {}, 'Blobs'), h('dd', {}, bytes(st.blobs.bytes_in) + ' in, ' + bytes(st.blobs.bytes_out) + ' out' +
@@ -37,7 +57,7 @@ export function dashboard(main) {
       put(peersBox, peers.length ? h('table', {},
         h('thead', {}, h('tr', {}, ['Peer', 'Link', 'Spaces', 'Traffic', 'Seen'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, peers.map((p) => h('tr', {},
-          h('th', { scope: 'row' }, h('code', { title: p.author + '\n' + p.peer }, short(p.author))),
+          h('th', { scope: 'row' }, h('code', { title: p.author + '\n' + p.peer }, nameOf(p.author))),
           h('td', {}, !p.connected ? h('span', { class: 'badge off' }, 'offline')
             : p.direct ? h('span', { class: 'badge ok' }, 'direct') : h('span', { class: 'badge warn' }, 'relayed')),
           h('td', {}, String((p.spaces || []).length)),

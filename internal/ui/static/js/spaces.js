@@ -2,6 +2,7 @@
 // space (keys, heads with authors, verification, invites, members).
 import { api } from './api.js';
 import { h, put, field, short, ago, bytes, notice, errorText } from './dom.js';
+import { directory, avatarOf } from './people.js';
 
 export function spaceList(main) {
   const list = h('div', { class: 'table-wrap' });
@@ -63,6 +64,10 @@ export function spaceView(main, [id]) {
   const prefix = h('input', { type: 'search', name: 'prefix', placeholder: 'chat/', autocomplete: 'off' });
   const title = h('h1', {}, 'Space');
   let pages = ['']; // start keys of the pages seen
+  // Authors show as their person's profile name; the directory comes
+  // with the members list (loadMembers).
+  let dir = new Map();
+  const nameOf = (a) => { const p = dir.get(a); return (p && p.name) || short(a); };
 
   put(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/spaces' }, 'Spaces'), ' / '),
@@ -78,7 +83,7 @@ export function spaceView(main, [id]) {
         h('p', { class: 'muted' }, "Every author's latest commit held here. Each commit is signed by its author and chained to the previous one."),
         headsBox,
         h('button', { type: 'button', onclick: verify }, 'Verify every signature'), verifyBox),
-      h('section', { class: 'card', 'aria-labelledby': 'v-members' },
+      h('section', { class: 'card wide', 'aria-labelledby': 'v-members' },
         h('h2', { id: 'v-members' }, 'Members'),
         h('p', { class: 'muted' }, 'Who may read, write or administer the space, and who granted it. Revoking a member makes its later commits count nowhere.'),
         membersBox),
@@ -104,7 +109,7 @@ export function spaceView(main, [id]) {
           h('tbody', {}, shown.map((e) => h('tr', {},
             h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link', onclick: () => showValue(e) }, e.key ?? ('base64:' + e.key_b64))),
             h('td', { class: 'value' }, preview(e)),
-            h('td', {}, h('code', { title: e.author }, short(e.author))),
+            h('td', {}, h('code', { title: e.author }, nameOf(e.author))),
             h('td', {}, ago(e.time)))))) : h('p', { class: 'muted' }, 'No keys' + (prefix.value ? ' under this prefix.' : '.')),
         h('div', { class: 'pager' },
           pages.length > 1 ? h('button', { type: 'button', onclick: () => { pages.pop(); loadKeys(); } }, '← Previous') : null,
@@ -130,7 +135,7 @@ export function spaceView(main, [id]) {
     }
     put(valueBox, h('div', { class: 'value-view' },
       h('h3', {}, e.key),
-      h('p', { class: 'muted' }, 'Written by ', h('code', {}, e.author), ' ' + ago(e.time)),
+      h('p', { class: 'muted' }, 'Written by ', dir.has(e.author) ? nameOf(e.author) + ' ' : '', h('code', {}, e.author), ' ' + ago(e.time)),
       body));
   }
 
@@ -140,7 +145,7 @@ export function spaceView(main, [id]) {
       put(headsBox, h('table', {},
         h('thead', {}, h('tr', {}, ['Author', 'Commits', 'Latest'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, heads.map((hd) => h('tr', {},
-          h('th', { scope: 'row' }, h('code', { title: hd.author }, short(hd.author)), hd.author === sessionStorage.getItem('loam.author') ? ' (you)' : ''),
+          h('th', { scope: 'row' }, h('code', { title: hd.author }, nameOf(hd.author)), hd.author === sessionStorage.getItem('loam.author') ? ' (you)' : ''),
           h('td', {}, String(hd.seq)),
           h('td', {}, h('span', { title: hd.commit }, ago(hd.time))))))));
     } catch (e) {
@@ -159,27 +164,44 @@ export function spaceView(main, [id]) {
     }
   }
 
+  // loadMembers lists the members: a person (an identity) is one row,
+  // named by their profile, with their devices beneath; revoking a person
+  // revokes every device of theirs. Other devices are rows of their own.
   async function loadMembers() {
     try {
       const members = (await api.members(id)).filter((m) => !m.invite);
+      dir = directory(members);
       const me = sessionStorage.getItem('loam.author');
+      const revoke = (target, question) => async () => {
+        if (!confirm(question)) return;
+        try { await api.revoke(id, target); notice('Revoked'); loadMembers(); } catch (e) { notice(errorText(e), 'error'); }
+      };
+      const row = (m, device) => {
+        const g = m.grants && m.grants.length ? m.grants[m.grants.length - 1] : null;
+        const person = !device && m.identity && m.author === m.identity;
+        const mine = person ? (m.devices || []).some((d) => d.author === me) : m.author === me;
+        const who = person
+          ? [avatarOf(id, m), h('strong', { class: 'person-name', title: m.identity }, m.name || short(m.identity)), ' ',
+            h('span', { class: 'muted' }, (m.devices || []).length === 1 ? '1 device' : (m.devices || []).length + ' devices')]
+          : [device ? '└ ' : null, m.name ? m.name + ' ' : null, h('code', { title: m.author }, short(m.author))];
+        const label = person ? (m.name || short(m.identity)) : m.author;
+        return h('tr', { class: person ? 'person' : device ? 'device' : null, dataset: { member: m.author } },
+          h('th', { scope: 'row' }, who, mine ? ' (you)' : ''),
+          h('td', {}, m.revoked ? h('span', { class: 'badge' }, 'revoked ' + ago(m.revoked.at)) : (m.role || '–') + (g && g.prefix ? ' under ' + g.prefix : '')),
+          h('td', {}, g ? h('code', { title: g.granted_by }, nameOf(g.granted_by)) : ''),
+          h('td', {}, g ? ago(g.since) : m.since ? ago(m.since) : ''),
+          h('td', {}, m.revoked || mine ? '' : h('button', {
+            type: 'button', class: 'link',
+            onclick: person
+              ? revoke(m.identity, 'Revoke ' + label + ' (all their devices)? Their commits from now on will not count.')
+              : revoke(m.author, 'Revoke ' + label + '? Its commits from now on will not count.'),
+          }, 'Revoke')));
+      };
       put(membersBox, members.length ? h('table', {},
         h('thead', {}, h('tr', {}, ['Member', 'Role', 'Granted by', 'Since', ''].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, members.map((m) => {
-          const g = m.grants && m.grants.length ? m.grants[m.grants.length - 1] : null;
-          return h('tr', {},
-            h('th', { scope: 'row' }, h('code', { title: m.author }, short(m.author)), m.author === me ? ' (you)' : ''),
-            h('td', {}, m.revoked ? h('span', { class: 'badge' }, 'revoked ' + ago(m.revoked.at)) : (m.role || '–') + (g && g.prefix ? ' under ' + g.prefix : '')),
-            h('td', {}, g ? h('code', { title: g.granted_by }, short(g.granted_by)) : ''),
-            h('td', {}, g ? ago(g.since) : ''),
-            h('td', {}, m.revoked || m.author === me ? '' : h('button', {
-              type: 'button', class: 'link',
-              onclick: async () => {
-                if (!confirm('Revoke ' + m.author + '? Its commits from now on will not count.')) return;
-                try { await api.revoke(id, m.author); notice('Revoked'); loadMembers(); } catch (e) { notice(errorText(e), 'error'); }
-              },
-            }, 'Revoke')));
-        }))) : h('p', { class: 'muted' }, 'No members yet.'));
+        h('tbody', {}, members.flatMap((m) => [row(m, false), ...(m.devices || []).map((d) => row(d, true))]))) : h('p', { class: 'muted' }, 'No members yet.'));
+      loadHeads();
+      loadKeys();
     } catch (e) {
       put(membersBox, h('p', { class: 'error' }, errorText(e)));
     }

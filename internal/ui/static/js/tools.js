@@ -16,6 +16,7 @@
 import { api, live, parseJSON } from './api.js';
 import { h, put, field, short, ago, notice, errorText } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
+import { People } from './people.js';
 
 const conditions = ['like new', 'good', 'worn', 'needs repair'];
 const idRe = /^\d{13}-(aut_[A-Za-z0-9]+)$/;
@@ -91,7 +92,10 @@ export function tools(main, [toolArg]) {
     const body = h('div');
     const state = h('span', { class: 'badge off', id: 'live' }, 'connecting');
     put(main, h('div', { class: 'app-head' }, h('h1', {}, 'Tool library'), pick.el, state), body);
-    const name = (a) => nicks.get(a) || short(a);
+    // Owners and borrowers show as their person's profile name (people.js),
+    // else their old chat nickname, else their short ID.
+    const people = new People(space, () => redraw());
+    const name = (a) => people.name(a, nicks.get(a));
     const photoCache = new Map(); // TOOL+time → object URL
 
     function photo(tool, cls) {
@@ -301,8 +305,8 @@ export function tools(main, [toolArg]) {
       reset: () => nicks.clear(),
       changed: redraw,
     });
-    stop = () => { toolsLive.stop(); nicksLive.stop(); };
-    await Promise.all([toolsLive.loaded, nicksLive.loaded]);
+    stop = () => { toolsLive.stop(); nicksLive.stop(); people.stop(); };
+    await Promise.all([toolsLive.loaded, nicksLive.loaded, people.start()]);
     if (closed) stop();
   })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
 

@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/loamdb/loam/internal/space"
+)
+
+// Profiles (#12): the display name and avatar of the daemon's person,
+// which the daemon writes into the spaces it holds (docs/apps.md,
+// "Profiles").
+
+// Profile is a person's profile: the body of PUT /v1/identity/profile and
+// the answer of GET /v1/identity/profile.
+type Profile struct {
+	Name   string `json:"name"`
+	Avatar string `json:"avatar"` // the avatar image's blob ID (blb_…, POST /v1/blobs), or ""
+}
+
+// SetProfileResponse answers PUT /v1/identity/profile.
+type SetProfileResponse struct {
+	Profile
+	Written int `json:"written"` // spaces the profile was written into
+}
+
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
+	p, err := s.n.Profile(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Profile(p))
+}
+
+func (s *Server) setProfile(w http.ResponseWriter, r *http.Request) {
+	var req Profile
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	n, err := s.n.SetProfile(r.Context(), space.Profile(req))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SetProfileResponse{Profile: req, Written: n})
+}
+
+// Profile returns the profile of the daemon's person: GET
+// /v1/identity/profile.
+func (c *Client) Profile(ctx context.Context) (Profile, error) {
+	var out Profile
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity/profile", nil, &out)
+	return out, err
+}
+
+// SetProfile sets the profile of the daemon's person: PUT
+// /v1/identity/profile.
+func (c *Client) SetProfile(ctx context.Context, p Profile) (SetProfileResponse, error) {
+	var out SetProfileResponse
+	err := c.call(ctx, http.MethodPut, "/"+Version+"/identity/profile", p, &out)
+	return out, err
+}

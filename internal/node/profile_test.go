@@ -1,0 +1,200 @@
+package node
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/testkit"
+)
+
+// TestProfileBlindSeeder: in a private space the profile is sealed like
+// any value: a member reads the person's name, a blind seeder holds and
+// serves the commits but never the name, in its view or on its disk.
+func TestProfileBlindSeeder(t *testing.T) {
+	ctx := ctxT(t)
+	const name = "Ana Canary-7f3k"
+	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp := privateSpace(t, a, "club")
+	id := sp.ID()
+	ana, _, err := a.CreateIdentity(ctx, name, IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Join(ctx, seedT); err != nil {
+		t.Fatal(err)
+	}
+	readT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, readT); err != nil {
+		t.Fatal(err)
+	}
+	profileOf := func(n *Node) space.Profile {
+		_, ps, err := n.Roster(ctx, id.String())
+		if err != nil {
+			return space.Profile{}
+		}
+		for _, p := range ps {
+			if p.Identity == ana.ID {
+				return p.Profile.Profile
+			}
+		}
+		return space.Profile{}
+	}
+	waitFor(t, 20*time.Second, "every commit on all three nodes, the member reading Ana's profile", func() bool {
+		return sameHeads([]*Node{a, b, s}, id) && profileOf(b).Name == name
+	})
+	if p := profileOf(s); p != (space.Profile{}) {
+		t.Fatalf("the seeder reads the profile %+v", p)
+	}
+	for _, n := range []*Node{a, b, s} {
+		n.Close() // flush everything to disk before looking
+	}
+	if found := testkit.Grep(t, s.home, name, "Canary"); len(found) != 0 {
+		t.Fatalf("the seeder's home holds the profile's name: %v", found)
+	}
+	if found := testkit.Grep(t, b.home, name); len(found) == 0 {
+		t.Fatal("the member's home does not hold the name: the grep would not find it anywhere")
+	}
+}
+
+// TestProfileAvatarFromSpace: Ana's second device learns her profile,
+// avatar included, from a private space they share (where the avatar is
+// sealed, so its plain blob is not held there), and renames her keeping
+// the avatar; the first device reads the new name and the avatar from
+// the second's copy.
+func TestProfileAvatarFromSpace(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	sp := privateSpace(t, a, "club")
+	id := sp.ID()
+	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 6, 6))); err != nil {
+		t.Fatal(err)
+	}
+	av, _, err := a.AddBlob(ctx, bytes.NewReader(img.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := space.Profile{Name: "Ana", Avatar: av.String()}
+	if n, err := a.SetProfile(ctx, want); err != nil || n != len(a.profileSpaces()) {
+		t.Fatalf("SetProfile = %d, %v; want %d (every space held)", n, err, len(a.profileSpaces()))
+	}
+	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, writeT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
+		p, err := b.Profile(ctx)
+		return err == nil && p == want
+	})
+	if _, err := b.blobs.Open(av); err == nil {
+		t.Fatal("the phone holds the plain avatar: the test would not read it from the space")
+	}
+	renamed := space.Profile{Name: "Ana Lima", Avatar: av.String()}
+	if _, err := b.SetProfile(ctx, renamed); err != nil {
+		t.Fatalf("renaming on the phone, keeping the avatar: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the laptop reading the phone's copy", func() bool {
+		_, ps, err := a.Roster(ctx, id.String())
+		return err == nil && len(ps) == 1 && ps[0].Identity == ana.ID && ps[0].Profile.Profile == renamed && ps[0].Profile.Author == b.dev.Author()
+	})
+	_, ps, _ := a.Roster(ctx, id.String())
+	ent, err := a.st.Get(ctx, id, []byte(ps[0].Profile.AvatarKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := RefOf(ent)
+	if !ok {
+		t.Fatalf("the phone's avatar key holds no blob: %+v", ent)
+	}
+	var got []byte
+	waitFor(t, 20*time.Second, "the phone's avatar on the laptop", func() bool {
+		r, err := a.OpenRef(ctx, id, ref)
+		if err != nil {
+			return false
+		}
+		defer r.Close()
+		got, err = io.ReadAll(r)
+		return err == nil
+	})
+	if !bytes.Equal(got, img.Bytes()) {
+		t.Fatalf("the phone's avatar is %d bytes, not the image", len(got))
+	}
+}
+
+// TestRefreshProfile: a profile set on Ana's laptop reaches, through
+// refreshProfile on her phone, a space only the phone holds; run again,
+// it writes nothing.
+func TestRefreshProfile(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
+	if _, err := a.CreateSpace(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	_, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := b.CreateSpace(ctx, "phone-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, writeT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SetProfile(ctx, space.Profile{Name: "Ana Lima"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the phone learning the new profile", func() bool {
+		p, err := b.Profile(ctx)
+		return err == nil && p.Name == "Ana Lima"
+	})
+	nameIn := func(n *Node) string {
+		_, ps, err := n.Roster(ctx, own.ID().String())
+		if err != nil || len(ps) != 1 {
+			return ""
+		}
+		return ps[0].Profile.Name
+	}
+	if got := nameIn(b); got != "Ana" {
+		t.Fatalf("the phone's own space, before the refresh: %q, want its default %q", got, "Ana")
+	}
+	if w, err := b.refreshProfile(ctx); err != nil || w < 1 {
+		t.Fatalf("refreshProfile = %d, %v", w, err)
+	}
+	if got := nameIn(b); got != "Ana Lima" {
+		t.Fatalf("the phone's own space after the refresh: %q", got)
+	}
+	if w, err := b.refreshProfile(ctx); err != nil || w != 0 {
+		t.Fatalf("refreshProfile again = %d, %v; want 0", w, err)
+	}
+}
