@@ -3,7 +3,7 @@
 //   the shell (pages, styles, scripts, icons): fetched again when online,
 //     served from the cache when the node is unreachable;
 //   the last-seen data: every API read (GET /v1/…, but the live watch
-//     streams) that succeeded, served when the node is unreachable with
+//     streams) answered 200 or 404, served when the node is unreachable with
 //     the header X-Loam-Offline, so the page shows it read-only under a
 //     "your home node is not reachable" banner (see js/offline.js).
 // Writes are never cached or queued: offline, they fail and say so.
@@ -64,7 +64,9 @@ self.addEventListener('fetch', (e) => {
     }
     if (api && resp.status === 401) {
       e.waitUntil(caches.delete(DATA));
-    } else if (resp.status === 200) {
+    } else if (resp.status === 200 || (api && resp.status === 404)) {
+      // An API's 404 is an answer too (no identity yet, no such key): the
+      // page needs it offline as much as a 200.
       const copy = resp.clone();
       e.waitUntil(caches.open(cache).then((c) => c.put(req, copy)));
     }
