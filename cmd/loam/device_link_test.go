@@ -75,6 +75,68 @@ func TestDeviceLinkCLI(t *testing.T) {
 	}) {
 		t.Fatal("the server's write does not reach the laptop")
 	}
+	// One person, Ana, with two devices: in 'loam members --json' and in
+	// GET /v1/spaces/diary/members, on both homes; each write by a device
+	// of hers.
+	type row struct {
+		Author, Identity, Name, Person string
+		Devices                        []struct{ Author, Name, Person string }
+	}
+	annaRow := func(rows []row) *row {
+		for i := range rows {
+			if rows[i].Identity != "" && rows[i].Identity == rows[i].Author {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
+	for _, h := range []*home{laptop, server} {
+		var rows []row
+		if !testkit.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+			rows = nil
+			if json.Unmarshal([]byte(h.ok("", "members", "diary", "--json")), &rows) != nil {
+				return false
+			}
+			a := annaRow(rows)
+			return a != nil && a.Name == "Ana" && len(a.Devices) == 2
+		}) {
+			t.Fatalf("members --json does not show Ana with two devices: %+v", rows)
+		}
+		a := annaRow(rows)
+		if a.Identity != id.ID || a.Devices[0].Person != "Ana" || a.Devices[1].Person != "Ana" {
+			t.Fatalf("Ana's row: %+v", *a)
+		}
+	}
+	ms, err := dl.client.Members(t.Context(), "diary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var persons int
+	for _, m := range ms {
+		if m.Identity == id.ID && m.Author == id.ID {
+			persons++
+			if m.Name != "Ana" || len(m.Devices) != 2 {
+				t.Fatalf("GET members: Ana's row %+v", m)
+			}
+		}
+	}
+	if persons != 1 {
+		t.Fatalf("GET members: %d rows for Ana, want 1", persons)
+	}
+	var got struct{ Author string }
+	laptop.okJSON(&got, "get", "diary", "day/2", "--json")
+	if !strings.Contains(strings.Join(func() []string {
+		var out []string
+		for _, m := range ms {
+			for _, d := range m.Devices {
+				out = append(out, d.Author)
+			}
+		}
+		return out
+	}(), " "), got.Author) || got.Author == "" {
+		t.Fatalf("day/2 by %q, not one of Ana's devices", got.Author)
+	}
+
 	if r := other.run("", "device", "add", lt.Ticket); r.code != 1 || !strings.Contains(r.stderr, "link ticket does not work") || !strings.Contains(r.stderr, "loam device link") {
 		t.Errorf("a used link ticket: exit %d, %q", r.code, r.stderr)
 	}

@@ -42,6 +42,9 @@ const (
 	linkKeyEpoch = math.MaxUint64
 )
 
+// linkValidity is LinkValidity; tests shorten it (never in parallel).
+var linkValidity = LinkValidity
+
 // Errors of linking.
 var (
 	// ErrLinkVoid: the link ticket expired, was used, or is not a link
@@ -103,9 +106,9 @@ func (n *Node) LinkDevice(ctx context.Context, o LinkOptions) (keys.Ticket, erro
 	}
 	n.people.mu.Unlock()
 	if live >= maxLinks {
-		return keys.Ticket{}, fmt.Errorf("node: link: %d link tickets are live; use one, or wait until they expire (%s)", live, LinkValidity)
+		return keys.Ticket{}, fmt.Errorf("node: link: %d link tickets are live; use one, or wait until they expire (%s)", live, linkValidity)
 	}
-	t, err := n.NewInvite(ctx, id.Person.String(), InviteOptions{Role: commit.RoleWrite, Expires: LinkValidity, Uses: 1})
+	t, err := n.NewInvite(ctx, id.Person.String(), InviteOptions{Role: commit.RoleWrite, Expires: linkValidity, Uses: 1})
 	if err != nil {
 		return keys.Ticket{}, fmt.Errorf("node: link: %w", err)
 	}
@@ -113,7 +116,7 @@ func (n *Node) LinkDevice(ctx context.Context, o LinkOptions) (keys.Ticket, erro
 	if n.people.person.links == nil {
 		n.people.person.links = map[keys.AuthorID]*pendingLink{}
 	}
-	n.people.person.links[t.Invite.Author()] = &pendingLink{expires: time.Now().Add(LinkValidity), withKey: o.WithIdentity, device: make(chan identity.Cert, 1)}
+	n.people.person.links[t.Invite.Author()] = &pendingLink{expires: time.Now().Add(linkValidity), withKey: o.WithIdentity, device: make(chan identity.Cert, 1)}
 	n.people.mu.Unlock()
 	n.kickPerson()
 	return t, nil
@@ -135,7 +138,7 @@ func (n *Node) WaitLinked(ctx context.Context, t keys.Ticket) (identity.Cert, er
 		pl.device <- c // for another waiter
 		return c, nil
 	case <-timer.C:
-		return identity.Cert{}, fmt.Errorf("%w: it expired unused after %s; make a new one with 'loam device link'", ErrLinkVoid, LinkValidity)
+		return identity.Cert{}, fmt.Errorf("%w: it expired unused after %s; make a new one with 'loam device link'", ErrLinkVoid, linkValidity)
 	case <-ctx.Done():
 		return identity.Cert{}, ctx.Err()
 	case <-n.ctx.Done():

@@ -187,6 +187,7 @@ type personState struct {
 	following map[keys.SpaceID]bool      // joins the follower runs
 	tried     map[keys.SpaceID]time.Time // the last join the follower tried
 	links     map[keys.AuthorID]*pendingLink
+	profile   commit.HLC // of the newest profile seen in the person space
 }
 
 // kickPerson asks the person worker for a pass. It never blocks.
@@ -265,6 +266,7 @@ func (n *Node) personPass(ctx context.Context) error {
 	if err := n.writeDirectory(ctx, pid); err != nil {
 		return err
 	}
+	n.refreshOnNewProfile(ctx, pid)
 	return n.follow(ctx, pid)
 }
 
@@ -479,4 +481,34 @@ func (n *Node) connectedAddrs(max int) []string {
 		}
 	}
 	return out
+}
+
+// refreshOnNewProfile writes the person's profile into every held space
+// (refreshProfile) when a newer one than last seen is in force in the
+// person space: a profile set on another device reaches the spaces only
+// this one holds.
+func (n *Node) refreshOnNewProfile(ctx context.Context, pid keys.SpaceID) {
+	id, err := n.Identity(ctx)
+	if err != nil {
+		return
+	}
+	cur, _, err := n.profileIn(ctx, pid, id.ID, false)
+	if err != nil || cur == nil {
+		return
+	}
+	n.people.mu.Lock()
+	seen := n.people.person.profile
+	newer := seen.Less(cur.Time)
+	if newer {
+		n.people.person.profile = cur.Time
+	}
+	n.people.mu.Unlock()
+	if !newer {
+		return
+	}
+	if k, err := n.refreshProfile(ctx); err != nil {
+		n.log.Warn("the person's profile: not written everywhere", "err", err)
+	} else if k > 0 {
+		n.log.Info("the person's profile written", "spaces", k)
+	}
 }

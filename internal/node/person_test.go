@@ -392,3 +392,33 @@ func TestCarrierForgetsNoSpace(t *testing.T) {
 		t.Fatal("a space not held is marked done: a later join of it would never get the certificate")
 	}
 }
+
+// TestLinkTicketExpires: a link ticket used after it expired is refused
+// with ErrLinkVoid, and leaves the new device as it was; WaitLinked says
+// it expired.
+func TestLinkTicketExpires(t *testing.T) {
+	defer func(v time.Duration) { linkValidity = v }(linkValidity)
+	linkValidity = 300 * time.Millisecond
+	ctx := ctxT(t)
+	laptop := openNode(t, t.TempDir())
+	phone := openNode(t, t.TempDir())
+	if _, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.WaitLinked(ctx, tk); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("WaitLinked on an unused ticket: %v, want ErrLinkVoid once expired", err)
+	}
+	if _, err := phone.AddDevice(ctx, tk, "phone"); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("an expired link ticket: %v, want ErrLinkVoid", err)
+	}
+	if _, err := phone.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
+		t.Fatal("an expired link left an identity")
+	}
+	if _, err := phone.st.Space(ctx, tk.Space); err == nil {
+		t.Fatal("an expired link left the person space")
+	}
+}

@@ -171,9 +171,9 @@ func (n *Node) profileToCarry(ctx context.Context, sp keys.SpaceID, id Identity)
 // (the newest in any held space) into every held space where this device
 // is certified and a profile it beats is in force, or none: so a profile
 // set on another of the person's devices reaches the spaces only this
-// one holds. It returns the number of spaces written to. Nothing calls it
-// yet: the person's own space's worker is to, when a profile arrives
-// there (docs/design.md, "Profiles (#12)").
+// one holds. It returns the number of spaces written to. The person
+// worker calls it when a newer profile is in force in the person's own
+// space (refreshOnNewProfile).
 func (n *Node) refreshProfile(ctx context.Context) (int, error) {
 	id, err := n.Identity(ctx)
 	if err != nil {
