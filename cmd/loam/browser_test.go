@@ -68,7 +68,7 @@ type browser struct {
 	errors []string // uncaught exceptions and console errors; guarded by mu
 }
 
-func newBrowser(t *testing.T, name, exe, artifacts string) *browser {
+func newBrowser(t *testing.T, name, exe, artifacts string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -84,6 +84,7 @@ func newBrowser(t *testing.T, name, exe, artifacts string) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	b := &browser{t: t, name: name, ctx: ctx, dir: artifacts}

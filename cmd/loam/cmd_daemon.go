@@ -26,6 +26,7 @@ func newDaemonCmd(g *globalOptions) *cobra.Command {
 	var (
 		listen    []string
 		apiAddr   string
+		uiListen  string
 		mdns      bool
 		dhtName   string
 		bootstrap []string
@@ -76,6 +77,13 @@ loopback address only (port 0 picks a free port); every request needs the
 token in the Loam home's api.token file, created on first start (mode
 0600).
 
+--ui-listen HOST:PORT (off by default; e.g. 0.0.0.0:7443) also serves the
+web UI and the API over HTTPS on the home network, for your phones and
+tablets: pair a browser with 'loam pair'. The node makes its own
+certificate on first start (ui-cert.pem and ui-key.pem in the Loam home);
+'loam ui --json' shows its fingerprint. Only paired browsers get in; the
+API token is not accepted there.
+
 Once it serves, the daemon writes daemon.json in the Loam home with its
 API address, peer ID, p2p addresses and process ID: that is how the other
 commands find it. It removes the file when it stops. Only one process may
@@ -100,6 +108,11 @@ by ID; they hold no ticket, key, token or data.`,
 			if err != nil || !api.LoopbackHost(host) {
 				return usageErrorf(cmd, "--api %s is not a loopback HOST:PORT: the API listens only on 127.0.0.1, [::1] or localhost (e.g. --api 127.0.0.1:7777)", apiAddr)
 			}
+			if uiListen != "" {
+				if _, _, err := net.SplitHostPort(uiListen); err != nil {
+					return usageErrorf(cmd, "--ui-listen %s is not a HOST:PORT (e.g. --ui-listen 0.0.0.0:7443)", uiListen)
+				}
+			}
 			mode, err := p2p.ParseDHTMode(dhtName)
 			if err != nil {
 				return usageErrorf(cmd, "--dht: %v", err)
@@ -111,7 +124,7 @@ by ID; they hold no ticket, key, token or data.`,
 			if err != nil {
 				return err
 			}
-			d := &daemon{home: home, listen: listen, api: apiAddr, mdns: mdns, dht: mode, bootstrap: bootstrap, relayService: relaySvc, out: cmd.OutOrStdout()}
+			d := &daemon{home: home, listen: listen, api: apiAddr, uiListen: uiListen, mdns: mdns, dht: mode, bootstrap: bootstrap, relayService: relaySvc, out: cmd.OutOrStdout()}
 			if d.log, err = logs.logger(cmd.ErrOrStderr()); err != nil {
 				return usageErrorf(cmd, "%v", err)
 			}
@@ -130,6 +143,7 @@ by ID; they hold no ticket, key, token or data.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&listen, "listen", nil, "listen for peers on `MULTIADDR` (repeatable; default: all interfaces, random ports)")
 	f.StringVar(&apiAddr, "api", api.DefaultAddr, "serve the HTTP API on `HOST:PORT`, a loopback address (port 0: a free port)")
+	f.StringVar(&uiListen, "ui-listen", "", "also serve the web UI over HTTPS to paired phones on the home network at `HOST:PORT`, e.g. 0.0.0.0:7443 (see 'loam pair')")
 	f.BoolVar(&mdns, "mdns", true, "find peers on the local network with mDNS")
 	f.StringVar(&dhtName, "dht", defaultDHT(), "find peers on the internet through `DHT`: amino (public), private (Loam only, needs --bootstrap) or off")
 	f.StringArrayVar(&bootstrap, "bootstrap", nil, "use the bootstrap node at `MULTIADDR` (with /p2p/; repeatable) as DHT entry point and relay")
@@ -158,8 +172,10 @@ type daemon struct {
 	home   string
 	listen []string
 	api    string
-	mdns   bool
-	dht    p2p.DHTMode
+	// uiListen is --ui-listen: "" serves no listener for phones
+	uiListen string
+	mdns     bool
+	dht      p2p.DHTMode
 	// bootstrap nodes' multiaddrs
 	bootstrap []string
 	out       io.Writer
@@ -188,7 +204,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			err = fmt.Errorf("close the node: %w", cerr)
 		}
 	}()
-	dm, err := api.Serve(ctx, n, api.ServeOptions{Addr: d.api, UI: ui.Files(), Logger: d.log})
+	dm, err := api.Serve(ctx, n, api.ServeOptions{Addr: d.api, UIListen: d.uiListen, UI: ui.Files(), Logger: d.log})
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "listen" {
@@ -206,6 +222,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	fmt.Fprintf(d.out, "loam daemon for %s\n", d.home)
 	fmt.Fprintf(d.out, "API:  http://%s (token in %s)\n", info.API, filepath.Join(d.home, api.TokenFile))
 	fmt.Fprintf(d.out, "web UI: %s\n  (a one-time login link, valid for %d minutes; 'loam ui' prints a new one)\n", dm.LoginURL(), int(api.LoginTTL.Minutes()))
+	if a := dm.UIListenAddr(); a != "" {
+		fmt.Fprintf(d.out, "phones: https://%s (pair a browser with 'loam pair'; certificate SPKI SHA-256 %s)\n", a, dm.UICert().SPKI)
+	}
 	fmt.Fprintf(d.out, "peer: %s\n", info.Peer)
 	fmt.Fprintf(d.out, "DHT:  %s", d.dht)
 	if len(d.bootstrap) > 0 {

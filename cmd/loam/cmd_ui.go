@@ -9,25 +9,38 @@ import (
 )
 
 func newUICmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var jsonOut bool
+	cmd := &cobra.Command{
 		Use:   "ui",
 		Short: "Print a one-time login URL for the web UI",
 		Long: `Print a new one-time login URL for the daemon's web UI. Open it in a
-browser on this device: it logs the browser in (a session cookie, valid
-for 7 days or until the daemon stops) and shows the dashboard, the space
-browser and the apps. The URL works once, within 15 minutes. 'loam daemon'
-prints one when it starts; this command makes another. It needs the
-daemon ('loam daemon').`,
+browser on this device: it logs the browser in (a session cookie
+that survives daemon restarts, until revoked with 'loam sessions revoke'
+or unused for 90 days) and shows the dashboard, the space browser and the
+apps. The URL works once, within 15 minutes. 'loam daemon' prints one when
+it starts; this command makes another. It needs the daemon ('loam
+daemon').
+
+With --json it prints {"url", "expires"} and, when the daemon serves
+phones (--ui-listen), "ui_listen" (its URLs) and "spki_sha256": the
+base64 SHA-256 of its certificate's public key, as chromium's
+--ignore-certificate-errors-spki-list takes it.`,
 		Example: `  loam ui
-  xdg-open "$(loam ui)"`,
+  xdg-open "$(loam ui)"
+  loam ui --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, u, err := askDaemon(cmd, g, (*api.Client).LoginURL)
 			if err != nil {
 				return err
 			}
+			if jsonOut {
+				return writeJSON(cmd.OutOrStdout(), u)
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), u.URL)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"url", "expires", "ui_listen", "spki_sha256"} as JSON`)
+	return cmd
 }

@@ -27,58 +27,111 @@ const tokenBytes = 32
 // comes from no browser origin but the API's own. A request with the
 // cookie must moreover not come from another site or origin
 // (Sec-Fetch-Site), and a write with it must carry CSRFHeader or the API's
-// own Origin.
-func (s *Server) check(r *http.Request) error {
-	if err := checkHost(r); err != nil {
-		return err
+// own Origin. On the --ui-listen listener (lan), the Host must be one of
+// the node's own LAN names (checkLANHost), only the session cookie is
+// accepted (never the token), and a write needs both the own Origin and
+// the session's CSRF token in CSRFHeader.
+//
+// It returns the session secret when the session cookie authenticated the
+// request.
+func (s *Server) check(r *http.Request, lan bool) (session string, err error) {
+	if lan {
+		if err := s.checkLANHost(r); err != nil {
+			return "", err
+		}
+	} else if err := checkHost(r); err != nil {
+		return "", err
 	}
 	q := r.URL.Query()
 	for _, name := range []string{"token", "access_token", "api_token", "auth"} {
 		if q.Has(name) {
-			return &kindError{kind: ErrUnauthorized,
+			return "", &kindError{kind: ErrUnauthorized,
 				msg: "a token in the URL is never accepted: send it in the header 'Authorization: Bearer TOKEN'"}
 		}
 	}
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
 	own := "http://" + r.Host
+	if lan {
+		own = "https://" + r.Host
+	}
 	origin := r.Header.Get("Origin")
 	auth := r.Header.Get("Authorization")
+	if lan && auth != "" {
+		return "", &kindError{kind: ErrForbidden,
+			msg: "the API token is not accepted on the --ui-listen listener: use the loopback API (daemon.json names it), or pair this browser with 'loam pair'"}
+	}
 	if auth == "" {
-		present, valid := s.sessionOf(r)
-		switch {
-		case !present:
-			return &kindError{kind: ErrUnauthorized,
-				msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home (browsers: open the login URL 'loam ui' prints)"}
-		case !valid:
-			return &kindError{kind: ErrUnauthorized,
-				msg: "the browser session has expired or the daemon restarted: open a new login URL ('loam ui' prints one)"}
+		sec := sessionCookie(r, lan)
+		if err := s.checkSession(r, sec, lan); err != nil {
+			return "", err
 		}
+		session = sec
 		switch site := r.Header.Get("Sec-Fetch-Site"); site {
 		case "", "same-origin", "none":
 		default:
-			return &kindError{kind: ErrForbidden,
+			return "", &kindError{kind: ErrForbidden,
 				msg: fmt.Sprintf("a %s request with the session cookie refused: the API serves the cookie only to its own pages", site)}
 		}
+		if lan && write {
+			if origin != own {
+				return "", &kindError{kind: ErrForbidden,
+					msg: fmt.Sprintf("a %s from origin %q refused: writes on this listener come only from the node's own pages (%s)", r.Method, origin, own)}
+			}
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(csrfToken(sec))) != 1 {
+				return "", &kindError{kind: ErrForbidden,
+					msg: fmt.Sprintf("a %s without the session's CSRF token in %s refused: reload the page", r.Method, CSRFHeader)}
+			}
+		}
 		if write && origin != own && r.Header.Get(CSRFHeader) == "" {
-			return &kindError{kind: ErrForbidden,
+			return "", &kindError{kind: ErrForbidden,
 				msg: fmt.Sprintf("a %s with the session cookie needs the header %s or the API's own Origin", r.Method, CSRFHeader)}
 		}
 	} else {
 		scheme, tok, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return &kindError{kind: ErrUnauthorized,
+			return "", &kindError{kind: ErrUnauthorized,
 				msg: "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home"}
 		}
 		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.token)) != 1 {
-			return &kindError{kind: ErrForbidden,
+			return "", &kindError{kind: ErrForbidden,
 				msg: "the API token is wrong: use the one in the api.token file of the daemon's Loam home"}
 		}
 	}
 	if write && origin != "" && origin != own {
-		return &kindError{kind: ErrForbidden,
+		return "", &kindError{kind: ErrForbidden,
 			msg: fmt.Sprintf("cross-origin %s from %q refused: the API takes writes only from its own origin", r.Method, origin)}
 	}
-	return nil
+	return session, nil
+}
+
+// checkSession returns nil if sec is a live session's secret, else an
+// error that says why there is none (no cookie, revoked, expired,
+// unknown) and how to log in or pair again.
+func (s *Server) checkSession(r *http.Request, sec string, lan bool) error {
+	again := "open a new login URL ('loam ui' prints one)"
+	if lan {
+		again = "pair it again: run 'loam pair' on the home node and open the link it prints (or type its code on the pair page, /pair.html)"
+	}
+	if sec == "" {
+		msg := "the request has no API token: send the header 'Authorization: Bearer TOKEN' with the token from the api.token file of the Loam home (browsers: open the login URL 'loam ui' prints)"
+		if lan {
+			msg = "this browser is not paired with the node: " + again
+		}
+		return &kindError{kind: ErrUnauthorized, msg: msg}
+	}
+	st, name, at := s.sess.use(sec, remoteIP(r))
+	switch st {
+	case sessionLive:
+		return nil
+	case sessionRevoked:
+		return &kindError{kind: ErrSessionRevoked,
+			msg: fmt.Sprintf("this browser's session %q was revoked on %s (with 'loam sessions revoke' or from the dashboard): to use it again, %s", name, at.UTC().Format("2006-01-02 15:04 UTC"), again)}
+	case sessionExpired:
+		return &kindError{kind: ErrUnauthorized,
+			msg: fmt.Sprintf("this browser's session %q expired: it was unused for %d days; %s", name, int(SessionTTL.Hours()/24), again)}
+	}
+	return &kindError{kind: ErrUnauthorized,
+		msg: "the browser session has expired or is unknown to this node: " + again}
 }
 
 // checkHost refuses a request whose Host header is not a loopback name.

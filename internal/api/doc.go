@@ -33,7 +33,11 @@
 // prints a fresh one. Visiting it sets an HttpOnly, SameSite=Strict session
 // cookie named loam_session_PORT (browsers share cookies between the ports
 // of a host) and redirects to the web UI at /. The cookie then stands for
-// the token, lasts SessionTTL (7 days) and dies with the daemon. A request
+// the token. Its session is durable, named and revocable (SessionsFile,
+// GET and DELETE /v1/sessions): it survives restarts and ends when revoked
+// or unused for SessionTTL (90 days). On the --ui-listen listener, browsers
+// get sessions by pairing instead (pair.go), under stricter rules
+// (uilisten.go). A request
 // with the cookie is refused (403) when its Sec-Fetch-Site says another
 // site or origin sent it, and a write with it must carry the header
 // X-Loam-Request (any value; see CSRFHeader) or the API's own Origin: a

@@ -38,11 +38,16 @@ import (
 // project package it builds on, by package and name. TestSentinelsListed
 // checks that the list is complete.
 var sentinels = map[string]error{
-	"api.ErrBadRequest":   ErrBadRequest,
-	"api.ErrUnauthorized": ErrUnauthorized,
-	"api.ErrForbidden":    ErrForbidden,
-	"api.ErrNotLoopback":  ErrNotLoopback,
-	"api.ErrNoRoute":      ErrNoRoute,
+	"api.ErrBadRequest":     ErrBadRequest,
+	"api.ErrUnauthorized":   ErrUnauthorized,
+	"api.ErrForbidden":      ErrForbidden,
+	"api.ErrNotLoopback":    ErrNotLoopback,
+	"api.ErrNoRoute":        ErrNoRoute,
+	"api.ErrSessionRevoked": ErrSessionRevoked,
+	"api.ErrNoSession":      ErrNoSession,
+	"api.ErrPairLocked":     ErrPairLocked,
+	"api.ErrBadPairCode":    ErrBadPairCode,
+	"api.ErrNoUIListen":     ErrNoUIListen,
 
 	"acl.ErrDenied":  acl.ErrDenied,
 	"acl.ErrRevoked": acl.ErrRevoked,

@@ -90,8 +90,7 @@ func (m metricWriter) write(name, typ, help string, ss []sample) {
 // newLoginURL serves POST /v1/logins: a new one-time login URL for a
 // browser, on the Host the request was sent to.
 func (s *Server) newLoginURL(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusCreated, LoginURL{
-		URL:     s.LoginURL(r.Host),
-		Expires: FormatTime(time.Now().Add(LoginTTL)),
-	})
+	u := LoginURL{URL: s.LoginURL(r.Host), Expires: FormatTime(time.Now().Add(LoginTTL))}
+	s.phone.describe(&u)
+	writeJSON(w, http.StatusCreated, u)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +38,10 @@ type ServeOptions struct {
 	// UI is the web UI's files (ui.Files), served outside /v1/; nil
 	// serves none.
 	UI fs.FS
+	// UIListen, if set, is a HOST:PORT (e.g. 0.0.0.0:7443) where the web
+	// UI and the API are also served over HTTPS to paired browsers on the
+	// home network (see uilisten.go and 'loam pair'); "" serves none.
+	UIListen string
 	// Logger receives the HTTP server's own errors (a client that sent
 	// garbage, a connection that broke) at debug level, and the start
 	// and stop of serving at info level; nil discards them.
@@ -55,6 +60,10 @@ type Daemon struct {
 	info  DaemonInfo
 	log   *slog.Logger
 	done  chan struct{} // closed when srv.Serve has returned
+
+	lan     *http.Server  // the --ui-listen listener's, or nil
+	lanAddr string        // where it listens
+	lanDone chan struct{} // closed when lan.Serve has returned
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +105,11 @@ func Serve(ctx context.Context, n *node.Node, o ServeOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("api: serve: %w", err)
 	}
 	s := NewServer(n, token)
+	if s.sessErr != nil {
+		ln.Close()
+		return nil, s.sessErr
+	}
+	s.phone.log.Store(logger)
 	if o.UI != nil {
 		s.ServeUI(o.UI)
 	}
@@ -111,13 +125,67 @@ func Serve(ctx context.Context, n *node.Node, o ServeOptions) (*Daemon, error) {
 		},
 	}
 	d.srv.RegisterOnShutdown(s.CloseStreams)
+	if o.UIListen != "" {
+		if err := d.listenLAN(ctx, o.UIListen); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	go d.serve(ln) // ended by Close
 	if err := WriteDaemonInfo(home, d.info); err != nil {
 		d.shutdown()
 		return nil, err
 	}
 	logger.Info("api serving", "addr", d.info.API, "ui", o.UI != nil)
+	if d.lan != nil {
+		logger.Info("ui listener serving", "addr", d.lanAddr)
+	}
 	return d, nil
+}
+
+// listenLAN starts the --ui-listen listener on addr (see uilisten.go),
+// with the home's certificate (made on first start).
+func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("api: --ui-listen %q is not a HOST:PORT (e.g. 0.0.0.0:7443): %w", addr, err)
+	}
+	cert, err := LoadOrCreateUICert(d.n.Home())
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		// %v, not %w: the caller's advice for a busy --api port is not for this one.
+		return fmt.Errorf("api: serve the web UI for phones (--ui-listen): %v (if the port is taken or the address is not this machine's, choose another --ui-listen HOST:PORT)", err)
+	}
+	d.s.phone.setListener(ln.Addr(), cert)
+	d.lanAddr = ln.Addr().String()
+	d.lan = &http.Server{
+		Handler:           lanHandler{d.s},
+		TLSConfig:         lanTLSConfig(cert),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
+	d.lan.RegisterOnShutdown(d.s.CloseStreams)
+	d.lanDone = make(chan struct{})
+	tln := tls.NewListener(newLimitListener(ln, lanMaxConns), d.lan.TLSConfig)
+	go func() { // ended by shutdown
+		defer close(d.lanDone)
+		d.lan.Serve(tln)
+	}()
+	return nil
+}
+
+// UIListenAddr returns the HOST:PORT of the --ui-listen listener, or "".
+func (d *Daemon) UIListenAddr() string { return d.lanAddr }
+
+// UICert returns the --ui-listen listener's certificate, or nil.
+func (d *Daemon) UICert() *UICert {
+	_, c := d.s.phone.listening()
+	return c
 }
 
 // serve runs the HTTP server until Close shuts it down (or it fails), then
@@ -176,12 +244,24 @@ func (d *Daemon) Close() error {
 	return d.closeErr
 }
 
-// shutdown ends the HTTP server and waits for its Serve goroutine.
+// shutdown ends the HTTP servers, waits for their Serve goroutines, and
+// writes the browser sessions' last uses.
 func (d *Daemon) shutdown() {
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
+	if d.lan != nil {
+		go func() { // returns when both servers have stopped
+			if err := d.lan.Shutdown(sctx); err != nil {
+				d.lan.Close()
+			}
+		}()
+	}
 	if err := d.srv.Shutdown(sctx); err != nil {
 		d.srv.Close()
 	}
 	<-d.done
+	if d.lan != nil {
+		<-d.lanDone
+	}
+	d.s.sess.save()
 }

@@ -41,8 +41,10 @@ type Server struct {
 	token string
 	mux   *http.ServeMux
 
-	sess *sessions
-	ui   http.Handler // the web UI's files, or nil; see ServeUI
+	sess    *sessions
+	sessErr error        // why the home's sessions could not be read; Serve returns it
+	phone   *phoneState  // pairing and the --ui-listen listener; see pair.go
+	ui      http.Handler // the web UI's files, or nil; see ServeUI
 
 	// streams is cancelled by CloseStreams, ending every watch stream.
 	streams     context.Context
@@ -55,7 +57,10 @@ type Server struct {
 // NewServer returns the API of n, guarded by token (see LoadOrCreateToken).
 // The node stays the caller's to close.
 func NewServer(n *node.Node, token string) *Server {
-	s := &Server{n: n, token: token, mux: http.NewServeMux(), sess: newSessions()}
+	s := &Server{n: n, token: token, mux: http.NewServeMux(), phone: newPhoneState()}
+	if s.sess, s.sessErr = openSessions(n.Home()); s.sessErr != nil {
+		s.sess = newSessions()
+	}
 	s.streams, s.closeStream = context.WithCancel(context.Background())
 	for pattern, h := range map[string]http.HandlerFunc{
 		"GET /v1/{$}":                               s.hello,
@@ -107,6 +112,7 @@ func NewServer(n *node.Node, token string) *Server {
 	} {
 		s.mux.HandleFunc(pattern, h)
 	}
+	s.sessionRoutes()
 	return s
 }
 
@@ -129,17 +135,29 @@ const uiCSP = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'
 
 // ServeHTTP checks the request's Host, token or session and Origin (see
 // the package doc), then serves it.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }
+
+// serve serves r on the loopback listener, or on the --ui-listen listener
+// if lan (see uilisten.go).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, lan bool) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	if err := checkHost(r); err != nil {
+	if lan {
+		if err := s.checkLANHost(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		if s.lanOnly(w, r) {
+			return
+		}
+	} else if err := checkHost(r); err != nil {
 		writeError(w, err)
 		return
 	}
 	switch p := r.URL.Path; {
-	case p == "/login":
+	case p == "/login" && !lan:
 		s.login(w, r)
 		return
 	case s.ui != nil && p != "/metrics" && p != "/"+Version && !strings.HasPrefix(p, "/"+Version+"/"):
@@ -153,12 +171,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ui.ServeHTTP(w, r)
 		return
 	}
-	if err := s.check(r); err != nil {
+	session, err := s.check(r, lan)
+	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
 			h.Set("WWW-Authenticate", `Bearer realm="loam"`)
 		}
 		writeError(w, err)
 		return
+	}
+	if session != "" {
+		// Revoking the session ends the request (a watch stream too).
+		ctx, done := s.sess.bind(r.Context(), session)
+		defer done()
+		r = r.WithContext(ctx)
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		noRoute(w, r, s.mux)

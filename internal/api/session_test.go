@@ -29,8 +29,8 @@ func login(t *testing.T, f *fixture) *http.Cookie {
 		t.Fatalf("login: %s %s", resp.Status, body)
 	}
 	cs := resp.Cookies()
-	if len(cs) != 1 {
-		t.Fatalf("login set %d cookies", len(cs))
+	if len(cs) != 2 || !strings.HasPrefix(cs[0].Name, sessionCookiePrefix) || !strings.HasPrefix(cs[1].Name, csrfCookiePrefix) {
+		t.Fatalf("login set cookies %v: want the session's and the CSRF token's", cs)
 	}
 	return cs[0]
 }

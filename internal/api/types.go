@@ -405,4 +405,9 @@ type Hello struct {
 type LoginURL struct {
 	URL     string `json:"url"`
 	Expires string `json:"expires"`
+	// UIListen and SPKI describe the --ui-listen listener, when the
+	// daemon serves one: its URLs, and the base64 SHA-256 of its
+	// certificate's public key (see UICert).
+	UIListen []string `json:"ui_listen,omitempty"`
+	SPKI     string   `json:"spki_sha256,omitempty"`
 }

@@ -14,9 +14,21 @@ export class APIError extends Error {
 export let onUnauthorized = () => {};
 export function setOnUnauthorized(f) { onUnauthorized = f; }
 
+// csrfToken is the session's CSRF token, from the cookie the daemon set
+// with the session (required on the home-network listener); cookies are
+// per host, not per port, hence the port in the name.
+function csrfToken() {
+  const port = location.port || (location.protocol === 'https:' ? '443' : '80');
+  for (const c of document.cookie.split(/;\s*/)) {
+    const [k, v] = c.split('=');
+    if (k === '__Host-loam_csrf_' + port || k === 'loam_csrf_' + port) return v;
+  }
+  return '1';
+}
+
 async function call(method, path, { body, json, type, query } = {}) {
   const headers = {};
-  if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = '1';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = csrfToken();
   if (json !== undefined) {
     body = JSON.stringify(json);
     headers['Content-Type'] = 'application/json';
@@ -32,7 +44,14 @@ async function call(method, path, { body, json, type, query } = {}) {
     const s = q.toString();
     if (s) url += '?' + s;
   }
-  const resp = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+  let resp;
+  try {
+    resp = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+  } catch (e) {
+    reach(true);
+    throw new APIError(0, 'offline', 'your home node is not reachable: try again when it is');
+  }
+  reach(resp.headers.has('X-Loam-Offline')); // answered from the service worker's cache
   if (!resp.ok) {
     let code = 'error', msg = resp.status + ' ' + resp.statusText;
     try {
@@ -40,10 +59,15 @@ async function call(method, path, { body, json, type, query } = {}) {
       code = e.code || code;
       msg = e.error || msg;
     } catch { /* not JSON */ }
-    if (resp.status === 401) onUnauthorized(msg);
+    if (resp.status === 401) onUnauthorized(msg, code);
     throw new APIError(resp.status, code, msg);
   }
   return resp;
+}
+
+// reach tells the page (js/offline.js) whether the node answered.
+function reach(offline) {
+  window.dispatchEvent(new CustomEvent('loam-reach', { detail: { offline } }));
 }
 
 async function callJSON(method, path, opts) {
@@ -99,6 +123,8 @@ export const api = {
   },
   del: (space, key) => callJSON('DELETE', sp(space) + '/keys/' + keyPath(key)),
   batch: (space, ops) => callJSON('POST', sp(space) + '/batch', { json: ops }),
+  sessions: () => callJSON('GET', '/sessions'),
+  revokeSession: (name) => callJSON('DELETE', '/sessions/' + encodeURIComponent(name)),
   // identity is this device's person (404 no_identity without one).
   identity: () => callJSON('GET', '/identity'),
   // profile is this device's person's profile: {name, avatar}.
@@ -129,7 +155,12 @@ export function watch(space, prefix, onEvent, onState = () => {}) {
   const url = '/v1' + sp(space) + '/watch' + (prefix ? '?prefix=' + encodeURIComponent(prefix) : '');
   const es = new EventSource(url);
   es.onopen = () => onState('live');
-  es.onerror = () => onState('reconnecting');
+  es.onerror = () => {
+    onState('reconnecting');
+    // Closed for good (an HTTP error, such as a revoked session's 401):
+    // a plain request says why.
+    if (es.readyState === EventSource.CLOSED) api.hello().catch(() => {});
+  };
   es.addEventListener('resync', () => onState('resync'));
   es.onmessage = (m) => {
     try {

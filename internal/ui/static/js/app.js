@@ -7,22 +7,19 @@ import { dashboard } from './dashboard.js';
 import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools } from './tools.js';
+import { signedOut } from './sessions.js';
+import './offline.js';
 
 const main = document.getElementById('main');
 let cleanup = () => {};
 let loggedOut = false;
 
-setOnUnauthorized(() => {
+setOnUnauthorized((msg, code) => {
   if (loggedOut) return;
   loggedOut = true;
   cleanup();
   cleanup = () => {};
-  put(main,
-    h('section', { class: 'card narrow' },
-      h('h1', {}, 'Log in to this Loam node'),
-      h('p', {}, 'This browser has no session with the node, or it expired (sessions end when the daemon restarts).'),
-      h('p', {}, 'Run ', h('code', {}, 'loam ui'), ' on this device and open the link it prints. ',
-        h('code', {}, 'loam daemon'), ' also prints one when it starts. A link works once, for 15 minutes.')));
+  signedOut(main, msg, code);
 });
 
 const routes = [

@@ -1,6 +1,7 @@
 // dashboard.js: spaces, peers (direct or relayed) and sync state, polled.
 import { api } from './api.js';
 import { h, put, short, bytes, ago, errorText } from './dom.js';
+import { sessionsCard } from './sessions.js';
 import { directory } from './people.js';
 
 // Peers and this node show as their person's profile name where a space's
@@ -17,7 +18,8 @@ export function dashboard(main) {
     h('div', { class: 'grid' },
       h('section', { class: 'card', 'aria-labelledby': 'd-node' }, h('h2', { id: 'd-node' }, 'This node'), nodeBox),
       h('section', { class: 'card wide', 'aria-labelledby': 'd-spaces' }, h('h2', { id: 'd-spaces' }, 'Spaces'), spacesBox),
-      h('section', { class: 'card wide', 'aria-labelledby': 'd-peers' }, h('h2', { id: 'd-peers' }, 'Peers'), peersBox)));
+      h('section', { class: 'card wide', 'aria-labelledby': 'd-peers' }, h('h2', { id: 'd-peers' }, 'Peers'), peersBox),
+      sessionsCard()));
 
   let dir = new Map();
   let ticks = 0;
