@@ -4,6 +4,9 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -65,4 +68,23 @@ func DecodeCertified(b []byte) (Cert, error) {
 		return Cert{}, fmt.Errorf("%w: device certificate of %s is not signed by identity %s", ErrBadSignature, c.Device.Short(), c.Identity.Short())
 	}
 	return c, nil
+}
+
+// CheckName accepts a person's (or profile's) name of 1..max bytes of
+// UTF-8 without control characters and without white space at either end
+// (names are printed in terminals and pages). Its error says what to
+// change; callers wrap their own kind around it.
+func CheckName(s string, max int) error {
+	if s == "" || len(s) > max {
+		return fmt.Errorf("a name is 1 to %d bytes, got %d", max, len(s))
+	}
+	if !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+		return fmt.Errorf("name %q: use UTF-8 text without spaces at either end", s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("name %q has a control character", s)
+		}
+	}
+	return nil
 }

@@ -191,15 +191,8 @@ func (n *Node) certAt(ctx context.Context, sp keys.SpaceID, author keys.AuthorID
 		if err != nil {
 			return identity.Cert{}, false
 		}
-		for _, o := range c.Ops {
-			if o.Kind != commit.KindCert {
-				continue
-			}
-			b, err := commit.CertPayload(o)
-			if err != nil {
-				continue
-			}
-			if ct, err := identity.DecodeCert(b); err == nil && ct.Device == dev && ct.Identity == who {
+		for _, ct := range space.Certs(c) {
+			if ct.Device == dev && ct.Identity == who {
 				return ct, true
 			}
 		}

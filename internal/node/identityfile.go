@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
@@ -130,16 +128,8 @@ var ErrBadPersonName = errors.New("invalid name")
 // UTF-8 without control characters, and without white space at either
 // end.
 func CheckPersonName(s string) error {
-	if s == "" || len(s) > MaxPersonName {
-		return fmt.Errorf("%w: a name is 1 to %d bytes, got %d", ErrBadPersonName, MaxPersonName, len(s))
-	}
-	if !utf8.ValidString(s) || strings.TrimSpace(s) != s {
-		return fmt.Errorf("%w %q: use UTF-8 text without spaces at either end", ErrBadPersonName, s)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w %q: it has a control character", ErrBadPersonName, s)
-		}
+	if err := identity.CheckName(s, MaxPersonName); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPersonName, err)
 	}
 	return nil
 }

@@ -40,9 +40,9 @@ type certKey struct {
 	dev keys.AuthorID
 }
 
-// certsOf returns the name and time of every valid certificate carried by
-// commit c.
-func certsOf(c *commit.Commit, into map[certKey]certInfo) {
+// Certs returns the valid certificates carried by commit c, in op order.
+func Certs(c *commit.Commit) []identity.Cert {
+	var out []identity.Cert
 	for _, o := range c.Ops {
 		if o.Kind != commit.KindCert {
 			continue
@@ -51,10 +51,17 @@ func certsOf(c *commit.Commit, into map[certKey]certInfo) {
 		if err != nil {
 			continue
 		}
-		ct, err := identity.DecodeCert(b)
-		if err != nil {
-			continue
+		if ct, err := identity.DecodeCert(b); err == nil {
+			out = append(out, ct)
 		}
+	}
+	return out
+}
+
+// certsOf records the name and time of every valid certificate carried by
+// commit c.
+func certsOf(c *commit.Commit, into map[certKey]certInfo) {
+	for _, ct := range Certs(c) {
 		k := certKey{ct.Identity, ct.Device}
 		if _, ok := into[k]; !ok {
 			into[k] = certInfo{ct.Name, time.UnixMicro(int64(ct.Time)).UTC()}

@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -59,20 +58,8 @@ type Profile struct {
 
 // Check checks the name and the form of the avatar's ID.
 func (p Profile) Check() error {
-	s := p.Name
-	if s == "" {
-		return fmt.Errorf("%w: the name is empty: a name is 1 to %d bytes", ErrBadProfile, MaxProfileName)
-	}
-	if len(s) > MaxProfileName {
-		return fmt.Errorf("%w: a name is 1 to %d bytes, got %d: choose a shorter name", ErrBadProfile, MaxProfileName, len(s))
-	}
-	if !utf8.ValidString(s) || strings.TrimSpace(s) != s {
-		return fmt.Errorf("%w: name %q: use UTF-8 text without spaces at either end", ErrBadProfile, s)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: name %q has a control character", ErrBadProfile, s)
-		}
+	if err := identity.CheckName(p.Name, MaxProfileName); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadProfile, err)
 	}
 	if p.Avatar != "" {
 		if _, err := blob.ParseBlobID(p.Avatar); err != nil {
