@@ -67,12 +67,18 @@ func TestDemoServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
-			t.Fatalf("%s's login: %s", u[1], resp.Status)
+		var session *http.Cookie // the login also hands the page its CSRF token, in a second cookie
+		for _, c := range resp.Cookies() {
+			if strings.HasPrefix(c.Name, "loam_session_") {
+				session = c
+			}
+		}
+		if resp.StatusCode != http.StatusSeeOther || session == nil {
+			t.Fatalf("%s's login: %s, cookies %v", u[1], resp.Status, resp.Cookies())
 		}
 		base := strings.TrimSuffix(u[2], u[2][strings.Index(u[2], "/login"):])
 		req, _ := http.NewRequest("GET", base+"/v1/spaces/community/keys?prefix=tools/item/", nil)
-		req.AddCookie(resp.Cookies()[0])
+		req.AddCookie(session)
 		resp, err = client.Do(req)
 		if err != nil {
 			t.Fatal(err)
