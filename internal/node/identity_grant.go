@@ -15,7 +15,8 @@ import (
 //
 // In a private space a person's new device also needs the space's read
 // keys, which a grant does not carry: it can write there, sealed, only
-// once it holds them (the person's own space, a later stage of #12).
+// once it holds them (the directory of the person's own space brings
+// them: person.go).
 func (n *Node) Grant(ctx context.Context, ref, subject string, role commit.Role) error {
 	id, err := n.Resolve(ctx, ref)
 	if err != nil {
