@@ -356,6 +356,10 @@ func TestUIListenSecurity(t *testing.T) {
 		{"a login link", "GET", "/login?t=" + l.d.s.NewLogin(), "", nil, 403},
 		{"pairing codes", "POST", "/v1/pairings", `{"name":"x"}`, w, 403},
 		{"login links", "POST", "/v1/logins", "", w, 403},
+		{"a new identity (its phrase)", "POST", "/v1/identity", `{"name":"Eve"}`, w, 403},
+		{"a link ticket", "POST", "/v1/identity/link", `{}`, w, 403},
+		{"revoking a device", "POST", "/v1/identity/devices/revoke", `{"device":"laptop"}`, w, 403},
+		{"recovering an identity", "POST", "/v1/identity/recover", `{"phrase":"x"}`, w, 403},
 		{"token in the URL", "GET", "/v1/spaces?token=" + l.d.Token(), "", ck, 401},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

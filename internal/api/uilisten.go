@@ -211,9 +211,27 @@ func (s *Server) lanOnly(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, &kindError{kind: ErrForbidden,
 			msg: "pairing codes and login links are made only through the loopback API: run 'loam pair' or 'loam ui' on the node"})
 	default:
+		if r.Method == http.MethodPost && identityActs[r.URL.Path] {
+			writeError(w, &kindError{kind: ErrForbidden,
+				msg: "the person's identity is managed only on the node itself (loam id, loam device): a paired browser cannot make, recover or link identities, nor revoke devices"})
+			return true
+		}
 		return false
 	}
 	return true
+}
+
+// identityActs are the acts on the person's identity the LAN listener
+// refuses: each makes a credential of the person that outlives the
+// browser's session (a recovery phrase, a linked device) or cuts the
+// person's devices, so a lost or stolen paired phone must not reach them.
+var identityActs = map[string]bool{
+	"/" + Version + "/identity":                true, // answers the recovery phrase
+	"/" + Version + "/identity/recover":        true,
+	"/" + Version + "/identity/link":           true,
+	"/" + Version + "/identity/link/wait":      true,
+	"/" + Version + "/identity/add":            true,
+	"/" + Version + "/identity/devices/revoke": true,
 }
 
 // lanHandler is the http.Handler of the --ui-listen listener.
