@@ -75,8 +75,11 @@ func DecodeCertified(b []byte) (Cert, error) {
 // (names are printed in terminals and pages). Its error says what to
 // change; callers wrap their own kind around it.
 func CheckName(s string, max int) error {
-	if s == "" || len(s) > max {
-		return fmt.Errorf("a name is 1 to %d bytes, got %d", max, len(s))
+	if s == "" {
+		return fmt.Errorf("the name is empty: a name is 1 to %d bytes", max)
+	}
+	if len(s) > max {
+		return fmt.Errorf("a name is 1 to %d bytes, got %d: choose a shorter name", max, len(s))
 	}
 	if !utf8.ValidString(s) || strings.TrimSpace(s) != s {
 		return fmt.Errorf("name %q: use UTF-8 text without spaces at either end", s)
