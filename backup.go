@@ -343,7 +343,7 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 		return sum, fmt.Errorf("%w: its device key is not the home's", ErrBadBackup)
 	}
 	ln := n.impl.(localNode)
-	var empty []keys.SpaceID // held again without their commits
+	var empty []keys.SpaceID // held again without their commits, or awaiting newer ones
 	for _, h := range held {
 		if !archived[h.id] {
 			end, err := ln.n.BeginRestore(ctx, h.id, h.name, nil)
@@ -354,6 +354,20 @@ func RestoreBackup(ctx context.Context, home string, r io.Reader, o RestoreBacku
 				return sum, err
 			}
 			empty = append(empty, h.id)
+		}
+	}
+	// The person's own space comes back with its data, but another device
+	// of the person (or a seeder) may hold commits of this device newer
+	// than the backup: where one may, it awaits them too.
+	if sum.Person != "" {
+		pid, err := keys.ParseSpaceID(sum.Person)
+		if err != nil {
+			return sum, err
+		}
+		if elsewhere, err := ln.n.HeldElsewhere(ctx, pid); err != nil {
+			return sum, err
+		} else if elsewhere {
+			empty = append(empty, pid)
 		}
 	}
 	if sum.Spaces, err = n.Spaces(ctx); err != nil {

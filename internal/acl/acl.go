@@ -217,6 +217,16 @@ func (s *State) JoinsVia(inv keys.AuthorID) int {
 // Certs returns the certificates of device dev carried into the space.
 func (s *State) Certs(dev keys.AuthorID) []Grant { return s.certs[dev] }
 
+// Certified returns every device with a certificate here, in byte order.
+func (s *State) Certified() []keys.AuthorID {
+	out := make([]keys.AuthorID, 0, len(s.certs))
+	for a := range s.certs {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
 // RoleAt returns subject's highest role in force at t in the causal past
 // seen (seed ranks below read).
 func (s *State) RoleAt(subject keys.AuthorID, t commit.HLC, seen SeenFunc) commit.Role {

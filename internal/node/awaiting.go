@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/durable"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
@@ -165,4 +166,33 @@ func (n *Node) saveAwaiting(ids []keys.SpaceID) error {
 		return err
 	}
 	return WriteAwaiting(n.home, ids)
+}
+
+// HeldElsewhere reports whether space sp, as held here, names another
+// holder: a device other than this one certified there, or granted a role
+// through an invite, or a seeder. A restore of a space with its data
+// awaits its own history only then: where nobody else holds the space,
+// nobody holds commits of this device that the backup lacks.
+func (n *Node) HeldElsewhere(ctx context.Context, sp keys.SpaceID) (bool, error) {
+	acc, err := n.st.Access(ctx, sp)
+	if err != nil {
+		return false, err
+	}
+	me := n.dev.Author()
+	for _, d := range acc.Certified() {
+		if d != me {
+			return true, nil
+		}
+	}
+	for _, s := range acc.Subjects() {
+		if s == me || s == keys.AuthorID(sp) {
+			continue
+		}
+		for _, g := range acc.Grants(s) {
+			if g.Role == commit.RoleSeed || !g.Invite.IsZero() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
