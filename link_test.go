@@ -68,7 +68,13 @@ func TestLinkThroughDaemons(t *testing.T) {
 	}) {
 		t.Fatal("the diary's members do not show Ana with two devices")
 	}
-	kv := must(diary.Lookup(ctx, []byte("day/2")))(t)
+	var kv loam.KV
+	if !testkit.Poll(30*time.Second, 20*time.Millisecond, func() bool {
+		kv, err = diary.Lookup(ctx, []byte("day/2"))
+		return err == nil
+	}) {
+		t.Fatalf("the server's write does not reach the laptop: %v", err)
+	}
 	if kv.Author != server.Author() {
 		t.Fatalf("day/2 by %s", kv.Author)
 	}
