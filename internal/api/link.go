@@ -86,11 +86,7 @@ func (s *Server) linkDevice(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
 	var req WaitLinkedRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	t, err := keys.ParseTicket(req.Ticket)
+	t, err := decodeTicketBody(r, &req, &req.Ticket)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -110,11 +106,7 @@ func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) {
 	var req AddDeviceRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	t, err := keys.ParseTicket(req.Ticket)
+	t, err := decodeTicketBody(r, &req, &req.Ticket)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -125,6 +117,15 @@ func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, IdentityOf(id))
+}
+
+// decodeTicketBody decodes the JSON body into req and parses the ticket
+// its field ticket holds.
+func decodeTicketBody(r *http.Request, req any, ticket *string) (keys.Ticket, error) {
+	if err := decodeJSON(r, req); err != nil {
+		return keys.Ticket{}, err
+	}
+	return keys.ParseTicket(*ticket)
 }
 
 // RecoverIdentity makes the daemon's device one of the devices of the

@@ -15,7 +15,6 @@ import (
 	"github.com/loamdb/loam/internal/durable"
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/store"
 )
 
 // A person's identity on this device (issue 12): the identity file
@@ -327,9 +326,6 @@ func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err e
 		return false, nil
 	}
 	acc, err := n.st.Access(ctx, sp)
-	if errors.Is(err, store.ErrUnknownSpace) {
-		return false, nil // forgotten meanwhile: a later join kicks again
-	}
 	if err != nil {
 		return false, err
 	}

@@ -57,27 +57,9 @@ func (n *Node) SetProfile(ctx context.Context, p space.Profile) (int, error) {
 			return 0, err
 		}
 	}
-	n.people.carry.Lock()
-	defer n.people.carry.Unlock()
-	written := 0
-	var errs []error
-	for _, sp := range n.profileSpaces() {
-		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !certified || (cur != nil && cur.Profile == p && !cur.Default) {
-			continue
-		}
-		ok, err := n.writeProfile(ctx, sp, id.ID, space.Stored{Profile: p}, img)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("space %s: %w", sp, err))
-		}
-		if ok {
-			written++
-		}
-	}
+	written, errs := n.writeProfiles(ctx, id.ID, space.Stored{Profile: p}, img, func(cur *space.ProfileEntry) bool {
+		return cur != nil && cur.Profile == p && !cur.Default
+	})
 	if len(errs) > 0 {
 		return written, fmt.Errorf("node: the profile was written into %d spaces, not into %d: %w", written, len(errs), errors.Join(errs...))
 	}
@@ -190,20 +172,31 @@ func (n *Node) refreshProfile(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	written, errs := n.writeProfiles(ctx, id.ID, p, img, func(cur *space.ProfileEntry) bool {
+		return cur != nil && (!truth.Beats(*cur) || (cur.Profile == p.Profile && cur.Default == p.Default))
+	})
+	return written, errors.Join(errs...)
+}
+
+// writeProfiles writes profile p (and its avatar img) of identity id into
+// every held space where this device is certified, except those where
+// keep says the profile in force (nil if none) stays. It returns the
+// number of spaces written to and the errors of the others.
+func (n *Node) writeProfiles(ctx context.Context, id keys.IdentityID, p space.Stored, img []byte, keep func(cur *space.ProfileEntry) bool) (int, []error) {
 	n.people.carry.Lock()
 	defer n.people.carry.Unlock()
 	written := 0
 	var errs []error
 	for _, sp := range n.profileSpaces() {
-		cur, certified, err := n.profileIn(ctx, sp, id.ID, true)
+		cur, certified, err := n.profileIn(ctx, sp, id, true)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if !certified || (cur != nil && (!truth.Beats(*cur) || (cur.Profile == p.Profile && cur.Default == p.Default))) {
+		if !certified || keep(cur) {
 			continue
 		}
-		ok, err := n.writeProfile(ctx, sp, id.ID, p, img)
+		ok, err := n.writeProfile(ctx, sp, id, p, img)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("space %s: %w", sp, err))
 		}
@@ -211,7 +204,7 @@ func (n *Node) refreshProfile(ctx context.Context) (int, error) {
 			written++
 		}
 	}
-	return written, errors.Join(errs...)
+	return written, errs
 }
 
 // profileSpaces returns the spaces held here, which profiles look at.
