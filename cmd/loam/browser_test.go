@@ -3,22 +3,27 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/sys/unix"
 )
 
 // The browser tests drive Debian's chromium (apt-get install -y chromium)
@@ -83,31 +88,31 @@ func newBrowser(t *testing.T, name, exe, artifacts string, extra ...chromedp.Exe
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
+		// chromedp asks Linux to kill chromium when the thread that
+		// started it ends (Pdeathsig), not when the test process does. Go
+		// ends a thread whose goroutine returns while locked to it, as
+		// netlab's namespace dials do; when that thread was the one that
+		// started chromium, the browser died mid-test ("context canceled",
+		// nothing in its output: TestBrowserPhone, about one run in six).
+		// Chromium runs in its own process group instead, killed whole
+		// when the allocator's context ends (at cleanup), so no renderer
+		// writes into the profile while the test removes it.
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) { // instead of chromedp's, which sets Pdeathsig
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		}),
 	}
 	opts = append(opts, extra...)
-	// Chromium sometimes ends its first DevTools session at once on these
-	// machines ("context canceled" with nothing in its output; about one
-	// start in six under load): a start is tried three times.
-	var b *browser
-	for try := 1; ; try++ {
-		actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, cancelC := chromedp.NewContext(actx)
-		b = &browser{t: t, name: name, ctx: ctx, dir: artifacts}
-		listen(b)
-		err := chromedp.Run(ctx) // starts the browser, bound to b.ctx
-		if err == nil {
-			t.Cleanup(func() {
-				cancelC()
-				cancelA()
-			})
-			break
-		}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() {
 		cancelC()
 		cancelA()
-		if try == 3 {
-			t.Fatalf("start chromium: %v (3 tries)", err)
-		}
-		t.Logf("start chromium: %v; trying again", err)
+	})
+	b := &browser{t: t, name: name, ctx: ctx, dir: artifacts}
+	listen(b)
+	if err := chromedp.Run(ctx); err != nil { // starts the browser, bound to b.ctx
+		t.Fatalf("start chromium: %v", err)
 	}
 	return b
 }
@@ -411,4 +416,46 @@ func listen(b *browser) {
 			b.mu.Unlock()
 		}
 	})
+}
+
+// TestBrowserOutlivesItsThread starts chromium from a goroutine locked to
+// its thread that then returns, so Go ends the thread, as netlab's
+// namespace dials do: the browser must go on answering. It failed before
+// newBrowser stopped chromedp from setting Pdeathsig (chromium was killed
+// with the thread; TestBrowserPhone's "context canceled").
+func TestBrowserOutlivesItsThread(t *testing.T) {
+	exe := chromiumPath(t)
+	// A goroutine that returns locked to the process's main thread does
+	// not end it (Go parks that thread instead): take another.
+	var (
+		tid int
+		b   *browser
+	)
+	for b == nil {
+		started := make(chan *browser)
+		go func() {
+			goruntime.LockOSThread() // never unlocked: the thread ends with this goroutine
+			if tid = unix.Gettid(); tid == unix.Getpid() {
+				goruntime.UnlockOSThread()
+				started <- nil
+				return
+			}
+			started <- newBrowser(t, "thread", exe, t.TempDir())
+		}()
+		b = <-started
+	}
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(task); errors.Is(err, fs.ErrNotExist) {
+			break // the thread that started chromium has ended
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d did not end", tid)
+		}
+	}
+	var two int
+	b.run("evaluate after the starting thread ended", chromedp.Evaluate(`1 + 1`, &two))
+	if two != 2 {
+		t.Fatalf("1 + 1 = %d", two)
+	}
 }

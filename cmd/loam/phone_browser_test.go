@@ -106,12 +106,6 @@ func TestBrowserPhone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: runs a network lab, two daemons and a browser")
 	}
-	if raceDetector {
-		// Under the race detector's load chromium's DevTools session ended
-		// early in CI ("context canceled" on the first page); the run
-		// without -race, which CI makes too, covers this test.
-		t.Skip("skipped with -race: chromium's session ends early under its load; the run without -race covers it")
-	}
 	lab := netlab.New(t, 1) // skips, saying why, when not root
 	phoneNS, _ := lab.AddHost(1)
 	otherNS, _ := lab.AddHost(1)
