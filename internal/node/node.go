@@ -112,6 +112,7 @@ type Node struct {
 	fetchBlobs   int64        // see Options.FetchBlobs, resolved
 	wanted       wantedSet    // blobs to fetch eagerly
 	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
+	usage        usageCache   // usage.go
 	corruptServe bool         // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once

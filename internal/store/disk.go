@@ -399,7 +399,11 @@ func (a *applier) reopen() error {
 	}
 	swapped := false
 	for range 100 {
-		if swapped = s.idle(swap); swapped {
+		if s.dbmu.TryLock() { // not while a compaction runs (usage.go)
+			swapped = s.idle(swap)
+			s.dbmu.Unlock()
+		}
+		if swapped {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -103,8 +103,12 @@ type Store struct {
 	disk    *diskGuard   // nil when the file system does not report its usage
 	// readOnly: Pebble was opened read-only because the disk had no room
 	// to open it read-write; the applier reopens it once there is. Set
-	// by Open, then used only by the applier.
+	// by Open, then by the applier holding dbmu.
 	readOnly bool
+	// dbmu is held (read) by the work that uses db outside the applier
+	// and its readers (usage.go), and (write) while db is replaced or
+	// closed.
+	dbmu sync.RWMutex
 
 	sync    *pebble.WriteOptions
 	notify  func(Event)
@@ -177,6 +181,7 @@ func Open(dir string, o Options) (*Store, error) {
 			s.readOnly = u.AvailBytes < need
 		}
 	}
+	s.fs = walFS{s.fs}
 	fail := func(err error) (*Store, error) {
 		if s.lock != nil {
 			s.lock.Close()
@@ -215,6 +220,7 @@ func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
 		MemTableSize: s.memSize,
 		Logger:       quietLogger{},
 		ReadOnly:     readOnly,
+		Cleaner:      deleter{}, // sizing.go
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -233,9 +239,11 @@ func (s *Store) Close() error {
 		s.rmu.Lock()
 		s.retire() // readers still reading close theirs
 		s.rmu.Unlock()
+		s.dbmu.Lock() // compactions end: quit cancels them
 		if s.db != nil {
 			err = s.db.Close()
 		}
+		s.dbmu.Unlock()
 		s.cache.Unref()
 		err = errors.Join(err, s.lock.Close(), s.health.Close())
 	})
