@@ -28,9 +28,18 @@ by kind. It needs the daemon ('loam daemon').
 
 With --json, print {"peer", "author", "addrs", "spaces": [{"name", "id",
 "commits", "heads": [{"author", "seq", "commit", "time"}], "forked":
-[{"author", "seq"}], "keys", "view_hash"}], "peers", "refusals", "blobs":
-{"bytes_in", "bytes_out", "fetching", "queued"}}. Two replicas of a space
-with the same view_hash have the same keys and values.`,
+[{"author", "seq"}], "keys", "view_hash", "bytes": {"live", "history", "blobs"}}], "peers",
+"refusals", "blobs": {"bytes_in", "bytes_out", "fetching", "queued"},
+"disk": {"store", "tables", "obsolete", "wal", "unflushed", "reserve",
+"blobs", "total", "spaces"}}. Two replicas of a space with the same
+view_hash have the same keys and values.
+
+Bytes on disk: a space's "live" bytes are its view (the visible values),
+"history" its commits (every write, superseded or not), "blobs" the blobs
+it references held here (a blob two spaces reference counts in each);
+live and history are estimates of the store's tables, without the rows
+not yet flushed from the write-ahead log ("unflushed"). loam compact
+frees the space of deleted and overwritten rows now.`,
 		Example: `  loam status
   loam status --json | jq '.spaces[] | {name, commits}'`,
 		Args: exactArgs(0),
@@ -57,6 +66,10 @@ with the same view_hash have the same keys and values.`,
 			fmt.Fprintf(&b, "refused  %s\n", refusals(st.Refusals))
 			fmt.Fprintf(&b, "blobs    %d fetching, %d queued; %s in, %s out\n", st.Blobs.Fetching, st.Blobs.Queued,
 				humanBytes(int64(st.Blobs.BytesIn)), humanBytes(int64(st.Blobs.BytesOut)))
+			if d := st.Disk; d != nil {
+				fmt.Fprintf(&b, "disk     %s: store %s (tables %s, logs %s, reserve %s), blobs %s\n", humanBytes(d.Total),
+					humanBytes(d.Store), humanBytes(d.Tables), humanBytes(d.WAL), humanBytes(d.Reserve), humanBytes(d.Blobs))
+			}
 			if len(st.Spaces) == 0 {
 				b.WriteString("\nno spaces yet: create one with 'loam space create NAME', or join one with 'loam join TICKET'\n")
 			}
@@ -64,6 +77,7 @@ with the same view_hash have the same keys and values.`,
 				fmt.Fprintf(&b, "\n%s  %s\n", sp.Name, sp.ID)
 				fmt.Fprintf(&b, "  %s by %s, %s; view hash %s\n",
 					plural(int(sp.Commits), "commit"), plural(len(sp.Heads), "author"), plural(int(sp.Keys), "key"), shortHash(sp.ViewHash))
+				fmt.Fprintf(&b, "  disk: live %s, history %s, blobs %s\n", humanBytes(sp.Bytes.Live), humanBytes(sp.Bytes.History), humanBytes(sp.Bytes.Blobs))
 				switch {
 				case sp.Peers == 0:
 					b.WriteString("  sync: no connected peer shares it\n")

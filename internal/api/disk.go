@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// SpaceBytes is what one space takes on disk, in SpaceStatus and
+// DiskUsage (docs/design.md, "Disk that matches the data (#14)").
+type SpaceBytes struct {
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+	// Live: the view's cells (the visible values) in the store's tables;
+	// History: the commits and their indexes. Estimates from the tables'
+	// indexes: rows not yet flushed (DiskUsage.Unflushed) are in neither.
+	Live    int64 `json:"live"`
+	History int64 `json:"history"`
+	// Blobs: the bytes held of the blobs the space references; a blob
+	// two spaces reference counts in full in each.
+	Blobs int64 `json:"blobs"`
+}
+
+// DiskUsage answers GET /v1/disk: what the home takes on disk, in all
+// and per space.
+type DiskUsage struct {
+	Spaces []SpaceBytes `json:"spaces"`
+	// Store is what the store's directory takes (Tables + Obsolete + WAL
+	// + Reserve + Other); Blobs what the blob store's chunks take, each
+	// counted once; Total their sum.
+	Store     int64 `json:"store"`
+	Tables    int64 `json:"tables"`
+	Obsolete  int64 `json:"obsolete"`
+	WAL       int64 `json:"wal"`
+	Unflushed int64 `json:"unflushed"` // part of WAL: rows in no space's figure yet
+	Reserve   int64 `json:"reserve"`   // the loam-reserve file
+	Blobs     int64 `json:"blobs"`
+	Total     int64 `json:"total"`
+}
+
+// CompactRequest is the body of POST /v1/compact: the space to compact,
+// or "" for the whole store.
+type CompactRequest struct {
+	Space string `json:"space,omitempty"`
+}
+
+// CompactResult answers POST /v1/compact: the usage before and after.
+type CompactResult struct {
+	Before DiskUsage `json:"before"`
+	After  DiskUsage `json:"after"`
+}
+
+// spaceBytes returns what space id takes (see SpaceBytes).
+func spaceBytes(ctx context.Context, n *node.Node, name string, id keys.SpaceID) (SpaceBytes, error) {
+	b, err := n.SpaceBytes(ctx, id)
+	if err != nil {
+		return SpaceBytes{}, err
+	}
+	return SpaceBytes{Name: name, ID: id.String(), Live: b.Live, History: b.History, Blobs: b.Blobs}, nil
+}
+
+// DiskUsageOf returns what node n's home takes on disk: for the daemon's
+// GET /v1/disk, and for a node opened in this process (package loam).
+func DiskUsageOf(ctx context.Context, n *node.Node) (DiskUsage, error) {
+	u, err := n.Usage(ctx)
+	if err != nil {
+		return DiskUsage{}, err
+	}
+	out := DiskUsage{
+		Spaces: []SpaceBytes{}, Store: u.Store.Total, Tables: u.Store.Tables, Obsolete: u.Store.Obsolete,
+		WAL: u.Store.WAL, Unflushed: u.Store.Unflushed, Reserve: u.Store.Reserve, Blobs: u.Blobs,
+		Total: u.Store.Total + u.Blobs,
+	}
+	infos, err := n.Spaces(ctx)
+	if err != nil {
+		return DiskUsage{}, err
+	}
+	for _, in := range infos {
+		b, err := spaceBytes(ctx, n, in.Name, in.ID)
+		if err != nil {
+			return DiskUsage{}, err
+		}
+		out.Spaces = append(out.Spaces, b)
+	}
+	return out, nil
+}
+
+// CompactNode compacts the store of n: space ref's rows, or all of them
+// for "" (store.Compact), and returns the usage before and after.
+func CompactNode(ctx context.Context, n *node.Node, ref string, progress func(done, total int)) (CompactResult, error) {
+	var id *keys.SpaceID
+	if ref != "" {
+		sp, err := n.Space(ctx, ref)
+		if err != nil {
+			return CompactResult{}, err
+		}
+		x := sp.ID()
+		id = &x
+	}
+	var res CompactResult
+	var err error
+	if res.Before, err = DiskUsageOf(ctx, n); err != nil {
+		return CompactResult{}, err
+	}
+	var p func(store.CompactProgress)
+	if progress != nil {
+		p = func(c store.CompactProgress) { progress(c.Done, c.Total) }
+	}
+	if err := n.Compact(ctx, id, p); err != nil {
+		return CompactResult{}, err
+	}
+	if res.After, err = DiskUsageOf(ctx, n); err != nil {
+		return CompactResult{}, err
+	}
+	return res, nil
+}
+
+func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
+	u, err := DiskUsageOf(r.Context(), s.n)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
+	var req CompactRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := CompactNode(r.Context(), s.n, req.Space, nil)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// DiskUsage returns what the home takes on disk: GET /v1/disk.
+func (c *Client) DiskUsage(ctx context.Context) (DiskUsage, error) {
+	var out DiskUsage
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/disk", nil, &out)
+	return out, err
+}
+
+// Compact compacts the store (space, or all for ""): POST /v1/compact.
+func (c *Client) Compact(ctx context.Context, space string) (CompactResult, error) {
+	var out CompactResult
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/compact", CompactRequest{Space: space}, &out)
+	return out, err
+}
