@@ -35,9 +35,9 @@ type Usage struct {
 
 // SpaceUsage is what one space's rows take in the store's tables,
 // estimated by Pebble from the tables' index blocks (EstimateDiskUsage
-// over the space's key ranges; docs/design.md "Disk that matches the
-// data"). Rows not yet flushed to tables are in no space's figure (see
-// Usage.Unflushed).
+// over the space's key ranges, see rangeUsage; docs/design.md "Disk that
+// matches the data (#14)"). Rows not yet flushed to tables are in no
+// space's figure (see Usage.Unflushed).
 type SpaceUsage struct {
 	// Live: the view, its cells (the visible values of the space's keys,
 	// and deletions not yet compacted away) and its state row.
@@ -109,25 +109,26 @@ func (s *Store) Usage(ctx context.Context) (Usage, error) {
 }
 
 // SpaceUsage returns what space sp's rows take in the store's tables (an
-// estimate: see SpaceUsage). It reads no rows: it is cheap whatever the
-// space's size. A space not held has no rows: its figures are 0.
+// estimate: see SpaceUsage). It reads one row per key range at most: it
+// is cheap whatever the space's size. A space not held has no rows: its
+// figures are 0.
 func (s *Store) SpaceUsage(ctx context.Context, sp keys.SpaceID) (SpaceUsage, error) {
 	var u SpaceUsage
 	history, live := spaceRanges(sp)
 	err := s.withDB(func(db *pebble.DB) error {
 		for _, r := range history {
-			n, err := db.EstimateDiskUsage(r[0], r[1])
+			n, err := rangeUsage(db, r[0], r[1])
 			if err != nil {
 				return err
 			}
-			u.History += int64(n)
+			u.History += n
 		}
 		for _, r := range live {
-			n, err := db.EstimateDiskUsage(r[0], r[1])
+			n, err := rangeUsage(db, r[0], r[1])
 			if err != nil {
 				return err
 			}
-			u.Live += int64(n)
+			u.Live += n
 		}
 		return ctx.Err()
 	})
@@ -135,6 +136,24 @@ func (s *Store) SpaceUsage(ctx context.Context, sp keys.SpaceID) (SpaceUsage, er
 		return SpaceUsage{}, fmt.Errorf("store: usage of %s: %w", sp, err)
 	}
 	return u, nil
+}
+
+// rangeUsage estimates what the rows in [start, end) take in the tables,
+// 0 if there is none. Pebble's estimate counts the data blocks that
+// overlap the range, so a range that holds rows counts up to a block
+// (about 4 KiB) of its neighbours' rows at each end, and one that holds
+// none would count a block too: it is looked for first (one seek).
+func rangeUsage(db *pebble.DB, start, end []byte) (int64, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return 0, err
+	}
+	has := it.First()
+	if err := it.Close(); err != nil || !has {
+		return 0, err
+	}
+	n, err := db.EstimateDiskUsage(start, end)
+	return int64(n), err
 }
 
 // CompactProgress reports a compaction's progress: Done of Total key
@@ -179,7 +198,7 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 		// Only the ranges that hold rows, so that progress counts work.
 		full := ranges[:0]
 		for _, r := range ranges {
-			n, err := db.EstimateDiskUsage(r[0], r[1])
+			n, err := rangeUsage(db, r[0], r[1])
 			if err != nil {
 				return err
 			}
