@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -217,6 +218,7 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 				progress(CompactProgress{Done: i + 1, Total: len(full)})
 			}
 		}
+		waitDeleted(ctx, db)
 		return nil
 	})
 	if err != nil {
@@ -231,6 +233,26 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	return nil
+}
+
+// deleteWait bounds how long Compact waits for Pebble to delete the tables
+// it made obsolete.
+const deleteWait = 5 * time.Second
+
+// waitDeleted waits, up to deleteWait, until Pebble has deleted the tables
+// a compaction made obsolete (it does in the background, just after), so
+// that the usage read after Compact shows the space freed.
+func waitDeleted(ctx context.Context, db *pebble.DB) {
+	deadline := time.Now().Add(deleteWait)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for db.Metrics().Table.Local.ObsoleteSize > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // CompactSpace compacts space sp's key ranges (Compact): for the callers
