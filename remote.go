@@ -261,12 +261,17 @@ func kvOf(e api.Entry) (KV, error) {
 	if err != nil {
 		return KV{}, fmt.Errorf("the daemon sent a bad time %q: %v", e.Time, err)
 	}
-	kv := KV{Key: k, Value: v, Author: e.Author, Time: t}
+	kv := KV{Key: k, Value: v, Author: e.Author, Time: t, Erased: e.Erased}
 	if e.Blob != nil {
 		kv.Value = nil
 		kv.Blob = &BlobRef{ID: e.Blob.ID, Size: e.Blob.Size, Type: e.Blob.Type, Sealed: e.Blob.Sealed}
 	}
 	return kv, nil
+}
+
+func (s *remoteSpace) erase(ctx context.Context, key []byte, prefix bool) (int, error) {
+	out, err := s.c.Erase(ctx, s.in.ID, key, prefix)
+	return out.Erased, err
 }
 
 func (s *remoteSpace) lookup(ctx context.Context, key []byte) (KV, error) {
@@ -350,7 +355,7 @@ func (s *remoteSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, e
 				if !q.match(kv.Key) {
 					continue
 				}
-				ch = Change{Key: kv.Key, Value: kv.Value, Deleted: e.Op == api.OpDel, Author: kv.Author, Time: kv.Time}
+				ch = Change{Key: kv.Key, Value: kv.Value, Deleted: e.Op == api.OpDel, Erased: kv.Erased, Author: kv.Author, Time: kv.Time}
 			}
 			select {
 			case out <- ch:

@@ -58,6 +58,8 @@ var kinds = []errorKind{
 	{blob.ErrNotFound, http.StatusNotFound, "blob_not_found", nil},
 	{blob.ErrUnavailable, http.StatusNotFound, "unavailable", nil},
 	{node.ErrLinkVoid, http.StatusGone, "link_void", nil},
+	{space.ErrErased, http.StatusGone, "erased", nil},
+	{space.ErrNothingToErase, http.StatusNotFound, "nothing_to_erase", nil},
 	{node.ErrInviteVoid, http.StatusGone, "invite_void", nil},
 	{acl.ErrUsedUp, http.StatusGone, "invite_used", nil},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request", nil},

@@ -114,6 +114,8 @@ var sentinels = map[string]error{
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
 	"space.ErrBadProfile":        space.ErrBadProfile,
+	"space.ErrErased":            space.ErrErased,
+	"space.ErrNothingToErase":    space.ErrNothingToErase,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,

@@ -267,7 +267,11 @@ func (n *Node) referencedBlobs(ctx context.Context) (refs map[blob.BlobID]blob.R
 			if err != nil {
 				return nil, nil, fmt.Errorf("node: blob references of %s: %w", in.ID, err)
 			}
-			for _, r := range blobOps(c) {
+			live, err := n.liveBlobOps(ctx, in.ID, c)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, r := range live {
 				if _, ok := refs[r.ID]; !ok {
 					refs[r.ID], seeded[r.ID] = r, true
 				}

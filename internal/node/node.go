@@ -111,6 +111,7 @@ type Node struct {
 	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
 	fetchBlobs   int64        // see Options.FetchBlobs, resolved
 	wanted       wantedSet    // blobs to fetch eagerly
+	erased       letGoSet     // blobs erases let go of (erase.go)
 	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
 	corruptServe bool         // tests only: serve chunks with a bit flipped
 
@@ -160,6 +161,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
+	n.erased = newLetGoSet()
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -188,6 +190,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.startEraseCollector()
 	if err := n.loadHeld(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -280,6 +283,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.kickPerson()
 	n.logStored(ev)
 	n.wantBlobs(ev)
+	n.letGo(ev) // after wantBlobs: an erase in the same event wins
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/view"
 )
 
 // ErrNothingToErase is returned by Erase when no write held to the key
@@ -133,4 +135,37 @@ func eraseOps(ts []commit.EraseTarget) ([]commit.Op, error) {
 		ts = ts[n:]
 	}
 	return ops, nil
+}
+
+// ErrErased is wrapped by the error a read of an erased key returns.
+var ErrErased = errors.New("erased")
+
+// ErasedError says that key's value was erased, by whom and when.
+type ErasedError struct {
+	Key []byte
+	By  keys.AuthorID // the erase's author; zero if not recorded (it arrived erased)
+	At  time.Time
+}
+
+func (e *ErasedError) Error() string {
+	if e.By.IsZero() {
+		return fmt.Sprintf("%q was erased (its value is gone from this node; the write is still in the history)", e.Key)
+	}
+	return fmt.Sprintf("%q was erased by %s on %s (its value is gone from this node; the write is still in the history)", e.Key, e.By.Short(), e.At.UTC().Format("2006-01-02 15:04 MST"))
+}
+
+func (e *ErasedError) Unwrap() error { return ErrErased }
+
+// Erasure returns the error that says who erased entry e of key (an
+// erased entry, as Get returns it).
+func (s *Space) Erasure(ctx context.Context, key []byte, e view.Entry) error {
+	out := &ErasedError{Key: bytes.Clone(key)}
+	r, ok, err := s.st.Erasure(ctx, s.info.ID, e.Author, e.Seq, e.Op)
+	if err != nil {
+		return err
+	}
+	if ok {
+		out.By, out.At = r.By, time.UnixMicro(int64(r.Time.Wall))
+	}
+	return out
 }
