@@ -191,8 +191,8 @@ func (s *localSpace) lookup(ctx context.Context, key []byte) (KV, error) {
 	return toKV(key, e), nil
 }
 
-func (s *localSpace) erase(ctx context.Context, key []byte, prefix bool) (int, error) {
-	n, err := s.sp.Erase(ctx, key, prefix)
+func (s *localSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
+	n, err := s.sp.EraseWith(ctx, key, o)
 	if err == nil {
 		_, err = s.n.CollectErased(ctx) // free the blobs now: this process may exit next
 	}

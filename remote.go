@@ -15,6 +15,7 @@ import (
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // Errors of Connect.
@@ -269,8 +270,8 @@ func kvOf(e api.Entry) (KV, error) {
 	return kv, nil
 }
 
-func (s *remoteSpace) erase(ctx context.Context, key []byte, prefix bool) (int, error) {
-	out, err := s.c.Erase(ctx, s.in.ID, key, prefix)
+func (s *remoteSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
+	out, err := s.c.Erase(ctx, s.in.ID, key, o.Prefix, o.Superseded)
 	return out.Erased, err
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // Limits on what one write may carry.
@@ -44,7 +45,7 @@ type spaceImpl interface {
 	members(ctx context.Context) ([]Member, error)
 	revoke(ctx context.Context, target string) (Revoked, error)
 	grant(ctx context.Context, subject string, role Role) error // identity.go
-	erase(ctx context.Context, key []byte, prefix bool) (int, error)
+	erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error)
 	waitSynced(ctx context.Context) error
 }
 
@@ -110,12 +111,18 @@ func (s *Space) Lookup(ctx context.Context, key []byte) (KV, error) { return s.i
 // many writes it named (ErrNothingToErase for none). Erase cannot take
 // back a copy someone already made.
 func (s *Space) Erase(ctx context.Context, key []byte) (int, error) {
-	return s.impl.erase(ctx, key, false)
+	return s.impl.erase(ctx, key, space.EraseOptions{})
 }
 
 // ErasePrefix is Erase for every key under prefix.
 func (s *Space) ErasePrefix(ctx context.Context, prefix []byte) (int, error) {
-	return s.impl.erase(ctx, prefix, true)
+	return s.impl.erase(ctx, prefix, space.EraseOptions{Prefix: true})
+}
+
+// EraseSuperseded erases the values of the writes to key that a later
+// write superseded, keeping the live value: what an edit leaves behind.
+func (s *Space) EraseSuperseded(ctx context.Context, key []byte) (int, error) {
+	return s.impl.erase(ctx, key, space.EraseOptions{Superseded: true})
 }
 
 // Batch collects writes committed together: atomically, in one signed

@@ -3,15 +3,18 @@ package api
 import (
 	"context"
 	"net/http"
+
+	"github.com/loamdb/loam/internal/space"
 )
 
 // EraseRequest is the body of POST /v1/spaces/{space}/erase: the key (as
 // text or base64) whose writes to erase, or, with prefix, the keys under
 // it.
 type EraseRequest struct {
-	Key    *string `json:"key,omitempty"`
-	KeyB64 *string `json:"key_b64,omitempty"`
-	Prefix bool    `json:"prefix,omitempty"`
+	Key        *string `json:"key,omitempty"`
+	KeyB64     *string `json:"key_b64,omitempty"`
+	Prefix     bool    `json:"prefix,omitempty"`
+	Superseded bool    `json:"superseded,omitempty"` // only writes a later write superseded (an edit's old text)
 }
 
 // EraseResponse answers POST /v1/spaces/{space}/erase: how many writes
@@ -41,7 +44,7 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	n, err := sp.Erase(r.Context(), key, req.Prefix)
+	n, err := sp.EraseWith(r.Context(), key, space.EraseOptions{Prefix: req.Prefix, Superseded: req.Superseded})
 	if err != nil {
 		writeError(w, err)
 		return
@@ -51,8 +54,8 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 
 // Erase erases the payloads of every write to key (or under it, with
 // prefix) in space sp: POST /v1/spaces/{space}/erase.
-func (c *Client) Erase(ctx context.Context, sp string, key []byte, prefix bool) (EraseResponse, error) {
-	req := EraseRequest{Prefix: prefix}
+func (c *Client) Erase(ctx context.Context, sp string, key []byte, prefix, superseded bool) (EraseResponse, error) {
+	req := EraseRequest{Prefix: prefix, Superseded: superseded}
 	req.Key, req.KeyB64 = textOrBase64(key)
 	var out EraseResponse
 	err := c.call(ctx, http.MethodPost, spacePath(sp, "/erase"), req, &out)

@@ -33,9 +33,33 @@ const (
 // large erase takes several commits, each atomic; an error after the
 // first says how many were written.
 func (s *Space) Erase(ctx context.Context, key []byte, prefix bool) (int, error) {
-	ws, err := s.st.Writes(ctx, s.info.ID, key, prefix)
+	return s.erase(ctx, key, EraseOptions{Prefix: prefix})
+}
+
+// EraseOptions choose what EraseWith names.
+type EraseOptions struct {
+	Prefix     bool // every key under the key
+	Superseded bool // only writes a later write superseded: the live values stay (an edit)
+}
+
+// EraseWith is Erase with options.
+func (s *Space) EraseWith(ctx context.Context, key []byte, o EraseOptions) (int, error) {
+	return s.erase(ctx, key, o)
+}
+
+func (s *Space) erase(ctx context.Context, key []byte, o EraseOptions) (int, error) {
+	ws, err := s.st.Writes(ctx, s.info.ID, key, o.Prefix)
 	if err != nil {
 		return 0, err
+	}
+	if o.Superseded {
+		live := ws[:0]
+		for _, w := range ws {
+			if !w.Live {
+				live = append(live, w)
+			}
+		}
+		ws = live
 	}
 	ts, err := s.eraseTargets(ctx, ws)
 	if err != nil {

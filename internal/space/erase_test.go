@@ -123,3 +123,29 @@ func TestErase(t *testing.T) {
 		t.Fatalf("erase twice: %v, want ErrNothingToErase", err)
 	}
 }
+
+// TestEraseSuperseded: an edit's old values are erased, the live one
+// stays.
+func TestEraseSuperseded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	_, w := f.writer(t)
+	for _, v := range []string{"helo", "hello", "hello!"} {
+		if _, err := w.Commit(ctx, []commit.Op{commit.Put([]byte("chat/msg/1"), []byte(v))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := w.EraseWith(ctx, []byte("chat/msg/1"), space.EraseOptions{Superseded: true}); err != nil || n != 2 {
+		t.Fatalf("erase the superseded: %d, %v; want 2", n, err)
+	}
+	if e, err := f.st.Get(ctx, f.sk.Space(), []byte("chat/msg/1")); err != nil || e.Erased || string(e.Value) != "hello!" {
+		t.Fatalf("the live value: %+v, %v", e, err)
+	}
+	ws, err := f.st.Writes(ctx, f.sk.Space(), []byte("chat/msg/1"), false)
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("writes: %+v, %v", ws, err)
+	}
+	if _, err := w.EraseWith(ctx, []byte("chat/msg/1"), space.EraseOptions{Superseded: true}); !errors.Is(err, space.ErrNothingToErase) {
+		t.Fatalf("again: %v", err)
+	}
+}
