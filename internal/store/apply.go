@@ -246,7 +246,8 @@ type batch struct {
 	cells   map[string]*cellState
 	ids     map[keys.CommitID]loc // commits stored in this batch
 	atSeq   map[authorSeq]keys.CommitID
-	byLoc   map[authorSeq]*commit.Commit // main-chain commits stored in this batch
+	byLoc   map[authorSeq]*commit.Commit     // main-chain commits stored in this batch
+	erasedC map[keys.CommitID]*commit.Commit // stored commits an erase of this batch rewrote (erase.go)
 	vvs     map[authorSeq]view.VV
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
@@ -282,6 +283,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		ids:     map[keys.CommitID]loc{},
 		atSeq:   map[authorSeq]keys.CommitID{},
 		byLoc:   map[authorSeq]*commit.Commit{},
+		erasedC: map[keys.CommitID]*commit.Commit{},
 		vvs:     map[authorSeq]view.VV{},
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},
