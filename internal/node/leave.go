@@ -233,7 +233,7 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 			return 0, fmt.Errorf("remove %s: %w", f, err)
 		}
 	}
-	freed, err := n.GCBlobs(ctx)
+	freed, err := n.dropBlobs(ctx)
 	if err != nil {
 		return freed, fmt.Errorf("delete its blobs: %w", err)
 	}
@@ -241,6 +241,31 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 		return freed, fmt.Errorf("remove the leave record: %w", err)
 	}
 	return freed, nil
+}
+
+// dropBlobs deletes the blobs no held space references any more (as
+// GCBlobs) and unqueues them from the eager fetcher, which would otherwise
+// download them again. It returns the bytes freed.
+func (n *Node) dropBlobs(ctx context.Context) (int64, error) {
+	n.gcMu.Lock()
+	defer n.gcMu.Unlock()
+	refs, err := n.ReferencedBlobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n.wanted.keepOnly(refs)
+	return n.blobs.GC(ctx, func(id blob.BlobID) bool { _, ok := refs[id]; return ok })
+}
+
+// keepOnly unqueues the blobs not in refs.
+func (w *wantedSet) keepOnly(refs map[blob.BlobID]blob.Ref) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id := range w.ids {
+		if _, ok := refs[id]; !ok {
+			delete(w.ids, id)
+		}
+	}
 }
 
 // dropAwaiting removes id from the spaces awaiting their own history.

@@ -412,3 +412,29 @@ func TestLeaveMarksTheDirectory(t *testing.T) {
 		return err == nil && e.Tombstone() || errors.Is(err, store.ErrNotFound)
 	})
 }
+
+// TestLeaveUnqueuesItsBlobs: the blobs of a left space waiting for the
+// eager fetcher are unqueued (they would be downloaded for nothing);
+// those of the other spaces stay queued.
+func TestLeaveUnqueuesItsBlobs(t *testing.T) {
+	ctx := ctxT(t)
+	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
+	gone, err := n.CreateSpace(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := n.CreateSpace(ctx, "keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneRef := putBlob(t, n, gone, "photo", []byte("gone's photo"))
+	keepRef := putBlob(t, n, keep, "photo", []byte("keep's photo"))
+	n.wanted.add(goneRef.ID, goneRef.Size) // as if another member's, not here yet
+	n.wanted.add(keepRef.ID, keepRef.Size)
+	if _, err := n.Leave(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n.wanted.size(goneRef.ID) != 0 || n.wanted.size(keepRef.ID) != keepRef.Size {
+		t.Errorf("queued after the leave: gone's %d bytes, keep's %d", n.wanted.size(goneRef.ID), n.wanted.size(keepRef.ID))
+	}
+}
