@@ -10,6 +10,11 @@ import (
 // Leaving a space (#14): GET /v1/spaces/{space}/leave says what leaving it
 // would lose, POST /v1/spaces/{space}/leave leaves it (node.Leave).
 
+// leavePattern is the route that leaves a space: refused on the
+// --ui-listen listener (lanOnly), so a lost or stolen paired phone cannot
+// wipe the node's spaces.
+const leavePattern = "POST /v1/spaces/{space}/leave"
+
 // LeavePlan answers GET /v1/spaces/{space}/leave: what leaving the space
 // loses, as far as the daemon can tell (see node.LeavePlan).
 type LeavePlan struct {
