@@ -226,6 +226,10 @@ func TestLeaveFreesItsSpace(t *testing.T) {
 	if slices.Contains(a.syncSpaces(), goneID) {
 		t.Error("the left space is still synced")
 	}
+	waitFor(t, 20*time.Second, "b's session to stop sharing the left space", func() bool {
+		peers, _, err := b.SpaceSync(ctx, goneID)
+		return err == nil && peers == 0
+	})
 
 	// The other space is intact.
 	if e, err := a.st.Get(ctx, keep.ID(), []byte("note")); err != nil || string(e.Value) != "stays" {
