@@ -94,6 +94,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/conflicts/{key...}": s.conflicts,
 		"GET /v1/spaces/{space}/state":              s.state,
 		"POST /v1/spaces/{space}/synced":            s.synced,
+		"GET /v1/spaces/{space}/leave":              s.planLeave,
+		leavePattern:                                s.leave,
 		"POST /v1/join":                             s.join,
 		"GET /v1/spaces/{space}/archive":            s.archiveSpace,
 		"POST /v1/restore":                          s.restoreSpace,

@@ -121,6 +121,7 @@ type Node struct {
 	await  awaiting   // spaces awaiting their own history after a restore (awaiting.go)
 	opened bool       // Open has set everything up (guarded by mu)
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
+	leave  leaveState // spaces being left (leave.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -200,6 +201,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	if err := n.loadAwaiting(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.finishLeaves(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
