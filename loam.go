@@ -49,6 +49,13 @@ var (
 	// peer yet; a write would fork its history. Writes work once the space
 	// is in sync with a peer (WaitSynced).
 	ErrAwaiting = space.ErrAwaiting
+	// ErrErased: the key's value was erased (Space.Erase): its writes are
+	// in the history, their payloads gone. The error says by whom and
+	// when.
+	ErrErased = space.ErrErased
+	// ErrNothingToErase: no write held to the key (or under the prefix)
+	// has a payload left.
+	ErrNothingToErase = space.ErrNothingToErase
 )
 
 // Options configure a Node.
@@ -127,6 +134,7 @@ type nodeImpl interface {
 	profileNode  // profile.go
 	deviceNode   // devices.go
 	linkNode     // link.go
+	leaveNode    // leave.go
 }
 
 // Open opens the node in o.Home, creating its device key and store on first

@@ -165,11 +165,11 @@ type localSpace struct {
 func (s *localSpace) info() SpaceInfo { return s.in }
 
 func toKV(key []byte, e view.Entry) KV {
-	kv := KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time()}
+	kv := KV{Key: key, Value: e.Value, Author: e.Author.String(), Time: e.Time.Time(), Erased: e.Erased}
 	if e.Author.IsZero() {
 		kv.Author, kv.Time = "", time.Time{}
 	}
-	if e.Kind == commit.KindPutBlob {
+	if e.Kind == commit.KindPutBlob && !e.Erased {
 		kv.Value = nil
 		if r, ok := node.RefOf(e); ok {
 			kv.Blob = refOf(r)
@@ -182,10 +182,21 @@ func toKV(key []byte, e view.Entry) KV {
 
 func (s *localSpace) lookup(ctx context.Context, key []byte) (KV, error) {
 	e, err := s.sp.Get(ctx, key)
+	if err == nil && e.Erased {
+		err = s.sp.Erasure(ctx, key, e)
+	}
 	if err != nil {
 		return KV{}, err
 	}
 	return toKV(key, e), nil
+}
+
+func (s *localSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
+	n, err := s.sp.EraseWith(ctx, key, o)
+	if err == nil {
+		_, err = s.n.CollectErased(ctx) // free the blobs now: this process may exit next
+	}
+	return n, err
 }
 
 func (s *localSpace) commit(ctx context.Context, ops []commit.Op) error {
@@ -225,7 +236,7 @@ func (s *localSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, er
 				if !q.match(c.Key) {
 					continue
 				}
-				ch = Change{Key: c.Key, Deleted: c.Entry.Tombstone()}
+				ch = Change{Key: c.Key, Deleted: c.Entry.Tombstone(), Erased: c.Entry.Erased}
 				if !c.Entry.Author.IsZero() {
 					ch.Author, ch.Time = c.Entry.Author.String(), c.Entry.Time.Time()
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // Errors of Connect.
@@ -261,12 +262,17 @@ func kvOf(e api.Entry) (KV, error) {
 	if err != nil {
 		return KV{}, fmt.Errorf("the daemon sent a bad time %q: %v", e.Time, err)
 	}
-	kv := KV{Key: k, Value: v, Author: e.Author, Time: t}
+	kv := KV{Key: k, Value: v, Author: e.Author, Time: t, Erased: e.Erased}
 	if e.Blob != nil {
 		kv.Value = nil
 		kv.Blob = &BlobRef{ID: e.Blob.ID, Size: e.Blob.Size, Type: e.Blob.Type, Sealed: e.Blob.Sealed}
 	}
 	return kv, nil
+}
+
+func (s *remoteSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
+	out, err := s.c.Erase(ctx, s.in.ID, key, o.Prefix, o.Superseded)
+	return out.Erased, err
 }
 
 func (s *remoteSpace) lookup(ctx context.Context, key []byte) (KV, error) {
@@ -350,7 +356,7 @@ func (s *remoteSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, e
 				if !q.match(kv.Key) {
 					continue
 				}
-				ch = Change{Key: kv.Key, Value: kv.Value, Deleted: e.Op == api.OpDel, Author: kv.Author, Time: kv.Time}
+				ch = Change{Key: kv.Key, Value: kv.Value, Deleted: e.Op == api.OpDel, Erased: kv.Erased, Author: kv.Author, Time: kv.Time}
 			}
 			select {
 			case out <- ch:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
 )
 
 // Limits on what one write may carry.
@@ -44,6 +45,7 @@ type spaceImpl interface {
 	members(ctx context.Context) ([]Member, error)
 	revoke(ctx context.Context, target string) (Revoked, error)
 	grant(ctx context.Context, subject string, role Role) error // identity.go
+	erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error)
 	waitSynced(ctx context.Context) error
 }
 
@@ -65,6 +67,9 @@ type KV struct {
 	Blob   *BlobRef
 	Author string
 	Time   time.Time
+	// Erased: the value was erased (Value and Blob are nil); Range and
+	// Watch yield erased keys, Get and Lookup fail with ErrErased.
+	Erased bool
 }
 
 // Put writes value under key as one commit, durable on return.
@@ -97,6 +102,28 @@ func (s *Space) Get(ctx context.Context, key []byte) ([]byte, error) {
 
 // Lookup returns key's value with its author and time.
 func (s *Space) Lookup(ctx context.Context, key []byte) (KV, error) { return s.impl.lookup(ctx, key) }
+
+// Erase erases the values of every write held to key: each replica that
+// receives the erase drops them (and the blobs they reference) from its
+// disk, while the history still verifies; a read then fails with
+// ErrErased, saying by whom and when. A member may erase its own writes;
+// erasing another's needs admin (of a prefix the key has). It returns how
+// many writes it named (ErrNothingToErase for none). Erase cannot take
+// back a copy someone already made.
+func (s *Space) Erase(ctx context.Context, key []byte) (int, error) {
+	return s.impl.erase(ctx, key, space.EraseOptions{})
+}
+
+// ErasePrefix is Erase for every key under prefix.
+func (s *Space) ErasePrefix(ctx context.Context, prefix []byte) (int, error) {
+	return s.impl.erase(ctx, prefix, space.EraseOptions{Prefix: true})
+}
+
+// EraseSuperseded erases the values of the writes to key that a later
+// write superseded, keeping the live value: what an edit leaves behind.
+func (s *Space) EraseSuperseded(ctx context.Context, key []byte) (int, error) {
+	return s.impl.erase(ctx, key, space.EraseOptions{Superseded: true})
+}
 
 // Batch collects writes committed together: atomically, in one signed
 // commit. A Batch is not safe for concurrent use.
@@ -257,8 +284,9 @@ func (s *Space) Range(ctx context.Context, opts ...RangeOption) iter.Seq2[KV, er
 // Change is one change of a key's visible value, or a resync.
 type Change struct {
 	Key     []byte
-	Value   []byte // nil when Deleted
+	Value   []byte // nil when Deleted or Erased
 	Deleted bool
+	Erased  bool // the key's value was erased (Space.Erase)
 	Author  string
 	Time    time.Time
 	// Resync says that changes were dropped because the reader fell

@@ -85,6 +85,10 @@ that are not UTF-8 text).
 					if err != nil {
 						return err
 					}
+					if kv.Erased {
+						fmt.Fprintf(w, "%s\t[erased]\n", showKey(kv.Key))
+						continue
+					}
 					if kv.Blob != nil {
 						fmt.Fprintf(w, "%s\t[blob %s, %s%s]\n", showKey(kv.Key), kv.Blob.ID, humanBytes(kv.Blob.Size), typeSuffix(kv.Blob.Type))
 						continue

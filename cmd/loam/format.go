@@ -73,6 +73,9 @@ func showValue(v []byte) string {
 // --json: the API's entry, so the CLI and the API show keys alike.
 func entryOf(kv loam.KV) api.Entry {
 	e := api.NewEntry(kv.Key, kv.Value, kv.Author, kv.Time)
+	if kv.Erased {
+		e.Value, e.ValueB64, e.Erased = nil, nil, true
+	}
 	if kv.Blob != nil {
 		e.Value, e.ValueB64 = nil, nil
 		e.Blob = &api.BlobRef{ID: kv.Blob.ID, Size: kv.Blob.Size, Type: kv.Blob.Type, Sealed: kv.Blob.Sealed}

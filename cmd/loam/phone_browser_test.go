@@ -181,7 +181,7 @@ func TestBrowserPhone(t *testing.T) {
 	})
 	phone.run("reload the dashboard", chromedp.Reload(), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
 	phone.until("the login session listed", `document.querySelector('button[aria-label="Revoke browser"]') !== null`)
-	phone.run("revoke it", chromedp.Click(`button[aria-label="Revoke browser"]`, chromedp.ByQuery))
+	phone.click("revoke it", `button[aria-label="Revoke browser"]`)
 	phone.until("the login session gone", `document.querySelector('button[aria-label="Revoke browser"]') === null &&
 		document.querySelector('button[aria-label="Revoke Ana\'s phone"]') !== null`)
 	if out := a.cli(20*time.Second, "sessions"); regexp.MustCompile(`(?m)^browser `).MatchString(out) {

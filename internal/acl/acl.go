@@ -455,6 +455,22 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleAdmin, nil) {
 				return deny(commit.RoleAdmin, "rotating the read key (for the whole space)")
 			}
+		case o.Kind == commit.KindErase:
+			e, err := commit.DecodeErase(*o)
+			if err != nil {
+				continue
+			}
+			for _, t := range e.Targets {
+				if t.Author == c.Author || s.samePerson(c.Author, t.Author, seen) {
+					if len(held) == 0 {
+						return deny(commit.RoleRead, fmt.Sprintf("erasing its own write %s", whatTarget(t)))
+					}
+					continue
+				}
+				if !allowed(held, commit.RoleAdmin, t.Key) {
+					return deny(commit.RoleAdmin, fmt.Sprintf("erasing %s's write %s", t.Author.Short(), whatTarget(t)))
+				}
+			}
 		case o.Kind == commit.KindSchema:
 			if !hasRole(held, commit.RoleAdmin) {
 				return deny(commit.RoleAdmin, "declaring a schema")

@@ -23,6 +23,12 @@
 //     (a self-grant may name the author's person instead: see People);
 //   - revoke and rotate: an admin grant for the whole space (no prefix);
 //   - schema: any admin grant;
+//   - erase (#14): per target, the author's own write (or one of another
+//     device of its person) needs any role held; another's write needs an
+//     admin grant whose prefix the target's key has (the whole space when
+//     the key is not in the clear: a sealed op, a blob op). The target is
+//     decided as the erase op names it; a store applies only targets that
+//     name the op it holds;
 //   - sealed ops and kinds this version does not know: a write grant for the
 //     whole space (their key cannot be checked).
 //

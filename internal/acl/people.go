@@ -230,3 +230,22 @@ func containsAuthor(as []keys.AuthorID, a keys.AuthorID) bool {
 func sortAuthors(as []keys.AuthorID) {
 	slices.SortFunc(as, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
 }
+
+// samePerson reports whether devices a and b are certified by one
+// identity in the causal past seen.
+func (s *State) samePerson(a, b keys.AuthorID, seen SeenFunc) bool {
+	for _, c := range s.certs[a] {
+		if seen(c.Granter, c.Seq) && s.certified(b, c.Identity, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// whatTarget names an erase target in a denial.
+func whatTarget(t commit.EraseTarget) string {
+	if len(t.Key) > 0 {
+		return fmt.Sprintf("to %q", t.Key)
+	}
+	return fmt.Sprintf("(seq %d, op %d, a key not in the clear)", t.Seq, t.Op)
+}

@@ -82,6 +82,7 @@ var sentinels = map[string]error{
 	"node.ErrNoReadKey":          node.ErrNoReadKey,
 	"node.ErrInUse":              node.ErrInUse,
 	"node.ErrHeld":               node.ErrHeld,
+	"node.ErrPersonSpace":        node.ErrPersonSpace,
 	"archive.ErrBadArchive":      archive.ErrBadArchive,
 	"archive.ErrRefused":         archive.ErrRefused,
 	"archive.ErrBadBackup":       archive.ErrBadBackup,
@@ -114,6 +115,8 @@ var sentinels = map[string]error{
 	"space.ErrInvalidLog":        space.ErrInvalidLog,
 	"space.ErrForked":            space.ErrForked,
 	"space.ErrBadProfile":        space.ErrBadProfile,
+	"space.ErrErased":            space.ErrErased,
+	"space.ErrNothingToErase":    space.ErrNothingToErase,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,

@@ -68,6 +68,11 @@ func writer(author keys.AuthorID, t commit.HLC) (string, time.Time) {
 // the blob it references.
 func entryOf(key []byte, e view.Entry) Entry {
 	a, tm := writer(e.Author, e.Time)
+	if e.Erased {
+		out := NewEntry(key, nil, a, tm)
+		out.Value, out.ValueB64, out.Erased = nil, nil, true
+		return out
+	}
 	if e.Kind != commit.KindPutBlob {
 		return NewEntry(key, e.Value, a, tm)
 	}
@@ -149,6 +154,9 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e, err := sp.Get(r.Context(), key)
+	if err == nil && e.Erased {
+		err = sp.Erasure(r.Context(), key, e)
+	}
 	if err != nil {
 		writeError(w, err)
 		return

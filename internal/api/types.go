@@ -97,7 +97,8 @@ type Entry struct {
 	Op string `json:"op,omitempty"` // watch only: "put", "del" or "resync"
 	Record
 	Author string `json:"author,omitempty"`
-	Time   string `json:"time,omitempty"` // RFC 3339, UTC
+	Time   string `json:"time,omitempty"`   // RFC 3339, UTC
+	Erased bool   `json:"erased,omitempty"` // the value was erased: no value or blob
 }
 
 // NewEntry returns the entry of a key, its value, author and time.

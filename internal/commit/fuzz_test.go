@@ -216,6 +216,7 @@ func FuzzDecodeControl(f *testing.F) {
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: subject, LastSeq: 41}, {Author: goldenJoiner.Author()}}}),
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity}),
 		commit.SchemaOp(commit.Schema{App: "chat", Version: 2, Body: []byte(`{"rooms":"chat/{room}/{ts}"}`)}),
+		mustEraseOp(commit.Erase{Targets: []commit.EraseTarget{{Author: subject, Seq: 3, ID: keys.CommitID{1}, Op: 0, Key: []byte("chat/general/1")}, {Author: subject, Seq: 4, ID: keys.CommitID{2}, Op: 1}}}),
 	} {
 		f.Add(byte(op.Kind), false, op.Payload)
 		f.Add(byte(op.Kind), true, op.Payload)
@@ -288,6 +289,15 @@ func FuzzDecodeControl(f *testing.F) {
 			}
 		}
 
+		e, err := commit.DecodeErase(op)
+		wantKind(commit.KindErase, err)
+		if err == nil {
+			again, err := commit.EraseOp(e)
+			if err != nil || !bytes.Equal(again.Payload, op.Payload) || len(e.Targets) > commit.MaxEraseTargets {
+				t.Fatalf("erase round trip: %+v -> %x, %v", e, again.Payload, err)
+			}
+		}
+
 		s, err := commit.DecodeSchema(op)
 		wantKind(commit.KindSchema, err)
 		if err == nil {
@@ -333,4 +343,12 @@ func TestSealedOpRoundTrip(t *testing.T) {
 			t.Errorf("commit.DecodeSealedOp(%x) = %v, want commit.ErrBadSealedOp", b, err)
 		}
 	}
+}
+
+func mustEraseOp(e commit.Erase) commit.Op {
+	o, err := commit.EraseOp(e)
+	if err != nil {
+		panic(err)
+	}
+	return o
 }

@@ -58,6 +58,8 @@ func (k Kind) String() string {
 		return "devrevoke"
 	case KindRevokePerson:
 		return "revokeperson"
+	case KindErase:
+		return "erase"
 	case KindSealed:
 		return "sealed"
 	case KindBlob:
@@ -81,8 +83,10 @@ const MaxBlobOp = 64
 // keep a private space's blobs by.
 func (k Kind) Erasable() bool { return !k.IsControl() && k != KindBlob }
 
-// IsControl reports whether k is an access-control or schema op.
-func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindRevokePerson }
+// IsControl reports whether k is an access-control, schema or erase op:
+// its payload is a CBOR body in the clear (in private spaces too), never
+// erased, and it has no key.
+func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindErase }
 
 // Op is one operation in a commit.
 //

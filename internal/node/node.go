@@ -111,6 +111,7 @@ type Node struct {
 	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
 	fetchBlobs   int64        // see Options.FetchBlobs, resolved
 	wanted       wantedSet    // blobs to fetch eagerly
+	erased       letGoSet     // blobs erases let go of (erase.go)
 	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
 	usage        usageCache   // usage.go
 	corruptServe bool         // tests only: serve chunks with a bit flipped
@@ -121,6 +122,7 @@ type Node struct {
 	await  awaiting   // spaces awaiting their own history after a restore (awaiting.go)
 	opened bool       // Open has set everything up (guarded by mu)
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
+	leave  leaveState // spaces being left (leave.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -161,6 +163,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
+	n.erased = newLetGoSet()
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -189,6 +192,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.startEraseCollector()
 	if err := n.loadHeld(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -198,6 +202,10 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	if err := n.loadAwaiting(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.finishLeaves(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -281,6 +289,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.kickPerson()
 	n.logStored(ev)
 	n.wantBlobs(ev)
+	n.letGo(ev) // after wantBlobs: an erase in the same event wins
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

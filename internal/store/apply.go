@@ -90,6 +90,9 @@ type Result struct {
 	// request (a revocation, a join through an invite or a fork), so
 	// commits held before may have stopped or started counting.
 	Redecided bool
+	// Erased lists the ops whose payloads this request's erase ops
+	// dropped (erase.go).
+	Erased []ErasedOp
 }
 
 type request struct {
@@ -243,7 +246,8 @@ type batch struct {
 	cells   map[string]*cellState
 	ids     map[keys.CommitID]loc // commits stored in this batch
 	atSeq   map[authorSeq]keys.CommitID
-	byLoc   map[authorSeq]*commit.Commit // main-chain commits stored in this batch
+	byLoc   map[authorSeq]*commit.Commit     // main-chain commits stored in this batch
+	erasedC map[keys.CommitID]*commit.Commit // stored commits an erase of this batch rewrote (erase.go)
 	vvs     map[authorSeq]view.VV
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
@@ -256,6 +260,7 @@ type batch struct {
 	changes []Change              // of the request being processed
 	stored  []*commit.Commit      // of the request being processed
 	forks   []commit.Fork         // of the request being processed
+	erased  []ErasedOp            // of the request being processed
 }
 
 type loc struct {
@@ -278,6 +283,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		ids:     map[keys.CommitID]loc{},
 		atSeq:   map[authorSeq]keys.CommitID{},
 		byLoc:   map[authorSeq]*commit.Commit{},
+		erasedC: map[keys.CommitID]*commit.Commit{},
 		vvs:     map[authorSeq]view.VV{},
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},
@@ -344,8 +350,8 @@ func (a *applier) run(group []*request) {
 				res.Voided = append(res.Voided, r.commits[j].ID)
 			}
 		}
-		if a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided) {
-			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Voided: res.Voided, Forks: res.Forks, Redecided: res.Redecided})
+		if a.s.notify != nil && replies[i].err == nil && (len(res.Changes) > 0 || len(res.Stored) > 0 || len(res.Forks) > 0 || res.Redecided || len(res.Erased) > 0) {
+			a.s.notify(Event{Space: r.space, Changes: res.Changes, Stored: res.Stored, Voided: res.Voided, Forks: res.Forks, Redecided: res.Redecided, Erased: res.Erased})
 		}
 		r.reply <- replies[i]
 	}
@@ -376,9 +382,9 @@ func (a *applier) apply(group []*request, answered []bool, replies []reply) (*ba
 			nops += len(c.Ops)
 		}
 		bc.changes = make([]Change, 0, nops)
-		bc.stored, bc.forks = nil, nil
+		bc.stored, bc.forks, bc.erased = nil, nil, nil
 		res, err := a.process(bc, r)
-		res.Changes, res.Stored, res.Forks = bc.changes, bc.stored, bc.forks
+		res.Changes, res.Stored, res.Forks, res.Erased = bc.changes, bc.stored, bc.forks, bc.erased
 		replies[i] = reply{res: res, err: err}
 		var refused *refusal
 		switch {

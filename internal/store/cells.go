@@ -39,11 +39,25 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 		o := &c.Ops[i]
 		switch {
 		case o.Kind.IsData():
-			if err := a.applyData(bc, st, o, view.Entry{
+			e := view.Entry{
 				Version: view.Version{Time: c.Time, Author: c.Author, Seq: c.Seq, Op: uint32(i)},
 				Kind:    o.Kind,
 				Value:   o.Payload,
-			}, c.OpDigest(i), seenBy(i)); err != nil {
+			}
+			if o.Erased { // it arrived erased
+				e.Erased, e.PayloadDigest, e.PayloadLen = true, o.PayloadDigest, o.PayloadLen
+			}
+			if err := a.applyData(bc, st, o, e, c.OpDigest(i), seenBy(i)); err != nil {
+				return err
+			}
+			if vvErr != nil {
+				return vvErr
+			}
+		case o.Kind == commit.KindErase:
+			seen := seenBy(len(c.Ops))
+			if err := a.applyErase(bc, st, c, i, func(au keys.AuthorID, seq uint64) bool {
+				return seen(&view.Entry{Version: view.Version{Author: au, Seq: seq}})
+			}); err != nil {
 				return err
 			}
 			if vvErr != nil {
@@ -84,6 +98,14 @@ func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entr
 		return err
 	}
 	old, hadOld := cs.cell.Winner()
+	for i := range cs.cell.Live {
+		if cs.cell.Live[i].Version == e.Version {
+			return nil // held already
+		}
+	}
+	if err := a.indexSuperseded(bc, st, o.Key, cs, seen); err != nil {
+		return err
+	}
 	if !cs.cell.Apply(e, seen) {
 		return nil
 	}
@@ -92,11 +114,11 @@ func (a *applier) applyData(bc *batch, st *spaceState, o *commit.Op, e view.Entr
 	if hadOld && old.Version == nw.Version {
 		return nil // a concurrent write lost: visible state unchanged
 	}
-	if hadOld && !old.Tombstone() {
+	if hadOld && old.Visible() {
 		st.view.Hash.Toggle(view.EntryDigest(o.Key, &old))
 		st.view.Visible--
 	}
-	if !nw.Tombstone() {
+	if nw.Visible() {
 		if nw.Version != e.Version { // an older live write won again (not reachable in causal order)
 			digest = view.EntryDigest(o.Key, &nw)
 		}

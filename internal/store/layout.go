@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
 )
 
 // Table tags.
@@ -20,6 +21,8 @@ const (
 	tagInvalid   byte = 0x18
 	tagCut       byte = 0x19
 	tagRotation  byte = 0x1a
+	tagHistory   byte = 0x1b
+	tagErased    byte = 0x1c
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
 )
@@ -56,6 +59,20 @@ func cellKey(sp keys.SpaceID, key []byte) []byte { return spaceKey(tagCell, sp, 
 
 func rotationKey(sp keys.SpaceID, a keys.AuthorID, seq uint64, op uint32) []byte {
 	return spaceKey(tagRotation, sp, a[:], be64(seq), binary.BigEndian.AppendUint32(nil, op))
+}
+
+func opSuffix(a keys.AuthorID, seq uint64, op uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(a[:len(a):len(a)], be64(seq)...), op)
+}
+
+// historyKey indexes a superseded write to key (see erase.go).
+func historyKey(sp keys.SpaceID, key []byte, v view.Version) []byte {
+	return spaceKey(tagHistory, sp, key, opSuffix(v.Author, v.Seq, v.Op))
+}
+
+// erasedKey records an op whose payload an erase op dropped.
+func erasedKey(sp keys.SpaceID, a keys.AuthorID, seq uint64, op uint32) []byte {
+	return spaceKey(tagErased, sp, opSuffix(a, seq, op))
 }
 
 func nameKey(name string) []byte { return append([]byte{tagName}, name...) }

@@ -111,8 +111,10 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 	}
 
 	bc.fresh[sp] = true
-	if err := bc.b.DeleteRange(cellPrefix, prefixEnd(cellPrefix), nil); err != nil {
-		return nil, err
+	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp)} {
+		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return nil, err
+		}
 	}
 	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0

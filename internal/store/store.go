@@ -81,6 +81,7 @@ type Event struct {
 	// Redecided: the space's authorization was decided again (see
 	// Result.Redecided); the heads sync announces may have changed.
 	Redecided bool
+	Erased    []ErasedOp // ops whose payloads were erased (Result.Erased)
 }
 
 // Store is the durable state of all spaces of one node.

@@ -14,7 +14,7 @@
 // and the winner its maximum. The store applies commits in that order.
 //
 // The view hash is the XOR of one digest per visible entry (key, kind and
-// payload digest of a winner that is not a tombstone), so it is maintained
+// payload digest of a winner that is neither a tombstone nor erased), so it is maintained
 // incrementally and two replicas with the same visible state have the same
 // hash whatever their history.
 package view

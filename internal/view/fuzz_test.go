@@ -18,6 +18,7 @@ func FuzzDecodeCell(f *testing.F) {
 		{Live: []view.Entry{put(ver(1, 1, 1, 0), "v")}},
 		{Live: []view.Entry{del(ver(1_700_000_000_000_000, 2, 9, 3))}},
 		{Live: []view.Entry{put(ver(20, 2, 1, 0), "b"), put(ver(10, 1, 1, 0), "")}},
+		{Live: []view.Entry{erased(put(ver(20, 2, 1, 0), "gone")), put(ver(10, 1, 1, 0), "kept")}},
 	} {
 		f.Add(view.AppendCell(nil, &c))
 	}
@@ -88,4 +89,9 @@ func FuzzDecodeVV(f *testing.F) {
 			t.Fatalf("re-encoding is not stable:\n %x\n %x", enc, enc2)
 		}
 	})
+}
+
+func erased(e view.Entry) view.Entry {
+	e.Erase()
+	return e
 }

@@ -43,11 +43,35 @@ func (a Version) Compare(b Version) int {
 type Entry struct {
 	Version
 	Kind  commit.Kind // KindPut, KindDel or KindPutBlob
-	Value []byte      // the payload; nil for a tombstone
+	Value []byte      // the payload; nil for a tombstone or an erased write
+
+	// Erased is set once the write's payload was erased (an erase op, or
+	// its commit arrived erased): Value is nil and PayloadDigest and
+	// PayloadLen keep what the view hash covers.
+	Erased        bool
+	PayloadDigest keys.Digest
+	PayloadLen    int
+}
+
+// Erase drops e's payload, keeping its digest and length.
+func (e *Entry) Erase() {
+	if e.Erased {
+		return
+	}
+	e.PayloadDigest, e.PayloadLen = keys.PayloadHash.Sum1(e.Value), len(e.Value)
+	e.Erased, e.Value = true, nil
 }
 
 // Tombstone reports whether the entry deletes its key.
 func (e *Entry) Tombstone() bool { return e.Kind == commit.KindDel }
+
+// Visible reports whether the entry, as its key's winner, is in the view
+// hash and count: neither a tombstone nor erased. An erased winner stays
+// in its cell, so that a read says the key was erased, but counts as a
+// deleted key: a replica that receives a private space's erased write
+// cannot open it and never learns its key, so erased writes must not
+// count anywhere.
+func (e *Entry) Visible() bool { return !e.Tombstone() && !e.Erased }
 
 // Cell is the state of one key: its live writes, greatest Version first.
 type Cell struct {
@@ -122,7 +146,7 @@ func (h *Hash) Toggle(d keys.Digest) {
 // the key and the payload's digest. The writer of an entry already has it
 // (commit.Commit.OpDigest), so applying a write costs no hashing.
 func EntryDigest(key []byte, e *Entry) keys.Digest {
-	o := commit.Op{Kind: e.Kind, Key: key, Payload: e.Value}
+	o := commit.Op{Kind: e.Kind, Key: key, Payload: e.Value, Erased: e.Erased, PayloadDigest: e.PayloadDigest, PayloadLen: e.PayloadLen}
 	return o.Digest()
 }
 
@@ -130,7 +154,7 @@ func EntryDigest(key []byte, e *Entry) keys.Digest {
 // whether it has one (a cell whose winner is a tombstone has none).
 func (c *Cell) VisibleDigest(key []byte) (keys.Digest, bool) {
 	w, ok := c.Winner()
-	if !ok || w.Tombstone() {
+	if !ok || !w.Visible() {
 		return keys.Digest{}, false
 	}
 	return EntryDigest(key, &w), true
@@ -146,9 +170,14 @@ const maxLive = 1 << 16
 // one-byte fields.
 const minEntrySize = 8 + 4 + 32 + 4
 
+// erasedFlag marks an erased entry's kind byte in a cell's encoding.
+const erasedFlag = 0x80
+
 // AppendCell appends the cell's binary encoding to dst:
 // uvarint(n), then per entry: wall (8, big endian), logical (4), author (32),
-// uvarint seq, uvarint op, kind (1), uvarint len, value.
+// uvarint seq, uvarint op, kind (1), uvarint len, value; an erased entry
+// has erasedFlag in its kind byte and the payload's digest (32) where the
+// value would be.
 func AppendCell(dst []byte, c *Cell) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(c.Live)))
 	for i := range c.Live {
@@ -158,6 +187,12 @@ func AppendCell(dst []byte, c *Cell) []byte {
 		dst = append(dst, e.Author[:]...)
 		dst = binary.AppendUvarint(dst, e.Seq)
 		dst = binary.AppendUvarint(dst, uint64(e.Op))
+		if e.Erased {
+			dst = append(dst, byte(e.Kind)|erasedFlag)
+			dst = binary.AppendUvarint(dst, uint64(e.PayloadLen))
+			dst = append(dst, e.PayloadDigest[:]...)
+			continue
+		}
 		dst = append(dst, byte(e.Kind))
 		dst = binary.AppendUvarint(dst, uint64(len(e.Value)))
 		dst = append(dst, e.Value...)
@@ -181,7 +216,8 @@ func DecodeCell(b []byte) (Cell, error) {
 		copy(e.Author[:], r.take(keys.Size))
 		e.Seq = r.uvarint()
 		op := r.uvarint()
-		e.Kind = commit.Kind(r.take(1)[0])
+		kb := r.take(1)[0]
+		e.Kind, e.Erased = commit.Kind(kb&^erasedFlag), kb&erasedFlag != 0
 		vlen := r.uvarint()
 		if r.err != nil {
 			break
@@ -190,8 +226,12 @@ func DecodeCell(b []byte) (Cell, error) {
 			return Cell{}, fmt.Errorf("%w: entry %d out of range", ErrCorrupt, i)
 		}
 		e.Op = uint32(op)
-		if v := r.take(int(vlen)); vlen > 0 {
-			e.Value = v
+		switch {
+		case e.Erased:
+			e.PayloadLen = int(vlen)
+			copy(e.PayloadDigest[:], r.take(keys.Size))
+		case vlen > 0:
+			e.Value = r.take(int(vlen))
 		}
 		if i > 0 && c.Live[i-1].Version.Compare(e.Version) <= 0 {
 			return Cell{}, fmt.Errorf("%w: entries out of order", ErrCorrupt)

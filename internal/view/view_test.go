@@ -671,3 +671,25 @@ func TestDecodeVVRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseKeepsDigest: erasing a payload leaves the view hash as it was
+// (it covers the payload's digest) and survives the cell's encoding.
+func TestEraseKeepsDigest(t *testing.T) {
+	e := put(ver(20, 2, 1, 0), "a photo posted by mistake")
+	want := view.EntryDigest([]byte("k"), &e)
+	e.Erase()
+	if e.Value != nil || !e.Erased || e.PayloadLen != len("a photo posted by mistake") {
+		t.Fatalf("erased entry: %+v", e)
+	}
+	if got := view.EntryDigest([]byte("k"), &e); got != want {
+		t.Fatal("erasing changed the entry's digest")
+	}
+	c := view.Cell{Live: []view.Entry{e}}
+	d, err := view.DecodeCell(view.AppendCell(nil, &c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := d.Winner(); !w.Erased || w.Value != nil || view.EntryDigest([]byte("k"), &w) != want {
+		t.Fatalf("decoded erased entry: %+v", w)
+	}
+}

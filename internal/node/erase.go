@@ -1,0 +1,135 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/loamdb/loam/internal/blob"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Erased payloads free the disk (#14): when the store applies an erase,
+// the blobs the erased ops referenced (a putblob's, or those a private
+// space's blob ops name) are let go: no longer wanted by the eager
+// fetcher, unpinned, and collected by a blob GC shortly after, which keeps
+// any that another key or space still references.
+
+// maxLetGo bounds the blobs waiting to be unpinned; past it the rest are
+// collected as unreferenced blobs only (the GC still runs).
+const maxLetGo = 1 << 16
+
+// eraseGCDelay gathers the erases of a burst into one blob GC.
+const eraseGCDelay = 200 * time.Millisecond
+
+// letGoSet is the blobs erased and not yet unpinned, and the kick of the
+// goroutine that collects them.
+type letGoSet struct {
+	mu   sync.Mutex
+	ids  map[blob.BlobID]struct{}
+	kick chan struct{}
+}
+
+func newLetGoSet() letGoSet {
+	return letGoSet{ids: map[blob.BlobID]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// letGo takes an event's erased blobs, on the store's applier goroutine:
+// it never blocks.
+func (n *Node) letGo(ev store.Event) {
+	kick := false
+	for _, e := range ev.Erased {
+		if e.Blob == nil {
+			continue
+		}
+		r, err := blob.DecodeRef(e.Blob)
+		if err != nil {
+			continue
+		}
+		n.wanted.done(r.ID)
+		n.erased.mu.Lock()
+		if len(n.erased.ids) < maxLetGo {
+			n.erased.ids[r.ID] = struct{}{}
+		}
+		n.erased.mu.Unlock()
+		kick = true
+	}
+	if kick {
+		select {
+		case n.erased.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// startEraseCollector starts the goroutine that unpins erased blobs and
+// runs a blob GC after each burst of erases.
+func (n *Node) startEraseCollector() {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-n.erased.kick:
+			}
+			t := time.NewTimer(eraseGCDelay)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if _, err := n.CollectErased(n.ctx); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("erase: blob gc", "err", err)
+			}
+		}
+	}()
+}
+
+// CollectErased unpins the blobs erases let go of and runs a blob GC,
+// which keeps those another key or space still references; it returns
+// the bytes freed. The node does it by itself shortly after each erase it
+// applies; a process about to exit calls it to free the disk at once.
+func (n *Node) CollectErased(ctx context.Context) (int64, error) {
+	n.erased.mu.Lock()
+	ids := n.erased.ids
+	n.erased.ids = map[blob.BlobID]struct{}{}
+	n.erased.mu.Unlock()
+	for id := range ids {
+		if err := n.blobs.Unpin(id); err != nil {
+			n.log.Warn("erase: unpin blob", "blob", id.String(), "err", err)
+		}
+	}
+	freed, err := n.GCBlobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n.log.Info("erase: blobs collected", "let_go", len(ids), "freed_bytes", freed)
+	return freed, nil
+}
+
+// liveBlobOps returns the sealed blobs c's blob ops name that no erase
+// let go of.
+func (n *Node) liveBlobOps(ctx context.Context, sp keys.SpaceID, c *commit.Commit) ([]blob.Ref, error) {
+	var out []blob.Ref
+	for i, o := range c.Ops {
+		if o.Kind != commit.KindBlob || o.Erased {
+			continue
+		}
+		r, err := blob.DecodeRef(o.Payload)
+		if err != nil || r.Sealed || r.Type != "" {
+			continue // it names nothing anyone can fetch
+		}
+		if _, erased, err := n.st.Erasure(ctx, sp, c.Author, c.Seq, uint32(i)); err != nil {
+			return nil, err
+		} else if erased {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,151 @@
+package space_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// replicate applies every commit f's store holds to st (a batch in any
+// order applies in causal order).
+func replicate(t *testing.T, f *fixture, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	var cs []*commit.Commit
+	for sc, err := range f.st.AllCommits(ctx, f.sk.Space()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	res, err := st.Apply(ctx, f.sk.Space(), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range res.Outcomes {
+		if o.Status != store.Applied && o.Status != store.Duplicate {
+			t.Fatalf("commit %d: %v %v", i, o.Status, o.Err)
+		}
+	}
+}
+
+func newReplica(t *testing.T, f *fixture) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddSpace(context.Background(), "test", f.sk.Space()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestErase: an erase drops the payloads of every write to a key (the
+// superseded ones too) in the store that writes it, in a replica that held
+// them and in one that receives the commits erased; the view hash is the
+// same everywhere, the log still verifies, and a read says who erased the
+// key. A member who neither wrote the key nor administers it is refused.
+func TestErase(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	wk, w := f.writer(t)
+	_, bo := f.writer(t)
+	for _, v := range []string{"first photo", "second photo"} {
+		if _, err := w.Commit(ctx, []commit.Op{commit.Put([]byte("photo"), []byte(v)), commit.Put([]byte("kept"), []byte(v))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := newReplica(t, f)
+	replicate(t, f, held)
+
+	_, err := bo.Erase(ctx, []byte("photo"), false)
+	if !errors.Is(err, acl.ErrDenied) {
+		t.Fatalf("bo erases another's writes: %v, want acl.ErrDenied", err)
+	}
+	if n, err := w.Erase(ctx, []byte("photo"), false); err != nil || n != 2 {
+		t.Fatalf("erase: %d writes, %v; want 2", n, err)
+	}
+	replicate(t, f, held)
+	fresh := newReplica(t, f)
+	replicate(t, f, fresh)
+
+	want, err := f.st.View(ctx, f.sk.Space())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range map[string]*store.Store{"writer": f.st, "held": held, "fresh": fresh} {
+		e, err := st.Get(ctx, f.sk.Space(), []byte("photo"))
+		if err != nil || !e.Erased || e.Value != nil {
+			t.Fatalf("%s: photo: %+v, %v; want erased", name, e, err)
+		}
+		by, ok, err := st.Erasure(ctx, f.sk.Space(), e.Author, e.Seq, e.Op)
+		if err != nil || !ok || by.By != wk.Author() {
+			t.Fatalf("%s: erasure of photo: %+v %v %v", name, by, ok, err)
+		}
+		if kept, err := st.Get(ctx, f.sk.Space(), []byte("kept")); err != nil || string(kept.Value) != "second photo" {
+			t.Fatalf("%s: kept: %q, %v", name, kept.Value, err)
+		}
+		if v, err := st.View(ctx, f.sk.Space()); err != nil || v.Hash != want.Hash || v.Visible != 1 {
+			t.Fatalf("%s: view %+v, %v; want hash %s with 1 visible key", name, v, err, want.Hash)
+		}
+		for sc, err := range st.Commits(ctx, f.sk.Space(), wk.Author(), 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := commit.Decode(sc.Bytes)
+			if err != nil {
+				t.Fatalf("%s: an erased commit does not decode: %v", name, err)
+			}
+			for i, o := range c.Ops {
+				if o.Kind == commit.KindPut && string(o.Key) == "photo" && !o.Erased {
+					t.Fatalf("%s: seq %d op %d still holds %q", name, c.Seq, i, o.Payload)
+				}
+			}
+		}
+	}
+	for name, st := range map[string]*store.Store{"writer": f.st, "held": held, "fresh": fresh} {
+		if _, err := space.VerifyLog(ctx, st, f.sk.Space()); err != nil {
+			t.Fatalf("%s: the log does not verify after the erase: %v", name, err)
+		}
+	}
+	if _, err := w.Erase(ctx, []byte("photo"), false); !errors.Is(err, space.ErrNothingToErase) {
+		t.Fatalf("erase twice: %v, want ErrNothingToErase", err)
+	}
+}
+
+// TestEraseSuperseded: an edit's old values are erased, the live one
+// stays.
+func TestEraseSuperseded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	_, w := f.writer(t)
+	for _, v := range []string{"helo", "hello", "hello!"} {
+		if _, err := w.Commit(ctx, []commit.Op{commit.Put([]byte("chat/msg/1"), []byte(v))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := w.EraseWith(ctx, []byte("chat/msg/1"), space.EraseOptions{Superseded: true}); err != nil || n != 2 {
+		t.Fatalf("erase the superseded: %d, %v; want 2", n, err)
+	}
+	if e, err := f.st.Get(ctx, f.sk.Space(), []byte("chat/msg/1")); err != nil || e.Erased || string(e.Value) != "hello!" {
+		t.Fatalf("the live value: %+v, %v", e, err)
+	}
+	ws, err := f.st.Writes(ctx, f.sk.Space(), []byte("chat/msg/1"), false)
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("writes: %+v, %v", ws, err)
+	}
+	if _, err := w.EraseWith(ctx, []byte("chat/msg/1"), space.EraseOptions{Superseded: true}); !errors.Is(err, space.ErrNothingToErase) {
+		t.Fatalf("again: %v", err)
+	}
+}
