@@ -2,12 +2,9 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
-	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/blob"
-	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -34,10 +31,13 @@ type Usage struct {
 }
 
 // usageCache keeps, per space, the blobs it referenced at a state of its
-// view and heads, so that asking again reads no row while nothing changed.
+// view and heads, so that asking again reads no row while nothing changed;
+// and the blobs found complete (see heldBytes). Both are bounded by what
+// the node holds.
 type usageCache struct {
-	mu    sync.Mutex
-	spans map[keys.SpaceID]usageRefs
+	mu       sync.Mutex
+	spans    map[keys.SpaceID]usageRefs
+	complete map[blob.BlobID]int64 // blobs found complete, and their sizes
 }
 
 type usageRefs struct {
@@ -69,15 +69,40 @@ func (n *Node) SpaceBytes(ctx context.Context, id keys.SpaceID) (SpaceBytes, err
 	return b, nil
 }
 
-// heldBytes returns the bytes of blob id's chunks held here.
+// heldBytes returns the bytes of blob id's chunks held here. A blob found
+// complete is remembered, so that asking again costs one stat (its
+// manifest's, which goes when the blob is collected) rather than one per
+// chunk; the dashboard asks every few seconds.
 func (n *Node) heldBytes(id blob.BlobID) int64 {
+	c := &n.usage
+	c.mu.Lock()
+	size, ok := c.complete[id]
+	c.mu.Unlock()
+	if ok {
+		if n.blobs.HasManifest(id) {
+			return size
+		}
+		c.mu.Lock()
+		delete(c.complete, id)
+		c.mu.Unlock()
+		return 0
+	}
 	m, err := n.blobs.Manifest(id)
 	if err != nil {
 		return 0
 	}
+	missing := n.blobs.Missing(m)
 	held := m.Size
-	for _, i := range n.blobs.Missing(m) {
+	for _, i := range missing {
 		held -= int64(m.ChunkLen(i))
+	}
+	if len(missing) == 0 {
+		c.mu.Lock()
+		if c.complete == nil {
+			c.complete = map[blob.BlobID]int64{}
+		}
+		c.complete[id] = held
+		c.mu.Unlock()
 	}
 	return held
 }
@@ -103,46 +128,13 @@ func (n *Node) spaceBlobs(ctx context.Context, id keys.SpaceID) ([]blob.BlobID, 
 	if ok && got.hash == v.Hash && got.commits == commits {
 		return got.ids, nil
 	}
-	seen := map[blob.BlobID]bool{}
-	var ids []blob.BlobID
-	add := func(b blob.BlobID) {
-		if !seen[b] {
-			seen[b] = true
-			ids = append(ids, b)
-		}
-	}
-	for kv, err := range n.st.Range(ctx, id, store.Query{}) {
-		if err != nil {
-			return nil, err
-		}
-		if r, ok := RefOf(kv.Entry); ok {
-			add(r.ID)
-		}
-	}
-	blind, err := n.seedsBlind(ctx, id)
-	if err != nil {
+	refs := map[blob.BlobID]blob.Ref{}
+	if err := n.spaceBlobRefs(ctx, id, refs, map[blob.BlobID]bool{}); err != nil {
 		return nil, err
 	}
-	if blind {
-		voided, err := n.st.Voided(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for sc, err := range n.st.AllCommits(ctx, id) {
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := voided[acl.Loc{Author: sc.Author, Seq: sc.Seq}]; ok || sc.Withheld {
-				continue
-			}
-			cm, err := commit.Decode(sc.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("node: blob references of %s: %w", id, err)
-			}
-			for _, r := range blobOps(cm) {
-				add(r.ID)
-			}
-		}
+	ids := make([]blob.BlobID, 0, len(refs))
+	for b := range refs {
+		ids = append(ids, b)
 	}
 	c.mu.Lock()
 	if c.spans == nil {
