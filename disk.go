@@ -63,8 +63,8 @@ func (n *Node) DiskUsage(ctx context.Context) (DiskUsage, error) { return n.impl
 // space for "": rows deleted, overwritten or erased there free their disk
 // space now rather than when the store gets to them. It returns the usage
 // before and after. progress, if not nil, is called as ranges of rows are
-// done (embedded only: through the daemon it is not called). Reads and
-// writes go on meanwhile.
+// done (through the daemon, at most ten times a second). Reads and writes
+// go on meanwhile; compactions of one store run one at a time.
 func (n *Node) Compact(ctx context.Context, space string, progress func(done, total int)) (before, after DiskUsage, err error) {
 	return n.impl.compact(ctx, space, progress)
 }
@@ -95,7 +95,7 @@ func (r *remoteNode) diskUsage(ctx context.Context) (DiskUsage, error) {
 	return diskUsageOf(u), err
 }
 
-func (r *remoteNode) compact(ctx context.Context, space string, _ func(done, total int)) (DiskUsage, DiskUsage, error) {
-	res, err := r.c.Compact(ctx, space)
+func (r *remoteNode) compact(ctx context.Context, space string, progress func(done, total int)) (DiskUsage, DiskUsage, error) {
+	res, err := r.c.Compact(ctx, space, progress)
 	return diskUsageOf(res.Before), diskUsageOf(res.After), err
 }

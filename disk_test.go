@@ -12,7 +12,7 @@ import (
 // TestSmallStoreDisk: a store holding 10 MB of values (100,000 of 100
 // bytes) allocates at most 4x that plus 8 MiB, besides the fixed reserve
 // file (at most 64 MiB), embedded and through the daemon; DiskUsage and
-// Compact report it. The bound: each value is stored twice, in its commit
+// Compact report it, and Compact its progress to the end. The bound: each value is stored twice, in its commit
 // and in the view's cell, with about 40% of keys and headers (2.4x after
 // compaction, BenchmarkDiskUsage), and the write-ahead logs hold at most
 // the rows not yet flushed, allocated 1 MiB ahead. Before issue 14 the
@@ -46,9 +46,13 @@ func TestSmallStoreDisk(t *testing.T) {
 			if len(u.Spaces) != 1 || u.Spaces[0].Name != "small" || u.Reserve != a.reserve && a.reserve != 0 {
 				t.Fatalf("DiskUsage %+v, du %s", u, a)
 			}
-			before, after, err := n.Compact(ctx, "small", nil)
+			var done, total int
+			before, after, err := n.Compact(ctx, "small", func(d, tot int) { done, total = d, tot })
 			if err != nil {
 				t.Fatal(err)
+			}
+			if total == 0 || done != total {
+				t.Fatalf("last progress: %d of %d", done, total)
 			}
 			if before.Spaces[0].ID != sp.ID() {
 				t.Fatalf("before: %+v", before)

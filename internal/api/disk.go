@@ -1,8 +1,14 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
@@ -127,18 +133,52 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
+// CompactEvent is one line of the answer of POST /v1/compact (NDJSON):
+// progress (Done of Total key ranges), then the result or an error.
+type CompactEvent struct {
+	Done   int            `json:"done"`
+	Total  int            `json:"total"`
+	Result *CompactResult `json:"result,omitempty"` // last line of a success
+	Error  *ErrorBody     `json:"error,omitempty"`  // last line of a failure
+}
+
 func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
 	var req CompactRequest
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	res, err := CompactNode(r.Context(), s.n, req.Space, nil)
+	if req.Space != "" { // an unknown space is an error of the request
+		if _, err := s.n.Space(r.Context(), req.Space); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	send := func(ev CompactEvent) {
+		enc.Encode(ev)
+		bw.Flush()
+		rc.Flush()
+	}
+	var last time.Time
+	progress := func(done, total int) {
+		// At most ten lines a second, and always the last.
+		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
+			last = now
+			send(CompactEvent{Done: done, Total: total})
+		}
+	}
+	res, err := CompactNode(r.Context(), s.n, req.Space, progress)
 	if err != nil {
-		writeError(w, err)
+		_, code := kindOf(err)
+		send(CompactEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	send(CompactEvent{Result: &res})
 }
 
 // DiskUsage returns what the home takes on disk: GET /v1/disk.
@@ -149,8 +189,40 @@ func (c *Client) DiskUsage(ctx context.Context) (DiskUsage, error) {
 }
 
 // Compact compacts the store (space, or all for ""): POST /v1/compact.
-func (c *Client) Compact(ctx context.Context, space string) (CompactResult, error) {
-	var out CompactResult
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/compact", CompactRequest{Space: space}, &out)
-	return out, err
+// progress, if not nil, is called with the key ranges done as the daemon
+// reports them.
+func (c *Client) Compact(ctx context.Context, space string, progress func(done, total int)) (CompactResult, error) {
+	b, err := json.Marshal(CompactRequest{Space: space})
+	if err != nil {
+		return CompactResult{}, fmt.Errorf("api: %w", err)
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/"+Version+"/compact", nil, bytes.NewReader(b), "application/json")
+	if err != nil {
+		return CompactResult{}, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxCompactLine)
+	for sc.Scan() {
+		var ev CompactEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return CompactResult{}, fmt.Errorf("api: compact: read the answer: %w", err)
+		}
+		switch {
+		case ev.Error != nil:
+			return CompactResult{}, &Error{Status: http.StatusOK, Code: ev.Error.Code, Message: ev.Error.Error}
+		case ev.Result != nil:
+			return *ev.Result, nil
+		case progress != nil:
+			progress(ev.Done, ev.Total)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return CompactResult{}, fmt.Errorf("api: compact: %w", err)
+	}
+	return CompactResult{}, errors.New("api: compact: the answer ended before the compaction did")
 }
+
+// maxCompactLine bounds a line of the answer of POST /v1/compact (the
+// result lists every space twice, about 200 bytes each).
+const maxCompactLine = 16 << 20

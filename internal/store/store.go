@@ -110,6 +110,8 @@ type Store struct {
 	// and its readers (usage.go), and (write) while db is replaced or
 	// closed.
 	dbmu sync.RWMutex
+	// compacting holds a token while a compaction runs (usage.go).
+	compacting chan struct{}
 
 	sync    *pebble.WriteOptions
 	notify  func(Event)
@@ -160,6 +162,8 @@ func Open(dir string, o Options) (*Store, error) {
 		reqs:    make(chan *request, 256),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
+		// One compaction at a time (usage.go).
+		compacting: make(chan struct{}, 1),
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync

@@ -165,7 +165,8 @@ type CompactProgress struct{ Done, Total int }
 // of space sp (nil: of the whole store), so that rows deleted or
 // overwritten there free their disk space now rather than when Pebble
 // would get to them. progress, if not nil, is called after each range
-// (from this goroutine). Writes go on meanwhile. It returns when done,
+// (from this goroutine). Writes go on meanwhile; compactions run one at
+// a time (a second call waits for the first). It returns when done,
 // when ctx ends, or when the store closes (ErrClosed). A store opened
 // read-only for lack of space cannot compact (ErrDiskFull).
 func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(CompactProgress)) error {
@@ -179,6 +180,15 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 		for tag := 0; tag < 0xff; tag++ {
 			ranges = append(ranges, [2][]byte{{byte(tag)}, {byte(tag + 1)}})
 		}
+	}
+	// One compaction at a time: another waits for it (or its ctx).
+	select {
+	case s.compacting <- struct{}{}:
+		defer func() { <-s.compacting }()
+	case <-ctx.Done():
+		return fmt.Errorf("store: compact: %w", ctx.Err())
+	case <-s.quit:
+		return fmt.Errorf("store: compact: %w", ErrClosed)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
