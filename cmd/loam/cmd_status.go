@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 )
 
@@ -39,13 +42,16 @@ Bytes on disk: a space's "live" bytes are its view (the visible values),
 it references held here (a blob two spaces reference counts in each);
 live and history are estimates of the store's tables, without the rows
 not yet flushed from the write-ahead log ("unflushed"). loam compact
-frees the space of deleted and overwritten rows now.`,
+frees the space of deleted and overwritten rows now. Without a daemon,
+status prints only what the store takes on disk (with --json, {"disk":
+DISK}) and exits with status 1, saying to start one.`,
 		Example: `  loam status
   loam status --json | jq '.spaces[] | {name, commits}'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, st, err := askDaemon(cmd, g, (*api.Client).Status)
 			if err != nil {
+				storeDisk(cmd, g, jsonOut) // what the store holds, when no daemon runs
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -146,4 +152,37 @@ func askDaemon[T any](cmd *cobra.Command, g *globalOptions, ask func(*api.Client
 	}
 	v, err := ask(c, ctx)
 	return c, v, err
+}
+
+// storeDisk prints what the home's store takes on disk, opened in this
+// process, when no daemon answers for the home (and nothing if one does,
+// or if the store cannot be opened: the caller reports why).
+func storeDisk(cmd *cobra.Command, g *globalOptions, jsonOut bool) {
+	ctx := cmd.Context()
+	if c, err := loam.Connect(ctx, g.homeDir()); err == nil || !errors.Is(err, loam.ErrNoDaemon) {
+		if err == nil {
+			c.Close()
+		}
+		return
+	}
+	n, err := openNode(ctx, g)
+	if err != nil {
+		return
+	}
+	defer n.Close()
+	u, err := n.DiskUsage(ctx)
+	if err != nil {
+		return
+	}
+	out := cmd.OutOrStdout()
+	if jsonOut {
+		writeJSON(out, map[string]loam.DiskUsage{"disk": u})
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no daemon runs: what the store takes on disk (peers and sync need 'loam daemon')\ndisk     %s\n", diskLine(u))
+	for _, sp := range u.Spaces {
+		fmt.Fprintf(&b, "\n%s  %s\n  disk: live %s, history %s, blobs %s\n", sp.Name, sp.ID, humanBytes(sp.Live), humanBytes(sp.History), humanBytes(sp.Blobs))
+	}
+	io.WriteString(out, b.String())
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -11,7 +12,8 @@ import (
 
 // TestCompactAndDiskStatus: loam compact works on the store and through
 // the daemon, printing the usage before and after; loam status shows what
-// each space takes on disk, in text and JSON.
+// each space takes on disk, in text and JSON, through the daemon and
+// (exiting 1, saying to start a daemon) without one.
 func TestCompactAndDiskStatus(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
@@ -34,6 +36,15 @@ func TestCompactAndDiskStatus(t *testing.T) {
 	h.okJSON(&res, "compact", "--json")
 	if len(res.After.Spaces) != 1 || res.After.Spaces[0].Live < 300*100 || res.After.Spaces[0].History < 300*100 || res.After.Unflushed != 0 {
 		t.Fatalf("compact --json: %+v", res)
+	}
+	// Without a daemon, status shows what the store takes and exits 1.
+	if r := h.run("", "status"); r.code != 1 || !strings.Contains(r.stdout, "garden  spc_") || !strings.Contains(r.stdout, "  disk: live ") ||
+		!strings.Contains(r.stderr, "no daemon runs") {
+		t.Errorf("status without a daemon: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	var embedded struct{ Disk api.DiskUsage }
+	if r := h.run("", "status", "--json"); r.code != 1 || json.Unmarshal([]byte(r.stdout), &embedded) != nil || len(embedded.Disk.Spaces) != 1 || embedded.Disk.Spaces[0].Live == 0 {
+		t.Errorf("status --json without a daemon: exit %d, stdout %q", r.code, r.stdout)
 	}
 
 	startDaemon(t, h, loopbackDaemon...)
