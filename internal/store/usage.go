@@ -266,8 +266,10 @@ func waitDeleted(ctx context.Context, db *pebble.DB) {
 }
 
 // CompactSpace compacts space sp's key ranges (Compact): for the callers
-// that freed rows of one space (an erase, a retention pass) and want the
-// disk space back now.
+// that freed rows of one space (an erase, a retention pass, a leave) and
+// want the disk space back now rather than when Pebble gets to them. It
+// takes as long as rewriting the space's tables: call it from a goroutine
+// of its own, never from the applier (it would hold every write).
 func (s *Store) CompactSpace(ctx context.Context, sp keys.SpaceID) error {
 	return s.Compact(ctx, &sp, nil)
 }
