@@ -2,6 +2,7 @@ package store
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -20,8 +21,12 @@ import (
 const walChunk = 1 << 20
 
 // walFS allocates Pebble's write-ahead logs walChunk ahead of their writes
-// instead of as Pebble asks (see walChunk).
-type walFS struct{ vfs.FS }
+// instead of as Pebble asks (see walChunk), and deletes what Pebble
+// archives (see deleter). dir is the store's directory.
+type walFS struct {
+	vfs.FS
+	dir string
+}
 
 func (fs walFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 	if err != nil || !strings.HasSuffix(name, ".log") {
@@ -85,7 +90,9 @@ func (deleter) String() string { return "delete" }
 // archiveDir is the directory ArchiveCleaner moves files into.
 const archiveDir = "archive"
 
-func (fs walFS) isArchive(dir string) bool { return fs.PathBase(dir) == archiveDir }
+func (fs walFS) isArchive(dir string) bool {
+	return filepath.Clean(dir) == filepath.Clean(fs.PathJoin(fs.dir, archiveDir))
+}
 
 // MkdirAll does not make the archive directory (see deleter).
 func (fs walFS) MkdirAll(dir string, perm os.FileMode) error {

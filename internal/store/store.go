@@ -186,7 +186,7 @@ func Open(dir string, o Options) (*Store, error) {
 			s.readOnly = u.AvailBytes < need
 		}
 	}
-	s.fs = walFS{s.fs}
+	s.fs = walFS{s.fs, dir} // sizing.go
 	fail := func(err error) (*Store, error) {
 		if s.lock != nil {
 			s.lock.Close()

@@ -250,13 +250,18 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 const deleteWait = 5 * time.Second
 
 // waitDeleted waits, up to deleteWait, until Pebble has deleted the tables
-// a compaction made obsolete (it does in the background, just after), so
-// that the usage read after Compact shows the space freed.
+// a compaction made obsolete and the logs its flush did (it does in the
+// background, just after), so that the usage read after Compact shows the
+// space freed.
 func waitDeleted(ctx context.Context, db *pebble.DB) {
 	deadline := time.Now().Add(deleteWait)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	for db.Metrics().Table.Local.ObsoleteSize > 0 && time.Now().Before(deadline) {
+	pending := func() bool {
+		m := db.Metrics()
+		return m.Table.Local.ObsoleteSize > 0 || m.WAL.ObsoleteFiles > 0
+	}
+	for pending() && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return
