@@ -234,6 +234,13 @@ func TestBrowserErase(t *testing.T) {
 	ba.until("the photo and the texts gone from the offline cache", `(async () => !(await `+cachedURL("tools/photo/"+tool)+`) && !(await `+
 		cachedText("Two batteries")+`))()`)
 
+	// The space browser marks an erased key.
+	ba.run("open the spaces", goTo("/spaces"))
+	ba.until("the space list", `[...document.querySelectorAll('main a')].some(a => a.textContent === 'community')`)
+	ba.run("open community", chromedp.Evaluate(`[...document.querySelectorAll('main a')].find(a => a.textContent === 'community').click()`, nil))
+	ba.until("the erased key marked", `[...document.querySelectorAll('table.keys tbody tr')].some(r =>
+		r.querySelector('th').textContent === `+js(doorKey)+` && r.querySelector('td.value').textContent === 'erased')`)
+
 	for _, br := range []*browser{ba, bb} {
 		if errs := br.jsErrors(); len(errs) > 0 {
 			t.Errorf("%s: JavaScript errors: %v", br.name, errs)
