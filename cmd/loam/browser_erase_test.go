@@ -161,6 +161,23 @@ func TestBrowserErase(t *testing.T) {
 	ba.until("the old texts gone from the offline cache", `(async () => !(await `+cachedText(door)+`) && !(await `+cachedText(oak)+
 		`) && !(await `+cachedText(cake)+`) && (await `+cachedText(oak2)+`))()`)
 
+	// A copy cached before the erase that no page forgot (a browser that
+	// was closed): a key read that answers 410 drops it, and so does a
+	// listing that shows the key erased.
+	var spaceID string
+	ba.run("read the space's ID", chromedp.Evaluate(`document.querySelector('.picker select').value`, &spaceID))
+	stale := func(key string) string {
+		return `caches.open('loam-data-v1').then(c => c.put('/v1/spaces/` + spaceID + `/keys/` + key + `?raw=true', new Response(` + js(door) + `))).then(() => true)`
+	}
+	ba.until("a stale copy of the deleted message", stale(doorKey))
+	ba.until("a stale copy of B's deleted message", stale(cakeKey))
+	ba.until("in the cache", cachedText(door))
+	ba.until("a read of one answers 410", `fetch('/v1/spaces/`+spaceID+`/keys/`+cakeKey+`?raw=true').then(r => r.status === 410)`)
+	ba.until("the 410 dropped its copy", `(async () => !(await `+cachedURL(cakeKey)+`) && (await `+cachedURL(doorKey)+`))()`)
+	ba.run("open the app again", chromedp.Reload())
+	ba.until("the chat listed again", `document.querySelectorAll('#messages .msg.deleted').length === 2 && document.querySelector('#live')?.textContent === 'live'`)
+	ba.until("the listing dropped the other", `(async () => !(await `+cachedURL(doorKey)+`) && !(await `+cachedText(door)+`))()`)
+
 	// Tool library: A lists a drill with a photo; B asks to borrow it.
 	ba.run("open the tools", goTo("/tools"), chromedp.WaitVisible(`#tool-form`, chromedp.ByQuery))
 	bb.run("open the tools", goTo("/tools"), chromedp.WaitVisible(`#tool-form`, chromedp.ByQuery))
