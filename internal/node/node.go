@@ -196,11 +196,13 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	if err := n.loadIdentity(); err != nil {
+	// Awaiting spaces first: loading the identity starts the certificate
+	// carrier, which writes, and must find the writes it may not make.
+	if err := n.loadAwaiting(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	if err := n.loadAwaiting(); err != nil {
+	if err := n.loadIdentity(); err != nil {
 		n.Close()
 		return nil, err
 	}
