@@ -133,6 +133,7 @@ type nodeImpl interface {
 	profileNode  // profile.go
 	deviceNode   // devices.go
 	linkNode     // link.go
+	leaveNode    // leave.go
 }
 
 // Open opens the node in o.Home, creating its device key and store on first

@@ -14,8 +14,8 @@ import (
 func newSpaceCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "space",
-		Short: "Create and list spaces",
-		Long: `Create and list the spaces held in the Loam home. A space is one shared
+		Short: "Create, list and leave spaces",
+		Long: `Create, list and leave the spaces held in the Loam home. A space is one shared
 key-value database, identified by its ID (spc_…) and, on this device, by a
 local name.`,
 		Example: `  loam space create garden-club
@@ -23,7 +23,7 @@ local name.`,
 		Args: noSubcommand,
 		RunE: showHelp,
 	}
-	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g))
+	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g), newSpaceLeaveCmd(g), newSpaceRetentionCmd(g))
 	return cmd
 }
 

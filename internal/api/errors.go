@@ -98,6 +98,7 @@ var kinds = []errorKind{
 	{store.ErrNameTaken, http.StatusConflict, "name_taken", nil},
 	{node.ErrIdentityExists, http.StatusConflict, "identity_exists", nil},
 	{node.ErrHeld, http.StatusConflict, "space_held", nil},
+	{node.ErrPersonSpace, http.StatusConflict, "person_space", nil},
 	{space.ErrEpochChanged, http.StatusConflict, "epoch_changed", nil},
 	{blob.ErrSizeMismatch, http.StatusConflict, "size_mismatch", nil},
 	{seal.ErrSealedSize, http.StatusConflict, "sealed_size_mismatch", nil},

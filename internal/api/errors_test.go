@@ -82,6 +82,7 @@ var sentinels = map[string]error{
 	"node.ErrNoReadKey":          node.ErrNoReadKey,
 	"node.ErrInUse":              node.ErrInUse,
 	"node.ErrHeld":               node.ErrHeld,
+	"node.ErrPersonSpace":        node.ErrPersonSpace,
 	"archive.ErrBadArchive":      archive.ErrBadArchive,
 	"archive.ErrRefused":         archive.ErrRefused,
 	"archive.ErrBadBackup":       archive.ErrBadBackup,

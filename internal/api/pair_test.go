@@ -360,6 +360,8 @@ func TestUIListenSecurity(t *testing.T) {
 		{"a link ticket", "POST", "/v1/identity/link", `{}`, w, 403},
 		{"revoking a device", "POST", "/v1/identity/devices/revoke", `{"device":"laptop"}`, w, 403},
 		{"recovering an identity", "POST", "/v1/identity/recover", `{"phrase":"x"}`, w, 403},
+		{"what leaving a space loses", "GET", "/v1/spaces/a/leave", "", ck, 200},
+		{"leaving a space", "POST", "/v1/spaces/a/leave", "", w, 403},
 		{"token in the URL", "GET", "/v1/spaces?token=" + l.d.Token(), "", ck, 401},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

@@ -216,6 +216,11 @@ func (s *Server) lanOnly(w http.ResponseWriter, r *http.Request) bool {
 				msg: "the person's identity is managed only on the node itself (loam id, loam device): a paired browser cannot make, recover or link identities, nor revoke devices"})
 			return true
 		}
+		if _, pattern := s.mux.Handler(r); pattern == leavePattern {
+			writeError(w, &kindError{kind: ErrForbidden,
+				msg: "leaving a space deletes its data from the node: it is done only on the node itself ('loam space leave'), not from a paired browser"})
+			return true
+		}
 		return false
 	}
 	return true

@@ -237,48 +237,56 @@ func (n *Node) referencedBlobs(ctx context.Context) (refs map[blob.BlobID]blob.R
 	}
 	refs, seeded = map[blob.BlobID]blob.Ref{}, map[blob.BlobID]bool{}
 	for _, in := range infos {
-		for kv, err := range n.st.Range(ctx, in.ID, store.Query{}) {
-			if err != nil {
-				return nil, nil, err
-			}
-			if r, ok := RefOf(kv.Entry); ok {
-				refs[r.ID] = r
-			}
-		}
-		blind, err := n.seedsBlind(ctx, in.ID)
-		if err != nil {
+		if err := n.spaceBlobRefs(ctx, in.ID, refs, seeded); err != nil {
 			return nil, nil, err
-		}
-		if !blind {
-			continue
-		}
-		voided, err := n.st.Voided(ctx, in.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		for sc, err := range n.st.AllCommits(ctx, in.ID) {
-			if err != nil {
-				return nil, nil, err
-			}
-			if _, ok := voided[acl.Loc{Author: sc.Author, Seq: sc.Seq}]; ok || sc.Withheld {
-				continue
-			}
-			c, err := commit.Decode(sc.Bytes)
-			if err != nil {
-				return nil, nil, fmt.Errorf("node: blob references of %s: %w", in.ID, err)
-			}
-			live, err := n.liveBlobOps(ctx, in.ID, c)
-			if err != nil {
-				return nil, nil, err
-			}
-			for _, r := range live {
-				if _, ok := refs[r.ID]; !ok {
-					refs[r.ID], seeded[r.ID] = r, true
-				}
-			}
 		}
 	}
 	return refs, seeded, nil
+}
+
+// spaceBlobRefs adds to refs the blobs space id references: through its
+// visible keys, and, when this node seeds it blind, through the blob ops
+// of its commits that count (marked in seeded when no reference was in
+// refs yet).
+func (n *Node) spaceBlobRefs(ctx context.Context, id keys.SpaceID, refs map[blob.BlobID]blob.Ref, seeded map[blob.BlobID]bool) error {
+	for kv, err := range n.st.Range(ctx, id, store.Query{}) {
+		if err != nil {
+			return err
+		}
+		if r, ok := RefOf(kv.Entry); ok {
+			refs[r.ID] = r
+		}
+	}
+	blind, err := n.seedsBlind(ctx, id)
+	if err != nil || !blind {
+		return err
+	}
+	voided, err := n.st.Voided(ctx, id)
+	if err != nil {
+		return err
+	}
+	for sc, err := range n.st.AllCommits(ctx, id) {
+		if err != nil {
+			return err
+		}
+		if _, ok := voided[acl.Loc{Author: sc.Author, Seq: sc.Seq}]; ok || sc.Withheld {
+			continue
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			return fmt.Errorf("node: blob references of %s: %w", id, err)
+		}
+		live, err := n.liveBlobOps(ctx, id, c)
+		if err != nil {
+			return err
+		}
+		for _, r := range live {
+			if _, ok := refs[r.ID]; !ok {
+				refs[r.ID], seeded[r.ID] = r, true
+			}
+		}
+	}
+	return nil
 }
 
 // seedsBlind reports whether space id is private and this node holds none

@@ -107,13 +107,14 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
-	upload       *blob.Pacer  // bounds blob upload; nil if unbounded
-	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
-	fetchBlobs   int64        // see Options.FetchBlobs, resolved
-	wanted       wantedSet    // blobs to fetch eagerly
-	erased       letGoSet     // blobs erases let go of (erase.go)
-	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
-	corruptServe bool         // tests only: serve chunks with a bit flipped
+	upload       *blob.Pacer   // bounds blob upload; nil if unbounded
+	blobTimeouts blobTimeouts  // defaultBlobTimeouts but in tests
+	fetchBlobs   int64         // see Options.FetchBlobs, resolved
+	wanted       wantedSet     // blobs to fetch eagerly
+	erased       letGoSet      // blobs erases let go of (erase.go)
+	retainKick   chan struct{} // a retention policy arrived (erase.go)
+	gcMu         sync.Mutex    // held by GC while it decides; see releaseBlob
+	corruptServe bool          // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once
 
@@ -121,6 +122,7 @@ type Node struct {
 	await  awaiting   // spaces awaiting their own history after a restore (awaiting.go)
 	opened bool       // Open has set everything up (guarded by mu)
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
+	leave  leaveState // spaces being left (leave.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -162,6 +164,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.wanted = newWantedSet()
 	n.erased = newLetGoSet()
+	n.retainKick = make(chan struct{}, 1)
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -195,11 +198,17 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	// Awaiting spaces first: loading the identity starts the certificate
+	// carrier, which writes, and must find the writes it may not make.
+	if err := n.loadAwaiting(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.loadIdentity(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	if err := n.loadAwaiting(); err != nil {
+	if err := n.finishLeaves(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -211,6 +220,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		}
 		n.startBlobFetcher()
 		n.startAwaiting()
+		n.startRetention()
 	}
 	// The person worker reads what startNetwork set: it starts now, or
 	// when an identity is made later.
@@ -284,6 +294,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.letGo(ev) // after wantBlobs: an erase in the same event wins
+	n.kickRetention(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

@@ -266,6 +266,9 @@ func (n *Node) personPass(ctx context.Context) error {
 	if err := n.writeDirectory(ctx, pid); err != nil {
 		return err
 	}
+	if err := n.clearLeftMarks(ctx, pid); err != nil {
+		return err
+	}
 	n.refreshOnNewProfile(ctx, pid)
 	return n.follow(ctx, pid)
 }
@@ -365,6 +368,9 @@ func (n *Node) follow(ctx context.Context, pid keys.SpaceID) error {
 		}
 		if _, err := n.st.Space(ctx, sp); err == nil || !errors.Is(err, store.ErrUnknownSpace) {
 			continue // held (or the store failed: next pass)
+		}
+		if n.leave.has(sp) || n.leftHere(ctx, ps, sp) {
+			continue // this device left it (leave.go)
 		}
 		t, err := decodeDirEntry(sp, kv.Entry.Value)
 		if err != nil {

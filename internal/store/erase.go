@@ -104,7 +104,14 @@ func (a *applier) target(bc *batch, sp keys.SpaceID, t commit.EraseTarget) (*com
 	if err != nil || !ok || l != (loc{t.Author, t.Seq}) {
 		return nil, false, err
 	}
+	main := false
 	if id, err := a.idAt(bc, sp, t.Author, t.Seq); err == nil && id == t.ID {
+		main = true
+	}
+	if c, ok := bc.erasedC[t.ID]; ok { // rows this batch wrote are not readable yet
+		return c, main, nil
+	}
+	if main {
 		c, err := a.mainCommit(bc, sp, t.Author, t.Seq)
 		return c, true, err
 	}
@@ -129,6 +136,7 @@ func (a *applier) target(bc *batch, sp keys.SpaceID, t commit.EraseTarget) (*com
 // rewrite stores c, an erased copy of a stored commit, in its place.
 func (a *applier) rewrite(bc *batch, sp keys.SpaceID, c *commit.Commit, main bool) error {
 	raw := c.Bytes()
+	bc.erasedC[c.ID] = c
 	if !main {
 		v := append(append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), raw...)
 		return bc.b.Set(spaceKey(tagOffchain, sp, c.ID[:]), v, nil)

@@ -1,0 +1,101 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// erasedOps returns, sorted, the ops whose payloads st's stored commits
+// of sp no longer hold.
+func erasedOps(rt *rapid.T, st *store.Store, sp keys.SpaceID) []string {
+	var out []string
+	for sc, err := range st.AllCommits(context.Background(), sp) {
+		if err != nil {
+			rt.Fatal(err)
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for i, o := range c.Ops {
+			if o.Erased {
+				out = append(out, fmt.Sprintf("%s/%d", c.ID.Short(), i))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestPropertyEraseOrderIndependence: random histories with erase
+// commits, delivered to replicas in any order with duplicates, in chunks,
+// across restarts, and to one replica as another replica's erased copies
+// of the commits, with or without live-only retention applied by each:
+// every replica ends with the same view hash, the same visible count and
+// the same set of erased payloads, and every commit still verifies.
+func TestPropertyEraseOrderIndependence(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h, r := drawHistory(rt)
+		h.AddErases(r, rapid.IntRange(1, 4).Draw(rt, "erases"))
+		sp := h.Space()
+		live := rapid.Bool().Draw(rt, "live-only retention")
+		retain := func(st *store.Store) {
+			if !live {
+				return
+			}
+			if _, err := st.DropSuperseded(context.Background(), sp, time.Now().Add(time.Hour), 1<<20); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		first := deliverReopening(rt, r, sp, shuffledWithDuplicates(r, h.Commits))
+		defer first.Close()
+		retain(first)
+		want, err := first.View(context.Background(), sp)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		wantErased := erasedOps(rt, first, sp)
+		if len(wantErased) == 0 {
+			rt.Fatal("the erases erased nothing")
+		}
+		// The erased copies, as a peer that applied the erases sends them.
+		var copies []*commit.Commit
+		for sc, err := range first.AllCommits(context.Background(), sp) {
+			if err != nil {
+				rt.Fatal(err)
+			}
+			c, err := commit.Decode(sc.Bytes)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			copies = append(copies, c)
+		}
+		for name, order := range map[string][]*commit.Commit{
+			"originals":     shuffledWithDuplicates(r, h.Commits),
+			"erased copies": shuffledWithDuplicates(r, copies),
+		} {
+			st := deliverReopening(rt, r, sp, order)
+			retain(st)
+			got, err := st.View(context.Background(), sp)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if got.Hash != want.Hash || got.Visible != want.Visible {
+				rt.Fatalf("%s: view %s with %d visible, want %s with %d", name, got.Hash, got.Visible, want.Hash, want.Visible)
+			}
+			if e := erasedOps(rt, st, sp); !slices.Equal(e, wantErased) {
+				rt.Fatalf("%s: erased %v, want %v", name, e, wantErased)
+			}
+			st.Close()
+		}
+	})
+}
