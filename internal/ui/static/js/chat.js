@@ -26,6 +26,8 @@ import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
 
 const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+// object is v when it is a JSON object, else {}: what an edit keeps.
+const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
 let lastMs = 0;
 
 // msgID is a message key's last segment: a time-sortable, per-author
@@ -76,9 +78,6 @@ export function chat(main, [channelArg]) {
     let myProfile = null; // this device's person's profile; null without an identity
     try { myProfile = await api.profile(); } catch (e) { if (e.code !== 'no_identity') throw e; }
     const name = (author) => people.name(author, nicks.get(author));
-    let members = [];
-    const loadMembers = () => api.members(space).then((m) => { members = m; }).catch(() => {});
-    await loadMembers();
     const sorted = (c) => [...(msgs.get(c) || new Map()).values()].sort((x, y) => (x.key < y.key ? -1 : 1));
     function unread(c) {
       const last = localStorage.getItem(readKey(c)) || '';
@@ -206,7 +205,7 @@ export function chat(main, [channelArg]) {
     }
     async function saveEdit(key) {
       const e = msgs.get(channel)?.get(key);
-      const old = parseJSON(e) || {};
+      const old = object(parseJSON(e));
       const t = editing.input.value.trim();
       if (!e || e.erased) { endEdit(key); return; }
       if (!t) { notice('A message needs text: to remove it, delete it.', 'error'); return; }
@@ -262,7 +261,10 @@ export function chat(main, [channelArg]) {
       }
       const m = parseJSON(e) || {};
       const mine = e.author === me;
-      const canDelete = mine || isAdminOf(members, me, e.key);
+      // Erase allows one's own writes, one's person's (another device of
+      // theirs) and, to an admin of a prefix the key has, anyone's.
+      const p = people.person(e.author);
+      const canDelete = mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key);
       const edited = typeof m.edited === 'string' && m.edited
         ? h('span', { class: 'edited', title: 'Edited ' + new Date(m.edited).toLocaleString() }, 'edited') : null;
       const at = edited ? sentAt(e) : e.time;

@@ -260,7 +260,8 @@ export function tools(main, [toolArg]) {
         await api.eraseSome(space, photoKey);
         photoType = undefined;
       }
-      const v = { ...t.value, name: nm, description, condition, photo_type: photoType };
+      const old = t.value && typeof t.value === 'object' && !Array.isArray(t.value) ? t.value : {};
+      const v = { ...old, name: nm, description, condition, photo_type: photoType };
       if (photoType === undefined) delete v.photo_type;
       await api.put(space, 'tools/item/' + tool, v);
       await api.eraseSome(space, 'tools/item/' + tool, { superseded: true });
