@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/testkit"
 )
 
@@ -137,5 +139,56 @@ func testEraseFreesDisk(t *testing.T, private bool, size int64) {
 	ssp := must(seeder.Space(ctx, sp.ID()))(t)
 	if _, err := ssp.Verify(ctx); err != nil {
 		t.Errorf("seeder: the log does not verify after the erase: %v", err)
+	}
+}
+
+// TestRetentionThroughDaemon: a policy set through the daemon's API is
+// applied by the daemon: the values of replaced writes leave its store,
+// the live value stays; a policy out of range is refused.
+func TestRetentionThroughDaemon(t *testing.T) {
+	ctx := ctxT(t)
+	d := startDaemon(t)
+	n := connect(t, d.home)
+	sp := must(n.CreateSpace(ctx, "docs", loam.Public))(t)
+	for _, v := range []string{"draft", "second draft", "final"} {
+		if err := sp.Put(ctx, []byte("doc"), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := must(sp.Retention(ctx))(t); r.Mode != loam.KeepHistory {
+		t.Fatalf("the default retention is %v", r)
+	}
+	if err := sp.SetRetention(ctx, loam.Retention{Mode: loam.RetainFor, After: time.Second}); err == nil {
+		t.Fatal("a retention of 1s was taken (the least is 1m)")
+	}
+	if err := sp.SetRetention(ctx, loam.Retention{Mode: loam.LiveOnly}); err != nil {
+		t.Fatal(err)
+	}
+	if r := must(sp.Retention(ctx))(t); r.Mode != loam.LiveOnly {
+		t.Fatalf("retention %v after setting live-only", r)
+	}
+	id := must(keys.ParseSpaceID(sp.ID()))(t)
+	kept := func() (old int) {
+		for sc, err := range d.n.Store().AllCommits(ctx, id) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := must(commit.Decode(sc.Bytes))(t)
+			for _, o := range c.Ops {
+				if o.Kind == commit.KindPut && !o.Erased && string(o.Payload) != "final" {
+					old++
+				}
+			}
+		}
+		return old
+	}
+	if !testkit.Poll(30*time.Second, 20*time.Millisecond, func() bool { return kept() == 0 }) {
+		t.Fatalf("the daemon keeps %d replaced values under live-only", kept())
+	}
+	if v := must(sp.Get(ctx, []byte("doc")))(t); string(v) != "final" {
+		t.Fatalf("the live value is %q", v)
+	}
+	if _, err := sp.Verify(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

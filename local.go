@@ -191,6 +191,21 @@ func (s *localSpace) lookup(ctx context.Context, key []byte) (KV, error) {
 	return toKV(key, e), nil
 }
 
+func (s *localSpace) setRetention(ctx context.Context, r commit.Retention) error {
+	if err := s.sp.SetRetention(ctx, r); err != nil {
+		return err
+	}
+	_, err := s.n.ApplyRetention(ctx) // this process may exit next
+	if err == nil {
+		_, err = s.n.CollectErased(ctx)
+	}
+	return err
+}
+
+func (s *localSpace) retention(ctx context.Context) (commit.Retention, error) {
+	return s.sp.Retention(ctx)
+}
+
 func (s *localSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
 	n, err := s.sp.EraseWith(ctx, key, o)
 	if err == nil {

@@ -270,6 +270,18 @@ func kvOf(e api.Entry) (KV, error) {
 	return kv, nil
 }
 
+func (s *remoteSpace) setRetention(ctx context.Context, r commit.Retention) error {
+	return s.c.SetRetention(ctx, s.in.ID, api.RetentionOf(r))
+}
+
+func (s *remoteSpace) retention(ctx context.Context) (commit.Retention, error) {
+	b, err := s.c.Retention(ctx, s.in.ID)
+	if err != nil {
+		return commit.Retention{}, err
+	}
+	return b.Policy()
+}
+
 func (s *remoteSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
 	out, err := s.c.Erase(ctx, s.in.ID, key, o.Prefix, o.Superseded)
 	return out.Erased, err

@@ -46,6 +46,8 @@ type spaceImpl interface {
 	revoke(ctx context.Context, target string) (Revoked, error)
 	grant(ctx context.Context, subject string, role Role) error // identity.go
 	erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error)
+	setRetention(ctx context.Context, r commit.Retention) error // retention.go
+	retention(ctx context.Context) (commit.Retention, error)
 	waitSynced(ctx context.Context) error
 }
 

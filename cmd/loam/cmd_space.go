@@ -23,7 +23,7 @@ local name.`,
 		Args: noSubcommand,
 		RunE: showHelp,
 	}
-	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g), newSpaceLeaveCmd(g))
+	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g), newSpaceLeaveCmd(g), newSpaceRetentionCmd(g))
 	return cmd
 }
 

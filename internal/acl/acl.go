@@ -471,6 +471,10 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 					return deny(commit.RoleAdmin, fmt.Sprintf("erasing %s's write %s", t.Author.Short(), whatTarget(t)))
 				}
 			}
+		case o.Kind == commit.KindRetention:
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "setting the space's retention (for the whole space)")
+			}
 		case o.Kind == commit.KindSchema:
 			if !hasRole(held, commit.RoleAdmin) {
 				return deny(commit.RoleAdmin, "declaring a schema")

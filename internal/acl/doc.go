@@ -21,7 +21,8 @@
 //     a grant in force that covers the role (read < write < admin; seed only
 //     from seed or admin) and whose prefix the self-grant's prefix has
 //     (a self-grant may name the author's person instead: see People);
-//   - revoke and rotate: an admin grant for the whole space (no prefix);
+//   - revoke, rotate and retention: an admin grant for the whole space (no
+//     prefix);
 //   - schema: any admin grant;
 //   - erase (#14): per target, the author's own write (or one of another
 //     device of its person) needs any role held; another's write needs an

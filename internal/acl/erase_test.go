@@ -72,3 +72,23 @@ func TestEraseRules(t *testing.T) {
 		t.Fatalf("bo's erase: %v", err)
 	}
 }
+
+// TestRetentionRule: only an admin of the whole space sets the retention.
+func TestRetentionRule(t *testing.T) {
+	w := newWorld(t)
+	admin, chatAdmin, ana := dev(1), dev(2), dev(3)
+	g := w.genesis(grant(admin, commit.RoleAdmin),
+		commit.GrantOp(commit.Grant{Subject: chatAdmin.Author(), Role: commit.RoleAdmin, Prefix: []byte("chat/")}),
+		grant(ana, commit.RoleWrite))
+	op, err := commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAdmin := w.at(admin, 2000, []*commit.Commit{g}, op)
+	byChatAdmin := w.at(chatAdmin, 2000, []*commit.Commit{g}, op)
+	byAna := w.at(ana, 2000, []*commit.Commit{g}, op)
+	d := w.eval()
+	if !valid(d, byAdmin) || valid(d, byChatAdmin) || valid(d, byAna) {
+		t.Fatalf("valid: admin %v, chat's admin %v, a writer %v; want only the admin", valid(d, byAdmin), valid(d, byChatAdmin), valid(d, byAna))
+	}
+}

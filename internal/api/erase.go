@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
+	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/space"
 )
 
@@ -60,4 +62,97 @@ func (c *Client) Erase(ctx context.Context, sp string, key []byte, prefix, super
 	var out EraseResponse
 	err := c.call(ctx, http.MethodPost, spacePath(sp, "/erase"), req, &out)
 	return out, err
+}
+
+// RetentionBody is a space's retention policy: GET and PUT
+// /v1/spaces/{space}/retention. Mode is "keep-history", "live-only" or
+// "for", with After a Go duration ("720h") for "for".
+type RetentionBody struct {
+	Mode  string `json:"mode"`
+	After string `json:"after,omitempty"`
+}
+
+// RetentionOf converts a policy to its API form.
+func RetentionOf(r commit.Retention) RetentionBody {
+	switch r.Mode {
+	case commit.LiveOnly:
+		return RetentionBody{Mode: "live-only"}
+	case commit.RetainFor:
+		return RetentionBody{Mode: "for", After: r.After.String()}
+	}
+	return RetentionBody{Mode: "keep-history"}
+}
+
+// Policy parses b, strictly.
+func (b RetentionBody) Policy() (commit.Retention, error) {
+	var r commit.Retention
+	switch b.Mode {
+	case "keep-history":
+	case "live-only":
+		r.Mode = commit.LiveOnly
+	case "for":
+		d, err := time.ParseDuration(b.After)
+		if err != nil {
+			return r, badRequestf(`"after": %v`, err)
+		}
+		r.Mode, r.After = commit.RetainFor, d
+	default:
+		return r, badRequestf(`"mode" is %q: want "keep-history", "live-only" or "for" with "after"`, b.Mode)
+	}
+	if r.Mode != commit.RetainFor && b.After != "" {
+		return r, badRequestf(`"after" goes only with "mode": "for"`)
+	}
+	if err := r.Validate(); err != nil {
+		return r, badRequestf("%v", err)
+	}
+	return r, nil
+}
+
+func (s *Server) retention(w http.ResponseWriter, r *http.Request) {
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := sp.Retention(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RetentionOf(p))
+}
+
+func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
+	var req RetentionBody
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := req.Policy()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sp, err := s.space(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := sp.SetRetention(r.Context(), p); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RetentionOf(p))
+}
+
+// Retention returns the retention policy of space sp.
+func (c *Client) Retention(ctx context.Context, sp string) (RetentionBody, error) {
+	var out RetentionBody
+	err := c.call(ctx, http.MethodGet, spacePath(sp, "/retention"), nil, &out)
+	return out, err
+}
+
+// SetRetention sets the retention policy of space sp.
+func (c *Client) SetRetention(ctx context.Context, sp string, b RetentionBody) error {
+	return c.call(ctx, http.MethodPut, spacePath(sp, "/retention"), b, nil)
 }

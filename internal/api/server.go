@@ -80,6 +80,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"POST /v1/spaces/{space}/revoke":            s.revoke,
 		"POST /v1/spaces/{space}/grants":            s.grant,
 		"POST /v1/spaces/{space}/erase":             s.erase,
+		"GET /v1/spaces/{space}/retention":          s.retention,
+		"PUT /v1/spaces/{space}/retention":          s.setRetention,
 		"GET /v1/identity":                          s.identity,
 		"POST /v1/identity":                         s.createIdentity,
 		"GET /v1/identity/profile":                  s.profile,

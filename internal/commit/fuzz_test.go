@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/golden"
@@ -216,6 +217,8 @@ func FuzzDecodeControl(f *testing.F) {
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: subject, LastSeq: 41}, {Author: goldenJoiner.Author()}}}),
 		commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity}),
 		commit.SchemaOp(commit.Schema{App: "chat", Version: 2, Body: []byte(`{"rooms":"chat/{room}/{ts}"}`)}),
+		mustOp(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})),
+		mustOp(commit.RetentionOp(commit.Retention{Mode: commit.RetainFor, After: 30 * 24 * time.Hour})),
 		mustEraseOp(commit.Erase{Targets: []commit.EraseTarget{{Author: subject, Seq: 3, ID: keys.CommitID{1}, Op: 0, Key: []byte("chat/general/1")}, {Author: subject, Seq: 4, ID: keys.CommitID{2}, Op: 1}}}),
 	} {
 		f.Add(byte(op.Kind), false, op.Payload)
@@ -298,6 +301,15 @@ func FuzzDecodeControl(f *testing.F) {
 			}
 		}
 
+		ret, err := commit.DecodeRetention(op)
+		wantKind(commit.KindRetention, err)
+		if err == nil {
+			again, err := commit.RetentionOp(ret)
+			if err != nil || !bytes.Equal(again.Payload, op.Payload) {
+				t.Fatalf("retention round trip: %+v -> %x, %v", ret, again.Payload, err)
+			}
+		}
+
 		s, err := commit.DecodeSchema(op)
 		wantKind(commit.KindSchema, err)
 		if err == nil {
@@ -347,6 +359,13 @@ func TestSealedOpRoundTrip(t *testing.T) {
 
 func mustEraseOp(e commit.Erase) commit.Op {
 	o, err := commit.EraseOp(e)
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
+
+func mustOp(o commit.Op, err error) commit.Op {
 	if err != nil {
 		panic(err)
 	}

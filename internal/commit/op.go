@@ -60,6 +60,8 @@ func (k Kind) String() string {
 		return "revokeperson"
 	case KindErase:
 		return "erase"
+	case KindRetention:
+		return "retention"
 	case KindSealed:
 		return "sealed"
 	case KindBlob:
@@ -83,10 +85,11 @@ const MaxBlobOp = 64
 // keep a private space's blobs by.
 func (k Kind) Erasable() bool { return !k.IsControl() && k != KindBlob }
 
-// IsControl reports whether k is an access-control, schema or erase op:
+// IsControl reports whether k is an access-control, schema, erase or
+// retention op:
 // its payload is a CBOR body in the clear (in private spaces too), never
 // erased, and it has no key.
-func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindErase }
+func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindRetention }
 
 // Op is one operation in a commit.
 //

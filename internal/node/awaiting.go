@@ -69,14 +69,17 @@ func (n *Node) loadAwaiting() error {
 	if err != nil {
 		return fmt.Errorf("node: read %s: %w", filepath.Join(n.home, awaitingFile), err)
 	}
-	n.await.ids = map[keys.SpaceID]bool{}
+	ids := map[keys.SpaceID]bool{}
 	for line := range strings.Lines(string(b)) {
 		id, err := keys.ParseSpaceID(strings.TrimSpace(line))
 		if err != nil {
 			return fmt.Errorf("node: %s: %w (remove the file to write at once, at the risk of forking this device's history)", filepath.Join(n.home, awaitingFile), err)
 		}
-		n.await.ids[id] = true
+		ids[id] = true
 	}
+	n.await.mu.Lock()
+	n.await.ids = ids
+	n.await.mu.Unlock()
 	return nil
 }
 

@@ -133,3 +133,82 @@ func (n *Node) liveBlobOps(ctx context.Context, sp keys.SpaceID, c *commit.Commi
 	}
 	return out, nil
 }
+
+// retentionEvery is how often the node applies the retention policies of
+// the spaces it holds (and at start, and when a policy arrives).
+const retentionEvery = 10 * time.Minute
+
+// retentionBatch bounds the writes one DropSuperseded erases, so the
+// applier never stops for long.
+const retentionBatch = 4096
+
+// kickRetention asks the retention goroutine for a pass; it never blocks.
+func (n *Node) kickRetention(ev store.Event) {
+	for _, c := range ev.Stored {
+		for _, o := range c.Ops {
+			if o.Kind == commit.KindRetention {
+				select {
+				case n.retainKick <- struct{}{}:
+				default:
+				}
+				return
+			}
+		}
+	}
+}
+
+// startRetention starts the goroutine that applies retention policies.
+func (n *Node) startRetention() {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(retentionEvery)
+		defer t.Stop()
+		for {
+			if _, err := n.ApplyRetention(n.ctx); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("retention", "err", err)
+			}
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+			case <-n.retainKick:
+			}
+		}
+	}()
+}
+
+// ApplyRetention drops, here, the values of superseded and deleted writes
+// that the held spaces' retention policies no longer keep, and returns
+// how many it dropped.
+func (n *Node) ApplyRetention(ctx context.Context) (int, error) {
+	infos, err := n.st.Spaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, in := range infos {
+		r, err := n.st.Retention(ctx, in.ID)
+		if err != nil {
+			return total, err
+		}
+		if r.Mode == commit.KeepHistory {
+			continue
+		}
+		before := time.Now()
+		if r.Mode == commit.RetainFor {
+			before = before.Add(-r.After)
+		}
+		for {
+			res, err := n.st.DropSuperseded(ctx, in.ID, before, retentionBatch)
+			if err != nil {
+				return total, err
+			}
+			total += len(res.Erased)
+			if len(res.Erased) < retentionBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}

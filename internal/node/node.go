@@ -107,14 +107,15 @@ type Node struct {
 	counters Counters                             // guarded by mu
 	waiters  []waiter                             // woken when their space stores something; guarded by mu
 
-	upload       *blob.Pacer  // bounds blob upload; nil if unbounded
-	blobTimeouts blobTimeouts // defaultBlobTimeouts but in tests
-	fetchBlobs   int64        // see Options.FetchBlobs, resolved
-	wanted       wantedSet    // blobs to fetch eagerly
-	erased       letGoSet     // blobs erases let go of (erase.go)
-	gcMu         sync.Mutex   // held by GC while it decides; see releaseBlob
-	usage        usageCache   // usage.go
-	corruptServe bool         // tests only: serve chunks with a bit flipped
+	upload       *blob.Pacer   // bounds blob upload; nil if unbounded
+	blobTimeouts blobTimeouts  // defaultBlobTimeouts but in tests
+	fetchBlobs   int64         // see Options.FetchBlobs, resolved
+	wanted       wantedSet     // blobs to fetch eagerly
+	erased       letGoSet      // blobs erases let go of (erase.go)
+	retainKick   chan struct{} // a retention policy arrived (erase.go)
+	gcMu         sync.Mutex    // held by GC while it decides; see releaseBlob
+	usage        usageCache    // usage.go
+	corruptServe bool          // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once
 
@@ -164,6 +165,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.wanted = newWantedSet()
 	n.erased = newLetGoSet()
+	n.retainKick = make(chan struct{}, 1)
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -197,11 +199,13 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	if err := n.loadIdentity(); err != nil {
+	// Awaiting spaces first: loading the identity starts the certificate
+	// carrier, which writes, and must find the writes it may not make.
+	if err := n.loadAwaiting(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	if err := n.loadAwaiting(); err != nil {
+	if err := n.loadIdentity(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -217,6 +221,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		}
 		n.startBlobFetcher()
 		n.startAwaiting()
+		n.startRetention()
 	}
 	// The person worker reads what startNetwork set: it starts now, or
 	// when an identity is made later.
@@ -290,6 +295,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.logStored(ev)
 	n.wantBlobs(ev)
 	n.letGo(ev) // after wantBlobs: an erase in the same event wins
+	n.kickRetention(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

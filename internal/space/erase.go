@@ -193,3 +193,19 @@ func (s *Space) Erasure(ctx context.Context, key []byte, e view.Entry) error {
 	}
 	return out
 }
+
+// SetRetention sets the space's retention policy: how long replicas keep
+// the values of superseded and deleted writes (admin of the whole space).
+func (s *Space) SetRetention(ctx context.Context, r commit.Retention) error {
+	op, err := commit.RetentionOp(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.Commit(ctx, []commit.Op{op})
+	return err
+}
+
+// Retention returns the space's retention policy in force.
+func (s *Space) Retention(ctx context.Context) (commit.Retention, error) {
+	return s.st.Retention(ctx, s.info.ID)
+}

@@ -3,7 +3,9 @@ package space_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -147,5 +149,77 @@ func TestEraseSuperseded(t *testing.T) {
 	}
 	if _, err := w.EraseWith(ctx, []byte("chat/msg/1"), space.EraseOptions{Superseded: true}); !errors.Is(err, space.ErrNothingToErase) {
 		t.Fatalf("again: %v", err)
+	}
+}
+
+// TestRetention: under live-only the payloads of superseded and deleted
+// writes are dropped here, the live values and the view hash stay; under
+// keep-history or a duration not yet passed, nothing is dropped; a writer
+// cannot set the policy.
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	_, w := f.writer(t)
+	for i := range 3 {
+		if _, err := w.Commit(ctx, []commit.Op{
+			commit.Put([]byte("doc"), fmt.Appendf(nil, "version %d", i)),
+			commit.Put(fmt.Appendf(nil, "note/%d", i), []byte("kept")),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(ctx, []commit.Op{commit.Del([]byte("note/0"))}); err != nil {
+		t.Fatal(err)
+	}
+	sp := f.sk.Space()
+	later := time.Now().Add(time.Second)
+	drop := func() int {
+		t.Helper()
+		res, err := f.st.DropSuperseded(ctx, sp, later, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Erased)
+	}
+	if n := drop(); n != 3 {
+		t.Fatalf("dropped %d with no policy check in the store; want 3 (DropSuperseded does what it is asked)", n)
+	}
+	before, _ := f.st.View(ctx, sp)
+	if err := w.SetRetention(ctx, commit.Retention{Mode: commit.LiveOnly}); !errors.Is(err, acl.ErrDenied) {
+		t.Fatalf("a writer sets the retention: %v", err)
+	}
+	for _, r := range []commit.Retention{{Mode: commit.RetainFor, After: time.Hour}, {Mode: commit.LiveOnly}} {
+		if err := f.sp.SetRetention(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.sp.Retention(ctx); err != nil || got != r {
+			t.Fatalf("retention %v, %v; want %v", got, err, r)
+		}
+	}
+	if e, err := f.st.Get(ctx, sp, []byte("doc")); err != nil || string(e.Value) != "version 2" {
+		t.Fatalf("the live value: %q, %v", e.Value, err)
+	}
+	if after, _ := f.st.View(ctx, sp); after.Hash != before.Hash {
+		t.Fatal("dropping superseded payloads changed the view hash")
+	}
+	for sc, err := range f.st.AllCommits(ctx, sp) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := commit.Decode(sc.Bytes)
+		for _, o := range c.Ops {
+			if o.Kind == commit.KindPut && string(o.Key) == "doc" && !o.Erased && string(o.Payload) != "version 2" {
+				t.Fatalf("%q kept", o.Payload)
+			}
+			if string(o.Key) == "note/0" && o.Kind == commit.KindPut && !o.Erased {
+				t.Fatal("the deleted note's value kept")
+			}
+		}
+	}
+	if n := drop(); n != 0 {
+		t.Fatalf("dropped %d again", n)
+	}
+	if _, err := space.VerifyLog(ctx, f.st, sp); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -98,9 +98,10 @@ type Result struct {
 type request struct {
 	space   keys.SpaceID
 	commits []*commit.Commit
-	create  *SpaceInfo // CreateSpace: the space to create with commits[0] as genesis
-	forget  bool       // Forget (forget.go): applied alone, outside any group
-	reply   chan reply // buffered, 1
+	create  *SpaceInfo     // CreateSpace: the space to create with commits[0] as genesis
+	forget  bool           // Forget (forget.go): applied alone, outside any group
+	retain  *retainRequest // DropSuperseded (retention.go): applied alone too
+	reply   chan reply     // buffered, 1
 }
 
 type reply struct {
@@ -202,8 +203,8 @@ func (s *Store) applier() {
 			}
 		case first = <-s.reqs:
 		}
-		if first.forget {
-			a.forget(first)
+		if first.alone() {
+			a.runAlone(first)
 			continue
 		}
 		group := []*request{first}
@@ -213,7 +214,7 @@ func (s *Store) applier() {
 		for len(group) < maxGroupRequests && ops < maxGroupOps {
 			select {
 			case r := <-s.reqs:
-				if r.forget {
+				if r.alone() {
 					forget = r
 					break gather
 				}
@@ -225,9 +226,20 @@ func (s *Store) applier() {
 		}
 		a.run(group)
 		if forget != nil {
-			a.forget(forget)
+			a.runAlone(forget)
 		}
 	}
+}
+
+// alone reports whether r runs alone, between group commits.
+func (r *request) alone() bool { return r.forget || r.retain != nil }
+
+func (a *applier) runAlone(r *request) {
+	if r.forget {
+		a.forget(r)
+		return
+	}
+	a.retain(r)
 }
 
 // applier holds the applier goroutine's caches. Only that goroutine uses it.
@@ -248,6 +260,7 @@ type batch struct {
 	atSeq   map[authorSeq]keys.CommitID
 	byLoc   map[authorSeq]*commit.Commit     // main-chain commits stored in this batch
 	erasedC map[keys.CommitID]*commit.Commit // stored commits an erase of this batch rewrote (erase.go)
+	policy  map[keys.SpaceID][]byte          // retention rows written in this batch (retention.go)
 	vvs     map[authorSeq]view.VV
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
@@ -284,6 +297,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		atSeq:   map[authorSeq]keys.CommitID{},
 		byLoc:   map[authorSeq]*commit.Commit{},
 		erasedC: map[keys.CommitID]*commit.Commit{},
+		policy:  map[keys.SpaceID][]byte{},
 		vvs:     map[authorSeq]view.VV{},
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},

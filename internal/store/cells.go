@@ -53,6 +53,10 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.
 			if vvErr != nil {
 				return vvErr
 			}
+		case o.Kind == commit.KindRetention:
+			if err := a.applyRetention(bc, st, c, i); err != nil {
+				return err
+			}
 		case o.Kind == commit.KindErase:
 			seen := seenBy(len(c.Ops))
 			if err := a.applyErase(bc, st, c, i, func(au keys.AuthorID, seq uint64) bool {

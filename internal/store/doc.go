@@ -57,6 +57,8 @@
 //	                                  write superseded (erase.go: what an erase of key names)
 //	0x1c space author seq(8) op(4)  → eraser (32) ‖ erase seq (8 BE) ‖ erase wall (8 BE) ‖
 //	                                  erase logical (4 BE): an op whose payload was erased
+//	0x1d space                      → the retention policy in force: its op's version
+//	                                  (wall, logical, author, seq, op) ‖ mode (1) ‖ µs (8)
 //	0x20 space key                  → view cell (see view.AppendCell)
 //	0x21 space                      → view state: hash ‖ visible count ‖ max time ‖ flags
 package store

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -38,16 +39,26 @@ func erasedOps(rt *rapid.T, st *store.Store, sp keys.SpaceID) []string {
 // TestPropertyEraseOrderIndependence: random histories with erase
 // commits, delivered to replicas in any order with duplicates, in chunks,
 // across restarts, and to one replica as another replica's erased copies
-// of the commits: every replica ends with the same view hash, the same
-// visible count and the same set of erased payloads, and every commit
-// still verifies.
+// of the commits, with or without live-only retention applied by each:
+// every replica ends with the same view hash, the same visible count and
+// the same set of erased payloads, and every commit still verifies.
 func TestPropertyEraseOrderIndependence(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		h, r := drawHistory(rt)
 		h.AddErases(r, rapid.IntRange(1, 4).Draw(rt, "erases"))
 		sp := h.Space()
+		live := rapid.Bool().Draw(rt, "live-only retention")
+		retain := func(st *store.Store) {
+			if !live {
+				return
+			}
+			if _, err := st.DropSuperseded(context.Background(), sp, time.Now().Add(time.Hour), 1<<20); err != nil {
+				rt.Fatal(err)
+			}
+		}
 		first := deliverReopening(rt, r, sp, shuffledWithDuplicates(r, h.Commits))
 		defer first.Close()
+		retain(first)
 		want, err := first.View(context.Background(), sp)
 		if err != nil {
 			rt.Fatal(err)
@@ -73,6 +84,7 @@ func TestPropertyEraseOrderIndependence(t *testing.T) {
 			"erased copies": shuffledWithDuplicates(r, copies),
 		} {
 			st := deliverReopening(rt, r, sp, order)
+			retain(st)
 			got, err := st.View(context.Background(), sp)
 			if err != nil {
 				rt.Fatal(err)

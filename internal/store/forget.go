@@ -16,7 +16,7 @@ import (
 var spaceTags = []byte{
 	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagOffchain,
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
-	tagHistory, tagErased,
+	tagHistory, tagErased, tagPolicy,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees

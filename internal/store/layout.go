@@ -23,6 +23,7 @@ const (
 	tagRotation  byte = 0x1a
 	tagHistory   byte = 0x1b
 	tagErased    byte = 0x1c
+	tagPolicy    byte = 0x1d
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
 )

@@ -111,7 +111,7 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 	}
 
 	bc.fresh[sp] = true
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp)} {
+	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), policyKey(sp)} {
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, err
 		}
