@@ -20,8 +20,11 @@ import (
 //   - values=1000000: 1,000,000 values of 100 B (100 MB);
 //   - keys=100000/writes=10: 100,000 keys each written 10 times (1,000,000
 //     writes, 100 MB of payload, 10 MB of it live). Under keep-history
-//     (today's only policy) every payload is kept: the target is
-//     alloc ≤ 2x all payloads.
+//     (the default) every payload is kept: the target is alloc ≤ 2x all
+//     payloads; under live-only (…/live-only, through a daemon: alloc-B
+//     is read after its retention pass, closed-B is compacted-B) the
+//     replaced values go: the target is ≤ 2x the live payload plus
+//     headers.
 //
 // Values are random (incompressible), written in commits of 1,000 ops.
 // alloc-B is measured with the node open, once its writes are durable
@@ -33,30 +36,49 @@ func BenchmarkDiskUsage(b *testing.B) {
 	for _, c := range []struct {
 		name         string
 		keys, writes int
+		liveOnly     bool
 	}{
-		{"small", 100_000, 1},
-		{"values=1000000", 1_000_000, 1},
-		{"keys=100000/writes=10", 100_000, 10},
+		{"small", 100_000, 1, false},
+		{"values=1000000", 1_000_000, 1, false},
+		{"keys=100000/writes=10", 100_000, 10, false},
+		// The space under live-only retention: the replaced values are
+		// dropped (the node's retention pass, run once the writes are
+		// done) before the compaction. Through a daemon, whose node
+		// the benchmark asks for the pass.
+		{"keys=100000/writes=10/live-only", 100_000, 10, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				diskUsage(b, c.keys, c.writes)
+				diskUsage(b, c.keys, c.writes, c.liveOnly)
 			}
 		})
 	}
 }
 
-func diskUsage(b *testing.B, keys, writes int) {
+func diskUsage(b *testing.B, keys, writes int, liveOnly bool) {
 	ctx := context.Background()
-	home := b.TempDir()
-	n, err := loam.Open(ctx, loam.Options{Home: home})
-	if err != nil {
-		b.Fatal(err)
+	var n *loam.Node
+	var home string
+	var d *daemon
+	if liveOnly {
+		d = startDaemonSync(b, true)
+		n, home = connect(b, d.home), d.home
+	} else {
+		home = b.TempDir()
+		var err error
+		if n, err = loam.Open(ctx, loam.Options{Home: home}); err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
 	}
-	defer n.Close()
 	sp, err := n.CreateSpace(ctx, "bench", loam.Public)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if liveOnly {
+		if err := sp.SetRetention(ctx, loam.Retention{Mode: loam.LiveOnly}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var payload int64
 	for w := range writes {
@@ -74,6 +96,11 @@ func diskUsage(b *testing.B, keys, writes int) {
 		}
 	}
 	b.StopTimer()
+	if liveOnly {
+		if _, err := d.n.ApplyRetention(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 	open := du(b, home)
 	compacted := open
 	// compact: (removed to measure a tree without Node.Compact)
@@ -88,6 +115,7 @@ func diskUsage(b *testing.B, keys, writes int) {
 	closed := du(b, home)
 	b.StartTimer()
 	b.ReportMetric(float64(payload), "payload-B")
+	b.ReportMetric(float64(keys*100), "live-payload-B")
 	b.ReportMetric(float64(open.total), "alloc-B")
 	b.ReportMetric(float64(compacted.total), "compacted-B")
 	b.ReportMetric(float64(closed.total), "closed-B")
