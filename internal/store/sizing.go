@@ -20,19 +20,36 @@ import (
 // docs/benchmarks.md) while a log takes at most 1 MiB more than it holds.
 const walChunk = 1 << 20
 
+// minSizedMemTable is the memtable size from which the store sizes
+// Pebble's logs itself (walFS, deleter): 8 MiB, a disk of 128 MB or more
+// (diskSizes). On a smaller disk the logs Pebble preallocates are small
+// (110% of a memtable of a sixteenth of the disk at most) and the full-disk
+// recovery counts on them: a store closed on a full disk frees their
+// unused blocks as it next opens, which is the room the daemon's own
+// files take when it starts again there (TestDaemonFullDisk); with logs
+// allocated as written and deleted once flushed, a flush took that room
+// and the daemon could not start, one run in two.
+const minSizedMemTable = 8 << 20
+
 // walFS allocates Pebble's write-ahead logs walChunk ahead of their writes
 // instead of as Pebble asks (see walChunk), and deletes what Pebble
 // archives (see deleter). dir is the store's directory.
 type walFS struct {
 	vfs.FS
 	dir string
+	// room reports whether the disk has room for n more bytes besides the
+	// store's reserve (diskGuard.room); nil when the disk's usage is not
+	// known. A log is not allocated ahead on a disk without room: the
+	// allocation would take the space a full disk's recovery needs (the
+	// reserve file dropped to reopen the store, the daemon's own files).
+	room func(n uint64) bool
 }
 
 func (fs walFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 	if err != nil || !strings.HasSuffix(name, ".log") {
 		return f, err
 	}
-	return &walFile{File: f}, nil
+	return &walFile{File: f, room: fs.room}, nil
 }
 
 func (fs walFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
@@ -51,8 +68,9 @@ func (fs walFS) Unwrap() vfs.FS { return fs.FS }
 // its syncing file does).
 type walFile struct {
 	vfs.File
-	off   int64 // bytes written
-	alloc int64 // bytes allocated from 0
+	room  func(n uint64) bool // see walFS.room
+	off   int64               // bytes written
+	alloc int64               // bytes allocated from 0
 }
 
 // Preallocate ignores Pebble's requests: Write allocates.
@@ -63,7 +81,7 @@ func (f *walFile) Write(p []byte) (int, error) {
 		n := (end - f.alloc + walChunk - 1) / walChunk * walChunk
 		// An allocation that fails (a file system without fallocate, or
 		// a full disk) leaves the write to fail or not by itself.
-		if f.File.Preallocate(f.alloc, n) == nil {
+		if (f.room == nil || f.room(uint64(n))) && f.File.Preallocate(f.alloc, n) == nil {
 			f.alloc += n
 		}
 	}

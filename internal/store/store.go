@@ -186,7 +186,9 @@ func Open(dir string, o Options) (*Store, error) {
 			s.readOnly = u.AvailBytes < need
 		}
 	}
-	s.fs = walFS{s.fs, dir} // sizing.go
+	if s.memSize >= minSizedMemTable { // sizing.go
+		s.fs = walFS{FS: s.fs, dir: dir, room: s.disk.room}
+	}
 	fail := func(err error) (*Store, error) {
 		if s.lock != nil {
 			s.lock.Close()
@@ -225,10 +227,12 @@ func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
 		MemTableSize: s.memSize,
 		Logger:       quietLogger{},
 		ReadOnly:     readOnly,
-		Cleaner:      deleter{}, // sizing.go
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if s.memSize >= minSizedMemTable {
+		po.Cleaner = deleter{} // sizing.go
 	}
 	po.EnsureDefaults()
 	return po
