@@ -72,7 +72,7 @@ var homeDomains = []string{"localhost", "local", "home.arpa"}
 // or a name under such a label ("nas.lan"). A top-level domain delegated
 // after the CA was made is the risk left (docs/security.md).
 func ownDomain(h string) bool {
-	if h == "" || h == "localhost" || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+	if h == "localhost" || !isDNSName(h) {
 		return false
 	}
 	for _, d := range homeDomains {
@@ -82,6 +82,27 @@ func ownDomain(h string) bool {
 	}
 	suffix, icann := publicsuffix.PublicSuffix(h)
 	return !icann && !strings.Contains(suffix, ".")
+}
+
+// isDNSName reports whether h is a host name a certificate may carry:
+// dot-separated labels of lower-case letters, digits and inner hyphens
+// (no underscores, spaces or non-ASCII letters, which some verifiers
+// refuse), 1 to 63 long, 253 in all.
+func isDNSName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normalHost returns a host name as certificates name it: lower case,
@@ -97,6 +118,9 @@ type uiCA struct {
 // permitsName reports whether the CA's name constraints permit the DNS
 // name (so a leaf naming it verifies).
 func (ca *uiCA) permitsName(name string) bool {
+	if !isDNSName(name) {
+		return false
+	}
 	for _, d := range ca.cert.PermittedDNSDomains {
 		if name == d || strings.HasSuffix(name, "."+strings.TrimPrefix(d, ".")) {
 			return true

@@ -249,6 +249,15 @@ func TestUICANameConstraints(t *testing.T) {
 			t.Errorf("host name %q would be a name constraint: it permits public websites' names", h)
 		}
 	}
+	for _, h := range []string{"my_host", "höst", "-x", "a..b", ""} {
+		if ownDomain(h) {
+			t.Errorf("host name %q (not a DNS name) would be a name constraint", h)
+		}
+	}
+	odd, err := loadOrMakeUICert(t.TempDir(), "My_Host", ips("10.0.0.2"), time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil || strings.Join(odd.TLS.Leaf.DNSNames, " ") != "localhost" {
+		t.Errorf("host name My_Host: %v, leaf names %v", err, odd.TLS.Leaf.DNSNames)
+	}
 	for _, h := range []string{"homenode", "nas.lan", "my-server"} {
 		if !ownDomain(h) {
 			t.Errorf("host name %q is not a name constraint", h)
