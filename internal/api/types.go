@@ -132,8 +132,8 @@ func (e *Entry) Bytes() (key, value []byte, err error) {
 	if key, err = e.KeyBytes(); err != nil {
 		return nil, nil, err
 	}
-	if e.Op == OpDel || e.Blob != nil && e.Value == nil && e.ValueB64 == nil {
-		return key, nil, nil // deleted, or a blob reference instead of a value
+	if e.Op == OpDel || e.Erased || e.Blob != nil && e.Value == nil && e.ValueB64 == nil {
+		return key, nil, nil // deleted, erased, or a blob reference instead of a value
 	}
 	value, err = e.ValueBytes()
 	return key, value, err

@@ -37,7 +37,7 @@ type fixture struct {
 
 // newFixture creates a store in a temporary directory holding a new space
 // whose genesis grants admin to a new device key, and opens the space.
-func newFixture(t *testing.T, o store.Options) *fixture {
+func newFixture(t testing.TB, o store.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{dir: t.TempDir()}
@@ -66,7 +66,7 @@ func newFixture(t *testing.T, o store.Options) *fixture {
 }
 
 // dev returns a new device key.
-func dev(t *testing.T) keys.DeviceKey {
+func dev(t testing.TB) keys.DeviceKey {
 	t.Helper()
 	k, err := keys.NewDeviceKey()
 	if err != nil {
@@ -76,7 +76,7 @@ func dev(t *testing.T) keys.DeviceKey {
 }
 
 // as opens f's space on f's store as device dev.
-func (f *fixture) as(t *testing.T, dev keys.DeviceKey) *space.Space {
+func (f *fixture) as(t testing.TB, dev keys.DeviceKey) *space.Space {
 	t.Helper()
 	sp, err := space.Open(context.Background(), f.st, f.sk.Space(), dev, commit.NewClock())
 	if err != nil {
@@ -86,7 +86,7 @@ func (f *fixture) as(t *testing.T, dev keys.DeviceKey) *space.Space {
 }
 
 // writer grants write to a new device and opens f's space as it.
-func (f *fixture) writer(t *testing.T) (keys.DeviceKey, *space.Space) {
+func (f *fixture) writer(t testing.TB) (keys.DeviceKey, *space.Space) {
 	t.Helper()
 	w := dev(t)
 	if _, err := f.sp.Commit(context.Background(), []commit.Op{commit.GrantOp(commit.Grant{Subject: w.Author(), Role: commit.RoleWrite})}); err != nil {
@@ -96,7 +96,7 @@ func (f *fixture) writer(t *testing.T) (keys.DeviceKey, *space.Space) {
 }
 
 // open opens the store in f.dir; it is closed when the test ends.
-func (f *fixture) open(t *testing.T, o store.Options) {
+func (f *fixture) open(t testing.TB, o store.Options) {
 	t.Helper()
 	st, err := store.Open(f.dir, o)
 	if err != nil {

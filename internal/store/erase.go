@@ -57,14 +57,29 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 	rec = binary.BigEndian.AppendUint64(rec, c.Seq)
 	rec = binary.BigEndian.AppendUint64(rec, c.Time.Wall)
 	rec = binary.BigEndian.AppendUint32(rec, c.Time.Logical)
+	// Each target commit is decoded once per erase op, however many of
+	// its ops the targets name (a 4 MiB commit has up to 1,024).
+	type held struct {
+		c    *commit.Commit
+		main bool
+	}
+	decoded := map[keys.CommitID]held{}
 	for _, t := range e.Targets {
 		if !seen(t.Author, t.Seq) {
 			continue
 		}
-		tc, main, err := a.target(bc, st.id, t)
-		if err != nil {
-			return err
+		h, ok := decoded[t.ID]
+		if c, done := bc.erasedC[t.ID]; ok && done {
+			h.c = c // rewritten by an earlier target
+		} else if !ok {
+			c, main, err := a.target(bc, st.id, t)
+			if err != nil {
+				return err
+			}
+			h = held{c, main}
+			decoded[t.ID] = h
 		}
+		tc, main := h.c, h.main
 		if tc == nil || t.Names(tc, int(t.Op)) != nil {
 			continue
 		}

@@ -46,7 +46,11 @@ async function call(method, path, { body, json, type, query } = {}) {
   }
   let resp;
   try {
-    resp = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+    // no-store: a key's raw value may be served with a long cache life
+    // (a blob's bytes), and an erased value must not stay in the
+    // browser's HTTP cache (offline reads come from sw.js's cache, which
+    // forgets erased values: see forgetCached).
+    resp = await fetch(url, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   } catch (e) {
     reach(true);
     throw new APIError(0, 'offline', 'your home node is not reachable: try again when it is');
@@ -122,6 +126,20 @@ export const api = {
     return callJSON('PUT', sp(space) + '/keys/' + keyPath(key), { body, type: type || 'application/octet-stream' });
   },
   del: (space, key) => callJSON('DELETE', sp(space) + '/keys/' + keyPath(key)),
+  // erase erases the values of every write to key on every replica
+  // (o.superseded: only the writes a later one superseded, an edit's old
+  // value). It answers {erased: N}; a key with nothing left to erase
+  // answers 404 nothing_to_erase.
+  erase: (space, key, o = {}) => callJSON('POST', sp(space) + '/erase', { json: { key, superseded: !!o.superseded || undefined } }),
+  // eraseSome is erase where nothing left to erase is not an error.
+  eraseSome: async (space, key, o = {}) => {
+    try {
+      return await api.erase(space, key, o);
+    } catch (e) {
+      if (e.code === 'nothing_to_erase') return { erased: 0 };
+      throw e;
+    }
+  },
   batch: (space, ops) => callJSON('POST', sp(space) + '/batch', { json: ops }),
   sessions: () => callJSON('GET', '/sessions'),
   revokeSession: (name) => callJSON('DELETE', '/sessions/' + encodeURIComponent(name)),
@@ -172,6 +190,18 @@ export function watch(space, prefix, onEvent, onState = () => {}) {
   return () => es.close();
 }
 
+// forgetCached tells the service worker (sw.js) that entry is now the
+// key's state (erased, deleted, or a new value that superseded one the
+// device saw): it drops its offline copies of the key's value and puts
+// entry in the listings it keeps, so erased and superseded text is not
+// served offline later.
+export function forgetCached(space, entry) {
+  const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (!sw || !entry || !entry.key) return;
+  const { op, ...e } = entry;
+  sw.postMessage({ type: 'forget', space, entry: e, deleted: op === 'del' });
+}
+
 // live keeps a view of the entries under prefix current. It opens the
 // watch, lists the entries once the stream is registered, and lists them
 // again after a reconnection or a resync, when the stream missed changes:
@@ -181,8 +211,15 @@ export function watch(space, prefix, onEvent, onState = () => {}) {
 // deleted meanwhile goes). apply(e) applies one entry or event, reset()
 // empties the view, changed() redraws; onState gets 'live' or
 // 'reconnecting'. It returns {stop, loaded}: a function that closes the
-// stream, and a promise of the first listing.
+// stream, and a promise of the first listing. Each event that erases,
+// deletes or overwrites a key seen here goes to forgetCached.
 export function live(space, prefix, { apply, reset, changed, onState = () => {} }) {
+  const seen = new Set(); // keys listed or put: a later event supersedes them
+  const note = (e) => {
+    if (!e.key) return;
+    if (e.erased || e.op === 'del' || seen.has(e.key)) forgetCached(space, e);
+    if (e.op === 'del') seen.delete(e.key); else seen.add(e.key);
+  };
   let held = []; // events held while a listing loads, in order; null when none loads
   let again = false; // a resync came while a listing loaded: it is stale
   let loading = null;
@@ -200,7 +237,7 @@ export function live(space, prefix, { apply, reset, changed, onState = () => {} 
           const list = await listAll(space, prefix);
           if (again) continue;
           reset();
-          for (const e of list) apply(e);
+          for (const e of list) { seen.add(e.key); apply(e); }
           for (const e of held) apply(e);
           return;
         }
@@ -216,6 +253,7 @@ export function live(space, prefix, { apply, reset, changed, onState = () => {} 
   const ready = new Promise((r) => { registered = r; });
   let down = false;
   const stop = watch(space, prefix, (e) => {
+    note(e);
     if (held) held.push(e);
     else { apply(e); changed(); }
   }, (s) => {

@@ -4,6 +4,7 @@
 //   chat/channel/CHANNEL              {"created":"RFC 3339"}   the channel exists
 //   chat/topic/CHANNEL                {"topic":"…"}            last writer wins
 //   chat/msg/CHANNEL/MS-AUTHOR        {"text":"…"}             one key per message
+//                                     {"text":"…","edited":"RFC 3339"}  after an edit
 //   chat/nick/AUTHOR                  {"nick":"…"}             only AUTHOR's own counts
 //
 // A message's author shows as its person's profile name and avatar
@@ -13,12 +14,20 @@
 //
 // Unread counts are kept in this browser's localStorage: the key of the
 // last message read, per space and channel.
+//
+// Its author edits a message by writing the new value to the same key
+// and then erasing the superseded writes (the old text leaves every
+// replica); deletes it by erasing the key: it shows as "message deleted"
+// everywhere. An admin (of a prefix the key has) may delete anyone's.
+// Deleting asks first, in the page; Escape cancels an edit or a delete.
 import { api, live, parseJSON } from './api.js';
-import { h, put, field, clock, notice, errorText } from './dom.js';
+import { h, put, field, clock, notice, errorText, confirmStrip, keepFocus, isAdminOf } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
 
 const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+// object is v when it is a JSON object, else {}: what an edit keeps.
+const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
 let lastMs = 0;
 
 // msgID is a message key's last segment: a time-sortable, per-author
@@ -72,7 +81,7 @@ export function chat(main, [channelArg]) {
     const sorted = (c) => [...(msgs.get(c) || new Map()).values()].sort((x, y) => (x.key < y.key ? -1 : 1));
     function unread(c) {
       const last = localStorage.getItem(readKey(c)) || '';
-      return sorted(c).filter((e) => e.key > last && e.author !== me).length;
+      return sorted(c).filter((e) => e.key > last && e.author !== me && !e.erased).length;
     }
     function markRead() {
       const all = sorted(channel);
@@ -161,7 +170,124 @@ export function chat(main, [channelArg]) {
             },
           }, h('label', { for: 'message', class: 'visually-hidden' }, 'Message'), text, h('button', { type: 'submit' }, 'Send')))));
 
+    // Editing and deleting: at most one message is edited and one asks
+    // for a delete's confirmation at a time; renders keep both (and the
+    // focus) as live changes arrive.
+    let editing = null; // {key, input, form} of the message being edited
+    let confirming = null; // key of the message whose delete asks first
+    let focusNext = null; // data-focus of the control the next render focuses
+
+    function startEdit(e) {
+      const input = h('input', { name: 'edit', maxlength: 4000, autocomplete: 'off', 'aria-label': 'Edit your message', value: String((parseJSON(e) || {}).text ?? ''), dataset: { focus: 'edit-input:' + e.key } });
+      const form = h('form', {
+        class: 'edit-form',
+        onsubmit: (ev) => { ev.preventDefault(); saveEdit(e.key); },
+        onkeydown: (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); endEdit(e.key); } },
+      }, input, h('div', { class: 'buttons' },
+        h('button', { type: 'submit', dataset: { focus: 'edit-save:' + e.key } }, 'Save'),
+        h('button', { type: 'button', class: 'secondary', dataset: { focus: 'edit-cancel:' + e.key }, onclick: () => endEdit(e.key) }, 'Cancel')),
+      h('small', { class: 'hint' }, 'The old text is erased from every node.'));
+      editing = { key: e.key, input, form };
+      confirming = null;
+      focusNext = 'edit-input:' + e.key;
+      render();
+    }
+    // lost reports whether the focus is nowhere, or in el: where a
+    // control that answers late may take it back without stealing it.
+    const lost = (el) => {
+      const a = document.activeElement;
+      return !a || a === document.body || (el && el.contains(a));
+    };
+    function endEdit(key) {
+      if (lost(editing && editing.form)) focusNext = 'edit:' + key;
+      editing = null;
+      render();
+    }
+    async function saveEdit(key) {
+      const e = msgs.get(channel)?.get(key);
+      const old = object(parseJSON(e));
+      const t = editing.input.value.trim();
+      if (!e || e.erased) { endEdit(key); return; }
+      if (!t) { notice('A message needs text: to remove it, delete it.', 'error'); return; }
+      if (t === old.text) { endEdit(key); return; }
+      try {
+        // The new value first, then the old one's erase: a failure in
+        // between leaves the edit made and the old text still held.
+        await api.put(space, key, { ...old, text: t, edited: new Date().toISOString() });
+        endEdit(key);
+        await api.eraseSome(space, key, { superseded: true });
+      } catch (err) { notice(errorText(err), 'error'); }
+    }
+    function askDelete(key) {
+      confirming = key;
+      editing = null;
+      focusNext = 'del-' + key + ':no';
+      render();
+    }
+    function cancelDelete(key) {
+      confirming = null;
+      focusNext = 'delete:' + key;
+      render();
+    }
+    async function deleteMsg(key) {
+      try {
+        await api.erase(space, key);
+        // The erase's watch event may have redrawn the message already
+        // (the question gone) and the person gone on: the focus moves
+        // to the message box only from the question, or from nowhere.
+        const ask = log.querySelector('.confirm');
+        const move = lost(ask);
+        confirming = null;
+        render();
+        if (move) text.focus();
+        notice('Message deleted');
+      } catch (err) { notice(errorText(err), 'error'); }
+    }
+
+    // sentAt is when a message was sent: the entry's time is its last
+    // write's (an edit's), so an edited or deleted message shows the time
+    // its key names.
+    function sentAt(e) {
+      const ms = Number((e.key.split('/')[3] || '').slice(0, 13));
+      return ms > 0 ? new Date(ms).toISOString() : e.time;
+    }
+
+    function message(e) {
+      if (e.erased) {
+        const at = sentAt(e);
+        return h('li', { class: 'msg deleted' + (e.author === me ? ' mine' : ''), dataset: { key: e.key } },
+          h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at }, clock(at))),
+          h('div', { class: 'text' }, h('em', {}, 'message deleted')));
+      }
+      const m = parseJSON(e) || {};
+      const mine = e.author === me;
+      // Erase allows one's own writes, one's person's (another device of
+      // theirs) and, to an admin of a prefix the key has, anyone's.
+      const p = people.person(e.author);
+      const canDelete = mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key);
+      const edited = typeof m.edited === 'string' && m.edited
+        ? h('span', { class: 'edited', title: 'Edited ' + new Date(m.edited).toLocaleString() }, 'edited') : null;
+      const at = edited ? sentAt(e) : e.time;
+      let body = h('div', { class: 'text' }, String(m.text ?? ''));
+      if (editing && editing.key === e.key) body = editing.form;
+      const label = (what) => what + ' the message of ' + clock(at);
+      const actions = (mine || canDelete) && !(editing && editing.key === e.key) && confirming !== e.key
+        ? h('div', { class: 'msg-actions' },
+          mine ? h('button', { type: 'button', class: 'link', 'aria-label': label('Edit'), dataset: { focus: 'edit:' + e.key }, onclick: () => startEdit(e) }, 'Edit') : null,
+          canDelete ? h('button', { type: 'button', class: 'link', 'aria-label': label('Delete'), dataset: { focus: 'delete:' + e.key }, onclick: () => askDelete(e.key) }, 'Delete') : null)
+        : null;
+      const ask = confirming === e.key
+        ? confirmStrip('del-' + e.key, mine ? 'Delete this message for everyone? Its text is erased from every node.'
+          : 'Delete ' + name(e.author) + "'s message for everyone? Its text is erased from every node.", 'Delete', () => deleteMsg(e.key), () => cancelDelete(e.key))
+        : null;
+      return h('li', { class: 'msg' + (mine ? ' mine' : ''), dataset: { key: e.key } },
+        h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at }, clock(at)), edited ? ' ' : null, edited),
+        body, actions, ask);
+    }
+
     function render() {
+      if (editing && !msgs.get(channel)?.get(editing.key)) editing = null;
+      if (editing && msgs.get(channel).get(editing.key).erased) editing = null;
       put(chanList, [...channels].sort().map((c) => {
         const n = c === channel ? 0 : unread(c);
         return h('li', {}, h('a', { href: '#/chat/' + c, 'aria-current': c === channel ? 'page' : null, dataset: { channel: c } },
@@ -175,12 +301,9 @@ export function chat(main, [channelArg]) {
       if (!nickIn.dataset.editing) nickIn.value = myProfile ? myProfile.name : nicks.get(me) || '';
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
       const all = sorted(channel);
-      put(log, all.length ? all.map((e) => {
-        const m = parseJSON(e) || {};
-        return h('li', { class: 'msg' + (e.author === me ? ' mine' : ''), dataset: { key: e.key } },
-          h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: e.time }, clock(e.time))),
-          h('div', { class: 'text' }, String(m.text ?? '')));
-      }) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet. Say hello!'));
+      const want = focusNext;
+      focusNext = null;
+      keepFocus(log, () => put(log, all.length ? all.map(message) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet. Say hello!')), want);
       if (atBottom) log.scrollTop = log.scrollHeight;
       markRead();
       document.title = 'Loam chat: #' + channel;

@@ -89,3 +89,64 @@ export function notice(msg, kind = 'info') {
 export function errorText(e) {
   return e && e.message ? e.message : String(e);
 }
+
+// confirmStrip asks in the page before a destructive action: the
+// question, a button that does it (label) and Cancel; Escape cancels.
+// Its buttons carry data-focus (id + ':yes', id + ':no') for the caller
+// to move the focus there (to Cancel: the safe choice) and to keep it
+// across renders. onConfirm may be async: both buttons are disabled
+// while it runs.
+export function confirmStrip(id, question, label, onConfirm, onCancel) {
+  const qid = 'q-' + id.replace(/[^A-Za-z0-9_-]/g, '_');
+  const yes = h('button', { type: 'button', class: 'danger', dataset: { focus: id + ':yes' } }, label);
+  const no = h('button', { type: 'button', class: 'secondary', dataset: { focus: id + ':no' } }, 'Cancel');
+  yes.addEventListener('click', async () => {
+    yes.disabled = no.disabled = true;
+    try {
+      await onConfirm();
+    } finally {
+      yes.disabled = no.disabled = false;
+    }
+  });
+  no.addEventListener('click', onCancel);
+  const box = h('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': qid },
+    h('p', { id: qid }, question), h('div', { class: 'buttons' }, yes, no));
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      ev.preventDefault();
+      ev.stopPropagation();
+      onCancel();
+    }
+  });
+  return box;
+}
+
+// keepFocus runs draw, which replaces what root holds, and gives the
+// focus back to the new element with the same data-focus as the one that
+// had it (or to the one named want, when given).
+export function keepFocus(root, draw, want) {
+  const act = document.activeElement;
+  const had = act && root.contains(act) ? act.dataset.focus : undefined;
+  draw();
+  const name = want || had;
+  if (!name) return;
+  const el = [...root.querySelectorAll('[data-focus]')].find((x) => x.dataset.focus === name);
+  if (el) el.focus();
+}
+
+// isAdminOf reports whether author holds an admin grant, in force now,
+// of a prefix key has, in a space's members list (GET …/members): on its
+// device's row or its person's.
+export function isAdminOf(members, author, key) {
+  const now = Date.now();
+  for (const m of members || []) {
+    const rows = m.author === author ? [m] : (m.devices || []).some((d) => d.author === author) ? [m, ...m.devices.filter((d) => d.author === author)] : [];
+    for (const r of rows) {
+      if (r.revoked) continue;
+      for (const g of r.grants || []) {
+        if (g.role === 'admin' && key.startsWith(g.prefix || '') && (!g.expires || Date.parse(g.expires) > now)) return true;
+      }
+    }
+  }
+  return false;
+}

@@ -29,6 +29,7 @@ export class People {
     this.space = space;
     this.changed = changed;
     this.byAuthor = new Map();
+    this.members = []; // the members list the directory was made from
     this.asked = new Set(); // unknown authors a reload was made for
     this.timer = null;
     this.stopWatch = () => {};
@@ -46,7 +47,8 @@ export class People {
 
   async load() {
     try {
-      this.byAuthor = directory(await api.members(this.space));
+      this.members = await api.members(this.space);
+      this.byAuthor = directory(this.members);
     } catch (e) {
       if (e.status !== 401) console.error('members', e);
     }

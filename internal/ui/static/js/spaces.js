@@ -121,7 +121,9 @@ export function spaceView(main, [id]) {
 
   async function showValue(e) {
     let body;
-    if (e.blob) {
+    if (e.erased) {
+      body = h('p', { class: 'muted' }, 'Erased: its value is gone from this node and every other that received the erase; the write stays in the history, which still verifies.');
+    } else if (e.blob) {
       body = h('p', {}, 'A blob: ', h('code', {}, short(e.blob.id)), ', ' + bytes(e.blob.size) + (e.blob.type ? ', ' + e.blob.type : ''));
       if ((e.blob.type || '').startsWith('image/')) {
         const img = h('img', { class: 'preview', alt: 'The image stored at ' + e.key });
@@ -215,6 +217,7 @@ export function spaceView(main, [id]) {
 }
 
 function preview(e) {
+  if (e.erased) return h('span', { class: 'badge', title: 'Its value was erased on every node; the write stays in the history' }, 'erased');
   if (e.blob) return h('span', { class: 'badge' }, 'blob · ' + bytes(e.blob.size));
   const v = e.value ?? '(binary)';
   return v.length > 80 ? v.slice(0, 80) + '…' : v;

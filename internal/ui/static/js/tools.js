@@ -13,8 +13,14 @@
 // TOOL and REQ are MS-AUTHOR: 13 digits of milliseconds and the author ID
 // of the owner (TOOL) or the borrower (REQ). An entry whose signed author
 // is not the one its key names is ignored.
+//
+// The owner edits a tool (a new item value, a new photo; the superseded
+// writes of both erased after) and delists it: the photo erased (its blob
+// freed on every node), the item deleted and its old values erased; the
+// req/answer/returned keys, its lending history, stay. Delisting asks
+// first, in the page.
 import { api, live, parseJSON } from './api.js';
-import { h, put, field, short, ago, notice, errorText } from './dom.js';
+import { h, put, field, short, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
 
@@ -33,8 +39,9 @@ const ownerOf = (id) => (id.match(idRe) || [])[1];
 class Library {
   constructor() { this.reset(); }
   reset() {
-    this.items = new Map(); // TOOL → {id, owner, name, description, condition, photo_type, time}
+    this.items = new Map(); // TOOL → {id, owner, name, description, condition, photo_type, time, value}
     this.photos = new Map(); // TOOL → entry
+    this.delisted = new Set(); // TOOL whose item was deleted or erased here
     this.reqs = new Map(); // TOOL → Map(REQ → {id, borrower, note, time, answer, returned})
   }
   req(tool, id) {
@@ -53,13 +60,18 @@ class Library {
     switch (kind) {
       case 'item':
         if (rid !== undefined || e.author !== owner) return;
-        if (del) this.items.delete(tool);
-        else this.items.set(tool, { id: tool, owner, name: String(v.name || 'Unnamed tool'), description: String(v.description || ''),
-          condition: String(v.condition || ''), photo_type: v.photo_type, time: e.time });
+        if (del || e.erased) {
+          this.items.delete(tool);
+          this.delisted.add(tool);
+        } else {
+          this.delisted.delete(tool);
+          this.items.set(tool, { id: tool, owner, name: String(v.name || 'Unnamed tool'), description: String(v.description || ''),
+            condition: String(v.condition || ''), photo_type: v.photo_type, time: e.time, value: v });
+        }
         return;
       case 'photo':
         if (rid !== undefined || e.author !== owner) return;
-        if (del) this.photos.delete(tool); else this.photos.set(tool, e);
+        if (del || e.erased) this.photos.delete(tool); else this.photos.set(tool, e);
         return;
     }
     if (!rid || !idRe.test(rid) || del) return;
@@ -182,35 +194,112 @@ export function tools(main, [toolArg]) {
       h('button', { type: 'submit' }, 'List the tool'));
     }
 
-    function renderTool(tool) {
+    // The owner's edit form and delist question on a tool's page; kept
+    // across renders (the form itself, with a chosen photo file).
+    let editing = null; // {tool, form}
+    let confirming = null; // TOOL whose delisting asks first
+    let focusNext = null; // data-focus of the control the next render focuses
+
+    function startEdit(tool) {
       const t = lib.items.get(tool);
-      if (!t) {
-        put(body, h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' /'), h('p', { class: 'muted' }, 'This tool is not here (yet).'));
-        return;
+      const nm = h('input', { name: 'name', required: true, maxlength: 80, autocomplete: 'off', id: 'edit-name', value: t.name });
+      const desc = h('textarea', { name: 'description', rows: 3, maxlength: 2000, id: 'edit-description' });
+      desc.value = t.description;
+      const choices = conditions.includes(t.condition) || !t.condition ? conditions : [...conditions, t.condition];
+      const cond = h('select', { name: 'condition', id: 'edit-condition' }, choices.map((c) => h('option', { value: c, selected: c === t.condition }, c)));
+      const file = h('input', { type: 'file', name: 'photo', accept: 'image/*', id: 'edit-photo' });
+      const drop = h('input', { type: 'checkbox', name: 'nophoto', id: 'edit-nophoto' });
+      const hasPhoto = lib.photos.has(tool);
+      const form = h('form', {
+        id: 'tool-edit-form',
+        class: 'edit-tool',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const btn = form.querySelector('button[type=submit]');
+          btn.disabled = true;
+          try {
+            await saveTool(tool, { name: nm.value.trim(), description: desc.value.trim(), condition: cond.value, file: file.files[0], drop: drop.checked });
+            editing = null;
+            focusNext = 'tool-edit';
+            render();
+            notice('Saved');
+          } catch (e) { notice(errorText(e), 'error'); }
+          btn.disabled = false;
+        },
+        onkeydown: (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); endEdit(); } },
+      }, h('h3', {}, 'Edit the tool'), field('Name', nm), field('Description', desc), field('Condition', cond),
+      field(hasPhoto ? 'New photo' : 'Photo', file, hasPhoto ? 'Replaces the photo; the old one is erased from every node.' : 'Shared with everyone in the space.'),
+      hasPhoto ? h('div', { class: 'field check' }, drop, h('label', { for: 'edit-nophoto' }, 'Remove the photo'), h('small', { class: 'hint' }, 'It is erased from every node.')) : null,
+      h('div', { class: 'buttons' }, h('button', { type: 'submit', dataset: { focus: 'edit-save' } }, 'Save'),
+        h('button', { type: 'button', class: 'secondary', dataset: { focus: 'edit-cancel' }, onclick: () => endEdit() }, 'Cancel')));
+      editing = { tool, form };
+      confirming = null;
+      render();
+      nm.focus();
+    }
+    function endEdit() {
+      editing = null;
+      focusNext = 'tool-edit';
+      render();
+    }
+
+    // saveTool writes the new photo (or erases the photo), then the new
+    // item, and erases what each superseded: the old photo's blob and the
+    // old text leave every node.
+    async function saveTool(tool, { name: nm, description, condition, file, drop }) {
+      const t = lib.items.get(tool);
+      if (!t) throw new Error('This tool is no longer listed.');
+      if (!nm) throw new Error('A tool needs a name.');
+      const photoKey = 'tools/photo/' + tool;
+      let photoType = t.photo_type;
+      if (file) {
+        await api.put(space, photoKey, file, file.type || 'application/octet-stream');
+        await api.eraseSome(space, photoKey, { superseded: true });
+        photoType = file.type || undefined;
+      } else if (drop && lib.photos.has(tool)) {
+        await api.eraseSome(space, photoKey);
+        photoType = undefined;
       }
-      const mine = t.owner === me;
+      const old = t.value && typeof t.value === 'object' && !Array.isArray(t.value) ? t.value : {};
+      const v = { ...old, name: nm, description, condition, photo_type: photoType };
+      if (photoType === undefined) delete v.photo_type;
+      await api.put(space, 'tools/item/' + tool, v);
+      await api.eraseSome(space, 'tools/item/' + tool, { superseded: true });
+    }
+
+    // delist erases the photo, deletes the item and erases its old
+    // values; the lending history stays.
+    async function delist(tool) {
+      try {
+        await api.eraseSome(space, 'tools/photo/' + tool);
+        await api.del(space, 'tools/item/' + tool);
+        await api.eraseSome(space, 'tools/item/' + tool, { superseded: true });
+        confirming = null;
+        notice('Delisted: its photo is erased; its lending history stays.');
+        location.hash = '#/tools';
+      } catch (e) { notice(errorText(e), 'error'); }
+    }
+
+    function ownerTools(tool, t) {
+      if (confirming === tool) {
+        return confirmStrip('delist', 'Delist “' + t.name + '”? It leaves the library on every node and its photo is erased from every node; its lending history stays.',
+          'Delist', () => delist(tool), () => { confirming = null; focusNext = 'tool-delist'; render(); });
+      }
+      return h('div', { class: 'buttons owner-tools' },
+        h('button', { type: 'button', class: 'secondary', id: 'tool-edit', dataset: { focus: 'tool-edit' }, onclick: () => startEdit(tool) }, 'Edit'),
+        h('button', { type: 'button', class: 'danger', id: 'tool-delist', dataset: { focus: 'tool-delist' },
+          onclick: () => { confirming = tool; editing = null; focusNext = 'delist:no'; render(); } }, 'Delist'));
+    }
+
+    function historySection(tool, t) {
       const reqs = lib.requests(tool);
-      const out = lib.lentTo(tool);
-      const myOpen = reqs.find((r) => r.borrower === me && !r.answer);
       const verifyBox = h('div', { role: 'status' });
-      put(body,
-        h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' / '),
-        h('div', { class: 'tool-detail' },
-          h('section', { class: 'card' }, photo(tool, 'photo'),
-            h('h2', { id: 'tool-title' }, t.name), statusBadge(tool),
-            h('p', {}, t.description || h('span', { class: 'muted' }, 'No description.')),
-            h('dl', { class: 'facts' },
-              h('dt', {}, 'Condition'), h('dd', {}, t.condition),
-              h('dt', {}, 'Owner'), h('dd', {}, mine ? 'you' : name(t.owner), ' ', h('code', { class: 'muted', title: t.owner }, short(t.owner))),
-              h('dt', {}, 'Listed'), h('dd', {}, ago(t.time)))),
-          h('section', { class: 'card', 'aria-labelledby': 'tool-actions' },
-            h('h2', { id: 'tool-actions' }, mine ? 'Requests' : 'Borrow'),
-            mine ? ownerActions(tool, reqs, out) : borrowForm(tool, myOpen, out)),
-          h('section', { class: 'card wide', 'aria-labelledby': 'tool-history' },
+      const owner = t ? t.owner : ownerOf(tool);
+      return h('section', { class: 'card wide', 'aria-labelledby': 'tool-history' },
             h('h2', { id: 'tool-history' }, 'Lending history'),
             reqs.length ? h('ol', { class: 'history', id: 'history' }, reqs.flatMap((r) => [
               h('li', {}, h('time', { datetime: r.time }, ago(r.time)), ' ', h('strong', {}, name(r.borrower)), ' asked to borrow it', r.note ? ': “' + r.note + '”' : '', signed(r.signed)),
-              r.answer ? h('li', { class: r.answer.answer }, h('time', { datetime: r.answer.time }, ago(r.answer.time)), ' ', name(t.owner), ' ', r.answer.answer, ' ', name(r.borrower) + "'s request", r.answer.note ? ': “' + r.answer.note + '”' : '', signed(r.answer.by)) : null,
+              r.answer ? h('li', { class: r.answer.answer }, h('time', { datetime: r.answer.time }, ago(r.answer.time)), ' ', name(owner), ' ', r.answer.answer, ' ', name(r.borrower) + "'s request", r.answer.note ? ': “' + r.answer.note + '”' : '', signed(r.answer.by)) : null,
               r.returned ? h('li', { class: 'returned' }, h('time', { datetime: r.returned.time }, ago(r.returned.time)), ' returned by ', name(r.borrower), signed(r.returned.by)) : null,
             ])) : h('p', { class: 'muted' }, 'Never lent yet.'),
             h('p', { class: 'muted' }, 'Each step is a commit signed by the person who took it; entries signed by anyone else are ignored.'),
@@ -222,7 +311,40 @@ export function tools(main, [toolArg]) {
                   put(verifyBox, h('p', { class: 'ok-text' }, '✓ All ' + r.commits + ' commits of this space verify: signatures and chains are intact.'));
                 } catch (e) { put(verifyBox, h('p', { class: 'error' }, '✗ ' + errorText(e))); }
               },
-            }, 'Verify the history'), verifyBox)));
+            }, 'Verify the history'), verifyBox);
+    }
+
+    function renderTool(tool) {
+      const t = lib.items.get(tool);
+      if (!t) {
+        editing = null;
+        const gone = lib.delisted.has(tool);
+        put(body, h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' /'),
+          h('p', { class: 'muted', id: 'tool-gone' }, gone ? 'This tool was delisted by its owner.' : 'This tool is not here (yet).'),
+          lib.requests(tool).length ? h('div', { class: 'tool-detail' }, historySection(tool, null)) : null);
+        return;
+      }
+      const mine = t.owner === me;
+      const reqs = lib.requests(tool);
+      const out = lib.lentTo(tool);
+      const myOpen = reqs.find((r) => r.borrower === me && !r.answer);
+      const edit = mine && editing && editing.tool === tool;
+      put(body,
+        h('p', { class: 'crumbs' }, h('a', { href: '#/tools' }, 'Tool library'), ' / '),
+        h('div', { class: 'tool-detail' },
+          h('section', { class: 'card' }, photo(tool, 'photo'),
+            h('h2', { id: 'tool-title' }, t.name), statusBadge(tool),
+            edit ? editing.form : [
+              h('p', {}, t.description || h('span', { class: 'muted' }, 'No description.')),
+              h('dl', { class: 'facts' },
+                h('dt', {}, 'Condition'), h('dd', {}, t.condition),
+                h('dt', {}, 'Owner'), h('dd', {}, mine ? 'you' : name(t.owner), ' ', h('code', { class: 'muted', title: t.owner }, short(t.owner))),
+                h('dt', {}, 'Listed'), h('dd', {}, ago(t.time))),
+              mine ? ownerTools(tool, t) : null]),
+          h('section', { class: 'card', 'aria-labelledby': 'tool-actions' },
+            h('h2', { id: 'tool-actions' }, mine ? 'Requests' : 'Borrow'),
+            mine ? ownerActions(tool, reqs, out) : borrowForm(tool, myOpen, out)),
+          historySection(tool, t)));
     }
 
     function signed(author) {
@@ -271,15 +393,21 @@ export function tools(main, [toolArg]) {
 
     function render() {
       if (toolArg) {
-        // A change arriving while someone types must not wipe the text.
-        const kept = [...body.querySelectorAll('input[id], textarea[id]')].map((el) => [el.id, el.value, el === document.activeElement]);
-        renderTool(toolArg);
-        for (const [id, value, focused] of kept) {
-          const el = body.querySelector('#' + id);
-          if (!el) continue;
-          el.value = value;
-          if (focused) el.focus();
-        }
+        // A change arriving while someone types must not wipe the text
+        // (the edit form is kept whole: a chosen file cannot be set back).
+        const kept = [...body.querySelectorAll('input[id]:not([type=file]):not([type=checkbox]), textarea[id]')]
+          .filter((el) => !(editing && editing.form.contains(el))).map((el) => [el.id, el.value, el === document.activeElement]);
+        const want = focusNext;
+        focusNext = null;
+        keepFocus(body, () => {
+          renderTool(toolArg);
+          for (const [id, value, focused] of kept) {
+            const el = body.querySelector('#' + id);
+            if (!el) continue;
+            el.value = value;
+            if (focused) el.focus();
+          }
+        }, want);
       } else if (renderList.redraw && body.querySelector('#tool-list')) renderList.redraw();
       else renderList();
       document.title = 'Loam tool library';
@@ -287,7 +415,16 @@ export function tools(main, [toolArg]) {
 
     const redraw = () => { if (!closed) render(); };
     const toolsLive = live(space, 'tools/', {
-      apply: (e) => lib.apply(e),
+      apply: (e) => {
+        lib.apply(e);
+        // An erased or deleted photo leaves this page's memory too.
+        const [, kind, tool] = (e.key || '').split('/');
+        if (kind === 'photo' && (e.erased || e.op === 'del')) {
+          for (const [k, u] of photoCache) {
+            if (k.startsWith(tool)) { URL.revokeObjectURL(u); photoCache.delete(k); }
+          }
+        }
+      },
       reset: () => lib.reset(),
       changed: redraw,
       onState: (s) => {

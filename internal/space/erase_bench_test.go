@@ -1,0 +1,77 @@
+package space_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// BenchmarkChatJoinBytes measures issue 14's chat figure: a chat space of
+// 100,000 messages (one per commit, as the web UI writes them) of which
+// 90,000 are deleted and erased; a fresh joiner receives every stored
+// commit, so the bytes it downloads are the stored commits' bytes (sync's
+// framing aside). It reports them without erasure (the messages deleted
+// only), with the erasures, and the ratio.
+//
+//	go test -run='^$' -bench=ChatJoinBytes -benchtime=1x ./internal/space
+func BenchmarkChatJoinBytes(b *testing.B) {
+	for _, bulk := range []bool{false, true} {
+		name := "one-erase-per-message"
+		if bulk {
+			name = "bulk-erase"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				plain, erased := chatJoinBytes(b, 100_000, 90_000, bulk)
+				b.ReportMetric(float64(plain)/(1<<20), "MiB-deleted-only")
+				b.ReportMetric(float64(erased)/(1<<20), "MiB-erased")
+				b.ReportMetric(float64(erased)/float64(plain), "ratio")
+			}
+		})
+	}
+}
+
+func chatJoinBytes(b *testing.B, n, gone int, bulk bool) (plain, erased int64) {
+	ctx := context.Background()
+	f := newFixture(b, store.Options{NoSync: true})
+	_, w := f.writer(b)
+	key := func(i int) []byte {
+		return fmt.Appendf(nil, "chat/msg/general/%013d-aut_khp2mywxf6drfaigycijh4z7lydq4q67k4u2yvbqpduiexqvmnrq", 1_700_000_000_000+i)
+	}
+	for i := range n {
+		msg := fmt.Appendf(nil, `{"text":"Message %d: see you at the garden on Saturday, I'll bring the spare spade"}`, i)
+		if _, err := w.Commit(ctx, []commit.Op{commit.Put(key(i), msg)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range gone {
+		if _, err := w.Commit(ctx, []commit.Op{commit.Del(key(i))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := func() (total int64) {
+		for sc, err := range f.st.AllCommits(ctx, f.sk.Space()) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += int64(len(sc.Bytes))
+		}
+		return total
+	}
+	plain = size()
+	if bulk {
+		if _, err := w.Erase(ctx, []byte("chat/msg/general/"), true); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		for i := range gone {
+			if _, err := w.Erase(ctx, key(i), false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return plain, size()
+}
