@@ -149,7 +149,7 @@ func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("api: --ui-listen %q is not a HOST:PORT (e.g. 0.0.0.0:7443): %w", addr, err)
 	}
-	cert, err := LoadOrCreateUICert(d.n.Home())
+	cert, err := LoadOrCreateUICert(d.n.Home(), d.log)
 	if err != nil {
 		return err
 	}

@@ -207,6 +207,8 @@ func (s *Server) lanOnly(w http.ResponseWriter, r *http.Request) bool {
 			msg: "login links work only on the loopback API, on the node's own machine: pair this browser with 'loam pair' instead"})
 	case "/" + Version + "/pair":
 		s.redeemPair(w, r)
+	case CAPath:
+		s.serveCA(w, r)
 	case "/" + Version + "/pairings", "/" + Version + "/logins":
 		writeError(w, &kindError{kind: ErrForbidden,
 			msg: "pairing codes and login links are made only through the loopback API: run 'loam pair' or 'loam ui' on the node"})
@@ -239,6 +241,31 @@ var identityActs = map[string]bool{
 	"/" + Version + "/identity/devices/revoke": true,
 }
 
+// CAPath is where the --ui-listen listener serves the node's CA (see
+// tlsca.go), to anyone: a phone installs it from there to trust the node.
+const CAPath = "/loam-ca.crt"
+
+// serveCA serves GET CAPath: the CA's certificate in DER, as
+// application/x-x509-ca-cert (which Android and iOS offer to install),
+// and its fingerprint in X-Loam-CA-SHA256 for the pair page to show. It
+// needs no session: the certificate is public, and a phone installs it
+// before it pairs or after.
+func (s *Server) serveCA(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeErrorStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", "the node's certificate authority is read with GET "+CAPath)
+		return
+	}
+	_, cert := s.phone.listening()
+	h := w.Header()
+	h.Set("Content-Type", "application/x-x509-ca-cert")
+	h.Set("Content-Length", fmt.Sprint(len(cert.CA.Raw)))
+	h.Set("X-Loam-CA-SHA256", cert.CAFingerprint)
+	if r.Method == http.MethodGet {
+		w.Write(cert.CA.Raw)
+	}
+}
+
 // lanHandler is the http.Handler of the --ui-listen listener.
 type lanHandler struct{ s *Server }
 
@@ -263,7 +290,7 @@ func lanTLSConfig(cert *UICert) *tls.Config {
 // describe adds the listener's URLs and fingerprint to u, if it listens.
 func (p *phoneState) describe(u *LoginURL) {
 	if _, cert := p.listening(); cert != nil {
-		u.UIListen, u.SPKI = p.lanURLs("/"), cert.SPKI
+		u.UIListen, u.SPKI, u.CA = p.lanURLs("/"), cert.SPKI, cert.CAFingerprint
 	}
 }
 
