@@ -375,3 +375,53 @@ func TestCAServed(t *testing.T) {
 		}
 	}
 }
+
+// localConn is a connection that says which local address it came to.
+type localConn struct {
+	net.Conn
+	local net.Addr
+}
+
+func (c localConn) LocalAddr() net.Addr { return c.local }
+
+// TestCertFollowsNewAddress: while the daemon runs, the machine gets a
+// new address (a new DHCP lease); the first connection to it gets a
+// certificate made again that names it, under the same CA, with no
+// restart; another connection to an address it does not name within
+// certRecheck does not make it again.
+func TestCertFollowsNewAddress(t *testing.T) {
+	home := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	addrs := ips("127.0.0.1", "192.168.1.20")
+	c, err := loadOrMakeUICert(home, "homenode", addrs, time.Now(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPhoneState()
+	p.setListener(&net.TCPAddr{IP: net.IPv4zero, Port: 7443}, c)
+	reloads := 0
+	p.setReload(func() (*UICert, error) {
+		reloads++
+		return loadOrMakeUICert(home, "homenode", addrs, time.Now(), log)
+	})
+	hello := func(ip string) *tls.ClientHelloInfo {
+		return &tls.ClientHelloInfo{Conn: localConn{local: &net.TCPAddr{IP: net.ParseIP(ip), Port: 7443}}}
+	}
+	if got := p.currentCert(hello("192.168.1.20")); got != c || reloads != 0 {
+		t.Fatalf("a connection to a named address: reloads %d", reloads)
+	}
+	addrs = ips("127.0.0.1", "192.168.7.33") // the new lease
+	got := p.currentCert(hello("192.168.7.33"))
+	if reloads != 1 || got == c {
+		t.Fatalf("a connection to the new address: reloads %d, same certificate %v", reloads, got == c)
+	}
+	if err := phoneVerify(c.CA, got.TLS.Leaf, "192.168.7.33", time.Now()); err != nil {
+		t.Fatalf("the new certificate for the new address: %v", err)
+	}
+	if !bytes.Equal(got.CA.Raw, c.CA.Raw) || got.SPKI != c.SPKI {
+		t.Fatal("the CA or the key changed: phones would have to trust the node again")
+	}
+	if p.currentCert(hello("10.9.9.9")); reloads != 1 {
+		t.Fatalf("another unnamed address within %s made it again (%d reloads)", certRecheck, reloads)
+	}
+}
