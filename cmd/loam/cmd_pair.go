@@ -25,6 +25,12 @@ that survives daemon restarts and lasts until revoked ('loam sessions
 revoke NAME') or unused for 90 days. Or open https://ADDRESS:PORT/pair.html
 and type the code.
 
+To install the app on the phone's home screen (and use it offline), the
+phone must trust the node: the pair page's "Trust this home node" step
+installs the node's own certificate authority, which is valid only for
+this node's names and home-network addresses. Its SHA-256, printed here,
+must be the one the phone shows.
+
 The code works once, within 10 minutes; five wrong codes lock pairing for
 a minute. The daemon must run with --ui-listen (e.g. 'loam daemon
 --ui-listen 0.0.0.0:7443').`,
@@ -54,12 +60,15 @@ a minute. The daemon must run with --ui-listen (e.g. 'loam daemon
 				}
 			}
 			fmt.Fprintf(out, "or type the code %s on the pair page (https://ADDRESS:PORT/pair.html).\n", p.Code)
-			fmt.Fprintf(out, "The browser warns once about the node's own certificate: its public key's\nSHA-256 must be %s\n", p.SPKI)
+			fmt.Fprintf(out, "The browser warns about the node's own certificate until the phone trusts\nthe node: its public key's SHA-256 must be %s\n", p.SPKI)
+			if p.CA != "" {
+				fmt.Fprintf(out, "To install the app on the phone, trust this home node from the pair page\n(\"Trust this home node\"): the certificate it installs must have the SHA-256\n  %s\n", p.CA)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "phone", "name the browser's session `NAME` (as 'loam sessions' lists it)")
 	cmd.Flags().BoolVar(&noQR, "no-qr", false, "do not print the QR code")
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"name", "code", "expires", "urls", "spki_sha256"} as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"name", "code", "expires", "urls", "spki_sha256", "ca_sha256"} as JSON`)
 	return cmd
 }

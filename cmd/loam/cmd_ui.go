@@ -24,7 +24,9 @@ daemon').
 With --json it prints {"url", "expires"} and, when the daemon serves
 phones (--ui-listen), "ui_listen" (its URLs) and "spki_sha256": the
 base64 SHA-256 of its certificate's public key, as chromium's
---ignore-certificate-errors-spki-list takes it.`,
+--ignore-certificate-errors-spki-list takes it, and "ca_sha256": the
+SHA-256 of the node's certificate authority, which a phone installs (from
+the pair page) to trust the node.`,
 		Example: `  loam ui
   xdg-open "$(loam ui)"
   loam ui --json`,
@@ -41,6 +43,6 @@ base64 SHA-256 of its certificate's public key, as chromium's
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"url", "expires", "ui_listen", "spki_sha256"} as JSON`)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"url", "expires", "ui_listen", "spki_sha256", "ca_sha256"} as JSON`)
 	return cmd
 }

@@ -37,6 +37,7 @@ type uiInfo struct {
 	URL      string   `json:"url"`
 	UIListen []string `json:"ui_listen"`
 	SPKI     string   `json:"spki_sha256"`
+	CA       string   `json:"ca_sha256"`
 }
 
 // pairWith spends code on the listener at base as the pair page does and
@@ -65,7 +66,8 @@ func pairWith(t *testing.T, c *http.Client, base, code string) (*http.Response, 
 // TestPairCLI: 'loam pair' needs --ui-listen and says so; with it, it
 // prints pairing URLs (the code and fingerprint in the fragment), a QR
 // code and the code, which pairs a browser over HTTPS once; 'loam ui
-// --json' shows the certificate's fingerprint.
+// --json' shows the certificate's fingerprint and the CA's, which 'loam
+// pair' prints too.
 func TestPairCLI(t *testing.T) {
 	t.Parallel()
 	plain, h := newHome(t), newHome(t)
@@ -83,12 +85,12 @@ func TestPairCLI(t *testing.T) {
 	}
 	var ui uiInfo
 	h.okJSON(&ui, "ui", "--json")
-	if len(ui.UIListen) != 1 || len(ui.SPKI) != 44 || !strings.HasPrefix(ui.URL, "http://127.0.0.1:") {
+	if len(ui.UIListen) != 1 || len(ui.SPKI) != 44 || len(ui.CA) != 95 || !strings.HasPrefix(ui.URL, "http://127.0.0.1:") {
 		t.Fatalf("ui --json: %+v", ui)
 	}
 	base := strings.TrimSuffix(ui.UIListen[0], "/")
 	out := h.ok("", "pair", "--name", "Ana's phone")
-	if !strings.Contains(out, base+"/pair.html#code=") || !strings.Contains(out, ui.SPKI) || (!strings.Contains(out, "▀") && !strings.Contains(out, "█")) {
+	if !strings.Contains(out, base+"/pair.html#code=") || !strings.Contains(out, ui.SPKI) || !strings.Contains(out, ui.CA) || (!strings.Contains(out, "▀") && !strings.Contains(out, "█")) {
 		t.Errorf("pair prints:\n%s", out)
 	}
 	var p struct {

@@ -90,6 +90,7 @@ type phoneUI struct {
 	Name, Code string
 	URLs       []string
 	SPKI       string `json:"spki_sha256"`
+	CA         string `json:"ca_sha256"`
 }
 
 // TestBrowserPhone is issue 13's must-show: a daemon serves phones on its
@@ -151,6 +152,10 @@ func TestBrowserPhone(t *testing.T) {
 		t.Fatalf("not a phone: %q", ua)
 	}
 	phone.until("the fingerprint", `document.querySelector('#fp').textContent.split(':').length === 32`)
+	// The trust step shows the CA's fingerprint, as 'loam pair' printed
+	// it, and that this browser (the pin counts as trust) trusts the node.
+	phone.until("the CA's fingerprint and trust", fmt.Sprintf(`document.querySelector('#ca-fp').textContent === %q &&
+		document.querySelector('#trust-state').textContent.includes('trusts this home node') && document.querySelector('#trust-ios').open`, p.CA))
 	phone.run("type the code", chromedp.SendKeys(`#code`, strings.ToLower(p.Code), chromedp.ByQuery))
 	phoneShot(phone, "pair")
 	phone.run("pair", chromedp.Click(`#pair-form button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`#me`, chromedp.ByQuery))

@@ -134,19 +134,19 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.BlobI
 		return
 	}
 	defer br.Close()
-	serveBytes(w, r, br, id, mediaType)
+	serveBytes(w, r, br, id, mediaType, "private, max-age=31536000, immutable") // content-addressed
 }
 
 // serveBytes serves what br reads, the blob id or the plaintext of sealed
-// blob id, as mediaType, with Range support.
-func serveBytes(w http.ResponseWriter, r *http.Request, br io.ReadSeeker, id blob.BlobID, mediaType string) {
+// blob id, as mediaType, with Range support and Cache-Control cache.
+func serveBytes(w http.ResponseWriter, r *http.Request, br io.ReadSeeker, id blob.BlobID, mediaType, cache string) {
 	if mediaType == "" {
 		mediaType = "application/octet-stream"
 	}
 	h := w.Header()
 	h.Set("Content-Type", mediaType)
 	h.Set("ETag", `"`+id.String()+`"`)
-	h.Set("Cache-Control", "private, max-age=31536000, immutable") // content-addressed
+	h.Set("Cache-Control", cache)
 	http.ServeContent(w, r, "", time.Time{}, br)
 }
 
@@ -269,7 +269,7 @@ func (s *Server) rawValue(w http.ResponseWriter, r *http.Request, sp keys.SpaceI
 			return
 		}
 		defer br.Close()
-		serveBytes(w, r, br, ref.ID, ref.Type)
+		serveBytes(w, r, br, ref.ID, ref.Type, "no-store") // a key's value may change or be erased
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

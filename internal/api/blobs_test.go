@@ -147,6 +147,9 @@ func TestSealedBlobAPI(t *testing.T) {
 	}
 	if resp, whole := get("/v1/spaces/family/keys/photo?raw=true", ""); resp.StatusCode != http.StatusOK || !bytes.Equal(whole, data) {
 		t.Fatalf("raw value: %s, %d bytes", resp.Status, len(whole))
+	} else if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		// A key's value may change or be erased: a browser must not keep it.
+		t.Fatalf("a key's raw blob read has Cache-Control %q, want no-store", cc)
 	}
 	if resp, sealed := get("/v1/blobs/"+ref.ID, ""); resp.StatusCode != http.StatusOK || len(sealed) == len(data) || bytes.Contains(sealed, data[:64]) {
 		t.Fatalf("the blob by ID: %s, %d bytes: want the sealed bytes", resp.Status, len(sealed))

@@ -187,9 +187,10 @@ func (s *Server) newPairing(w http.ResponseWriter, r *http.Request) {
 	}
 	code, exp := s.phone.pair.add(req.Name)
 	fp := base64.RawURLEncoding.EncodeToString(mustStd(cert.SPKI))
+	ca := sha256.Sum256(cert.CA.Raw)
 	writeJSON(w, http.StatusCreated, Pairing{
-		Name: req.Name, Code: showCode(code), Expires: FormatTime(exp), SPKI: cert.SPKI,
-		URLs: s.phone.lanURLs("/pair.html#code=" + code + "&fp=" + fp),
+		Name: req.Name, Code: showCode(code), Expires: FormatTime(exp), SPKI: cert.SPKI, CA: cert.CAFingerprint,
+		URLs: s.phone.lanURLs("/pair.html#code=" + code + "&fp=" + fp + "&ca=" + base64.RawURLEncoding.EncodeToString(ca[:])),
 	})
 }
 

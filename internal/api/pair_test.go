@@ -181,7 +181,8 @@ func (b pairBrowser) hdr(l *lanNode) map[string]string {
 
 // TestUIListenTLS: the listener speaks TLS 1.3 only, with an ECDSA P-256
 // certificate kept in the home (key 0600) whose SPKI fingerprint the API
-// reports, and made again only when missing.
+// reports, and kept over a restart (tlsca_test.go tests when it is made
+// again).
 func TestUIListenTLS(t *testing.T) {
 	home := t.TempDir()
 	l := serveLAN(t, home, "127.0.0.1:0")

@@ -149,7 +149,7 @@ func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("api: --ui-listen %q is not a HOST:PORT (e.g. 0.0.0.0:7443): %w", addr, err)
 	}
-	cert, err := LoadOrCreateUICert(d.n.Home())
+	cert, err := LoadOrCreateUICert(d.n.Home(), d.log)
 	if err != nil {
 		return err
 	}
@@ -160,10 +160,11 @@ func (d *Daemon) listenLAN(ctx context.Context, addr string) error {
 		return fmt.Errorf("api: serve the web UI for phones (--ui-listen): %v (if the port is taken or the address is not this machine's, choose another --ui-listen HOST:PORT)", err)
 	}
 	d.s.phone.setListener(ln.Addr(), cert)
+	d.s.phone.setReload(func() (*UICert, error) { return LoadOrCreateUICert(d.n.Home(), d.log) })
 	d.lanAddr = ln.Addr().String()
 	d.lan = &http.Server{
 		Handler:           lanHandler{d.s},
-		TLSConfig:         lanTLSConfig(cert),
+		TLSConfig:         d.s.phone.lanTLSConfig(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,

@@ -83,8 +83,9 @@ type Pairing struct {
 	Name    string   `json:"name"`    // the session it will start (made unique when redeemed)
 	Code    string   `json:"code"`    // e.g. "K7QX-M3PA"; case, spaces and dashes do not matter
 	Expires string   `json:"expires"` // RFC 3339
-	URLs    []string `json:"urls"`    // https://HOST:PORT/pair.html#code=…&fp=…
+	URLs    []string `json:"urls"`    // https://HOST:PORT/pair.html#code=…&fp=…&ca=…
 	SPKI    string   `json:"spki_sha256"`
+	CA      string   `json:"ca_sha256"` // the node's CA for phones (see UICert.CAFingerprint)
 }
 
 // Pair asks the daemon for a pairing code for a browser session named

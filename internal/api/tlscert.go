@@ -13,70 +13,169 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
-// The certificate of the --ui-listen listener: the node makes it on first
-// start, self-signed, and keeps it in the home; it is made again only if
-// missing. Browsers show a warning for it once; the SPKI fingerprint
-// (UICert.SPKI) is what to compare, and what chromium's
-// --ignore-certificate-errors-spki-list takes.
+// The certificate of the --ui-listen listener: a leaf the node's own CA
+// signs (tlsca.go), naming the machine's current host names and the
+// addresses of it the CA permits. It is made on first start and made
+// again at a start when a name or address it lacks has appeared (a new
+// DHCP lease), when it nears its end, or when it is not the CA's (a home
+// from before the CA, whose self-signed certificate it replaces). Its key
+// stays: the SPKI fingerprint (UICert.SPKI), which chromium's
+// --ignore-certificate-errors-spki-list takes, does not change with it.
+// A phone that installed the CA trusts every leaf; one that did not sees
+// one warning.
 const (
 	// UICertFile and UIKeyFile hold the certificate and its private key
 	// (PEM; the key with mode 0600).
 	UICertFile = "ui-cert.pem"
 	UIKeyFile  = "ui-key.pem"
-	// uiCertLife is how long the certificate is valid.
-	uiCertLife = 10 * 365 * 24 * time.Hour
+	// uiCertLife is how long a leaf is valid (Apple's limit for a
+	// certificate of a root a user installed is 825 days).
+	uiCertLife = 365 * 24 * time.Hour
+	// uiCertRenew is how long before its end a leaf is made again.
+	uiCertRenew = 30 * 24 * time.Hour
 )
 
-// UICert is the listener's certificate and its fingerprint.
+// UICert is the listener's certificate and its fingerprints.
 type UICert struct {
 	TLS tls.Certificate
 	// SPKI is the base64 SHA-256 of the certificate's public key
 	// (SubjectPublicKeyInfo), as chromium's
 	// --ignore-certificate-errors-spki-list wants it.
 	SPKI string
+	// CA is the node's certificate authority, which signs the
+	// certificate; CAFingerprint is the SHA-256 of its DER (hex pairs and
+	// colons), which a phone shows when it installs it.
+	CA            *x509.Certificate
+	CAFingerprint string
 }
 
-// LoadOrCreateUICert returns home's listener certificate, making it (an
-// ECDSA P-256 key; SANs: the machine's addresses and host name) if there
-// is none.
-func LoadOrCreateUICert(home string) (*UICert, error) {
-	c, err := loadUICert(home)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return c, err
-	}
-	if err := makeUICert(home); err != nil {
-		return nil, fmt.Errorf("api: make the listener's certificate: %w", err)
-	}
-	return loadUICert(home)
+// LoadOrCreateUICert returns home's listener certificate, making the CA
+// or the certificate if missing, and the certificate again if it lacks a
+// current name or address of the machine, nears its end or is not the
+// CA's (see above); it logs what it made.
+func LoadOrCreateUICert(home string, log *slog.Logger) (*UICert, error) {
+	hostname, _ := os.Hostname()
+	return loadOrMakeUICert(home, hostname, interfaceIPs(), time.Now(), log)
 }
 
-func loadUICert(home string) (*UICert, error) {
-	certPEM, err := os.ReadFile(filepath.Join(home, UICertFile))
+// loadOrMakeUICert is LoadOrCreateUICert for a machine with the host name
+// and addresses, at now.
+func loadOrMakeUICert(home, hostname string, addrs []net.IP, now time.Time, log *slog.Logger) (*UICert, error) {
+	ca, made, err := loadOrMakeCA(home, hostname, now)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(home, UIKeyFile))
+	if made {
+		log.Info("made the node's certificate authority for phones (install it on a phone from the pair page to trust the node)",
+			"file", filepath.Join(home, UICAFile), "sha256", caFingerprint(ca.cert), "names", strings.Join(ca.cert.PermittedDNSDomains, " "))
+	}
+	key, err := loadOrMakeLeafKey(home)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("api: the listener's certificate in %s is not valid: %w (delete %s and %s to make a new one; paired browsers then see a new certificate warning)", home, err, UICertFile, UIKeyFile)
+	names, ips := leafNames(ca, hostname, addrs)
+	leaf, _ := loadLeaf(home)
+	why := leafStale(leaf, ca, key, names, ips, now)
+	if why != "" {
+		if leaf, err = makeLeaf(home, ca, key, hostname, names, ips, now); err != nil {
+			return nil, fmt.Errorf("api: make the listener's certificate: %w", err)
+		}
+		log.Info("made the listener's certificate", "why", why, "names", strings.Join(names, " "), "addresses", fmt.Sprint(ips), "until", leaf.NotAfter.UTC().Format(time.DateOnly))
 	}
-	leaf, err := x509.ParseCertificate(tc.Certificate[0])
-	if err != nil {
-		return nil, fmt.Errorf("api: the listener's certificate: %w", err)
+	return &UICert{
+		TLS:           tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf},
+		SPKI:          spkiFingerprint(leaf),
+		CA:            ca.cert,
+		CAFingerprint: caFingerprint(ca.cert),
+	}, nil
+}
+
+// loadOrMakeLeafKey returns the listener's key, making it if missing. A
+// home from before the CA keeps the key of its self-signed certificate.
+func loadOrMakeLeafKey(home string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(filepath.Join(home, UIKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(filepath.Join(home, UICertFile)) // not the new key's
+		return key, writeKeyPEM(home, UIKeyFile, key)
 	}
-	tc.Leaf = leaf
-	return &UICert{TLS: tc, SPKI: spkiFingerprint(leaf)}, nil
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseKeyPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("api: the listener's key in %s is not valid: %w (delete %s and %s to make a new one; phones that trust the node's CA keep trusting it)", home, err, UIKeyFile, UICertFile)
+	}
+	return key, nil
+}
+
+// loadLeaf reads the listener's certificate; an error if it is missing
+// or does not parse (it is then made again).
+func loadLeaf(home string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(filepath.Join(home, UICertFile))
+	if err != nil {
+		return nil, err
+	}
+	return parseCertPEM(b)
+}
+
+// leafStale says why leaf must be made again, or "".
+func leafStale(leaf *x509.Certificate, ca *uiCA, key *ecdsa.PrivateKey, names []string, ips []net.IP, now time.Time) string {
+	switch {
+	case leaf == nil:
+		return "missing"
+	case !key.PublicKey.Equal(leaf.PublicKey):
+		return "not of the listener's key"
+	case leaf.CheckSignatureFrom(ca.cert) != nil:
+		return "self-signed, from before the node's certificate authority: now the CA signs it, so a phone that installs the CA trusts the node (paired browsers stay paired)"
+	case now.Add(uiCertRenew).After(leaf.NotAfter):
+		return "near its end"
+	case now.Before(leaf.NotBefore):
+		return "not valid yet (the clock went back)"
+	}
+	for _, n := range names {
+		if !slices.Contains(leaf.DNSNames, n) {
+			return "a new name: " + n
+		}
+	}
+	for _, ip := range ips {
+		if !slices.ContainsFunc(leaf.IPAddresses, ip.Equal) {
+			return "a new address: " + ip.String()
+		}
+	}
+	return ""
+}
+
+// leafNames returns the names and addresses of the machine (certNames)
+// that the CA permits: a public address, say, is left out (a phone
+// reaching the node at it sees a warning).
+func leafNames(ca *uiCA, hostname string, addrs []net.IP) ([]string, []net.IP) {
+	ns, as := certNames(hostname, addrs)
+	var names []string
+	var ips []net.IP
+	for _, n := range ns {
+		if ca.permitsName(n) {
+			names = append(names, n)
+		}
+	}
+	for _, a := range as {
+		if ca.permitsIP(a) {
+			ips = append(ips, a)
+		}
+	}
+	return names, ips
 }
 
 // spkiFingerprint returns the base64 SHA-256 of cert's public key.
@@ -85,24 +184,17 @@ func spkiFingerprint(cert *x509.Certificate) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// makeUICert writes a new self-signed certificate and key to home. The
-// key is written first: a crash between the two leaves no certificate,
-// and the next start makes both again.
-func makeUICert(home string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// makeLeaf writes a new certificate for key, signed by ca, naming names
+// and ips, to home and returns it. It checks the certificate verifies
+// under the CA, as a phone that installed it checks.
+func makeLeaf(home string, ca *uiCA, key *ecdsa.PrivateKey, hostname string, names []string, ips []net.IP, now time.Time) (*x509.Certificate, error) {
+	serial, err := newSerial()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return err
-	}
-	hostname, _ := os.Hostname()
-	names, ips := certNames(hostname, interfaceIPs())
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Loam node " + hostname, Organization: []string{"Loam"}},
+		Subject:               pkix.Name{CommonName: "Loam node " + normalHost(hostname), Organization: []string{"Loam"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(uiCertLife),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -111,18 +203,20 @@ func makeUICert(home string) error {
 		DNSNames:              names,
 		IPAddresses:           ips,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeFileAtomic(home, UIKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
-		return err
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return nil, fmt.Errorf("the new certificate does not verify under the node's CA: %w", err)
 	}
-	return writeFileAtomic(home, UICertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return leaf, writeFileAtomic(home, UICertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // certNames returns the DNS names and IP addresses a certificate for this
@@ -130,7 +224,7 @@ func makeUICert(home string) error {
 // localhost, and its addresses.
 func certNames(hostname string, addrs []net.IP) ([]string, []net.IP) {
 	names := []string{"localhost"}
-	if h := strings.ToLower(strings.TrimSuffix(hostname, ".")); h != "" && h != "localhost" {
+	if h := normalHost(hostname); h != "" && h != "localhost" {
 		names = append(names, h)
 		if !strings.HasSuffix(h, ".local") {
 			names = append(names, h+".local")

@@ -413,4 +413,7 @@ type LoginURL struct {
 	// certificate's public key (see UICert).
 	UIListen []string `json:"ui_listen,omitempty"`
 	SPKI     string   `json:"spki_sha256,omitempty"`
+	// CA is the SHA-256 of the node's certificate authority for phones
+	// (hex pairs and colons; see UICert.CAFingerprint).
+	CA string `json:"ca_sha256,omitempty"`
 }

@@ -44,10 +44,12 @@ type phoneState struct {
 	maxBody int64                       // LANMaxBody but in tests
 
 	mu       sync.Mutex
-	port     string      // the listener's port; "" when there is none; guarded by mu
-	fixed    *netip.Addr // the listener's host when not unspecified; guarded by mu
-	cert     *UICert     // guarded by mu
-	hostname string      // guarded by mu
+	port     string                  // the listener's port; "" when there is none; guarded by mu
+	fixed    *netip.Addr             // the listener's host when not unspecified; guarded by mu
+	cert     *UICert                 // guarded by mu
+	reload   func() (*UICert, error) // makes the certificate again if stale (LoadOrCreateUICert); guarded by mu
+	checked  time.Time               // when reload last ran; guarded by mu
+	hostname string                  // guarded by mu
 	ips      []netip.Addr
 	ipsAt    time.Time // when ips was read; guarded by mu
 }
@@ -69,6 +71,14 @@ func (p *phoneState) setListener(addr net.Addr, cert *UICert) {
 	p.cert = cert
 	p.hostname, _ = os.Hostname()
 	p.hostname = strings.ToLower(strings.TrimSuffix(p.hostname, "."))
+}
+
+// setReload sets how the listener's certificate is made again when a
+// connection comes to an address it does not name (currentCert).
+func (p *phoneState) setReload(reload func() (*UICert, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reload = reload
 }
 
 // addrs returns the addresses the listener answers on: its own host, or
@@ -207,6 +217,8 @@ func (s *Server) lanOnly(w http.ResponseWriter, r *http.Request) bool {
 			msg: "login links work only on the loopback API, on the node's own machine: pair this browser with 'loam pair' instead"})
 	case "/" + Version + "/pair":
 		s.redeemPair(w, r)
+	case CAPath:
+		s.serveCA(w, r)
 	case "/" + Version + "/pairings", "/" + Version + "/logins":
 		writeError(w, &kindError{kind: ErrForbidden,
 			msg: "pairing codes and login links are made only through the loopback API: run 'loam pair' or 'loam ui' on the node"})
@@ -239,6 +251,31 @@ var identityActs = map[string]bool{
 	"/" + Version + "/identity/devices/revoke": true,
 }
 
+// CAPath is where the --ui-listen listener serves the node's CA (see
+// tlsca.go), to anyone: a phone installs it from there to trust the node.
+const CAPath = "/loam-ca.crt"
+
+// serveCA serves GET CAPath: the CA's certificate in DER, as
+// application/x-x509-ca-cert (which Android and iOS offer to install),
+// and its fingerprint in X-Loam-CA-SHA256 for the pair page to show. It
+// needs no session: the certificate is public, and a phone installs it
+// before it pairs or after.
+func (s *Server) serveCA(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeErrorStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", "the node's certificate authority is read with GET "+CAPath)
+		return
+	}
+	_, cert := s.phone.listening()
+	h := w.Header()
+	h.Set("Content-Type", "application/x-x509-ca-cert")
+	h.Set("Content-Length", fmt.Sprint(len(cert.CA.Raw)))
+	h.Set("X-Loam-CA-SHA256", cert.CAFingerprint)
+	if r.Method == http.MethodGet {
+		w.Write(cert.CA.Raw)
+	}
+}
+
 // lanHandler is the http.Handler of the --ui-listen listener.
 type lanHandler struct{ s *Server }
 
@@ -251,19 +288,77 @@ func (h lanHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.s.serve(w, r, true)
 }
 
-// lanTLSConfig is the TLS configuration of the listener: TLS 1.3 only.
-func lanTLSConfig(cert *UICert) *tls.Config {
+// lanTLSConfig is the TLS configuration of the listener: TLS 1.3 only,
+// with the certificate in force (currentCert).
+func (p *phoneState) lanTLSConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert.TLS},
-		NextProtos:   []string{"h2", "http/1.1"},
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return &p.currentCert(hello).TLS, nil
+		},
+		NextProtos: []string{"h2", "http/1.1"},
 	}
+}
+
+// certRecheck is how often, at most, a connection to an address the
+// certificate does not name makes the node check its certificate again.
+const certRecheck = 30 * time.Second
+
+// currentCert returns the listener's certificate for a connection. When
+// the connection came to an address the certificate does not name (the
+// machine got a new address while the daemon runs: a new DHCP lease), it
+// first has the certificate made again (at most every certRecheck), so a
+// phone on the new address needs no restart of the daemon.
+func (p *phoneState) currentCert(hello *tls.ClientHelloInfo) *UICert {
+	p.mu.Lock()
+	cert, reload := p.cert, p.reload
+	due := reload != nil && time.Since(p.checked) >= certRecheck && !names(cert, hello)
+	if due {
+		p.checked = time.Now()
+	}
+	p.mu.Unlock()
+	if !due {
+		return cert
+	}
+	c, err := reload()
+	if err != nil {
+		if log := p.log.Load(); log != nil {
+			log.Warn("make the listener's certificate again", "err", err)
+		}
+		return cert
+	}
+	p.mu.Lock()
+	p.cert = c
+	p.mu.Unlock()
+	return c
+}
+
+// names reports whether cert names the address the connection came to
+// (or, with no address to tell, whether there is nothing to check).
+func names(cert *UICert, hello *tls.ClientHelloInfo) bool {
+	if hello == nil || hello.Conn == nil || cert.TLS.Leaf == nil {
+		return true
+	}
+	ta, ok := hello.Conn.LocalAddr().(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ip := ta.IP
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	for _, a := range cert.TLS.Leaf.IPAddresses {
+		if a.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // describe adds the listener's URLs and fingerprint to u, if it listens.
 func (p *phoneState) describe(u *LoginURL) {
 	if _, cert := p.listening(); cert != nil {
-		u.UIListen, u.SPKI = p.lanURLs("/"), cert.SPKI
+		u.UIListen, u.SPKI, u.CA = p.lanURLs("/"), cert.SPKI, cert.CAFingerprint
 	}
 }
 
