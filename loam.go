@@ -129,6 +129,7 @@ type nodeImpl interface {
 	peers(ctx context.Context) ([]PeerInfo, error)
 	refusals(ctx context.Context) (map[string]uint64, error)
 	blobNode
+	diskNode     // disk.go
 	identityNode // identity.go
 	profileNode  // profile.go
 	deviceNode   // devices.go

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 )
 
@@ -28,15 +31,27 @@ by kind. It needs the daemon ('loam daemon').
 
 With --json, print {"peer", "author", "addrs", "spaces": [{"name", "id",
 "commits", "heads": [{"author", "seq", "commit", "time"}], "forked":
-[{"author", "seq"}], "keys", "view_hash"}], "peers", "refusals", "blobs":
-{"bytes_in", "bytes_out", "fetching", "queued"}}. Two replicas of a space
-with the same view_hash have the same keys and values.`,
+[{"author", "seq"}], "keys", "view_hash", "bytes": {"live", "history", "blobs"}}], "peers",
+"refusals", "blobs": {"bytes_in", "bytes_out", "fetching", "queued"},
+"disk": {"store", "tables", "obsolete", "wal", "unflushed", "reserve",
+"blobs", "total", "spaces"}}. Two replicas of a space with the same
+view_hash have the same keys and values.
+
+Bytes on disk: a space's "live" bytes are its view (the visible values),
+"history" its commits (every write, superseded or not), "blobs" the blobs
+it references held here (a blob two spaces reference counts in each);
+live and history are estimates of the store's tables, without the rows
+not yet flushed from the write-ahead log ("unflushed"). loam compact
+frees the space of deleted and overwritten rows now. Without a daemon,
+status prints only what the store takes on disk (with --json, {"disk":
+DISK}) and exits with status 1, saying to start one.`,
 		Example: `  loam status
   loam status --json | jq '.spaces[] | {name, commits}'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, st, err := askDaemon(cmd, g, (*api.Client).Status)
 			if err != nil {
+				storeDisk(cmd, g, jsonOut) // what the store holds, when no daemon runs
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -57,6 +72,10 @@ with the same view_hash have the same keys and values.`,
 			fmt.Fprintf(&b, "refused  %s\n", refusals(st.Refusals))
 			fmt.Fprintf(&b, "blobs    %d fetching, %d queued; %s in, %s out\n", st.Blobs.Fetching, st.Blobs.Queued,
 				humanBytes(int64(st.Blobs.BytesIn)), humanBytes(int64(st.Blobs.BytesOut)))
+			if d := st.Disk; d != nil {
+				fmt.Fprintf(&b, "disk     %s: store %s (tables %s, logs %s, reserve %s), blobs %s\n", humanBytes(d.Total),
+					humanBytes(d.Store), humanBytes(d.Tables), humanBytes(d.WAL), humanBytes(d.Reserve), humanBytes(d.Blobs))
+			}
 			if len(st.Spaces) == 0 {
 				b.WriteString("\nno spaces yet: create one with 'loam space create NAME', or join one with 'loam join TICKET'\n")
 			}
@@ -64,6 +83,7 @@ with the same view_hash have the same keys and values.`,
 				fmt.Fprintf(&b, "\n%s  %s\n", sp.Name, sp.ID)
 				fmt.Fprintf(&b, "  %s by %s, %s; view hash %s\n",
 					plural(int(sp.Commits), "commit"), plural(len(sp.Heads), "author"), plural(int(sp.Keys), "key"), shortHash(sp.ViewHash))
+				fmt.Fprintf(&b, "  disk: live %s, history %s, blobs %s\n", humanBytes(sp.Bytes.Live), humanBytes(sp.Bytes.History), humanBytes(sp.Bytes.Blobs))
 				switch {
 				case sp.Peers == 0:
 					b.WriteString("  sync: no connected peer shares it\n")
@@ -132,4 +152,37 @@ func askDaemon[T any](cmd *cobra.Command, g *globalOptions, ask func(*api.Client
 	}
 	v, err := ask(c, ctx)
 	return c, v, err
+}
+
+// storeDisk prints what the home's store takes on disk, opened in this
+// process, when no daemon answers for the home (and nothing if one does,
+// or if the store cannot be opened: the caller reports why).
+func storeDisk(cmd *cobra.Command, g *globalOptions, jsonOut bool) {
+	ctx := cmd.Context()
+	if c, err := loam.Connect(ctx, g.homeDir()); err == nil || !errors.Is(err, loam.ErrNoDaemon) {
+		if err == nil {
+			c.Close()
+		}
+		return
+	}
+	n, err := openNode(ctx, g)
+	if err != nil {
+		return
+	}
+	defer n.Close()
+	u, err := n.DiskUsage(ctx)
+	if err != nil {
+		return
+	}
+	out := cmd.OutOrStdout()
+	if jsonOut {
+		writeJSON(out, map[string]loam.DiskUsage{"disk": u})
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no daemon runs: what the store takes on disk (peers and sync need 'loam daemon')\ndisk     %s\n", diskLine(u))
+	for _, sp := range u.Spaces {
+		fmt.Fprintf(&b, "\n%s  %s\n  disk: live %s, history %s, blobs %s\n", sp.Name, sp.ID, humanBytes(sp.Live), humanBytes(sp.History), humanBytes(sp.Blobs))
+	}
+	io.WriteString(out, b.String())
 }

@@ -147,8 +147,14 @@
 //	POST   /v1/connect               {"addr":"/ip4/…/tcp/…/p2p/12D3Koo…"} → {"peer":"12D3Koo…"}
 //	GET    /v1/status                {"peer","author","addrs",
 //	                                  "spaces":[{"name","id","commits","heads":[…],"forked":[{"author","seq"}],
-//	                                  "keys","view_hash"}],
-//	                                  "peers":1,"refusals":{"bad_proof":1}}
+//	                                  "keys","view_hash","bytes":{"live","history","blobs"}}],
+//	                                  "peers":1,"refusals":{"bad_proof":1},"disk":DISK}
+//	GET    /v1/disk                  DISK: {"spaces":[{"name","id","live","history","blobs"}],
+//	                                  "store","tables","obsolete","wal","unflushed","reserve",
+//	                                  "blobs","total"}, in bytes
+//	POST   /v1/compact               {"space":"garden"} or {} for the whole store:
+//	       application/x-ndjson, progress lines {"done","total"} (key ranges)
+//	       then {"result":{"before":DISK,"after":DISK}} or {"error":{"error","code"}}
 //	GET    /v1/doctor                {"reachability":"private","dht":"private","routing_table":1,
 //	                                  "bootstrap":["12D3Koo…"],"bootstrap_connected":[…],"relays":[…],
 //	                                  "hole_punching":true,"connections":[{"peer","direct"}],

@@ -156,6 +156,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		for _, h := range hs {
 			ss.Commits += h.Seq
 		}
+		if ss.Bytes, err = spaceBytes(ctx, s.n, "", in.ID); err != nil {
+			writeError(w, err)
+			return
+		}
 		if ss.Peers, ss.InSync, err = s.n.SpaceSync(ctx, in.ID); err != nil {
 			writeError(w, err)
 			return
@@ -170,6 +174,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			st.Peers++
 		}
 	}
+	u, err := DiskUsageOf(ctx, s.n)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st.Disk = &u
 	writeJSON(w, http.StatusOK, st)
 }
 

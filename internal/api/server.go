@@ -104,6 +104,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/peers":                             s.peers,
 		"POST /v1/connect":                          s.connect,
 		"GET /v1/status":                            s.status,
+		"GET /v1/disk":                              s.diskUsage, // disk.go
+		"POST /v1/compact":                          s.compact,
 		"POST /v1/blobs":                            s.addBlob,
 		"GET /v1/blobs":                             s.listBlobs,
 		"GET /v1/blobs/{blob}":                      s.getBlob,

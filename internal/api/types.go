@@ -361,6 +361,7 @@ type Status struct {
 	Peers    int               `json:"peers"`    // connected peers
 	Refusals map[string]uint64 `json:"refusals"` // peers disconnected for misbehaving, by kind
 	Blobs    BlobStatus        `json:"blobs"`
+	Disk     *DiskUsage        `json:"disk,omitempty"` // what the home takes on disk (disk.go)
 }
 
 // BlobStatus sums up blob transfers in Status.
@@ -390,6 +391,7 @@ type SpaceStatus struct {
 	ViewHash string         `json:"view_hash"`
 	Peers    int            `json:"peers"`   // connected peers sharing the space
 	InSync   int            `json:"in_sync"` // of those, how many hold the same commits
+	Bytes    SpaceBytes     `json:"bytes"`   // what it takes on disk (disk.go)
 	// Warnings are problems of the space that need the user, in sentences.
 	Warnings []string `json:"warnings,omitempty"`
 }

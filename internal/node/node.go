@@ -114,6 +114,7 @@ type Node struct {
 	erased       letGoSet      // blobs erases let go of (erase.go)
 	retainKick   chan struct{} // a retention policy arrived (erase.go)
 	gcMu         sync.Mutex    // held by GC while it decides; see releaseBlob
+	usage        usageCache    // usage.go
 	corruptServe bool          // tests only: serve chunks with a bit flipped
 
 	closeOnce sync.Once

@@ -95,6 +95,17 @@ func (g *diskGuard) ballastPath() string { return g.fs.PathJoin(g.dir, ballastNa
 
 func (g *diskGuard) usage() (vfs.DiskUsage, error) { return g.fs.GetDiskUsage(g.dir) }
 
+// room reports whether the disk has n bytes free besides the reserve;
+// true for a nil guard (usage unknown), and when the usage cannot be read
+// for a moment.
+func (g *diskGuard) room(n uint64) bool {
+	if g == nil {
+		return true
+	}
+	u, err := g.usage()
+	return err != nil || u.AvailBytes >= g.reserve+n
+}
+
 // full returns the error of a write refused for lack of space.
 func (g *diskGuard) full(avail uint64, what string) error {
 	return fmt.Errorf("%w: %s has %s free, and the store keeps %s free for its own work: %s (free space on that disk, or move the Loam home to a larger one, then try again)",
@@ -399,7 +410,11 @@ func (a *applier) reopen() error {
 	}
 	swapped := false
 	for range 100 {
-		if swapped = s.idle(swap); swapped {
+		if s.dbmu.TryLock() { // not while a compaction runs (usage.go)
+			swapped = s.idle(swap)
+			s.dbmu.Unlock()
+		}
+		if swapped {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

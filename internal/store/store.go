@@ -104,8 +104,14 @@ type Store struct {
 	disk    *diskGuard   // nil when the file system does not report its usage
 	// readOnly: Pebble was opened read-only because the disk had no room
 	// to open it read-write; the applier reopens it once there is. Set
-	// by Open, then used only by the applier.
+	// by Open, then by the applier holding dbmu.
 	readOnly bool
+	// dbmu is held (read) by the work that uses db outside the applier
+	// and its readers (usage.go), and (write) while db is replaced or
+	// closed.
+	dbmu sync.RWMutex
+	// compacting holds a token while a compaction runs (usage.go).
+	compacting chan struct{}
 
 	sync    *pebble.WriteOptions
 	notify  func(Event)
@@ -156,6 +162,8 @@ func Open(dir string, o Options) (*Store, error) {
 		reqs:    make(chan *request, 256),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
+		// One compaction at a time (usage.go).
+		compacting: make(chan struct{}, 1),
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync
@@ -177,6 +185,9 @@ func Open(dir string, o Options) (*Store, error) {
 			}
 			s.readOnly = u.AvailBytes < need
 		}
+	}
+	if s.memSize >= minSizedMemTable { // sizing.go
+		s.fs = walFS{FS: s.fs, dir: dir, room: s.disk.room}
 	}
 	fail := func(err error) (*Store, error) {
 		if s.lock != nil {
@@ -220,6 +231,9 @@ func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	if s.memSize >= minSizedMemTable {
+		po.Cleaner = deleter{} // sizing.go
+	}
 	po.EnsureDefaults()
 	return po
 }
@@ -234,9 +248,11 @@ func (s *Store) Close() error {
 		s.rmu.Lock()
 		s.retire() // readers still reading close theirs
 		s.rmu.Unlock()
+		s.dbmu.Lock() // compactions end: quit cancels them
 		if s.db != nil {
 			err = s.db.Close()
 		}
+		s.dbmu.Unlock()
 		s.cache.Unref()
 		err = errors.Join(err, s.lock.Close(), s.health.Close())
 	})
