@@ -27,19 +27,32 @@ const eraseGCDelay = 200 * time.Millisecond
 // letGoSet is the blobs erased and not yet unpinned, and the kick of the
 // goroutine that collects them.
 type letGoSet struct {
-	mu   sync.Mutex
-	ids  map[blob.BlobID]struct{}
-	kick chan struct{}
+	mu        sync.Mutex
+	ids       map[blob.BlobID]struct{}
+	spaces    map[keys.SpaceID]struct{}  // spaces with erased payloads, to compact
+	compacted map[keys.SpaceID]time.Time // when each was last compacted after erases
+	kick      chan struct{}
 }
 
 func newLetGoSet() letGoSet {
-	return letGoSet{ids: map[blob.BlobID]struct{}{}, kick: make(chan struct{}, 1)}
+	return letGoSet{ids: map[blob.BlobID]struct{}{}, spaces: map[keys.SpaceID]struct{}{}, compacted: map[keys.SpaceID]time.Time{}, kick: make(chan struct{}, 1)}
 }
+
+// eraseCompactEvery spaces out the compactions of a space after erases:
+// a compaction rewrites the whole space's tables, so a space erased often
+// is compacted at most this often (Pebble compacts by itself meanwhile).
+const eraseCompactEvery = 10 * time.Minute
 
 // letGo takes an event's erased blobs, on the store's applier goroutine:
 // it never blocks.
 func (n *Node) letGo(ev store.Event) {
 	kick := false
+	if len(ev.Erased) > 0 {
+		n.erased.mu.Lock()
+		n.erased.spaces[ev.Space] = struct{}{}
+		n.erased.mu.Unlock()
+		kick = true
+	}
 	for _, e := range ev.Erased {
 		if e.Blob == nil {
 			continue
@@ -86,6 +99,7 @@ func (n *Node) startEraseCollector() {
 			if _, err := n.CollectErased(n.ctx); err != nil && n.ctx.Err() == nil {
 				n.log.Warn("erase: blob gc", "err", err)
 			}
+			n.compactErased(n.ctx)
 		}
 	}()
 }
@@ -99,6 +113,9 @@ func (n *Node) CollectErased(ctx context.Context) (int64, error) {
 	ids := n.erased.ids
 	n.erased.ids = map[blob.BlobID]struct{}{}
 	n.erased.mu.Unlock()
+	if len(ids) == 0 {
+		return 0, nil // no blob let go: nothing for a GC, which reads every key
+	}
 	for id := range ids {
 		if err := n.blobs.Unpin(id); err != nil {
 			n.log.Warn("erase: unpin blob", "blob", id.String(), "err", err)
@@ -110,6 +127,32 @@ func (n *Node) CollectErased(ctx context.Context) (int64, error) {
 	}
 	n.log.Info("erase: blobs collected", "let_go", len(ids), "freed_bytes", freed)
 	return freed, nil
+}
+
+// compactErased compacts the spaces whose payloads erases or retention
+// dropped, each at most every eraseCompactEvery (a later pass takes the
+// rest), so the store's bytes follow: Pebble frees a rewritten row's old
+// bytes only when it compacts its range.
+func (n *Node) compactErased(ctx context.Context) {
+	n.erased.mu.Lock()
+	var due []keys.SpaceID
+	for sp := range n.erased.spaces {
+		if time.Since(n.erased.compacted[sp]) >= eraseCompactEvery {
+			due = append(due, sp)
+			delete(n.erased.spaces, sp)
+			n.erased.compacted[sp] = time.Now()
+		}
+	}
+	n.erased.mu.Unlock()
+	for _, sp := range due {
+		if err := n.st.CompactSpace(ctx, sp); err != nil {
+			if ctx.Err() == nil {
+				n.log.Warn("erase: compact", "space", sp.String(), "err", err)
+			}
+			continue
+		}
+		n.log.Info("erase: compacted the space's rows", "space", sp.String())
+	}
 }
 
 // liveBlobOps returns the sealed blobs c's blob ops name that no erase
@@ -168,6 +211,7 @@ func (n *Node) startRetention() {
 			if _, err := n.ApplyRetention(n.ctx); err != nil && n.ctx.Err() == nil {
 				n.log.Warn("retention", "err", err)
 			}
+			n.compactErased(n.ctx) // what an earlier pass left for later
 			select {
 			case <-n.ctx.Done():
 				return

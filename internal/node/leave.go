@@ -240,6 +240,11 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 	if err := os.Remove(n.leaveFile(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return freed, fmt.Errorf("remove the leave record: %w", err)
 	}
+	// The rows are deleted; Pebble frees their bytes when it compacts
+	// their range: now, rather than when it gets to them.
+	if err := n.st.CompactSpace(ctx, id); err != nil && ctx.Err() == nil {
+		n.log.Warn("leave: compact the left space's rows", "space", id.String(), "err", err)
+	}
 	return freed, nil
 }
 
