@@ -71,8 +71,7 @@ func (s *Server) archiveSpace(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		_, code := kindOf(err)
-		b, _ := json.Marshal(ErrorBody{Error: sentence(err), Code: code})
+		b, _ := json.Marshal(errorBody(err))
 		h.Set(TrailerArchiveError, string(b))
 		return
 	}

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -158,33 +156,18 @@ func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	send := func(ev FetchEvent) {
-		enc.Encode(ev)
-		bw.Flush()
-		rc.Flush()
-	}
-	last := time.Time{}
+	lines := startLines(w)
 	var total int64
 	opts := blob.FetchOptions{Progress: func(p blob.Progress) {
 		total = p.Total
-		// At most ten lines a second, and always the last.
-		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || p.Done == p.Total {
-			last = now
-			send(FetchEvent{Done: p.Done, Total: p.Total, Peers: p.Sources()})
-		}
+		lines.progress(FetchEvent{Done: p.Done, Total: p.Total, Peers: p.Sources()}, p.Done == p.Total)
 	}}
 	st, err := s.n.FetchBlob(r.Context(), id, nil, opts)
 	if err != nil {
-		_, code := kindOf(err)
-		send(FetchEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
+		lines.send(FetchEvent{Error: errorBody(err)})
 		return
 	}
-	send(FetchEvent{Done: total, Total: total, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
+	lines.send(FetchEvent{Done: total, Total: total, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
 }
 
 // pinBlob and unpinBlob: PUT and DELETE /v1/blobs/{blob}/pin.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
@@ -154,31 +153,16 @@ func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	send := func(ev CompactEvent) {
-		enc.Encode(ev)
-		bw.Flush()
-		rc.Flush()
-	}
-	var last time.Time
+	lines := startLines(w)
 	progress := func(done, total int) {
-		// At most ten lines a second, and always the last.
-		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
-			last = now
-			send(CompactEvent{Done: done, Total: total})
-		}
+		lines.progress(CompactEvent{Done: done, Total: total}, done == total)
 	}
 	res, err := CompactNode(r.Context(), s.n, req.Space, progress)
 	if err != nil {
-		_, code := kindOf(err)
-		send(CompactEvent{Error: &ErrorBody{Error: sentence(err), Code: code}})
+		lines.send(CompactEvent{Error: errorBody(err)})
 		return
 	}
-	send(CompactEvent{Result: &res})
+	lines.send(CompactEvent{Result: &res})
 }
 
 // DiskUsage returns what the home takes on disk: GET /v1/disk.
