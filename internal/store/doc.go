@@ -53,7 +53,7 @@
 //	0x19 space author               → accepted revocation cut (8 BE)
 //	0x1a space author seq(8) op(4)  → the payload of a rotate op of a commit applied
 //	                                  to the view (see Rotations)
-//	0x1b space key author seq(8) op(4) → empty: a write to key that a later
+//	0x1b space key author seq(8) op(4) → its time (wall µs, 8 BE): a write to key that a later
 //	                                  write superseded (erase.go: what an erase of key names)
 //	0x1c space author seq(8) op(4)  → eraser (32) ‖ erase seq (8 BE) ‖ erase wall (8 BE) ‖
 //	                                  erase logical (4 BE): an op whose payload was erased

@@ -214,7 +214,7 @@ func (a *applier) indexSuperseded(bc *batch, st *spaceState, key []byte, cs *cel
 		if e.Tombstone() || e.Erased || !seen(e) {
 			continue
 		}
-		if err := bc.b.Set(historyKey(st.id, key, e.Version), nil, nil); err != nil {
+		if err := bc.b.Set(historyKey(st.id, key, e.Version), be64(e.Time.Wall), nil); err != nil {
 			return err
 		}
 	}
@@ -262,22 +262,41 @@ func (s *Store) Writes(ctx context.Context, sp keys.SpaceID, key []byte, prefix 
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	const suffix = keys.Size + 8 + 4
-	p := spaceKey(tagHistory, sp, key)
 	var e err0
-	for k := range s.scan(ctx, p, false, &e) {
-		rest := k[1+keys.Size:]
-		if len(rest) < suffix || (!prefix && len(rest) != len(key)+suffix) {
-			continue
+	for k, v := range s.scan(ctx, spaceKey(tagHistory, sp, key), false, &e) {
+		h, ok := decodeHistoryRow(k, v)
+		if !ok {
+			return nil, fmt.Errorf("%w: superseded-write row %x", ErrCorrupt, k)
 		}
-		w := Write{Key: bytes.Clone(rest[:len(rest)-suffix])}
-		tail := rest[len(rest)-suffix:]
-		copy(w.Author[:], tail)
-		w.Seq = binary.BigEndian.Uint64(tail[keys.Size:])
-		w.Op = binary.BigEndian.Uint32(tail[keys.Size+8:])
-		out = append(out, w)
+		if prefix || len(h.key) == len(key) {
+			out = append(out, Write{Key: bytes.Clone(h.key), Author: h.au, Seq: h.seq, Op: h.op})
+		}
 	}
 	return out, e.err
+}
+
+// historyRow is a row of the superseded-writes index (historyKey): the
+// key, the write (author, seq, op) and its time (wall µs).
+type historyRow struct {
+	key  []byte // aliases the row key
+	au   keys.AuthorID
+	seq  uint64
+	op   uint32
+	wall uint64
+}
+
+func decodeHistoryRow(k, v []byte) (historyRow, bool) {
+	const suffix = keys.Size + 8 + 4
+	rest := k[1+keys.Size:]
+	if len(rest) < suffix || len(v) != 8 {
+		return historyRow{}, false
+	}
+	tail := rest[len(rest)-suffix:]
+	h := historyRow{key: rest[:len(rest)-suffix], wall: binary.BigEndian.Uint64(v)}
+	copy(h.au[:], tail)
+	h.seq = binary.BigEndian.Uint64(tail[keys.Size:])
+	h.op = binary.BigEndian.Uint32(tail[keys.Size+8:])
+	return h, true
 }
 
 // Erasure returns who erased op (author, seq, op)'s payload, if anyone.

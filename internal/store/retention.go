@@ -129,74 +129,56 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 	}
 	bc := a.newBatch()
 	defer func() { bc.b.Close() }()
-	const suffix = keys.Size + 8 + 4
-	p := spaceKey(tagHistory, sp)
-	var e err0
-	type row struct {
-		k   []byte
-		au  keys.AuthorID
-		seq uint64
-		op  uint32
-	}
-	var rows []row
-	for k := range a.s.scan(context.Background(), p, false, &e) {
-		rest := k[len(p):]
-		if len(rest) < suffix {
-			continue
-		}
-		tail := rest[len(rest)-suffix:]
-		var r row
-		r.k = bytes.Clone(k)
-		copy(r.au[:], tail)
-		r.seq = binary.BigEndian.Uint64(tail[keys.Size:])
-		r.op = binary.BigEndian.Uint32(tail[keys.Size+8:])
-		rows = append(rows, r)
-		if len(rows) >= 4*rr.max {
-			break
-		}
-	}
-	if e.err != nil {
-		return Result{}, e.err
-	}
+	// Every row is read (the index is in key order, not time order) until
+	// max writes are erased; the caller asks again for more.
 	var res Result
-	for _, r := range rows {
-		if len(res.Erased) >= rr.max {
+	var e err0
+	for k, v := range a.s.scan(context.Background(), spaceKey(tagHistory, sp), false, &e) {
+		if len(res.Erased) == rr.max {
 			break
 		}
-		id, err := a.idAt(bc, sp, r.au, r.seq)
+		h, ok := decodeHistoryRow(k, v)
+		if !ok {
+			return Result{}, fmt.Errorf("%w: superseded-write row %x", ErrCorrupt, k)
+		}
+		if h.wall >= rr.before {
+			continue // kept for now
+		}
+		row := bytes.Clone(k)
+		id, err := a.idAt(bc, sp, h.au, h.seq)
 		if err != nil {
 			return Result{}, err
 		}
 		c, ok := bc.erasedC[id]
 		if !ok {
-			if c, err = a.mainCommit(bc, sp, r.au, r.seq); err != nil {
+			if c, err = a.mainCommit(bc, sp, h.au, h.seq); err != nil {
 				return Result{}, err
 			}
 		}
-		if c.Time.Wall >= rr.before {
-			continue // kept for now
-		}
-		if int(r.op) >= len(c.Ops) || c.Ops[r.op].Erased || !c.Ops[r.op].Kind.Erasable() {
-			if err := bc.b.Delete(r.k, nil); err != nil {
+		if int(h.op) >= len(c.Ops) || c.Ops[h.op].Erased || !c.Ops[h.op].Kind.Erasable() {
+			if err := bc.b.Delete(row, nil); err != nil { // erased already: the row has done its work
 				return Result{}, err
 			}
 			continue
 		}
-		done := ErasedOp{Author: r.au, Seq: r.seq, Op: r.op}
-		if o := &c.Ops[r.op]; o.Kind == commit.KindPutBlob {
+		done := ErasedOp{Author: h.au, Seq: h.seq, Op: h.op}
+		if o := &c.Ops[h.op]; o.Kind == commit.KindPutBlob {
 			done.Blob = bytes.Clone(o.Payload)
 		}
-		erased, err := c.Erase(int(r.op))
+		erased, err := c.Erase(int(h.op))
 		if err != nil {
 			return Result{}, fmt.Errorf("%w: retention: %v", ErrCorrupt, err)
 		}
 		if err := a.rewrite(bc, sp, erased, true); err != nil {
 			return Result{}, err
 		}
-		if err := bc.b.Delete(r.k, nil); err != nil {
+		if err := bc.b.Delete(row, nil); err != nil {
 			return Result{}, err
 		}
 		res.Erased = append(res.Erased, done)
+	}
+	if e.err != nil {
+		return Result{}, e.err
 	}
 	if err := a.commitBatch(bc.b); err != nil {
 		return Result{}, fmt.Errorf("store: retention: %w", err)
