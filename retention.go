@@ -2,7 +2,6 @@ package loam
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -39,27 +38,19 @@ func (r Retention) String() string {
 
 // toCommit converts r to the op's form, checked.
 func (r Retention) toCommit() (commit.Retention, error) {
-	var c commit.Retention
-	switch r.Mode {
-	case KeepHistory, "":
-	case LiveOnly:
-		c.Mode = commit.LiveOnly
-	case RetainFor:
-		c.Mode, c.After = commit.RetainFor, r.After
-	default:
-		return c, fmt.Errorf("retention %q: want %s, %s or %s with a duration", r.Mode, KeepHistory, LiveOnly, RetainFor)
+	m, err := commit.ParseRetentionMode(string(r.Mode))
+	if err != nil {
+		return commit.Retention{}, err
+	}
+	c := commit.Retention{Mode: m}
+	if m == commit.RetainFor {
+		c.After = r.After
 	}
 	return c, c.Validate()
 }
 
 func retentionOf(c commit.Retention) Retention {
-	switch c.Mode {
-	case commit.LiveOnly:
-		return Retention{Mode: LiveOnly}
-	case commit.RetainFor:
-		return Retention{Mode: RetainFor, After: c.After}
-	}
-	return Retention{Mode: KeepHistory}
+	return Retention{Mode: RetentionMode(c.Mode.String()), After: c.After}
 }
 
 // SetRetention sets the space's retention policy; this device must be an

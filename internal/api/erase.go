@@ -74,32 +74,26 @@ type RetentionBody struct {
 
 // RetentionOf converts a policy to its API form.
 func RetentionOf(r commit.Retention) RetentionBody {
-	switch r.Mode {
-	case commit.LiveOnly:
-		return RetentionBody{Mode: "live-only"}
-	case commit.RetainFor:
-		return RetentionBody{Mode: "for", After: r.After.String()}
+	b := RetentionBody{Mode: r.Mode.String()}
+	if r.Mode == commit.RetainFor {
+		b.After = r.After.String()
 	}
-	return RetentionBody{Mode: "keep-history"}
+	return b
 }
 
 // Policy parses b, strictly.
 func (b RetentionBody) Policy() (commit.Retention, error) {
 	var r commit.Retention
-	switch b.Mode {
-	case "keep-history":
-	case "live-only":
-		r.Mode = commit.LiveOnly
-	case "for":
-		d, err := time.ParseDuration(b.After)
-		if err != nil {
-			return r, badRequestf(`"after": %v`, err)
-		}
-		r.Mode, r.After = commit.RetainFor, d
-	default:
+	var err error
+	if r.Mode, err = commit.ParseRetentionMode(b.Mode); err != nil || b.Mode == "" {
 		return r, badRequestf(`"mode" is %q: want "keep-history", "live-only" or "for" with "after"`, b.Mode)
 	}
-	if r.Mode != commit.RetainFor && b.After != "" {
+	switch {
+	case r.Mode == commit.RetainFor:
+		if r.After, err = time.ParseDuration(b.After); err != nil {
+			return r, badRequestf(`"after": %v`, err)
+		}
+	case b.After != "":
 		return r, badRequestf(`"after" goes only with "mode": "for"`)
 	}
 	if err := r.Validate(); err != nil {

@@ -32,14 +32,28 @@ const (
 // MaxRetention bounds RetainFor's duration (100 years).
 const MaxRetention = 100 * 365 * 24 * time.Hour
 
-func (r Retention) String() string {
-	switch r.Mode {
-	case KeepHistory:
-		return "keep-history"
-	case LiveOnly:
-		return "live-only"
+// retentionModes names the modes, as the CLI, the API and package loam
+// spell them.
+var retentionModes = [...]string{KeepHistory: "keep-history", LiveOnly: "live-only", RetainFor: "for"}
+
+func (m RetentionMode) String() string {
+	if int(m) < len(retentionModes) {
+		return retentionModes[m]
 	}
-	return r.After.String()
+	return fmt.Sprintf("retention(%d)", uint8(m))
+}
+
+// ParseRetentionMode reads a mode's name ("" is keep-history).
+func ParseRetentionMode(s string) (RetentionMode, error) {
+	if s == "" {
+		return KeepHistory, nil
+	}
+	for m, name := range retentionModes {
+		if s == name {
+			return RetentionMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("retention %q: want keep-history, live-only, or for with a duration", s)
 }
 
 // Validate checks r's mode and duration.
