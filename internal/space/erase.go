@@ -28,9 +28,10 @@ const (
 // with prefix, whose payload is not erased yet: every replica that
 // applies them drops those payloads (and lets go of the blobs they
 // reference) while the commits still verify. It returns how many writes
-// it named. Erasing another member's write needs admin (of a prefix the
-// key has): package acl's rules, checked before anything is signed. A
-// large erase takes several commits, each atomic; an error after the
+// it named (not counting the blob ops named with a private space's
+// blob writes). Erasing another member's write needs admin (of a prefix
+// the key has): package acl's rules, checked before anything is signed.
+// A large erase takes several commits, each atomic; an error after the
 // first says how many were written.
 func (s *Space) Erase(ctx context.Context, key []byte, prefix bool) (int, error) {
 	return s.erase(ctx, key, EraseOptions{Prefix: prefix})
@@ -53,53 +54,45 @@ func (s *Space) erase(ctx context.Context, key []byte, o EraseOptions) (int, err
 		return 0, err
 	}
 	if o.Superseded {
-		live := ws[:0]
+		old := ws[:0]
 		for _, w := range ws {
 			if !w.Live {
-				live = append(live, w)
+				old = append(old, w)
 			}
 		}
-		ws = live
+		ws = old
 	}
-	ts, err := s.eraseTargets(ctx, ws)
+	ts, writes, err := s.eraseTargets(ctx, ws)
 	if err != nil {
 		return 0, err
 	}
-	if len(ts) == 0 {
+	if writes == 0 {
 		return 0, fmt.Errorf("%w: no write to %q holds a payload here", ErrNothingToErase, key)
 	}
 	ops, err := eraseOps(ts)
 	if err != nil {
 		return 0, err
 	}
-	done := 0
-	for len(ops) > 0 {
-		n := min(len(ops), erasePerCommit)
-		if _, err := s.Commit(ctx, ops[:n]); err != nil {
-			if done > 0 {
-				return done, fmt.Errorf("space: erase: %d of %d writes erased, then: %w", done, len(ts), err)
+	for i := 0; i < len(ops); i += erasePerCommit {
+		if _, err := s.Commit(ctx, ops[i:min(i+erasePerCommit, len(ops))]); err != nil {
+			if i > 0 {
+				return 0, fmt.Errorf("space: erase: %d of %d erase commits written (their writes are erased), then: %w", i/erasePerCommit, (len(ops)+erasePerCommit-1)/erasePerCommit, err)
 			}
 			return 0, err
 		}
-		for _, o := range ops[:n] {
-			e, _ := commit.DecodeErase(o)
-			done += len(e.Targets)
-		}
-		ops = ops[n:]
 	}
-	return len(ts), nil
+	return writes, nil
 }
 
 // eraseTargets names the ops of ws whose payloads are held: a data op by
 // its key, a sealed op without (its key is not in the clear), and the
 // blob op after a sealed putblob, so that seeders let its blob go.
-func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) ([]commit.EraseTarget, error) {
+func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) (ts []commit.EraseTarget, writes int, err error) {
 	type at struct {
 		au  keys.AuthorID
 		seq uint64
 	}
 	held := map[at]*commit.Commit{}
-	var ts []commit.EraseTarget
 	for _, w := range ws {
 		if w.Erased {
 			continue
@@ -108,11 +101,11 @@ func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) ([]commit.Er
 		if !ok {
 			for sc, err := range s.st.Commits(ctx, s.info.ID, w.Author, w.Seq) {
 				if err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 				if sc.Seq == w.Seq {
 					if c, err = commit.Decode(sc.Bytes); err != nil {
-						return nil, fmt.Errorf("space: erase: %w", err)
+						return nil, 0, fmt.Errorf("space: erase: %w", err)
 					}
 				}
 				break
@@ -138,8 +131,9 @@ func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) ([]commit.Er
 			continue
 		}
 		ts = append(ts, t)
+		writes++
 	}
-	return ts, nil
+	return ts, writes, nil
 }
 
 // eraseOps packs targets into erase ops under the inline payload limit.
