@@ -203,6 +203,11 @@ func readError(resp *http.Response) error {
 // call sends in (if not nil) as JSON and decodes the answer into out (if
 // not nil).
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	return c.callQuery(ctx, method, path, nil, in, out)
+}
+
+// callQuery is call with the query parameters query.
+func (c *Client) callQuery(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	var body io.Reader
 	ct := ""
 	if in != nil {
@@ -212,7 +217,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		}
 		body, ct = bytes.NewReader(b), "application/json"
 	}
-	resp, err := c.do(ctx, method, path, nil, body, ct)
+	resp, err := c.do(ctx, method, path, query, body, ct)
 	if err != nil {
 		return err
 	}
@@ -379,11 +384,39 @@ func (c *Client) Revoke(ctx context.Context, sp, target string) (RevokeResponse,
 	return out, err
 }
 
+// joinGrace is how long past ctx's deadline Client.Join waits for the
+// daemon's answer: the daemon gives up at the deadline, then removes what
+// the join added (node.forgetTimeout at most) before it answers.
+const joinGrace = 35 * time.Second
+
 // Join joins the space of a ticket; it may take a while, and gives up
-// when ctx ends: POST /v1/join.
+// when ctx ends: POST /v1/join?timeout=. With a deadline on ctx the
+// daemon gives up at it and Join returns once the daemon has removed what
+// the join added (a context.DeadlineExceeded kind): a 'loam space ls'
+// just after a join that gave up does not show the space.
 func (c *Client) Join(ctx context.Context, ticket string) (SpaceInfo, error) {
 	var out SpaceInfo
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/join", JoinRequest{Ticket: ticket}, &out)
+	dl, ok := ctx.Deadline()
+	if !ok {
+		err := c.call(ctx, http.MethodPost, "/"+Version+"/join", JoinRequest{Ticket: ticket}, &out)
+		return out, err
+	}
+	d := time.Until(dl)
+	if d <= 0 {
+		return out, context.DeadlineExceeded
+	}
+	// The call outlives ctx's deadline by joinGrace, and ends with ctx
+	// when ctx is cancelled rather than timed out.
+	callCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl.Add(joinGrace))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	defer stop()
+	q := url.Values{"timeout": {d.String()}}
+	err := c.callQuery(callCtx, http.MethodPost, "/"+Version+"/join", q, JoinRequest{Ticket: ticket}, &out)
 	return out, err
 }
 

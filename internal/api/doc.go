@@ -138,8 +138,9 @@
 //	POST   /v1/spaces/SPACE/synced?timeout=30s  204 once the space is in sync with a
 //	                                   connected peer (after a join: the first sync is
 //	                                   over); 504 timeout, 503 offline
-//	POST   /v1/join                  {"ticket":"loam2…"} → {"id","name","created"} once
+//	POST   /v1/join?timeout=2m       {"ticket":"loam2…"} → {"id","name","created"} once
 //	       joined; it waits for the space to arrive, until the client gives up
+//	       or the timeout ends (504 timeout, once what the join added is removed)
 //
 //	GET    /v1/peers                 [{"peer":"12D3Koo…","author":"aut_…","addrs":["/ip4/…/tcp/…"],
 //	                                   "direct":true,"connected":true,"spaces":["spc_…"],

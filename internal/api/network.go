@@ -62,7 +62,18 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	sp, err := s.n.Join(r.Context(), t)
+	ctx := r.Context()
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			writeError(w, badRequestf("timeout must be a positive Go duration (30s, 5m), not %q", v))
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	sp, err := s.n.Join(ctx, t)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -228,7 +229,7 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 				progress(CompactProgress{Done: i + 1, Total: len(full)})
 			}
 		}
-		waitDeleted(ctx, db)
+		s.waitDeleted(ctx, db)
 		return nil
 	})
 	if err != nil {
@@ -245,21 +246,25 @@ func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(Com
 	return nil
 }
 
-// deleteWait bounds how long Compact waits for Pebble to delete the tables
-// it made obsolete.
-const deleteWait = 5 * time.Second
+// deleteWait bounds how long Compact waits for Pebble to delete the files
+// it made obsolete: a loaded disk takes seconds.
+const deleteWait = 30 * time.Second
 
 // waitDeleted waits, up to deleteWait, until Pebble has deleted the tables
 // a compaction made obsolete and the logs its flush did (it does in the
 // background, just after), so that the usage read after Compact shows the
-// space freed.
-func waitDeleted(ctx context.Context, db *pebble.DB) {
+// space freed. Pebble counts a log queued for deletion as gone (with its
+// recycling off, see deleter), so the logs are counted on the disk: no
+// more than Pebble's live ones and those it keeps to recycle (a small
+// disk's, see minSizedMemTable).
+func (s *Store) waitDeleted(ctx context.Context, db *pebble.DB) {
 	deadline := time.Now().Add(deleteWait)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	pending := func() bool {
+		onDisk := s.logFiles()
 		m := db.Metrics()
-		return m.Table.Local.ObsoleteSize > 0 || m.WAL.ObsoleteFiles > 0
+		return m.Table.Local.ObsoleteSize > 0 || onDisk > m.WAL.Files+m.WAL.ObsoleteFiles
 	}
 	for pending() && time.Now().Before(deadline) {
 		select {
@@ -268,6 +273,21 @@ func waitDeleted(ctx context.Context, db *pebble.DB) {
 		case <-t.C:
 		}
 	}
+}
+
+// logFiles counts the write-ahead logs in the store's directory.
+func (s *Store) logFiles() int64 {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, name := range names {
+		if strings.HasSuffix(name, ".log") {
+			n++
+		}
+	}
+	return n
 }
 
 // CompactSpace compacts space sp's key ranges (Compact): for the callers

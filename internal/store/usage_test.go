@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -134,5 +138,49 @@ func TestCompactWhileWriting(t *testing.T) {
 	}
 	if _, err := st.Usage(ctx); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Usage after Close: %v", err)
+	}
+}
+
+// slowLogRemoval is a disk whose removal of a write-ahead log takes a
+// while, as on a loaded machine: Pebble deletes a flushed log in the
+// background, after the flush.
+type slowLogRemoval struct {
+	vfs.FS
+	delay time.Duration
+}
+
+func (fs slowLogRemoval) Remove(name string) error {
+	if strings.HasSuffix(name, ".log") {
+		time.Sleep(fs.delay) // the disk's slowness, not synchronization
+	}
+	return fs.FS.Remove(name)
+}
+
+func (fs slowLogRemoval) Unwrap() vfs.FS { return fs.FS }
+
+// TestCompactWaitsForLogs: once Compact returns, the log its flush made
+// obsolete is gone from the disk, however slowly the disk deletes it.
+// Before this was so, Compact waited for the tables only (Pebble counts
+// a log queued for deletion as deleted): loam compact reported, and
+// TestSmallStoreDisk measured in CI, 28 MB of flushed logs still there.
+func TestCompactWaitsForLogs(t *testing.T) {
+	dir := t.TempDir()
+	st, sp, w := usageSpace(t, slowLogRemoval{vfs.Default, 300 * time.Millisecond}, dir)
+	putRandom(t, st, sp, w, rand.New(rand.NewPCG(3, 4)), 2000, 100_000) // 2 MiB
+	if err := st.Compact(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, l := range logs {
+		if fi, err := os.Stat(l); err == nil {
+			size += fi.Size()
+		}
+	}
+	if len(logs) != 1 || size > 1<<20 {
+		t.Fatalf("after Compact: %d logs of %d bytes in all (%v); want the one live log, empty", len(logs), size, logs)
 	}
 }
