@@ -261,7 +261,8 @@ type batch struct {
 	byLoc   map[authorSeq]*commit.Commit     // main-chain commits stored in this batch
 	erasedC map[keys.CommitID]*commit.Commit // stored commits an erase of this batch rewrote (erase.go)
 	policy  map[keys.SpaceID][]byte          // retention rows written in this batch (retention.go)
-	vvs     map[authorSeq]view.VV
+	pasts   map[authorSeq][]gain             // gains of the commits stored in this batch (causal.go)
+	from    map[authorSeq]uint64             // (space, author, 0) → its first seq stored in this batch
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
 	dirty   map[keys.SpaceID]*spaceState
@@ -298,7 +299,8 @@ func (a *applier) newBatchSized(size int) *batch {
 		byLoc:   map[authorSeq]*commit.Commit{},
 		erasedC: map[keys.CommitID]*commit.Commit{},
 		policy:  map[keys.SpaceID][]byte{},
-		vvs:     map[authorSeq]view.VV{},
+		pasts:   map[authorSeq][]gain{},
+		from:    map[authorSeq]uint64{},
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},
 		dirty:   map[keys.SpaceID]*spaceState{},

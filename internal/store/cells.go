@@ -20,19 +20,19 @@ type cellState struct {
 	one   [1]view.Entry // backs cell.Live for a new key, saving an allocation
 }
 
-// applyOps adds c's ops to the view. vv is c's version vector if already
+// applyOps adds c's ops to the view. p is c's causal past if already
 // computed, else nil (computed on first need).
-func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, vv view.VV) error {
+func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, p *past) error {
 	var vvErr error
 	seenBy := func(i int) view.SeenFunc {
 		return func(e *view.Entry) bool {
 			if e.Author == c.Author {
 				return e.Seq < c.Seq || (e.Seq == c.Seq && int(e.Op) < i)
 			}
-			if vv == nil {
-				vv, vvErr = a.commitVV(bc, st, c)
+			if p == nil && vvErr == nil {
+				p, vvErr = a.pastOf(bc, st, c)
 			}
-			return vv.Saw(e.Author, e.Seq)
+			return vvErr == nil && p.saw(e.Author, e.Seq)
 		}
 	}
 	for i := range c.Ops {

@@ -14,7 +14,7 @@ import (
 // spaceKey(tag, space): everything of a space but its name row.
 // TestForgetLeavesNothing fails when a table is missing here.
 var spaceTags = []byte{
-	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagOffchain,
+	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagPast, tagOffchain,
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 	tagHistory, tagErased, tagPolicy,
 }

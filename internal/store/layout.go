@@ -14,8 +14,9 @@ const (
 	tagCommit    byte = 0x10
 	tagCommitID  byte = 0x11
 	tagHead      byte = 0x12
-	tagVV        byte = 0x13
+	tagVV        byte = 0x13 // version vectors, written before #16: converted on load (causal.go)
 	tagFork      byte = 0x14
+	tagPast      byte = 0x15 // a commit's gains (causal.go)
 	tagOffchain  byte = 0x16
 	tagGrant     byte = 0x17
 	tagInvalid   byte = 0x18
@@ -50,6 +51,10 @@ func commitKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 
 func vvKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 	return spaceKey(tagVV, sp, a[:], be64(seq))
+}
+
+func pastKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
+	return spaceKey(tagPast, sp, a[:], be64(seq))
 }
 
 func invalidKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {

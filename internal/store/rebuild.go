@@ -137,11 +137,16 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 				if !ready {
 					break
 				}
+				p, err := a.pastOf(bc, st, c)
+				if err != nil {
+					return nil, err
+				}
 				if d.Valid(au, c.Seq) {
-					if err := a.applyOps(bc, st, c, nil); err != nil {
+					if err := a.applyOps(bc, st, c, p); err != nil {
 						return nil, err
 					}
 				}
+				st.advance(c, p)
 				done[c.ID] = true
 				next[au]++
 				progress = true

@@ -29,9 +29,17 @@ type spaceState struct {
 	fastFrom map[keys.AuthorID]uint64
 	forked   map[keys.AuthorID]uint64 // author → lowest forked seq
 	view     ViewState
-	lastVV   map[keys.AuthorID]vvAt // latest stored VV per author, when known
-	genesis  bool
-	over     map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
+	// nums numbers the space's authors for the knowledge vectors; know
+	// holds K at the latest applied commit of some authors, knowBytes
+	// their size (causal.go).
+	nums      map[keys.AuthorID]uint32
+	know      map[keys.AuthorID]*knowledge
+	knowBytes int
+	// recent and older remember where recent main-chain commits are
+	// (causal.go, remember).
+	recent, older map[keys.CommitID]loc
+	genesis       bool
+	over          map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -51,7 +59,9 @@ func newSpaceState(id keys.SpaceID) *spaceState {
 		cuts:     map[keys.AuthorID]uint64{},
 		fastFrom: map[keys.AuthorID]uint64{},
 		forked:   map[keys.AuthorID]uint64{},
-		lastVV:   map[keys.AuthorID]vvAt{},
+		nums:     map[keys.AuthorID]uint32{},
+		know:     map[keys.AuthorID]*knowledge{},
+		recent:   map[keys.CommitID]loc{},
 	}
 }
 
@@ -63,6 +73,9 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	ctx := context.Background()
 	vs, err := a.s.View(ctx, sp)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.convertVVs(sp); err != nil {
 		return nil, err
 	}
 	st := newSpaceState(sp)

@@ -6,7 +6,6 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/view"
 )
 
 func revokedOutcome(c *commit.Commit, why error) Outcome {
@@ -101,7 +100,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		return Outcome{Status: Pending, Err: fmt.Errorf("%w: %w: %s is dated %s", ErrPending, ErrFuture, c, c.Time)}, nil
 	}
 	for _, d := range c.Deps {
-		ok, err := a.known(bc, st.id, d)
+		_, ok, err := a.locateDep(bc, st, d)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -146,17 +145,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	}
 	bc.dirty[st.id] = st
 
-	var vv view.VV
-	if len(c.Deps) > 0 {
-		var err error
-		if vv, err = a.commitVV(bc, st, c); err != nil {
-			return Outcome{}, err
-		}
-		if err := bc.b.Set(vvKey(st.id, c.Author, c.Seq), view.AppendVV(nil, vv), nil); err != nil {
-			return Outcome{}, err
-		}
-		bc.vvs[authorSeq{st.id, c.Author, c.Seq}] = vv
-		st.lastVV[c.Author] = vvAt{c.Seq, vv}
+	p, err := a.stored(bc, st, c, auth.past)
+	if err != nil {
+		return Outcome{}, err
 	}
 	bc.stored = append(bc.stored, c)
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
@@ -176,7 +167,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		}
 		return revokedOutcome(c, auth.invalid), nil
 	}
-	if err := a.applyOps(bc, st, c, vv); err != nil {
+	if err := a.applyOps(bc, st, c, p); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Status: Applied}, nil
@@ -187,6 +178,7 @@ type authorization struct {
 	grants   []acl.Grant // its grants that take effect (if it counts)
 	invalid  error       // non-nil: stored, but it does not count, and why
 	redecide bool        // it revokes or joins through an invite: decide the space again
+	past     *past       // c's causal past, if computed to decide
 }
 
 // authorize decides c in its causal past. A commit is grounded if the
@@ -206,24 +198,24 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above {
 		return &authorization{}, nil, nil
 	}
-	var vv view.VV
-	var vvErr error
+	var p *past
+	var pErr error
 	seen := func(au keys.AuthorID, seq uint64) bool {
 		if au == c.Author {
 			return seq < c.Seq
 		}
-		if vv == nil && vvErr == nil {
-			vv, vvErr = a.commitVV(bc, st, c)
+		if p == nil && pErr == nil {
+			p, pErr = a.pastOf(bc, st, c)
 		}
-		return vv.Saw(au, seq)
+		return pErr == nil && p.saw(au, seq)
 	}
 	var why error
 	if above {
 		why = fmt.Errorf("%w: %s is cut after seq %d", acl.ErrRevoked, c.Author, cut)
 	} else {
 		v, err := st.valid.Check(c, seen)
-		if vvErr != nil {
-			return nil, nil, vvErr
+		if pErr != nil {
+			return nil, nil, pErr
 		}
 		if err == nil {
 			if onlyData && st.valid.Unbounded(c.Author, c.Time, seen) {
@@ -231,18 +223,18 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 					st.fastFrom[c.Author] = c.Seq
 				}
 			}
-			return &authorization{grants: v.Grants, redecide: st.needsRedecide(v)}, nil, nil
+			return &authorization{grants: v.Grants, redecide: st.needsRedecide(v), past: p}, nil, nil
 		}
 		why = err
 	}
 	v, err := st.grounded.Check(c, seen)
-	if vvErr != nil {
-		return nil, nil, vvErr
+	if pErr != nil {
+		return nil, nil, pErr
 	}
 	if err != nil {
 		return nil, err, nil
 	}
-	return &authorization{grants: v.Grants, invalid: why, redecide: st.needsRedecide(v)}, nil, nil
+	return &authorization{grants: v.Grants, invalid: why, redecide: st.needsRedecide(v), past: p}, nil, nil
 }
 
 // needsRedecide reports whether a commit with verdict v can change which

@@ -1,0 +1,402 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Causality without a version vector per commit (docs/design.md, "Causality
+// without vectors per commit (#16)").
+//
+// The knowledge of a commit x, K(x), is for each other author the highest
+// seq in x's causal past. A main-chain commit c of author a stores only
+// what it added to its author's knowledge: its gains, the authors whose
+// entry rose above K(prev), with their new seqs (a pastKey row, none if
+// nothing rose). A commit without deps gains nothing. So K(a, s) is the
+// fold of a's gains up to s, and the gains of c are found from its deps
+// alone: a dep d = (b, sd) with K(prev)[b] = kb < sd brings (b, sd) and
+// the gains of b's commits kb+1..sd, those not already known (K(b, kb) is
+// in K(prev) since (b, kb) is in prev's past). The work per commit is its
+// deps and the new knowledge they bring, not the number of authors.
+//
+// The applier keeps K at the latest applied commit of each author in
+// memory (knowledge, dense by the space's author numbers), within a byte
+// budget; an author's vector missing or at another seq is folded again
+// from its rows.
+
+// gain is one entry of a commit's gains: author's entry rose to seq.
+type gain struct {
+	author keys.AuthorID
+	seq    uint64
+}
+
+// knowBudget bounds the bytes of the knowledge vectors the applier keeps,
+// over all spaces. A vector takes 8 bytes per author of its space.
+const knowBudget = 64 << 20
+
+// knowledge is K(author, seq): by author number (spaceState.nums), the
+// highest seq seen, 0 for none. An author's own entry is not kept.
+type knowledge struct {
+	seq uint64
+	vec []uint64
+}
+
+func (k *knowledge) size() int { return 48 + 8*cap(k.vec) }
+
+// past answers "is (author, seq) in the causal past of c" for one commit c
+// being applied: its author's knowledge before it and its gains.
+type past struct {
+	st     *spaceState
+	author keys.AuthorID
+	seq    uint64
+	base   []uint64 // K(prev), read-only
+	gains  []gain   // sorted by author
+}
+
+// saw reports whether (au, seq) is c or in its causal past.
+func (p *past) saw(au keys.AuthorID, seq uint64) bool {
+	if au == p.author {
+		return seq <= p.seq
+	}
+	for _, g := range p.gains {
+		if g.author == au {
+			if g.seq >= seq {
+				return true
+			}
+			break
+		}
+	}
+	i, ok := p.st.nums[au]
+	return ok && int(i) < len(p.base) && p.base[i] >= seq
+}
+
+// number returns au's number in the space, giving it the next if new.
+func (st *spaceState) number(au keys.AuthorID) uint32 {
+	i, ok := st.nums[au]
+	if !ok {
+		i = uint32(len(st.nums))
+		st.nums[au] = i
+	}
+	return i
+}
+
+// raise folds gains into k.
+func (st *spaceState) raise(k *knowledge, gs []gain) {
+	for _, g := range gs {
+		i := int(st.number(g.author))
+		if i >= len(k.vec) {
+			before := k.size()
+			k.vec = append(k.vec, make([]uint64, i+1-len(k.vec))...)
+			st.knowBytes += k.size() - before
+		}
+		k.vec[i] = max(k.vec[i], g.seq)
+	}
+}
+
+// pastOf computes c's gains from its deps, c being the next commit of its
+// author's main chain (stored or about to be).
+func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, error) {
+	k, err := a.knownAt(bc, st, c.Author, c.Seq-1)
+	if err != nil {
+		return nil, err
+	}
+	p := &past{st: st, author: c.Author, seq: c.Seq, base: k.vec}
+	if len(c.Deps) == 0 {
+		return p, nil
+	}
+	got := map[keys.AuthorID]uint64{}
+	has := func(au keys.AuthorID) uint64 {
+		v := got[au]
+		if i, ok := st.nums[au]; ok && int(i) < len(k.vec) {
+			v = max(v, k.vec[i])
+		}
+		return v
+	}
+	for _, d := range c.Deps {
+		l, ok, err := a.locateDep(bc, st, d)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || l.author == c.Author {
+			continue // off the main chain, or c's own past
+		}
+		kb := has(l.author)
+		if l.seq <= kb {
+			continue
+		}
+		got[l.author] = l.seq
+		err = a.gainsOf(bc, st, l.author, kb+1, l.seq, func(g gain) {
+			if g.author != c.Author && g.seq > has(g.author) {
+				got[g.author] = g.seq
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.gains = make([]gain, 0, len(got))
+	for au, s := range got {
+		p.gains = append(p.gains, gain{au, s})
+	}
+	slices.SortFunc(p.gains, func(x, y gain) int { return bytes.Compare(x.author[:], y.author[:]) })
+	return p, nil
+}
+
+// stored records c's gains (p, computed if nil) once c is stored on its
+// author's main chain, moves its author's knowledge to c and returns p.
+func (a *applier) stored(bc *batch, st *spaceState, c *commit.Commit, p *past) (*past, error) {
+	if p == nil {
+		var err error
+		if p, err = a.pastOf(bc, st, c); err != nil {
+			return nil, err
+		}
+	}
+	st.remember(c.ID, loc{c.Author, c.Seq})
+	from := authorSeq{st.id, c.Author, 0}
+	if _, ok := bc.from[from]; !ok {
+		bc.from[from] = c.Seq
+	}
+	if p != nil && len(p.gains) > 0 {
+		if err := bc.b.Set(pastKey(st.id, c.Author, c.Seq), appendGains(nil, p.gains), nil); err != nil {
+			return nil, err
+		}
+		bc.pasts[authorSeq{st.id, c.Author, c.Seq}] = p.gains
+	}
+	st.advance(c, p)
+	return p, nil
+}
+
+// recentIDs bounds the main-chain commits whose place a space's state
+// remembers (twice that at most: two generations), so that the deps of a
+// new commit, mostly recent commits, are found without a read.
+const recentIDs = 1 << 14
+
+// remember notes the place of a main-chain commit just stored.
+func (st *spaceState) remember(id keys.CommitID, l loc) {
+	if len(st.recent) >= recentIDs {
+		st.recent, st.older = make(map[keys.CommitID]loc, recentIDs), st.recent
+	}
+	st.recent[id] = l
+}
+
+// locateDep is locate for a dep, looking in the recent commits first.
+func (a *applier) locateDep(bc *batch, st *spaceState, id keys.CommitID) (loc, bool, error) {
+	if l, ok := st.recent[id]; ok {
+		return l, true, nil
+	}
+	if l, ok := st.older[id]; ok {
+		return l, true, nil
+	}
+	return a.locate(bc, st.id, id)
+}
+
+// advance moves c's author's knowledge from c's prev to c (rebuild replays
+// commits already stored through it too).
+func (st *spaceState) advance(c *commit.Commit, p *past) {
+	k := st.know[c.Author]
+	if k == nil || k.seq != c.Seq-1 {
+		return // folded again from the rows when needed
+	}
+	if p != nil {
+		st.raise(k, p.gains)
+	}
+	k.seq = c.Seq
+}
+
+// knownAt returns K(au, seq), from memory or folded from au's rows (those
+// stored and those of this batch), and keeps it as au's knowledge.
+func (a *applier) knownAt(bc *batch, st *spaceState, au keys.AuthorID, seq uint64) (*knowledge, error) {
+	k := st.know[au]
+	if k != nil && k.seq == seq {
+		return k, nil
+	}
+	if k == nil || k.seq > seq {
+		if k != nil {
+			st.knowBytes -= k.size()
+		}
+		k = &knowledge{}
+		st.know[au] = k
+		st.knowBytes += k.size()
+		a.evict(st, au)
+	}
+	if seq > k.seq {
+		if err := a.gainsOf(bc, st, au, k.seq+1, seq, func(g gain) { st.raise(k, []gain{g}) }); err != nil {
+			delete(st.know, au)
+			st.knowBytes -= k.size()
+			return nil, err
+		}
+	}
+	k.seq = seq
+	return k, nil
+}
+
+// evict drops knowledge vectors, keep's of st aside, while the applier
+// holds more than knowBudget of them. Which go is left to map order.
+func (a *applier) evict(st *spaceState, keep keys.AuthorID) {
+	total := 0
+	for _, s := range a.spaces {
+		total += s.knowBytes
+	}
+	if _, cached := a.spaces[st.id]; !cached {
+		total += st.knowBytes
+	}
+	for _, s := range append([]*spaceState{st}, mapValues(a.spaces)...) {
+		for au, k := range s.know {
+			if total <= knowBudget*3/4 {
+				return
+			}
+			if s == st && au == keep {
+				continue
+			}
+			delete(s.know, au)
+			s.knowBytes -= k.size()
+			total -= k.size()
+		}
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// gainsOf calls fn with the gains of au's commits from seq lo to hi, from
+// the stored rows and this batch's.
+func (a *applier) gainsOf(bc *batch, st *spaceState, au keys.AuthorID, lo, hi uint64, fn func(gain)) error {
+	stop := hi // the last seq whose row is stored, not in this batch
+	if f, ok := bc.from[authorSeq{st.id, au, 0}]; ok && f <= hi {
+		stop = f - 1
+	}
+	if lo <= stop {
+		it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: pastKey(st.id, au, lo), UpperBound: pastKey(st.id, au, stop+1)})
+		if err != nil {
+			return err
+		}
+		for it.First(); it.Valid(); it.Next() {
+			gs, err := decodeGains(it.Value())
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("%w: gains of %s: %v", ErrCorrupt, au, err)
+			}
+			for _, g := range gs {
+				fn(g)
+			}
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+	}
+	for s := max(lo, stop+1); s <= hi; s++ {
+		for _, g := range bc.pasts[authorSeq{st.id, au, s}] {
+			fn(g)
+		}
+	}
+	return nil
+}
+
+// appendGains encodes gains sorted by author: uvarint(n), then per gain
+// author (32), uvarint seq.
+func appendGains(dst []byte, gs []gain) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(gs)))
+	for _, g := range gs {
+		dst = append(dst, g.author[:]...)
+		dst = binary.AppendUvarint(dst, g.seq)
+	}
+	return dst
+}
+
+// decodeGains parses appendGains's encoding strictly: authors in
+// increasing order, seqs above 0, nothing after.
+func decodeGains(b []byte) ([]gain, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b))/(keys.Size+1) {
+		return nil, fmt.Errorf("bad gains length")
+	}
+	b = b[k:]
+	gs := make([]gain, n)
+	for i := range gs {
+		if len(b) < keys.Size {
+			return nil, fmt.Errorf("gains truncated")
+		}
+		copy(gs[i].author[:], b)
+		b = b[keys.Size:]
+		if i > 0 && bytes.Compare(gs[i-1].author[:], gs[i].author[:]) >= 0 {
+			return nil, fmt.Errorf("gains out of order")
+		}
+		s, k := binary.Uvarint(b)
+		if k <= 0 || s == 0 {
+			return nil, fmt.Errorf("bad gain seq")
+		}
+		gs[i].seq, b = s, b[k:]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the gains", len(b))
+	}
+	return gs, nil
+}
+
+// convertVVs replaces the version vectors of space sp written before #16
+// (tagVV rows: the whole vector of each commit with deps) by the commits'
+// gains, durably, reading each author's vectors in seq order: a commit's
+// gains are the entries of its vector above its author's previous one.
+func (a *applier) convertVVs(sp keys.SpaceID) error {
+	lower := spaceKey(tagVV, sp)
+	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if !it.First() {
+		return it.Error()
+	}
+	b := a.s.db.NewBatch()
+	defer b.Close()
+	var au keys.AuthorID
+	prev := view.VV{}
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(lower)+keys.Size+8 {
+			return fmt.Errorf("%w: version vector key %x", ErrCorrupt, k)
+		}
+		if next := keys.AuthorID(k[len(lower):]); next != au {
+			au, prev = next, view.VV{}
+		}
+		seq := binary.BigEndian.Uint64(k[len(lower)+keys.Size:])
+		vv, err := view.DecodeVV(bytes.Clone(it.Value()))
+		if err != nil {
+			return fmt.Errorf("%w: version vector of %s seq %d: %v", ErrCorrupt, au, seq, err)
+		}
+		var gs []gain
+		for y, s := range vv {
+			if y != au && s > prev[y] {
+				gs = append(gs, gain{y, s})
+			}
+		}
+		prev = vv
+		if len(gs) == 0 {
+			continue
+		}
+		slices.SortFunc(gs, func(x, y gain) int { return bytes.Compare(x.author[:], y.author[:]) })
+		if err := b.Set(pastKey(sp, au, seq), appendGains(nil, gs), nil); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := b.DeleteRange(lower, prefixEnd(lower), nil); err != nil {
+		return err
+	}
+	return a.commitBatch(b)
+}
