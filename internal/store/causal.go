@@ -40,7 +40,7 @@ type gain struct {
 
 // knowBudget bounds the bytes of the knowledge vectors the applier keeps,
 // over all spaces. A vector takes 8 bytes per author of its space.
-const knowBudget = 64 << 20
+var knowBudget = 64 << 20
 
 // knowledge is K(author, seq): by author number (spaceState.nums), the
 // highest seq seen, 0 for none. An author's own entry is not kept.

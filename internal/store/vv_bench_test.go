@@ -38,8 +38,10 @@ type chatAuthor struct {
 }
 
 // genChat generates n authors' history of per commits each: active
-// writers at a time, each commit received up to lag commits late.
-func genChat(r *rand.Rand, n, per, active, lag int) *chat {
+// writers at a time, each commit received up to lag commits late. With
+// sparse set, a commit depends on one or two of the heads received
+// instead of all: the rest is in its past only through them, if at all.
+func genChat(r *rand.Rand, n, per, active, lag int, sparse bool) *chat {
 	seed := func() (s [32]byte) {
 		for i := range s {
 			s[i] = byte(r.UintN(256))
@@ -86,6 +88,10 @@ func genChat(r *rand.Rand, n, per, active, lag int) *chat {
 		deps := make([]keys.CommitID, 0, len(latest))
 		for _, c := range latest {
 			deps = append(deps, c.ID)
+		}
+		if sparse && len(deps) > 1 {
+			r.Shuffle(len(deps), func(i, j int) { deps[i], deps[j] = deps[j], deps[i] })
+			deps = deps[:1+r.IntN(2)]
 		}
 		t := commit.HLC{Wall: phys}
 		if !a.last.Less(t) {
@@ -153,7 +159,7 @@ func BenchmarkManyAuthors(b *testing.B) {
 			per = min(1000, 20000/n)
 		}
 		b.Run(fmt.Sprintf("authors=%d/per=%d", n, per), func(b *testing.B) {
-			h := genChat(rand.New(rand.NewPCG(uint64(n), uint64(per))), n, per, 10, 4)
+			h := genChat(rand.New(rand.NewPCG(uint64(n), uint64(per))), n, per, 10, 4, false)
 			deps := 0
 			for _, c := range h.commits {
 				deps += len(c.Deps)
