@@ -319,7 +319,7 @@ func appendGains(dst []byte, gs []gain) []byte {
 // decodeGains parses appendGains's encoding strictly: authors in
 // increasing order, seqs above 0, nothing after.
 func decodeGains(b []byte) ([]gain, error) {
-	n, k := binary.Uvarint(b)
+	n, k := minUvarint(b)
 	if k <= 0 || n > uint64(len(b))/(keys.Size+1) {
 		return nil, fmt.Errorf("bad gains length")
 	}
@@ -334,7 +334,7 @@ func decodeGains(b []byte) ([]gain, error) {
 		if i > 0 && bytes.Compare(gs[i-1].author[:], gs[i].author[:]) >= 0 {
 			return nil, fmt.Errorf("gains out of order")
 		}
-		s, k := binary.Uvarint(b)
+		s, k := minUvarint(b)
 		if k <= 0 || s == 0 {
 			return nil, fmt.Errorf("bad gain seq")
 		}
@@ -399,4 +399,13 @@ func (a *applier) convertVVs(sp keys.SpaceID) error {
 		return err
 	}
 	return a.commitBatch(b)
+}
+
+// minUvarint is binary.Uvarint refusing encodings longer than needed.
+func minUvarint(b []byte) (uint64, int) {
+	v, k := binary.Uvarint(b)
+	if k > 0 && k != len(binary.AppendUvarint(nil, v)) {
+		return 0, -1
+	}
+	return v, k
 }
