@@ -171,7 +171,17 @@ func (a *applier) stored(bc *batch, st *spaceState, c *commit.Commit, p *past) (
 		bc.pasts[authorSeq{st.id, c.Author, c.Seq}] = p.gains
 	}
 	st.advance(c, p)
+	a.checkBudget(st, c.Author)
 	return p, nil
+}
+
+// checkBudget evicts knowledge vectors once st's have grown by a MiB
+// since the last check: vectors grow as authors are numbered, not only
+// when one is made.
+func (a *applier) checkBudget(st *spaceState, keep keys.AuthorID) {
+	if st.knowBytes-st.knowChecked > 1<<20 {
+		a.evict(st, keep)
+	}
 }
 
 // recentIDs bounds the main-chain commits whose place a space's state
@@ -238,8 +248,9 @@ func (a *applier) knownAt(bc *batch, st *spaceState, au keys.AuthorID, seq uint6
 	return k, nil
 }
 
-// evict drops knowledge vectors, keep's of st aside, while the applier
-// holds more than knowBudget of them. Which go is left to map order.
+// evict drops knowledge vectors, keep's of st aside, when the applier
+// holds more than knowBudget of them, down to 3/4 of it. Which go is left
+// to map order.
 func (a *applier) evict(st *spaceState, keep keys.AuthorID) {
 	total := 0
 	for _, s := range a.spaces {
@@ -247,6 +258,10 @@ func (a *applier) evict(st *spaceState, keep keys.AuthorID) {
 	}
 	if _, cached := a.spaces[st.id]; !cached {
 		total += st.knowBytes
+	}
+	st.knowChecked = st.knowBytes
+	if total <= knowBudget {
+		return
 	}
 	for _, s := range append([]*spaceState{st}, mapValues(a.spaces)...) {
 		for au, k := range s.know {
@@ -258,6 +273,7 @@ func (a *applier) evict(st *spaceState, keep keys.AuthorID) {
 			}
 			delete(s.know, au)
 			s.knowBytes -= k.size()
+			s.knowChecked = min(s.knowChecked, s.knowBytes)
 			total -= k.size()
 		}
 	}

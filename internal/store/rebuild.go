@@ -147,6 +147,7 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 					}
 				}
 				st.advance(c, p)
+				a.checkBudget(st, c.Author)
 				done[c.ID] = true
 				next[au]++
 				progress = true

@@ -32,9 +32,10 @@ type spaceState struct {
 	// nums numbers the space's authors for the knowledge vectors; know
 	// holds K at the latest applied commit of some authors, knowBytes
 	// their size (causal.go).
-	nums      map[keys.AuthorID]uint32
-	know      map[keys.AuthorID]*knowledge
-	knowBytes int
+	nums        map[keys.AuthorID]uint32
+	know        map[keys.AuthorID]*knowledge
+	knowBytes   int
+	knowChecked int // knowBytes when the budget was last checked
 	// recent and older remember where recent main-chain commits are
 	// (causal.go, remember).
 	recent, older map[keys.CommitID]loc
