@@ -126,8 +126,10 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 			return nil, err
 		}
 		if !ok || l.author == c.Author {
-			continue // off the main chain, or c's own past
+			continue // not held, or c's own past
 		}
+		// An off-chain dep (a forked author's other branch) counts as the
+		// main-chain commit at its place, as before #16 (see Forks).
 		kb := has(l.author)
 		if l.seq <= kb {
 			continue
@@ -160,6 +162,7 @@ func (a *applier) stored(bc *batch, st *spaceState, c *commit.Commit, p *past) (
 		}
 	}
 	st.remember(c.ID, loc{c.Author, c.Seq})
+	st.newHead(c.ID, loc{c.Author, c.Seq})
 	from := authorSeq{st.id, c.Author, 0}
 	if _, ok := bc.from[from]; !ok {
 		bc.from[from] = c.Seq
@@ -189,7 +192,8 @@ func (a *applier) checkBudget(st *spaceState, keep keys.AuthorID) {
 // new commit, mostly recent commits, are found without a read.
 const recentIDs = 1 << 14
 
-// remember notes the place of a main-chain commit just stored.
+// remember notes the place of a main-chain commit just stored or looked
+// up.
 func (st *spaceState) remember(id keys.CommitID, l loc) {
 	if len(st.recent) >= recentIDs {
 		st.recent, st.older = make(map[keys.CommitID]loc, recentIDs), st.recent
@@ -197,15 +201,33 @@ func (st *spaceState) remember(id keys.CommitID, l loc) {
 	st.recent[id] = l
 }
 
-// locateDep is locate for a dep, looking in the recent commits first.
+// newHead notes the place of author's latest main-chain commit: a dep is
+// most often one (an author who comes back after a while depends on
+// every author's latest commit).
+func (st *spaceState) newHead(id keys.CommitID, l loc) {
+	if old, ok := st.headOf[l.author]; ok {
+		delete(st.headIDs, old)
+	}
+	st.headOf[l.author], st.headIDs[id] = id, l
+}
+
+// locateDep is locate for a dep, looking in the heads and the recent
+// commits first.
 func (a *applier) locateDep(bc *batch, st *spaceState, id keys.CommitID) (loc, bool, error) {
+	if l, ok := st.headIDs[id]; ok {
+		return l, true, nil
+	}
 	if l, ok := st.recent[id]; ok {
 		return l, true, nil
 	}
 	if l, ok := st.older[id]; ok {
 		return l, true, nil
 	}
-	return a.locate(bc, st.id, id)
+	l, ok, err := a.locate(bc, st.id, id)
+	if ok && err == nil {
+		st.remember(id, l) // a commit's place never changes
+	}
+	return l, ok, err
 }
 
 // advance moves c's author's knowledge from c's prev to c (rebuild replays

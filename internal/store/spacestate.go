@@ -39,8 +39,12 @@ type spaceState struct {
 	// recent and older remember where recent main-chain commits are
 	// (causal.go, remember).
 	recent, older map[keys.CommitID]loc
-	genesis       bool
-	over          map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
+	// headIDs holds where each author's latest main-chain commit is,
+	// headOf its ID (causal.go, newHead).
+	headIDs map[keys.CommitID]loc
+	headOf  map[keys.AuthorID]keys.CommitID
+	genesis bool
+	over    map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -63,6 +67,8 @@ func newSpaceState(id keys.SpaceID) *spaceState {
 		nums:     map[keys.AuthorID]uint32{},
 		know:     map[keys.AuthorID]*knowledge{},
 		recent:   map[keys.CommitID]loc{},
+		headIDs:  map[keys.CommitID]loc{},
+		headOf:   map[keys.AuthorID]keys.CommitID{},
 	}
 }
 
@@ -87,6 +93,7 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	}
 	for _, h := range heads {
 		st.heads[h.Author] = head{Seq: h.Seq, ID: h.ID, Wall: h.Time.Wall, Lgc: h.Time.Logical}
+		st.newHead(h.ID, loc{h.Author, h.Seq})
 	}
 	_, st.genesis = st.heads[keys.AuthorID(sp)]
 	grants, err := a.s.Grants(ctx, sp)
