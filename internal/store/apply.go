@@ -246,6 +246,8 @@ func (a *applier) runAlone(r *request) {
 type applier struct {
 	s      *Store
 	spaces map[keys.SpaceID]*spaceState
+	// scratch is pastOf's (causal.go): by author number, zero between uses.
+	scratch []uint64
 	// broken is set once Pebble failed a commit: that Pebble instance
 	// must not be written to again, so every write fails with it until
 	// the store is opened again.

@@ -82,8 +82,9 @@ func (p *past) saw(au keys.AuthorID, seq uint64) bool {
 func (st *spaceState) number(au keys.AuthorID) uint32 {
 	i, ok := st.nums[au]
 	if !ok {
-		i = uint32(len(st.nums))
+		i = uint32(len(st.authors))
 		st.nums[au] = i
+		st.authors = append(st.authors, au)
 	}
 	return i
 }
@@ -112,14 +113,36 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 	if len(c.Deps) == 0 {
 		return p, nil
 	}
-	got := map[keys.AuthorID]uint64{}
-	has := func(au keys.AuthorID) uint64 {
-		v := got[au]
-		if i, ok := st.nums[au]; ok && int(i) < len(k.vec) {
+	// What the deps bring, by author number, in a.scratch (all 0 between
+	// uses: the entries touched are cleared before returning).
+	sc := a.scratch
+	var touched []uint32
+	defer func() {
+		for _, i := range touched {
+			sc[i] = 0
+		}
+		a.scratch = sc
+	}()
+	has := func(i uint32) uint64 {
+		var v uint64
+		if int(i) < len(sc) {
+			v = sc[i]
+		}
+		if int(i) < len(k.vec) {
 			v = max(v, k.vec[i])
 		}
 		return v
 	}
+	set := func(i uint32, seq uint64) {
+		if int(i) >= len(sc) {
+			sc = append(sc, make([]uint64, int(i)+1-len(sc))...)
+		}
+		if sc[i] == 0 {
+			touched = append(touched, i)
+		}
+		sc[i] = seq
+	}
+	self := st.number(c.Author)
 	for _, d := range c.Deps {
 		l, ok, err := a.locateDep(bc, st, d)
 		if err != nil {
@@ -130,23 +153,24 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 		}
 		// An off-chain dep (a forked author's other branch) counts as the
 		// main-chain commit at its place, as before #16 (see Forks).
-		kb := has(l.author)
+		b := st.number(l.author)
+		kb := has(b)
 		if l.seq <= kb {
 			continue
 		}
-		got[l.author] = l.seq
+		set(b, l.seq)
 		err = a.gainsOf(bc, st, l.author, kb+1, l.seq, func(g gain) {
-			if g.author != c.Author && g.seq > has(g.author) {
-				got[g.author] = g.seq
+			if i := st.number(g.author); i != self && g.seq > has(i) {
+				set(i, g.seq)
 			}
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	p.gains = make([]gain, 0, len(got))
-	for au, s := range got {
-		p.gains = append(p.gains, gain{au, s})
+	p.gains = make([]gain, 0, len(touched))
+	for _, i := range touched {
+		p.gains = append(p.gains, gain{st.authors[i], sc[i]})
 	}
 	slices.SortFunc(p.gains, func(x, y gain) int { return bytes.Compare(x.author[:], y.author[:]) })
 	return p, nil
@@ -322,13 +346,9 @@ func (a *applier) gainsOf(bc *batch, st *spaceState, au keys.AuthorID, lo, hi ui
 			return err
 		}
 		for it.First(); it.Valid(); it.Next() {
-			gs, err := decodeGains(it.Value())
-			if err != nil {
+			if err := eachGain(it.Value(), fn); err != nil {
 				it.Close()
 				return fmt.Errorf("%w: gains of %s: %v", ErrCorrupt, au, err)
-			}
-			for _, g := range gs {
-				fn(g)
 			}
 		}
 		if err := it.Close(); err != nil {
@@ -357,31 +377,51 @@ func appendGains(dst []byte, gs []gain) []byte {
 // decodeGains parses appendGains's encoding strictly: authors in
 // increasing order, seqs above 0, nothing after.
 func decodeGains(b []byte) ([]gain, error) {
+	var gs []gain
+	err := eachGain(b, func(g gain) { gs = append(gs, g) })
+	return gs, err
+}
+
+// eachGain calls fn with each gain of b as it decodes it (decodeGains),
+// and returns the first error: fn may have been called before it.
+func eachGain(b []byte, fn func(gain)) error {
 	n, k := minUvarint(b)
 	if k <= 0 || n > uint64(len(b))/(keys.Size+1) {
-		return nil, fmt.Errorf("bad gains length")
+		return fmt.Errorf("bad gains length")
 	}
 	b = b[k:]
-	gs := make([]gain, n)
-	for i := range gs {
+	var prev gain
+	for i := range n {
 		if len(b) < keys.Size {
-			return nil, fmt.Errorf("gains truncated")
+			return fmt.Errorf("gains truncated")
 		}
-		copy(gs[i].author[:], b)
+		var g gain
+		copy(g.author[:], b)
 		b = b[keys.Size:]
-		if i > 0 && bytes.Compare(gs[i-1].author[:], gs[i].author[:]) >= 0 {
-			return nil, fmt.Errorf("gains out of order")
+		if i > 0 && bytes.Compare(prev.author[:], g.author[:]) >= 0 {
+			return fmt.Errorf("gains out of order")
 		}
 		s, k := minUvarint(b)
 		if k <= 0 || s == 0 {
-			return nil, fmt.Errorf("bad gain seq")
+			return fmt.Errorf("bad gain seq")
 		}
-		gs[i].seq, b = s, b[k:]
+		g.seq, b = s, b[k:]
+		fn(g)
+		prev = g
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("%d bytes after the gains", len(b))
+		return fmt.Errorf("%d bytes after the gains", len(b))
 	}
-	return gs, nil
+	return nil
+}
+
+// minUvarint is binary.Uvarint refusing encodings longer than needed.
+func minUvarint(b []byte) (uint64, int) {
+	v, k := binary.Uvarint(b)
+	if k > 0 && k != len(binary.AppendUvarint(nil, v)) {
+		return 0, -1
+	}
+	return v, k
 }
 
 // convertVVs replaces the version vectors of space sp written before #16
@@ -437,13 +477,4 @@ func (a *applier) convertVVs(sp keys.SpaceID) error {
 		return err
 	}
 	return a.commitBatch(b)
-}
-
-// minUvarint is binary.Uvarint refusing encodings longer than needed.
-func minUvarint(b []byte) (uint64, int) {
-	v, k := binary.Uvarint(b)
-	if k > 0 && k != len(binary.AppendUvarint(nil, v)) {
-		return 0, -1
-	}
-	return v, k
 }

@@ -33,6 +33,7 @@ type spaceState struct {
 	// holds K at the latest applied commit of some authors, knowBytes
 	// their size (causal.go).
 	nums        map[keys.AuthorID]uint32
+	authors     []keys.AuthorID // by number
 	know        map[keys.AuthorID]*knowledge
 	knowBytes   int
 	knowChecked int // knowBytes when the budget was last checked
