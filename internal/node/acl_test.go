@@ -235,17 +235,12 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 func TestMembersRevokeAndSecret(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := b.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := joinWith(t, b, tk)
 	id := sp.ID()
 	put(t, b, id, "hello", "from b")
 	waitFor(t, 10*time.Second, "b's write on a", func() bool {
@@ -324,9 +319,7 @@ func TestMembersRevokeAndSecret(t *testing.T) {
 func TestJoinWithAnExpiredInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Expires: time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
@@ -340,9 +333,7 @@ func TestJoinWithAnExpiredInvite(t *testing.T) {
 func TestJoinWithARevokedInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite})
 	if err != nil {
 		t.Fatal(err)
@@ -366,9 +357,7 @@ func TestJoinWithARevokedInvite(t *testing.T) {
 func TestOneTimeInviteUsedTwice(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -444,19 +433,10 @@ func TestOneTimeInviteUsedTwice(t *testing.T) {
 func TestSeedJoins(t *testing.T) {
 	ctx := ctxT(t)
 	a, s := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := s.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, tk.Space, "k", "v")
-	waitFor(t, 10*time.Second, "the seeder to hold a's write", func() bool { return sameView([]*Node{a, s}, tk.Space) })
+	id := newSpace(t, a, "club").ID()
+	sp := joinAs(t, a, s, "club", commit.RoleSeed, 0)
+	put(t, a, id, "k", "v")
+	waitFor(t, 10*time.Second, "the seeder to hold a's write", func() bool { return sameView([]*Node{a, s}, id) })
 	if _, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))}); err == nil || !strings.Contains(err.Error(), "has role seed") {
 		t.Fatalf("a seeder's write: %v", err)
 	}
@@ -467,9 +447,7 @@ func TestSeedJoins(t *testing.T) {
 func TestUnusedInviteIsAnInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleRead})
 	if err != nil {
 		t.Fatal(err)

@@ -17,10 +17,7 @@ import (
 func TestPersonSpaceRotationSealsToIdentity(t *testing.T) {
 	ctx := ctxT(t)
 	laptop := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	sk, epoch0 := phrase.Key().PersonSpace()
 	ps := sk.Space()
 	if err := laptop.rk.Add(ps, []keys.EpochKey{{Epoch: 0, Key: epoch0}}); err != nil {

@@ -110,21 +110,13 @@ func TestDHTSeesOnlyDiscoveryIDs(t *testing.T) {
 		if i == len(names)-1 {
 			n = b // b holds a space of its own, besides the one it joins
 		}
-		sp, err := n.CreateSpace(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp := newSpace(t, n, name)
 		spaces[name] = sp.ID()
 		put(t, n, sp.ID(), "notes/"+name, "secret plans for "+name)
 	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, a, "garden", commit.RoleWrite, time.Hour)
 	tk.Addrs = nil // only the DHT can tell b where a is
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	waitFor(t, 30*time.Second, "a's write in garden on b", func() bool {
 		_, err := b.st.Get(ctx, spaces["garden"], []byte("notes/garden"))
 		return err == nil

@@ -42,9 +42,7 @@ func TestJoinThroughDHT(t *testing.T) {
 	id, tk := invited(t, a, "garden")
 	put(t, a, id, "tools/drill", "cordless")
 	tk.Addrs = nil
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	waitFor(t, 20*time.Second, "a's write on b", func() bool {
 		_, err := b.st.Get(ctx, id, []byte("tools/drill"))
 		return err == nil
@@ -157,10 +155,7 @@ func TestDiscoveryOfAForgottenSpace(t *testing.T) {
 	close(release)
 	// The round goes on (the node would crash here before); the next
 	// lookup of any space shows it did, and the forgotten one stays out.
-	other, err := n.CreateSpace(ctx, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newSpace(t, n, "other")
 	waitFor(t, 20*time.Second, "the other space to be looked up", func() bool {
 		for _, d := range n.Discovery() {
 			if d.Space == other.ID() && !d.Looked.IsZero() {

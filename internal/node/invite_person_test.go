@@ -37,13 +37,8 @@ func TestInviteNamesThePerson(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := laptop.Join(ctx, tk); err != nil {
-				t.Fatal(err)
-			}
+			ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
+			joinWith(t, laptop, tk)
 			// One commit: the laptop's certificate and the grant to Ana.
 			join := firstCommit(t, laptop, id)
 			if len(join.Ops) != 2 || join.Ops[0].Kind != commit.KindCert || join.Ops[1].Kind != commit.KindGrant {
@@ -67,10 +62,7 @@ func TestInviteNamesThePerson(t *testing.T) {
 				t.Fatal(err)
 			}
 			follow := keys.Ticket{Space: id, Name: "club", Addrs: admin.Addrs(), ReadKeys: tk.ReadKeys}
-			psp, err := phone.Join(ctx, follow)
-			if err != nil {
-				t.Fatal(err)
-			}
+			psp := joinWith(t, phone, follow)
 			if psp.Private() != private {
 				t.Fatalf("the phone's space is private: %v, want %v", psp.Private(), private)
 			}
@@ -124,13 +116,8 @@ func TestInviteJoinedBeforeByThePerson(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	id, tk := invited(t, admin, "club")
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
+	joinWith(t, laptop, tk)
 	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
 		t.Fatal(err)
 	}
@@ -193,19 +180,9 @@ func TestInviteWithoutIdentityGrantsTheDevice(t *testing.T) {
 	dev := openNode(t, t.TempDir())
 	seeder := openNode(t, t.TempDir())
 	id, tk := invited(t, admin, "club")
-	if _, err := dev.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := seeder.CreateIdentity(ctx, "Sam", IdentityOptions{Device: "seeder"}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := admin.Invite(ctx, "club", commit.RoleSeed, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seeder.Join(ctx, st); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, dev, tk)
+	newIdentity(t, seeder, "Sam", "seeder")
+	joinAs(t, admin, seeder, "club", commit.RoleSeed, time.Hour)
 	for _, c := range []struct {
 		n    *Node
 		role commit.Role
@@ -267,13 +244,8 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
+	joinWith(t, laptop, tk)
 	link, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
 		t.Fatal(err)

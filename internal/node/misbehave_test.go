@@ -34,10 +34,7 @@ func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
 func TestMisbehavingPeersBlocked(t *testing.T) {
 	ctx := ctxT(t)
 	n, log := openLogged(t, false)
-	sp, err := n.CreateSpace(ctx, "guarded")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, "guarded")
 	id := sp.ID()
 	disc := keys.DiscoveryID(id)
 	for i, tc := range []struct {
@@ -177,19 +174,14 @@ func TestIdleDoesNoWork(t *testing.T) {
 	}
 	var ids []keys.SpaceID
 	for i := range 2 {
-		sp, err := hub.CreateSpace(ctx, fmt.Sprintf("s%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp := newSpace(t, hub, fmt.Sprintf("s%d", i))
 		ids = append(ids, sp.ID())
 		for _, p := range peers {
 			tk, err := hub.Invite(ctx, fmt.Sprintf("s%d", i), commit.RoleWrite, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.Join(ctx, tk); err != nil {
-				t.Fatal(err)
-			}
+			joinWith(t, p, tk)
 		}
 	}
 	all := append([]*Node{hub}, peers...)

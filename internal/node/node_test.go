@@ -66,15 +66,8 @@ func privateSpace(t *testing.T, n *Node, name string) *space.Space {
 // invites a writer for an hour.
 func invited(t *testing.T, n *Node, name string) (keys.SpaceID, keys.Ticket) {
 	t.Helper()
-	ctx := ctxT(t)
-	sp, err := n.CreateSpace(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := n.Invite(ctx, name, commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, name)
+	tk := inviteFor(t, n, name, commit.RoleWrite, time.Hour)
 	return sp.ID(), tk
 }
 
@@ -133,9 +126,7 @@ func TestJoinByTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctx, parsed); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, parsed)
 	put(t, b, id, "tools/saw", "hand saw")
 	waitFor(t, 10*time.Second, "both writes on both nodes", func() bool {
 		for _, n := range []*Node{a, b} {
@@ -163,15 +154,9 @@ func line(t *testing.T, count int) ([]*Node, keys.SpaceID, []string) {
 		homes = append(homes, h)
 		nodes = append(nodes, openNode(t, h))
 	}
-	sp, err := nodes[0].CreateSpace(ctx, "line")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, nodes[0], "line")
 	for i := 1; i < count; i++ {
-		tk, err := nodes[0].Invite(ctx, "line", commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, nodes[0], "line", commit.RoleWrite, 0)
 		tk.Addrs = nodes[i-1].Addrs() // reach the space through the previous node only
 		if _, err := nodes[i].Join(ctx, tk); err != nil {
 			t.Fatalf("node %d join: %v", i, err)

@@ -41,10 +41,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	a := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
 	b := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
 	c := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, a, "Ana", "laptop")
 	anaB, err := b.RecoverIdentity(ctx, phrase, "", IdentityOptions{Device: "server"})
 	if err != nil {
 		t.Fatal(err)
@@ -71,10 +68,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	if anaB.Name != placeholderName(ana.ID) {
 		t.Fatalf("a device recovered offline is named %q, want the placeholder", anaB.Name)
 	}
-	other, _, err := c.CreateIdentity(ctx, "Bea", IdentityOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := newIdentity(t, c, "Bea", "")
 	if other.Person == ana.Person {
 		t.Fatal("two identities share a person space")
 	}
@@ -86,10 +80,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 		t.Fatalf("after a restart the person space is %s, %v", got, ok)
 	}
 	// A space made by a device with an identity is the person's too.
-	s, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSpace(t, a, "garden")
 	acc, err := a.st.Access(ctx, s.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +100,8 @@ func TestLinkDevice(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	stranger := openNode(t, t.TempDir())
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	club, err := laptop.CreateSpace(ctx, "club")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
+	club := newSpace(t, laptop, "club")
 	diary := privateSpace(t, laptop, "diary")
 	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
 		t.Fatal(err)
@@ -193,10 +178,7 @@ func TestLinkWithIdentityKey(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{WithIdentity: true})
 	if err != nil {
 		t.Fatal(err)
@@ -229,22 +211,13 @@ func TestRecoverFromSeeder(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	seeder := openNode(t, t.TempDir())
 	fresh := openNode(t, t.TempDir())
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	diary := privateSpace(t, laptop, "diary")
 	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
 		t.Fatal(err)
 	}
 	for _, sp := range []keys.SpaceID{ana.Person, diary.ID()} {
-		tk, err := laptop.Invite(ctx, sp.String(), commit.RoleSeed, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := seeder.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinAs(t, laptop, seeder, sp.String(), commit.RoleSeed, 0)
 	}
 	// The seeder holds all of both before the laptop goes.
 	waitFor(t, 30*time.Second, "the diary in the laptop's directory", func() bool {
@@ -358,16 +331,10 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 	ctx := ctxT(t)
 	home := t.TempDir()
 	n := openNode(t, home)
-	ana, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, n, "Ana", "")
 	n.Close()
 	n = openNode(t, home)
-	s, err := n.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSpace(t, n, "garden")
 	waitFor(t, 20*time.Second, "the garden's directory entry", func() bool {
 		_, err := n.st.Get(ctx, ana.Person, []byte(dirPrefix+s.ID().String()))
 		return err == nil
@@ -380,9 +347,7 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 func TestCarrierForgetsNoSpace(t *testing.T) {
 	ctx := ctxT(t)
 	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	if _, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	newIdentity(t, n, "Ana", "")
 	gone := keys.SpaceID{7}
 	n.carryOne(ctx, gone)
 	n.people.mu.Lock()
@@ -402,9 +367,7 @@ func TestLinkTicketExpires(t *testing.T) {
 	ctx := ctxT(t)
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	if _, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	newIdentity(t, laptop, "Ana", "")
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
 		t.Fatal(err)

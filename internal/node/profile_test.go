@@ -22,24 +22,9 @@ func TestProfileBlindSeeder(t *testing.T) {
 	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	ana, _, err := a.CreateIdentity(ctx, name, IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, a, name, "laptop")
+	joinAs(t, a, s, "club", commit.RoleSeed, 0)
+	joinAs(t, a, b, "club", commit.RoleRead, time.Hour)
 	profileOf := func(n *Node) space.Profile {
 		_, ps, err := n.Roster(ctx, id.String())
 		if err != nil {
@@ -79,10 +64,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, a, "Ana", "laptop")
 	var img bytes.Buffer
 	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 6, 6))); err != nil {
 		t.Fatal(err)
@@ -98,13 +80,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
 		t.Fatal(err)
 	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, writeT); err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
 	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
 		p, err := b.Profile(ctx)
 		return err == nil && p == want
@@ -150,27 +126,13 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 func TestRefreshProfile(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
-	_, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
+	_, phrase := newIdentity(t, a, "Ana", "laptop")
 	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
 		t.Fatal(err)
 	}
-	own, err := b.CreateSpace(ctx, "phone-only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, writeT); err != nil {
-		t.Fatal(err)
-	}
+	own := newSpace(t, b, "phone-only")
+	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
 	if _, err := a.SetProfile(ctx, space.Profile{Name: "Ana Lima"}); err != nil {
 		t.Fatal(err)
 	}

@@ -52,16 +52,10 @@ func TestFaultClockSkew(t *testing.T) {
 	on := openSkewed(t, skewed{&zero, &elapsed})
 	ahead := openSkewed(t, skewed{&plus, &elapsed})
 	behind := openSkewed(t, skewed{&minus, &elapsed})
-	sp, err := on.CreateSpace(ctx, "skew")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, on, "skew")
 	id := sp.ID()
 	for _, n := range []*Node{ahead, behind} {
-		tk, err := on.Invite(ctx, "skew", commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, on, "skew", commit.RoleWrite, 0)
 		if _, err := n.Join(ctx, tk); err != nil {
 			t.Fatalf("join: %v", err)
 		}
