@@ -67,14 +67,7 @@ func TestUnauthorizedCommitNotForwarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Connect(ctx, mid.Addrs()[0]); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.Open(ctx, mid.Author(), reconcile.ProtocolID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := reconcile.NewStreamConn(s, s)
+	_, conn := syncStream(t, h, mid)
 	disc := keys.DiscoveryID(id)
 	conn.WriteFrame((&reconcile.Msg{Type: 1, Version: reconcile.Version, Spaces: []reconcile.SpaceProof{{Disc: disc, Proof: keys.SyncProof(id, key.Author(), mid.Author())}}}).Encode())
 	conn.WriteFrame((&reconcile.Msg{Type: 3, Disc: disc, Commits: [][]byte{evil.Bytes()}}).Encode())

@@ -86,20 +86,9 @@ type attacker struct {
 // which it proves space id.
 func attack(t *testing.T, n *Node, key keys.DeviceKey, id keys.SpaceID) *attacker {
 	t.Helper()
-	ctx := ctxT(t)
-	h, err := p2p.New(context.Background(), p2p.Config{Key: key, Listen: loopback})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &attacker{t: t, h: h, key: key, st: s, conn: reconcile.NewStreamConn(s, s)}
+	h := bareHost(t, key)
+	s, conn := syncStream(t, h, n)
+	a := &attacker{t: t, h: h, key: key, st: s, conn: conn}
 	a.send(&reconcile.Msg{Type: 1, Version: reconcile.Version, Spaces: []reconcile.SpaceProof{{Disc: keys.DiscoveryID(id), Proof: keys.SyncProof(id, key.Author(), n.Author())}}})
 	return a
 }

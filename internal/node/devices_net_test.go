@@ -48,9 +48,7 @@ func setupAna(t *testing.T) *anaSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.phone.RecoverIdentity(ctx, s.phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, s.phone, s.phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true})
 	for _, sp := range []keys.SpaceID{s.club, s.garden} {
 		waitFor(t, 20*time.Second, "the laptop's certificate at C's", func() bool { return hasCert(s.c, sp, s.laptop.Author(), s.ana.ID) })
 		if err := s.c.Grant(ctx, sp.String(), s.ana.ID.String(), commit.RoleWrite); err != nil {
@@ -86,14 +84,7 @@ func isCut(n *Node, sp keys.SpaceID, dev keys.AuthorID) (uint64, bool) {
 // commitCount counts the commits stored in sp.
 func commitCount(t *testing.T, n *Node, sp keys.SpaceID) int {
 	t.Helper()
-	c := 0
-	for _, err := range n.st.AllCommits(ctxT(t), sp) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c++
-	}
-	return c
+	return len(storedCommits(t, n, sp))
 }
 
 // TestRevokeDevice: Ana's laptop revokes her phone while member D is
@@ -230,9 +221,7 @@ func TestRevocationCarried(t *testing.T) {
 	phone := openNode(t, t.TempDir())
 	ana, phrase := newIdentity(t, home, "Ana", "home")
 	for _, n := range []*Node{laptop, phone} {
-		if _, err := n.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: map[*Node]string{laptop: "laptop", phone: "phone"}[n]}); err != nil {
-			t.Fatal(err)
-		}
+		recoverIdentity(t, n, phrase, "Ana", IdentityOptions{Device: map[*Node]string{laptop: "laptop", phone: "phone"}[n]})
 	}
 	club := newSpace(t, c, "club")
 	if err := c.Grant(ctx, "club", ana.ID.String(), commit.RoleWrite); err != nil {
@@ -297,9 +286,7 @@ func TestRevocationCarried(t *testing.T) {
 		// A device recovered from the phrase alone reads that epoch: the
 		// key sealed to the identity opens with the phrase's key.
 		fresh := openNode(t, t.TempDir())
-		if _, err := fresh.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "new", Peers: []string{loopbackTCP(home.Addrs())}}); err != nil {
-			t.Fatal(err)
-		}
+		recoverIdentity(t, fresh, phrase, "Ana", IdentityOptions{Device: "new", Peers: []string{loopbackTCP(home.Addrs())}})
 		waitFor(t, 20*time.Second, "the recovered device reading Ana's space's latest epoch", func() bool {
 			k, ok := fresh.rk.Current(ps)
 			return ok && k.Epoch == latest
@@ -352,9 +339,7 @@ func TestRevocationRekeyedByAdmin(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true})
 	notes := privateSpace(t, home, "notes")
 	if err := home.Grant(ctx, "notes", ana.ID.String(), commit.RoleWrite); err != nil {
 		t.Fatal(err)

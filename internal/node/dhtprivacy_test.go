@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
@@ -91,15 +90,7 @@ func spaceForms(sp keys.SpaceID) map[string][]byte {
 func TestDHTSeesOnlyDiscoveryIDs(t *testing.T) {
 	ctx := ctxT(t)
 	rec := &dhtRecorder{}
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: rec.record})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { boot.Close() })
+	boot := bootHost(t, rec.record)
 	bootAddr := loopbackTCP(boot.Addrs())
 	a, b := openFinder(t, t.TempDir(), bootAddr), openFinder(t, t.TempDir(), bootAddr)
 

@@ -12,19 +12,28 @@ import (
 	"github.com/loamdb/loam/internal/p2p"
 )
 
-// bootstrapNode starts a community bootstrap host (private DHT, relay) on
-// loopback and returns its TCP multiaddr.
-func bootstrapNode(t *testing.T) string {
+// bootHost starts a community bootstrap host (private DHT, relay) on
+// loopback, closed when the test ends; observe (if not nil) sees every DHT
+// request it receives.
+func bootHost(t *testing.T, observe func(p2p.DHTRequest)) *p2p.Host {
 	t.Helper()
 	k, err := keys.NewDeviceKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true})
+	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// bootstrapNode starts a bootstrap host (bootHost) and returns its TCP
+// multiaddr.
+func bootstrapNode(t *testing.T) string {
+	t.Helper()
+	h := bootHost(t, nil)
 	if a := loopbackTCP(h.Addrs()); a != "" {
 		return a
 	}
@@ -108,29 +117,20 @@ func TestDiscoveryOfAForgottenSpace(t *testing.T) {
 	var mu sync.Mutex
 	arrived, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true,
-		OnDHTRequest: func(q p2p.DHTRequest) {
-			mu.Lock()
-			hit := target != nil && q.Type == "GET_PROVIDERS" && bytes.Equal(q.Key, target)
-			mu.Unlock()
-			if hit {
-				once.Do(func() {
-					close(arrived)
-					select { // hold the lookup while the space is forgotten
-					case <-release:
-					case <-time.After(20 * time.Second):
-					}
-				})
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := bootHost(t, func(q p2p.DHTRequest) {
+		mu.Lock()
+		hit := target != nil && q.Type == "GET_PROVIDERS" && bytes.Equal(q.Key, target)
+		mu.Unlock()
+		if hit {
+			once.Do(func() {
+				close(arrived)
+				select { // hold the lookup while the space is forgotten
+				case <-release:
+				case <-time.After(20 * time.Second):
+				}
+			})
+		}
+	})
 	n = openFinder(t, t.TempDir(), loopbackTCP(h.Addrs()))
 	id, err := keys.NewSpaceKey()
 	if err != nil {

@@ -61,3 +61,30 @@ func joinAs(t *testing.T, from, joiner *Node, name string, role commit.Role, exp
 	t.Helper()
 	return joinWith(t, joiner, inviteFor(t, from, name, role, expires))
 }
+
+// storedCommits returns the commits n stores in space sp, decoded.
+func storedCommits(t *testing.T, n *Node, sp keys.SpaceID) []*commit.Commit {
+	t.Helper()
+	var cs []*commit.Commit
+	for sc, err := range n.st.AllCommits(ctxT(t), sp) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := commit.Decode(sc.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// recoverIdentity recovers on n the identity of person from phrase, with o.
+func recoverIdentity(t *testing.T, n *Node, phrase identity.Phrase, person string, o IdentityOptions) Identity {
+	t.Helper()
+	id, err := n.RecoverIdentity(ctxT(t), phrase, person, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

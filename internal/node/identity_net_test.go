@@ -30,9 +30,7 @@ func TestPersonGrantSecondDevice(t *testing.T) {
 	// Ana's phone (certified by the same identity, handed the identity
 	// key as linking will) follows the space with a ticket without an
 	// invite. Before any person grant it cannot write, and carries nothing.
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 	follow := keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}
 	sp := joinWith(t, phone, follow)
 	waitFor(t, 20*time.Second, "the laptop's certificate at the phone's", func() bool { return hasCert(phone, id, laptop.Author(), ana.ID) })

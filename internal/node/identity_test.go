@@ -33,14 +33,7 @@ func hasCert(n *Node, sp keys.SpaceID, dev keys.AuthorID, id keys.IdentityID) bo
 func certCount(t *testing.T, n *Node, sp keys.SpaceID) int {
 	t.Helper()
 	count := 0
-	for sc, err := range n.st.AllCommits(ctxT(t), sp) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range storedCommits(t, n, sp) {
 		for _, o := range c.Ops {
 			if o.Kind == commit.KindCert && c.Author == n.Author() {
 				count++

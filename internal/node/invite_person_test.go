@@ -58,9 +58,7 @@ func TestInviteNamesThePerson(t *testing.T) {
 			// Ana's phone: the same identity, a ticket without an invite
 			// (with the read keys, in a private space). The invite's one use
 			// is taken; the phone needs none.
-			if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-				t.Fatal(err)
-			}
+			recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 			follow := keys.Ticket{Space: id, Name: "club", Addrs: admin.Addrs(), ReadKeys: tk.ReadKeys}
 			psp := joinWith(t, phone, follow)
 			if psp.Private() != private {
@@ -118,9 +116,7 @@ func TestInviteJoinedBeforeByThePerson(t *testing.T) {
 	id, tk := invited(t, admin, "club")
 	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	joinWith(t, laptop, tk)
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 	psp, err := phone.Join(ctx, tk) // the same ticket, invite included
 	if err != nil {
 		t.Fatal(err)
@@ -152,9 +148,7 @@ func TestInviteJoinedBeforeByThePerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	tablet := openNode(t, t.TempDir())
-	if _, err := tablet.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "tablet"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, tablet, phrase, "Ana", IdentityOptions{Device: "tablet"})
 	waitFor(t, 20*time.Second, "the invite's revocation at the laptop's", func() bool {
 		acc, err := laptop.st.Access(ctx, id)
 		_, cut := acc.Cuts[tk.Invite.Author()]
@@ -211,17 +205,10 @@ func TestInviteWithoutIdentityGrantsTheDevice(t *testing.T) {
 	}
 }
 
-// laptopJoin returns n's first commit in space id: its join.
+// firstCommit returns n's first commit in space id: its join.
 func firstCommit(t *testing.T, n *Node, id keys.SpaceID) *commit.Commit {
 	t.Helper()
-	for sc, err := range n.st.AllCommits(context.Background(), id) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range storedCommits(t, n, id) {
 		if c.Author == n.Author() && c.Seq == 1 {
 			return c
 		}
@@ -270,13 +257,7 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 		t.Fatalf("the server does not write in Bob's club: holds it: %v; Ana's role there %s, the server's certificates %v (%v); heads %s, Bob's %s",
 			held, pr, certs, aerr, heads(server, club.ID()), heads(bob, club.ID()))
 	}
-	s, err := server.openSpace(ctx, club.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("from"), []byte("server"))}); err != nil {
-		t.Fatalf("the server writes in the club as Ana: %v", err)
-	}
+	put(t, server, club.ID(), "from", "server") // the server writes in the club as Ana
 	waitFor(t, 30*time.Second, "the server's write at Bob's", func() bool {
 		e, err := bob.st.Get(ctx, club.ID(), []byte("from"))
 		return err == nil && string(e.Value) == "server" && e.Author == server.Author()

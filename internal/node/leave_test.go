@@ -126,15 +126,7 @@ func (p *providesSeen) len() int {
 func TestLeaveFreesItsSpace(t *testing.T) {
 	ctx := ctxT(t)
 	seen := &providesSeen{}
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: seen.observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { boot.Close() })
+	boot := bootHost(t, seen.observe)
 	home := t.TempDir()
 	aKey, err := keys.LoadOrCreateDeviceKey(home)
 	if err != nil {

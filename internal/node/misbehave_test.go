@@ -15,16 +15,37 @@ import (
 	"github.com/loamdb/loam/internal/store/storetest"
 )
 
-// rogue is a bare p2p host that speaks the sync protocol badly on purpose.
-func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
+// bareHost is a p2p host with key on loopback, without a node, closed when
+// the test ends.
+func bareHost(t *testing.T, key keys.DeviceKey) *p2p.Host {
 	t.Helper()
-	key := keys.DeviceKeyFromSeed([32]byte{seed})
 	h, err := p2p.New(context.Background(), p2p.Config{Key: key, Listen: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	return h, key
+	return h
+}
+
+// rogue is a bare p2p host that speaks the sync protocol badly on purpose.
+func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
+	t.Helper()
+	key := keys.DeviceKeyFromSeed([32]byte{seed})
+	return bareHost(t, key), key
+}
+
+// syncStream connects h to n and opens a sync stream to it.
+func syncStream(t *testing.T, h *p2p.Host, n *Node) (p2p.Stream, *reconcile.StreamConn) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reconcile.NewStreamConn(s, s)
 }
 
 // TestMisbehavingPeersBlocked: a peer that sends a proof for a space it does
@@ -59,14 +80,7 @@ func TestMisbehavingPeersBlocked(t *testing.T) {
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			h, key := rogue(t, byte(100+i))
-			if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
-				t.Fatal(err)
-			}
-			s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := reconcile.NewStreamConn(s, s)
+			_, conn := syncStream(t, h, n)
 			for _, f := range tc.frames(key) {
 				conn.WriteFrame(f)
 			}

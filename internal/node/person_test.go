@@ -135,13 +135,7 @@ func TestLinkDevice(t *testing.T) {
 		e, err := server.st.Get(ctx, diary.ID(), []byte("day/1"))
 		return err == nil && string(e.Value) == "sunny"
 	})
-	s, err := server.openSpace(ctx, diary.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("rain"))}); err != nil {
-		t.Fatalf("the server writes in Ana's private space: %v", err)
-	}
+	put(t, server, diary.ID(), "day/2", "rain") // the server writes in Ana's private space
 	waitFor(t, 20*time.Second, "the server's write at the laptop", func() bool {
 		e, err := laptop.st.Get(ctx, diary.ID(), []byte("day/2"))
 		return err == nil && string(e.Value) == "rain" && e.Author == server.Author()
@@ -264,13 +258,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 		id, err := fresh.Identity(ctx)
 		return err == nil && id.Name == "Ana"
 	})
-	s, err := fresh.openSpace(ctx, diary.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("found it"))}); err != nil {
-		t.Fatalf("the recovered device writes as Ana: %v", err)
-	}
+	put(t, fresh, diary.ID(), "day/2", "found it") // the recovered device writes as Ana
 	waitFor(t, 20*time.Second, "the recovered device's certificate at the seeder", func() bool {
 		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
 	})

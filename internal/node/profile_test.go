@@ -77,9 +77,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	if n, err := a.SetProfile(ctx, want); err != nil || n != len(a.profileSpaces()) {
 		t.Fatalf("SetProfile = %d, %v; want %d (every space held)", n, err, len(a.profileSpaces()))
 	}
-	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, b, phrase, "Ana", IdentityOptions{Device: "phone"})
 	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
 	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
 		p, err := b.Profile(ctx)
@@ -128,9 +126,7 @@ func TestRefreshProfile(t *testing.T) {
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	newSpace(t, a, "club")
 	_, phrase := newIdentity(t, a, "Ana", "laptop")
-	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, b, phrase, "Ana", IdentityOptions{Device: "phone"})
 	own := newSpace(t, b, "phone-only")
 	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
 	if _, err := a.SetProfile(ctx, space.Profile{Name: "Ana Lima"}); err != nil {
