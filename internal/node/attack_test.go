@@ -251,14 +251,7 @@ func TestFaultRevokedMemberForkFlood(t *testing.T) {
 			put(t, member, id, "after/member", "1")
 			put(t, admin, id, "after/admin", "1")
 			waitFor(t, 10*time.Second, "honest writes on both honest nodes", func() bool {
-				for _, n := range []*Node{admin, member} {
-					for _, k := range []string{"after/member", "after/admin"} {
-						if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
-							return false
-						}
-					}
-				}
-				return true
+				return holdKeys([]*Node{admin, member}, id, "after/member", "after/admin")
 			})
 			t.Logf("figure: honest writes on every honest peer %s after the attack", time.Since(start).Round(time.Millisecond))
 

@@ -104,6 +104,18 @@ func converged(nodes []*Node, id keys.SpaceID) bool {
 	return true
 }
 
+// holdKeys reports whether every node holds every key ks in space id.
+func holdKeys(nodes []*Node, id keys.SpaceID, ks ...string) bool {
+	for _, n := range nodes {
+		for _, k := range ks {
+			if _, err := n.st.Get(context.Background(), id, []byte(k)); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func put(t *testing.T, n *Node, id keys.SpaceID, k, v string) {
 	t.Helper()
 	sp, err := n.openSpace(context.Background(), id)
@@ -117,7 +129,6 @@ func put(t *testing.T, n *Node, id keys.SpaceID, k, v string) {
 
 // TestJoinByTicket: a second node joins with a ticket, both write, both see.
 func TestJoinByTicket(t *testing.T) {
-	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
 	id, tk := invited(t, a, "garden")
@@ -129,14 +140,7 @@ func TestJoinByTicket(t *testing.T) {
 	joinWith(t, b, parsed)
 	put(t, b, id, "tools/saw", "hand saw")
 	waitFor(t, 10*time.Second, "both writes on both nodes", func() bool {
-		for _, n := range []*Node{a, b} {
-			for _, k := range []string{"tools/drill", "tools/saw"} {
-				if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
-					return false
-				}
-			}
-		}
-		return converged([]*Node{a, b}, id)
+		return holdKeys([]*Node{a, b}, id, "tools/drill", "tools/saw") && converged([]*Node{a, b}, id)
 	})
 	peers := b.Peers()
 	if len(peers) != 1 || !peers[0].Direct || len(peers[0].Spaces) != 1 || peers[0].BytesIn == 0 {

@@ -145,15 +145,7 @@ func TestLinkDevice(t *testing.T) {
 	})
 
 	// The ticket was for one device.
-	if _, err := stranger.AddDevice(ctx, tk, "intruder"); !errors.Is(err, ErrLinkVoid) {
-		t.Fatalf("a used link ticket: %v, want ErrLinkVoid", err)
-	}
-	if _, err := stranger.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
-		t.Fatal("a failed link left an identity")
-	}
-	if _, err := stranger.st.Space(ctx, ana.Person); err == nil {
-		t.Fatal("a failed link left the person space")
-	}
+	linkRefused(t, stranger, tk, "intruder", ana.Person, "a used link ticket")
 	// An invite to another space is not a link ticket.
 	_, inv := invited(t, laptop, "other")
 	if _, err := stranger.AddDevice(ctx, inv, "intruder"); !errors.Is(err, ErrLinkVoid) {
@@ -363,13 +355,22 @@ func TestLinkTicketExpires(t *testing.T) {
 	if _, err := laptop.WaitLinked(ctx, tk); !errors.Is(err, ErrLinkVoid) {
 		t.Fatalf("WaitLinked on an unused ticket: %v, want ErrLinkVoid once expired", err)
 	}
-	if _, err := phone.AddDevice(ctx, tk, "phone"); !errors.Is(err, ErrLinkVoid) {
-		t.Fatalf("an expired link ticket: %v, want ErrLinkVoid", err)
+	linkRefused(t, phone, tk, "phone", tk.Space, "an expired link ticket")
+}
+
+// linkRefused checks that n, adding itself as device dev with the link
+// ticket tk (what), is refused with ErrLinkVoid and left as it was: no
+// identity, no person space person.
+func linkRefused(t *testing.T, n *Node, tk keys.Ticket, dev string, person keys.SpaceID, what string) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := n.AddDevice(ctx, tk, dev); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("%s: %v, want ErrLinkVoid", what, err)
 	}
-	if _, err := phone.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
-		t.Fatal("an expired link left an identity")
+	if _, err := n.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
+		t.Fatalf("%s left an identity", what)
 	}
-	if _, err := phone.st.Space(ctx, tk.Space); err == nil {
-		t.Fatal("an expired link left the person space")
+	if _, err := n.st.Space(ctx, person); err == nil {
+		t.Fatalf("%s left the person space", what)
 	}
 }
