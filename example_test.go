@@ -238,7 +238,7 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 // rather than the whole space.
 func TestRangeLimitNone(t *testing.T) {
 	ctx := ctxT(t)
-	for name, n := range map[string]*loam.Node{"embedded": openEmbedded(t), "daemon": connect(t, startDaemon(t).home)} {
+	eachVia(t, func(t *testing.T, n *loam.Node) {
 		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
 		for _, k := range []string{"a", "b", "c"} {
 			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {
@@ -247,11 +247,11 @@ func TestRangeLimitNone(t *testing.T) {
 		}
 		for _, limit := range []int{0, -1} {
 			if got := keysOf(t, sp, loam.Limit(limit)); len(got) != 0 {
-				t.Errorf("%s: Range with Limit(%d) yields %q, want none", name, limit, got)
+				t.Errorf("Range with Limit(%d) yields %q, want none", limit, got)
 			}
 		}
 		if got := keysOf(t, sp, loam.Limit(1), loam.Reverse()); !slices.Equal(got, []string{"c"}) {
-			t.Errorf("%s: Range with Limit(1), Reverse yields %q", name, got)
+			t.Errorf("Range with Limit(1), Reverse yields %q", got)
 		}
-	}
+	})
 }
