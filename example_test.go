@@ -48,6 +48,17 @@ func exampleSpace(ctx context.Context, name string, vis loam.Visibility) (*loam.
 	return n, sp, done
 }
 
+// exampleDrill opens a node with a space as exampleSpace does, a public
+// "garden-club" whose key tools/drill holds "cordless, 18V".
+func exampleDrill(ctx context.Context) (*loam.Node, *loam.Space, func()) {
+	n, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		done()
+		log.Fatal(err)
+	}
+	return n, sp, done
+}
+
 func Example() {
 	ctx := context.Background()
 	dir, remove := tempHome()
