@@ -171,8 +171,7 @@ func TestArchiveRestore(t *testing.T) {
 // the intact archive then restores.
 func TestRestoreDamaged(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "family", loam.Private))(t)
 	for i := range 20 {
 		if err := sp.Put(ctx, fmt.Appendf(nil, "chat/%04d", i), fmt.Appendf(nil, "message %d", i)); err != nil {
@@ -189,8 +188,7 @@ func TestRestoreDamaged(t *testing.T) {
 	}
 	good := buf.Bytes()
 
-	dst := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer dst.Close()
+	dst := openEmbedded(t)
 	// Where each record starts, by kind (format: docs/format/archive.md).
 	at := map[byte][]int{}
 	for off := 9; off < len(good); off += 5 + int(binary.BigEndian.Uint32(good[off+1:])) {
@@ -246,8 +244,7 @@ func TestRestoreDamaged(t *testing.T) {
 // cannot be restored under a name already taken.
 func TestArchivePrivateKeys(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "family", loam.Private))(t)
 	if err := sp.Put(ctx, []byte("chat/1"), []byte("secret")); err != nil {
 		t.Fatal(err)
@@ -263,8 +260,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 		t.Errorf("archive with keys: %+v", s)
 	}
 
-	dst := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer dst.Close()
+	dst := openEmbedded(t)
 	must(dst.CreateSpace(ctx, "family", loam.Public))(t)
 	if _, err := dst.RestoreSpace(ctx, bytes.NewReader(sealed.Bytes()), loam.RestoreOptions{}); !errors.Is(err, loam.ErrNameTaken) {
 		t.Errorf("restore under a taken name: %v", err)
@@ -278,8 +274,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 		t.Error("a reader without the read keys reads the private space")
 	}
 
-	other := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer other.Close()
+	other := openEmbedded(t)
 	must(other.RestoreSpace(ctx, bytes.NewReader(keyed.Bytes()), loam.RestoreOptions{}))(t)
 	if v, err := must(other.Space(ctx, "family"))(t).Get(ctx, []byte("chat/1")); err != nil || string(v) != "secret" {
 		t.Errorf("with the read keys: %q, %v", v, err)
@@ -293,8 +288,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 // read.
 func TestRestoreDamagedThroughDaemon(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "street", loam.Public))(t)
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless")); err != nil {
 		t.Fatal(err)
