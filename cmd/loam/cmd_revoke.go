@@ -42,6 +42,7 @@ revocation keeps showing the member's later writes until it does.`,
 					return err
 				}
 				return printResult(cmd, jsonOut, r, func(w io.Writer) error {
+					var err error
 					if r.Person != "" {
 						_, err = fmt.Fprintf(w, "revoked person %s: %s cut after their latest commit held here, any other device of theirs before its first\n", r.Person, plural(len(r.Devices), "device"))
 					} else if r.Invite {
