@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/testkit"
@@ -79,18 +80,24 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	}
 	recoverIdentity(t, b, phrase, "Ana", IdentityOptions{Device: "phone"})
 	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
-	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
+	waitFor(t, time.Minute, "the phone learning Ana's profile", func() bool {
 		p, err := b.Profile(ctx)
 		return err == nil && p == want
 	})
+	// The phone may have fetched the plain avatar from Ana's own space by
+	// now (its eager fetcher): drop it, so that the rename below must read
+	// the avatar from the club's sealed copy.
+	if _, err := b.blobs.GC(ctx, func(id blob.BlobID) bool { return id != av }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.blobs.Open(av); err == nil {
-		t.Fatal("the phone holds the plain avatar: the test would not read it from the space")
+		t.Fatal("the phone still holds the plain avatar: the test would not read it from the space")
 	}
 	renamed := space.Profile{Name: "Ana Lima", Avatar: av.String()}
 	if _, err := b.SetProfile(ctx, renamed); err != nil {
 		t.Fatalf("renaming on the phone, keeping the avatar: %v", err)
 	}
-	waitFor(t, 20*time.Second, "the laptop reading the phone's copy", func() bool {
+	waitFor(t, time.Minute, "the laptop reading the phone's copy", func() bool {
 		_, ps, err := a.Roster(ctx, id.String())
 		return err == nil && len(ps) == 1 && ps[0].Identity == ana.ID && ps[0].Profile.Profile == renamed && ps[0].Profile.Author == b.dev.Author()
 	})
@@ -104,7 +111,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 		t.Fatalf("the phone's avatar key holds no blob: %+v", ent)
 	}
 	var got []byte
-	waitFor(t, 20*time.Second, "the phone's avatar on the laptop", func() bool {
+	waitFor(t, time.Minute, "the phone's avatar on the laptop", func() bool {
 		r, err := a.OpenRef(ctx, id, ref)
 		if err != nil {
 			return false
