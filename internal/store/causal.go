@@ -102,6 +102,11 @@ func (st *spaceState) raise(k *knowledge, gs []gain) {
 	}
 }
 
+// vecPerCommit is how many entries of a dep's knowledge vector pastOf
+// would rather scan than read the gains of one of its new commits (a
+// Pebble seek at first, then about ten gains).
+const vecPerCommit = 64
+
 // pastOf computes c's gains from its deps, c being the next commit of its
 // author's main chain (stored or about to be).
 func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, error) {
@@ -159,6 +164,15 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 			continue
 		}
 		set(b, l.seq)
+		if kv := st.know[l.author]; kv != nil && kv.seq == l.seq && uint64(len(kv.vec)) <= vecPerCommit*(l.seq-kb) {
+			// K(d) is in memory, and shorter than d's new commits' rows.
+			for i, v := range kv.vec {
+				if i := uint32(i); i != self && v > has(i) {
+					set(i, v)
+				}
+			}
+			continue
+		}
 		err = a.gainsOf(bc, st, l.author, kb+1, l.seq, func(g gain) {
 			if i := st.number(g.author); i != self && g.seq > has(i) {
 				set(i, g.seq)
