@@ -100,15 +100,11 @@ func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) {
 
 // Devices lists the person's devices: GET /v1/identity/devices.
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
-	var out []Device
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity/devices", nil, &out)
-	return out, err
+	return callFor[[]Device](ctx, c, http.MethodGet, "/"+Version+"/identity/devices", nil)
 }
 
 // RevokeDevice revokes one of the person's devices, by name or author ID:
 // POST /v1/identity/devices/revoke.
 func (c *Client) RevokeDevice(ctx context.Context, device string) (RevokeDeviceResponse, error) {
-	var out RevokeDeviceResponse
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/devices/revoke", RevokeDeviceRequest{Device: device}, &out)
-	return out, err
+	return callFor[RevokeDeviceResponse](ctx, c, http.MethodPost, "/"+Version+"/identity/devices/revoke", RevokeDeviceRequest{Device: device})
 }

@@ -167,9 +167,7 @@ func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
 
 // DiskUsage returns what the home takes on disk: GET /v1/disk.
 func (c *Client) DiskUsage(ctx context.Context) (DiskUsage, error) {
-	var out DiskUsage
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/disk", nil, &out)
-	return out, err
+	return callFor[DiskUsage](ctx, c, http.MethodGet, "/"+Version+"/disk", nil)
 }
 
 // Compact compacts the store (space, or all for ""): POST /v1/compact.

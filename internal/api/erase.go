@@ -59,9 +59,7 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 func (c *Client) Erase(ctx context.Context, sp string, key []byte, prefix, superseded bool) (EraseResponse, error) {
 	req := EraseRequest{Prefix: prefix, Superseded: superseded}
 	req.Key, req.KeyB64 = textOrBase64(key)
-	var out EraseResponse
-	err := c.call(ctx, http.MethodPost, spacePath(sp, "/erase"), req, &out)
-	return out, err
+	return callFor[EraseResponse](ctx, c, http.MethodPost, spacePath(sp, "/erase"), req)
 }
 
 // RetentionBody is a space's retention policy: GET and PUT
@@ -141,9 +139,7 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 
 // Retention returns the retention policy of space sp.
 func (c *Client) Retention(ctx context.Context, sp string) (RetentionBody, error) {
-	var out RetentionBody
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/retention"), nil, &out)
-	return out, err
+	return callFor[RetentionBody](ctx, c, http.MethodGet, spacePath(sp, "/retention"), nil)
 }
 
 // SetRetention sets the retention policy of space sp.

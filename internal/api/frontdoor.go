@@ -165,17 +165,13 @@ func (c *Client) PutBlob(ctx context.Context, sp string, key []byte, r io.Reader
 // Conflicts returns the writes to key that lost to the visible one: GET
 // /v1/spaces/{space}/conflicts/{key}.
 func (c *Client) Conflicts(ctx context.Context, sp string, key []byte) ([]Entry, error) {
-	var out []Entry
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/conflicts/"+escapeKey(key)), nil, &out)
-	return out, err
+	return callFor[[]Entry](ctx, c, http.MethodGet, spacePath(sp, "/conflicts/"+escapeKey(key)), nil)
 }
 
 // State returns a space's view hash, key count and this device's role:
 // GET /v1/spaces/{space}/state.
 func (c *Client) State(ctx context.Context, sp string) (SpaceState, error) {
-	var out SpaceState
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/state"), nil, &out)
-	return out, err
+	return callFor[SpaceState](ctx, c, http.MethodGet, spacePath(sp, "/state"), nil)
 }
 
 // WaitSynced waits until the daemon holds sp in sync with a connected

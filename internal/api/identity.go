@@ -119,17 +119,13 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
 
 // Identity returns the identity the daemon's device holds: GET /v1/identity.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity", nil, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodGet, "/"+Version+"/identity", nil)
 }
 
 // CreateIdentity makes a new identity on the daemon's device:
 // POST /v1/identity. The answer holds the recovery phrase.
 func (c *Client) CreateIdentity(ctx context.Context, req CreateIdentityRequest) (CreateIdentityResponse, error) {
-	var out CreateIdentityResponse
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity", req, &out)
-	return out, err
+	return callFor[CreateIdentityResponse](ctx, c, http.MethodPost, "/"+Version+"/identity", req)
 }
 
 // Grant grants role in a space to a person (idt_…) or a device (aut_…):

@@ -69,14 +69,10 @@ func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 // PlanLeave says what leaving space sp would lose: GET
 // /v1/spaces/{space}/leave.
 func (c *Client) PlanLeave(ctx context.Context, sp string) (LeavePlan, error) {
-	var out LeavePlan
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/leave"), nil, &out)
-	return out, err
+	return callFor[LeavePlan](ctx, c, http.MethodGet, spacePath(sp, "/leave"), nil)
 }
 
 // Leave leaves space sp: POST /v1/spaces/{space}/leave.
 func (c *Client) Leave(ctx context.Context, sp string) (LeaveReport, error) {
-	var out LeaveReport
-	err := c.call(ctx, http.MethodPost, spacePath(sp, "/leave"), nil, &out)
-	return out, err
+	return callFor[LeaveReport](ctx, c, http.MethodPost, spacePath(sp, "/leave"), nil)
 }

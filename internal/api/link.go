@@ -131,16 +131,12 @@ func decodeTicketBody(r *http.Request, req any, ticket *string) (keys.Ticket, er
 // RecoverIdentity makes the daemon's device one of the devices of the
 // identity of a recovery phrase: POST /v1/identity/recover.
 func (c *Client) RecoverIdentity(ctx context.Context, req RecoverRequest) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/recover", req, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodPost, "/"+Version+"/identity/recover", req)
 }
 
 // LinkDevice makes a link ticket for a new device: POST /v1/identity/link.
 func (c *Client) LinkDevice(ctx context.Context, req LinkRequest) (LinkTicket, error) {
-	var out LinkTicket
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/link", req, &out)
-	return out, err
+	return callFor[LinkTicket](ctx, c, http.MethodPost, "/"+Version+"/identity/link", req)
 }
 
 // WaitLinked waits until the device that used a link ticket is certified
@@ -160,7 +156,5 @@ func (c *Client) WaitLinked(ctx context.Context, ticket string) (DeviceCert, err
 // AddDevice makes the daemon's device a device of the person whose link
 // ticket it is: POST /v1/identity/add.
 func (c *Client) AddDevice(ctx context.Context, req AddDeviceRequest) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/add", req, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodPost, "/"+Version+"/identity/add", req)
 }

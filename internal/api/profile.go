@@ -50,15 +50,11 @@ func (s *Server) setProfile(w http.ResponseWriter, r *http.Request) {
 // Profile returns the profile of the daemon's person: GET
 // /v1/identity/profile.
 func (c *Client) Profile(ctx context.Context) (Profile, error) {
-	var out Profile
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity/profile", nil, &out)
-	return out, err
+	return callFor[Profile](ctx, c, http.MethodGet, "/"+Version+"/identity/profile", nil)
 }
 
 // SetProfile sets the profile of the daemon's person: PUT
 // /v1/identity/profile.
 func (c *Client) SetProfile(ctx context.Context, p Profile) (SetProfileResponse, error) {
-	var out SetProfileResponse
-	err := c.call(ctx, http.MethodPut, "/"+Version+"/identity/profile", p, &out)
-	return out, err
+	return callFor[SetProfileResponse](ctx, c, http.MethodPut, "/"+Version+"/identity/profile", p)
 }
