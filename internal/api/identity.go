@@ -67,27 +67,14 @@ func DeviceCertOf(c identity.Cert) DeviceCert {
 	return DeviceCert{Author: c.Device.String(), Name: c.Name, Since: time.UnixMicro(int64(c.Time)).UTC()}
 }
 
-func (s *Server) identity(w http.ResponseWriter, r *http.Request) {
+func (s *Server) identity(r *http.Request) (Identity, error) {
 	id, err := s.n.Identity(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
-func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
-	var req CreateIdentityRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) createIdentity(r *http.Request, req CreateIdentityRequest) (CreateIdentityResponse, error) {
 	id, phrase, err := s.n.CreateIdentity(r.Context(), req.Name, node.IdentityOptions{Device: req.Device, PhraseOnly: req.PhraseOnly})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, CreateIdentityResponse{Identity: IdentityOf(id), Phrase: phrase.String()})
+	return CreateIdentityResponse{Identity: IdentityOf(id), Phrase: phrase.String()}, err
 }
 
 func (s *Server) grant(w http.ResponseWriter, r *http.Request) {

@@ -56,32 +56,17 @@ type AddDeviceRequest struct {
 // request outlives a shutdown by long; the client asks again.
 const waitLinkedSlice = 30 * time.Second
 
-func (s *Server) recoverIdentity(w http.ResponseWriter, r *http.Request) {
-	var req RecoverRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) recoverIdentity(r *http.Request, req RecoverRequest) (Identity, error) {
 	id, err := s.n.Recover(r.Context(), req.Phrase, req.Name, node.IdentityOptions{Device: req.Device, PhraseOnly: req.PhraseOnly, Peers: req.Peers})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
-func (s *Server) linkDevice(w http.ResponseWriter, r *http.Request) {
-	var req LinkRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) linkDevice(r *http.Request, req LinkRequest) (LinkTicket, error) {
 	t, err := s.n.LinkDevice(r.Context(), node.LinkOptions{WithIdentity: req.WithIdentity})
 	if err != nil {
-		writeError(w, err)
-		return
+		return LinkTicket{}, err
 	}
-	writeJSON(w, http.StatusCreated, LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)})
+	return LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)}, nil
 }
 
 func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
@@ -104,19 +89,14 @@ func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) addDevice(r *http.Request) (Identity, error) {
 	var req AddDeviceRequest
 	t, err := decodeTicketBody(r, &req, &req.Ticket)
 	if err != nil {
-		writeError(w, err)
-		return
+		return Identity{}, err
 	}
 	id, err := s.n.AddDevice(r.Context(), t, req.Device)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
 // decodeTicketBody decodes the JSON body into req and parses the ticket

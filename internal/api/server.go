@@ -79,19 +79,19 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/members":            s.members,
 		"POST /v1/spaces/{space}/revoke":            s.revoke,
 		"POST /v1/spaces/{space}/grants":            s.grant,
-		"POST /v1/spaces/{space}/erase":             s.erase,
-		"GET /v1/spaces/{space}/retention":          s.retention,
-		"PUT /v1/spaces/{space}/retention":          s.setRetention,
-		"GET /v1/identity":                          s.identity,
-		"POST /v1/identity":                         s.createIdentity,
-		"GET /v1/identity/profile":                  s.profile,
-		"PUT /v1/identity/profile":                  s.setProfile,
-		"GET /v1/identity/devices":                  s.devices,
-		"POST /v1/identity/devices/revoke":          s.revokeDevice,
-		"POST /v1/identity/recover":                 s.recoverIdentity,
-		"POST /v1/identity/link":                    s.linkDevice,
+		"POST /v1/spaces/{space}/erase":             answerBody(http.StatusOK, s.erase),
+		"GET /v1/spaces/{space}/retention":          answer(http.StatusOK, s.retention),
+		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
+		"GET /v1/identity":                          answer(http.StatusOK, s.identity),
+		"POST /v1/identity":                         answerBody(http.StatusCreated, s.createIdentity),
+		"GET /v1/identity/profile":                  answer(http.StatusOK, s.profile),
+		"PUT /v1/identity/profile":                  answerBody(http.StatusOK, s.setProfile),
+		"GET /v1/identity/devices":                  answer(http.StatusOK, s.devices),
+		"POST /v1/identity/devices/revoke":          answerBody(http.StatusOK, s.revokeDevice),
+		"POST /v1/identity/recover":                 answerBody(http.StatusCreated, s.recoverIdentity),
+		"POST /v1/identity/link":                    answerBody(http.StatusCreated, s.linkDevice),
 		"POST /v1/identity/link/wait":               s.waitLinked,
-		"POST /v1/identity/add":                     s.addDevice,
+		"POST /v1/identity/add":                     answer(http.StatusCreated, s.addDevice),
 		"PUT /v1/spaces/{space}/blobs/{key...}":     s.putBlobKey,
 		"GET /v1/spaces/{space}/conflicts/{key...}": s.conflicts,
 		"GET /v1/spaces/{space}/state":              s.state,
@@ -237,6 +237,33 @@ func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
+}
+
+// answer makes a handler of do for a request without a body: it answers
+// with what do returns, as JSON with status, or with do's error (what do
+// returns with an error is dropped).
+func answer[T any](status int, do func(r *http.Request) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := do(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, out)
+	}
+}
+
+// answerBody is answer for a request whose JSON body decodes (see
+// decodeJSON) into a Req, which do is given.
+func answerBody[Req, T any](status int, do func(r *http.Request, req Req) (T, error)) http.HandlerFunc {
+	return answer(status, func(r *http.Request) (T, error) {
+		var req Req
+		if err := decodeJSON(r, &req); err != nil {
+			var zero T
+			return zero, err
+		}
+		return do(r, req)
+	})
 }
 
 // writeJSON answers with status and v as JSON.
