@@ -64,20 +64,20 @@ func NewServer(n *node.Node, token string) *Server {
 	s.streams, s.closeStream = context.WithCancel(context.Background())
 	for pattern, h := range map[string]http.HandlerFunc{
 		"GET /v1/{$}":                               s.hello,
-		"GET /v1/spaces":                            s.listSpaces,
-		"POST /v1/spaces":                           s.createSpace,
-		"GET /v1/spaces/{space}":                    s.getSpace,
+		"GET /v1/spaces":                            answer(http.StatusOK, s.listSpaces),
+		"POST /v1/spaces":                           answerBody(http.StatusCreated, s.createSpace),
+		"GET /v1/spaces/{space}":                    answer(http.StatusOK, s.getSpace),
 		"GET /v1/spaces/{space}/keys":               s.listKeys,
 		"GET /v1/spaces/{space}/keys/{key...}":      s.getKey,
 		"PUT /v1/spaces/{space}/keys/{key...}":      s.putKey,
 		"DELETE /v1/spaces/{space}/keys/{key...}":   s.deleteKey,
 		"POST /v1/spaces/{space}/batch":             s.batch,
 		"GET /v1/spaces/{space}/watch":              s.watch,
-		"GET /v1/spaces/{space}/verify":             s.verify,
-		"GET /v1/spaces/{space}/heads":              s.heads,
-		"POST /v1/spaces/{space}/invites":           s.invite,
-		"GET /v1/spaces/{space}/members":            s.members,
-		"POST /v1/spaces/{space}/revoke":            s.revoke,
+		"GET /v1/spaces/{space}/verify":             answer(http.StatusOK, s.verify),
+		"GET /v1/spaces/{space}/heads":              answer(http.StatusOK, s.heads),
+		"POST /v1/spaces/{space}/invites":           answerBody(http.StatusOK, s.invite),
+		"GET /v1/spaces/{space}/members":            answer(http.StatusOK, s.members),
+		"POST /v1/spaces/{space}/revoke":            answerBody(http.StatusOK, s.revoke),
 		"POST /v1/spaces/{space}/grants":            s.grant,
 		"POST /v1/spaces/{space}/erase":             answerBody(http.StatusOK, s.erase),
 		"GET /v1/spaces/{space}/retention":          answer(http.StatusOK, s.retention),
@@ -102,12 +102,12 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/archive":            s.archiveSpace,
 		"POST /v1/restore":                          s.restoreSpace,
 		"GET /v1/peers":                             s.peers,
-		"POST /v1/connect":                          s.connect,
+		"POST /v1/connect":                          answerBody(http.StatusOK, s.connect),
 		"GET /v1/status":                            s.status,
 		"GET /v1/disk":                              s.diskUsage, // disk.go
 		"POST /v1/compact":                          s.compact,
 		"POST /v1/blobs":                            s.addBlob,
-		"GET /v1/blobs":                             s.listBlobs,
+		"GET /v1/blobs":                             answer(http.StatusOK, s.listBlobs),
 		"GET /v1/blobs/{blob}":                      s.getBlob,
 		"POST /v1/blobs/{blob}/fetch":               s.fetchBlob,
 		"PUT /v1/blobs/{blob}/pin":                  s.pinBlob,
@@ -357,54 +357,41 @@ func (s *Server) spaceInfo(ctx context.Context, in store.SpaceInfo) SpaceInfo {
 	return SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: FormatTime(in.Created), Private: private}
 }
 
-func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSpaces(r *http.Request) ([]SpaceInfo, error) {
 	infos, err := s.n.Spaces(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	out := make([]SpaceInfo, len(infos))
 	for i, in := range infos {
 		out[i] = s.spaceInfo(r.Context(), in)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Server) createSpace(w http.ResponseWriter, r *http.Request) {
-	var req CreateSpaceRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) createSpace(r *http.Request, req CreateSpaceRequest) (SpaceInfo, error) {
 	sp, err := s.n.NewSpace(r.Context(), req.Name, node.SpaceOptions{Private: req.Private})
 	if err != nil {
-		writeError(w, err)
-		return
+		return SpaceInfo{}, err
 	}
-	writeJSON(w, http.StatusCreated, s.spaceInfo(r.Context(), sp.Info()))
+	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSpace(r *http.Request) (SpaceInfo, error) {
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return SpaceInfo{}, err
 	}
-	writeJSON(w, http.StatusOK, s.spaceInfo(r.Context(), sp.Info()))
+	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+func (s *Server) verify(r *http.Request) (VerifyReport, error) {
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return VerifyReport{}, err
 	}
 	rep, err := space.VerifyLog(r.Context(), s.n.Store(), sp.ID())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks})
+	return VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks}, err
 }
 
 func heads(hs []store.Head) []Head {
@@ -415,16 +402,14 @@ func heads(hs []store.Head) []Head {
 	return out
 }
 
-func (s *Server) heads(w http.ResponseWriter, r *http.Request) {
+func (s *Server) heads(r *http.Request) ([]Head, error) {
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	hs, err := s.n.Store().Heads(r.Context(), sp.ID())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, heads(hs))
+	return heads(hs), nil
 }
