@@ -37,12 +37,12 @@ func newSigner(r io.Reader) (signer, error) {
 func seedSigner(seed [32]byte) signer { return signer{ed25519.NewKeyFromSeed(seed[:])} }
 
 // secret returns the text form of the key's seed, under prefix.
-func (s signer) secret(prefix string) string { return format(prefix, [32]byte(s.priv.Seed())) }
+func (s signer) secret(prefix string) string { return FormatID(prefix, [32]byte(s.priv.Seed())) }
 
 // parseSecret parses the text form secret returns (what names the key in
 // errors), ignoring white space around it.
 func parseSecret(what, prefix, text string) (signer, error) {
-	b, err := parse(what, prefix, strings.TrimSpace(text))
+	b, err := ParseID[[Size]byte](what, prefix, strings.TrimSpace(text))
 	if err != nil {
 		return signer{}, err
 	}
