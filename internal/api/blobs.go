@@ -191,13 +191,9 @@ type GCResult struct {
 	Freed int64 `json:"freed"` // bytes
 }
 
-func (s *Server) gcBlobs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gcBlobs(r *http.Request) (GCResult, error) {
 	freed, err := s.n.GCBlobs(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, GCResult{Freed: freed})
+	return GCResult{Freed: freed}, err
 }
 
 // putValue writes the body under key: as a plain value up to
