@@ -88,11 +88,7 @@ func (b RetentionBody) Policy() (commit.Retention, error) {
 	return r, nil
 }
 
-func (s *Server) retention(r *http.Request) (RetentionBody, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return RetentionBody{}, err
-	}
+func (s *Server) retention(r *http.Request, sp *space.Space) (RetentionBody, error) {
 	p, err := sp.Retention(r.Context())
 	return RetentionOf(p), err
 }

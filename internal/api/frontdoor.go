@@ -78,11 +78,7 @@ func (s *Server) conflicts(r *http.Request) ([]Entry, error) {
 
 // state answers a space's view hash, key count and this device's role:
 // GET /v1/spaces/{space}/state.
-func (s *Server) state(r *http.Request) (SpaceState, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return SpaceState{}, err
-	}
+func (s *Server) state(r *http.Request, sp *space.Space) (SpaceState, error) {
 	v, err := sp.View(r.Context())
 	if err != nil {
 		return SpaceState{}, err

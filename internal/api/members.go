@@ -11,11 +11,7 @@ import (
 )
 
 // members lists the space's members.
-func (s *Server) members(r *http.Request) ([]Member, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) members(r *http.Request, sp *space.Space) ([]Member, error) {
 	ms, ps, err := s.n.Roster(r.Context(), sp.ID().String())
 	if err != nil {
 		return nil, err

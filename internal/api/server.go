@@ -66,21 +66,21 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/{$}":                               s.hello,
 		"GET /v1/spaces":                            answer(http.StatusOK, s.listSpaces),
 		"POST /v1/spaces":                           answerBody(http.StatusCreated, s.createSpace),
-		"GET /v1/spaces/{space}":                    answer(http.StatusOK, s.getSpace),
+		"GET /v1/spaces/{space}":                    answerSpace(http.StatusOK, s, s.getSpace),
 		"GET /v1/spaces/{space}/keys":               s.listKeys,
 		"GET /v1/spaces/{space}/keys/{key...}":      s.getKey,
 		"PUT /v1/spaces/{space}/keys/{key...}":      s.putKey,
 		"DELETE /v1/spaces/{space}/keys/{key...}":   s.deleteKey,
 		"POST /v1/spaces/{space}/batch":             s.batch,
 		"GET /v1/spaces/{space}/watch":              s.watch,
-		"GET /v1/spaces/{space}/verify":             answer(http.StatusOK, s.verify),
-		"GET /v1/spaces/{space}/heads":              answer(http.StatusOK, s.heads),
+		"GET /v1/spaces/{space}/verify":             answerSpace(http.StatusOK, s, s.verify),
+		"GET /v1/spaces/{space}/heads":              answerSpace(http.StatusOK, s, s.heads),
 		"POST /v1/spaces/{space}/invites":           answerBody(http.StatusOK, s.invite),
-		"GET /v1/spaces/{space}/members":            answer(http.StatusOK, s.members),
+		"GET /v1/spaces/{space}/members":            answerSpace(http.StatusOK, s, s.members),
 		"POST /v1/spaces/{space}/revoke":            answerBody(http.StatusOK, s.revoke),
 		"POST /v1/spaces/{space}/grants":            s.grant,
 		"POST /v1/spaces/{space}/erase":             answerBody(http.StatusOK, s.erase),
-		"GET /v1/spaces/{space}/retention":          answer(http.StatusOK, s.retention),
+		"GET /v1/spaces/{space}/retention":          answerSpace(http.StatusOK, s, s.retention),
 		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
 		"GET /v1/identity":                          answer(http.StatusOK, s.identity),
 		"POST /v1/identity":                         answerBody(http.StatusCreated, s.createIdentity),
@@ -94,7 +94,7 @@ func NewServer(n *node.Node, token string) *Server {
 		"POST /v1/identity/add":                     answer(http.StatusCreated, s.addDevice),
 		"PUT /v1/spaces/{space}/blobs/{key...}":     s.putBlobKey,
 		"GET /v1/spaces/{space}/conflicts/{key...}": answer(http.StatusOK, s.conflicts),
-		"GET /v1/spaces/{space}/state":              answer(http.StatusOK, s.state),
+		"GET /v1/spaces/{space}/state":              answerSpace(http.StatusOK, s, s.state),
 		"POST /v1/spaces/{space}/synced":            s.synced,
 		"GET /v1/spaces/{space}/leave":              answer(http.StatusOK, s.planLeave),
 		leavePattern:                                answer(http.StatusOK, s.leave),
@@ -253,6 +253,19 @@ func answer[T any](status int, do func(r *http.Request) (T, error)) http.Handler
 	}
 }
 
+// answerSpace is answer for a request on the {space} of the path, which
+// do is given.
+func answerSpace[T any](status int, s *Server, do func(r *http.Request, sp *space.Space) (T, error)) http.HandlerFunc {
+	return answer(status, func(r *http.Request) (T, error) {
+		sp, err := s.space(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return do(r, sp)
+	})
+}
+
 // answerBody is answer for a request whose JSON body decodes (see
 // decodeJSON) into a Req, which do is given.
 func answerBody[Req, T any](status int, do func(r *http.Request, req Req) (T, error)) http.HandlerFunc {
@@ -377,19 +390,11 @@ func (s *Server) createSpace(r *http.Request, req CreateSpaceRequest) (SpaceInfo
 	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) getSpace(r *http.Request) (SpaceInfo, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return SpaceInfo{}, err
-	}
+func (s *Server) getSpace(r *http.Request, sp *space.Space) (SpaceInfo, error) {
 	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) verify(r *http.Request) (VerifyReport, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return VerifyReport{}, err
-	}
+func (s *Server) verify(r *http.Request, sp *space.Space) (VerifyReport, error) {
 	rep, err := space.VerifyLog(r.Context(), s.n.Store(), sp.ID())
 	return VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks}, err
 }
@@ -402,11 +407,7 @@ func heads(hs []store.Head) []Head {
 	return out
 }
 
-func (s *Server) heads(r *http.Request) ([]Head, error) {
-	sp, err := s.space(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) heads(r *http.Request, sp *space.Space) ([]Head, error) {
 	hs, err := s.n.Store().Heads(r.Context(), sp.ID())
 	if err != nil {
 		return nil, err
