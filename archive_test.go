@@ -40,6 +40,14 @@ func snap(t *testing.T, ctx context.Context, sp *loam.Space) snapshot {
 	return s
 }
 
+// blobOf returns the bytes of the blob that key references in sp.
+func blobOf(t *testing.T, ctx context.Context, sp *loam.Space, key string) []byte {
+	t.Helper()
+	r := must(sp.OpenBlob(ctx, []byte(key)))(t)
+	defer r.Close()
+	return must(io.ReadAll(r))(t)
+}
+
 func (s snapshot) equal(o snapshot) error {
 	if s.hash != o.hash {
 		return fmt.Errorf("view hash %s, want %s", o.hash, s.hash)
@@ -64,7 +72,7 @@ func (s snapshot) equal(o snapshot) error {
 func TestArchiveRestore(t *testing.T) {
 	ctx := ctxT(t)
 	ana := connect(t, startDaemon(t).home)
-	bo, err := loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	bo, err := loam.Open(ctx, networked(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,55 +130,39 @@ func TestArchiveRestore(t *testing.T) {
 		t.Fatalf("archive summary %+v (progress %d) of a %d-byte file", sum, progress, fi.Size())
 	}
 
-	restoreOn := map[string]func(t *testing.T) *loam.Node{
-		"embedded, no network": func(t *testing.T) *loam.Node {
-			n, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
+	// Restored embedded (a node with no network) and through a daemon.
+	eachVia(t, func(t *testing.T, n *loam.Node) {
+		rs, err := n.RestoreSpace(ctx, must(os.Open(file))(t), loam.RestoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.Commits != sum.Commits || rs.Blobs != 1 || rs.Name != "street" || rs.Space != sp.ID() || rs.Bytes != fi.Size() {
+			t.Errorf("restore summary %+v, archive's %+v", rs, sum)
+		}
+		got := must(n.Space(ctx, "street"))(t)
+		rep, err := got.Verify(ctx)
+		if err != nil {
+			t.Fatalf("verify of the restored space: %v", err)
+		}
+		if rep.Authors < 3 || rep.Commits != sum.Commits {
+			t.Errorf("verify: %+v", rep)
+		}
+		if err := want.equal(snap(t, ctx, got)); err != nil {
+			t.Errorf("the restored space differs: %v", err)
+		}
+		for k, v := range want.keys {
+			if bytes.Contains([]byte(v), []byte(n.Author())) {
+				t.Errorf("key %s is by the restoring node: %s", k, v)
 			}
-			t.Cleanup(func() { n.Close() })
-			return n
-		},
-		"daemon": func(t *testing.T) *loam.Node { return connect(t, startDaemon(t).home) },
-	}
-	for name, open := range restoreOn {
-		t.Run(name, func(t *testing.T) {
-			n := open(t)
-			rs, err := n.RestoreSpace(ctx, must(os.Open(file))(t), loam.RestoreOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rs.Commits != sum.Commits || rs.Blobs != 1 || rs.Name != "street" || rs.Space != sp.ID() || rs.Bytes != fi.Size() {
-				t.Errorf("restore summary %+v, archive's %+v", rs, sum)
-			}
-			got := must(n.Space(ctx, "street"))(t)
-			rep, err := got.Verify(ctx)
-			if err != nil {
-				t.Fatalf("verify of the restored space: %v", err)
-			}
-			if rep.Authors < 3 || rep.Commits != sum.Commits {
-				t.Errorf("verify: %+v", rep)
-			}
-			if err := want.equal(snap(t, ctx, got)); err != nil {
-				t.Errorf("the restored space differs: %v", err)
-			}
-			for k, v := range want.keys {
-				if bytes.Contains([]byte(v), []byte(n.Author())) {
-					t.Errorf("key %s is by the restoring node: %s", k, v)
-				}
-			}
-			r := must(got.OpenBlob(ctx, []byte("tools/manual.bin")))(t)
-			b, err := io.ReadAll(r)
-			r.Close()
-			if err != nil || !bytes.Equal(b, big) {
-				t.Errorf("the blob reads back %d bytes (equal %v), err %v", len(b), bytes.Equal(b, big), err)
-			}
-			// Restoring again: the space is held.
-			if _, err := n.RestoreSpace(ctx, must(os.Open(file))(t), loam.RestoreOptions{Name: "again"}); !errors.Is(err, loam.ErrSpaceHeld) {
-				t.Errorf("a second restore: %v, want ErrSpaceHeld", err)
-			}
-		})
-	}
+		}
+		if b := blobOf(t, ctx, got, "tools/manual.bin"); !bytes.Equal(b, big) {
+			t.Errorf("the blob reads back %d bytes, not the %d written", len(b), len(big))
+		}
+		// Restoring again: the space is held.
+		if _, err := n.RestoreSpace(ctx, must(os.Open(file))(t), loam.RestoreOptions{Name: "again"}); !errors.Is(err, loam.ErrSpaceHeld) {
+			t.Errorf("a second restore: %v, want ErrSpaceHeld", err)
+		}
+	})
 }
 
 // TestRestoreDamaged: an archive with one flipped byte (in its space
@@ -179,8 +171,7 @@ func TestArchiveRestore(t *testing.T) {
 // the intact archive then restores.
 func TestRestoreDamaged(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "family", loam.Private))(t)
 	for i := range 20 {
 		if err := sp.Put(ctx, fmt.Appendf(nil, "chat/%04d", i), fmt.Appendf(nil, "message %d", i)); err != nil {
@@ -197,8 +188,7 @@ func TestRestoreDamaged(t *testing.T) {
 	}
 	good := buf.Bytes()
 
-	dst := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer dst.Close()
+	dst := openEmbedded(t)
 	// Where each record starts, by kind (format: docs/format/archive.md).
 	at := map[byte][]int{}
 	for off := 9; off < len(good); off += 5 + int(binary.BigEndian.Uint32(good[off+1:])) {
@@ -243,10 +233,7 @@ func TestRestoreDamaged(t *testing.T) {
 	if v := must(got.Get(ctx, []byte("chat/0019")))(t); string(v) != "message 19" {
 		t.Errorf("chat/0019 = %q", v)
 	}
-	r := must(got.OpenBlob(ctx, []byte("photos/1")))(t)
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if !bytes.Equal(b, photo) {
+	if b := blobOf(t, ctx, got, "photos/1"); !bytes.Equal(b, photo) {
 		t.Errorf("the sealed blob reads back %d bytes", len(b))
 	}
 }
@@ -257,8 +244,7 @@ func TestRestoreDamaged(t *testing.T) {
 // cannot be restored under a name already taken.
 func TestArchivePrivateKeys(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "family", loam.Private))(t)
 	if err := sp.Put(ctx, []byte("chat/1"), []byte("secret")); err != nil {
 		t.Fatal(err)
@@ -274,8 +260,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 		t.Errorf("archive with keys: %+v", s)
 	}
 
-	dst := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer dst.Close()
+	dst := openEmbedded(t)
 	must(dst.CreateSpace(ctx, "family", loam.Public))(t)
 	if _, err := dst.RestoreSpace(ctx, bytes.NewReader(sealed.Bytes()), loam.RestoreOptions{}); !errors.Is(err, loam.ErrNameTaken) {
 		t.Errorf("restore under a taken name: %v", err)
@@ -289,8 +274,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 		t.Error("a reader without the read keys reads the private space")
 	}
 
-	other := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer other.Close()
+	other := openEmbedded(t)
 	must(other.RestoreSpace(ctx, bytes.NewReader(keyed.Bytes()), loam.RestoreOptions{}))(t)
 	if v, err := must(other.Space(ctx, "family"))(t).Get(ctx, []byte("chat/1")); err != nil || string(v) != "secret" {
 		t.Errorf("with the read keys: %q, %v", v, err)
@@ -304,8 +288,7 @@ func TestArchivePrivateKeys(t *testing.T) {
 // read.
 func TestRestoreDamagedThroughDaemon(t *testing.T) {
 	ctx := ctxT(t)
-	src := must(loam.Open(ctx, loam.Options{Home: t.TempDir()}))(t)
-	defer src.Close()
+	src := openEmbedded(t)
 	sp := must(src.CreateSpace(ctx, "street", loam.Public))(t)
 	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless")); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package loam_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/loamdb/loam"
-	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -44,19 +42,7 @@ func waitKey(t *testing.T, sp *loam.Space, key string) {
 // host: a backup needs none.
 func serveHome(t *testing.T, home string) {
 	t.Helper()
-	n, err := node.Open(context.Background(), node.Options{Home: home, NoSync: true, Offline: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := api.Serve(context.Background(), n, api.ServeOptions{Addr: "127.0.0.1:0"})
-	if err != nil {
-		n.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Close()
-		n.Close()
-	})
+	serveNode(t, node.Options{Home: home, NoSync: true, Offline: true})
 }
 
 // dirState lists a directory's entries with their sizes ("" if it does

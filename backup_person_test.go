@@ -19,10 +19,9 @@ import (
 // once (TestBackupIdentity).
 func TestBackupPersonAwaits(t *testing.T) {
 	ctx := ctxT(t)
-	lo := []string{"/ip4/127.0.0.1/tcp/0"}
 	home := filepath.Join(t.TempDir(), "ana")
-	n := must(loam.Open(ctx, loam.Options{Home: home, Network: true, Listen: lo}))(t)
-	seeder := must(loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: lo}))(t)
+	n := must(loam.Open(ctx, networked(home)))(t)
+	seeder := must(loam.Open(ctx, networked(t.TempDir())))(t)
 	defer seeder.Close()
 	if _, _, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"}); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,8 +24,7 @@ import (
 // refused.
 func TestBackupRestore(t *testing.T) {
 	ctx := ctxT(t)
-	listen := []string{"/ip4/127.0.0.1/tcp/0"}
-	ana := must(loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: listen}))(t)
+	ana := must(loam.Open(ctx, networked(t.TempDir())))(t)
 	defer ana.Close()
 	street := must(ana.CreateSpace(ctx, "street", loam.Public))(t)
 	if err := street.Put(ctx, []byte("tools/drill"), []byte("cordless")); err != nil {
@@ -34,7 +32,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 
 	home := filepath.Join(t.TempDir(), "bo")
-	bo := must(loam.Open(ctx, loam.Options{Home: home, Network: true, Listen: listen}))(t)
+	bo := must(loam.Open(ctx, networked(home)))(t)
 	author := bo.Author()
 	bstreet := must(bo.Join(ctx, must(street.Invite(ctx, loam.Write, time.Hour))(t)))(t)
 	if err := bstreet.WaitSynced(ctx); err != nil {
@@ -105,7 +103,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("staging left: %q", ents)
 	}
 
-	bo = must(loam.Open(ctx, loam.Options{Home: home, Network: true, Listen: listen}))(t)
+	bo = must(loam.Open(ctx, networked(home)))(t)
 	defer bo.Close()
 	if bo.Author() != author {
 		t.Fatalf("restored device %s, want %s", bo.Author(), author)
@@ -120,10 +118,7 @@ func TestBackupRestore(t *testing.T) {
 	if err := wantFamily.equal(snap(t, ctx, family)); err != nil {
 		t.Errorf("family after the restore: %v", err)
 	}
-	r := must(family.OpenBlob(ctx, []byte("photos/1")))(t)
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if !bytes.Equal(b, photo) {
+	if b := blobOf(t, ctx, family, "photos/1"); !bytes.Equal(b, photo) {
 		t.Errorf("the photo reads back %d bytes", len(b))
 	}
 	if err := family.Put(ctx, []byte("chat/2"), []byte("ok")); err != nil {

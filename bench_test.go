@@ -185,13 +185,8 @@ func BenchmarkRange(b *testing.B) {
 // (Connect): what the HTTP round trip costs.
 func BenchmarkFrontDoor(b *testing.B) {
 	ctx := context.Background()
-	for _, via := range []string{"embedded", "daemon"} {
-		var n *loam.Node
-		if via == "embedded" {
-			n = openEmbedded(b)
-		} else {
-			n = connect(b, startDaemonSync(b, true).home)
-		}
+	for _, via := range vias {
+		n := openVia(b, via, true)
 		sp, err := n.CreateSpace(ctx, "bench", loam.Public)
 		if err != nil {
 			b.Fatal(err)

@@ -29,8 +29,14 @@ func startDaemon(t testing.TB) *daemon { return startDaemonSync(t, false) }
 // daemon's does) if durable.
 func startDaemonSync(t testing.TB, durable bool) *daemon {
 	t.Helper()
-	home := t.TempDir()
-	n, err := node.Open(context.Background(), node.Options{Home: home, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoSync: !durable})
+	return serveNode(t, node.Options{Home: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoSync: !durable})
+}
+
+// serveNode opens a node with opts and serves the API for it on a
+// loopback port, as 'loam daemon' does, until the test ends.
+func serveNode(t testing.TB, opts node.Options) *daemon {
+	t.Helper()
+	n, err := node.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +49,7 @@ func startDaemonSync(t testing.TB, durable bool) *daemon {
 		d.Close()
 		n.Close()
 	})
-	return &daemon{home: home, n: n}
+	return &daemon{home: opts.Home, n: n}
 }
 
 // openEmbedded opens a node in a new home in this process, closed when
@@ -56,6 +62,30 @@ func openEmbedded(t testing.TB) *loam.Node {
 	}
 	t.Cleanup(func() { n.Close() })
 	return n
+}
+
+// vias are the two ways in that the tests compare: a node opened in this
+// process, and one reached through its daemon.
+var vias = []string{"embedded", "daemon"}
+
+// openVia opens a node in a new home, embedded (without a network) or
+// through a daemon of its own whose store syncs to disk if durable; it is
+// closed when the test ends.
+func openVia(t testing.TB, via string, durable bool) *loam.Node {
+	t.Helper()
+	if via == "embedded" {
+		return openEmbedded(t)
+	}
+	return connect(t, startDaemonSync(t, durable).home)
+}
+
+// eachVia runs f as a subtest on a new node of each way in (vias), the
+// daemon's store not synced to disk.
+func eachVia(t *testing.T, f func(t *testing.T, n *loam.Node)) {
+	t.Helper()
+	for _, via := range vias {
+		t.Run(via, func(t *testing.T) { f(t, openVia(t, via, false)) })
+	}
 }
 
 func connect(t testing.TB, home string) *loam.Node {
@@ -378,7 +408,7 @@ func TestConnectNetwork(t *testing.T) {
 	ctx := ctxT(t)
 	d := startDaemon(t)
 	n := connect(t, d.home)
-	other, err := loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	other, err := loam.Open(ctx, networked(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

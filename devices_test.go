@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/loamdb/loam"
-	"github.com/loamdb/loam/internal/identity"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -20,37 +18,16 @@ import (
 // as a person (idt_…), and the laptop, a writer, may not.
 func TestDevicesThroughDaemons(t *testing.T) {
 	ctx := ctxT(t)
-	bob, err := loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
-	laptop := connect(t, startDaemon(t).home)
-	phoneD := startDaemon(t)
-	phone := connect(t, phoneD.home)
-
-	club := must(bob.CreateSpace(ctx, "club", loam.Public))(t)
-	lsp := must(laptop.Join(ctx, must(club.Invite(ctx, loam.Write, time.Hour))(t)))(t)
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := club.Grant(ctx, ana.ID, loam.Write); err != nil {
-		t.Fatal(err)
-	}
-	p, err := identity.ParsePhrase(phrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phoneD.n.RecoverIdentity(ctx, p, "Ana", node.IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	id := must(keys.ParseSpaceID(club.ID()))(t)
-	psp := must(phone.Join(ctx, keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}.String()))(t)
+	bob, club := bobsClub(t, ctx)
+	a := anaOnTwoDevices(t, ctx, bob, club, node.IdentityOptions{Device: "phone", PhraseOnly: true})
+	ana, laptop, phone, lsp, psp := a.ana, a.laptop, a.second, a.lsp, a.ssp
 	if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool { return psp.Put(ctx, []byte("from"), []byte("phone")) == nil }) {
 		t.Fatal("the phone cannot write through Ana's grant")
 	}
-	var ds []loam.Device
+	var (
+		ds  []loam.Device
+		err error
+	)
 	if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
 		ds, err = laptop.Devices(ctx)
 		return err == nil && len(ds) == 2 && ds[1].LastSeen != nil

@@ -18,15 +18,10 @@ import (
 // the rows not yet flushed, allocated 1 MiB ahead. Before issue 14 the
 // same store allocated 590 MB of logs (each preallocated to 70 MiB).
 func TestSmallStoreDisk(t *testing.T) {
-	for _, via := range []string{"embedded", "daemon"} {
+	for _, via := range vias {
 		t.Run(via, func(t *testing.T) {
 			ctx := ctxT(t)
-			var n *loam.Node
-			if via == "embedded" {
-				n = openEmbedded(t)
-			} else {
-				n = connect(t, startDaemonSync(t, true).home)
-			}
+			n := openVia(t, via, true)
 			sp, err := n.CreateSpace(ctx, "small", loam.Public)
 			if err != nil {
 				t.Fatal(err)
@@ -92,48 +87,40 @@ func writeValues(t testing.TB, ctx context.Context, sp *loam.Space, keys int) in
 // reference; a blob two spaces reference counts in full in each, and once
 // in the node's total; a blob no longer referenced counts in no space.
 func TestSpaceBlobBytes(t *testing.T) {
-	for _, via := range []string{"embedded", "daemon"} {
-		t.Run(via, func(t *testing.T) {
-			ctx := ctxT(t)
-			var n *loam.Node
-			if via == "embedded" {
-				n = openEmbedded(t)
-			} else {
-				n = connect(t, startDaemonSync(t, false).home)
-			}
-			const size = 3<<20 + 5
-			data := make([]byte, size)
-			fillRandom(data, 7)
-			spaces := map[string]*loam.Space{}
-			for _, name := range []string{"a", "b"} {
-				sp, err := n.CreateSpace(ctx, name, loam.Public)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := sp.PutBlob(ctx, []byte("photo"), bytes.NewReader(data), "image/png"); err != nil {
-					t.Fatal(err)
-				}
-				spaces[name] = sp
-			}
-			check := func(wantA, wantB int64) {
-				t.Helper()
-				u, err := n.DiskUsage(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := map[string]int64{}
-				for _, s := range u.Spaces {
-					got[s.Name] = s.Blobs
-				}
-				if got["a"] != wantA || got["b"] != wantB || u.Blobs < size || u.Blobs > size+64<<10 {
-					t.Fatalf("blob bytes: spaces %v, node %d; want a %d, b %d, node %d", got, u.Blobs, wantA, wantB, size)
-				}
-			}
-			check(size, size)
-			if err := spaces["b"].Delete(ctx, []byte("photo")); err != nil {
+	eachVia(t, func(t *testing.T, n *loam.Node) {
+		ctx := ctxT(t)
+		const size = 3<<20 + 5
+		data := make([]byte, size)
+		fillRandom(data, 7)
+		spaces := map[string]*loam.Space{}
+		for _, name := range []string{"a", "b"} {
+			sp, err := n.CreateSpace(ctx, name, loam.Public)
+			if err != nil {
 				t.Fatal(err)
 			}
-			check(size, 0)
-		})
-	}
+			if _, err := sp.PutBlob(ctx, []byte("photo"), bytes.NewReader(data), "image/png"); err != nil {
+				t.Fatal(err)
+			}
+			spaces[name] = sp
+		}
+		check := func(wantA, wantB int64) {
+			t.Helper()
+			u, err := n.DiskUsage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, s := range u.Spaces {
+				got[s.Name] = s.Blobs
+			}
+			if got["a"] != wantA || got["b"] != wantB || u.Blobs < size || u.Blobs > size+64<<10 {
+				t.Fatalf("blob bytes: spaces %v, node %d; want a %d, b %d, node %d", got, u.Blobs, wantA, wantB, size)
+			}
+		}
+		check(size, size)
+		if err := spaces["b"].Delete(ctx, []byte("photo")); err != nil {
+			t.Fatal(err)
+		}
+		check(size, 0)
+	})
 }

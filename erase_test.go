@@ -58,11 +58,10 @@ func TestEraseFreesDisk(t *testing.T) {
 func testEraseFreesDisk(t *testing.T, private bool, size int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	lo := []string{"/ip4/127.0.0.1/tcp/0"}
 	homes := map[string]string{}
 	open := func(who string) *loam.Node {
 		homes[who] = t.TempDir()
-		n := must(loam.Open(ctx, loam.Options{Home: homes[who], Network: true, Listen: lo}))(t)
+		n := must(loam.Open(ctx, networked(homes[who])))(t)
 		t.Cleanup(func() { n.Close() })
 		return n
 	}

@@ -35,11 +35,8 @@ func ExampleSpace_Get() {
 // Lookup tells who wrote a key's value, and when.
 func ExampleSpace_Lookup() {
 	ctx := context.Background()
-	n, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	n, sp, done := exampleDrill(ctx) // tools/drill = cordless, 18V
 	defer done()
-	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
-		log.Fatal(err)
-	}
 
 	kv, err := sp.Lookup(ctx, []byte("tools/drill"))
 	if err != nil {
@@ -55,11 +52,8 @@ func ExampleSpace_Lookup() {
 // key is gone everywhere once they have synced.
 func ExampleSpace_Delete() {
 	ctx := context.Background()
-	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	_, sp, done := exampleDrill(ctx) // tools/drill = cordless, 18V
 	defer done()
-	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
-		log.Fatal(err)
-	}
 
 	if err := sp.Delete(ctx, []byte("tools/drill")); err != nil {
 		log.Fatal(err)
@@ -176,11 +170,8 @@ func ExampleSpace_Watch() {
 // values: two members compare it to know they agree.
 func ExampleSpace_State() {
 	ctx := context.Background()
-	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	_, sp, done := exampleDrill(ctx) // tools/drill = cordless, 18V
 	defer done()
-	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
-		log.Fatal(err)
-	}
 	before, err := sp.State(ctx)
 	if err != nil {
 		log.Fatal(err)
@@ -202,11 +193,8 @@ func ExampleSpace_State() {
 // doubts its copy (or a peer's) would.
 func ExampleSpace_Verify() {
 	ctx := context.Background()
-	_, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	_, sp, done := exampleDrill(ctx) // tools/drill = cordless, 18V
 	defer done()
-	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
-		log.Fatal(err)
-	}
 
 	report, err := sp.Verify(ctx)
 	if errors.Is(err, loam.ErrInvalidLog) {

@@ -37,19 +37,27 @@ func twoDevices(ctx context.Context) (alice, bob *loam.Node, done func()) {
 	return alice, bob, func() { bob.Close(); alice.Close(); remove() }
 }
 
+// exampleClub opens Alice's and Bob's nodes as twoDevices does, and
+// creates Alice's public space "garden-club".
+func exampleClub(ctx context.Context) (alice, bob *loam.Node, club *loam.Space, done func()) {
+	alice, bob, done = twoDevices(ctx)
+	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
+	if err != nil {
+		done()
+		log.Fatal(err)
+	}
+	return alice, bob, club, done
+}
+
 // Two devices in one process, networked on loopback: Alice invites Bob
 // to her space, Bob joins with the ticket and waits for the first sync,
 // and Alice sees what Bob writes.
 func ExampleNode_Join() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	alice, bob, done := twoDevices(ctx)
+	_, bob, club, done := exampleClub(ctx) // Alice's club
 	defer done()
 
-	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
 	if err := club.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
 		log.Fatal(err)
 	}
@@ -95,12 +103,8 @@ func ExampleNode_Join() {
 func ExampleSpace_Revoke() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	alice, bob, done := twoDevices(ctx)
+	alice, bob, club, done := exampleClub(ctx)
 	defer done()
-	club, err := alice.CreateSpace(ctx, "garden-club", loam.Public)
-	if err != nil {
-		log.Fatal(err)
-	}
 	ticket, err := club.InviteUses(ctx, loam.Write, 7*24*time.Hour, 1) // for one device
 	if err != nil {
 		log.Fatal(err)

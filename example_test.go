@@ -48,6 +48,17 @@ func exampleSpace(ctx context.Context, name string, vis loam.Visibility) (*loam.
 	return n, sp, done
 }
 
+// exampleDrill opens a node with a space as exampleSpace does, a public
+// "garden-club" whose key tools/drill holds "cordless, 18V".
+func exampleDrill(ctx context.Context) (*loam.Node, *loam.Space, func()) {
+	n, sp, done := exampleSpace(ctx, "garden-club", loam.Public)
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); err != nil {
+		done()
+		log.Fatal(err)
+	}
+	return n, sp, done
+}
+
 func Example() {
 	ctx := context.Background()
 	dir, remove := tempHome()
@@ -238,7 +249,7 @@ func TestOpenTwiceIsInUse(t *testing.T) {
 // rather than the whole space.
 func TestRangeLimitNone(t *testing.T) {
 	ctx := ctxT(t)
-	for name, n := range map[string]*loam.Node{"embedded": openEmbedded(t), "daemon": connect(t, startDaemon(t).home)} {
+	eachVia(t, func(t *testing.T, n *loam.Node) {
 		sp := must(n.CreateSpace(ctx, "pages", loam.Public))(t)
 		for _, k := range []string{"a", "b", "c"} {
 			if err := sp.Put(ctx, []byte(k), []byte(k)); err != nil {
@@ -247,11 +258,11 @@ func TestRangeLimitNone(t *testing.T) {
 		}
 		for _, limit := range []int{0, -1} {
 			if got := keysOf(t, sp, loam.Limit(limit)); len(got) != 0 {
-				t.Errorf("%s: Range with Limit(%d) yields %q, want none", name, limit, got)
+				t.Errorf("Range with Limit(%d) yields %q, want none", limit, got)
 			}
 		}
 		if got := keysOf(t, sp, loam.Limit(1), loam.Reverse()); !slices.Equal(got, []string{"c"}) {
-			t.Errorf("%s: Range with Limit(1), Reverse yields %q", name, got)
+			t.Errorf("Range with Limit(1), Reverse yields %q", got)
 		}
-	}
+	})
 }

@@ -1,6 +1,7 @@
 package loam_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -19,46 +20,77 @@ import (
 // refused with their errors.
 func TestIdentity(t *testing.T) {
 	ctx := ctxT(t)
-	open := map[string]func(t *testing.T) *loam.Node{
-		"embedded": func(t *testing.T) *loam.Node {
-			n, err := loam.Open(ctx, loam.Options{Home: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { n.Close() })
-			return n
-		},
-		"daemon": func(t *testing.T) *loam.Node { return connect(t, startDaemon(t).home) },
+	eachVia(t, func(t *testing.T, n *loam.Node) {
+		if _, err := n.Identity(ctx); !errors.Is(err, loam.ErrNoIdentity) {
+			t.Fatalf("Identity before one: %v, want ErrNoIdentity", err)
+		}
+		if _, _, err := n.CreateIdentity(ctx, "", loam.IdentityOptions{}); !errors.Is(err, loam.ErrBadPersonName) {
+			t.Fatalf("empty name: %v, want ErrBadPersonName", err)
+		}
+		id, phrase, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := identity.ParsePhrase(phrase)
+		if err != nil || len(strings.Fields(phrase)) != 24 || p.Key().ID().String() != id.ID {
+			t.Fatalf("phrase %q (%v) does not derive %s", phrase, err, id.ID)
+		}
+		if id.Name != "Ana" || !id.HoldsKey || id.Device.Name != "laptop" || id.Device.Author != n.Author() || id.Device.Since.IsZero() {
+			t.Fatalf("identity %+v", id)
+		}
+		got, err := n.Identity(ctx)
+		if err != nil || got != id {
+			t.Fatalf("Identity() = %+v, %v; want %+v", got, err, id)
+		}
+		if _, _, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{}); !errors.Is(err, loam.ErrIdentityExists) {
+			t.Fatalf("second identity: %v, want ErrIdentityExists", err)
+		}
+	})
+}
+
+// bobsClub opens Bob's networked node in this process, closed when the
+// test ends, and creates its public space "club".
+func bobsClub(t *testing.T, ctx context.Context) (*loam.Node, *loam.Space) {
+	t.Helper()
+	bob := must(loam.Open(ctx, networked(t.TempDir())))(t)
+	t.Cleanup(func() { bob.Close() })
+	return bob, must(bob.CreateSpace(ctx, "club", loam.Public))(t)
+}
+
+// anaDevices are Ana's two devices in Bob's club, each behind a daemon.
+type anaDevices struct {
+	ana            loam.Identity
+	laptop, second *loam.Node
+	lsp, ssp       *loam.Space // the laptop's and the second device's club
+}
+
+// anaOnTwoDevices: Ana's laptop joins Bob's club by an invite to write
+// and makes Ana's identity, which Bob grants Write as a person; her second
+// device, given the phrase, recovers the identity with opts (as recovery
+// will) and follows the club by a ticket of its ID and Bob's addresses,
+// without an invite.
+func anaOnTwoDevices(t *testing.T, ctx context.Context, bob *loam.Node, club *loam.Space, opts node.IdentityOptions) anaDevices {
+	t.Helper()
+	var a anaDevices
+	a.laptop = connect(t, startDaemon(t).home)
+	secondD := startDaemon(t)
+	a.second = connect(t, secondD.home)
+	a.lsp = must(a.laptop.Join(ctx, must(club.Invite(ctx, loam.Write, time.Hour))(t)))(t)
+	ana, phrase, err := a.laptop.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, openNode := range open {
-		t.Run(name, func(t *testing.T) {
-			n := openNode(t)
-			if _, err := n.Identity(ctx); !errors.Is(err, loam.ErrNoIdentity) {
-				t.Fatalf("Identity before one: %v, want ErrNoIdentity", err)
-			}
-			if _, _, err := n.CreateIdentity(ctx, "", loam.IdentityOptions{}); !errors.Is(err, loam.ErrBadPersonName) {
-				t.Fatalf("empty name: %v, want ErrBadPersonName", err)
-			}
-			id, phrase, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := identity.ParsePhrase(phrase)
-			if err != nil || len(strings.Fields(phrase)) != 24 || p.Key().ID().String() != id.ID {
-				t.Fatalf("phrase %q (%v) does not derive %s", phrase, err, id.ID)
-			}
-			if id.Name != "Ana" || !id.HoldsKey || id.Device.Name != "laptop" || id.Device.Author != n.Author() || id.Device.Since.IsZero() {
-				t.Fatalf("identity %+v", id)
-			}
-			got, err := n.Identity(ctx)
-			if err != nil || got != id {
-				t.Fatalf("Identity() = %+v, %v; want %+v", got, err, id)
-			}
-			if _, _, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{}); !errors.Is(err, loam.ErrIdentityExists) {
-				t.Fatalf("second identity: %v, want ErrIdentityExists", err)
-			}
-		})
+	a.ana = ana
+	if err := club.Grant(ctx, ana.ID, loam.Write); err != nil {
+		t.Fatal(err)
 	}
+	p := must(identity.ParsePhrase(phrase))(t)
+	if _, err := secondD.n.RecoverIdentity(ctx, p, "Ana", opts); err != nil {
+		t.Fatal(err)
+	}
+	id := must(keys.ParseSpaceID(club.ID()))(t)
+	a.ssp = must(a.second.Join(ctx, keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}.String()))(t)
+	return a
 }
 
 // TestPersonGrantThroughDaemons: Ana's laptop and phone, each with a
@@ -68,41 +100,12 @@ func TestIdentity(t *testing.T) {
 // Bob's grant to Ana as a person lets the phone write, and Bob counts it.
 func TestPersonGrantThroughDaemons(t *testing.T) {
 	ctx := ctxT(t)
-	bob, err := loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
-	laptop := connect(t, startDaemon(t).home)
-	phoneD := startDaemon(t)
-	phone := connect(t, phoneD.home)
-
-	club := must(bob.CreateSpace(ctx, "club", loam.Public))(t)
-	ticket := must(club.Invite(ctx, loam.Write, time.Hour))(t)
-	lsp := must(laptop.Join(ctx, ticket))(t)
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob, club := bobsClub(t, ctx)
+	a := anaOnTwoDevices(t, ctx, bob, club, node.IdentityOptions{Device: "phone"})
+	ana, laptop, phone, lsp, psp := a.ana, a.laptop, a.second, a.lsp, a.ssp
 	if err := lsp.Grant(ctx, ana.ID, loam.Write); err == nil {
 		t.Fatal("a writer granted")
 	}
-	if err := club.Grant(ctx, ana.ID, loam.Write); err != nil {
-		t.Fatal(err)
-	}
-	p, err := identity.ParsePhrase(phrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phoneD.n.RecoverIdentity(ctx, p, "Ana", node.IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
-	id, err := keys.ParseSpaceID(club.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	follow := keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}
-	psp := must(phone.Join(ctx, follow.String()))(t)
 	var werr error
 	if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
 		werr = psp.Put(ctx, []byte("from"), []byte("phone"))
@@ -123,7 +126,10 @@ func TestPersonGrantThroughDaemons(t *testing.T) {
 		t.Fatal(err)
 	}
 	for who, sp := range map[string]*loam.Space{"Bob": club, "the laptop": lsp} {
-		var ms []loam.Member
+		var (
+			ms  []loam.Member
+			err error
+		)
 		if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
 			ms, err = sp.Members(ctx)
 			return err == nil && len(ms) > 0 && len(ms[len(ms)-1].Devices) == 2

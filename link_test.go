@@ -91,25 +91,23 @@ func TestLinkThroughDaemons(t *testing.T) {
 // identity refuses another.
 func TestRecoverErrors(t *testing.T) {
 	ctx := ctxT(t)
-	for name, n := range map[string]*loam.Node{"embedded": openEmbedded(t), "daemon": connect(t, startDaemon(t).home)} {
-		t.Run(name, func(t *testing.T) {
-			for _, bad := range []string{"", "one two three", "zoo " + phraseOf(23, "abandon")} {
-				if _, err := n.RecoverIdentity(ctx, bad, loam.RecoverOptions{}); !errors.Is(err, loam.ErrBadPhrase) {
-					t.Fatalf("phrase %q: %v, want ErrBadPhrase", bad, err)
-				}
+	eachVia(t, func(t *testing.T, n *loam.Node) {
+		for _, bad := range []string{"", "one two three", "zoo " + phraseOf(23, "abandon")} {
+			if _, err := n.RecoverIdentity(ctx, bad, loam.RecoverOptions{}); !errors.Is(err, loam.ErrBadPhrase) {
+				t.Fatalf("phrase %q: %v, want ErrBadPhrase", bad, err)
 			}
-			if _, err := n.Identity(ctx); !errors.Is(err, loam.ErrNoIdentity) {
-				t.Fatalf("a bad phrase left an identity: %v", err)
-			}
-			_, phrase, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := n.RecoverIdentity(context.Background(), phrase, loam.RecoverOptions{}); !errors.Is(err, loam.ErrIdentityExists) {
-				t.Fatalf("recover over an identity: %v, want ErrIdentityExists", err)
-			}
-		})
-	}
+		}
+		if _, err := n.Identity(ctx); !errors.Is(err, loam.ErrNoIdentity) {
+			t.Fatalf("a bad phrase left an identity: %v", err)
+		}
+		_, phrase, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.RecoverIdentity(context.Background(), phrase, loam.RecoverOptions{}); !errors.Is(err, loam.ErrIdentityExists) {
+			t.Fatalf("recover over an identity: %v, want ErrIdentityExists", err)
+		}
+	})
 }
 
 func phraseOf(n int, w string) string {

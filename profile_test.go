@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/loamdb/loam"
-	"github.com/loamdb/loam/internal/identity"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -45,95 +43,87 @@ func personRow(ms []loam.Member, id string) (loam.Member, bool) {
 // limits is refused with ErrBadProfile and nothing is written.
 func TestProfile(t *testing.T) {
 	ctx := ctxT(t)
-	open := map[string]func(t *testing.T) *loam.Node{
-		"embedded": func(t *testing.T) *loam.Node { return openEmbedded(t) },
-		"daemon":   func(t *testing.T) *loam.Node { return connect(t, startDaemon(t).home) },
-	}
-	for name, openNode := range open {
-		t.Run(name, func(t *testing.T) {
-			n := openNode(t)
-			if _, err := n.SetProfile(ctx, loam.Profile{Name: "Ana"}); !errors.Is(err, loam.ErrNoIdentity) {
-				t.Fatalf("SetProfile without an identity: %v, want ErrNoIdentity", err)
+	eachVia(t, func(t *testing.T, n *loam.Node) {
+		if _, err := n.SetProfile(ctx, loam.Profile{Name: "Ana"}); !errors.Is(err, loam.ErrNoIdentity) {
+			t.Fatalf("SetProfile without an identity: %v, want ErrNoIdentity", err)
+		}
+		club := must(n.CreateSpace(ctx, "club", loam.Public))(t)
+		diary := must(n.CreateSpace(ctx, "diary", loam.Private))(t)
+		ana, _, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(want loam.Profile) {
+			t.Helper()
+			if got, err := n.Profile(ctx); err != nil || got != want {
+				t.Fatalf("Profile() = %+v, %v; want %+v", got, err, want)
 			}
-			club := must(n.CreateSpace(ctx, "club", loam.Public))(t)
-			diary := must(n.CreateSpace(ctx, "diary", loam.Private))(t)
-			ana, _, err := n.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			check := func(want loam.Profile) {
-				t.Helper()
-				if got, err := n.Profile(ctx); err != nil || got != want {
-					t.Fatalf("Profile() = %+v, %v; want %+v", got, err, want)
+			for _, sp := range []*loam.Space{club, diary} {
+				ms := must(sp.Members(ctx))(t)
+				p, ok := personRow(ms, ana.ID)
+				if !ok || p.Name != want.Name || p.Avatar != want.Avatar || len(p.Devices) != 1 || p.Devices[0].Person != want.Name || p.Devices[0].Name != "laptop" {
+					t.Fatalf("%s: members %+v, want the person %q", sp.Name(), ms, want.Name)
 				}
-				for _, sp := range []*loam.Space{club, diary} {
-					ms := must(sp.Members(ctx))(t)
-					p, ok := personRow(ms, ana.ID)
-					if !ok || p.Name != want.Name || p.Avatar != want.Avatar || len(p.Devices) != 1 || p.Devices[0].Person != want.Name || p.Devices[0].Name != "laptop" {
-						t.Fatalf("%s: members %+v, want the person %q", sp.Name(), ms, want.Name)
-					}
-					if want.Avatar != "" {
-						img, err := io.ReadAll(must(sp.OpenBlob(ctx, []byte(p.AvatarKey)))(t))
-						if err != nil || !bytes.Equal(img, pngImage(t)) {
-							t.Fatalf("%s: the avatar at %q: %d bytes, %v", sp.Name(), p.AvatarKey, len(img), err)
-						}
+				if want.Avatar != "" {
+					if img := blobOf(t, ctx, sp, p.AvatarKey); !bytes.Equal(img, pngImage(t)) {
+						t.Fatalf("%s: the avatar at %q: %d bytes", sp.Name(), p.AvatarKey, len(img))
 					}
 				}
 			}
-			check(loam.Profile{Name: "Ana"}) // written by CreateIdentity
+		}
+		check(loam.Profile{Name: "Ana"}) // written by CreateIdentity
 
-			blob := must(n.AddBlob(ctx, bytes.NewReader(pngImage(t))))(t)
-			want := loam.Profile{Name: "Ana Lima", Avatar: blob.ID}
-			// Every space held: club, diary and Ana's own space.
-			held := len(must(n.Spaces(ctx))(t))
-			if w, err := n.SetProfile(ctx, want); err != nil || w != held || held < 2 {
-				t.Fatalf("SetProfile = %d, %v; want %d spaces", w, err, held)
-			}
-			check(want)
-			if w, err := n.SetProfile(ctx, want); err != nil || w != 0 {
-				t.Fatalf("SetProfile again = %d, %v; want 0 spaces (written once)", w, err)
-			}
+		blob := must(n.AddBlob(ctx, bytes.NewReader(pngImage(t))))(t)
+		want := loam.Profile{Name: "Ana Lima", Avatar: blob.ID}
+		// Every space held: club, diary and Ana's own space.
+		held := len(must(n.Spaces(ctx))(t))
+		if w, err := n.SetProfile(ctx, want); err != nil || w != held || held < 2 {
+			t.Fatalf("SetProfile = %d, %v; want %d spaces", w, err, held)
+		}
+		check(want)
+		if w, err := n.SetProfile(ctx, want); err != nil || w != 0 {
+			t.Fatalf("SetProfile again = %d, %v; want 0 spaces (written once)", w, err)
+		}
 
-			// Refused, with nothing written.
-			before := map[string]loam.State{}
-			for _, sp := range []*loam.Space{club, diary} {
-				before[sp.Name()] = must(sp.State(ctx))(t)
+		// Refused, with nothing written.
+		before := map[string]loam.State{}
+		for _, sp := range []*loam.Space{club, diary} {
+			before[sp.Name()] = must(sp.State(ctx))(t)
+		}
+		text := must(n.AddBlob(ctx, strings.NewReader("not an image")))(t)
+		big := must(n.AddBlob(ctx, io.MultiReader(bytes.NewReader(pngImage(t)), bytes.NewReader(make([]byte, loam.MaxAvatar)))))(t)
+		for _, bad := range []loam.Profile{
+			{Name: ""},
+			{Name: strings.Repeat("a", loam.MaxProfileName+1)},
+			{Name: "Ana\x1b[2J"},
+			{Name: " Ana"},
+			{Name: "Ana", Avatar: "not a blob"},
+			{Name: "Ana", Avatar: text.ID},
+			{Name: "Ana", Avatar: big.ID},
+		} {
+			_, err := n.SetProfile(ctx, bad)
+			if !errors.Is(err, loam.ErrBadProfile) {
+				t.Errorf("SetProfile(%.20q, %.12s) = %v, want ErrBadProfile", bad.Name, bad.Avatar, err)
 			}
-			text := must(n.AddBlob(ctx, strings.NewReader("not an image")))(t)
-			big := must(n.AddBlob(ctx, io.MultiReader(bytes.NewReader(pngImage(t)), bytes.NewReader(make([]byte, loam.MaxAvatar)))))(t)
-			for _, bad := range []loam.Profile{
-				{Name: ""},
-				{Name: strings.Repeat("a", loam.MaxProfileName+1)},
-				{Name: "Ana\x1b[2J"},
-				{Name: " Ana"},
-				{Name: "Ana", Avatar: "not a blob"},
-				{Name: "Ana", Avatar: text.ID},
-				{Name: "Ana", Avatar: big.ID},
-			} {
-				_, err := n.SetProfile(ctx, bad)
-				if !errors.Is(err, loam.ErrBadProfile) {
-					t.Errorf("SetProfile(%.20q, %.12s) = %v, want ErrBadProfile", bad.Name, bad.Avatar, err)
-				}
+		}
+		for _, sp := range []*loam.Space{club, diary} {
+			if st := must(sp.State(ctx))(t); st != before[sp.Name()] {
+				t.Errorf("%s changed by refused profiles: %+v, was %+v", sp.Name(), st, before[sp.Name()])
 			}
-			for _, sp := range []*loam.Space{club, diary} {
-				if st := must(sp.State(ctx))(t); st != before[sp.Name()] {
-					t.Errorf("%s changed by refused profiles: %+v, was %+v", sp.Name(), st, before[sp.Name()])
-				}
-			}
-			check(want)
+		}
+		check(want)
 
-			// A space created later gets the profile from the carrier.
-			later := must(n.CreateSpace(ctx, "later", loam.Public))(t)
-			var p loam.Member
-			if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
-				ms, err := later.Members(ctx)
-				p, _ = personRow(ms, ana.ID)
-				return err == nil && p.Name == want.Name && p.Avatar == want.Avatar
-			}) {
-				t.Fatalf("a later space's person: %+v", p)
-			}
-		})
-	}
+		// A space created later gets the profile from the carrier.
+		later := must(n.CreateSpace(ctx, "later", loam.Public))(t)
+		var p loam.Member
+		if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
+			ms, err := later.Members(ctx)
+			p, _ = personRow(ms, ana.ID)
+			return err == nil && p.Name == want.Name && p.Avatar == want.Avatar
+		}) {
+			t.Fatalf("a later space's person: %+v", p)
+		}
+	})
 }
 
 // TestProfileTwoDevices: Ana's laptop and home server, each with a daemon,
@@ -143,36 +133,12 @@ func TestProfile(t *testing.T) {
 // set on the laptop reaches the server's Profile.
 func TestProfileTwoDevices(t *testing.T) {
 	ctx := ctxT(t)
-	bob, err := loam.Open(ctx, loam.Options{Home: t.TempDir(), Network: true, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
-	laptop := connect(t, startDaemon(t).home)
-	serverD := startDaemon(t)
-	server := connect(t, serverD.home)
-
-	club := must(bob.CreateSpace(ctx, "club", loam.Public))(t)
+	bob, club := bobsClub(t, ctx)
 	if _, _, err := bob.CreateIdentity(ctx, "Bob", loam.IdentityOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	lsp := must(laptop.Join(ctx, must(club.Invite(ctx, loam.Write, time.Hour))(t)))(t)
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", loam.IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := club.Grant(ctx, ana.ID, loam.Write); err != nil {
-		t.Fatal(err)
-	}
-	p, err := identity.ParsePhrase(phrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := serverD.n.RecoverIdentity(ctx, p, "Ana", node.IdentityOptions{Device: "home server"}); err != nil {
-		t.Fatal(err)
-	}
-	id := must(keys.ParseSpaceID(club.ID()))(t)
-	ssp := must(server.Join(ctx, keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}.String()))(t)
+	a := anaOnTwoDevices(t, ctx, bob, club, node.IdentityOptions{Device: "home server"})
+	ana, laptop, server, lsp, ssp := a.ana, a.laptop, a.second, a.lsp, a.ssp
 	for who, sp := range map[string]*loam.Space{"laptop": lsp, "server": ssp} {
 		var werr error
 		if !testkit.Poll(30*time.Second, 10*time.Millisecond, func() bool {
@@ -190,8 +156,11 @@ func TestProfileTwoDevices(t *testing.T) {
 	}
 
 	for who, sp := range map[string]*loam.Space{"Bob": club, "the laptop": lsp, "the server": ssp} {
-		var ms []loam.Member
-		var row loam.Member
+		var (
+			ms  []loam.Member
+			row loam.Member
+			err error
+		)
 		if !testkit.Poll(60*time.Second, 20*time.Millisecond, func() bool {
 			ms, err = sp.Members(ctx)
 			row, _ = personRow(ms, ana.ID)
@@ -216,7 +185,10 @@ func TestProfileTwoDevices(t *testing.T) {
 	if _, err := laptop.SetProfile(ctx, loam.Profile{Name: "Ana Lima"}); err != nil {
 		t.Fatal(err)
 	}
-	var got loam.Profile
+	var (
+		got loam.Profile
+		err error
+	)
 	if !testkit.Poll(60*time.Second, 20*time.Millisecond, func() bool {
 		got, err = server.Profile(ctx)
 		return err == nil && got.Name == "Ana Lima"

@@ -149,16 +149,31 @@ func (r *remoteNode) space(ctx context.Context, ref string) (spaceImpl, error) {
 
 func (r *remoteNode) spaces(ctx context.Context) ([]SpaceInfo, error) {
 	infos, err := r.c.Spaces(ctx)
+	return convertAll(infos, err, spaceInfoOf)
+}
+
+// convertAll converts each of the daemon's answers in with f; it returns
+// err, the request's error, or the first of f's.
+func convertAll[A, B any](in []A, err error, f func(A) (B, error)) ([]B, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SpaceInfo, len(infos))
-	for i, in := range infos {
-		if out[i], err = spaceInfoOf(in); err != nil {
+	out := make([]B, len(in))
+	for i, a := range in {
+		if out[i], err = f(a); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// timeOf parses a time the daemon sent.
+func timeOf(s string) (time.Time, error) {
+	t, err := api.ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the daemon sent a bad time %q: %v", s, err)
+	}
+	return t, nil
 }
 
 func (r *remoteNode) join(ctx context.Context, ticket string) (spaceImpl, error) {
@@ -172,19 +187,11 @@ func (r *remoteNode) connect(ctx context.Context, addr string) error {
 
 func (r *remoteNode) peers(ctx context.Context) ([]PeerInfo, error) {
 	ps, err := r.c.Peers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PeerInfo, len(ps))
-	for i, p := range ps {
-		seen, err := api.ParseTime(p.LastSeen)
-		if err != nil {
-			return nil, fmt.Errorf("the daemon sent a bad time %q: %v", p.LastSeen, err)
-		}
-		out[i] = PeerInfo{Peer: p.Peer, Author: p.Author, Addrs: p.Addrs, Direct: p.Direct, Connected: p.Connected,
-			Spaces: p.Spaces, BytesIn: p.BytesIn, BytesOut: p.BytesOut, LastSeen: seen}
-	}
-	return out, nil
+	return convertAll(ps, err, func(p api.Peer) (PeerInfo, error) {
+		seen, err := timeOf(p.LastSeen)
+		return PeerInfo{Peer: p.Peer, Author: p.Author, Addrs: p.Addrs, Direct: p.Direct, Connected: p.Connected,
+			Spaces: p.Spaces, BytesIn: p.BytesIn, BytesOut: p.BytesOut, LastSeen: seen}, err
+	})
 }
 
 func (r *remoteNode) refusals(ctx context.Context) (map[string]uint64, error) {
@@ -382,18 +389,7 @@ func (s *remoteSpace) watch(ctx context.Context, q watchQuery) (<-chan Change, e
 
 func (s *remoteSpace) conflicts(ctx context.Context, key []byte) ([]KV, error) {
 	es, err := s.c.Conflicts(ctx, s.in.ID, key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]KV, 0, len(es))
-	for _, e := range es {
-		kv, err := kvOf(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kv)
-	}
-	return out, nil
+	return convertAll(es, err, kvOf)
 }
 
 func (s *remoteSpace) state(ctx context.Context) (State, error) {
@@ -408,18 +404,10 @@ func (s *remoteSpace) verify(ctx context.Context) (VerifyReport, error) {
 
 func (s *remoteSpace) heads(ctx context.Context) ([]Head, error) {
 	hs, err := s.c.Heads(ctx, s.in.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Head, len(hs))
-	for i, h := range hs {
-		t, err := api.ParseTime(h.Time)
-		if err != nil {
-			return nil, fmt.Errorf("the daemon sent a bad time %q: %v", h.Time, err)
-		}
-		out[i] = Head{Author: h.Author, Seq: h.Seq, Commit: h.Commit, Time: t}
-	}
-	return out, nil
+	return convertAll(hs, err, func(h api.Head) (Head, error) {
+		t, err := timeOf(h.Time)
+		return Head{Author: h.Author, Seq: h.Seq, Commit: h.Commit, Time: t}, err
+	})
 }
 
 func (s *remoteSpace) role(ctx context.Context) (Role, error) {

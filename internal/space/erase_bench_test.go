@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -63,7 +64,9 @@ func chatJoinBytes(b *testing.B, n, gone int, bulk bool) (plain, erased int64) {
 	}
 	plain = size()
 	if bulk {
-		if _, err := w.Erase(ctx, []byte("chat/msg/general/"), true); err != nil {
+		// A moderator's bulk erase of what was deleted: the writes under
+		// the prefix that are no longer live, not the 10,000 live messages.
+		if _, err := w.EraseWith(ctx, []byte("chat/msg/general/"), space.EraseOptions{Prefix: true, Superseded: true}); err != nil {
 			b.Fatal(err)
 		}
 	} else {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
 
@@ -61,18 +60,7 @@ func TestPropertyAuthorizationAtEveryStep(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		h, r := drawACLHistory(rt)
 		ctx := context.Background()
-		dir, err := os.MkdirTemp("", "loam-prop")
-		if err != nil {
-			rt.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		st, err := store.Open(dir, store.Options{NoSync: true})
-		if err != nil {
-			rt.Fatal(err)
-		}
-		if err := st.AddSpace(ctx, "s", h.Space()); err != nil {
-			rt.Fatal(err)
-		}
+		st, _ := propStore(rt, h.Space())
 		check := func(s storetest.Store) storetest.Store {
 			held := map[keys.CommitID]bool{}
 			for sc, err := range s.(*store.Store).AllCommits(ctx, h.Space()) {
@@ -257,18 +245,7 @@ func TestPropertyPartitions(t *testing.T) {
 					rest = append(rest, c)
 				}
 			}
-			dir, err := os.MkdirTemp("", "loam-prop")
-			if err != nil {
-				rt.Fatal(err)
-			}
-			defer os.RemoveAll(dir)
-			st, err := store.Open(dir, store.Options{NoSync: true})
-			if err != nil {
-				rt.Fatal(err)
-			}
-			if err := st.AddSpace(ctx, "s", h.Space()); err != nil {
-				rt.Fatal(err)
-			}
+			st, _ := propStore(rt, h.Space())
 			same := func(s storetest.Store) storetest.Store { return s }
 			if left := storetest.Deliver(rt, st, h.Space(), shuffledWithDuplicates(r, mine), 1+r.IntN(10), same); len(left) != 0 {
 				rt.Fatalf("%d commits of one side never applied", len(left))

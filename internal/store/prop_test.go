@@ -107,25 +107,33 @@ func shuffledWithDuplicates(r *rand.Rand, cs []*commit.Commit) []*commit.Commit 
 	return out
 }
 
-// deliverReopening delivers order to a fresh on-disk store in random
-// chunks, closing and reopening the store at random points.
-func deliverReopening(rt *rapid.T, r *rand.Rand, sp keys.SpaceID, order []*commit.Commit) *store.Store {
+// propStore opens a fresh on-disk store holding space sp, in a
+// directory removed when rt ends; open opens the store there again (after
+// the caller closed it).
+func propStore(rt *rapid.T, sp keys.SpaceID) (st *store.Store, open func() *store.Store) {
 	dir, err := os.MkdirTemp("", "loam-prop")
 	if err != nil {
 		rt.Fatal(err)
 	}
 	rt.Cleanup(func() { os.RemoveAll(dir) })
-	open := func() *store.Store {
+	open = func() *store.Store {
 		st, err := store.Open(dir, store.Options{NoSync: true})
 		if err != nil {
 			rt.Fatal(err)
 		}
 		return st
 	}
-	st := open()
+	st = open()
 	if err := st.AddSpace(context.Background(), "s", sp); err != nil {
 		rt.Fatal(err)
 	}
+	return st, open
+}
+
+// deliverReopening delivers order to a fresh on-disk store in random
+// chunks, closing and reopening the store at random points.
+func deliverReopening(rt *rapid.T, r *rand.Rand, sp keys.SpaceID, order []*commit.Commit) *store.Store {
+	st, open := propStore(rt, sp)
 	cur := st
 	left := storetest.Deliver(rt, st, sp, order, 1+r.IntN(40), func(s storetest.Store) storetest.Store {
 		if r.IntN(4) != 0 {
