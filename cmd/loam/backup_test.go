@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,20 +12,7 @@ import (
 // runEnv runs loam in home dir with extra environment variables.
 func runEnv(t *testing.T, dir string, extra []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, loamBin, args...)
-	cmd.Env = append(env(dir), extra...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return runLoam(t, runSpec{dir: dir, env: extra, timeout: 60 * time.Second}, args...)
 }
 
 // TestBackupCLI: 'loam backup create' of a device holding an identity

@@ -28,30 +28,11 @@ import (
 // 390x844. Last, with A's daemon stopped, A's page opened again offline
 // shows what was deleted as deleted and nothing erased.
 func TestBrowserErase(t *testing.T) {
-	exe := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("skipped with -short: runs two daemons and two browsers (about 30 s)")
-	}
-	artifacts := artifactDir(t)
+	exe, artifacts := browserTest(t, "two daemons and two browsers (about 30 s)")
 	photo := testPhoto(t)
 	newPhoto := smallPhoto(t)
-	a, b := newHome(t), newHome(t)
-	da := startDaemon(t, a, loopbackDaemon...)
-	startDaemon(t, b, loopbackDaemon...)
-	a.ok("", "space", "create", "community")
-	ticket := strings.TrimSpace(a.ok("", "invite", "community"))
-	b.ok("", "join", ticket)
-
-	var loginA string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // re-check interval
-		if m := loginURLRE.FindStringSubmatch(da.out.String()); m != nil {
-			loginA = m[1]
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loam daemon printed no login URL:\n%s", da.out)
-		}
-	}
+	a, b, da, _ := communityPair(t)
+	loginA := printedLoginURL(t, da)
 	loginB := strings.TrimSpace(b.ok("", "ui"))
 
 	ba := newBrowser(t, "A", exe, artifacts)

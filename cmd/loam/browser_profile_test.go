@@ -30,11 +30,7 @@ import (
 // identity ID; renamed in the chat, both devices' messages show the new
 // name.
 func TestBrowserProfiles(t *testing.T) {
-	exe := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("skipped with -short: runs three daemons and a browser")
-	}
-	artifacts := artifactDir(t)
+	exe, artifacts := browserTest(t, "three daemons and a browser")
 	laptop, server, bob := newHome(t), newHome(t), newHome(t)
 	var created struct {
 		ID     string `json:"id"`

@@ -48,6 +48,46 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// browserTest starts a browser test: it returns the chromium to drive and
+// where the screenshots go, or skips the test when there is no chromium or
+// with -short (what it runs, heavy: "two daemons and a browser").
+func browserTest(t *testing.T, heavy string) (exe, artifacts string) {
+	t.Helper()
+	exe = chromiumPath(t)
+	if testing.Short() {
+		t.Skip("skipped with -short: runs " + heavy)
+	}
+	return exe, artifactDir(t)
+}
+
+// communityPair returns two homes, each with its daemon on loopback, that
+// share the space community: a created it, b joined with a's ticket.
+func communityPair(t *testing.T) (a, b *home, da, db *daemonProc) {
+	t.Helper()
+	a, b = newHome(t), newHome(t)
+	da = startDaemon(t, a, loopbackDaemon...)
+	db = startDaemon(t, b, loopbackDaemon...)
+	a.ok("", "space", "create", "community")
+	ticket := strings.TrimSpace(a.ok("", "invite", "community"))
+	b.ok("", "join", ticket)
+	return a, b, da, db
+}
+
+// printedLoginURL returns the login URL d printed as it started.
+func printedLoginURL(t *testing.T, d *daemonProc) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := loginURLRE.FindStringSubmatch(d.out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("loam daemon printed no login URL:\n%s", d.out)
+		}
+		time.Sleep(20 * time.Millisecond) // re-check interval
+	}
+}
+
 // artifactDir returns where the screenshots go.
 func artifactDir(t *testing.T) string {
 	t.Helper()
@@ -235,32 +275,12 @@ var loginURLRE = regexp.MustCompile(`web UI: (http://127\.0\.0\.1:\d+/login\?t=[
 // with a photo on one is requested on the other and accepted on the
 // first; screenshots of each page at 1280x800 and 390x844.
 func TestBrowserApps(t *testing.T) {
-	exe := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("skipped with -short: runs two daemons and two browsers (about 20 s)")
-	}
-	artifacts := artifactDir(t)
+	exe, artifacts := browserTest(t, "two daemons and two browsers (about 20 s)")
 	photo := testPhoto(t)
-	a, b := newHome(t), newHome(t)
-	da := startDaemon(t, a, loopbackDaemon...)
-	db := startDaemon(t, b, loopbackDaemon...)
-	a.ok("", "space", "create", "community")
-	ticket := strings.TrimSpace(a.ok("", "invite", "community"))
-	b.ok("", "join", ticket)
+	_, b, da, db := communityPair(t)
 
 	// A's login URL is the one its daemon printed; B's comes from 'loam ui'.
-	var loginA string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := loginURLRE.FindStringSubmatch(da.out.String()); m != nil {
-			loginA = m[1]
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loam daemon printed no login URL:\n%s", da.out)
-		}
-		time.Sleep(20 * time.Millisecond) // re-check interval
-	}
+	loginA := printedLoginURL(t, da)
 	loginB := strings.TrimSpace(b.ok("", "ui"))
 	if !strings.HasPrefix(loginB, "http://"+db.info.API+"/login?t=") {
 		t.Fatalf("loam ui printed %q", loginB)

@@ -131,11 +131,10 @@ A space held here already is not restored again.`,
 				if err != nil {
 					return restoreHint(err)
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), sum)
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "restored %s (%s): %s, every commit verified\n", sum.Name, sum.Space, describeArchive(sum))
-				return err
+				return printResult(cmd, jsonOut, sum, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "restored %s (%s): %s, every commit verified\n", sum.Name, sum.Space, describeArchive(sum))
+					return err
+				})
 			})
 		},
 	}

@@ -88,13 +88,11 @@ act as you. FILE is written whole or not at all.`,
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), sum)
-				}
-				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "backed up device %s: %d key files, %d spaces held, %d with their data; %s\n",
-					sum.Author, sum.Files, len(sum.Spaces), len(sum.Archives), humanBytes(sum.Bytes))
-				return printBackupIdentity(w, sum)
+				return printResult(cmd, jsonOut, sum, func(w io.Writer) error {
+					fmt.Fprintf(w, "backed up device %s: %d key files, %d spaces held, %d with their data; %s\n",
+						sum.Author, sum.Files, len(sum.Spaces), len(sum.Archives), humanBytes(sum.Bytes))
+					return printBackupIdentity(w, sum)
+				})
 			})
 		},
 	}
@@ -137,37 +135,40 @@ nothing. The passphrase is read from ` + passphraseEnv + ` or asked on the termi
 			if err != nil {
 				return err
 			}
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), sum)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "restored device %s in %s\n", sum.Author, g.homeDir())
-			if sum.Identity != "" {
-				key := "without its key"
-				if sum.IdentityKey {
-					key = "with its key"
-				}
-				fmt.Fprintf(w, "  identity %s, %s\n", sum.Identity, key)
-			}
-			back := map[string]bool{}
-			for _, a := range sum.Archives {
-				back[a.Space] = true
-			}
-			for _, s := range sum.Spaces {
-				how := "returns from its peers once the node runs ('loam daemon'); it takes writes once in sync with one"
-				switch {
-				case s.ID == sum.Person:
-					how = "your own space, restored with its data and read keys"
-				case back[s.ID]:
-					how = "restored with its data"
-				}
-				fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.ID, how)
-			}
-			return nil
+			return printResult(cmd, jsonOut, sum, func(w io.Writer) error {
+				printRestored(w, g.homeDir(), sum)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print what was restored as JSON")
 	return cmd
+}
+
+// printRestored says what 'loam backup restore' restored in home.
+func printRestored(w io.Writer, home string, sum loam.BackupSummary) {
+	fmt.Fprintf(w, "restored device %s in %s\n", sum.Author, home)
+	if sum.Identity != "" {
+		key := "without its key"
+		if sum.IdentityKey {
+			key = "with its key"
+		}
+		fmt.Fprintf(w, "  identity %s, %s\n", sum.Identity, key)
+	}
+	back := map[string]bool{}
+	for _, a := range sum.Archives {
+		back[a.Space] = true
+	}
+	for _, s := range sum.Spaces {
+		how := "returns from its peers once the node runs ('loam daemon'); it takes writes once in sync with one"
+		switch {
+		case s.ID == sum.Person:
+			how = "your own space, restored with its data and read keys"
+		case back[s.ID]:
+			how = "restored with its data"
+		}
+		fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.ID, how)
+	}
 }
 
 // identityKeyWarning is what create says of a backup holding the

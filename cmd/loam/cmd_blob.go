@@ -69,11 +69,10 @@ with 'loam blob get ID'. With --json, print {"id", "size", "chunks",
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), apiBlobInfo(info))
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), info.ID)
-				return nil
+				return printResult(cmd, jsonOut, apiBlobInfo(info), func(w io.Writer) error {
+					fmt.Fprintln(w, info.ID)
+					return nil
+				})
 			})
 		},
 	}
@@ -144,21 +143,22 @@ fetched: {"fetched", "peers", "corrupt"}.`,
 // writeBlob copies blob id to file, or to stdout if file is empty.
 func writeBlob(cmd *cobra.Command, n *loam.Node, id, file string) error {
 	r, err := n.OpenBlob(cmd.Context(), id)
-	if errors.Is(err, loam.ErrOffline) {
-		return fmt.Errorf("blob %s is not all here; start 'loam daemon' for this home to fetch it from peers", id)
-	}
-	if err != nil {
-		return err
-	}
-	return writeReader(cmd, r, file)
+	return writeOpened(cmd, r, err, "blob "+id, file)
 }
 
 // writeKeyBlob writes the blob that key of sp holds (opened, in a private
 // space) to stdout, or to file if it is not empty.
 func writeKeyBlob(cmd *cobra.Command, sp *loam.Space, key []byte, file string) error {
 	r, err := sp.OpenBlob(cmd.Context(), key)
+	return writeOpened(cmd, r, err, fmt.Sprintf("the blob of %q", key), file)
+}
+
+// writeOpened writes r, the blob called what that OpenBlob returned with
+// err, as writeReader does; a blob not all here (and no daemon to fetch it)
+// is an error that says to start one.
+func writeOpened(cmd *cobra.Command, r *loam.BlobReader, err error, what, file string) error {
 	if errors.Is(err, loam.ErrOffline) {
-		return fmt.Errorf("the blob of %q is not all here; start 'loam daemon' for this home to fetch it from peers", key)
+		return fmt.Errorf("%s is not all here; start 'loam daemon' for this home to fetch it from peers", what)
 	}
 	if err != nil {
 		return err
@@ -213,25 +213,13 @@ all) and PINNED. With --json, an array of {"id", "size", "chunks", "held",
   loam blob ls --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withNode(cmd, g, func(n *loam.Node) error {
-				blobs, err := n.Blobs(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					a := newJSONArray(cmd.OutOrStdout())
-					for _, bl := range blobs {
-						if err := a.Add(apiBlobInfo(bl)); err != nil {
-							return err
-						}
-					}
-					return a.Close()
-				}
-				if len(blobs) == 0 {
-					fmt.Fprintln(cmd.ErrOrStderr(), "no blobs here yet: add one with 'loam blob add FILE'")
-					return nil
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			blobs, err := askNode(cmd, g, (*loam.Node).Blobs)
+			if err != nil {
+				return err
+			}
+			asAPI := func(b loam.BlobInfo) any { return apiBlobInfo(b) }
+			return printList(cmd, jsonOut, blobs, asAPI, "no blobs here yet: add one with 'loam blob add FILE'", func(out io.Writer) error {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSIZE\tHELD\tPINNED")
 				for _, bl := range blobs {
 					pinned := "no"
@@ -282,15 +270,12 @@ space freed. With --json, print {"freed"} in bytes.`,
 		Example: `  loam blob gc`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withNode(cmd, g, func(n *loam.Node) error {
-				freed, err := n.GCBlobs(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), api.GCResult{Freed: freed})
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "freed %s\n", humanBytes(freed))
+			freed, err := askNode(cmd, g, (*loam.Node).GCBlobs)
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, jsonOut, api.GCResult{Freed: freed}, func(w io.Writer) error {
+				fmt.Fprintf(w, "freed %s\n", humanBytes(freed))
 				return nil
 			})
 		},

@@ -50,20 +50,18 @@ With --json, print {"before": DISK, "after": DISK}, each DISK as in
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					return writeJSON(out, map[string]loam.DiskUsage{"before": before, "after": after})
-				}
-				var b strings.Builder
-				fmt.Fprintf(&b, "before  %s\nafter   %s\n", diskLine(before), diskLine(after))
-				for _, sp := range after.Spaces {
-					if ref != "" && sp.Name != ref && sp.ID != ref {
-						continue
+				return printResult(cmd, jsonOut, map[string]loam.DiskUsage{"before": before, "after": after}, func(out io.Writer) error {
+					var b strings.Builder
+					fmt.Fprintf(&b, "before  %s\nafter   %s\n", diskLine(before), diskLine(after))
+					for _, sp := range after.Spaces {
+						if ref != "" && sp.Name != ref && sp.ID != ref {
+							continue
+						}
+						writeSpaceBytes(&b, sp)
 					}
-					writeSpaceBytes(&b, sp)
-				}
-				_, err = io.WriteString(out, b.String())
-				return err
+					_, err := io.WriteString(out, b.String())
+					return err
+				})
 			})
 		},
 	}

@@ -17,11 +17,7 @@ written.`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			key := []byte(args[1])
-			if err := checkKey(key); err != nil {
-				return err
-			}
-			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+			return withSpaceKey(cmd, g, args, func(sp *loam.Space, key []byte) error {
 				// Delete writes a tombstone even for a missing key: a key
 				// that is not there is an error here, and writes nothing.
 				if _, err := sp.Lookup(ctx, key); err != nil {

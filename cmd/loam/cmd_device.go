@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,16 +25,11 @@ sync with it), and whether it is revoked. This device is marked with *.`,
 		Example: "  loam device ls\n  loam device ls --json",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return withNode(cmd, g, func(n *loam.Node) error {
-				ds, err := n.Devices(ctx)
-				if err != nil {
-					return err
-				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					return writeJSON(out, ds)
-				}
+			ds, err := askNode(cmd, g, (*loam.Node).Devices)
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, jsonOut, ds, func(out io.Writer) error {
 				now := time.Now()
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "  NAME\tAUTHOR\tSINCE\tLAST SEEN\tSTATUS")
@@ -96,13 +90,9 @@ new identity to come back.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return withNode(cmd, g, func(n *loam.Node) error {
-				if d, ask := revokeTarget(ctx, n, args[0]); ask && !yes && stdinIsTerminal(cmd.InOrStdin()) {
-					ok, err := askYes(cmd, fmt.Sprintf("Revoke your device %q (%s)? Its later writes stop counting in every space, and this cannot be undone. [y/N] ", d.Name, d.Author))
-					if err != nil {
-						return err
-					}
+				if d, ask := revokeTarget(ctx, n, args[0]); ask && !yes && isTerminal(cmd.InOrStdin()) {
+					ok, err := confirm(cmd, fmt.Sprintf("Revoke your device %q (%s)? Its later writes stop counting in every space, and this cannot be undone. [y/N] ", d.Name, d.Author), "nothing revoked")
 					if !ok {
-						_, err := fmt.Fprintln(cmd.ErrOrStderr(), "nothing revoked")
 						return err
 					}
 				}
@@ -110,15 +100,13 @@ new identity to come back.`,
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					return writeJSON(out, r)
-				}
-				fmt.Fprintf(out, "revoked %q (%s): the revocation is written in %s\n", r.Name, r.Author, plural(r.Written, "space"))
-				if r.Pending > 0 {
-					fmt.Fprintf(out, "%s more will get it once this device may write there (or from your other devices)\n", plural(r.Pending, "space"))
-				}
-				return nil
+				return printResult(cmd, jsonOut, r, func(out io.Writer) error {
+					fmt.Fprintf(out, "revoked %q (%s): the revocation is written in %s\n", r.Name, r.Author, plural(r.Written, "space"))
+					if r.Pending > 0 {
+						fmt.Fprintf(out, "%s more will get it once this device may write there (or from your other devices)\n", plural(r.Pending, "space"))
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -148,16 +136,6 @@ func revokeTarget(ctx context.Context, n *loam.Node, ref string) (loam.Device, b
 	return hit[0], true
 }
 
-// stdinIsTerminal reports whether r is a terminal.
-func stdinIsTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // askYes asks question on stderr and reads a line from stdin: yes for
 // "y" or "yes".
 func askYes(cmd *cobra.Command, question string) (bool, error) {
@@ -170,4 +148,16 @@ func askYes(cmd *cobra.Command, question string) (bool, error) {
 	}
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes", nil
+}
+
+// confirm asks question as askYes does; unless the answer is yes, it says
+// nothing on stderr (what was not done: "nothing revoked"). It returns
+// whether to go on, and an error when asking or saying failed.
+func confirm(cmd *cobra.Command, question, nothing string) (bool, error) {
+	ok, err := askYes(cmd, question)
+	if err != nil || ok {
+		return ok, err
+	}
+	_, err = fmt.Fprintln(cmd.ErrOrStderr(), nothing)
+	return false, err
 }

@@ -55,44 +55,41 @@ the identity key, so that it can link and revoke devices itself.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, err := needDaemon(ctx, g, "(the daemon answers the new device while it links)")
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			lt, err := n.LinkDevice(ctx, loam.LinkOptions{WithIdentity: withIdentity})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if jsonOut && noWait {
-				return writeJSON(out, lt)
-			}
-			if !jsonOut {
-				fmt.Fprintf(out, "Link ticket (works once, until %s):\n\n%s\n\n", lt.Expires.Local().Format(time.TimeOnly), lt.Ticket)
-				if !noQR {
-					if err := printQR(out, lt.Ticket); err != nil {
-						return err
+			return withDaemon(cmd, g, "(the daemon answers the new device while it links)", func(n *loam.Node) error {
+				lt, err := n.LinkDevice(ctx, loam.LinkOptions{WithIdentity: withIdentity})
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if jsonOut && noWait {
+					return writeJSON(out, lt)
+				}
+				if !jsonOut {
+					fmt.Fprintf(out, "Link ticket (works once, until %s):\n\n%s\n\n", lt.Expires.Local().Format(time.TimeOnly), lt.Ticket)
+					if !noQR {
+						if err := printQR(out, lt.Ticket); err != nil {
+							return err
+						}
 					}
+					fmt.Fprintf(out, "On the new device run:\n\n  loam device add %s\n\n", lt.Ticket)
+					if noWait {
+						return nil
+					}
+					fmt.Fprintln(cmd.ErrOrStderr(), "Waiting for the new device (Ctrl-C stops waiting; the ticket stays valid)…")
 				}
-				fmt.Fprintf(out, "On the new device run:\n\n  loam device add %s\n\n", lt.Ticket)
-				if noWait {
-					return nil
+				c, err := n.WaitLinked(ctx, lt.Ticket)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintln(cmd.ErrOrStderr(), "Waiting for the new device (Ctrl-C stops waiting; the ticket stays valid)…")
-			}
-			c, err := n.WaitLinked(ctx, lt.Ticket)
-			if err != nil {
+				if jsonOut {
+					return writeJSON(out, struct {
+						loam.LinkTicket
+						Device loam.DeviceCert `json:"device"`
+					}{lt, c})
+				}
+				_, err = fmt.Fprintf(out, "Linked %q (%s): it now gets every space you are in.\n", c.Name, c.Author)
 				return err
-			}
-			if jsonOut {
-				return writeJSON(out, struct {
-					loam.LinkTicket
-					Device loam.DeviceCert `json:"device"`
-				}{lt, c})
-			}
-			_, err = fmt.Fprintf(out, "Linked %q (%s): it now gets every space you are in.\n", c.Name, c.Author)
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&withIdentity, "with-identity", false, "give the new device the identity key too (it can then link and revoke devices)")
@@ -129,22 +126,17 @@ This home must hold no identity yet. Its daemon must run.`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, err := needDaemon(ctx, g, "(your spaces come to this device through it)")
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			fmt.Fprintln(cmd.ErrOrStderr(), "Linking (the other device must be running)…")
-			id, err := n.AddDevice(ctx, args[0], device)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, id)
-			}
-			_, err = fmt.Fprintf(out, "This device, %q, is now one of %s's devices (%s).\nYour spaces come here while the daemon runs: see them with 'loam space ls'.\n", id.Device.Name, id.Name, id.ID)
-			return err
+			return withDaemon(cmd, g, "(your spaces come to this device through it)", func(n *loam.Node) error {
+				fmt.Fprintln(cmd.ErrOrStderr(), "Linking (the other device must be running)…")
+				id, err := n.AddDevice(ctx, args[0], device)
+				if err != nil {
+					return err
+				}
+				return printResult(cmd, jsonOut, id, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "This device, %q, is now one of %s's devices (%s).\nYour spaces come here while the daemon runs: see them with 'loam space ls'.\n", id.Device.Name, id.Name, id.ID)
+					return err
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&device, "device", "", "this device's `NAME` (default: the host name)")
@@ -181,21 +173,16 @@ This home must hold no identity yet, and its daemon must run.`,
 			if err != nil {
 				return err
 			}
-			n, err := needDaemon(ctx, g, "(your spaces come back through it)")
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			id, err := n.RecoverIdentity(ctx, phrase, loam.RecoverOptions{Name: name, Device: device, PhraseOnly: phraseOnly, Peers: peers})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, id)
-			}
-			_, err = fmt.Fprintf(out, "Recovered the identity %s. This device, %q, is certified: %s\nYour spaces come back from your peers while the daemon runs: see them with 'loam space ls'.\nRevoke a lost device with 'loam device revoke NAME'.\n", id.ID, id.Device.Name, id.Device.Author)
-			return err
+			return withDaemon(cmd, g, "(your spaces come back through it)", func(n *loam.Node) error {
+				id, err := n.RecoverIdentity(ctx, phrase, loam.RecoverOptions{Name: name, Device: device, PhraseOnly: phraseOnly, Peers: peers})
+				if err != nil {
+					return err
+				}
+				return printResult(cmd, jsonOut, id, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "Recovered the identity %s. This device, %q, is certified: %s\nYour spaces come back from your peers while the daemon runs: see them with 'loam space ls'.\nRevoke a lost device with 'loam device revoke NAME'.\n", id.ID, id.Device.Name, id.Device.Author)
+					return err
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "your `NAME` (default: learned from your own space)")

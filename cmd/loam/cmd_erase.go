@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -31,11 +32,7 @@ A delete ('loam del') only hides a key; erase is what frees the bytes.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			key := []byte(args[1])
-			if err := checkKey(key); err != nil {
-				return err
-			}
-			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+			return withSpaceKey(cmd, g, args, func(sp *loam.Space, key []byte) error {
 				erase := sp.Erase
 				if prefix {
 					erase = sp.ErasePrefix
@@ -47,20 +44,20 @@ A delete ('loam del') only hides a key; erase is what frees the bytes.`,
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), struct {
-						Space  string `json:"space"`
-						Key    string `json:"key"`
-						Prefix bool   `json:"prefix,omitempty"`
-						Erased int    `json:"erased"`
-					}{sp.Name(), args[1], prefix, n})
-				}
-				what := fmt.Sprintf("%q", key)
-				if prefix {
-					what = fmt.Sprintf("keys under %q", key)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "erased %s of %s in %s: peers drop them as they sync\n", plural(n, "write"), what, sp.Name())
-				return nil
+				erased := struct {
+					Space  string `json:"space"`
+					Key    string `json:"key"`
+					Prefix bool   `json:"prefix,omitempty"`
+					Erased int    `json:"erased"`
+				}{sp.Name(), args[1], prefix, n}
+				return printResult(cmd, jsonOut, erased, func(w io.Writer) error {
+					what := fmt.Sprintf("%q", key)
+					if prefix {
+						what = fmt.Sprintf("keys under %q", key)
+					}
+					fmt.Fprintf(w, "erased %s of %s in %s: peers drop them as they sync\n", plural(n, "write"), what, sp.Name())
+					return nil
+				})
 			})
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -27,29 +28,24 @@ With --json, print {"key", "value", "author", "time"}, with "value_b64"
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			key := []byte(args[1])
-			if err := checkKey(key); err != nil {
-				return err
-			}
-			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+			return withSpaceKey(cmd, g, args, func(sp *loam.Space, key []byte) error {
 				kv, err := sp.Lookup(ctx, key)
 				if err != nil {
 					return notFound(err, args[0], key)
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), entryOf(kv))
-				}
-				if kv.Blob != nil {
-					if kv.Blob.ID == "" {
-						return fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", args[1])
+				return printResult(cmd, jsonOut, entryOf(kv), func(w io.Writer) error {
+					if kv.Blob != nil {
+						if kv.Blob.ID == "" {
+							return fmt.Errorf("%q holds a blob reference that does not decode: its writer's software is broken", args[1])
+						}
+						return writeKeyBlob(cmd, sp, key, out)
 					}
-					return writeKeyBlob(cmd, sp, key, out)
-				}
-				if out != "" {
-					return writeFileAtomic(out, kv.Value)
-				}
-				_, err = cmd.OutOrStdout().Write(kv.Value)
-				return err
+					if out != "" {
+						return writeFileAtomic(out, kv.Value)
+					}
+					_, err := w.Write(kv.Value)
+					return err
+				})
 			})
 		},
 	}

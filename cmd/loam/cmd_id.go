@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -63,31 +64,9 @@ identity.`,
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					return writeJSON(out, identityOut{id, phrase})
-				}
-				fmt.Fprintf(out, "Created the identity of %s: %s\nThis device, %q, is certified: %s\n\n", id.Name, id.ID, id.Device.Name, id.Device.Author)
-				fmt.Fprintf(out, "Your recovery phrase (shown this once):\n\n")
-				words := strings.Fields(phrase)
-				for i := 0; i < len(words); i += 6 {
-					var line strings.Builder
-					for j := i; j < min(i+6, len(words)); j++ {
-						fmt.Fprintf(&line, " %2d. %-9s", j+1, words[j])
-					}
-					fmt.Fprintf(out, "   %s\n", strings.TrimRight(line.String(), " "))
-				}
-				where := "This device keeps the identity key too (in its Loam home)."
-				if !id.HoldsKey {
-					where = "The identity key is kept only in this phrase, on no device."
-				}
-				_, err = fmt.Fprintf(out, `
-Write these 24 words down on paper, in order, and keep them safe. Never
-share them and never type them into a website: whoever holds them can act
-as you. They alone recover your identity if you lose every device.
-%s
-`, where)
-				return err
+				return printResult(cmd, jsonOut, identityOut{id, phrase}, func(out io.Writer) error {
+					return printCreated(out, id, phrase)
+				})
 			})
 		},
 	}
@@ -99,6 +78,31 @@ as you. They alone recover your identity if you lose every device.
 	return cmd
 }
 
+// printCreated says what 'loam id create' made, and shows the phrase once.
+func printCreated(out io.Writer, id loam.Identity, phrase string) error {
+	fmt.Fprintf(out, "Created the identity of %s: %s\nThis device, %q, is certified: %s\n\n", id.Name, id.ID, id.Device.Name, id.Device.Author)
+	fmt.Fprintf(out, "Your recovery phrase (shown this once):\n\n")
+	words := strings.Fields(phrase)
+	for i := 0; i < len(words); i += 6 {
+		var line strings.Builder
+		for j := i; j < min(i+6, len(words)); j++ {
+			fmt.Fprintf(&line, " %2d. %-9s", j+1, words[j])
+		}
+		fmt.Fprintf(out, "   %s\n", strings.TrimRight(line.String(), " "))
+	}
+	where := "This device keeps the identity key too (in its Loam home)."
+	if !id.HoldsKey {
+		where = "The identity key is kept only in this phrase, on no device."
+	}
+	_, err := fmt.Fprintf(out, `
+Write these 24 words down on paper, in order, and keep them safe. Never
+share them and never type them into a website: whoever holds them can act
+as you. They alone recover your identity if you lose every device.
+%s
+`, where)
+	return err
+}
+
 func newIDShowCmd(g *globalOptions) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
@@ -107,21 +111,16 @@ func newIDShowCmd(g *globalOptions) *cobra.Command {
 		Example: "  loam id show\n  loam id show --json",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return withNode(cmd, g, func(n *loam.Node) error {
-				id, err := n.Identity(ctx)
-				if err != nil {
-					return err
-				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					return writeJSON(out, id)
-				}
+			id, err := askNode(cmd, g, (*loam.Node).Identity)
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, jsonOut, id, func(out io.Writer) error {
 				key := "on this device"
 				if !id.HoldsKey {
 					key = "only in the recovery phrase"
 				}
-				_, err = fmt.Fprintf(out, "identity  %s\nname      %s\nkey       %s\ndevice    %s %q, certified %s\n",
+				_, err := fmt.Fprintf(out, "identity  %s\nname      %s\nkey       %s\ndevice    %s %q, certified %s\n",
 					id.ID, id.Name, key, id.Device.Author, id.Device.Name, id.Device.Since.Local().Format(time.DateTime))
 				return err
 			})

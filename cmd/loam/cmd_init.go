@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,24 +53,23 @@ in it only for this user (0700), every file too (0600).`,
 			if _, err := makePrivate(home); err != nil { // what the store just made
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, struct {
-					Home    string `json:"home"`
-					Author  string `json:"author"`
-					Created bool   `json:"created"`
-				}{home, author, !existed})
-			}
-			switch {
-			case existed && opened > 0:
-				fmt.Fprintf(out, "Loam home %s already exists; made it private: %d files and directories were open to other users, now only to you\n", home, opened)
-			case existed:
-				fmt.Fprintf(out, "Loam home %s already exists; nothing changed\n", home)
-			default:
-				fmt.Fprintf(out, "created the Loam home %s\n", home)
-			}
-			fmt.Fprintf(out, "device author ID: %s\n", author)
-			return nil
+			made := struct {
+				Home    string `json:"home"`
+				Author  string `json:"author"`
+				Created bool   `json:"created"`
+			}{home, author, !existed}
+			return printResult(cmd, jsonOut, made, func(out io.Writer) error {
+				switch {
+				case existed && opened > 0:
+					fmt.Fprintf(out, "Loam home %s already exists; made it private: %d files and directories were open to other users, now only to you\n", home, opened)
+				case existed:
+					fmt.Fprintf(out, "Loam home %s already exists; nothing changed\n", home)
+				default:
+					fmt.Fprintf(out, "created the Loam home %s\n", home)
+				}
+				fmt.Fprintf(out, "device author ID: %s\n", author)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"home", "author", "created"} as JSON`)

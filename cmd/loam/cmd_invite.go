@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,26 +51,23 @@ one can join. 'loam revoke SPACE TICKET' revokes an invite.`,
 			if expires < 0 {
 				return usageErrorf(cmd, "--expires must not be negative (0 means no expiry)")
 			}
-			n, err := needDaemon(ctx, g, "(a ticket carries the daemon's addresses)")
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			sp, err := n.Space(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			ticket, err := sp.InviteUses(ctx, loam.Role(role), expires, uses)
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), struct {
+			return withDaemon(cmd, g, "(a ticket carries the daemon's addresses)", func(n *loam.Node) error {
+				sp, err := n.Space(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				ticket, err := sp.InviteUses(ctx, loam.Role(role), expires, uses)
+				if err != nil {
+					return err
+				}
+				made := struct {
 					Ticket string `json:"ticket"`
-				}{ticket})
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), ticket)
-			return err
+				}{ticket}
+				return printResult(cmd, jsonOut, made, func(w io.Writer) error {
+					_, err := fmt.Fprintln(w, ticket)
+					return err
+				})
+			})
 		},
 	}
 	f := cmd.Flags()

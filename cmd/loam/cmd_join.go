@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -67,14 +68,14 @@ func joinAndReport(cmd *cobra.Command, g *globalOptions, ticket string, timeout 
 	if !viaDaemon {
 		fmt.Fprintf(cmd.ErrOrStderr(), "synced what the peers had; run 'loam daemon' to "+keep+"\n", info.Name)
 	}
-	if jsonOut {
-		return writeJSON(cmd.OutOrStdout(), struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		}{info.ID, info.Name})
-	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), done+"\n", info.Name, info.ID)
-	return err
+	joined := struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}{info.ID, info.Name}
+	return printResult(cmd, jsonOut, joined, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, done+"\n", info.Name, info.ID)
+		return err
+	})
 }
 
 // join joins through the daemon if one runs, else with a node of its own

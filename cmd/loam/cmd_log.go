@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -35,21 +36,18 @@ failure, print the first bad commit and exit 1.`,
   loam log verify spc_… --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
-				r, err := sp.Verify(ctx)
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), struct {
-						Commits int `json:"commits"`
-						Ops     int `json:"ops"`
-						Authors int `json:"authors"`
-						Forks   int `json:"forks"`
-					}{r.Commits, r.Ops, r.Authors, r.Forks})
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), verifiedLine(r))
+			r, err := askSpace(cmd, g, args[0], (*loam.Space).Verify)
+			if err != nil {
+				return err
+			}
+			counts := struct {
+				Commits int `json:"commits"`
+				Ops     int `json:"ops"`
+				Authors int `json:"authors"`
+				Forks   int `json:"forks"`
+			}{r.Commits, r.Ops, r.Authors, r.Forks}
+			return printResult(cmd, jsonOut, counts, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, verifiedLine(r))
 				return err
 			})
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,16 +34,12 @@ device this one has not synced with yet is not shown.`,
   loam members spc_… --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
-				ms, err := sp.Members(ctx)
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), ms)
-				}
-				return writeMembers(cmd, ms)
+			ms, err := askSpace(cmd, g, args[0], (*loam.Space).Members)
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, jsonOut, ms, func(w io.Writer) error {
+				return writeMembers(w, ms)
 			})
 		},
 	}
@@ -50,8 +47,9 @@ device this one has not synced with yet is not shown.`,
 	return cmd
 }
 
-func writeMembers(cmd *cobra.Command, ms []loam.Member) error {
-	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+// writeMembers writes the table of 'loam members' to out.
+func writeMembers(out io.Writer, ms []loam.Member) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "MEMBER\tROLE\tPREFIX\tGRANTED BY\tSINCE\tEXPIRES\tREVOKED\tFORKED")
 	for _, m := range ms {
 		writeMember(w, m, "")

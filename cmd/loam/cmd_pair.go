@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,31 +45,35 @@ a minute. The daemon must run with --ui-listen (e.g. 'loam daemon
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, p)
-			}
-			exp, _ := time.Parse(time.RFC3339, p.Expires)
-			fmt.Fprintf(out, "Pair a browser as %q: open on the phone (works once, until %s)\n\n", p.Name, exp.Local().Format(time.TimeOnly))
-			for _, u := range p.URLs {
-				fmt.Fprintf(out, "  %s\n", u)
-			}
-			fmt.Fprintln(out)
-			if !noQR && len(p.URLs) > 0 {
-				if err := printQR(out, p.URLs[0]); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(out, "or type the code %s on the pair page (https://ADDRESS:PORT/pair.html).\n", p.Code)
-			fmt.Fprintf(out, "The browser warns about the node's own certificate until the phone trusts\nthe node: its public key's SHA-256 must be %s\n", p.SPKI)
-			if p.CA != "" {
-				fmt.Fprintf(out, "To install the app on the phone, trust this home node from the pair page\n(\"Trust this home node\"): the certificate it installs must have the SHA-256\n  %s\n", p.CA)
-			}
-			return nil
+			return printResult(cmd, jsonOut, p, func(out io.Writer) error {
+				return printPairing(out, p, noQR)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "phone", "name the browser's session `NAME` (as 'loam sessions' lists it)")
 	cmd.Flags().BoolVar(&noQR, "no-qr", false, "do not print the QR code")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"name", "code", "expires", "urls", "spki_sha256", "ca_sha256"} as JSON`)
 	return cmd
+}
+
+// printPairing says how to pair a browser with p, with the QR code of its
+// first link unless noQR.
+func printPairing(out io.Writer, p api.Pairing, noQR bool) error {
+	exp, _ := time.Parse(time.RFC3339, p.Expires)
+	fmt.Fprintf(out, "Pair a browser as %q: open on the phone (works once, until %s)\n\n", p.Name, exp.Local().Format(time.TimeOnly))
+	for _, u := range p.URLs {
+		fmt.Fprintf(out, "  %s\n", u)
+	}
+	fmt.Fprintln(out)
+	if !noQR && len(p.URLs) > 0 {
+		if err := printQR(out, p.URLs[0]); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "or type the code %s on the pair page (https://ADDRESS:PORT/pair.html).\n", p.Code)
+	fmt.Fprintf(out, "The browser warns about the node's own certificate until the phone trusts\nthe node: its public key's SHA-256 must be %s\n", p.SPKI)
+	if p.CA != "" {
+		fmt.Fprintf(out, "To install the app on the phone, trust this home node from the pair page\n(\"Trust this home node\"): the certificate it installs must have the SHA-256\n  %s\n", p.CA)
+	}
+	return nil
 }

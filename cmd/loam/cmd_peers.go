@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,52 +37,41 @@ With --json, print an array of {"peer", "author", "addrs", "direct",
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				a := newJSONArray(out)
+			asIs := func(p api.Peer) any { return p }
+			return printList(cmd, jsonOut, peers, asIs, "no peers yet: share a space with 'loam invite', or join one with 'loam join'", func(out io.Writer) error {
+				names, err := spaceNamesOf(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PEER\tLINK\tSPACES\tIN\tOUT\tLAST SEEN")
+				now := time.Now()
 				for _, p := range peers {
-					if err := a.Add(p); err != nil {
-						return err
+					link := "disconnected"
+					switch {
+					case p.Connected && p.Direct:
+						link = "direct"
+					case p.Connected && p.RelaySync:
+						link = "relayed, syncing through it"
+					case p.Connected:
+						link = "relayed"
 					}
+					var spaces []string
+					for _, id := range p.Spaces {
+						spaces = append(spaces, names.of(id))
+					}
+					seen := "-"
+					if t, err := api.ParseTime(p.LastSeen); err == nil && !t.IsZero() {
+						seen = ago(now, t)
+					}
+					if p.Connected {
+						seen = "now"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Peer, link, orDash(strings.Join(spaces, ",")),
+						byteSize(p.BytesIn), byteSize(p.BytesOut), seen)
 				}
-				return a.Close()
-			}
-			if len(peers) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "no peers yet: share a space with 'loam invite', or join one with 'loam join'")
-				return nil
-			}
-			names, err := spaceNamesOf(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tLINK\tSPACES\tIN\tOUT\tLAST SEEN")
-			now := time.Now()
-			for _, p := range peers {
-				link := "disconnected"
-				switch {
-				case p.Connected && p.Direct:
-					link = "direct"
-				case p.Connected && p.RelaySync:
-					link = "relayed, syncing through it"
-				case p.Connected:
-					link = "relayed"
-				}
-				var spaces []string
-				for _, id := range p.Spaces {
-					spaces = append(spaces, names.of(id))
-				}
-				seen := "-"
-				if t, err := api.ParseTime(p.LastSeen); err == nil && !t.IsZero() {
-					seen = ago(now, t)
-				}
-				if p.Connected {
-					seen = "now"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Peer, link, orDash(strings.Join(spaces, ",")),
-					byteSize(p.BytesIn), byteSize(p.BytesOut), seen)
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the peers as a JSON array")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -48,12 +49,10 @@ This device must hold an identity.`,
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
 				if !set {
-					if jsonOut {
-						return writeJSON(out, profileOut{Profile: p})
-					}
-					return writeProfile(cmd, p)
+					return printResult(cmd, jsonOut, profileOut{Profile: p}, func(w io.Writer) error {
+						return writeProfile(w, p)
+					})
 				}
 				if cmd.Flags().Changed("name") {
 					p.Name = name
@@ -80,14 +79,13 @@ This device must hold an identity.`,
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(out, profileOut{Profile: p, Written: &written})
-				}
-				if err := writeProfile(cmd, p); err != nil {
+				return printResult(cmd, jsonOut, profileOut{Profile: p, Written: &written}, func(w io.Writer) error {
+					if err := writeProfile(w, p); err != nil {
+						return err
+					}
+					_, err := fmt.Fprintf(w, "written into %d spaces\n", written)
 					return err
-				}
-				_, err = fmt.Fprintf(out, "written into %d spaces\n", written)
-				return err
+				})
 			})
 		},
 	}
@@ -98,11 +96,11 @@ This device must hold an identity.`,
 	return cmd
 }
 
-func writeProfile(cmd *cobra.Command, p loam.Profile) error {
+func writeProfile(w io.Writer, p loam.Profile) error {
 	av := p.Avatar
 	if av == "" {
 		av = "none"
 	}
-	_, err := fmt.Fprintf(cmd.OutOrStdout(), "name    %s\navatar  %s\n", p.Name, av)
+	_, err := fmt.Fprintf(w, "name    %s\navatar  %s\n", p.Name, av)
 	return err
 }

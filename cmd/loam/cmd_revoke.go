@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -40,20 +41,20 @@ revocation keeps showing the member's later writes until it does.`,
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), r)
-				}
-				if r.Person != "" {
-					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked person %s: %s cut after their latest commit held here, any other device of theirs before its first\n", r.Person, plural(len(r.Devices), "device"))
-				} else if r.Invite {
-					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked invite %s after %d joins\n", r.Author, r.LastSeq)
-				} else {
-					_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s after its commit %d\n", r.Author, r.LastSeq)
-				}
-				if err == nil && r.Epoch > 0 {
-					_, err = fmt.Fprintf(cmd.OutOrStdout(), "new read key: epoch %d; writes from now on are unreadable to the revoked\n", r.Epoch)
-				}
-				return err
+				return printResult(cmd, jsonOut, r, func(w io.Writer) error {
+					var err error
+					if r.Person != "" {
+						_, err = fmt.Fprintf(w, "revoked person %s: %s cut after their latest commit held here, any other device of theirs before its first\n", r.Person, plural(len(r.Devices), "device"))
+					} else if r.Invite {
+						_, err = fmt.Fprintf(w, "revoked invite %s after %d joins\n", r.Author, r.LastSeq)
+					} else {
+						_, err = fmt.Fprintf(w, "revoked %s after its commit %d\n", r.Author, r.LastSeq)
+					}
+					if err == nil && r.Epoch > 0 {
+						_, err = fmt.Fprintf(w, "new read key: epoch %d; writes from now on are unreadable to the revoked\n", r.Epoch)
+					}
+					return err
+				})
 			})
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -29,20 +30,18 @@ and end when revoked or unused for 90 days. It needs the daemon.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, ss)
-			}
-			if len(ss) == 0 {
-				_, err := fmt.Fprintln(out, "No browser sessions. 'loam pair' pairs a phone; 'loam ui' logs in a browser here.")
-				return err
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED\tADDRESS\tVIA")
-			for _, s := range ss {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, localTime(s.Created), localTime(s.LastUsed), s.Addr, s.Via)
-			}
-			return tw.Flush()
+			return printResult(cmd, jsonOut, ss, func(out io.Writer) error {
+				if len(ss) == 0 {
+					_, err := fmt.Fprintln(out, "No browser sessions. 'loam pair' pairs a phone; 'loam ui' logs in a browser here.")
+					return err
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED\tADDRESS\tVIA")
+				for _, s := range ss {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, localTime(s.Created), localTime(s.LastUsed), s.Addr, s.Via)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print the sessions as JSON: [{"name", "created", "last_used", "addr", "via"}]`)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -59,14 +60,14 @@ too, one 1 MiB frame at a time, before they are stored or sent.`,
 					return err
 				}
 				sp := s.Info()
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), struct {
-						ID   string `json:"id"`
-						Name string `json:"name"`
-					}{sp.ID, sp.Name})
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), sp.ID)
-				return err
+				created := struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				}{sp.ID, sp.Name}
+				return printResult(cmd, jsonOut, created, func(w io.Writer) error {
+					_, err := fmt.Fprintln(w, sp.ID)
+					return err
+				})
 			})
 		},
 	}
@@ -86,27 +87,14 @@ time). With --json, an array of {"id", "name", "created"} (RFC 3339, UTC).`,
   loam space ls --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			return withNode(cmd, g, func(n *loam.Node) error {
-				spaces, err := n.Spaces(ctx)
-				if err != nil {
-					return err
-				}
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					a := newJSONArray(out)
-					for _, s := range spaces {
-						err := a.Add(api.SpaceInfo{ID: s.ID, Name: s.Name, Created: api.FormatTime(s.Created)})
-						if err != nil {
-							return err
-						}
-					}
-					return a.Close()
-				}
-				if len(spaces) == 0 {
-					fmt.Fprintln(cmd.ErrOrStderr(), "no spaces yet: create one with 'loam space create NAME'")
-					return nil
-				}
+			spaces, err := askNode(cmd, g, (*loam.Node).Spaces)
+			if err != nil {
+				return err
+			}
+			asAPI := func(s loam.SpaceInfo) any {
+				return api.SpaceInfo{ID: s.ID, Name: s.Name, Created: api.FormatTime(s.Created)}
+			}
+			return printList(cmd, jsonOut, spaces, asAPI, "no spaces yet: create one with 'loam space create NAME'", func(out io.Writer) error {
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tID\tCREATED")
 				for _, s := range spaces {

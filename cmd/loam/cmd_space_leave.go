@@ -48,18 +48,14 @@ Your person's own space ("me") cannot be left.`,
 					if err != nil {
 						return err
 					}
-					if !stdinIsTerminal(cmd.InOrStdin()) {
+					if !isTerminal(cmd.InOrStdin()) {
 						return errLeaveUnconfirmed
 					}
 					if _, err := io.WriteString(cmd.ErrOrStderr(), leaveQuestion(plan)); err != nil {
 						return err
 					}
-					ok, err := askYes(cmd, fmt.Sprintf("Leave %q and delete its data here? [y/N] ", plan.Name))
-					if err != nil {
-						return err
-					}
+					ok, err := confirm(cmd, fmt.Sprintf("Leave %q and delete its data here? [y/N] ", plan.Name), "nothing removed")
 					if !ok {
-						_, err := fmt.Fprintln(cmd.ErrOrStderr(), "nothing removed")
 						return err
 					}
 				}
@@ -67,12 +63,11 @@ Your person's own space ("me") cannot be left.`,
 				if err != nil {
 					return err
 				}
-				if jsonOut {
-					return writeJSON(cmd.OutOrStdout(), rep)
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "left %q (%s): %s (%s) removed, %s of blobs freed\n",
-					rep.Name, rep.Space, plural(rep.Commits, "commit"), byteSize(uint64(rep.CommitBytes)), byteSize(uint64(rep.Freed)))
-				return err
+				return printResult(cmd, jsonOut, rep, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "left %q (%s): %s (%s) removed, %s of blobs freed\n",
+						rep.Name, rep.Space, plural(rep.Commits, "commit"), byteSize(uint64(rep.CommitBytes)), byteSize(uint64(rep.Freed)))
+					return err
+				})
 			})
 		},
 	}

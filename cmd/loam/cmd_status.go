@@ -54,60 +54,63 @@ DISK}) and exits with status 1, saying to start one.`,
 				storeDisk(cmd, g, jsonOut) // what the store holds, when no daemon runs
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeJSON(out, st)
-			}
-			var b strings.Builder
-			fmt.Fprintf(&b, "peer     %s\n", st.Peer)
-			fmt.Fprintf(&b, "author   %s\n", st.Author)
-			for i, a := range st.Addrs {
-				label := ""
-				if i == 0 {
-					label = "address"
-				}
-				fmt.Fprintf(&b, "%-8s %s\n", label, a)
-			}
-			fmt.Fprintf(&b, "peers    %d connected\n", st.Peers)
-			fmt.Fprintf(&b, "refused  %s\n", refusals(st.Refusals))
-			fmt.Fprintf(&b, "blobs    %d fetching, %d queued; %s in, %s out\n", st.Blobs.Fetching, st.Blobs.Queued,
-				humanBytes(int64(st.Blobs.BytesIn)), humanBytes(int64(st.Blobs.BytesOut)))
-			if d := st.Disk; d != nil {
-				fmt.Fprintf(&b, "disk     %s: store %s (tables %s, logs %s, reserve %s), blobs %s\n", humanBytes(d.Total),
-					humanBytes(d.Store), humanBytes(d.Tables), humanBytes(d.WAL), humanBytes(d.Reserve), humanBytes(d.Blobs))
-			}
-			if len(st.Spaces) == 0 {
-				b.WriteString("\nno spaces yet: create one with 'loam space create NAME', or join one with 'loam join TICKET'\n")
-			}
-			for _, sp := range st.Spaces {
-				fmt.Fprintf(&b, "\n%s  %s\n", sp.Name, sp.ID)
-				fmt.Fprintf(&b, "  %s by %s, %s; view hash %s\n",
-					plural(int(sp.Commits), "commit"), plural(len(sp.Heads), "author"), plural(int(sp.Keys), "key"), shortHash(sp.ViewHash))
-				fmt.Fprintf(&b, "  disk: live %s, history %s, blobs %s\n", humanBytes(sp.Bytes.Live), humanBytes(sp.Bytes.History), humanBytes(sp.Bytes.Blobs))
-				switch {
-				case sp.Peers == 0:
-					b.WriteString("  sync: no connected peer shares it\n")
-				case sp.InSync == sp.Peers:
-					fmt.Fprintf(&b, "  sync: in sync with %s\n", plural(sp.Peers, "peer"))
-				default:
-					fmt.Fprintf(&b, "  sync: in sync with %d of %s (catching up)\n", sp.InSync, plural(sp.Peers, "peer"))
-				}
-				for _, h := range sp.Heads {
-					fmt.Fprintf(&b, "  %s  seq %-8d %s\n", h.Author, h.Seq, headTime(h))
-				}
-				for _, f := range sp.Forked {
-					fmt.Fprintf(&b, "  forked: %s signed two different commits with seq %d: its commits from seq %d on do not count (a device key used on two devices, or stolen, does this: that member should join again from each device with its own key)\n", f.Author, f.Seq, f.Seq)
-				}
-				for _, w := range sp.Warnings {
-					fmt.Fprintf(&b, "  warning: %s\n", w)
-				}
-			}
-			_, err = fmt.Fprint(out, b.String())
-			return err
+			return printResult(cmd, jsonOut, st, func(w io.Writer) error {
+				_, err := io.WriteString(w, statusText(st))
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the status as JSON")
 	return cmd
+}
+
+// statusText is the plain output of 'loam status'.
+func statusText(st api.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "peer     %s\n", st.Peer)
+	fmt.Fprintf(&b, "author   %s\n", st.Author)
+	for i, a := range st.Addrs {
+		label := ""
+		if i == 0 {
+			label = "address"
+		}
+		fmt.Fprintf(&b, "%-8s %s\n", label, a)
+	}
+	fmt.Fprintf(&b, "peers    %d connected\n", st.Peers)
+	fmt.Fprintf(&b, "refused  %s\n", refusals(st.Refusals))
+	fmt.Fprintf(&b, "blobs    %d fetching, %d queued; %s in, %s out\n", st.Blobs.Fetching, st.Blobs.Queued,
+		humanBytes(int64(st.Blobs.BytesIn)), humanBytes(int64(st.Blobs.BytesOut)))
+	if d := st.Disk; d != nil {
+		fmt.Fprintf(&b, "disk     %s: store %s (tables %s, logs %s, reserve %s), blobs %s\n", humanBytes(d.Total),
+			humanBytes(d.Store), humanBytes(d.Tables), humanBytes(d.WAL), humanBytes(d.Reserve), humanBytes(d.Blobs))
+	}
+	if len(st.Spaces) == 0 {
+		b.WriteString("\nno spaces yet: create one with 'loam space create NAME', or join one with 'loam join TICKET'\n")
+	}
+	for _, sp := range st.Spaces {
+		fmt.Fprintf(&b, "\n%s  %s\n", sp.Name, sp.ID)
+		fmt.Fprintf(&b, "  %s by %s, %s; view hash %s\n",
+			plural(int(sp.Commits), "commit"), plural(len(sp.Heads), "author"), plural(int(sp.Keys), "key"), shortHash(sp.ViewHash))
+		fmt.Fprintf(&b, "  disk: live %s, history %s, blobs %s\n", humanBytes(sp.Bytes.Live), humanBytes(sp.Bytes.History), humanBytes(sp.Bytes.Blobs))
+		switch {
+		case sp.Peers == 0:
+			b.WriteString("  sync: no connected peer shares it\n")
+		case sp.InSync == sp.Peers:
+			fmt.Fprintf(&b, "  sync: in sync with %s\n", plural(sp.Peers, "peer"))
+		default:
+			fmt.Fprintf(&b, "  sync: in sync with %d of %s (catching up)\n", sp.InSync, plural(sp.Peers, "peer"))
+		}
+		for _, h := range sp.Heads {
+			fmt.Fprintf(&b, "  %s  seq %-8d %s\n", h.Author, h.Seq, headTime(h))
+		}
+		for _, f := range sp.Forked {
+			fmt.Fprintf(&b, "  forked: %s signed two different commits with seq %d: its commits from seq %d on do not count (a device key used on two devices, or stolen, does this: that member should join again from each device with its own key)\n", f.Author, f.Seq, f.Seq)
+		}
+		for _, w := range sp.Warnings {
+			fmt.Fprintf(&b, "  warning: %s\n", w)
+		}
+	}
+	return b.String()
 }
 
 // refusals returns the refusal counters on one line, "none" if all are 0.
@@ -174,15 +177,13 @@ func storeDisk(cmd *cobra.Command, g *globalOptions, jsonOut bool) {
 	if err != nil {
 		return
 	}
-	out := cmd.OutOrStdout()
-	if jsonOut {
-		writeJSON(out, map[string]loam.DiskUsage{"disk": u})
-		return
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "no daemon runs: what the store takes on disk (peers and sync need 'loam daemon')\ndisk     %s\n", diskLine(u))
-	for _, sp := range u.Spaces {
-		fmt.Fprintf(&b, "\n%s  %s\n  disk: live %s, history %s, blobs %s\n", sp.Name, sp.ID, humanBytes(sp.Live), humanBytes(sp.History), humanBytes(sp.Blobs))
-	}
-	io.WriteString(out, b.String())
+	printResult(cmd, jsonOut, map[string]loam.DiskUsage{"disk": u}, func(out io.Writer) error {
+		var b strings.Builder
+		fmt.Fprintf(&b, "no daemon runs: what the store takes on disk (peers and sync need 'loam daemon')\ndisk     %s\n", diskLine(u))
+		for _, sp := range u.Spaces {
+			fmt.Fprintf(&b, "\n%s  %s\n  disk: live %s, history %s, blobs %s\n", sp.Name, sp.ID, humanBytes(sp.Live), humanBytes(sp.History), humanBytes(sp.Blobs))
+		}
+		_, err := io.WriteString(out, b.String())
+		return err
+	})
 }

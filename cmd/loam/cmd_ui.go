@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -36,11 +37,10 @@ the pair page) to trust the node.`,
 			if err != nil {
 				return err
 			}
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), u)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), u.URL)
-			return nil
+			return printResult(cmd, jsonOut, u, func(w io.Writer) error {
+				fmt.Fprintln(w, u.URL)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, `print {"url", "expires", "ui_listen", "spki_sha256", "ca_sha256"} as JSON`)

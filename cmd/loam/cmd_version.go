@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,11 +31,10 @@ With --json, print {"version", "commit", "commit_time", "dirty", "go"}
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := version.Get()
-			if jsonOut {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			_, err := fmt.Fprint(cmd.OutOrStdout(), versionText(v))
-			return err
+			return printResult(cmd, jsonOut, v, func(w io.Writer) error {
+				_, err := fmt.Fprint(w, versionText(v))
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")

@@ -16,8 +16,7 @@ import (
 // (exiting 1, saying to start a daemon) without one.
 func TestCompactAndDiskStatus(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	var in strings.Builder
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {

@@ -210,15 +210,22 @@ func (w *watcher) next(t *testing.T, within time.Duration) api.Entry {
 func (w *watcher) stop(t *testing.T) {
 	t.Helper()
 	w.cmd.Process.Signal(syscall.SIGINT)
+	waitInterrupted(t, w.cmd)
+}
+
+// waitInterrupted waits for cmd, a 'loam watch' sent SIGINT, to end, and
+// checks that it ends within 20 s and exits 0.
+func waitInterrupted(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("watch after SIGINT: %v", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Error("watch did not stop on SIGINT")
+		t.Fatal("watch did not stop on SIGINT")
 	}
 }
 
@@ -546,14 +553,7 @@ func TestJoinWithoutDaemon(t *testing.T) {
 	if line := b.fail(1, "", "join", "loam2garbage"); !strings.Contains(line, "the ticket is mistyped: copy it again") {
 		t.Errorf("bad ticket: %q", line)
 	}
-	r := b.run("", "join", ticket, "--json")
-	if r.code != 0 {
-		t.Fatalf("join: exit %d: %s", r.code, r.stderr)
-	}
-	var j struct{ ID, Name string }
-	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || j.ID != id || j.Name != "garden" {
-		t.Errorf("join --json: %q %v", r.stdout, err)
-	}
+	r := b.joinJSON("join", ticket, id, "garden")
 	if !strings.Contains(r.stderr, "run 'loam daemon' to keep garden in sync") {
 		t.Errorf("join said %q", r.stderr)
 	}

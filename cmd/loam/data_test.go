@@ -210,16 +210,7 @@ func TestWatchHoldsTheHome(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("watch after SIGINT: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("watch did not stop on SIGINT")
-	}
+	waitInterrupted(t, cmd)
 	if stdout.String() != "" {
 		t.Errorf("watch printed %q", stdout.String())
 	}

@@ -21,9 +21,6 @@ import (
 func TestDeviceCLI(t *testing.T) {
 	t.Parallel()
 	h := gardenHome(t)
-	if line := h.fail(1, "", "device", "ls"); !strings.Contains(line, "loam id create --name NAME") {
-		t.Errorf("device ls without an identity: %s", line)
-	}
 	var created struct {
 		Phrase string                  `json:"phrase"`
 		Device struct{ Author string } `json:"device"`

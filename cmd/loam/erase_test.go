@@ -11,8 +11,7 @@ import (
 // second erase finds nothing, and the log still verifies.
 func TestEraseCLI(t *testing.T) {
 	t.Parallel()
-	h := newHome(t)
-	h.ok("", "space", "create", "garden")
+	h := gardenHome(t)
 	h.ok("", "put", "garden", "photo", "first")
 	h.ok("", "put", "garden", "photo", "second")
 	h.ok("", "put", "garden", "chat/1", "hello")

@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
 )
@@ -109,6 +111,39 @@ func writeJSON(w io.Writer, v any) error {
 		return err
 	}
 	return j.Flush()
+}
+
+// printResult prints v, what a command did or found, on the command's
+// standard output: as one line of JSON with --json (asJSON), else as text
+// writes it there.
+func printResult(cmd *cobra.Command, asJSON bool, v any, text func(w io.Writer) error) error {
+	w := cmd.OutOrStdout()
+	if asJSON {
+		return writeJSON(w, v)
+	}
+	return text(w)
+}
+
+// printList prints items, what a listing command found, on the command's
+// standard output: with --json (asJSON) as a JSON array of what conv makes
+// of each, one a line; else, when there are none, it says empty on stderr
+// (what to do to have one), or writes them as text does.
+func printList[T any](cmd *cobra.Command, asJSON bool, items []T, conv func(T) any, empty string, text func(w io.Writer) error) error {
+	w := cmd.OutOrStdout()
+	if asJSON {
+		a := newJSONArray(w)
+		for _, it := range items {
+			if err := a.Add(conv(it)); err != nil {
+				return err
+			}
+		}
+		return a.Close()
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), empty)
+		return nil
+	}
+	return text(w)
 }
 
 // jsonArray streams a JSON array with one element per line.

@@ -8,6 +8,18 @@ import (
 	"testing"
 )
 
+// TestNoIdentity: the commands that need an identity, run in a home that
+// holds none, exit 1 saying how to create one.
+func TestNoIdentity(t *testing.T) {
+	t.Parallel()
+	h := gardenHome(t)
+	for _, args := range [][]string{{"id", "show"}, {"id", "profile"}, {"device", "ls"}} {
+		if line := h.fail(1, "", args...); !strings.Contains(line, "loam id create --name NAME") {
+			t.Errorf("%s without an identity: %s", strings.Join(args, " "), line)
+		}
+	}
+}
+
 // TestIDCreate: 'loam id create' prints the phrase once with what to do
 // with it, keeps the identity (0600), and the device's certificate makes
 // it one person in 'loam members'; a second identity is refused.
@@ -55,9 +67,6 @@ func TestIDCreate(t *testing.T) {
 		t.Errorf("second identity: %s", line)
 	}
 	other := newHome(t)
-	if line := other.fail(1, "", "id", "show"); !strings.Contains(line, "loam id create --name NAME") {
-		t.Errorf("id show without one: %s", line)
-	}
 	js := other.ok("", "id", "create", "--name", "Bob", "--phrase-only", "--json")
 	var created struct {
 		Phrase   string `json:"phrase"`

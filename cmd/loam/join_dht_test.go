@@ -21,12 +21,12 @@ import (
 // (internal/p2p) fills it and failed before the fix.
 func TestJoinNotBehindDHT(t *testing.T) {
 	lab := netlab.New(t, 1)
-	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	boot := newLabNode(t, lab, lab.Inet)
 	bootAddrs := boot.startBootstrap(append([]string{"--dht", "private"}, publicListen(netlab.InternetPrefix+"1")...)...)
 	lab.Blackhole(1, netlab.InternetPrefix+"1")
 
-	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	b := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
+	a := newLabNode(t, lab, lab.Homes[0].Host)
+	b := newLabNode(t, lab, lab.Homes[0].Host)
 	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}, bootAddrs...), a, b)
 	ticket := a.gardenTicket()
 

@@ -17,8 +17,8 @@ import (
 func TestLANByMDNS(t *testing.T) {
 	lab := netlab.New(t, 1)
 	second, _ := lab.AddHost(1)
-	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	b := &labNode{t: t, lab: lab, ns: second, dir: t.TempDir()}
+	a := newLabNode(t, lab, lab.Homes[0].Host)
+	b := newLabNode(t, lab, second)
 	startDaemons([]string{"--api", "127.0.0.1:0", "--dht", "off", "--mdns"}, a, b)
 
 	ticket := stripAddrs(t, a.gardenTicket())

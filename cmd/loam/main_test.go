@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,15 +94,29 @@ func env(dir string) []string {
 // run runs loam with args and stdin in the home.
 func (h *home) run(stdin string, args ...string) result {
 	h.t.Helper()
-	timeout := h.timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
+	return runLoam(h.t, runSpec{dir: h.dir, stdin: strings.NewReader(stdin), timeout: h.timeout}, args...)
+}
+
+// runSpec is how runLoam runs loam.
+type runSpec struct {
+	dir     string        // the home (LOAM_HOME)
+	stdin   io.Reader     // nil: none
+	env     []string      // added to env(dir)
+	timeout time.Duration // 0: 30 s
+}
+
+// runLoam runs loam with args as s says, to its end, and returns what it
+// did; the test fails if loam cannot be run at all.
+func runLoam(t *testing.T, s runSpec, args ...string) result {
+	t.Helper()
+	if s.timeout == 0 {
+		s.timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, loamBin, args...)
-	cmd.Env = env(h.dir)
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(env(s.dir), s.env...)
+	cmd.Stdin = s.stdin
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -109,7 +124,7 @@ func (h *home) run(stdin string, args ...string) result {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			h.t.Fatalf("loam %s: %v", strings.Join(args, " "), err)
+			t.Fatalf("loam %s: %v", strings.Join(args, " "), err)
 		}
 		r.code = ee.ExitCode()
 	}
@@ -134,6 +149,22 @@ func (h *home) okJSON(v any, args ...string) {
 	if err := json.Unmarshal([]byte(out), v); err != nil {
 		h.t.Fatalf("loam %s: %v in %q", strings.Join(args, " "), err, out)
 	}
+}
+
+// joinJSON runs 'loam VERB TICKET --json' (VERB: join or seed), fails the
+// test unless it exits 0 having printed the ID and name of the space it
+// joined (id, name), and returns the run.
+func (h *home) joinJSON(verb, ticket, id, name string) result {
+	h.t.Helper()
+	r := h.run("", verb, ticket, "--json")
+	if r.code != 0 {
+		h.t.Fatalf("%s: exit %d: %s", verb, r.code, r.stderr)
+	}
+	var j struct{ ID, Name string }
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || j.ID != id || j.Name != name {
+		h.t.Errorf("%s --json: %q %v", verb, r.stdout, err)
+	}
+	return r
 }
 
 // fail runs loam, expects exit code want and exactly one stderr line of the

@@ -122,6 +122,51 @@ func withSpace(cmd *cobra.Command, g *globalOptions, ref string, fn func(*loam.N
 	})
 }
 
+// askNode asks the node withNode chooses one question (ask, a method of
+// loam.Node such as (*loam.Node).Devices) and returns its answer.
+func askNode[T any](cmd *cobra.Command, g *globalOptions, ask func(*loam.Node, context.Context) (T, error)) (v T, err error) {
+	err = withNode(cmd, g, func(n *loam.Node) error {
+		v, err = ask(n, cmd.Context())
+		return err
+	})
+	return v, err
+}
+
+// askSpace asks space ref of the node withNode chooses one question (ask,
+// a method of loam.Space such as (*loam.Space).Members) and returns its
+// answer.
+func askSpace[T any](cmd *cobra.Command, g *globalOptions, ref string, ask func(*loam.Space, context.Context) (T, error)) (v T, err error) {
+	err = withSpace(cmd, g, ref, func(_ *loam.Node, sp *loam.Space) error {
+		v, err = ask(sp, cmd.Context())
+		return err
+	})
+	return v, err
+}
+
+// withSpaceKey runs fn with space args[0] of the node withNode chooses and
+// key args[1], once the key is checked (before the node is opened).
+func withSpaceKey(cmd *cobra.Command, g *globalOptions, args []string, fn func(sp *loam.Space, key []byte) error) error {
+	key := []byte(args[1])
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return withSpace(cmd, g, args[0], func(_ *loam.Node, sp *loam.Space) error {
+		return fn(sp, key)
+	})
+}
+
+// withDaemon runs fn with a node working through the daemon that runs for
+// the home, or says to start one (why: what it is needed for, as
+// needDaemon takes it).
+func withDaemon(cmd *cobra.Command, g *globalOptions, why string, fn func(*loam.Node) error) error {
+	n, err := needDaemon(cmd.Context(), g, why)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	return fn(n)
+}
+
 // needDaemon returns a node working through the daemon that runs for the
 // home, or an error saying to start one. The caller closes the node.
 func needDaemon(ctx context.Context, g *globalOptions, why string) (*loam.Node, error) {

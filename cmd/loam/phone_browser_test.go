@@ -103,17 +103,13 @@ type phoneUI struct {
 // says why and how to pair again. Screenshots of pairing, chat, tools and
 // the revoked page go where TestBrowserApps saves its own.
 func TestBrowserPhone(t *testing.T) {
-	exe := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("skipped with -short: runs a network lab, two daemons and a browser")
-	}
+	exe, artifacts := browserTest(t, "a network lab, two daemons and a browser")
 	lab := netlab.New(t, 1) // skips, saying why, when not root
 	phoneNS, _ := lab.AddHost(1)
 	otherNS, _ := lab.AddHost(1)
-	artifacts := artifactDir(t)
 	home := lab.Homes[0]
-	a := &labNode{t: t, lab: lab, ns: home.Host, dir: t.TempDir()}
-	b := &labNode{t: t, lab: lab, ns: otherNS, dir: t.TempDir()}
+	a := newLabNode(t, lab, home.Host)
+	b := newLabNode(t, lab, otherNS)
 	listen := net.JoinHostPort(home.LAN, "7443")
 	daemonArgs := []string{"--api", "127.0.0.1:0", "--dht", "off", "--mdns=false", "--listen", "/ip4/" + home.LAN + "/tcp/0", "--ui-listen", listen}
 	startDaemons(daemonArgs, a)

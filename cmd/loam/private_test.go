@@ -72,14 +72,7 @@ func TestSeedCLI(t *testing.T) {
 	if line := s.fail(1, "", "seed", writeT); !strings.Contains(line, "loam invite club --role seed") {
 		t.Errorf("seed with a member's ticket: %q", line)
 	}
-	r := s.run("", "seed", seedT, "--json")
-	if r.code != 0 {
-		t.Fatalf("seed: exit %d: %s", r.code, r.stderr)
-	}
-	var j struct{ ID, Name string }
-	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || j.ID != id || j.Name != "club" {
-		t.Errorf("seed --json: %q %v", r.stdout, err)
-	}
+	s.joinJSON("seed", seedT, id, "club")
 	// The seeder verifies what it holds as members do: signatures, chains, grants.
 	var v struct{ Commits int }
 	if err := json.Unmarshal([]byte(s.ok("", "log", "verify", "club", "--json")), &v); err != nil || v.Commits < 4 {

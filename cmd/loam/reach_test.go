@@ -119,15 +119,15 @@ func reachOnce(t *testing.T, loss int, cold, byTicket bool) reachRun {
 		lab.Loss(2, loss)
 	}
 
-	boot := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	boot := newLabNode(t, lab, lab.Inet)
 	bootAddrs := boot.startBootstrap(append([]string{"--dht", "private"}, publicListen(netlab.InternetPrefix+"1")...)...)
 	start := time.Now()
 	dht := "private"
 	if byTicket {
 		dht = "off"
 	}
-	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	b := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
+	a := newLabNode(t, lab, lab.Homes[0].Host)
+	b := newLabNode(t, lab, lab.Homes[1].Host)
 	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", dht}, bootAddrs...), a, b)
 	for _, n := range []*labNode{a, b} {
 		if cold {
@@ -197,6 +197,12 @@ type labNode struct {
 	dir  string
 	proc *exec.Cmd     // the long-running loam process, if started
 	done chan struct{} // closed when proc has exited
+}
+
+// newLabNode returns a node of lab in namespace ns, with a home of its own
+// (not initialized).
+func newLabNode(t *testing.T, lab *netlab.Lab, ns string) *labNode {
+	return &labNode{t: t, lab: lab, ns: ns, dir: t.TempDir()}
 }
 
 // run runs loam with args in the node's namespace and home.
@@ -291,7 +297,7 @@ func startDaemons(args []string, nodes ...*labNode) {
 func publicDaemon(t *testing.T, lab *netlab.Lab) (*labNode, netlab.Public) {
 	t.Helper()
 	p := lab.AddPublic()
-	n := &labNode{t: t, lab: lab, ns: p.NS, dir: t.TempDir()}
+	n := newLabNode(t, lab, p.NS)
 	startDaemons(append([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}, publicListen(p.IP)...), n)
 	return n, p
 }

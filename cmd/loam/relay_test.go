@@ -36,14 +36,14 @@ func TestSyncThroughRelay(t *testing.T) {
 	lab := netlab.NewNATs(t, netlab.ConeNAT, netlab.SymmetricNAT)
 	second := lab.AddInternetAddress(250)
 
-	boot1 := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	boot1 := newLabNode(t, lab, lab.Inet)
 	boot1Addrs := boot1.startBootstrap(append([]string{"--dht", "private", "--relay-data", relayData}, publicListen(netlab.InternetPrefix+"1")...)...)
-	boot2 := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
+	boot2 := newLabNode(t, lab, lab.Inet)
 	boot2Addrs := boot2.startBootstrap(withBootstrap(append([]string{"--dht", "private", "--relay-data", relayData}, publicListen(second)...), boot1Addrs...)...)
 	relays := []string{boot1.peerIDOf(boot1Addrs[0]), boot2.peerIDOf(boot2Addrs[0])}
 
-	cone := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	sym := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
+	cone := newLabNode(t, lab, lab.Homes[0].Host)
+	sym := newLabNode(t, lab, lab.Homes[1].Host)
 	startDaemons(withBootstrap([]string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "private"}, append(boot1Addrs, boot2Addrs...)...), cone, sym)
 	for _, n := range []*labNode{cone, sym} {
 		n.waitFor(60*time.Second, "private, with a relay", func() bool {

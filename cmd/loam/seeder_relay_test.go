@@ -22,9 +22,9 @@ import (
 // without them.
 func TestRelayServiceDaemon(t *testing.T) {
 	lab := netlab.New(t, 2)
-	s := &labNode{t: t, lab: lab, ns: lab.Inet, dir: t.TempDir()}
-	a := &labNode{t: t, lab: lab, ns: lab.Homes[0].Host, dir: t.TempDir()}
-	b := &labNode{t: t, lab: lab, ns: lab.Homes[1].Host, dir: t.TempDir()}
+	s := newLabNode(t, lab, lab.Inet)
+	a := newLabNode(t, lab, lab.Homes[0].Host)
+	b := newLabNode(t, lab, lab.Homes[1].Host)
 	common := []string{"--api", "127.0.0.1:0", "--mdns=false", "--dht", "off"}
 	s.cli(30*time.Second, "init")
 	s.startDaemon(append(append(common, "--relay-service"), publicListen(netlab.InternetPrefix+"1")...)...)

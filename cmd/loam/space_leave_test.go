@@ -3,13 +3,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -49,21 +46,7 @@ func (h *home) runOnTTY(answer string, args ...string) result {
 	if _, err := control.WriteString(answer); err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, loamBin, args...)
-	cmd.Env = env(h.dir)
-	cmd.Stdin = tty
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatal(err)
-	}
-	return r
+	return runLoam(h.t, runSpec{dir: h.dir, stdin: tty}, args...)
 }
 
 // TestSpaceLeave: 'loam space leave' says what will be lost and asks on

@@ -67,14 +67,7 @@ func TestUnauthorizedCommitNotForwarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Connect(ctx, mid.Addrs()[0]); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.Open(ctx, mid.Author(), reconcile.ProtocolID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := reconcile.NewStreamConn(s, s)
+	_, conn := syncStream(t, h, mid)
 	disc := keys.DiscoveryID(id)
 	conn.WriteFrame((&reconcile.Msg{Type: 1, Version: reconcile.Version, Spaces: []reconcile.SpaceProof{{Disc: disc, Proof: keys.SyncProof(id, key.Author(), mid.Author())}}}).Encode())
 	conn.WriteFrame((&reconcile.Msg{Type: 3, Disc: disc, Commits: [][]byte{evil.Bytes()}}).Encode())
@@ -235,17 +228,12 @@ func TestRevokedWriterIgnoredEverywhere(t *testing.T) {
 func TestMembersRevokeAndSecret(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := b.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := joinWith(t, b, tk)
 	id := sp.ID()
 	put(t, b, id, "hello", "from b")
 	waitFor(t, 10*time.Second, "b's write on a", func() bool {
@@ -324,9 +312,7 @@ func TestMembersRevokeAndSecret(t *testing.T) {
 func TestJoinWithAnExpiredInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Expires: time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
@@ -340,9 +326,7 @@ func TestJoinWithAnExpiredInvite(t *testing.T) {
 func TestJoinWithARevokedInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite})
 	if err != nil {
 		t.Fatal(err)
@@ -366,9 +350,7 @@ func TestJoinWithARevokedInvite(t *testing.T) {
 func TestOneTimeInviteUsedTwice(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite, Uses: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -444,19 +426,10 @@ func TestOneTimeInviteUsedTwice(t *testing.T) {
 func TestSeedJoins(t *testing.T) {
 	ctx := ctxT(t)
 	a, s := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := s.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, tk.Space, "k", "v")
-	waitFor(t, 10*time.Second, "the seeder to hold a's write", func() bool { return sameView([]*Node{a, s}, tk.Space) })
+	id := newSpace(t, a, "club").ID()
+	sp := joinAs(t, a, s, "club", commit.RoleSeed, 0)
+	put(t, a, id, "k", "v")
+	waitFor(t, 10*time.Second, "the seeder to hold a's write", func() bool { return sameView([]*Node{a, s}, id) })
 	if _, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))}); err == nil || !strings.Contains(err.Error(), "has role seed") {
 		t.Fatalf("a seeder's write: %v", err)
 	}
@@ -467,9 +440,7 @@ func TestSeedJoins(t *testing.T) {
 func TestUnusedInviteIsAnInvite(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
 	tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleRead})
 	if err != nil {
 		t.Fatal(err)

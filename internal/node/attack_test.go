@@ -86,20 +86,9 @@ type attacker struct {
 // which it proves space id.
 func attack(t *testing.T, n *Node, key keys.DeviceKey, id keys.SpaceID) *attacker {
 	t.Helper()
-	ctx := ctxT(t)
-	h, err := p2p.New(context.Background(), p2p.Config{Key: key, Listen: loopback})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &attacker{t: t, h: h, key: key, st: s, conn: reconcile.NewStreamConn(s, s)}
+	h := bareHost(t, key)
+	s, conn := syncStream(t, h, n)
+	a := &attacker{t: t, h: h, key: key, st: s, conn: conn}
 	a.send(&reconcile.Msg{Type: 1, Version: reconcile.Version, Spaces: []reconcile.SpaceProof{{Disc: keys.DiscoveryID(id), Proof: keys.SyncProof(id, key.Author(), n.Author())}}})
 	return a
 }
@@ -262,14 +251,7 @@ func TestFaultRevokedMemberForkFlood(t *testing.T) {
 			put(t, member, id, "after/member", "1")
 			put(t, admin, id, "after/admin", "1")
 			waitFor(t, 10*time.Second, "honest writes on both honest nodes", func() bool {
-				for _, n := range []*Node{admin, member} {
-					for _, k := range []string{"after/member", "after/admin"} {
-						if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
-							return false
-						}
-					}
-				}
-				return true
+				return holdKeys([]*Node{admin, member}, id, "after/member", "after/admin")
 			})
 			t.Logf("figure: honest writes on every honest peer %s after the attack", time.Since(start).Round(time.Millisecond))
 

@@ -92,11 +92,9 @@ func (n *Node) startAwaiting() {
 	if !some || n.host == nil {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.clearAwaiting(n.ctx)
-	}()
+	})
 }
 
 // holdFor returns the write hold of space id: an error while it awaits

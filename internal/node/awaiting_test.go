@@ -24,10 +24,7 @@ func TestAwaitingOwnHistory(t *testing.T) {
 	bHome := t.TempDir()
 	b := openNode(t, bHome)
 	id, tk := invited(t, a, "club")
-	sp, err := b.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := joinWith(t, b, tk)
 	for _, k := range []string{"one", "two", "three"} {
 		if _, err := sp.Commit(ctx, []commit.Op{commit.Put([]byte(k), []byte("b"))}); err != nil {
 			t.Fatal(err)

@@ -117,15 +117,8 @@ func TestBlobServeMalformed(t *testing.T) {
 // joinAll makes every node join a's space sp by a ticket of a.
 func joinAll(t *testing.T, a *Node, name string, nodes ...*Node) {
 	t.Helper()
-	ctx := ctxT(t)
 	for _, n := range nodes {
-		tk, err := a.Invite(ctx, name, commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinAs(t, a, n, name, commit.RoleWrite, 0)
 	}
 }
 
@@ -141,10 +134,7 @@ func TestSpaceBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lazy.Close() })
-	sp, err := a.CreateSpace(ctx, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, a, "tools")
 	joinAll(t, a, "tools", b, lazy)
 
 	photo := make([]byte, 3<<20+77)
@@ -296,18 +286,9 @@ func TestBlobPutRefusedForReader(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	r := openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "tools"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := a.Invite(ctx, "tools", commit.RoleRead, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := r.Join(ctx, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = r.PutBlob(ctx, sp, []byte("photo"), bytes.NewReader(make([]byte, 1<<20)), "")
+	newSpace(t, a, "tools")
+	sp := joinAs(t, a, r, "tools", commit.RoleRead, 0)
+	_, _, err := r.PutBlob(ctx, sp, []byte("photo"), bytes.NewReader(make([]byte, 1<<20)), "")
 	if !errors.Is(err, space.ErrReadOnly) || !strings.Contains(err.Error(), "needs write") {
 		t.Fatalf("a reader's blob put: %v, want ErrReadOnly naming the role", err)
 	}

@@ -318,11 +318,20 @@ func blobOps(c *commit.Commit) []blob.Ref {
 // pinned and that no download, write or reader uses, and returns the bytes
 // freed.
 func (n *Node) GCBlobs(ctx context.Context) (int64, error) {
+	return n.gcBlobs(ctx, nil)
+}
+
+// gcBlobs deletes the blobs GCBlobs deletes, calling first (if not nil)
+// with the blobs referenced, under gcMu.
+func (n *Node) gcBlobs(ctx context.Context, first func(refs map[blob.BlobID]blob.Ref)) (int64, error) {
 	n.gcMu.Lock()
 	defer n.gcMu.Unlock()
 	refs, err := n.ReferencedBlobs(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if first != nil {
+		first(refs)
 	}
 	return n.blobs.GC(ctx, func(id blob.BlobID) bool { _, ok := refs[id]; return ok })
 }
@@ -493,9 +502,7 @@ func (n *Node) wantBlobs(ev store.Event) {
 // reference that is small enough and not all here, then each one that a
 // change references. A blob no peer can supply yet is retried with backoff.
 func (n *Node) startBlobFetcher() {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		if n.fetchBlobs >= 0 {
 			if refs, seeded, err := n.referencedBlobs(n.ctx); err == nil {
 				for id, r := range refs {
@@ -542,7 +549,7 @@ func (n *Node) startBlobFetcher() {
 			case <-timer.C:
 			}
 		}
-	}()
+	})
 }
 
 // BlobInfo describes a blob held, wholly or in part.

@@ -172,11 +172,9 @@ func (n *Node) startDevicesLoop() {
 	if n.ctx.Err() != nil { // Close has begun: no goroutine may start
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.devicesLoop()
-	}()
+	})
 }
 
 // noteDevices is the store's event hook for the carrier (onEvent, on the
@@ -184,9 +182,7 @@ func (n *Node) startDevicesLoop() {
 // identity among the commits stored, and marks the space to look at when
 // they carry something that may change what is to carry.
 func (n *Node) noteDevices(ev store.Event) {
-	n.people.mu.Lock()
-	id := n.people.id
-	n.people.mu.Unlock()
+	id := n.people.current()
 	relevant, learnt := ev.Redecided, false
 	var cut []keys.AuthorID
 	for _, c := range ev.Stored {
@@ -245,12 +241,7 @@ func revocationOf(o *commit.Op) (identity.Revocation, bool) {
 // devicesLoop is the carrier's goroutine: it runs until the node closes.
 func (n *Node) devicesLoop() {
 	dc := &n.devs
-	for {
-		select {
-		case <-dc.wake:
-		case <-n.ctx.Done():
-			return
-		}
+	for n.woken(dc.wake) {
 		dc.mu.Lock()
 		all, learn := dc.all, dc.learnKeys
 		todo := make([]keys.SpaceID, 0, len(dc.dirty))
@@ -265,9 +256,7 @@ func (n *Node) devicesLoop() {
 		for sp, devs := range rekey {
 			n.rekeySpace(sp, devs)
 		}
-		n.people.mu.Lock()
-		id := n.people.id
-		n.people.mu.Unlock()
+		id := n.people.current()
 		if id == nil {
 			continue
 		}
@@ -382,9 +371,7 @@ type carried struct {
 func (n *Node) carryRevocations(ctx context.Context, sp keys.SpaceID, revs []knownRev) (carried, error) {
 	n.devs.run.Lock()
 	defer n.devs.run.Unlock()
-	n.people.mu.Lock()
-	id := n.people.id
-	n.people.mu.Unlock()
+	id := n.people.current()
 	if id == nil {
 		return carried{}, nil
 	}

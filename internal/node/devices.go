@@ -375,20 +375,14 @@ func (n *Node) revokePerson(ctx context.Context, sp keys.SpaceID, name, target s
 	if err := s.CheckWrite(ctx, ops); err != nil {
 		return Revocation{}, fmt.Errorf("%w: revoking a person in %s needs the admin role for the whole space; ask an admin (%v)", ErrNotAdmin, name, err)
 	}
+	var ms []space.Member // the members a private space's new read key goes to
 	if s.Private() {
-		ms, err := space.Members(ctx, n.st, sp)
-		if err != nil {
+		if ms, err = space.Members(ctx, n.st, sp); err != nil {
 			return Revocation{}, err
 		}
-		rot, err := n.rotation(sp, ms, devs...)
-		if err != nil {
-			return Revocation{}, fmt.Errorf("node: revoke: %w", err)
-		}
-		ops = append(ops, rot.Op)
-		r.Epoch = rot.Epoch
 	}
-	if _, err := s.Commit(ctx, ops); err != nil {
-		return Revocation{}, fmt.Errorf("node: revoke: %w", err)
+	if r.Epoch, err = n.commitRevoke(ctx, s, ms, ops, devs...); err != nil {
+		return Revocation{}, err
 	}
 	n.log.Info("person revoked", "space", sp.String(), "identity", who.String(), "devices", len(r.Devices))
 	return r, nil

@@ -40,21 +40,15 @@ func setupAna(t *testing.T) *anaSetup {
 	var gtk keys.Ticket
 	s.garden, gtk = invited(t, s.c, "garden")
 	for _, tk := range []keys.Ticket{tk, gtk} {
-		if _, err := s.laptop.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinWith(t, s.laptop, tk)
 	}
-	if _, err := s.d.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, s.d, tk)
 	var err error
 	s.ana, s.phrase, err = s.laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.phone.RecoverIdentity(ctx, s.phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, s.phone, s.phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true})
 	for _, sp := range []keys.SpaceID{s.club, s.garden} {
 		waitFor(t, 20*time.Second, "the laptop's certificate at C's", func() bool { return hasCert(s.c, sp, s.laptop.Author(), s.ana.ID) })
 		if err := s.c.Grant(ctx, sp.String(), s.ana.ID.String(), commit.RoleWrite); err != nil {
@@ -63,16 +57,9 @@ func setupAna(t *testing.T) *anaSetup {
 	}
 	// The phone joins club with its own invite (the old ticket it will
 	// try again), and follows garden through Ana's grant.
-	s.phoneTicket, err = s.c.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.phone.Join(ctx, s.phoneTicket); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.phone.Join(ctx, keys.Ticket{Space: s.garden, Name: "garden", Addrs: s.c.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	s.phoneTicket = inviteFor(t, s.c, "club", commit.RoleWrite, time.Hour)
+	joinWith(t, s.phone, s.phoneTicket)
+	joinWith(t, s.phone, keys.Ticket{Space: s.garden, Name: "garden", Addrs: s.c.Addrs()})
 	for _, sp := range []keys.SpaceID{s.club, s.garden} {
 		waitFor(t, 20*time.Second, "the phone's certificate at C's", func() bool { return hasCert(s.c, sp, s.phone.Author(), s.ana.ID) })
 		waitFor(t, 20*time.Second, "the phone's certificate at the laptop's", func() bool { return hasCert(s.laptop, sp, s.phone.Author(), s.ana.ID) })
@@ -97,14 +84,7 @@ func isCut(n *Node, sp keys.SpaceID, dev keys.AuthorID) (uint64, bool) {
 // commitCount counts the commits stored in sp.
 func commitCount(t *testing.T, n *Node, sp keys.SpaceID) int {
 	t.Helper()
-	c := 0
-	for _, err := range n.st.AllCommits(ctxT(t), sp) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c++
-	}
-	return c
+	return len(storedCommits(t, n, sp))
 }
 
 // TestRevokeDevice: Ana's laptop revokes her phone while member D is
@@ -239,19 +219,11 @@ func TestRevocationCarried(t *testing.T) {
 	home := openNode(t, t.TempDir())
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	ana, phrase, err := home.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, home, "Ana", "home")
 	for _, n := range []*Node{laptop, phone} {
-		if _, err := n.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: map[*Node]string{laptop: "laptop", phone: "phone"}[n]}); err != nil {
-			t.Fatal(err)
-		}
+		recoverIdentity(t, n, phrase, "Ana", IdentityOptions{Device: map[*Node]string{laptop: "laptop", phone: "phone"}[n]})
 	}
-	club, err := c.CreateSpace(ctx, "club")
-	if err != nil {
-		t.Fatal(err)
-	}
+	club := newSpace(t, c, "club")
 	if err := c.Grant(ctx, "club", ana.ID.String(), commit.RoleWrite); err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +237,10 @@ func TestRevocationCarried(t *testing.T) {
 	// new read key, and a revoked device holding its ticket would too;
 	// revoke the invite as well in that case.)
 	gtk := keys.Ticket{Space: garden.ID(), Name: "garden", Addrs: home.Addrs(), ReadKeys: home.rk.All(garden.ID())}
-	if _, err := phone.Join(ctx, gtk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, phone, gtk)
 	waitFor(t, 20*time.Second, "the phone's certificate in garden", func() bool { return hasCert(home, garden.ID(), phone.Author(), ana.ID) })
 	for _, n := range []*Node{home, laptop, phone} {
-		if _, err := n.Join(ctx, keys.Ticket{Space: club.ID(), Name: "club", Addrs: c.Addrs()}); err != nil {
-			t.Fatal(err)
-		}
+		joinWith(t, n, keys.Ticket{Space: club.ID(), Name: "club", Addrs: c.Addrs()})
 	}
 	for _, n := range []*Node{home, laptop, phone} {
 		waitFor(t, 20*time.Second, "the certificates in club", func() bool { return hasCert(c, club.ID(), n.Author(), ana.ID) })
@@ -318,9 +286,7 @@ func TestRevocationCarried(t *testing.T) {
 		// A device recovered from the phrase alone reads that epoch: the
 		// key sealed to the identity opens with the phrase's key.
 		fresh := openNode(t, t.TempDir())
-		if _, err := fresh.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "new", Peers: []string{loopbackTCP(home.Addrs())}}); err != nil {
-			t.Fatal(err)
-		}
+		recoverIdentity(t, fresh, phrase, "Ana", IdentityOptions{Device: "new", Peers: []string{loopbackTCP(home.Addrs())}})
 		waitFor(t, 20*time.Second, "the recovered device reading Ana's space's latest epoch", func() bool {
 			k, ok := fresh.rk.Current(ps)
 			return ok && k.Epoch == latest
@@ -341,13 +307,8 @@ func TestRevokePerson(t *testing.T) {
 	c := openNode(t, t.TempDir())
 	laptop := openNode(t, t.TempDir())
 	club, tk := invited(t, c, "club")
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, laptop, tk)
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	waitFor(t, 20*time.Second, "the laptop's certificate at C's", func() bool { return hasCert(c, club, laptop.Author(), ana.ID) })
 	if _, err := laptop.Revoke(ctx, "club", ana.ID.String()); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("a writer revoked a person: %v, want ErrNotAdmin", err)
@@ -377,22 +338,15 @@ func TestRevocationRekeyedByAdmin(t *testing.T) {
 	home := openNode(t, t.TempDir())
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone", PhraseOnly: true})
 	notes := privateSpace(t, home, "notes")
 	if err := home.Grant(ctx, "notes", ana.ID.String(), commit.RoleWrite); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []*Node{laptop, phone} {
 		tk := keys.Ticket{Space: notes.ID(), Name: "notes", Addrs: home.Addrs(), ReadKeys: home.rk.All(notes.ID())}
-		if _, err := n.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinWith(t, n, tk)
 	}
 	waitFor(t, 20*time.Second, "the phone's certificate at the laptop's", func() bool { return hasCert(laptop, notes.ID(), phone.Author(), ana.ID) })
 	// The home server rotates once the phone's key is sealed to it.

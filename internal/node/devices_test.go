@@ -17,10 +17,7 @@ import (
 func TestPersonSpaceRotationSealsToIdentity(t *testing.T) {
 	ctx := ctxT(t)
 	laptop := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	sk, epoch0 := phrase.Key().PersonSpace()
 	ps := sk.Space()
 	if err := laptop.rk.Add(ps, []keys.EpochKey{{Epoch: 0, Key: epoch0}}); err != nil {
@@ -48,17 +45,13 @@ func TestPersonSpaceRotationSealsToIdentity(t *testing.T) {
 	}
 
 	recovered := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	if _, err := recovered.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "new"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, recovered, phrase, "Ana", IdentityOptions{Device: "new"})
 	recovered.rk.Rotated(ps, false, rot.Payload)
 	if k, ok := recovered.rk.Current(ps); !ok || k.Epoch != 1 {
 		t.Fatalf("the recovered device does not read the new epoch: %+v %v", k, ok)
 	}
 	phraseOnly := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	if _, err := phraseOnly.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "old", PhraseOnly: true}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, phraseOnly, phrase, "Ana", IdentityOptions{Device: "old", PhraseOnly: true})
 	phraseOnly.rk.Rotated(ps, false, rot.Payload)
 	if k, ok := phraseOnly.rk.Current(ps); ok && k.Epoch == 1 {
 		t.Fatal("a device without the identity key opened a key sealed to the identity")

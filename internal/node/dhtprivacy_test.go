@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
@@ -91,15 +90,7 @@ func spaceForms(sp keys.SpaceID) map[string][]byte {
 func TestDHTSeesOnlyDiscoveryIDs(t *testing.T) {
 	ctx := ctxT(t)
 	rec := &dhtRecorder{}
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: rec.record})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { boot.Close() })
+	boot := bootHost(t, rec.record)
 	bootAddr := loopbackTCP(boot.Addrs())
 	a, b := openFinder(t, t.TempDir(), bootAddr), openFinder(t, t.TempDir(), bootAddr)
 
@@ -110,21 +101,13 @@ func TestDHTSeesOnlyDiscoveryIDs(t *testing.T) {
 		if i == len(names)-1 {
 			n = b // b holds a space of its own, besides the one it joins
 		}
-		sp, err := n.CreateSpace(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp := newSpace(t, n, name)
 		spaces[name] = sp.ID()
 		put(t, n, sp.ID(), "notes/"+name, "secret plans for "+name)
 	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, a, "garden", commit.RoleWrite, time.Hour)
 	tk.Addrs = nil // only the DHT can tell b where a is
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	waitFor(t, 30*time.Second, "a's write in garden on b", func() bool {
 		_, err := b.st.Get(ctx, spaces["garden"], []byte("notes/garden"))
 		return err == nil

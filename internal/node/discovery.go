@@ -92,11 +92,9 @@ func (n *Node) startDiscovery() {
 		addrsNew: make(chan struct{}, 1),
 		spaces:   map[keys.SpaceID]*spaceLookup{},
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.discoverLoop()
-	}()
+	})
 }
 
 // addrsChanged is the host's NotifyAddrs hook: provider records carry

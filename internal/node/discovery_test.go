@@ -12,19 +12,28 @@ import (
 	"github.com/loamdb/loam/internal/p2p"
 )
 
-// bootstrapNode starts a community bootstrap host (private DHT, relay) on
-// loopback and returns its TCP multiaddr.
-func bootstrapNode(t *testing.T) string {
+// bootHost starts a community bootstrap host (private DHT, relay) on
+// loopback, closed when the test ends; observe (if not nil) sees every DHT
+// request it receives.
+func bootHost(t *testing.T, observe func(p2p.DHTRequest)) *p2p.Host {
 	t.Helper()
 	k, err := keys.NewDeviceKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true})
+	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// bootstrapNode starts a bootstrap host (bootHost) and returns its TCP
+// multiaddr.
+func bootstrapNode(t *testing.T) string {
+	t.Helper()
+	h := bootHost(t, nil)
 	if a := loopbackTCP(h.Addrs()); a != "" {
 		return a
 	}
@@ -42,9 +51,7 @@ func TestJoinThroughDHT(t *testing.T) {
 	id, tk := invited(t, a, "garden")
 	put(t, a, id, "tools/drill", "cordless")
 	tk.Addrs = nil
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	waitFor(t, 20*time.Second, "a's write on b", func() bool {
 		_, err := b.st.Get(ctx, id, []byte("tools/drill"))
 		return err == nil
@@ -110,29 +117,20 @@ func TestDiscoveryOfAForgottenSpace(t *testing.T) {
 	var mu sync.Mutex
 	arrived, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true,
-		OnDHTRequest: func(q p2p.DHTRequest) {
-			mu.Lock()
-			hit := target != nil && q.Type == "GET_PROVIDERS" && bytes.Equal(q.Key, target)
-			mu.Unlock()
-			if hit {
-				once.Do(func() {
-					close(arrived)
-					select { // hold the lookup while the space is forgotten
-					case <-release:
-					case <-time.After(20 * time.Second):
-					}
-				})
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := bootHost(t, func(q p2p.DHTRequest) {
+		mu.Lock()
+		hit := target != nil && q.Type == "GET_PROVIDERS" && bytes.Equal(q.Key, target)
+		mu.Unlock()
+		if hit {
+			once.Do(func() {
+				close(arrived)
+				select { // hold the lookup while the space is forgotten
+				case <-release:
+				case <-time.After(20 * time.Second):
+				}
+			})
+		}
+	})
 	n = openFinder(t, t.TempDir(), loopbackTCP(h.Addrs()))
 	id, err := keys.NewSpaceKey()
 	if err != nil {
@@ -157,10 +155,7 @@ func TestDiscoveryOfAForgottenSpace(t *testing.T) {
 	close(release)
 	// The round goes on (the node would crash here before); the next
 	// lookup of any space shows it did, and the forgotten one stays out.
-	other, err := n.CreateSpace(ctx, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newSpace(t, n, "other")
 	waitFor(t, 20*time.Second, "the other space to be looked up", func() bool {
 		for _, d := range n.Discovery() {
 			if d.Space == other.ID() && !d.Looked.IsZero() {

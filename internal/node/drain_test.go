@@ -23,14 +23,9 @@ func TestCloseAfterWaitSynced(t *testing.T) {
 	a := openNode(t, t.TempDir())
 	id, _ := invited(t, a, "garden")
 	for round := range 5 {
-		tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, a, "garden", commit.RoleWrite, time.Hour)
 		b := openNode(t, t.TempDir())
-		if _, err := b.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinWith(t, b, tk)
 		if err := b.WaitSynced(ctx, id); err != nil {
 			t.Fatal(err)
 		}
@@ -69,12 +64,8 @@ func TestCloseAfterWaitSynced(t *testing.T) {
 // node's writer is blocked mid-send), one that reads but never ends its
 // side of the stream. The second one saw the node's Bye.
 func TestCloseBoundedByPeers(t *testing.T) {
-	ctx := ctxT(t)
 	n := openNode(t, t.TempDir())
-	sp, err := n.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, "garden")
 	id := sp.ID()
 	fillSpace(t, n, id, 8)
 	stuck := attack(t, n, keys.DeviceKeyFromSeed([32]byte{211}), id)
@@ -135,12 +126,8 @@ func authorHead(t *testing.T, n *Node, id keys.SpaceID, author keys.AuthorID) st
 // a Reset or the write deadline does, and the deadline of a whole frame is
 // far longer than closeDrain.)
 func TestCloseQUICPeerStopsReading(t *testing.T) {
-	ctx := ctxT(t)
 	n := openWith(t, Options{Home: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/udp/0/quic-v1"}, NoSync: true})
-	sp, err := n.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, "garden")
 	id := sp.ID()
 	fillSpace(t, n, id, 40) // beyond the 10 MiB a QUIC stream's window holds
 	stuck := attack(t, n, keys.DeviceKeyFromSeed([32]byte{213}), id)

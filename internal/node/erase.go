@@ -80,9 +80,7 @@ func (n *Node) letGo(ev store.Event) {
 // startEraseCollector starts the goroutine that unpins erased blobs and
 // runs a blob GC after each burst of erases.
 func (n *Node) startEraseCollector() {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		for {
 			select {
 			case <-n.ctx.Done():
@@ -101,7 +99,7 @@ func (n *Node) startEraseCollector() {
 			}
 			n.compactErased(n.ctx)
 		}
-	}()
+	})
 }
 
 // CollectErased unpins the blobs erases let go of and runs a blob GC,
@@ -202,9 +200,7 @@ func (n *Node) kickRetention(ev store.Event) {
 
 // startRetention starts the goroutine that applies retention policies.
 func (n *Node) startRetention() {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		t := time.NewTicker(retentionEvery)
 		defer t.Stop()
 		for {
@@ -219,7 +215,7 @@ func (n *Node) startRetention() {
 			case <-n.retainKick:
 			}
 		}
-	}()
+	})
 }
 
 // ApplyRetention drops, here, the values of superseded and deleted writes

@@ -19,10 +19,7 @@ func TestErasedSpaceCompacted(t *testing.T) {
 	ctx := context.Background()
 	logs := &testkit.SyncBuffer{}
 	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	sp, err := n.CreateSpace(ctx, "photos")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, "photos")
 	for i := range 20 {
 		if _, err := sp.Commit(ctx, []commit.Op{commit.Put(fmt.Appendf(nil, "p/%d", i), make([]byte, 32<<10))}); err != nil {
 			t.Fatal(err)

@@ -90,10 +90,7 @@ func TestPartitions(t *testing.T) {
 	id := sp.ID()
 	spaces := []*space.Space{sp}
 	for i := 1; i < count; i++ {
-		tk, err := nodes[0].Invite(ctx, "faults", commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, nodes[0], "faults", commit.RoleWrite, 0)
 		tk.Addrs = nodes[0].Addrs()
 		s, err := nodes[i].Join(ctx, tk)
 		if err != nil {

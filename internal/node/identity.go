@@ -73,6 +73,13 @@ type people struct {
 	carry  sync.Mutex // one carry at a time: none races another into a space
 }
 
+// current returns the identity this device holds, nil without one.
+func (pp *people) current() *Identity {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.id
+}
+
 // loadIdentity reads the home's identity file, if any, and starts the
 // carrier for every held space. Called by Open.
 func (n *Node) loadIdentity() error {
@@ -234,11 +241,9 @@ func (n *Node) startCarrier(id *Identity) {
 	if !start || n.ctx.Err() != nil {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.carrier()
-	}()
+	})
 }
 
 // kickCarrier asks the carrier to look at space sp: called when the store
@@ -262,12 +267,7 @@ func (n *Node) kickCarrier(sp keys.SpaceID) {
 // closes.
 func (n *Node) carrier() {
 	pp := &n.people
-	for {
-		select {
-		case <-pp.wake:
-		case <-n.ctx.Done():
-			return
-		}
+	for n.woken(pp.wake) {
 		pp.mu.Lock()
 		todo := make([]keys.SpaceID, 0, len(pp.pending))
 		for sp := range pp.pending {
@@ -319,9 +319,7 @@ func (n *Node) carryOne(ctx context.Context, sp keys.SpaceID) {
 func (n *Node) carryCert(ctx context.Context, sp keys.SpaceID) (done bool, err error) {
 	n.people.carry.Lock()
 	defer n.people.carry.Unlock()
-	n.people.mu.Lock()
-	id := n.people.id
-	n.people.mu.Unlock()
+	id := n.people.current()
 	if id == nil {
 		return false, nil
 	}

@@ -23,26 +23,16 @@ func TestPersonGrantSecondDevice(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	id, tk := invited(t, bob, "club")
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, laptop, tk)
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	waitFor(t, 20*time.Second, "the laptop's certificate at Bob's", func() bool { return hasCert(bob, id, laptop.Author(), ana.ID) })
 
 	// Ana's phone (certified by the same identity, handed the identity
 	// key as linking will) follows the space with a ticket without an
 	// invite. Before any person grant it cannot write, and carries nothing.
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 	follow := keys.Ticket{Space: id, Name: "club", Addrs: bob.Addrs()}
-	sp, err := phone.Join(ctx, follow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := joinWith(t, phone, follow)
 	waitFor(t, 20*time.Second, "the laptop's certificate at the phone's", func() bool { return hasCert(phone, id, laptop.Author(), ana.ID) })
 	if err := sp.CheckWrite(ctx, []commit.Op{commit.Put([]byte("k"), nil)}); !errors.Is(err, space.ErrReadOnly) {
 		t.Fatalf("the phone may write before Ana's grant: %v", err)

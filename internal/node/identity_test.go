@@ -33,14 +33,7 @@ func hasCert(n *Node, sp keys.SpaceID, dev keys.AuthorID, id keys.IdentityID) bo
 func certCount(t *testing.T, n *Node, sp keys.SpaceID) int {
 	t.Helper()
 	count := 0
-	for sc, err := range n.st.AllCommits(ctxT(t), sp) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range storedCommits(t, n, sp) {
 		for _, o := range c.Ops {
 			if o.Kind == commit.KindCert && c.Author == n.Author() {
 				count++
@@ -54,17 +47,11 @@ func TestCreateIdentity(t *testing.T) {
 	home := t.TempDir()
 	n := openWith(t, Options{Home: home, Offline: true, NoSync: true})
 	ctx := ctxT(t)
-	before, err := n.CreateSpace(ctx, "before")
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := newSpace(t, n, "before")
 	if _, err := n.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
 		t.Fatalf("Identity before any: %v, want ErrNoIdentity", err)
 	}
-	id, phrase, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "Ana's laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, phrase := newIdentity(t, n, "Ana", "Ana's laptop")
 	if phrase.Key().ID() != id.ID || !id.HoldsKey() || id.Name != "Ana" || id.Cert.Name != "Ana's laptop" || id.Cert.Device != n.Author() {
 		t.Fatalf("identity %+v does not match its phrase, name or device", id)
 	}
@@ -81,10 +68,7 @@ func TestCreateIdentity(t *testing.T) {
 		t.Fatal("the certificate was not carried into a space held before the identity")
 	}
 	// And into a space created after, by the carrier.
-	after, err := n.CreateSpace(ctx, "after")
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := newSpace(t, n, "after")
 	waitFor(t, 10*time.Second, "the certificate in the new space", func() bool { return hasCert(n, after.ID(), n.Author(), id.ID) })
 
 	if _, _, err := n.CreateIdentity(ctx, "Bob", IdentityOptions{}); !errors.Is(err, ErrIdentityExists) || !strings.Contains(err.Error(), id.ID.String()) {
@@ -220,20 +204,12 @@ func FuzzIdentityFile(f *testing.F) {
 // log neither the phrase nor the identity key, in any usual encoding.
 func TestIdentityNotLogged(t *testing.T) {
 	n, buf := openLogged(t, true)
-	ctx := ctxT(t)
-	if _, err := n.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
-	_, phrase, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, n, "club")
+	_, phrase := newIdentity(t, n, "Ana", "")
 	e := phrase.Entropy()
 	seed := phrase.Key().Secret()
 	secrets := append(encodings(e[:]), phrase.String(), strings.Join(phrase.Words()[:3], " "), seed, strings.TrimPrefix(seed, identity.SecretPrefix))
-	if _, err := n.CreateSpace(ctx, "after"); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, n, "after")
 	n.Close()
 	log := buf.String()
 	for _, s := range secrets {

@@ -37,13 +37,8 @@ func TestInviteNamesThePerson(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := laptop.Join(ctx, tk); err != nil {
-				t.Fatal(err)
-			}
+			ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
+			joinWith(t, laptop, tk)
 			// One commit: the laptop's certificate and the grant to Ana.
 			join := firstCommit(t, laptop, id)
 			if len(join.Ops) != 2 || join.Ops[0].Kind != commit.KindCert || join.Ops[1].Kind != commit.KindGrant {
@@ -63,14 +58,9 @@ func TestInviteNamesThePerson(t *testing.T) {
 			// Ana's phone: the same identity, a ticket without an invite
 			// (with the read keys, in a private space). The invite's one use
 			// is taken; the phone needs none.
-			if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-				t.Fatal(err)
-			}
+			recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 			follow := keys.Ticket{Space: id, Name: "club", Addrs: admin.Addrs(), ReadKeys: tk.ReadKeys}
-			psp, err := phone.Join(ctx, follow)
-			if err != nil {
-				t.Fatal(err)
-			}
+			psp := joinWith(t, phone, follow)
 			if psp.Private() != private {
 				t.Fatalf("the phone's space is private: %v, want %v", psp.Private(), private)
 			}
@@ -124,16 +114,9 @@ func TestInviteJoinedBeforeByThePerson(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	id, tk := invited(t, admin, "club")
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phone.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
+	joinWith(t, laptop, tk)
+	recoverIdentity(t, phone, phrase, "Ana", IdentityOptions{Device: "phone"})
 	psp, err := phone.Join(ctx, tk) // the same ticket, invite included
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +148,7 @@ func TestInviteJoinedBeforeByThePerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	tablet := openNode(t, t.TempDir())
-	if _, err := tablet.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "tablet"}); err != nil {
-		t.Fatal(err)
-	}
+	recoverIdentity(t, tablet, phrase, "Ana", IdentityOptions{Device: "tablet"})
 	waitFor(t, 20*time.Second, "the invite's revocation at the laptop's", func() bool {
 		acc, err := laptop.st.Access(ctx, id)
 		_, cut := acc.Cuts[tk.Invite.Author()]
@@ -193,19 +174,9 @@ func TestInviteWithoutIdentityGrantsTheDevice(t *testing.T) {
 	dev := openNode(t, t.TempDir())
 	seeder := openNode(t, t.TempDir())
 	id, tk := invited(t, admin, "club")
-	if _, err := dev.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := seeder.CreateIdentity(ctx, "Sam", IdentityOptions{Device: "seeder"}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := admin.Invite(ctx, "club", commit.RoleSeed, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seeder.Join(ctx, st); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, dev, tk)
+	newIdentity(t, seeder, "Sam", "seeder")
+	joinAs(t, admin, seeder, "club", commit.RoleSeed, time.Hour)
 	for _, c := range []struct {
 		n    *Node
 		role commit.Role
@@ -234,17 +205,10 @@ func TestInviteWithoutIdentityGrantsTheDevice(t *testing.T) {
 	}
 }
 
-// laptopJoin returns n's first commit in space id: its join.
+// firstCommit returns n's first commit in space id: its join.
 func firstCommit(t *testing.T, n *Node, id keys.SpaceID) *commit.Commit {
 	t.Helper()
-	for sc, err := range n.st.AllCommits(context.Background(), id) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range storedCommits(t, n, id) {
 		if c.Author == n.Author() && c.Seq == 1 {
 			return c
 		}
@@ -267,13 +231,8 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := laptop.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
+	joinWith(t, laptop, tk)
 	link, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -298,13 +257,7 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 		t.Fatalf("the server does not write in Bob's club: holds it: %v; Ana's role there %s, the server's certificates %v (%v); heads %s, Bob's %s",
 			held, pr, certs, aerr, heads(server, club.ID()), heads(bob, club.ID()))
 	}
-	s, err := server.openSpace(ctx, club.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("from"), []byte("server"))}); err != nil {
-		t.Fatalf("the server writes in the club as Ana: %v", err)
-	}
+	put(t, server, club.ID(), "from", "server") // the server writes in the club as Ana
 	waitFor(t, 30*time.Second, "the server's write at Bob's", func() bool {
 		e, err := bob.st.Get(ctx, club.ID(), []byte("from"))
 		return err == nil && string(e.Value) == "server" && e.Author == server.Author()

@@ -474,11 +474,9 @@ func (n *Node) rememberTicket(t keys.Ticket) {
 // run did not finish.
 func (n *Node) resumeJoins() {
 	for _, pj := range n.pendingJoins() {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.wg.Go(func() {
 			n.resumeJoin(pj)
-		}()
+		})
 	}
 }
 

@@ -88,10 +88,7 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 	put(t, a, sp.ID(), "k", "v")
 
 	t.Run("timed out", func(t *testing.T) {
-		tk, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, a, "club", commit.RoleWrite, time.Hour)
 		tk.Addrs = []string{"/ip4/127.0.0.1/tcp/1/p2p/" + a.PeerID()} // nobody there
 		for range 2 {
 			jctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -104,10 +101,7 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 		}
 	})
 	t.Run("void invite", func(t *testing.T) {
-		tk, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, a, "club", commit.RoleWrite, time.Hour)
 		if _, err := a.Revoke(ctx, "club", tk.String()); err != nil {
 			t.Fatal(err)
 		}
@@ -122,20 +116,12 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 		}
 	})
 	t.Run("held before", func(t *testing.T) {
-		tk, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, a, "club", commit.RoleRead, time.Hour)
 		// c holds the space without a role: a ticket without an invite.
 		c := openFinder(t, t.TempDir(), boot)
 		tk.Invite = keys.DeviceKey{}
-		if _, err := c.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
-		tk2, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		joinWith(t, c, tk)
+		tk2 := inviteFor(t, a, "club", commit.RoleWrite, time.Hour)
 		if _, err := a.Revoke(ctx, "club", tk2.String()); err != nil {
 			t.Fatal(err)
 		}
@@ -211,9 +197,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	a := openNode(t, aHome)
 	b := openNode(t, bHome)
 	id, tk := invited(t, a, "garden")
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	for _, c := range []struct{ n, peer *Node }{{a, b}, {b, a}} {
 		waitFor(t, 30*time.Second, "the peer in the book", func() bool {
 			return slices.Contains(c.n.BookPeers(id), c.peer.Author())
@@ -282,7 +266,6 @@ func TestJoinTakesOverResumedJoin(t *testing.T) {
 // last run, where its peer's book expects it. Before, both came back on
 // new ports, and neither's peer book could reach the other.
 func TestReconnectAfterBothRestart(t *testing.T) {
-	ctx := ctxT(t)
 	open := func(home string) *Node {
 		t.Helper()
 		// No Listen: ports the system chooses (the daemon's default). The
@@ -299,9 +282,7 @@ func TestReconnectAfterBothRestart(t *testing.T) {
 		}
 	}
 	tk.Addrs = lo
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, tk)
 	for _, c := range []struct{ n, peer *Node }{{a, b}, {b, a}} {
 		waitFor(t, 30*time.Second, "the peer in the book", func() bool {
 			return slices.Contains(c.n.BookPeers(id), c.peer.Author())

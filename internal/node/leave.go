@@ -252,14 +252,7 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 // GCBlobs) and unqueues them from the eager fetcher, which would otherwise
 // download them again. It returns the bytes freed.
 func (n *Node) dropBlobs(ctx context.Context) (int64, error) {
-	n.gcMu.Lock()
-	defer n.gcMu.Unlock()
-	refs, err := n.ReferencedBlobs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n.wanted.keepOnly(refs)
-	return n.blobs.GC(ctx, func(id blob.BlobID) bool { _, ok := refs[id]; return ok })
+	return n.gcBlobs(ctx, n.wanted.keepOnly)
 }
 
 // keepOnly unqueues the blobs not in refs.

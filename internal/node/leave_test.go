@@ -126,15 +126,7 @@ func (p *providesSeen) len() int {
 func TestLeaveFreesItsSpace(t *testing.T) {
 	ctx := ctxT(t)
 	seen := &providesSeen{}
-	k, err := keys.NewDeviceKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := p2p.New(context.Background(), p2p.Config{Key: k, Listen: loopback, DHT: p2p.DHTPrivate, Infrastructure: true, OnDHTRequest: seen.observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { boot.Close() })
+	boot := bootHost(t, seen.observe)
 	home := t.TempDir()
 	aKey, err := keys.LoadOrCreateDeviceKey(home)
 	if err != nil {
@@ -146,13 +138,8 @@ func TestLeaveFreesItsSpace(t *testing.T) {
 	a := openFinder(t, home, loopbackTCP(boot.Addrs()))
 	b := openNode(t, t.TempDir()) // keeps "gone": no DHT, so every announce seen is a's
 
-	keep, err := a.CreateSpace(ctx, "keep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.CreateSpace(ctx, "gone"); err != nil {
-		t.Fatal(err)
-	}
+	keep := newSpace(t, a, "keep")
+	newSpace(t, b, "gone")
 	joinAll(t, b, "gone", a)
 	goneID, err := a.Resolve(ctx, "gone")
 	if err != nil {
@@ -255,10 +242,7 @@ func TestLeaveFreesItsSpace(t *testing.T) {
 	}
 
 	// Joined again from an invite: its data comes back from b.
-	tk, err := b.Invite(ctx, "gone", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, b, "gone", commit.RoleWrite, time.Hour)
 	if _, err := a.Join(ctx, tk); err != nil {
 		t.Fatalf("join again after leaving: %v", err)
 	}
@@ -273,10 +257,7 @@ func TestLeaveFreesItsSpace(t *testing.T) {
 	r.Close()
 
 	// No row of it was left by the leave: a closed store read raw.
-	c, err := a.CreateSpace(ctx, "probe")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newSpace(t, a, "probe")
 	if _, err := a.Leave(ctx, "probe"); err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +280,7 @@ func TestLeaveFinishedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := privateSpace(t, n, "diary")
-	other, err := n.CreateSpace(ctx, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newSpace(t, n, "other")
 	data := make([]byte, 2<<20)
 	crand.Read(data)
 	ref := putBlob(t, n, sp, "photo", data)
@@ -334,10 +312,7 @@ func TestLeaveFinishedAtStart(t *testing.T) {
 func TestLeavePersonSpace(t *testing.T) {
 	ctx := ctxT(t)
 	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	id, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _ := newIdentity(t, n, "Ana", "laptop")
 	for _, f := range []func(context.Context, string) error{
 		func(ctx context.Context, ref string) error { _, err := n.PlanLeave(ctx, ref); return err },
 		func(ctx context.Context, ref string) error { _, err := n.Leave(ctx, ref); return err },
@@ -359,14 +334,8 @@ func TestLeaveMarksTheDirectory(t *testing.T) {
 	ctx := ctxT(t)
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	club, err := laptop.CreateSpace(ctx, "club")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
+	club := newSpace(t, laptop, "club")
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -404,13 +373,7 @@ func TestLeaveMarksTheDirectory(t *testing.T) {
 	}
 
 	// Joined again from an invite: the mark goes.
-	inv, err := laptop.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.Join(ctx, inv); err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, laptop, server, "club", commit.RoleWrite, time.Hour)
 	waitFor(t, 20*time.Second, "the leave mark cleared", func() bool {
 		e, err := laptop.st.Get(ctx, ana.Person, mark)
 		return err == nil && e.Tombstone() || errors.Is(err, store.ErrNotFound)
@@ -423,14 +386,8 @@ func TestLeaveMarksTheDirectory(t *testing.T) {
 func TestLeaveUnqueuesItsBlobs(t *testing.T) {
 	ctx := ctxT(t)
 	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	gone, err := n.CreateSpace(ctx, "gone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep, err := n.CreateSpace(ctx, "keep")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gone := newSpace(t, n, "gone")
+	keep := newSpace(t, n, "keep")
 	goneRef := putBlob(t, n, gone, "photo", []byte("gone's photo"))
 	keepRef := putBlob(t, n, keep, "photo", []byte("keep's photo"))
 	n.wanted.add(goneRef.ID, goneRef.Size) // as if another member's, not here yet

@@ -63,20 +63,10 @@ func TestLogNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := sp.ID()
-	tk, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, tk); err != nil {
-		t.Fatal(err)
-	}
-	ctk, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Join(ctx, ctk); err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, a, "club", commit.RoleWrite, time.Hour)
+	joinWith(t, b, tk)
+	ctk := inviteFor(t, a, "club", commit.RoleRead, time.Hour)
+	joinWith(t, c, ctk)
 	cs := canaries(5)
 	put(t, a, id, cs[0], cs[1])
 	put(t, b, id, cs[2], cs[3])

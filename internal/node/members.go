@@ -125,18 +125,29 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 		return Revocation{}, err
 	}
 	ops := []commit.Op{commit.RevokeOp(commit.Revoke{Author: who, LastSeq: r.LastSeq})}
-	if sp.Private() {
-		rot, err := n.rotation(id, ms, who)
-		if err != nil {
-			return Revocation{}, fmt.Errorf("node: revoke: %w", err)
-		}
-		ops = append(ops, rot.Op)
-		r.Epoch = rot.Epoch
-	}
-	if _, err := sp.Commit(ctx, ops); err != nil {
-		return Revocation{}, fmt.Errorf("node: revoke: %w", err)
+	if r.Epoch, err = n.commitRevoke(ctx, sp, ms, ops, who); err != nil {
+		return Revocation{}, err
 	}
 	return r, nil
+}
+
+// commitRevoke commits the revocation ops in sp, in a private space with
+// the rotation of its read key to the members ms but the revoked devices,
+// and returns the epoch the rotation starts (0 in a public space).
+func (n *Node) commitRevoke(ctx context.Context, sp *space.Space, ms []space.Member, ops []commit.Op, revoked ...keys.AuthorID) (uint64, error) {
+	var epoch uint64
+	if sp.Private() {
+		rot, err := n.rotation(sp.ID(), ms, revoked...)
+		if err != nil {
+			return 0, fmt.Errorf("node: revoke: %w", err)
+		}
+		ops = append(ops, rot.Op)
+		epoch = rot.Epoch
+	}
+	if _, err := sp.Commit(ctx, ops); err != nil {
+		return 0, fmt.Errorf("node: revoke: %w", err)
+	}
+	return epoch, nil
 }
 
 func secretPath(home string, id keys.SpaceID) string {

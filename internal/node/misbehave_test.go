@@ -15,16 +15,37 @@ import (
 	"github.com/loamdb/loam/internal/store/storetest"
 )
 
-// rogue is a bare p2p host that speaks the sync protocol badly on purpose.
-func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
+// bareHost is a p2p host with key on loopback, without a node, closed when
+// the test ends.
+func bareHost(t *testing.T, key keys.DeviceKey) *p2p.Host {
 	t.Helper()
-	key := keys.DeviceKeyFromSeed([32]byte{seed})
 	h, err := p2p.New(context.Background(), p2p.Config{Key: key, Listen: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	return h, key
+	return h
+}
+
+// rogue is a bare p2p host that speaks the sync protocol badly on purpose.
+func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
+	t.Helper()
+	key := keys.DeviceKeyFromSeed([32]byte{seed})
+	return bareHost(t, key), key
+}
+
+// syncStream connects h to n and opens a sync stream to it.
+func syncStream(t *testing.T, h *p2p.Host, n *Node) (p2p.Stream, *reconcile.StreamConn) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reconcile.NewStreamConn(s, s)
 }
 
 // TestMisbehavingPeersBlocked: a peer that sends a proof for a space it does
@@ -34,10 +55,7 @@ func rogue(t *testing.T, seed byte) (*p2p.Host, keys.DeviceKey) {
 func TestMisbehavingPeersBlocked(t *testing.T) {
 	ctx := ctxT(t)
 	n, log := openLogged(t, false)
-	sp, err := n.CreateSpace(ctx, "guarded")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, "guarded")
 	id := sp.ID()
 	disc := keys.DiscoveryID(id)
 	for i, tc := range []struct {
@@ -62,14 +80,7 @@ func TestMisbehavingPeersBlocked(t *testing.T) {
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			h, key := rogue(t, byte(100+i))
-			if _, err := h.Connect(ctx, n.Addrs()[0]); err != nil {
-				t.Fatal(err)
-			}
-			s, err := h.Open(ctx, n.Author(), reconcile.ProtocolID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := reconcile.NewStreamConn(s, s)
+			_, conn := syncStream(t, h, n)
 			for _, f := range tc.frames(key) {
 				conn.WriteFrame(f)
 			}
@@ -177,19 +188,14 @@ func TestIdleDoesNoWork(t *testing.T) {
 	}
 	var ids []keys.SpaceID
 	for i := range 2 {
-		sp, err := hub.CreateSpace(ctx, fmt.Sprintf("s%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp := newSpace(t, hub, fmt.Sprintf("s%d", i))
 		ids = append(ids, sp.ID())
 		for _, p := range peers {
 			tk, err := hub.Invite(ctx, fmt.Sprintf("s%d", i), commit.RoleWrite, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.Join(ctx, tk); err != nil {
-				t.Fatal(err)
-			}
+			joinWith(t, p, tk)
 		}
 	}
 	all := append([]*Node{hub}, peers...)

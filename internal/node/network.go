@@ -44,13 +44,11 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 		RelayLimit:   o.RelayLimit,
 		Logger:       n.log,
 		OnPeerFound: func(pi p2p.PeerInfo) {
-			n.wg.Add(1)
-			go func() { // connect to LAN peers found by mDNS
-				defer n.wg.Done()
+			n.wg.Go(func() { // connect to LAN peers found by mDNS
 				ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 				defer cancel()
 				n.host.ConnectPeer(ctx, pi)
-			}()
+			})
 		},
 	})
 	if err != nil {
@@ -64,11 +62,9 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	h.Handle(blob.BlobProtocolID, n.serveBlobs)
 	h.Notify(func(peer keys.AuthorID, connected bool) {
 		if connected && n.dialsTo(peer) {
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
+			n.wg.Go(func() {
 				n.dialSession(peer)
-			}()
+			})
 		}
 		if !connected && h.RelaySync(peer) {
 			// A relay ends relayed connections at its limits: reconnect
@@ -135,9 +131,7 @@ func (n *Node) runSession(st p2p.Stream) {
 	// addresses): a session may end while the peer stays connected. The
 	// dialling side opens a new one, so two connected peers always sync.
 	if stillNone && n.dialsTo(peer) && n.ctx.Err() == nil {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.wg.Go(func() {
 			t := time.NewTimer(redialPause)
 			defer t.Stop()
 			select {
@@ -148,7 +142,7 @@ func (n *Node) runSession(st p2p.Stream) {
 			if n.connected(peer) && n.sessionFor(peer) == nil {
 				n.dialSession(peer)
 			}
-		}()
+		})
 	}
 }
 
@@ -175,11 +169,9 @@ func (n *Node) endSessions() {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range ss {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s.End(ctx)
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -181,11 +181,9 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.rk.SaveLoop(n.ctx)
-	}()
+	})
 	if err := n.rk.LearnStored(ctx, st); err != nil {
 		n.Close()
 		return nil, err
@@ -446,6 +444,17 @@ func unknownSpaceHint(err error) error {
 		return fmt.Errorf("%w (see 'loam space ls' for the spaces held here)", err)
 	}
 	return err
+}
+
+// woken waits for a kick on wake (a worker's channel of one): true, or
+// false once the node closes. A worker's loop is "for n.woken(wake)".
+func (n *Node) woken(wake <-chan struct{}) bool {
+	select {
+	case <-wake:
+		return true
+	case <-n.ctx.Done():
+		return false
+	}
 }
 
 // Closed returns store.ErrClosed once Close has begun, else nil: a check

@@ -66,15 +66,8 @@ func privateSpace(t *testing.T, n *Node, name string) *space.Space {
 // invites a writer for an hour.
 func invited(t *testing.T, n *Node, name string) (keys.SpaceID, keys.Ticket) {
 	t.Helper()
-	ctx := ctxT(t)
-	sp, err := n.CreateSpace(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := n.Invite(ctx, name, commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, n, name)
+	tk := inviteFor(t, n, name, commit.RoleWrite, time.Hour)
 	return sp.ID(), tk
 }
 
@@ -111,6 +104,18 @@ func converged(nodes []*Node, id keys.SpaceID) bool {
 	return true
 }
 
+// holdKeys reports whether every node holds every key ks in space id.
+func holdKeys(nodes []*Node, id keys.SpaceID, ks ...string) bool {
+	for _, n := range nodes {
+		for _, k := range ks {
+			if _, err := n.st.Get(context.Background(), id, []byte(k)); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func put(t *testing.T, n *Node, id keys.SpaceID, k, v string) {
 	t.Helper()
 	sp, err := n.openSpace(context.Background(), id)
@@ -124,7 +129,6 @@ func put(t *testing.T, n *Node, id keys.SpaceID, k, v string) {
 
 // TestJoinByTicket: a second node joins with a ticket, both write, both see.
 func TestJoinByTicket(t *testing.T) {
-	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
 	id, tk := invited(t, a, "garden")
@@ -133,19 +137,10 @@ func TestJoinByTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctx, parsed); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, parsed)
 	put(t, b, id, "tools/saw", "hand saw")
 	waitFor(t, 10*time.Second, "both writes on both nodes", func() bool {
-		for _, n := range []*Node{a, b} {
-			for _, k := range []string{"tools/drill", "tools/saw"} {
-				if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
-					return false
-				}
-			}
-		}
-		return converged([]*Node{a, b}, id)
+		return holdKeys([]*Node{a, b}, id, "tools/drill", "tools/saw") && converged([]*Node{a, b}, id)
 	})
 	peers := b.Peers()
 	if len(peers) != 1 || !peers[0].Direct || len(peers[0].Spaces) != 1 || peers[0].BytesIn == 0 {
@@ -163,15 +158,9 @@ func line(t *testing.T, count int) ([]*Node, keys.SpaceID, []string) {
 		homes = append(homes, h)
 		nodes = append(nodes, openNode(t, h))
 	}
-	sp, err := nodes[0].CreateSpace(ctx, "line")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, nodes[0], "line")
 	for i := 1; i < count; i++ {
-		tk, err := nodes[0].Invite(ctx, "line", commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, nodes[0], "line", commit.RoleWrite, 0)
 		tk.Addrs = nodes[i-1].Addrs() // reach the space through the previous node only
 		if _, err := nodes[i].Join(ctx, tk); err != nil {
 			t.Fatalf("node %d join: %v", i, err)

@@ -219,11 +219,9 @@ func (n *Node) startPerson() {
 		ps.links = map[keys.AuthorID]*pendingLink{}
 	}
 	ps.wake <- struct{}{}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.personWorker(ps.wake)
-	}()
+	})
 }
 
 // personWorker keeps the person space's directory, follows it and
@@ -231,12 +229,7 @@ func (n *Node) startPerson() {
 func (n *Node) personWorker(wake chan struct{}) {
 	pace := time.NewTimer(0)
 	defer pace.Stop()
-	for {
-		select {
-		case <-wake:
-		case <-n.ctx.Done():
-			return
-		}
+	for n.woken(wake) {
 		select { // at most one pass per personPace
 		case <-pace.C:
 		case <-n.ctx.Done():
@@ -418,9 +411,7 @@ func (n *Node) follow(ctx context.Context, pid keys.SpaceID) error {
 // learnPersonName takes the person's name from the person space when this
 // device has none of its own (recovered from the phrase alone).
 func (n *Node) learnPersonName(ctx context.Context, pid keys.SpaceID) {
-	n.people.mu.Lock()
-	id := n.people.id
-	n.people.mu.Unlock()
+	id := n.people.current()
 	if id == nil || id.Name != placeholderName(id.ID) {
 		return
 	}

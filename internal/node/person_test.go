@@ -41,10 +41,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	a := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
 	b := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
 	c := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, a, "Ana", "laptop")
 	anaB, err := b.RecoverIdentity(ctx, phrase, "", IdentityOptions{Device: "server"})
 	if err != nil {
 		t.Fatal(err)
@@ -71,10 +68,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	if anaB.Name != placeholderName(ana.ID) {
 		t.Fatalf("a device recovered offline is named %q, want the placeholder", anaB.Name)
 	}
-	other, _, err := c.CreateIdentity(ctx, "Bea", IdentityOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := newIdentity(t, c, "Bea", "")
 	if other.Person == ana.Person {
 		t.Fatal("two identities share a person space")
 	}
@@ -86,10 +80,7 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 		t.Fatalf("after a restart the person space is %s, %v", got, ok)
 	}
 	// A space made by a device with an identity is the person's too.
-	s, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSpace(t, a, "garden")
 	acc, err := a.st.Access(ctx, s.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +100,8 @@ func TestLinkDevice(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	stranger := openNode(t, t.TempDir())
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	club, err := laptop.CreateSpace(ctx, "club")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
+	club := newSpace(t, laptop, "club")
 	diary := privateSpace(t, laptop, "diary")
 	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
 		t.Fatal(err)
@@ -150,13 +135,7 @@ func TestLinkDevice(t *testing.T) {
 		e, err := server.st.Get(ctx, diary.ID(), []byte("day/1"))
 		return err == nil && string(e.Value) == "sunny"
 	})
-	s, err := server.openSpace(ctx, diary.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("rain"))}); err != nil {
-		t.Fatalf("the server writes in Ana's private space: %v", err)
-	}
+	put(t, server, diary.ID(), "day/2", "rain") // the server writes in Ana's private space
 	waitFor(t, 20*time.Second, "the server's write at the laptop", func() bool {
 		e, err := laptop.st.Get(ctx, diary.ID(), []byte("day/2"))
 		return err == nil && string(e.Value) == "rain" && e.Author == server.Author()
@@ -166,15 +145,7 @@ func TestLinkDevice(t *testing.T) {
 	})
 
 	// The ticket was for one device.
-	if _, err := stranger.AddDevice(ctx, tk, "intruder"); !errors.Is(err, ErrLinkVoid) {
-		t.Fatalf("a used link ticket: %v, want ErrLinkVoid", err)
-	}
-	if _, err := stranger.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
-		t.Fatal("a failed link left an identity")
-	}
-	if _, err := stranger.st.Space(ctx, ana.Person); err == nil {
-		t.Fatal("a failed link left the person space")
-	}
+	linkRefused(t, stranger, tk, "intruder", ana.Person, "a used link ticket")
 	// An invite to another space is not a link ticket.
 	_, inv := invited(t, laptop, "other")
 	if _, err := stranger.AddDevice(ctx, inv, "intruder"); !errors.Is(err, ErrLinkVoid) {
@@ -193,10 +164,7 @@ func TestLinkWithIdentityKey(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	ana, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{WithIdentity: true})
 	if err != nil {
 		t.Fatal(err)
@@ -229,22 +197,13 @@ func TestRecoverFromSeeder(t *testing.T) {
 	laptop := openNode(t, t.TempDir())
 	seeder := openNode(t, t.TempDir())
 	fresh := openNode(t, t.TempDir())
-	ana, phrase, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
 	diary := privateSpace(t, laptop, "diary")
 	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
 		t.Fatal(err)
 	}
 	for _, sp := range []keys.SpaceID{ana.Person, diary.ID()} {
-		tk, err := laptop.Invite(ctx, sp.String(), commit.RoleSeed, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := seeder.Join(ctx, tk); err != nil {
-			t.Fatal(err)
-		}
+		joinAs(t, laptop, seeder, sp.String(), commit.RoleSeed, 0)
 	}
 	// The seeder holds all of both before the laptop goes.
 	waitFor(t, 30*time.Second, "the diary in the laptop's directory", func() bool {
@@ -291,13 +250,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 		id, err := fresh.Identity(ctx)
 		return err == nil && id.Name == "Ana"
 	})
-	s, err := fresh.openSpace(ctx, diary.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Commit(ctx, []commit.Op{commit.Put([]byte("day/2"), []byte("found it"))}); err != nil {
-		t.Fatalf("the recovered device writes as Ana: %v", err)
-	}
+	put(t, fresh, diary.ID(), "day/2", "found it") // the recovered device writes as Ana
 	waitFor(t, 20*time.Second, "the recovered device's certificate at the seeder", func() bool {
 		return hasCert(seeder, diary.ID(), fresh.Author(), ana.ID)
 	})
@@ -358,16 +311,10 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 	ctx := ctxT(t)
 	home := t.TempDir()
 	n := openNode(t, home)
-	ana, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, n, "Ana", "")
 	n.Close()
 	n = openNode(t, home)
-	s, err := n.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSpace(t, n, "garden")
 	waitFor(t, 20*time.Second, "the garden's directory entry", func() bool {
 		_, err := n.st.Get(ctx, ana.Person, []byte(dirPrefix+s.ID().String()))
 		return err == nil
@@ -380,9 +327,7 @@ func TestPersonWorkerAfterRestart(t *testing.T) {
 func TestCarrierForgetsNoSpace(t *testing.T) {
 	ctx := ctxT(t)
 	n := openWith(t, Options{Home: t.TempDir(), Offline: true, NoSync: true})
-	if _, _, err := n.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	newIdentity(t, n, "Ana", "")
 	gone := keys.SpaceID{7}
 	n.carryOne(ctx, gone)
 	n.people.mu.Lock()
@@ -402,9 +347,7 @@ func TestLinkTicketExpires(t *testing.T) {
 	ctx := ctxT(t)
 	laptop := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
-	if _, _, err := laptop.CreateIdentity(ctx, "Ana", IdentityOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	newIdentity(t, laptop, "Ana", "")
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -412,13 +355,22 @@ func TestLinkTicketExpires(t *testing.T) {
 	if _, err := laptop.WaitLinked(ctx, tk); !errors.Is(err, ErrLinkVoid) {
 		t.Fatalf("WaitLinked on an unused ticket: %v, want ErrLinkVoid once expired", err)
 	}
-	if _, err := phone.AddDevice(ctx, tk, "phone"); !errors.Is(err, ErrLinkVoid) {
-		t.Fatalf("an expired link ticket: %v, want ErrLinkVoid", err)
+	linkRefused(t, phone, tk, "phone", tk.Space, "an expired link ticket")
+}
+
+// linkRefused checks that n, adding itself as device dev with the link
+// ticket tk (what), is refused with ErrLinkVoid and left as it was: no
+// identity, no person space person.
+func linkRefused(t *testing.T, n *Node, tk keys.Ticket, dev string, person keys.SpaceID, what string) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := n.AddDevice(ctx, tk, dev); !errors.Is(err, ErrLinkVoid) {
+		t.Fatalf("%s: %v, want ErrLinkVoid", what, err)
 	}
-	if _, err := phone.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
-		t.Fatal("an expired link left an identity")
+	if _, err := n.Identity(ctx); !errors.Is(err, ErrNoIdentity) {
+		t.Fatalf("%s left an identity", what)
 	}
-	if _, err := phone.st.Space(ctx, tk.Space); err == nil {
-		t.Fatal("an expired link left the person space")
+	if _, err := n.st.Space(ctx, person); err == nil {
+		t.Fatalf("%s left the person space", what)
 	}
 }

@@ -119,29 +119,12 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	// The seeder joins and keeps every commit and every sealed blob; a
 	// second member writes the last 50 notes (its commit is the one the
 	// seeder's disk will damage: no commit of a depends on it).
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readT2, err := a.Invite(ctx, "club", commit.RoleRead, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
-	bsp, err := b.Join(ctx, writeT)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedT := inviteFor(t, a, "club", commit.RoleSeed, 0)
+	readT := inviteFor(t, a, "club", commit.RoleRead, 0)
+	readT2 := inviteFor(t, a, "club", commit.RoleRead, 0)
+	writeT := inviteFor(t, a, "club", commit.RoleWrite, 0)
+	joinWith(t, s, seedT)
+	bsp := joinWith(t, b, writeT)
 	notes(bsp, 400, 450)
 	waitFor(t, 30*time.Second, "the seeder to hold every commit and every blob", func() bool {
 		if !sameHeads([]*Node{a, b, s}, id) {
@@ -184,9 +167,7 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	s = openNode(t, s.home)
 	c := openNode(t, t.TempDir())
 	readT.Addrs = s.Addrs()
-	if _, err := c.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, c, readT)
 	waitFor(t, 30*time.Second, "the new device to hold every commit", func() bool { return sameHeads([]*Node{s, c}, id) })
 	for j := range 450 {
 		if got := value(c, id, "notes/"+cs[2*j]); got != cs[2*j+1] {
@@ -208,9 +189,7 @@ func TestBlindSeedingCanaries(t *testing.T) {
 	s = openNode(t, s.home)
 	d := openNode(t, t.TempDir())
 	readT2.Addrs = s.Addrs()
-	if _, err := d.Join(ctx, readT2); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, d, readT2)
 	waitFor(t, 30*time.Second, "the second new device to hold every commit", func() bool { return sameHeads([]*Node{s, d}, id) })
 	if got, err := readRef(ctx, d, id, refs["files/1"]); err != nil || !bytes.Equal(got, files["files/1"]) {
 		t.Fatalf("the second new device reads files/1: %d bytes, %v", len(got), err)
@@ -387,13 +366,7 @@ func TestBlobSealedAcrossRotation(t *testing.T) {
 	a, c := openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, a, c, "club", commit.RoleRead, 0)
 	waitFor(t, 20*time.Second, "a to see c's join", func() bool {
 		r, err := a.st.Role(ctx, id, c.Author())
 		return err == nil && r == commit.RoleRead

@@ -64,27 +64,16 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	if got := value(a, id, canaryKey); got != canaryValue {
 		t.Fatalf("a reads %q, want %q", got, canaryValue)
 	}
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedT := inviteFor(t, a, "club", commit.RoleSeed, 0)
 	if len(seedT.ReadKeys) != 0 {
 		t.Fatal("a seed ticket carries read keys")
 	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, s, seedT)
+	writeT := inviteFor(t, a, "club", commit.RoleWrite, time.Hour)
 	if len(writeT.ReadKeys) != 1 {
 		t.Fatalf("a write ticket carries %d read keys, want 1", len(writeT.ReadKeys))
 	}
-	bsp, err := b.Join(ctx, writeT)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bsp := joinWith(t, b, writeT)
 	if !bsp.Private() {
 		t.Fatal("b's view of the private space does not seal")
 	}
@@ -128,28 +117,16 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 // TestPrivateSeederRestoresDevice: with the admin offline, a member's new
 // device joins through the seeder alone and reads everything.
 func TestPrivateSeederRestoresDevice(t *testing.T) {
-	ctx := ctxT(t)
 	a, s, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
 	put(t, a, id, canaryKey, canaryValue)
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, a, s, "club", commit.RoleSeed, 0)
+	readT := inviteFor(t, a, "club", commit.RoleRead, 0)
 	waitFor(t, 20*time.Second, "the seeder to hold every commit", func() bool { return sameHeads([]*Node{a, s}, id) })
 	a.Close()
 	readT.Addrs = s.Addrs()
-	if _, err := c.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, c, readT)
 	waitFor(t, 20*time.Second, "the new device to read the canary", func() bool { return value(c, id, canaryKey) == canaryValue })
 }
 
@@ -162,24 +139,9 @@ func TestPrivateRotationOnRevoke(t *testing.T) {
 	a, b, c, d := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, writeT); err != nil {
-		t.Fatal(err)
-	}
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
-	lateT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour) // d joins after the rotation
-	if err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, a, b, "club", commit.RoleWrite, 0)
+	joinAs(t, a, c, "club", commit.RoleRead, time.Hour)
+	lateT := inviteFor(t, a, "club", commit.RoleRead, time.Hour) // d joins after the rotation
 	put(t, a, id, "before", "everyone reads this")
 	waitFor(t, 20*time.Second, "c to read the first write", func() bool { return value(c, id, "before") == "everyone reads this" })
 	waitFor(t, 20*time.Second, "a to hold c's join", func() bool { return sameHeads([]*Node{a, b, c}, id) })
@@ -195,9 +157,7 @@ func TestPrivateRotationOnRevoke(t *testing.T) {
 	waitFor(t, 20*time.Second, "b to read the write of epoch 1", func() bool { return value(b, id, "after") == canaryValue })
 	put(t, b, id, "after-b", canaryValue+"-b")
 	waitFor(t, 20*time.Second, "a to read b's write of epoch 1", func() bool { return value(a, id, "after-b") == canaryValue+"-b" })
-	if _, err := d.Join(ctx, lateT); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, d, lateT)
 	waitFor(t, 20*time.Second, "every commit on c, and d reading epoch 1", func() bool {
 		return sameHeads([]*Node{a, b, c}, id) && value(d, id, "after") == canaryValue && value(d, id, "after-b") == canaryValue+"-b"
 	})

@@ -93,9 +93,7 @@ func (n *Node) Profile(ctx context.Context) (space.Profile, error) {
 // no carry; under the lock it checks again that the profile is still the
 // one to write.
 func (n *Node) carryProfile(ctx context.Context, sp keys.SpaceID) {
-	n.people.mu.Lock()
-	idp := n.people.id
-	n.people.mu.Unlock()
+	idp := n.people.current()
 	if idp == nil {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/testkit"
@@ -22,24 +23,9 @@ func TestProfileBlindSeeder(t *testing.T) {
 	a, b, s := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	ana, _, err := a.CreateIdentity(ctx, name, IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
-	readT, err := a.Invite(ctx, "club", commit.RoleRead, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, readT); err != nil {
-		t.Fatal(err)
-	}
+	ana, _ := newIdentity(t, a, name, "laptop")
+	joinAs(t, a, s, "club", commit.RoleSeed, 0)
+	joinAs(t, a, b, "club", commit.RoleRead, time.Hour)
 	profileOf := func(n *Node) space.Profile {
 		_, ps, err := n.Roster(ctx, id.String())
 		if err != nil {
@@ -79,10 +65,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
 	sp := privateSpace(t, a, "club")
 	id := sp.ID()
-	ana, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, phrase := newIdentity(t, a, "Ana", "laptop")
 	var img bytes.Buffer
 	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 6, 6))); err != nil {
 		t.Fatal(err)
@@ -95,28 +78,26 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 	if n, err := a.SetProfile(ctx, want); err != nil || n != len(a.profileSpaces()) {
 		t.Fatalf("SetProfile = %d, %v; want %d (every space held)", n, err, len(a.profileSpaces()))
 	}
-	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, writeT); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "the phone learning Ana's profile", func() bool {
+	recoverIdentity(t, b, phrase, "Ana", IdentityOptions{Device: "phone"})
+	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
+	waitFor(t, time.Minute, "the phone learning Ana's profile", func() bool {
 		p, err := b.Profile(ctx)
 		return err == nil && p == want
 	})
+	// The phone may have fetched the plain avatar from Ana's own space by
+	// now (its eager fetcher): drop it, so that the rename below must read
+	// the avatar from the club's sealed copy.
+	if _, err := b.blobs.GC(ctx, func(id blob.BlobID) bool { return id != av }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.blobs.Open(av); err == nil {
-		t.Fatal("the phone holds the plain avatar: the test would not read it from the space")
+		t.Fatal("the phone still holds the plain avatar: the test would not read it from the space")
 	}
 	renamed := space.Profile{Name: "Ana Lima", Avatar: av.String()}
 	if _, err := b.SetProfile(ctx, renamed); err != nil {
 		t.Fatalf("renaming on the phone, keeping the avatar: %v", err)
 	}
-	waitFor(t, 20*time.Second, "the laptop reading the phone's copy", func() bool {
+	waitFor(t, time.Minute, "the laptop reading the phone's copy", func() bool {
 		_, ps, err := a.Roster(ctx, id.String())
 		return err == nil && len(ps) == 1 && ps[0].Identity == ana.ID && ps[0].Profile.Profile == renamed && ps[0].Profile.Author == b.dev.Author()
 	})
@@ -130,7 +111,7 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 		t.Fatalf("the phone's avatar key holds no blob: %+v", ent)
 	}
 	var got []byte
-	waitFor(t, 20*time.Second, "the phone's avatar on the laptop", func() bool {
+	waitFor(t, time.Minute, "the phone's avatar on the laptop", func() bool {
 		r, err := a.OpenRef(ctx, id, ref)
 		if err != nil {
 			return false
@@ -150,27 +131,11 @@ func TestProfileAvatarFromSpace(t *testing.T) {
 func TestRefreshProfile(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	if _, err := a.CreateSpace(ctx, "club"); err != nil {
-		t.Fatal(err)
-	}
-	_, phrase, err := a.CreateIdentity(ctx, "Ana", IdentityOptions{Device: "laptop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.RecoverIdentity(ctx, phrase, "Ana", IdentityOptions{Device: "phone"}); err != nil {
-		t.Fatal(err)
-	}
-	own, err := b.CreateSpace(ctx, "phone-only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeT, err := a.Invite(ctx, "club", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Join(ctx, writeT); err != nil {
-		t.Fatal(err)
-	}
+	newSpace(t, a, "club")
+	_, phrase := newIdentity(t, a, "Ana", "laptop")
+	recoverIdentity(t, b, phrase, "Ana", IdentityOptions{Device: "phone"})
+	own := newSpace(t, b, "phone-only")
+	joinAs(t, a, b, "club", commit.RoleWrite, time.Hour)
 	if _, err := a.SetProfile(ctx, space.Profile{Name: "Ana Lima"}); err != nil {
 		t.Fatal(err)
 	}

@@ -103,9 +103,7 @@ func (n *Node) rotation(id keys.SpaceID, ms []space.Member, revoked ...keys.Auth
 // when id is the person's own space of the identity this device holds
 // the key of (identity.Key.PersonSpace).
 func (n *Node) personReader(id keys.SpaceID) (keys.AuthorID, bool) {
-	n.people.mu.Lock()
-	pid := n.people.id
-	n.people.mu.Unlock()
+	pid := n.people.current()
 	if pid == nil || !pid.HoldsKey() {
 		return keys.AuthorID{}, false
 	}

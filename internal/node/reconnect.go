@@ -43,11 +43,9 @@ func (n *Node) startReconnect() {
 	book.keep(n.syncSpaces())
 	n.rc = &reconnect{book: book, joining: map[keys.SpaceID]*joinTurn{}}
 	n.resumeJoins()
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		n.reconnectLoop()
-	}()
+	})
 }
 
 func (n *Node) reconnectLoop() {

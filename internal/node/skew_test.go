@@ -52,16 +52,10 @@ func TestFaultClockSkew(t *testing.T) {
 	on := openSkewed(t, skewed{&zero, &elapsed})
 	ahead := openSkewed(t, skewed{&plus, &elapsed})
 	behind := openSkewed(t, skewed{&minus, &elapsed})
-	sp, err := on.CreateSpace(ctx, "skew")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, on, "skew")
 	id := sp.ID()
 	for _, n := range []*Node{ahead, behind} {
-		tk, err := on.Invite(ctx, "skew", commit.RoleWrite, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tk := inviteFor(t, on, "skew", commit.RoleWrite, 0)
 		if _, err := n.Join(ctx, tk); err != nil {
 			t.Fatalf("join: %v", err)
 		}
@@ -85,16 +79,7 @@ func TestFaultClockSkew(t *testing.T) {
 	// Two hours pass.
 	elapsed.Add(int64(2 * time.Hour))
 	start := time.Now()
-	waitFor(t, 15*time.Second, "the writes from the future to count everywhere", func() bool {
-		for _, n := range all {
-			for _, k := range []string{"ahead", "on"} {
-				if _, err := n.st.Get(ctx, id, []byte(k)); err != nil {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	waitFor(t, 15*time.Second, "the writes from the future to count everywhere", func() bool { return holdKeys(all, id, "ahead", "on") })
 	t.Logf("figure: commits from an hour ahead counted everywhere %s after their time came", time.Since(start).Round(time.Millisecond))
 	put(t, behind, id, "behind", "1")
 	waitFor(t, 15*time.Second, "every write everywhere", func() bool { return converged(all, id) })

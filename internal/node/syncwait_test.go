@@ -19,24 +19,16 @@ func TestWaitSynced(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	b := openNode(t, t.TempDir())
-	sp, err := a.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, a, "garden")
 	for i := range 300 {
 		put(t, a, sp.ID(), fmt.Sprintf("k/%03d", i), "v")
 	}
-	tk, err := a.Invite(ctx, "garden", commit.RoleWrite, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, a, "garden", commit.RoleWrite, time.Hour)
 	parsed, err := keys.ParseTicket(tk.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctx, parsed); err != nil {
-		t.Fatal(err)
-	}
+	joinWith(t, b, parsed)
 	if err := b.WaitSynced(ctx, sp.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +53,7 @@ func TestWaitSynced(t *testing.T) {
 
 	// A node alone waits until its context ends.
 	c := openNode(t, t.TempDir())
-	csp, err := c.CreateSpace(ctx, "alone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	csp := newSpace(t, c, "alone")
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if err := c.WaitSynced(short, csp.ID()); !errors.Is(err, context.DeadlineExceeded) {
@@ -76,10 +65,7 @@ func TestWaitSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	osp, err := off.CreateSpace(ctx, "offline")
-	if err != nil {
-		t.Fatal(err)
-	}
+	osp := newSpace(t, off, "offline")
 	if err := off.WaitSynced(ctx, osp.ID()); !errors.Is(err, ErrOffline) {
 		t.Errorf("WaitSynced offline: %v", err)
 	}

@@ -15,25 +15,13 @@ import (
 func TestTicketNamesSeeders(t *testing.T) {
 	ctx := ctxT(t)
 	a, s, c := openNode(t, t.TempDir()), openNode(t, t.TempDir()), openNode(t, t.TempDir())
-	sp, err := a.CreateSpace(ctx, "club")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := newSpace(t, a, "club")
 	id := sp.ID()
 	put(t, a, id, "tools/drill", "cordless")
-	seedT, err := a.Invite(ctx, "club", commit.RoleSeed, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(ctx, seedT); err != nil {
-		t.Fatal(err)
-	}
+	joinAs(t, a, s, "club", commit.RoleSeed, 0)
 	waitFor(t, 20*time.Second, "the seeder's grant to reach the inviter", func() bool { return sameHeads([]*Node{a, s}, id) })
 
-	tk, err := a.Invite(ctx, "club", commit.RoleWrite, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := inviteFor(t, a, "club", commit.RoleWrite, 0)
 	seederID := "/p2p/" + p2p.PeerIDString(s.Author())
 	n := 0
 	for _, addr := range tk.Addrs {
