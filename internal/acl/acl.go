@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -129,12 +130,7 @@ func (s *State) Grants(subject keys.AuthorID) []Grant { return s.grants[subject]
 
 // Subjects returns every author holding a grant, in byte order.
 func (s *State) Subjects() []keys.AuthorID {
-	out := make([]keys.AuthorID, 0, len(s.grants))
-	for a := range s.grants {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
-	return out
+	return slices.SortedFunc(maps.Keys(s.grants), compareAuthors)
 }
 
 var spaceGrant = Grant{Role: commit.RoleAdmin}
@@ -219,12 +215,7 @@ func (s *State) Certs(dev keys.AuthorID) []Grant { return s.certs[dev] }
 
 // Certified returns every device with a certificate here, in byte order.
 func (s *State) Certified() []keys.AuthorID {
-	out := make([]keys.AuthorID, 0, len(s.certs))
-	for a := range s.certs {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
-	return out
+	return slices.SortedFunc(maps.Keys(s.certs), compareAuthors)
 }
 
 // RoleAt returns subject's highest role in force at t in the causal past

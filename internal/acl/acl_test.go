@@ -3,6 +3,7 @@ package acl_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -74,6 +75,29 @@ func (w *world) eval() *acl.Decision { return acl.Evaluate(w.sp(), w.all, nil) }
 
 func valid(d *acl.Decision, c *commit.Commit) bool { return d.Valid(c.Author, c.Seq) }
 
+// validity is a commit and whether it must count; an unnamed one is
+// named by its author and seq.
+type validity struct {
+	name string
+	c    *commit.Commit
+	want bool
+}
+
+// checkValid fails for every case whose commit counts in d, or does not,
+// against its want, and says d's reason.
+func checkValid(t *testing.T, d *acl.Decision, cases []validity) {
+	t.Helper()
+	for _, c := range cases {
+		if got := valid(d, c.c); got != c.want {
+			name := c.name
+			if name == "" {
+				name = fmt.Sprintf("%s seq %d", c.c.Author.Short(), c.c.Seq)
+			}
+			t.Errorf("%s: valid = %v, want %v (%v)", name, got, c.want, reason(d, c.c))
+		}
+	}
+}
+
 func TestRoles(t *testing.T) {
 	w := newWorld(t)
 	admin, writer, reader, seeder := dev(1), dev(2), dev(3), dev(4)
@@ -136,11 +160,7 @@ func TestPrefix(t *testing.T) {
 	ok := w.at(chatter, 3000, []*commit.Commit{inside}, put("chat/general/hi"))
 	bad := w.at(chatter, 3100, nil, put("chat/random/hi"))
 	d := w.eval()
-	for _, c := range []struct {
-		name string
-		c    *commit.Commit
-		want bool
-	}{
+	checkValid(t, d, []validity{
 		{"grant inside the admin's prefix", inside, true},
 		{"grant outside it", outside, false},
 		{"grant of the whole space", whole, false},
@@ -149,11 +169,7 @@ func TestPrefix(t *testing.T) {
 		{"prefix admin revokes", adminRevokes, false},
 		{"write inside the prefix", ok, true},
 		{"write outside the prefix", bad, false},
-	} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s: valid = %v, want %v (%v)", c.name, got, c.want, d.Invalid[acl.Loc{Author: c.c.Author, Seq: c.c.Seq}])
-		}
-	}
+	})
 }
 
 func TestExpiryByCommitTime(t *testing.T) {
@@ -181,14 +197,7 @@ func TestRevocationCut(t *testing.T) {
 	r := w.at(admin, 2150, []*commit.Commit{x1}, revoke(x, 2))
 	x4 := w.at(x, 3000, []*commit.Commit{r}, put("x4"))
 	d := w.eval()
-	for _, c := range []struct {
-		c    *commit.Commit
-		want bool
-	}{{x1, true}, {x2, true}, {x3, false}, {x4, false}, {y1, true}, {r, true}} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s seq %d: valid = %v, want %v", c.c.Author.Short(), c.c.Seq, got, c.want)
-		}
-	}
+	checkValid(t, d, []validity{{"", x1, true}, {"", x2, true}, {"", x3, false}, {"", x4, false}, {"", y1, true}, {"", r, true}})
 	if !errors.Is(d.Invalid[acl.Loc{Author: x.Author(), Seq: 3}], acl.ErrRevoked) {
 		t.Errorf("reason %v, want ErrRevoked", d.Invalid[acl.Loc{Author: x.Author(), Seq: 3}])
 	}
@@ -328,11 +337,7 @@ func TestInviteRules(t *testing.T) {
 	if r := d.State(w.sp()).Role(dev(17).Author(), commit.HLC{Wall: 9000}); r != commit.RoleRead {
 		t.Errorf("joiner's role after the invite expired = %s, want read", r)
 	}
-	for _, c := range []struct {
-		name string
-		c    *commit.Commit
-		want bool
-	}{
+	checkValid(t, d, []validity{
 		{"join and write inside the prefix", okJoin, true},
 		{"join with a lower role", readJoin, true},
 		{"join with a higher role", tooHigh, false},
@@ -341,11 +346,7 @@ func TestInviteRules(t *testing.T) {
 		{"delegation signed for another joiner", stolen, false},
 		{"join before the invite expires", expJoinIn, true},
 		{"join when the invite has expired", expJoinLate, false},
-	} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s: valid = %v, want %v (%v)", c.name, got, c.want, d.Invalid[acl.Loc{Author: c.c.Author, Seq: c.c.Seq}])
-		}
-	}
+	})
 }
 
 // revoke(invite, n) admits only the invite's first n joiners.

@@ -48,11 +48,7 @@ func TestEraseRules(t *testing.T) {
 	byBo := w.at(bo, 3000, past, eraseOf(t, anaChat, 0))
 	bySeeder := w.at(seeder, 3000, past, eraseOf(t, anaChat, 0))
 	d := w.eval()
-	for _, c := range []struct {
-		name string
-		c    *commit.Commit
-		want bool
-	}{
+	checkValid(t, d, []validity{
 		{"ana erases her own writes", own, true},
 		{"an admin erases ana's", byAdmin, true},
 		{"chat's admin erases under chat/", byChatAdmin, true},
@@ -60,11 +56,7 @@ func TestEraseRules(t *testing.T) {
 		{"chat's admin erases a sealed write", chatAdminSealed, false},
 		{"bo erases ana's", byBo, false},
 		{"a seeder erases ana's", bySeeder, false},
-	} {
-		if valid(d, c.c) != c.want {
-			t.Errorf("%s: valid %v, want %v", c.name, !c.want, c.want)
-		}
-	}
+	})
 	// The denial names what was missing.
 	st := d.State(w.sp())
 	_, err := st.Check(byBo, func(keys.AuthorID, uint64) bool { return true })

@@ -33,20 +33,12 @@ func TestInvitePersonJoin(t *testing.T) {
 	// Before the join is in its past, the phone's certificate gives nothing.
 	early := w.at(dev(5), 3500, []*commit.Commit{gi}, certOp(t, ana, dev(5)), put("chat/early"))
 	d := evalShuffled(t, w)
-	for _, c := range []struct {
-		name string
-		c    *commit.Commit
-		want bool
-	}{
+	checkValid(t, d, []validity{
 		{"the laptop's join as Ana", join, true},
 		{"the phone's certificate and write, no invite", p1, true},
 		{"the phone writes on", p2, true},
 		{"a device of Ana's before the join", early, false},
-	} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s: valid %v, want %v (%v)", c.name, got, c.want, reason(d, c.c))
-		}
-	}
+	})
 	if len(d.People) != 1 || d.People[0].Identity != ana.ID() || d.People[0].Invite != inv.Author() || d.People[0].Role != commit.RoleWrite || !d.People[0].Subject.IsZero() {
 		t.Fatalf("person grants %+v", d.People)
 	}

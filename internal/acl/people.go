@@ -103,7 +103,7 @@ func (s *State) checkCerts(c *commit.Commit, seen SeenFunc, held []Grant, v *Ver
 			others = append(others, ct)
 			continue
 		}
-		if !containsID(mine, ct.Identity) {
+		if !slices.Contains(mine, ct.Identity) {
 			mine = append(mine, ct.Identity)
 			if !s.certified(c.Author, ct.Identity, seen) {
 				held = s.personHeld(held, ct.Identity, c.Time, seen)
@@ -112,7 +112,7 @@ func (s *State) checkCerts(c *commit.Commit, seen SeenFunc, held []Grant, v *Ver
 		v.Grants = append(v.Grants, Grant{Subject: ct.Device, Granter: c.Author, Seq: c.Seq, Identity: ct.Identity})
 	}
 	for _, ct := range others {
-		if !containsID(mine, ct.Identity) && !s.certified(c.Author, ct.Identity, seen) {
+		if !slices.Contains(mine, ct.Identity) && !s.certified(c.Author, ct.Identity, seen) {
 			return nil, nil, fmt.Errorf("%w: %s carries the certificate of device %s of %s, but is not one of that person's devices here: a device's certificate is carried by the device or by another device of the same person", ErrDenied, c.Author.Short(), ct.Device.Short(), ct.Identity.Short())
 		}
 		v.Grants = append(v.Grants, Grant{Subject: ct.Device, Granter: c.Author, Seq: c.Seq, Identity: ct.Identity})
@@ -138,7 +138,7 @@ func (s *State) checkDevRevoke(c *commit.Commit, o *commit.Op, seen SeenFunc, he
 	if err != nil {
 		return nil
 	}
-	own := containsID(mine, r.Identity) || s.certified(c.Author, r.Identity, seen)
+	own := slices.Contains(mine, r.Identity) || s.certified(c.Author, r.Identity, seen)
 	if !allowed(held, commit.RoleAdmin, nil) && !(own && len(held) > 0) {
 		return fmt.Errorf("%w: %s carries the revocation of device %s by %s, but is neither one of that person's devices here nor an admin of space %s", ErrDenied, c.Author.Short(), r.Device.Short(), r.Identity.Short(), s.space)
 	}
@@ -163,19 +163,10 @@ func (s *State) checkPersonJoin(c *commit.Commit, g commit.Grant, seen SeenFunc,
 	if g.Role == commit.RoleSeed {
 		return fmt.Errorf("joining through invite %s as the person %s: a seed invite is joined by a device, not a person", g.Invite.Short(), id.Short())
 	}
-	if !containsID(mine, id) && !s.certified(c.Author, id, seen) {
+	if !slices.Contains(mine, id) && !s.certified(c.Author, id, seen) {
 		return fmt.Errorf("joining through invite %s as the person %s, who has not certified this device here (carry the device's certificate by %s in the same commit)", g.Invite.Short(), id.Short(), id.Short())
 	}
 	return nil
-}
-
-func containsID(ids []keys.IdentityID, id keys.IdentityID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // devicesOf returns, per identity, the devices with a valid certificate in
@@ -189,7 +180,7 @@ func devicesOf(cs []*commit.Commit, vc *verified) map[keys.IdentityID][]keys.Aut
 			if c.Ops[i].Kind != commit.KindCert {
 				continue
 			}
-			if ct, ok, _ := vc.decodeCert(&c.Ops[i]); ok && !containsAuthor(out[ct.Identity], ct.Device) {
+			if ct, ok, _ := vc.decodeCert(&c.Ops[i]); ok && !slices.Contains(out[ct.Identity], ct.Device) {
 				out[ct.Identity] = append(out[ct.Identity], ct.Device)
 			}
 		}
@@ -218,18 +209,9 @@ func personCuts(r commit.RevokePerson, devices []keys.AuthorID) []Cut {
 	return out
 }
 
-func containsAuthor(as []keys.AuthorID, a keys.AuthorID) bool {
-	for _, x := range as {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
+func sortAuthors(as []keys.AuthorID) { slices.SortFunc(as, compareAuthors) }
 
-func sortAuthors(as []keys.AuthorID) {
-	slices.SortFunc(as, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
-}
+func compareAuthors(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) }
 
 // samePerson reports whether devices a and b are certified by one
 // identity in the causal past seen.

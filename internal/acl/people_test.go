@@ -75,14 +75,7 @@ func TestPersonGrant(t *testing.T) {
 	// A certificate by another identity gives nothing of Ana's.
 	t1 := w.at(tablet, 2300, []*commit.Commit{g}, certOp(t, bob, tablet), put("chat/t1"))
 	d := evalShuffled(t, w)
-	for _, c := range []struct {
-		c    *commit.Commit
-		want bool
-	}{{l1, true}, {l2, true}, {p1, true}, {early, false}, {t1, false}} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s seq %d: valid %v, want %v (%v)", c.c.Author.Short(), c.c.Seq, got, c.want, reason(d, c.c))
-		}
-	}
+	checkValid(t, d, []validity{{"", l1, true}, {"", l2, true}, {"", p1, true}, {"", early, false}, {"", t1, false}})
 	if !errors.Is(reason(d, early), acl.ErrDenied) {
 		t.Errorf("early: %v, want denied", reason(d, early))
 	}
@@ -150,14 +143,7 @@ func TestDeviceRevocation(t *testing.T) {
 	p3 := w.at(phone, 3000, []*commit.Commit{r}, put("p3"))
 	l2 := w.at(laptop, 3100, nil, put("l2"))
 	d := evalShuffled(t, w)
-	for _, c := range []struct {
-		c    *commit.Commit
-		want bool
-	}{{p1, true}, {p2, false}, {p3, false}, {r, true}, {l2, true}} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s seq %d: valid %v, want %v (%v)", c.c.Author.Short(), c.c.Seq, got, c.want, reason(d, c.c))
-		}
-	}
+	checkValid(t, d, []validity{{"", p1, true}, {"", p2, false}, {"", p3, false}, {"", r, true}, {"", l2, true}})
 	if !errors.Is(reason(d, p2), acl.ErrRevoked) || d.Cuts[phone.Author()] != 1 {
 		t.Errorf("p2: %v; cuts %v", reason(d, p2), d.Cuts)
 	}
@@ -226,14 +212,7 @@ func TestRevokePerson(t *testing.T) {
 	t1 := w.at(tablet, 3000, []*commit.Commit{l2}, certOp(t, ana, tablet), put("t1"))
 	other := w.at(admin, 3100, nil, put("admin"))
 	d := evalShuffled(t, w)
-	for _, c := range []struct {
-		c    *commit.Commit
-		want bool
-	}{{l1, true}, {l2, false}, {p1, false}, {t1, false}, {r, true}, {other, true}} {
-		if got := valid(d, c.c); got != c.want {
-			t.Errorf("%s seq %d: valid %v, want %v (%v)", c.c.Author.Short(), c.c.Seq, got, c.want, reason(d, c.c))
-		}
-	}
+	checkValid(t, d, []validity{{"", l1, true}, {"", l2, false}, {"", p1, false}, {"", t1, false}, {"", r, true}, {"", other, true}})
 	if d.Cuts[laptop.Author()] != 1 || d.Cuts[phone.Author()] != 0 || d.Cuts[tablet.Author()] != 0 || len(d.Cuts) != 3 {
 		t.Errorf("cuts %v", d.Cuts)
 	}

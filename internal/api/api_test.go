@@ -62,6 +62,17 @@ func serve(t *testing.T, networked bool) *fixture {
 	return &fixture{n: n, srv: srv, c: c, token: tok, server: s}
 }
 
+// mustSpace creates a space named name on f's node, failing t if it
+// cannot.
+func (f *fixture) mustSpace(ctx context.Context, t *testing.T, name string) SpaceInfo {
+	t.Helper()
+	sp, err := f.c.CreateSpace(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -84,10 +95,7 @@ func TestSpaces(t *testing.T) {
 	if got, err := f.c.Spaces(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("no spaces yet: %v %v", got, err)
 	}
-	info, err := f.c.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := f.mustSpace(ctx, t, "garden")
 	if info.Name != "garden" || !strings.HasPrefix(info.ID, "spc_") {
 		t.Fatalf("created %+v", info)
 	}
@@ -401,10 +409,7 @@ func TestInviteJoinPeersConnect(t *testing.T) {
 	ctx := ctxT(t)
 	a := serve(t, true)
 	b := serve(t, true)
-	info, err := a.c.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := a.mustSpace(ctx, t, "garden")
 	a.c.Put(ctx, "garden", []byte("tools/drill"), []byte("cordless"))
 	for _, c := range []struct {
 		req  string

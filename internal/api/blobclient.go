@@ -28,9 +28,7 @@ func (c *Client) AddBlob(ctx context.Context, r io.Reader) (BlobInfo, error) {
 
 // Blobs lists the blobs held: GET /v1/blobs.
 func (c *Client) Blobs(ctx context.Context) ([]BlobInfo, error) {
-	var out []BlobInfo
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/blobs", nil, &out)
-	return out, err
+	return callFor[[]BlobInfo](ctx, c, http.MethodGet, "/"+Version+"/blobs", nil)
 }
 
 // FetchBlob downloads blob id from the daemon's peers and pins it: POST

@@ -95,17 +95,16 @@ func (s *Server) addBlob(w http.ResponseWriter, r *http.Request) {
 }
 
 // listBlobs: GET /v1/blobs.
-func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listBlobs(r *http.Request) ([]BlobInfo, error) {
 	infos, err := s.n.BlobInfos(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	out := make([]BlobInfo, len(infos))
 	for i, b := range infos {
 		out[i] = blobInfoOf(b)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // getBlob serves a blob's bytes, with Range support: GET /v1/blobs/{blob}.
@@ -192,13 +191,9 @@ type GCResult struct {
 	Freed int64 `json:"freed"` // bytes
 }
 
-func (s *Server) gcBlobs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gcBlobs(r *http.Request) (GCResult, error) {
 	freed, err := s.n.GCBlobs(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, GCResult{Freed: freed})
+	return GCResult{Freed: freed}, err
 }
 
 // putValue writes the body under key: as a plain value up to

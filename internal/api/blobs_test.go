@@ -60,9 +60,7 @@ func TestBlobsAPI(t *testing.T) {
 	}
 
 	// A key whose value is a file over the threshold.
-	if _, err := f.c.CreateSpace(ctx, "shed"); err != nil {
-		t.Fatal(err)
-	}
+	f.mustSpace(ctx, t, "shed")
 	ref, err := f.c.PutStream(ctx, "shed", []byte("photo"), bytes.NewReader(data), "image/png")
 	if err != nil || ref == nil || ref.ID != info.ID || ref.Type != "image/png" {
 		t.Fatalf("put of a large value: %+v, %v", ref, err)

@@ -200,6 +200,13 @@ func readError(resp *http.Response) error {
 	return &Error{Status: resp.StatusCode, Code: body.Code, Message: body.Error}
 }
 
+// callFor is call for an answer of type T.
+func callFor[T any](ctx context.Context, c *Client, method, path string, in any) (T, error) {
+	var out T
+	err := c.call(ctx, method, path, in, &out)
+	return out, err
+}
+
 // call sends in (if not nil) as JSON and decodes the answer into out (if
 // not nil).
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
@@ -234,16 +241,12 @@ func (c *Client) callQuery(ctx context.Context, method, path string, query url.V
 
 // Hello asks which node serves the API: GET /v1/.
 func (c *Client) Hello(ctx context.Context) (Hello, error) {
-	var h Hello
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/", nil, &h)
-	return h, err
+	return callFor[Hello](ctx, c, http.MethodGet, "/"+Version+"/", nil)
 }
 
 // Spaces lists the spaces held: GET /v1/spaces.
 func (c *Client) Spaces(ctx context.Context) ([]SpaceInfo, error) {
-	var out []SpaceInfo
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/spaces", nil, &out)
-	return out, err
+	return callFor[[]SpaceInfo](ctx, c, http.MethodGet, "/"+Version+"/spaces", nil)
 }
 
 // CreateSpace creates a space: POST /v1/spaces.
@@ -254,16 +257,12 @@ func (c *Client) CreateSpace(ctx context.Context, name string) (SpaceInfo, error
 // NewSpace creates a space as req describes (a private one with
 // req.Private): POST /v1/spaces.
 func (c *Client) NewSpace(ctx context.Context, req CreateSpaceRequest) (SpaceInfo, error) {
-	var out SpaceInfo
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/spaces", req, &out)
-	return out, err
+	return callFor[SpaceInfo](ctx, c, http.MethodPost, "/"+Version+"/spaces", req)
 }
 
 // Space describes one space, by ID or local name: GET /v1/spaces/{space}.
 func (c *Client) Space(ctx context.Context, sp string) (SpaceInfo, error) {
-	var out SpaceInfo
-	err := c.call(ctx, http.MethodGet, spacePath(sp, ""), nil, &out)
-	return out, err
+	return callFor[SpaceInfo](ctx, c, http.MethodGet, spacePath(sp, ""), nil)
 }
 
 // Range yields the keys of sp that q selects, in order, as the server
@@ -305,9 +304,7 @@ func (c *Client) Range(ctx context.Context, sp string, q Query) iter.Seq2[Entry,
 
 // Get returns key's entry: GET /v1/spaces/{space}/keys/{key}.
 func (c *Client) Get(ctx context.Context, sp string, key []byte) (Entry, error) {
-	var e Entry
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/keys/"+escapeKey(key)), nil, &e)
-	return e, err
+	return callFor[Entry](ctx, c, http.MethodGet, spacePath(sp, "/keys/"+escapeKey(key)), nil)
 }
 
 // Put writes value under key: PUT /v1/spaces/{space}/keys/{key}.
@@ -340,16 +337,12 @@ func (c *Client) Batch(ctx context.Context, sp string, ops []BatchOp) (BatchResu
 // Verify re-verifies the space's history: GET /v1/spaces/{space}/verify.
 // For a bad history the error names the first bad commit.
 func (c *Client) Verify(ctx context.Context, sp string) (VerifyReport, error) {
-	var out VerifyReport
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/verify"), nil, &out)
-	return out, err
+	return callFor[VerifyReport](ctx, c, http.MethodGet, spacePath(sp, "/verify"), nil)
 }
 
 // Heads returns every author's latest commit: GET /v1/spaces/{space}/heads.
 func (c *Client) Heads(ctx context.Context, sp string) ([]Head, error) {
-	var out []Head
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/heads"), nil, &out)
-	return out, err
+	return callFor[[]Head](ctx, c, http.MethodGet, spacePath(sp, "/heads"), nil)
 }
 
 // Invite returns a ticket to join sp with role, valid for expires (0: no
@@ -371,17 +364,13 @@ func (c *Client) InviteUses(ctx context.Context, sp, role string, expires time.D
 
 // Members lists a space's members: GET /v1/spaces/{space}/members.
 func (c *Client) Members(ctx context.Context, sp string) ([]Member, error) {
-	var out []Member
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/members"), nil, &out)
-	return out, err
+	return callFor[[]Member](ctx, c, http.MethodGet, spacePath(sp, "/members"), nil)
 }
 
 // Revoke revokes a member (aut_…) or an invite (its ticket):
 // POST /v1/spaces/{space}/revoke.
 func (c *Client) Revoke(ctx context.Context, sp, target string) (RevokeResponse, error) {
-	var out RevokeResponse
-	err := c.call(ctx, http.MethodPost, spacePath(sp, "/revoke"), RevokeRequest{Target: target}, &out)
-	return out, err
+	return callFor[RevokeResponse](ctx, c, http.MethodPost, spacePath(sp, "/revoke"), RevokeRequest{Target: target})
 }
 
 // joinGrace is how long past ctx's deadline Client.Join waits for the
@@ -422,9 +411,7 @@ func (c *Client) Join(ctx context.Context, ticket string) (SpaceInfo, error) {
 
 // Peers lists the peers the node knows: GET /v1/peers.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
-	var out []Peer
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/peers", nil, &out)
-	return out, err
+	return callFor[[]Peer](ctx, c, http.MethodGet, "/"+Version+"/peers", nil)
 }
 
 // Connect dials a peer by multiaddr and returns its peer ID: POST
@@ -437,17 +424,13 @@ func (c *Client) Connect(ctx context.Context, addr string) (string, error) {
 
 // Status returns the node's status: GET /v1/status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var out Status
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/status", nil, &out)
-	return out, err
+	return callFor[Status](ctx, c, http.MethodGet, "/"+Version+"/status", nil)
 }
 
 // Doctor returns how the node reaches peers and what each space misses:
 // GET /v1/doctor.
 func (c *Client) Doctor(ctx context.Context) (Doctor, error) {
-	var out Doctor
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/doctor", nil, &out)
-	return out, err
+	return callFor[Doctor](ctx, c, http.MethodGet, "/"+Version+"/doctor", nil)
 }
 
 // Watch subscribes to the changes to sp's keys under prefix: GET
@@ -542,7 +525,5 @@ func (w *Watcher) Close() error {
 
 // LoginURL asks the daemon for a new one-time login URL for a browser.
 func (c *Client) LoginURL(ctx context.Context) (LoginURL, error) {
-	var out LoginURL
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/logins", nil, &out)
-	return out, err
+	return callFor[LoginURL](ctx, c, http.MethodPost, "/"+Version+"/logins", nil)
 }

@@ -71,44 +71,29 @@ func RevokedDeviceOf(r node.RevokedDevice) RevokeDeviceResponse {
 	return RevokeDeviceResponse{Author: r.Device.String(), Name: r.Name, Written: r.Written, Pending: r.Pending}
 }
 
-func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
+func (s *Server) devices(r *http.Request) ([]Device, error) {
 	ds, err := s.n.Devices(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, DevicesOf(ds))
+	return DevicesOf(ds), nil
 }
 
-func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) {
-	var req RevokeDeviceRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) revokeDevice(r *http.Request, req RevokeDeviceRequest) (RevokeDeviceResponse, error) {
 	if strings.TrimSpace(req.Device) == "" {
-		writeError(w, badRequestf("device must name one of the person's devices, by name or author ID (aut_…)"))
-		return
+		return RevokeDeviceResponse{}, badRequestf("device must name one of the person's devices, by name or author ID (aut_…)")
 	}
 	rv, err := s.n.RevokeDevice(r.Context(), req.Device)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, RevokedDeviceOf(rv))
+	return RevokedDeviceOf(rv), err
 }
 
 // Devices lists the person's devices: GET /v1/identity/devices.
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
-	var out []Device
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity/devices", nil, &out)
-	return out, err
+	return callFor[[]Device](ctx, c, http.MethodGet, "/"+Version+"/identity/devices", nil)
 }
 
 // RevokeDevice revokes one of the person's devices, by name or author ID:
 // POST /v1/identity/devices/revoke.
 func (c *Client) RevokeDevice(ctx context.Context, device string) (RevokeDeviceResponse, error) {
-	var out RevokeDeviceResponse
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/devices/revoke", RevokeDeviceRequest{Device: device}, &out)
-	return out, err
+	return callFor[RevokeDeviceResponse](ctx, c, http.MethodPost, "/"+Version+"/identity/devices/revoke", RevokeDeviceRequest{Device: device})
 }

@@ -123,14 +123,7 @@ func CompactNode(ctx context.Context, n *node.Node, ref string, progress func(do
 	return res, nil
 }
 
-func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
-	u, err := DiskUsageOf(r.Context(), s.n)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
-}
+func (s *Server) diskUsage(r *http.Request) (DiskUsage, error) { return DiskUsageOf(r.Context(), s.n) }
 
 // CompactEvent is one line of the answer of POST /v1/compact (NDJSON):
 // progress (Done of Total key ranges), then the result or an error.
@@ -167,9 +160,7 @@ func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
 
 // DiskUsage returns what the home takes on disk: GET /v1/disk.
 func (c *Client) DiskUsage(ctx context.Context) (DiskUsage, error) {
-	var out DiskUsage
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/disk", nil, &out)
-	return out, err
+	return callFor[DiskUsage](ctx, c, http.MethodGet, "/"+Version+"/disk", nil)
 }
 
 // Compact compacts the store (space, or all for ""): POST /v1/compact.

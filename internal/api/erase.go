@@ -26,32 +26,20 @@ type EraseResponse struct {
 	Erased int `json:"erased"`
 }
 
-func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
-	var req EraseRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) erase(r *http.Request, req EraseRequest) (EraseResponse, error) {
 	key, err := oneOf(req.Key, req.KeyB64, "key")
 	if err != nil {
-		writeError(w, badRequestf("%v", err))
-		return
+		return EraseResponse{}, badRequestf("%v", err)
 	}
 	if len(key) == 0 && !req.Prefix {
-		writeError(w, badRequestf(`"key" is empty: name the key to erase (or a prefix, with "prefix": true)`))
-		return
+		return EraseResponse{}, badRequestf(`"key" is empty: name the key to erase (or a prefix, with "prefix": true)`)
 	}
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return EraseResponse{}, err
 	}
 	n, err := sp.EraseWith(r.Context(), key, space.EraseOptions{Prefix: req.Prefix, Superseded: req.Superseded})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, EraseResponse{Erased: n})
+	return EraseResponse{Erased: n}, err
 }
 
 // Erase erases the payloads of every write to key (or under it, with
@@ -59,9 +47,7 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 func (c *Client) Erase(ctx context.Context, sp string, key []byte, prefix, superseded bool) (EraseResponse, error) {
 	req := EraseRequest{Prefix: prefix, Superseded: superseded}
 	req.Key, req.KeyB64 = textOrBase64(key)
-	var out EraseResponse
-	err := c.call(ctx, http.MethodPost, spacePath(sp, "/erase"), req, &out)
-	return out, err
+	return callFor[EraseResponse](ctx, c, http.MethodPost, spacePath(sp, "/erase"), req)
 }
 
 // RetentionBody is a space's retention policy: GET and PUT
@@ -102,48 +88,26 @@ func (b RetentionBody) Policy() (commit.Retention, error) {
 	return r, nil
 }
 
-func (s *Server) retention(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) retention(r *http.Request, sp *space.Space) (RetentionBody, error) {
 	p, err := sp.Retention(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, RetentionOf(p))
+	return RetentionOf(p), err
 }
 
-func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
-	var req RetentionBody
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) setRetention(r *http.Request, req RetentionBody) (RetentionBody, error) {
 	p, err := req.Policy()
 	if err != nil {
-		writeError(w, err)
-		return
+		return RetentionBody{}, err
 	}
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return RetentionBody{}, err
 	}
-	if err := sp.SetRetention(r.Context(), p); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, RetentionOf(p))
+	return RetentionOf(p), sp.SetRetention(r.Context(), p)
 }
 
 // Retention returns the retention policy of space sp.
 func (c *Client) Retention(ctx context.Context, sp string) (RetentionBody, error) {
-	var out RetentionBody
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/retention"), nil, &out)
-	return out, err
+	return callFor[RetentionBody](ctx, c, http.MethodGet, spacePath(sp, "/retention"), nil)
 }
 
 // SetRetention sets the retention policy of space sp.

@@ -56,16 +56,14 @@ func (s *Server) spaceKey(r *http.Request) (*space.Space, []byte, error) {
 // conflicts lists the concurrent writes to key that lost to the visible
 // one: GET /v1/spaces/{space}/conflicts/{key...}. A delete among them
 // has "op": "del" and no value.
-func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) conflicts(r *http.Request) ([]Entry, error) {
 	sp, key, err := s.spaceKey(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	es, err := sp.Conflicts(r.Context(), key)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	out := make([]Entry, 0, len(es))
 	for _, e := range es {
@@ -75,33 +73,26 @@ func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, en)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // state answers a space's view hash, key count and this device's role:
 // GET /v1/spaces/{space}/state.
-func (s *Server) state(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) state(r *http.Request, sp *space.Space) (SpaceState, error) {
 	v, err := sp.View(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return SpaceState{}, err
 	}
 	role, err := s.n.Store().Role(r.Context(), sp.ID(), sp.Author())
 	if err != nil {
-		writeError(w, err)
-		return
+		return SpaceState{}, err
 	}
 	out := SpaceState{ViewHash: v.Hash.String(), Keys: v.Visible}
 	if role != 0 {
 		out.Role = role.String()
 	}
 	out.Private, _ = s.n.IsPrivate(r.Context(), sp.ID())
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // synced waits until the space is in sync with a connected peer (see
@@ -165,17 +156,13 @@ func (c *Client) PutBlob(ctx context.Context, sp string, key []byte, r io.Reader
 // Conflicts returns the writes to key that lost to the visible one: GET
 // /v1/spaces/{space}/conflicts/{key}.
 func (c *Client) Conflicts(ctx context.Context, sp string, key []byte) ([]Entry, error) {
-	var out []Entry
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/conflicts/"+escapeKey(key)), nil, &out)
-	return out, err
+	return callFor[[]Entry](ctx, c, http.MethodGet, spacePath(sp, "/conflicts/"+escapeKey(key)), nil)
 }
 
 // State returns a space's view hash, key count and this device's role:
 // GET /v1/spaces/{space}/state.
 func (c *Client) State(ctx context.Context, sp string) (SpaceState, error) {
-	var out SpaceState
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/state"), nil, &out)
-	return out, err
+	return callFor[SpaceState](ctx, c, http.MethodGet, spacePath(sp, "/state"), nil)
 }
 
 // WaitSynced waits until the daemon holds sp in sync with a connected

@@ -19,10 +19,7 @@ import (
 func TestPutBlobConflictsState(t *testing.T) {
 	ctx := ctxT(t)
 	f := serve(t, false)
-	sp, err := f.c.CreateSpace(ctx, "garden")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := f.mustSpace(ctx, t, "garden")
 	ref, err := f.c.PutBlob(ctx, sp.ID, []byte("tiny/file"), bytes.NewReader([]byte("hi")), "text/plain")
 	if err != nil {
 		t.Fatal(err)
@@ -90,22 +87,16 @@ func TestPutBlobConflictsState(t *testing.T) {
 func TestSynced(t *testing.T) {
 	ctx := ctxT(t)
 	off := serve(t, false)
-	sp, err := off.c.CreateSpace(ctx, "alone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := off.mustSpace(ctx, t, "alone")
 	if err := off.c.WaitSynced(ctx, sp.ID); !errors.Is(err, node.ErrOffline) {
 		t.Errorf("WaitSynced offline: %v", err)
 	}
 
 	on := serve(t, true)
-	sp, err = on.c.CreateSpace(ctx, "alone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp = on.mustSpace(ctx, t, "alone")
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	err = on.c.WaitSynced(short, sp.ID)
+	err := on.c.WaitSynced(short, sp.ID)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitSynced with no peer: %v", err)
 	}

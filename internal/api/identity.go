@@ -67,27 +67,14 @@ func DeviceCertOf(c identity.Cert) DeviceCert {
 	return DeviceCert{Author: c.Device.String(), Name: c.Name, Since: time.UnixMicro(int64(c.Time)).UTC()}
 }
 
-func (s *Server) identity(w http.ResponseWriter, r *http.Request) {
+func (s *Server) identity(r *http.Request) (Identity, error) {
 	id, err := s.n.Identity(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
-func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
-	var req CreateIdentityRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) createIdentity(r *http.Request, req CreateIdentityRequest) (CreateIdentityResponse, error) {
 	id, phrase, err := s.n.CreateIdentity(r.Context(), req.Name, node.IdentityOptions{Device: req.Device, PhraseOnly: req.PhraseOnly})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, CreateIdentityResponse{Identity: IdentityOf(id), Phrase: phrase.String()})
+	return CreateIdentityResponse{Identity: IdentityOf(id), Phrase: phrase.String()}, err
 }
 
 func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
@@ -119,17 +106,13 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
 
 // Identity returns the identity the daemon's device holds: GET /v1/identity.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity", nil, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodGet, "/"+Version+"/identity", nil)
 }
 
 // CreateIdentity makes a new identity on the daemon's device:
 // POST /v1/identity. The answer holds the recovery phrase.
 func (c *Client) CreateIdentity(ctx context.Context, req CreateIdentityRequest) (CreateIdentityResponse, error) {
-	var out CreateIdentityResponse
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity", req, &out)
-	return out, err
+	return callFor[CreateIdentityResponse](ctx, c, http.MethodPost, "/"+Version+"/identity", req)
 }
 
 // Grant grants role in a space to a person (idt_…) or a device (aut_…):

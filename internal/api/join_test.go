@@ -21,9 +21,7 @@ import (
 func TestJoinGivenUpLeavesNothing(t *testing.T) {
 	ctx := ctxT(t)
 	a := serve(t, true)
-	if _, err := a.c.CreateSpace(ctx, "garden"); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSpace(ctx, t, "garden")
 	ticket, err := a.c.Invite(ctx, "garden", "write", time.Hour)
 	if err != nil {
 		t.Fatal(err)

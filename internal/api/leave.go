@@ -48,35 +48,29 @@ func leavePlan(p node.LeavePlan) LeavePlan {
 	}
 }
 
-func (s *Server) planLeave(w http.ResponseWriter, r *http.Request) {
+func (s *Server) planLeave(r *http.Request) (LeavePlan, error) {
 	p, err := s.n.PlanLeave(r.Context(), r.PathValue("space"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return LeavePlan{}, err
 	}
-	writeJSON(w, http.StatusOK, leavePlan(p))
+	return leavePlan(p), nil
 }
 
-func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
+func (s *Server) leave(r *http.Request) (LeaveReport, error) {
 	rep, err := s.n.Leave(r.Context(), r.PathValue("space"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return LeaveReport{}, err
 	}
-	writeJSON(w, http.StatusOK, LeaveReport{LeavePlan: leavePlan(rep.LeavePlan), Freed: rep.Freed})
+	return LeaveReport{LeavePlan: leavePlan(rep.LeavePlan), Freed: rep.Freed}, nil
 }
 
 // PlanLeave says what leaving space sp would lose: GET
 // /v1/spaces/{space}/leave.
 func (c *Client) PlanLeave(ctx context.Context, sp string) (LeavePlan, error) {
-	var out LeavePlan
-	err := c.call(ctx, http.MethodGet, spacePath(sp, "/leave"), nil, &out)
-	return out, err
+	return callFor[LeavePlan](ctx, c, http.MethodGet, spacePath(sp, "/leave"), nil)
 }
 
 // Leave leaves space sp: POST /v1/spaces/{space}/leave.
 func (c *Client) Leave(ctx context.Context, sp string) (LeaveReport, error) {
-	var out LeaveReport
-	err := c.call(ctx, http.MethodPost, spacePath(sp, "/leave"), nil, &out)
-	return out, err
+	return callFor[LeaveReport](ctx, c, http.MethodPost, spacePath(sp, "/leave"), nil)
 }

@@ -56,32 +56,17 @@ type AddDeviceRequest struct {
 // request outlives a shutdown by long; the client asks again.
 const waitLinkedSlice = 30 * time.Second
 
-func (s *Server) recoverIdentity(w http.ResponseWriter, r *http.Request) {
-	var req RecoverRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) recoverIdentity(r *http.Request, req RecoverRequest) (Identity, error) {
 	id, err := s.n.Recover(r.Context(), req.Phrase, req.Name, node.IdentityOptions{Device: req.Device, PhraseOnly: req.PhraseOnly, Peers: req.Peers})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
-func (s *Server) linkDevice(w http.ResponseWriter, r *http.Request) {
-	var req LinkRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) linkDevice(r *http.Request, req LinkRequest) (LinkTicket, error) {
 	t, err := s.n.LinkDevice(r.Context(), node.LinkOptions{WithIdentity: req.WithIdentity})
 	if err != nil {
-		writeError(w, err)
-		return
+		return LinkTicket{}, err
 	}
-	writeJSON(w, http.StatusCreated, LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)})
+	return LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)}, nil
 }
 
 func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
@@ -104,19 +89,14 @@ func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) addDevice(r *http.Request) (Identity, error) {
 	var req AddDeviceRequest
 	t, err := decodeTicketBody(r, &req, &req.Ticket)
 	if err != nil {
-		writeError(w, err)
-		return
+		return Identity{}, err
 	}
 	id, err := s.n.AddDevice(r.Context(), t, req.Device)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, IdentityOf(id))
+	return IdentityOf(id), err
 }
 
 // decodeTicketBody decodes the JSON body into req and parses the ticket
@@ -131,16 +111,12 @@ func decodeTicketBody(r *http.Request, req any, ticket *string) (keys.Ticket, er
 // RecoverIdentity makes the daemon's device one of the devices of the
 // identity of a recovery phrase: POST /v1/identity/recover.
 func (c *Client) RecoverIdentity(ctx context.Context, req RecoverRequest) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/recover", req, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodPost, "/"+Version+"/identity/recover", req)
 }
 
 // LinkDevice makes a link ticket for a new device: POST /v1/identity/link.
 func (c *Client) LinkDevice(ctx context.Context, req LinkRequest) (LinkTicket, error) {
-	var out LinkTicket
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/link", req, &out)
-	return out, err
+	return callFor[LinkTicket](ctx, c, http.MethodPost, "/"+Version+"/identity/link", req)
 }
 
 // WaitLinked waits until the device that used a link ticket is certified
@@ -160,7 +136,5 @@ func (c *Client) WaitLinked(ctx context.Context, ticket string) (DeviceCert, err
 // AddDevice makes the daemon's device a device of the person whose link
 // ticket it is: POST /v1/identity/add.
 func (c *Client) AddDevice(ctx context.Context, req AddDeviceRequest) (Identity, error) {
-	var out Identity
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/identity/add", req, &out)
-	return out, err
+	return callFor[Identity](ctx, c, http.MethodPost, "/"+Version+"/identity/add", req)
 }

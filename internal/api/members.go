@@ -11,18 +11,12 @@ import (
 )
 
 // members lists the space's members.
-func (s *Server) members(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) members(r *http.Request, sp *space.Space) ([]Member, error) {
 	ms, ps, err := s.n.Roster(r.Context(), sp.ID().String())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, MembersOf(ms, ps))
+	return MembersOf(ms, ps), nil
 }
 
 // MembersOf converts a space's roster to the API's rows: one per person
@@ -105,27 +99,19 @@ func memberGrantOf(g space.MemberGrant) MemberGrant {
 }
 
 // revoke revokes a member or an invite; this device must be an admin.
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	var req RevokeRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) revoke(r *http.Request, req RevokeRequest) (RevokeResponse, error) {
 	if req.Target == "" {
-		writeError(w, badRequestf(`target must name a member (aut_…), a person (idt_…) or an invite (its ticket, loam2…)`))
-		return
+		return RevokeResponse{}, badRequestf(`target must name a member (aut_…), a person (idt_…) or an invite (its ticket, loam2…)`)
 	}
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return RevokeResponse{}, err
 	}
 	rv, err := s.n.Revoke(r.Context(), sp.ID().String(), req.Target)
 	if err != nil {
-		writeError(w, err)
-		return
+		return RevokeResponse{}, err
 	}
-	writeJSON(w, http.StatusOK, RevokedOf(rv))
+	return RevokedOf(rv), nil
 }
 
 // RevokedOf converts what node.Revoke did to the API's form.

@@ -16,9 +16,7 @@ import (
 func TestMembersAndRevoke(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := serve(t, true), serve(t, true)
-	if _, err := a.c.CreateSpace(ctx, "garden"); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSpace(ctx, t, "garden")
 	ticket, err := a.c.InviteUses(ctx, "garden", "write", time.Hour, 1)
 	if err != nil {
 		t.Fatal(err)

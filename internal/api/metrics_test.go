@@ -86,9 +86,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	if _, err := a.c.CreateSpace(ctx, "garden"); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSpace(ctx, t, "garden")
 	for i := range 3 {
 		if err := a.c.Put(ctx, "garden", []byte("k"+strconv.Itoa(i)), []byte("v")); err != nil {
 			t.Fatal(err)

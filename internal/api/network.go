@@ -15,38 +15,29 @@ import (
 )
 
 // invite makes a ticket for the space; this device must be its admin.
-func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
-	var req InviteRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) invite(r *http.Request, req InviteRequest) (InviteResponse, error) {
 	if req.Role == "" {
 		req.Role = commit.RoleWrite.String()
 	}
 	role, err := commit.ParseRole(req.Role)
 	if err != nil {
-		writeError(w, badRequestf("%v", err))
-		return
+		return InviteResponse{}, badRequestf("%v", err)
 	}
 	var expires time.Duration
 	if req.Expires != "" && req.Expires != "0" {
 		if expires, err = time.ParseDuration(req.Expires); err != nil || expires < 0 {
-			writeError(w, badRequestf("expires must be a duration such as 24h or 90m (or 0 for none), not %q", req.Expires))
-			return
+			return InviteResponse{}, badRequestf("expires must be a duration such as 24h or 90m (or 0 for none), not %q", req.Expires)
 		}
 	}
 	sp, err := s.space(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return InviteResponse{}, err
 	}
 	t, err := s.n.NewInvite(r.Context(), sp.ID().String(), node.InviteOptions{Role: role, Expires: expires, Uses: req.Uses})
 	if err != nil {
-		writeError(w, err)
-		return
+		return InviteResponse{}, err
 	}
-	writeJSON(w, http.StatusOK, InviteResponse{Ticket: t.String()})
+	return InviteResponse{Ticket: t.String()}, nil
 }
 
 // join joins the space of a ticket. It returns when the space is joined,
@@ -105,23 +96,16 @@ func peerOf(p node.Peer) Peer {
 	return out
 }
 
-func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
-	var req ConnectRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) connect(r *http.Request, req ConnectRequest) (ConnectResponse, error) {
 	if req.Addr == "" {
-		writeError(w, badRequestf(`no "addr": give a multiaddr with /p2p/, as 'loam status' prints them`))
-		return
+		return ConnectResponse{}, badRequestf(`no "addr": give a multiaddr with /p2p/, as 'loam status' prints them`)
 	}
 	id, err := s.n.Connect(r.Context(), req.Addr)
 	if err != nil {
 		if !errors.Is(err, node.ErrOffline) {
 			err = &kindError{msg: fmt.Sprintf("connect to %s: %v", req.Addr, err), kind: node.ErrUnreachable}
 		}
-		writeError(w, err)
-		return
+		return ConnectResponse{}, err
 	}
 	res := ConnectResponse{Peer: id.String()}
 	for _, p := range s.n.Peers() {
@@ -129,7 +113,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 			res.Peer = p.PeerID
 		}
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res, nil
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,15 +96,9 @@ func (p *pairing) add(name string) (string, time.Time) {
 	defer p.mu.Unlock()
 	p.expireLocked(now)
 	if len(p.codes) >= maxPairCodes {
-		var oldest [32]byte
-		var at time.Time
-		for h, c := range p.codes {
-			if at.IsZero() || c.expires.Before(at) {
-				oldest, at = h, c.expires
-			}
-		}
-		delete(p.codes, oldest)
-		p.spent[oldest] = now
+		h := oldest(p.codes, func(c pairCode) time.Time { return c.expires })
+		delete(p.codes, h)
+		p.spent[h] = now
 	}
 	exp := now.Add(PairTTL)
 	p.codes[sha256.Sum256([]byte(code))] = pairCode{name: name, expires: exp}
@@ -117,17 +112,9 @@ func (p *pairing) expireLocked(now time.Time) {
 			p.spent[h] = now
 		}
 	}
-	var oldest [32]byte
-	var oldestAt time.Time
-	for h, at := range p.spent {
-		if now.Sub(at) > spentTTL {
-			delete(p.spent, h)
-		} else if oldestAt.IsZero() || at.Before(oldestAt) {
-			oldest, oldestAt = h, at
-		}
-	}
+	maps.DeleteFunc(p.spent, func(_ [32]byte, at time.Time) bool { return now.Sub(at) > spentTTL })
 	if len(p.spent) > maxSpent {
-		delete(p.spent, oldest)
+		delete(p.spent, oldest(p.spent, func(at time.Time) time.Time { return at }))
 	}
 }
 

@@ -24,41 +24,24 @@ type SetProfileResponse struct {
 	Written int `json:"written"` // spaces the profile was written into
 }
 
-func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
+func (s *Server) profile(r *http.Request) (Profile, error) {
 	p, err := s.n.Profile(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, Profile(p))
+	return Profile(p), err
 }
 
-func (s *Server) setProfile(w http.ResponseWriter, r *http.Request) {
-	var req Profile
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) setProfile(r *http.Request, req Profile) (SetProfileResponse, error) {
 	n, err := s.n.SetProfile(r.Context(), space.Profile(req))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, SetProfileResponse{Profile: req, Written: n})
+	return SetProfileResponse{Profile: req, Written: n}, err
 }
 
 // Profile returns the profile of the daemon's person: GET
 // /v1/identity/profile.
 func (c *Client) Profile(ctx context.Context) (Profile, error) {
-	var out Profile
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/identity/profile", nil, &out)
-	return out, err
+	return callFor[Profile](ctx, c, http.MethodGet, "/"+Version+"/identity/profile", nil)
 }
 
 // SetProfile sets the profile of the daemon's person: PUT
 // /v1/identity/profile.
 func (c *Client) SetProfile(ctx context.Context, p Profile) (SetProfileResponse, error) {
-	var out SetProfileResponse
-	err := c.call(ctx, http.MethodPut, "/"+Version+"/identity/profile", p, &out)
-	return out, err
+	return callFor[SetProfileResponse](ctx, c, http.MethodPut, "/"+Version+"/identity/profile", p)
 }

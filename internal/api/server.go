@@ -64,55 +64,55 @@ func NewServer(n *node.Node, token string) *Server {
 	s.streams, s.closeStream = context.WithCancel(context.Background())
 	for pattern, h := range map[string]http.HandlerFunc{
 		"GET /v1/{$}":                               s.hello,
-		"GET /v1/spaces":                            s.listSpaces,
-		"POST /v1/spaces":                           s.createSpace,
-		"GET /v1/spaces/{space}":                    s.getSpace,
+		"GET /v1/spaces":                            answer(http.StatusOK, s.listSpaces),
+		"POST /v1/spaces":                           answerBody(http.StatusCreated, s.createSpace),
+		"GET /v1/spaces/{space}":                    answerSpace(http.StatusOK, s, s.getSpace),
 		"GET /v1/spaces/{space}/keys":               s.listKeys,
 		"GET /v1/spaces/{space}/keys/{key...}":      s.getKey,
 		"PUT /v1/spaces/{space}/keys/{key...}":      s.putKey,
 		"DELETE /v1/spaces/{space}/keys/{key...}":   s.deleteKey,
 		"POST /v1/spaces/{space}/batch":             s.batch,
 		"GET /v1/spaces/{space}/watch":              s.watch,
-		"GET /v1/spaces/{space}/verify":             s.verify,
-		"GET /v1/spaces/{space}/heads":              s.heads,
-		"POST /v1/spaces/{space}/invites":           s.invite,
-		"GET /v1/spaces/{space}/members":            s.members,
-		"POST /v1/spaces/{space}/revoke":            s.revoke,
+		"GET /v1/spaces/{space}/verify":             answerSpace(http.StatusOK, s, s.verify),
+		"GET /v1/spaces/{space}/heads":              answerSpace(http.StatusOK, s, s.heads),
+		"POST /v1/spaces/{space}/invites":           answerBody(http.StatusOK, s.invite),
+		"GET /v1/spaces/{space}/members":            answerSpace(http.StatusOK, s, s.members),
+		"POST /v1/spaces/{space}/revoke":            answerBody(http.StatusOK, s.revoke),
 		"POST /v1/spaces/{space}/grants":            s.grant,
-		"POST /v1/spaces/{space}/erase":             s.erase,
-		"GET /v1/spaces/{space}/retention":          s.retention,
-		"PUT /v1/spaces/{space}/retention":          s.setRetention,
-		"GET /v1/identity":                          s.identity,
-		"POST /v1/identity":                         s.createIdentity,
-		"GET /v1/identity/profile":                  s.profile,
-		"PUT /v1/identity/profile":                  s.setProfile,
-		"GET /v1/identity/devices":                  s.devices,
-		"POST /v1/identity/devices/revoke":          s.revokeDevice,
-		"POST /v1/identity/recover":                 s.recoverIdentity,
-		"POST /v1/identity/link":                    s.linkDevice,
+		"POST /v1/spaces/{space}/erase":             answerBody(http.StatusOK, s.erase),
+		"GET /v1/spaces/{space}/retention":          answerSpace(http.StatusOK, s, s.retention),
+		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
+		"GET /v1/identity":                          answer(http.StatusOK, s.identity),
+		"POST /v1/identity":                         answerBody(http.StatusCreated, s.createIdentity),
+		"GET /v1/identity/profile":                  answer(http.StatusOK, s.profile),
+		"PUT /v1/identity/profile":                  answerBody(http.StatusOK, s.setProfile),
+		"GET /v1/identity/devices":                  answer(http.StatusOK, s.devices),
+		"POST /v1/identity/devices/revoke":          answerBody(http.StatusOK, s.revokeDevice),
+		"POST /v1/identity/recover":                 answerBody(http.StatusCreated, s.recoverIdentity),
+		"POST /v1/identity/link":                    answerBody(http.StatusCreated, s.linkDevice),
 		"POST /v1/identity/link/wait":               s.waitLinked,
-		"POST /v1/identity/add":                     s.addDevice,
+		"POST /v1/identity/add":                     answer(http.StatusCreated, s.addDevice),
 		"PUT /v1/spaces/{space}/blobs/{key...}":     s.putBlobKey,
-		"GET /v1/spaces/{space}/conflicts/{key...}": s.conflicts,
-		"GET /v1/spaces/{space}/state":              s.state,
+		"GET /v1/spaces/{space}/conflicts/{key...}": answer(http.StatusOK, s.conflicts),
+		"GET /v1/spaces/{space}/state":              answerSpace(http.StatusOK, s, s.state),
 		"POST /v1/spaces/{space}/synced":            s.synced,
-		"GET /v1/spaces/{space}/leave":              s.planLeave,
-		leavePattern:                                s.leave,
+		"GET /v1/spaces/{space}/leave":              answer(http.StatusOK, s.planLeave),
+		leavePattern:                                answer(http.StatusOK, s.leave),
 		"POST /v1/join":                             s.join,
 		"GET /v1/spaces/{space}/archive":            s.archiveSpace,
 		"POST /v1/restore":                          s.restoreSpace,
 		"GET /v1/peers":                             s.peers,
-		"POST /v1/connect":                          s.connect,
+		"POST /v1/connect":                          answerBody(http.StatusOK, s.connect),
 		"GET /v1/status":                            s.status,
-		"GET /v1/disk":                              s.diskUsage, // disk.go
+		"GET /v1/disk":                              answer(http.StatusOK, s.diskUsage), // disk.go
 		"POST /v1/compact":                          s.compact,
 		"POST /v1/blobs":                            s.addBlob,
-		"GET /v1/blobs":                             s.listBlobs,
+		"GET /v1/blobs":                             answer(http.StatusOK, s.listBlobs),
 		"GET /v1/blobs/{blob}":                      s.getBlob,
 		"POST /v1/blobs/{blob}/fetch":               s.fetchBlob,
 		"PUT /v1/blobs/{blob}/pin":                  s.pinBlob,
 		"DELETE /v1/blobs/{blob}/pin":               s.unpinBlob,
-		"POST /v1/blobs/gc":                         s.gcBlobs,
+		"POST /v1/blobs/gc":                         answer(http.StatusOK, s.gcBlobs),
 		"GET /v1/doctor":                            s.doctor,
 		"POST /v1/logins":                           s.newLoginURL,
 		"GET /metrics":                              s.metrics,
@@ -239,6 +239,46 @@ func (r *statusRecorder) WriteHeader(code int) {
 	}
 }
 
+// answer makes a handler of do for a request without a body: it answers
+// with what do returns, as JSON with status, or with do's error (what do
+// returns with an error is dropped).
+func answer[T any](status int, do func(r *http.Request) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := do(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, out)
+	}
+}
+
+// answerSpace is answer for a request on the {space} of the path, which
+// do is given.
+func answerSpace[T any](status int, s *Server, do func(r *http.Request, sp *space.Space) (T, error)) http.HandlerFunc {
+	return answer(status, func(r *http.Request) (T, error) {
+		sp, err := s.space(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return do(r, sp)
+	})
+}
+
+// answerBody is answer for a request whose JSON body decodes (see
+// decodeJSON) into a Req, which do is given.
+func answerBody[Req, T any](status int, do func(r *http.Request, req Req) (T, error)) http.HandlerFunc {
+	return answer(status, func(r *http.Request) (T, error) {
+		var req Req
+		if err := decodeJSON(r, &req); err != nil {
+			var zero T
+			return zero, err
+		}
+		return do(r, req)
+	})
+}
+
 // writeJSON answers with status and v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
@@ -330,54 +370,33 @@ func (s *Server) spaceInfo(ctx context.Context, in store.SpaceInfo) SpaceInfo {
 	return SpaceInfo{ID: in.ID.String(), Name: in.Name, Created: FormatTime(in.Created), Private: private}
 }
 
-func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSpaces(r *http.Request) ([]SpaceInfo, error) {
 	infos, err := s.n.Spaces(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	out := make([]SpaceInfo, len(infos))
 	for i, in := range infos {
 		out[i] = s.spaceInfo(r.Context(), in)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Server) createSpace(w http.ResponseWriter, r *http.Request) {
-	var req CreateSpaceRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) createSpace(r *http.Request, req CreateSpaceRequest) (SpaceInfo, error) {
 	sp, err := s.n.NewSpace(r.Context(), req.Name, node.SpaceOptions{Private: req.Private})
 	if err != nil {
-		writeError(w, err)
-		return
+		return SpaceInfo{}, err
 	}
-	writeJSON(w, http.StatusCreated, s.spaceInfo(r.Context(), sp.Info()))
+	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.spaceInfo(r.Context(), sp.Info()))
+func (s *Server) getSpace(r *http.Request, sp *space.Space) (SpaceInfo, error) {
+	return s.spaceInfo(r.Context(), sp.Info()), nil
 }
 
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) verify(r *http.Request, sp *space.Space) (VerifyReport, error) {
 	rep, err := space.VerifyLog(r.Context(), s.n.Store(), sp.ID())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks})
+	return VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks}, err
 }
 
 func heads(hs []store.Head) []Head {
@@ -388,16 +407,10 @@ func heads(hs []store.Head) []Head {
 	return out
 }
 
-func (s *Server) heads(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (s *Server) heads(r *http.Request, sp *space.Space) ([]Head, error) {
 	hs, err := s.n.Store().Heads(r.Context(), sp.ID())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, heads(hs))
+	return heads(hs), nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -144,17 +145,9 @@ func (ss *sessions) newLogin() string {
 	now := ss.now()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	var oldest [32]byte
-	var oldestExp time.Time
-	for k, exp := range ss.logins {
-		if !now.Before(exp) {
-			delete(ss.logins, k)
-		} else if oldestExp.IsZero() || exp.Before(oldestExp) {
-			oldest, oldestExp = k, exp
-		}
-	}
+	maps.DeleteFunc(ss.logins, func(_ [32]byte, exp time.Time) bool { return !now.Before(exp) })
 	if len(ss.logins) >= maxPending {
-		delete(ss.logins, oldest)
+		delete(ss.logins, oldest(ss.logins, func(exp time.Time) time.Time { return exp }))
 	}
 	ss.logins[hashOf(sec)] = now.Add(LoginTTL)
 	return sec
@@ -242,15 +235,9 @@ func (ss *sessions) start(name, addr, via string) (sec, named string, err error)
 	now := ss.now().UTC().Truncate(time.Second)
 	ss.expireLocked(now)
 	if len(ss.live) >= maxSessions {
-		var oldest [32]byte
-		var at time.Time
-		for h, s := range ss.live {
-			if at.IsZero() || s.lastUsed.Before(at) {
-				oldest, at = h, s.lastUsed
-			}
-		}
-		ss.ended[oldest] = gone{name: ss.live[oldest].name, at: now, why: goneExpired}
-		delete(ss.live, oldest)
+		h := oldest(ss.live, func(s *session) time.Time { return s.lastUsed })
+		ss.ended[h] = gone{name: ss.live[h].name, at: now, why: goneExpired}
+		delete(ss.live, h)
 	}
 	named = ss.nameFree(name)
 	ss.live[hashOf(sec)] = &session{name: named, created: now, lastUsed: now, saved: now, addr: addr, via: via}
@@ -368,15 +355,21 @@ func (ss *sessions) revoke(name string) (bool, error) {
 // trimEndedLocked keeps the maxGone most recent ended sessions.
 func (ss *sessions) trimEndedLocked() {
 	for len(ss.ended) > maxGone {
-		var oldest [32]byte
-		var at time.Time
-		for h, g := range ss.ended {
-			if at.IsZero() || g.at.Before(at) {
-				oldest, at = h, g.at
-			}
-		}
-		delete(ss.ended, oldest)
+		delete(ss.ended, oldest(ss.ended, func(g gone) time.Time { return g.at }))
 	}
+}
+
+// oldest returns the key of the entry of m whose time at is the earliest
+// (the zero key for an empty m). The pending sets evict it when full.
+func oldest[V any](m map[[32]byte]V, at func(V) time.Time) [32]byte {
+	var key [32]byte
+	var first time.Time
+	for k, v := range m {
+		if t := at(v); first.IsZero() || t.Before(first) {
+			key, first = k, t
+		}
+	}
+	return key
 }
 
 // SessionInfo describes a browser session, as GET /v1/sessions lists it.

@@ -62,9 +62,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 
 // Sessions lists the daemon's browser sessions.
 func (c *Client) Sessions(ctx context.Context) ([]SessionInfo, error) {
-	var out []SessionInfo
-	err := c.call(ctx, http.MethodGet, "/"+Version+"/sessions", nil, &out)
-	return out, err
+	return callFor[[]SessionInfo](ctx, c, http.MethodGet, "/"+Version+"/sessions", nil)
 }
 
 // RevokeSession ends the browser session named name.
@@ -91,7 +89,5 @@ type Pairing struct {
 // Pair asks the daemon for a pairing code for a browser session named
 // name (see Pairing).
 func (c *Client) Pair(ctx context.Context, name string) (Pairing, error) {
-	var out Pairing
-	err := c.call(ctx, http.MethodPost, "/"+Version+"/pairings", PairRequest{Name: name}, &out)
-	return out, err
+	return callFor[Pairing](ctx, c, http.MethodPost, "/"+Version+"/pairings", PairRequest{Name: name})
 }

@@ -104,6 +104,19 @@ func parseHash(s string) ([32]byte, error) {
 	return h, nil
 }
 
+// parseEntry checks the hash and the name of a live or ended session of
+// the file, and returns the hash.
+func parseEntry(hash, name string) ([32]byte, error) {
+	h, err := parseHash(hash)
+	if err != nil {
+		return h, err
+	}
+	if err := checkSessionName(name); err != nil {
+		return h, fmt.Errorf("%w: %v", errSessionsFile, err)
+	}
+	return h, nil
+}
+
 // decodeSessions parses a sessions file strictly: size, version, unknown
 // fields, trailing data, counts, names, hashes (no duplicate) and
 // addresses are checked.
@@ -129,12 +142,9 @@ func decodeSessions(b []byte) (*sessionsDoc, error) {
 	hashes := map[[32]byte]bool{}
 	names := map[string]bool{}
 	for _, s := range d.Sessions {
-		h, err := parseHash(s.Hash)
+		h, err := parseEntry(s.Hash, s.Name)
 		if err != nil {
 			return nil, err
-		}
-		if err := checkSessionName(s.Name); err != nil {
-			return nil, fmt.Errorf("%w: %v", errSessionsFile, err)
 		}
 		if hashes[h] || names[s.Name] {
 			return nil, fmt.Errorf("%w: session %q twice", errSessionsFile, s.Name)
@@ -148,12 +158,9 @@ func decodeSessions(b []byte) (*sessionsDoc, error) {
 		}
 	}
 	for _, g := range d.Gone {
-		h, err := parseHash(g.Hash)
+		h, err := parseEntry(g.Hash, g.Name)
 		if err != nil {
 			return nil, err
-		}
-		if err := checkSessionName(g.Name); err != nil {
-			return nil, fmt.Errorf("%w: %v", errSessionsFile, err)
 		}
 		if hashes[h] {
 			return nil, fmt.Errorf("%w: session %q both live and ended", errSessionsFile, g.Name)

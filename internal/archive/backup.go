@@ -2,7 +2,6 @@ package archive
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -116,9 +115,7 @@ func (b *BackupWriter) record(kind byte, body []byte) {
 			b.rank = rank
 		}
 	}
-	var hd [recordHeader]byte
-	hd[0] = kind
-	binary.BigEndian.PutUint32(hd[1:], uint32(len(body)))
+	hd := recordHead(kind, len(body))
 	b.write(hd[:])
 	b.write(body)
 }

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -102,25 +101,10 @@ func (b *BackupReader) full(p []byte) error {
 	return nil
 }
 
-func (b *BackupReader) head(max int) (byte, int, error) {
-	var hd [recordHeader]byte
-	if err := b.full(hd[:]); err != nil {
-		return 0, 0, err
-	}
-	n := binary.BigEndian.Uint32(hd[1:])
-	if int64(n) > int64(max) {
-		return 0, 0, badBackup("record %q of %d bytes, the limit is %d", hd[0], n, max)
-	}
-	return hd[0], int(n), nil
-}
+func (b *BackupReader) head(max int) (byte, int, error) { return readHead(b.full, badBackup, max) }
 
 func (b *BackupReader) record(max int) (byte, []byte, error) {
-	kind, n, err := b.head(max)
-	if err != nil {
-		return 0, nil, err
-	}
-	body := make([]byte, n)
-	return kind, body, b.full(body)
+	return readRecord(b.full, badBackup, max)
 }
 
 // order is the rank of each kind in a backup's order ('D' and 'Y' are
@@ -136,16 +120,7 @@ func (b *BackupReader) Err() error { return b.err }
 
 // Next returns the next item, or io.EOF once the end is read and checked.
 // Any other error is sticky.
-func (b *BackupReader) Next() (BackupItem, error) {
-	if b.err != nil {
-		return BackupItem{}, b.err
-	}
-	it, err := b.next()
-	if err != nil {
-		b.err = err
-	}
-	return it, err
-}
+func (b *BackupReader) Next() (BackupItem, error) { return sticky(&b.err, b.next) }
 
 func (b *BackupReader) next() (BackupItem, error) {
 	if b.done {

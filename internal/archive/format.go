@@ -159,9 +159,7 @@ func (e *Encoder) write(b []byte) {
 }
 
 func (e *Encoder) record(kind byte, body []byte) {
-	var hd [recordHeader]byte
-	hd[0] = kind
-	binary.BigEndian.PutUint32(hd[1:], uint32(len(body)))
+	hd := recordHead(kind, len(body))
 	e.write(hd[:])
 	e.write(body)
 }
@@ -291,9 +289,26 @@ func (d *Decoder) full(b []byte) error {
 }
 
 // head reads a record's kind and length, checking the length against max.
-func (d *Decoder) head(max int) (byte, int, error) {
+func (d *Decoder) head(max int) (byte, int, error) { return readHead(d.full, bad, max) }
+
+func (d *Decoder) record(max int) (byte, []byte, error) { return readRecord(d.full, bad, max) }
+
+// The record framing, shared by archives and backups:
+// kind(1) length(4, big-endian) body(length).
+
+// recordHead returns the header of a record of kind with a body of n bytes.
+func recordHead(kind byte, n int) (hd [recordHeader]byte) {
+	hd[0] = kind
+	binary.BigEndian.PutUint32(hd[1:], uint32(n))
+	return hd
+}
+
+// readHead reads a record's kind and length through full (which reads
+// exactly len(p) bytes), checking the length against max; bad words the
+// error, as an archive's or a backup's.
+func readHead(full func(p []byte) error, bad func(format string, args ...any) error, max int) (byte, int, error) {
 	var hd [recordHeader]byte
-	if err := d.full(hd[:]); err != nil {
+	if err := full(hd[:]); err != nil {
 		return 0, 0, err
 	}
 	n := binary.BigEndian.Uint32(hd[1:])
@@ -303,13 +318,14 @@ func (d *Decoder) head(max int) (byte, int, error) {
 	return hd[0], int(n), nil
 }
 
-func (d *Decoder) record(max int) (byte, []byte, error) {
-	kind, n, err := d.head(max)
+// readRecord is readHead, then the record's body.
+func readRecord(full func(p []byte) error, bad func(format string, args ...any) error, max int) (byte, []byte, error) {
+	kind, n, err := readHead(full, bad, max)
 	if err != nil {
 		return 0, nil, err
 	}
 	body := make([]byte, n)
-	if err := d.full(body); err != nil {
+	if err := full(body); err != nil {
 		return 0, nil, err
 	}
 	return kind, body, nil
@@ -320,15 +336,20 @@ const maxRecord = max(commit.MaxCommitSize, BlobDataSize, endSize)
 
 // Next returns the next item, or io.EOF once the end record is read and
 // checked. Any other error is sticky.
-func (d *Decoder) Next() (Item, error) {
-	if d.err != nil {
-		return Item{}, d.err
+func (d *Decoder) Next() (Item, error) { return sticky(&d.err, d.next) }
+
+// sticky returns what next returns, keeping its first error in *err, and
+// that error without calling next once there is one.
+func sticky[T any](err *error, next func() (T, error)) (T, error) {
+	if *err != nil {
+		var zero T
+		return zero, *err
 	}
-	it, err := d.next()
-	if err != nil {
-		d.err = err
+	it, e := next()
+	if e != nil {
+		*err = e
 	}
-	return it, err
+	return it, e
 }
 
 func (d *Decoder) next() (Item, error) {

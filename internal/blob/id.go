@@ -1,7 +1,6 @@
 package blob
 
 import (
-	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -30,7 +29,7 @@ const (
 // manifest.
 type BlobID [keys.Size]byte
 
-func (id BlobID) String() string { return format(BlobPrefix, id) }
+func (id BlobID) String() string { return keys.FormatID(BlobPrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id BlobID) IsZero() bool { return id == BlobID{} }
@@ -41,14 +40,13 @@ func (id BlobID) Short() string { return id.String()[:len(BlobPrefix)+8] }
 // ParseBlobID parses the text form produced by BlobID.String. Errors wrap
 // keys.ErrMalformed, as for every identifier of the project.
 func ParseBlobID(s string) (BlobID, error) {
-	b, err := parse("blob ID", BlobPrefix, s)
-	return BlobID(b), err
+	return keys.ParseID[BlobID]("blob ID", BlobPrefix, s)
 }
 
 // ChunkID identifies a chunk: the BLAKE3 hash, under CtxChunk, of its bytes.
 type ChunkID [keys.Size]byte
 
-func (id ChunkID) String() string { return format(ChunkPrefix, id) }
+func (id ChunkID) String() string { return keys.FormatID(ChunkPrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id ChunkID) IsZero() bool { return id == ChunkID{} }
@@ -59,8 +57,7 @@ func (id ChunkID) Short() string { return id.String()[:len(ChunkPrefix)+8] }
 // ParseChunkID parses the text form produced by ChunkID.String. Errors wrap
 // keys.ErrMalformed.
 func ParseChunkID(s string) (ChunkID, error) {
-	b, err := parse("chunk ID", ChunkPrefix, s)
-	return ChunkID(b), err
+	return keys.ParseID[ChunkID]("chunk ID", ChunkPrefix, s)
 }
 
 // ChunkIDOf returns the ID of a chunk with contents data.
@@ -76,46 +73,6 @@ func VerifyChunk(id ChunkID, data []byte) error {
 		return fmt.Errorf("blob: verify %s: %w", id, ErrCorrupt)
 	}
 	return nil
-}
-
-// The text form: a prefix and lowercase unpadded base32, as in package keys.
-
-var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-var encodedLen = b32.EncodedLen(keys.Size)
-
-func format(prefix string, b [keys.Size]byte) string {
-	return prefix + strings.ToLower(b32.EncodeToString(b[:]))
-}
-
-func parse(kind, prefix, s string) ([keys.Size]byte, error) {
-	var out [keys.Size]byte
-	if !strings.HasPrefix(s, prefix) {
-		return out, fmt.Errorf("%w: %s must start with %q (got %q)", keys.ErrMalformed, kind, prefix, clip(s))
-	}
-	body := s[len(prefix):]
-	if len(body) != encodedLen {
-		return out, fmt.Errorf("%w: %s %q has %d characters after the prefix, want %d", keys.ErrMalformed, kind, clip(s), len(body), encodedLen)
-	}
-	if strings.ToLower(body) != body {
-		return out, fmt.Errorf("%w: %s %q must be lowercase", keys.ErrMalformed, kind, clip(s))
-	}
-	n, err := b32.Decode(out[:], []byte(strings.ToUpper(body)))
-	if err != nil || n != keys.Size {
-		return out, fmt.Errorf("%w: %s %q is not valid base32", keys.ErrMalformed, kind, clip(s))
-	}
-	// Reject non-canonical trailing bits so each ID has exactly one text form.
-	if format(prefix, out) != s {
-		return out, fmt.Errorf("%w: %s %q is not in canonical form", keys.ErrMalformed, kind, clip(s))
-	}
-	return out, nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
 
 // fileName returns the on-disk name of an object: a two-hex-digit shard

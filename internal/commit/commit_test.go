@@ -12,13 +12,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 )
 
-func seed(b byte) [32]byte {
-	var s [32]byte
-	for i := range s {
-		s[i] = b
-	}
-	return s
-}
+func seed(b byte) [32]byte { return [32]byte(bytes.Repeat([]byte{b}, 32)) }
 
 var (
 	testSpace  = keys.SpaceKeyFromSeed(seed(1))

@@ -23,16 +23,12 @@ const (
 	RoleSeed  Role = 4
 )
 
+// roleNames names the roles, for String and ParseRole.
+var roleNames = [...]string{RoleRead: "read", RoleWrite: "write", RoleAdmin: "admin", RoleSeed: "seed"}
+
 func (r Role) String() string {
-	switch r {
-	case RoleRead:
-		return "read"
-	case RoleWrite:
-		return "write"
-	case RoleAdmin:
-		return "admin"
-	case RoleSeed:
-		return "seed"
+	if int(r) < len(roleNames) && roleNames[r] != "" {
+		return roleNames[r]
 	}
 	return fmt.Sprintf("role(%d)", uint8(r))
 }

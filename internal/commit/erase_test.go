@@ -46,11 +46,7 @@ func TestEraseOp(t *testing.T) {
 // op it holds.
 func TestEraseTargetNames(t *testing.T) {
 	k := goldenDeviceKey
-	c, err := commit.Build(commit.Header{Space: goldenSpaceKey.Space(), Author: k.Author(), Seq: 1, Time: commit.HLC{Wall: 1}},
-		[]commit.Op{commit.Put([]byte("k"), []byte("v"))}, k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustBuild(t, commit.Header{Space: goldenSpaceKey.Space(), Author: k.Author(), Seq: 1, Time: commit.HLC{Wall: 1}}, k, commit.Put([]byte("k"), []byte("v")))
 	good := commit.EraseTarget{Author: k.Author(), Seq: 1, ID: c.ID, Op: 0, Key: []byte("k")}
 	if err := good.Names(c, 0); err != nil {
 		t.Fatal(err)

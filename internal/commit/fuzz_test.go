@@ -135,25 +135,9 @@ func FuzzDecodeCommit(f *testing.F) {
 	})
 }
 
+// fuzzFork returns the golden fork evidence and it in the wrong order.
 func fuzzFork(f *testing.F) (commit.Fork, []byte) {
-	h := commit.Header{
-		Space:  goldenSpaceKey.Space(),
-		Author: goldenDeviceKey.Author(),
-		Seq:    1,
-		Time:   commit.HLC{Wall: 1_700_000_000_000_001},
-	}
-	a, err := commit.Build(h, []commit.Op{commit.Put([]byte("k"), []byte("a"))}, goldenDeviceKey)
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := commit.Build(h, []commit.Op{commit.Put([]byte("k"), []byte("b"))}, goldenDeviceKey)
-	if err != nil {
-		f.Fatal(err)
-	}
-	fk, err := commit.NewFork(a, b)
-	if err != nil {
-		f.Fatal(err)
-	}
+	fk := goldenFork(f)
 	// The same evidence in the wrong order: a 2-array of byte strings.
 	swapped := encodePair(fk.B.Bytes(), fk.A.Bytes())
 	return fk, swapped

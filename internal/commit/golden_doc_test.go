@@ -102,69 +102,56 @@ func TestGoldenControlOps(t *testing.T) {
 		var again commit.Op
 		switch c.kind {
 		case commit.KindGrant:
-			g, err := commit.DecodeGrant(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
+			var g commit.Grant
+			g, again = decodeAgain(t, c.id, c.op, commit.DecodeGrant, commit.GrantOp)
 			if (c.id == "op.grant-invite" || c.id == "op.grant-invite-person") && !g.VerifyInvite(goldenSpaceKey.Space()) {
 				t.Errorf("%s: the invite's signature does not verify", c.id)
 			}
-			again = commit.GrantOp(g)
 		case commit.KindRevoke:
-			r, err := commit.DecodeRevoke(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
-			again = commit.RevokeOp(r)
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeRevoke, commit.RevokeOp)
 		case commit.KindRotate:
-			r, err := commit.DecodeRotate(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
-			again = commit.RotateOp(r)
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeRotate, commit.RotateOp)
 		case commit.KindSchema:
-			s, err := commit.DecodeSchema(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
-			again = commit.SchemaOp(s)
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeSchema, commit.SchemaOp)
 		case commit.KindDevRevoke:
-			r, err := commit.DecodeDevRevoke(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
-			again = commit.DevRevokeOp(r)
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeDevRevoke, commit.DevRevokeOp)
 		case commit.KindRevokePerson:
-			r, err := commit.DecodeRevokePerson(c.op)
-			if err != nil {
-				t.Fatalf("%s: %v", c.id, err)
-			}
-			again = commit.RevokePersonOp(r)
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeRevokePerson, commit.RevokePersonOp)
 		}
 		if !bytes.Equal(again.Payload, c.op.Payload) {
 			t.Errorf("%s: decoded and encoded again as %x", c.id, again.Payload)
 		}
 	}
 
-	// The invite's delegation: what the invite key signs.
+	// The invite's delegation: what the invite key signs, for a device
+	// and for a person (the identity of §7 People); and a sealed op's
+	// plaintext (§7 Sealed): put("k", "v").
 	d := commit.InviteDigest(goldenSpaceKey.Space(), goldenJoiner.Author(), commit.RoleWrite)
-	if !bytes.Equal(d[:], golden.Hex("309a08e1d687e869efe1b4db2cf53a2bcbf23fcd49d7c06f5082ed4fac61909b")) {
-		t.Errorf("invite digest changed: %x", d)
-	}
-	doc.Check(t, "op.invite-digest", d[:])
-	// And what it signs for a person (the identity of §7 People).
 	pd := commit.InvitePersonDigest(goldenSpaceKey.Space(), goldenIdentity, commit.RoleWrite)
-	if !bytes.Equal(pd[:], golden.Hex("2f722eebbde031cc1d030580f8528c4daf4b40e4de46d6db31a65a92ff5f3ea0")) {
-		t.Errorf("person invite digest changed: %x", pd)
+	for _, c := range []struct {
+		id, want string
+		got      []byte
+	}{
+		{"op.invite-digest", "309a08e1d687e869efe1b4db2cf53a2bcbf23fcd49d7c06f5082ed4fac61909b", d[:]},
+		{"op.invite-person-digest", "2f722eebbde031cc1d030580f8528c4daf4b40e4de46d6db31a65a92ff5f3ea0", pd[:]},
+		{"op.sealed-plaintext", "01 01 6b 76", commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v")))},
+	} {
+		if !bytes.Equal(c.got, golden.Hex(c.want)) {
+			t.Errorf("%s changed: %x", c.id, c.got)
+		}
+		doc.Check(t, c.id, c.got)
 	}
-	doc.Check(t, "op.invite-person-digest", pd[:])
+}
 
-	// A sealed op's plaintext (§7 Sealed): put("k", "v").
-	pt := commit.EncodeSealedOp(commit.Put([]byte("k"), []byte("v")))
-	if !bytes.Equal(pt, golden.Hex("01 01 6b 76")) {
-		t.Errorf("sealed plaintext changed: %x", pt)
+// decodeAgain decodes o with decode, failing t if it cannot, and returns
+// what it decoded and encode's op of it.
+func decodeAgain[T any](t *testing.T, id string, o commit.Op, decode func(commit.Op) (T, error), encode func(T) commit.Op) (T, commit.Op) {
+	t.Helper()
+	v, err := decode(o)
+	if err != nil {
+		t.Fatalf("%s: %v", id, err)
 	}
-	doc.Check(t, "op.sealed-plaintext", pt)
+	return v, encode(v)
 }
 
 // TestGoldenCommitDoc checks the example commits of the document against
@@ -210,14 +197,9 @@ func goldenFork(t testing.TB) commit.Fork {
 		Seq:    1,
 		Time:   commit.HLC{Wall: 1_700_000_000_000_001},
 	}
-	var cs [2]*commit.Commit
-	for i, v := range []string{"a", "b"} {
-		var err error
-		if cs[i], err = commit.Build(h, []commit.Op{commit.Put([]byte("k"), []byte(v))}, goldenDeviceKey); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fk, err := commit.NewFork(cs[0], cs[1])
+	a := mustBuild(t, h, goldenDeviceKey, commit.Put([]byte("k"), []byte("a")))
+	b := mustBuild(t, h, goldenDeviceKey, commit.Put([]byte("k"), []byte("b")))
+	fk, err := commit.NewFork(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,7 @@ const (
 	goldenPutDelOpsRoot = "bad5af2392cc4b9ed002ab72d44fede38f2494785913cecc4ba3f2a7a8646c13"
 )
 
-func fill(b byte) (s [32]byte) {
-	for i := range s {
-		s[i] = b
-	}
-	return s
-}
+func fill(b byte) [32]byte { return [32]byte(bytes.Repeat([]byte{b}, 32)) }
 
 // Fixed keys of the golden commits.
 var (
@@ -44,14 +39,18 @@ var (
 // to the device.
 func goldenGenesis(t testing.TB) *commit.Commit {
 	t.Helper()
-	c, err := commit.Build(commit.Header{
+	return mustBuild(t, commit.Header{
 		Space:  goldenSpaceKey.Space(),
 		Author: goldenSpaceKey.Author(),
 		Seq:    1,
 		Time:   commit.HLC{Wall: 1_700_000_000_000_000, Logical: 0},
-	}, []commit.Op{
-		commit.GrantOp(commit.Grant{Subject: goldenDeviceKey.Author(), Role: commit.RoleAdmin}),
-	}, goldenSpaceKey)
+	}, goldenSpaceKey, commit.GrantOp(commit.Grant{Subject: goldenDeviceKey.Author(), Role: commit.RoleAdmin}))
+}
+
+// mustBuild is commit.Build, failing t on an error.
+func mustBuild(t testing.TB, h commit.Header, s commit.Signer, ops ...commit.Op) *commit.Commit {
+	t.Helper()
+	c, err := commit.Build(h, ops, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,21 +61,14 @@ func goldenGenesis(t testing.TB) *commit.Commit {
 // (given unsorted; Build sorts them) and a put and a del.
 func goldenPutDel(t testing.TB) *commit.Commit {
 	t.Helper()
-	c, err := commit.Build(commit.Header{
+	return mustBuild(t, commit.Header{
 		Space:  goldenSpaceKey.Space(),
 		Author: goldenDeviceKey.Author(),
 		Seq:    2,
 		Prev:   keys.CommitID(fill(0x11)),
 		Time:   commit.HLC{Wall: 1_700_000_000_123_456, Logical: 7},
 		Deps:   []keys.CommitID{keys.CommitID(fill(0x33)), keys.CommitID(fill(0x22))},
-	}, []commit.Op{
-		commit.Put([]byte("tools/drill"), []byte("cordless")),
-		commit.Del([]byte("tools/saw")),
-	}, goldenDeviceKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	}, goldenDeviceKey, commit.Put([]byte("tools/drill"), []byte("cordless")), commit.Del([]byte("tools/saw")))
 }
 
 // goldenErased is commit (c): (b) with the payload of op 0 erased.

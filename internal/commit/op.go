@@ -36,36 +36,27 @@ const (
 	KindBlob Kind = 33
 )
 
+// kindNames names the kinds, for String.
+var kindNames = map[Kind]string{
+	KindPut:          "put",
+	KindDel:          "del",
+	KindPutBlob:      "putblob",
+	KindGrant:        "grant",
+	KindRevoke:       "revoke",
+	KindRotate:       "rotate",
+	KindSchema:       "schema",
+	KindCert:         "cert",
+	KindDevRevoke:    "devrevoke",
+	KindRevokePerson: "revokeperson",
+	KindErase:        "erase",
+	KindRetention:    "retention",
+	KindSealed:       "sealed",
+	KindBlob:         "blob",
+}
+
 func (k Kind) String() string {
-	switch k {
-	case KindPut:
-		return "put"
-	case KindDel:
-		return "del"
-	case KindPutBlob:
-		return "putblob"
-	case KindGrant:
-		return "grant"
-	case KindRevoke:
-		return "revoke"
-	case KindRotate:
-		return "rotate"
-	case KindSchema:
-		return "schema"
-	case KindCert:
-		return "cert"
-	case KindDevRevoke:
-		return "devrevoke"
-	case KindRevokePerson:
-		return "revokeperson"
-	case KindErase:
-		return "erase"
-	case KindRetention:
-		return "retention"
-	case KindSealed:
-		return "sealed"
-	case KindBlob:
-		return "blob"
+	if s, ok := kindNames[k]; ok {
+		return s
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

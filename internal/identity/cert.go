@@ -174,16 +174,12 @@ func decodeCert(b []byte) (Cert, error) {
 		return Cert{}, err
 	}
 	var c Cert
-	if err := fixed(c.Identity[:], w.Identity, "identity"); err != nil {
-		return Cert{}, err
-	}
-	if err := fixed(c.Device[:], w.Device, "device"); err != nil {
-		return Cert{}, err
-	}
-	if err := fixed(c.IdentitySig[:], w.IdentitySig, "identity signature"); err != nil {
-		return Cert{}, err
-	}
-	if err := fixed(c.DeviceSig[:], w.DeviceSig, "device signature"); err != nil {
+	if err := fixed(
+		field{c.Identity[:], w.Identity, "identity"},
+		field{c.Device[:], w.Device, "device"},
+		field{c.IdentitySig[:], w.IdentitySig, "identity signature"},
+		field{c.DeviceSig[:], w.DeviceSig, "device signature"},
+	); err != nil {
 		return Cert{}, err
 	}
 	c.Name, c.Time = w.Name, w.Time
@@ -262,13 +258,11 @@ func DecodeRevocation(b []byte) (Revocation, error) {
 		return Revocation{}, err
 	}
 	var r Revocation
-	if err := fixed(r.Identity[:], w.Identity, "identity"); err != nil {
-		return Revocation{}, err
-	}
-	if err := fixed(r.Device[:], w.Device, "device"); err != nil {
-		return Revocation{}, err
-	}
-	if err := fixed(r.Sig[:], w.Sig, "signature"); err != nil {
+	if err := fixed(
+		field{r.Identity[:], w.Identity, "identity"},
+		field{r.Device[:], w.Device, "device"},
+		field{r.Sig[:], w.Sig, "signature"},
+	); err != nil {
 		return Revocation{}, err
 	}
 	r.Time = w.Time
@@ -293,11 +287,21 @@ func decode(b []byte, limit int, what string, v any) error {
 	return nil
 }
 
-func fixed(dst, src []byte, what string) error {
-	if len(src) != len(dst) {
-		return fmt.Errorf("%w: %s is %d bytes, want %d", ErrMalformed, what, len(src), len(dst))
+// field is a fixed-size field of a decoded record: what names it in errors.
+type field struct {
+	dst, src []byte
+	what     string
+}
+
+// fixed copies each field's src into its dst, in order, failing at the
+// first whose length is not dst's.
+func fixed(fields ...field) error {
+	for _, f := range fields {
+		if len(f.src) != len(f.dst) {
+			return fmt.Errorf("%w: %s is %d bytes, want %d", ErrMalformed, f.what, len(f.src), len(f.dst))
+		}
+		copy(f.dst, f.src)
 	}
-	copy(dst, src)
 	return nil
 }
 

@@ -22,44 +22,32 @@ func FuzzParseIDs(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	all := []struct {
+		name   string
+		parse  func(string) (string, error)
+		secret bool // read from files: surrounding white space is allowed, the rest must be exactly the text form
+	}{
+		{"ParseSpaceID", parseText(keys.ParseSpaceID), false},
+		{"ParseAuthorID", parseText(keys.ParseAuthorID), false},
+		{"ParseCommitID", parseText(keys.ParseCommitID), false},
+		{"ParseIdentityID", parseText(keys.ParseIdentityID), false},
+		{"ParseDeviceKey", parseText(keys.ParseDeviceKey), true},
+		{"ParseSpaceKey", parseText(keys.ParseSpaceKey), true},
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		accepted := 0
-		if id, err := keys.ParseSpaceID(s); err == nil {
-			accepted++
-			if id.String() != s {
-				t.Fatalf("ParseSpaceID(%q) = %s", s, id)
+		for _, p := range all {
+			got, err := p.parse(s)
+			if err != nil {
+				continue
 			}
-		}
-		if id, err := keys.ParseAuthorID(s); err == nil {
 			accepted++
-			if id.String() != s {
-				t.Fatalf("ParseAuthorID(%q) = %s", s, id)
+			want := s
+			if p.secret {
+				want = strings.TrimSpace(s)
 			}
-		}
-		if id, err := keys.ParseCommitID(s); err == nil {
-			accepted++
-			if id.String() != s {
-				t.Fatalf("ParseCommitID(%q) = %s", s, id)
-			}
-		}
-		if id, err := keys.ParseIdentityID(s); err == nil {
-			accepted++
-			if id.String() != s {
-				t.Fatalf("ParseIdentityID(%q) = %s", s, id)
-			}
-		}
-		// Secret keys are read from files: surrounding white space is
-		// allowed, the rest must be exactly the text form.
-		if k, err := keys.ParseDeviceKey(s); err == nil {
-			accepted++
-			if k.String() != strings.TrimSpace(s) {
-				t.Fatalf("ParseDeviceKey(%q) = %s", s, k)
-			}
-		}
-		if k, err := keys.ParseSpaceKey(s); err == nil {
-			accepted++
-			if k.String() != strings.TrimSpace(s) {
-				t.Fatalf("ParseSpaceKey(%q) = %s", s, k)
+			if got != want {
+				t.Fatalf("%s(%q) = %s", p.name, s, got)
 			}
 		}
 		if accepted > 1 {

@@ -29,12 +29,17 @@ const (
 	IdentityPrefix = "idt_"
 )
 
-func format(prefix string, b [Size]byte) string {
+// FormatID returns the text form of an identifier: its prefix, then its
+// bytes in lowercase unpadded base32. Package blob's identifiers use it too.
+func FormatID(prefix string, b [Size]byte) string {
 	return prefix + strings.ToLower(b32.EncodeToString(b[:]))
 }
 
-func parse(kind, prefix, s string) ([Size]byte, error) {
-	var out [Size]byte
+// ParseID parses the text form FormatID returns, strictly: the prefix, the
+// right length, lowercase, and the one canonical encoding of the bytes.
+// Errors wrap ErrMalformed and name the identifier as kind.
+func ParseID[T ~[Size]byte](kind, prefix, s string) (T, error) {
+	var out T
 	if !strings.HasPrefix(s, prefix) {
 		return out, fmt.Errorf("%w: %s must start with %q (got %q)", ErrMalformed, kind, prefix, clip(s))
 	}
@@ -50,7 +55,7 @@ func parse(kind, prefix, s string) ([Size]byte, error) {
 		return out, fmt.Errorf("%w: %s %q is not valid base32", ErrMalformed, kind, clip(s))
 	}
 	// Reject non-canonical trailing bits so each ID has exactly one text form.
-	if format(prefix, out) != s {
+	if FormatID(prefix, [Size]byte(out)) != s {
 		return out, fmt.Errorf("%w: %s %q is not in canonical form", ErrMalformed, kind, clip(s))
 	}
 	return out, nil
@@ -66,22 +71,21 @@ func clip(s string) string {
 // SpaceID identifies a space: the Ed25519 public key of the space key.
 type SpaceID [Size]byte
 
-func (id SpaceID) String() string { return format(SpacePrefix, id) }
+func (id SpaceID) String() string { return FormatID(SpacePrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id SpaceID) IsZero() bool { return id == SpaceID{} }
 
 // ParseSpaceID parses the text form produced by SpaceID.String.
 func ParseSpaceID(s string) (SpaceID, error) {
-	b, err := parse("space ID", SpacePrefix, s)
-	return SpaceID(b), err
+	return ParseID[SpaceID]("space ID", SpacePrefix, s)
 }
 
 // AuthorID identifies the writer of commits: the Ed25519 public key of a
 // device key (or of a space key, for a space's genesis commit).
 type AuthorID [Size]byte
 
-func (id AuthorID) String() string { return format(AuthorPrefix, id) }
+func (id AuthorID) String() string { return FormatID(AuthorPrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id AuthorID) IsZero() bool { return id == AuthorID{} }
@@ -94,8 +98,7 @@ func (id AuthorID) Bytes() []byte { return id[:] }
 
 // ParseAuthorID parses the text form produced by AuthorID.String.
 func ParseAuthorID(s string) (AuthorID, error) {
-	b, err := parse("author ID", AuthorPrefix, s)
-	return AuthorID(b), err
+	return ParseID[AuthorID]("author ID", AuthorPrefix, s)
 }
 
 // IdentityID identifies a person: the Ed25519 public key of the identity
@@ -103,7 +106,7 @@ func ParseAuthorID(s string) (AuthorID, error) {
 // authors commits.
 type IdentityID [Size]byte
 
-func (id IdentityID) String() string { return format(IdentityPrefix, id) }
+func (id IdentityID) String() string { return FormatID(IdentityPrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id IdentityID) IsZero() bool { return id == IdentityID{} }
@@ -113,14 +116,13 @@ func (id IdentityID) Short() string { return id.String()[:len(IdentityPrefix)+8]
 
 // ParseIdentityID parses the text form produced by IdentityID.String.
 func ParseIdentityID(s string) (IdentityID, error) {
-	b, err := parse("identity ID", IdentityPrefix, s)
-	return IdentityID(b), err
+	return ParseID[IdentityID]("identity ID", IdentityPrefix, s)
 }
 
 // CommitID identifies a commit: the BLAKE3 hash of its signed header.
 type CommitID [Size]byte
 
-func (id CommitID) String() string { return format(CommitPrefix, id) }
+func (id CommitID) String() string { return FormatID(CommitPrefix, id) }
 
 // IsZero reports whether id is the zero value.
 func (id CommitID) IsZero() bool { return id == CommitID{} }
@@ -130,8 +132,7 @@ func (id CommitID) Short() string { return id.String()[:len(CommitPrefix)+8] }
 
 // ParseCommitID parses the text form produced by CommitID.String.
 func ParseCommitID(s string) (CommitID, error) {
-	b, err := parse("commit ID", CommitPrefix, s)
-	return CommitID(b), err
+	return ParseID[CommitID]("commit ID", CommitPrefix, s)
 }
 
 // Digest is a 32-byte BLAKE3 output made under some context.

@@ -33,6 +33,22 @@ func newSigner(r io.Reader) (signer, error) {
 	return signer{priv}, nil
 }
 
+// seedSigner derives the key of a 32-byte seed.
+func seedSigner(seed [32]byte) signer { return signer{ed25519.NewKeyFromSeed(seed[:])} }
+
+// secret returns the text form of the key's seed, under prefix.
+func (s signer) secret(prefix string) string { return FormatID(prefix, [32]byte(s.priv.Seed())) }
+
+// parseSecret parses the text form secret returns (what names the key in
+// errors), ignoring white space around it.
+func parseSecret(what, prefix, text string) (signer, error) {
+	b, err := ParseID[[Size]byte](what, prefix, strings.TrimSpace(text))
+	if err != nil {
+		return signer{}, err
+	}
+	return seedSigner(b), nil
+}
+
 func (s signer) public() [Size]byte {
 	var p [Size]byte
 	copy(p[:], s.priv.Public().(ed25519.PublicKey))
@@ -100,9 +116,7 @@ func NewDeviceKey() (DeviceKey, error) {
 }
 
 // DeviceKeyFromSeed derives a device key from a 32-byte seed (tests, golden files).
-func DeviceKeyFromSeed(seed [32]byte) DeviceKey {
-	return DeviceKey{signer{ed25519.NewKeyFromSeed(seed[:])}}
-}
+func DeviceKeyFromSeed(seed [32]byte) DeviceKey { return DeviceKey{seedSigner(seed)} }
 
 // Author returns the public identity of the key.
 func (k DeviceKey) Author() AuthorID { return AuthorID(k.s.public()) }
@@ -118,19 +132,12 @@ func (k DeviceKey) IsZero() bool { return k.s.priv == nil }
 func (k DeviceKey) Ed25519() ed25519.PrivateKey { return k.s.priv }
 
 // String returns the secret's text form. Handle with care.
-func (k DeviceKey) String() string {
-	var seed [32]byte
-	copy(seed[:], k.s.priv.Seed())
-	return format(DeviceSecretPrefix, seed)
-}
+func (k DeviceKey) String() string { return k.s.secret(DeviceSecretPrefix) }
 
 // ParseDeviceKey parses the text form produced by DeviceKey.String.
 func ParseDeviceKey(s string) (DeviceKey, error) {
-	b, err := parse("device secret key", DeviceSecretPrefix, strings.TrimSpace(s))
-	if err != nil {
-		return DeviceKey{}, err
-	}
-	return DeviceKeyFromSeed(b), nil
+	sg, err := parseSecret("device secret key", DeviceSecretPrefix, s)
+	return DeviceKey{sg}, err
 }
 
 // SpaceKey is the secret key of a space. It signs the space's genesis commit
@@ -144,9 +151,7 @@ func NewSpaceKey() (SpaceKey, error) {
 }
 
 // SpaceKeyFromSeed derives a space key from a 32-byte seed (tests, golden files).
-func SpaceKeyFromSeed(seed [32]byte) SpaceKey {
-	return SpaceKey{signer{ed25519.NewKeyFromSeed(seed[:])}}
-}
+func SpaceKeyFromSeed(seed [32]byte) SpaceKey { return SpaceKey{seedSigner(seed)} }
 
 // Space returns the space's public identifier.
 func (k SpaceKey) Space() SpaceID { return SpaceID(k.s.public()) }
@@ -158,19 +163,12 @@ func (k SpaceKey) Author() AuthorID { return AuthorID(k.s.public()) }
 func (k SpaceKey) Sign(ctx string, d Digest) [SigSize]byte { return k.s.sign(ctx, d) }
 
 // String returns the secret's text form. Handle with care.
-func (k SpaceKey) String() string {
-	var seed [32]byte
-	copy(seed[:], k.s.priv.Seed())
-	return format(SpaceSecretPrefix, seed)
-}
+func (k SpaceKey) String() string { return k.s.secret(SpaceSecretPrefix) }
 
 // ParseSpaceKey parses the text form produced by SpaceKey.String.
 func ParseSpaceKey(s string) (SpaceKey, error) {
-	b, err := parse("space secret key", SpaceSecretPrefix, strings.TrimSpace(s))
-	if err != nil {
-		return SpaceKey{}, err
-	}
-	return SpaceKeyFromSeed(b), nil
+	sg, err := parseSecret("space secret key", SpaceSecretPrefix, s)
+	return SpaceKey{sg}, err
 }
 
 // DeviceKeyFile is the name of the device key file inside a Loam home.

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,32 +123,22 @@ func parsers() []struct {
 		valid  string
 		parse  func(string) (string, error)
 	}{
-		{"space", keys.SpacePrefix, goldenSpace01, func(s string) (string, error) {
-			id, err := keys.ParseSpaceID(s)
-			return id.String(), err
-		}},
-		{"author", keys.AuthorPrefix, goldenAuthor02, func(s string) (string, error) {
-			id, err := keys.ParseAuthorID(s)
-			return id.String(), err
-		}},
-		{"commit", keys.CommitPrefix, goldenCommitCount, func(s string) (string, error) {
-			id, err := keys.ParseCommitID(s)
-			return id.String(), err
-		}},
-		{"device key", keys.DeviceSecretPrefix, goldenDevSecret02, func(s string) (string, error) {
-			k, err := keys.ParseDeviceKey(s)
-			if err != nil {
-				return "", err
-			}
-			return k.String(), nil
-		}},
-		{"space key", keys.SpaceSecretPrefix, goldenSpcSecret01, func(s string) (string, error) {
-			k, err := keys.ParseSpaceKey(s)
-			if err != nil {
-				return "", err
-			}
-			return k.String(), nil
-		}},
+		{"space", keys.SpacePrefix, goldenSpace01, parseText(keys.ParseSpaceID)},
+		{"author", keys.AuthorPrefix, goldenAuthor02, parseText(keys.ParseAuthorID)},
+		{"commit", keys.CommitPrefix, goldenCommitCount, parseText(keys.ParseCommitID)},
+		{"device key", keys.DeviceSecretPrefix, goldenDevSecret02, parseText(keys.ParseDeviceKey)},
+		{"space key", keys.SpaceSecretPrefix, goldenSpcSecret01, parseText(keys.ParseSpaceKey)},
+	}
+}
+
+// parseText makes parse answer the text form of what it parsed.
+func parseText[T fmt.Stringer](parse func(string) (T, error)) func(string) (string, error) {
+	return func(s string) (string, error) {
+		v, err := parse(s)
+		if err != nil {
+			return "", err
+		}
+		return v.String(), nil
 	}
 }
 
