@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,17 @@ var homeIPRanges = func() []*net.IPNet {
 	}
 	return out
 }()
+
+// homeAddr reports whether ip is in homeIPRanges: an address a home
+// node's certificate may name.
+func homeAddr(ip netip.Addr) bool {
+	for _, n := range homeIPRanges {
+		if n.Contains(ip.AsSlice()) {
+			return true
+		}
+	}
+	return false
+}
 
 // homeDomains are the DNS names (with all names under them) a home
 // node's certificate may name besides its host name: names reserved for

@@ -16,8 +16,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -423,5 +425,35 @@ func TestCertFollowsNewAddress(t *testing.T) {
 	}
 	if p.currentCert(hello("10.9.9.9")); reloads != 1 {
 		t.Fatalf("another unnamed address within %s made it again (%d reloads)", certRecheck, reloads)
+	}
+}
+
+// TestLANURLsOnlyHomeAddresses: the pairing and UI URLs name only
+// addresses the CA permits (private, shared, link-local, unique-local),
+// never a public IPv6 or IPv4 address a phone would refuse the certificate
+// of; loopback only when there is nothing else. Before, a machine with a
+// global IPv6 address printed a pairing URL that no phone could open.
+func TestLANURLsOnlyHomeAddresses(t *testing.T) {
+	addrs := func(ss ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, s := range ss {
+			out = append(out, netip.MustParseAddr(s))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		ips  []netip.Addr
+		want []string
+	}{
+		{addrs("192.168.1.20", "2a01:4f8::20", "fd12:3456::20", "203.0.113.7", "127.0.0.1"),
+			[]string{"https://192.168.1.20:7443/x", "https://[fd12:3456::20]:7443/x"}},
+		{addrs("2a01:4f8::20", "127.0.0.1"), []string{"https://127.0.0.1:7443/x"}},
+	} {
+		p := &phoneState{port: "7443", ips: c.ips, ipsAt: time.Now()}
+		got := p.lanURLs("/x")
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("addresses %v: URLs %v, want %v", c.ips, got, c.want)
+		}
 	}
 }

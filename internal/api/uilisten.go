@@ -142,7 +142,8 @@ func (p *phoneState) ownHost(host string) bool {
 
 // lanURLs returns a URL of the listener, ending in path, per address of
 // it a phone can reach: IPv4 first, loopback ones left out (unless there
-// is no other).
+// is no other), and none the certificate cannot name (a public address:
+// the CA is constrained to homeIPRanges, so a phone would refuse it).
 func (p *phoneState) lanURLs(path string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -152,8 +153,8 @@ func (p *phoneState) lanURLs(path string) []string {
 	var v4, v6, lo []string
 	primary := primaryIP()
 	for _, ip := range p.addrsLocked() {
-		if ip == primary {
-			continue // first, below
+		if ip == primary || !homeAddr(ip) {
+			continue // primary first, below; a public address never
 		}
 		u := "https://" + net.JoinHostPort(ip.String(), p.port) + path
 		switch {
@@ -166,7 +167,7 @@ func (p *phoneState) lanURLs(path string) []string {
 		}
 	}
 	out := append(v4, v6...)
-	if slices.Contains(p.addrsLocked(), primary) && !primary.IsLoopback() {
+	if slices.Contains(p.addrsLocked(), primary) && !primary.IsLoopback() && homeAddr(primary) {
 		out = append([]string{"https://" + net.JoinHostPort(primary.String(), p.port) + path}, out...)
 	}
 	if len(out) == 0 {
