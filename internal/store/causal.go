@@ -199,7 +199,7 @@ func (a *applier) stored(bc *batch, st *spaceState, c *commit.Commit, p *past) (
 			return nil, err
 		}
 	}
-	st.remember(c.ID, loc{c.Author, c.Seq})
+	st.remember(c.ID, loc{c.Author, c.Seq}, a.recentLimit())
 	st.newHead(c.ID, loc{c.Author, c.Seq})
 	from := authorSeq{st.id, c.Author, 0}
 	if _, ok := bc.from[from]; !ok {
@@ -227,14 +227,26 @@ func (a *applier) checkBudget(st *spaceState, keep keys.AuthorID) {
 
 // recentIDs bounds the main-chain commits whose place a space's state
 // remembers (twice that at most: two generations), so that the deps of a
-// new commit, mostly recent commits, are found without a read.
-const recentIDs = 1 << 14
+// new commit, mostly recent commits, are found without a read; recentAll
+// bounds them over all the spaces loaded (a place costs about 100 bytes:
+// some 25 MiB in all), so that a node holding many spaces gives each
+// fewer, down to minRecentIDs.
+const (
+	recentIDs    = 1 << 14
+	recentAll    = 1 << 18
+	minRecentIDs = 1 << 10
+)
+
+// recentLimit is a space's generation of remembered places now.
+func (a *applier) recentLimit() int {
+	return max(minRecentIDs, min(recentIDs, recentAll/(2*max(1, len(a.spaces)))))
+}
 
 // remember notes the place of a main-chain commit just stored or looked
-// up.
-func (st *spaceState) remember(id keys.CommitID, l loc) {
-	if len(st.recent) >= recentIDs {
-		st.recent, st.older = make(map[keys.CommitID]loc, recentIDs), st.recent
+// up, keeping at most limit in a generation (recentLimit).
+func (st *spaceState) remember(id keys.CommitID, l loc, limit int) {
+	if len(st.recent) >= limit {
+		st.recent, st.older = make(map[keys.CommitID]loc, limit), st.recent
 	}
 	st.recent[id] = l
 }
@@ -263,7 +275,7 @@ func (a *applier) locateDep(bc *batch, st *spaceState, id keys.CommitID) (loc, b
 	}
 	l, ok, err := a.locate(bc, st.id, id)
 	if ok && err == nil {
-		st.remember(id, l) // a commit's place never changes
+		st.remember(id, l, a.recentLimit()) // a commit's place never changes
 	}
 	return l, ok, err
 }
