@@ -8,6 +8,7 @@ import (
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // The steps most tests of the package begin with, each failing the test
@@ -65,18 +66,7 @@ func joinAs(t *testing.T, from, joiner *Node, name string, role commit.Role, exp
 // storedCommits returns the commits n stores in space sp, decoded.
 func storedCommits(t *testing.T, n *Node, sp keys.SpaceID) []*commit.Commit {
 	t.Helper()
-	var cs []*commit.Commit
-	for sc, err := range n.st.AllCommits(ctxT(t), sp) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
-	}
-	return cs
+	return storetest.StoredCommits(t, n.st, sp)
 }
 
 // recoverIdentity recovers on n the identity of person from phrase, with o.

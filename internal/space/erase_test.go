@@ -11,6 +11,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // replicate applies every commit f's store holds to st (a batch in any
@@ -18,17 +19,7 @@ import (
 func replicate(t *testing.T, f *fixture, st *store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	var cs []*commit.Commit
-	for sc, err := range f.st.AllCommits(ctx, f.sk.Space()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
-	}
+	cs := storetest.StoredCommits(t, f.st, f.sk.Space())
 	res, err := st.Apply(ctx, f.sk.Space(), cs)
 	if err != nil {
 		t.Fatal(err)

@@ -12,20 +12,14 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // erasedOps returns, sorted, the ops whose payloads st's stored commits
 // of sp no longer hold.
 func erasedOps(rt *rapid.T, st *store.Store, sp keys.SpaceID) []string {
 	var out []string
-	for sc, err := range st.AllCommits(context.Background(), sp) {
-		if err != nil {
-			rt.Fatal(err)
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			rt.Fatal(err)
-		}
+	for _, c := range storetest.StoredCommits(rt, st, sp) {
 		for i, o := range c.Ops {
 			if o.Erased {
 				out = append(out, fmt.Sprintf("%s/%d", c.ID.Short(), i))
@@ -68,17 +62,7 @@ func TestPropertyEraseOrderIndependence(t *testing.T) {
 			rt.Fatal("the erases erased nothing")
 		}
 		// The erased copies, as a peer that applied the erases sends them.
-		var copies []*commit.Commit
-		for sc, err := range first.AllCommits(context.Background(), sp) {
-			if err != nil {
-				rt.Fatal(err)
-			}
-			c, err := commit.Decode(sc.Bytes)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			copies = append(copies, c)
-		}
+		copies := storetest.StoredCommits(rt, first, sp)
 		for name, order := range map[string][]*commit.Commit{
 			"originals":     shuffledWithDuplicates(r, h.Commits),
 			"erased copies": shuffledWithDuplicates(r, copies),
