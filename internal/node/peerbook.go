@@ -156,6 +156,11 @@ func decodePeerBook(b []byte) (*bookData, error) {
 	if len(used) != len(d.peers) {
 		return nil, fmt.Errorf("%w: a peer is in no space", ErrBadPeerBook)
 	}
+	// What the checks above cannot see (a null or undefined value where a
+	// list may be left out) is caught here: exactly encodePeerBook's bytes.
+	if !bytes.Equal(encodePeerBook(d), b) {
+		return nil, fmt.Errorf("%w: not in its one encoding", ErrBadPeerBook)
+	}
 	return d, nil
 }
 
