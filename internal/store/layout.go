@@ -27,6 +27,7 @@ const (
 	tagPolicy    byte = 0x1d
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
+	tagLost      byte = 0x22 // writes held without payload or an erase that counts (lost.go)
 )
 
 func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {

@@ -60,7 +60,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
 				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
 			}
-			return Outcome{Status: Duplicate}, nil
+			return Outcome{Status: Duplicate}, a.restoreLost(bc, st, c)
 		}
 		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
 			return a.offchain(bc, st, c) // the author is known forked below: one evidence pair is enough
