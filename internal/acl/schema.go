@@ -31,7 +31,7 @@ type SchemaError struct {
 }
 
 func (e *SchemaError) Error() string {
-	return fmt.Sprintf("%s's write to %q in space %s breaks the rules of app %q (schema version %d): %v; the write does not count: write the key as the app lays it out", e.Author, e.Key, e.Space, e.App, e.Version, e.Why)
+	return fmt.Sprintf("%s's write to %q in space %s breaks the rules of app %q (schema version %d): %v. It does not count: write keys and values as the app lays them out (docs/apps.md)", e.Author, e.Key, e.Space, e.App, e.Version, e.Why)
 }
 
 func (e *SchemaError) Unwrap() error { return ErrSchema }
