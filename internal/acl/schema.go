@@ -44,6 +44,16 @@ type Schema struct {
 	App     string
 	Version uint64
 	Body    []byte
+
+	set *schema.Set // Body compiled (AddSchema); nil if it does not decode
+}
+
+// compiled returns sc's rules (nil if its body does not decode).
+func (sc *Schema) compiled() *schema.Set {
+	if sc.set == nil {
+		sc.set, _ = schema.Parse(sc.Body)
+	}
+	return sc.set
 }
 
 // newer reports whether a is in force rather than b, of one app: the
@@ -65,6 +75,7 @@ func (s *State) AddSchema(sc Schema) {
 	if s.schemas == nil {
 		s.schemas = map[string][]Schema{}
 	}
+	sc.compiled()
 	s.schemas[sc.App] = append(s.schemas[sc.App], sc)
 }
 
@@ -118,7 +129,7 @@ func (s *State) Constrains(c *commit.Commit) bool {
 		}
 		for _, scs := range s.schemas {
 			for j := range scs {
-				if set, err := schema.Parse(scs[j].Body); err == nil && set.Covers(o.Key) {
+				if set := scs[j].set; set != nil && set.Covers(o.Key) {
 					return true
 				}
 			}
@@ -134,10 +145,11 @@ func (s *State) checkSchemaOp(c *commit.Commit, o *commit.Op, v *Verdict) {
 	if err != nil {
 		return
 	}
-	if _, err := schema.Parse(sc.Body); err != nil {
+	set, err := schema.Parse(sc.Body)
+	if err != nil {
 		return
 	}
-	v.Schemas = append(v.Schemas, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body})
+	v.Schemas = append(v.Schemas, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body, set: set})
 }
 
 // checkRules decides a data op of c against the app rules in force in c's
@@ -171,7 +183,7 @@ func (s *State) checkRules(c *commit.Commit, o *commit.Op, seen SeenFunc, held [
 	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
 		covered := false
 		for _, sc := range s.schemas[app] {
-			if set, err := schema.Parse(sc.Body); err == nil && set.Covers(o.Key) {
+			if sc.set != nil && sc.set.Covers(o.Key) {
 				covered = true
 				break
 			}
@@ -180,13 +192,10 @@ func (s *State) checkRules(c *commit.Commit, o *commit.Op, seen SeenFunc, held [
 			continue
 		}
 		sc, ok := s.inForce(app, seen)
-		if !ok {
-			continue
+		if !ok || sc.set == nil {
+			continue // a body that does not decode is not recorded (checkSchemaOp)
 		}
-		set, err := schema.Parse(sc.Body)
-		if err != nil {
-			continue // not recorded (checkSchemaOp)
-		}
+		set := sc.set
 		if why := set.Check(o.Key, op, value, signer); why != nil {
 			return &SchemaError{Author: c.Author, Space: s.space, App: app, Version: sc.Version, Key: o.Key, Why: why}
 		}
