@@ -119,7 +119,7 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 	for i, n := range order {
 		for _, r := range cur.revokes[i] {
 			if _, bad := cur.invalid[i]; bad || r.Author == keys.AuthorID(sp) {
-				continue // invalid now stays invalid: cuts only remove commits
+				continue // a revocation whose commit does not count when looked at is ignored (cuts remove commits; with app rules, #15, they may also bring back some, but a revocation is looked at once)
 			}
 			if cut, ok := cuts[r.Author]; !ok || r.LastSeq < cut {
 				trial := make(map[keys.AuthorID]uint64, len(cuts)+1)
