@@ -223,6 +223,7 @@ func misbehaviourKind(err error) string {
 		{reconcile.ErrUnauthorized, "unauthorized_commit"},
 		{reconcile.ErrEquivocation, "equivocation"},
 		{reconcile.ErrOverCut, "over_cut"},
+		{reconcile.ErrBrokenRule, "broken_app_rule"},
 		{reconcile.ErrUngranted, "ungranted_commits"},
 		{reconcile.ErrStalled, "stalled_pending"},
 		{reconcile.ErrBadCommit, "invalid_commit"},
