@@ -37,7 +37,7 @@ var layers = [][]string{
 	1:  {"internal/commit", "internal/identity"},                                                                                                                   // identity: a person's phrase, identity key, device certificates and revocations
 	2:  {"internal/view", "internal/acl", "internal/seal"},
 	3:  {"internal/store", "internal/store/storetest", "internal/blob"},
-	4:  {"internal/reconcile", "internal/readkey"}, // readkey: read-key custody, the store's Unseal and Rotated hooks
+	4:  {"internal/reconcile", "internal/readkey", "internal/snapshot"}, // snapshot: what a checkpoint vouches for (#14); readkey: read-key custody, the store's Unseal and Rotated hooks
 	5:  {"internal/p2p"},
 	6:  {"internal/space"},
 	7:  {"internal/node"},
