@@ -37,7 +37,8 @@ var (
 // suffix ‖ uvarint(n entries) ‖ entries, greatest version first, each
 // kind ‖ uvarint(wall − base) ‖ uvarint(logical) ‖ uvarint(author index) ‖
 // uvarint(seq) ‖ uvarint(op). An erased entry has 0x80 in its kind byte
-// and then uvarint(payload length) ‖ payload digest(32) ‖ uvarint(eraser
+// and then uvarint(payload length) ‖ payload digest(32), left out when
+// the length is 0 (a tombstone: the digest of no bytes) ‖ uvarint(eraser
 // index) ‖ uvarint(erase seq) ‖ uvarint(erase wall − base) ‖
 // uvarint(erase logical). A live write carries nothing more: its commit is
 // kept. The base wall is the smallest wall of the section.
@@ -130,7 +131,9 @@ func (w *cellsWriter) add(key []byte, es []entryOf) error {
 				return err
 			}
 			w.buf = binary.AppendUvarint(w.buf, uint64(e.PayloadLen))
-			w.buf = append(w.buf, e.PayloadDigest[:]...)
+			if e.PayloadLen > 0 { // an empty payload's digest is known
+				w.buf = append(w.buf, e.PayloadDigest[:]...)
+			}
 			w.buf = binary.AppendUvarint(w.buf, bi)
 			w.buf = binary.AppendUvarint(w.buf, x.erasure.Seq)
 			w.buf = binary.AppendUvarint(w.buf, x.erasure.Time.Wall-w.base)
