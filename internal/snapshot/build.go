@@ -120,6 +120,8 @@ type sf struct {
 	at       map[locOf]*commit.Commit
 	order    []*commit.Commit // (author, seq) order
 	genesis  *commit.Commit
+	gains    map[keys.AuthorID][]store.GainRow // of S(F), by seq
+	eras     map[opAt][]*commit.Commit         // the erase commits of S(F) naming each op
 }
 
 // load reads S(f) from st: every commit of each author of f up to its
@@ -181,68 +183,66 @@ func (s *sf) compute(ctx context.Context, src *store.Store) (*Snapshot, error) {
 	// them, some with payloads erased after F, which src counts as erased.
 	k := commit.Checkpoint{Frontier: s.frontier}
 	var vh view.Hash
-
-	// Cells: read whole first, for the base wall.
-	type cellOf struct {
-		key []byte
-		es  []entryOf
+	if err := s.loadGains(ctx, src); err != nil {
+		return nil, err
 	}
-	var cells []cellOf
-	base := uint64(1<<64 - 1)
+	voided, err := src.Voided(ctx, s.sp)
+	if err != nil {
+		return nil, err
+	}
+	s.eras = s.erasers()
+
 	kept := map[locOf]bool{}
+	var cells []Cell
 	var live []byte // op digests of the live writes, in section order
 	for row, err := range src.Cells(ctx, s.sp) {
 		if err != nil {
 			return nil, err
 		}
-		co := cellOf{key: row.Key, es: make([]entryOf, len(row.Cell.Live))}
+		c := Cell{Key: row.Key, Entries: make([]Entry, len(row.Cell.Live))}
 		for i, e := range row.Cell.Live {
-			x := entryOf{e: e}
-			r, erased, err := src.Erasure(ctx, s.sp, e.Author, e.Seq, e.Op)
+			x := &c.Entries[i]
+			x.Entry = e
+			_, erased, err := src.Erasure(ctx, s.sp, e.Author, e.Seq, e.Op)
 			if err != nil {
 				return nil, err
 			}
 			if erased {
-				if !x.e.Erased {
-					x.e.Erase() // the cell holds its value: the erase is not applied there yet
+				if !x.Erased {
+					x.Erase() // the cell holds its value: the erase is not applied there yet
 				}
-				x.erasure = r
-				base = min(base, r.Time.Wall)
-			} else {
-				// Live at F, even if this store dropped its payload since.
-				x.e.Erased, x.e.PayloadDigest, x.e.PayloadLen = false, keys.Digest{}, 0
-				x.e.Value = nil
-				if !e.Tombstone() {
-					c := s.at[locOf{e.Author, e.Seq}]
-					if c == nil || int(e.Op) >= len(c.Ops) {
-						return nil, fmt.Errorf("snapshot: cell %q names %s seq %d op %d, not in S(F)", row.Key, e.Author.Short(), e.Seq, e.Op)
-					}
-					kept[locOf{e.Author, e.Seq}] = true
-					d := c.OpDigest(int(e.Op))
-					live = append(live, d[:]...)
-					if i == 0 { // the winner, visible
-						vh.Toggle(d)
-						k.Visible++
-					}
+				if x.Erasure, err = s.erasureOf(opAt{locOf{e.Author, e.Seq}, e.Op}, voided); err != nil {
+					return nil, err
 				}
+				continue
 			}
-			base = min(base, e.Time.Wall)
-			co.es[i] = x
+			// Live at F, even if this store dropped its payload since.
+			x.Erased, x.PayloadDigest, x.PayloadLen, x.Value = false, keys.Digest{}, 0, nil
+			if e.Tombstone() {
+				continue
+			}
+			kc := s.at[locOf{e.Author, e.Seq}]
+			if kc == nil || int(e.Op) >= len(kc.Ops) {
+				return nil, fmt.Errorf("snapshot: cell %q names %s seq %d op %d, not in S(F)", row.Key, e.Author.Short(), e.Seq, e.Op)
+			}
+			kept[locOf{e.Author, e.Seq}] = true
+			d := kc.OpDigest(int(e.Op))
+			live = append(live, d[:]...)
+			if i == 0 { // the winner, visible
+				vh.Toggle(d)
+				k.Visible++
+			}
 		}
-		cells = append(cells, co)
-	}
-	if len(cells) == 0 {
-		base = 0
+		cells = append(cells, c)
 	}
 	k.View = keys.Digest(vh)
-	cw := &cellsWriter{base: base, idx: s.idx}
-	for _, c := range cells {
-		if err := cw.add(c.key, c.es); err != nil {
-			return nil, err
-		}
+	cellsSec, err := encodeCells(s.idx, cells)
+	if err != nil {
+		return nil, err
 	}
 
 	snap := &Snapshot{}
+	var refs []Ref
 	var bytesN uint64
 	for _, c := range s.order {
 		bytesN += uint64(len(c.HeaderBytes()) + keys.SigSize)
@@ -256,18 +256,19 @@ func (s *sf) compute(ctx context.Context, src *store.Store) (*Snapshot, error) {
 		}
 		if kept[locOf{c.Author, c.Seq}] || keepsControl(c) {
 			snap.Kept = append(snap.Kept, c)
+			refs = append(refs, Ref{Author: c.Author, Seq: c.Seq, ID: c.ID})
 		}
 	}
 
-	causal, err := s.causal(ctx, src)
+	causal, err := s.causal()
 	if err != nil {
 		return nil, err
 	}
-	aclSec, err := s.decision(ctx, src)
+	aclSec, err := s.decision(ctx, src, voided)
 	if err != nil {
 		return nil, err
 	}
-	snap.Sections = Sections{Kept: encodeKept(s.idx, snap.Kept), Cells: cw.bytes(), Causal: causal, ACL: aclSec}
+	snap.Sections = Sections{Kept: encodeKept(s.idx, refs), Cells: cellsSec, Causal: causal, ACL: aclSec}
 	k.Cells = CellsDigest(snap.Sections.Cells, live)
 	k.Kept = KeptDigest(snap.Sections.Kept)
 	k.Causal = CausalDigest(causal)

@@ -240,6 +240,8 @@ func TestPropertyReplayEqualsStore(t *testing.T) {
 		}
 		sameSnapshot(rt, "replay at the heads", got, want)
 
+		checkDecodes(rt, st, sp, want)
+
 		// The store's snapshot is the store's state.
 		vs, err := st.View(ctx, sp)
 		if err != nil {
@@ -273,6 +275,107 @@ func TestPropertyReplayEqualsStore(t *testing.T) {
 			rt.Fatalf("stats %+v: %d cells, %d commits", want.Checkpoint.Stats, n, len(h.Commits))
 		}
 	})
+}
+
+// checkDecodes fails rt unless the sections of snap, the snapshot of st
+// at its heads, decode to st's rows: every cell entry (its value aside,
+// which is in the kept commit), erased exactly when st records an
+// erasure; the kept commits; every gains row; the voided commits and the
+// cuts.
+func checkDecodes(rt *rapid.T, st *store.Store, sp keys.SpaceID, snap *snapshot.Snapshot) {
+	ctx := context.Background()
+	f := snap.Checkpoint.Frontier
+	cells, err := snapshot.DecodeCells(snap.Sections.Cells, f)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	i := 0
+	for row, err := range st.Cells(ctx, sp) {
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if i >= len(cells) || !bytes.Equal(cells[i].Key, row.Key) || len(cells[i].Entries) != len(row.Cell.Live) {
+			rt.Fatalf("cell %d: the section's does not match the store's %q", i, row.Key)
+		}
+		for j, e := range row.Cell.Live {
+			got := cells[i].Entries[j]
+			_, erased, err := st.Erasure(ctx, sp, e.Author, e.Seq, e.Op)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if erased != got.Erased {
+				rt.Fatalf("%q entry %d: erased %v in the section, the store records an erasure: %v", row.Key, j, got.Erased, erased)
+			}
+			if erased && !e.Erased {
+				e.Erase()
+			}
+			if !erased {
+				e.Erased, e.PayloadDigest, e.PayloadLen = false, keys.Digest{}, 0
+			}
+			e.Value = nil
+			if !reflect.DeepEqual(got.Entry, e) {
+				rt.Fatalf("%q entry %d: the section has %+v, the store %+v", row.Key, j, got.Entry, e)
+			}
+		}
+		i++
+	}
+	if i != len(cells) {
+		rt.Fatalf("the section has %d cells, the store %d", len(cells), i)
+	}
+
+	refs, err := snapshot.DecodeKept(snap.Sections.Kept, f)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	if len(refs) != len(snap.Kept) {
+		rt.Fatalf("%d kept refs, %d kept commits", len(refs), len(snap.Kept))
+	}
+	for i, r := range refs {
+		if c := snap.Kept[i]; r.ID != c.ID || r.Author != c.Author || r.Seq != c.Seq {
+			rt.Fatalf("kept ref %d is %+v, the commit %s", i, r, c)
+		}
+	}
+
+	rows, err := snapshot.DecodeCausal(snap.Sections.Causal, f)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	var stored []store.GainRow
+	for r, err := range st.Gains(ctx, sp) {
+		if err != nil {
+			rt.Fatal(err)
+		}
+		stored = append(stored, r)
+	}
+	if !reflect.DeepEqual(rows, stored) {
+		rt.Fatalf("the causal section decodes to %d rows, the store has %d", len(rows), len(stored))
+	}
+
+	d, err := snapshot.DecodeACL(snap.Sections.ACL)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	voided, err := st.Voided(ctx, sp)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	cuts, err := st.Cuts(ctx, sp)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	if len(d.Invalid) != len(voided) || len(d.Cuts) != len(cuts) {
+		rt.Fatalf("the acl section has %d invalid and %d cuts, the store %d and %d", len(d.Invalid), len(d.Cuts), len(voided), len(cuts))
+	}
+	for _, l := range d.Invalid {
+		if _, ok := voided[l]; !ok {
+			rt.Fatalf("the acl section voids %s seq %d, the store does not", l.Author.Short(), l.Seq)
+		}
+	}
+	for _, l := range d.Cuts {
+		if c, ok := cuts[l.Author]; !ok || c != l.Seq {
+			rt.Fatalf("the acl section cuts %s at %d, the store at %d", l.Author.Short(), l.Seq, c)
+		}
+	}
 }
 
 // TestPropertyReplayAtFrontier: Build at a frontier F below a store's

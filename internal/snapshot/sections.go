@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
@@ -74,105 +74,132 @@ func ACLDigest(acl []byte) keys.Digest { return aclHash.Sum1(acl) }
 // the kept commits do not hold.
 func CellsDigest(cells, liveDigests []byte) keys.Digest { return cellsHash.Sum(cells, liveDigests) }
 
-// cellsWriter encodes the cells section.
-type cellsWriter struct {
-	base  uint64
-	idx   map[keys.AuthorID]int
-	buf   []byte
-	prev  []byte
-	n     int
-	keysN int
+// Cell is one key of a cells section: its live writes at F, greatest
+// version first.
+type Cell struct {
+	Key     []byte
+	Entries []Entry
 }
 
-// entryOf is one cell entry as the section has it: the entry, and for
-// an erased one its erasure.
-type entryOf struct {
-	e       view.Entry
-	erasure store.Erasure
+// Entry is one live write of a cell at F. Its Value is never set (a live
+// write's payload is in its kept commit); an erased one has its payload's
+// length and digest, and its Erasure.
+type Entry struct {
+	view.Entry
+	Erasure store.Erasure // who erased it, when Erased
 }
 
-func (w *cellsWriter) index(a keys.AuthorID) (uint64, error) {
-	i, ok := w.idx[a]
-	if !ok {
-		return 0, fmt.Errorf("snapshot: author %s of a cell entry is not in the frontier", a.Short())
+// encodeCells encodes the cells section of cells, sorted by key; idx maps
+// each author to its index in the frontier.
+func encodeCells(idx map[keys.AuthorID]int, cells []Cell) ([]byte, error) {
+	base := uint64(0)
+	if len(cells) > 0 {
+		base = 1<<64 - 1
 	}
-	return uint64(i), nil
-}
-
-func (w *cellsWriter) add(key []byte, es []entryOf) error {
-	shared := 0
-	for shared < len(key) && shared < len(w.prev) && key[shared] == w.prev[shared] {
-		shared++
+	for _, c := range cells {
+		for _, e := range c.Entries {
+			base = min(base, e.Time.Wall)
+			if e.Erased {
+				base = min(base, e.Erasure.Time.Wall)
+			}
+		}
 	}
-	w.buf = binary.AppendUvarint(w.buf, uint64(shared))
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(key)-shared))
-	w.buf = append(w.buf, key[shared:]...)
-	w.prev = append(w.prev[:0], key...)
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(es)))
-	for _, x := range es {
-		e := &x.e
-		ai, err := w.index(e.Author)
-		if err != nil {
-			return err
+	index := func(a keys.AuthorID) (uint64, error) {
+		i, ok := idx[a]
+		if !ok {
+			return 0, fmt.Errorf("snapshot: author %s of a cell entry is not in the frontier", a.Short())
 		}
-		kb := byte(e.Kind)
-		if e.Erased {
-			kb |= 0x80
+		return uint64(i), nil
+	}
+	b := binary.AppendUvarint(nil, base)
+	b = binary.AppendUvarint(b, uint64(len(cells)))
+	var prev []byte
+	for _, c := range cells {
+		shared := 0
+		for shared < len(c.Key) && shared < len(prev) && c.Key[shared] == prev[shared] {
+			shared++
 		}
-		w.buf = append(w.buf, kb)
-		w.buf = binary.AppendUvarint(w.buf, e.Time.Wall-w.base)
-		w.buf = binary.AppendUvarint(w.buf, uint64(e.Time.Logical))
-		w.buf = binary.AppendUvarint(w.buf, ai)
-		w.buf = binary.AppendUvarint(w.buf, e.Seq)
-		w.buf = binary.AppendUvarint(w.buf, uint64(e.Op))
-		if e.Erased {
-			bi, err := w.index(x.erasure.By)
+		b = binary.AppendUvarint(b, uint64(shared))
+		b = binary.AppendUvarint(b, uint64(len(c.Key)-shared))
+		b = append(b, c.Key[shared:]...)
+		prev = c.Key
+		b = binary.AppendUvarint(b, uint64(len(c.Entries)))
+		for i := range c.Entries {
+			e := &c.Entries[i]
+			ai, err := index(e.Author)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			w.buf = binary.AppendUvarint(w.buf, uint64(e.PayloadLen))
+			kb := byte(e.Kind)
+			if e.Erased {
+				kb |= erasedKind
+			}
+			b = append(b, kb)
+			b = binary.AppendUvarint(b, e.Time.Wall-base)
+			b = binary.AppendUvarint(b, uint64(e.Time.Logical))
+			b = binary.AppendUvarint(b, ai)
+			b = binary.AppendUvarint(b, e.Seq)
+			b = binary.AppendUvarint(b, uint64(e.Op))
+			if !e.Erased {
+				continue
+			}
+			bi, err := index(e.Erasure.By)
+			if err != nil {
+				return nil, err
+			}
+			b = binary.AppendUvarint(b, uint64(e.PayloadLen))
 			if e.PayloadLen > 0 { // an empty payload's digest is known
-				w.buf = append(w.buf, e.PayloadDigest[:]...)
+				b = append(b, e.PayloadDigest[:]...)
 			}
-			w.buf = binary.AppendUvarint(w.buf, bi)
-			w.buf = binary.AppendUvarint(w.buf, x.erasure.Seq)
-			w.buf = binary.AppendUvarint(w.buf, x.erasure.Time.Wall-w.base)
-			w.buf = binary.AppendUvarint(w.buf, uint64(x.erasure.Time.Logical))
+			b = binary.AppendUvarint(b, bi)
+			b = binary.AppendUvarint(b, e.Erasure.Seq)
+			b = binary.AppendUvarint(b, e.Erasure.Time.Wall-base)
+			b = binary.AppendUvarint(b, uint64(e.Erasure.Time.Logical))
 		}
 	}
-	w.keysN++
-	return nil
+	return b, nil
 }
 
-// bytes returns the section: the header, then the keys.
-func (w *cellsWriter) bytes() []byte {
-	h := binary.AppendUvarint(nil, w.base)
-	h = binary.AppendUvarint(h, uint64(w.keysN))
-	return append(h, w.buf...)
+// erasedKind marks an erased entry's kind byte.
+const erasedKind = 0x80
+
+// Ref names a kept commit.
+type Ref struct {
+	Author keys.AuthorID
+	Seq    uint64
+	ID     keys.CommitID
 }
 
-// encodeKept encodes the kept section of cs, in (author, seq) order.
-func encodeKept(idx map[keys.AuthorID]int, cs []*commit.Commit) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(cs)))
-	for _, c := range cs {
-		b = binary.AppendUvarint(b, uint64(idx[c.Author]))
-		b = binary.AppendUvarint(b, c.Seq)
-		b = append(b, c.ID[:]...)
+// encodeKept encodes the kept section of refs, in (author, seq) order.
+func encodeKept(idx map[keys.AuthorID]int, refs []Ref) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(refs)))
+	for _, r := range refs {
+		b = binary.AppendUvarint(b, uint64(idx[r.Author]))
+		b = binary.AppendUvarint(b, r.Seq)
+		b = append(b, r.ID[:]...)
 	}
 	return b
 }
 
-// aclWriter encodes the acl section.
-func encodeACL(invalid []locOf, cuts []locOf) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(invalid)))
-	for _, l := range invalid {
-		b = append(b, l.author[:]...)
-		b = binary.AppendUvarint(b, l.seq)
+// Decision is the acl section: the commits of S(F) that do not count, in
+// (author, seq) order, and the revocation cuts (an author's commits above
+// Seq do not count), in author order.
+type Decision struct {
+	Invalid []acl.Loc
+	Cuts    []acl.Loc
+}
+
+// encodeACL encodes the acl section.
+func encodeACL(d Decision) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(d.Invalid)))
+	for _, l := range d.Invalid {
+		b = append(b, l.Author[:]...)
+		b = binary.AppendUvarint(b, l.Seq)
 	}
-	b = binary.AppendUvarint(b, uint64(len(cuts)))
-	for _, l := range cuts {
-		b = append(b, l.author[:]...)
-		b = binary.AppendUvarint(b, l.seq)
+	b = binary.AppendUvarint(b, uint64(len(d.Cuts)))
+	for _, l := range d.Cuts {
+		b = append(b, l.Author[:]...)
+		b = binary.AppendUvarint(b, l.Seq)
 	}
 	return b
 }
@@ -182,15 +209,9 @@ type locOf struct {
 	seq    uint64
 }
 
-func compareLoc(a, b locOf) int {
-	if c := bytes.Compare(a.author[:], b.author[:]); c != 0 {
+func compareLoc(a, b acl.Loc) int {
+	if c := bytes.Compare(a.Author[:], b.Author[:]); c != 0 {
 		return c
 	}
-	switch {
-	case a.seq < b.seq:
-		return -1
-	case a.seq > b.seq:
-		return 1
-	}
-	return 0
+	return cmpSeq(a.Seq, b.Seq)
 }
