@@ -88,7 +88,10 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 		switch {
 		case o.Kind == commit.KindBlob:
 			done.Blob = bytes.Clone(o.Payload)
-		case o.Erased:
+		case o.Erased: // arrived erased, or erased by an erase since voided: lost in its cell
+			if err := a.eraseFromView(bc, st, tc, int(t.Op)); err != nil {
+				return err
+			}
 		default:
 			if o.Kind == commit.KindPutBlob {
 				done.Blob = bytes.Clone(o.Payload)
@@ -164,8 +167,8 @@ func (a *applier) rewrite(bc *batch, sp keys.SpaceID, c *commit.Commit, main boo
 }
 
 // eraseFromView marks op i of c erased in its key's cell (a sealed op's
-// key is what it seals). An erased winner leaves the view hash and count
-// (view.Entry.Visible).
+// key is what it seals), lost or not. An erased winner leaves the view
+// hash and count (view.Entry.Visible).
 func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i int) error {
 	o := &c.Ops[i]
 	key := o.Key
@@ -188,7 +191,7 @@ func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i i
 	for j < len(cs.cell.Live) && cs.cell.Live[j].Version != v {
 		j++
 	}
-	if j == len(cs.cell.Live) || cs.cell.Live[j].Erased {
+	if j == len(cs.cell.Live) || cs.cell.Live[j].Erased && !cs.cell.Live[j].Lost {
 		return nil // superseded (not in the cell), or erased already
 	}
 	e := &cs.cell.Live[j]
@@ -229,7 +232,8 @@ type Write struct {
 	Seq    uint64
 	Op     uint32
 	Live   bool
-	Erased bool // (Live only) its payload is erased already
+	Erased bool // (Live only) its payload is not held here
+	Lost   bool // (Erased only) and no erase that counts names it
 }
 
 // Writes returns the writes held to key, or with prefix under key:
@@ -240,7 +244,7 @@ func (s *Store) Writes(ctx context.Context, sp keys.SpaceID, key []byte, prefix 
 	add := func(k []byte, c view.Cell) {
 		for _, e := range c.Live {
 			if !e.Tombstone() {
-				out = append(out, Write{Key: k, Author: e.Author, Seq: e.Seq, Op: e.Op, Live: true, Erased: e.Erased})
+				out = append(out, Write{Key: k, Author: e.Author, Seq: e.Seq, Op: e.Op, Live: true, Erased: e.Erased, Lost: e.Lost})
 			}
 		}
 	}
