@@ -208,16 +208,15 @@ func (s *sf) compute(ctx context.Context, src *store.Store) (*Snapshot, error) {
 				return nil, err
 			}
 			if erased {
-				if !x.Erased {
-					x.Erase() // the cell holds its value: the erase is not applied there yet
-				}
+				x.Erase() // erased by an erase that counts: not lost (and the digest kept if the cell still held the value)
 				if x.Erasure, err = s.erasureOf(opAt{locOf{e.Author, e.Seq}, e.Op}, voided); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			// Live at F, even if this store dropped its payload since.
-			x.Erased, x.PayloadDigest, x.PayloadLen, x.Value = false, keys.Digest{}, 0, nil
+			// Live at F, even if this store dropped its payload since (a
+			// later erase, retention) or never got it (lost).
+			x.Erased, x.Lost, x.PayloadDigest, x.PayloadLen, x.Value = false, false, keys.Digest{}, 0, nil
 			if e.Tombstone() {
 				continue
 			}
