@@ -93,3 +93,32 @@ func goldenCheckpointLogical(l string) string {
 	i := len("a70181855820") + 64 + 2 + 4 + 64 + len(wall)
 	return hex[:i] + l + hex[i+2:]
 }
+
+// TestCheckpointOverInlineLimit: a checkpoint of 1,000 authors (about 90
+// KiB, over the 64 KiB inline limit) builds into a commit that decodes
+// back, as a rotate does; no other control op may.
+func TestCheckpointOverInlineLimit(t *testing.T) {
+	var k commit.Checkpoint
+	for i := range 1000 {
+		var a keys.AuthorID
+		a[0], a[1] = byte(i>>8), byte(i)
+		k.Frontier = append(k.Frontier, commit.FrontierHead{Author: a, Seq: uint64(i + 1), Time: commit.HLC{Wall: 1 << 50}})
+	}
+	o := mustOp(commit.CheckpointOp(k))
+	if len(o.Payload) <= commit.MaxValueSize {
+		t.Fatalf("payload of %d bytes, want over %d", len(o.Payload), commit.MaxValueSize)
+	}
+	c := mustBuild(t, commit.Header{Space: goldenSpaceKey.Space(), Author: goldenDeviceKey.Author(), Seq: 1, Time: commit.HLC{Wall: 1}}, goldenDeviceKey, o)
+	back, err := commit.Verify(c.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := commit.DecodeCheckpoint(back.Ops[0])
+	if err != nil || len(got.Frontier) != 1000 || got.Frontier[999] != k.Frontier[999] {
+		t.Fatalf("decoded %d heads, %v", len(got.Frontier), err)
+	}
+	big := commit.Op{Kind: commit.KindVerdict, Payload: make([]byte, commit.MaxValueSize+1)}
+	if _, err := commit.Build(c.Header, []commit.Op{big}, goldenDeviceKey); err == nil {
+		t.Error("a verdict over the inline limit built")
+	}
+}
