@@ -199,6 +199,11 @@ func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i i
 		st.view.Hash.Toggle(view.EntryDigest(key, e))
 		st.view.Visible--
 	}
+	if e.Lost {
+		if err := a.unmarkLost(bc, st.id, e); err != nil {
+			return err
+		}
+	}
 	e.Erase()
 	cs.dirty = true
 	if j == 0 {
@@ -214,6 +219,11 @@ func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i i
 func (a *applier) indexSuperseded(bc *batch, st *spaceState, key []byte, cs *cellState, seen view.SeenFunc) error {
 	for i := range cs.cell.Live {
 		e := &cs.cell.Live[i]
+		if e.Lost && seen(e) {
+			if err := a.unmarkLost(bc, st.id, e); err != nil { // superseded: no longer wanted
+				return err
+			}
+		}
 		if e.Tombstone() || e.Erased || !seen(e) {
 			continue
 		}

@@ -110,6 +110,17 @@ func TestPropertyEraseOrderIndependence(t *testing.T) {
 			if got.Hash != want.Hash || got.Visible != want.Visible {
 				rt.Fatalf("%s: view %s with %d visible, want %s with %d", name, got.Hash, got.Visible, want.Hash, want.Visible)
 			}
+			// A peer that kept the payloads sends the full commits: every
+			// lost write gets its value back, and the view stays.
+			if _, err := st.Apply(context.Background(), sp, h.Commits); err != nil {
+				rt.Fatal(err)
+			}
+			if lost, err := st.LostCommits(context.Background(), sp, 1<<20); err != nil || len(lost) != 0 {
+				rt.Fatalf("%s: %d commits still lost after the full copies (%v)", name, len(lost), err)
+			}
+			if got, err := st.View(context.Background(), sp); err != nil || got.Hash != want.Hash {
+				rt.Fatalf("%s: after the full copies, view %s (%v), want %s", name, got.Hash, err, want.Hash)
+			}
 			st.Close()
 		}
 	})

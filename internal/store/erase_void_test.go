@@ -146,3 +146,52 @@ func TestArrivedErasedThenErase(t *testing.T) {
 		t.Errorf("the erasure of x/1 is not recorded: %v", err)
 	}
 }
+
+// TestLostPayloadRestored: a replica lists the commit of a lost write
+// (LostCommits) and, given the full commit, puts the value back, keeping
+// the view hash; a payload erased by an erase that counts is not put back.
+func TestLostPayloadRestored(t *testing.T) {
+	ctx := context.Background()
+	v := newVoidedErase(t)
+	st := v.open(t, v.x1, v.x2, v.rev)
+	lost, err := st.LostCommits(ctx, v.id, 10)
+	if err != nil || len(lost) != 1 || lost[0] != v.x1.ID {
+		t.Fatalf("LostCommits = %v, %v; want [%s]", lost, err, v.x1.ID.Short())
+	}
+	before, err := st.View(ctx, v.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Apply(ctx, v.id, []*commit.Commit{v.x1})
+	if err != nil || res.Outcomes[0].Status != store.Duplicate {
+		t.Fatalf("the full copy: %+v, %v", res.Outcomes, err)
+	}
+	e, err := st.Get(ctx, v.id, []byte("x/1"))
+	if err != nil || e.Erased || e.Lost || string(e.Value) != "kept" {
+		t.Fatalf("after the full copy: %+v, %v; want the value back", e, err)
+	}
+	if after, err := st.View(ctx, v.id); err != nil || after != before {
+		t.Errorf("view %+v, %v; want it unchanged, %+v", after, err, before)
+	}
+	if lost, err := st.LostCommits(ctx, v.id, 10); err != nil || len(lost) != 0 {
+		t.Errorf("LostCommits after the restore = %v, %v; want none", lost, err)
+	}
+	b, err := st.CommitByID(ctx, v.id, v.x1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, err := commit.Decode(b); err != nil || held.Ops[0].Erased {
+		t.Errorf("the stored commit: %v; want its payload back", err)
+	}
+
+	erased := v.open(t, v.x1, v.x2) // no revocation: the erase counts
+	if _, err := erased.Apply(ctx, v.id, []*commit.Commit{v.x1}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := erased.Get(ctx, v.id, []byte("x/1")); err != nil || !e.Erased || e.Lost || e.Value != nil {
+		t.Errorf("an erase that counts, then the full copy: %+v, %v; want still erased", e, err)
+	}
+	if lost, err := erased.LostCommits(ctx, v.id, 10); err != nil || len(lost) != 0 {
+		t.Errorf("LostCommits with the erase counting = %v, %v; want none", lost, err)
+	}
+}
