@@ -14,11 +14,11 @@ func TestCount(t *testing.T) {
 	got := Count(p, []Vote{
 		{By: "ana", Option: 0, At: Time{Wall: 10}},
 		{By: "ana", Option: 2, At: Time{Wall: 20}}, // changed her vote
-		{By: "bo", Option: 1, At: Time{Wall: 30}},  //
+		{By: "bo", Option: 1, At: Time{Wall: 30}},
 		{By: "bo", Option: 0, At: Time{Wall: 101}}, // after the close: bo's earlier vote stands
 		{By: "cy", Option: 7, At: Time{Wall: 40}},  // no such option
 		{By: "di", Option: 1, At: Time{Wall: 100}}, // at the close: counts
-		{By: "ed", Option: 2, At: Time{Wall: 50}},  //
+		{By: "ed", Option: 2, At: Time{Wall: 50}},
 		{By: "ed", Option: 1, At: Time{Wall: 50}},  // a tie at one time: the lower option
 		{By: "fa", Option: 0, At: Time{Wall: 200}}, // only late
 	})
