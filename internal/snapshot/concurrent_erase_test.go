@@ -14,9 +14,8 @@ import (
 // concurrently (its author, and an admin), and a third (another admin)
 // names it without having seen it (the stores ignore that target);
 // replicas that receive the erases in any order take the same snapshot,
-// whose cells section names the first erase that applied: the author's.
-// A store itself records the erase it applied last (its Erasure differs
-// by order: a defect of the store, reported); the section must not.
+// whose cells section names the first erase that applied: the author's,
+// as every store records it (TestConcurrentErasesRecordTheFirst).
 func TestConcurrentErasesSameSnapshot(t *testing.T) {
 	ctx := context.Background()
 	sk := keys.SpaceKeyFromSeed([32]byte{21})
@@ -58,8 +57,9 @@ func TestConcurrentErasesSameSnapshot(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e, _, _ := st.Erasure(ctx, sp, ana.Author(), 1, 0)
-		t.Logf("the store records the erase by %s seq %d", e.By.Short(), e.Seq)
+		if e, _, _ := st.Erasure(ctx, sp, ana.Author(), 1, 0); e.By != ana.Author() || e.Seq != 2 {
+			t.Errorf("the store records the erase by %s seq %d, want ana's seq 2", e.By.Short(), e.Seq)
+		}
 		s, err := snapshot.FromStore(ctx, st, sp)
 		if err != nil {
 			t.Fatal(err)
