@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -64,17 +65,26 @@ func (c *Client) Peer() string { return c.Name }
 // of their own and close them when done.
 func (c *Client) Close() error {
 	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.closeIdle()
+	return nil
+}
+
+// closeIdle closes the streams kept idle.
+func (c *Client) closeIdle() {
+	c.mu.Lock()
 	idle := c.idle
-	c.idle, c.closed = nil, true
+	c.idle = nil
 	c.mu.Unlock()
 	for _, cs := range idle {
 		cs.s.Close()
 	}
-	return nil
 }
 
-// take returns an idle stream, or opens a new one within c.Timeout.
-func (c *Client) take(ctx context.Context) (*clientStream, error) {
+// take returns an idle stream (reused), or opens a new one within
+// c.Timeout.
+func (c *Client) take(ctx context.Context) (cs *clientStream, reused bool, err error) {
 	now := time.Now()
 	c.mu.Lock()
 	var stale []*clientStream
@@ -82,7 +92,6 @@ func (c *Client) take(ctx context.Context) (*clientStream, error) {
 		stale = append(stale, c.idle[0])
 		c.idle = c.idle[1:]
 	}
-	var cs *clientStream
 	if n := len(c.idle); n > 0 {
 		cs, c.idle = c.idle[n-1], c.idle[:n-1] // the most recent: its window is the warmest
 	}
@@ -91,15 +100,15 @@ func (c *Client) take(ctx context.Context) (*clientStream, error) {
 		x.s.Close()
 	}
 	if cs != nil {
-		return cs, nil
+		return cs, true, nil
 	}
 	octx, cancel := context.WithTimeout(ctx, c.Timeout)
 	s, err := c.Open(octx)
 	cancel()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &clientStream{s: s, fc: frame.NewConn(s, MaxBlobFrame, frame.Timeouts{Idle: c.Timeout})}, nil
+	return &clientStream{s: s, fc: frame.NewConn(s, MaxBlobFrame, frame.Timeouts{Idle: c.Timeout})}, false, nil
 }
 
 // put keeps cs for a later call, or closes it if c keeps enough.
@@ -123,10 +132,34 @@ func (c *Client) put(cs *clientStream) {
 // stream is kept for later calls only if the exchange went as the
 // protocol says: the answer is well formed and check accepts it.
 func (c *Client) exchange(ctx context.Context, req *BlobMsg, check func(*BlobMsg) error) (*BlobMsg, error) {
-	cs, err := c.take(ctx)
+	cs, reused, err := c.take(ctx)
 	if err != nil {
 		return nil, err
 	}
+	resp, err := c.exchangeOn(ctx, cs, req, check)
+	if err != nil && reused && retryable(ctx, err) {
+		// A kept stream that failed without the peer breaking the protocol
+		// or going silent most likely died with its connection, and so
+		// did the other kept streams: ask again on a new stream, once.
+		c.closeIdle()
+		if cs, _, err = c.take(ctx); err != nil {
+			return nil, err
+		}
+		resp, err = c.exchangeOn(ctx, cs, req, check)
+	}
+	return resp, err
+}
+
+// retryable reports whether a request that failed with err on a kept
+// stream may be asked again on a new one: not if ctx ended, the peer broke
+// the protocol, or it stopped answering (a retry would double the wait).
+func retryable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, ErrBadBlobMsg) &&
+		!errors.Is(err, frame.ErrMalformed) && !errors.Is(err, frame.ErrTimeout)
+}
+
+// exchangeOn is one exchange on cs, which it then keeps (put) or resets.
+func (c *Client) exchangeOn(ctx context.Context, cs *clientStream, req *BlobMsg, check func(*BlobMsg) error) (*BlobMsg, error) {
 	stop := context.AfterFunc(ctx, func() { cs.s.Reset() })
 	if err := cs.fc.WriteFrame(req.Encode()); err != nil {
 		stop()

@@ -227,3 +227,43 @@ func TestClientReusesStreams(t *testing.T) {
 		t.Errorf("Serve of the kept stream returned %v, want nil after Close", err)
 	}
 }
+
+// TestClientReplacesDeadStream: a kept stream that died meanwhile (here
+// closed under the client, as when its connection drops) costs the next
+// request nothing: it is asked again on a new stream.
+func TestClientReplacesDeadStream(t *testing.T) {
+	src, id := seed(t, []byte("held"))
+	dial, _ := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
+	var mu sync.Mutex
+	var streams []blob.Stream
+	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		s, err := dial(ctx)
+		if err == nil {
+			mu.Lock()
+			streams = append(streams, s)
+			mu.Unlock()
+		}
+		return s, err
+	}}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Get(ctx, id, 0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	streams[0].Close() // dies while kept
+	mu.Unlock()
+	got, err := c.Get(ctx, id, 0)
+	if err != nil {
+		t.Fatalf("a request after the kept stream died: %v", err)
+	}
+	if string(got) != "held" {
+		t.Fatalf("got %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(streams) != 2 {
+		t.Errorf("opened %d streams, want 2 (the first, then its replacement)", len(streams))
+	}
+}
