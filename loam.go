@@ -56,6 +56,10 @@ var (
 	// ErrNothingToErase: no write held to the key (or under the prefix)
 	// has a payload left.
 	ErrNothingToErase = space.ErrNothingToErase
+	// ErrSealed: the space is private and this node holds no read key for
+	// it (a seeder keeps it online for its members without reading it):
+	// Get, Lookup, Range and Conflicts cannot read it here.
+	ErrSealed = space.ErrSealed
 )
 
 // Options configure a Node.

@@ -78,8 +78,12 @@ func TestSeedCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.ok("", "log", "verify", "club", "--json")), &v); err != nil || v.Commits < 4 {
 		t.Errorf("log verify on the seeder: %+v %v", v, err) // genesis, the put, two invites, the join
 	}
-	if line := s.fail(1, "", "get", "club", "canary-key-5d1e"); !strings.Contains(line, "not found") {
-		t.Errorf("get on the seeder: %q", line)
+	// Reads on the seeder say the space is sealed here (they said "not
+	// found", and ls printed nothing).
+	for _, args := range [][]string{{"get", "club", "canary-key-5d1e"}, {"ls", "club"}} {
+		if line := s.fail(1, "", args...); !strings.Contains(line, "space club is sealed on this node") {
+			t.Errorf("%s on the seeder: %q", args[0], line)
+		}
 	}
 	if found := testkit.Grep(t, s.dir, "canary"); len(found) > 0 {
 		t.Errorf("the seeder's home holds plaintext: %v", found)

@@ -100,6 +100,9 @@ type State struct {
 	grants map[keys.AuthorID][]Grant   // grants to devices, by subject
 	people map[keys.IdentityID][]Grant // grants to people, by identity
 	certs  map[keys.AuthorID][]Grant   // device certificates, by device
+	// schemas holds the schema declarations that took effect, by app
+	// (schema.go); nil until the first.
+	schemas map[string][]Schema
 
 	verified *verified // certificates and revocations already checked (Evaluate's passes); may be nil
 }
@@ -343,6 +346,8 @@ type Verdict struct {
 	// Certifies: it carries a device certificate, which a person's
 	// revocation may cut: the space must be decided again.
 	Certifies bool
+	// Schemas are its schema declarations (app rules, #15).
+	Schemas []Schema
 }
 
 // Check decides whether c's author may make every op of c, given the
@@ -402,6 +407,9 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 		case o.Kind.IsData():
 			if !allowed(held, commit.RoleWrite, o.Key) {
 				return deny(commit.RoleWrite, fmt.Sprintf("writing %q", o.Key))
+			}
+			if err := s.checkRules(c, o, seen, held, mine); err != nil {
+				return Verdict{}, err
 			}
 		case o.Kind == commit.KindGrant:
 			g := grants[i]
@@ -466,10 +474,19 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleAdmin, nil) {
 				return deny(commit.RoleAdmin, "setting the space's retention (for the whole space)")
 			}
+		case o.Kind == commit.KindCheckpoint:
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "making a checkpoint (for the whole space)")
+			}
+		case o.Kind == commit.KindVerdict:
+			if len(held) == 0 {
+				return deny(commit.RoleRead, "giving a verdict on a checkpoint")
+			}
 		case o.Kind == commit.KindSchema:
 			if !hasRole(held, commit.RoleAdmin) {
 				return deny(commit.RoleAdmin, "declaring a schema")
 			}
+			s.checkSchemaOp(c, o, &v)
 		default: // sealed, and kinds this version does not know
 			if !allowed(held, commit.RoleWrite, nil) {
 				return deny(commit.RoleWrite, fmt.Sprintf("a %s op (for the whole space)", o.Kind))

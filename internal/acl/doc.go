@@ -23,7 +23,8 @@
 //     (a self-grant may name the author's person instead: see People);
 //   - revoke, rotate and retention: an admin grant for the whole space (no
 //     prefix);
-//   - schema: any admin grant;
+//   - schema: any admin grant (a body that does not decode, package
+//     schema, is ignored);
 //   - erase (#14): per target, the author's own write (or one of another
 //     device of its person) needs any role held; another's write needs an
 //     admin grant whose prefix the target's key has (the whole space when
@@ -114,4 +115,26 @@
 //
 // A certificate or revocation that does not decode is ignored; one whose
 // signatures do not verify makes the commit not allowed.
+//
+// # App rules (#15)
+//
+// A schema op declares version Version of an app's rules (package schema:
+// per key pattern, who may write and which JSON values). A data op (put,
+// del, putblob) of a commit c must keep the rules in force for c: per app,
+// the newest declaration (greatest version, then greatest author and seq)
+// made by a commit that counts and lies in c's causal past. A commit's
+// own schema ops apply to later commits only. A commit with a write that
+// breaks one (ErrSchema, a *SchemaError) does not count. Erase ops, sealed
+// ops and erased payloads are not checked against app rules: an erase
+// writes no value, a sealed op's key is not in the clear, and an erased
+// value is gone from every replica.
+//
+// Rules only restrict, and they come from commits that count, so they are
+// decided with the commits that count, never in the grounded check: a
+// store holds a commit that breaks a rule (its declaring admin may be cut
+// below it later, and then the commit counts). Cuts therefore no longer
+// only remove commits: cutting the declarer of a strict version brings
+// back the commits it refused (or makes an older, stricter version in
+// force again). Evaluate stays a pure function of the set: revocations
+// are still looked at once each, in decision order.
 package acl

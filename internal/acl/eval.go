@@ -41,6 +41,9 @@ type Decision struct {
 	People, Certs []Grant
 	// Joined lists, per invite key, the joiners it admitted, first first.
 	Joined map[keys.AuthorID][]keys.AuthorID
+	// Schemas are the schema declarations of valid commits, in decision
+	// order.
+	Schemas []Schema
 }
 
 // Valid reports whether the commit (author, seq) counts.
@@ -56,6 +59,9 @@ func (d *Decision) State(sp keys.SpaceID) *State {
 		for _, g := range gs {
 			s.Add(g)
 		}
+	}
+	for _, sc := range d.Schemas {
+		s.AddSchema(sc)
 	}
 	return s
 }
@@ -113,7 +119,7 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 	for i, n := range order {
 		for _, r := range cur.revokes[i] {
 			if _, bad := cur.invalid[i]; bad || r.Author == keys.AuthorID(sp) {
-				continue // invalid now stays invalid: cuts only remove commits
+				continue // a revocation whose commit does not count when looked at is ignored (cuts remove commits; with app rules, #15, they may also bring back some, but a revocation is looked at once)
 			}
 			if cut, ok := cuts[r.Author]; !ok || r.LastSeq < cut {
 				trial := make(map[keys.AuthorID]uint64, len(cuts)+1)
@@ -140,7 +146,7 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 			revs = append(revs, Revocation{Cut: r, By: n.c.Author, Seq: n.c.Seq, Time: n.c.Time})
 		}
 	}
-	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined}
+	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas}
 	for _, g := range cur.grants {
 		switch {
 		case g.IsPerson():
@@ -170,6 +176,7 @@ type passResult struct {
 	invalid map[int]error
 	revokes map[int][]Cut
 	grants  []Grant
+	schemas []Schema
 	joined  map[keys.AuthorID][]keys.AuthorID
 }
 
@@ -201,6 +208,10 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 			st.Add(g)
 		}
 		p.grants = append(p.grants, v.Grants...)
+		for _, sc := range v.Schemas {
+			st.AddSchema(sc)
+		}
+		p.schemas = append(p.schemas, v.Schemas...)
 		revokes := v.Revokes
 		for _, r := range v.People {
 			revokes = append(revokes, personCuts(r, e.devices[r.Identity])...)

@@ -22,6 +22,7 @@ func FuzzEvaluate(f *testing.F) {
 	f.Add(uint8(commit.KindRevoke), commit.RevokeOp(commit.Revoke{Author: dev(2).Author(), LastSeq: 0}).Payload, []byte(nil), uint64(5))
 	f.Add(uint8(commit.KindPut), []byte("v"), []byte("q/k"), uint64(0))
 	f.Add(uint8(commit.KindSchema), []byte{0xa1, 0x01, 0x61, 0x61}, []byte(nil), uint64(2))
+	f.Add(uint8(commit.KindSchema), commit.SchemaOp(commit.Schema{App: "p", Version: 1, Body: []byte(`{"prefix":"p/","rules":[{"key":"p/{author}","write":"named","value":{"type":"string"}}]}`)}).Payload, []byte(nil), uint64(2))
 	// People (#12): a person grant, the admin's own certificate, a device
 	// revocation, a person's self-grant through an invite and a person's
 	// revocation.

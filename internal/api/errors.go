@@ -59,6 +59,7 @@ var kinds = []errorKind{
 	{blob.ErrUnavailable, http.StatusNotFound, "unavailable", nil},
 	{node.ErrLinkVoid, http.StatusGone, "link_void", nil},
 	{space.ErrErased, http.StatusGone, "erased", nil},
+	{space.ErrSealed, http.StatusForbidden, "sealed", nil},
 	{space.ErrNothingToErase, http.StatusNotFound, "nothing_to_erase", nil},
 	{node.ErrInviteVoid, http.StatusGone, "invite_void", nil},
 	{acl.ErrUsedUp, http.StatusGone, "invite_used", nil},

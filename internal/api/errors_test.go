@@ -116,6 +116,7 @@ var sentinels = map[string]error{
 	"space.ErrForked":            space.ErrForked,
 	"space.ErrBadProfile":        space.ErrBadProfile,
 	"space.ErrErased":            space.ErrErased,
+	"space.ErrSealed":            space.ErrSealed,
 	"space.ErrNothingToErase":    space.ErrNothingToErase,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 

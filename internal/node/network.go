@@ -223,6 +223,7 @@ func misbehaviourKind(err error) string {
 		{reconcile.ErrUnauthorized, "unauthorized_commit"},
 		{reconcile.ErrEquivocation, "equivocation"},
 		{reconcile.ErrOverCut, "over_cut"},
+		{reconcile.ErrBrokenRule, "broken_app_rule"},
 		{reconcile.ErrUngranted, "ungranted_commits"},
 		{reconcile.ErrStalled, "stalled_pending"},
 		{reconcile.ErrBadCommit, "invalid_commit"},
@@ -423,6 +424,9 @@ func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, fr
 }
 func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return l.n.st.CommitByID(ctx, sp, id)
+}
+func (l local) LostCommits(ctx context.Context, sp keys.SpaceID, max int) ([]keys.CommitID, error) {
+	return l.n.st.LostCommits(ctx, sp, max)
 }
 func (l local) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
 	return l.n.st.Forks(ctx, sp)

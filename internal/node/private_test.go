@@ -13,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/readkey"
+	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -94,6 +95,23 @@ func TestPrivateSpaceBlindSeeder(t *testing.T) {
 	}
 	if _, err := ssp.Commit(ctx, []commit.Op{commit.Put([]byte("x"), []byte("1"))}); err == nil {
 		t.Fatal("the seeder wrote to the private space")
+	}
+	// Reads on the seeder say the space is sealed, not that keys are missing.
+	if _, err := ssp.Get(ctx, []byte(canaryKey)); !errors.Is(err, space.ErrSealed) {
+		t.Errorf("the seeder's Get: %v, want space.ErrSealed", err)
+	}
+	var rangeErr error
+	for _, err := range ssp.Range(ctx, store.Query{}) {
+		rangeErr = err
+	}
+	if !errors.Is(rangeErr, space.ErrSealed) {
+		t.Errorf("the seeder's Range ends with %v, want space.ErrSealed", rangeErr)
+	}
+	if _, err := ssp.Conflicts(ctx, []byte(canaryKey)); !errors.Is(err, space.ErrSealed) {
+		t.Errorf("the seeder's Conflicts: %v, want space.ErrSealed", err)
+	}
+	if _, err := bsp.Get(ctx, []byte(canaryKey)); err != nil {
+		t.Errorf("a member's Get: %v", err)
 	}
 	if n := misbehaving([]*Node{a, b, s}); n != 0 {
 		t.Fatalf("%d misbehaviours counted", n)

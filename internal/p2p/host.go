@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -374,6 +375,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	defer h.reach.gate.prioritize()()
+	h.forgetFailedDials(info.ID)
 	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
@@ -419,6 +421,7 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 		wg.Go(func() {
 			a, err := authorOf(info.ID)
 			if err == nil {
+				h.forgetFailedDials(info.ID)
 				err = h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), info)
 			}
 			mu.Lock()
@@ -433,6 +436,17 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 	wg.Wait()
 	slices.SortFunc(reached, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
 	return reached, errors.Join(errs...)
+}
+
+// forgetFailedDials clears libp2p's dial backoff for p before an explicit
+// connect: after a failed dial, libp2p fails every dial to that address
+// for 5 s and more ("dial backoff"), which protects against discovery
+// dialling a dead address in a loop, but a connect asked for by a person
+// or a ticket must dial: the peer may be back (TestConnectAfterFailedDial).
+func (h *Host) forgetFailedDials(p peer.ID) {
+	if s, ok := h.h.Network().(interface{ Backoff() *swarm.DialBackoff }); ok {
+		s.Backoff().Clear(p)
+	}
 }
 
 // ConnectPeer connects to p at p.Addrs (multiaddrs, with or without a

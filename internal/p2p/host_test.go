@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"context"
 	"io"
 	"slices"
 	"strings"
@@ -173,5 +174,53 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := a.Open(testContext(t), b.ID(), echoProto); err == nil {
 		t.Fatal("Open after Close succeeded")
+	}
+}
+
+// TestConnectAfterFailedDial: a peer that was offline when dialled and
+// is back at the same address is reached by the next explicit Connect or
+// ConnectAddrs. libp2p backs a failed address off for 5 s and more (each
+// failure longer), and fails every dial meanwhile with "dial backoff": an
+// explicit connect, asked for by a person or a ticket, must dial again.
+func TestConnectAfterFailedDial(t *testing.T) {
+	k, err := keys.NewDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newTestHost(t, Config{}, tcpLoopback)
+	b, err := New(context.Background(), Config{Key: k, Listen: []string{tcpLoopback}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := addrWith(t, b, "/tcp/")
+	listen := addr[:strings.Index(addr, "/p2p/")]
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		name    string
+		connect func() error
+	}{
+		{"Connect", func() error { _, err := a.Connect(testContext(t), addr); return err }},
+		{"ConnectAddrs", func() error { _, err := a.ConnectAddrs(testContext(t), []string{addr}); return err }},
+	} {
+		if err := call.connect(); err == nil {
+			t.Fatalf("%s to a closed peer succeeded", call.name)
+		}
+	}
+	b = newTestHost(t, Config{Key: k}, listen) // back, at the same address
+	for _, call := range []struct {
+		name    string
+		connect func() error
+	}{
+		{"Connect", func() error { _, err := a.Connect(testContext(t), addr); return err }},
+		{"ConnectAddrs", func() error { _, err := a.ConnectAddrs(testContext(t), []string{addr}); return err }},
+	} {
+		if err := call.connect(); err != nil {
+			t.Fatalf("%s to the peer back at its address: %v", call.name, err)
+		}
+		if err := a.Disconnect(b.ID()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

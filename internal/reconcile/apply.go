@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
@@ -202,9 +203,18 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 				}
 			}
 			cands = append(cands, cd)
-		case store.Applied, store.Revoked:
-			// Revoked: stored but void (the peer may not have seen the
-			// revocation yet); honest, not misbehaving.
+		case store.Revoked:
+			// Stored but void: the peer may not have seen the revocation
+			// yet; honest, not misbehaving. But its own commit that
+			// breaks an app rule in force in its causal past (#15) is
+			// misbehaviour: an honest node checks its writes against the
+			// same rules before signing. A peer forwarding another's (asked
+			// for it as a dep) is honest.
+			if c.Author == s.cfg.Peer && errors.Is(o.Err, acl.ErrSchema) {
+				return fmt.Errorf("%w: %v", ErrBrokenRule, o.Err)
+			}
+			progress = true
+		case store.Applied:
 			progress = true
 		}
 	}

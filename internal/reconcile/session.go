@@ -28,6 +28,10 @@ type Local interface {
 	// CommitByID returns a stored commit's bytes, or an error wrapping
 	// store.ErrNotFound.
 	CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error)
+	// LostCommits returns the IDs of at most max commits holding writes
+	// whose payloads are lost here (store.Store.LostCommits): asked of the
+	// peer once a session, so that a full copy puts them back.
+	LostCommits(ctx context.Context, sp keys.SpaceID, max int) ([]keys.CommitID, error)
 	// Forks returns the fork evidence held for sp.
 	Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error)
 	// Granted reports whether a stored commit grants author anything in
@@ -162,6 +166,8 @@ type peerSpace struct {
 	// there is more.
 	forks       []commit.Fork
 	forksLoaded bool
+	// lostAsked: the commits of our lost payloads were asked for (writer).
+	lostAsked bool
 
 	// Apply goroutine only:
 	wait     pendingSet // commits waiting for their causal past
@@ -535,10 +541,19 @@ func (s *Session) flush(ctx context.Context) error {
 		ps.needHave = ps.needHave && !needHave
 		want := ps.want
 		ps.want = nil
+		askLost := ps.proved && ps.haveKnown && !ps.lostAsked
 		s.mu.Unlock()
 		if needHave {
 			if err := s.writeHave(ctx, ps); err != nil {
 				return err
+			}
+		}
+		if askLost {
+			// Once a session, once the peer's Have says it holds the space:
+			// a peer that kept a payload we lost sends the full commit.
+			ps.lostAsked = true
+			if lost, err := s.local.LostCommits(ctx, ps.id, MaxWant); err == nil {
+				want = append(want, lost...)
 			}
 		}
 		for len(want) > 0 {

@@ -69,6 +69,9 @@ var (
 	// ErrOverCut: the peer sent its own commits past its revocation cut or
 	// fork beyond what a store keeps (store.MaxOverCut).
 	ErrOverCut = fmt.Errorf("%w: its own commits past its cut, over the bound", ErrMisbehaving)
+	// ErrBrokenRule: the peer sent a commit of its own that breaks an app
+	// rule (#15; acl.ErrSchema). It is stored but does not count.
+	ErrBrokenRule = fmt.Errorf("%w: its own commit breaks an app rule", ErrMisbehaving)
 	// ErrUngranted: the peer sent more than Config.MaxUngrantedBytes of
 	// commits whose causal past is missing and whose authors nothing held
 	// here could ever grant anything.

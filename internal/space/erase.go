@@ -84,7 +84,8 @@ func (s *Space) erase(ctx context.Context, key []byte, o EraseOptions) (int, err
 	return writes, nil
 }
 
-// eraseTargets names the ops of ws whose payloads are held: a data op by
+// eraseTargets names the ops of ws whose payloads are held, or lost (an
+// erase of a lost write takes its key out of every view): a data op by
 // its key, a sealed op without (its key is not in the clear), and the
 // blob op after a sealed putblob, so that seeders let its blob go.
 func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) (ts []commit.EraseTarget, writes int, err error) {
@@ -94,7 +95,7 @@ func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) (ts []commit
 	}
 	held := map[at]*commit.Commit{}
 	for _, w := range ws {
-		if w.Erased {
+		if w.Erased && !w.Lost {
 			continue
 		}
 		c, ok := held[at{w.Author, w.Seq}]
@@ -116,7 +117,7 @@ func (s *Space) eraseTargets(ctx context.Context, ws []store.Write) (ts []commit
 			continue
 		}
 		o := &c.Ops[w.Op]
-		if o.Erased {
+		if o.Erased && !w.Lost {
 			continue
 		}
 		t := commit.EraseTarget{Author: c.Author, Seq: c.Seq, ID: c.ID, Op: w.Op}
@@ -163,9 +164,16 @@ type ErasedError struct {
 	Key []byte
 	By  keys.AuthorID // the erase's author; zero if not recorded (it arrived erased)
 	At  time.Time
+	// Lost: no erase that counts names the write, but this node does not
+	// hold its value (it arrived erased ahead of its erase, or the erase
+	// that dropped it was voided by a concurrent revocation).
+	Lost bool
 }
 
 func (e *ErasedError) Error() string {
+	if e.Lost {
+		return fmt.Sprintf("%q has a value this node does not hold: an erase dropped it here and no longer counts, or the erase has not arrived yet (erase the key again to take it out of every view)", e.Key)
+	}
 	if e.By.IsZero() {
 		return fmt.Sprintf("%q was erased (its value is gone from this node; the write is still in the history)", e.Key)
 	}
@@ -177,7 +185,10 @@ func (e *ErasedError) Unwrap() error { return ErrErased }
 // Erasure returns the error that says who erased entry e of key (an
 // erased entry, as Get returns it).
 func (s *Space) Erasure(ctx context.Context, key []byte, e view.Entry) error {
-	out := &ErasedError{Key: bytes.Clone(key)}
+	out := &ErasedError{Key: bytes.Clone(key), Lost: e.Lost}
+	if e.Lost {
+		return out
+	}
 	r, ok, err := s.st.Erasure(ctx, s.info.ID, e.Author, e.Seq, e.Op)
 	if err != nil {
 		return err

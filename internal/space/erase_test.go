@@ -247,3 +247,62 @@ func TestRetentionReachesOldWrites(t *testing.T) {
 		t.Fatalf("dropped %d writes older than the cut, want the 1 under z", len(res.Erased))
 	}
 }
+
+// TestEraseLostWrite: a replica that holds a write without its payload and
+// without an erase that counts (here: the writer's erase has not reached
+// it) shows the key, says its value is not held here, and can erase it: the
+// erase takes the key out of its view and of the writer's.
+func TestEraseLostWrite(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{})
+	wk, w := f.writer(t)
+	if _, err := w.Commit(ctx, []commit.Op{commit.Put([]byte("photo"), []byte("oops"))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Erase(ctx, []byte("photo"), false); err != nil {
+		t.Fatal(err)
+	}
+	var withoutErase []*commit.Commit
+	for _, c := range storetest.StoredCommits(t, f.st, f.sk.Space()) {
+		if c.Author != wk.Author() || c.Seq != 2 {
+			withoutErase = append(withoutErase, c)
+		}
+	}
+	lost := newReplica(t, f)
+	if _, err := lost.Apply(ctx, f.sk.Space(), withoutErase); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := space.Open(ctx, lost, f.sk.Space(), f.dev, commit.NewClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := admin.Get(ctx, []byte("photo"))
+	if err != nil || !e.Lost || !e.Visible() {
+		t.Fatalf("photo on the replica without the erase: %+v, %v; want visible, its value lost", e, err)
+	}
+	var ee *space.ErasedError
+	if err := admin.Erasure(ctx, []byte("photo"), e); !errors.As(err, &ee) || !ee.Lost {
+		t.Fatalf("reading the lost value: %v, want an ErasedError saying it is lost", err)
+	}
+	if n, err := admin.Erase(ctx, []byte("photo"), false); err != nil || n != 1 {
+		t.Fatalf("erasing the lost write: %d writes, %v; want 1", n, err)
+	}
+	res, err := f.st.Apply(ctx, f.sk.Space(), storetest.StoredCommits(t, lost, f.sk.Space()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range res.Outcomes {
+		if o.Status != store.Applied && o.Status != store.Duplicate {
+			t.Fatalf("commit %d back at the writer: %v %v", i, o.Status, o.Err)
+		}
+	}
+	for name, st := range map[string]*store.Store{"writer": f.st, "lost": lost} {
+		v, err := st.View(ctx, f.sk.Space())
+		if err != nil || v.Visible != 0 {
+			t.Errorf("%s: view %+v, %v; want no visible key", name, v, err)
+		}
+		if e, err := st.Get(ctx, f.sk.Space(), []byte("photo")); err != nil || !e.Erased || e.Lost {
+			t.Errorf("%s: photo %+v, %v; want erased", name, e, err)
+		}
+	}
+}

@@ -268,16 +268,25 @@ func (s *Space) CheckWrite(ctx context.Context, ops []commit.Op) error {
 
 // Get returns the visible entry of key (store.ErrNotFound if none).
 func (s *Space) Get(ctx context.Context, key []byte) (view.Entry, error) {
+	if err := s.sealed(); err != nil {
+		return view.Entry{}, err
+	}
 	return s.st.Get(ctx, s.info.ID, key)
 }
 
 // Range yields visible keys.
 func (s *Space) Range(ctx context.Context, q store.Query) iter.Seq2[store.KV, error] {
+	if err := s.sealed(); err != nil {
+		return func(yield func(store.KV, error) bool) { yield(store.KV{}, err) }
+	}
 	return s.st.Range(ctx, s.info.ID, q)
 }
 
 // Conflicts returns the concurrent writes that lost on key.
 func (s *Space) Conflicts(ctx context.Context, key []byte) ([]view.Entry, error) {
+	if err := s.sealed(); err != nil {
+		return nil, err
+	}
 	return s.st.Conflicts(ctx, s.info.ID, key)
 }
 

@@ -55,6 +55,15 @@ func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
 			st.Add(g)
 		}
 	}
+	schemas, err := s.Schemas(ctx, sp)
+	if err != nil {
+		return Access{}, err
+	}
+	for _, sc := range schemas {
+		if fs, ok := forked[sc.Granter]; (!ok || sc.Seq < fs) && !invalid[acl.Loc{Author: sc.Granter, Seq: sc.Seq}] {
+			st.AddSchema(sc)
+		}
+	}
 	return Access{State: st, Cuts: cuts, Forked: forked}, nil
 }
 

@@ -44,8 +44,11 @@ func (a *applier) applyOps(bc *batch, st *spaceState, c *commit.Commit, p *past)
 				Kind:    o.Kind,
 				Value:   o.Payload,
 			}
-			if o.Erased { // it arrived erased
-				e.Erased, e.PayloadDigest, e.PayloadLen = true, o.PayloadDigest, o.PayloadLen
+			if o.Erased { // it arrived erased: lost until an erase that counts names it
+				e.Erased, e.Lost, e.PayloadDigest, e.PayloadLen = true, true, o.PayloadDigest, o.PayloadLen
+				if err := a.markLost(bc, st.id, c.ID, o.Key, &e); err != nil {
+					return err
+				}
 			}
 			if err := a.applyData(bc, st, o, e, c.OpDigest(i), seenBy(i)); err != nil {
 				return err

@@ -88,7 +88,10 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 		switch {
 		case o.Kind == commit.KindBlob:
 			done.Blob = bytes.Clone(o.Payload)
-		case o.Erased:
+		case o.Erased: // arrived erased, or erased by an erase since voided: lost in its cell
+			if err := a.eraseFromView(bc, st, tc, int(t.Op)); err != nil {
+				return err
+			}
 		default:
 			if o.Kind == commit.KindPutBlob {
 				done.Blob = bytes.Clone(o.Payload)
@@ -104,12 +107,48 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 				return err
 			}
 		}
-		if err := bc.b.Set(erasedKey(st.id, t.Author, t.Seq, t.Op), rec, nil); err != nil {
+		if err := a.recordErasure(bc, st, erasedKey(st.id, t.Author, t.Seq, t.Op), rec); err != nil {
 			return err
 		}
 		bc.erased = append(bc.erased, done)
 	}
 	return nil
+}
+
+// recordErasure records rec (erase author ‖ seq ‖ wall ‖ logical) as the
+// erasure of the op row k names, unless an earlier erase is recorded: of
+// concurrent erases of one write, every replica records the first by
+// signed time (then author, then seq), whatever order they came in.
+func (a *applier) recordErasure(bc *batch, st *spaceState, k, rec []byte) error {
+	old, ok := bc.erasure[string(k)]
+	if !ok && !bc.fresh[st.id] { // a rebuild writes its rows anew
+		v, err := a.s.get(k)
+		switch {
+		case err == nil:
+			old, ok = v, true
+		case !errors.Is(err, pebble.ErrNotFound):
+			return err
+		}
+	}
+	if ok && !erasureBefore(rec, old) {
+		return nil
+	}
+	bc.erasure[string(k)] = rec
+	return bc.b.Set(k, rec, nil)
+}
+
+// erasureBefore orders erasure records by time (wall, logical), author,
+// seq; a malformed old record loses.
+func erasureBefore(rec, old []byte) bool {
+	const n = keys.Size + 20
+	if len(old) != n {
+		return true
+	}
+	at := func(r []byte) []byte { return r[keys.Size+8:] } // wall ‖ logical, big endian
+	if c := bytes.Compare(at(rec), at(old)); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(rec[:keys.Size+8], old[:keys.Size+8]) < 0
 }
 
 // target returns the commit t names, and whether it is on its author's
@@ -164,8 +203,8 @@ func (a *applier) rewrite(bc *batch, sp keys.SpaceID, c *commit.Commit, main boo
 }
 
 // eraseFromView marks op i of c erased in its key's cell (a sealed op's
-// key is what it seals). An erased winner leaves the view hash and count
-// (view.Entry.Visible).
+// key is what it seals), lost or not. An erased winner leaves the view
+// hash and count (view.Entry.Visible).
 func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i int) error {
 	o := &c.Ops[i]
 	key := o.Key
@@ -188,13 +227,18 @@ func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i i
 	for j < len(cs.cell.Live) && cs.cell.Live[j].Version != v {
 		j++
 	}
-	if j == len(cs.cell.Live) || cs.cell.Live[j].Erased {
+	if j == len(cs.cell.Live) || cs.cell.Live[j].Erased && !cs.cell.Live[j].Lost {
 		return nil // superseded (not in the cell), or erased already
 	}
 	e := &cs.cell.Live[j]
 	if j == 0 && e.Visible() {
 		st.view.Hash.Toggle(view.EntryDigest(key, e))
 		st.view.Visible--
+	}
+	if e.Lost {
+		if err := a.unmarkLost(bc, st.id, e); err != nil {
+			return err
+		}
 	}
 	e.Erase()
 	cs.dirty = true
@@ -211,6 +255,11 @@ func (a *applier) eraseFromView(bc *batch, st *spaceState, c *commit.Commit, i i
 func (a *applier) indexSuperseded(bc *batch, st *spaceState, key []byte, cs *cellState, seen view.SeenFunc) error {
 	for i := range cs.cell.Live {
 		e := &cs.cell.Live[i]
+		if e.Lost && seen(e) {
+			if err := a.unmarkLost(bc, st.id, e); err != nil { // superseded: no longer wanted
+				return err
+			}
+		}
 		if e.Tombstone() || e.Erased || !seen(e) {
 			continue
 		}
@@ -229,7 +278,8 @@ type Write struct {
 	Seq    uint64
 	Op     uint32
 	Live   bool
-	Erased bool // (Live only) its payload is erased already
+	Erased bool // (Live only) its payload is not held here
+	Lost   bool // (Erased only) and no erase that counts names it
 }
 
 // Writes returns the writes held to key, or with prefix under key:
@@ -240,7 +290,7 @@ func (s *Store) Writes(ctx context.Context, sp keys.SpaceID, key []byte, prefix 
 	add := func(k []byte, c view.Cell) {
 		for _, e := range c.Live {
 			if !e.Tombstone() {
-				out = append(out, Write{Key: k, Author: e.Author, Seq: e.Seq, Op: e.Op, Live: true, Erased: e.Erased})
+				out = append(out, Write{Key: k, Author: e.Author, Seq: e.Seq, Op: e.Op, Live: true, Erased: e.Erased, Lost: e.Lost})
 			}
 		}
 	}

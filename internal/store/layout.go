@@ -9,24 +9,28 @@ import (
 
 // Table tags.
 const (
-	tagMeta      byte = 0x01
-	tagName      byte = 0x02
-	tagCommit    byte = 0x10
-	tagCommitID  byte = 0x11
-	tagHead      byte = 0x12
-	tagVV        byte = 0x13 // version vectors, written before #16: converted on load (causal.go)
-	tagFork      byte = 0x14
-	tagPast      byte = 0x15 // a commit's gains (causal.go)
-	tagOffchain  byte = 0x16
-	tagGrant     byte = 0x17
-	tagInvalid   byte = 0x18
-	tagCut       byte = 0x19
-	tagRotation  byte = 0x1a
-	tagHistory   byte = 0x1b
-	tagErased    byte = 0x1c
-	tagPolicy    byte = 0x1d
+	tagMeta     byte = 0x01
+	tagName     byte = 0x02
+	tagCommit   byte = 0x10
+	tagCommitID byte = 0x11
+	tagHead     byte = 0x12
+	tagVV       byte = 0x13 // version vectors, written before #16: converted on load (causal.go)
+	tagFork     byte = 0x14
+	tagPast     byte = 0x15 // a commit's gains (causal.go)
+	tagOffchain byte = 0x16
+	tagGrant    byte = 0x17
+	tagInvalid  byte = 0x18
+	tagCut      byte = 0x19
+	tagRotation byte = 0x1a
+	tagHistory  byte = 0x1b
+	tagErased   byte = 0x1c
+	tagPolicy   byte = 0x1d
+	// tagSchema: schema declarations, one row per schema op of a stored
+	// commit, whether the commit counts or not (schema.go).
+	tagSchema    byte = 0x1e
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
+	tagLost      byte = 0x22 // writes held without payload or an erase that counts (lost.go)
 )
 
 func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {

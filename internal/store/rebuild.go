@@ -111,7 +111,9 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 	}
 
 	bc.fresh[sp] = true
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), policyKey(sp)} {
+	// Erasures are decided again too: a write erased by an erase that no
+	// longer counts is lost (its payload is gone here), no longer erased.
+	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), policyKey(sp)} {
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, err
 		}

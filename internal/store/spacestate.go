@@ -123,6 +123,15 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 			st.valid.Add(g)
 		}
 	}
+	schemas, err := a.s.Schemas(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range schemas {
+		if st.counts(sc.Granter, sc.Seq) {
+			st.valid.AddSchema(sc)
+		}
+	}
 	a.spaces[sp] = st
 	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
 		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {

@@ -60,7 +60,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 			if st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] {
 				return Outcome{Status: Duplicate, Err: fmt.Errorf("%w: %s is held but does not count", ErrRevoked, c)}, nil
 			}
-			return Outcome{Status: Duplicate}, nil
+			return Outcome{Status: Duplicate}, a.restoreLost(bc, st, c)
 		}
 		if fs, ok := st.forked[c.Author]; ok && fs < c.Seq {
 			return a.offchain(bc, st, c) // the author is known forked below: one evidence pair is enough
@@ -160,6 +160,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := a.addGrants(bc, st, auth.grants, auth.invalid == nil); err != nil {
 		return Outcome{}, err
 	}
+	if err := a.addSchemas(bc, st, auth.schemas, auth.invalid == nil); err != nil {
+		return Outcome{}, err
+	}
 	if auth.invalid != nil {
 		st.invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] = true
 		if err := bc.b.Set(invalidKey(st.id, c.Author, c.Seq), []byte(auth.invalid.Error()), nil); err != nil {
@@ -175,10 +178,11 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 
 // authorization is the decision on one grounded commit.
 type authorization struct {
-	grants   []acl.Grant // its grants that take effect (if it counts)
-	invalid  error       // non-nil: stored, but it does not count, and why
-	redecide bool        // it revokes or joins through an invite: decide the space again
-	past     *past       // c's causal past, if computed to decide
+	grants   []acl.Grant  // its grants that take effect (if it counts)
+	schemas  []acl.Schema // its schema declarations (if it counts)
+	invalid  error        // non-nil: stored, but it does not count, and why
+	redecide bool         // it revokes or joins through an invite: decide the space again
+	past     *past        // c's causal past, if computed to decide
 }
 
 // authorize decides c in its causal past. A commit is grounded if the
@@ -188,6 +192,9 @@ type authorization struct {
 // and its author is not cut below its seq; that is the whole decision for
 // a commit that neither revokes nor joins through an invite (see
 // acl.Evaluate), and for those the space is decided again after the batch.
+// App rules (#15) restrict, so they are decided with the commits that
+// count only (st.valid): a commit that breaks one is grounded, stored, and
+// does not count (its rule's declarer may be cut below it later).
 func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *authorization, denied error, err error) {
 	onlyData := true
 	for i := range c.Ops {
@@ -195,8 +202,8 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 	}
 	cut, isCut := st.cuts[c.Author]
 	above := isCut && c.Seq > cut
-	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above {
-		return &authorization{}, nil, nil
+	if from, ok := st.fastFrom[c.Author]; ok && c.Seq >= from && onlyData && !above && !st.valid.Constrains(c) {
+		return &authorization{}, nil, nil // no app rule covers its keys either (#15)
 	}
 	var p *past
 	var pErr error
@@ -223,7 +230,7 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 					st.fastFrom[c.Author] = c.Seq
 				}
 			}
-			return &authorization{grants: v.Grants, redecide: st.needsRedecide(v), past: p}, nil, nil
+			return &authorization{grants: v.Grants, schemas: v.Schemas, redecide: st.needsRedecide(v), past: p}, nil, nil
 		}
 		why = err
 	}
@@ -234,7 +241,7 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 	if err != nil {
 		return nil, err, nil
 	}
-	return &authorization{grants: v.Grants, invalid: why, redecide: st.needsRedecide(v), past: p}, nil, nil
+	return &authorization{grants: v.Grants, schemas: v.Schemas, invalid: why, redecide: st.needsRedecide(v), past: p}, nil, nil
 }
 
 // needsRedecide reports whether a commit with verdict v can change which

@@ -19,6 +19,7 @@ func FuzzDecodeCell(f *testing.F) {
 		{Live: []view.Entry{del(ver(1_700_000_000_000_000, 2, 9, 3))}},
 		{Live: []view.Entry{put(ver(20, 2, 1, 0), "b"), put(ver(10, 1, 1, 0), "")}},
 		{Live: []view.Entry{erased(put(ver(20, 2, 1, 0), "gone")), put(ver(10, 1, 1, 0), "kept")}},
+		{Live: []view.Entry{lose(put(ver(20, 2, 1, 0), "lost here")), erased(put(ver(10, 1, 1, 0), "gone"))}},
 	} {
 		f.Add(view.AppendCell(nil, &c))
 	}
@@ -93,5 +94,10 @@ func FuzzDecodeVV(f *testing.F) {
 
 func erased(e view.Entry) view.Entry {
 	e.Erase()
+	return e
+}
+
+func lose(e view.Entry) view.Entry {
+	e.Lose()
 	return e
 }

@@ -45,33 +45,50 @@ type Entry struct {
 	Kind  commit.Kind // KindPut, KindDel or KindPutBlob
 	Value []byte      // the payload; nil for a tombstone or an erased write
 
-	// Erased is set once the write's payload was erased (an erase op, or
-	// its commit arrived erased): Value is nil and PayloadDigest and
-	// PayloadLen keep what the view hash covers.
+	// Erased is set once the write's payload is not held here: Value is
+	// nil and PayloadDigest and PayloadLen keep what the view hash covers.
 	Erased        bool
 	PayloadDigest keys.Digest
 	PayloadLen    int
+	// Lost (with Erased) says that no erase that counts names the write:
+	// its commit arrived erased ahead of the erase, or the erase that
+	// dropped the payload here was voided later (its author revoked
+	// concurrently). A lost write stays visible, in the view hash through
+	// its digest, so that replicas agree on the view whether or not they
+	// hold its payload.
+	Lost bool
 }
 
-// Erase drops e's payload, keeping its digest and length.
+// Erase marks e erased by an erase that counts, dropping its payload and
+// keeping its digest and length.
 func (e *Entry) Erase() {
 	if e.Erased {
+		e.Lost = false
 		return
 	}
 	e.PayloadDigest, e.PayloadLen = keys.PayloadHash.Sum1(e.Value), len(e.Value)
 	e.Erased, e.Value = true, nil
 }
 
+// Lose drops e's payload, keeping its digest and length, without an erase
+// that counts: e stays visible.
+func (e *Entry) Lose() {
+	if !e.Erased {
+		e.Erase()
+	}
+	e.Lost = true
+}
+
 // Tombstone reports whether the entry deletes its key.
 func (e *Entry) Tombstone() bool { return e.Kind == commit.KindDel }
 
 // Visible reports whether the entry, as its key's winner, is in the view
-// hash and count: neither a tombstone nor erased. An erased winner stays
-// in its cell, so that a read says the key was erased, but counts as a
-// deleted key: a replica that receives a private space's erased write
-// cannot open it and never learns its key, so erased writes must not
-// count anywhere.
-func (e *Entry) Visible() bool { return !e.Tombstone() && !e.Erased }
+// hash and count: neither a tombstone nor erased by an erase that counts
+// (a lost write is visible). An erased winner stays in its cell, so that a
+// read says the key was erased, but counts as a deleted key: a replica
+// that receives a private space's erased write cannot open it and never
+// learns its key, so erased writes must not count anywhere.
+func (e *Entry) Visible() bool { return !e.Tombstone() && (!e.Erased || e.Lost) }
 
 // Cell is the state of one key: its live writes, greatest Version first.
 type Cell struct {
@@ -170,14 +187,18 @@ const maxLive = 1 << 16
 // one-byte fields.
 const minEntrySize = 8 + 4 + 32 + 4
 
-// erasedFlag marks an erased entry's kind byte in a cell's encoding.
-const erasedFlag = 0x80
+// erasedFlag marks an erased entry's kind byte in a cell's encoding;
+// lostFlag, with it, a lost one.
+const (
+	erasedFlag = 0x80
+	lostFlag   = 0x40
+)
 
 // AppendCell appends the cell's binary encoding to dst:
 // uvarint(n), then per entry: wall (8, big endian), logical (4), author (32),
 // uvarint seq, uvarint op, kind (1), uvarint len, value; an erased entry
-// has erasedFlag in its kind byte and the payload's digest (32) where the
-// value would be.
+// has erasedFlag in its kind byte (and lostFlag if lost) and the payload's
+// digest (32) where the value would be.
 func AppendCell(dst []byte, c *Cell) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(c.Live)))
 	for i := range c.Live {
@@ -188,7 +209,11 @@ func AppendCell(dst []byte, c *Cell) []byte {
 		dst = binary.AppendUvarint(dst, e.Seq)
 		dst = binary.AppendUvarint(dst, uint64(e.Op))
 		if e.Erased {
-			dst = append(dst, byte(e.Kind)|erasedFlag)
+			kb := byte(e.Kind) | erasedFlag
+			if e.Lost {
+				kb |= lostFlag
+			}
+			dst = append(dst, kb)
 			dst = binary.AppendUvarint(dst, uint64(e.PayloadLen))
 			dst = append(dst, e.PayloadDigest[:]...)
 			continue
@@ -217,12 +242,12 @@ func DecodeCell(b []byte) (Cell, error) {
 		e.Seq = r.uvarint()
 		op := r.uvarint()
 		kb := r.take(1)[0]
-		e.Kind, e.Erased = commit.Kind(kb&^erasedFlag), kb&erasedFlag != 0
+		e.Kind, e.Erased, e.Lost = commit.Kind(kb&^(erasedFlag|lostFlag)), kb&erasedFlag != 0, kb&lostFlag != 0
 		vlen := r.uvarint()
 		if r.err != nil {
 			break
 		}
-		if op >= commit.MaxOps || vlen > commit.MaxValueSize || !e.Kind.IsData() || e.Seq == 0 || e.Kind == commit.KindDel && vlen != 0 {
+		if op >= commit.MaxOps || vlen > commit.MaxValueSize || !e.Kind.IsData() || e.Seq == 0 || e.Kind == commit.KindDel && vlen != 0 || e.Lost && !e.Erased {
 			return Cell{}, fmt.Errorf("%w: entry %d out of range", ErrCorrupt, i)
 		}
 		e.Op = uint32(op)

@@ -448,6 +448,7 @@ func TestCellRoundTrip(t *testing.T) {
 		{"one tombstone", view.Cell{Live: []view.Entry{del(ver(1, 1, 1, 0))}}},
 		{"small", smallCell()},
 		{"sample with a 64 KiB value", sampleCell()},
+		{"erased and lost", view.Cell{Live: []view.Entry{lose(put(ver(2, 1, 2, 0), "v")), erased(put(ver(1, 1, 1, 0), "w"))}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			enc := view.AppendCell(nil, &tt.cell)
@@ -526,6 +527,11 @@ func TestDecodeCellRejects(t *testing.T) {
 		{"op index too large", enc(put(ver(10, 1, 1, commit.MaxOps+1), "a"))},
 		{"op index max uint32", enc(put(ver(10, 1, 1, math.MaxUint32), "a"))},
 		{"value too large", enc(view.Entry{Version: a.Version, Kind: commit.KindPut, Value: make([]byte, commit.MaxValueSize+1)})},
+		{"lost but not erased", func() []byte {
+			b := enc(put(a.Version, ""))
+			b[1+8+4+32+2] |= 0x40 // the kind byte
+			return b
+		}()},
 		{"value length past the end", append(bytes.TrimSuffix(enc(put(a.Version, "")), []byte{0}), 5, 'x')},
 	}
 	for _, tt := range tests {
@@ -691,5 +697,33 @@ func TestEraseKeepsDigest(t *testing.T) {
 	}
 	if w, _ := d.Winner(); !w.Erased || w.Value != nil || view.EntryDigest([]byte("k"), &w) != want {
 		t.Fatalf("decoded erased entry: %+v", w)
+	}
+}
+
+// TestLostEntry: a lost entry (payload not held, no erase that counts) is
+// visible with the digest it had, survives encoding, and an erase that
+// counts then erases it.
+func TestLostEntry(t *testing.T) {
+	e := put(ver(20, 2, 1, 0), "kept elsewhere")
+	want := view.EntryDigest([]byte("k"), &e)
+	e.Lose()
+	if !e.Lost || !e.Erased || e.Value != nil || !e.Visible() || view.EntryDigest([]byte("k"), &e) != want {
+		t.Fatalf("lost entry: %+v, visible %v", e, e.Visible())
+	}
+	c := view.Cell{Live: []view.Entry{e}}
+	d, err := view.DecodeCell(view.AppendCell(nil, &c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := d.Winner()
+	if !w.Lost || !w.Visible() || view.EntryDigest([]byte("k"), &w) != want {
+		t.Fatalf("decoded lost entry: %+v", w)
+	}
+	if dg, ok := d.VisibleDigest([]byte("k")); !ok || dg != want {
+		t.Fatal("a lost winner is not in the view hash with its digest")
+	}
+	w.Erase()
+	if w.Lost || !w.Erased || w.Visible() || view.EntryDigest([]byte("k"), &w) != want {
+		t.Fatalf("lost entry erased: %+v, visible %v", w, w.Visible())
 	}
 }

@@ -22,6 +22,8 @@ import (
 // people and revoke people, devices carry their identity's revocations of
 // siblings, and devices join through invites as their person (the grant
 // then held by every device of that person).
+// Admins also declare app rules (#15) for the app "s", and authors write
+// its keys, some breaking the rules in force (see schemaStep).
 // Every commit is grounded (allowed when revocations and invite uses are
 // left aside), so a store stores every one; which of them count is
 // acl.Evaluate's decision (see ExpectDecided). g.Authors of the authors
@@ -106,6 +108,9 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		}
 		return out
 	}
+	// App rules are drawn from sr, seeded by the space too, for the same
+	// reason.
+	sr := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sk[16:24]), binary.BigEndian.Uint64(sk[24:])))
 	knownSeq := func(a, t *author) uint64 {
 		if t == a {
 			return a.seq
@@ -187,6 +192,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 				batch = append(batch, commit.GrantOp(commit.InviteGrant(sp, a.key.Author(), role, inv)))
 			}
 		}
+		batch = append(batch, schemaStep(sr, a, as)...)
 		for range r.IntN(g.MaxBatch + 1) {
 			p := "k/"
 			if r.IntN(3) == 0 {
@@ -224,6 +230,46 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		a.wrote(c)
 	}
 	return h
+}
+
+// schemaBodies are the app rules drawn for the app "s": closed to keys
+// naming their author with JSON object values; open, naming the author;
+// a pin only admins write; retired.
+var schemaBodies = []string{
+	`{"prefix":"s/","rules":[{"key":"s/{author}","write":"named","value":{"type":"object"}}]}`,
+	`{"rules":[{"key":"s/{author}","write":"named"}]}`,
+	`{"prefix":"s/","rules":[{"key":"s/pin/{n}","write":"admin"},{"key":"s/{x}","write":"anyone"}]}`,
+	``,
+}
+
+// schemaStep draws a's ops for the app "s": sometimes a schema
+// declaration (kept only from an admin, by the grounded check), sometimes
+// writes of its keys, under a's name or another's, with a JSON object or
+// not.
+func schemaStep(sr *rand.Rand, a *author, as []*author) []commit.Op {
+	var out []commit.Op
+	if sr.IntN(12) == 0 {
+		body := schemaBodies[sr.IntN(len(schemaBodies))]
+		out = append(out, commit.SchemaOp(commit.Schema{App: "s", Version: uint64(1 + sr.IntN(4)), Body: []byte(body)}))
+	}
+	if sr.IntN(3) == 0 {
+		var key string
+		switch x := sr.IntN(6); {
+		case x < 3:
+			key = "s/" + a.key.Author().String()
+		case x < 5:
+			key = "s/" + as[sr.IntN(len(as))].key.Author().String()
+		default:
+			key = fmt.Sprintf("s/pin/%d", sr.IntN(2))
+		}
+		value := []string{`{"n":1}`, `{}`, `"text"`}[sr.IntN(3)]
+		if sr.IntN(6) == 0 {
+			out = append(out, commit.Del([]byte(key)))
+		} else {
+			out = append(out, commit.Put([]byte(key), []byte(value)))
+		}
+	}
+	return out
 }
 
 func randomGrant(r *rand.Rand, subject keys.AuthorID, expires uint64) commit.Op {

@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"RevocationCycle", testRevocationCycle},
 		{"OneTimeInvite", testOneTimeInvite},
 		{"PrefixAndExpiry", testPrefixAndExpiry},
+		{"AppRules", testAppRules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,204 @@
+package acl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/schema"
+)
+
+// App rules (#15): schema ops declare, per app, who may write which keys
+// and which values they may hold (package schema). The rules are in the
+// package documentation.
+
+// ErrSchema: a write of the commit breaks an app rule in force in its
+// causal past. The error is a *SchemaError.
+var ErrSchema = errors.New("breaks an app rule")
+
+// SchemaError says which app rule a write broke.
+type SchemaError struct {
+	Author  keys.AuthorID
+	Space   keys.SpaceID
+	App     string
+	Version uint64
+	Key     []byte
+	Why     *schema.Violation
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("%s's write to %q in space %s breaks the rules of app %q (schema version %d): %v. It does not count: write keys and values as the app lays them out (docs/apps.md)", e.Author, e.Key, e.Space, e.App, e.Version, e.Why)
+}
+
+func (e *SchemaError) Unwrap() error { return ErrSchema }
+
+// Schema is a schema declaration that took effect: Granter's commit Seq
+// declared version Version of App's rules, Body.
+type Schema struct {
+	Granter keys.AuthorID
+	Seq     uint64
+	App     string
+	Version uint64
+	Body    []byte
+
+	set *schema.Set // Body compiled (AddSchema); nil if it does not decode
+}
+
+// compiled returns sc's rules (nil if its body does not decode).
+func (sc *Schema) compiled() *schema.Set {
+	if sc.set == nil {
+		sc.set, _ = schema.Parse(sc.Body)
+	}
+	return sc.set
+}
+
+// newer reports whether a is in force rather than b, of one app: the
+// greater version, then the greater (author, seq), so that two admins
+// declaring one version concurrently leave the same one in force
+// everywhere.
+func (a *Schema) newer(b *Schema) bool {
+	if a.Version != b.Version {
+		return a.Version > b.Version
+	}
+	if c := bytes.Compare(a.Granter[:], b.Granter[:]); c != 0 {
+		return c > 0
+	}
+	return a.Seq > b.Seq
+}
+
+// AddSchema records a schema declaration that took effect.
+func (s *State) AddSchema(sc Schema) {
+	if s.schemas == nil {
+		s.schemas = map[string][]Schema{}
+	}
+	sc.compiled()
+	s.schemas[sc.App] = append(s.schemas[sc.App], sc)
+}
+
+// Schemas returns every schema declaration recorded, by app then in the
+// order recorded.
+func (s *State) Schemas() []Schema {
+	var out []Schema
+	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
+		out = append(out, s.schemas[app]...)
+	}
+	return out
+}
+
+// InForce returns, per app, the schema in force for a commit with causal
+// past seen: the newest declaration there.
+func (s *State) InForce(seen SeenFunc) []Schema {
+	var out []Schema
+	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
+		if sc, ok := s.inForce(app, seen); ok {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func (s *State) inForce(app string, seen SeenFunc) (Schema, bool) {
+	var best *Schema
+	for i := range s.schemas[app] {
+		sc := &s.schemas[app][i]
+		if (best == nil || sc.newer(best)) && seen(sc.Granter, sc.Seq) {
+			best = sc
+		}
+	}
+	if best == nil {
+		return Schema{}, false
+	}
+	return *best, true
+}
+
+// Constrains reports whether some declared schema, of any version, has a
+// rule for a key c writes: a commit that writes none of them needs no
+// look at its causal past for app rules.
+func (s *State) Constrains(c *commit.Commit) bool {
+	if len(s.schemas) == 0 {
+		return false
+	}
+	for i := range c.Ops {
+		o := &c.Ops[i]
+		if !o.Kind.IsData() {
+			continue
+		}
+		for _, scs := range s.schemas {
+			for j := range scs {
+				if set := scs[j].set; set != nil && set.Covers(o.Key) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// checkSchemaOp decides a schema op: an admin's; a body that does not
+// decode is ignored, as any malformed control op.
+func (s *State) checkSchemaOp(c *commit.Commit, o *commit.Op, v *Verdict) {
+	sc, err := commit.DecodeSchema(*o)
+	if err != nil {
+		return
+	}
+	set, err := schema.Parse(sc.Body)
+	if err != nil {
+		return
+	}
+	v.Schemas = append(v.Schemas, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body, set: set})
+}
+
+// checkRules decides a data op of c against the app rules in force in c's
+// causal past. held are c's author's grants there (for rules "admin"),
+// mine the identities certifying it in c (for {person}).
+func (s *State) checkRules(c *commit.Commit, o *commit.Op, seen SeenFunc, held []Grant, mine []keys.IdentityID) error {
+	if len(s.schemas) == 0 {
+		return nil
+	}
+	op := schema.Put
+	switch o.Kind {
+	case commit.KindDel:
+		op = schema.Del
+	case commit.KindPutBlob:
+		op = schema.PutBlob
+	}
+	value := o.Payload
+	if o.Erased {
+		// The value left every replica: its check was made while it was
+		// there, and nothing of it can be shown now.
+		op = schema.Del
+	}
+	signer := schema.Signer{
+		Author: c.Author.String(),
+		Person: func(idt string) bool {
+			id, err := keys.ParseIdentityID(idt)
+			return err == nil && (slices.Contains(mine, id) || s.certified(c.Author, id, seen))
+		},
+		Admin: func(key []byte) bool { return allowed(held, commit.RoleAdmin, key) },
+	}
+	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
+		covered := false
+		for _, sc := range s.schemas[app] {
+			if sc.set != nil && sc.set.Covers(o.Key) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			continue
+		}
+		sc, ok := s.inForce(app, seen)
+		if !ok || sc.set == nil {
+			continue // a body that does not decode is not recorded (checkSchemaOp)
+		}
+		set := sc.set
+		if why := set.Check(o.Key, op, value, signer); why != nil {
+			return &SchemaError{Author: c.Author, Space: s.space, App: app, Version: sc.Version, Key: o.Key, Why: why}
+		}
+	}
+	return nil
+}
