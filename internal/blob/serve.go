@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/loamdb/loam/internal/frame"
@@ -68,6 +69,17 @@ type Holder interface {
 	Bitmap(m Manifest) Bitmap
 	Get(c ChunkID) ([]byte, error)
 }
+
+// bufferedHolder is a Holder that can read a chunk into a buffer it is
+// given (a *Store): a Server then reads chunks into buffers it reuses
+// rather than a new MiB per chunk for the garbage collector.
+type bufferedHolder interface {
+	GetInto(c ChunkID, buf []byte) ([]byte, error)
+}
+
+// chunkBufs holds ChunkSize buffers for answers being written: one per
+// Get being answered, so at most as many as streams being served.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
 
 // Server answers the requests of the streams it is given, from Holder.
 // Its fields are set before the first Serve and not changed after.
@@ -207,8 +219,16 @@ func (srv *Server) get(ctx context.Context, c *frame.Conn, s Stream, g *BlobMsg)
 	// Each piece waits for its turn under the upload rate (the frame's few
 	// bytes besides the data are not counted).
 	pace := func(k int) error { return t.Wait(ctx, k) }
+	get := srv.Holder.Get
+	if h, ok := srv.Holder.(bufferedHolder); ok {
+		// One buffer for the whole answer: writeChunk has written a
+		// chunk (the stream does not retain it) before the next is read.
+		buf := chunkBufs.Get().(*[]byte)
+		defer chunkBufs.Put(buf)
+		get = func(c ChunkID) ([]byte, error) { return h.GetInto(c, *buf) }
+	}
 	for i := g.Index; i < g.Index+g.Count; i++ {
-		data, err := srv.Holder.Get(m.Chunks[i])
+		data, err := get(m.Chunks[i])
 		if err != nil {
 			return fail("chunk %d of blob %s not held", i, g.Blob)
 		}

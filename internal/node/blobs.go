@@ -60,6 +60,9 @@ func (h corruptHolder) Get(c blob.ChunkID) ([]byte, error) {
 	return data, nil
 }
 
+// GetInto is Get: the server reads through it when the holder has it.
+func (h corruptHolder) GetInto(c blob.ChunkID, _ []byte) ([]byte, error) { return h.Get(c) }
+
 // blobSource returns a blob.Source over /loam/blob/1 to peer.
 func (n *Node) blobSource(peer keys.AuthorID) punishingSource {
 	return punishingSource{n: n, peer: peer, c: &blob.Client{
