@@ -1,7 +1,9 @@
 package space
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -85,6 +87,13 @@ func (s *Space) DeclareRules(ctx context.Context, sc commit.Schema) (commit.Sche
 	}
 	if _, err := schema.Parse(sc.Body); err != nil {
 		return sc, fmt.Errorf("space: rules of app %q: %w", sc.App, err)
+	}
+	if len(sc.Body) > 0 { // signed compact, as the API carries it (encoding/json compacts raw JSON)
+		var b bytes.Buffer
+		if err := json.Compact(&b, sc.Body); err != nil {
+			return sc, fmt.Errorf("space: rules of app %q: %w: %v", sc.App, schema.ErrBody, err)
+		}
+		sc.Body = b.Bytes()
 	}
 	in, err := s.Rules(ctx)
 	if err != nil {

@@ -1,7 +1,9 @@
 package space_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -33,11 +35,12 @@ func TestDeclareRules(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, store.Options{})
 	chat := chatRules(t)
-	if got, err := f.sp.DeclareRules(ctx, chat); err != nil || got.Version != 1 {
-		t.Fatalf("DeclareRules(chat v1) = %+v, %v", got, err)
+	got, err := f.sp.DeclareRules(ctx, chat)
+	if err != nil || got.Version != 1 || !json.Valid(got.Body) || bytes.ContainsAny(got.Body, "\n ") {
+		t.Fatalf("DeclareRules(chat v1) = %s, %v; want version 1, compact", got.Body, err)
 	}
 	in, err := f.sp.Rules(ctx)
-	if err != nil || len(in) != 1 || in[0].App != "chat" || in[0].Version != 1 || string(in[0].Body) != string(chat.Body) {
+	if err != nil || len(in) != 1 || in[0].App != "chat" || in[0].Version != 1 || string(in[0].Body) != string(got.Body) {
 		t.Fatalf("Rules = %+v, %v; want chat v1", in, err)
 	}
 	if _, err := f.sp.DeclareRules(ctx, chat); !errors.Is(err, space.ErrRulesVersion) || !strings.Contains(err.Error(), "declare version 2 or later") {
