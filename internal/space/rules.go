@@ -95,6 +95,9 @@ func (s *Space) DeclareRules(ctx context.Context, sc commit.Schema) (commit.Sche
 		}
 		sc.Body = b.Bytes()
 	}
+	if err := s.canWrite(ctx, []commit.Op{commit.SchemaOp(sc)}); err != nil {
+		return sc, err // not an admin: that first, whatever the version
+	}
 	in, err := s.Rules(ctx)
 	if err != nil {
 		return sc, err
