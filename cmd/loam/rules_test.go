@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam"
 	"github.com/loamdb/loam/internal/api"
@@ -77,5 +79,27 @@ func TestSpaceRulesCLI(t *testing.T) {
 	b.ok("", "put", "garden", "chat/msg/general/1795275122119-"+bAuthor, `{"text":"hello"}`)
 	if line := b.fail(1, "", "put", "garden", "board/offer/1795275122119-"+bAuthor, `{"txt":"bikes"}`); !strings.Contains(line, `app "board"`) || !strings.Contains(line, "text") {
 		t.Errorf("an offer off its schema: %q", line)
+	}
+}
+
+// rulesInForce waits until the rules of apps are in force in space on h.
+func rulesInForce(t *testing.T, h *home, space string, apps ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var in api.RulesList
+		h.okJSON(&in, "space", "rules", space, "--json")
+		have := map[string]bool{}
+		for _, r := range in.Apps {
+			have[r.App] = true
+		}
+		missing := slices.DeleteFunc(slices.Clone(apps), func(a string) bool { return have[a] })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rules of %v are not in force in %s on %s after 30 s: %+v", missing, space, h.dir, in)
+		}
+		time.Sleep(100 * time.Millisecond) // re-check interval
 	}
 }
