@@ -474,6 +474,14 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleAdmin, nil) {
 				return deny(commit.RoleAdmin, "setting the space's retention (for the whole space)")
 			}
+		case o.Kind == commit.KindCheckpoint:
+			if !allowed(held, commit.RoleAdmin, nil) {
+				return deny(commit.RoleAdmin, "making a checkpoint (for the whole space)")
+			}
+		case o.Kind == commit.KindVerdict:
+			if len(held) == 0 {
+				return deny(commit.RoleRead, "giving a verdict on a checkpoint")
+			}
 		case o.Kind == commit.KindSchema:
 			if !hasRole(held, commit.RoleAdmin) {
 				return deny(commit.RoleAdmin, "declaring a schema")

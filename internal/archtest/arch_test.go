@@ -34,10 +34,10 @@ const module = "github.com/loamdb/loam"
 // must be. Put a new package on the lowest layer above everything it imports.
 var layers = [][]string{
 	0:  {"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit"}, // leaf vocabulary: IDs, keys, hashing, signing; frame: the stream protocols' framing; durable: crash-safe small files; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; version: the build's version; golden: the docs' hex dumps for golden tests; testkit: helpers many packages' tests share
-	1:  {"internal/commit", "internal/identity", "internal/schema"},                                                                                                // identity: a person's phrase, identity key, device certificates and revocations
+	1:  {"internal/commit", "internal/identity", "internal/schema", "internal/ledger", "internal/poll"},                                                            // identity: a person's phrase, identity key, device certificates and revocations
 	2:  {"internal/view", "internal/acl", "internal/seal"},
 	3:  {"internal/store", "internal/store/storetest", "internal/blob"},
-	4:  {"internal/reconcile", "internal/readkey"}, // readkey: read-key custody, the store's Unseal and Rotated hooks
+	4:  {"internal/reconcile", "internal/readkey", "internal/snapshot"}, // snapshot: what a checkpoint vouches for (#14); readkey: read-key custody, the store's Unseal and Rotated hooks
 	5:  {"internal/p2p"},
 	6:  {"internal/space"},
 	7:  {"internal/node"},

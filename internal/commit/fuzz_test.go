@@ -204,6 +204,10 @@ func FuzzDecodeControl(f *testing.F) {
 		mustOp(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})),
 		mustOp(commit.RetentionOp(commit.Retention{Mode: commit.RetainFor, After: 30 * 24 * time.Hour})),
 		mustEraseOp(commit.Erase{Targets: []commit.EraseTarget{{Author: subject, Seq: 3, ID: keys.CommitID{1}, Op: 0, Key: []byte("chat/general/1")}, {Author: subject, Seq: 4, ID: keys.CommitID{2}, Op: 1}}}),
+		mustOp(commit.CheckpointOp(goldenCheckpoint())),
+		mustOp(commit.CheckpointOp(commit.Checkpoint{Frontier: []commit.FrontierHead{{Author: keys.AuthorID{1}, Seq: 1}, {Author: subject, Seq: 1 << 40, Time: commit.HLC{Wall: 1 << 60, Logical: 1<<32 - 1}}}})),
+		mustOp(commit.VerdictOp(commit.Verdict{Checkpoint: keys.CommitID{9}, OK: true})),
+		mustOp(commit.VerdictOp(commit.Verdict{Checkpoint: keys.CommitID{9}, Field: commit.CheckpointStatsField})),
 	} {
 		f.Add(byte(op.Kind), false, op.Payload)
 		f.Add(byte(op.Kind), true, op.Payload)
@@ -291,6 +295,24 @@ func FuzzDecodeControl(f *testing.F) {
 			again, err := commit.RetentionOp(ret)
 			if err != nil || !bytes.Equal(again.Payload, op.Payload) {
 				t.Fatalf("retention round trip: %+v -> %x, %v", ret, again.Payload, err)
+			}
+		}
+
+		ck, err := commit.DecodeCheckpoint(op)
+		wantKind(commit.KindCheckpoint, err)
+		if err == nil {
+			again, err := commit.CheckpointOp(ck)
+			if err != nil || !bytes.Equal(again.Payload, op.Payload) || ck.Validate() != nil {
+				t.Fatalf("checkpoint round trip: %+v -> %x, %v", ck, again.Payload, err)
+			}
+		}
+
+		vd, err := commit.DecodeVerdict(op)
+		wantKind(commit.KindVerdict, err)
+		if err == nil {
+			again, err := commit.VerdictOp(vd)
+			if err != nil || !bytes.Equal(again.Payload, op.Payload) || vd.OK != (vd.Field == 0) {
+				t.Fatalf("verdict round trip: %+v -> %x, %v", vd, again.Payload, err)
 			}
 		}
 

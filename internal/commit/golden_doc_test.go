@@ -3,6 +3,7 @@ package commit_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"reflect"
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -58,7 +59,43 @@ func goldenOps() []struct {
 			commit.KindDevRevoke, "a2 01 5894" + goldenRevocation + " 02 07"},
 		{"op.revokeperson", commit.RevokePersonOp(commit.RevokePerson{Identity: goldenIdentity, Cuts: []commit.Revoke{{Author: dev, LastSeq: 41}}}),
 			commit.KindRevokePerson, "a2 01 5820 0ae27999d5388cdef5ffcaa6c2d3397f4a47d0055cc5e83e3774acc4199e9c12 02 81 a2 01 5820 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394 02 1829"},
+		{"op.checkpoint", mustOp(commit.CheckpointOp(goldenCheckpoint())), commit.KindCheckpoint, goldenCheckpointPayload},
+		{"op.verdict", mustOp(commit.VerdictOp(commit.Verdict{Checkpoint: fill(0x77), OK: true})),
+			commit.KindVerdict, "a2 01 5820 7777777777777777777777777777777777777777777777777777777777777777 02 f5"},
+		{"op.verdict-dispute", mustOp(commit.VerdictOp(commit.Verdict{Checkpoint: fill(0x77), Field: commit.CheckpointCells})),
+			commit.KindVerdict, "a3 01 5820 7777777777777777777777777777777777777777777777777777777777777777 02 f4 03 03"},
 	}
+}
+
+// goldenCheckpoint is the checkpoint example of §7: one author's frontier
+// head, and digests of repeated bytes.
+func goldenCheckpoint() commit.Checkpoint {
+	return commit.Checkpoint{
+		Frontier: []commit.FrontierHead{{Author: goldenDeviceKey.Author(), Seq: 7, ID: fill(0x11), Time: commit.HLC{Wall: 1_700_000_000_000_001, Logical: 2}}},
+		View:     fill(0x22),
+		Visible:  3,
+		Cells:    fill(0x33),
+		Kept:     fill(0x44),
+		Causal:   fill(0x55),
+		ACL:      fill(0x66),
+		Stats:    commit.CheckpointStats{Commits: 10, Bytes: 4530, Kept: 4, Cells: 3},
+	}
+}
+
+const goldenCheckpointPayload = `
+a7 01 81 85 5820 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394
+            07 5820 1111111111111111111111111111111111111111111111111111111111111111
+            1b00060a24181e4001 02
+   02 82 5820 2222222222222222222222222222222222222222222222222222222222222222 03
+   03 5820 3333333333333333333333333333333333333333333333333333333333333333
+   04 5820 4444444444444444444444444444444444444444444444444444444444444444
+   05 5820 5555555555555555555555555555555555555555555555555555555555555555
+   06 5820 6666666666666666666666666666666666666666666666666666666666666666
+   07 84 0a 1911b2 04 03`
+
+// must turns an encoder that may fail into one that panics.
+func must[T any](enc func(T) (commit.Op, error)) func(T) commit.Op {
+	return func(v T) commit.Op { return mustOp(enc(v)) }
 }
 
 // goldenIdentity is the identity of docs/format/identity.md §2 (the phrase
@@ -117,6 +154,14 @@ func TestGoldenControlOps(t *testing.T) {
 			_, again = decodeAgain(t, c.id, c.op, commit.DecodeDevRevoke, commit.DevRevokeOp)
 		case commit.KindRevokePerson:
 			_, again = decodeAgain(t, c.id, c.op, commit.DecodeRevokePerson, commit.RevokePersonOp)
+		case commit.KindCheckpoint:
+			k, op := decodeAgain(t, c.id, c.op, commit.DecodeCheckpoint, must(commit.CheckpointOp))
+			if !reflect.DeepEqual(k, goldenCheckpoint()) {
+				t.Errorf("%s decodes to %+v", c.id, k)
+			}
+			again = op
+		case commit.KindVerdict:
+			_, again = decodeAgain(t, c.id, c.op, commit.DecodeVerdict, must(commit.VerdictOp))
 		}
 		if !bytes.Equal(again.Payload, c.op.Payload) {
 			t.Errorf("%s: decoded and encoded again as %x", c.id, again.Payload)

@@ -50,6 +50,8 @@ var kindNames = map[Kind]string{
 	KindRevokePerson: "revokeperson",
 	KindErase:        "erase",
 	KindRetention:    "retention",
+	KindCheckpoint:   "checkpoint",
+	KindVerdict:      "verdict",
 	KindSealed:       "sealed",
 	KindBlob:         "blob",
 }
@@ -76,11 +78,11 @@ const MaxBlobOp = 64
 // keep a private space's blobs by.
 func (k Kind) Erasable() bool { return !k.IsControl() && k != KindBlob }
 
-// IsControl reports whether k is an access-control, schema, erase or
-// retention op:
+// IsControl reports whether k is an access-control, schema, erase,
+// retention, checkpoint or verdict op:
 // its payload is a CBOR body in the clear (in private spaces too), never
 // erased, and it has no key.
-func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindRetention }
+func (k Kind) IsControl() bool { return k >= KindGrant && k <= KindVerdict }
 
 // Op is one operation in a commit.
 //
@@ -142,7 +144,7 @@ func (o *Op) validate() error {
 	if o.Kind == KindBlob && plen > MaxBlobOp {
 		return fmt.Errorf("blob op payload is %d bytes, the limit is %d (a blob reference: ID and size)", plen, MaxBlobOp)
 	}
-	if plen > MaxValueSize && o.Kind != KindSealed && o.Kind != KindRotate {
+	if plen > MaxValueSize && o.Kind != KindSealed && o.Kind != KindRotate && o.Kind != KindCheckpoint {
 		return fmt.Errorf("%s payload is %d bytes, the inline limit is %d (store larger values as blobs)", o.Kind, plen, MaxValueSize)
 	}
 	switch {

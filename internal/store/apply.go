@@ -262,6 +262,7 @@ type batch struct {
 	atSeq   map[authorSeq]keys.CommitID
 	byLoc   map[authorSeq]*commit.Commit     // main-chain commits stored in this batch
 	erasedC map[keys.CommitID]*commit.Commit // stored commits an erase of this batch rewrote (erase.go)
+	erasure map[string][]byte                // erasure rows this batch wrote (erase.go)
 	policy  map[keys.SpaceID][]byte          // retention rows written in this batch (retention.go)
 	pasts   map[authorSeq][]gain             // gains of the commits stored in this batch (causal.go)
 	from    map[authorSeq]uint64             // (space, author, 0) → its first seq stored in this batch
@@ -300,6 +301,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		atSeq:   map[authorSeq]keys.CommitID{},
 		byLoc:   map[authorSeq]*commit.Commit{},
 		erasedC: map[keys.CommitID]*commit.Commit{},
+		erasure: map[string][]byte{},
 		policy:  map[keys.SpaceID][]byte{},
 		pasts:   map[authorSeq][]gain{},
 		from:    map[authorSeq]uint64{},

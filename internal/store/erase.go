@@ -107,12 +107,48 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 				return err
 			}
 		}
-		if err := bc.b.Set(erasedKey(st.id, t.Author, t.Seq, t.Op), rec, nil); err != nil {
+		if err := a.recordErasure(bc, st, erasedKey(st.id, t.Author, t.Seq, t.Op), rec); err != nil {
 			return err
 		}
 		bc.erased = append(bc.erased, done)
 	}
 	return nil
+}
+
+// recordErasure records rec (erase author ‖ seq ‖ wall ‖ logical) as the
+// erasure of the op row k names, unless an earlier erase is recorded: of
+// concurrent erases of one write, every replica records the first by
+// signed time (then author, then seq), whatever order they came in.
+func (a *applier) recordErasure(bc *batch, st *spaceState, k, rec []byte) error {
+	old, ok := bc.erasure[string(k)]
+	if !ok && !bc.fresh[st.id] { // a rebuild writes its rows anew
+		v, err := a.s.get(k)
+		switch {
+		case err == nil:
+			old, ok = v, true
+		case !errors.Is(err, pebble.ErrNotFound):
+			return err
+		}
+	}
+	if ok && !erasureBefore(rec, old) {
+		return nil
+	}
+	bc.erasure[string(k)] = rec
+	return bc.b.Set(k, rec, nil)
+}
+
+// erasureBefore orders erasure records by time (wall, logical), author,
+// seq; a malformed old record loses.
+func erasureBefore(rec, old []byte) bool {
+	const n = keys.Size + 20
+	if len(old) != n {
+		return true
+	}
+	at := func(r []byte) []byte { return r[keys.Size+8:] } // wall ‖ logical, big endian
+	if c := bytes.Compare(at(rec), at(old)); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(rec[:keys.Size+8], old[:keys.Size+8]) < 0
 }
 
 // target returns the commit t names, and whether it is on its author's

@@ -195,3 +195,50 @@ func TestLostPayloadRestored(t *testing.T) {
 		t.Errorf("LostCommits with the erase counting = %v, %v; want none", lost, err)
 	}
 }
+
+// TestConcurrentErasesRecordTheFirst: a writer and an admin erase the same
+// write concurrently. Every replica records the same erasure, the earlier
+// by signed time, whatever order the erases arrived in (it recorded the
+// last one applied, so `loam get` named different erasers).
+func TestConcurrentErasesRecordTheFirst(t *testing.T) {
+	ctx := context.Background()
+	sk := keys.SpaceKeyFromSeed([32]byte{51})
+	ak, wk := keys.DeviceKeyFromSeed([32]byte{52}), keys.DeviceKeyFromSeed([32]byte{53})
+	id := sk.Space()
+	root, admin, w := newAuthor(t, id, sk), newAuthor(t, id, ak), newAuthor(t, id, wk)
+	genesis := root.next(commit.GrantOp(commit.Grant{Subject: ak.Author(), Role: commit.RoleAdmin}), commit.GrantOp(commit.Grant{Subject: wk.Author(), Role: commit.RoleWrite}))
+	w.deps = []keys.CommitID{genesis.ID}
+	put := w.next(commit.Put([]byte("k"), []byte("v")))
+	er, err := commit.EraseOp(commit.Erase{Targets: []commit.EraseTarget{{Author: wk.Author(), Seq: 1, ID: put.ID, Op: 0, Key: []byte("k")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byWriter := w.next(er)
+	admin.wall = w.wall + 1000 // later
+	admin.deps = []keys.CommitID{put.ID}
+	byAdmin := admin.next(er)
+	var got []store.Erasure
+	for _, order := range [][]*commit.Commit{{put, byWriter, byAdmin}, {put, byAdmin, byWriter}} {
+		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.CreateSpace(ctx, "s", genesis); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range order {
+			if _, err := st.Apply(ctx, id, []*commit.Commit{c}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, ok, err := st.Erasure(ctx, id, wk.Author(), 1, 0)
+		if err != nil || !ok {
+			t.Fatalf("no erasure recorded: %v", err)
+		}
+		got = append(got, r)
+	}
+	if got[0] != got[1] || got[0].By != wk.Author() {
+		t.Fatalf("erasures recorded: %+v and %+v, want both the writer's (the earlier)", got[0], got[1])
+	}
+}

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"iter"
+
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// Read-only accessors for package snapshot (#14, checkpoints): the rows a
+// checkpoint's sections summarize, as this store holds them now.
+
+// CellRow is one key's cell: its live writes, a tombstone or an erased
+// write included.
+type CellRow struct {
+	Key  []byte
+	Cell view.Cell
+}
+
+// Cells yields every non-empty cell of a space in key order, tombstoned
+// keys included. Keys and values are copies the caller may keep.
+func (s *Store) Cells(ctx context.Context, sp keys.SpaceID) iter.Seq2[CellRow, error] {
+	p := spaceKey(tagCell, sp)
+	skip := len(p)
+	return func(yield func(CellRow, error) bool) {
+		var e err0
+		for k, v := range s.scan(ctx, p, false, &e) {
+			c, err := view.DecodeCell(bytes.Clone(v))
+			if err != nil {
+				yield(CellRow{}, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, k[skip:], err))
+				return
+			}
+			if !yield(CellRow{Key: bytes.Clone(k[skip:]), Cell: c}, nil) {
+				return
+			}
+		}
+		if e.err != nil {
+			yield(CellRow{}, fmt.Errorf("store: cells: %w", e.err))
+		}
+	}
+}
+
+// Gain is one entry of a commit's gains: Author's entry of its knowledge
+// rose to Seq (docs/design.md, "Causality without vectors per commit").
+type Gain struct {
+	Author keys.AuthorID
+	Seq    uint64
+}
+
+// GainRow is the gains of the main-chain commit (Author, Seq), sorted by
+// author. A commit that gained nothing has no row.
+type GainRow struct {
+	Author keys.AuthorID
+	Seq    uint64
+	Gains  []Gain
+}
+
+// Gains yields a space's gain rows by author, then seq.
+func (s *Store) Gains(ctx context.Context, sp keys.SpaceID) iter.Seq2[GainRow, error] {
+	p := spaceKey(tagPast, sp)
+	return func(yield func(GainRow, error) bool) {
+		var e err0
+		for k, v := range s.scan(ctx, p, false, &e) {
+			gs, err := decodeGains(v)
+			if err != nil || len(k) != len(p)+keys.Size+8 {
+				yield(GainRow{}, fmt.Errorf("%w: gains row: %v", ErrCorrupt, err))
+				return
+			}
+			r := GainRow{Author: keys.AuthorID(k[len(p):]), Seq: binary.BigEndian.Uint64(k[len(p)+keys.Size:]), Gains: make([]Gain, len(gs))}
+			for i, g := range gs {
+				r.Gains[i] = Gain{Author: g.author, Seq: g.seq}
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if e.err != nil {
+			yield(GainRow{}, fmt.Errorf("store: gains: %w", e.err))
+		}
+	}
+}
+
+// Cuts returns a space's revocation cuts: each revoked author's commits
+// with a seq above its cut do not count.
+func (s *Store) Cuts(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]uint64, error) {
+	_, cuts, err := s.decisions(ctx, sp)
+	return cuts, err
+}
