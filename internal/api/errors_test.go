@@ -28,6 +28,7 @@ import (
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
@@ -53,6 +54,9 @@ var sentinels = map[string]error{
 	"acl.ErrRevoked": acl.ErrRevoked,
 	"acl.ErrUsedUp":  acl.ErrUsedUp,
 	"acl.ErrForked":  acl.ErrForked,
+	"acl.ErrSchema":  acl.ErrSchema,
+
+	"schema.ErrBody": schema.ErrBody,
 
 	"blob.ErrBadBlobMsg":   blob.ErrBadBlobMsg,
 	"blob.ErrSizeMismatch": blob.ErrSizeMismatch,
@@ -118,6 +122,8 @@ var sentinels = map[string]error{
 	"space.ErrErased":            space.ErrErased,
 	"space.ErrSealed":            space.ErrSealed,
 	"space.ErrNothingToErase":    space.ErrNothingToErase,
+	"space.ErrAppRule":           space.ErrAppRule,
+	"space.ErrRulesVersion":      space.ErrRulesVersion,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,
