@@ -48,7 +48,7 @@ type spaceState struct {
 	// floor holds each author's seq in the frontier of the checkpoint
 	// the space was installed from (floor.go); nil: full history.
 	floor map[keys.AuthorID]uint64
-	over    map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
+	over  map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
