@@ -28,11 +28,11 @@ import (
 // Conflicts of each key), the same heads and sync heads; B is floored and
 // says so for a skipped commit, never "corrupt".
 func TestPropertyCheckpointJoin(t *testing.T) {
-	var runs, filled, skipped int
+	var runs, filled, skipped, aclRuns, voided int
 	defer func() {
-		t.Logf("%d histories: %d with holes filled below the floor, %d skipping commits", runs, filled, skipped)
-		if !t.Failed() && (filled == 0 || skipped == 0) {
-			t.Error("the histories never skip a commit or fill a hole below the floor")
+		t.Logf("%d histories: %d with holes filled below the floor, %d skipping commits, %d with acl ops, %d with voided commits", runs, filled, skipped, aclRuns, voided)
+		if !t.Failed() && (filled == 0 || skipped == 0 || voided == 0) {
+			t.Error("the histories never skip a commit, fill a hole below the floor or void a commit")
 		}
 	}()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -40,18 +40,35 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 		ctx := context.Background()
 		seed := rapid.Uint64().Draw(rt, "seed")
 		r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		h := storetest.GenHistory(r, storetest.Gen{
+		g := storetest.Gen{
 			Authors:  rapid.IntRange(2, 5).Draw(rt, "authors"),
 			Ops:      rapid.IntRange(20, 200).Draw(rt, "ops"),
 			Keys:     rapid.IntRange(3, 30).Draw(rt, "keys"),
 			MaxBatch: rapid.IntRange(1, 4).Draw(rt, "max batch"),
-		})
-		h.AddErases(r, rapid.IntRange(0, 4).Draw(rt, "erases"))
-		if rapid.Bool().Draw(rt, "retention") {
-			appendByAdmin(h, must(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})))
+		}
+		var h *storetest.History
+		lowest := 1 // the lowest cut: every control op of the history before it
+		if rapid.Bool().Draw(rt, "acl") {
+			// Grants, revocations, invites and people, all before F:
+			// a revocation after F is step 4's.
+			h = storetest.GenACL(r, g)
+			for i, c := range h.Commits {
+				for _, o := range c.Ops {
+					if !o.Kind.IsData() {
+						lowest = i + 1
+					}
+				}
+			}
+			aclRuns++
+		} else {
+			h = storetest.GenHistory(r, g)
+			h.AddErases(r, rapid.IntRange(0, 4).Draw(rt, "erases"))
+			if rapid.Bool().Draw(rt, "retention") {
+				appendByAdmin(h, must(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})))
+			}
 		}
 		sp := h.Space()
-		cut := rapid.IntRange(1, len(h.Commits)).Draw(rt, "cut") // h.Commits is in causal order
+		cut := rapid.IntRange(lowest, len(h.Commits)).Draw(rt, "cut") // h.Commits is in causal order
 		part := deliver(rt, r, sp, shuffled(r, h.Commits[:cut]))
 		snap, err := snapshot.FromStore(ctx, part, sp)
 		if err != nil {
@@ -61,20 +78,53 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 			skipped++
 		}
 		a := deliver(rt, r, sp, shuffled(r, h.Commits))
-		b := openStore(rt)
+		b, dir := openStore(rt)
 		if err := snapshot.Install(ctx, b, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
 			rt.Fatal(err)
 		}
 		sameReplica(rt, "just installed", part, b, sp)
+		if rapid.Bool().Draw(rt, "reopen") {
+			b = reopen(rt, b, dir)
+		}
+		// Some commits of S(F), as a peer deepening B would send them:
+		// stored below the floor (Filled) or held already, and nothing
+		// else changes.
+		var old []*commit.Commit
+		for _, c := range h.Commits[:cut] {
+			if r.IntN(3) == 0 {
+				old = append(old, c)
+			}
+		}
+		old = shuffled(r, old)
+		res, err := b.Apply(ctx, sp, old)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		fills := 0
+		for i, o := range res.Outcomes {
+			switch o.Status {
+			case store.Filled:
+				fills++
+			case store.Duplicate:
+			default:
+				rt.Fatalf("%s of S(F) given again: %s: %v", old[i], o.Status, o.Err)
+			}
+		}
+		sameReplica(rt, "given commits of S(F)", part, b, sp)
 
 		inF := map[keys.CommitID]*commit.Commit{}
 		for _, c := range h.Commits[:cut] {
 			inF[c.ID] = c
 		}
-		if n := deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), inF); n > 0 {
+		if n := deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), inF); n+fills > 0 {
 			filled++
 		}
 		sameReplica(rt, "after the commits after F", a, b, sp)
+		if v, err := a.Voided(ctx, sp); err != nil {
+			rt.Fatal(err)
+		} else if len(v) > 0 {
+			voided++
+		}
 
 		fl, err := b.Floor(ctx, sp)
 		if err != nil || fl == nil || !reflect.DeepEqual(fl.Frontier, snap.Checkpoint.Frontier) || fl.NeedsHistory {
@@ -111,18 +161,30 @@ func isIndexed(b *store.Store, ctx context.Context, sp keys.SpaceID, c *commit.C
 	return false, err
 }
 
-func openStore(rt *rapid.T) *store.Store {
+func openStore(rt *rapid.T) (*store.Store, string) {
 	dir, err := os.MkdirTemp("", "loam-snapshot")
 	if err != nil {
 		rt.Fatal(err)
 	}
 	rt.Cleanup(func() { os.RemoveAll(dir) })
+	return openAt(rt, dir), dir
+}
+
+func openAt(rt *rapid.T, dir string) *store.Store {
 	st, err := store.Open(dir, store.Options{NoSync: true})
 	if err != nil {
 		rt.Fatal(err)
 	}
 	rt.Cleanup(func() { st.Close() })
 	return st
+}
+
+// reopen closes st and opens its directory again.
+func reopen(rt *rapid.T, st *store.Store, dir string) *store.Store {
+	if err := st.Close(); err != nil {
+		rt.Fatal(err)
+	}
+	return openAt(rt, dir)
 }
 
 // deliverFloored gives cs to b, a floored store, in chunks; whenever
@@ -145,7 +207,7 @@ func deliverFloored(rt *rapid.T, b *store.Store, sp keys.SpaceID, cs []*commit.C
 			switch o.Status {
 			case store.Pending:
 				pending = append(pending, c)
-			case store.Rejected, store.Forked, store.Dropped, store.Revoked:
+			case store.Rejected, store.Forked, store.Dropped:
 				rt.Fatalf("%s: %s: %v", c, o.Status, o.Err)
 			case store.Filled:
 				if inF[c.ID] == nil {
