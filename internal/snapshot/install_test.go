@@ -146,3 +146,32 @@ func leftNothing(t *testing.T, st *store.Store, sp keys.SpaceID, what string) {
 		t.Fatalf("after %s: commit %s seq %d", what, sc.Author.Short(), sc.Seq)
 	}
 }
+
+// TestFlooredRevocationNeedsHistory: a revocation after F makes a full
+// replica decide the space again from its whole history, which a floored
+// store does not hold: it keeps its decision and says it needs the
+// history (step 4 of the plan decides it).
+func TestFlooredRevocationNeedsHistory(t *testing.T) {
+	ctx := context.Background()
+	h, snap, st := installFixture(t)
+	sp := h.Space()
+	if err := snapshot.Install(ctx, st, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
+		t.Fatal(err)
+	}
+	atF := &storetest.History{SpaceKey: h.SpaceKey, Authors: h.Authors, Commits: h.Commits[:len(h.Commits)/2]}
+	rev := appendByAdmin(atF, commit.RevokeOp(commit.Revoke{Author: h.Authors[1].Author(), LastSeq: 1}))
+	res, err := st.Apply(ctx, sp, []*commit.Commit{rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := res.Outcomes[0]; o.Status != store.Applied {
+		t.Fatalf("the revocation: %s: %v", o.Status, o.Err)
+	}
+	fl, err := st.Floor(ctx, sp)
+	if err != nil || fl == nil || !fl.NeedsHistory {
+		t.Fatalf("floor %+v, %v: want NeedsHistory", fl, err)
+	}
+	if _, err := st.View(ctx, sp); err != nil {
+		t.Fatalf("the view after: %v", err)
+	}
+}
