@@ -24,6 +24,7 @@ var errKinds = []struct {
 	{"offline", loam.ErrOffline}, {"bad_ticket", loam.ErrBadTicket}, {"is_blob", loam.ErrIsBlob},
 	{"not_blob", loam.ErrNotBlob}, {"clear_blob", loam.ErrClearBlob}, {"no_read_key", loam.ErrNoReadKey},
 	{"unavailable", loam.ErrBlobUnavailable}, {"deadline", context.DeadlineExceeded},
+	{"app_rule", loam.ErrAppRule}, {"rules_version", loam.ErrRulesVersion}, {"bad_rules", loam.ErrBadRules},
 }
 
 func kindOf(err error) string {
@@ -294,6 +295,42 @@ var table = []step{
 	{"join a bad ticket", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
 		_, err := n.Join(ctx, "loam2notaticket")
 		return nil, err
+	}},
+	{"declare the chat's rules", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		chat, _ := loam.BuiltinRules("chat")
+		r, err := sp.DeclareRules(ctx, chat)
+		return fmt.Sprintf("%s v%d %d bytes", r.App, r.Version, len(r.Body)), err
+	}},
+	{"rules in force", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		rs, err := sp.Rules(ctx)
+		var out []string
+		for _, r := range rs {
+			out = append(out, fmt.Sprintf("%s v%d %d bytes", r.App, r.Version, len(r.Body)))
+		}
+		return out, err
+	}},
+	{"declare an old version", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		chat, _ := loam.BuiltinRules("chat")
+		return sp.DeclareRules(ctx, chat)
+	}},
+	{"declare a bad body", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		return sp.DeclareRules(ctx, loam.AppRules{App: "board", Body: []byte(`{"rules":[{"key":"board/{x}","write":"whoever"}]}`)})
+	}},
+	{"write a message of one's own", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		return nil, sp.Put(ctx, []byte("chat/msg/general/1795275122119-"+n.Author()), []byte(`{"text":"hi"}`))
+	}},
+	{"write a message under another's name", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		return nil, sp.Put(ctx, []byte("chat/msg/general/1795275122120-aut_a6oixdyethdi5wljznyjvdvsy5se32gbdrhnqqhisfton7vczciq"), []byte(`{"text":"hi"}`))
+	}},
+	{"write a message off the layout", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		return nil, sp.Put(ctx, []byte("chat/general/0001"), []byte(`{"text":"hi"}`))
+	}},
+	{"retire the chat's rules", func(ctx context.Context, n *loam.Node, sp *loam.Space) (any, error) {
+		r, err := sp.DeclareRules(ctx, loam.AppRules{App: "chat"})
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Sprintf("v%d", r.Version), sp.Put(ctx, []byte("chat/general/0001"), []byte(`{"text":"hi"}`))
 	}},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -60,6 +61,16 @@ var (
 	// it (a seeder keeps it online for its members without reading it):
 	// Get, Lookup, Range and Conflicts cannot read it here.
 	ErrSealed = space.ErrSealed
+	// ErrAppRule: the write breaks an app rule in force in the space
+	// (Space.Rules): a key under another member's name, a key off the
+	// app's layouts, or a value its JSON Schema refuses. The error names
+	// the app and the rule; nothing was written.
+	ErrAppRule = space.ErrAppRule
+	// ErrRulesVersion: DeclareRules was given a version not greater than
+	// the app's version in force (it would not take effect).
+	ErrRulesVersion = space.ErrRulesVersion
+	// ErrBadRules: the body of DeclareRules does not decode as app rules.
+	ErrBadRules = schema.ErrBody
 )
 
 // Options configure a Node.

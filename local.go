@@ -206,6 +206,12 @@ func (s *localSpace) retention(ctx context.Context) (commit.Retention, error) {
 	return s.sp.Retention(ctx)
 }
 
+func (s *localSpace) declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) {
+	return s.sp.DeclareRules(ctx, sc)
+}
+
+func (s *localSpace) rules(ctx context.Context) ([]commit.Schema, error) { return s.sp.Rules(ctx) }
+
 func (s *localSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
 	n, err := s.sp.EraseWith(ctx, key, o)
 	if err == nil {

@@ -289,6 +289,23 @@ func (s *remoteSpace) retention(ctx context.Context) (commit.Retention, error) {
 	return b.Policy()
 }
 
+func (s *remoteSpace) declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) {
+	out, err := s.c.DeclareRules(ctx, s.in.ID, api.RulesOf(sc))
+	if err != nil {
+		return sc, err
+	}
+	return commit.Schema{App: out.App, Version: out.Version, Body: out.Body}, nil
+}
+
+func (s *remoteSpace) rules(ctx context.Context) ([]commit.Schema, error) {
+	bs, err := s.c.Rules(ctx, s.in.ID)
+	var out []commit.Schema
+	for _, b := range bs {
+		out = append(out, commit.Schema{App: b.App, Version: b.Version, Body: b.Body})
+	}
+	return out, err
+}
+
 func (s *remoteSpace) erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error) {
 	out, err := s.c.Erase(ctx, s.in.ID, key, o.Prefix, o.Superseded)
 	return out.Erased, err

@@ -178,10 +178,8 @@ func TestHypercoreFigures(t *testing.T) {
 	}
 	var rows []row
 	for _, w := range FigureWorkloads {
-		if w.BlockSize > 64<<10-1 && os.Getenv("LOAM_BENCH_LARGE") != "1" {
-			// Large values are blobs in Loam (the blob issue); run them with
-			// LOAM_BENCH_LARGE=1 once blobs land.
-			t.Logf("skipping %v: set LOAM_BENCH_LARGE=1", w)
+		if only := os.Getenv("LOAM_BENCH_ONLY"); only != "" && only != strconv.Itoa(w.BlockSize) {
+			t.Logf("skipping %v: LOAM_BENCH_ONLY=%s (a block size)", w, only)
 			continue
 		}
 		byName := map[string]*row{}
@@ -246,6 +244,25 @@ func TestLoamHarness(t *testing.T) {
 	t.Logf("loam %v: %.3fs, %.0f blocks/s", w, r.Seconds, r.BlocksPerSec)
 }
 
+// TestLoamBlobHarness runs the large-block workload's Loam side (a blob
+// fetched between two processes) end to end, small.
+func TestLoamBlobHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w := Workload{Blocks: 40, BlockSize: LargeBlock, Batch: 8} // 2.5 MiB: three chunks
+	r, err := RunLoam(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Blocks != w.Blocks || r.Bytes != w.Bytes() || !(r.MBPerSec > 0) {
+		t.Fatalf("result %+v", r)
+	}
+	t.Logf("loam %v as a blob: %.3fs, %.1f MB/s", w, r.Seconds, r.MBPerSec)
+}
+
 // TestLoamLatency measures write-to-visible latency between two processes
 // (LOAM_BENCH=1 only; a figure, not a pass/fail timing).
 func TestLoamLatency(t *testing.T) {
@@ -259,4 +276,38 @@ func TestLoamLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("write-to-visible latency over %d writes: p50 %.2f ms, p99 %.2f ms, max %.2f ms", l.Writes, l.P50, l.P99, l.Max)
+}
+
+// TestLoamIdle measures four daemons sharing two spaces, connected and in
+// sync, then idle (and one daemon alone), all in the same window: CPU,
+// context switches and goroutine wake-ups by source (LOAM_BENCH=1 only;
+// LOAM_IDLE_WINDOW, default 60s; a figure, not a pass/fail timing).
+func TestLoamIdle(t *testing.T) {
+	if os.Getenv("LOAM_BENCH") != "1" {
+		t.Skip("set LOAM_BENCH=1 to measure idle daemons")
+	}
+	window := 60 * time.Second
+	if s := os.Getenv("LOAM_IDLE_WINDOW"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		window = d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+window)
+	defer cancel()
+	res, err := RunLoamIdle(ctx, IdleOptions{Daemons: 4, Spaces: 2, Alone: true, Settle: 15 * time.Second, Window: window, DHT: "private", MDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Name != "alone" && r.Peers < 3 {
+			t.Errorf("%s has %d peers, want 3", r.Name, r.Peers)
+		}
+		t.Logf("%-5s peers %d: CPU %.3f%% of a core, voluntary ctx switches %.1f/s, involuntary %.1f/s, goroutines scheduled %.1f/s (trace: %.1f wake-ups/s), GCs %d, goroutines %d",
+			r.Name, r.Peers, r.CPUPercent, r.VolCtxPerSec, r.InvolCtxPerSec, r.SchedPerSec, r.TraceWakePerSec, r.GCs, r.Goroutines)
+		for _, s := range r.Sources {
+			t.Logf("      %6.2f/s %s", s.PerSec, s.Where)
+		}
+	}
 }

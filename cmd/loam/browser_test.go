@@ -23,6 +23,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/loamdb/loam/internal/api"
 	"golang.org/x/sys/unix"
 )
 
@@ -277,7 +279,7 @@ var loginURLRE = regexp.MustCompile(`web UI: (http://127\.0\.0\.1:\d+/login\?t=[
 func TestBrowserApps(t *testing.T) {
 	exe, artifacts := browserTest(t, "two daemons and two browsers (about 20 s)")
 	photo := testPhoto(t)
-	_, b, da, db := communityPair(t)
+	a, b, da, db := communityPair(t)
 
 	// A's login URL is the one its daemon printed; B's comes from 'loam ui'.
 	loginA := printedLoginURL(t, da)
@@ -322,6 +324,30 @@ func TestBrowserApps(t *testing.T) {
 	bb.until("the topic on B", `document.querySelector('#topic').textContent.startsWith('Everything about the street')`)
 	bb.run("reply", chromedp.SendKeys(`#message`, "Hi Ada! Bo here.\r", chromedp.ByQuery))
 	ba.until("B's reply on A", `[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Hi Ada! Bo here.')`)
+	// A's first visit to the chat, as the space's admin, declared the
+	// chat's and profiles' rules: once B's node holds them, a message B's
+	// browser writes under A's name is refused by B's own node (422
+	// app_rule, naming the rule), and shows nowhere.
+	var aSt api.Status
+	a.okJSON(&aSt, "status", "--json")
+	rulesInForce(t, a, "community", "chat", "profile")
+	rulesInForce(t, b, "community", "chat", "profile")
+	bb.run("forge a message under A's name", chromedp.Evaluate(`import('/js/api.js').then(({ api }) =>
+		api.put('community', 'chat/msg/general/' + String(Date.now()).padStart(13, '0') + '-' + `+js(aSt.Author)+`, { text: 'I am Ada, honest' }))
+		.then(() => { window.forged = 'written'; }, (e) => { window.forged = e.status + ' ' + e.code + ' ' + e.message; })`, nil))
+	bb.until("the refusal", `typeof window.forged === 'string'`)
+	var forged string
+	bb.run("read the refusal", chromedp.Evaluate(`window.forged`, &forged))
+	if !strings.HasPrefix(forged, "422 app_rule ") || !strings.Contains(forged, `rule "chat/msg/{channel}/{ms}-{author}"`) || !strings.Contains(forged, "use your own author ID") {
+		t.Errorf("a message under A's name from B's browser: %q, want 422 app_rule naming the rule", forged)
+	}
+	for _, br := range []*browser{ba, bb} {
+		var shown bool
+		br.run("look for the forged message", chromedp.Evaluate(`[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent.includes('I am Ada, honest'))`, &shown))
+		if shown {
+			t.Errorf("%s shows the forged message", br.name)
+		}
+	}
 	// A message in another channel shows as unread on B.
 	ba.run("open #swap", goTo("/chat/swap"))
 	ba.until("#swap", `document.querySelector('#live')?.textContent === 'live' && document.querySelector('#room-name').textContent === '#swap'`)

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/netlab"
 	"github.com/loamdb/loam/internal/testkit"
 )
@@ -257,7 +258,11 @@ func TestBrowserPhone(t *testing.T) {
 	phoneShot(phone, "offline")
 	a.startDaemon(daemonArgs...)
 	phone.until("back online", `document.querySelector('#offline-banner').hidden && document.querySelector('#live')?.textContent === 'live'`)
-	b.cli(20*time.Second, "put", "community", fmt.Sprintf("chat/msg/general/%013d-b", time.Now().UnixMilli()), `{"text":"Welcome back, phone"}`)
+	var bSt api.Status // the key names its author: the chat's rules, declared by the admin's visit, refuse another name
+	if err := b.jsonCLI(&bSt, "status", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	b.cli(20*time.Second, "put", "community", fmt.Sprintf("chat/msg/general/%013d-%s", time.Now().UnixMilli(), bSt.Author), `{"text":"Welcome back, phone"}`)
 	phone.until("a new message, no reload", `window.loamNoReload === true &&
 		[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Welcome back, phone')`)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
@@ -82,6 +83,9 @@ var kinds = []errorKind{
 	{ErrPairLocked, http.StatusTooManyRequests, "pairing_locked", nil},
 	{ErrNoUIListen, http.StatusConflict, "no_ui_listen", nil},
 	{space.ErrClearBlob, http.StatusBadRequest, "clear_blob", nil},
+	{space.ErrAppRule, http.StatusUnprocessableEntity, "app_rule", nil},
+	{space.ErrRulesVersion, http.StatusConflict, "rules_version", nil},
+	{schema.ErrBody, http.StatusBadRequest, "bad_rules", nil},
 	{space.ErrForked, http.StatusForbidden, "device_forked", []error{space.ErrReadOnly}},
 	{space.ErrAwaiting, http.StatusConflict, "awaiting_history", []error{space.ErrReadOnly}},
 	{space.ErrReadOnly, http.StatusForbidden, "read_only", nil},

@@ -28,6 +28,7 @@ import (
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/seal"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
@@ -53,6 +54,9 @@ var sentinels = map[string]error{
 	"acl.ErrRevoked": acl.ErrRevoked,
 	"acl.ErrUsedUp":  acl.ErrUsedUp,
 	"acl.ErrForked":  acl.ErrForked,
+	"acl.ErrSchema":  acl.ErrSchema,
+
+	"schema.ErrBody": schema.ErrBody,
 
 	"blob.ErrBadBlobMsg":   blob.ErrBadBlobMsg,
 	"blob.ErrSizeMismatch": blob.ErrSizeMismatch,
@@ -118,6 +122,8 @@ var sentinels = map[string]error{
 	"space.ErrErased":            space.ErrErased,
 	"space.ErrSealed":            space.ErrSealed,
 	"space.ErrNothingToErase":    space.ErrNothingToErase,
+	"space.ErrAppRule":           space.ErrAppRule,
+	"space.ErrRulesVersion":      space.ErrRulesVersion,
 	"view.ErrCorrupt":            view.ErrCorrupt,
 
 	"reconcile.ErrMisbehaving":  reconcile.ErrMisbehaving,
@@ -128,6 +134,7 @@ var sentinels = map[string]error{
 	"reconcile.ErrUnauthorized": reconcile.ErrUnauthorized,
 	"reconcile.ErrEquivocation": reconcile.ErrEquivocation,
 	"reconcile.ErrOverCut":      reconcile.ErrOverCut,
+	"reconcile.ErrBrokenRule":   reconcile.ErrBrokenRule,
 	"reconcile.ErrUngranted":    reconcile.ErrUngranted,
 	"reconcile.ErrStalled":      reconcile.ErrStalled,
 	"reconcile.ErrFrameTimeout": reconcile.ErrFrameTimeout,
@@ -191,6 +198,7 @@ var internalOnly = map[string]string{
 	"reconcile.ErrUnauthorized":  "sync with a peer",
 	"reconcile.ErrEquivocation":  "sync with a peer",
 	"reconcile.ErrOverCut":       "sync with a peer",
+	"reconcile.ErrBrokenRule":    "sync with a peer",
 	"reconcile.ErrUngranted":     "sync with a peer",
 	"reconcile.ErrStalled":       "sync with a peer",
 	"reconcile.ErrFrameTimeout":  "sync with a peer: the session ends, the peer is not counted",

@@ -82,6 +82,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"POST /v1/spaces/{space}/erase":             answerBody(http.StatusOK, s.erase),
 		"GET /v1/spaces/{space}/retention":          answerSpace(http.StatusOK, s, s.retention),
 		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
+		"GET /v1/spaces/{space}/schemas":            answerSpace(http.StatusOK, s, s.rules), // rules.go
+		"POST /v1/spaces/{space}/schemas":           answer(http.StatusOK, s.declareRules),  // rules.go
 		"GET /v1/identity":                          answer(http.StatusOK, s.identity),
 		"POST /v1/identity":                         answerBody(http.StatusCreated, s.createIdentity),
 		"GET /v1/identity/profile":                  answer(http.StatusOK, s.profile),

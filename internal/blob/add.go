@@ -43,7 +43,7 @@ func (s *Store) Manifest(id BlobID) (Manifest, error) {
 
 // readManifest is Manifest with errors not wrapped.
 func (s *Store) readManifest(id BlobID) (Manifest, error) {
-	b, err := s.readVerified(s.path(manifestsDir, id), MaxManifestSize, func(b []byte) bool { return BlobID(blobHash.Sum1(b)) == id })
+	b, err := s.readVerified(s.path(manifestsDir, id), MaxManifestSize, nil, func(b []byte) bool { return BlobID(blobHash.Sum1(b)) == id })
 	if err != nil {
 		return Manifest{}, err
 	}

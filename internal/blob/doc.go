@@ -57,5 +57,8 @@
 // /loam/blob/1 (BlobProtocolID, docs/protocol/blob.md) a Client is the
 // Source for one peer and a Server answers one stream; both take any
 // Stream (a p2p stream, or TCP in tests) and frame it with package frame,
-// the sync protocol's codec. A Pacer bounds what a Server uploads.
+// the sync protocol's codec. A Client keeps a few streams open between
+// requests (a fresh stream's flow-control window is small), and Chunk
+// messages, which carry nearly every byte, are written and read without
+// copying their data (wirechunk.go). A Pacer bounds what a Server uploads.
 package blob

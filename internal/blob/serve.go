@@ -2,9 +2,12 @@ package blob
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/loamdb/loam/internal/frame"
@@ -67,6 +70,17 @@ type Holder interface {
 	Get(c ChunkID) ([]byte, error)
 }
 
+// bufferedHolder is a Holder that can read a chunk into a buffer it is
+// given (a *Store): a Server then reads chunks into buffers it reuses
+// rather than a new MiB per chunk for the garbage collector.
+type bufferedHolder interface {
+	GetInto(c ChunkID, buf []byte) ([]byte, error)
+}
+
+// chunkBufs holds ChunkSize buffers for answers being written: one per
+// Get being answered, so at most as many as streams being served.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+
 // Server answers the requests of the streams it is given, from Holder.
 // Its fields are set before the first Serve and not changed after.
 type Server struct {
@@ -116,7 +130,7 @@ func (srv *Server) Serve(ctx context.Context, s Stream) error {
 			}
 		}
 	}()
-	err := srv.serve(ctx, c, reqs)
+	err := srv.serve(ctx, c, s, reqs)
 	cancel()
 	if err == nil {
 		s.Close() // the peer is done
@@ -138,7 +152,7 @@ type incoming struct {
 }
 
 // serve answers the requests from reqs until they end.
-func (srv *Server) serve(ctx context.Context, c *frame.Conn, reqs <-chan incoming) error {
+func (srv *Server) serve(ctx context.Context, c *frame.Conn, s Stream, reqs <-chan incoming) error {
 	for r := range reqs {
 		if r.err != nil {
 			if errors.Is(r.err, io.EOF) {
@@ -151,7 +165,7 @@ func (srv *Server) serve(ctx context.Context, c *frame.Conn, reqs <-chan incomin
 		case BlobMsgWant:
 			err = c.WritePaced(srv.have(r.m.Blob).Encode(), maxPiece, nil)
 		case BlobMsgGet:
-			err = srv.get(ctx, c, r.m)
+			err = srv.get(ctx, c, s, r.m)
 		default: // Have, Chunk and Err are answers, not requests
 			err = fmt.Errorf("%w: unexpected message type %d", ErrBadBlobMsg, r.m.Type)
 		}
@@ -184,8 +198,9 @@ func (srv *Server) have(id BlobID) *BlobMsg {
 }
 
 // get answers a Get with one Chunk per chunk, or an Err at the first
-// chunk that is not held. It returns only write errors.
-func (srv *Server) get(ctx context.Context, c *frame.Conn, g *BlobMsg) error {
+// chunk that is not held. It returns only write errors. Chunks are written
+// to s directly (writeChunk), the other messages through c.
+func (srv *Server) get(ctx context.Context, c *frame.Conn, s Stream, g *BlobMsg) error {
 	fail := func(format string, args ...any) error {
 		reason := fmt.Sprintf(format, args...)
 		if len(reason) > MaxReasonLen {
@@ -204,18 +219,76 @@ func (srv *Server) get(ctx context.Context, c *frame.Conn, g *BlobMsg) error {
 	// Each piece waits for its turn under the upload rate (the frame's few
 	// bytes besides the data are not counted).
 	pace := func(k int) error { return t.Wait(ctx, k) }
+	get := srv.Holder.Get
+	if h, ok := srv.Holder.(bufferedHolder); ok {
+		// One buffer for the whole answer: writeChunk has written a
+		// chunk (the stream does not retain it) before the next is read.
+		buf := chunkBufs.Get().(*[]byte)
+		defer chunkBufs.Put(buf)
+		get = func(c ChunkID) ([]byte, error) { return h.GetInto(c, *buf) }
+	}
 	for i := g.Index; i < g.Index+g.Count; i++ {
-		data, err := srv.Holder.Get(m.Chunks[i])
+		data, err := get(m.Chunks[i])
 		if err != nil {
 			return fail("chunk %d of blob %s not held", i, g.Blob)
 		}
-		msg := &BlobMsg{Type: BlobMsgChunk, Blob: g.Blob, Index: i, Data: data}
-		if err := c.WritePaced(msg.Encode(), srv.Pacer.Piece(), pace); err != nil {
+		if err := srv.writeChunk(s, g.Blob, i, data, pace); err != nil {
 			return err
 		}
 		if srv.Sent != nil {
 			srv.Sent(len(data))
 		}
+	}
+	return nil
+}
+
+// writeChunk writes the frame of a Chunk message as frame.Conn.WritePaced
+// would, without copying data into it: the frame's length and the
+// message's header (appendChunkHeader) first, then the data in pieces of
+// srv.Pacer.Piece(), each after pace allows it and each under a write
+// deadline of srv.Timeouts (the wait for the peer to take it up).
+func (srv *Server) writeChunk(s Stream, id BlobID, i int, data []byte, pace func(n int) error) error {
+	var buf [binary.MaxVarintLen64 + maxChunkHeader]byte
+	hdr := appendChunkHeader(buf[binary.MaxVarintLen64:binary.MaxVarintLen64], id, i, len(data))
+	head := binary.AppendUvarint(buf[:0], uint64(len(hdr)+len(data)))
+	head = append(head, hdr...) // within buf: the header moves left over the unused varint room
+	d, _ := s.(frame.Deadliner)
+	if d != nil {
+		defer d.SetWriteDeadline(time.Time{})
+	}
+	write := func(p []byte) error {
+		if d != nil {
+			now := time.Now()
+			end := srv.Timeouts.FrameDeadline(now, len(p))
+			if idle := srv.Timeouts.Idle; idle > 0 && (end.IsZero() || now.Add(idle).Before(end)) {
+				end = now.Add(idle)
+			}
+			d.SetWriteDeadline(end)
+		}
+		if _, err := s.Write(p); err != nil {
+			var ne interface{ Timeout() bool }
+			if d != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+				return fmt.Errorf("%w: %w", frame.ErrTimeout, err)
+			}
+			return err
+		}
+		return nil
+	}
+	if err := write(head); err != nil {
+		return err
+	}
+	piece := srv.Pacer.Piece()
+	for len(data) > 0 {
+		p := data[:min(len(data), piece)]
+		if pace != nil {
+			if err := pace(len(p)); err != nil {
+				return err
+			}
+		}
+		if err := write(p); err != nil {
+			return err
+		}
+		data = data[len(p):]
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 package blob_test
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,7 +80,11 @@ func TestServerClient(t *testing.T) {
 		Holder: src, Pacer: blob.NewPacer(8<<20, blob.PacerKeep), Timeouts: blob.DefaultServeTimeouts,
 		Sent: func(n int) { mu.Lock(); sent += n; mu.Unlock() },
 	})
-	c := blob.Client{Name: "tcp", Open: dial, Timeout: 10 * time.Second}
+	var opened atomic.Int32
+	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		opened.Add(1)
+		return dial(ctx)
+	}}
 	dst := openStore(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -89,7 +95,11 @@ func TestServerClient(t *testing.T) {
 	if _, err := c.Get(ctx, blob.BlobID{9}, 0); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("get of a blob not held: %v, want ErrNotFound", err)
 	}
-	for range 4 { // 3 chunks and the Want, each its own stream, and the Get above
+	c.Close() // the streams kept between requests: each ends cleanly
+	if n := opened.Load(); n < 1 || n > 1+blob.DefaultPerSource {
+		t.Errorf("opened %d streams for a Want and 4 Gets, at most %d in flight at once", n, blob.DefaultPerSource)
+	}
+	for range opened.Load() {
 		if err := <-served; err != nil {
 			t.Errorf("a stream that ended cleanly: Serve returned %v", err)
 		}
@@ -162,7 +172,7 @@ func TestClientDropsSilentPeer(t *testing.T) {
 		defer c.Close()
 		<-done // silence until the test ends
 	})
-	c := blob.Client{Name: "silent", Timeout: 300 * time.Millisecond, Open: func(ctx context.Context) (blob.Stream, error) {
+	c := &blob.Client{Name: "silent", Timeout: 300 * time.Millisecond, Open: func(ctx context.Context) (blob.Stream, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
 		if err != nil {
@@ -179,5 +189,81 @@ func TestClientDropsSilentPeer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("gave up after %v, with a 300 ms timeout", d)
+	}
+}
+
+// TestClientReusesStreams: requests made one after another go over one
+// stream, kept between them (a new stream starts with a small flow-control
+// window); Close ends it cleanly.
+func TestClientReusesStreams(t *testing.T) {
+	data := make([]byte, blob.ChunkSize+1)
+	crand.Read(data)
+	src, id := seed(t, data)
+	dial, served := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
+	var opened atomic.Int32
+	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		opened.Add(1)
+		return dial(ctx)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := c.Have(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		got, err := c.Get(ctx, id, i%2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := data[i%2*blob.ChunkSize:][:len(got)]; !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d: wrong bytes", i%2)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("opened %d streams for 5 requests one after another, want 1", n)
+	}
+	c.Close()
+	if err := <-served; err != nil {
+		t.Errorf("Serve of the kept stream returned %v, want nil after Close", err)
+	}
+}
+
+// TestClientReplacesDeadStream: a kept stream that died meanwhile (here
+// closed under the client, as when its connection drops) costs the next
+// request nothing: it is asked again on a new stream.
+func TestClientReplacesDeadStream(t *testing.T) {
+	src, id := seed(t, []byte("held"))
+	dial, _ := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
+	var mu sync.Mutex
+	var streams []blob.Stream
+	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		s, err := dial(ctx)
+		if err == nil {
+			mu.Lock()
+			streams = append(streams, s)
+			mu.Unlock()
+		}
+		return s, err
+	}}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Get(ctx, id, 0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	streams[0].Close() // dies while kept
+	mu.Unlock()
+	got, err := c.Get(ctx, id, 0)
+	if err != nil {
+		t.Fatalf("a request after the kept stream died: %v", err)
+	}
+	if string(got) != "held" {
+		t.Fatalf("got %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(streams) != 2 {
+		t.Errorf("opened %d streams, want 2 (the first, then its replacement)", len(streams))
 	}
 }

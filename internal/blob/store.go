@@ -164,7 +164,18 @@ func (s *Store) Get(id ChunkID) ([]byte, error) {
 
 // getChunk is Get with errors not wrapped.
 func (s *Store) getChunk(id ChunkID) ([]byte, error) {
-	return s.readVerified(s.path(chunksDir, id), ChunkSize, func(b []byte) bool { return ChunkIDOf(b) == id })
+	return s.readVerified(s.path(chunksDir, id), ChunkSize, nil, func(b []byte) bool { return ChunkIDOf(b) == id })
+}
+
+// GetInto is Get reading into buf when it has the room (a chunk has at
+// most ChunkSize bytes): the result is then a prefix of buf, which the
+// caller may reuse once done with it.
+func (s *Store) GetInto(id ChunkID, buf []byte) ([]byte, error) {
+	data, err := s.readVerified(s.path(chunksDir, id), ChunkSize, buf, func(b []byte) bool { return ChunkIDOf(b) == id })
+	if err != nil {
+		return nil, fmt.Errorf("blob: get %s: %w", id, err)
+	}
+	return data, nil
 }
 
 // Has reports whether chunk id is stored (without reading or verifying it).
@@ -197,10 +208,10 @@ func (s *Store) Missing(m Manifest) []int {
 	return out
 }
 
-// readVerified reads the file at p, at most limit bytes, and checks it with
-// ok. A file that fails the check, or is too long, is removed (if it is still
+// readVerified reads the file at p, at most limit bytes, into buf if it
+// has the room (else into a new slice), and checks it with ok. A file that fails the check, or is too long, is removed (if it is still
 // the file that was read) and reported as ErrCorrupt.
-func (s *Store) readVerified(p string, limit int64, ok func([]byte) bool) ([]byte, error) {
+func (s *Store) readVerified(p string, limit int64, buf []byte, ok func([]byte) bool) ([]byte, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
@@ -214,7 +225,11 @@ func (s *Store) readVerified(p string, limit int64, ok func([]byte) bool) ([]byt
 	}
 	var data []byte
 	if fi.Size() <= limit {
-		data = make([]byte, fi.Size())
+		if int64(cap(buf)) >= fi.Size() {
+			data = buf[:fi.Size()]
+		} else {
+			data = make([]byte, fi.Size())
+		}
 		if _, err := io.ReadFull(f, data); err != nil {
 			return nil, err
 		}

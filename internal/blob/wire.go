@@ -145,11 +145,21 @@ var allowedFields = map[uint64]int{
 
 // DecodeBlobMsg parses one message strictly: it accepts exactly the
 // canonical encoding of a message within the protocol's limits (errors wrap
-// ErrBadBlobMsg).
+// ErrBadBlobMsg). A Chunk's Data is a slice of b, not a copy: b must not
+// change while the message is used.
 func DecodeBlobMsg(b []byte) (*BlobMsg, error) {
 	if len(b) > MaxBlobFrame {
 		return nil, badMsg("%d bytes, the limit is %d", len(b), MaxBlobFrame)
 	}
+	if m, ok := decodeChunk(b); ok {
+		return m, nil // the common case, without copying the data (wirechunk.go)
+	}
+	return decodeBlobMsgGeneric(b)
+}
+
+// decodeBlobMsgGeneric is DecodeBlobMsg for every message type, through
+// the CBOR decoder.
+func decodeBlobMsgGeneric(b []byte) (*BlobMsg, error) {
 	var w wireBlobMsg
 	if err := blobDecMode.Unmarshal(b, &w); err != nil {
 		return nil, badMsg("%v", err)

@@ -125,8 +125,29 @@ func FuzzDecodeBlobMsg(f *testing.F) {
 	for _, m := range wireSamples() {
 		f.Add(m.Encode())
 	}
+	// Chunks spelled in every head width, and near-misses of the fast
+	// path: a non-canonical index or length head, a length that lies.
+	id := blob.BlobID{7}
+	for _, tc := range []struct{ i, n int }{{0, 1}, {1, 23}, {23, 24}, {24, 255}, {255, 256}, {256, 65535}, {65536, 65536}} {
+		f.Add((&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: id, Index: tc.i, Data: make([]byte, tc.n)}).Encode())
+	}
+	ok := (&blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: id, Index: 5, Data: []byte("abc")}).Encode()
+	f.Add(bytes.Replace(ok, []byte{0x06, 0x05}, []byte{0x06, 0x18, 0x05}, 1))
+	f.Add(bytes.Replace(ok, []byte{0x08, 0x43}, []byte{0x08, 0x58, 0x03}, 1))
+	f.Add(bytes.Replace(ok, []byte{0x08, 0x43}, []byte{0x08, 0x44}, 1))
+	f.Add(append(bytes.Replace(ok, []byte{0x08, 0x43}, []byte{0x08, 0x44}, 1), 'd'))
+	f.Add(bytes.Replace(ok, []byte{0x06, 0x05}, []byte{0x06, 0x00}, 1))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := blob.DecodeBlobMsg(b)
+		// The fast path for Chunks (wirechunk.go) decides as the
+		// generic decoder does.
+		g, gerr := blob.DecodeBlobMsgGeneric(b)
+		if (err == nil) != (gerr == nil) {
+			t.Fatalf("%x: DecodeBlobMsg says %v, the generic decoder %v", b, err, gerr)
+		}
+		if err == nil && !reflect.DeepEqual(m, g) {
+			t.Fatalf("%x: DecodeBlobMsg gives %+v, the generic decoder %+v", b, m, g)
+		}
 		if err != nil {
 			if !errors.Is(err, blob.ErrBadBlobMsg) {
 				t.Fatalf("error %v does not wrap ErrBadBlobMsg", err)
@@ -184,5 +205,34 @@ func TestBlobMsgGolden(t *testing.T) {
 	ref := blob.Ref{ID: id, Size: m.Size, Type: "application/octet-stream"}
 	if got := hex.EncodeToString(ref.Encode()); got != "a3015820"+idHex+"021a00100005037818"+hex.EncodeToString([]byte("application/octet-stream")) {
 		t.Errorf("ref: %s", got)
+	}
+}
+
+// TestChunkHeaderMatchesEncode: the header the server writes before a
+// chunk's data (wirechunk.go) is the canonical encoding's, for every width
+// of the index and length heads, and DecodeBlobMsg gives back the message
+// with its data a slice of the frame.
+func TestChunkHeaderMatchesEncode(t *testing.T) {
+	id := blob.BlobID{1, 2, 3}
+	for _, i := range []int{0, 1, 23, 24, 255, 256, 65535, 65536, blob.MaxChunks - 1} {
+		for _, n := range []int{1, 23, 24, 255, 256, 65535, 65536, blob.ChunkSize} {
+			data := bytes.Repeat([]byte{byte(i + n)}, n)
+			m := &blob.BlobMsg{Type: blob.BlobMsgChunk, Blob: id, Index: i, Data: data}
+			want := m.Encode()
+			got := append(blob.AppendChunkHeader(nil, id, i, n), data...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("chunk %d of %d bytes: header %x, Encode %x", i, n, got[:len(got)-n], want[:len(want)-n])
+			}
+			d, err := blob.DecodeBlobMsg(want)
+			if err != nil {
+				t.Fatalf("chunk %d of %d bytes: %v", i, n, err)
+			}
+			if !reflect.DeepEqual(d, m) {
+				t.Fatalf("chunk %d of %d bytes: decoded %+v", i, n, d)
+			}
+			if &d.Data[0] != &want[len(want)-n] {
+				t.Errorf("chunk %d of %d bytes: data copied, want a slice of the frame", i, n)
+			}
+		}
 	}
 }

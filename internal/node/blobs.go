@@ -60,9 +60,12 @@ func (h corruptHolder) Get(c blob.ChunkID) ([]byte, error) {
 	return data, nil
 }
 
+// GetInto is Get: the server reads through it when the holder has it.
+func (h corruptHolder) GetInto(c blob.ChunkID, _ []byte) ([]byte, error) { return h.Get(c) }
+
 // blobSource returns a blob.Source over /loam/blob/1 to peer.
-func (n *Node) blobSource(peer keys.AuthorID) blob.Source {
-	return punishingSource{n: n, peer: peer, c: blob.Client{
+func (n *Node) blobSource(peer keys.AuthorID) punishingSource {
+	return punishingSource{n: n, peer: peer, c: &blob.Client{
 		Name:    peer.String(),
 		Timeout: n.blobTimeouts.request,
 		Open: func(ctx context.Context) (blob.Stream, error) {
@@ -76,8 +79,11 @@ func (n *Node) blobSource(peer keys.AuthorID) blob.Source {
 type punishingSource struct {
 	n    *Node
 	peer keys.AuthorID
-	c    blob.Client
+	c    *blob.Client
 }
+
+// Close closes the streams the source keeps between requests.
+func (s punishingSource) Close() error { return s.c.Close() }
 
 func (s punishingSource) Peer() string { return s.c.Peer() }
 
@@ -137,7 +143,9 @@ func (n *Node) fetchBlob(ctx context.Context, id blob.BlobID, peers []keys.Autho
 	sources := make([]blob.Source, 0, len(peers))
 	for _, p := range peers {
 		if p != n.dev.Author() {
-			sources = append(sources, n.blobSource(p))
+			src := n.blobSource(p)
+			defer src.Close() // its streams, kept between requests
+			sources = append(sources, src)
 		}
 	}
 	release := n.blobs.Lease(id) // until pinned or referenced

@@ -3,6 +3,7 @@ package node
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loamdb/loam/internal/keys"
@@ -10,15 +11,20 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 )
 
-// Reconnecting without discovery. Every bookEvery, and as it closes (before
-// its sessions end), the node records in its peer book (peerbook.go) the peers it syncs each held
-// space with (a write only when that changes the book). At
+// Reconnecting without discovery. Within bookEvery of a sync session's
+// progress (reconcile.Config.Progress: a space becomes shared or in sync
+// with a peer), every bookIdle in any case, and as it closes (before its
+// sessions end), the node records in its peer book (peerbook.go) the peers
+// it syncs each held space with (a write only when that changes the
+// book). An idle node, whose sessions make no progress, wakes for the book
+// once every bookIdle, not every second. At
 // start, and then with backoff from reconnectMin to reconnectMax while a
 // held space has no peer syncing it, it dials the book's peers of that
 // space (through goReach, as discovery does). Once every held space has a
 // peer it checks again every reconnectIdle.
 const (
 	bookEvery     = time.Second
+	bookIdle      = time.Minute
 	reconnectMin  = time.Second
 	reconnectMax  = 5 * time.Minute
 	reconnectIdle = time.Minute
@@ -28,6 +34,9 @@ const (
 // It exists while the node has a network.
 type reconnect struct {
 	book *peerBook
+	// records counts recordSynced's runs by the loop (tests: an idle
+	// node does not look at its sessions every second).
+	records atomic.Int64
 
 	mu sync.Mutex
 	// joining holds the join running per space (lockJoin). Guarded by mu.
@@ -49,15 +58,29 @@ func (n *Node) startReconnect() {
 }
 
 func (n *Node) reconnectLoop() {
-	record := time.NewTicker(bookEvery)
+	// record fires bookEvery after the first progress since the last
+	// record (soon), or bookIdle after the last record (the safety net
+	// for a change no progress announced: a peer's new addresses).
+	record := time.NewTimer(bookIdle)
 	defer record.Stop()
+	soon := false // record is armed for bookEvery
+	news := n.sync.news.next()
 	redial := time.NewTimer(0) // at once: the peers of the last run
 	defer redial.Stop()
 	pause := reconnectMin
 	for {
 		select {
+		case <-news:
+			news = n.sync.news.next()
+			if !soon {
+				record.Reset(bookEvery)
+				soon = true
+			}
 		case <-record.C:
+			n.rc.records.Add(1)
 			n.recordSynced()
+			record.Reset(bookIdle)
+			soon = false
 		case <-redial.C:
 			if n.redialBook() {
 				redial.Reset(pause)

@@ -183,6 +183,8 @@ func (s *Space) finish(f *flight) {
 	case err != nil:
 		err = fmt.Errorf("space: commit %s: %w", f.c, err)
 	case o.Status == store.Applied || o.Status == store.Duplicate:
+	case o.Status == store.Revoked && s.appRuleErr(o.Err, true) != nil:
+		err = s.appRuleErr(o.Err, true) // not revoked: the write broke an app rule the store holds
 	case o.Status == store.Revoked:
 		err = fmt.Errorf("%w: %s was revoked in space %s: the write was kept but does not count; ask an admin for a new invite (%w)", ErrReadOnly, s.dev.Author(), s.info.Name, o.Err)
 	case o.Status == store.Forked:

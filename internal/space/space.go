@@ -253,6 +253,9 @@ func (s *Space) canWrite(ctx context.Context, ops []commit.Op) error {
 	}
 	c := &commit.Commit{Header: commit.Header{Space: s.info.ID, Author: me, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}, Ops: ops}
 	if _, err := a.State.Check(c, func(keys.AuthorID, uint64) bool { return true }); err != nil {
+		if re := s.appRuleErr(err, false); re != nil {
+			return re // the device may write, but not this
+		}
 		return fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	return nil

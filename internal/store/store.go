@@ -118,7 +118,6 @@ type Store struct {
 	unseal  func(keys.SpaceID, uint64, []byte) (commit.Op, bool) // Options.Unseal
 	rotated func(keys.SpaceID, bool, []byte)                     // Options.Rotated
 	now     func() time.Time                                     // Options.Now
-	health  io.Closer                                            // the disk-health checker's goroutine
 
 	// hook, if set by this package's tests (export_test.go) before the
 	// requests it concerns are submitted, is called by the applier at
@@ -143,17 +142,16 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 64 << 20
 	}
-	// Wrap the OS file system with disk-health checks ourselves (Pebble
-	// would otherwise), so we can stop their goroutine when Open fails.
-	var healthCloser io.Closer = io.NopCloser(nil)
+	// The OS file system as it is: Pebble would wrap a nil FS with disk-
+	// health checks, whose goroutine wakes every few hundred milliseconds
+	// of an idle daemon (#16) to report slow writes to no one.
 	if o.FS == nil {
-		o.FS, healthCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(vfs.DiskSlowInfo) {})
+		o.FS = vfs.Default
 	}
 	s := &Store{
 		dir:     dir,
 		fs:      o.FS,
 		memSize: maxMemTable,
-		health:  healthCloser,
 		sync:    pebble.Sync,
 		notify:  o.Notify,
 		unseal:  o.Unseal,
@@ -193,7 +191,6 @@ func Open(dir string, o Options) (*Store, error) {
 		if s.lock != nil {
 			s.lock.Close()
 		}
-		healthCloser.Close()
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("store: open %s: %w: %v (free space on that disk, or move the Loam home to a larger one)", dir, ErrDiskFull, err)
 		}
@@ -228,6 +225,7 @@ func (s *Store) pebbleOptions(readOnly bool) *pebble.Options {
 		Logger:       quietLogger{},
 		ReadOnly:     readOnly,
 	}
+	po.Experimental.CompactionScheduler = newQuietScheduler() // one per open (scheduler.go)
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -254,7 +252,7 @@ func (s *Store) Close() error {
 		}
 		s.dbmu.Unlock()
 		s.cache.Unref()
-		err = errors.Join(err, s.lock.Close(), s.health.Close())
+		err = errors.Join(err, s.lock.Close())
 	})
 	return err
 }

@@ -8,6 +8,12 @@
 //	    {"ticket", "append_seconds"} and serves until stdin closes
 //	loamsync read --ticket T --blocks N --home DIR
 //	    joins, waits until all N keys are stored, prints the result
+//	loamsync write --blob --blocks N --size S --home DIR
+//	    adds one blob of N×S random bytes, prints {"addr", "blob"} and
+//	    serves until stdin closes
+//	loamsync read --blob ID --addr A --home DIR
+//	    connects to A, fetches the blob (durable when done), prints the
+//	    result
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
@@ -42,6 +49,9 @@ func main() {
 	ticket := fs.String("ticket", "", "ticket to join (read)")
 	latency := fs.Int("latency", 0, "after the sync: single writes to time from write to visible")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	asBlob := fs.Bool("blob", false, "write: add one blob of blocks×size bytes instead of filling a space")
+	blobID := fs.String("blob-id", "", "read: the blob to fetch")
+	addr := fs.String("addr", "", "read: the writer's address, for --blob-id")
 	fs.Parse(os.Args[2:])
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -53,9 +63,17 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "write":
-		err = write(*home, *blocks, *size, *batch, *latency)
+		if *asBlob {
+			err = writeBlob(*home, *blocks, *size)
+		} else {
+			err = write(*home, *blocks, *size, *batch, *latency)
+		}
 	case "read":
-		err = read(*home, *ticket, *blocks, *latency)
+		if *blobID != "" {
+			err = readBlob(*home, *addr, *blobID)
+		} else {
+			err = read(*home, *ticket, *blocks, *latency)
+		}
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -181,4 +199,51 @@ func read(home, ticket string, blocks, latency int) error {
 		res["latency_ms_max"] = lat[len(lat)-1]
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// writeBlob adds one blob of blocks×size random bytes (not measured),
+// prints the node's address and the blob's ID, and serves until stdin
+// closes.
+func writeBlob(home string, blocks, size int) error {
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback, NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	start := time.Now()
+	id, _, err := n.AddBlob(ctx, io.LimitReader(rand.Reader, int64(blocks)*int64(size)))
+	if err != nil {
+		return err
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"addr": n.Addrs()[0], "blob": id.String(), "append_seconds": time.Since(start).Seconds()})
+	io.Copy(io.Discard, os.Stdin) // serve until the harness closes stdin
+	return nil
+}
+
+// readBlob connects to addr and fetches blob id; the time runs from the
+// connect until the fetch returns, every chunk verified and durable.
+func readBlob(home, addr, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bid, err := blob.ParseBlobID(id)
+	if err != nil {
+		return err
+	}
+	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	start := time.Now()
+	peer, err := n.Connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	st, err := n.FetchBlob(ctx, bid, []keys.AuthorID{peer}, blob.FetchOptions{})
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"seconds": secs, "bytes_in": st.Fetched(), "chunks": st.Chunks})
 }

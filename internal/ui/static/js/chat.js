@@ -24,6 +24,7 @@ import { api, live, parseJSON } from './api.js';
 import { h, put, field, clock, notice, errorText, confirmStrip, keepFocus, isAdminOf } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
+import { appRules } from './rules.js';
 
 const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 // object is v when it is a JSON object, else {}: what an edit keeps.
@@ -312,6 +313,7 @@ export function chat(main, [channelArg]) {
     await people.start();
     stop = () => people.stop();
     if (closed) { stop(); return; }
+    appRules(pick.space, me, people.members, 'chat/', ['chat', 'profile']);
     const watching = live(space, 'chat/', {
       apply,
       reset: () => {

@@ -23,6 +23,7 @@ import { api, live, parseJSON } from './api.js';
 import { h, put, field, short, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
+import { appRules } from './rules.js';
 
 const conditions = ['like new', 'good', 'worn', 'needs repair'];
 const idRe = /^\d{13}-(aut_[A-Za-z0-9]+)$/;
@@ -444,7 +445,8 @@ export function tools(main, [toolArg]) {
     });
     stop = () => { toolsLive.stop(); nicksLive.stop(); people.stop(); };
     await Promise.all([toolsLive.loaded, nicksLive.loaded, people.start()]);
-    if (closed) stop();
+    if (closed) { stop(); return; }
+    appRules(pick.space, me, people.members, 'tools/', ['tools', 'profile']);
   })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
 
   return () => { closed = true; stop(); urls.forEach((u) => URL.revokeObjectURL(u)); };
