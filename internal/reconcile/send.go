@@ -96,6 +96,9 @@ func (s *Session) fill(ctx context.Context, ps *peerSpace, src *source) (bool, e
 // dropped) is not sent again and again while nothing changes, whatever
 // the two stores hold. Fork evidence goes once per author and session.
 func (s *Session) sendMissing(ctx context.Context, ps *peerSpace) error {
+	if below, err := s.belowOurFloor(ctx, ps); err != nil || below {
+		return err
+	}
 	heads, err := s.local.Heads(ctx, ps.id)
 	if err != nil {
 		return err
@@ -306,4 +309,38 @@ func (s *Session) sendByID(ctx context.Context, ps *peerSpace, ids []keys.Commit
 	s.mu.Unlock()
 	s.poke()
 	return s.write((&Msg{Type: msgCommits, Disc: ps.disc, Commits: batch}).Encode())
+}
+
+// Floored is what a Local whose store may hold a space from a
+// checkpoint's snapshot implements (store.Store.Floor): the space's floor,
+// or nil when it holds the full history. A Local without it holds full
+// histories.
+type Floored interface {
+	Floor(ctx context.Context, sp keys.SpaceID) (*store.Floor, error)
+}
+
+// belowOurFloor reports whether this store is floored in ps's space and
+// the peer's Have is below the floor for some author
+// (docs/plans/checkpoints.md §6, "Serving others"). Such a peer is sent
+// no commits of the space: this store does not hold what it skipped, and
+// what it holds above the floor needs that past at the peer. The peer
+// syncs from a full replica, or takes a snapshot; once its Have reaches
+// the floor, it is served as by any replica.
+func (s *Session) belowOurFloor(ctx context.Context, ps *peerSpace) (bool, error) {
+	fl, ok := s.local.(Floored)
+	if !ok {
+		return false, nil
+	}
+	f, err := fl.Floor(ctx, ps.id)
+	if err != nil || f == nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range f.Frontier {
+		if ps.peerHas(h.Author).Seq < h.Seq {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
@@ -238,6 +239,22 @@ func (s *sf) compute(ctx context.Context, src *store.Store) (*Snapshot, error) {
 	cellsSec, err := encodeCells(s.idx, cells)
 	if err != nil {
 		return nil, err
+	}
+
+	for _, h := range s.frontier {
+		// An author whose last commits at F do not count is announced
+		// at its last commit that does (store.SyncHeads): keep that one,
+		// so that a floored replica announces what a full one does.
+		first := h.Seq + 1
+		for first > 1 {
+			if _, bad := voided[acl.Loc{Author: h.Author, Seq: first - 1}]; !bad {
+				break
+			}
+			first--
+		}
+		if first <= h.Seq && first > 1 {
+			kept[locOf{h.Author, first - 1}] = true
+		}
 	}
 
 	snap := &Snapshot{}

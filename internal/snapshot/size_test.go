@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -25,6 +26,7 @@ type chatSizes struct {
 	cellsZip  int   // the cells section deflated (an estimate of compressing it on the wire)
 	commits   int
 	keptCount int
+	install   time.Duration // snapshot.Install into an empty store
 }
 
 func (c chatSizes) total() int64 { return int64(c.sections.Size()) + c.kept }
@@ -49,6 +51,29 @@ func chatJoin(tb testing.TB, dir string, n, gone int, replay bool) chatSizes {
 			tb.Fatal("the replay's snapshot differs from the store's")
 		}
 	}
+	// A joiner installs it: its view is the space's.
+	joiner, err := store.Open(tb.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer joiner.Close()
+	start := time.Now()
+	if err := snapshot.Install(ctx, joiner, sp, "chat", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
+		tb.Fatal(err)
+	}
+	sizes.install = time.Since(start)
+	want, err := st.View(ctx, sp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got, err := joiner.View(ctx, sp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if got.Hash != want.Hash || got.Visible != want.Visible {
+		tb.Fatalf("the joiner's view is %s with %d keys, the space's %s with %d", got.Hash, got.Visible, want.Hash, want.Visible)
+	}
+
 	sizes.sections = snap.Sections
 	for _, c := range snap.Kept {
 		sizes.kept += int64(len(c.Bytes()))
@@ -163,8 +188,8 @@ func chatStore(tb testing.TB, dir string, n, gone int) (*store.Store, keys.Space
 // the genesis.
 func TestCheckpointChatJoinSize(t *testing.T) {
 	s := chatJoin(t, t.TempDir(), 10_000, 9_000, true)
-	t.Logf("plain %d B, erased %d B, checkpoint %d B (kept %d B in %d commits, cells %d B (deflated %d), kept IDs %d B, causal %d B, acl %d B): %.1f%% of plain",
-		s.plain, s.erased, s.total(), s.kept, s.keptCount, len(s.sections.Cells), s.cellsZip, len(s.sections.Kept), len(s.sections.Causal), len(s.sections.ACL), 100*float64(s.total())/float64(s.plain))
+	t.Logf("plain %d B, erased %d B, checkpoint %d B (kept %d B in %d commits, cells %d B (deflated %d), kept IDs %d B, causal %d B, acl %d B): %.1f%% of plain; installed in %v with the same view",
+		s.plain, s.erased, s.total(), s.kept, s.keptCount, len(s.sections.Cells), s.cellsZip, len(s.sections.Kept), len(s.sections.Causal), len(s.sections.ACL), 100*float64(s.total())/float64(s.plain), s.install)
 	if s.keptCount != 1_000+1 {
 		t.Errorf("%d commits kept, want the 1,000 live messages and the genesis", s.keptCount)
 	}
@@ -193,6 +218,7 @@ func BenchmarkCheckpointChatJoin(b *testing.B) {
 		b.ReportMetric(mib(int64(s.cellsZip)), "MiB-cells-deflated")
 		b.ReportMetric(mib(int64(len(s.sections.Kept)+len(s.sections.Causal)+len(s.sections.ACL))), "MiB-ids+causal+acl")
 		b.ReportMetric(float64(s.total())/float64(s.plain), "ratio")
+		b.ReportMetric(float64(s.install.Milliseconds()), "ms-install")
 	}
 }
 

@@ -47,10 +47,15 @@ const (
 	// that cut (overcut.go). Err wraps ErrOverCut. Giving it again changes
 	// nothing.
 	Dropped
+	// Filled: a commit below the checkpoint a floored store joined from
+	// (floor.go), whose row it did not hold, is stored now: a dep of a
+	// later commit, or history fetched to deepen. Nothing else changed:
+	// it is dead at the checkpoint. It is progress, never misbehaviour.
+	Filled
 )
 
 func (s Status) String() string {
-	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected", "revoked", "dropped"}[min(int(s), 7)]
+	return [...]string{"unknown", "applied", "duplicate", "pending", "forked", "rejected", "revoked", "dropped", "filled"}[min(int(s), 8)]
 }
 
 // ErrPending wraps the reason a commit is Pending.
@@ -101,6 +106,7 @@ type request struct {
 	create  *SpaceInfo     // CreateSpace: the space to create with commits[0] as genesis
 	forget  bool           // Forget (forget.go): applied alone, outside any group
 	retain  *retainRequest // DropSuperseded (retention.go): applied alone too
+	install *Install       // InstallSnapshot (install.go): applied alone too
 	reply   chan reply     // buffered, 1
 }
 
@@ -232,14 +238,17 @@ func (s *Store) applier() {
 }
 
 // alone reports whether r runs alone, between group commits.
-func (r *request) alone() bool { return r.forget || r.retain != nil }
+func (r *request) alone() bool { return r.forget || r.retain != nil || r.install != nil }
 
 func (a *applier) runAlone(r *request) {
-	if r.forget {
+	switch {
+	case r.forget:
 		a.forget(r)
-		return
+	case r.install != nil:
+		a.install(r)
+	default:
+		a.retain(r)
 	}
-	a.retain(r)
 }
 
 // applier holds the applier goroutine's caches. Only that goroutine uses it.

@@ -16,6 +16,9 @@ func (a *applier) idAt(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64)
 		return id, nil
 	}
 	v, err := a.s.get(commitKey(sp, au, seq))
+	if errors.Is(err, pebble.ErrNotFound) && a.belowFloor(sp, au, seq) {
+		return keys.CommitID{}, belowFloorErr(au, seq)
+	}
 	if err != nil {
 		return keys.CommitID{}, fmt.Errorf("%w: commit %s/%d below head: %v", ErrCorrupt, au.Short(), seq, err)
 	}

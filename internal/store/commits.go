@@ -63,6 +63,9 @@ func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 			continue
 		}
 		v, err := s.get(commitKey(sp, h.Author, first-1))
+		if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, h.Author, first-1) {
+			return nil, fmt.Errorf("store: sync heads: %w", belowFloorErr(h.Author, first-1))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
 		}
@@ -205,6 +208,9 @@ func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
 	}
 	row, err := s.get(commitKey(sp, l.author, l.seq))
+	if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, l.author, l.seq) {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, belowFloorErr(l.author, l.seq)) // an F head indexed, not held
+	}
 	if err != nil || len(row) < keys.Size {
 		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
 	}

@@ -80,6 +80,18 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 			decoded[t.ID] = h
 		}
 		tc, main := h.c, h.main
+		if tc == nil && a.belowFloor(st.id, t.Author, t.Seq) {
+			held, err := a.eraseBelowFloor(bc, st, t)
+			if err != nil {
+				return err
+			}
+			if held {
+				if err := a.recordErasure(bc, st, erasedKey(st.id, t.Author, t.Seq, t.Op), rec); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if tc == nil || t.Names(tc, int(t.Op)) != nil {
 			continue
 		}

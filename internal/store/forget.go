@@ -16,7 +16,7 @@ import (
 var spaceTags = []byte{
 	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagPast, tagOffchain,
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
-	tagHistory, tagErased, tagPolicy, tagSchema, tagLost,
+	tagHistory, tagErased, tagPolicy, tagSchema, tagLost, tagFloor, tagDeadCell,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees

@@ -31,6 +31,11 @@ const (
 	tagCell      byte = 0x20
 	tagViewState byte = 0x21
 	tagLost      byte = 0x22 // writes held without payload or an erase that counts (lost.go)
+	// tagFloor: a floored space's checkpoint and frontier (floor.go);
+	// tagDeadCell: its dead cells at the frontier, the base a rebuild
+	// starts from (reserved for step 4 of docs/plans/checkpoints.md).
+	tagFloor    byte = 0x1f
+	tagDeadCell byte = 0x23
 )
 
 func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {

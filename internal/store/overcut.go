@@ -84,6 +84,13 @@ func (st *spaceState) firstEvidence(c *commit.Commit) bool {
 // holds now only keeps that commit out of every store, where it is
 // harmless.)
 func (a *applier) applyBounded(bc *batch, st *spaceState, c *commit.Commit) (Outcome, error) {
+	if c.Space == st.id && st.floor != nil && c.Seq <= st.floor[c.Author] {
+		// A hole below the floor needs none of its causal past: the
+		// rows of S(F) stand for it (floor.go).
+		if _, err := a.idAt(bc, st.id, c.Author, c.Seq); errors.Is(err, ErrBelowFloor) {
+			return a.applyBelowFloor(bc, st, c)
+		}
+	}
 	if c.Space == st.id && st.sideways(c) {
 		known, err := a.known(bc, st.id, c.ID)
 		if err != nil {

@@ -28,6 +28,10 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision,
 	if err := a.fault("rebuild", nil); err != nil {
 		return nil, nil, err
 	}
+	if st.floor != nil {
+		d, err := a.floorRebuild(st)
+		return nil, d, err
+	}
 
 	var all []*commit.Commit
 	byAuthor := map[keys.AuthorID][]*commit.Commit{}

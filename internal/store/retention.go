@@ -146,6 +146,14 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 		}
 		row := bytes.Clone(k)
 		id, err := a.idAt(bc, sp, h.au, h.seq)
+		if errors.Is(err, ErrBelowFloor) {
+			// A write of a dead base entry, superseded after the
+			// checkpoint: its payload was never held here.
+			if err := bc.b.Delete(row, nil); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}

@@ -43,6 +43,8 @@ func FuzzDecodeRow(f *testing.F) {
 		{rotationKey(sp, au, 1, 0), []byte("sealed keys")},
 		{cellKey(sp, []byte("k")), view.AppendCell(nil, &cell)},
 		{spaceKey(tagViewState, sp), ViewState{Visible: 3, MaxTime: commit.HLC{Wall: 4}, redecide: true}.encode()},
+		{floorKey(sp), (&Floor{Checkpoint: id, NeedsHistory: true, Frontier: []commit.FrontierHead{{Author: au, Seq: 2, ID: id, Time: commit.HLC{Wall: 5, Logical: 1}}}}).encode()},
+		{floorKey(sp), (&Floor{}).encode()},
 		{{tagHead}, nil},
 		{nil, nil},
 	} {
@@ -116,6 +118,12 @@ func FuzzDecodeRow(f *testing.F) {
 			if c, err := view.DecodeCell(v); err == nil {
 				c.Winner()
 				c.Conflicts()
+			}
+		case tagFloor:
+			fl, err := decodeFloor(v)
+			corrupt(err)
+			if err == nil && !bytes.Equal(fl.encode(), v) {
+				t.Fatal("floor row does not encode back")
 			}
 		case tagViewState:
 			vs, err := decodeViewState(v)

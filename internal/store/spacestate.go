@@ -45,7 +45,10 @@ type spaceState struct {
 	headIDs map[keys.CommitID]loc
 	headOf  map[keys.AuthorID]keys.CommitID
 	genesis bool
-	over    map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
+	// floor holds each author's seq in the frontier of the checkpoint
+	// the space was installed from (floor.go); nil: full history.
+	floor map[keys.AuthorID]uint64
+	over  map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -97,6 +100,13 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 		st.newHead(h.ID, loc{h.Author, h.Seq})
 	}
 	_, st.genesis = st.heads[keys.AuthorID(sp)]
+	fl, err := a.s.Floor(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	if fl != nil {
+		st.floor = fl.floorSeqs()
+	}
 	grants, err := a.s.Grants(ctx, sp)
 	if err != nil {
 		return nil, err

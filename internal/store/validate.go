@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/loamdb/loam/internal/acl"
@@ -53,6 +54,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	h := st.heads[c.Author]
 	if c.Seq <= h.Seq {
 		id, err := a.idAt(bc, st.id, c.Author, c.Seq)
+		if errors.Is(err, ErrBelowFloor) {
+			return a.applyBelowFloor(bc, st, c)
+		}
 		if err != nil {
 			return Outcome{}, err
 		}
