@@ -143,7 +143,7 @@ func (a *applier) flush(ctx context.Context) error {
 	}
 	for i, o := range res.Outcomes {
 		switch o.Status {
-		case store.Applied, store.Duplicate, store.Forked, store.Revoked, store.Dropped:
+		case store.Applied, store.Duplicate, store.Forked, store.Revoked, store.Dropped, store.Filled:
 		case store.Pending:
 			a.waiting = append(a.waiting, cs[i])
 			a.wbytes += len(cs[i].Bytes())

@@ -425,6 +425,13 @@ func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, fr
 func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return l.n.st.CommitByID(ctx, sp, id)
 }
+var _ reconcile.Floored = local{}
+
+// Floor is reconcile.Floored: a space installed from a checkpoint is not
+// sent to a peer below its floor.
+func (l local) Floor(ctx context.Context, sp keys.SpaceID) (*store.Floor, error) {
+	return l.n.st.Floor(ctx, sp)
+}
 func (l local) LostCommits(ctx context.Context, sp keys.SpaceID, max int) ([]keys.CommitID, error) {
 	return l.n.st.LostCommits(ctx, sp, max)
 }

@@ -214,8 +214,8 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 				return fmt.Errorf("%w: %v", ErrBrokenRule, o.Err)
 			}
 			progress = true
-		case store.Applied:
-			progress = true
+		case store.Applied, store.Filled:
+			progress = true // Filled: a hole below our checkpoint's floor, that a pending commit may wait for
 		}
 	}
 	for _, f := range res.Forks {
