@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -137,39 +136,6 @@ func (s *State) Constrains(c *commit.Commit) bool {
 		}
 	}
 	return false
-}
-
-// schemaScope returns the keys a schema op rules, as a prefix an admin
-// grant must cover (nil: the whole space), and the op in words: the body's
-// prefix, under which all its rules are; and, when it replaces a version
-// of its app in force in the commit's causal past, that version's scope
-// too (an admin of tools/ must not retire the chat's rules by declaring
-// a new version of "chat" under tools/). A body with no prefix, or one
-// that does not decode, rules the whole space.
-func (s *State) schemaScope(o *commit.Op, seen SeenFunc) ([]byte, string) {
-	sc, err := commit.DecodeSchema(*o)
-	if err != nil {
-		return nil, "declaring a schema (for the whole space)"
-	}
-	scope := func(body []byte) (string, bool) {
-		set, err := schema.Parse(body)
-		if err != nil || set.Prefix == "" {
-			return "", false
-		}
-		return set.Prefix, true
-	}
-	p, ok := scope(sc.Body)
-	if old, held := s.inForce(sc.App, seen); held && ok {
-		if q, qok := scope(old.Body); !qok || !strings.HasPrefix(q, p) && !strings.HasPrefix(p, q) {
-			ok = false // two unrelated scopes: the whole space
-		} else if len(q) < len(p) {
-			p = q // the wider of the two
-		}
-	}
-	if !ok {
-		return nil, fmt.Sprintf("declaring the rules of app %q (for the whole space: they rule keys outside one prefix, or replace rules that do)", sc.App)
-	}
-	return []byte(p), fmt.Sprintf("declaring the rules of app %q (under %q)", sc.App, p)
 }
 
 // checkSchemaOp decides a schema op: an admin's; a body that does not
