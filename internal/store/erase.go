@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -66,6 +67,13 @@ func (a *applier) applyErase(bc *batch, st *spaceState, c *commit.Commit, i int,
 	decoded := map[keys.CommitID]held{}
 	for _, t := range e.Targets {
 		if !seen(t.Author, t.Seq) {
+			continue
+		}
+		if st.invalid[acl.Loc{Author: t.Author, Seq: t.Seq}] {
+			// A commit that does not count keeps its payloads: whether it
+			// breaks an app rule is decided from its values (#15), so
+			// every replica must hold them to decide the same (a fresh
+			// joiner that got it erased would count it). It is in no view.
 			continue
 		}
 		h, ok := decoded[t.ID]
