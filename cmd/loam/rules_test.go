@@ -57,7 +57,7 @@ func TestSpaceRulesCLI(t *testing.T) {
 
 	ticket := strings.TrimSpace(a.ok("", "invite", "garden", "--role", "write", "--expires", "1h"))
 	b.ok("", "join", ticket)
-	if line := b.fail(1, "", "space", "rules", "garden", "--app", "chat"); !strings.Contains(line, "declaring a schema") || !strings.Contains(line, "needs admin") {
+	if line := b.fail(1, "", "space", "rules", "garden", "--app", "chat"); !strings.Contains(line, "declaring the rules of app") || !strings.Contains(line, "needs admin") {
 		t.Errorf("a writer declaring rules: %q", line)
 	}
 	var ast api.Status

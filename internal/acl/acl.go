@@ -483,8 +483,8 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 				return deny(commit.RoleRead, "giving a verdict on a checkpoint")
 			}
 		case o.Kind == commit.KindSchema:
-			if !hasRole(held, commit.RoleAdmin) {
-				return deny(commit.RoleAdmin, "declaring a schema")
+			if scope, what := schemaScope(o); !allowed(held, commit.RoleAdmin, scope) {
+				return deny(commit.RoleAdmin, what)
 			}
 			s.checkSchemaOp(c, o, &v)
 		default: // sealed, and kinds this version does not know

@@ -138,6 +138,26 @@ func (s *State) Constrains(c *commit.Commit) bool {
 	return false
 }
 
+// schemaScope returns the keys a schema op rules, as a prefix an admin
+// grant must cover (nil: the whole space), and the op in words. An app's
+// rules rule the keys under its name (app "chat": prefix "chat/"); a body
+// with that prefix needs admin over it, any other (no prefix, another
+// prefix, a retirement, one that does not decode) admin of the whole
+// space. So an admin of tools/ declares the tool library's rules but
+// cannot replace or retire the chat's. The scope depends on the op alone,
+// not on the rules in force, so that whether the op is allowed is decided
+// as every other op's is.
+func schemaScope(o *commit.Op) ([]byte, string) {
+	sc, err := commit.DecodeSchema(*o)
+	if err != nil {
+		return nil, "declaring a schema (for the whole space)"
+	}
+	if set, err := schema.Parse(sc.Body); err == nil && set.Prefix == sc.App+"/" {
+		return []byte(set.Prefix), fmt.Sprintf("declaring the rules of app %q (under %q)", sc.App, set.Prefix)
+	}
+	return nil, fmt.Sprintf("declaring the rules of app %q (for the whole space: rules without the prefix %q, or retiring them)", sc.App, sc.App+"/")
+}
+
 // checkSchemaOp decides a schema op: an admin's; a body that does not
 // decode is ignored, as any malformed control op.
 func (s *State) checkSchemaOp(c *commit.Commit, o *commit.Op, v *Verdict) {

@@ -175,3 +175,33 @@ func TestSchemaStateFromDecision(t *testing.T) {
 		t.Fatal("Constrains = true for a key no rule covers")
 	}
 }
+
+// TestSchemaScope: an admin of tools/ declares the rules of app "tools"
+// under tools/, but not another app's, rules without the app's prefix, a
+// new version of the chat's under tools/ (which would retire the chat's
+// rules), nor a retirement; a whole-space admin may.
+func TestSchemaScope(t *testing.T) {
+	w := newWorld(t)
+	admin, toolsAdmin := dev(1), dev(2)
+	g := w.genesis(grant(admin, commit.RoleAdmin), commit.GrantOp(commit.Grant{Subject: toolsAdmin.Author(), Role: commit.RoleAdmin, Prefix: []byte("tools/")}))
+	tools := w.at(toolsAdmin, 2000, []*commit.Commit{g}, schemaOp("tools", 1, `{"prefix":"tools/","rules":[{"key":"tools/item/{ms}-{author}","write":"named"}]}`))
+	chatByTools := w.at(toolsAdmin, 2100, nil, schemaOp("chat", 1, chatRules))
+	noPrefix := w.at(toolsAdmin, 2200, nil, schemaOp("tools", 2, `{"rules":[{"key":"tools/note/{author}","write":"named"}]}`))
+	chat := w.at(admin, 3000, []*commit.Commit{g}, schemaOp("chat", 1, chatRules))
+	hijack := w.at(toolsAdmin, 4000, []*commit.Commit{chat}, schemaOp("chat", 2, `{"prefix":"tools/chat/","rules":[{"key":"tools/chat/{author}","write":"named"}]}`))
+	retire := w.at(toolsAdmin, 4100, nil, schemaOp("chat", 3, `{}`))
+	retireByAdmin := w.at(admin, 5000, []*commit.Commit{hijack, retire}, schemaOp("chat", 4, `{}`))
+	d := evalShuffled(t, w)
+	checkValid(t, d, []validity{
+		{"tools rules by the tools admin", tools, true},
+		{"chat rules by the tools admin", chatByTools, false},
+		{"rules without the app's prefix by the tools admin", noPrefix, false},
+		{"chat rules by the admin", chat, true},
+		{"a new chat version under tools/ by the tools admin", hijack, false},
+		{"the chat's retirement by the tools admin", retire, false},
+		{"the chat's retirement by the admin", retireByAdmin, true},
+	})
+	if err := reason(d, chatByTools); !errors.Is(err, acl.ErrDenied) || !strings.Contains(err.Error(), `app "chat"`) {
+		t.Errorf("chat rules by the tools admin: %v", err)
+	}
+}

@@ -59,7 +59,7 @@ func TestDeclareRules(t *testing.T) {
 		t.Fatal("a refused declaration reached the store")
 	}
 	_, wsp := f.writer(t)
-	if _, err := wsp.DeclareRules(ctx, commit.Schema{App: "tools"}); !errors.Is(err, space.ErrReadOnly) || !errors.Is(err, acl.ErrDenied) || !strings.Contains(err.Error(), "declaring a schema") {
+	if _, err := wsp.DeclareRules(ctx, commit.Schema{App: "tools"}); !errors.Is(err, space.ErrReadOnly) || !errors.Is(err, acl.ErrDenied) || !strings.Contains(err.Error(), "declaring the rules of app") {
 		t.Fatalf("a writer declaring rules: %v, want ErrReadOnly naming admin", err)
 	}
 }
