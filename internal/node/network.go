@@ -425,6 +425,7 @@ func (l local) Commits(ctx context.Context, sp keys.SpaceID, a keys.AuthorID, fr
 func (l local) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitID) ([]byte, error) {
 	return l.n.st.CommitByID(ctx, sp, id)
 }
+
 var _ reconcile.Floored = local{}
 
 // Floor is reconcile.Floored: a space installed from a checkpoint is not
