@@ -17,12 +17,15 @@ import { isAdminOf, notice, errorText } from './dom.js';
 const asked = new Map();
 
 // declareRules declares, for each app in apps, the rules Loam ships, if
-// this device (me) is an admin over prefix in the space and they are not
-// in force yet. It resolves to the apps it declared.
+// this device (me) is an admin over the page's prefix and over the app's
+// own (an app's rules rule the keys under its name: "profile" those under
+// profile/, which an admin of chat/ alone may not declare), and they are
+// not in force yet. It resolves to the apps it declared.
 export async function declareRules(space, me, members, prefix, apps) {
   if (space.private || !isAdminOf(members, me, prefix)) return [];
   const out = [];
   for (const app of apps) {
+    if (!isAdminOf(members, me, app + '/')) continue;
     const k = space.id + '/' + app;
     if (!asked.has(k)) {
       asked.set(k, api.declareRules(space.id, app).then(() => true, (e) => {
