@@ -123,13 +123,20 @@ export function confirmStrip(id, question, label, onConfirm, onCancel) {
 
 // keepFocus runs draw, which replaces what root holds, and gives the
 // focus back to the new element with the same data-focus as the one that
-// had it (or to the one named want, when given).
+// had it (or to the one named want, when given), or to the element that
+// had it when draw put that element back.
 export function keepFocus(root, draw, want) {
   const act = document.activeElement;
   const had = act && root.contains(act) ? act.dataset.focus : undefined;
   draw();
   const name = want || had;
-  if (!name) return;
+  if (!name) {
+    // A control kept whole across the draw (an edit form being filled in)
+    // loses focus when it is put back: give it back, so that a change
+    // arriving meanwhile does not take the typing away.
+    if (act && act !== document.activeElement && act.isConnected && root.contains(act)) act.focus();
+    return;
+  }
   const el = [...root.querySelectorAll('[data-focus]')].find((x) => x.dataset.focus === name);
   if (el) el.focus();
 }
