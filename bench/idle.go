@@ -11,14 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-)
-
-var (
-	loamidleOnce sync.Once
-	loamidleBin  string
-	loamidleErr  error
 )
 
 // buildLoamidle builds bench/cmd/loamidle once per process, or returns
@@ -28,19 +21,7 @@ func buildLoamidle() (string, error) {
 	if bin := os.Getenv("LOAM_IDLE_BIN"); bin != "" {
 		return bin, nil
 	}
-	loamidleOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "loam-bench-bin-")
-		if err != nil {
-			loamidleErr = err
-			return
-		}
-		loamidleBin = filepath.Join(dir, "loamidle")
-		out, err := exec.Command("go", "build", "-o", loamidleBin, "github.com/loamdb/loam/bench/cmd/loamidle").CombinedOutput()
-		if err != nil {
-			loamidleErr = fmt.Errorf("bench: building loamidle: %v\n%s", err, out)
-		}
-	})
-	return loamidleBin, loamidleErr
+	return loamidleCmd.build()
 }
 
 // IdleOptions describe an idle measurement.

@@ -14,28 +14,39 @@ import (
 	"time"
 )
 
+// command is a program of bench/cmd, built once per process into a
+// temporary folder.
+type command struct {
+	name string
+	once sync.Once
+	bin  string
+	err  error
+}
+
 var (
-	loamsyncOnce sync.Once
-	loamsyncBin  string
-	loamsyncErr  error
+	loamsyncCmd = &command{name: "loamsync"}
+	loamidleCmd = &command{name: "loamidle"}
 )
 
-// buildLoamsync builds bench/cmd/loamsync once per process.
-func buildLoamsync() (string, error) {
-	loamsyncOnce.Do(func() {
+// build returns the program's path, building it on the first call.
+func (c *command) build() (string, error) {
+	c.once.Do(func() {
 		dir, err := os.MkdirTemp("", "loam-bench-bin-")
 		if err != nil {
-			loamsyncErr = err
+			c.err = err
 			return
 		}
-		loamsyncBin = filepath.Join(dir, "loamsync")
-		out, err := exec.Command("go", "build", "-o", loamsyncBin, "github.com/loamdb/loam/bench/cmd/loamsync").CombinedOutput()
+		c.bin = filepath.Join(dir, c.name)
+		out, err := exec.Command("go", "build", "-o", c.bin, "github.com/loamdb/loam/bench/cmd/"+c.name).CombinedOutput()
 		if err != nil {
-			loamsyncErr = fmt.Errorf("bench: building loamsync: %v\n%s", err, out)
+			c.err = fmt.Errorf("bench: building %s: %v\n%s", c.name, err, out)
 		}
 	})
-	return loamsyncBin, loamsyncErr
+	return c.bin, c.err
 }
+
+// buildLoamsync builds bench/cmd/loamsync once per process.
+func buildLoamsync() (string, error) { return loamsyncCmd.build() }
 
 type loamHello struct {
 	Ticket        string  `json:"ticket"`
