@@ -13,7 +13,8 @@ type App struct {
 	Body    []byte
 }
 
-// Apps are the rules of the chat, the tool library and profiles.
+// Apps are the rules of the chat, the tool library, profiles, the
+// community board and the energy exchange.
 var Apps = []App{
 	{Name: "chat", Version: 1, Body: []byte(`{"prefix":"chat/","rules":[
  {"key":"chat/channel/{channel}","write":"anyone","value":{"type":"object","properties":{"created":{"type":"string"}}}},
@@ -29,4 +30,18 @@ var Apps = []App{
 	{Name: "profile", Version: 1, Body: []byte(`{"prefix":"profile/","rules":[
  {"key":"profile/{person}/{author}","write":"named","value":{"type":"object","required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64},"avatar":{"type":"string"},"default":{"type":"boolean"}}}},
  {"key":"profile/{person}/{author}/avatar","write":"named"}]}`)},
+	{Name: "board", Version: 1, Body: []byte(`{"prefix":"board/","rules":[
+ {"key":"board/swap/{ms}-{author}","write":"named","value":{"type":"object","required":["kind","category","title"],"properties":{"kind":{"enum":["offer","request"]},"category":{"type":"string","minLength":1,"maxLength":40},"title":{"type":"string","minLength":1,"maxLength":120},"text":{"type":"string","maxLength":4000}}}},
+ {"key":"board/help/{swap}/{ms}-{author}","write":"named","value":{"type":"object","properties":{"text":{"type":"string","maxLength":4000}}}},
+ {"key":"board/project/{ms}-{author}","write":"named","value":{"type":"object","required":["title","status"],"properties":{"title":{"type":"string","minLength":1,"maxLength":120},"text":{"type":"string","maxLength":8000},"status":{"enum":["proposed","active","done"]}}}},
+ {"key":"board/photo/{project}/{ms}-{author}","write":"named"},
+ {"key":"board/comment/{project}/{ms}-{author}","write":"named","value":{"type":"object","required":["text"],"properties":{"text":{"type":"string","minLength":1,"maxLength":4000}}}},
+ {"key":"board/member/{project}/{author}","write":"named","value":{"type":"object"}},
+ {"key":"board/poll/{ms}-{author}","write":"named","value":{"type":"object","required":["question","options","closes"],"properties":{"question":{"type":"string","minLength":1,"maxLength":200},"options":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":100}},"closes":{"type":"string","format":"date-time"},"ballot":{"enum":["open","secret"]}}}},
+ {"key":"board/vote/{poll}/{person}","write":"named","value":{"type":"object","required":["option"],"properties":{"option":{"type":"integer","minimum":0,"maximum":15}}}}]}`)},
+	{Name: "energy", Version: 1, Body: []byte(`{"prefix":"energy/","rules":[
+ {"key":"energy/post/{ms}-{author}","write":"named","value":{"type":"object","required":["kind","kwh"],"properties":{"kind":{"enum":["offer","request"]},"kwh":{"type":"number","exclusiveMinimum":0,"maximum":100000},"text":{"type":"string","maxLength":4000},"until":{"type":"string","format":"date-time"}}}},
+ {"key":"energy/transfer/{person}/{to}/{ms}-{author}","write":"named","value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":1,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/confirm/{giver}/{person}/{transfer}","write":"named","value":{"type":"object","properties":{"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/limit/{member}","write":"admin","value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000}}}}]}`)},
 }
