@@ -183,9 +183,9 @@ func checkOffer(sp keys.SpaceID, peer keys.AuthorID, wo reconcile.SnapOffer) (*s
 }
 
 // installOffer fetches the snapshot the offers (one checkpoint, from one
-// or more peers) name, checks it and installs it; then it applies C. A
-// cut stream resumes at its offset from the next offering peer. Any
-// failure leaves the space not held.
+// or more peers) name, checks it, installs it, and checks that C's signer
+// is an admin at F. A cut stream resumes at its offset from the next
+// offering peer. Any failure leaves the space not held.
 func (n *Node) installOffer(ctx context.Context, sp keys.SpaceID, name string, offers []*snapOffer) error {
 	c, k := offers[0].c, offers[0].k
 	stop := context.AfterFunc(ctx, func() {
@@ -241,9 +241,13 @@ func (n *Node) installOffer(ctx context.Context, sp keys.SpaceID, name string, o
 		n.forgetInstalled(sp)
 		return err
 	}
-	res, err := n.st.Apply(ctx, sp, []*commit.Commit{c})
-	if err == nil && res.Outcomes[0].Status != store.Applied {
-		err = fmt.Errorf("the checkpoint commit is %s here: %v", res.Outcomes[0].Status, res.Outcomes[0].Err)
+	// C's signer must be an admin of the whole space at F, by the grants
+	// the snapshot installed. C itself arrives by sync, like any commit
+	// after F: applied here, before the space is held, its store event
+	// would make the sync sessions offer the space too early.
+	role, err := n.st.Role(ctx, sp, c.Author)
+	if err == nil && role != commit.RoleAdmin {
+		err = fmt.Errorf("the checkpoint's signer %s has %s at its frontier, not admin", c.Author.Short(), roleName(role))
 		n.punishBadSnapshot(offers, served, err)
 	}
 	if err != nil {

@@ -103,28 +103,40 @@ func TestChatJoinSkipsDeadHistory(t *testing.T) {
 // or its view is not the others'.
 func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 	ctx := context.Background()
+	start := time.Now()
+	phase := func(what string) {
+		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+	}
 	a := openNode(t, filepath.Join(dir, "a"))
 	b := openNode(t, filepath.Join(dir, "b"))
 	w := newSpace(t, a, "chat")
 	id := w.ID()
 	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
 	writeChat(t, w, n, gone)
+	phase("written")
 	waitFor(t, 5*time.Minute, "b to hold the chat", func() bool { return viewHash(b, id) == viewHash(a, id) })
+	phase("synced to b")
 
 	j0, full := joinChat(t, a, id, filepath.Join(dir, "full"))
 	if f, err := j0.st.Floor(ctx, id); err != nil || f != nil {
 		t.Fatalf("the full joiner is floored (%v, %v): no checkpoint was made yet", f, err)
 	}
 	j0.Close()
+	phase("full join")
 
 	eraseChat(t, w, gone)
+	phase("erased")
 	k, err := a.Checkpoint(ctx, "chat")
 	if err != nil {
 		t.Fatal(err)
 	}
+	phase("checkpoint made")
 	waitFor(t, 5*time.Minute, "b to hold the erasures and the checkpoint", func() bool { return viewHash(b, id) == viewHash(a, id) })
+	phase("synced to b")
 
 	j1, snap := joinChat(t, a, id, filepath.Join(dir, "snap"))
+	phase("join from the checkpoint")
 	f, err := j1.st.Floor(ctx, id)
 	if err != nil || f == nil || f.Checkpoint != k.ID {
 		t.Fatalf("the joiner is not floored at the checkpoint %s: %+v, %v", k.ID.Short(), f, err)
@@ -133,5 +145,10 @@ func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 		h := viewHash(a, id)
 		return viewHash(b, id) == h && viewHash(j1, id) == h
 	})
+	for _, n := range []*Node{a, b, j1} {
+		if m := n.Counters().Misbehaving; len(m) != 0 {
+			t.Errorf("misbehaviour counted: %v", m)
+		}
+	}
 	return full, snap
 }
