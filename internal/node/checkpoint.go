@@ -12,7 +12,6 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/snapshot"
-	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -54,7 +53,7 @@ func (n *Node) Checkpoint(ctx context.Context, ref string) (Checkpoint, error) {
 	if role, err := n.st.Role(ctx, id, n.dev.Author()); err != nil {
 		return Checkpoint{}, err
 	} else if role != commit.RoleAdmin {
-		return Checkpoint{}, fmt.Errorf("%w: making a checkpoint of %s needs admin of the whole space, and this device has %s (ask an admin to make it)", space.ErrReadOnly, ref, roleName(role))
+		return Checkpoint{}, fmt.Errorf("%w: making a checkpoint of %s needs admin of the whole space, and this device has %s (ask an admin to make it)", ErrNotAdmin, ref, roleName(role))
 	}
 	snap, err := n.snapshotNow(ctx, id)
 	if err != nil {

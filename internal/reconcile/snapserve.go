@@ -184,9 +184,9 @@ func (sc *SnapClient) Offer(sp keys.SpaceID) (o SnapOffer, ok bool, err error) {
 	return o, false, badSnap("an answer to Offer of type %d", m.Type)
 }
 
-// ErrSnapRefused: the peer answered a Section with Err (it does not serve
+// errSnapRefused: the peer answered a Section with Err (it does not serve
 // that snapshot); not misbehaviour.
-var ErrSnapRefused = errors.New("reconcile: the peer does not serve that snapshot")
+var errSnapRefused = errors.New("reconcile: the peer does not serve that snapshot")
 
 // Fetch asks for part of checkpoint c's snapshot of sp from offset, the
 // part being size bytes, and writes what arrives to w as it arrives. It
@@ -210,7 +210,7 @@ func (sc *SnapClient) Fetch(sp keys.SpaceID, c keys.CommitID, part int, offset, 
 		switch m.Type {
 		case SnapMsgData:
 		case SnapMsgErr:
-			return got, fmt.Errorf("%w: %s", ErrSnapRefused, m.Reason)
+			return got, fmt.Errorf("%w: %s", errSnapRefused, m.Reason)
 		default:
 			return got, badSnap("an answer to Section of type %d", m.Type)
 		}

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/loamdb/loam/internal/commit"
@@ -280,9 +279,6 @@ func DecodeSnapMsg(b []byte) (*SnapMsg, error) {
 	return m, nil
 }
 
-// ErrBadKept reports a kept-commits part that breaks its format.
-var ErrBadKept = errors.New("reconcile: malformed kept commits")
-
 // EncodeKeptCommits returns the kept commits part: per commit, in the
 // order given, uvarint(length) ‖ its encoded bytes.
 func EncodeKeptCommits(cs []*commit.Commit) []byte {
@@ -303,15 +299,15 @@ func DecodeKeptCommits(b []byte) ([]*commit.Commit, error) {
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || k != len(binary.AppendUvarint(nil, n)) {
-			return nil, fmt.Errorf("%w: a length is not a shortest uvarint", ErrBadKept)
+			return nil, fmt.Errorf("%w: a length is not a shortest uvarint", ErrBadSnapMsg)
 		}
 		b = b[k:]
 		if n == 0 || n > commit.MaxCommitSize || n > uint64(len(b)) {
-			return nil, fmt.Errorf("%w: a commit of %d bytes (%d left)", ErrBadKept, n, len(b))
+			return nil, fmt.Errorf("%w: a commit of %d bytes (%d left)", ErrBadSnapMsg, n, len(b))
 		}
 		c, err := commit.Verify(b[:n])
 		if err != nil {
-			return nil, fmt.Errorf("%w: commit %d: %v", ErrBadKept, len(out), err)
+			return nil, fmt.Errorf("%w: commit %d: %v", ErrBadSnapMsg, len(out), err)
 		}
 		out = append(out, c)
 		b = b[n:]
