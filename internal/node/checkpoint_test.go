@@ -1,0 +1,95 @@
+package node
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// TestCheckpointRefused: a member without admin of the whole space, and a
+// private space, get a checkpoint refused with an error that says why.
+func TestCheckpointRefused(t *testing.T) {
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	newSpace(t, a, "chat")
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	if _, err := b.Checkpoint(ctxT(t), "chat"); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("a writer's checkpoint: %v, want ErrNotAdmin", err)
+	}
+	privateSpace(t, a, "family")
+	if _, err := a.Checkpoint(ctxT(t), "family"); !errors.Is(err, ErrCheckpointPrivate) {
+		t.Errorf("a private space's checkpoint: %v, want ErrCheckpointPrivate", err)
+	}
+	if _, err := a.Checkpoint(ctxT(t), "chat"); err != nil {
+		t.Errorf("the admin's checkpoint: %v", err)
+	}
+}
+
+// TestSnapStreamsBounded: a node serves one snapshot stream per peer and
+// maxSnapStreams in all.
+func TestSnapStreamsBounded(t *testing.T) {
+	var s snapServe
+	peer := func(i byte) keys.AuthorID { return keys.AuthorID{i} }
+	if !s.enter(peer(1)) || s.enter(peer(1)) {
+		t.Fatal("a second stream of one peer was let in, or the first was not")
+	}
+	for i := range byte(maxSnapStreams - 1) {
+		if !s.enter(peer(2 + i)) {
+			t.Fatalf("stream %d of %d refused", i+2, maxSnapStreams)
+		}
+	}
+	if s.enter(peer(100)) {
+		t.Errorf("stream %d let in", maxSnapStreams+1)
+	}
+	s.leave(peer(1))
+	if !s.enter(peer(100)) {
+		t.Errorf("a slot freed was not taken")
+	}
+}
+
+// TestBadSnapshotFallsBack: a peer serving a snapshot whose cells do not
+// match its checkpoint is counted (bad_snapshot) and blocked; the joiner
+// installs nothing and syncs the whole history from another peer.
+func TestBadSnapshotFallsBack(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	id := w.ID()
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := filepath.Join(a.snapDir(id), k.ID.String(), "3")
+	bs, err := os.ReadFile(cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs[len(bs)/2] ^= 1
+	if err := os.WriteFile(cells, bs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	waitFor(t, time.Minute, "b to hold the invite", func() bool { return viewHash(b, id) == viewHash(a, id) })
+
+	j := openNode(t, t.TempDir())
+	if _, err := j.Connect(ctx, b.Addrs()[0]+"/p2p/"+b.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	joinWith(t, j, tk)
+	if got := j.Counters().Misbehaving["bad_snapshot"]; got != 1 {
+		t.Errorf("bad_snapshot counted %d times, want 1 (%v)", got, j.Counters().Misbehaving)
+	}
+	if f, err := j.st.Floor(ctx, id); err != nil || f != nil {
+		t.Errorf("the joiner is floored (%+v, %v) from a bad snapshot", f, err)
+	}
+	waitFor(t, time.Minute, "the joiner to hold the space from b", func() bool { return viewHash(j, id) == viewHash(b, id) })
+}
