@@ -93,3 +93,44 @@ func TestBadSnapshotFallsBack(t *testing.T) {
 	}
 	waitFor(t, time.Minute, "the joiner to hold the space from b", func() bool { return viewHash(j, id) == viewHash(b, id) })
 }
+
+// TestJoinerServesSnapshot: a joiner that installed a checkpoint's
+// snapshot serves it in turn: a later joiner whose other peer offers
+// none installs it from the first joiner.
+func TestJoinerServesSnapshot(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	id := w.ID()
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j1 := openNode(t, t.TempDir())
+	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	if f, err := j1.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("the first joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	if err := os.RemoveAll(a.snapDir(id)); err != nil { // a offers none now
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	waitFor(t, time.Minute, "the first joiner to hold the invite", func() bool { return viewHash(j1, id) == viewHash(a, id) })
+
+	j2 := openNode(t, t.TempDir())
+	if _, err := j2.Connect(ctx, j1.Addrs()[0]+"/p2p/"+j1.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	joinWith(t, j2, tk)
+	if f, err := j2.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("the second joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	waitFor(t, time.Minute, "the second joiner to hold the space", func() bool { return viewHash(j2, id) == viewHash(a, id) })
+	for _, n := range []*Node{a, j1, j2} {
+		if m := n.Counters().Misbehaving; len(m) != 0 {
+			t.Errorf("misbehaviour counted: %v", m)
+		}
+	}
+}
