@@ -115,7 +115,7 @@ func chatJoin(b *testing.B, n, gone int, bulk, checkpoint bool) (plain, erased, 
 		if err != nil {
 			b.Fatal(err)
 		}
-		c, err := w.Commit(ctx, []commit.Op{op})
+		c, err := f.sp.Commit(ctx, []commit.Op{op}) // the fixture's admin
 		if err != nil {
 			b.Fatal(err)
 		}
