@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/version"
 )
 
@@ -86,7 +88,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, errorLine(err))
+	jsonError(cmd, stdout, err)
 	return exitError
+}
+
+// jsonError prints err on stdout as the API's error body, {"error",
+// "code"}, when the command was asked for --json: a program reading its
+// output learns the kind of the failure ("sealed", "not_found", …), not
+// only that it failed. The one line on stderr and the exit code stay.
+func jsonError(cmd *cobra.Command, stdout io.Writer, err error) {
+	if cmd == nil {
+		return
+	}
+	f := cmd.Flags().Lookup("json")
+	if f == nil || f.Value.String() != "true" {
+		return
+	}
+	b, _ := json.Marshal(api.ErrorBody{Error: strings.TrimPrefix(errorLine(err), "loam: "), Code: api.Code(err)})
+	fmt.Fprintf(stdout, "%s\n", b)
 }
 
 // errorLine formats err as the one line printed for it: "loam: " and the
