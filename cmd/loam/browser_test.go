@@ -237,7 +237,7 @@ func (b *browser) screenshots(name string) {
 // they are (hidden or scrolled), each as its heading or class.
 const overflowing = `[...document.querySelectorAll('main .card, main .table-wrap')]
 	.filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-	.map(e => (e.querySelector('h1, h2') || e).textContent.slice(0, 40) + ' (' + e.className + ': ' + e.scrollWidth + ' > ' + e.clientWidth + ')')`
+	.map(e => ((e.closest('.card') || e).querySelector('h1, h2') || e).textContent.slice(0, 40) + ' (' + e.className + ': ' + e.scrollWidth + ' > ' + e.clientWidth + ')')`
 
 // js quotes s as a JavaScript string.
 func js(s string) string {
