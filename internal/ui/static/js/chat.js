@@ -2,6 +2,7 @@
 // counts, in the spirit of Cabal. The key layout is in docs/apps.md:
 //
 //   chat/channel/CHANNEL              {"created":"RFC 3339"}   the channel exists
+//                                     {…,"name":"Garden Tools"}  as typed, when it is not CHANNEL
 //   chat/topic/CHANNEL                {"topic":"…"}            last writer wins
 //   chat/msg/CHANNEL/MS-AUTHOR        {"text":"…"}             one key per message
 //                                     {"text":"…","edited":"RFC 3339"}  after an edit
@@ -13,7 +14,11 @@
 // device without an identity, its nickname as before.
 //
 // Unread counts are kept in this browser's localStorage: the key of the
-// last message read, per space and channel.
+// last message read, per space and channel. A channel's name is what
+// someone typed made a slug (slug: "Garden Tools" is garden-tools).
+// Messages are grouped under their days ("Today", "Yesterday", a date).
+// A device that may not write here (may.js) sees why instead of the
+// compose box and the channel and topic forms.
 //
 // Its author edits a message by writing the new value to the same key
 // and then erasing the superseded writes (the old text leaves every

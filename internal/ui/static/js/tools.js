@@ -19,6 +19,10 @@
 // freed on every node), the item deleted and its old values erased; the
 // req/answer/returned keys, its lending history, stay. Delisting asks
 // first, in the page.
+//
+// Open requests to the owner's tools are counted on their cards, on the
+// tool's page and, through waiting (badges.js), on the nav's Tools link.
+// A device that may not write (may.js) sees why instead of the forms.
 import { api, live, listAll, parseJSON } from './api.js';
 import { h, put, field, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
 import { mayOf } from './may.js';
