@@ -430,7 +430,8 @@ func TestBrowserApps(t *testing.T) {
 	ba.run("open the drill", goTo("/tools"))
 	ba.until("the list", `[...document.querySelectorAll('.tool-card h3')].some(h => h.textContent === 'Cordless drill')`)
 	ba.run("open the drill", chromedp.Evaluate(`[...document.querySelectorAll('.tool-card')].find(c => c.querySelector('h3').textContent === 'Cordless drill').querySelector('a').click()`, nil))
-	ba.until("B's request on A", `[...document.querySelectorAll('#owner-actions .requests li')].some(l => l.textContent.includes('Bo') && l.textContent.includes('For the shelves'))`)
+	ba.until("B's request on A", `[...document.querySelectorAll('#owner-actions .requests li')].some(l => l.textContent.includes('Bo') && l.textContent.includes('For the shelves')) &&
+		document.querySelector('#tool-actions .asking')?.textContent === '1 request'`)
 	ba.screenshots("tool-request")
 	ba.click("accept", `#owner-actions button.accept`)
 	ba.until("lent on A", `document.querySelector('#mark-returned') !== null`)

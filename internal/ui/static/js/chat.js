@@ -38,7 +38,7 @@ const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 // becomes garden-tools (lower case, accents dropped, every run of other
 // characters one '-', at most 40). It is '' when nothing is left.
 export function slug(typed) {
-  return String(typed).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+  return String(typed).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/ß/g, 'ss')
     .replace(/[^a-z0-9_-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[-_]+/, '').slice(0, 40).replace(/-+$/, '');
 }
 // object is v when it is a JSON object, else {}: what an edit keeps.
