@@ -15,7 +15,7 @@
 //
 // Output meant for programs goes to stdout (with --json wherever the output
 // is data); messages for people go to stderr. An error is one line on stderr
-// starting "loam: ". Exit codes: 0 success, 1 error, 2 usage error (wrong
+// starting "loam: " (and, with --json, the API's error body on stdout). Exit codes: 0 success, 1 error, 2 usage error (wrong
 // arguments or flags), 130 interrupted (SIGINT or SIGTERM).
 package main
 
@@ -146,7 +146,9 @@ it runs, the other commands work through it, and otherwise on the store in
 the Loam home directly.
 
 SPACE, wherever a command takes one, is a space ID (spc_…) or the space's
-local name. Commands whose output is data take --json.`,
+local name. Commands whose output is data take --json; with it, a failure
+is also printed on stdout as {"error", "code"}, the code naming its kind
+("sealed", "not_found", …) as the API's error bodies do (docs/api.md).`,
 		Example: `  loam demo                                  # a guided tour in a temporary home
   loam init
   loam space create garden-club
