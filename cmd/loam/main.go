@@ -61,9 +61,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	root := newRootCmd()
+	out := &wroteWriter{w: stdout}
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -88,8 +89,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, errorLine(err))
-	jsonError(cmd, stdout, err)
+	if out.n == 0 { // a command that printed its data before failing (status) keeps it alone
+		jsonError(cmd, stdout, err)
+	}
 	return exitError
+}
+
+// wroteWriter counts the bytes written through it.
+type wroteWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *wroteWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // jsonError prints err on stdout as the API's error body, {"error",
