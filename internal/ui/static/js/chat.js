@@ -296,18 +296,21 @@ export function chat(main, [channelArg]) {
       const m = parseJSON(e) || {};
       const mine = e.author === me;
       // Erase allows one's own writes, one's person's (another device of
-      // theirs) and, to an admin of a prefix the key has, anyone's.
+      // theirs) and, to an admin of a prefix the key has, anyone's; to a
+      // device with a role in force (may.js), and an edit needs a write.
       const p = people.person(e.author);
-      const canDelete = mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key);
+      const canEdit = mine && may.write(e.key);
+      const canDelete = (may.known ? !!may.role : true) &&
+        (mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key));
       const edited = typeof m.edited === 'string' && m.edited
         ? h('span', { class: 'edited', title: 'Edited ' + new Date(m.edited).toLocaleString() }, 'edited') : null;
       const at = edited ? sentAt(e) : e.time;
       let body = h('div', { class: 'text' }, String(m.text ?? ''));
       if (editing && editing.key === e.key) body = editing.form;
       const label = (what) => what + ' the message of ' + clock(at);
-      const actions = (mine || canDelete) && !(editing && editing.key === e.key) && confirming !== e.key
+      const actions = (canEdit || canDelete) && !(editing && editing.key === e.key) && confirming !== e.key
         ? h('div', { class: 'msg-actions' },
-          mine ? h('button', { type: 'button', class: 'link', 'aria-label': label('Edit'), dataset: { focus: 'edit:' + e.key }, onclick: () => startEdit(e) }, 'Edit') : null,
+          canEdit ? h('button', { type: 'button', class: 'link', 'aria-label': label('Edit'), dataset: { focus: 'edit:' + e.key }, onclick: () => startEdit(e) }, 'Edit') : null,
           canDelete ? h('button', { type: 'button', class: 'link', 'aria-label': label('Delete'), dataset: { focus: 'delete:' + e.key }, onclick: () => askDelete(e.key) }, 'Delete') : null)
         : null;
       const ask = confirming === e.key
@@ -338,8 +341,9 @@ export function chat(main, [channelArg]) {
 
     // mayWrite shows the write controls this device can use, and the
     // sentence why not where it cannot (may.js).
+    let may = mayOf([], me); // what this device may do; set by each render
     function mayWrite() {
-      const may = mayOf(people.members, me);
+      may = mayOf(people.members, me);
       const why = may.why('write', 'chat/msg/' + channel + '/', 'post messages');
       compose.hidden = !!why;
       put(composeNote, why ? h('p', { class: 'may-not', role: 'note' }, why) : null);
