@@ -27,7 +27,7 @@ import { api, live, listAll, parseJSON } from './api.js';
 import { h, put, field, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
 import { mayOf } from './may.js';
 import { spacePicker, noSpaces } from './pick.js';
-import { People } from './people.js';
+import { People, directory } from './people.js';
 import { appRules } from './rules.js';
 
 const conditions = ['like new', 'good', 'worn', 'needs repair'];
@@ -93,11 +93,12 @@ class Library {
   open(tool) {
     return this.requests(tool).filter((r) => !r.answer);
   }
-  // waitingOn counts the open requests to borrow the tools of owner: the
-  // ones waiting on them.
-  waitingOn(owner) {
+  // waitingOn counts the open requests to borrow the tools of owners (a
+  // set of authors: a person's devices) by others: the ones waiting on
+  // them.
+  waitingOn(owners) {
     let n = 0;
-    for (const t of this.items.values()) if (t.owner === owner) n += this.open(t.id).filter((r) => r.borrower !== owner).length;
+    for (const t of this.items.values()) if (owners.has(t.owner)) n += this.open(t.id).filter((r) => !owners.has(r.borrower)).length;
     return n;
   }
   // lentTo returns the request the tool is out on, if any.
@@ -106,12 +107,18 @@ class Library {
   }
 }
 
-// waiting resolves to the number of borrow requests waiting on me (the
-// owner of the tools asked for) in space: the Tools badge (badges.js).
+// waiting resolves to the number of borrow requests waiting on the
+// person of this device (me), in space: to the tools of any of their
+// devices. The Tools badge (badges.js).
 export async function waiting(space, me) {
+  const [entries, members] = await Promise.all([listAll(space, 'tools/'), api.members(space).catch(() => [])]);
+  const dir = directory(members);
+  const idt = dir.get(me)?.identity;
+  const mine = new Set([me]);
+  if (idt) for (const [a, p] of dir) if (p.identity === idt) mine.add(a);
   const lib = new Library();
-  for (const e of await listAll(space, 'tools/')) lib.apply(e);
-  return lib.waitingOn(me);
+  for (const e of entries) lib.apply(e);
+  return lib.waitingOn(mine);
 }
 
 export function tools(main, [toolArg]) {
