@@ -1,0 +1,125 @@
+package poll
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+const (
+	ana   = "aut_ana"
+	bo    = "aut_bo"
+	anaID = "idt_ana"
+	boID  = "idt_bo"
+)
+
+func persons(author string) string {
+	return map[string]string{ana: anaID, bo: boID}[author]
+}
+
+func pollEntry(author string, closes time.Time, ballot string) Entry {
+	return Entry{
+		Key:    PollPrefix + "1795275122119-" + author,
+		Author: author,
+		At:     Time{Wall: 1},
+		Value:  []byte(`{"question":"Bench or planter?","options":["bench","planter"],"closes":"` + closes.Format(time.RFC3339) + `","ballot":"` + ballot + `"}`),
+	}
+}
+
+func TestRead(t *testing.T) {
+	closes := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	p := pollEntry(ana, closes, "open")
+	before, after := TimeOf(closes.Add(-time.Minute)), TimeOf(closes.Add(time.Second))
+	vote := func(idt, author, value string, at Time) Entry {
+		return Entry{Key: VotePrefix + "1795275122119-" + ana + "/" + idt, Author: author, At: at, Value: []byte(value)}
+	}
+	got := Read([]Entry{
+		p,
+		vote(anaID, ana, `{"option":1}`, before),
+		vote(boID, ana, `{"option":0}`, before), // ana votes as bo: ignored
+		vote("idt_cy", "aut_cy", `{"option":0}`, before),                       // no person certified aut_cy: ignored
+		vote(boID, bo, `{"option":0}`, after),                                  // after the close: not counted
+		vote("idt_x", bo, `{"option":"zero"}`, before),                         // not a vote
+		{Key: PollPrefix + "1795275122119-" + bo, Author: ana, Value: p.Value}, // a poll key naming bo, signed by ana
+		{Key: "board/swap/1795275122119-" + ana, Author: ana, Value: []byte(`{}`)},
+	}, persons)
+	if len(got) != 1 {
+		t.Fatalf("Read found %d polls, want 1 (the forged poll key ignored): %+v", len(got), got)
+	}
+	r := got[0]
+	want := Tally{Counts: []int{0, 1}, Ballots: map[string]int{anaID: 1}, Late: 1}
+	if !reflect.DeepEqual(r.Tally, want) || r.Signed != 2 || r.Ignored != 3 {
+		t.Fatalf("tally %+v signed %d ignored %d, want %+v, 2 signed, 3 ignored", r.Tally, r.Signed, r.Ignored, want)
+	}
+	if len(r.Votes) != 1 || r.Votes[0].Person != anaID || r.Votes[0].Option != 1 {
+		t.Fatalf("counted votes %+v, want ana's for option 1", r.Votes)
+	}
+
+	secret, err := ReadOne(pollEntry(ana, closes, "secret"), []Entry{vote(anaID, ana, `{"option":1}`, before)}, persons)
+	if err != nil || !secret.Secret || secret.Votes != nil || secret.Tally.Ballots != nil || secret.Tally.Counts[1] != 1 {
+		t.Fatalf("secret ballot: %+v, %v: want counts only", secret, err)
+	}
+}
+
+func TestDecodePollRefuses(t *testing.T) {
+	key := PollPrefix + "1795275122119-" + ana
+	for name, c := range map[string]struct{ key, value string }{
+		"not json":      {key, `{`},
+		"one option":    {key, `{"question":"q","options":["a"],"closes":"2026-12-06T12:00:00Z"}`},
+		"no question":   {key, `{"options":["a","b"],"closes":"2026-12-06T12:00:00Z"}`},
+		"bad close":     {key, `{"question":"q","options":["a","b"],"closes":"tomorrow"}`},
+		"no close":      {key, `{"question":"q","options":["a","b"]}`},
+		"empty option":  {key, `{"question":"q","options":["a",""],"closes":"2026-12-06T12:00:00Z"}`},
+		"ballot":        {key, `{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z","ballot":"hidden"}`},
+		"another's key": {PollPrefix + "1795275122119-" + bo, `{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z"}`},
+		"no ms":         {PollPrefix + ana, `{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z"}`},
+		"deeper key":    {key + "/x", `{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z"}`},
+	} {
+		if _, err := DecodePoll(c.key, ana, []byte(c.value)); !errors.Is(err, ErrNotPoll) {
+			t.Errorf("%s: DecodePoll = %v, want ErrNotPoll", name, err)
+		}
+	}
+	if _, err := DecodePoll(key, ana, []byte(`{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z","extra":1}`)); err != nil {
+		t.Errorf("a poll with an unknown field: %v (unknown fields are allowed)", err)
+	}
+}
+
+func TestDecodeVote(t *testing.T) {
+	for v, want := range map[string]int{`{"option":0}`: 0, `{"option":15,"note":"x"}`: 15} {
+		if got, err := DecodeVote([]byte(v)); err != nil || got != want {
+			t.Errorf("DecodeVote(%s) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	for _, v := range []string{`{}`, `{"option":16}`, `{"option":-1}`, `{"option":1.5}`, `{"option":"1"}`, `{"option":1} {}`, `null`, ``} {
+		if got, err := DecodeVote([]byte(v)); err == nil {
+			t.Errorf("DecodeVote(%s) = %d, want an error", v, got)
+		}
+	}
+}
+
+func FuzzDecodePoll(f *testing.F) {
+	f.Add(PollPrefix+"1795275122119-"+ana, []byte(`{"question":"q","options":["a","b"],"closes":"2026-12-06T12:00:00Z","ballot":"secret"}`))
+	f.Add(PollPrefix+"1795275122119-"+ana, []byte(`{"question":"q","options":["a","b","c"],"closes":"2026-12-06T12:00:00.123+01:00"}`))
+	f.Add(PollPrefix+"x", []byte(`[]`))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		r, err := DecodePoll(key, ana, value)
+		if err != nil {
+			return
+		}
+		if len(r.Options) < 2 || len(r.Options) > MaxOptions || r.Question == "" || len(value) > MaxPollValue {
+			t.Fatalf("DecodePoll accepted %q: %+v", value, r)
+		}
+	})
+}
+
+func FuzzDecodeVote(f *testing.F) {
+	f.Add([]byte(`{"option":3}`))
+	f.Add([]byte(`{"option":1e1}`))
+	f.Add([]byte(`{"option":null}`))
+	f.Fuzz(func(t *testing.T, value []byte) {
+		if o, err := DecodeVote(value); err == nil && (o < 0 || o >= MaxOptions) {
+			t.Fatalf("DecodeVote(%q) = %d", value, o)
+		}
+	})
+}
