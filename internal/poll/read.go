@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,9 +80,9 @@ type Counted struct {
 	At     time.Time
 }
 
-// ErrNotPoll is returned by DecodePoll for a key or value that is not a
+// errNotPoll is wrapped by DecodePoll's errors, for a key or value that is not a
 // poll of the layout.
-var ErrNotPoll = errors.New("poll: not a poll")
+var errNotPoll = errors.New("poll: not a poll")
 
 // Read returns the polls among entries with their tallies, newest first
 // (by key: MS is the author's clock). entries may hold any keys: the
@@ -107,15 +108,18 @@ func Read(entries []Entry, persons Persons) []Result {
 		}
 	}
 	for i := range out {
-		out[i].count(votes[out[i].ID], persons)
+		out[i].count(slices.Values(votes[out[i].ID]), persons)
 	}
 	slices.SortFunc(out, func(a, b Result) int { return strings.Compare(b.Key, a.Key) })
 	return out
 }
 
-// ReadOne reads the poll under key from its entry and the entries under
-// VotePrefix+ID+"/"; ErrNotPoll if it is not a poll.
-func ReadOne(poll Entry, votes []Entry, persons Persons) (Result, error) {
+// ReadOne reads the poll written in entry poll, counting the entries of
+// votes (those under VotePrefix+ID+"/"; others are skipped). It keeps
+// only the votes that verify, at most one per key and so per person of
+// the roster, however many keys votes yields. An error wraps errNotPoll
+// if poll is not one.
+func ReadOne(poll Entry, votes iter.Seq[Entry], persons Persons) (Result, error) {
 	r, err := DecodePoll(poll.Key, poll.Author, poll.Value)
 	if err != nil {
 		return Result{}, err
@@ -124,10 +128,10 @@ func ReadOne(poll Entry, votes []Entry, persons Persons) (Result, error) {
 	return r, nil
 }
 
-func (r *Result) count(entries []Entry, persons Persons) {
+func (r *Result) count(entries iter.Seq[Entry], persons Persons) {
 	prefix := VotePrefix + r.ID + "/"
 	var vs []Vote
-	for _, e := range entries {
+	for e := range entries {
 		idt, ok := strings.CutPrefix(e.Key, prefix)
 		if !ok || e.Value == nil {
 			continue
@@ -174,40 +178,40 @@ type pollValue struct {
 // board/poll/MS-AUTHOR with AUTHOR the signer, the value at most
 // MaxPollValue bytes of a JSON object with a question (1..200 bytes), 2
 // to 16 options (1..100 bytes each), an RFC 3339 closing time, and a
-// ballot "open" (the default) or "secret". Anything else wraps ErrNotPoll.
+// ballot "open" (the default) or "secret". Anything else wraps errNotPoll.
 func DecodePoll(key, author string, value []byte) (Result, error) {
 	id, ok := strings.CutPrefix(key, PollPrefix)
 	if !ok || strings.Contains(id, "/") {
-		return Result{}, fmt.Errorf("%w: %q is not under %s", ErrNotPoll, key, PollPrefix)
+		return Result{}, fmt.Errorf("%w: %q is not under %s", errNotPoll, key, PollPrefix)
 	}
 	if ms, au, ok := strings.Cut(id, "-"); !ok || len(ms) != 13 || strings.Trim(ms, "0123456789") != "" || au != author {
-		return Result{}, fmt.Errorf("%w: key %q is not %sMS-AUTHOR signed by its AUTHOR %s", ErrNotPoll, key, PollPrefix, author)
+		return Result{}, fmt.Errorf("%w: key %q is not %sMS-AUTHOR signed by its AUTHOR %s", errNotPoll, key, PollPrefix, author)
 	}
 	if len(value) > MaxPollValue {
-		return Result{}, fmt.Errorf("%w: its value is %d bytes, over %d", ErrNotPoll, len(value), MaxPollValue)
+		return Result{}, fmt.Errorf("%w: its value is %d bytes, over %d", errNotPoll, len(value), MaxPollValue)
 	}
 	var v pollValue
 	if err := json.Unmarshal(value, &v); err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrNotPoll, err)
+		return Result{}, fmt.Errorf("%w: %v", errNotPoll, err)
 	}
 	switch {
 	case v.Question == nil || !text(*v.Question, maxQuestion):
-		return Result{}, fmt.Errorf("%w: its question is missing or not 1 to %d bytes of text", ErrNotPoll, maxQuestion)
+		return Result{}, fmt.Errorf("%w: its question is missing or not 1 to %d bytes of text", errNotPoll, maxQuestion)
 	case len(v.Options) < 2 || len(v.Options) > MaxOptions:
-		return Result{}, fmt.Errorf("%w: it has %d options, not 2 to %d", ErrNotPoll, len(v.Options), MaxOptions)
+		return Result{}, fmt.Errorf("%w: it has %d options, not 2 to %d", errNotPoll, len(v.Options), MaxOptions)
 	case v.Closes == nil:
-		return Result{}, fmt.Errorf("%w: its closing time is missing", ErrNotPoll)
+		return Result{}, fmt.Errorf("%w: its closing time is missing", errNotPoll)
 	case v.Ballot != "" && v.Ballot != "open" && v.Ballot != "secret":
-		return Result{}, fmt.Errorf("%w: its ballot is %q, not open or secret", ErrNotPoll, v.Ballot)
+		return Result{}, fmt.Errorf("%w: its ballot is %q, not open or secret", errNotPoll, v.Ballot)
 	}
 	for _, o := range v.Options {
 		if !text(o, maxOption) {
-			return Result{}, fmt.Errorf("%w: an option is not 1 to %d bytes of text", ErrNotPoll, maxOption)
+			return Result{}, fmt.Errorf("%w: an option is not 1 to %d bytes of text", errNotPoll, maxOption)
 		}
 	}
 	closes, err := time.Parse(time.RFC3339Nano, *v.Closes)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: its closing time: %v", ErrNotPoll, err)
+		return Result{}, fmt.Errorf("%w: its closing time: %v", errNotPoll, err)
 	}
 	return Result{Key: key, ID: id, Author: author, Question: *v.Question, Options: v.Options, Closes: closes.UTC(), Secret: v.Ballot == "secret"}, nil
 }
