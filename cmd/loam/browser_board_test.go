@@ -18,7 +18,7 @@ import (
 // in 'loam poll' on both nodes); a read-only member's browser shows no
 // write controls and says why. Screenshots at 1280x800 and 390x844.
 func TestBrowserBoard(t *testing.T) {
-	exe, artifacts := browserTest(t, "three daemons and three browsers (about 40 s)")
+	exe, artifacts := browserTest(t, "three daemons and three browsers (about 60 s)")
 	photo := testPhoto(t)
 	a, b, da, _ := communityPair(t)
 	a.ok("", "id", "create", "--name", "Ada")
@@ -83,6 +83,12 @@ func TestBrowserBoard(t *testing.T) {
 		chromedp.SetValue(`#poll-ballot`, "open", chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelector('#poll-closes').value = new Date(Date.now() + 25000 - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19)`, nil),
 		submit(`#poll-question`))
+	// The nav badge's count: an open poll closing within a day that B has
+	// not voted in waits on B; none waits on A once A voted.
+	waiting := `import('/js/board.js').then(m => m.waiting('community', sessionStorage.getItem('loam.author'))).then(n => { window.waitingN = n; })`
+	bb.until("the poll on B", `document.querySelector('#poll-list .vote-btn') !== null`)
+	bb.run("count what waits", chromedp.Evaluate(`window.waitingN = undefined; `+waiting, nil))
+	bb.until("one poll waiting on B", `window.waitingN === 1`)
 	for _, x := range []struct {
 		b       *browser
 		option  string
@@ -95,6 +101,8 @@ func TestBrowserBoard(t *testing.T) {
 		x.b.until("the vote counted", `document.querySelector('#poll-list .verified')?.textContent.includes(`+js(x.counted)+`) &&
 			document.querySelectorAll('#poll-list .opt-count')[`+x.option+`].textContent !== '0' && document.querySelector('#poll-list .vote-btn')?.textContent === 'Change my vote'`)
 	}
+	ba.run("count what waits", chromedp.Evaluate(`window.waitingN = undefined; `+waiting, nil))
+	ba.until("nothing waiting on A", `window.waitingN === 0`)
 	ba.screenshots("board")
 	const tally = `(() => { const p = document.querySelector('#poll-list .poll'); return p && p.querySelector('.closed') && p.querySelector('.vote-btn') === null
 		? [...p.querySelectorAll('.option')].map(o => o.textContent).join(' | ') + ' || ' + p.querySelector('.verified').textContent : ''; })()`
