@@ -231,18 +231,17 @@ export function board(main) {
 
     function drawProjects() {
       const ps = [...bd.projects.values()].sort((x, y) => (x.id < y.id ? 1 : -1));
-      const file = h('input', { type: 'file', name: 'photo', accept: 'image/*', id: 'project-photo' });
+      const file = h('input', { type: 'file', name: 'photo', accept: 'image/*', multiple: true, id: 'project-photo' });
       put(projectsEl, h('h2', { id: 'b-proj' }, 'Projects'),
         h('ul', { class: 'plain board-list', id: 'project-list' }, ps.length ? ps.map(projectItem) : h('li', { class: 'muted' }, 'No projects yet.')),
         can.ok ? h('details', { class: 'board-new' }, h('summary', {}, 'Propose a project'), form('project-form', async (f) => {
           const id = newID(me);
-          const pf = file.files[0];
-          if (pf) await write('board/photo/' + id + '/' + newID(me), pf, pf.type || 'application/octet-stream');
+          for (const pf of file.files) await write('board/photo/' + id + '/' + newID(me), pf, pf.type || 'application/octet-stream');
           await write('board/project/' + id, { title: f.title.value.trim(), text: f.text.value.trim(), status: 'proposed' });
           notice('Proposed');
         }, field('Title', h('input', { name: 'title', id: 'project-title', required: true, maxlength: 120, placeholder: 'A bench by the bus stop', autocomplete: 'off' })),
         field('Proposal', h('textarea', { name: 'text', id: 'project-text', rows: 3, maxlength: 8000 })),
-        field('Photo', file, 'Shared with everyone in the space.'),
+        field('Photos', file, 'Shared with everyone in the space.'),
         h('button', { type: 'submit' }, 'Propose'))) : null);
     }
 
