@@ -1,10 +1,15 @@
 package poll
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 const (
@@ -120,6 +125,47 @@ func FuzzDecodeVote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value []byte) {
 		if o, err := DecodeVote(value); err == nil && (o < 0 || o >= MaxOptions) {
 			t.Fatalf("DecodeVote(%q) = %d", value, o)
+		}
+	})
+}
+
+// TestPropertyRead: whatever keys members write under board/vote/, the
+// reader counts exactly the votes whose signer its key's person
+// certified, as Count would from those alone, in any order of entries.
+func TestPropertyRead(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		seed := rapid.Uint64().Draw(rt, "seed")
+		r := rand.New(rand.NewPCG(seed, seed))
+		closes := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+		p := pollEntry(ana, closes, "open")
+		id := strings.TrimPrefix(p.Key, PollPrefix)
+		devices := []string{ana, bo, "aut_cy"} // aut_cy: certified by no one
+		idts := []string{anaID, boID, "idt_cy"}
+		entries := []Entry{p}
+		var want []Vote
+		seen := map[string]bool{}
+		for range rapid.IntRange(0, 12).Draw(rt, "votes") {
+			dev, idt := devices[r.IntN(3)], idts[r.IntN(3)]
+			key := VotePrefix + id + "/" + idt
+			if seen[key] {
+				continue // one live write per key
+			}
+			seen[key] = true
+			e := Entry{Key: key, Author: dev, At: TimeOf(closes.Add(time.Duration(r.IntN(120)-60) * time.Second)), Value: []byte(fmt.Sprintf(`{"option":%d}`, r.IntN(3)))}
+			entries = append(entries, e)
+			if persons(dev) == idt {
+				o, _ := DecodeVote(e.Value)
+				want = append(want, Vote{By: idt, Option: o, At: e.At})
+			}
+		}
+		r.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+		got := Read(entries, persons)
+		if len(got) != 1 {
+			rt.Fatalf("Read found %d polls", len(got))
+		}
+		tally := Count(Poll{Options: got[0].Options, Closes: TimeOf(closes)}, want)
+		if !reflect.DeepEqual(got[0].Tally, tally) || got[0].Signed != len(want) || got[0].Ignored != len(entries)-1-len(want) {
+			rt.Fatalf("Read: %+v (signed %d, ignored %d), want %+v from the %d verified votes", got[0].Tally, got[0].Signed, got[0].Ignored, tally, len(want))
 		}
 	})
 }
