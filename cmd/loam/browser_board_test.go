@@ -94,6 +94,8 @@ func TestBrowserBoard(t *testing.T) {
 	bb.until("the poll on B", `document.querySelector('#poll-list .vote-btn') !== null`)
 	bb.run("count what waits", chromedp.Evaluate(`window.waitingN = undefined; `+waiting, nil))
 	bb.until("one poll waiting on B", `window.waitingN === 1`)
+	// A starts typing the next poll's question while the votes arrive.
+	ba.run("type the next question", chromedp.Evaluate(`(() => { const q = document.querySelector('#poll-question'); q.closest('details').open = true; q.value = 'Where should it stand?'; q.focus(); })()`, nil))
 	for _, x := range []struct {
 		b       *browser
 		option  string
@@ -105,6 +107,11 @@ func TestBrowserBoard(t *testing.T) {
 		x.b.run("vote", chromedp.Evaluate(`(() => { document.querySelector('#poll-list input[type=radio][value="`+x.option+`"]').checked = true; document.querySelector('#poll-list .vote-btn').click(); })()`, nil))
 		x.b.until("the vote counted", `document.querySelector('#poll-list .verified')?.textContent.includes(`+js(x.counted)+`) &&
 			document.querySelectorAll('#poll-list .opt-count')[`+x.option+`].textContent !== '0' && document.querySelector('#poll-list .vote-btn')?.textContent === 'Change my vote'`)
+	}
+	var typed string
+	ba.run("read the question typed", chromedp.Evaluate(`document.querySelector('#poll-question').value`, &typed))
+	if typed != "Where should it stand?" {
+		t.Errorf("the question typed on A while votes arrived: %q", typed)
 	}
 	ba.run("count what waits", chromedp.Evaluate(`window.waitingN = undefined; `+waiting, nil))
 	ba.until("nothing waiting on A", `window.waitingN === 0`)

@@ -343,7 +343,7 @@ export function board(main) {
     async function loadPolls() {
       try { polls = await api.polls(space); } catch (e) { if (e.status !== 401) notice(errorText(e), 'error'); return; }
       if (closed) return;
-      keepFocus(pollsEl, drawPolls);
+      render(); // keeps what is being typed, as for any change
       // Redraw at the next close, when voting ends.
       const next = polls.filter((p) => !p.closed).map((p) => Date.parse(p.closes)).filter((t) => t > Date.now()).sort((x, y) => x - y)[0];
       if (next) {
