@@ -203,6 +203,7 @@ is also printed on stdout as {"error", "code"}, the code naming its kind
 		newJoinCmd(g),
 		newSeedCmd(g),
 		newMembersCmd(g),
+		newPollCmd(g),
 		newRevokeCmd(g),
 		newIDCmd(g), newGrantCmd(g), newDeviceCmd(g),
 		newPeersCmd(g),

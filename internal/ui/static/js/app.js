@@ -7,6 +7,7 @@ import { dashboard } from './dashboard.js';
 import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools, waiting as toolsWaiting } from './tools.js';
+import { board, waiting as boardWaiting } from './board.js';
 import { startBadges } from './badges.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
@@ -30,6 +31,7 @@ const routes = [
   [/^\/spaces\/([^/]+)$/, 'spaces', () => spaceView],
   [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
   [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
+  [/^\/board\/?$/, 'board', () => board],
 ];
 
 function route() {
@@ -55,6 +57,7 @@ function route() {
 // The nav's "waiting on you" counts (badges.js), one entry per app.
 const badgeApps = [
   { nav: 'tools', prefix: 'tools/', waiting: toolsWaiting },
+  { nav: 'board', prefix: 'board/', waiting: boardWaiting },
 ];
 let badges = null;
 
