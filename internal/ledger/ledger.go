@@ -130,6 +130,9 @@ type Result struct {
 	// Applied lists the applied transfers in the order they took effect
 	// (their confirmations' times).
 	Applied []Ref
+	// Effect holds, per confirmed transfer (applied or past the limit),
+	// the time it took effect: its receiver's earliest confirmation.
+	Effect map[Ref]Time
 	// Equivocations holds, per giver, the pairs of different transfers it
 	// signed under one ID: the evidence.
 	Equivocations map[string][][2]Transfer
@@ -141,7 +144,7 @@ type Result struct {
 
 // Compute decides the ledger of in.
 func Compute(in Input) Result {
-	r := Result{Balances: map[string]int64{}, Status: map[Ref]Status{}, Equivocations: map[string][][2]Transfer{}}
+	r := Result{Balances: map[string]int64{}, Status: map[Ref]Status{}, Equivocations: map[string][][2]Transfer{}, Effect: map[Ref]Time{}}
 
 	// Transfers by ref, the earliest signed first; two different ones
 	// under one ref are equivocation (the same one signed again is not).
@@ -234,6 +237,7 @@ func Compute(in Input) Result {
 	})
 	for _, ref := range order {
 		t := byRef[ref]
+		r.Effect[ref] = effect[ref]
 		if r.Balances[t.From]-t.Milli < -limit(t.From, effect[ref]) {
 			r.Status[ref] = PastLimit
 			continue
