@@ -56,6 +56,7 @@ func TestLedger(t *testing.T) {
 	put(lsp, "energy/transfer/"+ana.ID+"/"+bob.ID+"/"+anaID, `{"milli":3000,"note":"solar, Sunday"}`)
 	put(lsp, "energy/limit/"+bob.ID, `{"milli":1}`) // not an admin: ignored
 	put(club, "energy/limit/"+ana.ID, `{"milli":5000}`)
+	put(club, "energy/post/1500-"+bobN.Author(), `{"kind":"offer","kwh":2.5}`) // a post: not the ledger's, not ignored either
 	bobsID := fmt.Sprintf("2000-%s", bobN.Author())
 	put(club, "energy/transfer/"+bob.ID+"/"+ana.ID+"/"+bobsID, `{"milli":1500}`)
 	put(club, "energy/transfer/"+ana.ID+"/"+bob.ID+"/3000-"+bobN.Author(), `{"milli":9000}`) // forged: under Ana's name

@@ -18,6 +18,7 @@ const (
 	transferPrefix = Prefix + "transfer/"
 	confirmPrefix  = Prefix + "confirm/"
 	limitPrefix    = Prefix + "limit/"
+	postPrefix     = Prefix + "post/"
 )
 
 // MaxValue bounds the value of an entry Read decodes; a longer one is
@@ -49,11 +50,15 @@ type Entry struct {
 // than its signer, a value that does not decode; Compute then ignores a
 // confirmation by someone other than the transfer's receiver and a limit
 // set by someone not an admin. It returns the input and the number of
-// entries it ignored.
+// entries it ignored (posts, energy/post/…, are not the ledger's: it
+// skips them without counting).
 func Read(entries []Entry, admins map[string]bool, defaultLimit int64) (Input, int) {
 	in := Input{Admins: admins, DefaultLimit: defaultLimit}
 	ignored := 0
 	for _, e := range entries {
+		if strings.HasPrefix(e.Key, postPrefix) {
+			continue // a post: not the ledger's
+		}
 		if !readOne(&in, e) {
 			ignored++
 		}
@@ -107,7 +112,7 @@ func readOne(in *Input, e Entry) bool {
 		}
 		in.Limits = append(in.Limits, Limit{Member: member, Milli: *v.Milli, At: at})
 	default:
-		return false // a post, or a key of no layout: not the ledger's
+		return false // a key of no layout
 	}
 	return true
 }

@@ -27,7 +27,8 @@ func TestRead(t *testing.T) {
 		e("energy/confirm/ana/bob/1-d1", `{}`, "d3", "cy"),                                                        // under Bob's name
 		e("energy/limit/ana", `{"milli":5000}`, "d2", "bob"),                                                      // kept (Compute checks the admin)
 		e("energy/limit/ana/x", `{"milli":5000}`, "d2", "bob"),                                                    // no layout
-		e("energy/post/1-d1", `{"kind":"offer","kwh":2}`, "d1", "ana"),                                            // a post: not the ledger's
+		e("energy/post/1-d1", `{"kind":"offer","kwh":2}`, "d1", "ana"),                                            // a post: not the ledger's, not counted
+		e("energy/other/1-d1", `{}`, "d1", "ana"),                                                                 // no layout
 		e("energy/transfer/ana/bob/7-d1", `{"milli":1,"note":"`+string(make([]byte, MaxValue))+`"}`, "d1", "ana"), // too long
 	}
 	in, ignored := Read(entries, map[string]bool{"bob": true}, 1000)

@@ -7,6 +7,7 @@ import { dashboard } from './dashboard.js';
 import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools } from './tools.js';
+import { energy } from './energy.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
 
@@ -28,6 +29,7 @@ const routes = [
   [/^\/spaces\/([^/]+)$/, 'spaces', () => spaceView],
   [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
   [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
+  [/^\/energy\/?$/, 'energy', () => energy],
 ];
 
 function route() {
