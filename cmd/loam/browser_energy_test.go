@@ -13,10 +13,12 @@ import (
 // records a 3 kWh transfer to Bob, by name; B's browser shows it waiting
 // for Bob's confirmation, without a reload, and Bob confirms it; both
 // browsers then show Ana at −3 and Bob at +3. Ana's statement downloads as
-// CSV with the transfer's row. Screenshots of the page on both nodes.
+// CSV with the transfer's row. A third node's device, which may only read,
+// sees the balances, no write controls, and a sentence saying why.
+// Screenshots of the page on every node.
 func TestBrowserEnergy(t *testing.T) {
 	exe, artifacts := browserTest(t, "two daemons and two browsers")
-	a, b := newHome(t), newHome(t)
+	a, b, c := newHome(t), newHome(t), newHome(t)
 	var ana, bob struct {
 		ID string `json:"id"`
 	}
@@ -26,6 +28,8 @@ func TestBrowserEnergy(t *testing.T) {
 	startDaemon(t, b, loopbackDaemon...)
 	a.ok("", "space", "create", "community")
 	b.ok("", "join", strings.TrimSpace(a.ok("", "invite", "community")))
+	startDaemon(t, c, loopbackDaemon...)
+	c.ok("", "join", strings.TrimSpace(a.ok("", "invite", "community", "--role", "read")))
 
 	var n int
 	ba := newBrowser(t, "A", exe, artifacts)
@@ -101,7 +105,17 @@ func TestBrowserEnergy(t *testing.T) {
 		!strings.HasSuffix(lines[2], `,Bob,,3,-3,"solar, Sunday",confirmed`) {
 		t.Errorf("Ana's statement:\n%s", csv)
 	}
-	for _, c := range []*browser{ba, bb} {
+
+	// A reader (C) sees the ledger, no write controls, and why.
+	bc := newBrowser(t, "C", exe, artifacts)
+	bc.run("log in", chromedp.Navigate(strings.TrimSpace(c.ok("", "ui"))), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
+	bc.run("open the energy exchange", goTo("/energy"))
+	bc.until("the balances and why it cannot write", balances+` && document.querySelector('#why')?.textContent.includes('may only read this space') === true`)
+	if bc.run("look for write controls", chromedp.Evaluate(`document.querySelectorAll('main form, main button.confirm-transfer').length`, &n)); n != 0 {
+		t.Errorf("a reader sees %d write controls", n)
+	}
+	bc.screenshots("energy-reader")
+	for _, c := range []*browser{ba, bb, bc} {
 		if errs := c.jsErrors(); len(errs) > 0 {
 			t.Errorf("%s: JavaScript errors: %v", c.name, errs)
 		}
