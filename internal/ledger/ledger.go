@@ -61,10 +61,14 @@ type Transfer struct {
 }
 
 // Confirm is a receiver's signed confirmation of a transfer; At.By is its
-// signer, which must be the transfer's To.
+// signer, which must be the transfer's To. Milli, when not 0, is the
+// amount the receiver confirmed: it confirms the transfer only while the
+// transfer says that amount, so a giver who rewrites a confirmed transfer's
+// amount needs a new confirmation.
 type Confirm struct {
 	Transfer Ref
 	At       Time
+	Milli    int64
 }
 
 // Limit sets how far below zero Member's balance may go (Milli, ≥ 0),
@@ -218,6 +222,9 @@ func Compute(in Input) Result {
 		if c.At.By != t.To {
 			r.Ignored++
 			continue
+		}
+		if c.Milli != 0 && c.Milli != t.Milli {
+			continue // it confirmed another amount: the transfer was rewritten since
 		}
 		if e, ok := effect[c.Transfer]; !ok || c.At.Compare(e) < 0 {
 			effect[c.Transfer] = c.At

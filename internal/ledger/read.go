@@ -9,7 +9,7 @@ import (
 // The energy exchange's key layout (docs/apps.md, internal/schema):
 //
 //	energy/transfer/GIVER/TO/MS-AUTHOR  {"milli": n, "note": "…"}  by a device of GIVER
-//	energy/confirm/GIVER/RECEIVER/ID    {"note": "…"}              by a device of RECEIVER
+//	energy/confirm/GIVER/RECEIVER/ID    {"note": "…", "milli": n}  by a device of RECEIVER (milli: the amount confirmed)
 //	energy/limit/MEMBER                 {"milli": n}               by an admin
 //
 // (ID is the transfer key's last segment.)
@@ -93,12 +93,13 @@ func readOne(in *Input, e Entry) bool {
 			return false
 		}
 		var v struct {
-			Note string `json:"note"`
+			Note  string `json:"note"`
+			Milli int64  `json:"milli"` // the amount confirmed; 0: not said
 		}
 		if !decode(e.Value, &v) {
 			return false
 		}
-		in.Confirms = append(in.Confirms, Confirm{Transfer: Ref{From: parts[0], ID: parts[2]}, At: at})
+		in.Confirms = append(in.Confirms, Confirm{Transfer: Ref{From: parts[0], ID: parts[2]}, At: at, Milli: v.Milli})
 	case strings.HasPrefix(e.Key, limitPrefix):
 		member := e.Key[len(limitPrefix):]
 		if member == "" || strings.Contains(member, "/") {

@@ -43,6 +43,16 @@ func TestRead(t *testing.T) {
 	if res.Balances["ana"] != -3000 || res.Balances["bob"] != 3000 || res.Status[tr.Ref] != Applied {
 		t.Errorf("ledger %+v", res)
 	}
+	// The giver rewrites the confirmed amount: the confirmation, which
+	// names the amount it confirmed, no longer confirms it.
+	in.Confirms[0].Milli = 3000
+	if res := Compute(in); res.Status[tr.Ref] != Applied {
+		t.Errorf("confirmed with its amount: %v", res.Status[tr.Ref])
+	}
+	in.Transfers[0].Milli = 30000
+	if res := Compute(in); res.Status[tr.Ref] != Unconfirmed || res.Balances["ana"] != 0 {
+		t.Errorf("rewritten after its confirmation: %v, balances %v", res.Status[tr.Ref], res.Balances)
+	}
 	if in.LimitNow("ana") != 5000 || in.LimitNow("bob") != 1000 {
 		t.Errorf("limits now: ana %d, bob %d", in.LimitNow("ana"), in.LimitNow("bob"))
 	}
@@ -100,7 +110,7 @@ func entriesOf(in Input) (Input, []Entry) {
 		out.Confirms = append(out.Confirms, c)
 		// The receiver the key names is the signer: a confirmation by
 		// someone else names its signer, and Compute refuses it.
-		entry(confirmPrefix+c.Transfer.From+"/"+c.At.By+"/"+c.Transfer.ID, `{}`, c.At)
+		entry(confirmPrefix+c.Transfer.From+"/"+c.At.By+"/"+c.Transfer.ID, fmt.Sprintf(`{"milli":%d}`, c.Milli), c.At)
 	}
 	for _, l := range in.Limits {
 		entry(limitPrefix+l.Member, fmt.Sprintf(`{"milli":%d}`, l.Milli), l.At)

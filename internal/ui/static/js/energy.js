@@ -8,7 +8,7 @@
 //
 //   energy/post/MS-AUTHOR                {"kind":"offer"|"request","kwh","text","until"}
 //   energy/transfer/IDT/TO/MS-AUTHOR     {"milli","note"}   by a device of IDT, the giver
-//   energy/confirm/GIVER/IDT/TRANSFER    {"note"}           by a device of IDT, the receiver
+//   energy/confirm/GIVER/IDT/TRANSFER    {"note","milli"}   by a device of IDT, the receiver (milli: the amount confirmed)
 //   energy/limit/IDT                     {"milli"}          by an admin
 //
 // Accounts are people (IDT, an identity): a device without one can read
@@ -260,7 +260,7 @@ export function energy(main) {
           h('p', {}, h('strong', {}, name(t.from, t.from_name)), ' says they gave you ', h('strong', {}, kwh(t.milli) + ' kWh'), t.note ? ' — “' + t.note + '”' : '', ' ', h('span', { class: 'muted' }, ago(t.at))),
           h('button', {
             type: 'button', class: 'confirm-transfer', dataset: { focus: 'confirm:' + t.id },
-            onclick: () => write('energy/confirm/' + t.from + '/' + idt + '/' + t.id, {}, () => notice('Confirmed: ' + kwh(t.milli) + ' kWh from ' + name(t.from, t.from_name))),
+            onclick: () => write('energy/confirm/' + t.from + '/' + idt + '/' + t.id, { milli: t.milli }, () => notice('Confirmed: ' + kwh(t.milli) + ' kWh from ' + name(t.from, t.from_name))),
           }, 'Confirm'))))) : null;
 
       const record = !cannot ? h('section', { class: 'card', 'aria-labelledby': 'e-record' },
