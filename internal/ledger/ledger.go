@@ -230,22 +230,26 @@ func Compute(in Input) Result {
 			effect[c.Transfer] = c.At
 		}
 	}
-	order := make([]Ref, 0, len(effect))
-	for ref := range effect {
+	type taking struct {
+		t  *Transfer
+		at Time
+	}
+	order := make([]taking, 0, len(effect))
+	for ref, at := range effect {
 		if r.Status[ref] == Unconfirmed {
-			order = append(order, ref)
+			order = append(order, taking{byRef[ref], at})
 		}
 	}
-	slices.SortFunc(order, func(a, b Ref) int {
-		if c := effect[a].Compare(effect[b]); c != 0 {
+	slices.SortFunc(order, func(a, b taking) int {
+		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(a.t.From, b.t.From), cmp.Compare(a.t.ID, b.t.ID))
 	})
-	for _, ref := range order {
-		t := byRef[ref]
-		r.Effect[ref] = effect[ref]
-		if r.Balances[t.From]-t.Milli < -limit(t.From, effect[ref]) {
+	for _, o := range order {
+		t, ref := o.t, o.t.Ref
+		r.Effect[ref] = o.at
+		if r.Balances[t.From]-t.Milli < -limit(t.From, o.at) {
 			r.Status[ref] = PastLimit
 			continue
 		}
