@@ -3,9 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // TestBrowserEnergy: Ana's node (A, the space's admin) and Bob's (B), each
@@ -95,6 +98,16 @@ func TestBrowserEnergy(t *testing.T) {
 	}
 	ba.run("show the balances", chromedp.Evaluate(`document.querySelector('#balances').scrollIntoView()`, nil))
 	ba.screenshots("energy-balances")
+
+	// Ana's first visit, as the space's admin, declared the exchange's
+	// rules; B holds them.
+	var rules string
+	if !testkit.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		rules = b.ok("", "space", "rules", "community", "--json")
+		return strings.Contains(rules, `"app":"energy"`)
+	}) {
+		t.Errorf("the rules B holds:\n%s", rules)
+	}
 
 	// Ana's statement, as the link downloads it.
 	var csv string
