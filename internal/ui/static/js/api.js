@@ -108,6 +108,8 @@ export const api = {
   // ships for app (chat, tools, profile).
   rules: (space) => callJSON('GET', sp(space) + '/schemas'),
   declareRules: (space, app) => callJSON('POST', sp(space) + '/schemas', { json: { app } }),
+  // polls lists the community board's polls with their tallies (board.js).
+  polls: (space) => callJSON('GET', sp(space) + '/polls'),
   // revoke revokes a member (aut_…) or an invite (its loam2… ticket).
   revoke: (space, target) => callJSON('POST', sp(space) + '/revoke', { json: { target } }),
   invite: (space, role, expires) => callJSON('POST', sp(space) + '/invites', { json: { role, expires } }),
