@@ -8,6 +8,7 @@ import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools } from './tools.js';
 import { board } from './board.js';
+import { energy } from './energy.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
 
@@ -30,6 +31,7 @@ const routes = [
   [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
   [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
   [/^\/board\/?$/, 'board', () => board],
+  [/^\/energy\/?$/, 'energy', () => energy],
 ];
 
 function route() {
