@@ -24,6 +24,7 @@ const SHELL_FILES = [
   '/js/chat.js', '/js/tools.js', '/js/people.js', '/js/sessions.js', '/js/offline.js', '/js/pair.js',
   '/js/rules.js', '/js/may.js', '/js/badges.js',
   '/js/board.js',
+  '/js/energy.js',
 ];
 
 self.addEventListener('install', (e) => {

@@ -110,6 +110,7 @@ export const api = {
   verify: (space) => callJSON('GET', sp(space) + '/verify'),
   heads: (space) => callJSON('GET', sp(space) + '/heads'),
   members: (space) => callJSON('GET', sp(space) + '/members'),
+  ledger: (space) => callJSON('GET', sp(space) + '/ledger'), // the energy exchange's (energy.js)
   // rules lists the app rules in force; declareRules declares those Loam
   // ships for app (chat, tools, profile).
   rules: (space) => callJSON('GET', sp(space) + '/schemas'),

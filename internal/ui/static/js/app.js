@@ -8,6 +8,7 @@ import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools, waiting as toolsWaiting } from './tools.js';
 import { board, waiting as boardWaiting } from './board.js';
+import { energy, waiting as energyWaiting } from './energy.js';
 import { startBadges } from './badges.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
@@ -32,6 +33,7 @@ const routes = [
   [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
   [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
   [/^\/board\/?$/, 'board', () => board],
+  [/^\/energy\/?$/, 'energy', () => energy],
 ];
 
 function route() {
@@ -58,6 +60,7 @@ function route() {
 const badgeApps = [
   { nav: 'tools', prefix: 'tools/', waiting: toolsWaiting },
   { nav: 'board', prefix: 'board/', waiting: boardWaiting },
+  { nav: 'energy', prefix: 'energy/', waiting: energyWaiting },
 ];
 let badges = null;
 
