@@ -91,6 +91,7 @@ export function stack(table) {
   table.classList.add('stack');
   const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
   for (const tr of table.querySelectorAll('tbody tr')) {
+    if ([...tr.children].some((c) => c.colSpan > 1)) continue; // a row of its own (a note), not of the columns
     [...tr.children].forEach((c, i) => { if (heads[i] && c.tagName === 'TD') c.dataset.label = heads[i]; });
   }
   return table;
