@@ -64,6 +64,13 @@ func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
 			st.AddSchema(sc)
 		}
 	}
+	counts := func(l acl.Loc) bool {
+		fs, ok := forked[l.Author]
+		return (!ok || l.Seq < fs) && !invalid[l]
+	}
+	if err := s.loadOnce(ctx, sp, st, schemas, counts); err != nil {
+		return Access{}, err
+	}
 	return Access{State: st, Cuts: cuts, Forked: forked}, nil
 }
 
