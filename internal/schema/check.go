@@ -91,7 +91,7 @@ func (s *Set) Check(key []byte, op Op, value []byte, signer Signer) *Violation {
 			return &Violation{Rule: r.Key, Why: "the value is not JSON: " + err.Error()}
 		}
 		if err := r.value.Validate(v); err != nil {
-			return &Violation{Rule: r.Key, Why: "the value does not fit the app's layout: " + oneLine(err.Error())}
+			return &Violation{Rule: r.Key, Why: "the value does not fit the app's layout: " + inWords(err)}
 		}
 	}
 	return nil

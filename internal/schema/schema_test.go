@@ -221,3 +221,35 @@ func TestOnce(t *testing.T) {
 		t.Fatal("HasOnce/Once do not report the write-once rule")
 	}
 }
+
+// TestViolationInWords: a value off its layout is refused in a sentence
+// naming the field and what it needs, not in the validator's report
+// ("jsonschema validation failed with 'loam:value.json#'…").
+func TestViolationInWords(t *testing.T) {
+	var poll *Set
+	for _, a := range Apps {
+		if a.Name == "board" {
+			s, err := Decode(a.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			poll = s
+		}
+	}
+	key := []byte("board/poll/1-" + ada)
+	for _, c := range []struct{ value, want string }{
+		{`{"question":"Paint?","options":["green"],"closes":"2026-12-20T18:00:00Z"}`, `field "options" has 1 items, and needs at least 2`},
+		{`{"options":["a","b"],"closes":"2026-12-20T18:00:00Z"}`, `field "question" is missing`},
+		{`{"question":"Paint?","options":["a","b"],"closes":"x","ballot":"hidden"}`, `field "ballot" is "hidden", and must be one of "open", "secret"`},
+		{`{"question":"Paint?","options":["a",2],"closes":"x"}`, `field "options.1" is a number, and must be a string`},
+		{`[]`, `the value is an array, and must be an object`},
+	} {
+		v := poll.Check(key, Put, []byte(c.value), signer(ada))
+		if v == nil {
+			t.Fatalf("%s: allowed", c.value)
+		}
+		if msg := v.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, "jsonschema") || strings.Contains(msg, "loam:value.json") {
+			t.Errorf("%s:\n got %s\nwant %s, without the validator's words", c.value, msg, c.want)
+		}
+	}
+}
