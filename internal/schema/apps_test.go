@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -117,6 +118,20 @@ func TestAppsOnce(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s: write-once %v, want %v", key, got, want)
+		}
+	}
+}
+
+// TestAppsDocumented: docs/apps.md shows each shipped app's rules as
+// declared, byte for byte.
+func TestAppsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/apps.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Apps {
+		if !strings.Contains(string(doc), string(a.Body)) {
+			t.Errorf("docs/apps.md does not show the rules of %s as schema.Apps declares them:\n%s", a.Name, a.Body)
 		}
 	}
 }
