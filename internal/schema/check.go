@@ -99,6 +99,9 @@ func (s *Set) Check(key []byte, op Op, value []byte, signer Signer) *Violation {
 
 // Once reports whether key matches a write-once rule of the set.
 func (s *Set) Once(key []byte) bool {
+	if s.Prefix != "" && !bytes.HasPrefix(key, []byte(s.Prefix)) {
+		return false // a rule's pattern is under the prefix (Decode)
+	}
 	r, _ := s.match(key)
 	return r != nil && r.Once
 }
