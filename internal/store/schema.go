@@ -96,7 +96,7 @@ func onceKey(sp keys.SpaceID, l acl.Loc, key []byte) []byte {
 // decodeOnceRow decodes the key of a tracked write's row (tagOnce).
 func decodeOnceRow(k []byte) ([]byte, acl.Loc, error) {
 	const head = 1 + 2*keys.Size + 8
-	if len(k) <= head || len(k)-head > commit.MaxKeySize {
+	if len(k) <= head || k[0] != tagOnce || len(k)-head > commit.MaxKeySize {
 		return nil, acl.Loc{}, fmt.Errorf("%w: write-once row", ErrCorrupt)
 	}
 	l := acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}
