@@ -64,13 +64,8 @@ func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
 			st.AddSchema(sc)
 		}
 	}
-	counts := func(l acl.Loc) bool {
-		fs, ok := forked[l.Author]
-		return (!ok || l.Seq < fs) && !invalid[l]
-	}
-	if err := s.loadOnce(ctx, sp, st, schemas, counts); err != nil {
-		return Access{}, err
-	}
+	// The writes tracked for write-once rules are not read here: a device
+	// checks its next write against its store (acl.State.CheckNext).
 	return Access{State: st, Cuts: cuts, Forked: forked}, nil
 }
 
