@@ -14,7 +14,7 @@
 // Accounts are people (IDT, an identity): a device without one can read
 // the ledger but not take part, and the page says how to make one.
 import { api, watch, listAll, parseJSON } from './api.js';
-import { h, put, field, short, ago, notice, errorText, isAdminOf, keepFocus } from './dom.js';
+import { h, put, field, short, ago, notice, errorText, isAdminOf, keepFocus, stack } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { appRules } from './rules.js';
 
@@ -205,7 +205,7 @@ export function energy(main) {
     }
 
     function accountsTable(admin) {
-      return h('div', { class: 'table-wrap' }, h('table', { id: 'balances' },
+      return h('div', { class: 'table-wrap' }, stack(h('table', { id: 'balances' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Person'), h('th', { scope: 'col', class: 'num' }, 'Balance (kWh)'), h('th', { scope: 'col', class: 'num' }, 'Limit (kWh)'), admin ? h('th', { scope: 'col' }, 'Set limit') : null)),
         h('tbody', {}, ledger.accounts.map((a) => {
           let lim = null;
@@ -234,7 +234,7 @@ export function energy(main) {
               h('strong', {}, name(a.member, a.name) + ' signed two different things as one: '),
               h('ul', {}, a.forked.map((f) => h('li', {}, f.evidence))))) : null,
           ];
-        }))));
+        })))));
     }
 
     function render() {
