@@ -265,6 +265,6 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("  loam init")
 	say("  loam space create garden-club")
 	say("  loam space rules garden-club --app chat,tools,profile,board,energy")
-	say("  loam put garden-club tools/item/$(date +%%s)000-$(loam status --json | jq -r .author) '{\"name\":\"Cordless drill\"}'")
+	say("  loam put garden-club tools/item/$(date +%%s)000-$(loam init --json | jq -r .author) '{\"name\":\"Cordless drill\"}'")
 	return nil
 }
