@@ -43,7 +43,7 @@ var Apps = []App{
  {"key":"board/vote/{poll}/{person}","write":"named","value":{"type":"object","required":["option"],"properties":{"option":{"type":"integer","minimum":0,"maximum":15}}}}]}`)},
 	{Name: "energy", Version: 1, Body: []byte(`{"prefix":"energy/","rules":[
  {"key":"energy/post/{ms}-{author}","write":"named","value":{"type":"object","required":["kind","kwh"],"properties":{"kind":{"enum":["offer","request"]},"kwh":{"type":"number","exclusiveMinimum":0,"maximum":100000},"text":{"type":"string","maxLength":4000},"until":{"type":"string","format":"date-time"}}}},
- {"key":"energy/transfer/{person}/{to}/{ms}-{author}","write":"named","once":true,"value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":1,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
- {"key":"energy/confirm/{giver}/{person}/{transfer}","write":"named","once":true,"value":{"type":"object","properties":{"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/transfer/{person}/{to}/{ms}-{author}","write":"named","once":true,"value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/confirm/{giver}/{person}/{transfer}","write":"named","once":true,"value":{"type":"object","properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
  {"key":"energy/limit/{member}","write":"admin","value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000}}}}]}`)},
 }
