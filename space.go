@@ -51,6 +51,7 @@ type spaceImpl interface {
 	checkpoint(ctx context.Context) (Checkpoint, error)                        // checkpoint.go
 	declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) // rules.go
 	rules(ctx context.Context) ([]commit.Schema, error)
+	ledgerSpace // energy.go
 	waitSynced(ctx context.Context) error
 }
 

@@ -15,12 +15,13 @@
 //
 // Output meant for programs goes to stdout (with --json wherever the output
 // is data); messages for people go to stderr. An error is one line on stderr
-// starting "loam: ". Exit codes: 0 success, 1 error, 2 usage error (wrong
+// starting "loam: " (and, with --json, the API's error body on stdout). Exit codes: 0 success, 1 error, 2 usage error (wrong
 // arguments or flags), 130 interrupted (SIGINT or SIGTERM).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/version"
 )
 
@@ -59,9 +61,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	root := newRootCmd()
+	out := &wroteWriter{w: stdout}
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -86,7 +89,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, errorLine(err))
+	if out.n == 0 { // a command that printed its data before failing (status) keeps it alone
+		jsonError(cmd, stdout, err)
+	}
 	return exitError
+}
+
+// wroteWriter counts the bytes written through it.
+type wroteWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *wroteWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// jsonError prints err on stdout as the API's error body, {"error",
+// "code"}, when the command was asked for --json: a program reading its
+// output learns the kind of the failure ("sealed", "not_found", …), not
+// only that it failed. The one line on stderr and the exit code stay.
+func jsonError(cmd *cobra.Command, stdout io.Writer, err error) {
+	if cmd == nil {
+		return
+	}
+	f := cmd.Flags().Lookup("json")
+	if f == nil || f.Value.String() != "true" {
+		return
+	}
+	b, _ := json.Marshal(api.ErrorBody{Error: strings.TrimPrefix(errorLine(err), "loam: "), Code: api.Code(err)})
+	fmt.Fprintf(stdout, "%s\n", b)
 }
 
 // errorLine formats err as the one line printed for it: "loam: " and the
@@ -127,12 +161,14 @@ it runs, the other commands work through it, and otherwise on the store in
 the Loam home directly.
 
 SPACE, wherever a command takes one, is a space ID (spc_…) or the space's
-local name. Commands whose output is data take --json.`,
+local name. Commands whose output is data take --json; with it, a failure
+is also printed on stdout as {"error", "code"}, the code naming its kind
+("sealed", "not_found", …) as the API's error bodies do (docs/api.md).`,
 		Example: `  loam demo                                  # a guided tour in a temporary home
   loam init
   loam space create garden-club
-  loam put garden-club tools/drill 'cordless, 18V'
-  loam get garden-club tools/drill
+  loam put garden-club shed/drill 'cordless, 18V'
+  loam get garden-club shed/drill
   loam daemon &                              # sync with peers
   loam invite garden-club                    # a ticket for another device's 'loam join'`,
 		Args:          noSubcommand,
@@ -167,12 +203,14 @@ local name. Commands whose output is data take --json.`,
 		newJoinCmd(g),
 		newSeedCmd(g),
 		newMembersCmd(g),
+		newPollCmd(g),
 		newRevokeCmd(g),
 		newIDCmd(g), newGrantCmd(g), newDeviceCmd(g),
 		newPeersCmd(g),
 		newStatusCmd(g), newCompactCmd(g),
 		newUICmd(g), newPairCmd(g), newSessionsCmd(g),
 		newBlobCmd(g),
+		newEnergyCmd(g),
 		newDoctorCmd(g),
 		newBootstrapCmd(g),
 		newDemoCmd(),
@@ -218,8 +256,10 @@ func isCobraUsage(err error) bool {
 // suggestSubcommands makes every command that groups subcommands, c and
 // those below it, refuse an argument as a mistyped subcommand, naming the
 // closest one (cobra's suggestions: within two edits, or a prefix).
+// A command that also takes arguments of its own ('loam energy SPACE')
+// says so with the annotation ownArgs.
 func suggestSubcommands(c *cobra.Command) {
-	if c.HasSubCommands() {
+	if c.HasSubCommands() && c.Annotations[ownArgs] == "" {
 		c.Args = noSubcommand
 		c.SuggestionsMinimumDistance = 2 // SuggestionsFor's own default is 0: prefixes only
 	}
@@ -227,6 +267,9 @@ func suggestSubcommands(c *cobra.Command) {
 		suggestSubcommands(sub)
 	}
 }
+
+// ownArgs annotates a command with subcommands that takes arguments too.
+const ownArgs = "loam-own-args"
 
 // noSubcommand is the Args of a command that only groups subcommands: an
 // argument there is a subcommand name that does not exist.

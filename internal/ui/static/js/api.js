@@ -26,6 +26,9 @@ function csrfToken() {
   return '1';
 }
 
+// denials are the error codes of a write the space's grants refuse.
+const denials = new Set(['denied', 'revoked', 'not_counted', 'unauthorized_commit']);
+
 async function call(method, path, { body, json, type, query } = {}) {
   const headers = {};
   if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = csrfToken();
@@ -64,6 +67,10 @@ async function call(method, path, { body, json, type, query } = {}) {
       msg = e.error || msg;
     } catch { /* not JSON */ }
     if (resp.status === 401) onUnauthorized(msg, code);
+    // A write this device may no longer make (revoked, a role changed):
+    // the pages ask the members again (people.js) and hide what it
+    // cannot use.
+    if (resp.status === 403 && denials.has(code)) window.dispatchEvent(new CustomEvent('loam-denied', { detail: { code } }));
     throw new APIError(resp.status, code, msg);
   }
   return resp;
@@ -103,10 +110,13 @@ export const api = {
   verify: (space) => callJSON('GET', sp(space) + '/verify'),
   heads: (space) => callJSON('GET', sp(space) + '/heads'),
   members: (space) => callJSON('GET', sp(space) + '/members'),
+  ledger: (space) => callJSON('GET', sp(space) + '/ledger'), // the energy exchange's (energy.js)
   // rules lists the app rules in force; declareRules declares those Loam
   // ships for app (chat, tools, profile).
   rules: (space) => callJSON('GET', sp(space) + '/schemas'),
   declareRules: (space, app) => callJSON('POST', sp(space) + '/schemas', { json: { app } }),
+  // polls lists the community board's polls with their tallies (board.js).
+  polls: (space) => callJSON('GET', sp(space) + '/polls'),
   // revoke revokes a member (aut_…) or an invite (its loam2… ticket).
   revoke: (space, target) => callJSON('POST', sp(space) + '/revoke', { json: { target } }),
   invite: (space, role, expires) => callJSON('POST', sp(space) + '/invites', { json: { role, expires } }),
