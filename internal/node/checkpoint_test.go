@@ -134,3 +134,60 @@ func TestJoinerServesSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedSnapshotJoinLeavesNothing: a join that installed a
+// checkpoint's snapshot and then fails (the invite expired) leaves no
+// space and no snapshot behind. (An invite revoked after the checkpoint
+// would not do: a floored store does not apply a revocation after its
+// floor yet, it marks the space NeedsHistory, and the join succeeds there;
+// deepening is the plan's step 4.)
+func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Second)
+	expired := time.Now().Add(2 * time.Second)
+	waitFor(t, 10*time.Second, "the invite to expire", func() bool { return time.Now().After(expired) })
+	j := openNode(t, t.TempDir())
+	if _, err := j.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
+		t.Fatalf("join with an expired invite: %v", err)
+	}
+	holdsNothing(t, j)
+	if _, err := os.Stat(j.snapDir(w.ID())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the snapshot the failed join installed is still there: %v", err)
+	}
+}
+
+// TestRevocationAfterFloorNeedsHistory: a revocation made after the
+// checkpoint a joiner installed cannot be decided from the history it
+// holds: its store marks the space NeedsHistory (for deepening, the plan's
+// step 4), which is not built yet: meanwhile its decision is stale (the
+// revoked invite still counts there).
+func TestRevocationAfterFloorNeedsHistory(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	j := openNode(t, t.TempDir())
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	joinWith(t, j, tk)
+	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.NeedsHistory {
+		t.Fatalf("after the join: floor %+v, %v; want floored, not needing history", f, err)
+	}
+	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the joiner to mark the space NeedsHistory", func() bool {
+		f, err := j.st.Floor(ctx, w.ID())
+		return err == nil && f != nil && f.NeedsHistory
+	})
+}

@@ -261,6 +261,9 @@ func (n *Node) forgetJoined(pj pendingJoin) error {
 	if err := n.st.Forget(ctx, id); err != nil && !errors.Is(err, store.ErrUnknownSpace) {
 		return fmt.Errorf("node: join: remove the space the join added: %w", err)
 	}
+	if err := os.RemoveAll(n.snapDir(id)); err != nil { // a snapshot the join installed (bootstrap.go)
+		return fmt.Errorf("node: join: remove the snapshot the join kept: %w", err)
+	}
 	return n.rk.Forget(id, pj.Keys)
 }
 
