@@ -37,31 +37,8 @@ func BenchmarkRedecide(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				heads, err := a.st.Heads(ctx, sp.ID())
-				if err != nil {
-					b.Fatal(err)
-				}
-				var deps []keys.CommitID
-				for _, h := range heads {
-					if h.Author != a.Author() {
-						deps = append(deps, h.ID)
-					}
-				}
 				joiner := keys.DeviceKeyFromSeed([32]byte{byte(i), byte(i >> 8), 0xee})
-				last := heads[len(heads)-1]
-				for _, h := range heads {
-					if h.Author == a.Author() {
-						last = h
-					}
-				}
-				deps = append(deps, last.ID)
-				slices.SortFunc(deps, func(x, y keys.CommitID) int { return bytes.Compare(x[:], y[:]) })
-				c, err := commit.Build(commit.Header{Space: sp.ID(), Author: joiner.Author(), Seq: 1,
-					Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: deps},
-					[]commit.Op{commit.GrantOp(commit.InviteGrant(sp.ID(), joiner.Author(), commit.RoleWrite, tk.Invite))}, joiner)
-				if err != nil {
-					b.Fatal(err)
-				}
+				c := joinCommit(b, a, sp, tk, joiner)
 				b.StartTimer()
 				res, err := a.st.Apply(ctx, sp.ID(), []*commit.Commit{c})
 				if err != nil || res.Outcomes[0].Status != store.Applied {
@@ -122,6 +99,50 @@ func BenchmarkRedecide(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/commit-held")
 			b.ReportMetric(float64(stall.Microseconds())/1000, "ms-write-stall")
 		})
+		b.Run(fmt.Sprintf("revoke-voiding/commits=%d", n), func(b *testing.B) {
+			// A member wrote voided commits past the cut (the admin cuts
+			// it right after its join): each leaves the view.
+			const voided = 1_000
+			a, sp := benchSpace(b, n)
+			defer a.Close()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				tk, err := a.NewInvite(ctx, "club", InviteOptions{Role: commit.RoleWrite})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := keys.DeviceKeyFromSeed([32]byte{byte(i), byte(i >> 8), 0xdd})
+				prev := joinCommit(b, a, sp, tk, m)
+				cs := []*commit.Commit{prev}
+				for s := uint64(2); s <= voided+1; s++ {
+					c, err := commit.Build(commit.Header{Space: sp.ID(), Author: m.Author(), Seq: s, Prev: prev.ID,
+						Time: commit.HLC{Wall: prev.Time.Wall + 1}},
+						[]commit.Op{commit.Put(fmt.Appendf(nil, "m/%d/%06d", i, s), []byte("a message of the revoked"))}, m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cs, prev = append(cs, c), c
+				}
+				for len(cs) > 0 {
+					k := min(len(cs), 500)
+					res, err := a.st.Apply(ctx, sp.ID(), cs[:k])
+					if err != nil || res.Outcomes[k-1].Status != store.Applied {
+						b.Fatalf("member's commits: %+v, %v", res.Outcomes[k-1], err)
+					}
+					cs = cs[k:]
+				}
+				b.StartTimer()
+				if _, err := sp.Commit(ctx, []commit.Op{commit.RevokeOp(commit.Revoke{Author: m.Author(), LastSeq: 1})}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if e, err := a.st.Get(ctx, sp.ID(), fmt.Appendf(nil, "m/%d/%06d", i, 2)); err == nil && e.Visible() {
+					b.Fatal("a voided write is still in the view")
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/voided, "µs/voided-commit")
+		})
 		if n > 50_000 {
 			continue
 		}
@@ -142,6 +163,27 @@ func BenchmarkRedecide(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/commit-held")
 		})
 	}
+}
+
+// joinCommit builds joiner's join through invite tk, depending on every
+// head of sp.
+func joinCommit(b *testing.B, a *Node, sp *space.Space, tk keys.Ticket, joiner keys.DeviceKey) *commit.Commit {
+	heads, err := a.st.Heads(context.Background(), sp.ID())
+	if err != nil {
+		b.Fatal(err)
+	}
+	deps := make([]keys.CommitID, 0, len(heads))
+	for _, h := range heads {
+		deps = append(deps, h.ID)
+	}
+	slices.SortFunc(deps, func(x, y keys.CommitID) int { return bytes.Compare(x[:], y[:]) })
+	c, err := commit.Build(commit.Header{Space: sp.ID(), Author: joiner.Author(), Seq: 1,
+		Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: deps},
+		[]commit.Op{commit.GrantOp(commit.InviteGrant(sp.ID(), joiner.Author(), commit.RoleWrite, tk.Invite))}, joiner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 // span is when something ran.
