@@ -25,11 +25,13 @@ const (
 	// (space/author/seq): written when stored, rewritten by every full
 	// decision.
 	tagRevoking byte = 0x24
-	// tagDead: superseded tombstones (space/key/author/seq/op), which the
-	// superseded-writes index (tagHistory) leaves out.
+	// tagDead: superseded tombstones and erased writes
+	// (space/key/author/seq/op), which the superseded-writes index
+	// (tagHistory) leaves out.
 	tagDead byte = 0x25
 	// tagIncr: markers, space + markRevoking: the tagRevoking rows are
-	// complete; space + markDead: every superseded tombstone is in tagDead.
+	// complete; space + markDead: every superseded write is in tagHistory or
+	// tagDead.
 	tagIncr byte = 0x26
 )
 
@@ -67,7 +69,7 @@ func deadKey(sp keys.SpaceID, key []byte, v view.Version) []byte {
 }
 
 // markFresh notes that a space starts here (its genesis is stored): its
-// revoking commits and superseded tombstones are recorded from the start,
+// revoking commits and superseded writes are recorded from the start,
 // so its revocations may be decided from the cut.
 func markFresh(bc *batch, sp keys.SpaceID) error {
 	for _, m := range []byte{markRevoking, markDead} {
@@ -78,8 +80,13 @@ func markFresh(bc *batch, sp keys.SpaceID) error {
 	return nil
 }
 
-// indexDead records e, a live tombstone of key that the write being
-// applied supersedes (called from indexSuperseded).
+// deadRow returns the tagDead row of the write a history row indexes
+// (retention moves a write there when it erases it).
+func deadRow(history []byte) []byte { return append([]byte{tagDead}, history[1:]...) }
+
+// indexDead records e, a live tombstone or erased write of key that the
+// write being applied supersedes (called from indexSuperseded): the
+// superseded writes the history index leaves out.
 func indexDead(bc *batch, sp keys.SpaceID, key []byte, e *view.Entry) error {
 	return bc.b.Set(deadKey(sp, key, e.Version), nil, nil)
 }
@@ -282,8 +289,9 @@ func (a *applier) cutFrom(ctx context.Context, st *spaceState, p *cutPlan, au ke
 
 // checkWrites returns errSlow unless every write in ws can leave the view
 // by itself: a live one must have superseded nothing (its key has no
-// superseded write or tombstone indexed), and the space has no erased or
-// lost write (the indexes do not hold those once erased).
+// superseded write indexed, in tagHistory or tagDead), and the space has
+// no write erased by an erase op or lost (kept simple: an erase that stops
+// counting is the whole path's to decide).
 func (a *applier) checkWrites(ctx context.Context, st *spaceState, ws []removed) error {
 	if len(ws) == 0 {
 		return nil
@@ -291,7 +299,7 @@ func (a *applier) checkWrites(ctx context.Context, st *spaceState, ws []removed)
 	sp := st.id
 	for _, m := range [][]byte{markKey(sp, markDead)} {
 		if ok, err := a.has(m); err != nil || !ok {
-			return errOr(err, "no index of superseded tombstones")
+			return errOr(err, "no complete index of superseded writes")
 		}
 	}
 	for _, tag := range []byte{tagErased, tagLost} {

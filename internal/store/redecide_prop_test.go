@@ -114,7 +114,8 @@ func changeSet(cs []store.Change) []string {
 	return out
 }
 
-func sameDecisions(rt *rapid.T, fast, full *store.Store, sp keys.SpaceID) {
+func sameDecisions(rt storetest.TB, fast, full *store.Store, sp keys.SpaceID) {
+	rt.Helper()
 	ctx := context.Background()
 	vf, err := fast.View(ctx, sp)
 	if err != nil {
