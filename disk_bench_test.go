@@ -6,10 +6,10 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // BenchmarkDiskUsage writes a space and reports the bytes the node's home
@@ -153,11 +153,11 @@ func du(b testing.TB, dir string) duReport {
 		if err != nil {
 			return err
 		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
+		fi, err := d.Info()
+		if err != nil {
 			return err
 		}
-		n := st.Blocks * 512
+		n := testkit.Allocated(fi)
 		r.total += n
 		switch name := d.Name(); {
 		case d.IsDir():

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,21 +16,14 @@ import (
 	"github.com/loamdb/loam/internal/testkit"
 )
 
-// allocated returns the bytes the files under dir take on disk.
+// allocated returns the bytes the files under dir take on disk (0 while
+// dir does not exist).
 func allocated(t *testing.T, dir string) int64 {
 	t.Helper()
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
+	n, err := testkit.DirAllocated(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 	return n
 }
 

@@ -382,3 +382,11 @@ func (s *localSpace) revoke(ctx context.Context, target string) (Revoked, error)
 }
 
 func (s *localSpace) waitSynced(ctx context.Context) error { return s.n.WaitSynced(ctx, s.sp.ID()) }
+
+func (s *localSpace) ledger(ctx context.Context) (api.Ledger, error) { // energy.go
+	ms, ps, err := s.n.Roster(ctx, s.in.ID)
+	if err != nil {
+		return api.Ledger{}, err
+	}
+	return api.LedgerOf(ctx, s.sp, ms, ps)
+}

@@ -477,3 +477,7 @@ func (s *remoteSpace) revoke(ctx context.Context, target string) (Revoked, error
 }
 
 func (s *remoteSpace) waitSynced(ctx context.Context) error { return s.c.WaitSynced(ctx, s.in.ID) }
+
+func (s *remoteSpace) ledger(ctx context.Context) (api.Ledger, error) { // energy.go
+	return s.c.Ledger(ctx, s.in.ID)
+}

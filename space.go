@@ -50,6 +50,7 @@ type spaceImpl interface {
 	retention(ctx context.Context) (commit.Retention, error)
 	declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) // rules.go
 	rules(ctx context.Context) ([]commit.Schema, error)
+	ledgerSpace // energy.go
 	waitSynced(ctx context.Context) error
 }
 

@@ -45,6 +45,17 @@ func (c *command) build() (string, error) {
 	return c.bin, c.err
 }
 
+// removeBuilt removes the programs built by this process: a test binary
+// calls it once its tests are done (TestMain), so no folder of binaries
+// is left in the temporary directory.
+func removeBuilt() {
+	for _, c := range []*command{loamsyncCmd, loamidleCmd} {
+		if c.bin != "" {
+			os.RemoveAll(filepath.Dir(c.bin))
+		}
+	}
+}
+
 // buildLoamsync builds bench/cmd/loamsync once per process.
 func buildLoamsync() (string, error) { return loamsyncCmd.build() }
 

@@ -167,12 +167,14 @@ local name. Commands whose output is data take --json.`,
 		newJoinCmd(g),
 		newSeedCmd(g),
 		newMembersCmd(g),
+		newPollCmd(g),
 		newRevokeCmd(g),
 		newIDCmd(g), newGrantCmd(g), newDeviceCmd(g),
 		newPeersCmd(g),
 		newStatusCmd(g), newCompactCmd(g),
 		newUICmd(g), newPairCmd(g), newSessionsCmd(g),
 		newBlobCmd(g),
+		newEnergyCmd(g),
 		newDoctorCmd(g),
 		newBootstrapCmd(g),
 		newDemoCmd(),
@@ -218,8 +220,10 @@ func isCobraUsage(err error) bool {
 // suggestSubcommands makes every command that groups subcommands, c and
 // those below it, refuse an argument as a mistyped subcommand, naming the
 // closest one (cobra's suggestions: within two edits, or a prefix).
+// A command that also takes arguments of its own ('loam energy SPACE')
+// says so with the annotation ownArgs.
 func suggestSubcommands(c *cobra.Command) {
-	if c.HasSubCommands() {
+	if c.HasSubCommands() && c.Annotations[ownArgs] == "" {
 		c.Args = noSubcommand
 		c.SuggestionsMinimumDistance = 2 // SuggestionsFor's own default is 0: prefixes only
 	}
@@ -227,6 +231,9 @@ func suggestSubcommands(c *cobra.Command) {
 		suggestSubcommands(sub)
 	}
 }
+
+// ownArgs annotates a command with subcommands that takes arguments too.
+const ownArgs = "loam-own-args"
 
 // noSubcommand is the Args of a command that only groups subcommands: an
 // argument there is a subcommand name that does not exist.

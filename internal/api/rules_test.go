@@ -44,7 +44,7 @@ func TestRulesEndpoint(t *testing.T) {
 	}{
 		{"an old version", RulesBody{App: "chat"}, http.StatusConflict, "rules_version", space.ErrRulesVersion},
 		{"a bad body", RulesBody{App: "board", Body: json.RawMessage(`{"rules":[{"key":"board/{x}","write":"whoever"}]}`)}, http.StatusBadRequest, "bad_rules", schema.ErrBody},
-		{"an unknown app without a body", RulesBody{App: "energy"}, http.StatusBadRequest, "bad_request", ErrBadRequest},
+		{"an unknown app without a body", RulesBody{App: "weather"}, http.StatusBadRequest, "bad_request", ErrBadRequest},
 		{"no app", RulesBody{Body: json.RawMessage(`{}`)}, http.StatusBadRequest, "bad_request", ErrBadRequest},
 	} {
 		_, err := f.c.DeclareRules(ctx, sp.ID, tc.req)

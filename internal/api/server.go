@@ -84,6 +84,10 @@ func NewServer(n *node.Node, token string) *Server {
 		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
 		"GET /v1/spaces/{space}/schemas":            answerSpace(http.StatusOK, s, s.rules), // rules.go
 		"POST /v1/spaces/{space}/schemas":           answer(http.StatusOK, s.declareRules),  // rules.go
+		"GET /v1/spaces/{space}/polls":              answerSpace(http.StatusOK, s, s.polls), // polls.go
+		"GET /v1/spaces/{space}/polls/{poll}":       answerSpace(http.StatusOK, s, s.poll),  // polls.go
+		"GET /v1/spaces/{space}/ledger":             answerSpace(http.StatusOK, s, s.ledger),
+		"GET /v1/spaces/{space}/ledger/statement":   s.statement,
 		"GET /v1/identity":                          answer(http.StatusOK, s.identity),
 		"POST /v1/identity":                         answerBody(http.StatusCreated, s.createIdentity),
 		"GET /v1/identity/profile":                  answer(http.StatusOK, s.profile),

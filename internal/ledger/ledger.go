@@ -61,10 +61,14 @@ type Transfer struct {
 }
 
 // Confirm is a receiver's signed confirmation of a transfer; At.By is its
-// signer, which must be the transfer's To.
+// signer, which must be the transfer's To. Milli, when not 0, is the
+// amount the receiver confirmed: it confirms the transfer only while the
+// transfer says that amount, so a giver who rewrites a confirmed transfer's
+// amount needs a new confirmation.
 type Confirm struct {
 	Transfer Ref
 	At       Time
+	Milli    int64
 }
 
 // Limit sets how far below zero Member's balance may go (Milli, ≥ 0),
@@ -130,6 +134,9 @@ type Result struct {
 	// Applied lists the applied transfers in the order they took effect
 	// (their confirmations' times).
 	Applied []Ref
+	// Effect holds, per confirmed transfer (applied or past the limit),
+	// the time it took effect: its receiver's earliest confirmation.
+	Effect map[Ref]Time
 	// Equivocations holds, per giver, the pairs of different transfers it
 	// signed under one ID: the evidence.
 	Equivocations map[string][][2]Transfer
@@ -141,7 +148,7 @@ type Result struct {
 
 // Compute decides the ledger of in.
 func Compute(in Input) Result {
-	r := Result{Balances: map[string]int64{}, Status: map[Ref]Status{}, Equivocations: map[string][][2]Transfer{}}
+	r := Result{Balances: map[string]int64{}, Status: map[Ref]Status{}, Equivocations: map[string][][2]Transfer{}, Effect: map[Ref]Time{}}
 
 	// Transfers by ref, the earliest signed first; two different ones
 	// under one ref are equivocation (the same one signed again is not).
@@ -216,25 +223,33 @@ func Compute(in Input) Result {
 			r.Ignored++
 			continue
 		}
+		if c.Milli != 0 && c.Milli != t.Milli {
+			continue // it confirmed another amount: the transfer was rewritten since
+		}
 		if e, ok := effect[c.Transfer]; !ok || c.At.Compare(e) < 0 {
 			effect[c.Transfer] = c.At
 		}
 	}
-	order := make([]Ref, 0, len(effect))
-	for ref := range effect {
+	type taking struct {
+		t  *Transfer
+		at Time
+	}
+	order := make([]taking, 0, len(effect))
+	for ref, at := range effect {
 		if r.Status[ref] == Unconfirmed {
-			order = append(order, ref)
+			order = append(order, taking{byRef[ref], at})
 		}
 	}
-	slices.SortFunc(order, func(a, b Ref) int {
-		if c := effect[a].Compare(effect[b]); c != 0 {
+	slices.SortFunc(order, func(a, b taking) int {
+		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(a.t.From, b.t.From), cmp.Compare(a.t.ID, b.t.ID))
 	})
-	for _, ref := range order {
-		t := byRef[ref]
-		if r.Balances[t.From]-t.Milli < -limit(t.From, effect[ref]) {
+	for _, o := range order {
+		t, ref := o.t, o.t.Ref
+		r.Effect[ref] = o.at
+		if r.Balances[t.From]-t.Milli < -limit(t.From, o.at) {
 			r.Status[ref] = PastLimit
 			continue
 		}

@@ -48,7 +48,14 @@ func drawInput(rt *rapid.T) (Input, *rand.Rand) {
 			if r.IntN(10) == 0 {
 				by = other(t.To) // not the receiver
 			}
-			in.Confirms = append(in.Confirms, Confirm{Transfer: t.Ref, At: at(by)})
+			c := Confirm{Transfer: t.Ref, At: at(by)}
+			switch r.IntN(4) {
+			case 0, 1: // naming the amount confirmed
+				c.Milli = t.Milli
+			case 2: // naming another amount (the transfer was rewritten since)
+				c.Milli = t.Milli + 1
+			}
+			in.Confirms = append(in.Confirms, c)
 		case k < 9: // a limit
 			by := ms[0]
 			if r.IntN(5) == 0 {
@@ -93,8 +100,9 @@ func subset(in Input, r *rand.Rand, keep func() bool) Input {
 // checkInvariants checks res against in, computed independently: balances
 // sum to zero and are what the applied transfers give; each applied
 // transfer is the giver's only signed content under its ref, confirmed by
-// its receiver, and kept the giver within the limit in force when it took
-// effect (its receiver's earliest confirmation).
+// its receiver (of its amount, when the confirmation names one), and kept
+// the giver within the limit in force when it took effect (its receiver's
+// earliest such confirmation).
 func checkInvariants(rt *rapid.T, name string, in Input, res Result) {
 	var sum int64
 	for _, b := range res.Balances {
@@ -121,7 +129,7 @@ func checkInvariants(rt *rapid.T, name string, in Input, res Result) {
 		}
 		var effect *Time
 		for _, c := range in.Confirms {
-			if c.Transfer == ref && c.At.By == t.To && (effect == nil || c.At.Compare(*effect) < 0) {
+			if c.Transfer == ref && c.At.By == t.To && (c.Milli == 0 || c.Milli == t.Milli) && (effect == nil || c.At.Compare(*effect) < 0) {
 				effect = &c.At
 			}
 		}

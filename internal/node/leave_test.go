@@ -5,11 +5,9 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,26 +19,14 @@ import (
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // duBytes returns the bytes allocated to the files under dir, as du counts
 // them (blocks, not lengths).
 func duBytes(t *testing.T, dir string) int64 {
 	t.Helper()
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			n += st.Blocks * 512
-		}
-		return nil
-	})
+	n, err := testkit.DirAllocated(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func reachable(cs []*commit.Commit) map[keys.CommitID]map[keys.AuthorID]uint64 {
 }
 
 // drawManyAuthors draws a history of many authors: storetest.GenHistory
-// (authors who gossip everything they know) or genChat (a few active
+// (authors who gossip everything they know) or storetest.GenChat (a few active
 // writers at a time, authors coming back after others wrote, deps on all
 // the heads received or on one or two of them).
 func drawManyAuthors(rt *rapid.T) (sp keys.SpaceID, cs []*commit.Commit, r *rand.Rand) {
@@ -65,8 +65,8 @@ func drawManyAuthors(rt *rapid.T) (sp keys.SpaceID, cs []*commit.Commit, r *rand
 	r = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	authors := rapid.IntRange(2, 40).Draw(rt, "authors")
 	if rapid.Bool().Draw(rt, "chat") {
-		h := genChat(r, authors, rapid.IntRange(1, 15).Draw(rt, "per"), rapid.IntRange(1, 10).Draw(rt, "active"), rapid.IntRange(0, 6).Draw(rt, "lag"), rapid.Bool().Draw(rt, "sparse"))
-		return h.space, append([]*commit.Commit{h.genesis}, h.commits...), r
+		h := storetest.GenChat(r, authors, rapid.IntRange(1, 15).Draw(rt, "per"), rapid.IntRange(1, 10).Draw(rt, "active"), rapid.IntRange(0, 6).Draw(rt, "lag"), rapid.Bool().Draw(rt, "sparse"))
+		return h.Space(), append([]*commit.Commit{h.Genesis}, h.Commits...), r
 	}
 	h := storetest.GenHistory(r, storetest.Gen{Authors: authors, Ops: rapid.IntRange(50, 500).Draw(rt, "ops"), Keys: 20, MaxBatch: 2})
 	return h.Space(), h.Commits, r

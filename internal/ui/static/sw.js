@@ -23,6 +23,8 @@ const SHELL_FILES = [
   '/js/app.js', '/js/api.js', '/js/dom.js', '/js/pick.js', '/js/dashboard.js', '/js/spaces.js',
   '/js/chat.js', '/js/tools.js', '/js/people.js', '/js/sessions.js', '/js/offline.js', '/js/pair.js',
   '/js/rules.js',
+  '/js/board.js',
+  '/js/energy.js',
 ];
 
 self.addEventListener('install', (e) => {

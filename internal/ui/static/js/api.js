@@ -103,10 +103,13 @@ export const api = {
   verify: (space) => callJSON('GET', sp(space) + '/verify'),
   heads: (space) => callJSON('GET', sp(space) + '/heads'),
   members: (space) => callJSON('GET', sp(space) + '/members'),
+  ledger: (space) => callJSON('GET', sp(space) + '/ledger'), // the energy exchange's (energy.js)
   // rules lists the app rules in force; declareRules declares those Loam
   // ships for app (chat, tools, profile).
   rules: (space) => callJSON('GET', sp(space) + '/schemas'),
   declareRules: (space, app) => callJSON('POST', sp(space) + '/schemas', { json: { app } }),
+  // polls lists the community board's polls with their tallies (board.js).
+  polls: (space) => callJSON('GET', sp(space) + '/polls'),
   // revoke revokes a member (aut_…) or an invite (its loam2… ticket).
   revoke: (space, target) => callJSON('POST', sp(space) + '/revoke', { json: { target } }),
   invite: (space, role, expires) => callJSON('POST', sp(space) + '/invites', { json: { role, expires } }),

@@ -7,6 +7,8 @@ import { dashboard } from './dashboard.js';
 import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
 import { tools } from './tools.js';
+import { board } from './board.js';
+import { energy } from './energy.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
 
@@ -28,6 +30,8 @@ const routes = [
   [/^\/spaces\/([^/]+)$/, 'spaces', () => spaceView],
   [/^\/chat(?:\/([^/]+))?$/, 'chat', () => chat],
   [/^\/tools(?:\/([^/]+))?$/, 'tools', () => tools],
+  [/^\/board\/?$/, 'board', () => board],
+  [/^\/energy\/?$/, 'energy', () => energy],
 ];
 
 function route() {

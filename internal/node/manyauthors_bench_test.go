@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
+)
+
+var manyPer = flag.Int("many.per", 0, "BenchmarkManyAuthorsSync: commits per author (0: 20,000 commits in all)")
+
+// BenchmarkManyAuthorsSync syncs a space written by many authors
+// (storetest.GenChat: 10 writing at a time, each commit depending on the
+// heads its author received since its previous one) from a node that
+// holds it to a fresh node that joins it by its ID, over loopback, and
+// reports commits/s from the join until the joiner's view and heads equal
+// the holder's, and the CPU both nodes used per commit. Issue 16's
+// figure is 1,000 authors × 1,000 commits:
+//
+//	go test -run '^$' -bench 'ManyAuthorsSync/authors=1000$' -benchtime 1x -many.per 1000 ./internal/node
+func BenchmarkManyAuthorsSync(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 100, 1000} {
+		per := *manyPer
+		if per == 0 {
+			per = min(1000, 20000/n)
+		}
+		b.Run(fmt.Sprintf("authors=%d", n), func(b *testing.B) {
+			h := storetest.GenChat(rand.New(rand.NewPCG(uint64(n), uint64(per))), n, per, 10, 4, false)
+			a, err := Open(ctx, Options{Home: b.TempDir(), Listen: loopback, NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.st.CreateSpace(ctx, "chat", h.Genesis); err != nil {
+				b.Fatal(err)
+			}
+			a.addHeld(h.Space())
+			for i := 0; i < len(h.Commits); i += 1000 {
+				part := h.Commits[i:min(i+1000, len(h.Commits))]
+				res, err := a.st.Apply(ctx, h.Space(), part)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for j, o := range res.Outcomes {
+					if o.Status != store.Applied {
+						b.Fatalf("commit %s: %s: %v", part[j], o.Status, o.Err)
+					}
+				}
+			}
+			want, wantView := viewHash(a, h.Space()), viewOnly(a, h.Space())
+			addr := loopbackTCP(a.Addrs())
+			var secs, cpu float64
+			for b.Loop() {
+				b.StopTimer()
+				r, err := Open(ctx, Options{Home: b.TempDir(), Listen: loopback, NoSync: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				start, cpu0 := time.Now(), cpuTime()
+				if _, err := r.Join(ctx, keys.Ticket{Space: h.Space(), Name: "chat", Addrs: []string{addr}}); err != nil {
+					b.Fatal(err)
+				}
+				// Done when the view and the heads are the holder's; the
+				// view's hash (one row) is looked at first, the heads (a
+				// scan of every author) only once it matches.
+				deadline := time.Now().Add(30 * time.Minute)
+				for !(viewOnly(r, h.Space()) == wantView && viewHash(r, h.Space()) == want) {
+					if time.Now().After(deadline) {
+						b.Fatalf("the joiner did not catch up in 30 min: %s, want %s", viewHash(r, h.Space()), want)
+					}
+					time.Sleep(5 * time.Millisecond) // sampling interval of the measurement
+				}
+				secs += time.Since(start).Seconds()
+				cpu += (cpuTime() - cpu0).Seconds()
+				b.StopTimer()
+				r.Close()
+				b.StartTimer()
+			}
+			commits := float64(len(h.Commits)+1) * float64(b.N)
+			b.ReportMetric(commits/secs, "commits/s")
+			b.ReportMetric(commits/cpu, "commits/cpu-s")
+		})
+	}
+}
+
+// viewOnly returns the hash of n's view of id (no heads: one row read).
+func viewOnly(n *Node, id keys.SpaceID) string {
+	v, err := n.st.View(context.Background(), id)
+	if err != nil {
+		return "err:" + err.Error()
+	}
+	return fmt.Sprint(v.Hash, v.Visible)
+}
