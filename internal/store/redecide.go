@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -100,14 +101,18 @@ type removed struct {
 	ver view.Version
 }
 
-// cutPlan is what one revoking commit changes: new cuts, the commits that
-// stop counting (with the reason) and their writes.
+// cutPlan is what the revoking commits of a batch change: new cuts, the
+// commits that stop counting (with the reason) and their writes.
 type cutPlan struct {
-	rev     *commit.Commit
-	counts  bool // rev counts: its revocations are looked at
 	cuts    map[keys.AuthorID]uint64
 	invalid map[acl.Loc]error
 	writes  []removed
+}
+
+// counts reports whether (au, seq) counts after the cuts planned so far.
+func (p *cutPlan) counts(st *spaceState, au keys.AuthorID, seq uint64) bool {
+	_, voided := p.invalid[acl.Loc{Author: au, Seq: seq}]
+	return !voided && st.counts(au, seq)
 }
 
 // redecideFast decides a space again after a batch that stored one
@@ -125,7 +130,7 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 	if ok, err := a.has(markKey(sp, markRevoking)); err != nil || !ok {
 		return nil, nil, errOr(err, "no record of the revoking commits")
 	}
-	var rev *commit.Commit
+	var revs []*commit.Commit
 	for _, c := range cs {
 		if c.Space != sp {
 			continue
@@ -133,25 +138,59 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 		switch kindsOf(c) {
 		case plain:
 		case revokes:
-			if rev != nil && rev.ID != c.ID {
-				return nil, nil, slow("two revoking commits") // their order matters
+			if !slices.ContainsFunc(revs, func(r *commit.Commit) bool { return r.ID == c.ID }) {
+				revs = append(revs, c)
 			}
-			rev = c
 		default:
 			return nil, nil, slow("a join, a certificate or a revocation of a device or person")
 		}
 	}
-	if rev == nil {
+	if len(revs) == 0 {
 		return nil, nil, slow("no revocation") // a load after a crash, or a join
 	}
-	if row, err := a.s.get(commitKey(sp, rev.Author, rev.Seq)); err != nil || !bytes.HasPrefix(row, rev.ID[:]) {
-		return nil, nil, errOr(ignoreNotFound(err), "the revocation is not stored")
+	// The revoking commits of the batch, each in the causal past of the
+	// next: decided one after the other, as acl.Evaluate looks at them.
+	bc0 := a.newBatch()
+	defer bc0.b.Close()
+	pasts := make(map[keys.CommitID]*past, len(revs))
+	for _, rev := range revs {
+		if row, err := a.s.get(commitKey(sp, rev.Author, rev.Seq)); err != nil || !bytes.HasPrefix(row, rev.ID[:]) {
+			return nil, nil, errOr(ignoreNotFound(err), "a revocation is not stored")
+		}
+		p, err := a.pastOf(bc0, st, rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		pasts[rev.ID] = p
 	}
-	plan, err := a.plan(ctx, st, rev)
-	if err != nil {
-		return nil, nil, err
+	before := func(x, y *commit.Commit) bool { // x in y's causal past
+		return pasts[y.ID].saw(x.Author, x.Seq) && !(x.Author == y.Author && x.Seq >= y.Seq)
 	}
-	if err := a.checkWrites(ctx, st, plan.writes); err != nil {
+	slices.SortFunc(revs, func(x, y *commit.Commit) int {
+		switch {
+		case before(x, y):
+			return -1
+		case before(y, x):
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(revs); i++ {
+		if !before(revs[i-1], revs[i]) {
+			return nil, nil, slow("concurrent revoking commits") // their order is the decision order's
+		}
+	}
+	plan := &cutPlan{cuts: map[keys.AuthorID]uint64{}, invalid: map[acl.Loc]error{}}
+	for i, rev := range revs {
+		later := map[acl.Loc]bool{}
+		for _, l := range revs[i+1:] {
+			later[acl.Loc{Author: l.Author, Seq: l.Seq}] = true
+		}
+		if err := a.plan(ctx, st, plan, rev, pasts[rev.ID], later); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := a.checkWrites(ctx, st, plan.writes, plan.invalid); err != nil {
 		return nil, nil, err
 	}
 
@@ -197,42 +236,36 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 	return changes, d, nil
 }
 
-// plan decides what rev changes, or returns errSlow.
-func (a *applier) plan(ctx context.Context, st *spaceState, rev *commit.Commit) (*cutPlan, error) {
+// plan adds to p what rev changes, or returns errSlow; past is rev's
+// causal past, later the revoking commits of the batch after it.
+func (a *applier) plan(ctx context.Context, st *spaceState, p *cutPlan, rev *commit.Commit, past *past, later map[acl.Loc]bool) error {
 	sp := st.id
-	p := &cutPlan{rev: rev, cuts: map[keys.AuthorID]uint64{}, invalid: map[acl.Loc]error{}}
 	if _, forked := st.forked[rev.Author]; forked {
-		return nil, slow("a forked revoker")
+		return slow("a forked revoker")
 	}
 	// Every other revoking commit held must be in rev's causal past: then
 	// rev comes after all of them in the decision order, they are decided
-	// as before, and no revocation is looked at after rev's.
-	bc := a.newBatch()
-	defer bc.b.Close()
-	past, err := a.pastOf(bc, st, rev)
-	if err != nil {
-		return nil, err
-	}
+	// as before, and no revocation is looked at after rev's but those of
+	// the batch after it, decided next.
 	var e err0
 	pre := spaceKey(tagRevoking, sp)
 	for k := range a.s.scan(ctx, pre, false, &e) {
 		if len(k) != len(pre)+keys.Size+8 {
-			return nil, fmt.Errorf("%w: revoking-commit row %x", ErrCorrupt, k)
+			return fmt.Errorf("%w: revoking-commit row %x", ErrCorrupt, k)
 		}
 		by, seq := keys.AuthorID(k[len(pre):len(pre)+keys.Size]), binary.BigEndian.Uint64(k[len(pre)+keys.Size:])
-		if by == rev.Author && seq == rev.Seq {
+		if (by == rev.Author && seq == rev.Seq) || later[acl.Loc{Author: by, Seq: seq}] {
 			continue
 		}
 		if !past.saw(by, seq) || (by == rev.Author && seq >= rev.Seq) {
-			return nil, slow("a revocation not in its causal past")
+			return slow("a revocation not in its causal past")
 		}
 	}
 	if e.err != nil {
-		return nil, e.err
+		return e.err
 	}
-	p.counts = st.counts(rev.Author, rev.Seq)
-	if !p.counts {
-		return p, nil // looked at, it does not count: ignored, nothing changes
+	if !p.counts(st, rev.Author, rev.Seq) {
+		return nil // looked at, it does not count: ignored, nothing changes
 	}
 	for i := range rev.Ops {
 		r, err := commit.DecodeRevoke(rev.Ops[i])
@@ -247,14 +280,14 @@ func (a *applier) plan(ctx context.Context, st *spaceState, rev *commit.Commit) 
 			continue // accepted, changing nothing
 		}
 		if _, forked := st.forked[r.Author]; forked || st.joinsVia(r.Author) > 0 {
-			return nil, slow("cuts a forked author or an invite")
+			return slow("cuts a forked author or an invite")
 		}
 		if err := a.cutFrom(ctx, st, p, r.Author, r.LastSeq); err != nil {
-			return nil, err
+			return err
 		}
 		p.cuts[r.Author] = r.LastSeq
 	}
-	return p, nil
+	return nil
 }
 
 // cutFrom adds to p the commits of au past last, which must all be data
@@ -273,7 +306,7 @@ func (a *applier) cutFrom(ctx context.Context, st *spaceState, p *cutPlan, au ke
 			return slow("the cut voids a control op")
 		}
 		l := acl.Loc{Author: au, Seq: c.Seq}
-		if st.counts(au, c.Seq) {
+		if p.counts(st, au, c.Seq) {
 			for i := range c.Ops {
 				o := &c.Ops[i]
 				if o.Erased {
@@ -288,11 +321,13 @@ func (a *applier) cutFrom(ctx context.Context, st *spaceState, p *cutPlan, au ke
 }
 
 // checkWrites returns errSlow unless every write in ws can leave the view
-// by itself: a live one must have superseded nothing (its key has no
-// superseded write indexed, in tagHistory or tagDead), and the space has
+// by itself: a live one must have superseded nothing but writes voided
+// too (its key has no other superseded write indexed, in tagHistory or
+// tagDead: then every write of the key that still counts is live), and the
+// space has
 // no write erased by an erase op or lost (kept simple: an erase that stops
 // counting is the whole path's to decide).
-func (a *applier) checkWrites(ctx context.Context, st *spaceState, ws []removed) error {
+func (a *applier) checkWrites(ctx context.Context, st *spaceState, ws []removed, voided map[acl.Loc]error) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -327,8 +362,8 @@ func (a *applier) checkWrites(ctx context.Context, st *spaceState, ws []removed)
 			continue
 		}
 		for _, tag := range []byte{tagHistory, tagDead} {
-			if any, err := a.anyRow(ctx, spaceKey(tag, sp, w.key), 4+keys.Size+8); err != nil || any {
-				return errOr(err, "a voided write superseded another")
+			if other, err := a.supersededOther(ctx, spaceKey(tag, sp, w.key), voided); err != nil || other {
+				return errOr(err, "a voided write superseded another that counts")
 			}
 		}
 	}
@@ -444,6 +479,25 @@ func (a *applier) has(k []byte) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// supersededOther reports whether an index row of exactly the key of
+// prefix (tagHistory or tagDead) names a write not in voided: then a
+// voided write may have superseded a write that still counts. Superseded
+// writes that are voided too leave with the others (unapply).
+func (a *applier) supersededOther(ctx context.Context, prefix []byte, voided map[acl.Loc]error) (bool, error) {
+	var e err0
+	for k := range a.s.scan(ctx, prefix, false, &e) {
+		if len(k) != len(prefix)+keys.Size+8+4 {
+			continue // a longer key's row
+		}
+		au := keys.AuthorID(k[len(prefix) : len(prefix)+keys.Size])
+		seq := binary.BigEndian.Uint64(k[len(prefix)+keys.Size:])
+		if _, ok := voided[acl.Loc{Author: au, Seq: seq}]; !ok {
+			return true, nil
+		}
+	}
+	return false, e.err
 }
 
 // anyRow reports whether a row starts with prefix and, if tail > 0, has
