@@ -150,7 +150,7 @@ func TestBrowserBoard(t *testing.T) {
 	bc.run("open the board", goTo("/board"))
 	bc.until("the board synced, read-only", `document.querySelector('#live')?.textContent === 'live' &&
 		document.querySelector('#poll-list .verified') !== null && document.querySelector('#project-list .members') !== null &&
-		!document.querySelector('#board-readonly').hidden && document.querySelector('#board-readonly').textContent.includes('read-only')`)
+		!document.querySelector('#board-readonly').hidden && document.querySelector('#board-readonly').textContent.includes('may only read')`)
 	var writable []string
 	bc.run("look for write controls", chromedp.Evaluate(`[...document.querySelectorAll('main form, main button[id^="join-"], main .vote-btn, main input[type=radio], main #project-list select')].map(e => e.id || e.className || e.tagName)`, &writable))
 	if len(writable) > 0 {

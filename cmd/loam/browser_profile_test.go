@@ -97,7 +97,7 @@ func TestBrowserProfiles(t *testing.T) {
 	b := newBrowser(t, "laptop", exe, artifacts)
 	b.run("log in", chromedp.Navigate(login), chromedp.WaitVisible(`#me`, chromedp.ByQuery))
 	b.until("the person's name in the header", `document.querySelector('#me').textContent === 'Ana'`)
-	b.until("the dashboard names this device's person", `document.querySelector('#me-author')?.textContent.startsWith('Ana · aut_')`)
+	b.until("the dashboard names this device's person", `document.querySelector('#me-author')?.textContent === 'Ana' && document.querySelector('#me-author code').title.startsWith('aut_')`)
 	b.run("open the chat", goTo("/chat/general"))
 	b.until("the live stream", `document.querySelector('#live')?.textContent === 'live'`)
 	b.until("the name field", `document.querySelector('#nick')?.value === 'Ana'`)

@@ -217,6 +217,14 @@ func (b *browser) screenshots(name string) {
 		if width > s.w {
 			b.t.Errorf("%s: %s at %dx%d is %d px wide: it scrolls sideways", b.name, name, s.w, s.h, width)
 		}
+		// Nor does a card's content overflow it, or a table scroll inside
+		// its card (the members table's Revoke cut to "Rev" at 1280 px, the
+		// dashboard's columns cut off on a phone).
+		var over []string
+		b.run("measure the cards of "+name, chromedp.Evaluate(overflowing, &over))
+		if len(over) > 0 {
+			b.t.Errorf("%s: %s at %dx%d: content wider than its box: %v", b.name, name, s.w, s.h, over)
+		}
 		path := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%dx%d.png", name, s.suffix, s.w, s.h))
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			b.t.Fatal(err)
@@ -224,6 +232,12 @@ func (b *browser) screenshots(name string) {
 	}
 	b.run("back to the desktop size", chromedp.EmulateViewport(1280, 800))
 }
+
+// overflowing lists the cards and table boxes whose content is wider than
+// they are (hidden or scrolled), each as its heading or class.
+const overflowing = `[...document.querySelectorAll('main .card, main .table-wrap')]
+	.filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+	.map(e => ((e.closest('.card') || e).querySelector('h1, h2') || e).textContent.slice(0, 40) + ' (' + e.className + ': ' + e.scrollWidth + ' > ' + e.clientWidth + ')')`
 
 // js quotes s as a JavaScript string.
 func js(s string) string {
@@ -324,6 +338,7 @@ func TestBrowserApps(t *testing.T) {
 	bb.until("the topic on B", `document.querySelector('#topic').textContent.startsWith('Everything about the street')`)
 	bb.run("reply", chromedp.SendKeys(`#message`, "Hi Ada! Bo here.\r", chromedp.ByQuery))
 	ba.until("B's reply on A", `[...document.querySelectorAll('#messages .msg .text')].some(m => m.textContent === 'Hi Ada! Bo here.')`)
+	ba.until("today's separator", `[...document.querySelectorAll('#messages .day')].map(d => d.textContent).join() === 'Today'`)
 	// A's first visit to the chat, as the space's admin, declared the
 	// chat's and profiles' rules: once B's node holds them, a message B's
 	// browser writes under A's name is refused by B's own node (422
@@ -354,6 +369,20 @@ func TestBrowserApps(t *testing.T) {
 	ba.run("post in #swap", chromedp.SendKeys(`#message`, "Anyone have a ladder?\r", chromedp.ByQuery))
 	bb.until("an unread count on #swap", `document.querySelector('[data-channel="swap"] .count')?.textContent === '1'`)
 	bb.until("no reload on B", `window.loamNoReload === true`)
+	// A channel named as people type it: "Garden Tools" is #garden-tools
+	// (it was refused), shown with the name as typed; its messages of
+	// yesterday and today under their days.
+	ba.run("add a channel", chromedp.SetValue(`#new-channel`, "Garden Tools", chromedp.ByQuery), submit(`#new-channel`))
+	ba.until("#garden-tools", `location.hash === '#/chat/garden-tools' && document.querySelector('#room-name')?.textContent === '#garden-tools' &&
+		document.querySelector('#room-typed')?.textContent === 'Garden Tools' && document.querySelector('#live')?.textContent === 'live'`)
+	ba.run("post yesterday's and today's", chromedp.Evaluate(`import('/js/api.js').then(async ({ api }) => {
+		const me = sessionStorage.getItem('loam.author');
+		await api.put('community', 'chat/msg/garden-tools/' + String(Date.now() - 86400000).padStart(13, '0') + '-' + me, { text: 'Seed swap tomorrow' });
+		await api.put('community', 'chat/msg/garden-tools/' + String(Date.now()).padStart(13, '0') + '-' + me, { text: 'Seed swap today' });
+	})`, nil))
+	ba.until("the days", `[...document.querySelectorAll('#messages .day')].map(d => d.textContent).join() === 'Yesterday,Today' &&
+		document.querySelectorAll('#messages .msg').length === 2`)
+	ba.screenshots("chat-days")
 	ba.run("back to #general", goTo("/chat/general"))
 	ba.until("#general", `document.querySelectorAll('#messages .msg').length === 2`)
 	ba.screenshots("chat")
@@ -384,18 +413,29 @@ func TestBrowserApps(t *testing.T) {
 	ba.screenshots("tools")
 	bb.run("open the drill", chromedp.Click(`.tool-card a`, chromedp.ByQuery), chromedp.WaitVisible(`#request-form`, chromedp.ByQuery))
 	bb.run("mark the page", chromedp.Evaluate(`window.loamNoReload = true`, nil))
+	// Names, not IDs: the owner is Ada, her ID only the tooltip.
+	bb.until("the owner's name", `document.querySelector('.tool-detail .facts').innerText.includes('Ada') && !document.querySelector('main').innerText.includes('aut_')`)
+	ba.run("mark the page", chromedp.Evaluate(`window.loamNoReload = true`, nil))
+	ba.until("no badge yet", `document.querySelector('[data-nav="tools"] .badge').hidden`)
 	bb.run("request it",
 		chromedp.SetValue(`#request-note`, "For the shelves, Saturday?", chromedp.ByQuery),
 		submit(`#request-note`))
 	bb.until("the pending request", `document.querySelector('#request-state')?.textContent.includes('waiting for the owner')`)
+	// The owner's page counts it, live: the Tools badge and the tool's card.
+	ba.until("the Tools badge on A", `(() => { const b = document.querySelector('[data-nav="tools"] .badge'); return !b.hidden && b.textContent === '1'; })() &&
+		[...document.querySelectorAll('.tool-card')].some(c => c.querySelector('h3').textContent === 'Cordless drill' && c.querySelector('.asking')?.textContent === '1 request')`)
+	ba.until("no reload on A", `window.loamNoReload === true`)
+	ba.screenshots("tools-badge")
 
 	ba.run("open the drill", goTo("/tools"))
 	ba.until("the list", `[...document.querySelectorAll('.tool-card h3')].some(h => h.textContent === 'Cordless drill')`)
 	ba.run("open the drill", chromedp.Evaluate(`[...document.querySelectorAll('.tool-card')].find(c => c.querySelector('h3').textContent === 'Cordless drill').querySelector('a').click()`, nil))
-	ba.until("B's request on A", `[...document.querySelectorAll('#owner-actions .requests li')].some(l => l.textContent.includes('Bo') && l.textContent.includes('For the shelves'))`)
+	ba.until("B's request on A", `[...document.querySelectorAll('#owner-actions .requests li')].some(l => l.textContent.includes('Bo') && l.textContent.includes('For the shelves')) &&
+		document.querySelector('#tool-actions .asking')?.textContent === '1 request'`)
 	ba.screenshots("tool-request")
 	ba.click("accept", `#owner-actions button.accept`)
 	ba.until("lent on A", `document.querySelector('#mark-returned') !== null`)
+	ba.until("the badge gone", `document.querySelector('[data-nav="tools"] .badge').hidden`)
 	bb.until("accepted on B", `document.querySelector('.tool-detail .badge')?.textContent === 'lent to Bo' &&
 		document.querySelector('#history').textContent.includes('accepted') && document.querySelector('#request-state').textContent.includes('You have it')`)
 	bb.screenshots("tool-borrowed")
@@ -417,13 +457,23 @@ func TestBrowserApps(t *testing.T) {
 		document.querySelector('#v-heads ~ .table-wrap tbody').textContent.includes('(you)')`)
 	ba.run("verify", chromedp.Evaluate(`[...document.querySelectorAll('button')].find(b => b.textContent.startsWith('Verify')).click()`, nil))
 	ba.until("verified", `document.querySelector('.ok-text')?.textContent.includes('Verified')`)
-	ba.run("make an invite", chromedp.Click(`#v-invite ~ form button`, chromedp.ByQuery))
+	ba.until("the members by name", `['Ada', 'Bo'].every(n => document.querySelector('#members').innerText.includes(n)) && !document.querySelector('#members').innerText.includes('aut_')`)
+	ba.run("make an invite", chromedp.Click(`#invite-card form button`, chromedp.ByQuery))
 	ba.until("a ticket", `document.querySelector('textarea[aria-label="Invite ticket"]')?.value.startsWith('loam2')`)
 	ba.screenshots("space")
 
 	// A private space, made from the form.
 	ba.run("open the spaces", goTo("/spaces"))
 	ba.until("the form", `document.querySelector('#new-private') !== null`)
+	// The Private checkbox sits on its label's line, before it (it sat
+	// above it).
+	var beside bool
+	ba.run("the Private checkbox", chromedp.Evaluate(`(() => { const c = document.querySelector('#new-private').getBoundingClientRect(), l = document.querySelector('label[for="new-private"]').getBoundingClientRect();
+		return c.right <= l.left && Math.abs((c.top + c.bottom) / 2 - (l.top + l.bottom) / 2) < 8; })()`, &beside))
+	if !beside {
+		t.Errorf("the Private checkbox is not beside its label")
+	}
+	ba.screenshots("spaces")
 	ba.run("create a private space",
 		chromedp.SetValue(`input[name="name"]`, "family", chromedp.ByQuery),
 		chromedp.Click(`#new-private`, chromedp.ByQuery),

@@ -29,7 +29,8 @@ unless --keep is given.
 
 With --serve, three more nodes then serve the web UI, as 'loam daemon'
 does, sharing the space "community" with some chat and a tool library; the
-demo prints each node's one-time login URL and keeps running until Ctrl-C,
+demo prints each node's one-time login URL, and the 'loam --home HOME ui'
+that makes it a new one, and keeps running until Ctrl-C,
 so you can open them in browsers, write on one and watch the others update
 live.`,
 		Example: `  loam demo

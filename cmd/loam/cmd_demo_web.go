@@ -24,6 +24,7 @@ import (
 // it through that API: the demo writes as any program would.
 type webNode struct {
 	name string
+	home string // its Loam home, which 'loam --home HOME ui' takes
 	n    *node.Node
 	d    *api.Daemon
 	c    *loam.Node
@@ -88,6 +89,11 @@ func runWebDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	for _, w := range nodes {
 		say("  %-5s %s", w.name, w.d.LoginURL())
 	}
+	say("A link logs in once. For a new one (another browser, or after a sign-out),")
+	say("run 'loam ui' with the node's home while the demo runs:")
+	for _, w := range nodes {
+		say("  %-5s loam --home %s ui", w.name, w.home)
+	}
 	say("They keep running until Ctrl-C.")
 	<-ctx.Done()
 	say("stopping")
@@ -110,7 +116,7 @@ func startWebNode(ctx context.Context, name, home string) (*webNode, error) {
 		n.Close()
 		return nil, err
 	}
-	return &webNode{name: name, n: n, d: d, c: c}, nil
+	return &webNode{name: name, home: home, n: n, d: d, c: c}, nil
 }
 
 // demoAppData writes some chat and tool library data in the key layouts

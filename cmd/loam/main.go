@@ -15,12 +15,13 @@
 //
 // Output meant for programs goes to stdout (with --json wherever the output
 // is data); messages for people go to stderr. An error is one line on stderr
-// starting "loam: ". Exit codes: 0 success, 1 error, 2 usage error (wrong
+// starting "loam: " (and, with --json, the API's error body on stdout). Exit codes: 0 success, 1 error, 2 usage error (wrong
 // arguments or flags), 130 interrupted (SIGINT or SIGTERM).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/version"
 )
 
@@ -59,9 +61,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	root := newRootCmd()
+	out := &wroteWriter{w: stdout}
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -86,7 +89,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, errorLine(err))
+	if out.n == 0 { // a command that printed its data before failing (status) keeps it alone
+		jsonError(cmd, stdout, err)
+	}
 	return exitError
+}
+
+// wroteWriter counts the bytes written through it.
+type wroteWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *wroteWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// jsonError prints err on stdout as the API's error body, {"error",
+// "code"}, when the command was asked for --json: a program reading its
+// output learns the kind of the failure ("sealed", "not_found", …), not
+// only that it failed. The one line on stderr and the exit code stay.
+func jsonError(cmd *cobra.Command, stdout io.Writer, err error) {
+	if cmd == nil {
+		return
+	}
+	f := cmd.Flags().Lookup("json")
+	if f == nil || f.Value.String() != "true" {
+		return
+	}
+	b, _ := json.Marshal(api.ErrorBody{Error: strings.TrimPrefix(errorLine(err), "loam: "), Code: api.Code(err)})
+	fmt.Fprintf(stdout, "%s\n", b)
 }
 
 // errorLine formats err as the one line printed for it: "loam: " and the
@@ -127,7 +161,9 @@ it runs, the other commands work through it, and otherwise on the store in
 the Loam home directly.
 
 SPACE, wherever a command takes one, is a space ID (spc_…) or the space's
-local name. Commands whose output is data take --json.`,
+local name. Commands whose output is data take --json; with it, a failure
+is also printed on stdout as {"error", "code"}, the code naming its kind
+("sealed", "not_found", …) as the API's error bodies do (docs/api.md).`,
 		Example: `  loam demo                                  # a guided tour in a temporary home
   loam init
   loam space create garden-club

@@ -85,6 +85,15 @@ func TestSeedCLI(t *testing.T) {
 			t.Errorf("%s on the seeder: %q", args[0], line)
 		}
 	}
+	// With --json, stdout says the kind too: {"error", "code": "sealed"}
+	// (it printed nothing there).
+	for _, args := range [][]string{{"get", "club", "canary-key-5d1e", "--json"}, {"ls", "club", "--json"}} {
+		r := s.run("", args...)
+		var e api.ErrorBody
+		if err := json.Unmarshal([]byte(r.stdout), &e); r.code != 1 || err != nil || e.Code != "sealed" || !strings.Contains(e.Error, "sealed on this node") {
+			t.Errorf("%s --json on the seeder: exit %d, stdout %q (%v)", args[0], r.code, r.stdout, err)
+		}
+	}
 	if found := testkit.Grep(t, s.dir, "canary"); len(found) > 0 {
 		t.Errorf("the seeder's home holds plaintext: %v", found)
 	}

@@ -132,6 +132,19 @@ func kindOf(err error) (status int, code string) {
 	return http.StatusInternalServerError, "internal"
 }
 
+// Code returns the code that names err's kind in error bodies ("sealed",
+// "not_found", …; "internal" for an error of no listed kind): what a
+// program reading a command's --json output checks, as the API's clients
+// check ErrorBody.Code.
+func Code(err error) string {
+	var ae *Error
+	if errors.As(err, &ae) && ae.Code != "" {
+		return ae.Code
+	}
+	_, code := kindOf(err)
+	return code
+}
+
 // ErrorBody is the body of every error response.
 type ErrorBody struct {
 	Error string `json:"error"`          // one clear sentence

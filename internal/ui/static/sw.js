@@ -22,7 +22,7 @@ const SHELL_FILES = [
   '/', '/index.html', '/pair.html', '/style.css', '/favicon.svg', '/manifest.json', '/icon-192.png', '/icon-512.png',
   '/js/app.js', '/js/api.js', '/js/dom.js', '/js/pick.js', '/js/dashboard.js', '/js/spaces.js',
   '/js/chat.js', '/js/tools.js', '/js/people.js', '/js/sessions.js', '/js/offline.js', '/js/pair.js',
-  '/js/rules.js',
+  '/js/rules.js', '/js/may.js', '/js/badges.js',
   '/js/board.js',
   '/js/energy.js',
 ];

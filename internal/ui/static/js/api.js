@@ -26,6 +26,9 @@ function csrfToken() {
   return '1';
 }
 
+// denials are the error codes of a write the space's grants refuse.
+const denials = new Set(['denied', 'revoked', 'not_counted', 'unauthorized_commit']);
+
 async function call(method, path, { body, json, type, query } = {}) {
   const headers = {};
   if (method !== 'GET' && method !== 'HEAD') headers['X-Loam-Request'] = csrfToken();
@@ -64,6 +67,10 @@ async function call(method, path, { body, json, type, query } = {}) {
       msg = e.error || msg;
     } catch { /* not JSON */ }
     if (resp.status === 401) onUnauthorized(msg, code);
+    // A write this device may no longer make (revoked, a role changed):
+    // the pages ask the members again (people.js) and hide what it
+    // cannot use.
+    if (resp.status === 403 && denials.has(code)) window.dispatchEvent(new CustomEvent('loam-denied', { detail: { code } }));
     throw new APIError(resp.status, code, msg);
   }
   return resp;

@@ -6,9 +6,10 @@ import { h, put, short } from './dom.js';
 import { dashboard } from './dashboard.js';
 import { spaceList, spaceView } from './spaces.js';
 import { chat } from './chat.js';
-import { tools } from './tools.js';
-import { board } from './board.js';
-import { energy } from './energy.js';
+import { tools, waiting as toolsWaiting } from './tools.js';
+import { board, waiting as boardWaiting } from './board.js';
+import { energy, waiting as energyWaiting } from './energy.js';
+import { startBadges } from './badges.js';
 import { signedOut } from './sessions.js';
 import './offline.js';
 
@@ -19,6 +20,7 @@ let loggedOut = false;
 setOnUnauthorized((msg, code) => {
   if (loggedOut) return;
   loggedOut = true;
+  if (badges) badges.stop();
   cleanup();
   cleanup = () => {};
   signedOut(main, msg, code);
@@ -54,13 +56,23 @@ function route() {
   put(main, h('section', { class: 'card narrow' }, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the dashboard'))));
 }
 
+// The nav's "waiting on you" counts (badges.js), one entry per app.
+const badgeApps = [
+  { nav: 'tools', prefix: 'tools/', waiting: toolsWaiting },
+  { nav: 'board', prefix: 'board/', waiting: boardWaiting },
+  { nav: 'energy', prefix: 'energy/', waiting: energyWaiting },
+];
+let badges = null;
+
 window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => { if (badges) badges.refresh(); });
 api.hello().then((hello) => {
   const me = document.getElementById('me');
   me.textContent = short(hello.author);
   me.title = "This device's author ID: " + hello.author;
   sessionStorage.setItem('loam.author', hello.author);
   route();
+  badges = startBadges(badgeApps, hello.author);
   // With an identity, the person's profile name (people.js), not the ID.
   api.profile().then((p) => {
     me.textContent = p.name;

@@ -19,6 +19,7 @@ import { h, put, field, ago, notice, errorText, keepFocus } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
 import { appRules } from './rules.js';
+import { mayOf } from './may.js';
 
 const idRe = /^\d{13}-(aut_[A-Za-z0-9]+)$/;
 const statuses = ['proposed', 'active', 'done'];
@@ -30,30 +31,6 @@ function newID(author) {
 }
 
 const authorOf = (id) => (id.match(idRe) || [])[1];
-
-// mayWrite reports whether author may write key in a space's members list:
-// a write or admin grant in force, of a prefix key has, on its device's
-// row or its person's, not revoked.
-export function mayWrite(members, author, key) {
-  const now = Date.now();
-  for (const m of members || []) {
-    const dev = m.author === author ? m : (m.devices || []).find((d) => d.author === author);
-    if (!dev) continue;
-    if (dev.revoked) return { ok: false, why: 'This device was revoked in this space: it can read what it holds but not write.' };
-    const rows = dev === m ? [m] : [m, dev];
-    let read = false;
-    for (const r of rows) {
-      for (const g of r.grants || []) {
-        if (g.expires && Date.parse(g.expires) <= now) continue;
-        if (!key.startsWith(g.prefix || '') && !(g.prefix || '').startsWith(key)) continue;
-        if (g.role === 'write' || g.role === 'admin') return { ok: true };
-        read = true;
-      }
-    }
-    if (read) return { ok: false, why: 'You can read the board but not write to it: your role in this space is read-only. An admin can grant you write.' };
-  }
-  return { ok: false, why: 'This device is not a member that may write in this space: you can read the board here, not post to it.' };
-}
 
 // Board is the model built from the entries under board/.
 class Board {
@@ -357,7 +334,8 @@ export function board(main) {
     }
 
     function render() {
-      can = mayWrite(people.members, me, 'board/');
+      const may = mayOf(people.members, me);
+      can = { ok: may.write('board/'), why: may.why('write', 'board/', 'post to the board') };
       why.hidden = can.ok;
       why.textContent = can.ok ? '' : can.why;
       const kept = [...main.querySelectorAll('input[name=text], textarea, input[id]:not([type=file]):not([type=radio])')].map((el) => [el.closest('form')?.id + '/' + (el.id || el.name), el.value, el === document.activeElement]);

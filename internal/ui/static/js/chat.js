@@ -2,6 +2,7 @@
 // counts, in the spirit of Cabal. The key layout is in docs/apps.md:
 //
 //   chat/channel/CHANNEL              {"created":"RFC 3339"}   the channel exists
+//                                     {…,"name":"Garden Tools"}  as typed, when it is not CHANNEL
 //   chat/topic/CHANNEL                {"topic":"…"}            last writer wins
 //   chat/msg/CHANNEL/MS-AUTHOR        {"text":"…"}             one key per message
 //                                     {"text":"…","edited":"RFC 3339"}  after an edit
@@ -13,7 +14,11 @@
 // device without an identity, its nickname as before.
 //
 // Unread counts are kept in this browser's localStorage: the key of the
-// last message read, per space and channel.
+// last message read, per space and channel. A channel's name is what
+// someone typed made a slug (slug: "Garden Tools" is garden-tools).
+// Messages are grouped under their days ("Today", "Yesterday", a date).
+// A device that may not write here (may.js) sees why instead of the
+// compose box and the channel and topic forms.
 //
 // Its author edits a message by writing the new value to the same key
 // and then erasing the superseded writes (the old text leaves every
@@ -21,12 +26,21 @@
 // everywhere. An admin (of a prefix the key has) may delete anyone's.
 // Deleting asks first, in the page; Escape cancels an edit or a delete.
 import { api, live, parseJSON } from './api.js';
-import { h, put, field, clock, notice, errorText, confirmStrip, keepFocus, isAdminOf } from './dom.js';
+import { h, put, field, clock, dayName, notice, errorText, confirmStrip, keepFocus, isAdminOf } from './dom.js';
+import { mayOf } from './may.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { People } from './people.js';
 import { appRules } from './rules.js';
 
 const channelRe = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+// slug makes a channel name of what someone typed: "Garden Tools"
+// becomes garden-tools (lower case, accents dropped, every run of other
+// characters one '-', at most 40). It is '' when nothing is left.
+export function slug(typed) {
+  return String(typed).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/ß/g, 'ss')
+    .replace(/[^a-z0-9_-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[-_]+/, '').slice(0, 40).replace(/-+$/, '');
+}
 // object is v when it is a JSON object, else {}: what an edit keeps.
 const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
 let lastMs = 0;
@@ -53,6 +67,7 @@ export function chat(main, [channelArg]) {
     // state, filled from the space and kept current by the watch stream
     const channels = new Set(['general']);
     const topics = new Map(); // channel → {topic, author, time}
+    const typed = new Map(); // channel → its name as typed, when it differs
     const nicks = new Map(); // author → nick
     const msgs = new Map(); // channel → Map(key → entry)
 
@@ -61,7 +76,11 @@ export function chat(main, [channelArg]) {
       if (!k) return;
       const del = e.op === 'del';
       const [, kind, a, ...rest] = k.split('/');
-      if (kind === 'channel' && channelRe.test(a) && !del) channels.add(a);
+      if (kind === 'channel' && channelRe.test(a) && !del) {
+        channels.add(a);
+        const n = (parseJSON(e) || {}).name;
+        if (typeof n === 'string' && n.trim() && n.trim() !== a) typed.set(a, n.trim().slice(0, 60));
+      }
       else if (kind === 'topic' && channelRe.test(a)) {
         if (del) topics.delete(a);
         else topics.set(a, { topic: (parseJSON(e) || {}).topic || '', author: e.author, time: e.time });
@@ -95,7 +114,9 @@ export function chat(main, [channelArg]) {
     const log = h('ol', { class: 'messages', 'aria-live': 'polite', 'aria-label': 'Messages in #' + channel, id: 'messages' });
     const text = h('input', { name: 'message', autocomplete: 'off', maxlength: 4000, placeholder: 'Message #' + channel, id: 'message' });
     const state = h('span', { class: 'badge off', id: 'live' }, 'connecting');
-    const newChan = h('input', { name: 'channel', placeholder: 'new-channel', pattern: '[a-z0-9][a-z0-9_-]{0,39}', autocomplete: 'off' });
+    const newChan = h('input', { name: 'channel', placeholder: 'Garden tools', maxlength: 60, autocomplete: 'off', id: 'new-channel' });
+    const typedName = h('span', { class: 'muted typed-name', id: 'room-typed' });
+    const composeNote = h('div', { id: 'compose-note' }); // why this device may not post, when it may not
     const nickIn = h('input', { name: 'nick', maxlength: 64, autocomplete: 'nickname', id: 'nick' });
     const topicIn = h('input', { name: 'topic', maxlength: 200, autocomplete: 'off', id: 'topic-input' });
 
@@ -111,13 +132,18 @@ export function chat(main, [channelArg]) {
             class: 'compact',
             onsubmit: async (ev) => {
               ev.preventDefault();
-              const c = newChan.value.trim().toLowerCase();
-              if (!channelRe.test(c)) { notice('A channel name is 1 to 40 of a-z, 0-9, - and _.', 'error'); return; }
+              const t = newChan.value.trim();
+              const c = slug(t);
+              if (!channelRe.test(c)) { notice('A channel name needs a letter or a digit: try "garden tools".', 'error'); return; }
               try {
-                await api.put(space, 'chat/channel/' + c, { created: new Date().toISOString() });
+                const v = { created: new Date().toISOString() };
+                if (t !== c) v.name = t;
+                await api.put(space, 'chat/channel/' + c, v);
+                newChan.value = '';
                 location.hash = '#/chat/' + c;
               } catch (e) { notice(errorText(e), 'error'); }
             },
+            id: 'new-channel-form',
           }, field('New channel', newChan), h('button', { type: 'submit' }, 'Add')),
           h('form', {
             class: 'compact',
@@ -135,11 +161,12 @@ export function chat(main, [channelArg]) {
                 notice('Name saved');
               } catch (e) { notice(errorText(e), 'error'); }
             },
+            id: 'nick-form',
           }, field('Your name', nickIn), h('button', { type: 'submit' }, 'Save'))),
         h('section', { class: 'card room', 'aria-labelledby': 'room-name' },
           h('header', { class: 'room-head' },
-            h('h2', { id: 'room-name' }, '#' + channel), topicEl,
-            h('details', {}, h('summary', {}, 'Change topic'),
+            h('div', { class: 'room-title' }, h('h2', { id: 'room-name' }, '#' + channel), typedName), topicEl,
+            h('details', { id: 'topic-edit' }, h('summary', {}, 'Change topic'),
               h('form', {
                 class: 'compact',
                 onsubmit: async (ev) => {
@@ -151,9 +178,10 @@ export function chat(main, [channelArg]) {
                   } catch (e) { notice(errorText(e), 'error'); }
                 },
               }, field('Topic of #' + channel, topicIn), h('button', { type: 'submit' }, 'Set')))),
-          log,
+          log, composeNote,
           h('form', {
             class: 'compose',
+            id: 'compose',
             onsubmit: async (ev) => {
               ev.preventDefault();
               const t = text.value.trim();
@@ -170,6 +198,11 @@ export function chat(main, [channelArg]) {
               }
             },
           }, h('label', { for: 'message', class: 'visually-hidden' }, 'Message'), text, h('button', { type: 'submit' }, 'Send')))));
+
+    const compose = main.querySelector('#compose');
+    const newChanForm = main.querySelector('#new-channel-form');
+    const nickForm = main.querySelector('#nick-form');
+    const topicEdit = main.querySelector('#topic-edit');
 
     // Editing and deleting: at most one message is edited and one asks
     // for a delete's confirmation at a time; renders keep both (and the
@@ -257,24 +290,27 @@ export function chat(main, [channelArg]) {
       if (e.erased) {
         const at = sentAt(e);
         return h('li', { class: 'msg deleted' + (e.author === me ? ' mine' : ''), dataset: { key: e.key } },
-          h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at }, clock(at))),
+          h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at, title: new Date(at).toLocaleString() }, clock(at))),
           h('div', { class: 'text' }, h('em', {}, 'message deleted')));
       }
       const m = parseJSON(e) || {};
       const mine = e.author === me;
       // Erase allows one's own writes, one's person's (another device of
-      // theirs) and, to an admin of a prefix the key has, anyone's.
+      // theirs) and, to an admin of a prefix the key has, anyone's; to a
+      // device with a role in force (may.js), and an edit needs a write.
       const p = people.person(e.author);
-      const canDelete = mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key);
+      const canEdit = mine && may.write(e.key);
+      const canDelete = (may.known ? !!may.role : true) &&
+        (mine || (p && p.identity && p.identity === people.person(me)?.identity) || isAdminOf(people.members, me, e.key));
       const edited = typeof m.edited === 'string' && m.edited
         ? h('span', { class: 'edited', title: 'Edited ' + new Date(m.edited).toLocaleString() }, 'edited') : null;
       const at = edited ? sentAt(e) : e.time;
       let body = h('div', { class: 'text' }, String(m.text ?? ''));
       if (editing && editing.key === e.key) body = editing.form;
       const label = (what) => what + ' the message of ' + clock(at);
-      const actions = (mine || canDelete) && !(editing && editing.key === e.key) && confirming !== e.key
+      const actions = (canEdit || canDelete) && !(editing && editing.key === e.key) && confirming !== e.key
         ? h('div', { class: 'msg-actions' },
-          mine ? h('button', { type: 'button', class: 'link', 'aria-label': label('Edit'), dataset: { focus: 'edit:' + e.key }, onclick: () => startEdit(e) }, 'Edit') : null,
+          canEdit ? h('button', { type: 'button', class: 'link', 'aria-label': label('Edit'), dataset: { focus: 'edit:' + e.key }, onclick: () => startEdit(e) }, 'Edit') : null,
           canDelete ? h('button', { type: 'button', class: 'link', 'aria-label': label('Delete'), dataset: { focus: 'delete:' + e.key }, onclick: () => askDelete(e.key) }, 'Delete') : null)
         : null;
       const ask = confirming === e.key
@@ -282,11 +318,44 @@ export function chat(main, [channelArg]) {
           : 'Delete ' + name(e.author) + "'s message for everyone? Its text is erased from every node.", 'Delete', () => deleteMsg(e.key), () => cancelDelete(e.key))
         : null;
       return h('li', { class: 'msg' + (mine ? ' mine' : ''), dataset: { key: e.key } },
-        h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at }, clock(at)), edited ? ' ' : null, edited),
+        h('div', { class: 'meta' }, people.avatar(e.author), h('strong', { class: 'who', title: e.author }, name(e.author)), ' ', h('time', { datetime: at, title: new Date(at).toLocaleString() }, clock(at)), edited ? ' ' : null, edited),
         body, actions, ask);
     }
 
+    // withDays puts a separator ("Today", "Yesterday", a date) before the
+    // first message of each day, by the day each was sent.
+    function withDays(all) {
+      const out = [];
+      let last = '';
+      for (const e of all) {
+        const d = new Date(sentAt(e));
+        const day = d.toDateString();
+        if (day !== last) {
+          out.push(h('li', { class: 'day', role: 'separator', dataset: { day: d.toISOString().slice(0, 10) } }, h('span', {}, dayName(d))));
+          last = day;
+        }
+        out.push(message(e));
+      }
+      return out;
+    }
+
+    // mayWrite shows the write controls this device can use, and the
+    // sentence why not where it cannot (may.js).
+    let may = mayOf([], me); // what this device may do; set by each render
+    function mayWrite() {
+      may = mayOf(people.members, me);
+      const why = may.why('write', 'chat/msg/' + channel + '/', 'post messages');
+      compose.hidden = !!why;
+      put(composeNote, why ? h('p', { class: 'may-not', role: 'note' }, why) : null);
+      newChanForm.hidden = !may.write('chat/channel/');
+      topicEdit.hidden = !may.write('chat/topic/' + channel);
+      // Without an identity the name is a nickname in this space.
+      nickForm.hidden = !myProfile && !may.write('chat/nick/');
+      nickForm.parentElement.hidden = newChanForm.hidden && nickForm.hidden;
+    }
+
     function render() {
+      mayWrite();
       if (editing && !msgs.get(channel)?.get(editing.key)) editing = null;
       if (editing && msgs.get(channel).get(editing.key).erased) editing = null;
       put(chanList, [...channels].sort().map((c) => {
@@ -295,6 +364,7 @@ export function chat(main, [channelArg]) {
           h('span', {}, '#' + c),
           n ? h('span', { class: 'count', 'aria-label': n + ' unread' }, String(n)) : null));
       }));
+      typedName.textContent = typed.get(channel) || '';
       const tp = topics.get(channel);
       put(topicEl, tp && tp.topic ? [tp.topic, h('span', { class: 'muted' }, ' — set by ' + name(tp.author))] : h('span', { class: 'muted' }, 'No topic yet.'));
       // Fill the forms only while nobody is editing them.
@@ -304,7 +374,7 @@ export function chat(main, [channelArg]) {
       const all = sorted(channel);
       const want = focusNext;
       focusNext = null;
-      keepFocus(log, () => put(log, all.length ? all.map(message) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet. Say hello!')), want);
+      keepFocus(log, () => put(log, all.length ? withDays(all) : h('li', { class: 'muted empty' }, 'No messages in #' + channel + ' yet.' + (compose.hidden ? '' : ' Say hello!'))), want);
       if (atBottom) log.scrollTop = log.scrollHeight;
       markRead();
       document.title = 'Loam chat: #' + channel;

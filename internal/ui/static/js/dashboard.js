@@ -1,6 +1,6 @@
 // dashboard.js: spaces, peers (direct or relayed) and sync state, polled.
-import { api } from './api.js';
-import { h, put, short, bytes, ago, errorText } from './dom.js';
+import { api, listAll, parseJSON } from './api.js';
+import { h, put, short, bytes, ago, errorText, stack } from './dom.js';
 import { sessionsCard } from './sessions.js';
 import { directory } from './people.js';
 
@@ -28,11 +28,17 @@ export function dashboard(main) {
     for (const s of spaces.slice(0, maxDirSpaces)) {
       try {
         for (const [a, p] of directory(await api.members(s.id))) if (p.name || !next.has(a)) next.set(a, p);
+        // A device without a person goes by its old chat nickname.
+        for (const e of await listAll(s.id, 'chat/nick/')) {
+          const n = (parseJSON(e) || {}).nick;
+          if (e.key === 'chat/nick/' + e.author && typeof n === 'string' && n.trim() && !next.get(e.author)?.name) next.set(e.author, { name: n.trim().slice(0, 40) });
+        }
       } catch { /* a space forgotten meanwhile */ }
     }
     dir = next;
   }
-  const nameOf = (a) => { const p = dir.get(a); return p && p.name ? p.name + ' · ' + short(a) : short(a); };
+  // A name where a space's members know one; the ID is the tooltip.
+  const nameOf = (a) => { const p = dir.get(a); return p && p.name ? p.name : short(a); };
 
   async function load() {
     try {
@@ -46,15 +52,15 @@ export function dashboard(main) {
           (st.blobs.fetching ? ', ' + st.blobs.fetching + ' downloading' : '')),
         Object.keys(st.refusals || {}).length ? [h('dt', {}, 'Refused peers'),
           h('dd', {}, Object.entries(st.refusals).map(([k, v]) => k + ': ' + v).join(', '))] : null);
-      put(spacesBox, st.spaces.length ? h('table', {},
+      put(spacesBox, st.spaces.length ? stack(h('table', {},
         h('thead', {}, h('tr', {}, ['Space', 'Keys', 'Commits', 'Authors', 'Sync'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, st.spaces.map((s) => h('tr', {},
           h('th', { scope: 'row' }, h('a', { href: '#/spaces/' + s.id }, s.name || short(s.id))),
           h('td', {}, String(s.keys)),
           h('td', {}, String(s.commits)),
           h('td', {}, String(s.heads.length)),
-          h('td', {}, syncBadge(s)))))) : h('p', { class: 'muted' }, 'No spaces yet. ', h('a', { href: '#/spaces' }, 'Create or join one.')));
-      put(peersBox, peers.length ? h('table', {},
+          h('td', {}, syncBadge(s))))))) : h('p', { class: 'muted' }, 'No spaces yet. ', h('a', { href: '#/spaces' }, 'Create or join one.')));
+      put(peersBox, peers.length ? stack(h('table', {},
         h('thead', {}, h('tr', {}, ['Peer', 'Link', 'Spaces', 'Traffic', 'Seen'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, peers.map((p) => h('tr', {},
           h('th', { scope: 'row' }, h('code', { title: p.author + '\n' + p.peer }, nameOf(p.author))),
@@ -62,7 +68,7 @@ export function dashboard(main) {
             : p.direct ? h('span', { class: 'badge ok' }, 'direct') : h('span', { class: 'badge warn' }, 'relayed')),
           h('td', {}, String((p.spaces || []).length)),
           h('td', {}, bytes(p.bytes_in) + ' ↓ ' + bytes(p.bytes_out) + ' ↑'),
-          h('td', {}, ago(p.last_seen)))))) : h('p', { class: 'muted' }, 'No peers yet. Peers on the local network are found by themselves; others join with an invite.'));
+          h('td', {}, ago(p.last_seen))))))) : h('p', { class: 'muted' }, 'No peers yet. Peers on the local network are found by themselves; others join with an invite.'));
     } catch (e) {
       if (e.status !== 401) put(spacesBox, h('p', { class: 'error' }, errorText(e)));
     }

@@ -63,12 +63,38 @@ export function clock(t) {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+// dayName names the day of d for a day separator: "Today",
+// "Yesterday", else the date ("Monday 30 November", with the year when
+// it is not this year's).
+export function dayName(d, now = new Date()) {
+  const midnight = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((midnight(now) - midnight(d)) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  const o = { weekday: 'long', day: 'numeric', month: 'long' };
+  if (d.getFullYear() !== now.getFullYear()) o.year = 'numeric';
+  return d.toLocaleDateString([], o);
+}
+
 export function bytes(n) {
   if (n < 1024) return n + ' B';
   const u = ['KiB', 'MiB', 'GiB', 'TiB'];
   let i = -1;
   do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
   return n.toFixed(n < 10 ? 1 : 0) + ' ' + u[i];
+}
+
+// stack marks a table to stack on phones (style.css, table.stack): each
+// row a block, each cell labelled with its column's heading (data-label),
+// so no column is cut off at 390 px. It returns the table.
+export function stack(table) {
+  table.classList.add('stack');
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    if ([...tr.children].some((c) => c.colSpan > 1)) continue; // a row of its own (a note), not of the columns
+    [...tr.children].forEach((c, i) => { if (heads[i] && c.tagName === 'TD') c.dataset.label = heads[i]; });
+  }
+  return table;
 }
 
 // short abbreviates an ID: aut_k3j…x9f.

@@ -14,9 +14,10 @@
 // Accounts are people (IDT, an identity): a device without one can read
 // the ledger but not take part, and the page says how to make one.
 import { api, watch, listAll, parseJSON } from './api.js';
-import { h, put, field, short, ago, notice, errorText, isAdminOf, keepFocus } from './dom.js';
+import { h, put, field, short, ago, notice, errorText, keepFocus, stack } from './dom.js';
 import { spacePicker, noSpaces } from './pick.js';
 import { appRules } from './rules.js';
+import { mayOf } from './may.js';
 
 let lastMs = 0;
 function newID(author) {
@@ -41,22 +42,6 @@ export function parseKWh(s) {
   const t = String(s).trim().replace(',', '.');
   if (!/^\d+(\.\d{1,3})?$/.test(t) && !/^\.\d{1,3}$/.test(t)) return NaN;
   return Math.round(parseFloat(t) * 1000);
-}
-
-// canWrite reports whether this device (author) may write key: a write or
-// admin grant in force, on its row or its person's, of a prefix of key.
-function canWrite(members, author, key) {
-  const now = Date.now();
-  for (const m of members || []) {
-    const mine = m.author === author ? [m] : (m.devices || []).some((d) => d.author === author) ? [m, ...m.devices.filter((d) => d.author === author)] : [];
-    if (mine.some((r) => r.revoked)) return false;
-    for (const r of mine) {
-      for (const g of r.grants || []) {
-        if ((g.role === 'write' || g.role === 'admin') && key.startsWith(g.prefix || '') && (!g.expires || Date.parse(g.expires) > now)) return true;
-      }
-    }
-  }
-  return false;
 }
 
 // myIdentity resolves to this device's person's ID, or '' without one.
@@ -139,12 +124,9 @@ export function energy(main) {
 
     // What this device may do, and why not.
     function why() {
-      if (!canWrite(members, me, 'energy/')) {
-        const row = members.find((m) => m.author === me || (m.devices || []).some((d) => d.author === me));
-        if (row && (row.revoked || (row.devices || []).some((d) => d.author === me && d.revoked))) return 'This device was revoked from this space: it can read the ledger but no longer write to it.';
-        return 'This device may only read this space (its role is not write or admin), so it cannot post, record or confirm transfers. Ask an admin for write access.';
-      }
-      if (!idt) return "Transfers are between people, and this device has no identity yet. Create yours with 'loam id create YOUR-NAME' on this device, then come back.";
+      const cannot = mayOf(members, me).why('write', 'energy/', 'post, record or confirm transfers');
+      if (cannot) return cannot;
+      if (!idt) return "Transfers are between people, and this device has no identity yet. Create yours with 'loam id create --name \"Your name\"' on this device, then come back.";
       return '';
     }
 
@@ -205,7 +187,7 @@ export function energy(main) {
     }
 
     function accountsTable(admin) {
-      return h('div', { class: 'table-wrap' }, h('table', { id: 'balances' },
+      return h('div', { class: 'table-wrap' }, stack(h('table', { id: 'balances' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Person'), h('th', { scope: 'col', class: 'num' }, 'Balance (kWh)'), h('th', { scope: 'col', class: 'num' }, 'Limit (kWh)'), admin ? h('th', { scope: 'col' }, 'Set limit') : null)),
         h('tbody', {}, ledger.accounts.map((a) => {
           let lim = null;
@@ -234,13 +216,13 @@ export function energy(main) {
               h('strong', {}, name(a.member, a.name) + ' signed two different things as one: '),
               h('ul', {}, a.forked.map((f) => h('li', {}, f.evidence))))) : null,
           ];
-        }))));
+        })))));
     }
 
     function render() {
       if (closed) return;
       const cannot = why();
-      const admin = !cannot && isAdminOf(members, me, 'energy/limit/');
+      const admin = !cannot && mayOf(members, me).admin('energy/limit/');
       const mine = ledger.accounts.find((a) => a.member === idt);
       const toConfirm = ledger.transfers.filter((t) => t.to === idt && t.status === 'waiting');
       const statement = '/v1/spaces/' + encodeURIComponent(space) + '/ledger/statement?person=' + encodeURIComponent(idt);

@@ -20,6 +20,8 @@ export function directory(members) {
   return byAuthor;
 }
 
+const membersEvery = 30000; // ms between two askings of the members
+
 const avatarURLs = new Map(); // space + key → Promise of an object URL
 
 // People keeps a space's directory current: start() loads it and watches
@@ -37,12 +39,20 @@ export class People {
 
   async start() {
     this.stopWatch = watch(this.space, 'profile/', () => this.reload());
+    // Grants and revocations are no keys the watch sees: the members are
+    // asked again now and then, and at once when a write is refused
+    // (api.js), so what the page offers (may.js) follows them.
+    this.onDenied = () => this.reload();
+    window.addEventListener('loam-denied', this.onDenied);
+    this.poll = setInterval(() => this.reload(), membersEvery);
     await this.load();
   }
 
   stop() {
     this.stopWatch();
     clearTimeout(this.timer);
+    clearInterval(this.poll);
+    window.removeEventListener('loam-denied', this.onDenied);
   }
 
   async load() {
@@ -58,9 +68,10 @@ export class People {
   reload() {
     if (this.timer) return;
     this.timer = setTimeout(async () => {
+      const was = JSON.stringify(this.members);
       await this.load();
       this.timer = null;
-      this.changed();
+      if (JSON.stringify(this.members) !== was) this.changed();
     }, 300);
   }
 

@@ -2,7 +2,7 @@
 // lists and revokes them), and the page shown when this browser's
 // session is missing, expired or revoked.
 import { api } from './api.js';
-import { h, put, ago, errorText } from './dom.js';
+import { h, put, ago, errorText, stack } from './dom.js';
 
 // sessionsCard returns the dashboard's card of browser sessions, loaded
 // once and after each revocation.
@@ -14,7 +14,7 @@ export function sessionsCard() {
   async function load() {
     try {
       const ss = await api.sessions();
-      put(box, ss.length ? h('table', {},
+      put(box, ss.length ? stack(h('table', {},
         h('thead', {}, h('tr', {}, ['Name', 'Last used', 'Address', ''].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, ss.map((s) => h('tr', {},
           h('th', { scope: 'row' }, s.name, s.current ? h('span', { class: 'badge ok' }, 'this browser') : null),
@@ -28,7 +28,7 @@ export function sessionsCard() {
               try { await api.revokeSession(s.name); } catch (err) { if (err.status !== 401) alert(errorText(err)); }
               load();
             },
-          }, 'Revoke')))))) : h('p', { class: 'muted' }, 'No sessions.'));
+          }, 'Revoke'))))))) : h('p', { class: 'muted' }, 'No sessions.'));
     } catch (e) {
       if (e.status !== 401) put(box, h('p', { class: 'error' }, errorText(e)));
     }

@@ -1,8 +1,9 @@
 // spaces.js: the space browser: the list of spaces (create, join) and one
 // space (keys, heads with authors, verification, invites, members).
-import { api } from './api.js';
-import { h, put, field, short, ago, bytes, notice, errorText } from './dom.js';
+import { api, listAll, parseJSON } from './api.js';
+import { h, put, field, short, ago, bytes, notice, errorText, stack } from './dom.js';
 import { directory, avatarOf } from './people.js';
+import { mayOf } from './may.js';
 
 export function spaceList(main) {
   const list = h('div', { class: 'table-wrap' });
@@ -59,6 +60,7 @@ export function spaceView(main, [id]) {
   const headsBox = h('div', { class: 'table-wrap' });
   const verifyBox = h('div', { role: 'status' });
   const inviteBox = h('div');
+  const inviteCard = h('div', { id: 'invite-card' });
   const membersBox = h('div', { id: 'members', class: 'table-wrap' });
   const valueBox = h('div');
   const prefix = h('input', { type: 'search', name: 'prefix', placeholder: 'chat/', autocomplete: 'off' });
@@ -67,7 +69,14 @@ export function spaceView(main, [id]) {
   // Authors show as their person's profile name; the directory comes
   // with the members list (loadMembers).
   let dir = new Map();
-  const nameOf = (a) => { const p = dir.get(a); return (p && p.name) || short(a); };
+  // A device without a person goes by its old chat nickname, if any.
+  let nicks = new Map();
+  // The space's own key (its ID's, as an author) granted its creator.
+  const nameOf = (a, none) => {
+    const p = dir.get(a);
+    if (a && a === 'aut_' + id.slice(4)) return 'the space, at its creation';
+    return (p && p.name) || nicks.get(a) || none || short(a);
+  };
 
   put(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/spaces' }, 'Spaces'), ' / '),
@@ -89,7 +98,7 @@ export function spaceView(main, [id]) {
         membersBox),
       h('section', { class: 'card', 'aria-labelledby': 'v-invite' },
         h('h2', { id: 'v-invite' }, 'Invite'),
-        inviteForm(id, inviteBox), inviteBox)));
+        inviteCard, inviteBox)));
 
   api.space(id).then((s) => {
     put(title, s.name || s.id, s.private ? ' ' : null, s.private ? h('span', { class: 'badge', id: 'private-badge', title: 'Keys, values and photos are encrypted for members' }, 'private') : null);
@@ -104,13 +113,13 @@ export function spaceView(main, [id]) {
       const more = list.length > pageSize;
       const shown = list.slice(0, pageSize);
       put(keysBox,
-        shown.length ? h('table', { class: 'keys' },
+        shown.length ? stack(h('table', { class: 'keys' },
           h('thead', {}, h('tr', {}, ['Key', 'Value', 'Author', 'Time'].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, shown.map((e) => h('tr', {},
             h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link', onclick: () => showValue(e) }, e.key ?? ('base64:' + e.key_b64))),
             h('td', { class: 'value' }, preview(e)),
             h('td', {}, h('code', { title: e.author }, nameOf(e.author))),
-            h('td', {}, ago(e.time)))))) : h('p', { class: 'muted' }, 'No keys' + (prefix.value ? ' under this prefix.' : '.')),
+            h('td', {}, ago(e.time))))))) : h('p', { class: 'muted' }, 'No keys' + (prefix.value ? ' under this prefix.' : '.')),
         h('div', { class: 'pager' },
           pages.length > 1 ? h('button', { type: 'button', onclick: () => { pages.pop(); loadKeys(); } }, '← Previous') : null,
           more ? h('button', { type: 'button', onclick: () => { pages.push(list[pageSize].key); loadKeys(); } }, 'Next →') : null));
@@ -144,12 +153,12 @@ export function spaceView(main, [id]) {
   async function loadHeads() {
     try {
       const heads = await api.heads(id);
-      put(headsBox, h('table', {},
+      put(headsBox, stack(h('table', {},
         h('thead', {}, h('tr', {}, ['Author', 'Commits', 'Latest'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, heads.map((hd) => h('tr', {},
           h('th', { scope: 'row' }, h('code', { title: hd.author }, nameOf(hd.author)), hd.author === sessionStorage.getItem('loam.author') ? ' (you)' : ''),
           h('td', {}, String(hd.seq)),
-          h('td', {}, h('span', { title: hd.commit }, ago(hd.time))))))));
+          h('td', {}, h('span', { title: hd.commit }, ago(hd.time)))))))));
     } catch (e) {
       put(headsBox, h('p', { class: 'error' }, errorText(e)));
     }
@@ -173,7 +182,23 @@ export function spaceView(main, [id]) {
     try {
       const members = (await api.members(id)).filter((m) => !m.invite);
       dir = directory(members);
+      try {
+        const n = new Map();
+        for (const e of await listAll(id, 'chat/nick/')) {
+          const v = (parseJSON(e) || {}).nick;
+          if (e.key === 'chat/nick/' + e.author && typeof v === 'string' && v.trim()) n.set(e.author, v.trim().slice(0, 40));
+        }
+        nicks = n;
+      } catch { /* a sealed space: no nicknames */ }
       const me = sessionStorage.getItem('loam.author');
+      // Invites and revocations are an admin's: others see why not.
+      const may = mayOf(members, me);
+      const admin = may.admin('');
+      const whyNot = may.why('admin', '', 'invite people or revoke members');
+      if (!inviteCard.firstChild || inviteCard.dataset.admin !== String(admin)) {
+        inviteCard.dataset.admin = String(admin);
+        put(inviteCard, admin ? inviteForm(id, inviteBox) : h('p', { class: 'may-not', role: 'note' }, whyNot));
+      }
       const revoke = (target, question) => async () => {
         if (!confirm(question)) return;
         try { await api.revoke(id, target); notice('Revoked'); loadMembers(); } catch (e) { notice(errorText(e), 'error'); }
@@ -182,26 +207,27 @@ export function spaceView(main, [id]) {
         const g = m.grants && m.grants.length ? m.grants[m.grants.length - 1] : null;
         const person = !device && m.identity && m.author === m.identity;
         const mine = person ? (m.devices || []).some((d) => d.author === me) : m.author === me;
+        // Names, not IDs: the ID is the tooltip.
         const who = person
-          ? [avatarOf(id, m), h('strong', { class: 'person-name', title: m.identity }, m.name || short(m.identity)), ' ',
+          ? [avatarOf(id, m), h('strong', { class: 'person-name', title: m.identity }, m.name || 'No profile name yet'), ' ',
             h('span', { class: 'muted' }, (m.devices || []).length === 1 ? '1 device' : (m.devices || []).length + ' devices')]
-          : [device ? '└ ' : null, m.name ? m.name + ' ' : null, h('code', { title: m.author }, short(m.author))];
-        const label = person ? (m.name || short(m.identity)) : m.author;
+          : [device ? '└ ' : null, h('span', { class: 'device-name', title: m.author }, m.name || nameOf(m.author, 'Unnamed device'))];
+        const label = person ? (m.name || 'this person') : (m.name || nameOf(m.author, 'this device'));
         return h('tr', { class: person ? 'person' : device ? 'device' : null, dataset: { member: m.author } },
           h('th', { scope: 'row' }, who, mine ? ' (you)' : ''),
           h('td', {}, m.revoked ? h('span', { class: 'badge' }, 'revoked ' + ago(m.revoked.at)) : (m.role || '–') + (g && g.prefix ? ' under ' + g.prefix : '')),
-          h('td', {}, g ? h('code', { title: g.granted_by }, nameOf(g.granted_by)) : ''),
+          h('td', {}, g ? h('span', { title: g.granted_by }, nameOf(g.granted_by)) : ''),
           h('td', {}, g ? ago(g.since) : m.since ? ago(m.since) : ''),
-          h('td', {}, m.revoked || mine ? '' : h('button', {
+          h('td', {}, m.revoked || mine || !admin ? '' : h('button', {
             type: 'button', class: 'link',
             onclick: person
               ? revoke(m.identity, 'Revoke ' + label + ' (all their devices)? Their commits from now on will not count.')
               : revoke(m.author, 'Revoke ' + label + '? Its commits from now on will not count.'),
           }, 'Revoke')));
       };
-      put(membersBox, members.length ? h('table', {},
+      put(membersBox, members.length ? stack(h('table', {},
         h('thead', {}, h('tr', {}, ['Member', 'Role', 'Granted by', 'Since', ''].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, members.flatMap((m) => [row(m, false), ...(m.devices || []).map((d) => row(d, true))]))) : h('p', { class: 'muted' }, 'No members yet.'));
+        h('tbody', {}, members.flatMap((m) => [row(m, false), ...(m.devices || []).map((d) => row(d, true))])))) : h('p', { class: 'muted' }, 'No members yet.'));
       loadHeads();
       loadKeys();
     } catch (e) {

@@ -19,10 +19,15 @@
 // freed on every node), the item deleted and its old values erased; the
 // req/answer/returned keys, its lending history, stay. Delisting asks
 // first, in the page.
-import { api, live, parseJSON } from './api.js';
-import { h, put, field, short, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
+//
+// Open requests to the owner's tools are counted on their cards, on the
+// tool's page and, through waiting (badges.js), on the nav's Tools link.
+// A device that may not write (may.js) sees why instead of the forms.
+import { api, live, listAll, parseJSON } from './api.js';
+import { h, put, field, ago, notice, errorText, confirmStrip, keepFocus } from './dom.js';
+import { mayOf } from './may.js';
 import { spacePicker, noSpaces } from './pick.js';
-import { People } from './people.js';
+import { People, directory } from './people.js';
 import { appRules } from './rules.js';
 
 const conditions = ['like new', 'good', 'worn', 'needs repair'];
@@ -84,10 +89,36 @@ class Library {
   requests(tool) {
     return [...(this.reqs.get(tool) || new Map()).values()].filter((r) => r.time).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
+  // open returns the requests to tool no answer was given yet.
+  open(tool) {
+    return this.requests(tool).filter((r) => !r.answer);
+  }
+  // waitingOn counts the open requests to borrow the tools of owners (a
+  // set of authors: a person's devices) by others: the ones waiting on
+  // them.
+  waitingOn(owners) {
+    let n = 0;
+    for (const t of this.items.values()) if (owners.has(t.owner)) n += this.open(t.id).filter((r) => !owners.has(r.borrower)).length;
+    return n;
+  }
   // lentTo returns the request the tool is out on, if any.
   lentTo(tool) {
     return this.requests(tool).find((r) => r.answer?.answer === 'accepted' && !r.returned);
   }
+}
+
+// waiting resolves to the number of borrow requests waiting on the
+// person of this device (me), in space: to the tools of any of their
+// devices. The Tools badge (badges.js).
+export async function waiting(space, me) {
+  const [entries, members] = await Promise.all([listAll(space, 'tools/'), api.members(space).catch(() => [])]);
+  const dir = directory(members);
+  const idt = dir.get(me)?.identity;
+  const mine = new Set([me]);
+  if (idt) for (const [a, p] of dir) if (p.identity === idt) mine.add(a);
+  const lib = new Library();
+  for (const e of entries) lib.apply(e);
+  return lib.waitingOn(mine);
 }
 
 export function tools(main, [toolArg]) {
@@ -109,6 +140,10 @@ export function tools(main, [toolArg]) {
     // else their old chat nickname, else their short ID.
     const people = new People(space, () => redraw());
     const name = (a) => people.name(a, nicks.get(a));
+    // who is a person's name, with the author ID as the tooltip.
+    const who = (a, text) => h('span', { class: 'who', title: a }, text || name(a));
+    // may is what this device may do here (may.js), from the members.
+    const may = () => mayOf(people.members, me);
     const photoCache = new Map(); // TOOL+time → object URL
 
     function photo(tool, cls) {
@@ -131,7 +166,7 @@ export function tools(main, [toolArg]) {
 
     function statusBadge(tool) {
       const out = lib.lentTo(tool);
-      if (out) return h('span', { class: 'badge warn' }, 'lent to ' + name(out.borrower));
+      if (out) return h('span', { class: 'badge warn', title: out.borrower }, 'lent to ' + name(out.borrower));
       return h('span', { class: 'badge ok' }, 'available');
     }
 
@@ -148,16 +183,32 @@ export function tools(main, [toolArg]) {
           h('a', { href: '#/tools/' + t.id }, photo(t.id, 'thumb'),
             h('div', { class: 'tool-info' },
               h('h3', {}, t.name),
-              h('p', { class: 'muted' }, t.condition + ' · ' + (t.owner === me ? 'yours' : name(t.owner))),
-              statusBadge(t.id))))) : h('li', { class: 'muted empty' }, q ? 'No tool matches.' : 'No tools listed yet. Be the first!'));
+              h('p', { class: 'muted' }, t.condition + ' · ', t.owner === me ? 'yours' : who(t.owner)),
+              statusBadge(t.id), t.owner === me ? asking(t.id) : null)))) : h('li', { class: 'muted empty' }, q ? 'No tool matches.' : 'No tools listed yet.' + (may().write('tools/item/') ? ' Be the first!' : '')));
       }
       drawCards();
       put(body, h('div', { class: 'tools' },
         h('section', { class: 'card wide', 'aria-labelledby': 't-browse' },
           h('h2', { id: 't-browse' }, 'Browse'),
           h('div', { role: 'search' }, field('Search tools', search)), cards),
-        h('section', { class: 'card', 'aria-labelledby': 't-new' }, h('h2', { id: 't-new' }, 'Lend a tool'), listForm())));
-      renderList.redraw = drawCards;
+        h('section', { class: 'card', 'aria-labelledby': 't-new' }, h('h2', { id: 't-new' }, 'Lend a tool'), lendBox)));
+      drawLend();
+      renderList.redraw = () => { drawCards(); drawLend(); };
+    }
+
+    // asking is the count of open requests to one of this device's tools.
+    function asking(tool) {
+      const n = lib.open(tool).filter((r) => r.borrower !== me).length;
+      return n ? h('span', { class: 'badge warn asking' }, n === 1 ? '1 request' : n + ' requests') : null;
+    }
+
+    // The lend form, or why this device may not lend: kept across
+    // redraws while it may (it may hold a chosen photo).
+    const lendBox = h('div', { id: 'lend' });
+    function drawLend() {
+      const why = may().why('write', 'tools/item/', 'lend tools');
+      if (!why && !lendBox.querySelector('#tool-form')) put(lendBox, listForm());
+      else if (why) put(lendBox, h('p', { class: 'may-not', role: 'note' }, why));
     }
 
     function listForm() {
@@ -299,9 +350,9 @@ export function tools(main, [toolArg]) {
       return h('section', { class: 'card wide', 'aria-labelledby': 'tool-history' },
             h('h2', { id: 'tool-history' }, 'Lending history'),
             reqs.length ? h('ol', { class: 'history', id: 'history' }, reqs.flatMap((r) => [
-              h('li', {}, h('time', { datetime: r.time }, ago(r.time)), ' ', h('strong', {}, name(r.borrower)), ' asked to borrow it', r.note ? ': “' + r.note + '”' : '', signed(r.signed)),
-              r.answer ? h('li', { class: r.answer.answer }, h('time', { datetime: r.answer.time }, ago(r.answer.time)), ' ', name(owner), ' ', r.answer.answer, ' ', name(r.borrower) + "'s request", r.answer.note ? ': “' + r.answer.note + '”' : '', signed(r.answer.by)) : null,
-              r.returned ? h('li', { class: 'returned' }, h('time', { datetime: r.returned.time }, ago(r.returned.time)), ' returned by ', name(r.borrower), signed(r.returned.by)) : null,
+              h('li', {}, h('time', { datetime: r.time }, ago(r.time)), ' ', h('strong', { title: r.borrower }, name(r.borrower)), ' asked to borrow it', r.note ? ': “' + r.note + '”' : '', signed(r.signed)),
+              r.answer ? h('li', { class: r.answer.answer }, h('time', { datetime: r.answer.time }, ago(r.answer.time)), ' ', who(owner), ' ', r.answer.answer, ' ', who(r.borrower, name(r.borrower) + "'s"), ' request', r.answer.note ? ': “' + r.answer.note + '”' : '', signed(r.answer.by)) : null,
+              r.returned ? h('li', { class: 'returned' }, h('time', { datetime: r.returned.time }, ago(r.returned.time)), ' returned by ', who(r.borrower), signed(r.returned.by)) : null,
             ])) : h('p', { class: 'muted' }, 'Never lent yet.'),
             h('p', { class: 'muted' }, 'Each step is a commit signed by the person who took it; entries signed by anyone else are ignored.'),
             h('button', {
@@ -339,11 +390,11 @@ export function tools(main, [toolArg]) {
               h('p', {}, t.description || h('span', { class: 'muted' }, 'No description.')),
               h('dl', { class: 'facts' },
                 h('dt', {}, 'Condition'), h('dd', {}, t.condition),
-                h('dt', {}, 'Owner'), h('dd', {}, mine ? 'you' : name(t.owner), ' ', h('code', { class: 'muted', title: t.owner }, short(t.owner))),
+                h('dt', {}, 'Owner'), h('dd', {}, who(t.owner, mine ? 'you' : name(t.owner))),
                 h('dt', {}, 'Listed'), h('dd', {}, ago(t.time))),
-              mine ? ownerTools(tool, t) : null]),
+              mine && may().write('tools/item/' + tool) ? ownerTools(tool, t) : null]),
           h('section', { class: 'card', 'aria-labelledby': 'tool-actions' },
-            h('h2', { id: 'tool-actions' }, mine ? 'Requests' : 'Borrow'),
+            h('h2', { id: 'tool-actions' }, mine ? ['Requests', ' ', asking(tool)] : 'Borrow'),
             mine ? ownerActions(tool, reqs, out) : borrowForm(tool, myOpen, out)),
           historySection(tool, t)));
     }
@@ -355,6 +406,8 @@ export function tools(main, [toolArg]) {
     function borrowForm(tool, myOpen, out) {
       if (myOpen) return h('p', { id: 'request-state' }, 'You asked to borrow it ' + ago(myOpen.time) + '; waiting for the owner.');
       if (out && out.borrower === me) return h('p', { id: 'request-state' }, 'You have it since ' + ago(out.answer.time) + '. The owner marks it returned.');
+      const why = may().why('write', 'tools/req/' + tool + '/', 'ask to borrow tools');
+      if (why) return h('p', { class: 'may-not', role: 'note' }, why);
       const note = h('input', { name: 'note', maxlength: 500, autocomplete: 'off', id: 'request-note', placeholder: 'Saturday morning, back on Sunday' });
       return h('form', {
         id: 'request-form',
@@ -371,6 +424,8 @@ export function tools(main, [toolArg]) {
 
     function ownerActions(tool, reqs, out) {
       const open = reqs.filter((r) => !r.answer);
+      const why = may().why('write', 'tools/answer/' + tool + '/', 'answer requests or mark the tool returned');
+      if (why) return h('div', { id: 'owner-actions' }, h('p', { class: 'may-not', role: 'note' }, why));
       const answer = (r, a) => async () => {
         try {
           await api.put(space, 'tools/answer/' + tool + '/' + r.id, { answer: a });
@@ -385,7 +440,7 @@ export function tools(main, [toolArg]) {
             },
           }, 'Mark returned')) : null,
         open.length ? h('ul', { class: 'plain requests' }, open.map((r) => h('li', { dataset: { req: r.id } },
-          h('p', {}, h('strong', {}, name(r.borrower)), ' asks ' + ago(r.time), r.note ? ': “' + r.note + '”' : ''),
+          h('p', {}, h('strong', { title: r.borrower }, name(r.borrower)), ' asks ' + ago(r.time), r.note ? ': “' + r.note + '”' : ''),
           h('div', { class: 'buttons' },
             h('button', { type: 'button', class: 'accept', disabled: !!out, title: out ? 'Mark it returned first' : null, onclick: answer(r, 'accepted') }, 'Accept'),
             h('button', { type: 'button', class: 'secondary decline', onclick: answer(r, 'declined') }, 'Decline')))))
@@ -446,6 +501,7 @@ export function tools(main, [toolArg]) {
     stop = () => { toolsLive.stop(); nicksLive.stop(); people.stop(); };
     await Promise.all([toolsLive.loaded, nicksLive.loaded, people.start()]);
     if (closed) { stop(); return; }
+    redraw(); // with the members loaded: what this device may do
     appRules(pick.space, me, people.members, 'tools/', ['tools', 'profile']);
   })().catch((e) => { if (e.status !== 401) put(main, h('p', { class: 'error' }, errorText(e))); });
 
