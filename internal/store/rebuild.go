@@ -95,6 +95,9 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	}
 	st.invalid, st.cuts, st.valid = invalid, d.Cuts, d.State(sp)
 	st.fastFrom = map[keys.AuthorID]uint64{}
+	if err := a.rewriteOnce(bc, st); err != nil {
+		return nil, nil, err
+	}
 
 	var changes []Change
 	if force || changed {

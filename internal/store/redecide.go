@@ -25,15 +25,15 @@ const (
 	// revoke, device revocation or person's revocation op), one row each
 	// (space/author/seq): written when stored, rewritten by every full
 	// decision.
-	tagRevoking byte = 0x24
+	tagRevoking byte = 0x30
 	// tagDead: superseded tombstones and erased writes
 	// (space/key/author/seq/op), which the superseded-writes index
 	// (tagHistory) leaves out.
-	tagDead byte = 0x25
+	tagDead byte = 0x31
 	// tagIncr: markers, space + markRevoking: the tagRevoking rows are
 	// complete; space + markDead: every superseded write is in tagHistory or
 	// tagDead.
-	tagIncr byte = 0x26
+	tagIncr byte = 0x32
 )
 
 const (

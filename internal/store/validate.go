@@ -183,6 +183,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := a.applyOps(bc, st, c, p); err != nil {
 		return Outcome{}, err
 	}
+	if err := a.recordOnce(bc, st, c); err != nil {
+		return Outcome{}, err
+	}
 	return Outcome{Status: Applied}, nil
 }
 
