@@ -18,6 +18,7 @@ var spaceTags = []byte{
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 	tagHistory, tagErased, tagPolicy, tagSchema, tagLost, tagFloor, tagDeadCell,
 	tagOnce,
+	tagRevoking, tagDead, tagIncr,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees

@@ -147,7 +147,7 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	}
 	a.spaces[sp] = st
 	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
-		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {
+		if _, _, err := a.rebuild(sp, vs.rebuild, nil); err != nil {
 			return nil, err
 		}
 	}
