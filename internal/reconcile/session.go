@@ -517,14 +517,33 @@ func (s *Session) flush(ctx context.Context) error {
 			fwdFrames = append(fwdFrames, (&Msg{Type: msgCommits, Disc: ps.disc, Commits: f.commits}).Encode())
 		}
 	}
-	var offer []SpaceProof
+	var toOffer []*peerSpace
 	for _, ps := range work {
 		if !s.offered[ps.id] {
-			s.offered[ps.id] = true
-			offer = append(offer, SpaceProof{Disc: ps.disc, Proof: keys.SyncProof(ps.id, s.cfg.Self, s.cfg.Peer)})
+			toOffer = append(toOffer, ps)
 		}
 	}
 	s.mu.Unlock()
+	// Only a space the node holds is offered: a store event can name one
+	// it does not hold yet (a join stores the space, then holds it), and
+	// the peer's answer to that offer would reach a side that does not
+	// share the space, which refuses it as malformed. The node notifies
+	// the session again once it holds the space.
+	var offer []SpaceProof
+	if len(toOffer) > 0 {
+		held := map[keys.SpaceID]bool{}
+		for _, sp := range s.local.Spaces() {
+			held[sp] = true
+		}
+		s.mu.Lock()
+		for _, ps := range toOffer {
+			if held[ps.id] && !s.offered[ps.id] {
+				s.offered[ps.id] = true
+				offer = append(offer, SpaceProof{Disc: ps.disc, Proof: keys.SyncProof(ps.id, s.cfg.Self, s.cfg.Peer)})
+			}
+		}
+		s.mu.Unlock()
+	}
 	if len(offer) > 0 {
 		if err := s.write((&Msg{Type: msgHello, Version: Version, Spaces: offer}).Encode()); err != nil {
 			return err

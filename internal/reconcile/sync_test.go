@@ -341,3 +341,57 @@ func TestStreamErrorsAreNotMisbehaviour(t *testing.T) {
 	}
 	// (Lengths, and the limit checked as they arrive: frame.TestLengths.)
 }
+
+// TestNotifiedBeforeHeld: a store event for a space the node does not
+// hold yet (a join adds the space to the store, then the node holds it)
+// offers it to no peer. An offer made then brought the peer's Hello and
+// Have for a space this side did not share yet, which it refused as a
+// malformed message, blocking an honest peer (the join waited a minute).
+func TestNotifiedBeforeHeld(t *testing.T) {
+	c := newCluster(t, 1)
+	n := c.nodes[0]
+	sp := c.sk.Space()
+	n.setSpace(keys.SpaceID{}) // holds nothing yet
+	a, b := testkit.FramePipe(16)
+	defer b.Close()
+	s := NewSession(Config{Self: n.dev.Author(), Peer: keys.DeviceKeyFromSeed([32]byte{7}).Author()}, n, a)
+	// offered reads what the session wrote since the last call (up to a
+	// marker written after it) and reports whether a Hello offered sp.
+	offered := func() bool {
+		if err := a.WriteFrame([]byte("mark")); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for {
+			f, err := b.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(f) == "mark" {
+				return found
+			}
+			m, err := DecodeMsg(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range m.Spaces {
+				found = found || m.Type == msgHello && p.Disc == keys.DiscoveryID(sp)
+			}
+		}
+	}
+	s.Notify(sp) // the store's event, before the node holds the space
+	if err := s.flush(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if offered() {
+		t.Fatal("a space the node does not hold yet was offered to the peer")
+	}
+	n.setSpace(sp)
+	s.Notify(sp) // as node.addHeld does once it holds the space
+	if err := s.flush(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !offered() {
+		t.Fatal("the space, once held, was not offered")
+	}
+}
