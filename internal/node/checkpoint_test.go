@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -216,5 +217,27 @@ func TestSnapshotJoinOff(t *testing.T) {
 	waitFor(t, time.Minute, "the joiner to hold the space", func() bool { return viewHash(j, w.ID()) == viewHash(a, w.ID()) })
 	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f != nil {
 		t.Fatalf("a joiner without SnapshotJoin is floored: %+v, %v", f, err)
+	}
+}
+
+// TestLeaveRemovesSnapshots: leaving a space removes the snapshots of its
+// checkpoints this node kept to serve.
+func TestLeaveRemovesSnapshots(t *testing.T) {
+	ctx := ctxT(t)
+	a := openSnapNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 30, 20)
+	eraseChat(t, w, 20)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.snapDir(w.ID())); err != nil {
+		t.Fatalf("no snapshot kept after a checkpoint: %v", err)
+	}
+	if _, err := a.Leave(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.snapDir(w.ID())); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the space's snapshots are still there after leaving it: %v", err)
 	}
 }

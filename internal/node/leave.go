@@ -233,6 +233,9 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 			return 0, fmt.Errorf("remove %s: %w", f, err)
 		}
 	}
+	if err := os.RemoveAll(n.snapDir(id)); err != nil { // checkpoints' snapshots kept to serve (checkpoint.go)
+		return 0, fmt.Errorf("remove its snapshots: %w", err)
+	}
 	freed, err := n.dropBlobs(ctx)
 	if err != nil {
 		return freed, fmt.Errorf("delete its blobs: %w", err)
