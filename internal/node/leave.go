@@ -222,6 +222,7 @@ func (n *Node) finishLeave(ctx context.Context, id keys.SpaceID) (int64, error) 
 		return 0, err
 	}
 
+	n.roster.forget(id)
 	if err := n.st.Forget(ctx, id); err != nil && !errors.Is(err, store.ErrUnknownSpace) {
 		return 0, fmt.Errorf("remove its rows: %w", err)
 	}
@@ -415,7 +416,7 @@ func (n *Node) planHolders(ctx context.Context, id keys.SpaceID, p *LeavePlan) e
 	if err != nil {
 		return err
 	}
-	ms, err := space.Members(ctx, n.st, id)
+	ms, _, err := n.roster.get(ctx, n.st, id)
 	if err != nil {
 		return err
 	}

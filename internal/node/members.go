@@ -29,7 +29,8 @@ func (n *Node) Members(ctx context.Context, ref string) ([]space.Member, error) 
 	if err != nil {
 		return nil, err
 	}
-	return space.Members(ctx, n.st, id)
+	ms, _, err := n.roster.get(ctx, n.st, id)
+	return ms, err
 }
 
 // Roster lists the members and the people of a held space (see
@@ -39,7 +40,7 @@ func (n *Node) Roster(ctx context.Context, ref string) ([]space.Member, []space.
 	if err != nil {
 		return nil, nil, err
 	}
-	return space.Roster(ctx, n.st, id)
+	return n.roster.get(ctx, n.st, id)
 }
 
 // Revocation is what Revoke did.
@@ -93,7 +94,7 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	if who == keys.AuthorID(id) {
 		return Revocation{}, fmt.Errorf("node: revoke: the space key cannot be revoked; keep its secret offline instead (loam space export-secret)")
 	}
-	ms, err := space.Members(ctx, n.st, id)
+	ms, _, err := n.roster.get(ctx, n.st, id)
 	if err != nil {
 		return Revocation{}, err
 	}

@@ -87,19 +87,20 @@ type Options struct {
 
 // Node is a running node. It is safe for concurrent use.
 type Node struct {
-	home  string
-	dev   keys.DeviceKey
-	st    *store.Store
-	clock *commit.Clock
-	hub   *space.Hub
-	host  *p2p.Host // nil when offline
-	blobs *blob.Store
-	disc  *discovery       // nil without a DHT
-	mdns  bool             // Options.MDNS: peers on the LAN find this node
-	rk    *readkey.Custody // read keys of private spaces
-	rc    *reconnect       // peer book and joins (reconnect.go); nil when offline
-	sync  nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
-	log   *slog.Logger
+	home   string
+	dev    keys.DeviceKey
+	st     *store.Store
+	clock  *commit.Clock
+	hub    *space.Hub
+	host   *p2p.Host // nil when offline
+	blobs  *blob.Store
+	disc   *discovery       // nil without a DHT
+	mdns   bool             // Options.MDNS: peers on the LAN find this node
+	rk     *readkey.Custody // read keys of private spaces
+	roster rosters          // each space's last roster (roster.go)
+	rc     *reconnect       // peer book and joins (reconnect.go); nil when offline
+	sync   nodeSync         // sync sessions' limits and shared bounds (syncpolicy.go)
+	log    *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -298,6 +299,7 @@ func (n *Node) Hub() *space.Hub { return n.hub }
 // onEvent is the store's Notify hook, on the applier goroutine: it must
 // not block.
 func (n *Node) onEvent(ev store.Event) {
+	n.roster.observe(ev)
 	n.hub.Publish(ev.Space, ev.Changes)
 	n.kickPerson()
 	n.logStored(ev)
