@@ -155,3 +155,29 @@ func TestReadChunkAligned(t *testing.T) {
 		}
 	}
 }
+
+// TestShardDirRemoved: a store remembers the shard directories it made,
+// and one removed behind its back is made again when a chunk goes there.
+func TestShardDirRemoved(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	a := randBytes(30, 100)
+	id := blob.ChunkIDOf(a)
+	if err := blob.PutDirect(s, id, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Dir(chunkPath(s.Dir(), id))); err != nil {
+		t.Fatal(err)
+	}
+	for _, put := range []func(blob.ChunkID, []byte) error{
+		func(id blob.ChunkID, b []byte) error { return blob.PutDirect(s, id, b) },
+		s.Put,
+	} {
+		if err := put(id, a); err != nil {
+			t.Fatalf("put into a removed shard directory: %v", err)
+		}
+		if got, err := s.Get(id); err != nil || !bytes.Equal(got, a) {
+			t.Fatalf("read back %d bytes, %v", len(got), err)
+		}
+		os.RemoveAll(filepath.Dir(chunkPath(s.Dir(), id)))
+	}
+}

@@ -65,3 +65,7 @@ func RefuseDirect(s *Store) (tried func() int) {
 	}
 	return func() int { return n }
 }
+
+// PutDeferred is Store.putDeferred: a chunk known to hash to id, written
+// through the page cache, durable at the next Sync.
+func PutDeferred(s *Store, id ChunkID, data []byte) error { return s.putDeferred(id, data) }
