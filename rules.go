@@ -24,7 +24,7 @@ type AppRules struct {
 }
 
 // BuiltinRules returns the rules of an app Loam's web UI ships ("chat",
-// "tools", "profile"), and false for any other name.
+// "tools", "profile", "board", "energy"), and false for any other name.
 func BuiltinRules(app string) (AppRules, bool) {
 	for _, a := range schema.Apps {
 		if a.Name == app {

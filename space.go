@@ -48,6 +48,7 @@ type spaceImpl interface {
 	erase(ctx context.Context, key []byte, o space.EraseOptions) (int, error)
 	setRetention(ctx context.Context, r commit.Retention) error // retention.go
 	retention(ctx context.Context) (commit.Retention, error)
+	checkpoint(ctx context.Context) (Checkpoint, error)                        // checkpoint.go
 	declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) // rules.go
 	rules(ctx context.Context) ([]commit.Schema, error)
 	ledgerSpace // energy.go

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,6 +76,15 @@ live.`,
 	return cmd
 }
 
+// shortKey abbreviates the author ID that ends a key of the apps' layouts
+// (…/MS-AUTHOR), for the demo's sentences.
+func shortKey(key string) string {
+	if i := strings.LastIndex(key, "-aut_"); i >= 0 {
+		return key[:i+1] + short(key[i+1:])
+	}
+	return key
+}
+
 // short abbreviates an author ID for the demo's sentences.
 func short(author string) string {
 	if len(author) > 12 {
@@ -105,66 +116,97 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("neighbourhood garden club. Its ID, the same on every member's device, is")
 	say("  %s", sp.ID())
 
-	say("\nNeighbours list the tools they lend. Each put is one signed commit, on disk")
-	say("before the call returns:")
-	tools := [][2]string{
-		{"tools/drill", "cordless drill, 18V, two batteries (lent by Ana)"},
-		{"tools/hedge-trimmer", "electric, 50 cm blade (lent by Bo)"},
-		{"tools/ladder", "3 m, aluminium (lent by Chen)"},
-		{"tools/wheelbarrow", "85 l, a slow puncture (lent by Dara)"},
-	}
-	for _, t := range tools {
-		if err := sp.Put(ctx, []byte(t[0]), []byte(t[1])); err != nil {
+	for _, app := range []string{"chat", "tools"} {
+		r, _ := loam.BuiltinRules(app)
+		if _, err := sp.DeclareRules(ctx, r); err != nil {
 			return err
 		}
-		say("  put %s = %q", t[0], t[1])
+	}
+	say("\nAs its admin, the node declared the rules of two apps, the chat and the tool")
+	say("library (docs/apps.md): every replica refuses a write that is not one of their")
+	say("key layouts, or that names another author. Keys name their author (%s)", short(n.Author()))
+	say("and a time in milliseconds, so two neighbours never write the same key.")
+
+	base := time.Now().UnixMilli()
+	key := func(prefix string, i int64) string { return fmt.Sprintf("%s%d-%s", prefix, base+i, n.Author()) }
+	value := func(v map[string]string) []byte { b, _ := json.Marshal(v); return b }
+	say("\nNeighbours list the tools they lend. Each put is one signed commit, on disk")
+	say("before the call returns:")
+	drill, ladder := key("tools/item/", 0), key("tools/item/", 2)
+	tools := []struct {
+		key  string
+		name string
+		desc string
+	}{
+		{drill, "Cordless drill", "18V, two batteries (lent by Ana)"},
+		{key("tools/item/", 1), "Hedge trimmer", "electric, 50 cm blade (lent by Bo)"},
+		{ladder, "Ladder", "3 m, aluminium (lent by Chen)"},
+		{key("tools/item/", 3), "Wheelbarrow", "85 l, a slow puncture (lent by Dara)"},
+	}
+	for _, t := range tools {
+		v, _ := json.Marshal(struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+		}{t.name, t.desc})
+		if err := sp.Put(ctx, []byte(t.key), v); err != nil {
+			return err
+		}
+		say("  put %s = %s", shortKey(t.key), v)
 	}
 
 	say("\nThe club chats in the same space. Three messages go in one batch: a single")
 	say("commit, written all together or not at all:")
+	msg := func(i int64) string { return key("chat/msg/general/", 10+i) }
 	chat := [][2]string{
-		{"chat/general/0001", "Ana: who has a ladder I can borrow on Saturday?"},
-		{"chat/general/0002", "Bo: Chen does, check the tool library"},
-		{"chat/general/0003", "Chen: it's yours, Ana!"},
+		{msg(0), "Ana: who has a ladder I can borrow on Saturday?"},
+		{msg(1), "Bo: Chen does, check the tool library"},
+		{msg(2), "Chen: it's yours, Ana!"},
 	}
 	b := sp.Batch()
 	for _, c := range chat {
-		b.Put([]byte(c[0]), []byte(c[1]))
+		b.Put([]byte(c[0]), value(map[string]string{"text": c[1]}))
 	}
 	if err := b.Commit(ctx); err != nil {
 		return err
 	}
 	for _, c := range chat {
-		say("  put %s = %q", c[0], c[1])
+		say("  put %s = %s", shortKey(c[0]), value(map[string]string{"text": c[1]}))
 	}
 
-	kv, err := sp.Lookup(ctx, []byte("tools/drill"))
+	kv, err := sp.Lookup(ctx, []byte(drill))
 	if err != nil {
 		return err
 	}
-	say("\nReading tools/drill back gives %q,", kv.Value)
+	say("\nReading %s back gives %s,", shortKey(drill), kv.Value)
 	say("written by %s at %s.", short(kv.Author), kv.Time.Local().Format(time.TimeOnly))
+	if err := sp.Put(ctx, []byte("tools/drill"), []byte("cordless, 18V")); errors.Is(err, loam.ErrAppRule) {
+		say("A put of tools/drill is refused: it is none of the tool library's layouts.")
+	} else {
+		return fmt.Errorf("demo: a put of tools/drill under the tool library's rules: %v, want refused", err)
+	}
 
 	listTools := func() (int, error) {
 		count := 0
-		for kv, err := range sp.Range(ctx, loam.Prefix("tools/")) {
+		for kv, err := range sp.Range(ctx, loam.Prefix("tools/item/")) {
 			if err != nil {
 				return 0, err
 			}
-			say("  %-20s %s", kv.Key, kv.Value)
+			var t struct{ Name, Description string }
+			_ = json.Unmarshal(kv.Value, &t)
+			say("  %-15s %s", t.Name, t.Description)
 			count++
 		}
 		return count, nil
 	}
-	say("\nA range over the prefix \"tools/\" lists the tool library in key order:")
+	say("\nA range over the prefix \"tools/item/\" lists the tool library in key order:")
 	if _, err := listTools(); err != nil {
 		return err
 	}
 
-	if err := sp.Delete(ctx, []byte("tools/ladder")); err != nil {
+	if err := sp.Delete(ctx, []byte(ladder)); err != nil {
 		return err
 	}
-	say("\nChen gave the ladder away for good, so tools/ladder is deleted (a signed")
+	say("\nChen gave the ladder away for good, so its key is deleted (a signed")
 	say("tombstone, so the delete reaches every replica). The library now holds:")
 	count, err := listTools()
 	if err != nil {
@@ -179,10 +221,10 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := sp.Put(ctx, []byte("chat/general/0004"), []byte("Ana: thanks Chen, see you Saturday")); err != nil {
+	if err := sp.Put(ctx, []byte(msg(3)), value(map[string]string{"text": "Ana: thanks Chen, see you Saturday"})); err != nil {
 		return err
 	}
-	if err := sp.Delete(ctx, []byte("chat/general/0002")); err != nil {
+	if err := sp.Delete(ctx, []byte(msg(1))); err != nil {
 		return err
 	}
 	timeout := time.After(5 * time.Second)
@@ -190,9 +232,9 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 		select {
 		case c := <-changes:
 			if c.Deleted {
-				say("  the watch saw: del %s", c.Key)
+				say("  the watch saw: del %s", shortKey(string(c.Key)))
 			} else {
-				say("  the watch saw: put %s = %q", c.Key, c.Value)
+				say("  the watch saw: put %s = %s", shortKey(string(c.Key)), c.Value)
 			}
 		case <-timeout:
 			return errors.New("demo: the watch saw no change within 5 seconds")
@@ -222,6 +264,7 @@ func runDemo(ctx context.Context, out io.Writer, home string) (err error) {
 	say("\nThat was one node. To keep a space of your own:")
 	say("  loam init")
 	say("  loam space create garden-club")
-	say("  loam put garden-club tools/drill 'cordless, 18V'")
+	say("  loam space rules garden-club --app chat,tools,profile,board,energy")
+	say("  loam put garden-club tools/item/$(date +%%s)000-$(loam init --json | jq -r .author) '{\"name\":\"Cordless drill\"}'")
 	return nil
 }

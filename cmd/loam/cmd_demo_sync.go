@@ -73,14 +73,15 @@ func runSyncDemo(ctx context.Context, out io.Writer, home string) error {
 		go func() {
 			defer wg.Done()
 			for c := range ch {
-				say("  [%-4s] %s = %q  (%s after it was written)", names[i], c.Key, c.Value, time.Since(c.Time).Round(100*time.Microsecond))
+				say("  [%-4s] %s = %s  (%s after it was written)", names[i], shortKey(string(c.Key)), c.Value, time.Since(c.Time).Round(100*time.Microsecond))
 				seen <- struct{}{}
 			}
 		}()
 	}
 	for i, s := range spaces {
 		msg := [...]string{"Ana: the street party is on Saturday!", "Bo: I'll bring the long table.", "Chen: and I the lights."}[i]
-		if err := s.Put(ctx, []byte(fmt.Sprintf("chat/%d-%s", i+1, names[i])), []byte(msg)); err != nil {
+		key := fmt.Sprintf("chat/msg/general/%d-%s", time.Now().UnixMilli(), nodes[i].Author()) // the chat's layout (docs/apps.md)
+		if err := s.Put(ctx, []byte(key), []byte(fmt.Sprintf(`{"text":%q}`, msg))); err != nil {
 			return err
 		}
 	}

@@ -28,7 +28,7 @@ copy someone already made: see docs/security.md.
 A delete ('loam del') only hides a key; erase is what frees the bytes.`,
 		Example: `  loam erase garden-club photos/mistake.jpg
   loam erase garden-club chat/general/ --prefix
-  loam erase garden-club tools/drill --json`,
+  loam erase garden-club shed/drill --json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -22,9 +22,9 @@ fetching what is not here yet from peers (through the daemon).
 With --json, print {"key", "value", "author", "time"}, with "value_b64"
 (base64) instead of "value" when the value is not UTF-8 text, and
 "blob": {"id", "size", "type"} instead of a value when the key holds a blob.`,
-		Example: `  loam get garden-club tools/drill
-  loam get garden-club tools/drill/photo > drill.jpg
-  loam get garden-club tools/drill --json`,
+		Example: `  loam get garden-club shed/drill
+  loam get garden-club shed/drill/photo > drill.jpg
+  loam get garden-club shed/drill --json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

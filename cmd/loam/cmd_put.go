@@ -29,8 +29,8 @@ a reference to it (see 'loam blob --help'). Its media type is taken from
 --type, or guessed from the file name's extension.
 
 A value starting with '-' goes after "--": loam put SPACE KEY -- -5.`,
-		Example: `  loam put garden-club tools/drill 'cordless, 18V'
-  loam put garden-club tools/drill/photo -f drill.jpg
+		Example: `  loam put garden-club shed/drill 'cordless, 18V'
+  loam put garden-club shed/drill/photo -f drill.jpg
   echo 'who has a ladder?' | loam put garden-club chat/general/0001 -`,
 		Args: argsBetween(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -25,6 +25,7 @@ local name.`,
 		RunE: showHelp,
 	}
 	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g), newSpaceLeaveCmd(g), newSpaceRetentionCmd(g), newSpaceRulesCmd(g))
+	cmd.AddCommand(newSpaceCheckpointCmd(g)) // cmd_space_checkpoint.go
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,12 +34,14 @@ breaks one is refused here, and counts nowhere if another node makes it.
 docs/apps.md lists the rules of the apps Loam ships.
 
   --app chat,tools,profile   declare the rules Loam ships for these apps
+                             (chat, tools, profile, board, energy)
   FILE (or - for stdin)      declare the rules in FILE:
                              {"app": "board", "version": 2, "body": {"prefix": "board/", "rules": [...]}}
                              (version left out: the next one; a body {} retires the app's rules)
 
 A declaration applies to the writes made after it; what was written before
-stays as it was. A version not newer than the one in force is refused.`,
+stays as it was. A version not newer than the one in force is refused, unless
+it is the very declaration in force (then this says so, and exits 0).`,
 		Example: `  loam space rules garden-club
   loam space rules garden-club --app chat,tools,profile
   loam space rules garden-club board-rules.json --json`,
@@ -81,7 +84,20 @@ stays as it was. A version not newer than the one in force is refused.`,
 					}
 					return nil
 				}
+				inForce, err := sp.Rules(ctx)
+				if err != nil {
+					return err
+				}
 				for _, r := range declare {
+					if cur, ok := sameInForce(inForce, r); ok {
+						// Asking again for what is in force is not a
+						// failure: the rules asked for are the rules.
+						out.Apps = append(out.Apps, rulesBody(cur))
+						if !jsonOut {
+							fmt.Fprintf(cmd.OutOrStdout(), "%s: app %s, version %d is in force already\n", sp.Name(), cur.App, cur.Version)
+						}
+						continue
+					}
 					got, err := sp.DeclareRules(ctx, r)
 					if err != nil {
 						return err
@@ -132,6 +148,26 @@ func readRulesFile(cmd *cobra.Command, path string) (loam.AppRules, error) {
 		return loam.AppRules{}, fmt.Errorf("rules file %s: \"app\" and \"body\" are both needed (for the rules Loam ships, use --app)", path)
 	}
 	return loam.AppRules{App: rb.App, Version: rb.Version, Body: rb.Body}, nil
+}
+
+// sameInForce returns the declaration in force that r asks for again: the
+// same app and version, with the same body (compared compacted, as it is
+// signed).
+func sameInForce(inForce []loam.AppRules, r loam.AppRules) (loam.AppRules, bool) {
+	if r.Version == 0 {
+		return loam.AppRules{}, false // the next version: never in force yet
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, r.Body); err != nil {
+		return loam.AppRules{}, false
+	}
+	for _, cur := range inForce {
+		var got bytes.Buffer
+		if cur.App == r.App && cur.Version == r.Version && json.Compact(&got, cur.Body) == nil && bytes.Equal(got.Bytes(), want.Bytes()) {
+			return cur, true
+		}
+	}
+	return loam.AppRules{}, false
 }
 
 func rulesBody(r loam.AppRules) api.RulesBody {

@@ -167,8 +167,8 @@ is also printed on stdout as {"error", "code"}, the code naming its kind
 		Example: `  loam demo                                  # a guided tour in a temporary home
   loam init
   loam space create garden-club
-  loam put garden-club tools/drill 'cordless, 18V'
-  loam get garden-club tools/drill
+  loam put garden-club shed/drill 'cordless, 18V'
+  loam get garden-club shed/drill
   loam daemon &                              # sync with peers
   loam invite garden-club                    # a ticket for another device's 'loam join'`,
 		Args:          noSubcommand,

@@ -267,7 +267,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
 	}
 	for _, want := range []string{"garden-club", "spc_", "aut_", "verified ", " forks", "view hash",
-		"the server sees 0 keys", "hold the note 0 times and the photo's text 0 times", "the same as Ana's: true"} {
+		"the server sees 0 keys", "hold the note 0 times and the photo's text 0 times", "the same as Ana's: true",
+		"put tools/item/", `put chat/msg/general/`, `{"text":"Bo: I'll bring the long table."}`, "A put of tools/drill is refused"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

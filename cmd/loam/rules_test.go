@@ -48,16 +48,23 @@ func TestSpaceRulesCLI(t *testing.T) {
 	if strings.Join(names, ",") != "board,chat,profile,tools" {
 		t.Errorf("rules in force: %v", names)
 	}
-	if line := a.fail(1, "", "space", "rules", "garden", "--app", "chat"); !strings.Contains(line, "version 1 of app \"chat\" is in force") || !strings.Contains(line, "declare version 2 or later") {
-		t.Errorf("declaring chat v1 again: %q", line)
+	if out := a.ok("", "space", "rules", "garden", "--app", "chat,tools"); !strings.Contains(out, "app chat, version 1 is in force already") || !strings.Contains(out, "app tools, version 1 is in force already") {
+		t.Errorf("declaring chat and tools v1 again: %q, want: in force already (exit 0)", out)
 	}
-	if line := a.fail(2, "", "space", "rules", "garden", "--app", "energy"); !strings.Contains(line, "chat, tools, profile") {
-		t.Errorf("--app energy: %q", line)
+	other := filepath.Join(t.TempDir(), "chat.json")
+	if err := os.WriteFile(other, []byte(`{"app":"chat","version":1,"body":{"prefix":"chat/","rules":[]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if line := a.fail(1, "", "space", "rules", "garden", other); !strings.Contains(line, "version 1 of app \"chat\" is in force") || !strings.Contains(line, "declare version 2 or later") {
+		t.Errorf("declaring other rules as chat v1: %q", line)
+	}
+	if line := a.fail(2, "", "space", "rules", "garden", "--app", "fridge"); !strings.Contains(line, "chat, tools, profile, board, energy") {
+		t.Errorf("--app fridge: %q", line)
 	}
 
 	ticket := strings.TrimSpace(a.ok("", "invite", "garden", "--role", "write", "--expires", "1h"))
 	b.ok("", "join", ticket)
-	if line := b.fail(1, "", "space", "rules", "garden", "--app", "chat"); !strings.Contains(line, "declaring the rules of app") || !strings.Contains(line, "needs admin") {
+	if line := b.fail(1, "", "space", "rules", "garden", "--app", "energy"); !strings.Contains(line, "declaring the rules of app") || !strings.Contains(line, "needs admin") {
 		t.Errorf("a writer declaring rules: %q", line)
 	}
 	var ast api.Status

@@ -103,6 +103,11 @@ type State struct {
 	// schemas holds the schema declarations that took effect, by app
 	// (schema.go); nil until the first.
 	schemas map[string][]Schema
+	// once holds the writes tracked for write-once rules (once.go); nil
+	// until a declaration with one is watched.
+	once *onceWrites
+	// localWritten, if set, answers for once (CheckNext).
+	localWritten func(key []byte) bool
 
 	verified *verified // certificates and revocations already checked (Evaluate's passes); may be nil
 }
@@ -408,7 +413,7 @@ func (s *State) Check(c *commit.Commit, seen SeenFunc) (Verdict, error) {
 			if !allowed(held, commit.RoleWrite, o.Key) {
 				return deny(commit.RoleWrite, fmt.Sprintf("writing %q", o.Key))
 			}
-			if err := s.checkRules(c, o, seen, held, mine); err != nil {
+			if err := s.checkRules(c, i, seen, held, mine); err != nil {
 				return Verdict{}, err
 			}
 		case o.Kind == commit.KindGrant:

@@ -44,6 +44,8 @@ type Decision struct {
 	// Schemas are the schema declarations of valid commits, in decision
 	// order.
 	Schemas []Schema
+
+	once *onceWrites // the writes tracked for write-once rules (once.go)
 }
 
 // Valid reports whether the commit (author, seq) counts.
@@ -63,6 +65,7 @@ func (d *Decision) State(sp keys.SpaceID) *State {
 	for _, sc := range d.Schemas {
 		s.AddSchema(sc)
 	}
+	s.once = d.once.clone()
 	return s
 }
 
@@ -107,7 +110,7 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
 	order := decisionOrder(cs)
 	vc := newVerified()
-	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs, vc), verified: vc}
+	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs)}
 	cuts := map[keys.AuthorID]uint64{}
 	cur := e.pass(cuts)
 	type cand struct {
@@ -146,7 +149,7 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 			revs = append(revs, Revocation{Cut: r, By: n.c.Author, Seq: n.c.Seq, Time: n.c.Time})
 		}
 	}
-	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas}
+	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas, once: cur.once}
 	for _, g := range cur.grants {
 		switch {
 		case g.IsPerson():
@@ -170,6 +173,27 @@ type evaluator struct {
 	forked   map[keys.AuthorID]uint64
 	devices  map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
 	verified *verified                           // shared by the passes
+	declared []Schema                            // every schema declaration of the set, counting or not (for write-once rules)
+}
+
+// declared returns the schema declarations of every commit of cs whose
+// body decodes, counting or not: the bodies whose once rules a pass
+// watches from its start (once.go).
+func declared(cs []*commit.Commit) []Schema {
+	var out []Schema
+	for _, c := range cs {
+		for i := range c.Ops {
+			if c.Ops[i].Kind != commit.KindSchema {
+				continue
+			}
+			sc, err := commit.DecodeSchema(c.Ops[i])
+			if err != nil {
+				continue
+			}
+			out = append(out, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body})
+		}
+	}
+	return out
 }
 
 type passResult struct {
@@ -178,6 +202,7 @@ type passResult struct {
 	grants  []Grant
 	schemas []Schema
 	joined  map[keys.AuthorID][]keys.AuthorID
+	once    *onceWrites
 }
 
 // pass decides every commit in decision order with fixed cuts.
@@ -185,6 +210,10 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 	p := &passResult{invalid: map[int]error{}, revokes: map[int][]Cut{}, joined: map[keys.AuthorID][]keys.AuthorID{}}
 	st := New(e.space)
 	st.verified = e.verified
+	for _, sc := range e.declared {
+		st.Watch(sc)
+	}
+	defer func() { p.once = st.once }()
 	for i, n := range e.order {
 		c := n.c
 		if fs, ok := e.forked[c.Author]; ok && c.Seq >= fs {
@@ -207,6 +236,7 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 		for _, g := range v.Grants {
 			st.Add(g)
 		}
+		st.Record(c)
 		p.grants = append(p.grants, v.Grants...)
 		for _, sc := range v.Schemas {
 			st.AddSchema(sc)

@@ -172,13 +172,14 @@ func (s *State) checkSchemaOp(c *commit.Commit, o *commit.Op, v *Verdict) {
 	v.Schemas = append(v.Schemas, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body, set: set})
 }
 
-// checkRules decides a data op of c against the app rules in force in c's
+// checkRules decides the data op i of c against the app rules in force in c's
 // causal past. held are c's author's grants there (for rules "admin"),
 // mine the identities certifying it in c (for {person}).
-func (s *State) checkRules(c *commit.Commit, o *commit.Op, seen SeenFunc, held []Grant, mine []keys.IdentityID) error {
+func (s *State) checkRules(c *commit.Commit, i int, seen SeenFunc, held []Grant, mine []keys.IdentityID) error {
 	if len(s.schemas) == 0 {
 		return nil
 	}
+	o := &c.Ops[i]
 	op := schema.Put
 	switch o.Kind {
 	case commit.KindDel:
@@ -198,7 +199,8 @@ func (s *State) checkRules(c *commit.Commit, o *commit.Op, seen SeenFunc, held [
 			id, err := keys.ParseIdentityID(idt)
 			return err == nil && (slices.Contains(mine, id) || s.certified(c.Author, id, seen))
 		},
-		Admin: func(key []byte) bool { return allowed(held, commit.RoleAdmin, key) },
+		Admin:   func(key []byte) bool { return allowed(held, commit.RoleAdmin, key) },
+		Written: func(key []byte) bool { return s.written(c, i, key, seen) },
 	}
 	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
 		covered := false

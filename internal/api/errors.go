@@ -15,6 +15,7 @@ import (
 	"github.com/loamdb/loam/internal/p2p"
 	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/seal"
+	"github.com/loamdb/loam/internal/snapshot"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
@@ -91,6 +92,8 @@ var kinds = []errorKind{
 	{space.ErrReadOnly, http.StatusForbidden, "read_only", nil},
 	{node.ErrNoReadKey, http.StatusForbidden, "no_read_key", nil},
 	{node.ErrNotAdmin, http.StatusForbidden, "not_admin", nil},
+	{node.ErrCheckpointPrivate, http.StatusConflict, "checkpoint_private", nil},
+	{snapshot.ErrUnsupported, http.StatusConflict, "checkpoint_unsupported", nil},
 	{node.ErrNoIdentityKey, http.StatusForbidden, "no_identity_key", nil},
 	{node.ErrRevokeThisDevice, http.StatusConflict, "revoke_this_device", nil},
 	{ErrForbidden, http.StatusForbidden, "forbidden", nil},

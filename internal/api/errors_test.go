@@ -30,6 +30,7 @@ import (
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/schema"
 	"github.com/loamdb/loam/internal/seal"
+	"github.com/loamdb/loam/internal/snapshot"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
@@ -94,6 +95,7 @@ var sentinels = map[string]error{
 	"node.ErrBadName":            node.ErrBadName,
 	"node.ErrOffline":            node.ErrOffline,
 	"node.ErrNotAdmin":           node.ErrNotAdmin,
+	"node.ErrCheckpointPrivate":  node.ErrCheckpointPrivate,
 	"node.ErrUnreachable":        node.ErrUnreachable,
 	"node.ErrNoIdentity":         node.ErrNoIdentity,
 	"node.ErrIdentityExists":     node.ErrIdentityExists,
@@ -138,6 +140,10 @@ var sentinels = map[string]error{
 	"reconcile.ErrUngranted":    reconcile.ErrUngranted,
 	"reconcile.ErrStalled":      reconcile.ErrStalled,
 	"reconcile.ErrFrameTimeout": reconcile.ErrFrameTimeout,
+	"reconcile.ErrBadSnapMsg":   reconcile.ErrBadSnapMsg,
+	"snapshot.ErrMalformed":     snapshot.ErrMalformed,
+	"snapshot.ErrUnsupported":   snapshot.ErrUnsupported,
+	"reconcile.ErrNoSnapshot":   reconcile.ErrNoSnapshot,
 
 	"frame.ErrMalformed": frame.ErrMalformed,
 	"frame.ErrTimeout":   frame.ErrTimeout,
@@ -195,6 +201,9 @@ var internalOnly = map[string]string{
 	"reconcile.ErrBadFrame":      "sync with a peer",
 	"reconcile.ErrBadMessage":    "sync with a peer",
 	"reconcile.ErrBadProof":      "sync with a peer",
+	"reconcile.ErrBadSnapMsg":    "a snapshot stream with a peer: it ends and the peer is counted",
+	"snapshot.ErrMalformed":      "a snapshot a peer served: the joiner falls back to a full sync",
+	"reconcile.ErrNoSnapshot":    "a snapshot stream: the peer is told the snapshot is not served",
 	"reconcile.ErrBadCommit":     "sync with a peer",
 	"reconcile.ErrUnauthorized":  "sync with a peer",
 	"reconcile.ErrEquivocation":  "sync with a peer",

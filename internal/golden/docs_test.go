@@ -15,6 +15,7 @@ var owners = map[string]string{
 	"sync":          "internal/reconcile TestGoldenSyncMessages",
 	"sync-proof":    "internal/reconcile TestGoldenSyncProofs",
 	"sync-frame":    "internal/reconcile TestGoldenSyncFrames",
+	"snapshot":      "internal/reconcile TestGoldenSnapMessages",
 	"dht":           "internal/p2p TestGoldenDHTKey",
 	"commit":        "internal/commit TestGoldenCommitDoc",
 	"op":            "internal/commit TestGoldenControlOps",

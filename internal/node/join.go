@@ -261,6 +261,9 @@ func (n *Node) forgetJoined(pj pendingJoin) error {
 	if err := n.st.Forget(ctx, id); err != nil && !errors.Is(err, store.ErrUnknownSpace) {
 		return fmt.Errorf("node: join: remove the space the join added: %w", err)
 	}
+	if err := os.RemoveAll(n.snapDir(id)); err != nil { // a snapshot the join installed (bootstrap.go)
+		return fmt.Errorf("node: join: remove the snapshot the join kept: %w", err)
+	}
 	return n.rk.Forget(id, pj.Keys)
 }
 
@@ -304,8 +307,12 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 		if err != nil {
 			return nil, err
 		}
-		if err := n.st.AddSpace(ctx, name, t.Space); err != nil {
-			return nil, err
+		// A public space's fresh joiner first asks for a checkpoint's
+		// snapshot (bootstrap.go); without one it syncs the whole history.
+		if len(t.ReadKeys) > 0 || !n.bootstrap(ctx, t.Space, name, reached) {
+			if err := n.st.AddSpace(ctx, name, t.Space); err != nil {
+				return nil, err
+			}
 		}
 	} else if err != nil {
 		return nil, err

@@ -60,6 +60,7 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	}
 	h.Handle(reconcile.ProtocolID, func(s p2p.Stream) { n.runSession(s) })
 	h.Handle(blob.BlobProtocolID, n.serveBlobs)
+	h.Handle(reconcile.SnapshotProtocolID, n.serveSnapshot)
 	h.Notify(func(peer keys.AuthorID, connected bool) {
 		if connected && n.dialsTo(peer) {
 			n.wg.Go(func() {

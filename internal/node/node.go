@@ -124,6 +124,7 @@ type Node struct {
 	opened bool       // Open has set everything up (guarded by mu)
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 	leave  leaveState // spaces being left (leave.go)
+	snaps  snapServe  // snapshot streams being served (snapserve.go)
 }
 
 // Counters count what the node refused and transferred.

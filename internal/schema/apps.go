@@ -4,7 +4,9 @@ package schema
 // them: commit.Schema{App: a.Name, Version: a.Version, Body: a.Body}.
 // Their values are objects whose unknown fields are allowed, so that the
 // layouts can grow without a new version; the prefixes are closed, so a
-// key under them that is not one of the layouts is refused.
+// key under them that is not one of the layouts is refused. A poll, a
+// transfer and a confirmation are written once: signed entries others
+// count on (votes, balances) are not rewritten under the same key.
 
 // App is one app's rules.
 type App struct {
@@ -37,11 +39,11 @@ var Apps = []App{
  {"key":"board/photo/{project}/{ms}-{author}","write":"named"},
  {"key":"board/comment/{project}/{ms}-{author}","write":"named","value":{"type":"object","required":["text"],"properties":{"text":{"type":"string","minLength":1,"maxLength":4000}}}},
  {"key":"board/member/{project}/{author}","write":"named","value":{"type":"object"}},
- {"key":"board/poll/{ms}-{author}","write":"named","value":{"type":"object","required":["question","options","closes"],"properties":{"question":{"type":"string","minLength":1,"maxLength":200},"options":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":100}},"closes":{"type":"string","format":"date-time"},"ballot":{"enum":["open","secret"]}}}},
+ {"key":"board/poll/{ms}-{author}","write":"named","once":true,"value":{"type":"object","required":["question","options","closes"],"properties":{"question":{"type":"string","minLength":1,"maxLength":200},"options":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":100}},"closes":{"type":"string","format":"date-time"},"ballot":{"enum":["open","secret"]}}}},
  {"key":"board/vote/{poll}/{person}","write":"named","value":{"type":"object","required":["option"],"properties":{"option":{"type":"integer","minimum":0,"maximum":15}}}}]}`)},
 	{Name: "energy", Version: 1, Body: []byte(`{"prefix":"energy/","rules":[
  {"key":"energy/post/{ms}-{author}","write":"named","value":{"type":"object","required":["kind","kwh"],"properties":{"kind":{"enum":["offer","request"]},"kwh":{"type":"number","exclusiveMinimum":0,"maximum":100000},"text":{"type":"string","maxLength":4000},"until":{"type":"string","format":"date-time"}}}},
- {"key":"energy/transfer/{person}/{to}/{ms}-{author}","write":"named","value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":1,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
- {"key":"energy/confirm/{giver}/{person}/{transfer}","write":"named","value":{"type":"object","properties":{"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/transfer/{person}/{to}/{ms}-{author}","write":"named","once":true,"value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
+ {"key":"energy/confirm/{giver}/{person}/{transfer}","write":"named","once":true,"value":{"type":"object","properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000},"note":{"type":"string","maxLength":500}}}},
  {"key":"energy/limit/{member}","write":"admin","value":{"type":"object","required":["milli"],"properties":{"milli":{"type":"integer","minimum":0,"maximum":100000000}}}}]}`)},
 }

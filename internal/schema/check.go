@@ -26,6 +26,9 @@ type Signer struct {
 	Author string                // the signer's author ID, aut_…
 	Person func(idt string) bool // whether idt certified the signer
 	Admin  func(key []byte) bool // whether the signer is an admin over key
+	// Written reports whether key has a write in the causal past of the
+	// commit being checked (any author), for write-once rules; nil: none.
+	Written func(key []byte) bool
 }
 
 // Violation says which rule a write breaks and why, in words for users.
@@ -73,6 +76,9 @@ func (s *Set) Check(key []byte, op Op, value []byte, signer Signer) *Violation {
 			return &Violation{Rule: r.Key, Why: fmt.Sprintf("only an admin may write it, and %s is not an admin over %q (ask an admin)", signer.Author, key)}
 		}
 	}
+	if r.Once && signer.Written != nil && signer.Written(key) {
+		return &Violation{Rule: r.Key, Why: fmt.Sprintf("%q is written once, and a write of it is already in this commit's past: write a new key instead", key)}
+	}
 	if r.value == nil {
 		return nil
 	}
@@ -85,10 +91,29 @@ func (s *Set) Check(key []byte, op Op, value []byte, signer Signer) *Violation {
 			return &Violation{Rule: r.Key, Why: "the value is not JSON: " + err.Error()}
 		}
 		if err := r.value.Validate(v); err != nil {
-			return &Violation{Rule: r.Key, Why: "the value does not fit the app's layout: " + oneLine(err.Error())}
+			return &Violation{Rule: r.Key, Why: "the value does not fit the app's layout: " + inWords(err)}
 		}
 	}
 	return nil
+}
+
+// Once reports whether key matches a write-once rule of the set.
+func (s *Set) Once(key []byte) bool {
+	if s.Prefix != "" && !bytes.HasPrefix(key, []byte(s.Prefix)) {
+		return false // a rule's pattern is under the prefix (Decode)
+	}
+	r, _ := s.match(key)
+	return r != nil && r.Once
+}
+
+// HasOnce reports whether some rule of the set is write-once.
+func (s *Set) HasOnce() bool {
+	for _, r := range s.Rules {
+		if r.Once {
+			return true
+		}
+	}
+	return false
 }
 
 // match returns the rule key matches, with its placeholders' values.

@@ -26,6 +26,13 @@
 //     its {person}, when the pattern has both); the pattern must have one;
 //   - "admin": an admin whose grant covers the key.
 //
+// once, when true, makes a matching key write-once: a put, del or putblob
+// of it is refused when a write of the key (by anyone) is already in the
+// writing commit's causal past. Two first writes made concurrently both
+// stand (neither saw the other); the key then holds both, as any
+// concurrent writes. The caller says what is in the causal past
+// (Signer.Written).
+//
 // value, when set, is a JSON Schema (draft 2020-12, no remote references,
 // formats as annotations) every put's value must meet; a key with a value
 // schema holds JSON, never a blob. prefix, when set, closes the app: a key
@@ -78,6 +85,7 @@ type wireRule struct {
 	Key   string          `json:"key"`
 	Write Write           `json:"write"`
 	Value json.RawMessage `json:"value,omitempty"`
+	Once  bool            `json:"once,omitempty"`
 }
 
 // Set is a decoded, compiled body. It is immutable and safe for
@@ -92,6 +100,7 @@ type Set struct {
 type Rule struct {
 	Key   string // the pattern as written
 	Write Write
+	Once  bool               // write-once: refused when the key was written in the commit's causal past
 	value *jsonschema.Schema // nil: any value, blobs too
 	segs  [][]part
 }
@@ -151,7 +160,7 @@ func compileRule(wr wireRule) (*Rule, error) {
 	if wr.Key == "" || len(wr.Key) > MaxPattern {
 		return nil, fmt.Errorf("a pattern is 1..%d bytes", MaxPattern)
 	}
-	r := &Rule{Key: wr.Key, Write: wr.Write}
+	r := &Rule{Key: wr.Key, Write: wr.Write, Once: wr.Once}
 	names := map[string]bool{}
 	for _, seg := range strings.Split(wr.Key, "/") {
 		if len(r.segs) == MaxSegments {
@@ -303,3 +312,6 @@ func compileValue(raw json.RawMessage) (*jsonschema.Schema, error) {
 
 // hash names a body in the cache.
 func hash(body []byte) [32]byte { return sha256.Sum256(body) }
+
+// Hash names a body: equal bodies, equal hashes.
+func Hash(body []byte) [32]byte { return hash(body) }

@@ -167,3 +167,89 @@ func TestCacheBound(t *testing.T) {
 		t.Fatal("an entry over the whole bound was kept")
 	}
 }
+
+// TestOnce: a write-once rule refuses a put, del or putblob of a key with
+// a write in the commit's past (Signer.Written), by anyone, and leaves
+// other rules' keys and first writes alone.
+func TestOnce(t *testing.T) {
+	s, err := Decode([]byte(`{"prefix":"b/","rules":[
+ {"key":"b/poll/{ms}-{author}","write":"named","once":true,"value":{"type":"object"}},
+ {"key":"b/note/{ms}-{author}","write":"named"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := func(keys ...string) Signer {
+		sg := signer(ada)
+		sg.Written = func(k []byte) bool {
+			for _, w := range keys {
+				if w == string(k) {
+					return true
+				}
+			}
+			return false
+		}
+		return sg
+	}
+	poll, note := "b/poll/1-"+ada, "b/note/1-"+ada
+	for _, c := range []struct {
+		name   string
+		key    string
+		op     Op
+		signer Signer
+		want   string
+	}{
+		{"first write", poll, Put, written(), ""},
+		{"first write, nothing asked", poll, Put, signer(ada), ""},
+		{"rewrite", poll, Put, written(poll), "written once"},
+		{"delete after a write", poll, Del, written(poll), "written once"},
+		{"blob after a write", poll, PutBlob, written(poll), "written once"},
+		{"another key written", poll, Put, written("b/poll/2-" + ada), ""},
+		{"not a once rule", note, Put, written(note), ""},
+		{"forged, written", "b/poll/1-aut_bob", Put, written("b/poll/1-aut_bob"), "names author"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := s.Check([]byte(c.key), c.op, []byte(`{}`), c.signer)
+			switch {
+			case c.want == "" && v != nil:
+				t.Fatalf("Check = %v, want allowed", v)
+			case c.want != "" && (v == nil || !strings.Contains(v.Error(), c.want)):
+				t.Fatalf("Check = %v, want %q", v, c.want)
+			}
+		})
+	}
+	if !s.HasOnce() || !s.Once([]byte(poll)) || s.Once([]byte(note)) {
+		t.Fatal("HasOnce/Once do not report the write-once rule")
+	}
+}
+
+// TestViolationInWords: a value off its layout is refused in a sentence
+// naming the field and what it needs, not in the validator's report
+// ("jsonschema validation failed with 'loam:value.json#'…").
+func TestViolationInWords(t *testing.T) {
+	var poll *Set
+	for _, a := range Apps {
+		if a.Name == "board" {
+			s, err := Decode(a.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			poll = s
+		}
+	}
+	key := []byte("board/poll/1-" + ada)
+	for _, c := range []struct{ value, want string }{
+		{`{"question":"Paint?","options":["green"],"closes":"2026-12-20T18:00:00Z"}`, `field "options" has 1 items, and needs at least 2`},
+		{`{"options":["a","b"],"closes":"2026-12-20T18:00:00Z"}`, `field "question" is missing`},
+		{`{"question":"Paint?","options":["a","b"],"closes":"x","ballot":"hidden"}`, `field "ballot" is "hidden", and must be one of "open", "secret"`},
+		{`{"question":"Paint?","options":["a",2],"closes":"x"}`, `field "options.1" is a number, and must be a string`},
+		{`[]`, `the value is an array, and must be an object`},
+	} {
+		v := poll.Check(key, Put, []byte(c.value), signer(ada))
+		if v == nil {
+			t.Fatalf("%s: allowed", c.value)
+		}
+		if msg := v.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, "jsonschema") || strings.Contains(msg, "loam:value.json") {
+			t.Errorf("%s:\n got %s\nwant %s, without the validator's words", c.value, msg, c.want)
+		}
+	}
+}

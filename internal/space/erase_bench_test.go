@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/snapshot"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
@@ -15,10 +17,24 @@ import (
 // 90,000 are deleted and erased; a fresh joiner receives every stored
 // commit, so the bytes it downloads are the stored commits' bytes (sync's
 // framing aside). It reports them without erasure (the messages deleted
-// only), with the erasures, and the ratio.
+// only), with the erasures, and the ratio. The checkpoint row erases one
+// message at a time, then makes a checkpoint (#14): a fresh joiner then
+// receives the checkpoint commit and its snapshot's five parts
+// (/loam/snapshot/1, docs/protocol/snapshot.md) and no commit before it;
+// MiB-checkpoint is their bytes (framing aside), ratio theirs over
+// MiB-deleted-only (the must-show's bound is 0.2). internal/node
+// TestChatJoinSkipsDeadHistory measures the same on the wire.
 //
 //	go test -run='^$' -bench=ChatJoinBytes -benchtime=1x ./internal/space
 func BenchmarkChatJoinBytes(b *testing.B) {
+	b.Run("checkpoint", func(b *testing.B) {
+		for range b.N {
+			plain, snap := chatJoinCheckpoint(b, 100_000, 90_000)
+			b.ReportMetric(float64(plain)/(1<<20), "MiB-deleted-only")
+			b.ReportMetric(float64(snap)/(1<<20), "MiB-checkpoint")
+			b.ReportMetric(float64(snap)/float64(plain), "ratio")
+		}
+	})
 	for _, bulk := range []bool{false, true} {
 		name := "one-erase-per-message"
 		if bulk {
@@ -36,6 +52,19 @@ func BenchmarkChatJoinBytes(b *testing.B) {
 }
 
 func chatJoinBytes(b *testing.B, n, gone int, bulk bool) (plain, erased int64) {
+	plain, erased, _ = chatJoin(b, n, gone, bulk, false)
+	return plain, erased
+}
+
+// chatJoinCheckpoint is chatJoinBytes one erase per message, then a
+// checkpoint: it returns the bytes of the deleted-only space and those a
+// fresh joiner receives from the checkpoint.
+func chatJoinCheckpoint(b *testing.B, n, gone int) (plain, snap int64) {
+	plain, _, snap = chatJoin(b, n, gone, false, true)
+	return plain, snap
+}
+
+func chatJoin(b *testing.B, n, gone int, bulk, checkpoint bool) (plain, erased, snap int64) {
 	ctx := context.Background()
 	f := newFixture(b, store.Options{NoSync: true})
 	_, w := f.writer(b)
@@ -76,5 +105,21 @@ func chatJoinBytes(b *testing.B, n, gone int, bulk bool) (plain, erased int64) {
 			}
 		}
 	}
-	return plain, size()
+	erased = size()
+	if checkpoint {
+		s, err := snapshot.FromStore(ctx, f.st, f.sk.Space())
+		if err != nil {
+			b.Fatal(err)
+		}
+		op, err := commit.CheckpointOp(s.Checkpoint)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := f.sp.Commit(ctx, []commit.Op{op}) // the fixture's admin
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap = int64(len(c.Bytes()) + len(reconcile.EncodeKeptCommits(s.Kept)) + s.Sections.Size())
+	}
+	return plain, erased, snap
 }

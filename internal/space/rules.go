@@ -114,6 +114,11 @@ func (s *Space) DeclareRules(ctx context.Context, sc commit.Schema) (commit.Sche
 	case sc.Version <= cur:
 		return sc, fmt.Errorf("%w: version %d of app %q is in force in space %s; declare version %d or later (or leave the version out)", ErrRulesVersion, cur, sc.App, s.info.Name, cur+1)
 	}
-	_, err = s.Commit(ctx, []commit.Op{commit.SchemaOp(sc)})
-	return sc, err
+	if _, err = s.Commit(ctx, []commit.Op{commit.SchemaOp(sc)}); err != nil {
+		return sc, err
+	}
+	s.mu.Lock()
+	s.accessGen++ // the device's next write is checked against these rules
+	s.mu.Unlock()
+	return sc, nil
 }

@@ -252,7 +252,11 @@ func (s *Space) canWrite(ctx context.Context, ops []commit.Op) error {
 		return fmt.Errorf("%w: %s was revoked in space %s (its commits after seq %d do not count); ask an admin for a new invite", ErrReadOnly, me, s.info.Name, cut)
 	}
 	c := &commit.Commit{Header: commit.Header{Space: s.info.ID, Author: me, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}}, Ops: ops}
-	if _, err := a.State.Check(c, func(keys.AuthorID, uint64) bool { return true }); err != nil {
+	written := func(key []byte) bool { // write-once rules: any write held, the next commit will have seen it
+		ws, err := s.st.Writes(ctx, s.info.ID, key, false)
+		return err != nil || len(ws) > 0
+	}
+	if _, err := a.State.CheckNext(c, written); err != nil {
 		if re := s.appRuleErr(err, false); re != nil {
 			return re // the device may write, but not this
 		}

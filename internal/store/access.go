@@ -64,6 +64,8 @@ func (s *Store) Access(ctx context.Context, sp keys.SpaceID) (Access, error) {
 			st.AddSchema(sc)
 		}
 	}
+	// The writes tracked for write-once rules are not read here: a device
+	// checks its next write against its store (acl.State.CheckNext).
 	return Access{State: st, Cuts: cuts, Forked: forked}, nil
 }
 

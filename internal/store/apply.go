@@ -441,7 +441,17 @@ func (r *refusal) Error() string { return r.err.Error() }
 // caches are dropped so that it does.
 func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
 	for sp := range bc.rebuild {
-		changes, d, err := a.rebuild(sp, bc.forced[sp])
+		var cs []*commit.Commit // stored by this group (redecide.go)
+		for i, r := range group {
+			for j, c := range r.commits {
+				if r.space == sp && replies[i].err == nil && j < len(replies[i].res.Outcomes) {
+					if s := replies[i].res.Outcomes[j].Status; s == Applied || s == Revoked || s == Forked {
+						cs = append(cs, c)
+					}
+				}
+			}
+		}
+		changes, d, err := a.rebuild(sp, bc.forced[sp], cs)
 		if err != nil {
 			delete(a.spaces, sp)
 			continue

@@ -280,6 +280,11 @@ func (a *applier) indexSuperseded(bc *batch, st *spaceState, key []byte, cs *cel
 				return err
 			}
 		}
+		if (e.Tombstone() || e.Erased) && seen(e) {
+			if err := indexDead(bc, st.id, key, e); err != nil { // for re-deciding from the cut (redecide.go)
+				return err
+			}
+		}
 		if e.Tombstone() || e.Erased || !seen(e) {
 			continue
 		}

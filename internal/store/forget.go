@@ -17,6 +17,8 @@ var spaceTags = []byte{
 	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagPast, tagOffchain,
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 	tagHistory, tagErased, tagPolicy, tagSchema, tagLost, tagFloor, tagDeadCell,
+	tagOnce,
+	tagRevoking, tagDead, tagIncr,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees

@@ -36,6 +36,9 @@ const (
 	// starts from (reserved for step 4 of docs/plans/checkpoints.md).
 	tagFloor    byte = 0x1f
 	tagDeadCell byte = 0x23
+	// tagOnce: the writes tracked for write-once rules, one row per key
+	// of a commit that counts (schema.go).
+	tagOnce byte = 0x24
 )
 
 func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {

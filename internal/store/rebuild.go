@@ -22,7 +22,11 @@ import (
 //
 // It holds the space's commits in memory: forks and revocations are rare,
 // joins are one per member, so simplicity wins over streaming here.
-func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision, error) {
+//
+// cs are the commits of the batch for the space (nil on load): when they
+// hold one revoking commit whose cuts void only data commits, the space
+// is decided from the cut instead (redecide.go), unless a.fullOnly.
+func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]Change, *acl.Decision, error) {
 	st := a.spaces[sp]
 	ctx := context.Background()
 	if err := a.fault("rebuild", nil); err != nil {
@@ -31,6 +35,12 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision,
 	if st.floor != nil {
 		d, err := a.floorRebuild(st)
 		return nil, d, err
+	}
+	if !force && !a.s.fullRedecide {
+		changes, d, err := a.redecideFast(st, cs)
+		if !errors.Is(err, errSlow) {
+			return changes, d, err
+		}
 	}
 
 	var all []*commit.Commit
@@ -59,7 +69,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision,
 	changed := !maps.Equal(invalid, st.invalid)
 
 	bc := a.newBatch()
-	for _, tag := range []byte{tagInvalid, tagCut} {
+	for _, tag := range []byte{tagInvalid, tagCut, tagRevoking} {
 		p := spaceKey(tag, sp)
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, nil, err
@@ -75,8 +85,19 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool) ([]Change, *acl.Decision,
 			return nil, nil, err
 		}
 	}
+	for _, c := range all {
+		if err := noteRevoking(bc, sp, c); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := bc.b.Set(markKey(sp, markRevoking), nil, nil); err != nil {
+		return nil, nil, err
+	}
 	st.invalid, st.cuts, st.valid = invalid, d.Cuts, d.State(sp)
 	st.fastFrom = map[keys.AuthorID]uint64{}
+	if err := a.rewriteOnce(bc, st); err != nil {
+		return nil, nil, err
+	}
 
 	var changes []Change
 	if force || changed {
@@ -117,10 +138,13 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.Autho
 	bc.fresh[sp] = true
 	// Erasures are decided again too: a write erased by an erase that no
 	// longer counts is lost (its payload is gone here), no longer erased.
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), policyKey(sp)} {
+	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), spaceKey(tagDead, sp), policyKey(sp)} {
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, err
 		}
+	}
+	if err := bc.b.Set(markKey(sp, markDead), nil, nil); err != nil { // replayed below
+		return nil, err
 	}
 	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0

@@ -167,6 +167,9 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 			if err := bc.b.Delete(row, nil); err != nil { // erased already: the row has done its work
 				return Result{}, err
 			}
+			if err := bc.b.Set(deadRow(row), nil, nil); err != nil { // still superseded (redecide.go)
+				return Result{}, err
+			}
 			continue
 		}
 		done := ErasedOp{Author: h.au, Seq: h.seq, Op: h.op}
@@ -181,6 +184,9 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 			return Result{}, err
 		}
 		if err := bc.b.Delete(row, nil); err != nil {
+			return Result{}, err
+		}
+		if err := bc.b.Set(deadRow(row), nil, nil); err != nil { // still superseded, now erased (redecide.go)
 			return Result{}, err
 		}
 		res.Erased = append(res.Erased, done)

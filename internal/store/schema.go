@@ -66,15 +66,92 @@ func (s *Store) Schemas(ctx context.Context, sp keys.SpaceID) ([]acl.Schema, err
 }
 
 // addSchemas records the schema declarations of a stored commit durably
-// and, if it counts, in the decision state.
+// and, if it counts, in the decision state. A declaration with a
+// write-once rule new to the state is watched, counting or not, and the
+// space is decided again, so that the writes stored before it are tracked
+// (acl/once.go).
 func (a *applier) addSchemas(bc *batch, st *spaceState, scs []acl.Schema, valid bool) error {
 	for i, sc := range scs {
 		if valid {
 			st.valid.AddSchema(sc)
+		}
+		if st.valid.Watch(sc) && st.floor == nil {
+			// A floored space holds no commits below its floor to track
+			// (docs/design.md, "Write-once rules").
+			st.view.redecide = true
+			bc.rebuild[st.id] = true
 		}
 		if err := bc.b.Set(schemaKey(st.id, sc.Granter, sc.Seq, uint32(i)), encodeSchema(sc), nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// onceKey is the row of a tracked write: commit (author, seq) wrote key.
+func onceKey(sp keys.SpaceID, l acl.Loc, key []byte) []byte {
+	return spaceKey(tagOnce, sp, l.Author[:], be64(l.Seq), key)
+}
+
+// decodeOnceRow decodes the key of a tracked write's row (tagOnce).
+func decodeOnceRow(k []byte) ([]byte, acl.Loc, error) {
+	const head = 1 + 2*keys.Size + 8
+	if len(k) <= head || k[0] != tagOnce || len(k)-head > commit.MaxKeySize {
+		return nil, acl.Loc{}, fmt.Errorf("%w: write-once row", ErrCorrupt)
+	}
+	l := acl.Loc{Author: keys.AuthorID(k[1+keys.Size:]), Seq: binary.BigEndian.Uint64(k[1+2*keys.Size:])}
+	return bytes.Clone(k[head:]), l, nil
+}
+
+// recordOnce tracks the writes of c, which counts, for write-once rules,
+// durably and in the decision state.
+func (a *applier) recordOnce(bc *batch, st *spaceState, c *commit.Commit) error {
+	for _, key := range st.valid.Record(c) {
+		if err := bc.b.Set(onceKey(st.id, acl.Loc{Author: c.Author, Seq: c.Seq}, key), nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteOnce replaces the tracked writes' rows of a space with those of
+// its decision state (after deciding it again).
+func (a *applier) rewriteOnce(bc *batch, st *spaceState) error {
+	p := spaceKey(tagOnce, st.id)
+	if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		return err
+	}
+	for key, ls := range st.valid.OnceWrites() {
+		for _, l := range ls {
+			if err := bc.b.Set(onceKey(st.id, l, []byte(key)), nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadOnce fills a decision state with a space's write-once rules: every
+// stored declaration watched (counting or not), the tracked writes of the
+// commits counts says count.
+func (s *Store) loadOnce(ctx context.Context, sp keys.SpaceID, st *acl.State, schemas []acl.Schema, counts func(acl.Loc) bool) error {
+	watching := false
+	for _, sc := range schemas {
+		st.Watch(sc)
+		watching = watching || st.OnceWrites() != nil
+	}
+	if !watching {
+		return nil
+	}
+	var e err0
+	for k := range s.scan(ctx, spaceKey(tagOnce, sp), false, &e) {
+		key, l, err := decodeOnceRow(k)
+		if err != nil {
+			return err
+		}
+		if counts(l) {
+			st.AddWrite(key, l)
+		}
+	}
+	return e.err
 }

@@ -42,3 +42,28 @@ func FuzzDecodeSchemaRow(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeOnceRow: the key of a tracked write's row (write-once rules)
+// read from a damaged disk decodes or is ErrCorrupt, and what decodes
+// makes the same row key again.
+func FuzzDecodeOnceRow(f *testing.F) {
+	sp := keys.SpaceKeyFromSeed([32]byte{1}).Space()
+	au := keys.DeviceKeyFromSeed([32]byte{2}).Author()
+	f.Add(onceKey(sp, acl.Loc{Author: au, Seq: 3}, []byte("board/poll/1795275592000-"+au.String())))
+	f.Add(onceKey(sp, acl.Loc{Author: au, Seq: 1}, []byte("p")))
+	f.Add([]byte{tagOnce})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		key, l, err := decodeOnceRow(k)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		var rsp keys.SpaceID
+		copy(rsp[:], k[1:])
+		if got := onceKey(rsp, l, key); !bytes.Equal(got, k) {
+			t.Fatalf("%x decodes to %s %+v, which makes the row %x", k, key, l, got)
+		}
+	})
+}

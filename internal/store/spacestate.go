@@ -142,9 +142,12 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 			st.valid.AddSchema(sc)
 		}
 	}
+	if err := a.s.loadOnce(ctx, sp, st.valid, schemas, func(l acl.Loc) bool { return st.counts(l.Author, l.Seq) }); err != nil {
+		return nil, err
+	}
 	a.spaces[sp] = st
 	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
-		if _, _, err := a.rebuild(sp, vs.rebuild); err != nil {
+		if _, _, err := a.rebuild(sp, vs.rebuild, nil); err != nil {
 			return nil, err
 		}
 	}

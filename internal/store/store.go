@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -124,6 +125,10 @@ type Store struct {
 	// named points (see fault); a non-nil error is injected there as a
 	// storage failure.
 	hook func(point string, c *commit.Commit) error
+	// fullRedecide, set by this package's tests before use, makes every
+	// re-decision decide the whole space (redecide.go).
+	fullRedecide bool
+	fromCut      atomic.Int64 // re-decisions made from the cut (redecide.go)
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close

@@ -143,6 +143,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	bc.byLoc[authorSeq{st.id, c.Author, c.Seq}] = c
 	if isGenesis(c) {
 		st.genesis = true
+		if err := markFresh(bc, st.id); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if st.view.MaxTime.Less(c.Time) {
 		st.view.MaxTime = c.Time
@@ -154,6 +157,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		return Outcome{}, err
 	}
 	bc.stored = append(bc.stored, c)
+	if err := noteRevoking(bc, st.id, c); err != nil {
+		return Outcome{}, err
+	}
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
 		return forkedOutcome(c, fs), nil // stored, but a forked author's later commits do not count
 	}
@@ -175,6 +181,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		return revokedOutcome(c, auth.invalid), nil
 	}
 	if err := a.applyOps(bc, st, c, p); err != nil {
+		return Outcome{}, err
+	}
+	if err := a.recordOnce(bc, st, c); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Status: Applied}, nil

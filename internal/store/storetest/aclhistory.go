@@ -234,12 +234,13 @@ func GenACL(r *rand.Rand, g Gen) *History {
 
 // schemaBodies are the app rules drawn for the app "s": closed to keys
 // naming their author with JSON object values; open, naming the author;
-// a pin only admins write; retired.
+// a pin only admins write; retired; write-once pins and keys.
 var schemaBodies = []string{
 	`{"prefix":"s/","rules":[{"key":"s/{author}","write":"named","value":{"type":"object"}}]}`,
 	`{"rules":[{"key":"s/{author}","write":"named"}]}`,
 	`{"prefix":"s/","rules":[{"key":"s/pin/{n}","write":"admin"},{"key":"s/{x}","write":"anyone"}]}`,
 	``,
+	`{"prefix":"s/","rules":[{"key":"s/pin/{n}","write":"anyone","once":true},{"key":"s/{x}","write":"anyone","once":true}]}`,
 }
 
 // schemaStep draws a's ops for the app "s": sometimes a schema

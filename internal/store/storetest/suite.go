@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"OneTimeInvite", testOneTimeInvite},
 		{"PrefixAndExpiry", testPrefixAndExpiry},
 		{"AppRules", testAppRules},
+		{"WriteOnce", testWriteOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

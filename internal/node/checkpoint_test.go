@@ -1,0 +1,193 @@
+package node
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+)
+
+// TestCheckpointRefused: a member without admin of the whole space, and a
+// private space, get a checkpoint refused with an error that says why.
+func TestCheckpointRefused(t *testing.T) {
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	newSpace(t, a, "chat")
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	if _, err := b.Checkpoint(ctxT(t), "chat"); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("a writer's checkpoint: %v, want ErrNotAdmin", err)
+	}
+	privateSpace(t, a, "family")
+	if _, err := a.Checkpoint(ctxT(t), "family"); !errors.Is(err, ErrCheckpointPrivate) {
+		t.Errorf("a private space's checkpoint: %v, want ErrCheckpointPrivate", err)
+	}
+	if _, err := a.Checkpoint(ctxT(t), "chat"); err != nil {
+		t.Errorf("the admin's checkpoint: %v", err)
+	}
+}
+
+// TestSnapStreamsBounded: a node serves one snapshot stream per peer and
+// maxSnapStreams in all.
+func TestSnapStreamsBounded(t *testing.T) {
+	var s snapServe
+	peer := func(i byte) keys.AuthorID { return keys.AuthorID{i} }
+	if !s.enter(peer(1)) || s.enter(peer(1)) {
+		t.Fatal("a second stream of one peer was let in, or the first was not")
+	}
+	for i := range byte(maxSnapStreams - 1) {
+		if !s.enter(peer(2 + i)) {
+			t.Fatalf("stream %d of %d refused", i+2, maxSnapStreams)
+		}
+	}
+	if s.enter(peer(100)) {
+		t.Errorf("stream %d let in", maxSnapStreams+1)
+	}
+	s.leave(peer(1))
+	if !s.enter(peer(100)) {
+		t.Errorf("a slot freed was not taken")
+	}
+}
+
+// TestBadSnapshotFallsBack: a peer serving a snapshot whose cells do not
+// match its checkpoint is counted (bad_snapshot) and blocked; the joiner
+// installs nothing and syncs the whole history from another peer.
+func TestBadSnapshotFallsBack(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	b := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	id := w.ID()
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := filepath.Join(a.snapDir(id), k.ID.String(), "3")
+	bs, err := os.ReadFile(cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs[len(bs)/2] ^= 1
+	if err := os.WriteFile(cells, bs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	waitFor(t, time.Minute, "b to hold the invite", func() bool { return viewHash(b, id) == viewHash(a, id) })
+
+	j := openNode(t, t.TempDir())
+	if _, err := j.Connect(ctx, b.Addrs()[0]+"/p2p/"+b.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	joinWith(t, j, tk)
+	if got := j.Counters().Misbehaving["bad_snapshot"]; got != 1 {
+		t.Errorf("bad_snapshot counted %d times, want 1 (%v)", got, j.Counters().Misbehaving)
+	}
+	if f, err := j.st.Floor(ctx, id); err != nil || f != nil {
+		t.Errorf("the joiner is floored (%+v, %v) from a bad snapshot", f, err)
+	}
+	waitFor(t, time.Minute, "the joiner to hold the space from b", func() bool { return viewHash(j, id) == viewHash(b, id) })
+}
+
+// TestJoinerServesSnapshot: a joiner that installed a checkpoint's
+// snapshot serves it in turn: a later joiner whose other peer offers
+// none installs it from the first joiner.
+func TestJoinerServesSnapshot(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	id := w.ID()
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j1 := openNode(t, t.TempDir())
+	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	if f, err := j1.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("the first joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	if err := os.RemoveAll(a.snapDir(id)); err != nil { // a offers none now
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	waitFor(t, time.Minute, "the first joiner to hold the invite", func() bool { return viewHash(j1, id) == viewHash(a, id) })
+
+	j2 := openNode(t, t.TempDir())
+	if _, err := j2.Connect(ctx, j1.Addrs()[0]+"/p2p/"+j1.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	joinWith(t, j2, tk)
+	if f, err := j2.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("the second joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	waitFor(t, time.Minute, "the second joiner to hold the space", func() bool { return viewHash(j2, id) == viewHash(a, id) })
+	for _, n := range []*Node{a, j1, j2} {
+		if m := n.Counters().Misbehaving; len(m) != 0 {
+			t.Errorf("misbehaviour counted: %v", m)
+		}
+	}
+}
+
+// TestFailedSnapshotJoinLeavesNothing: a join that installed a
+// checkpoint's snapshot and then fails (the invite expired) leaves no
+// space and no snapshot behind. (An invite revoked after the checkpoint
+// would not do: a floored store does not apply a revocation after its
+// floor yet, it marks the space NeedsHistory, and the join succeeds there;
+// deepening is the plan's step 4.)
+func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Second)
+	expired := time.Now().Add(2 * time.Second)
+	waitFor(t, 10*time.Second, "the invite to expire", func() bool { return time.Now().After(expired) })
+	j := openNode(t, t.TempDir())
+	if _, err := j.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
+		t.Fatalf("join with an expired invite: %v", err)
+	}
+	holdsNothing(t, j)
+	if _, err := os.Stat(j.snapDir(w.ID())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the snapshot the failed join installed is still there: %v", err)
+	}
+}
+
+// TestRevocationAfterFloorNeedsHistory: a revocation made after the
+// checkpoint a joiner installed cannot be decided from the history it
+// holds: its store marks the space NeedsHistory (for deepening, the plan's
+// step 4), which is not built yet: meanwhile its decision is stale (the
+// revoked invite still counts there).
+func TestRevocationAfterFloorNeedsHistory(t *testing.T) {
+	ctx := ctxT(t)
+	a := openNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	j := openNode(t, t.TempDir())
+	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
+	joinWith(t, j, tk)
+	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.NeedsHistory {
+		t.Fatalf("after the join: floor %+v, %v; want floored, not needing history", f, err)
+	}
+	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the joiner to mark the space NeedsHistory", func() bool {
+		f, err := j.st.Floor(ctx, w.ID())
+		return err == nil && f != nil && f.NeedsHistory
+	})
+}

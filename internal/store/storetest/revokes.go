@@ -1,0 +1,103 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/view"
+)
+
+// GenRevokes generates a history of writers and two admins in which the
+// admins revoke writers, and each other, at random points (at the seq
+// they know of them), mostly in commits of their own with nothing else,
+// sometimes with writes or a second revocation, sometimes granting; the
+// revoked keep writing, to keys of a small pool (which conflict) and to
+// keys of their own. It exercises re-deciding from the cut (#16) and
+// every case where that falls back to deciding the whole space.
+func GenRevokes(r *rand.Rand, g Gen) *History {
+	seed := func() (s [32]byte) {
+		for i := range s {
+			s[i] = byte(r.UintN(256))
+		}
+		return
+	}
+	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	phys := base
+	var grants []commit.Op
+	as := make([]*author, g.Authors+2)
+	for i := range as {
+		k := keys.DeviceKeyFromSeed(seed())
+		h.Authors = append(h.Authors, k)
+		role := commit.RoleWrite
+		if i < 2 {
+			role = commit.RoleAdmin
+		}
+		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
+		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+	}
+	genesis := must(commit.Build(commit.Header{Space: h.Space(), Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, h.SpaceKey))
+	h.add(genesis)
+	for _, a := range as {
+		a.known[genesis.Author] = genesis
+		a.newSince[genesis.Author] = genesis.ID
+	}
+	revoke := func(a, t *author) commit.Op {
+		var cut uint64
+		if c := a.known[t.key.Author()]; c != nil {
+			cut = c.Seq
+		}
+		if r.IntN(4) == 0 && cut > 0 {
+			cut -= uint64(r.IntN(int(cut) + 1)) // lower than it knows
+		}
+		return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut})
+	}
+	writes := func(a *author) []commit.Op {
+		var out []commit.Op
+		for i := range 1 + r.IntN(g.MaxBatch) {
+			key := fmt.Appendf(nil, "k/%02d", r.IntN(g.Keys))
+			if r.IntN(2) == 0 {
+				key = fmt.Appendf(nil, "own/%s/%d/%d", a.key.Author().Short(), a.seq+1, i)
+			}
+			if r.IntN(6) == 0 {
+				out = append(out, commit.Del(key))
+			} else {
+				out = append(out, commit.Put(key, fmt.Appendf(nil, "%s:%d:%d", a.key.Author().Short(), a.seq+1, i)))
+			}
+		}
+		return out
+	}
+	for ops := 0; ops < g.Ops; {
+		phys += uint64(r.IntN(3)) * 1000
+		ai := r.IntN(len(as))
+		a := as[ai]
+		if r.IntN(10) < 3 {
+			if b := as[r.IntN(len(as))]; b != a {
+				a.learn(b)
+			}
+			continue
+		}
+		var batch []commit.Op
+		if ai < 2 && r.IntN(3) == 0 {
+			batch = append(batch, revoke(a, as[r.IntN(len(as))]))
+			switch x := r.IntN(8); {
+			case x == 0:
+				batch = append(batch, revoke(a, as[r.IntN(len(as))]))
+			case x == 1:
+				batch = append(batch, writes(a)...)
+			case x == 2:
+				batch = append(batch, commit.GrantOp(commit.Grant{Subject: as[r.IntN(len(as))].key.Author(), Role: commit.RoleWrite, Prefix: []byte("k/")}))
+			}
+		} else {
+			batch = writes(a)
+		}
+		ops += len(batch)
+		c := a.build(h.Space(), phys, batch)
+		h.add(c)
+		a.wrote(c)
+	}
+	return h
+}
