@@ -14,8 +14,8 @@ import (
 // TestCheckpointRefused: a member without admin of the whole space, and a
 // private space, get a checkpoint refused with an error that says why.
 func TestCheckpointRefused(t *testing.T) {
-	a := openNode(t, t.TempDir())
-	b := openNode(t, t.TempDir())
+	a := openSnapNode(t, t.TempDir())
+	b := openSnapNode(t, t.TempDir())
 	newSpace(t, a, "chat")
 	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
 	if _, err := b.Checkpoint(ctxT(t), "chat"); !errors.Is(err, ErrNotAdmin) {
@@ -57,8 +57,8 @@ func TestSnapStreamsBounded(t *testing.T) {
 // installs nothing and syncs the whole history from another peer.
 func TestBadSnapshotFallsBack(t *testing.T) {
 	ctx := ctxT(t)
-	a := openNode(t, t.TempDir())
-	b := openNode(t, t.TempDir())
+	a := openSnapNode(t, t.TempDir())
+	b := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	id := w.ID()
 	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
@@ -80,7 +80,7 @@ func TestBadSnapshotFallsBack(t *testing.T) {
 	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
 	waitFor(t, time.Minute, "b to hold the invite", func() bool { return viewHash(b, id) == viewHash(a, id) })
 
-	j := openNode(t, t.TempDir())
+	j := openSnapNode(t, t.TempDir())
 	if _, err := j.Connect(ctx, b.Addrs()[0]+"/p2p/"+b.PeerID()); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestBadSnapshotFallsBack(t *testing.T) {
 // none installs it from the first joiner.
 func TestJoinerServesSnapshot(t *testing.T) {
 	ctx := ctxT(t)
-	a := openNode(t, t.TempDir())
+	a := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	id := w.ID()
 	writeChat(t, w, 300, 270)
@@ -108,7 +108,7 @@ func TestJoinerServesSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j1 := openNode(t, t.TempDir())
+	j1 := openSnapNode(t, t.TempDir())
 	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j1.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
 		t.Fatalf("the first joiner is not floored at the checkpoint: %+v, %v", f, err)
@@ -119,7 +119,7 @@ func TestJoinerServesSnapshot(t *testing.T) {
 	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
 	waitFor(t, time.Minute, "the first joiner to hold the invite", func() bool { return viewHash(j1, id) == viewHash(a, id) })
 
-	j2 := openNode(t, t.TempDir())
+	j2 := openSnapNode(t, t.TempDir())
 	if _, err := j2.Connect(ctx, j1.Addrs()[0]+"/p2p/"+j1.PeerID()); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestJoinerServesSnapshot(t *testing.T) {
 // deepening is the plan's step 4.)
 func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 	ctx := ctxT(t)
-	a := openNode(t, t.TempDir())
+	a := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	writeChat(t, w, 300, 270)
 	eraseChat(t, w, 270)
@@ -153,7 +153,7 @@ func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Second)
 	expired := time.Now().Add(2 * time.Second)
 	waitFor(t, 10*time.Second, "the invite to expire", func() bool { return time.Now().After(expired) })
-	j := openNode(t, t.TempDir())
+	j := openSnapNode(t, t.TempDir())
 	if _, err := j.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
 		t.Fatalf("join with an expired invite: %v", err)
 	}
@@ -170,14 +170,14 @@ func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 // revoked invite still counts there).
 func TestRevocationAfterFloorNeedsHistory(t *testing.T) {
 	ctx := ctxT(t)
-	a := openNode(t, t.TempDir())
+	a := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	writeChat(t, w, 300, 270)
 	eraseChat(t, w, 270)
 	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
 		t.Fatal(err)
 	}
-	j := openNode(t, t.TempDir())
+	j := openSnapNode(t, t.TempDir())
 	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
 	joinWith(t, j, tk)
 	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.NeedsHistory {
@@ -190,4 +190,31 @@ func TestRevocationAfterFloorNeedsHistory(t *testing.T) {
 		f, err := j.st.Floor(ctx, w.ID())
 		return err == nil && f != nil && f.NeedsHistory
 	})
+}
+
+// openSnapNode is openNode with Options.SnapshotJoin: as a fresh joiner it
+// asks for a checkpoint's snapshot first.
+func openSnapNode(t *testing.T, home string) *Node {
+	t.Helper()
+	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true, SnapshotJoin: true})
+}
+
+// TestSnapshotJoinOff: without Options.SnapshotJoin a fresh joiner of a
+// checkpointed space syncs the whole history (no floor), so it decides
+// later revocations as every full replica does.
+func TestSnapshotJoinOff(t *testing.T) {
+	ctx := ctxT(t)
+	a := openSnapNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 30, 20)
+	eraseChat(t, w, 20)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	j := openNode(t, t.TempDir())
+	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	waitFor(t, time.Minute, "the joiner to hold the space", func() bool { return viewHash(j, w.ID()) == viewHash(a, w.ID()) })
+	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f != nil {
+		t.Fatalf("a joiner without SnapshotJoin is floored: %+v, %v", f, err)
+	}
 }

@@ -60,6 +60,14 @@ type Options struct {
 	RelayLimit   p2p.RelayLimit
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
+	// SnapshotJoin makes a fresh joiner of a public space ask its peers
+	// for a checkpoint's snapshot first (bootstrap.go), and skip the
+	// history below it. Off by default: a store installed from a
+	// snapshot cannot yet decide a revocation made after its checkpoint
+	// (it marks the space NeedsHistory and keeps its old decision, so a
+	// revoked member's later writes would count there), until deepening
+	// exists (docs/design.md, "Checkpoints: the wire and the joiner").
+	SnapshotJoin bool
 	// UploadRate bounds the bytes per second this node serves blob chunks
 	// at, over all peers; 0 means no bound.
 	UploadRate int64
@@ -110,6 +118,7 @@ type Node struct {
 	upload       *blob.Pacer   // bounds blob upload; nil if unbounded
 	blobTimeouts blobTimeouts  // defaultBlobTimeouts but in tests
 	fetchBlobs   int64         // see Options.FetchBlobs, resolved
+	snapshotJoin bool          // Options.SnapshotJoin
 	wanted       wantedSet     // blobs to fetch eagerly
 	erased       letGoSet      // blobs erases let go of (erase.go)
 	retainKick   chan struct{} // a retention policy arrived (erase.go)
@@ -160,7 +169,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = blob.NewPacer(o.UploadRate, blob.PacerKeep)
 	n.blobTimeouts = defaultBlobTimeouts
-	n.fetchBlobs = o.FetchBlobs
+	n.fetchBlobs, n.snapshotJoin = o.FetchBlobs, o.SnapshotJoin
 	if n.fetchBlobs == 0 {
 		n.fetchBlobs = DefaultFetchBlobs
 	}

@@ -63,7 +63,7 @@ func bytesIn(n *Node) (total uint64) {
 // waits until its view is a's, and returns it with the bytes it received.
 func joinChat(t *testing.T, a *Node, id keys.SpaceID, home string) (*Node, uint64) {
 	t.Helper()
-	j := openNode(t, home)
+	j := openSnapNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	tk, err := a.Invite(ctx, "chat", commit.RoleRead, time.Hour)
@@ -117,8 +117,8 @@ func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
 		start = time.Now()
 	}
-	a := openNode(t, filepath.Join(dir, "a"))
-	b := openNode(t, filepath.Join(dir, "b"))
+	a := openSnapNode(t, filepath.Join(dir, "a"))
+	b := openSnapNode(t, filepath.Join(dir, "b"))
 	w := newSpace(t, a, "chat")
 	id := w.ID()
 	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
