@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/loamdb/loam/internal/blob"
@@ -75,5 +76,60 @@ func BenchmarkRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Close()
+	}
+}
+
+// BenchmarkChunkWrites stores 256 chunks of 1 MiB (256 MiB) from 4
+// goroutines, as a download does, then makes them durable with one Sync:
+// through the page cache (buffered, as Add) or with O_DIRECT (direct, as
+// Fetch; through the page cache where the file system refuses it). The
+// chunks are kept until the benchmark ends, as a download keeps them.
+//
+//	go test -run='^$' -bench=ChunkWrites -benchtime=3x ./internal/blob
+func BenchmarkChunkWrites(b *testing.B) {
+	const n, writers = 256, 4
+	chunks := make([][]byte, n)
+	ids := make([]blob.ChunkID, n)
+	for i := range chunks {
+		chunks[i] = randBytes(uint64(100+i), MiB)
+		ids[i] = blob.ChunkIDOf(chunks[i])
+	}
+	for _, direct := range []bool{false, true} {
+		name := "buffered"
+		if direct {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(n * MiB)
+			for b.Loop() {
+				b.StopTimer()
+				s := openStore(b, b.TempDir())
+				b.StartTimer()
+				var wg sync.WaitGroup
+				errs := make(chan error, writers)
+				for w := range writers {
+					wg.Go(func() {
+						for i := w; i < n; i += writers {
+							put := func(id blob.ChunkID, data []byte) error { return blob.PutDeferred(s, id, data) }
+							if direct {
+								put = func(id blob.ChunkID, data []byte) error { return blob.PutDirect(s, id, data) }
+							}
+							if err := put(ids[i], chunks[i]); err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				close(errs)
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,12 +132,16 @@ func (c *Client) put(cs *clientStream) {
 // as a whole may take longer (a throttled seeder sends it slowly). The
 // stream is kept for later calls only if the exchange went as the
 // protocol says: the answer is well formed and check accepts it.
-func (c *Client) exchange(ctx context.Context, req *BlobMsg, check func(*BlobMsg) error) (*BlobMsg, error) {
+//
+// read reads the answer (readMsg but for a Get's, readChunk). If the
+// answer is dropped after it was read (check refuses it, or ctx ended),
+// its Data is given back with putDataBuf.
+func (c *Client) exchange(ctx context.Context, req *BlobMsg, read func(*frame.Conn) (*BlobMsg, error), check func(*BlobMsg) error) (*BlobMsg, error) {
 	cs, reused, err := c.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.exchangeOn(ctx, cs, req, check)
+	resp, err := c.exchangeOn(ctx, cs, req, read, check)
 	if err != nil && reused && retryable(ctx, err) {
 		// A kept stream that failed without the peer breaking the protocol
 		// or going silent most likely died with its connection, and so
@@ -145,7 +150,7 @@ func (c *Client) exchange(ctx context.Context, req *BlobMsg, check func(*BlobMsg
 		if cs, _, err = c.take(ctx); err != nil {
 			return nil, err
 		}
-		resp, err = c.exchangeOn(ctx, cs, req, check)
+		resp, err = c.exchangeOn(ctx, cs, req, read, check)
 	}
 	return resp, err
 }
@@ -159,18 +164,21 @@ func retryable(ctx context.Context, err error) bool {
 }
 
 // exchangeOn is one exchange on cs, which it then keeps (put) or resets.
-func (c *Client) exchangeOn(ctx context.Context, cs *clientStream, req *BlobMsg, check func(*BlobMsg) error) (*BlobMsg, error) {
+func (c *Client) exchangeOn(ctx context.Context, cs *clientStream, req *BlobMsg, read func(*frame.Conn) (*BlobMsg, error), check func(*BlobMsg) error) (*BlobMsg, error) {
 	stop := context.AfterFunc(ctx, func() { cs.s.Reset() })
 	if err := cs.fc.WriteFrame(req.Encode()); err != nil {
 		stop()
 		cs.s.Reset()
 		return nil, fmt.Errorf("blob: request to %s: %w", c.Name, ctxErr(ctx, err))
 	}
-	resp, err := readMsg(cs.fc)
+	resp, err := read(cs.fc)
 	if err == nil {
 		err = check(resp)
 	}
 	if !stop() || err != nil {
+		if resp != nil {
+			putDataBuf(resp.Data)
+		}
 		cs.s.Reset() // canceled meanwhile (it is reset already), or broken
 		if err == nil {
 			err = ctx.Err()
@@ -192,7 +200,7 @@ func ctxErr(ctx context.Context, err error) error {
 // Have implements Source: it asks the peer for blob id's manifest and
 // which of its chunks it holds.
 func (c *Client) Have(ctx context.Context, id BlobID) ([]byte, Bitmap, error) {
-	resp, err := c.exchange(ctx, &BlobMsg{Type: BlobMsgWant, Blob: id}, func(resp *BlobMsg) error {
+	resp, err := c.exchange(ctx, &BlobMsg{Type: BlobMsgWant, Blob: id}, readMsg, func(resp *BlobMsg) error {
 		if resp.Type != BlobMsgHave || resp.Blob != id {
 			return fmt.Errorf("%w: answer to want is type %d for %s", ErrBadBlobMsg, resp.Type, resp.Blob.Short())
 		}
@@ -204,9 +212,12 @@ func (c *Client) Have(ctx context.Context, id BlobID) ([]byte, Bitmap, error) {
 	return resp.Manifest, resp.Have, nil
 }
 
-// Get implements Source: it asks the peer for chunk index of blob id.
+// Get implements Source: it asks the peer for chunk index of blob id. The
+// data is in a buffer of the Client's, aligned for a direct write, which
+// the caller may give back with Recycle once done with it.
 func (c *Client) Get(ctx context.Context, id BlobID, index int) ([]byte, error) {
-	resp, err := c.exchange(ctx, &BlobMsg{Type: BlobMsgGet, Blob: id, Index: index, Count: 1}, func(resp *BlobMsg) error {
+	read := func(fc *frame.Conn) (*BlobMsg, error) { return readChunk(fc, index) }
+	resp, err := c.exchange(ctx, &BlobMsg{Type: BlobMsgGet, Blob: id, Index: index, Count: 1}, read, func(resp *BlobMsg) error {
 		if resp.Type != BlobMsgErr && (resp.Type != BlobMsgChunk || resp.Blob != id || resp.Index != index) {
 			return fmt.Errorf("%w: answer to get of chunk %d is type %d, chunk %d", ErrBadBlobMsg, index, resp.Type, resp.Index)
 		}
@@ -219,4 +230,42 @@ func (c *Client) Get(ctx context.Context, id BlobID, index int) ([]byte, error) 
 		return nil, fmt.Errorf("blob: %s: %s: %w", c.Name, resp.Reason, ErrNotFound)
 	}
 	return resp.Data, nil
+}
+
+// Recycle implements Recycler: Get reads later chunks into the buffer of
+// data, which Get returned, and which the caller must not use afterwards.
+func (c *Client) Recycle(data []byte) { putDataBuf(data) }
+
+// readChunk reads the answer to a Get of chunk index: a Chunk's header
+// into a small buffer and its data into one of dataBufs, at its start, so
+// that the data is aligned for a direct write and its buffer is reused
+// (see Recycle). Any other answer, or a frame of a length no Chunk of
+// index has, is read and decoded as readMsg does.
+func readChunk(fc *frame.Conn, index int) (*BlobMsg, error) {
+	var hdr [maxChunkHeader]byte
+	var data []byte // from dataBufs, if taken
+	head, body, err := fc.ReadFrameInto(func(n int) ([]byte, []byte) {
+		h := chunkHeaderLen(index, n)
+		if h < 0 {
+			return nil, nil
+		}
+		data = getDataBuf()[:n-h]
+		return hdr[:h], data
+	})
+	switch {
+	case err != nil:
+		putDataBuf(data)
+		return nil, err
+	case body == nil:
+		putDataBuf(data)
+		return DecodeBlobMsg(head)
+	}
+	if m, ok := decodeChunkSplit(head, body); ok {
+		return m, nil
+	}
+	// Not a Chunk after all (or not a canonical one): the generic
+	// decoder says what it is, from the frame joined.
+	b := append(bytes.Clone(head), body...)
+	putDataBuf(data)
+	return DecodeBlobMsg(b)
 }

@@ -72,7 +72,9 @@ func TestKilledWriter(t *testing.T) {
 }
 
 // runWriter puts chunks into the store in dir from 4 goroutines, printing a
-// line for each, until killed.
+// line for each, until killed: two with Put, two as a download writes
+// (directly, then one Sync), in chunks short of a whole block, which are
+// padded and then truncated.
 func runWriter(dir string) {
 	s, err := blob.OpenStore(dir)
 	if err != nil {
@@ -82,10 +84,20 @@ func runWriter(dir string) {
 	for g := range 4 {
 		go func() {
 			data := randBytes(uint64(g), blob.ChunkSize)
+			put := s.Put
+			if g%2 == 1 {
+				data = data[:blob.ChunkSize-100]
+				put = func(id blob.ChunkID, data []byte) error {
+					if err := blob.PutDirect(s, id, data); err != nil {
+						return err
+					}
+					return s.Sync()
+				}
+			}
 			for i := 0; ; i++ {
 				binary.LittleEndian.PutUint64(data, uint64(i))
 				id := blob.ChunkIDOf(data)
-				if err := s.Put(id, data); err != nil {
+				if err := put(id, data); err != nil {
 					panic(err)
 				}
 				lines <- id.String()

@@ -39,6 +39,8 @@
 // process loses nothing that way (the renamed files are in the page cache);
 // a system crash may leave the chunks of the last unflushed batch short or
 // empty, and Missing counts a chunk file of the wrong length as missing.
+// A download writes its chunks with O_DIRECT where the system allows it,
+// from aligned buffers, around the page cache (direct.go).
 // Files are verified on every read, and one damaged on disk is removed so
 // that it can be fetched again.
 //

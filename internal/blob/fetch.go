@@ -28,6 +28,14 @@ type Source interface {
 	Get(ctx context.Context, id BlobID, index int) ([]byte, error)
 }
 
+// Recycler is a Source whose Get results can be given back: Fetch calls
+// Recycle with the data of each Get once it has stored or dropped it, and
+// does not touch it afterwards, so that the source can read a later chunk
+// into the same memory. Client is one.
+type Recycler interface {
+	Recycle(data []byte)
+}
+
 // DefaultPerSource is how many chunks Fetch has in flight from one source
 // at a time unless FetchOptions says otherwise.
 const DefaultPerSource = 4
@@ -464,6 +472,9 @@ func (f *fetcher) drop(s *fetchSource) {
 // finish handles the answer to r.
 func (f *fetcher) finish(r *request, data []byte, err error) {
 	i, s := r.chunk, r.src
+	if rc, ok := s.src.(Recycler); ok && data != nil {
+		defer rc.Recycle(data) // last: after f.mu is unlocked
+	}
 	var verr error
 	if err == nil {
 		// Outside the lock: it hashes a chunk. Checked even when r was
@@ -516,7 +527,7 @@ func (f *fetcher) finish(r *request, data []byte, err error) {
 	f.mu.Unlock()
 	// VerifyChunk has checked data against m.Chunks[i], so the store
 	// need not hash it again.
-	perr := f.st.putDeferred(f.m.Chunks[i], data)
+	perr := f.st.putDirect(f.m.Chunks[i], data)
 	f.mu.Lock()
 	f.storing[i] = false
 	if perr != nil {

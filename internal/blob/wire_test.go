@@ -148,6 +148,24 @@ func FuzzDecodeBlobMsg(f *testing.F) {
 		if err == nil && !reflect.DeepEqual(m, g) {
 			t.Fatalf("%x: DecodeBlobMsg gives %+v, the generic decoder %+v", b, m, g)
 		}
+		// The Client's split read (readChunk) accepts a frame cut
+		// between header and data exactly where DecodeBlobMsg finds a
+		// Chunk's data, with the same message, and at no other cut.
+		isChunk := err == nil && m.Type == blob.BlobMsgChunk
+		for k := 0; k <= min(len(b), 64); k++ {
+			s, ok := blob.DecodeChunkSplit(b[:k], b[k:])
+			if want := isChunk && k == len(b)-len(m.Data); ok != want {
+				t.Fatalf("%x cut at %d: split decoder says %v, want %v", b, k, ok, want)
+			}
+			if ok && !reflect.DeepEqual(s, m) {
+				t.Fatalf("%x cut at %d: split decoder gives %+v, DecodeBlobMsg %+v", b, k, s, m)
+			}
+		}
+		if isChunk {
+			if h := blob.ChunkHeaderLen(m.Index, len(b)); h != len(b)-len(m.Data) {
+				t.Fatalf("%x: ChunkHeaderLen(%d, %d) = %d, the header has %d bytes", b, m.Index, len(b), h, len(b)-len(m.Data))
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, blob.ErrBadBlobMsg) {
 				t.Fatalf("error %v does not wrap ErrBadBlobMsg", err)
@@ -211,7 +229,8 @@ func TestBlobMsgGolden(t *testing.T) {
 // TestChunkHeaderMatchesEncode: the header the server writes before a
 // chunk's data (wirechunk.go) is the canonical encoding's, for every width
 // of the index and length heads, and DecodeBlobMsg gives back the message
-// with its data a slice of the frame.
+// with its data a slice of the frame; the Client's split read finds the
+// header's length from the frame's and decodes the two parts the same.
 func TestChunkHeaderMatchesEncode(t *testing.T) {
 	id := blob.BlobID{1, 2, 3}
 	for _, i := range []int{0, 1, 23, 24, 255, 256, 65535, 65536, blob.MaxChunks - 1} {
@@ -232,6 +251,13 @@ func TestChunkHeaderMatchesEncode(t *testing.T) {
 			}
 			if &d.Data[0] != &want[len(want)-n] {
 				t.Errorf("chunk %d of %d bytes: data copied, want a slice of the frame", i, n)
+			}
+			h := len(want) - n
+			if got := blob.ChunkHeaderLen(i, len(want)); got != h {
+				t.Errorf("chunk %d of %d bytes: ChunkHeaderLen %d, want %d", i, n, got, h)
+			}
+			if s, ok := blob.DecodeChunkSplit(want[:h], want[h:]); !ok || !reflect.DeepEqual(s, m) {
+				t.Errorf("chunk %d of %d bytes: the split decoder gives %+v, %v", i, n, s, ok)
 			}
 		}
 	}

@@ -116,3 +116,47 @@ func readCBORHead(b []byte, major byte) (v uint64, n int, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// chunkHeaderLen returns the length of the canonical header of a Chunk of
+// index i whose frame has n bytes (header and data), or -1 if no Chunk of
+// index i has a frame of n bytes. A Client uses it to read an answer's
+// header and data into separate buffers (readChunk).
+func chunkHeaderLen(i, n int) int {
+	if i < 0 || i >= MaxChunks {
+		return -1
+	}
+	var b [maxChunkHeader]byte
+	fixed := len(appendChunkHeader(b[:0], BlobID{}, i, 1)) - 1 // less the data's head, one byte for a length of 1
+	for _, k := range []int{1, 2, 3, 5} {
+		if d := n - fixed - k; d >= 1 && d <= ChunkSize && len(appendCBORHead(b[:0], 0x40, uint64(d))) == k {
+			return fixed + k
+		}
+	}
+	return -1
+}
+
+// decodeChunkSplit is decodeChunk of hdr followed by data, without
+// joining them: it accepts exactly what decodeChunk accepts when hdr is
+// the part before the data, and takes data as the message's Data.
+func decodeChunkSplit(hdr, data []byte) (m *BlobMsg, ok bool) {
+	const fixed = 1 + 2 + 2 + 1 + 32 // as in decodeChunk
+	if len(hdr) < fixed || len(data) == 0 || len(data) > ChunkSize {
+		return nil, false
+	}
+	m = &BlobMsg{Type: BlobMsgChunk, Data: data}
+	copy(m.Blob[:], hdr[6:fixed])
+	if hdr[0] == 0xa4 && len(hdr) > fixed+1 {
+		v, _, ok := readCBORHead(hdr[fixed+1:], 0x00)
+		if !ok || v == 0 || v >= MaxChunks {
+			return nil, false
+		}
+		m.Index = int(v)
+	}
+	// The header is canonical iff it is the one appendChunkHeader writes
+	// for these values.
+	var want [maxChunkHeader]byte
+	if !bytes.Equal(appendChunkHeader(want[:0], m.Blob, m.Index, len(data)), hdr) {
+		return nil, false
+	}
+	return m, true
+}

@@ -123,25 +123,50 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 
 // ReadFrame reads one frame (see the package doc for its errors).
 func (c *Conn) ReadFrame() ([]byte, error) {
+	b, _, err := c.ReadFrameInto(nil)
+	return b, err
+}
+
+// ReadFrameInto reads one frame as ReadFrame does, into buffers of the
+// caller's if it gives them: into, if not nil, is called once the frame's
+// length n is known (within the limit) and before its bytes are read. If
+// it returns head and body whose lengths add up to n, the frame's first
+// len(head) bytes are read into head and the rest into body, and both are
+// returned. Otherwise the frame is read into a new slice, returned as
+// head, with body nil. This lets a reader put a message's header in one
+// place and its payload in a buffer it reuses, or one aligned for the
+// disk.
+func (c *Conn) ReadFrameInto(into func(n int) (head, body []byte)) (head, body []byte, err error) {
 	c.readEnd = time.Time{}
 	defer func() { c.readEnd = time.Time{} }()
 	if _, err := c.r.Peek(1); err != nil {
-		return nil, c.streamErr(err, false)
+		return nil, nil, c.streamErr(err, false)
 	}
 	start := time.Now()
 	c.readEnd = c.to.FrameDeadline(start, 0)
 	n, err := c.readLength()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.readEnd = c.to.FrameDeadline(start, n)
+	if into != nil {
+		if head, body = into(n); len(head)+len(body) == n {
+			if _, err := io.ReadFull(c.r, head); err != nil {
+				return nil, nil, c.streamErr(err, true)
+			}
+			if _, err := io.ReadFull(c.r, body); err != nil {
+				return nil, nil, c.streamErr(err, true)
+			}
+			return head, body, nil
+		}
+	}
 	b := make([]byte, min(n, allocAtOnce))
 	for read := 0; ; {
 		if _, err := io.ReadFull(c.r, b[read:]); err != nil {
-			return nil, c.streamErr(err, true)
+			return nil, nil, c.streamErr(err, true)
 		}
 		if read = len(b); read == n {
-			return b, nil
+			return b, nil, nil
 		}
 		more := min(n-read, read)
 		b = slices.Grow(b, more)[:read+more]

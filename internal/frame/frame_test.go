@@ -25,6 +25,69 @@ func read(in []byte, limit int) ([][]byte, error) {
 	}
 }
 
+// readInto is read with ReadFrameInto, each frame's first split bytes (at
+// most) in one buffer and the rest in another, both reused from frame to
+// frame; it returns copies of the frames, joined.
+func readInto(in []byte, limit, split int) ([][]byte, error) {
+	c := NewConn(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(in), io.Discard}, limit, Timeouts{})
+	headBuf, bodyBuf := make([]byte, split), make([]byte, 64)
+	var out [][]byte
+	for {
+		head, body, err := c.ReadFrameInto(func(n int) ([]byte, []byte) {
+			h := min(n, split)
+			if n-h > len(bodyBuf) {
+				return nil, nil // too large for the buffers: ReadFrameInto allocates
+			}
+			return headBuf[:h], bodyBuf[:n-h]
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, append(bytes.Clone(head), body...))
+	}
+}
+
+// TestReadFrameInto: a frame goes into the buffers the caller gives when
+// their lengths add up to the frame's, else into a new slice; either way
+// the bytes and the errors are ReadFrame's.
+func TestReadFrameInto(t *testing.T) {
+	in := []byte{3, 'a', 'b', 'c', 5, 'd', 'e', 'f', 'g', 'h', 2, 'i', 'j'}
+	c := NewConn(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(in), io.Discard}, limit, Timeouts{})
+	var h, b [3]byte
+	for _, want := range []struct {
+		head, body string
+		given      bool
+	}{{"a", "bc", true}, {"defgh", "", false}, {"i", "j", true}} {
+		head, body, err := c.ReadFrameInto(func(n int) ([]byte, []byte) {
+			if n > 1+len(b) {
+				return h[:1], b[:] // do not add up: a new slice
+			}
+			return h[:1], b[:n-1]
+		})
+		if err != nil || string(head) != want.head || string(body) != want.body {
+			t.Fatalf("got %q %q, %v; want %q %q", head, body, err, want.head, want.body)
+		}
+		if given := &head[0] == &h[0]; given != want.given {
+			t.Fatalf("frame %q: in the given buffers: %v, want %v", want.head+want.body, given, want.given)
+		}
+	}
+	if _, _, err := c.ReadFrameInto(nil); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+	cut := []byte{5, 'a', 'b', 'c'}
+	for split := range 6 {
+		if got, err := readInto(cut, limit, split); len(got) != 0 || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("a frame cut in its body, split at %d: %d frames, %v", split, len(got), err)
+		}
+	}
+}
+
 // TestReadFrame: frames are read in order; a bad length is the peer's
 // fault (ErrMalformed), refused before the frame is read; the stream's end
 // is io.EOF between frames and io.ErrUnexpectedEOF inside one.

@@ -12,9 +12,11 @@ import (
 // request's 1 KiB, the sync protocol's, a blob answer's), every frame it
 // returns holds 1..limit bytes, is the bytes after its shortest length, in
 // order, and frames again as the same bytes; it fails only with
-// ErrMalformed or the stream's end. The seeds of the sync protocol's
-// FuzzReadFrame and of the blob protocol's are here (the blob's corpus
-// runs with its message decoder in internal/blob too). Run it with:
+// ErrMalformed or the stream's end; ReadFrameInto, into buffers split at
+// a few places, reads the same frames and ends the same way. The seeds of
+// the sync protocol's FuzzReadFrame and of the blob protocol's are here
+// (the blob's corpus runs with its message decoder in internal/blob too).
+// Run it with:
 //
 //	go test -run='^$' -fuzz=FuzzReadFrame -fuzztime=15s ./internal/frame
 func FuzzReadFrame(f *testing.F) {
@@ -61,6 +63,19 @@ func FuzzReadFrame(f *testing.F) {
 					t.Fatalf("the frame %x is not the bytes after its length in %x", b, rest)
 				}
 				rest = rest[len(again):]
+			}
+			// Read into the caller's buffers, the same frames
+			// and the same end.
+			for _, split := range []int{0, 1, 3} {
+				got, ierr := readInto(in, lim, split)
+				if len(got) != len(frames) || (ierr == nil) != (err == nil) || ierr != nil && ierr.Error() != err.Error() {
+					t.Fatalf("split at %d: %d frames, %v; ReadFrame: %d frames, %v", split, len(got), ierr, len(frames), err)
+				}
+				for i := range got {
+					if !bytes.Equal(got[i], frames[i]) {
+						t.Fatalf("split at %d: frame %d is %x, ReadFrame's %x", split, i, got[i], frames[i])
+					}
+				}
 			}
 		}
 	})

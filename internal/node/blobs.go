@@ -97,6 +97,9 @@ func (s punishingSource) Get(ctx context.Context, id blob.BlobID, index int) ([]
 	return data, s.check(err)
 }
 
+// Recycle gives a chunk's buffer back to the client (blob.Recycler).
+func (s punishingSource) Recycle(data []byte) { s.c.Recycle(data) }
+
 // check punishes the peer if err is its fault, and returns err.
 func (s punishingSource) check(err error) error {
 	if errors.Is(err, blob.ErrBadBlobMsg) || errors.Is(err, frame.ErrMalformed) {
