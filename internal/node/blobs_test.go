@@ -278,7 +278,11 @@ func BenchmarkThrottledSeeders(b *testing.B) {
 // corrupt is stored.
 func TestCorruptSeeder(t *testing.T) {
 	ctx := ctxT(t)
-	honest := openNode(t, t.TempDir())
+	// The honest seeder is slowed (4 MiB/s), so that the liar's answers
+	// arrive first and are checked: unslowed, the honest one could serve
+	// every chunk before a corrupt one was looked at (a CI run saw all 12
+	// from it and nothing counted).
+	honest := openWith(t, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, UploadRate: 4 << 20})
 	liar := openNode(t, t.TempDir())
 	d := openNode(t, t.TempDir())
 	data := make([]byte, 12<<20)
