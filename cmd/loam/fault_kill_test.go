@@ -122,7 +122,10 @@ func TestKillDuringImport(t *testing.T) {
 	}
 	t.Parallel()
 	r := rand.New(rand.NewPCG(faultSeed(t, killSeedEnv), 1))
-	killAt := int64(10_000 + r.IntN(80_000))
+	// At most 60% in: on an idle machine the import runs at ~45,000 keys/s,
+	// and aimed at 84,000 of 100,000 it finished the last 9 commits before
+	// the kill landed (CI, seed 3444813096).
+	killAt := int64(10_000 + r.IntN(50_000))
 	h := gardenHome(t)
 	h.timeout = 3 * time.Minute
 	d := startDaemon(t, h, loopbackDaemon...)
