@@ -49,6 +49,9 @@ func (s *Store) release(r *readState) {
 	if r.refs == 0 && r.retired {
 		r.snap.Close()
 		s.retired--
+		if s.retired == 0 && s.drained != nil {
+			close(s.drained)
+		}
 	}
 }
 

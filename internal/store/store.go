@@ -97,6 +97,9 @@ type Store struct {
 	rmu     sync.Mutex
 	rs      *readState // nil once closed, or after a failed reopen
 	retired int        // retired read states still held by readers
+	// drained, set by Close, is closed once retired is 0: Close waits
+	// for the reads in progress before it closes the database.
+	drained chan struct{}
 	dir     string
 	fs      vfs.FS // what Pebble writes through
 	cache   *pebble.Cache
@@ -250,7 +253,19 @@ func (s *Store) Close() error {
 		<-s.done
 		s.rmu.Lock()
 		s.retire() // readers still reading close theirs
+		s.drained = make(chan struct{})
+		if s.retired == 0 {
+			close(s.drained)
+		}
 		s.rmu.Unlock()
+		// New reads fail with ErrClosed; those in progress end soon (a
+		// read holds no lock, a caller may be slow to close an iterator).
+		// Closing the database under them fails ("leaked snapshots")
+		// after every write was answered (CI: a CLI exited 1 so).
+		select {
+		case <-s.drained:
+		case <-time.After(closeWaitReads):
+		}
 		s.dbmu.Lock() // compactions end: quit cancels them
 		if s.db != nil {
 			err = s.db.Close()
@@ -261,6 +276,9 @@ func (s *Store) Close() error {
 	})
 	return err
 }
+
+// closeWaitReads bounds how long Close waits for the reads in progress.
+const closeWaitReads = 10 * time.Second
 
 // quietLogger keeps Pebble's messages out of the node's output. A fatal
 // error panics with a fatalError: the applier recovers it (see commit)
