@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // DaemonFile is the file in the Loam home that says a daemon runs there
@@ -32,10 +33,39 @@ func WriteDaemonInfo(home string, info DaemonInfo) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(home, DaemonFile, append(b, '\n')); err != nil {
+	err = writeFileAtomic(home, DaemonFile, append(b, '\n'))
+	if errors.Is(err, syscall.ENOSPC) && os.Remove(filepath.Join(home, daemonReserve)) == nil {
+		// The disk was filled by another program: the reserve makes
+		// room for this file, so a daemon on a full disk starts and
+		// serves reads (and says the disk is full).
+		err = writeFileAtomic(home, DaemonFile, append(b, '\n'))
+	}
+	if err != nil {
 		return fmt.Errorf("api: write %s: %w", DaemonFile, err)
 	}
+	keepReserve(home)
 	return nil
+}
+
+// daemonReserve is a small file in the home that WriteDaemonInfo deletes
+// when the disk is full, to write daemon.json in its place: the store
+// frees its own reserve to open on a full disk, but opening may take
+// that room again (CI saw a daemon refuse to start on a full disk for
+// want of 4 KiB). It is made again once there is room.
+const daemonReserve = ".daemon-reserve"
+
+const daemonReserveSize = 16 << 10
+
+// keepReserve makes the reserve if it is missing and there is room; a
+// reserve it cannot make whole is removed.
+func keepReserve(home string) {
+	path := filepath.Join(home, daemonReserve)
+	if fi, err := os.Stat(path); err == nil && fi.Size() == daemonReserveSize {
+		return
+	}
+	if err := os.WriteFile(path, make([]byte, daemonReserveSize), 0o600); err != nil {
+		os.Remove(path)
+	}
 }
 
 // ReadDaemonInfo reads home/daemon.json. The error wraps fs.ErrNotExist
