@@ -180,9 +180,13 @@ func TestEquivocation(t *testing.T) {
 	// Node 4's device equivocates: two commits with its next seq.
 	liar := c.nodes[4].dev
 	a, b := storetest.Equivocate(c.ctx, t, c.nodes[0].Store, c.sk.Space(), liar, "k/liar")
+	// The line is linked: the first commit may reach the other end
+	// before the second is applied there, which then stores it as fork
+	// evidence at once (CI saw it). Either way both ends hold one side
+	// each, and sync must carry the evidence to the middle.
 	for i, x := range map[int]*commit.Commit{0: a, 3: b} {
 		res, err := c.nodes[i].Store.Apply(c.ctx, c.sk.Space(), []*commit.Commit{x})
-		if err != nil || res.Outcomes[0].Status != store.Applied {
+		if err != nil || (res.Outcomes[0].Status != store.Applied && res.Outcomes[0].Status != store.Forked) {
 			t.Fatalf("node %d: %+v %v", i, res.Outcomes, err)
 		}
 	}
