@@ -16,6 +16,10 @@ var ErrMalformed = errors.New("malformed identifier")
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// b32lower encodes as b32 does, in lowercase: FormatID runs for every
+// entry a read returns (its author), so it encodes without a second pass.
+var b32lower = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
 // encodedLen is the length of the base32 part of an identifier's text.
 var encodedLen = b32.EncodedLen(Size)
 
@@ -32,7 +36,10 @@ const (
 // FormatID returns the text form of an identifier: its prefix, then its
 // bytes in lowercase unpadded base32. Package blob's identifiers use it too.
 func FormatID(prefix string, b [Size]byte) string {
-	return prefix + strings.ToLower(b32.EncodeToString(b[:]))
+	buf := make([]byte, len(prefix)+encodedLen)
+	copy(buf, prefix)
+	b32lower.Encode(buf[len(prefix):], b[:])
+	return string(buf)
 }
 
 // ParseID parses the text form FormatID returns, strictly: the prefix, the

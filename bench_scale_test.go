@@ -1,0 +1,66 @@
+package loam_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/loamdb/loam"
+)
+
+// BenchmarkScaleReads reads the space "bench" of an existing home, filled
+// by bench/cmd/loamsync (keys k/%08d, LOAM_SCALE_KEYS of them, default
+// 10,000,000): random gets, and ranges of 100 keys from a random start,
+// as BenchmarkGet and BenchmarkRange do on 100,000 keys; run them
+// together to compare (docs/benchmarks.md, "Ten million").
+func BenchmarkScaleReads(b *testing.B) {
+	home := os.Getenv("LOAM_SCALE_HOME")
+	if home == "" {
+		b.Skip("set LOAM_SCALE_HOME to a home synced by bench/cmd/loamsync (docs/benchmarks.md, \"Ten million\")")
+	}
+	keys := 10_000_000
+	if s := os.Getenv("LOAM_SCALE_KEYS"); s != "" {
+		var err error
+		if keys, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	n, err := loam.Open(ctx, loam.Options{Home: home})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+	sp, err := n.Space(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("get", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for b.Loop() {
+			if _, err := sp.Get(ctx, fmt.Appendf(nil, "k/%08d", r.IntN(keys))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	})
+	b.Run("range", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for b.Loop() {
+			got := 0
+			for _, err := range sp.Range(ctx, loam.Start(fmt.Sprintf("k/%08d", r.IntN(keys-100))), loam.Limit(100)) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				got++
+			}
+			if got != 100 {
+				b.Fatalf("range returned %d keys", got)
+			}
+		}
+		b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
+	})
+}
