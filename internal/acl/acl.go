@@ -106,6 +106,9 @@ type State struct {
 	// once holds the writes tracked for write-once rules (once.go); nil
 	// until a declaration with one is watched.
 	once *onceWrites
+	// declared holds every declaration watched, counting or not, by app
+	// (schema.go: whether a refused commit followed one of them).
+	declared map[string][]Schema
 	// localWritten, if set, answers for once (CheckNext).
 	localWritten func(key []byte) bool
 

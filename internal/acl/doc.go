@@ -137,4 +137,20 @@
 // back the commits it refused (or makes an older, stricter version in
 // force again). Evaluate stays a pure function of the set: revocations
 // are still looked at once each, in decision order.
+//
+// A refusal says whether the commit Followed rules (SchemaError.Followed):
+// every data op of it keeps, per app, some declaration in its causal
+// past, counting or not (a declaration allows a key it does not cover).
+// Which declarations count for a commit depends on revocations its author
+// may not have seen (an admin cut below its lenient version, concurrently)
+// and, through the decision order, on revocations outside its past, so an
+// honest author can write by rules that are void here. Only a write that
+// no declaration in its causal past allows shows that its author broke
+// the rules it could see (Broken): a peer sending its own such commit
+// misbehaves. The price: a write that keeps an older version, superseded
+// everywhere, is void but not evidence. The check looks at every
+// declaration of the apps, held in the state counting or not (Watch), and
+// runs only for commits already refused; the signer's grants, person and
+// earlier writes are those of the commits that count, as for the rule in
+// force.
 package acl

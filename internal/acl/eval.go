@@ -45,7 +45,8 @@ type Decision struct {
 	// order.
 	Schemas []Schema
 
-	once *onceWrites // the writes tracked for write-once rules (once.go)
+	once     *onceWrites         // the writes tracked for write-once rules (once.go)
+	declared map[string][]Schema // every declaration of the set, counting or not (schema.go)
 }
 
 // Valid reports whether the commit (author, seq) counts.
@@ -66,6 +67,11 @@ func (d *Decision) State(sp keys.SpaceID) *State {
 		s.AddSchema(sc)
 	}
 	s.once = d.once.clone()
+	for _, scs := range d.declared {
+		for _, sc := range scs {
+			s.declare(sc)
+		}
+	}
 	return s
 }
 
@@ -149,7 +155,7 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 			revs = append(revs, Revocation{Cut: r, By: n.c.Author, Seq: n.c.Seq, Time: n.c.Time})
 		}
 	}
-	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas, once: cur.once}
+	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas, once: cur.once, declared: cur.declared}
 	for _, g := range cur.grants {
 		switch {
 		case g.IsPerson():
@@ -197,12 +203,13 @@ func declared(cs []*commit.Commit) []Schema {
 }
 
 type passResult struct {
-	invalid map[int]error
-	revokes map[int][]Cut
-	grants  []Grant
-	schemas []Schema
-	joined  map[keys.AuthorID][]keys.AuthorID
-	once    *onceWrites
+	invalid  map[int]error
+	revokes  map[int][]Cut
+	grants   []Grant
+	schemas  []Schema
+	joined   map[keys.AuthorID][]keys.AuthorID
+	once     *onceWrites
+	declared map[string][]Schema
 }
 
 // pass decides every commit in decision order with fixed cuts.
@@ -213,7 +220,7 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 	for _, sc := range e.declared {
 		st.Watch(sc)
 	}
-	defer func() { p.once = st.once }()
+	defer func() { p.once, p.declared = st.once, st.declared }()
 	for i, n := range e.order {
 		c := n.c
 		if fs, ok := e.forked[c.Author]; ok && c.Seq >= fs {

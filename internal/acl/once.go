@@ -25,12 +25,14 @@ type onceWrites struct {
 	writes  map[string][]Loc         // key → the commits that count that wrote it
 }
 
-// Watch makes the state track writes of keys covered by the once rules of
-// sc's body, if it has any. It reports whether the body was new to the
-// state (the caller must then track the writes it already holds: decide
-// again).
+// Watch notes sc, a stored declaration, counting or not (see
+// SchemaError.Followed), and makes the state track writes of keys covered
+// by the once rules of sc's body, if it has any. It reports whether the
+// body has once rules new to the state (the caller must then track the
+// writes it already holds: decide again).
 func (s *State) Watch(sc Schema) bool {
 	set := sc.compiled()
+	s.declare(sc)
 	if set == nil || !set.HasOnce() {
 		return false
 	}

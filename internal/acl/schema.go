@@ -28,13 +28,31 @@ type SchemaError struct {
 	Version uint64
 	Key     []byte
 	Why     *schema.Violation
+	// Followed: every write of the commit keeps, per app, some
+	// declaration in the commit's causal past, counting or not. Its author
+	// may have followed rules that a revocation it had not seen voided
+	// (or that the decision of revocations voided since): the refusal is
+	// not evidence that it misbehaved (see Broken).
+	Followed bool
 }
 
 func (e *SchemaError) Error() string {
-	return fmt.Sprintf("%s's write to %q in space %s breaks the rules of app %q (schema version %d): %v. It does not count: write keys and values as the app lays them out (docs/apps.md)", e.Author, e.Key, e.Space, e.App, e.Version, e.Why)
+	msg := fmt.Sprintf("%s's write to %q in space %s breaks the rules of app %q (schema version %d): %v. It does not count: write keys and values as the app lays them out (docs/apps.md)", e.Author, e.Key, e.Space, e.App, e.Version, e.Why)
+	if e.Followed {
+		msg += " (each of its writes keeps some version of the rules in its causal past: its author may have followed a version that a revocation it had not seen voided)"
+	}
+	return msg
 }
 
 func (e *SchemaError) Unwrap() error { return ErrSchema }
+
+// Broken reports whether err, why a commit does not count, shows that its
+// author broke an app rule it could see: a *SchemaError not Followed. A
+// peer that sends its own such commit misbehaves; one Followed is honest.
+func Broken(err error) bool {
+	var se *SchemaError
+	return errors.As(err, &se) && !se.Followed
+}
 
 // Schema is a schema declaration that took effect: Granter's commit Seq
 // declared version Version of App's rules, Body.
@@ -68,6 +86,20 @@ func (a *Schema) newer(b *Schema) bool {
 		return c > 0
 	}
 	return a.Seq > b.Seq
+}
+
+// declare notes sc, a declaration held, counting or not (Watch).
+func (s *State) declare(sc Schema) {
+	if s.declared == nil {
+		s.declared = map[string][]Schema{}
+	}
+	for _, d := range s.declared[sc.App] {
+		if d.Granter == sc.Granter && d.Seq == sc.Seq && d.Version == sc.Version && bytes.Equal(d.Body, sc.Body) {
+			return
+		}
+	}
+	sc.compiled()
+	s.declared[sc.App] = append(s.declared[sc.App], sc)
 }
 
 // AddSchema records a schema declaration that took effect.
@@ -180,28 +212,8 @@ func (s *State) checkRules(c *commit.Commit, i int, seen SeenFunc, held []Grant,
 		return nil
 	}
 	o := &c.Ops[i]
-	op := schema.Put
-	switch o.Kind {
-	case commit.KindDel:
-		op = schema.Del
-	case commit.KindPutBlob:
-		op = schema.PutBlob
-	}
-	value := o.Payload
-	if o.Erased {
-		// The value left every replica: its check was made while it was
-		// there, and nothing of it can be shown now.
-		op = schema.Del
-	}
-	signer := schema.Signer{
-		Author: c.Author.String(),
-		Person: func(idt string) bool {
-			id, err := keys.ParseIdentityID(idt)
-			return err == nil && (slices.Contains(mine, id) || s.certified(c.Author, id, seen))
-		},
-		Admin:   func(key []byte) bool { return allowed(held, commit.RoleAdmin, key) },
-		Written: func(key []byte) bool { return s.written(c, i, key, seen) },
-	}
+	op, value := ruleOp(o)
+	signer := s.signer(c, i, seen, held, mine)
 	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
 		covered := false
 		for _, sc := range s.schemas[app] {
@@ -219,8 +231,87 @@ func (s *State) checkRules(c *commit.Commit, i int, seen SeenFunc, held []Grant,
 		}
 		set := sc.set
 		if why := set.Check(o.Key, op, value, signer); why != nil {
-			return &SchemaError{Author: c.Author, Space: s.space, App: app, Version: sc.Version, Key: o.Key, Why: why}
+			return &SchemaError{Author: c.Author, Space: s.space, App: app, Version: sc.Version, Key: o.Key, Why: why, Followed: s.followed(c, seen, held, mine)}
 		}
 	}
 	return nil
+}
+
+// ruleOp returns what a data op writes, as app rules see it.
+func ruleOp(o *commit.Op) (schema.Op, []byte) {
+	if o.Erased {
+		// The value left every replica: its check was made while it was
+		// there, and nothing of it can be shown now.
+		return schema.Del, nil
+	}
+	switch o.Kind {
+	case commit.KindDel:
+		return schema.Del, nil
+	case commit.KindPutBlob:
+		return schema.PutBlob, o.Payload
+	}
+	return schema.Put, o.Payload
+}
+
+// signer is who signs c's data op i, for app rules.
+func (s *State) signer(c *commit.Commit, i int, seen SeenFunc, held []Grant, mine []keys.IdentityID) schema.Signer {
+	return schema.Signer{
+		Author: c.Author.String(),
+		Person: func(idt string) bool {
+			id, err := keys.ParseIdentityID(idt)
+			return err == nil && (slices.Contains(mine, id) || s.certified(c.Author, id, seen))
+		},
+		Admin:   func(key []byte) bool { return allowed(held, commit.RoleAdmin, key) },
+		Written: func(key []byte) bool { return s.written(c, i, key, seen) },
+	}
+}
+
+// followed reports whether every data op of c keeps, per app, some
+// declaration held (counting or not) in c's causal past: then c, refused
+// by the rules in force for it, may have followed rules its author saw in
+// force. Which declarations count for a commit depends on revocations its
+// author may not have seen (and on revocations outside its past, through
+// Evaluate's order), so only a write that no declaration in its past
+// allows shows that its author broke the rules. It looks at every
+// declaration of an app, so it runs only for commits already refused.
+func (s *State) followed(c *commit.Commit, seen SeenFunc, held []Grant, mine []keys.IdentityID) bool {
+	for i := range c.Ops {
+		o := &c.Ops[i]
+		if !o.Kind.IsData() {
+			continue
+		}
+		op, value := ruleOp(o)
+		signer := s.signer(c, i, seen, held, mine)
+		for app := range s.schemas {
+			if !s.keeps(app, o.Key, op, value, signer, seen) {
+				return false
+			}
+		}
+		for app := range s.declared {
+			if _, done := s.schemas[app]; !done && !s.keeps(app, o.Key, op, value, signer, seen) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// keeps reports whether a write keeps some declaration of app in the
+// causal past seen, counting (s.schemas) or not (s.declared), or none of
+// app is there.
+func (s *State) keeps(app string, key []byte, op schema.Op, value []byte, signer schema.Signer, seen SeenFunc) bool {
+	some := false
+	for _, l := range [][]Schema{s.schemas[app], s.declared[app]} {
+		for j := range l {
+			sc := &l[j]
+			if sc.set == nil || !seen(sc.Granter, sc.Seq) {
+				continue
+			}
+			if sc.set.Check(key, op, value, signer) == nil {
+				return true
+			}
+			some = true
+		}
+	}
+	return !some
 }

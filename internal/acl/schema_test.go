@@ -109,6 +109,67 @@ func TestSchemaNewVersion(t *testing.T) {
 		{"after the rules are retired", free, true},
 	})
 	wantSchemaError(t, d, after, "version 2")
+	// Void, but not evidence of misbehaviour: version 1, in its causal
+	// past, allows it (see TestSchemaFollowedVoidedVersion).
+	if acl.Broken(reason(d, after)) {
+		t.Fatalf("a write version 1 allows: Broken(%v)", reason(d, after))
+	}
+}
+
+// TestSchemaFollowedVoidedVersion (#15): admin A declares a lenient
+// version 2; member M, seeing it, writes a value v2 allows and v1 forbids;
+// admin B cut A below its v2 concurrently. M's commit is void (v1 is in
+// force for it) but Followed: not evidence that M misbehaved. A commit
+// with a write that no version in its causal past allows is Broken, with
+// a write that keeps v2 beside it or not; and a store's incremental path
+// (a State from a Decision) says the same as Evaluate.
+func TestSchemaFollowedVoidedVersion(t *testing.T) {
+	w := newWorld(t)
+	b, a, m, f := dev(1), dev(2), dev(3), dev(4)
+	g := w.genesis(grant(b, commit.RoleAdmin), grant(a, commit.RoleAdmin), grant(m, commit.RoleWrite), grant(f, commit.RoleWrite))
+	v1 := w.at(b, 2000, []*commit.Commit{g}, schemaOp("chat", 1, chatRules))
+	lenient := `{"prefix":"chat/","rules":[{"key":"chat/msg/{channel}/{ms}-{author}","write":"named"}]}`
+	v2 := w.at(a, 3000, []*commit.Commit{v1}, schemaOp("chat", 2, lenient))
+	cut := w.at(b, 3100, nil, revoke(a, 0))
+	plain := func(d keys.DeviceKey, ms string) commit.Op {
+		return putv("chat/msg/general/"+ms+"-"+d.Author().String(), `"plain text"`)
+	}
+	st := w.eval().State(w.sp()) // before the writes: as a store holding g, v1, v2 and the cut
+	followed := w.at(m, 4000, []*commit.Commit{v2}, plain(m, "1"))
+	stray := w.at(f, 4100, []*commit.Commit{v2, cut}, putv("chat/elsewhere", `{"text":"x"}`))
+	mixed := w.at(m, 4200, []*commit.Commit{v2}, plain(m, "2"), putv("chat/elsewhere", `{"text":"x"}`))
+	forged := w.at(f, 4300, []*commit.Commit{v2}, plain(m, "3")) // under M's name: named in v1 and v2 alike
+	d := evalShuffled(t, w)
+	checkValid(t, d, []validity{
+		{"v2 of the cut admin", v2, false},
+		{"a value v2 allows, v1 not", followed, false},
+		{"a key no version lays out", stray, false},
+		{"a write v2 allows beside one no version allows", mixed, false},
+		{"a message under another's name", forged, false},
+	})
+	all := func(keys.AuthorID, uint64) bool { return true }
+	for _, tc := range []struct {
+		name   string
+		c      *commit.Commit
+		broken bool
+	}{
+		{"a value v2 allows, v1 not", followed, false},
+		{"a key no version lays out", stray, true},
+		{"a write v2 allows beside one no version allows", mixed, true},
+		{"a message under another's name", forged, true},
+	} {
+		wantSchemaError(t, d, tc.c, "version 1")
+		if got := acl.Broken(reason(d, tc.c)); got != tc.broken {
+			t.Errorf("%s: Evaluate: Broken = %v, want %v (%v)", tc.name, got, tc.broken, reason(d, tc.c))
+		}
+		_, err := st.Check(tc.c, all)
+		if got := acl.Broken(err); !errors.Is(err, acl.ErrSchema) || got != tc.broken {
+			t.Errorf("%s: State.Check: Broken = %v, want %v (%v)", tc.name, got, tc.broken, err)
+		}
+	}
+	if why := reason(d, followed).Error(); !strings.Contains(why, "may have followed a version") {
+		t.Errorf("M's commit is void as %q, want it to say the rules it kept were voided", why)
+	}
 }
 
 // A schema counts only while the commit declaring it does: when its admin
@@ -164,8 +225,8 @@ func TestSchemaStateFromDecision(t *testing.T) {
 		t.Fatal("Constrains = false for a chat message")
 	}
 	all := func(keys.AuthorID, uint64) bool { return true }
-	if _, err := st.Check(forged, all); !errors.Is(err, acl.ErrSchema) {
-		t.Fatalf("Check = %v, want ErrSchema", err)
+	if _, err := st.Check(forged, all); !errors.Is(err, acl.ErrSchema) || !acl.Broken(err) {
+		t.Fatalf("Check = %v, want ErrSchema, Broken", err)
 	}
 	if valid(w.eval(), forged) {
 		t.Fatal("Evaluate counts what Check refused")

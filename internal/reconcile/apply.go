@@ -206,11 +206,14 @@ func (s *Session) onCommits(ctx context.Context, ps *peerSpace, cs []*commit.Com
 		case store.Revoked:
 			// Stored but void: the peer may not have seen the revocation
 			// yet; honest, not misbehaving. But its own commit that
-			// breaks an app rule in force in its causal past (#15) is
-			// misbehaviour: an honest node checks its writes against the
-			// same rules before signing. A peer forwarding another's (asked
-			// for it as a dep) is honest.
-			if c.Author == s.cfg.Peer && errors.Is(o.Err, acl.ErrSchema) {
+			// breaks an app rule (#15) with every declaration of the
+			// rules in its causal past, counting or not, is misbehaviour
+			// (acl.Broken): an honest node checks its writes against the
+			// rules in force for it before signing. One that keeps a
+			// declaration voided by a revocation its author had not seen
+			// is honest, and so is a peer forwarding another's (asked for
+			// it as a dep).
+			if c.Author == s.cfg.Peer && acl.Broken(o.Err) {
 				return fmt.Errorf("%w: %v", ErrBrokenRule, o.Err)
 			}
 			progress = true

@@ -70,7 +70,8 @@ var (
 	// fork beyond what a store keeps (store.MaxOverCut).
 	ErrOverCut = fmt.Errorf("%w: its own commits past its cut, over the bound", ErrMisbehaving)
 	// ErrBrokenRule: the peer sent a commit of its own that breaks an app
-	// rule (#15; acl.ErrSchema). It is stored but does not count.
+	// rule (#15; acl.ErrSchema) that no declaration of the rules in its
+	// causal past allows (acl.Broken). It is stored but does not count.
 	ErrBrokenRule = fmt.Errorf("%w: its own commit breaks an app rule", ErrMisbehaving)
 	// ErrUngranted: the peer sent more than Config.MaxUngrantedBytes of
 	// commits whose causal past is missing and whose authors nothing held

@@ -1,0 +1,108 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/loamdb/loam/internal/acl"
+	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// TestVoidedRuleFollowedNotMisbehaviour (#15): admin A declares a lenient
+// version 2 of the chat's rules; member M, seeing it, writes a value v2
+// allows and v1 forbids; admin B had revoked A concurrently, below its v2
+// commit. Every replica holds M's commit void (v1 is in force for it once
+// v2 does not count), but none counts M's node as misbehaving for sending
+// it: M followed the rules it could see. The replicas learn of the
+// revocation before M's commit (B's own node: the incremental path), with
+// it in one frame from M (deciding the space again), and after it.
+// Forger F's own commit that breaks every version in its causal past
+// (v1 and v2 alike) is still counted broken_app_rule.
+func TestVoidedRuleFollowedNotMisbehaviour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 3) // node 0's device is admin B; every node is a replica
+		sp, g := c.sk.Space(), c.genesisID()
+		b := c.nodes[0].dev
+		a := keys.DeviceKeyFromSeed([32]byte{101})
+		m := keys.DeviceKeyFromSeed([32]byte{102})
+		f := keys.DeviceKeyFromSeed([32]byte{103})
+		strict := `{"prefix":"chat/","rules":[{"key":"chat/msg/{id}","write":"anyone","value":{"type":"object","required":["text"]}}]}`
+		lenient := `{"prefix":"chat/","rules":[{"key":"chat/msg/{id}","write":"anyone"}]}`
+		now := time.Now()
+		at := func(ms int) time.Time { return now.Add(time.Duration(ms) * time.Millisecond) }
+
+		b1 := c.build(b, b.Author(), 1, keys.CommitID{}, []keys.CommitID{g}, at(1),
+			commit.GrantOp(commit.Grant{Subject: a.Author(), Role: commit.RoleAdmin}),
+			commit.GrantOp(commit.Grant{Subject: m.Author(), Role: commit.RoleWrite}),
+			commit.GrantOp(commit.Grant{Subject: f.Author(), Role: commit.RoleWrite}),
+			commit.SchemaOp(commit.Schema{App: "chat", Version: 1, Body: []byte(strict)}))
+		a1 := c.build(a, a.Author(), 1, keys.CommitID{}, []keys.CommitID{b1.ID}, at(2),
+			commit.SchemaOp(commit.Schema{App: "chat", Version: 2, Body: []byte(lenient)}))
+		revoke := c.build(b, b.Author(), 2, b1.ID, nil, at(3), commit.RevokeOp(commit.Revoke{Author: a.Author(), LastSeq: 0}))
+		m1 := c.build(m, m.Author(), 1, keys.CommitID{}, []keys.CommitID{a1.ID}, at(4), commit.Put([]byte("chat/msg/1"), []byte(`"plain text, as v2 allows"`)))
+		// F breaks both versions: a key under the prefix that is no layout.
+		f1 := c.build(f, f.Author(), 1, keys.CommitID{}, []keys.CommitID{a1.ID, revoke.ID}, at(5), commit.Put([]byte("chat/nowhere"), []byte(`{"text":"x"}`)))
+
+		raw, err := c.nodes[0].Store.CommitByID(c.ctx, sp, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		genesis, err := commit.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply := func(i int, cs ...*commit.Commit) {
+			t.Helper()
+			res, err := c.nodes[i].Store.Apply(c.ctx, sp, cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, o := range res.Outcomes {
+				if o.Status != store.Applied && o.Status != store.Revoked && o.Status != store.Duplicate {
+					t.Fatalf("node %d: commit %d: %s %v", i, j, o.Status, o.Err)
+				}
+			}
+		}
+		apply(0, b1, a1, revoke)  // B's node knows the revocation first
+		apply(1, genesis, b1, a1) // node 1 gets it from M with M's commit
+		apply(2, genesis, b1, a1) // node 2 gets it after M's commit
+		peers := []*rawPeer{
+			newRawPeer(t, c.ctx, c.nodes[0], sp, m.Author(), Config{}),
+			newRawPeer(t, c.ctx, c.nodes[1], sp, m.Author(), Config{}),
+			newRawPeer(t, c.ctx, c.nodes[2], sp, m.Author(), Config{}),
+		}
+		peers[0].commits(m1)
+		peers[1].commits(m1, revoke)
+		peers[2].commits(m1)
+		synctest.Wait()
+		apply(2, revoke)
+		synctest.Wait()
+		for i, p := range peers {
+			p.running(t, "M sending its own commit that follows a version voided by a revocation it had not seen")
+			voided, err := c.nodes[i].Store.Voided(c.ctx, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if why := voided[acl.Loc{Author: m.Author(), Seq: 1}]; !strings.Contains(why, `breaks the rules of app "chat" (schema version 1)`) {
+				t.Fatalf("node %d holds M's commit as %q, want void by the chat's version 1", i, why)
+			}
+			if _, err := c.nodes[i].Store.Get(c.ctx, sp, []byte("chat/msg/1")); err == nil {
+				t.Fatalf("node %d shows M's void write", i)
+			}
+			if err := p.stop(); err != nil {
+				t.Fatalf("node %d: M's session: %v", i, err)
+			}
+		}
+
+		for i := range c.nodes {
+			p := newRawPeer(t, c.ctx, c.nodes[i], sp, f.Author(), Config{})
+			p.commits(f1)
+			synctest.Wait()
+			p.endedWith(t, ErrBrokenRule, "F sending its own commit that breaks every version in its causal past")
+		}
+	})
+}
