@@ -109,6 +109,12 @@ type State struct {
 	// declared holds every declaration watched, counting or not, by app
 	// (schema.go: whether a refused commit followed one of them).
 	declared map[string][]Schema
+	// ground, if set, holds the grants of every commit held, counting or
+	// not (Ground): what a commit refused by app rules may have relied on
+	// (SchemaError.Followed). Evaluate's passes compute it on first use
+	// (groundFn).
+	ground   *State
+	groundFn func() *State
 	// localWritten, if set, answers for once (CheckNext).
 	localWritten func(key []byte) bool
 

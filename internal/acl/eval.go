@@ -173,6 +173,34 @@ func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uin
 	return d
 }
 
+// Grounded returns the grants (person grants and certificates too) of
+// every commit of cs that the grants of its causal past allow,
+// revocations, invite uses and app rules aside: what a store's grounded
+// state holds once it stores cs (it stores no commit but those). Link it
+// to the State that decides with Ground.
+func Grounded(sp keys.SpaceID, cs []*commit.Commit) *State {
+	st := groundPass(sp, decisionOrder(cs), newVerified())
+	st.verified = nil
+	return st
+}
+
+// groundPass decides every commit of order against the grants of every
+// commit before it, counting or not, and returns them.
+func groundPass(sp keys.SpaceID, order []*node, vc *verified) *State {
+	st := New(sp)
+	st.verified = vc
+	for _, n := range order {
+		v, err := st.Check(n.c, n.seen)
+		if err != nil {
+			continue
+		}
+		for _, g := range v.Grants {
+			st.Add(g)
+		}
+	}
+	return st
+}
+
 type evaluator struct {
 	space    keys.SpaceID
 	order    []*node
@@ -180,6 +208,17 @@ type evaluator struct {
 	devices  map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
 	verified *verified                           // shared by the passes
 	declared []Schema                            // every schema declaration of the set, counting or not (for write-once rules)
+	ground   *State                              // the grants of every commit of the set, counting or not; nil until grounded
+}
+
+// grounded returns the grants of every commit of the set, counting or not
+// (groundPass), computed once, when a pass first needs them: for a commit
+// refused by app rules only (SchemaError.Followed).
+func (e *evaluator) grounded() *State {
+	if e.ground == nil {
+		e.ground = groundPass(e.space, e.order, e.verified)
+	}
+	return e.ground
 }
 
 // declared returns the schema declarations of every commit of cs whose
@@ -217,6 +256,7 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 	p := &passResult{invalid: map[int]error{}, revokes: map[int][]Cut{}, joined: map[keys.AuthorID][]keys.AuthorID{}}
 	st := New(e.space)
 	st.verified = e.verified
+	st.groundFn = e.grounded
 	for _, sc := range e.declared {
 		st.Watch(sc)
 	}

@@ -102,6 +102,23 @@ func (s *State) declare(sc Schema) {
 	s.declared[sc.App] = append(s.declared[sc.App], sc)
 }
 
+// Ground links g, the grants of every commit held, counting or not (a
+// store's grounded state, or Grounded), to s, which holds those of the
+// commits that count: a commit refused by app rules is checked against
+// what it may have relied on (SchemaError.Followed). s reads g, never
+// changes it; g must hold at least the grants s holds. A State without
+// one checks a refused commit against its own grants.
+func (s *State) Ground(g *State) { s.ground = g }
+
+// grounded returns the State linked by Ground (computed now if it is
+// Evaluate's), or nil.
+func (s *State) grounded() *State {
+	if s.ground == nil && s.groundFn != nil {
+		s.ground = s.groundFn()
+	}
+	return s.ground
+}
+
 // AddSchema records a schema declaration that took effect.
 func (s *State) AddSchema(sc Schema) {
 	if s.schemas == nil {
@@ -266,6 +283,43 @@ func (s *State) signer(c *commit.Commit, i int, seen SeenFunc, held []Grant, min
 	}
 }
 
+// pastSigner is signer with, besides held and the certificates that
+// count, the grants and certificates of every commit held in c's causal
+// past, counting or not (Ground): what c's author may have relied on
+// when a revocation it had not seen voided them. Those are read only when
+// the grants that count do not answer.
+func (s *State) pastSigner(c *commit.Commit, i int, seen SeenFunc, held []Grant, mine []keys.IdentityID) schema.Signer {
+	sg := s.signer(c, i, seen, held, mine)
+	if s.ground == nil && s.groundFn == nil {
+		return sg
+	}
+	admin, person := sg.Admin, sg.Person
+	var all []Grant
+	read := false
+	sg.Admin = func(key []byte) bool {
+		if admin(key) {
+			return true
+		}
+		if !read {
+			g := s.grounded()
+			all = g.held(c.Author, c.Time, seen)
+			for _, id := range mine {
+				all = g.personHeld(all, id, c.Time, seen)
+			}
+			read = true
+		}
+		return allowed(all, commit.RoleAdmin, key)
+	}
+	sg.Person = func(idt string) bool {
+		if person(idt) {
+			return true
+		}
+		id, err := keys.ParseIdentityID(idt)
+		return err == nil && s.grounded().certified(c.Author, id, seen)
+	}
+	return sg
+}
+
 // followed reports whether every data op of c keeps, per app, some
 // declaration held (counting or not) in c's causal past: then c, refused
 // by the rules in force for it, may have followed rules its author saw in
@@ -281,7 +335,7 @@ func (s *State) followed(c *commit.Commit, seen SeenFunc, held []Grant, mine []k
 			continue
 		}
 		op, value := ruleOp(o)
-		signer := s.signer(c, i, seen, held, mine)
+		signer := s.pastSigner(c, i, seen, held, mine)
 		for app := range s.schemas {
 			if !s.keeps(app, o.Key, op, value, signer, seen) {
 				return false

@@ -233,6 +233,10 @@ func (a *applier) authorize(bc *batch, st *spaceState, c *commit.Commit) (auth *
 	if above {
 		why = fmt.Errorf("%w: %s is cut after seq %d", acl.ErrRevoked, c.Author, cut)
 	} else {
+		// A commit refused by app rules is checked against every grant
+		// stored too (acl.SchemaError.Followed); st.valid is replaced when
+		// the space is decided again, so it is linked here.
+		st.valid.Ground(st.grounded)
 		v, err := st.valid.Check(c, seen)
 		if pErr != nil {
 			return nil, nil, pErr
