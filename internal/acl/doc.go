@@ -150,7 +150,17 @@
 // misbehaves. The price: a write that keeps an older version, superseded
 // everywhere, is void but not evidence. The check looks at every
 // declaration of the apps, held in the state counting or not (Watch), and
-// runs only for commits already refused; the signer's grants, person and
-// earlier writes are those of the commits that count, as for the rule in
-// force.
+// runs only for commits already refused. The signer is looked at the same
+// way: for rules "admin" and {person}, the grants and certificates of
+// every commit in c's causal past, counting or not, are held too (a
+// grounded State linked by Ground: a store's grounded state, or
+// Grounded; Evaluate computes it once, when a refused commit first needs
+// it), since an admin grant or a certificate may be void here by a
+// revocation its holder had not seen. A write-once rule's earlier writes
+// are those of the commits that count, as for the rule in force: a
+// commit held void here that wrote a once key never refuses a later
+// write, and an earlier write that counts here was, in the writer's view
+// too, a write it should not have repeated, unless a revocation in its
+// past voided it there and a revocation outside its past voided that
+// revocation here (not told apart: such a commit is counted).
 package acl

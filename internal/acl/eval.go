@@ -55,7 +55,9 @@ func (d *Decision) Valid(author keys.AuthorID, seq uint64) bool {
 	return !bad
 }
 
-// State returns the grants of d as a State (for deciding new commits).
+// State returns the grants of d as a State (for deciding new commits). It
+// holds the grants of the commits that count only: a caller holding those
+// of every commit links them with Ground (SchemaError.Followed).
 func (d *Decision) State(sp keys.SpaceID) *State {
 	s := New(sp)
 	for _, gs := range [][]Grant{d.Grants, d.People, d.Certs} {

@@ -29,10 +29,12 @@ type SchemaError struct {
 	Key     []byte
 	Why     *schema.Violation
 	// Followed: every write of the commit keeps, per app, some
-	// declaration in the commit's causal past, counting or not. Its author
-	// may have followed rules that a revocation it had not seen voided
-	// (or that the decision of revocations voided since): the refusal is
-	// not evidence that it misbehaved (see Broken).
+	// declaration in the commit's causal past, counting or not, with the
+	// admin grants and certificates held there, counting or not. Its
+	// author may have followed rules, or relied on a grant, that a
+	// revocation it had not seen voided (or that the decision of
+	// revocations voided since): the refusal is not evidence that it
+	// misbehaved (see Broken).
 	Followed bool
 }
 
@@ -326,8 +328,10 @@ func (s *State) pastSigner(c *commit.Commit, i int, seen SeenFunc, held []Grant,
 // force. Which declarations count for a commit depends on revocations its
 // author may not have seen (and on revocations outside its past, through
 // Evaluate's order), so only a write that no declaration in its past
-// allows shows that its author broke the rules. It looks at every
-// declaration of an app, so it runs only for commits already refused.
+// allows shows that its author broke the rules; the same holds of the
+// grants and certificates the signer relies on (pastSigner). It looks at
+// every declaration of an app, so it runs only for commits already
+// refused.
 func (s *State) followed(c *commit.Commit, seen SeenFunc, held []Grant, mine []keys.IdentityID) bool {
 	for i := range c.Ops {
 		o := &c.Ops[i]
