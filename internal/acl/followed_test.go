@@ -100,3 +100,25 @@ func TestSchemaFollowedVoidedCert(t *testing.T) {
 		{"the phone's write as Bob, certified nowhere", asBob, true},
 	})
 }
+
+// TestSchemaFollowedOnce (#15): a write-once rule's earlier writes are
+// those that count. X's first write of a poll is void (X cut at 0); M,
+// having seen it and the cut, writes the poll: not refused at all. M's
+// rewrite of its own write, which counts and is in its past, is Broken.
+func TestSchemaFollowedOnce(t *testing.T) {
+	w := newWorld(t)
+	b, x, m := dev(1), dev(2), dev(3)
+	g := w.genesis(grant(b, commit.RoleAdmin), grant(x, commit.RoleWrite), grant(m, commit.RoleWrite))
+	s := w.at(b, 2000, []*commit.Commit{g}, schemaOp("chat", 1, `{"prefix":"chat/","rules":[{"key":"chat/poll/{id}","write":"anyone","once":true}]}`))
+	first := w.at(x, 3000, []*commit.Commit{s}, putv("chat/poll/1", `"by X"`))
+	cut := w.at(b, 3100, []*commit.Commit{first}, revoke(x, 0))
+	again := w.at(m, 4000, []*commit.Commit{cut}, putv("chat/poll/1", `"by M"`))
+	rewrite := w.at(m, 4100, nil, putv("chat/poll/1", `"by M, again"`))
+	d := evalShuffled(t, w)
+	checkValid(t, d, []validity{
+		{"X's write, cut", first, false},
+		{"M's write after X's void one", again, true},
+		{"M's rewrite of its own write", rewrite, false},
+	})
+	wantFollowed(t, d, nil, []followedCase{{"M's rewrite of its own write", rewrite, true}})
+}
