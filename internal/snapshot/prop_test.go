@@ -85,16 +85,7 @@ func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
 // admin), after and depending on every commit of h.
 func appendByAdmin(h *storetest.History, ops ...commit.Op) *commit.Commit {
 	k := h.Authors[0]
-	latest := map[keys.AuthorID]*commit.Commit{}
-	var last commit.HLC
-	for _, c := range h.Commits {
-		if l := latest[c.Author]; l == nil || c.Seq > l.Seq {
-			latest[c.Author] = c
-		}
-		if last.Less(c.Time) {
-			last = c.Time
-		}
-	}
+	latest, last := h.Ends()
 	hd := commit.Header{Space: h.Space(), Author: k.Author(), Seq: 1, Time: commit.HLC{Wall: last.Wall + 1000}}
 	if p := latest[k.Author()]; p != nil {
 		hd.Seq, hd.Prev = p.Seq+1, p.ID
