@@ -10,6 +10,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -90,6 +91,16 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	}
 }
 
+// sunnyDiary is a private space "diary" on n holding day/1 = "sunny".
+func sunnyDiary(t *testing.T, n *Node) *space.Space {
+	t.Helper()
+	diary := privateSpace(t, n, "diary")
+	if _, err := diary.Commit(ctxT(t), []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
+		t.Fatal(err)
+	}
+	return diary
+}
+
 // TestLinkDevice: Ana's laptop links her home server with a link ticket;
 // the server gets its certificate, Ana's name, every space of hers
 // (public and private) and writes in each as Ana, without any invite;
@@ -102,10 +113,7 @@ func TestLinkDevice(t *testing.T) {
 	stranger := openNode(t, t.TempDir())
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	club := newSpace(t, laptop, "club")
-	diary := privateSpace(t, laptop, "diary")
-	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
-		t.Fatal(err)
-	}
+	diary := sunnyDiary(t, laptop)
 
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
@@ -198,10 +206,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 	seeder := openNode(t, t.TempDir())
 	fresh := openNode(t, t.TempDir())
 	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
-	diary := privateSpace(t, laptop, "diary")
-	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
-		t.Fatal(err)
-	}
+	diary := sunnyDiary(t, laptop)
 	for _, sp := range []keys.SpaceID{ana.Person, diary.ID()} {
 		joinAs(t, laptop, seeder, sp.String(), commit.RoleSeed, 0)
 	}
