@@ -78,3 +78,13 @@ func recoverIdentity(t *testing.T, n *Node, phrase identity.Phrase, person strin
 	}
 	return id
 }
+
+// sunnyDiary is a private space "diary" on n holding day/1 = "sunny".
+func sunnyDiary(t *testing.T, n *Node) *space.Space {
+	t.Helper()
+	diary := privateSpace(t, n, "diary")
+	if _, err := diary.Commit(ctxT(t), []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
+		t.Fatal(err)
+	}
+	return diary
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -89,16 +88,6 @@ func TestPersonSpaceSameEverywhere(t *testing.T) {
 	if len(acc.People(ana.ID)) == 0 {
 		t.Fatal("the genesis of a space Ana makes grants Ana nothing")
 	}
-}
-
-// sunnyDiary is a private space "diary" on n holding day/1 = "sunny".
-func sunnyDiary(t *testing.T, n *Node) *space.Space {
-	t.Helper()
-	diary := privateSpace(t, n, "diary")
-	if _, err := diary.Commit(ctxT(t), []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
-		t.Fatal(err)
-	}
-	return diary
 }
 
 // TestLinkDevice: Ana's laptop links her home server with a link ticket;
