@@ -21,14 +21,7 @@ func TestConcurrentErasesSameSnapshot(t *testing.T) {
 	sk := keys.SpaceKeyFromSeed([32]byte{21})
 	admin, ana, bo := keys.DeviceKeyFromSeed([32]byte{22}), keys.DeviceKeyFromSeed([32]byte{23}), keys.DeviceKeyFromSeed([32]byte{24})
 	sp := sk.Space()
-	build := func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
-		h.Space = sp
-		c, err := commit.Build(h, ops, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	build := builder(t, sp)
 	const w = 1_700_000_000_000_000
 	g := build(sk, commit.Header{Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: w}},
 		commit.GrantOp(commit.Grant{Subject: admin.Author(), Role: commit.RoleAdmin}),

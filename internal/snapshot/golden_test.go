@@ -12,6 +12,19 @@ import (
 	"github.com/loamdb/loam/internal/store"
 )
 
+// builder returns commit.Build for space sp, failing t on an error.
+func builder(t *testing.T, sp keys.SpaceID) func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
+	return func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
+		t.Helper()
+		h.Space = sp
+		c, err := commit.Build(h, ops, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+}
+
 // TestGoldenSections pins the sections' encodings on a fixed history: the
 // space key's genesis granting admin to a device (seed 02…), which then
 // puts a=1 and b=22 (seq 1), deletes a (seq 2) and erases b (seq 3). A
@@ -22,14 +35,7 @@ func TestGoldenSections(t *testing.T) {
 	sk, dev := keys.SpaceKeyFromSeed([32]byte{1}), keys.DeviceKeyFromSeed([32]byte{2})
 	sp := sk.Space()
 	const w = 1_700_000_000_000_000
-	build := func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
-		h.Space = sp
-		c, err := commit.Build(h, ops, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	build := builder(t, sp)
 	g := build(sk, commit.Header{Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: w}}, commit.GrantOp(commit.Grant{Subject: dev.Author(), Role: commit.RoleAdmin}))
 	c1 := build(dev, commit.Header{Author: dev.Author(), Seq: 1, Time: commit.HLC{Wall: w + 1000}, Deps: []keys.CommitID{g.ID}},
 		commit.Put([]byte("a"), []byte("1")), commit.Put([]byte("b"), []byte("22")))
