@@ -7,7 +7,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/snapshot"
-	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // TestConcurrentErasesSameSnapshot: two members erase the same write
@@ -37,14 +37,7 @@ func TestConcurrentErasesSameSnapshot(t *testing.T) {
 	blind := build(bo, commit.Header{Author: bo.Author(), Seq: 1, Time: commit.HLC{Wall: w + 1500}, Deps: []keys.CommitID{g.ID}}, er)
 	var snaps []*snapshot.Snapshot
 	for _, order := range [][]*commit.Commit{{put, byAna, byAdmin, blind}, {put, byAdmin, byAna, blind}, {blind, put, byAdmin, byAna}} {
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		if err := st.CreateSpace(ctx, "s", g); err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.TempSpace(t, g)
 		for _, c := range order {
 			if _, err := st.Apply(ctx, sp, []*commit.Commit{c}); err != nil {
 				t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/loamdb/loam/internal/golden"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/snapshot"
-	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // builder returns commit.Build for space sp, failing t on an error.
@@ -45,14 +45,7 @@ func TestGoldenSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3 := build(dev, commit.Header{Author: dev.Author(), Seq: 3, Prev: c2.ID, Time: commit.HLC{Wall: w + 3000, Logical: 1}}, er)
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateSpace(ctx, "s", g); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.TempSpace(t, g)
 	if _, err := st.Apply(ctx, sp, []*commit.Commit{c1, c2, c3}); err != nil {
 		t.Fatal(err)
 	}
