@@ -88,3 +88,19 @@ func sunnyDiary(t *testing.T, n *Node) *space.Space {
 	}
 	return diary
 }
+
+// linkDevice makes to a device of from's person, named dev, with a link
+// ticket of from's (o), and returns the identity to got.
+func linkDevice(t *testing.T, from, to *Node, o LinkOptions, dev string) Identity {
+	t.Helper()
+	ctx := ctxT(t)
+	tk, err := from.LinkDevice(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := to.AddDevice(ctx, tk, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

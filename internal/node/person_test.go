@@ -157,30 +157,14 @@ func TestLinkDevice(t *testing.T) {
 // TestLinkWithIdentityKey: a device linked with the identity key holds
 // it, and can link a third device itself.
 func TestLinkWithIdentityKey(t *testing.T) {
-	ctx := ctxT(t)
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
-	tk, err := laptop.LinkDevice(ctx, LinkOptions{WithIdentity: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := server.AddDevice(ctx, tk, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.HoldsKey() {
+	if got := linkDevice(t, laptop, server, LinkOptions{WithIdentity: true}, "server"); !got.HoldsKey() {
 		t.Fatal("linked with the identity, the server does not hold the key")
 	}
-	tk2, err := server.LinkDevice(ctx, LinkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := phone.AddDevice(ctx, tk2, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := linkDevice(t, server, phone, LinkOptions{}, "phone")
 	if p.ID != ana.ID {
 		t.Fatalf("the phone is of %s", p.ID)
 	}
