@@ -94,7 +94,7 @@ func pollOf(p api.Poll) Poll {
 		Signed: p.Signed, Counted: p.Counted, Late: p.Late, Invalid: p.Invalid, Ignored: p.Ignored, Rule: p.Rule,
 	}
 	for _, v := range p.Votes {
-		out.Votes = append(out.Votes, PollVote{Person: v.Person, Name: v.Name, Option: v.Option, At: v.At})
+		out.Votes = append(out.Votes, PollVote(v))
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func diskUsageOf(u api.DiskUsage) DiskUsage {
 		Reserve: u.Reserve, Blobs: u.Blobs, Total: u.Total, Spaces: make([]SpaceBytes, len(u.Spaces)),
 	}
 	for i, s := range u.Spaces {
-		out.Spaces[i] = SpaceBytes{Name: s.Name, ID: s.ID, Live: s.Live, History: s.History, Blobs: s.Blobs}
+		out.Spaces[i] = SpaceBytes(s)
 	}
 	return out
 }

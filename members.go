@@ -88,7 +88,8 @@ func memberOf(m api.Member) Member {
 		o.Grants = append(o.Grants, MemberGrant{Role: Role(g.Role), Prefix: g.Prefix, Expires: g.Expires, Uses: g.Uses, GrantedBy: g.GrantedBy, Since: g.Since, Via: g.Via})
 	}
 	if m.Revoked != nil {
-		o.Revoked = &Revocation{By: m.Revoked.By, At: m.Revoked.At, LastSeq: m.Revoked.LastSeq}
+		r := Revocation(*m.Revoked)
+		o.Revoked = &r
 	}
 	o.Identity, o.Name, o.Since = m.Identity, m.Name, m.Since
 	o.Avatar, o.AvatarKey, o.Person = m.Avatar, m.AvatarKey, m.Person

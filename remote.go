@@ -16,6 +16,7 @@ import (
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // Errors of Connect.
@@ -342,7 +343,7 @@ func (s *remoteSpace) commit(ctx context.Context, ops []commit.Op) error {
 }
 
 func (s *remoteSpace) scan(ctx context.Context, q rangeQuery) iter.Seq2[KV, error] {
-	aq := api.Query{Prefix: q.prefix, Start: q.start, End: q.end, Limit: q.limit, Reverse: q.reverse}
+	aq := store.Query{Prefix: q.prefix, Start: q.start, End: q.end, Limit: q.limit, Reverse: q.reverse}
 	return func(yield func(KV, error) bool) {
 		for e, err := range s.c.Range(ctx, s.in.ID, aq) {
 			if err != nil {

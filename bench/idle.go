@@ -35,23 +35,35 @@ type IdleOptions struct {
 	MDNS    bool
 }
 
-// IdleResult is one daemon's idle window, as bench/cmd/loamidle reports it.
+// IdleResult is one daemon's idle window, as bench/cmd/loamidle measures
+// and reports it (one line of JSON).
 type IdleResult struct {
-	Name            string  `json:"-"`
-	Seconds         float64 `json:"seconds"`
-	Peers           int     `json:"peers"`
-	CPUPercent      float64 `json:"cpu_percent"`
-	VolCtxPerSec    float64 `json:"vol_ctx_per_sec"`
-	InvolCtxPerSec  float64 `json:"invol_ctx_per_sec"`
-	SchedPerSec     float64 `json:"sched_per_sec"`
-	GCs             uint64  `json:"gcs"`
-	Goroutines      uint64  `json:"goroutines"`
-	TraceWakePerSec float64 `json:"trace_wake_per_sec"`
-	Sources         []struct {
-		Where  string  `json:"where"`
-		PerSec float64 `json:"per_sec"`
-		Count  int     `json:"count"`
-	} `json:"sources"`
+	Name       string  `json:"-"` // the daemon's, set by RunLoamIdle
+	Seconds    float64 `json:"seconds"`
+	Peers      int     `json:"peers"`
+	CPUPercent float64 `json:"cpu_percent"` // of one core, user+system
+	// Voluntary context switches of the whole process (its threads
+	// sleeping and being woken), per second.
+	VolCtxPerSec   float64 `json:"vol_ctx_per_sec"`
+	InvolCtxPerSec float64 `json:"invol_ctx_per_sec"`
+	// Goroutines made runnable, per second: the scheduler's count
+	// (/sched/latencies:seconds) times 8, as the runtime samples one
+	// transition in 8 (an estimate).
+	SchedPerSec float64 `json:"sched_per_sec"`
+	GCs         uint64  `json:"gcs"`
+	Goroutines  uint64  `json:"goroutines"`
+	// From the trace: wake-ups (waiting → runnable) and goroutines
+	// created, by source, per second.
+	TraceWakePerSec float64      `json:"trace_wake_per_sec"`
+	Sources         []IdleSource `json:"sources"`
+}
+
+// IdleSource is where wake-ups come from: the goroutine's entry function
+// and the innermost frame outside the standard library where it waited.
+type IdleSource struct {
+	Where  string  `json:"where"`
+	PerSec float64 `json:"per_sec"`
+	Count  int     `json:"count"`
 }
 
 // idleProc is one loamidle process, driven line by line.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loamdb/loam/internal/ackcheck"
 	"github.com/loamdb/loam/internal/api"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // Helpers of the fault suite's daemon tests (docs/reliability.md).
@@ -50,7 +51,7 @@ type snapshot struct {
 // takeSnapshot lists every key of space sp through c.
 func takeSnapshot(ctx context.Context, name string, c *api.Client, sp string) (snapshot, error) {
 	s := snapshot{name: name, kv: map[string]string{}}
-	for e, err := range c.Range(ctx, sp, api.Query{}) {
+	for e, err := range c.Range(ctx, sp, store.Query{}) {
 		if err != nil {
 			return s, fmt.Errorf("%s: list %s: %w", name, sp, err)
 		}

@@ -218,7 +218,7 @@ func TestRange(t *testing.T) {
 	if _, err := f.c.Batch(ctx, "garden", ops); err != nil {
 		t.Fatal(err)
 	}
-	list := func(q Query) string {
+	list := func(q store.Query) string {
 		t.Helper()
 		var ks []string
 		for e, err := range f.c.Range(ctx, "garden", q) {
@@ -234,15 +234,15 @@ func TestRange(t *testing.T) {
 		return strings.Join(ks, " ")
 	}
 	for _, c := range []struct {
-		q    Query
+		q    store.Query
 		want string
 	}{
-		{Query{}, "a/1 a/2 a/3 a/4 b/1"},
-		{Query{Prefix: []byte("a/")}, "a/1 a/2 a/3 a/4"},
-		{Query{Prefix: []byte("a/"), Limit: 2, Reverse: true}, "a/4 a/3"},
-		{Query{Start: []byte("a/2"), End: []byte("a/4")}, "a/2 a/3"},
-		{Query{End: []byte("")}, ""},
-		{Query{Prefix: []byte("c/")}, ""},
+		{store.Query{}, "a/1 a/2 a/3 a/4 b/1"},
+		{store.Query{Prefix: []byte("a/")}, "a/1 a/2 a/3 a/4"},
+		{store.Query{Prefix: []byte("a/"), Limit: 2, Reverse: true}, "a/4 a/3"},
+		{store.Query{Start: []byte("a/2"), End: []byte("a/4")}, "a/2 a/3"},
+		{store.Query{End: []byte("")}, ""},
+		{store.Query{Prefix: []byte("c/")}, ""},
 	} {
 		if got := list(c.q); got != c.want {
 			t.Errorf("range %+v = %q, want %q", c.q, got, c.want)
@@ -257,7 +257,7 @@ func TestRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, err := range f.c.Range(ctx, "garden", Query{Prefix: []byte("many/")}) {
+	for _, err := range f.c.Range(ctx, "garden", store.Query{Prefix: []byte("many/")}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestBatchIsAtomic(t *testing.T) {
 	f.c.Put(ctx, "garden", []byte("keep"), []byte("x"))
 	snapshot := func() string {
 		var b strings.Builder
-		for e, err := range f.c.Range(ctx, "garden", Query{}) {
+		for e, err := range f.c.Range(ctx, "garden", store.Query{}) {
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -69,16 +69,9 @@ func (c *Client) http() *http.Client {
 	return defaultHTTP
 }
 
-// Query selects keys for Range. Nil fields do not restrict.
-type Query struct {
-	Prefix  []byte
-	Start   []byte // inclusive
-	End     []byte // exclusive
-	Limit   int    // 0: no limit
-	Reverse bool
-}
-
-func (q Query) values() url.Values {
+// queryValues is q as the parameters of GET …/keys, which the server
+// reads back into a store.Query (keys.go, query).
+func queryValues(q store.Query) url.Values {
 	v := url.Values{}
 	if q.Prefix != nil {
 		v.Set("prefix", string(q.Prefix))
@@ -267,9 +260,9 @@ func (c *Client) Space(ctx context.Context, sp string) (SpaceInfo, error) {
 
 // Range yields the keys of sp that q selects, in order, as the server
 // streams them: GET /v1/spaces/{space}/keys.
-func (c *Client) Range(ctx context.Context, sp string, q Query) iter.Seq2[Entry, error] {
+func (c *Client) Range(ctx context.Context, sp string, q store.Query) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		resp, err := c.do(ctx, http.MethodGet, spacePath(sp, "/keys"), q.values(), nil, "")
+		resp, err := c.do(ctx, http.MethodGet, spacePath(sp, "/keys"), queryValues(q), nil, "")
 		if err != nil {
 			yield(Entry{}, err)
 			return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -419,19 +420,9 @@ func (ss *sessions) docLocked() *sessionsDoc {
 	for h, g := range ss.ended {
 		d.Gone = append(d.Gone, goneDoc{Name: g.name, Hash: hex.EncodeToString(h[:]), At: g.at, Why: g.why})
 	}
-	slices.SortFunc(d.Sessions, func(a, b sessionDoc) int { return cmpStr(a.Hash, b.Hash) })
-	slices.SortFunc(d.Gone, func(a, b goneDoc) int { return cmpStr(a.Hash, b.Hash) })
+	slices.SortFunc(d.Sessions, func(a, b sessionDoc) int { return cmp.Compare(a.Hash, b.Hash) })
+	slices.SortFunc(d.Gone, func(a, b goneDoc) int { return cmp.Compare(a.Hash, b.Hash) })
 	return d
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // save writes the sessions as they are now if they changed since the

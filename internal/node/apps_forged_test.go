@@ -114,14 +114,7 @@ func TestAppForgeriesRefusedByEveryReplica(t *testing.T) {
 		person := identity.KeyFromSeed([32]byte{9, byte(10 + i)})
 		f := mk(dev, person)
 		t.Run(f.name, func(t *testing.T) {
-			heads, err := admin.st.Heads(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var deps []keys.CommitID
-			for _, hd := range heads {
-				deps = append(deps, hd.ID)
-			}
+			deps := headIDs(t, admin, id, keys.AuthorID{}) // every head
 			var cs [][]byte
 			prev, wall := keys.CommitID{}, uint64(time.Now().UnixMicro())
 			for j, ops := range append(f.before, f.forged) {

@@ -78,3 +78,29 @@ func recoverIdentity(t *testing.T, n *Node, phrase identity.Phrase, person strin
 	}
 	return id
 }
+
+// sunnyDiary is a private space "diary" on n holding day/1 = "sunny".
+func sunnyDiary(t *testing.T, n *Node) *space.Space {
+	t.Helper()
+	diary := privateSpace(t, n, "diary")
+	if _, err := diary.Commit(ctxT(t), []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
+		t.Fatal(err)
+	}
+	return diary
+}
+
+// linkDevice makes to a device of from's person, named dev, with a link
+// ticket of from's (o), and returns the identity to got.
+func linkDevice(t *testing.T, from, to *Node, o LinkOptions, dev string) Identity {
+	t.Helper()
+	ctx := ctxT(t)
+	tk, err := from.LinkDevice(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := to.AddDevice(ctx, tk, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

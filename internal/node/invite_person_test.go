@@ -233,13 +233,7 @@ func TestInviteThenLinkedDevice(t *testing.T) {
 	}
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	joinWith(t, laptop, tk)
-	link, err := laptop.LinkDevice(ctx, LinkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.AddDevice(ctx, link, "server"); err != nil {
-		t.Fatal(err)
-	}
+	linkDevice(t, laptop, server, LinkOptions{}, "server")
 	if !testkit.Poll(40*time.Second, 5*time.Millisecond, func() bool {
 		_, err := server.st.Space(ctx, club.ID())
 		return err == nil && canWrite(server, club.ID())

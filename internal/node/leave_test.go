@@ -322,13 +322,7 @@ func TestLeaveMarksTheDirectory(t *testing.T) {
 	server := openNode(t, t.TempDir())
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	club := newSpace(t, laptop, "club")
-	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.AddDevice(ctx, tk, "server"); err != nil {
-		t.Fatal(err)
-	}
+	linkDevice(t, laptop, server, LinkOptions{}, "server")
 	waitFor(t, 60*time.Second, "the server follows the club", func() bool {
 		_, err := server.st.Space(ctx, club.ID())
 		return err == nil && canWrite(server, club.ID())

@@ -102,10 +102,7 @@ func TestLinkDevice(t *testing.T) {
 	stranger := openNode(t, t.TempDir())
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
 	club := newSpace(t, laptop, "club")
-	diary := privateSpace(t, laptop, "diary")
-	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
-		t.Fatal(err)
-	}
+	diary := sunnyDiary(t, laptop)
 
 	tk, err := laptop.LinkDevice(ctx, LinkOptions{})
 	if err != nil {
@@ -160,30 +157,14 @@ func TestLinkDevice(t *testing.T) {
 // TestLinkWithIdentityKey: a device linked with the identity key holds
 // it, and can link a third device itself.
 func TestLinkWithIdentityKey(t *testing.T) {
-	ctx := ctxT(t)
 	laptop := openNode(t, t.TempDir())
 	server := openNode(t, t.TempDir())
 	phone := openNode(t, t.TempDir())
 	ana, _ := newIdentity(t, laptop, "Ana", "laptop")
-	tk, err := laptop.LinkDevice(ctx, LinkOptions{WithIdentity: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := server.AddDevice(ctx, tk, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.HoldsKey() {
+	if got := linkDevice(t, laptop, server, LinkOptions{WithIdentity: true}, "server"); !got.HoldsKey() {
 		t.Fatal("linked with the identity, the server does not hold the key")
 	}
-	tk2, err := server.LinkDevice(ctx, LinkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := phone.AddDevice(ctx, tk2, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := linkDevice(t, server, phone, LinkOptions{}, "phone")
 	if p.ID != ana.ID {
 		t.Fatalf("the phone is of %s", p.ID)
 	}
@@ -198,10 +179,7 @@ func TestRecoverFromSeeder(t *testing.T) {
 	seeder := openNode(t, t.TempDir())
 	fresh := openNode(t, t.TempDir())
 	ana, phrase := newIdentity(t, laptop, "Ana", "laptop")
-	diary := privateSpace(t, laptop, "diary")
-	if _, err := diary.Commit(ctx, []commit.Op{commit.Put([]byte("day/1"), []byte("sunny"))}); err != nil {
-		t.Fatal(err)
-	}
+	diary := sunnyDiary(t, laptop)
 	for _, sp := range []keys.SpaceID{ana.Person, diary.ID()} {
 		joinAs(t, laptop, seeder, sp.String(), commit.RoleSeed, 0)
 	}

@@ -61,15 +61,7 @@ func TestAppRulesEnforcedByEveryReplica(t *testing.T) {
 	}
 
 	// A member that signs one anyway, sending it to every node itself.
-	heads, err := admin.st.Heads(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var deps []keys.CommitID
-	for _, hd := range heads {
-		deps = append(deps, hd.ID)
-	}
-	forged, err := commit.Build(commit.Header{Space: id, Author: forger.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: sortIDs(deps)},
+	forged, err := commit.Build(commit.Header{Space: id, Author: forger.Author(), Seq: 1, Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: sortIDs(headIDs(t, admin, id, keys.AuthorID{}))},
 		[]commit.Op{commit.Put([]byte(forgedKey), []byte(`{"text":"I am Ada"}`))}, forger)
 	if err != nil {
 		t.Fatal(err)

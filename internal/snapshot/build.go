@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func Build(ctx context.Context, st *store.Store, sp keys.SpaceID, f []commit.Fro
 		if c := bytes.Compare(a.Author[:], b.Author[:]); c != 0 {
 			return c
 		}
-		return cmpSeq(a.Seq, b.Seq)
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 	if err := replay.CreateSpace(ctx, "replay", s.genesis); err != nil {
 		return nil, fmt.Errorf("snapshot: replay: %w", err)
@@ -101,16 +102,6 @@ func Build(ctx context.Context, st *store.Store, sp keys.SpaceID, f []commit.Fro
 		}
 	}
 	return s.compute(ctx, replay)
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sf is S(F) as read from a store.

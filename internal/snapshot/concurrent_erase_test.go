@@ -7,7 +7,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/snapshot"
-	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // TestConcurrentErasesSameSnapshot: two members erase the same write
@@ -21,14 +21,7 @@ func TestConcurrentErasesSameSnapshot(t *testing.T) {
 	sk := keys.SpaceKeyFromSeed([32]byte{21})
 	admin, ana, bo := keys.DeviceKeyFromSeed([32]byte{22}), keys.DeviceKeyFromSeed([32]byte{23}), keys.DeviceKeyFromSeed([32]byte{24})
 	sp := sk.Space()
-	build := func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
-		h.Space = sp
-		c, err := commit.Build(h, ops, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	build := builder(t, sp)
 	const w = 1_700_000_000_000_000
 	g := build(sk, commit.Header{Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: w}},
 		commit.GrantOp(commit.Grant{Subject: admin.Author(), Role: commit.RoleAdmin}),
@@ -44,14 +37,7 @@ func TestConcurrentErasesSameSnapshot(t *testing.T) {
 	blind := build(bo, commit.Header{Author: bo.Author(), Seq: 1, Time: commit.HLC{Wall: w + 1500}, Deps: []keys.CommitID{g.ID}}, er)
 	var snaps []*snapshot.Snapshot
 	for _, order := range [][]*commit.Commit{{put, byAna, byAdmin, blind}, {put, byAdmin, byAna, blind}, {blind, put, byAdmin, byAna}} {
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		if err := st.CreateSpace(ctx, "s", g); err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.TempSpace(t, g)
 		for _, c := range order {
 			if _, err := st.Apply(ctx, sp, []*commit.Commit{c}); err != nil {
 				t.Fatal(err)

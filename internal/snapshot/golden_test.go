@@ -9,8 +9,21 @@ import (
 	"github.com/loamdb/loam/internal/golden"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/snapshot"
-	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
+
+// builder returns commit.Build for space sp, failing t on an error.
+func builder(t *testing.T, sp keys.SpaceID) func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
+	return func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
+		t.Helper()
+		h.Space = sp
+		c, err := commit.Build(h, ops, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+}
 
 // TestGoldenSections pins the sections' encodings on a fixed history: the
 // space key's genesis granting admin to a device (seed 02…), which then
@@ -22,14 +35,7 @@ func TestGoldenSections(t *testing.T) {
 	sk, dev := keys.SpaceKeyFromSeed([32]byte{1}), keys.DeviceKeyFromSeed([32]byte{2})
 	sp := sk.Space()
 	const w = 1_700_000_000_000_000
-	build := func(s commit.Signer, h commit.Header, ops ...commit.Op) *commit.Commit {
-		h.Space = sp
-		c, err := commit.Build(h, ops, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	build := builder(t, sp)
 	g := build(sk, commit.Header{Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: w}}, commit.GrantOp(commit.Grant{Subject: dev.Author(), Role: commit.RoleAdmin}))
 	c1 := build(dev, commit.Header{Author: dev.Author(), Seq: 1, Time: commit.HLC{Wall: w + 1000}, Deps: []keys.CommitID{g.ID}},
 		commit.Put([]byte("a"), []byte("1")), commit.Put([]byte("b"), []byte("22")))
@@ -39,14 +45,7 @@ func TestGoldenSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3 := build(dev, commit.Header{Author: dev.Author(), Seq: 3, Prev: c2.ID, Time: commit.HLC{Wall: w + 3000, Logical: 1}}, er)
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateSpace(ctx, "s", g); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.TempSpace(t, g)
 	if _, err := st.Apply(ctx, sp, []*commit.Commit{c1, c2, c3}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,15 +22,7 @@ func installFixture(t *testing.T) (*storetest.History, *snapshot.Snapshot, *stor
 	r := rand.New(rand.NewPCG(7, 8))
 	h := storetest.GenHistory(r, storetest.Gen{Authors: 3, Ops: 120, Keys: 10, MaxBatch: 2})
 	sp := h.Space()
-	open := func() *store.Store {
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	part := open()
+	part := storetest.TempStore(t)
 	if err := part.AddSpace(context.Background(), "s", sp); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +36,7 @@ func installFixture(t *testing.T) (*storetest.History, *snapshot.Snapshot, *stor
 	if len(snap.Kept) >= len(h.Commits)/2 {
 		t.Fatalf("the fixture skips nothing: %d kept of %d", len(snap.Kept), len(h.Commits)/2)
 	}
-	return h, snap, open()
+	return h, snap, storetest.TempStore(t)
 }
 
 // TestInstallRefuses: a snapshot that does not match its checkpoint is

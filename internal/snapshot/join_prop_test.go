@@ -3,7 +3,6 @@ package snapshot_test
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"reflect"
 	"testing"
@@ -38,14 +37,7 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		runs++
 		ctx := context.Background()
-		seed := rapid.Uint64().Draw(rt, "seed")
-		r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		g := storetest.Gen{
-			Authors:  rapid.IntRange(2, 5).Draw(rt, "authors"),
-			Ops:      rapid.IntRange(20, 200).Draw(rt, "ops"),
-			Keys:     rapid.IntRange(3, 30).Draw(rt, "keys"),
-			MaxBatch: rapid.IntRange(1, 4).Draw(rt, "max batch"),
-		}
+		r, g := drawGen(rt)
 		var h *storetest.History
 		lowest := 1 // the lowest cut: every control op of the history before it
 		if rapid.Bool().Draw(rt, "acl") {

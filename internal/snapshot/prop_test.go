@@ -32,19 +32,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// drawHistory draws a history: GenHistory's writes and deletes by several
-// authors with deps, or GenACL's with grants, revocations, invites and
-// people; then erases, and at times a live-only retention, a checkpoint
-// and a verdict appended by the admin.
-func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
+// drawGen draws the seed of a history's generator and its sizes.
+func drawGen(rt *rapid.T) (*rand.Rand, storetest.Gen) {
 	seed := rapid.Uint64().Draw(rt, "seed")
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	g := storetest.Gen{
+	return r, storetest.Gen{
 		Authors:  rapid.IntRange(2, 5).Draw(rt, "authors"),
 		Ops:      rapid.IntRange(20, 200).Draw(rt, "ops"),
 		Keys:     rapid.IntRange(3, 30).Draw(rt, "keys"),
 		MaxBatch: rapid.IntRange(1, 4).Draw(rt, "max batch"),
 	}
+}
+
+// drawHistory draws a history: GenHistory's writes and deletes by several
+// authors with deps, or GenACL's with grants, revocations, invites and
+// people; then erases, and at times a live-only retention, a checkpoint
+// and a verdict appended by the admin.
+func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
+	r, g := drawGen(rt)
 	var h *storetest.History
 	erases := rapid.IntRange(0, 4).Draw(rt, "erases")
 	if rapid.Bool().Draw(rt, "acl") {
@@ -85,16 +90,7 @@ func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
 // admin), after and depending on every commit of h.
 func appendByAdmin(h *storetest.History, ops ...commit.Op) *commit.Commit {
 	k := h.Authors[0]
-	latest := map[keys.AuthorID]*commit.Commit{}
-	var last commit.HLC
-	for _, c := range h.Commits {
-		if l := latest[c.Author]; l == nil || c.Seq > l.Seq {
-			latest[c.Author] = c
-		}
-		if last.Less(c.Time) {
-			last = c.Time
-		}
-	}
+	latest, last := h.Ends()
 	hd := commit.Header{Space: h.Space(), Author: k.Author(), Seq: 1, Time: commit.HLC{Wall: last.Wall + 1000}}
 	if p := latest[k.Author()]; p != nil {
 		hd.Seq, hd.Prev = p.Seq+1, p.ID

@@ -24,11 +24,7 @@ func TestBuildRefuses(t *testing.T) {
 	ana, bo := keys.DeviceKeyFromSeed([32]byte{32}), keys.DeviceKeyFromSeed([32]byte{33})
 	sp := sk.Space()
 	open := func(genesisOps ...commit.Op) (*store.Store, *commit.Commit) {
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
+		st := storetest.TempStore(t)
 		g, err := commit.Build(commit.Header{Space: sp, Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: 1_700_000_000_000_000}}, genesisOps, sk)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 
@@ -213,5 +214,5 @@ func compareLoc(a, b acl.Loc) int {
 	if c := bytes.Compare(a.Author[:], b.Author[:]); c != 0 {
 		return c
 	}
-	return cmpSeq(a.Seq, b.Seq)
+	return cmp.Compare(a.Seq, b.Seq)
 }

@@ -33,11 +33,7 @@ func replicate(t *testing.T, f *fixture, st *store.Store) {
 
 func newReplica(t *testing.T, f *fixture) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.TempStore(t)
 	if err := st.AddSpace(context.Background(), "test", f.sk.Space()); err != nil {
 		t.Fatal(err)
 	}

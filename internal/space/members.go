@@ -100,23 +100,11 @@ func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []
 
 	byAuthor := map[keys.AuthorID]*Member{}
 	get := func(a keys.AuthorID) *Member {
-		m := byAuthor[a]
-		if m == nil {
-			m = &Member{Author: a}
-			byAuthor[a] = m
-		}
-		return m
+		return entry(byAuthor, a, func() *Member { return &Member{Author: a} })
 	}
 	for _, g := range d.Grants {
 		m := get(g.Subject)
-		mg := MemberGrant{Role: g.Role, Prefix: g.Prefix, Uses: g.Uses, GrantedBy: g.Granter, Since: times[acl.Loc{Author: g.Granter, Seq: g.Seq}], Via: g.Invite}
-		if mg.Uses == commit.UnlimitedUses {
-			mg.Uses = 0 // unlimited, as MemberGrant says
-		}
-		if g.Expires != 0 {
-			mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
-		}
-		m.Grants = append(m.Grants, mg)
+		m.Grants = append(m.Grants, grantOf(g, times))
 		m.Invite = m.Invite || g.Uses != 0
 		if !g.Invite.IsZero() {
 			get(g.Invite).Invite = true
@@ -155,4 +143,27 @@ func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []
 	}
 	slices.SortFunc(out, func(a, b Member) int { return bytes.Compare(a.Author[:], b.Author[:]) })
 	return out, people, nil
+}
+
+// grantOf is the MemberGrant of g, a grant to a device or to a person,
+// which took effect at the time times holds for its commit.
+func grantOf(g acl.Grant, times map[acl.Loc]time.Time) MemberGrant {
+	mg := MemberGrant{Role: g.Role, Prefix: g.Prefix, Uses: g.Uses, GrantedBy: g.Granter, Since: times[acl.Loc{Author: g.Granter, Seq: g.Seq}], Via: g.Invite}
+	if mg.Uses == commit.UnlimitedUses {
+		mg.Uses = 0 // unlimited, as MemberGrant says
+	}
+	if g.Expires != 0 {
+		mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
+	}
+	return mg
+}
+
+// entry returns m[k], adding made() under k first when k is missing.
+func entry[K comparable, V any](m map[K]*V, k K, made func() *V) *V {
+	v := m[k]
+	if v == nil {
+		v = made()
+		m[k] = v
+	}
+	return v
 }

@@ -75,12 +75,7 @@ func certsOf(c *commit.Commit, into map[certKey]certInfo) {
 func addPeople(d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]time.Time, now commit.HLC, get func(keys.AuthorID) *Member) []Person {
 	byID := map[keys.IdentityID]*Person{}
 	person := func(id keys.IdentityID) *Person {
-		p := byID[id]
-		if p == nil {
-			p = &Person{Identity: id}
-			byID[id] = p
-		}
-		return p
+		return entry(byID, id, func() *Person { return &Person{Identity: id} })
 	}
 	for _, g := range d.Certs {
 		m := get(g.Subject)
@@ -94,11 +89,7 @@ func addPeople(d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]ti
 	}
 	for _, g := range d.People {
 		p := person(g.Identity)
-		mg := MemberGrant{Role: g.Role, Prefix: g.Prefix, GrantedBy: g.Granter, Since: times[acl.Loc{Author: g.Granter, Seq: g.Seq}]}
-		if g.Expires != 0 {
-			mg.Expires = time.UnixMicro(int64(g.Expires)).UTC()
-		}
-		p.Grants = append(p.Grants, mg)
+		p.Grants = append(p.Grants, grantOf(g, times))
 		if g.InForce(now) && acl.Rank(g.Role) > acl.Rank(p.Role) {
 			p.Role = g.Role
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // voidedErase is a writer x's erase of its own write x/1 (commit x2) made
@@ -42,14 +43,7 @@ func newVoidedErase(t *testing.T) voidedErase {
 func (v voidedErase) open(t *testing.T, order ...*commit.Commit) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateSpace(ctx, "s", v.genesis); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.TempSpace(t, v.genesis)
 	for _, c := range order {
 		if _, err := st.Apply(ctx, v.id, []*commit.Commit{c}); err != nil {
 			t.Fatal(err)
@@ -219,14 +213,7 @@ func TestConcurrentErasesRecordTheFirst(t *testing.T) {
 	byAdmin := admin.next(er)
 	var got []store.Erasure
 	for _, order := range [][]*commit.Commit{{put, byWriter, byAdmin}, {put, byAdmin, byWriter}} {
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		if err := st.CreateSpace(ctx, "s", genesis); err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.TempSpace(t, genesis)
 		for _, c := range order {
 			if _, err := st.Apply(ctx, id, []*commit.Commit{c}); err != nil {
 				t.Fatal(err)

@@ -16,11 +16,7 @@ import (
 // spaces alone, and the space can be added and filled again afterwards.
 func TestForgetLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.TempStore(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	g := storetest.Gen{Authors: 4, Ops: 150, Keys: 20, MaxBatch: 4}
 	gone, kept := storetest.GenACL(r, g), storetest.GenHistory(r, g)

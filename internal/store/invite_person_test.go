@@ -11,6 +11,7 @@ import (
 	"github.com/loamdb/loam/internal/identity"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // A person's join through a one-time invite, by a device certified before
@@ -59,14 +60,7 @@ func TestPersonJoinThenDeviceJoinOneTimeInvite(t *testing.T) {
 		t.Fatalf("model: the person's join counts %v, the device's %v", want.Valid(laptop.Author(), 2), want.Valid(stranger.Author(), 1))
 	}
 
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateSpace(ctx, "s", g); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.TempSpace(t, g)
 	for _, batch := range [][]*commit.Commit{{gi, l1, l2}, {s1}} {
 		res, err := st.Apply(ctx, sp, batch)
 		if err != nil {

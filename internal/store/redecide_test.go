@@ -8,6 +8,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // TestRedecideAfterRetention: a member's write W supersedes V, retention
@@ -48,11 +49,7 @@ func TestRedecideAfterRetention(t *testing.T) {
 
 		var sts []*store.Store
 		for _, full := range []bool{false, true} {
-			st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := storetest.TempStore(t)
 			store.SetFullRedecide(st, full)
 			if err := st.AddSpace(ctx, "s", sp); err != nil {
 				t.Fatal(err)

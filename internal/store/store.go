@@ -466,7 +466,9 @@ func (s *Store) cell(sp keys.SpaceID, key []byte) (view.Cell, error) {
 	return c, nil
 }
 
-// Query selects a key range of a view. Empty fields do not restrict.
+// Query selects a key range of a view. Nil fields do not restrict (an
+// empty End, not nil, ends before every key). The daemon's API and its
+// client (internal/api) carry it as GET …/keys' parameters.
 type Query struct {
 	Prefix  []byte
 	Start   []byte // inclusive

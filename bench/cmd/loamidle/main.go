@@ -37,6 +37,7 @@ import (
 
 	xtrace "golang.org/x/exp/trace"
 
+	"github.com/loamdb/loam/bench"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
@@ -185,55 +186,26 @@ func waitInSync(ctx context.Context, n *node.Node, spaces []keys.SpaceID, want i
 	}
 }
 
-// Result is one daemon's idle window.
-type Result struct {
-	Seconds    float64 `json:"seconds"`
-	Peers      int     `json:"peers"`
-	CPUPercent float64 `json:"cpu_percent"` // of one core, user+system
-	// Voluntary context switches of the whole process (its threads
-	// sleeping and being woken), per second.
-	VolCtxPerSec   float64 `json:"vol_ctx_per_sec"`
-	InvolCtxPerSec float64 `json:"invol_ctx_per_sec"`
-	// Goroutines made runnable, per second: the scheduler's count
-	// (/sched/latencies:seconds) times 8, as the runtime samples one
-	// transition in 8 (an estimate).
-	SchedPerSec float64 `json:"sched_per_sec"`
-	GCs         uint64  `json:"gcs"`
-	Goroutines  uint64  `json:"goroutines"`
-	// From the trace: wake-ups (waiting → runnable) and goroutines
-	// created, by source, per second.
-	TraceWakePerSec float64  `json:"trace_wake_per_sec"`
-	Sources         []Source `json:"sources"`
-}
-
-// Source is where wake-ups come from: the goroutine's entry function and
-// the innermost frame outside the standard library where it waited.
-type Source struct {
-	Where  string  `json:"where"`
-	PerSec float64 `json:"per_sec"`
-	Count  int     `json:"count"`
-}
-
 // measure measures an idle window of d without tracing (CPU, context
 // switches, scheduling), then traces another window of d to attribute the
 // wake-ups: the tracer's own goroutines are left out of the sources, but
 // tracing costs CPU, so the first window's figures are the clean ones.
-func measure(n *node.Node, d time.Duration, top int) (Result, error) {
+func measure(n *node.Node, d time.Duration, top int) (bench.IdleResult, error) {
 	var tr bytes.Buffer
 	ms0 := sample()
 	cpu0, vol0, inv0, err := procStats()
 	if err != nil {
-		return Result{}, err
+		return bench.IdleResult{}, err
 	}
 	t0 := time.Now()
 	time.Sleep(d) // the idle window itself
 	el := time.Since(t0).Seconds()
 	cpu1, vol1, inv1, err := procStats()
 	if err != nil {
-		return Result{}, err
+		return bench.IdleResult{}, err
 	}
 	ms1 := sample()
-	r := Result{
+	r := bench.IdleResult{
 		Seconds:        el,
 		Peers:          len(n.Peers()),
 		CPUPercent:     100 * (cpu1 - cpu0) / el,
@@ -245,20 +217,20 @@ func measure(n *node.Node, d time.Duration, top int) (Result, error) {
 	}
 	t1 := time.Now()
 	if err := trace.Start(&tr); err != nil {
-		return Result{}, err
+		return bench.IdleResult{}, err
 	}
 	time.Sleep(d)
 	trace.Stop()
 	el = time.Since(t1).Seconds()
 	counts, total, err := wakeSources(&tr)
 	if err != nil {
-		return Result{}, err
+		return bench.IdleResult{}, err
 	}
 	r.TraceWakePerSec = float64(total) / el
 	for w, c := range counts {
-		r.Sources = append(r.Sources, Source{Where: w, Count: c, PerSec: float64(c) / el})
+		r.Sources = append(r.Sources, bench.IdleSource{Where: w, Count: c, PerSec: float64(c) / el})
 	}
-	slices.SortFunc(r.Sources, func(a, b Source) int { return b.Count - a.Count })
+	slices.SortFunc(r.Sources, func(a, b bench.IdleSource) int { return b.Count - a.Count })
 	if len(r.Sources) > top {
 		r.Sources = r.Sources[:top]
 	}

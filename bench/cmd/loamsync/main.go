@@ -138,18 +138,28 @@ func write(home string, blocks, size, batch, latency int) error {
 	return nil
 }
 
-func read(home, ticket string, blocks, latency int) error {
+// openReader opens the reading node of a run at home, and the context
+// that bounds the run (15 minutes); done closes both.
+func openReader(home string) (ctx context.Context, n *node.Node, done func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
+	n, err = node.Open(ctx, node.Options{Home: home, Listen: loopback})
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, n, func() { n.Close(); cancel() }, nil
+}
+
+func read(home, ticket string, blocks, latency int) error {
 	t, err := keys.ParseTicket(ticket)
 	if err != nil {
 		return err
 	}
-	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback})
+	ctx, n, done, err := openReader(home)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	start := time.Now()
 	sp, err := n.Join(ctx, t) // connects; returns once the invite's grant (the last commit) is stored
 	if err != nil {
@@ -224,17 +234,15 @@ func writeBlob(home string, blocks, size int) error {
 // readBlob connects to addr and fetches blob id; the time runs from the
 // connect until the fetch returns, every chunk verified and durable.
 func readBlob(home, addr, id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
 	bid, err := blob.ParseBlobID(id)
 	if err != nil {
 		return err
 	}
-	n, err := node.Open(ctx, node.Options{Home: home, Listen: loopback})
+	ctx, n, done, err := openReader(home)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	start := time.Now()
 	peer, err := n.Connect(ctx, addr)
 	if err != nil {

@@ -30,13 +30,8 @@ import (
 // start with a grant (the first is admin); as many again start as
 // strangers who can only join through an invite.
 func GenACL(r *rand.Rand, g Gen) *History {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.UintN(256))
-		}
-		return
-	}
-	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	seed := seeds(r)
+	h := newHistory(seed)
 	sp := h.Space()
 	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
 	phys := base
@@ -52,7 +47,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 	for i := range as {
 		k := keys.DeviceKeyFromSeed(seed())
 		h.Authors = append(h.Authors, k)
-		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+		as[i] = newAuthor(r, k)
 		switch {
 		case i == 0:
 			genesisOps = append(genesisOps, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: commit.RoleAdmin}))
@@ -62,12 +57,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 			genesisOps = append(genesisOps, randomGrant(r, k.Author(), expiry()))
 		}
 	}
-	genesis := must(commit.Build(commit.Header{Space: sp, Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, genesisOps, h.SpaceKey))
-	h.add(genesis)
-	for _, a := range as {
-		a.known[genesis.Author] = genesis
-		a.newSince[genesis.Author] = genesis.ID
-	}
+	genesis := h.begin(base, genesisOps, as)
 
 	// grounded holds the grants of every commit so far: a candidate is kept
 	// only if they allow it in its causal past.
@@ -83,12 +73,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 	// the histories of saved failing cases) stay as they were before people.
 	sk := h.Space()
 	pr := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sk[:8]), binary.BigEndian.Uint64(sk[8:16])))
-	pseed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(pr.UintN(256))
-		}
-		return
-	}
+	pseed := seeds(pr)
 	people := []identity.Key{identity.KeyFromSeed(pseed()), identity.KeyFromSeed(pseed())}
 	personOf := make([]int, len(as)) // index in people, or -1
 	certs := make([]commit.Op, len(as))

@@ -38,12 +38,7 @@ type chatAuthor struct {
 // sparse set, a commit depends on one or two of the heads received
 // instead of all: the rest is in its past only through them, if at all.
 func GenChat(r *rand.Rand, n, per, active, lag int, sparse bool) *Chat {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.UintN(256))
-		}
-		return
-	}
+	seed := seeds(r)
 	sk := keys.SpaceKeyFromSeed(seed())
 	h := &Chat{SpaceKey: sk}
 	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
@@ -57,7 +52,7 @@ func GenChat(r *rand.Rand, n, per, active, lag int, sparse bool) *Chat {
 		}
 		grants[i] = commit.GrantOp(commit.Grant{Subject: as[i].key.Author(), Role: role})
 	}
-	h.Genesis = must(commit.Build(commit.Header{Space: h.Space(), Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, sk))
+	h.Genesis = genesisOf(sk, base, grants)
 	all := []*commit.Commit{h.Genesis}
 	phys := base
 	idle := r.Perm(n)

@@ -46,13 +46,8 @@ type author struct {
 
 // GenHistory generates a history from r.
 func GenHistory(r *rand.Rand, g Gen) *History {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.UintN(256))
-		}
-		return
-	}
-	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	seed := seeds(r)
+	h := newHistory(seed)
 	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
 	phys := base // the shared physical clock, advanced in coarse steps to make ties
 
@@ -66,14 +61,9 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 			role = commit.RoleAdmin
 		}
 		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
-		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+		as[i] = newAuthor(r, k)
 	}
-	genesis := must(commit.Build(commit.Header{Space: h.Space(), Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, h.SpaceKey))
-	h.add(genesis)
-	for _, a := range as { // everyone starts from the genesis
-		a.known[genesis.Author] = genesis
-		a.newSince[genesis.Author] = genesis.ID
-	}
+	h.begin(base, grants, as)
 
 	for ops := 0; ops < g.Ops; {
 		phys += uint64(r.IntN(3)) * 1000
@@ -102,6 +92,43 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 		a.wrote(c)
 	}
 	return h
+}
+
+// seeds returns a function that draws a 32-byte key seed from r.
+func seeds(r *rand.Rand) func() [32]byte {
+	return func() (s [32]byte) {
+		for i := range s {
+			s[i] = byte(r.UintN(256))
+		}
+		return
+	}
+}
+
+// newHistory starts an empty history of a space whose key comes from seed.
+func newHistory(seed func() [32]byte) *History {
+	return &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+}
+
+// newAuthor is author k, with a clock skew drawn from r, who knows nothing yet.
+func newAuthor(r *rand.Rand, k keys.DeviceKey) *author {
+	return &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+}
+
+// genesisOf is the genesis commit of sk's space: ops signed by sk at time base.
+func genesisOf(sk keys.SpaceKey, base uint64, ops []commit.Op) *commit.Commit {
+	return must(commit.Build(commit.Header{Space: sk.Space(), Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, ops, sk))
+}
+
+// begin adds the genesis commit of ops at time base to h and returns it:
+// every author of as starts from it.
+func (h *History) begin(base uint64, ops []commit.Op, as []*author) *commit.Commit {
+	genesis := genesisOf(h.SpaceKey, base, ops)
+	h.add(genesis)
+	for _, a := range as {
+		a.known[genesis.Author] = genesis
+		a.newSince[genesis.Author] = genesis.ID
+	}
+	return genesis
 }
 
 // build signs a's next commit of ops in space sp, at the shared physical

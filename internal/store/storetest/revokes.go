@@ -7,7 +7,6 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/view"
 )
 
 // GenRevokes generates a history of writers and two admins in which the
@@ -18,13 +17,8 @@ import (
 // keys of their own. It exercises re-deciding from the cut (#16) and
 // every case where that falls back to deciding the whole space.
 func GenRevokes(r *rand.Rand, g Gen) *History {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.UintN(256))
-		}
-		return
-	}
-	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
+	seed := seeds(r)
+	h := newHistory(seed)
 	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
 	phys := base
 	var grants []commit.Op
@@ -37,14 +31,9 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 			role = commit.RoleAdmin
 		}
 		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
-		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
+		as[i] = newAuthor(r, k)
 	}
-	genesis := must(commit.Build(commit.Header{Space: h.Space(), Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, h.SpaceKey))
-	h.add(genesis)
-	for _, a := range as {
-		a.known[genesis.Author] = genesis
-		a.newSince[genesis.Author] = genesis.ID
-	}
+	h.begin(base, grants, as)
 	revoke := func(a, t *author) commit.Op {
 		var cut uint64
 		if c := a.known[t.key.Author()]; c != nil {

@@ -18,16 +18,7 @@ func (h *History) AddVoidedErase(r *rand.Rand) bool {
 	if len(h.Authors) < 2 {
 		return false
 	}
-	latest := map[keys.AuthorID]*commit.Commit{}
-	var last commit.HLC
-	for _, c := range h.Commits {
-		if l := latest[c.Author]; l == nil || c.Seq > l.Seq {
-			latest[c.Author] = c
-		}
-		if last.Less(c.Time) {
-			last = c.Time
-		}
-	}
+	latest, last := h.Ends()
 	admin := h.Authors[0]
 	if latest[admin.Author()] == nil {
 		return false
@@ -70,4 +61,19 @@ func (h *History) AddVoidedErase(r *rand.Rand) bool {
 		return true
 	}
 	return false
+}
+
+// Ends returns the latest commit of each author of h and the latest
+// commit time.
+func (h *History) Ends() (latest map[keys.AuthorID]*commit.Commit, last commit.HLC) {
+	latest = map[keys.AuthorID]*commit.Commit{}
+	for _, c := range h.Commits {
+		if l := latest[c.Author]; l == nil || c.Seq > l.Seq {
+			latest[c.Author] = c
+		}
+		if last.Less(c.Time) {
+			last = c.Time
+		}
+	}
+	return latest, last
 }
