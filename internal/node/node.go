@@ -135,6 +135,7 @@ type Node struct {
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 	leave  leaveState // spaces being left (leave.go)
 	snaps  snapServe  // snapshot streams being served (snapserve.go)
+	deep   deepening  // floored spaces fetching their history (deepen.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -177,6 +178,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	n.wanted = newWantedSet()
 	n.erased = newLetGoSet()
 	n.retainKick = make(chan struct{}, 1)
+	n.deep = deepening{kick: make(chan struct{}, 1), spaces: map[keys.SpaceID]*deepWork{}}
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -231,6 +233,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.startBlobFetcher()
 		n.startAwaiting()
 		n.startRetention()
+		n.startDeepen()
 	}
 	// The person worker reads what startNetwork set: it starts now, or
 	// when an identity is made later.
@@ -306,6 +309,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.wantBlobs(ev)
 	n.letGo(ev) // after wantBlobs: an erase in the same event wins
 	n.kickRetention(ev)
+	n.noteDeepen(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

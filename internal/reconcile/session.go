@@ -640,7 +640,7 @@ func (s *Session) requestHave(ps *peerSpace) {
 
 // writeHave sends our heads of ps (writer goroutine).
 func (s *Session) writeHave(ctx context.Context, ps *peerSpace) error {
-	heads, err := s.local.Heads(ctx, ps.id)
+	heads, err := s.haveHeads(ctx, ps.id)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,245 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/reconcile"
+	"github.com/loamdb/loam/internal/store"
+)
+
+// Deepening: a space installed from a checkpoint's snapshot (a floored
+// store) fetches the history below its floor and becomes a full replica
+// (docs/design.md, "Deepening a floored store"). It starts by itself once
+// the store marks the space NeedsHistory (something after the floor asks
+// to decide the space again), and on demand (Deepen). The commits come by
+// ordinary sync: while a space deepens, its Have announces each author's
+// chain held from seq 1 (store.Store.HistoryHeads), so a full replica
+// sends what is missing below the floor, and the store keeps it (Filled).
+// A floored peer sends nothing to such a Have; a full one connected later
+// is asked in its session's first Have. Once every chain is complete,
+// store.Store.Unfloor ends the floor and decides the space again.
+
+// deepenQuiet is how long a deepening space may go without a commit
+// filled before the node logs that it waits for a full replica.
+const deepenQuiet = 30 * time.Second
+
+// deepening is the node's spaces being deepened, and what wakes its
+// goroutine.
+type deepening struct {
+	kick chan struct{} // buffered 1: a floor may have changed, or commits were filled
+
+	mu     sync.Mutex
+	spaces map[keys.SpaceID]*deepWork // guarded by mu
+}
+
+// deepWork is one space being deepened.
+type deepWork struct {
+	done    chan struct{}            // closed once the space is a full replica
+	held    map[keys.AuthorID]uint64 // per frontier author, its chain held from seq 1 up to here
+	missing atomic.Uint64            // below the floor, at the last check
+	last    time.Time                // of the last progress
+	said    bool                     // the wait for a full replica was logged
+}
+
+// deepeningSpace reports whether sp is being deepened.
+func (n *Node) deepeningSpace(sp keys.SpaceID) bool {
+	n.deep.mu.Lock()
+	defer n.deep.mu.Unlock()
+	_, ok := n.deep.spaces[sp]
+	return ok
+}
+
+// kickDeepen wakes the deepening goroutine; it never blocks.
+func (n *Node) kickDeepen() {
+	select {
+	case n.deep.kick <- struct{}{}:
+	default:
+	}
+}
+
+// noteDeepen is called with every event of the store (onEvent): a space
+// decided again may have been marked NeedsHistory.
+func (n *Node) noteDeepen(ev store.Event) {
+	if ev.Redecided {
+		n.kickDeepen()
+	}
+}
+
+// noteFilled is called with the result of every commit frame a session
+// applied: commits filled below a floor are a deepening's progress.
+func (n *Node) noteFilled(sp keys.SpaceID, res store.Result) {
+	for _, o := range res.Outcomes {
+		if o.Status == store.Filled {
+			if n.deepeningSpace(sp) {
+				n.kickDeepen()
+			}
+			return
+		}
+	}
+}
+
+// startDeepen starts the goroutine that deepens floored spaces: at once
+// for those already marked NeedsHistory (a deepening interrupted by a
+// close resumes here), and whenever kicked.
+func (n *Node) startDeepen() {
+	n.kickDeepen()
+	n.wg.Go(func() {
+		t := time.NewTicker(deepenQuiet)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-n.deep.kick:
+			case <-t.C:
+			}
+			if err := n.deepenPass(n.ctx); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("deepen", "err", err)
+			}
+		}
+	})
+}
+
+// deepenPass starts deepening the held spaces marked NeedsHistory and
+// moves every deepening on: it follows each chain held from seq 1 as far
+// as it now goes, and ends the floor of a space whose chains are complete.
+func (n *Node) deepenPass(ctx context.Context) error {
+	for _, sp := range n.syncSpaces() {
+		fl, err := n.st.Floor(ctx, sp)
+		if err != nil {
+			return err
+		}
+		if fl != nil && fl.NeedsHistory {
+			n.beginDeepen(sp)
+		}
+	}
+	n.deep.mu.Lock()
+	work := make(map[keys.SpaceID]*deepWork, len(n.deep.spaces))
+	for sp, w := range n.deep.spaces {
+		work[sp] = w
+	}
+	n.deep.mu.Unlock()
+	for sp, w := range work {
+		if err := n.deepenSpace(ctx, sp, w); err != nil {
+			return fmt.Errorf("space %s: %w", sp, err)
+		}
+	}
+	return nil
+}
+
+// beginDeepen starts deepening sp, unless it is already, and returns
+// its work. The sessions sharing sp announce its history heads at once.
+func (n *Node) beginDeepen(sp keys.SpaceID) *deepWork {
+	n.deep.mu.Lock()
+	w, ok := n.deep.spaces[sp]
+	if !ok {
+		w = &deepWork{done: make(chan struct{}), held: map[keys.AuthorID]uint64{}, last: time.Now()}
+		n.deep.spaces[sp] = w
+	}
+	n.deep.mu.Unlock()
+	if !ok {
+		n.log.Info("deepen: fetching the history below the checkpoint", "space", sp.String())
+		n.announceHave(sp)
+		n.kickDeepen()
+	}
+	return w
+}
+
+// announceHave makes every session sharing sp send its Have again.
+func (n *Node) announceHave(sp keys.SpaceID) {
+	n.mu.Lock()
+	sessions := make([]*reconcile.Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		sessions = append(sessions, s)
+	}
+	n.mu.Unlock()
+	for _, s := range sessions {
+		s.Announce(sp)
+	}
+}
+
+// deepenSpace moves one deepening on (the deepening goroutine only).
+func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) error {
+	fl, err := n.st.Floor(ctx, sp)
+	if err != nil {
+		return err
+	}
+	if fl != nil {
+		var missing uint64
+		for _, h := range fl.Frontier {
+			from := w.held[h.Author]
+			if from >= h.Seq {
+				continue
+			}
+			held, err := n.st.HeldFrom1(ctx, sp, h.Author, from+1, h.Seq)
+			if err != nil {
+				return err
+			}
+			w.held[h.Author] = held.Seq
+			missing += h.Seq - min(held.Seq, h.Seq)
+		}
+		if prev := w.missing.Swap(missing); missing < prev || prev == 0 {
+			w.last, w.said = time.Now(), false
+		}
+		if missing > 0 {
+			if !w.said && time.Since(w.last) >= deepenQuiet {
+				w.said = true
+				n.log.Warn("deepen: waiting for a peer that holds the history below the checkpoint (a replica that joined from a checkpoint does not)", "space", sp.String(), "missing", missing)
+			}
+			return nil
+		}
+		left, err := n.st.Unfloor(ctx, sp)
+		if err != nil {
+			return err
+		}
+		if left > 0 {
+			// Commits that do not link to the checkpoint's heads were
+			// removed: fetch the right ones.
+			n.log.Warn("deepen: commits below the checkpoint do not link to it; fetching them again", "space", sp.String(), "missing", left)
+			clear(w.held)
+			w.missing.Store(left)
+			n.announceHave(sp)
+			return nil
+		}
+		n.log.Info("deepen: the space is a full replica now", "space", sp.String())
+	}
+	n.deep.mu.Lock()
+	delete(n.deep.spaces, sp)
+	n.deep.mu.Unlock()
+	close(w.done)
+	return nil
+}
+
+// Deepen fetches the history below the checkpoint a space was installed
+// from, from the connected peers that hold it, and returns once the node
+// holds the space's full history and has decided it again from it, as a
+// full replica. A space held in full returns at once. A peer that joined
+// from a checkpoint itself cannot serve it: the node then waits for a
+// full replica until ctx ends, and the error says so.
+func (n *Node) Deepen(ctx context.Context, ref string) error {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	fl, err := n.st.Floor(ctx, id)
+	if err != nil || fl == nil {
+		return err
+	}
+	if n.host == nil {
+		return fmt.Errorf("node: deepen %s: offline: the history below the checkpoint comes from peers", ref)
+	}
+	w := n.beginDeepen(id)
+	select {
+	case <-w.done:
+		return nil
+	case <-n.ctx.Done():
+		return fmt.Errorf("node: deepen %s: %w", ref, store.ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("node: deepen %s: %w: %d commits below the checkpoint still missing; no connected peer sent them (a peer that joined from a checkpoint cannot: connect to one that holds the whole history)", ref, ctx.Err(), w.missing.Load())
+	}
+}
