@@ -434,6 +434,7 @@ var _ reconcile.Floored = local{}
 func (l local) Floor(ctx context.Context, sp keys.SpaceID) (*store.Floor, error) {
 	return l.n.st.Floor(ctx, sp)
 }
+
 var _ reconcile.Deepening = local{}
 
 // HistoryHeads is reconcile.Deepening: a space being deepened announces
