@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/reconcile"
 	"github.com/loamdb/loam/internal/store"
@@ -28,6 +29,11 @@ import (
 // filled before the node logs that it waits for a full replica.
 const deepenQuiet = 30 * time.Second
 
+// deepenStall is how long a deepening space may go without a commit
+// filled before the node asks its peers by ID for the commits the chains
+// it holds name but it does not hold (askGaps).
+const deepenStall = 2 * time.Second
+
 // deepening is the node's spaces being deepened, and what wakes its
 // goroutine.
 type deepening struct {
@@ -42,7 +48,9 @@ type deepWork struct {
 	done    chan struct{}            // closed once the space is a full replica
 	held    map[keys.AuthorID]uint64 // per frontier author, its chain held from seq 1 up to here
 	missing atomic.Uint64            // below the floor, at the last check
+	filled  atomic.Bool              // commits were filled since the last check
 	last    time.Time                // of the last progress
+	asked   bool                     // the gaps were asked for since the last progress
 	said    bool                     // the wait for a full replica was logged
 }
 
@@ -75,7 +83,11 @@ func (n *Node) noteDeepen(ev store.Event) {
 func (n *Node) noteFilled(sp keys.SpaceID, res store.Result) {
 	for _, o := range res.Outcomes {
 		if o.Status == store.Filled {
-			if n.deepeningSpace(sp) {
+			n.deep.mu.Lock()
+			w := n.deep.spaces[sp]
+			n.deep.mu.Unlock()
+			if w != nil {
+				w.filled.Store(true)
 				n.kickDeepen()
 			}
 			return
@@ -85,24 +97,36 @@ func (n *Node) noteFilled(sp keys.SpaceID, res store.Result) {
 
 // startDeepen starts the goroutine that deepens floored spaces: at once
 // for those already marked NeedsHistory (a deepening interrupted by a
-// close resumes here), and whenever kicked.
+// close resumes here), and whenever kicked. While a space deepens, a
+// timer wakes it every deepenStall to ask for what a stalled stream
+// left out (askGaps).
 func (n *Node) startDeepen() {
 	n.kickDeepen()
 	n.wg.Go(func() {
-		t := time.NewTicker(deepenQuiet)
-		defer t.Stop()
+		var stall <-chan time.Time
 		for {
 			select {
 			case <-n.ctx.Done():
 				return
 			case <-n.deep.kick:
-			case <-t.C:
+			case <-stall:
 			}
 			if err := n.deepenPass(n.ctx); err != nil && n.ctx.Err() == nil {
 				n.log.Warn("deepen", "err", err)
 			}
+			stall = nil
+			if n.deepeningAny() {
+				stall = time.After(deepenStall)
+			}
 		}
 	})
+}
+
+// deepeningAny reports whether some space is being deepened.
+func (n *Node) deepeningAny() bool {
+	n.deep.mu.Lock()
+	defer n.deep.mu.Unlock()
+	return len(n.deep.spaces) > 0
 }
 
 // deepenPass starts deepening the held spaces marked NeedsHistory and
@@ -183,8 +207,14 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 			w.held[h.Author] = held.Seq
 			missing += h.Seq - min(held.Seq, h.Seq)
 		}
-		if prev := w.missing.Swap(missing); missing < prev || prev == 0 {
-			w.last, w.said = time.Now(), false
+		if prev := w.missing.Swap(missing); w.filled.Swap(false) || missing < prev || prev == 0 {
+			w.last, w.said, w.asked = time.Now(), false, false
+		}
+		if missing > 0 && !w.asked && time.Since(w.last) >= deepenStall {
+			w.asked = true
+			if err := n.askGaps(ctx, sp, fl, w); err != nil {
+				return err
+			}
 		}
 		if missing > 0 {
 			if !w.said && time.Since(w.last) >= deepenQuiet {
@@ -203,6 +233,7 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 			n.log.Warn("deepen: commits below the checkpoint do not link to it; fetching them again", "space", sp.String(), "missing", left)
 			clear(w.held)
 			w.missing.Store(left)
+			w.asked = false
 			n.announceHave(sp)
 			return nil
 		}
@@ -242,4 +273,48 @@ func (n *Node) Deepen(ctx context.Context, ref string) error {
 	case <-ctx.Done():
 		return fmt.Errorf("node: deepen %s: %w: %d commits below the checkpoint still missing; no connected peer sent them (a peer that joined from a checkpoint cannot: connect to one that holds the whole history)", ref, ctx.Err(), w.missing.Load())
 	}
+}
+
+// askGaps asks every session sharing sp, by ID, for the top commit of
+// each author's first gap below the floor: the prev of the first commit
+// held above the chain held from seq 1, or the frontier's head. A full
+// replica sends a chain from seq 1 only up to its sync head, never an
+// author's voided tail (it is withheld); asked by ID, it sends the commit
+// and its chain down to what this node announced.
+func (n *Node) askGaps(ctx context.Context, sp keys.SpaceID, fl *store.Floor, w *deepWork) error {
+	var ids []keys.CommitID
+	for _, h := range fl.Frontier {
+		p := w.held[h.Author]
+		if p >= h.Seq {
+			continue
+		}
+		id := h.ID
+		for sc, err := range n.st.Commits(ctx, sp, h.Author, p+1) {
+			if err != nil {
+				return err
+			}
+			if sc.Seq <= h.Seq {
+				c, _, err := commit.DecodeHeader(sc.Bytes)
+				if err != nil {
+					return err
+				}
+				id = c.Prev
+			}
+			break
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	n.mu.Lock()
+	sessions := make([]*reconcile.Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		sessions = append(sessions, s)
+	}
+	n.mu.Unlock()
+	for _, s := range sessions {
+		s.Want(sp, ids)
+	}
+	return nil
 }

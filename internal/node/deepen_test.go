@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -152,4 +153,64 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 	if _, err := j.st.Get(ctx, id, []byte("x/after")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("b's write above the cut after deepening: %v", err)
 	}
+}
+
+// TestDeepenFetchesWithheldTail: a writer revoked with a cut before the
+// checkpoint has a voided tail below the floor, which a full replica
+// never sends unasked (it is withheld): the deepening node asks for it by
+// ID once the stream stalls, and ends as the full replica.
+func TestDeepenFetchesWithheldTail(t *testing.T) {
+	ctx := ctxT(t)
+	a := openSnapNode(t, t.TempDir())
+	b := openSnapNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	id := w.ID()
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	put(t, b, id, "x/before", "kept")
+	waitFor(t, time.Minute, "b's write to reach a", func() bool { return holdKeys([]*Node{a}, id, "x/before") })
+	cut := headOf(t, a, id, b.Author())
+	put(t, b, id, "x/void", "1")
+	put(t, b, id, "x/void", "2")
+	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()) == cut+2 })
+	b.Close()
+	revokeAt(t, a, id, b.Author(), cut)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	j := openSnapNode(t, t.TempDir())
+	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	if f, err := j.st.Floor(ctx, id); err != nil || f == nil {
+		t.Fatalf("the joiner is not floored: %+v, %v", f, err)
+	}
+	if _, err := j.st.CommitByID(ctx, id, headID(t, a, id, b.Author())); err == nil {
+		t.Fatal("the joiner holds b's voided head already: nothing to fetch")
+	}
+	if err := j.Deepen(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := j.st.Floor(ctx, id); err != nil || f != nil {
+		t.Fatalf("still floored: %+v, %v", f, err)
+	}
+	sameAsFull(t, a, j, id)
+	if m := misbehaving([]*Node{a, j}); m != 0 {
+		t.Errorf("%d misbehaviours counted", m)
+	}
+}
+
+// headID returns au's head ID in n's copy of space id.
+func headID(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) keys.CommitID {
+	t.Helper()
+	heads, err := n.st.Heads(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range heads {
+		if h.Author == au {
+			return h.ID
+		}
+	}
+	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
+	return keys.CommitID{}
 }
