@@ -271,30 +271,37 @@ func sameAsFull(t *testing.T, a, j *Node, id keys.SpaceID) {
 	}
 }
 
-// openSnapNode is openNode with Options.SnapshotJoin: as a fresh joiner it
-// asks for a checkpoint's snapshot first.
+// openSnapNode is openNode: as a fresh joiner of a public space it asks
+// for a checkpoint's snapshot first (the default).
 func openSnapNode(t *testing.T, home string) *Node {
 	t.Helper()
-	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true, SnapshotJoin: true})
+	return openNode(t, home)
 }
 
-// TestSnapshotJoinOff: without Options.SnapshotJoin a fresh joiner of a
-// checkpointed space syncs the whole history (no floor), so it decides
-// later revocations as every full replica does.
-func TestSnapshotJoinOff(t *testing.T) {
+// TestSnapshotJoinDefault: by default a fresh joiner of a checkpointed
+// public space installs the checkpoint's snapshot (it is floored, and
+// deepens when it must: TestRevocationAfterFloorDeepens); with
+// Options.FullJoin it syncs the whole history.
+func TestSnapshotJoinDefault(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
+	a := openNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	writeChat(t, w, 30, 20)
 	eraseChat(t, w, 20)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
 		t.Fatal(err)
 	}
 	j := openNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
-	waitFor(t, time.Minute, "the joiner to hold the space", func() bool { return viewHash(j, w.ID()) == viewHash(a, w.ID()) })
-	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f != nil {
-		t.Fatalf("a joiner without SnapshotJoin is floored: %+v, %v", f, err)
+	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("a default joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	full := openWith(t, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, FullJoin: true})
+	joinWith(t, full, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	waitFor(t, time.Minute, "the joiners to hold the space", func() bool { return converged([]*Node{a, j, full}, w.ID()) })
+	if f, err := full.st.Floor(ctx, w.ID()); err != nil || f != nil {
+		t.Fatalf("a joiner with FullJoin is floored: %+v, %v", f, err)
 	}
 }
 

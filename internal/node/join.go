@@ -308,7 +308,7 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 			return nil, err
 		}
 		// A public space's fresh joiner may first ask for a checkpoint's
-		// snapshot (bootstrap.go, Options.SnapshotJoin); without one it
+		// snapshot (bootstrap.go; not with Options.FullJoin); without one it
 		// syncs the whole history.
 		if len(t.ReadKeys) > 0 || !n.snapshotJoin || !n.bootstrap(ctx, t.Space, name, reached) {
 			if err := n.st.AddSpace(ctx, name, t.Space); err != nil {
