@@ -257,6 +257,22 @@ func (n *Node) Deepen(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	return n.deepen(ctx, id, ref)
+}
+
+// deepenToJoin deepens sp if its store needs its history to decide it
+// (NeedsHistory): a join must not take an invite the whole history voids
+// (one revoked after the checkpoint) for one that counts. It reports
+// whether it deepened.
+func (n *Node) deepenToJoin(ctx context.Context, sp keys.SpaceID) (bool, error) {
+	fl, err := n.st.Floor(ctx, sp)
+	if err != nil || fl == nil || !fl.NeedsHistory {
+		return false, err
+	}
+	return true, n.deepen(ctx, sp, sp.String())
+}
+
+func (n *Node) deepen(ctx context.Context, id keys.SpaceID, ref string) error {
 	fl, err := n.st.Floor(ctx, id)
 	if err != nil || fl == nil {
 		return err

@@ -214,3 +214,27 @@ func headID(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) keys.Commi
 	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
 	return keys.CommitID{}
 }
+
+// TestJoinRevokedInviteAfterCheckpoint: an invite revoked after the
+// checkpoint does not admit a joiner that installs the checkpoint's
+// snapshot, as it admits none that syncs in full: the join fails with
+// ErrInviteVoid and leaves nothing.
+func TestJoinRevokedInviteAfterCheckpoint(t *testing.T) {
+	ctx := ctxT(t)
+	a := openSnapNode(t, t.TempDir())
+	w := newSpace(t, a, "chat")
+	writeChat(t, w, 300, 270)
+	eraseChat(t, w, 270)
+	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Hour)
+	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
+		t.Fatal(err)
+	}
+	j := openSnapNode(t, t.TempDir())
+	if _, err := j.Join(ctx, tk); !errors.Is(err, ErrInviteVoid) {
+		t.Fatalf("join with an invite revoked after the checkpoint: %v, want ErrInviteVoid", err)
+	}
+	holdsNothing(t, j)
+}
