@@ -246,6 +246,39 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 	return nil
 }
 
+// History is what a node holds of a space's history (Node.History).
+type History struct {
+	// Checkpoint is the checkpoint the space was installed from, whose
+	// history below it is not all held; zero: the whole history is held.
+	Checkpoint keys.CommitID
+	// Missing is how many commits below it are not held.
+	Missing uint64
+	// NeedsHistory: something after the checkpoint (a revocation) can be
+	// decided only from the whole history, which the node is fetching.
+	NeedsHistory bool
+	// Fetching: the node is fetching the history below the checkpoint.
+	Fetching bool
+}
+
+// History says what the node holds of a space's history: all of it, or
+// the space was installed from a checkpoint and the history below it is
+// missing (Deepen fetches it).
+func (n *Node) History(ctx context.Context, ref string) (History, error) {
+	id, err := n.Resolve(ctx, ref)
+	if err != nil {
+		return History{}, err
+	}
+	fl, err := n.st.Floor(ctx, id)
+	if err != nil || fl == nil {
+		return History{}, err
+	}
+	missing, err := n.st.FloorGap(ctx, id)
+	if err != nil {
+		return History{}, err
+	}
+	return History{Checkpoint: fl.Checkpoint, Missing: missing, NeedsHistory: fl.NeedsHistory, Fetching: n.deepeningSpace(id)}, nil
+}
+
 // Deepen fetches the history below the checkpoint a space was installed
 // from, from the connected peers that hold it, and returns once the node
 // holds the space's full history and has decided it again from it, as a

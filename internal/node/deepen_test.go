@@ -54,6 +54,9 @@ func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 	if f, err := j2.st.Floor(ctx, id); err != nil || f == nil {
 		t.Fatalf("j2 lost its floor without the history: %+v, %v", f, err)
 	}
+	if h, err := j2.History(ctx, "chat"); err != nil || h.Checkpoint.IsZero() || h.Missing == 0 || !h.Fetching {
+		t.Errorf("j2's history while waiting: %+v, %v; want its checkpoint, commits missing, fetching", h, err)
+	}
 
 	a = openSnapNode(t, aHome)
 	if _, err := j2.Connect(ctx, a.Addrs()[0]+"/p2p/"+a.PeerID()); err != nil {
@@ -67,6 +70,9 @@ func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 	}
 	if viewHash(j2, id) != viewHash(a, id) {
 		t.Errorf("after deepening: %s, the full replica %s", viewHash(j2, id), viewHash(a, id))
+	}
+	if h, err := j2.History(ctx, "chat"); err != nil || h != (History{}) {
+		t.Errorf("j2's history after deepening: %+v, %v; want the whole history held", h, err)
 	}
 	if m := misbehaving([]*Node{a, j1, j2}); m != 0 {
 		t.Errorf("%d misbehaviours counted", m)

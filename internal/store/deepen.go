@@ -197,3 +197,27 @@ func (a *applier) checkChains(bc *batch, sp keys.SpaceID, fl *Floor) (uint64, er
 	}
 	return missing, nil
 }
+
+// FloorGap returns how many commits below a space's floor this store does
+// not hold (0 when it holds the whole history): each frontier author's
+// seq, less its commits held at or below it.
+func (s *Store) FloorGap(ctx context.Context, sp keys.SpaceID) (uint64, error) {
+	fl, err := s.Floor(ctx, sp)
+	if err != nil || fl == nil {
+		return 0, err
+	}
+	var missing uint64
+	for _, h := range fl.Frontier {
+		missing += h.Seq
+		for sc, err := range s.Commits(ctx, sp, h.Author, 1) {
+			if err != nil {
+				return 0, err
+			}
+			if sc.Seq > h.Seq {
+				break
+			}
+			missing--
+		}
+	}
+	return missing, nil
+}
