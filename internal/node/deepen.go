@@ -1,8 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,13 +48,15 @@ type deepening struct {
 
 // deepWork is one space being deepened.
 type deepWork struct {
-	done    chan struct{}            // closed once the space is a full replica
-	held    map[keys.AuthorID]uint64 // per frontier author, its chain held from seq 1 up to here
-	missing atomic.Uint64            // below the floor, at the last check
-	filled  atomic.Bool              // commits were filled since the last check
-	last    time.Time                // of the last progress
-	asked   bool                     // the gaps were asked for since the last progress
-	said    bool                     // the wait for a full replica was logged
+	done     chan struct{}            // closed once the space is a full replica
+	held     map[keys.AuthorID]uint64 // per frontier author, its chain held from seq 1 up to here
+	missing  atomic.Uint64            // below the floor, at the last check
+	filled   atomic.Bool              // commits were filled since the last check
+	last     time.Time                // of the last progress, or of the last action on a stall
+	progress time.Time                // of the last progress
+	asked    bool                     // the gaps were asked for since the last progress
+	source   keys.AuthorID            // the peer it fetches from; guarded by deepening.mu
+	said     bool                     // the wait for a full replica was logged
 }
 
 // deepeningSpace reports whether sp is being deepened.
@@ -162,29 +167,77 @@ func (n *Node) beginDeepen(sp keys.SpaceID) *deepWork {
 	n.deep.mu.Lock()
 	w, ok := n.deep.spaces[sp]
 	if !ok {
-		w = &deepWork{done: make(chan struct{}), held: map[keys.AuthorID]uint64{}, last: time.Now()}
+		w = &deepWork{done: make(chan struct{}), held: map[keys.AuthorID]uint64{}, last: time.Now(), progress: time.Now()}
 		n.deep.spaces[sp] = w
 	}
 	n.deep.mu.Unlock()
 	if !ok {
 		n.log.Info("deepen: fetching the history below the checkpoint", "space", sp.String())
-		n.announceHave(sp)
 		n.kickDeepen()
 	}
 	return w
 }
 
-// announceHave makes every session sharing sp send its Have again.
-func (n *Node) announceHave(sp keys.SpaceID) {
-	n.mu.Lock()
-	sessions := make([]*reconcile.Session, 0, len(n.sessions))
-	for _, s := range n.sessions {
-		sessions = append(sessions, s)
+// deepenSource reports whether peer is the one sp's deepening fetches
+// from: its session announces sp's history heads (local.HistoryHeads).
+// While there is none, the first session to announce sp takes it.
+func (n *Node) deepenSource(sp keys.SpaceID, peer keys.AuthorID) bool {
+	n.deep.mu.Lock()
+	defer n.deep.mu.Unlock()
+	w, ok := n.deep.spaces[sp]
+	if ok && w.source.IsZero() {
+		w.source = peer
 	}
-	n.mu.Unlock()
-	for _, s := range sessions {
+	return ok && w.source == peer
+}
+
+// sharing returns the sessions that share sp, by peer.
+func (n *Node) sharing(sp keys.SpaceID) map[keys.AuthorID]*reconcile.Session {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[keys.AuthorID]*reconcile.Session{}
+	for peer, s := range n.sessions {
+		if slices.Contains(s.Shared(), sp) {
+			out[peer] = s
+		}
+	}
+	return out
+}
+
+// chooseSource makes sp's deepening fetch from a peer whose session
+// shares sp: the current one while its session lasts, unless next is
+// set; else the next one in peer order. The sessions of the old and the
+// new source announce again (the new one its history heads). It returns
+// the source's session, or nil when no session shares sp.
+func (n *Node) chooseSource(sp keys.SpaceID, w *deepWork, next bool) *reconcile.Session {
+	ss := n.sharing(sp)
+	peers := slices.SortedFunc(maps.Keys(ss), func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
+	n.deep.mu.Lock()
+	old := w.source
+	n.deep.mu.Unlock()
+	if s := ss[old]; s != nil && !next {
+		return s
+	}
+	if len(peers) == 0 {
+		return nil
+	}
+	i, _ := slices.BinarySearchFunc(peers, old, func(a, b keys.AuthorID) int { return bytes.Compare(a[:], b[:]) })
+	if i < len(peers) && peers[i] == old {
+		i++
+	}
+	src := peers[i%len(peers)]
+	if src == old {
+		return ss[src]
+	}
+	n.deep.mu.Lock()
+	w.source = src
+	n.deep.mu.Unlock()
+	if s := ss[old]; s != nil {
 		s.Announce(sp)
 	}
+	ss[src].Announce(sp)
+	n.log.Info("deepen: fetching the history below the checkpoint from a peer", "space", sp.String(), "peer", src.String())
+	return ss[src]
 }
 
 // deepenSpace moves one deepening on (the deepening goroutine only).
@@ -208,16 +261,25 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 			missing += h.Seq - min(held.Seq, h.Seq)
 		}
 		if prev := w.missing.Swap(missing); w.filled.Swap(false) || missing < prev || prev == 0 {
-			w.last, w.said, w.asked = time.Now(), false, false
+			w.last, w.progress, w.said, w.asked = time.Now(), time.Now(), false, false
 		}
-		if missing > 0 && !w.asked && time.Since(w.last) >= deepenStall {
-			w.asked = true
-			if err := n.askGaps(ctx, sp, fl, w); err != nil {
-				return err
+		if missing > 0 {
+			src := n.chooseSource(sp, w, false)
+			if src != nil && time.Since(w.last) >= deepenStall {
+				// Stalled: ask the source for what its stream leaves out
+				// (a withheld tail); stalled again, try the next peer.
+				if !w.asked {
+					if err := n.askGaps(ctx, sp, fl, w, src); err != nil {
+						return err
+					}
+				} else {
+					n.chooseSource(sp, w, true)
+				}
+				w.asked, w.last = !w.asked, time.Now()
 			}
 		}
 		if missing > 0 {
-			if !w.said && time.Since(w.last) >= deepenQuiet {
+			if !w.said && time.Since(w.progress) >= deepenQuiet {
 				w.said = true
 				n.log.Warn("deepen: waiting for a peer that holds the history below the checkpoint (a replica that joined from a checkpoint does not)", "space", sp.String(), "missing", missing)
 			}
@@ -234,7 +296,9 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 			clear(w.held)
 			w.missing.Store(left)
 			w.asked = false
-			n.announceHave(sp)
+			if src := n.chooseSource(sp, w, false); src != nil {
+				src.Announce(sp)
+			}
 			return nil
 		}
 		n.log.Info("deepen: the space is a full replica now", "space", sp.String())
@@ -324,13 +388,13 @@ func (n *Node) deepen(ctx context.Context, id keys.SpaceID, ref string) error {
 	}
 }
 
-// askGaps asks every session sharing sp, by ID, for the top commit of
-// each author's first gap below the floor: the prev of the first commit
-// held above the chain held from seq 1, or the frontier's head. A full
-// replica sends a chain from seq 1 only up to its sync head, never an
-// author's voided tail (it is withheld); asked by ID, it sends the commit
-// and its chain down to what this node announced.
-func (n *Node) askGaps(ctx context.Context, sp keys.SpaceID, fl *store.Floor, w *deepWork) error {
+// askGaps asks src, the session of sp's source, by ID, for the top
+// commit of each author's first gap below the floor: the prev of the
+// first commit held above the chain held from seq 1, or the frontier's
+// head. A full replica sends a chain from seq 1 only up to its sync
+// head, never an author's voided tail (it is withheld); asked by ID, it
+// sends the commit and its chain down to what this node announced.
+func (n *Node) askGaps(ctx context.Context, sp keys.SpaceID, fl *store.Floor, w *deepWork, src *reconcile.Session) error {
 	var ids []keys.CommitID
 	for _, h := range fl.Frontier {
 		p := w.held[h.Author]
@@ -353,17 +417,8 @@ func (n *Node) askGaps(ctx context.Context, sp keys.SpaceID, fl *store.Floor, w 
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	n.mu.Lock()
-	sessions := make([]*reconcile.Session, 0, len(n.sessions))
-	for _, s := range n.sessions {
-		sessions = append(sessions, s)
-	}
-	n.mu.Unlock()
-	for _, s := range sessions {
-		s.Want(sp, ids)
+	if len(ids) > 0 {
+		src.Want(sp, ids)
 	}
 	return nil
 }

@@ -438,9 +438,10 @@ func (l local) Floor(ctx context.Context, sp keys.SpaceID) (*store.Floor, error)
 var _ reconcile.Deepening = local{}
 
 // HistoryHeads is reconcile.Deepening: a space being deepened announces
-// the chains it holds from seq 1 (deepen.go).
+// the chains it holds from seq 1 to the peer it fetches them from
+// (deepen.go).
 func (l local) HistoryHeads(ctx context.Context, sp keys.SpaceID) ([]store.Head, bool, error) {
-	if !l.n.deepeningSpace(sp) {
+	if !l.n.deepenSource(sp, l.peer) {
 		return nil, false, nil
 	}
 	return l.n.st.HistoryHeads(ctx, sp)
