@@ -21,11 +21,12 @@ import (
 // (docs/design.md, "Deepening a floored store"). It starts by itself once
 // the store marks the space NeedsHistory (something after the floor asks
 // to decide the space again), and on demand (Deepen). The commits come by
-// ordinary sync: while a space deepens, its Have announces each author's
-// chain held from seq 1 (store.Store.HistoryHeads), so a full replica
-// sends what is missing below the floor, and the store keeps it (Filled).
-// A floored peer sends nothing to such a Have; a full one connected later
-// is asked in its session's first Have. Once every chain is complete,
+// ordinary sync: while a space deepens, its Have to one peer, its source,
+// announces each author's chain held from seq 1 (store.Store.HistoryHeads),
+// so a full replica sends what is missing below the floor, and the store
+// keeps it (Filled). A floored peer sends nothing to such a Have: when
+// the source stalls, the node asks it for the gaps by ID, then moves to
+// the next peer that shares the space. Once every chain is complete,
 // store.Store.Unfloor ends the floor and decides the space again.
 
 // deepenQuiet is how long a deepening space may go without a commit
@@ -33,8 +34,9 @@ import (
 const deepenQuiet = 30 * time.Second
 
 // deepenStall is how long a deepening space may go without a commit
-// filled before the node asks its peers by ID for the commits the chains
-// it holds name but it does not hold (askGaps).
+// filled before the node asks its source by ID for the commits the
+// chains it holds name but it does not hold (askGaps), and then, as long
+// again, before it moves to the next peer (chooseSource).
 const deepenStall = 2 * time.Second
 
 // deepening is the node's spaces being deepened, and what wakes its
