@@ -382,7 +382,8 @@ func (n *Node) deepen(ctx context.Context, id keys.SpaceID, ref string) error {
 	w := n.beginDeepen(id)
 	select {
 	case <-w.done:
-		return nil
+		_, err := n.st.Space(ctx, id) // ErrUnknownSpace: left meanwhile
+		return err
 	case <-n.ctx.Done():
 		return fmt.Errorf("node: deepen %s: %w", ref, store.ErrClosed)
 	case <-ctx.Done():
