@@ -39,6 +39,10 @@ const deepenQuiet = 30 * time.Second
 // again, before it moves to the next peer (chooseSource).
 const deepenStall = 2 * time.Second
 
+// deepenMaxStall bounds that wait as it doubles with each source that
+// sent nothing.
+const deepenMaxStall = 5 * time.Minute
+
 // deepening is the node's spaces being deepened, and what wakes its
 // goroutine.
 type deepening struct {
@@ -57,6 +61,8 @@ type deepWork struct {
 	last     time.Time                // of the last progress, or of the last action on a stall
 	progress time.Time                // of the last progress
 	asked    bool                     // the gaps were asked for since the last progress
+	wait     time.Duration            // how long a stall lasts before the next action (deepenStall, doubling)
+	tried    map[keys.AuthorID]bool   // the sources that sent nothing since the last progress
 	source   keys.AuthorID            // the peer it fetches from; guarded by deepening.mu
 	said     bool                     // the wait for a full replica was logged
 }
@@ -169,7 +175,7 @@ func (n *Node) beginDeepen(sp keys.SpaceID) *deepWork {
 	n.deep.mu.Lock()
 	w, ok := n.deep.spaces[sp]
 	if !ok {
-		w = &deepWork{done: make(chan struct{}), held: map[keys.AuthorID]uint64{}, last: time.Now(), progress: time.Now()}
+		w = &deepWork{done: make(chan struct{}), held: map[keys.AuthorID]uint64{}, last: time.Now(), progress: time.Now(), wait: deepenStall, tried: map[keys.AuthorID]bool{}}
 		n.deep.spaces[sp] = w
 	}
 	n.deep.mu.Unlock()
@@ -191,6 +197,13 @@ func (n *Node) deepenSource(sp keys.SpaceID, peer keys.AuthorID) bool {
 		w.source = peer
 	}
 	return ok && w.source == peer
+}
+
+// deepSource returns w's source.
+func (n *Node) deepSource(w *deepWork) keys.AuthorID {
+	n.deep.mu.Lock()
+	defer n.deep.mu.Unlock()
+	return w.source
 }
 
 // sharing returns the sessions that share sp, by peer.
@@ -264,10 +277,12 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 		}
 		if prev := w.missing.Swap(missing); w.filled.Swap(false) || missing < prev || prev == 0 {
 			w.last, w.progress, w.said, w.asked = time.Now(), time.Now(), false, false
+			w.wait = deepenStall
+			clear(w.tried)
 		}
 		if missing > 0 {
 			src := n.chooseSource(sp, w, false)
-			if src != nil && time.Since(w.last) >= deepenStall {
+			if src != nil && time.Since(w.last) >= w.wait {
 				// Stalled: ask the source for what its stream leaves out
 				// (a withheld tail); stalled again, try the next peer.
 				if !w.asked {
@@ -275,7 +290,14 @@ func (n *Node) deepenSpace(ctx context.Context, sp keys.SpaceID, w *deepWork) er
 						return err
 					}
 				} else {
+					// Once every peer sent nothing, the wait doubles: a
+					// new source sends its chains again from the start.
+					w.tried[n.deepSource(w)] = true
 					n.chooseSource(sp, w, true)
+					if w.tried[n.deepSource(w)] { // no peer left untried
+						w.wait = min(2*w.wait, deepenMaxStall)
+						clear(w.tried)
+					}
 				}
 				w.asked, w.last = !w.asked, time.Now()
 			}
