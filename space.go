@@ -49,6 +49,7 @@ type spaceImpl interface {
 	setRetention(ctx context.Context, r commit.Retention) error // retention.go
 	retention(ctx context.Context) (commit.Retention, error)
 	checkpoint(ctx context.Context) (Checkpoint, error)                        // checkpoint.go
+	history(ctx context.Context, fetch bool) (History, error)                  // checkpoint.go
 	declareRules(ctx context.Context, sc commit.Schema) (commit.Schema, error) // rules.go
 	rules(ctx context.Context) ([]commit.Schema, error)
 	ledgerSpace // energy.go

@@ -38,3 +38,33 @@ func TestSpaceCheckpoint(t *testing.T) {
 		t.Errorf("space checkpoint of a private space through the daemon: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestSpaceHistory: loam space history says a space created here holds
+// its whole history, embedded and through the daemon, in text and JSON;
+// --fetch on it returns at once. (Fetching the history below a
+// checkpoint is tested on nodes: internal/node TestDeepen*.)
+func TestSpaceHistory(t *testing.T) {
+	t.Parallel()
+	h := gardenHome(t)
+	h.ok("", "put", "garden", "chat/1", "hello")
+	if out := h.ok("", "space", "history", "garden"); !strings.Contains(out, "garden: the whole history is held here") {
+		t.Errorf("space history:\n%s", out)
+	}
+	if out := h.ok("", "space", "history", "garden", "--fetch"); !strings.Contains(out, "whole history") {
+		t.Errorf("space history --fetch:\n%s", out)
+	}
+	if out := h.ok("", "space", "history", "--help"); !strings.Contains(out, "checkpoint") {
+		t.Errorf("--help:\n%s", out)
+	}
+
+	startDaemon(t, h, loopbackDaemon...)
+	var r api.HistoryResponse
+	h.okJSON(&r, "space", "history", "garden", "--json")
+	if r != (api.HistoryResponse{}) {
+		t.Errorf("space history --json through the daemon: %+v", r)
+	}
+	h.okJSON(&r, "space", "history", "garden", "--fetch", "--json")
+	if r != (api.HistoryResponse{}) {
+		t.Errorf("space history --fetch --json through the daemon: %+v", r)
+	}
+}

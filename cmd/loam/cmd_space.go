@@ -26,6 +26,7 @@ local name.`,
 	}
 	cmd.AddCommand(newSpaceCreateCmd(g), newSpaceLsCmd(g), newSpaceExportSecretCmd(g), newSpaceImportSecretCmd(g), newSpaceArchiveCmd(g), newSpaceRestoreCmd(g), newSpaceLeaveCmd(g), newSpaceRetentionCmd(g), newSpaceRulesCmd(g))
 	cmd.AddCommand(newSpaceCheckpointCmd(g)) // cmd_space_checkpoint.go
+	cmd.AddCommand(newSpaceHistoryCmd(g))    // cmd_space_history.go
 	return cmd
 }
 

@@ -83,6 +83,8 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/retention":          answerSpace(http.StatusOK, s, s.retention),
 		"PUT /v1/spaces/{space}/retention":          answerBody(http.StatusOK, s.setRetention),
 		"POST /v1/spaces/{space}/checkpoint":        answer(http.StatusOK, s.checkpoint),    // checkpoint.go
+		"GET /v1/spaces/{space}/history":            answer(http.StatusOK, s.history),       // checkpoint.go
+		"POST /v1/spaces/{space}/history":           answer(http.StatusOK, s.fetchHistory),  // checkpoint.go
 		"GET /v1/spaces/{space}/schemas":            answerSpace(http.StatusOK, s, s.rules), // rules.go
 		"POST /v1/spaces/{space}/schemas":           answer(http.StatusOK, s.declareRules),  // rules.go
 		"GET /v1/spaces/{space}/polls":              answerSpace(http.StatusOK, s, s.polls), // polls.go

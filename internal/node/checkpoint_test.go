@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // TestCheckpointRefused: a member without admin of the whole space, and a
@@ -164,59 +167,141 @@ func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestRevocationAfterFloorNeedsHistory: a revocation made after the
+// TestRevocationAfterFloorDeepens: a revocation made after the
 // checkpoint a joiner installed cannot be decided from the history it
-// holds: its store marks the space NeedsHistory (for deepening, the plan's
-// step 4), which is not built yet: meanwhile its decision is stale (the
-// revoked invite still counts there).
-func TestRevocationAfterFloorNeedsHistory(t *testing.T) {
+// holds: its store marks the space NeedsHistory, and the joiner deepens
+// by itself (deepen.go): it fetches the history below the checkpoint from
+// a full replica, ends its floor and decides the space again, and ends
+// with the full replicas' view, heads, voided commits and log check (the
+// revoked writer's commits above its cut void there too).
+func TestRevocationAfterFloorDeepens(t *testing.T) {
 	ctx := ctxT(t)
 	a := openSnapNode(t, t.TempDir())
+	b := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
+	id := w.ID()
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
 	writeChat(t, w, 300, 270)
 	eraseChat(t, w, 270)
+	put(t, b, id, "x/before", "kept")
+	waitFor(t, time.Minute, "b's write to reach a", func() bool { return viewHash(a, id) == viewHash(b, id) })
 	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
 		t.Fatal(err)
 	}
 	j := openSnapNode(t, t.TempDir())
-	tk := inviteFor(t, a, "chat", commit.RoleRead, time.Hour)
-	joinWith(t, j, tk)
-	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.NeedsHistory {
+	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	if f, err := j.st.Floor(ctx, id); err != nil || f == nil || f.NeedsHistory {
 		t.Fatalf("after the join: floor %+v, %v; want floored, not needing history", f, err)
 	}
-	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
+	cut := headOf(t, a, id, b.Author())
+	put(t, b, id, "x/after", "void")
+	all := []*Node{a, b, j}
+	waitFor(t, time.Minute, "b's later write to reach everyone", func() bool { return holdKeys(all, id, "x/after") })
+	revokeAt(t, a, id, b.Author(), cut)
+
+	waitFor(t, time.Minute, "the joiner to deepen and void b's write above the cut", func() bool {
+		f, err := j.st.Floor(ctx, id)
+		if err != nil || f != nil {
+			return false
+		}
+		_, err = j.st.Get(ctx, id, []byte("x/after"))
+		return errors.Is(err, store.ErrNotFound) && converged(all, id)
+	})
+	sameAsFull(t, a, j, id)
+	if e, err := j.st.Get(ctx, id, []byte("x/before")); err != nil || string(e.Value) != "kept" {
+		t.Errorf("b's write up to the cut: %+v, %v", e, err)
+	}
+	if m := misbehaving(all); m != 0 {
+		t.Errorf("%d misbehaviours counted", m)
+	}
+}
+
+// headOf returns au's head seq in n's copy of space id.
+func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) uint64 {
+	t.Helper()
+	heads, err := n.st.Heads(ctxT(t), id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "the joiner to mark the space NeedsHistory", func() bool {
-		f, err := j.st.Floor(ctx, w.ID())
-		return err == nil && f != nil && f.NeedsHistory
-	})
+	for _, h := range heads {
+		if h.Author == au {
+			return h.Seq
+		}
+	}
+	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
+	return 0
 }
 
-// openSnapNode is openNode with Options.SnapshotJoin: as a fresh joiner it
-// asks for a checkpoint's snapshot first.
+// revokeAt has n revoke au in space id with cut: au's commits above it
+// no longer count.
+func revokeAt(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID, cut uint64) {
+	t.Helper()
+	sp, err := n.openSpace(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Commit(ctxT(t), []commit.Op{commit.RevokeOp(commit.Revoke{Author: au, LastSeq: cut})}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameAsFull checks that j, a deepened replica, holds space id as the
+// full replica a does: heads, view, voided commits and the log check.
+func sameAsFull(t *testing.T, a, j *Node, id keys.SpaceID) {
+	t.Helper()
+	ctx := ctxT(t)
+	if viewHash(j, id) != viewHash(a, id) {
+		t.Errorf("view and heads differ:\n%s\n%s", viewHash(j, id), viewHash(a, id))
+	}
+	va, err := a.st.Voided(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vj, err := j.st.Voided(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(va) == 0 || fmt.Sprint(va) != fmt.Sprint(vj) {
+		t.Errorf("voided commits differ: full %v, deepened %v", va, vj)
+	}
+	ra, erra := space.VerifyLog(ctx, a.st, id)
+	rj, errj := space.VerifyLog(ctx, j.st, id)
+	if erra != nil || errj != nil || ra != rj {
+		t.Errorf("log check: full %+v, %v; deepened %+v, %v", ra, erra, rj, errj)
+	}
+}
+
+// openSnapNode is openNode: as a fresh joiner of a public space it asks
+// for a checkpoint's snapshot first (the default).
 func openSnapNode(t *testing.T, home string) *Node {
 	t.Helper()
-	return openWith(t, Options{Home: home, Listen: loopback, NoSync: true, SnapshotJoin: true})
+	return openNode(t, home)
 }
 
-// TestSnapshotJoinOff: without Options.SnapshotJoin a fresh joiner of a
-// checkpointed space syncs the whole history (no floor), so it decides
-// later revocations as every full replica does.
-func TestSnapshotJoinOff(t *testing.T) {
+// TestSnapshotJoinDefault: by default a fresh joiner of a checkpointed
+// public space installs the checkpoint's snapshot (it is floored, and
+// deepens when it must: TestRevocationAfterFloorDeepens); with
+// Options.FullJoin it syncs the whole history.
+func TestSnapshotJoinDefault(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
+	a := openNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
 	writeChat(t, w, 30, 20)
 	eraseChat(t, w, 20)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
+	k, err := a.Checkpoint(ctx, "chat")
+	if err != nil {
 		t.Fatal(err)
 	}
 	j := openNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
-	waitFor(t, time.Minute, "the joiner to hold the space", func() bool { return viewHash(j, w.ID()) == viewHash(a, w.ID()) })
-	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f != nil {
-		t.Fatalf("a joiner without SnapshotJoin is floored: %+v, %v", f, err)
+	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.Checkpoint != k.ID {
+		t.Fatalf("a default joiner is not floored at the checkpoint: %+v, %v", f, err)
+	}
+	full := openWith(t, Options{Home: t.TempDir(), Listen: loopback, NoSync: true, FullJoin: true})
+	joinWith(t, full, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
+	waitFor(t, time.Minute, "the joiners to hold the space", func() bool { return converged([]*Node{a, j, full}, w.ID()) })
+	if f, err := full.st.Floor(ctx, w.ID()); err != nil || f != nil {
+		t.Fatalf("a joiner with FullJoin is floored: %+v, %v", f, err)
 	}
 }
 

@@ -308,7 +308,7 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 			return nil, err
 		}
 		// A public space's fresh joiner may first ask for a checkpoint's
-		// snapshot (bootstrap.go, Options.SnapshotJoin); without one it
+		// snapshot (bootstrap.go; not with Options.FullJoin); without one it
 		// syncs the whole history.
 		if len(t.ReadKeys) > 0 || !n.snapshotJoin || !n.bootstrap(ctx, t.Space, name, reached) {
 			if err := n.st.AddSpace(ctx, name, t.Space); err != nil {
@@ -337,6 +337,21 @@ func (n *Node) runJoin(ctx context.Context, pj pendingJoin, resumed bool) (*spac
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: join: waiting for the invite's grant to arrive: %w", err)
+	}
+	if again, err := n.deepenToJoin(ctx, t.Space); err != nil {
+		return nil, fmt.Errorf("node: join: %w", err)
+	} else if again {
+		// Decided again from the whole history: the invite may no longer count.
+		acc, err := n.st.Access(ctx, t.Space)
+		if err != nil {
+			return nil, err
+		}
+		granted = acc.Role(inv)
+		dead = granted == 0 && len(acc.Grants(inv)) > 0
+		_, revoked = acc.Cuts[inv]
+		if granted == 0 && !dead {
+			return nil, fmt.Errorf("node: join: the invite's grant does not count in the space's whole history")
+		}
 	}
 	if acc, err := n.st.Access(ctx, t.Space); err != nil {
 		return nil, err

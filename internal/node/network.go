@@ -434,6 +434,18 @@ var _ reconcile.Floored = local{}
 func (l local) Floor(ctx context.Context, sp keys.SpaceID) (*store.Floor, error) {
 	return l.n.st.Floor(ctx, sp)
 }
+
+var _ reconcile.Deepening = local{}
+
+// HistoryHeads is reconcile.Deepening: a space being deepened announces
+// the chains it holds from seq 1 to the peer it fetches them from
+// (deepen.go).
+func (l local) HistoryHeads(ctx context.Context, sp keys.SpaceID) ([]store.Head, bool, error) {
+	if !l.n.deepenSource(sp, l.peer) {
+		return nil, false, nil
+	}
+	return l.n.st.HistoryHeads(ctx, sp)
+}
 func (l local) LostCommits(ctx context.Context, sp keys.SpaceID, max int) ([]keys.CommitID, error) {
 	return l.n.st.LostCommits(ctx, sp, max)
 }
@@ -447,6 +459,7 @@ func (l local) Granted(ctx context.Context, sp keys.SpaceID, a keys.AuthorID) (b
 func (l local) Apply(ctx context.Context, sp keys.SpaceID, cs []*commit.Commit) (store.Result, error) {
 	res, err := l.n.st.Apply(ctx, sp, cs)
 	l.n.logRefused(l.peer, sp, cs, res)
+	l.n.noteFilled(sp, res)
 	return res, err
 }
 

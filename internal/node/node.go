@@ -60,14 +60,14 @@ type Options struct {
 	RelayLimit   p2p.RelayLimit
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
-	// SnapshotJoin makes a fresh joiner of a public space ask its peers
-	// for a checkpoint's snapshot first (bootstrap.go), and skip the
-	// history below it. Off by default: a store installed from a
-	// snapshot cannot yet decide a revocation made after its checkpoint
-	// (it marks the space NeedsHistory and keeps its old decision, so a
-	// revoked member's later writes would count there), until deepening
-	// exists (docs/design.md, "Checkpoints: the wire and the joiner").
-	SnapshotJoin bool
+	// FullJoin makes a fresh joiner sync a space's whole history even
+	// when a peer offers a checkpoint's snapshot. By default a fresh
+	// joiner of a public space asks its peers for one first
+	// (bootstrap.go) and skips the history below it; once something
+	// after the checkpoint must be decided again (a revocation), it
+	// fetches that history from a full replica and becomes one
+	// (deepen.go). A private space is always joined in full.
+	FullJoin bool
 	// UploadRate bounds the bytes per second this node serves blob chunks
 	// at, over all peers; 0 means no bound.
 	UploadRate int64
@@ -119,7 +119,7 @@ type Node struct {
 	upload       *blob.Pacer   // bounds blob upload; nil if unbounded
 	blobTimeouts blobTimeouts  // defaultBlobTimeouts but in tests
 	fetchBlobs   int64         // see Options.FetchBlobs, resolved
-	snapshotJoin bool          // Options.SnapshotJoin
+	snapshotJoin bool          // not Options.FullJoin
 	wanted       wantedSet     // blobs to fetch eagerly
 	erased       letGoSet      // blobs erases let go of (erase.go)
 	retainKick   chan struct{} // a retention policy arrived (erase.go)
@@ -135,6 +135,7 @@ type Node struct {
 	devs   devCarrier // the identity's device revocations and their carrier (devcarrier.go)
 	leave  leaveState // spaces being left (leave.go)
 	snaps  snapServe  // snapshot streams being served (snapserve.go)
+	deep   deepening  // floored spaces fetching their history (deepen.go)
 }
 
 // Counters count what the node refused and transferred.
@@ -170,13 +171,14 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.upload = blob.NewPacer(o.UploadRate, blob.PacerKeep)
 	n.blobTimeouts = defaultBlobTimeouts
-	n.fetchBlobs, n.snapshotJoin = o.FetchBlobs, o.SnapshotJoin
+	n.fetchBlobs, n.snapshotJoin = o.FetchBlobs, !o.FullJoin
 	if n.fetchBlobs == 0 {
 		n.fetchBlobs = DefaultFetchBlobs
 	}
 	n.wanted = newWantedSet()
 	n.erased = newLetGoSet()
 	n.retainKick = make(chan struct{}, 1)
+	n.deep = deepening{kick: make(chan struct{}, 1), spaces: map[keys.SpaceID]*deepWork{}}
 	if n.rk, err = readkey.Load(o.Home, dev); err != nil {
 		n.cancel()
 		return nil, err
@@ -231,6 +233,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		n.startBlobFetcher()
 		n.startAwaiting()
 		n.startRetention()
+		n.startDeepen()
 	}
 	// The person worker reads what startNetwork set: it starts now, or
 	// when an identity is made later.
@@ -306,6 +309,7 @@ func (n *Node) onEvent(ev store.Event) {
 	n.wantBlobs(ev)
 	n.letGo(ev) // after wantBlobs: an erase in the same event wins
 	n.kickRetention(ev)
+	n.noteDeepen(ev)
 	n.mu.Lock()
 	sp := n.spaces[ev.Space]
 	sessions := make([]*reconcile.Session, 0, len(n.sessions))

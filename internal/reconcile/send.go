@@ -344,3 +344,26 @@ func (s *Session) belowOurFloor(ctx context.Context, ps *peerSpace) (bool, error
 	}
 	return false, nil
 }
+
+// Deepening is what a Local implements whose floored spaces may fetch
+// the history below their floor (docs/design.md, "Deepening a floored
+// store"). While HistoryHeads reports true for a space, the session
+// announces those heads instead of Heads: each author's last commit held
+// without a gap from seq 1 (store.Store.HistoryHeads), so a full replica
+// sends each chain from the first commit not held. Only the Have changes:
+// what this session sends is still decided by Heads. A floored peer sends
+// nothing to such a Have (belowOurFloor).
+type Deepening interface {
+	HistoryHeads(ctx context.Context, sp keys.SpaceID) ([]store.Head, bool, error)
+}
+
+// haveHeads returns the heads of sp to announce in a Have.
+func (s *Session) haveHeads(ctx context.Context, sp keys.SpaceID) ([]store.Head, error) {
+	if d, ok := s.local.(Deepening); ok {
+		heads, deepening, err := d.HistoryHeads(ctx, sp)
+		if err != nil || deepening {
+			return heads, err
+		}
+	}
+	return s.local.Heads(ctx, sp)
+}

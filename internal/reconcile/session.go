@@ -440,6 +440,25 @@ func (s *Session) Announce(sp keys.SpaceID) {
 	}
 }
 
+// Want asks the peer for commits of sp by ID, if sp is shared: it sends
+// each with its chain down to what we announced (answerWants), withheld
+// or not. A deepening node asks so for what a full replica never sends
+// unasked: an author's voided tail below the floor. ids beyond MaxWant
+// are sent in several Wants. It never blocks.
+func (s *Session) Want(sp keys.SpaceID, ids []keys.CommitID) {
+	s.mu.Lock()
+	ps, ok := s.byDisc[keys.DiscoveryID(sp)]
+	ok = ok && ps.proved && s.offered[ps.id] // a Want of a space not shared is malformed there
+	if ok {
+		ps.want = append(ps.want, ids...)
+		s.dirty[sp] = ps
+	}
+	s.mu.Unlock()
+	if ok {
+		s.poke()
+	}
+}
+
 // Forward sends encoded commits of sp to the peer as they are, if sp is
 // shared: for fork evidence, which is not on the main chain and so is
 // never part of what a Have says the peer lacks. It never blocks.
@@ -640,7 +659,7 @@ func (s *Session) requestHave(ps *peerSpace) {
 
 // writeHave sends our heads of ps (writer goroutine).
 func (s *Session) writeHave(ctx context.Context, ps *peerSpace) error {
-	heads, err := s.local.Heads(ctx, ps.id)
+	heads, err := s.haveHeads(ctx, ps.id)
 	if err != nil {
 		return err
 	}

@@ -107,12 +107,14 @@ type request struct {
 	forget  bool           // Forget (forget.go): applied alone, outside any group
 	retain  *retainRequest // DropSuperseded (retention.go): applied alone too
 	install *Install       // InstallSnapshot (install.go): applied alone too
+	unfloor bool           // Unfloor (deepen.go): applied alone too
 	reply   chan reply     // buffered, 1
 }
 
 type reply struct {
-	res Result
-	err error
+	res     Result
+	missing uint64 // Unfloor's (deepen.go)
+	err     error
 }
 
 // Ticket is a submitted request; Wait returns its result.
@@ -141,18 +143,23 @@ func (s *Store) submit(r *request) Ticket {
 // Wait blocks until the commits are durable (or rejected). If ctx ends
 // first, Wait returns ctx's error and the commits may still be applied.
 func (t Ticket) Wait(ctx context.Context) (Result, error) {
+	rp, err := t.wait(ctx)
+	return rp.res, err
+}
+
+func (t Ticket) wait(ctx context.Context) (reply, error) {
 	select {
 	case rp := <-t.r.reply:
-		return rp.res, rp.err
+		return rp, rp.err
 	case <-t.s.done:
 		select {
 		case rp := <-t.r.reply:
-			return rp.res, rp.err
+			return rp, rp.err
 		default:
-			return Result{}, ErrClosed
+			return reply{}, ErrClosed
 		}
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return reply{}, ctx.Err()
 	}
 }
 
@@ -238,7 +245,9 @@ func (s *Store) applier() {
 }
 
 // alone reports whether r runs alone, between group commits.
-func (r *request) alone() bool { return r.forget || r.retain != nil || r.install != nil }
+func (r *request) alone() bool {
+	return r.forget || r.retain != nil || r.install != nil || r.unfloor
+}
 
 func (a *applier) runAlone(r *request) {
 	switch {
@@ -246,6 +255,8 @@ func (a *applier) runAlone(r *request) {
 		a.forget(r)
 	case r.install != nil:
 		a.install(r)
+	case r.unfloor:
+		a.unfloor(r)
 	default:
 		a.retain(r)
 	}
