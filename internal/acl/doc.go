@@ -129,6 +129,13 @@
 // writes no value, a sealed op's key is not in the clear, and an erased
 // value is gone from every replica.
 //
+// A write-once rule (#15, "once") refuses a data op of a key it covers
+// when a write of the key is in the commit's causal past or earlier in
+// the commit. Put, del and putblob are all writes, as the refused op and
+// as the earlier write: a key written once is never deleted, and a key
+// deleted first (a tombstone is its first write) is never put. The
+// earlier writes are those of commits that count (see below).
+//
 // Rules only restrict, and they come from commits that count, so they are
 // decided with the commits that count, never in the grounded check: a
 // store holds a commit that breaks a rule (its declaring admin may be cut

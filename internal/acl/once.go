@@ -90,6 +90,34 @@ func (s *State) AddWrite(key []byte, l Loc) {
 	}
 }
 
+// OnceWrote reports whether the tracked writes hold the write of key by
+// the commit l: a decision that voids l must then decide again every
+// commit that a write-once rule refused for it (a store's re-decision
+// from the cut cannot).
+func (s *State) OnceWrote(key []byte, l Loc) bool {
+	return s.once != nil && slices.Contains(s.once.writes[string(key)], l)
+}
+
+// DeclaresOnce reports whether c declares app rules with a write-once
+// rule. A store that stores c may start watching a new rule and then must
+// track the writes it already holds (Watch): only a decision of the whole
+// space does, as Evaluate does.
+func DeclaresOnce(c *commit.Commit) bool {
+	for i := range c.Ops {
+		if c.Ops[i].Kind != commit.KindSchema {
+			continue
+		}
+		sc, err := commit.DecodeSchema(c.Ops[i])
+		if err != nil {
+			continue
+		}
+		if set, _ := schema.Parse(sc.Body); set != nil && set.HasOnce() {
+			return true
+		}
+	}
+	return false
+}
+
 // OnceWrites returns the tracked writes, by key.
 func (s *State) OnceWrites() map[string][]Loc {
 	if s.once == nil {

@@ -135,6 +135,13 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 		if c.Space != sp {
 			continue
 		}
+		if acl.DeclaresOnce(c) {
+			// A write-once rule new to the space (acl.State.Watch): the
+			// writes stored before it are tracked by deciding the whole
+			// space, and the commits of the batch after it were decided
+			// without them.
+			return nil, nil, slow("a write-once rule declared")
+		}
 		switch kindsOf(c) {
 		case plain:
 		case revokes:
@@ -311,6 +318,11 @@ func (a *applier) cutFrom(ctx context.Context, st *spaceState, p *cutPlan, au ke
 				o := &c.Ops[i]
 				if o.Erased {
 					return slow("the cut voids an erased write")
+				}
+				if o.Kind.IsData() && st.valid.OnceWrote(o.Key, l) {
+					// A write-once rule may have refused later writes
+					// for it: they count now (acl/doc.go).
+					return slow("the cut voids a write of a write-once key")
 				}
 				p.writes = append(p.writes, removed{key: o.Key, ver: view.Version{Time: c.Time, Author: au, Seq: c.Seq, Op: uint32(i)}})
 			}
