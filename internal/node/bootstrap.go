@@ -136,7 +136,12 @@ func (n *Node) askOffers(ctx context.Context, sp keys.SpaceID, peers []keys.Auth
 			}
 			if !stop() || o == nil {
 				s.Reset()
-				if err != nil && ctx.Err() == nil {
+				// Only a bad offer or a broken message is the peer's
+				// fault: a reset (a server whose slots are all taken
+				// resets at once), a timeout or a dropped connection is
+				// not, and blocking the peer would cut the join's sync
+				// with it for a minute.
+				if ctx.Err() == nil && (errors.Is(err, errBadOffer) || errors.Is(err, reconcile.ErrMisbehaving)) {
 					n.punishSnap(peer, err)
 				}
 				return

@@ -84,15 +84,44 @@ func (n *Node) startNetwork(ctx context.Context, o Options) error {
 	return nil
 }
 
-// dialSession opens the sync stream to a newly connected peer.
+// dialSession opens the sync stream to a newly connected peer. An Open
+// that fails while the peer stays connected and no session runs with it
+// is tried again, sessionOpenTries times in all, from redialPause apart
+// and twice as long each time: nothing else would open one before the
+// connection drops (a peer still starting serves sync only once its host
+// is up; an Open may time out under load). A peer that does not speak
+// sync (a bootstrap node) is then left alone.
 func (n *Node) dialSession(peer keys.AuthorID) {
-	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-	s, err := n.host.Open(ctx, peer, reconcile.ProtocolID)
-	cancel()
-	if err != nil {
-		return // the peer left or does not speak sync; nothing to do
+	pause := redialPause
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		s, err := n.host.Open(ctx, peer, reconcile.ProtocolID)
+		cancel()
+		if err == nil {
+			n.runSession(s)
+			return
+		}
+		n.log.Debug("sync stream not opened", "peer", p2p.PeerIDString(peer), "try", try, "err", err.Error())
+		if try == sessionOpenTries || !n.pause(pause) || !n.connected(peer) || n.sessionFor(peer) != nil {
+			return
+		}
+		pause *= 2
 	}
-	n.runSession(s)
+}
+
+// sessionOpenTries bounds dialSession's tries: about 6 s of them in all.
+const sessionOpenTries = 6
+
+// pause waits d, or until the node closes: false then.
+func (n *Node) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.ctx.Done():
+		return false
+	}
 }
 
 // runSession runs the sync protocol on a stream until it ends. It runs on
@@ -133,14 +162,7 @@ func (n *Node) runSession(st p2p.Stream) {
 	// dialling side opens a new one, so two connected peers always sync.
 	if stillNone && n.dialsTo(peer) && n.ctx.Err() == nil {
 		n.wg.Go(func() {
-			t := time.NewTimer(redialPause)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-n.ctx.Done():
-				return
-			}
-			if n.connected(peer) && n.sessionFor(peer) == nil {
+			if n.pause(redialPause) && n.connected(peer) && n.sessionFor(peer) == nil {
 				n.dialSession(peer)
 			}
 		})
