@@ -19,10 +19,10 @@ import (
 // was written to the stream). Five joiners in turn, as one loses in
 // about half the runs without the graceful end.
 func TestCloseAfterWaitSynced(t *testing.T) {
-	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	id, _ := invited(t, a, "garden")
 	for round := range 5 {
+		ctx := ctxT(t) // each round its own minute: five under -race on a loaded machine took more than one
 		tk := inviteFor(t, a, "garden", commit.RoleWrite, time.Hour)
 		b := openNode(t, t.TempDir())
 		joinWith(t, b, tk)
