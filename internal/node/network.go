@@ -102,7 +102,7 @@ func (n *Node) dialSession(peer keys.AuthorID) {
 			return
 		}
 		n.log.Debug("sync stream not opened", "peer", p2p.PeerIDString(peer), "try", try, "err", err.Error())
-		if try == sessionOpenTries || !n.pause(pause) || !n.connected(peer) || n.sessionFor(peer) != nil {
+		if try == sessionOpenTries || !n.sleep(pause) || !n.connected(peer) || n.sessionFor(peer) != nil {
 			return
 		}
 		pause *= 2
@@ -111,18 +111,6 @@ func (n *Node) dialSession(peer keys.AuthorID) {
 
 // sessionOpenTries bounds dialSession's tries: about 6 s of them in all.
 const sessionOpenTries = 6
-
-// pause waits d, or until the node closes: false then.
-func (n *Node) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-n.ctx.Done():
-		return false
-	}
-}
 
 // runSession runs the sync protocol on a stream until it ends. It runs on
 // the stream handler's goroutine or on dialSession's.
@@ -162,7 +150,7 @@ func (n *Node) runSession(st p2p.Stream) {
 	// dialling side opens a new one, so two connected peers always sync.
 	if stillNone && n.dialsTo(peer) && n.ctx.Err() == nil {
 		n.wg.Go(func() {
-			if n.pause(redialPause) && n.connected(peer) && n.sessionFor(peer) == nil {
+			if n.sleep(redialPause) && n.connected(peer) && n.sessionFor(peer) == nil {
 				n.dialSession(peer)
 			}
 		})
