@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/view"
 )
 
 // onceBodies are the app rules GenOnceRevokes's admins declare for the app
@@ -32,33 +29,7 @@ var onceBodies = []string{
 // commits as they arrive: a cut voiding a write that a once rule counted,
 // a declaration new to the store in a batch with a revocation.
 func GenOnceRevokes(r *rand.Rand, g Gen) *History {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.UintN(256))
-		}
-		return
-	}
-	h := &History{SpaceKey: keys.SpaceKeyFromSeed(seed()), VVs: map[keys.CommitID]view.VV{}}
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
-	phys := base
-	var grants []commit.Op
-	as := make([]*author, g.Authors+2)
-	for i := range as {
-		k := keys.DeviceKeyFromSeed(seed())
-		h.Authors = append(h.Authors, k)
-		role := commit.RoleWrite
-		if i < 2 {
-			role = commit.RoleAdmin
-		}
-		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
-		as[i] = &author{key: k, skew: int64(r.IntN(5)) * 1000, known: map[keys.AuthorID]*commit.Commit{}, newSince: map[keys.AuthorID]keys.CommitID{}}
-	}
-	genesis := must(commit.Build(commit.Header{Space: h.Space(), Author: h.SpaceKey.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, h.SpaceKey))
-	h.add(genesis)
-	for _, a := range as {
-		a.known[genesis.Author] = genesis
-		a.newSince[genesis.Author] = genesis.ID
-	}
+	h, as, phys := adminsAndWriters(r, g)
 	revoke := func(a, t *author) commit.Op {
 		var cut uint64
 		if c := a.known[t.key.Author()]; c != nil {

@@ -17,23 +17,7 @@ import (
 // keys of their own. It exercises re-deciding from the cut (#16) and
 // every case where that falls back to deciding the whole space.
 func GenRevokes(r *rand.Rand, g Gen) *History {
-	seed := seeds(r)
-	h := newHistory(seed)
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
-	phys := base
-	var grants []commit.Op
-	as := make([]*author, g.Authors+2)
-	for i := range as {
-		k := keys.DeviceKeyFromSeed(seed())
-		h.Authors = append(h.Authors, k)
-		role := commit.RoleWrite
-		if i < 2 {
-			role = commit.RoleAdmin
-		}
-		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
-		as[i] = newAuthor(r, k)
-	}
-	h.begin(base, grants, as)
+	h, as, phys := adminsAndWriters(r, g)
 	revoke := func(a, t *author) commit.Op {
 		var cut uint64
 		if c := a.known[t.key.Author()]; c != nil {
@@ -89,4 +73,27 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 		a.wrote(c)
 	}
 	return h
+}
+
+// adminsAndWriters starts a history whose genesis grants admin to two
+// authors and write to g.Authors more (as, admins first), an hour ago;
+// it returns the genesis time, from which the history's clock goes on.
+func adminsAndWriters(r *rand.Rand, g Gen) (*History, []*author, uint64) {
+	seed := seeds(r)
+	h := newHistory(seed)
+	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	var grants []commit.Op
+	as := make([]*author, g.Authors+2)
+	for i := range as {
+		k := keys.DeviceKeyFromSeed(seed())
+		h.Authors = append(h.Authors, k)
+		role := commit.RoleWrite
+		if i < 2 {
+			role = commit.RoleAdmin
+		}
+		grants = append(grants, commit.GrantOp(commit.Grant{Subject: k.Author(), Role: role}))
+		as[i] = newAuthor(r, k)
+	}
+	h.begin(base, grants, as)
+	return h, as, base
 }
