@@ -1,6 +1,13 @@
 package keys
 
-import "testing"
+import (
+	"compress/gzip"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+)
 
 func TestBatchVerifier(t *testing.T) {
 	k := DeviceKeyFromSeed([32]byte{9})
@@ -21,5 +28,91 @@ func TestBatchVerifier(t *testing.T) {
 	good.Add([32]byte(k.Author()), "ctx", Digest{1}, sig[:])
 	if !good.Verify() || !NewBatchVerifier(0).Verify() {
 		t.Fatal("a good batch failed")
+	}
+}
+
+// TestZIP215Vectors checks the 196 ZIP-215 test vectors (small-order and
+// non-canonical keys and R values, all valid under ZIP-215, most invalid
+// under RFC 8032; testdata/zip215.json.gz, from curve25519-voi, the same
+// set as ed25519consensus's): each verifies alone and in a batch, so the
+// rules did not change with the library (docs/design.md, "Signature
+// verification").
+func TestZIP215Vectors(t *testing.T) {
+	f, err := os.Open("testdata/zip215.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors [][2]string
+	if err := json.NewDecoder(zr).Decode(&vectors); err != nil {
+		t.Fatal(err)
+	}
+	if len(vectors) != 196 {
+		t.Fatalf("%d vectors, want 196", len(vectors))
+	}
+	msg := []byte("Zcash")
+	all := NewBatchVerifier(len(vectors))
+	for i, v := range vectors {
+		pub, err1 := hex.DecodeString(v[0])
+		sig, err2 := hex.DecodeString(v[1])
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if !verifyMsg(pub, msg, sig) {
+			t.Errorf("vector %d does not verify alone", i)
+		}
+		one := NewBatchVerifier(1)
+		one.add(pub, msg, sig)
+		if !one.Verify() {
+			t.Errorf("vector %d does not verify in a batch", i)
+		}
+		all.add(pub, msg, sig)
+	}
+	if !all.Verify() {
+		t.Error("the 196 vectors do not verify as one batch")
+	}
+}
+
+// TestVerifyRejects: a flipped bit anywhere in a signature, key or
+// message fails alone and in a batch of valid ones of every size around
+// the switch to Pippenger's method.
+func TestVerifyRejects(t *testing.T) {
+	ks := []DeviceKey{DeviceKeyFromSeed([32]byte{1}), DeviceKeyFromSeed([32]byte{2})}
+	for _, n := range []int{1, 2, 93, 94, 95, 300} {
+		for _, flip := range []string{"sig", "key", "digest"} {
+			bv := NewBatchVerifier(n)
+			for i := range n {
+				k := ks[i%2]
+				d := Digest{byte(i), byte(i >> 8)}
+				sig := k.Sign("ctx", d)
+				pub := [32]byte(k.Author())
+				if i == n/2 {
+					switch flip {
+					case "sig":
+						sig[5] ^= 0x10
+					case "key":
+						pub[3] ^= 1
+					case "digest":
+						d[31] ^= 1
+					}
+					if Verify(pub, "ctx", d, sig[:]) {
+						t.Fatalf("n=%d: a signature with a flipped %s verified alone", n, flip)
+					}
+				}
+				bv.Add(pub, "ctx", d, sig[:])
+			}
+			if bv.Verify() {
+				t.Fatalf("n=%d: a batch with a flipped %s verified", n, flip)
+			}
+		}
+	}
+	bad := NewBatchVerifier(1)
+	bad.Add([32]byte{}, "ctx", Digest{}, []byte{1, 2, 3})
+	if bad.Verify() {
+		t.Fatal("a batch with a short signature verified")
 	}
 }
