@@ -289,6 +289,11 @@ type batch struct {
 	offIDs  map[keys.CommitID]loc
 	names   map[string]bool
 	dirty   map[keys.SpaceID]*spaceState
+	// heads are the head rows to write at the commit, per (space, author,
+	// 0): one row per author and batch, not one per commit stored (a
+	// row written for each commit left versions of it that every scan of
+	// the heads stepped over until a compaction).
+	heads   map[authorSeq]head
 	rebuild map[keys.SpaceID]bool // decide authorization again, after the commit
 	forced  map[keys.SpaceID]bool // and rebuild the view even if no decision changed (a fork)
 	fresh   map[keys.SpaceID]bool // cells of this space are all new (rebuild)
@@ -328,6 +333,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		offIDs:  map[keys.CommitID]loc{},
 		names:   map[string]bool{},
 		dirty:   map[keys.SpaceID]*spaceState{},
+		heads:   map[authorSeq]head{},
 		rebuild: map[keys.SpaceID]bool{},
 		forced:  map[keys.SpaceID]bool{},
 		fresh:   map[keys.SpaceID]bool{},
@@ -484,6 +490,11 @@ func (a *applier) decideAgain(group []*request, bc *batch, replies []reply) {
 
 func (a *applier) commit(bc *batch) error {
 	defer bc.b.Close()
+	for k, h := range bc.heads {
+		if err := bc.b.Set(spaceKey(tagHead, k.sp, k.author[:]), h.encode(), nil); err != nil {
+			return err
+		}
+	}
 	var buf []byte // Set copies: one buffer serves every cell
 	for _, cs := range bc.cells {
 		if !cs.dirty {

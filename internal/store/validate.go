@@ -134,9 +134,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 		return Outcome{}, err
 	}
 	nh := head{Seq: c.Seq, ID: c.ID, Wall: c.Time.Wall, Lgc: c.Time.Logical}
-	if err := bc.b.Set(spaceKey(tagHead, st.id, c.Author[:]), nh.encode(), nil); err != nil {
-		return Outcome{}, err
-	}
+	bc.heads[authorSeq{st.id, c.Author, 0}] = nh // written at the commit
 	st.heads[c.Author] = nh
 	bc.ids[c.ID] = loc{c.Author, c.Seq}
 	bc.atSeq[authorSeq{st.id, c.Author, c.Seq}] = c.ID
