@@ -11,7 +11,7 @@ import (
 // FuzzDecodeHeader: DecodeHeader (which reads stored commits' headers
 // without their ops) never panics, fails only with ErrMalformed, and
 // agrees with Decode: a commit Decode accepts has the header and ID
-// DecodeHeader reads.
+// DecodeHeader reads. HeaderTime reads the time DecodeHeader reads.
 func FuzzDecodeHeader(f *testing.F) {
 	for _, b := range fuzzCommits(f) {
 		f.Add(b)
@@ -22,6 +22,15 @@ func FuzzDecodeHeader(f *testing.F) {
 	f.Add([]byte{0xa3, 0x01, 0x5a, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, id, err := commit.DecodeHeader(data)
+		if err == nil {
+			// HeaderTime reads the same time from every header
+			// DecodeHeader accepts.
+			if tm, err := commit.HeaderTime(data); err != nil || tm != h.Time {
+				t.Fatalf("HeaderTime read %v (%v), DecodeHeader %v", tm, err, h.Time)
+			}
+		} else if _, err := commit.HeaderTime(data); err != nil && !errors.Is(err, commit.ErrMalformed) {
+			t.Fatalf("HeaderTime's error %v does not wrap ErrMalformed", err)
+		}
 		if err != nil {
 			if !errors.Is(err, commit.ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)

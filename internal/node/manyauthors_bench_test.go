@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -13,7 +15,10 @@ import (
 	"github.com/loamdb/loam/internal/store/storetest"
 )
 
-var manyPer = flag.Int("many.per", 0, "BenchmarkManyAuthorsSync: commits per author (0: 20,000 commits in all)")
+var (
+	manyPer  = flag.Int("many.per", 0, "BenchmarkManyAuthorsSync: commits per author (0: 20,000 commits in all)")
+	manyProf = flag.String("many.cpuprofile", "", "BenchmarkManyAuthorsSync: write a CPU profile of the joins alone (not the history's generation and storing) to this file")
+)
 
 // BenchmarkManyAuthorsSync syncs a space written by many authors
 // (storetest.GenChat: 10 writing at a time, each commit depending on the
@@ -63,6 +68,15 @@ func BenchmarkManyAuthorsSync(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if *manyProf != "" {
+					f, err := os.Create(*manyProf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := pprof.StartCPUProfile(f); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.StartTimer()
 				start, cpu0 := time.Now(), cpuTime()
 				if _, err := r.Join(ctx, keys.Ticket{Space: h.Space(), Name: "chat", Addrs: []string{addr}}); err != nil {
@@ -81,6 +95,9 @@ func BenchmarkManyAuthorsSync(b *testing.B) {
 				secs += time.Since(start).Seconds()
 				cpu += (cpuTime() - cpu0).Seconds()
 				b.StopTimer()
+				if *manyProf != "" {
+					pprof.StopCPUProfile()
+				}
 				r.Close()
 				b.StartTimer()
 			}

@@ -77,11 +77,11 @@ func (s *Session) fill(ctx context.Context, ps *peerSpace, src *source) (bool, e
 	if len(src.buf) == 0 {
 		return false, nil
 	}
-	h, _, err := commit.DecodeHeader(src.buf[0].Bytes)
+	t, err := commit.HeaderTime(src.buf[0].Bytes)
 	if err != nil {
 		return false, err
 	}
-	src.time = h.Time
+	src.time = t
 	return true, nil
 }
 
