@@ -85,13 +85,9 @@ func TestServerClient(t *testing.T) {
 		opened.Add(1)
 		return dial(ctx)
 	}}
-	dst := openStore(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := blob.Fetch(ctx, dst, id, []blob.Source{c}, blob.FetchOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	checkStored(t, dst, id, data)
+	fetchWhole(t, ctx, c, id, data)
 	if _, err := c.Get(ctx, blob.BlobID{9}, 0); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("get of a blob not held: %v, want ErrNotFound", err)
 	}
