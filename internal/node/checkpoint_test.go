@@ -61,17 +61,9 @@ func TestSnapStreamsBounded(t *testing.T) {
 // installs nothing and syncs the whole history from another peer.
 func TestBadSnapshotFallsBack(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := checkpoint(t, a)
 	cells := filepath.Join(a.snapDir(id), k.ID.String(), "3")
 	bs, err := os.ReadFile(cells)
 	if err != nil {
@@ -103,15 +95,8 @@ func TestBadSnapshotFallsBack(t *testing.T) {
 // none installs it from the first joiner.
 func TestJoinerServesSnapshot(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, w, k := checkpointedChat(t, t.TempDir())
 	id := w.ID()
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
 	j1 := openSnapNode(t, t.TempDir())
 	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j1.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
@@ -147,13 +132,7 @@ func TestJoinerServesSnapshot(t *testing.T) {
 // deepening is the plan's step 4.)
 func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	a, w, _ := checkpointedChat(t, t.TempDir())
 	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Second)
 	expired := time.Now().Add(2 * time.Second)
 	waitFor(t, 10*time.Second, "the invite to expire", func() bool { return time.Now().After(expired) })
@@ -176,18 +155,11 @@ func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 // revoked writer's commits above its cut void there too).
 func TestRevocationAfterFloorDeepens(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
 	put(t, b, id, "x/before", "kept")
 	waitFor(t, time.Minute, "b's write to reach a", func() bool { return viewHash(a, id) == viewHash(b, id) })
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	j := openSnapNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil || f.NeedsHistory {
@@ -271,6 +243,38 @@ func sameAsFull(t *testing.T, a, j *Node, id keys.SpaceID) {
 	}
 }
 
+// chatWithWriter opens admin a and writer b of space "chat", in which a
+// wrote 300 messages and deleted and erased the first 270.
+func chatWithWriter(t *testing.T) (a, b *Node, w *space.Space) {
+	t.Helper()
+	a = openSnapNode(t, t.TempDir())
+	b = openSnapNode(t, t.TempDir())
+	w = newSpace(t, a, "chat")
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	erasedChat(t, w, 300, 270)
+	return a, b, w
+}
+
+// checkpointedChat opens a node at home with space "chat": 300
+// messages, the first 270 deleted and erased, and a checkpoint k.
+func checkpointedChat(t *testing.T, home string) (a *Node, w *space.Space, k Checkpoint) {
+	t.Helper()
+	a = openSnapNode(t, home)
+	w = newSpace(t, a, "chat")
+	erasedChat(t, w, 300, 270)
+	return a, w, checkpoint(t, a)
+}
+
+// checkpoint has n make a checkpoint of space "chat".
+func checkpoint(t *testing.T, n *Node) Checkpoint {
+	t.Helper()
+	k, err := n.Checkpoint(ctxT(t), "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // openSnapNode is openNode: as a fresh joiner of a public space it asks
 // for a checkpoint's snapshot first (the default).
 func openSnapNode(t *testing.T, home string) *Node {
@@ -286,12 +290,8 @@ func TestSnapshotJoinDefault(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
-	writeChat(t, w, 30, 20)
-	eraseChat(t, w, 20)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	erasedChat(t, w, 30, 20)
+	k := checkpoint(t, a)
 	j := openNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.Checkpoint != k.ID {
@@ -311,11 +311,8 @@ func TestLeaveRemovesSnapshots(t *testing.T) {
 	ctx := ctxT(t)
 	a := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
-	writeChat(t, w, 30, 20)
-	eraseChat(t, w, 20)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	erasedChat(t, w, 30, 20)
+	checkpoint(t, a)
 	if _, err := os.Stat(a.snapDir(w.ID())); err != nil {
 		t.Fatalf("no snapshot kept after a checkpoint: %v", err)
 	}

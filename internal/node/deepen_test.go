@@ -21,14 +21,8 @@ import (
 func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 	ctx := ctxT(t)
 	aHome := t.TempDir()
-	a := openSnapNode(t, aHome)
-	w := newSpace(t, a, "chat")
+	a, w, _ := checkpointedChat(t, aHome)
 	id := w.ID()
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
 	j1 := openSnapNode(t, t.TempDir())
 	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	j2 := openSnapNode(t, t.TempDir())
@@ -85,16 +79,9 @@ func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 // replicas do.
 func TestDeepenResumesOnReopen(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	jHome := t.TempDir()
 	j := openSnapNode(t, jHome)
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
@@ -167,13 +154,8 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 // ID once the stream stalls, and ends as the full replica.
 func TestDeepenFetchesWithheldTail(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
 	put(t, b, id, "x/before", "kept")
 	waitFor(t, time.Minute, "b's write to reach a", func() bool { return holdKeys([]*Node{a}, id, "x/before") })
 	cut := headOf(t, a, id, b.Author())
@@ -182,9 +164,7 @@ func TestDeepenFetchesWithheldTail(t *testing.T) {
 	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()) == cut+2 })
 	b.Close()
 	revokeAt(t, a, id, b.Author(), cut)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	j := openSnapNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil {
@@ -227,13 +207,7 @@ func headID(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) keys.Commi
 // ErrInviteVoid and leaves nothing.
 func TestJoinRevokedInviteAfterCheckpoint(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	a, _, _ := checkpointedChat(t, t.TempDir())
 	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Hour)
 	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
 		t.Fatal(err)
