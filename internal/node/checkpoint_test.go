@@ -165,7 +165,7 @@ func TestRevocationAfterFloorDeepens(t *testing.T) {
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil || f.NeedsHistory {
 		t.Fatalf("after the join: floor %+v, %v; want floored, not needing history", f, err)
 	}
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/after", "void")
 	all := []*Node{a, b, j}
 	waitFor(t, time.Minute, "b's later write to reach everyone", func() bool { return holdKeys(all, id, "x/after") })
@@ -188,8 +188,8 @@ func TestRevocationAfterFloorDeepens(t *testing.T) {
 	}
 }
 
-// headOf returns au's head seq in n's copy of space id.
-func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) uint64 {
+// headOf returns au's head in n's copy of space id.
+func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) store.Head {
 	t.Helper()
 	heads, err := n.st.Heads(ctxT(t), id)
 	if err != nil {
@@ -197,11 +197,11 @@ func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) uint64 {
 	}
 	for _, h := range heads {
 		if h.Author == au {
-			return h.Seq
+			return h
 		}
 	}
 	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
-	return 0
+	return store.Head{}
 }
 
 // revokeAt has n revoke au in space id with cut: au's commits above it

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -85,7 +84,7 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 	jHome := t.TempDir()
 	j := openSnapNode(t, jHome)
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/after", "void")
 	waitFor(t, time.Minute, "b's write to reach everyone", func() bool { return holdKeys([]*Node{a, b, j}, id, "x/after") })
 	j.Close()
@@ -96,7 +95,7 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 	// for the history (the space marked NeedsHistory).
 	var first []*commit.Commit
 	var revocation *commit.Commit
-	last := headOf(t, a, id, a.Author())
+	last := headOf(t, a, id, a.Author()).Seq
 	for _, c := range storedCommits(t, a, id) {
 		if c.Author == a.Author() && c.Seq <= 100 {
 			first = append(first, c)
@@ -158,10 +157,10 @@ func TestDeepenFetchesWithheldTail(t *testing.T) {
 	id := w.ID()
 	put(t, b, id, "x/before", "kept")
 	waitFor(t, time.Minute, "b's write to reach a", func() bool { return holdKeys([]*Node{a}, id, "x/before") })
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/void", "1")
 	put(t, b, id, "x/void", "2")
-	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()) == cut+2 })
+	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()).Seq == cut+2 })
 	b.Close()
 	revokeAt(t, a, id, b.Author(), cut)
 	checkpoint(t, a)
@@ -170,7 +169,7 @@ func TestDeepenFetchesWithheldTail(t *testing.T) {
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil {
 		t.Fatalf("the joiner is not floored: %+v, %v", f, err)
 	}
-	if _, err := j.st.CommitByID(ctx, id, headID(t, a, id, b.Author())); err == nil {
+	if _, err := j.st.CommitByID(ctx, id, headOf(t, a, id, b.Author()).ID); err == nil {
 		t.Fatal("the joiner holds b's voided head already: nothing to fetch")
 	}
 	if err := j.Deepen(ctx, "chat"); err != nil {
@@ -183,22 +182,6 @@ func TestDeepenFetchesWithheldTail(t *testing.T) {
 	if m := misbehaving([]*Node{a, j}); m != 0 {
 		t.Errorf("%d misbehaviours counted", m)
 	}
-}
-
-// headID returns au's head ID in n's copy of space id.
-func headID(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) keys.CommitID {
-	t.Helper()
-	heads, err := n.st.Heads(ctxT(t), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range heads {
-		if h.Author == au {
-			return h.ID
-		}
-	}
-	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
-	return keys.CommitID{}
 }
 
 // TestJoinRevokedInviteAfterCheckpoint: an invite revoked after the
