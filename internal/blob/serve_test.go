@@ -80,11 +80,7 @@ func TestServerClient(t *testing.T) {
 		Holder: src, Pacer: blob.NewPacer(8<<20, blob.PacerKeep), Timeouts: blob.DefaultServeTimeouts,
 		Sent: func(n int) { mu.Lock(); sent += n; mu.Unlock() },
 	})
-	var opened atomic.Int32
-	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
-		opened.Add(1)
-		return dial(ctx)
-	}}
+	c, opened := countingClient(dial)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	fetchWhole(t, ctx, c, id, data)
@@ -188,6 +184,17 @@ func TestClientDropsSilentPeer(t *testing.T) {
 	}
 }
 
+// countingClient is a Client that opens its streams by dial and counts
+// them in opened.
+func countingClient(dial func(context.Context) (blob.Stream, error)) (c *blob.Client, opened *atomic.Int32) {
+	opened = new(atomic.Int32)
+	c = &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		opened.Add(1)
+		return dial(ctx)
+	}}
+	return c, opened
+}
+
 // TestClientReusesStreams: requests made one after another go over one
 // stream, kept between them (a new stream starts with a small flow-control
 // window); Close ends it cleanly.
@@ -196,11 +203,7 @@ func TestClientReusesStreams(t *testing.T) {
 	crand.Read(data)
 	src, id := seed(t, data)
 	dial, served := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
-	var opened atomic.Int32
-	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
-		opened.Add(1)
-		return dial(ctx)
-	}}
+	c, opened := countingClient(dial)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, _, err := c.Have(ctx, id); err != nil {
