@@ -496,6 +496,7 @@ func TestNoRoute(t *testing.T) {
 		{"GET", "/", 404},
 		{"DELETE", "/v1/spaces", 405},
 		{"GET", "/v1/spaces/x/batch", 405},
+		{"POST", "/v1/spaces/x/batch", 404}, // an unknown space, before its (empty) body is read
 		{"GET", "/v1/spaces/x/keys/a/../b", 404},
 	} {
 		req, _ := http.NewRequest(c.method, f.srv.URL+c.path, nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/node"
+	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/view"
 )
@@ -207,27 +208,16 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 
 // batch commits a JSON array of ops as one commit: all of them or, at the
 // first bad one, none.
-func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) batch(r *http.Request, sp *space.Space) (BatchResult, error) {
 	ops, err := decodeBatch(io.LimitReader(r.Body, maxBatchBody+1))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	sp, err := s.space(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(ops) == 0 {
-		writeJSON(w, http.StatusOK, BatchResult{})
-		return
+	if err != nil || len(ops) == 0 {
+		return BatchResult{}, err
 	}
 	c, err := sp.Commit(r.Context(), ops)
 	if err != nil {
-		writeError(w, err)
-		return
+		return BatchResult{}, err
 	}
-	writeJSON(w, http.StatusOK, BatchResult{Ops: len(ops), Commit: c.ID.String()})
+	return BatchResult{Ops: len(ops), Commit: c.ID.String()}, nil
 }
 
 // decodeBatch reads and checks a batch. Errors name the entry, from 1.

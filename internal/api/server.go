@@ -71,7 +71,7 @@ func NewServer(n *node.Node, token string) *Server {
 		"GET /v1/spaces/{space}/keys/{key...}":      s.getKey,
 		"PUT /v1/spaces/{space}/keys/{key...}":      s.putKey,
 		"DELETE /v1/spaces/{space}/keys/{key...}":   s.deleteKey,
-		"POST /v1/spaces/{space}/batch":             s.batch,
+		"POST /v1/spaces/{space}/batch":             answerSpace(http.StatusOK, s, s.batch),
 		"GET /v1/spaces/{space}/watch":              s.watch,
 		"GET /v1/spaces/{space}/verify":             answerSpace(http.StatusOK, s, s.verify),
 		"GET /v1/spaces/{space}/heads":              answerSpace(http.StatusOK, s, s.heads),

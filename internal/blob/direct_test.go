@@ -25,13 +25,9 @@ func TestFetchWritesDirect(t *testing.T) {
 	dial, _ := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
 	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: dial}
 	defer c.Close()
-	dst := openStore(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := blob.Fetch(ctx, dst, id, []blob.Source{c}, blob.FetchOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	checkStored(t, dst, id, data)
+	dst := fetchWhole(t, ctx, c, id, data)
 	m, _ := dst.Manifest(id)
 	for i, ch := range m.Chunks {
 		fi, err := os.Stat(chunkPath(dst.Dir(), ch))

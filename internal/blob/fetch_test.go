@@ -125,6 +125,18 @@ func fetch(t *testing.T, st *blob.Store, id blob.BlobID, opts blob.FetchOptions,
 	return blob.Fetch(ctx, st, id, ss, opts)
 }
 
+// fetchWhole fetches blob id from c into a fresh store and checks that
+// the store holds it whole, reading back as data.
+func fetchWhole(t *testing.T, ctx context.Context, c blob.Source, id blob.BlobID, data []byte) *blob.Store {
+	t.Helper()
+	dst := openStore(t, t.TempDir())
+	if _, err := blob.Fetch(ctx, dst, id, []blob.Source{c}, blob.FetchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, dst, id, data)
+	return dst
+}
+
 // checkStored fails unless st holds exactly the chunks of m (in files that
 // verify) and reads back as data.
 func checkStored(t *testing.T, st *blob.Store, id blob.BlobID, data []byte) {

@@ -80,18 +80,10 @@ func TestServerClient(t *testing.T) {
 		Holder: src, Pacer: blob.NewPacer(8<<20, blob.PacerKeep), Timeouts: blob.DefaultServeTimeouts,
 		Sent: func(n int) { mu.Lock(); sent += n; mu.Unlock() },
 	})
-	var opened atomic.Int32
-	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
-		opened.Add(1)
-		return dial(ctx)
-	}}
-	dst := openStore(t, t.TempDir())
+	c, opened := countingClient(dial)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := blob.Fetch(ctx, dst, id, []blob.Source{c}, blob.FetchOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	checkStored(t, dst, id, data)
+	fetchWhole(t, ctx, c, id, data)
 	if _, err := c.Get(ctx, blob.BlobID{9}, 0); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("get of a blob not held: %v, want ErrNotFound", err)
 	}
@@ -192,6 +184,17 @@ func TestClientDropsSilentPeer(t *testing.T) {
 	}
 }
 
+// countingClient is a Client that opens its streams by dial and counts
+// them in opened.
+func countingClient(dial func(context.Context) (blob.Stream, error)) (c *blob.Client, opened *atomic.Int32) {
+	opened = new(atomic.Int32)
+	c = &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
+		opened.Add(1)
+		return dial(ctx)
+	}}
+	return c, opened
+}
+
 // TestClientReusesStreams: requests made one after another go over one
 // stream, kept between them (a new stream starts with a small flow-control
 // window); Close ends it cleanly.
@@ -200,11 +203,7 @@ func TestClientReusesStreams(t *testing.T) {
 	crand.Read(data)
 	src, id := seed(t, data)
 	dial, served := serveTCP(t, &blob.Server{Holder: src, Timeouts: blob.DefaultServeTimeouts})
-	var opened atomic.Int32
-	c := &blob.Client{Name: "tcp", Timeout: 10 * time.Second, Open: func(ctx context.Context) (blob.Stream, error) {
-		opened.Add(1)
-		return dial(ctx)
-	}}
+	c, opened := countingClient(dial)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, _, err := c.Have(ctx, id); err != nil {

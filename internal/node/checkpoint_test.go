@@ -61,17 +61,9 @@ func TestSnapStreamsBounded(t *testing.T) {
 // installs nothing and syncs the whole history from another peer.
 func TestBadSnapshotFallsBack(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := checkpoint(t, a)
 	cells := filepath.Join(a.snapDir(id), k.ID.String(), "3")
 	bs, err := os.ReadFile(cells)
 	if err != nil {
@@ -103,15 +95,8 @@ func TestBadSnapshotFallsBack(t *testing.T) {
 // none installs it from the first joiner.
 func TestJoinerServesSnapshot(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, w, k := checkpointedChat(t, t.TempDir())
 	id := w.ID()
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
 	j1 := openSnapNode(t, t.TempDir())
 	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j1.st.Floor(ctx, id); err != nil || f == nil || f.Checkpoint != k.ID {
@@ -147,13 +132,7 @@ func TestJoinerServesSnapshot(t *testing.T) {
 // deepening is the plan's step 4.)
 func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	a, w, _ := checkpointedChat(t, t.TempDir())
 	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Second)
 	expired := time.Now().Add(2 * time.Second)
 	waitFor(t, 10*time.Second, "the invite to expire", func() bool { return time.Now().After(expired) })
@@ -176,24 +155,17 @@ func TestFailedSnapshotJoinLeavesNothing(t *testing.T) {
 // revoked writer's commits above its cut void there too).
 func TestRevocationAfterFloorDeepens(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
 	put(t, b, id, "x/before", "kept")
 	waitFor(t, time.Minute, "b's write to reach a", func() bool { return viewHash(a, id) == viewHash(b, id) })
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	j := openSnapNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil || f.NeedsHistory {
 		t.Fatalf("after the join: floor %+v, %v; want floored, not needing history", f, err)
 	}
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/after", "void")
 	all := []*Node{a, b, j}
 	waitFor(t, time.Minute, "b's later write to reach everyone", func() bool { return holdKeys(all, id, "x/after") })
@@ -216,8 +188,8 @@ func TestRevocationAfterFloorDeepens(t *testing.T) {
 	}
 }
 
-// headOf returns au's head seq in n's copy of space id.
-func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) uint64 {
+// headOf returns au's head in n's copy of space id.
+func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) store.Head {
 	t.Helper()
 	heads, err := n.st.Heads(ctxT(t), id)
 	if err != nil {
@@ -225,11 +197,11 @@ func headOf(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) uint64 {
 	}
 	for _, h := range heads {
 		if h.Author == au {
-			return h.Seq
+			return h
 		}
 	}
 	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
-	return 0
+	return store.Head{}
 }
 
 // revokeAt has n revoke au in space id with cut: au's commits above it
@@ -271,6 +243,38 @@ func sameAsFull(t *testing.T, a, j *Node, id keys.SpaceID) {
 	}
 }
 
+// chatWithWriter opens admin a and writer b of space "chat", in which a
+// wrote 300 messages and deleted and erased the first 270.
+func chatWithWriter(t *testing.T) (a, b *Node, w *space.Space) {
+	t.Helper()
+	a = openSnapNode(t, t.TempDir())
+	b = openSnapNode(t, t.TempDir())
+	w = newSpace(t, a, "chat")
+	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
+	erasedChat(t, w, 300, 270)
+	return a, b, w
+}
+
+// checkpointedChat opens a node at home with space "chat": 300
+// messages, the first 270 deleted and erased, and a checkpoint k.
+func checkpointedChat(t *testing.T, home string) (a *Node, w *space.Space, k Checkpoint) {
+	t.Helper()
+	a = openSnapNode(t, home)
+	w = newSpace(t, a, "chat")
+	erasedChat(t, w, 300, 270)
+	return a, w, checkpoint(t, a)
+}
+
+// checkpoint has n make a checkpoint of space "chat".
+func checkpoint(t *testing.T, n *Node) Checkpoint {
+	t.Helper()
+	k, err := n.Checkpoint(ctxT(t), "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // openSnapNode is openNode: as a fresh joiner of a public space it asks
 // for a checkpoint's snapshot first (the default).
 func openSnapNode(t *testing.T, home string) *Node {
@@ -286,12 +290,8 @@ func TestSnapshotJoinDefault(t *testing.T) {
 	ctx := ctxT(t)
 	a := openNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
-	writeChat(t, w, 30, 20)
-	eraseChat(t, w, 20)
-	k, err := a.Checkpoint(ctx, "chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	erasedChat(t, w, 30, 20)
+	k := checkpoint(t, a)
 	j := openNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, w.ID()); err != nil || f == nil || f.Checkpoint != k.ID {
@@ -311,11 +311,8 @@ func TestLeaveRemovesSnapshots(t *testing.T) {
 	ctx := ctxT(t)
 	a := openSnapNode(t, t.TempDir())
 	w := newSpace(t, a, "chat")
-	writeChat(t, w, 30, 20)
-	eraseChat(t, w, 20)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	erasedChat(t, w, 30, 20)
+	checkpoint(t, a)
 	if _, err := os.Stat(a.snapDir(w.ID())); err != nil {
 		t.Fatalf("no snapshot kept after a checkpoint: %v", err)
 	}

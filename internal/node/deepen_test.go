@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/loamdb/loam/internal/commit"
-	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -21,14 +20,8 @@ import (
 func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 	ctx := ctxT(t)
 	aHome := t.TempDir()
-	a := openSnapNode(t, aHome)
-	w := newSpace(t, a, "chat")
+	a, w, _ := checkpointedChat(t, aHome)
 	id := w.ID()
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
 	j1 := openSnapNode(t, t.TempDir())
 	joinWith(t, j1, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	j2 := openSnapNode(t, t.TempDir())
@@ -85,20 +78,13 @@ func TestDeepenFromFlooredPeerWaits(t *testing.T) {
 // replicas do.
 func TestDeepenResumesOnReopen(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	jHome := t.TempDir()
 	j := openSnapNode(t, jHome)
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/after", "void")
 	waitFor(t, time.Minute, "b's write to reach everyone", func() bool { return holdKeys([]*Node{a, b, j}, id, "x/after") })
 	j.Close()
@@ -109,7 +95,7 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 	// for the history (the space marked NeedsHistory).
 	var first []*commit.Commit
 	var revocation *commit.Commit
-	last := headOf(t, a, id, a.Author())
+	last := headOf(t, a, id, a.Author()).Seq
 	for _, c := range storedCommits(t, a, id) {
 		if c.Author == a.Author() && c.Seq <= 100 {
 			first = append(first, c)
@@ -167,30 +153,23 @@ func TestDeepenResumesOnReopen(t *testing.T) {
 // ID once the stream stalls, and ends as the full replica.
 func TestDeepenFetchesWithheldTail(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	b := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
+	a, b, w := chatWithWriter(t)
 	id := w.ID()
-	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
 	put(t, b, id, "x/before", "kept")
 	waitFor(t, time.Minute, "b's write to reach a", func() bool { return holdKeys([]*Node{a}, id, "x/before") })
-	cut := headOf(t, a, id, b.Author())
+	cut := headOf(t, a, id, b.Author()).Seq
 	put(t, b, id, "x/void", "1")
 	put(t, b, id, "x/void", "2")
-	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()) == cut+2 })
+	waitFor(t, time.Minute, "b's later writes to reach a", func() bool { return headOf(t, a, id, b.Author()).Seq == cut+2 })
 	b.Close()
 	revokeAt(t, a, id, b.Author(), cut)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(t, a)
 	j := openSnapNode(t, t.TempDir())
 	joinWith(t, j, inviteFor(t, a, "chat", commit.RoleRead, time.Hour))
 	if f, err := j.st.Floor(ctx, id); err != nil || f == nil {
 		t.Fatalf("the joiner is not floored: %+v, %v", f, err)
 	}
-	if _, err := j.st.CommitByID(ctx, id, headID(t, a, id, b.Author())); err == nil {
+	if _, err := j.st.CommitByID(ctx, id, headOf(t, a, id, b.Author()).ID); err == nil {
 		t.Fatal("the joiner holds b's voided head already: nothing to fetch")
 	}
 	if err := j.Deepen(ctx, "chat"); err != nil {
@@ -205,35 +184,13 @@ func TestDeepenFetchesWithheldTail(t *testing.T) {
 	}
 }
 
-// headID returns au's head ID in n's copy of space id.
-func headID(t *testing.T, n *Node, id keys.SpaceID, au keys.AuthorID) keys.CommitID {
-	t.Helper()
-	heads, err := n.st.Heads(ctxT(t), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range heads {
-		if h.Author == au {
-			return h.ID
-		}
-	}
-	t.Fatalf("%s does not know %s", n.Author().Short(), au.Short())
-	return keys.CommitID{}
-}
-
 // TestJoinRevokedInviteAfterCheckpoint: an invite revoked after the
 // checkpoint does not admit a joiner that installs the checkpoint's
 // snapshot, as it admits none that syncs in full: the join fails with
 // ErrInviteVoid and leaves nothing.
 func TestJoinRevokedInviteAfterCheckpoint(t *testing.T) {
 	ctx := ctxT(t)
-	a := openSnapNode(t, t.TempDir())
-	w := newSpace(t, a, "chat")
-	writeChat(t, w, 300, 270)
-	eraseChat(t, w, 270)
-	if _, err := a.Checkpoint(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
+	a, _, _ := checkpointedChat(t, t.TempDir())
 	tk := inviteFor(t, a, "chat", commit.RoleWrite, time.Hour)
 	if _, err := a.Revoke(ctx, "chat", tk.String()); err != nil {
 		t.Fatal(err)

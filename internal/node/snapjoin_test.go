@@ -50,6 +50,14 @@ func eraseChat(tb testing.TB, w *space.Space, gone int) {
 	}
 }
 
+// erasedChat writes n messages to w, then deletes the first gone and
+// erases them (writeChat, then eraseChat).
+func erasedChat(tb testing.TB, w *space.Space, n, gone int) {
+	tb.Helper()
+	writeChat(tb, w, n, gone)
+	eraseChat(tb, w, gone)
+}
+
 // bytesIn is what n received from every peer, on every stream (sync,
 // snapshot, blobs).
 func bytesIn(n *Node) (total uint64) {

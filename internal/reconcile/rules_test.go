@@ -48,26 +48,7 @@ func TestVoidedRuleFollowedNotMisbehaviour(t *testing.T) {
 		// F breaks both versions: a key under the prefix that is no layout.
 		f1 := c.build(f, f.Author(), 1, keys.CommitID{}, []keys.CommitID{a1.ID, revoke.ID}, at(5), commit.Put([]byte("chat/nowhere"), []byte(`{"text":"x"}`)))
 
-		raw, err := c.nodes[0].Store.CommitByID(c.ctx, sp, g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		genesis, err := commit.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		apply := func(i int, cs ...*commit.Commit) {
-			t.Helper()
-			res, err := c.nodes[i].Store.Apply(c.ctx, sp, cs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for j, o := range res.Outcomes {
-				if o.Status != store.Applied && o.Status != store.Revoked && o.Status != store.Duplicate {
-					t.Fatalf("node %d: commit %d: %s %v", i, j, o.Status, o.Err)
-				}
-			}
-		}
+		genesis, apply := c.genesis(), c.applyKept
 		apply(0, b1, a1, revoke)  // B's node knows the revocation first
 		apply(1, genesis, b1, a1) // node 1 gets it from M with M's commit
 		apply(2, genesis, b1, a1) // node 2 gets it after M's commit
@@ -160,26 +141,7 @@ func TestVoidedGrantFollowedNotMisbehaviour(t *testing.T) {
 		p1 := c.build(p, p.Author(), 1, keys.CommitID{}, []keys.CommitID{l1.ID}, at(4), commit.Put([]byte(profile), []byte(`{}`)))
 		f1 := c.build(f, f.Author(), 1, keys.CommitID{}, []keys.CommitID{a1.ID, l1.ID, revoke.ID}, at(5), commit.Put([]byte("chat/pin/general"), []byte(`"by F"`)))
 
-		raw, err := c.nodes[0].Store.CommitByID(c.ctx, sp, g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		genesis, err := commit.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		apply := func(i int, cs ...*commit.Commit) {
-			t.Helper()
-			res, err := c.nodes[i].Store.Apply(c.ctx, sp, cs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for j, o := range res.Outcomes {
-				if o.Status != store.Applied && o.Status != store.Revoked && o.Status != store.Duplicate {
-					t.Fatalf("node %d: commit %d: %s %v", i, j, o.Status, o.Err)
-				}
-			}
-		}
+		genesis, apply := c.genesis(), c.applyKept
 		apply(0, b1, a1, l1, revoke)  // B's node knows the revocation first
 		apply(1, genesis, b1, a1, l1) // node 1 gets it from M with M's commit
 		apply(2, genesis, b1, a1, l1) // node 2 gets it after both writes
@@ -236,4 +198,33 @@ func TestVoidedGrantFollowedNotMisbehaviour(t *testing.T) {
 			p.endedWith(t, ErrBrokenRule, "F sending its own pin with no admin grant of its own in its causal past")
 		}
 	})
+}
+
+// genesis returns the cluster's genesis commit, as node 0 holds it.
+func (c *cluster) genesis() *commit.Commit {
+	c.t.Helper()
+	raw, err := c.nodes[0].Store.CommitByID(c.ctx, c.sk.Space(), c.genesisID())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	g, err := commit.Decode(raw)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return g
+}
+
+// applyKept applies cs on node i in one request and wants each kept:
+// Applied, Revoked (held void) or a Duplicate.
+func (c *cluster) applyKept(i int, cs ...*commit.Commit) {
+	c.t.Helper()
+	res, err := c.nodes[i].Store.Apply(c.ctx, c.sk.Space(), cs)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for j, o := range res.Outcomes {
+		if o.Status != store.Applied && o.Status != store.Revoked && o.Status != store.Duplicate {
+			c.t.Fatalf("node %d: commit %d: %s %v", i, j, o.Status, o.Err)
+		}
+	}
 }

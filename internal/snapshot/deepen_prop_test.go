@@ -52,11 +52,7 @@ func TestPropertyDeepenEqualsFull(t *testing.T) {
 		if rapid.Bool().Draw(rt, "acl") {
 			h = storetest.GenACL(r, g)
 		} else {
-			h = storetest.GenHistory(r, g)
-			h.AddErases(r, rapid.IntRange(0, 4).Draw(rt, "erases"))
-			if rapid.Bool().Draw(rt, "retention") {
-				appendByAdmin(h, must(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})))
-			}
+			h = dataHistory(rt, r, g)
 		}
 		sp := h.Space()
 		cut := rapid.IntRange(1, len(h.Commits)).Draw(rt, "cut")
@@ -66,15 +62,8 @@ func TestPropertyDeepenEqualsFull(t *testing.T) {
 			rt.Skipf("no snapshot at this cut: %v", err) // a forked author, say
 		}
 		a := deliver(rt, r, sp, shuffled(r, h.Commits))
-		b, dir := openStore(rt)
-		if err := snapshot.Install(ctx, b, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
-			rt.Fatal(err)
-		}
-		inF := map[keys.CommitID]*commit.Commit{}
-		for _, c := range h.Commits[:cut] {
-			inF[c.ID] = c
-		}
-		deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), inF)
+		b, dir := installed(rt, sp, snap)
+		deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), h.Commits[:cut])
 		fl, err := b.Floor(ctx, sp)
 		if err != nil || fl == nil {
 			rt.Fatalf("floor %+v, %v", fl, err)

@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"testing"
@@ -53,11 +54,7 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 			}
 			aclRuns++
 		} else {
-			h = storetest.GenHistory(r, g)
-			h.AddErases(r, rapid.IntRange(0, 4).Draw(rt, "erases"))
-			if rapid.Bool().Draw(rt, "retention") {
-				appendByAdmin(h, must(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})))
-			}
+			h = dataHistory(rt, r, g)
 		}
 		sp := h.Space()
 		cut := rapid.IntRange(lowest, len(h.Commits)).Draw(rt, "cut") // h.Commits is in causal order
@@ -70,10 +67,7 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 			skipped++
 		}
 		a := deliver(rt, r, sp, shuffled(r, h.Commits))
-		b, dir := openStore(rt)
-		if err := snapshot.Install(ctx, b, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
-			rt.Fatal(err)
-		}
+		b, dir := installed(rt, sp, snap)
 		sameReplica(rt, "just installed", part, b, sp)
 		if rapid.Bool().Draw(rt, "reopen") {
 			b = reopen(rt, b, dir)
@@ -104,11 +98,7 @@ func TestPropertyCheckpointJoin(t *testing.T) {
 		}
 		sameReplica(rt, "given commits of S(F)", part, b, sp)
 
-		inF := map[keys.CommitID]*commit.Commit{}
-		for _, c := range h.Commits[:cut] {
-			inF[c.ID] = c
-		}
-		if n := deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), inF); n+fills > 0 {
+		if n := deliverFloored(rt, b, sp, shuffled(r, h.Commits[cut:]), h.Commits[:cut]); n+fills > 0 {
 			filled++
 		}
 		sameReplica(rt, "after the commits after F", a, b, sp)
@@ -153,6 +143,27 @@ func isIndexed(b *store.Store, ctx context.Context, sp keys.SpaceID, c *commit.C
 	return false, err
 }
 
+// dataHistory generates GenHistory's writes and deletes by the authors
+// of g, then up to four erases and at times a live-only retention by the
+// admin.
+func dataHistory(rt *rapid.T, r *rand.Rand, g storetest.Gen) *storetest.History {
+	h := storetest.GenHistory(r, g)
+	h.AddErases(r, rapid.IntRange(0, 4).Draw(rt, "erases"))
+	if rapid.Bool().Draw(rt, "retention") {
+		appendByAdmin(h, must(commit.RetentionOp(commit.Retention{Mode: commit.LiveOnly})))
+	}
+	return h
+}
+
+// installed opens a new store and installs snap in it as space "s".
+func installed(rt *rapid.T, sp keys.SpaceID, snap *snapshot.Snapshot) (*store.Store, string) {
+	b, dir := openStore(rt)
+	if err := snapshot.Install(context.Background(), b, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
+		rt.Fatal(err)
+	}
+	return b, dir
+}
+
 func openStore(rt *rapid.T) (*store.Store, string) {
 	dir, err := os.MkdirTemp("", "loam-snapshot")
 	if err != nil {
@@ -180,11 +191,15 @@ func reopen(rt *rapid.T, st *store.Store, dir string) *store.Store {
 }
 
 // deliverFloored gives cs to b, a floored store, in chunks; whenever
-// commits wait, the commits of S(F) they name (prev and deps) are given
-// with them, as a full peer answers Wants. It returns how many commits
-// were filled below the floor.
-func deliverFloored(rt *rapid.T, b *store.Store, sp keys.SpaceID, cs []*commit.Commit, inF map[keys.CommitID]*commit.Commit) int {
+// commits wait, the commits of S(F) (below) they name (prev and deps)
+// are given with them, as a full peer answers Wants. It returns how many
+// commits were filled below the floor.
+func deliverFloored(rt *rapid.T, b *store.Store, sp keys.SpaceID, cs, below []*commit.Commit) int {
 	ctx := context.Background()
+	inF := map[keys.CommitID]*commit.Commit{}
+	for _, c := range below {
+		inF[c.ID] = c
+	}
 	sent := map[keys.CommitID]bool{}
 	var pending []*commit.Commit
 	filled := 0
