@@ -16,8 +16,8 @@ func FuzzDecodeGains(f *testing.F) {
 	if bytes.Compare(a[:], b[:]) > 0 {
 		a, b = b, a
 	}
-	f.Add(appendGains(nil, []gain{{a, 1}, {b, 300}}))
-	f.Add(appendGains(nil, []gain{{b, 1}, {a, 2}})) // out of order
+	f.Add(appendGains(nil, []gain{{author: a, seq: 1}, {author: b, seq: 300}}))
+	f.Add(appendGains(nil, []gain{{author: b, seq: 1}, {author: a, seq: 2}})) // out of order
 	f.Add(appendGains(nil, nil))
 	f.Add([]byte{0x05})
 	f.Add([]byte{})

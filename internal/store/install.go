@@ -141,7 +141,7 @@ func (a *applier) installSpace(sp keys.SpaceID, in *Install) error {
 		}
 		gs := make([]gain, len(g.Gains))
 		for i, x := range g.Gains {
-			gs[i] = gain{x.Author, x.Seq}
+			gs[i] = gain{author: x.Author, seq: x.Seq}
 		}
 		if err := bc.b.Set(pastKey(sp, g.Author, g.Seq), appendGains(nil, gs), nil); err != nil {
 			return err
