@@ -15,7 +15,9 @@ import (
 // by bench/cmd/loamsync (keys k/%08d, LOAM_SCALE_KEYS of them, default
 // 10,000,000): random gets, and ranges of 100 keys from a random start,
 // as BenchmarkGet and BenchmarkRange do on 100,000 keys; run them
-// together to compare (docs/benchmarks.md, "Ten million").
+// together to compare (docs/benchmarks.md, "Ten million"). Each also
+// reports cpu-µs/op, the process's CPU time per get or range: the figure
+// to compare on a machine others load.
 func BenchmarkScaleReads(b *testing.B) {
 	home := os.Getenv("LOAM_SCALE_HOME")
 	if home == "" {
@@ -40,6 +42,7 @@ func BenchmarkScaleReads(b *testing.B) {
 	}
 	b.Run("get", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(3, 4))
+		defer reportCPU(b)()
 		for b.Loop() {
 			if _, err := sp.Get(ctx, fmt.Appendf(nil, "k/%08d", r.IntN(keys))); err != nil {
 				b.Fatal(err)
@@ -49,6 +52,7 @@ func BenchmarkScaleReads(b *testing.B) {
 	})
 	b.Run("range", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(5, 6))
+		defer reportCPU(b)()
 		for b.Loop() {
 			got := 0
 			for _, err := range sp.Range(ctx, loam.Start(fmt.Sprintf("k/%08d", r.IntN(keys-100))), loam.Limit(100)) {
@@ -63,4 +67,16 @@ func BenchmarkScaleReads(b *testing.B) {
 		}
 		b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
 	})
+}
+
+// reportCPU returns a function that reports the process's CPU time (user
+// and system, background work included) since reportCPU was called, per
+// iteration, as cpu-µs/op.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		}
+	}
 }

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package loam_test
+
+import "time"
+
+// cpuTime is not measured here: the benchmarks report 0 cpu-µs/op.
+func cpuTime() time.Duration { return 0 }
