@@ -9,51 +9,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// The block cache's bounds (cacheSize).
-const (
-	minCache = 64 << 20
-	maxCache = 192 << 20
-)
-
-// cacheSize is the block cache of a store opened in dir: an eighth of its
-// tables' bytes, from minCache to maxCache.
-//
-// Pebble's block cache holds the blocks reads found; a read that misses
-// it reads the block from its file (a pread, a copy into memory the
-// cache allocates, a checksum). A store's tables fit in 64 MiB up to
-// about half a gigabyte; with ten million keys (2.2 GiB of tables, half
-// of it cells) most gets missed it (docs/benchmarks.md, "Ten million").
-// The cache is sized once, as the store opens. What bounds it is memory:
-// a sync does not fill it (a 10,000,000-key sync peaked at 251 MB with a
-// 256 MiB cache, 248 MB with 64 MiB: compactions do not read through it,
-// and a new key's lookup stops at the filters), reads do (a process
-// reading the synced store at random: 336 MB with 192 MiB, 160 MB with
-// 64 MiB), so a node syncing and read at random at once stays under the
-// 400 MB of #16. No cache under that bound holds the cells of ten million
-// keys (1.1 GiB): gets there still miss it about nine times in ten.
-func cacheSize(fs vfs.FS, dir string) int64 {
-	return min(max(tablesSize(fs, dir)/8, minCache), maxCache)
-}
-
-// tablesSize is the bytes of the tables (.sst files) in dir; 0 for a
-// directory that does not exist yet.
-func tablesSize(fs vfs.FS, dir string) int64 {
-	names, err := fs.List(dir)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, name := range names {
-		if !strings.HasSuffix(name, ".sst") {
-			continue
-		}
-		if fi, err := fs.Stat(fs.PathJoin(dir, name)); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
-}
-
 // walChunk is how far ahead of its writes a write-ahead log is allocated.
 //
 // Pebble preallocates each log to 110% of the memtable size (70 MiB with

@@ -42,9 +42,7 @@ type Options struct {
 	// FS is the file system; nil means the operating system's. Tests use
 	// vfs.NewMem() to run the same store in memory.
 	FS vfs.FS
-	// CacheSize is Pebble's block cache in bytes; 0 sizes it to the
-	// tables the store holds as it opens (cacheSize: from 64 MiB to
-	// 192 MiB).
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 	// NoSync skips fsync on commit. Only for benchmarks that measure
 	// everything but the disk; never in production.
@@ -149,6 +147,9 @@ type Store struct {
 // fail with ErrDiskFull, and the first write once there is room reopens
 // it read-write.
 func Open(dir string, o Options) (*Store, error) {
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
 	// The OS file system as it is: Pebble would wrap a nil FS with disk-
 	// health checks, whose goroutine wakes every few hundred milliseconds
 	// of an idle daemon (#16) to report slow writes to no one.
@@ -211,9 +212,6 @@ func Open(dir string, o Options) (*Store, error) {
 	var err error
 	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
 		return fail(err)
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = cacheSize(o.FS, dir)
 	}
 	s.cache = pebble.NewCache(o.CacheSize)
 	if s.db, err = pebble.Open(dir, s.pebbleOptions(s.readOnly)); err != nil {
