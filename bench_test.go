@@ -150,6 +150,7 @@ func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 4))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() { // the first call resets the timer
 		if _, err := sp.Get(ctx, fmt.Appendf(nil, "key/%08d", r.IntN(100_000))); err != nil {
 			b.Fatal(err)
@@ -165,6 +166,7 @@ func BenchmarkRange(b *testing.B) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 6))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() { // the first call resets the timer
 		rangeHundred(b, ctx, sp, fmt.Sprintf("key/%08d", r.IntN(99_900)))
 	}
