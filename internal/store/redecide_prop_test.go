@@ -17,31 +17,43 @@ import (
 )
 
 // TestPropertyRedecideFromCut: random histories of grants, revocations at
-// random points, invites and writes, delivered in the same random chunks
-// to two stores, one deciding revocations from the cut when it can
-// (redecide.go), the other always the whole space again. After every
-// chunk both hold the same outcomes, view (hash, cells, superseded
+// random points (of members, devices and people, with certificates
+// arriving before and after), invites and writes, delivered in the same
+// random chunks to two stores, one deciding revocations from the cut when
+// it can (redecide.go), the other always the whole space again. After
+// every chunk both hold the same outcomes, view (hash, cells, superseded
 // writes), invalid rows with their reasons, cuts and accepted
-// revocations. Over the runs the fast path must have been taken.
+// revocations. Over the runs the fast path must have been taken, for
+// device and person revocations and certificates too.
 func TestPropertyRedecideFromCut(t *testing.T) {
-	var fast atomic.Int64
+	var fast, dev, person, cert atomic.Int64
 	rapid.Check(t, func(rt *rapid.T) {
 		h, r := drawRevokeHistory(rt)
-		fast.Add(compareRedecide(rt, r, h))
+		n := compareRedecideKinds(rt, r, h)
+		fast.Add(n.all)
+		dev.Add(n.dev)
+		person.Add(n.person)
+		cert.Add(n.cert)
 	})
-	if fast.Load() == 0 {
-		t.Fatal("no revocation was decided from the cut: the property checked nothing")
+	if fast.Load() == 0 || dev.Load() == 0 || person.Load() == 0 || cert.Load() == 0 {
+		t.Fatalf("decided from the cut: %d batches, %d with a device revocation, %d with a person's revocation, %d with a certificate: the property checked too little", fast.Load(), dev.Load(), person.Load(), cert.Load())
 	}
-	t.Logf("%d revocations decided from the cut", fast.Load())
+	t.Logf("decided from the cut: %d batches, %d with a device revocation, %d with a person's revocation, %d with a certificate", fast.Load(), dev.Load(), person.Load(), cert.Load())
 }
 
-// drawRevokeHistory draws a history of revocations at random points
-// (storetest.GenRevokes), and one time in four one of every kind of
-// control op (storetest.GenACL: joins, people, app rules), where the fast
-// path mostly falls back.
+// drawRevokeHistory draws a history of revocations of members at random
+// points (storetest.GenRevokes), or of devices and people, with
+// certificates arriving at random points (storetest.GenPeopleRevokes),
+// and one time in four one of every kind of control op
+// (storetest.GenACL: joins, people, app rules), where the fast path
+// mostly falls back.
 func drawRevokeHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
-	if rapid.IntRange(0, 3).Draw(rt, "acl") == 0 {
+	switch rapid.IntRange(0, 3).Draw(rt, "acl") {
+	case 0:
 		return drawACLHistory(rt)
+	case 1:
+		r, g := drawGen(rt, storetest.Gen{Authors: 3, Ops: 40, Keys: 3, MaxBatch: 1}, storetest.Gen{Authors: 7, Ops: 200, Keys: 12, MaxBatch: 3})
+		return storetest.GenPeopleRevokes(r, g), r
 	}
 	r, g := drawGen(rt, storetest.Gen{Authors: 2, Ops: 40, Keys: 3, MaxBatch: 1}, storetest.Gen{Authors: 5, Ops: 200, Keys: 12, MaxBatch: 3})
 	return storetest.GenRevokes(r, g), r
@@ -51,6 +63,16 @@ func drawRevokeHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
 // after every chunk; it returns how many re-decisions were made from the
 // cut.
 func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
+	return compareRedecideKinds(rt, r, h).all
+}
+
+// fromCut counts the batches decided from the cut: all of them, and those
+// holding a device revocation, a person's revocation, a certificate.
+type fromCut struct{ all, dev, person, cert int64 }
+
+// compareRedecideKinds is compareRedecide, counting the batches decided
+// from the cut by the kinds of op they hold.
+func compareRedecideKinds(rt *rapid.T, r *rand.Rand, h *storetest.History) fromCut {
 	ctx := context.Background()
 	sp := h.Space()
 	fast, _ := propStore(rt, sp)
@@ -61,7 +83,9 @@ func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
 	order := shuffledWithDuplicates(r, h.Commits)
 	chunk := 1 + r.IntN(1+r.IntN(10)) // often one commit at a time: one revocation a batch
 	var pending []*commit.Commit
+	var n fromCut
 	offer := func(batch []*commit.Commit) {
+		was := store.FromCut(fast)
 		rf, err := fast.Apply(ctx, sp, batch)
 		if err != nil {
 			rt.Fatalf("fast Apply: %v", err)
@@ -69,6 +93,9 @@ func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
 		rs, err := full.Apply(ctx, sp, batch)
 		if err != nil {
 			rt.Fatalf("full Apply: %v", err)
+		}
+		if store.FromCut(fast) > was {
+			n.count(batch)
 		}
 		pending = pending[:0:0]
 		for i := range batch {
@@ -86,9 +113,9 @@ func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
 		sameDecisions(rt, fast, full, sp)
 	}
 	for len(order) > 0 {
-		n := min(chunk, len(order))
-		offer(append(append([]*commit.Commit(nil), pending...), order[:n]...))
-		order = order[n:]
+		k := min(chunk, len(order))
+		offer(append(append([]*commit.Commit(nil), pending...), order[:k]...))
+		order = order[k:]
 	}
 	for len(pending) > 0 {
 		before := len(pending)
@@ -97,7 +124,26 @@ func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
 			break
 		}
 	}
-	return store.FromCut(fast)
+	n.all = store.FromCut(fast)
+	return n
+}
+
+// count adds a batch decided from the cut by the kinds of op it holds.
+func (n *fromCut) count(batch []*commit.Commit) {
+	has := func(k commit.Kind) bool {
+		return slices.ContainsFunc(batch, func(c *commit.Commit) bool {
+			return slices.ContainsFunc(c.Ops, func(o commit.Op) bool { return o.Kind == k })
+		})
+	}
+	if has(commit.KindDevRevoke) {
+		n.dev++
+	}
+	if has(commit.KindRevokePerson) {
+		n.person++
+	}
+	if has(commit.KindCert) {
+		n.cert++
+	}
 }
 
 // changeSet lists the last change of each key, sorted.
