@@ -193,7 +193,7 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 	if certifies {
 		// A certificate may give a person's revocation held one more
 		// device to cut, where that revocation was looked at.
-		if err := a.planLate(ctx, st, plan, revs); err != nil {
+		if err := a.planLate(ctx, st, plan, cs, revs); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -28,23 +29,28 @@ func carriesCert(c *commit.Commit) bool {
 
 // planLate adds to p the cuts that the person revocations held before the
 // batch (every revoking commit held but revs, the batch's) make now that
-// the batch's certificates are stored, or returns errSlow.
+// the batch cs's certificates are stored, or returns errSlow.
 //
 // A person revocation P that counts was looked at counting (cuts only
 // remove commits, app rules and used-up invites aside: a space with any
-// falls back), and
-// acl.Evaluate now tries its cut of each device D the person certified,
-// at the seq P names for D or 0. If D's commits past that seq write data
-// only (cutFrom), that trial changes nothing but those commits, in every
-// pass, so it is accepted, every other revocation is decided as before,
-// and D's cut is the lower of the two: whatever P's place in the decision
-// order. A device certified before the batch was tried when P was first
-// decided, under the same condition, so its cut is low enough already:
-// the cuts are checked for every device, new or not.
-func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, revs []*commit.Commit) error {
+// falls back), and acl.Evaluate now tries its cut of each device D the
+// person certified, at the seq P names for D or 0. If D's commits past
+// that seq write data only (cutFrom), that trial changes nothing but
+// those commits, in every pass, so it is accepted, every other revocation
+// is decided as before, and D's cut is the lower of the two: whatever P's
+// place in the decision order. A device certified before the batch was
+// tried when P was first decided, under the same condition, so its cut is
+// low enough already: the cuts are checked for every device, new or not.
+//
+// A person revocation that does not count may still have counted when it
+// was looked at (its cuts refused, a later revocation voided it): a new
+// device's cut accepted there would make it count, and change what comes
+// after. So a batch certifying a device of a person whose revocation held
+// does not count falls back.
+func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, cs, revs []*commit.Commit) error {
 	inBatch := map[acl.Loc]bool{}
-	for _, r := range revs {
-		inBatch[acl.Loc{Author: r.Author, Seq: r.Seq}] = true
+	for _, c := range cs {
+		inBatch[acl.Loc{Author: c.Author, Seq: c.Seq}] = true
 	}
 	var held []acl.Loc
 	var e err0
@@ -54,7 +60,7 @@ func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, revs
 			return fmt.Errorf("%w: revoking-commit row %x", ErrCorrupt, k)
 		}
 		l := acl.Loc{Author: keys.AuthorID(k[len(pre) : len(pre)+keys.Size]), Seq: binary.BigEndian.Uint64(k[len(pre)+keys.Size:])}
-		if !inBatch[l] && st.counts(l.Author, l.Seq) {
+		if !slices.ContainsFunc(revs, func(r *commit.Commit) bool { return r.Author == l.Author && r.Seq == l.Seq }) {
 			held = append(held, l)
 		}
 	}
@@ -65,6 +71,12 @@ func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, revs
 		c, err := a.commitAt(ctx, st.id, l)
 		if err != nil {
 			return err
+		}
+		if !st.counts(l.Author, l.Seq) {
+			if a.certifiesAnyOf(st, c, inBatch) {
+				return slow("a certificate of a person whose revocation held does not count")
+			}
+			continue
 		}
 		for _, r := range acl.CutsOf(c, st.grounded.Devices) {
 			if !r.Person {
@@ -90,6 +102,28 @@ func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, revs
 		}
 	}
 	return nil
+}
+
+// certifiesAnyOf reports whether a commit of the batch (inBatch) carries
+// a certificate of a device of a person c revokes.
+func (a *applier) certifiesAnyOf(st *spaceState, c *commit.Commit, inBatch map[acl.Loc]bool) bool {
+	for i := range c.Ops {
+		if c.Ops[i].Kind != commit.KindRevokePerson {
+			continue
+		}
+		r, err := commit.DecodeRevokePerson(c.Ops[i])
+		if err != nil {
+			continue
+		}
+		for _, d := range st.grounded.Devices(r.Identity) {
+			for _, g := range st.grounded.Certs(d) {
+				if g.Identity == r.Identity && inBatch[acl.Loc{Author: g.Granter, Seq: g.Seq}] {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // commitAt reads and decodes the main-chain commit at l.
