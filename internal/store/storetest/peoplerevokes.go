@@ -20,7 +20,9 @@ import (
 // with the certificates it needs. Certificates arrive at random points: a
 // device's own with its writes, or a sibling's carried by a device of the
 // same person, often after that person was revoked (a late certificate,
-// which makes the revocation cut one more device). Everyone keeps
+// which makes the revocation cut one more device); half the devices only
+// write, their certificates carried by siblings, half of those only once
+// their person was revoked. Everyone keeps
 // writing. Every commit is grounded (a candidate the grants of every
 // commit before it do not allow is dropped), so a store stores every one.
 // It exercises deciding device and person revocations from the cut (#16)
@@ -42,10 +44,15 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 	}
 	personOf := make([]int, len(as)) // index in people, or -1
 	certs := make([]commit.Op, len(as))
+	quiet := make([]bool, len(as)) // a device that only writes: its siblings carry its certificate
+	late := make([]bool, len(as))  // a quiet device whose certificate comes only after its person's revocation
+	revoked := make([]bool, len(people))
 	for i, a := range as {
 		personOf[i] = -1
 		if i >= 2 && r.IntN(4) != 0 {
 			personOf[i] = r.IntN(len(people))
+			quiet[i] = r.IntN(2) == 0
+			late[i] = quiet[i] && r.IntN(2) == 0
 			ct := must(identity.NewCert(people[personOf[i]], a.key, fmt.Sprintf("device %d", i), phys))
 			certs[i] = commit.CertOp(ct.Encode())
 		}
@@ -81,6 +88,9 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 			continue
 		}
 		p := personOf[ai]
+		if quiet[ai] {
+			p = -1
+		}
 		var batch []commit.Op
 		switch x := r.IntN(12); {
 		case ai < 2 && x < 3: // revoke a person
@@ -95,19 +105,27 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 		case ai < 2 && x == 3: // revoke a member
 			t := as[r.IntN(len(as))]
 			batch = append(batch, commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: knownSeq(a, t)}))
-		case ai < 2 && x == 4: // carry a device revocation (grounded only if its certificate is in the past)
+		case ai < 2 && (x == 4 || x == 5): // carry a device revocation (grounded only if its certificate is in the past)
 			if t := r.IntN(len(as)); personOf[t] >= 0 {
 				rv := must(identity.NewRevocation(people[personOf[t]], as[t].key.Author(), phys))
 				batch = append(batch, commit.DevRevokeOp(commit.DevRevoke{Revocation: rv.Encode(), LastSeq: knownSeq(a, as[t])}))
 			}
 		case p >= 0 && x < 2: // carry its certificate and a sibling's, maybe late
 			ds := devicesOf(p)
-			batch = append(batch, certs[ai], certs[ds[r.IntN(len(ds))]])
-		case p >= 0 && x == 2: // revoke a sibling, with the certificates needed
+			batch = append(batch, certs[ai])
+			if t := ds[r.IntN(len(ds))]; !late[t] || revoked[p] {
+				batch = append(batch, certs[t])
+			}
+		case p >= 0 && (x == 2 || x == 4): // revoke a sibling, with the certificates needed
 			ds := devicesOf(p)
 			t := ds[r.IntN(len(ds))]
 			if t == ai {
 				break
+			}
+			for _, b := range as[:2] { // mostly after the admins' revocations: decided from the cut
+				if r.IntN(4) != 0 {
+					a.learn(b)
+				}
 			}
 			rv := must(identity.NewRevocation(people[p], as[t].key.Author(), phys))
 			batch = append(batch, certs[ai])
@@ -134,6 +152,13 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 		}
 		for _, gr := range v.Grants {
 			grounded.Add(gr)
+		}
+		for _, o := range batch {
+			if o.Kind == commit.KindRevokePerson {
+				for q := range people {
+					revoked[q] = revoked[q] || must(commit.DecodeRevokePerson(o)).Identity == people[q].ID()
+				}
+			}
 		}
 		h.add(c)
 		ops += len(batch)
