@@ -199,6 +199,11 @@ func (s *State) certified(dev keys.AuthorID, id keys.IdentityID, seen SeenFunc) 
 // People returns the grants to the person id, wherever they were issued.
 func (s *State) People(id keys.IdentityID) []Grant { return s.people[id] }
 
+// Identities returns every person holding a grant here, in byte order.
+func (s *State) Identities() []keys.IdentityID {
+	return slices.SortedFunc(maps.Keys(s.people), func(a, b keys.IdentityID) int { return bytes.Compare(a[:], b[:]) })
+}
+
 // PersonRole returns the highest role in force at t of the grants to the
 // person id, wherever they were issued: for messages and local checks (a
 // joining device whose person holds the role already does not join
