@@ -115,9 +115,10 @@ func (p *cutPlan) counts(st *spaceState, au keys.AuthorID, seq uint64) bool {
 	return !voided && st.counts(au, seq)
 }
 
-// redecideFast decides a space again after a batch that stored one
-// revoking commit among cs (the batch's commits of the space), from the
-// revoked authors' commits past their cuts, when that is exactly what
+// redecideFast decides a space again after a batch that stored revoking
+// commits (of members, devices or people) or certificates among cs (the
+// batch's commits of the space), from the revoked authors' commits past
+// their cuts, when that is exactly what
 // acl.Evaluate over the whole space would decide. It returns errSlow,
 // having written nothing, when it is not (see docs/design.md, "Re-deciding
 // from the cut (#16)"): the caller then decides the whole space.
