@@ -199,6 +199,11 @@ func (s *State) certified(dev keys.AuthorID, id keys.IdentityID, seen SeenFunc) 
 // People returns the grants to the person id, wherever they were issued.
 func (s *State) People(id keys.IdentityID) []Grant { return s.people[id] }
 
+// Identities returns every person holding a grant here, in byte order.
+func (s *State) Identities() []keys.IdentityID {
+	return slices.SortedFunc(maps.Keys(s.people), func(a, b keys.IdentityID) int { return bytes.Compare(a[:], b[:]) })
+}
+
 // PersonRole returns the highest role in force at t of the grants to the
 // person id, wherever they were issued: for messages and local checks (a
 // joining device whose person holds the role already does not join
@@ -225,6 +230,40 @@ func (s *State) JoinsVia(inv keys.AuthorID) int {
 		count(gs)
 	}
 	return n
+}
+
+// InvitesFull reports whether some invite key has as many joins through
+// it held (counted as JoinsVia does) as a grant to it allows, or is cut
+// (cuts) with a join through it: then which joins count depends on their
+// order, and a cut of another author can bring a join back (admit), so
+// that a commit may count in a decision without having counted when a
+// revocation in it was looked at.
+func (s *State) InvitesFull(cuts map[keys.AuthorID]uint64) bool {
+	joins := map[keys.AuthorID]uint32{}
+	count := func(gs []Grant) {
+		for _, g := range gs {
+			if !g.Invite.IsZero() {
+				joins[g.Invite]++
+			}
+		}
+	}
+	for _, gs := range s.grants {
+		count(gs)
+	}
+	for _, gs := range s.people {
+		count(gs)
+	}
+	for inv, n := range joins {
+		if _, cut := cuts[inv]; cut {
+			return true
+		}
+		for _, g := range s.grants[inv] {
+			if g.Uses != 0 && n >= g.Uses {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Certs returns the certificates of device dev carried into the space.

@@ -231,3 +231,57 @@ func whatTarget(t commit.EraseTarget) string {
 	}
 	return fmt.Sprintf("(seq %d, op %d, a key not in the clear)", t.Seq, t.Op)
 }
+
+// CutsOf returns the cuts c makes when Evaluate looks at it counting: its
+// revocations of members and of devices, in op order, then each device of
+// each person it revokes (personCuts), devices giving the devices a person
+// certified anywhere in the set (what Evaluate's devicesOf finds: a
+// store's grounded certificates, Devices). c must count, so Check allowed
+// it: an op that does not decode is ignored here as there, and a device
+// revocation whose signature does not verify cannot be in it. For deciding
+// a revocation from the cut (package store, redecide.go).
+func CutsOf(c *commit.Commit, devices func(keys.IdentityID) []keys.AuthorID) []Cut {
+	var out []Cut
+	var people []commit.RevokePerson
+	for i := range c.Ops {
+		switch o := c.Ops[i]; o.Kind {
+		case commit.KindRevoke:
+			if r, err := commit.DecodeRevoke(o); err == nil {
+				out = append(out, Cut{Revoke: r})
+			}
+		case commit.KindDevRevoke:
+			dr, err := commit.DecodeDevRevoke(o)
+			if err != nil {
+				continue
+			}
+			r, err := identity.DecodeRevocation(dr.Revocation)
+			if err != nil {
+				continue
+			}
+			out = append(out, Cut{Revoke: commit.Revoke{Author: r.Device, LastSeq: dr.LastSeq}, Identity: r.Identity})
+		case commit.KindRevokePerson:
+			if r, err := commit.DecodeRevokePerson(o); err == nil {
+				people = append(people, r)
+			}
+		}
+	}
+	for _, r := range people {
+		out = append(out, personCuts(r, devices(r.Identity))...)
+	}
+	return out
+}
+
+// Devices returns every device with a certificate by identity id in s,
+// each once, in byte order: in a store's grounded state (the certificates
+// of every commit held, counting or not), the devices a person's
+// revocation cuts.
+func (s *State) Devices(id keys.IdentityID) []keys.AuthorID {
+	var out []keys.AuthorID
+	for dev, cs := range s.certs {
+		if slices.ContainsFunc(cs, func(g Grant) bool { return g.Identity == id }) {
+			out = append(out, dev)
+		}
+	}
+	sortAuthors(out)
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/store"
 )
 
 // Errors of membership commands.
@@ -94,22 +95,16 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	if who == keys.AuthorID(id) {
 		return Revocation{}, fmt.Errorf("node: revoke: the space key cannot be revoked; keep its secret offline instead (loam space export-secret)")
 	}
-	ms, _, err := n.roster.get(ctx, n.st, id)
+	m, err := memberOf(ctx, n.st, id, who)
 	if err != nil {
 		return Revocation{}, err
 	}
-	var m *space.Member
-	for i := range ms {
-		if ms[i].Author == who {
-			m = &ms[i]
-		}
-	}
-	if m == nil {
+	if !m.found {
 		return Revocation{}, fmt.Errorf("%w: %s holds no grant in %s (see loam members %s)", ErrNotMember, who, info.Name, info.Name)
 	}
-	r := Revocation{Author: who, Invite: m.Invite}
-	if m.Invite {
-		r.LastSeq = uint64(len(m.Joined))
+	r := Revocation{Author: who, Invite: m.invite}
+	if m.invite {
+		r.LastSeq = uint64(m.joined)
 	} else {
 		heads, err := n.st.Heads(ctx, id)
 		if err != nil {
@@ -125,11 +120,67 @@ func (n *Node) Revoke(ctx context.Context, ref, target string) (Revocation, erro
 	if err != nil {
 		return Revocation{}, err
 	}
+	var ms []space.Member // the members a private space's new read key goes to
+	if sp.Private() {
+		if ms, _, err = n.roster.get(ctx, n.st, id); err != nil {
+			return Revocation{}, err
+		}
+	}
 	ops := []commit.Op{commit.RevokeOp(commit.Revoke{Author: who, LastSeq: r.LastSeq})}
 	if r.Epoch, err = n.commitRevoke(ctx, sp, ms, ops, who); err != nil {
 		return Revocation{}, err
 	}
 	return r, nil
+}
+
+// member is what Revoke needs to know of an author (what space.Roster
+// says of it): whether it is a member at all, an invite key, and how many
+// joiners that invite admitted.
+type member struct {
+	found, invite bool
+	joined        int
+}
+
+// memberOf finds who in the authorization the store holds of sp (the
+// grants of the commits that count, and the cuts: store.Access, a few
+// rows a member), as space.Roster lists it, without reading and deciding
+// every commit of the space (#16): a member holds a grant or a
+// certificate that counts, or is an invite key a counting join went
+// through, or was cut. An invite key is one granted with a number of uses
+// or one a device joined through; its joiners are the authors of the joins
+// through it that count.
+func memberOf(ctx context.Context, st *store.Store, sp keys.SpaceID, who keys.AuthorID) (member, error) {
+	a, err := st.Access(ctx, sp)
+	if err != nil {
+		return member{}, err
+	}
+	var m member
+	_, m.found = a.Cuts[who]
+	for _, g := range a.Grants(who) {
+		m.found, m.invite = true, m.invite || g.Uses != 0
+	}
+	for _, c := range a.Certs(who) {
+		m.found = m.found || c.IsCert()
+	}
+	joiners := map[keys.AuthorID]bool{}
+	for _, s := range a.Subjects() {
+		for _, g := range a.Grants(s) {
+			if g.Invite == who {
+				m.found, m.invite = true, true
+				joiners[g.Granter] = true
+			}
+		}
+	}
+	for _, id := range a.Identities() {
+		for _, g := range a.People(id) {
+			if g.Invite == who {
+				m.found = true
+				joiners[g.Granter] = true
+			}
+		}
+	}
+	m.joined = len(joiners)
+	return m, nil
 }
 
 // commitRevoke commits the revocation ops in sp, in a private space with

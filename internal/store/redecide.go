@@ -115,9 +115,10 @@ func (p *cutPlan) counts(st *spaceState, au keys.AuthorID, seq uint64) bool {
 	return !voided && st.counts(au, seq)
 }
 
-// redecideFast decides a space again after a batch that stored one
-// revoking commit among cs (the batch's commits of the space), from the
-// revoked authors' commits past their cuts, when that is exactly what
+// redecideFast decides a space again after a batch that stored revoking
+// commits (of members, devices or people) or certificates among cs (the
+// batch's commits of the space), from the revoked authors' commits past
+// their cuts, when that is exactly what
 // acl.Evaluate over the whole space would decide. It returns errSlow,
 // having written nothing, when it is not (see docs/design.md, "Re-deciding
 // from the cut (#16)"): the caller then decides the whole space.
@@ -131,6 +132,7 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 		return nil, nil, errOr(err, "no record of the revoking commits")
 	}
 	var revs []*commit.Commit
+	certifies := false
 	for _, c := range cs {
 		if c.Space != sp {
 			continue
@@ -149,10 +151,11 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 				revs = append(revs, c)
 			}
 		default:
-			return nil, nil, slow("a join, a certificate or a revocation of a device or person")
+			return nil, nil, slow("a join through an invite")
 		}
+		certifies = certifies || carriesCert(c)
 	}
-	if len(revs) == 0 {
+	if len(revs) == 0 && !certifies {
 		return nil, nil, slow("no revocation") // a load after a crash, or a join
 	}
 	// The revoking commits of the batch, each in the causal past of the
@@ -188,6 +191,13 @@ func (a *applier) redecideFast(st *spaceState, cs []*commit.Commit) ([]Change, *
 		}
 	}
 	plan := &cutPlan{cuts: map[keys.AuthorID]uint64{}, invalid: map[acl.Loc]error{}}
+	if certifies {
+		// A certificate may give a person's revocation held one more
+		// device to cut, where that revocation was looked at.
+		if err := a.planLate(ctx, st, plan, cs, revs); err != nil {
+			return nil, nil, err
+		}
+	}
 	for i, rev := range revs {
 		later := map[acl.Loc]bool{}
 		for _, l := range revs[i+1:] {
@@ -274,26 +284,38 @@ func (a *applier) plan(ctx context.Context, st *spaceState, p *cutPlan, rev *com
 	if !p.counts(st, rev.Author, rev.Seq) {
 		return nil // looked at, it does not count: ignored, nothing changes
 	}
-	for i := range rev.Ops {
-		r, err := commit.DecodeRevoke(rev.Ops[i])
-		if err != nil || r.Author == keys.AuthorID(sp) {
-			continue // ignored, as acl.Evaluate does
-		}
-		cut, isCut := st.cuts[r.Author]
-		if c, ok := p.cuts[r.Author]; ok {
-			cut, isCut = c, true
-		}
-		if isCut && r.LastSeq >= cut {
-			continue // accepted, changing nothing
-		}
-		if _, forked := st.forked[r.Author]; forked || st.joinsVia(r.Author) > 0 {
-			return slow("cuts a forked author or an invite")
-		}
-		if err := a.cutFrom(ctx, st, p, r.Author, r.LastSeq); err != nil {
+	// Its cuts: of members, of devices, and of every device of a person it
+	// revokes (the certificates of every commit held, counting or not, as
+	// acl.Evaluate finds them).
+	for _, r := range acl.CutsOf(rev, st.grounded.Devices) {
+		if err := a.planCut(ctx, st, p, r.Revoke); err != nil {
 			return err
 		}
-		p.cuts[r.Author] = r.LastSeq
 	}
+	return nil
+}
+
+// planCut adds to p the cut r of a revocation looked at counting, or
+// returns errSlow: it cuts r.Author after r.LastSeq unless that author is
+// cut as low already (the revocation is accepted, changing nothing).
+func (a *applier) planCut(ctx context.Context, st *spaceState, p *cutPlan, r commit.Revoke) error {
+	if r.Author == keys.AuthorID(st.id) {
+		return nil // ignored, as acl.Evaluate does
+	}
+	cut, isCut := st.cuts[r.Author]
+	if c, ok := p.cuts[r.Author]; ok {
+		cut, isCut = c, true
+	}
+	if isCut && r.LastSeq >= cut {
+		return nil // accepted, changing nothing
+	}
+	if _, forked := st.forked[r.Author]; forked || st.joinsVia(r.Author) > 0 {
+		return slow("cuts a forked author or an invite")
+	}
+	if err := a.cutFrom(ctx, st, p, r.Author, r.LastSeq); err != nil {
+		return err
+	}
+	p.cuts[r.Author] = r.LastSeq
 	return nil
 }
 
@@ -450,19 +472,17 @@ func (a *applier) unapply(bc *batch, st *spaceState, ws []removed) ([]Change, er
 
 // The kinds of commit for the fast path.
 const (
-	plain   = iota // neither revokes, certifies nor joins
-	revokes        // revokes (KindRevoke) and otherwise writes or grants
-	other
+	plain   = iota // neither revokes nor joins through an invite
+	revokes        // revokes (a member, a device or a person), and otherwise writes, grants or certifies
+	other          // joins through an invite
 )
 
 func kindsOf(c *commit.Commit) int {
 	n := 0
 	for i := range c.Ops {
 		switch o := &c.Ops[i]; o.Kind {
-		case commit.KindRevoke:
+		case commit.KindRevoke, commit.KindDevRevoke, commit.KindRevokePerson:
 			n++
-		case commit.KindDevRevoke, commit.KindRevokePerson, commit.KindCert:
-			return other
 		case commit.KindGrant:
 			if g, err := commit.DecodeGrant(*o); err != nil || !g.Invite.IsZero() {
 				return other

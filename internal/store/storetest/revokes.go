@@ -28,21 +28,7 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 		}
 		return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut})
 	}
-	writes := func(a *author) []commit.Op {
-		var out []commit.Op
-		for i := range 1 + r.IntN(g.MaxBatch) {
-			key := fmt.Appendf(nil, "k/%02d", r.IntN(g.Keys))
-			if r.IntN(2) == 0 {
-				key = fmt.Appendf(nil, "own/%s/%d/%d", a.key.Author().Short(), a.seq+1, i)
-			}
-			if r.IntN(6) == 0 {
-				out = append(out, commit.Del(key))
-			} else {
-				out = append(out, commit.Put(key, fmt.Appendf(nil, "%s:%d:%d", a.key.Author().Short(), a.seq+1, i)))
-			}
-		}
-		return out
-	}
+	writes := func(a *author) []commit.Op { return revokedWrites(r, g, a) }
 	for ops := 0; ops < g.Ops; {
 		phys += uint64(r.IntN(3)) * 1000
 		ai := r.IntN(len(as))
@@ -96,4 +82,22 @@ func adminsAndWriters(r *rand.Rand, g Gen) (*History, []*author, uint64) {
 	}
 	h.begin(base, grants, as)
 	return h, as, base
+}
+
+// revokedWrites draws a's next writes, to keys of a small pool (which
+// conflict) and to keys of its own.
+func revokedWrites(r *rand.Rand, g Gen, a *author) []commit.Op {
+	var out []commit.Op
+	for i := range 1 + r.IntN(g.MaxBatch) {
+		key := fmt.Appendf(nil, "k/%02d", r.IntN(g.Keys))
+		if r.IntN(2) == 0 {
+			key = fmt.Appendf(nil, "own/%s/%d/%d", a.key.Author().Short(), a.seq+1, i)
+		}
+		if r.IntN(6) == 0 {
+			out = append(out, commit.Del(key))
+		} else {
+			out = append(out, commit.Put(key, fmt.Appendf(nil, "%s:%d:%d", a.key.Author().Short(), a.seq+1, i)))
+		}
+	}
+	return out
 }
