@@ -229,16 +229,22 @@ func (e *evaluator) grounded() *State {
 func declared(cs []*commit.Commit) []Schema {
 	var out []Schema
 	for _, c := range cs {
-		for i := range c.Ops {
-			if c.Ops[i].Kind != commit.KindSchema {
-				continue
-			}
-			sc, err := commit.DecodeSchema(c.Ops[i])
-			if err != nil {
-				continue
-			}
-			out = append(out, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body})
+		out = appendDeclared(out, c)
+	}
+	return out
+}
+
+// appendDeclared appends the schema declarations of c whose body decodes.
+func appendDeclared(out []Schema, c *commit.Commit) []Schema {
+	for i := range c.Ops {
+		if c.Ops[i].Kind != commit.KindSchema {
+			continue
 		}
+		sc, err := commit.DecodeSchema(c.Ops[i])
+		if err != nil {
+			continue
+		}
+		out = append(out, Schema{Granter: c.Author, Seq: c.Seq, App: sc.App, Version: sc.Version, Body: sc.Body})
 	}
 	return out
 }

@@ -103,14 +103,7 @@ func (s *State) OnceWrote(key []byte, l Loc) bool {
 // track the writes it already holds (Watch): only a decision of the whole
 // space does, as Evaluate does.
 func DeclaresOnce(c *commit.Commit) bool {
-	for i := range c.Ops {
-		if c.Ops[i].Kind != commit.KindSchema {
-			continue
-		}
-		sc, err := commit.DecodeSchema(c.Ops[i])
-		if err != nil {
-			continue
-		}
+	for _, sc := range appendDeclared(nil, c) {
 		if set, _ := schema.Parse(sc.Body); set != nil && set.HasOnce() {
 			return true
 		}

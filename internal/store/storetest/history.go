@@ -65,19 +65,8 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 	}
 	h.begin(base, grants, as)
 
-	for ops := 0; ops < g.Ops; {
-		phys += uint64(r.IntN(3)) * 1000
-		a := as[r.IntN(len(as))]
-		if r.IntN(10) < 3 { // gossip: a learns everything b knows
-			b := as[r.IntN(len(as))]
-			if b == a {
-				continue
-			}
-			a.learn(b)
-			continue
-		}
-		n := 1 + r.IntN(g.MaxBatch)
-		batch := make([]commit.Op, n)
+	walk(r, g, h, as, phys, func(_ int, a *author) []commit.Op {
+		batch := make([]commit.Op, 1+r.IntN(g.MaxBatch))
 		for i := range batch {
 			key := fmt.Appendf(nil, "k/%02d", r.IntN(g.Keys))
 			if r.IntN(5) == 0 {
@@ -86,12 +75,41 @@ func GenHistory(r *rand.Rand, g Gen) *History {
 				batch[i] = commit.Put(key, fmt.Appendf(nil, "%s:%d:%d", a.key.Author().Short(), a.seq+1, i))
 			}
 		}
-		ops += n
+		return batch
+	})
+	return h
+}
+
+// walk writes a history's commits after its start, at physical time
+// phys on: until g.Ops ops are written, the clock moves on and an author
+// pick draws commits the ops next draws for it (a, as[ai]).
+func walk(r *rand.Rand, g Gen, h *History, as []*author, phys uint64, next func(ai int, a *author) []commit.Op) {
+	for ops := 0; ops < g.Ops; {
+		phys += uint64(r.IntN(3)) * 1000
+		ai, a, acts := pick(r, as)
+		if !acts {
+			continue
+		}
+		batch := next(ai, a)
+		ops += len(batch)
 		c := a.build(h.Space(), phys, batch)
 		h.add(c)
 		a.wrote(c)
 	}
-	return h
+}
+
+// pick draws the next author to act, as[ai]; 3 times in 10 it learns
+// everything another knows instead (gossip), and acts is false.
+func pick(r *rand.Rand, as []*author) (ai int, a *author, acts bool) {
+	ai = r.IntN(len(as))
+	a = as[ai]
+	if r.IntN(10) < 3 {
+		if b := as[r.IntN(len(as))]; b != a {
+			a.learn(b)
+		}
+		return ai, a, false
+	}
+	return ai, a, true
 }
 
 // seeds returns a function that draws a 32-byte key seed from r.

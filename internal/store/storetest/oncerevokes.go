@@ -71,16 +71,7 @@ func GenOnceRevokes(r *rand.Rand, g Gen) *History {
 			a.learn(as[0])
 		}
 	}
-	for ops := 0; ops < g.Ops; {
-		phys += uint64(r.IntN(3)) * 1000
-		ai := r.IntN(len(as))
-		a := as[ai]
-		if r.IntN(10) < 3 {
-			if b := as[r.IntN(len(as))]; b != a {
-				a.learn(b)
-			}
-			continue
-		}
+	walk(r, g, h, as, phys, func(ai int, a *author) []commit.Op {
 		var batch []commit.Op
 		switch x := r.IntN(20); {
 		case ai == 0 && x < 10, ai == 1 && x < 1: // the second admin seldom: concurrent revocations fall back
@@ -97,11 +88,8 @@ func GenOnceRevokes(r *rand.Rand, g Gen) *History {
 		default:
 			batch = writes(a)
 		}
-		ops += len(batch)
-		c := a.build(h.Space(), phys, batch)
-		h.add(c)
-		a.wrote(c)
-	}
+		return batch
+	})
 	return h
 }
 

@@ -79,12 +79,8 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 
 	for ops, tries := 0, 0; ops < g.Ops && tries < 20*g.Ops; tries++ {
 		phys += uint64(r.IntN(3)) * 1000
-		ai := r.IntN(len(as))
-		a := as[ai]
-		if r.IntN(10) < 3 {
-			if b := as[r.IntN(len(as))]; b != a {
-				a.learn(b)
-			}
+		ai, a, acts := pick(r, as)
+		if !acts {
 			continue
 		}
 		p := personOf[ai]

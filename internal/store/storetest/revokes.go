@@ -29,16 +29,7 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 		return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut})
 	}
 	writes := func(a *author) []commit.Op { return revokedWrites(r, g, a) }
-	for ops := 0; ops < g.Ops; {
-		phys += uint64(r.IntN(3)) * 1000
-		ai := r.IntN(len(as))
-		a := as[ai]
-		if r.IntN(10) < 3 {
-			if b := as[r.IntN(len(as))]; b != a {
-				a.learn(b)
-			}
-			continue
-		}
+	walk(r, g, h, as, phys, func(ai int, a *author) []commit.Op {
 		var batch []commit.Op
 		if ai < 2 && r.IntN(3) == 0 {
 			batch = append(batch, revoke(a, as[r.IntN(len(as))]))
@@ -53,11 +44,8 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 		} else {
 			batch = writes(a)
 		}
-		ops += len(batch)
-		c := a.build(h.Space(), phys, batch)
-		h.add(c)
-		a.wrote(c)
-	}
+		return batch
+	})
 	return h
 }
 
