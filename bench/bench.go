@@ -41,6 +41,9 @@ type Result struct {
 	Seconds      float64
 	BlocksPerSec float64
 	MBPerSec     float64
+	// CPUSeconds is the CPU both ends used during Seconds, where the
+	// runner measures it (the many-authors runners do), else 0.
+	CPUSeconds float64
 }
 
 // withRates fills BlocksPerSec and MBPerSec from Blocks, Bytes and Seconds.

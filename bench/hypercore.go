@@ -122,6 +122,7 @@ type readerResult struct {
 	Seconds    float64 `json:"seconds"`
 	BlocksPerS float64 `json:"blocks_per_s"`
 	MBPerS     float64 `json:"mb_per_s"`
+	CPUSeconds float64 `json:"cpu_seconds"` // manyreader.js only
 }
 
 // RunHypercore runs w once between two Hypercore 11 processes: writer.js

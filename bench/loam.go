@@ -54,6 +54,9 @@ func removeBuilt() {
 			os.RemoveAll(filepath.Dir(c.bin))
 		}
 	}
+	if nodeTest.bin != "" {
+		os.RemoveAll(filepath.Dir(nodeTest.bin))
+	}
 }
 
 // buildLoamsync builds bench/cmd/loamsync once per process.
