@@ -204,7 +204,7 @@ func revokedMember(t *testing.T) (admin, member *Node, id keys.SpaceID, x keys.D
 }
 
 // headIDs returns the IDs of n's heads of id, but for author skip.
-func headIDs(t *testing.T, n *Node, id keys.SpaceID, skip keys.AuthorID) []keys.CommitID {
+func headIDs(t testing.TB, n *Node, id keys.SpaceID, skip keys.AuthorID) []keys.CommitID {
 	hs, err := n.st.Heads(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -219,15 +217,7 @@ func benchPeopleSpace(b *testing.B, n int) (*Node, *space.Space, []benchPerson) 
 		if _, err := sp.Commit(ctx, grants); err != nil {
 			b.Fatal(err)
 		}
-		heads, err := a.st.Heads(ctx, sp.ID())
-		if err != nil {
-			b.Fatal(err)
-		}
-		deps := make([]keys.CommitID, 0, len(heads))
-		for _, h := range heads {
-			deps = append(deps, h.ID)
-		}
-		slices.SortFunc(deps, func(x, y keys.CommitID) int { return bytes.Compare(x[:], y[:]) })
+		deps := headIDs(b, a, sp.ID(), keys.AuthorID{}) // commit.Build sorts them
 		var cs []*commit.Commit
 		for _, p := range people {
 			for _, d := range p.devices {
@@ -269,17 +259,8 @@ func benchInvite(b *testing.B, a *Node) keys.Ticket {
 // joinCommit builds joiner's join through invite tk, depending on every
 // head of sp.
 func joinCommit(b *testing.B, a *Node, sp *space.Space, tk keys.Ticket, joiner keys.DeviceKey) *commit.Commit {
-	heads, err := a.st.Heads(context.Background(), sp.ID())
-	if err != nil {
-		b.Fatal(err)
-	}
-	deps := make([]keys.CommitID, 0, len(heads))
-	for _, h := range heads {
-		deps = append(deps, h.ID)
-	}
-	slices.SortFunc(deps, func(x, y keys.CommitID) int { return bytes.Compare(x[:], y[:]) })
 	c, err := commit.Build(commit.Header{Space: sp.ID(), Author: joiner.Author(), Seq: 1,
-		Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: deps},
+		Time: commit.HLC{Wall: uint64(time.Now().UnixMicro())}, Deps: headIDs(b, a, sp.ID(), keys.AuthorID{})},
 		[]commit.Op{commit.GrantOp(commit.InviteGrant(sp.ID(), joiner.Author(), commit.RoleWrite, tk.Invite))}, joiner)
 	if err != nil {
 		b.Fatal(err)

@@ -84,15 +84,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 			certs[i] = commit.CertOp(ct.Encode())
 		}
 	}
-	devicesOf := func(p int) []int {
-		var out []int
-		for i := range as {
-			if personOf[i] == p {
-				out = append(out, i)
-			}
-		}
-		return out
-	}
+	devicesOf := func(p int) []int { return devicesOf(personOf, p) }
 	// App rules are drawn from sr, seeded by the space too, for the same
 	// reason.
 	sr := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sk[16:24]), binary.BigEndian.Uint64(sk[24:])))

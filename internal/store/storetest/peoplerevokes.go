@@ -57,15 +57,7 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 			certs[i] = commit.CertOp(ct.Encode())
 		}
 	}
-	devicesOf := func(p int) []int {
-		var out []int
-		for i := range as {
-			if personOf[i] == p {
-				out = append(out, i)
-			}
-		}
-		return out
-	}
+	devicesOf := func(p int) []int { return devicesOf(personOf, p) }
 	knownSeq := func(a, t *author) uint64 {
 		var seq uint64
 		if c := a.known[t.key.Author()]; c != nil {
@@ -161,4 +153,16 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 		a.wrote(c)
 	}
 	return h
+}
+
+// devicesOf returns the indexes i of the authors whose person personOf[i]
+// is p.
+func devicesOf(personOf []int, p int) []int {
+	var out []int
+	for i, q := range personOf {
+		if q == p {
+			out = append(out, i)
+		}
+	}
+	return out
 }
