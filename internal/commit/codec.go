@@ -14,8 +14,11 @@ var (
 	// through a digest computed from known fields only.
 	closedDec = keys.StrictCBOR(keys.CBORLimits{Nesting: 8, ArrayElems: MaxOps, MapPairs: 64, Closed: true})
 	// openDec keeps unknown keys legal: for the header, which is hashed as
-	// received, so unknown fields are signed too.
-	openDec = keys.StrictCBOR(keys.CBORLimits{Nesting: 8, ArrayElems: MaxOps, MapPairs: 64})
+	// received, so unknown fields are signed too. It rejects null and
+	// undefined: the decoder took a null as 0 (the fuzzer found one as
+	// the time's logical part), a second encoding of the same header
+	// under another ID.
+	openDec = keys.StrictCBOR(keys.CBORLimits{Nesting: 8, ArrayElems: MaxOps, MapPairs: 64, NoNull: true})
 )
 
 func marshal(v any) []byte {

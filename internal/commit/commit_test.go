@@ -322,3 +322,28 @@ func TestVerifySigsNamesTheBadOne(t *testing.T) {
 		t.Fatalf("batch with a bad signature: %v, want ErrBadSignature naming seq 14", err)
 	}
 }
+
+// TestDecodeRejectsNullInHeader: a header with a null where a number
+// goes (the time's logical part here, as the fuzzer found) is malformed,
+// not the same header under another ID (failed before: decoded as 0).
+func TestDecodeRejectsNullInHeader(t *testing.T) {
+	k := keys.DeviceKeyFromSeed([32]byte{1})
+	c, err := Build(Header{Space: keys.SpaceID{1}, Author: k.Author(), Seq: 1, Time: HLC{Wall: 5}}, []Op{Put([]byte("k"), []byte("v"))}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, simple := range []byte{0xf6, 0xf7} { // null, undefined
+		b := bytes.Clone(c.Bytes())
+		i := bytes.Index(b, []byte{0x05, 0x82, 0x05, 0x00}) // time: [5, 0]
+		if i < 0 {
+			t.Fatal("no time [5, 0] in the header")
+		}
+		b[i+3] = simple
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode with %#x as the logical time: %v, want ErrMalformed", simple, err)
+		}
+		if _, _, err := DecodeHeader(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("DecodeHeader with %#x as the logical time: %v, want ErrMalformed", simple, err)
+		}
+	}
+}

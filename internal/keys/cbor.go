@@ -18,6 +18,10 @@ type CBORLimits struct {
 	ArrayElems int  // maximum elements of one array (at least 16)
 	MapPairs   int  // maximum pairs of one map (at least 16)
 	Closed     bool // reject map keys the target struct does not name
+	// NoNull rejects null and undefined, which the decoder would
+	// otherwise take as a field's zero value: for a format that never
+	// encodes them, so one value has one encoding.
+	NoNull bool
 }
 
 // StrictCBOR returns the decoder every package uses for untrusted bytes:
@@ -37,6 +41,13 @@ func StrictCBOR(l CBORLimits) cbor.DecMode {
 	}
 	if l.Closed {
 		o.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	}
+	if l.NoNull {
+		r, err := cbor.NewSimpleValueRegistryFromDefaults(cbor.WithRejectedSimpleValue(22), cbor.WithRejectedSimpleValue(23))
+		if err != nil {
+			panic(err)
+		}
+		o.SimpleValues = r
 	}
 	dm, err := o.DecMode()
 	if err != nil {
