@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,13 +11,8 @@ import (
 )
 
 func TestHypercoreManyHarness(t *testing.T) {
-	needNode(t)
-	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
 	m := Many{Authors: 10, Per: 20}
-	r, err := RunHypercoreMany(ctx, m)
+	r, _, err := runHarness(t, 3*time.Minute, func(ctx context.Context) (Result, error) { return RunHypercoreMany(ctx, m) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,27 +23,16 @@ func TestHypercoreManyHarness(t *testing.T) {
 	if !(r.Seconds > 0) || !(r.BlocksPerSec > 0) || !(r.CPUSeconds > 0) {
 		t.Errorf("got %+v, want positive time, rate and CPU", r)
 	}
-	checkNoLeftovers(t, root)
 }
 
 // TestHypercoreManyHarnessDeadline checks that a many-authors run cut
 // short by its context ends promptly with the context's error and leaves
 // nothing behind.
 func TestHypercoreManyHarnessDeadline(t *testing.T) {
-	needNode(t)
-	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	// Appending this takes the writer well over the deadline.
-	_, err := RunHypercoreMany(ctx, Many{Authors: 1000, Per: 1000})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("took %v to give up after a 1.5s deadline", d)
-	}
-	checkNoLeftovers(t, root)
+	checkHarnessDeadline(t, func(ctx context.Context) (Result, error) {
+		// Appending this takes the writer well over the deadline.
+		return RunHypercoreMany(ctx, Many{Authors: 1000, Per: 1000})
+	})
 }
 
 // TestLoamManyHarness runs Loam's side of the many-authors workload
