@@ -173,18 +173,7 @@ var FigureWorkloads = []Workload{
 // $LOAM_BENCH_OUT if set). It runs only when LOAM_BENCH=1; give go test a
 // long -timeout (see README.md).
 func TestHypercoreFigures(t *testing.T) {
-	if os.Getenv("LOAM_BENCH") != "1" {
-		t.Skip("set LOAM_BENCH=1 to run the benchmark figures (takes minutes; use -timeout 60m)")
-	}
-	needNode(t)
-	runs := 3
-	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
-		}
-		runs = n
-	}
+	runs := figureRuns(t, "set LOAM_BENCH=1 to run the benchmark figures (takes minutes; use -timeout 60m)")
 
 	type row struct {
 		w      Workload
@@ -226,16 +215,48 @@ func TestHypercoreFigures(t *testing.T) {
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
 		m := Median(r.runs)
-		var all []string
-		for _, x := range r.runs {
-			all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
-		}
 		fmt.Fprintf(&b, "| %d × %d B, batch %d | %s | %.2f | %.0f | %.2f | %s |\n",
-			r.w.Blocks, r.w.BlockSize, r.w.Batch, r.system, m.Seconds, m.BlocksPerSec, m.MBPerSec, strings.Join(all, ", "))
+			r.w.Blocks, r.w.BlockSize, r.w.Batch, r.system, m.Seconds, m.BlocksPerSec, m.MBPerSec, runSeconds(r.runs))
 	}
-	t.Logf("figures:\n%s", b.String())
+	writeFigures(t, b.String())
+}
+
+// figureRuns skips t with skip unless LOAM_BENCH=1 and the Hypercore side
+// can run, and returns how many times to run each system on each workload:
+// LOAM_BENCH_RUNS, default 3.
+func figureRuns(t *testing.T, skip string) int {
+	t.Helper()
+	if os.Getenv("LOAM_BENCH") != "1" {
+		t.Skip(skip)
+	}
+	needNode(t)
+	runs := 3
+	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
+		}
+		runs = n
+	}
+	return runs
+}
+
+// runSeconds lists the seconds of rs for a figures table: "1.23, 1.19".
+func runSeconds(rs []Result) string {
+	var all []string
+	for _, x := range rs {
+		all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
+	}
+	return strings.Join(all, ", ")
+}
+
+// writeFigures logs a figures table and writes it to $LOAM_BENCH_OUT if
+// set.
+func writeFigures(t *testing.T, table string) {
+	t.Helper()
+	t.Logf("figures:\n%s", table)
 	if out := os.Getenv("LOAM_BENCH_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
 			t.Error(err)
 		}
 	}

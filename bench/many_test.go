@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,18 +91,7 @@ var ManyFigureWorkloads = []Many{
 // when LOAM_BENCH=1; LOAM_BENCH_MANY=100x200,1000x20 picks the workloads
 // (default ManyFigureWorkloads). Give go test a long -timeout.
 func TestManyAuthorsFigures(t *testing.T) {
-	if os.Getenv("LOAM_BENCH") != "1" {
-		t.Skip("set LOAM_BENCH=1 to run the many-authors figures (takes many minutes; use -timeout 120m)")
-	}
-	needNode(t)
-	runs := 3
-	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
-		}
-		runs = n
-	}
+	runs := figureRuns(t, "set LOAM_BENCH=1 to run the many-authors figures (takes many minutes; use -timeout 120m)")
 	workloads := ManyFigureWorkloads
 	if s := os.Getenv("LOAM_BENCH_MANY"); s != "" {
 		workloads = nil
@@ -138,23 +126,14 @@ func TestManyAuthorsFigures(t *testing.T) {
 		for _, sys := range ManySystems() {
 			rs := byName[sys.Name]
 			med := Median(rs)
-			var all []string
-			for _, x := range rs {
-				all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
-			}
 			fmt.Fprintf(&b, "| %d × %d | %s | %.2f | %.0f | %.0f | %s |\n",
-				m.Authors, m.Per, sys.Name, med.Seconds, med.BlocksPerSec, perCPU(med), strings.Join(all, ", "))
+				m.Authors, m.Per, sys.Name, med.Seconds, med.BlocksPerSec, perCPU(med), runSeconds(rs))
 		}
 		l, h := Median(byName["loam"]), Median(byName["hypercore"])
 		ratios = append(ratios, fmt.Sprintf("%v: Loam/Hypercore %.1fx commits/s, %.1fx commits/cpu-s", m, l.BlocksPerSec/h.BlocksPerSec, perCPU(l)/perCPU(h)))
 	}
 	b.WriteString("\n" + strings.Join(ratios, "\n") + "\n")
-	t.Logf("figures:\n%s", b.String())
-	if out := os.Getenv("LOAM_BENCH_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	writeFigures(t, b.String())
 }
 
 // perCPU is r's commits per CPU second, 0 when its CPU is unknown.
