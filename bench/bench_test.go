@@ -70,14 +70,41 @@ func checkNoLeftovers(t *testing.T, root string) {
 	}
 }
 
-func TestHypercoreHarness(t *testing.T) {
+// runHarness runs a Hypercore harness (run) with a fresh TMPDIR and a
+// context that ends after timeout, skipping t unless Node.js is there; it
+// fails t if the run leaves anything in TMPDIR or a process running, and
+// returns what run returned and how long it took.
+func runHarness(t *testing.T, timeout time.Duration, run func(context.Context) (Result, error)) (Result, time.Duration, error) {
+	t.Helper()
 	needNode(t)
 	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	start := time.Now()
+	r, err := run(ctx)
+	took := time.Since(start)
+	checkNoLeftovers(t, root)
+	return r, took, err
+}
 
+// checkHarnessDeadline checks that run, a Hypercore harness given a
+// workload that takes longer than 1.5s, cut short by its context's 1.5s
+// deadline, ends promptly with the context's error and leaves nothing
+// behind.
+func checkHarnessDeadline(t *testing.T, run func(context.Context) (Result, error)) {
+	t.Helper()
+	_, took, err := runHarness(t, 1500*time.Millisecond, run)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if took > 20*time.Second {
+		t.Errorf("took %v to give up after a 1.5s deadline", took)
+	}
+}
+
+func TestHypercoreHarness(t *testing.T) {
 	w := Workload{Blocks: 2000, BlockSize: 100, Batch: 100}
-	r, err := RunHypercore(ctx, w)
+	r, _, err := runHarness(t, 3*time.Minute, func(ctx context.Context) (Result, error) { return RunHypercore(ctx, w) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,28 +118,16 @@ func TestHypercoreHarness(t *testing.T) {
 	if got := float64(r.Blocks) / r.Seconds; got != r.BlocksPerSec {
 		t.Errorf("BlocksPerSec = %v, want Blocks/Seconds = %v", r.BlocksPerSec, got)
 	}
-	checkNoLeftovers(t, root)
 }
 
 // TestHypercoreHarnessDeadline checks that a run cut short by its context
 // ends promptly with the context's error and leaves nothing behind.
 func TestHypercoreHarnessDeadline(t *testing.T) {
-	needNode(t)
-	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-
-	start := time.Now()
-	// Appending this takes the writer several seconds: the deadline hits
-	// while the harness waits for it.
-	_, err := RunHypercore(ctx, Workload{Blocks: 400_000, BlockSize: 100, Batch: 1000})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("took %v to give up after a 1.5s deadline", d)
-	}
-	checkNoLeftovers(t, root)
+	checkHarnessDeadline(t, func(ctx context.Context) (Result, error) {
+		// Appending this takes the writer several seconds: the deadline
+		// hits while the harness waits for it.
+		return RunHypercore(ctx, Workload{Blocks: 400_000, BlockSize: 100, Batch: 1000})
+	})
 }
 
 func TestWorkloadValidate(t *testing.T) {
@@ -158,18 +173,7 @@ var FigureWorkloads = []Workload{
 // $LOAM_BENCH_OUT if set). It runs only when LOAM_BENCH=1; give go test a
 // long -timeout (see README.md).
 func TestHypercoreFigures(t *testing.T) {
-	if os.Getenv("LOAM_BENCH") != "1" {
-		t.Skip("set LOAM_BENCH=1 to run the benchmark figures (takes minutes; use -timeout 60m)")
-	}
-	needNode(t)
-	runs := 3
-	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
-		}
-		runs = n
-	}
+	runs := figureRuns(t, "set LOAM_BENCH=1 to run the benchmark figures (takes minutes; use -timeout 60m)")
 
 	type row struct {
 		w      Workload
@@ -211,16 +215,48 @@ func TestHypercoreFigures(t *testing.T) {
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
 		m := Median(r.runs)
-		var all []string
-		for _, x := range r.runs {
-			all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
-		}
 		fmt.Fprintf(&b, "| %d × %d B, batch %d | %s | %.2f | %.0f | %.2f | %s |\n",
-			r.w.Blocks, r.w.BlockSize, r.w.Batch, r.system, m.Seconds, m.BlocksPerSec, m.MBPerSec, strings.Join(all, ", "))
+			r.w.Blocks, r.w.BlockSize, r.w.Batch, r.system, m.Seconds, m.BlocksPerSec, m.MBPerSec, runSeconds(r.runs))
 	}
-	t.Logf("figures:\n%s", b.String())
+	writeFigures(t, b.String())
+}
+
+// figureRuns skips t with skip unless LOAM_BENCH=1 and the Hypercore side
+// can run, and returns how many times to run each system on each workload:
+// LOAM_BENCH_RUNS, default 3.
+func figureRuns(t *testing.T, skip string) int {
+	t.Helper()
+	if os.Getenv("LOAM_BENCH") != "1" {
+		t.Skip(skip)
+	}
+	needNode(t)
+	runs := 3
+	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
+		}
+		runs = n
+	}
+	return runs
+}
+
+// runSeconds lists the seconds of rs for a figures table: "1.23, 1.19".
+func runSeconds(rs []Result) string {
+	var all []string
+	for _, x := range rs {
+		all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
+	}
+	return strings.Join(all, ", ")
+}
+
+// writeFigures logs a figures table and writes it to $LOAM_BENCH_OUT if
+// set.
+func writeFigures(t *testing.T, table string) {
+	t.Helper()
+	t.Logf("figures:\n%s", table)
 	if out := os.Getenv("LOAM_BENCH_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
 			t.Error(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -131,73 +129,40 @@ type readerResult struct {
 // EnsureHypercore). Both processes and their storage are gone when it
 // returns, whatever happened; if ctx has no deadline, DefaultRunTimeout
 // applies.
-func RunHypercore(ctx context.Context, w Workload) (res Result, err error) {
+func RunHypercore(ctx context.Context, w Workload) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, err
 	}
-	dir := HypercoreDir()
-	if err := EnsureHypercore(dir); err != nil {
-		return Result{}, err
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrNodeMissing, err)
-	}
-	ctx, cancel := withRunTimeout(ctx)
-	defer cancel()
+	return runHypercore(ctx, "loam-bench-hypercore-", func(ctx context.Context, hc *hypercoreRun) (Result, error) {
+		n, s, b := strconv.Itoa(w.Blocks), strconv.Itoa(w.BlockSize), strconv.Itoa(w.Batch)
 
-	tmp, err := os.MkdirTemp("", "loam-bench-hypercore-")
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: %v", err)
-	}
-	defer func() {
-		if rmErr := os.RemoveAll(tmp); rmErr != nil && err == nil {
-			err = fmt.Errorf("bench: removing %s: %v", tmp, rmErr)
+		// Writer. Its stdin is a lifeline: closing it (or our dying) makes it
+		// exit; ctx ending kills it outright.
+		wr := hc.command(ctx, "writer.js",
+			"--blocks", n, "--size", s, "--batch", b, "--port", "0",
+			"--dir", hc.path("writer"), "--stdin-lifeline", "1")
+		wp, h, err := startHello(ctx, "writer.js", wr, func(h writerHello) bool { return h.Key != "" && h.Port != 0 })
+		if err != nil {
+			return Result{}, err
 		}
-	}()
-	env := append(os.Environ(), "TMPDIR="+tmp)
-	n, s, b := strconv.Itoa(w.Blocks), strconv.Itoa(w.BlockSize), strconv.Itoa(w.Batch)
-
-	// Writer. Its stdin is a lifeline: closing it (or our dying) makes it
-	// exit; ctx ending kills it outright.
-	wr := exec.CommandContext(ctx, node, "writer.js",
-		"--blocks", n, "--size", s, "--batch", b, "--port", "0",
-		"--dir", filepath.Join(tmp, "writer"), "--stdin-lifeline", "1")
-	wr.Dir, wr.Env = dir, env
-	wp, h, err := startHello(ctx, "writer.js", wr, func(h writerHello) bool { return h.Key != "" && h.Port != 0 })
-	if err != nil {
-		return Result{}, err
-	}
-	defer wp.Stop()
-	if h.Blocks != w.Blocks || h.Bytes != w.Bytes() {
-		return Result{}, fmt.Errorf("bench: writer.js wrote %d blocks / %d bytes, want %d / %d", h.Blocks, h.Bytes, w.Blocks, w.Bytes())
-	}
-
-	// Reader.
-	rd := exec.CommandContext(ctx, node, "reader.js",
-		"--key", h.Key, "--port", strconv.Itoa(h.Port), "--blocks", n, "--size", s,
-		"--dir", filepath.Join(tmp, "reader"))
-	rd.Dir, rd.Env = dir, env
-	rd.WaitDelay = 5 * time.Second
-	var rdStdout bytes.Buffer
-	rdStderr := &tailBuffer{max: 16 << 10}
-	rd.Stdout, rd.Stderr = &rdStdout, rdStderr
-	if err := rd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("bench: hypercore %v: reader: %w", w, context.Cause(ctx))
+		defer wp.Stop()
+		if h.Blocks != w.Blocks || h.Bytes != w.Bytes() {
+			return Result{}, fmt.Errorf("bench: writer.js wrote %d blocks / %d bytes, want %d / %d", h.Blocks, h.Bytes, w.Blocks, w.Bytes())
 		}
-		return Result{}, fmt.Errorf("bench: reader.js: %v\n%s", err, rdStderr)
-	}
-	var r readerResult
-	lines := strings.Split(strings.TrimSpace(rdStdout.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return Result{}, fmt.Errorf("bench: reader.js: unexpected output %q", rdStdout.String())
-	}
-	if r.Blocks != w.Blocks || r.Bytes != w.Bytes() || r.Seconds <= 0 {
-		return Result{}, fmt.Errorf("bench: reader.js reported %d blocks / %d bytes in %gs, want %d / %d",
-			r.Blocks, r.Bytes, r.Seconds, w.Blocks, w.Bytes())
-	}
-	return Result{System: "hypercore", Blocks: r.Blocks, Bytes: r.Bytes, Seconds: r.Seconds}.withRates(), nil
+
+		// Reader.
+		r, err := hc.read(ctx, w, "reader.js",
+			"--key", h.Key, "--port", strconv.Itoa(h.Port), "--blocks", n, "--size", s,
+			"--dir", hc.path("reader"))
+		if err != nil {
+			return Result{}, err
+		}
+		if r.Blocks != w.Blocks || r.Bytes != w.Bytes() || r.Seconds <= 0 {
+			return Result{}, fmt.Errorf("bench: reader.js reported %d blocks / %d bytes in %gs, want %d / %d",
+				r.Blocks, r.Bytes, r.Seconds, w.Blocks, w.Bytes())
+		}
+		return Result{System: "hypercore", Blocks: r.Blocks, Bytes: r.Bytes, Seconds: r.Seconds}.withRates(), nil
+	})
 }
 
 // lineWriter sends the first line written to it on line and discards the

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,78 +71,46 @@ func (h manyHello) valid() bool { return h.Port != 0 && h.Cores > 0 }
 // it and replicates the whole Corestore over that one connection. Seconds
 // runs from the connect until every block of every core is verified and
 // stored. Both processes and their storage are gone when it returns.
-func RunHypercoreMany(ctx context.Context, m Many) (res Result, err error) {
+func RunHypercoreMany(ctx context.Context, m Many) (Result, error) {
 	if err := m.Validate(); err != nil {
 		return Result{}, err
 	}
-	dir := HypercoreDir()
-	if err := EnsureHypercore(dir); err != nil {
-		return Result{}, err
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrNodeMissing, err)
-	}
-	ctx, cancel := withRunTimeout(ctx)
-	defer cancel()
-	tmp, err := os.MkdirTemp("", "loam-bench-hcmany-")
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: %v", err)
-	}
-	defer func() {
-		if rmErr := os.RemoveAll(tmp); rmErr != nil && err == nil {
-			err = fmt.Errorf("bench: removing %s: %v", tmp, rmErr)
-		}
-	}()
-	env := append(os.Environ(), "TMPDIR="+tmp)
-	keys := filepath.Join(tmp, "keys")
-	per, size := strconv.Itoa(m.Per), strconv.Itoa(ManyValueSize)
+	return runHypercore(ctx, "loam-bench-hcmany-", func(ctx context.Context, hc *hypercoreRun) (Result, error) {
+		keys := hc.path("keys")
+		per, size := strconv.Itoa(m.Per), strconv.Itoa(ManyValueSize)
 
-	wr := exec.CommandContext(ctx, node, "manywriter.js",
-		"--authors", strconv.Itoa(m.Authors), "--per", per, "--size", size, "--port", "0",
-		"--dir", filepath.Join(tmp, "writer"), "--keys", keys, "--stdin-lifeline", "1")
-	wr.Dir, wr.Env = dir, env
-	wp, h, err := startHello(ctx, "manywriter.js", wr, manyHello.valid)
-	if err != nil {
-		return Result{}, err
-	}
-	defer wp.Stop()
-	if h.Cores != m.Authors || h.Blocks != m.Commits() {
-		return Result{}, fmt.Errorf("bench: manywriter.js wrote %d cores / %d blocks, want %d / %d", h.Cores, h.Blocks, m.Authors, m.Commits())
-	}
-
-	rd := exec.CommandContext(ctx, node, "manyreader.js",
-		"--keys", keys, "--port", strconv.Itoa(h.Port), "--per", per, "--size", size,
-		"--dir", filepath.Join(tmp, "reader"))
-	rd.Dir, rd.Env = dir, env
-	rd.WaitDelay = 5 * time.Second
-	var out bytes.Buffer
-	rdStderr := &tailBuffer{max: 16 << 10}
-	rd.Stdout, rd.Stderr = &out, rdStderr
-	// The writer is idle once it has said hello: its CPU from now until
-	// the reader is done is its share of the sync.
-	wcpu0, wcpuErr := procCPU(wr.Process.Pid)
-	if err := rd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("bench: hypercore %v: reader: %w", m, context.Cause(ctx))
+		wr := hc.command(ctx, "manywriter.js",
+			"--authors", strconv.Itoa(m.Authors), "--per", per, "--size", size, "--port", "0",
+			"--dir", hc.path("writer"), "--keys", keys, "--stdin-lifeline", "1")
+		wp, h, err := startHello(ctx, "manywriter.js", wr, manyHello.valid)
+		if err != nil {
+			return Result{}, err
 		}
-		return Result{}, fmt.Errorf("bench: manyreader.js: %v\n%s", err, rdStderr)
-	}
-	var r readerResult
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return Result{}, fmt.Errorf("bench: manyreader.js: unexpected output %q", out.String())
-	}
-	want := int64(m.Commits()) * ManyValueSize
-	if r.Blocks != m.Commits() || r.Bytes != want || r.Seconds <= 0 {
-		return Result{}, fmt.Errorf("bench: manyreader.js reported %d blocks / %d bytes in %gs, want %d / %d",
-			r.Blocks, r.Bytes, r.Seconds, m.Commits(), want)
-	}
-	res = Result{System: "hypercore", Blocks: r.Blocks, Bytes: r.Bytes, Seconds: r.Seconds}.withRates()
-	if wcpu1, err := procCPU(wr.Process.Pid); err == nil && wcpuErr == nil && r.CPUSeconds > 0 {
-		res.CPUSeconds = r.CPUSeconds + wcpu1 - wcpu0
-	}
-	return res, nil
+		defer wp.Stop()
+		if h.Cores != m.Authors || h.Blocks != m.Commits() {
+			return Result{}, fmt.Errorf("bench: manywriter.js wrote %d cores / %d blocks, want %d / %d", h.Cores, h.Blocks, m.Authors, m.Commits())
+		}
+
+		// The writer is idle once it has said hello: its CPU from now until
+		// the reader is done is its share of the sync.
+		wcpu0, wcpuErr := procCPU(wr.Process.Pid)
+		r, err := hc.read(ctx, m, "manyreader.js",
+			"--keys", keys, "--port", strconv.Itoa(h.Port), "--per", per, "--size", size,
+			"--dir", hc.path("reader"))
+		if err != nil {
+			return Result{}, err
+		}
+		want := int64(m.Commits()) * ManyValueSize
+		if r.Blocks != m.Commits() || r.Bytes != want || r.Seconds <= 0 {
+			return Result{}, fmt.Errorf("bench: manyreader.js reported %d blocks / %d bytes in %gs, want %d / %d",
+				r.Blocks, r.Bytes, r.Seconds, m.Commits(), want)
+		}
+		res := Result{System: "hypercore", Blocks: r.Blocks, Bytes: r.Bytes, Seconds: r.Seconds}.withRates()
+		if wcpu1, err := procCPU(wr.Process.Pid); err == nil && wcpuErr == nil && r.CPUSeconds > 0 {
+			res.CPUSeconds = r.CPUSeconds + wcpu1 - wcpu0
+		}
+		return res, nil
+	})
 }
 
 // procCPU returns the CPU seconds (user+system) process pid has used so

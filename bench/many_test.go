@@ -2,23 +2,16 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestHypercoreManyHarness(t *testing.T) {
-	needNode(t)
-	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
 	m := Many{Authors: 10, Per: 20}
-	r, err := RunHypercoreMany(ctx, m)
+	r, _, err := runHarness(t, 3*time.Minute, func(ctx context.Context) (Result, error) { return RunHypercoreMany(ctx, m) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,27 +22,16 @@ func TestHypercoreManyHarness(t *testing.T) {
 	if !(r.Seconds > 0) || !(r.BlocksPerSec > 0) || !(r.CPUSeconds > 0) {
 		t.Errorf("got %+v, want positive time, rate and CPU", r)
 	}
-	checkNoLeftovers(t, root)
 }
 
 // TestHypercoreManyHarnessDeadline checks that a many-authors run cut
 // short by its context ends promptly with the context's error and leaves
 // nothing behind.
 func TestHypercoreManyHarnessDeadline(t *testing.T) {
-	needNode(t)
-	root := isolateTemp(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	// Appending this takes the writer well over the deadline.
-	_, err := RunHypercoreMany(ctx, Many{Authors: 1000, Per: 1000})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("took %v to give up after a 1.5s deadline", d)
-	}
-	checkNoLeftovers(t, root)
+	checkHarnessDeadline(t, func(ctx context.Context) (Result, error) {
+		// Appending this takes the writer well over the deadline.
+		return RunHypercoreMany(ctx, Many{Authors: 1000, Per: 1000})
+	})
 }
 
 // TestLoamManyHarness runs Loam's side of the many-authors workload
@@ -109,18 +91,7 @@ var ManyFigureWorkloads = []Many{
 // when LOAM_BENCH=1; LOAM_BENCH_MANY=100x200,1000x20 picks the workloads
 // (default ManyFigureWorkloads). Give go test a long -timeout.
 func TestManyAuthorsFigures(t *testing.T) {
-	if os.Getenv("LOAM_BENCH") != "1" {
-		t.Skip("set LOAM_BENCH=1 to run the many-authors figures (takes many minutes; use -timeout 120m)")
-	}
-	needNode(t)
-	runs := 3
-	if s := os.Getenv("LOAM_BENCH_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("LOAM_BENCH_RUNS=%q: want a positive integer", s)
-		}
-		runs = n
-	}
+	runs := figureRuns(t, "set LOAM_BENCH=1 to run the many-authors figures (takes many minutes; use -timeout 120m)")
 	workloads := ManyFigureWorkloads
 	if s := os.Getenv("LOAM_BENCH_MANY"); s != "" {
 		workloads = nil
@@ -155,23 +126,14 @@ func TestManyAuthorsFigures(t *testing.T) {
 		for _, sys := range ManySystems() {
 			rs := byName[sys.Name]
 			med := Median(rs)
-			var all []string
-			for _, x := range rs {
-				all = append(all, strconv.FormatFloat(x.Seconds, 'f', 2, 64))
-			}
 			fmt.Fprintf(&b, "| %d × %d | %s | %.2f | %.0f | %.0f | %s |\n",
-				m.Authors, m.Per, sys.Name, med.Seconds, med.BlocksPerSec, perCPU(med), strings.Join(all, ", "))
+				m.Authors, m.Per, sys.Name, med.Seconds, med.BlocksPerSec, perCPU(med), runSeconds(rs))
 		}
 		l, h := Median(byName["loam"]), Median(byName["hypercore"])
 		ratios = append(ratios, fmt.Sprintf("%v: Loam/Hypercore %.1fx commits/s, %.1fx commits/cpu-s", m, l.BlocksPerSec/h.BlocksPerSec, perCPU(l)/perCPU(h)))
 	}
 	b.WriteString("\n" + strings.Join(ratios, "\n") + "\n")
-	t.Logf("figures:\n%s", b.String())
-	if out := os.Getenv("LOAM_BENCH_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	writeFigures(t, b.String())
 }
 
 // perCPU is r's commits per CPU second, 0 when its CPU is unknown.

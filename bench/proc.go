@@ -1,13 +1,86 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 )
+
+// hypercoreRun is one run of a Hypercore harness (RunHypercore,
+// RunHypercoreMany): node, the folder of the scripts, and a temporary
+// directory that is every script's TMPDIR and holds their storage.
+type hypercoreRun struct {
+	node, dir, tmp string
+	env            []string
+}
+
+// runHypercore installs the Node.js packages if needed (see
+// EnsureHypercore), makes a hypercoreRun in a fresh temporary directory
+// named after tmpPrefix and calls f with it and ctx, bounded by
+// DefaultRunTimeout when ctx has no deadline. The temporary directory is
+// gone when it returns, whatever happened.
+func runHypercore(ctx context.Context, tmpPrefix string, f func(context.Context, *hypercoreRun) (Result, error)) (res Result, err error) {
+	dir := HypercoreDir()
+	if err := EnsureHypercore(dir); err != nil {
+		return Result{}, err
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrNodeMissing, err)
+	}
+	ctx, cancel := withRunTimeout(ctx)
+	defer cancel()
+	tmp, err := os.MkdirTemp("", tmpPrefix)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: %v", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(tmp); rmErr != nil && err == nil {
+			err = fmt.Errorf("bench: removing %s: %v", tmp, rmErr)
+		}
+	}()
+	return f(ctx, &hypercoreRun{node: node, dir: dir, tmp: tmp, env: append(os.Environ(), "TMPDIR="+tmp)})
+}
+
+// path returns name inside the run's temporary directory.
+func (hc *hypercoreRun) path(name string) string { return filepath.Join(hc.tmp, name) }
+
+// command returns node running script with args in the scripts' folder,
+// killed when ctx ends.
+func (hc *hypercoreRun) command(ctx context.Context, script string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, hc.node, append([]string{script}, args...)...)
+	cmd.Dir, cmd.Env = hc.dir, hc.env
+	return cmd
+}
+
+// read runs the reader script with args to its end and decodes its last
+// stdout line. what names the run in the error when ctx ends first.
+func (hc *hypercoreRun) read(ctx context.Context, what any, script string, args ...string) (readerResult, error) {
+	rd := hc.command(ctx, script, args...)
+	rd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	stderr := &tailBuffer{max: 16 << 10}
+	rd.Stdout, rd.Stderr = &out, stderr
+	if err := rd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return readerResult{}, fmt.Errorf("bench: hypercore %v: reader: %w", what, context.Cause(ctx))
+		}
+		return readerResult{}, fmt.Errorf("bench: %s: %v\n%s", script, err, stderr)
+	}
+	var r readerResult
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return readerResult{}, fmt.Errorf("bench: %s: unexpected output %q", script, out.String())
+	}
+	return r, nil
+}
 
 // writerProc is a running writer process of a benchmark: it prints one
 // hello line on stdout when ready and serves until its stdin closes.

@@ -24,9 +24,8 @@
 //   --timeout T    [BENCH_TIMEOUT]    give up after T seconds (default 0 = never)
 
 const fs = require('fs')
-const net = require('net')
 const Corestore = require('corestore')
-const { parseArgs, positiveInt, portNumber, storageDir, emit, fail } = require('./common')
+const { parseArgs, positiveInt, portNumber, storageDir, emit, fail, readerProcess, dial, download } = require('./common')
 
 const args = parseArgs(process.argv.slice(2), {
   keys: ['BENCH_KEYS', ''],
@@ -48,53 +47,18 @@ const size = args.size === '' ? 0 : positiveInt('--size', args.size)
 const timeout = Number(args.timeout)
 if (!(timeout >= 0)) fail('--timeout must be a number of seconds >= 0')
 
-let dir = null
-
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    if (dir) dir.cleanup()
-    process.exit(1)
-  })
-}
-
-// fetch downloads blocks 0..per-1 of core, failing if closed rejects first.
-async function fetch (core, closed) {
-  await Promise.race([core.download({ start: 0, end: per }).done(), closed])
-  while (core.contiguousLength < per) {
-    await Promise.race([new Promise((resolve) => core.once('download', resolve)), closed])
-  }
-}
+const r = readerProcess('manyreader', timeout)
 
 async function main () {
-  if (timeout > 0) {
-    setTimeout(() => {
-      process.stderr.write('manyreader: timed out after ' + timeout + 's\n')
-      if (dir) dir.cleanup()
-      process.exit(3)
-    }, timeout * 1000).unref()
-  }
-
-  dir = storageDir(args.dir, 'loam-bench-hc-manyreader-')
-  const store = new Corestore(dir.dir)
+  r.dir = storageDir(args.dir, 'loam-bench-hc-manyreader-')
+  const store = new Corestore(r.dir.dir)
   const cores = keys.map(k => store.get({ key: Buffer.from(k, 'hex') }))
   await Promise.all(cores.map(c => c.ready()))
 
-  let socketErr = null
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
-  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
-  const stream = store.replicate(true)
-  socket.on('error', (err) => { socketErr = err })
-  stream.on('error', (err) => { socketErr = socketErr || err })
-  socket.pipe(stream).pipe(socket)
-
-  // Fail fast instead of hanging if the writer goes away mid-sync.
-  const closed = new Promise((resolve, reject) => {
-    socket.on('close', () => reject(socketErr || new Error('connection to writer closed before sync finished')))
-  })
-  closed.catch(() => {})
-
-  await Promise.all(cores.map(c => fetch(c, closed)))
+  const { socket, closed } = dial(port, (initiator) => store.replicate(initiator))
+  await Promise.all(cores.map(c => download(c, per, closed)))
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   const cpu = process.cpuUsage(cpu0)
 
@@ -120,11 +84,7 @@ async function main () {
 
   socket.destroy()
   await store.close()
-  dir.cleanup()
+  r.dir.cleanup()
 }
 
-main().catch((err) => {
-  process.stderr.write('manyreader: ' + (err && err.stack ? err.stack : err) + '\n')
-  if (dir) dir.cleanup()
-  process.exit(1)
-})
+main().catch(r.crash)

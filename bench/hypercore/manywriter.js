@@ -27,10 +27,9 @@
 //   --stdin-lifeline L                    1: exit when stdin reaches EOF (default 0)
 
 const fs = require('fs')
-const net = require('net')
 const crypto = require('crypto')
 const Corestore = require('corestore')
-const { parseArgs, positiveInt, portNumber, storageDir, emit, fail } = require('./common')
+const { parseArgs, positiveInt, portNumber, storageDir, fail, writerProcess } = require('./common')
 
 const args = parseArgs(process.argv.slice(2), {
   authors: ['BENCH_AUTHORS', '100'],
@@ -48,49 +47,21 @@ const size = positiveInt('--size', args.size)
 const port = portNumber('--port', args.port)
 if (!args.keys) fail('--keys: a file to write the cores\' keys to is required')
 
-let dir = null
-let store = null
-let server = null
-const sockets = new Set()
-let stopping = false
-
-// stop shuts everything down and exits; see writer.js.
-async function stop (code) {
-  if (stopping) return
-  stopping = true
-  const force = setTimeout(() => finish(code), 3000) // never hang on close
-  force.unref()
-  if (server) server.close()
-  for (const s of sockets) s.destroy()
-  if (store) { try { await store.close() } catch {} }
-  finish(code)
-}
-
-function finish (code) {
-  if (dir) dir.cleanup()
-  process.exit(code)
-}
-
-process.on('SIGTERM', () => stop(0))
-process.on('SIGINT', () => stop(0))
-if (args['stdin-lifeline'] === '1') {
-  process.stdin.on('end', () => stop(0))
-  process.stdin.on('error', () => stop(0))
-  process.stdin.resume()
-}
+// Installed before anything else: see writerProcess.
+const w = writerProcess('manywriter', args['stdin-lifeline'])
 
 // author appends per blocks to core, one append each.
 async function author (core) {
   const buf = crypto.randomBytes(size * per)
   for (let i = 0; i < per; i++) {
-    if (stopping) return
+    if (w.stopping) return
     await core.append(buf.subarray(i * size, (i + 1) * size))
   }
 }
 
 async function main () {
-  dir = storageDir(args.dir, 'loam-bench-hc-manywriter-')
-  store = new Corestore(dir.dir)
+  w.dir = storageDir(args.dir, 'loam-bench-hc-manywriter-')
+  const store = w.store = new Corestore(w.dir.dir)
   const cores = []
   for (let i = 0; i < authors; i++) cores.push(store.get({ name: 'author-' + i }))
   await Promise.all(cores.map(c => c.ready()))
@@ -104,31 +75,13 @@ async function main () {
   }
   fs.writeFileSync(args.keys, cores.map(c => c.key.toString('hex')).join('\n') + '\n')
 
-  server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {}) // peer went away; nothing to do
-    const stream = store.replicate(false) // the reader dials, so it is the initiator
-    stream.on('error', () => {})
-    socket.pipe(stream).pipe(socket)
-  })
-  server.on('error', (err) => {
-    process.stderr.write('manywriter: server error: ' + err.message + '\n')
-    stop(1)
-  })
-  server.listen(port, '127.0.0.1', () => {
-    emit({
-      port: server.address().port,
-      cores: authors,
-      blocks: authors * per,
-      bytes: authors * per * size,
-      append_seconds: appendSeconds
-    })
-  })
+  w.serve(port, (initiator) => store.replicate(initiator), (listening) => ({
+    port: listening,
+    cores: authors,
+    blocks: authors * per,
+    bytes: authors * per * size,
+    append_seconds: appendSeconds
+  }))
 }
 
-main().catch((err) => {
-  if (stopping) return // closing mid-append makes append throw; stop() exits
-  process.stderr.write('manywriter: ' + (err && err.stack ? err.stack : err) + '\n')
-  finish(1)
-})
+main().catch(w.crash)

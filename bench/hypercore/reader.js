@@ -23,9 +23,8 @@
 //   --dir D        [BENCH_DIR]        storage dir (must be empty/absent); default: fresh temp dir, removed on exit
 //   --timeout T    [BENCH_TIMEOUT]    give up after T seconds (default 0 = never)
 
-const net = require('net')
 const Hypercore = require('hypercore')
-const { parseArgs, positiveInt, portNumber, storageDir, emit, fail } = require('./common')
+const { parseArgs, positiveInt, portNumber, storageDir, emit, fail, readerProcess, dial, download } = require('./common')
 
 const args = parseArgs(process.argv.slice(2), {
   key: ['BENCH_KEY', ''],
@@ -45,48 +44,16 @@ const size = args.size === '' ? 0 : positiveInt('--size', args.size)
 const timeout = Number(args.timeout)
 if (!(timeout >= 0)) fail('--timeout must be a number of seconds >= 0')
 
-let store = null
-
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    if (store) store.cleanup()
-    process.exit(1)
-  })
-}
+const r = readerProcess('reader', timeout)
 
 async function main () {
-  if (timeout > 0) {
-    setTimeout(() => {
-      process.stderr.write('reader: timed out after ' + timeout + 's\n')
-      if (store) store.cleanup()
-      process.exit(3)
-    }, timeout * 1000).unref()
-  }
-
-  store = storageDir(args.dir, 'loam-bench-hc-reader-')
-  const core = new Hypercore(store.dir, key)
+  r.dir = storageDir(args.dir, 'loam-bench-hc-reader-')
+  const core = new Hypercore(r.dir.dir, key)
   await core.ready()
 
-  let socketErr = null
   const t0 = process.hrtime.bigint()
-  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
-  const stream = core.replicate(true)
-  socket.on('error', (err) => { socketErr = err })
-  stream.on('error', (err) => { socketErr = socketErr || err })
-  socket.pipe(stream).pipe(socket)
-
-  // Fail fast instead of hanging if the writer goes away mid-sync.
-  const closed = new Promise((resolve, reject) => {
-    socket.on('close', () => reject(socketErr || new Error('connection to writer closed before sync finished')))
-  })
-  closed.catch(() => {})
-
-  await Promise.race([core.download({ start: 0, end: blocks }).done(), closed])
-  // done() resolves once the range is stored; make sure of it, waiting on
-  // download events if hints lag.
-  while (core.contiguousLength < blocks) {
-    await Promise.race([new Promise((resolve) => core.once('download', resolve)), closed])
-  }
+  const { socket, closed } = dial(port, (initiator) => core.replicate(initiator))
+  await download(core, blocks, closed)
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
 
   if (core.length < blocks) throw new Error('core length ' + core.length + ' < ' + blocks)
@@ -110,11 +77,7 @@ async function main () {
 
   socket.destroy()
   await core.close()
-  store.cleanup()
+  r.dir.cleanup()
 }
 
-main().catch((err) => {
-  process.stderr.write('reader: ' + (err && err.stack ? err.stack : err) + '\n')
-  if (store) store.cleanup()
-  process.exit(1)
-})
+main().catch(r.crash)

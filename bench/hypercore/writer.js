@@ -22,10 +22,9 @@
 //   --stdin-lifeline L                    1: exit when stdin reaches EOF (the Go harness uses this so a
 //                                         dying parent never leaves a writer behind) (default 0)
 
-const net = require('net')
 const crypto = require('crypto')
 const Hypercore = require('hypercore')
-const { parseArgs, positiveInt, portNumber, storageDir, emit, fail } = require('./common')
+const { parseArgs, positiveInt, portNumber, storageDir, fail, writerProcess } = require('./common')
 
 const args = parseArgs(process.argv.slice(2), {
   blocks: ['BENCH_BLOCKS', '1000'],
@@ -43,42 +42,12 @@ const batch = Math.min(positiveInt('--batch', args.batch), blocks)
 const port = portNumber('--port', args.port)
 if (args.content !== 'random' && args.content !== 'fixed') fail('--content must be random or fixed')
 
-let store = null
-let core = null
-let server = null
-const sockets = new Set()
-let stopping = false
-
-// stop shuts everything down and exits. Installed before anything else, so
-// a signal or a closed lifeline at any point (even mid-append) still removes
-// the storage dir.
-async function stop (code) {
-  if (stopping) return
-  stopping = true
-  const force = setTimeout(() => finish(code), 3000) // never hang on close
-  force.unref()
-  if (server) server.close()
-  for (const s of sockets) s.destroy()
-  if (core) { try { await core.close() } catch {} }
-  finish(code)
-}
-
-function finish (code) {
-  if (store) store.cleanup()
-  process.exit(code)
-}
-
-process.on('SIGTERM', () => stop(0))
-process.on('SIGINT', () => stop(0))
-if (args['stdin-lifeline'] === '1') {
-  process.stdin.on('end', () => stop(0))
-  process.stdin.on('error', () => stop(0))
-  process.stdin.resume()
-}
+// Installed before anything else: see writerProcess.
+const w = writerProcess('writer', args['stdin-lifeline'])
 
 async function main () {
-  store = storageDir(args.dir, 'loam-bench-hc-writer-')
-  core = new Hypercore(store.dir)
+  w.dir = storageDir(args.dir, 'loam-bench-hc-writer-')
+  const core = w.store = new Hypercore(w.dir.dir)
   await core.ready()
 
   // Append. Not part of the measured sync time; reported for information.
@@ -99,32 +68,13 @@ async function main () {
   const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9
   if (core.length !== blocks) throw new Error('appended ' + core.length + ' blocks, wanted ' + blocks)
 
-  server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {}) // peer went away; nothing to do
-    const stream = core.replicate(false) // the reader dials, so it is the initiator
-    stream.on('error', () => {})
-    socket.pipe(stream).pipe(socket)
-  })
-
-  server.on('error', (err) => {
-    process.stderr.write('writer: server error: ' + err.message + '\n')
-    stop(1)
-  })
-  server.listen(port, '127.0.0.1', () => {
-    emit({
-      key: core.key.toString('hex'),
-      port: server.address().port,
-      blocks,
-      bytes: blocks * size,
-      append_seconds: appendSeconds
-    })
-  })
+  w.serve(port, (initiator) => core.replicate(initiator), (listening) => ({
+    key: core.key.toString('hex'),
+    port: listening,
+    blocks,
+    bytes: blocks * size,
+    append_seconds: appendSeconds
+  }))
 }
 
-main().catch((err) => {
-  if (stopping) return // closing mid-append makes append throw; stop() exits
-  process.stderr.write('writer: ' + (err && err.stack ? err.stack : err) + '\n')
-  finish(1)
-})
+main().catch(w.crash)
