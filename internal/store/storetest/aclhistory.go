@@ -186,18 +186,8 @@ func GenACL(r *rand.Rand, g Gen) *History {
 			continue
 		}
 		c := a.build(sp, phys, batch)
-		vv := h.vvOf(c)
-		v, err := grounded.Check(c, func(au keys.AuthorID, seq uint64) bool {
-			if au == c.Author {
-				return seq < c.Seq
-			}
-			return vv.Saw(au, seq)
-		})
-		if err != nil {
+		if !addGrounded(h, grounded, c) {
 			continue // not grounded: a store would reject it; an honest node never makes it
-		}
-		for _, gr := range v.Grants {
-			grounded.Add(gr)
 		}
 		if !newInvite.IsZero() {
 			invites = append(invites, newInvite)

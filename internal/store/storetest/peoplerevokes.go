@@ -128,18 +128,8 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 			batch = append(batch, revokedWrites(r, g, a)...)
 		}
 		c := a.build(sp, phys, batch)
-		vv := h.vvOf(c)
-		v, err := grounded.Check(c, func(au keys.AuthorID, seq uint64) bool {
-			if au == c.Author {
-				return seq < c.Seq
-			}
-			return vv.Saw(au, seq)
-		})
-		if err != nil {
+		if !addGrounded(h, grounded, c) {
 			continue // not grounded: a store would reject it
-		}
-		for _, gr := range v.Grants {
-			grounded.Add(gr)
 		}
 		for _, o := range batch {
 			if o.Kind == commit.KindRevokePerson {
@@ -165,4 +155,24 @@ func devicesOf(personOf []int, p int) []int {
 		}
 	}
 	return out
+}
+
+// addGrounded decides c against grounded, with c's causal past in h (what
+// a store decides of it), and adds the grants it gives; false: c does not
+// count, and a store would reject it.
+func addGrounded(h *History, grounded *acl.State, c *commit.Commit) bool {
+	vv := h.vvOf(c)
+	v, err := grounded.Check(c, func(au keys.AuthorID, seq uint64) bool {
+		if au == c.Author {
+			return seq < c.Seq
+		}
+		return vv.Saw(au, seq)
+	})
+	if err != nil {
+		return false
+	}
+	for _, gr := range v.Grants {
+		grounded.Add(gr)
+	}
+	return true
 }
