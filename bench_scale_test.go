@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loamdb/loam"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // BenchmarkScaleReads reads the space "bench" of an existing home, filled
@@ -83,13 +84,13 @@ func BenchmarkScaleReads(b *testing.B) {
 // read system calls per iteration as reads/op: for a get, how often it
 // missed the block cache, a figure the machine's load does not change.
 func reportCPU(b *testing.B) func() {
-	start, reads := cpuTime(), readCalls()
+	start, reads := testkit.CPUTime(), testkit.ReadCalls()
 	return func() {
 		if b.N == 0 {
 			return
 		}
-		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
-		if r := readCalls(); r >= 0 && reads >= 0 {
+		b.ReportMetric(float64((testkit.CPUTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		if r := testkit.ReadCalls(); r >= 0 && reads >= 0 {
 			b.ReportMetric(float64(r-reads)/float64(b.N), "reads/op")
 		}
 	}

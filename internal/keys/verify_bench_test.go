@@ -2,20 +2,10 @@ package keys
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime is the process's user and system CPU so far: on a shared
-// machine the CPU a signature takes is steadier than the wall time.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-}
+	"github.com/loamdb/loam/internal/testkit"
+)
 
 // BenchmarkVerify checks signatures of many authors (one key each, as in
 // a chat of many members) one by one and in batches of the sizes sync
@@ -32,18 +22,18 @@ func BenchmarkVerify(b *testing.B) {
 		pubs[i], sigs[i] = [Size]byte(k.Author()), k.Sign("bench", ds[i])
 	}
 	b.Run("one", func(b *testing.B) {
-		i, cpu0 := 0, cpuTime()
+		i, cpu0 := 0, testkit.CPUTime()
 		for b.Loop() {
 			if !Verify(pubs[i%n], "bench", ds[i%n], sigs[i%n][:]) {
 				b.Fatal("bad signature")
 			}
 			i++
 		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/sig")
+		b.ReportMetric(float64((testkit.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/sig")
 	})
 	for _, size := range []int{16, 64, 256, 512} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			lo, cpu0 := 0, cpuTime()
+			lo, cpu0 := 0, testkit.CPUTime()
 			for b.Loop() {
 				bv := NewBatchVerifier(size)
 				for i := range size {
@@ -56,7 +46,7 @@ func BenchmarkVerify(b *testing.B) {
 				lo += size
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/sig")
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*size), "cpu-ns/sig")
+			b.ReportMetric(float64((testkit.CPUTime()-cpu0).Nanoseconds())/float64(b.N*size), "cpu-ns/sig")
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loamdb/loam/internal/blob"
 	"github.com/loamdb/loam/internal/p2p"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 const benchSink = "/loam/test-sink/1"
@@ -141,10 +142,10 @@ func BenchmarkBlobTransfer(b *testing.B) {
 // and system) since reportCPU was called, per iteration, as cpu-s/op. The
 // set-up between iterations is counted too; keep it small.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := testkit.CPUTime()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((testkit.CPUTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 		}
 	}
 }

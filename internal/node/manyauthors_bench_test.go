@@ -14,6 +14,7 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var (
@@ -85,7 +86,7 @@ func BenchmarkManyAuthorsSync(b *testing.B) {
 					}
 				}
 				b.StartTimer()
-				start, cpu0 := time.Now(), cpuTime()
+				start, cpu0 := time.Now(), testkit.CPUTime()
 				if _, err := r.Join(ctx, keys.Ticket{Space: sp, Name: "chat", Addrs: []string{addr}}); err != nil {
 					b.Fatal(err)
 				}
@@ -100,7 +101,7 @@ func BenchmarkManyAuthorsSync(b *testing.B) {
 					time.Sleep(5 * time.Millisecond) // sampling interval of the measurement
 				}
 				secs += time.Since(start).Seconds()
-				cpu += (cpuTime() - cpu0).Seconds()
+				cpu += (testkit.CPUTime() - cpu0).Seconds()
 				b.StopTimer()
 				if *manyProf != "" {
 					pprof.StopCPUProfile()

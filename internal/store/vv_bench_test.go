@@ -5,26 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/store/storetest"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 var benchPerAuthor = flag.Int("vv.per", 0, "BenchmarkManyAuthors: commits per author (0: 20,000 commits in all, at most 1,000 per author)")
-
-// cpuTime returns the CPU time the process has used: on a machine shared
-// with other work, commits per CPU second say what the store costs when
-// commits per second say what it got.
-func cpuTime() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
 
 // BenchmarkManyAuthors applies a space written by many authors (storetest.GenChat:
 // 10 active at a time, commits received up to 4 late) with Store.Apply in
@@ -59,7 +48,7 @@ func BenchmarkManyAuthors(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				cpu0 := cpuTime()
+				cpu0 := testkit.CPUTime()
 				for i := 0; i < len(h.Commits); i += 500 {
 					part := h.Commits[i:min(i+500, len(h.Commits))]
 					res, err := st.Apply(ctx, h.Space(), part)
@@ -72,7 +61,7 @@ func BenchmarkManyAuthors(b *testing.B) {
 						}
 					}
 				}
-				cpu += cpuTime() - cpu0
+				cpu += testkit.CPUTime() - cpu0
 				b.StopTimer()
 				sp := h.Space()
 				if err := st.Compact(ctx, &sp, nil); err != nil {
