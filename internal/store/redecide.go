@@ -299,15 +299,8 @@ func (a *applier) plan(ctx context.Context, st *spaceState, p *cutPlan, rev *com
 // returns errSlow: it cuts r.Author after r.LastSeq unless that author is
 // cut as low already (the revocation is accepted, changing nothing).
 func (a *applier) planCut(ctx context.Context, st *spaceState, p *cutPlan, r commit.Revoke) error {
-	if r.Author == keys.AuthorID(st.id) {
-		return nil // ignored, as acl.Evaluate does
-	}
-	cut, isCut := st.cuts[r.Author]
-	if c, ok := p.cuts[r.Author]; ok {
-		cut, isCut = c, true
-	}
-	if isCut && r.LastSeq >= cut {
-		return nil // accepted, changing nothing
+	if !p.lowers(st, r) {
+		return nil
 	}
 	if _, forked := st.forked[r.Author]; forked || st.joinsVia(r.Author) > 0 {
 		return slow("cuts a forked author or an invite")
@@ -317,6 +310,21 @@ func (a *applier) planCut(ctx context.Context, st *spaceState, p *cutPlan, r com
 	}
 	p.cuts[r.Author] = r.LastSeq
 	return nil
+}
+
+// lowers reports whether r, a cut of a revocation looked at counting,
+// cuts its author lower than it is cut (by st, or by p): else it is
+// ignored (a cut of the space key, as acl.Evaluate does) or accepted,
+// changing nothing.
+func (p *cutPlan) lowers(st *spaceState, r commit.Revoke) bool {
+	if r.Author == keys.AuthorID(st.id) {
+		return false
+	}
+	cut, isCut := st.cuts[r.Author]
+	if c, ok := p.cuts[r.Author]; ok {
+		cut, isCut = c, true
+	}
+	return !isCut || r.LastSeq < cut
 }
 
 // cutFrom adds to p the commits of au past last, which must all be data

@@ -79,15 +79,8 @@ func (a *applier) planLate(ctx context.Context, st *spaceState, p *cutPlan, cs, 
 			continue
 		}
 		for _, r := range acl.CutsOf(c, st.grounded.Devices) {
-			if !r.Person {
-				continue // decided when it was stored
-			}
-			cut, isCut := st.cuts[r.Author]
-			if c, ok := p.cuts[r.Author]; ok {
-				cut, isCut = c, true
-			}
-			if r.Author == keys.AuthorID(st.id) || (isCut && r.LastSeq >= cut) {
-				continue
+			if !r.Person || !p.lowers(st, r.Revoke) {
+				continue // decided when it was stored, or changes nothing
 			}
 			if len(st.grounded.Schemas()) > 0 || st.grounded.InvitesFull(st.cuts) {
 				// An app rule can refuse a commit that a later cut brings
