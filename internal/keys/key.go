@@ -88,6 +88,9 @@ func verifyMsg(pub, msg, sig []byte) bool {
 	if len(sig) != SigSize || len(pub) != Size {
 		return false
 	}
+	if e := expanded(pub); e != nil {
+		return voi.VerifyExpandedWithOptions(e, msg, sig, zip215)
+	}
 	return voi.VerifyWithOptions(voi.PublicKey(pub), msg, sig, zip215)
 }
 
@@ -115,7 +118,11 @@ func (b *BatchVerifier) add(pub, msg, sig []byte) {
 		b.bad = true
 		return
 	}
-	b.v.AddWithOptions(voi.PublicKey(pub), msg, sig, zip215)
+	if e := expanded(pub); e != nil {
+		b.v.AddExpandedWithOptions(e, msg, sig, zip215)
+	} else {
+		b.v.AddWithOptions(voi.PublicKey(pub), msg, sig, zip215)
+	}
 	b.n++
 }
 

@@ -1,12 +1,15 @@
 package keys
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"testing"
+
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 func TestBatchVerifier(t *testing.T) {
@@ -114,5 +117,59 @@ func TestVerifyRejects(t *testing.T) {
 	bad.Add([32]byte{}, "ctx", Digest{}, []byte{1, 2, 3})
 	if bad.Verify() {
 		t.Fatal("a batch with a short signature verified")
+	}
+}
+
+// TestExpandedAgrees: a key's cached expanded form verifies exactly as
+// the key does unexpanded, for the ZIP-215 vectors (small-order and
+// non-canonical keys) and for keys that are not points at all; the
+// cache never holds more than its bound.
+func TestExpandedAgrees(t *testing.T) {
+	f, err := os.Open("testdata/zip215.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors [][2]string
+	if err := json.NewDecoder(zr).Decode(&vectors); err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("Zcash")
+	notPoints := 0
+	for i, v := range vectors {
+		pub, _ := hex.DecodeString(v[0])
+		sig, _ := hex.DecodeString(v[1])
+		for flip := range 3 { // as given, then a bit of the key flipped, then of y's top byte
+			p := bytes.Clone(pub)
+			if flip > 0 {
+				p[flip*15] ^= 0x04
+			}
+			plain := voi.VerifyWithOptions(voi.PublicKey(p), msg, sig, zip215)
+			for round := range 2 { // computing the expanded form, then from the cache
+				if got := verifyMsg(p, msg, sig); got != plain {
+					t.Fatalf("vector %d, flip %d, round %d: expanded says %v, plain %v", i, flip, round, got, plain)
+				}
+			}
+			if expanded(p) == nil {
+				notPoints++
+			}
+		}
+	}
+	if notPoints == 0 {
+		t.Error("no key that is not a point was tried")
+	}
+	for i := range expandedMax + 10 {
+		a := DeviceKeyFromSeed([32]byte{byte(i), byte(i >> 8), 7}).Author()
+		expanded(a[:])
+	}
+	expandedKeys.Lock()
+	n := len(expandedKeys.m)
+	expandedKeys.Unlock()
+	if n > expandedMax || n == 0 {
+		t.Errorf("the cache holds %d keys, want 1..%d", n, expandedMax)
 	}
 }
