@@ -10,10 +10,10 @@ import (
 	"github.com/loamdb/loam/internal/keys"
 )
 
-// The decoder is written by hand (design.md, "Decoding commits"): one
-// walk over the bytes, no reflection, no allocation per dep, and no
-// re-encoding, since the walk itself accepts only the canonical envelope
-// and ops. It accepts exactly the byte strings the fxamacker-based
+// The decoder is written by hand (docs/design.md, "Decoding commits by
+// hand"): one walk over the bytes, no reflection, no allocation per dep,
+// and no re-encoding, since the walk itself accepts only the canonical
+// envelope and ops. It accepts exactly the byte strings the fxamacker-based
 // decoder it replaced accepted, which FuzzDecodeAgrees checks against
 // that decoder, kept as a test oracle (oracle_test.go).
 

@@ -105,7 +105,7 @@ func agreeSeeds(t testing.TB) [][]byte {
 			seeds = append(seeds, b)
 		}
 	}
-	for _, dir := range []string{"FuzzDecodeCommit", "FuzzDecodeHeader", "FuzzDecodeAgrees"} {
+	for _, dir := range []string{"FuzzDecodeCommit", "FuzzDecodeHeader"} {
 		files, _ := filepath.Glob(filepath.Join("testdata/fuzz", dir, "*"))
 		for _, p := range files {
 			seeds = append(seeds, readCorpusFile(t, p)...)

@@ -6,9 +6,10 @@ import "math"
 // decoding its header: sync's sender orders the commits it reads from
 // the store by it (a full DecodeHeader, with the deps and the header's
 // hash, was a fifth of a many-author send). It walks the canonical
-// header's first fields (space, author, seq, prev) to field 5, and
-// leaves anything else to DecodeHeader, so it returns DecodeHeader's Time
-// and error (FuzzDecodeHeader checks this).
+// header's first fields (space, author, seq, prev) to field 5 with the
+// reader DecodeHeader uses (cborread.go), and leaves anything else to
+// DecodeHeader, so it returns the Time of every header DecodeHeader
+// accepts (FuzzDecodeHeader and FuzzDecodeAgrees check this).
 func HeaderTime(b []byte) (HLC, error) {
 	if t, ok := headerTime(b); ok {
 		return t, nil
