@@ -169,7 +169,9 @@ func opsRoot(ops []Op) (keys.Digest, []byte) {
 	buf := make([]byte, 0, binary.MaxVarintLen64+len(ops)*keys.Size)
 	buf = binary.AppendUvarint(buf, uint64(len(ops)))
 	start := len(buf)
-	var scratch []byte
+	// One buffer for every op's digest input, sized so that it does not
+	// grow unless a key is long.
+	scratch := make([]byte, 0, 128)
 	for i := range ops {
 		scratch = ops[i].appendDigestInput(scratch[:0])
 		d := keys.OpHash.Sum1(scratch)
