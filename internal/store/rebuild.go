@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/view"
 )
 
 // rebuild decides a space's authorization again from all its stored
@@ -20,8 +18,9 @@ import (
 // fork, a revocation or a join through an invite (or on load, if a crash
 // came between), and returns the visible changes it made and the decision.
 //
-// It holds the space's commits in memory: forks and revocations are rare,
-// joins are one per member, so simplicity wins over streaming here.
+// The decision holds every commit in memory, without its data ops'
+// values unless the space has app rules (decisionInput); the view is
+// replayed from the store without holding the commits (rebuildView).
 //
 // cs are the commits of the batch for the space (nil on load): when they
 // hold one revoking commit whose cuts void only data commits, the space
@@ -43,20 +42,13 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		}
 	}
 
-	var all []*commit.Commit
-	byAuthor := map[keys.AuthorID][]*commit.Commit{}
-	main := map[keys.CommitID]bool{}
-	for sc, err := range a.s.AllCommits(ctx, sp) {
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		all = append(all, c)
-		byAuthor[c.Author] = append(byAuthor[c.Author], c)
-		main[c.ID] = true
+	input, rebuildView := (*applier).decisionInput, (*applier).rebuildView
+	if ref, ok := inMemory.Load(a.s); ok { // this package's tests only
+		input, rebuildView = ref.(reference).input, ref.(reference).view
+	}
+	all, err := input(a, ctx, sp)
+	if err != nil {
+		return nil, nil, err
 	}
 	d := acl.Evaluate(sp, all, st.forked)
 
@@ -90,6 +82,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 			return nil, nil, err
 		}
 	}
+	all = nil // the view is replayed from the store (rebuildView)
 	if err := bc.b.Set(markKey(sp, markRevoking), nil, nil); err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +95,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	var changes []Change
 	if force || changed {
 		var err error
-		if changes, err = a.rebuildView(bc, st, byAuthor, main, d); err != nil {
+		if changes, err = rebuildView(a, bc, st, d); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -113,95 +106,6 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		return nil, nil, fmt.Errorf("store: rebuild: %w", err)
 	}
 	return changes, d, nil
-}
-
-// rebuildView recomputes the cells of a space into bc from the commits
-// that count, applied in causal order.
-func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.AuthorID][]*commit.Commit, main map[keys.CommitID]bool, d *acl.Decision) ([]Change, error) {
-	sp := st.id
-	cellPrefix := spaceKey(tagCell, sp)
-	old := map[string]view.Entry{}
-	var e err0
-	for k, v := range a.s.scan(context.Background(), cellPrefix, false, &e) {
-		c, err := view.DecodeCell(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		w, _ := c.Winner()
-		w.Value = bytes.Clone(w.Value)
-		old[string(k[len(cellPrefix):])] = w
-	}
-	if e.err != nil {
-		return nil, e.err
-	}
-
-	bc.fresh[sp] = true
-	// Erasures are decided again too: a write erased by an erase that no
-	// longer counts is lost (its payload is gone here), no longer erased.
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), spaceKey(tagDead, sp), policyKey(sp)} {
-		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := bc.b.Set(markKey(sp, markDead), nil, nil); err != nil { // replayed below
-		return nil, err
-	}
-	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
-	st.view.Hash, st.view.Visible = view.Hash{}, 0
-
-	// Apply in causal order: an author's next commit once its deps are done.
-	done := map[keys.CommitID]bool{}
-	next := map[keys.AuthorID]int{}
-	for progress := true; progress; {
-		progress = false
-		for au, cs := range byAuthor {
-			for next[au] < len(cs) {
-				c := cs[next[au]]
-				ready := true
-				for _, d := range c.Deps {
-					if main[d] && !done[d] {
-						ready = false
-						break
-					}
-				}
-				if !ready {
-					break
-				}
-				p, err := a.pastOf(bc, st, c)
-				if err != nil {
-					return nil, err
-				}
-				if d.Valid(au, c.Seq) {
-					if err := a.applyOps(bc, st, c, p); err != nil {
-						return nil, err
-					}
-				}
-				st.advance(c, p)
-				a.checkBudget(st, c.Author)
-				done[c.ID] = true
-				next[au]++
-				progress = true
-			}
-		}
-	}
-
-	var changes []Change
-	for _, cs := range bc.cells {
-		key := cs.key[len(cellPrefix):]
-		w, _ := cs.cell.Winner()
-		o, had := old[string(key)]
-		delete(old, string(key))
-		if had && o.Version == w.Version {
-			continue
-		}
-		changes = append(changes, Change{Key: key, Entry: w})
-	}
-	for k, o := range old {
-		if !o.Tombstone() {
-			changes = append(changes, Change{Key: []byte(k), Entry: view.Entry{Kind: commit.KindDel}})
-		}
-	}
-	return changes, nil
 }
 
 // redecided corrects the outcomes of a request's commits after its space's
