@@ -18,9 +18,10 @@ import (
 // fork, a revocation or a join through an invite (or on load, if a crash
 // came between), and returns the visible changes it made and the decision.
 //
-// The decision holds every commit in memory, without its data ops'
-// values unless the space has app rules (decisionInput); the view is
-// replayed from the store without holding the commits (rebuildView).
+// It holds the control commits in memory, and one commit per author
+// read from the store (decide, rebuildView), except in a space with
+// forks or app rules, where acl.Evaluate decides every commit, held
+// without its data ops' values unless the rules read them.
 //
 // cs are the commits of the batch for the space (nil on load): when they
 // hold one revoking commit whose cuts void only data commits, the space
@@ -42,15 +43,16 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		}
 	}
 
-	input, rebuildView := (*applier).decisionInput, (*applier).rebuildView
+	decide, rebuildView := (*applier).decide, (*applier).rebuildView
 	if ref, ok := inMemory.Load(a.s); ok { // this package's tests only
-		input, rebuildView = ref.(reference).input, ref.(reference).view
+		decide, rebuildView = ref.(reference).decide, ref.(reference).view
 	}
-	all, err := input(a, ctx, sp)
+	bc := a.newBatch()
+	d, control, err := decide(a, ctx, bc, st)
 	if err != nil {
+		bc.b.Close()
 		return nil, nil, err
 	}
-	d := acl.Evaluate(sp, all, st.forked)
 
 	invalid := map[acl.Loc]bool{}
 	for l, why := range d.Invalid {
@@ -60,7 +62,6 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	}
 	changed := !maps.Equal(invalid, st.invalid)
 
-	bc := a.newBatch()
 	for _, tag := range []byte{tagInvalid, tagCut, tagRevoking} {
 		p := spaceKey(tag, sp)
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
@@ -77,12 +78,12 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 			return nil, nil, err
 		}
 	}
-	for _, c := range all {
+	for _, c := range control { // a revoking commit is a control commit
 		if err := noteRevoking(bc, sp, c); err != nil {
 			return nil, nil, err
 		}
 	}
-	all = nil // the view is replayed from the store (rebuildView)
+	control = nil // the view is replayed from the store (rebuildView)
 	if err := bc.b.Set(markKey(sp, markRevoking), nil, nil); err != nil {
 		return nil, nil, err
 	}
@@ -106,6 +107,22 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		return nil, nil, fmt.Errorf("store: rebuild: %w", err)
 	}
 	return changes, d, nil
+}
+
+// decide decides st's space again: in two levels from the store
+// (decideStreamed) where that is acl.Evaluate, with Evaluate over every
+// commit otherwise. It returns the decision and the control commits (or
+// all), slim.
+func (a *applier) decide(ctx context.Context, bc *batch, st *spaceState) (*acl.Decision, []*commit.Commit, error) {
+	d, control, ok, err := a.decideStreamed(ctx, bc, st)
+	if ok || err != nil {
+		return d, control, err
+	}
+	all, err := a.decisionInput(ctx, st.id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return acl.Evaluate(st.id, all, st.forked), all, nil
 }
 
 // redecided corrects the outcomes of a request's commits after its space's

@@ -16,8 +16,17 @@ import (
 // for the view's replay, the old cells in a map. The reference the
 // streaming rebuild is compared with; the returned func undoes it.
 func SetInMemoryRebuild(s *Store) func() {
-	inMemory.Store(s, reference{input: inMemoryInput, view: inMemoryView})
+	inMemory.Store(s, reference{decide: inMemoryDecide, view: inMemoryView})
 	return func() { inMemory.Delete(s) }
+}
+
+// inMemoryDecide is acl.Evaluate over every commit of st's space.
+func inMemoryDecide(a *applier, ctx context.Context, _ *batch, st *spaceState) (*acl.Decision, []*commit.Commit, error) {
+	all, err := inMemoryInput(a, ctx, st.id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return acl.Evaluate(st.id, all, st.forked), all, nil
 }
 
 // inMemoryInput is every main-chain commit of sp, decoded.

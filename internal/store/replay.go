@@ -21,11 +21,11 @@ import (
 // streaming one is compared with.
 var inMemory sync.Map // *Store → reference
 
-// reference is a rebuild's two steps: its input to acl.Evaluate and the
-// view's replay.
+// reference is a rebuild's two steps: the decision (with the commits it
+// read: at least the revoking ones) and the view's replay.
 type reference struct {
-	input func(a *applier, ctx context.Context, sp keys.SpaceID) ([]*commit.Commit, error)
-	view  func(a *applier, bc *batch, st *spaceState, d *acl.Decision) ([]Change, error)
+	decide func(a *applier, ctx context.Context, bc *batch, st *spaceState) (*acl.Decision, []*commit.Commit, error)
+	view   func(a *applier, bc *batch, st *spaceState, d *acl.Decision) ([]Change, error)
 }
 
 // decisionInput returns every main-chain commit of sp as acl.Evaluate
@@ -85,18 +85,14 @@ func slim(c *commit.Commit, values bool) slimCommit {
 }
 
 // rebuildView recomputes the cells of a space into bc from the commits
-// that count (d), replayed in causal order from the store: it holds one
-// commit per author at a time, not the space's commits. The changes are
+// that count (d), replayed in causal order from the store (walk): it
+// holds one commit per author at a time, not the space's commits. The changes are
 // found by comparing the new cells with the stored ones (the batch is not
 // committed yet, so the store still reads the old cells), without a map
 // of the old cells.
 func (a *applier) rebuildView(bc *batch, st *spaceState, d *acl.Decision) ([]Change, error) {
 	ctx := context.Background()
 	sp := st.id
-	heads, err := a.s.Heads(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
 	cellPrefix := spaceKey(tagCell, sp)
 	bc.fresh[sp] = true
 	// Erasures are decided again too: a write erased by an erase that no
@@ -112,116 +108,17 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, d *acl.Decision) ([]Cha
 	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
 	st.view.Hash, st.view.Visible = view.Hash{}, 0
 
-	if err := a.replay(bc, st, heads, d); err != nil {
+	err := a.walk(ctx, bc, st, func(c *commit.Commit, p *past) error {
+		bc.changes = bc.changes[:0] // the changes are found from the cells below
+		if !d.Valid(c.Author, c.Seq) {
+			return nil
+		}
+		return a.applyOps(bc, st, c, p)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return a.viewChanges(ctx, bc, cellPrefix)
-}
-
-// replayCursor is an author's next commit to replay.
-type replayCursor struct {
-	author keys.AuthorID
-	last   uint64         // the author's head
-	next   *commit.Commit // nil once every commit up to last is replayed
-}
-
-// replay applies the main-chain commits of st's space that count, in
-// causal order: an author's next commit once its main-chain deps are
-// replayed. It holds per author its next commit and the seq replayed.
-func (a *applier) replay(bc *batch, st *spaceState, heads []Head, d *acl.Decision) error {
-	sp := st.id
-	curs := make([]*replayCursor, 0, len(heads))
-	for _, h := range heads {
-		cur := &replayCursor{author: h.Author, last: h.Seq}
-		if err := a.replayLoad(sp, cur, 1); err != nil {
-			return err
-		}
-		curs = append(curs, cur)
-	}
-	done := map[keys.AuthorID]uint64{}
-	for progress := true; progress; {
-		progress = false
-		for _, cur := range curs {
-			for cur.next != nil {
-				c := cur.next
-				ready, err := a.replayReady(sp, c, done)
-				if err != nil {
-					return err
-				}
-				if !ready {
-					break
-				}
-				p, err := a.pastOf(bc, st, c)
-				if err != nil {
-					return err
-				}
-				if d.Valid(c.Author, c.Seq) {
-					if err := a.applyOps(bc, st, c, p); err != nil {
-						return err
-					}
-				}
-				st.advance(c, p)
-				a.checkBudget(st, c.Author)
-				bc.changes = bc.changes[:0] // rebuildView compares the cells instead
-				done[c.Author] = c.Seq
-				if err := a.replayLoad(sp, cur, c.Seq+1); err != nil {
-					return err
-				}
-				progress = true
-			}
-		}
-	}
-	for _, cur := range curs {
-		if cur.next != nil {
-			return fmt.Errorf("%w: rebuild: %s's commit %d waits for a dep never replayed", ErrCorrupt, cur.author.Short(), cur.next.Seq)
-		}
-	}
-	return nil
-}
-
-// replayLoad reads cur's commit seq into cur.next (nil past its head).
-func (a *applier) replayLoad(sp keys.SpaceID, cur *replayCursor, seq uint64) error {
-	cur.next = nil
-	if seq > cur.last {
-		return nil
-	}
-	v, err := a.s.get(commitKey(sp, cur.author, seq))
-	if err != nil {
-		return fmt.Errorf("store: rebuild: %s's commit %d: %w", cur.author.Short(), seq, err)
-	}
-	_, b, err := splitCommitRow(v)
-	if err != nil {
-		return err
-	}
-	c, err := commit.Decode(b)
-	if err != nil {
-		return fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-	}
-	cur.next = c
-	return nil
-}
-
-// replayReady reports whether every main-chain dep of c is replayed
-// (done: the seq replayed per author). Off-chain deps are not waited for,
-// as they are not replayed.
-func (a *applier) replayReady(sp keys.SpaceID, c *commit.Commit, done map[keys.AuthorID]uint64) (bool, error) {
-	for _, id := range c.Deps {
-		v, err := a.s.get(spaceKey(tagCommitID, sp, id[:]))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue // not held, or off-chain
-		}
-		if err != nil {
-			return false, err
-		}
-		l, _, err := decodeLocRow(v)
-		if err != nil {
-			return false, err
-		}
-		if done[l.author] < l.seq {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // viewChanges returns the visible changes between the cells stored under
