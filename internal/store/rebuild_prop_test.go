@@ -22,15 +22,21 @@ var streamedAndInMemory = storePair{"streamed", "in memory", func(a, b *store.St
 
 // TestPropertyStreamedRebuild: random histories with every kind of
 // control op (storetest.GenACL), revocations of members, devices and
-// people (GenRevokes, GenPeopleRevokes) and write-once rules
-// (GenOnceRevokes), delivered in the same random chunks to a store
+// people (GenRevokes, GenPeopleRevokes), write-once rules
+// (GenOnceRevokes) and clocks that do not follow causality (genSkewed),
+// delivered in the same random chunks to a store
 // rebuilding a space streamed and one rebuilding it in memory: after
 // every chunk the same outcomes, changes, view hash, cells, superseded
 // writes, invalid rows with their reasons, cuts and revoking rows. Run it
 // with -rapid.checks=500 or more.
 func TestPropertyStreamedRebuild(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		if rapid.IntRange(0, 3).Draw(rt, "once") == 0 {
+		switch rapid.IntRange(0, 4).Draw(rt, "kind") {
+		case 0:
+			h, r := drawSkewed(rt)
+			compareRedecideKinds(rt, r, h, streamedAndInMemory)
+			return
+		case 1:
 			r, g := drawGen(rt, storetest.Gen{Authors: 2, Ops: 20, Keys: 2, MaxBatch: 1}, storetest.Gen{Authors: 4, Ops: 120, Keys: 6, MaxBatch: 3})
 			compareRedecideKinds(rt, r, storetest.GenOnceRevokes(r, g), streamedAndInMemory)
 			return

@@ -13,8 +13,8 @@ import (
 )
 
 // TestPropertyTwoLevelEvaluate: over random histories without app rules
-// (GenRevokes, GenPeopleRevokes, and GenACL's with its schema
-// declarations left out), acl.EvaluateControl over the control commits
+// (GenRevokes, GenPeopleRevokes, GenACL's with its schema declarations
+// left out, and genSkewed's clocks that do not follow causality), acl.EvaluateControl over the control commits
 // in decision order, then acl.DecideData over each data-only commit,
 // decide as acl.Evaluate over the whole set: the same commits invalid
 // with the same reasons, cuts, revocations, grants and joins.
@@ -22,6 +22,9 @@ func TestPropertyTwoLevelEvaluate(t *testing.T) {
 	var control, data int
 	rapid.Check(t, func(rt *rapid.T) {
 		h, _ := drawRevokeHistory(rt)
+		if rapid.IntRange(0, 3).Draw(rt, "skewed") == 0 {
+			h, _ = drawSkewed(rt)
+		}
 		cs := withoutRules(h.Commits)
 		sp := h.Space()
 		want := acl.Evaluate(sp, cs, nil)
