@@ -21,12 +21,16 @@ type walkCursor struct {
 	last   uint64         // the author's head
 	next   *commit.Commit // nil once every commit up to last is visited
 	deps   []loc
+
+	ahead    [][]byte // the rows read ahead, encoded: aheadSeq's first
+	aheadSeq uint64
 }
 
 // walk visits the main-chain commits of st's space in acl.Evaluate's
 // decision order: the least ready commit by (time, author, ID) first, a
 // commit being ready once its prev and its main-chain deps are visited.
-// It reads them from the store and holds one commit per author, the
+// It reads them from the store and holds one commit per author (and
+// the rows of the next few, walkLoad), the
 // authors waiting for a dep by the author they wait for, and per author
 // the seq visited. visit gets each commit with its causal past (pastOf),
 // valid until visit returns (the author's knowledge then moves past it).
@@ -55,7 +59,7 @@ func (a *applier) walk(ctx context.Context, bc *batch, st *spaceState, visit fun
 	}
 	for _, h := range heads {
 		cur := &walkCursor{author: h.Author, last: h.Seq}
-		if err := a.walkLoad(sp, cur, 1); err != nil {
+		if err := a.walkLoad(ctx, bc, st, cur, 1); err != nil {
 			return err
 		}
 		queue(cur)
@@ -73,7 +77,7 @@ func (a *applier) walk(ctx context.Context, bc *batch, st *spaceState, visit fun
 		st.advance(c, p)
 		a.checkBudget(st, c.Author)
 		done[c.Author] = c.Seq
-		if err := a.walkLoad(sp, cur, c.Seq+1); err != nil {
+		if err := a.walkLoad(ctx, bc, st, cur, c.Seq+1); err != nil {
 			return err
 		}
 		queue(cur)
@@ -91,17 +95,33 @@ func (a *applier) walk(ctx context.Context, bc *batch, st *spaceState, visit fun
 	return nil
 }
 
+// walkAhead is how many commits of an author a walk reads in one scan.
+const walkAhead = 64
+
 // walkLoad reads cur's commit seq into cur.next (nil past its head) and
-// locates its main-chain deps.
-func (a *applier) walkLoad(sp keys.SpaceID, cur *walkCursor, seq uint64) error {
+// locates its main-chain deps. It reads the author's rows walkAhead at a
+// time (one seek, not one per commit) and keeps them encoded.
+func (a *applier) walkLoad(ctx context.Context, bc *batch, st *spaceState, cur *walkCursor, seq uint64) error {
+	sp := st.id
 	cur.next, cur.deps = nil, cur.deps[:0]
 	if seq > cur.last {
 		return nil
 	}
-	v, err := a.s.get(commitKey(sp, cur.author, seq))
-	if err != nil {
-		return fmt.Errorf("store: walk: %s's commit %d: %w", cur.author.Short(), seq, err)
+	if len(cur.ahead) == 0 || cur.aheadSeq != seq {
+		cur.ahead, cur.aheadSeq = cur.ahead[:0], seq
+		var e err0
+		for _, v := range a.s.scanRange(ctx, commitKey(sp, cur.author, seq), commitKey(sp, cur.author, min(seq+walkAhead, cur.last+1)), false, &e) {
+			cur.ahead = append(cur.ahead, bytes.Clone(v))
+		}
+		if e.err != nil {
+			return e.err
+		}
+		if len(cur.ahead) == 0 {
+			return fmt.Errorf("%w: walk: %s's commit %d is not held", ErrCorrupt, cur.author.Short(), seq)
+		}
 	}
+	v := cur.ahead[0]
+	cur.ahead, cur.aheadSeq = cur.ahead[1:], seq+1
 	_, b, err := splitCommitRow(v)
 	if err != nil {
 		return err
@@ -110,22 +130,39 @@ func (a *applier) walkLoad(sp keys.SpaceID, cur *walkCursor, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("%w: walk: %v", ErrCorrupt, err)
 	}
+	if c.Seq != seq {
+		return fmt.Errorf("%w: walk: %s's commit %d is missing", ErrCorrupt, cur.author.Short(), seq)
+	}
 	for _, id := range c.Deps {
-		v, err := a.s.get(spaceKey(tagCommitID, sp, id[:]))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue // not held, or off-chain: not waited for, as in acl.Evaluate
-		}
+		l, ok, err := a.mainDep(bc, st, id)
 		if err != nil {
 			return err
 		}
-		l, _, err := decodeLocRow(v)
-		if err != nil {
-			return err
+		if ok {
+			cur.deps = append(cur.deps, l)
 		}
-		cur.deps = append(cur.deps, l)
 	}
 	cur.next = c
 	return nil
+}
+
+// mainDep returns the place of a main-chain dep, ok false if it is not
+// held or off-chain (not waited for, as in acl.Evaluate). Without forks
+// every commit held is on the main chain, and the applier's cache of
+// places answers first (pastOf then finds the place there too).
+func (a *applier) mainDep(bc *batch, st *spaceState, id keys.CommitID) (loc, bool, error) {
+	if len(st.forked) == 0 {
+		return a.locateDep(bc, st, id)
+	}
+	v, err := a.s.get(spaceKey(tagCommitID, st.id, id[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return loc{}, false, nil
+	}
+	if err != nil {
+		return loc{}, false, err
+	}
+	l, _, err := decodeLocRow(v)
+	return l, err == nil, err
 }
 
 // walkHeap orders cursors by their next commit's (time, author, ID), as
