@@ -12,14 +12,15 @@ import (
 )
 
 // rebuild decides a space's authorization again from all its stored
-// commits (acl.Evaluate) and, if that changed which commits count, or if
+// commits, as acl.Evaluate does, and, if that changed which commits count, or if
 // force is set (a fork was found), recomputes the view from the commits
 // that count. It runs on the applier goroutine after a batch stored a
 // fork, a revocation or a join through an invite (or on load, if a crash
 // came between), and returns the visible changes it made and the decision.
 //
-// It holds the control commits in memory, and one commit per author
-// read from the store (decide, rebuildView), except in a space with
+// It holds the control commits in memory, the data commits that do not
+// count, and one commit per author read from the store (decide,
+// rebuildView), not the space's commits, except in a space with
 // forks or app rules, where acl.Evaluate decides every commit, held
 // without its data ops' values unless the rules read them.
 //
