@@ -116,9 +116,13 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 // commits outside cs are ignored. See the package documentation for the
 // rules.
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
-	order := decisionOrder(cs)
 	vc := newVerified()
-	e := &evaluator{space: sp, order: order, forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs)}
+	return evaluate(&evaluator{space: sp, order: decisionOrder(cs), forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs)})
+}
+
+// evaluate decides the commits of e.order (see Evaluate).
+func evaluate(e *evaluator) *Decision {
+	sp, order := e.space, e.order
 	cuts := map[keys.AuthorID]uint64{}
 	cur := e.pass(cuts)
 	type cand struct {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,18 +9,20 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/view"
 )
 
 // rebuild decides a space's authorization again from all its stored
-// commits (acl.Evaluate) and, if that changed which commits count, or if
+// commits, as acl.Evaluate does, and, if that changed which commits count, or if
 // force is set (a fork was found), recomputes the view from the commits
 // that count. It runs on the applier goroutine after a batch stored a
 // fork, a revocation or a join through an invite (or on load, if a crash
 // came between), and returns the visible changes it made and the decision.
 //
-// It holds the space's commits in memory: forks and revocations are rare,
-// joins are one per member, so simplicity wins over streaming here.
+// It holds the control commits in memory, the data commits that do not
+// count, and one commit per author read from the store (decide,
+// rebuildView), not the space's commits, except in a space with
+// forks or app rules, where acl.Evaluate decides every commit, held
+// without its data ops' values unless the rules read them.
 //
 // cs are the commits of the batch for the space (nil on load): when they
 // hold one revoking commit whose cuts void only data commits, the space
@@ -43,22 +44,16 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		}
 	}
 
-	var all []*commit.Commit
-	byAuthor := map[keys.AuthorID][]*commit.Commit{}
-	main := map[keys.CommitID]bool{}
-	for sc, err := range a.s.AllCommits(ctx, sp) {
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := commit.Decode(sc.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		all = append(all, c)
-		byAuthor[c.Author] = append(byAuthor[c.Author], c)
-		main[c.ID] = true
+	decide, rebuildView := (*applier).decide, (*applier).rebuildView
+	if ref, ok := inMemory.Load(a.s); ok { // this package's tests only
+		decide, rebuildView = ref.(reference).decide, ref.(reference).view
 	}
-	d := acl.Evaluate(sp, all, st.forked)
+	bc := a.newBatch()
+	d, control, err := decide(a, ctx, bc, st)
+	if err != nil {
+		bc.b.Close()
+		return nil, nil, err
+	}
 
 	invalid := map[acl.Loc]bool{}
 	for l, why := range d.Invalid {
@@ -68,7 +63,6 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	}
 	changed := !maps.Equal(invalid, st.invalid)
 
-	bc := a.newBatch()
 	for _, tag := range []byte{tagInvalid, tagCut, tagRevoking} {
 		p := spaceKey(tag, sp)
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
@@ -85,11 +79,12 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 			return nil, nil, err
 		}
 	}
-	for _, c := range all {
+	for _, c := range control { // a revoking commit is a control commit
 		if err := noteRevoking(bc, sp, c); err != nil {
 			return nil, nil, err
 		}
 	}
+	control = nil // the view is replayed from the store (rebuildView)
 	if err := bc.b.Set(markKey(sp, markRevoking), nil, nil); err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +97,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	var changes []Change
 	if force || changed {
 		var err error
-		if changes, err = a.rebuildView(bc, st, byAuthor, main, d); err != nil {
+		if changes, err = rebuildView(a, bc, st, d); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -115,93 +110,20 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	return changes, d, nil
 }
 
-// rebuildView recomputes the cells of a space into bc from the commits
-// that count, applied in causal order.
-func (a *applier) rebuildView(bc *batch, st *spaceState, byAuthor map[keys.AuthorID][]*commit.Commit, main map[keys.CommitID]bool, d *acl.Decision) ([]Change, error) {
-	sp := st.id
-	cellPrefix := spaceKey(tagCell, sp)
-	old := map[string]view.Entry{}
-	var e err0
-	for k, v := range a.s.scan(context.Background(), cellPrefix, false, &e) {
-		c, err := view.DecodeCell(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		w, _ := c.Winner()
-		w.Value = bytes.Clone(w.Value)
-		old[string(k[len(cellPrefix):])] = w
+// decide decides st's space again: in two levels from the store
+// (decideStreamed) where that is acl.Evaluate, with Evaluate over every
+// commit otherwise. It returns the decision and the control commits (or
+// all), slim.
+func (a *applier) decide(ctx context.Context, bc *batch, st *spaceState) (*acl.Decision, []*commit.Commit, error) {
+	d, control, ok, err := a.decideStreamed(ctx, bc, st)
+	if ok || err != nil {
+		return d, control, err
 	}
-	if e.err != nil {
-		return nil, e.err
+	all, err := a.decisionInput(ctx, st.id)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	bc.fresh[sp] = true
-	// Erasures are decided again too: a write erased by an erase that no
-	// longer counts is lost (its payload is gone here), no longer erased.
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), spaceKey(tagDead, sp), policyKey(sp)} {
-		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := bc.b.Set(markKey(sp, markDead), nil, nil); err != nil { // replayed below
-		return nil, err
-	}
-	st.maxKey, st.hasMax, st.maxLoaded = nil, false, true
-	st.view.Hash, st.view.Visible = view.Hash{}, 0
-
-	// Apply in causal order: an author's next commit once its deps are done.
-	done := map[keys.CommitID]bool{}
-	next := map[keys.AuthorID]int{}
-	for progress := true; progress; {
-		progress = false
-		for au, cs := range byAuthor {
-			for next[au] < len(cs) {
-				c := cs[next[au]]
-				ready := true
-				for _, d := range c.Deps {
-					if main[d] && !done[d] {
-						ready = false
-						break
-					}
-				}
-				if !ready {
-					break
-				}
-				p, err := a.pastOf(bc, st, c)
-				if err != nil {
-					return nil, err
-				}
-				if d.Valid(au, c.Seq) {
-					if err := a.applyOps(bc, st, c, p); err != nil {
-						return nil, err
-					}
-				}
-				st.advance(c, p)
-				a.checkBudget(st, c.Author)
-				done[c.ID] = true
-				next[au]++
-				progress = true
-			}
-		}
-	}
-
-	var changes []Change
-	for _, cs := range bc.cells {
-		key := cs.key[len(cellPrefix):]
-		w, _ := cs.cell.Winner()
-		o, had := old[string(key)]
-		delete(old, string(key))
-		if had && o.Version == w.Version {
-			continue
-		}
-		changes = append(changes, Change{Key: key, Entry: w})
-	}
-	for k, o := range old {
-		if !o.Tombstone() {
-			changes = append(changes, Change{Key: []byte(k), Entry: view.Entry{Kind: commit.KindDel}})
-		}
-	}
-	return changes, nil
+	return acl.Evaluate(st.id, all, st.forked), all, nil
 }
 
 // redecided corrects the outcomes of a request's commits after its space's

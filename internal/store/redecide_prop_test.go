@@ -30,7 +30,7 @@ func TestPropertyRedecideFromCut(t *testing.T) {
 	var fast, dev, person, cert, late atomic.Int64
 	rapid.Check(t, func(rt *rapid.T) {
 		h, r := drawRevokeHistory(rt)
-		n := compareRedecideKinds(rt, r, h)
+		n := compareRedecideKinds(rt, r, h, fromCutAndWhole)
 		fast.Add(n.all)
 		dev.Add(n.dev)
 		person.Add(n.person)
@@ -68,24 +68,39 @@ func drawRevokeHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
 // after every chunk; it returns how many re-decisions were made from the
 // cut.
 func compareRedecide(rt *rapid.T, r *rand.Rand, h *storetest.History) int64 {
-	return compareRedecideKinds(rt, r, h).all
+	return compareRedecideKinds(rt, r, h, fromCutAndWhole).all
 }
+
+// storePair names two ways of deciding and sets up a store for each: the
+// one under test (a) and the reference (b); it returns what undoes them.
+type storePair struct {
+	a, b  string
+	setup func(a, b *store.Store) (undo func())
+}
+
+// fromCutAndWhole compares a store deciding from the cut when it can with
+// one always deciding the whole space.
+var fromCutAndWhole = storePair{"from the cut", "whole space", func(_, b *store.Store) func() {
+	store.SetFullRedecide(b, true)
+	return func() {}
+}}
 
 // fromCut counts the batches decided from the cut: all of them, those
 // holding a device revocation, a person's revocation, a certificate, and
 // those that cut a device without a revocation (a late certificate).
 type fromCut struct{ all, dev, person, cert, late int64 }
 
-// compareRedecideKinds is compareRedecide, counting the batches decided
-// from the cut by the kinds of op they hold.
-func compareRedecideKinds(rt *rapid.T, r *rand.Rand, h *storetest.History) fromCut {
+// compareRedecideKinds is compareRedecide between the stores of pair,
+// counting the batches its first store decided from the cut by the kinds
+// of op they hold.
+func compareRedecideKinds(rt *rapid.T, r *rand.Rand, h *storetest.History, pair storePair) fromCut {
 	ctx := context.Background()
 	sp := h.Space()
 	fast, _ := propStore(rt, sp)
 	full, _ := propStore(rt, sp)
 	defer fast.Close()
 	defer full.Close()
-	store.SetFullRedecide(full, true)
+	defer pair.setup(fast, full)()
 	order := shuffledWithDuplicates(r, h.Commits)
 	chunk := 1 + r.IntN(1+r.IntN(10)) // often one commit at a time: one revocation a batch
 	var pending []*commit.Commit
@@ -95,11 +110,11 @@ func compareRedecideKinds(rt *rapid.T, r *rand.Rand, h *storetest.History) fromC
 		cuts := cutRows(rt, fast, sp)
 		rf, err := fast.Apply(ctx, sp, batch)
 		if err != nil {
-			rt.Fatalf("fast Apply: %v", err)
+			rt.Fatalf("%s: Apply: %v", pair.a, err)
 		}
 		rs, err := full.Apply(ctx, sp, batch)
 		if err != nil {
-			rt.Fatalf("full Apply: %v", err)
+			rt.Fatalf("%s: Apply: %v", pair.b, err)
 		}
 		if store.FromCut(fast) > was {
 			var stored []*commit.Commit // the batch's commits stored now
@@ -114,16 +129,16 @@ func compareRedecideKinds(rt *rapid.T, r *rand.Rand, h *storetest.History) fromC
 		for i := range batch {
 			of, os := rf.Outcomes[i], rs.Outcomes[i]
 			if of.Status != os.Status || fmt.Sprint(of.Err) != fmt.Sprint(os.Err) {
-				rt.Fatalf("%s: from the cut %v (%v), whole space %v (%v)", batch[i], of.Status, of.Err, os.Status, os.Err)
+				rt.Fatalf("%s: %s %v (%v), %s %v (%v)", batch[i], pair.a, of.Status, of.Err, pair.b, os.Status, os.Err)
 			}
 			if of.Status == store.Pending {
 				pending = append(pending, batch[i])
 			}
 		}
 		if a, b := changeSet(rf.Changes), changeSet(rs.Changes); !slices.Equal(a, b) {
-			rt.Fatalf("changes from the cut %v, whole space %v", a, b)
+			rt.Fatalf("changes: %s %v, %s %v", pair.a, a, pair.b, b)
 		}
-		sameDecisions(rt, fast, full, sp)
+		sameDecisions(rt, pair, fast, full, sp)
 	}
 	for len(order) > 0 {
 		k := min(chunk, len(order))
@@ -186,7 +201,7 @@ func changeSet(cs []store.Change) []string {
 	return out
 }
 
-func sameDecisions(rt storetest.TB, fast, full *store.Store, sp keys.SpaceID) {
+func sameDecisions(rt storetest.TB, pair storePair, fast, full *store.Store, sp keys.SpaceID) {
 	rt.Helper()
 	ctx := context.Background()
 	vf, err := fast.View(ctx, sp)
@@ -198,7 +213,7 @@ func sameDecisions(rt storetest.TB, fast, full *store.Store, sp keys.SpaceID) {
 		rt.Fatal(err)
 	}
 	if vf.Hash != vs.Hash || vf.Visible != vs.Visible {
-		rt.Fatalf("view from the cut %s (%d keys), whole space %s (%d keys)", vf.Hash, vf.Visible, vs.Hash, vs.Visible)
+		rt.Fatalf("view: %s %s (%d keys), %s %s (%d keys)", pair.a, vf.Hash, vf.Visible, pair.b, vs.Hash, vs.Visible)
 	}
 	for name, tag := range store.DecisionTables {
 		a, err := store.Rows(fast, tag, sp)
@@ -211,12 +226,12 @@ func sameDecisions(rt storetest.TB, fast, full *store.Store, sp keys.SpaceID) {
 		}
 		for k, v := range b {
 			if w, ok := a[k]; !ok || w != v {
-				rt.Fatalf("%s row %x: from the cut %q (held %v), whole space %q", name, k, w, ok, v)
+				rt.Fatalf("%s row %x: %s %q (held %v), %s %q", name, k, pair.a, w, ok, pair.b, v)
 			}
 		}
 		for k, v := range a {
 			if _, ok := b[k]; !ok {
-				rt.Fatalf("%s row %x: from the cut %q, not held deciding the whole space", name, k, v)
+				rt.Fatalf("%s row %x: %s %q, not held by %s", name, k, pair.a, v, pair.b)
 			}
 		}
 	}

@@ -66,7 +66,7 @@ func TestRedecideAfterRetention(t *testing.T) {
 			}
 			sts = append(sts, st)
 		}
-		sameDecisions(t, sts[0], sts[1], sp)
+		sameDecisions(t, fromCutAndWhole, sts[0], sts[1], sp)
 		e, err := sts[0].Get(ctx, sp, []byte("k"))
 		if err != nil && !del {
 			t.Fatal(err)
