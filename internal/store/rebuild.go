@@ -45,8 +45,8 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 	}
 
 	decide, rebuildView := (*applier).decide, (*applier).rebuildView
-	if ref, ok := inMemory.Load(a.s); ok { // this package's tests only
-		decide, rebuildView = ref.(reference).decide, ref.(reference).view
+	if ref := a.s.reference; ref != nil { // this package's tests only
+		decide, rebuildView = ref.decide, ref.view
 	}
 	bc := a.newBatch()
 	d, control, err := decide(a, ctx, bc, st)

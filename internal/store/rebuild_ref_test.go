@@ -16,8 +16,8 @@ import (
 // for the view's replay, the old cells in a map. The reference the
 // streaming rebuild is compared with; the returned func undoes it.
 func SetInMemoryRebuild(s *Store) func() {
-	inMemory.Store(s, reference{decide: inMemoryDecide, view: inMemoryView})
-	return func() { inMemory.Delete(s) }
+	s.reference = &reference{decide: inMemoryDecide, view: inMemoryView}
+	return func() { s.reference = nil }
 }
 
 // inMemoryDecide is acl.Evaluate over every commit of st's space.

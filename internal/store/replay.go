@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -15,14 +14,11 @@ import (
 	"github.com/loamdb/loam/internal/view"
 )
 
-// inMemory holds, for this package's tests only, the stores that rebuild
-// with a reference instead: the whole path as it was before it streamed
-// (every commit decoded in memory, the old cells in a map), which the
-// streaming one is compared with.
-var inMemory sync.Map // *Store → reference
-
-// reference is a rebuild's two steps: the decision (with the commits it
-// read: at least the revoking ones) and the view's replay.
+// reference is a rebuild's two steps, the decision (with the commits it
+// read: at least the revoking ones) and the view's replay, as this
+// package's tests set them on a store (Store.reference): the whole path as
+// it was before it streamed (every commit decoded in memory, the old cells
+// in a map), which the streaming one is compared with.
 type reference struct {
 	decide func(a *applier, ctx context.Context, bc *batch, st *spaceState) (*acl.Decision, []*commit.Commit, error)
 	view   func(a *applier, bc *batch, st *spaceState, d *acl.Decision) ([]Change, error)

@@ -131,7 +131,10 @@ type Store struct {
 	// fullRedecide, set by this package's tests before use, makes every
 	// re-decision decide the whole space (redecide.go).
 	fullRedecide bool
-	fromCut      atomic.Int64 // re-decisions made from the cut (redecide.go)
+	// reference, set by this package's tests before use, makes the whole
+	// path rebuild as it did before it streamed (replay.go).
+	reference *reference
+	fromCut   atomic.Int64 // re-decisions made from the cut (redecide.go)
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
