@@ -20,38 +20,48 @@ const (
 // contexts are unrelated.
 type Hasher struct {
 	key  [32]byte
-	pool sync.Pool
+	pool sync.Pool // of *pooledHash
+}
+
+// pooledHash is a hasher with the room its digest is written to: a
+// digest written into the caller's stack would escape to the heap
+// (blake3's Sum appends to it), one allocation per hash.
+type pooledHash struct {
+	h   *blake3.Hasher
+	out [32]byte
 }
 
 // NewHasher returns the hasher for ctx.
 func NewHasher(ctx string) *Hasher {
 	h := &Hasher{}
 	blake3.DeriveKey(h.key[:], ctx, nil)
-	h.pool.New = func() any { return blake3.New(32, h.key[:]) }
+	h.pool.New = func() any { return &pooledHash{h: blake3.New(32, h.key[:])} }
 	return h
 }
 
 // Sum returns the keyed hash of the concatenation of parts.
 func (h *Hasher) Sum(parts ...[]byte) Digest {
-	b := h.pool.Get().(*blake3.Hasher)
-	b.Reset()
+	x := h.pool.Get().(*pooledHash)
+	x.h.Reset()
 	for _, p := range parts {
-		b.Write(p)
+		x.h.Write(p)
 	}
-	var d Digest
-	b.Sum(d[:0])
-	h.pool.Put(b)
-	return d
+	return h.done(x)
 }
 
 // Sum1 returns the keyed hash of b (Sum without the variadic slice, for
 // hot paths).
 func (h *Hasher) Sum1(b []byte) Digest {
-	x := h.pool.Get().(*blake3.Hasher)
-	x.Reset()
-	x.Write(b)
-	var d Digest
-	x.Sum(d[:0])
+	x := h.pool.Get().(*pooledHash)
+	x.h.Reset()
+	x.h.Write(b)
+	return h.done(x)
+}
+
+// done returns x's digest and gives x back to the pool.
+func (h *Hasher) done(x *pooledHash) Digest {
+	x.h.Sum(x.out[:0])
+	d := Digest(x.out)
 	h.pool.Put(x)
 	return d
 }
