@@ -128,6 +128,10 @@ type Store struct {
 	// named points (see fault); a non-nil error is injected there as a
 	// storage failure.
 	hook func(point string, c *commit.Commit) error
+	// batchSeen, if set by this package's tests before use, is called by
+	// the applier with each batch it is about to commit (the benchmarks
+	// count its bytes by row kind).
+	batchSeen func(b *pebble.Batch)
 	// fullRedecide, set by this package's tests before use, makes every
 	// re-decision decide the whole space (redecide.go).
 	fullRedecide bool
