@@ -44,4 +44,5 @@ var TagNames = map[byte]string{
 	tagRotation: "rotation", tagHistory: "history", tagErased: "erased", tagPolicy: "policy",
 	tagSchema: "schema", tagCell: "cell", tagViewState: "viewstate", tagLost: "lost",
 	tagFloor: "floor", tagDeadCell: "deadcell", tagOnce: "once",
+	tagRevoking: "revoking", tagDead: "dead", tagIncr: "incr",
 }

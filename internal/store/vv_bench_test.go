@@ -138,7 +138,11 @@ func measureWritten(m0, m1 *pebble.Metrics, tags map[byte]int64, n int) writeFig
 	}
 	for tag, v := range tags {
 		f.rows += float64(v) / float64(n)
-		f.byTag[store.TagNames[tag]] += float64(v) / float64(n)
+		name, ok := store.TagNames[tag]
+		if !ok {
+			name = fmt.Sprintf("tag%02x", tag)
+		}
+		f.byTag[name] += float64(v) / float64(n)
 	}
 	return f
 }
