@@ -536,6 +536,9 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 	if b.Empty() {
 		return nil
 	}
+	if a.s.batchSeen != nil {
+		a.s.batchSeen(b)
+	}
 	if err := b.Commit(a.s.sync); err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package store
 
-import "github.com/loamdb/loam/internal/commit"
+import (
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/commit"
+)
 
 // SetHook makes the applier call h at named points: "group" before it
 // processes a group of requests (an error there panics: use it to block),
@@ -23,4 +27,22 @@ func RawKeys(s *Store) ([][]byte, error) {
 		out = append(out, append([]byte(nil), it.Key()...))
 	}
 	return out, it.Error()
+}
+
+// SetBatchSeen makes the applier call fn with each batch it is about to
+// commit. Set it before submitting the requests it concerns.
+func SetBatchSeen(s *Store, fn func(b *pebble.Batch)) { s.batchSeen = fn }
+
+// DBMetrics returns Pebble's metrics of s's database.
+func DBMetrics(s *Store) *pebble.Metrics { return s.db.Metrics() }
+
+// TagNames names the row kinds by their tag, for the benchmarks' metrics.
+var TagNames = map[byte]string{
+	tagMeta: "meta", tagName: "name", tagCommit: "commit", tagCommitID: "commitid",
+	tagHead: "head", tagVV: "vv", tagFork: "fork", tagPast: "past",
+	tagOffchain: "offchain", tagGrant: "grant", tagInvalid: "invalid", tagCut: "cut",
+	tagRotation: "rotation", tagHistory: "history", tagErased: "erased", tagPolicy: "policy",
+	tagSchema: "schema", tagCell: "cell", tagViewState: "viewstate", tagLost: "lost",
+	tagFloor: "floor", tagDeadCell: "deadcell", tagOnce: "once",
+	tagRevoking: "revoking", tagDead: "dead", tagIncr: "incr",
 }
