@@ -41,19 +41,7 @@ func TestBatchVerifier(t *testing.T) {
 // rules did not change with the library (docs/design.md, "Signature
 // verification").
 func TestZIP215Vectors(t *testing.T) {
-	f, err := os.Open("testdata/zip215.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vectors [][2]string
-	if err := json.NewDecoder(zr).Decode(&vectors); err != nil {
-		t.Fatal(err)
-	}
+	vectors := zip215Vectors(t)
 	if len(vectors) != 196 {
 		t.Fatalf("%d vectors, want 196", len(vectors))
 	}
@@ -78,6 +66,26 @@ func TestZIP215Vectors(t *testing.T) {
 	if !all.Verify() {
 		t.Error("the 196 vectors do not verify as one batch")
 	}
+}
+
+// zip215Vectors reads the ZIP-215 test vectors: hex public key and
+// signature pairs, of the message "Zcash".
+func zip215Vectors(t *testing.T) [][2]string {
+	t.Helper()
+	f, err := os.Open("testdata/zip215.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors [][2]string
+	if err := json.NewDecoder(zr).Decode(&vectors); err != nil {
+		t.Fatal(err)
+	}
+	return vectors
 }
 
 // TestVerifyRejects: a flipped bit anywhere in a signature, key or
@@ -125,19 +133,7 @@ func TestVerifyRejects(t *testing.T) {
 // non-canonical keys) and for keys that are not points at all; the
 // cache never holds more than its bound.
 func TestExpandedAgrees(t *testing.T) {
-	f, err := os.Open("testdata/zip215.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vectors [][2]string
-	if err := json.NewDecoder(zr).Decode(&vectors); err != nil {
-		t.Fatal(err)
-	}
+	vectors := zip215Vectors(t)
 	msg := []byte("Zcash")
 	notPoints := 0
 	for i, v := range vectors {

@@ -2,8 +2,6 @@ package store
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -160,15 +158,12 @@ func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error
 		st.maxKey, st.hasMax = key, true // aliases the commit, which outlives the batch
 	}
 	if !bc.fresh[sp] && !beyond {
-		v, err := a.s.get(cs.key)
-		switch {
-		case errors.Is(err, pebble.ErrNotFound):
-		case err != nil:
+		c, ok, err := a.s.storedCell(cs.key)
+		if err != nil {
 			return nil, err
-		default:
-			if cs.cell, err = view.DecodeCell(v); err != nil {
-				return nil, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, key, err)
-			}
+		}
+		if ok {
+			cs.cell = c
 		}
 	}
 	bc.cells[ks] = cs

@@ -3,10 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -128,16 +125,11 @@ func (a *applier) viewChanges(ctx context.Context, bc *batch, cellPrefix []byte)
 			continue
 		}
 		w, _ := cs.cell.Winner()
-		v, err := a.s.get(cs.key)
-		switch {
-		case errors.Is(err, pebble.ErrNotFound):
-		case err != nil:
+		old, ok, err := a.s.storedCell(cs.key)
+		if err != nil {
 			return nil, err
-		default:
-			old, err := view.DecodeCell(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-			}
+		}
+		if ok {
 			if o, _ := old.Winner(); o.Version == w.Version {
 				continue
 			}

@@ -469,18 +469,27 @@ func (s *Store) Conflicts(ctx context.Context, sp keys.SpaceID, key []byte) ([]v
 }
 
 func (s *Store) cell(sp keys.SpaceID, key []byte) (view.Cell, error) {
-	v, err := s.get(cellKey(sp, key))
-	if errors.Is(err, pebble.ErrNotFound) {
+	c, ok, err := s.storedCell(cellKey(sp, key))
+	if err == nil && !ok {
 		return view.Cell{}, fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
-	if err != nil {
-		return view.Cell{}, fmt.Errorf("store: get: %w", err)
+	return c, err
+}
+
+// storedCell reads the cell row at k (a cellKey); ok is false when there
+// is none.
+func (s *Store) storedCell(k []byte) (c view.Cell, ok bool, err error) {
+	v, err := s.get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return view.Cell{}, false, nil
 	}
-	c, err := view.DecodeCell(v)
 	if err != nil {
-		return view.Cell{}, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, key, err)
+		return view.Cell{}, false, fmt.Errorf("store: get: %w", err)
 	}
-	return c, nil
+	if c, err = view.DecodeCell(v); err != nil {
+		return view.Cell{}, false, fmt.Errorf("%w: cell %q: %v", ErrCorrupt, k[1+keys.Size:], err)
+	}
+	return c, true, nil
 }
 
 // Query selects a key range of a view. Nil fields do not restrict (an
