@@ -11,6 +11,7 @@ import (
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
+	"github.com/loamdb/loam/internal/testkit"
 )
 
 // chatKey and chatMessage are the chat workload of internal/space
@@ -69,22 +70,45 @@ func bytesIn(n *Node) (total uint64) {
 
 // joinChat joins a fresh node in home to a's space "chat" as a reader,
 // waits until its view is a's, and returns it with the bytes it received.
-func joinChat(t *testing.T, a *Node, id keys.SpaceID, home string) (*Node, uint64) {
+func joinChat(t *testing.T, a *Node, id keys.SpaceID, home string, wait time.Duration) (*Node, uint64) {
 	t.Helper()
 	j := openSnapNode(t, home)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	tk, err := a.Invite(ctx, "chat", commit.RoleRead, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := j.Join(ctx, tk); err != nil {
+		reportNodes(t, id, a, j)
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Minute, "the joiner to reach the space's view", func() bool {
+	waitReporting(t, wait, "the joiner to reach the space's view", func() bool {
 		return viewHash(j, id) == viewHash(a, id)
-	})
+	}, id, a, j)
 	return j, bytesIn(j)
+}
+
+// waitReporting is waitFor that, when d runs out, first logs what each
+// of nodes holds of space id and its peers: a stalled sync or join says
+// where it stalled.
+func waitReporting(t *testing.T, d time.Duration, what string, cond func() bool, id keys.SpaceID, nodes ...*Node) {
+	t.Helper()
+	if !testkit.Poll(d, 5*time.Millisecond, cond) {
+		reportNodes(t, id, nodes...)
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
+// reportNodes logs what each of nodes holds of space id, its floor, its
+// peers and its counters.
+func reportNodes(t *testing.T, id keys.SpaceID, nodes ...*Node) {
+	t.Helper()
+	ctx := context.Background()
+	for i, n := range nodes {
+		f, ferr := n.st.Floor(ctx, id)
+		t.Logf("node %d (%s): view %s; floor %+v %v; peers %+v; counters %+v", i, n.Author().Short(), viewHash(n, id), f, ferr, n.Peers(), n.Counters())
+	}
 }
 
 // TestChatJoinSkipsDeadHistory is issue 14's must-show over loopback: a
@@ -120,6 +144,13 @@ func TestChatJoinSkipsDeadHistory(t *testing.T) {
 // or its view is not the others'.
 func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 	ctx := context.Background()
+	// Each wait is sized for the workload: minutes for the full figure,
+	// three for the test's twentieth, so that a stalled sync or join
+	// fails here, saying where, and not at the package's timeout.
+	wait := 3 * time.Minute
+	if n > 5_000 {
+		wait = 30 * time.Minute
+	}
 	start := time.Now()
 	phase := func(what string) {
 		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
@@ -132,10 +163,10 @@ func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 	joinAs(t, a, b, "chat", commit.RoleWrite, time.Hour)
 	writeChat(t, w, n, gone)
 	phase("written")
-	waitFor(t, 30*time.Minute, "b to hold the chat", func() bool { return viewHash(b, id) == viewHash(a, id) })
+	waitReporting(t, wait, "b to hold the chat", func() bool { return viewHash(b, id) == viewHash(a, id) }, id, a, b)
 	phase("synced to b")
 
-	j0, full := joinChat(t, a, id, filepath.Join(dir, "full"))
+	j0, full := joinChat(t, a, id, filepath.Join(dir, "full"), wait)
 	if f, err := j0.st.Floor(ctx, id); err != nil || f != nil {
 		t.Fatalf("the full joiner is floored (%v, %v): no checkpoint was made yet", f, err)
 	}
@@ -149,19 +180,19 @@ func chatJoinFigure(t *testing.T, dir string, n, gone int) (full, snap uint64) {
 		t.Fatal(err)
 	}
 	phase("checkpoint made")
-	waitFor(t, 30*time.Minute, "b to hold the erasures and the checkpoint", func() bool { return viewHash(b, id) == viewHash(a, id) })
+	waitReporting(t, wait, "b to hold the erasures and the checkpoint", func() bool { return viewHash(b, id) == viewHash(a, id) }, id, a, b)
 	phase("synced to b")
 
-	j1, snap := joinChat(t, a, id, filepath.Join(dir, "snap"))
+	j1, snap := joinChat(t, a, id, filepath.Join(dir, "snap"), wait)
 	phase("join from the checkpoint")
 	f, err := j1.st.Floor(ctx, id)
 	if err != nil || f == nil || f.Checkpoint != k.ID {
 		t.Fatalf("the joiner is not floored at the checkpoint %s: %+v, %v", k.ID.Short(), f, err)
 	}
-	waitFor(t, time.Minute, "all three to hold one view", func() bool {
+	waitReporting(t, time.Minute, "all three to hold one view", func() bool {
 		h := viewHash(a, id)
 		return viewHash(b, id) == h && viewHash(j1, id) == h
-	})
+	}, id, a, b, j1)
 	for _, n := range []*Node{a, b, j1} {
 		if m := n.Counters().Misbehaving; len(m) != 0 {
 			t.Errorf("misbehaviour counted: %v", m)
