@@ -272,6 +272,9 @@ type applier struct {
 	// must not be written to again, so every write fails with it until
 	// the store is opened again.
 	broken error
+	// holdReads: a rebuild is committing its view in pieces (rebuild.go):
+	// commitBatch leaves readers on the state before it.
+	holdReads bool
 }
 
 // batch is the work of one group commit.
@@ -533,6 +536,21 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 		}
 		a.broken = err
 	}()
+	// The authors numbered since the last commit, with the first batch
+	// that may hold their numbers (causal.go, number).
+	var numbered map[*spaceState]int
+	for _, st := range a.spaces {
+		if st.numbered < len(st.authors) {
+			n, err := writeNumbers(b, st)
+			if err != nil {
+				return err
+			}
+			if numbered == nil {
+				numbered = map[*spaceState]int{}
+			}
+			numbered[st] = n
+		}
+	}
 	if b.Empty() {
 		return nil
 	}
@@ -542,7 +560,12 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 	if err := b.Commit(a.s.sync); err != nil {
 		return err
 	}
-	a.s.publish() // durable now: readers may see it
+	for st, n := range numbered {
+		st.numbered = n
+	}
+	if !a.holdReads {
+		a.s.publish() // durable now: readers may see it
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -33,26 +34,11 @@ import (
 // budget; an author's vector missing or at another seq is folded again
 // from its rows.
 
-// gain is one entry of a commit's gains: author's entry rose to seq.
+// gain is one entry of a commit's gains: the author numbered num in its
+// space (spaceState.number) rose to seq.
 type gain struct {
-	author keys.AuthorID
-	seq    uint64
-	// num is 1 + the author's number in its space (spaceState.number),
-	// when known: gains computed in this process carry it, so that the
-	// deps of later commits of the batch fold them without a map lookup
-	// by author; 0 (decoded from a row) means look it up (numberOf).
-	// Never stored.
 	num uint32
-}
-
-// numberOf returns g's author's number in st. A number g carries is
-// checked against st's table (a space state loaded again numbers its
-// authors anew): comparing 32 bytes is cheaper than a map lookup.
-func (st *spaceState) numberOf(g gain) uint32 {
-	if i := int(g.num) - 1; i >= 0 && i < len(st.authors) && st.authors[i] == g.author {
-		return uint32(i)
-	}
-	return st.number(g.author)
+	seq uint64
 }
 
 // knowBudget bounds the bytes of the knowledge vectors the applier keeps,
@@ -61,12 +47,48 @@ var knowBudget = 64 << 20
 
 // knowledge is K(author, seq): by author number (spaceState.nums), the
 // highest seq seen, 0 for none. An author's own entry is not kept.
+//
+// tail holds the gains of the author's latest commits, up to seq: tail[i]
+// those of seq+1-len(tail)+i. A later commit's dep on one of them folds
+// its gains from memory instead of from the rows (gainsOf): in a chat,
+// deps name commits a few seqs behind their author's latest.
 type knowledge struct {
-	seq uint64
-	vec []uint64
+	seq       uint64
+	vec       []uint64
+	tail      [][]gain
+	tailBytes int
 }
 
-func (k *knowledge) size() int { return 48 + 8*cap(k.vec) }
+// tailLen bounds a knowledge's tail, in commits.
+const tailLen = 32
+
+func (k *knowledge) size() int { return 72 + 8*cap(k.vec) + k.tailBytes }
+
+// tailGains returns the gains of the author's commit seq when the tail
+// holds them.
+func (k *knowledge) tailGains(seq uint64) ([]gain, bool) {
+	if seq > k.seq || k.seq-seq >= uint64(len(k.tail)) {
+		return nil, false
+	}
+	return k.tail[uint64(len(k.tail))-1-(k.seq-seq)], true
+}
+
+// push appends the gains of the author's commit k.seq+1 to the tail,
+// dropping the oldest past tailLen, and returns the change of k's size.
+func (k *knowledge) push(gs []gain) int {
+	before := k.size()
+	if len(k.tail) == tailLen {
+		k.tailBytes -= 24 + 16*cap(k.tail[0])
+		k.tail[0] = nil
+		k.tail = k.tail[1:]
+	}
+	if cap(k.tail) == len(k.tail) { // grown, or the front slid to the end
+		k.tail = append(make([][]gain, 0, tailLen), k.tail...)
+	}
+	k.tail = append(k.tail, gs)
+	k.tailBytes += 24 + 16*cap(gs)
+	return k.size() - before
+}
 
 // past answers "is (author, seq) in the causal past of c" for one commit c
 // being applied: its author's knowledge before it and its gains.
@@ -83,19 +105,25 @@ func (p *past) saw(au keys.AuthorID, seq uint64) bool {
 	if au == p.author {
 		return seq <= p.seq
 	}
+	i, ok := p.st.nums[au]
+	if !ok {
+		return false
+	}
 	for _, g := range p.gains {
-		if g.author == au {
-			if g.seq >= seq {
+		if g.num >= i {
+			if g.num == i && g.seq >= seq {
 				return true
 			}
 			break
 		}
 	}
-	i, ok := p.st.nums[au]
-	return ok && int(i) < len(p.base) && p.base[i] >= seq
+	return int(i) < len(p.base) && p.base[i] >= seq
 }
 
-// number returns au's number in the space, giving it the next if new.
+// number returns au's number in the space, giving it the next if new. A
+// new number is written with the next batch the applier commits
+// (commitBatch, writeNumbers), so that it is durable with the first row
+// that holds it.
 func (st *spaceState) number(au keys.AuthorID) uint32 {
 	i, ok := st.nums[au]
 	if !ok {
@@ -109,7 +137,7 @@ func (st *spaceState) number(au keys.AuthorID) uint32 {
 // raise folds gains into k.
 func (st *spaceState) raise(k *knowledge, gs []gain) {
 	for _, g := range gs {
-		i := int(st.numberOf(g))
+		i := int(g.num)
 		if i >= len(k.vec) {
 			before := k.size()
 			k.vec = append(k.vec, make([]uint64, i+1-len(k.vec))...)
@@ -191,8 +219,8 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 			continue
 		}
 		err = a.gainsOf(bc, st, l.author, kb+1, l.seq, func(g gain) {
-			if i := st.numberOf(g); i != self && g.seq > has(i) {
-				set(i, g.seq)
+			if g.num != self && g.seq > has(g.num) {
+				set(g.num, g.seq)
 			}
 		})
 		if err != nil {
@@ -201,21 +229,14 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 	}
 	p.gains = make([]gain, 0, len(touched))
 	for _, i := range touched {
-		p.gains = append(p.gains, gain{author: st.authors[i], seq: sc[i], num: i + 1})
+		p.gains = append(p.gains, gain{num: i, seq: sc[i]})
 	}
 	slices.SortFunc(p.gains, compareGains)
 	return p, nil
 }
 
-// compareGains orders gains by author, as their rows hold them: by the
-// first eight bytes as a number first (authors are hashes: they almost
-// always differ there), which is cheaper than comparing 32 bytes.
-func compareGains(x, y gain) int {
-	if c := cmp.Compare(binary.BigEndian.Uint64(x.author[:8]), binary.BigEndian.Uint64(y.author[:8])); c != 0 {
-		return c
-	}
-	return bytes.Compare(x.author[8:], y.author[8:])
-}
+// compareGains orders gains by author number, as their rows hold them.
+func compareGains(x, y gain) int { return cmp.Compare(x.num, y.num) }
 
 // stored records c's gains (p, computed if nil) once c is stored on its
 // author's main chain, moves its author's knowledge to c and returns p.
@@ -233,7 +254,7 @@ func (a *applier) stored(bc *batch, st *spaceState, c *commit.Commit, p *past) (
 		bc.from[from] = c.Seq
 	}
 	if p != nil && len(p.gains) > 0 {
-		if err := bc.b.Set(pastKey(st.id, c.Author, c.Seq), appendGains(nil, p.gains), nil); err != nil {
+		if err := bc.b.Set(gainsKey(st.id, st.number(c.Author), c.Seq), appendGains(nil, p.gains), nil); err != nil {
 			return nil, err
 		}
 		bc.pasts[authorSeq{st.id, c.Author, c.Seq}] = p.gains
@@ -314,9 +335,12 @@ func (st *spaceState) advance(c *commit.Commit, p *past) {
 	if k == nil || k.seq != c.Seq-1 {
 		return // folded again from the rows when needed
 	}
+	var gs []gain
 	if p != nil {
 		st.raise(k, p.gains)
+		gs = p.gains
 	}
+	st.knowBytes += k.push(gs)
 	k.seq = c.Seq
 }
 
@@ -342,6 +366,8 @@ func (a *applier) knownAt(bc *batch, st *spaceState, au keys.AuthorID, seq uint6
 			st.knowBytes -= k.size()
 			return nil, err
 		}
+		st.knowBytes -= k.tailBytes // the tail must end at k.seq
+		k.tail, k.tailBytes = nil, 0
 	}
 	k.seq = seq
 	return k, nil
@@ -389,17 +415,30 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 // gainsOf calls fn with the gains of au's commits from seq lo to hi, from
 // the stored rows and this batch's.
 func (a *applier) gainsOf(bc *batch, st *spaceState, au keys.AuthorID, lo, hi uint64, fn func(gain)) error {
+	if k := st.know[au]; k != nil && lo <= hi {
+		if _, ok := k.tailGains(lo); ok && hi <= k.seq {
+			for s := lo; s <= hi; s++ {
+				gs, _ := k.tailGains(s)
+				for _, g := range gs {
+					fn(g)
+				}
+			}
+			return nil
+		}
+	}
 	stop := hi // the last seq whose row is stored, not in this batch
 	if f, ok := bc.from[authorSeq{st.id, au, 0}]; ok && f <= hi {
 		stop = f - 1
 	}
-	if lo <= stop {
-		it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: pastKey(st.id, au, lo), UpperBound: pastKey(st.id, au, stop+1)})
+	// An author without a number has no gains row stored: every row
+	// names its author by number.
+	if num, ok := st.nums[au]; ok && lo <= stop {
+		it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: gainsKey(st.id, num, lo), UpperBound: gainsKey(st.id, num, stop+1)})
 		if err != nil {
 			return err
 		}
 		for it.First(); it.Valid(); it.Next() {
-			if err := eachGain(it.Value(), fn); err != nil {
+			if err := eachGain(it.Value(), len(st.authors), fn); err != nil {
 				it.Close()
 				return fmt.Errorf("%w: gains of %s: %v", ErrCorrupt, au, err)
 			}
@@ -416,39 +455,87 @@ func (a *applier) gainsOf(bc *batch, st *spaceState, au keys.AuthorID, lo, hi ui
 	return nil
 }
 
-// appendGains encodes gains sorted by author: uvarint(n), then per gain
-// author (32), uvarint seq.
+// appendGains encodes gains sorted by author number: uvarint(n), then per
+// gain uvarint of its number (the first) or of its distance to the
+// previous number less one (the others), and uvarint seq. A commit's
+// dozen gains take some 40 bytes instead of 400 with authors by ID.
 func appendGains(dst []byte, gs []gain) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(gs)))
-	for _, g := range gs {
-		dst = append(dst, g.author[:]...)
+	for i, g := range gs {
+		d := uint64(g.num)
+		if i > 0 {
+			d -= uint64(gs[i-1].num) + 1
+		}
+		dst = binary.AppendUvarint(dst, d)
 		dst = binary.AppendUvarint(dst, g.seq)
 	}
 	return dst
 }
 
-// decodeGains parses appendGains's encoding strictly: authors in
-// increasing order, seqs above 0, nothing after.
-func decodeGains(b []byte) ([]gain, error) {
+// decodeGains parses appendGains's encoding strictly (eachGain).
+func decodeGains(b []byte, authors int) ([]gain, error) {
 	var gs []gain
-	err := eachGain(b, func(g gain) { gs = append(gs, g) })
+	err := eachGain(b, authors, func(g gain) { gs = append(gs, g) })
 	return gs, err
 }
 
-// eachGain calls fn with each gain of b as it decodes it (decodeGains),
-// and returns the first error: fn may have been called before it.
-func eachGain(b []byte, fn func(gain)) error {
+// eachGain calls fn with each gain of b as it decodes it, and returns the
+// first error: fn may have been called before it. Numbers must increase
+// and be below authors (the space's numbered authors), seqs above 0,
+// varints minimal, nothing after.
+func eachGain(b []byte, authors int, fn func(gain)) error {
+	n, k := minUvarint(b)
+	if k <= 0 || n > uint64(len(b))/2 {
+		return fmt.Errorf("bad gains length")
+	}
+	b = b[k:]
+	var next uint64 // the least number the next gain may have
+	for range n {
+		d, k := minUvarint(b)
+		if k <= 0 || d >= uint64(authors) {
+			return fmt.Errorf("bad gain author number")
+		}
+		num := next + d
+		if num >= uint64(authors) {
+			return fmt.Errorf("gain author number %d past the %d numbered", num, authors)
+		}
+		b = b[k:]
+		s, k := minUvarint(b)
+		if k <= 0 || s == 0 {
+			return fmt.Errorf("bad gain seq")
+		}
+		b = b[k:]
+		fn(gain{num: uint32(num), seq: s})
+		next = num + 1
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%d bytes after the gains", len(b))
+	}
+	return nil
+}
+
+// oldGain is a gain as rows written before session 11 held it: its
+// author by ID (tag 0x15, pastKey).
+type oldGain struct {
+	author keys.AuthorID
+	seq    uint64
+}
+
+// eachOldGain decodes an old gains row strictly: uvarint(n), then per
+// gain author (32), uvarint seq, authors in increasing order, seqs above
+// 0, nothing after.
+func eachOldGain(b []byte, fn func(oldGain)) error {
 	n, k := minUvarint(b)
 	if k <= 0 || n > uint64(len(b))/(keys.Size+1) {
 		return fmt.Errorf("bad gains length")
 	}
 	b = b[k:]
-	var prev gain
+	var prev oldGain
 	for i := range n {
 		if len(b) < keys.Size {
 			return fmt.Errorf("gains truncated")
 		}
-		var g gain
+		var g oldGain
 		copy(g.author[:], b)
 		b = b[keys.Size:]
 		if i > 0 && bytes.Compare(prev.author[:], g.author[:]) >= 0 {
@@ -481,22 +568,11 @@ func minUvarint(b []byte) (uint64, int) {
 // (tagVV rows: the whole vector of each commit with deps) by the commits'
 // gains, durably, reading each author's vectors in seq order: a commit's
 // gains are the entries of its vector above its author's previous one.
-func (a *applier) convertVVs(sp keys.SpaceID) error {
-	lower := spaceKey(tagVV, sp)
-	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	if !it.First() {
-		return it.Error()
-	}
-	b := a.s.db.NewBatch()
-	defer b.Close()
+func (a *applier) convertVVs(st *spaceState) error {
+	lower := spaceKey(tagVV, st.id)
 	var au keys.AuthorID
 	prev := view.VV{}
-	for ; it.Valid(); it.Next() {
-		k := it.Key()
+	return a.convertRows(st, lower, func(b *pebble.Batch, k, v []byte) error {
 		if len(k) != len(lower)+keys.Size+8 {
 			return fmt.Errorf("%w: version vector key %x", ErrCorrupt, k)
 		}
@@ -504,30 +580,135 @@ func (a *applier) convertVVs(sp keys.SpaceID) error {
 			au, prev = next, view.VV{}
 		}
 		seq := binary.BigEndian.Uint64(k[len(lower)+keys.Size:])
-		vv, err := view.DecodeVV(bytes.Clone(it.Value()))
+		vv, err := view.DecodeVV(bytes.Clone(v))
 		if err != nil {
 			return fmt.Errorf("%w: version vector of %s seq %d: %v", ErrCorrupt, au, seq, err)
 		}
 		var gs []gain
 		for y, s := range vv {
 			if y != au && s > prev[y] {
-				gs = append(gs, gain{author: y, seq: s})
+				gs = append(gs, gain{num: st.number(y), seq: s})
 			}
 		}
 		prev = vv
 		if len(gs) == 0 {
-			continue
+			return nil
 		}
-		slices.SortFunc(gs, func(x, y gain) int { return bytes.Compare(x.author[:], y.author[:]) })
-		if err := b.Set(pastKey(sp, au, seq), appendGains(nil, gs), nil); err != nil {
+		slices.SortFunc(gs, compareGains)
+		return b.Set(gainsKey(st.id, st.number(au), seq), appendGains(nil, gs), nil)
+	})
+}
+
+// convertPasts replaces the gains rows of space sp written before session
+// 11, which named each author by its ID (tag 0x15), by rows naming them
+// by number (tagGains), durably.
+func (a *applier) convertPasts(st *spaceState) error {
+	lower := spaceKey(tagPast, st.id)
+	return a.convertRows(st, lower, func(b *pebble.Batch, k, v []byte) error {
+		if len(k) != len(lower)+keys.Size+8 {
+			return fmt.Errorf("%w: gains key %x", ErrCorrupt, k)
+		}
+		au := keys.AuthorID(k[len(lower):])
+		seq := binary.BigEndian.Uint64(k[len(lower)+keys.Size:])
+		var gs []gain
+		err := eachOldGain(v, func(g oldGain) { gs = append(gs, gain{num: st.number(g.author), seq: g.seq}) })
+		if err != nil {
+			return fmt.Errorf("%w: gains of %s seq %d: %v", ErrCorrupt, au, seq, err)
+		}
+		slices.SortFunc(gs, compareGains)
+		return b.Set(gainsKey(st.id, st.number(au), seq), appendGains(nil, gs), nil)
+	})
+}
+
+// convertRowsPiece is how many old rows a conversion rewrites in one
+// batch: a space of a million commits converts in pieces of a few MiB.
+var convertRowsPiece = 1 << 14
+
+// convertRows rewrites every row under the prefix lower by fn, in pieces:
+// each piece's new rows, the author numbers they use and the removal of
+// the old rows converted are one batch, so that a crash between pieces
+// leaves rows of both kinds, each row in one, and the next load goes on.
+func (a *applier) convertRows(st *spaceState, lower []byte, fn func(b *pebble.Batch, k, v []byte) error) error {
+	upper := prefixEnd(lower)
+	for {
+		it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return err
+		}
+		b := a.s.db.NewBatch()
+		n := 0
+		var last []byte
+		for it.First(); it.Valid() && n < convertRowsPiece; it.Next() {
+			if err = fn(b, it.Key(), it.Value()); err != nil {
+				break
+			}
+			last = append(last[:0], it.Key()...)
+			n++
+		}
+		more := it.Valid()
+		if err == nil {
+			err = it.Error()
+		}
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && n > 0 {
+			end := upper
+			if more {
+				end = append(last, 0) // the next key after last
+			}
+			if err = b.DeleteRange(lower, end, nil); err == nil {
+				err = a.commitNumbered(b, st)
+			}
+		}
+		b.Close()
+		if err != nil || !more {
 			return err
 		}
 	}
-	if err := it.Error(); err != nil {
+}
+
+// writeNumbers adds to b the rows of st's authors numbered since its
+// numbers were last written, and returns how many st has numbered.
+func writeNumbers(b *pebble.Batch, st *spaceState) (int, error) {
+	for i := st.numbered; i < len(st.authors); i++ {
+		if err := b.Set(authorNumKey(st.id, uint32(i)), st.authors[i][:], nil); err != nil {
+			return 0, err
+		}
+	}
+	return len(st.authors), nil
+}
+
+// commitNumbered commits b with the rows of st's new author numbers, for
+// a space state the applier does not cache (yet): commitBatch writes
+// those of the states it caches.
+func (a *applier) commitNumbered(b *pebble.Batch, st *spaceState) error {
+	n, err := writeNumbers(b, st)
+	if err != nil {
 		return err
 	}
-	if err := b.DeleteRange(lower, prefixEnd(lower), nil); err != nil {
+	if err := a.commitBatch(b); err != nil {
 		return err
 	}
-	return a.commitBatch(b)
+	st.numbered = n
+	return nil
+}
+
+// loadNumbers reads the numbers of st's authors (tagAuthorNum): 0, 1, 2
+// ... each an author once.
+func (s *Store) loadNumbers(ctx context.Context, st *spaceState) error {
+	var e err0
+	p := spaceKey(tagAuthorNum, st.id)
+	for k, v := range s.scan(ctx, p, false, &e) {
+		if len(k) != len(p)+4 || len(v) != keys.Size || binary.BigEndian.Uint32(k[len(p):]) != uint32(len(st.authors)) {
+			return fmt.Errorf("%w: author number row %x", ErrCorrupt, k)
+		}
+		au := keys.AuthorID(v)
+		if _, dup := st.nums[au]; dup {
+			return fmt.Errorf("%w: author %s numbered twice", ErrCorrupt, au.Short())
+		}
+		st.number(au)
+	}
+	st.numbered = len(st.authors)
+	return e.err
 }

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"slices"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -43,9 +46,11 @@ func Knower(s *Store, sp keys.SpaceID, budget int) (func(au keys.AuthorID, seq u
 func WriteOldVectors(s *Store, sp keys.SpaceID, vv func(au keys.AuthorID, seq uint64) (view.VV, bool)) error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	p := spaceKey(tagPast, sp)
-	if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
-		return err
+	for _, tag := range []byte{tagPast, tagGains, tagAuthorNum} {
+		p := spaceKey(tag, sp)
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return err
+		}
 	}
 	for sc, err := range s.AllCommits(context.Background(), sp) {
 		if err != nil {
@@ -60,4 +65,62 @@ func WriteOldVectors(s *Store, sp keys.SpaceID, vv func(au keys.AuthorID, seq ui
 		}
 	}
 	return b.Commit(nil)
+}
+
+// appendOldGains encodes gains as rows written before session 11 held
+// them (eachOldGain).
+func appendOldGains(dst []byte, gs []oldGain) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(gs)))
+	for _, g := range gs {
+		dst = append(dst, g.author[:]...)
+		dst = binary.AppendUvarint(dst, g.seq)
+	}
+	return dst
+}
+
+// WriteOldGains rewrites space sp's gains rows as versions before
+// session 11 wrote them: authors by ID (tag 0x15), no author numbers.
+// Close the store after: its caches are stale.
+func WriteOldGains(s *Store, sp keys.SpaceID) error {
+	st := newSpaceState(sp)
+	if err := s.loadNumbers(context.Background(), st); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	p := spaceKey(tagGains, sp)
+	var e err0
+	for k, v := range s.scan(context.Background(), p, false, &e) {
+		num, seq := binary.BigEndian.Uint32(k[len(p):]), binary.BigEndian.Uint64(k[len(p)+4:])
+		gs, err := decodeGains(v, len(st.authors))
+		if err != nil {
+			return err
+		}
+		old := make([]oldGain, len(gs))
+		for i, g := range gs {
+			old[i] = oldGain{author: st.authors[g.num], seq: g.seq}
+		}
+		slices.SortFunc(old, func(x, y oldGain) int { return bytes.Compare(x.author[:], y.author[:]) })
+		if err := b.Set(pastKey(sp, st.authors[num], seq), appendOldGains(nil, old), nil); err != nil {
+			return err
+		}
+	}
+	if e.err != nil {
+		return e.err
+	}
+	for _, tag := range []byte{tagGains, tagAuthorNum} {
+		p := spaceKey(tag, sp)
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(nil)
+}
+
+// SetConvertPiece sets how many old rows a load converts per batch, and
+// returns a function that restores it.
+func SetConvertPiece(n int) func() {
+	saved := convertRowsPiece
+	convertRowsPiece = n
+	return func() { convertRowsPiece = saved }
 }

@@ -113,8 +113,40 @@ func TestPropertyCausalPast(t *testing.T) {
 // gains, and goes on applying: the view is the model's and the causal
 // past of every commit what the DAG says.
 func TestOldVectorsConverted(t *testing.T) {
-	ctx := context.Background()
 	h := storetest.GenHistory(rand.New(rand.NewPCG(16, 16)), storetest.Gen{Authors: 12, Ops: 600, Keys: 15, MaxBatch: 2})
+	byLoc := map[[2]any]*commit.Commit{}
+	for _, c := range h.Commits {
+		byLoc[[2]any{c.Author, c.Seq}] = c
+	}
+	checkConverted(t, h, 0x13, func(st *store.Store, sp keys.SpaceID) error {
+		return store.WriteOldVectors(st, sp, func(au keys.AuthorID, seq uint64) (view.VV, bool) {
+			c := byLoc[[2]any{au, seq}]
+			if len(c.Deps) == 0 {
+				return nil, false
+			}
+			return h.VVs[c.ID], true
+		})
+	})
+}
+
+// TestOldGainsConverted: a store whose space holds gains rows as versions
+// before session 11 wrote them (tag 0x15, authors by ID, no author
+// numbers) opens, converts them in pieces to rows by author number, and
+// goes on applying, as TestOldVectorsConverted.
+func TestOldGainsConverted(t *testing.T) {
+	h := storetest.GenHistory(rand.New(rand.NewPCG(16, 17)), storetest.Gen{Authors: 12, Ops: 600, Keys: 15, MaxBatch: 2})
+	defer store.SetConvertPiece(7)() // several pieces
+	checkConverted(t, h, 0x15, store.WriteOldGains)
+}
+
+// checkConverted applies the first half of h, rewrites the space's causal
+// rows as an older version wrote them (writeOld, rows of table oldTag),
+// opens the store again and applies the rest: the view must be the
+// model's, the causal past of every commit what the DAG says, no row of
+// oldTag left and no row by author number before the conversion.
+func checkConverted(t *testing.T, h *storetest.History, oldTag byte, writeOld func(*store.Store, keys.SpaceID) error) {
+	t.Helper()
+	ctx := context.Background()
 	sp, half := h.Space(), len(h.Commits)/2
 	dir := t.TempDir()
 	st, err := store.Open(dir, store.Options{NoSync: true})
@@ -125,25 +157,15 @@ func TestOldVectorsConverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustApplyAll(t, st, sp, h.Commits[:half])
-	byLoc := map[[2]any]*commit.Commit{}
-	for _, c := range h.Commits {
-		byLoc[[2]any{c.Author, c.Seq}] = c
-	}
-	withDeps := 0
-	err = store.WriteOldVectors(st, sp, func(au keys.AuthorID, seq uint64) (view.VV, bool) {
-		c := byLoc[[2]any{au, seq}]
-		if len(c.Deps) == 0 {
-			return nil, false
-		}
-		withDeps++
-		return h.VVs[c.ID], true
-	})
-	if err != nil || withDeps == 0 {
-		t.Fatalf("old vectors: %v (%d written)", err, withDeps)
+	if err := writeOld(st, sp); err != nil {
+		t.Fatal(err)
 	}
 	st.Close()
-	if n := countTag(t, dir, 0x13); n != withDeps {
-		t.Fatalf("%d old vector rows written, want %d", n, withDeps)
+	if n := countTag(t, dir, oldTag); n < 20 {
+		t.Fatalf("%d old rows written, want more than a few pieces", n)
+	}
+	if n := countTag(t, dir, 0x27) + countTag(t, dir, 0x26); n != 0 {
+		t.Fatalf("%d rows by author number left", n)
 	}
 
 	st, err = store.Open(dir, store.Options{NoSync: true})
@@ -163,8 +185,8 @@ func TestOldVectorsConverted(t *testing.T) {
 		}
 	}
 	st.Close()
-	if n := countTag(t, dir, 0x13); n != 0 {
-		t.Fatalf("%d old vector rows left after the conversion", n)
+	if n := countTag(t, dir, oldTag); n != 0 {
+		t.Fatalf("%d old rows left after the conversion", n)
 	}
 }
 

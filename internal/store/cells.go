@@ -157,8 +157,15 @@ func (a *applier) cell(bc *batch, st *spaceState, key []byte) (*cellState, error
 	if beyond {
 		st.maxKey, st.hasMax = key, true // aliases the commit, which outlives the batch
 	}
-	if !bc.fresh[sp] && !beyond {
-		c, ok, err := a.s.storedCell(cs.key)
+	if !beyond && (!bc.fresh[sp] || st.piecedCells) {
+		var c view.Cell
+		var ok bool
+		var err error
+		if bc.fresh[sp] { // a rebuild's earlier piece wrote it (rebuild.go)
+			c, ok, err = a.pieceCell(st, cs.key)
+		} else {
+			c, ok, err = a.s.storedCell(cs.key)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -44,6 +45,31 @@ func (s *Store) Heads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 // announce the same heads whether or not they received the commits that
 // do not count.
 func (s *Store) SyncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
+	r, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer s.release(r)
+	r.cmu.Lock()
+	hs, ok := r.syncHeads[sp]
+	r.cmu.Unlock()
+	if ok {
+		return slices.Clone(hs), nil
+	}
+	hs, err = s.syncHeads(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	r.cmu.Lock()
+	if r.syncHeads == nil {
+		r.syncHeads = map[keys.SpaceID][]Head{}
+	}
+	r.syncHeads[sp] = hs
+	r.cmu.Unlock()
+	return slices.Clone(hs), nil
+}
+
+func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) {
 	heads, err := s.Heads(ctx, sp)
 	if err != nil {
 		return nil, err
@@ -140,6 +166,15 @@ func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, 
 // first seq of the tail of its stored commits that do not count: voided
 // (invalid rows) or at and after its fork.
 func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (map[keys.AuthorID]uint64, error) {
+	r, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	clean, err := r.isClean(sp)
+	s.release(r)
+	if clean || err != nil {
+		return nil, err
+	}
 	var e err0
 	invalid := map[acl.Loc]bool{}
 	for k := range s.scan(ctx, spaceKey(tagInvalid, sp, author), false, &e) {

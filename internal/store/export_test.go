@@ -44,5 +44,6 @@ var TagNames = map[byte]string{
 	tagRotation: "rotation", tagHistory: "history", tagErased: "erased", tagPolicy: "policy",
 	tagSchema: "schema", tagCell: "cell", tagViewState: "viewstate", tagLost: "lost",
 	tagFloor: "floor", tagDeadCell: "deadcell", tagOnce: "once",
+	tagAuthorNum: "authornum", tagGains: "gains",
 	tagRevoking: "revoking", tagDead: "dead", tagIncr: "incr",
 }

@@ -17,7 +17,7 @@ var spaceTags = []byte{
 	tagMeta, tagCommit, tagCommitID, tagHead, tagVV, tagFork, tagPast, tagOffchain,
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 	tagHistory, tagErased, tagPolicy, tagSchema, tagLost, tagFloor, tagDeadCell,
-	tagOnce,
+	tagOnce, tagAuthorNum, tagGains,
 	tagRevoking, tagDead, tagIncr,
 }
 

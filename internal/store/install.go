@@ -141,9 +141,15 @@ func (a *applier) installSpace(sp keys.SpaceID, in *Install) error {
 		}
 		gs := make([]gain, len(g.Gains))
 		for i, x := range g.Gains {
-			gs[i] = gain{author: x.Author, seq: x.Seq}
+			gs[i] = gain{num: st.number(x.Author), seq: x.Seq}
 		}
-		if err := bc.b.Set(pastKey(sp, g.Author, g.Seq), appendGains(nil, gs), nil); err != nil {
+		slices.SortFunc(gs, compareGains)
+		for i := 1; i < len(gs); i++ {
+			if gs[i].num == gs[i-1].num {
+				return fail("a gains row of %s seq %d names an author twice", g.Author.Short(), g.Seq)
+			}
+		}
+		if err := bc.b.Set(gainsKey(sp, st.number(g.Author), g.Seq), appendGains(nil, gs), nil); err != nil {
 			return err
 		}
 		bc.pasts[authorSeq{sp, g.Author, g.Seq}] = gs
@@ -217,6 +223,9 @@ func (a *applier) installSpace(sp keys.SpaceID, in *Install) error {
 	}
 	bc.dirty[sp] = st
 	if err := a.fault("install", nil); err != nil {
+		return err
+	}
+	if _, err := writeNumbers(bc.b, st); err != nil { // st is not cached: commitBatch does not see it
 		return err
 	}
 	if err := a.commit(bc); err != nil {

@@ -16,7 +16,7 @@ const (
 	tagHead     byte = 0x12
 	tagVV       byte = 0x13 // version vectors, written before #16: converted on load (causal.go)
 	tagFork     byte = 0x14
-	tagPast     byte = 0x15 // a commit's gains (causal.go)
+	tagPast     byte = 0x15 // a commit's gains naming authors by ID, written before session 11: converted on load (causal.go)
 	tagOffchain byte = 0x16
 	tagGrant    byte = 0x17
 	tagInvalid  byte = 0x18
@@ -39,6 +39,12 @@ const (
 	// tagOnce: the writes tracked for write-once rules, one row per key
 	// of a commit that counts (schema.go).
 	tagOnce byte = 0x24
+	// tagAuthorNum numbers a space's authors, number (4 bytes) -> author,
+	// numbers 0, 1, 2 ... in the order the store met them; tagGains holds
+	// a main-chain commit's gains by author number (causal.go). Numbers
+	// are this store's own: nothing sent to a peer carries them.
+	tagAuthorNum byte = 0x26
+	tagGains     byte = 0x27
 )
 
 func spaceKey(tag byte, sp keys.SpaceID, rest ...[]byte) []byte {
@@ -67,6 +73,14 @@ func vvKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 
 func pastKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {
 	return spaceKey(tagPast, sp, a[:], be64(seq))
+}
+
+func gainsKey(sp keys.SpaceID, num uint32, seq uint64) []byte {
+	return spaceKey(tagGains, sp, binary.BigEndian.AppendUint32(nil, num), be64(seq))
+}
+
+func authorNumKey(sp keys.SpaceID, num uint32) []byte {
+	return spaceKey(tagAuthorNum, sp, binary.BigEndian.AppendUint32(nil, num))
 }
 
 func invalidKey(sp keys.SpaceID, a keys.AuthorID, seq uint64) []byte {

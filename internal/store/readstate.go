@@ -1,9 +1,13 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/loamdb/loam/internal/keys"
 )
 
 // Reads see only durable state. Pebble makes a committed batch visible
@@ -20,6 +24,42 @@ type readState struct {
 	snap    *pebble.Snapshot
 	refs    int  // readers using it; guarded by Store.rmu
 	retired bool // a newer one was published; guarded by Store.rmu
+
+	// clean caches, per space, whether the snapshot holds no invalid and
+	// no fork row of it (withheld's answer is then empty for every
+	// author): sync asks it for each author it sends, many times a second.
+	// syncHeads caches SyncHeads per space: sync asks it each time it
+	// looks for what a peer lacks.
+	cmu       sync.Mutex
+	clean     map[keys.SpaceID]bool
+	syncHeads map[keys.SpaceID][]Head
+}
+
+// isClean reports whether r's snapshot holds no invalid and no fork row
+// of space sp.
+func (r *readState) isClean(sp keys.SpaceID) (bool, error) {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if c, ok := r.clean[sp]; ok {
+		return c, nil
+	}
+	c := true
+	for _, tag := range []byte{tagInvalid, tagFork} {
+		p := spaceKey(tag, sp)
+		it, err := r.snap.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			return false, err
+		}
+		c = c && !it.First()
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return false, err
+		}
+	}
+	if r.clean == nil {
+		r.clean = map[keys.SpaceID]bool{}
+	}
+	r.clean[sp] = c
+	return c, nil
 }
 
 // errGone is the error of a read after reopening the store failed for

@@ -30,3 +30,8 @@ func Rows(s *Store, tag byte, sp keys.SpaceID) (map[string]string, error) {
 	}
 	return out, e.err
 }
+
+// SetPieceBytes makes s's rebuilds commit their view in pieces of about
+// n bytes (rebuild.go, pieceFull); 0 restores the default. Set it before
+// the first request.
+func SetPieceBytes(s *Store, n int) { s.pieceBytes = n }

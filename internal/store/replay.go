@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -79,18 +82,17 @@ func slim(c *commit.Commit, values bool) slimCommit {
 
 // rebuildView recomputes the cells of a space into bc from the commits
 // that count (d), replayed in causal order from the store (walk): it
-// holds one commit per author at a time, not the space's commits. The changes are
-// found by comparing the new cells with the stored ones (the batch is not
-// committed yet, so the store still reads the old cells), without a map
-// of the old cells.
+// holds one commit per author at a time, not the space's commits, and
+// commits the view in pieces (commitPiece), the cells of one piece at a
+// time. It returns no changes: commitView, which commits the last piece,
+// finds them, comparing the cells before and after.
 func (a *applier) rebuildView(bc *batch, st *spaceState, d *acl.Decision) ([]Change, error) {
 	ctx := context.Background()
 	sp := st.id
-	cellPrefix := spaceKey(tagCell, sp)
 	bc.fresh[sp] = true
 	// Erasures are decided again too: a write erased by an erase that no
 	// longer counts is lost (its payload is gone here), no longer erased.
-	for _, p := range [][]byte{cellPrefix, spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), spaceKey(tagDead, sp), policyKey(sp)} {
+	for _, p := range [][]byte{spaceKey(tagCell, sp), spaceKey(tagHistory, sp), spaceKey(tagErased, sp), spaceKey(tagLost, sp), spaceKey(tagDead, sp), policyKey(sp)} {
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return nil, err
 		}
@@ -102,52 +104,88 @@ func (a *applier) rebuildView(bc *batch, st *spaceState, d *acl.Decision) ([]Cha
 	st.view.Hash, st.view.Visible = view.Hash{}, 0
 
 	err := a.walk(ctx, bc, st, func(c *commit.Commit, p *past) error {
-		bc.changes = bc.changes[:0] // the changes are found from the cells below
+		bc.changes = bc.changes[:0] // the changes are found from the cells (commitView)
 		if !d.Valid(c.Author, c.Seq) {
 			return nil
 		}
-		return a.applyOps(bc, st, c, p)
+		if err := a.applyOps(bc, st, c, p); err != nil {
+			return err
+		}
+		if a.pieceFull(bc) {
+			return a.commitPiece(bc, st)
+		}
+		return nil
 	})
+	return nil, err
+}
+
+// viewChanges returns the visible changes between the cells under
+// cellPrefix in before (the view before a rebuild) and in the database
+// (the view rebuilt, committed): a cell whose winner's version differs,
+// and a cell before with a visible winner that is gone. It scans both in
+// key order, holding no cell but the changes.
+func (a *applier) viewChanges(ctx context.Context, before *pebble.Snapshot, cellPrefix []byte) ([]Change, error) {
+	opts := &pebble.IterOptions{LowerBound: cellPrefix, UpperBound: prefixEnd(cellPrefix)}
+	oldIt, err := before.NewIterWithContext(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return a.viewChanges(ctx, bc, cellPrefix)
-}
-
-// viewChanges returns the visible changes between the cells stored under
-// cellPrefix and those of bc (every cell of the space, rebuilt): a new
-// cell whose winner's version differs from the stored one's, and a stored
-// cell with a visible winner that bc does not hold.
-func (a *applier) viewChanges(ctx context.Context, bc *batch, cellPrefix []byte) ([]Change, error) {
+	defer oldIt.Close()
+	newIt, err := a.s.db.NewIterWithContext(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer newIt.Close()
+	decode := func(v []byte) (view.Cell, error) { // valid until the iterator moves
+		c, err := view.DecodeCell(v)
+		if err != nil {
+			return view.Cell{}, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
+		}
+		return c, nil
+	}
 	var changes []Change
-	for _, cs := range bc.cells {
-		if !bytes.HasPrefix(cs.key, cellPrefix) {
+	oldOK, newOK := oldIt.First(), newIt.First()
+	for oldOK || newOK {
+		cmp := 0
+		switch {
+		case !oldOK:
+			cmp = 1
+		case !newOK:
+			cmp = -1
+		default:
+			cmp = bytes.Compare(oldIt.Key(), newIt.Key())
+		}
+		if cmp < 0 { // gone
+			old, err := decode(oldIt.Value())
+			if err != nil {
+				return nil, err
+			}
+			if o, _ := old.Winner(); !o.Tombstone() {
+				changes = append(changes, Change{Key: bytes.Clone(oldIt.Key()[len(cellPrefix):]), Entry: view.Entry{Kind: commit.KindDel}})
+			}
+			oldOK = oldIt.Next()
 			continue
 		}
-		w, _ := cs.cell.Winner()
-		old, ok, err := a.s.storedCell(cs.key)
+		nc, err := decode(newIt.Value())
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			if o, _ := old.Winner(); o.Version == w.Version {
-				continue
+		w, _ := nc.Winner()
+		same := false
+		if cmp == 0 {
+			old, err := decode(oldIt.Value())
+			if err != nil {
+				return nil, err
 			}
+			o, _ := old.Winner()
+			same = o.Version == w.Version
+			oldOK = oldIt.Next()
 		}
-		changes = append(changes, Change{Key: cs.key[len(cellPrefix):], Entry: w})
+		if !same {
+			w.Value = bytes.Clone(w.Value)
+			changes = append(changes, Change{Key: bytes.Clone(newIt.Key()[len(cellPrefix):]), Entry: w})
+		}
+		newOK = newIt.Next()
 	}
-	var e err0
-	for k, v := range a.s.scan(ctx, cellPrefix, false, &e) {
-		if _, ok := bc.cells[string(k)]; ok {
-			continue
-		}
-		old, err := view.DecodeCell(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: rebuild: %v", ErrCorrupt, err)
-		}
-		if o, _ := old.Winner(); !o.Tombstone() {
-			changes = append(changes, Change{Key: bytes.Clone(k[len(cellPrefix):]), Entry: view.Entry{Kind: commit.KindDel}})
-		}
-	}
-	return changes, e.err
+	return changes, errors.Join(oldIt.Error(), newIt.Error())
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -24,8 +25,14 @@ type CellRow struct {
 // Cells yields every non-empty cell of a space in key order, tombstoned
 // keys included. Keys and values are copies the caller may keep.
 func (s *Store) Cells(ctx context.Context, sp keys.SpaceID) iter.Seq2[CellRow, error] {
-	p := spaceKey(tagCell, sp)
-	skip := len(p)
+	return s.CellsUnder(ctx, sp, nil)
+}
+
+// CellsUnder yields the non-empty cells of the keys under prefix, as
+// Cells does.
+func (s *Store) CellsUnder(ctx context.Context, sp keys.SpaceID, prefix []byte) iter.Seq2[CellRow, error] {
+	p := cellKey(sp, prefix)
+	skip := 1 + keys.Size
 	return func(yield func(CellRow, error) bool) {
 		var e err0
 		for k, v := range s.scan(ctx, p, false, &e) {
@@ -59,27 +66,53 @@ type GainRow struct {
 	Gains  []Gain
 }
 
-// Gains yields a space's gain rows by author, then seq.
+// Gains yields a space's gain rows by author, then seq: those of the
+// authors this store had met when it was called.
 func (s *Store) Gains(ctx context.Context, sp keys.SpaceID) iter.Seq2[GainRow, error] {
-	p := spaceKey(tagPast, sp)
 	return func(yield func(GainRow, error) bool) {
-		var e err0
-		for k, v := range s.scan(ctx, p, false, &e) {
-			gs, err := decodeGains(v)
-			if err != nil || len(k) != len(p)+keys.Size+8 {
-				yield(GainRow{}, fmt.Errorf("%w: gains row: %v", ErrCorrupt, err))
-				return
-			}
-			r := GainRow{Author: keys.AuthorID(k[len(p):]), Seq: binary.BigEndian.Uint64(k[len(p)+keys.Size:]), Gains: make([]Gain, len(gs))}
-			for i, g := range gs {
-				r.Gains[i] = Gain{Author: g.author, Seq: g.seq}
-			}
-			if !yield(r, nil) {
-				return
-			}
+		st := newSpaceState(sp)
+		if err := s.loadNumbers(ctx, st); err != nil {
+			yield(GainRow{}, fmt.Errorf("store: gains: %w", err))
+			return
 		}
-		if e.err != nil {
-			yield(GainRow{}, fmt.Errorf("store: gains: %w", e.err))
+		byID := make([]uint32, len(st.authors))
+		for i := range byID {
+			byID[i] = uint32(i)
+		}
+		slices.SortFunc(byID, func(x, y uint32) int { return bytes.Compare(st.authors[x][:], st.authors[y][:]) })
+		for _, num := range byID {
+			p := gainsKey(sp, num, 0)[:1+keys.Size+4]
+			var e err0
+			for k, v := range s.scan(ctx, p, false, &e) {
+				gs, err := decodeGains(v, len(st.authors))
+				if err != nil {
+					// A row written since the numbers were read may name
+					// an author numbered since: numbers only grow.
+					again := newSpaceState(sp)
+					if err := s.loadNumbers(ctx, again); err != nil {
+						yield(GainRow{}, fmt.Errorf("store: gains: %w", err))
+						return
+					}
+					st.authors = again.authors
+					gs, err = decodeGains(v, len(st.authors))
+				}
+				if err != nil || len(k) != len(p)+8 {
+					yield(GainRow{}, fmt.Errorf("%w: gains row %x: %v", ErrCorrupt, k, err))
+					return
+				}
+				r := GainRow{Author: st.authors[num], Seq: binary.BigEndian.Uint64(k[len(p):]), Gains: make([]Gain, len(gs))}
+				for i, g := range gs {
+					r.Gains[i] = Gain{Author: st.authors[g.num], Seq: g.seq}
+				}
+				slices.SortFunc(r.Gains, func(x, y Gain) int { return bytes.Compare(x.Author[:], y.Author[:]) })
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if e.err != nil {
+				yield(GainRow{}, fmt.Errorf("store: gains: %w", e.err))
+				return
+			}
 		}
 	}
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/keys"
 )
@@ -29,11 +31,13 @@ type spaceState struct {
 	fastFrom map[keys.AuthorID]uint64
 	forked   map[keys.AuthorID]uint64 // author → lowest forked seq
 	view     ViewState
-	// nums numbers the space's authors for the knowledge vectors; know
-	// holds K at the latest applied commit of some authors, knowBytes
-	// their size (causal.go).
+	// nums numbers the space's authors, for the gains rows and the
+	// knowledge vectors (tagAuthorNum: the first numbered rows are
+	// stored); know holds K at the latest applied commit of some authors,
+	// knowBytes their size (causal.go).
 	nums        map[keys.AuthorID]uint32
 	authors     []keys.AuthorID // by number
+	numbered    int             // authors[:numbered] have their rows stored
 	know        map[keys.AuthorID]*knowledge
 	knowBytes   int
 	knowChecked int // knowBytes when the budget was last checked
@@ -49,6 +53,14 @@ type spaceState struct {
 	// the space was installed from (floor.go); nil: full history.
 	floor map[keys.AuthorID]uint64
 	over  map[keys.AuthorID]*overCount // kept past each cut (overcut.go)
+	// pieces counts the pieces a rebuild has committed (rebuild.go): from
+	// the first, the database holds a half-rebuilt space whose view state
+	// says so. Once one of them held the view's new cells (piecedCells),
+	// the rebuild reads them back from the database, not the readers'
+	// snapshot.
+	pieces      int
+	piecedCells bool
+	pieceIt     *pebble.Iterator // pieceCell's, until the next piece
 
 	// maxKey is the greatest key with a cell (stored or in the batch), once
 	// maxLoaded; a write to a greater key needs no read: its cell cannot
@@ -86,11 +98,17 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.convertVVs(sp); err != nil {
-		return nil, err
-	}
 	st := newSpaceState(sp)
 	st.view = vs
+	if err := a.s.loadNumbers(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := a.convertVVs(st); err != nil {
+		return nil, err
+	}
+	if err := a.convertPasts(st); err != nil {
+		return nil, err
+	}
 	heads, err := a.s.Heads(ctx, sp)
 	if err != nil {
 		return nil, err
@@ -146,7 +164,10 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 		return nil, err
 	}
 	a.spaces[sp] = st
-	if vs.rebuild || vs.redecide { // a crash came between storing and deciding again
+	// A crash came between storing and deciding again, or between two
+	// pieces of a rebuilt view (rebuild.go, commitPiece: the view state
+	// of a half-rebuilt view says rebuild).
+	if vs.rebuild || vs.redecide {
 		if _, _, err := a.rebuild(sp, vs.rebuild, nil); err != nil {
 			return nil, err
 		}

@@ -138,7 +138,11 @@ type Store struct {
 	// reference, set by this package's tests before use, makes the whole
 	// path rebuild as it did before it streamed (replay.go).
 	reference *reference
-	fromCut   atomic.Int64 // re-decisions made from the cut (redecide.go)
+	// pieceBytes, set by this package's tests before use, is the size at
+	// which a rebuild commits a piece of its view (rebuild.go); 0: the
+	// default.
+	pieceBytes int
+	fromCut    atomic.Int64 // re-decisions made from the cut (redecide.go)
 
 	reqs chan *request // to the applier
 	quit chan struct{} // closed by Close
@@ -227,7 +231,30 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s.publish()
 	go s.applier()
+	s.finishRebuilds()
 	return s, nil
+}
+
+// finishRebuilds decides again, before Open returns, every space whose
+// view state says a crash came between storing commits and deciding them
+// (the rebuild or redecide flag): a rebuild that committed part of its
+// view in pieces (rebuild.go) left cells of the new view beside cells of
+// the old one, which readers must not see. Loading the space decides it
+// (load). A space that fails to load is left as it is: the next request
+// for it tries again.
+func (s *Store) finishRebuilds() {
+	var e err0
+	var flagged []keys.SpaceID
+	p := []byte{tagViewState}
+	for k, v := range s.scan(context.Background(), p, false, &e) {
+		vs, err := decodeViewState(v)
+		if err == nil && len(k) == 1+keys.Size && (vs.rebuild || vs.redecide) {
+			flagged = append(flagged, keys.SpaceID(k[1:]))
+		}
+	}
+	for _, sp := range flagged {
+		s.Apply(context.Background(), sp, nil) //nolint:errcheck // see above
+	}
 }
 
 // pebbleOptions returns the options Pebble is opened with.

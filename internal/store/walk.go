@@ -227,8 +227,17 @@ func (a *applier) decideStreamed(ctx context.Context, bc *batch, st *spaceState)
 	d = acl.EvaluateControl(st.id, placed, st.forked)
 	placed = nil
 	valid := d.State(st.id)
+	// A revocation may void many commits of an author past its cut, all
+	// for the same reason: they share it (one error, not one a commit).
+	cutWhy := map[keys.AuthorID]error{}
 	err = a.walk(ctx, bc, st, func(c *commit.Commit, p *past) error {
 		if !acl.DataOnly(c) {
+			return nil
+		}
+		l := acl.Loc{Author: c.Author, Seq: c.Seq}
+		cut, isCut := d.Cuts[c.Author]
+		if why := cutWhy[c.Author]; why != nil && isCut && c.Seq > cut {
+			d.Invalid[l] = why
 			return nil
 		}
 		seen := func(au keys.AuthorID, seq uint64) bool {
@@ -238,7 +247,10 @@ func (a *applier) decideStreamed(ctx context.Context, bc *batch, st *spaceState)
 			return p.saw(au, seq)
 		}
 		if why := acl.DecideData(valid, d, c, seen, st.forked); why != nil {
-			d.Invalid[acl.Loc{Author: c.Author, Seq: c.Seq}] = why
+			d.Invalid[l] = why
+			if isCut && c.Seq > cut { // DecideData's reason then: the cut
+				cutWhy[c.Author] = why
+			}
 		}
 		return nil
 	})
@@ -258,8 +270,8 @@ func (p *past) vector() map[keys.AuthorID]uint64 {
 		}
 	}
 	for _, g := range p.gains {
-		if g.author != p.author {
-			out[g.author] = max(out[g.author], g.seq)
+		if au := p.st.authors[g.num]; au != p.author {
+			out[au] = max(out[au], g.seq)
 		}
 	}
 	return out
