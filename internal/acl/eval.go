@@ -49,6 +49,19 @@ type Decision struct {
 	declared map[string][]Schema // every declaration of the set, counting or not (schema.go)
 }
 
+// AddGrant appends g, a grant of a commit that counts, to the list of
+// its kind: People, Certs or Grants.
+func (d *Decision) AddGrant(g Grant) {
+	switch {
+	case g.IsPerson():
+		d.People = append(d.People, g)
+	case g.IsCert():
+		d.Certs = append(d.Certs, g)
+	default:
+		d.Grants = append(d.Grants, g)
+	}
+}
+
 // Valid reports whether the commit (author, seq) counts.
 func (d *Decision) Valid(author keys.AuthorID, seq uint64) bool {
 	_, bad := d.Invalid[Loc{author, seq}]
@@ -163,14 +176,7 @@ func evaluate(e *evaluator) *Decision {
 	}
 	d := &Decision{Invalid: map[Loc]error{}, Cuts: cuts, Revocations: revs, Joined: cur.joined, Schemas: cur.schemas, once: cur.once, declared: cur.declared}
 	for _, g := range cur.grants {
-		switch {
-		case g.IsPerson():
-			d.People = append(d.People, g)
-		case g.IsCert():
-			d.Certs = append(d.Certs, g)
-		default:
-			d.Grants = append(d.Grants, g)
-		}
+		d.AddGrant(g)
 	}
 	for i, err := range cur.invalid {
 		c := order[i].c

@@ -17,10 +17,11 @@ import (
 // which the cache knows of, and this is the safety net.
 const rosterMaxAge = 10 * time.Minute
 
-// rosters keeps the last roster of each space (space.Roster decides the
-// whole space again, reading every commit: about 10 µs a commit), so that
-// the web UI asking for the members every 30 s, and status pages, cost a
-// map lookup while the membership did not change. Any store event that
+// rosters keeps the last roster of each space (space.Roster reads the
+// store's rows and decodes the space's control commits: its cost grows
+// with the grants, joins, certificates and revocations, not with the data
+// commits), so that the web UI asking for the members every 30 s, and
+// status pages, cost a map lookup while the membership did not change. Any store event that
 // may change it (a control op, a voided commit, a fork, a re-decision, a
 // profile written) makes the space's entry stale.
 type rosters struct {

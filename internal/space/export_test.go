@@ -12,3 +12,6 @@ import (
 func (s *Space) CommitUnchecked(ctx context.Context, ops []commit.Op) (*commit.Commit, error) {
 	return s.enqueue(ctx, 0, ops)
 }
+
+// RosterEvaluate is Roster deciding every commit again (the reference).
+var RosterEvaluate = rosterEvaluate

@@ -2,6 +2,7 @@ package space
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -14,7 +15,7 @@ import (
 )
 
 // Member is one author holding (or having held) a grant in a space, as
-// decided from every commit held here (acl.Evaluate).
+// the store decided it from every commit held here (acl.Evaluate).
 type Member struct {
 	Author keys.AuthorID
 	// Invite is set for an invite key: it holds a grant that joiners
@@ -58,8 +59,7 @@ type MemberRevocation struct {
 }
 
 // Members lists the members of a space: every subject of a grant that took
-// effect, in author order. It decides the whole space again (it reads
-// every commit), so it is for status and the CLI, not for hot paths.
+// effect, in author order (see Roster).
 func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, error) {
 	ms, _, err := Roster(ctx, st, sp)
 	return ms, err
@@ -68,7 +68,109 @@ func Members(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, e
 // Roster lists the members of a space as Members does, and its people:
 // every identity that certified a device there or holds a grant there, in
 // identity order.
+//
+// It reads the store's decision, not the commits (#16; docs/design.md,
+// "The roster without every commit"): the commits that grant, join,
+// certify or revoke and whether each counts (store.Controls), the cuts and
+// the forks. It decodes those commits only, and holds them and their
+// grants: its time and memory are the space's control commits', whatever
+// its data commits (a space installed from a snapshot: and those it holds
+// below its floor, store.Controls). A space whose store does not list its
+// revoking commits (stored before those rows, until its next full
+// decision) is decided whole as before (rosterEvaluate).
 func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []Person, error) {
+	ctl, complete, err := st.Controls(ctx, sp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !complete {
+		return rosterEvaluate(ctx, st, sp)
+	}
+	d, certs, times := controlDecision(sp, ctl)
+	return roster(ctx, st, sp, d, certs, times, ctl.Forked)
+}
+
+// controlDecision is the part of the store's decision of sp that Roster
+// lists, built from the control commits ctl lists (acl.Evaluate's, in
+// order: see inDecisionOrder): the grants, people's grants, certificates
+// and joins of the commits that count, and for each cut the first
+// revocation that counts at that cut. certs and times are as rosterEvaluate
+// finds them in the commits, for those commits.
+func controlDecision(sp keys.SpaceID, ctl store.Controls) (d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]time.Time) {
+	certs, times = map[certKey]certInfo{}, map[acl.Loc]time.Time{}
+	all := acl.New(sp) // the grants of every control commit, counting or not: their certificates say which devices a person's revocation cuts
+	var counting []store.Control
+	for _, c := range ctl.Commits { // by author then seq, as rosterEvaluate reads the commits
+		for _, g := range c.Grants {
+			all.Add(g)
+		}
+		if c.C != nil {
+			certsOf(c.C, certs)
+			times[c.Loc] = c.C.Time.Time().UTC()
+		}
+		if c.Counts {
+			counting = append(counting, c)
+		}
+	}
+	slices.SortFunc(counting, inDecisionOrder)
+	d = &acl.Decision{Cuts: ctl.Cuts, Joined: map[keys.AuthorID][]keys.AuthorID{}}
+	for _, c := range counting {
+		for _, g := range c.Grants {
+			d.AddGrant(g)
+			if !g.Invite.IsZero() && !slices.Contains(d.Joined[g.Invite], g.Granter) {
+				d.Joined[g.Invite] = append(d.Joined[g.Invite], g.Granter)
+			}
+		}
+		if c.C == nil {
+			continue
+		}
+		for _, r := range acl.CutsOf(c.C, all.Devices) {
+			if cut, ok := ctl.Cuts[r.Author]; ok && cut == r.LastSeq && r.Author != keys.AuthorID(sp) {
+				d.Revocations = append(d.Revocations, acl.Revocation{Cut: r, By: c.C.Author, Seq: c.C.Seq, Time: c.C.Time})
+			}
+		}
+	}
+	return d, certs, times
+}
+
+// inDecisionOrder orders control commits as acl.Evaluate's decision order
+// does commits dated after the commits they name, as an honest device's
+// are (its clock observes every commit it stores): by time, author, ID.
+// (docs/design.md, "The roster without every commit": with clocks that do
+// not follow causality only the order of the lists, and which of two at
+// one place is named, may differ.) A commit not held (none is: a floored
+// space keeps every control commit) comes first, by place.
+func inDecisionOrder(a, b store.Control) int {
+	if a.C == nil || b.C == nil {
+		if a.C != nil || b.C != nil {
+			return cmp.Compare(b2i(a.C != nil), b2i(b.C != nil))
+		}
+		if c := bytes.Compare(a.Loc.Author[:], b.Loc.Author[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Loc.Seq, b.Loc.Seq)
+	}
+	if c := a.C.Time.Compare(b.C.Time); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(a.C.Author[:], b.C.Author[:]); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.C.ID[:], b.C.ID[:])
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rosterEvaluate is Roster deciding the whole space again: it reads and
+// decodes every commit and runs acl.Evaluate over them. Roster falls back
+// to it where the store does not list the revoking commits; it is the
+// reference Roster is tested against.
+func rosterEvaluate(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []Person, error) {
 	var cs []*commit.Commit
 	certs := map[certKey]certInfo{}
 	times := map[acl.Loc]time.Time{}
@@ -94,7 +196,14 @@ func Roster(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Member, []
 			forked[f.A.Author] = f.A.Seq
 		}
 	}
-	d := acl.Evaluate(sp, cs, forked)
+	return roster(ctx, st, sp, acl.Evaluate(sp, cs, forked), certs, times, forked)
+}
+
+// roster lists the members and people of d, the decision of sp: certs
+// holds the certificates of the commits held (the first of each device
+// by an identity, by author then seq), times the time of each commit
+// that grants, forked the forked authors.
+func roster(ctx context.Context, st *store.Store, sp keys.SpaceID, d *acl.Decision, certs map[certKey]certInfo, times map[acl.Loc]time.Time, forked map[keys.AuthorID]uint64) ([]Member, []Person, error) {
 	now := commit.HLC{Wall: uint64(time.Now().UnixMicro())}
 	state := d.State(sp)
 
