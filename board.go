@@ -33,9 +33,11 @@ type Poll struct {
 	Counts []int      `json:"counts"`
 	Votes  []PollVote `json:"votes,omitempty"`
 	// Signed is the votes held that verify (signed by a device of the
-	// person their key names), Counted those counted, Late those signed
-	// after the close, Invalid those for no option, Ignored the vote keys
-	// that are not a verified vote (someone voting as another).
+	// person their key names): each vote key's latest write and, when
+	// that one is late, the write the key held at the close; Counted
+	// those counted, Late those signed after the close, Invalid those for
+	// no option, Ignored the vote keys that are not a verified vote
+	// (someone voting as another).
 	Signed  int `json:"signed"`
 	Counted int `json:"counted"`
 	Late    int `json:"late"`

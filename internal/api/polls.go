@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/node"
 	"github.com/loamdb/loam/internal/poll"
 	"github.com/loamdb/loam/internal/space"
@@ -47,9 +48,11 @@ type Poll struct {
 	// only; a secret one shows counts.
 	Votes []PollVote `json:"votes,omitempty"`
 	// Signed is the votes held that verify (signed by a device of the
-	// person their key names); Counted, those counted; Late, signed
-	// after the close; Invalid, for an option the poll does not have;
-	// Ignored, vote keys that are not a verified vote.
+	// person their key names): each vote key's latest write and, when
+	// that one is late, the write the key held at the close; Counted,
+	// those counted; Late, signed after the close; Invalid, for an
+	// option the poll does not have; Ignored, vote keys that are not a
+	// verified vote.
 	Signed  int    `json:"signed"`
 	Counted int    `json:"counted"`
 	Late    int    `json:"late"`
@@ -151,20 +154,40 @@ func PollOf(ctx context.Context, n *node.Node, sp *space.Space, id string) (Poll
 }
 
 // readPoll counts the poll written in e from the votes under its
-// prefix, streamed: only the votes that verify are kept.
+// prefix, streamed: only the votes that verify are kept. The view holds
+// each vote key's latest write only; for a key whose write is signed after
+// the close (a late one, counted as such), the write that was the key's
+// winner at the close is read from the key's past (Space.WinnerAt) and
+// counted in its place, unless it was deleted or its payload is gone
+// (erased, or dropped by retention): then nothing can bring it back and
+// the person's vote does not count. A key deleted after the close is
+// read so too (the delete is late: the vote held at the close counts).
 func readPoll(ctx context.Context, sp *space.Space, ro roster, e poll.Entry) (Poll, error) {
-	if _, err := poll.DecodePoll(e.Key, e.Author, e.Value); err != nil {
+	d, err := poll.DecodePoll(e.Key, e.Author, e.Value)
+	if err != nil {
 		return Poll{}, err
 	}
+	closes := poll.TimeOf(d.Closes)
+	at := commit.HLC{Wall: closes.Wall, Logical: closes.Logical}
 	var rangeErr error
 	votes := func(yield func(poll.Entry) bool) {
-		id := strings.TrimPrefix(e.Key, poll.PollPrefix)
-		for kv, err := range sp.Range(ctx, store.Query{Prefix: []byte(poll.VotePrefix + id + "/")}) {
+		for kv, err := range sp.Winners(ctx, []byte(poll.VotePrefix+d.ID+"/")) {
 			if err != nil {
 				rangeErr = err
 				return
 			}
-			if !yield(pollEntryOf(kv)) {
+			if !kv.Entry.Tombstone() && !yield(pollEntryOf(kv)) {
+				return
+			}
+			if kv.Entry.Time.Compare(at) <= 0 {
+				continue
+			}
+			w, ok, err := sp.WinnerAt(ctx, kv.Key, at)
+			if err != nil {
+				rangeErr = err
+				return
+			}
+			if ok && !yield(pollEntryOf(store.KV{Key: kv.Key, Entry: w})) {
 				return
 			}
 		}

@@ -54,8 +54,11 @@ type Tally struct {
 
 // Count tallies votes for p: each member's latest vote signed at or
 // before the close counts (a member changes its vote by writing its key
-// again); ties between two writes at one time go to the lower option, so
-// every replica counts the same.
+// again), whatever was written after the close; ties between two writes
+// at one time go to the lower option, so every replica counts the same.
+// votes must hold that latest vote for the tally to count it: a view
+// holds only a key's latest write, so a reader whose latest write is
+// late also gives the write held at the close (internal/api's readPoll).
 func Count(p Poll, votes []Vote) Tally {
 	t := Tally{Counts: make([]int, len(p.Options)), Ballots: map[string]int{}}
 	last := map[string]Vote{}

@@ -116,9 +116,12 @@ func Read(entries []Entry, persons Persons) []Result {
 
 // ReadOne reads the poll written in entry poll, counting the entries of
 // votes (those under VotePrefix+ID+"/"; others are skipped). It keeps
-// only the votes that verify, at most one per key and so per person of
-// the roster, however many keys votes yields. An error wraps errNotPoll
-// if poll is not one.
+// only the votes that verify, and counts at most one per person of the
+// roster (Count), however many keys votes yields. votes may yield several
+// writes of one key: a reader whose view holds a key's write signed after
+// the close gives it (counted late) and the write the key held at the
+// close (counted), as the API does. An error wraps errNotPoll if poll is
+// not one.
 func ReadOne(poll Entry, votes iter.Seq[Entry], persons Persons) (Result, error) {
 	r, err := DecodePoll(poll.Key, poll.Author, poll.Value)
 	if err != nil {
