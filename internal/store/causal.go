@@ -83,7 +83,9 @@ func (k *knowledge) push(gs []gain) int {
 		k.tail = k.tail[1:]
 	}
 	if cap(k.tail) == len(k.tail) { // grown, or the front slid to the end
-		k.tail = append(make([][]gain, 0, tailLen), k.tail...)
+		// Room for tailLen more: slid one a push, a full tail moves once
+		// every tailLen commits, not at each.
+		k.tail = append(make([][]gain, 0, 2*tailLen), k.tail...)
 	}
 	k.tail = append(k.tail, gs)
 	k.tailBytes += 24 + 16*cap(gs)
