@@ -8,12 +8,11 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/storetest"
 )
 
 // TestRosterSkewedClocks: with clocks that do not follow causality (each
@@ -30,7 +29,8 @@ func TestRosterSkewedClocks(t *testing.T) {
 	var differ, rosters int
 	for seed := range uint64(200) {
 		r := rand.New(rand.NewPCG(seed, seed^0x5ce3))
-		sk, cs := skewedHistory(r)
+		h := storetest.GenSkewed(r)
+		sk, cs := h.SpaceKey, h.Commits
 		sp := sk.Space()
 		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
 		if err != nil {
@@ -85,77 +85,4 @@ func orderless(ms []space.Member) string {
 		fmt.Fprintf(&b, "%s role %d invite %v joined %v cut %v forked %d grants %v\n", m.Author.Short(), m.Role, m.Invite, js, cut, m.ForkedAt, gs)
 	}
 	return b.String()
-}
-
-// skewedHistory is a space of 3 to 5 authors (the first two admins) whose
-// clocks do not follow causality, as store's genSkewed: each author's time
-// grows along its chain from a base drawn up to ten minutes apart; an
-// admin's commit grants a role or revokes an author at a random seq one
-// time in three.
-func skewedHistory(r *rand.Rand) (keys.SpaceKey, []*commit.Commit) {
-	seed := func() (s [32]byte) {
-		for i := range s {
-			s[i] = byte(r.IntN(256))
-		}
-		return s
-	}
-	sk := keys.SpaceKeyFromSeed(seed())
-	sp := sk.Space()
-	n := 3 + r.IntN(3)
-	as := make([]keys.DeviceKey, n)
-	var grants []commit.Op
-	for i := range as {
-		as[i] = keys.DeviceKeyFromSeed(seed())
-		role := commit.RoleWrite
-		if i < 2 {
-			role = commit.RoleAdmin
-		}
-		grants = append(grants, commit.GrantOp(commit.Grant{Subject: as[i].Author(), Role: role}))
-	}
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
-	genesis, err := commit.Build(commit.Header{Space: sp, Author: sk.Author(), Seq: 1, Time: commit.HLC{Wall: base}}, grants, sk)
-	if err != nil {
-		panic(err)
-	}
-	out := []*commit.Commit{genesis}
-	last := make([]*commit.Commit, n)
-	clock := make([]uint64, n)
-	known := make([]map[keys.AuthorID]keys.CommitID, n)
-	for i := range as {
-		clock[i] = base + 1 + uint64(r.IntN(600_000_000))
-		known[i] = map[keys.AuthorID]keys.CommitID{genesis.Author: genesis.ID}
-	}
-	for range 30 + r.IntN(60) {
-		i := r.IntN(n)
-		clock[i] += 1 + uint64(r.IntN(1000))
-		hd := commit.Header{Space: sp, Author: as[i].Author(), Seq: 1, Time: commit.HLC{Wall: clock[i]}}
-		if last[i] != nil {
-			hd.Seq, hd.Prev = last[i].Seq+1, last[i].ID
-		}
-		for _, id := range known[i] {
-			hd.Deps = append(hd.Deps, id)
-		}
-		slices.SortFunc(hd.Deps, func(x, y keys.CommitID) int { return bytes.Compare(x[:], y[:]) })
-		op := commit.Put(fmt.Appendf(nil, "k/%d", r.IntN(4)), fmt.Appendf(nil, "%d", r.Uint32()))
-		if j := r.IntN(n); i < 2 && j != i && r.IntN(3) == 0 {
-			if last[j] != nil && r.IntN(2) == 0 {
-				op = commit.RevokeOp(commit.Revoke{Author: as[j].Author(), LastSeq: uint64(r.IntN(int(last[j].Seq) + 1))})
-			} else {
-				op = commit.GrantOp(commit.Grant{Subject: as[j].Author(), Role: commit.Role(1 + r.IntN(3))})
-			}
-		}
-		c, err := commit.Build(hd, []commit.Op{op}, as[i])
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, c)
-		last[i] = c
-		known[i] = map[keys.AuthorID]keys.CommitID{}
-		for j := range as {
-			if j != i && r.IntN(2) == 0 {
-				known[j][c.Author] = c.ID
-			}
-		}
-	}
-	return sk, out
 }

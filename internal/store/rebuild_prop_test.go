@@ -25,7 +25,7 @@ var streamedAndInMemory = storePair{"streamed", "in memory", func(a, b *store.St
 // TestPropertyStreamedRebuild: random histories with every kind of
 // control op (storetest.GenACL), revocations of members, devices and
 // people (GenRevokes, GenPeopleRevokes), write-once rules
-// (GenOnceRevokes) and clocks that do not follow causality (genSkewed),
+// (GenOnceRevokes) and clocks that do not follow causality (storetest.GenSkewed),
 // delivered in the same random chunks to a store
 // rebuilding a space streamed and one rebuilding it in memory: after
 // every chunk the same outcomes, changes, view hash, cells, superseded

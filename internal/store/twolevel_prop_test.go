@@ -14,7 +14,7 @@ import (
 
 // TestPropertyTwoLevelEvaluate: over random histories without app rules
 // (GenRevokes, GenPeopleRevokes, GenACL's with its schema declarations
-// left out, and genSkewed's clocks that do not follow causality), acl.EvaluateControl over the control commits
+// left out, and GenSkewed's clocks that do not follow causality), acl.EvaluateControl over the control commits
 // in decision order, then acl.DecideData over each data-only commit,
 // decide as acl.Evaluate over the whole set: the same commits invalid
 // with the same reasons, cuts, revocations, grants and joins.
