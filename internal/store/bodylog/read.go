@@ -89,12 +89,14 @@ func (l *Log) acquire(p Place) (*reader, error) {
 		l.mu.Unlock()
 		f, err := l.fs.Open(l.path(p.Seg))
 		l.mu.Lock()
+		if l.closed || l.segs[p.Seg] != s || s.r != nil {
+			if err == nil {
+				f.Close()
+			}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("bodylog: open %s: %w", segName(p.Seg), err)
-		}
-		if l.closed || l.segs[p.Seg] != s || s.r != nil {
-			f.Close()
-			continue
 		}
 		s.r = &reader{f: f}
 		l.open[s.num] = s
