@@ -102,12 +102,13 @@ func recordSize(n int) int64 { return recordHeaderSize + int64(n) }
 // uint32), the CRC-32C of those 4 length bytes and rec (little-endian
 // uint32), then rec.
 func appendRecord(dst, rec []byte) []byte {
-	var n [4]byte
-	binary.LittleEndian.PutUint32(n[:], uint32(len(rec)))
-	sum := crc32.Update(crc32.Checksum(n[:], castagnoli), castagnoli, rec)
-	dst = append(dst, n[:]...)
-	dst = binary.LittleEndian.AppendUint32(dst, sum)
-	return append(dst, rec...)
+	at := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rec)))
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, rec...)
+	sum := crc32.Update(crc32.Checksum(dst[at:at+4], castagnoli), castagnoli, rec)
+	binary.LittleEndian.PutUint32(dst[at+4:], sum)
+	return dst
 }
 
 // Why a record did not decode.
