@@ -110,3 +110,34 @@ func BenchmarkRead(b *testing.B) {
 		l.Close()
 	}
 }
+
+// BenchmarkOpen: opening a log whose tail segment is full (64 MiB of
+// 830-byte records), which Open reads through to find a torn tail.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	l := mustOpen(b, vfs.Default, dir, Options{})
+	group := make([][]byte, 500)
+	for i := range group {
+		group[i] = body(i, 830)
+	}
+	for {
+		ps, err := l.Append(group...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ps[len(ps)-1].Off > DefaultSegmentSize-500*(830+recordHeaderSize) {
+			break
+		}
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(DefaultSegmentSize)
+	for b.Loop() {
+		l := mustOpen(b, vfs.Default, dir, Options{})
+		if s := l.Segments(); len(s) != 1 {
+			b.Fatalf("segments %v", s)
+		}
+		l.Close()
+	}
+}

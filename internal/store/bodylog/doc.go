@@ -60,10 +60,14 @@
 // segment it syncs the one it leaves (and the directory, if that one is
 // new since the last Sync), and it makes the new file whole (header,
 // sync, rename): so only the tail can end in a torn record, and a segment
-// survives only if every earlier one does, whole. Open
-// reads the tail's records from the start and cuts the file at the first
-// that does not decode (a bad length, one past the end of the file, a bad
-// checksum), durably, before it appends anything.
+// survives only if every earlier one does, whole. Open reads the tail's
+// records from the start and cuts the file at the first that does not
+// decode (a bad length, one past the end of the file, a bad checksum),
+// durably (vfs has no truncate: the records before the cut are copied to
+// NNNNNNNN.seg.tmp, synced and renamed over the segment, and the directory
+// synced), before it appends anything. A place Append returned for a
+// record lost in a crash may be returned again for another record: name a
+// place only once Sync has returned.
 //
 // # Reclaiming space
 //

@@ -375,3 +375,47 @@ func TestOpenOptions(t *testing.T) {
 		t.Errorf("Open of a file: %v", err)
 	}
 }
+
+// FuzzOpenTail: whatever bytes follow the tail segment's header, Open
+// keeps the longest run of whole records from the start, cuts the rest,
+// and appends after them.
+func FuzzOpenTail(f *testing.F) {
+	f.Add(appendRecord(appendRecord(nil, []byte("a")), []byte("bc")))
+	f.Add(appendRecord(nil, []byte("a"))[:5])
+	f.Add(append(appendRecord(nil, nil), make([]byte, 20)...))
+	f.Add([]byte{0xff, 0xff, 0xff, 0x03, 1, 2, 3, 4})
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		fs := vfs.NewMem()
+		fs.MkdirAll("b", 0o700)
+		w, _ := fs.Create("b/00000001.seg", vfs.WriteCategoryUnspecified)
+		w.Write(append(appendHeader(nil, 1), tail...))
+		w.Close()
+		var recs [][]byte
+		whole := 0
+		for {
+			rec, n, err := decodeRecord(tail[whole:])
+			if err != nil {
+				break
+			}
+			recs, whole = append(recs, rec), whole+n
+		}
+		l, err := Open(fs, "b", Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer l.Close()
+		if s := l.Segments(); len(s) != 1 || s[0].Size != int64(headerSize+whole) {
+			t.Fatalf("segments %v, want one of %d bytes", s, headerSize+whole)
+		}
+		off := uint32(headerSize)
+		for _, rec := range recs {
+			checkRead(t, l, Place{Seg: 1, Off: off, Len: uint32(len(rec))}, rec)
+			off += recordHeaderSize + uint32(len(rec))
+		}
+		ps, err := l.Append([]byte("next"))
+		if err != nil || ps[0] != (Place{Seg: 1, Off: off, Len: 4}) {
+			t.Fatalf("Append after Open: %v, %v; want offset %d", ps, err, off)
+		}
+		checkRead(t, l, ps[0], []byte("next"))
+	})
+}
