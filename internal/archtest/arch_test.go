@@ -33,8 +33,8 @@ const module = "github.com/loamdb/loam"
 // Packages that do not exist yet may be listed; every package that exists
 // must be. Put a new package on the lowest layer above everything it imports.
 var layers = [][]string{
-	0:  {"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit"}, // leaf vocabulary: IDs, keys, hashing, signing; frame: the stream protocols' framing; durable: crash-safe small files; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; version: the build's version; golden: the docs' hex dumps for golden tests; testkit: helpers many packages' tests share
-	1:  {"internal/commit", "internal/identity", "internal/schema", "internal/ledger", "internal/poll"},                                                            // identity: a person's phrase, identity key, device certificates and revocations
+	0:  {"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit", "internal/store/bodylog"}, // leaf vocabulary: IDs, keys, hashing, signing; frame: the stream protocols' framing; durable: crash-safe small files; netlab: emulated networks for tests; ackcheck: the fault suite's acknowledged-write checker; version: the build's version; golden: the docs' hex dumps for golden tests; testkit: helpers many packages' tests share; store/bodylog: the log of commit bodies beside Pebble
+	1:  {"internal/commit", "internal/identity", "internal/schema", "internal/ledger", "internal/poll"},                                                                                      // identity: a person's phrase, identity key, device certificates and revocations
 	2:  {"internal/view", "internal/acl", "internal/seal"},
 	3:  {"internal/store", "internal/store/storetest", "internal/blob"},
 	4:  {"internal/reconcile", "internal/readkey", "internal/snapshot"}, // snapshot: what a checkpoint vouches for (#14); readkey: read-key custody, the store's Unseal and Rotated hooks
@@ -56,7 +56,7 @@ var sameRankImports = map[string][]string{
 }
 
 // leaves are packages that import nothing of the project.
-var leaves = []string{"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit"}
+var leaves = []string{"internal/keys", "internal/frame", "internal/durable", "internal/netlab", "internal/ackcheck", "internal/version", "internal/golden", "internal/testkit", "internal/store/bodylog"}
 
 // restricted lists third-party imports that only some packages may use. An
 // import path matches prefix when it equals it or, for a prefix ending in
