@@ -2,6 +2,7 @@ package space_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -95,4 +96,72 @@ func TestWinnerAt(t *testing.T) {
 	if err != nil || !ok || got.Version != a2.Version || !got.Erased || got.Value != nil {
 		t.Fatalf("a2 after retention: %+v, %v, %v; want it erased", got, ok, err)
 	}
+}
+
+// TestWinnerAtManyRewrites: a key written 300 times by one device (puts,
+// a delete every 40th write, many in one clock tick so that walls tie and
+// the logical part decides) reads back, as of each write's time and
+// just before it, that write and the one before it. WinnerAt reads the
+// commits of the latest rows first and stops at an earlier wall: the
+// answer must be the same as reading them all.
+func TestWinnerAtManyRewrites(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.Options{NoSync: true})
+	w, _ := f.writer(t)
+	// A clock whose wall moves one microsecond every fifth reading.
+	base, readings := time.Now(), 0
+	sp, err := space.Open(ctx, f.st, f.sk.Space(), w, commit.NewClockAt(func() time.Time {
+		readings++
+		return base.Add(time.Duration(readings/5) * time.Microsecond)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("board/vote/p/many")
+	type write struct {
+		time commit.HLC
+		del  bool
+		val  string
+	}
+	var ws []write
+	for i := range 300 {
+		op, w := commit.Put(key, fmt.Appendf(nil, "v%d", i)), write{val: fmt.Sprintf("v%d", i)}
+		if i%40 == 39 {
+			op, w = commit.Del(key), write{del: true}
+		}
+		c, err := sp.Commit(ctx, []commit.Op{op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.time = c.Time
+		ws = append(ws, w)
+	}
+	ties := 0
+	for i := 1; i < len(ws); i++ {
+		if ws[i].time.Wall == ws[i-1].time.Wall {
+			ties++
+		}
+	}
+	if ties == 0 {
+		t.Fatal("no two writes share a wall time: the logical part never decides")
+	}
+	check := func(at commit.HLC, want int) {
+		t.Helper()
+		got, ok, err := sp.WinnerAt(ctx, key, at)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case want < 0:
+			if ok {
+				t.Fatalf("before the first write: %+v, want none", got)
+			}
+		case !ok || got.Time != ws[want].time || got.Tombstone() != ws[want].del || !ws[want].del && string(got.Value) != ws[want].val:
+			t.Fatalf("as of write %d: %+v (%v), want %+v", want, got, ok, ws[want])
+		}
+	}
+	for i, w := range ws {
+		check(w.time, i)
+		check(justBefore(w.time), i-1)
+	}
+	t.Logf("%d writes, %d of them in the same wall tick as the one before", len(ws), ties)
 }
