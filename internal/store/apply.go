@@ -536,6 +536,11 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 		}
 		a.broken = err
 	}()
+	// Nothing after the applier broke: a half-built view (halfBuilt) must
+	// not reach readers with another request's commit.
+	if a.broken != nil {
+		return a.broken
+	}
 	// The authors numbered since the last commit, with the first batch
 	// that may hold their numbers (causal.go, number).
 	var numbered map[*spaceState]int

@@ -35,6 +35,12 @@ import (
 // is decided from the cut instead (redecide.go), unless a.fullOnly.
 func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]Change, *acl.Decision, error) {
 	st := a.spaces[sp]
+	if st == nil {
+		// A rebuild of the same group failed and dropped every state (the
+		// applier is broken): the space's flag stays, its next load
+		// decides it.
+		return nil, nil, fmt.Errorf("store: rebuild of space %s: not decided after an earlier failure in its group (%v)", sp, a.broken)
+	}
 	st.pieces, st.piecedCells = 0, false
 	defer st.closePieceIt()
 	ctx := context.Background()

@@ -27,11 +27,15 @@ type piecesSpace struct {
 	after   *commit.Commit // a put of the admin's after the revocation
 }
 
-func newPiecesSpace(t *testing.T) *piecesSpace {
+func newPiecesSpace(t *testing.T) *piecesSpace { return seededPiecesSpace(t, 7) }
+
+// seededPiecesSpace is a piecesSpace whose keys are drawn from seed (7:
+// newPiecesSpace's); two seeds give two spaces with different authors.
+func seededPiecesSpace(t *testing.T, seed byte) *piecesSpace {
 	t.Helper()
-	sk := keys.SpaceKeyFromSeed([32]byte{7})
+	sk := keys.SpaceKeyFromSeed([32]byte{seed})
 	p := &piecesSpace{sp: sk.Space()}
-	dev := func(i byte) keys.DeviceKey { return keys.DeviceKeyFromSeed([32]byte{8, i}) }
+	dev := func(i byte) keys.DeviceKey { return keys.DeviceKeyFromSeed([32]byte{8, i, seed - 7}) }
 	p.genesis = newAuthor(t, p.sp, sk).next(
 		commit.GrantOp(commit.Grant{Subject: dev(0).Author(), Role: commit.RoleAdmin}),
 		commit.GrantOp(commit.Grant{Subject: dev(1).Author(), Role: commit.RoleWrite}),

@@ -70,6 +70,18 @@ type GainRow struct {
 // authors this store had met when it was called.
 func (s *Store) Gains(ctx context.Context, sp keys.SpaceID) iter.Seq2[GainRow, error] {
 	return func(yield func(GainRow, error) bool) {
+		// Rows written before session 11 (by author ID) are converted when
+		// the applier first loads the space: have it load the space first,
+		// or they would be left out.
+		if old, err := s.holdsOldGains(ctx, sp); err != nil || old {
+			if err == nil {
+				_, err = s.Apply(ctx, sp, nil)
+			}
+			if err != nil {
+				yield(GainRow{}, fmt.Errorf("store: gains: converting the rows written before session 11: %w", err))
+				return
+			}
+		}
 		st := newSpaceState(sp)
 		if err := s.loadNumbers(ctx, st); err != nil {
 			yield(GainRow{}, fmt.Errorf("store: gains: %w", err))
@@ -115,6 +127,21 @@ func (s *Store) Gains(ctx context.Context, sp keys.SpaceID) iter.Seq2[GainRow, e
 			}
 		}
 	}
+}
+
+// holdsOldGains reports whether sp has rows of the forms its causal
+// index had before session 11 (tagVV, tagPast), which load converts.
+func (s *Store) holdsOldGains(ctx context.Context, sp keys.SpaceID) (bool, error) {
+	for _, tag := range []byte{tagVV, tagPast} {
+		var e err0
+		for range s.scan(ctx, spaceKey(tag, sp), false, &e) {
+			return true, nil
+		}
+		if e.err != nil {
+			return false, e.err
+		}
+	}
+	return false, nil
 }
 
 // Cuts returns a space's revocation cuts: each revoked author's commits
