@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -578,10 +579,17 @@ func (a *applier) convertVVs(st *spaceState) error {
 		if len(k) != len(lower)+keys.Size+8 {
 			return fmt.Errorf("%w: version vector key %x", ErrCorrupt, k)
 		}
-		if next := keys.AuthorID(k[len(lower):]); next != au {
-			au, prev = next, view.VV{}
-		}
 		seq := binary.BigEndian.Uint64(k[len(lower)+keys.Size:])
+		if next := keys.AuthorID(k[len(lower):]); next != au {
+			// A load that goes on after a cut between pieces may start
+			// amid an author's rows: its vector before seq is the fold of
+			// its rows converted already (none, for an author not begun).
+			au = next
+			var err error
+			if prev, err = a.convertedVV(st, au, seq); err != nil {
+				return err
+			}
+		}
 		vv, err := view.DecodeVV(bytes.Clone(v))
 		if err != nil {
 			return fmt.Errorf("%w: version vector of %s seq %d: %v", ErrCorrupt, au, seq, err)
@@ -599,6 +607,33 @@ func (a *applier) convertVVs(st *spaceState) error {
 		slices.SortFunc(gs, compareGains)
 		return b.Set(gainsKey(st.id, st.number(au), seq), appendGains(nil, gs), nil)
 	})
+}
+
+// convertedVV folds the gains rows of au's commits before seq that
+// convertVVs wrote already: au's version vector at its commit before seq.
+func (a *applier) convertedVV(st *spaceState, au keys.AuthorID, seq uint64) (view.VV, error) {
+	vv := view.VV{}
+	num, ok := st.nums[au]
+	if !ok {
+		return vv, nil // not numbered: none of its rows converted
+	}
+	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: gainsKey(st.id, num, 0), UpperBound: gainsKey(st.id, num, seq)})
+	if err != nil {
+		return nil, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		gs, err := decodeGains(it.Value(), len(st.authors))
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("%w: gains row %x: %v", ErrCorrupt, it.Key(), err)
+		}
+		for _, g := range gs {
+			if y := st.authors[g.num]; g.seq > vv[y] {
+				vv[y] = g.seq
+			}
+		}
+	}
+	return vv, errors.Join(it.Error(), it.Close())
 }
 
 // convertPasts replaces the gains rows of space sp written before session

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/view"
@@ -123,4 +126,32 @@ func SetConvertPiece(n int) func() {
 	saved := convertRowsPiece
 	convertRowsPiece = n
 	return func() { convertRowsPiece = saved }
+}
+
+var errPowerCut = errors.New("power cut (test)")
+
+// ConvertVVsCut converts space sp's old version vectors as a load
+// does, but stops (as a power cut would) before the second piece's batch
+// is committed: the first piece is durable. Use it while no request is
+// applied; close the store after.
+func ConvertVVsCut(s *Store, sp keys.SpaceID) (err error) {
+	s.publish() // the rows WriteOldVectors committed
+	a := &applier{s: s, spaces: map[keys.SpaceID]*spaceState{}}
+	st := newSpaceState(sp)
+	if err := s.loadNumbers(context.Background(), st); err != nil {
+		return err
+	}
+	n := 0
+	s.batchSeen = func(*pebble.Batch) {
+		if n++; n == 2 {
+			panic(errPowerCut)
+		}
+	}
+	defer func() {
+		s.batchSeen = nil
+		if p := recover(); p != nil && p != errPowerCut {
+			panic(p)
+		}
+	}()
+	return a.convertVVs(st)
 }
