@@ -204,7 +204,7 @@ func (a *applier) floorRebuild(st *spaceState) (*acl.Decision, error) {
 		bc.b.Close()
 		return nil, err
 	}
-	st.view.rebuild, st.view.redecide = false, false
+	st.view.rebuild, st.view.redecide, st.view.pieced = false, false, false
 	bc.dirty[st.id] = st
 	if err := a.commit(bc); err != nil {
 		a.spaces = map[keys.SpaceID]*spaceState{}

@@ -121,7 +121,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 			return nil, nil, a.halfBuilt(st, err)
 		}
 	}
-	st.view.rebuild, st.view.redecide = false, false
+	st.view.rebuild, st.view.redecide, st.view.pieced = false, false, false
 	bc.dirty[sp] = st
 	if viewed && a.s.reference == nil { // the reference (tests) found its changes
 		changes, err := a.commitView(ctx, bc, st)
@@ -167,7 +167,7 @@ func (a *applier) pieceFull(bc *batch) bool {
 // the rebuild's own cells go to the database (pieceCell); its other
 // reads still see the snapshot, as when the rebuild was one batch.
 func (a *applier) commitPiece(bc *batch, st *spaceState) error {
-	st.view.rebuild = true
+	st.view.rebuild, st.view.pieced = true, true
 	bc.dirty[st.id] = st
 	a.holdReads = true
 	err := a.commit(bc) // closes bc.b

@@ -231,7 +231,10 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s.publish()
 	go s.applier()
-	s.finishRebuilds()
+	if err := s.finishRebuilds(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
 	return s, nil
 }
 
@@ -240,21 +243,29 @@ func Open(dir string, o Options) (*Store, error) {
 // (the rebuild or redecide flag): a rebuild that committed part of its
 // view in pieces (rebuild.go) left cells of the new view beside cells of
 // the old one, which readers must not see. Loading the space decides it
-// (load). A space that fails to load is left as it is: the next request
-// for it tries again.
-func (s *Store) finishRebuilds() {
+// (load). A space that fails to load is left as it is (its view is
+// whole, if stale: the next request for it tries again), but for a space
+// whose view is half rebuilt (pieced): readers would see it, so Open
+// fails, saying why (a disk too full to write, most likely).
+func (s *Store) finishRebuilds() error {
 	var e err0
 	var flagged []keys.SpaceID
+	pieced := map[keys.SpaceID]bool{}
 	p := []byte{tagViewState}
 	for k, v := range s.scan(context.Background(), p, false, &e) {
 		vs, err := decodeViewState(v)
 		if err == nil && len(k) == 1+keys.Size && (vs.rebuild || vs.redecide) {
-			flagged = append(flagged, keys.SpaceID(k[1:]))
+			sp := keys.SpaceID(k[1:])
+			flagged = append(flagged, sp)
+			pieced[sp] = vs.pieced
 		}
 	}
 	for _, sp := range flagged {
-		s.Apply(context.Background(), sp, nil) //nolint:errcheck // see above
+		if _, err := s.Apply(context.Background(), sp, nil); err != nil && pieced[sp] {
+			return fmt.Errorf("space %s was half rebuilt when loam stopped, and finishing it failed: %w (if the disk is full, free space on it; then start loam again)", sp, err)
+		}
 	}
+	return nil
 }
 
 // pebbleOptions returns the options Pebble is opened with.
@@ -589,6 +600,7 @@ type ViewState struct {
 	MaxTime  commit.HLC // the latest commit time applied
 	rebuild  bool       // a fork was found; the view must be rebuilt
 	redecide bool       // a revocation or an invite use arrived: authorization must be decided again
+	pieced   bool       // a rebuild committed part of the new view (rebuild.go): it must be finished before any read
 }
 
 func (v ViewState) encode() []byte {
@@ -604,6 +616,9 @@ func (v ViewState) encode() []byte {
 	if v.redecide {
 		f |= 2
 	}
+	if v.pieced {
+		f |= 4
+	}
 	return append(b, f)
 }
 
@@ -616,7 +631,7 @@ func decodeViewState(b []byte) (ViewState, error) {
 	v.Visible = int64(binary.BigEndian.Uint64(b[32:]))
 	v.MaxTime.Wall = binary.BigEndian.Uint64(b[40:])
 	v.MaxTime.Logical = binary.BigEndian.Uint32(b[48:])
-	v.rebuild, v.redecide = b[52]&1 != 0, b[52]&2 != 0
+	v.rebuild, v.redecide, v.pieced = b[52]&1 != 0, b[52]&2 != 0, b[52]&4 != 0
 	return v, nil
 }
 
