@@ -152,13 +152,23 @@ func (s *Store) decisions(ctx context.Context, sp keys.SpaceID) (map[acl.Loc]boo
 		}
 		invalid[l] = true
 	}
+	if e.err != nil {
+		return nil, nil, e.err
+	}
+	cuts, err := s.cutRows(ctx, sp)
+	return invalid, cuts, err
+}
+
+// cutRows reads a space's revocation cuts.
+func (s *Store) cutRows(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]uint64, error) {
+	var e err0
 	cuts := map[keys.AuthorID]uint64{}
 	for k, v := range s.scan(ctx, spaceKey(tagCut, sp), false, &e) {
 		au, cut, err := decodeCutRow(k, v)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		cuts[au] = cut
 	}
-	return invalid, cuts, e.err
+	return cuts, e.err
 }

@@ -88,18 +88,10 @@ func (s *Store) Controls(ctx context.Context, sp keys.SpaceID) (ctl Controls, co
 			ctl.Forked[f.A.Author] = f.A.Seq
 		}
 	}
+	if ctl.Cuts, err = s.cutRows(ctx, sp); err != nil {
+		return Controls{}, false, err
+	}
 	var e err0
-	ctl.Cuts = map[keys.AuthorID]uint64{}
-	for k, v := range s.scan(ctx, spaceKey(tagCut, sp), false, &e) {
-		au, cut, err := decodeCutRow(k, v)
-		if err != nil {
-			return Controls{}, false, err
-		}
-		ctl.Cuts[au] = cut
-	}
-	if e.err != nil {
-		return Controls{}, false, e.err
-	}
 
 	type indexed struct {
 		g acl.Grant

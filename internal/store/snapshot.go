@@ -147,6 +147,5 @@ func (s *Store) holdsOldGains(ctx context.Context, sp keys.SpaceID) (bool, error
 // Cuts returns a space's revocation cuts: each revoked author's commits
 // with a seq above its cut do not count.
 func (s *Store) Cuts(ctx context.Context, sp keys.SpaceID) (map[keys.AuthorID]uint64, error) {
-	_, cuts, err := s.decisions(ctx, sp)
-	return cuts, err
+	return s.cutRows(ctx, sp)
 }
