@@ -57,13 +57,13 @@ type knowledge struct {
 	seq       uint64
 	vec       []uint64
 	tail      [][]gain
-	tailBytes int
+	tailBytes int // the gains the tail holds (its slice headers: cap(tail))
 }
 
 // tailLen bounds a knowledge's tail, in commits.
 const tailLen = 32
 
-func (k *knowledge) size() int { return 72 + 8*cap(k.vec) + k.tailBytes }
+func (k *knowledge) size() int { return 72 + 8*cap(k.vec) + 24*cap(k.tail) + k.tailBytes }
 
 // tailGains returns the gains of the author's commit seq when the tail
 // holds them.
@@ -79,7 +79,7 @@ func (k *knowledge) tailGains(seq uint64) ([]gain, bool) {
 func (k *knowledge) push(gs []gain) int {
 	before := k.size()
 	if len(k.tail) == tailLen {
-		k.tailBytes -= 24 + 16*cap(k.tail[0])
+		k.tailBytes -= 16 * cap(k.tail[0])
 		k.tail[0] = nil
 		k.tail = k.tail[1:]
 	}
@@ -89,7 +89,7 @@ func (k *knowledge) push(gs []gain) int {
 		k.tail = append(make([][]gain, 0, 2*tailLen), k.tail...)
 	}
 	k.tail = append(k.tail, gs)
-	k.tailBytes += 24 + 16*cap(gs)
+	k.tailBytes += 16 * cap(gs)
 	return k.size() - before
 }
 
@@ -369,8 +369,9 @@ func (a *applier) knownAt(bc *batch, st *spaceState, au keys.AuthorID, seq uint6
 			st.knowBytes -= k.size()
 			return nil, err
 		}
-		st.knowBytes -= k.tailBytes // the tail must end at k.seq
+		before := k.size() // the tail must end at k.seq
 		k.tail, k.tailBytes = nil, 0
+		st.knowBytes += k.size() - before
 	}
 	k.seq = seq
 	return k, nil
