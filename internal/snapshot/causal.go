@@ -82,7 +82,7 @@ func encodeCausal(idx map[keys.AuthorID]int, rows []store.GainRow) ([]byte, erro
 }
 
 // decision encodes the acl section: the commits of S(F) that do not
-// count, and the cuts, read from src.
+// count, the cuts and the tracked writes of S(F), read from src.
 func (s *sf) decision(ctx context.Context, src *store.Store, voided map[acl.Loc]string) ([]byte, error) {
 	var d Decision
 	for l := range voided {
@@ -99,5 +99,15 @@ func (s *sf) decision(ctx context.Context, src *store.Store, voided map[acl.Loc]
 		d.Cuts = append(d.Cuts, acl.Loc{Author: a, Seq: c})
 	}
 	slices.SortFunc(d.Cuts, compareLoc)
+	ws, err := src.OnceWrites(ctx, s.sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		if i, ok := s.idx[w.Author]; ok && w.Seq <= s.frontier[i].Seq {
+			d.Once = append(d.Once, w)
+		}
+	}
+	slices.SortFunc(d.Once, compareOnce) // the rows' order already
 	return encodeACL(d), nil
 }

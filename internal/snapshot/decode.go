@@ -297,7 +297,9 @@ func DecodeCausal(b []byte, f []commit.FrontierHead) ([]store.GainRow, error) {
 
 // DecodeACL parses an acl section: invalid commits in strictly increasing
 // (author, seq) order with seqs from 1, cuts in strictly increasing author
-// order.
+// order, then, if any bytes are left, at least one tracked write, in
+// strictly increasing (author, seq, key) order with seqs from 1 and keys
+// of 1..commit.MaxKeySize bytes.
 func DecodeACL(b []byte) (Decision, error) {
 	r := &reader{b: b}
 	var d Decision
@@ -330,8 +332,41 @@ func DecodeACL(b []byte) (Decision, error) {
 			d.Cuts = ls
 		}
 	}
+	if r.err == nil && len(r.b) > 0 {
+		d.Once = decodeOnce(r)
+	}
 	if err := r.end(); err != nil {
 		return Decision{}, err
 	}
 	return d, nil
+}
+
+// decodeOnce reads the tracked writes of an acl section (DecodeACL).
+func decodeOnce(r *reader) []store.OnceWrite {
+	n := r.count(keys.Size+3, math.MaxUint32, "tracked writes")
+	if r.err == nil && n == 0 {
+		r.fail("an empty list of tracked writes (left out when empty)")
+	}
+	ws := make([]store.OnceWrite, 0, n)
+	for range n {
+		a := r.take(keys.Size)
+		seq := r.uvarint()
+		kl := r.uvarint()
+		if r.err == nil && (kl == 0 || kl > commit.MaxKeySize) {
+			r.fail("a tracked write's key of %d bytes", kl)
+		}
+		if r.err != nil {
+			break
+		}
+		w := store.OnceWrite{Key: bytes.Clone(r.take(kl)), Loc: acl.Loc{Author: keys.AuthorID(a), Seq: seq}}
+		if r.err != nil {
+			break
+		}
+		if seq == 0 || len(ws) > 0 && compareOnce(ws[len(ws)-1], w) >= 0 {
+			r.fail("tracked writes out of order or of seq 0")
+			break
+		}
+		ws = append(ws, w)
+	}
+	return ws
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/store"
 	"github.com/loamdb/loam/internal/store/storetest"
@@ -54,6 +55,7 @@ func FuzzDecodeSections(f *testing.F) {
 	f.Add(byte(1), []byte{0x00, 0x01, 0x00, 0x01, 'k', 0x01, 0x81, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}) // an erased put of no bytes
 	f.Add(byte(2), []byte{0x01, 0x00, 0x01, 0x01, 0x01, 0x01, 0x01})
 	f.Add(byte(3), []byte{0x00, 0x00})
+	f.Add(byte(3), encodeACL(Decision{Once: []store.OnceWrite{{Key: []byte("o/x"), Loc: acl.Loc{Author: fr[0].Author, Seq: 1}}, {Key: []byte("o/y"), Loc: acl.Loc{Author: fr[0].Author, Seq: 1}}}})) // two tracked writes
 	f.Fuzz(func(t *testing.T, which byte, b []byte) {
 		var again []byte
 		var err error

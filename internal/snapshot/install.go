@@ -37,7 +37,7 @@ func Install(ctx context.Context, st *store.Store, sp keys.SpaceID, name string,
 	in := &store.Install{
 		Name: name, Checkpoint: c, Frontier: f, Kept: kept,
 		Cells: make([]store.CellRow, len(cells)), Gains: gains,
-		Cuts: make(map[keys.AuthorID]uint64, len(d.Cuts)), Invalid: d.Invalid,
+		Cuts: make(map[keys.AuthorID]uint64, len(d.Cuts)), Invalid: d.Invalid, Once: d.Once,
 		View: k.View, Visible: k.Visible,
 	}
 	for i, cl := range cells {

@@ -51,8 +51,11 @@ var (
 //
 // ACL: uvarint(n) ‖ n × (author(32) ‖ uvarint(seq)) of the commits of
 // S(F) that do not count, in (author, seq) order ‖ uvarint(n) ‖ n ×
-// (author(32) ‖ uvarint(cut)) of the revocation cuts, in author order.
-// Authors are written whole: a cut may name an author with no commit.
+// (author(32) ‖ uvarint(cut)) of the revocation cuts, in author order,
+// then, only when S(F) has any, the writes tracked for write-once rules:
+// uvarint(n ≥ 1) ‖ n × (author(32) ‖ uvarint(seq) ‖ uvarint(key length)
+// ‖ key), in (author, seq, key) order. Authors are written whole: a cut
+// may name an author with no commit.
 type Sections struct {
 	Kept, Cells, Causal, ACL []byte
 }
@@ -183,11 +186,13 @@ func encodeKept(idx map[keys.AuthorID]int, refs []Ref) []byte {
 }
 
 // Decision is the acl section: the commits of S(F) that do not count, in
-// (author, seq) order, and the revocation cuts (an author's commits above
-// Seq do not count), in author order.
+// (author, seq) order, the revocation cuts (an author's commits above
+// Seq do not count), in author order, and the tracked writes of
+// write-once rules (store.OnceWrites), in (author, seq, key) order.
 type Decision struct {
 	Invalid []acl.Loc
 	Cuts    []acl.Loc
+	Once    []store.OnceWrite
 }
 
 // encodeACL encodes the acl section.
@@ -202,7 +207,25 @@ func encodeACL(d Decision) []byte {
 		b = append(b, l.Author[:]...)
 		b = binary.AppendUvarint(b, l.Seq)
 	}
+	if len(d.Once) == 0 { // a space without write-once rules: as before they were carried
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(d.Once)))
+	for _, w := range d.Once {
+		b = append(b, w.Author[:]...)
+		b = binary.AppendUvarint(b, w.Seq)
+		b = binary.AppendUvarint(b, uint64(len(w.Key)))
+		b = append(b, w.Key...)
+	}
 	return b
+}
+
+// compareOnce orders tracked writes by (author, seq, key).
+func compareOnce(a, b store.OnceWrite) int {
+	if c := compareLoc(a.Loc, b.Loc); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Key, b.Key)
 }
 
 type locOf struct {

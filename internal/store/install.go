@@ -38,6 +38,9 @@ type Install struct {
 	// revocation cuts: the acl decision at F.
 	Invalid []acl.Loc
 	Cuts    map[keys.AuthorID]uint64
+	// Once are the writes of S(F) tracked for write-once rules (see
+	// Store.OnceWrites), of commits that count.
+	Once []OnceWrite
 	// View and Visible are the checkpoint's view hash and visible count
 	// (its field 2): the installed cells must give them.
 	View    keys.Digest
@@ -182,6 +185,18 @@ func (a *applier) installSpace(sp keys.SpaceID, in *Install) error {
 	for au, cut := range in.Cuts {
 		st.cuts[au] = cut
 		if err := bc.b.Set(spaceKey(tagCut, sp, au[:]), be64(cut), nil); err != nil {
+			return err
+		}
+	}
+	for _, w := range in.Once {
+		h, ok := floor[w.Author]
+		if !ok || w.Seq == 0 || w.Seq > h.Seq || len(w.Key) == 0 || len(w.Key) > commit.MaxKeySize {
+			return fail("a tracked write of %s seq %d is not in S(F)", w.Author.Short(), w.Seq)
+		}
+		if cut, ok := st.cuts[w.Author]; st.invalid[w.Loc] || ok && w.Seq > cut {
+			return fail("a tracked write of %s seq %d is by a commit that does not count", w.Author.Short(), w.Seq)
+		}
+		if err := bc.b.Set(onceKey(sp, w.Loc, w.Key), nil, nil); err != nil {
 			return err
 		}
 	}

@@ -103,6 +103,31 @@ func decodeOnceRow(k []byte) ([]byte, acl.Loc, error) {
 	return bytes.Clone(k[head:]), l, nil
 }
 
+// OnceWrite is a write tracked for write-once rules: the commit (author,
+// seq), which counts, wrote key.
+type OnceWrite struct {
+	Key []byte
+	acl.Loc
+}
+
+// OnceWrites returns a space's tracked writes in (author, seq, key)
+// order: the writes of keys of its write-once rules by the commits that
+// count. A checkpoint carries them (its acl section), so that a replica
+// installed from it refuses a rewrite of a key written below its floor as
+// a full replica does.
+func (s *Store) OnceWrites(ctx context.Context, sp keys.SpaceID) ([]OnceWrite, error) {
+	var e err0
+	var out []OnceWrite
+	for k := range s.scan(ctx, spaceKey(tagOnce, sp), false, &e) {
+		key, l, err := decodeOnceRow(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, OnceWrite{Key: key, Loc: l})
+	}
+	return out, e.err
+}
+
 // recordOnce tracks the writes of c, which counts, for write-once rules,
 // durably and in the decision state.
 func (a *applier) recordOnce(bc *batch, st *spaceState, c *commit.Commit) error {
