@@ -87,9 +87,44 @@ func deadRow(history []byte) []byte { return append([]byte{tagDead}, history[1:]
 
 // indexDead records e, a live tombstone or erased write of key that the
 // write being applied supersedes (called from indexSuperseded): the
-// superseded writes the history index leaves out.
+// superseded writes the history index leaves out. The row's value is
+// what WinnerAt needs of e when its commit is not held (below a
+// checkpoint's floor: a tombstone's or erased write's commit is not
+// kept): deadValue. Rows written before it have none.
 func indexDead(bc *batch, sp keys.SpaceID, key []byte, e *view.Entry) error {
-	return bc.b.Set(deadKey(sp, key, e.Version), nil, nil)
+	return bc.b.Set(deadKey(sp, key, e.Version), deadValue(e), nil)
+}
+
+// deadValue encodes a dead row's value: wall (8) ‖ logical (4) ‖ kind ‖
+// erased (0 or 1).
+func deadValue(e *view.Entry) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, deadValueLen), e.Time.Wall)
+	b = binary.BigEndian.AppendUint32(b, e.Time.Logical)
+	erased := byte(0)
+	if e.Erased {
+		erased = 1
+	}
+	return append(b, byte(e.Kind), erased)
+}
+
+const deadValueLen = 8 + 4 + 1 + 1
+
+// decodeDeadValue decodes deadValue's bytes into a stand-in for the write
+// (no version, no value); ok is false for a row without them (older) or
+// with bytes deadValue does not write.
+func decodeDeadValue(v []byte) (e view.Entry, ok bool) {
+	if len(v) != deadValueLen || v[13] > 1 {
+		return view.Entry{}, false
+	}
+	e.Time = commit.HLC{Wall: binary.BigEndian.Uint64(v), Logical: binary.BigEndian.Uint32(v[8:])}
+	e.Kind, e.Erased = commit.Kind(v[12]), v[13] == 1
+	if !e.Kind.IsData() && e.Kind != commit.KindSealed {
+		return view.Entry{}, false
+	}
+	if e.Kind == commit.KindSealed {
+		e.Kind = commit.KindPut // as writeOf names an erased sealed write
+	}
+	return e, true
 }
 
 // errSlow says the fast path does not apply: decide the whole space.

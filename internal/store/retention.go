@@ -167,7 +167,7 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 			if err := bc.b.Delete(row, nil); err != nil { // erased already: the row has done its work
 				return Result{}, err
 			}
-			if err := bc.b.Set(deadRow(row), nil, nil); err != nil { // still superseded (redecide.go)
+			if err := bc.b.Set(deadRow(row), retainedDead(c, h.op), nil); err != nil { // still superseded (redecide.go)
 				return Result{}, err
 			}
 			continue
@@ -186,7 +186,7 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 		if err := bc.b.Delete(row, nil); err != nil {
 			return Result{}, err
 		}
-		if err := bc.b.Set(deadRow(row), nil, nil); err != nil { // still superseded, now erased (redecide.go)
+		if err := bc.b.Set(deadRow(row), retainedDead(c, h.op), nil); err != nil { // still superseded, now erased (redecide.go)
 			return Result{}, err
 		}
 		res.Erased = append(res.Erased, done)
@@ -198,4 +198,15 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 		return Result{}, fmt.Errorf("store: retention: %w", err)
 	}
 	return res, nil
+}
+
+// retainedDead is the dead row's value (deadValue) of op i of c, erased
+// by retention: as the write stood in its cell once erased.
+func retainedDead(c *commit.Commit, i uint32) []byte {
+	e := view.Entry{Version: view.Version{Time: c.Time}, Kind: commit.KindPut, Erased: true}
+	if int(i) < len(c.Ops) {
+		o := &c.Ops[i]
+		e.Kind, e.Erased = o.Kind, o.Erased || o.Kind.Erasable()
+	}
+	return deadValue(&e)
 }

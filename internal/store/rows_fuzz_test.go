@@ -45,6 +45,7 @@ func FuzzDecodeRow(f *testing.F) {
 		{spaceKey(tagViewState, sp), ViewState{Visible: 3, MaxTime: commit.HLC{Wall: 4}, redecide: true}.encode()},
 		{floorKey(sp), (&Floor{Checkpoint: id, NeedsHistory: true, Frontier: []commit.FrontierHead{{Author: au, Seq: 2, ID: id, Time: commit.HLC{Wall: 5, Logical: 1}}}}).encode()},
 		{floorKey(sp), (&Floor{}).encode()},
+		{deadKey(sp, []byte("k"), view.Version{Author: au, Seq: 1}), deadValue(&view.Entry{Version: view.Version{Time: commit.HLC{Wall: 8, Logical: 2}}, Kind: commit.KindDel})},
 		{{tagHead}, nil},
 		{nil, nil},
 	} {
@@ -130,6 +131,10 @@ func FuzzDecodeRow(f *testing.F) {
 			corrupt(err)
 			if b := vs.encode(); err == nil && (!bytes.Equal(b[:52], v[:52]) || b[52] != v[52]&7) {
 				t.Fatal("view state does not encode back (flags other than rebuild, redecide and pieced aside)")
+			}
+		case tagDead:
+			if e, ok := decodeDeadValue(v); ok && !bytes.Equal(deadValue(&e), v) && commit.Kind(v[12]) != commit.KindSealed {
+				t.Fatal("dead row's value does not encode back")
 			}
 		}
 	})
