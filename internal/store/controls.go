@@ -146,7 +146,8 @@ func (s *Store) Controls(ctx context.Context, sp keys.SpaceID) (ctl Controls, co
 		}
 		c := Control{Loc: l}
 		gs := grants[l]
-		slices.SortFunc(gs, func(a, b indexed) int { return cmp.Compare(a.i, b.i) })
+		// Stable: older rows have no index (0 each), and keep the rows' order.
+		slices.SortStableFunc(gs, func(a, b indexed) int { return cmp.Compare(a.i, b.i) })
 		for _, g := range gs {
 			c.Grants = append(c.Grants, g.g)
 		}
