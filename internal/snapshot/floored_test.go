@@ -168,3 +168,40 @@ func TestInstalledWinnerAtDead(t *testing.T) {
 		}
 	}
 }
+
+// TestFlooredOnceRuleNeedsHistory: a write-once rule new to a replica
+// installed from a checkpoint (declared after the floor) marks that it
+// needs the history below the floor, as a revocation does: the writes
+// stored there, which the rule must track, are not held. Before, it was
+// watched from then on, and a rewrite of a key written below the floor
+// counted where the full replica voids it. A rule that came with the
+// snapshot does not (TestInstalledOnceBelowFloor).
+func TestFlooredOnceRuleNeedsHistory(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 8))
+	h := storetest.GenHistory(r, storetest.Gen{Authors: 2, Ops: 6, Keys: 3, MaxBatch: 1})
+	sp := h.Space()
+	admin := h.Authors[0]
+	next, _ := appender(h)
+	next(admin, nil, commit.Put([]byte("o/x"), []byte("1")))
+	full := storetest.TempSpace(t, h.Commits[0])
+	if left := storetest.Deliver(t, full, sp, h.Commits[1:], 4, nil); len(left) != 0 {
+		t.Fatalf("%d commits left", len(left))
+	}
+	snap, err := snapshot.FromStore(ctx, full, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := storetest.TempStore(t)
+	if err := snapshot.Install(ctx, installed, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
+		t.Fatal(err)
+	}
+	once := `{"prefix":"o/","rules":[{"key":"o/{id}","write":"anyone","once":true}]}`
+	rule := next(admin, nil, commit.SchemaOp(commit.Schema{App: "o", Version: 1, Body: []byte(once)}))
+	if res, err := installed.Apply(ctx, sp, []*commit.Commit{rule}); err != nil || res.Outcomes[0].Status != store.Applied {
+		t.Fatalf("the rule: %+v, %v", res, err)
+	}
+	if fl, err := installed.Floor(ctx, sp); err != nil || fl == nil || !fl.NeedsHistory {
+		t.Fatalf("floor %+v, %v: want NeedsHistory", fl, err)
+	}
+}

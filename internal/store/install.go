@@ -294,7 +294,7 @@ func (a *applier) installControl(bc *batch, st *spaceState, c *commit.Commit) er
 	if err := a.addGrants(bc, st, v.Grants, valid); err != nil {
 		return err
 	}
-	if err := a.addSchemas(bc, st, v.Schemas, valid); err != nil {
+	if err := a.addSchemas(bc, st, v.Schemas, valid, true); err != nil {
 		return err
 	}
 	if !valid {

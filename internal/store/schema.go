@@ -69,15 +69,16 @@ func (s *Store) Schemas(ctx context.Context, sp keys.SpaceID) ([]acl.Schema, err
 // and, if it counts, in the decision state. A declaration with a
 // write-once rule new to the state is watched, counting or not, and the
 // space is decided again, so that the writes stored before it are tracked
-// (acl/once.go).
-func (a *applier) addSchemas(bc *batch, st *spaceState, scs []acl.Schema, valid bool) error {
+// (acl/once.go); on a floored space, which holds no commits below its
+// floor to track, deciding again marks that it needs its history
+// (floorRebuild), unless the rule comes with the snapshot being installed
+// (installed: its tracked writes come with it).
+func (a *applier) addSchemas(bc *batch, st *spaceState, scs []acl.Schema, valid, installed bool) error {
 	for i, sc := range scs {
 		if valid {
 			st.valid.AddSchema(sc)
 		}
-		if st.valid.Watch(sc) && st.floor == nil {
-			// A floored space holds no commits below its floor to track
-			// (docs/design.md, "Write-once rules").
+		if st.valid.Watch(sc) && !installed {
 			st.view.redecide = true
 			bc.rebuild[st.id] = true
 		}

@@ -168,7 +168,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := a.addGrants(bc, st, auth.grants, auth.invalid == nil); err != nil {
 		return Outcome{}, err
 	}
-	if err := a.addSchemas(bc, st, auth.schemas, auth.invalid == nil); err != nil {
+	if err := a.addSchemas(bc, st, auth.schemas, auth.invalid == nil, false); err != nil {
 		return Outcome{}, err
 	}
 	if auth.invalid != nil {
