@@ -347,7 +347,7 @@ func decodeOnce(r *reader) []store.OnceWrite {
 	if r.err == nil && n == 0 {
 		r.fail("an empty list of tracked writes (left out when empty)")
 	}
-	ws := make([]store.OnceWrite, 0, n)
+	ws := make([]store.OnceWrite, 0, min(n, 1<<12)) // grown as they decode: a forged count costs no memory up front
 	for range n {
 		a := r.take(keys.Size)
 		seq := r.uvarint()
