@@ -328,7 +328,7 @@ func (s *localSpace) state(ctx context.Context) (State, error) {
 
 func (s *localSpace) verify(ctx context.Context) (VerifyReport, error) {
 	r, err := space.VerifyLog(ctx, s.n.Store(), s.sp.ID())
-	rep := VerifyReport{Commits: r.Commits, Ops: r.Ops, Authors: r.Authors, Forks: r.Forks}
+	rep := VerifyReport(r)
 	if err != nil && !errors.Is(err, ErrInvalidLog) {
 		return rep, fmt.Errorf("loam: verify: %w", err)
 	}

@@ -201,7 +201,7 @@ func (r *remoteNode) refusals(ctx context.Context) (map[string]uint64, error) {
 }
 
 func blobInfoOf(b api.BlobInfo) BlobInfo {
-	return BlobInfo{ID: b.ID, Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
+	return BlobInfo(b)
 }
 
 func (r *remoteNode) addBlob(ctx context.Context, rd io.Reader) (BlobInfo, error) {
@@ -417,7 +417,7 @@ func (s *remoteSpace) state(ctx context.Context) (State, error) {
 
 func (s *remoteSpace) verify(ctx context.Context) (VerifyReport, error) {
 	r, err := s.c.Verify(ctx, s.in.ID)
-	return VerifyReport{Commits: r.Commits, Ops: r.Ops, Authors: r.Authors, Forks: r.Forks}, err
+	return VerifyReport(r), err
 }
 
 func (s *remoteSpace) heads(ctx context.Context) ([]Head, error) {
