@@ -37,6 +37,9 @@ var mirrors = []struct {
 	{"Identity", &api.Identity{}, func(v any) any { return identityOf(*v.(*api.Identity)) }},
 	{"Device", &api.Device{}, func(v any) any { return devicesOf([]api.Device{*v.(*api.Device)})[0] }},
 	{"RevokedDevice", &api.RevokeDeviceResponse{}, func(v any) any { return revokedDeviceOf(*v.(*api.RevokeDeviceResponse)) }},
+	{"LinkTicket", &api.LinkTicket{}, func(v any) any { return LinkTicket(*v.(*api.LinkTicket)) }},
+	{"Profile", &api.Profile{}, func(v any) any { return Profile(*v.(*api.Profile)) }},
+	{"LeaveReport", &api.LeaveReport{}, func(v any) any { return leaveReportOf(*v.(*api.LeaveReport)) }},
 }
 
 // TestMirrorsHaveTheAPIsNames checks that a public mirror has exactly the
@@ -68,7 +71,8 @@ func TestMirrorsCarryEveryField(t *testing.T) {
 }
 
 // jsonNames lists the JSON names of t's fields, those of nested structs
-// as paths ("votes[].person"), sorted. A type met again below itself
+// as paths ("votes[].person") and those of embedded ones as its own,
+// sorted. A type met again below itself
 // (Member.Devices) is named once.
 func jsonNames(t reflect.Type, prefix string, seen []string) []string {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
@@ -85,6 +89,10 @@ func jsonNames(t reflect.Type, prefix string, seen []string) []string {
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" { // its fields are the struct's own in JSON
+			out = append(out, jsonNames(f.Type, prefix, seen)...)
 			continue
 		}
 		if name == "" {
