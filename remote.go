@@ -221,7 +221,13 @@ func (r *remoteNode) fetchBlob(ctx context.Context, id string, progress func(Blo
 	if err != nil {
 		return FetchStats{}, err
 	}
-	return FetchStats{Fetched: st.Fetched, Peers: st.Peers, Corrupt: st.Corrupt}, nil
+	return fetchStatsOf(st), nil
+}
+
+// fetchStatsOf converts the API's sum of a download, embedded and through
+// a daemon alike (api.FetchStatsOf makes it from the node's).
+func fetchStatsOf(st *api.FetchStats) FetchStats {
+	return FetchStats{Fetched: st.Fetched, Peers: st.Peers, Corrupt: st.Corrupt}
 }
 
 func (r *remoteNode) openBlob(ctx context.Context, id string) (blobReader, error) {
