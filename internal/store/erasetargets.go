@@ -70,8 +70,11 @@ func (a *applier) noteErasing(bc *batch, st *spaceState, c *commit.Commit) error
 			}
 			st.erasing[et] = true
 			if st.invalid[acl.Loc{Author: t.Author, Seq: t.Seq}] {
+				// Decided whole: the fast path from a revocation's cut
+				// (redecide.go) would not look at the write again.
 				st.view.redecide = true
 				bc.rebuild[st.id] = true
+				bc.forced[st.id] = true
 			}
 		}
 	}

@@ -17,7 +17,8 @@ import (
 // commits as written: an erase held names it, so its value is not
 // checked, and it counts. Before, the first store and Evaluate refused it
 // and the second counted it (checked as a delete): their views differed,
-// for good.
+// for good. An erase stored with a revocation decided from its cut
+// (redecide.go) decides the space whole all the same.
 func TestErasedValueNotChecked(t *testing.T) {
 	ctx := context.Background()
 	strict := `{"prefix":"chat/","rules":[{"key":"chat/msg/{id}","write":"anyone","value":{"type":"object"}}]}`
@@ -29,8 +30,9 @@ func TestErasedValueNotChecked(t *testing.T) {
 	b.deps, b.wall = []keys.CommitID{w.ID}, m.wall
 	er := b.next(must(commit.EraseOp(commit.Erase{Targets: []commit.EraseTarget{{Author: w.Author, Seq: w.Seq, ID: w.ID, Op: 0, Key: []byte("chat/msg/1")}}})))
 	wErased := must(w.Erase(0))
+	rev := b.next(commit.RevokeOp(commit.Revoke{Author: h.f.key.Author(), LastSeq: 0})) // cuts nothing: decided from the cut
 
-	if d := acl.Evaluate(h.sp, []*commit.Commit{h.g, v1, w, er}, nil); !d.Valid(w.Author, w.Seq) {
+	if d := acl.Evaluate(h.sp, []*commit.Commit{h.g, v1, w, er, rev}, nil); !d.Valid(w.Author, w.Seq) {
 		t.Errorf("acl.Evaluate refuses the erased write: %v", d.Invalid[acl.Loc{Author: w.Author, Seq: w.Seq}])
 	}
 	for name, order := range map[string][][]*commit.Commit{
@@ -38,6 +40,7 @@ func TestErasedValueNotChecked(t *testing.T) {
 		"all in one request":        {{h.g, v1, w, er}},
 		"erased ahead of its erase": {{h.g, v1}, {wErased}, {er}},
 		"erased ahead, one request": {{h.g, v1, wErased, er}},
+		"erased with a revocation":  {{h.g, v1}, {w}, {er, rev}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
