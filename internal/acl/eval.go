@@ -141,7 +141,7 @@ func erasedBy(cs []*commit.Commit) map[EraseTarget]bool {
 			if out == nil {
 				out = map[EraseTarget]bool{}
 			}
-			out[t] = true
+			out[EraseTarget{ID: t.ID, Op: t.Op}] = true
 		}
 	}
 	return out

@@ -393,20 +393,16 @@ type EraseTarget struct {
 	Op uint32
 }
 
-// EraseTargets returns the ops the erase ops of c name (its ops that do
-// not decode name none).
-func EraseTargets(c *commit.Commit) []EraseTarget {
-	var out []EraseTarget
+// EraseTargets returns the targets the erase ops of c name (its ops that
+// do not decode name none).
+func EraseTargets(c *commit.Commit) []commit.EraseTarget {
+	var out []commit.EraseTarget
 	for i := range c.Ops {
 		if c.Ops[i].Kind != commit.KindErase {
 			continue
 		}
-		e, err := commit.DecodeErase(c.Ops[i])
-		if err != nil {
-			continue
-		}
-		for _, t := range e.Targets {
-			out = append(out, EraseTarget{ID: t.ID, Op: t.Op})
+		if e, err := commit.DecodeErase(c.Ops[i]); err == nil {
+			out = append(out, e.Targets...)
 		}
 	}
 	return out

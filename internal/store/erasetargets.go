@@ -52,30 +52,21 @@ func (s *Store) loadErasing(ctx context.Context, st *spaceState) error {
 // count, the space is decided again after the batch: an app rule may have
 // refused it for its value, which is no longer checked.
 func (a *applier) noteErasing(bc *batch, st *spaceState, c *commit.Commit) error {
-	for i := range c.Ops {
-		if c.Ops[i].Kind != commit.KindErase {
+	for _, t := range acl.EraseTargets(c) {
+		et := acl.EraseTarget{ID: t.ID, Op: t.Op}
+		if st.erasing[et] {
 			continue
 		}
-		e, err := commit.DecodeErase(c.Ops[i])
-		if err != nil {
-			continue
+		if err := bc.b.Set(eraseTargetKey(st.id, et), nil, nil); err != nil {
+			return err
 		}
-		for _, t := range e.Targets {
-			et := acl.EraseTarget{ID: t.ID, Op: t.Op}
-			if st.erasing[et] {
-				continue
-			}
-			if err := bc.b.Set(eraseTargetKey(st.id, et), nil, nil); err != nil {
-				return err
-			}
-			st.erasing[et] = true
-			if st.invalid[acl.Loc{Author: t.Author, Seq: t.Seq}] {
-				// Decided whole: the fast path from a revocation's cut
-				// (redecide.go) would not look at the write again.
-				st.view.redecide = true
-				bc.rebuild[st.id] = true
-				bc.forced[st.id] = true
-			}
+		st.erasing[et] = true
+		if st.invalid[acl.Loc{Author: t.Author, Seq: t.Seq}] {
+			// Decided whole: the fast path from a revocation's cut
+			// (redecide.go) would not look at the write again.
+			st.view.redecide = true
+			bc.rebuild[st.id] = true
+			bc.forced[st.id] = true
 		}
 	}
 	return nil
