@@ -36,15 +36,27 @@ func (st *spaceState) watchErasing() {
 
 // loadErasing reads a space's erase targets into st.
 func (s *Store) loadErasing(ctx context.Context, st *spaceState) error {
+	m, err := s.EraseTargets(ctx, st.id)
+	if err != nil {
+		return err
+	}
+	st.erasing = m
+	return nil
+}
+
+// EraseTargets returns the ops that the erase ops of sp's stored commits
+// name, counting or not: the writes whose values app rules do not check.
+func (s *Store) EraseTargets(ctx context.Context, sp keys.SpaceID) (map[acl.EraseTarget]bool, error) {
 	var e err0
-	p := spaceKey(tagEraseTarget, st.id)
+	out := map[acl.EraseTarget]bool{}
+	p := spaceKey(tagEraseTarget, sp)
 	for k := range s.scan(ctx, p, false, &e) {
 		if len(k) != len(p)+keys.Size+4 {
-			return fmt.Errorf("%w: erase target row %x", ErrCorrupt, k)
+			return nil, fmt.Errorf("%w: erase target row %x", ErrCorrupt, k)
 		}
-		st.erasing[acl.EraseTarget{ID: keys.CommitID(k[len(p):]), Op: binary.BigEndian.Uint32(k[len(p)+keys.Size:])}] = true
+		out[acl.EraseTarget{ID: keys.CommitID(k[len(p):]), Op: binary.BigEndian.Uint32(k[len(p)+keys.Size:])}] = true
 	}
-	return e.err
+	return out, e.err
 }
 
 // noteErasing records the ops c's erase ops name (c is being stored,
