@@ -41,6 +41,7 @@ func TestPropertyDeepenEqualsFull(t *testing.T) {
 		runs++
 		ctx := context.Background()
 		seed := rapid.Uint64().Draw(rt, "seed")
+		rt.Logf("histories start at %d µs (LOAM_TEST_EPOCH=%[1]d replays them with the seed)", storetest.Epoch())
 		r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 		g := storetest.Gen{
 			Authors:  rapid.IntRange(2, 5).Draw(rt, "authors"),

@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 // drawGen draws the seed of a history's generator and its sizes.
 func drawGen(rt *rapid.T) (*rand.Rand, storetest.Gen) {
 	seed := rapid.Uint64().Draw(rt, "seed")
+	rt.Logf("histories start at %d µs (LOAM_TEST_EPOCH=%[1]d replays them with the seed)", storetest.Epoch())
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	return r, storetest.Gen{
 		Authors:  rapid.IntRange(2, 5).Draw(rt, "authors"),

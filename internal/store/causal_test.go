@@ -62,6 +62,7 @@ func reachable(cs []*commit.Commit) map[keys.CommitID]map[keys.AuthorID]uint64 {
 // the heads received or on one or two of them).
 func drawManyAuthors(rt *rapid.T) (sp keys.SpaceID, cs []*commit.Commit, r *rand.Rand) {
 	seed := rapid.Uint64().Draw(rt, "seed")
+	rt.Logf("histories start at %d µs (LOAM_TEST_EPOCH=%[1]d replays them with the seed)", storetest.Epoch())
 	r = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	authors := rapid.IntRange(2, 40).Draw(rt, "authors")
 	if rapid.Bool().Draw(rt, "chat") {

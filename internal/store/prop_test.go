@@ -89,6 +89,7 @@ func drawHistory(rt *rapid.T) (*storetest.History, *rand.Rand) {
 // between lo's and hi's.
 func drawGen(rt *rapid.T, lo, hi storetest.Gen) (*rand.Rand, storetest.Gen) {
 	seed := rapid.Uint64().Draw(rt, "seed")
+	rt.Logf("histories start at %d µs (LOAM_TEST_EPOCH=%[1]d replays them with the seed)", storetest.Epoch())
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	return r, storetest.Gen{
 		Authors:  rapid.IntRange(lo.Authors, hi.Authors).Draw(rt, "authors"),

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
@@ -33,7 +32,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 	seed := seeds(r)
 	h := newHistory(seed)
 	sp := h.Space()
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	base := Epoch()
 	phys := base
 	expiry := func() uint64 { // a third of grants expire, some during the history
 		if r.IntN(3) != 0 {

@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -41,7 +40,7 @@ func GenChat(r *rand.Rand, n, per, active, lag int, sparse bool) *Chat {
 	seed := seeds(r)
 	sk := keys.SpaceKeyFromSeed(seed())
 	h := &Chat{SpaceKey: sk}
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	base := Epoch()
 	as := make([]*chatAuthor, n)
 	grants := make([]commit.Op, n)
 	for i := range as {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -56,7 +55,7 @@ func (a *author) seqOf(t *author) uint64 {
 func GenHistory(r *rand.Rand, g Gen) *History {
 	seed := seeds(r)
 	h := newHistory(seed)
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	base := Epoch()
 	phys := base // the shared physical clock, advanced in coarse steps to make ties
 
 	var grants []commit.Op

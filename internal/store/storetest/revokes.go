@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
@@ -46,7 +45,7 @@ func GenRevokes(r *rand.Rand, g Gen) *History {
 func adminsAndWriters(r *rand.Rand, g Gen) (*History, []*author, uint64) {
 	seed := seeds(r)
 	h := newHistory(seed)
-	base := uint64(time.Now().Add(-time.Hour).UnixMicro())
+	base := Epoch()
 	var grants []commit.Op
 	as := make([]*author, g.Authors+2)
 	for i := range as {
