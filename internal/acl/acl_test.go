@@ -376,6 +376,52 @@ func TestForkIsACut(t *testing.T) {
 	}
 }
 
+// TestOffChainDepStandsForCommitBeforeFork: x forks at seq 2; w and v
+// each name x's other branch (x2', x3', held off the main chain) and
+// nothing else. Every branch of x continues from x1, so both saw x1: w's
+// grant there counts for w1; v's grant, which only x2 on the main chain
+// saw, does not count for v1. (Evaluate ignored the off-chain dep, so w1
+// did not count: TestPropertyRosterFromRows seed 11091798080288032860, a
+// device certifying itself by its person's grant from a forked sibling's
+// commit before the fork, counted by the store.)
+func TestOffChainDepStandsForCommitBeforeFork(t *testing.T) {
+	w := newWorld(t)
+	x, g, wr, v := dev(1), dev(2), dev(3), dev(4)
+	gen := w.genesis(grant(x, commit.RoleAdmin), grant(g, commit.RoleAdmin))
+	x1 := w.at(x, 2000, []*commit.Commit{gen}, grant(wr, commit.RoleWrite))
+	g1 := w.at(g, 2100, []*commit.Commit{gen}, grant(v, commit.RoleWrite))
+	x2 := w.at(x, 2200, []*commit.Commit{g1}, put("a"))
+	twin := func(h commit.Header, ops ...commit.Op) *commit.Commit {
+		c, err := commit.Build(h, ops, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	x2b := twin(commit.Header{Space: w.sp(), Author: x.Author(), Seq: 2, Prev: x1.ID, Time: commit.HLC{Wall: 2250}}, put("b"))
+	x3b := twin(commit.Header{Space: w.sp(), Author: x.Author(), Seq: 3, Prev: x2b.ID, Time: commit.HLC{Wall: 2300}}, put("c"))
+	w1 := w.at(wr, 2400, []*commit.Commit{x3b}, put("w"))
+	v1 := w.at(v, 2500, []*commit.Commit{x3b}, put("v"))
+	main := []*commit.Commit{gen, x1, g1, x2, w1, v1} // w.all without the twins (never given to at)
+	forked := map[keys.AuthorID]uint64{x.Author(): 2}
+	off := map[keys.CommitID]keys.AuthorID{x2b.ID: x.Author(), x3b.ID: x.Author()}
+	d := acl.EvaluateForked(w.sp(), main, forked, off)
+	if !valid(d, x1) || valid(d, x2) || !valid(d, w1) || valid(d, v1) {
+		t.Fatalf("x1 %v x2 %v w1 %v (%v) v1 %v: w1 saw x1, v1 did not see g1", valid(d, x1), valid(d, x2), valid(d, w1), d.Invalid[acl.Loc{Author: wr.Author(), Seq: 1}], valid(d, v1))
+	}
+	if !errors.Is(d.Invalid[acl.Loc{Author: v.Author(), Seq: 1}], acl.ErrDenied) {
+		t.Fatalf("v1: %v; want denied", d.Invalid[acl.Loc{Author: v.Author(), Seq: 1}])
+	}
+	// In any order, as Evaluate.
+	for range 5 {
+		cs := slices.Clone(main)
+		rand.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+		if e := acl.EvaluateForked(w.sp(), cs, forked, off); !e.Equal(d) {
+			t.Fatalf("decided otherwise in another order: %v", e.Invalid)
+		}
+	}
+}
+
 func TestDeniedErrorSaysWhatToDo(t *testing.T) {
 	w := newWorld(t)
 	reader := dev(1)

@@ -68,7 +68,7 @@ func DecideData(st *State, d *Decision, c *commit.Commit, seen SeenFunc, forked 
 // decision order, each with its causal past in cs: what a caller holding
 // every commit gives EvaluateControl (the store walks its rows instead).
 func Placements(cs []*commit.Commit) []Placed {
-	order := decisionOrder(cs)
+	order := decisionOrder(cs, nil)
 	out := make([]Placed, len(order))
 	for i, n := range order {
 		past := make(map[keys.AuthorID]uint64, len(n.vv))

@@ -74,7 +74,10 @@
 // revocation of the space key is ignored.
 //
 // Forks are cuts too: a forked author's commits from its fork seq on do
-// not count.
+// not count. A dep on one of its commits held off its main chain (fork
+// evidence, the other branch: EvaluateForked) stands for its commit at the
+// seq before the fork, which every branch continues from: what a commit
+// naming it provably saw, the same on every replica.
 //
 // # People (#12)
 //

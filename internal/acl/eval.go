@@ -126,11 +126,47 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 // (each author's commits contiguous from seq 1, in any order), as a pure
 // function of the set: the same set gives the same Decision whatever order
 // it is given in. forked gives each forked author's fork seq. Deps naming
-// commits outside cs are ignored. See the package documentation for the
+// commits outside cs are ignored (a forked author's commits off its main
+// chain: see EvaluateForked). See the package documentation for the
 // rules.
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
+	return EvaluateForked(sp, cs, forked, nil)
+}
+
+// EvaluateForked is Evaluate, told the commits of forked authors held off
+// their main chain (fork evidence and the other branch: offChain gives
+// each one's author, by ID). A dep on one of them stands for its author's
+// last commit before its fork seq, the commit every branch continues
+// from: a commit that names one saw that author's chain up to there, and
+// what it saw (see the package documentation, Forks).
+func EvaluateForked(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64, offChain map[keys.CommitID]keys.AuthorID) *Decision {
 	vc := newVerified()
-	return evaluate(&evaluator{space: sp, order: decisionOrder(cs), forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs), erased: erasedBy(cs)})
+	return evaluate(&evaluator{space: sp, order: decisionOrder(cs, standIns(cs, forked, offChain)), forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs), erased: erasedBy(cs)})
+}
+
+// standIns returns, for each commit of offChain (a forked author's commit
+// off its main chain), the ID of the commit of cs it stands for as a dep:
+// its author's commit at the seq before its fork seq. One of an author
+// forked at seq 1, or not known forked, stands for nothing.
+func standIns(cs []*commit.Commit, forked map[keys.AuthorID]uint64, offChain map[keys.CommitID]keys.AuthorID) map[keys.CommitID]keys.CommitID {
+	if len(offChain) == 0 {
+		return nil
+	}
+	before := map[Loc]keys.CommitID{} // each forked author's commit before its fork
+	for _, c := range cs {
+		if fs, ok := forked[c.Author]; ok && c.Seq+1 == fs {
+			before[Loc{c.Author, c.Seq}] = c.ID
+		}
+	}
+	out := map[keys.CommitID]keys.CommitID{}
+	for id, au := range offChain {
+		if fs, ok := forked[au]; ok && fs > 1 {
+			if main, ok := before[Loc{au, fs - 1}]; ok {
+				out[id] = main
+			}
+		}
+	}
+	return out
 }
 
 // erasedBy returns the ops that erase ops of cs name, counting or not.
@@ -205,7 +241,7 @@ func evaluate(e *evaluator) *Decision {
 // state holds once it stores cs (it stores no commit but those). Link it
 // to the State that decides with Ground.
 func Grounded(sp keys.SpaceID, cs []*commit.Commit) *State {
-	st := groundPass(sp, decisionOrder(cs), newVerified())
+	st := groundPass(sp, decisionOrder(cs, nil), newVerified())
 	st.verified = nil
 	return st
 }
@@ -366,8 +402,15 @@ func admit(joined map[keys.AuthorID][]keys.AuthorID, uses []Use, cuts map[keys.A
 
 // decisionOrder sorts cs topologically (prev, then deps held in cs),
 // taking the least ready commit by (time, author, ID), and computes each
-// commit's causal past.
-func decisionOrder(cs []*commit.Commit) []*node {
+// commit's causal past. A dep named in stand counts as the commit it maps
+// to (standIns).
+func decisionOrder(cs []*commit.Commit, stand map[keys.CommitID]keys.CommitID) []*node {
+	dep := func(id keys.CommitID) keys.CommitID {
+		if s, ok := stand[id]; ok {
+			return s
+		}
+		return id
+	}
 	byID := make(map[keys.CommitID]*commit.Commit, len(cs))
 	for _, c := range cs {
 		byID[c.ID] = c
@@ -387,7 +430,7 @@ func decisionOrder(cs []*commit.Commit) []*node {
 			need(c.Prev)
 		}
 		for _, d := range c.Deps {
-			need(d)
+			need(dep(d))
 		}
 		missing[c.ID] = n
 		if n == 0 {
@@ -410,7 +453,7 @@ func decisionOrder(cs []*commit.Commit) []*node {
 		} else {
 			n.vv = clone(prev)
 			for _, d := range c.Deps {
-				if dn, ok := done[d]; ok {
+				if dn, ok := done[dep(d)]; ok {
 					for a, s := range dn.vv {
 						if s > n.vv[a] {
 							n.vv[a] = s

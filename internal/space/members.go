@@ -196,7 +196,11 @@ func rosterEvaluate(ctx context.Context, st *store.Store, sp keys.SpaceID) ([]Me
 			forked[f.A.Author] = f.A.Seq
 		}
 	}
-	return roster(ctx, st, sp, acl.Evaluate(sp, cs, forked), certs, times, forked)
+	off, err := st.OffChain(ctx, sp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return roster(ctx, st, sp, acl.EvaluateForked(sp, cs, forked, off), certs, times, forked)
 }
 
 // roster lists the members and people of d, the decision of sp: certs

@@ -97,7 +97,11 @@ func verifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 	if _, ok := tips[keys.AuthorID(sp)]; !ok && r.Commits > 0 {
 		return r, fmt.Errorf("%w: the space's genesis commit is missing", ErrInvalidLog)
 	}
-	if err := verifyGrants(ctx, st, sp, byAuthor); err != nil {
+	off, err := st.OffChain(ctx, sp)
+	if err != nil {
+		return r, err
+	}
+	if err := verifyGrants(ctx, st, sp, byAuthor, off); err != nil {
 		return r, err
 	}
 	heads, err := st.Heads(ctx, sp)
@@ -115,15 +119,16 @@ func verifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 		return r, fmt.Errorf("%w: fork evidence: %v", ErrInvalidLog, err)
 	}
 	r.Forks = len(forks)
-	if err := verifyDecisions(ctx, st, sp, byAuthor, forks); err != nil {
+	if err := verifyDecisions(ctx, st, sp, byAuthor, forks, off); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-// verifyDecisions decides the whole log again (acl.Evaluate) and checks
-// that the store counts exactly the commits that decision counts.
-func verifyDecisions(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit, forks []commit.Fork) error {
+// verifyDecisions decides the whole log again (acl.EvaluateForked, off
+// the commits held off their author's main chain) and checks that the
+// store counts exactly the commits that decision counts.
+func verifyDecisions(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit, forks []commit.Fork, off map[keys.CommitID]keys.AuthorID) error {
 	var all []*commit.Commit
 	for _, cs := range byAuthor {
 		all = append(all, cs...)
@@ -134,7 +139,7 @@ func verifyDecisions(ctx context.Context, st *store.Store, sp keys.SpaceID, byAu
 			forked[f.A.Author] = f.A.Seq
 		}
 	}
-	d := acl.Evaluate(sp, all, forked)
+	d := acl.EvaluateForked(sp, all, forked, off)
 	voided, err := st.Voided(ctx, sp)
 	if err != nil {
 		return err
@@ -154,8 +159,11 @@ func verifyDecisions(ctx context.Context, st *store.Store, sp keys.SpaceID, byAu
 
 // verifyGrants replays the commits in causal order, computing each one's
 // version vector from its prev and deps, and checks its author's grant.
-// Commits of forked authors from their fork on do not count, as in the view.
-func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit) error {
+// Commits of forked authors from their fork on do not count, as in the
+// view. A dep off the main chain (off: fork evidence, a forked author's
+// other branch) counts as its author's commit before its fork seq, as in
+// the store's decision (acl.EvaluateForked).
+func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAuthor map[keys.AuthorID][]*commit.Commit, off map[keys.CommitID]keys.AuthorID) error {
 	forked := map[keys.AuthorID]uint64{}
 	forks, err := st.Forks(ctx, sp)
 	if err != nil {
@@ -189,8 +197,11 @@ func verifyGrants(ctx context.Context, st *store.Store, sp keys.SpaceID, byAutho
 				}
 				for _, d := range c.Deps {
 					dc, ok := locs[d]
+					if au, isOff := off[d]; !ok && isOff && forked[au] > 1 && len(byAuthor[au]) >= int(forked[au]-1) {
+						dc, ok = byAuthor[au][forked[au]-2], true // its author's commit before the fork
+					}
 					if !ok {
-						continue // off the main chain: known elsewhere, adds no grant
+						continue // not held
 					}
 					dv, ok := vvs[dc.ID]
 					if !ok {

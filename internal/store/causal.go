@@ -204,8 +204,15 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 		if !ok || l.author == c.Author {
 			continue // not held, or c's own past
 		}
-		// An off-chain dep (a forked author's other branch) counts as the
-		// main-chain commit at its place, as before #16 (see Forks).
+		// An off-chain dep (fork evidence, a forked author's other
+		// branch) counts as its author's commit before the fork (see
+		// Forks).
+		if l, ok, err = a.standIn(bc, st, d, l); err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
 		b := st.number(l.author)
 		kb := has(b)
 		if l.seq <= kb {
@@ -236,6 +243,32 @@ func (a *applier) pastOf(bc *batch, st *spaceState, c *commit.Commit) (*past, er
 	}
 	slices.SortFunc(p.gains, compareGains)
 	return p, nil
+}
+
+// standIn returns the place dep id, at l, counts as in the causal past of
+// a commit naming it: l for a main-chain commit; for a forked author's
+// commit off its main chain (fork evidence, the other branch), its
+// author's commit before its fork seq, which every branch continues from,
+// as acl.EvaluateForked counts it (ok false: forked at seq 1, none). Off
+// the main chain, a commit is at or above its author's fork seq.
+func (a *applier) standIn(bc *batch, st *spaceState, id keys.CommitID, l loc) (loc, bool, error) {
+	fs, forked := st.forked[l.author]
+	if !forked || l.seq < fs {
+		return l, true, nil
+	}
+	if l.seq <= st.heads[l.author].Seq {
+		main, err := a.idAt(bc, st.id, l.author, l.seq)
+		if errors.Is(err, ErrBelowFloor) || (err == nil && main == id) {
+			return l, true, nil
+		}
+		if err != nil {
+			return loc{}, false, err
+		}
+	}
+	if fs == 1 {
+		return loc{}, false, nil
+	}
+	return loc{l.author, fs - 1}, true, nil
 }
 
 // compareGains orders gains by author number, as their rows hold them.

@@ -252,6 +252,24 @@ func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 	return row[keys.Size:], nil
 }
 
+// OffChain returns the authors of the commits of a space held off their
+// author's main chain, by ID: fork evidence and a forked author's other
+// branch. A dep on one counts as its author's commit before its fork seq
+// (acl.EvaluateForked).
+func (s *Store) OffChain(ctx context.Context, sp keys.SpaceID) (map[keys.CommitID]keys.AuthorID, error) {
+	var e err0
+	out := map[keys.CommitID]keys.AuthorID{}
+	p := spaceKey(tagOffchain, sp)
+	for k, v := range s.scan(ctx, p, false, &e) {
+		l, _, err := decodeLocRow(v)
+		if err != nil || len(k) != len(p)+keys.Size {
+			return nil, fmt.Errorf("%w: off-chain row", ErrCorrupt)
+		}
+		out[keys.CommitID(k[len(p):])] = l.author
+	}
+	return out, e.err
+}
+
 // Forks returns the fork evidence held for a space.
 func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, error) {
 	var e err0

@@ -273,7 +273,13 @@ func (a *applier) decide(ctx context.Context, bc *batch, st *spaceState) (*acl.D
 	if err != nil {
 		return nil, nil, err
 	}
-	return acl.Evaluate(st.id, all, st.forked), all, nil
+	var off map[keys.CommitID]keys.AuthorID
+	if len(st.forked) > 0 {
+		if off, err = a.s.OffChain(ctx, st.id); err != nil {
+			return nil, nil, err
+		}
+	}
+	return acl.EvaluateForked(st.id, all, st.forked, off), all, nil
 }
 
 // redecided corrects the outcomes of a request's commits after its space's
