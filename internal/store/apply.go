@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -108,6 +110,7 @@ type request struct {
 	retain  *retainRequest // DropSuperseded (retention.go): applied alone too
 	install *Install       // InstallSnapshot (install.go): applied alone too
 	unfloor bool           // Unfloor (deepen.go): applied alone too
+	reclaim bool           // ReclaimBodies (reclaim.go): applied alone too
 	reply   chan reply     // buffered, 1
 }
 
@@ -202,9 +205,19 @@ const (
 func (s *Store) applier() {
 	defer close(s.done)
 	a := &applier{s: s, spaces: map[keys.SpaceID]*spaceState{}}
+	if err := a.loadDead(); err == nil {
+		a.reclaimNeeded = len(a.segDead) > 0
+	}
 	for {
+		if a.reclaimNeeded || len(a.removals) > 0 {
+			a.reclaimNeeded = false
+			a.reclaim(false) // what fails is tried again after the next commit
+		}
 		var first *request
 		select {
+		case <-a.tailWait():
+			a.reclaimNeeded = true
+			continue
 		case <-s.quit:
 			for {
 				select {
@@ -246,7 +259,7 @@ func (s *Store) applier() {
 
 // alone reports whether r runs alone, between group commits.
 func (r *request) alone() bool {
-	return r.forget || r.retain != nil || r.install != nil || r.unfloor
+	return r.forget || r.retain != nil || r.install != nil || r.unfloor || r.reclaim
 }
 
 func (a *applier) runAlone(r *request) {
@@ -257,6 +270,8 @@ func (a *applier) runAlone(r *request) {
 		a.install(r)
 	case r.unfloor:
 		a.unfloor(r)
+	case r.reclaim:
+		r.reply <- reply{err: a.reclaim(true)}
 	default:
 		a.retain(r)
 	}
@@ -275,6 +290,20 @@ type applier struct {
 	// holdReads: a rebuild is committing its view in pieces (rebuild.go):
 	// commitBatch leaves readers on the state before it.
 	holdReads bool
+	// unsynced: records were appended to the body log since its last
+	// sync (bodies.go).
+	unsynced bool
+	// segDead holds each body log segment's dead-bytes row as committed
+	// (bodies.go); removals, the segments reclaimed that readers may still
+	// read (reclaim.go).
+	segDead  map[uint32]segDead
+	removals []removal
+	// reclaimNeeded: a commit counted dead bytes (reclaim.go); tailErased:
+	// since when the tail holds an erased record; tailDue: when reclaim
+	// looks at it again (zero: no need).
+	reclaimNeeded bool
+	tailErased    time.Time
+	tailDue       time.Time
 }
 
 // batch is the work of one group commit.
@@ -306,6 +335,10 @@ type batch struct {
 	stored  []*commit.Commit      // of the request being processed
 	forks   []commit.Fork         // of the request being processed
 	erased  []ErasedOp            // of the request being processed
+	// bodyAt: the records this batch's commit rows name, by row key;
+	// dead: the bytes of records its rows stopped naming (bodies.go).
+	bodyAt map[string]bodylog.Place
+	dead   deadBytes
 }
 
 type loc struct {
@@ -340,6 +373,8 @@ func (a *applier) newBatchSized(size int) *batch {
 		rebuild: map[keys.SpaceID]bool{},
 		forced:  map[keys.SpaceID]bool{},
 		fresh:   map[keys.SpaceID]bool{},
+		bodyAt:  map[string]bodylog.Place{},
+		dead:    deadBytes{},
 	}
 }
 
@@ -513,12 +548,15 @@ func (a *applier) commit(bc *batch) error {
 			return err
 		}
 	}
-	return a.commitBatch(bc.b)
+	return a.commitBatch(bc.b, bc.dead)
 }
 
-// commitBatch commits b durably and publishes it to readers. A failed
-// commit breaks the applier (see broken). The caller closes b.
-func (a *applier) commitBatch(b *pebble.Batch) (err error) {
+// commitBatch commits b durably and publishes it to readers, with the
+// dead bytes of body log records its rows stopped naming (dead, emptied
+// once committed). It syncs the body log first: no row may name a record
+// a crash could lose. A failed commit breaks the applier (see broken).
+// The caller closes b.
+func (a *applier) commitBatch(b *pebble.Batch, dead deadBytes) (err error) {
 	defer func() {
 		// Pebble's logger panics with a fatalError on a failed commit
 		// (see quietLogger): stop writing, keep serving reads.
@@ -556,11 +594,21 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 			numbered[st] = n
 		}
 	}
+	totals, err := a.writeDead(b, dead)
+	if err != nil {
+		return err
+	}
 	if b.Empty() {
 		return nil
 	}
 	if a.s.batchSeen != nil {
 		a.s.batchSeen(b)
+	}
+	if err := a.syncBodies(); err != nil {
+		return err
+	}
+	if err := a.fault("bodies synced", nil); err != nil {
+		return err
 	}
 	if err := b.Commit(a.s.sync); err != nil {
 		return err
@@ -568,6 +616,11 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 	for st, n := range numbered {
 		st.numbered = n
 	}
+	if len(totals) > 0 {
+		maps.Copy(a.segDead, totals)
+		a.reclaimNeeded = true
+	}
+	clear(dead)
 	if !a.holdReads {
 		a.s.publish() // durable now: readers may see it
 	}

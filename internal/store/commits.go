@@ -88,14 +88,15 @@ func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 		if first <= 1 {
 			continue
 		}
-		v, err := s.get(commitKey(sp, h.Author, first-1))
+		k := commitKey(sp, h.Author, first-1)
+		v, err := s.get(k)
 		if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, h.Author, first-1) {
 			return nil, fmt.Errorf("store: sync heads: %w", belowFloorErr(h.Author, first-1))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
 		}
-		id, b, err := splitCommitRow(v)
+		id, b, err := s.commitRow(k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +149,7 @@ func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, 
 		}
 		var e err0
 		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
-			sc, err := decodeCommitRow(k, v)
+			sc, err := s.readCommitRow(k, v)
 			if err == nil {
 				sc.Withheld = sc.Seq > 0 && withheld[sc.Author] != 0 && sc.Seq >= withheld[sc.Author]
 			}
@@ -209,15 +210,37 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 	return out, e.err
 }
 
-func decodeCommitRow(k, v []byte) (StoredCommit, error) {
-	if len(k) != 1+2*keys.Size+8 || len(v) < keys.Size {
-		return StoredCommit{}, fmt.Errorf("%w: commit row", ErrCorrupt)
+// decodeCommitRow decodes a commit row: author, seq and ID in sc, and
+// the value (the commit's bytes, or the place of its record), which
+// readCommitRow reads.
+func decodeCommitRow(k, v []byte) (StoredCommit, commitValue, error) {
+	if len(k) != recordKeySize {
+		return StoredCommit{}, commitValue{}, fmt.Errorf("%w: commit row", ErrCorrupt)
+	}
+	cv, err := decodeCommitValue(v)
+	if err != nil {
+		return StoredCommit{}, commitValue{}, err
 	}
 	var sc StoredCommit
 	copy(sc.Author[:], k[1+keys.Size:])
 	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
-	copy(sc.ID[:], v)
-	sc.Bytes = bytes.Clone(v[keys.Size:])
+	sc.ID = cv.ID
+	return sc, cv, nil
+}
+
+// readCommitRow decodes a commit row and reads the commit's bytes, from
+// the body log if the row names a record there. sc.Bytes is the caller's.
+func (s *Store) readCommitRow(k, v []byte) (StoredCommit, error) {
+	sc, cv, err := decodeCommitRow(k, v)
+	if err != nil {
+		return StoredCommit{}, err
+	}
+	if sc.Bytes, err = s.commitBody(k, cv); err != nil {
+		return StoredCommit{}, err
+	}
+	if !cv.Logged {
+		sc.Bytes = bytes.Clone(sc.Bytes)
+	}
 	return sc, nil
 }
 
@@ -242,14 +265,16 @@ func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 	if err != nil || len(rest) != 0 {
 		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
 	}
-	row, err := s.get(commitKey(sp, l.author, l.seq))
+	k := commitKey(sp, l.author, l.seq)
+	row, err := s.get(k)
 	if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, l.author, l.seq) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, belowFloorErr(l.author, l.seq)) // an F head indexed, not held
 	}
-	if err != nil || len(row) < keys.Size {
+	if err != nil {
 		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
 	}
-	return row[keys.Size:], nil
+	_, b, err := s.commitRow(k, row)
+	return b, err
 }
 
 // Forks returns the fork evidence held for a space.
@@ -264,11 +289,12 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 		if err != nil {
 			return nil, fmt.Errorf("%w: fork row: %v", ErrCorrupt, err)
 		}
-		first, err := s.get(commitKey(sp, b.Author, b.Seq))
+		fk := commitKey(sp, b.Author, b.Seq)
+		first, err := s.get(fk)
 		if err != nil {
 			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
 		}
-		_, fb, err := splitCommitRow(first)
+		_, fb, err := s.commitRow(fk, first)
 		if err != nil {
 			return nil, err
 		}

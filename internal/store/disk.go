@@ -406,7 +406,7 @@ func (a *applier) reopen() error {
 			}
 		}
 		s.db, s.readOnly = db, rwErr != nil
-		s.rs = &readState{snap: s.db.NewSnapshot()}
+		s.rs = s.newReadState(s.db.NewSnapshot())
 	}
 	swapped := false
 	for range 100 {

@@ -9,7 +9,9 @@ import (
 // SetHook makes the applier call h at named points: "group" before it
 // processes a group of requests (an error there panics: use it to block),
 // "stored" after it wrote commit c's rows into the batch and before its
-// ops, "rebuild" before it decides a space again after a group commit.
+// ops, "rebuild" before it decides a space again after a group commit,
+// "bodies synced" after it synced the body log and before Pebble commits
+// a batch.
 // A non-nil error is injected there as a storage failure. Set it before
 // submitting the requests it concerns.
 func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook = h }

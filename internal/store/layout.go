@@ -9,8 +9,11 @@ import (
 
 // Table tags.
 const (
-	tagMeta     byte = 0x01
-	tagName     byte = 0x02
+	tagMeta byte = 0x01
+	tagName byte = 0x02
+	// tagBodyDead: a body log segment's dead bytes, by segment number
+	// (4 BE), not by space (bodies.go).
+	tagBodyDead byte = 0x03
 	tagCommit   byte = 0x10
 	tagCommitID byte = 0x11
 	tagHead     byte = 0x12

@@ -19,6 +19,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// private). It MUST NOT block, do I/O or call back into the Store; the
 	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
+	// bodyLog tunes the body log (this package's tests make its segments
+	// small).
+	bodyLog bodylog.Options
 	// Now is the wall clock that commits dated in the future are held
 	// back against (MaxFuture); nil means time.Now. Tests skew it.
 	Now func() time.Time
@@ -92,11 +96,17 @@ type Store struct {
 	// readstate.go). db is replaced only by the applier (reopen), when no
 	// reader holds a read state.
 	db *pebble.DB
+	// bodies is the commit body log (bodies.go): the applier appends,
+	// syncs and removes; readers read. It is opened with the store and
+	// closed after Pebble.
+	bodies *bodylog.Log
 	// rmu guards rs, retired and the read states' counts; it is never
 	// held across a read.
 	rmu     sync.Mutex
-	rs      *readState // nil once closed, or after a failed reopen
-	retired int        // retired read states still held by readers
+	rs      *readState              // nil once closed, or after a failed reopen
+	retired int                     // retired read states still held by readers
+	held    map[*readState]struct{} // those read states
+	gen     uint64                  // the generation of the last read state published
 	// drained, set by Close, is closed once retired is 0: Close waits
 	// for the reads in progress before it closes the database.
 	drained chan struct{}
@@ -224,9 +234,13 @@ func Open(dir string, o Options) (*Store, error) {
 	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
 		return fail(err)
 	}
+	if s.bodies, err = openBodies(s.fs, dir, o.bodyLog); err != nil {
+		return fail(err)
+	}
 	s.cache = pebble.NewCache(o.CacheSize)
 	if s.db, err = pebble.Open(dir, s.pebbleOptions(s.readOnly)); err != nil {
 		s.cache.Unref()
+		s.bodies.Close()
 		return fail(err)
 	}
 	s.publish()
@@ -327,7 +341,7 @@ func (s *Store) Close() error {
 		}
 		s.dbmu.Unlock()
 		s.cache.Unref()
-		err = errors.Join(err, s.lock.Close())
+		err = errors.Join(err, s.bodies.Close(), s.lock.Close())
 	})
 	return err
 }
