@@ -218,6 +218,8 @@ func (s *Store) applier() {
 		case <-a.tailWait():
 			a.reclaimNeeded = true
 			continue
+		case <-s.released:
+			continue // reclaim removes what no reader reads now
 		case <-s.quit:
 			for {
 				select {

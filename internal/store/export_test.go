@@ -1,9 +1,12 @@
 package store
 
 import (
+	"errors"
+
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/store/bodylog"
 )
 
 // SetHook makes the applier call h at named points: "group" before it
@@ -29,6 +32,72 @@ func RawKeys(s *Store) ([][]byte, error) {
 		out = append(out, append([]byte(nil), it.Key()...))
 	}
 	return out, it.Error()
+}
+
+// WithBodySegments returns o with the body log's segments of size bytes.
+func WithBodySegments(o Options, size int64) Options {
+	o.bodyLog.SegmentSize = size
+	return o
+}
+
+// BodySegments lists the body log's segments.
+func BodySegments(s *Store) []bodylog.SegInfo { return s.bodies.Segments() }
+
+// CommitRowForms counts the commit rows naming a record in the body log
+// and those holding the commit's bytes (the form written before).
+func CommitRowForms(s *Store) (logged, old int, err error) {
+	p := []byte{tagCommit}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		cv, err := decodeCommitValue(it.Value())
+		if err != nil {
+			return 0, 0, err
+		}
+		if cv.Logged {
+			logged++
+		} else {
+			old++
+		}
+	}
+	return logged, old, it.Error()
+}
+
+// ToOldRows rewrites every commit row to the form written before the body
+// log (ID, then the commit's bytes), as a store written before it holds,
+// and shows readers the result. Call it while no request is in progress.
+func ToOldRows(s *Store) (int, error) {
+	p := []byte{tagCommit}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		id, body, err := s.commitRow(it.Key(), it.Value())
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		if err := b.Set(it.Key(), append(id[:], body...), nil); err != nil {
+			it.Close()
+			return 0, err
+		}
+		n++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, err
+	}
+	s.publish()
+	return n, nil
 }
 
 // SetBatchSeen makes the applier call fn with each batch it is about to

@@ -90,6 +90,10 @@ func (s *Store) release(r *readState) {
 	if r.refs == 0 && r.retired {
 		r.snap.Close()
 		delete(s.held, r)
+		select { // the applier may remove a segment now (reclaim.go)
+		case s.released <- struct{}{}:
+		default:
+		}
 		s.retired--
 		if s.retired == 0 && s.drained != nil {
 			close(s.drained)

@@ -106,7 +106,10 @@ type Store struct {
 	rs      *readState              // nil once closed, or after a failed reopen
 	retired int                     // retired read states still held by readers
 	held    map[*readState]struct{} // those read states
-	gen     uint64                  // the generation of the last read state published
+	// released wakes the applier when a reader let go of a retired read
+	// state (reclaim.go). Buffered, 1.
+	released chan struct{}
+	gen      uint64 // the generation of the last read state published
 	// drained, set by Close, is closed once retired is 0: Close waits
 	// for the reads in progress before it closes the database.
 	drained chan struct{}
@@ -178,17 +181,18 @@ func Open(dir string, o Options) (*Store, error) {
 		o.FS = vfs.Default
 	}
 	s := &Store{
-		dir:     dir,
-		fs:      o.FS,
-		memSize: maxMemTable,
-		sync:    pebble.Sync,
-		notify:  o.Notify,
-		unseal:  o.Unseal,
-		rotated: o.Rotated,
-		now:     o.Now,
-		reqs:    make(chan *request, 256),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		dir:      dir,
+		fs:       o.FS,
+		memSize:  maxMemTable,
+		sync:     pebble.Sync,
+		notify:   o.Notify,
+		unseal:   o.Unseal,
+		rotated:  o.Rotated,
+		now:      o.Now,
+		reqs:     make(chan *request, 256),
+		released: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 		// One compaction at a time (usage.go).
 		compacting: make(chan struct{}, 1),
 	}
