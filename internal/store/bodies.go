@@ -135,7 +135,7 @@ func (a *applier) setCommitRow(bc *batch, sp keys.SpaceID, c *commit.Commit) err
 	rec = append(append(rec, k...), raw...)
 	ps, err := a.s.bodies.Append(rec)
 	if err != nil {
-		return fmt.Errorf("store: append commit %s: %w", c.ID.Short(), err)
+		return a.bodiesFailed(fmt.Errorf("append commit %s: %w", c.ID.Short(), err))
 	}
 	a.unsynced = true
 	bc.bodyAt[string(k)] = ps[0]
@@ -201,14 +201,23 @@ func (a *applier) syncBodies() error {
 	}
 	if a.s.sync.Sync {
 		if err := a.s.bodies.Sync(); err != nil {
-			// As for Pebble, a failed fsync may have lost what it was to
-			// make durable: no batch may name a record from then on.
-			a.broken = fmt.Errorf("store: the commit body log failed a write and takes no more until loam restarts (nothing acknowledged is lost): %w", err)
-			return a.broken
+			return a.bodiesFailed(err)
 		}
 	}
 	a.unsynced = false
 	return nil
+}
+
+// bodiesFailed breaks the applier after the body log failed a write or a
+// sync: the log takes no more until it is opened again (bodylog), and, as
+// for Pebble, a failed fsync may have lost what it was to make durable.
+func (a *applier) bodiesFailed(err error) error {
+	err = fmt.Errorf("store: the commit body log failed a write and takes no more until loam restarts (nothing acknowledged is lost): %w", err)
+	if isNoSpace(err) {
+		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	a.broken = err
+	return err
 }
 
 // segDead is what a segment's dead-bytes row (tagBodyDead) holds: the

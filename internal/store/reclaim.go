@@ -112,7 +112,7 @@ func (a *applier) reclaim(all bool) error {
 				continue
 			}
 			if err := a.s.bodies.Rotate(); err != nil {
-				return err
+				return a.bodiesFailed(err)
 			}
 			a.tailErased = time.Time{}
 		}
@@ -158,7 +158,7 @@ func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 		}
 		ps, err := a.s.bodies.Append(recs...)
 		if err != nil {
-			return err
+			return a.bodiesFailed(err)
 		}
 		a.unsynced = true
 		var buf [commitValueSize]byte
