@@ -12,7 +12,6 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
-	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -337,10 +336,8 @@ type batch struct {
 	stored  []*commit.Commit      // of the request being processed
 	forks   []commit.Fork         // of the request being processed
 	erased  []ErasedOp            // of the request being processed
-	// bodyAt: the records this batch's commit rows name, by row key;
-	// dead: the bytes of records its rows stopped naming (bodies.go).
-	bodyAt map[string]bodylog.Place
-	dead   deadBytes
+	// bodies: the batch's writes to the body log (bodies.go).
+	bodies bodyWrites
 }
 
 type loc struct {
@@ -375,8 +372,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		rebuild: map[keys.SpaceID]bool{},
 		forced:  map[keys.SpaceID]bool{},
 		fresh:   map[keys.SpaceID]bool{},
-		bodyAt:  map[string]bodylog.Place{},
-		dead:    deadBytes{},
+		bodies:  bodyWrites{dead: deadBytes{}},
 	}
 }
 
@@ -550,15 +546,16 @@ func (a *applier) commit(bc *batch) error {
 			return err
 		}
 	}
-	return a.commitBatch(bc.b, bc.dead)
+	return a.commitBatch(bc.b, &bc.bodies)
 }
 
-// commitBatch commits b durably and publishes it to readers, with the
-// dead bytes of body log records its rows stopped naming (dead, emptied
-// once committed). It syncs the body log first: no row may name a record
-// a crash could lose. A failed commit breaks the applier (see broken).
-// The caller closes b.
-func (a *applier) commitBatch(b *pebble.Batch, dead deadBytes) (err error) {
+// commitBatch commits b durably and publishes it to readers, with its
+// writes to the body log, w (nil: none): the records not appended yet
+// are, and the dead bytes of the records its rows stopped naming are
+// counted (w is empty once b is committed). It syncs the body log first:
+// no row may name a record a crash could lose. A failed commit breaks the
+// applier (see broken). The caller closes b.
+func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 	defer func() {
 		// Pebble's logger panics with a fatalError on a failed commit
 		// (see quietLogger): stop writing, keep serving reads.
@@ -596,6 +593,13 @@ func (a *applier) commitBatch(b *pebble.Batch, dead deadBytes) (err error) {
 			numbered[st] = n
 		}
 	}
+	var dead deadBytes
+	if w != nil {
+		if err := a.flushBodies(b, w); err != nil {
+			return err
+		}
+		dead = w.dead
+	}
 	totals, err := a.writeDead(b, dead)
 	if err != nil {
 		return err
@@ -622,7 +626,10 @@ func (a *applier) commitBatch(b *pebble.Batch, dead deadBytes) (err error) {
 		maps.Copy(a.segDead, totals)
 		a.reclaimNeeded = true
 	}
-	clear(dead)
+	if w != nil {
+		clear(w.dead)
+		clear(w.placed)
+	}
 	if !a.holdReads {
 		a.s.publish() // durable now: readers may see it
 	}

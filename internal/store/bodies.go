@@ -126,31 +126,99 @@ func openBodies(fs vfs.FS, dir string, o bodylog.Options) (*bodylog.Log, error) 
 	return bodylog.Open(fs, fs.PathJoin(dir, "bodies"), o)
 }
 
-// setCommitRow appends c's record to the body log and sets its row in bc,
-// naming the record. commitBatch syncs the log before it commits bc.
+// bodyWrites are a batch's writes to the body log: the commit rows it
+// sets, whose records are appended bodyChunk bytes at a time (one write
+// each, not one per commit) and the rows set once they have a place;
+// and the dead bytes of the records its rows stopped naming.
+type bodyWrites struct {
+	pend   map[string]int           // row key -> its record in recs, not appended yet
+	recs   [][]byte                 // row key ‖ commit bytes; nil: superseded before it was appended
+	ids    []keys.CommitID          // the commit of each of recs
+	size   int                      // the bytes of recs
+	placed map[string]bodylog.Place // row key -> the record appended for it in this batch
+	dead   deadBytes
+}
+
+// bodyChunk is how many bytes of records a batch holds before it appends
+// them (Options.bodyChunk: tests make it small).
+const bodyChunk = 1 << 20
+
+// setCommitRow sets c's commit row in bc, naming c's record in the body
+// log: the record is appended with the batch's others (flushBodies),
+// before bc commits, and commitBatch syncs the log before Pebble's commit.
+// Until then the row is not in bc's Pebble batch: the applier's reads of
+// the commits of its batch go to byLoc and erasedC, never to the batch.
 func (a *applier) setCommitRow(bc *batch, sp keys.SpaceID, c *commit.Commit) error {
+	w := &bc.bodies
 	k := commitKey(sp, c.Author, c.Seq)
+	if i, ok := w.pend[string(k)]; ok {
+		w.size -= len(w.recs[i])
+		w.recs[i] = nil
+	}
 	raw := c.Bytes()
 	rec := make([]byte, 0, len(k)+len(raw))
 	rec = append(append(rec, k...), raw...)
-	ps, err := a.s.bodies.Append(rec)
+	if w.pend == nil {
+		w.pend = map[string]int{}
+	}
+	w.pend[string(k)] = len(w.recs)
+	w.recs, w.ids = append(w.recs, rec), append(w.ids, c.ID)
+	if w.size += len(rec); w.size >= a.s.bodyChunk {
+		return a.flushBodies(bc.b, w)
+	}
+	return nil
+}
+
+// flushBodies appends w's pending records to the body log and sets the
+// rows that name them in b.
+func (a *applier) flushBodies(b *pebble.Batch, w *bodyWrites) error {
+	if len(w.recs) == 0 {
+		return nil
+	}
+	recs, ids := w.recs[:0], w.ids[:0]
+	for i, r := range w.recs {
+		if r != nil {
+			recs, ids = append(recs, r), append(ids, w.ids[i])
+		}
+	}
+	ps, err := a.s.bodies.Append(recs...)
 	if err != nil {
-		return a.bodiesFailed(fmt.Errorf("append commit %s: %w", c.ID.Short(), err))
+		return a.bodiesFailed(fmt.Errorf("append %d commits: %w", len(recs), err))
 	}
 	a.unsynced = true
-	bc.bodyAt[string(k)] = ps[0]
+	if w.placed == nil {
+		w.placed = map[string]bodylog.Place{}
+	}
 	var buf [commitValueSize]byte
-	return bc.b.Set(k, appendCommitValue(buf[:0], c.ID, ps[0]), nil)
+	for i, p := range ps {
+		k := recs[i][:recordKeySize]
+		w.placed[string(k)] = p
+		if err := b.Set(k, appendCommitValue(buf[:0], ids[i], p), nil); err != nil {
+			return err
+		}
+	}
+	clear(w.pend)
+	clear(w.recs)
+	w.recs, w.ids, w.size = w.recs[:0], w.ids[:0], 0
+	return nil
 }
 
 // dropRecord counts dead the record that the commit row at k names, in
-// the database or in bc, before bc rewrites or deletes the row. erased:
-// the record holds a payload an erase (or forgetting the space) removed,
-// which must not stay on disk (reclaim.go).
+// the database or in bc, before bc rewrites or deletes the row (a record
+// bc has not appended yet is not appended). erased: the record holds a
+// payload an erase (or forgetting the space) removed, which must not stay
+// on disk (reclaim.go).
 func (a *applier) dropRecord(bc *batch, k []byte, erased bool) error {
-	if p, ok := bc.bodyAt[string(k)]; ok {
-		bc.dead.add(p, erased)
-		delete(bc.bodyAt, string(k))
+	w := &bc.bodies
+	if i, ok := w.pend[string(k)]; ok {
+		w.size -= len(w.recs[i])
+		w.recs[i] = nil
+		delete(w.pend, string(k))
+		return nil
+	}
+	if p, ok := w.placed[string(k)]; ok {
+		w.dead.add(p, erased)
+		delete(w.placed, string(k))
 		return nil
 	}
 	v, closer, err := a.s.db.Get(k)
@@ -166,7 +234,7 @@ func (a *applier) dropRecord(bc *batch, k []byte, erased bool) error {
 		return err
 	}
 	if cv.Logged {
-		bc.dead.add(cv.Place, erased)
+		w.dead.add(cv.Place, erased)
 	}
 	return nil
 }

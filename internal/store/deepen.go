@@ -126,7 +126,7 @@ func (a *applier) unfloorSpace(sp keys.SpaceID) (uint64, *Event, error) {
 		return 0, nil, fmt.Errorf("store: unfloor %s: %w", sp, err)
 	}
 	if missing > 0 {
-		if err := a.commitBatch(bc.b, bc.dead); err != nil { // the rows that did not link, removed
+		if err := a.commitBatch(bc.b, &bc.bodies); err != nil { // the rows that did not link, removed
 			return 0, nil, fmt.Errorf("store: unfloor %s: %w", sp, err)
 		}
 		return missing, nil, nil

@@ -34,9 +34,11 @@ func RawKeys(s *Store) ([][]byte, error) {
 	return out, it.Error()
 }
 
-// WithBodySegments returns o with the body log's segments of size bytes.
+// WithBodySegments returns o with the body log's segments of size bytes,
+// and batches that append their records 4 KiB at a time.
 func WithBodySegments(o Options, size int64) Options {
 	o.bodyLog.SegmentSize = size
+	o.bodyChunk = 4 << 10
 	return o
 }
 

@@ -70,7 +70,7 @@ func (a *applier) forgetSpace(id keys.SpaceID) error {
 	} else if err != nil && !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
-	if err := a.commitBatch(b, dead); err != nil {
+	if err := a.commitBatch(b, &bodyWrites{dead: dead}); err != nil {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
 	return nil

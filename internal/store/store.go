@@ -68,9 +68,10 @@ type Options struct {
 	// private). It MUST NOT block, do I/O or call back into the Store; the
 	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
-	// bodyLog tunes the body log (this package's tests make its segments
-	// small).
-	bodyLog bodylog.Options
+	// bodyLog tunes the body log, and bodyChunk the bytes of records a
+	// batch appends at a time (this package's tests make both small).
+	bodyLog   bodylog.Options
+	bodyChunk int
 	// Now is the wall clock that commits dated in the future are held
 	// back against (MaxFuture); nil means time.Now. Tests skew it.
 	Now func() time.Time
@@ -99,7 +100,8 @@ type Store struct {
 	// bodies is the commit body log (bodies.go): the applier appends,
 	// syncs and removes; readers read. It is opened with the store and
 	// closed after Pebble.
-	bodies *bodylog.Log
+	bodies    *bodylog.Log
+	bodyChunk int // Options.bodyChunk, or bodyChunk
 	// rmu guards rs, retired and the read states' counts; it is never
 	// held across a read.
 	rmu     sync.Mutex
@@ -198,6 +200,9 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync
+	}
+	if s.bodyChunk = o.bodyChunk; s.bodyChunk == 0 {
+		s.bodyChunk = bodyChunk
 	}
 	if s.now == nil {
 		s.now = time.Now
