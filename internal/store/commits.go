@@ -110,7 +110,9 @@ func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 }
 
 // StoredCommit is a commit as kept on disk: the ID recorded when it was
-// stored and its exact bytes. Withheld marks a commit that sync does not
+// stored and its exact bytes. (Commits and AllCommits yield a commit whose
+// row or record does not read with an error wrapping ErrCorrupt, naming
+// its author and seq.) Withheld marks a commit that sync does not
 // send unasked: it does not count (Status Revoked, or its author forked at
 // or below its seq), and no later commit of its author held here counts
 // either. (A commit that does not count but precedes one that does is
@@ -212,31 +214,34 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 
 // decodeCommitRow decodes a commit row: author, seq and ID in sc, and
 // the value (the commit's bytes, or the place of its record), which
-// readCommitRow reads.
+// readCommitRow reads. A row whose value does not decode still has its
+// author and seq in sc, with the error.
 func decodeCommitRow(k, v []byte) (StoredCommit, commitValue, error) {
 	if len(k) != recordKeySize {
 		return StoredCommit{}, commitValue{}, fmt.Errorf("%w: commit row", ErrCorrupt)
 	}
-	cv, err := decodeCommitValue(v)
-	if err != nil {
-		return StoredCommit{}, commitValue{}, err
-	}
 	var sc StoredCommit
 	copy(sc.Author[:], k[1+keys.Size:])
 	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
+	cv, err := decodeCommitValue(v)
+	if err != nil {
+		return sc, commitValue{}, err
+	}
 	sc.ID = cv.ID
 	return sc, cv, nil
 }
 
 // readCommitRow decodes a commit row and reads the commit's bytes, from
 // the body log if the row names a record there. sc.Bytes is the caller's.
+// A row that does not read (ErrCorrupt) has its author, seq and, if it
+// decoded, its ID in sc, with the error.
 func (s *Store) readCommitRow(k, v []byte) (StoredCommit, error) {
 	sc, cv, err := decodeCommitRow(k, v)
 	if err != nil {
-		return StoredCommit{}, err
+		return sc, err
 	}
 	if sc.Bytes, err = s.commitBody(k, cv); err != nil {
-		return StoredCommit{}, err
+		return sc, err
 	}
 	if !cv.Logged {
 		sc.Bytes = bytes.Clone(sc.Bytes)
