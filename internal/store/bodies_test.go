@@ -303,17 +303,27 @@ func filesHolding(t *testing.T, dir string, b []byte) []string {
 }
 
 // TestEraseReclaimed: an erased payload leaves the body log: at once when
-// its record is in a segment before the tail, and when the log is
-// reclaimed (ReclaimBodies) when it is in the tail; after Compact and
-// Close no file of the store's directory holds its bytes. Before the
-// reclaim it is there (the test sees what it looks for).
+// its record is in a segment before the tail; when it is in the tail,
+// when the log is reclaimed (ReclaimBodies) or once it has been there a
+// while (a minute; here 100 ms); after Compact and Close no file of the
+// store's directory holds its bytes. Before the reclaim it is there (the
+// test sees what it looks for).
 func TestEraseReclaimed(t *testing.T) {
-	for _, inTail := range []bool{false, true} {
-		t.Run(fmt.Sprint("tail=", inTail), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		inTail  bool
+		reclaim bool // call ReclaimBodies
+	}{
+		{"before the tail", false, false},
+		{"tail, reclaimed", true, true},
+		{"tail, after a while", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inTail := c.inTail
 			ctx := context.Background()
 			dir := t.TempDir()
 			r := rand.New(rand.NewPCG(5, 6))
-			b := newBodyStore(t, vfs.Default, dir, 11, 2, store.Options{})
+			b := newBodyStore(t, vfs.Default, dir, 11, 2, store.WithTailAfter(store.Options{}, 100*time.Millisecond))
 			b.apply(t, b.puts(r, 0, 20)...)
 			marker := fmt.Appendf(nil, "payload-to-erase-%x", r.Uint64())
 			secret := b.writers[1].next(commit.Put([]byte("secret"), marker))
@@ -329,7 +339,7 @@ func TestEraseReclaimed(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.apply(t, b.writers[1].next(er))
-			if inTail {
+			if c.reclaim {
 				if err := b.st.ReclaimBodies(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -39,6 +40,13 @@ func RawKeys(s *Store) ([][]byte, error) {
 func WithBodySegments(o Options, size int64) Options {
 	o.bodyLog.SegmentSize = size
 	o.bodyChunk = 4 << 10
+	return o
+}
+
+// WithTailAfter returns o with an erased record reclaimed from the body
+// log's tail after d rather than a minute.
+func WithTailAfter(o Options, d time.Duration) Options {
+	o.tailAfter = d
 	return o
 }
 

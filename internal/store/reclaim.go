@@ -27,8 +27,9 @@ import (
 // alone. It all runs on the applier goroutine, between requests.
 
 // reclaimTailAfter is how long an erased record may stay in the tail
-// before the tail is rotated and reclaimed: rotating at each erase would
-// copy the tail's live records each time.
+// before the tail is rotated and reclaimed (Options.tailAfter: tests make
+// it short): rotating at each erase would copy the tail's live records
+// each time.
 const reclaimTailAfter = time.Minute
 
 // reclaimChunk bounds the bytes of records copied per Append.
@@ -107,8 +108,8 @@ func (a *applier) reclaim(all bool) error {
 			if !all && !d.erased {
 				continue
 			}
-			if !all && time.Since(a.tailErased) < reclaimTailAfter {
-				a.tailDue = a.tailErased.Add(reclaimTailAfter)
+			if !all && time.Since(a.tailErased) < a.s.tailAfter {
+				a.tailDue = a.tailErased.Add(a.s.tailAfter)
 				continue
 			}
 			if err := a.s.bodies.Rotate(); err != nil {

@@ -72,6 +72,7 @@ type Options struct {
 	// batch appends at a time (this package's tests make both small).
 	bodyLog   bodylog.Options
 	bodyChunk int
+	tailAfter time.Duration // see reclaimTailAfter
 	// Now is the wall clock that commits dated in the future are held
 	// back against (MaxFuture); nil means time.Now. Tests skew it.
 	Now func() time.Time
@@ -101,7 +102,8 @@ type Store struct {
 	// syncs and removes; readers read. It is opened with the store and
 	// closed after Pebble.
 	bodies    *bodylog.Log
-	bodyChunk int // Options.bodyChunk, or bodyChunk
+	bodyChunk int           // Options.bodyChunk, or bodyChunk
+	tailAfter time.Duration // Options.tailAfter, or reclaimTailAfter
 	// rmu guards rs, retired and the read states' counts; it is never
 	// held across a read.
 	rmu     sync.Mutex
@@ -203,6 +205,9 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if s.bodyChunk = o.bodyChunk; s.bodyChunk == 0 {
 		s.bodyChunk = bodyChunk
+	}
+	if s.tailAfter = o.tailAfter; s.tailAfter == 0 {
+		s.tailAfter = reclaimTailAfter
 	}
 	if s.now == nil {
 		s.now = time.Now
