@@ -85,7 +85,8 @@ func devicesOf(ds []api.Device) []Device {
 	for _, d := range ds {
 		x := Device{Author: d.Author, Name: d.Name, Since: d.Since, LastSeen: d.LastSeen, This: d.This, Spaces: d.Spaces}
 		if d.Revoked != nil {
-			x.Revoked = &DeviceRevoked{At: d.Revoked.At, Spaces: d.Revoked.Spaces, Pending: d.Revoked.Pending}
+			r := DeviceRevoked(*d.Revoked)
+			x.Revoked = &r
 		}
 		out = append(out, x)
 	}
@@ -93,5 +94,5 @@ func devicesOf(ds []api.Device) []Device {
 }
 
 func revokedDeviceOf(r api.RevokeDeviceResponse) RevokedDevice {
-	return RevokedDevice{Author: r.Author, Name: r.Name, Written: r.Written, Pending: r.Pending}
+	return RevokedDevice(r)
 }

@@ -3,6 +3,7 @@ package loam
 import (
 	"context"
 
+	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/node"
 )
 
@@ -69,4 +70,11 @@ func (n *Node) PlanLeave(ctx context.Context, ref string) (LeavePlan, error) {
 // from an invite. A Space value of it fails from then on.
 func (n *Node) Leave(ctx context.Context, ref string) (LeaveReport, error) {
 	return n.impl.leave(ctx, ref)
+}
+
+// One road for leaving, embedded or through a daemon: node's plan and
+// report become the API's (api.LeavePlanOf, api.LeaveReportOf), which
+// become this package's here.
+func leaveReportOf(r api.LeaveReport) LeaveReport {
+	return LeaveReport{LeavePlan: LeavePlan(r.LeavePlan), Freed: r.Freed}
 }

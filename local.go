@@ -101,7 +101,7 @@ func (l localNode) addBlob(ctx context.Context, r io.Reader) (BlobInfo, error) {
 	if err != nil {
 		return BlobInfo{}, err
 	}
-	return BlobInfo{ID: id.String(), Size: m.Size, Chunks: len(m.Chunks), Held: len(m.Chunks), Pinned: true}, nil
+	return BlobInfo(api.AddedBlobOf(id, m)), nil
 }
 
 func (l localNode) fetchBlob(ctx context.Context, id string, progress func(BlobProgress)) (FetchStats, error) {
@@ -119,7 +119,7 @@ func (l localNode) fetchBlob(ctx context.Context, id string, progress func(BlobP
 	if err != nil {
 		return FetchStats{}, err
 	}
-	return FetchStats{Fetched: st.Fetched(), Peers: st.Bytes, Corrupt: st.CorruptPeers()}, nil
+	return fetchStatsOf(api.FetchStatsOf(st)), nil
 }
 
 func (l localNode) openBlob(ctx context.Context, id string) (blobReader, error) {
@@ -140,7 +140,7 @@ func (l localNode) blobs(ctx context.Context) ([]BlobInfo, error) {
 	}
 	out := make([]BlobInfo, len(infos))
 	for i, b := range infos {
-		out[i] = BlobInfo{ID: b.ID.String(), Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
+		out[i] = BlobInfo(api.BlobInfoOf(b))
 	}
 	return out, nil
 }
@@ -328,7 +328,7 @@ func (s *localSpace) state(ctx context.Context) (State, error) {
 
 func (s *localSpace) verify(ctx context.Context) (VerifyReport, error) {
 	r, err := space.VerifyLog(ctx, s.n.Store(), s.sp.ID())
-	rep := VerifyReport{Commits: r.Commits, Ops: r.Ops, Authors: r.Authors, Forks: r.Forks}
+	rep := VerifyReport(r)
 	if err != nil && !errors.Is(err, ErrInvalidLog) {
 		return rep, fmt.Errorf("loam: verify: %w", err)
 	}

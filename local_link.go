@@ -2,7 +2,6 @@ package loam
 
 import (
 	"context"
-	"time"
 
 	"github.com/loamdb/loam/internal/api"
 	"github.com/loamdb/loam/internal/keys"
@@ -28,7 +27,7 @@ func (l localNode) linkDevice(ctx context.Context, o LinkOptions) (LinkTicket, e
 	if err != nil {
 		return LinkTicket{}, err
 	}
-	return LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)}, nil
+	return LinkTicket(api.LinkTicketOf(t)), nil
 }
 
 func (l localNode) waitLinked(ctx context.Context, ticket string) (DeviceCert, error) {

@@ -201,7 +201,7 @@ func (r *remoteNode) refusals(ctx context.Context) (map[string]uint64, error) {
 }
 
 func blobInfoOf(b api.BlobInfo) BlobInfo {
-	return BlobInfo{ID: b.ID, Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
+	return BlobInfo(b)
 }
 
 func (r *remoteNode) addBlob(ctx context.Context, rd io.Reader) (BlobInfo, error) {
@@ -221,7 +221,13 @@ func (r *remoteNode) fetchBlob(ctx context.Context, id string, progress func(Blo
 	if err != nil {
 		return FetchStats{}, err
 	}
-	return FetchStats{Fetched: st.Fetched, Peers: st.Peers, Corrupt: st.Corrupt}, nil
+	return fetchStatsOf(st), nil
+}
+
+// fetchStatsOf converts the API's sum of a download, embedded and through
+// a daemon alike (api.FetchStatsOf makes it from the node's).
+func fetchStatsOf(st *api.FetchStats) FetchStats {
+	return FetchStats{Fetched: st.Fetched, Peers: st.Peers, Corrupt: st.Corrupt}
 }
 
 func (r *remoteNode) openBlob(ctx context.Context, id string) (blobReader, error) {
@@ -417,7 +423,7 @@ func (s *remoteSpace) state(ctx context.Context) (State, error) {
 
 func (s *remoteSpace) verify(ctx context.Context) (VerifyReport, error) {
 	r, err := s.c.Verify(ctx, s.in.ID)
-	return VerifyReport{Commits: r.Commits, Ops: r.Ops, Authors: r.Authors, Forks: r.Forks}, err
+	return VerifyReport(r), err
 }
 
 func (s *remoteSpace) heads(ctx context.Context) ([]Head, error) {

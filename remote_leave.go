@@ -9,5 +9,5 @@ func (r *remoteNode) planLeave(ctx context.Context, ref string) (LeavePlan, erro
 
 func (r *remoteNode) leave(ctx context.Context, ref string) (LeaveReport, error) {
 	rep, err := r.c.Leave(ctx, ref)
-	return LeaveReport{LeavePlan: LeavePlan(rep.LeavePlan), Freed: rep.Freed}, err
+	return leaveReportOf(rep), err
 }

@@ -117,6 +117,10 @@ type State struct {
 	groundFn func() *State
 	// localWritten, if set, answers for once (CheckNext).
 	localWritten func(key []byte) bool
+	// erasing, if set, reports whether an erase op of a commit held
+	// (counting or not) names op i of commit id: such a write's value is
+	// not checked by app rules (schema.go, checkRules).
+	erasing func(id keys.CommitID, op uint32) bool
 
 	verified *verified // certificates and revocations already checked (Evaluate's passes); may be nil
 }

@@ -124,10 +124,14 @@
 // the newest declaration (greatest version, then greatest author and seq)
 // made by a commit that counts and lies in c's causal past. A commit's
 // own schema ops apply to later commits only. A commit with a write that
-// breaks one (ErrSchema, a *SchemaError) does not count. Erase ops, sealed
-// ops and erased payloads are not checked against app rules: an erase
-// writes no value, a sealed op's key is not in the clear, and an erased
-// value is gone from every replica.
+// breaks one (ErrSchema, a *SchemaError) does not count. Erase ops and
+// sealed ops are not checked against app rules: an erase writes no value,
+// and a sealed op's key is not in the clear. The value of a write that an
+// erase op of the set names, counting or not, is not checked either (the
+// write is checked as a delete), nor is an erased payload: such a value
+// may be gone from some replicas and held by others (an erase voided by a
+// concurrent revocation drops it only where it was applied first), and a
+// check made on it would decide differently on each.
 //
 // A write-once rule (#15, "once") refuses a data op of a key it covers
 // when a write of the key is in the commit's causal past or earlier in

@@ -130,7 +130,21 @@ func (n *node) seen(au keys.AuthorID, seq uint64) bool {
 // rules.
 func Evaluate(sp keys.SpaceID, cs []*commit.Commit, forked map[keys.AuthorID]uint64) *Decision {
 	vc := newVerified()
-	return evaluate(&evaluator{space: sp, order: decisionOrder(cs), forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs)})
+	return evaluate(&evaluator{space: sp, order: decisionOrder(cs), forked: forked, devices: devicesOf(cs, vc), verified: vc, declared: declared(cs), erased: erasedBy(cs)})
+}
+
+// erasedBy returns the ops that erase ops of cs name, counting or not.
+func erasedBy(cs []*commit.Commit) map[EraseTarget]bool {
+	var out map[EraseTarget]bool
+	for _, c := range cs {
+		for _, t := range EraseTargets(c) {
+			if out == nil {
+				out = map[EraseTarget]bool{}
+			}
+			out[EraseTarget{ID: t.ID, Op: t.Op}] = true
+		}
+	}
+	return out
 }
 
 // evaluate decides the commits of e.order (see Evaluate).
@@ -220,6 +234,7 @@ type evaluator struct {
 	devices  map[keys.IdentityID][]keys.AuthorID // every certified device, by identity (devicesOf)
 	verified *verified                           // shared by the passes
 	declared []Schema                            // every schema declaration of the set, counting or not (for write-once rules)
+	erased   map[EraseTarget]bool                // the ops erase ops of the set name, counting or not (ruleOp)
 	ground   *State                              // the grants of every commit of the set, counting or not; nil until grounded
 }
 
@@ -275,6 +290,9 @@ func (e *evaluator) pass(cuts map[keys.AuthorID]uint64) *passResult {
 	st := New(e.space)
 	st.verified = e.verified
 	st.groundFn = e.grounded
+	if e.erased != nil {
+		st.erasing = func(id keys.CommitID, op uint32) bool { return e.erased[EraseTarget{id, op}] }
+	}
 	for _, sc := range e.declared {
 		st.Watch(sc)
 	}

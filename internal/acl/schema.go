@@ -231,7 +231,7 @@ func (s *State) checkRules(c *commit.Commit, i int, seen SeenFunc, held []Grant,
 		return nil
 	}
 	o := &c.Ops[i]
-	op, value := ruleOp(o)
+	op, value := ruleOp(o, s.named(c, i))
 	signer := s.signer(c, i, seen, held, mine)
 	for _, app := range slices.Sorted(maps.Keys(s.schemas)) {
 		covered := false
@@ -256,11 +256,14 @@ func (s *State) checkRules(c *commit.Commit, i int, seen SeenFunc, held []Grant,
 	return nil
 }
 
-// ruleOp returns what a data op writes, as app rules see it.
-func ruleOp(o *commit.Op) (schema.Op, []byte) {
-	if o.Erased {
-		// The value left every replica: its check was made while it was
-		// there, and nothing of it can be shown now.
+// ruleOp returns what a data op writes, as app rules see it. An op
+// erased here, or named by an erase held (erasing), is a delete: its
+// value is not checked. A value an erase names may be gone from some
+// replicas and not others (an erase voided by a concurrent revocation
+// drops it on those that applied it first), so checking it would decide
+// differently on each; named by an erase, it is left unchecked on all.
+func ruleOp(o *commit.Op, erasing bool) (schema.Op, []byte) {
+	if o.Erased || erasing {
 		return schema.Del, nil
 	}
 	switch o.Kind {
@@ -338,7 +341,7 @@ func (s *State) followed(c *commit.Commit, seen SeenFunc, held []Grant, mine []k
 		if !o.Kind.IsData() {
 			continue
 		}
-		op, value := ruleOp(o)
+		op, value := ruleOp(o, s.named(c, i))
 		signer := s.pastSigner(c, i, seen, held, mine)
 		for app := range s.schemas {
 			if !s.keeps(app, o.Key, op, value, signer, seen) {
@@ -372,4 +375,35 @@ func (s *State) keeps(app string, key []byte, op schema.Op, value []byte, signer
 		}
 	}
 	return !some
+}
+
+// named reports whether an erase op held names op i of c (erasing).
+func (s *State) named(c *commit.Commit, i int) bool {
+	return s.erasing != nil && s.erasing(c.ID, uint32(i))
+}
+
+// SetErasing sets how the state learns that an erase op of a commit
+// held, counting or not, names op i of commit id (nil: none does): a
+// store sets it from its erase-target rows, Evaluate from its commits.
+func (s *State) SetErasing(f func(id keys.CommitID, op uint32) bool) { s.erasing = f }
+
+// EraseTarget names an op an erase op names: the commit's ID and the op.
+type EraseTarget struct {
+	ID keys.CommitID
+	Op uint32
+}
+
+// EraseTargets returns the targets the erase ops of c name (its ops that
+// do not decode name none).
+func EraseTargets(c *commit.Commit) []commit.EraseTarget {
+	var out []commit.EraseTarget
+	for i := range c.Ops {
+		if c.Ops[i].Kind != commit.KindErase {
+			continue
+		}
+		if e, err := commit.DecodeErase(c.Ops[i]); err == nil {
+			out = append(out, e.Targets...)
+		}
+	}
+	return out
 }

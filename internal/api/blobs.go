@@ -45,8 +45,16 @@ type BlobInfo struct {
 	Pinned bool   `json:"pinned"`
 }
 
-func blobInfoOf(b node.BlobInfo) BlobInfo {
+// BlobInfoOf converts the node's description of a blob held: the one
+// conversion the server and the root package's embedded path share.
+func BlobInfoOf(b node.BlobInfo) BlobInfo {
 	return BlobInfo{ID: b.ID.String(), Size: b.Size, Chunks: b.Chunks, Held: b.Held, Pinned: b.Pinned}
+}
+
+// AddedBlobOf describes blob id, just added with manifest m: held whole,
+// and pinned.
+func AddedBlobOf(id blob.BlobID, m blob.Manifest) BlobInfo {
+	return BlobInfo{ID: id.String(), Size: m.Size, Chunks: len(m.Chunks), Held: len(m.Chunks), Pinned: true}
 }
 
 // FetchEvent is one line of the answer of POST /v1/blobs/{id}/fetch, a
@@ -68,7 +76,9 @@ type FetchStats struct {
 	Duration float64          `json:"seconds"`
 }
 
-func fetchStatsOf(st blob.Stats) *FetchStats {
+// FetchStatsOf sums up a finished download: the one conversion the
+// server and the root package's embedded path share.
+func FetchStatsOf(st blob.Stats) *FetchStats {
 	fs := &FetchStats{Fetched: st.Fetched(), Peers: st.Bytes, Corrupt: st.CorruptPeers(), Duration: st.Duration.Seconds()}
 	if fs.Peers == nil {
 		fs.Peers = map[string]int64{}
@@ -91,7 +101,7 @@ func (s *Server) addBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: m.Size, Chunks: len(m.Chunks), Held: len(m.Chunks), Pinned: true})
+	writeJSON(w, http.StatusOK, AddedBlobOf(id, m))
 }
 
 // listBlobs: GET /v1/blobs.
@@ -102,7 +112,7 @@ func (s *Server) listBlobs(r *http.Request) ([]BlobInfo, error) {
 	}
 	out := make([]BlobInfo, len(infos))
 	for i, b := range infos {
-		out[i] = blobInfoOf(b)
+		out[i] = BlobInfoOf(b)
 	}
 	return out, nil
 }
@@ -166,7 +176,7 @@ func (s *Server) fetchBlob(w http.ResponseWriter, r *http.Request) {
 		lines.send(FetchEvent{Error: errorBody(err)})
 		return
 	}
-	lines.send(FetchEvent{Done: total, Total: total, Peers: len(st.Bytes), Stats: fetchStatsOf(st)})
+	lines.send(FetchEvent{Done: total, Total: total, Peers: len(st.Bytes), Stats: FetchStatsOf(st)})
 }
 
 // pinBlob and unpinBlob: PUT and DELETE /v1/blobs/{blob}/pin.

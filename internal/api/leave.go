@@ -40,7 +40,9 @@ type LeaveReport struct {
 	Freed int64 `json:"freed"`
 }
 
-func leavePlan(p node.LeavePlan) LeavePlan {
+// LeavePlanOf converts the node's plan to the API's form: the one
+// conversion the server and the root package's embedded path share.
+func LeavePlanOf(p node.LeavePlan) LeavePlan {
 	return LeavePlan{
 		Space: p.Space.String(), Name: p.Name, Commits: p.Commits, CommitBytes: p.CommitBytes,
 		Blobs: p.Blobs, BlobBytes: p.BlobBytes, SharedBlobs: p.SharedBlobs, PinnedBlobs: p.PinnedBlobs,
@@ -53,7 +55,7 @@ func (s *Server) planLeave(r *http.Request) (LeavePlan, error) {
 	if err != nil {
 		return LeavePlan{}, err
 	}
-	return leavePlan(p), nil
+	return LeavePlanOf(p), nil
 }
 
 func (s *Server) leave(r *http.Request) (LeaveReport, error) {
@@ -61,7 +63,12 @@ func (s *Server) leave(r *http.Request) (LeaveReport, error) {
 	if err != nil {
 		return LeaveReport{}, err
 	}
-	return LeaveReport{LeavePlan: leavePlan(rep.LeavePlan), Freed: rep.Freed}, nil
+	return LeaveReportOf(rep), nil
+}
+
+// LeaveReportOf converts the node's report of a leave to the API's form.
+func LeaveReportOf(r node.LeaveReport) LeaveReport {
+	return LeaveReport{LeavePlan: LeavePlanOf(r.LeavePlan), Freed: r.Freed}
 }
 
 // PlanLeave says what leaving space sp would lose: GET

@@ -66,7 +66,14 @@ func (s *Server) linkDevice(r *http.Request, req LinkRequest) (LinkTicket, error
 	if err != nil {
 		return LinkTicket{}, err
 	}
-	return LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)}, nil
+	return LinkTicketOf(t), nil
+}
+
+// LinkTicketOf is the API's form of a link ticket the node just made,
+// with when it expires (node.LinkValidity from now): the one the server
+// and the root package's embedded path share.
+func LinkTicketOf(t keys.Ticket) LinkTicket {
+	return LinkTicket{Ticket: t.String(), Expires: time.Now().Add(node.LinkValidity).UTC().Truncate(time.Second)}
 }
 
 func (s *Server) waitLinked(w http.ResponseWriter, r *http.Request) {

@@ -405,7 +405,7 @@ func (s *Server) getSpace(r *http.Request, sp *space.Space) (SpaceInfo, error) {
 
 func (s *Server) verify(r *http.Request, sp *space.Space) (VerifyReport, error) {
 	rep, err := space.VerifyLog(r.Context(), s.n.Store(), sp.ID())
-	return VerifyReport{Commits: rep.Commits, Ops: rep.Ops, Authors: rep.Authors, Forks: rep.Forks}, err
+	return VerifyReport(rep), err
 }
 
 func heads(hs []store.Head) []Head {

@@ -176,3 +176,32 @@ func enterNS(ns string) error {
 	}
 	return nil
 }
+
+// DropSYNs makes the internet drop every TCP SYN sent to p (new
+// connections to p do not open; those open carry on) until stop is
+// called; dropped returns how many it has dropped so far.
+func (l *Lab) DropSYNs(p Public) (dropped func() int, stop func()) {
+	l.t.Helper()
+	table := "nosyn_" + p.Port
+	l.nft(l.Inet, fmt.Sprintf(`
+table bridge %s {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		oifname "%s" meta l4proto tcp tcp flags & (syn | ack) == syn counter drop
+	}
+}
+`, table, p.Port))
+	dropped = func() int {
+		out, err := exec.Command("ip", "netns", "exec", l.Inet, "nft", "list", "table", "bridge", table).CombinedOutput()
+		if err != nil {
+			return 0
+		}
+		var n int
+		if i := strings.Index(string(out), "counter packets "); i >= 0 {
+			fmt.Sscanf(string(out[i+len("counter packets "):]), "%d", &n)
+		}
+		return n
+	}
+	stop = func() { l.in(l.Inet, "nft", "delete", "table", "bridge", table) }
+	return dropped, stop
+}

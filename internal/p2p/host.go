@@ -360,7 +360,8 @@ func (h *Host) Addrs() []string {
 // Connect connects to the peer at addr, a multiaddr ending in /p2p/<peer
 // ID>, and returns the peer's author ID. addr may go through a relay
 // (.../p2p-circuit/p2p/<peer ID>): the connection is then limited, and
-// carries no Loam stream until Upgrade replaces it.
+// carries no Loam stream until Upgrade replaces it. A dial that times out
+// is made again while ctx lasts (redial.go).
 func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) {
 	m, err := ma.NewMultiaddr(addr)
 	if err != nil {
@@ -375,8 +376,7 @@ func (h *Host) Connect(ctx context.Context, addr string) (keys.AuthorID, error) 
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	defer h.reach.gate.prioritize()()
-	h.forgetFailedDials(info.ID)
-	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), *info); err != nil {
+	if err := h.dialExplicit(ctx, *info); err != nil {
 		return keys.AuthorID{}, fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	return a, nil
@@ -421,8 +421,7 @@ func (h *Host) ConnectAddrs(ctx context.Context, addrs []string) ([]keys.AuthorI
 		wg.Go(func() {
 			a, err := authorOf(info.ID)
 			if err == nil {
-				h.forgetFailedDials(info.ID)
-				err = h.h.Connect(network.WithAllowLimitedConn(ctx, "loam: connect"), info)
+				err = h.dialExplicit(ctx, info)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -53,9 +53,12 @@ func FromStore(ctx context.Context, st *store.Store, sp keys.SpaceID) (*Snapshot
 // the commits of st with seq ≤ f[author] (f's head IDs among them), into
 // a store in memory, in causal order, and reads the sections there. Only
 // the erases of S(f) count: a write whose payload st dropped later (a
-// later erase, retention) is live at f, with its op digest. It fails when
-// st does not hold S(f) or S(f) is not closed under causality (a commit
-// of it depends on one outside).
+// later erase, retention) is live at f, with its op digest. But S(f)'s
+// commits are decided as st decides them: an app rule does not check the
+// value of a write that any erase st holds names, after f or voided
+// included (store/erasetargets.go), so the replay is given those writes
+// erased. It fails when st does not hold S(f) or S(f) is not closed under
+// causality (a commit of it depends on one outside).
 func Build(ctx context.Context, st *store.Store, sp keys.SpaceID, f []commit.FrontierHead) (*Snapshot, error) {
 	k := commit.Checkpoint{Frontier: f}
 	if err := k.Validate(); err != nil {
@@ -70,7 +73,16 @@ func Build(ctx context.Context, st *store.Store, sp keys.SpaceID, f []commit.Fro
 		return nil, fmt.Errorf("snapshot: replay store: %w", err)
 	}
 	defer replay.Close()
-	order := slices.Clone(s.order)
+	named, err := st.EraseTargets(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	order := make([]*commit.Commit, len(s.order))
+	for i, c := range s.order {
+		if order[i], err = erasedAsNamed(c, named); err != nil {
+			return nil, err
+		}
+	}
 	slices.SortFunc(order, func(a, b *commit.Commit) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
@@ -102,6 +114,22 @@ func Build(ctx context.Context, st *store.Store, sp keys.SpaceID, f []commit.Fro
 		}
 	}
 	return s.compute(ctx, replay)
+}
+
+// erasedAsNamed returns c with the payloads of the ops that an erase in
+// named names erased, so that the replay decides c as the source does
+// whether or not the source still holds those payloads.
+func erasedAsNamed(c *commit.Commit, named map[acl.EraseTarget]bool) (*commit.Commit, error) {
+	for i, o := range c.Ops {
+		if o.Erased || !o.Kind.Erasable() || !named[acl.EraseTarget{ID: c.ID, Op: uint32(i)}] {
+			continue
+		}
+		var err error
+		if c, err = c.Erase(i); err != nil {
+			return nil, fmt.Errorf("snapshot: %s seq %d: %w", c.Author.Short(), c.Seq, err)
+		}
+	}
+	return c, nil
 }
 
 // sf is S(F) as read from a store.

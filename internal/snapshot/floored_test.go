@@ -41,14 +41,7 @@ func TestInstalledOnceBelowFloor(t *testing.T) {
 	atF := len(h.Commits)
 	rewrite := next(admin, nil, commit.Put([]byte("o/x"), []byte("3"))) // saw early and the rule
 
-	full := storetest.TempSpace(t, h.Commits[0])
-	if left := storetest.Deliver(t, full, sp, h.Commits[1:atF], 4, nil); len(left) != 0 {
-		t.Fatalf("%d commits left", len(left))
-	}
-	snap, err := snapshot.FromStore(ctx, full, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	full, snap, installed := atFloor(t, h, atF)
 	// The acl section: no invalid commit, no cut, then the two writes of
 	// o/x, each author(32) ‖ uvarint(seq) ‖ uvarint(key length) ‖ key.
 	want := []byte{0x00, 0x00, 0x02}
@@ -69,10 +62,6 @@ func TestInstalledOnceBelowFloor(t *testing.T) {
 		}
 	}
 
-	installed := storetest.TempStore(t)
-	if err := snapshot.Install(ctx, installed, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
-		t.Fatal(err)
-	}
 	for name, st := range map[string]*store.Store{"full": full, "installed": installed} {
 		res, err := st.Apply(ctx, sp, []*commit.Commit{rewrite})
 		if err != nil {
@@ -133,18 +122,7 @@ func TestInstalledWinnerAtDead(t *testing.T) {
 	before := h.Commits[len(h.Commits)-1].Time
 	before.Wall-- // just before the writes that supersede them
 
-	full := storetest.TempSpace(t, h.Commits[0])
-	if left := storetest.Deliver(t, full, sp, h.Commits[1:atF], 4, nil); len(left) != 0 {
-		t.Fatalf("%d commits left", len(left))
-	}
-	snap, err := snapshot.FromStore(ctx, full, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installed := storetest.TempStore(t)
-	if err := snapshot.Install(ctx, installed, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
-		t.Fatal(err)
-	}
+	full, _, installed := atFloor(t, h, atF)
 	for _, st := range []*store.Store{full, installed} {
 		if left := storetest.Deliver(t, st, sp, h.Commits[atF:], 4, nil); len(left) != 0 {
 			t.Fatalf("%d commits left", len(left))
@@ -184,18 +162,7 @@ func TestFlooredOnceRuleNeedsHistory(t *testing.T) {
 	admin := h.Authors[0]
 	next, _ := appender(h)
 	next(admin, nil, commit.Put([]byte("o/x"), []byte("1")))
-	full := storetest.TempSpace(t, h.Commits[0])
-	if left := storetest.Deliver(t, full, sp, h.Commits[1:], 4, nil); len(left) != 0 {
-		t.Fatalf("%d commits left", len(left))
-	}
-	snap, err := snapshot.FromStore(ctx, full, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installed := storetest.TempStore(t)
-	if err := snapshot.Install(ctx, installed, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
-		t.Fatal(err)
-	}
+	_, _, installed := atFloor(t, h, len(h.Commits))
 	once := `{"prefix":"o/","rules":[{"key":"o/{id}","write":"anyone","once":true}]}`
 	rule := next(admin, nil, commit.SchemaOp(commit.Schema{App: "o", Version: 1, Body: []byte(once)}))
 	if res, err := installed.Apply(ctx, sp, []*commit.Commit{rule}); err != nil || res.Outcomes[0].Status != store.Applied {
@@ -204,4 +171,26 @@ func TestFlooredOnceRuleNeedsHistory(t *testing.T) {
 	if fl, err := installed.Floor(ctx, sp); err != nil || fl == nil || !fl.NeedsHistory {
 		t.Fatalf("floor %+v, %v: want NeedsHistory", fl, err)
 	}
+}
+
+// atFloor fills a full replica with h's first n commits, takes its
+// snapshot and installs it in a new store: the full replica, the
+// snapshot and the installed replica.
+func atFloor(t *testing.T, h *storetest.History, n int) (full *store.Store, snap *snapshot.Snapshot, installed *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	sp := h.Space()
+	full = storetest.TempSpace(t, h.Commits[0])
+	if left := storetest.Deliver(t, full, sp, h.Commits[1:n], 4, nil); len(left) != 0 {
+		t.Fatalf("%d commits left", len(left))
+	}
+	snap, err := snapshot.FromStore(ctx, full, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed = storetest.TempStore(t)
+	if err := snapshot.Install(ctx, installed, sp, "s", keys.CommitID{}, snap.Checkpoint, snap.Sections, snap.Kept); err != nil {
+		t.Fatal(err)
+	}
+	return full, snap, installed
 }

@@ -18,7 +18,7 @@ var spaceTags = []byte{
 	tagGrant, tagInvalid, tagCut, tagCell, tagViewState, tagRotation,
 	tagHistory, tagErased, tagPolicy, tagSchema, tagLost, tagFloor, tagDeadCell,
 	tagOnce, tagAuthorNum, tagGains,
-	tagRevoking, tagDead, tagIncr,
+	tagRevoking, tagDead, tagIncr, tagEraseTarget,
 }
 
 // Forget removes a space and everything stored of it, durably, and frees

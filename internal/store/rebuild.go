@@ -108,6 +108,7 @@ func (a *applier) rebuild(sp keys.SpaceID, force bool, cs []*commit.Commit) ([]C
 		return nil, nil, a.halfBuilt(st, err)
 	}
 	st.invalid, st.cuts, st.valid = invalid, d.Cuts, d.State(sp)
+	st.watchErasing()
 	st.fastFrom = map[keys.AuthorID]uint64{}
 	if err := a.rewriteOnce(bc, st); err != nil {
 		return nil, nil, a.halfBuilt(st, err)

@@ -21,8 +21,11 @@ type spaceState struct {
 	// acl.Decision, kept up to date by the fast path of applyOne.
 	grounded *acl.State
 	valid    *acl.State
-	invalid  map[acl.Loc]bool
-	cuts     map[keys.AuthorID]uint64
+	// erasing holds the ops the stored erase ops name (erasetargets.go),
+	// which valid asks.
+	erasing map[acl.EraseTarget]bool
+	invalid map[acl.Loc]bool
+	cuts    map[keys.AuthorID]uint64
 	// fastFrom[a] is a seq from which a's data-only commits count without
 	// a check: a holds, in that commit's causal past, a valid write grant
 	// for the whole space that never expires, and later commits of a have
@@ -71,11 +74,12 @@ type spaceState struct {
 }
 
 func newSpaceState(id keys.SpaceID) *spaceState {
-	return &spaceState{
+	st := &spaceState{
 		id:       id,
 		heads:    map[keys.AuthorID]head{},
 		grounded: acl.New(id),
 		valid:    acl.New(id),
+		erasing:  map[acl.EraseTarget]bool{},
 		invalid:  map[acl.Loc]bool{},
 		cuts:     map[keys.AuthorID]uint64{},
 		fastFrom: map[keys.AuthorID]uint64{},
@@ -86,6 +90,8 @@ func newSpaceState(id keys.SpaceID) *spaceState {
 		headIDs:  map[keys.CommitID]loc{},
 		headOf:   map[keys.AuthorID]keys.CommitID{},
 	}
+	st.watchErasing()
+	return st
 }
 
 // load returns the cached state of a space, reading it on first use.
@@ -101,6 +107,9 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	st := newSpaceState(sp)
 	st.view = vs
 	if err := a.s.loadNumbers(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := a.s.loadErasing(ctx, st); err != nil {
 		return nil, err
 	}
 	if err := a.convertVVs(st); err != nil {

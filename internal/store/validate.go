@@ -155,6 +155,9 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	if err := noteRevoking(bc, st.id, c); err != nil {
 		return Outcome{}, err
 	}
+	if err := a.noteErasing(bc, st, c); err != nil {
+		return Outcome{}, err
+	}
 	if fs, ok := st.forked[c.Author]; ok && c.Seq >= fs {
 		return forkedOutcome(c, fs), nil // stored, but a forked author's later commits do not count
 	}

@@ -92,10 +92,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 		if t == a {
 			return a.seq
 		}
-		if c := a.known[t.key.Author()]; c != nil {
-			return c.Seq
-		}
-		return 0
+		return a.seqOf(t)
 	}
 
 	for ops, tries := 0, 0; ops < g.Ops && tries < 20*g.Ops; tries++ {
@@ -142,14 +139,7 @@ func GenACL(r *rand.Rand, g Gen) *History {
 			batch = append(batch, randomGrant(r, target, expiry()))
 		case x < 4: // revoke someone at the seq a knows of them
 			t := as[r.IntN(len(as))]
-			var cut uint64
-			if c := a.known[t.key.Author()]; c != nil {
-				cut = c.Seq
-			}
-			if t == a {
-				cut = a.seq
-			}
-			batch = append(batch, commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut}))
+			batch = append(batch, commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: knownSeq(a, t)}))
 		case x < 5: // a new invite
 			newInvite = keys.DeviceKeyFromSeed(seed())
 			role := []commit.Role{commit.RoleRead, commit.RoleWrite}[r.IntN(2)]

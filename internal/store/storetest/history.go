@@ -44,6 +44,14 @@ type author struct {
 	newSince map[keys.AuthorID]keys.CommitID  // deps for the next commit
 }
 
+// seqOf returns the seq of the latest commit a knows of t (0: none).
+func (a *author) seqOf(t *author) uint64 {
+	if c := a.known[t.key.Author()]; c != nil {
+		return c.Seq
+	}
+	return 0
+}
+
 // GenHistory generates a history from r.
 func GenHistory(r *rand.Rand, g Gen) *History {
 	seed := seeds(r)

@@ -30,16 +30,7 @@ var onceBodies = []string{
 // a declaration new to the store in a batch with a revocation.
 func GenOnceRevokes(r *rand.Rand, g Gen) *History {
 	h, as, phys := adminsAndWriters(r, g)
-	revoke := func(a, t *author) commit.Op {
-		var cut uint64
-		if c := a.known[t.key.Author()]; c != nil {
-			cut = c.Seq
-		}
-		if r.IntN(2) == 0 && cut > 0 {
-			cut -= uint64(r.IntN(int(cut) + 1)) // lower than it knows: below its writes
-		}
-		return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut})
-	}
+	revoke := func(a, t *author) commit.Op { return revokeOp(r, a, t, 2) }
 	version := uint64(0)
 	declare := func(body string) commit.Op {
 		version++

@@ -58,16 +58,7 @@ func GenPeopleRevokes(r *rand.Rand, g Gen) *History {
 		}
 	}
 	devicesOf := func(p int) []int { return devicesOf(personOf, p) }
-	knownSeq := func(a, t *author) uint64 {
-		var seq uint64
-		if c := a.known[t.key.Author()]; c != nil {
-			seq = c.Seq
-		}
-		if r.IntN(5) == 0 && seq > 0 {
-			seq -= uint64(r.IntN(int(seq) + 1)) // lower than it knows
-		}
-		return seq
-	}
+	knownSeq := func(a, t *author) uint64 { return lowered(r, a.seqOf(t), 5) }
 
 	for ops, tries := 0, 0; ops < g.Ops && tries < 20*g.Ops; tries++ {
 		phys += uint64(r.IntN(3)) * 1000

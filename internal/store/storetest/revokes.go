@@ -18,16 +18,7 @@ import (
 // every case where that falls back to deciding the whole space.
 func GenRevokes(r *rand.Rand, g Gen) *History {
 	h, as, phys := adminsAndWriters(r, g)
-	revoke := func(a, t *author) commit.Op {
-		var cut uint64
-		if c := a.known[t.key.Author()]; c != nil {
-			cut = c.Seq
-		}
-		if r.IntN(4) == 0 && cut > 0 {
-			cut -= uint64(r.IntN(int(cut) + 1)) // lower than it knows
-		}
-		return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: cut})
-	}
+	revoke := func(a, t *author) commit.Op { return revokeOp(r, a, t, 4) }
 	writes := func(a *author) []commit.Op { return revokedWrites(r, g, a) }
 	walk(r, g, h, as, phys, func(ai int, a *author) []commit.Op {
 		var batch []commit.Op
@@ -70,6 +61,22 @@ func adminsAndWriters(r *rand.Rand, g Gen) (*History, []*author, uint64) {
 	}
 	h.begin(base, grants, as)
 	return h, as, base
+}
+
+// revokeOp is a's revocation of t, cut at the latest seq a knows of t or,
+// one time in oneIn, lower (see lowered).
+func revokeOp(r *rand.Rand, a, t *author, oneIn int) commit.Op {
+	return commit.RevokeOp(commit.Revoke{Author: t.key.Author(), LastSeq: lowered(r, a.seqOf(t), oneIn)})
+}
+
+// lowered returns seq or, one time in oneIn when seq is above 0, a seq
+// from 0 to seq: a cut below writes its revoker holds, which it voids.
+// It draws from r in that order, so saved cases replay.
+func lowered(r *rand.Rand, seq uint64, oneIn int) uint64 {
+	if r.IntN(oneIn) == 0 && seq > 0 {
+		seq -= uint64(r.IntN(int(seq) + 1))
+	}
+	return seq
 }
 
 // revokedWrites draws a's next writes, to keys of a small pool (which

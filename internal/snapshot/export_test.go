@@ -1,0 +1,4 @@
+package snapshot
+
+// ErasedAsNamed is erasedAsNamed, for the property tests.
+var ErasedAsNamed = erasedAsNamed
