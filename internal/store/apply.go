@@ -12,6 +12,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -207,14 +208,24 @@ func (s *Store) applier() {
 	if err := a.loadDead(); err == nil {
 		a.reclaimNeeded = len(a.segDead) > 0
 	}
+	if err := a.loadOrphans(); err != nil {
+		a.broken = fmt.Errorf("store: the body log's end does not read, so records past it would be counted nowhere: %w", err)
+	}
 	for {
 		if a.reclaimNeeded || len(a.removals) > 0 {
 			a.reclaimNeeded = false
 			a.reclaim(false) // what fails is tried again after the next commit
 		}
 		var first *request
+		var more <-chan struct{} // ready: reclaim the next segment, unless a request waits
+		if a.reclaimMore {
+			more = closedChan
+		}
 		select {
-		case <-a.tailWait():
+		case <-more:
+			a.reclaimNeeded = true
+			continue
+		case <-a.tailWait(): // nil once the applier broke (reclaim)
 			a.reclaimNeeded = true
 			continue
 		case <-s.released:
@@ -303,8 +314,15 @@ type applier struct {
 	// since when the tail holds an erased record; tailDue: when reclaim
 	// looks at it again (zero: no need).
 	reclaimNeeded bool
+	reclaimMore   bool // reclaim stopped after a segment; more may be due
 	tailErased    time.Time
 	tailDue       time.Time
+	// sinceCommit: the places of the records appended since the last
+	// commit; crashOrphans: the bytes past the log's end found on open;
+	// markEnd: the next commit sets the log's end (bodies.go, orphans).
+	sinceCommit  []bodylog.Place
+	crashOrphans deadBytes
+	markEnd      bool
 }
 
 // batch is the work of one group commit.
@@ -600,6 +618,18 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 		}
 		dead = w.dead
 	}
+	if len(a.crashOrphans) > 0 {
+		if dead == nil {
+			dead = deadBytes{}
+		}
+		for seg, d := range a.crashOrphans {
+			dead.addBytes(seg, d.bytes)
+		}
+	}
+	dead, err = a.orphansOf(b, w, dead)
+	if err != nil {
+		return err
+	}
 	totals, err := a.writeDead(b, dead)
 	if err != nil {
 		return err
@@ -626,6 +656,7 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 		maps.Copy(a.segDead, totals)
 		a.reclaimNeeded = true
 	}
+	a.sinceCommit, a.crashOrphans, a.markEnd = a.sinceCommit[:0], nil, false
 	if w != nil {
 		clear(w.dead)
 		clear(w.placed)

@@ -105,6 +105,35 @@ func (s *Store) commitRow(k, v []byte) (keys.CommitID, []byte, error) {
 	return cv.ID, b, err
 }
 
+// getCommit reads the commit row at k and the commit's bytes under one
+// read state, so that no reclaim removes the record in between (a read
+// state holds the segments its rows name: reclaim.go). It returns
+// pebble.ErrNotFound when no row is at k.
+func (s *Store) getCommit(k []byte) (keys.CommitID, []byte, error) {
+	r, err := s.acquire()
+	if err != nil {
+		return keys.CommitID{}, nil, err
+	}
+	defer s.release(r)
+	v, closer, err := r.snap.Get(k)
+	if err != nil {
+		return keys.CommitID{}, nil, err
+	}
+	defer closer.Close()
+	cv, err := decodeCommitValue(v)
+	if err != nil {
+		return keys.CommitID{}, nil, err
+	}
+	if s.readHook != nil {
+		s.readHook() // tests: between the row and the body
+	}
+	b, err := s.commitBody(k, cv)
+	if !cv.Logged {
+		b = bytes.Clone(b) // a part of v, valid until closer.Close
+	}
+	return cv.ID, b, err
+}
+
 // commitBody returns the bytes of the commit whose row is k with the
 // value cv, as commitRow does.
 func (s *Store) commitBody(k []byte, cv commitValue) ([]byte, error) {
@@ -112,8 +141,11 @@ func (s *Store) commitBody(k []byte, cv commitValue) ([]byte, error) {
 		return cv.Body, nil
 	}
 	rec, err := s.bodies.Read(cv.Place, nil)
-	if err != nil {
+	if errors.Is(err, bodylog.ErrCorrupt) {
 		return nil, fmt.Errorf("%w: commit %x: %v", ErrCorrupt, k[1+keys.Size:], err)
+	}
+	if err != nil { // the log closed, an I/O error: not the record's fault
+		return nil, fmt.Errorf("store: commit %x: %w", k[1+keys.Size:], err)
 	}
 	if !bytes.Equal(rec[:recordKeySize], k) {
 		return nil, fmt.Errorf("%w: commit row %x names the record of %x", ErrCorrupt, k[1+keys.Size:], rec[1+keys.Size:recordKeySize])
@@ -181,11 +213,10 @@ func (a *applier) flushBodies(b *pebble.Batch, w *bodyWrites) error {
 			recs, ids = append(recs, r), append(ids, w.ids[i])
 		}
 	}
-	ps, err := a.s.bodies.Append(recs...)
+	ps, err := a.appendBodies(recs)
 	if err != nil {
 		return a.bodiesFailed(fmt.Errorf("append %d commits: %w", len(recs), err))
 	}
-	a.unsynced = true
 	if w.placed == nil {
 		w.placed = map[string]bodylog.Place{}
 	}
@@ -216,9 +247,8 @@ func (a *applier) dropRecord(bc *batch, k []byte, erased bool) error {
 		delete(w.pend, string(k))
 		return nil
 	}
-	if p, ok := w.placed[string(k)]; ok {
-		w.dead.add(p, erased)
-		delete(w.placed, string(k))
+	if _, ok := w.placed[string(k)]; ok {
+		delete(w.placed, string(k)) // named by no row: counted when bc commits (orphans)
 		return nil
 	}
 	v, closer, err := a.s.db.Get(k)
@@ -235,6 +265,106 @@ func (a *applier) dropRecord(bc *batch, k []byte, erased bool) error {
 	}
 	if cv.Logged {
 		w.dead.add(cv.Place, erased)
+	}
+	return nil
+}
+
+// Orphans. A record that no row names and no dead-bytes row counts would
+// keep its bytes for good, and an erased payload with them if its commit
+// is stored again and erased: reclaim looks only at counted bytes. A
+// record is left so when the batch that appended it does not commit (a
+// request that fails part-way, whose batch is dropped and the others
+// applied again; a failed reclaim or commit; a crash between the log's
+// sync and Pebble's commit), or when a later write of the same batch
+// supersedes it. So the applier keeps the places it appended since the
+// last commit (sinceCommit), and each commit counts dead, as erased to be
+// safe, those its rows do not name, and sets the log's end (tagBodyEnd).
+// On open, what lies past that end is counted the same way: only a crash
+// leaves records there.
+
+// bodyEndKey is the key of the row holding the log's end as of the last
+// batch that appended to it: the tail's number (4 bytes) and size (8).
+var bodyEndKey = []byte{tagBodyEnd}
+
+func bodyEndValue(seg uint32, off int64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(make([]byte, 0, 12), seg), uint64(off))
+}
+
+func decodeBodyEnd(v []byte) (uint32, int64, error) {
+	if len(v) != 12 || v[4]&0x80 != 0 {
+		return 0, 0, fmt.Errorf("%w: body log end row of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint32(v), int64(binary.BigEndian.Uint64(v[4:])), nil
+}
+
+// appendBodies appends recs to the body log and notes their places until
+// the next commit (orphans, above).
+func (a *applier) appendBodies(recs [][]byte) ([]bodylog.Place, error) {
+	ps, err := a.s.bodies.Append(recs...)
+	if err != nil {
+		return nil, err
+	}
+	a.unsynced = true
+	a.sinceCommit = append(a.sinceCommit, ps...)
+	return ps, nil
+}
+
+// orphansOf counts dead, in dead, the records appended since the last
+// commit that w (nil: none) does not name, and sets the log's end in b,
+// when anything was appended or markEnd is set. It returns dead, made if
+// it was nil and there are some.
+func (a *applier) orphansOf(b *pebble.Batch, w *bodyWrites, dead deadBytes) (deadBytes, error) {
+	if len(a.sinceCommit) == 0 && !a.markEnd {
+		return dead, nil
+	}
+	named := map[bodylog.Place]bool{}
+	if w != nil {
+		for _, p := range w.placed {
+			named[p] = true
+		}
+	}
+	for _, p := range a.sinceCommit {
+		if !named[p] {
+			if dead == nil {
+				dead = deadBytes{}
+			}
+			dead.add(p, true)
+		}
+	}
+	return dead, b.Set(bodyEndKey, bodyEndValue(a.s.bodies.End()), nil)
+}
+
+// loadOrphans counts dead, as erased, what the body log holds past the
+// end the last committed batch set (a crash after the log's sync and
+// before Pebble's commit), for the first commit to write.
+func (a *applier) loadOrphans() error {
+	v, closer, err := a.s.db.Get(bodyEndKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil // nothing appended yet
+	}
+	if err != nil {
+		return err
+	}
+	seg, off, err := decodeBodyEnd(v)
+	closer.Close()
+	if err != nil {
+		return err
+	}
+	for _, si := range a.s.bodies.Segments() {
+		var n int64
+		switch {
+		case si.Seg == seg:
+			n = si.Size - off
+		case si.Seg > seg:
+			n = si.Records()
+		}
+		if n > 0 {
+			if a.crashOrphans == nil {
+				a.crashOrphans = deadBytes{}
+			}
+			a.crashOrphans.addBytes(si.Seg, n)
+			a.markEnd = true
+		}
 	}
 	return nil
 }
@@ -328,9 +458,19 @@ func (d deadBytes) add(p bodylog.Place, erased bool) {
 	d[p.Seg] = x
 }
 
-// loadDead reads the segments' dead-bytes rows into a.segDead.
+// addBytes counts n bytes of records of segment seg dead, as erased.
+func (d deadBytes) addBytes(seg uint32, n int64) {
+	x := d[seg]
+	x.bytes += n
+	x.erased = true
+	d[seg] = x
+}
+
+// loadDead reads the segments' dead-bytes rows into a.segDead, which is
+// left nil when they do not read (writeDead then refuses to write).
 func (a *applier) loadDead() error {
-	a.segDead = map[uint32]segDead{}
+	a.segDead = nil
+	m := map[uint32]segDead{}
 	p := []byte{tagBodyDead}
 	it, err := a.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
@@ -342,9 +482,13 @@ func (a *applier) loadDead() error {
 			it.Close()
 			return err
 		}
-		a.segDead[seg] = d
+		m[seg] = d
 	}
-	return errors.Join(it.Error(), it.Close())
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	a.segDead = m
+	return nil
 }
 
 // writeDead sets in b the dead-bytes rows of the segments dead adds to,
@@ -352,6 +496,13 @@ func (a *applier) loadDead() error {
 func (a *applier) writeDead(b *pebble.Batch, dead deadBytes) (map[uint32]segDead, error) {
 	if len(dead) == 0 {
 		return nil, nil
+	}
+	if a.segDead == nil {
+		// The totals would be counted from nothing and overwrite the rows
+		// with less: read them first.
+		if err := a.loadDead(); err != nil {
+			return nil, fmt.Errorf("store: body log dead-bytes rows: %w", err)
+		}
 	}
 	out := make(map[uint32]segDead, len(dead))
 	for _, seg := range slices.Sorted(maps.Keys(dead)) {

@@ -88,15 +88,13 @@ func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 		if first <= 1 {
 			continue
 		}
-		k := commitKey(sp, h.Author, first-1)
-		v, err := s.get(k)
+		id, b, err := s.getCommit(commitKey(sp, h.Author, first-1))
 		if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, h.Author, first-1) {
 			return nil, fmt.Errorf("store: sync heads: %w", belowFloorErr(h.Author, first-1))
 		}
-		if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
 			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
 		}
-		id, b, err := s.commitRow(k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -270,15 +268,13 @@ func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 	if err != nil || len(rest) != 0 {
 		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
 	}
-	k := commitKey(sp, l.author, l.seq)
-	row, err := s.get(k)
+	_, b, err := s.getCommit(commitKey(sp, l.author, l.seq))
 	if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, l.author, l.seq) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, belowFloorErr(l.author, l.seq)) // an F head indexed, not held
 	}
-	if err != nil {
+	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
 	}
-	_, b, err := s.commitRow(k, row)
 	return b, err
 }
 

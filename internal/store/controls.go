@@ -191,15 +191,10 @@ func (s *Store) revokingBelow(ctx context.Context, sp keys.SpaceID, f *Floor, in
 
 // heldCommit decodes the main-chain commit at l, nil if it is not held.
 func (s *Store) heldCommit(sp keys.SpaceID, l acl.Loc) (*commit.Commit, error) {
-	k := commitKey(sp, l.Author, l.Seq)
-	v, err := s.get(k)
+	_, b, err := s.getCommit(commitKey(sp, l.Author, l.Seq))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	_, b, err := s.commitRow(k, v)
 	if err != nil {
 		return nil, err
 	}

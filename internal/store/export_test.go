@@ -7,6 +7,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store/bodylog"
 )
 
@@ -15,10 +16,15 @@ import (
 // "stored" after it wrote commit c's rows into the batch and before its
 // ops, "rebuild" before it decides a space again after a group commit,
 // "bodies synced" after it synced the body log and before Pebble commits
-// a batch.
+// a batch, "reclaim" when it looks at the body log's segments (its error
+// is ignored).
 // A non-nil error is injected there as a storage failure. Set it before
 // submitting the requests it concerns.
 func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook = h }
+
+// SetReadHook makes the readers of one commit (CommitByID, SyncHeads,
+// Controls) call h between reading its row and its body.
+func SetReadHook(s *Store, h func()) { s.readHook = h }
 
 // RawKeys returns every key in s's database, for tests that check what a
 // space leaves behind.
@@ -48,6 +54,23 @@ func WithBodySegments(o Options, size int64) Options {
 func WithTailAfter(o Options, d time.Duration) Options {
 	o.tailAfter = d
 	return o
+}
+
+// CommitSegment returns the body log segment holding the record that the
+// commit row of (sp, author, seq) names.
+func CommitSegment(s *Store, sp keys.SpaceID, author keys.AuthorID, seq uint64) (uint32, error) {
+	v, err := s.get(commitKey(sp, author, seq))
+	if err != nil {
+		return 0, err
+	}
+	cv, err := decodeCommitValue(v)
+	if err != nil {
+		return 0, err
+	}
+	if !cv.Logged {
+		return 0, errors.New("the row holds the commit's bytes")
+	}
+	return cv.Place.Seg, nil
 }
 
 // BodySegments lists the body log's segments.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ import (
 // it short): rotating at each erase would copy the tail's live records
 // each time.
 const reclaimTailAfter = time.Minute
+
+// closedChan is always ready.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // reclaimChunk bounds the bytes of records copied per Append.
 const reclaimChunk = 4 << 20
@@ -65,7 +69,12 @@ func (a *applier) tailWait() <-chan time.Time {
 // then reclaims the segments due (all with dead bytes, the tail included,
 // if all). A failure leaves the rest for the next call.
 func (a *applier) reclaim(all bool) error {
+	a.fault("reclaim", nil)
+	a.reclaimMore = false
 	if a.broken != nil || a.s.readOnly {
+		// Nothing is written until Open again (or until the disk has
+		// room: reopen); the tail's timer would fire at once each turn.
+		a.tailDue, a.reclaimNeeded = time.Time{}, false
 		return a.broken
 	}
 	if a.segDead == nil {
@@ -92,7 +101,13 @@ func (a *applier) reclaim(all bool) error {
 		a.tailErased = time.Now()
 	}
 	var gone []uint32 // rows of segments removed before a crash
-	for _, seg := range slices.Sorted(maps.Keys(a.segDead)) {
+	var failed []error
+	// The segments with the fewest live bytes first: they need the least
+	// room to copy, and free the most.
+	segs := slices.SortedFunc(maps.Keys(a.segDead), func(x, y uint32) int {
+		return cmp.Or(cmp.Compare(sizes[x]-a.segDead[x].bytes, sizes[y]-a.segDead[y].bytes), cmp.Compare(x, y))
+	})
+	for _, seg := range segs {
 		d := a.segDead[seg]
 		size, ok := sizes[seg]
 		switch {
@@ -102,6 +117,11 @@ func (a *applier) reclaim(all bool) error {
 		case a.removing(seg) || d.bytes == 0:
 			continue
 		case !all && !d.erased && 2*d.bytes <= size:
+			continue
+		case !a.s.disk.room(uint64(max(0, size-d.bytes))):
+			// Copying its live records could fill the disk, and a write
+			// the body log fails stops the applier: later, once a forget
+			// or a reclaim freed room (a segment all dead needs none).
 			continue
 		}
 		if seg == tail {
@@ -118,7 +138,19 @@ func (a *applier) reclaim(all bool) error {
 			a.tailErased = time.Time{}
 		}
 		if err := a.reclaimSegment(seg, size, d); err != nil {
-			return err
+			if a.broken != nil {
+				return err
+			}
+			// One segment that does not read (a record bit rot spoilt)
+			// must not keep the others, and their erased payloads.
+			failed = append(failed, err)
+			continue
+		}
+		if !all {
+			// One segment (up to 64 MiB copied) per turn: requests are
+			// served between (a retention pass can make many due).
+			a.reclaimMore = true
+			break
 		}
 	}
 	if len(gone) > 0 {
@@ -136,7 +168,7 @@ func (a *applier) reclaim(all bool) error {
 			delete(a.segDead, seg)
 		}
 	}
-	return a.removeReclaimed()
+	return errors.Join(errors.Join(failed...), a.removeReclaimed())
 }
 
 func (a *applier) removing(seg uint32) bool {
@@ -150,6 +182,7 @@ func (a *applier) removing(seg uint32) bool {
 func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 	b := a.s.db.NewBatch()
 	defer b.Close()
+	w := &bodyWrites{placed: map[string]bodylog.Place{}} // the copies, which its rows name
 	var recs [][]byte
 	var ids []keys.CommitID
 	n := 0
@@ -157,14 +190,15 @@ func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 		if len(recs) == 0 {
 			return nil
 		}
-		ps, err := a.s.bodies.Append(recs...)
+		ps, err := a.appendBodies(recs)
 		if err != nil {
 			return a.bodiesFailed(err)
 		}
-		a.unsynced = true
 		var buf [commitValueSize]byte
 		for i, p := range ps {
-			if err := b.Set(recs[i][:recordKeySize], appendCommitValue(buf[:0], ids[i], p), nil); err != nil {
+			k := recs[i][:recordKeySize]
+			w.placed[string(k)] = p
+			if err := b.Set(k, appendCommitValue(buf[:0], ids[i], p), nil); err != nil {
 				return err
 			}
 		}
@@ -206,7 +240,7 @@ func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 	if err := b.Set(bodyDeadKey(seg), all.encode(), nil); err != nil {
 		return err
 	}
-	if err := a.commitBatch(b, nil); err != nil {
+	if err := a.commitBatch(b, w); err != nil {
 		return fmt.Errorf("store: reclaim body segment %d: %w", seg, err)
 	}
 	a.segDead[seg] = all
@@ -219,10 +253,20 @@ func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 func (a *applier) removeReclaimed() error {
 	var done []uint32
 	keep := a.removals[:0]
+	synced := a.s.sync.Sync
 	for _, r := range a.removals {
 		if !a.s.readersSince(r.gen) {
 			keep = append(keep, r)
 			continue
+		}
+		if !synced {
+			// With Options.NoSync the batch that renamed the segment's
+			// rows may not be durable: a power cut must not keep the
+			// removal and lose the rows naming the copies.
+			if err := a.s.db.LogData(nil, pebble.Sync); err != nil {
+				return err
+			}
+			synced = true
 		}
 		if err := a.s.bodies.Remove(r.seg); err != nil {
 			keep = append(keep, r)

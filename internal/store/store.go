@@ -144,7 +144,8 @@ type Store struct {
 	// requests it concerns are submitted, is called by the applier at
 	// named points (see fault); a non-nil error is injected there as a
 	// storage failure.
-	hook func(point string, c *commit.Commit) error
+	hook     func(point string, c *commit.Commit) error
+	readHook func() // tests: SetReadHook
 	// batchSeen, if set by this package's tests before use, is called by
 	// the applier with each batch it is about to commit (the benchmarks
 	// count its bytes by row kind).

@@ -204,11 +204,21 @@ type CompactProgress struct{ Done, Total int }
 // read-only for lack of space cannot compact (ErrDiskFull). Compacting
 // the whole store also reclaims the body log (ReclaimBodies) first.
 func (s *Store) Compact(ctx context.Context, sp *keys.SpaceID, progress func(CompactProgress)) error {
+	var reclaimErr error
 	if sp == nil {
 		if err := s.ReclaimBodies(ctx); err != nil {
-			return fmt.Errorf("store: compact: %w", err)
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				return fmt.Errorf("store: compact: %w", err)
+			}
+			// A segment that does not read must not keep Pebble's
+			// compaction from freeing what it can.
+			reclaimErr = fmt.Errorf("store: compact: the commit body log: %w", err)
 		}
 	}
+	return errors.Join(s.compactRanges(ctx, sp, progress), reclaimErr)
+}
+
+func (s *Store) compactRanges(ctx context.Context, sp *keys.SpaceID, progress func(CompactProgress)) error {
 	var ranges [][2][]byte
 	if sp != nil {
 		h, l := spaceRanges(*sp)

@@ -422,6 +422,14 @@ func (l *Log) Rotate() error {
 	return l.roll(nil)
 }
 
+// End returns where the next record goes: the tail's number and its
+// written size. End is for the writer goroutine.
+func (l *Log) End() (seg uint32, off int64) { return l.tail.num, l.off }
+
+// Records returns the bytes of the segment's records (its size less its
+// header).
+func (si SegInfo) Records() int64 { return si.Size - headerSize }
+
 // Tail returns the number of the segment Append writes to.
 func (l *Log) Tail() uint32 {
 	l.mu.Lock()
