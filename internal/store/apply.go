@@ -201,6 +201,34 @@ const (
 	maxGroupOps      = 64 << 10
 )
 
+// closing is what wait returns once the store closes (the requests
+// waiting were answered ErrClosed).
+var closing = &request{}
+
+// wait waits for the applier's next request, or returns nil when it has
+// reclaiming to do first (the tail's timer, a reader let go of a state).
+func (a *applier) wait() *request {
+	s := a.s
+	select {
+	case <-a.tailWait(): // nil once the applier broke (reclaim)
+		a.reclaimNeeded = true
+		return nil
+	case <-s.released:
+		return nil // reclaim removes what no reader reads now
+	case <-s.quit:
+		for {
+			select {
+			case r := <-s.reqs:
+				r.reply <- reply{err: ErrClosed}
+			default:
+				return closing
+			}
+		}
+	case r := <-s.reqs:
+		return r
+	}
+}
+
 // applier is the single goroutine that writes. It owns applyState.
 func (s *Store) applier() {
 	defer close(s.done)
@@ -217,29 +245,24 @@ func (s *Store) applier() {
 			a.reclaim(false) // what fails is tried again after the next commit
 		}
 		var first *request
-		var more <-chan struct{} // ready: reclaim the next segment, unless a request waits
 		if a.reclaimMore {
-			more = closedChan
-		}
-		select {
-		case <-more:
-			a.reclaimNeeded = true
-			continue
-		case <-a.tailWait(): // nil once the applier broke (reclaim)
-			a.reclaimNeeded = true
-			continue
-		case <-s.released:
-			continue // reclaim removes what no reader reads now
-		case <-s.quit:
-			for {
-				select {
-				case r := <-s.reqs:
-					r.reply <- reply{err: ErrClosed}
-				default:
-					return
-				}
+			// Reclaim the next segment, unless a request waits.
+			select {
+			case first = <-s.reqs:
+			case <-s.quit: // handled below
+			default:
+				a.reclaimNeeded = true
+				continue
 			}
-		case first = <-s.reqs:
+		}
+		if first == nil {
+			first = a.wait()
+			if first == nil {
+				continue
+			}
+		}
+		if first == closing {
+			return
 		}
 		if first.alone() {
 			a.runAlone(first)
@@ -323,6 +346,10 @@ type applier struct {
 	sinceCommit  []bodylog.Place
 	crashOrphans deadBytes
 	markEnd      bool
+	nested       int // loads under way (spacestate.go): their commits leave orphans alone
+	// roomWait: reclaim left segments for lack of room; it looks again
+	// after each commit (which may have freed some) and in a while.
+	roomWait bool
 }
 
 // batch is the work of one group commit.
@@ -618,7 +645,8 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 		}
 		dead = w.dead
 	}
-	if len(a.crashOrphans) > 0 {
+	orphans := a.nested == 0 // a load's commit amid a batch leaves them to the batch
+	if orphans && len(a.crashOrphans) > 0 {
 		if dead == nil {
 			dead = deadBytes{}
 		}
@@ -626,9 +654,10 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 			dead.addBytes(seg, d.bytes)
 		}
 	}
-	dead, err = a.orphansOf(b, w, dead)
-	if err != nil {
-		return err
+	if orphans {
+		if dead, err = a.orphansOf(b, w, dead); err != nil {
+			return err
+		}
 	}
 	totals, err := a.writeDead(b, dead)
 	if err != nil {
@@ -656,7 +685,10 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 		maps.Copy(a.segDead, totals)
 		a.reclaimNeeded = true
 	}
-	a.sinceCommit, a.crashOrphans, a.markEnd = a.sinceCommit[:0], nil, false
+	a.reclaimNeeded = a.reclaimNeeded || a.roomWait
+	if orphans {
+		a.sinceCommit, a.crashOrphans, a.markEnd = a.sinceCommit[:0], nil, false
+	}
 	if w != nil {
 		clear(w.dead)
 		clear(w.placed)

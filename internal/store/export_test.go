@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -150,4 +151,77 @@ var TagNames = map[byte]string{
 	tagFloor: "floor", tagDeadCell: "deadcell", tagOnce: "once",
 	tagAuthorNum: "authornum", tagGains: "gains",
 	tagRevoking: "revoking", tagDead: "dead", tagIncr: "incr",
+}
+
+// Accounting compares, per body log segment, the dead bytes its row counts
+// with the bytes of its records that no commit row names. It returns a
+// description of each segment where they differ (a segment reclaimed and
+// waiting for removal, counted whole, is skipped). Call it while the
+// applier is idle (from the "group" hook).
+func Accounting(s *Store) ([]string, error) {
+	counted := map[uint32]int64{}
+	p := []byte{tagBodyDead}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		seg, d, err := decodeBodyDeadRow(it.Key(), it.Value())
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		counted[seg] = d.bytes
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, si := range s.bodies.Segments() {
+		var named int64
+		err := s.bodies.Scan(si.Seg, func(pl bodylog.Place, rec []byte) error {
+			if len(rec) < recordKeySize || rec[0] != tagCommit {
+				return nil
+			}
+			v, closer, err := s.db.Get(rec[:recordKeySize])
+			if errors.Is(err, pebble.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			cv, err := decodeCommitValue(v)
+			closer.Close()
+			if err != nil {
+				return err
+			}
+			if cv.Logged && cv.Place == pl {
+				named += int64(pl.Len) + 8
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		actual := si.Records() - named
+		c := counted[si.Seg]
+		if c == si.Size && named == 0 {
+			continue // reclaimed, waiting for removal
+		}
+		if c != actual {
+			out = append(out, fmt.Sprintf("segment %d (%d bytes): %d dead bytes counted, %d bytes of records no row names", si.Seg, si.Size, c, actual))
+		}
+	}
+	return out, nil
+}
+
+// BodyEnd returns the body log's end row as the database holds it, and the log's end.
+func BodyEnd(s *Store) string {
+	v, closer, err := s.db.Get(bodyEndKey)
+	if err != nil {
+		return err.Error()
+	}
+	defer closer.Close()
+	seg, off, _ := decodeBodyEnd(v)
+	return fmt.Sprintf("row (%d, %d), segments %v", seg, off, s.bodies.Segments())
 }

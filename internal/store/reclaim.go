@@ -33,8 +33,9 @@ import (
 // each time.
 const reclaimTailAfter = time.Minute
 
-// closedChan is always ready.
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// roomRecheck is how long reclaim waits to look again at the segments it
+// left for lack of room.
+const roomRecheck = 10 * time.Second
 
 // reclaimChunk bounds the bytes of records copied per Append.
 const reclaimChunk = 4 << 20
@@ -73,8 +74,12 @@ func (a *applier) reclaim(all bool) error {
 	a.reclaimMore = false
 	if a.broken != nil || a.s.readOnly {
 		// Nothing is written until Open again (or until the disk has
-		// room: reopen); the tail's timer would fire at once each turn.
+		// room: reopen, which asks for a reclaim); the tail's timer would
+		// fire at once each turn.
 		a.tailDue, a.reclaimNeeded = time.Time{}, false
+		if a.broken == nil && all {
+			return fmt.Errorf("%w: the store is open read-only for lack of space: the commit body log is reclaimed once there is room", ErrDiskFull)
+		}
 		return a.broken
 	}
 	if a.segDead == nil {
@@ -102,6 +107,7 @@ func (a *applier) reclaim(all bool) error {
 	}
 	var gone []uint32 // rows of segments removed before a crash
 	var failed []error
+	waiting := 0 // segments due, left for lack of room
 	// The segments with the fewest live bytes first: they need the least
 	// room to copy, and free the most.
 	segs := slices.SortedFunc(maps.Keys(a.segDead), func(x, y uint32) int {
@@ -122,6 +128,7 @@ func (a *applier) reclaim(all bool) error {
 			// Copying its live records could fill the disk, and a write
 			// the body log fails stops the applier: later, once a forget
 			// or a reclaim freed room (a segment all dead needs none).
+			waiting++
 			continue
 		}
 		if seg == tail {
@@ -166,6 +173,15 @@ func (a *applier) reclaim(all bool) error {
 		}
 		for _, seg := range gone {
 			delete(a.segDead, seg)
+		}
+	}
+	if a.roomWait = waiting > 0; a.roomWait {
+		// Look again in a while: room may come without a commit.
+		if due := time.Now().Add(roomRecheck); a.tailDue.IsZero() || a.tailDue.After(due) {
+			a.tailDue = due
+		}
+		if all {
+			failed = append(failed, fmt.Errorf("%w: %d segments of the commit body log hold erased or dead records and wait for room to be reclaimed: free space on that disk, then compact again", ErrDiskFull, waiting))
 		}
 	}
 	return errors.Join(errors.Join(failed...), a.removeReclaimed())
@@ -260,9 +276,12 @@ func (a *applier) removeReclaimed() error {
 			continue
 		}
 		if !synced {
-			// With Options.NoSync the batch that renamed the segment's
-			// rows may not be durable: a power cut must not keep the
-			// removal and lose the rows naming the copies.
+			// With Options.NoSync neither the copies nor the batch that
+			// renamed the segment's rows to them may be durable: a power
+			// cut must not keep the removal and lose either.
+			if err := a.s.bodies.Sync(); err != nil {
+				return a.bodiesFailed(err)
+			}
 			if err := a.s.db.LogData(nil, pebble.Sync); err != nil {
 				return err
 			}
