@@ -15,7 +15,10 @@ import (
 
 // commitRowTag is the first byte of a commit row's key in the store
 // (internal/store/layout.go): tag ‖ space ‖ author ‖ seq (8, big endian),
-// and its value is the commit ID ‖ the encoded commit.
+// and its value is the commit ID ‖ the encoded commit, or (since the body
+// log, internal/store/bodies.go) the commit ID ‖ 0x00 ‖ the place of its
+// record: a bit flipped in the place makes the commit unreadable, which
+// log verify reports as it does a bad commit.
 const commitRowTag = 0x10
 
 type quietLogger struct{}

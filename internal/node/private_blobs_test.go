@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -277,11 +278,51 @@ func flipLastCommit(t *testing.T, home string, sp keys.SpaceID, author keys.Auth
 	}
 	bad := bytes.Clone(v)
 	closer.Close()
+	if len(bad) == keys.Size+1+12 && bad[keys.Size] == 0 {
+		// The row names the commit's record in the body log
+		// (internal/store/bodies.go): flip the byte there, with a
+		// checksum that matches, so that the seeder serves it.
+		flipRecord(t, filepath.Join(home, "store", "bodies"), bad[keys.Size+1:], len(key))
+		return last
+	}
 	bad[keys.Size+(len(bad)-keys.Size)/2] ^= 0x04
 	if err := db.Set(key, bad, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	return last
+}
+
+// flipRecord flips a bit in the middle of the commit in the body log's
+// record at place (segment, offset, length: little-endian uint32s; the
+// record is its row's key, keyLen bytes, then the commit), and writes the
+// record's CRC-32C again (over its 4 length bytes and its bytes; format in
+// internal/store/bodylog/doc.go).
+func flipRecord(t *testing.T, dir string, place []byte, keyLen int) {
+	t.Helper()
+	seg := binary.LittleEndian.Uint32(place)
+	off := int64(binary.LittleEndian.Uint32(place[4:]))
+	n := int(binary.LittleEndian.Uint32(place[8:]))
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%08d.seg", seg)), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec := make([]byte, 8+n)
+	if _, err := f.ReadAt(rec, off); err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint32(rec) != uint32(n) {
+		t.Fatalf("the record at %d of segment %d is not %d bytes", off, seg, n)
+	}
+	rec[8+keyLen+(n-keyLen)/2] ^= 0x04
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Update(crc32.Checksum(rec[:4], tab), tab, rec[8:]))
+	if _, err := f.WriteAt(rec, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type quietPebble struct{}

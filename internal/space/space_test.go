@@ -177,7 +177,9 @@ func commitRows(t *testing.T, db *pebble.DB) []row {
 }
 
 // TestVerifyLogDetectsTampering flips one bit at random positions of the
-// stored commit rows, in the encoded commit or in the ID stored with it:
+// stored commit rows, in the encoded commit (a row written before the body
+// log) or the place of its record in the body log, or in the ID stored
+// with it:
 // VerifyLog names the tampered commit, and verifies again once the bit is
 // restored. Replay a failure with -tamper.seed=N.
 func TestVerifyLogDetectsTampering(t *testing.T) {

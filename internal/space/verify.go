@@ -31,7 +31,8 @@ type Report struct {
 // every commit was allowed by the grants in its causal past (package acl,
 // the rule the store applied), and, deciding the whole log again with
 // revocations and invite uses (acl.Evaluate), that the store counts
-// exactly the commits that count. The error names the first bad commit.
+// exactly the commits that count. The error names the first bad commit
+// (one whose row or body does not read is bad too).
 //
 // It holds the space's commit headers in memory. The log may grow while
 // it is read (a running node stores commits); if a check fails and the
@@ -66,6 +67,10 @@ func verifyLog(ctx context.Context, st *store.Store, sp keys.SpaceID) (Report, e
 		return fmt.Errorf("%w: %s seq %d (%s): %s", ErrInvalidLog, sc.Author, sc.Seq, sc.ID, fmt.Sprintf(format, args...))
 	}
 	for sc, err := range st.AllCommits(ctx, sp) {
+		if errors.Is(err, store.ErrCorrupt) && sc.Seq > 0 {
+			// Its row or its record in the body log does not read.
+			return r, bad(sc, "%v", err)
+		}
 		if err != nil {
 			return r, err
 		}

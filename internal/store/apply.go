@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -108,6 +110,7 @@ type request struct {
 	retain  *retainRequest // DropSuperseded (retention.go): applied alone too
 	install *Install       // InstallSnapshot (install.go): applied alone too
 	unfloor bool           // Unfloor (deepen.go): applied alone too
+	reclaim bool           // ReclaimBodies (reclaim.go): applied alone too
 	reply   chan reply     // buffered, 1
 }
 
@@ -198,23 +201,68 @@ const (
 	maxGroupOps      = 64 << 10
 )
 
+// closing is what wait returns once the store closes (the requests
+// waiting were answered ErrClosed).
+var closing = &request{}
+
+// wait waits for the applier's next request, or returns nil when it has
+// reclaiming to do first (the tail's timer, a reader let go of a state).
+func (a *applier) wait() *request {
+	s := a.s
+	select {
+	case <-a.tailWait(): // nil once the applier broke (reclaim)
+		a.reclaimNeeded = true
+		return nil
+	case <-s.released:
+		return nil // reclaim removes what no reader reads now
+	case <-s.quit:
+		for {
+			select {
+			case r := <-s.reqs:
+				r.reply <- reply{err: ErrClosed}
+			default:
+				return closing
+			}
+		}
+	case r := <-s.reqs:
+		return r
+	}
+}
+
 // applier is the single goroutine that writes. It owns applyState.
 func (s *Store) applier() {
 	defer close(s.done)
 	a := &applier{s: s, spaces: map[keys.SpaceID]*spaceState{}}
+	if err := a.loadDead(); err == nil {
+		a.reclaimNeeded = len(a.segDead) > 0
+	}
+	if err := a.loadOrphans(); err != nil {
+		a.broken = fmt.Errorf("store: the body log's end does not read, so records past it would be counted nowhere: %w", err)
+	}
 	for {
+		if a.reclaimNeeded || len(a.removals) > 0 {
+			a.reclaimNeeded = false
+			a.reclaim(false) // what fails is tried again after the next commit
+		}
 		var first *request
-		select {
-		case <-s.quit:
-			for {
-				select {
-				case r := <-s.reqs:
-					r.reply <- reply{err: ErrClosed}
-				default:
-					return
-				}
+		if a.reclaimMore {
+			// Reclaim the next segment, unless a request waits.
+			select {
+			case first = <-s.reqs:
+			case <-s.quit: // handled below
+			default:
+				a.reclaimNeeded = true
+				continue
 			}
-		case first = <-s.reqs:
+		}
+		if first == nil {
+			first = a.wait()
+			if first == nil {
+				continue
+			}
+		}
+		if first == closing {
+			return
 		}
 		if first.alone() {
 			a.runAlone(first)
@@ -246,7 +294,7 @@ func (s *Store) applier() {
 
 // alone reports whether r runs alone, between group commits.
 func (r *request) alone() bool {
-	return r.forget || r.retain != nil || r.install != nil || r.unfloor
+	return r.forget || r.retain != nil || r.install != nil || r.unfloor || r.reclaim
 }
 
 func (a *applier) runAlone(r *request) {
@@ -257,6 +305,8 @@ func (a *applier) runAlone(r *request) {
 		a.install(r)
 	case r.unfloor:
 		a.unfloor(r)
+	case r.reclaim:
+		r.reply <- reply{err: a.reclaim(true)}
 	default:
 		a.retain(r)
 	}
@@ -275,6 +325,31 @@ type applier struct {
 	// holdReads: a rebuild is committing its view in pieces (rebuild.go):
 	// commitBatch leaves readers on the state before it.
 	holdReads bool
+	// unsynced: records were appended to the body log since its last
+	// sync (bodies.go).
+	unsynced bool
+	// segDead holds each body log segment's dead-bytes row as committed
+	// (bodies.go); removals, the segments reclaimed that readers may still
+	// read (reclaim.go).
+	segDead  map[uint32]segDead
+	removals []removal
+	// reclaimNeeded: a commit counted dead bytes (reclaim.go); tailErased:
+	// since when the tail holds an erased record; tailDue: when reclaim
+	// looks at it again (zero: no need).
+	reclaimNeeded bool
+	reclaimMore   bool // reclaim stopped after a segment; more may be due
+	tailErased    time.Time
+	tailDue       time.Time
+	// sinceCommit: the places of the records appended since the last
+	// commit; crashOrphans: the bytes past the log's end found on open;
+	// markEnd: the next commit sets the log's end (bodies.go, orphans).
+	sinceCommit  []bodylog.Place
+	crashOrphans deadBytes
+	markEnd      bool
+	nested       int // loads under way (spacestate.go): their commits leave orphans alone
+	// roomWait: reclaim left segments for lack of room; it looks again
+	// after each commit (which may have freed some) and in a while.
+	roomWait bool
 }
 
 // batch is the work of one group commit.
@@ -306,6 +381,8 @@ type batch struct {
 	stored  []*commit.Commit      // of the request being processed
 	forks   []commit.Fork         // of the request being processed
 	erased  []ErasedOp            // of the request being processed
+	// bodies: the batch's writes to the body log (bodies.go).
+	bodies bodyWrites
 }
 
 type loc struct {
@@ -340,6 +417,7 @@ func (a *applier) newBatchSized(size int) *batch {
 		rebuild: map[keys.SpaceID]bool{},
 		forced:  map[keys.SpaceID]bool{},
 		fresh:   map[keys.SpaceID]bool{},
+		bodies:  bodyWrites{dead: deadBytes{}},
 	}
 }
 
@@ -513,12 +591,16 @@ func (a *applier) commit(bc *batch) error {
 			return err
 		}
 	}
-	return a.commitBatch(bc.b)
+	return a.commitBatch(bc.b, &bc.bodies)
 }
 
-// commitBatch commits b durably and publishes it to readers. A failed
-// commit breaks the applier (see broken). The caller closes b.
-func (a *applier) commitBatch(b *pebble.Batch) (err error) {
+// commitBatch commits b durably and publishes it to readers, with its
+// writes to the body log, w (nil: none): the records not appended yet
+// are, and the dead bytes of the records its rows stopped naming are
+// counted (w is empty once b is committed). It syncs the body log first:
+// no row may name a record a crash could lose. A failed commit breaks the
+// applier (see broken). The caller closes b.
+func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 	defer func() {
 		// Pebble's logger panics with a fatalError on a failed commit
 		// (see quietLogger): stop writing, keep serving reads.
@@ -556,17 +638,60 @@ func (a *applier) commitBatch(b *pebble.Batch) (err error) {
 			numbered[st] = n
 		}
 	}
+	var dead deadBytes
+	if w != nil {
+		if err := a.flushBodies(b, w); err != nil {
+			return err
+		}
+		dead = w.dead
+	}
+	orphans := a.nested == 0 // a load's commit amid a batch leaves them to the batch
+	if orphans && len(a.crashOrphans) > 0 {
+		if dead == nil {
+			dead = deadBytes{}
+		}
+		for seg, d := range a.crashOrphans {
+			dead.addBytes(seg, d.bytes)
+		}
+	}
+	if orphans {
+		if dead, err = a.orphansOf(b, w, dead); err != nil {
+			return err
+		}
+	}
+	totals, err := a.writeDead(b, dead)
+	if err != nil {
+		return err
+	}
 	if b.Empty() {
 		return nil
 	}
 	if a.s.batchSeen != nil {
 		a.s.batchSeen(b)
 	}
+	if err := a.syncBodies(); err != nil {
+		return err
+	}
+	if err := a.fault("bodies synced", nil); err != nil {
+		return err
+	}
 	if err := b.Commit(a.s.sync); err != nil {
 		return err
 	}
 	for st, n := range numbered {
 		st.numbered = n
+	}
+	if len(totals) > 0 {
+		maps.Copy(a.segDead, totals)
+		a.reclaimNeeded = true
+	}
+	a.reclaimNeeded = a.reclaimNeeded || a.roomWait
+	if orphans {
+		a.sinceCommit, a.crashOrphans, a.markEnd = a.sinceCommit[:0], nil, false
+	}
+	if w != nil {
+		clear(w.dead)
+		clear(w.placed)
 	}
 	if !a.holdReads {
 		a.s.publish() // durable now: readers may see it

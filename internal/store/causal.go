@@ -758,7 +758,7 @@ func (a *applier) commitNumbered(b *pebble.Batch, st *spaceState) error {
 	if err != nil {
 		return err
 	}
-	if err := a.commitBatch(b); err != nil {
+	if err := a.commitBatch(b, nil); err != nil {
 		return err
 	}
 	st.numbered = n

@@ -22,8 +22,8 @@ func (a *applier) idAt(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq uint64)
 	if err != nil {
 		return keys.CommitID{}, fmt.Errorf("%w: commit %s/%d below head: %v", ErrCorrupt, au.Short(), seq, err)
 	}
-	id, _, err := splitCommitRow(v)
-	return id, err
+	cv, err := decodeCommitValue(v)
+	return cv.ID, err
 }
 
 // locate finds where a known commit sits: main chain or off-chain.
@@ -110,11 +110,12 @@ func (a *applier) mainCommit(bc *batch, sp keys.SpaceID, au keys.AuthorID, seq u
 	if c, ok := bc.byLoc[authorSeq{sp, au, seq}]; ok {
 		return c, nil
 	}
-	v, err := a.s.get(commitKey(sp, au, seq))
+	k := commitKey(sp, au, seq)
+	v, err := a.s.get(k)
 	if err != nil {
 		return nil, err
 	}
-	_, b, err := splitCommitRow(v)
+	_, b, err := a.s.commitRow(k, v)
 	if err != nil {
 		return nil, err
 	}

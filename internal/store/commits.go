@@ -88,14 +88,13 @@ func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 		if first <= 1 {
 			continue
 		}
-		v, err := s.get(commitKey(sp, h.Author, first-1))
+		id, b, err := s.getCommit(commitKey(sp, h.Author, first-1))
 		if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, h.Author, first-1) {
 			return nil, fmt.Errorf("store: sync heads: %w", belowFloorErr(h.Author, first-1))
 		}
-		if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
 			return nil, fmt.Errorf("%w: commit %s/%d below a head: %v", ErrCorrupt, h.Author.Short(), first-1, err)
 		}
-		id, b, err := splitCommitRow(v)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +108,9 @@ func (s *Store) syncHeads(ctx context.Context, sp keys.SpaceID) ([]Head, error) 
 }
 
 // StoredCommit is a commit as kept on disk: the ID recorded when it was
-// stored and its exact bytes. Withheld marks a commit that sync does not
+// stored and its exact bytes. (Commits and AllCommits yield a commit whose
+// row or record does not read with an error wrapping ErrCorrupt, naming
+// its author and seq.) Withheld marks a commit that sync does not
 // send unasked: it does not count (Status Revoked, or its author forked at
 // or below its seq), and no later commit of its author held here counts
 // either. (A commit that does not count but precedes one that does is
@@ -148,7 +149,7 @@ func (s *Store) commitRows(ctx context.Context, sp keys.SpaceID, author []byte, 
 		}
 		var e err0
 		for k, v := range s.scanRange(ctx, lower, upper, false, &e) {
-			sc, err := decodeCommitRow(k, v)
+			sc, err := s.readCommitRow(k, v)
 			if err == nil {
 				sc.Withheld = sc.Seq > 0 && withheld[sc.Author] != 0 && sc.Seq >= withheld[sc.Author]
 			}
@@ -209,15 +210,40 @@ func (s *Store) withheld(ctx context.Context, sp keys.SpaceID, author []byte) (m
 	return out, e.err
 }
 
-func decodeCommitRow(k, v []byte) (StoredCommit, error) {
-	if len(k) != 1+2*keys.Size+8 || len(v) < keys.Size {
-		return StoredCommit{}, fmt.Errorf("%w: commit row", ErrCorrupt)
+// decodeCommitRow decodes a commit row: author, seq and ID in sc, and
+// the value (the commit's bytes, or the place of its record), which
+// readCommitRow reads. A row whose value does not decode still has its
+// author and seq in sc, with the error.
+func decodeCommitRow(k, v []byte) (StoredCommit, commitValue, error) {
+	if len(k) != recordKeySize {
+		return StoredCommit{}, commitValue{}, fmt.Errorf("%w: commit row", ErrCorrupt)
 	}
 	var sc StoredCommit
 	copy(sc.Author[:], k[1+keys.Size:])
 	sc.Seq = binary.BigEndian.Uint64(k[1+2*keys.Size:])
-	copy(sc.ID[:], v)
-	sc.Bytes = bytes.Clone(v[keys.Size:])
+	cv, err := decodeCommitValue(v)
+	if err != nil {
+		return sc, commitValue{}, err
+	}
+	sc.ID = cv.ID
+	return sc, cv, nil
+}
+
+// readCommitRow decodes a commit row and reads the commit's bytes, from
+// the body log if the row names a record there. sc.Bytes is the caller's.
+// A row that does not read (ErrCorrupt) has its author, seq and, if it
+// decoded, its ID in sc, with the error.
+func (s *Store) readCommitRow(k, v []byte) (StoredCommit, error) {
+	sc, cv, err := decodeCommitRow(k, v)
+	if err != nil {
+		return sc, err
+	}
+	if sc.Bytes, err = s.commitBody(k, cv); err != nil {
+		return sc, err
+	}
+	if !cv.Logged {
+		sc.Bytes = bytes.Clone(sc.Bytes)
+	}
 	return sc, nil
 }
 
@@ -242,14 +268,14 @@ func (s *Store) CommitByID(ctx context.Context, sp keys.SpaceID, id keys.CommitI
 	if err != nil || len(rest) != 0 {
 		return nil, fmt.Errorf("%w: commit index row", ErrCorrupt)
 	}
-	row, err := s.get(commitKey(sp, l.author, l.seq))
+	_, b, err := s.getCommit(commitKey(sp, l.author, l.seq))
 	if errors.Is(err, pebble.ErrNotFound) && s.missingBelowFloor(sp, l.author, l.seq) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, belowFloorErr(l.author, l.seq)) // an F head indexed, not held
 	}
-	if err != nil || len(row) < keys.Size {
+	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("%w: commit %s indexed but missing: %v", ErrCorrupt, id, err)
 	}
-	return row[keys.Size:], nil
+	return b, err
 }
 
 // OffChain returns the authors of the commits of a space held off their
@@ -282,11 +308,12 @@ func (s *Store) Forks(ctx context.Context, sp keys.SpaceID) ([]commit.Fork, erro
 		if err != nil {
 			return nil, fmt.Errorf("%w: fork row: %v", ErrCorrupt, err)
 		}
-		first, err := s.get(commitKey(sp, b.Author, b.Seq))
+		fk := commitKey(sp, b.Author, b.Seq)
+		first, err := s.get(fk)
 		if err != nil {
 			return nil, fmt.Errorf("%w: fork without its main commit: %v", ErrCorrupt, err)
 		}
-		_, fb, err := splitCommitRow(first)
+		_, fb, err := s.commitRow(fk, first)
 		if err != nil {
 			return nil, err
 		}

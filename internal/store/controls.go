@@ -173,7 +173,7 @@ func (s *Store) revokingBelow(ctx context.Context, sp keys.SpaceID, f *Floor, in
 	var e err0
 	for _, h := range f.Frontier {
 		for k, v := range s.scanRange(ctx, commitKey(sp, h.Author, 1), commitKey(sp, h.Author, h.Seq+1), false, &e) {
-			sc, err := decodeCommitRow(k, v)
+			sc, err := s.readCommitRow(k, v)
 			if err != nil {
 				return err
 			}
@@ -191,14 +191,10 @@ func (s *Store) revokingBelow(ctx context.Context, sp keys.SpaceID, f *Floor, in
 
 // heldCommit decodes the main-chain commit at l, nil if it is not held.
 func (s *Store) heldCommit(sp keys.SpaceID, l acl.Loc) (*commit.Commit, error) {
-	v, err := s.get(commitKey(sp, l.Author, l.Seq))
+	_, b, err := s.getCommit(commitKey(sp, l.Author, l.Seq))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	_, b, err := splitCommitRow(v)
 	if err != nil {
 		return nil, err
 	}

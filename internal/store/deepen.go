@@ -126,7 +126,7 @@ func (a *applier) unfloorSpace(sp keys.SpaceID) (uint64, *Event, error) {
 		return 0, nil, fmt.Errorf("store: unfloor %s: %w", sp, err)
 	}
 	if missing > 0 {
-		if err := a.commitBatch(bc.b); err != nil { // the rows that did not link, removed
+		if err := a.commitBatch(bc.b, &bc.bodies); err != nil { // the rows that did not link, removed
 			return 0, nil, fmt.Errorf("store: unfloor %s: %w", sp, err)
 		}
 		return missing, nil, nil
@@ -170,11 +170,14 @@ func (a *applier) checkChains(bc *batch, sp keys.SpaceID, fl *Floor) (uint64, er
 			if err != nil {
 				return 0, err
 			}
-			sc, err := decodeCommitRow(k, v)
+			sc, err := a.s.readCommitRow(k, v)
 			if err != nil {
 				return 0, err
 			}
 			if known && sc.ID != want {
+				if err := a.dropRecord(bc, k, false); err != nil {
+					return 0, err
+				}
 				if err := bc.b.Delete(k, nil); err != nil {
 					return 0, err
 				}

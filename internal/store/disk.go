@@ -406,7 +406,7 @@ func (a *applier) reopen() error {
 			}
 		}
 		s.db, s.readOnly = db, rwErr != nil
-		s.rs = &readState{snap: s.db.NewSnapshot()}
+		s.rs = s.newReadState(s.db.NewSnapshot())
 	}
 	swapped := false
 	for range 100 {
@@ -425,6 +425,7 @@ func (a *applier) reopen() error {
 	case a.broken != nil:
 		return a.broken
 	case rwErr == nil:
+		a.reclaimNeeded = true // what waited while the store was read-only
 		return nil
 	}
 	return g.full(u.AvailBytes, fmt.Sprintf("the store could not be reopened for writes: %v", rwErr))

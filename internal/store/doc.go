@@ -22,6 +22,11 @@
 // Revoked: their senders are honest, and other commits may depend on them)
 // but not in the view, and not sent by sync unasked.
 //
+// Commit bodies are kept out of Pebble, in an append-only log of segment
+// files (package bodylog, <dir>/bodies): Pebble's rows name their places
+// (bodies.go), and segments holding erased or mostly dead records are
+// reclaimed (reclaim.go).
+//
 // Reads (Get, Range, Heads, Commits, …) go to a Pebble snapshot the
 // applier takes after each batch it committed is durable, so they never see
 // what a power loss could take back (readstate.go).
@@ -40,7 +45,12 @@
 //
 //	0x01 space                      → space metadata (JSON)
 //	0x02 name                       → space ID (local name index)
-//	0x10 space author seq(8 BE)     → commit ID (32) ‖ encoded commit
+//	0x03 segment(4 BE)              → a body log segment's dead bytes (8 BE) ‖
+//	                                  erased (1): 1 if one held an erased payload
+//	0x10 space author seq(8 BE)     → commit ID (32) ‖ 0x00 ‖ place (12) of the
+//	                                  record (row key ‖ encoded commit) in the body
+//	                                  log (bodies.go); written before: commit ID ‖
+//	                                  encoded commit
 //	0x11 space commitID             → author (32) ‖ seq (8 BE)
 //	0x12 space author               → head: seq (8) ‖ ID (32) ‖ wall (8) ‖ logical (4)
 //	0x13 space author seq(8 BE)     → version vector of a commit that has deps

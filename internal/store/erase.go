@@ -218,8 +218,12 @@ func (a *applier) rewrite(bc *batch, sp keys.SpaceID, c *commit.Commit, main boo
 	if _, ok := bc.byLoc[authorSeq{sp, c.Author, c.Seq}]; ok {
 		bc.byLoc[authorSeq{sp, c.Author, c.Seq}] = c
 	}
-	row := append(append(make([]byte, 0, keys.Size+len(raw)), c.ID[:]...), raw...)
-	return bc.b.Set(commitKey(sp, c.Author, c.Seq), row, nil)
+	// The record the row named holds the payload erased: counted dead,
+	// it is reclaimed (reclaim.go).
+	if err := a.dropRecord(bc, commitKey(sp, c.Author, c.Seq), true); err != nil {
+		return err
+	}
+	return a.setCommitRow(bc, sp, c)
 }
 
 // eraseFromView marks op i of c erased in its key's cell (a sealed op's

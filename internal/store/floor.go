@@ -165,10 +165,7 @@ func (a *applier) fillBelowFloor(bc *batch, st *spaceState, c *commit.Commit) (O
 // putCommitRow stores c on its author's main chain (row and ID index)
 // and notes it in the batch.
 func (a *applier) putCommitRow(bc *batch, sp keys.SpaceID, c *commit.Commit) error {
-	raw := c.Bytes()
-	row := make([]byte, 0, keys.Size+len(raw))
-	row = append(append(row, c.ID[:]...), raw...)
-	if err := bc.b.Set(commitKey(sp, c.Author, c.Seq), row, nil); err != nil {
+	if err := a.setCommitRow(bc, sp, c); err != nil {
 		return err
 	}
 	if err := bc.b.Set(spaceKey(tagCommitID, sp, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {

@@ -51,6 +51,10 @@ func (a *applier) forgetSpace(id keys.SpaceID) error {
 	if err != nil {
 		return err
 	}
+	dead := deadBytes{}
+	if err := a.dropSpaceRecords(id, dead); err != nil {
+		return fmt.Errorf("store: forget %s: %w", id, err)
+	}
 	b := a.s.db.NewBatch()
 	defer b.Close()
 	for _, tag := range spaceTags {
@@ -66,7 +70,7 @@ func (a *applier) forgetSpace(id keys.SpaceID) error {
 	} else if err != nil && !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
-	if err := a.commitBatch(b); err != nil {
+	if err := a.commitBatch(b, &bodyWrites{dead: dead}); err != nil {
 		return fmt.Errorf("store: forget %s: %w", id, err)
 	}
 	return nil

@@ -109,6 +109,9 @@ func (a *applier) installSpace(sp keys.SpaceID, in *Install) error {
 	defer func() { bc.b.Close() }()
 	// No meta row: nothing of the space should be held. Clear its tables
 	// all the same, so that no stray row can mix into the install.
+	if err := a.dropSpaceRecords(sp, bc.bodies.dead); err != nil {
+		return err
+	}
 	for _, tag := range spaceTags {
 		p := spaceKey(tag, sp)
 		if err := bc.b.DeleteRange(p, prefixEnd(p), nil); err != nil {

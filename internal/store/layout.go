@@ -9,8 +9,14 @@ import (
 
 // Table tags.
 const (
-	tagMeta     byte = 0x01
-	tagName     byte = 0x02
+	tagMeta byte = 0x01
+	tagName byte = 0x02
+	// tagBodyDead: a body log segment's dead bytes, by segment number
+	// (4 BE), not by space (bodies.go).
+	tagBodyDead byte = 0x03
+	// tagBodyEnd: one row, the body log's end as of the last batch that
+	// appended to it (bodies.go, orphans).
+	tagBodyEnd  byte = 0x04
 	tagCommit   byte = 0x10
 	tagCommitID byte = 0x11
 	tagHead     byte = 0x12

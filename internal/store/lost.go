@@ -131,14 +131,15 @@ func (a *applier) heldBytes(bc *batch, sp keys.SpaceID, c *commit.Commit) ([]byt
 	if h, ok := bc.byLoc[authorSeq{sp, c.Author, c.Seq}]; ok {
 		return h.Bytes(), nil
 	}
-	v, err := a.s.get(commitKey(sp, c.Author, c.Seq))
+	k := commitKey(sp, c.Author, c.Seq)
+	v, err := a.s.get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return c.Bytes(), nil // not readable here: nothing to restore
 	}
 	if err != nil {
 		return nil, err
 	}
-	_, b, err := splitCommitRow(v)
+	_, b, err := a.s.commitRow(k, v)
 	return b, err
 }
 

@@ -159,8 +159,12 @@ func (a *applier) overCounted(bc *batch, st *spaceState, au keys.AuthorID, cut u
 	ctx := context.Background()
 	var e err0
 	for _, v := range a.s.scanRange(ctx, commitKey(st.id, au, cut+1), prefixEnd(spaceKey(tagCommit, st.id, au[:])), false, &e) {
+		cv, err := decodeCommitValue(v)
+		if err != nil {
+			return nil, err
+		}
 		oc.n++
-		oc.bytes += int64(len(v) - keys.Size)
+		oc.bytes += int64(cv.bodyLen())
 		if full() {
 			break
 		}

@@ -22,8 +22,9 @@ import (
 // closes it once a newer one is published.
 type readState struct {
 	snap    *pebble.Snapshot
-	refs    int  // readers using it; guarded by Store.rmu
-	retired bool // a newer one was published; guarded by Store.rmu
+	gen     uint64 // Store.gen when published: later ones are greater
+	refs    int    // readers using it; guarded by Store.rmu
+	retired bool   // a newer one was published; guarded by Store.rmu
 
 	// clean caches, per space, whether the snapshot holds no invalid and
 	// no fork row of it (withheld's answer is then empty for every
@@ -88,6 +89,11 @@ func (s *Store) release(r *readState) {
 	r.refs--
 	if r.refs == 0 && r.retired {
 		r.snap.Close()
+		delete(s.held, r)
+		select { // the applier may remove a segment now (reclaim.go)
+		case s.released <- struct{}{}:
+		default:
+		}
 		s.retired--
 		if s.retired == 0 && s.drained != nil {
 			close(s.drained)
@@ -102,7 +108,38 @@ func (s *Store) publish() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	s.retire()
-	s.rs = &readState{snap: snap}
+	s.rs = s.newReadState(snap)
+}
+
+// newReadState returns the read state of snap, newer than every other.
+// Callers hold rmu.
+func (s *Store) newReadState(snap *pebble.Snapshot) *readState {
+	s.gen++
+	return &readState{snap: snap, gen: s.gen}
+}
+
+// readGen returns the generation of the read state published last.
+func (s *Store) readGen() uint64 {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.gen
+}
+
+// readersSince reports whether every read state readers hold was
+// published at generation gen or later: none can read rows a batch
+// committed before gen replaced (reclaim.go).
+func (s *Store) readersSince(gen uint64) bool {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.rs != nil && s.rs.gen < gen {
+		return false
+	}
+	for r := range s.held {
+		if r.gen < gen {
+			return false
+		}
+	}
+	return true
 }
 
 // retire retires the current read state, closing it if no reader holds
@@ -116,6 +153,10 @@ func (s *Store) retire() {
 	} else {
 		s.rs.retired = true
 		s.retired++
+		if s.held == nil {
+			s.held = map[*readState]struct{}{}
+		}
+		s.held[s.rs] = struct{}{}
 	}
 	s.rs = nil
 }

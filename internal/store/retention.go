@@ -194,7 +194,7 @@ func (a *applier) dropSuperseded(sp keys.SpaceID, rr *retainRequest) (Result, er
 	if e.err != nil {
 		return Result{}, e.err
 	}
-	if err := a.commitBatch(bc.b); err != nil {
+	if err := a.commitBatch(bc.b, &bc.bodies); err != nil {
 		return Result{}, fmt.Errorf("store: retention: %w", err)
 	}
 	return res, nil

@@ -85,14 +85,8 @@ func decodeLocRow(v []byte) (loc, []byte, error) {
 	return loc{keys.AuthorID(v[:keys.Size]), binary.BigEndian.Uint64(v[keys.Size:])}, v[keys.Size+8:], nil
 }
 
-// splitCommitRow splits the value of a commit row (tagCommit): the ID
-// the commit was stored under and its bytes.
-func splitCommitRow(v []byte) (keys.CommitID, []byte, error) {
-	if len(v) < keys.Size {
-		return keys.CommitID{}, nil, fmt.Errorf("%w: commit row", ErrCorrupt)
-	}
-	return keys.CommitID(v[:keys.Size]), v[keys.Size:], nil
-}
+// The value of a commit row (tagCommit) is decoded by decodeCommitValue
+// (bodies.go).
 
 // decodeForkKey decodes the key of a fork evidence row (tagFork): the
 // forked author and seq; the value is the second commit.

@@ -10,6 +10,7 @@ import (
 	"github.com/loamdb/loam/internal/acl"
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -31,6 +32,9 @@ func FuzzDecodeRow(f *testing.F) {
 		{spaceKey(tagMeta, sp), meta},
 		{nameKey("garden"), sp[:]},
 		{commitKey(sp, au, 1), append(id[:], 0xa3, 0x01, 0x40)},
+		{commitKey(sp, au, 2), appendCommitValue(nil, id, bodylog.Place{Seg: 1, Off: 16, Len: recordKeySize + 3})},
+		{commitKey(sp, au, 3), append(id[:], 0)},
+		{bodyDeadKey(7), segDead{bytes: 830, erased: true}.encode()},
 		{spaceKey(tagCommitID, sp, id[:]), append(au[:], be64(1)...)},
 		{spaceKey(tagHead, sp, au[:]), head{Seq: 1, ID: id, Wall: 2, Lgc: 3}.encode()},
 		{vvKey(sp, au, 1), view.AppendVV(nil, vv)},
@@ -65,13 +69,30 @@ func FuzzDecodeRow(f *testing.F) {
 			_, err := decodeMeta(k, v)
 			corrupt(err)
 		case tagCommit:
-			sc, err := decodeCommitRow(k, v)
+			sc, cv, err := decodeCommitRow(k, v)
 			corrupt(err)
-			if err == nil && (!bytes.Equal(append(sc.ID[:], sc.Bytes...), v) || !bytes.Equal(commitKey(keys.SpaceID(k[1:1+keys.Size]), sc.Author, sc.Seq), k)) {
-				t.Fatal("commit row does not encode back")
+			if err == nil && !bytes.Equal(commitKey(keys.SpaceID(k[1:1+keys.Size]), sc.Author, sc.Seq), k) {
+				t.Fatal("commit row key does not encode back")
 			}
-			_, _, err = splitCommitRow(v)
+			cv, err = decodeCommitValue(v)
 			corrupt(err)
+			switch {
+			case err != nil:
+			case cv.Logged && !bytes.Equal(appendCommitValue(nil, cv.ID, cv.Place), v):
+				t.Fatal("commit row naming a record does not encode back")
+			case !cv.Logged && !bytes.Equal(append(cv.ID[:], cv.Body...), v):
+				t.Fatal("commit row holding its bytes does not encode back")
+			case cv.Logged && (cv.bodyLen() < 0 || len(v) != commitValueSize):
+				t.Fatalf("commit row naming a record of %d bytes", cv.bodyLen())
+			case !cv.Logged && len(cv.Body) > 0 && cv.Body[0] == 0:
+				t.Fatal("a commit's bytes starting with a zero byte read as the old form")
+			}
+		case tagBodyDead:
+			seg, d, err := decodeBodyDeadRow(k, v)
+			corrupt(err)
+			if err == nil && (!bytes.Equal(bodyDeadKey(seg), k) || !bytes.Equal(d.encode(), v) || d.bytes < 0) {
+				t.Fatal("dead-bytes row does not encode back")
+			}
 		case tagCommitID, tagOffchain:
 			l, rest, err := decodeLocRow(v)
 			corrupt(err)

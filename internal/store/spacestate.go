@@ -99,6 +99,10 @@ func (a *applier) load(sp keys.SpaceID) (*spaceState, error) {
 	if st, ok := a.spaces[sp]; ok {
 		return st, nil
 	}
+	// A load may commit (a conversion, a rebuild) while a batch that
+	// appended records is open: those records are the open batch's.
+	a.nested++
+	defer func() { a.nested-- }()
 	ctx := context.Background()
 	vs, err := a.s.View(ctx, sp)
 	if err != nil {

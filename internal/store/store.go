@@ -19,6 +19,7 @@ import (
 
 	"github.com/loamdb/loam/internal/commit"
 	"github.com/loamdb/loam/internal/keys"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -67,6 +68,11 @@ type Options struct {
 	// private). It MUST NOT block, do I/O or call back into the Store; the
 	// payloads are kept (Rotations) for what it did not save.
 	Rotated func(sp keys.SpaceID, genesis bool, payload []byte)
+	// bodyLog tunes the body log, and bodyChunk the bytes of records a
+	// batch appends at a time (this package's tests make both small).
+	bodyLog   bodylog.Options
+	bodyChunk int
+	tailAfter time.Duration // see reclaimTailAfter
 	// Now is the wall clock that commits dated in the future are held
 	// back against (MaxFuture); nil means time.Now. Tests skew it.
 	Now func() time.Time
@@ -92,11 +98,22 @@ type Store struct {
 	// readstate.go). db is replaced only by the applier (reopen), when no
 	// reader holds a read state.
 	db *pebble.DB
+	// bodies is the commit body log (bodies.go): the applier appends,
+	// syncs and removes; readers read. It is opened with the store and
+	// closed after Pebble.
+	bodies    *bodylog.Log
+	bodyChunk int           // Options.bodyChunk, or bodyChunk
+	tailAfter time.Duration // Options.tailAfter, or reclaimTailAfter
 	// rmu guards rs, retired and the read states' counts; it is never
 	// held across a read.
 	rmu     sync.Mutex
-	rs      *readState // nil once closed, or after a failed reopen
-	retired int        // retired read states still held by readers
+	rs      *readState              // nil once closed, or after a failed reopen
+	retired int                     // retired read states still held by readers
+	held    map[*readState]struct{} // those read states
+	// released wakes the applier when a reader let go of a retired read
+	// state (reclaim.go). Buffered, 1.
+	released chan struct{}
+	gen      uint64 // the generation of the last read state published
 	// drained, set by Close, is closed once retired is 0: Close waits
 	// for the reads in progress before it closes the database.
 	drained chan struct{}
@@ -127,7 +144,8 @@ type Store struct {
 	// requests it concerns are submitted, is called by the applier at
 	// named points (see fault); a non-nil error is injected there as a
 	// storage failure.
-	hook func(point string, c *commit.Commit) error
+	hook     func(point string, c *commit.Commit) error
+	readHook func() // tests: SetReadHook
 	// batchSeen, if set by this package's tests before use, is called by
 	// the applier with each batch it is about to commit (the benchmarks
 	// count its bytes by row kind).
@@ -168,22 +186,29 @@ func Open(dir string, o Options) (*Store, error) {
 		o.FS = vfs.Default
 	}
 	s := &Store{
-		dir:     dir,
-		fs:      o.FS,
-		memSize: maxMemTable,
-		sync:    pebble.Sync,
-		notify:  o.Notify,
-		unseal:  o.Unseal,
-		rotated: o.Rotated,
-		now:     o.Now,
-		reqs:    make(chan *request, 256),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		dir:      dir,
+		fs:       o.FS,
+		memSize:  maxMemTable,
+		sync:     pebble.Sync,
+		notify:   o.Notify,
+		unseal:   o.Unseal,
+		rotated:  o.Rotated,
+		now:      o.Now,
+		reqs:     make(chan *request, 256),
+		released: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 		// One compaction at a time (usage.go).
 		compacting: make(chan struct{}, 1),
 	}
 	if o.NoSync {
 		s.sync = pebble.NoSync
+	}
+	if s.bodyChunk = o.bodyChunk; s.bodyChunk == 0 {
+		s.bodyChunk = bodyChunk
+	}
+	if s.tailAfter = o.tailAfter; s.tailAfter == 0 {
+		s.tailAfter = reclaimTailAfter
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -224,9 +249,13 @@ func Open(dir string, o Options) (*Store, error) {
 	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
 		return fail(err)
 	}
+	if s.bodies, err = openBodies(s.fs, dir, o.bodyLog); err != nil {
+		return fail(err)
+	}
 	s.cache = pebble.NewCache(o.CacheSize)
 	if s.db, err = pebble.Open(dir, s.pebbleOptions(s.readOnly)); err != nil {
 		s.cache.Unref()
+		s.bodies.Close()
 		return fail(err)
 	}
 	s.publish()
@@ -327,7 +356,7 @@ func (s *Store) Close() error {
 		}
 		s.dbmu.Unlock()
 		s.cache.Unref()
-		err = errors.Join(err, s.lock.Close())
+		err = errors.Join(err, s.bodies.Close(), s.lock.Close())
 	})
 	return err
 }

@@ -93,7 +93,7 @@ func TestSpaceUsage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if su.Unflushed != 0 || su.Tables < u.Live+u.History/2 || su.Total < su.Tables+su.Reserve {
+			if su.Unflushed != 0 || su.Tables+su.Bodies < u.Live+u.History/2 || su.Total < su.Tables+su.Reserve {
 				t.Fatalf("store usage %+v after compaction, space %+v", su, u)
 			}
 			if (fsName == "mem") != (su.Reserve == 0) {

@@ -121,10 +121,7 @@ func (a *applier) applyOne(bc *batch, st *spaceState, c *commit.Commit) (Outcome
 	}
 
 	// Valid: store it.
-	raw := c.Bytes()
-	row := make([]byte, 0, keys.Size+len(raw))
-	row = append(append(row, c.ID[:]...), raw...)
-	if err := bc.b.Set(commitKey(st.id, c.Author, c.Seq), row, nil); err != nil {
+	if err := a.setCommitRow(bc, st.id, c); err != nil {
 		return Outcome{}, err
 	}
 	if err := bc.b.Set(spaceKey(tagCommitID, st.id, c.ID[:]), append(c.Author[:len(c.Author):len(c.Author)], be64(c.Seq)...), nil); err != nil {

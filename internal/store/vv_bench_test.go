@@ -70,6 +70,9 @@ func BenchmarkManyAuthors(b *testing.B) {
 				cpu += testkit.CPUTime() - cpu0
 				b.StopTimer()
 				written = measureWritten(m0, store.DBMetrics(st), tags, len(h.Commits))
+				if su, err := st.Usage(ctx); err == nil {
+					written.bodies = float64(su.Bodies) / float64(len(h.Commits))
+				}
 				sp := h.Space()
 				if err := st.Compact(ctx, &sp, nil); err != nil {
 					b.Fatal(err)
@@ -102,6 +105,7 @@ type writeFigures struct {
 	wal     float64            // written to the write-ahead log
 	flushed float64            // written by flushes
 	compact float64            // written by compactions
+	bodies  float64            // the body log's size (none deleted in a run)
 }
 
 // countTags adds the key and value bytes of bt's rows to tags, by the
@@ -148,8 +152,8 @@ func measureWritten(m0, m1 *pebble.Metrics, tags map[byte]int64, n int) writeFig
 }
 
 // report reports f as metrics: rows-B/commit and the row kinds that take
-// at least 1% of it, wal-B/commit, flush-B/commit, compact-B/commit, and
-// written-B/commit, their sum.
+// at least 1% of it, wal-B/commit, flush-B/commit, compact-B/commit,
+// bodies-B/commit (the body log), and written-B/commit, their sum.
 func (f writeFigures) report(b *testing.B) {
 	b.ReportMetric(f.rows, "rows-B/commit")
 	for name, v := range f.byTag {
@@ -160,5 +164,6 @@ func (f writeFigures) report(b *testing.B) {
 	b.ReportMetric(f.wal, "wal-B/commit")
 	b.ReportMetric(f.flushed, "flush-B/commit")
 	b.ReportMetric(f.compact, "compact-B/commit")
-	b.ReportMetric(f.wal+f.flushed+f.compact, "written-B/commit")
+	b.ReportMetric(f.bodies, "bodies-B/commit")
+	b.ReportMetric(f.wal+f.flushed+f.compact+f.bodies, "written-B/commit")
 }

@@ -22,7 +22,7 @@ type walkCursor struct {
 	next   *commit.Commit // nil once every commit up to last is visited
 	deps   []loc
 
-	ahead    [][]byte // the rows read ahead, encoded: aheadSeq's first
+	ahead    [][]byte // the rows read ahead, each its key then its value: aheadSeq's first
 	aheadSeq uint64
 }
 
@@ -110,8 +110,11 @@ func (a *applier) walkLoad(ctx context.Context, bc *batch, st *spaceState, cur *
 	if len(cur.ahead) == 0 || cur.aheadSeq != seq {
 		cur.ahead, cur.aheadSeq = cur.ahead[:0], seq
 		var e err0
-		for _, v := range a.s.scanRange(ctx, commitKey(sp, cur.author, seq), commitKey(sp, cur.author, min(seq+walkAhead, cur.last+1)), false, &e) {
-			cur.ahead = append(cur.ahead, bytes.Clone(v))
+		for k, v := range a.s.scanRange(ctx, commitKey(sp, cur.author, seq), commitKey(sp, cur.author, min(seq+walkAhead, cur.last+1)), false, &e) {
+			if len(k) != recordKeySize {
+				return fmt.Errorf("%w: walk: commit row key %x", ErrCorrupt, k)
+			}
+			cur.ahead = append(cur.ahead, append(bytes.Clone(k), v...))
 		}
 		if e.err != nil {
 			return e.err
@@ -120,9 +123,9 @@ func (a *applier) walkLoad(ctx context.Context, bc *batch, st *spaceState, cur *
 			return fmt.Errorf("%w: walk: %s's commit %d is not held", ErrCorrupt, cur.author.Short(), seq)
 		}
 	}
-	v := cur.ahead[0]
+	kv := cur.ahead[0]
 	cur.ahead, cur.aheadSeq = cur.ahead[1:], seq+1
-	_, b, err := splitCommitRow(v)
+	_, b, err := a.s.commitRow(kv[:recordKeySize], kv[recordKeySize:])
 	if err != nil {
 		return err
 	}

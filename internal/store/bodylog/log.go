@@ -406,3 +406,33 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
+
+// Rotate ends the tail: it syncs it (and the directory, if the tail is new
+// since the last Sync) and starts the next segment, so that the tail's
+// records can be reclaimed (the store does so for a tail that holds an
+// erased record). An empty tail is left as it is. Rotate is for the writer
+// goroutine.
+func (l *Log) Rotate() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if l.off == headerSize {
+		return nil
+	}
+	return l.roll(nil)
+}
+
+// End returns where the next record goes: the tail's number and its
+// written size. End is for the writer goroutine.
+func (l *Log) End() (seg uint32, off int64) { return l.tail.num, l.off }
+
+// Records returns the bytes of the segment's records (its size less its
+// header).
+func (si SegInfo) Records() int64 { return si.Size - headerSize }
+
+// Tail returns the number of the segment Append writes to.
+func (l *Log) Tail() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tail.num
+}

@@ -1,6 +1,7 @@
 package bodylog
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -144,4 +145,68 @@ func (l *Log) dropReader(s *segment) {
 	} else {
 		r.drop = true
 	}
+}
+
+// Scan calls fn with the place and bytes of each record of segment seg, in
+// order, up to what the log has written there (rec is valid only during
+// the call). It stops at fn's first error and returns it; a record that
+// does not decode ends it with an error wrapping ErrCorrupt. The store
+// scans a segment it reclaims (Append, Sync and Remove follow).
+//
+// Scan may be called from any goroutine; it reads through a handle of its
+// own.
+func (l *Log) Scan(seg uint32, fn func(p Place, rec []byte) error) error {
+	l.mu.Lock()
+	s, closed := l.segs[seg], l.closed
+	var size int64
+	if s != nil {
+		size = s.size
+	}
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if s == nil {
+		return fmt.Errorf("bodylog: scan %s: %w: no such segment", segName(seg), ErrCorrupt)
+	}
+	f, err := l.fs.Open(l.path(seg))
+	if err != nil {
+		return fmt.Errorf("bodylog: open %s: %w", segName(seg), err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, headerSize, size-headerSize), 1<<20)
+	var h [recordHeaderSize]byte
+	var rec []byte
+	for off := int64(headerSize); off < size; {
+		p := Place{Seg: seg, Off: uint32(off)}
+		if off+recordHeaderSize > size {
+			return corrupt(p, "a record header cut short")
+		}
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return fmt.Errorf("bodylog: scan %s at offset %d: %w", segName(seg), off, err)
+		}
+		n, sum, err := recordLen(h[:])
+		if err != nil {
+			return corrupt(p, err.Error())
+		}
+		p.Len = n
+		if off+recordSize(int(n)) > size {
+			return corrupt(p, fmt.Sprintf("past the %d bytes written there", size))
+		}
+		if cap(rec) < int(n) {
+			rec = make([]byte, n)
+		}
+		rec = rec[:n]
+		if _, err := io.ReadFull(r, rec); err != nil {
+			return fmt.Errorf("bodylog: scan %s at offset %d: %w", segName(seg), off, err)
+		}
+		if err := checkRecord(h[:], sum, rec); err != nil {
+			return corrupt(p, err.Error())
+		}
+		if err := fn(p, rec); err != nil {
+			return err
+		}
+		off += recordSize(int(n))
+	}
+	return nil
 }
