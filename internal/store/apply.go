@@ -423,10 +423,11 @@ func (a *applier) newBatchSized(size int) *batch {
 
 // fault returns the error the tests inject at point (for commit c), or nil.
 func (a *applier) fault(point string, c *commit.Commit) error {
-	if a.s.hook == nil {
+	h := a.s.hook.Load()
+	if h == nil || *h == nil {
 		return nil
 	}
-	return a.s.hook(point, c)
+	return (*h)(point, c)
 }
 
 func (a *applier) run(group []*request) {

@@ -124,8 +124,8 @@ func (s *Store) getCommit(k []byte) (keys.CommitID, []byte, error) {
 	if err != nil {
 		return keys.CommitID{}, nil, err
 	}
-	if s.readHook != nil {
-		s.readHook() // tests: between the row and the body
+	if h := s.readHook.Load(); h != nil && *h != nil {
+		(*h)() // tests: between the row and the body
 	}
 	b, err := s.commitBody(k, cv)
 	if !cv.Logged {
@@ -151,6 +151,14 @@ func (s *Store) commitBody(k []byte, cv commitValue) ([]byte, error) {
 		return nil, fmt.Errorf("%w: commit row %x names the record of %x", ErrCorrupt, k[1+keys.Size:], rec[1+keys.Size:recordKeySize])
 	}
 	return rec[recordKeySize:], nil
+}
+
+// bodyLogOptions are the body log's options: read-only while the store
+// is (a full disk: the log must not even cut a torn tail then).
+func (s *Store) bodyLogOptions() bodylog.Options {
+	o := s.bodyOpts
+	o.ReadOnly = s.readOnly
+	return o
 }
 
 // openBodies opens the body log in dir/bodies on fs.

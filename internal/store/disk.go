@@ -406,6 +406,16 @@ func (a *applier) reopen() error {
 			}
 		}
 		s.db, s.readOnly = db, rwErr != nil
+		if !s.readOnly {
+			// The body log too, which cuts a torn tail now.
+			bodies, err := openBodies(s.fs, s.dir, s.bodyLogOptions())
+			if err != nil {
+				a.broken = fmt.Errorf("store: reopen the commit body log for writes: %w", err)
+			} else {
+				s.bodies.Close()
+				s.bodies = bodies
+			}
+		}
 		s.rs = s.newReadState(s.db.NewSnapshot())
 	}
 	swapped := false

@@ -17,15 +17,19 @@ import (
 // "stored" after it wrote commit c's rows into the batch and before its
 // ops, "rebuild" before it decides a space again after a group commit,
 // "bodies synced" after it synced the body log and before Pebble commits
-// a batch, "reclaim" when it looks at the body log's segments (its error
-// is ignored).
+// a batch.
 // A non-nil error is injected there as a storage failure. Set it before
 // submitting the requests it concerns.
-func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook = h }
+func SetHook(s *Store, h func(point string, c *commit.Commit) error) { s.hook.Store(&h) }
+
+// SetReclaimHook makes the applier call h each time it looks at the body
+// log's segments to reclaim them (after a request's reply: h runs
+// concurrently with the test, on the applier goroutine).
+func SetReclaimHook(s *Store, h func()) { s.reclaimHook.Store(&h) }
 
 // SetReadHook makes the readers of one commit (CommitByID, SyncHeads,
 // Controls) call h between reading its row and its body.
-func SetReadHook(s *Store, h func()) { s.readHook = h }
+func SetReadHook(s *Store, h func()) { s.readHook.Store(&h) }
 
 // RawKeys returns every key in s's database, for tests that check what a
 // space leaves behind.

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/loamdb/loam/internal/commit"
+	"github.com/loamdb/loam/internal/keys"
 	"github.com/loamdb/loam/internal/store"
 )
 
@@ -301,12 +302,7 @@ func TestReclaimLeavesRoom(t *testing.T) {
 	cs := b.puts(r, 0, 60)
 	b.apply(t, cs...)
 	left.Store(4 << 10)
-	store.SetHook(b.st, func(p string, _ *commit.Commit) error {
-		if p == "reclaim" {
-			reclaims.Add(1)
-		}
-		return nil
-	})
+	store.SetReclaimHook(b.st, func() { reclaims.Add(1) })
 	b.apply(t, b.writers[0].next(eraseOf(t, cs[1]))) // in the first segment
 	// The applier looks at the log after it answered: once it has, the
 	// next request comes after that look.
@@ -347,12 +343,7 @@ func TestBrokenApplierIdle(t *testing.T) {
 	cs := b.puts(r, 0, 5)
 	b.apply(t, cs...)
 	var reclaims atomic.Int64
-	store.SetHook(b.st, func(p string, _ *commit.Commit) error {
-		if p == "reclaim" {
-			reclaims.Add(1)
-		}
-		return nil
-	})
+	store.SetReclaimHook(b.st, func() { reclaims.Add(1) })
 	b.apply(t, b.writers[0].next(eraseOf(t, cs[len(cs)-1]))) // in the tail
 	left.Store(0)
 	if _, err := b.st.Apply(ctx, b.sp, b.puts(r, 0, 1)); !errors.Is(err, store.ErrDiskFull) || !strings.Contains(err.Error(), "body log") {
@@ -363,5 +354,78 @@ func TestBrokenApplierIdle(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := reclaims.Load() - before; n > 5 {
 		t.Fatalf("the stopped applier looked at the body log %d times in 300 ms", n)
+	}
+}
+
+// TestFullDiskTornTailOpensReadOnly: a store whose disk is full and whose
+// body log has a torn tail (a power cut amid an append) opens read-only,
+// as it did before the log, and serves reads; once the disk has room the
+// store takes writes again and the torn bytes are gone. It failed before
+// (the review's R4): the log cut the tail at open, which wrote, and Open
+// failed with ErrDiskFull.
+func TestFullDiskTornTailOpensReadOnly(t *testing.T) {
+	ctx := context.Background()
+	q := newQuotaFS(16 << 20)
+	st := openWithin(t, q, store.Options{})
+	sk := keys.SpaceKeyFromSeed([32]byte{7})
+	sp := sk.Space()
+	a := newAuthor(t, sp, sk)
+	genesis := a.next(commit.GrantOp(commit.Grant{Subject: sk.Author(), Role: commit.RoleAdmin}))
+	if err := st.CreateSpace(ctx, "s", genesis); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, err := q.List("db/bodies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tail string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".seg") {
+			tail = n
+		}
+	}
+	f, err := q.OpenReadWrite("db/bodies/"+tail, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := []byte{0, 0, 4, 0, 1, 2, 3, 4, 5, 6} // a record's length and a few of its bytes
+	if _, err := f.WriteAt(torn, fi.Size()); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := q.Remove("db/loam-reserve"); err != nil {
+		t.Fatal(err)
+	}
+	filler := q.fill(t, 0)
+	st, err = store.Open("db", store.Options{FS: q})
+	if err != nil {
+		t.Fatalf("open on a full disk: %v", err)
+	}
+	defer st.Close()
+	if _, err := st.CommitByID(ctx, sp, genesis.ID); err != nil {
+		t.Fatalf("read on a full disk: %v", err)
+	}
+	put := a.next(commit.Put([]byte("k"), []byte("v")))
+	if _, err := st.Apply(ctx, sp, []*commit.Commit{put}); !errors.Is(err, store.ErrDiskFull) {
+		t.Fatalf("a write on a full disk: %v, want ErrDiskFull", err)
+	}
+	if err := q.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(ctx, sp, []*commit.Commit{put}); err != nil {
+		t.Fatalf("a write once the disk has room: %v", err)
+	}
+	for _, c := range []*commit.Commit{genesis, put} {
+		b, err := st.CommitByID(ctx, sp, c.ID)
+		if err != nil || !bytes.Equal(b, c.Bytes()) {
+			t.Fatalf("commit %s after the reopen: %v", c, err)
+		}
 	}
 }

@@ -102,8 +102,9 @@ type Store struct {
 	// syncs and removes; readers read. It is opened with the store and
 	// closed after Pebble.
 	bodies    *bodylog.Log
-	bodyChunk int           // Options.bodyChunk, or bodyChunk
-	tailAfter time.Duration // Options.tailAfter, or reclaimTailAfter
+	bodyOpts  bodylog.Options // Options.bodyLog
+	bodyChunk int             // Options.bodyChunk, or bodyChunk
+	tailAfter time.Duration   // Options.tailAfter, or reclaimTailAfter
 	// rmu guards rs, retired and the read states' counts; it is never
 	// held across a read.
 	rmu     sync.Mutex
@@ -144,8 +145,11 @@ type Store struct {
 	// requests it concerns are submitted, is called by the applier at
 	// named points (see fault); a non-nil error is injected there as a
 	// storage failure.
-	hook     func(point string, c *commit.Commit) error
-	readHook func() // tests: SetReadHook
+	// They are atomic: a test sets them while the applier may be
+	// reclaiming (which comes after a request's reply).
+	hook        atomic.Pointer[func(point string, c *commit.Commit) error]
+	readHook    atomic.Pointer[func()] // tests: SetReadHook
+	reclaimHook atomic.Pointer[func()] // tests: SetReclaimHook
 	// batchSeen, if set by this package's tests before use, is called by
 	// the applier with each batch it is about to commit (the benchmarks
 	// count its bytes by row kind).
@@ -249,7 +253,8 @@ func Open(dir string, o Options) (*Store, error) {
 	if s.lock, err = pebble.LockDirectory(dir, o.FS); err != nil {
 		return fail(err)
 	}
-	if s.bodies, err = openBodies(s.fs, dir, o.bodyLog); err != nil {
+	s.bodyOpts = o.bodyLog
+	if s.bodies, err = openBodies(s.fs, dir, s.bodyLogOptions()); err != nil {
 		return fail(err)
 	}
 	s.cache = pebble.NewCache(o.CacheSize)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 
@@ -18,7 +19,14 @@ type Options struct {
 	SegmentSize int64
 	// MaxOpenSegments bounds the segment files Read keeps open (default 64).
 	MaxOpenSegments int
+	// ReadOnly opens the log for reading only: it writes nothing, not even
+	// to cut a torn tail (reads stop before it), and every write fails
+	// with ErrReadOnly. A store on a full disk opens it so.
+	ReadOnly bool
 }
+
+// ErrReadOnly is the error of a write to a log opened read-only.
+var ErrReadOnly = errors.New("bodylog: the log is open read-only")
 
 // flushSize is how much Append buffers before it writes.
 const flushSize = 1 << 20
@@ -43,7 +51,8 @@ type Log struct {
 	buf      []byte   // records encoded, not yet written
 	unsynced bool     // tailf was written since its last sync
 	dirDirty bool     // a segment was created since the directory's last sync
-	err      error    // the first write or sync that failed: the log is unusable
+	err      error    // the first write or sync that failed (ErrReadOnly): the log is unusable
+	readOnly bool     // Options.ReadOnly
 	wclosed  bool     // Close was called
 
 	mu     sync.Mutex // guards segs, open, tick, closed, and each segment's size and r
@@ -87,12 +96,19 @@ func Open(fs vfs.FS, dir string, o Options) (*Log, error) {
 	if o.MaxOpenSegments < 1 {
 		return nil, fmt.Errorf("bodylog: MaxOpenSegments %d, want at least 1", o.MaxOpenSegments)
 	}
-	if err := makeDir(fs, dir); err != nil {
-		return nil, err
-	}
 	l := &Log{
 		fs: fs, dir: dir, target: o.SegmentSize, maxOpen: o.MaxOpenSegments,
 		segs: make(map[uint32]*segment), open: make(map[uint32]*segment),
+		readOnly: o.ReadOnly,
+	}
+	if o.ReadOnly {
+		l.err = ErrReadOnly
+		if _, err := fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			l.tail = &segment{num: 1, size: headerSize} // nothing to read
+			return l, nil
+		}
+	} else if err := makeDir(fs, dir); err != nil {
+		return nil, err
 	}
 	var err error
 	if l.dirf, err = fs.OpenDir(dir); err != nil {
@@ -394,7 +410,9 @@ func (l *Log) Close() error {
 	if l.tailf != nil {
 		errs = append(errs, l.tailf.Close())
 	}
-	errs = append(errs, l.dirf.Close())
+	if l.dirf != nil {
+		errs = append(errs, l.dirf.Close())
+	}
 	l.mu.Lock()
 	l.closed = true
 	for _, s := range l.open {

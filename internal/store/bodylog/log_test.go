@@ -419,3 +419,62 @@ func FuzzOpenTail(f *testing.F) {
 		checkRead(t, l, ps[0], []byte("next"))
 	})
 }
+
+// TestReadOnly: a log opened read-only reads what the tail holds before a
+// torn record and writes nothing: no cut, no temporary file removed, no
+// directory made; every write fails with ErrReadOnly. Opened for writing
+// afterwards, it cuts the torn record as usual.
+func TestReadOnly(t *testing.T) {
+	fs := vfs.NewMem()
+	if l, err := Open(fs, "none", Options{ReadOnly: true}); err != nil || len(l.Segments()) != 0 {
+		t.Fatalf("a read-only open of a missing log: %v, %v", err, l)
+	}
+	if _, err := fs.Stat("none"); err == nil {
+		t.Fatal("a read-only open made the log's directory")
+	}
+	l := mustOpen(t, fs, "b", Options{})
+	places, err := l.Append(body(0, 100), body(1, 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	end := int64(places[1].Off) + recordSize(200)
+	l.Close()
+	f, err := fs.OpenReadWrite("b/00000001.seg", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(appendRecord(nil, body(2, 50))[:30], end)
+	f.Close()
+	tmp, _ := fs.Create("b/00000002.seg.tmp", vfs.WriteCategoryUnspecified)
+	tmp.Close()
+
+	ro := mustOpen(t, fs, "b", Options{ReadOnly: true})
+	checkRead(t, ro, places[0], body(0, 100))
+	checkRead(t, ro, places[1], body(1, 200))
+	if _, err := ro.Read(Place{Seg: 1, Off: uint32(end), Len: 50}, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("reading the torn record: %v, want ErrCorrupt", err)
+	}
+	if _, err := ro.Append(body(3, 10)); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("Append: %v, want ErrReadOnly", err)
+	}
+	for name, err := range map[string]error{"Sync": ro.Sync(), "Rotate": ro.Rotate()} {
+		if !errors.Is(err, ErrReadOnly) {
+			t.Fatalf("%s: %v, want ErrReadOnly", name, err)
+		}
+	}
+	if st, err := fs.Stat("b/00000001.seg"); err != nil || st.Size() != end+30 {
+		t.Fatalf("the tail after a read-only open: %v bytes (%v), want the torn %d", st.Size(), err, end+30)
+	}
+	if _, err := fs.Stat("b/00000002.seg.tmp"); err != nil {
+		t.Fatalf("a read-only open removed a temporary file: %v", err)
+	}
+	ro.Close()
+	rw := mustOpen(t, fs, "b", Options{})
+	defer rw.Close()
+	if s := rw.Segments(); len(s) != 1 || s[0].Size != end {
+		t.Fatalf("segments after an open for writing: %v, want one of %d bytes", s, end)
+	}
+}

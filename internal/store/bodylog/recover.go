@@ -22,7 +22,7 @@ func (l *Log) load() error {
 	var nums []uint32
 	for _, name := range names {
 		if base, ok := strings.CutSuffix(name, ".tmp"); ok {
-			if _, ok := parseSegName(base); ok {
+			if _, ok := parseSegName(base); ok && !l.readOnly {
 				// A segment being made or cut when the power
 				// failed; the file it was to replace, if any, is whole.
 				if err := l.fs.Remove(l.fs.PathJoin(l.dir, name)); err != nil {
@@ -37,6 +37,10 @@ func (l *Log) load() error {
 	}
 	slices.Sort(nums)
 
+	if len(nums) == 0 && l.readOnly {
+		l.tail = &segment{num: 1, size: headerSize} // nothing to read
+		return nil
+	}
 	if len(nums) == 0 {
 		if err := l.writeSegment(1, nil); err != nil {
 			return err
@@ -54,6 +58,10 @@ func (l *Log) load() error {
 		l.segs[n] = &segment{num: n, size: size}
 	}
 	last := nums[len(nums)-1]
+	if l.readOnly {
+		l.tail, l.off = l.segs[last], l.segs[last].size
+		return nil
+	}
 	return l.openTail(last, l.segs[last].size)
 }
 
@@ -90,7 +98,7 @@ func (l *Log) checkSegment(seg uint32, last bool) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bodylog: read %s: %w", name, err)
 	}
-	if end < size {
+	if end < size && !l.readOnly { // read-only: reads stop at end, the next open for writing cuts
 		if err := l.cut(f, seg, end); err != nil {
 			return 0, err
 		}
