@@ -33,6 +33,7 @@ import (
 	"github.com/loamdb/loam/internal/snapshot"
 	"github.com/loamdb/loam/internal/space"
 	"github.com/loamdb/loam/internal/store"
+	"github.com/loamdb/loam/internal/store/bodylog"
 	"github.com/loamdb/loam/internal/view"
 )
 
@@ -165,6 +166,11 @@ var sentinels = map[string]error{
 	"store.ErrDiskFull":     store.ErrDiskFull,
 	"store.ErrOverCut":      store.ErrOverCut,
 
+	"bodylog.ErrCorrupt":  bodylog.ErrCorrupt,
+	"bodylog.ErrClosed":   bodylog.ErrClosed,
+	"bodylog.ErrTooLarge": bodylog.ErrTooLarge,
+	"bodylog.ErrReadOnly": bodylog.ErrReadOnly,
+
 	"keys.ErrTicketMistyped": keys.ErrTicketMistyped,
 	"node.ErrBadJoinRecord":  node.ErrBadJoinRecord,
 	"node.ErrBadPeerBook":    node.ErrBadPeerBook,
@@ -221,6 +227,10 @@ var internalOnly = map[string]string{
 	"store.ErrGenesis":           "the node builds the genesis it stores",
 	"store.ErrPending":           "commits from peers wait in sync for their causal past",
 	"store.ErrFuture":            "commits from peers wait in sync until their time",
+	"bodylog.ErrCorrupt":         "the store reports a commit whose record does not read as store.ErrCorrupt",
+	"bodylog.ErrClosed":          "the store's readers read the log under a read state, which Close waits for; the applier stops writing before the log closes",
+	"bodylog.ErrTooLarge":        "a record holds one commit, which commit.MaxCommitSize keeps far below bodylog.MaxRecord",
+	"bodylog.ErrReadOnly":        "a store open read-only refuses writes (store.ErrDiskFull) before they reach the log",
 }
 
 // TestSentinelsListed: sentinels lists every exported Err… variable of the

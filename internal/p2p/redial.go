@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -55,8 +56,10 @@ func redial(ctx context.Context, dial func() error) error {
 }
 
 // timedOut reports whether a dial failed by a timeout of its own (a TCP
-// connect, a handshake, the swarm's dial timeout), not because the
-// caller's context ended.
+// connect, a handshake, the swarm's dial timeout). A TCP connect that
+// runs out of time fails with the context's error or, when the socket's
+// deadline fires before the context's timer, with os.ErrDeadlineExceeded
+// (net's connect returns whichever it sees first).
 func timedOut(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, swarm.ErrDialTimeout)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, swarm.ErrDialTimeout)
 }
