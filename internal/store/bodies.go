@@ -259,22 +259,27 @@ func (a *applier) dropRecord(bc *batch, k []byte, erased bool) error {
 		delete(w.placed, string(k)) // named by no row: counted when bc commits (orphans)
 		return nil
 	}
-	v, closer, err := a.s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cv, err := decodeCommitValue(v)
-	closer.Close()
-	if err != nil {
-		return err
-	}
-	if cv.Logged {
+	cv, ok, err := a.s.liveCommitValue(k)
+	if ok && cv.Logged {
 		w.dead.add(cv.Place, erased)
 	}
-	return nil
+	return err
+}
+
+// liveCommitValue reads the commit row at k from the database itself (not
+// a read state: for the applier, and tests between its groups); ok is
+// false when there is none.
+func (s *Store) liveCommitValue(k []byte) (commitValue, bool, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return commitValue{}, false, nil
+	}
+	if err != nil {
+		return commitValue{}, false, err
+	}
+	defer closer.Close()
+	cv, err := decodeCommitValue(v)
+	return cv, err == nil, err
 }
 
 // Orphans. A record that no row names and no dead-bytes row counts would

@@ -187,16 +187,8 @@ func Accounting(s *Store) ([]string, error) {
 			if len(rec) < recordKeySize || rec[0] != tagCommit {
 				return nil
 			}
-			v, closer, err := s.db.Get(rec[:recordKeySize])
-			if errors.Is(err, pebble.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			cv, err := decodeCommitValue(v)
-			closer.Close()
-			if err != nil {
+			cv, ok, err := s.liveCommitValue(rec[:recordKeySize])
+			if err != nil || !ok {
 				return err
 			}
 			if cv.Logged && cv.Place == pl {

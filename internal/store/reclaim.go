@@ -227,16 +227,8 @@ func (a *applier) reclaimSegment(seg uint32, size int64, d segDead) error {
 		if len(rec) < recordKeySize || rec[0] != tagCommit {
 			return nil // no row names it
 		}
-		v, closer, err := a.s.db.Get(rec[:recordKeySize])
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		cv, err := decodeCommitValue(v)
-		closer.Close()
-		if err != nil {
+		cv, ok, err := a.s.liveCommitValue(rec[:recordKeySize])
+		if err != nil || !ok {
 			return err
 		}
 		if !cv.Logged || cv.Place != p {
