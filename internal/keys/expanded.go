@@ -3,6 +3,7 @@ package keys
 import (
 	"sync"
 
+	"github.com/oasisprotocol/curve25519-voi/curve"
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
@@ -16,14 +17,21 @@ import (
 // costs what every key cost before the cache: one decompression each.
 var expandedKeys = struct {
 	sync.Mutex
-	m map[[Size]byte]*voi.ExpandedPublicKey
-}{m: map[[Size]byte]*voi.ExpandedPublicKey{}}
+	m map[[Size]byte]*expandedKey
+}{m: map[[Size]byte]*expandedKey{}}
+
+// expandedKey is a key's expanded form, for verifying alone, and its
+// point, for a batch (BatchVerifier). Neither changes once made.
+type expandedKey struct {
+	e     *voi.ExpandedPublicKey
+	point curve.EdwardsPoint
+}
 
 const expandedMax = 4096
 
 // expanded returns pub's expanded form, or nil when pub is not a point
 // (the plain path rejects it as before).
-func expanded(pub []byte) *voi.ExpandedPublicKey {
+func expanded(pub []byte) *expandedKey {
 	k := [Size]byte(pub)
 	expandedKeys.Lock()
 	e, ok := expandedKeys.m[k]
@@ -31,8 +39,16 @@ func expanded(pub []byte) *voi.ExpandedPublicKey {
 	if ok {
 		return e
 	}
-	e, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
+	x, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
 	if err != nil {
+		return nil
+	}
+	e = &expandedKey{e: x}
+	var c curve.CompressedEdwardsY
+	if _, err := c.SetBytes(pub); err != nil {
+		return nil
+	}
+	if _, err := e.point.SetCompressedY(&c); err != nil {
 		return nil
 	}
 	expandedKeys.Lock()

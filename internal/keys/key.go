@@ -89,54 +89,9 @@ func verifyMsg(pub, msg, sig []byte) bool {
 		return false
 	}
 	if e := expanded(pub); e != nil {
-		return voi.VerifyExpandedWithOptions(e, msg, sig, zip215)
+		return voi.VerifyExpandedWithOptions(e.e, msg, sig, zip215)
 	}
 	return voi.VerifyWithOptions(voi.PublicKey(pub), msg, sig, zip215)
-}
-
-// BatchVerifier checks many signatures at once: about twice as fast as one
-// by one in batches of a few, three to four times from about a hundred
-// (Pippenger's method). It is not safe for concurrent use.
-type BatchVerifier struct {
-	v   *voi.BatchVerifier
-	n   int
-	bad bool
-}
-
-// NewBatchVerifier returns a verifier with room for n signatures.
-func NewBatchVerifier(n int) *BatchVerifier {
-	return &BatchVerifier{v: voi.NewBatchVerifierWithCapacity(n)}
-}
-
-// Add queues one signature; a signature of the wrong size fails the batch.
-func (b *BatchVerifier) Add(pub [Size]byte, ctx string, d Digest, sig []byte) {
-	b.add(pub[:], message(ctx, d), sig)
-}
-
-func (b *BatchVerifier) add(pub, msg, sig []byte) {
-	if len(sig) != SigSize || len(pub) != Size {
-		b.bad = true
-		return
-	}
-	if e := expanded(pub); e != nil {
-		b.v.AddExpandedWithOptions(e, msg, sig, zip215)
-	} else {
-		b.v.AddWithOptions(voi.PublicKey(pub), msg, sig, zip215)
-	}
-	b.n++
-}
-
-// Verify reports whether every queued signature is valid (true for none).
-// If not, check them one by one with Verify to find which. The batch's
-// random coefficients come from crypto/rand.
-func (b *BatchVerifier) Verify() bool {
-	if b.bad {
-		return false
-	}
-	if b.n == 0 {
-		return true
-	}
-	return b.v.VerifyBatchOnly(nil)
 }
 
 // DeviceKey is a node's secret key: its author identity.

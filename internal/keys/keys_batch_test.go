@@ -169,3 +169,78 @@ func TestExpandedAgrees(t *testing.T) {
 		t.Errorf("the cache holds %d keys, want 1..%d", n, expandedMax)
 	}
 }
+
+// TestBatchAgreesWithAlone: batches of signatures by a few keys (whose
+// terms the batch sums per key) and of the ZIP-215 vectors, with at most
+// one of them spoiled in one of several ways, verify as a batch exactly
+// when every one verifies alone.
+func TestBatchAgreesWithAlone(t *testing.T) {
+	vectors := zip215Vectors(t)
+	ks := make([]DeviceKey, 5)
+	for i := range ks {
+		ks[i] = DeviceKeyFromSeed([32]byte{byte(i), 42})
+	}
+	type item struct{ pub, msg, sig []byte }
+	for round := range 200 {
+		n := 1 + round%130
+		items := make([]item, 0, n)
+		for i := range n {
+			if i%7 == 3 {
+				v := vectors[(round*31+i)%len(vectors)]
+				pub, _ := hex.DecodeString(v[0])
+				sig, _ := hex.DecodeString(v[1])
+				items = append(items, item{pub, []byte("Zcash"), sig})
+				continue
+			}
+			k := ks[(i*i+round)%len(ks)]
+			d := Digest{byte(i), byte(round)}
+			sig := k.Sign("ctx", d)
+			pub := k.Author()
+			items = append(items, item{pub[:], message("ctx", d), sig[:]})
+		}
+		if round%3 != 0 { // spoil one
+			it := &items[(round*7)%n]
+			it.pub, it.msg, it.sig = bytes.Clone(it.pub), bytes.Clone(it.msg), bytes.Clone(it.sig)
+			switch round % 6 {
+			case 1:
+				it.sig[round%32] ^= 1 << (round % 8) // R
+			case 2:
+				it.sig[32+round%31] ^= 1 << (round % 8) // s
+			case 4:
+				it.msg[len(it.msg)-1] ^= 1
+			case 5:
+				it.pub = ks[(round+1)%len(ks)].Author().Bytes()
+			}
+		}
+		want := true
+		bv := NewBatchVerifier(n)
+		for _, it := range items {
+			want = want && verifyMsg(it.pub, it.msg, it.sig)
+			bv.add(it.pub, it.msg, it.sig)
+		}
+		if got := bv.Verify(); got != want {
+			t.Fatalf("round %d (%d signatures): the batch says %v, one by one %v", round, n, got, want)
+		}
+	}
+}
+
+// FuzzBatchVerify: a batch of a valid signature and of fuzzed key,
+// message and signature bytes verifies exactly when the fuzzed one
+// verifies alone (the batch sums terms per key: the valid one's key may
+// be the fuzzed one's).
+func FuzzBatchVerify(f *testing.F) {
+	k := DeviceKeyFromSeed([32]byte{3})
+	sig := k.Sign("ctx", Digest{1})
+	f.Add(k.Author().Bytes(), message("ctx", Digest{1}), sig[:])
+	f.Add(k.Author().Bytes(), message("ctx", Digest{2}), sig[:])
+	f.Add(make([]byte, Size), []byte("m"), make([]byte, SigSize))
+	good := k.Sign("ctx", Digest{7})
+	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
+		bv := NewBatchVerifier(2)
+		bv.Add([Size]byte(k.Author()), "ctx", Digest{7}, good[:])
+		bv.add(pub, msg, sig)
+		if got, want := bv.Verify(), verifyMsg(pub, msg, sig); got != want {
+			t.Fatalf("batch %v, alone %v", got, want)
+		}
+	})
+}

@@ -31,13 +31,24 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		b.ReportMetric(float64((testkit.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/sig")
 	})
-	for _, size := range []int{16, 64, 256, 512} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+	// keys: how many keys a batch's signatures are by (0: each by its
+	// own): a frame of a chat holds the commits of the few members
+	// writing at the time.
+	for _, c := range []struct{ size, keys int }{{16, 0}, {64, 0}, {256, 0}, {512, 0}, {512, 16}} {
+		size := c.size
+		name := fmt.Sprintf("batch=%d", size)
+		if c.keys > 0 {
+			name += fmt.Sprintf("/keys=%d", c.keys)
+		}
+		b.Run(name, func(b *testing.B) {
 			lo, cpu0 := 0, testkit.CPUTime()
 			for b.Loop() {
 				bv := NewBatchVerifier(size)
 				for i := range size {
 					j := (lo + i) % n
+					if c.keys > 0 {
+						j = (lo + i) % c.keys
+					}
 					bv.Add(pubs[j], "bench", ds[j], sigs[j][:])
 				}
 				if !bv.Verify() {
