@@ -676,7 +676,14 @@ func (a *applier) commitBatch(b *pebble.Batch, w *bodyWrites) (err error) {
 	if err := a.fault("bodies synced", nil); err != nil {
 		return err
 	}
-	if err := b.Commit(a.s.sync); err != nil {
+	sb, err := a.s.inKeyOrder(b) // sortbatch.go
+	if err != nil {
+		return err
+	}
+	if sb != b {
+		defer sb.Close()
+	}
+	if err := sb.Commit(a.s.sync); err != nil {
 		return err
 	}
 	for st, n := range numbered {
