@@ -35,7 +35,7 @@ func TestPropertyRosterInstalled(t *testing.T) {
 		h, r := drawRosterHistory(rt)
 		sp := h.Space()
 		open := func() *store.Store {
-			st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+			st, err := store.Open(checkDir(rt), store.Options{NoSync: true})
 			if err != nil {
 				rt.Fatal(err)
 			}

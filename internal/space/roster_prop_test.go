@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestPropertyRosterFromRows(t *testing.T) {
 		ctx := context.Background()
 		h, r := drawRosterHistory(rt)
 		sp := h.Space()
-		st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+		st, err := store.Open(checkDir(rt), store.Options{NoSync: true})
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -175,4 +176,16 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// checkDir returns a directory removed when rt's check ends. t.TempDir
+// keeps every check's directory until the test ends, and a store holds a
+// 64 MiB reserve file once written: a thousand checks filled the disk.
+func checkDir(rt *rapid.T) string {
+	dir, err := os.MkdirTemp("", "loam-check")
+	if err != nil {
+		rt.Fatal(err)
+	}
+	rt.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
