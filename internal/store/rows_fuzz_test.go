@@ -35,6 +35,7 @@ func FuzzDecodeRow(f *testing.F) {
 		{commitKey(sp, au, 2), appendCommitValue(nil, id, bodylog.Place{Seg: 1, Off: 16, Len: recordKeySize + 3})},
 		{commitKey(sp, au, 3), append(id[:], 0)},
 		{bodyDeadKey(7), segDead{bytes: 830, erased: true}.encode()},
+		{bodyEndKey, bodyEndValue(3, 4096)},
 		{spaceKey(tagCommitID, sp, id[:]), append(au[:], be64(1)...)},
 		{spaceKey(tagHead, sp, au[:]), head{Seq: 1, ID: id, Wall: 2, Lgc: 3}.encode()},
 		{vvKey(sp, au, 1), view.AppendVV(nil, vv)},
@@ -92,6 +93,12 @@ func FuzzDecodeRow(f *testing.F) {
 			corrupt(err)
 			if err == nil && (!bytes.Equal(bodyDeadKey(seg), k) || !bytes.Equal(d.encode(), v) || d.bytes < 0) {
 				t.Fatal("dead-bytes row does not encode back")
+			}
+		case tagBodyEnd:
+			seg, off, err := decodeBodyEnd(v)
+			corrupt(err)
+			if err == nil && (off < 0 || !bytes.Equal(bodyEndValue(seg, off), v)) {
+				t.Fatal("body log end row does not encode back")
 			}
 		case tagCommitID, tagOffchain:
 			l, rest, err := decodeLocRow(v)
