@@ -9,9 +9,10 @@ import (
 	"github.com/oasisprotocol/curve25519-voi/curve/scalar"
 )
 
-// BatchVerifier checks many signatures at once: about twice as fast as one
-// by one in batches of a few, four to eight times from a few hundred
-// (Pippenger's method). It is not safe for concurrent use.
+// BatchVerifier checks many signatures at once: faster than one by one
+// from a few, about three times from a few hundred by as many keys, about
+// four times by a few dozen (Pippenger's method; BenchmarkVerify). It is
+// not safe for concurrent use.
 //
 // It checks the batch equation of ZIP-215 (as curve25519-voi's batch
 // verifier does, so Verify and a batch always agree):
@@ -25,7 +26,7 @@ import (
 // scalars) and one per key (full-size scalars) instead of two per
 // signature. A space's commits come from the few members writing at the
 // time, so a frame's hundreds of signatures have a few dozen keys
-// (docs/benchmarks.md, "Many authors").
+// (docs/benchmarks.md, "A batch per key and writes in key order").
 type BatchVerifier struct {
 	sigs []batchSig
 	keys map[[Size]byte]int

@@ -12,7 +12,8 @@ import (
 // fifth of a batched verification's cost per signature, and a space's
 // commits come from a few hundred or thousand authors again and again.
 //
-// It holds at most expandedMax keys (about 200 bytes each); when full it
+// It holds at most expandedMax keys (about 400 bytes each: voi's expanded
+// form for verifying alone and the point a batch sums on); when full it
 // starts again empty, so a peer sending commits of many fresh authors
 // costs what every key cost before the cache: one decompression each.
 var expandedKeys = struct {

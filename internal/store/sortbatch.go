@@ -17,20 +17,22 @@ import (
 // the top. The applier writes a commit's rows of several kinds in turn (the
 // commit, its ID, its gains, cells, indexes), so in its order nearly every
 // insert searches from the top, a cache miss or more per level of a
-// memtable of a million entries: a third of the applier's time at a
-// thousand authors (docs/benchmarks.md, "Many authors"). In key order,
-// rows of one kind follow each other and most searches are short.
+// memtable of a million entries: 28-30% of the applier's time at a
+// thousand authors (docs/benchmarks.md, "A batch per key and writes in
+// key order"). In key order, rows of one kind follow each other and most
+// searches are short.
 
 // sortMin is the fewest writes worth sorting.
 const sortMin = 64
 
 // inKeyOrder returns a batch of b's writes in key order, or b itself when
-// it is small, too large to be inserted (Pebble makes a batch over half a
-// memtable a memtable of its own, sorted as such) or holds anything but
-// point sets and deletes (a range deletion covers the writes before it in
-// the batch, not those after: their order matters). Writes of one key keep
-// their order (the sort is stable), so the last still wins. The caller
-// closes a batch it did not pass in.
+// it is small, large (a quarter memtable or more: the sorted copy costs as
+// much memory again, and Pebble makes a batch over half a memtable a
+// memtable of its own, sorted as such) or holds anything but point sets
+// and deletes (a range deletion covers the writes before it in the batch,
+// not those after: their order matters). Writes of one key keep their
+// order (ties break by place in the batch), so the last still wins. The
+// caller closes a batch it did not pass in.
 func (s *Store) inKeyOrder(b *pebble.Batch) (*pebble.Batch, error) {
 	if b.Count() < sortMin || uint64(b.Len()) >= s.memSize/4 {
 		return b, nil
